@@ -1,0 +1,106 @@
+"""Reverse-mode differentiation: walk the graph of Functions in reverse topological order.
+
+The order is found iteratively (no recursion), so a chain of 100,000 ops is fine.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+
+def _topological_order(roots) -> list:
+    """Functions reachable from ``roots``, each after every Function that consumes its outputs."""
+    order, visited = [], set()
+    stack = [(fn, False) for fn in roots]
+    while stack:
+        fn, expanded = stack.pop()
+        if expanded:
+            order.append(fn)
+            continue
+        if id(fn) in visited:
+            continue
+        visited.add(id(fn))
+        stack.append((fn, True))
+        for t in fn.inputs:
+            parent = t._ctx
+            if parent is not None and id(parent) not in visited:
+                stack.append((parent, False))
+    order.reverse()  # consumers first
+    return order
+
+
+def _check_grad(grad, shape, dtype, where: str) -> np.ndarray:
+    grad = np.asarray(grad)
+    if grad.shape != shape:
+        raise RuntimeError(f"{where} produced a gradient of shape {grad.shape} for a tensor of shape {shape}")
+    if grad.dtype != dtype:
+        grad = grad.astype(dtype)
+    return grad
+
+
+def run_backward(outputs: Sequence, grads: Sequence, retain_graph: bool = False, inputs: Sequence | None = None):
+    """Propagate ``grads`` from ``outputs`` back through the graph.
+
+    With ``inputs=None`` gradients accumulate into the ``.grad`` of every leaf that requires
+    grad. Otherwise the gradients of ``inputs`` are returned (``None`` where an input is not
+    reached) and no ``.grad`` is touched.
+    """
+    pending: dict[int, list] = {}  # id(fn) -> summed gradient per output
+    roots = []
+    leaf_grads: dict[int, np.ndarray] = {}
+    wanted = {id(t): t for t in inputs} if inputs is not None else None
+    captured: dict[int, np.ndarray] = {}
+
+    def accumulate(tensor, g):
+        fn = tensor._ctx
+        key = id(tensor)
+        if wanted is not None and key in wanted and fn is not None:
+            captured[key] = g if key not in captured else captured[key] + g
+        if fn is None:
+            if not tensor.requires_grad:
+                return
+            if wanted is None:
+                if tensor.grad is None:
+                    tensor.grad = np.array(g, order="C")  # owned, writable, never aliased
+                else:
+                    tensor.grad += g
+            elif key in wanted:
+                leaf_grads[key] = g if key not in leaf_grads else leaf_grads[key] + g
+            return
+        slot = pending.setdefault(id(fn), [None] * fn.n_outputs)
+        i = tensor._index
+        slot[i] = g if slot[i] is None else slot[i] + g
+
+    for out, g in zip(outputs, grads):
+        if out._ctx is not None and out._ctx.released:
+            raise RuntimeError(
+                "Trying to backward through the graph a second time: its saved arrays were "
+                "released by the first backward(). Pass retain_graph=True to the first call."
+            )
+        accumulate(out, _check_grad(g, out.shape, out.dtype, "backward()"))
+        if out._ctx is not None:
+            roots.append(out._ctx)
+
+    for fn in _topological_order(roots):
+        slot = pending.pop(id(fn), None)
+        if slot is None:
+            continue
+        if fn.released:
+            raise RuntimeError(
+                f"Trying to backward through {fn.name} a second time: its saved arrays were "
+                "released. Pass retain_graph=True to the first backward()."
+            )
+        slot = [np.zeros(s, d) if g is None else g for g, (s, d) in zip(slot, fn.output_meta)]
+        in_grads = fn.backward(slot[0] if fn.n_outputs == 1 else tuple(slot))
+        if not isinstance(in_grads, tuple):
+            in_grads = (in_grads,)
+        for t, need, g in zip(fn.inputs, fn.needs_input_grad, in_grads):
+            if need and g is not None:
+                accumulate(t, _check_grad(g, t.shape, t.dtype, f"{fn.name}.backward"))
+        if not retain_graph:
+            fn.release()
+
+    if inputs is None:
+        return None
+    return [captured.get(id(t), leaf_grads.get(id(t))) for t in inputs]

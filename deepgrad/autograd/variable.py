@@ -1,0 +1,54 @@
+"""``Variable``: a leaf Tensor that holds state (a layer weight, an optimiser slot)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .tensor import Tensor
+
+
+class Variable(Tensor):
+    """A named, assignable leaf tensor. Trainable variables require gradients.
+
+    ``assign`` writes in place, so optimisers and ``set_weights`` never break the
+    identity that layers, models and optimiser state hold on to.
+    """
+
+    def __init__(self, value, trainable: bool = True, name: str | None = None, dtype=None):
+        super().__init__(value, dtype=dtype)
+        if not self.data.flags.writeable or not self.data.flags.c_contiguous or self.data.base is not None:
+            self.data = np.array(self.data, order="C")
+        self.name = name
+        self._trainable = bool(trainable)
+        self.requires_grad = self._trainable and self.data.dtype.kind == "f"
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._trainable = bool(value)
+        self.requires_grad = self._trainable
+
+    @property
+    def value(self) -> Tensor:
+        return self
+
+    def assign(self, value) -> "Variable":
+        value = np.asarray(value.data if isinstance(value, Tensor) else value)
+        if value.shape != self.shape:
+            raise ValueError(f"Variable {self.name!r}: cannot assign a value of shape {value.shape} "
+                             f"to a variable of shape {self.shape}")
+        self.data[...] = value
+        return self
+
+    def assign_add(self, delta) -> "Variable":
+        self.data += np.asarray(delta.data if isinstance(delta, Tensor) else delta, self.dtype)
+        return self
+
+    def assign_sub(self, delta) -> "Variable":
+        self.data -= np.asarray(delta.data if isinstance(delta, Tensor) else delta, self.dtype)
+        return self
+
+    def __repr__(self) -> str:
+        return f"<Variable {self.name!r} shape={self.shape} dtype={self.dtype} trainable={self.trainable}>"

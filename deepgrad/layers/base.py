@@ -1,0 +1,243 @@
+"""``Layer``: lazy ``build(input_shape)``, ``add_weight``, ``call``, the Keras way."""
+from __future__ import annotations
+
+import inspect
+import re
+from collections import defaultdict
+
+import numpy as np
+
+from .. import backend
+from ..autograd import Tensor, Variable, no_grad
+
+_name_counts: dict[str, int] = defaultdict(int)
+
+
+def _snake_case(name: str) -> str:
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+
+
+def unique_name(base: str) -> str:
+    """``dense``, ``dense_1``, ``dense_2``, ... as Keras names them."""
+    n = _name_counts[base]
+    _name_counts[base] += 1
+    return base if n == 0 else f"{base}_{n}"
+
+
+def reset_names() -> None:
+    _name_counts.clear()
+
+
+def _to_tensor(x, dtype) -> Tensor:
+    """Inputs enter a layer in the layer's dtype (integer inputs of Embedding excepted)."""
+    if isinstance(x, Tensor):
+        return x if x.dtype == dtype or x.dtype.kind != "f" else x.astype(dtype)
+    x = np.asarray(x)
+    return Tensor(x if x.dtype.kind in "iub" else x.astype(dtype, copy=False), dtype=None if x.dtype.kind == "f" else x.dtype)
+
+
+def _shape_of(x):
+    if isinstance(x, (list, tuple)):
+        return [_shape_of(t) for t in x]
+    return tuple(x.shape)
+
+
+class Layer:
+    """Base class of every layer. Subclasses override ``build`` and ``call``.
+
+    ``__call__`` builds the layer on first use from the input's shape (``(None,) + shape[1:]``
+    as Keras passes it), casts inputs to the layer's dtype and passes ``training`` and
+    ``mask`` on to ``call`` when its signature accepts them.
+    """
+
+    def __init__(self, trainable: bool = True, name: str | None = None, dtype=None, **kwargs):
+        input_shape = kwargs.pop("input_shape", None)
+        input_dim = kwargs.pop("input_dim", None)
+        batch_input_shape = kwargs.pop("batch_input_shape", None)
+        kwargs.pop("autocast", None)
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) {sorted(kwargs)}")
+        if input_dim is not None and input_shape is None:
+            input_shape = (input_dim,)
+        if batch_input_shape is not None:
+            input_shape = tuple(batch_input_shape[1:])
+        self._input_shape_arg = tuple(input_shape) if input_shape is not None else None
+        self.name = name or unique_name(_snake_case(type(self).__name__))
+        self._dtype = np.dtype(dtype) if dtype is not None else None
+        self._trainable = trainable
+        self.built = False
+        self.supports_masking = False
+        self._weights: list[Variable] = []
+        self._layers: list[Layer] = []
+        self._activity_losses: list = []
+        self.input_shape_built = None
+        call_params = inspect.signature(self.call).parameters
+        self._call_takes_training = "training" in call_params
+        self._call_takes_mask = "mask" in call_params
+
+    # ----------------------------------------------------------------- tracking
+    def __setattr__(self, key, value):
+        if not key.startswith("_") and key != "built":
+            if isinstance(value, Layer):
+                self.__dict__.setdefault("_layers", []).append(value)
+            elif isinstance(value, (list, tuple)) and value and all(isinstance(v, Layer) for v in value):
+                self.__dict__.setdefault("_layers", []).extend(value)
+        object.__setattr__(self, key, value)
+
+    @property
+    def dtype(self):
+        return self._dtype if self._dtype is not None else np.dtype(backend.floatx())
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._trainable = bool(value)
+        for layer in self._layers:
+            layer.trainable = value
+
+    @property
+    def weights(self) -> list[Variable]:
+        """Trainable weights first, then non-trainable, as Keras orders them."""
+        return self.trainable_weights + self.non_trainable_weights
+
+    @property
+    def trainable_weights(self) -> list[Variable]:
+        if not self.trainable:
+            return []
+        own = [w for w in self._weights if w.trainable]
+        return own + [w for layer in self._layers for w in layer.trainable_weights]
+
+    @property
+    def non_trainable_weights(self) -> list[Variable]:
+        own = [w for w in self._weights if not w.trainable or not self.trainable]
+        nested = [w for layer in self._layers for w in
+                  (layer.weights if not self.trainable else layer.non_trainable_weights)]
+        return own + nested
+
+    @property
+    def trainable_variables(self):
+        return self.trainable_weights
+
+    @property
+    def variables(self):
+        return self.weights
+
+    @property
+    def losses(self) -> list[Tensor]:
+        """Regularisation penalties of the weights plus activity losses of the last call."""
+        out = [reg(w) for w, reg in getattr(self, "_regularizers", []) if w.trainable]
+        out += list(self._activity_losses)
+        for layer in self._layers:
+            out += layer.losses
+        return out
+
+    def add_loss(self, loss) -> None:
+        self._activity_losses.append(loss)
+
+    # ----------------------------------------------------------------- weights
+    def add_weight(self, name: str | None = None, shape=(), initializer="glorot_uniform",
+                   dtype=None, trainable: bool = True, regularizer=None, constraint=None) -> Variable:
+        from .. import initializers, regularizers
+
+        init = initializers.get(initializer)
+        dtype = np.dtype(dtype) if dtype is not None else self.dtype
+        shape = tuple(int(s) for s in shape)
+        value = np.asarray(init(shape, dtype=dtype), dtype=dtype)
+        var = Variable(value, trainable=trainable, name=f"{self.name}/{name or 'variable'}")
+        var.constraint = constraint
+        self._weights.append(var)
+        if regularizer is not None:
+            self.__dict__.setdefault("_regularizers", []).append((var, regularizers.get(regularizer)))
+        return var
+
+    def get_weights(self) -> list[np.ndarray]:
+        return [w.data.copy() for w in self.weights]
+
+    def set_weights(self, weights) -> None:
+        params = self.weights
+        weights = list(weights)
+        if len(weights) != len(params):
+            raise ValueError(f"Layer {self.name!r} expects {len(params)} weight arrays, got {len(weights)}")
+        for p, w in zip(params, weights):
+            w = np.asarray(w)
+            if w.shape != p.shape:
+                raise ValueError(f"Layer {self.name!r}: weight {p.name!r} has shape {p.shape}, "
+                                 f"the value given has shape {w.shape}")
+        for p, w in zip(params, weights):
+            p.assign(w)
+
+    def count_params(self) -> int:
+        return int(sum(w.size for w in self.weights))
+
+    # ----------------------------------------------------------------- building and calling
+    def build(self, input_shape) -> None:
+        self.built = True
+
+    def _maybe_build(self, input_shape) -> None:
+        if not self.built:
+            self.build(input_shape)
+            self.built = True
+            self.input_shape_built = input_shape
+
+    def call(self, inputs, *args, **kwargs):
+        return inputs
+
+    def __call__(self, inputs, *args, **kwargs):
+        from ..models.symbolic import KerasTensor, call_symbolic  # functional API
+
+        flat = inputs if isinstance(inputs, (list, tuple)) else [inputs]
+        if any(isinstance(x, KerasTensor) for x in flat):
+            return call_symbolic(self, inputs, *args, **kwargs)
+        if isinstance(inputs, (list, tuple)):
+            inputs = type(inputs)(_to_tensor(x, self.dtype) for x in inputs)
+        else:
+            inputs = _to_tensor(inputs, self.dtype)
+        self._maybe_build(_shape_of(inputs))
+        if not self._call_takes_training:
+            kwargs.pop("training", None)
+        if self._call_takes_mask:
+            if kwargs.get("mask") is None and isinstance(inputs, Tensor):
+                kwargs["mask"] = inputs._keras_mask
+        else:
+            kwargs.pop("mask", None)
+        self._activity_losses = []
+        outputs = self.call(inputs, *args, **kwargs)
+        if isinstance(outputs, Tensor) and isinstance(inputs, Tensor):
+            outputs._keras_mask = self.compute_mask(inputs, kwargs.get("mask", inputs._keras_mask))
+        return outputs
+
+    def compute_mask(self, inputs, mask=None):
+        """The mask of the outputs: passed through when the layer supports masking."""
+        return mask if self.supports_masking else None
+
+    def compute_output_shape(self, input_shape):
+        """Found by running the layer on a batch of one, with no graph; layers may override."""
+        def zeros(shape):
+            return np.zeros((1,) + tuple(1 if s is None else s for s in shape[1:]), self.dtype)
+
+        x = [zeros(s) for s in input_shape] if isinstance(input_shape, list) else zeros(input_shape)
+        with no_grad():
+            out = self(x, training=False) if self._call_takes_training else self(x)
+        if isinstance(out, (list, tuple)):
+            return [(None,) + tuple(o.shape[1:]) for o in out]
+        return (None,) + tuple(out.shape[1:])
+
+    # ----------------------------------------------------------------- config
+    def get_config(self) -> dict:
+        config = {"name": self.name, "trainable": self.trainable}
+        if self._dtype is not None:
+            config["dtype"] = str(self._dtype)
+        if self._input_shape_arg is not None:
+            config["input_shape"] = list(self._input_shape_arg)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name!r} built={self.built}>"

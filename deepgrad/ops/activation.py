@@ -1,0 +1,254 @@
+"""Activation functions, softmax, the fused softmax cross-entropy and dropout."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import backend
+from ..autograd import Function, Tensor
+
+
+def _scalar(x, like):
+    return np.asarray(x, like.dtype)
+
+
+class Sigmoid(Function):
+    def forward(self, a):
+        # 1 / (1 + e^-a), computed from e^-|a| so it never overflows
+        e = np.exp(-np.abs(a))
+        out = np.where(a >= 0, 1 / (1 + e), e / (1 + e))
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, g):
+        s = self.saved[0]
+        return g * s * (1 - s)
+
+
+class Tanh(Function):
+    def forward(self, a):
+        out = np.tanh(a)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, g):
+        t = self.saved[0]
+        return g * (1 - t * t)
+
+
+class ReLU(Function):
+    def forward(self, a):
+        out = np.maximum(a, 0)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, g):
+        return g * (self.saved[0] > 0)
+
+
+class LeakyReLU(Function):
+    def forward(self, a, negative_slope=0.2):
+        self.slope = _scalar(negative_slope, a)
+        self.save_for_backward(a > 0)
+        return np.where(a > 0, a, a * self.slope)
+
+    def backward(self, g):
+        return np.where(self.saved[0], g, g * self.slope)
+
+
+class ELU(Function):
+    def forward(self, a, alpha=1.0, scale=1.0):
+        # scale * (a if a > 0 else alpha (e^a - 1));  SELU is ELU with fixed alpha and scale
+        self.alpha, self.scale = _scalar(alpha, a), _scalar(scale, a)
+        neg = self.alpha * np.expm1(np.minimum(a, 0))
+        self.save_for_backward(a > 0, neg)
+        return self.scale * np.where(a > 0, a, neg)
+
+    def backward(self, g):
+        pos, neg = self.saved
+        return g * self.scale * np.where(pos, 1, neg + self.alpha).astype(g.dtype)
+
+
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+class GELU(Function):
+    def forward(self, a, approximate=False):
+        self.approximate = approximate
+        self.save_for_backward(a)
+        if approximate:
+            # 0.5 a (1 + tanh(sqrt(2/pi) (a + 0.044715 a^3)))
+            self.t = np.tanh(_scalar(math.sqrt(2 / math.pi), a) * (a + _scalar(0.044715, a) * a ** 3))
+            return 0.5 * a * (1 + self.t)
+        return 0.5 * a * (1 + _erf(a / _scalar(math.sqrt(2), a)))
+
+    def backward(self, g):
+        a = self.saved[0]
+        if self.approximate:
+            t = self.t
+            k = _scalar(math.sqrt(2 / math.pi), a)
+            dt = (1 - t * t) * k * (1 + _scalar(3 * 0.044715, a) * a * a)
+            return g * (0.5 * (1 + t) + 0.5 * a * dt)
+        # d/da [a Phi(a)] = Phi(a) + a phi(a)
+        cdf = 0.5 * (1 + _erf(a / _scalar(math.sqrt(2), a)))
+        pdf = np.exp(-0.5 * a * a) / _scalar(math.sqrt(2 * math.pi), a)
+        return g * (cdf + a * pdf)
+
+
+def _erf(x):
+    """erf elementwise to float64 accuracy (``math.erf`` vectorised over the array)."""
+    try:
+        from scipy.special import erf  # fast path when SciPy is present
+        return erf(x).astype(x.dtype, copy=False)
+    except ImportError:
+        return np.vectorize(math.erf, otypes=[x.dtype])(x)
+
+
+class Softplus(Function):
+    def forward(self, a):
+        # log(1 + e^a) = max(a, 0) + log1p(e^-|a|)
+        self.save_for_backward(a)
+        return np.maximum(a, 0) + np.log1p(np.exp(-np.abs(a)))
+
+    def backward(self, g):
+        a = self.saved[0]
+        e = np.exp(-np.abs(a))
+        return g * np.where(a >= 0, 1 / (1 + e), e / (1 + e))
+
+
+class Softmax(Function):
+    def forward(self, a, axis=-1):
+        self.axis = axis
+        e = np.exp(a - a.max(axis=axis, keepdims=True))
+        out = e / e.sum(axis=axis, keepdims=True)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, g):
+        # dx = s * (g - sum(g * s))
+        s = self.saved[0]
+        return s * (g - (g * s).sum(axis=self.axis, keepdims=True))
+
+
+class LogSoftmax(Function):
+    def forward(self, a, axis=-1):
+        self.axis = axis
+        shifted = a - a.max(axis=axis, keepdims=True)
+        out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, g):
+        # dx = g - softmax * sum(g)
+        return g - np.exp(self.saved[0]) * g.sum(axis=self.axis, keepdims=True)
+
+
+class SoftmaxCrossEntropy(Function):
+    """Per-sample cross-entropy of logits against integer labels or a target distribution.
+
+    loss_i = logsumexp(z_i) - sum_k y_ik z_ik; its gradient is softmax(z_i) - y_i.
+    Stable for logits of any magnitude (computed from log-softmax).
+    """
+
+    def forward(self, logits, labels, axis=-1):
+        self.axis = axis
+        shifted = logits - logits.max(axis=axis, keepdims=True)
+        log_probs = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        if labels.ndim == logits.ndim - 1:  # sparse integer labels
+            self.sparse = True
+            idx = np.expand_dims(labels.astype(np.intp), axis)
+            if idx.size and (idx.min() < 0 or idx.max() >= logits.shape[axis]):
+                raise ValueError(f"cross-entropy: labels must lie in [0, {logits.shape[axis]}), "
+                                 f"got values from {idx.min()} to {idx.max()}")
+            self.save_for_backward(log_probs, idx)
+            return -np.take_along_axis(log_probs, idx, axis=axis).squeeze(axis)
+        if labels.shape != logits.shape:
+            raise ValueError(f"cross-entropy: labels of shape {labels.shape} do not match logits of "
+                             f"shape {logits.shape} (one-hot) or {logits.shape[:-1]} (integer labels)")
+        self.sparse = False
+        self.save_for_backward(log_probs, labels)
+        return -(labels * log_probs).sum(axis=axis)
+
+    def backward(self, g):
+        log_probs, labels = self.saved
+        grad = np.exp(log_probs)
+        g = np.expand_dims(g, self.axis)
+        if self.sparse:
+            np.put_along_axis(grad, labels, np.take_along_axis(grad, labels, axis=self.axis) - 1, axis=self.axis)
+            return grad * g, None
+        # with soft labels that need not sum to one: softmax * sum(y) - y
+        grad = grad * labels.sum(axis=self.axis, keepdims=True) - labels
+        glabels = -log_probs * g if self.needs_input_grad[1] else None
+        return grad * g, glabels
+
+
+class Dropout(Function):
+    def forward(self, a, rate=0.5, noise_shape=None, seed=None):
+        # inverted dropout: keep with probability 1 - rate and scale by 1 / (1 - rate)
+        gen = np.random.default_rng(seed) if seed is not None else backend.rng()
+        shape = a.shape if noise_shape is None else tuple(n if n is not None else s for n, s in zip(noise_shape, a.shape))
+        keep = gen.random(shape, dtype=np.float32 if a.dtype != np.float64 else np.float64) >= rate
+        self.mask = keep * _scalar(1.0 / (1.0 - rate), a)
+        return a * self.mask
+
+    def backward(self, g):
+        return g * self.mask
+
+
+def sigmoid(x):
+    return Sigmoid.apply(x)
+
+
+def tanh(x):
+    return Tanh.apply(x)
+
+
+def relu(x):
+    return ReLU.apply(x)
+
+
+def leaky_relu(x, negative_slope=0.2):
+    return LeakyReLU.apply(x, negative_slope=negative_slope)
+
+
+def elu(x, alpha=1.0):
+    return ELU.apply(x, alpha=alpha)
+
+
+def selu(x):
+    return ELU.apply(x, alpha=SELU_ALPHA, scale=SELU_SCALE)
+
+
+def gelu(x, approximate=False):
+    return GELU.apply(x, approximate=approximate)
+
+
+def softplus(x):
+    return Softplus.apply(x)
+
+
+def softmax(x, axis=-1):
+    return Softmax.apply(x, axis=axis)
+
+
+def log_softmax(x, axis=-1):
+    return LogSoftmax.apply(x, axis=axis)
+
+
+def softmax_cross_entropy(logits, labels, axis=-1):
+    """Per-sample cross-entropy from logits; ``labels`` integer class ids or a distribution."""
+    if not isinstance(labels, Tensor):
+        labels = np.asarray(labels)
+        labels = Tensor(labels, dtype=labels.dtype if labels.dtype.kind in "iub" else None)
+    return SoftmaxCrossEntropy.apply(logits, labels, axis=axis)
+
+
+def dropout(x, rate=0.5, training=True, noise_shape=None, seed=None):
+    """Inverted dropout; the identity when not ``training`` or ``rate == 0``."""
+    if not 0 <= rate < 1:
+        raise ValueError(f"dropout: rate must be in [0, 1), got {rate}")
+    if not training or rate == 0:
+        return x if isinstance(x, Tensor) else Tensor(x)
+    return Dropout.apply(x, rate=rate, noise_shape=noise_shape, seed=seed)

@@ -1,0 +1,258 @@
+"""Elementwise arithmetic: each op's forward and backward side by side.
+
+Binary ops broadcast as NumPy does; their gradients are reduced by ``unbroadcast``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function, unbroadcast
+
+
+class _Binary(Function):
+    """Keeps the input shapes so backward can undo broadcasting."""
+
+    def _shapes(self, a, b):
+        self.a_shape, self.b_shape = a.shape, b.shape
+
+    def _reduce(self, ga, gb):
+        return (
+            unbroadcast(ga, self.a_shape) if ga is not None else None,
+            unbroadcast(gb, self.b_shape) if gb is not None else None,
+        )
+
+
+class Add(_Binary):
+    def forward(self, a, b):
+        self._shapes(a, b)
+        return a + b
+
+    def backward(self, g):
+        return self._reduce(g, g)
+
+
+class Sub(_Binary):
+    def forward(self, a, b):
+        self._shapes(a, b)
+        return a - b
+
+    def backward(self, g):
+        return self._reduce(g, -g if self.needs_input_grad[1] else None)
+
+
+class Mul(_Binary):
+    def forward(self, a, b):
+        self._shapes(a, b)
+        self.save_for_backward(a, b)
+        return a * b
+
+    def backward(self, g):
+        a, b = self.saved
+        need_a, need_b = self.needs_input_grad
+        return self._reduce(g * b if need_a else None, g * a if need_b else None)
+
+
+class Div(_Binary):
+    def forward(self, a, b):
+        self._shapes(a, b)
+        self.save_for_backward(a, b)
+        return a / b
+
+    def backward(self, g):
+        # d(a/b) = da / b - a db / b^2
+        a, b = self.saved
+        need_a, need_b = self.needs_input_grad
+        gb = g / b
+        return self._reduce(gb if need_a else None, -gb * a / b if need_b else None)
+
+
+class Pow(_Binary):
+    def forward(self, a, b):
+        self._shapes(a, b)
+        out = np.power(a, b)
+        self.save_for_backward(a, b, out)
+        return out
+
+    def backward(self, g):
+        # d(a^b) = b a^(b-1) da + a^b ln(a) db
+        a, b, out = self.saved
+        need_a, need_b = self.needs_input_grad
+        ga = g * b * np.power(a, b - 1) if need_a else None
+        gb = None
+        if need_b:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gb = g * out * np.where(a > 0, np.log(np.where(a > 0, a, 1)), 0).astype(out.dtype)
+        return self._reduce(ga, gb)
+
+
+class Maximum(_Binary):
+    def forward(self, a, b):
+        self._shapes(a, b)
+        self.save_for_backward(a, b)
+        return np.maximum(a, b)
+
+    def backward(self, g):
+        # ties split the gradient evenly, as PyTorch does
+        a, b = self.saved
+        wa = (a > b) + 0.5 * (a == b)
+        return self._reduce(g * wa.astype(g.dtype), g * (1 - wa).astype(g.dtype))
+
+
+class Minimum(_Binary):
+    def forward(self, a, b):
+        self._shapes(a, b)
+        self.save_for_backward(a, b)
+        return np.minimum(a, b)
+
+    def backward(self, g):
+        a, b = self.saved
+        wa = (a < b) + 0.5 * (a == b)
+        return self._reduce(g * wa.astype(g.dtype), g * (1 - wa).astype(g.dtype))
+
+
+class Where(Function):
+    def forward(self, cond, a, b):
+        self.cond = cond.astype(bool)
+        self.a_shape, self.b_shape = a.shape, b.shape
+        return np.where(self.cond, a, b)
+
+    def backward(self, g):
+        zero = np.zeros((), g.dtype)
+        ga = unbroadcast(np.where(self.cond, g, zero), self.a_shape) if self.needs_input_grad[1] else None
+        gb = unbroadcast(np.where(self.cond, zero, g), self.b_shape) if self.needs_input_grad[2] else None
+        return None, ga, gb
+
+
+class Neg(Function):
+    def forward(self, a):
+        return -a
+
+    def backward(self, g):
+        return -g
+
+
+class Exp(Function):
+    def forward(self, a):
+        out = np.exp(a)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, g):
+        return g * self.saved[0]
+
+
+class Log(Function):
+    def forward(self, a):
+        self.save_for_backward(a)
+        return np.log(a)
+
+    def backward(self, g):
+        return g / self.saved[0]
+
+
+class Sqrt(Function):
+    def forward(self, a):
+        out = np.sqrt(a)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, g):
+        return g / (2 * self.saved[0])
+
+
+class Abs(Function):
+    def forward(self, a):
+        self.save_for_backward(a)
+        return np.abs(a)
+
+    def backward(self, g):
+        return g * np.sign(self.saved[0])
+
+
+class Clip(Function):
+    def forward(self, a, lo=None, hi=None):
+        self.save_for_backward(a)
+        self.lo, self.hi = lo, hi
+        return np.clip(a, lo, hi).astype(a.dtype, copy=False)
+
+    def backward(self, g):
+        # gradient passes where the input is inside [lo, hi] (bounds included, as PyTorch)
+        a = self.saved[0]
+        inside = np.ones(a.shape, bool)
+        if self.lo is not None:
+            inside &= a >= self.lo
+        if self.hi is not None:
+            inside &= a <= self.hi
+        return g * inside
+
+
+def add(a, b):
+    return Add.apply(a, b)
+
+
+def subtract(a, b):
+    return Sub.apply(a, b)
+
+
+def multiply(a, b):
+    return Mul.apply(a, b)
+
+
+def divide(a, b):
+    return Div.apply(a, b)
+
+
+def power(a, b):
+    return Pow.apply(a, b)
+
+
+def maximum(a, b):
+    return Maximum.apply(a, b)
+
+
+def minimum(a, b):
+    return Minimum.apply(a, b)
+
+
+def where(condition, a, b):
+    """``condition ? a : b``, differentiable in ``a`` and ``b``."""
+    from ..autograd import Tensor
+
+    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    return Where.apply(Tensor(cond, dtype=bool), a, b)
+
+
+def negative(a):
+    return Neg.apply(a)
+
+
+def exp(a):
+    return Exp.apply(a)
+
+
+def log(a):
+    return Log.apply(a)
+
+
+def sqrt(a):
+    return Sqrt.apply(a)
+
+
+def square(a):
+    return Mul.apply(a, a)
+
+
+def abs(a):  # noqa: A001 - NumPy's name
+    return Abs.apply(a)
+
+
+def clip(a, a_min=None, a_max=None):
+    return Clip.apply(a, lo=a_min, hi=a_max)
+
+
+absolute = abs
+sub = subtract
+mul = multiply
+div = divide
+pow = power  # noqa: A001
+neg = negative

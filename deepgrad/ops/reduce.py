@@ -1,0 +1,131 @@
+"""Reductions with NumPy's ``axis`` and ``keepdims``."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function
+
+
+def _axes(axis, ndim: int) -> tuple:
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, int):
+        axis = (axis,)
+    return tuple(sorted(a % ndim if ndim else 0 for a in axis))
+
+
+def _expand(g, in_shape, axes, keepdims):
+    """Put back the reduced axes (size 1) so ``g`` broadcasts against the input."""
+    if not keepdims:
+        g = np.expand_dims(g, axes) if axes else g
+    return g
+
+
+class Sum(Function):
+    def forward(self, a, axis=None, keepdims=False):
+        self.shape, self.axes, self.keepdims = a.shape, _axes(axis, a.ndim), keepdims
+        return np.sum(a, axis=self.axes, keepdims=keepdims)
+
+    def backward(self, g):
+        return np.broadcast_to(_expand(g, self.shape, self.axes, self.keepdims), self.shape)
+
+
+class Mean(Function):
+    def forward(self, a, axis=None, keepdims=False):
+        self.shape, self.axes, self.keepdims = a.shape, _axes(axis, a.ndim), keepdims
+        self.count = int(np.prod([a.shape[i] for i in self.axes])) if self.axes else 1
+        return np.mean(a, axis=self.axes, keepdims=keepdims)
+
+    def backward(self, g):
+        g = _expand(g, self.shape, self.axes, self.keepdims) / np.asarray(self.count, g.dtype)
+        return np.broadcast_to(g, self.shape)
+
+
+class _Extreme(Function):
+    """max/min: the gradient is shared evenly between tied extremes (as PyTorch's amax)."""
+
+    reducer = None
+
+    def forward(self, a, axis=None, keepdims=False):
+        self.shape, self.axes, self.keepdims = a.shape, _axes(axis, a.ndim), keepdims
+        out = type(self).reducer(a, axis=self.axes, keepdims=True)
+        mask = a == out
+        self.save_for_backward(mask)
+        return out if keepdims else np.squeeze(out, axis=self.axes)
+
+    def backward(self, g):
+        mask = self.saved[0]
+        g = _expand(g, self.shape, self.axes, self.keepdims)
+        count = mask.sum(axis=self.axes, keepdims=True)
+        return (mask * (g / count.astype(g.dtype))).astype(g.dtype)
+
+
+class Max(_Extreme):
+    reducer = staticmethod(np.max)
+
+
+class Min(_Extreme):
+    reducer = staticmethod(np.min)
+
+
+class Var(Function):
+    def forward(self, a, axis=None, keepdims=False, ddof=0):
+        self.axes, self.keepdims = _axes(axis, a.ndim), keepdims
+        n = int(np.prod([a.shape[i] for i in self.axes])) if self.axes else 1
+        centred = a - a.mean(axis=self.axes, keepdims=True)
+        self.scale = np.asarray(2.0 / max(n - ddof, 1), a.dtype)
+        self.save_for_backward(centred)
+        return np.sum(centred * centred, axis=self.axes, keepdims=keepdims) / np.asarray(max(n - ddof, 0), a.dtype)
+
+    def backward(self, g):
+        # d var / d a_i = 2 (a_i - mean) / (n - ddof)
+        centred = self.saved[0]
+        return _expand(g, centred.shape, self.axes, self.keepdims) * self.scale * centred
+
+
+class LogSumExp(Function):
+    def forward(self, a, axis=None, keepdims=False):
+        self.axes, self.keepdims = _axes(axis, a.ndim), keepdims
+        m = np.max(a, axis=self.axes, keepdims=True)
+        m = np.where(np.isfinite(m), m, 0)
+        out = np.log(np.sum(np.exp(a - m), axis=self.axes, keepdims=True)) + m
+        self.save_for_backward(a, out)
+        return out if keepdims else np.squeeze(out, axis=self.axes)
+
+    def backward(self, g):
+        # d lse / d a = softmax(a)
+        a, out = self.saved
+        return _expand(g, a.shape, self.axes, self.keepdims) * np.exp(a - out)
+
+
+def sum(a, axis=None, keepdims=False):  # noqa: A001 - NumPy's name
+    return Sum.apply(a, axis=axis, keepdims=keepdims)
+
+
+def mean(a, axis=None, keepdims=False):
+    return Mean.apply(a, axis=axis, keepdims=keepdims)
+
+
+def max(a, axis=None, keepdims=False):  # noqa: A001
+    return Max.apply(a, axis=axis, keepdims=keepdims)
+
+
+def min(a, axis=None, keepdims=False):  # noqa: A001
+    return Min.apply(a, axis=axis, keepdims=keepdims)
+
+
+def var(a, axis=None, keepdims=False, ddof=0):
+    return Var.apply(a, axis=axis, keepdims=keepdims, ddof=ddof)
+
+
+def std(a, axis=None, keepdims=False, ddof=0):
+    from .math import sqrt
+
+    return sqrt(var(a, axis=axis, keepdims=keepdims, ddof=ddof))
+
+
+def logsumexp(a, axis=None, keepdims=False):
+    return LogSumExp.apply(a, axis=axis, keepdims=keepdims)
+
+
+amax, amin = max, min

@@ -1,0 +1,203 @@
+"""Shapes and indexing: reshape, transpose, expand/squeeze, broadcast, join, split, pad, getitem."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function, Tensor, unbroadcast
+
+
+class Reshape(Function):
+    def forward(self, a, shape=None):
+        self.in_shape = a.shape
+        try:
+            return a.reshape(shape)
+        except ValueError:
+            raise ValueError(f"reshape: cannot reshape a tensor of shape {a.shape} into shape {tuple(shape)}") from None
+
+    def backward(self, g):
+        return g.reshape(self.in_shape)
+
+
+class Transpose(Function):
+    def forward(self, a, axes=None):
+        self.axes = tuple(range(a.ndim))[::-1] if axes is None else tuple(ax % a.ndim for ax in axes)
+        return a.transpose(self.axes)
+
+    def backward(self, g):
+        return g.transpose(np.argsort(self.axes))
+
+
+class BroadcastTo(Function):
+    def forward(self, a, shape=None):
+        self.in_shape = a.shape
+        return np.broadcast_to(a, shape)
+
+    def backward(self, g):
+        return unbroadcast(g, self.in_shape)
+
+
+class Concatenate(Function):
+    def forward(self, *arrays, axis=0):
+        self.axis = axis
+        self.sizes = [a.shape[axis] for a in arrays]
+        try:
+            return np.concatenate(arrays, axis=axis)
+        except ValueError:
+            shapes = ", ".join(str(a.shape) for a in arrays)
+            raise ValueError(f"concatenate: shapes {shapes} do not match except on axis {axis}") from None
+
+    def backward(self, g):
+        return tuple(np.split(g, np.cumsum(self.sizes)[:-1], axis=self.axis))
+
+
+class Stack(Function):
+    def forward(self, *arrays, axis=0):
+        out = np.stack(arrays, axis=axis) if len({a.shape for a in arrays}) == 1 else None
+        if out is None:
+            shapes = ", ".join(str(a.shape) for a in arrays)
+            raise ValueError(f"stack: all inputs need the same shape, got {shapes}")
+        self.axis, self.n = axis % out.ndim, len(arrays)
+        return out
+
+    def backward(self, g):
+        return tuple(np.moveaxis(g, self.axis, 0))
+
+
+class Split(Function):
+    def forward(self, a, indices_or_sections=None, axis=0):
+        self.axis, self.in_shape, self.dtype = axis, a.shape, a.dtype
+        parts = np.split(a, indices_or_sections, axis=axis)
+        self.bounds = np.cumsum([0] + [p.shape[axis] for p in parts])
+        return tuple(parts)
+
+    def backward(self, grads):
+        return np.concatenate(grads, axis=self.axis)
+
+
+class Pad(Function):
+    def forward(self, a, pad_width=None, mode="constant", constant_values=0):
+        if mode != "constant":
+            raise ValueError(f"pad: only mode='constant' is differentiable here, got {mode!r}")
+        width = np.broadcast_to(np.asarray(pad_width, dtype=int), (a.ndim, 2))
+        self.slices = tuple(slice(lo, lo + n) for (lo, _), n in zip(width, a.shape))
+        return np.pad(a, width, mode="constant", constant_values=constant_values)
+
+    def backward(self, g):
+        return g[self.slices]
+
+
+class Cast(Function):
+    def forward(self, a, dtype=None):
+        self.src = a.dtype
+        return a.astype(dtype)
+
+    def backward(self, g):
+        return g.astype(self.src)
+
+
+class GetItem(Function):
+    def forward(self, a, index=None):
+        self.in_shape, self.index = a.shape, index
+        return a[index]
+
+    def backward(self, g):
+        out = np.zeros(self.in_shape, g.dtype)
+        if _is_basic(self.index):
+            out[self.index] = g
+        else:
+            np.add.at(out, self.index, g)  # repeated indices accumulate
+        return out
+
+
+def _is_basic(index) -> bool:
+    """True for an index of ints, slices, None and Ellipsis (no repeated elements possible)."""
+    items = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis for i in items)
+
+
+def _unwrap_index(index):
+    if isinstance(index, Tensor):
+        return index.data.astype(np.intp) if index.data.dtype.kind == "f" else index.data
+    if isinstance(index, tuple):
+        return tuple(_unwrap_index(i) for i in index)
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index
+
+
+def reshape(a, *shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    return Reshape.apply(a, shape=tuple(int(s) for s in shape))
+
+
+def transpose(a, *axes):
+    if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
+        axes = axes[0]
+    return Transpose.apply(a, axes=tuple(axes) if axes else None)
+
+
+permute = transpose
+
+
+def swapaxes(a, axis1, axis2):
+    axes = list(range(np.ndim(a.data if isinstance(a, Tensor) else a)))
+    axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
+    return transpose(a, axes)
+
+
+def expand_dims(a, axis):
+    t = a if isinstance(a, Tensor) else Tensor(a)
+    return reshape(t, np.expand_dims(np.empty(t.shape, np.bool_), axis).shape)
+
+
+def squeeze(a, axis=None):
+    t = a if isinstance(a, Tensor) else Tensor(a)
+    try:
+        shape = np.squeeze(np.empty(t.shape, np.bool_), axis=axis).shape
+    except ValueError:
+        raise ValueError(f"squeeze: axis {axis} of shape {t.shape} does not have size 1") from None
+    return reshape(t, shape)
+
+
+def flatten(a):
+    t = a if isinstance(a, Tensor) else Tensor(a)
+    return reshape(t, (t.size,))
+
+
+def broadcast_to(a, shape):
+    return BroadcastTo.apply(a, shape=tuple(shape))
+
+
+def concatenate(tensors, axis=0):
+    return Concatenate.apply(*tensors, axis=axis)
+
+
+def stack(tensors, axis=0):
+    return Stack.apply(*tensors, axis=axis)
+
+
+def split(a, indices_or_sections, axis=0):
+    return list(Split.apply(a, indices_or_sections=indices_or_sections, axis=axis))
+
+
+def pad(a, pad_width, mode="constant", constant_values=0):
+    return Pad.apply(a, pad_width=pad_width, mode=mode, constant_values=constant_values)
+
+
+def getitem(a, index):
+    return GetItem.apply(a, index=_unwrap_index(index))
+
+
+def take(a, indices, axis=None):
+    """``np.take`` for integer ``indices`` along ``axis`` (the flattened array when None)."""
+    idx = _unwrap_index(indices)
+    if axis is None:
+        return getitem(flatten(a), idx)
+    t = a if isinstance(a, Tensor) else Tensor(a)
+    return getitem(t, (slice(None),) * (axis % t.ndim) + (idx,))
+
+
+def astype(a, dtype):
+    """A copy in another dtype; the gradient flows back cast to the original dtype."""
+    return Cast.apply(a, dtype=np.dtype(dtype))
