@@ -1,0 +1,347 @@
+"""The ``deepgrad`` command: train, evaluate, predict, summary, datasets.
+
+``deepgrad train`` with no options trains seed 004's CNN on real handwritten digits (full
+MNIST when its files are present, otherwise the 5,000 real MNIST digits that install
+offline) and writes a run folder: the model, history.csv, metrics.json and PNG plots.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import runpy
+import sys
+import time
+
+import numpy as np
+
+MODELS = ("cnn", "mlp", "lstm")
+MNIST_NAMES = [str(i) for i in range(10)]
+FASHION_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                 "Sneaker", "Bag", "Ankle boot"]
+CIFAR10_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+class CLIError(Exception):
+    """A problem with what the user asked for: printed as one line, exit code 2."""
+
+
+# --------------------------------------------------------------------------- data
+def default_dataset() -> str:
+    from . import datasets
+
+    found = dict(datasets.available())
+    return "mnist" if found.get("mnist", "missing") != "missing" else "mnist_subset"
+
+
+def class_names(dataset: str, num_classes: int) -> list[str]:
+    known = {"mnist": MNIST_NAMES, "mnist_subset": MNIST_NAMES, "digits": MNIST_NAMES,
+             "fashion_mnist": FASHION_NAMES, "cifar10": CIFAR10_NAMES}
+    names = known.get(dataset)
+    return names if names and len(names) == num_classes else [str(i) for i in range(num_classes)]
+
+
+def prepare_images(x) -> np.ndarray:
+    """uint8 images -> float32 in [0, 1], always with a channel axis (N, H, W, C)."""
+    x = np.asarray(x)
+    scale = 255.0 if x.dtype == np.uint8 or x.max() > 1 else 1.0
+    x = x.astype("float32") / np.float32(scale)
+    return x[..., None] if x.ndim == 3 else x
+
+
+def load_dataset(name: str):
+    from . import datasets
+
+    try:
+        (x_train, y_train), (x_test, y_test) = datasets.load(name)
+    except KeyError as e:
+        raise CLIError(f"unknown dataset {name!r}; `deepgrad datasets` lists them") from e
+    except (FileNotFoundError, ConnectionError, OSError) as e:
+        raise CLIError(f"dataset {name!r} is not available here: {e}") from e
+    x_train, x_test = prepare_images(x_train), prepare_images(x_test)
+    y_train, y_test = np.asarray(y_train).reshape(-1), np.asarray(y_test).reshape(-1)
+    return (x_train, y_train.astype(np.int64)), (x_test, y_test.astype(np.int64))
+
+
+# --------------------------------------------------------------------------- models
+def build_model(kind: str, input_shape: tuple, num_classes: int):
+    from . import Sequential, layers
+
+    if kind == "cnn":  # seed 004
+        return Sequential([
+            layers.Input(shape=input_shape),
+            layers.Conv2D(32, (3, 3), activation="relu"),
+            layers.MaxPooling2D((2, 2)),
+            layers.Flatten(),
+            layers.Dense(128, activation="relu"),
+            layers.Dense(num_classes, activation="softmax"),
+        ], name="cnn")
+    if kind == "mlp":  # seed 003
+        return Sequential([
+            layers.Input(shape=input_shape),
+            layers.Flatten(),
+            layers.Dense(128, activation="relu"),
+            layers.Dense(num_classes, activation="softmax"),
+        ], name="mlp")
+    if kind == "lstm":  # image rows as time steps
+        h, w, c = input_shape
+        return Sequential([
+            layers.Input(shape=input_shape),
+            layers.Reshape((h, w * c)),
+            layers.LSTM(64),
+            layers.Dense(num_classes, activation="softmax"),
+        ], name="lstm")
+    if kind.endswith(".py"):
+        if not os.path.isfile(kind):
+            raise CLIError(f"model file {kind!r} does not exist")
+        namespace = runpy.run_path(kind)
+        if "build_model" not in namespace:
+            raise CLIError(f"{kind} must define build_model(input_shape, num_classes)")
+        return namespace["build_model"](input_shape, num_classes)
+    raise CLIError(f"unknown model {kind!r}: choose one of {', '.join(MODELS)} or a FILE.py")
+
+
+def make_optimizer(name: str, learning_rate):
+    from . import optimizers
+
+    try:
+        opt = optimizers.get(name)
+    except (ValueError, KeyError) as e:
+        raise CLIError(f"unknown optimizer {name!r}") from e
+    if learning_rate is not None:
+        opt.learning_rate = learning_rate
+    return opt
+
+
+# --------------------------------------------------------------------------- train
+TRAIN_KEYS = ("model", "dataset", "epochs", "batch_size", "optimizer", "learning_rate",
+              "validation_split", "seed")
+
+
+def _write_json(path: str, obj) -> None:
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=2)
+    os.replace(tmp, path)
+
+
+def _read_history_csv(path: str) -> dict:
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    return {k: [float(r[k]) for r in rows] for k in (rows[0] if rows else {}) if k != "epoch"}
+
+
+def cmd_train(args) -> int:
+    from . import callbacks, utils
+
+    if args.resume:
+        run_file = os.path.join(args.resume, "run.json")
+        if not os.path.isfile(run_file):
+            raise CLIError(f"{args.resume!r} is not a run folder (no run.json)")
+        with open(run_file, encoding="utf-8") as f:
+            saved = json.load(f)
+        for key in TRAIN_KEYS:
+            setattr(args, key, saved[key])
+        out = args.resume
+    else:
+        args.dataset = args.dataset or default_dataset()
+        out = args.out or os.path.join("runs", f"{os.path.basename(args.model).removesuffix('.py')}-"
+                                              f"{args.dataset}-{time.strftime('%Y%m%d-%H%M%S')}")
+        os.makedirs(out, exist_ok=True)
+        _write_json(os.path.join(out, "run.json"), {k: getattr(args, k) for k in TRAIN_KEYS})
+
+    utils.set_random_seed(args.seed)
+    (x_train, y_train), (x_test, y_test) = load_dataset(args.dataset)
+    num_classes = int(max(y_train.max(), y_test.max()) + 1)
+    names = class_names(args.dataset, num_classes)
+    print(f"dataset {args.dataset}: {len(x_train)} training and {len(x_test)} test images of shape "
+          f"{x_train.shape[1:]}, {num_classes} classes")
+
+    model = build_model(args.model, x_train.shape[1:], num_classes)
+    model.compile(optimizer=make_optimizer(args.optimizer, args.learning_rate),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.summary()
+    cbs = [callbacks.BackupAndRestore(os.path.join(out, "backup")),
+           callbacks.CSVLogger(os.path.join(out, "history.csv"), append=bool(args.resume))]
+    start = time.perf_counter()
+    try:
+        model.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.epochs,
+                  validation_split=args.validation_split, callbacks=cbs, verbose=args.verbose)
+    except KeyboardInterrupt:
+        model.save(os.path.join(out, "interrupted.deepgrad"))
+        print(f"\ninterrupted: the last finished epoch is backed up in {out}; "
+              f"continue with `deepgrad train --resume {out}`", file=sys.stderr)
+        return 130
+    train_seconds = time.perf_counter() - start
+    model.save(os.path.join(out, "model.deepgrad"))
+
+    metrics = report(model, x_test, y_test, names, out)
+    metrics.update(train_seconds=round(train_seconds, 3),
+                   train_samples_per_second=round(len(x_train) * (1 - args.validation_split)
+                                                  * args.epochs / max(train_seconds, 1e-9), 1))
+    _write_json(os.path.join(out, "metrics.json"), metrics)
+    print(f"run folder: {os.path.abspath(out)}")
+    print(f"test accuracy: {metrics['test_accuracy']:.4f}  (test loss {metrics['test_loss']:.4f})")
+    return 0
+
+
+def report(model, x_test, y_test, names, out: str) -> dict:
+    """Evaluate on the test set and write the plots; returns metrics.json's content."""
+    from . import reports
+
+    start = time.perf_counter()
+    probs = model.predict(x_test, batch_size=256, verbose=0)
+    predict_seconds = time.perf_counter() - start
+    loss, acc = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
+    pred = probs.argmax(axis=1)
+    counts = reports.confusion_matrix(y_test, pred, len(names))
+    precision, recall = reports.per_class_precision_recall(counts)
+
+    history_csv = os.path.join(out, "history.csv")
+    if os.path.isfile(history_csv):
+        reports.plot_history(_read_history_csv(history_csv), os.path.join(out, "curves.png"))
+    reports.plot_confusion_matrix(counts, names, os.path.join(out, "confusion_matrix.png"))
+    confidence = probs[np.arange(len(pred)), pred]
+    first = np.arange(min(32, len(x_test)))
+    reports.plot_image_grid(x_test[first], y_test[first], pred[first], confidence[first], names,
+                            os.path.join(out, "predictions.png"), "Test images: predicted (probability) / true")
+    wrong = np.flatnonzero(pred != y_test)
+    worst = wrong[np.argsort(-confidence[wrong])][:16]
+    reports.plot_image_grid(x_test[worst], y_test[worst], pred[worst], confidence[worst], names,
+                            os.path.join(out, "most_confident_mistakes.png"), "Most confidently wrong")
+    return {
+        "test_loss": float(loss), "test_accuracy": float(acc),
+        "per_class": {n: {"precision": p, "recall": r} for n, p, r in zip(names, precision, recall)},
+        "confusion_matrix": counts.tolist(),
+        "predict_seconds": round(predict_seconds, 3),
+        "predict_samples_per_second": round(len(x_test) / max(predict_seconds, 1e-9), 1),
+    }
+
+
+# --------------------------------------------------------------------------- other commands
+def load_model_file(path: str):
+    from .models import load_model
+
+    if not os.path.isfile(path):
+        raise CLIError(f"model file {path!r} does not exist")
+    try:
+        return load_model(path)
+    except Exception as e:  # a corrupted or hostile file: say so in one line
+        raise CLIError(f"cannot load model {path!r}: {e}") from e
+
+
+def _names_for(model_path: str, num_classes: int) -> list[str]:
+    run_file = os.path.join(os.path.dirname(os.path.abspath(model_path)), "run.json")
+    if os.path.isfile(run_file):
+        with open(run_file, encoding="utf-8") as f:
+            return class_names(json.load(f).get("dataset", ""), num_classes)
+    return [str(i) for i in range(num_classes)]
+
+
+def cmd_evaluate(args) -> int:
+    model = load_model_file(args.model)
+    _, (x_test, y_test) = load_dataset(args.dataset)
+    try:
+        loss, acc = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
+    except ValueError as e:
+        raise CLIError(f"the model cannot take dataset {args.dataset!r}: {e}") from e
+    print(f"test loss {loss:.4f}  test accuracy {acc:.4f}  ({len(x_test)} images of {args.dataset})")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from .preprocessing import image
+
+    model = load_model_file(args.model)
+    shape = tuple(model.inputs[0].shape[1:]) if getattr(model, "inputs", None) else None
+    if shape is None or len(shape) != 3:
+        raise CLIError(f"the model takes inputs of shape {shape}, not images")
+    h, w, c = shape
+    mode = {1: "grayscale", 3: "rgb", 4: "rgba"}.get(c)
+    if mode is None:
+        raise CLIError(f"the model takes images with {c} channels; only 1, 3 or 4 are supported")
+    batch = []
+    for path in args.images:
+        if not os.path.isfile(path):
+            raise CLIError(f"image {path!r} does not exist")
+        try:
+            img = image.load_img(path, color_mode=mode, target_size=(h, w))
+        except Exception as e:
+            raise CLIError(f"cannot read image {path!r}: {e}") from e
+        batch.append(image.img_to_array(img) / 255.0)
+    probs = model.predict(np.stack(batch).astype("float32"), verbose=0)
+    names = _names_for(args.model, probs.shape[1])
+    for path, p in zip(args.images, probs):
+        top = np.argsort(-p)[: args.top_k]
+        print(f"{path}: " + ", ".join(f"{names[k]} ({p[k]:.3f})" for k in top))
+    return 0
+
+
+def cmd_summary(args) -> int:
+    load_model_file(args.model).summary()
+    return 0
+
+
+def cmd_datasets(args) -> int:
+    from . import datasets
+
+    for name, where in datasets.available():
+        print(f"{name:15s} {where}")
+    return 0
+
+
+# --------------------------------------------------------------------------- entry point
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="deepgrad", description="Train and use deepgrad models.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a model and write a run folder")
+    t.add_argument("--model", default="cnn", help="cnn (seed 004), mlp (seed 003), lstm, or FILE.py")
+    t.add_argument("--dataset", default=None, help="mnist, fashion_mnist, cifar10, digits, mnist_subset, ...")
+    t.add_argument("--epochs", type=int, default=5)
+    t.add_argument("--batch-size", type=int, default=128)
+    t.add_argument("--optimizer", default="adam")
+    t.add_argument("--learning-rate", type=float, default=None)
+    t.add_argument("--validation-split", type=float, default=0.1)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--out", default=None, help="run folder (default runs/MODEL-DATASET-TIME)")
+    t.add_argument("--resume", default=None, metavar="DIR", help="continue an interrupted run")
+    t.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("evaluate", help="evaluate a saved model on a dataset's test set")
+    e.add_argument("model")
+    e.add_argument("--dataset", default="mnist_subset")
+    e.set_defaults(func=cmd_evaluate)
+
+    pr = sub.add_parser("predict", help="classify image files with a saved model")
+    pr.add_argument("model")
+    pr.add_argument("images", nargs="+")
+    pr.add_argument("--top-k", type=int, default=3)
+    pr.set_defaults(func=cmd_predict)
+
+    s = sub.add_parser("summary", help="print a saved model's layers and parameter counts")
+    s.add_argument("model")
+    s.set_defaults(func=cmd_summary)
+
+    d = sub.add_parser("datasets", help="which datasets are available here, and where")
+    d.set_defaults(func=cmd_datasets)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except CLIError as e:
+        print(f"deepgrad: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

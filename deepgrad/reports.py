@@ -1,0 +1,99 @@
+"""Plots and metrics of a finished run: curves, confusion matrix, prediction grids.
+
+Matplotlib is imported lazily (Agg backend) so the core stays NumPy-only.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: str) -> str:
+    """Write the figure atomically: a crash never leaves a half-written PNG."""
+    tmp = f"{path}.tmp-{os.getpid()}.png"
+    fig.savefig(tmp, dpi=100)
+    os.replace(tmp, path)
+    _pyplot().close(fig)
+    return path
+
+
+def confusion_matrix(y_true, y_pred, num_classes: int) -> np.ndarray:
+    """counts[i, j] = how many samples of true class i were predicted as j."""
+    counts = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(counts, (np.asarray(y_true, np.intp), np.asarray(y_pred, np.intp)), 1)
+    return counts
+
+
+def per_class_precision_recall(counts: np.ndarray) -> tuple[list, list]:
+    tp = np.diag(counts).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(counts.sum(0) > 0, tp / counts.sum(0), 0.0)
+        recall = np.where(counts.sum(1) > 0, tp / counts.sum(1), 0.0)
+    return precision.round(6).tolist(), recall.round(6).tolist()
+
+
+def plot_history(history: dict, path: str) -> str:
+    """Loss and accuracy per epoch, training and validation side by side."""
+    plt = _pyplot()
+    keys = [k for k in ("loss", "accuracy") if k in history]
+    fig, axes = plt.subplots(1, len(keys), figsize=(6 * len(keys), 4), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        epochs = np.arange(1, len(history[key]) + 1)
+        ax.plot(epochs, history[key], "o-", label=f"train {key}")
+        if f"val_{key}" in history:
+            ax.plot(epochs, history[f"val_{key}"], "s--", label=f"validation {key}")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(key)
+        ax.set_title(key)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_confusion_matrix(counts: np.ndarray, class_names, path: str) -> str:
+    plt = _pyplot()
+    n = len(counts)
+    fig, ax = plt.subplots(figsize=(1 + 0.6 * n, 1 + 0.6 * n))
+    ax.imshow(counts, cmap="Blues")
+    for i in range(n):
+        for j in range(n):
+            ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=7,
+                    color="white" if counts[i, j] > counts.max() / 2 else "black")
+    ax.set_xticks(range(n), class_names, rotation=45, ha="right")
+    ax.set_yticks(range(n), class_names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title("Confusion matrix (test set)")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_image_grid(images, true, pred, probs, class_names, path: str, title: str, cols: int = 8) -> str:
+    """A grid of images titled 'pred (p) / true', wrong predictions in red."""
+    plt = _pyplot()
+    n = len(images)
+    rows = max(1, int(np.ceil(n / cols)))
+    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.9 * rows + 0.4), squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if k >= n:
+            continue
+        img = np.asarray(images[k])
+        ax.imshow(img.squeeze(), cmap="gray" if img.ndim == 2 or img.shape[-1] == 1 else None)
+        ok = true[k] == pred[k]
+        ax.set_title(f"{class_names[pred[k]]} ({probs[k]:.2f})\ntrue {class_names[true[k]]}",
+                     fontsize=7, color="green" if ok else "red")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)
