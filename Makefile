@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 train: $(STAMP)
-	$(PY) examples/xor_autograd.py
+	$(VENV)/bin/deepgrad train
 
 test: $(STAMP)
 	$(PY) -m pytest tests
