@@ -1,0 +1,178 @@
+"""Activation functions by Keras name: ``activations.get("relu")`` and friends.
+
+Every function takes and returns a Tensor and is built from the differentiable ops, so
+gradients flow through it. Names, arguments and defaults follow ``keras.activations``.
+"""
+from __future__ import annotations
+
+from . import ops
+from .autograd import Tensor
+
+
+def _tensor(x) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def linear(x):
+    return _tensor(x)
+
+
+def sigmoid(x):
+    return ops.sigmoid(x)
+
+
+def tanh(x):
+    return ops.tanh(x)
+
+
+def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
+    """``max(x, 0)``; with Keras's options: ``x`` for ``x > threshold``, else
+    ``negative_slope * (x - threshold)``, and the result capped at ``max_value``."""
+    if negative_slope < 0:
+        raise ValueError(f"relu: negative_slope must be >= 0, got {negative_slope}")
+    if max_value is not None and max_value < 0:
+        raise ValueError(f"relu: max_value must be >= 0, got {max_value}")
+    if threshold < 0:
+        raise ValueError(f"relu: threshold must be >= 0, got {threshold}")
+    x = _tensor(x)
+    if negative_slope == 0 and max_value is None and threshold == 0:
+        return ops.relu(x)
+    if negative_slope != 0 and max_value is None and threshold == 0:
+        return ops.leaky_relu(x, negative_slope=negative_slope)
+    if threshold != 0:
+        positive = ops.where(x.data > threshold, x, 0.0)
+    else:
+        positive = ops.relu(x)
+    if max_value is not None:
+        # the gradient stops where the cap is reached
+        positive = ops.where(positive.data < max_value, positive, float(max_value))
+    if negative_slope != 0:
+        positive = positive - negative_slope * ops.relu(threshold - x)
+    return positive
+
+
+def relu6(x):
+    """``min(max(x, 0), 6)``."""
+    x = _tensor(x)
+    return ops.where(x.data < 6, ops.relu(x), 6.0)
+
+
+def leaky_relu(x, negative_slope=0.2):
+    return ops.leaky_relu(x, negative_slope=negative_slope)
+
+
+def elu(x, alpha=1.0):
+    return ops.elu(x, alpha=alpha)
+
+
+def selu(x):
+    return ops.selu(x)
+
+
+def gelu(x, approximate=False):
+    return ops.gelu(x, approximate=approximate)
+
+
+def softplus(x):
+    return ops.softplus(x)
+
+
+def softsign(x):
+    """``x / (1 + |x|)``."""
+    x = _tensor(x)
+    return x / (ops.abs(x) + 1.0)
+
+
+def silu(x):
+    """``x * sigmoid(x)`` (also called swish)."""
+    x = _tensor(x)
+    return x * ops.sigmoid(x)
+
+
+swish = silu
+
+
+def hard_sigmoid(x):
+    """Keras 3's piecewise-linear sigmoid: ``relu6(x + 3) / 6``."""
+    return relu6(_tensor(x) + 3.0) / 6.0
+
+
+def hard_silu(x):
+    """``x * hard_sigmoid(x)``."""
+    x = _tensor(x)
+    return x * hard_sigmoid(x)
+
+
+hard_swish = hard_silu
+
+
+def mish(x):
+    """``x * tanh(softplus(x))``."""
+    x = _tensor(x)
+    return x * ops.tanh(ops.softplus(x))
+
+
+def log_sigmoid(x):
+    """``log(sigmoid(x)) = -softplus(-x)``, stable for large ``|x|``."""
+    return -ops.softplus(-_tensor(x))
+
+
+def exponential(x):
+    return ops.exp(x)
+
+
+def softmax(x, axis=-1):
+    return ops.softmax(x, axis=axis)
+
+
+def log_softmax(x, axis=-1):
+    return ops.log_softmax(x, axis=axis)
+
+
+_ACTIVATIONS = {
+    fn.__name__: fn
+    for fn in (linear, sigmoid, tanh, relu, relu6, leaky_relu, elu, selu, gelu, softplus, softsign,
+               silu, hard_sigmoid, hard_silu, mish, log_sigmoid, exponential, softmax, log_softmax)
+}
+_ALIASES = {"swish": silu, "hard_swish": hard_silu}
+
+
+def serialize(activation) -> str:
+    """The Keras name of a built-in activation (``"relu"``); other callables by their name."""
+    if activation is None:
+        return "linear"
+    for name, fn in _ACTIVATIONS.items():
+        if activation is fn:
+            return name
+    name = getattr(activation, "__name__", None)
+    if name is None:
+        raise ValueError(f"Cannot serialize activation {activation!r}: it has no name")
+    return name
+
+
+def deserialize(name, custom_objects=None):
+    """The activation called ``name`` (a Keras name or a key of ``custom_objects``)."""
+    if isinstance(name, dict):  # {"class_name": "relu", ...} as some Keras configs store it
+        name = name.get("config", name.get("class_name"))
+        if isinstance(name, dict):
+            name = name.get("name")
+    if custom_objects and name in custom_objects:
+        return custom_objects[name]
+    fn = _ACTIVATIONS.get(name) or _ALIASES.get(name)
+    if fn is None:
+        raise ValueError(f"Unknown activation {name!r}; expected one of {sorted(_ACTIVATIONS) + sorted(_ALIASES)}")
+    return fn
+
+
+def get(identifier):
+    """None or ``"linear"`` -> identity; a name -> that function; a callable -> itself."""
+    if identifier is None:
+        return linear
+    if isinstance(identifier, (str, dict)):
+        return deserialize(identifier)
+    if callable(identifier):
+        return identifier
+    raise ValueError(f"Could not interpret activation identifier {identifier!r}")
+
+
+__all__ = sorted(_ACTIVATIONS) + ["swish", "hard_swish", "get", "serialize", "deserialize"]
