@@ -73,6 +73,10 @@ def run_backward(outputs: Sequence, grads: Sequence, retain_graph: bool = False,
         slot[i] = g if slot[i] is None else slot[i] + g
 
     for out, g in zip(outputs, grads):
+        g = np.asarray(g)
+        if g.shape != out.shape:
+            raise RuntimeError(f"backward(): the gradient has shape {g.shape} but the tensor it is "
+                               f"the gradient of has shape {out.shape}")
         if out._ctx is not None and out._ctx.released:
             raise RuntimeError(
                 "Trying to backward through the graph a second time: its saved arrays were "
@@ -103,4 +107,6 @@ def run_backward(outputs: Sequence, grads: Sequence, retain_graph: bool = False,
 
     if inputs is None:
         return None
-    return [captured.get(id(t), leaf_grads.get(id(t))) for t in inputs]
+    # copies: a returned gradient is never a read-only broadcast or a view of the caller's array
+    found = (captured.get(id(t), leaf_grads.get(id(t))) for t in inputs)
+    return [None if g is None else np.array(g, order="C") for g in found]

@@ -16,9 +16,16 @@ def set_grad_enabled(mode: bool) -> None:
 
 
 class _GradMode:
-    """Context manager and decorator that sets grad recording to ``self.mode``."""
+    """Context manager and decorator that sets grad recording to ``self.mode``.
+
+    ``with no_grad():``, ``@no_grad()`` and ``@no_grad`` all work, as in PyTorch.
+    """
 
     mode = True
+
+    def __new__(cls, func=None):
+        self = super().__new__(cls)
+        return self if func is None else self(func)
 
     def __enter__(self):
         self._prev = is_grad_enabled()
@@ -39,7 +46,7 @@ class _GradMode:
 
 
 class no_grad(_GradMode):
-    """``with no_grad():`` or ``@no_grad()``: operations record no graph."""
+    """``with no_grad():`` or ``@no_grad``: operations record no graph."""
 
     mode = False
 

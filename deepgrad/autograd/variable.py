@@ -28,7 +28,7 @@ class Variable(Tensor):
     @trainable.setter
     def trainable(self, value: bool) -> None:
         self._trainable = bool(value)
-        self.requires_grad = self._trainable
+        self.requires_grad = self._trainable and self.data.dtype.kind == "f"
 
     @property
     def value(self) -> Tensor:
@@ -43,11 +43,18 @@ class Variable(Tensor):
         return self
 
     def assign_add(self, delta) -> "Variable":
-        self.data += np.asarray(delta.data if isinstance(delta, Tensor) else delta, self.dtype)
-        return self
+        return self._update(np.add, delta, "assign_add")
 
     def assign_sub(self, delta) -> "Variable":
-        self.data -= np.asarray(delta.data if isinstance(delta, Tensor) else delta, self.dtype)
+        return self._update(np.subtract, delta, "assign_sub")
+
+    def _update(self, ufunc, delta, where: str) -> "Variable":
+        delta = np.asarray(delta.data if isinstance(delta, Tensor) else delta, self.dtype)
+        try:
+            ufunc(self.data, delta, out=self.data)
+        except ValueError:
+            raise ValueError(f"Variable {self.name!r}: {where} got a value of shape {delta.shape}, which "
+                             f"does not broadcast to the variable's shape {self.shape}") from None
         return self
 
     def __repr__(self) -> str:

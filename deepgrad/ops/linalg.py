@@ -21,17 +21,21 @@ class MatMul(Function):
         if a.shape[-1] != k_b:
             raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not align ({a.shape[-1]} != {k_b})")
         self.save_for_backward(a, b)
-        return _mm(a, b)
+        try:
+            return _mm(a, b)
+        except ValueError:  # the batch dimensions do not broadcast
+            raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not align: batch dimensions "
+                             f"{a.shape[:-2]} and {b.shape[:-2]} cannot be broadcast") from None
 
     def backward(self, g):
         # C = A B  =>  dA = dC B^T,  dB = A^T dC   (1-D operands are promoted, then squeezed back)
         a, b = self.saved
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
+        if b.ndim == 1:  # first, so that a 0-d g (1-D x 1-D) becomes (1, 1)
+            g = np.expand_dims(g, -1)
         if a.ndim == 1:
             g = np.expand_dims(g, -2)
-        if b.ndim == 1:
-            g = np.expand_dims(g, -1)
         ga = gb = None
         if self.needs_input_grad[0]:
             ga = unbroadcast(_mm(g, np.swapaxes(b2, -1, -2)), a2.shape).reshape(a.shape)

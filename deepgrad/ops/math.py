@@ -9,11 +9,35 @@ import numpy as np
 from ..autograd import Function, unbroadcast
 
 
-class _Binary(Function):
-    """Keeps the input shapes so backward can undo broadcasting."""
+def _broadcast_error(op: str, *shapes) -> None:
+    """Raise a ValueError naming ``op`` and every shape if ``shapes`` do not broadcast."""
+    try:
+        np.broadcast_shapes(*shapes)
+    except ValueError:
+        listed = ", ".join(str(tuple(s)) for s in shapes[:-1]) + f" and {tuple(shapes[-1])}"
+        raise ValueError(f"{op}: shapes {listed} cannot be broadcast") from None
 
-    def _shapes(self, a, b):
+
+class _Binary(Function):
+    """A broadcasting op of two inputs; subclasses implement ``compute(a, b)``.
+
+    ``forward`` keeps the input shapes so backward can undo broadcasting, and turns
+    NumPy's broadcasting error into one that names the op and both shapes (checked only
+    after a failure, so the common path costs nothing).
+    """
+
+    op = "binary op"  # the NumPy name, used in error messages
+
+    def forward(self, a, b):
         self.a_shape, self.b_shape = a.shape, b.shape
+        try:
+            return self.compute(a, b)
+        except ValueError:
+            _broadcast_error(self.op, a.shape, b.shape)
+            raise
+
+    def compute(self, a, b):  # pragma: no cover - interface
+        raise NotImplementedError
 
     def _reduce(self, ga, gb):
         return (
@@ -23,8 +47,9 @@ class _Binary(Function):
 
 
 class Add(_Binary):
-    def forward(self, a, b):
-        self._shapes(a, b)
+    op = "add"
+
+    def compute(self, a, b):
         return a + b
 
     def backward(self, g):
@@ -32,8 +57,9 @@ class Add(_Binary):
 
 
 class Sub(_Binary):
-    def forward(self, a, b):
-        self._shapes(a, b)
+    op = "subtract"
+
+    def compute(self, a, b):
         return a - b
 
     def backward(self, g):
@@ -41,8 +67,9 @@ class Sub(_Binary):
 
 
 class Mul(_Binary):
-    def forward(self, a, b):
-        self._shapes(a, b)
+    op = "multiply"
+
+    def compute(self, a, b):
         self.save_for_backward(a, b)
         return a * b
 
@@ -53,8 +80,9 @@ class Mul(_Binary):
 
 
 class Div(_Binary):
-    def forward(self, a, b):
-        self._shapes(a, b)
+    op = "divide"
+
+    def compute(self, a, b):
         self.save_for_backward(a, b)
         return a / b
 
@@ -67,8 +95,9 @@ class Div(_Binary):
 
 
 class Pow(_Binary):
-    def forward(self, a, b):
-        self._shapes(a, b)
+    op = "power"
+
+    def compute(self, a, b):
         out = np.power(a, b)
         self.save_for_backward(a, b, out)
         return out
@@ -86,8 +115,9 @@ class Pow(_Binary):
 
 
 class Maximum(_Binary):
-    def forward(self, a, b):
-        self._shapes(a, b)
+    op = "maximum"
+
+    def compute(self, a, b):
         self.save_for_backward(a, b)
         return np.maximum(a, b)
 
@@ -99,8 +129,9 @@ class Maximum(_Binary):
 
 
 class Minimum(_Binary):
-    def forward(self, a, b):
-        self._shapes(a, b)
+    op = "minimum"
+
+    def compute(self, a, b):
         self.save_for_backward(a, b)
         return np.minimum(a, b)
 
@@ -114,7 +145,11 @@ class Where(Function):
     def forward(self, cond, a, b):
         self.cond = cond.astype(bool)
         self.a_shape, self.b_shape = a.shape, b.shape
-        return np.where(self.cond, a, b)
+        try:
+            return np.where(self.cond, a, b)
+        except ValueError:
+            _broadcast_error("where", cond.shape, a.shape, b.shape)
+            raise
 
     def backward(self, g):
         zero = np.zeros((), g.dtype)

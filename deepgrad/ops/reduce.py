@@ -1,4 +1,8 @@
-"""Reductions with NumPy's ``axis`` and ``keepdims``."""
+"""Reductions with NumPy's ``axis`` and ``keepdims``.
+
+This module defines ``sum``, ``max`` and ``min``, which shadow the builtins inside it:
+use NumPy's functions here, never the bare names.
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -6,12 +10,22 @@ import numpy as np
 from ..autograd import Function
 
 
-def _axes(axis, ndim: int) -> tuple:
+def _axes(axis, ndim: int, op: str) -> tuple:
+    """``axis`` (None, an int or a tuple) as a sorted tuple of non-negative axes, checked."""
     if axis is None:
         return tuple(range(ndim))
-    if isinstance(axis, int):
+    if isinstance(axis, (int, np.integer)):
         axis = (axis,)
-    return tuple(sorted(a % ndim if ndim else 0 for a in axis))
+    axes = []
+    for a in axis:
+        if ndim == 0 and a in (0, -1):
+            continue  # a 0-d tensor reduces over nothing, as in PyTorch
+        if not -ndim <= a < ndim:
+            raise ValueError(f"{op}: axis {a} is out of bounds for a tensor of rank {ndim}")
+        axes.append(a % ndim)
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"{op}: repeated axis in {tuple(axis)}")
+    return tuple(sorted(axes))
 
 
 def _expand(g, in_shape, axes, keepdims):
@@ -23,7 +37,7 @@ def _expand(g, in_shape, axes, keepdims):
 
 class Sum(Function):
     def forward(self, a, axis=None, keepdims=False):
-        self.shape, self.axes, self.keepdims = a.shape, _axes(axis, a.ndim), keepdims
+        self.shape, self.axes, self.keepdims = a.shape, _axes(axis, a.ndim, "sum"), keepdims
         return np.sum(a, axis=self.axes, keepdims=keepdims)
 
     def backward(self, g):
@@ -32,7 +46,7 @@ class Sum(Function):
 
 class Mean(Function):
     def forward(self, a, axis=None, keepdims=False):
-        self.shape, self.axes, self.keepdims = a.shape, _axes(axis, a.ndim), keepdims
+        self.shape, self.axes, self.keepdims = a.shape, _axes(axis, a.ndim, "mean"), keepdims
         self.count = int(np.prod([a.shape[i] for i in self.axes])) if self.axes else 1
         return np.mean(a, axis=self.axes, keepdims=keepdims)
 
@@ -47,7 +61,7 @@ class _Extreme(Function):
     reducer = None
 
     def forward(self, a, axis=None, keepdims=False):
-        self.shape, self.axes, self.keepdims = a.shape, _axes(axis, a.ndim), keepdims
+        self.shape, self.axes, self.keepdims = a.shape, _axes(axis, a.ndim, self.op), keepdims
         out = type(self).reducer(a, axis=self.axes, keepdims=True)
         mask = a == out
         self.save_for_backward(mask)
@@ -61,21 +75,26 @@ class _Extreme(Function):
 
 
 class Max(_Extreme):
+    op = "max"
     reducer = staticmethod(np.max)
 
 
 class Min(_Extreme):
+    op = "min"
     reducer = staticmethod(np.min)
 
 
 class Var(Function):
     def forward(self, a, axis=None, keepdims=False, ddof=0):
-        self.axes, self.keepdims = _axes(axis, a.ndim), keepdims
+        self.axes, self.keepdims = _axes(axis, a.ndim, "var"), keepdims
         n = int(np.prod([a.shape[i] for i in self.axes])) if self.axes else 1
         centred = a - a.mean(axis=self.axes, keepdims=True)
-        self.scale = np.asarray(2.0 / max(n - ddof, 1), a.dtype)
+        # n - ddof <= 0 gives inf or nan, as in NumPy and PyTorch
+        dof = np.asarray(n - ddof if n > ddof else 0, a.dtype)
         self.save_for_backward(centred)
-        return np.sum(centred * centred, axis=self.axes, keepdims=keepdims) / np.asarray(max(n - ddof, 0), a.dtype)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.scale = 2 / dof
+            return np.sum(centred * centred, axis=self.axes, keepdims=keepdims) / dof
 
     def backward(self, g):
         # d var / d a_i = 2 (a_i - mean) / (n - ddof)
@@ -85,7 +104,7 @@ class Var(Function):
 
 class LogSumExp(Function):
     def forward(self, a, axis=None, keepdims=False):
-        self.axes, self.keepdims = _axes(axis, a.ndim), keepdims
+        self.axes, self.keepdims = _axes(axis, a.ndim, "logsumexp"), keepdims
         m = np.max(a, axis=self.axes, keepdims=True)
         m = np.where(np.isfinite(m), m, 0)
         out = np.log(np.sum(np.exp(a - m), axis=self.axes, keepdims=True)) + m

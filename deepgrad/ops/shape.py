@@ -30,7 +30,10 @@ class Transpose(Function):
 class BroadcastTo(Function):
     def forward(self, a, shape=None):
         self.in_shape = a.shape
-        return np.broadcast_to(a, shape)
+        try:
+            return np.broadcast_to(a, shape)
+        except ValueError:
+            raise ValueError(f"broadcast_to: cannot broadcast a tensor of shape {a.shape} to shape {shape}") from None
 
     def backward(self, g):
         return unbroadcast(g, self.in_shape)
