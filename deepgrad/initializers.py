@@ -1,0 +1,315 @@
+"""Weight initializers with Keras 3's names, arguments and formulas.
+
+An initializer is a callable ``init(shape, dtype=None) -> np.ndarray`` (dtype defaults to
+floatx). Random ones draw from ``deepgrad.backend.rng()`` so ``backend.seed(n)`` makes
+initialisation repeat; an initializer given its own ``seed`` returns the same values on
+every call, as Keras's integer-seeded initializers do.
+"""
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+
+from . import backend
+
+
+def compute_fans(shape) -> tuple[int, int]:
+    """(fan_in, fan_out); a conv kernel ``(..., in_channels, out_channels)`` counts its
+    receptive field: fan_in = prod(shape[:-2]) * in_channels."""
+    shape = tuple(shape)
+    if len(shape) == 0:
+        return 1, 1
+    if len(shape) == 1:
+        return int(shape[0]), int(shape[0])
+    receptive_field = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
+    return int(shape[-2]) * receptive_field, int(shape[-1]) * receptive_field
+
+
+def _dtype(dtype) -> np.dtype:
+    dtype = np.dtype(dtype if dtype is not None else backend.floatx())
+    if dtype.kind != "f":
+        raise ValueError(f"Initializers produce floating-point arrays; got dtype {dtype}")
+    return dtype
+
+
+class Initializer:
+    """Base class: ``__call__(shape, dtype=None)`` and ``get_config()``."""
+
+    def __call__(self, shape, dtype=None) -> np.ndarray:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Initializer":
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class RandomInitializer(Initializer):
+    def __init__(self, seed=None):
+        if seed is not None and not isinstance(seed, (int, np.integer)):
+            raise ValueError(f"{type(self).__name__}: seed must be an integer or None, got {seed!r}")
+        self.seed = seed
+
+    def _rng(self) -> np.random.Generator:
+        return np.random.default_rng(self.seed) if self.seed is not None else backend.rng()
+
+    def get_config(self) -> dict:
+        return {"seed": self.seed}
+
+
+# ----------------------------------------------------------------- constants
+class Zeros(Initializer):
+    def __call__(self, shape, dtype=None):
+        return np.zeros(shape, _dtype(dtype))
+
+
+class Ones(Initializer):
+    def __call__(self, shape, dtype=None):
+        return np.ones(shape, _dtype(dtype))
+
+
+class Constant(Initializer):
+    def __init__(self, value=0.0):
+        self.value = value
+
+    def __call__(self, shape, dtype=None):
+        return np.full(shape, self.value, _dtype(dtype))
+
+    def get_config(self):
+        return {"value": self.value}
+
+
+class Identity(Initializer):
+    """``gain * eye(rows, cols)`` for a 2-D shape."""
+
+    def __init__(self, gain=1.0):
+        self.gain = gain
+
+    def __call__(self, shape, dtype=None):
+        if len(shape) != 2:
+            raise ValueError(f"Identity initializer needs a 2-D shape, got {tuple(shape)}")
+        return (self.gain * np.eye(*shape)).astype(_dtype(dtype))
+
+    def get_config(self):
+        return {"gain": self.gain}
+
+
+# ----------------------------------------------------------------- random
+def _truncated_normal(rng, shape, mean, stddev) -> np.ndarray:
+    """Normal samples; those more than two standard deviations from the mean are redrawn."""
+    out = rng.standard_normal(shape)
+    bad = np.abs(out) > 2
+    while bad.any():
+        out[bad] = rng.standard_normal(int(bad.sum()))
+        bad = np.abs(out) > 2
+    return out * stddev + mean
+
+
+class RandomNormal(RandomInitializer):
+    def __init__(self, mean=0.0, stddev=0.05, seed=None):
+        self.mean, self.stddev = mean, stddev
+        super().__init__(seed)
+
+    def __call__(self, shape, dtype=None):
+        return self._rng().normal(self.mean, self.stddev, shape).astype(_dtype(dtype))
+
+    def get_config(self):
+        return {"mean": self.mean, "stddev": self.stddev, **super().get_config()}
+
+
+class RandomUniform(RandomInitializer):
+    def __init__(self, minval=-0.05, maxval=0.05, seed=None):
+        self.minval, self.maxval = minval, maxval
+        super().__init__(seed)
+
+    def __call__(self, shape, dtype=None):
+        return self._rng().uniform(self.minval, self.maxval, shape).astype(_dtype(dtype))
+
+    def get_config(self):
+        return {"minval": self.minval, "maxval": self.maxval, **super().get_config()}
+
+
+class TruncatedNormal(RandomInitializer):
+    def __init__(self, mean=0.0, stddev=0.05, seed=None):
+        self.mean, self.stddev = mean, stddev
+        super().__init__(seed)
+
+    def __call__(self, shape, dtype=None):
+        return _truncated_normal(self._rng(), shape, self.mean, self.stddev).astype(_dtype(dtype))
+
+    def get_config(self):
+        return {"mean": self.mean, "stddev": self.stddev, **super().get_config()}
+
+
+# The standard deviation of a unit normal truncated to [-2, 2]; dividing by it gives the
+# truncated samples the variance asked for.
+_TRUNCATED_STDDEV = 0.87962566103423978
+
+
+class VarianceScaling(RandomInitializer):
+    """Samples with variance ``scale / n``, n = fan_in, fan_out or their mean.
+
+    truncated_normal: stddev = sqrt(scale / n) / .8796; untruncated_normal: sqrt(scale / n);
+    uniform: limit = sqrt(3 scale / n).
+    """
+
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+        if scale <= 0:
+            raise ValueError(f"VarianceScaling: scale must be positive, got {scale}")
+        if mode not in ("fan_in", "fan_out", "fan_avg"):
+            raise ValueError(f"VarianceScaling: mode must be 'fan_in', 'fan_out' or 'fan_avg', got {mode!r}")
+        distribution = distribution.lower()
+        if distribution == "normal":
+            distribution = "truncated_normal"
+        if distribution not in ("truncated_normal", "untruncated_normal", "uniform"):
+            raise ValueError("VarianceScaling: distribution must be 'truncated_normal', "
+                             f"'untruncated_normal' or 'uniform', got {distribution!r}")
+        self.scale, self.mode, self.distribution = scale, mode, distribution
+        super().__init__(seed)
+
+    def __call__(self, shape, dtype=None):
+        fan_in, fan_out = compute_fans(shape)
+        n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[self.mode]
+        scale = self.scale / max(1.0, n)
+        rng = self._rng()
+        if self.distribution == "truncated_normal":
+            out = _truncated_normal(rng, shape, 0.0, math.sqrt(scale) / _TRUNCATED_STDDEV)
+        elif self.distribution == "untruncated_normal":
+            out = rng.normal(0.0, math.sqrt(scale), shape)
+        else:
+            limit = math.sqrt(3.0 * scale)
+            out = rng.uniform(-limit, limit, shape)
+        return out.astype(_dtype(dtype))
+
+    def get_config(self):
+        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution,
+                **super().get_config()}
+
+
+class _FixedVarianceScaling(VarianceScaling):
+    """A VarianceScaling with fixed (scale, mode, distribution); only the seed is configurable."""
+
+    preset: tuple = ()
+
+    def __init__(self, seed=None):
+        super().__init__(*self.preset, seed=seed)
+
+    def get_config(self):
+        return {"seed": self.seed}
+
+
+class GlorotUniform(_FixedVarianceScaling):
+    """Uniform in [-limit, limit], limit = sqrt(6 / (fan_in + fan_out))."""
+    preset = (1.0, "fan_avg", "uniform")
+
+
+class GlorotNormal(_FixedVarianceScaling):
+    """Truncated normal, stddev = sqrt(2 / (fan_in + fan_out)) / .8796."""
+    preset = (1.0, "fan_avg", "truncated_normal")
+
+
+class HeUniform(_FixedVarianceScaling):
+    """Uniform in [-limit, limit], limit = sqrt(6 / fan_in)."""
+    preset = (2.0, "fan_in", "uniform")
+
+
+class HeNormal(_FixedVarianceScaling):
+    """Truncated normal, stddev = sqrt(2 / fan_in) / .8796."""
+    preset = (2.0, "fan_in", "truncated_normal")
+
+
+class LecunUniform(_FixedVarianceScaling):
+    """Uniform in [-limit, limit], limit = sqrt(3 / fan_in)."""
+    preset = (1.0, "fan_in", "uniform")
+
+
+class LecunNormal(_FixedVarianceScaling):
+    """Truncated normal, stddev = sqrt(1 / fan_in) / .8796."""
+    preset = (1.0, "fan_in", "truncated_normal")
+
+
+class Orthogonal(RandomInitializer):
+    """``gain * Q`` from the QR decomposition of a normal matrix of shape
+    ``(prod(shape[:-1]), shape[-1])``: orthonormal columns (or rows, if fewer rows)."""
+
+    def __init__(self, gain=1.0, seed=None):
+        self.gain = gain
+        super().__init__(seed)
+
+    def __call__(self, shape, dtype=None):
+        shape = tuple(shape)
+        if len(shape) < 2:
+            raise ValueError(f"Orthogonal initializer needs a shape of rank >= 2, got {shape}")
+        rows, cols = int(np.prod(shape[:-1])), shape[-1]
+        a = self._rng().standard_normal((max(rows, cols), min(rows, cols)))
+        q, r = np.linalg.qr(a)
+        q *= np.sign(np.diag(r))  # makes the distribution uniform over orthogonal matrices
+        if rows < cols:
+            q = q.T
+        return (self.gain * q).reshape(shape).astype(_dtype(dtype))
+
+    def get_config(self):
+        return {"gain": self.gain, **super().get_config()}
+
+
+OrthogonalInitializer = Orthogonal
+IdentityInitializer = Identity
+
+# ----------------------------------------------------------------- lookup by name
+_CLASSES = [Zeros, Ones, Constant, Identity, RandomNormal, RandomUniform, TruncatedNormal,
+            VarianceScaling, GlorotUniform, GlorotNormal, HeUniform, HeNormal, LecunUniform,
+            LecunNormal, Orthogonal]
+
+
+def _snake_case(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+_BY_NAME = {cls.__name__: cls for cls in _CLASSES}
+_BY_NAME.update({_snake_case(cls.__name__): cls for cls in _CLASSES})
+_BY_NAME.update({"uniform": RandomUniform, "normal": RandomNormal, "one": Ones, "zero": Zeros,
+                 "OrthogonalInitializer": Orthogonal, "IdentityInitializer": Identity})
+
+# the lower-case names as functions, as Keras exports them (initializers.glorot_uniform(...))
+zeros, ones, constant, identity = Zeros, Ones, Constant, Identity
+random_normal, random_uniform, truncated_normal = RandomNormal, RandomUniform, TruncatedNormal
+variance_scaling, orthogonal = VarianceScaling, Orthogonal
+glorot_uniform, glorot_normal, he_uniform, he_normal = GlorotUniform, GlorotNormal, HeUniform, HeNormal
+lecun_uniform, lecun_normal = LecunUniform, LecunNormal
+
+
+def serialize(initializer: Initializer) -> dict:
+    return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
+
+
+def deserialize(config, custom_objects=None) -> Initializer:
+    """An initializer from a name or a ``{"class_name": ..., "config": {...}}`` dict."""
+    if isinstance(config, str):
+        config = {"class_name": config, "config": {}}
+    name, kwargs = config["class_name"], config.get("config") or {}
+    cls = (custom_objects or {}).get(name) or _BY_NAME.get(name)
+    if cls is None:
+        raise ValueError(f"Unknown initializer {name!r}; expected one of {sorted(_BY_NAME)}")
+    kwargs = {k: v for k, v in kwargs.items() if k != "dtype"}
+    return cls.from_config(kwargs) if hasattr(cls, "from_config") else cls(**kwargs)
+
+
+def get(identifier):
+    """A name, a config dict, an Initializer (or class), or any callable ``(shape, dtype)``."""
+    if identifier is None:
+        return None
+    if isinstance(identifier, (str, dict)):
+        return deserialize(identifier)
+    if isinstance(identifier, type) and issubclass(identifier, Initializer):
+        return identifier()
+    if callable(identifier):
+        return identifier
+    raise ValueError(f"Could not interpret initializer identifier {identifier!r}")
