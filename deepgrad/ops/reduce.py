@@ -85,8 +85,8 @@ class Min(_Extreme):
 
 
 class Var(Function):
-    def forward(self, a, axis=None, keepdims=False, ddof=0):
-        self.axes, self.keepdims = _axes(axis, a.ndim, "var"), keepdims
+    def forward(self, a, axis=None, keepdims=False, ddof=0, op="var"):
+        self.axes, self.keepdims = _axes(axis, a.ndim, op), keepdims
         n = int(np.prod([a.shape[i] for i in self.axes])) if self.axes else 1
         centred = a - a.mean(axis=self.axes, keepdims=True)
         # n - ddof <= 0 gives inf or nan, as in NumPy and PyTorch
@@ -107,7 +107,8 @@ class LogSumExp(Function):
         self.axes, self.keepdims = _axes(axis, a.ndim, "logsumexp"), keepdims
         m = np.max(a, axis=self.axes, keepdims=True)
         m = np.where(np.isfinite(m), m, 0)
-        out = np.log(np.sum(np.exp(a - m), axis=self.axes, keepdims=True)) + m
+        with np.errstate(divide="ignore"):  # all -inf along an axis gives -inf, not a warning
+            out = np.log(np.sum(np.exp(a - m), axis=self.axes, keepdims=True)) + m
         self.save_for_backward(a, out)
         return out if keepdims else np.squeeze(out, axis=self.axes)
 
@@ -140,7 +141,7 @@ def var(a, axis=None, keepdims=False, ddof=0):
 def std(a, axis=None, keepdims=False, ddof=0):
     from .math import sqrt
 
-    return sqrt(var(a, axis=axis, keepdims=keepdims, ddof=ddof))
+    return sqrt(Var.apply(a, axis=axis, keepdims=keepdims, ddof=ddof, op="std"))
 
 
 def logsumexp(a, axis=None, keepdims=False):
