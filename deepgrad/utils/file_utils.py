@@ -28,6 +28,10 @@ class DownloadError(OSError):
     """A file could not be fetched (network down, HTTP error, bad checksum)."""
 
 
+class ChecksumError(DownloadError):
+    """The downloaded bytes do not have the expected hash; nothing was kept."""
+
+
 def deepgrad_home() -> str:
     """``$DEEPGRAD_HOME`` if set, otherwise ``~/.deepgrad``."""
     return os.path.expanduser(os.environ.get("DEEPGRAD_HOME") or os.path.join("~", ".deepgrad"))
@@ -129,7 +133,7 @@ def download(origin: str, target: str, file_hash: str | None = None, hash_algori
                     raise DownloadError(f"cannot download {origin}: connection closed after "
                                         f"{bar.done} of {length} bytes")
         if file_hash is not None and hasher.hexdigest() != file_hash.lower():
-            raise DownloadError(
+            raise ChecksumError(
                 f"checksum mismatch for {os.path.basename(target)} downloaded from {origin}: "
                 f"expected {hasher.name} {file_hash.lower()}, got {hasher.hexdigest()}; the file was "
                 f"not kept. The download was corrupted or the server sent a different file.")
