@@ -1,0 +1,164 @@
+"""conv2d and conv1d against PyTorch (NHWC <-> NCHW) and float64 central differences."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, strategies as st
+
+import deepgrad as dg
+from deepgrad.ops.conv import conv1d, conv2d, conv_output_length, same_padding
+from oracle import check_gradients, compare_with_torch
+
+
+def torch_conv2d(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1)):
+    """The reference: NHWC / (kh, kw, Cin, Cout) in, NHWC out; "same" as an explicit asymmetric pad."""
+    kh, kw = kernel.shape[:2]
+    xt = x.permute(0, 3, 1, 2)
+    if padding == "same":
+        (top, bottom), (left, right) = (same_padding(n, k, s, d) for n, k, s, d in
+                                        zip(xt.shape[2:], (kh, kw), strides, dilation))
+        xt = F.pad(xt, (left, right, top, bottom))
+    out = F.conv2d(xt, kernel.permute(3, 2, 0, 1).contiguous(), bias, stride=strides, dilation=dilation)
+    return out.permute(0, 2, 3, 1)
+
+
+def torch_conv1d(x, kernel, bias=None, stride=1, padding="valid", dilation=1):
+    k = kernel.shape[0]
+    xt = x.permute(0, 2, 1)
+    if padding == "same":
+        xt = F.pad(xt, same_padding(xt.shape[2], k, stride, dilation))
+    elif padding == "causal":
+        xt = F.pad(xt, ((k - 1) * dilation, 0))
+    out = F.conv1d(xt, kernel.permute(2, 1, 0).contiguous(), bias, stride=stride, dilation=dilation)
+    return out.permute(0, 2, 1)
+
+
+def _arrays(rng, dtype, n, h, w, cin, cout, kh, kw, bias=True):
+    arrays = [rng.standard_normal((n, h, w, cin)), rng.standard_normal((kh, kw, cin, cout))]
+    if bias:
+        arrays.append(rng.standard_normal(cout))
+    return [a.astype(dtype) for a in arrays]
+
+
+conv_cases = st.fixed_dictionaries({
+    "n": st.integers(1, 3), "h": st.integers(3, 9), "w": st.integers(3, 9),
+    "cin": st.integers(1, 4), "cout": st.integers(1, 4),
+    "kh": st.integers(1, 3), "kw": st.integers(1, 3),
+    "sh": st.integers(1, 3), "sw": st.integers(1, 3),
+    "dh": st.integers(1, 2), "dw": st.integers(1, 2),
+    "padding": st.sampled_from(["valid", "same"]), "bias": st.booleans(), "seed": st.integers(0, 2**16),
+})
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@given(case=conv_cases)
+def test_conv2d_matches_torch(dtype, case):
+    c = case
+    if c["padding"] == "valid" and (c["h"] < (c["kh"] - 1) * c["dh"] + 1 or c["w"] < (c["kw"] - 1) * c["dw"] + 1):
+        return  # the kernel does not fit: covered by test_conv2d_kernel_larger_than_input
+    rng = np.random.default_rng(c["seed"])
+    arrays = _arrays(rng, dtype, c["n"], c["h"], c["w"], c["cin"], c["cout"], c["kh"], c["kw"], c["bias"])
+    strides, dilation = (c["sh"], c["sw"]), (c["dh"], c["dw"])
+    out = compare_with_torch(
+        lambda *t: conv2d(*t, strides=strides, padding=c["padding"], dilation_rate=dilation),
+        lambda *t: torch_conv2d(*t, strides=strides, padding=c["padding"], dilation=dilation), arrays)
+    assert out.dtype == dtype
+    expected = tuple(conv_output_length(n, k, s, c["padding"], d)
+                     for n, k, s, d in zip((c["h"], c["w"]), (c["kh"], c["kw"]), strides, dilation))
+    assert out.shape == (c["n"],) + expected + (c["cout"],)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@given(n=st.integers(1, 3), t=st.integers(4, 12), cin=st.integers(1, 4), cout=st.integers(1, 4),
+       k=st.integers(1, 4), stride=st.integers(1, 3), dilation=st.integers(1, 2),
+       padding=st.sampled_from(["valid", "same", "causal"]), bias=st.booleans(), seed=st.integers(0, 2**16))
+def test_conv1d_matches_torch(dtype, n, t, cin, cout, k, stride, dilation, padding, bias, seed):
+    if padding == "valid" and t < (k - 1) * dilation + 1:
+        return
+    rng = np.random.default_rng(seed)
+    arrays = [rng.standard_normal((n, t, cin)), rng.standard_normal((k, cin, cout))]
+    arrays = [a.astype(dtype) for a in arrays + ([rng.standard_normal(cout)] if bias else [])]
+    out = compare_with_torch(
+        lambda *a: conv1d(*a, strides=stride, padding=padding, dilation_rate=dilation),
+        lambda *a: torch_conv1d(*a, stride=stride, padding=padding, dilation=dilation), arrays)
+    assert out.shape == (n, conv_output_length(t, k, stride, padding, dilation), cout)
+
+
+@pytest.mark.parametrize("strides,padding,dilation", [
+    ((1, 1), "valid", (1, 1)), ((2, 1), "same", (1, 1)), ((1, 2), "same", (2, 1)), ((3, 2), "valid", (1, 2)),
+])
+def test_conv2d_central_differences(strides, padding, dilation):
+    rng = np.random.default_rng(3)
+    arrays = _arrays(rng, np.float64, 2, 6, 5, 2, 3, 2, 3)
+    check_gradients(lambda *t: conv2d(*t, strides=strides, padding=padding, dilation_rate=dilation), arrays)
+
+
+@pytest.mark.parametrize("padding", ["valid", "same", "causal"])
+def test_conv1d_central_differences(padding):
+    rng = np.random.default_rng(4)
+    arrays = [rng.standard_normal((2, 7, 2)), rng.standard_normal((3, 2, 3)), rng.standard_normal(3)]
+    check_gradients(lambda *t: conv1d(*t, strides=2, padding=padding, dilation_rate=2), arrays)
+
+
+def test_same_padding_puts_the_odd_cell_after():
+    # TensorFlow: out = ceil(5 / 2) = 3, total pad = (3 - 1) * 2 + 3 - 5 = 2 -> (1, 1);
+    # a kernel of 2 at stride 1 on 4 cells needs 1 cell of padding, which goes at the end.
+    assert same_padding(5, 3, 2) == (1, 1)
+    assert same_padding(4, 2, 1) == (0, 1)
+    assert same_padding(6, 3, 3) == (0, 0)
+    assert same_padding(7, 3, 1, dilation=2) == (2, 2)
+
+
+def test_conv2d_by_hand():
+    # a 3x3 image of 0..8 and a 2x2 kernel [[1, 2], [3, 4]]: out[0, 0] = 0 + 2 + 9 + 16 = 27
+    x = np.arange(9.0).reshape(1, 3, 3, 1)
+    kernel = np.array([[1.0, 2.0], [3.0, 4.0]]).reshape(2, 2, 1, 1)
+    out = conv2d(x, kernel, np.array([0.5]))
+    np.testing.assert_allclose(out.data[0, :, :, 0], [[27.5, 37.5], [57.5, 67.5]])
+
+
+def test_float32_stays_float32_and_gradients_are_float32():
+    rng = np.random.default_rng(0)
+    x, k, b = (dg.Tensor(a, requires_grad=True) for a in _arrays(rng, np.float32, 2, 5, 5, 3, 4, 3, 3))
+    out = conv2d(x, k, b, padding="same")
+    assert out.dtype == np.float32
+    out.sum().backward()
+    assert x.grad.dtype == k.grad.dtype == b.grad.dtype == np.float32
+    assert x.grad.shape == x.shape and k.grad.shape == k.shape and b.grad.shape == b.shape
+
+
+def test_only_the_needed_gradients_are_computed():
+    rng = np.random.default_rng(0)
+    xa, ka, ba = _arrays(rng, np.float64, 2, 5, 5, 3, 4, 3, 3)
+    x, k = dg.Tensor(xa, requires_grad=True), dg.Tensor(ka)
+    conv2d(x, k, ba).sum().backward()
+    assert k.grad is None and x.grad is not None
+    x, k, b = dg.Tensor(xa), dg.Tensor(ka), dg.Tensor(ba, requires_grad=True)
+    conv2d(x, k, b).sum().backward()
+    # d(sum)/d(bias) = number of output positions, N * Ho * Wo = 2 * 3 * 3
+    np.testing.assert_allclose(b.grad, np.full(4, 18.0))
+
+
+def test_errors_name_the_op_and_shapes():
+    x, k = np.zeros((1, 5, 5, 3)), np.zeros((3, 3, 2, 4))
+    with pytest.raises(ValueError, match=r"conv2d.*3 channels.*expects 2"):
+        conv2d(x, k)
+    with pytest.raises(ValueError, match=r"conv2d.*rank 4"):
+        conv2d(np.zeros((5, 5, 3)), k)
+    with pytest.raises(ValueError, match=r"conv2d: padding"):
+        conv2d(x, np.zeros((3, 3, 3, 4)), padding="full")
+    with pytest.raises(ValueError, match=r"causal"):
+        conv2d(x, np.zeros((3, 3, 3, 4)), padding="causal")
+    with pytest.raises(ValueError, match=r"strides"):
+        conv2d(x, np.zeros((3, 3, 3, 4)), strides=0)
+    with pytest.raises(ValueError, match=r"bias"):
+        conv2d(x, np.zeros((3, 3, 3, 4)), np.zeros(3))
+    with pytest.raises(ValueError, match=r"conv1d.*rank 3"):
+        conv1d(x, np.zeros((3, 3, 4)))
+
+
+def test_conv2d_kernel_larger_than_input():
+    with pytest.raises(ValueError, match=r"conv2d: kernel.*does not fit"):
+        conv2d(np.zeros((1, 2, 2, 1)), np.zeros((3, 3, 1, 1)))
+    # "same" pads it to fit, as Keras does
+    assert conv2d(np.ones((1, 2, 2, 1)), np.ones((3, 3, 1, 1)), padding="same").shape == (1, 2, 2, 1)
