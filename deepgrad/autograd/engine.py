@@ -96,7 +96,7 @@ def run_backward(outputs: Sequence, grads: Sequence, retain_graph: bool = False,
                 "released. Pass retain_graph=True to the first backward()."
             )
         slot = [np.zeros(s, d) if g is None else g for g, (s, d) in zip(slot, fn.output_meta)]
-        in_grads = fn.backward(slot[0] if fn.n_outputs == 1 else tuple(slot))
+        in_grads = fn.backward(tuple(slot) if fn.multi_output else slot[0])
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,)
         for t, need, g in zip(fn.inputs, fn.needs_input_grad, in_grads):

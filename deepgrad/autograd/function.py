@@ -71,7 +71,8 @@ class Function:
         requires_grad = is_grad_enabled() and any(fn.needs_input_grad)
         if requires_grad:
             fn.inputs = tensors
-        if isinstance(out, tuple):
+        fn.multi_output = isinstance(out, tuple)  # backward then takes a tuple, even of one
+        if fn.multi_output:
             fn.n_outputs = len(out)
             outs = tuple(Tensor._from_op(o, fn if requires_grad else None, i) for i, o in enumerate(out))
             if requires_grad:
