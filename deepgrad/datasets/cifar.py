@@ -69,7 +69,9 @@ def load_pickled_batch(data: bytes, source: str) -> dict:
     try:
         obj = RestrictedUnpickler(io.BytesIO(data), source).load()
     except pickle.UnpicklingError as e:
-        raise DatasetFormatError(str(e)) from e
+        if str(e).startswith(source + ": refusing"):  # raised by find_class: already says what and where
+            raise DatasetFormatError(str(e)) from e
+        raise DatasetFormatError(f"{source}: corrupt or truncated batch ({e})") from e
     except Exception as e:  # truncated or garbled pickles raise many kinds of error
         raise DatasetFormatError(f"{source}: corrupt or truncated batch ({type(e).__name__}: {e})") from e
     if not isinstance(obj, dict):
@@ -136,15 +138,21 @@ def read_members(path: str, names) -> dict:
     return found
 
 
+def _source(path: str, name: str) -> str:
+    """How error messages name a batch: a file in a folder, or ``archive:member``."""
+    return os.path.join(path, name) if os.path.isdir(path) else f"{path}:{name}"
+
+
 def load_python_batches(path: str, names, label_key: str = "labels"):
     """Concatenated ``(x, y)`` of python batches ``names`` from a folder or tar archive at ``path``."""
     members = read_members(path, names)
-    parts = [batch_arrays(load_pickled_batch(members[n], f"{path}:{n}"), label_key, f"{path}:{n}") for n in names]
+    parts = [batch_arrays(load_pickled_batch(members[n], _source(path, n)), label_key, _source(path, n))
+             for n in names]
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
 def load_binary_batches(path: str, names, label_bytes: int = 1, label_index: int = 0):
     """Concatenated ``(x, y)`` of binary batches ``names`` from a folder or tar archive at ``path``."""
     members = read_members(path, names)
-    parts = [binary_batch_arrays(members[n], f"{path}:{n}", label_bytes, label_index) for n in names]
+    parts = [binary_batch_arrays(members[n], _source(path, n), label_bytes, label_index) for n in names]
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
