@@ -1,0 +1,272 @@
+"""``Optimizer``: the base every optimiser shares (Keras 3's contract, PyTorch's conveniences).
+
+One update, in Keras's order: clip the gradients (``clipnorm`` per variable, or
+``global_clipnorm`` across all, or ``clipvalue``), apply decoupled weight decay
+(w -= lr * wd * w), run each subclass's ``update_step`` in place on ``variable.data``,
+count the iteration, then project every variable that has a ``constraint``.
+
+Per-variable state ("slots") is created by ``build`` in the order of the variables and
+saved with ``get_state()`` under keys ``"<index>/<slot>"``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..autograd import Tensor
+from .schedules import LearningRateSchedule
+from . import schedules
+
+
+# Keras options that change nothing on a NumPy CPU run, and ones accepted only when unset
+_IGNORED_OPTIONS = ("jit_compile", "ema_momentum", "ema_overwrite_frequency")
+_UNSUPPORTED_OPTIONS = ("use_ema", "loss_scale_factor", "gradient_accumulation_steps")
+
+
+def _clip_factor(norm: float, clip: float) -> float:
+    """g * clip / max(norm, clip): unchanged when the norm is within the limit."""
+    return clip / max(norm, clip)
+
+
+class Optimizer:
+    """Base class. Subclasses set ``slot_names`` and implement ``update_step``."""
+
+    slot_names: tuple = ()          # per-variable arrays shaped like the variable
+    slot_initial_values: dict = {}  # slot name -> starting value when not 0 (Adagrad's accumulator)
+    global_slots: dict = {}         # name -> initial scalar value, shared by all variables
+
+    def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
+                 name=None, **kwargs):
+        for key, value in kwargs.items():
+            if key in _IGNORED_OPTIONS:
+                continue
+            if key in _UNSUPPORTED_OPTIONS:
+                if value:
+                    raise NotImplementedError(f"{type(self).__name__}: {key}={value!r} is not supported")
+                continue
+            hint = " (use a learning-rate schedule from deepgrad.optimizers.schedules)" if key == "decay" else ""
+            raise TypeError(f"{type(self).__name__}: unexpected keyword argument {key!r}{hint}")
+        if sum(c is not None for c in (clipnorm, clipvalue, global_clipnorm)) > 1:
+            raise ValueError("Only one of clipnorm, clipvalue and global_clipnorm can be set; got "
+                             f"clipnorm={clipnorm}, clipvalue={clipvalue}, global_clipnorm={global_clipnorm}")
+        for arg, value in (("clipnorm", clipnorm), ("clipvalue", clipvalue), ("global_clipnorm", global_clipnorm),
+                           ("weight_decay", weight_decay)):
+            if value is not None and (not isinstance(value, (int, float)) or value < 0):
+                raise ValueError(f"{type(self).__name__}: {arg} must be a non-negative number, got {value!r}")
+        self.name = name or type(self).__name__.lower()
+        self.weight_decay = weight_decay
+        self.clipnorm, self.clipvalue, self.global_clipnorm = clipnorm, clipvalue, global_clipnorm
+        self._learning_rate = None
+        self.learning_rate = learning_rate
+        self.iterations = 0
+        self.built = False
+        self._variables: list = []
+        self._index: dict[int, int] = {}
+        self._slots: list[dict[str, np.ndarray]] = []
+        self._globals: dict[str, float] = dict(self.global_slots)
+        self._pending_state = None
+        self._exclude_ids: set[int] = set()
+        self._exclude_names: tuple = ()
+
+    # ----------------------------------------------------------------- learning rate
+    @property
+    def learning_rate(self) -> float:
+        """The current learning rate as a float (a schedule is evaluated at ``iterations``)."""
+        lr = self._learning_rate
+        if isinstance(lr, LearningRateSchedule):
+            return float(lr(self.iterations))
+        if callable(lr):
+            return float(lr())
+        return lr
+
+    @learning_rate.setter
+    def learning_rate(self, value) -> None:
+        if isinstance(value, LearningRateSchedule) or (callable(value) and not isinstance(value, Tensor)):
+            self._learning_rate = value
+            return
+        if isinstance(self._learning_rate, LearningRateSchedule):
+            raise TypeError(f"{type(self).__name__} was created with a learning-rate schedule, so its "
+                            "learning rate cannot be set to a number")
+        value = float(value.item() if isinstance(value, (Tensor, np.ndarray)) else value)
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"{type(self).__name__}: learning_rate must be a non-negative number, got {value}")
+        self._learning_rate = value
+
+    lr = learning_rate  # the Keras 2 / PyTorch-style alias
+
+    # ----------------------------------------------------------------- state
+    def build(self, variables) -> None:
+        """Create the slots of ``variables`` (once; later calls add only new variables)."""
+        for var in variables:
+            if id(var) not in self._index:
+                self._index[id(var)] = len(self._variables)
+                self._variables.append(var)
+                self._slots.append({name: np.full(var.shape, self.slot_initial_values.get(name, 0.0), var.dtype)
+                                    for name in self._slot_names_for(var)})
+        self.built = True
+        if self._pending_state is not None:
+            state, self._pending_state = self._pending_state, None
+            self.set_state(state)
+
+    def _slot_names_for(self, variable) -> tuple:
+        return self.slot_names
+
+    def slots(self, variable) -> dict[str, np.ndarray]:
+        """The state arrays of ``variable`` (updated in place)."""
+        return self._slots[self._index[id(variable)]]
+
+    @property
+    def variables(self) -> list:
+        """The variables this optimiser updates, in the order of ``build``."""
+        return list(self._variables)
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        """Everything needed to continue exactly: iterations, learning rate, every slot."""
+        state = {"iterations": np.asarray(self.iterations, np.int64)}
+        if not isinstance(self._learning_rate, LearningRateSchedule) and not callable(self._learning_rate):
+            state["learning_rate"] = np.asarray(self._learning_rate, np.float64)
+        for name, value in self._globals.items():
+            state[name] = np.asarray(value, np.float64)
+        for i, slots in enumerate(self._slots):
+            for name, array in slots.items():
+                state[f"{i}/{name}"] = array.copy()
+        return state
+
+    def set_state(self, state: dict) -> None:
+        """Restore ``get_state()``'s output. Before ``build`` it is kept and applied when the
+        variables are known; shapes and keys are checked with a clear error."""
+        state = dict(state)
+        if not self.built and any("/" in key for key in state):
+            self._pending_state = state
+            return
+        expected = {"iterations", *self._globals}
+        expected |= {f"{i}/{name}" for i, slots in enumerate(self._slots) for name in slots}
+        optional = {"learning_rate"}
+        missing = expected - set(state)
+        unexpected = set(state) - expected - optional
+        if missing or unexpected:
+            raise ValueError(f"{type(self).__name__}.set_state: the state does not fit this optimiser "
+                             f"({len(self._variables)} variables); missing keys {sorted(missing)}, "
+                             f"unexpected keys {sorted(unexpected)}")
+        for i, slots in enumerate(self._slots):
+            for name, array in slots.items():
+                value = np.asarray(state[f"{i}/{name}"])
+                if value.shape != array.shape:
+                    raise ValueError(f"{type(self).__name__}.set_state: slot {i}/{name} of variable "
+                                     f"{self._variables[i].name!r} has shape {array.shape}, the saved value "
+                                     f"has shape {value.shape}")
+        for i, slots in enumerate(self._slots):
+            for name, array in slots.items():
+                array[...] = state[f"{i}/{name}"]
+        for name in self._globals:
+            self._globals[name] = float(state[name])
+        self.iterations = int(state["iterations"])
+        if "learning_rate" in state and not isinstance(self._learning_rate, LearningRateSchedule):
+            self._learning_rate = float(state["learning_rate"])
+
+    # ----------------------------------------------------------------- applying gradients
+    def apply_gradients(self, grads_and_vars) -> None:
+        """``[(gradient, variable), ...]``; pairs whose gradient is None are skipped."""
+        pairs = list(grads_and_vars)
+        self.apply([g for g, _ in pairs], [v for _, v in pairs])
+
+    def apply(self, grads, variables=None) -> None:
+        """One update of ``variables`` (default: those of ``build``) with ``grads``."""
+        grads = list(grads)
+        variables = list(self._variables if variables is None else variables)
+        if len(grads) != len(variables):
+            raise ValueError(f"{type(self).__name__}: got {len(grads)} gradients for {len(variables)} variables")
+        self.build(variables)
+        pairs = [(self._as_array(g, v), v) for g, v in zip(grads, variables) if g is not None]
+        if not pairs:
+            return
+        grads = self._clip_gradients([g for g, _ in pairs])
+        variables = [v for _, v in pairs]
+        lr = self.learning_rate
+        if self.weight_decay:
+            for var in variables:
+                if self._use_weight_decay(var):
+                    var.data -= (lr * self.weight_decay) * var.data
+        self._before_update()
+        for g, var in zip(grads, variables):
+            self.update_step(g, var, lr)
+        self.iterations += 1
+        for var in variables:
+            constraint = getattr(var, "constraint", None)
+            if constraint is not None:
+                if isinstance(constraint, (str, dict)):
+                    from .. import constraints
+                    constraint = var.constraint = constraints.get(constraint)
+                var.data[...] = np.asarray(constraint(var.data), dtype=var.dtype)
+
+    def step(self, variables=None) -> None:
+        """PyTorch style: update ``variables`` (default: those of ``build``) with their ``.grad``."""
+        variables = list(self._variables if variables is None else variables)
+        if not variables:
+            raise ValueError(f"{type(self).__name__}.step: no variables; pass them or call build() first")
+        self.apply([v.grad for v in variables], variables)
+
+    def zero_grad(self, variables=None) -> None:
+        for var in (self._variables if variables is None else variables):
+            var.grad = None
+
+    def update_step(self, gradient: np.ndarray, variable, learning_rate: float) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def _before_update(self) -> None:
+        """Hook for state shared by all variables (Nadam's momentum-schedule product)."""
+
+    @staticmethod
+    def _as_array(grad, variable) -> np.ndarray:
+        g = grad.data if isinstance(grad, Tensor) else np.asarray(grad)
+        if g.shape != variable.shape:
+            raise ValueError(f"Gradient of shape {g.shape} does not match variable {variable.name!r} "
+                             f"of shape {variable.shape}")
+        return g if g.dtype == variable.dtype else g.astype(variable.dtype)
+
+    def _clip_gradients(self, grads: list) -> list:
+        # never in place: a gradient may be a variable's .grad that the caller still reads
+        if self.clipnorm:
+            return [g * _clip_factor(float(np.sqrt(np.sum(np.square(g)))), self.clipnorm) for g in grads]
+        if self.global_clipnorm:
+            norm = math.sqrt(sum(float(np.sum(np.square(g))) for g in grads))
+            factor = _clip_factor(norm, self.global_clipnorm)
+            return [g * factor for g in grads] if factor != 1.0 else grads
+        if self.clipvalue:
+            return [np.clip(g, -self.clipvalue, self.clipvalue) for g in grads]
+        return grads
+
+    # ----------------------------------------------------------------- weight decay
+    def exclude_from_weight_decay(self, var_list=None, var_names=None) -> None:
+        """No weight decay for these variables, or for those whose name contains one of ``var_names``."""
+        self._exclude_ids |= {id(v) for v in var_list or ()}
+        self._exclude_names = tuple(var_names or ())
+
+    def _use_weight_decay(self, variable) -> bool:
+        if id(variable) in self._exclude_ids:
+            return False
+        name = variable.name or ""
+        return not any(part in name for part in self._exclude_names)
+
+    # ----------------------------------------------------------------- config
+    def get_config(self) -> dict:
+        lr = self._learning_rate
+        return {
+            "name": self.name,
+            "learning_rate": schedules.serialize(lr) if isinstance(lr, LearningRateSchedule) else lr,
+            "weight_decay": self.weight_decay,
+            "clipnorm": self.clipnorm,
+            "global_clipnorm": self.global_clipnorm,
+            "clipvalue": self.clipvalue,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects=None) -> "Optimizer":
+        config = dict(config)
+        if isinstance(config.get("learning_rate"), dict):
+            config["learning_rate"] = schedules.deserialize(config["learning_rate"], custom_objects)
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} learning_rate={self.learning_rate} iterations={self.iterations}>"
