@@ -168,6 +168,7 @@ class SoftmaxCrossEntropy(Function):
             raise ValueError(f"cross-entropy: labels of shape {labels.shape} do not match logits of "
                              f"shape {logits.shape} (one-hot) or {logits.shape[:-1]} (integer labels)")
         self.sparse = False
+        labels = labels.astype(logits.dtype, copy=False)  # float64 or integer targets never promote float32 logits
         self.save_for_backward(log_probs, labels)
         return -(labels * log_probs).sum(axis=axis)
 
