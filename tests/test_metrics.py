@@ -1,0 +1,211 @@
+"""Metrics against scikit-learn and the published formulas, with sample weights and several batches."""
+import math
+
+import numpy as np
+import pytest
+from sklearn.metrics import precision_score, recall_score, roc_auc_score
+
+from deepgrad import metrics
+
+
+def batches(n, size):
+    return [slice(i, i + size) for i in range(0, n, size)]
+
+
+def accumulate(metric, y_true, y_pred, weights=None, size=7):
+    metric.reset_state()
+    for s in batches(len(y_true), size):
+        metric.update_state(y_true[s], y_pred[s], None if weights is None else weights[s])
+    return metric.result()
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+def test_mean_weighted_over_batches(rng):
+    v, w = rng.standard_normal(30), rng.random(30)
+    m = metrics.Mean()
+    for s in batches(30, 8):
+        m.update_state(v[s], w[s])
+    assert m.result() == pytest.approx(np.sum(v * w) / np.sum(w), rel=1e-12)
+    m.reset_state()
+    assert m.result() == 0.0
+
+
+def test_binary_accuracy_threshold_and_weights(rng):
+    y = (rng.random((40, 1)) > 0.5).astype(np.float32)
+    p = rng.random((40, 1)).astype(np.float32)
+    w = rng.random(40)
+    got = accumulate(metrics.BinaryAccuracy(threshold=0.3), y, p, w)
+    right = ((p[:, 0] > 0.3) == (y[:, 0] == 1)).astype(float)
+    assert got == pytest.approx(np.sum(right * w) / np.sum(w), rel=1e-6)
+
+
+def test_categorical_and_sparse_accuracy_agree(rng):
+    labels = rng.integers(0, 5, 33)
+    p = rng.random((33, 5)).astype(np.float32)
+    expected = np.mean(np.argmax(p, 1) == labels)
+    assert accumulate(metrics.CategoricalAccuracy(), np.eye(5)[labels], p) == pytest.approx(expected)
+    assert accumulate(metrics.SparseCategoricalAccuracy(), labels, p) == pytest.approx(expected)
+    assert accumulate(metrics.SparseCategoricalAccuracy(), labels[:, None].astype(np.float32), p) == \
+        pytest.approx(expected)
+
+
+def test_accuracy_exact_match():
+    m = metrics.Accuracy()
+    m.update_state(np.array([1, 2, 3, 4]), np.array([1, 2, 0, 4]))
+    assert m.result() == pytest.approx(0.75)
+
+
+def test_top_k_accuracy_formula(rng):
+    labels = rng.integers(0, 6, 50)
+    p = rng.random((50, 6))
+    rank = np.sum(p > p[np.arange(50), labels][:, None], axis=1)  # classes scoring above the target
+    for k in (1, 2, 5):
+        expected = np.mean(rank < k)
+        assert accumulate(metrics.SparseTopKCategoricalAccuracy(k=k), labels, p) == pytest.approx(expected)
+        assert accumulate(metrics.TopKCategoricalAccuracy(k=k), np.eye(6)[labels], p) == pytest.approx(expected)
+
+
+def test_precision_recall_against_sklearn(rng):
+    y = rng.integers(0, 2, 60)
+    p = rng.random(60)
+    w = rng.random(60)
+    for threshold in (0.5, 0.2):
+        pred = (p > threshold).astype(int)
+        assert accumulate(metrics.Precision(thresholds=threshold), y, p, w) == \
+            pytest.approx(precision_score(y, pred, sample_weight=w), rel=1e-9)
+        assert accumulate(metrics.Recall(thresholds=threshold), y, p, w) == \
+            pytest.approx(recall_score(y, pred, sample_weight=w), rel=1e-9)
+
+
+def test_precision_several_thresholds_and_class_id(rng):
+    y = np.eye(3)[rng.integers(0, 3, 40)]
+    p = rng.random((40, 3))
+    m = metrics.Precision(thresholds=[0.3, 0.7], class_id=1)
+    got = accumulate(m, y, p)
+    expected = [precision_score(y[:, 1], p[:, 1] > t) for t in (0.3, 0.7)]
+    np.testing.assert_allclose(got, expected, rtol=1e-9)
+
+
+def test_precision_top_k(rng):
+    y = (rng.random((20, 5)) > 0.6).astype(float)
+    p = rng.random((20, 5))
+    top = np.argsort(-p, axis=1)[:, :2]
+    chosen = np.zeros_like(y, dtype=bool)
+    np.put_along_axis(chosen, top, True, axis=1)
+    expected = np.sum(chosen & (y == 1)) / np.sum(chosen)
+    assert accumulate(metrics.Precision(top_k=2), y, p) == pytest.approx(expected)
+
+
+def keras_roc_auc(y, p, w, n=200):
+    """Keras's AUC written out: counts at each threshold with an (N, T) comparison, trapezoids."""
+    eps = 1e-7
+    t = np.array([-eps] + [(i + 1) / (n - 1) for i in range(n - 2)] + [1 + eps])
+    above = p[:, None] > t[None, :]
+    pos, neg = (y == 1)[:, None], (y == 0)[:, None]
+    tp, fp = np.sum(w[:, None] * above * pos, 0), np.sum(w[:, None] * above * neg, 0)
+    fn, tn = np.sum(w[:, None] * ~above * pos, 0), np.sum(w[:, None] * ~above * neg, 0)
+    tpr, fpr = tp / (tp + fn), fp / (fp + tn)
+    return np.sum((fpr[:-1] - fpr[1:]) * (tpr[:-1] + tpr[1:]) / 2)
+
+
+def test_auc_matches_keras_formula_and_sklearn(rng):
+    y = rng.integers(0, 2, 300)
+    p = np.clip(y * 0.3 + rng.random(300) * 0.7, 0, 1)
+    w = rng.random(300)
+    got = accumulate(metrics.AUC(), y, p, w, size=64)
+    assert got == pytest.approx(keras_roc_auc(y, p, w), rel=1e-10)
+    assert got == pytest.approx(roc_auc_score(y, p, sample_weight=w), abs=5e-3)
+
+
+def test_auc_pr_interpolation_close_to_average_precision(rng):
+    from sklearn.metrics import average_precision_score
+
+    y = rng.integers(0, 2, 400)
+    p = np.clip(y * 0.4 + rng.random(400) * 0.6, 0, 1)
+    got = accumulate(metrics.AUC(curve="PR", num_thresholds=1000), y, p, size=100)
+    assert got == pytest.approx(average_precision_score(y, p), abs=0.02)
+
+
+def test_regression_metrics(rng):
+    y, p, w = rng.standard_normal((25, 3)), rng.standard_normal((25, 3)), rng.random(25)
+    per_sample_sq = np.mean((y - p) ** 2, axis=1)
+    assert accumulate(metrics.MeanSquaredError(), y, p, w) == pytest.approx(np.sum(per_sample_sq * w) / w.sum())
+    assert accumulate(metrics.MeanAbsoluteError(), y, p) == pytest.approx(np.mean(np.abs(y - p)))
+    assert accumulate(metrics.RootMeanSquaredError(), y, p, w) == \
+        pytest.approx(math.sqrt(np.sum(per_sample_sq * w) / w.sum()))
+
+
+def test_crossentropy_metrics(rng):
+    labels = rng.integers(0, 4, 30)
+    logits = rng.standard_normal((30, 4))
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    expected = np.mean(-np.log(probs[np.arange(30), labels]))
+    assert accumulate(metrics.SparseCategoricalCrossentropy(), labels, probs) == pytest.approx(expected, rel=1e-6)
+    assert accumulate(metrics.SparseCategoricalCrossentropy(from_logits=True), labels, logits) == \
+        pytest.approx(expected, rel=1e-6)
+    assert accumulate(metrics.CategoricalCrossentropy(), np.eye(4)[labels], probs) == pytest.approx(expected, rel=1e-6)
+    y = rng.integers(0, 2, (30, 1)).astype(float)
+    q = rng.uniform(0.05, 0.95, (30, 1))
+    bce = np.mean(-(y * np.log(q) + (1 - y) * np.log(1 - q)))
+    assert accumulate(metrics.BinaryCrossentropy(), y, q) == pytest.approx(bce, rel=1e-5)
+
+
+@pytest.mark.parametrize("loss, cls", [("binary_crossentropy", metrics.BinaryAccuracy),
+                                       ("categorical_crossentropy", metrics.CategoricalAccuracy),
+                                       ("sparse_categorical_crossentropy", metrics.SparseCategoricalAccuracy)])
+def test_get_accuracy_follows_loss(loss, cls):
+    m = metrics.get("accuracy", loss=loss)
+    assert type(m) is cls and m.name == "accuracy"
+    from deepgrad import losses
+
+    assert type(metrics.get("acc", loss=losses.get(loss))) is cls
+
+
+def test_get_accuracy_decides_by_shapes():
+    p = np.array([[0.1, 0.9], [0.8, 0.2]])
+    sparse, cat, binary = metrics.get("accuracy"), metrics.get("accuracy"), metrics.get("accuracy", loss="mse")
+    sparse.update_state(np.array([1, 1]), p)
+    cat.update_state(np.array([[0, 1], [0, 1]]), p)
+    binary.update_state(np.array([[1], [0]]), np.array([[0.7], [0.6]]))
+    assert (sparse.result(), cat.result(), binary.result()) == (0.5, 0.5, 0.5)
+    assert binary.kind is metrics.binary_accuracy
+
+
+def test_get_names_instances_functions():
+    assert type(metrics.get("mse")) is metrics.MeanSquaredError and metrics.get("mse").name == "mse"
+    assert type(metrics.get("AUC")) is metrics.AUC
+    m = metrics.Recall()
+    assert metrics.get(m) is m
+
+    def doubled_error(y_true, y_pred):
+        return 2 * np.abs(y_true - y_pred)
+
+    wrapped = metrics.get(doubled_error)
+    wrapped.update_state(np.zeros(4), np.ones(4))
+    assert wrapped.name == "doubled_error" and wrapped.result() == 2.0
+    with pytest.raises(ValueError, match="Unknown metric 'nope'"):
+        metrics.get("nope")
+
+
+def test_config_round_trip():
+    for m in [metrics.BinaryAccuracy(threshold=0.3), metrics.AUC(num_thresholds=50, curve="PR"),
+              metrics.Precision(thresholds=0.7, class_id=2), metrics.SparseTopKCategoricalAccuracy(k=3)]:
+        clone = metrics.deserialize(metrics.serialize(m))
+        assert type(clone) is type(m) and clone.get_config() == m.get_config()
+    with pytest.raises(ValueError, match="os.system"):
+        metrics.deserialize({"class_name": "os.system", "config": {}})
+
+
+def test_update_is_fast_on_a_large_batch(rng):
+    import time
+
+    y, p = rng.integers(0, 2, 100_000), rng.random(100_000)
+    m = metrics.AUC()
+    start = time.perf_counter()
+    m.update_state(y, p)
+    assert time.perf_counter() - start < 0.5
+    assert m.result() == pytest.approx(roc_auc_score(y, p), abs=5e-3)
