@@ -1,0 +1,304 @@
+"""The core Keras layers: Input, Dense, Activation, Flatten, Reshape, Permute, RepeatVector,
+Dropout and Lambda."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import activations, constraints, initializers, ops, regularizers
+from ..ops.nn import linear, linear_relu
+from .base import Layer
+
+
+def _serialize(obj, module):
+    return None if obj is None else module.serialize(obj)
+
+
+def _positive_int(value, name: str, layer: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{layer}: {name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+# ----------------------------------------------------------------- inputs
+class InputLayer(Layer):
+    """The layer behind ``Input``: it holds the input's shape and passes data through."""
+
+    def __init__(self, shape=None, batch_size=None, dtype=None, name=None, **kwargs):
+        batch_shape = kwargs.pop("batch_shape", None)
+        if shape is None and batch_shape is not None:
+            shape, batch_size = tuple(batch_shape[1:]), batch_shape[0]
+        if shape is None:
+            raise ValueError("InputLayer: a shape is required, e.g. Input(shape=(784,))")
+        if isinstance(shape, (int, np.integer)):
+            shape = (shape,)
+        super().__init__(name=name or None, dtype=dtype, **kwargs)
+        self.shape = tuple(None if s is None else int(s) for s in shape)
+        self.batch_size = batch_size
+        self.batch_shape = (batch_size,) + self.shape
+        self.built = True
+
+    def get_config(self):
+        return {"batch_shape": list(self.batch_shape), "dtype": str(self.dtype), "name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config.pop("sparse", None), config.pop("ragged", None)
+        return cls(**config)
+
+
+def Input(shape=None, batch_size=None, dtype=None, name=None, **kwargs):  # noqa: N802 - Keras's name
+    """A symbolic input ``(None,) + shape`` for the functional API and ``Sequential``.
+
+    The KerasTensor has no ``layer`` (graphs treat that as an input); its ``InputLayer``
+    is on ``tensor.input_layer``.
+    """
+    from ..models.symbolic import KerasTensor
+
+    layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name, **kwargs)
+    tensor = KerasTensor((None,) + layer.shape, dtype=layer.dtype, name=layer.name)
+    tensor.input_layer = layer
+    return tensor
+
+
+# ----------------------------------------------------------------- Dense
+class Dense(Layer):
+    """``activation(inputs @ kernel + bias)`` on the last axis; kernel ``(in, units)``."""
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(**kwargs)
+        self.units = _positive_int(units, "units", "Dense")
+        self.activation = activations.get(activation)
+        self.activation_name = activations.serialize(self.activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        if len(input_shape) < 2 or input_shape[-1] is None:
+            raise ValueError(f"Dense {self.name!r}: needs inputs of rank >= 2 with a known last axis, "
+                             f"got shape {tuple(input_shape)}")
+        self.kernel = self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
+        self.bias = (self.add_weight("bias", (self.units,), self.bias_initializer,
+                                     regularizer=self.bias_regularizer, constraint=self.bias_constraint)
+                     if self.use_bias else None)
+        self.built = True
+
+    def call(self, inputs):
+        if inputs.shape[-1] != self.kernel.shape[0]:
+            raise ValueError(f"Dense {self.name!r}: expected inputs with last axis {self.kernel.shape[0]}, "
+                             f"got shape {inputs.shape}")
+        if self.activation is activations.relu:
+            outputs = linear_relu(inputs, self.kernel, self.bias)
+        else:
+            outputs = self.activation(linear(inputs, self.kernel, self.bias))
+        if self.activity_regularizer is not None:
+            self.add_loss(self.activity_regularizer(outputs))
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "activation": self.activation_name,
+                "use_bias": self.use_bias,
+                "kernel_initializer": _serialize(self.kernel_initializer, initializers),
+                "bias_initializer": _serialize(self.bias_initializer, initializers),
+                "kernel_regularizer": _serialize(self.kernel_regularizer, regularizers),
+                "bias_regularizer": _serialize(self.bias_regularizer, regularizers),
+                "activity_regularizer": _serialize(self.activity_regularizer, regularizers),
+                "kernel_constraint": _serialize(self.kernel_constraint, constraints),
+                "bias_constraint": _serialize(self.bias_constraint, constraints)}
+
+
+# ----------------------------------------------------------------- shape-only layers
+class Activation(Layer):
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = activations.get(activation)
+        self.activation_name = activations.serialize(self.activation)
+        self.supports_masking = True
+
+    def call(self, inputs):
+        return self.activation(inputs)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "activation": self.activation_name}
+
+
+class Flatten(Layer):
+    """``(batch, d1, d2, ...) -> (batch, d1 * d2 * ...)``."""
+
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        if data_format not in (None, "channels_last", "channels_first"):
+            raise ValueError(f"Flatten: data_format must be 'channels_last' or 'channels_first', got {data_format!r}")
+        self.data_format = data_format
+
+    def call(self, inputs):
+        if self.data_format == "channels_first" and inputs.ndim > 2:
+            inputs = ops.transpose(inputs, (0,) + tuple(range(2, inputs.ndim)) + (1,))
+        return ops.reshape(inputs, (inputs.shape[0], -1))
+
+    def compute_output_shape(self, input_shape):
+        rest = input_shape[1:]
+        size = None if any(s is None for s in rest) else int(np.prod(rest, dtype=np.int64))
+        return (input_shape[0], size)
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format}
+
+
+class Reshape(Layer):
+    """Reshape each sample to ``target_shape`` (one entry may be -1)."""
+
+    def __init__(self, target_shape, **kwargs):
+        super().__init__(**kwargs)
+        target_shape = tuple(int(s) for s in target_shape)
+        if sum(s == -1 for s in target_shape) > 1 or any(s == 0 or s < -1 for s in target_shape):
+            raise ValueError(f"Reshape: target_shape may hold positive sizes and at most one -1, got {target_shape}")
+        self.target_shape = target_shape
+
+    def _resolve(self, input_shape):
+        rest = tuple(input_shape[1:])
+        if any(s is None for s in rest):
+            return tuple(None if s == -1 else s for s in self.target_shape)
+        size = int(np.prod(rest, dtype=np.int64))
+        known = int(np.prod([s for s in self.target_shape if s != -1], dtype=np.int64))
+        if (-1 in self.target_shape and size % known) or (-1 not in self.target_shape and size != known):
+            raise ValueError(f"Reshape {self.name!r}: cannot reshape input of shape {tuple(input_shape)} "
+                             f"({size} values per sample) to {self.target_shape}")
+        return tuple(size // known if s == -1 else s for s in self.target_shape)
+
+    def call(self, inputs):
+        return ops.reshape(inputs, (inputs.shape[0],) + self._resolve(inputs.shape))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0],) + self._resolve(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "target_shape": list(self.target_shape)}
+
+
+class Permute(Layer):
+    """Permute the non-batch axes; ``dims`` counts from 1, as in Keras (``(2, 1)`` swaps them)."""
+
+    def __init__(self, dims, **kwargs):
+        super().__init__(**kwargs)
+        dims = tuple(int(d) for d in dims)
+        if sorted(dims) != list(range(1, len(dims) + 1)):
+            raise ValueError(f"Permute: dims must be a permutation of 1..{len(dims)}, got {dims}")
+        self.dims = dims
+
+    def _check(self, input_shape):
+        if len(input_shape) != len(self.dims) + 1:
+            raise ValueError(f"Permute {self.name!r}: dims {self.dims} need inputs of rank {len(self.dims) + 1}, "
+                             f"got shape {tuple(input_shape)}")
+
+    def call(self, inputs):
+        self._check(inputs.shape)
+        return ops.transpose(inputs, (0,) + self.dims)
+
+    def compute_output_shape(self, input_shape):
+        self._check(input_shape)
+        return (input_shape[0],) + tuple(input_shape[d] for d in self.dims)
+
+    def get_config(self):
+        return {**super().get_config(), "dims": list(self.dims)}
+
+
+class RepeatVector(Layer):
+    """``(batch, features) -> (batch, n, features)``."""
+
+    def __init__(self, n, **kwargs):
+        super().__init__(**kwargs)
+        self.n = _positive_int(n, "n", "RepeatVector")
+
+    def call(self, inputs):
+        if inputs.ndim != 2:
+            raise ValueError(f"RepeatVector {self.name!r}: expects inputs of rank 2, got shape {inputs.shape}")
+        return ops.broadcast_to(ops.expand_dims(inputs, 1), (inputs.shape[0], self.n, inputs.shape[1]))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.n, input_shape[1])
+
+    def get_config(self):
+        return {**super().get_config(), "n": self.n}
+
+
+class Dropout(Layer):
+    """Zero a fraction ``rate`` of the inputs and scale the rest by ``1 / (1 - rate)``, in training only."""
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
+            raise ValueError(f"Dropout: rate must be a number in [0, 1], got {rate!r}")
+        self.rate = float(rate)
+        self.noise_shape = tuple(noise_shape) if noise_shape is not None else None
+        self.seed = seed
+        self.supports_masking = True
+
+    def call(self, inputs, training=None):
+        if not training or self.rate == 0:
+            return inputs
+        if self.rate == 1:
+            return inputs * 0.0
+        # a fixed seed gives a new mask each call, reproducibly: the seed advances per call
+        seed = None
+        if self.seed is not None:
+            seed = (self.seed, self.__dict__.setdefault("_calls", 0))
+            self._calls += 1
+        return ops.dropout(inputs, self.rate, training=True, noise_shape=self.noise_shape, seed=seed)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate,
+                "noise_shape": list(self.noise_shape) if self.noise_shape is not None else None,
+                "seed": self.seed}
+
+
+class Lambda(Layer):
+    """Wrap ``function(inputs)`` (built from deepgrad ops) as a layer.
+
+    Its config cannot be saved: Python code is not stored in model files.
+    """
+
+    def __init__(self, function, output_shape=None, arguments=None, **kwargs):
+        super().__init__(**kwargs)
+        if not callable(function):
+            raise ValueError(f"Lambda: function must be callable, got {function!r}")
+        self.function = function
+        self.output_shape = output_shape
+        self.arguments = dict(arguments or {})
+
+    def call(self, inputs):
+        return self.function(inputs, **self.arguments)
+
+    def compute_output_shape(self, input_shape):
+        if self.output_shape is None:
+            return super().compute_output_shape(input_shape)
+        shape = self.output_shape(input_shape) if callable(self.output_shape) else tuple(self.output_shape)
+        return shape if len(shape) and shape[0] is None else (input_shape[0],) + tuple(shape)
+
+    def get_config(self):
+        raise NotImplementedError(
+            f"Lambda layer {self.name!r} cannot be serialized: its Python function is not stored in model "
+            "files. Write a Layer subclass with get_config instead, or save only the weights.")
+
+
+__all__ = ["Activation", "Dense", "Dropout", "Flatten", "Input", "InputLayer", "Lambda", "Permute",
+           "RepeatVector", "Reshape"]

@@ -1,0 +1,93 @@
+"""Fused layer primitives: the affine map of Dense and the table lookup of Embedding.
+
+Each is one graph node, so a Dense layer costs one GEMM forward and two backward, and an
+Embedding lookup one gather forward and one scatter-add backward.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function, Tensor
+
+
+class Linear(Function):
+    """``y = x @ kernel + bias`` over the last axis of ``x`` (any rank >= 1)."""
+
+    def forward(self, x, kernel, bias=None, relu=False):
+        if kernel.ndim != 2 or x.ndim == 0 or x.shape[-1] != kernel.shape[0]:
+            raise ValueError(f"linear: input of shape {x.shape} does not match kernel of shape {kernel.shape} "
+                             f"(the last axis of the input must be {kernel.shape[0] if kernel.ndim else '?'})")
+        if bias is not None and bias.shape != (kernel.shape[1],):
+            raise ValueError(f"linear: bias of shape {bias.shape} does not match kernel of shape {kernel.shape}")
+        x2 = x.reshape(-1, x.shape[-1])
+        y = x2 @ kernel
+        if bias is not None:
+            y += bias
+        if relu:
+            np.maximum(y, 0, out=y)
+        self.x2, self.kernel, self.relu_out = x2, kernel, (y if relu else None)
+        self.in_shape = x.shape
+        return y.reshape(*x.shape[:-1], kernel.shape[1])
+
+    def backward(self, g):
+        # dX = dY W^T,  dW = X^T dY,  db = sum_rows dY   (dY masked by y > 0 for the fused relu)
+        g2 = g.reshape(-1, g.shape[-1])
+        if self.relu_out is not None:
+            g2 = g2 * (self.relu_out > 0)
+        gx = (g2 @ self.kernel.T).reshape(self.in_shape) if self.needs_input_grad[0] else None
+        gk = self.x2.T @ g2 if self.needs_input_grad[1] else None
+        gb = g2.sum(axis=0) if len(self.needs_input_grad) > 2 and self.needs_input_grad[2] else None
+        return gx, gk, gb
+
+
+def linear(x, kernel, bias=None):
+    """``x @ kernel + bias`` as one op; ``kernel`` is ``(in, out)`` as Keras stores it."""
+    if bias is None:
+        return Linear.apply(x, kernel)
+    return Linear.apply(x, kernel, bias)
+
+
+def linear_relu(x, kernel, bias=None):
+    """``relu(x @ kernel + bias)`` as one op."""
+    if bias is None:
+        return Linear.apply(x, kernel, relu=True)
+    return Linear.apply(x, kernel, bias, relu=True)
+
+
+class Embedding(Function):
+    """``out[...] = table[indices[...]]``; the gradient of a row repeated k times is summed k times."""
+
+    def forward(self, table, indices=None):
+        self.indices, self.table_shape = indices, table.shape
+        return table[indices]
+
+    def backward(self, g):
+        # d table[r] = sum over positions p with indices[p] == r of g[p]
+        rows, dim = self.table_shape
+        flat = self.indices.reshape(-1)
+        g2 = g.reshape(-1, dim)
+        out = np.zeros(self.table_shape, g.dtype)
+        if flat.size:
+            # sort once, then one segmented sum: faster than np.add.at for large batches
+            order = np.argsort(flat, kind="stable")
+            sorted_idx = flat[order]
+            starts = np.flatnonzero(np.r_[True, sorted_idx[1:] != sorted_idx[:-1]])
+            out[sorted_idx[starts]] = np.add.reduceat(g2[order], starts, axis=0)
+        return (out,)
+
+
+def embedding(indices, table):
+    """Rows of ``table`` (``(input_dim, output_dim)``) picked by integer ``indices``."""
+    idx = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
+    if idx.dtype.kind not in "iu":
+        if idx.dtype.kind == "f" and np.all(idx == np.round(idx)):
+            idx = idx.astype(np.int64)
+        else:
+            raise TypeError(f"embedding: indices must be integers, got dtype {idx.dtype}")
+    n = table.shape[0]
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        raise IndexError(f"embedding: index out of range [0, {n}): found {int(idx.min())}..{int(idx.max())}")
+    return Embedding.apply(table, indices=idx)
+
+
+__all__ = ["embedding", "linear", "linear_relu"]
