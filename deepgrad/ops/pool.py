@@ -1,0 +1,209 @@
+"""Max and average pooling, channels-last, with Keras semantics.
+
+``max_pool2d`` / ``avg_pool2d``: x (N, H, W, C) -> (N, Ho, Wo, C); strides default to the
+pool size; "same" padding is TensorFlow's (output ceil(in / stride), the odd extra cell
+after). Average pooling with "same" divides by the number of real cells in each window,
+padded cells excluded, as TensorFlow does. 1-D versions see (N, T, C) as (N, 1, T, C).
+
+When the stride equals the pool size the windows tile the (padded) input, so it is seen
+as (N, Ho, ph, Wo, pw, C) with one reshape and reduced over the two window axes. Otherwise
+the reduction runs over the ph*pw window offsets, each one vectorised over the whole batch.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function
+from .conv import _offset_slices, _pad_spatial, same_padding
+
+
+def _pair(value, name: str, op: str) -> tuple:
+    if isinstance(value, (int, np.integer)):
+        value = (int(value), int(value))
+    value = tuple(int(v) for v in value)
+    if len(value) != 2 or min(value) < 1:
+        raise ValueError(f"{op}: {name} must be a positive int or a pair of them, got {value}")
+    return value
+
+
+def pool_output_length(length, pool: int, stride: int, padding: str):
+    """Output length along one axis (``None`` stays ``None``)."""
+    if length is None:
+        return None
+    if padding == "same":
+        return -(-length // stride)
+    return (length - pool) // stride + 1
+
+
+class _Pool2D(Function):
+    """Shared geometry: padding, output size and the tiling test."""
+
+    def _setup(self, x, pool, strides, padding, op, fill):
+        if x.ndim != 4:
+            raise ValueError(f"{op}: expected x of rank 4 (batch, height, width, channels), got shape {x.shape}")
+        if padding not in ("valid", "same"):
+            raise ValueError(f"{op}: padding must be 'valid' or 'same', got {padding!r}")
+        n, h, w, c = x.shape
+        ho, wo = (pool_output_length(s, p, st, padding) for s, p, st in zip((h, w), pool, strides))
+        if ho < 1 or wo < 1:
+            raise ValueError(f"{op}: pool size {pool} does not fit in the input of shape {x.shape} "
+                             f"with padding {padding!r}")
+        if padding == "same":
+            pads = tuple(same_padding(s, p, st) for s, p, st in zip((h, w), pool, strides))
+        else:
+            pads = ((0, 0), (0, 0))
+        xp = _pad_spatial(x, pads, fill)
+        padded_shape = xp.shape
+        # the windows tile the input: crop what "valid" leaves over, then one reshape
+        tiles = tuple(pool) == tuple(strides)
+        if tiles:
+            xp = xp[:, :ho * pool[0], :wo * pool[1]]
+        self.geometry = (x.shape, padded_shape, pads, pool, strides, (ho, wo), tiles)
+        return xp
+
+    def _windows(self, xp):
+        """(N, Ho, ph, Wo, pw, C): a reshape when the windows tile the input."""
+        _, _, _, (ph, pw), _, (ho, wo), _ = self.geometry
+        return xp.reshape(xp.shape[0], ho, ph, wo, pw, xp.shape[3])
+
+    def _offsets(self):
+        _, _, _, (ph, pw), strides, out_hw, _ = self.geometry
+        for i in range(ph):
+            for j in range(pw):
+                yield i, j, _offset_slices(i, j, strides, (1, 1), out_hw)
+
+    def _unpad(self, dxp):
+        """The gradient of the (cropped, padded) view back on the input's own cells."""
+        x_shape, padded_shape, ((top, _), (left, _)), _, _, _, _ = self.geometry
+        if dxp.shape != padded_shape:  # the tiled path cropped what "valid" leaves over: no gradient there
+            full = np.zeros(padded_shape, dtype=dxp.dtype)
+            full[:, :dxp.shape[1], :dxp.shape[2]] = dxp
+            dxp = full
+        return dxp[:, top:top + x_shape[1], left:left + x_shape[2]]
+
+
+class MaxPool2D(_Pool2D):
+    def forward(self, x, pool=(2, 2), strides=(2, 2), padding="valid", op="max_pool2d"):
+        xp = self._setup(x, pool, strides, padding, op, fill=-np.inf)
+        if self.geometry[-1]:
+            out = self._windows(xp).max(axis=(2, 4))
+        else:
+            out = None
+            for _, _, index in self._offsets():
+                out = xp[index].copy() if out is None else np.maximum(out, xp[index], out=out)
+        self.xp, self.out = xp, out
+        return out
+
+    def backward(self, g):
+        # each window's gradient goes to its first maximum (row-major order), as PyTorch does
+        xp, out = self.xp, self.out
+        taken = np.zeros(out.shape, dtype=bool)
+        dxp = np.zeros(xp.shape, dtype=g.dtype)  # contiguous, so the window reshape is a view
+        if self.geometry[-1]:
+            xw, dw = self._windows(xp), self._windows(dxp)
+            cells = ((xw[:, :, i, :, j], dw[:, :, i, :, j]) for i in range(xw.shape[2]) for j in range(xw.shape[4]))
+        else:
+            cells = ((xp[index], dxp[index]) for _, _, index in self._offsets())
+        for x_cell, dx_cell in cells:
+            first = (x_cell == out) & ~taken
+            taken |= first
+            dx_cell += np.where(first, g, 0)  # += because strided windows may overlap
+        return (self._unpad(dxp),)
+
+
+class AvgPool2D(_Pool2D):
+    def forward(self, x, pool=(2, 2), strides=(2, 2), padding="valid", op="avg_pool2d"):
+        xp = self._setup(x, pool, strides, padding, op, fill=0)
+        if self.geometry[-1]:
+            total = self._windows(xp).sum(axis=(2, 4))
+        else:
+            total = None
+            for _, _, index in self._offsets():
+                total = xp[index].copy() if total is None else np.add(total, xp[index], out=total)
+        self.scale = self._inverse_counts(x.shape, x.dtype)
+        return total * self.scale
+
+    def _inverse_counts(self, x_shape, dtype):
+        """1 / (real cells in each window), shape (Ho, Wo, 1): padded cells are not counted."""
+        _, _, pads, pool, strides, out_hw, _ = self.geometry
+        counts = []
+        for length, (before, _), p, s, o in zip(x_shape[1:3], pads, pool, strides, out_hw):
+            start = np.arange(o) * s - before
+            counts.append(np.minimum(start + p, length) - np.maximum(start, 0))
+        return (1.0 / np.outer(*counts)).astype(dtype)[:, :, None]
+
+    def backward(self, g):
+        # out = (1/count) sum_window x  =>  dx = sum over the windows holding x of g / count
+        gs = g * self.scale
+        _, padded_shape, _, (ph, pw), _, (ho, wo), tiles = self.geometry
+        if tiles:
+            dxp = np.empty((g.shape[0], ho * ph, wo * pw, g.shape[3]), dtype=g.dtype)
+            self._windows(dxp)[...] = gs[:, :, None, :, None]
+        else:
+            dxp = np.zeros(padded_shape, dtype=g.dtype)
+            for _, _, index in self._offsets():
+                dxp[index] += gs
+        return (self._unpad(dxp),)
+
+
+def _pool_args(pool_size, strides, padding, op):
+    pool = _pair(pool_size, "pool_size", op)
+    strides = pool if strides is None else _pair(strides, "strides", op)
+    if not isinstance(padding, str):
+        raise ValueError(f"{op}: padding must be 'valid' or 'same', got {padding!r}")
+    return dict(pool=pool, strides=strides, padding=padding.lower(), op=op)
+
+
+def _single(value, name, op):
+    if isinstance(value, (tuple, list)):
+        if len(value) != 1:
+            raise ValueError(f"{op}: {name} must be an int or a 1-tuple, got {value}")
+        value = value[0]
+    return value
+
+
+def _pool1d_args(pool_size, strides, padding, op):
+    pool = _single(pool_size, "pool_size", op)
+    strides = pool if strides is None else _single(strides, "strides", op)
+    args = _pool_args((1, pool), (1, strides), padding, op)
+    return args
+
+
+class MaxPool1D(MaxPool2D):
+    def forward(self, x, **attrs):
+        if x.ndim != 3:
+            raise ValueError(f"{attrs['op']}: expected x of rank 3 (batch, steps, channels), got shape {x.shape}")
+        return super().forward(x[:, None], **attrs)[:, 0]
+
+    def backward(self, g):
+        return (super().backward(g[:, None])[0][:, 0],)
+
+
+class AvgPool1D(AvgPool2D):
+    def forward(self, x, **attrs):
+        if x.ndim != 3:
+            raise ValueError(f"{attrs['op']}: expected x of rank 3 (batch, steps, channels), got shape {x.shape}")
+        return super().forward(x[:, None], **attrs)[:, 0]
+
+    def backward(self, g):
+        return (super().backward(g[:, None])[0][:, 0],)
+
+
+def max_pool2d(x, pool_size=(2, 2), strides=None, padding="valid"):
+    """Maximum over each window of (N, H, W, C)."""
+    return MaxPool2D.apply(x, **_pool_args(pool_size, strides, padding, "max_pool2d"))
+
+
+def avg_pool2d(x, pool_size=(2, 2), strides=None, padding="valid"):
+    """Mean over each window of (N, H, W, C), padded cells excluded."""
+    return AvgPool2D.apply(x, **_pool_args(pool_size, strides, padding, "avg_pool2d"))
+
+
+def max_pool1d(x, pool_size=2, strides=None, padding="valid"):
+    """Maximum over each window of (N, T, C)."""
+    return MaxPool1D.apply(x, **_pool1d_args(pool_size, strides, padding, "max_pool1d"))
+
+
+def avg_pool1d(x, pool_size=2, strides=None, padding="valid"):
+    """Mean over each window of (N, T, C), padded cells excluded."""
+    return AvgPool1D.apply(x, **_pool1d_args(pool_size, strides, padding, "avg_pool1d"))

@@ -1,0 +1,137 @@
+"""Max and average pooling against PyTorch (NHWC <-> NCHW) and float64 central differences."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, strategies as st
+
+import deepgrad as dg
+from deepgrad.ops.conv import same_padding
+from deepgrad.ops.pool import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d, pool_output_length
+from oracle import check_gradients, compare_with_torch
+
+
+def _same_pads(spatial, pool, strides):
+    return [same_padding(n, p, s) for n, p, s in zip(spatial, pool, strides)]
+
+
+def torch_max_pool2d(x, pool, strides, padding):
+    xt = x.permute(0, 3, 1, 2)
+    if padding == "same":
+        (top, bottom), (left, right) = _same_pads(xt.shape[2:], pool, strides)
+        xt = F.pad(xt, (left, right, top, bottom), value=-float("inf"))
+    return F.max_pool2d(xt, pool, strides).permute(0, 2, 3, 1)
+
+
+def torch_avg_pool2d(x, pool, strides, padding):
+    """TensorFlow's "same" average: sum over the zero-padded window / number of real cells."""
+    xt = x.permute(0, 3, 1, 2)
+    if padding == "valid":
+        return F.avg_pool2d(xt, pool, strides).permute(0, 2, 3, 1)
+    (top, bottom), (left, right) = _same_pads(xt.shape[2:], pool, strides)
+    pad = (left, right, top, bottom)
+    sums = F.avg_pool2d(F.pad(xt, pad), pool, strides, divisor_override=1)
+    counts = F.avg_pool2d(F.pad(torch.ones_like(xt[:1, :1]), pad), pool, strides, divisor_override=1)
+    return (sums / counts).permute(0, 2, 3, 1)
+
+
+pool_cases = st.fixed_dictionaries({
+    "n": st.integers(1, 3), "h": st.integers(3, 9), "w": st.integers(3, 9), "c": st.integers(1, 3),
+    "ph": st.integers(1, 3), "pw": st.integers(1, 3),
+    "strides": st.one_of(st.none(), st.tuples(st.integers(1, 3), st.integers(1, 3))),
+    "padding": st.sampled_from(["valid", "same"]), "seed": st.integers(0, 2**16),
+})
+
+
+def _run_pool_case(dg_fn, torch_fn, dtype, c, ties=False):
+    rng = np.random.default_rng(c["seed"])
+    x = rng.standard_normal((c["n"], c["h"], c["w"], c["c"]))
+    if ties:
+        x = np.round(x)  # many equal values per window: the gradient must go to the first one only
+    x = x.astype(dtype)
+    pool = (c["ph"], c["pw"])
+    strides = c["strides"] or pool
+    out = compare_with_torch(lambda t: dg_fn(t, pool, c["strides"], c["padding"]),
+                             lambda t: torch_fn(t, pool, strides, c["padding"]), [x])
+    expected = tuple(pool_output_length(n, p, s, c["padding"]) for n, p, s in zip((c["h"], c["w"]), pool, strides))
+    assert out.shape == (c["n"],) + expected + (c["c"],)
+    assert out.dtype == dtype
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@given(case=pool_cases)
+def test_max_pool2d_matches_torch(dtype, case):
+    _run_pool_case(max_pool2d, torch_max_pool2d, dtype, case)
+
+
+@given(case=pool_cases)
+def test_max_pool2d_ties_go_to_the_first_maximum(case):
+    _run_pool_case(max_pool2d, torch_max_pool2d, np.float64, case, ties=True)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@given(case=pool_cases)
+def test_avg_pool2d_matches_torch(dtype, case):
+    _run_pool_case(avg_pool2d, torch_avg_pool2d, dtype, case)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@given(n=st.integers(1, 3), t=st.integers(3, 12), c=st.integers(1, 3), pool=st.integers(1, 4),
+       stride=st.one_of(st.none(), st.integers(1, 3)), padding=st.sampled_from(["valid", "same"]),
+       seed=st.integers(0, 2**16))
+def test_pool1d_matches_torch(dtype, n, t, c, pool, stride, padding, seed):
+    if padding == "valid" and t < pool:
+        return
+    x = np.random.default_rng(seed).standard_normal((n, t, c)).astype(dtype)
+    s = stride or pool
+    for dg_fn, torch_fn in ((max_pool1d, torch_max_pool2d), (avg_pool1d, torch_avg_pool2d)):
+        out = compare_with_torch(lambda a: dg_fn(a, pool, stride, padding),
+                                 lambda a: torch_fn(a[:, None], (1, pool), (1, s), padding)[:, 0], [x])
+        assert out.shape == (n, pool_output_length(t, pool, s, padding), c)
+
+
+@pytest.mark.parametrize("pool,strides,padding", [
+    ((2, 2), None, "valid"), ((2, 2), None, "same"), ((3, 2), (1, 2), "same"), ((2, 3), (2, 1), "valid"),
+])
+def test_pool2d_central_differences(pool, strides, padding):
+    x = np.random.default_rng(5).standard_normal((2, 5, 5, 2))
+    check_gradients(lambda t: max_pool2d(t, pool, strides, padding), [x])
+    check_gradients(lambda t: avg_pool2d(t, pool, strides, padding), [x])
+
+
+def test_max_pool2d_by_hand():
+    x = np.array([[1.0, 5.0, 2.0, 0.0], [3.0, 4.0, 7.0, 7.0], [0.0, 0.0, 1.0, 1.0], [9.0, 0.0, 1.0, 1.0]])
+    t = dg.Tensor(x.reshape(1, 4, 4, 1), requires_grad=True)
+    out = max_pool2d(t)
+    np.testing.assert_array_equal(out.data[0, :, :, 0], [[5.0, 7.0], [9.0, 1.0]])
+    out.backward(np.array([10.0, 20.0, 30.0, 40.0]).reshape(1, 2, 2, 1))
+    # ties (7, 7 and the four 1s) send the whole gradient to the first cell in row-major order
+    np.testing.assert_array_equal(t.grad[0, :, :, 0], [[0, 10, 0, 0], [0, 0, 20, 0], [0, 0, 40, 0], [30, 0, 0, 0]])
+
+
+def test_avg_pool2d_same_excludes_padded_cells():
+    # 3x3 of ones-to-nine, 2x2 windows, stride 2, "same": output 2x2, pad one row/column at the end.
+    x = np.arange(1.0, 10.0).reshape(1, 3, 3, 1)
+    out = avg_pool2d(x, 2, padding="same").data[0, :, :, 0]
+    np.testing.assert_allclose(out, [[(1 + 2 + 4 + 5) / 4, (3 + 6) / 2], [(7 + 8) / 2, 9.0]])
+
+
+def test_valid_pooling_drops_the_leftover_cells_and_gives_them_no_gradient():
+    t = dg.Tensor(np.arange(25.0).reshape(1, 5, 5, 1), requires_grad=True)
+    out = max_pool2d(t)
+    assert out.shape == (1, 2, 2, 1)
+    out.sum().backward()
+    assert t.grad[0, 4].sum() == 0 and t.grad[0, :, 4].sum() == 0 and t.grad.sum() == 4
+
+
+def test_errors_name_the_op_and_shape():
+    with pytest.raises(ValueError, match=r"max_pool2d.*rank 4.*\(3, 3\)"):
+        max_pool2d(np.zeros((3, 3)))
+    with pytest.raises(ValueError, match=r"avg_pool2d: padding"):
+        avg_pool2d(np.zeros((1, 4, 4, 1)), padding="causal")
+    with pytest.raises(ValueError, match=r"max_pool2d: pool_size"):
+        max_pool2d(np.zeros((1, 4, 4, 1)), pool_size=0)
+    with pytest.raises(ValueError, match=r"max_pool2d: pool size .* does not fit"):
+        max_pool2d(np.zeros((1, 1, 4, 1)))
+    with pytest.raises(ValueError, match=r"avg_pool1d.*rank 3"):
+        avg_pool1d(np.zeros((1, 4, 4, 1)))
