@@ -1,0 +1,62 @@
+"""``Embedding``: integer ids to dense vectors, ``(batch, ...) -> (batch, ..., output_dim)``."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import constraints, initializers, regularizers
+from ..ops.nn import embedding
+from .base import Layer
+from .core import _positive_int, _serialize
+
+
+class Embedding(Layer):
+    """A trainable table ``embeddings`` of shape ``(input_dim, output_dim)``, indexed by the inputs.
+
+    With ``mask_zero=True`` id 0 is padding: the layer's mask (``inputs != 0``) goes on to
+    the next layer (an LSTM skips those steps), and ``input_dim`` must count the 0.
+    """
+
+    def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
+                 embeddings_constraint=None, mask_zero=False, input_length=None, **kwargs):
+        kwargs.pop("activity_regularizer", None)
+        super().__init__(**kwargs)
+        self.input_dim = _positive_int(input_dim, "input_dim", "Embedding")
+        self.output_dim = _positive_int(output_dim, "output_dim", "Embedding")
+        self.embeddings_initializer = initializers.get(embeddings_initializer)
+        self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
+        self.embeddings_constraint = constraints.get(embeddings_constraint)
+        self.mask_zero = bool(mask_zero)
+        self.input_length = input_length  # accepted for Keras 2 programs; shapes come from the data
+        self.supports_masking = self.mask_zero
+
+    def build(self, input_shape=None):
+        self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim),
+                                          self.embeddings_initializer, regularizer=self.embeddings_regularizer,
+                                          constraint=self.embeddings_constraint)
+        self.built = True
+
+    def call(self, inputs):
+        ids = inputs.data if hasattr(inputs, "data") else np.asarray(inputs)
+        if ids.size and (ids.min() < 0 or ids.max() >= self.input_dim):
+            raise IndexError(f"Embedding {self.name!r}: ids must lie in [0, {self.input_dim}), "
+                             f"got values from {ids.min()} to {ids.max()}")
+        return embedding(ids, self.embeddings)
+
+    def compute_mask(self, inputs, mask=None):
+        if not self.mask_zero:
+            return None
+        ids = inputs.data if hasattr(inputs, "data") else np.asarray(inputs)
+        return ids != 0
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape) + (self.output_dim,)
+
+    def get_config(self):
+        return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
+                "embeddings_initializer": _serialize(self.embeddings_initializer, initializers),
+                "embeddings_regularizer": _serialize(self.embeddings_regularizer, regularizers),
+                "embeddings_constraint": _serialize(self.embeddings_constraint, constraints),
+                "mask_zero": self.mask_zero, "input_length": self.input_length}
+
+
+__all__ = ["Embedding"]

@@ -1,0 +1,96 @@
+"""Fused normalisation: ``y = gamma * (x - mean) / sqrt(var + eps) + beta`` as one op.
+
+Batch normalisation takes ``mean``/``var`` over every axis but the feature axis, layer
+normalisation over the feature axes; both share one forward and one backward:
+
+    xhat = (x - mean) / sqrt(var + eps)
+    dx   = (1 / sqrt(var + eps)) * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)),  dxhat = g * gamma
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function, Tensor, unbroadcast
+from . import math as _math
+
+
+class Normalize(Function):
+    """Normalise ``x`` over ``axes`` with its own statistics, then scale and shift."""
+
+    def forward(self, x, gamma, beta, axes=(), epsilon=1e-3, mean=None, var=None):
+        if mean is None:
+            mean = x.mean(axis=axes, keepdims=True)
+            var = x.var(axis=axes, keepdims=True)
+        inv_std = 1.0 / np.sqrt(var + x.dtype.type(epsilon))
+        xhat = (x - mean) * inv_std
+        self.xhat, self.inv_std, self.gamma, self.axes = xhat, inv_std, gamma, axes
+        self.shapes = (gamma.shape, beta.shape)
+        return xhat * gamma + beta
+
+    def backward(self, g):
+        xhat, axes = self.xhat, self.axes
+        gx = ggamma = gbeta = None
+        if self.needs_input_grad[0]:
+            dxhat = g * self.gamma
+            gx = self.inv_std * (dxhat - dxhat.mean(axis=axes, keepdims=True)
+                                 - xhat * (dxhat * xhat).mean(axis=axes, keepdims=True))
+        if self.needs_input_grad[1]:
+            ggamma = unbroadcast(g * xhat, self.shapes[0])
+        if self.needs_input_grad[2]:
+            gbeta = unbroadcast(g, self.shapes[1])
+        return gx, ggamma, gbeta
+
+
+def _reduction_axes(ndim: int, keep, op: str) -> tuple:
+    keep = [keep] if isinstance(keep, (int, np.integer)) else list(keep)
+    for a in keep:
+        if not -ndim <= a < ndim:
+            raise ValueError(f"{op}: axis {a} is out of range for an input of rank {ndim}")
+    keep = {a % ndim for a in keep}
+    return tuple(i for i in range(ndim) if i not in keep)
+
+
+def _param(p, x, shape, fill):
+    return Tensor(np.full(shape, fill, dtype=x.dtype)) if p is None else p
+
+
+def batch_norm(x, gamma=None, beta=None, axis=-1, epsilon=1e-3):
+    """Normalise with the batch's own statistics (training mode).
+
+    ``gamma``/``beta`` must broadcast against ``x`` (``(C,)`` for a last feature axis).
+    Returns ``(y, mean, var)``: ``mean`` and ``var`` (biased) are plain arrays of the
+    feature axes' size, for the moving averages.
+    """
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    axes = _reduction_axes(x.ndim, axis, "batch_norm")
+    mean = x.data.mean(axis=axes, keepdims=True)
+    var = x.data.var(axis=axes, keepdims=True)
+    shape = tuple(1 if i in axes else n for i, n in enumerate(x.shape))
+    y = Normalize.apply(x, _param(gamma, x, shape, 1), _param(beta, x, shape, 0),
+                        axes=axes, epsilon=epsilon, mean=mean, var=var)
+    return y, mean.squeeze(axis=axes), var.squeeze(axis=axes)
+
+
+def batch_norm_inference(x, mean, variance, gamma=None, beta=None, epsilon=1e-3):
+    """``gamma * (x - mean) / sqrt(variance + eps) + beta`` with fixed statistics."""
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    mean = np.asarray(mean.data if isinstance(mean, Tensor) else mean, dtype=x.dtype)
+    variance = np.asarray(variance.data if isinstance(variance, Tensor) else variance, dtype=x.dtype)
+    inv_std = 1.0 / np.sqrt(variance + x.dtype.type(epsilon))
+    scale = inv_std if gamma is None else _math.multiply(gamma, inv_std)
+    shift = _math.negative(_math.multiply(scale, mean))
+    if beta is not None:
+        shift = _math.add(shift, beta)
+    return _math.add(_math.multiply(x, scale), shift)
+
+
+def layer_norm(x, gamma=None, beta=None, axis=-1, epsilon=1e-3):
+    """Normalise each sample over ``axis`` (an int or a list of axes)."""
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    keep = _reduction_axes(x.ndim, axis, "layer_norm")
+    axes = tuple(i for i in range(x.ndim) if i not in keep)
+    shape = tuple(n if i in axes else 1 for i, n in enumerate(x.shape))
+    return Normalize.apply(x, _param(gamma, x, shape, 1), _param(beta, x, shape, 0), axes=axes, epsilon=epsilon)
+
+
+__all__ = ["batch_norm", "batch_norm_inference", "layer_norm"]
