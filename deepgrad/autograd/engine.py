@@ -68,6 +68,11 @@ def run_backward(outputs: Sequence, grads: Sequence, retain_graph: bool = False,
             elif key in wanted:
                 leaf_grads[key] = g if key not in leaf_grads else leaf_grads[key] + g
             return
+        if fn.released:  # checked as soon as a gradient reaches it, from any graph
+            raise RuntimeError(
+                f"Trying to backward through {fn.name} a second time: its saved arrays were "
+                "released by the first backward(). Pass retain_graph=True to the first call."
+            )
         slot = pending.setdefault(id(fn), [None] * fn.n_outputs)
         i = tensor._index
         slot[i] = g if slot[i] is None else slot[i] + g
@@ -77,11 +82,6 @@ def run_backward(outputs: Sequence, grads: Sequence, retain_graph: bool = False,
         if g.shape != out.shape:
             raise RuntimeError(f"backward(): the gradient has shape {g.shape} but the tensor it is "
                                f"the gradient of has shape {out.shape}")
-        if out._ctx is not None and out._ctx.released:
-            raise RuntimeError(
-                "Trying to backward through the graph a second time: its saved arrays were "
-                "released by the first backward(). Pass retain_graph=True to the first call."
-            )
         accumulate(out, _check_grad(g, out.shape, out.dtype, "backward()"))
         if out._ctx is not None:
             roots.append(out._ctx)
@@ -90,11 +90,6 @@ def run_backward(outputs: Sequence, grads: Sequence, retain_graph: bool = False,
         slot = pending.pop(id(fn), None)
         if slot is None:
             continue
-        if fn.released:
-            raise RuntimeError(
-                f"Trying to backward through {fn.name} a second time: its saved arrays were "
-                "released. Pass retain_graph=True to the first backward()."
-            )
         slot = [np.zeros(s, d) if g is None else g for g, (s, d) in zip(slot, fn.output_meta)]
         in_grads = fn.backward(tuple(slot) if fn.multi_output else slot[0])
         if not isinstance(in_grads, tuple):

@@ -15,8 +15,8 @@ class Variable(Tensor):
 
     def __init__(self, value, trainable: bool = True, name: str | None = None, dtype=None):
         super().__init__(value, dtype=dtype)
-        if not self.data.flags.writeable or not self.data.flags.c_contiguous or self.data.base is not None:
-            self.data = np.array(self.data, order="C")
+        # always a copy: in-place assignment must never write into the caller's array
+        self.data = np.array(self.data, order="C")
         self.name = name
         self._trainable = bool(trainable)
         self.requires_grad = self._trainable and self.data.dtype.kind == "f"

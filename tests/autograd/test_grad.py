@@ -1,0 +1,80 @@
+"""dg.grad(outputs, inputs): gradients returned as arrays, every .grad left untouched."""
+import numpy as np
+import pytest
+import torch
+
+import deepgrad as dg
+
+
+def test_grad_returns_arrays_and_leaves_dot_grad_none():
+    rng = np.random.default_rng(0)
+    x0, w0 = rng.standard_normal((3, 4)), rng.standard_normal((4, 2))
+    x, w = dg.Tensor(x0, requires_grad=True), dg.Tensor(w0, requires_grad=True)
+    loss = dg.tanh(x @ w).sum()
+    gx, gw = dg.grad(loss, [x, w])
+    assert x.grad is None and w.grad is None
+    tx, tw = torch.tensor(x0, requires_grad=True), torch.tensor(w0, requires_grad=True)
+    rx, rw = torch.autograd.grad(torch.tanh(tx @ tw).sum(), [tx, tw])
+    np.testing.assert_allclose(gx, rx.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(gw, rw.numpy(), rtol=1e-12)
+
+
+def test_grad_with_respect_to_a_non_leaf():
+    x = dg.Tensor(np.array([0.5, -1.0, 2.0]), requires_grad=True)
+    h = x * 3.0
+    y = (h * h).sum()
+    gh, gx = dg.grad(y, [h, x])
+    np.testing.assert_allclose(gh, 2 * h.data)  # d(h^2)/dh
+    np.testing.assert_allclose(gx, 18 * x.data)  # d(9 x^2)/dx
+    assert x.grad is None and h.grad is None
+
+
+def test_grad_of_a_single_input_returns_one_array():
+    x = dg.Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    g = dg.grad((x ** 3).sum(), x)
+    assert isinstance(g, np.ndarray)
+    np.testing.assert_allclose(g, 3 * x.data ** 2)
+
+
+def test_grad_of_an_unused_input_is_none_or_an_error():
+    x = dg.Tensor(np.array([1.0]), requires_grad=True)
+    u = dg.Tensor(np.array([1.0]), requires_grad=True)
+    y = (x * 2.0).sum()
+    gx, gu = dg.grad(y, [x, u], retain_graph=True)
+    assert gu is None
+    np.testing.assert_array_equal(gx, [2.0])
+    with pytest.raises(RuntimeError, match="not used"):
+        dg.grad(y, [x, u], allow_unused=False)
+
+
+def test_grad_of_a_non_scalar_needs_grad_outputs():
+    x = dg.Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = x * x
+    with pytest.raises(RuntimeError, match=r"output of shape \(2,\) is not a scalar; pass grad_outputs"):
+        dg.grad(y, x, retain_graph=True)
+    g = dg.grad(y, x, grad_outputs=np.array([1.0, -1.0]))
+    np.testing.assert_array_equal(g, [2.0, -4.0])
+
+
+def test_grad_rejects_inputs_and_outputs_that_need_no_grad():
+    x = dg.Tensor(np.array([1.0]), requires_grad=True)
+    c = dg.Tensor(np.array([1.0]))
+    with pytest.raises(RuntimeError, match="an input does not require grad"):
+        dg.grad((x * c).sum(), [c])
+    with pytest.raises(RuntimeError, match="an output does not require grad"):
+        dg.grad((c * 2.0).sum(), [x])
+
+
+def test_returned_gradients_are_owned_arrays():
+    x = dg.Tensor(np.ones((2, 3)), requires_grad=True)
+    g = dg.grad(x.sum(), x)  # the sum's backward is a read-only broadcast view
+    g += 1.0
+    np.testing.assert_array_equal(g, np.full((2, 3), 2.0))
+
+
+def test_grad_with_respect_to_inputs_in_inference_mode_for_saliency():
+    w = dg.Variable(np.array([[1.0], [-2.0]]), trainable=False)
+    x = dg.Tensor(np.array([[0.3, 0.1]]), requires_grad=True)
+    score = dg.sigmoid(x @ w).sum()
+    s = dg.sigmoid(x.data @ w.data)
+    np.testing.assert_allclose(dg.grad(score, x), (s * (1 - s)) @ w.data.T)  # sigma' * w^T
