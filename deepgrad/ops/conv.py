@@ -112,7 +112,8 @@ def resolve_padding(padding, in_hw, kernel_hw, strides, dilation, op: str) -> tu
 
 
 class Conv2D(Function):
-    def forward(self, x, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1), op="conv2d"):
+    def forward(self, x, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1), relu=False,
+                op="conv2d"):
         if x.ndim != 4 or kernel.ndim != 4:
             raise ValueError(f"{op}: expected x of rank 4 (batch, height, width, channels) and kernel of rank 4 "
                              f"(kh, kw, in, out), got shapes {x.shape} and {kernel.shape}")
@@ -136,6 +137,9 @@ class Conv2D(Function):
         if bias is not None:
             weights = np.concatenate([weights, bias[None].astype(weights.dtype, copy=False)])
         out = cols @ weights  # [cols 1] [K; b] = cols K + b
+        if relu:
+            np.maximum(out, 0, out=out)
+        self.relu_out = out if relu else None
         # keep only what backward needs: cols for dKernel (and dBias), the kernel for dX
         needs_cols = self.needs_input_grad[1] or (bias is not None and self.needs_input_grad[2])
         self.cols = cols if needs_cols else None
@@ -145,6 +149,8 @@ class Conv2D(Function):
     def backward(self, g):
         kernel = self.kernel
         g2 = g.reshape(-1, kernel.shape[-1])
+        if self.relu_out is not None:
+            g2 = g2 * (self.relu_out > 0)  # the fused relu: dY masked where y = 0
         dx = dkernel = dbias = None
         if self.needs_input_grad[0]:
             dx = self._col2im(g2)
@@ -178,12 +184,12 @@ class Conv2D(Function):
 class Conv1D(Conv2D):
     """A conv2d of height 1: (N, T, C) is seen as (N, 1, T, C), the kernel (k, Cin, Cout) as (1, k, Cin, Cout)."""
 
-    def forward(self, x, kernel, bias=None, strides=1, padding="valid", dilation=1):
+    def forward(self, x, kernel, bias=None, strides=1, padding="valid", dilation=1, relu=False):
         if x.ndim != 3 or kernel.ndim != 3:
             raise ValueError(f"conv1d: expected x of rank 3 (batch, steps, channels) and kernel of rank 3 "
                              f"(k, in, out), got shapes {x.shape} and {kernel.shape}")
         out = super().forward(x[:, None], kernel[None], bias, strides=(1, strides), padding=padding,
-                              dilation=(1, dilation), op="conv1d")
+                              dilation=(1, dilation), relu=relu, op="conv1d")
         return out[:, 0]
 
     def backward(self, g):
@@ -200,22 +206,36 @@ def _padding_name(padding, op: str) -> str:
 
 def conv2d(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation_rate=(1, 1)):
     """2-D convolution (cross-correlation, as Keras and PyTorch compute it), channels-last."""
-    padding = _padding_name(padding, "conv2d")
-    if padding == "causal":
-        raise ValueError("conv2d: padding 'causal' exists only for conv1d")
-    attrs = dict(strides=_pair(strides, "strides", "conv2d"), padding=padding,
-                 dilation=_pair(dilation_rate, "dilation_rate", "conv2d"))
-    if bias is None:
-        return Conv2D.apply(x, kernel, **attrs)
-    return Conv2D.apply(x, kernel, bias, **attrs)
+    return _conv2d(x, kernel, bias, strides, padding, dilation_rate, relu=False)
+
+
+def conv2d_relu(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation_rate=(1, 1)):
+    """``relu(conv2d(...))`` as one op: the relu is applied in place on the GEMM's output."""
+    return _conv2d(x, kernel, bias, strides, padding, dilation_rate, relu=True)
 
 
 def conv1d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1):
     """1-D convolution over (batch, steps, channels); padding "valid", "same" or "causal"."""
-    padding = _padding_name(padding, "conv1d")
-    strides = _single(strides, "strides")
-    dilation = _single(dilation_rate, "dilation_rate")
-    if bias is None:
-        return Conv1D.apply(x, kernel, strides=strides, padding=padding, dilation=dilation)
-    return Conv1D.apply(x, kernel, bias, strides=strides, padding=padding, dilation=dilation)
+    return _conv1d(x, kernel, bias, strides, padding, dilation_rate, relu=False)
 
+
+def conv1d_relu(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1):
+    """``relu(conv1d(...))`` as one op."""
+    return _conv1d(x, kernel, bias, strides, padding, dilation_rate, relu=True)
+
+
+def _conv2d(x, kernel, bias, strides, padding, dilation_rate, relu):
+    padding = _padding_name(padding, "conv2d")
+    if padding == "causal":
+        raise ValueError("conv2d: padding 'causal' exists only for conv1d")
+    attrs = dict(strides=_pair(strides, "strides", "conv2d"), padding=padding,
+                 dilation=_pair(dilation_rate, "dilation_rate", "conv2d"), relu=relu)
+    inputs = (x, kernel) if bias is None else (x, kernel, bias)
+    return Conv2D.apply(*inputs, **attrs)
+
+
+def _conv1d(x, kernel, bias, strides, padding, dilation_rate, relu):
+    attrs = dict(strides=_single(strides, "strides"), padding=_padding_name(padding, "conv1d"),
+                 dilation=_single(dilation_rate, "dilation_rate"), relu=relu)
+    inputs = (x, kernel) if bias is None else (x, kernel, bias)
+    return Conv1D.apply(*inputs, **attrs)

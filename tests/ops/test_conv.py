@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from hypothesis import given, strategies as st
 
 import deepgrad as dg
-from deepgrad.ops.conv import conv1d, conv2d, conv_output_length, same_padding
+from deepgrad.ops.conv import conv1d, conv1d_relu, conv2d, conv2d_relu, conv_output_length, same_padding
 from oracle import check_gradients, compare_with_torch
 
 
@@ -98,6 +98,17 @@ def test_conv1d_central_differences(padding):
     rng = np.random.default_rng(4)
     arrays = [rng.standard_normal((2, 7, 2)), rng.standard_normal((3, 2, 3)), rng.standard_normal(3)]
     check_gradients(lambda *t: conv1d(*t, strides=2, padding=padding, dilation_rate=2), arrays)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fused_relu_matches_torch(dtype):
+    rng = np.random.default_rng(7)
+    arrays = _arrays(rng, dtype, 2, 7, 6, 3, 4, 3, 2)
+    compare_with_torch(lambda *t: conv2d_relu(*t, strides=(2, 1), padding="same"),
+                       lambda *t: torch.relu(torch_conv2d(*t, strides=(2, 1), padding="same")), arrays)
+    arrays = [rng.standard_normal((2, 9, 3)).astype(dtype), rng.standard_normal((3, 3, 4)).astype(dtype)]
+    compare_with_torch(lambda *t: conv1d_relu(*t, padding="causal", dilation_rate=2),
+                       lambda *t: torch.relu(torch_conv1d(*t, padding="causal", dilation=2)), arrays)
 
 
 def test_same_padding_puts_the_odd_cell_after():
