@@ -30,9 +30,9 @@ def apply_affine_transform(x, theta: float = 0.0, tx: float = 0.0, ty: float = 0
                            fill_mode: str = "nearest", cval: float = 0.0, order: int = 1) -> np.ndarray:
     """Rotate ``x`` (h, w, c) by ``theta`` degrees about its centre and shift it by ``(tx, ty)`` pixels.
 
-    Keras's convention: output pixel ``p`` (row, col) reads the input at
-    ``R(theta) (p - centre) + centre + (tx, ty)``, so ``tx > 0`` moves the content up and
-    ``theta = 90`` turns it clockwise. ``order`` 0 is nearest-neighbour, 1 bilinear; pixels
+    Keras's convention (rotation composed with the shift, about the centre): output pixel
+    ``p`` (row, col) reads the input at ``R(theta) (p - centre + (tx, ty)) + centre``, so
+    ``tx > 0`` alone moves the content up and ``theta = 90`` turns it clockwise. ``order`` 0 is nearest-neighbour, 1 bilinear; pixels
     that come from outside the image follow ``fill_mode`` (``"constant"`` uses ``cval``).
     """
     if fill_mode not in FILL_MODES:
@@ -47,9 +47,9 @@ def apply_affine_transform(x, theta: float = 0.0, tx: float = 0.0, ty: float = 0
         return x
     t = np.deg2rad(theta)
     cos, sin = np.cos(t), np.sin(t)
-    rows, cols = np.meshgrid(np.arange(h) - (h - 1) / 2, np.arange(w) - (w - 1) / 2, indexing="ij")
-    src_r = cos * rows - sin * cols + (h - 1) / 2 + tx
-    src_c = sin * rows + cos * cols + (w - 1) / 2 + ty
+    rows, cols = np.meshgrid(np.arange(h) - (h - 1) / 2 + tx, np.arange(w) - (w - 1) / 2 + ty, indexing="ij")
+    src_r = cos * rows - sin * cols + (h - 1) / 2
+    src_c = sin * rows + cos * cols + (w - 1) / 2
     work = x.astype(x.dtype if x.dtype.kind == "f" else backend.floatx())
 
     def sample(r, c):
