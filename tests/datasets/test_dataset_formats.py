@@ -263,3 +263,22 @@ def test_wrong_data_shape_in_batch(tmp_path):
     from deepgrad.datasets.cifar import load_python_batches
     with pytest.raises(DatasetFormatError, match=r"'data' must be a uint8 array of shape \(n, 3072\)"):
         load_python_batches(str(folder), ["test_batch"])
+
+
+@pytest.mark.parametrize("where", ["cifar-10-batches-py/cifar-10-batches-py", "cifar-10-batches-py.tar.gz",
+                                   "cifar-10-batches-py_archive"])
+def test_cifar10_in_keras_cache_names(data_dirs, where):
+    data = fake_cifar(seed=11)
+    write_cifar10_python(data_dirs["keras"] / where, data)
+    (x_train, _), (_, y_test) = cifar10.load_data()
+    np.testing.assert_array_equal(x_train, data[0][0])
+    np.testing.assert_array_equal(y_test[:, 0], data[1][1])
+
+
+def test_cifar100_in_keras_extracted_folder(data_dirs):
+    data = fake_cifar(n_per_batch=4, n_batches=1, n_test=2, classes=100, seed=12)
+    write_cifar100_python(data_dirs["keras"] / "cifar-100-python-target" / "cifar-100-python", data,
+                          data[0][1] // 5, data[1][1] // 5)
+    (x_train, y_train), _ = cifar100.load_data("coarse")
+    np.testing.assert_array_equal(x_train, data[0][0])
+    np.testing.assert_array_equal(y_train[:, 0], data[0][1] // 5)
