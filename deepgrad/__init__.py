@@ -8,3 +8,19 @@ from .backend import epsilon, floatx, set_epsilon, set_floatx
 from .ops import *  # noqa: F401,F403 - every op is a top-level function
 
 __version__ = "0.1.0"
+
+# The Keras surface, imported on first use so that ``import deepgrad`` stays light and
+# one module failing to import does not take the whole package down with it.
+_SUBMODULES = ("activations", "callbacks", "constraints", "datasets", "initializers", "layers", "losses",
+               "metrics", "models", "optimizers", "preprocessing", "regularizers", "saving", "utils")
+_NAMES = {"Sequential": "models", "Model": "models", "Input": "layers", "GradientTape": "gradient_tape"}
+
+
+def __getattr__(name):
+    import importlib
+
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    if name in _NAMES:
+        return getattr(importlib.import_module(f".{_NAMES[name]}", __name__), name)
+    raise AttributeError(f"module 'deepgrad' has no attribute {name!r}")

@@ -1,0 +1,232 @@
+"""What ``fit``/``evaluate``/``predict`` accept, turned into batches.
+
+Arrays (NumPy, lists, pandas objects), lists or dicts of arrays for several inputs or
+outputs, or an iterable of batches (a generator, or a Sequence-like object with
+``__len__`` and ``__getitem__``) yielding ``x``, ``(x, y)`` or ``(x, y, sample_weight)``.
+Arrays are checked and cast to floatx once, before training; a batch is then a slice (or,
+when shuffling, a fancy index) of them, so no per-batch work scales with the data.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import backend
+
+
+# ----------------------------------------------------------------- structures of arrays
+def flatten_arrays(structure) -> list:
+    if structure is None:
+        return []
+    if isinstance(structure, dict):
+        return [a for k in structure for a in flatten_arrays(structure[k])]
+    if isinstance(structure, (list, tuple)):
+        return [a for s in structure for a in flatten_arrays(s)]
+    return [structure]
+
+
+def map_arrays(fn, structure):
+    if structure is None:
+        return None
+    if isinstance(structure, dict):
+        return {k: map_arrays(fn, v) for k, v in structure.items()}
+    if isinstance(structure, (list, tuple)):
+        return type(structure)(map_arrays(fn, s) for s in structure)
+    return fn(structure)
+
+
+def is_batch_iterable(data) -> bool:
+    """A generator, an iterator, or a Sequence-like object of batches (not an array-like)."""
+    if data is None or isinstance(data, (np.ndarray, list, tuple, dict, str)) or hasattr(data, "to_numpy"):
+        return False
+    if hasattr(data, "__next__"):
+        return True
+    if hasattr(data, "__array__") or hasattr(data, "shape"):
+        return False
+    return (hasattr(data, "__len__") and hasattr(data, "__getitem__")) or hasattr(data, "__iter__")
+
+
+def to_arrays(data, several: bool):
+    """``data`` as ndarrays: a dict stays a dict; a list/tuple stays a list when ``several``."""
+    if data is None:
+        return None
+    if isinstance(data, dict):
+        return {k: np.asarray(v) for k, v in data.items()}
+    if several and isinstance(data, (list, tuple)):
+        return [np.asarray(v) for v in data]
+    return np.asarray(data)
+
+
+def cast_inputs(x, keep_int: bool = False):
+    """Floats (and, unless ``keep_int``, integers and bools) in floatx; copies only when needed."""
+    floatx = backend.floatx()
+
+    def cast(a):
+        if a.dtype.kind == "f" or (a.dtype.kind in "iub" and not keep_int):
+            return a.astype(floatx, copy=False)
+        return a
+    return map_arrays(cast, x)
+
+
+def cast_targets(y):
+    """Float targets in floatx; integer labels stay integers (sparse cross-entropy reads them)."""
+    floatx = backend.floatx()
+    return map_arrays(lambda a: a.astype(floatx, copy=False) if a.dtype.kind in "fb" else a, y)
+
+
+# ----------------------------------------------------------------- checks before training
+def check_finite(structure, what: str) -> None:
+    """A ValueError naming the first NaN or inf: ``x contains NaN at index (3, 1)``."""
+    for a in flatten_arrays(structure):
+        if a.dtype.kind not in "fc" or np.isfinite(a).all():
+            continue
+        bad = ~np.isfinite(a)
+        position = tuple(int(i) for i in np.argwhere(bad)[0])
+        kind = "NaN" if np.isnan(a[position]) else "inf"
+        raise ValueError(f"{what} contains {kind} at index {position}; "
+                         f"clean or impute the data before training ({int(bad.sum())} non-finite values in all)")
+
+
+def num_samples(x, y=None, sample_weight=None) -> int:
+    """The common first dimension, or a ValueError naming the arrays that disagree."""
+    sizes = []
+    for what, structure in (("x", x), ("y", y), ("sample_weight", sample_weight)):
+        for a in flatten_arrays(structure):
+            if a.ndim == 0:
+                raise ValueError(f"{what} is a scalar; expected an array with one row per sample")
+            sizes.append((what, a.shape[0]))
+    if not sizes:
+        raise ValueError("No data given: pass x (and y for training)")
+    first = sizes[0][1]
+    for what, n in sizes:
+        if n != first:
+            raise ValueError(f"Data cardinality is ambiguous: x has {first} samples but {what} has {n}. "
+                             "Make sure all arrays contain the same number of samples.")
+    return first
+
+
+def check_feature_shapes(x, input_shapes, input_names, model_name: str) -> None:
+    """Every input's trailing shape agrees with the model's declared ``(None, ...)`` shape."""
+    if input_shapes is None:
+        return
+    if isinstance(x, dict):
+        arrays = [x.get(name) for name in input_names]
+    else:
+        arrays = flatten_arrays(x)
+    if len(arrays) != len(input_shapes):
+        raise ValueError(f"Model {model_name!r} expects {len(input_shapes)} input(s), got {len(arrays)} array(s)")
+    for a, shape, name in zip(arrays, input_shapes, input_names):
+        if a is None:
+            raise ValueError(f"Model {model_name!r}: no data given for input {name!r}")
+        want = tuple(shape)[1:]
+        got = tuple(a.shape)[1:]
+        if len(want) != len(got) or any(w is not None and w != g for w, g in zip(want, got)):
+            raise ValueError(f"Model {model_name!r}: input {name!r} expects samples of shape {want} "
+                             f"(batch shape {tuple(shape)}), but x has samples of shape {got} "
+                             f"(array shape {tuple(a.shape)})")
+
+
+# ----------------------------------------------------------------- splits and weights
+def take(structure, index):
+    return map_arrays(lambda a: a[index], structure)
+
+
+def train_validation_split(arrays, validation_split: float):
+    """The LAST ``validation_split`` fraction is held out, before any shuffling (Keras's rule)."""
+    if not 0.0 < validation_split < 1.0:
+        raise ValueError(f"validation_split must be in (0, 1), got {validation_split}")
+    n = num_samples(*arrays)
+    split_at = int(math.floor(n * (1.0 - validation_split)))
+    if split_at == 0 or split_at == n:
+        raise ValueError(f"validation_split={validation_split} leaves an empty training or validation set "
+                         f"with {n} samples")
+    train = tuple(take(a, slice(0, split_at)) for a in arrays)
+    val = tuple(take(a, slice(split_at, n)) for a in arrays)
+    return train, val
+
+
+def class_weight_to_sample_weight(y, class_weight: dict) -> np.ndarray:
+    """w_i = class_weight[label_i] (1.0 for a class not listed); one-hot labels via argmax."""
+    if isinstance(y, (list, dict)):
+        raise ValueError("class_weight is only supported for models with a single output")
+    y = np.asarray(y)
+    labels = np.argmax(y, axis=-1) if y.ndim > 1 and y.shape[-1] > 1 else y.reshape(y.shape[0], -1)[:, 0]
+    labels = np.round(labels).astype(np.int64)
+    table = np.ones(int(max(labels.max(initial=0), max(class_weight, default=0))) + 1, backend.floatx())
+    for cls, w in class_weight.items():
+        table[int(cls)] = w
+    return table[labels]
+
+
+# ----------------------------------------------------------------- batch sources
+class ArrayBatches:
+    """``(x, y, sample_weight)`` batches over arrays, reshuffled with ``backend.rng()`` each epoch."""
+
+    def __init__(self, x, y=None, sample_weight=None, batch_size: int = 32, shuffle: bool = False,
+                 steps: int | None = None):
+        self.x, self.y, self.sample_weight = x, y, sample_weight
+        self.n = num_samples(x, y, sample_weight)
+        self.batch_size = int(batch_size)
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
+        self.shuffle = shuffle
+        self.steps = steps
+
+    def __len__(self) -> int:
+        full = math.ceil(self.n / self.batch_size)
+        return full if self.steps is None else min(self.steps, full)
+
+    def __iter__(self):
+        order = backend.rng().permutation(self.n) if self.shuffle else None
+        for i in range(len(self)):
+            start, stop = i * self.batch_size, min((i + 1) * self.batch_size, self.n)
+            index = slice(start, stop) if order is None else order[start:stop]
+            yield take(self.x, index), take(self.y, index), take(self.sample_weight, index)
+
+
+def unpack_batch(batch):
+    """``x``, ``(x,)``, ``(x, y)`` or ``(x, y, sample_weight)`` -> a triple."""
+    if isinstance(batch, tuple):
+        if not 1 <= len(batch) <= 3:
+            raise ValueError(f"A batch must be x, (x, y) or (x, y, sample_weight); got a tuple of {len(batch)}")
+        return tuple(batch) + (None,) * (3 - len(batch))
+    return batch, None, None
+
+
+class IterableBatches:
+    """Batches from a generator/iterator (consumed across epochs) or a Sequence-like object."""
+
+    def __init__(self, data, steps: int | None = None, several_inputs=False, several_outputs=False,
+                 keep_int=False):
+        self.data, self.steps = data, steps
+        self.several_inputs, self.several_outputs, self.keep_int = several_inputs, several_outputs, keep_int
+        self.indexable = hasattr(data, "__len__") and hasattr(data, "__getitem__")
+        self._iterator = data if hasattr(data, "__next__") else None
+
+    def __len__(self):
+        if self.steps is not None:
+            return self.steps
+        return len(self.data) if self.indexable else None
+
+    def _raw(self):
+        if self.indexable:
+            n = len(self.data) if self.steps is None else min(self.steps, len(self.data))
+            for i in range(n):
+                yield self.data[i]
+            if hasattr(self.data, "on_epoch_end"):
+                self.data.on_epoch_end()
+            return
+        iterator = self._iterator if self._iterator is not None else iter(self.data)
+        for i, batch in enumerate(iterator):
+            yield batch
+            if self.steps is not None and i + 1 >= self.steps:
+                return
+
+    def __iter__(self):
+        for batch in self._raw():
+            x, y, sw = unpack_batch(batch)
+            x = cast_inputs(to_arrays(x, self.several_inputs), self.keep_int)
+            y = cast_targets(to_arrays(y, self.several_outputs))
+            sw = None if sw is None else np.asarray(sw, backend.floatx())
+            yield x, y, sw

@@ -1,0 +1,242 @@
+"""``Model``: a layer made of layers, with training (``compile``/``fit``) mixed in.
+
+Three ways to make one, as in Keras:
+
+- subclassing: ``class M(Model)`` assigns layers in ``__init__`` and writes ``call``; the
+  layers are tracked through attribute assignment;
+- functional: ``Model(inputs, outputs)`` (which returns a ``Functional``);
+- ``Sequential([...])``.
+"""
+from __future__ import annotations
+
+import inspect
+import json
+
+import numpy as np
+
+from ..autograd import Tensor, no_grad
+from ..layers.base import Layer
+from .symbolic import call_symbolic, flatten
+from .trainer import Trainer
+
+
+def _unique(items) -> list:
+    seen, out = set(), []
+    for item in items:
+        if id(item) not in seen:
+            seen.add(id(item))
+            out.append(item)
+    return out
+
+
+def _is_symbolic(inputs) -> bool:
+    return bool(flatten(inputs))
+
+
+def to_input_tensor(x, dtype=None) -> Tensor:
+    """An array entering a model: floats in ``dtype`` (floatx by default), integers kept for Embedding."""
+    if isinstance(x, Tensor):
+        if dtype is not None and x.dtype != dtype:
+            return x.astype(dtype)
+        return x
+    x = np.asarray(x)
+    if dtype is not None:
+        return Tensor(x.astype(dtype, copy=False), dtype=dtype)
+    return Tensor(x, dtype=x.dtype if x.dtype.kind in "iub" else None)
+
+
+def serialize_layer(layer: Layer) -> dict:
+    """``{"class_name", "config"}``; a nested model is written with its own config."""
+    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+
+
+def deserialize_layer(config: dict, custom_objects=None) -> Layer:
+    """A layer (or nested model) from ``{"class_name", "config"}``."""
+    name = config["class_name"]
+    cls = (custom_objects or {}).get(name)
+    if cls is None and name == "Sequential":
+        from .sequential import Sequential as cls
+    if cls is None and name in ("Functional", "Model"):
+        from .functional import Functional as cls
+    if cls is None:
+        from .. import layers
+
+        cls = layers.get(name)
+    if "custom_objects" in inspect.signature(cls.from_config).parameters:
+        return cls.from_config(config["config"], custom_objects=custom_objects)
+    return cls.from_config(config["config"])
+
+
+class Model(Trainer, Layer):
+    """A model: ``Model(inputs, outputs)`` for the functional API, or a subclass with ``call``."""
+
+    def __new__(cls, *args, **kwargs):
+        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+            from .functional import Functional
+
+            return super().__new__(Functional)
+        return super().__new__(cls)
+
+    def __init__(self, *args, trainable: bool = True, name: str | None = None, dtype=None, **kwargs):
+        if args or "inputs" in kwargs or "outputs" in kwargs:
+            raise TypeError(f"{type(self).__name__}: a subclassed model takes no inputs/outputs; "
+                            "use Model(inputs, outputs) for the functional API")
+        Layer.__init__(self, trainable=trainable, name=name, dtype=dtype, **kwargs)
+        Trainer.__init__(self)
+        self.inputs = None   # KerasTensors, once known (functional and built Sequential models)
+        self.outputs = None
+
+    # ----------------------------------------------------------------- layers and weights
+    @property
+    def layers(self) -> list[Layer]:
+        return _unique(self._layers)
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        """A layer by ``name`` or by ``index`` in ``model.layers``."""
+        if (name is None) == (index is None):
+            raise ValueError("get_layer(): pass exactly one of name= or index=")
+        layers = self.layers
+        if index is not None:
+            if not -len(layers) <= index < len(layers):
+                raise ValueError(f"get_layer(): index {index} is out of range; model {self.name!r} "
+                                 f"has {len(layers)} layers")
+            return layers[index]
+        for layer in layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"No such layer: {name!r}. Model {self.name!r} has layers "
+                         f"{[layer.name for layer in layers]}")
+
+    @property
+    def weights(self) -> list:
+        """Layer by layer, each layer's own weights in creation order (Keras 3's order)."""
+        own = list(self._weights)
+        return _unique(own + [w for layer in self.layers for w in layer.weights])
+
+    @property
+    def trainable_weights(self) -> list:
+        return _unique(Layer.trainable_weights.fget(self))
+
+    @property
+    def non_trainable_weights(self) -> list:
+        trainable = {id(w) for w in self.trainable_weights}
+        return [w for w in self.weights if id(w) not in trainable]
+
+    @property
+    def losses(self) -> list[Tensor]:
+        """Regularisation and activity losses of every layer, each layer counted once."""
+        out = [reg(w) for w, reg in getattr(self, "_regularizers", []) if w.trainable]
+        out += list(self._activity_losses)
+        for layer in self.layers:
+            out += layer.losses
+        return out
+
+    def count_params(self) -> int:
+        if not self.built and not self.weights:
+            raise ValueError(f"Model {self.name!r} is not built yet, so it has no weights to count. "
+                             "Call it on data, call build(input_shape), or give it an Input first.")
+        return int(sum(w.size for w in self.weights))
+
+    # ----------------------------------------------------------------- building and calling
+    def _maybe_build(self, input_shape) -> None:
+        # A subclassed model's layers build themselves on their first call.
+        if not self.built:
+            self.built = True
+            self.input_shape_built = input_shape
+
+    def build(self, input_shape) -> None:
+        """Create the weights by running the model once on zeros of ``input_shape``."""
+        if self.built and self.weights:
+            return
+        self.built = True
+        self.input_shape_built = input_shape
+
+        def zeros(shape):
+            return np.zeros((1,) + tuple(1 if s is None else s for s in tuple(shape)[1:]), self.dtype)
+
+        x = [zeros(s) for s in input_shape] if isinstance(input_shape, list) else zeros(input_shape)
+        with no_grad():
+            self(x, training=False)
+
+    def _input_dtypes(self):
+        """The dtype of each declared input (None when the model declares no inputs)."""
+        return [t.dtype for t in self.inputs] if self.inputs else None
+
+    def __call__(self, inputs, *args, **kwargs):
+        if _is_symbolic(inputs):
+            return call_symbolic(self, inputs, *args, **kwargs)
+        dtypes = self._input_dtypes()
+        if isinstance(inputs, dict):
+            inputs = {k: to_input_tensor(v, self._dtype_for(k, dtypes)) for k, v in inputs.items()}
+            shape = {k: tuple(v.shape) for k, v in inputs.items()}
+        elif isinstance(inputs, (list, tuple)) and not isinstance(inputs, Tensor):
+            inputs = type(inputs)(to_input_tensor(v, dtypes[i] if dtypes and i < len(dtypes) else None)
+                                  for i, v in enumerate(inputs))
+            shape = [tuple(v.shape) for v in inputs]
+        else:
+            inputs = to_input_tensor(inputs, dtypes[0] if dtypes else None)
+            shape = tuple(inputs.shape)
+        self._maybe_build(shape)
+        if not self._call_takes_training:
+            kwargs.pop("training", None)
+        if not self._call_takes_mask:
+            kwargs.pop("mask", None)
+        self._activity_losses = []
+        return self.call(inputs, *args, **kwargs)
+
+    def _dtype_for(self, key, dtypes):
+        if not dtypes:
+            return None
+        for t, d in zip(self.inputs, dtypes):
+            if t.name == key:
+                return d
+        return None
+
+    def call(self, inputs, training=None):
+        raise NotImplementedError(f"{type(self).__name__} must implement call(inputs, training=None)")
+
+    @property
+    def input_shape(self):
+        if not self.inputs:
+            raise AttributeError(f"Model {self.name!r} has no defined input shape yet")
+        shapes = [t.shape for t in self.inputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
+    def output_shape(self):
+        if not self.outputs:
+            raise AttributeError(f"Model {self.name!r} has no defined output shape yet")
+        shapes = [t.shape for t in self.outputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    # ----------------------------------------------------------------- description
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
+                show_trainable=False, layer_range=None) -> None:
+        """Print the Keras table: Layer (type) | Output Shape | Param #, then the totals."""
+        from .summary import print_summary
+
+        print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
+                      show_trainable=show_trainable)
+
+    def to_json(self, **kwargs) -> str:
+        """The architecture as JSON: ``{"class_name", "config"}``; ``model_from_json`` reads it back."""
+        return json.dumps({"class_name": type(self).__name__, "config": self.get_config()}, **kwargs)
+
+    # ----------------------------------------------------------------- files
+    def save(self, filepath, overwrite: bool = True, **kwargs) -> None:
+        from .. import saving
+
+        saving.save_model(self, filepath, overwrite=overwrite, **kwargs)
+
+    def save_weights(self, filepath, overwrite: bool = True) -> None:
+        from .. import saving
+
+        saving.save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath, **kwargs) -> None:
+        from .. import saving
+
+        saving.load_weights(self, filepath, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name!r} built={self.built}>"

@@ -1,0 +1,400 @@
+"""``compile``/``fit``/``evaluate``/``predict``: the Keras training loop, mixed into ``Model``.
+
+One training step: forward with ``training=True`` -> loss (compiled losses, weighted by
+``loss_weights``, plus ``sum(model.losses)``) -> ``grad(loss, trainable_weights)`` ->
+``_apply_gradients(grads, variables)`` -> metrics. ``_apply_gradients`` is the one point
+between "gradients computed" and "gradients applied": a data-parallel strategy overrides it
+to all-reduce the gradients first.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend
+from ..autograd import Tensor, grad, no_grad
+from . import data_adapter as da
+
+
+class _MeanTracker:
+    """A running mean weighted by sample counts (Keras's loss tracker): sum(v n) / sum(n)."""
+
+    def __init__(self, name: str):
+        self.name, self.total, self.count = name, 0.0, 0.0
+
+    def update_state(self, value: float, n: float) -> None:
+        self.total += value * n
+        self.count += n
+
+    def result(self) -> float:
+        return self.total / self.count if self.count else 0.0
+
+    def reset_state(self) -> None:
+        self.total, self.count = 0.0, 0.0
+
+
+def _as_loss(identifier):
+    """A Loss object (weights and reduces): names and bare functions are wrapped."""
+    from .. import losses
+
+    loss = losses.get(identifier)
+    if loss is None or isinstance(loss, losses.Loss):
+        return loss
+    return losses.LossFunctionWrapper(loss, name=getattr(loss, "__name__", None))
+
+
+def _per_output(spec, names: list[str], what: str) -> list:
+    """A single spec for every output, a list in output order, or a dict by output name."""
+    if isinstance(spec, dict):
+        unknown = set(spec) - set(names)
+        if unknown:
+            raise ValueError(f"compile(): {what} names unknown outputs {sorted(unknown)}; outputs are {names}")
+        return [spec.get(n) for n in names]
+    if isinstance(spec, (list, tuple)) and len(names) > 1:
+        if len(spec) != len(names):
+            raise ValueError(f"compile(): {len(spec)} {what} given for {len(names)} outputs {names}")
+        return list(spec)
+    return [spec] * len(names)
+
+
+def _verbose(verbose) -> int:
+    return 1 if verbose == "auto" else int(verbose)
+
+
+class Trainer:
+    def __init__(self):
+        self.optimizer = None
+        self.loss = None
+        self.compiled = False
+        self.stop_training = False
+        self.history = None
+        self._losses: list = []
+        self._loss_weights: list = []
+        self._metrics: list = []          # [(output index, metric, weighted)]
+        self._loss_tracker = _MeanTracker("loss")
+        self._output_loss_trackers: list = []
+
+    # ----------------------------------------------------------------- compile
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, weighted_metrics=None,
+                run_eagerly=None, steps_per_execution=1, jit_compile=None, auto_scale_loss=True):
+        """Set the optimiser, loss(es) and metrics; ``run_eagerly``/``jit_compile`` are accepted and ignored."""
+        from .. import metrics as metrics_module
+        from .. import optimizers
+
+        self.optimizer = optimizers.get(optimizer)
+        self.loss = loss
+        names = self._output_names()
+        loss_specs = _per_output(loss, names, "losses")
+        self._losses = [_as_loss(spec) for spec in loss_specs]
+        if loss_weights is None:
+            self._loss_weights = [1.0] * len(names)
+        else:
+            self._loss_weights = [1.0 if w is None else float(w) for w in _per_output(loss_weights, names,
+                                                                                      "loss_weights")]
+        several = len(names) > 1
+        self._metrics = []
+        for weighted, spec in ((False, metrics), (True, weighted_metrics)):
+            if spec is None:
+                continue
+            per_output = (_per_output(spec, names, "metrics") if isinstance(spec, dict) or
+                          (several and spec and all(isinstance(s, (list, tuple)) for s in spec))
+                          else [spec] * len(names))
+            for i, items in enumerate(per_output):
+                for item in ([] if items is None else items if isinstance(items, (list, tuple)) else [items]):
+                    metric = metrics_module.get(item, loss=loss_specs[i])
+                    if several:
+                        metric.name = f"{names[i]}_{metric.name}"
+                    if weighted and not several and any(m.name == metric.name for _, m, _ in self._metrics):
+                        metric.name = f"weighted_{metric.name}"
+                    self._metrics.append((i, metric, weighted))
+        self._output_loss_trackers = ([_MeanTracker(f"{n}_loss") for n in names] if several else [])
+        self.compiled = True
+        self.stop_training = False
+
+    @property
+    def compiled_loss(self):
+        return self._losses[0] if len(self._losses) == 1 else self._losses
+
+    @property
+    def metrics(self) -> list:
+        trackers = [self._loss_tracker] + self._output_loss_trackers if self.compiled else []
+        return trackers + [m for _, m, _ in self._metrics]
+
+    @property
+    def metrics_names(self) -> list[str]:
+        return [m.name for m in self.metrics]
+
+    def reset_metrics(self) -> None:
+        for m in self.metrics:
+            m.reset_state()
+
+    def _check_compiled(self, method: str) -> None:
+        if not self.compiled:
+            raise RuntimeError(f"You must call compile() on model {self.name!r} before {method}(), e.g. "
+                               "model.compile(optimizer='adam', loss='sparse_categorical_crossentropy')")
+
+    # ----------------------------------------------------------------- the steps
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True) -> Tensor:
+        """sum_k loss_weight_k * loss_k(y_k, y_pred_k, sample_weight) + sum(model.losses)."""
+        ys, preds = self._flat_targets(y), self._flat_outputs(y_pred)
+        total = None
+        for k, (loss, weight) in enumerate(zip(self._losses, self._loss_weights)):
+            if loss is None:
+                continue
+            value = loss(ys[k], preds[k], sample_weight)
+            if self._output_loss_trackers:
+                self._output_loss_trackers[k].update_state(float(value.data), preds[k].shape[0])
+            value = value * weight if weight != 1.0 else value
+            total = value if total is None else total + value
+        for extra in self.losses:
+            total = extra if total is None else total + extra
+        if total is None:
+            raise ValueError(f"Model {self.name!r} has no loss to minimise: pass loss= to compile()")
+        return total
+
+    def _apply_gradients(self, grads, variables) -> None:
+        """The step between "gradients computed" and "gradients applied" (all-reduce goes here)."""
+        self.optimizer.apply_gradients(zip(grads, variables))
+
+    def train_step(self, data) -> dict:
+        x, y, sample_weight = data
+        y_pred = self(x, training=True)
+        loss = self.compute_loss(x, y, y_pred, sample_weight)
+        variables = self.trainable_weights
+        if variables and loss.requires_grad:
+            self._apply_gradients(grad(loss, variables), variables)
+        return self._update_logs(loss, y, y_pred, sample_weight)
+
+    def test_step(self, data) -> dict:
+        x, y, sample_weight = data
+        y_pred = self(x, training=False)
+        loss = self.compute_loss(x, y, y_pred, sample_weight, training=False)
+        return self._update_logs(loss, y, y_pred, sample_weight)
+
+    def predict_step(self, data):
+        x = data[0] if isinstance(data, tuple) else data
+        return self(x, training=False)
+
+    def _update_logs(self, loss, y, y_pred, sample_weight) -> dict:
+        preds = [p.data for p in self._flat_outputs(y_pred)]
+        self._loss_tracker.update_state(float(loss.data), preds[0].shape[0])
+        ys = self._flat_targets(y)
+        for i, metric, weighted in self._metrics:
+            metric.update_state(ys[i], preds[i], sample_weight if weighted else None)
+        return self.get_metrics_result()
+
+    def get_metrics_result(self) -> dict:
+        return {m.name: float(m.result()) for m in self.metrics}
+
+    # ----------------------------------------------------------------- structure helpers
+    def _output_names(self) -> list[str]:
+        names = getattr(self, "output_names", None)
+        return list(names) if names else ["output"]
+
+    def _flat_outputs(self, y_pred) -> list:
+        if isinstance(y_pred, dict):
+            return [y_pred[n] for n in self._output_names()]
+        return list(y_pred) if isinstance(y_pred, (list, tuple)) else [y_pred]
+
+    def _flat_targets(self, y) -> list:
+        names = self._output_names()
+        if y is None:
+            return [None] * len(names)
+        if isinstance(y, dict):
+            return [y.get(n) for n in names]
+        if isinstance(y, (list, tuple)) and len(names) > 1:
+            return list(y)
+        return [y]
+
+    def _several_inputs(self) -> bool:
+        return bool(getattr(self, "inputs", None)) and len(self.inputs) > 1
+
+    def _keeps_int_inputs(self) -> bool:
+        """Integer inputs stay integers for an Embedding (or an input declared as int)."""
+        if getattr(self, "inputs", None):
+            return all(t.dtype.kind in "iu" for t in self.inputs)
+        first = self.layers[0] if self.layers else None
+        return type(first).__name__ == "Embedding"
+
+    # ----------------------------------------------------------------- data
+    def _prepare_arrays(self, x, y, sample_weight, class_weight=None, check_y=True):
+        several_out = len(self._output_names()) > 1
+        x = da.cast_inputs(da.to_arrays(x, self._several_inputs()), self._keeps_int_inputs())
+        y = da.cast_targets(da.to_arrays(y, several_out))
+        sample_weight = None if sample_weight is None else np.asarray(sample_weight, backend.floatx())
+        da.num_samples(x, y, sample_weight)
+        da.check_finite(x, "x")
+        if check_y:
+            da.check_finite(y, "y")
+            self._check_labels(y)
+        if getattr(self, "inputs", None):
+            da.check_feature_shapes(x, [t.shape for t in self.inputs], [t.name for t in self.inputs], self.name)
+        if class_weight is not None:
+            cw = da.class_weight_to_sample_weight(y, class_weight)
+            sample_weight = cw if sample_weight is None else sample_weight * cw
+        return x, y, sample_weight
+
+    def _check_labels(self, y) -> None:
+        """Sparse labels must lie in [0, classes) of the output they train."""
+        if y is None or not getattr(self, "outputs", None):
+            return
+        ys = self._flat_targets(y)
+        for k, loss in enumerate(self._losses):
+            fn = getattr(loss, "fn", None)
+            if getattr(fn, "__name__", "") != "sparse_categorical_crossentropy" or ys[k] is None:
+                continue
+            classes = self.outputs[k].shape[-1]
+            labels = np.asarray(ys[k])
+            if classes is not None and labels.size and (labels.min() < 0 or labels.max() >= classes):
+                raise ValueError(f"Labels out of range for sparse_categorical_crossentropy: y holds values from "
+                                 f"{labels.min()} to {labels.max()}, but the output has {classes} classes "
+                                 f"(labels must lie in [0, {classes}))")
+
+    def _batches(self, x, y, sample_weight, batch_size, shuffle, steps, class_weight=None, check_y=True):
+        if da.is_batch_iterable(x):
+            if y is not None:
+                raise ValueError("When x is a generator or a dataset of batches, y must be None "
+                                 "(the batches carry the targets)")
+            return da.IterableBatches(x, steps, self._several_inputs(), len(self._output_names()) > 1,
+                                      self._keeps_int_inputs())
+        x, y, sample_weight = self._prepare_arrays(x, y, sample_weight, class_weight, check_y)
+        return da.ArrayBatches(x, y, sample_weight, batch_size or 32, shuffle, steps)
+
+    def _callbacks(self, callbacks, verbose, epochs, steps):
+        from ..callbacks.callback import CallbackList
+
+        if isinstance(callbacks, CallbackList):
+            return callbacks
+        return CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
+                            verbose=verbose, epochs=epochs, steps=steps)
+
+    # ----------------------------------------------------------------- fit
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
+            validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
+            steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
+        """Train for ``epochs`` epochs; returns the ``History`` (also ``model.history``)."""
+        self._check_compiled("fit")
+        verbose = _verbose(verbose)
+        if validation_split and validation_data is None:
+            if da.is_batch_iterable(x):
+                raise ValueError("validation_split is only supported for array inputs, not generators")
+            several_out = len(self._output_names()) > 1
+            arrays = (da.to_arrays(x, self._several_inputs()), da.to_arrays(y, several_out),
+                      None if sample_weight is None else np.asarray(sample_weight))
+            (x, y, sample_weight), validation_data = da.train_validation_split(arrays, validation_split)
+        train = self._batches(x, y, sample_weight, batch_size, shuffle, steps_per_epoch, class_weight)
+        val = None
+        if validation_data is not None:
+            if da.is_batch_iterable(validation_data):
+                val = self._batches(validation_data, None, None, None, False, validation_steps)
+            else:
+                vx, vy, vsw = da.unpack_batch(tuple(validation_data))
+                val = self._batches(vx, vy, vsw, validation_batch_size or batch_size, False, validation_steps)
+
+        cbs = self._callbacks(callbacks, verbose, epochs, len(train))
+        self.stop_training = False
+        self._resume_epoch = None
+        cbs.on_train_begin()
+        start = initial_epoch if self._resume_epoch is None else int(self._resume_epoch)
+        logs = {}
+        for epoch in range(start, epochs):
+            self.reset_metrics()
+            cbs.on_epoch_begin(epoch)
+            for step, batch in enumerate(train):
+                cbs.on_train_batch_begin(step)
+                logs = self.train_step(batch)
+                cbs.on_train_batch_end(step, logs)
+                if self.stop_training:
+                    break
+            logs = self.get_metrics_result()
+            if val is not None and self._should_validate(epoch, validation_freq):
+                val_logs = self._evaluate_batches(val, cbs)
+                logs.update({f"val_{k}": v for k, v in val_logs.items()})
+            cbs.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        cbs.on_train_end(logs)
+        return self.history
+
+    @staticmethod
+    def _should_validate(epoch: int, freq) -> bool:
+        if isinstance(freq, int):
+            return (epoch + 1) % freq == 0
+        return epoch + 1 in freq
+
+    # ----------------------------------------------------------------- evaluate and predict
+    def _evaluate_batches(self, batches, cbs) -> dict:
+        self.reset_metrics()
+        cbs.on_test_begin()
+        with no_grad():
+            for step, batch in enumerate(batches):
+                cbs.on_test_batch_begin(step)
+                logs = self.test_step(batch)
+                cbs.on_test_batch_end(step, logs)
+        logs = self.get_metrics_result()
+        cbs.on_test_end(logs)
+        return logs
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
+                 callbacks=None, return_dict=False, **kwargs):
+        """The loss (a scalar), ``[loss, *metrics]``, or a dict with ``return_dict=True``."""
+        self._check_compiled("evaluate")
+        batches = self._batches(x, y, sample_weight, batch_size, False, steps)
+        cbs = self._callbacks(callbacks, _verbose(verbose), 1, len(batches))
+        logs = self._evaluate_batches(batches, cbs)
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """Outputs for ``x`` batch by batch (``training=False``, no graph), concatenated."""
+        batches = self._batches(x, None, None, batch_size, False, steps, check_y=False)
+        cbs = self._callbacks(callbacks, _verbose(verbose), 1, len(batches))
+        cbs.on_predict_begin()
+        outputs = []
+        with no_grad():
+            for step, (bx, _, _) in enumerate(batches):
+                cbs.on_predict_batch_begin(step)
+                out = self.predict_step(bx)
+                outputs.append(out)
+                cbs.on_predict_batch_end(step, {"outputs": out})
+        cbs.on_predict_end()
+        if not outputs:
+            raise ValueError("predict(): no batches to run; x is empty")
+        return _concatenate(outputs)
+
+    # ----------------------------------------------------------------- single batches
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        """One update on one batch; returns that batch's loss (and metrics)."""
+        self._check_compiled("train_on_batch")
+        data = self._prepare_arrays(x, y, sample_weight, class_weight)
+        self.reset_metrics()
+        return self._format(self.train_step(data), return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        self._check_compiled("test_on_batch")
+        data = self._prepare_arrays(x, y, sample_weight)
+        self.reset_metrics()
+        with no_grad():
+            return self._format(self.test_step(data), return_dict)
+
+    def predict_on_batch(self, x):
+        x = da.cast_inputs(da.to_arrays(x, self._several_inputs()), self._keeps_int_inputs())
+        with no_grad():
+            return _concatenate([self.predict_step(x)])
+
+    @staticmethod
+    def _format(logs: dict, return_dict: bool):
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+
+def _concatenate(outputs):
+    first = outputs[0]
+    if isinstance(first, dict):
+        return {k: np.concatenate([o[k].data for o in outputs]) for k in first}
+    if isinstance(first, (list, tuple)):
+        return [np.concatenate([o[i].data for o in outputs]) for i in range(len(first))]
+    return np.concatenate([o.data for o in outputs])
