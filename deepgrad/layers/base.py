@@ -140,15 +140,22 @@ class Layer:
 
     # ----------------------------------------------------------------- weights
     def add_weight(self, name: str | None = None, shape=(), initializer="glorot_uniform",
-                   dtype=None, trainable: bool = True, regularizer=None, constraint=None) -> Variable:
-        from .. import initializers, regularizers
+                   dtype=None, trainable: bool = True, regularizer=None, constraint=None, **kwargs) -> Variable:
+        from .. import constraints, initializers, regularizers
 
-        init = initializers.get(initializer)
+        if name is not None and not isinstance(name, str):
+            # Keras 3 order, add_weight(shape, initializer, ...): shift the positional arguments
+            initializer = shape if not (isinstance(shape, tuple) and shape == ()) else initializer
+            name, shape = kwargs.pop("name", None), name
+        kwargs.pop("autocast", None), kwargs.pop("aggregation", None), kwargs.pop("overwrite_with_gradient", None)
+        if kwargs:
+            raise TypeError(f"{self.name}.add_weight: unexpected keyword argument(s) {sorted(kwargs)}")
+        init = initializers.get(initializer if initializer is not None else "glorot_uniform")
         dtype = np.dtype(dtype) if dtype is not None else self.dtype
         shape = tuple(int(s) for s in shape)
         value = np.asarray(init(shape, dtype=dtype), dtype=dtype)
         var = Variable(value, trainable=trainable, name=f"{self.name}/{name or 'variable'}")
-        var.constraint = constraint
+        var.constraint = constraints.get(constraint)
         self._weights.append(var)
         if regularizer is not None:
             self.__dict__.setdefault("_regularizers", []).append((var, regularizers.get(regularizer)))
@@ -206,7 +213,8 @@ class Layer:
             kwargs.pop("mask", None)
         self._activity_losses = []
         outputs = self.call(inputs, *args, **kwargs)
-        if isinstance(outputs, Tensor) and isinstance(inputs, Tensor):
+        # an identity layer that does not support masking leaves its input's mask alone
+        if isinstance(outputs, Tensor) and isinstance(inputs, Tensor) and (outputs is not inputs or self.supports_masking):
             outputs._keras_mask = self.compute_mask(inputs, kwargs.get("mask", inputs._keras_mask))
         return outputs
 
