@@ -22,11 +22,16 @@ class UnknownDatasetError(KeyError):
         return str(self.args[0])
 
 
-def _module(name: str):
+def _key(name: str) -> str:
+    """The dataset's name in ``NAMES`` (case and ``-``/``_`` do not matter)."""
     key = str(name).lower().replace("-", "_")
     if key not in NAMES:
         raise UnknownDatasetError(f"unknown dataset {name!r}; known: {', '.join(NAMES)}")
-    return globals()[key]
+    return key
+
+
+def _module(name: str):
+    return globals()[_key(name)]
 
 
 def load(name: str, **kwargs):
@@ -36,7 +41,7 @@ def load(name: str, **kwargs):
 
 def where(name: str) -> str:
     """Where ``name`` would be loaded from: a path, a package, ``"built in"`` or ``"missing"``."""
-    _module(name)
+    name = _key(name)
     if name in _FILE_BASED:
         found = sources.find(_FILE_BASED[name].layouts())
         if found is None:

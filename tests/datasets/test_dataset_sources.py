@@ -139,6 +139,7 @@ def test_available_and_load_by_name(data_dirs):
     data = fake_mnist(seed=8)
     write_idx_set(data_dirs["system"] / "fashion-mnist", data, FASHION_NAMES)
     assert datasets.where("fashion_mnist") == str(data_dirs["system"] / "fashion-mnist")
+    assert datasets.where("Fashion-MNIST") == str(data_dirs["system"] / "fashion-mnist")
     write_mnist_npz(data_dirs["keras"] / "mnist.npz", data)
     assert datasets.where("mnist") == str(data_dirs["keras"] / "mnist.npz")
     np.testing.assert_array_equal(datasets.load("fashion-mnist")[0][0], data[0][0])
