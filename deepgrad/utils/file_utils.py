@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import os
 import sys
 import tarfile
@@ -127,6 +128,9 @@ def download(origin: str, target: str, file_hash: str | None = None, hash_algori
                         out.write(chunk)
                         hasher.update(chunk)
                         bar.update(len(chunk))
+                except (http.client.HTTPException, ConnectionError, TimeoutError) as e:
+                    raise DownloadError(f"cannot download {origin}: connection lost after {bar.done} "
+                                        f"bytes ({type(e).__name__}: {e})") from e
                 finally:
                     bar.close()
                 if length and bar.done != int(length):

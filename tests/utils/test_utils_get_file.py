@@ -161,3 +161,28 @@ def test_extract_corrupt_and_non_archive(tmp_path):
     plain = tmp_path / "plain.txt"
     plain.write_text("not an archive")
     assert extract_archive(str(plain), str(tmp_path / "out")) is False
+
+
+def test_connection_closed_early_keeps_nothing(tmp_path):
+    class Short(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            self.wfile.write(b"x" * 10)
+            self.close_connection = True
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Short)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(DownloadError, match="cannot download .*/short.bin: connection (closed|lost) after 10"):
+            get_file("short.bin", f"http://127.0.0.1:{httpd.server_address[1]}/short.bin", cache_dir=str(tmp_path))
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
+    assert os.listdir(tmp_path / "datasets") == []
