@@ -204,3 +204,26 @@ def test_step_uses_dot_grad_and_the_built_variables():
     assert w.grad is None
     with pytest.raises(ValueError, match="no variables"):
         optimizers.SGD().step()
+
+
+def test_callable_learning_rate_and_lr_alias():
+    current = {"lr": 0.5}
+    opt = optimizers.SGD(lambda: current["lr"])
+    w = dg.Variable(np.zeros(1))
+    opt.apply([np.ones(1)], [w])
+    current["lr"] = 0.25
+    opt.apply([np.ones(1)], [w])
+    np.testing.assert_allclose(w.data, [-0.75])
+    plain = optimizers.SGD(0.1)
+    plain.lr = 0.2
+    assert plain.learning_rate == 0.2 and plain.lr == 0.2
+
+
+def test_state_keeps_a_learning_rate_set_during_training():
+    opt = optimizers.Adam(0.01)
+    opt.build(variables())
+    opt.learning_rate = 0.003  # what ReduceLROnPlateau does
+    restored = optimizers.Adam(0.01)
+    restored.build(variables())
+    restored.set_state(opt.get_state())
+    assert restored.learning_rate == 0.003
