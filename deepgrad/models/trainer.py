@@ -42,6 +42,41 @@ def _as_loss(identifier):
     return losses.LossFunctionWrapper(loss, name=getattr(loss, "__name__", None))
 
 
+def _logits_twin(loss):
+    """For a cross-entropy on probabilities, ``(activation op, the same loss on logits)``.
+
+    When a prediction is the direct output of that op (softmax on the loss's axis, or
+    sigmoid), training computes the loss from the op's input instead: log-softmax inside one
+    fused op, far better conditioned than log(clip(softmax)). The values agree except where
+    Keras's clipping at 1e-7 bites.
+    """
+    from .. import losses
+    from ..ops.activation import Sigmoid, Softmax
+
+    fn = getattr(loss, "fn", None)
+    op = {losses.categorical_crossentropy: Softmax, losses.sparse_categorical_crossentropy: Softmax,
+          losses.binary_crossentropy: Sigmoid}.get(fn)
+    if op is None or type(loss).call is not losses.LossFunctionWrapper.call:  # a custom call() is kept as is
+        return None
+    kwargs = dict(loss._fn_kwargs)
+    if kwargs.get("from_logits") or kwargs.get("ignore_class") is not None:
+        return None
+    kwargs["from_logits"] = True
+    return op, losses.LossFunctionWrapper(fn, reduction=loss.reduction, name=loss.name, **kwargs)
+
+
+def _logits_of(y_pred, twin):
+    """The input of the softmax/sigmoid that produced ``y_pred``, or None."""
+    ctx = y_pred._ctx
+    if twin is None or ctx is None or type(ctx) is not twin[0] or y_pred._keras_mask is not None:
+        return None
+    if twin[0].__name__ == "Softmax":
+        axis = twin[1]._fn_kwargs.get("axis", -1)
+        if ctx.axis % y_pred.ndim != axis % y_pred.ndim:
+            return None
+    return ctx.inputs[0]
+
+
 def _per_output(spec, names: list[str], what: str) -> list:
     """A single spec for every output, a list in output order, or a dict by output name."""
     if isinstance(spec, dict):
@@ -68,6 +103,7 @@ class Trainer:
         self.stop_training = False
         self.history = None
         self._losses: list = []
+        self._logit_losses: list = []     # per output: (activation op, loss on logits) or None
         self._loss_weights: list = []
         self._metrics: list = []          # [(output index, metric, weighted)]
         self._loss_tracker = _MeanTracker("loss")
@@ -85,6 +121,7 @@ class Trainer:
         names = self._output_names()
         loss_specs = _per_output(loss, names, "losses")
         self._losses = [_as_loss(spec) for spec in loss_specs]
+        self._logit_losses = [None if loss is None else _logits_twin(loss) for loss in self._losses]
         if loss_weights is None:
             self._loss_weights = [1.0] * len(names)
         else:
@@ -140,7 +177,11 @@ class Trainer:
         for k, (loss, weight) in enumerate(zip(self._losses, self._loss_weights)):
             if loss is None:
                 continue
-            value = loss(ys[k], preds[k], sample_weight)
+            logits = _logits_of(preds[k], self._logit_losses[k]) if training else None
+            if logits is not None:
+                value = self._logit_losses[k][1](ys[k], logits, sample_weight)
+            else:
+                value = loss(ys[k], preds[k], sample_weight)
             if self._output_loss_trackers:
                 self._output_loss_trackers[k].update_state(float(value.data), preds[k].shape[0])
             value = value * weight if weight != 1.0 else value

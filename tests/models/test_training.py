@@ -311,3 +311,40 @@ def test_nan_and_inf_are_located():
 def test_labels_out_of_range_for_sparse_ce():
     with pytest.raises(ValueError, match=r"Labels out of range.*0 to 3.*3 classes"):
         _compiled().fit(np.zeros((4, 2)), np.array([0, 1, 2, 3]), verbose=0)
+
+
+# ----------------------------------------------------------------- softmax/sigmoid + cross-entropy fusion
+@pytest.mark.parametrize("loss, activation, classes", [("sparse_categorical_crossentropy", "softmax", 3),
+                                                       ("categorical_crossentropy", "softmax", 3),
+                                                       ("binary_crossentropy", "sigmoid", 1)])
+def test_training_loss_from_logits_equals_the_probability_loss(loss, activation, classes):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(8, 4)).astype("float32")
+    labels = rng.integers(0, max(classes, 2), 8)
+    y = {"sparse_categorical_crossentropy": labels, "categorical_crossentropy": np.eye(3, dtype="float32")[labels],
+         "binary_crossentropy": labels[:, None].astype("float32")}[loss]
+    model = dg.Sequential([layers.Input(shape=(4,)), layers.Dense(classes, activation=activation)])
+    model.compile(optimizer=optimizers.SGD(0.1), loss=loss)
+    before = model.get_weights()
+    evaluated = model.test_on_batch(x, y)            # no graph: the clipped probability formula
+    trained = model.train_on_batch(x, y)             # the fused logits path
+    np.testing.assert_allclose(trained, evaluated, rtol=1e-5)
+    # the update equals the one from the probability formula's gradient
+    reference = dg.Sequential([layers.Input(shape=(4,)), layers.Dense(classes, activation=activation)])
+    reference.set_weights(before)
+    probs = reference(x, training=True)
+    value = dg.losses.get(loss)(y, probs).mean()
+    grads = dg.grad(value, reference.trainable_weights)
+    for w, w0, g in zip(model.get_weights(), before, grads):
+        np.testing.assert_allclose(w, w0 - 0.1 * g, rtol=1e-4, atol=1e-6)
+
+
+def test_fused_loss_keeps_learning_where_clipping_would_stop_it():
+    # a confidently wrong softmax: clip(p, 1e-7) has zero gradient, the logits path does not
+    model = dg.Sequential([layers.Input(shape=(1,)), layers.Dense(2, activation="softmax")])
+    model.set_weights([np.array([[50.0, -50.0]], "float32"), np.zeros(2, "float32")])
+    model.compile(optimizer=optimizers.SGD(0.01), loss="sparse_categorical_crossentropy")
+    x, y = np.ones((1, 1), "float32"), np.array([1])
+    assert model.test_on_batch(x, y) == pytest.approx(-np.log(1e-7), rel=1e-4)
+    assert model.train_on_batch(x, y) == pytest.approx(100.0, rel=1e-4)  # logsumexp(50, -50) - (-50)
+    assert model.get_weights()[0][0, 0] < 50.0
