@@ -54,7 +54,11 @@ def _loss_name(loss) -> str | None:
     elif isinstance(loss, dict):
         name = loss.get("class_name", "")
     else:
-        name = getattr(loss, "__name__", None) or type(loss).__name__
+        name = getattr(loss, "__name__", None)
+        if not isinstance(name, str):
+            name = getattr(loss, "name", None)  # a Loss instance (its name is the loss's snake-case name)
+        if not isinstance(name, str):
+            name = type(loss).__name__
     from .base import _snake_case
 
     name = _LOSS_ALIASES.get(name, name)

@@ -1,0 +1,15 @@
+"""Callbacks: hooks into ``fit``/``evaluate``/``predict`` with Keras's names and behaviour."""
+from .backup_and_restore import BackupAndRestore
+from .callback import Callback, CallbackList
+from .csv_logger import CSVLogger
+from .early_stopping import EarlyStopping
+from .history import History
+from .learning_rate import LearningRateScheduler, ReduceLROnPlateau
+from .model_checkpoint import ModelCheckpoint
+from .progbar import Progbar
+from .progbar_logger import ProgbarLogger
+from .simple import LambdaCallback, TerminateOnNaN
+
+__all__ = ["BackupAndRestore", "CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History",
+           "LambdaCallback", "LearningRateScheduler", "ModelCheckpoint", "Progbar", "ProgbarLogger",
+           "ReduceLROnPlateau", "TerminateOnNaN"]

@@ -1,0 +1,30 @@
+"""Shared by the callbacks that watch a logged value: which direction counts as better."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+_MAXIMIZED = ("acc", "accuracy", "auc", "precision", "recall")
+
+
+def resolve_mode(monitor: str, mode: str, owner: str) -> str:
+    """"min" or "max". With mode="auto", accuracy-like names are maximised, others minimised."""
+    if mode not in ("auto", "min", "max"):
+        warnings.warn(f"{owner} mode {mode!r} is unknown, falling back to 'auto'", stacklevel=3)
+        mode = "auto"
+    if mode != "auto":
+        return mode
+    name = monitor[4:] if monitor.startswith("val_") else monitor
+    return "max" if name.endswith(_MAXIMIZED) or name.startswith("fmeasure") else "min"
+
+
+def monitor_value(logs, monitor: str, owner: str):
+    """The monitored value as a float, or None (with a warning listing what is logged)."""
+    logs = logs or {}
+    value = logs.get(monitor)
+    if value is None:
+        warnings.warn(f"{owner} is conditioned on metric `{monitor}` which is not available. "
+                      f"Available metrics are: {','.join(logs)}", stacklevel=3)
+        return None
+    return float(np.asarray(value))

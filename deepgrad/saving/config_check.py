@@ -1,0 +1,74 @@
+"""Checks a model config from a file before anything is built from it.
+
+Configs are plain JSON. Only class names that deepgrad knows (or that the caller lists in
+``custom_objects``) may appear; module paths, dotted or dunder names and serialized Python
+functions are refused, so a file can never make the loader import or call anything.
+"""
+from __future__ import annotations
+
+import re
+
+from .safetensors_format import UnsafeFileError
+
+_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_FORBIDDEN_KEYS = {"module", "registered_name", "function_type", "bytecode", "__class__", "__reduce__"}
+_MODEL_CLASSES = {"Sequential", "Functional", "Model"}
+
+
+def _layer_class_known(name: str, custom_objects: dict) -> bool:
+    from .. import layers
+
+    if name in custom_objects or name in _MODEL_CLASSES:
+        return True
+    try:
+        layers.get(name)
+    except ValueError:
+        return False
+    return True
+
+
+def check_model_config(config, custom_objects=None, source: str = "config") -> None:
+    """Raise UnsafeFileError/ValueError for anything a loader must not act on."""
+    custom_objects = custom_objects or {}
+    unknown: list[str] = []
+
+    def walk(node, path):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if not isinstance(key, str):
+                    raise UnsafeFileError(f"{source}: non-string key at {path}")
+                if key in _FORBIDDEN_KEYS and not (key == "module" and value is None):
+                    raise UnsafeFileError(f"{source}: key {key!r} at {path} is not allowed; deepgrad configs "
+                                          "name classes only, never modules or code")
+                walk(value, f"{path}/{key}")
+            name = node.get("class_name")
+            if name is not None:
+                if not isinstance(name, str) or not _IDENTIFIER.match(name) or "__" in name:
+                    raise UnsafeFileError(f"{source}: class_name {name!r} at {path} is not a plain class name "
+                                          "(module paths and dunder names are refused)")
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, f"{path}/{i}")
+        elif not (node is None or isinstance(node, (str, bool, int, float))):
+            raise UnsafeFileError(f"{source}: unexpected value of type {type(node).__name__} at {path}")
+
+    def layers_of(model_config):
+        cfg = model_config.get("config") or {}
+        for entry in cfg.get("layers") or []:
+            if isinstance(entry, dict):
+                yield entry
+
+    def collect(model_config):
+        name = model_config.get("class_name")
+        if not _layer_class_known(name, custom_objects):
+            unknown.append(name)
+        for entry in layers_of(model_config):
+            collect(entry)
+
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise UnsafeFileError(f"{source}: expected an object with 'class_name' and 'config'")
+    walk(config, "")
+    collect(config)
+    if unknown:
+        raise ValueError(f"{source} names unknown class(es) {sorted(set(unknown))}. Built-in layers load by "
+                         "name; pass your own classes with custom_objects={'Name': Class}.")

@@ -1,0 +1,97 @@
+"""Weights files: every weight of a model keyed by its index and name.
+
+Keys are ``"{index}/{weight name}"`` in ``model.weights`` order, e.g. ``"0/dense/kernel"``,
+``"1/dense/bias"``. Loading matches by index (names may differ between two builds of the same
+architecture, e.g. ``dense_1`` vs ``dense``) and checks every shape before assigning any.
+Formats: ``.weights.safetensors`` (or any ``.safetensors``) and ``.weights.npz``; a
+``.deepgrad``/``.keras`` model file can also be a source.
+"""
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+
+import numpy as np
+
+from . import safetensors_format as st
+from .archive import check_zip, sniff
+from .atomic import atomic_write
+from .safetensors_format import UnsafeFileError
+
+
+def weights_to_arrays(model) -> dict[str, np.ndarray]:
+    return {f"{i}/{w.name}": np.asarray(w.data) for i, w in enumerate(model.weights)}
+
+
+def _index(key: str, source: str) -> int:
+    head = key.split("/", 1)[0]
+    if not head.isdigit():
+        raise UnsafeFileError(f"{source}: weight key {key!r} does not start with an index")
+    return int(head)
+
+
+def assign_arrays(model, arrays: dict[str, np.ndarray], source: str) -> None:
+    """Set every weight of ``model`` from ``arrays`` (keys as above); all checks before any write."""
+    weights = model.weights
+    by_index = {}
+    for key, value in arrays.items():
+        by_index[_index(key, source)] = (key, value)
+    if sorted(by_index) != list(range(len(by_index))) or len(by_index) != len(weights):
+        raise ValueError(f"{source} holds {len(by_index)} weights but model {model.name!r} has {len(weights)}"
+                         + ("" if weights else " (build the model first, e.g. by calling it on data)"))
+    for i, w in enumerate(weights):
+        key, value = by_index[i]
+        if tuple(value.shape) != tuple(w.shape):
+            raise ValueError(f"{source}: weight {key!r} has shape {tuple(value.shape)} but model "
+                             f"{model.name!r} expects {tuple(w.shape)} for weight {i} ({w.name!r})")
+    for i, w in enumerate(weights):
+        w.assign(by_index[i][1].astype(w.dtype, copy=False))
+
+
+def read_npz(data: bytes, source: str) -> dict[str, np.ndarray]:
+    """An .npz's arrays without pickle; object arrays are refused."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            check_zip(zf, source)
+    except zipfile.BadZipFile as e:
+        raise UnsafeFileError(f"{source} is a truncated or corrupt .npz archive ({e})") from None
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            return {name: npz[name] for name in npz.files}
+    except ValueError as e:
+        raise UnsafeFileError(f"{source} holds pickled (object) data, which deepgrad refuses to load ({e})") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as e:
+        raise UnsafeFileError(f"{source} is a truncated or corrupt .npz archive ({e})") from None
+
+
+def save_weights(model, filepath, overwrite: bool = True) -> None:
+    filepath = os.fspath(filepath)
+    arrays = weights_to_arrays(model)
+    if filepath.endswith(".npz"):
+        with atomic_write(filepath, "wb", overwrite=overwrite) as f:
+            np.savez(f, **arrays)
+    elif filepath.endswith(".safetensors"):
+        st.save_file(arrays, filepath, metadata={"format": "deepgrad.weights"}, overwrite=overwrite)
+    else:
+        raise ValueError(f"save_weights: the filepath must end in '.weights.safetensors' or '.weights.npz', "
+                         f"got {filepath!r}")
+
+
+def load_weights(model, filepath, skip_mismatch: bool = False) -> None:
+    """Load weights written by ``save_weights`` (or the weights of a saved model file)."""
+    if skip_mismatch:
+        raise NotImplementedError("load_weights: skip_mismatch=True is not supported")
+    filepath = os.fspath(filepath)
+    with open(filepath, "rb") as f:
+        data = f.read()
+    if filepath.endswith(".safetensors"):
+        arrays, _ = st.loads(data, source=filepath)
+    elif filepath.endswith(".npz"):
+        sniff(data[:8], filepath)
+        arrays = read_npz(data, filepath)
+    else:
+        from .model_file import WEIGHTS_MEMBER, read_model_archive
+
+        arrays, _ = st.loads(read_model_archive(filepath)[WEIGHTS_MEMBER], source=f"{filepath}:{WEIGHTS_MEMBER}")
+    assign_arrays(model, arrays, filepath)

@@ -1,0 +1,95 @@
+"""Progbar output, captured: the Keras line formats, throttling and the tty/newline logic."""
+import io
+import re
+import sys
+
+import pytest
+
+from deepgrad.callbacks import Progbar, ProgbarLogger
+
+
+class FakeTTY(io.StringIO):
+    def isatty(self):
+        return True
+
+
+class Captured:
+    def __init__(self, capsys):
+        self.capsys = capsys
+
+    def getvalue(self):
+        return self.capsys.readouterr().out
+
+
+@pytest.fixture
+def stdout(capsys):
+    return Captured(capsys)
+
+
+def test_first_step_and_final_line_format(stdout):
+    bar = Progbar(469)
+    bar.update(1, [("loss", 2.30123), ("accuracy", 0.109375)])
+    bar.update(469, [("loss", 0.5), ("accuracy", 0.9)])
+    first, last = stdout.getvalue().splitlines()
+    assert first == "  1/469 [..............................] - ETA: " + first.split("ETA: ")[1]
+    assert re.fullmatch(r"  1/469 \[\.{30}\] - ETA: \d+s - loss: 2\.3012 - accuracy: 0\.1094", first)
+    # values are averaged over steps: loss (2.30123 * 1 + 0.5 * 468) / 469
+    avg_loss, avg_acc = (2.30123 + 0.5 * 468) / 469, (0.109375 + 0.9 * 468) / 469
+    assert re.fullmatch(r"469/469 \[={30}\] - \d+s \d+(us|ms)/step - loss: " + f"{avg_loss:.4f}"
+                        + " - accuracy: " + f"{avg_acc:.4f}", last), last
+
+
+def test_bar_shape_mid_epoch(stdout):
+    bar = Progbar(10, stateful_metrics=["loss"])
+    bar.update(5, [("loss", 1.0)])
+    line = stdout.getvalue().splitlines()[0]
+    assert line.startswith(" 5/10 [==============>...............] - ETA:")
+    assert line.endswith(" - loss: 1.0000")
+
+
+def test_small_values_use_scientific_notation(stdout):
+    Progbar(1, stateful_metrics=["loss"]).update(1, [("loss", 0.0001234)])
+    assert stdout.getvalue().rstrip().endswith("loss: 1.2340e-04")
+
+
+def test_updates_are_throttled_except_the_last(stdout):
+    bar = Progbar(1000, interval=10.0)
+    for step in range(1, 1001):
+        bar.update(step, [("loss", 1.0)])
+    lines = stdout.getvalue().splitlines()
+    assert len(lines) == 2 and lines[-1].startswith("1000/1000 [=")
+
+
+def test_tty_redraws_in_place(monkeypatch):
+    out = FakeTTY()
+    monkeypatch.setattr(sys, "stdout", out)
+    bar = Progbar(3, interval=0.0)
+    for step in (1, 2, 3):
+        bar.update(step, [("loss", 1.0)])
+    text = out.getvalue()
+    assert text.count("\r") == 3 and text.count("\n") == 1 and text.endswith("\n")
+
+
+def test_verbose_2_prints_one_line_at_the_end(stdout):
+    bar = Progbar(20, verbose=2, stateful_metrics=["loss", "val_loss"])
+    for step in range(1, 21):
+        bar.update(step, [("loss", 0.25), ("val_loss", 0.5)])
+    lines = stdout.getvalue().splitlines()
+    assert len(lines) == 1
+    assert re.fullmatch(r"20/20 - \d+s - loss: 0\.2500 - val_loss: 0\.5000 - \d+(s|ms|us)/epoch - "
+                        r"\d+(s|ms|us)/step", lines[0]), lines[0]
+
+
+def test_progbar_logger_epoch_lines(stdout):
+    logger = ProgbarLogger()
+    logger.set_params({"verbose": 1, "epochs": 2, "steps": 3})
+    logger.on_train_begin()
+    for epoch in range(2):
+        logger.on_epoch_begin(epoch)
+        for step in range(3):
+            logger.on_train_batch_end(step, {"loss": 1.0 - 0.1 * step})
+        logger.on_epoch_end(epoch, {"loss": 0.9, "val_loss": 0.8})
+    lines = stdout.getvalue().splitlines()
+    assert lines[0] == "Epoch 1/2" and "Epoch 2/2" in lines
+    final = [line for line in lines if line.startswith("3/3 [=")]
+    assert len(final) == 2 and all(line.endswith("- loss: 0.9000 - val_loss: 0.8000") for line in final)
