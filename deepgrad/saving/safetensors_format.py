@@ -30,11 +30,11 @@ class UnsafeFileError(ValueError):
 def dumps(arrays: dict[str, np.ndarray], metadata: dict[str, str] | None = None) -> bytes:
     header, chunks, offset = {}, [], 0
     for name, array in arrays.items():
-        array = np.ascontiguousarray(array)
+        array = np.asarray(array)  # (not ascontiguousarray: it turns 0-d arrays into 1-d)
         code = _CODES.get(array.dtype.newbyteorder("<") if array.dtype.byteorder == ">" else array.dtype)
         if code is None:
             raise TypeError(f"Cannot store {name!r}: dtype {array.dtype} has no safetensors equivalent")
-        data = array.astype(DTYPES[code], copy=False).tobytes()
+        data = array.astype(DTYPES[code], copy=False).tobytes(order="C")
         header[name] = {"dtype": code, "shape": list(array.shape), "data_offsets": [offset, offset + len(data)]}
         chunks.append(data)
         offset += len(data)

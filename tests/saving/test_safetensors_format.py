@@ -1,0 +1,77 @@
+"""The safetensors reader/writer: exact round trips, interchange with the safetensors package,
+and forged headers refused before any allocation."""
+import json
+import struct
+
+import numpy as np
+import pytest
+
+from deepgrad.saving import UnsafeFileError
+from deepgrad.saving import safetensors_format as st
+
+
+def arrays():
+    rng = np.random.default_rng(0)
+    return {"0/dense/kernel": rng.standard_normal((3, 4)).astype(np.float32),
+            "f64": rng.standard_normal(5), "half": np.arange(6, dtype=np.float16).reshape(2, 3),
+            "iterations": np.asarray(7, np.int64), "mask": np.array([True, False]),
+            "bytes": np.arange(4, dtype=np.uint8), "empty": np.zeros((0, 3), np.float32),
+            "strided": np.arange(12, dtype=np.int32).reshape(3, 4)[:, ::2]}
+
+
+def test_round_trip_keeps_values_shapes_dtypes():
+    data = st.dumps(arrays(), {"format": "test"})
+    assert len(struct.unpack("<Q", data[:8])) == 1 and struct.unpack("<Q", data[:8])[0] % 8 == 0
+    loaded, metadata = st.loads(data)
+    assert metadata == {"format": "test"}
+    for name, value in arrays().items():
+        assert loaded[name].dtype == value.dtype and loaded[name].shape == value.shape, name
+        np.testing.assert_array_equal(loaded[name], value)
+        assert loaded[name].flags.writeable
+
+
+def test_interchange_with_the_safetensors_package(tmp_path):
+    safetensors_numpy = pytest.importorskip("safetensors.numpy")
+    ours = tmp_path / "ours.safetensors"
+    st.save_file(arrays(), ours)
+    theirs = safetensors_numpy.load_file(str(ours))
+    for name, value in arrays().items():
+        np.testing.assert_array_equal(theirs[name], value)
+    path = tmp_path / "theirs.safetensors"
+    safetensors_numpy.save_file({k: np.ascontiguousarray(v) for k, v in arrays().items()}, str(path),
+                                metadata={"a": "b"})
+    loaded, metadata = st.load_file(path)
+    assert metadata == {"a": "b"}
+    for name, value in arrays().items():
+        np.testing.assert_array_equal(loaded[name], value)
+
+
+def forge(header: dict, payload: bytes = b"") -> bytes:
+    encoded = json.dumps(header).encode()
+    return struct.pack("<Q", len(encoded)) + encoded + payload
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"\x01\x02", "shorter than the 8-byte header length"),
+    (struct.pack("<Q", 10 ** 12) + b"{}", "claims 1000000000000 bytes"),
+    (struct.pack("<Q", 4) + b"{no}", "not JSON"),
+    (forge([1, 2]), "not a JSON object"),
+    (forge({"w": {"dtype": "F32", "shape": [10 ** 6, 10 ** 6], "data_offsets": [0, 4 * 10 ** 12]}}, b"\0" * 16),
+     "outside the 16 data bytes"),
+    (forge({"w": {"dtype": "F32", "shape": [10 ** 6, 10 ** 6], "data_offsets": [0, 16]}}, b"\0" * 16),
+     "claims shape"),
+    (forge({"w": {"dtype": "O", "shape": [1], "data_offsets": [0, 8]}}, b"\0" * 8), "unsupported dtype"),
+    (forge({"w": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}}, b"\0" * 4), "invalid shape"),
+    (forge({"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4], "extra": 1}}, b"\0" * 4),
+     "exactly dtype, shape and data_offsets"),
+    (forge({"__metadata__": {"a": 1}}), "__metadata__"),
+])
+def test_forged_or_truncated_files_are_refused(data, message):
+    with pytest.raises(UnsafeFileError, match=message):
+        st.loads(data, source="w.safetensors")
+
+
+def test_truncated_real_file_is_refused():
+    data = st.dumps(arrays())
+    with pytest.raises(UnsafeFileError, match="outside|claims"):
+        st.loads(data[:-10])
