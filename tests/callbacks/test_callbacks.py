@@ -215,3 +215,31 @@ def test_fit_reduce_lr_and_terminate_on_nan():
                                 callbacks=[callbacks.TerminateOnNaN(),
                                            callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: seen.append(b))])
     assert diverging.stop_training and len(history.epoch) == 1 and len(seen) < 6
+
+
+def test_fit_checkpoints_best_full_models(tmp_path):
+    x, y = data()
+    model = small_model()
+    template = str(tmp_path / "model.{epoch:02d}-{val_loss:.3f}.deepgrad")
+    ckpt = callbacks.ModelCheckpoint(template, monitor="val_loss", save_best_only=True)
+    history = model.fit(x[:32], y[:32], validation_data=(x[32:], y[32:]), epochs=3, batch_size=8, verbose=0,
+                        callbacks=[ckpt])
+    losses = history.history["val_loss"]
+    expected = [f"model.{e + 1:02d}-{v:.3f}.deepgrad" for e, v in enumerate(losses) if v == min(losses[:e + 1])]
+    assert sorted(os.listdir(tmp_path)) == expected
+    last = models.load_model(tmp_path / expected[-1])
+    assert last.evaluate(x[32:], y[32:], verbose=0) == pytest.approx(ckpt.best, rel=1e-6)
+
+
+def test_fit_progress_output(capsys):
+    x, y = data()
+    model = small_model()
+    model.fit(x, y, epochs=2, batch_size=16, verbose=1, validation_data=(x[:8], y[:8]))
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "Epoch 1/2" and "Epoch 2/2" in lines
+    finals = [line for line in lines if line.startswith("3/3 [==============================] - ")]
+    assert len(finals) == 2 and all(" - loss: " in line and " - val_loss: " in line for line in finals)
+    model.fit(x, y, epochs=2, batch_size=16, verbose=2)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "Epoch 1/2" and len(lines) == 4 and lines[1].startswith("3/3 - ")
+    assert lines[1].endswith("/step") and "/epoch - " in lines[1]

@@ -162,3 +162,24 @@ def test_overwrite_false(tmp_path):
     model.save(tmp_path / "m.deepgrad")
     with pytest.raises(FileExistsError):
         model.save(tmp_path / "m.deepgrad", overwrite=False)
+
+
+def test_multi_output_compile_config_round_trip(tmp_path):
+    dg.backend.seed(0)
+    inputs = layers.Input(shape=(4,))
+    model = models.Model(inputs, [layers.Dense(3, activation="softmax", name="cls")(inputs),
+                                  layers.Dense(1, name="reg")(inputs)])
+    model.compile(optimizer="adam", loss={"cls": "sparse_categorical_crossentropy", "reg": "mse"},
+                  metrics={"cls": ["accuracy"], "reg": ["mae"]}, loss_weights={"cls": 1.0, "reg": 0.5})
+    rng = np.random.default_rng(0)
+    x = rng.random((16, 4), dtype=np.float32)
+    y = {"cls": rng.integers(0, 3, 16), "reg": rng.random((16, 1), dtype=np.float32)}
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    model.save(tmp_path / "multi.deepgrad")
+    loaded = models.load_model(tmp_path / "multi.deepgrad")
+    assert loaded.metrics_names == ["loss", "cls_loss", "reg_loss", "cls_accuracy", "reg_mae"]
+    assert loaded.evaluate(x, y, verbose=0) == pytest.approx(model.evaluate(x, y, verbose=0), rel=1e-6)
+    model.train_on_batch(x, y)
+    loaded.train_on_batch(x, y)
+    for a, b in zip(loaded.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
