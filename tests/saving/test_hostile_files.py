@@ -1,5 +1,4 @@
 """Hostile or broken files are refused with a clear error, and nothing in them is executed."""
-import io
 import json
 import os
 import pickle
@@ -9,7 +8,7 @@ import numpy as np
 import pytest
 
 import deepgrad as dg
-from deepgrad import layers, models, saving
+from deepgrad import layers, models
 from deepgrad.saving import UnsafeFileError
 
 EXECUTED = []
