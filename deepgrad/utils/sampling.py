@@ -42,14 +42,20 @@ def _stratified_test_counts(counts: np.ndarray, n_test: int) -> np.ndarray:
     return np.minimum(take, counts)
 
 
-def train_test_split(x, y=None, test_size: float | int = 0.2, stratify=False, seed: int | None = None):
+def train_test_split(x, y=None, test_size: float | int = 0.2, stratify=False, seed: int | None = None,
+                     random_state: int | None = None):
     """Shuffle and split into train and test parts, as scikit-learn does.
 
     ``test_size`` is a fraction in (0, 1) (the test part gets ``ceil(test_size * N)``
     samples) or a sample count. ``stratify=True`` keeps each class's share of ``y`` in both
     parts; an array of labels stratifies by those instead. Returns
     ``x_train, x_test, y_train, y_test`` (or ``x_train, x_test`` when ``y`` is None).
+    ``random_state`` is scikit-learn's name for ``seed``.
     """
+    if random_state is not None:
+        if seed is not None and seed != random_state:
+            raise ValueError("train_test_split: give seed or random_state, not both")
+        seed = random_state
     x = np.asarray(x)
     _check_lengths(x, y, "train_test_split")
     n = len(x)

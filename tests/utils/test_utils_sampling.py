@@ -118,3 +118,15 @@ def test_class_weight_other_modes_and_errors():
         compute_class_weight("balanced", classes=[0, 1, 2], y=y)
     with pytest.raises(ValueError, match=r"labels \[1\] not in classes"):
         compute_class_weight("balanced", classes=[0], y=y)
+
+
+def test_random_state_is_scikit_learns_name_for_seed():
+    from deepgrad.utils import train_test_split
+
+    x, y = np.arange(40).reshape(20, 2), np.arange(20) % 2
+    a = train_test_split(x, y, test_size=0.25, random_state=42)
+    b = train_test_split(x, y, test_size=0.25, seed=42)
+    for left, right in zip(a, b):
+        np.testing.assert_array_equal(left, right)
+    with pytest.raises(ValueError, match="not both"):
+        train_test_split(x, y, seed=1, random_state=2)
