@@ -59,10 +59,11 @@ class ModelCheckpoint(Callback):
             self._save_model(epoch, None, logs)
 
     def _get_file_path(self, epoch, batch, logs) -> str:
+        fields = {k: v for k, v in (logs or {}).items() if k not in ("epoch", "batch")}
+        if batch is not None:
+            fields["batch"] = batch + 1
         try:
-            if batch is None or "batch" in (logs or {}):
-                return self.filepath.format(epoch=epoch + 1, **(logs or {}))
-            return self.filepath.format(epoch=epoch + 1, batch=batch + 1, **(logs or {}))
+            return self.filepath.format(epoch=epoch + 1, **fields)
         except KeyError as e:
             raise KeyError(f'Failed to format this callback filepath: "{self.filepath}". Reason: the logs '
                            f"have no value {e}; logged names are {sorted(logs or {})}") from None

@@ -110,6 +110,21 @@ def test_model_checkpoint_templates_and_best_only(tmp_path):
         callbacks.ModelCheckpoint(str(tmp_path / "w.h5"), save_weights_only=True)
 
 
+def test_model_checkpoint_every_n_batches(tmp_path):
+    model = StandInModel()
+    ckpt = callbacks.ModelCheckpoint(str(tmp_path / "m-{epoch}-{batch}-{loss:.1f}.deepgrad"), save_freq=2)
+    ckpt.set_model(model)
+    for epoch in range(2):
+        ckpt.on_epoch_begin(epoch)
+        for batch in range(3):
+            ckpt.on_train_batch_end(batch, {"loss": batch / 10})
+        ckpt.on_epoch_end(epoch, {"loss": 0.0})
+    assert [os.path.basename(p) for p in model.saved] == ["m-1-2-0.1.deepgrad", "m-2-1-0.0.deepgrad",
+                                                         "m-2-3-0.2.deepgrad"]
+    with pytest.raises(ValueError, match="save_freq"):
+        callbacks.ModelCheckpoint(str(tmp_path / "m.deepgrad"), save_freq=0)
+
+
 def test_reduce_lr_on_plateau_with_cooldown_and_min_lr():
     model = StandInModel()
     cb = callbacks.ReduceLROnPlateau(factor=0.5, patience=1, cooldown=2, min_lr=0.02)
