@@ -30,18 +30,18 @@ def test_seed_001_pipeline_and_cnn_on_real_digit_images(tmp_path):
     for label in (0, 1):
         folder = tmp_path / f"digit_{label}"
         folder.mkdir()
-        for i, img in enumerate(digits.images[digits.target == label][:12]):
+        for i, img in enumerate(digits.images[digits.target == label][:10]):
             pixels = (img * 255 / 16).astype(np.uint8)
             Image.fromarray(pixels, mode="L").resize((40, 40)).save(folder / f"{i}.png")
     example = load_example("seed_001_cnn_pipeline")
 
     x = example.preprocess(folder / "0.png")
-    assert x.shape == (1, 224, 224, 3) and 0.0 <= x.min() and x.max() <= 1.0
+    assert x.shape == (1, 224, 224, 3) and 0.0 <= x.min() and x.max() <= 1.0 + 1e-6
 
     dg.utils.set_random_seed(1)
-    model, history, predictions, labels = example.main(str(tmp_path), epochs=6, batch_size=8, verbose=0)
+    model, history, predictions, labels = example.main(str(tmp_path), epochs=5, batch_size=8, verbose=0)
     assert model.count_params() == 11_170_250  # as Keras counts the seed's model
-    assert predictions.shape == (24, 10)
+    assert predictions.shape == (20, 10)
     assert history.history["loss"][-1] < history.history["loss"][0]
     assert (predictions.argmax(1) == labels.argmax(1)).mean() >= 0.9
 
@@ -55,7 +55,7 @@ def test_seed_002_cifar_cnn_trains_on_real_images():
         x = np.pad(x[:, :, :, None], ((0, 0), (2, 2), (2, 2), (0, 0)))
         return np.repeat(x, 3, axis=3)
 
-    data = (as_cifar(x_train[:6000]), y_train[:6000, None]), (as_cifar(x_test[:1000]), y_test[:1000, None])
+    data = (as_cifar(x_train[:4000]), y_train[:4000, None]), (as_cifar(x_test[:1000]), y_test[:1000, None])
     dg.utils.set_random_seed(2)
     model, (loss, accuracy) = load_example("seed_002_cifar_cnn").main(epochs=2, data=data, verbose=0)
     assert model.count_params() == 167_562
