@@ -209,3 +209,27 @@ def test_update_is_fast_on_a_large_batch(rng):
     m.update_state(y, p)
     assert time.perf_counter() - start < 0.5
     assert m.result() == pytest.approx(roc_auc_score(y, p), abs=5e-3)
+
+
+def test_crossentropy_metrics_agree_with_the_losses(rng):
+    """The NumPy metric formulas and deepgrad.losses give the same per-sample values."""
+    from deepgrad import losses
+
+    logits = rng.standard_normal((12, 5)).astype(np.float32)
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    labels = rng.integers(0, 5, 12)
+    onehot = np.eye(5, dtype=np.float32)[labels]
+    for logit_mode, pred in ((False, probs), (True, logits)):
+        np.testing.assert_allclose(
+            metrics.sparse_categorical_crossentropy(labels, pred, from_logits=logit_mode),
+            losses.sparse_categorical_crossentropy(labels, pred, from_logits=logit_mode).data, rtol=1e-5)
+        np.testing.assert_allclose(
+            metrics.categorical_crossentropy(onehot, pred, from_logits=logit_mode, label_smoothing=0.1),
+            losses.categorical_crossentropy(onehot, pred, from_logits=logit_mode, label_smoothing=0.1).data,
+            rtol=1e-5)
+        binary_pred = pred[:, :1] if logit_mode else probs[:, :1]
+        y = (labels[:, None] > 2).astype(np.float32)
+        np.testing.assert_allclose(
+            metrics.binary_crossentropy(y, binary_pred, from_logits=logit_mode, label_smoothing=0.2),
+            losses.binary_crossentropy(y, binary_pred, from_logits=logit_mode, label_smoothing=0.2).data,
+            rtol=1e-5, atol=1e-6)
