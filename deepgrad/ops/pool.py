@@ -5,25 +5,16 @@ pool size; "same" padding is TensorFlow's (output ceil(in / stride), the odd ext
 after). Average pooling with "same" divides by the number of real cells in each window,
 padded cells excluded, as TensorFlow does. 1-D versions see (N, T, C) as (N, 1, T, C).
 
-When the stride equals the pool size the windows tile the (padded) input, so it is seen
-as (N, Ho, ph, Wo, pw, C) with one reshape and reduced over the two window axes. Otherwise
-the reduction runs over the ph*pw window offsets, each one vectorised over the whole batch.
+Both run over the ph*pw window offsets, each pass one element-wise op on the whole batch.
+When the stride equals the pool size the windows tile the (padded) input, which is then
+seen as (N, Ho, ph, Wo, pw, C) with one reshape; otherwise each offset is a strided slice.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..autograd import Function
-from .conv import _offset_slices, _pad_spatial, same_padding
-
-
-def _pair(value, name: str, op: str) -> tuple:
-    if isinstance(value, (int, np.integer)):
-        value = (int(value), int(value))
-    value = tuple(int(v) for v in value)
-    if len(value) != 2 or min(value) < 1:
-        raise ValueError(f"{op}: {name} must be a positive int or a pair of them, got {value}")
-    return value
+from .conv import _offset_slices, _pad_spatial, _pair, same_padding
 
 
 def pool_output_length(length, pool: int, stride: int, padding: str):
@@ -166,8 +157,7 @@ def _single(value, name, op):
 def _pool1d_args(pool_size, strides, padding, op):
     pool = _single(pool_size, "pool_size", op)
     strides = pool if strides is None else _single(strides, "strides", op)
-    args = _pool_args((1, pool), (1, strides), padding, op)
-    return args
+    return _pool_args((1, pool), (1, strides), padding, op)
 
 
 class MaxPool1D(MaxPool2D):
