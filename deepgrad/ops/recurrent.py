@@ -154,14 +154,19 @@ class LSTM(Function):
         # dPre = [dc * M_i, dc * M_f, dh * M_o, dc * M_c]  with
         # M_i = cand i (1-i), M_f = c_prev f (1-f), M_o = tanh(c) o (1-o), M_c = i (1-cand^2)
         M = np.empty_like(G)
-        np.multiply(G[..., :3 * U], 1 - G[..., :3 * U], out=M[..., :3 * U])
-        M[..., :U] *= cand
-        M[..., U:2 * U] *= C[:-1]
-        M[..., 2 * U:3 * U] *= TC
-        np.multiply(cand, cand, out=M[..., 3 * U:])
-        np.subtract(1, M[..., 3 * U:], out=M[..., 3 * U:])
-        M[..., 3 * U:] *= i
-        E = (1 - TC * TC) * o           # dc += dh * o (1 - tanh(c)^2)
+        S, M3 = G[..., :3 * U], M[..., :3 * U]
+        np.subtract(1, S, out=M3)
+        np.multiply(M3, S, out=M3)
+        np.multiply(M[..., :U], cand, out=M[..., :U])
+        np.multiply(M[..., U:2 * U], C[:-1], out=M[..., U:2 * U])
+        np.multiply(M[..., 2 * U:3 * U], TC, out=M[..., 2 * U:3 * U])
+        Mc = M[..., 3 * U:]
+        np.multiply(cand, cand, out=Mc)
+        np.subtract(1, Mc, out=Mc)
+        np.multiply(Mc, i, out=Mc)
+        E = np.multiply(TC, TC)         # dc += dh * o (1 - tanh(c)^2)
+        np.subtract(1, E, out=E)
+        np.multiply(E, o, out=E)
         F = f
         if keep is not None:            # a masked step passes dh, dc straight to the previous one
             M *= keep
@@ -169,8 +174,8 @@ class LSTM(Function):
             F = f * keep + (1 - keep)
 
         dH = g_seq.swapaxes(0, 1)       # dH[t]: gradient of the output of step t
-        dPre = np.empty_like(G)
-        M4, P4 = M.reshape(steps, batch, 4, U), dPre.reshape(steps, batch, 4, U)
+        dPre = M                        # step t's row of M becomes dPre in place once used
+        M4 = M.reshape(steps, batch, 4, U)
         dh = np.array(g_h, dtype=G.dtype)
         dc = np.array(g_c, dtype=G.dtype)
         dc_b = dc.reshape(batch, 1, U)
@@ -181,12 +186,15 @@ class LSTM(Function):
             np.add(dh, dH[t], out=dh)
             np.multiply(dh, E[t], out=tmp)
             np.add(dc, tmp, out=dc)
-            np.multiply(M4[t], dc_b, out=P4[t])
-            np.multiply(dh, M[t, :, 2 * U:3 * U], out=dPre[t, :, 2 * U:3 * U])
+            p = dPre[t]
+            i_f = M4[t, :, :2]
+            np.multiply(i_f, dc_b, out=i_f)
+            np.multiply(p[:, 2 * U:3 * U], dh, out=p[:, 2 * U:3 * U])
+            np.multiply(p[:, 3 * U:], dc, out=p[:, 3 * U:])
             np.multiply(dc, F[t], out=dc)               # dc_prev = dc * f
             if drop is not None:
                 np.multiply(dh, drop[t], out=tmp)
-            np.dot(dPre[t], RT, out=dh)                 # dh_prev = dPre @ R^T
+            np.dot(p, RT, out=dh)                       # dh_prev = dPre @ R^T
             if drop is not None:
                 np.add(dh, tmp, out=dh)
         return self._weight_grads(dPre.reshape(steps * batch, four_u), H, dh, dc)
