@@ -76,3 +76,11 @@ def test_embedding_accepts_whole_floats_and_rejects_bad_ids():
         layers.Embedding(4, 0)
     with pytest.raises(TypeError, match="integers"):
         embedding(np.array([0.5]), dg.Tensor(np.zeros((2, 2), "float32")))
+
+
+def test_embedding_central_differences():
+    from oracle import check_gradients
+
+    ids = np.array([[0, 2, 2], [1, 2, 0]])
+    table = np.random.default_rng(2).standard_normal((4, 3))
+    check_gradients(lambda i, t: embedding(i, t), [ids, table])

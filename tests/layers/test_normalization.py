@@ -46,6 +46,11 @@ def test_normalization_ops_central_differences():
     g, b = rng.standard_normal(3), rng.standard_normal(3)
     check_gradients(lambda x, g, b: batch_norm(x, g, b, epsilon=1e-3)[0], [x, g, b], rtol=1e-5, atol=1e-7)
     check_gradients(lambda x, g, b: layer_norm(x, g, b, epsilon=1e-3), [x, g, b], rtol=1e-5, atol=1e-7)
+    x4 = rng.standard_normal((2, 3, 2, 2))
+    g4, b4 = rng.standard_normal((1, 3, 1, 1)), rng.standard_normal((1, 3, 1, 1))
+    check_gradients(lambda x, g, b: batch_norm(x, g, b, axis=1)[0], [x4, g4, b4], rtol=1e-5, atol=1e-7)
+    g2, b2 = rng.standard_normal((1, 2, 2)), rng.standard_normal((1, 2, 2))
+    check_gradients(lambda x, g, b: layer_norm(x[:, 0], g, b, axis=[1, 2]), [x4, g2, b2], rtol=1e-5, atol=1e-7)
     mean, var = rng.standard_normal(3), rng.random(3) + 0.5
     check_gradients(lambda x, g, b: batch_norm_inference(x, mean, var, g, b), [x, g, b])
 
