@@ -42,8 +42,8 @@ class InputLayer(Layer):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        config.pop("sparse", None), config.pop("ragged", None)
+        # Keras also stores sparse and ragged, which dense NumPy inputs never are
+        config = {k: v for k, v in config.items() if k not in ("sparse", "ragged")}
         return cls(**config)
 
 
