@@ -4,6 +4,7 @@ import pytest
 
 import deepgrad as dg
 from deepgrad import layers
+from deepgrad.layers.base import reset_names
 
 
 class Linear(layers.Layer):
@@ -39,6 +40,7 @@ class Block(layers.Layer):
 
 
 def test_custom_layer_builds_lazily_and_gets_gradients():
+    reset_names()
     layer = Linear(2)
     assert not layer.built and layer.weights == []
     x = np.random.default_rng(0).standard_normal((5, 3)).astype("float32")
