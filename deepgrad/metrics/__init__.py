@@ -65,6 +65,11 @@ def _loss_name(loss) -> str | None:
     return name if name.islower() else _snake_case(name)
 
 
+def known_names() -> set[str]:
+    """Every string ``get`` resolves (some of them only with a cross-entropy loss)."""
+    return set(_BY_NAME) | set(_BY_CLASS_NAME) | {"accuracy", "acc", "crossentropy", "ce"}
+
+
 def get(identifier, loss=None) -> Metric:
     """A Metric from a name, a class name, a config dict, a Metric, or a function.
 
@@ -90,8 +95,7 @@ def get(identifier, loss=None) -> Metric:
             return _BY_NAME[identifier](name=identifier)
         if identifier in _BY_CLASS_NAME:
             return _BY_CLASS_NAME[identifier]()
-        known = sorted(set(_BY_NAME) | set(_BY_CLASS_NAME) | {"accuracy", "acc", "crossentropy", "ce"})
-        raise ValueError(f"Unknown metric {identifier!r}; expected one of {known}")
+        raise ValueError(f"Unknown metric {identifier!r}; expected one of {sorted(known_names())}")
     if isinstance(identifier, type) and issubclass(identifier, Metric):
         return identifier()
     if callable(identifier):

@@ -55,6 +55,8 @@ def _metric_spec(metric, loss):
         pass
     if isinstance(metric, metrics.AutoAccuracy):
         return "accuracy"
+    if type(metric) is metrics.MeanMetricWrapper:   # a user's function: stored by name only
+        return getattr(metric._fn, "__name__", metric.name)
     return metrics.serialize(metric)
 
 
@@ -105,7 +107,14 @@ def _recompile(model, config: dict, custom_objects) -> None:
             return {k: metrics_of(v) for k, v in spec.items()}
         if isinstance(spec, list):
             return [metrics_of(v) for v in spec]
-        return metrics.deserialize(spec, custom_objects) if isinstance(spec, dict) else spec
+        if isinstance(spec, dict):
+            return metrics.deserialize(spec, custom_objects)
+        if spec in (custom_objects or {}):
+            return custom_objects[spec]
+        if spec not in metrics.known_names():
+            raise ValueError(f"The model was compiled with metric {spec!r}, which is not built in; pass it "
+                             f"with custom_objects={{{spec!r}: function}}, or load with compile=False")
+        return spec
 
     model.compile(optimizer=optimizers.deserialize(config["optimizer"], custom_objects),
                   loss=loss_of(config.get("loss")), metrics=metrics_of(config.get("metrics")),

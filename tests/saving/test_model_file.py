@@ -183,3 +183,16 @@ def test_multi_output_compile_config_round_trip(tmp_path):
     loaded.train_on_batch(x, y)
     for a, b in zip(loaded.get_weights(), model.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_custom_metric_function_needs_custom_objects(tmp_path):
+    def doubled_error(y_true, y_pred):
+        return 2 * np.abs(y_true - y_pred).mean(axis=-1)
+
+    model = sequential()
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=[doubled_error])
+    model.save(tmp_path / "m.deepgrad")
+    with pytest.raises(ValueError, match="custom_objects=.*doubled_error"):
+        models.load_model(tmp_path / "m.deepgrad")
+    loaded = models.load_model(tmp_path / "m.deepgrad", custom_objects={"doubled_error": doubled_error})
+    assert loaded.metrics_names == model.metrics_names == ["loss", "doubled_error"]
