@@ -3,7 +3,8 @@
 Sequences are batch-major ``(batch, time, features)`` and weights use Keras's layouts
 (LSTM gates i, f, c, o; GRU gates z, r, h), so Keras weights load as they are.
 
-Each op runs the same plan, because with NumPy the per-step Python overhead dominates:
+Each op runs the same plan, because with NumPy the per-step Python overhead dominates
+(GEMMs go through ``np.dot``: NumPy's ``matmul`` takes a slow path when features == 1):
 
 * forward: the inputs of all time steps are projected by one GEMM into a time-major
   ``(time, batch, gates * units)`` buffer; the time loop then adds one ``h @ recurrent_kernel``
@@ -110,7 +111,7 @@ class LSTM(Function):
         Ws, Rs, bs = W * scale, R * scale, bias[order] * scale
 
         X = _time_major(x, go_backwards).reshape(steps * batch, features)
-        G = (X @ Ws).reshape(steps, batch, 4 * U)
+        G = np.dot(X, Ws).reshape(steps, batch, 4 * U)
         G += bs
         H = np.empty((steps + 1, batch, U), dtype)  # H[t + 1] is the state after step t
         C = np.empty((steps + 1, batch, U), dtype)
@@ -205,11 +206,11 @@ class LSTM(Function):
         steps, batch, U = H.shape[0] - 1, H.shape[1], H.shape[2]
         dx = dk = dr = db = None
         if need[0]:
-            dx = _batch_major((dPre @ self.W.T).reshape(steps, batch, -1), self.go_backwards)
+            dx = _batch_major(np.dot(dPre, self.W.T).reshape(steps, batch, -1), self.go_backwards)
         if need[1]:
-            dk = (self.X.T @ dPre)[:, inverse]
+            dk = np.dot(self.X.T, dPre)[:, inverse]
         if need[2]:
-            dr = (H[:-1].reshape(steps * batch, U).T @ dPre)[:, inverse]
+            dr = np.dot(H[:-1].reshape(steps * batch, U).T, dPre)[:, inverse]
         if need[3]:
             db = dPre.sum(axis=0)[inverse]
         return dx, dk, dr, db, dh0, dc0
@@ -252,7 +253,7 @@ class GRU(Function):
             b_in = bias
 
         X = _time_major(x, go_backwards).reshape(steps * batch, features)
-        G = (X @ (kernel * scale)).reshape(steps, batch, 3 * U)
+        G = np.dot(X, kernel * scale).reshape(steps, batch, 3 * U)
         G += b_in * scale
         H = np.empty((steps + 1, batch, U), dtype)
         H[0] = h0
@@ -351,14 +352,15 @@ class GRU(Function):
         dX2, dPre2, H2 = dX.reshape(rows, three_u), dPre.reshape(rows, three_u), h_prev.reshape(rows, U)
         dx = dk = dr = db = None
         if need[0]:
-            dx = _batch_major((dX2 @ self.W.T).reshape(steps, batch, -1), self.go_backwards)
+            dx = _batch_major(np.dot(dX2, self.W.T).reshape(steps, batch, -1), self.go_backwards)
         if need[1]:
-            dk = self.X.T @ dX2
+            dk = np.dot(self.X.T, dX2)
         if need[2]:
             if self.reset_after:
-                dr = H2.T @ dPre2
+                dr = np.dot(H2.T, dPre2)
             else:
-                dr = np.concatenate([H2.T @ dX2[:, :2 * U], self.S.reshape(rows, U).T @ dX2[:, 2 * U:]], axis=1)
+                dr = np.concatenate([np.dot(H2.T, dX2[:, :2 * U]), np.dot(self.S.reshape(rows, U).T, dX2[:, 2 * U:])],
+                                    axis=1)
         if need[3]:
             db = np.stack([dX2.sum(axis=0), dPre2.sum(axis=0)]) if self.reset_after else dX2.sum(axis=0)
         return dx, dk, dr, db, dh
@@ -411,7 +413,7 @@ class SimpleRNN(Function):
                                               for a in (kernel, recurrent_kernel, bias, h0))
         act = SIMPLE_RNN_ACTIVATIONS[activation][0]
         X = _time_major(x, go_backwards).reshape(steps * batch, features)
-        G = (X @ kernel).reshape(steps, batch, U)
+        G = np.dot(X, kernel).reshape(steps, batch, U)
         G += bias
         H = np.empty((steps + 1, batch, U), dtype)
         H[0] = h0
@@ -455,11 +457,11 @@ class SimpleRNN(Function):
         dPre = dPre.reshape(steps * batch, U)
         dx = dk = dr = db = None
         if need[0]:
-            dx = _batch_major((dPre @ self.W.T).reshape(steps, batch, -1), self.go_backwards)
+            dx = _batch_major(np.dot(dPre, self.W.T).reshape(steps, batch, -1), self.go_backwards)
         if need[1]:
-            dk = self.X.T @ dPre
+            dk = np.dot(self.X.T, dPre)
         if need[2]:
-            dr = H[:-1].reshape(steps * batch, U).T @ dPre
+            dr = np.dot(H[:-1].reshape(steps * batch, U).T, dPre)
         if need[3]:
             db = dPre.sum(axis=0)
         return dx, dk, dr, db, dh
