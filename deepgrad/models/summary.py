@@ -6,6 +6,8 @@ read as Keras prints them: ``Total params: 693,962 (2.65 MB)``.
 """
 from __future__ import annotations
 
+import textwrap
+
 
 def readable_memory_size(size: float) -> str:
     """Bytes in the largest unit below 1024 of the next one, two decimals: 2.65 MB."""
@@ -56,30 +58,35 @@ def _rows(model) -> tuple[list, bool]:
     return [[f"{layer.name} ({type(layer).__name__})", "?", params(layer)] for layer in model.layers], False
 
 
+def _layers_in_rows(model) -> list:
+    """The layer of each row of ``_rows`` (None for an input row)."""
+    from .functional import Functional
+
+    if isinstance(model, Functional):
+        return [None] * len(model.inputs) + [node.layer for node in model._nodes]
+    return list(model.layers)
+
+
 def _wrap(text: str, width: int) -> list[str]:
-    """Split ``text`` into pieces of at most ``width`` characters (on ", " where possible)."""
-    lines, line = [], ""
-    for part in text.split(", "):
-        piece = part if not line else f"{line}, {part}"
-        if len(piece) <= width or not line:
-            line = piece
-        else:
-            lines.append(line + ",")
-            line = part
-    lines.append(line)
-    out = []
-    for line in lines:
-        out += [line[i:i + width] for i in range(0, max(len(line), 1), width)]
-    return out
+    """``text`` in lines of at most ``width`` characters, broken at spaces where possible."""
+    return textwrap.wrap(text, width) or [""]
 
 
 def print_summary(model, line_length=None, positions=None, print_fn=None, show_trainable=False) -> None:
     print_fn = print_fn or print
     rows, functional = _rows(model)
     header = ["Layer (type)", "Output Shape", "Param #"] + (["Connected to"] if functional else [])
-    right = [False, False, True, False]
+    right = [False, False, True, False, False]
     line_length = line_length or (108 if functional else 88)
     positions = positions or ([0.3, 0.56, 0.74, 1.0] if functional else [0.45, 0.80, 1.0])
+    if show_trainable:  # a narrow last column, "Y" or "N" per layer (input rows: "-")
+        header.append("Trainable")
+        right[len(header) - 1] = False
+        positions = [p * (line_length - 12) / line_length for p in positions] + [1.0] if positions[-1] <= 1 else \
+            positions + [positions[-1] + 12]
+        layers = _layers_in_rows(model)
+        rows = [cells + ["-" if layer is None else ("Y" if layer.trainable else "N")]
+                for cells, layer in zip(rows, layers)]
     if positions[-1] <= 1:
         positions = [int(line_length * p) for p in positions]
     widths = [b - a - 3 for a, b in zip([0] + positions[:-1], positions)]  # 3 = border and padding

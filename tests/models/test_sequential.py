@@ -144,3 +144,14 @@ def test_summary_marks_non_trainable_params():
     assert " Total params: 26 (104.00 B)" in lines
     assert " Trainable params: 10 (40.00 B)" in lines
     assert " Non-trainable params: 16 (64.00 B)" in lines
+
+
+def test_summary_show_trainable_column():
+    model = dg.Sequential([layers.Input(shape=(3,)), layers.Dense(4, name="frozen"), layers.Dense(2, name="head")])
+    model.get_layer("frozen").trainable = False
+    lines = []
+    model.summary(print_fn=lines.append, show_trainable=True)
+    rows = {line.split()[1]: line for line in lines if line.startswith("│")}
+    assert "Trainable" in lines[2]
+    assert rows["frozen"].rstrip("│ ").endswith("N") and rows["head"].rstrip("│ ").endswith("Y")
+    assert len({len(line) for line in lines[1:-3]}) == 1
