@@ -98,9 +98,9 @@ class BaseConv(Layer):
         self._check_input(inputs.shape)
         relu = self.activation is activations.relu  # fused into the convolution
         conv = self._conv_relu if relu else self._conv
-        # the 1-D ops take plain ints
-        strides, dilation = (self.strides, self.dilation_rate) if self.rank == 2 else (self.strides[0],
-                                                                                         self.dilation_rate[0])
+        strides, dilation = self.strides, self.dilation_rate
+        if self.rank == 1:  # the 1-D ops take plain ints
+            strides, dilation = strides[0], dilation[0]
         outputs = conv(inputs, self.kernel, self.bias, strides, self.padding, dilation)
         if not relu:
             outputs = self.activation(outputs)
