@@ -111,7 +111,7 @@ def test_safetensors_header_claiming_huge_tensor_is_refused(tmp_path, good_file)
     header = json.dumps({"0/dense/kernel": {"dtype": "F32", "shape": [10 ** 6, 10 ** 6],
                                             "data_offsets": [0, 4 * 10 ** 12]}}).encode()
     members["model.weights.safetensors"] = len(header).to_bytes(8, "little") + header
-    with pytest.raises(UnsafeFileError, match="outside the 0 data bytes"):
+    with pytest.raises(UnsafeFileError, match="not a valid safetensors file"):
         models.load_model(write_zip(tmp_path / "huge.deepgrad", members))
 
 
