@@ -129,6 +129,8 @@ def check_feature_shapes(x, input_shapes, input_names, model_name: str) -> None:
 
 # ----------------------------------------------------------------- splits and weights
 def take(structure, index):
+    if isinstance(structure, np.ndarray):  # the common case, without the structure walk
+        return structure[index]
     return map_arrays(lambda a: a[index], structure)
 
 
