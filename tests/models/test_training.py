@@ -348,3 +348,15 @@ def test_fused_loss_keeps_learning_where_clipping_would_stop_it():
     assert model.test_on_batch(x, y) == pytest.approx(-np.log(1e-7), rel=1e-4)
     assert model.train_on_batch(x, y) == pytest.approx(100.0, rel=1e-4)  # logsumexp(50, -50) - (-50)
     assert model.get_weights()[0][0, 0] < 50.0
+
+
+def test_frozen_layers_are_not_updated():
+    x, y = separable_data(64)
+    model = _classifier()
+    model.layers[0].trainable = False
+    model.compile(optimizer=optimizers.SGD(0.5), loss="sparse_categorical_crossentropy")
+    frozen, head = model.layers[0].get_weights(), model.layers[1].get_weights()
+    model.fit(x.tolist(), y.tolist(), epochs=2, verbose=0)  # plain Python lists work too
+    for a, b in zip(model.layers[0].get_weights(), frozen):
+        np.testing.assert_array_equal(a, b)
+    assert not np.allclose(model.layers[1].get_weights()[0], head[0])
