@@ -51,6 +51,7 @@ class _RNN(Layer):
                  kernel_constraint=None, recurrent_constraint=None, bias_constraint=None, dropout=0.0,
                  recurrent_dropout=0.0, seed=None, return_sequences=False, return_state=False,
                  go_backwards=False, stateful=False, unroll=False, **kwargs):
+        zero_output_for_mask = kwargs.pop("zero_output_for_mask", False)
         super().__init__(**kwargs)
         kind = type(self).__name__
         if not isinstance(units, (int, np.integer)) or units <= 0:
@@ -83,6 +84,8 @@ class _RNN(Layer):
         self.go_backwards = bool(go_backwards)
         self.stateful = False
         self.unroll = bool(unroll)  # accepted for Keras compatibility: the fused loop needs no unrolling
+        # masked steps output zeros instead of repeating the last output (Bidirectional sets it)
+        self.zero_output_for_mask = bool(zero_output_for_mask)
         self.supports_masking = True
         self._config = {"activation": activation, "kernel_initializer": kernel_initializer,
                         "recurrent_initializer": recurrent_initializer, "bias_initializer": bias_initializer,
@@ -130,6 +133,9 @@ class _RNN(Layer):
             raise ValueError(f"{kind} {self.name!r}: mask has shape {mask.shape}, "
                              f"expected (batch, time) = {tuple(inputs.shape[:2])}")
         sequence, *last = self.run(inputs, states, mask)
+        if mask is not None and self.zero_output_for_mask and self.return_sequences:
+            steps_mask = mask[:, ::-1] if self.go_backwards else mask  # the outputs' own step order
+            sequence = sequence * Tensor(steps_mask[:, :, None].astype(sequence.dtype))
         output = sequence if self.return_sequences else last[0]
         if self.activity_regularizer is not None:
             self.add_loss(self.activity_regularizer(output))
@@ -190,6 +196,7 @@ class _RNN(Layer):
             "go_backwards": self.go_backwards,
             "stateful": self.stateful,
             "unroll": self.unroll,
+            "zero_output_for_mask": self.zero_output_for_mask,
         })
         for key in ("kernel_initializer", "recurrent_initializer", "bias_initializer"):
             config[key] = _serialize(initializers, self._config[key])
@@ -375,11 +382,13 @@ class Bidirectional(Layer):
             raise ValueError(f"Bidirectional: merge_mode must be one of {_MERGE_MODES}, got {merge_mode!r}")
         self._layer_config = {"class_name": type(layer).__name__, "config": layer.get_config()}
         self._backward_config = None
-        config = layer.get_config()
+        # fresh copies from the config, so no state of ``layer`` is shared; with return_sequences
+        # masked steps output zeros in both directions, as Keras forces
+        config = {**layer.get_config(), "zero_output_for_mask": layer.return_sequences}
         self.forward_layer = type(layer).from_config({**config, "name": "forward_" + layer.name})
         if backward_layer is None:
             self.backward_layer = type(layer).from_config(
-                {**config, "name": "backward_" + layer.name, "go_backwards": not layer.go_backwards})
+                {**config, "name": "backward_" + layer.name, "go_backwards": True})
         else:
             for key in ("return_sequences", "return_state"):
                 if getattr(backward_layer, key) != getattr(layer, key):
@@ -391,6 +400,7 @@ class Bidirectional(Layer):
             self._backward_config = {"class_name": type(backward_layer).__name__,
                                      "config": backward_layer.get_config()}
             self.backward_layer = backward_layer
+            backward_layer.zero_output_for_mask = backward_layer.return_sequences
         self.merge_mode = merge_mode
         self.return_sequences = layer.return_sequences
         self.return_state = layer.return_state

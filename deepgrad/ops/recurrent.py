@@ -12,9 +12,10 @@ Each op runs the same plan, because with NumPy the per-step Python overhead domi
 * backward (BPTT): one reverse loop fills the gradients of the pre-activations of every
   step; the weight gradients and ``dx`` are then one GEMM each over all ``time * batch`` rows.
 
-Sigmoid gates are computed as ``1 / (1 + exp(-a))``. The ``-1`` (and the ``-2`` of
-``tanh(a) = 2 sigmoid(2a) - 1`` for the candidate) is folded into private copies of the
-weights, so one ``exp`` serves every gate of a step; scaling by a power of two is exact.
+Sigmoid gates are computed as ``1 / (1 + exp(-a))``, the ``-1`` folded into private copies of
+the weights (scaling by a power of two is exact). The LSTM also folds the ``-2`` of
+``tanh(a) = 2 sigmoid(2a) - 1`` into its candidate's weights, so one ``exp`` serves all four
+gates of a step.
 
 Masks follow Keras: where ``mask[b, t]`` is False the state carries over unchanged and the
 output of that step repeats the previous state. With ``go_backwards`` the sequence is read
@@ -25,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function, Tensor
+
 
 # --------------------------------------------------------------------------- helpers
 def _time_major(x: np.ndarray, go_backwards: bool) -> np.ndarray:
@@ -140,7 +142,6 @@ class LSTM(Function):
                     np.copyto(H[t + 1], H[t], where=drop[t])
 
         self.order, self.go_backwards = order, go_backwards
-        self.x_shape = x.shape
         self.X, self.G, self.H, self.C, self.TC, self.keep = X, G, H, C, TC, keep
         self.W, self.R = W, R
         return np.ascontiguousarray(H[1:].swapaxes(0, 1)), H[steps].copy(), C[steps].copy()

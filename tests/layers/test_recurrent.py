@@ -174,6 +174,10 @@ def test_mask_from_the_inputs_keeps_states_and_passes_on():
     last.set_weights(layer.get_weights())
     np.testing.assert_array_equal(last(X, mask=MASK).data, seq[:, -1])
     assert last(x)._keras_mask is None  # a single output per sequence carries no mask
+    zeros = GRU(4, return_sequences=True, zero_output_for_mask=True)
+    zeros(X)
+    zeros.set_weights(layer.get_weights())
+    np.testing.assert_array_equal(zeros(x).data, np.where(MASK[:, :, None], seq, 0))
 
 
 def test_input_dropout_shares_one_mask_over_time():
@@ -199,6 +203,7 @@ def test_bidirectional_merges_forward_and_reversed_backward(merge_mode, width):
     expected = {"concat": lambda: np.concatenate([fw, bw], -1), "sum": lambda: fw + bw,
                 "mul": lambda: fw * bw, "ave": lambda: (fw + bw) / 2}[merge_mode]()
     np.testing.assert_allclose(out.data, expected, rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(out.data[~MASK], 0)   # masked steps output zeros, as in Keras
     assert layer.backward_layer.go_backwards and not layer.forward_layer.go_backwards
 
 
