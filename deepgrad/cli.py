@@ -163,8 +163,13 @@ def cmd_train(args) -> int:
     model.compile(optimizer=make_optimizer(args.optimizer, args.learning_rate),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.summary()
-    cbs = [callbacks.BackupAndRestore(os.path.join(out, "backup")),
-           callbacks.CSVLogger(os.path.join(out, "history.csv"), append=bool(args.resume))]
+    backup = callbacks.BackupAndRestore(os.path.join(out, "backup"))
+    history_csv = os.path.join(out, "history.csv")
+    if args.resume:
+        resume_history(history_csv, backup, out)
+    # The history row is written before the backup: a run killed between the two has one
+    # row too many, which resume_history drops, never one too few.
+    cbs = [callbacks.CSVLogger(history_csv, append=bool(args.resume)), backup]
     start = time.perf_counter()
     try:
         model.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.epochs,
@@ -185,6 +190,31 @@ def cmd_train(args) -> int:
     print(f"run folder: {os.path.abspath(out)}")
     print(f"test accuracy: {metrics['test_accuracy']:.4f}  (test loss {metrics['test_loss']:.4f})")
     return 0
+
+
+def resume_history(history_csv: str, backup, out: str) -> None:
+    """Keep only the history rows of the epochs the backup holds, which training resumes after."""
+    import csv
+
+    try:
+        last = backup.last_epoch()
+    except ValueError as e:  # a corrupted backup
+        raise CLIError(f"cannot resume {out!r}: {e}") from e
+    if last is None and os.path.isfile(os.path.join(out, "model.deepgrad")):
+        raise CLIError(f"the run in {out!r} has already finished")
+    rows, fields = [], None
+    if os.path.isfile(history_csv):
+        with open(history_csv, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            fields = reader.fieldnames
+            rows = [r for r in reader if last is not None and int(r["epoch"]) <= last]
+    tmp = f"{history_csv}.tmp-{os.getpid()}"
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        if fields and rows:
+            writer = csv.DictWriter(f, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(rows)
+    os.replace(tmp, history_csv)
 
 
 def report(model, x_test, y_test, names, out: str) -> dict:

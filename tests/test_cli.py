@@ -108,10 +108,11 @@ def test_predict_classifies_images_written_as_files(trained_run, tmp_path):
     (("train", "--model", "no_such_model", "--dataset", "xor", "--epochs", 1), "unknown model"),
     (("predict", "MODEL", "no_such_image.png"), "does not exist"),
     (("train", "--resume", "no_such_run"), "not a run folder"),
+    (("train", "--resume", "RUN"), "already finished"),
 ])
 def test_bad_input_gets_one_line_and_exit_2(trained_run, args, message):
     out, _ = trained_run
-    args = [str(out / "model.deepgrad") if a == "MODEL" else a for a in args]
+    args = [{"MODEL": str(out / "model.deepgrad"), "RUN": str(out)}.get(a, a) for a in args]
     result = run(*args)
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr

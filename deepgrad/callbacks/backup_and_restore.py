@@ -62,6 +62,14 @@ class BackupAndRestore(Callback):
         save_safetensors(arrays, self._path, metadata={"backup": json.dumps(meta)})
 
     # ----------------------------------------------------------------- restoring
+    def last_epoch(self) -> int | None:
+        """The last epoch the backup in ``backup_dir`` holds (0-based), or None without one."""
+        if not os.path.exists(self._path):
+            return None
+        from ..saving import load_safetensors
+
+        return int(json.loads(load_safetensors(self._path)[1]["backup"])["epoch"])
+
     def _restore(self) -> None:
         from ..saving import load_safetensors
         from ..saving.weights import assign_arrays
