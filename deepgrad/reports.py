@@ -53,6 +53,7 @@ def plot_history(history: dict, path: str) -> str:
         if f"val_{key}" in history:
             ax.plot(epochs, history[f"val_{key}"], "s--", label=f"validation {key}")
         ax.set_xlabel("epoch")
+        ax.xaxis.get_major_locator().set_params(integer=True)  # whole epochs only
         ax.set_ylabel(key)
         ax.set_title(key)
         ax.grid(alpha=0.3)
