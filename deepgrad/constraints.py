@@ -10,6 +10,7 @@ import numpy as np
 
 from . import backend
 from .autograd import Tensor
+from .registry import Configurable, Registry
 
 
 def _array(w) -> np.ndarray:
@@ -20,22 +21,11 @@ def _norms(w: np.ndarray, axis) -> np.ndarray:
     return np.sqrt(np.sum(np.square(w), axis=axis, keepdims=True))
 
 
-class Constraint:
+class Constraint(Configurable):
     """Base class: ``__call__(w) -> projected w`` and ``get_config()``."""
 
     def __call__(self, w):
         return w
-
-    def get_config(self) -> dict:
-        return {}
-
-    @classmethod
-    def from_config(cls, config: dict) -> "Constraint":
-        return cls(**config)
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 class MaxNorm(Constraint):
@@ -101,28 +91,5 @@ _BY_NAME = {
 }
 
 
-def serialize(constraint: Constraint) -> dict:
-    return {"class_name": type(constraint).__name__, "config": constraint.get_config()}
-
-
-def deserialize(config, custom_objects=None) -> Constraint:
-    if isinstance(config, str):
-        config = {"class_name": config, "config": {}}
-    name, kwargs = config["class_name"], config.get("config") or {}
-    cls = (custom_objects or {}).get(name) or _BY_NAME.get(name)
-    if cls is None:
-        raise ValueError(f"Unknown constraint {name!r}; expected one of {sorted(_BY_NAME)}")
-    return cls.from_config(kwargs) if hasattr(cls, "from_config") else cls(**kwargs)
-
-
-def get(identifier):
-    """None -> None; a name or config dict -> a Constraint; a callable -> itself."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, (str, dict)):
-        return deserialize(identifier)
-    if isinstance(identifier, type) and issubclass(identifier, Constraint):
-        return identifier()
-    if callable(identifier):
-        return identifier
-    raise ValueError(f"Could not interpret constraint identifier {identifier!r}")
+_REGISTRY = Registry("constraint", Constraint, _BY_NAME)
+serialize, deserialize, get = _REGISTRY.serialize, _REGISTRY.deserialize, _REGISTRY.get

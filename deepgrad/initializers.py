@@ -13,6 +13,7 @@ import re
 import numpy as np
 
 from . import backend
+from .registry import Configurable, Registry
 
 
 def compute_fans(shape) -> tuple[int, int]:
@@ -34,22 +35,11 @@ def _dtype(dtype) -> np.dtype:
     return dtype
 
 
-class Initializer:
+class Initializer(Configurable):
     """Base class: ``__call__(shape, dtype=None)`` and ``get_config()``."""
 
     def __call__(self, shape, dtype=None) -> np.ndarray:  # pragma: no cover - interface
         raise NotImplementedError
-
-    def get_config(self) -> dict:
-        return {}
-
-    @classmethod
-    def from_config(cls, config: dict) -> "Initializer":
-        return cls(**config)
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 class RandomInitializer(Initializer):
@@ -286,30 +276,5 @@ glorot_uniform, glorot_normal, he_uniform, he_normal = GlorotUniform, GlorotNorm
 lecun_uniform, lecun_normal = LecunUniform, LecunNormal
 
 
-def serialize(initializer: Initializer) -> dict:
-    return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
-
-
-def deserialize(config, custom_objects=None) -> Initializer:
-    """An initializer from a name or a ``{"class_name": ..., "config": {...}}`` dict."""
-    if isinstance(config, str):
-        config = {"class_name": config, "config": {}}
-    name, kwargs = config["class_name"], config.get("config") or {}
-    cls = (custom_objects or {}).get(name) or _BY_NAME.get(name)
-    if cls is None:
-        raise ValueError(f"Unknown initializer {name!r}; expected one of {sorted(_BY_NAME)}")
-    kwargs = {k: v for k, v in kwargs.items() if k != "dtype"}
-    return cls.from_config(kwargs) if hasattr(cls, "from_config") else cls(**kwargs)
-
-
-def get(identifier):
-    """A name, a config dict, an Initializer (or class), or any callable ``(shape, dtype)``."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, (str, dict)):
-        return deserialize(identifier)
-    if isinstance(identifier, type) and issubclass(identifier, Initializer):
-        return identifier()
-    if callable(identifier):
-        return identifier
-    raise ValueError(f"Could not interpret initializer identifier {identifier!r}")
+_REGISTRY = Registry("initializer", Initializer, _BY_NAME, ignored_keys=("dtype",))
+serialize, deserialize, get = _REGISTRY.serialize, _REGISTRY.deserialize, _REGISTRY.get

@@ -11,6 +11,7 @@ import numpy as np
 
 from . import ops
 from .autograd import Tensor
+from .registry import Configurable, Registry
 
 
 def _check_factor(value, name: str, owner: str) -> float:
@@ -20,22 +21,11 @@ def _check_factor(value, name: str, owner: str) -> float:
     return value
 
 
-class Regularizer:
+class Regularizer(Configurable):
     """Base class: ``__call__(weight) -> scalar Tensor`` and ``get_config()``."""
 
     def __call__(self, x) -> Tensor:  # pragma: no cover - interface
         raise NotImplementedError
-
-    def get_config(self) -> dict:
-        return {}
-
-    @classmethod
-    def from_config(cls, config: dict) -> "Regularizer":
-        return cls(**config)
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 class L1L2(Regularizer):
@@ -128,29 +118,5 @@ _BY_NAME = {
 }
 
 
-def serialize(regularizer: Regularizer) -> dict:
-    return {"class_name": type(regularizer).__name__, "config": regularizer.get_config()}
-
-
-def deserialize(config, custom_objects=None) -> Regularizer:
-    if isinstance(config, str):
-        config = {"class_name": config, "config": {}}
-    name, kwargs = config["class_name"], config.get("config") or {}
-    cls = (custom_objects or {}).get(name) or _BY_NAME.get(name)
-    if cls is None:
-        raise ValueError(f"Unknown regularizer {name!r}; expected one of {sorted(_BY_NAME)}")
-    return cls.from_config(kwargs) if hasattr(cls, "from_config") else cls(**kwargs)
-
-
-def get(identifier):
-    """None -> None; a name (``"l1"``, ``"l2"``, ``"l1_l2"``) or config dict -> a Regularizer;
-    a callable ``reg(weight) -> scalar`` -> itself."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, (str, dict)):
-        return deserialize(identifier)
-    if isinstance(identifier, type) and issubclass(identifier, Regularizer):
-        return identifier()
-    if callable(identifier):
-        return identifier
-    raise ValueError(f"Could not interpret regularizer identifier {identifier!r}")
+_REGISTRY = Registry("regularizer", Regularizer, _BY_NAME)
+serialize, deserialize, get = _REGISTRY.serialize, _REGISTRY.deserialize, _REGISTRY.get
