@@ -173,3 +173,32 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_130(tmp_path):
     model = dg.models.load_model(str(tmp_path / "interrupted.deepgrad"))
     assert model.count_params() == 101_770
     assert (tmp_path / "history.csv").is_file()  # what was written before is still there
+
+
+def test_train_a_users_model_file_and_refuse_images_it_cannot_take(tmp_path):
+    model_file = tmp_path / "my_model.py"
+    model_file.write_text(
+        "import deepgrad as keras\n"
+        "from deepgrad import layers\n\n\n"
+        "def build_model(input_shape, num_classes):\n"
+        "    return keras.Sequential([layers.Input(input_shape), layers.Flatten(),\n"
+        "                             layers.Dense(32, activation='relu'),\n"
+        "                             layers.Dense(num_classes, activation='softmax')])\n")
+    out = tmp_path / "run"
+    result = run("train", "--model", model_file, "--dataset", "digits", "--epochs", 10,
+                 "--batch-size", 32, "--out", out, "--verbose", 0)
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test_accuracy"] >= 0.8  # 8x8 digits, 10 epochs of a small MLP
+
+    vector_model = dg.Sequential([dg.layers.Input((10,)), dg.layers.Dense(3, activation="softmax")])
+    vector_model.save(str(tmp_path / "vectors.deepgrad"))
+    image = tmp_path / "img.png"
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(image)
+    result = run("predict", tmp_path / "vectors.deepgrad", image)
+    assert result.returncode == 2 and "not images" in result.stderr and "Traceback" not in result.stderr
+
+    bad_file = tmp_path / "no_builder.py"
+    bad_file.write_text("x = 1\n")
+    result = run("train", "--model", bad_file, "--dataset", "digits", "--epochs", 1, "--out", tmp_path / "r2")
+    assert result.returncode == 2 and "must define build_model" in result.stderr
