@@ -175,13 +175,14 @@ class ArrayBatches:
         self.shuffle = shuffle
         self.steps = steps
 
-    def __len__(self) -> int:
+    @property
+    def num_batches(self) -> int:
         full = math.ceil(self.n / self.batch_size)
         return full if self.steps is None else min(self.steps, full)
 
     def __iter__(self):
         order = backend.rng().permutation(self.n) if self.shuffle else None
-        for i in range(len(self)):
+        for i in range(self.num_batches):
             start, stop = i * self.batch_size, min((i + 1) * self.batch_size, self.n)
             index = slice(start, stop) if order is None else order[start:stop]
             yield take(self.x, index), take(self.y, index), take(self.sample_weight, index)
@@ -206,7 +207,9 @@ class IterableBatches:
         self.indexable = hasattr(data, "__len__") and hasattr(data, "__getitem__")
         self._iterator = data if hasattr(data, "__next__") else None
 
-    def __len__(self):
+    @property
+    def num_batches(self) -> int | None:
+        """Batches per epoch, or None for a generator that runs until it is exhausted."""
         if self.steps is not None:
             return self.steps
         return len(self.data) if self.indexable else None

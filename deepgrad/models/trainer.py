@@ -331,7 +331,7 @@ class Trainer:
                 vx, vy, vsw = da.unpack_batch(tuple(validation_data))
                 val = self._batches(vx, vy, vsw, validation_batch_size or batch_size, False, validation_steps)
 
-        cbs = self._callbacks(callbacks, verbose, epochs, len(train))
+        cbs = self._callbacks(callbacks, verbose, epochs, train.num_batches)
         self.stop_training = False
         self._resume_epoch = None
         cbs.on_train_begin()
@@ -380,7 +380,7 @@ class Trainer:
         """The loss (a scalar), ``[loss, *metrics]``, or a dict with ``return_dict=True``."""
         self._check_compiled("evaluate")
         batches = self._batches(x, y, sample_weight, batch_size, False, steps)
-        cbs = self._callbacks(callbacks, _verbose(verbose), 1, len(batches))
+        cbs = self._callbacks(callbacks, _verbose(verbose), 1, batches.num_batches)
         logs = self._evaluate_batches(batches, cbs)
         if return_dict:
             return logs
@@ -390,7 +390,7 @@ class Trainer:
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Outputs for ``x`` batch by batch (``training=False``, no graph), concatenated."""
         batches = self._batches(x, None, None, batch_size, False, steps, check_y=False)
-        cbs = self._callbacks(callbacks, _verbose(verbose), 1, len(batches))
+        cbs = self._callbacks(callbacks, _verbose(verbose), 1, batches.num_batches)
         cbs.on_predict_begin()
         outputs = []
         with no_grad():

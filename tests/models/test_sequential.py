@@ -155,3 +155,10 @@ def test_summary_show_trainable_column():
     assert "Trainable" in lines[2]
     assert rows["frozen"].rstrip("│ ").endswith("N") and rows["head"].rstrip("│ ").endswith("Y")
     assert len({len(line) for line in lines[1:-3]}) == 1
+
+
+def test_input_layer_instance_and_input_dim_build_the_model():
+    model = dg.Sequential([layers.InputLayer(shape=(5,)), layers.Dense(2)])
+    assert model.input_shape == (None, 5) and model.count_params() == 12
+    model = dg.Sequential([layers.Dense(3, input_dim=4)])
+    assert model.input_shape == (None, 4) and model.output_shape == (None, 3)

@@ -360,3 +360,13 @@ def test_frozen_layers_are_not_updated():
     for a, b in zip(model.layers[0].get_weights(), frozen):
         np.testing.assert_array_equal(a, b)
     assert not np.allclose(model.layers[1].get_weights()[0], head[0])
+
+
+def test_batches_with_sample_weights_match_array_evaluation():
+    x, y = separable_data(48)
+    w = np.linspace(0.0, 2.0, 48).astype("float32")
+    model = _classifier()
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    batches = [(x[i:i + 16], y[i:i + 16], w[i:i + 16]) for i in range(0, 48, 16)]
+    np.testing.assert_allclose(model.evaluate(iter(batches), verbose=0),
+                               model.evaluate(x, y, sample_weight=w, batch_size=16, verbose=0), rtol=1e-6)
