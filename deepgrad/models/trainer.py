@@ -8,6 +8,8 @@ to all-reduce the gradients first.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .. import backend
@@ -340,12 +342,19 @@ class Trainer:
         for epoch in range(start, epochs):
             self.reset_metrics()
             cbs.on_epoch_begin(epoch)
+            steps = 0
             for step, batch in enumerate(train):
                 cbs.on_train_batch_begin(step)
                 logs = self.train_step(batch)
                 cbs.on_train_batch_end(step, logs)
+                steps += 1
                 if self.stop_training:
                     break
+            if steps == 0:
+                warnings.warn("Your input ran out of data; interrupting training. Make sure the generator "
+                              "can give at least steps_per_epoch * epochs batches (or pass a Sequence-like "
+                              "object, which is read again every epoch).", stacklevel=2)
+                break
             logs = self.get_metrics_result()
             if val is not None and self._should_validate(epoch, validation_freq):
                 val_logs = self._evaluate_batches(val, cbs)

@@ -370,3 +370,13 @@ def test_batches_with_sample_weights_match_array_evaluation():
     batches = [(x[i:i + 16], y[i:i + 16], w[i:i + 16]) for i in range(0, 48, 16)]
     np.testing.assert_allclose(model.evaluate(iter(batches), verbose=0),
                                model.evaluate(x, y, sample_weight=w, batch_size=16, verbose=0), rtol=1e-6)
+
+
+def test_an_exhausted_generator_ends_training_with_a_warning():
+    x, y = separable_data(32)
+    model = _classifier()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    batches = ((x[i:i + 16], y[i:i + 16]) for i in range(0, 32, 16))
+    with pytest.warns(UserWarning, match="ran out of data"):
+        history = model.fit(batches, epochs=3, verbose=0)
+    assert len(history.history["loss"]) == 1
