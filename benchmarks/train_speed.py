@@ -7,15 +7,22 @@ the report gives samples/s, the deepgrad/PyTorch ratio (median and spread over r
 peak RSS of each in a fresh process, fit() against raw steps, predict against training
 per sample, and the machine's float32 GEMM rate.
 
+As a training program may, this one tells glibc's malloc to keep freed memory for reuse
+(M_MMAP_THRESHOLD and M_TRIM_THRESHOLD raised): otherwise every large temporary of a CNN
+step is a fresh mmap whose pages fault in again, thousands of minor faults per step.
+``--malloc default`` measures without it. A library never changes this setting on import;
+the application decides.
+
     python benchmarks/train_speed.py                 # everything
     python benchmarks/train_speed.py --models mlp --rounds 3
 """
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -24,6 +31,22 @@ import time
 import numpy as np
 
 BATCH = 128
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
+
+
+def keep_freed_memory(limit: int = 1 << 30) -> bool:
+    """Serve large blocks from the heap and keep freed ones (up to ``limit`` bytes) for reuse.
+
+    glibc maps blocks above M_MMAP_THRESHOLD with mmap and unmaps them on free, and trims the
+    heap top above M_TRIM_THRESHOLD; a training step allocating the same large temporaries
+    every time then pays for fresh zeroed pages again and again. Returns False off glibc.
+    """
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name)
+        return bool(libc.mallopt(M_MMAP_THRESHOLD, limit)) and bool(libc.mallopt(M_TRIM_THRESHOLD, limit))
+    except (OSError, AttributeError, TypeError):
+        return False
 
 
 # --------------------------------------------------------------------------- models
@@ -163,7 +186,11 @@ def _time_predict(model, xs) -> float:
 
 
 def memory_probe(framework: str, name: str, steps: int) -> None:
-    """Runs in a fresh process: peak RSS after ``steps`` training steps, and RSS growth."""
+    """Runs in a fresh process: peak RSS after ``steps`` training steps, and RSS growth.
+
+    The peak is the process's VmHWM: getrusage's ru_maxrss would carry over the RSS of the
+    parent that started this process (Linux keeps it across exec).
+    """
     if framework == "torch":  # a deepgrad process never imports torch
         import torch
 
@@ -172,8 +199,7 @@ def memory_probe(framework: str, name: str, steps: int) -> None:
     timed(step, max(steps // 10, 2))
     rss_early = _current_rss_mb()
     timed(step, steps)
-    print(json.dumps({"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                      "rss_growth_mb": _current_rss_mb() - rss_early}))
+    print(json.dumps({"peak_rss_mb": _status_mb("VmHWM"), "rss_growth_mb": _current_rss_mb() - rss_early}))
 
 
 def _current_rss_mb() -> float:
@@ -181,11 +207,19 @@ def _current_rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def memory(name: str, steps: int) -> dict:
+def _status_mb(field: str) -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024  # kB
+    raise RuntimeError(f"/proc/self/status has no {field}")
+
+
+def memory(name: str, steps: int, malloc: str) -> dict:
     out = {}
     for framework in ("deepgrad", "torch"):
-        res = subprocess.run([sys.executable, __file__, "--memory-probe", framework, name, "--steps", str(steps)],
-                             capture_output=True, text=True, check=True)
+        res = subprocess.run([sys.executable, __file__, "--memory-probe", framework, name, "--steps", str(steps),
+                              "--malloc", malloc], capture_output=True, text=True, check=True)
         out[framework] = json.loads(res.stdout.strip().splitlines()[-1])
     return out
 
@@ -204,8 +238,13 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--steps", type=int, default=20, help="training steps per timed round")
     p.add_argument("--memory-steps", type=int, default=200)
+    p.add_argument("--malloc", choices=("keep", "default"), default="keep",
+                   help="keep: keep freed memory for reuse (see above); default: glibc's defaults")
     p.add_argument("--memory-probe", nargs=2, metavar=("FRAMEWORK", "MODEL"), help=argparse.SUPPRESS)
     args = p.parse_args()
+    malloc = args.malloc
+    if malloc == "keep" and not keep_freed_memory():
+        malloc = "default (mallopt unavailable)"
     if args.memory_probe:
         memory_probe(*args.memory_probe, steps=args.steps)
         return
@@ -216,13 +255,13 @@ def main() -> None:
     gemm = gemm_gflops()
     env = {k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS", "OMP", "MKL"))}
     print(f"numpy {np.__version__}, torch {torch.__version__}, float32 GEMM {gemm:.0f} GFLOP/s, "
-          f"batch {BATCH}, env {env or '{}'}")
+          f"batch {BATCH}, malloc {malloc}, env {env or '{}'}")
     header = (f"{'model':6s} {'deepgrad/s':>11s} {'torch/s':>9s} {'ratio':>6s} {'spread':>13s} "
               f"{'fit cost':>8s} {'predict x':>9s} {'RSS dg MB':>9s} {'RSS th MB':>9s} {'dg growth':>9s}")
     print(header)
     for name in args.models:
         r = throughput(name, args.rounds, args.steps)
-        m = memory(name, args.memory_steps)
+        m = memory(name, args.memory_steps, args.malloc)
         print(f"{name:6s} {r['deepgrad_samples_per_s']:11.0f} {r['torch_samples_per_s']:9.0f} "
               f"{r['ratio_median']:6.2f} {r['ratio_min']:6.2f}-{r['ratio_max']:<6.2f} "
               f"{100 * r['fit_overhead']:7.1f}% {r['predict_speedup_per_sample']:9.1f} "
