@@ -1,5 +1,5 @@
 """Floor 3: differentiable primitives, named and called as NumPy's functions."""
-from . import activation, conv, linalg, math, nn, normalization, pool, reduce, shape
+from . import activation, conv, linalg, math, nn, normalization, pool, recurrent, reduce, shape
 from .activation import (
     dropout, elu, gelu, leaky_relu, log_softmax, relu, selu, sigmoid, softmax,
     softmax_cross_entropy, softplus, tanh,
@@ -13,6 +13,7 @@ from .linalg import dot, matmul
 from .nn import embedding, linear
 from .normalization import batch_norm, layer_norm
 from .pool import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d
+from .recurrent import gru, lstm, simple_rnn
 from .reduce import amax, amin, logsumexp, max, mean, min, std, sum, var
 from .shape import (
     astype, broadcast_to, concatenate, expand_dims, flatten, getitem, pad, permute, reshape, split,
@@ -25,7 +26,7 @@ _install()
 __all__ = [
     "abs", "absolute", "add", "amax", "amin", "astype", "avg_pool1d", "avg_pool2d", "batch_norm",
     "conv1d", "conv2d", "embedding", "layer_norm", "linear", "max_pool1d", "max_pool2d", "broadcast_to", "clip", "concatenate",
-    "divide", "dot", "dropout", "elu", "exp", "expand_dims", "flatten", "gelu", "getitem",
+    "divide", "dot", "dropout", "elu", "exp", "expand_dims", "gru", "lstm", "simple_rnn", "flatten", "gelu", "getitem",
     "leaky_relu", "log", "log_softmax", "logsumexp", "matmul", "max", "maximum", "mean", "min",
     "minimum", "multiply", "negative", "pad", "permute", "power", "relu", "reshape", "selu",
     "sigmoid", "softmax", "softmax_cross_entropy", "softplus", "split", "sqrt", "square",
