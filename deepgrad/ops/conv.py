@@ -10,10 +10,52 @@ gradient of ``cols`` back onto the input (col2im), one kernel offset at a time.
 """
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ..autograd import Function
+
+# ----------------------------------------------------------------- two threads over the batch
+# NumPy runs an element-wise op on one core while BLAS uses them all. The element-wise passes
+# of convolution and pooling are independent per sample, so the two halves of a batch run in
+# two threads (NumPy releases the GIL inside its loops): same arithmetic, same result.
+_PARALLEL_MIN_SIZE = 1 << 18  # elements; below this a thread hand-off (tens of us) costs more
+_executor = None
+
+
+def _drop_executor() -> None:
+    global _executor
+    _executor = None  # a forked child has no worker thread: make a new pool on first use
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_drop_executor)
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def for_batch_halves(fn, batch: int, size: int) -> None:
+    """``fn(slice)`` over the batch: both halves at once in two threads when the work is large."""
+    global _executor
+    if batch < 2 or size < _PARALLEL_MIN_SIZE or _cores() < 2:
+        fn(slice(None))
+        return
+    if _executor is None:
+        _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deepgrad-batch")
+    half = batch // 2
+    future = _executor.submit(fn, slice(half, None))
+    try:
+        fn(slice(0, half))
+    finally:
+        future.result()
 
 
 def _pair(value, name: str, op: str) -> tuple:
@@ -83,19 +125,23 @@ def im2col(xp: np.ndarray, kernel_hw, strides, dilation, out_hw, ones_column: bo
     k = kh * kw * c
     cols = np.empty((n, ho, wo, k + ones_column), dtype=xp.dtype)
     fields = cols[..., :k].reshape(n, ho, wo, kh, kw, c)  # a view: only the last axis is split
-    if c == 1:
-        # One channel: copying offset by offset is about 2.5x faster than the 6-D copy below,
-        # whose innermost run would be a single element.
-        for i in range(kh):
-            for j in range(kw):
-                fields[:, :, :, i, j] = xp[_offset_slices(i, j, strides, dilation, out_hw)]
-    else:
-        sn, sh, sw, sc = xp.strides
-        windows = as_strided(xp, shape=(n, ho, wo, kh, kw, c), writeable=False,
-                             strides=(sn, sh * strides[0], sw * strides[1], sh * dilation[0], sw * dilation[1], sc))
-        np.copyto(fields, windows)
-    if ones_column:
-        cols[..., k] = 1
+    sn, sh, sw, sc = xp.strides
+    windows = as_strided(xp, shape=(n, ho, wo, kh, kw, c), writeable=False,
+                         strides=(sn, sh * strides[0], sw * strides[1], sh * dilation[0], sw * dilation[1], sc))
+
+    def run(batch):
+        if c == 1:
+            # One channel: copying offset by offset is about 2.5x faster than the 6-D copy below,
+            # whose innermost run would be a single element.
+            for i in range(kh):
+                for j in range(kw):
+                    fields[batch, :, :, i, j] = windows[batch, :, :, i, j]
+        else:
+            np.copyto(fields[batch], windows[batch])
+        if ones_column:
+            cols[batch, ..., k] = 1
+
+    for_batch_halves(run, n, cols.size)
     return cols.reshape(n * ho * wo, k + ones_column)
 
 
@@ -138,7 +184,7 @@ class Conv2D(Function):
             weights = np.concatenate([weights, bias[None].astype(weights.dtype, copy=False)])
         out = cols @ weights  # [cols 1] [K; b] = cols K + b
         if relu:
-            np.maximum(out, 0, out=out)
+            for_batch_halves(lambda rows: np.maximum(out[rows], 0, out=out[rows]), out.shape[0], out.size)
         self.relu_out = out if relu else None
         # keep only what backward needs: cols for dKernel (and dBias), the kernel for dX
         needs_cols = self.needs_input_grad[1] or (bias is not None and self.needs_input_grad[2])
@@ -149,8 +195,10 @@ class Conv2D(Function):
     def backward(self, g):
         kernel = self.kernel
         g2 = g.reshape(-1, kernel.shape[-1])
-        if self.relu_out is not None:
-            g2 = g2 * (self.relu_out > 0)  # the fused relu: dY masked where y = 0
+        if self.relu_out is not None:  # the fused relu: dY masked where y = 0
+            y, masked = self.relu_out, np.empty_like(g2)
+            for_batch_halves(lambda rows: np.multiply(g2[rows], y[rows] > 0, out=masked[rows]), len(y), y.size)
+            g2 = masked
         dx = dkernel = dbias = None
         if self.needs_input_grad[0]:
             dx = self._col2im(g2)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
-from .conv import _offset_slices, _pad_spatial, _pair, same_padding
+from .conv import _offset_slices, _pad_spatial, _pair, for_batch_halves, same_padding
 
 
 def pool_output_length(length, pool: int, stride: int, padding: str):
@@ -82,27 +82,38 @@ class _Pool2D(Function):
 class MaxPool2D(_Pool2D):
     def forward(self, x, pool=(2, 2), strides=(2, 2), padding="valid", op="max_pool2d"):
         xp = self._setup(x, pool, strides, padding, op, fill=-np.inf)
-        cells = self._cells(xp)
-        out = cells[0].copy()
-        for cell in cells[1:]:
-            np.maximum(out, cell, out=out)
+        _, _, _, _, _, (ho, wo), _ = self.geometry
+        out = np.empty((xp.shape[0], ho, wo, xp.shape[3]), xp.dtype)
+
+        def run(batch):
+            cells, o = self._cells(xp[batch]), out[batch]
+            np.copyto(o, cells[0])
+            for cell in cells[1:]:
+                np.maximum(o, cell, out=o)
+
+        for_batch_halves(run, xp.shape[0], xp.size)
         self.xp, self.out = xp, out
         return out
 
     def backward(self, g):
         # each window's gradient goes to its first maximum (row-major order), as PyTorch does
-        out, tiles = self.out, self.geometry[-1]
-        dxp = self._grad_buffer(self.xp.shape, g.dtype)
-        free = np.ones(out.shape, dtype=bool)  # windows whose maximum is not found yet
-        first = np.empty(out.shape, dtype=bool)
-        for x_cell, dx_cell in zip(self._cells(self.xp), self._cells(dxp)):
-            np.equal(x_cell, out, out=first)
-            first &= free
-            free ^= first
-            if tiles:
-                np.multiply(g, first, out=dx_cell)
-            else:
-                dx_cell += g * first
+        xp, out, tiles = self.xp, self.out, self.geometry[-1]
+        dxp = self._grad_buffer(xp.shape, g.dtype)
+
+        def run(batch):
+            o, gb = out[batch], g[batch]
+            free = np.ones(o.shape, dtype=bool)  # windows whose maximum is not found yet
+            first = np.empty(o.shape, dtype=bool)
+            for x_cell, dx_cell in zip(self._cells(xp[batch]), self._cells(dxp[batch])):
+                np.equal(x_cell, o, out=first)
+                first &= free
+                free ^= first
+                if tiles:
+                    np.multiply(gb, first, out=dx_cell)
+                else:
+                    dx_cell += gb * first
+
+        for_batch_halves(run, xp.shape[0], xp.size)
         return (self._unpad(dxp),)
 
 
