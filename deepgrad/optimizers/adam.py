@@ -32,17 +32,21 @@ class Adam(Optimizer):
         t = self.iterations + 1
         lr_t = learning_rate * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)
         m, v = slots["m"], slots["v"]
+        # the same arithmetic as the formulas above, in place through one scratch array
+        buf = np.multiply(gradient, 1 - b1, out=np.empty_like(m))
         m *= b1
-        m += (1 - b1) * gradient
+        m += buf
+        np.multiply(gradient, gradient, out=buf)
+        buf *= 1 - b2
         v *= b2
-        v += (1 - b2) * np.square(gradient)
+        v += buf
         if self.amsgrad:
             v = np.maximum(slots["v_hat"], v, out=slots["v_hat"])
-        denominator = np.sqrt(v)
-        denominator += self.epsilon
-        step = np.divide(m, denominator, out=denominator)
-        step *= lr_t
-        variable.data -= step
+        np.sqrt(v, out=buf)
+        buf += self.epsilon
+        np.divide(m, buf, out=buf)
+        buf *= lr_t
+        variable.data -= buf
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
