@@ -42,6 +42,7 @@ class _Normalization(Layer):
 
     def _build_scale_center(self, input_shape):
         self._feature_axes = _axes(self.axis, len(input_shape), type(self).__name__, input_shape)
+        self._built_shape = tuple(input_shape)  # build() may be called directly, before any call
         shape = tuple(input_shape[a] for a in self._feature_axes)
         # the parameters broadcast against the inputs in this shape
         self._broadcast_shape = tuple(input_shape[i] if i in self._feature_axes else 1
@@ -53,7 +54,7 @@ class _Normalization(Layer):
         return shape
 
     def _check(self, inputs):
-        expected = self.input_shape_built
+        expected = self._built_shape
         if inputs.ndim != len(expected) or any(inputs.shape[a] != expected[a] for a in self._feature_axes):
             raise ValueError(f"{type(self).__name__} {self.name!r}: built for inputs of shape {tuple(expected)}, "
                              f"got shape {inputs.shape}")
