@@ -20,6 +20,8 @@ def _seed_keras():
 
 def to_numpy(x):
     """A Keras output (torch tensor) or a deepgrad Tensor as a NumPy array."""
-    if hasattr(x, "data") and isinstance(getattr(x, "data"), np.ndarray):
-        return x.data
+    import deepgrad as dg
+
+    if isinstance(x, dg.Tensor):
+        return np.asarray(x.data)
     return np.asarray(keras.ops.convert_to_numpy(x))
