@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Function, Tensor
+from ..autograd import Function, Tensor, is_grad_enabled
 
 
 # --------------------------------------------------------------------------- helpers
@@ -44,11 +44,13 @@ def _batch_major(x: np.ndarray, go_backwards: bool) -> np.ndarray:
     return np.ascontiguousarray(x)
 
 
-def _masks(mask, go_backwards: bool, dtype):
-    """A (batch, time) mask as time-major ``keep`` (float 0/1) and ``drop`` (bool), (T, B, 1)."""
+def _masks(mask, go_backwards: bool, dtype, batch_last: bool = False):
+    """A (batch, time) mask as time-major ``keep`` (float 0/1) and ``drop`` (bool), (T, B, 1)
+    or, with ``batch_last``, (T, 1, B)."""
     if mask is None:
         return None, None
-    keep = _time_major(np.asarray(mask, dtype=bool), go_backwards)[:, :, None]
+    keep = _time_major(np.asarray(mask, dtype=bool), go_backwards)
+    keep = keep[:, None, :] if batch_last else keep[:, :, None]
     return keep.astype(dtype), ~keep
 
 
@@ -98,7 +100,18 @@ def _prepare(op: str, x, kernel, recurrent_kernel, bias, bias_shape, states: dic
 
 # --------------------------------------------------------------------------- LSTM
 class LSTM(Function):
-    """``(h_seq, h_last, c_last)`` of a tanh/sigmoid LSTM over the whole sequence."""
+    """``(h_seq, h_last, c_last)`` of a tanh/sigmoid LSTM over the whole sequence.
+
+    Internally every per-step array is feature-major, ``(features, batch)``: a gate is then a
+    contiguous block of rows, so each element-wise pass is one flat loop (on ``(batch, units)``
+    column slices NumPy pays its inner-loop overhead once per row, which cost more than the
+    arithmetic). Each step is one GEMM ``[R; W; b]^T @ [h; x_t; 1]`` on a time-major buffer
+    ``A`` whose row t holds ``[h_{t-1}; x_t; 1]``, so the input projection and the bias need no
+    pass of their own, and backward accumulates ``A[t] @ dPre[t]^T`` = the recurrent kernel,
+    kernel and bias gradients in one GEMM per step while ``dPre[t]`` is in cache. When a
+    gradient will be needed, the forward loop also forms each step's derivative factors while
+    its gates are in cache, instead of in passes over the whole sequence afterwards.
+    """
 
     def forward(self, x, kernel, recurrent_kernel, bias, h0, c0, mask=None, go_backwards=False):
         dtype = x.dtype
@@ -106,115 +119,102 @@ class LSTM(Function):
         U = recurrent_kernel.shape[0]
         kernel, recurrent_kernel, bias, h0, c0 = (a.astype(dtype, copy=False)
                                                   for a in (kernel, recurrent_kernel, bias, h0, c0))
-        # private gate order i, f, o, c: the three sigmoids side by side, then the candidate
-        order = np.r_[0:2 * U, 3 * U:4 * U, 2 * U:3 * U]
-        scale = np.repeat(np.array([-1, -1, -1, -2], dtype), U)
-        W, R = kernel[:, order], recurrent_kernel[:, order]
-        Ws, Rs, bs = W * scale, R * scale, bias[order] * scale
-
-        X = _time_major(x, go_backwards).reshape(steps * batch, features)
-        G = np.dot(X, Ws).reshape(steps, batch, 4 * U)
-        G += bs
-        H = np.empty((steps + 1, batch, U), dtype)  # H[t + 1] is the state after step t
-        C = np.empty((steps + 1, batch, U), dtype)
-        H[0], C[0] = h0, c0
-        TC = np.empty((steps, batch, U), dtype)     # tanh(c) of each step
-        keep, drop = _masks(mask, go_backwards, dtype)
-        rec = np.empty((batch, 4 * U), dtype)
-        ig = np.empty((batch, U), dtype)
+        # the GEMM yields -a for the sigmoid gates i, f, o and -2a for the candidate c
+        scale = np.repeat(np.array([-1, -1, -2, -1], dtype), U)
+        KT = np.ascontiguousarray((np.concatenate([recurrent_kernel, kernel, bias[None]]) * scale).T)
+        A = np.empty((steps + 1, U + features + 1, batch), dtype)   # A[t] = [h_{t-1}; x_t; 1]
+        A[0, :U] = h0.T
+        A[:steps, U:U + features] = (x[:, ::-1] if go_backwards else x).transpose(1, 2, 0)
+        A[steps, U:] = 0
+        A[:, -1] = 1
+        G = np.empty((steps, 4 * U, batch), dtype)  # gates of each step: i, f, sigmoid(2a_c), o
+        # Z[t % 2] = [cand; c_prev; 4 i; tanh(c)] of step t; c_t goes to the other buffer
+        Z = np.empty((2, 4 * U, batch), dtype)
+        Z[0, U:2 * U] = c0.T
+        train = is_grad_enabled() and any(self.needs_input_grad)
+        if train:
+            M = np.empty((steps, 4 * U, batch), dtype)  # d gate / d a times the gate's partner
+            E = np.empty((steps, U, batch), dtype)      # dc / dh = o (1 - tanh(c)^2)
+        keep, drop = _masks(mask, go_backwards, dtype, batch_last=True)
+        ig = np.empty((U, batch), dtype)
         with np.errstate(over="ignore"):  # exp overflows to inf for saturated gates: sigmoid -> 0
             for t in range(steps):
-                g = G[t]
-                np.dot(H[t], Rs, out=rec)
-                np.add(g, rec, out=g)
-                _sigmoid_of_negated(g)
-                cand = g[:, 3 * U:]
-                np.multiply(cand, 2, out=cand)   # tanh(a) = 2 sigmoid(2a) - 1
+                g, z, h = G[t], Z[t % 2], A[t + 1, :U]
+                cand, c_prev, tc = z[:U], z[U:2 * U], z[3 * U:]
+                c = Z[(t + 1) % 2, U:2 * U]
+                np.dot(KT, A[t], out=g)
+                _sigmoid_of_negated(g)                   # sigmoid(a); sigmoid(2a) for the candidate
+                if train:
+                    m = M[t]
+                    np.subtract(1, g, out=m)             # sigmoid' = s (1 - s);  tanh'(a) = 4 s (1 - s)
+                    np.multiply(m, g, out=m)
+                np.multiply(g[2 * U:3 * U], 2, out=cand)   # tanh(a) = 2 sigmoid(2a) - 1
                 np.subtract(cand, 1, out=cand)
-                c = C[t + 1]
-                np.multiply(g[:, U:2 * U], C[t], out=c)          # c = f * c_prev + i * cand
-                np.multiply(g[:, :U], cand, out=ig)
+                np.multiply(g[U:2 * U], c_prev, out=c)     # c = f * c_prev + i * cand
+                np.multiply(g[:U], cand, out=ig)
                 np.add(c, ig, out=c)
-                np.tanh(c, out=TC[t])
-                np.multiply(g[:, 2 * U:3 * U], TC[t], out=H[t + 1])  # h = o * tanh(c)
+                np.tanh(c, out=tc)
+                np.multiply(g[3 * U:], tc, out=h)          # h = o * tanh(c)
+                if train:
+                    # M = [i' cand; f' c_prev; 4 cand' i; o' tanh(c)], later times dc, dc, dc, dh
+                    np.multiply(g[:U], 4, out=z[2 * U:3 * U])
+                    np.multiply(m, z, out=m)
+                    np.multiply(h, tc, out=E[t])
+                    np.subtract(g[3 * U:], E[t], out=E[t])
                 if drop is not None:
-                    np.copyto(c, C[t], where=drop[t])
-                    np.copyto(H[t + 1], H[t], where=drop[t])
+                    np.copyto(c, c_prev, where=drop[t])
+                    np.copyto(h, A[t, :U], where=drop[t])
 
-        self.order, self.go_backwards = order, go_backwards
-        self.X, self.G, self.H, self.C, self.TC, self.keep = X, G, H, C, TC, keep
-        self.W, self.R = W, R
-        return np.ascontiguousarray(H[1:].swapaxes(0, 1)), H[steps].copy(), C[steps].copy()
+        if train:
+            self.go_backwards, self.keep = go_backwards, keep
+            self.A, self.G, self.M, self.E = A, G, M, E
+            self.W, self.R = kernel, recurrent_kernel
+        # h_seq is a view of A, which holds the states anyway: no copy of the whole sequence
+        return A[1:, :U].transpose(2, 0, 1), A[steps, :U].T.copy(), Z[steps % 2, U:2 * U].T.copy()
 
     def backward(self, grads):
         g_seq, g_h, g_c = grads
-        G, H, C, TC, keep = self.G, self.H, self.C, self.TC, self.keep
-        steps, batch, four_u = G.shape
+        A, M, E, keep, R = self.A, self.M, self.E, self.keep, self.R
+        steps, four_u, batch = M.shape
         U = four_u // 4
-        i, f, o, cand = G[..., :U], G[..., U:2 * U], G[..., 2 * U:3 * U], G[..., 3 * U:]
-
-        # dPre = [dc * M_i, dc * M_f, dh * M_o, dc * M_c]  with
-        # M_i = cand i (1-i), M_f = c_prev f (1-f), M_o = tanh(c) o (1-o), M_c = i (1-cand^2)
-        M = np.empty_like(G)
-        S, M3 = G[..., :3 * U], M[..., :3 * U]
-        np.subtract(1, S, out=M3)
-        np.multiply(M3, S, out=M3)
-        np.multiply(M[..., :U], cand, out=M[..., :U])
-        np.multiply(M[..., U:2 * U], C[:-1], out=M[..., U:2 * U])
-        np.multiply(M[..., 2 * U:3 * U], TC, out=M[..., 2 * U:3 * U])
-        Mc = M[..., 3 * U:]
-        np.multiply(cand, cand, out=Mc)
-        np.subtract(1, Mc, out=Mc)
-        np.multiply(Mc, i, out=Mc)
-        E = np.multiply(TC, TC)         # dc += dh * o (1 - tanh(c)^2)
-        np.subtract(1, E, out=E)
-        np.multiply(E, o, out=E)
-        F = f
+        F = self.G[:, U:2 * U]          # dc_prev = dc * f
         if keep is not None:            # a masked step passes dh, dc straight to the previous one
             M *= keep
             E *= keep
-            F = f * keep + (1 - keep)
-
-        dH = g_seq.swapaxes(0, 1)       # dH[t]: gradient of the output of step t
-        dPre = M                        # step t's row of M becomes dPre in place once used
-        M4 = M.reshape(steps, batch, 4, U)
-        dh = np.array(g_h, dtype=G.dtype)
-        dc = np.array(g_c, dtype=G.dtype)
-        dc_b = dc.reshape(batch, 1, U)
-        tmp = np.empty((batch, U), G.dtype)
-        RT = np.ascontiguousarray(self.R.T)
+            F = F * keep + (1 - keep)
+        dH = np.ascontiguousarray(g_seq.transpose(1, 2, 0))  # dH[t]: gradient of step t's output
+        dh = np.array(g_h.T, dtype=M.dtype, order="C")
+        dc = np.array(g_c.T, dtype=M.dtype, order="C")
+        tmp = np.empty((U, batch), M.dtype)
+        need = self.needs_input_grad
+        dK = np.zeros((A.shape[1], four_u), M.dtype) if any(need[1:4]) else None
+        dK_t = np.empty_like(dK) if dK is not None else None
         drop = None if keep is None else 1 - keep
         for t in range(steps - 1, -1, -1):
+            m = M[t]
             np.add(dh, dH[t], out=dh)
-            np.multiply(dh, E[t], out=tmp)
+            np.multiply(dh, E[t], out=tmp)              # dc += dh o (1 - tanh(c)^2)
             np.add(dc, tmp, out=dc)
-            p = dPre[t]
-            i_f = M4[t, :, :2]
-            np.multiply(i_f, dc_b, out=i_f)
-            np.multiply(p[:, 2 * U:3 * U], dh, out=p[:, 2 * U:3 * U])
-            np.multiply(p[:, 3 * U:], dc, out=p[:, 3 * U:])
-            np.multiply(dc, F[t], out=dc)               # dc_prev = dc * f
+            m3 = m[:3 * U].reshape(3, U, batch)         # M[t] becomes dPre[t]: da_i, da_f, da_c
+            np.multiply(m3, dc, out=m3)
+            np.multiply(m[3 * U:], dh, out=m[3 * U:])   # da_o
+            np.multiply(dc, F[t], out=dc)
+            if dK is not None:                          # [dR; dW; db] += [h_prev; x_t; 1] @ dPre^T
+                np.dot(A[t], m.T, out=dK_t)
+                np.add(dK, dK_t, out=dK)
             if drop is not None:
                 np.multiply(dh, drop[t], out=tmp)
-            np.dot(p, RT, out=dh)                       # dh_prev = dPre @ R^T
+            np.dot(R, m, out=dh)                        # dh_prev = dPre @ R^T
             if drop is not None:
                 np.add(dh, tmp, out=dh)
-        return self._weight_grads(dPre.reshape(steps * batch, four_u), H, dh, dc)
 
-    def _weight_grads(self, dPre, H, dh0, dc0):
-        inverse = np.argsort(self.order)
-        need = self.needs_input_grad
-        steps, batch, U = H.shape[0] - 1, H.shape[1], H.shape[2]
         dx = dk = dr = db = None
-        if need[0]:
-            dx = _batch_major(np.dot(dPre, self.W.T).reshape(steps, batch, -1), self.go_backwards)
-        if need[1]:
-            dk = np.dot(self.X.T, dPre)[:, inverse]
-        if need[2]:
-            dr = np.dot(H[:-1].reshape(steps * batch, U).T, dPre)[:, inverse]
-        if need[3]:
-            db = dPre.sum(axis=0)[inverse]
-        return dx, dk, dr, db, dh0, dc0
+        if need[0]:                                     # dx_t = dPre_t @ W^T
+            dx = np.matmul(self.W, M).transpose(2, 0, 1)
+            dx = np.ascontiguousarray(dx[:, ::-1] if self.go_backwards else dx)
+        if dK is not None:
+            dr, dk, db = dK[:U], dK[U:-1], dK[-1]
+        return dx, dk, dr, db, np.ascontiguousarray(dh.T), np.ascontiguousarray(dc.T)
 
 
 def lstm(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=None, go_backwards=False):
