@@ -182,7 +182,9 @@ class LSTM(Function):
             M *= keep
             E *= keep
             F = F * keep + (1 - keep)
-        dH = np.ascontiguousarray(g_seq.transpose(1, 2, 0))  # dH[t]: gradient of step t's output
+        # dH[t]: gradient of step t's output; an unused h_seq (return_sequences=False) gets zeros,
+        # and checking for them is cheaper than the transposing copy
+        dH = np.ascontiguousarray(g_seq.transpose(1, 2, 0)) if g_seq.any() else None
         dh = np.array(g_h.T, dtype=M.dtype, order="C")
         dc = np.array(g_c.T, dtype=M.dtype, order="C")
         tmp = np.empty((U, batch), M.dtype)
@@ -192,7 +194,8 @@ class LSTM(Function):
         drop = None if keep is None else 1 - keep
         for t in range(steps - 1, -1, -1):
             m = M[t]
-            np.add(dh, dH[t], out=dh)
+            if dH is not None:
+                np.add(dh, dH[t], out=dh)
             np.multiply(dh, E[t], out=tmp)              # dc += dh o (1 - tanh(c)^2)
             np.add(dc, tmp, out=dc)
             m3 = m[:3 * U].reshape(3, U, batch)         # M[t] becomes dPre[t]: da_i, da_f, da_c
