@@ -3,19 +3,23 @@
 Sequences are batch-major ``(batch, time, features)`` and weights use Keras's layouts
 (LSTM gates i, f, c, o; GRU gates z, r, h), so Keras weights load as they are.
 
-Each op runs the same plan, because with NumPy the per-step Python overhead dominates
-(GEMMs go through ``np.dot``: NumPy's ``matmul`` takes a slow path when features == 1):
+Every op works in place in preallocated buffers, because with NumPy the per-step Python
+overhead dominates (GEMMs go through ``np.dot``: NumPy's ``matmul`` takes a slow path when
+features == 1):
 
-* forward: the inputs of all time steps are projected by one GEMM into a time-major
-  ``(time, batch, gates * units)`` buffer; the time loop then adds one ``h @ recurrent_kernel``
-  GEMM per step and works in place in preallocated buffers;
-* backward (BPTT): one reverse loop fills the gradients of the pre-activations of every
-  step; the weight gradients and ``dx`` are then one GEMM each over all ``time * batch`` rows.
+* GRU and simple RNN: the inputs of all time steps are projected by one GEMM into a
+  time-major ``(time, batch, gates * units)`` buffer; the time loop adds one
+  ``h @ recurrent_kernel`` GEMM per step. Backward (BPTT) fills the gradients of the
+  pre-activations of every step in one reverse loop; the weight gradients and ``dx`` are then
+  one GEMM each over all ``time * batch`` rows.
+* LSTM (the most element-wise work per step): feature-major steps and one GEMM per step on
+  ``[h; x_t; 1]``, see ``LSTM``.
 
 Sigmoid gates are computed as ``1 / (1 + exp(-a))``, the ``-1`` folded into private copies of
 the weights (scaling by a power of two is exact). The LSTM also folds the ``-2`` of
 ``tanh(a) = 2 sigmoid(2a) - 1`` into its candidate's weights, so one ``exp`` serves all four
-gates of a step.
+gates of a step (``np.tanh`` costs about twice ``np.exp`` per element in float32, so
+``sigmoid(x) = (1 + tanh(x / 2)) / 2`` would be slower).
 
 Masks follow Keras: where ``mask[b, t]`` is False the state carries over unchanged and the
 output of that step repeats the previous state. With ``go_backwards`` the sequence is read
