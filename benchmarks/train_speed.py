@@ -144,6 +144,15 @@ def timed(step, n: int) -> float:
     return time.perf_counter() - start
 
 
+def settle(seconds: float = 0.3) -> None:
+    """Let the other framework's worker threads go to sleep before timing this one.
+
+    After a parallel region OpenBLAS's threads spin for up to about 0.1 s and OpenMP's for
+    its block time; on two cores a spinning thread takes a core from whatever runs next.
+    """
+    time.sleep(seconds)
+
+
 # --------------------------------------------------------------------------- measurements
 def throughput(name: str, rounds: int, steps: int) -> dict:
     dg_step, model, x, y = deepgrad_stepper(name)
@@ -152,7 +161,9 @@ def throughput(name: str, rounds: int, steps: int) -> dict:
         timed(s, 2)
     dg_rates, th_rates = [], []
     for _ in range(rounds):  # interleaved A B A B
+        settle()
         dg_rates.append(steps * BATCH / timed(dg_step, steps))
+        settle()
         th_rates.append(steps * BATCH / timed(th_step, steps))
     ratios = [a / b for a, b in zip(dg_rates, th_rates)]
 
