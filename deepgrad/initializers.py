@@ -16,10 +16,13 @@ from . import backend
 from .registry import Configurable, Registry
 
 
-def compute_fans(shape) -> tuple[int, int]:
+def compute_fans(shape, input_axes=None, output_axes=None) -> tuple[int, int]:
     """(fan_in, fan_out); a conv kernel ``(..., in_channels, out_channels)`` counts its
-    receptive field: fan_in = prod(shape[:-2]) * in_channels."""
+    receptive field: fan_in = prod(shape[:-2]) * in_channels. Given both ``input_axes`` and
+    ``output_axes``, the fans are the products of those axes' sizes instead."""
     shape = tuple(shape)
+    if input_axes is not None and output_axes is not None:
+        return int(np.prod([shape[a] for a in input_axes])), int(np.prod([shape[a] for a in output_axes]))
     if len(shape) == 0:
         return 1, 1
     if len(shape) == 1:
@@ -151,7 +154,8 @@ class VarianceScaling(RandomInitializer):
     uniform: limit = sqrt(3 scale / n).
     """
 
-    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None, input_axes=None,
+                 output_axes=None):
         if scale <= 0:
             raise ValueError(f"VarianceScaling: scale must be positive, got {scale}")
         if mode not in ("fan_in", "fan_out", "fan_avg"):
@@ -163,10 +167,11 @@ class VarianceScaling(RandomInitializer):
             raise ValueError("VarianceScaling: distribution must be 'truncated_normal', "
                              f"'untruncated_normal' or 'uniform', got {distribution!r}")
         self.scale, self.mode, self.distribution = scale, mode, distribution
+        self.input_axes, self.output_axes = input_axes, output_axes
         super().__init__(seed)
 
     def __call__(self, shape, dtype=None):
-        fan_in, fan_out = compute_fans(shape)
+        fan_in, fan_out = compute_fans(shape, self.input_axes, self.output_axes)
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[self.mode]
         scale = self.scale / max(1.0, n)
         rng = self._rng()
@@ -181,7 +186,7 @@ class VarianceScaling(RandomInitializer):
 
     def get_config(self):
         return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution,
-                **super().get_config()}
+                **super().get_config(), "input_axes": self.input_axes, "output_axes": self.output_axes}
 
 
 class _FixedVarianceScaling(VarianceScaling):
@@ -189,11 +194,11 @@ class _FixedVarianceScaling(VarianceScaling):
 
     preset: tuple = ()
 
-    def __init__(self, seed=None):
-        super().__init__(*self.preset, seed=seed)
+    def __init__(self, seed=None, input_axes=None, output_axes=None):
+        super().__init__(*self.preset, seed=seed, input_axes=input_axes, output_axes=output_axes)
 
     def get_config(self):
-        return {"seed": self.seed}
+        return {"seed": self.seed, "input_axes": self.input_axes, "output_axes": self.output_axes}
 
 
 class GlorotUniform(_FixedVarianceScaling):

@@ -17,14 +17,15 @@ class Embedding(Layer):
     """
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
-                 embeddings_constraint=None, mask_zero=False, input_length=None, **kwargs):
-        kwargs.pop("activity_regularizer", None)
+                 embeddings_constraint=None, mask_zero=False, input_length=None, activity_regularizer=None,
+                 **kwargs):
         super().__init__(**kwargs)
         self.input_dim = _positive_int(input_dim, "input_dim", "Embedding")
         self.output_dim = _positive_int(output_dim, "output_dim", "Embedding")
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
         self.embeddings_constraint = constraints.get(embeddings_constraint)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
         self.mask_zero = bool(mask_zero)
         self.input_length = input_length  # accepted for Keras 2 programs; shapes come from the data
         self.supports_masking = self.mask_zero
@@ -40,7 +41,11 @@ class Embedding(Layer):
         if ids.size and (ids.min() < 0 or ids.max() >= self.input_dim):
             raise IndexError(f"Embedding {self.name!r}: ids must lie in [0, {self.input_dim}), "
                              f"got values from {ids.min()} to {ids.max()}")
-        return embedding(ids, self.embeddings)
+        outputs = embedding(ids, self.embeddings)
+        if self.activity_regularizer is not None and outputs.shape[0]:
+            # per sample, as Keras 3 does: the strength does not change with the batch size
+            self.add_loss(self.activity_regularizer(outputs) / outputs.shape[0])
+        return outputs
 
     def compute_mask(self, inputs, mask=None):
         if not self.mask_zero:
@@ -56,6 +61,7 @@ class Embedding(Layer):
                 "embeddings_initializer": _serialize(self.embeddings_initializer, initializers),
                 "embeddings_regularizer": _serialize(self.embeddings_regularizer, regularizers),
                 "embeddings_constraint": _serialize(self.embeddings_constraint, constraints),
+                "activity_regularizer": _serialize(self.activity_regularizer, regularizers),
                 "mask_zero": self.mask_zero, "input_length": self.input_length}
 
 

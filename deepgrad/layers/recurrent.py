@@ -20,10 +20,10 @@ from .base import Layer
 
 
 def _serialize(module, value):
-    """A config value: names stay names, objects become their ``{"class_name", "config"}``."""
-    if value is None or isinstance(value, (str, dict)):
-        return value
-    return module.serialize(value)
+    """A config value as Keras writes it: names and objects alike become ``{"class_name", "config"}``."""
+    if value is None:
+        return None
+    return module.serialize(module.get(value))
 
 
 def _activation_name(fn) -> str | None:

@@ -28,6 +28,8 @@ def assert_same_layer(k_layer, d_layer, inputs, **call_kwargs):
     k_weights = k_layer.get_weights()
     d_weights = d_layer.get_weights()
     assert [w.shape for w in d_weights] == [w.shape for w in k_weights]
+    assert [w.name.split("/")[-1] for w in d_layer.weights] == [w.name for w in k_layer.weights]
+    assert [w.trainable for w in d_layer.weights] == [w.trainable for w in k_layer.weights]
     assert d_layer.count_params() == k_layer.count_params()
     d_layer.set_weights(k_weights)
     d_out = _outputs(d_layer(d_in, **call_kwargs))
