@@ -81,3 +81,37 @@ def test_sequential_text_model():
     ids = np.array([[1, 5, 3, 0, 0, 0], [7, 2, 9, 4, 1, 3], [0, 0, 0, 0, 0, 0]], dtype="int32")
     ids[2, 0] = 4
     np.testing.assert_allclose(d_model.predict(ids, verbose=0), to_numpy(k_model(ids)), rtol=1e-5, atol=1e-6)
+
+
+def summary_rows(model):
+    """(output shape, param count) per layer row, and the three totals lines, from model.summary()."""
+    lines = []
+    model.summary(print_fn=lambda line, *args, **kwargs: lines.extend(str(line).splitlines()))
+    rows = []
+    for line in lines:
+        fields = [f.strip() for f in line.split("│")[1:-1]]
+        if len(fields) >= 3 and fields[-1]:
+            rows.append((fields[1], fields[2]) if len(fields) == 3 else tuple(fields[1:]))
+    totals = [line.split("(")[0].strip() for line in lines if "params:" in line]
+    return rows, totals
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("build", [seed_002, seed_004], ids=["seed_002", "seed_004"])
+def test_summary_matches_keras(build):
+    k_rows, k_totals = summary_rows(keras.Sequential(build(keras.layers)))
+    d_rows, d_totals = summary_rows(dg.Sequential(build(dg.layers)))
+    assert d_rows == k_rows
+    assert d_totals == k_totals and len(k_totals) == 3
+
+
+def test_summary_counts_non_trainable_weights():
+    def build(K):
+        L = K.layers
+        return K.Sequential([K.Input((5, 4)), L.LSTM(6, return_sequences=True), L.LayerNormalization(),
+                             L.GRU(3), L.BatchNormalization(), L.Dense(2)])
+
+    k_rows, k_totals = summary_rows(build(keras))
+    d_rows, d_totals = summary_rows(build(dg))
+    assert d_rows == k_rows
+    assert d_totals == k_totals

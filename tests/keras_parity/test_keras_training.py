@@ -43,3 +43,32 @@ def test_fit_matches_keras(digits, optimizer):
     assert d_history.history["loss"][1] < d_history.history["loss"][0]
     np.testing.assert_allclose(d_model.evaluate(x, y, verbose=0), k_model.evaluate(x, y, verbose=0),
                                rtol=1e-4, atol=1e-5)
+
+
+def small_cnn(K):
+    L = K.layers
+    return K.Sequential([K.Input((6, 6, 2)), L.Conv2D(3, 3, padding="same", activation="relu"),
+                         L.BatchNormalization(), L.MaxPooling2D(), L.Flatten(), L.Dense(3, activation="softmax")])
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("weighting", ["sample_weight", "class_weight"])
+def test_fit_with_weights_and_validation_split(weighting):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((40, 6, 6, 2)).astype("float32")
+    y = np.eye(3, dtype="float32")[rng.integers(0, 3, 40)]
+    weights = ({"sample_weight": rng.uniform(0.2, 2, 40).astype("float32")} if weighting == "sample_weight"
+               else {"class_weight": {0: 0.5, 1: 2.0, 2: 1.0}})
+    k_model, d_model = small_cnn(keras), small_cnn(dg)
+    d_model.set_weights(k_model.get_weights())
+    for model, K in ((k_model, keras), (d_model, dg)):
+        model.compile(optimizer=K.optimizers.Adam(0.01), loss="categorical_crossentropy",
+                      metrics=["accuracy"])
+    k_history = k_model.fit(x, y, batch_size=8, epochs=2, shuffle=False, validation_split=0.25, verbose=0, **weights)
+    d_history = d_model.fit(x, y, batch_size=8, epochs=2, shuffle=False, validation_split=0.25, verbose=0, **weights)
+    assert set(d_history.history) == set(k_history.history)
+    for key in k_history.history:
+        np.testing.assert_allclose(d_history.history[key], k_history.history[key], rtol=1e-4, atol=1e-5,
+                                   err_msg=f"history[{key!r}]")
+    for i, (d, k) in enumerate(zip(d_model.get_weights(), k_model.get_weights())):
+        np.testing.assert_allclose(d, k, rtol=1e-4, atol=1e-4, err_msg=f"weight {i}")
