@@ -278,3 +278,39 @@ def test_merge(name, kwargs):
     if name not in ("Subtract",):
         inputs.append(rand(2, 3, 4, seed=3))
     assert_same_layer(getattr(keras.layers, name)(**kwargs), getattr(dg.layers, name)(**kwargs), inputs)
+
+
+@pytest.mark.parametrize("name, n_states", [("SimpleRNN", 1), ("LSTM", 2), ("GRU", 1)])
+def test_recurrent_initial_state(name, n_states):
+    states = [rand(2, 4, seed=10 + i) for i in range(n_states)]
+    k_layer = getattr(keras.layers, name)(4, return_sequences=True)
+    d_layer = getattr(dg.layers, name)(4, return_sequences=True)
+    x = rand(2, 5, 3)
+    k_out = k_layer(x, initial_state=states)
+    d_layer(dg.Tensor(x), initial_state=[dg.Tensor(s) for s in states])
+    d_layer.set_weights(k_layer.get_weights())
+    d_out = d_layer(dg.Tensor(x), initial_state=[dg.Tensor(s) for s in states])
+    np.testing.assert_allclose(d_out.data, to_numpy(k_out), rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("options", RNN_OPTIONS[1:])
+@pytest.mark.parametrize("name", ["SimpleRNN", "LSTM", "GRU"])
+def test_recurrent_explicit_mask(name, options):
+    mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1], [1, 0, 0, 0, 0]], bool)
+    assert_same_layer(getattr(keras.layers, name)(4, **options), getattr(dg.layers, name)(4, **options),
+                      rand(3, 5, 2), mask=mask)
+
+
+@pytest.mark.parametrize("merge_mode", ["concat", "sum", None])
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_bidirectional_with_mask(merge_mode, return_sequences):
+    mask = np.array([[1, 1, 1, 0], [1, 1, 1, 1]], bool)
+    assert_same_layer(
+        keras.layers.Bidirectional(keras.layers.GRU(3, return_sequences=return_sequences), merge_mode=merge_mode),
+        dg.layers.Bidirectional(dg.layers.GRU(3, return_sequences=return_sequences), merge_mode=merge_mode),
+        rand(2, 4, 5), mask=mask)
+
+
+def test_time_distributed_conv2d():
+    assert_same_layer(keras.layers.TimeDistributed(keras.layers.Conv2D(3, 3, activation="relu")),
+                      dg.layers.TimeDistributed(dg.layers.Conv2D(3, 3, activation="relu")), rand(2, 3, 6, 6, 2))
