@@ -7,13 +7,16 @@ Every op works in place in preallocated buffers, because with NumPy the per-step
 overhead dominates (GEMMs go through ``np.dot``: NumPy's ``matmul`` takes a slow path when
 features == 1):
 
-* GRU and simple RNN: the inputs of all time steps are projected by one GEMM into a
-  time-major ``(time, batch, gates * units)`` buffer; the time loop adds one
-  ``h @ recurrent_kernel`` GEMM per step. Backward (BPTT) fills the gradients of the
-  pre-activations of every step in one reverse loop; the weight gradients and ``dx`` are then
-  one GEMM each over all ``time * batch`` rows.
-* LSTM (the most element-wise work per step): feature-major steps and one GEMM per step on
-  ``[h; x_t; 1]``, see ``LSTM``.
+* simple RNN: the inputs of all time steps are projected by one GEMM into a time-major
+  ``(time, batch, units)`` buffer; the time loop adds one ``h @ recurrent_kernel`` GEMM per
+  step. Backward (BPTT) fills the gradients of the pre-activations of every step in one
+  reverse loop; the weight gradients and ``dx`` are then one GEMM each over all rows.
+* LSTM and GRU (several element-wise passes per step): the same plan, but every per-step
+  array is feature-major, ``(features, batch)``, so that a gate is a contiguous block of rows
+  and each pass is one flat loop (on ``(batch, units)`` column slices NumPy pays its inner-loop
+  overhead once per row, which costs more than the arithmetic); the input projection and its
+  bias are part of each step's GEMM on ``[.., x_t, 1]``, and the weight gradients are one GEMM
+  per step. See ``LSTM``.
 
 Sigmoid gates are computed as ``1 / (1 + exp(-a))``, the ``-1`` folded into private copies of
 the weights (scaling by a power of two is exact). The LSTM also folds the ``-2`` of
@@ -238,12 +241,26 @@ def lstm(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=None, go
 
 
 # --------------------------------------------------------------------------- GRU
+def _sum_over_steps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``sum_t a[t] @ b[t]^T`` for feature-major ``(time, m, batch)`` and ``(time, n, batch)``:
+    a weight gradient, one GEMM per step (faster here than a stacked matmul and a sum)."""
+    out = np.dot(a[0], b[0].T)
+    step = np.empty_like(out)
+    for t in range(1, len(a)):
+        np.dot(a[t], b[t].T, out=step)
+        np.add(out, step, out=out)
+    return out
+
+
 class GRU(Function):
     """``(h_seq, h_last)`` of Keras's GRU (gates z, r, h; tanh, sigmoid) over the whole sequence.
 
     reset_after=True:  hh = tanh(x_h + r * (h @ R_h + b_rh)), bias (2, 3U) = (input, recurrent)
     reset_after=False: hh = tanh(x_h + (r * h) @ R_h),        bias (3U,)
     h_new = z * h + (1 - z) * hh
+
+    Per-step arrays are feature-major, ``(features, batch)``, as in ``LSTM``, so each gate is a
+    contiguous block of rows.
     """
 
     def forward(self, x, kernel, recurrent_kernel, bias, h0, mask=None, go_backwards=False, reset_after=True):
@@ -252,46 +269,51 @@ class GRU(Function):
         U = recurrent_kernel.shape[0]
         kernel, recurrent_kernel, bias, h0 = (a.astype(dtype, copy=False)
                                               for a in (kernel, recurrent_kernel, bias, h0))
-        scale = np.repeat(np.array([-1, -1, 1], dtype), U)  # z and r computed as sigmoid(-(-a))
+        scale = np.repeat(np.array([-1, -1, 1], dtype), U)[:, None]  # z and r computed as sigmoid(-(-a))
         if reset_after:
             b_in = bias[0].copy()
             b_in[:2 * U] += bias[1, :2 * U]  # the recurrent biases of z and r simply add
-            b_rh = bias[1, 2 * U:]
+            b_rh = bias[1, 2 * U:, None]
         else:
             b_in = bias
 
-        X = _time_major(x, go_backwards).reshape(steps * batch, features)
-        G = np.dot(X, kernel * scale).reshape(steps, batch, 3 * U)
-        G += b_in * scale
-        H = np.empty((steps + 1, batch, U), dtype)
-        H[0] = h0
+        # each step starts with [W; b_in]^T @ [x_t; 1] (a stacked matmul over all steps at once
+        # is slow when features == 1, and this GEMM also gives dk and the input bias gradient)
+        X = np.empty((steps, features + 1, batch), dtype)
+        X[:, :features] = (x[:, ::-1] if go_backwards else x).transpose(1, 2, 0)
+        X[:, features] = 1
+        WT = np.ascontiguousarray((np.concatenate([kernel, b_in[None]]) * scale.T).T)
+        G = np.empty((steps, 3 * U, batch), dtype)
+        H = np.empty((steps + 1, U, batch), dtype)
+        H[0] = h0.T
         # per step, what backward needs besides the gates: h @ R_h + b_rh, or r * h
-        S = np.empty((steps, batch, U), dtype)
-        keep, drop = _masks(mask, go_backwards, dtype)
-        Rs = recurrent_kernel * scale
-        R_zr, R_h = np.ascontiguousarray(Rs[:, :2 * U]), np.ascontiguousarray(Rs[:, 2 * U:])
-        rec = np.empty((batch, 3 * U if reset_after else 2 * U), dtype)
-        tmp = np.empty((batch, U), dtype)
+        S = np.empty((steps, U, batch), dtype)
+        keep, drop = _masks(mask, go_backwards, dtype, batch_last=True)
+        RsT = np.ascontiguousarray(recurrent_kernel.T * scale)
+        R_zrT, R_hT = RsT[:2 * U], RsT[2 * U:]
+        rec = np.empty((3 * U if reset_after else 2 * U, batch), dtype)
+        tmp = np.empty((U, batch), dtype)
         with np.errstate(over="ignore"):
             for t in range(steps):
                 g = G[t]
-                zr, hh, h = g[:, :2 * U], g[:, 2 * U:], H[t]
+                zr, hh, h = g[:2 * U], g[2 * U:], H[t]
+                np.dot(WT, X[t], out=g)
                 if reset_after:
-                    np.dot(h, Rs, out=rec)
-                    np.add(zr, rec[:, :2 * U], out=zr)
+                    np.dot(RsT, h, out=rec)
+                    np.add(zr, rec[:2 * U], out=zr)
                     _sigmoid_of_negated(zr)
-                    np.add(rec[:, 2 * U:], b_rh, out=S[t])
-                    np.multiply(g[:, U:2 * U], S[t], out=tmp)
+                    np.add(rec[2 * U:], b_rh, out=S[t])
+                    np.multiply(g[U:2 * U], S[t], out=tmp)
                 else:
-                    np.dot(h, R_zr, out=rec)
+                    np.dot(R_zrT, h, out=rec)
                     np.add(zr, rec, out=zr)
                     _sigmoid_of_negated(zr)
-                    np.multiply(g[:, U:2 * U], h, out=S[t])
-                    np.dot(S[t], R_h, out=tmp)
+                    np.multiply(g[U:2 * U], h, out=S[t])
+                    np.dot(R_hT, S[t], out=tmp)
                 np.add(hh, tmp, out=hh)
                 np.tanh(hh, out=hh)
                 np.subtract(h, hh, out=tmp)          # h_new = hh + z (h - hh)
-                np.multiply(tmp, g[:, :U], out=tmp)
+                np.multiply(tmp, g[:U], out=tmp)
                 np.add(hh, tmp, out=H[t + 1])
                 if drop is not None:
                     np.copyto(H[t + 1], h, where=drop[t])
@@ -299,14 +321,14 @@ class GRU(Function):
         self.reset_after, self.go_backwards = reset_after, go_backwards
         self.X, self.G, self.H, self.S, self.keep = X, G, H, S, keep
         self.W, self.R = kernel, recurrent_kernel
-        return np.ascontiguousarray(H[1:].swapaxes(0, 1)), H[steps].copy()
+        return H[1:].transpose(2, 0, 1), H[steps].T.copy()
 
     def backward(self, grads):
         g_seq, g_h = grads
         G, H, S, keep, R = self.G, self.H, self.S, self.keep, self.R
-        steps, batch, three_u = G.shape
+        steps, three_u, batch = G.shape
         U = three_u // 3
-        z, r, hh, h_prev = G[..., :U], G[..., U:2 * U], G[..., 2 * U:], H[:-1]
+        z, r, hh, h_prev = G[:, :U], G[:, U:2 * U], G[:, 2 * U:], H[:-1]
         # da_z = dh (h_prev - hh) z (1-z);  da_h = dh (1-z) (1-hh^2);  dh_prev = dh z + ...
         A = (h_prev - hh) * z * (1 - z)
         B = (1 - z) * (1 - hh * hh)
@@ -317,61 +339,62 @@ class GRU(Function):
             B *= keep
             Z = z * keep + (1 - keep)
 
-        dH = g_seq.swapaxes(0, 1)
-        dh = np.array(g_h, dtype=G.dtype)
-        tmp = np.empty((batch, U), G.dtype)
+        dH = np.ascontiguousarray(g_seq.transpose(1, 2, 0)) if g_seq.any() else None  # see LSTM
+        dh = np.array(g_h.T, dtype=G.dtype, order="C")
+        tmp = np.empty((U, batch), G.dtype)
         if self.reset_after:
             # dPre: gradient of h @ R + b_r: [da_z, da_r, da_h * r];  dHH: da_h (of x_h)
-            dPre, dHH = np.empty_like(G), np.empty_like(hh)
-            RT = np.ascontiguousarray(R.T)
+            dPre, dHH = np.empty_like(G), np.empty((steps, U, batch), G.dtype)
             for t in range(steps - 1, -1, -1):
-                np.add(dh, dH[t], out=dh)
+                if dH is not None:
+                    np.add(dh, dH[t], out=dh)
                 p = dPre[t]
-                np.multiply(dh, A[t], out=p[:, :U])
+                np.multiply(dh, A[t], out=p[:U])
                 np.multiply(dh, B[t], out=dHH[t])
-                np.multiply(dHH[t], Q[t], out=p[:, U:2 * U])   # da_r = da_h rec_h r (1-r)
-                np.multiply(dHH[t], r[t], out=p[:, 2 * U:])
+                np.multiply(dHH[t], Q[t], out=p[U:2 * U])   # da_r = da_h rec_h r (1-r)
+                np.multiply(dHH[t], r[t], out=p[2 * U:])
                 np.multiply(dh, Z[t], out=tmp)
-                np.dot(p, RT, out=dh)
+                np.dot(R, p, out=dh)                        # dh_prev = dPre @ R^T + dh z
                 np.add(dh, tmp, out=dh)
             dX = dPre.copy()
-            dX[..., 2 * U:] = dHH
+            dX[:, 2 * U:] = dHH
         else:
             # dX = [da_z, da_r, da_h];  d(r h) = da_h @ R_h^T;  da_r = d(r h) h_prev r (1-r)
             dX = np.empty_like(G)
-            R_hT, R_zrT = np.ascontiguousarray(R[:, 2 * U:].T), np.ascontiguousarray(R[:, :2 * U].T)
-            drh = np.empty((batch, U), G.dtype)
+            R_h, R_zr = np.ascontiguousarray(R[:, 2 * U:]), np.ascontiguousarray(R[:, :2 * U])
+            drh = np.empty((U, batch), G.dtype)
             for t in range(steps - 1, -1, -1):
-                np.add(dh, dH[t], out=dh)
+                if dH is not None:
+                    np.add(dh, dH[t], out=dh)
                 p = dX[t]
-                np.multiply(dh, A[t], out=p[:, :U])
-                np.multiply(dh, B[t], out=p[:, 2 * U:])
-                np.dot(p[:, 2 * U:], R_hT, out=drh)
-                np.multiply(drh, Q[t], out=p[:, U:2 * U])
+                np.multiply(dh, A[t], out=p[:U])
+                np.multiply(dh, B[t], out=p[2 * U:])
+                np.dot(R_h, p[2 * U:], out=drh)
+                np.multiply(drh, Q[t], out=p[U:2 * U])
                 np.multiply(dh, Z[t], out=tmp)
                 np.multiply(drh, r[t], out=drh)
                 np.add(tmp, drh, out=tmp)
-                np.dot(p[:, :2 * U], R_zrT, out=dh)
+                np.dot(R_zr, p[:2 * U], out=dh)
                 np.add(dh, tmp, out=dh)
             dPre = dX
 
         need = self.needs_input_grad
-        rows = steps * batch
-        dX2, dPre2, H2 = dX.reshape(rows, three_u), dPre.reshape(rows, three_u), h_prev.reshape(rows, U)
         dx = dk = dr = db = None
-        if need[0]:
-            dx = _batch_major(np.dot(dX2, self.W.T).reshape(steps, batch, -1), self.go_backwards)
-        if need[1]:
-            dk = np.dot(self.X.T, dX2)
+        if need[0]:                                     # dx_t = dX_t @ W^T
+            dx = np.matmul(self.W, dX).transpose(2, 0, 1)
+            dx = np.ascontiguousarray(dx[:, ::-1] if self.go_backwards else dx)
+        if need[1] or need[3]:
+            dK = _sum_over_steps(self.X, dX)            # [dk; db_in] = [x; 1] @ dX^T
+            dk, db = (dK[:-1] if need[1] else None), (dK[-1] if need[3] else None)
         if need[2]:
             if self.reset_after:
-                dr = np.dot(H2.T, dPre2)
+                dr = _sum_over_steps(h_prev, dPre)
             else:
-                dr = np.concatenate([np.dot(H2.T, dX2[:, :2 * U]), np.dot(self.S.reshape(rows, U).T, dX2[:, 2 * U:])],
-                                    axis=1)
-        if need[3]:
-            db = np.stack([dX2.sum(axis=0), dPre2.sum(axis=0)]) if self.reset_after else dX2.sum(axis=0)
-        return dx, dk, dr, db, dh
+                dr = np.concatenate([_sum_over_steps(h_prev, dX[:, :2 * U]),
+                                     _sum_over_steps(self.S, dX[:, 2 * U:])], axis=1)
+        if need[3] and self.reset_after:
+            db = np.stack([db, dPre.sum(axis=(0, 2))])
+        return dx, dk, dr, db, np.ascontiguousarray(dh.T)
 
 
 def gru(x, kernel, recurrent_kernel, bias=None, h0=None, mask=None, go_backwards=False, reset_after=True):
