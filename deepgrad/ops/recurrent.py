@@ -109,15 +109,12 @@ def _prepare(op: str, x, kernel, recurrent_kernel, bias, bias_shape, states: dic
 class LSTM(Function):
     """``(h_seq, h_last, c_last)`` of a tanh/sigmoid LSTM over the whole sequence.
 
-    Internally every per-step array is feature-major, ``(features, batch)``: a gate is then a
-    contiguous block of rows, so each element-wise pass is one flat loop (on ``(batch, units)``
-    column slices NumPy pays its inner-loop overhead once per row, which cost more than the
-    arithmetic). Each step is one GEMM ``[R; W; b]^T @ [h; x_t; 1]`` on a time-major buffer
-    ``A`` whose row t holds ``[h_{t-1}; x_t; 1]``, so the input projection and the bias need no
-    pass of their own, and backward accumulates ``A[t] @ dPre[t]^T`` = the recurrent kernel,
-    kernel and bias gradients in one GEMM per step while ``dPre[t]`` is in cache. When a
-    gradient will be needed, the forward loop also forms each step's derivative factors while
-    its gates are in cache, instead of in passes over the whole sequence afterwards.
+    Feature-major steps (see the module docstring). Each step is one GEMM
+    ``[R; W; b]^T @ [h; x_t; 1]`` on a time-major buffer ``A`` whose row t holds
+    ``[h_{t-1}; x_t; 1]``, and backward accumulates ``A[t] @ dPre[t]^T``, the recurrent kernel,
+    kernel and bias gradients at once, while ``dPre[t]`` is in cache. When a gradient will be
+    needed, the forward loop also forms each step's derivative factors while its gates are in
+    cache, instead of in passes over the whole sequence afterwards.
     """
 
     def forward(self, x, kernel, recurrent_kernel, bias, h0, c0, mask=None, go_backwards=False):
