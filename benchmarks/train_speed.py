@@ -19,8 +19,6 @@ the application decides.
 from __future__ import annotations
 
 import argparse
-import ctypes
-import ctypes.util
 import json
 import os
 import statistics
@@ -31,22 +29,6 @@ import time
 import numpy as np
 
 BATCH = 128
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
-
-
-def keep_freed_memory(limit: int = 1 << 30) -> bool:
-    """Serve large blocks from the heap and keep freed ones (up to ``limit`` bytes) for reuse.
-
-    glibc maps blocks above M_MMAP_THRESHOLD with mmap and unmaps them on free, and trims the
-    heap top above M_TRIM_THRESHOLD; a training step allocating the same large temporaries
-    every time then pays for fresh zeroed pages again and again. Returns False off glibc.
-    """
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name)
-        return bool(libc.mallopt(M_MMAP_THRESHOLD, limit)) and bool(libc.mallopt(M_TRIM_THRESHOLD, limit))
-    except (OSError, AttributeError, TypeError):
-        return False
 
 
 # --------------------------------------------------------------------------- models
@@ -227,10 +209,15 @@ def _status_mb(field: str) -> float:
 
 
 def memory(name: str, steps: int, malloc: str) -> dict:
+    """Each framework in a fresh process; the same malloc setting as the timed run, given by
+    glibc's environment variables so that a PyTorch process never imports deepgrad."""
+    env = dict(os.environ)
+    if malloc == "keep":
+        env.update(MALLOC_MMAP_THRESHOLD_=str(1 << 30), MALLOC_TRIM_THRESHOLD_=str(1 << 30))
     out = {}
     for framework in ("deepgrad", "torch"):
-        res = subprocess.run([sys.executable, __file__, "--memory-probe", framework, name, "--steps", str(steps),
-                              "--malloc", malloc], capture_output=True, text=True, check=True)
+        res = subprocess.run([sys.executable, __file__, "--memory-probe", framework, name, "--steps", str(steps)],
+                             capture_output=True, text=True, check=True, env=env)
         out[framework] = json.loads(res.stdout.strip().splitlines()[-1])
     return out
 
@@ -253,12 +240,14 @@ def main() -> None:
                    help="keep: keep freed memory for reuse (see above); default: glibc's defaults")
     p.add_argument("--memory-probe", nargs=2, metavar=("FRAMEWORK", "MODEL"), help=argparse.SUPPRESS)
     args = p.parse_args()
-    malloc = args.malloc
-    if malloc == "keep" and not keep_freed_memory():
-        malloc = "default (mallopt unavailable)"
-    if args.memory_probe:
+    if args.memory_probe:  # the malloc setting came in glibc's environment variables (see memory())
         memory_probe(*args.memory_probe, steps=args.steps)
         return
+    from deepgrad import backend
+
+    malloc = args.malloc
+    if malloc == "keep" and not backend.keep_freed_memory():
+        malloc = "default (mallopt unavailable)"
 
     import torch
 

@@ -1,6 +1,9 @@
 """Floor 1: the array module, the float policy and the seeded random generator."""
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+
 import numpy as np
 
 xp = np  # the array module; NumPy today
@@ -59,3 +62,23 @@ def to_floatx(array) -> np.ndarray:
     if a.dtype.kind != "f":
         a = a.astype(_FLOATX)
     return a
+
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
+
+
+def keep_freed_memory(limit: int = 1 << 30) -> bool:
+    """Serve large blocks from the heap and keep freed ones (up to ``limit`` bytes) for reuse.
+
+    glibc maps blocks above M_MMAP_THRESHOLD with mmap and unmaps them on free, and trims the
+    heap top above M_TRIM_THRESHOLD; a training step that allocates the same large temporaries
+    every time then pays for fresh zeroed pages again and again (30-40% of a CNN step). This
+    changes the whole process's allocator, so it is for applications to call (the
+    ``deepgrad`` command and the benchmarks do); importing deepgrad never does. Returns False
+    where the C library has no ``mallopt`` (not glibc).
+    """
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"))
+        return bool(libc.mallopt(_M_MMAP_THRESHOLD, limit)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, limit))
+    except (OSError, AttributeError, TypeError):
+        return False

@@ -15,6 +15,8 @@ import time
 
 import numpy as np
 
+from . import backend
+
 MODELS = ("cnn", "mlp", "lstm")
 MNIST_NAMES = [str(i) for i in range(10)]
 FASHION_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
@@ -363,6 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    backend.keep_freed_memory()  # an application's choice: reuse freed blocks instead of remapping them
     try:
         return args.func(args)
     except CLIError as e:

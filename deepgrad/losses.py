@@ -461,6 +461,7 @@ _FUNCTIONS = [mean_squared_error, mean_absolute_error, mean_absolute_percentage_
               categorical_hinge]
 for _cls in _CLASSES:
     _cls.__module__ = __name__
+del _cls
 
 # every name Keras accepts: class names, function names, short aliases (and a few legacy ones)
 _BY_NAME = {cls.__name__: cls for cls in _CLASSES}

@@ -138,6 +138,13 @@ class Layer:
     def add_loss(self, loss) -> None:
         self._activity_losses.append(loss)
 
+    def _add_activity_loss(self, outputs: Tensor) -> None:
+        """The activity penalty of ``outputs`` per sample, as Keras 3 records it: its strength
+        does not change with the batch size (an empty batch adds nothing)."""
+        regularizer = getattr(self, "activity_regularizer", None)
+        if regularizer is not None and outputs.shape[0]:
+            self.add_loss(regularizer(outputs) / outputs.shape[0])
+
     # ----------------------------------------------------------------- weights
     def add_weight(self, name: str | None = None, shape=(), initializer="glorot_uniform",
                    dtype=None, trainable: bool = True, regularizer=None, constraint=None, **kwargs) -> Variable:

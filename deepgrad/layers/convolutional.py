@@ -104,8 +104,7 @@ class BaseConv(Layer):
         outputs = conv(inputs, self.kernel, self.bias, strides, self.padding, dilation)
         if not relu:
             outputs = self.activation(outputs)
-        if self.activity_regularizer is not None:
-            self.add_loss(self.activity_regularizer(outputs))
+        self._add_activity_loss(outputs)
         return outputs
 
     def compute_output_shape(self, input_shape):

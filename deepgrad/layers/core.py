@@ -101,8 +101,7 @@ class Dense(Layer):
             outputs = linear_relu(inputs, self.kernel, self.bias)
         else:
             outputs = self.activation(linear(inputs, self.kernel, self.bias))
-        if self.activity_regularizer is not None:
-            self.add_loss(self.activity_regularizer(outputs))
+        self._add_activity_loss(outputs)
         return outputs
 
     def compute_output_shape(self, input_shape):
@@ -145,7 +144,7 @@ class Flatten(Layer):
         super().__init__(**kwargs)
         if data_format not in (None, "channels_last", "channels_first"):
             raise ValueError(f"Flatten: data_format must be 'channels_last' or 'channels_first', got {data_format!r}")
-        self.data_format = data_format
+        self.data_format = data_format or "channels_last"
 
     def call(self, inputs):
         if self.data_format == "channels_first" and inputs.ndim > 2:

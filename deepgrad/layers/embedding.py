@@ -42,9 +42,7 @@ class Embedding(Layer):
             raise IndexError(f"Embedding {self.name!r}: ids must lie in [0, {self.input_dim}), "
                              f"got values from {ids.min()} to {ids.max()}")
         outputs = embedding(ids, self.embeddings)
-        if self.activity_regularizer is not None and outputs.shape[0]:
-            # per sample, as Keras 3 does: the strength does not change with the batch size
-            self.add_loss(self.activity_regularizer(outputs) / outputs.shape[0])
+        self._add_activity_loss(outputs)
         return outputs
 
     def compute_mask(self, inputs, mask=None):

@@ -137,8 +137,7 @@ class _RNN(Layer):
             steps_mask = mask[:, ::-1] if self.go_backwards else mask  # the outputs' own step order
             sequence = sequence * Tensor(steps_mask[:, :, None].astype(sequence.dtype))
         output = sequence if self.return_sequences else last[0]
-        if self.activity_regularizer is not None:
-            self.add_loss(self.activity_regularizer(output))
+        self._add_activity_loss(output)
         return [output, *last] if self.return_state else output
 
     def _initial_states(self, initial_state, batch):

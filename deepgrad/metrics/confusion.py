@@ -19,11 +19,12 @@ def confusion_counts(y_true, y_pred, thresholds: np.ndarray, sample_weight=None)
     found with one ``searchsorted`` for all thresholds (O(N log N), no (N, T) matrix).
     """
     y_true = as_array(y_true).reshape(-1).astype(bool)
-    y_pred = as_array(y_pred).reshape(-1).astype(np.float64)
+    y_pred = as_array(y_pred).astype(np.float64)
     if sample_weight is None:
-        w = np.ones_like(y_pred)
+        w = np.ones(y_pred.size)
     else:
         w = np.broadcast_to(as_array(sample_weight, np.float64), y_pred.shape).reshape(-1)
+    y_pred = y_pred.reshape(-1)
     order = np.argsort(y_pred, kind="stable")
     y_pred, y_true, w = y_pred[order], y_true[order], w[order]
     pos_cum = np.concatenate([[0.0], np.cumsum(w * y_true)])

@@ -24,7 +24,7 @@ LAYERS = {"Dense": (3,), "Conv2D": (4, 3), "Conv1D": (4, 3), "MaxPooling2D": (),
           "LayerNormalization": (), "Embedding": (10, 3), "SimpleRNN": (3,), "LSTM": (3,), "GRU": (3,),
           "Dropout": (0.5,), "RepeatVector": (2,), "Reshape": ((6,),), "Permute": ((2, 1),),
           "Activation": ("relu",), "Concatenate": (), "Add": (), "Multiply": (), "Average": (), "Maximum": (),
-          "Minimum": (), "Subtract": ()}
+          "Minimum": (), "Subtract": (), "Flatten": ()}
 
 # Keras config keys deepgrad leaves out, and why
 NOT_SUPPORTED = {"dtype",                                          # the dtype policy: deepgrad keeps a dtype
@@ -94,6 +94,9 @@ def test_argument_defaults_match_keras(module, name):
 
 @pytest.mark.parametrize("name, args, x", [
     ("Embedding", (5, 3), np.array([[1, 2, 4], [0, 3, 3], [2, 2, 1]], dtype="int32")),
+    ("Dense", (3,), np.linspace(-1, 1, 12, dtype="float32").reshape(3, 4)),
+    ("Conv2D", (2, 2), np.linspace(-1, 1, 54, dtype="float32").reshape(2, 3, 3, 3)),
+    ("LSTM", (3,), np.linspace(-1, 1, 24, dtype="float32").reshape(2, 3, 4)),
 ])
 def test_activity_regularizer_loss(name, args, x):
     """Keras 3 divides an activity penalty by the batch size."""

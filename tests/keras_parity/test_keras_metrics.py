@@ -111,6 +111,14 @@ def test_confusion_metric_weighted_rank_1(name, kwargs, kind):
     assert_same_over_two_batches(name, kwargs, data, weighted=True)
 
 
+CONFUSION_2D = [c for c in CASES if c[0] in ("Precision", "Recall", "AUC") and c not in WEIGHTED]
+
+
+@pytest.mark.parametrize("name, kwargs, kind", CONFUSION_2D, ids=_ids(CONFUSION_2D))
+def test_confusion_metric_weighted(name, kwargs, kind):
+    assert_same_over_two_batches(name, kwargs, batches(kind), weighted=True)
+
+
 @pytest.mark.parametrize("name", ["binary_accuracy", "categorical_accuracy",
                                   "sparse_categorical_accuracy", "top_k_categorical_accuracy",
                                   "sparse_top_k_categorical_accuracy", "mean_squared_error", "mean_absolute_error"])
