@@ -10,8 +10,12 @@ per sample, and the machine's float32 GEMM rate.
 As a training program may, this one tells glibc's malloc to keep freed memory for reuse
 (M_MMAP_THRESHOLD and M_TRIM_THRESHOLD raised): otherwise every large temporary of a CNN
 step is a fresh mmap whose pages fault in again, thousands of minor faults per step.
-``--malloc default`` measures without it. A library never changes this setting on import;
-the application decides.
+``--malloc default`` measures without it. Likewise it lets OpenBLAS's idle threads sleep
+after about 2**20 cycles instead of spinning for about 0.1 s after every GEMM while the
+step's element-wise passes want the cores (``deepgrad.backend.short_blas_spin``;
+``--blas-spin default`` measures without it). A library never changes these settings on
+import; the application decides. PyTorch, which brings its own BLAS and thread pool, is
+unaffected by either.
 
     python benchmarks/train_speed.py                 # everything
     python benchmarks/train_speed.py --models mlp --rounds 3
@@ -238,6 +242,9 @@ def main() -> None:
     p.add_argument("--memory-steps", type=int, default=200)
     p.add_argument("--malloc", choices=("keep", "default"), default="keep",
                    help="keep: keep freed memory for reuse (see above); default: glibc's defaults")
+    p.add_argument("--blas-spin", choices=("short", "default"), default="short",
+                   help="short: OpenBLAS's idle threads sleep after ~2**20 cycles (see above); "
+                        "default: OpenBLAS's own ~2**28")
     p.add_argument("--memory-probe", nargs=2, metavar=("FRAMEWORK", "MODEL"), help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.memory_probe:  # the malloc setting came in glibc's environment variables (see memory())
@@ -248,6 +255,9 @@ def main() -> None:
     malloc = args.malloc
     if malloc == "keep" and not backend.keep_freed_memory():
         malloc = "default (mallopt unavailable)"
+    blas_spin = args.blas_spin
+    if blas_spin == "short" and not backend.short_blas_spin():
+        blas_spin = "default (no pthreads OpenBLAS)"
 
     import torch
 
@@ -255,7 +265,7 @@ def main() -> None:
     gemm = gemm_gflops()
     env = {k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS", "OMP", "MKL"))}
     print(f"numpy {np.__version__}, torch {torch.__version__}, float32 GEMM {gemm:.0f} GFLOP/s, "
-          f"batch {BATCH}, malloc {malloc}, env {env or '{}'}")
+          f"batch {BATCH}, malloc {malloc}, blas spin {blas_spin}, env {env or '{}'}")
     header = (f"{'model':6s} {'deepgrad/s':>11s} {'torch/s':>9s} {'ratio':>6s} {'spread':>13s} "
               f"{'fit cost':>8s} {'predict x':>9s} {'RSS dg MB':>9s} {'RSS th MB':>9s} {'dg growth':>9s}")
     print(header)

@@ -365,7 +365,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    backend.keep_freed_memory()  # an application's choice: reuse freed blocks instead of remapping them
+    # an application's choices (see their docstrings): reuse freed blocks instead of remapping
+    # them, and let idle BLAS threads sleep soon instead of competing with element-wise work
+    backend.keep_freed_memory()
+    backend.short_blas_spin()
     try:
         return args.func(args)
     except CLIError as e:

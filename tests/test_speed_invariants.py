@@ -18,7 +18,7 @@ import torch.nn.functional as F
 import deepgrad as dg
 from deepgrad import layers
 from deepgrad.autograd import Function
-from deepgrad.ops import conv as conv_module
+from deepgrad import backend
 from deepgrad.ops.conv import conv2d_relu
 from deepgrad.ops.pool import max_pool2d
 
@@ -40,9 +40,9 @@ def test_two_thread_path_is_bit_identical_and_matches_torch(monkeypatch, pool_st
     x = rng.standard_normal((6, 33, 33, 3)).astype(np.float32)
     kernel = rng.standard_normal((3, 3, 3, 8)).astype(np.float32)
     bias = rng.standard_normal(8).astype(np.float32)
-    monkeypatch.setattr(conv_module, "_PARALLEL_MIN_SIZE", 1)
+    monkeypatch.setattr(backend, "_PARALLEL_MIN_SIZE", 1)
     parallel = _conv_pool_step(x, kernel, bias, pool_strides)
-    monkeypatch.setattr(conv_module, "_PARALLEL_MIN_SIZE", 1 << 62)
+    monkeypatch.setattr(backend, "_PARALLEL_MIN_SIZE", 1 << 62)
     serial = _conv_pool_step(x, kernel, bias, pool_strides)
     for a, b in zip(parallel, serial):
         np.testing.assert_array_equal(a, b)
@@ -61,7 +61,7 @@ def test_two_thread_path_is_bit_identical_and_matches_torch(monkeypatch, pool_st
 def test_max_pool_routes_ties_to_the_first_maximum_in_both_halves(monkeypatch):
     # all-zero windows (what a relu leaves) tie everywhere: each window's gradient goes to its
     # first cell, in each half of the batch alike
-    monkeypatch.setattr(conv_module, "_PARALLEL_MIN_SIZE", 1)
+    monkeypatch.setattr(backend, "_PARALLEL_MIN_SIZE", 1)
     x = dg.Tensor(np.zeros((4, 4, 4, 2), np.float32), requires_grad=True)
     max_pool2d(x, (2, 2)).sum().backward()
     expected = np.zeros((4, 4, 4, 2), np.float32)
@@ -113,3 +113,23 @@ def test_memory_is_flat_over_many_steps():
         tracemalloc.stop()
     # a step's arrays peak near 190 kB; 200 steps that each kept even 1 kB would add 200 kB
     assert late - early < 64 * 1024, f"memory grew by {late - early} bytes over 200 steps"
+
+
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_adam_two_thread_path_is_bit_identical(monkeypatch, amsgrad):
+    """Large weights are updated as two halves in two threads: the same numbers as one pass."""
+    rng = np.random.default_rng(1)
+    w0 = rng.standard_normal((17, 5)).astype(np.float32)
+    grads = [rng.standard_normal((17, 5)).astype(np.float32) for _ in range(3)]
+
+    def run(min_size):
+        monkeypatch.setattr(backend, "_PARALLEL_MIN_SIZE", min_size)
+        w = dg.Variable(w0.copy())
+        opt = dg.optimizers.Adam(0.01, amsgrad=amsgrad)
+        for g in grads:
+            opt.apply_gradients([(g, w)])
+        return w.numpy()
+
+    parallel, serial = run(1), run(1 << 62)
+    np.testing.assert_array_equal(parallel, serial)
+    assert not np.array_equal(parallel, w0)

@@ -10,53 +10,11 @@ gradient of ``cols`` back onto the input (col2im), one kernel offset at a time.
 """
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ..autograd import Function
-
-# ----------------------------------------------------------------- two threads over the batch
-# NumPy runs an element-wise op on one core while BLAS uses them all. The element-wise passes
-# of convolution and pooling are independent per sample, so the two halves of a batch run in
-# two threads (NumPy releases the GIL inside its loops): same arithmetic, same result.
-_PARALLEL_MIN_SIZE = 1 << 18  # elements; below this a thread hand-off (tens of us) costs more
-_executor = None
-
-
-def _drop_executor() -> None:
-    global _executor
-    _executor = None  # a forked child has no worker thread: make a new pool on first use
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_drop_executor)
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
-def for_batch_halves(fn, batch: int, size: int) -> None:
-    """``fn(slice)`` over the batch: both halves at once in two threads when the work is large."""
-    global _executor
-    if batch < 2 or size < _PARALLEL_MIN_SIZE or _cores() < 2:
-        fn(slice(None))
-        return
-    if _executor is None:
-        _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deepgrad-batch")
-    half = batch // 2
-    future = _executor.submit(fn, slice(half, None))
-    try:
-        fn(slice(0, half))
-    finally:
-        future.result()
-
+from ..backend import for_batch_halves
 
 def _pair(value, name: str, op: str) -> tuple:
     """``3`` -> ``(3, 3)``; ``(2, 3)`` stays; anything else is rejected."""

@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 
+from ..backend import for_batch_halves
 from .base import Optimizer
 
 
@@ -28,25 +29,33 @@ class Adam(Optimizer):
 
     def update_step(self, gradient, variable, learning_rate):
         slots = self.slots(variable)
-        b1, b2 = self.beta_1, self.beta_2
         t = self.iterations + 1
-        lr_t = learning_rate * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)
-        m, v = slots["m"], slots["v"]
-        # the same arithmetic as the formulas above, in place through one scratch array
-        buf = np.multiply(gradient, 1 - b1, out=np.empty_like(m))
+        lr_t = learning_rate * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
+        arrays = [gradient, variable.data, slots["m"], slots["v"]] + ([slots["v_hat"]] if self.amsgrad else [])
+        if not all(a.flags.c_contiguous for a in arrays[1:]):  # flat views of these would be copies
+            self._update(lr_t, *arrays)
+            return
+        # element by element, so a large weight is updated as two halves in two threads
+        flat = [a.reshape(-1) for a in arrays]
+        for_batch_halves(lambda part: self._update(lr_t, *(a[part] for a in flat)), variable.size, variable.size)
+
+    def _update(self, lr_t, g, w, m, v, v_hat=None):
+        """The formulas above, in place through one scratch array."""
+        b1, b2 = self.beta_1, self.beta_2
+        buf = np.multiply(g, 1 - b1)
         m *= b1
         m += buf
-        np.multiply(gradient, gradient, out=buf)
+        np.multiply(g, g, out=buf)
         buf *= 1 - b2
         v *= b2
         v += buf
-        if self.amsgrad:
-            v = np.maximum(slots["v_hat"], v, out=slots["v_hat"])
+        if v_hat is not None:
+            v = np.maximum(v_hat, v, out=v_hat)
         np.sqrt(v, out=buf)
         buf += self.epsilon
         np.divide(m, buf, out=buf)
         buf *= lr_t
-        variable.data -= buf
+        w -= buf
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
