@@ -102,6 +102,16 @@ def run_backward(outputs: Sequence, grads: Sequence, retain_graph: bool = False,
 
     if inputs is None:
         return None
-    # copies: a returned gradient is never a read-only broadcast or a view of the caller's array
-    found = (captured.get(id(t), leaf_grads.get(id(t))) for t in inputs)
-    return [None if g is None else np.array(g, order="C") for g in found]
+    # a returned gradient is the caller's own: never a read-only broadcast, a view of another
+    # array, a seed passed in, or the same array as another returned gradient; those are copied
+    found = [captured.get(id(t), leaf_grads.get(id(t))) for t in inputs]
+    foreign = {id(g) for g in grads}
+    result = []
+    for g in found:
+        if g is not None and (id(g) in foreign or g.base is not None or not g.flags.writeable
+                              or not g.flags.c_contiguous):
+            g = np.array(g, order="C")
+        if g is not None:
+            foreign.add(id(g))
+        result.append(g)
+    return result

@@ -158,12 +158,16 @@ class SoftmaxCrossEntropy(Function):
         log_probs = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
         if labels.ndim == logits.ndim - 1:  # sparse integer labels
             self.sparse = True
-            idx = np.expand_dims(labels.astype(np.intp), axis)
-            if idx.size and (idx.min() < 0 or idx.max() >= logits.shape[axis]):
-                raise ValueError(f"cross-entropy: labels must lie in [0, {logits.shape[axis]}), "
-                                 f"got values from {idx.min()} to {idx.max()}")
-            self.save_for_backward(log_probs, idx)
-            return -np.take_along_axis(log_probs, idx, axis=axis).squeeze(axis)
+            classes = logits.shape[axis]
+            labels = labels.astype(np.intp, copy=False)
+            if labels.size and (labels.min() < 0 or labels.max() >= classes):
+                raise ValueError(f"cross-entropy: labels must lie in [0, {classes}), "
+                                 f"got values from {labels.min()} to {labels.max()}")
+            # each sample's own log-probability, picked from a (samples, classes) view
+            rows = np.moveaxis(log_probs, axis, -1).reshape(-1, classes)
+            picked = (np.arange(len(rows)), labels.reshape(-1))
+            self.save_for_backward(log_probs, picked)
+            return -rows[picked].reshape(labels.shape)
         if labels.shape != logits.shape:
             raise ValueError(f"cross-entropy: labels of shape {labels.shape} do not match logits of "
                              f"shape {logits.shape} (one-hot) or {logits.shape[:-1]} (integer labels)")
@@ -176,9 +180,14 @@ class SoftmaxCrossEntropy(Function):
         log_probs, labels = self.saved
         grad = np.exp(log_probs)
         g = np.expand_dims(g, self.axis)
-        if self.sparse:
-            np.put_along_axis(grad, labels, np.take_along_axis(grad, labels, axis=self.axis) - 1, axis=self.axis)
-            return grad * g, None
+        if self.sparse:  # softmax - one_hot(label), on the same (samples, classes) view as forward
+            moved = np.moveaxis(grad, self.axis, -1)
+            rows = moved.reshape(-1, moved.shape[-1])  # a copy only when the class axis is not last
+            rows[labels] -= 1
+            if not np.shares_memory(rows, grad):
+                grad = np.moveaxis(rows.reshape(moved.shape), -1, self.axis)
+            grad *= g
+            return grad, None
         # with soft labels that need not sum to one: softmax * sum(y) - y
         grad = grad * labels.sum(axis=self.axis, keepdims=True) - labels
         glabels = -log_probs * g if self.needs_input_grad[1] else None

@@ -78,3 +78,20 @@ def test_grad_with_respect_to_inputs_in_inference_mode_for_saliency():
     score = dg.sigmoid(x @ w).sum()
     s = dg.sigmoid(x.data @ w.data)
     np.testing.assert_allclose(dg.grad(score, x), (s * (1 - s)) @ w.data.T)  # sigma' * w^T
+
+
+def test_returned_gradients_are_the_callers_own_arrays():
+    """No returned gradient is read-only, a view, the seed passed in, or shared with another."""
+    a = dg.Tensor(np.ones((2, 3)), requires_grad=True)
+    b = dg.Tensor(np.ones((2, 3)), requires_grad=True)
+    seed = np.full((2, 3), 2.0)
+    ga, gb = dg.grad(a + b, [a, b], grad_outputs=seed)  # Add passes the seed through to both
+    gs = dg.grad((a * 3).sum(), a)  # Sum's backward is a read-only broadcast
+    gr = dg.grad(a.reshape(6), a, grad_outputs=np.arange(6.0))  # Reshape's is a view
+    for g in (ga, gb, gs, gr):
+        assert g.flags.writeable and g.flags.c_contiguous and g.base is None
+    assert ga is not gb and ga is not seed and gb is not seed
+    ga += 1
+    np.testing.assert_array_equal(gb, seed)
+    np.testing.assert_array_equal(seed, np.full((2, 3), 2.0))
+    np.testing.assert_array_equal(gr, np.arange(6.0).reshape(2, 3))
