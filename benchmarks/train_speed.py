@@ -250,6 +250,7 @@ def main() -> None:
     if args.memory_probe:  # the malloc setting came in glibc's environment variables (see memory())
         memory_probe(*args.memory_probe, steps=args.steps)
         return
+    env = {k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS", "OMP", "MKL"))}  # as given
     from deepgrad import backend
 
     malloc = args.malloc
@@ -263,7 +264,6 @@ def main() -> None:
 
     torch.set_num_threads(2)
     gemm = gemm_gflops()
-    env = {k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS", "OMP", "MKL"))}
     print(f"numpy {np.__version__}, torch {torch.__version__}, float32 GEMM {gemm:.0f} GFLOP/s, "
           f"batch {BATCH}, malloc {malloc}, blas spin {blas_spin}, env {env or '{}'}")
     header = (f"{'model':6s} {'deepgrad/s':>11s} {'torch/s':>9s} {'ratio':>6s} {'spread':>13s} "
