@@ -133,3 +133,34 @@ def test_adam_two_thread_path_is_bit_identical(monkeypatch, amsgrad):
     parallel, serial = run(1), run(1 << 62)
     np.testing.assert_array_equal(parallel, serial)
     assert not np.array_equal(parallel, w0)
+
+
+@pytest.mark.parametrize("preset", [None, "7"])
+def test_process_settings_keep_blas_correct_and_respect_the_environment(preset):
+    """In a child process (this one keeps its settings): after short_blas_spin() and
+    keep_freed_memory(), threaded GEMMs still give the right numbers, and a timeout the
+    environment already sets is left alone."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import os, numpy as np\n"
+        "from deepgrad import backend\n"
+        "kept, short = backend.keep_freed_memory(), backend.short_blas_spin()\n"
+        "rng = np.random.default_rng(0)\n"
+        "a, b = rng.standard_normal((300, 400)), rng.standard_normal((400, 500))\n"
+        "exact = np.einsum('ij,jk->ik', a, b)\n"
+        "ok = all(np.allclose(a @ b, exact) for _ in range(3))\n"
+        "print(kept, short, ok, os.environ.get('OPENBLAS_THREAD_TIMEOUT'))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    if preset is not None:
+        env["OPENBLAS_THREAD_TIMEOUT"] = preset
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    kept, short, ok, timeout = out.stdout.split()
+    assert ok == "True"
+    if short == "True":  # a pthreads OpenBLAS was found and restarted
+        assert timeout == (preset or "20")
+    else:
+        assert timeout == str(preset)
