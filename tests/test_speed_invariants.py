@@ -8,6 +8,9 @@
 from __future__ import annotations
 
 import gc
+import os
+import subprocess
+import sys
 import tracemalloc
 
 import numpy as np
@@ -140,10 +143,6 @@ def test_process_settings_keep_blas_correct_and_respect_the_environment(preset):
     """In a child process (this one keeps its settings): after short_blas_spin() and
     keep_freed_memory(), threaded GEMMs still give the right numbers, and a timeout the
     environment already sets is left alone."""
-    import os
-    import subprocess
-    import sys
-
     code = (
         "import os, numpy as np\n"
         "from deepgrad import backend\n"

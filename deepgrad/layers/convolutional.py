@@ -3,13 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import activations, constraints, initializers, regularizers
+from .. import activations
 from ..ops.conv import conv1d, conv1d_relu, conv2d, conv2d_relu, conv_output_length
-from .base import Layer
-
-
-def _serialize(obj, module):
-    return None if obj is None else module.serialize(obj)
+from .core import KernelLayer
 
 
 def _tuple(value, rank: int, name: str, layer: str) -> tuple:
@@ -34,7 +30,7 @@ def check_data_format(data_format, layer: str) -> str:
     raise ValueError(f"{layer}: data_format must be 'channels_last' or 'channels_first', got {data_format!r}")
 
 
-class BaseConv(Layer):
+class BaseConv(KernelLayer):
     """What Conv1D and Conv2D share; ``rank`` is the number of spatial axes."""
 
     rank = 2
@@ -60,16 +56,8 @@ class BaseConv(Layer):
         self.padding = padding.lower()
         self.data_format = check_data_format(data_format, layer)
         self.groups = 1
-        self.activation = activations.get(activation)
-        self.activation_name = activations.serialize(self.activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.activity_regularizer = regularizers.get(activity_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        self._set_kernel_arguments(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+                                   bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint)
 
     def _check_input(self, shape):
         shape = tuple(shape)
@@ -86,13 +74,7 @@ class BaseConv(Layer):
         if input_shape[-1] is None:
             raise ValueError(f"{type(self).__name__} {self.name!r}: the channel axis (last) must be known, "
                              f"got shape {tuple(input_shape)}")
-        shape = self.kernel_size + (int(input_shape[-1]), self.filters)
-        self.kernel = self.add_weight("kernel", shape, self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
-        self.bias = (self.add_weight("bias", (self.filters,), self.bias_initializer,
-                                     regularizer=self.bias_regularizer, constraint=self.bias_constraint)
-                     if self.use_bias else None)
-        self.built = True
+        self._add_kernel_and_bias(self.kernel_size + (int(input_shape[-1]), self.filters))
 
     def call(self, inputs):
         self._check_input(inputs.shape)
@@ -116,15 +98,7 @@ class BaseConv(Layer):
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
                 "strides": list(self.strides), "padding": self.padding, "data_format": self.data_format,
-                "dilation_rate": list(self.dilation_rate), "groups": self.groups,
-                "activation": self.activation_name, "use_bias": self.use_bias,
-                "kernel_initializer": _serialize(self.kernel_initializer, initializers),
-                "bias_initializer": _serialize(self.bias_initializer, initializers),
-                "kernel_regularizer": _serialize(self.kernel_regularizer, regularizers),
-                "bias_regularizer": _serialize(self.bias_regularizer, regularizers),
-                "activity_regularizer": _serialize(self.activity_regularizer, regularizers),
-                "kernel_constraint": _serialize(self.kernel_constraint, constraints),
-                "bias_constraint": _serialize(self.bias_constraint, constraints)}
+                "dilation_rate": list(self.dilation_rate), "groups": self.groups, **self._kernel_config()}
 
 
 class Conv2D(BaseConv):

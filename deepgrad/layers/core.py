@@ -19,6 +19,44 @@ def _positive_int(value, name: str, layer: str) -> int:
     return int(value)
 
 
+class KernelLayer(Layer):
+    """What Dense and the convolutions share: an activation, a kernel and an optional bias,
+    each weight with its initializer, regularizer and constraint, and their Keras config."""
+
+    def _set_kernel_arguments(self, activation, use_bias, kernel_initializer, bias_initializer,
+                              kernel_regularizer, bias_regularizer, activity_regularizer,
+                              kernel_constraint, bias_constraint) -> None:
+        self.activation = activations.get(activation)
+        self.activation_name = activations.serialize(self.activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+
+    def _add_kernel_and_bias(self, kernel_shape: tuple) -> None:
+        """The kernel, and a bias of one entry per output unit (the kernel's last axis)."""
+        self.kernel = self.add_weight("kernel", kernel_shape, self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
+        self.bias = (self.add_weight("bias", (kernel_shape[-1],), self.bias_initializer,
+                                     regularizer=self.bias_regularizer, constraint=self.bias_constraint)
+                     if self.use_bias else None)
+        self.built = True
+
+    def _kernel_config(self) -> dict:
+        return {"activation": self.activation_name, "use_bias": self.use_bias,
+                "kernel_initializer": _serialize(self.kernel_initializer, initializers),
+                "bias_initializer": _serialize(self.bias_initializer, initializers),
+                "kernel_regularizer": _serialize(self.kernel_regularizer, regularizers),
+                "bias_regularizer": _serialize(self.bias_regularizer, regularizers),
+                "activity_regularizer": _serialize(self.activity_regularizer, regularizers),
+                "kernel_constraint": _serialize(self.kernel_constraint, constraints),
+                "bias_constraint": _serialize(self.bias_constraint, constraints)}
+
+
 # ----------------------------------------------------------------- inputs
 class InputLayer(Layer):
     """The layer behind ``Input``: it holds the input's shape and passes data through."""
@@ -62,7 +100,7 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, **kwargs):  # noqa
 
 
 # ----------------------------------------------------------------- Dense
-class Dense(Layer):
+class Dense(KernelLayer):
     """``activation(inputs @ kernel + bias)`` on the last axis; kernel ``(in, units)``."""
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
@@ -70,28 +108,15 @@ class Dense(Layer):
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
         self.units = _positive_int(units, "units", "Dense")
-        self.activation = activations.get(activation)
-        self.activation_name = activations.serialize(self.activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.activity_regularizer = regularizers.get(activity_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        self._set_kernel_arguments(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+                                   bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint)
         self.supports_masking = True
 
     def build(self, input_shape):
         if len(input_shape) < 2 or input_shape[-1] is None:
             raise ValueError(f"Dense {self.name!r}: needs inputs of rank >= 2 with a known last axis, "
                              f"got shape {tuple(input_shape)}")
-        self.kernel = self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
-        self.bias = (self.add_weight("bias", (self.units,), self.bias_initializer,
-                                     regularizer=self.bias_regularizer, constraint=self.bias_constraint)
-                     if self.use_bias else None)
-        self.built = True
+        self._add_kernel_and_bias((input_shape[-1], self.units))
 
     def call(self, inputs):
         if inputs.shape[-1] != self.kernel.shape[0]:
@@ -108,15 +133,7 @@ class Dense(Layer):
         return tuple(input_shape[:-1]) + (self.units,)
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "activation": self.activation_name,
-                "use_bias": self.use_bias,
-                "kernel_initializer": _serialize(self.kernel_initializer, initializers),
-                "bias_initializer": _serialize(self.bias_initializer, initializers),
-                "kernel_regularizer": _serialize(self.kernel_regularizer, regularizers),
-                "bias_regularizer": _serialize(self.bias_regularizer, regularizers),
-                "activity_regularizer": _serialize(self.activity_regularizer, regularizers),
-                "kernel_constraint": _serialize(self.kernel_constraint, constraints),
-                "bias_constraint": _serialize(self.bias_constraint, constraints)}
+        return {**super().get_config(), "units": self.units, **self._kernel_config()}
 
 
 # ----------------------------------------------------------------- shape-only layers

@@ -14,17 +14,14 @@ def _divide_no_nan(a, b):
 
 def confusion_counts(y_true, y_pred, thresholds: np.ndarray, sample_weight=None):
     """Weighted (tp, fp, tn, fn) at each threshold; a prediction is positive when y_pred > t.
+    ``sample_weight`` is None or has the shape of ``y_pred`` (see ``_broadcast_weight``).
 
     Vectorised by sorting: the weight of positives above t is the total minus a prefix sum,
     found with one ``searchsorted`` for all thresholds (O(N log N), no (N, T) matrix).
     """
     y_true = as_array(y_true).reshape(-1).astype(bool)
-    y_pred = as_array(y_pred).astype(np.float64)
-    if sample_weight is None:
-        w = np.ones(y_pred.size)
-    else:
-        w = np.broadcast_to(as_array(sample_weight, np.float64), y_pred.shape).reshape(-1)
-    y_pred = y_pred.reshape(-1)
+    y_pred = as_array(y_pred).reshape(-1).astype(np.float64)
+    w = np.ones(y_pred.size) if sample_weight is None else np.reshape(sample_weight, -1)
     order = np.argsort(y_pred, kind="stable")
     y_pred, y_true, w = y_pred[order], y_true[order], w[order]
     pos_cum = np.concatenate([[0.0], np.cumsum(w * y_true)])
@@ -44,7 +41,32 @@ def _broadcast_weight(sample_weight, y_pred: np.ndarray):
     return np.broadcast_to(w, y_pred.shape)
 
 
-class _ThresholdMetric(Metric):
+class _ConfusionMetric(Metric):
+    """Shared by Precision, Recall and AUC: tp, fp, tn and fn summed at ``self.thresholds``."""
+
+    def reset_state(self) -> None:
+        n = len(self.thresholds)
+        self.true_positives, self.false_positives = np.zeros(n), np.zeros(n)
+        self.true_negatives, self.false_negatives = np.zeros(n), np.zeros(n)
+
+    def _matched(self, y_true, y_pred, sample_weight):
+        """y_true and y_pred of one shape, and the weight broadcast to it (or None)."""
+        y_pred = as_array(y_pred)
+        y_true, y_pred = squeeze_or_expand_to_same_rank(as_array(y_true), y_pred)
+        if y_true.shape != y_pred.shape:
+            raise ValueError(f"{self.name}: y_true of shape {y_true.shape} does not match y_pred of "
+                             f"shape {y_pred.shape}")
+        return y_true, y_pred, _broadcast_weight(sample_weight, y_pred)
+
+    def _add_counts(self, y_true, y_pred, weight) -> None:
+        tp, fp, tn, fn = confusion_counts(y_true, y_pred, self.thresholds, weight)
+        self.true_positives += tp
+        self.false_positives += fp
+        self.true_negatives += tn
+        self.false_negatives += fn
+
+
+class _ThresholdMetric(_ConfusionMetric):
     """Shared by Precision and Recall: counts at user thresholds, optionally for one class."""
 
     def __init__(self, thresholds=None, top_k=None, class_id=None, name=None, dtype=None):
@@ -59,18 +81,8 @@ class _ThresholdMetric(Metric):
         self.class_id = class_id
         self.reset_state()
 
-    def reset_state(self) -> None:
-        n = len(self.thresholds)
-        self.true_positives, self.false_positives = np.zeros(n), np.zeros(n)
-        self.true_negatives, self.false_negatives = np.zeros(n), np.zeros(n)
-
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
-        y_pred = as_array(y_pred)
-        y_true, y_pred = squeeze_or_expand_to_same_rank(as_array(y_true), y_pred)
-        if y_true.shape != y_pred.shape:
-            raise ValueError(f"{self.name}: y_true of shape {y_true.shape} does not match y_pred of "
-                             f"shape {y_pred.shape}")
-        weight = _broadcast_weight(sample_weight, y_pred)
+        y_true, y_pred, weight = self._matched(y_true, y_pred, sample_weight)
         if self.top_k is not None:
             # Keep each sample's top k scores; the rest are pushed below every threshold.
             kth = -np.sort(-y_pred, axis=-1)[..., self.top_k - 1:self.top_k]
@@ -78,11 +90,7 @@ class _ThresholdMetric(Metric):
         if self.class_id is not None:
             y_true, y_pred = y_true[..., self.class_id], y_pred[..., self.class_id]
             weight = None if weight is None else weight[..., self.class_id]
-        tp, fp, tn, fn = confusion_counts(y_true, y_pred, self.thresholds, weight)
-        self.true_positives += tp
-        self.false_positives += fp
-        self.true_negatives += tn
-        self.false_negatives += fn
+        self._add_counts(y_true, y_pred, weight)
 
     def _value(self, numerator, denominator):
         value = _divide_no_nan(numerator, denominator)
@@ -113,7 +121,7 @@ class Recall(_ThresholdMetric):
         return self._value(self.true_positives, self.true_positives + self.false_negatives)
 
 
-class AUC(Metric):
+class AUC(_ConfusionMetric):
     """Area under the ROC (or PR) curve from confusion counts at ``num_thresholds`` thresholds.
 
     Thresholds are i / (n - 1) for i = 1..n-2 plus -eps and 1 + eps. ROC "interpolation" is the
@@ -151,25 +159,11 @@ class AUC(Metric):
         self.multi_label = False
         self.reset_state()
 
-    def reset_state(self) -> None:
-        n = self.num_thresholds
-        self.true_positives, self.false_positives = np.zeros(n), np.zeros(n)
-        self.true_negatives, self.false_negatives = np.zeros(n), np.zeros(n)
-
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
-        y_pred = as_array(y_pred)
-        y_true, y_pred = squeeze_or_expand_to_same_rank(as_array(y_true), y_pred)
-        if y_true.shape != y_pred.shape:
-            raise ValueError(f"{self.name}: y_true of shape {y_true.shape} does not match y_pred of "
-                             f"shape {y_pred.shape}")
+        y_true, y_pred, weight = self._matched(y_true, y_pred, sample_weight)
         if self.from_logits:
             y_pred = 1.0 / (1.0 + np.exp(-y_pred.astype(np.float64)))
-        tp, fp, tn, fn = confusion_counts(y_true, y_pred, self.thresholds,
-                                          _broadcast_weight(sample_weight, y_pred))
-        self.true_positives += tp
-        self.false_positives += fp
-        self.true_negatives += tn
-        self.false_negatives += fn
+        self._add_counts(y_true, y_pred, weight)
 
     def _interpolate_pr_auc(self) -> float:
         tp, fp, fn = self.true_positives, self.false_positives, self.false_negatives
