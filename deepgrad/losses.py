@@ -168,13 +168,17 @@ def _normalized_probs(y_pred, axis):
     return ops.clip(p, _eps(), 1.0 - _eps())
 
 
-def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
-    """-sum(y log p, axis); labels smoothed as y (1 - s) + s / num_classes."""
+def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1, softmax_output=None):
+    """-sum(y log p, axis); labels smoothed as y (1 - s) + s / num_classes.
+
+    ``softmax_output``: with ``from_logits``, ``softmax(y_pred, axis)`` if it was already
+    computed, so that its probabilities are reused (see ``ops.softmax_cross_entropy``).
+    """
     y_true, y_pred = _prepare("categorical_crossentropy", y_true, y_pred)
     if label_smoothing:
         y_true = y_true * (1.0 - label_smoothing) + label_smoothing / y_true.shape[axis]
     if from_logits:
-        return ops.softmax_cross_entropy(y_pred, y_true, axis=axis)
+        return ops.softmax_cross_entropy(y_pred, y_true, axis=axis, softmax_output=softmax_output)
     return -ops.sum(y_true * ops.log(_normalized_probs(y_pred, axis)), axis=axis)
 
 
@@ -190,10 +194,12 @@ def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_l
     return ops.sum(alpha * ops.power(1.0 - p, gamma) * (-y_true * ops.log(p)), axis=axis)
 
 
-def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_class=None, axis=-1):
+def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_class=None, axis=-1,
+                                    softmax_output=None):
     """-log p[label] for integer labels of shape (N,) or (N, 1) (any leading shape).
 
     With ``ignore_class`` the loss of those positions is zero and masked out of the mean.
+    ``softmax_output`` as for ``categorical_crossentropy``.
     """
     y_pred = _pred(y_pred)
     labels = np.asarray(_data(y_true))
@@ -216,7 +222,8 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
         raise ValueError(f"sparse_categorical_crossentropy: labels must lie in [0, {num_classes}), "
                          f"got values from {labels.min()} to {labels.max()}")
     if from_logits:
-        losses = ops.softmax_cross_entropy(y_pred, Tensor(labels, dtype=labels.dtype), axis=axis)
+        losses = ops.softmax_cross_entropy(y_pred, Tensor(labels, dtype=labels.dtype), axis=axis,
+                                           softmax_output=softmax_output)
     else:
         one_hot = np.moveaxis(labels[..., None] == np.arange(num_classes), -1, axis).astype(y_pred.dtype)
         losses = -ops.sum(one_hot * ops.log(_normalized_probs(y_pred, axis)), axis=axis)
@@ -334,13 +341,15 @@ def reduce_weighted_values(values, sample_weight=None, mask=None, reduction="sum
         values = values * weights
     if reduction in (None, "none") or values.ndim == 0 or values.shape == (0,):
         return values
-    total = ops.sum(values)
     if reduction == "sum":
-        return total
+        return ops.sum(values)
     if reduction == "mean_with_sample_weight" and weights is not None:
         divisor = float(np.broadcast_to(weights, values.shape).sum())
+    elif values.size:
+        return ops.mean(values)  # sum / size, as one node
     else:
-        divisor = float(values.size)
+        divisor = 0.0
+    total = ops.sum(values)
     return total / divisor if divisor != 0 else total * 0.0
 
 

@@ -90,13 +90,19 @@ def run_backward(outputs: Sequence, grads: Sequence, retain_graph: bool = False,
         slot = pending.pop(id(fn), None)
         if slot is None:
             continue
-        slot = [np.zeros(s, d) if g is None else g for g, (s, d) in zip(slot, fn.output_meta)]
-        in_grads = fn.backward(tuple(slot) if fn.multi_output else slot[0])
-        if not isinstance(in_grads, tuple):
+        if fn.multi_output:  # zeros for the outputs no gradient reached
+            in_grads = fn.backward(tuple([np.zeros(s, d) if g is None else g
+                                          for g, (s, d) in zip(slot, fn.output_meta)]))
+        else:
+            in_grads = fn.backward(slot[0])
+        if type(in_grads) is not tuple:
             in_grads = (in_grads,)
         for t, need, g in zip(fn.inputs, fn.needs_input_grad, in_grads):
             if need and g is not None:
-                accumulate(t, _check_grad(g, t.shape, t.dtype, f"{fn.name}.backward"))
+                data = t.data
+                if type(g) is not np.ndarray or g.shape != data.shape or g.dtype != data.dtype:
+                    g = _check_grad(g, data.shape, data.dtype, f"{fn.name}.backward")
+                accumulate(t, g)
         if not retain_graph:
             fn.release()
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .grad_mode import is_grad_enabled
+from .tensor import Tensor, as_tensor
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
@@ -60,25 +61,27 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs, **attrs):
-        from .tensor import Tensor, as_tensor
-
-        # Python numbers take the dtype of the op's first floating-point tensor
-        dtype = next((t.data.dtype for t in inputs if isinstance(t, Tensor) and t.data.dtype.kind == "f"), None)
-        tensors = tuple(as_tensor(x, dtype=dtype) for x in inputs)
+        # this runs for every op: kept to the fewest Python steps
+        for x in inputs:
+            if not isinstance(x, Tensor):
+                inputs = _as_tensors(inputs)
+                break
         fn = cls()
-        fn.needs_input_grad = tuple(t.requires_grad for t in tensors)
-        out = fn.forward(*(t.data for t in tensors), **attrs)
-        requires_grad = is_grad_enabled() and any(fn.needs_input_grad)
-        if requires_grad:
-            fn.inputs = tensors
-        fn.multi_output = isinstance(out, tuple)  # backward then takes a tuple, even of one
-        if fn.multi_output:
-            fn.n_outputs = len(out)
-            outs = tuple(Tensor._from_op(o, fn if requires_grad else None, i) for i, o in enumerate(out))
-            if requires_grad:
-                fn.output_meta = tuple((o.shape, o.dtype) for o in out)
-            return outs
-        fn.n_outputs = 1
-        if requires_grad:
-            fn.output_meta = ((out.shape, out.dtype),)
-        return Tensor._from_op(out, fn if requires_grad else None, 0)
+        needs = fn.needs_input_grad = tuple([t.requires_grad for t in inputs])
+        out = fn.forward(*[t.data for t in inputs], **attrs)
+        ctx = fn if True in needs and is_grad_enabled() else None
+        if ctx is not None:
+            fn.inputs = inputs
+        fn.multi_output = multi = type(out) is tuple  # backward then takes a tuple, even of one
+        fn.n_outputs = len(out) if multi else 1
+        if ctx is not None:
+            fn.output_meta = tuple([(o.shape, o.dtype) for o in out]) if multi else ((out.shape, out.dtype),)
+        if multi:
+            return tuple([Tensor._from_op(o, ctx, i) for i, o in enumerate(out)])
+        return Tensor._from_op(out, ctx, 0)
+
+
+def _as_tensors(inputs) -> tuple:
+    """Python numbers take the dtype of the op's first floating-point tensor."""
+    dtype = next((t.data.dtype for t in inputs if isinstance(t, Tensor) and t.data.dtype.kind == "f"), None)
+    return tuple([as_tensor(x, dtype=dtype) for x in inputs])

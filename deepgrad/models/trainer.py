@@ -12,8 +12,9 @@ import warnings
 
 import numpy as np
 
-from .. import backend
+from .. import backend, losses
 from ..autograd import Tensor, grad, no_grad
+from ..ops.activation import Sigmoid, Softmax
 from . import data_adapter as da
 
 
@@ -36,47 +37,51 @@ class _MeanTracker:
 
 def _as_loss(identifier):
     """A Loss object (weights and reduces): names and bare functions are wrapped."""
-    from .. import losses
-
     loss = losses.get(identifier)
     if loss is None or isinstance(loss, losses.Loss):
         return loss
     return losses.LossFunctionWrapper(loss, name=getattr(loss, "__name__", None))
 
 
-def _logits_twin(loss):
-    """For a cross-entropy on probabilities, ``(activation op, the same loss on logits)``.
+class _OnLogits(losses.Loss):
+    """A cross-entropy on probabilities, computed in training from the logits that the
+    softmax (on the loss's axis) or sigmoid producing ``y_pred`` received.
 
-    When a prediction is the direct output of that op (softmax on the loss's axis, or
-    sigmoid), training computes the loss from the op's input instead: log-softmax inside one
-    fused op, far better conditioned than log(clip(softmax)). The values agree except where
-    Keras's clipping at 1e-7 bites.
+    log-softmax inside one fused op is far better conditioned than log(clip(softmax)), and
+    the softmax's probabilities are reused. The values agree except where Keras's clipping
+    at 1e-7 bites.
     """
-    from .. import losses
-    from ..ops.activation import Sigmoid, Softmax
 
+    def __init__(self, loss, op):
+        super().__init__(name=loss.name, reduction=loss.reduction, dtype=loss.dtype)
+        self.fn, self.op = loss.fn, op
+        self.kwargs = {**loss._fn_kwargs, "from_logits": True}
+        self.axis = self.kwargs.get("axis", -1)
+
+    def applies_to(self, y_pred) -> bool:
+        """Whether ``y_pred`` is that activation's direct output (and carries no mask)."""
+        ctx = y_pred._ctx
+        if type(ctx) is not self.op or y_pred._keras_mask is not None:
+            return False
+        return self.op is not Softmax or ctx.axis % y_pred.ndim == self.axis % y_pred.ndim
+
+    def call(self, y_true, y_pred):
+        logits = y_pred._ctx.inputs[0]
+        if self.op is Softmax:
+            return self.fn(y_true, logits, softmax_output=y_pred, **self.kwargs)
+        return self.fn(y_true, logits, **self.kwargs)
+
+
+def _logits_twin(loss):
+    """``_OnLogits(loss)`` for a cross-entropy on probabilities, else None."""
     fn = getattr(loss, "fn", None)
     op = {losses.categorical_crossentropy: Softmax, losses.sparse_categorical_crossentropy: Softmax,
           losses.binary_crossentropy: Sigmoid}.get(fn)
     if op is None or type(loss).call is not losses.LossFunctionWrapper.call:  # a custom call() is kept as is
         return None
-    kwargs = dict(loss._fn_kwargs)
-    if kwargs.get("from_logits") or kwargs.get("ignore_class") is not None:
+    if loss._fn_kwargs.get("from_logits") or loss._fn_kwargs.get("ignore_class") is not None:
         return None
-    kwargs["from_logits"] = True
-    return op, losses.LossFunctionWrapper(fn, reduction=loss.reduction, name=loss.name, **kwargs)
-
-
-def _logits_of(y_pred, twin):
-    """The input of the softmax/sigmoid that produced ``y_pred``, or None."""
-    ctx = y_pred._ctx
-    if twin is None or ctx is None or type(ctx) is not twin[0] or y_pred._keras_mask is not None:
-        return None
-    if twin[0].__name__ == "Softmax":
-        axis = twin[1]._fn_kwargs.get("axis", -1)
-        if ctx.axis % y_pred.ndim != axis % y_pred.ndim:
-            return None
-    return ctx.inputs[0]
+    return _OnLogits(loss, op)
 
 
 def _per_output(spec, names: list[str], what: str) -> list:
@@ -105,7 +110,7 @@ class Trainer:
         self.stop_training = False
         self.history = None
         self._losses: list = []
-        self._logit_losses: list = []     # per output: (activation op, loss on logits) or None
+        self._logit_losses: list = []     # per output: its _OnLogits twin, or None
         self._loss_weights: list = []
         self._metrics: list = []          # [(output index, metric, weighted)]
         self._loss_tracker = _MeanTracker("loss")
@@ -179,9 +184,9 @@ class Trainer:
         for k, (loss, weight) in enumerate(zip(self._losses, self._loss_weights)):
             if loss is None:
                 continue
-            logits = _logits_of(preds[k], self._logit_losses[k]) if training else None
-            if logits is not None:
-                value = self._logit_losses[k][1](ys[k], logits, sample_weight)
+            twin = self._logit_losses[k]
+            if training and twin is not None and twin.applies_to(preds[k]):
+                value = twin(ys[k], preds[k], sample_weight)
             else:
                 value = loss(ys[k], preds[k], sample_weight)
             if self._output_loss_trackers:

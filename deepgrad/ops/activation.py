@@ -121,8 +121,12 @@ class Softplus(Function):
 class Softmax(Function):
     def forward(self, a, axis=-1):
         self.axis = axis
-        e = np.exp(a - a.max(axis=axis, keepdims=True))
-        out = e / e.sum(axis=axis, keepdims=True)
+        peak = a.max(axis=axis, keepdims=True)
+        out = a - peak
+        np.exp(out, out=out)
+        total = out.sum(axis=axis, keepdims=True)
+        out /= total
+        self.log_normalizer = np.log(total) + peak  # logsumexp(a): a cross-entropy on a reuses it
         self.save_for_backward(out)
         return out
 
@@ -148,50 +152,66 @@ class LogSoftmax(Function):
 class SoftmaxCrossEntropy(Function):
     """Per-sample cross-entropy of logits against integer labels or a target distribution.
 
-    loss_i = logsumexp(z_i) - sum_k y_ik z_ik; its gradient is softmax(z_i) - y_i.
-    Stable for logits of any magnitude (computed from log-softmax).
+    loss_i = logsumexp(z_i) - sum_k y_ik z_ik; its gradient is softmax(z_i) sum_k y_ik - y_i.
+    Stable for logits of any magnitude (every exponent is at most 0). ``softmax`` is the
+    Softmax node of these logits on the same axis, when one ran: its probabilities and
+    logsumexp are reused instead of computed again.
     """
 
-    def forward(self, logits, labels, axis=-1):
+    def forward(self, logits, labels, axis=-1, softmax=None):
         self.axis = axis
-        shifted = logits - logits.max(axis=axis, keepdims=True)
-        log_probs = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        z = _classes_last(logits, axis)  # views
+        if softmax is not None:
+            probs = _classes_last(softmax.saved[0], axis)
+            log_normalizer = _classes_last(softmax.log_normalizer, axis)
+        else:
+            peak = z.max(axis=-1, keepdims=True)
+            probs = np.subtract(z, peak, order="C")
+            np.exp(probs, out=probs)
+            total = probs.sum(axis=-1, keepdims=True)
+            probs /= total
+            log_normalizer = np.log(total) + peak
+        self.probs = probs
         if labels.ndim == logits.ndim - 1:  # sparse integer labels
-            self.sparse = True
-            classes = logits.shape[axis]
+            classes = z.shape[-1]
             labels = labels.astype(np.intp, copy=False)
             if labels.size and (labels.min() < 0 or labels.max() >= classes):
                 raise ValueError(f"cross-entropy: labels must lie in [0, {classes}), "
                                  f"got values from {labels.min()} to {labels.max()}")
-            # each sample's own log-probability, picked from a (samples, classes) view
-            rows = np.moveaxis(log_probs, axis, -1).reshape(-1, classes)
-            picked = (np.arange(len(rows)), labels.reshape(-1))
-            self.save_for_backward(log_probs, picked)
-            return -rows[picked].reshape(labels.shape)
+            # each sample's own logit, picked from a (samples, classes) view
+            self.picked = (np.arange(labels.size), labels.reshape(-1))
+            own = z.reshape(-1, classes)[self.picked].reshape(labels.shape)
+            return log_normalizer[..., 0] - own
         if labels.shape != logits.shape:
             raise ValueError(f"cross-entropy: labels of shape {labels.shape} do not match logits of "
                              f"shape {logits.shape} (one-hot) or {logits.shape[:-1]} (integer labels)")
-        self.sparse = False
+        self.picked = None
         labels = labels.astype(logits.dtype, copy=False)  # float64 or integer targets never promote float32 logits
-        self.save_for_backward(log_probs, labels)
-        return -(labels * log_probs).sum(axis=axis)
+        self.labels = _classes_last(labels, axis)
+        log_probs = z - log_normalizer
+        self.log_probs = log_probs if self.needs_input_grad[1] else None
+        return -(self.labels * log_probs).sum(axis=-1)
 
     def backward(self, g):
-        log_probs, labels = self.saved
-        grad = np.exp(log_probs)
-        g = np.expand_dims(g, self.axis)
-        if self.sparse:  # softmax - one_hot(label), on the same (samples, classes) view as forward
-            moved = np.moveaxis(grad, self.axis, -1)
-            rows = moved.reshape(-1, moved.shape[-1])  # a copy only when the class axis is not last
-            rows[labels] -= 1
-            if not np.shares_memory(rows, grad):
-                grad = np.moveaxis(rows.reshape(moved.shape), -1, self.axis)
-            grad *= g
-            return grad, None
-        # with soft labels that need not sum to one: softmax * sum(y) - y
-        grad = grad * labels.sum(axis=self.axis, keepdims=True) - labels
-        glabels = -log_probs * g if self.needs_input_grad[1] else None
-        return grad * g, glabels
+        g = g[..., None]
+        glabels = None
+        grad = np.multiply(self.probs, g, order="C")  # its (samples, classes) reshape below is a view
+        if self.picked is not None:  # (softmax - one_hot(label)) g
+            grad.reshape(-1, grad.shape[-1])[self.picked] -= g.reshape(-1)
+        else:  # with soft labels that need not sum to one: (softmax sum(y) - y) g
+            grad *= self.labels.sum(axis=-1, keepdims=True)
+            grad -= self.labels * g
+            if self.log_probs is not None:
+                glabels = _classes_back(-self.log_probs * g, self.axis)
+        return _classes_back(grad, self.axis), glabels
+
+
+def _classes_last(a, axis):
+    return a if axis == -1 or axis == a.ndim - 1 else np.moveaxis(a, axis, -1)
+
+
+def _classes_back(a, axis):
+    return a if axis == -1 or axis == a.ndim - 1 else np.moveaxis(a, -1, axis)
 
 
 class Dropout(Function):
@@ -247,12 +267,19 @@ def log_softmax(x, axis=-1):
     return LogSoftmax.apply(x, axis=axis)
 
 
-def softmax_cross_entropy(logits, labels, axis=-1):
-    """Per-sample cross-entropy from logits; ``labels`` integer class ids or a distribution."""
+def softmax_cross_entropy(logits, labels, axis=-1, softmax_output=None):
+    """Per-sample cross-entropy from logits; ``labels`` integer class ids or a distribution.
+
+    ``softmax_output`` may be the Tensor ``softmax(logits, axis)`` when it was already
+    computed: its probabilities are then reused (anything else is ignored).
+    """
     if not isinstance(labels, Tensor):
         labels = np.asarray(labels)
         labels = Tensor(labels, dtype=labels.dtype if labels.dtype.kind in "iub" else None)
-    return SoftmaxCrossEntropy.apply(logits, labels, axis=axis)
+    node = getattr(softmax_output, "_ctx", None)
+    reusable = (type(node) is Softmax and not node.released and node.inputs[0] is logits
+                and node.axis % logits.ndim == axis % logits.ndim)
+    return SoftmaxCrossEntropy.apply(logits, labels, axis=axis, softmax=node if reusable else None)
 
 
 def dropout(x, rate=0.5, training=True, noise_shape=None, seed=None):

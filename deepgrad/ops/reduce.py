@@ -5,6 +5,8 @@ use NumPy's functions here, never the bare names.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..autograd import Function
@@ -47,8 +49,11 @@ class Sum(Function):
 class Mean(Function):
     def forward(self, a, axis=None, keepdims=False):
         self.shape, self.axes, self.keepdims = a.shape, _axes(axis, a.ndim, "mean"), keepdims
-        self.count = int(np.prod([a.shape[i] for i in self.axes])) if self.axes else 1
-        return np.mean(a, axis=self.axes, keepdims=keepdims)
+        self.count = math.prod(a.shape[i] for i in self.axes)
+        if a.dtype not in (np.float32, np.float64) or not self.count:
+            return np.mean(a, axis=self.axes, keepdims=keepdims)  # float16 accumulates in float32; 0/0
+        # np.mean's own arithmetic (a sum in the input's dtype, then one division) without its overhead
+        return np.add.reduce(a, axis=self.axes, keepdims=keepdims) / self.count
 
     def backward(self, g):
         g = _expand(g, self.shape, self.axes, self.keepdims) / np.asarray(self.count, g.dtype)

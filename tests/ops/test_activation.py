@@ -160,6 +160,49 @@ def test_cross_entropy_is_finite_for_logits_of_magnitude_1e4(dtype):
     np.testing.assert_allclose(out.data[0], 2e4, rtol=1e-6)
 
 
+@pytest.mark.parametrize("axis", [-1, 1])
+@pytest.mark.parametrize("sparse", [True, False])
+def test_cross_entropy_reusing_the_softmax_equals_computing_it(axis, sparse):
+    logits = normal(3, (4, 5, 3))
+    rng = np.random.default_rng(4)
+    classes = logits.shape[axis]
+    batch = tuple(n for i, n in enumerate(logits.shape) if i != axis % 3)
+    labels = rng.integers(0, classes, batch)
+    if not sparse:
+        labels = np.moveaxis(rng.dirichlet(np.ones(classes), batch), -1, axis)
+    weights = normal(5, batch)  # a non-uniform upstream gradient
+
+    def run(reuse):
+        z = dg.Tensor(logits, requires_grad=True)
+        probs = dg.softmax(z, axis=axis)
+        loss = dg.softmax_cross_entropy(z, labels, axis=axis, softmax_output=probs if reuse else None)
+        (loss * weights).sum().backward()
+        return loss.data, z.grad
+
+    (fresh, fresh_grad), (reused, reused_grad) = run(False), run(True)
+    np.testing.assert_allclose(reused, fresh, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(reused_grad, fresh_grad, rtol=1e-12, atol=1e-12)
+    # and both against PyTorch, classes on axis 1 there
+    ours = np.moveaxis(logits, axis, 1)
+    target = torch.tensor(labels) if sparse else torch.tensor(np.moveaxis(labels, axis, 1))
+    z = torch.tensor(ours, requires_grad=True)
+    theirs = F.cross_entropy(z, target, reduction="none")
+    (theirs * torch.tensor(weights)).sum().backward()
+    np.testing.assert_allclose(reused, theirs.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(np.moveaxis(reused_grad, axis, 1), z.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_cross_entropy_ignores_a_softmax_output_of_other_logits():
+    logits, other = normal(6, (3, 4)), normal(7, (3, 4))
+    labels = np.array([0, 3, 1])
+    z = dg.Tensor(logits, requires_grad=True)
+    unrelated = dg.softmax(dg.Tensor(other, requires_grad=True))
+    wrong_axis = dg.softmax(z, axis=0)
+    expected = dg.softmax_cross_entropy(z, labels).data
+    for probs in (unrelated, wrong_axis, dg.Tensor(np.full((3, 4), 0.25))):
+        np.testing.assert_array_equal(dg.softmax_cross_entropy(z, labels, softmax_output=probs).data, expected)
+
+
 def test_cross_entropy_rejects_bad_labels():
     logits = dg.Tensor(np.zeros((2, 3)))
     with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\), got values from 0 to 3"):
