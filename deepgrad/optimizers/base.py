@@ -29,6 +29,42 @@ def _clip_factor(norm: float, clip: float) -> float:
     return clip / max(norm, clip)
 
 
+_GROUP_MAX_SIZE = 1 << 15  # elements; smaller variables are updated together (see _update_variables)
+
+
+class _FlatGroup:
+    """Several variables of one dtype seen as one flat variable by an element-wise update.
+
+    Its slots are flat arrays, and each variable's own slots become views of them, so the
+    optimizer's state (``get_state``, ``set_state``) stays per variable. Each update copies
+    the variables' values and gradients in and the new values back out.
+    """
+
+    def __init__(self, variables: list, slots: list[dict]):
+        self.variables = variables
+        self.dtype = variables[0].dtype
+        ends = np.cumsum([v.size for v in variables])
+        self.spans = [(int(end) - v.size, int(end)) for v, end in zip(variables, ends)]
+        self.size = int(ends[-1])
+        self.shape = (self.size,)
+        self.data = np.empty(self.size, self.dtype)
+        self.slots = {}
+        for name in slots[0]:
+            flat = self.slots[name] = np.empty(self.size, slots[0][name].dtype)
+            for v, own, (start, end) in zip(variables, slots, self.spans):
+                flat[start:end] = own[name].reshape(-1)
+                own[name] = flat[start:end].reshape(v.shape)
+
+    def gather(self, grads: list) -> np.ndarray:
+        """The variables' values into ``data``; their gradients as one flat array."""
+        np.concatenate([v.data.reshape(-1) for v in self.variables], out=self.data)
+        return np.concatenate([g.reshape(-1) for g in grads])
+
+    def scatter(self) -> None:
+        for v, (start, end) in zip(self.variables, self.spans):
+            v.data[...] = self.data[start:end].reshape(v.shape)
+
+
 class Optimizer:
     """Base class. Subclasses set ``slot_names`` and implement ``update_step``."""
 
@@ -67,6 +103,9 @@ class Optimizer:
         self._globals: dict[str, float] = dict(self.global_slots)
         self._pending_state = None
         self._exclude_ids: set[int] = set()
+        self._groups: dict[tuple, _FlatGroup] = {}  # small variables updated together (ids -> group)
+        # the built-in updates are element-wise; a subclass's own update_step is run as it is
+        self._elementwise = type(self).update_step.__module__.startswith(__package__ + ".")
         self._exclude_names: tuple = ()
 
     # ----------------------------------------------------------------- learning rate
@@ -114,6 +153,8 @@ class Optimizer:
 
     def slots(self, variable) -> dict[str, np.ndarray]:
         """The state arrays of ``variable`` (updated in place)."""
+        if type(variable) is _FlatGroup:
+            return variable.slots
         return self._slots[self._index[id(variable)]]
 
     @property
@@ -189,8 +230,7 @@ class Optimizer:
                 if self._use_weight_decay(var):
                     var.data -= (lr * self.weight_decay) * var.data
         self._before_update()
-        for g, var in zip(grads, variables):
-            self.update_step(g, var, lr)
+        self._update_variables(grads, variables, lr)
         self.iterations += 1
         for var in variables:
             constraint = getattr(var, "constraint", None)
@@ -213,6 +253,40 @@ class Optimizer:
 
     def update_step(self, gradient: np.ndarray, variable, learning_rate: float) -> None:  # pragma: no cover
         raise NotImplementedError
+
+    def _update_variables(self, grads: list, variables: list, learning_rate: float) -> None:
+        """``update_step`` for each variable. The built-in updates are element-wise, so theirs
+        runs once over all small variables of a dtype gathered into one flat array: the same
+        dozen NumPy calls for a model's biases together instead of a dozen for each. A
+        subclass's own ``update_step`` sees one variable at a time."""
+        small: dict = {}  # dtype -> (gradients, variables)
+        for g, var in zip(grads, variables):
+            data = var.data
+            if self._elementwise and data.size < _GROUP_MAX_SIZE:
+                group = small.get(data.dtype)
+                if group is None:
+                    group = small[data.dtype] = ([], [])
+                group[0].append(g)
+                group[1].append(var)
+            else:
+                self.update_step(g, var, learning_rate)
+        for group_grads, group in small.values():
+            if len(group) == 1:
+                self.update_step(group_grads[0], group[0], learning_rate)
+            else:
+                flat = self._flat_group(group)
+                self.update_step(flat.gather(group_grads), flat, learning_rate)
+                flat.scatter()
+
+    def _flat_group(self, variables: list) -> "_FlatGroup":
+        key = tuple(id(v) for v in variables)
+        group = self._groups.get(key)
+        if group is None:
+            # a variable's slots are views of one group's arrays at a time: forget groups sharing one
+            ids = set(key)
+            self._groups = {k: g for k, g in self._groups.items() if ids.isdisjoint(k)}
+            group = self._groups[key] = _FlatGroup(variables, [self.slots(v) for v in variables])
+        return group
 
     def _before_update(self) -> None:
         """Hook for state shared by all variables (Nadam's momentum-schedule product)."""
