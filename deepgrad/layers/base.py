@@ -201,16 +201,21 @@ class Layer:
         return inputs
 
     def __call__(self, inputs, *args, **kwargs):
-        from ..models.symbolic import KerasTensor, call_symbolic  # functional API
-
-        flat = inputs if isinstance(inputs, (list, tuple)) else [inputs]
-        if any(isinstance(x, KerasTensor) for x in flat):
-            return call_symbolic(self, inputs, *args, **kwargs)
-        if isinstance(inputs, (list, tuple)):
-            inputs = type(inputs)(_to_tensor(x, self.dtype) for x in inputs)
+        if isinstance(inputs, Tensor):  # the common eager call, kept short
+            if inputs.data.dtype.kind == "f" and inputs.data.dtype != self.dtype:
+                inputs = inputs.astype(self.dtype)
         else:
-            inputs = _to_tensor(inputs, self.dtype)
-        self._maybe_build(_shape_of(inputs))
+            from ..models.symbolic import KerasTensor, call_symbolic  # functional API
+
+            flat = inputs if isinstance(inputs, (list, tuple)) else [inputs]
+            if any(isinstance(x, KerasTensor) for x in flat):
+                return call_symbolic(self, inputs, *args, **kwargs)
+            if isinstance(inputs, (list, tuple)):
+                inputs = type(inputs)(_to_tensor(x, self.dtype) for x in inputs)
+            else:
+                inputs = _to_tensor(inputs, self.dtype)
+        if not self.built:
+            self._maybe_build(_shape_of(inputs))
         if not self._call_takes_training:
             kwargs.pop("training", None)
         if self._call_takes_mask:

@@ -163,7 +163,7 @@ class Model(Trainer, Layer):
         return [t.dtype for t in self.inputs] if self.inputs else None
 
     def __call__(self, inputs, *args, **kwargs):
-        if _is_symbolic(inputs):
+        if not isinstance(inputs, (np.ndarray, Tensor)) and _is_symbolic(inputs):
             return call_symbolic(self, inputs, *args, **kwargs)
         dtypes = self._input_dtypes()
         if isinstance(inputs, dict):
