@@ -153,20 +153,23 @@ def throughput(name: str, rounds: int, steps: int) -> dict:
         th_rates.append(steps * BATCH / timed(th_step, steps))
     ratios = [a / b for a, b in zip(dg_rates, th_rates)]
 
-    # fit() over the same number of samples vs the raw step; predict per sample vs training
+    # fit() over the same number of samples vs the raw step, and predict per sample vs
+    # training: each a median over rounds of the pair timed back to back
     xs = np.concatenate([x] * steps)
     ys = np.concatenate([y] * steps)
-    fit_t = min(_time_fit(model, xs, ys) for _ in range(2))
-    raw_t = min(timed(dg_step, steps) for _ in range(2))
-    pred_t = min(_time_predict(model, xs) for _ in range(2))
+    fit_ratios, predict_ratios = [], []
+    for _ in range(rounds):
+        fit_t, raw_t, pred_t = _time_fit(model, xs, ys), timed(dg_step, steps), _time_predict(model, xs)
+        fit_ratios.append(fit_t / raw_t)
+        predict_ratios.append(raw_t / pred_t)
     return {
         "deepgrad_samples_per_s": statistics.median(dg_rates),
         "torch_samples_per_s": statistics.median(th_rates),
         "ratio_median": statistics.median(ratios),
         "ratio_min": min(ratios),
         "ratio_max": max(ratios),
-        "fit_overhead": fit_t / raw_t - 1,
-        "predict_speedup_per_sample": raw_t / pred_t,
+        "fit_overhead": statistics.median(fit_ratios) - 1,
+        "predict_speedup_per_sample": statistics.median(predict_ratios),
     }
 
 
