@@ -63,6 +63,8 @@ class _OnLogits(losses.Loss):
         ctx = y_pred._ctx
         if type(ctx) is not self.op or y_pred._keras_mask is not None:
             return False
+        if self.dtype is not None and y_pred.dtype != self.dtype:  # the loss casts first: its own path
+            return False
         return self.op is not Softmax or ctx.axis % y_pred.ndim == self.axis % y_pred.ndim
 
     def call(self, y_true, y_pred):

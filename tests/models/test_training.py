@@ -350,6 +350,17 @@ def test_fused_loss_keeps_learning_where_clipping_would_stop_it():
     assert model.get_weights()[0][0, 0] < 50.0
 
 
+def test_a_loss_with_its_own_dtype_trains_on_its_own_path():
+    # the loss casts the float32 softmax output to float64 first: it must not be taken for logits
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(16, 4)).astype("float32"), rng.integers(0, 3, 16)
+    model = dg.Sequential([layers.Input(shape=(4,)), layers.Dense(3, activation="softmax")])
+    loss = dg.losses.SparseCategoricalCrossentropy(dtype="float64")
+    model.compile(optimizer=optimizers.SGD(0.1), loss=loss)
+    expected = loss(y, model(x)).item()
+    assert model.train_on_batch(x, y) == pytest.approx(expected, rel=1e-6)
+
+
 def test_frozen_layers_are_not_updated():
     x, y = separable_data(64)
     model = _classifier()
