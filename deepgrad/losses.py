@@ -345,12 +345,9 @@ def reduce_weighted_values(values, sample_weight=None, mask=None, reduction="sum
         return ops.sum(values)
     if reduction == "mean_with_sample_weight" and weights is not None:
         divisor = float(np.broadcast_to(weights, values.shape).sum())
-    elif values.size:
-        return ops.mean(values)  # sum / size, as one node
-    else:
-        divisor = 0.0
-    total = ops.sum(values)
-    return total / divisor if divisor != 0 else total * 0.0
+        total = ops.sum(values)
+        return total / divisor if divisor != 0 else total * 0.0
+    return ops.mean(values) if values.size else ops.sum(values) * 0.0  # sum / size, as one node
 
 
 # ----------------------------------------------------------------- Loss classes

@@ -118,15 +118,21 @@ class Softplus(Function):
         return g * np.where(a >= 0, 1 / (1 + e), e / (1 + e))
 
 
+def _softmax_and_logsumexp(a, axis):
+    """softmax(a) (C-ordered) and logsumexp(a) (axis kept) along ``axis``; every exponent is at most 0."""
+    peak = a.max(axis=axis, keepdims=True)
+    out = np.subtract(a, peak, order="C")
+    np.exp(out, out=out)
+    total = out.sum(axis=axis, keepdims=True)
+    out /= total
+    return out, np.log(total) + peak
+
+
 class Softmax(Function):
     def forward(self, a, axis=-1):
         self.axis = axis
-        peak = a.max(axis=axis, keepdims=True)
-        out = a - peak
-        np.exp(out, out=out)
-        total = out.sum(axis=axis, keepdims=True)
-        out /= total
-        self.log_normalizer = np.log(total) + peak  # logsumexp(a): a cross-entropy on a reuses it
+        # the logsumexp is kept for a cross-entropy on the same logits, which reuses both
+        out, self.log_normalizer = _softmax_and_logsumexp(a, axis)
         self.save_for_backward(out)
         return out
 
@@ -165,12 +171,7 @@ class SoftmaxCrossEntropy(Function):
             probs = _classes_last(softmax.saved[0], axis)
             log_normalizer = _classes_last(softmax.log_normalizer, axis)
         else:
-            peak = z.max(axis=-1, keepdims=True)
-            probs = np.subtract(z, peak, order="C")
-            np.exp(probs, out=probs)
-            total = probs.sum(axis=-1, keepdims=True)
-            probs /= total
-            log_normalizer = np.log(total) + peak
+            probs, log_normalizer = _softmax_and_logsumexp(z, -1)
         self.probs = probs
         if labels.ndim == logits.ndim - 1:  # sparse integer labels
             classes = z.shape[-1]

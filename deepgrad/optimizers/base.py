@@ -42,12 +42,10 @@ class _FlatGroup:
 
     def __init__(self, variables: list, slots: list[dict]):
         self.variables = variables
-        self.dtype = variables[0].dtype
         ends = np.cumsum([v.size for v in variables])
         self.spans = [(int(end) - v.size, int(end)) for v, end in zip(variables, ends)]
         self.size = int(ends[-1])
-        self.shape = (self.size,)
-        self.data = np.empty(self.size, self.dtype)
+        self.data = np.empty(self.size, variables[0].dtype)
         self.slots = {}
         for name in slots[0]:
             flat = self.slots[name] = np.empty(self.size, slots[0][name].dtype)
@@ -103,10 +101,10 @@ class Optimizer:
         self._globals: dict[str, float] = dict(self.global_slots)
         self._pending_state = None
         self._exclude_ids: set[int] = set()
+        self._exclude_names: tuple = ()
         self._groups: dict[tuple, _FlatGroup] = {}  # small variables updated together (ids -> group)
         # the built-in updates are element-wise; a subclass's own update_step is run as it is
         self._elementwise = type(self).update_step.__module__.startswith(__package__ + ".")
-        self._exclude_names: tuple = ()
 
     # ----------------------------------------------------------------- learning rate
     @property
