@@ -7,7 +7,13 @@ STAMP   = $(VENV)/.installed
 
 .PHONY: install train test bench clean
 
+FASHION = /usr/share/datasets/fashion-mnist
+
 $(STAMP): pyproject.toml
+	@# real Fashion-MNIST installs offline from Debian's package; a machine without
+	@# apt-get (or root) still works, the datasets that need it then say how to get it
+	@test -d $(FASHION) || (command -v apt-get >/dev/null && (apt-get install -y -qq dataset-fashion-mnist \
+	    || (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist))) || true
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[all]"
