@@ -69,14 +69,14 @@ def standardize_dtype(dtype) -> str:
     """A dtype given any way (``"float32"``, ``np.float32``, ``np.dtype``, ``float``) as its name."""
     if dtype is None:
         return backend.floatx()
-    if dtype in _PYTHON:
+    if hasattr(dtype, "dtype") and not isinstance(dtype, type):
+        dtype = dtype.dtype  # an array or Tensor
+    if isinstance(dtype, type) and dtype in _PYTHON:
         return _PYTHON[dtype] or backend.floatx()
     if dtype == "int":
         return "int32"
     if dtype == "float":
         return backend.floatx()
-    if hasattr(dtype, "dtype") and not isinstance(dtype, type):
-        dtype = dtype.dtype  # an array or Tensor
     try:
         name = np.dtype(dtype).name
     except TypeError:
