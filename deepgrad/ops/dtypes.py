@@ -73,10 +73,8 @@ def standardize_dtype(dtype) -> str:
         dtype = dtype.dtype  # an array or Tensor
     if isinstance(dtype, type) and dtype in _PYTHON:
         return _PYTHON[dtype] or backend.floatx()
-    if dtype == "int":
-        return "int32"
-    if dtype == "float":
-        return backend.floatx()
+    if isinstance(dtype, str) and dtype in ("int", "float"):  # a NumPy dtype equals these strings too
+        return "int32" if dtype == "int" else backend.floatx()
     try:
         name = np.dtype(dtype).name
     except TypeError:

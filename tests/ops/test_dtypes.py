@@ -35,6 +35,13 @@ def test_python_numbers_are_weak():
     assert result_type(np.zeros(2, np.int64), np.zeros(2, np.float32)) == "float32"  # NumPy: float64
 
 
+def test_numpy_dtypes_and_arrays_keep_their_width():
+    assert standardize_dtype(np.dtype("float64")) == "float64"
+    assert standardize_dtype(np.int64) == "int64"
+    assert result_type(np.ones(2)) == "float64"
+    assert result_type(np.ones(2, "int64")) == "int64"
+
+
 def test_to_array_keeps_keras_dtypes():
     assert to_array([1, 2]).dtype == np.int32
     assert to_array([1.0, 2]).dtype == np.float32
