@@ -19,6 +19,13 @@ from .shape import (
     astype, broadcast_to, concatenate, expand_dims, flatten, getitem, pad, permute, reshape, split,
     squeeze, stack, swapaxes, take, transpose,
 )
+from .elementwise import (
+    angle, arccos, arccosh, arcsin, arcsinh, arctan, arctan2, arctanh, cbrt, ceil, conj,
+    conjugate, copy, cos, cosh, deg2rad, divide_no_nan, exp2, expm1, fabs, floor, floor_divide,
+    fmax, fmin, fmod, gcd, heaviside, hypot, i0, imag, lcm, ldexp, log10, log1p, log2,
+    logaddexp, logaddexp2, mod, nan_to_num, nextafter, rad2deg, real, reciprocal, round, sign,
+    signbit, sin, sinc, sinh, tan, true_divide, trunc,
+)
 from ._tensor_methods import install as _install
 
 _install()
@@ -33,3 +40,5 @@ __all__ = [
     "squeeze", "stack", "std", "subtract", "sum", "swapaxes", "take", "tanh", "transpose",
     "var", "where",
 ]
+__all__ += ["angle", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh", "cbrt", "ceil", "conj", "conjugate", "copy", "cos", "cosh", "deg2rad", "divide_no_nan", "exp2", "expm1", "fabs", "floor", "floor_divide", "fmax", "fmin", "fmod", "gcd", "heaviside", "hypot", "i0", "imag", "lcm", "ldexp", "log10", "log1p", "log2", "logaddexp", "logaddexp2", "mod", "nan_to_num", "nextafter", "rad2deg", "real", "reciprocal", "round", "sign", "signbit", "sin", "sinc", "sinh", "tan", "true_divide", "trunc"]
+
