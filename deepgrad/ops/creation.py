@@ -17,7 +17,8 @@ from .dtypes import result_type, standardize_dtype, to_array
 
 
 def _tensor(array, dtype) -> Tensor:
-    return Tensor(np.asarray(array, dtype=dtype), dtype=dtype)
+    with np.errstate(over="ignore"):  # 10^25 in float16 is inf, as in every library
+        return Tensor(np.asarray(array, dtype=dtype), dtype=dtype)
 
 
 def _dtype(dtype) -> str:
@@ -170,7 +171,7 @@ def arange(start, stop=None, step=None, dtype=None):
         # the count and the values in float64 (as PyTorch does), then the requested dtype
         n = max(int(np.ceil((stop - start) / step)), 0)
         values = start + step * np.arange(n, dtype=np.float64)
-    return _tensor(values.astype(dtype), dtype)
+    return _tensor(values, dtype)
 
 
 def _space_dtype(start, stop, dtype) -> str:
@@ -206,7 +207,7 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
     num, out_dtype = _check_num("linspace", num), _space_dtype(start, stop, dtype)
     a, b = _spaced("linspace", start, stop, axis)
     values, step = np.linspace(a, b, num, endpoint=endpoint, retstep=True, axis=axis)
-    out = _tensor(values.astype(out_dtype), out_dtype)
+    out = _tensor(values, out_dtype)
     if not retstep:
         return out
     return out, (float(step) if np.ndim(step) == 0 else _tensor(np.asarray(step).astype(out_dtype), out_dtype))
@@ -217,7 +218,7 @@ def logspace(start, stop, num=50, endpoint=True, base=10, dtype=None, axis=0):
     num, out_dtype = _check_num("logspace", num), _space_dtype(start, stop, dtype)
     a, b = _spaced("logspace", start, stop, axis)
     values = np.logspace(a, b, num, endpoint=endpoint, base=float(_value(base)), axis=axis)
-    return _tensor(values.astype(out_dtype), out_dtype)
+    return _tensor(values, out_dtype)
 
 
 def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
@@ -227,7 +228,7 @@ def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
     if np.any(a == 0) or np.any(b == 0):
         raise ValueError("geomspace: `start` and `stop` must be nonzero")
     values = np.geomspace(a, b, num, endpoint=endpoint, axis=axis)
-    return _tensor(values.real.astype(out_dtype) if out_dtype[0] != "c" else values.astype(out_dtype), out_dtype)
+    return _tensor(values, out_dtype)
 
 
 # ----------------------------------------------------------------------------- windows
