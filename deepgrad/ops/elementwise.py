@@ -355,102 +355,102 @@ class NanToNum(Function):
         return g * self.saved[0]
 
 
-def _float_unary(fn, x, op, int64_to=None):
+def _float_unary(fn, x, int64_to=None):
     return fn.apply(_cast(x, _float_dtype(x, int64_to)))
 
 
 def arccos(x):
-    return _float_unary(Arccos, x, "arccos")
+    return _float_unary(Arccos, x)
 
 
 def arccosh(x):
-    return _float_unary(Arccosh, x, "arccosh")
+    return _float_unary(Arccosh, x)
 
 
 def arcsin(x):
-    return _float_unary(Arcsin, x, "arcsin")
+    return _float_unary(Arcsin, x)
 
 
 def arcsinh(x):
-    return _float_unary(Arcsinh, x, "arcsinh")
+    return _float_unary(Arcsinh, x)
 
 
 def arctan(x):
-    return _float_unary(Arctan, x, "arctan")
+    return _float_unary(Arctan, x)
 
 
 def arctanh(x):
-    return _float_unary(Arctanh, x, "arctanh")
+    return _float_unary(Arctanh, x)
 
 
 def cos(x):
-    return _float_unary(Cos, x, "cos")
+    return _float_unary(Cos, x)
 
 
 def cosh(x):
-    return _float_unary(Cosh, x, "cosh")
+    return _float_unary(Cosh, x)
 
 
 def sin(x):
-    return _float_unary(Sin, x, "sin")
+    return _float_unary(Sin, x)
 
 
 def sinh(x):
-    return _float_unary(Sinh, x, "sinh")
+    return _float_unary(Sinh, x)
 
 
 def tan(x):
-    return _float_unary(Tan, x, "tan")
+    return _float_unary(Tan, x)
 
 
 def cbrt(x):
-    return _float_unary(Cbrt, x, "cbrt", int64_to="float64")
+    return _float_unary(Cbrt, x, int64_to="float64")
 
 
 def deg2rad(x):
-    return _float_unary(Deg2rad, x, "deg2rad", int64_to="float64")
+    return _float_unary(Deg2rad, x, int64_to="float64")
 
 
 def rad2deg(x):
-    return _float_unary(Rad2deg, x, "rad2deg", int64_to="float64")
+    return _float_unary(Rad2deg, x, int64_to="float64")
 
 
 def exp2(x):
-    return _float_unary(Exp2, x, "exp2")
+    return _float_unary(Exp2, x)
 
 
 def expm1(x):
-    return _float_unary(Expm1, x, "expm1")
+    return _float_unary(Expm1, x)
 
 
 def log10(x):
-    return _float_unary(Log10, x, "log10")
+    return _float_unary(Log10, x)
 
 
 def log1p(x):
-    return _float_unary(Log1p, x, "log1p")
+    return _float_unary(Log1p, x)
 
 
 def log2(x):
-    return _float_unary(Log2, x, "log2")
+    return _float_unary(Log2, x)
 
 
 def reciprocal(x):
-    return _float_unary(Reciprocal, x, "reciprocal")
+    return _float_unary(Reciprocal, x)
 
 
 def fabs(x):
-    return _float_unary(Fabs, x, "fabs")
+    return _float_unary(Fabs, x)
 
 
 def sinc(x):
     """sin(pi x) / (pi x), 1 at 0 (the normalised sinc, as NumPy and Keras)."""
-    return _float_unary(Sinc, x, "sinc")
+    return _float_unary(Sinc, x)
 
 
 def i0(x):
     """The modified Bessel function of the first kind, order 0; its derivative is I1."""
-    return _float_unary(I0, x, "i0", int64_to="float64")
+    return _float_unary(I0, x, int64_to="float64")
 
 
 def angle(x):
@@ -463,18 +463,18 @@ def angle(x):
 
 def ceil(x):
     """Round up; ints and bool become floatx, as Keras's ``ceil`` (zero gradient)."""
-    return Ceil.apply(_cast(x, _float_dtype(x, int64_to="float32")))
+    return Ceil.apply(_cast(x, _float_dtype(x, int64_to=result_type(float))))
 
 
 def floor(x):
     """Round down; ints and bool become floatx, as Keras's ``floor`` (zero gradient)."""
-    return Floor.apply(_cast(x, _float_dtype(x, int64_to="float32")))
+    return Floor.apply(_cast(x, _float_dtype(x, int64_to=result_type(float))))
 
 
 def trunc(x):
     """Round toward zero, keeping the dtype (zero gradient)."""
     t = _cast(x, result_type(_key(x)))
-    return t if t.dtype.kind in "biu" else Trunc.apply(t)
+    return Tensor(t.data.copy(), dtype=t.dtype) if t.dtype.kind in "biu" else Trunc.apply(t)
 
 
 def round(x, decimals=0):
