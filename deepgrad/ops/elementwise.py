@@ -342,7 +342,8 @@ class Sign(_Step):
 
 class Angle(_Step):
     def compute(self, x):
-        return np.angle(x).astype(x.dtype, copy=False)
+        # pi where x < 0, else 0, NaN kept (-0.0 gives 0, as Keras and PyTorch; np.angle says pi)
+        return np.where(x < 0, np.pi, np.where(np.isnan(x), np.nan, 0)).astype(x.dtype)
 
 
 class NanToNum(Function):
@@ -491,7 +492,10 @@ def round(x, decimals=0):
 
 
 def sign(x):
-    """-1, 0 or 1 by the sign of each element, keeping the dtype (bool unchanged; zero gradient)."""
+    """-1, 0 or 1 by the sign of each element, keeping the dtype (bool unchanged; zero gradient).
+
+    NaN stays NaN, as in NumPy (Keras on PyTorch gives 0).
+    """
     t = _cast(x, result_type(_key(x)))
     if t.dtype == np.bool_:
         return Tensor(t.data.copy(), dtype=np.bool_)
@@ -677,7 +681,8 @@ def divide_no_nan(x1, x2):
 def true_divide(x1, x2):
     """x1 / x2 in floating point (integers become floatx)."""
     a, b = _pair("true_divide", x1, x2, result_type(_key(x1), _key(x2), float))
-    return divide(a, b)
+    with np.errstate(divide="ignore", invalid="ignore"):  # x / 0 is +-inf or NaN, silently as Keras
+        return divide(a, b)
 
 
 def nextafter(x1, x2):
