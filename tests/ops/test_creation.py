@@ -245,3 +245,16 @@ def test_signature_matches_keras(name):
     ours = getattr(dg, name)
     assert ours is getattr(creation, name) and name in dg.ops.__all__
     assert str(inspect.signature(ours)) == str(inspect.signature(getattr(K, name)))
+
+
+def test_default_float_dtype_follows_floatx():
+    old = dg.floatx()
+    dg.set_floatx("float64")
+    try:
+        for out in [dg.ones(2), dg.zeros(2), dg.full(2, 1), dg.eye(2), dg.tri(2), dg.empty(2), dg.identity(2),
+                    dg.arange(2.0), dg.linspace(0, 1, 3), dg.logspace(0, 1, 3), dg.geomspace(1, 2, 3), dg.hamming(3),
+                    dg.kaiser(3, 1.0), dg.array([1.5])]:
+            assert out.dtype == np.float64
+        assert dg.arange(3).dtype == np.int32
+    finally:
+        dg.set_floatx(old)

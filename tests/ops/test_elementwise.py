@@ -499,3 +499,16 @@ def test_special_values_match_keras():
     np.testing.assert_array_equal(dg.sign(x).data, np.sign(x))
     np.testing.assert_array_equal(dg.heaviside(x, y).data, np.heaviside(x, y))
     np.testing.assert_array_equal(dg.nextafter(x, y).data, np.nextafter(x, y))
+
+
+def test_integer_inputs_become_floatx():
+    old = dg.floatx()
+    dg.set_floatx("float64")
+    try:
+        ints = np.array([1, 2], np.int32)
+        for out in [dg.sin(ints), dg.ceil(ints), dg.floor(np.array([1], np.int64)), dg.arctan2(ints, 2),
+                    dg.true_divide(ints, ints), dg.heaviside(ints, ints), dg.sin(2)]:
+            assert out.dtype == np.float64
+        assert dg.sin(np.float32([1.0])).dtype == np.float32
+    finally:
+        dg.set_floatx(old)
