@@ -512,3 +512,19 @@ def test_integer_inputs_become_floatx():
         assert dg.sin(np.float32([1.0])).dtype == np.float32
     finally:
         dg.set_floatx(old)
+
+
+@pytest.mark.parametrize("name", list(UNARY))
+def test_float16_forward_and_gradient_stay_float16(name):
+    """float16 in, float16 out and float16 gradients, close to PyTorch's float32 answers."""
+    _, theirs, make = UNARY[name]
+    x = make(np.random.default_rng(8), (3, 4)).astype(np.float16)
+    t = dg.Tensor(x, requires_grad=True)
+    out = getattr(dg, name)(t)
+    out.sum().backward()
+    assert out.dtype == np.float16 and t.grad.dtype == np.float16
+    r = torch.tensor(x.astype(np.float32), requires_grad=True)
+    ref = theirs(r)
+    ref.sum().backward()
+    np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=5e-3, atol=5e-3)
+    np.testing.assert_allclose(t.grad, r.grad.numpy(), rtol=1e-2, atol=1e-2)
