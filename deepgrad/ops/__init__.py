@@ -19,6 +19,24 @@ from .shape import (
     astype, broadcast_to, concatenate, expand_dims, flatten, getitem, pad, permute, reshape, split,
     squeeze, stack, swapaxes, take, transpose,
 )
+from .elementwise import (
+    angle, arccos, arccosh, arcsin, arcsinh, arctan, arctan2, arctanh, cbrt, ceil, conj,
+    conjugate, copy, cos, cosh, deg2rad, divide_no_nan, exp2, expm1, fabs, floor, floor_divide,
+    fmax, fmin, fmod, gcd, heaviside, hypot, i0, imag, lcm, ldexp, log10, log1p, log2,
+    logaddexp, logaddexp2, mod, nan_to_num, nextafter, rad2deg, real, reciprocal, round, sign,
+    signbit, sin, sinc, sinh, tan, true_divide, trunc,
+)
+from .logic import (
+    allclose, bitwise_and, bitwise_invert, bitwise_left_shift, bitwise_not, bitwise_or,
+    bitwise_right_shift, bitwise_xor, equal, greater, greater_equal, isclose, isfinite, isinf,
+    isnan, isneginf, isposinf, isreal, left_shift, less, less_equal, logical_and, logical_not,
+    logical_or, logical_xor, not_equal, right_shift,
+)
+from .creation import (
+    arange, array, bartlett, blackman, empty, empty_like, eye, full, full_like, geomspace,
+    hamming, hanning, identity, kaiser, linspace, logspace, ones, ones_like, tri, zeros,
+    zeros_like,
+)
 from ._tensor_methods import install as _install
 
 _install()
@@ -32,4 +50,24 @@ __all__ = [
     "sigmoid", "softmax", "softmax_cross_entropy", "softplus", "split", "sqrt", "square",
     "squeeze", "stack", "std", "subtract", "sum", "swapaxes", "take", "tanh", "transpose",
     "var", "where",
+]
+__all__ += [
+    "angle", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh", "cbrt",
+    "ceil", "conj", "conjugate", "copy", "cos", "cosh", "deg2rad", "divide_no_nan", "exp2", "expm1",
+    "fabs", "floor", "floor_divide", "fmax", "fmin", "fmod", "gcd", "heaviside", "hypot", "i0",
+    "imag", "lcm", "ldexp", "log10", "log1p", "log2", "logaddexp", "logaddexp2", "mod",
+    "nan_to_num", "nextafter", "rad2deg", "real", "reciprocal", "round", "sign", "signbit", "sin",
+    "sinc", "sinh", "tan", "true_divide", "trunc",
+]
+__all__ += [
+    "allclose", "bitwise_and", "bitwise_invert", "bitwise_left_shift", "bitwise_not", "bitwise_or",
+    "bitwise_right_shift", "bitwise_xor", "equal", "greater", "greater_equal", "isclose",
+    "isfinite", "isinf", "isnan", "isneginf", "isposinf", "isreal", "left_shift", "less",
+    "less_equal", "logical_and", "logical_not", "logical_or", "logical_xor", "not_equal",
+    "right_shift",
+]
+__all__ += [
+    "arange", "array", "bartlett", "blackman", "empty", "empty_like", "eye", "full", "full_like",
+    "geomspace", "hamming", "hanning", "identity", "kaiser", "linspace", "logspace", "ones",
+    "ones_like", "tri", "zeros", "zeros_like",
 ]
