@@ -40,7 +40,8 @@ class Registry:
     """The objects (classes or functions) of one kind, by every name Keras accepts for them.
 
     kind:            the word used in error messages ("initializer", "loss", ...)
-    objects:         classes and functions, registered under ``__name__`` and its snake case
+    objects:         classes and functions, registered under ``__name__`` (and its snake case
+                     unless ``snake_case=False``)
     aliases:         further names (``{"mse": mean_squared_error}``)
     base:            instances of this class are returned as they are by ``get``
     ignored_keys:    config keys dropped before ``from_config`` (e.g. an initializer's dtype)
@@ -51,8 +52,9 @@ class Registry:
     """
 
     def __init__(self, kind: str, objects=(), aliases=None, *, base: type | None = None, ignored_keys=(),
-                 case_sensitive: bool = True, make=_instantiate, wrap_callable=None, default=None):
-        self.kind, self.base, self.ignored_keys = kind, base, tuple(ignored_keys)
+                 case_sensitive: bool = True, snake_case: bool = True, make=_instantiate, wrap_callable=None,
+                 default=None):
+        self.kind, self.base, self.ignored_keys, self.snake_case = kind, base, tuple(ignored_keys), snake_case
         self.case_sensitive, self.make, self.wrap_callable, self.default = case_sensitive, make, wrap_callable, default
         self.by_name: dict = {}
         for obj in objects:
@@ -65,7 +67,10 @@ class Registry:
 
     def register(self, obj, name: str | None = None):
         """Add ``obj`` under ``name``, or under its own name and that name in snake case."""
-        names = [name] if name is not None else [obj.__name__, to_snake_case(obj.__name__)]
+        if name is not None:
+            names = [name]
+        else:
+            names = [obj.__name__, to_snake_case(obj.__name__)] if self.snake_case else [obj.__name__]
         for n in names:
             self.by_name.setdefault(self._key(n), obj)
         return obj
