@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from . import backend
+from . import runtime
 
 MODELS = ("cnn", "mlp", "lstm")
 MNIST_NAMES = [str(i) for i in range(10)]
@@ -367,8 +367,8 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     # an application's choices (see their docstrings): reuse freed blocks instead of remapping
     # them, and let idle BLAS threads sleep soon instead of competing with element-wise work
-    backend.keep_freed_memory()
-    backend.short_blas_spin()
+    runtime.keep_freed_memory()
+    runtime.short_blas_spin()
     try:
         return args.func(args)
     except CLIError as e:
