@@ -22,13 +22,3 @@ def to_snake_case(name: str) -> str:
     name = _CAPITALISED_WORD.sub(r"\1_\2", name)
     return _LOWER_THEN_UPPER.sub(r"\1_\2", name).lower()
 
-
-def object_name(obj) -> str:
-    """The name Keras logs an object under: its ``name``, else its function or class name in snake case."""
-    name = getattr(obj, "name", None)
-    if isinstance(name, str):
-        return name
-    name = getattr(obj, "__name__", None)
-    if isinstance(name, str):
-        return to_snake_case(name)
-    return to_snake_case(type(obj).__name__)

@@ -7,7 +7,7 @@ import numpy as np
 from .. import activations, ops, regularizers
 from ..ops.nn import linear, linear_relu
 from .base import Layer
-from .weight_arguments import (add_weight_from_arguments, serialize_argument, set_weight_arguments,
+from .arguments import (add_weight_from_arguments, serialize_argument, set_weight_arguments,
                                weight_arguments_config)
 
 

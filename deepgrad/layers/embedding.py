@@ -7,7 +7,7 @@ from .. import regularizers
 from ..ops.nn import embedding
 from .base import Layer
 from .core import _positive_int
-from .weight_arguments import (add_weight_from_arguments, serialize_argument, set_weight_arguments,
+from .arguments import (add_weight_from_arguments, serialize_argument, set_weight_arguments,
                                weight_arguments_config)
 
 

@@ -5,7 +5,7 @@ from .. import initializers, ops
 from ..autograd import no_grad
 from ..ops.normalization import batch_norm, batch_norm_inference, layer_norm
 from .base import Layer
-from .weight_arguments import (add_weight_from_arguments, serialize_argument, set_weight_arguments,
+from .arguments import (add_weight_from_arguments, serialize_argument, set_weight_arguments,
                                weight_arguments_config)
 
 

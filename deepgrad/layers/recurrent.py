@@ -9,7 +9,7 @@ Input dropout (``dropout=``) uses one mask per sequence, shared by all time step
 does. ``recurrent_dropout > 0`` and ``stateful=True`` are not supported and are rejected.
 
 Each layer's constructor shows Keras's documented signature and passes every argument by
-name to ``BaseRNN`` (``_arguments(locals())``), which checks and stores them once.
+name to ``BaseRNN`` (``forwarded_arguments(locals())``), which checks and stores them once.
 """
 from __future__ import annotations
 
@@ -20,15 +20,8 @@ from .. import ops as dg_ops
 from ..autograd import Tensor
 from ..ops.recurrent import SIMPLE_RNN_ACTIVATIONS, gru, lstm, simple_rnn
 from .base import Layer
-from .weight_arguments import add_weight_from_arguments, set_weight_arguments, weight_arguments_config
-
-
-def _arguments(constructor_locals: dict, exclude=()) -> dict:
-    """A constructor's arguments by name, its ``**kwargs`` merged in, less ``exclude``: what a
-    subclass with Keras's explicit signature passes on to its base."""
-    skip = {"self", "kwargs", "__class__", *exclude}
-    arguments = {k: v for k, v in constructor_locals.items() if k not in skip}
-    return {**arguments, **constructor_locals.get("kwargs", {})}
+from .arguments import (add_weight_from_arguments, forwarded_arguments, set_weight_arguments,
+                        weight_arguments_config)
 
 
 def _activation_name(fn) -> str | None:
@@ -221,7 +214,7 @@ class SimpleRNN(BaseRNN):
                  kernel_constraint=None, recurrent_constraint=None, bias_constraint=None, dropout=0.0,
                  recurrent_dropout=0.0, return_sequences=False, return_state=False, go_backwards=False,
                  stateful=False, unroll=False, seed=None, **kwargs):
-        super().__init__(**_arguments(locals()))
+        super().__init__(**forwarded_arguments(locals()))
 
     def run(self, inputs, states, mask):
         name = _activation_name(self.activation)
@@ -248,7 +241,7 @@ class LSTM(_GatedRNN):
                  kernel_constraint=None, recurrent_constraint=None, bias_constraint=None, dropout=0.0,
                  recurrent_dropout=0.0, seed=None, return_sequences=False, return_state=False,
                  go_backwards=False, stateful=False, unroll=False, use_cudnn="auto", **kwargs):
-        super().__init__(**_arguments(locals(), exclude=("unit_forget_bias",)))
+        super().__init__(**forwarded_arguments(locals(), exclude=("unit_forget_bias",)))
         self.unit_forget_bias = bool(unit_forget_bias)
 
     def bias_init(self):
@@ -295,7 +288,7 @@ class GRU(_GatedRNN):
                  recurrent_constraint=None, bias_constraint=None, dropout=0.0, recurrent_dropout=0.0,
                  seed=None, return_sequences=False, return_state=False, go_backwards=False, stateful=False,
                  unroll=False, reset_after=True, use_cudnn="auto", **kwargs):
-        super().__init__(**_arguments(locals(), exclude=("reset_after",)))
+        super().__init__(**forwarded_arguments(locals(), exclude=("reset_after",)))
         self.reset_after = bool(reset_after)
 
     def bias_shape(self) -> tuple:

@@ -33,8 +33,10 @@ def _make(cls, name: str) -> Metric:
 
 
 # class names, their snake case ("binary_accuracy", "auc") and Keras's short aliases
-_REGISTRY = Registry("metric", _CLASSES, {"mse": MeanSquaredError, "mae": MeanAbsoluteError,
-                                          "rmse": RootMeanSquaredError},
+_REGISTRY = Registry("metric", _CLASSES, {"mse": MeanSquaredError, "MSE": MeanSquaredError,
+                                          "mae": MeanAbsoluteError, "MAE": MeanAbsoluteError,
+                                          "rmse": RootMeanSquaredError, "bce": BinaryCrossentropy,
+                                          "BCE": BinaryCrossentropy},
                      base=Metric, make=_make,
                      wrap_callable=lambda fn: MeanMetricWrapper(fn, name=getattr(fn, "__name__", None)))
 

@@ -1,4 +1,6 @@
-"""One spec for the ``<weight>_initializer`` / ``_regularizer`` / ``_constraint`` triples.
+"""How layers take their arguments: the weight triples, and keyword forwarding to a base.
+
+One spec for the ``<weight>_initializer`` / ``_regularizer`` / ``_constraint`` triples.
 
 Keras layers take three arguments per weight (``kernel_*``, ``bias_*``, ``recurrent_*``,
 ``embeddings_*``, ``gamma_*``, ``beta_*``), resolve each with ``initializers.get``,
@@ -7,6 +9,9 @@ into the config. ``set_weight_arguments`` resolves them onto the layer as
 ``layer.<prefix>_initializer`` (and so on), ``add_weight_from_arguments`` creates the weight
 with them, ``weight_arguments_config`` serialises them the way Keras does (an object as
 ``{"class_name", "config"}``, an unset regularizer or constraint as ``None``).
+
+``forwarded_arguments(locals())``: a subclass whose constructor shows Keras's documented
+signature passes every argument by name to a base class that checks and stores them once.
 """
 from __future__ import annotations
 
@@ -40,3 +45,15 @@ def weight_arguments_config(layer, *prefixes: str) -> dict:
     for each prefix, in Keras's key order (initializers, then regularizers, then constraints)."""
     return {f"{prefix}_{suffix}": serialize_argument(module, getattr(layer, f"{prefix}_{suffix}"))
             for suffix, module in _KINDS for prefix in prefixes}
+
+
+def forwarded_arguments(constructor_locals: dict, exclude=()) -> dict:
+    """A constructor's arguments by name, its ``**kwargs`` merged in, less ``exclude``.
+
+    Called first thing in ``__init__`` (``super().__init__(**forwarded_arguments(locals()))``),
+    when the locals are exactly the parameters; by name, so no argument lands in the wrong slot
+    when the subclass lists them in another order than its base.
+    """
+    skip = {"self", "kwargs", "__class__", *exclude}
+    arguments = {k: v for k, v in constructor_locals.items() if k not in skip}
+    return {**arguments, **constructor_locals.get("kwargs", {})}
