@@ -17,7 +17,7 @@ from .sgd import SGD
 
 _CLASSES = (SGD, RMSprop, Adam, AdamW, Adagrad, Adadelta, Adamax, Nadam)
 # "adam", "Adam" and "ADAM" are one name, as in Keras
-_REGISTRY = Registry("optimizer", _CLASSES, base=Optimizer, case_sensitive=False)
+_REGISTRY = Registry("optimizer", _CLASSES, base=Optimizer, case_sensitive=False, snake_case=False)
 
 __all__ = ["Optimizer", "schedules", "get", "serialize", "deserialize", *[cls.__name__ for cls in _CLASSES]]
 
