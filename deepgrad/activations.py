@@ -153,9 +153,12 @@ def deserialize(name, custom_objects=None):
 
 
 def get(identifier):
-    """None or ``"linear"`` -> identity; a name -> that function; a callable -> itself."""
+    """None or ``"linear"`` -> identity; a name -> that function; a callable (a class too,
+    as in Keras) -> itself."""
     if isinstance(identifier, dict):
         return deserialize(identifier)
+    if isinstance(identifier, type):
+        return identifier
     return _REGISTRY.get(identifier)
 
 
