@@ -74,7 +74,8 @@ def test_registry_names_snake_case_aliases_and_errors():
         pass
 
     assert type(reg.get({"class_name": "Custom", "config": {}}, custom_objects={"Custom": Custom})) is Custom
-    with pytest.raises(ValueError, match=r"Unknown thing 'Custom'\. Expected one of: big, big_thing, BigThing, small_thing; or pass"):
+    known = "big, big_thing, BigThing, small_thing"
+    with pytest.raises(ValueError, match=rf"Unknown thing 'Custom'\. Expected one of: {known}; or pass your own"):
         reg.get("Custom")
     with pytest.raises(ValueError, match=r"Could not interpret thing identifier: 3"):
         reg.get(3)

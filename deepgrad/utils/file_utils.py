@@ -1,9 +1,9 @@
 """Files from the network: ``get_file`` (Keras's name), checksums and safe archive extraction.
 
 A download is streamed into a temporary file in the destination directory, hashed on the
-way, checked against the expected SHA-256 (or MD5) and only then renamed into place with
-``os.replace`` (``saving.atomic.atomic_write``): a crash or a bad checksum never leaves a half-written or wrong file where a
-loader would read it.
+way, checked against the expected SHA-256 (or MD5) and only then renamed into place
+(``saving.atomic.atomic_write``): a crash or a bad checksum never leaves a half-written or
+wrong file where a loader would read it.
 """
 from __future__ import annotations
 

@@ -74,7 +74,7 @@ def _parameters(cls):
     return inspect.signature(cls).parameters
 
 
-@pytest.mark.parametrize("name", ["SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed"])
+@pytest.mark.parametrize("name", ["SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed", "Conv1D", "Conv2D"])
 def test_recurrent_and_wrapper_signatures_are_keras_signatures(name):
     ours, theirs = _parameters(getattr(dg.layers, name)), _parameters(getattr(keras.layers, name))
     assert list(ours) == list(theirs)
