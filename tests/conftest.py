@@ -1,8 +1,20 @@
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 
 import numpy as np
 import pytest
+
+# The suite never reads or writes the user's home folder: caches (deepgrad's datasets,
+# Keras's config) go to a folder of the run's own, removed at exit. Subprocesses inherit it.
+_HOME = tempfile.mkdtemp(prefix="deepgrad-tests-home-")
+atexit.register(shutil.rmtree, _HOME, ignore_errors=True)
+os.environ["HOME"] = _HOME
+os.environ["DEEPGRAD_HOME"] = os.path.join(_HOME, ".deepgrad")
+os.environ.pop("KERAS_HOME", None)
+os.environ.setdefault("KERAS_BACKEND", "torch")  # Keras, the oracle, on PyTorch (its NumPy backend needs JAX)
 
 sys.path.insert(0, os.path.dirname(__file__))  # tests import the shared `oracle` helpers
 

@@ -22,12 +22,14 @@ def test_data_is_scaled_and_shaped(mnist_subset):
     assert sorted(set(y_test.tolist())) == list(range(10))
 
 
+@pytest.mark.slow
 def test_seed_004_cnn_reaches_90_percent_in_2_epochs(mnist_subset):
     result = accuracy.train_deepgrad("cnn", mnist_subset, epochs=2, seed=4, verbose=0)
     assert result["accuracy"] >= 0.90, result
     assert result["loss"] < 0.5, result
 
 
+@pytest.mark.slow
 def test_seed_003_mlp_reaches_85_percent_in_3_epochs(mnist_subset):
     result = accuracy.train_deepgrad("mlp", mnist_subset, epochs=3, seed=3, verbose=0)
     assert result["accuracy"] >= 0.85, result

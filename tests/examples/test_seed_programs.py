@@ -21,6 +21,7 @@ def test_seed_000_tensorflow_loop_solves_xor():
     assert load_example("seed_000_tensorflow_loop").main(verbose=False) == 1.0
 
 
+@pytest.mark.slow
 def test_seed_001_pipeline_and_cnn_on_real_digit_images(tmp_path):
     pytest.importorskip("PIL")
     from PIL import Image
@@ -46,6 +47,7 @@ def test_seed_001_pipeline_and_cnn_on_real_digit_images(tmp_path):
     assert (predictions.argmax(1) == labels.argmax(1)).mean() >= 0.9
 
 
+@pytest.mark.slow
 def test_seed_002_cifar_cnn_trains_on_real_images():
     # CIFAR-10 is not reachable offline: the seed's program runs on real Fashion-MNIST
     # images padded to CIFAR's 32x32 and given three channels.
@@ -62,6 +64,7 @@ def test_seed_002_cifar_cnn_trains_on_real_images():
     assert accuracy >= 0.70
 
 
+@pytest.mark.slow
 def test_seed_003_mlp_on_offline_mnist():
     dg.utils.set_random_seed(3)
     model, (loss, accuracy) = load_example("seed_003_mlp").main(epochs=5, dataset="mnist_subset", verbose=0)
@@ -69,6 +72,7 @@ def test_seed_003_mlp_on_offline_mnist():
     assert accuracy >= 0.88
 
 
+@pytest.mark.slow
 def test_seed_004_cnn_on_offline_mnist():
     dg.utils.set_random_seed(4)
     model, (loss, accuracy) = load_example("seed_004_mnist_cnn").main(epochs=3, dataset="mnist_subset", verbose=0)
