@@ -12,7 +12,7 @@ As a training program may, this one tells glibc's malloc to keep freed memory fo
 step is a fresh mmap whose pages fault in again, thousands of minor faults per step.
 ``--malloc default`` measures without it. Likewise it lets OpenBLAS's idle threads sleep
 after about 2**20 cycles instead of spinning for about 0.1 s after every GEMM while the
-step's element-wise passes want the cores (``deepgrad.backend.short_blas_spin``;
+step's element-wise passes want the cores (``deepgrad.runtime.short_blas_spin``;
 ``--blas-spin default`` measures without it). A library never changes these settings on
 import; the application decides. PyTorch, which brings its own BLAS and thread pool, is
 unaffected by either.
@@ -254,13 +254,13 @@ def main() -> None:
         memory_probe(*args.memory_probe, steps=args.steps)
         return
     env = {k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS", "OMP", "MKL"))}  # as given
-    from deepgrad import backend
+    from deepgrad import runtime
 
     malloc = args.malloc
-    if malloc == "keep" and not backend.keep_freed_memory():
+    if malloc == "keep" and not runtime.keep_freed_memory():
         malloc = "default (mallopt unavailable)"
     blas_spin = args.blas_spin
-    if blas_spin == "short" and not backend.short_blas_spin():
+    if blas_spin == "short" and not runtime.short_blas_spin():
         blas_spin = "default (no pthreads OpenBLAS)"
 
     import torch

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from . import ops
 from .autograd import Tensor
+from .registry import Registry
 
 
 def _tensor(x) -> Tensor:
@@ -129,50 +130,36 @@ def log_softmax(x, axis=-1):
     return ops.log_softmax(x, axis=axis)
 
 
-_ACTIVATIONS = {
-    fn.__name__: fn
-    for fn in (linear, sigmoid, tanh, relu, relu6, leaky_relu, elu, selu, gelu, softplus, softsign,
-               silu, hard_sigmoid, hard_silu, mish, log_sigmoid, exponential, softmax, log_softmax)
-}
-_ALIASES = {"swish": silu, "hard_swish": hard_silu}
+_FUNCTIONS = (linear, sigmoid, tanh, relu, relu6, leaky_relu, elu, selu, gelu, softplus, softsign,
+              silu, hard_sigmoid, hard_silu, mish, log_sigmoid, exponential, softmax, log_softmax)
+_REGISTRY = Registry("activation", _FUNCTIONS, {"swish": silu, "hard_swish": hard_silu}, default=linear)
 
 
 def serialize(activation) -> str:
     """The Keras name of a built-in activation (``"relu"``); other callables by their name."""
-    if activation is None:
-        return "linear"
-    for name, fn in _ACTIVATIONS.items():
-        if activation is fn:
-            return name
-    name = getattr(activation, "__name__", None)
-    if name is None:
-        raise ValueError(f"Cannot serialize activation {activation!r}: it has no name")
-    return name
+    return "linear" if activation is None else _REGISTRY.serialize(activation)
 
 
 def deserialize(name, custom_objects=None):
-    """The activation called ``name`` (a Keras name or a key of ``custom_objects``)."""
-    if isinstance(name, dict):  # {"class_name": "relu", ...} as some Keras configs store it
+    """The activation called ``name`` (a Keras name or a key of ``custom_objects``); Keras's
+    function configs ``{"class_name": "function", "config": "relu"}`` name it in ``config``."""
+    if isinstance(name, dict):
         name = name.get("config", name.get("class_name"))
         if isinstance(name, dict):
             name = name.get("name")
-    if custom_objects and name in custom_objects:
-        return custom_objects[name]
-    fn = _ACTIVATIONS.get(name) or _ALIASES.get(name)
-    if fn is None:
-        raise ValueError(f"Unknown activation {name!r}; expected one of {sorted(_ACTIVATIONS) + sorted(_ALIASES)}")
-    return fn
+    if not isinstance(name, str):
+        raise ValueError(f"Could not interpret activation identifier: {name!r}")
+    return _REGISTRY.deserialize(name, custom_objects)
 
 
 def get(identifier):
-    """None or ``"linear"`` -> identity; a name -> that function; a callable -> itself."""
-    if identifier is None:
-        return linear
-    if isinstance(identifier, (str, dict)):
+    """None or ``"linear"`` -> identity; a name -> that function; a callable (a class too,
+    as in Keras) -> itself."""
+    if isinstance(identifier, dict):
         return deserialize(identifier)
-    if callable(identifier):
+    if isinstance(identifier, type):
         return identifier
-    raise ValueError(f"Could not interpret activation identifier {identifier!r}")
+    return _REGISTRY.get(identifier)
 
 
-__all__ = sorted(_ACTIVATIONS) + ["swish", "hard_swish", "get", "serialize", "deserialize"]
+__all__ = sorted(fn.__name__ for fn in _FUNCTIONS) + ["swish", "hard_swish", "get", "serialize", "deserialize"]

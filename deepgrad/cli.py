@@ -7,6 +7,7 @@ offline) and writes a run folder: the model, history.csv, metrics.json and PNG p
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import runpy
@@ -15,7 +16,7 @@ import time
 
 import numpy as np
 
-from . import backend
+from . import runtime
 
 MODELS = ("cnn", "mlp", "lstm")
 MNIST_NAMES = [str(i) for i in range(10)]
@@ -121,10 +122,9 @@ TRAIN_KEYS = ("model", "dataset", "epochs", "batch_size", "optimizer", "learning
 
 
 def _write_json(path: str, obj) -> None:
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=2)
-    os.replace(tmp, path)
+    from .saving.atomic import write_bytes_atomic
+
+    write_bytes_atomic(path, json.dumps(obj, indent=2).encode("utf-8"))
 
 
 def _read_history_csv(path: str) -> dict:
@@ -198,6 +198,8 @@ def resume_history(history_csv: str, backup, out: str) -> None:
     """Keep only the history rows of the epochs the backup holds, which training resumes after."""
     import csv
 
+    from .saving.atomic import write_bytes_atomic
+
     try:
         last = backup.last_epoch()
     except ValueError as e:  # a corrupted backup
@@ -210,13 +212,12 @@ def resume_history(history_csv: str, backup, out: str) -> None:
             reader = csv.DictReader(f)
             fields = reader.fieldnames
             rows = [r for r in reader if last is not None and int(r["epoch"]) <= last]
-    tmp = f"{history_csv}.tmp-{os.getpid()}"
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        if fields and rows:
-            writer = csv.DictWriter(f, fieldnames=fields)
-            writer.writeheader()
-            writer.writerows(rows)
-    os.replace(tmp, history_csv)
+    text = io.StringIO(newline="")
+    if fields and rows:
+        writer = csv.DictWriter(text, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    write_bytes_atomic(history_csv, text.getvalue().encode("utf-8"))
 
 
 def report(model, x_test, y_test, names, out: str) -> dict:
@@ -367,8 +368,8 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     # an application's choices (see their docstrings): reuse freed blocks instead of remapping
     # them, and let idle BLAS threads sleep soon instead of competing with element-wise work
-    backend.keep_freed_memory()
-    backend.short_blas_spin()
+    runtime.keep_freed_memory()
+    runtime.short_blas_spin()
     try:
         return args.func(args)
     except CLIError as e:

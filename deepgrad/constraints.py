@@ -85,11 +85,5 @@ class MinMaxNorm(Constraint):
 
 max_norm, non_neg, unit_norm, min_max_norm = MaxNorm, NonNeg, UnitNorm, MinMaxNorm
 
-_BY_NAME = {
-    "MaxNorm": MaxNorm, "NonNeg": NonNeg, "UnitNorm": UnitNorm, "MinMaxNorm": MinMaxNorm,
-    "max_norm": MaxNorm, "non_neg": NonNeg, "unit_norm": UnitNorm, "min_max_norm": MinMaxNorm,
-}
-
-
-_REGISTRY = Registry("constraint", Constraint, _BY_NAME)
+_REGISTRY = Registry("constraint", [MaxNorm, NonNeg, UnitNorm, MinMaxNorm], base=Constraint)
 serialize, deserialize, get = _REGISTRY.serialize, _REGISTRY.deserialize, _REGISTRY.get

@@ -8,7 +8,6 @@ every call, as Keras's integer-seeded initializers do.
 from __future__ import annotations
 
 import math
-import re
 
 import numpy as np
 
@@ -264,15 +263,6 @@ _CLASSES = [Zeros, Ones, Constant, Identity, RandomNormal, RandomUniform, Trunca
             LecunNormal, Orthogonal]
 
 
-def _snake_case(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-
-
-_BY_NAME = {cls.__name__: cls for cls in _CLASSES}
-_BY_NAME.update({_snake_case(cls.__name__): cls for cls in _CLASSES})
-_BY_NAME.update({"uniform": RandomUniform, "normal": RandomNormal, "one": Ones, "zero": Zeros,
-                 "OrthogonalInitializer": Orthogonal, "IdentityInitializer": Identity})
-
 # the lower-case names as functions, as Keras exports them (initializers.glorot_uniform(...))
 zeros, ones, constant, identity = Zeros, Ones, Constant, Identity
 random_normal, random_uniform, truncated_normal = RandomNormal, RandomUniform, TruncatedNormal
@@ -281,5 +271,8 @@ glorot_uniform, glorot_normal, he_uniform, he_normal = GlorotUniform, GlorotNorm
 lecun_uniform, lecun_normal = LecunUniform, LecunNormal
 
 
-_REGISTRY = Registry("initializer", Initializer, _BY_NAME, ignored_keys=("dtype",))
+_REGISTRY = Registry("initializer", _CLASSES, {
+    "uniform": RandomUniform, "normal": RandomNormal, "one": Ones, "zero": Zeros,
+    "OrthogonalInitializer": Orthogonal, "IdentityInitializer": Identity,
+}, base=Initializer, ignored_keys=("dtype",))
 serialize, deserialize, get = _REGISTRY.serialize, _REGISTRY.deserialize, _REGISTRY.get

@@ -1,13 +1,20 @@
-"""What every configurable piece shares: a JSON config, and lookup by name.
+"""Get by name: the one lookup behind every ``get``, ``serialize`` and ``deserialize``.
 
-Initialisers, regularisers, constraints and learning-rate schedules are small classes that
-Keras names in strings (``"he_normal"``, ``"l2"``) and saves as
-``{"class_name": ..., "config": {...}}``. ``Configurable`` gives them ``get_config``,
-``from_config`` and a readable repr; a ``Registry`` turns a name, a config dict, a class or a
-callable into an instance, and refuses anything it does not know by name (no imports, no
-``module`` paths), so a saved config can never name code to run.
+Activations, losses, metrics, optimizers, initializers, regularizers, constraints, schedules
+and layers are all named in strings by Keras programs (``"relu"``, ``"he_normal"``,
+``"Adam"``) and saved as ``{"class_name": ..., "config": {...}}``. A ``Registry`` holds the
+objects of one kind under every name Keras accepts for them (the class name, its snake case
+from ``naming.to_snake_case``, and the short aliases) and turns a name, a config dict, a
+class, an instance or a callable into the object, the way ``keras.<kind>.get`` does.
+
+A saved config can never name code to run: only registered names and the caller's
+``custom_objects`` are looked up (no imports, the ``module`` key of a Keras config is
+ignored). ``Configurable`` gives the small classes ``get_config``/``from_config``/``repr``.
+This module imports nothing from deepgrad but ``naming``, so every floor may use it.
 """
 from __future__ import annotations
+
+from .naming import to_snake_case
 
 
 class Configurable:
@@ -25,35 +32,100 @@ class Configurable:
         return f"{type(self).__name__}({args})"
 
 
+def _instantiate(cls, name):
+    return cls()
+
+
 class Registry:
-    """The classes of one kind (``"initializer"``, ...) by every name Keras accepts for them."""
+    """The objects (classes or functions) of one kind, by every name Keras accepts for them.
 
-    def __init__(self, kind: str, base: type, by_name: dict, ignored_keys: tuple = ()):
-        self.kind, self.base, self.by_name, self.ignored_keys = kind, base, by_name, ignored_keys
+    kind:            the word used in error messages ("initializer", "loss", ...)
+    objects:         classes and functions, registered under ``__name__`` (and its snake case
+                     unless ``snake_case=False``)
+    aliases:         further names (``{"mse": mean_squared_error}``)
+    base:            instances of this class are returned as they are by ``get``
+    ignored_keys:    config keys dropped before ``from_config`` (e.g. an initializer's dtype)
+    case_sensitive:  False for optimizers, where "adam", "Adam" and "ADAM" are one name
+    make:            ``make(cls, name)`` builds an instance when a name resolves to a class
+    wrap_callable:   what ``get`` does with a plain callable (default: return it as is)
+    default:         what ``get(None)`` returns
+    """
 
-    def serialize(self, obj) -> dict:
-        return {"class_name": type(obj).__name__, "config": obj.get_config()}
+    def __init__(self, kind: str, objects=(), aliases=None, *, base: type | None = None, ignored_keys=(),
+                 case_sensitive: bool = True, snake_case: bool = True, make=_instantiate, wrap_callable=None,
+                 default=None):
+        self.kind, self.base, self.ignored_keys, self.snake_case = kind, base, tuple(ignored_keys), snake_case
+        self.case_sensitive, self.make, self.wrap_callable, self.default = case_sensitive, make, wrap_callable, default
+        self.by_name: dict = {}
+        for obj in objects:
+            self.register(obj)
+        for name, obj in (aliases or {}).items():
+            self.register(obj, name)
+
+    def _key(self, name: str) -> str:
+        return name if self.case_sensitive else name.lower()
+
+    def register(self, obj, name: str | None = None):
+        """Add ``obj`` under ``name``, or under its own name and that name in snake case."""
+        if name is not None:
+            names = [name]
+        else:
+            names = [obj.__name__, to_snake_case(obj.__name__)] if self.snake_case else [obj.__name__]
+        for n in names:
+            self.by_name.setdefault(self._key(n), obj)
+        return obj
+
+    def names(self) -> list[str]:
+        return sorted(self.by_name, key=str.lower)
+
+    def lookup(self, name, custom_objects=None):
+        """The class or function registered (or passed in ``custom_objects``) as ``name``."""
+        if custom_objects and name in custom_objects:
+            return custom_objects[name]
+        obj = self.by_name.get(self._key(name)) if isinstance(name, str) else None
+        if obj is None:
+            raise ValueError(f"Unknown {self.kind} {name!r}. Expected one of: {', '.join(self.names())}; "
+                             "or pass your own as custom_objects={'Name': obj}.")
+        return obj
+
+    def serialize(self, obj):
+        """``{"class_name", "config"}`` for a configurable object; a function by its name."""
+        if hasattr(obj, "get_config") and not isinstance(obj, type):
+            return {"class_name": type(obj).__name__, "config": obj.get_config()}
+        name = getattr(obj, "__name__", None)
+        if not isinstance(name, str):
+            raise ValueError(f"Cannot serialize {self.kind} {obj!r}: it has neither get_config nor a name")
+        for registered, fn in self.by_name.items():
+            if fn is obj:  # the canonical name of a built-in (its first registered name)
+                return registered
+        return name
 
     def deserialize(self, config, custom_objects=None):
-        """An instance from a name or a ``{"class_name": ..., "config": {...}}`` dict."""
+        """An object from a name or a ``{"class_name": ..., "config": {...}}`` dict: a registered
+        function is returned as is, a class is built from the config."""
         if isinstance(config, str):
-            config = {"class_name": config, "config": {}}
-        name, kwargs = config["class_name"], config.get("config") or {}
-        cls = (custom_objects or {}).get(name) or self.by_name.get(name)
-        if cls is None:
-            raise ValueError(f"Unknown {self.kind} {name!r}; expected one of {sorted(self.by_name)}")
-        kwargs = {k: v for k, v in kwargs.items() if k not in self.ignored_keys}
-        return cls.from_config(kwargs) if hasattr(cls, "from_config") else cls(**kwargs)
+            obj = self.lookup(config, custom_objects)
+            return self.make(obj, config) if isinstance(obj, type) else obj
+        if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
+            raise ValueError(f"Could not interpret {self.kind} config: expected a name or "
+                             f"{{'class_name': ..., 'config': {{...}}}}, got {config!r}")
+        obj = self.lookup(config["class_name"], custom_objects)
+        if not isinstance(obj, type):
+            return obj
+        kwargs = {k: v for k, v in (config.get("config") or {}).items() if k not in self.ignored_keys}
+        return obj.from_config(kwargs) if hasattr(obj, "from_config") else obj(**kwargs)
 
-    def get(self, identifier):
-        """None -> None; a name or config dict -> an instance; a class -> an instance of it;
-        any other callable -> itself."""
+    def get(self, identifier, custom_objects=None):
+        """None -> ``default``; a name or config dict -> the object; a class -> a new instance;
+        an instance of ``base`` or any callable -> itself; anything else is an error."""
         if identifier is None:
-            return None
+            return self.default
         if isinstance(identifier, (str, dict)):
-            return self.deserialize(identifier)
-        if isinstance(identifier, type) and issubclass(identifier, self.base):
-            return identifier()
-        if callable(identifier):
+            return self.deserialize(identifier, custom_objects)
+        if self.base is not None and isinstance(identifier, self.base):
             return identifier
-        raise ValueError(f"Could not interpret {self.kind} identifier {identifier!r}")
+        if isinstance(identifier, type) and (self.base is None or issubclass(identifier, self.base)):
+            return identifier()
+        if callable(identifier) and not isinstance(identifier, type):
+            return self.wrap_callable(identifier) if self.wrap_callable else identifier
+        raise ValueError(f"Could not interpret {self.kind} identifier: {identifier!r}")

@@ -112,11 +112,6 @@ l2 = L2
 l1_l2 = L1L2
 orthogonal_regularizer = OrthogonalRegularizer
 
-_BY_NAME = {
-    "L1": L1, "L2": L2, "L1L2": L1L2, "OrthogonalRegularizer": OrthogonalRegularizer,
-    "l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2, "orthogonal_regularizer": OrthogonalRegularizer,
-}
-
-
-_REGISTRY = Registry("regularizer", Regularizer, _BY_NAME)
+_REGISTRY = Registry("regularizer", [L1, L2, L1L2, OrthogonalRegularizer],
+                     {"l1_l2": L1L2, "l1l2": L1L2}, base=Regularizer)
 serialize, deserialize, get = _REGISTRY.serialize, _REGISTRY.deserialize, _REGISTRY.get

@@ -4,8 +4,6 @@ Matplotlib is imported lazily (Agg backend) so the core stays NumPy-only.
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 
@@ -20,9 +18,10 @@ def _pyplot():
 
 def _save(fig, path: str) -> str:
     """Write the figure atomically: a crash never leaves a half-written PNG."""
-    tmp = f"{path}.tmp-{os.getpid()}.png"
-    fig.savefig(tmp, dpi=100)
-    os.replace(tmp, path)
+    from .saving.atomic import atomic_write
+
+    with atomic_write(path, "wb") as f:
+        fig.savefig(f, dpi=100, format="png")
     _pyplot().close(fig)
     return path
 

@@ -245,3 +245,28 @@ def test_get_callables_and_unknown_names():
     assert losses.get(instance) is instance
     with pytest.raises(ValueError, match="Unknown loss 'msee'"):
         losses.get("msee")
+
+
+def test_the_losses_package_keeps_every_public_name():
+    import importlib
+
+    import deepgrad.losses as package
+    names = ["Loss", "LossFunctionWrapper", "MeanSquaredError", "MeanAbsoluteError", "MeanAbsolutePercentageError",
+             "MeanSquaredLogarithmicError", "Huber", "LogCosh", "CosineSimilarity", "BinaryCrossentropy",
+             "BinaryFocalCrossentropy", "CategoricalCrossentropy", "CategoricalFocalCrossentropy",
+             "SparseCategoricalCrossentropy", "KLDivergence", "Poisson", "Hinge", "SquaredHinge", "CategoricalHinge",
+             "mean_squared_error", "mse", "MSE", "mae", "MAE", "mape", "MAPE", "msle", "MSLE", "kld", "KLD",
+             "kullback_leibler_divergence", "bce", "BCE", "logcosh", "log_cosh", "huber", "cosine_similarity",
+             "binary_crossentropy", "binary_focal_crossentropy", "categorical_crossentropy",
+             "categorical_focal_crossentropy", "sparse_categorical_crossentropy", "kl_divergence", "poisson",
+             "hinge", "squared_hinge", "categorical_hinge", "reduce_weighted_values", "standardize_reduction",
+             "squeeze_or_expand_to_same_rank", "REDUCTIONS", "get", "serialize", "deserialize"]
+    namespace = {}
+    exec("from deepgrad.losses import " + ", ".join(names), namespace)
+    for name in names:
+        assert namespace[name] is getattr(package, name), name
+    # each formula lives in one submodule and is the same object under the package name
+    for module, name in [("regression", "mean_squared_error"), ("probabilistic", "categorical_crossentropy"),
+                         ("hinge", "squared_hinge"), ("base", "Loss"), ("reduction", "reduce_weighted_values")]:
+        assert getattr(importlib.import_module(f"deepgrad.losses.{module}"), name) is getattr(package, name)
+    assert losses.MeanSquaredError.__module__ == "deepgrad.losses"

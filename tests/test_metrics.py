@@ -229,3 +229,22 @@ def test_crossentropy_metrics_agree_with_the_losses(rng):
             metrics.binary_crossentropy(y, binary_pred, from_logits=logit_mode, label_smoothing=0.2),
             losses.binary_crossentropy(y, binary_pred, from_logits=logit_mode, label_smoothing=0.2).data,
             rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["binary_crossentropy", "categorical_crossentropy",
+                                  "sparse_categorical_crossentropy"])
+def test_crossentropy_metrics_run_the_losses_formulas(monkeypatch, name):
+    """One formula per cross-entropy: the metric evaluates the loss function, without a graph."""
+    from deepgrad import losses
+    from deepgrad.autograd import is_grad_enabled
+
+    real, calls = getattr(losses, name), []
+
+    def spy(*args, **kwargs):
+        calls.append(is_grad_enabled())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(losses, name, spy)
+    y_true = np.array([1, 0]) if name.startswith("sparse") else np.array([[0.0, 1.0], [1.0, 0.0]])
+    value = getattr(metrics, name)(y_true, np.array([[0.3, 0.7], [0.6, 0.4]], np.float32))
+    assert calls == [False] and isinstance(value, np.ndarray) and value.shape == (2,)

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 import deepgrad as dg
 from deepgrad import layers
 from deepgrad.autograd import Function
-from deepgrad import backend
+from deepgrad import runtime
 from deepgrad.ops.conv import conv2d_relu
 from deepgrad.ops.pool import max_pool2d
 
@@ -43,9 +43,9 @@ def test_two_thread_path_is_bit_identical_and_matches_torch(monkeypatch, pool_st
     x = rng.standard_normal((6, 33, 33, 3)).astype(np.float32)
     kernel = rng.standard_normal((3, 3, 3, 8)).astype(np.float32)
     bias = rng.standard_normal(8).astype(np.float32)
-    monkeypatch.setattr(backend, "_PARALLEL_MIN_SIZE", 1)
+    monkeypatch.setattr(runtime, "_PARALLEL_MIN_SIZE", 1)
     parallel = _conv_pool_step(x, kernel, bias, pool_strides)
-    monkeypatch.setattr(backend, "_PARALLEL_MIN_SIZE", 1 << 62)
+    monkeypatch.setattr(runtime, "_PARALLEL_MIN_SIZE", 1 << 62)
     serial = _conv_pool_step(x, kernel, bias, pool_strides)
     for a, b in zip(parallel, serial):
         np.testing.assert_array_equal(a, b)
@@ -64,7 +64,7 @@ def test_two_thread_path_is_bit_identical_and_matches_torch(monkeypatch, pool_st
 def test_max_pool_routes_ties_to_the_first_maximum_in_both_halves(monkeypatch):
     # all-zero windows (what a relu leaves) tie everywhere: each window's gradient goes to its
     # first cell, in each half of the batch alike
-    monkeypatch.setattr(backend, "_PARALLEL_MIN_SIZE", 1)
+    monkeypatch.setattr(runtime, "_PARALLEL_MIN_SIZE", 1)
     x = dg.Tensor(np.zeros((4, 4, 4, 2), np.float32), requires_grad=True)
     max_pool2d(x, (2, 2)).sum().backward()
     expected = np.zeros((4, 4, 4, 2), np.float32)
@@ -126,7 +126,7 @@ def test_adam_two_thread_path_is_bit_identical(monkeypatch, amsgrad):
     grads = [rng.standard_normal((17, 5)).astype(np.float32) for _ in range(3)]
 
     def run(min_size):
-        monkeypatch.setattr(backend, "_PARALLEL_MIN_SIZE", min_size)
+        monkeypatch.setattr(runtime, "_PARALLEL_MIN_SIZE", min_size)
         w = dg.Variable(w0.copy())
         opt = dg.optimizers.Adam(0.01, amsgrad=amsgrad)
         for g in grads:
@@ -145,8 +145,8 @@ def test_process_settings_keep_blas_correct_and_respect_the_environment(preset):
     environment already sets is left alone."""
     code = (
         "import os, numpy as np\n"
-        "from deepgrad import backend\n"
-        "kept, short = backend.keep_freed_memory(), backend.short_blas_spin()\n"
+        "from deepgrad import runtime\n"
+        "kept, short = runtime.keep_freed_memory(), runtime.short_blas_spin()\n"
         "rng = np.random.default_rng(0)\n"
         "a, b = rng.standard_normal((300, 400)), rng.standard_normal((400, 500))\n"
         "exact = np.einsum('ij,jk->ik', a, b)\n"

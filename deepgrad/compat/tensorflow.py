@@ -16,6 +16,7 @@ import deepgrad as keras
 from .. import backend, ops
 from ..autograd import Tensor
 from ..autograd import Variable as _Variable
+from .gradient_tape import GradientTape  # noqa: F401 - tf.GradientTape
 
 float16, float32, float64 = np.float16, np.float32, np.float64
 int32, int64, bool_ = np.int32, np.int64, np.bool_
@@ -95,8 +96,6 @@ nn = SimpleNamespace(relu=ops.relu, sigmoid=ops.sigmoid, tanh=ops.tanh, softmax=
 def __getattr__(name: str):
     # Names that live in deepgrad's higher floors resolve on first use, so this module
     # imports without them.
-    if name == "GradientTape":
-        return keras.GradientTape
     if name == "optimizers":
         return keras.optimizers
     raise AttributeError(f"deepgrad.compat.tensorflow has no {name!r}: only the TensorFlow names "

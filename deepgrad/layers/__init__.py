@@ -5,9 +5,9 @@
 """
 from __future__ import annotations
 
-import importlib
-
+from ..registry import Registry
 from .base import Layer
+from .convolutional import Conv1D, Conv2D, Convolution1D, Convolution2D
 from .core import Activation, Dense, Dropout, Flatten, Input, InputLayer, Lambda, Permute, RepeatVector, Reshape
 from .embedding import Embedding
 from .merge import (
@@ -15,43 +15,32 @@ from .merge import (
     multiply, subtract,
 )
 from .normalization import BatchNormalization, LayerNormalization
-from .wrappers import TimeDistributed
+from .pooling import (
+    AveragePooling1D, AveragePooling2D, AvgPool1D, AvgPool2D, GlobalAveragePooling1D, GlobalAveragePooling2D,
+    GlobalAvgPool1D, GlobalAvgPool2D, GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPooling1D, GlobalMaxPooling2D,
+    MaxPool1D, MaxPool2D, MaxPooling1D, MaxPooling2D,
+)
+from .recurrent import GRU, LSTM, SimpleRNN
+from .wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
-    "Activation", "Add", "Average", "BatchNormalization", "Concatenate", "Dense", "Dropout", "Embedding",
-    "Flatten", "Input", "InputLayer", "Lambda", "Layer", "LayerNormalization", "Maximum", "Minimum",
-    "Multiply", "Permute", "RepeatVector", "Reshape", "Subtract", "TimeDistributed", "add", "average",
-    "concatenate", "deserialize", "get", "maximum", "minimum", "multiply", "serialize", "subtract",
+    "Activation", "Add", "Average", "AveragePooling1D", "AveragePooling2D", "AvgPool1D", "AvgPool2D",
+    "BatchNormalization", "Bidirectional", "Concatenate", "Conv1D", "Conv2D", "Convolution1D", "Convolution2D",
+    "Dense", "Dropout", "Embedding", "Flatten", "GRU", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
+    "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPooling1D",
+    "GlobalMaxPooling2D", "Input", "InputLayer", "LSTM", "Lambda", "Layer", "LayerNormalization", "MaxPool1D",
+    "MaxPool2D", "MaxPooling1D", "MaxPooling2D", "Maximum", "Minimum", "Multiply", "Permute", "RepeatVector",
+    "Reshape", "SimpleRNN", "Subtract", "TimeDistributed", "add", "average", "concatenate", "deserialize", "get",
+    "maximum", "minimum", "multiply", "serialize", "subtract",
 ]
 
-# Layer modules that may not be present in every checkout; each exports its ``__all__``.
-_OPTIONAL_MODULES = ("convolutional", "pooling", "recurrent")
-
-
-def _export_optional() -> None:
-    for module_name in _OPTIONAL_MODULES:
-        try:
-            module = importlib.import_module(f".{module_name}", __name__)
-        except ModuleNotFoundError as error:
-            if error.name != f"{__name__}.{module_name}":
-                raise  # the module exists but something it imports is missing: show that
-            continue
-        names = getattr(module, "__all__", None) or [
-            n for n, v in vars(module).items() if isinstance(v, type) and issubclass(v, Layer)
-            and v.__module__ == module.__name__ and not n.startswith("_")]
-        for name in names:
-            globals()[name] = getattr(module, name)
-            if name not in __all__:
-                __all__.append(name)
-
-
-_export_optional()
-
-
-def _layer_classes() -> dict:
-    """Every public layer class of this package by class name (subclasses of ``Layer``)."""
-    return {name: value for name, value in globals().items()
-            if isinstance(value, type) and issubclass(value, Layer) and not name.startswith("_")}
+# every public layer class by the class name model files store (aliases such as MaxPool2D included)
+_REGISTRY = Registry("layer", snake_case=False, base=Layer)
+for _name in __all__:
+    _value = globals().get(_name)
+    if isinstance(_value, type) and issubclass(_value, Layer):
+        _REGISTRY.register(_value, _name)
+del _name, _value
 
 
 def get(identifier, custom_objects=None):
@@ -59,23 +48,16 @@ def get(identifier, custom_objects=None):
     if isinstance(identifier, type) and issubclass(identifier, Layer):
         return identifier
     if not isinstance(identifier, str):
-        raise ValueError(f"layers.get: expected a layer class name, got {identifier!r}")
-    if custom_objects and identifier in custom_objects:
-        return custom_objects[identifier]
-    classes = _layer_classes()
-    if identifier not in classes:
-        raise ValueError(f"Unknown layer {identifier!r}. Known layers: {', '.join(sorted(classes))}. "
-                         "Pass custom layers with custom_objects={'Name': Class}.")
-    return classes[identifier]
+        raise ValueError(f"Could not interpret layer identifier: {identifier!r} (expected a layer class name)")
+    return _REGISTRY.lookup(identifier, custom_objects)
 
 
 def serialize(layer: Layer) -> dict:
-    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+    return _REGISTRY.serialize(layer)
 
 
 def deserialize(config: dict, custom_objects=None) -> Layer:
     """A new layer from ``{"class_name": ..., "config": {...}}``."""
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(f"layers.deserialize: expected {{'class_name': ..., 'config': ...}}, got {config!r}")
-    cls = get(config["class_name"], custom_objects)
-    return cls.from_config(dict(config.get("config") or {}))
+    return get(config["class_name"], custom_objects).from_config(dict(config.get("config") or {}))

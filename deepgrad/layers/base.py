@@ -2,20 +2,15 @@
 from __future__ import annotations
 
 import inspect
-import re
 from collections import defaultdict
 
 import numpy as np
 
 from .. import backend
 from ..autograd import Tensor, Variable, no_grad
+from ..naming import to_snake_case
 
 _name_counts: dict[str, int] = defaultdict(int)
-
-
-def _snake_case(name: str) -> str:
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()  # Keras: Conv2D -> conv2d
 
 
 def unique_name(base: str) -> str:
@@ -63,7 +58,7 @@ class Layer:
         if batch_input_shape is not None:
             input_shape = tuple(batch_input_shape[1:])
         self._input_shape_arg = tuple(input_shape) if input_shape is not None else None
-        self.name = name or unique_name(_snake_case(type(self).__name__))
+        self.name = name or unique_name(to_snake_case(type(self).__name__))
         self._dtype = np.dtype(dtype) if dtype is not None else None
         self._trainable = trainable
         self.built = False

@@ -5,6 +5,7 @@ import numpy as np
 
 from .. import activations
 from ..ops.conv import conv1d, conv1d_relu, conv2d, conv2d_relu, conv_output_length
+from .arguments import forwarded_arguments
 from .core import KernelLayer
 
 
@@ -37,7 +38,7 @@ class BaseConv(KernelLayer):
     paddings = ("valid", "same")
     _conv = _conv_relu = None  # the op functions, set by each subclass
 
-    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
+    def __init__(self, filters, kernel_size, *, strides=1, padding="valid", data_format=None, dilation_rate=1,
                  groups=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
@@ -108,10 +109,10 @@ class Conv2D(BaseConv):
     _conv, _conv_relu = staticmethod(conv2d), staticmethod(conv2d_relu)
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
-                 dilation_rate=(1, 1), groups=1, activation=None, use_bias=True, **kwargs):
-        super().__init__(filters, kernel_size, strides=strides, padding=padding, data_format=data_format,
-                         dilation_rate=dilation_rate, groups=groups, activation=activation, use_bias=use_bias,
-                         **kwargs)
+                 dilation_rate=(1, 1), groups=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(**forwarded_arguments(locals()))
 
 
 class Conv1D(BaseConv):
@@ -122,10 +123,10 @@ class Conv1D(BaseConv):
     _conv, _conv_relu = staticmethod(conv1d), staticmethod(conv1d_relu)
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
-                 groups=1, activation=None, use_bias=True, **kwargs):
-        super().__init__(filters, kernel_size, strides=strides, padding=padding, data_format=data_format,
-                         dilation_rate=dilation_rate, groups=groups, activation=activation, use_bias=use_bias,
-                         **kwargs)
+                 groups=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(**forwarded_arguments(locals()))
 
 
 Convolution1D = Conv1D

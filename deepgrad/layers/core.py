@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import activations, constraints, initializers, ops, regularizers
+from .. import activations, ops, regularizers
 from ..ops.nn import linear, linear_relu
 from .base import Layer
-
-
-def _serialize(obj, module):
-    return None if obj is None else module.serialize(obj)
+from .arguments import (add_weight_from_arguments, serialize_argument, set_weight_arguments,
+                               weight_arguments_config)
 
 
 def _positive_int(value, name: str, layer: str) -> int:
@@ -29,32 +27,20 @@ class KernelLayer(Layer):
         self.activation = activations.get(activation)
         self.activation_name = activations.serialize(self.activation)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
+        set_weight_arguments(self, "kernel", kernel_initializer, kernel_regularizer, kernel_constraint)
+        set_weight_arguments(self, "bias", bias_initializer, bias_regularizer, bias_constraint)
         self.activity_regularizer = regularizers.get(activity_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
 
     def _add_kernel_and_bias(self, kernel_shape: tuple) -> None:
         """The kernel, and a bias of one entry per output unit (the kernel's last axis)."""
-        self.kernel = self.add_weight("kernel", kernel_shape, self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
-        self.bias = (self.add_weight("bias", (kernel_shape[-1],), self.bias_initializer,
-                                     regularizer=self.bias_regularizer, constraint=self.bias_constraint)
-                     if self.use_bias else None)
+        self.kernel = add_weight_from_arguments(self, "kernel", kernel_shape)
+        self.bias = add_weight_from_arguments(self, "bias", (kernel_shape[-1],)) if self.use_bias else None
         self.built = True
 
     def _kernel_config(self) -> dict:
         return {"activation": self.activation_name, "use_bias": self.use_bias,
-                "kernel_initializer": _serialize(self.kernel_initializer, initializers),
-                "bias_initializer": _serialize(self.bias_initializer, initializers),
-                "kernel_regularizer": _serialize(self.kernel_regularizer, regularizers),
-                "bias_regularizer": _serialize(self.bias_regularizer, regularizers),
-                "activity_regularizer": _serialize(self.activity_regularizer, regularizers),
-                "kernel_constraint": _serialize(self.kernel_constraint, constraints),
-                "bias_constraint": _serialize(self.bias_constraint, constraints)}
+                **weight_arguments_config(self, "kernel", "bias"),
+                "activity_regularizer": serialize_argument(regularizers, self.activity_regularizer)}
 
 
 # ----------------------------------------------------------------- inputs

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import constraints, initializers, regularizers
+from .. import regularizers
 from ..ops.nn import embedding
 from .base import Layer
-from .core import _positive_int, _serialize
+from .core import _positive_int
+from .arguments import (add_weight_from_arguments, serialize_argument, set_weight_arguments,
+                               weight_arguments_config)
 
 
 class Embedding(Layer):
@@ -22,18 +24,15 @@ class Embedding(Layer):
         super().__init__(**kwargs)
         self.input_dim = _positive_int(input_dim, "input_dim", "Embedding")
         self.output_dim = _positive_int(output_dim, "output_dim", "Embedding")
-        self.embeddings_initializer = initializers.get(embeddings_initializer)
-        self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
-        self.embeddings_constraint = constraints.get(embeddings_constraint)
+        set_weight_arguments(self, "embeddings", embeddings_initializer, embeddings_regularizer,
+                             embeddings_constraint)
         self.activity_regularizer = regularizers.get(activity_regularizer)
         self.mask_zero = bool(mask_zero)
         self.input_length = input_length  # accepted for Keras 2 programs; shapes come from the data
         self.supports_masking = self.mask_zero
 
     def build(self, input_shape=None):
-        self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim),
-                                          self.embeddings_initializer, regularizer=self.embeddings_regularizer,
-                                          constraint=self.embeddings_constraint)
+        self.embeddings = add_weight_from_arguments(self, "embeddings", (self.input_dim, self.output_dim))
         self.built = True
 
     def call(self, inputs):
@@ -56,10 +55,8 @@ class Embedding(Layer):
 
     def get_config(self):
         return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
-                "embeddings_initializer": _serialize(self.embeddings_initializer, initializers),
-                "embeddings_regularizer": _serialize(self.embeddings_regularizer, regularizers),
-                "embeddings_constraint": _serialize(self.embeddings_constraint, constraints),
-                "activity_regularizer": _serialize(self.activity_regularizer, regularizers),
+                **weight_arguments_config(self, "embeddings"),
+                "activity_regularizer": serialize_argument(regularizers, self.activity_regularizer),
                 "mask_zero": self.mask_zero, "input_length": self.input_length}
 
 

@@ -1,11 +1,12 @@
 """``BatchNormalization`` and ``LayerNormalization`` on the fused ops of ``ops.normalization``."""
 from __future__ import annotations
 
-from .. import constraints, initializers, ops, regularizers
+from .. import initializers, ops
 from ..autograd import no_grad
 from ..ops.normalization import batch_norm, batch_norm_inference, layer_norm
 from .base import Layer
-from .core import _serialize
+from .arguments import (add_weight_from_arguments, serialize_argument, set_weight_arguments,
+                               weight_arguments_config)
 
 
 def _axes(axis, ndim: int, layer: str, input_shape) -> list[int]:
@@ -32,12 +33,8 @@ class _Normalization(Layer):
         self.axis = axis if isinstance(axis, int) else list(axis)
         self.epsilon = float(epsilon)
         self.center, self.scale = bool(center), bool(scale)
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_initializer = initializers.get(gamma_initializer)
-        self.beta_regularizer = regularizers.get(beta_regularizer)
-        self.gamma_regularizer = regularizers.get(gamma_regularizer)
-        self.beta_constraint = constraints.get(beta_constraint)
-        self.gamma_constraint = constraints.get(gamma_constraint)
+        set_weight_arguments(self, "beta", beta_initializer, beta_regularizer, beta_constraint)
+        set_weight_arguments(self, "gamma", gamma_initializer, gamma_regularizer, gamma_constraint)
         self.supports_masking = True
 
     def _build_scale_center(self, input_shape):
@@ -47,10 +44,8 @@ class _Normalization(Layer):
         # the parameters broadcast against the inputs in this shape
         self._broadcast_shape = tuple(input_shape[i] if i in self._feature_axes else 1
                                       for i in range(len(input_shape)))
-        self.gamma = (self.add_weight("gamma", shape, self.gamma_initializer, regularizer=self.gamma_regularizer,
-                                      constraint=self.gamma_constraint) if self.scale else None)
-        self.beta = (self.add_weight("beta", shape, self.beta_initializer, regularizer=self.beta_regularizer,
-                                     constraint=self.beta_constraint) if self.center else None)
+        self.gamma = add_weight_from_arguments(self, "gamma", shape) if self.scale else None
+        self.beta = add_weight_from_arguments(self, "beta", shape) if self.center else None
         return shape
 
     def _check(self, inputs):
@@ -71,13 +66,7 @@ class _Normalization(Layer):
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon, "center": self.center,
-                "scale": self.scale,
-                "beta_initializer": _serialize(self.beta_initializer, initializers),
-                "gamma_initializer": _serialize(self.gamma_initializer, initializers),
-                "beta_regularizer": _serialize(self.beta_regularizer, regularizers),
-                "gamma_regularizer": _serialize(self.gamma_regularizer, regularizers),
-                "beta_constraint": _serialize(self.beta_constraint, constraints),
-                "gamma_constraint": _serialize(self.gamma_constraint, constraints)}
+                "scale": self.scale, **weight_arguments_config(self, "beta", "gamma")}
 
 
 class BatchNormalization(_Normalization):
@@ -129,8 +118,8 @@ class BatchNormalization(_Normalization):
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum,
-                "moving_mean_initializer": _serialize(self.moving_mean_initializer, initializers),
-                "moving_variance_initializer": _serialize(self.moving_variance_initializer, initializers),
+                "moving_mean_initializer": serialize_argument(initializers, self.moving_mean_initializer),
+                "moving_variance_initializer": serialize_argument(initializers, self.moving_variance_initializer),
                 "synchronized": self.synchronized}
 
 

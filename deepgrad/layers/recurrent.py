@@ -1,4 +1,4 @@
-"""Recurrent layers: ``SimpleRNN``, ``LSTM``, ``GRU`` and the ``Bidirectional`` wrapper.
+"""Recurrent layers: ``SimpleRNN``, ``LSTM`` and ``GRU`` (``Bidirectional`` is in ``wrappers``).
 
 Arguments, defaults, weight names and shapes follow Keras 3, so ``set_weights`` takes a Keras
 layer's ``get_weights()``. With the default activations a layer runs the fused op of
@@ -7,23 +7,21 @@ unfused cell built from deepgrad ops, step by step (slower, same results).
 
 Input dropout (``dropout=``) uses one mask per sequence, shared by all time steps, as Keras
 does. ``recurrent_dropout > 0`` and ``stateful=True`` are not supported and are rejected.
+
+Each layer's constructor shows Keras's documented signature and passes every argument by
+name to ``BaseRNN`` (``forwarded_arguments(locals())``), which checks and stores them once.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .. import activations, constraints, initializers, regularizers
+from .. import activations, regularizers
 from .. import ops as dg_ops
 from ..autograd import Tensor
 from ..ops.recurrent import SIMPLE_RNN_ACTIVATIONS, gru, lstm, simple_rnn
 from .base import Layer
-
-
-def _serialize(module, value):
-    """A config value as Keras writes it: names and objects alike become ``{"class_name", "config"}``."""
-    if value is None:
-        return None
-    return module.serialize(module.get(value))
+from .arguments import (add_weight_from_arguments, forwarded_arguments, set_weight_arguments,
+                        weight_arguments_config)
 
 
 def _activation_name(fn) -> str | None:
@@ -39,19 +37,18 @@ def _mask_array(mask):
     return np.asarray(mask.data if isinstance(mask, Tensor) else mask).astype(bool)
 
 
-class _RNN(Layer):
+class BaseRNN(Layer):
     """What SimpleRNN, LSTM and GRU share: checks, dropout, states, masks and outputs."""
 
     gates = 1        # gate blocks in the kernel
     state_names = ("h",)
 
-    def __init__(self, units, activation="tanh", use_bias=True, kernel_initializer="glorot_uniform",
+    def __init__(self, units, *, activation="tanh", use_bias=True, kernel_initializer="glorot_uniform",
                  recurrent_initializer="orthogonal", bias_initializer="zeros", kernel_regularizer=None,
                  recurrent_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, recurrent_constraint=None, bias_constraint=None, dropout=0.0,
                  recurrent_dropout=0.0, seed=None, return_sequences=False, return_state=False,
-                 go_backwards=False, stateful=False, unroll=False, **kwargs):
-        zero_output_for_mask = kwargs.pop("zero_output_for_mask", False)
+                 go_backwards=False, stateful=False, unroll=False, zero_output_for_mask=False, **kwargs):
         super().__init__(**kwargs)
         kind = type(self).__name__
         if not isinstance(units, (int, np.integer)) or units <= 0:
@@ -66,16 +63,10 @@ class _RNN(Layer):
         self.units = int(units)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
+        set_weight_arguments(self, "kernel", kernel_initializer, kernel_regularizer, kernel_constraint)
+        set_weight_arguments(self, "recurrent", recurrent_initializer, recurrent_regularizer, recurrent_constraint)
+        set_weight_arguments(self, "bias", bias_initializer, bias_regularizer, bias_constraint)
         self.activity_regularizer = regularizers.get(activity_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.recurrent_constraint = constraints.get(recurrent_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
         self.dropout = float(dropout)
         self.recurrent_dropout = float(recurrent_dropout)
         self.seed = seed
@@ -87,12 +78,7 @@ class _RNN(Layer):
         # masked steps output zeros instead of repeating the last output (Bidirectional sets it)
         self.zero_output_for_mask = bool(zero_output_for_mask)
         self.supports_masking = True
-        self._config = {"activation": activation, "kernel_initializer": kernel_initializer,
-                        "recurrent_initializer": recurrent_initializer, "bias_initializer": bias_initializer,
-                        "kernel_regularizer": kernel_regularizer, "recurrent_regularizer": recurrent_regularizer,
-                        "bias_regularizer": bias_regularizer, "activity_regularizer": activity_regularizer,
-                        "kernel_constraint": kernel_constraint, "recurrent_constraint": recurrent_constraint,
-                        "bias_constraint": bias_constraint}
+        self._activation_arguments = {"activation": activation}  # for a callable without a name
 
     # ----------------------------------------------------------------- weights
     def build(self, input_shape) -> None:
@@ -100,15 +86,12 @@ class _RNN(Layer):
             raise ValueError(f"{type(self).__name__} {self.name!r} expects inputs of shape (batch, time, features) "
                              f"with known features, got {tuple(input_shape)}")
         features, width = int(input_shape[-1]), self.gates * self.units
-        self.kernel = self.add_weight(name="kernel", shape=(features, width), initializer=self.kernel_initializer,
-                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
-        self.recurrent_kernel = self.add_weight(
-            name="recurrent_kernel", shape=(self.units, width), initializer=self.recurrent_initializer,
-            regularizer=self.recurrent_regularizer, constraint=self.recurrent_constraint)
+        self.kernel = add_weight_from_arguments(self, "kernel", (features, width))
+        self.recurrent_kernel = add_weight_from_arguments(self, "recurrent", (self.units, width),
+                                                          name="recurrent_kernel")
         self.bias = None
         if self.use_bias:
-            self.bias = self.add_weight(name="bias", shape=self.bias_shape(), initializer=self.bias_init(),
-                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint)
+            self.bias = add_weight_from_arguments(self, "bias", self.bias_shape(), initializer=self.bias_init())
         self.built = True
 
     def bias_shape(self) -> tuple:
@@ -185,7 +168,7 @@ class _RNN(Layer):
         config = super().get_config()
         config.update({
             "units": self.units,
-            "activation": _activation_name(self.activation) or self._config["activation"],
+            "activation": _activation_name(self.activation) or self._activation_arguments["activation"],
             "use_bias": self.use_bias,
             "dropout": self.dropout,
             "recurrent_dropout": self.recurrent_dropout,
@@ -197,16 +180,32 @@ class _RNN(Layer):
             "unroll": self.unroll,
             "zero_output_for_mask": self.zero_output_for_mask,
         })
-        for key in ("kernel_initializer", "recurrent_initializer", "bias_initializer"):
-            config[key] = _serialize(initializers, self._config[key])
-        for key in ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer", "activity_regularizer"):
-            config[key] = _serialize(regularizers, self._config[key])
-        for key in ("kernel_constraint", "recurrent_constraint", "bias_constraint"):
-            config[key] = _serialize(constraints, self._config[key])
+        config.update(weight_arguments_config(self, "kernel", "recurrent", "bias"))
+        config["activity_regularizer"] = (None if self.activity_regularizer is None
+                                          else regularizers.serialize(self.activity_regularizer))
         return config
 
 
-class SimpleRNN(_RNN):
+class _GatedRNN(BaseRNN):
+    """LSTM and GRU: a ``recurrent_activation`` for the gates; the fused ops need tanh and sigmoid."""
+
+    def __init__(self, units, *, recurrent_activation="sigmoid", use_cudnn="auto", **kwargs):
+        super().__init__(units, **kwargs)
+        self.recurrent_activation = activations.get(recurrent_activation)
+        self.use_cudnn = use_cudnn  # accepted for Keras compatibility: there is no GPU path
+        self._activation_arguments["recurrent_activation"] = recurrent_activation
+
+    def _fused(self) -> bool:
+        return (_activation_name(self.activation), _activation_name(self.recurrent_activation)) == ("tanh", "sigmoid")
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update({"recurrent_activation": _activation_name(self.recurrent_activation)
+                       or self._activation_arguments["recurrent_activation"], "use_cudnn": self.use_cudnn})
+        return config
+
+
+class SimpleRNN(BaseRNN):
     """``h_t = activation(x_t @ kernel + h_{t-1} @ recurrent_kernel + bias)``."""
 
     def __init__(self, units, activation="tanh", use_bias=True, kernel_initializer="glorot_uniform",
@@ -215,11 +214,7 @@ class SimpleRNN(_RNN):
                  kernel_constraint=None, recurrent_constraint=None, bias_constraint=None, dropout=0.0,
                  recurrent_dropout=0.0, return_sequences=False, return_state=False, go_backwards=False,
                  stateful=False, unroll=False, seed=None, **kwargs):
-        super().__init__(units, activation, use_bias, kernel_initializer, recurrent_initializer,
-                         bias_initializer, kernel_regularizer, recurrent_regularizer, bias_regularizer,
-                         activity_regularizer, kernel_constraint, recurrent_constraint, bias_constraint,
-                         dropout, recurrent_dropout, seed, return_sequences, return_state, go_backwards,
-                         stateful, unroll, **kwargs)
+        super().__init__(**forwarded_arguments(locals()))
 
     def run(self, inputs, states, mask):
         name = _activation_name(self.activation)
@@ -233,7 +228,7 @@ class SimpleRNN(_RNN):
         return [self.activation(z + self.bias if self.use_bias else z)]
 
 
-class LSTM(_RNN):
+class LSTM(_GatedRNN):
     """Long short-term memory, gates i, f, c, o; states ``[h, c]``."""
 
     gates = 4
@@ -246,15 +241,8 @@ class LSTM(_RNN):
                  kernel_constraint=None, recurrent_constraint=None, bias_constraint=None, dropout=0.0,
                  recurrent_dropout=0.0, seed=None, return_sequences=False, return_state=False,
                  go_backwards=False, stateful=False, unroll=False, use_cudnn="auto", **kwargs):
-        super().__init__(units, activation, use_bias, kernel_initializer, recurrent_initializer,
-                         bias_initializer, kernel_regularizer, recurrent_regularizer, bias_regularizer,
-                         activity_regularizer, kernel_constraint, recurrent_constraint, bias_constraint,
-                         dropout, recurrent_dropout, seed, return_sequences, return_state, go_backwards,
-                         stateful, unroll, **kwargs)
-        self.recurrent_activation = activations.get(recurrent_activation)
+        super().__init__(**forwarded_arguments(locals(), exclude=("unit_forget_bias",)))
         self.unit_forget_bias = bool(unit_forget_bias)
-        self.use_cudnn = use_cudnn
-        self._config["recurrent_activation"] = recurrent_activation
 
     def bias_init(self):
         if not self.unit_forget_bias:
@@ -267,7 +255,7 @@ class LSTM(_RNN):
         return forget_bias_one
 
     def run(self, inputs, states, mask):
-        if (_activation_name(self.activation), _activation_name(self.recurrent_activation)) != ("tanh", "sigmoid"):
+        if not self._fused():
             return self.run_unfused(inputs, states, mask)
         return lstm(inputs, self.kernel, self.recurrent_kernel, self.bias, *states, mask=mask,
                     go_backwards=self.go_backwards)
@@ -284,13 +272,11 @@ class LSTM(_RNN):
 
     def get_config(self) -> dict:
         config = super().get_config()
-        config.update({"recurrent_activation": _activation_name(self.recurrent_activation)
-                       or self._config["recurrent_activation"],
-                       "unit_forget_bias": self.unit_forget_bias, "use_cudnn": self.use_cudnn})
+        config["unit_forget_bias"] = self.unit_forget_bias
         return config
 
 
-class GRU(_RNN):
+class GRU(_GatedRNN):
     """Gated recurrent unit, gates z, r, h; ``h = z * h_prev + (1 - z) * candidate``."""
 
     gates = 3
@@ -302,22 +288,15 @@ class GRU(_RNN):
                  recurrent_constraint=None, bias_constraint=None, dropout=0.0, recurrent_dropout=0.0,
                  seed=None, return_sequences=False, return_state=False, go_backwards=False, stateful=False,
                  unroll=False, reset_after=True, use_cudnn="auto", **kwargs):
-        super().__init__(units, activation, use_bias, kernel_initializer, recurrent_initializer,
-                         bias_initializer, kernel_regularizer, recurrent_regularizer, bias_regularizer,
-                         activity_regularizer, kernel_constraint, recurrent_constraint, bias_constraint,
-                         dropout, recurrent_dropout, seed, return_sequences, return_state, go_backwards,
-                         stateful, unroll, **kwargs)
-        self.recurrent_activation = activations.get(recurrent_activation)
+        super().__init__(**forwarded_arguments(locals(), exclude=("reset_after",)))
         self.reset_after = bool(reset_after)
-        self.use_cudnn = use_cudnn
-        self._config["recurrent_activation"] = recurrent_activation
 
     def bias_shape(self) -> tuple:
         # reset_after keeps the recurrent bias apart: it sits inside r * (h @ R_h + b_rh)
         return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
 
     def run(self, inputs, states, mask):
-        if (_activation_name(self.activation), _activation_name(self.recurrent_activation)) != ("tanh", "sigmoid"):
+        if not self._fused():
             return self.run_unfused(inputs, states, mask)
         return gru(inputs, self.kernel, self.recurrent_kernel, self.bias, states[0], mask=mask,
                    go_backwards=self.go_backwards, reset_after=self.reset_after)
@@ -342,126 +321,8 @@ class GRU(_RNN):
 
     def get_config(self) -> dict:
         config = super().get_config()
-        config.update({"recurrent_activation": _activation_name(self.recurrent_activation)
-                       or self._config["recurrent_activation"],
-                       "reset_after": self.reset_after, "use_cudnn": self.use_cudnn})
+        config["reset_after"] = self.reset_after
         return config
 
 
-# --------------------------------------------------------------------------- Bidirectional
-_MERGE_MODES = ("concat", "sum", "mul", "ave", None)
-
-
-def _layer_class(name: str):
-    cls = globals().get(name)
-    if cls is None:
-        from .. import layers
-        cls = getattr(layers, name, None)
-    if cls is None:
-        raise ValueError(f"Bidirectional: unknown layer class {name!r}")
-    return cls
-
-
-class Bidirectional(Layer):
-    """Runs ``layer`` forwards and a ``go_backwards`` copy, and merges their outputs.
-
-    The backward output sequence is reversed back to input order before merging, as Keras
-    does; weights are the forward layer's, then the backward layer's.
-    """
-
-    def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs):
-        if isinstance(layer, dict):  # from a config
-            layer = _layer_class(layer["class_name"]).from_config(layer["config"])
-        if isinstance(backward_layer, dict):
-            backward_layer = _layer_class(backward_layer["class_name"]).from_config(backward_layer["config"])
-        super().__init__(**kwargs)
-        if not isinstance(layer, _RNN):
-            raise ValueError(f"Bidirectional needs a SimpleRNN, LSTM or GRU layer, got {layer!r}")
-        if merge_mode not in _MERGE_MODES:
-            raise ValueError(f"Bidirectional: merge_mode must be one of {_MERGE_MODES}, got {merge_mode!r}")
-        self._layer_config = {"class_name": type(layer).__name__, "config": layer.get_config()}
-        self._backward_config = None
-        # fresh copies from the config, so no state of ``layer`` is shared; with return_sequences
-        # masked steps output zeros in both directions, as Keras forces
-        config = {**layer.get_config(), "zero_output_for_mask": layer.return_sequences}
-        self.forward_layer = type(layer).from_config({**config, "name": "forward_" + layer.name})
-        if backward_layer is None:
-            self.backward_layer = type(layer).from_config(
-                {**config, "name": "backward_" + layer.name, "go_backwards": True})
-        else:
-            for key in ("return_sequences", "return_state"):
-                if getattr(backward_layer, key) != getattr(layer, key):
-                    raise ValueError(f"Bidirectional: forward and backward layers must have the same {key}, got "
-                                     f"{getattr(layer, key)} and {getattr(backward_layer, key)}")
-            if backward_layer.go_backwards == layer.go_backwards:
-                raise ValueError("Bidirectional: the backward layer must have the opposite go_backwards "
-                                 f"of the forward layer (both are {layer.go_backwards})")
-            self._backward_config = {"class_name": type(backward_layer).__name__,
-                                     "config": backward_layer.get_config()}
-            self.backward_layer = backward_layer
-            backward_layer.zero_output_for_mask = backward_layer.return_sequences
-        self.merge_mode = merge_mode
-        self.return_sequences = layer.return_sequences
-        self.return_state = layer.return_state
-        self.supports_masking = True
-        self._initial_weights = weights
-
-    def build(self, input_shape) -> None:
-        self.forward_layer._maybe_build(input_shape)
-        self.backward_layer._maybe_build(input_shape)
-        self.built = True
-        if self._initial_weights is not None:
-            self.set_weights(self._initial_weights)
-            self._initial_weights = None
-
-    def call(self, inputs, mask=None, training=None, initial_state=None):
-        n = len(self.forward_layer.state_names)
-        fw_state = bw_state = None
-        if initial_state is not None:
-            if len(initial_state) != 2 * n:
-                raise ValueError(f"Bidirectional {self.name!r} takes {2 * n} initial states (forward then "
-                                 f"backward), got {len(initial_state)}")
-            fw_state, bw_state = list(initial_state[:n]), list(initial_state[n:])
-        forward = self.forward_layer(inputs, mask=mask, training=training, initial_state=fw_state)
-        backward = self.backward_layer(inputs, mask=mask, training=training, initial_state=bw_state)
-        states = []
-        if self.return_state:
-            states = list(forward[1:]) + list(backward[1:])
-            forward, backward = forward[0], backward[0]
-        if self.return_sequences:
-            backward = backward[:, ::-1]
-        if self.merge_mode is None:
-            return [forward, backward] + states
-        output = self._merge(forward, backward)
-        return [output] + states if self.return_state else output
-
-    def _merge(self, forward, backward):
-        if self.merge_mode == "concat":
-            return dg_ops.concatenate([forward, backward], axis=-1)
-        if self.merge_mode == "sum":
-            return forward + backward
-        if self.merge_mode == "mul":
-            return forward * backward
-        return (forward + backward) * 0.5
-
-    def compute_output_shape(self, input_shape):
-        shape = self.forward_layer.compute_output_shape(input_shape)
-        states = []
-        if self.return_state:
-            shape, states = shape[0], shape[1:]
-            states = states + states
-        if self.merge_mode is None:
-            return [shape, shape] + states
-        if self.merge_mode == "concat":
-            shape = shape[:-1] + (2 * shape[-1],)
-        return [shape] + states if self.return_state else shape
-
-    def compute_mask(self, inputs, mask=None):
-        return mask if self.return_sequences else None
-
-    def get_config(self) -> dict:
-        config = super().get_config()
-        config.update({"layer": self._layer_config, "merge_mode": self.merge_mode})
-        if self._backward_config is not None:
-            config["backward_layer"] = self._backward_config
-        return config
+__all__ = ["GRU", "LSTM", "SimpleRNN"]

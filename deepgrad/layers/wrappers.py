@@ -1,8 +1,10 @@
-"""``TimeDistributed``: apply a layer to every time step by folding time into the batch."""
+"""Layers that wrap another layer: ``TimeDistributed`` (the layer on every time step, time
+folded into the batch) and ``Bidirectional`` (a recurrent layer run forwards and backwards)."""
 from __future__ import annotations
 
 from .. import ops
 from .base import Layer
+from .recurrent import BaseRNN
 
 
 class TimeDistributed(Layer):
@@ -50,4 +52,113 @@ class TimeDistributed(Layer):
         return cls(deserialize(config.pop("layer")), **config)
 
 
-__all__ = ["TimeDistributed"]
+_MERGE_MODES = ("concat", "sum", "mul", "ave", None)
+
+
+class Bidirectional(Layer):
+    """Runs ``layer`` forwards and a ``go_backwards`` copy, and merges their outputs.
+
+    The backward output sequence is reversed back to input order before merging, as Keras
+    does; weights are the forward layer's, then the backward layer's.
+    """
+
+    def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs):
+        if isinstance(layer, dict) or isinstance(backward_layer, dict):  # from a config
+            from . import deserialize  # the package's lookup by class name (it imports this module)
+
+            layer = deserialize(layer) if isinstance(layer, dict) else layer
+            backward_layer = deserialize(backward_layer) if isinstance(backward_layer, dict) else backward_layer
+        super().__init__(**kwargs)
+        if not isinstance(layer, BaseRNN):
+            raise ValueError(f"Bidirectional needs a SimpleRNN, LSTM or GRU layer, got {layer!r}")
+        if merge_mode not in _MERGE_MODES:
+            raise ValueError(f"Bidirectional: merge_mode must be one of {_MERGE_MODES}, got {merge_mode!r}")
+        self._layer_config = {"class_name": type(layer).__name__, "config": layer.get_config()}
+        self._backward_config = None
+        # fresh copies from the config, so no state of ``layer`` is shared; with return_sequences
+        # masked steps output zeros in both directions, as Keras forces
+        config = {**layer.get_config(), "zero_output_for_mask": layer.return_sequences}
+        self.forward_layer = type(layer).from_config({**config, "name": "forward_" + layer.name})
+        if backward_layer is None:
+            self.backward_layer = type(layer).from_config(
+                {**config, "name": "backward_" + layer.name, "go_backwards": True})
+        else:
+            for key in ("return_sequences", "return_state"):
+                if getattr(backward_layer, key) != getattr(layer, key):
+                    raise ValueError(f"Bidirectional: forward and backward layers must have the same {key}, got "
+                                     f"{getattr(layer, key)} and {getattr(backward_layer, key)}")
+            if backward_layer.go_backwards == layer.go_backwards:
+                raise ValueError("Bidirectional: the backward layer must have the opposite go_backwards "
+                                 f"of the forward layer (both are {layer.go_backwards})")
+            self._backward_config = {"class_name": type(backward_layer).__name__,
+                                     "config": backward_layer.get_config()}
+            self.backward_layer = backward_layer
+            backward_layer.zero_output_for_mask = backward_layer.return_sequences
+        self.merge_mode = merge_mode
+        self.return_sequences = layer.return_sequences
+        self.return_state = layer.return_state
+        self.supports_masking = True
+        self._initial_weights = weights
+
+    def build(self, input_shape) -> None:
+        self.forward_layer._maybe_build(input_shape)
+        self.backward_layer._maybe_build(input_shape)
+        self.built = True
+        if self._initial_weights is not None:
+            self.set_weights(self._initial_weights)
+            self._initial_weights = None
+
+    def call(self, inputs, mask=None, training=None, initial_state=None):
+        n = len(self.forward_layer.state_names)
+        fw_state = bw_state = None
+        if initial_state is not None:
+            if len(initial_state) != 2 * n:
+                raise ValueError(f"Bidirectional {self.name!r} takes {2 * n} initial states (forward then "
+                                 f"backward), got {len(initial_state)}")
+            fw_state, bw_state = list(initial_state[:n]), list(initial_state[n:])
+        forward = self.forward_layer(inputs, mask=mask, training=training, initial_state=fw_state)
+        backward = self.backward_layer(inputs, mask=mask, training=training, initial_state=bw_state)
+        states = []
+        if self.return_state:
+            states = list(forward[1:]) + list(backward[1:])
+            forward, backward = forward[0], backward[0]
+        if self.return_sequences:
+            backward = backward[:, ::-1]
+        if self.merge_mode is None:
+            return [forward, backward] + states
+        output = self._merge(forward, backward)
+        return [output] + states if self.return_state else output
+
+    def _merge(self, forward, backward):
+        if self.merge_mode == "concat":
+            return ops.concatenate([forward, backward], axis=-1)
+        if self.merge_mode == "sum":
+            return forward + backward
+        if self.merge_mode == "mul":
+            return forward * backward
+        return (forward + backward) * 0.5
+
+    def compute_output_shape(self, input_shape):
+        shape = self.forward_layer.compute_output_shape(input_shape)
+        states = []
+        if self.return_state:
+            shape, states = shape[0], shape[1:]
+            states = states + states
+        if self.merge_mode is None:
+            return [shape, shape] + states
+        if self.merge_mode == "concat":
+            shape = shape[:-1] + (2 * shape[-1],)
+        return [shape] + states if self.return_state else shape
+
+    def compute_mask(self, inputs, mask=None):
+        return mask if self.return_sequences else None
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update({"layer": self._layer_config, "merge_mode": self.merge_mode})
+        if self._backward_config is not None:
+            config["backward_layer"] = self._backward_config
+        return config
+
+
+__all__ = ["Bidirectional", "TimeDistributed"]

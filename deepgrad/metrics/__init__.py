@@ -6,6 +6,9 @@ function ``fn(y_true, y_pred) -> per-sample values`` is wrapped in a mean.
 """
 from __future__ import annotations
 
+from ..naming import to_snake_case
+from ..registry import Registry
+
 from .accuracy import (Accuracy, AutoAccuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
                        SparseTopKCategoricalAccuracy, TopKCategoricalAccuracy, accuracy, binary_accuracy,
                        categorical_accuracy, sparse_categorical_accuracy, sparse_top_k_categorical_accuracy,
@@ -21,21 +24,21 @@ _CLASSES = [Mean, Sum, Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCate
             TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, Precision, Recall, AUC, MeanSquaredError,
             MeanAbsoluteError, RootMeanSquaredError, BinaryCrossentropy, CategoricalCrossentropy,
             SparseCategoricalCrossentropy]
-_BY_CLASS_NAME = {cls.__name__: cls for cls in _CLASSES}
 
-# names that make a new instance, logged under the name the user wrote
-_BY_NAME = {
-    "binary_accuracy": BinaryAccuracy, "categorical_accuracy": CategoricalAccuracy,
-    "sparse_categorical_accuracy": SparseCategoricalAccuracy,
-    "top_k_categorical_accuracy": TopKCategoricalAccuracy,
-    "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy,
-    "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
-    "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
-    "rmse": RootMeanSquaredError, "root_mean_squared_error": RootMeanSquaredError,
-    "precision": Precision, "recall": Recall, "auc": AUC,
-    "binary_crossentropy": BinaryCrossentropy, "categorical_crossentropy": CategoricalCrossentropy,
-    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
-}
+
+def _make(cls, name: str) -> Metric:
+    """A metric named by its class name keeps its default name; one named in snake case
+    (``"mse"``, ``"binary_accuracy"``) is logged under the name the user wrote."""
+    return cls() if name == cls.__name__ else cls(name=name)
+
+
+# class names, their snake case ("binary_accuracy", "auc") and Keras's short aliases
+_REGISTRY = Registry("metric", _CLASSES, {"mse": MeanSquaredError, "MSE": MeanSquaredError,
+                                          "mae": MeanAbsoluteError, "MAE": MeanAbsoluteError,
+                                          "rmse": RootMeanSquaredError, "bce": BinaryCrossentropy,
+                                          "BCE": BinaryCrossentropy},
+                     base=Metric, make=_make,
+                     wrap_callable=lambda fn: MeanMetricWrapper(fn, name=getattr(fn, "__name__", None)))
 
 _ACCURACY_BY_LOSS = {"binary_crossentropy": BinaryAccuracy, "categorical_crossentropy": CategoricalAccuracy,
                      "sparse_categorical_crossentropy": SparseCategoricalAccuracy}
@@ -59,15 +62,13 @@ def _loss_name(loss) -> str | None:
             name = getattr(loss, "name", None)  # a Loss instance (its name is the loss's snake-case name)
         if not isinstance(name, str):
             name = type(loss).__name__
-    from .base import _snake_case
-
     name = _LOSS_ALIASES.get(name, name)
-    return name if name.islower() else _snake_case(name)
+    return name if name.islower() else to_snake_case(name)
 
 
 def known_names() -> set[str]:
     """Every string ``get`` resolves (some of them only with a cross-entropy loss)."""
-    return set(_BY_NAME) | set(_BY_CLASS_NAME) | {"accuracy", "acc", "crossentropy", "ce"}
+    return set(_REGISTRY.by_name) | {"accuracy", "acc", "crossentropy", "ce"}
 
 
 def get(identifier, loss=None) -> Metric:
@@ -77,42 +78,23 @@ def get(identifier, loss=None) -> Metric:
     sparse categorical cross-entropy pick the matching metric; any other loss decides by
     the shapes of the first batch.
     """
-    if isinstance(identifier, Metric):
-        return identifier
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, str):
-        loss_name = _loss_name(loss)
-        if identifier in ("accuracy", "acc"):
-            cls = _ACCURACY_BY_LOSS.get(loss_name)
-            return cls(name=identifier) if cls else AutoAccuracy(name=identifier)
-        if identifier in ("crossentropy", "ce"):
-            cls = _CROSSENTROPY_BY_LOSS.get(loss_name)
-            if cls is None:
-                raise ValueError(f"Metric {identifier!r} needs a cross-entropy loss to resolve, got loss {loss!r}")
-            return cls(name=identifier)
-        if identifier in _BY_NAME:
-            return _BY_NAME[identifier](name=identifier)
-        if identifier in _BY_CLASS_NAME:
-            return _BY_CLASS_NAME[identifier]()
-        raise ValueError(f"Unknown metric {identifier!r}; expected one of {sorted(known_names())}")
-    if isinstance(identifier, type) and issubclass(identifier, Metric):
-        return identifier()
-    if callable(identifier):
-        return MeanMetricWrapper(identifier, name=getattr(identifier, "__name__", None))
-    raise ValueError(f"Could not interpret metric identifier {identifier!r}")
+    if identifier in ("accuracy", "acc"):
+        cls = _ACCURACY_BY_LOSS.get(_loss_name(loss))
+        return cls(name=identifier) if cls else AutoAccuracy(name=identifier)
+    if identifier in ("crossentropy", "ce"):
+        cls = _CROSSENTROPY_BY_LOSS.get(_loss_name(loss))
+        if cls is None:
+            raise ValueError(f"Metric {identifier!r} needs a cross-entropy loss to resolve, got loss {loss!r}")
+        return cls(name=identifier)
+    if identifier is None:
+        raise ValueError("Could not interpret metric identifier: None")
+    return _REGISTRY.get(identifier)
 
 
 def serialize(metric: Metric) -> dict:
-    return {"class_name": type(metric).__name__, "config": metric.get_config()}
+    return _REGISTRY.serialize(metric)
 
 
 def deserialize(config: dict, custom_objects=None) -> Metric:
     """A Metric from ``{"class_name", "config"}``; only built-in or ``custom_objects`` classes."""
-    custom_objects = custom_objects or {}
-    name = config.get("class_name")
-    cls = custom_objects.get(name) or _BY_CLASS_NAME.get(name)
-    if cls is None:
-        raise ValueError(f"Unknown metric class {name!r}; expected one of {sorted(_BY_CLASS_NAME)} "
-                         "or a class passed in custom_objects")
-    return cls.from_config(dict(config.get("config") or {}))
+    return _REGISTRY.deserialize(config, custom_objects)

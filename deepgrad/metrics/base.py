@@ -5,17 +5,12 @@ ndarrays, reads ``result()`` for the logs and calls ``reset_state()`` at each ep
 """
 from __future__ import annotations
 
-import re
 
 import numpy as np
 
 from .. import backend
 from ..autograd import Tensor, no_grad
-
-
-def _snake_case(name: str) -> str:
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+from ..naming import to_snake_case
 
 
 def as_array(x, dtype=None) -> np.ndarray:
@@ -63,7 +58,7 @@ class Metric:
     """Base class: subclasses implement ``update_state``, ``result`` and ``reset_state``."""
 
     def __init__(self, name: str | None = None, dtype=None):
-        self.name = name or _snake_case(type(self).__name__)
+        self.name = name or to_snake_case(type(self).__name__)
         self._dtype = np.dtype(dtype) if dtype is not None else None
 
     @property

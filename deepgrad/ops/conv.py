@@ -14,7 +14,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ..autograd import Function
-from ..backend import for_batch_halves
+from ..runtime import for_batch_halves
 
 def _pair(value, name: str, op: str) -> tuple:
     """``3`` -> ``(3, 3)``; ``(2, 3)`` stays; anything else is rejected."""

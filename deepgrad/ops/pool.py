@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
-from ..backend import for_batch_halves
+from ..runtime import for_batch_halves
 from .conv import _offset_slices, _pad_spatial, _pair, same_padding
 
 

@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+from ..registry import Registry
 from . import schedules
 from .adagrad import Adadelta, Adagrad
 from .adam import Adam, AdamW
@@ -15,25 +16,19 @@ from .rmsprop import RMSprop
 from .sgd import SGD
 
 _CLASSES = (SGD, RMSprop, Adam, AdamW, Adagrad, Adadelta, Adamax, Nadam)
-_BY_NAME = {cls.__name__.lower(): cls for cls in _CLASSES}
+# "adam", "Adam" and "ADAM" are one name, as in Keras
+_REGISTRY = Registry("optimizer", _CLASSES, base=Optimizer, case_sensitive=False, snake_case=False)
 
 __all__ = ["Optimizer", "schedules", "get", "serialize", "deserialize", *[cls.__name__ for cls in _CLASSES]]
 
 
 def serialize(optimizer: Optimizer) -> dict:
-    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
+    return _REGISTRY.serialize(optimizer)
 
 
 def deserialize(config: dict, custom_objects=None) -> Optimizer:
     """``{"class_name": "Adam", "config": {...}}`` -> a new optimiser."""
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"Cannot deserialize an optimizer from {config!r}: expected "
-                         "{'class_name': ..., 'config': {...}}")
-    name = config["class_name"]
-    cls = (custom_objects or {}).get(name) or _BY_NAME.get(name.lower())
-    if cls is None:
-        raise ValueError(f"Unknown optimizer {name!r}; expected one of {sorted(_BY_NAME)}")
-    return cls.from_config(config.get("config") or {})
+    return _REGISTRY.deserialize(config, custom_objects)
 
 
 def get(identifier) -> Optimizer:
@@ -41,13 +36,6 @@ def get(identifier) -> Optimizer:
 
     A name gives a new optimiser with Keras's defaults.
     """
-    if isinstance(identifier, Optimizer):
-        return identifier
-    if isinstance(identifier, str):
-        cls = _BY_NAME.get(identifier.lower())
-        if cls is None:
-            raise ValueError(f"Unknown optimizer {identifier!r}; expected one of {sorted(_BY_NAME)}")
-        return cls()
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    raise ValueError(f"Could not interpret optimizer identifier: {identifier!r}")
+    if identifier is None or (callable(identifier) and not isinstance(identifier, type)):
+        raise ValueError(f"Could not interpret optimizer identifier: {identifier!r}")
+    return _REGISTRY.get(identifier)

@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from ..backend import for_batch_halves
+from ..runtime import for_batch_halves
 from .base import Optimizer
 
 

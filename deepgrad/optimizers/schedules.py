@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import math
 
+from ..registry import Registry
+
 
 class LearningRateSchedule:
     """Base class: ``__call__(step) -> float`` and ``get_config()``."""
@@ -173,17 +175,14 @@ class CosineDecayRestarts(LearningRateSchedule):
                 "t_mul": self.t_mul, "m_mul": self.m_mul, "alpha": self.alpha, "name": self.name}
 
 
-_BY_NAME = {cls.__name__: cls for cls in (ExponentialDecay, PiecewiseConstantDecay, PolynomialDecay,
-                                          InverseTimeDecay, CosineDecay, CosineDecayRestarts)}
+_REGISTRY = Registry("learning-rate schedule", [ExponentialDecay, PiecewiseConstantDecay, PolynomialDecay,
+                                                 InverseTimeDecay, CosineDecay, CosineDecayRestarts],
+                     base=LearningRateSchedule)
 
 
 def serialize(schedule: LearningRateSchedule) -> dict:
-    return {"class_name": type(schedule).__name__, "config": schedule.get_config()}
+    return _REGISTRY.serialize(schedule)
 
 
 def deserialize(config, custom_objects=None) -> LearningRateSchedule:
-    name = config["class_name"]
-    cls = (custom_objects or {}).get(name) or _BY_NAME.get(name)
-    if cls is None:
-        raise ValueError(f"Unknown learning-rate schedule {name!r}; expected one of {sorted(_BY_NAME)}")
-    return cls.from_config(config.get("config") or {})
+    return _REGISTRY.deserialize(config, custom_objects)

@@ -1,9 +1,9 @@
 """Files from the network: ``get_file`` (Keras's name), checksums and safe archive extraction.
 
 A download is streamed into a temporary file in the destination directory, hashed on the
-way, checked against the expected SHA-256 (or MD5) and only then renamed into place with
-``os.replace``: a crash or a bad checksum never leaves a half-written or wrong file where a
-loader would read it.
+way, checked against the expected SHA-256 (or MD5) and only then renamed into place
+(``saving.atomic.atomic_write``): a crash or a bad checksum never leaves a half-written or
+wrong file where a loader would read it.
 """
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import http.client
 import os
 import sys
 import tarfile
-import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -107,45 +106,41 @@ class _ProgressBar:
 # --------------------------------------------------------------------------- download
 def download(origin: str, target: str, file_hash: str | None = None, hash_algorithm: str = "auto") -> str:
     """Fetch ``origin`` into ``target`` atomically, checking ``file_hash`` if given."""
+    from ..saving.atomic import atomic_write  # on first download: loaders import this module lightly
+
     directory = os.path.dirname(os.path.abspath(target))
     os.makedirs(directory, exist_ok=True)
     hasher = resolve_hasher(hash_algorithm, file_hash)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(target) + ".", suffix=".part", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as out:
+    with atomic_write(target, "wb") as out:
+        try:
+            response = urllib.request.urlopen(origin, timeout=TIMEOUT)
+        except urllib.error.HTTPError as e:
+            raise DownloadError(f"cannot download {origin}: HTTP {e.code} {e.reason}") from e
+        except (urllib.error.URLError, OSError) as e:
+            reason = getattr(e, "reason", e)
+            raise DownloadError(f"cannot download {origin}: {reason}") from e
+        with response:
+            length = response.headers.get("Content-Length")
+            bar = _ProgressBar(int(length) if length else None, os.path.basename(target))
             try:
-                response = urllib.request.urlopen(origin, timeout=TIMEOUT)
-            except urllib.error.HTTPError as e:
-                raise DownloadError(f"cannot download {origin}: HTTP {e.code} {e.reason}") from e
-            except (urllib.error.URLError, OSError) as e:
-                reason = getattr(e, "reason", e)
-                raise DownloadError(f"cannot download {origin}: {reason}") from e
-            with response:
-                length = response.headers.get("Content-Length")
-                bar = _ProgressBar(int(length) if length else None, os.path.basename(target))
-                try:
-                    for chunk in iter(lambda: response.read(CHUNK_SIZE), b""):
-                        out.write(chunk)
-                        hasher.update(chunk)
-                        bar.update(len(chunk))
-                except (http.client.HTTPException, ConnectionError, TimeoutError) as e:
-                    raise DownloadError(f"cannot download {origin}: connection lost after {bar.done} "
-                                        f"bytes ({type(e).__name__}: {e})") from e
-                finally:
-                    bar.close()
-                if length and bar.done != int(length):
-                    raise DownloadError(f"cannot download {origin}: connection closed after "
-                                        f"{bar.done} of {length} bytes")
+                for chunk in iter(lambda: response.read(CHUNK_SIZE), b""):
+                    out.write(chunk)
+                    hasher.update(chunk)
+                    bar.update(len(chunk))
+            except (http.client.HTTPException, ConnectionError, TimeoutError) as e:
+                raise DownloadError(f"cannot download {origin}: connection lost after {bar.done} "
+                                    f"bytes ({type(e).__name__}: {e})") from e
+            finally:
+                bar.close()
+            if length and bar.done != int(length):
+                raise DownloadError(f"cannot download {origin}: connection closed after "
+                                    f"{bar.done} of {length} bytes")
+        # checked before the rename: a wrong file is removed, never put in place
         if file_hash is not None and hasher.hexdigest() != file_hash.lower():
             raise ChecksumError(
                 f"checksum mismatch for {os.path.basename(target)} downloaded from {origin}: "
                 f"expected {hasher.name} {file_hash.lower()}, got {hasher.hexdigest()}; the file was "
                 f"not kept. The download was corrupted or the server sent a different file.")
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
     return target
 
 

@@ -105,10 +105,10 @@ def test_unique_names():
     reset_names()
     names = [layers.Dense(1).name for _ in range(3)] + [layers.BatchNormalization().name]
     assert names == ["dense", "dense_1", "dense_2", "batch_normalization"]
-    from deepgrad.layers.base import _snake_case
+    from deepgrad.naming import to_snake_case
 
     # Keras's rule: a digit does not start a new word
-    assert [_snake_case(n) for n in ("Conv2D", "MaxPooling2D", "GlobalAveragePooling1D", "LSTM", "SimpleRNN")] == [
+    assert [to_snake_case(n) for n in ("Conv2D", "MaxPooling2D", "GlobalAveragePooling1D", "LSTM", "SimpleRNN")] == [
         "conv2d", "max_pooling2d", "global_average_pooling1d", "lstm", "simple_rnn"]
 
 

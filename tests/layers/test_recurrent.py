@@ -1,11 +1,11 @@
-"""SimpleRNN, LSTM, GRU and Bidirectional, the Keras way: weights, shapes, config round trip,
+"""SimpleRNN, LSTM and GRU, the Keras way: weights, shapes, config round trip,
 and numbers against torch.nn and the unfused cell."""
 import numpy as np
 import pytest
 import torch
 
 import deepgrad as dg
-from deepgrad.layers.recurrent import GRU, LSTM, Bidirectional, SimpleRNN
+from deepgrad.layers.recurrent import GRU, LSTM, SimpleRNN
 
 RNG = np.random.default_rng(0)
 X = RNG.standard_normal((3, 6, 2)).astype(np.float32)
@@ -190,48 +190,3 @@ def test_input_dropout_shares_one_mask_over_time():
     assert set(np.unique(out)) == {0.0, 2.0}                        # inverted dropout at rate 0.5
     np.testing.assert_array_equal(out, np.broadcast_to(out[:, :1], out.shape))  # same mask at every step
     assert 0.3 < out.mean() / 2 < 0.7
-
-
-# --------------------------------------------------------------------------- Bidirectional
-@pytest.mark.parametrize("merge_mode, width", [("concat", 8), ("sum", 4), ("mul", 4), ("ave", 4)])
-def test_bidirectional_merges_forward_and_reversed_backward(merge_mode, width):
-    layer = Bidirectional(LSTM(4, return_sequences=True), merge_mode=merge_mode)
-    out = layer(X, mask=MASK)
-    assert out.shape == (3, 6, width) and layer.compute_output_shape((None, 6, 2)) == (None, 6, width)
-    fw = layer.forward_layer(X, mask=MASK).data
-    bw = layer.backward_layer(X, mask=MASK).data[:, ::-1]
-    expected = {"concat": lambda: np.concatenate([fw, bw], -1), "sum": lambda: fw + bw,
-                "mul": lambda: fw * bw, "ave": lambda: (fw + bw) / 2}[merge_mode]()
-    np.testing.assert_allclose(out.data, expected, rtol=1e-6, atol=1e-7)
-    np.testing.assert_array_equal(out.data[~MASK], 0)   # masked steps output zeros, as in Keras
-    assert layer.backward_layer.go_backwards and not layer.forward_layer.go_backwards
-
-
-def test_bidirectional_weights_counts_states_and_config():
-    layer = Bidirectional(LSTM(64))
-    layer(np.zeros((2, 5, 1), np.float32))
-    assert layer.count_params() == 2 * 16_896
-    names = [w.name for w in layer.weights]
-    assert names[0].startswith("forward_lstm") and names[3].startswith("backward_lstm")
-    assert Bidirectional(GRU(64)).compute_output_shape((None, 5, 1)) == (None, 128)
-
-    layer = Bidirectional(GRU(3, return_sequences=True, return_state=True), merge_mode=None)
-    out = layer(X)
-    assert [o.shape for o in out] == [(3, 6, 3)] * 2 + [(3, 3)] * 2
-    assert layer.compute_output_shape((None, 6, 2)) == [(None, 6, 3)] * 2 + [(None, 3)] * 2
-    np.testing.assert_array_equal(out[3].data, out[1].data[:, 0])  # backward state: after reading step 0
-
-    clone = Bidirectional.from_config(layer.get_config())
-    assert clone.get_config()["layer"] == layer.get_config()["layer"] and clone.merge_mode is None
-    clone(X)
-    clone.set_weights(layer.get_weights())
-    np.testing.assert_array_equal(clone(X)[0].data, out[0].data)
-
-
-def test_bidirectional_rejects_bad_arguments():
-    with pytest.raises(ValueError, match="merge_mode must be one of"):
-        Bidirectional(LSTM(3), merge_mode="max")
-    with pytest.raises(ValueError, match="opposite go_backwards"):
-        Bidirectional(LSTM(3), backward_layer=LSTM(3))
-    with pytest.raises(ValueError, match="same return_sequences"):
-        Bidirectional(LSTM(3), backward_layer=LSTM(3, go_backwards=True, return_sequences=True))

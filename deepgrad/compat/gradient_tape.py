@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .autograd import Tensor, grad, no_grad
+from ..autograd import Tensor, grad, no_grad
 
 
 class GradientTape:

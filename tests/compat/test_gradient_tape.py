@@ -61,3 +61,10 @@ def test_custom_training_loop_learns():
         first = float(loss.data) if first is None else first
     accuracy = np.mean((model.predict(x, verbose=0) > 0.5) == y)
     assert float(loss.data) < first / 3 and accuracy > 0.9
+
+
+def test_gradient_tape_is_one_class_under_every_name():
+    from deepgrad.compat import tensorflow as tf
+    from deepgrad.compat.gradient_tape import GradientTape
+
+    assert dg.GradientTape is GradientTape and tf.GradientTape is GradientTape

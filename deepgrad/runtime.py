@@ -1,0 +1,118 @@
+"""Floor 1, beside ``backend``: how the process runs, not what it computes.
+
+Process tuning that applications opt into (``keep_freed_memory`` for glibc's allocator,
+``short_blas_spin`` for OpenBLAS's idle threads; importing deepgrad calls neither) and the
+one worker thread that splits large element-wise passes in two (``for_batch_halves``).
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
+
+
+def keep_freed_memory(limit: int = 1 << 30) -> bool:
+    """Serve large blocks from the heap and keep freed ones (up to ``limit`` bytes) for reuse.
+
+    glibc maps blocks above M_MMAP_THRESHOLD with mmap and unmaps them on free, and trims the
+    heap top above M_TRIM_THRESHOLD; a training step that allocates the same large temporaries
+    every time then pays for fresh zeroed pages again and again (30-40% of a CNN step). This
+    changes the whole process's allocator, so it is for applications to call (the
+    ``deepgrad`` command and the benchmarks do); importing deepgrad never does. Returns False
+    where the C library has no ``mallopt`` (not glibc).
+    """
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"))
+        return bool(libc.mallopt(_M_MMAP_THRESHOLD, limit)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, limit))
+    except (OSError, AttributeError, TypeError):
+        return False
+
+
+def _loaded_openblas() -> list:
+    """The pthreads builds of OpenBLAS mapped into this process (Linux), as ctypes handles."""
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {line.split()[-1] for line in f if "openblas" in line.lower()}
+    except OSError:
+        return []
+    found = []
+    for path in sorted(p for p in paths if p.startswith("/")):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        parallel = next((getattr(lib, n) for n in ("openblas_get_parallel", "openblas_get_parallel64_",
+                                                   "scipy_openblas_get_parallel64_", "scipy_openblas_get_parallel")
+                         if hasattr(lib, n)), None)
+        needed = ("openblas_read_env", "blas_thread_shutdown_", "blas_thread_init")
+        if parallel is not None and parallel() == 1 and all(hasattr(lib, n) for n in needed):
+            found.append(lib)
+    return found
+
+
+def short_blas_spin(exponent: int = 20) -> bool:
+    """Let OpenBLAS's idle threads sleep after about 2**exponent CPU cycles instead of 2**28.
+
+    After each GEMM, OpenBLAS's worker threads spin (calling sched_yield) for about 0.1 s
+    before they sleep; the element-wise passes of a training step that follow then share the
+    cores with them. 2**20 cycles (well under a millisecond) keeps the threads warm between
+    the GEMMs of one step and cut a CNN step by about a fifth on two cores. This sets
+    ``OPENBLAS_THREAD_TIMEOUT`` unless the environment already does, and restarts OpenBLAS's
+    thread pool so that it takes effect: call it once at the start of an application, before
+    any other thread uses BLAS. Importing deepgrad never calls it. Returns False when no
+    pthreads OpenBLAS is loaded (another BLAS, or not Linux).
+    """
+    libs = _loaded_openblas()
+    if not libs:
+        return False
+    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", str(int(exponent)))
+    for lib in libs:
+        lib.openblas_read_env()
+        lib.blas_thread_shutdown_()
+        lib.blas_thread_init()
+    return True
+
+
+# ----------------------------------------------------------------- two threads over one axis
+# NumPy runs an element-wise op on one core while BLAS uses them all. Element-wise passes that
+# are independent along an axis (the samples of a batch in convolution and pooling, the
+# entries of a weight in an optimizer update) run over the two halves in two threads (NumPy
+# releases the GIL inside its loops): the same arithmetic, so the same result, bit for bit.
+_PARALLEL_MIN_SIZE = 1 << 18  # elements; below this a thread hand-off (tens of us) costs more
+_executor = None
+
+
+def _drop_executor() -> None:
+    global _executor
+    _executor = None  # a forked child has no worker thread: make a new pool on first use
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_drop_executor)
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def for_batch_halves(fn, length: int, size: int) -> None:
+    """``fn(slice)`` over an axis of ``length``: both halves at once in two threads when the
+    work (``size`` elements in all) is large enough to pay for the hand-off."""
+    global _executor
+    if length < 2 or size < _PARALLEL_MIN_SIZE or _cores() < 2:
+        fn(slice(None))
+        return
+    if _executor is None:
+        _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deepgrad-halves")
+    half = length // 2
+    future = _executor.submit(fn, slice(half, None))
+    try:
+        fn(slice(0, half))
+    finally:
+        future.result()

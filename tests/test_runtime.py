@@ -1,0 +1,31 @@
+"""runtime.py: process tuning and the two-thread split, apart from backend's float policy."""
+import threading
+
+import numpy as np
+
+from deepgrad import backend, runtime
+
+
+def test_backend_keeps_only_the_numeric_policy():
+    for name in ("floatx", "set_floatx", "epsilon", "set_epsilon", "rng", "seed", "get_rng_state", "to_floatx"):
+        assert callable(getattr(backend, name)), name
+    for name in ("keep_freed_memory", "short_blas_spin", "for_batch_halves"):
+        assert not hasattr(backend, name) and callable(getattr(runtime, name)), name
+
+
+def test_for_batch_halves_covers_the_axis_once(monkeypatch):
+    monkeypatch.setattr(runtime, "_cores", lambda: 2)
+    out = np.zeros(11)
+    threads = set()
+
+    def fill(rows):
+        out[rows] += np.arange(11)[rows]
+        threads.add(threading.get_ident())
+
+    runtime.for_batch_halves(fill, 11, runtime._PARALLEL_MIN_SIZE)   # large: two halves, two threads
+    np.testing.assert_array_equal(out, np.arange(11))
+    assert len(threads) == 2
+
+    calls = []
+    runtime.for_batch_halves(calls.append, 11, runtime._PARALLEL_MIN_SIZE - 1)  # small: one call, all rows
+    assert calls == [slice(None)]
