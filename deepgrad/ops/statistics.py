@@ -250,7 +250,8 @@ def _quantile(x, q, axis, method, keepdims, op, ignore_nan=False, scale=1.0):
     t = as_tensor(x)
     dtype = _float_dtype(t.dtype)
     work = np.dtype(np.float32) if dtype == np.float16 else dtype
-    qs = np.asarray(to_array(q), dtype=np.float64) / scale
+    # q in the working dtype, as Keras casts it (a float32 q stays float32 before the cast)
+    qs = (np.asarray(q.data if isinstance(q, Tensor) else q, dtype=np.float64) / scale).astype(work)
     if qs.ndim > 1:
         raise ValueError(f"{op}: q must be a scalar or 1-D, got shape {qs.shape}")
     if np.isnan(qs).any() or (qs < 0).any() or (qs > 1).any():
@@ -267,7 +268,7 @@ def _quantile(x, q, axis, method, keepdims, op, ignore_nan=False, scale=1.0):
     nan = np.isnan(data)
     n = (m - nan.sum(-1)) if ignore_nan else np.full(outer, m)
     # rank = q (n - 1), per quantile (leading axis) and slice
-    rank = qs.reshape(qs.shape + (1,) * len(outer)) * (np.maximum(n, 1) - 1)
+    rank = qs.reshape(qs.shape + (1,) * len(outer)) * (np.maximum(n, 1) - 1).astype(work)
     lo_rank, hi_rank = np.floor(rank), np.ceil(rank)
     if method == "linear":
         w = rank - lo_rank
