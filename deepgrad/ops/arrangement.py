@@ -68,7 +68,10 @@ def index_map(x, fn, op: str = "op") -> Tensor:
     """
     t = as_tensor(x)
     if not (t.requires_grad and is_grad_enabled()):
-        return Tensor(np.asarray(fn(t.data)), dtype=t.dtype)
+        out = np.asarray(fn(t.data))
+        if np.may_share_memory(out, t.data):  # a view (flip, diagonal): copied, so x stays apart
+            out = out.copy()
+        return Tensor(out, dtype=t.dtype)
     positions = np.arange(1, t.size + 1, dtype=np.intp).reshape(t.shape)
     index = np.asarray(fn(positions)) - 1
     index = np.where(index < 0, t.size, index)  # zeros the map inserted read the zero slot
@@ -159,7 +162,7 @@ def diagonal(x, offset=0, axis1=0, axis2=1):
     a1, a2 = _axis(axis1, t.ndim, "diagonal", "axis1"), _axis(axis2, t.ndim, "diagonal", "axis2")
     if a1 == a2:
         raise ValueError(f"diagonal: axis1 and axis2 must differ, got {axis1} and {axis2}")
-    return index_map(t, lambda a: np.diagonal(a, int(offset), a1, a2).copy())
+    return index_map(t, lambda a: np.diagonal(a, int(offset), a1, a2))
 
 
 def diag(x, k=0):
@@ -248,7 +251,7 @@ class Split(Function):
 
     def forward(self, a, bounds=None, axis=0):
         self.axis = axis
-        return tuple(np.split(a, bounds, axis=axis))
+        return tuple(p.copy() for p in np.split(a, bounds, axis=axis))  # copies, not views of a
 
     def backward(self, grads):
         return np.concatenate(grads, axis=self.axis)
@@ -327,7 +330,7 @@ def meshgrid(*x, indexing="xy"):
         place = i if not (indexing == "xy" and i < 2 and len(ts) >= 2) else 1 - i
         view = [1] * len(ts)
         view[place] = t.size
-        out.append(index_map(t, lambda a, v=tuple(view): np.broadcast_to(a.reshape(v), shape).copy()))
+        out.append(index_map(t, lambda a, v=tuple(view): np.broadcast_to(a.reshape(v), shape)))
     return out
 
 

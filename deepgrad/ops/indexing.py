@@ -70,7 +70,7 @@ def get_item(x, key):
     t = as_tensor(x)
     key = _key(key)
     try:
-        np.empty(t.shape, np.bool_)[key]  # check the key once, with a clear error
+        np.broadcast_to(np.empty((), np.bool_), t.shape)[key]  # check the key (no copy of x)
     except (IndexError, TypeError) as e:
         raise IndexError(f"get_item: bad index {key!r} for a tensor of shape {t.shape}: {e}") from None
     if t.requires_grad:

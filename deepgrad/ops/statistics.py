@@ -13,7 +13,7 @@ import numpy as np
 from ..autograd import Function, Tensor, is_grad_enabled
 from . import math as _math
 from . import reduce as _reduce
-from .arrangement import as_tensor, cast, index_map, result_type
+from .arrangement import as_tensor, cast, diagonal, index_map, result_type
 from .dtypes import to_array
 from .indexing import get_item
 from .reduce import _axes
@@ -466,8 +466,6 @@ def corrcoef(x):
     cov = _math.multiply(centred.reshape(centred.shape[:1] + (1,) + centred.shape[1:]),
                          centred.reshape((1,) + centred.shape))
     cov = _reduce.sum(cov, axis=-1)  # sum_k c_ik c_jk
-    from .arrangement import diagonal
-
     scale = _math.sqrt(diagonal(cov))
     with np.errstate(divide="ignore", invalid="ignore"):
         r = _math.divide(_math.divide(cov, scale.reshape((-1, 1))), scale.reshape((1, -1)))
