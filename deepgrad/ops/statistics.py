@@ -13,7 +13,7 @@ import numpy as np
 from ..autograd import Function, Tensor, is_grad_enabled
 from . import math as _math
 from . import reduce as _reduce
-from .arrangement import as_tensor, cast, diagonal, index_map, result_type
+from .arrangement import _axis, as_tensor, cast, diagonal, index_map, ravel, result_type
 from .dtypes import to_array
 from .indexing import get_item
 from .reduce import _axes
@@ -49,7 +49,7 @@ def _arg(fn, x, axis, keepdims, op):
     if a.size == 0:
         raise ValueError(f"{op}: cannot reduce an empty tensor of shape {a.shape}")
     if axis is not None:
-        (axis,) = _axes(axis, a.ndim, op) or (None,)
+        axis = _axis(axis, a.ndim, op)
     return _keep(fn(a, axis=axis, keepdims=keepdims), np.int32)
 
 
@@ -119,11 +119,9 @@ class CumProd(Function):
 def _running(cls, x, axis, dtype, op):
     t = as_tensor(x)
     out_dtype = _accumulate_dtype(t.dtype, dtype)
-    if axis is None:
-        t, axis = t.reshape((t.size,)) if t.ndim != 1 else t, 0
-    (axis,) = _axes(axis, builtins.max(t.ndim, 1), op) if t.ndim else (0,)
-    if t.ndim == 0:
-        t = t.reshape((1,))
+    if axis is None or t.ndim == 0:
+        t, axis = ravel(t), 0
+    axis = _axis(axis, t.ndim, op)
     if not _grad_path(t) or out_dtype.kind != "f":
         return Tensor(cls().forward(t.data, axis=axis, dtype=out_dtype), dtype=out_dtype)
     return cls.apply(cast(t, out_dtype), axis=axis, dtype=out_dtype)
@@ -439,7 +437,7 @@ def _nan_arg(x, axis, keepdims, op, largest):
     filled = np.where(np.isnan(a), -np.inf if largest else np.inf, a)
     out = _arg(np.argmax if largest else np.argmin, filled, axis, keepdims, op).data
     if axis is not None:
-        (axis,) = _axes(axis, a.ndim, op)
+        axis = _axis(axis, a.ndim, op)
     all_nan = np.all(np.isnan(a), axis=axis, keepdims=keepdims)
     return _keep(np.where(all_nan, -1, out), np.int32)  # -1 marks an all-NaN slice
 
@@ -513,7 +511,7 @@ def diff(a, n=1, axis=-1):
     t = as_tensor(a)
     if t.ndim == 0:
         raise ValueError("diff: needs a tensor of rank >= 1, got a scalar")
-    (axis,) = _axes(axis, t.ndim, "diff")
+    axis = _axis(axis, t.ndim, "diff")
     if int(n) < 0:
         raise ValueError(f"diff: order n must be non-negative, got {n}")
     if t.dtype.kind != "f":
@@ -531,7 +529,7 @@ def trapezoid(y, x=None, dx=1.0, axis=-1):
         raise ValueError("trapezoid: y needs rank >= 1, got a scalar")
     dtype = np.dtype(result_type(t.dtype, float, *([as_tensor(x).dtype] if x is not None else [])))
     t = cast(t, dtype)
-    (axis,) = _axes(axis, t.ndim, "trapezoid")
+    axis = _axis(axis, t.ndim, "trapezoid")
     head = (slice(None),) * axis
     mids = _math.add(get_item(t, head + (slice(1, None),)), get_item(t, head + (slice(None, -1),)))
     if x is None:
