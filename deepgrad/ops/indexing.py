@@ -128,7 +128,7 @@ def select(condlist, choicelist, default=0):
 # ------------------------------------------------------------------ searching
 def nonzero(x):
     """A tuple of int32 index arrays, one per axis, of the non-zero elements."""
-    return tuple(_int_tensor(i) for i in np.nonzero(to_array(x)))
+    return tuple(_int_tensor(i) for i in np.nonzero(np.atleast_1d(to_array(x))))
 
 
 def searchsorted(sorted_sequence, values, side="left"):

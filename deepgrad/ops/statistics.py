@@ -566,7 +566,10 @@ def histogram(x, bins=10, range=None):  # noqa: A002 - NumPy's name
 
 
 def bincount(x, weights=None, minlength=0, sparse=False):
-    """Counts (or summed ``weights``) of each non-negative integer; a 2-D ``x`` counts per row."""
+    """Counts (or summed ``weights``) of each non-negative integer; a 2-D ``x`` counts per row.
+
+    Rows share one length (the largest value + 1, at least ``minlength``). Not differentiable.
+    """
     if sparse:
         raise ValueError("bincount: sparse=True is not supported")
     a = to_array(x)
@@ -591,7 +594,9 @@ def bincount(x, weights=None, minlength=0, sparse=False):
 
 
 def digitize(x, bins):
-    """int32 index of the bin each value falls in (``bins[i-1] <= x < bins[i]`` for rising bins)."""
+    """int32 index of the bin each value falls in (``bins[i-1] <= x < bins[i]`` for rising bins).
+
+    Not differentiable (an integer result)."""
     a, b = to_array(x), to_array(bins)
     if b.ndim != 1:
         raise ValueError(f"digitize: bins must be 1-D, got shape {b.shape}")
