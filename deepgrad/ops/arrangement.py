@@ -306,6 +306,8 @@ def moveaxis(x, source, destination):
     dst = [_axis(a, t.ndim, "moveaxis", "destination") for a in np.atleast_1d(destination).tolist()]
     if len(src) != len(dst):
         raise ValueError(f"moveaxis: source {source} and destination {destination} differ in length")
+    if len(set(src)) != len(src) or len(set(dst)) != len(dst):
+        raise ValueError(f"moveaxis: repeated axis in source {source} or destination {destination}")
     order = [a for a in range(t.ndim) if a not in src]
     for d, s in sorted(zip(dst, src)):
         order.insert(d, s)

@@ -294,6 +294,8 @@ def test_errors_name_the_op_and_argument():
         dg.tile(x, -1)
     with pytest.raises(ValueError, match="moveaxis: source"):
         dg.moveaxis(x, [0, 1], [0])
+    with pytest.raises(ValueError, match="moveaxis: repeated axis"):
+        dg.moveaxis(x, [0, 0], [0, 1])
 
 
 BACKWARD_CASES = {

@@ -364,6 +364,22 @@ def test_diff_trapezoid_grads_match_torch():
                        [x, grid[0, :3].copy()])
 
 
+def test_float16_grads_follow_float64():
+    x = tcase((3, 5))
+    x[1, 2] = 0.0
+    for fn in [lambda t: dg.cumprod(t, axis=1), lambda t: dg.prod(t, axis=0), lambda t: dg.cumsum(t),
+               lambda t: dg.quantile(t, 0.4, axis=1), lambda t: dg.nanmean(t, axis=0)]:
+        grads = []
+        for dtype in (np.float16, np.float64):
+            t = dg.Tensor(x.astype(dtype), requires_grad=True)
+            out = fn(t)
+            assert out.dtype == dtype
+            out.backward(np.ones(out.shape, dtype))
+            assert t.grad.dtype == dtype
+            grads.append(t.grad.astype(np.float64))
+        np.testing.assert_allclose(grads[0], grads[1], rtol=1e-2, atol=1e-2)
+
+
 # ------------------------------------------------------------------ central differences
 @pytest.mark.parametrize("fn", [
     lambda t: dg.cumprod(t, axis=1),
