@@ -60,7 +60,7 @@ class IndexMap(Function):
         return grad.astype(g.dtype).reshape(self.in_shape)
 
 
-def index_map(x, fn, op: str = "op") -> Tensor:
+def index_map(x, fn) -> Tensor:
     """Apply ``fn`` (a NumPy rearrangement that may insert zeros) to ``x``, differentiably.
 
     ``fn`` runs on the data directly when no gradient is needed; otherwise on the positions
@@ -95,7 +95,7 @@ def _need_rank(t: Tensor, rank: int, op: str) -> None:
 def flip(x, axis=None):
     t = as_tensor(x)
     axes = None if axis is None else tuple(_axis(a, t.ndim, "flip") for a in np.atleast_1d(axis))
-    return index_map(t, lambda a: np.flip(a, axes), "flip")
+    return index_map(t, lambda a: np.flip(a, axes))
 
 
 def fliplr(x):
@@ -191,8 +191,8 @@ def trace(x, offset=0, axis1=0, axis2=1):
     """The sum of a diagonal; small integers and bool sum as int32, as in Keras."""
     d = diagonal(x, offset, axis1, axis2)
     dtype = d.dtype
-    if dtype.kind in "biu" and dtype != np.int64:
-        dtype = np.dtype(np.uint64 if dtype == np.uint64 else np.int32)
+    if dtype.kind in "biu" and dtype not in (np.int64, np.uint64):
+        dtype = np.dtype(np.int32)
     if d.dtype.kind != "f":
         return Tensor(np.sum(d.data, axis=-1).astype(dtype), dtype=dtype)
     return _reduce.sum(d, axis=-1)
@@ -227,15 +227,18 @@ def _at_least(t: Tensor, rank: int) -> Tensor:
     """NumPy's atleast_2d/3d placement of new size-1 axes."""
     if t.ndim >= rank:
         return t
-    shape = {0: (1,) * rank, 1: (1, t.size, 1)[:rank] if rank == 3 else (1, t.size)}.get(t.ndim)
-    if shape is None:  # a matrix made 3-D
+    if t.ndim == 0:
+        shape = (1,) * rank
+    elif t.ndim == 1:  # a row: (1, n), or (1, n, 1)
+        shape = (1, t.size) + (1,) * (rank - 2)
+    else:  # a matrix made 3-D: (m, n, 1)
         shape = t.shape + (1,)
     return _shape.reshape(t, shape)
 
 
 def hstack(xs):
-    ts = _common(xs, "hstack")
-    return _concat(ts, 0 if ts[0].ndim <= 1 else 1, "hstack")
+    ts = [t if t.ndim else _shape.reshape(t, (1,)) for t in _common(xs, "hstack")]
+    return _concat(ts, 0 if ts[0].ndim == 1 else 1, "hstack")
 
 
 def vstack(xs):
