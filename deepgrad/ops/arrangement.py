@@ -43,12 +43,14 @@ def cast(t: Tensor, dtype) -> Tensor:
 class IndexMap(Function):
     """``out = a.flat[index]``, where ``index == a.size`` reads a zero.
 
-    backward: ``grad.flat[k] = sum of g where index == k`` (a scatter-add, via bincount).
+    backward: ``grad.flat[k] = sum of g where index == k``, a scatter-add (bincount); when
+    each element is read at most once (``injective``: flips, rolls, sorts, diagonals,
+    triangles) a plain scatter does it.
     ``index`` is fixed metadata of the op, like an axis; backward only reads it.
     """
 
-    def forward(self, a, index=None):
-        self.in_shape, self.index = a.shape, index
+    def forward(self, a, index=None, injective=False):
+        self.in_shape, self.index, self.injective = a.shape, index, injective
         flat = a.reshape(-1)
         if index.size and index.max(initial=0) >= a.size:
             flat = np.concatenate([flat, np.zeros(1, a.dtype)])
@@ -56,15 +58,20 @@ class IndexMap(Function):
 
     def backward(self, g):
         n = int(np.prod(self.in_shape))
-        grad = np.bincount(self.index.reshape(-1), weights=g.reshape(-1), minlength=n + 1)[:n]
-        return grad.astype(g.dtype).reshape(self.in_shape)
+        if self.injective:
+            grad = np.zeros(n + 1, g.dtype)
+            grad[self.index.reshape(-1)] = g.reshape(-1)
+        else:
+            grad = np.bincount(self.index.reshape(-1), weights=g.reshape(-1), minlength=n + 1)
+        return grad[:n].astype(g.dtype, copy=False).reshape(self.in_shape)
 
 
-def index_map(x, fn) -> Tensor:
+def index_map(x, fn, injective=False) -> Tensor:
     """Apply ``fn`` (a NumPy rearrangement that may insert zeros) to ``x``, differentiably.
 
     ``fn`` runs on the data directly when no gradient is needed; otherwise on the positions
     1..n (so that the zeros it inserts mark "no input element") to build an ``IndexMap``.
+    ``injective``: ``fn`` reads each element at most once (the zeros it inserts may repeat).
     """
     t = as_tensor(x)
     if not (t.requires_grad and is_grad_enabled()):
@@ -75,7 +82,7 @@ def index_map(x, fn) -> Tensor:
     positions = np.arange(1, t.size + 1, dtype=np.intp).reshape(t.shape)
     index = np.asarray(fn(positions)) - 1
     index = np.where(index < 0, t.size, index)  # zeros the map inserted read the zero slot
-    return IndexMap.apply(t, index=index)
+    return IndexMap.apply(t, index=index, injective=injective)
 
 
 def _axis(axis, ndim: int, op: str, name: str = "axis") -> int:
@@ -95,19 +102,19 @@ def _need_rank(t: Tensor, rank: int, op: str) -> None:
 def flip(x, axis=None):
     t = as_tensor(x)
     axes = None if axis is None else tuple(_axis(a, t.ndim, "flip") for a in np.atleast_1d(axis))
-    return index_map(t, lambda a: np.flip(a, axes))
+    return index_map(t, lambda a: np.flip(a, axes), injective=True)
 
 
 def fliplr(x):
     t = as_tensor(x)
     _need_rank(t, 2, "fliplr")
-    return index_map(t, np.fliplr)
+    return index_map(t, np.fliplr, injective=True)
 
 
 def flipud(x):
     t = as_tensor(x)
     _need_rank(t, 1, "flipud")
-    return index_map(t, np.flipud)
+    return index_map(t, np.flipud, injective=True)
 
 
 def roll(x, shift, axis=None):
@@ -117,7 +124,7 @@ def roll(x, shift, axis=None):
         for a in np.atleast_1d(axis):
             _axis(int(a), t.ndim, "roll")
     shift = np.asarray(to_array(shift)).tolist()
-    return index_map(t, lambda a: np.roll(a, shift, axis))
+    return index_map(t, lambda a: np.roll(a, shift, axis), injective=True)
 
 
 def rot90(array, k=1, axes=(0, 1)):
@@ -127,7 +134,7 @@ def rot90(array, k=1, axes=(0, 1)):
     axes = tuple(_axis(a, t.ndim, "rot90", "axes") for a in axes)
     if len(axes) != 2 or axes[0] == axes[1]:
         raise ValueError(f"rot90: axes must be two different axes, got {axes}")
-    return index_map(t, lambda a: np.rot90(a, int(k), axes))
+    return index_map(t, lambda a: np.rot90(a, int(k), axes), injective=True)
 
 
 # ------------------------------------------------------------------ copies
@@ -162,7 +169,7 @@ def diagonal(x, offset=0, axis1=0, axis2=1):
     a1, a2 = _axis(axis1, t.ndim, "diagonal", "axis1"), _axis(axis2, t.ndim, "diagonal", "axis2")
     if a1 == a2:
         raise ValueError(f"diagonal: axis1 and axis2 must differ, got {axis1} and {axis2}")
-    return index_map(t, lambda a: np.diagonal(a, int(offset), a1, a2))
+    return index_map(t, lambda a: np.diagonal(a, int(offset), a1, a2), injective=True)
 
 
 def diag(x, k=0):
@@ -170,21 +177,21 @@ def diag(x, k=0):
     t = as_tensor(x)
     if t.ndim not in (1, 2):
         raise ValueError(f"diag: needs a 1-D or 2-D tensor, got shape {t.shape}")
-    return index_map(t, lambda a: np.diag(a, int(k)))
+    return index_map(t, lambda a: np.diag(a, int(k)), injective=True)
 
 
 def diagflat(x, k=0):
-    return index_map(x, lambda a: np.diagflat(a, int(k)))
+    return index_map(x, lambda a: np.diagflat(a, int(k)), injective=True)
 
 
 def tril(x, k=0):
     """Zeros above the ``k``-th diagonal of the last two axes."""
-    return index_map(x, lambda a: np.tril(a, int(k)))
+    return index_map(x, lambda a: np.tril(a, int(k)), injective=True)
 
 
 def triu(x, k=0):
     """Zeros below the ``k``-th diagonal of the last two axes."""
-    return index_map(x, lambda a: np.triu(a, int(k)))
+    return index_map(x, lambda a: np.triu(a, int(k)), injective=True)
 
 
 def trace(x, offset=0, axis1=0, axis2=1):

@@ -208,7 +208,7 @@ def sort(x, axis=-1):
     """``x`` sorted along ``axis``; the gradient goes back to each value's original position."""
     t, axis = _flat_axis(as_tensor(x), axis)
     order = np.argsort(_sortable(t.data), axis=axis, kind="stable")
-    return index_map(t, lambda a: np.take_along_axis(a, order, axis))
+    return index_map(t, lambda a: np.take_along_axis(a, order, axis), injective=True)
 
 
 def argpartition(x, kth, axis=-1):
@@ -238,5 +238,5 @@ def top_k(x, k, sorted=True):  # noqa: A002
     key = a.astype(np.int64) if a.dtype.kind == "u" else a
     key = np.where(np.isnan(key), -np.inf, -key) if key.dtype.kind == "f" else -key
     order = np.argsort(key, axis=-1, kind="stable")[..., :k]
-    values = index_map(t, lambda v: np.take_along_axis(v, order, -1))
+    values = index_map(t, lambda v: np.take_along_axis(v, order, -1), injective=True)
     return values, _int_tensor(order, np.int64)
