@@ -19,6 +19,10 @@ from .shape import (
     astype, broadcast_to, concatenate, expand_dims, flatten, getitem, pad, permute, reshape, split,
     squeeze, stack, swapaxes, take, transpose,
 )
+from .nn_activations import (
+    celu, glu, hard_shrink, hard_sigmoid, hard_silu, hard_swish, hard_tanh, log_sigmoid, relu6, silu,
+    soft_shrink, softsign, sparse_plus, sparse_sigmoid, sparsemax, squareplus, swish, tanh_shrink, threshold,
+)
 from ._tensor_methods import install as _install
 
 _install()
@@ -32,4 +36,8 @@ __all__ = [
     "sigmoid", "softmax", "softmax_cross_entropy", "softplus", "split", "sqrt", "square",
     "squeeze", "stack", "std", "subtract", "sum", "swapaxes", "take", "tanh", "transpose",
     "var", "where",
+    # keras.ops.nn activations
+    "celu", "glu", "hard_shrink", "hard_sigmoid", "hard_silu", "hard_swish", "hard_tanh", "log_sigmoid",
+    "relu6", "silu", "soft_shrink", "softsign", "sparse_plus", "sparse_sigmoid", "sparsemax", "squareplus",
+    "swish", "tanh_shrink", "threshold",
 ]
