@@ -23,6 +23,8 @@ from .nn_activations import (
     celu, glu, hard_shrink, hard_sigmoid, hard_silu, hard_swish, hard_tanh, log_sigmoid, relu6, silu,
     soft_shrink, softsign, sparse_plus, sparse_sigmoid, sparsemax, squareplus, swish, tanh_shrink, threshold,
 )
+from .convolution import conv, conv_transpose, depthwise_conv, separable_conv
+from .nn_functions import multi_hot, one_hot
 from ._tensor_methods import install as _install
 
 _install()
@@ -40,4 +42,6 @@ __all__ = [
     "celu", "glu", "hard_shrink", "hard_sigmoid", "hard_silu", "hard_swish", "hard_tanh", "log_sigmoid",
     "relu6", "silu", "soft_shrink", "softsign", "sparse_plus", "sparse_sigmoid", "sparsemax", "squareplus",
     "swish", "tanh_shrink", "threshold",
+    # keras.ops.nn convolutions, pooling and functions
+    "conv", "conv_transpose", "depthwise_conv", "separable_conv", "multi_hot", "one_hot",
 ]

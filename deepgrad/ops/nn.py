@@ -99,3 +99,5 @@ from .nn_activations import (  # noqa: E402
     celu, gelu, glu, hard_shrink, hard_sigmoid, hard_silu, hard_swish, hard_tanh, log_sigmoid, relu6, silu,
     soft_shrink, softsign, sparse_plus, sparse_sigmoid, sparsemax, squareplus, swish, tanh_shrink, threshold,
 )
+from .convolution import conv, conv_transpose, depthwise_conv, separable_conv  # noqa: E402
+from .nn_functions import multi_hot, one_hot  # noqa: E402
