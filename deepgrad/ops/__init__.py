@@ -25,6 +25,7 @@ from .nn_activations import (
 )
 from .convolution import conv, conv_transpose, depthwise_conv, separable_conv
 from .nn_functions import multi_hot, one_hot
+from .pooling import adaptive_average_pool, adaptive_max_pool, average_pool, max_pool
 from ._tensor_methods import install as _install
 
 _install()
@@ -44,4 +45,5 @@ __all__ = [
     "swish", "tanh_shrink", "threshold",
     # keras.ops.nn convolutions, pooling and functions
     "conv", "conv_transpose", "depthwise_conv", "separable_conv", "multi_hot", "one_hot",
+    "adaptive_average_pool", "adaptive_max_pool", "average_pool", "max_pool",
 ]

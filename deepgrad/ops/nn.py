@@ -101,3 +101,4 @@ from .nn_activations import (  # noqa: E402
 )
 from .convolution import conv, conv_transpose, depthwise_conv, separable_conv  # noqa: E402
 from .nn_functions import multi_hot, one_hot  # noqa: E402
+from .pooling import adaptive_average_pool, adaptive_max_pool, average_pool, max_pool  # noqa: E402
