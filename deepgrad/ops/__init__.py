@@ -24,7 +24,13 @@ from .nn_activations import (
     soft_shrink, softsign, sparse_plus, sparse_sigmoid, sparsemax, squareplus, swish, tanh_shrink, threshold,
 )
 from .convolution import conv, conv_transpose, depthwise_conv, separable_conv
-from .nn_functions import multi_hot, one_hot
+from .nn_functions import (
+    batch_normalization, depth_to_space, dot_product_attention, fold, layer_normalization, moments, multi_hot,
+    normalize, one_hot, polar, psnr, rms_normalization, space_to_depth, unfold,
+)
+from .nn_losses import (
+    binary_crossentropy, categorical_crossentropy, ctc_decode, ctc_loss, sparse_categorical_crossentropy,
+)
 from .pooling import adaptive_average_pool, adaptive_max_pool, average_pool, max_pool
 from ._tensor_methods import install as _install
 
@@ -46,4 +52,7 @@ __all__ = [
     # keras.ops.nn convolutions, pooling and functions
     "conv", "conv_transpose", "depthwise_conv", "separable_conv", "multi_hot", "one_hot",
     "adaptive_average_pool", "adaptive_max_pool", "average_pool", "max_pool",
+    "batch_normalization", "depth_to_space", "dot_product_attention", "fold", "layer_normalization", "moments",
+    "normalize", "polar", "psnr", "rms_normalization", "space_to_depth", "unfold",
+    "binary_crossentropy", "categorical_crossentropy", "ctc_decode", "ctc_loss", "sparse_categorical_crossentropy",
 ]

@@ -100,5 +100,11 @@ from .nn_activations import (  # noqa: E402
     soft_shrink, softsign, sparse_plus, sparse_sigmoid, sparsemax, squareplus, swish, tanh_shrink, threshold,
 )
 from .convolution import conv, conv_transpose, depthwise_conv, separable_conv  # noqa: E402
-from .nn_functions import multi_hot, one_hot  # noqa: E402
+from .nn_functions import (  # noqa: E402
+    batch_normalization, depth_to_space, dot_product_attention, fold, layer_normalization, moments, multi_hot,
+    normalize, one_hot, polar, psnr, rms_normalization, space_to_depth, unfold,
+)
+from .nn_losses import (  # noqa: E402
+    binary_crossentropy, categorical_crossentropy, ctc_decode, ctc_loss, sparse_categorical_crossentropy,
+)
 from .pooling import adaptive_average_pool, adaptive_max_pool, average_pool, max_pool  # noqa: E402
