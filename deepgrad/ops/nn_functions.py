@@ -391,7 +391,7 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, i
         big = 65500.0 if dtype == "float16" else 3.38953e38
         additive = np.where(allowed, 0.0, -0.7 * big).astype(dtype)
     return DotProductAttention.apply(*inputs, scale=scale, additive=additive, cap=attn_logits_soft_cap,
-                                     groups=heads // kv_heads if kv_heads not in (heads, 1) else 1)
+                                     groups=heads // kv_heads)
 
 
 # ------------------------------------------------------------- rearrangements
