@@ -7,6 +7,7 @@ from .. import backend
 from ..autograd import Function, Tensor, unbroadcast
 from .convolution import col2im, normalize_tuple, pad_spatial, windows
 from .dtypes import result_type, standardize_dtype
+from .math import clip
 from .nn_activations import as_op_input
 
 
@@ -111,9 +112,9 @@ def moments(x, axes, keepdims=False, synchronized=False):
     dtype = x.dtype
     mean, var = Moments.apply(_cast(x, _compute_dtype(x)), axes=axes, keepdims=keepdims)
     if dtype == np.float16:
-        big = float(np.finfo(np.float16).max)  # keep float16 results finite, as Keras does
-        mean, var = (Tensor(np.clip(t.data, -big, big)) if not t.requires_grad else t for t in (mean, var))
-        mean, var = _cast(mean, dtype), _cast(var, dtype)
+        # statistics beyond float16's range saturate at its largest value, as Keras clips them
+        big = float(np.finfo(np.float16).max)
+        mean, var = (_cast(clip(t, -big, big), dtype) for t in (mean, var))
     return mean, var
 
 
@@ -266,10 +267,10 @@ def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilo
 
 
 class Normalize(Function):
-    """y = x / max(||x||_p, eps) along ``axis``.
+    """y = x / n with n = max(||x||_p, eps) along ``axis``.
 
-    dy/dx: dx = g / n - x^(p-1)-ish term: with dn/dx = sign(x) |x|^(p-1) / n^(p-1),
-    dx = g / n - sum(g x) dn/dx / n^2 where n >= eps, and g / eps where the norm is clipped.
+    With dn/dx = sign(x) |x|^(p-1) / n^(p-1):  dx = g / n - (sum(g x) / n^2) dn/dx where the
+    norm is at least eps, and dx = g / eps where it is clipped.
     """
 
     def forward(self, x, axis=-1, order=2, epsilon=1e-7):

@@ -311,42 +311,57 @@ def _greedy(x, lengths, merge_repeated, blank):
 
 
 def _beam_search(x, lengths, beam_width, top_paths, blank):
-    """Prefix beam search: each prefix keeps log p(ending in blank) and log p(ending in its last label)."""
+    """Prefix beam search, vectorized over the beams and classes of a frame.
+
+    Each prefix keeps two log-probabilities, of its alignments ending in a blank (pb) and
+    in its last label (pnb). A frame with scores y turns prefix l into
+        l      with pb  += logaddexp(pb, pnb) + y[blank]  and  pnb += pnb + y[last(l)]
+        l + k  with pnb += (pb if k == last(l) else logaddexp(pb, pnb)) + y[k]
+    then equal prefixes are merged (log-sum) and the ``beam_width`` most probable kept.
+    """
     b, t_max, classes = x.shape
     if top_paths > beam_width:
         raise ValueError(f"ctc_decode: top_paths ({top_paths}) must be at most beam_width ({beam_width})")
     shifted = x - x.max(axis=-1, keepdims=True)
     logp = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    labels = np.array([k for k in range(classes) if k != blank])
     paths = np.full((top_paths, b, t_max), -1, dtype=np.int32)
     scores = np.full((b, top_paths), -np.inf, dtype=x.dtype)
+    neg = -np.inf
     for i in range(b):
-        beams = {(): (0.0, -np.inf)}  # prefix -> (log p blank-ending, log p label-ending)
+        prefixes = np.full((1, t_max), -1, dtype=np.int64)  # padded with -1
+        size = np.zeros(1, dtype=np.int64)
+        pb, pnb = np.zeros(1, x.dtype), np.full(1, neg, x.dtype)
         for t in range(int(lengths[i])):
             y = logp[i, t]
-            grown = {}
-
-            def add(prefix, pb, pnb):
-                ob, onb = grown.get(prefix, (-np.inf, -np.inf))
-                grown[prefix] = (np.logaddexp(ob, pb), np.logaddexp(onb, pnb))
-
-            for prefix, (pb, pnb) in beams.items():
-                total = np.logaddexp(pb, pnb)
-                add(prefix, total + y[blank], -np.inf)  # a blank keeps the prefix
-                if prefix:  # the last label repeated without a blank between merges into it
-                    add(prefix, -np.inf, pnb + y[prefix[-1]])
-                for k in range(classes):  # over the classes of one frame: a handful of labels
-                    if k == blank:
-                        continue
-                    if prefix and prefix[-1] == k:
-                        add(prefix + (k,), -np.inf, pb + y[k])
-                    else:
-                        add(prefix + (k,), -np.inf, total + y[k])
-            ranked = sorted(grown.items(), key=lambda kv: -np.logaddexp(*kv[1]))
-            beams = dict(ranked[:beam_width])
-        ranked = sorted(beams.items(), key=lambda kv: -np.logaddexp(*kv[1]))[:top_paths]
-        for j, (prefix, (pb, pnb)) in enumerate(ranked):
-            paths[j, i, :len(prefix)] = prefix
-            scores[i, j] = np.logaddexp(pb, pnb)
+            total = np.logaddexp(pb, pnb)
+            last = np.where(size > 0, prefixes[np.arange(len(size)), np.maximum(size - 1, 0)], -1)
+            # the same prefix: a blank, or its last label repeated
+            same_pnb = np.where(size > 0, pnb + y[np.maximum(last, 0)], neg)
+            # every prefix grown by every label: (beams, labels) flattened
+            grown = np.repeat(prefixes, len(labels), axis=0)
+            rows = np.arange(len(grown))
+            grown_size = np.repeat(size, len(labels))
+            ks = np.tile(labels, len(size))
+            grown[rows, grown_size] = ks
+            grown_pnb = np.where(np.repeat(last, len(labels)) == ks, np.repeat(pb, len(labels)),
+                                 np.repeat(total, len(labels))) + y[ks]
+            cand = np.concatenate([prefixes, grown])
+            cand_pb = np.concatenate([total + y[blank], np.full(len(grown), neg, x.dtype)])
+            cand_pnb = np.concatenate([same_pnb, grown_pnb])
+            cand_size = np.concatenate([size, grown_size + 1])
+            # merge equal prefixes: group rows, log-sum their probabilities
+            unique, first, inverse = np.unique(cand, axis=0, return_index=True, return_inverse=True)
+            order = np.argsort(inverse.reshape(-1), kind="stable")
+            starts = np.flatnonzero(np.r_[True, np.diff(inverse.reshape(-1)[order]) != 0])
+            merged_pb = np.logaddexp.reduceat(cand_pb[order], starts)
+            merged_pnb = np.logaddexp.reduceat(cand_pnb[order], starts)
+            keep = np.argsort(-np.logaddexp(merged_pb, merged_pnb), kind="stable")[:beam_width]
+            prefixes, size = unique[keep], cand_size[first[keep]]
+            pb, pnb = merged_pb[keep], merged_pnb[keep]
+        best = np.argsort(-np.logaddexp(pb, pnb), kind="stable")[:top_paths]
+        paths[:len(best), i] = prefixes[best]
+        scores[i, :len(best)] = np.logaddexp(pb, pnb)[best]
     return Tensor(paths, dtype=np.int32), Tensor(scores, dtype=scores.dtype)
 
 

@@ -182,19 +182,20 @@ def test_ctc_errors():
 
 
 @pytest.mark.parametrize("merge_repeated", [True, False])
-def test_ctc_greedy_decode_matches_keras(merge_repeated):
+@pytest.mark.parametrize("mask_index", [0, 3, None])
+def test_ctc_greedy_decode_matches_keras(merge_repeated, mask_index):
     _, out, _, ol = ctc_case()
-    paths, scores = dg.ctc_decode(out, ol, merge_repeated=merge_repeated)
-    k_paths, k_scores = K.ctc_decode(out, ol, merge_repeated=merge_repeated)
+    paths, scores = dg.ctc_decode(out, ol, merge_repeated=merge_repeated, mask_index=mask_index)
+    k_paths, k_scores = K.ctc_decode(out, ol, merge_repeated=merge_repeated, mask_index=mask_index)
     assert_like_keras(paths, k_paths, 0)
     assert_like_keras(scores, k_scores)
 
 
-@pytest.mark.parametrize("top_paths", [1, 3])
-def test_ctc_beam_search_matches_keras(top_paths):
+@pytest.mark.parametrize("top_paths,beam_width,mask_index", [(1, 8, 0), (3, 8, 0), (2, 3, 5), (1, 4, None)])
+def test_ctc_beam_search_matches_keras(top_paths, beam_width, mask_index):
     _, out, _, ol = ctc_case()
-    paths, scores = dg.ctc_decode(out, ol, strategy="beam_search", beam_width=8, top_paths=top_paths)
-    k_paths, k_scores = K.ctc_decode(out, ol, strategy="beam_search", beam_width=8, top_paths=top_paths)
+    paths, scores = dg.ctc_decode(out, ol, "beam_search", beam_width, top_paths, mask_index=mask_index)
+    k_paths, k_scores = K.ctc_decode(out, ol, "beam_search", beam_width, top_paths, mask_index=mask_index)
     assert_like_keras(paths, k_paths, 0)
     assert_like_keras(scores, k_scores, 1e-4)
 
