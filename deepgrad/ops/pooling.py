@@ -55,15 +55,19 @@ class MaxPool(Function):
         pads, out = _geometry(x.shape, pool, strides, padding, "max_pool")
         low = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
         xp = pad_spatial(x, pads, low)
-        n, c = x.shape[0], x.shape[-1]
-        # (N, *out, *pool, C) -> (N, *out, C, taps): one copy, then the winner of each window
-        w = windows(xp, pool, strides, (1,) * len(pool), out)
-        nd = len(pool)
-        w = np.moveaxis(w, -1, 1 + nd).reshape(n, *out, c, math.prod(pool))
-        winner = w.argmax(axis=-1)
+        ones = (1,) * len(pool)
+        # a running maximum over the taps of the window; ``winner`` keeps the first tap that holds it
+        best = winner = None
+        for t, tap in enumerate(_taps(pool)):
+            cells = xp[tap_slices(tap, strides, ones, out)]
+            if best is None:
+                best, winner = cells.copy(), np.zeros(cells.shape, dtype=np.int32)
+            else:
+                winner[cells > best] = t
+                np.maximum(best, cells, out=best)
         self.geometry = (x.shape, xp.shape, pads, pool, strides, out, channels_first)
         self.save_for_backward(winner)
-        return _to_first(np.take_along_axis(w, winner[..., None], axis=-1)[..., 0], channels_first)
+        return _to_first(best, channels_first)
 
     def backward(self, g):
         # the gradient of a window goes to its (first) largest cell
