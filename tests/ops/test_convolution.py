@@ -11,6 +11,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
+import hypothesis.strategies as st  # noqa: E402
+from hypothesis import assume, given, settings  # noqa: E402
 from oracle import check_gradients, compare_with_torch  # noqa: E402
 
 import deepgrad as dg  # noqa: E402
@@ -219,3 +221,21 @@ def test_backward_twice_with_retained_graph(name):
     out.backward(w)
     for t, f in zip(inputs, first):
         np.testing.assert_array_equal(t.grad, f)
+
+
+@settings(max_examples=15)
+@given(nd=st.integers(1, 2), size=st.integers(3, 6), k=st.integers(1, 3), stride=st.integers(1, 2),
+       dilation=st.integers(1, 2), padding=st.sampled_from(["valid", "same"]), groups=st.sampled_from([1, 2]),
+       data_format=st.sampled_from(["channels_last", "channels_first"]), seed=st.integers(0, 1000))
+def test_random_geometries_match_keras_on_torch(nd, size, k, stride, dilation, padding, groups, data_format, seed):
+    assume(padding == "same" or (k - 1) * dilation + 1 <= size)
+    x = normal(seed, (2, *(size,) * nd, 4))
+    if data_format == "channels_first":
+        x = np.moveaxis(x, -1, 1).copy()
+    kernel = normal(seed + 1, (*(k,) * nd, 4 // groups, 4))
+    compare_with_torch(lambda a, w: dg.conv(a, w, stride, padding, data_format, dilation),
+                       lambda a, w: keras.ops.conv(a, w, stride, padding, data_format, dilation), [x, kernel])
+    tkernel = normal(seed + 2, (*(k,) * nd, 3, 4))
+    compare_with_torch(lambda a, w: dg.conv_transpose(a, w, stride, padding, None, data_format, dilation),
+                       lambda a, w: keras.ops.conv_transpose(a, w, stride, padding, None, data_format, dilation),
+                       [x, tkernel])
