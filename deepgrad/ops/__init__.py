@@ -52,6 +52,19 @@ from .arrangement import (
     hsplit, hstack, meshgrid, moveaxis, ravel, repeat, roll, rot90, tile, tril, triu, vsplit,
     vstack, vander, trace, ndim, size,
 )
+from .nn_activations import (
+    celu, glu, hard_shrink, hard_sigmoid, hard_silu, hard_swish, hard_tanh, log_sigmoid, relu6, silu,
+    soft_shrink, softsign, sparse_plus, sparse_sigmoid, sparsemax, squareplus, swish, tanh_shrink, threshold,
+)
+from .convolution import conv, conv_transpose, depthwise_conv, separable_conv
+from .nn_functions import (
+    batch_normalization, depth_to_space, dot_product_attention, fold, layer_normalization, moments, multi_hot,
+    normalize, one_hot, polar, psnr, rms_normalization, space_to_depth, unfold,
+)
+from .nn_losses import (
+    binary_crossentropy, categorical_crossentropy, ctc_decode, ctc_loss, sparse_categorical_crossentropy,
+)
+from .pooling import adaptive_average_pool, adaptive_max_pool, average_pool, max_pool
 from ._tensor_methods import install as _install
 
 _install()
@@ -65,6 +78,16 @@ __all__ = [
     "sigmoid", "softmax", "softmax_cross_entropy", "softplus", "split", "sqrt", "square",
     "squeeze", "stack", "std", "subtract", "sum", "swapaxes", "take", "tanh", "transpose",
     "var", "where",
+    # keras.ops.nn activations
+    "celu", "glu", "hard_shrink", "hard_sigmoid", "hard_silu", "hard_swish", "hard_tanh", "log_sigmoid",
+    "relu6", "silu", "soft_shrink", "softsign", "sparse_plus", "sparse_sigmoid", "sparsemax", "squareplus",
+    "swish", "tanh_shrink", "threshold",
+    # keras.ops.nn convolutions, pooling and functions
+    "conv", "conv_transpose", "depthwise_conv", "separable_conv", "multi_hot", "one_hot",
+    "adaptive_average_pool", "adaptive_max_pool", "average_pool", "max_pool",
+    "batch_normalization", "depth_to_space", "dot_product_attention", "fold", "layer_normalization", "moments",
+    "normalize", "polar", "psnr", "rms_normalization", "space_to_depth", "unfold",
+    "binary_crossentropy", "categorical_crossentropy", "ctc_decode", "ctc_loss", "sparse_categorical_crossentropy",
 ]
 __all__ += [
     "angle", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh", "cbrt",

@@ -91,3 +91,31 @@ def embedding(indices, table):
 
 
 __all__ = ["embedding", "linear", "linear_relu"]
+
+
+# ``keras.ops.nn``: every name of that namespace is reachable as ``deepgrad.ops.nn.<name>``.
+from .activation import elu, leaky_relu, log_softmax, relu, selu, sigmoid, softmax, softplus  # noqa: E402
+from .nn_activations import (  # noqa: E402
+    celu, gelu, glu, hard_shrink, hard_sigmoid, hard_silu, hard_swish, hard_tanh, log_sigmoid, relu6, silu,
+    soft_shrink, softsign, sparse_plus, sparse_sigmoid, sparsemax, squareplus, swish, tanh_shrink, threshold,
+)
+from .convolution import conv, conv_transpose, depthwise_conv, separable_conv  # noqa: E402
+from .nn_functions import (  # noqa: E402
+    batch_normalization, depth_to_space, dot_product_attention, fold, layer_normalization, moments, multi_hot,
+    normalize, one_hot, polar, psnr, rms_normalization, space_to_depth, unfold,
+)
+from .nn_losses import (  # noqa: E402
+    binary_crossentropy, categorical_crossentropy, ctc_decode, ctc_loss, sparse_categorical_crossentropy,
+)
+from .pooling import adaptive_average_pool, adaptive_max_pool, average_pool, max_pool  # noqa: E402
+
+__all__ += [
+    "adaptive_average_pool", "adaptive_max_pool", "average_pool", "batch_normalization", "binary_crossentropy",
+    "categorical_crossentropy", "celu", "conv", "conv_transpose", "ctc_decode", "ctc_loss", "depth_to_space",
+    "depthwise_conv", "dot_product_attention", "elu", "fold", "gelu", "glu", "hard_shrink", "hard_sigmoid",
+    "hard_silu", "hard_swish", "hard_tanh", "layer_normalization", "leaky_relu", "log_sigmoid", "log_softmax",
+    "max_pool", "moments", "multi_hot", "normalize", "one_hot", "polar", "psnr", "relu", "relu6",
+    "rms_normalization", "selu", "separable_conv", "sigmoid", "silu", "soft_shrink", "softmax", "softplus",
+    "softsign", "space_to_depth", "sparse_categorical_crossentropy", "sparse_plus", "sparse_sigmoid", "sparsemax",
+    "squareplus", "swish", "tanh_shrink", "threshold", "unfold",
+]

@@ -1,0 +1,332 @@
+"""N-D convolutions with Keras's signatures: ``conv``, ``conv_transpose``, ``depthwise_conv``, ``separable_conv``.
+
+Inputs are ``(batch, *spatial, channels)`` (``data_format="channels_last"``, Keras's default)
+or ``(batch, channels, *spatial)``, with 1, 2 or 3 spatial axes; kernels keep Keras's
+layouts, ``(*kernel, in_channels / groups, out_channels)`` for ``conv`` and
+``(*kernel, out_channels, in_channels)`` for ``conv_transpose``.
+
+Both directions are im2col and one GEMM: the receptive fields are gathered as rows of a
+matrix ``cols`` (one strided copy), multiplied by the kernel seen as a matrix, and the
+way back (col2im) scatter-adds one kernel tap at a time, so Python loops only over the
+taps of the kernel, never over pixels. A transposed convolution is the same pair run the
+other way round: col2im forward, im2col backward.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from .. import backend
+from ..autograd import Function
+from .conv import same_padding
+from .dtypes import result_type
+from .nn_activations import as_op_input
+
+
+# ------------------------------------------------------------------ arguments
+def normalize_tuple(value, n: int, name: str, op: str, minimum: int = 1) -> tuple:
+    """``2`` -> ``(2, 2)`` for ``n == 2``; a sequence must have ``n`` entries, each >= ``minimum``."""
+    if isinstance(value, (int, np.integer)):
+        value = (int(value),) * n
+    try:
+        value = tuple(int(v) for v in value)
+    except TypeError:
+        raise ValueError(f"{op}: {name} must be an int or a tuple of {n} ints, got {value!r}") from None
+    if len(value) != n or min(value) < minimum:
+        raise ValueError(f"{op}: {name} must be an int or a tuple of {n} ints >= {minimum}, got {value!r}")
+    return value
+
+
+def data_format_of(data_format, op: str) -> str:
+    if data_format is None:
+        data_format = getattr(backend, "image_data_format", lambda: "channels_last")()
+    data_format = str(data_format).lower()
+    if data_format not in ("channels_last", "channels_first"):
+        raise ValueError(f"{op}: data_format must be 'channels_last' or 'channels_first', got {data_format!r}")
+    return data_format
+
+
+def _padding_of(padding, op: str) -> str:
+    if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
+        raise ValueError(f"{op}: padding must be 'valid' or 'same', got {padding!r}")
+    return padding.lower()
+
+
+def _spatial_rank(x, op: str) -> int:
+    if x.ndim not in (3, 4, 5):
+        raise ValueError(f"{op}: inputs must have rank 3, 4 or 5 (batch, 1 to 3 spatial axes, channels), "
+                         f"got shape {x.shape}")
+    return x.ndim - 2
+
+
+# ------------------------------------------------------------- im2col / col2im
+def pad_spatial(x: np.ndarray, pads, value=0) -> np.ndarray:
+    """Pad the spatial axes of (N, *spatial, C) by ``pads`` = ((before, after), ...)."""
+    if not any(b or a for b, a in pads):
+        return x
+    return np.pad(x, ((0, 0), *pads, (0, 0)), constant_values=value)
+
+
+def windows(xp: np.ndarray, kernel, strides, dilation, out_shape) -> np.ndarray:
+    """A read-only view (N, *out, *kernel, C) of the receptive fields of the padded input."""
+    n, c = xp.shape[0], xp.shape[-1]
+    spatial = xp.strides[1:-1]
+    return as_strided(xp, shape=(n, *out_shape, *kernel, c), writeable=False,
+                      strides=(xp.strides[0], *[t * s for t, s in zip(spatial, strides)],
+                               *[t * d for t, d in zip(spatial, dilation)], xp.strides[-1]))
+
+
+def tap_slices(tap, strides, dilation, out_shape) -> tuple:
+    """The cells of the padded input that kernel tap ``tap`` meets, one per output position."""
+    return (slice(None),) + tuple(slice(t * d, t * d + s * (o - 1) + 1, s)
+                                  for t, s, d, o in zip(tap, strides, dilation, out_shape)) + (slice(None),)
+
+
+def col2im(dcols: np.ndarray, padded_shape, kernel, strides, dilation, out_shape) -> np.ndarray:
+    """The adjoint of ``windows``: dcols (N, *out, *kernel, C) scatter-added onto (N, *padded, C)."""
+    out = np.zeros(padded_shape, dtype=dcols.dtype)
+    nd = len(kernel)
+    for tap in itertools.product(*[range(k) for k in kernel]):
+        out[tap_slices(tap, strides, dilation, out_shape)] += dcols[(slice(None),) * (1 + nd) + tap]
+    return out
+
+
+def output_shape(spatial, kernel, strides, dilation, pads) -> tuple:
+    return tuple((n + b + a - (k - 1) * d - 1) // s + 1
+                 for n, k, s, d, (b, a) in zip(spatial, kernel, strides, dilation, pads))
+
+
+def _to_last(a: np.ndarray, channels_first: bool) -> np.ndarray:
+    return np.moveaxis(a, 1, -1) if channels_first else a
+
+
+def _to_first(a: np.ndarray, channels_first: bool) -> np.ndarray:
+    return np.moveaxis(a, -1, 1) if channels_first else a
+
+
+# ------------------------------------------------------------------ the ops
+class Conv(Function):
+    """Grouped N-D convolution (cross-correlation): out = cols @ K per group.
+
+    With G groups the input channels split into G blocks of ``cin / G``; block g is seen by
+    output channels ``g * cout/G ... (g+1) * cout/G - 1``, one batched GEMM over the groups.
+    """
+
+    def forward(self, x, kernel, strides=None, padding="valid", dilation=None, channels_first=False, op="conv"):
+        x = _to_last(x, channels_first)
+        nd = x.ndim - 2
+        *ks, cin_g, cout = kernel.shape
+        cin = x.shape[-1]
+        if kernel.ndim != nd + 2:
+            raise ValueError(f"{op}: a kernel of rank {nd + 2} is needed for inputs of rank {x.ndim}, "
+                             f"got kernel shape {kernel.shape}")
+        if cin_g == 0 or cin % cin_g or cout % (cin // cin_g):
+            raise ValueError(f"{op}: the input's {cin} channels must be a multiple of the kernel's {cin_g} input "
+                             f"channels (groups), and the kernel's {cout} filters a multiple of the groups "
+                             f"(input shape {x.shape}, kernel shape {kernel.shape})")
+        groups = cin // cin_g
+        pads = ([same_padding(n, k, s, d) for n, k, s, d in zip(x.shape[1:-1], ks, strides, dilation)]
+                if padding == "same" else [(0, 0)] * nd)
+        out_shape = output_shape(x.shape[1:-1], ks, strides, dilation, pads)
+        if min(out_shape) < 1:
+            raise ValueError(f"{op}: the kernel {tuple(ks)} with dilation {dilation} does not fit in the input "
+                             f"of shape {x.shape} (padding {padding!r})")
+        xp = pad_spatial(x, pads)
+        taps = math.prod(ks)
+        rows = x.shape[0] * math.prod(out_shape)
+        cols = np.ascontiguousarray(windows(xp, ks, strides, dilation, out_shape)).reshape(rows, taps * cin)
+        self.geometry = (x.shape, xp.shape, pads, tuple(ks), strides, dilation, out_shape, groups, channels_first)
+        if groups == 1:
+            out = cols @ kernel.reshape(taps * cin, cout)
+        else:
+            out = _group_cols(cols, taps, groups) @ _group_kernel(kernel, taps, groups)  # (G, rows, cout/G)
+            out = out.transpose(1, 0, 2).reshape(rows, cout)
+        self.save_for_backward(cols if self.needs_input_grad[1] else None, kernel)
+        return _to_first(out.reshape(x.shape[0], *out_shape, cout), channels_first)
+
+    def backward(self, g):
+        cols, kernel = self.saved
+        x_shape, xp_shape, pads, ks, strides, dilation, out_shape, groups, channels_first = self.geometry
+        g2 = _to_last(g, channels_first).reshape(-1, kernel.shape[-1])
+        taps, cin = math.prod(ks), x_shape[-1]
+        dx = dkernel = None
+        if groups == 1:
+            if self.needs_input_grad[1]:
+                dkernel = (cols.T @ g2).reshape(kernel.shape)  # dK = cols^T dOut
+            if self.needs_input_grad[0]:
+                dcols = g2 @ kernel.reshape(taps * cin, -1).T  # dcols = dOut K^T
+        else:
+            gg = g2.reshape(len(g2), groups, -1).transpose(1, 0, 2)  # (G, rows, cout/G)
+            if self.needs_input_grad[1]:
+                dk = _group_cols(cols, taps, groups).transpose(0, 2, 1) @ gg  # (G, taps*cg, cout/G)
+                dkernel = dk.reshape(groups, taps, cin // groups, -1).transpose(1, 2, 0, 3).reshape(kernel.shape)
+            if self.needs_input_grad[0]:
+                dc = gg @ _group_kernel(kernel, taps, groups).transpose(0, 2, 1)  # (G, rows, taps*cg)
+                dcols = dc.reshape(groups, -1, taps, cin // groups).transpose(1, 2, 0, 3)
+        if self.needs_input_grad[0]:
+            dcols = dcols.reshape(x_shape[0], *out_shape, *ks, cin)
+            dxp = col2im(dcols, xp_shape, ks, strides, dilation, out_shape)
+            dx = _to_first(dxp[(slice(None),) + tuple(slice(b, b + n) for (b, _), n in zip(pads, x_shape[1:-1]))],
+                           channels_first)
+        return dx, dkernel
+
+
+def _group_cols(cols, taps, groups):
+    """(rows, taps*cin) -> (G, rows, taps*cin/G): each group's own channels at every tap."""
+    rows = cols.shape[0]
+    return cols.reshape(rows, taps, groups, -1).transpose(2, 0, 1, 3).reshape(groups, rows, -1)
+
+
+def _group_kernel(kernel, taps, groups):
+    """(*k, cin/G, cout) -> (G, taps*cin/G, cout/G)."""
+    cin_g, cout = kernel.shape[-2:]
+    return kernel.reshape(taps, cin_g, groups, cout // groups).transpose(2, 0, 1, 3).reshape(groups, -1, cout // groups)
+
+
+def transpose_crops(kernel, strides, dilation, padding, output_padding) -> list:
+    """Per axis (left, right) cells cut from the full transposed output (negative: zeros added).
+
+    The full output is ``(n - 1) s + (k - 1) d + 1`` long. Keras's padding rule: for "valid",
+    ``left = k' - 1`` and ``right = k' - 1 + output_padding`` (default ``max(k', s) - k'``) of
+    padding around the dilated input; for "same", a total of ``s + k' - 2`` (or
+    ``k' + k' mod 2 - 2 + output_padding``) split with the odd cell on the left, the left
+    side at most ``k' - 1``; here ``k' = (k - 1) d + 1``. The crop is ``k' - 1 - pad``.
+    """
+    crops = []
+    for k, s, d, op_ in zip(kernel, strides, dilation, output_padding):
+        span = (k - 1) * d + 1
+        if padding == "valid":
+            op_ = max(span, s) - span if op_ is None else op_
+            left, right = span - 1, span - 1 + op_
+        else:
+            total = s + span - 2 if op_ is None else span + span % 2 - 2 + op_
+            left = min(total // 2 + total % 2, span - 1)
+            right = total - left
+        crops.append((span - 1 - left, span - 1 - right))
+    return crops
+
+
+class ConvTranspose(Function):
+    """The adjoint of a convolution: every input cell adds ``x K^T`` over its receptive field."""
+
+    def forward(self, x, kernel, strides=None, padding="valid", output_padding=None, dilation=None,
+                channels_first=False):
+        x = _to_last(x, channels_first)
+        nd = x.ndim - 2
+        if kernel.ndim != nd + 2 or kernel.shape[-1] != x.shape[-1]:
+            raise ValueError(f"conv_transpose: the kernel (*kernel, out_channels, in_channels) must have rank "
+                             f"{nd + 2} and {x.shape[-1]} input channels, got kernel shape {kernel.shape} for "
+                             f"input shape {x.shape}")
+        *ks, cout, cin = kernel.shape
+        in_shape = x.shape[1:-1]
+        full = tuple((n - 1) * s + (k - 1) * d + 1 for n, k, s, d in zip(in_shape, ks, strides, dilation))
+        crops = transpose_crops(ks, strides, dilation, padding, output_padding)
+        out_len = [f - cl - cr for f, (cl, cr) in zip(full, crops)]
+        if min(out_len) < 1:
+            raise ValueError(f"conv_transpose: the output would be empty (input shape {x.shape}, kernel shape "
+                             f"{kernel.shape}, padding {padding!r}, output_padding {output_padding})")
+        taps = math.prod(ks)
+        x2 = x.reshape(-1, cin)
+        cols = (x2 @ kernel.reshape(taps * cout, cin).T).reshape(x.shape[0], *in_shape, *ks, cout)
+        out = col2im(cols, (x.shape[0], *full, cout), ks, strides, dilation, in_shape)
+        self.geometry = (x.shape, tuple(ks), strides, dilation, full, crops, channels_first)
+        self.save_for_backward(x2 if self.needs_input_grad[1] else None, kernel)
+        return _to_first(_crop(out, crops), channels_first)
+
+    def backward(self, g):
+        x2, kernel = self.saved
+        x_shape, ks, strides, dilation, full, crops, channels_first = self.geometry
+        g = _to_last(g, channels_first)
+        g_full = np.zeros((g.shape[0], *full, g.shape[-1]), dtype=g.dtype)
+        # undo the crop: the part of g that came from the full output goes back to its cells
+        src = tuple(slice(max(0, -cl), g.shape[1 + i] - max(0, -cr)) for i, (cl, cr) in enumerate(crops))
+        dst = tuple(slice(max(0, cl), f - max(0, cr)) for f, (cl, cr) in zip(full, crops))
+        g_full[(slice(None), *dst)] = g[(slice(None), *src)]
+        taps, cout, cin = math.prod(ks), kernel.shape[-2], kernel.shape[-1]
+        dcols = np.ascontiguousarray(windows(g_full, ks, strides, dilation, x_shape[1:-1])).reshape(-1, taps * cout)
+        dx = dkernel = None
+        if self.needs_input_grad[0]:
+            dx = _to_first((dcols @ kernel.reshape(taps * cout, cin)).reshape(x_shape), channels_first)
+        if self.needs_input_grad[1]:
+            dkernel = (x2.T @ dcols).T.reshape(kernel.shape)  # cols = x K^T  =>  dK^T = x^T dcols
+        return dx, dkernel
+
+
+def _crop(out: np.ndarray, crops) -> np.ndarray:
+    """Cut (left, right) cells from each spatial axis of (N, *spatial, C); a negative count adds zeros."""
+    index = (slice(None),) + tuple(slice(max(0, cl), out.shape[1 + i] - max(0, cr)) for i, (cl, cr) in enumerate(crops))
+    out = out[index]
+    extra = [(max(0, -cl), max(0, -cr)) for cl, cr in crops]
+    return pad_spatial(out, extra) if any(b or a for b, a in extra) else np.ascontiguousarray(out)
+
+
+# ------------------------------------------------------------ public functions
+def _float_pair(inputs, kernel):
+    x, k = as_op_input(inputs), as_op_input(kernel)
+    dtype = result_type(x.dtype.name, k.dtype.name)
+    if x.dtype != dtype:
+        x = x.astype(dtype)
+    if k.dtype != dtype:
+        k = k.astype(dtype)
+    return x, k
+
+
+def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
+    """N-D convolution; grouped when the kernel has fewer input channels than ``inputs`` (``cin / G``)."""
+    x, k = _float_pair(inputs, kernel)
+    nd = _spatial_rank(x, "conv")
+    return Conv.apply(x, k, strides=normalize_tuple(strides, nd, "strides", "conv"),
+                      padding=_padding_of(padding, "conv"),
+                      dilation=normalize_tuple(dilation_rate, nd, "dilation_rate", "conv"),
+                      channels_first=data_format_of(data_format, "conv") == "channels_first")
+
+
+def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
+    """Each input channel convolved with its own ``multiplier`` filters; kernel ``(*k, cin, multiplier)``."""
+    x, k = _float_pair(inputs, kernel)
+    nd = _spatial_rank(x, "depthwise_conv")
+    channels_first = data_format_of(data_format, "depthwise_conv") == "channels_first"
+    cin = x.shape[1] if channels_first else x.shape[-1]
+    if k.ndim != nd + 2 or k.shape[-2] != cin:
+        raise ValueError(f"depthwise_conv: the kernel must be (*kernel, {cin}, multiplier) for inputs of shape "
+                         f"{x.shape}, got kernel shape {k.shape}")
+    # (*k, cin, m) -> (*k, 1, cin*m): a convolution with one group per input channel
+    k = k.reshape(*k.shape[:-2], 1, k.shape[-2] * k.shape[-1])
+    return Conv.apply(x, k, strides=normalize_tuple(strides, nd, "strides", "depthwise_conv"),
+                      padding=_padding_of(padding, "depthwise_conv"),
+                      dilation=normalize_tuple(dilation_rate, nd, "dilation_rate", "depthwise_conv"),
+                      channels_first=channels_first, op="depthwise_conv")
+
+
+def separable_conv(inputs, depthwise_kernel, pointwise_kernel, strides=1, padding="valid", data_format=None,
+                   dilation_rate=1):
+    """A depthwise convolution followed by a 1x1 (pointwise) convolution mixing the channels."""
+    out = depthwise_conv(inputs, depthwise_kernel, strides, padding, data_format, dilation_rate)
+    return conv(out, pointwise_kernel, strides=1, padding="valid", data_format=data_format)
+
+
+def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=None, data_format=None,
+                   dilation_rate=1):
+    """Transposed N-D convolution (the gradient of ``conv`` with respect to its input), as Keras sizes it.
+
+    Output length per axis: ``(n - 1) s + k' + output_padding - 2 * pad`` in Keras's rule
+    (``n s`` for "same" and ``(n - 1) s + max(k', s)`` for "valid" when ``output_padding``
+    is None), with ``k' = (k - 1) dilation + 1``.
+    """
+    x, k = _float_pair(inputs, kernel)
+    nd = _spatial_rank(x, "conv_transpose")
+    strides = normalize_tuple(strides, nd, "strides", "conv_transpose")
+    if output_padding is None:
+        output_padding = (None,) * nd
+    else:
+        output_padding = normalize_tuple(output_padding, nd, "output_padding", "conv_transpose", minimum=0)
+    return ConvTranspose.apply(x, k, strides=strides, padding=_padding_of(padding, "conv_transpose"),
+                               output_padding=output_padding,
+                               dilation=normalize_tuple(dilation_rate, nd, "dilation_rate", "conv_transpose"),
+                               channels_first=data_format_of(data_format, "conv_transpose") == "channels_first")
+
+
+__all__ = ["conv", "conv_transpose", "depthwise_conv", "separable_conv"]
