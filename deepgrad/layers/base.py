@@ -7,8 +7,9 @@ from collections import defaultdict
 
 import numpy as np
 
-from .. import backend
+from .. import backend, constraints, initializers, regularizers
 from ..autograd import Tensor, Variable, no_grad
+from ..symbolic import KerasTensor, call_symbolic
 
 _name_counts: dict[str, int] = defaultdict(int)
 
@@ -148,8 +149,6 @@ class Layer:
     # ----------------------------------------------------------------- weights
     def add_weight(self, name: str | None = None, shape=(), initializer="glorot_uniform",
                    dtype=None, trainable: bool = True, regularizer=None, constraint=None, **kwargs) -> Variable:
-        from .. import constraints, initializers, regularizers
-
         if name is not None and not isinstance(name, str):
             # Keras 3 order, add_weight(shape, initializer, ...): shift the positional arguments
             initializer = shape if not (isinstance(shape, tuple) and shape == ()) else initializer
@@ -205,8 +204,6 @@ class Layer:
             if inputs.data.dtype.kind == "f" and inputs.data.dtype != self.dtype:
                 inputs = inputs.astype(self.dtype)
         else:
-            from ..models.symbolic import KerasTensor, call_symbolic  # functional API
-
             flat = inputs if isinstance(inputs, (list, tuple)) else [inputs]
             if any(isinstance(x, KerasTensor) for x in flat):
                 return call_symbolic(self, inputs, *args, **kwargs)

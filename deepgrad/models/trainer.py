@@ -12,9 +12,12 @@ import warnings
 
 import numpy as np
 
-from .. import backend, losses
+from .. import backend, losses, optimizers
+from .. import metrics as metrics_module
 from ..autograd import Tensor, grad, no_grad
+from ..callbacks.callback_list import CallbackList
 from ..ops.activation import Sigmoid, Softmax
+from . import compile_config
 from . import data_adapter as da
 
 
@@ -117,14 +120,12 @@ class Trainer:
         self._metrics: list = []          # [(output index, metric, weighted)]
         self._loss_tracker = _MeanTracker("loss")
         self._output_loss_trackers: list = []
+        self._compile_config: dict | None = None   # what compile() was given (compile_config.record)
 
     # ----------------------------------------------------------------- compile
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, weighted_metrics=None,
                 run_eagerly=None, steps_per_execution=1, jit_compile=None, auto_scale_loss=True):
         """Set the optimiser, loss(es) and metrics; ``run_eagerly``/``jit_compile`` are accepted and ignored."""
-        from .. import metrics as metrics_module
-        from .. import optimizers
-
         self.optimizer = optimizers.get(optimizer)
         self.loss = loss
         names = self._output_names()
@@ -138,6 +139,7 @@ class Trainer:
                                                                                       "loss_weights")]
         several = len(names) > 1
         self._metrics = []
+        metric_specs = []   # (output index, what rebuilds the metric, weighted), for the compile record
         for weighted, spec in ((False, metrics), (True, weighted_metrics)):
             if spec is None:
                 continue
@@ -147,14 +149,27 @@ class Trainer:
             for i, items in enumerate(per_output):
                 for item in ([] if items is None else items if isinstance(items, (list, tuple)) else [items]):
                     metric = metrics_module.get(item, loss=loss_specs[i])
+                    metric_specs.append((i, compile_config.metric_spec(metric, self._losses[i]), weighted))
                     if several:
                         metric.name = f"{names[i]}_{metric.name}"
                     if weighted and not several and any(m.name == metric.name for _, m, _ in self._metrics):
                         metric.name = f"weighted_{metric.name}"
                     self._metrics.append((i, metric, weighted))
         self._output_loss_trackers = ([_MeanTracker(f"{n}_loss") for n in names] if several else [])
+        self._compile_config = compile_config.record(self.optimizer, loss, metric_specs, names, self._loss_weights)
         self.compiled = True
         self.stop_training = False
+
+    def get_compile_config(self) -> dict | None:
+        """How the model was compiled, as JSON (None before ``compile()``); a model file keeps it."""
+        if not self.compiled or self.optimizer is None:
+            return None
+        return compile_config.to_json(self._compile_config)
+
+    def compile_from_config(self, config: dict, custom_objects=None) -> None:
+        """``compile()`` again from ``get_compile_config()``'s output (``custom_objects`` names the
+        user's own losses and metrics)."""
+        self.compile(**compile_config.from_json(config, custom_objects))
 
     @property
     def compiled_loss(self):
@@ -310,8 +325,6 @@ class Trainer:
         return da.ArrayBatches(x, y, sample_weight, batch_size or 32, shuffle, steps)
 
     def _callbacks(self, callbacks, verbose, epochs, steps):
-        from ..callbacks.callback import CallbackList
-
         if isinstance(callbacks, CallbackList):
             return callbacks
         return CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
@@ -342,9 +355,9 @@ class Trainer:
 
         cbs = self._callbacks(callbacks, verbose, epochs, train.num_batches)
         self.stop_training = False
-        self._resume_epoch = None
         cbs.on_train_begin()
-        start = initial_epoch if self._resume_epoch is None else int(self._resume_epoch)
+        resumed = cbs.resume_epoch()
+        start = initial_epoch if resumed is None else int(resumed)
         logs = {}
         for epoch in range(start, epochs):
             self.reset_metrics()
