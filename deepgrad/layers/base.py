@@ -258,3 +258,17 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
+
+
+def builtin_class(class_name: str) -> type:
+    """The deepgrad layer (or model) class a config names, found among the subclasses of
+    ``Layer`` already defined, so a layer that wraps another one (``TimeDistributed``) needs
+    not import the package that lists them all. Classes from outside deepgrad are not found:
+    those come through ``custom_objects``."""
+    stack = list(Layer.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        if cls.__name__ == class_name and cls.__module__.startswith("deepgrad."):
+            return cls
+        stack.extend(cls.__subclasses__())
+    raise ValueError(f"Unknown layer class {class_name!r}")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import ops
-from .base import Layer
+from .base import Layer, builtin_class
 
 
 class TimeDistributed(Layer):
@@ -38,16 +38,14 @@ class TimeDistributed(Layer):
         return ops.reshape(outputs, (batch, steps) + tuple(outputs.shape[1:]))
 
     def get_config(self):
-        from . import serialize
-
-        return {**super().get_config(), "layer": serialize(self.layer)}
+        inner = {"class_name": type(self.layer).__name__, "config": self.layer.get_config()}
+        return {**super().get_config(), "layer": inner}
 
     @classmethod
     def from_config(cls, config):
-        from . import deserialize
-
         config = dict(config)
-        return cls(deserialize(config.pop("layer")), **config)
+        inner = config.pop("layer")
+        return cls(builtin_class(inner["class_name"]).from_config(dict(inner.get("config") or {})), **config)
 
 
 __all__ = ["TimeDistributed"]
