@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 
-from .. import backend, losses, optimizers
+from .. import losses, optimizers
 from .. import metrics as metrics_module
 from ..autograd import Tensor, grad, no_grad
 from ..callbacks.callback_list import CallbackList
@@ -261,68 +261,23 @@ class Trainer:
         return list(y_pred) if isinstance(y_pred, (list, tuple)) else [y_pred]
 
     def _flat_targets(self, y) -> list:
-        names = self._output_names()
-        if y is None:
-            return [None] * len(names)
-        if isinstance(y, dict):
-            return [y.get(n) for n in names]
-        if isinstance(y, (list, tuple)) and len(names) > 1:
-            return list(y)
-        return [y]
+        return da.targets_by_output(y, self._output_names())
 
-    def _several_inputs(self) -> bool:
-        return bool(getattr(self, "inputs", None)) and len(self.inputs) > 1
-
-    def _keeps_int_inputs(self) -> bool:
-        """Integer inputs stay integers for an Embedding (or an input declared as int)."""
-        if getattr(self, "inputs", None):
-            return all(t.dtype.kind in "iu" for t in self.inputs)
-        first = self.layers[0] if self.layers else None
-        return type(first).__name__ == "Embedding"
-
-    # ----------------------------------------------------------------- data
-    def _prepare_arrays(self, x, y, sample_weight, class_weight=None, check_y=True):
-        several_out = len(self._output_names()) > 1
-        x = da.cast_inputs(da.to_arrays(x, self._several_inputs()), self._keeps_int_inputs())
-        y = da.cast_targets(da.to_arrays(y, several_out))
-        sample_weight = None if sample_weight is None else np.asarray(sample_weight, backend.floatx())
-        da.num_samples(x, y, sample_weight)
-        da.check_finite(x, "x")
-        if check_y:
-            da.check_finite(y, "y")
-            self._check_labels(y)
-        if getattr(self, "inputs", None):
-            da.check_feature_shapes(x, [t.shape for t in self.inputs], [t.name for t in self.inputs], self.name)
-        if class_weight is not None:
-            cw = da.class_weight_to_sample_weight(y, class_weight)
-            sample_weight = cw if sample_weight is None else sample_weight * cw
-        return x, y, sample_weight
-
-    def _check_labels(self, y) -> None:
-        """Sparse labels must lie in [0, classes) of the output they train."""
-        if y is None or not getattr(self, "outputs", None):
-            return
-        ys = self._flat_targets(y)
+    def _data_spec(self) -> da.DataSpec:
+        """What data must fit this model, for the data adapter."""
+        inputs = getattr(self, "inputs", None) or []
+        outputs = getattr(self, "outputs", None) or []
+        if inputs:  # integer inputs stay integers for an Embedding (or an input declared as int)
+            keep_int = all(t.dtype.kind in "iu" for t in inputs)
+        else:
+            keep_int = bool(self.layers) and type(self.layers[0]).__name__ == "Embedding"
+        sparse_classes = []
         for k, loss in enumerate(self._losses):
             fn = getattr(loss, "fn", None)
-            if getattr(fn, "__name__", "") != "sparse_categorical_crossentropy" or ys[k] is None:
-                continue
-            classes = self.outputs[k].shape[-1]
-            labels = np.asarray(ys[k])
-            if classes is not None and labels.size and (labels.min() < 0 or labels.max() >= classes):
-                raise ValueError(f"Labels out of range for sparse_categorical_crossentropy: y holds values from "
-                                 f"{labels.min()} to {labels.max()}, but the output has {classes} classes "
-                                 f"(labels must lie in [0, {classes}))")
-
-    def _batches(self, x, y, sample_weight, batch_size, shuffle, steps, class_weight=None, check_y=True):
-        if da.is_batch_iterable(x):
-            if y is not None:
-                raise ValueError("When x is a generator or a dataset of batches, y must be None "
-                                 "(the batches carry the targets)")
-            return da.IterableBatches(x, steps, self._several_inputs(), len(self._output_names()) > 1,
-                                      self._keeps_int_inputs())
-        x, y, sample_weight = self._prepare_arrays(x, y, sample_weight, class_weight, check_y)
-        return da.ArrayBatches(x, y, sample_weight, batch_size or 32, shuffle, steps)
+            sparse = getattr(fn, "__name__", "") == "sparse_categorical_crossentropy" and k < len(outputs)
+            sparse_classes.append(outputs[k].shape[-1] if sparse else None)
+        return da.DataSpec(self.name, tuple(self._output_names()), tuple(t.name for t in inputs),
+                           tuple(t.shape for t in inputs) if inputs else None, keep_int, tuple(sparse_classes))
 
     def _callbacks(self, callbacks, verbose, epochs, steps):
         if isinstance(callbacks, CallbackList):
@@ -337,21 +292,9 @@ class Trainer:
         """Train for ``epochs`` epochs; returns the ``History`` (also ``model.history``)."""
         self._check_compiled("fit")
         verbose = _verbose(verbose)
-        if validation_split and validation_data is None:
-            if da.is_batch_iterable(x):
-                raise ValueError("validation_split is only supported for array inputs, not generators")
-            several_out = len(self._output_names()) > 1
-            arrays = (da.to_arrays(x, self._several_inputs()), da.to_arrays(y, several_out),
-                      None if sample_weight is None else np.asarray(sample_weight))
-            (x, y, sample_weight), validation_data = da.train_validation_split(arrays, validation_split)
-        train = self._batches(x, y, sample_weight, batch_size, shuffle, steps_per_epoch, class_weight)
-        val = None
-        if validation_data is not None:
-            if da.is_batch_iterable(validation_data):
-                val = self._batches(validation_data, None, None, None, False, validation_steps)
-            else:
-                vx, vy, vsw = da.unpack_batch(tuple(validation_data))
-                val = self._batches(vx, vy, vsw, validation_batch_size or batch_size, False, validation_steps)
+        train, val = da.fit_batches(self._data_spec(), x, y, sample_weight, class_weight, batch_size, shuffle,
+                                    steps_per_epoch, validation_split, validation_data, validation_steps,
+                                    validation_batch_size)
 
         cbs = self._callbacks(callbacks, verbose, epochs, train.num_batches)
         self.stop_training = False
@@ -408,7 +351,7 @@ class Trainer:
                  callbacks=None, return_dict=False, **kwargs):
         """The loss (a scalar), ``[loss, *metrics]``, or a dict with ``return_dict=True``."""
         self._check_compiled("evaluate")
-        batches = self._batches(x, y, sample_weight, batch_size, False, steps)
+        batches = da.batches(self._data_spec(), x, y, sample_weight, batch_size=batch_size, steps=steps)
         cbs = self._callbacks(callbacks, _verbose(verbose), 1, batches.num_batches)
         logs = self._evaluate_batches(batches, cbs)
         if return_dict:
@@ -418,7 +361,7 @@ class Trainer:
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Outputs for ``x`` batch by batch (``training=False``, no graph), concatenated."""
-        batches = self._batches(x, None, None, batch_size, False, steps, check_y=False)
+        batches = da.batches(self._data_spec(), x, batch_size=batch_size, steps=steps, targets=False)
         cbs = self._callbacks(callbacks, _verbose(verbose), 1, batches.num_batches)
         cbs.on_predict_begin()
         outputs = []
@@ -437,19 +380,19 @@ class Trainer:
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One update on one batch; returns that batch's loss (and metrics)."""
         self._check_compiled("train_on_batch")
-        data = self._prepare_arrays(x, y, sample_weight, class_weight)
+        data = da.prepare(self._data_spec(), x, y, sample_weight, class_weight)
         self.reset_metrics()
         return self._format(self.train_step(data), return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._check_compiled("test_on_batch")
-        data = self._prepare_arrays(x, y, sample_weight)
+        data = da.prepare(self._data_spec(), x, y, sample_weight)
         self.reset_metrics()
         with no_grad():
             return self._format(self.test_step(data), return_dict)
 
     def predict_on_batch(self, x):
-        x = da.cast_inputs(da.to_arrays(x, self._several_inputs()), self._keeps_int_inputs())
+        x, _, _ = da.prepare(self._data_spec(), x, check=False, targets=False)
         with no_grad():
             return _concatenate([self.predict_step(x)])
 
