@@ -55,7 +55,7 @@ def serialize_layer(layer: Layer) -> dict:
 def layer_class(name: str, custom_objects=None) -> type:
     """The class a config names: the caller's ``custom_objects`` first, then the built-in model
     classes (``Sequential``, ``Functional``), then the layers; a ValueError for any other name."""
-    cls = (custom_objects or {}).get(name) or Model.builtin_classes.get(name)
+    cls = (custom_objects or {}).get(name) or Model._builtin_classes.get(name)
     return cls if cls is not None else layers.get(name)
 
 
@@ -72,16 +72,16 @@ class Model(Trainer, Layer):
 
     # The model classes that configs name, each declared by its own module as it is defined
     # (``class Sequential(Model, config_names=("Sequential",))``), so this one imports neither.
-    builtin_classes: dict[str, type] = {}
+    _builtin_classes: dict[str, type] = {}
 
     def __init_subclass__(cls, config_names=(), **kwargs):
         super().__init_subclass__(**kwargs)
         for name in config_names:
-            Model.builtin_classes[name] = cls
+            Model._builtin_classes[name] = cls
 
     def __new__(cls, *args, **kwargs):
         if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
-            return super().__new__(Model.builtin_classes["Functional"])  # the functional API, as in Keras
+            return super().__new__(Model._builtin_classes["Functional"])  # the functional API, as in Keras
         return super().__new__(cls)
 
     def __init__(self, *args, trainable: bool = True, name: str | None = None, dtype=None, **kwargs):
