@@ -16,7 +16,7 @@ from .. import activations, constraints, initializers, regularizers
 from .. import ops as dg_ops
 from ..autograd import Tensor
 from ..ops.recurrent import SIMPLE_RNN_ACTIVATIONS, gru, lstm, simple_rnn
-from .base import Layer
+from .base import Layer, builtin_class
 
 
 def _serialize(module, value):
@@ -353,13 +353,10 @@ _MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
 
 def _layer_class(name: str):
-    cls = globals().get(name)
-    if cls is None:
-        from .. import layers
-        cls = getattr(layers, name, None)
-    if cls is None:
-        raise ValueError(f"Bidirectional: unknown layer class {name!r}")
-    return cls
+    try:
+        return builtin_class(name)
+    except ValueError:
+        raise ValueError(f"Bidirectional: unknown layer class {name!r}") from None
 
 
 class Bidirectional(Layer):
