@@ -1,5 +1,5 @@
 """Floor 3: differentiable primitives, named and called as NumPy's functions."""
-from . import activation, conv, linalg, math, nn, normalization, pool, recurrent, reduce, shape
+from . import activation, conv, linalg, manipulation, math, nn, normalization, pool, recurrent, reduce
 from .activation import (
     dropout, elu, gelu, leaky_relu, log_softmax, relu, selu, sigmoid, softmax,
     softmax_cross_entropy, softplus, tanh,
@@ -15,7 +15,7 @@ from .normalization import batch_norm, layer_norm
 from .pool import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d
 from .recurrent import gru, lstm, simple_rnn
 from .reduce import amax, amin, logsumexp, max, mean, min, std, sum, var
-from .shape import (
+from .manipulation import (
     astype, broadcast_to, concatenate, expand_dims, flatten, getitem, pad, permute, reshape, split,
     squeeze, stack, swapaxes, take, transpose,
 )
