@@ -33,3 +33,18 @@ __all__ = [
     "squeeze", "stack", "std", "subtract", "sum", "swapaxes", "take", "tanh", "transpose",
     "var", "where",
 ]
+
+from . import core  # noqa: E402
+from .core import (  # noqa: E402
+    associative_scan, cast, cond, convert_to_numpy, convert_to_tensor, custom_gradient, dtype,
+    fori_loop, is_tensor, map, rearrange, saturate_cast, scan, scatter, scatter_update, shape,
+    slice, slice_update, stop_gradient, switch, unstack, vectorized_map, view_as_complex,
+    view_as_real, while_loop,
+)
+
+__all__ += [
+    "associative_scan", "cast", "cond", "convert_to_numpy", "convert_to_tensor", "custom_gradient",
+    "dtype", "fori_loop", "is_tensor", "map", "rearrange", "saturate_cast", "scan", "scatter",
+    "scatter_update", "shape", "slice", "slice_update", "stop_gradient", "switch", "unstack",
+    "vectorized_map", "view_as_complex", "view_as_real", "while_loop",
+]
