@@ -48,3 +48,15 @@ __all__ += [
     "scatter_update", "shape", "slice", "slice_update", "stop_gradient", "switch", "unstack",
     "vectorized_map", "view_as_complex", "view_as_real", "while_loop",
 ]
+
+from . import linear_algebra  # noqa: E402
+from .linear_algebra import (  # noqa: E402
+    cdist, cholesky, cholesky_inverse, cross, det, eig, eigh, einsum, inner, inv, jvp, kron, lstsq,
+    lu_factor, matrix_rank, norm, outer, pinv, qr, solve, solve_triangular, svd, tensordot, vdot,
+)
+
+__all__ += [
+    "cdist", "cholesky", "cholesky_inverse", "cross", "det", "eig", "eigh", "einsum", "inner", "inv",
+    "jvp", "kron", "lstsq", "lu_factor", "matrix_rank", "norm", "outer", "pinv", "qr", "solve",
+    "solve_triangular", "svd", "tensordot", "vdot",
+]

@@ -13,7 +13,13 @@ import numpy as np
 
 from ..autograd import Function, Tensor, no_grad
 from . import manipulation
-from .dtypes import standardize_dtype, to_array
+from .dtypes import standardize_dtype as _standardize
+from .dtypes import to_array
+
+
+def standardize_dtype(dtype) -> str:
+    # an np.dtype by its name: np.dtype("int64") == "int" is True, which the string rules would misread
+    return _standardize(dtype.name if isinstance(dtype, np.dtype) else dtype)
 
 
 def _tensor(x, dtype=None) -> Tensor:
