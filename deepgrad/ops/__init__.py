@@ -60,3 +60,14 @@ __all__ += [
     "jvp", "kron", "lstsq", "lu_factor", "matrix_rank", "norm", "outer", "pinv", "qr", "solve",
     "solve_triangular", "svd", "tensordot", "vdot",
 ]
+
+from . import math_extra  # noqa: E402
+from .math_extra import (  # noqa: E402
+    erf, erfc, erfinv, extract_sequences, fft, fft2, ifft2, in_top_k, irfft, istft, logdet, rfft, rsqrt,
+    segment_max, segment_min, segment_prod, segment_sum, stft,
+)
+
+__all__ += [
+    "erf", "erfc", "erfinv", "extract_sequences", "fft", "fft2", "ifft2", "in_top_k", "irfft", "istft",
+    "logdet", "rfft", "rsqrt", "segment_max", "segment_min", "segment_prod", "segment_sum", "stft",
+]
