@@ -13,13 +13,13 @@ import numpy as np
 
 from ..autograd import Function, Tensor, no_grad
 from . import manipulation
-from .dtypes import standardize_dtype as _standardize
+from .dtypes import standardize_dtype
 from .dtypes import to_array
 
 
-def standardize_dtype(dtype) -> str:
+def _dtype_name(dtype) -> str:
     # an np.dtype by its name: np.dtype("int64") == "int" is True, which the string rules would misread
-    return _standardize(dtype.name if isinstance(dtype, np.dtype) else dtype)
+    return standardize_dtype(dtype.name if isinstance(dtype, np.dtype) else dtype)
 
 
 def _tensor(x, dtype=None) -> Tensor:
@@ -89,7 +89,7 @@ def is_tensor(x):
 
 def dtype(x):
     """The standard dtype name of ``x`` (``'float32'``, ``'int32'``...)."""
-    return standardize_dtype(to_array(x).dtype.name)
+    return _dtype_name(to_array(x).dtype.name)
 
 
 def shape(x):
@@ -102,7 +102,7 @@ def shape(x):
 def cast(x, dtype):
     """``x`` in ``dtype``. Between float types the gradient flows back (cast to the input's
     dtype); a cast to an integer or bool type carries none."""
-    target = standardize_dtype(dtype)
+    target = _dtype_name(dtype)
     t = _tensor(x)
     if t.dtype == np.dtype(target):
         return t
@@ -129,9 +129,9 @@ def saturate_cast(x, dtype):
     The bounds are nudged toward zero when the input dtype cannot represent them exactly.
     Differentiable (through the clip) between float types.
     """
-    target = standardize_dtype(dtype)
+    target = _dtype_name(dtype)
     t = _tensor(x)
-    src = standardize_dtype(t.dtype)
+    src = _dtype_name(t.dtype)
     in_min, in_max = _dtype_range(src)
     out_min, out_max = _dtype_range(target)
     lo = np.asarray(np.maximum(in_min, out_min)).astype(src)

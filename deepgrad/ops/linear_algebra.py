@@ -18,13 +18,13 @@ from ..autograd import Function, Tensor, unbroadcast
 from . import manipulation
 from . import math as _math
 from . import reduce as _reduce
-from .dtypes import result_type as _result_type
+from .dtypes import result_type as _keras_result_type
 from .dtypes import to_array
 
 
-def result_type(*dtypes) -> str:
+def _result_type(*dtypes) -> str:
     # np.dtypes by name: np.dtype("float64") == "float" is True, which the string rules would misread
-    return _result_type(*[d.name if isinstance(d, np.dtype) else d for d in dtypes])
+    return _keras_result_type(*[d.name if isinstance(d, np.dtype) else d for d in dtypes])
 
 
 def _tensor(x) -> Tensor:
@@ -121,7 +121,7 @@ class Einsum(Function):
 def einsum(subscripts, *operands, **kwargs):
     """Einstein summation, as ``np.einsum`` (``...`` broadcasting, implicit output)."""
     ts = [_tensor(o) for o in operands]
-    dtype = result_type(*[t.dtype for t in ts])
+    dtype = _result_type(*[t.dtype for t in ts])
     if all(t.dtype == np.int8 for t in ts):
         dtype = "int32"  # as Keras: int8 operands are summed in int32
     ts = [_cast(t, dtype) for t in ts]
@@ -157,7 +157,7 @@ def tensordot(x1, x2, axes=2):
 
 
 def _product(subscripts, a, b):
-    dtype = result_type(a.dtype, b.dtype)
+    dtype = _result_type(a.dtype, b.dtype)
     a, b = _cast(a, dtype), _cast(b, dtype)
     terms, out = _einsum_terms(subscripts, [a.shape, b.shape])
     return Einsum.apply(a, b, terms=terms, out=out)
@@ -167,7 +167,7 @@ def inner(x1, x2):
     """Sum of products over the last axes (a scalar operand multiplies)."""
     a, b = _tensor(x1), _tensor(x2)
     if a.ndim == 0 or b.ndim == 0:
-        return _math.multiply(*[_cast(t, result_type(a.dtype, b.dtype)) for t in (a, b)])
+        return _math.multiply(*[_cast(t, _result_type(a.dtype, b.dtype)) for t in (a, b)])
     if a.shape[-1] != b.shape[-1]:
         raise ValueError(f"inner: last axes of shapes {a.shape} and {b.shape} differ")
     return tensordot(a, b, ([-1], [-1]))
@@ -204,7 +204,7 @@ def cross(x1, x2, axisa=-1, axisb=-1, axisc=-1, axis=None):
     if axis is not None:
         axisa = axisb = axisc = axis
     a, b = _tensor(x1), _tensor(x2)
-    dtype = result_type(a.dtype, b.dtype)
+    dtype = _result_type(a.dtype, b.dtype)
     a, b = _cast(a, dtype), _cast(b, dtype)
 
     def components(t, ax, name):
@@ -250,7 +250,7 @@ class Cdist(Function):
 def cdist(x, y):
     """Euclidean distances between the rows of ``x`` (..., P, M) and ``y`` (..., R, M): (..., P, R)."""
     a, b = _tensor(x), _tensor(y)
-    dtype = result_type(a.dtype, b.dtype, float)
+    dtype = _result_type(a.dtype, b.dtype, float)
     if a.ndim < 2 or b.ndim < 2 or a.shape[-1] != b.shape[-1]:
         raise ValueError(f"cdist: x and y need shapes (..., P, M) and (..., R, M), got {a.shape} and {b.shape}")
     return Cdist.apply(_cast(a, dtype), _cast(b, dtype))
@@ -379,7 +379,7 @@ class Solve(Function):
         self.vector = vector
         bb = b[..., None] if vector else b
         try:
-            x = np.linalg.solve(_work(a), _work(bb)).astype(result_type(a.dtype, b.dtype))
+            x = np.linalg.solve(_work(a), _work(bb)).astype(_result_type(a.dtype, b.dtype))
         except np.linalg.LinAlgError:
             raise _linalg_error("solve") from None
         except ValueError:
@@ -403,7 +403,7 @@ class Solve(Function):
 def solve(a, b):
     """``x`` with ``a @ x = b``; ``b`` is a vector when it has one axis fewer than ``a``."""
     ta, tb = _matrix(a, "solve"), _tensor(b)
-    dtype = result_type(ta.dtype, tb.dtype)
+    dtype = _result_type(ta.dtype, tb.dtype)
     ta, tb = _cast(ta, dtype), _cast(tb, dtype)
     # as torch.linalg.solve: b is a (batch of) vector(s) when 1-D or shaped as a's leading axes
     vector = tb.ndim == 1 or (tb.ndim == ta.ndim - 1 and tb.shape == ta.shape[:-1])
@@ -418,7 +418,7 @@ class SolveTriangular(Function):
         t = np.tril(a) if lower else np.triu(a)
         bb = b[..., None] if vector else b
         try:
-            x = _tri_solve(_work(t), _work(bb)).astype(result_type(a.dtype, b.dtype))
+            x = _tri_solve(_work(t), _work(bb)).astype(_result_type(a.dtype, b.dtype))
         except np.linalg.LinAlgError:
             raise _linalg_error("solve_triangular") from None
         self.save_for_backward(t, x)
@@ -440,7 +440,7 @@ class SolveTriangular(Function):
 def solve_triangular(a, b, lower=False):
     """``x`` with ``T @ x = b``, ``T`` the lower (``lower=True``) or upper triangle of ``a``."""
     ta, tb = _matrix(a, "solve_triangular"), _tensor(b)
-    dtype = result_type(ta.dtype, tb.dtype)
+    dtype = _result_type(ta.dtype, tb.dtype)
     ta, tb = _cast(ta, dtype), _cast(tb, dtype)
     vector = tb.ndim == ta.ndim - 1
     if tb.ndim < 1 or (tb.shape[-1] if vector else tb.shape[-2]) != ta.shape[-1]:
@@ -593,7 +593,7 @@ def lstsq(a, b, rcond=None):
     ta, tb = to_array(_matrix(a, "lstsq", square=False)), to_array(b)
     if ta.ndim != 2 or tb.ndim not in (1, 2) or tb.shape[0] != ta.shape[0]:
         raise ValueError(f"lstsq: a must be (M, N) and b (M,) or (M, K), got {ta.shape} and {np.shape(tb)}")
-    dtype = result_type(ta.dtype, tb.dtype)
+    dtype = _result_type(ta.dtype, tb.dtype)
     x = np.linalg.lstsq(_work(ta), _work(tb.astype(dtype)), rcond=rcond)[0].astype(dtype)
     return Tensor(x, dtype=x.dtype)
 
