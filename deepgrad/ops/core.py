@@ -89,13 +89,15 @@ def is_tensor(x):
 
 def dtype(x):
     """The standard dtype name of ``x`` (``'float32'``, ``'int32'``...)."""
-    return _dtype_name(to_array(x).dtype.name)
+    if hasattr(x, "dtype") and not isinstance(x, (list, tuple)):  # also symbolic tensors
+        return _dtype_name(x.dtype)
+    return _dtype_name(to_array(x).dtype)
 
 
 def shape(x):
-    """The shape of ``x`` as a tuple of Python ints."""
-    if isinstance(x, Tensor) or hasattr(x, "shape"):
-        return tuple(int(n) for n in x.shape)
+    """The shape of ``x`` as a tuple of Python ints (None for an unknown size of a symbolic tensor)."""
+    if hasattr(x, "shape"):
+        return tuple(None if n is None else int(n) for n in x.shape)
     return tuple(int(n) for n in to_array(x).shape)
 
 
