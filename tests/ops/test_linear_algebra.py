@@ -70,6 +70,17 @@ def test_einsum_values_and_gradients(subscripts, shapes):
 
 
 # (int32 einsum gives int64 on Keras's torch backend, a torch artifact; deepgrad keeps int32)
+@given(st.lists(st.sampled_from([1, 2, 3]), min_size=0, max_size=2), st.data())
+def test_einsum_broadcast_batches_against_torch(batch, data):
+    # each operand's batch axes: the full size or 1 (broadcast), possibly fewer leading axes
+    ba = [data.draw(st.sampled_from([n, 1])) for n in batch][data.draw(st.integers(0, len(batch))):]
+    bb = [data.draw(st.sampled_from([n, 1])) for n in batch]
+    i, j, k = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+    a, b = rng.standard_normal(tuple(ba) + (i, j)), rng.standard_normal(tuple(bb) + (j, k))
+    compare_with_torch(lambda x, y: ops.einsum("...ij,...jk->...ik", x, y),
+                       lambda x, y: torch.einsum("...ij,...jk->...ik", x, y), [a, b])
+
+
 @pytest.mark.parametrize("dtypes", [("int8", "int8"), ("float16", "float16"), ("float32", "float32"),
                                     ("int64", "int64")])
 def test_einsum_dtypes_as_keras(dtypes):
