@@ -105,7 +105,11 @@ def cast(x, dtype):
     """``x`` in ``dtype``. Between float types the gradient flows back (cast to the input's
     dtype); a cast to an integer or bool type carries none."""
     target = _dtype_name(dtype)
-    t = _tensor(x)
+    if not isinstance(x, Tensor):  # straight to the target: 0.1 to float64 is not rounded via float32
+        with np.errstate(invalid="ignore", over="ignore"):
+            a = to_array(x, target)
+        return Tensor(a, dtype=a.dtype)
+    t = x
     if t.dtype == np.dtype(target):
         return t
     if t.requires_grad and np.dtype(target).kind == "f":

@@ -80,6 +80,11 @@ def test_saturate_cast_as_keras(src, dst):
     same(ops.saturate_cast(x, dst), K.saturate_cast(x, dst))
 
 
+def test_cast_of_python_numbers_is_exact():
+    for value, dtype in [(0.1, "float64"), ([0.1, 1e300], "float64"), (3, "int8"), (True, "float32")]:
+        same(ops.cast(value, dtype), K.cast(value, dtype), 0, 0)
+
+
 def test_cast_gradient_between_floats():
     compare_with_torch(lambda a: ops.cast(a, "float32") * 2.0, lambda a: a.to(torch.float32) * 2.0,
                        [rng.standard_normal((3, 2))], rtol=1e-6, atol=1e-6)
