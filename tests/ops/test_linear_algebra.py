@@ -404,3 +404,14 @@ BACKWARD_CASES = {
     "Pinv": (ops.pinv, [rng.standard_normal((4, 3))]),
     "Norm2": (ops.norm, [rng.standard_normal((4, 3))]),
 }
+
+
+def test_products_of_empty_arrays():
+    a, b = np.ones((0, 3), np.float32), np.ones((3, 2), np.float32)
+    same(ops.einsum("ij,jk->ik", a, b), K.einsum("ij,jk->ik", T(a), T(b)))
+    same(ops.outer(a, b), K.outer(T(a), T(b)))
+    same(ops.tensordot(b.T, a.T, 1), K.tensordot(T(b.T), T(a.T), 1))
+    assert ops.cdist(np.ones((0, 3)), np.ones((2, 3))).shape == (0, 2)
+    x = dg.Tensor(np.ones((0, 3)), requires_grad=True)
+    ops.einsum("ij->j", x).sum().backward()
+    assert x.grad.shape == (0, 3)

@@ -257,3 +257,9 @@ BACKWARD_CASES = {
     "OverlapAdd": (lambda a, b: ops.istft((a, b), 4, 2, 4, center=False), [rng.standard_normal((3, 3)),
                                                                            rng.standard_normal((3, 3))]),
 }
+
+
+def test_empty_inputs():
+    data, ids = np.ones((0, 2), np.float32), np.zeros(0, np.int64)
+    same(ops.segment_sum(data, ids, num_segments=3), K.segment_sum(T(data), T(ids), num_segments=3))
+    same(ops.erf(np.zeros((0, 4), np.float32)), K.erf(T(np.zeros((0, 4), np.float32))))
