@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Tensor
-from . import activation, linalg, math, reduce, shape
+from . import activation, linalg, manipulation, math, reduce
 
 
 def _reflected(op):
@@ -30,7 +30,7 @@ def install() -> None:
     T.__neg__ = math.negative
     T.__pos__ = lambda self: self
     T.__abs__ = math.abs
-    T.__getitem__ = shape.getitem
+    T.__getitem__ = manipulation.getitem
     for name, uf in [("__lt__", np.less), ("__le__", np.less_equal), ("__gt__", np.greater),
                      ("__ge__", np.greater_equal), ("__eq__", np.equal), ("__ne__", np.not_equal)]:
         setattr(T, name, _compare(uf))
@@ -38,15 +38,15 @@ def install() -> None:
 
     T.sum, T.mean, T.max, T.min = reduce.sum, reduce.mean, reduce.max, reduce.min
     T.var, T.std, T.logsumexp = reduce.var, reduce.std, reduce.logsumexp
-    T.reshape, T.transpose, T.permute = shape.reshape, shape.transpose, shape.permute
-    T.swapaxes, T.squeeze, T.flatten = shape.swapaxes, shape.squeeze, shape.flatten
-    T.expand_dims, T.broadcast_to = shape.expand_dims, shape.broadcast_to
+    T.reshape, T.transpose, T.permute = manipulation.reshape, manipulation.transpose, manipulation.permute
+    T.swapaxes, T.squeeze, T.flatten = manipulation.swapaxes, manipulation.squeeze, manipulation.flatten
+    T.expand_dims, T.broadcast_to = manipulation.expand_dims, manipulation.broadcast_to
     T.clip, T.exp, T.log, T.sqrt, T.abs = math.clip, math.exp, math.log, math.sqrt, math.abs
     T.dot, T.matmul = linalg.matmul, linalg.matmul
     T.relu, T.sigmoid, T.tanh = activation.relu, activation.sigmoid, activation.tanh
     T.softmax, T.log_softmax = activation.softmax, activation.log_softmax
-    T.T = property(lambda self: shape.transpose(self))
-    T.astype = shape.astype
+    T.T = property(lambda self: manipulation.transpose(self))
+    T.astype = manipulation.astype
 
 
 

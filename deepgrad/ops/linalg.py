@@ -54,3 +54,7 @@ def matmul(a, b):
 
 
 dot = matmul
+from .linear_algebra import (  # noqa: E402,F401 - keras.ops.linalg's names
+    cholesky, cholesky_inverse, det, eig, eigh, inv, jvp, lstsq, lu_factor, matrix_rank, norm, pinv, qr,
+    solve, solve_triangular, svd,
+)
