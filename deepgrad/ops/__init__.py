@@ -1,5 +1,5 @@
 """Floor 3: differentiable primitives, named and called as NumPy's functions."""
-from . import activation, conv, linalg, manipulation, math, nn, normalization, pool, recurrent, reduce
+from . import activation, conv, linalg, manipulation, math, product, nn, normalization, pool, recurrent, reduce
 from .activation import (
     dropout, elu, gelu, leaky_relu, log_softmax, relu, selu, sigmoid, softmax,
     softmax_cross_entropy, softplus, tanh,
@@ -9,7 +9,7 @@ from .math import (
     sqrt, square, subtract, where,
 )
 from .conv import conv1d, conv2d
-from .linalg import dot, matmul
+from .product import dot, matmul
 from .nn import embedding, linear
 from .normalization import batch_norm, layer_norm
 from .pool import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d

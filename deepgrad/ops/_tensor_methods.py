@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Tensor
-from . import activation, linalg, manipulation, math, reduce
+from . import activation, manipulation, math, reduce
+from . import product as linalg
 
 
 def _reflected(op):

@@ -16,6 +16,7 @@ import numpy as np
 from .. import backend
 from ..autograd import Function, Tensor, unbroadcast
 from . import manipulation
+from .product import matmul
 from . import math as _math
 from . import reduce as _reduce
 from .dtypes import result_type as _keras_result_type
@@ -369,10 +370,7 @@ def cholesky_inverse(x, upper=False):
     return inv(a)
 
 
-def _matmul(a, b):
-    from .linalg import matmul
-    return matmul(a, b)
-
+_matmul = matmul
 
 class Solve(Function):
     def forward(self, a, b, vector=False):
