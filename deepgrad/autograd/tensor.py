@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
-from .engine import run_backward
+from .engine import owned, propagate
 
 
 class Tensor:
@@ -17,8 +17,10 @@ class Tensor:
 
     __array_priority__ = 100  # ndarray <op> Tensor defers to Tensor's reflected operators
 
-    # _keras_mask: the boolean (batch, time) mask an Embedding(mask_zero=True) attaches
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_index", "name", "_keras_mask", "__weakref__")
+    # _keras_mask: the boolean (batch, time) mask an Embedding(mask_zero=True) attaches;
+    # _keras_logits: on a softmax or sigmoid output, the logits (and axis) it came from
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_index", "name", "_keras_mask", "_keras_logits",
+                 "__weakref__")
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
         if isinstance(data, Tensor):
@@ -33,6 +35,7 @@ class Tensor:
         self._index = 0
         self.name = name
         self._keras_mask = None
+        self._keras_logits = None
 
     @classmethod
     def _from_op(cls, data: np.ndarray, ctx, index: int) -> "Tensor":
@@ -44,6 +47,7 @@ class Tensor:
         t._index = index
         t.name = None
         t._keras_mask = None
+        t._keras_logits = None
         return t
 
     # ----------------------------------------------------------------- array facts
@@ -131,7 +135,13 @@ class Tensor:
             grad = np.ones(self.shape, dtype=self.dtype)
         elif isinstance(grad, Tensor):
             grad = grad.data
-        run_backward([self], [np.asarray(grad, dtype=self.dtype)], retain_graph=retain_graph)
+        seed = np.asarray(grad, dtype=self.dtype)
+        taken = {id(seed)}
+        for leaf, g in propagate([self], [seed], retain_graph).values():
+            if leaf.grad is None:
+                leaf.grad = owned(g, taken)  # never aliased: optimisers update .grad in place
+            else:
+                leaf.grad += g
 
 
 def as_tensor(x, dtype=None) -> Tensor:
