@@ -19,9 +19,17 @@ from .shape import (
     astype, broadcast_to, concatenate, expand_dims, flatten, getitem, pad, permute, reshape, split,
     squeeze, stack, swapaxes, take, transpose,
 )
-from ._tensor_methods import install as _install
+from ..autograd.tensor import register_ops as _register_ops
 
-_install()
+# the functions behind Tensor's operators and methods (listed in autograd/tensor.py)
+_register_ops(
+    abs=abs, add=add, astype=astype, broadcast_to=broadcast_to, clip=clip, divide=divide, exp=exp,
+    expand_dims=expand_dims, flatten=flatten, getitem=getitem, log=log, log_softmax=log_softmax,
+    logsumexp=logsumexp, matmul=matmul, max=max, mean=mean, min=min, multiply=multiply,
+    negative=negative, power=power, relu=relu, reshape=reshape, sigmoid=sigmoid, softmax=softmax, sqrt=sqrt,
+    squeeze=squeeze, std=std, subtract=subtract, sum=sum, swapaxes=swapaxes, tanh=tanh,
+    transpose=transpose, var=var,
+)
 
 __all__ = [
     "abs", "absolute", "add", "amax", "amin", "astype", "avg_pool1d", "avg_pool2d", "batch_norm",
