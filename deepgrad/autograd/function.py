@@ -81,23 +81,21 @@ class Function:
         fn = cls()
         needs = tuple([t.requires_grad for t in inputs])
         record = True in needs and is_grad_enabled()
-        if record:
-            fn.inputs = inputs
-        elif True in needs:
-            needs = (False,) * len(needs)
+        if not record and True in needs:
+            needs = (False,) * len(needs)  # under no_grad: forward keeps nothing for a backward that never runs
         fn.needs_input_grad = needs
         out = fn.forward(*[t.data for t in inputs], **attrs)
-        fn.multi_output = multi = type(out) is tuple  # backward then takes a tuple, even of one
-        if not record:
+        multi = type(out) is tuple
+        ctx = fn if record else None
+        if record:
+            fn.inputs = inputs
+            fn.multi_output = multi  # backward then takes a tuple, even of one
+            fn.n_outputs = len(out) if multi else 1
             if multi:
-                return tuple([Tensor._from_op(o, None, i) for i, o in enumerate(out)])
-            return Tensor._from_op(out, None, 0)
+                fn.output_meta = tuple([(o.shape, o.dtype) for o in out])
         if multi:
-            fn.n_outputs = len(out)
-            fn.output_meta = tuple([(o.shape, o.dtype) for o in out])
-            return tuple([Tensor._from_op(o, fn, i) for i, o in enumerate(out)])
-        fn.n_outputs = 1
-        return Tensor._from_op(out, fn, 0)
+            return tuple([Tensor._from_op(o, ctx, i) for i, o in enumerate(out)])
+        return Tensor._from_op(out, ctx, 0)
 
 
 def _as_tensors(inputs) -> tuple:
