@@ -193,7 +193,8 @@ class MaxPool1D(MaxPool2D):
 
     def forward(self, x, **attrs):
         if x.ndim != 3:
-            raise ValueError(f"{self.function_name}: expected x of rank 3 (batch, steps, channels), got shape {x.shape}")
+            raise ValueError(f"{self.function_name}: expected x of rank 3 (batch, steps, channels), "
+                             f"got shape {x.shape}")
         return super().forward(x[:, None], **attrs)[:, 0]
 
     def backward(self, g):
@@ -205,7 +206,8 @@ class AvgPool1D(AvgPool2D):
 
     def forward(self, x, **attrs):
         if x.ndim != 3:
-            raise ValueError(f"{self.function_name}: expected x of rank 3 (batch, steps, channels), got shape {x.shape}")
+            raise ValueError(f"{self.function_name}: expected x of rank 3 (batch, steps, channels), "
+                             f"got shape {x.shape}")
         return super().forward(x[:, None], **attrs)[:, 0]
 
     def backward(self, g):
