@@ -1,5 +1,5 @@
 """Floor 3: differentiable primitives, named and called as NumPy's functions."""
-from . import activation, conv, linalg, manipulation, math, product, nn, normalization, pool, recurrent, reduce
+from . import activation, im2col, linalg, manipulation, math, product, nn, normalization, pool, recurrent, reduce
 from .activation import (
     dropout, elu, gelu, leaky_relu, log_softmax, relu, selu, sigmoid, softmax,
     softmax_cross_entropy, softplus, tanh,
@@ -8,7 +8,7 @@ from .math import (
     abs, absolute, add, clip, divide, exp, log, maximum, minimum, multiply, negative, power,
     sqrt, square, subtract, where,
 )
-from .conv import conv1d, conv2d
+from .im2col import conv1d, conv2d
 from .product import dot, matmul
 from .nn import embedding, linear
 from .normalization import batch_norm, layer_norm
@@ -65,9 +65,17 @@ from .nn_losses import (
     binary_crossentropy, categorical_crossentropy, ctc_decode, ctc_loss, sparse_categorical_crossentropy,
 )
 from .pooling import adaptive_average_pool, adaptive_max_pool, average_pool, max_pool
-from ._tensor_methods import install as _install
+from ..autograd.tensor import register_ops as _register_ops
 
-_install()
+# the functions behind Tensor's operators and methods (listed in autograd/tensor.py)
+_register_ops(
+    abs=abs, add=add, astype=astype, broadcast_to=broadcast_to, clip=clip, divide=divide, exp=exp,
+    expand_dims=expand_dims, flatten=flatten, getitem=getitem, log=log, log_softmax=log_softmax,
+    logsumexp=logsumexp, matmul=matmul, max=max, mean=mean, min=min, multiply=multiply,
+    negative=negative, power=power, relu=relu, reshape=reshape, sigmoid=sigmoid, softmax=softmax, sqrt=sqrt,
+    squeeze=squeeze, std=std, subtract=subtract, sum=sum, swapaxes=swapaxes, tanh=tanh,
+    transpose=transpose, var=var,
+)
 
 __all__ = [
     "abs", "absolute", "add", "amax", "amin", "astype", "avg_pool1d", "avg_pool2d", "batch_norm",

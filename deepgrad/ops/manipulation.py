@@ -59,7 +59,7 @@ class Stack(Function):
         if out is None:
             shapes = ", ".join(str(a.shape) for a in arrays)
             raise ValueError(f"stack: all inputs need the same shape, got {shapes}")
-        self.axis, self.n = axis % out.ndim, len(arrays)
+        self.axis = axis % out.ndim
         return out
 
     def backward(self, g):
@@ -68,10 +68,8 @@ class Stack(Function):
 
 class Split(Function):
     def forward(self, a, indices_or_sections=None, axis=0):
-        self.axis, self.in_shape, self.dtype = axis, a.shape, a.dtype
-        parts = np.split(a, indices_or_sections, axis=axis)
-        self.bounds = np.cumsum([0] + [p.shape[axis] for p in parts])
-        return tuple(parts)
+        self.axis = axis
+        return tuple(np.split(a, indices_or_sections, axis=axis))
 
     def backward(self, grads):
         return np.concatenate(grads, axis=self.axis)
@@ -100,15 +98,17 @@ class Cast(Function):
 
 class GetItem(Function):
     def forward(self, a, index=None):
-        self.in_shape, self.index = a.shape, index
+        self.in_shape = a.shape
+        self.save_for_backward(index)  # may hold integer or boolean arrays
         return a[index]
 
     def backward(self, g):
+        index = self.saved[0]
         out = np.zeros(self.in_shape, g.dtype)
-        if _is_basic(self.index):
-            out[self.index] = g
+        if _is_basic(index):
+            out[index] = g
         else:
-            np.add.at(out, self.index, g)  # repeated indices accumulate
+            np.add.at(out, index, g)  # repeated indices accumulate
         return out
 
 
