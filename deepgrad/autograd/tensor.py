@@ -234,10 +234,14 @@ class Tensor:
         return _ops.logsumexp(self, axis=axis, keepdims=keepdims)
 
     def reshape(self, *shape):
-        return _ops.reshape(self, *shape)
+        """``t.reshape(2, 3)`` or ``t.reshape((2, 3))``, as NumPy's method."""
+        return _ops.reshape(self, shape[0] if len(shape) == 1 else shape)
 
     def transpose(self, *axes):
-        return _ops.transpose(self, *axes)
+        """``t.transpose()``, ``t.transpose(1, 0)`` or ``t.transpose((1, 0))``, as NumPy's method."""
+        if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
+            axes = axes[0]
+        return _ops.transpose(self, axes or None)
 
     permute = transpose
 

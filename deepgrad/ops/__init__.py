@@ -9,7 +9,7 @@ from .math import (
     sqrt, square, subtract, where,
 )
 from .im2col import conv1d, conv2d
-from .product import dot, matmul
+from .product import matmul
 from .nn import embedding, linear
 from .normalization import batch_norm, layer_norm
 from .pool import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d
@@ -197,7 +197,7 @@ from . import core  # noqa: E402
 from .core import (  # noqa: E402
     associative_scan, cast, cond, convert_to_numpy, convert_to_tensor, custom_gradient, dtype,
     fori_loop, is_tensor, map, rearrange, saturate_cast, scan, scatter, scatter_update, shape,
-    slice, slice_update, stop_gradient, switch, unstack, vectorized_map, view_as_complex,
+    slice, slice_update, stop_gradient, switch, unstack, vectorize, vectorized_map, view, view_as_complex,
     view_as_real, while_loop,
 )
 
@@ -205,19 +205,19 @@ __all__ += [
     "associative_scan", "cast", "cond", "convert_to_numpy", "convert_to_tensor", "custom_gradient",
     "dtype", "fori_loop", "is_tensor", "map", "rearrange", "saturate_cast", "scan", "scatter",
     "scatter_update", "shape", "slice", "slice_update", "stop_gradient", "switch", "unstack",
-    "vectorized_map", "view_as_complex", "view_as_real", "while_loop",
+    "vectorize", "vectorized_map", "view", "view_as_complex", "view_as_real", "while_loop",
 ]
 
 from . import linear_algebra  # noqa: E402
 from .linear_algebra import (  # noqa: E402
-    cdist, cholesky, cholesky_inverse, cross, det, eig, eigh, einsum, inner, inv, jvp, kron, lstsq,
-    lu_factor, matrix_rank, norm, outer, pinv, qr, solve, solve_triangular, svd, tensordot, vdot,
+    cdist, cholesky, cholesky_inverse, cross, det, dot, eig, eigh, einsum, inner, inv, jvp, kron, lstsq,
+    lu_factor, matrix_rank, norm, outer, pinv, qr, slogdet, solve, solve_triangular, svd, tensordot, vdot,
 )
 
 __all__ += [
     "cdist", "cholesky", "cholesky_inverse", "cross", "det", "eig", "eigh", "einsum", "inner", "inv",
     "jvp", "kron", "lstsq", "lu_factor", "matrix_rank", "norm", "outer", "pinv", "qr", "solve",
-    "solve_triangular", "svd", "tensordot", "vdot",
+    "solve_triangular", "svd", "tensordot", "vdot", "slogdet",
 ]
 
 from . import math_extra  # noqa: E402

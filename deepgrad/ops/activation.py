@@ -276,8 +276,12 @@ def selu(x):
     return ELU.apply(x, alpha=SELU_ALPHA, scale=SELU_SCALE)
 
 
-def gelu(x, approximate=False):
-    return GELU.apply(x, approximate=approximate)
+def gelu(x, approximate=True):
+    """Gaussian error linear unit; by default the tanh approximation, as Keras's ``ops.gelu``.
+
+    ``x * Phi(x)`` exactly, or ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``.
+    """
+    return GELU.apply(x, approximate=bool(approximate))
 
 
 def softplus(x):

@@ -206,98 +206,107 @@ class Clip(Function):
         return g * self.saved[0]
 
 
-def add(a, b):
+def add(x1, x2):
     try:
-        return Add.apply(a, b)
+        return Add.apply(x1, x2)
     except ValueError:
-        _broadcast_error("add", a, b)
+        _broadcast_error("add", x1, x2)
         raise
 
 
-def subtract(a, b):
+def subtract(x1, x2):
     try:
-        return Sub.apply(a, b)
+        return Sub.apply(x1, x2)
     except ValueError:
-        _broadcast_error("subtract", a, b)
+        _broadcast_error("subtract", x1, x2)
         raise
 
 
-def multiply(a, b):
+def multiply(x1, x2):
     try:
-        return Mul.apply(a, b)
+        return Mul.apply(x1, x2)
     except ValueError:
-        _broadcast_error("multiply", a, b)
+        _broadcast_error("multiply", x1, x2)
         raise
 
 
-def divide(a, b):
+def divide(x1, x2):
     try:
-        return Div.apply(a, b)
+        return Div.apply(x1, x2)
     except ValueError:
-        _broadcast_error("divide", a, b)
+        _broadcast_error("divide", x1, x2)
         raise
 
 
-def power(a, b):
+def power(x1, x2):
     try:
-        return Pow.apply(a, b)
+        return Pow.apply(x1, x2)
     except ValueError:
-        _broadcast_error("power", a, b)
+        _broadcast_error("power", x1, x2)
         raise
 
 
-def maximum(a, b):
+def maximum(x1, x2):
     try:
-        return Maximum.apply(a, b)
+        return Maximum.apply(x1, x2)
     except ValueError:
-        _broadcast_error("maximum", a, b)
+        _broadcast_error("maximum", x1, x2)
         raise
 
 
-def minimum(a, b):
+def minimum(x1, x2):
     try:
-        return Minimum.apply(a, b)
+        return Minimum.apply(x1, x2)
     except ValueError:
-        _broadcast_error("minimum", a, b)
+        _broadcast_error("minimum", x1, x2)
         raise
 
 
-def where(condition, a, b):
-    """``condition ? a : b``, differentiable in ``a`` and ``b``."""
+def where(condition, x1=None, x2=None):
+    """``condition ? x1 : x2``, differentiable in ``x1`` and ``x2``.
+
+    With ``x1`` and ``x2`` left out, the indices where ``condition`` holds, one integer
+    tensor per axis (NumPy's ``nonzero``), as Keras's ``where``.
+    """
     cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    if x1 is None and x2 is None:
+        return tuple(Tensor(i, dtype=i.dtype) for i in np.nonzero(cond))
+    if x1 is None or x2 is None:
+        raise ValueError("where: give both x1 and x2, or neither (for the indices where condition holds)")
     try:
-        return Where.apply(Tensor(cond, dtype=bool), a, b)
+        return Where.apply(Tensor(cond.astype(bool, copy=False), dtype=bool), x1, x2)
     except ValueError:
-        _broadcast_error("where", cond, a, b)
+        _broadcast_error("where", cond, x1, x2)
         raise
 
 
-def negative(a):
-    return Neg.apply(a)
+def negative(x):
+    return Neg.apply(x)
 
 
-def exp(a):
-    return Exp.apply(a)
+def exp(x):
+    return Exp.apply(x)
 
 
-def log(a):
-    return Log.apply(a)
+def log(x):
+    return Log.apply(x)
 
 
-def sqrt(a):
-    return Sqrt.apply(a)
+def sqrt(x):
+    return Sqrt.apply(x)
 
 
-def square(a):
-    return Mul.apply(a, a)
+def square(x):
+    return Mul.apply(x, x)
 
 
-def abs(a):  # noqa: A001 - NumPy's name
-    return Abs.apply(a)
+def abs(x):  # noqa: A001 - NumPy's name
+    return Abs.apply(x)
 
 
-def clip(a, a_min=None, a_max=None):
-    return Clip.apply(a, lo=a_min, hi=a_max)
+def clip(x, x_min=None, x_max=None):
+    """``x`` limited to ``[x_min, x_max]`` (either may be None); the gradient flows where it is inside."""
+    return Clip.apply(x, lo=x_min, hi=x_max)
 
 
 absolute = abs

@@ -105,9 +105,9 @@ __all__ = ["embedding", "linear", "linear_relu"]
 
 
 # ``keras.ops.nn``: every name of that namespace is reachable as ``deepgrad.ops.nn.<name>``.
-from .activation import elu, leaky_relu, log_softmax, relu, selu, sigmoid, softmax, softplus  # noqa: E402
+from .activation import elu, gelu, leaky_relu, log_softmax, relu, selu, sigmoid, softmax, softplus  # noqa: E402
 from .nn_activations import (  # noqa: E402
-    celu, gelu, glu, hard_shrink, hard_sigmoid, hard_silu, hard_swish, hard_tanh, log_sigmoid, relu6, silu,
+    celu, glu, hard_shrink, hard_sigmoid, hard_silu, hard_swish, hard_tanh, log_sigmoid, relu6, silu,
     soft_shrink, softsign, sparse_plus, sparse_sigmoid, sparsemax, squareplus, swish, tanh_shrink, threshold,
 )
 from .convolution import conv, conv_transpose, depthwise_conv, separable_conv  # noqa: E402

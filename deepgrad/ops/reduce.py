@@ -124,33 +124,43 @@ class LogSumExp(Function):
         return _expand(g, a.shape, self.axes, self.keepdims) * np.exp(a - out)
 
 
-def sum(a, axis=None, keepdims=False):  # noqa: A001 - NumPy's name
-    return Sum.apply(a, axis=axis, keepdims=keepdims)
+def sum(x, axis=None, keepdims=False):  # noqa: A001 - NumPy's name
+    return Sum.apply(x, axis=axis, keepdims=keepdims)
 
 
-def mean(a, axis=None, keepdims=False):
-    return Mean.apply(a, axis=axis, keepdims=keepdims)
+def mean(x, axis=None, keepdims=False):
+    return Mean.apply(x, axis=axis, keepdims=keepdims)
 
 
-def max(a, axis=None, keepdims=False):  # noqa: A001
-    return Max.apply(a, axis=axis, keepdims=keepdims)
+def max(x, axis=None, keepdims=False, initial=None):  # noqa: A001
+    """The maximum over ``axis``; ``initial`` takes part in it as one more element (NumPy's rule)."""
+    out = Max.apply(x, axis=axis, keepdims=keepdims)
+    if initial is None:
+        return out
+    from .math import maximum
+    return maximum(out, initial)
 
 
-def min(a, axis=None, keepdims=False):  # noqa: A001
-    return Min.apply(a, axis=axis, keepdims=keepdims)
+def min(x, axis=None, keepdims=False, initial=None):  # noqa: A001
+    """The minimum over ``axis``; ``initial`` takes part in it as one more element (NumPy's rule)."""
+    out = Min.apply(x, axis=axis, keepdims=keepdims)
+    if initial is None:
+        return out
+    from .math import minimum
+    return minimum(out, initial)
 
 
-def var(a, axis=None, keepdims=False, ddof=0):
-    return Var.apply(a, axis=axis, keepdims=keepdims, ddof=ddof)
+def var(x, axis=None, keepdims=False, ddof=0):
+    return Var.apply(x, axis=axis, keepdims=keepdims, ddof=ddof)
 
 
-def std(a, axis=None, keepdims=False, ddof=0):
-    _axes(axis, np.ndim(a.data if isinstance(a, Tensor) else a), "std")  # an error names std, not var
-    return sqrt(Var.apply(a, axis=axis, keepdims=keepdims, ddof=ddof))
+def std(x, axis=None, keepdims=False, ddof=0):
+    _axes(axis, np.ndim(x.data if isinstance(x, Tensor) else x), "std")  # an error names std, not var
+    return sqrt(Var.apply(x, axis=axis, keepdims=keepdims, ddof=ddof))
 
 
-def logsumexp(a, axis=None, keepdims=False):
-    return LogSumExp.apply(a, axis=axis, keepdims=keepdims)
+def logsumexp(x, axis=None, keepdims=False):
+    return LogSumExp.apply(x, axis=axis, keepdims=keepdims)
 
 
 amax, amin = max, min

@@ -82,7 +82,8 @@ OPS = {
     "Log": (ops.log, [_positive(2, 3)], {}),
     "Sqrt": (ops.sqrt, [_positive(2, 3)], {}),
     "Abs": (ops.abs, [_away_from_zero(2, 3)], {}),
-    "Clip": (ops.clip, [_away_from_zero(2, 3)], {"a_min": -1.0, "a_max": 1.0}),
+    "LogAbsDet": (lambda x: ops.slogdet(x)[1], [_normal(3, 3) + 3 * np.eye(3)], {}),
+    "Clip": (ops.clip, [_away_from_zero(2, 3)], {"x_min": -1.0, "x_max": 1.0}),
     # linalg, nn, normalization
     "MatMul": (ops.matmul, [_normal(2, 3, 4), _normal(4, 5, seed=1)], {}),
     "Linear": (ops.nn.linear, [_normal(2, 3, 4), _normal(4, 5, seed=1), _normal(5, seed=2)], {}),
