@@ -1,5 +1,6 @@
 """Floor 3: differentiable primitives, named and called as NumPy's functions."""
 from . import activation, conv, linalg, math, nn, normalization, pool, recurrent, reduce, shape
+from . import image
 from .activation import (
     dropout, elu, gelu, leaky_relu, log_softmax, relu, selu, sigmoid, softmax,
     softmax_cross_entropy, softplus, tanh,
