@@ -668,13 +668,14 @@ def gaussian_blur(images, kernel_size=(3, 3), sigma=(1.0, 1.0), data_format=None
 
 def sobel_edges(images, data_format=None):
     """Sobel gradients of each channel, zero padding, stacked on a new last axis as
-    ``(d/dy, d/dx)``: ``[1 2 1]^T [-1 0 1]`` along width, its transpose along height."""
+    ``(d/dy, d/dx)``: ``[1 2 1]^T [-1 0 1]`` along width, its transpose along height.
+    Integer images are computed in float32."""
     data_format = _data_format(data_format)
     x = _tensor(images)
-    _check_rank("sobel_edges", x, ranks=(4, 4))
+    _check_rank("sobel_edges", x)
     if x.dtype.kind != "f":
         x = _shape.astype(x, _compute_float(x.dtype))
-    h_axis, w_axis = _spatial_axes(4, data_format)
+    h_axis, w_axis = _spatial_axes(x.ndim, data_format)
     smooth, diff = np.array([1.0, 2.0, 1.0]), np.array([-1.0, 0.0, 1.0])
     sh, dh = (_conv_matrix(x.shape[h_axis], k, 1) for k in (smooth, diff))
     sw, dw = (_conv_matrix(x.shape[w_axis], k, 1) for k in (smooth, diff))

@@ -410,8 +410,10 @@ def test_sobel_edges_matches_keras_and_gradient(data_format):
     x = images(rng, layout((2, 6, 7, 3), data_format))
     check(im.sobel_edges(x, data_format), kr("sobel_edges", x, data_format))
     check_gradients(lambda t: im.sobel_edges(t, data_format), [rng.standard_normal(layout((1, 4, 3, 2), data_format))])
+    single = im.sobel_edges(x[1], data_format)
+    np.testing.assert_allclose(single.data, kr("sobel_edges", x, data_format)[1], atol=1e-5)
     with pytest.raises(ValueError, match="sobel_edges.*rank"):
-        im.sobel_edges(np.zeros((4, 4, 3)))
+        im.sobel_edges(np.zeros((4, 4)))
 
 
 @pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
@@ -552,3 +554,14 @@ def test_backward_twice_gives_the_same_gradient(name):
     t.grad = None
     out.backward(w)
     np.testing.assert_array_equal(t.grad, first)
+
+
+def test_float16_images_keep_their_dtype():
+    rng = np.random.default_rng(32)
+    x = images(rng, (2, 7, 6, 3), "float16")
+    t = _affine(rng, 2)
+    check(im.affine_transform(x, t), kr("affine_transform", x, t), atol=2e-3)
+    check(im.gaussian_blur(x, data_format="channels_last"), kr("gaussian_blur", x, data_format="channels_last"), atol=2e-3)
+    check(im.rgb_to_grayscale(x), kr("rgb_to_grayscale", x), atol=2e-3)
+    check(im.extract_patches(x, 2), kr("extract_patches", x, 2))
+    check(im.crop_images(x, 1, 1, 1, 1), kr("crop_images", x, 1, 1, 1, 1))
