@@ -854,9 +854,8 @@ def extract_patches_3d(volumes, size, strides=None, dilation_rate=1, padding="va
     return _patches("extract_patches_3d", x, size, strides, dilation_rate, padding, data_format, 3)
 
 
-def _resolve(op, names, values, total):
-    """Two of (before, after, target) given: the third from ``before + target + after = total``
-    (for crops; pads use ``before + total + after = target``)."""
+def _resolve(op, names, values):
+    """Check that exactly two of (before, after, target) are given and none is negative."""
     if [v is None for v in values].count(True) != 1:
         raise ValueError(f"{op}: must specify exactly two of {', '.join(names)}. Received: " +
                          ", ".join(f"{n}={v}" for n, v in zip(names, values)))
@@ -875,9 +874,9 @@ def pad_images(images, top_padding=None, left_padding=None, bottom_padding=None,
     _check_rank("pad_images", x)
     h_axis, w_axis = _spatial_axes(x.ndim, data_format)
     top, bottom, th = _resolve("pad_images", ("top_padding", "bottom_padding", "target_height"),
-                               (top_padding, bottom_padding, target_height), x.shape[h_axis])
+                               (top_padding, bottom_padding, target_height))
     left, right, tw = _resolve("pad_images", ("left_padding", "right_padding", "target_width"),
-                               (left_padding, right_padding, target_width), x.shape[w_axis])
+                               (left_padding, right_padding, target_width))
     top = th - bottom - x.shape[h_axis] if top is None else top
     bottom = th - top - x.shape[h_axis] if bottom is None else bottom
     left = tw - right - x.shape[w_axis] if left is None else left
@@ -902,9 +901,9 @@ def crop_images(images, top_cropping=None, left_cropping=None, bottom_cropping=N
     h_axis, w_axis = _spatial_axes(x.ndim, data_format)
     height, width = x.shape[h_axis], x.shape[w_axis]
     top, bottom, th = _resolve("crop_images", ("top_cropping", "bottom_cropping", "target_height"),
-                               (top_cropping, bottom_cropping, target_height), height)
+                               (top_cropping, bottom_cropping, target_height))
     left, right, tw = _resolve("crop_images", ("left_cropping", "right_cropping", "target_width"),
-                               (left_cropping, right_cropping, target_width), width)
+                               (left_cropping, right_cropping, target_width))
     top = height - th - bottom if top is None else top
     th = height - bottom - top if th is None else th
     left = width - tw - right if left is None else left
