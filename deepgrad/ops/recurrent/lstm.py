@@ -139,8 +139,8 @@ class LSTM(Function):
         steps, four_u, batch = gates.shape
         units = four_u // 4
         dtype = gates.dtype
-        forget = gates[:, units:2 * units]          # dc_{t-1} = dc_t f_t
-        if keep is not None:                # a masked step passes dh, dc straight to the previous one
+        forget = gates[:, units:2 * units]  # dc_{t-1} = dc_t f_t
+        if keep is not None:  # a masked step passes dh, dc straight to the previous one
             gate_factors = gate_factors * keep
             dc_dh = dc_dh * keep
             forget = forget * keep + (1 - keep)
