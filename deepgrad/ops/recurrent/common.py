@@ -6,7 +6,7 @@ import numpy as np
 
 from ...autograd import Tensor
 from ..math import where
-from ..shape import stack
+from ..manipulation import stack
 
 
 # --------------------------------------------------------------------------- the reference loop

@@ -20,7 +20,7 @@ import numpy as np
 
 from ...autograd import Function
 from ..activation import sigmoid, tanh
-from ..linalg import matmul
+from ..product import matmul
 from .common import as_array, feature_major, masks, prepare, scan, sigmoid_of_negated, sum_over_steps
 
 

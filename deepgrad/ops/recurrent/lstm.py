@@ -16,7 +16,7 @@ import numpy as np
 
 from ...autograd import Function, is_grad_enabled
 from ..activation import sigmoid, tanh
-from ..linalg import matmul
+from ..product import matmul
 from .common import as_array, masks, prepare, scan, sigmoid_of_negated
 
 

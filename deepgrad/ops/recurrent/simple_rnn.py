@@ -11,7 +11,7 @@ import numpy as np
 
 from ...autograd import Function
 from ..activation import relu, sigmoid, tanh
-from ..linalg import matmul
+from ..product import matmul
 from .common import as_array, batch_major, masks, prepare, scan, sigmoid_of_negated, time_major
 
 
