@@ -112,6 +112,7 @@ class UpSampling2D(_UpSampling):
         super().__init__(**kwargs)
         self.size = _tuple(size, 2, "size", "UpSampling2D")
         self._set_data_format(data_format)
+        interpolation = interpolation.lower() if isinstance(interpolation, str) else interpolation
         if interpolation not in ("nearest", "bilinear"):
             raise ValueError(f"UpSampling2D: interpolation must be 'nearest' or 'bilinear', got {interpolation!r}")
         self.interpolation = interpolation

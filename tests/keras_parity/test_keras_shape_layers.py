@@ -355,3 +355,20 @@ def test_every_layer_of_this_family_exists():
                                                                   "Dropout", "Noise"))]
     names += ["ActivityRegularization", "Dot", "dot", "Identity", "Masking", "InputSpec", "Lambda"]
     assert [n for n in names if not hasattr(dg.layers, n)] == []
+
+
+def test_functional_model_merges_masks_into_an_lstm():
+    """Embedding(mask_zero) -> Add of two branches -> LSTM: the merged mask makes the LSTM skip steps."""
+    def build(lib):
+        ids_a = lib.layers.Input(shape=(5,), dtype="int32")
+        ids_b = lib.layers.Input(shape=(5,), dtype="int32")
+        emb = lib.layers.Embedding(6, 3, mask_zero=True)
+        merged = lib.layers.Add()([emb(ids_a), emb(ids_b)])
+        return lib.Model([ids_a, ids_b], lib.layers.LSTM(2)(merged))
+
+    k_model, d_model = build(keras), build(dg)
+    d_model.set_weights(k_model.get_weights())
+    a = np.array([[1, 2, 0, 0, 0], [3, 1, 4, 0, 0]], "int32")
+    b = np.array([[2, 1, 0, 0, 0], [1, 0, 5, 0, 0]], "int32")
+    k_out = to_numpy(k_model([a, b]))
+    np.testing.assert_allclose(d_model.predict([a, b], verbose=0), k_out, rtol=1e-5, atol=1e-5)

@@ -26,7 +26,8 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("cls, kwargs, shape, expected", CASES, ids=[f"{c[0].__name__}-{i}" for i, c in enumerate(CASES)])
+@pytest.mark.parametrize("cls, kwargs, shape, expected", CASES,
+                         ids=[f"{c[0].__name__}-{i}" for i, c in enumerate(CASES)])
 def test_layer_checks_and_central_differences(cls, kwargs, shape, expected):
     run_layer_test(cls, kwargs, input_shape=shape, expected_output_shape=expected, expected_num_params=0)
     layer = cls(**kwargs, dtype="float64")  # a float32 layer would cast the float64 probe down
