@@ -112,3 +112,13 @@ def test_embedding_float_ids():
     np.testing.assert_array_equal(out.data, layer.get_weights()[0][[[1, 0, 5]]])
     masked = layers.Embedding(6, 2, mask_zero=True)(np.array([[0.5, 0.0, 2.0]], "float32"))
     np.testing.assert_array_equal(masked._keras_mask, [[True, False, True]])  # the mask reads the raw ids
+
+
+def test_batch_shape_survives_a_saved_functional_model(tmp_path):
+    inputs = layers.Input(batch_shape=(2, 3))
+    model = dg.Model(inputs, layers.Dense(4)(inputs))
+    model.save(tmp_path / "m.keras")
+    loaded = dg.models.load_model(tmp_path / "m.keras")
+    assert tuple(loaded.inputs[0].shape) == (2, 3)
+    x = np.ones((2, 3), "float32")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
