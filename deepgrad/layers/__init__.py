@@ -1,4 +1,4 @@
-"""Floor 4: Keras-style layers, by their Keras names.
+"""Floor 5: Keras-style layers, by their Keras names.
 
 ``get(class_name)`` finds a layer class by the name model files store; ``serialize`` and
 ``deserialize`` turn a layer into ``{"class_name": ..., "config": {...}}`` and back.
