@@ -77,3 +77,45 @@ def check_gradients(fn, arrays, indices=None, rtol=1e-6, atol=1e-7, eps=1e-6):
         out.backward(w)
         np.testing.assert_allclose(inputs[index].grad, expected, rtol=rtol, atol=atol,
                                    err_msg=f"central differences, input {index}")
+
+
+# Keras folds 64-bit promotion results to 32 bits on its PyTorch backend; deepgrad keeps them
+FOLDED_64 = {"int64": "int32", "uint64": "uint32", "float64": "float32"}
+
+
+def same_dtype(ours, theirs) -> bool:
+    ours, theirs = np.dtype(ours).name, np.dtype(theirs).name
+    return ours == theirs or FOLDED_64.get(ours) == theirs
+
+
+def check_against_keras(name, *args, rtol=1e-6, atol=1e-6, exact=False, adapt_theirs=None, **kwargs):
+    """``deepgrad.<name>`` and ``keras.ops.<name>`` on the same inputs: same structure, shapes,
+    dtypes (up to Keras's 64-bit folding) and values; returns deepgrad's outputs as a list.
+
+    ``exact`` compares values bit for bit; ``adapt_theirs`` reshapes Keras's result first
+    where its structure differs by design (e.g. ``nonzero``'s stacked indices).
+    """
+    import keras
+
+    ours = getattr(dg, name)(*args, **kwargs)
+    theirs = getattr(keras.ops, name)(*args, **kwargs)
+    if adapt_theirs is not None:
+        theirs = adapt_theirs(theirs)
+    if not isinstance(ours, (dg.Tensor, list, tuple)):  # a Python number (ndim, size)
+        assert ours == theirs, f"{name}: {ours} != {theirs}"
+        return [ours]
+    ours = list(ours) if isinstance(ours, (tuple, list)) else [ours]
+    theirs = list(theirs) if isinstance(theirs, (tuple, list)) else [theirs]
+    assert len(ours) == len(theirs), f"{name}: {len(ours)} outputs, Keras {len(theirs)}"
+    for o, t in zip(ours, theirs):
+        t = keras.ops.convert_to_numpy(t)
+        assert isinstance(o, dg.Tensor), f"{name}: {type(o)} is not a Tensor"
+        assert o.shape == t.shape, f"{name}: shape {o.shape} != {t.shape}"
+        assert same_dtype(o.dtype, t.dtype), f"{name}: dtype {o.dtype} != {t.dtype}"
+        if exact:
+            np.testing.assert_array_equal(o.data, t, err_msg=name)
+            continue
+        tol = 2e-3 if o.dtype == np.float16 else rtol
+        np.testing.assert_allclose(o.data.astype(np.float64), t.astype(np.float64), rtol=tol,
+                                   atol=max(atol, tol), equal_nan=True, err_msg=name)
+    return ours

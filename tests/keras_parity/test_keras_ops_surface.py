@@ -46,6 +46,9 @@ def test_name_exists_with_kerass_parameters(space, name):
     takes_kwargs = any(v.kind == v.VAR_KEYWORD for v in have.values())
     missing = [p for p in wanted if p not in have and not takes_kwargs]
     assert not missing, f"deepgrad.{space}.{name} lacks Keras's parameters {missing}"
+    order = [p for p in have if p in wanted]
+    assert order == [p for p in wanted if p in have], (
+        f"deepgrad.{space}.{name} takes {order}, Keras {wanted}: positional calls would differ")
     for p in wanted:
         if p in have and _parameters(ref)[p].default is not inspect.Parameter.empty:
             ours_default, their_default = have[p].default, _parameters(ref)[p].default

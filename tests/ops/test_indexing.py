@@ -12,39 +12,23 @@ import torch  # noqa: E402
 from hypothesis import given  # noqa: E402
 from oracle import check_gradients, compare_with_torch  # noqa: E402
 
+from oracle import check_against_keras, same_dtype  # noqa: E402
+
 import deepgrad as dg  # noqa: E402
 
 keras = pytest.importorskip("keras")
 K = keras.ops
 
-FOLDED = {"int64": "int32", "uint64": "uint32", "float64": "float32"}
 NAMES = ["take_along_axis", "select", "nonzero", "unique", "searchsorted", "unravel_index", "isin",
          "get_item", "sort", "argsort", "argpartition", "top_k"]
 RNG = np.random.default_rng(0)
 ALL_DTYPES = ["bool", "uint8", "int8", "int32", "int64", "float16", "float32", "float64"]
 
 
-def same_dtype(ours, theirs) -> bool:
-    ours, theirs = np.dtype(ours).name, np.dtype(theirs).name
-    return ours == theirs or FOLDED.get(ours) == theirs
-
-
 def check_keras(name, *args, **kwargs):
-    """deepgrad's op and keras.ops' on the same inputs: same structure, values and dtypes."""
-    ours = getattr(dg, name)(*args, **kwargs)
-    theirs = getattr(K, name)(*args, **kwargs)
-    if name == "nonzero":  # Keras stacks the per-axis indices into one (ndim, count) tensor
-        theirs = list(K.convert_to_numpy(theirs))
-    ours = list(ours) if isinstance(ours, (tuple, list)) else [ours]
-    theirs = list(theirs) if isinstance(theirs, (tuple, list)) else [theirs]
-    assert len(ours) == len(theirs)
-    for o, t in zip(ours, theirs):
-        t = K.convert_to_numpy(t)
-        assert isinstance(o, dg.Tensor)
-        assert o.shape == t.shape, f"{name}: shape {o.shape} != {t.shape}"
-        assert same_dtype(o.dtype, t.dtype), f"{name}: dtype {o.dtype} != {t.dtype}"
-        np.testing.assert_array_equal(o.data, t, err_msg=name)
-    return ours
+    # Keras stacks nonzero's per-axis indices into one (ndim, count) tensor
+    adapt = (lambda t: list(K.convert_to_numpy(t))) if name == "nonzero" else None
+    return check_against_keras(name, *args, exact=True, adapt_theirs=adapt, **kwargs)
 
 
 def data(dtype, shape=(3, 4)):

@@ -12,6 +12,8 @@ import torch  # noqa: E402
 from hypothesis import given  # noqa: E402
 from oracle import check_gradients, compare_with_torch  # noqa: E402
 
+from oracle import check_against_keras, same_dtype  # noqa: E402
+
 import deepgrad as dg  # noqa: E402
 from deepgrad.ops import statistics as S  # noqa: E402
 
@@ -20,7 +22,6 @@ K = keras.ops
 
 # Keras's result_type folds 64-bit results to 32 bits on the PyTorch backend for several
 # ops (cumsum of float64 is float32 there); deepgrad keeps 64 bits, as its other ops do.
-FOLDED = {"int64": "int32", "uint64": "uint32", "float64": "float32"}
 NAMES = ["all", "any", "argmax", "argmin", "average", "count_nonzero", "cumprod", "cumsum", "median",
          "percentile", "quantile", "prod", "ptp", "nanargmax", "nanargmin", "nancumprod", "nancumsum",
          "nanmax", "nanmean", "nanmedian", "nanmin", "nanpercentile", "nanprod", "nanquantile", "nanstd",
@@ -28,27 +29,8 @@ NAMES = ["all", "any", "argmax", "argmin", "average", "count_nonzero", "cumprod"
 RNG = np.random.default_rng(0)
 
 
-def same_dtype(ours, theirs) -> bool:
-    ours, theirs = np.dtype(ours).name, np.dtype(theirs).name
-    return ours == theirs or FOLDED.get(ours) == theirs
-
-
 def check_keras(name, *args, rtol=1e-5, atol=1e-6, **kwargs):
-    """deepgrad's op and keras.ops' on the same inputs: same structure, values and dtypes."""
-    ours = getattr(dg, name)(*args, **kwargs)
-    theirs = getattr(K, name)(*args, **kwargs)
-    ours = list(ours) if isinstance(ours, (tuple, list)) else [ours]
-    theirs = list(theirs) if isinstance(theirs, (tuple, list)) else [theirs]
-    assert len(ours) == len(theirs)
-    for o, t in zip(ours, theirs):
-        t = K.convert_to_numpy(t)
-        assert isinstance(o, dg.Tensor)
-        assert o.shape == t.shape, f"{name}: shape {o.shape} != {t.shape}"
-        assert same_dtype(o.dtype, t.dtype), f"{name}: dtype {o.dtype} != {t.dtype}"
-        tol = 2e-3 if o.dtype == np.float16 else rtol
-        np.testing.assert_allclose(o.data.astype(np.float64), t.astype(np.float64), rtol=tol,
-                                   atol=max(atol, tol), equal_nan=True, err_msg=name)
-    return ours
+    return check_against_keras(name, *args, rtol=rtol, atol=atol, **kwargs)
 
 
 @pytest.mark.parametrize("name", NAMES)
