@@ -6,7 +6,7 @@ import numpy as np
 
 from .. import activations, ops, regularizers
 from ..ops.nn import linear, linear_relu
-from ..symbolic import KerasTensor
+from ..symbolic import KerasTensor, Node
 from .base import Layer
 from .arguments import (add_weight_from_arguments, serialize_argument, set_weight_arguments,
                                weight_arguments_config)
@@ -61,6 +61,10 @@ class InputLayer(Layer):
         self.batch_size = batch_size
         self.batch_shape = (batch_size,) + self.shape
         self.built = True
+        # the input tensor, made with the layer and recorded as its one call: layer.output is it
+        tensor = KerasTensor(self.batch_shape, dtype=self.dtype, name=self.name)
+        tensor.input_layer = self
+        Node(self, [], (), {}, outputs=[tensor])
 
     def get_config(self):
         return {"batch_shape": list(self.batch_shape), "dtype": str(self.dtype), "name": self.name}
@@ -73,15 +77,14 @@ class InputLayer(Layer):
 
 
 def Input(shape=None, batch_size=None, dtype=None, name=None, **kwargs):  # noqa: N802 - Keras's name
-    """A symbolic input ``(None,) + shape`` for the functional API and ``Sequential``.
+    """A symbolic input ``(batch_size,) + shape`` (``batch_shape=`` as well) for the functional
+    API and ``Sequential``.
 
     The KerasTensor has no ``layer`` (graphs treat that as an input); its ``InputLayer``
-    is on ``tensor.input_layer``.
+    is on ``tensor.input_layer``, and ``input_layer.output`` is the tensor.
     """
     layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name, **kwargs)
-    tensor = KerasTensor((None,) + layer.shape, dtype=layer.dtype, name=layer.name)
-    tensor.input_layer = layer
-    return tensor
+    return layer.output
 
 
 # ----------------------------------------------------------------- Dense

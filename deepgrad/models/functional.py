@@ -67,13 +67,23 @@ class Functional(Model, config_names=("Functional", "Model")):
                 raise ValueError(f"Model inputs must come from layers.Input(); {t!r} is the output of a layer")
         self._inputs_struct = inputs
         self._outputs_struct = outputs
-        self.inputs, self.outputs = flat_inputs, flat_outputs
+        self._inputs, self._outputs = flat_inputs, flat_outputs
         self._nodes = _topological_nodes(flat_outputs, flat_inputs)
         self.input_names = _names(inputs, flat_inputs)
         self.output_names = _names(outputs, flat_outputs)
         input_layers = [t.input_layer for t in flat_inputs if getattr(t, "input_layer", None) is not None]
         self._layers = input_layers + [node.layer for node in self._nodes]
         self.built = True
+
+    @property
+    def input(self):
+        """The inputs in the structure the model was given them (one tensor, a list or a dict)."""
+        return self._inputs_struct
+
+    @property
+    def output(self):
+        """The outputs in the structure the model was given them."""
+        return self._outputs_struct
 
     def _flat_call_inputs(self, inputs) -> list:
         if isinstance(inputs, dict):
@@ -165,7 +175,7 @@ class Functional(Model, config_names=("Functional", "Model")):
         for entry in config["layers"]:
             if entry["class_name"] == "InputLayer":
                 c = entry["config"]
-                t = Input(shape=tuple(c["batch_shape"][1:]), dtype=c.get("dtype"), name=c["name"])
+                t = Input(batch_shape=tuple(c["batch_shape"]), dtype=c.get("dtype"), name=c["name"])
                 tensors[(entry["name"], 0, 0)] = t
                 continue
             layer = deserialize_layer(entry, custom_objects)
