@@ -242,8 +242,9 @@ class Layer:
         return self._node_attribute("output_tensors", "output")
 
     def get_build_config(self):
-        """``{"input_shape": ...}`` once built, as Keras records it (None before)."""
-        if self.input_shape_built is not None:
+        """``{"input_shape": ...}`` once built, as Keras records it for a layer with its own
+        ``build`` (None before, and for layers without one)."""
+        if self.input_shape_built is not None and type(self).build is not Layer.build:
             return {"input_shape": self.input_shape_built}
         return None
 
