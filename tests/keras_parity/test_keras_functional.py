@@ -182,7 +182,7 @@ def test_model_subclass_built_from_inputs_and_outputs():
     def build(K, steps):
         x = K.Input((3,))
         cls = make_counting_model(K, steps)
-        return cls(inputs=x, outputs=K.layers.Dense(2, name="out")(K.layers.Dense(4, activation="tanh")(x))), cls
+        return cls(inputs=x, outputs=K.layers.Dense(2, name="out")(K.layers.Dense(4, activation="tanh", name="hid")(x))), cls
 
     k_steps, d_steps = [], []
     (k_model, k_cls), (d_model, d_cls) = build(keras, k_steps), build(dg, d_steps)
