@@ -76,14 +76,15 @@ class Node:
 
 
 def flatten(structure) -> list:
-    """The leaves of nested lists, tuples and dicts (dicts in key order), left to right."""
+    """The leaves of nested lists, tuples and dicts (dicts by sorted key, as Keras's
+    ``tree.flatten``), left to right."""
     out, stack = [], [structure]
     while stack:
         item = stack.pop()
         if isinstance(item, (list, tuple)):
             stack.extend(reversed(item))
         elif isinstance(item, dict):
-            stack.extend(item[k] for k in reversed(list(item)))
+            stack.extend(item[k] for k in sorted(item, reverse=True))
         elif isinstance(item, KerasTensor):
             out.append(item)
     return out

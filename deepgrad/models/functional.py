@@ -105,7 +105,7 @@ def _layer_order(inputs: list[KerasTensor], outputs: list[KerasTensor]) -> tuple
 
 def _names(structure, tensors: list[KerasTensor]) -> list[str]:
     if isinstance(structure, dict):
-        return list(structure)
+        return sorted(structure)   # the order flatten() gives the tensors
     names = []
     for t in tensors:
         base = t.name or (t.layer.name if t.layer is not None else "input")
