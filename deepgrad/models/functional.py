@@ -7,6 +7,8 @@ call then runs them in that order on real Tensors. Shared layers are nodes of on
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..layers.core import Input
 from ..symbolic import KerasTensor, flatten, map_structure
 from .model import Model, deserialize_layer, serialize_layer
@@ -156,7 +158,14 @@ class Functional(Model, config_names=("Functional", "Model")):
         return flat
 
     def call(self, inputs, training=None, mask=None):
-        values = {id(t): v for t, v in zip(self.inputs, self._flat_call_inputs(inputs))}
+        flat = self._flat_call_inputs(inputs)
+        if mask is not None:   # masks given with the call ride on the inputs, as Keras sets them
+            masks = [mask[k] for k in self.input_names] if isinstance(mask, dict) else (
+                list(mask) if isinstance(mask, (list, tuple)) else [mask])
+            for x, m in zip(flat, masks):
+                if m is not None:
+                    x._keras_mask = np.asarray(getattr(m, "data", m), bool)
+        values = {id(t): v for t, v in zip(self.inputs, flat)}
 
         def value(t):
             return values[id(t)]

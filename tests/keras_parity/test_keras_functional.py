@@ -239,3 +239,16 @@ def test_multi_output_summary_and_save_load(tmp_path):
     x = images(2)
     for k_out, d_out in zip(k_two(x), loaded.predict(x, verbose=0)):
         np.testing.assert_allclose(d_out, to_numpy(k_out), rtol=1e-5, atol=1e-6)
+
+
+def test_a_mask_given_with_the_call_reaches_the_layers():
+    def build(K):
+        x = K.Input((4, 2))
+        return K.Model(x, K.layers.GlobalAveragePooling1D()(K.layers.Dense(3, name="per_step")(x)))
+
+    k_model, d_model = pair(build)
+    x = np.random.default_rng(5).random((2, 4, 2)).astype("float32")
+    mask = np.array([[True, True, False, False], [True, False, True, True]])
+    want = to_numpy(k_model(x, mask=torch.as_tensor(mask)))
+    np.testing.assert_allclose(d_model(x, mask=mask).data, want, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(d_model(x).data, want)
