@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..layers.core import Input
+from ..layers.core import Input, InputLayer
 from ..symbolic import KerasTensor, flatten, map_structure
 from .model import Model, deserialize_layer, serialize_layer
 from .summary import SummaryRow
@@ -46,7 +46,7 @@ def _topological_nodes(outputs: list[KerasTensor], inputs: list[KerasTensor]) ->
     return order
 
 
-def _layer_order(inputs: list[KerasTensor], outputs: list[KerasTensor]) -> tuple[list, dict]:
+def _layer_order(inputs: list[KerasTensor], outputs: list[KerasTensor], input_layers: dict) -> tuple[list, dict]:
     """The model's layers in Keras's order, and the depth of each call (keyed by
     ``("node", id(node))`` or ``("input", id(tensor))``) with its number of input tensors.
 
@@ -60,8 +60,7 @@ def _layer_order(inputs: list[KerasTensor], outputs: list[KerasTensor]) -> tuple
     def producer(t):
         """(key, layer, parent tensors) of the call that made ``t``."""
         if id(t) in input_ids or t.node is None:
-            layer = getattr(t, "input_layer", None)
-            return ("input", id(t)), layer, []
+            return ("input", id(t)), input_layers.get(id(t), getattr(t, "input_layer", None)), []
         return ("node", id(t.node)), t.node.layer, t.node.parents
 
     index: dict[int, int] = {}        # id(layer) -> first visit in the walk
@@ -97,7 +96,7 @@ def _layer_order(inputs: list[KerasTensor], outputs: list[KerasTensor]) -> tuple
         for parent in parent_keys:
             node_depth[parent] = max(depth + 1, node_depth.get(parent, 0))
     for t in inputs:   # an input no output reads still belongs to the model
-        layer = getattr(t, "input_layer", None)
+        layer = input_layers.get(id(t))
         if layer is not None and id(layer) not in layer_depth:
             layer_depth[id(layer)], index[id(layer)], seen_layers[id(layer)] = 0, -1, layer
     order = sorted(layer_depth, key=lambda i: (-layer_depth[i], index[i]))
@@ -123,16 +122,19 @@ class Functional(Model, config_names=("Functional", "Model")):
         flat_inputs, flat_outputs = flatten(inputs), flatten(outputs)
         if not flat_inputs or not flat_outputs:
             raise ValueError("Model(inputs, outputs): both must be KerasTensors (from layers.Input and layer calls)")
-        for t in flat_inputs:
-            if t.layer is not None:
-                raise ValueError(f"Model inputs must come from layers.Input(); {t!r} is the output of a layer")
+        # each input's InputLayer; a layer's output given as an input cuts the graph there and
+        # gets an InputLayer of its own, as Keras's clone of it ("...CLONE")
+        self._input_layers = {id(t): t.input_layer if t.node is None and getattr(t, "input_layer", None) is not None
+                              else InputLayer(batch_shape=t.shape, dtype=t.dtype,
+                                              name=f"{t.layer.name if t.layer is not None else 'input'}CLONE")
+                              for t in flat_inputs}
         self._inputs_struct = inputs
         self._outputs_struct = outputs
         self._inputs, self._outputs = flat_inputs, flat_outputs
         self._nodes = _topological_nodes(flat_outputs, flat_inputs)
         self.input_names = _names(inputs, flat_inputs)
         self.output_names = _names(outputs, flat_outputs)
-        self._layers, self._call_depths = _layer_order(flat_inputs, flat_outputs)
+        self._layers, self._call_depths = _layer_order(flat_inputs, flat_outputs, self._input_layers)
         self.built = True
 
     @property
@@ -205,8 +207,9 @@ class Functional(Model, config_names=("Functional", "Model")):
         plain = self._sequential_like()
 
         def ref(t) -> str:
-            if t.node is None:
-                return f"{t.input_layer.name if getattr(t, 'input_layer', None) is not None else t.name}[0][0]"
+            if id(t) in self._input_layers or t.node is None:
+                layer = self._input_layers.get(id(t), getattr(t, "input_layer", None))
+                return f"{layer.name if layer is not None else t.name}[0][0]"
             return f"{t.node.layer.name}[{t.node.layer._inbound_nodes.index(t.node)}][{t.index or 0}]"
 
         rows = []
@@ -234,8 +237,7 @@ class Functional(Model, config_names=("Functional", "Model")):
         return refs
 
     def _input_layer_names(self) -> list[str]:
-        return [getattr(t, "input_layer", None).name if getattr(t, "input_layer", None) is not None
-                else (t.name or f"input_{i}") for i, t in enumerate(self.inputs)]
+        return [self._input_layers[id(t)].name for t in self.inputs]
 
     def get_config(self) -> dict:
         refs = self._tensor_refs()

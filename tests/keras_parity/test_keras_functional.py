@@ -252,3 +252,24 @@ def test_a_mask_given_with_the_call_reaches_the_layers():
     want = to_numpy(k_model(x, mask=torch.as_tensor(mask)))
     np.testing.assert_allclose(d_model(x, mask=mask).data, want, rtol=1e-5, atol=1e-6)
     assert not np.allclose(d_model(x).data, want)
+
+
+def test_a_layer_output_as_model_input_cuts_the_graph():
+    def build(K):
+        L = K.layers
+        x = K.Input((4,), name="x")
+        hidden = L.Dense(3, name="hidden")(x)
+        return K.Model(x, L.Dense(2, name="head")(hidden)), hidden
+
+    (k_model, k_hidden), (d_model, d_hidden) = build(keras), build(dg)
+    d_model.set_weights(k_model.get_weights())
+    k_head = keras.Model(k_hidden, k_model.output)
+    d_head = dg.Model(d_hidden, d_model.output)
+    assert [type(layer).__name__ for layer in d_head.layers] == [type(layer).__name__ for layer in k_head.layers]
+    assert d_head.layers[0].name.endswith("CLONE") and d_head.input_shape == k_head.input_shape == (None, 3)
+    assert d_head.count_params() == k_head.count_params() == 8
+    h = np.random.default_rng(6).random((3, 3)).astype("float32")
+    np.testing.assert_allclose(d_head.predict(h, verbose=0), to_numpy(k_head(h)), rtol=1e-5, atol=1e-6)
+    rebuilt = type(d_head).from_config(d_head.get_config())
+    assert rebuilt.input_shape == (None, 3) and [layer.name for layer in rebuilt.layers] == \
+        [layer.name for layer in d_head.layers]
