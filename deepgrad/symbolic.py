@@ -6,13 +6,19 @@ They sit below ``layers``: a layer called on a ``KerasTensor`` records a ``Node`
 A ``KerasTensor`` holds a shape (batch dimension ``None``) and the layer call that made
 it, so ``Model(inputs, outputs)`` can walk back from the outputs to the inputs. Every
 symbolic call is one ``Node``; the tensors it made point to it (``tensor.node``) and know
-their position among its outputs (``tensor.index``).
+their position among its outputs (``tensor.index``). Each layer keeps its calls in
+``layer._inbound_nodes``, the first of which gives ``layer.input`` and ``layer.output``.
+
+Masks travel symbolically too: a layer whose input carries ``_keras_mask`` (or whose
+``compute_mask`` makes one, as ``Embedding(mask_zero=True)``) gives its output a boolean
+``KerasTensor`` mask of the shape its ``compute_mask`` returns on a batch of one.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from . import backend
+from .autograd import Tensor
 
 
 class KerasTensor:
@@ -27,6 +33,7 @@ class KerasTensor:
         self.index = index            # position among the layer's outputs, when it has several
         self.name = name
         self.node = node              # the Node of that call (None for inputs)
+        self._keras_mask = None       # a boolean KerasTensor when the tensor is masked
 
     @property
     def ndim(self) -> int:
@@ -38,14 +45,29 @@ class KerasTensor:
 
 
 class Node:
-    """One call of a layer on symbolic tensors: ``outputs = layer(inputs, *args, **kwargs)``."""
+    """One call of a layer on symbolic tensors: ``outputs = layer(inputs, *args, **kwargs)``.
 
-    def __init__(self, layer, inputs, args, kwargs):
+    Made, it joins ``layer._inbound_nodes`` (an ``InputLayer``'s one node reads nothing and
+    outputs the ``Input`` tensor).
+    """
+
+    def __init__(self, layer, inputs, args, kwargs, outputs=None):
         self.layer = layer
         self.inputs = inputs
         self.args = args
         self.kwargs = kwargs
-        self.outputs: list[KerasTensor] = []
+        self.outputs: list[KerasTensor] = list(outputs or [])
+        if "_inbound_nodes" not in layer.__dict__:
+            layer._inbound_nodes = []
+        layer._inbound_nodes.append(self)
+
+    @property
+    def input_tensors(self) -> list[KerasTensor]:
+        return self.parents
+
+    @property
+    def output_tensors(self) -> list[KerasTensor]:
+        return list(self.outputs)
 
     @property
     def parents(self) -> list[KerasTensor]:
@@ -54,14 +76,15 @@ class Node:
 
 
 def flatten(structure) -> list:
-    """The leaves of nested lists, tuples and dicts (dicts in key order), left to right."""
+    """The leaves of nested lists, tuples and dicts (dicts by sorted key, as Keras's
+    ``tree.flatten``), left to right."""
     out, stack = [], [structure]
     while stack:
         item = stack.pop()
         if isinstance(item, (list, tuple)):
             stack.extend(reversed(item))
         elif isinstance(item, dict):
-            stack.extend(item[k] for k in reversed(list(item)))
+            stack.extend(item[k] for k in sorted(item, reverse=True))
         elif isinstance(item, KerasTensor):
             out.append(item)
     return out
@@ -86,16 +109,79 @@ def _shapes(inputs):
     return inputs.shape
 
 
+def _with_batch(shape, batch):
+    """``shape`` with its batch entry set to ``batch`` (a known batch size is kept, as Keras does)."""
+    shape = tuple(shape)
+    return shape if not shape or batch is None else (batch,) + shape[1:]
+
+
+def _example(structure, dtype_of):
+    """A batch of one of zeros for each KerasTensor (or mask) of ``structure``, as Tensors."""
+    def zeros(t):
+        return Tensor(np.zeros((1,) + tuple(1 if s is None else s for s in t.shape[1:]), dtype_of(t)),
+                      dtype=dtype_of(t))
+    return map_structure(zeros, structure)
+
+
+def _symbolic_mask(layer, inputs, args, kwargs, outputs: list[KerasTensor]) -> None:
+    """Give ``outputs`` the masks ``layer.compute_mask`` makes from the inputs and their masks.
+
+    The mask's shape is found by running ``compute_mask`` on a batch of one (ones for each
+    incoming mask), so every layer's own rule applies, symbolic or eager alike.
+    """
+    masks = map_structure(lambda t: t._keras_mask, inputs)
+    has_mask = any(m is not None for m in _leaves(masks))
+    if kwargs.get("mask") is not None:
+        masks, has_mask = kwargs["mask"], True
+    if not has_mask and "compute_mask" not in _overrides(layer):
+        return
+    example = _example(inputs, lambda t: t.dtype)
+    example_masks = map_structure(lambda m: np.ones((1,) + tuple(1 if s is None else s for s in m.shape[1:]), bool),
+                                  masks)
+    try:
+        out_masks = layer.compute_mask(example, example_masks)
+    except Exception:  # noqa: BLE001 - a compute_mask written for other arguments (several tensors, say):
+        return          # the graph records no symbolic mask; the eager replay still computes the real one
+    flat = out_masks if isinstance(out_masks, (list, tuple)) else [out_masks] * len(outputs)
+    for t, m in zip(outputs, flat):
+        if m is not None:
+            shape = tuple(getattr(m, "shape", np.shape(m)))
+            t._keras_mask = KerasTensor(_with_batch((None,) + shape[1:], t.shape[0] if t.shape else None), bool)
+
+
+def _leaves(structure) -> list:
+    if isinstance(structure, (list, tuple)):
+        return [x for s in structure for x in _leaves(s)]
+    if isinstance(structure, dict):
+        return [x for s in structure.values() for x in _leaves(s)]
+    return [structure]
+
+
+def _overrides(layer) -> set[str]:
+    """The names among the masking hooks that ``layer``'s class defines below the base ``Layer``."""
+    names = set()
+    for cls in type(layer).__mro__:
+        if cls.__module__ == "deepgrad.layers.base" and cls.__name__ == "Layer":
+            break
+        names |= {"compute_mask"} & set(vars(cls))
+    return names
+
+
 def call_symbolic(layer, inputs, *args, **kwargs):
-    """Record ``layer(inputs)`` on symbolic tensors: build the layer, infer the output shape."""
+    """Record ``layer(inputs)`` on symbolic tensors: build the layer, infer the output shape,
+    and the output's mask."""
     shapes = _shapes(inputs)
     layer._maybe_build(shapes)
     out_shape = layer.compute_output_shape(shapes)
+    first = flatten(inputs)
+    batch = first[0].shape[0] if first and first[0].shape else None
     node = Node(layer, inputs, args, kwargs)
     if isinstance(out_shape, list):
-        node.outputs = [KerasTensor(s, layer.dtype, layer, inputs, args, kwargs, index=i, node=node)
-                        for i, s in enumerate(out_shape)]
-        return list(node.outputs)
-    out = KerasTensor(out_shape, layer.dtype, layer, inputs, args, kwargs, node=node)
-    node.outputs = [out]
-    return out
+        node.outputs = [KerasTensor(_with_batch(s, batch), layer.dtype, layer, inputs, args, kwargs, index=i,
+                                    node=node) for i, s in enumerate(out_shape)]
+        result = list(node.outputs)
+    else:
+        result = KerasTensor(_with_batch(out_shape, batch), layer.dtype, layer, inputs, args, kwargs, node=node)
+        node.outputs = [result]
+    _symbolic_mask(layer, inputs, args, kwargs, node.outputs)
+    return result

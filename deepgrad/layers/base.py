@@ -9,7 +9,7 @@ import numpy as np
 from .. import backend, constraints, initializers, regularizers
 from ..autograd import Tensor, Variable, no_grad
 from ..naming import to_snake_case
-from ..symbolic import KerasTensor, call_symbolic
+from ..symbolic import KerasTensor, call_symbolic, flatten
 
 _name_counts: dict[str, int] = defaultdict(int)
 
@@ -68,6 +68,7 @@ class Layer:
         self._layers: list[Layer] = []
         self._activity_losses: list = []
         self.input_shape_built = None
+        self._inbound_nodes: list = []   # one symbolic Node per call on KerasTensors
         call_params = inspect.signature(self.call).parameters
         self._call_takes_training = "training" in call_params
         self._call_takes_mask = "mask" in call_params
@@ -199,8 +200,7 @@ class Layer:
             if inputs.data.dtype.kind == "f" and inputs.data.dtype != self.dtype:
                 inputs = inputs.astype(self.dtype)
         else:
-            flat = inputs if isinstance(inputs, (list, tuple)) else [inputs]
-            if any(isinstance(x, KerasTensor) for x in flat):
+            if isinstance(inputs, KerasTensor) or flatten((inputs, args, kwargs)):
                 return call_symbolic(self, inputs, *args, **kwargs)
             if isinstance(inputs, (list, tuple)):
                 inputs = type(inputs)(_to_tensor(x, self.dtype) for x in inputs)
@@ -221,6 +221,32 @@ class Layer:
         if isinstance(outputs, Tensor) and isinstance(inputs, Tensor) and (outputs is not inputs or self.supports_masking):
             outputs._keras_mask = self.compute_mask(inputs, kwargs.get("mask", inputs._keras_mask))
         return outputs
+
+    # ----------------------------------------------------------------- the recorded calls
+    def _node_attribute(self, attr: str, what: str):
+        """``attr`` of the first symbolic call, one tensor unwrapped from its list (Keras's rule)."""
+        nodes = self.__dict__.get("_inbound_nodes")
+        if not nodes:
+            raise AttributeError(f"The layer {self.name} has never been called and thus has no defined {what}.")
+        values = getattr(nodes[0], attr)
+        return values[0] if isinstance(values, list) and len(values) == 1 else values
+
+    @property
+    def input(self):
+        """The KerasTensor(s) the layer's first symbolic call read."""
+        return self._node_attribute("input_tensors", "input")
+
+    @property
+    def output(self):
+        """The KerasTensor(s) the layer's first symbolic call made."""
+        return self._node_attribute("output_tensors", "output")
+
+    def get_build_config(self):
+        """``{"input_shape": ...}`` once built, as Keras records it for a layer with its own
+        ``build`` (None before, and for layers without one)."""
+        if self.input_shape_built is not None and type(self).build is not Layer.build:
+            return {"input_shape": self.input_shape_built}
+        return None
 
     def compute_mask(self, inputs, mask=None):
         """The mask of the outputs: passed through when the layer supports masking."""

@@ -10,7 +10,7 @@ import numpy as np
 from .. import activations, ops, regularizers
 from ..autograd import Tensor
 from ..ops.nn import linear, linear_relu
-from ..symbolic import KerasTensor
+from ..symbolic import KerasTensor, Node
 from .base import Layer
 from .arguments import (add_weight_from_arguments, serialize_argument, set_weight_arguments,
                                weight_arguments_config)
@@ -70,6 +70,10 @@ class InputLayer(Layer):
         self.batch_shape = (self.batch_size,) + self.shape
         self.optional = bool(optional)
         self.built = True
+        # the input tensor, made with the layer and recorded as its one call: layer.output is it
+        tensor = KerasTensor(self.batch_shape, dtype=self.dtype, name=self.name)
+        tensor.input_layer = self
+        Node(self, [], (), {}, outputs=[tensor])
 
     def get_config(self):
         return {"batch_shape": list(self.batch_shape), "dtype": str(self.dtype), "sparse": False, "ragged": False,
@@ -86,13 +90,11 @@ def Input(shape=None, batch_size=None, dtype=None, sparse=None, ragged=None, bat
     API and ``Sequential``.
 
     The KerasTensor has no ``layer`` (graphs treat that as an input); its ``InputLayer``
-    is on ``tensor.input_layer``.
+    is on ``tensor.input_layer``, and ``input_layer.output`` is the tensor.
     """
     layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, sparse=sparse, ragged=ragged,
                        batch_shape=batch_shape, input_tensor=tensor, optional=optional, name=name)
-    tensor = KerasTensor(layer.batch_shape, dtype=layer.dtype, name=layer.name)
-    tensor.input_layer = layer
-    return tensor
+    return layer.output
 
 
 # ----------------------------------------------------------------- Dense

@@ -7,7 +7,9 @@ call then runs them in that order on real Tensors. Shared layers are nodes of on
 """
 from __future__ import annotations
 
-from ..layers.core import Input
+import numpy as np
+
+from ..layers.core import Input, InputLayer
 from ..symbolic import KerasTensor, flatten, map_structure
 from .model import Model, deserialize_layer, serialize_layer
 from .summary import SummaryRow
@@ -44,9 +46,67 @@ def _topological_nodes(outputs: list[KerasTensor], inputs: list[KerasTensor]) ->
     return order
 
 
+def _layer_order(inputs: list[KerasTensor], outputs: list[KerasTensor], input_layers: dict) -> tuple[list, dict]:
+    """The model's layers in Keras's order, and the depth of each call (keyed by
+    ``("node", id(node))`` or ``("input", id(tensor))``) with its number of input tensors.
+
+    Keras's order: deepest first (depth = the longest path of calls
+    down to an output), ties in the order a depth-first walk back from the outputs first meets them.
+
+    An input counts as the call of its ``InputLayer``. Every walk here is iterative.
+    """
+    input_ids = {id(t) for t in inputs}
+
+    def producer(t):
+        """(key, layer, parent tensors) of the call that made ``t``."""
+        if id(t) in input_ids or t.node is None:
+            return ("input", id(t)), input_layers.get(id(t), getattr(t, "input_layer", None)), []
+        return ("node", id(t.node)), t.node.layer, t.node.parents
+
+    index: dict[int, int] = {}        # id(layer) -> first visit in the walk
+    postorder, seen_layers = [], {}
+    finished, parents_of = set(), {}
+    stack = [(t, False) for t in reversed(outputs)]
+    while stack:
+        t, expanded = stack.pop()
+        key, layer, parents = producer(t)
+        if expanded:
+            if key not in finished:
+                finished.add(key)
+                postorder.append(key)
+            continue
+        if key in finished:
+            continue
+        if layer is not None and id(layer) not in index:
+            index[id(layer)] = len(index)
+            seen_layers[id(layer)] = layer
+        parents_of[key] = (layer, [producer(p)[0] for p in parents])
+        stack.append((t, True))
+        stack.extend((p, False) for p in reversed(parents))
+
+    node_depth: dict = {}
+    layer_depth: dict[int, int] = {}
+    for key in reversed(postorder):
+        layer, parent_keys = parents_of[key]
+        depth = node_depth.setdefault(key, 0)
+        if layer is not None:
+            depth = max(depth, layer_depth.get(id(layer), 0))
+            layer_depth[id(layer)] = depth
+        node_depth[key] = depth
+        for parent in parent_keys:
+            node_depth[parent] = max(depth + 1, node_depth.get(parent, 0))
+    for t in inputs:   # an input no output reads still belongs to the model
+        layer = input_layers.get(id(t))
+        if layer is not None and id(layer) not in layer_depth:
+            layer_depth[id(layer)], index[id(layer)], seen_layers[id(layer)] = 0, -1, layer
+    order = sorted(layer_depth, key=lambda i: (-layer_depth[i], index[i]))
+    calls = {key: (depth, len(parents_of[key][1]) if key in parents_of else 0) for key, depth in node_depth.items()}
+    return [seen_layers[i] for i in order], calls
+
+
 def _names(structure, tensors: list[KerasTensor]) -> list[str]:
     if isinstance(structure, dict):
-        return list(structure)
+        return sorted(structure)   # the order flatten() gives the tensors
     names = []
     for t in tensors:
         base = t.name or (t.layer.name if t.layer is not None else "input")
@@ -62,18 +122,30 @@ class Functional(Model, config_names=("Functional", "Model")):
         flat_inputs, flat_outputs = flatten(inputs), flatten(outputs)
         if not flat_inputs or not flat_outputs:
             raise ValueError("Model(inputs, outputs): both must be KerasTensors (from layers.Input and layer calls)")
-        for t in flat_inputs:
-            if t.layer is not None:
-                raise ValueError(f"Model inputs must come from layers.Input(); {t!r} is the output of a layer")
+        # each input's InputLayer; a layer's output given as an input cuts the graph there and
+        # gets an InputLayer of its own, as Keras's clone of it ("...CLONE")
+        self._input_layers = {id(t): t.input_layer if t.node is None and getattr(t, "input_layer", None) is not None
+                              else InputLayer(batch_shape=t.shape, dtype=t.dtype,
+                                              name=f"{t.layer.name if t.layer is not None else 'input'}CLONE")
+                              for t in flat_inputs}
         self._inputs_struct = inputs
         self._outputs_struct = outputs
-        self.inputs, self.outputs = flat_inputs, flat_outputs
+        self._inputs, self._outputs = flat_inputs, flat_outputs
         self._nodes = _topological_nodes(flat_outputs, flat_inputs)
         self.input_names = _names(inputs, flat_inputs)
         self.output_names = _names(outputs, flat_outputs)
-        input_layers = [t.input_layer for t in flat_inputs if getattr(t, "input_layer", None) is not None]
-        self._layers = input_layers + [node.layer for node in self._nodes]
+        self._layers, self._call_depths = _layer_order(flat_inputs, flat_outputs, self._input_layers)
         self.built = True
+
+    @property
+    def input(self):
+        """The inputs in the structure the model was given them (one tensor, a list or a dict)."""
+        return self._inputs_struct
+
+    @property
+    def output(self):
+        """The outputs in the structure the model was given them."""
+        return self._outputs_struct
 
     def _flat_call_inputs(self, inputs) -> list:
         if isinstance(inputs, dict):
@@ -88,7 +160,14 @@ class Functional(Model, config_names=("Functional", "Model")):
         return flat
 
     def call(self, inputs, training=None, mask=None):
-        values = {id(t): v for t, v in zip(self.inputs, self._flat_call_inputs(inputs))}
+        flat = self._flat_call_inputs(inputs)
+        if mask is not None:   # masks given with the call ride on the inputs, as Keras sets them
+            masks = [mask[k] for k in self.input_names] if isinstance(mask, dict) else (
+                list(mask) if isinstance(mask, (list, tuple)) else [mask])
+            for x, m in zip(flat, masks):
+                if m is not None:
+                    x._keras_mask = np.asarray(getattr(m, "data", m), bool)
+        values = {id(t): v for t, v in zip(self.inputs, flat)}
 
         def value(t):
             return values[id(t)]
@@ -110,14 +189,39 @@ class Functional(Model, config_names=("Functional", "Model")):
         shapes = [t.shape for t in self.outputs]
         return shapes[0] if len(shapes) == 1 else shapes
 
+    def _sequential_like(self) -> bool:
+        """Keras prints a functional model as a plain stack (three columns) when each depth holds
+        one call reading at most one tensor, and no layer is called twice."""
+        per_depth: dict[int, list] = {}
+        for depth, n_parents in self._call_depths.values():
+            per_depth.setdefault(depth, []).append(n_parents)
+        if any(len(v) > 1 or v[0] > 1 for v in per_depth.values()):
+            return False
+        return len({id(node.layer) for node in self._nodes}) == len(self._nodes)
+
     def summary_rows(self) -> list[SummaryRow]:
-        """The inputs, then one row per layer call with the tensors it reads ("Connected to")."""
-        refs = self._tensor_refs()
-        rows = [SummaryRow(None, t.shape, "-", name) for t, name in zip(self.inputs, self._input_layer_names())]
-        for node in self._nodes:
-            sources = ", ".join(f"{r[0]}[{r[1]}][{r[2]}]" for r in (refs[id(t)] for t in node.parents)) or "-"
-            shapes = [t.shape for t in node.outputs]
-            rows.append(SummaryRow(node.layer, shapes[0] if len(shapes) == 1 else shapes, sources))
+        """One row per layer in ``model.layers`` order, as Keras prints them; unless the model is
+        a plain stack, with the tensors each layer's calls read ("Connected to", written
+        ``layer[node index][tensor index]``)."""
+        in_model = {id(node) for node in self._nodes}
+        plain = self._sequential_like()
+
+        def ref(t) -> str:
+            if id(t) in self._input_layers or t.node is None:
+                layer = self._input_layers.get(id(t), getattr(t, "input_layer", None))
+                return f"{layer.name if layer is not None else t.name}[0][0]"
+            return f"{t.node.layer.name}[{t.node.layer._inbound_nodes.index(t.node)}][{t.index or 0}]"
+
+        rows = []
+        for layer in self.layers:
+            nodes = layer.__dict__.get("_inbound_nodes") or []
+            shapes = [t.shape for t in nodes[-1].outputs] if nodes else [None]
+            shape = shapes[0] if len(shapes) == 1 else shapes
+            if plain:
+                rows.append(SummaryRow(layer, shape))
+                continue
+            sources = [ref(t) for node in nodes if id(node) in in_model for t in node.parents]
+            rows.append(SummaryRow(layer, shape, ", ".join(sources) or "-"))
         return rows
 
     # ----------------------------------------------------------------- config
@@ -133,8 +237,7 @@ class Functional(Model, config_names=("Functional", "Model")):
         return refs
 
     def _input_layer_names(self) -> list[str]:
-        return [getattr(t, "input_layer", None).name if getattr(t, "input_layer", None) is not None
-                else (t.name or f"input_{i}") for i, t in enumerate(self.inputs)]
+        return [self._input_layers[id(t)].name for t in self.inputs]
 
     def get_config(self) -> dict:
         refs = self._tensor_refs()

@@ -67,6 +67,23 @@ def deserialize_layer(config: dict, custom_objects=None) -> Layer:
     return cls.from_config(config["config"])
 
 
+def _functional_arguments(args, kwargs) -> bool:
+    """Whether a model is being made the functional way: ``(inputs, outputs)``, by position or name."""
+    return len(args) == 2 or (len(args) == 1 and "outputs" in kwargs) or ("inputs" in kwargs and "outputs" in kwargs)
+
+
+_functional_subclasses: dict = {}
+
+
+def _functional_subclass(cls: type, functional: type) -> type:
+    """``cls`` with the functional model under it (one class per ``cls``): ``cls``'s own methods
+    (``train_step``, ``test_step``, ...) come first, the graph's ``call`` and config after."""
+    if cls not in _functional_subclasses:
+        _functional_subclasses[cls] = type(cls.__name__, (cls, functional),
+                                           {"__module__": cls.__module__, "__qualname__": cls.__qualname__})
+    return _functional_subclasses[cls]
+
+
 class Model(Trainer, Layer):
     """A model: ``Model(inputs, outputs)`` for the functional API, or a subclass with ``call``."""
 
@@ -80,18 +97,50 @@ class Model(Trainer, Layer):
             Model._builtin_classes[name] = cls
 
     def __new__(cls, *args, **kwargs):
-        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+        if cls is Model and _functional_arguments(args, kwargs):
             return super().__new__(Model._builtin_classes["Functional"])  # the functional API, as in Keras
         return super().__new__(cls)
 
     def __init__(self, *args, trainable: bool = True, name: str | None = None, dtype=None, **kwargs):
+        functional = Model._builtin_classes["Functional"]
+        if _functional_arguments(args, kwargs) and not isinstance(self, functional):
+            # ``class MyModel(Model)`` (a custom ``train_step``, say) given ``(inputs, outputs)``
+            # on its way up to here: it becomes a functional model whose class is still a
+            # MyModel, its own methods first, as Keras does
+            self.__class__ = _functional_subclass(type(self), functional)
+            functional.__init__(self, *args, trainable=trainable, name=name, **kwargs)
+            return
         if args or "inputs" in kwargs or "outputs" in kwargs:
             raise TypeError(f"{type(self).__name__}: a subclassed model takes no inputs/outputs; "
                             "use Model(inputs, outputs) for the functional API")
         Layer.__init__(self, trainable=trainable, name=name, dtype=dtype, **kwargs)
         Trainer.__init__(self)
-        self.inputs = None   # KerasTensors, once known (functional and built Sequential models)
-        self.outputs = None
+        self._inputs = None   # KerasTensors, once known (functional and built Sequential models)
+        self._outputs = None
+
+    @property
+    def inputs(self):
+        return self._inputs
+
+    @inputs.setter
+    def inputs(self, value):
+        self._inputs = value
+
+    @property
+    def outputs(self):
+        return self._outputs
+
+    @outputs.setter
+    def outputs(self, value):
+        self._outputs = value
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects=None):
+        """A subclass saved as a functional model (``MyModel(inputs, outputs)``) is rebuilt as one."""
+        if "input_layers" in config and "output_layers" in config:
+            functional = Model._builtin_classes["Functional"]
+            return functional.from_config.__func__(cls, config, custom_objects=custom_objects)
+        return cls(**config)
 
     # ----------------------------------------------------------------- layers and weights
     @property
@@ -167,7 +216,7 @@ class Model(Trainer, Layer):
 
     def _input_dtypes(self):
         """The dtype of each declared input (None when the model declares no inputs)."""
-        return [t.dtype for t in self.inputs] if self.inputs else None
+        return [t.dtype for t in self._inputs] if self._inputs else None
 
     def __call__(self, inputs, *args, **kwargs):
         if not isinstance(inputs, (np.ndarray, Tensor)) and _is_symbolic(inputs):
@@ -194,7 +243,7 @@ class Model(Trainer, Layer):
     def _dtype_for(self, key, dtypes):
         if not dtypes:
             return None
-        for t, d in zip(self.inputs, dtypes):
+        for t, d in zip(self._inputs, dtypes):
             if t.name == key:
                 return d
         return None
@@ -204,16 +253,16 @@ class Model(Trainer, Layer):
 
     @property
     def input_shape(self):
-        if not self.inputs:
+        if not self._inputs:
             raise AttributeError(f"Model {self.name!r} has no defined input shape yet")
-        shapes = [t.shape for t in self.inputs]
+        shapes = [t.shape for t in self._inputs]
         return shapes[0] if len(shapes) == 1 else shapes
 
     @property
     def output_shape(self):
-        if not self.outputs:
+        if not self._outputs:
             raise AttributeError(f"Model {self.name!r} has no defined output shape yet")
-        shapes = [t.shape for t in self.outputs]
+        shapes = [t.shape for t in self._outputs]
         return shapes[0] if len(shapes) == 1 else shapes
 
     # ----------------------------------------------------------------- description

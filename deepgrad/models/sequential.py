@@ -9,16 +9,10 @@ from __future__ import annotations
 
 from .. import backend
 from ..layers.base import Layer
+from ..layers.core import Input
 from ..symbolic import KerasTensor
 from .model import Model, deserialize_layer, serialize_layer
 from .summary import SummaryRow
-
-
-def _input_from_layer(layer) -> KerasTensor:
-    """The KerasTensor of an ``InputLayer`` passed in the layer list."""
-    t = KerasTensor(tuple(layer.batch_shape), layer.dtype, name=layer.name)
-    t.input_layer = layer
-    return t
 
 
 class Sequential(Model, config_names=("Sequential",)):
@@ -35,17 +29,16 @@ class Sequential(Model, config_names=("Sequential",)):
             if self._layers:
                 raise ValueError(f"Sequential {self.name!r}: an Input can only be the first item, "
                                  f"but the model already has layers {[lay.name for lay in self._layers]}")
-            tensor = layer if isinstance(layer, KerasTensor) else _input_from_layer(layer)
+            tensor = layer if isinstance(layer, KerasTensor) else layer.output
             self._set_input(tensor)
             return
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential {self.name!r}: only layers can be added, got {layer!r} "
                             f"of type {type(layer).__name__}")
-        if self.inputs is None and not self._layers and layer._input_shape_arg is not None:
-            self._set_input(KerasTensor((None,) + tuple(layer._input_shape_arg), self._first_input_dtype(layer),
-                                        name="input_layer"))
+        if self._inputs is None and not self._layers and layer._input_shape_arg is not None:
+            self._set_input(Input(shape=tuple(layer._input_shape_arg), dtype=self._first_input_dtype(layer)))
         self._layers.append(layer)
-        if self.inputs is not None:
+        if self._inputs is not None:
             self._call_symbolic(layer)
 
     def pop(self) -> Layer:
@@ -55,21 +48,51 @@ class Sequential(Model, config_names=("Sequential",)):
         layer = self._layers.pop()
         if self._layer_outputs:
             self._layer_outputs.pop()
-            self.outputs = [self._layer_outputs[-1] if self._layer_outputs else self.inputs[0]]
+            self._outputs = [self._layer_outputs[-1] if self._layer_outputs else self._inputs[0]]
         return layer
 
     @property
     def layers(self) -> list[Layer]:
         return list(self._layers)
 
+    # ----------------------------------------------------------------- the graph, once the input is known
+    def _graph_attribute(self, value, what: str):
+        if value is None:
+            raise AttributeError(f"Sequential model '{self.name}' has no defined {what} yet.")
+        return value
+
+    @property
+    def inputs(self):
+        return self._graph_attribute(self._inputs, "inputs")
+
+    @property
+    def outputs(self):
+        return self._graph_attribute(self._outputs, "outputs")
+
+    @property
+    def input(self):
+        """The one input KerasTensor (tf.keras's ``model.input``; Keras 3 raises until the model is called)."""
+        return self._graph_attribute(self._inputs, "input")[0]
+
+    @property
+    def output(self):
+        return self._graph_attribute(self._outputs, "output")[0]
+
+    @property
+    def input_names(self):
+        return [t.name for t in self._graph_attribute(self._inputs, "inputs")]
+
+    @property
+    def output_names(self):
+        return [t.layer.name if t.layer is not None else t.name for t in self._graph_attribute(self._outputs, "outputs")]
+
     @staticmethod
     def _first_input_dtype(layer):
         return "int32" if type(layer).__name__ == "Embedding" else backend.floatx()
 
     def _set_input(self, tensor: KerasTensor) -> None:
-        self.inputs = [tensor]
-        self.outputs = [tensor]
-        self.input_names = [tensor.name or "input_layer"]
+        self._inputs = [tensor]
+        self._outputs = [tensor]
         self.built = True
         self.input_shape_built = tensor.shape
         self._layer_outputs = []
@@ -77,7 +100,7 @@ class Sequential(Model, config_names=("Sequential",)):
             self._call_symbolic(layer)
 
     def _call_symbolic(self, layer: Layer) -> None:
-        x = self.outputs[0]
+        x = self._outputs[0]
         try:
             out = layer(x)
         except Exception as e:
@@ -87,20 +110,19 @@ class Sequential(Model, config_names=("Sequential",)):
             raise ValueError(f"Sequential {self.name!r}: layer {layer.name!r} returns several outputs; "
                              "Sequential models need one output per layer (use the functional API)")
         self._layer_outputs.append(out)
-        self.outputs = [out]
+        self._outputs = [out]
 
     # ----------------------------------------------------------------- building and calling
     def _maybe_build(self, input_shape) -> None:
-        if self.inputs is None and self._layers:
+        if self._inputs is None and self._layers:
             if isinstance(input_shape, list):
                 raise ValueError(f"Sequential {self.name!r} takes one input, got {len(input_shape)}")
-            self._set_input(KerasTensor((None,) + tuple(input_shape[1:]),
-                                        self._first_input_dtype(self._layers[0]), name="input_layer"))
+            self._set_input(Input(shape=tuple(input_shape[1:]), dtype=self._first_input_dtype(self._layers[0])))
         self.built = True
 
     def build(self, input_shape=None) -> None:
         if input_shape is None:
-            if self.inputs is None:
+            if self._inputs is None:
                 raise ValueError(f"Sequential {self.name!r}: build() needs an input shape")
             return
         self._maybe_build(tuple(input_shape))
@@ -113,7 +135,7 @@ class Sequential(Model, config_names=("Sequential",)):
 
     def compute_output_shape(self, input_shape):
         self._maybe_build(input_shape)
-        return self.outputs[0].shape
+        return self._outputs[0].shape
 
     def summary_rows(self) -> list[SummaryRow]:
         """One row per layer with its output shape ("?" until the model is built)."""
@@ -123,8 +145,8 @@ class Sequential(Model, config_names=("Sequential",)):
     # ----------------------------------------------------------------- config
     def get_config(self) -> dict:
         layers = [serialize_layer(layer) for layer in self._layers]
-        if self.inputs is not None:
-            t = self.inputs[0]
+        if self._inputs is not None:
+            t = self._inputs[0]
             layers.insert(0, {"class_name": "InputLayer", "config": {"batch_shape": list(t.shape),
                                                                      "dtype": str(t.dtype), "name": t.name}})
         return {"name": self.name, "trainable": self.trainable, "layers": layers}
@@ -135,7 +157,7 @@ class Sequential(Model, config_names=("Sequential",)):
         for entry in config["layers"]:
             if entry["class_name"] == "InputLayer":
                 c = entry["config"]
-                model.add(KerasTensor(tuple(c["batch_shape"]), c.get("dtype"), name=c.get("name")))
+                model.add(Input(batch_shape=tuple(c["batch_shape"]), dtype=c.get("dtype"), name=c.get("name")))
             else:
                 model.add(deserialize_layer(entry, custom_objects))
         return model

@@ -93,12 +93,23 @@ def test_disconnected_graph_is_reported():
 
 def test_functional_summary_has_connections():
     a = layers.Input(shape=(4,), name="features")
-    model = dg.Model(a, layers.Dense(2, name="logits")(layers.Dense(3, name="hidden")(a)))
+    hidden = layers.Dense(3, name="hidden")(a)
+    model = dg.Model(a, layers.Concatenate(name="both")([layers.Dense(2, name="logits")(hidden), hidden]))
     lines = []
     model.summary(print_fn=lines.append)
     text = "\n".join(lines)
     assert "Connected to" in text and "features (InputLayer)" in text and "features[0][0]" in text
-    assert "hidden[0][0]" in text and " Total params: 23 (92.00 B)" in lines
+    assert "logits[0][0], hidden[0][0]" in text and " Total params: 23 (92.00 B)" in lines
+
+
+def test_a_plain_stack_of_calls_prints_as_keras_does_without_connections():
+    a = layers.Input(shape=(4,), name="features")
+    model = dg.Model(a, layers.Dense(2, name="logits")(layers.Dense(3, name="hidden")(a)))
+    lines = []
+    model.summary(print_fn=lines.append)
+    text = "\n".join(lines)
+    assert "Connected to" not in text and "features (InputLayer)" in text and "hidden (Dense)" in text
+    assert len(lines[1]) == 89 and " Total params: 23 (92.00 B)" in lines  # the 88-wide Sequential table
 
 
 class TwoLayer(dg.Model):
