@@ -23,9 +23,8 @@ def _smooth_categorical(y_true, label_smoothing, axis):
 
 
 def _binary_log_loss(y_true, p):
-    """-(y log p + (1 - y) log(1 - p)), elementwise, p clipped to [eps, 1 - eps]."""
-    p = ops.clip(p, _eps(), 1.0 - _eps())
-    return -(y_true * ops.log(p) + (1.0 - y_true) * ops.log(1.0 - p))
+    """-(y log p + (1 - y) log(1 - p)), elementwise, p clipped to [eps, 1 - eps] (ops' fused form)."""
+    return ops.binary_crossentropy(y_true, p)
 
 
 def _normalized_probs(y_pred, axis):
@@ -35,8 +34,8 @@ def _normalized_probs(y_pred, axis):
 
 
 def _categorical_log_loss(y_true, y_pred, axis):
-    """-sum(y log p, axis) of renormalised, clipped probabilities."""
-    return -ops.sum(y_true * ops.log(_normalized_probs(y_pred, axis)), axis=axis)
+    """-sum(y log p, axis) of renormalised, clipped probabilities (ops' fused form)."""
+    return ops.categorical_crossentropy(y_true, y_pred, axis=axis)
 
 
 def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
