@@ -16,7 +16,10 @@ from .merge import (
     Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, add, average, concatenate, maximum, minimum,
     multiply, subtract,
 )
-from .normalization import BatchNormalization, LayerNormalization
+from .normalization import (
+    BatchNormalization, GroupNormalization, LayerNormalization, RMSNormalization, SpectralNormalization,
+    UnitNormalization,
+)
 from .pooling import (
     AveragePooling1D, AveragePooling2D, AvgPool1D, AvgPool2D, GlobalAveragePooling1D, GlobalAveragePooling2D,
     GlobalAvgPool1D, GlobalAvgPool2D, GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPooling1D, GlobalMaxPooling2D,
@@ -35,7 +38,7 @@ __all__ = [
     "Reshape", "SimpleRNN", "Subtract", "TimeDistributed", "add", "average", "concatenate", "deserialize", "get",
     "maximum", "minimum", "multiply", "serialize", "subtract",
     "AdditiveAttention", "Attention", "EinsumDense", "GroupQueryAttention", "GroupedQueryAttention",
-    "MultiHeadAttention",
+    "MultiHeadAttention", "GroupNormalization", "RMSNormalization", "SpectralNormalization", "UnitNormalization",
 ]
 
 # every public layer class by the class name model files store (aliases such as MaxPool2D included)
