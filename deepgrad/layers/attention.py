@@ -119,7 +119,10 @@ class Attention(_SeededDropout, Layer):
     def __call__(self, inputs, *args, **kwargs):
         # the symbolic call learns the output count from here (compute_output_shape sees shapes only)
         self._scores_requested = bool(kwargs.get("return_attention_scores", False))
-        return super().__call__(inputs, *args, **kwargs)
+        try:
+            return super().__call__(inputs, *args, **kwargs)
+        finally:
+            self._scores_requested = False
 
     def call(self, inputs, mask=None, training=False, return_attention_scores=False, use_causal_mask=False):
         self._validate(inputs, mask)
@@ -221,7 +224,10 @@ class _HeadsAttention(_SeededDropout, Layer):
         self._call_context = (tuple(value.shape), None if key is None else tuple(key.shape),
                               bool(kwargs.get("return_attention_scores", False)))
         args = (value,) if key is None else (value, key)
-        return super().__call__(query, *args, **kwargs)
+        try:
+            return super().__call__(query, *args, **kwargs)
+        finally:
+            self._call_context = None
 
     def _maybe_build_all(self, query_shape, value_shape, key_shape):
         self.build(query_shape, value_shape, key_shape)

@@ -387,7 +387,7 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, i
                          f"got shapes {q.shape}, {k.shape} and {v.shape}")
     if bias is not None and mask is not None:
         raise ValueError("dot_product_attention: only one of bias and mask can be given")
-    if k.shape != v.shape or q.shape[0] != k.shape[0] or q.shape[-1] != k.shape[-1]:
+    if k.shape[:-1] != v.shape[:-1] or q.shape[0] != k.shape[0] or q.shape[-1] != k.shape[-1]:
         raise ValueError(f"dot_product_attention: query {q.shape}, key {k.shape} and value {v.shape} do not match")
     heads, kv_heads = q.shape[2], k.shape[2]
     if kv_heads != heads and (kv_heads == 0 or heads % kv_heads):
