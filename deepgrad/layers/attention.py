@@ -288,6 +288,8 @@ class _HeadsAttention(_SeededDropout, Layer):
             big = -3e4 if scores.dtype == np.float16 else -1e9  # Keras's Softmax sets masked scores to this
             scores = ops.where(mask, scores, big)
         probs = ops.softmax(scores, axis=-1)
+        if mask is not None:  # and zeroes them after, so a row with no key left is all zeros
+            probs = ops.where(mask, probs, 0.0)
         attended = self._drop(probs, self._dropout) if training and self._dropout > 0 else probs
         out = ops.matmul(attended, vf)  # (B', heads, Tq, dim_v)
         out = ops.reshape(out, tuple(q_shape[:-1]) + (v_shape[-1],))
