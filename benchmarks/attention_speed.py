@@ -14,10 +14,16 @@ program keeps freed memory for reuse and shortens OpenBLAS's idle spin (see ther
 
     python benchmarks/attention_speed.py
     python benchmarks/attention_speed.py --rounds 3 --steps 5
+    OPENBLAS_NUM_THREADS=1 python benchmarks/attention_speed.py   # NumPy's BLAS on one thread
+
+On a machine whose cores are busy with other work, a two-thread GEMM with a long inner
+dimension (the weight gradients, ``X^T dY`` over 4096 rows) can wait hundreds of times its
+own length for a descheduled thread; one BLAS thread then runs the step several times faster.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
@@ -91,6 +97,7 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--steps", type=int, default=5, help="training steps per timed round")
     args = p.parse_args()
+    env = {k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS", "OMP", "MKL"))}  # as given
     from deepgrad import runtime
 
     runtime.keep_freed_memory()
@@ -109,7 +116,7 @@ def main() -> None:
         th_rates.append(args.steps * BATCH / timed(th_step, args.steps))
     ratios = [a / b for a, b in zip(dg_rates, th_rates)]
     print(f"numpy {np.__version__}, torch {torch.__version__}, encoder block: batch {BATCH}, sequence {SEQ}, "
-          f"width {WIDTH}, {HEADS} heads of {KEY_DIM}, feed-forward {HIDDEN}")
+          f"width {WIDTH}, {HEADS} heads of {KEY_DIM}, feed-forward {HIDDEN}, env {env or '{}'}")
     print(f"deepgrad {statistics.median(dg_rates):.0f} samples/s, torch {statistics.median(th_rates):.0f} samples/s, "
           f"ratio {statistics.median(ratios):.2f} (spread {min(ratios):.2f}-{max(ratios):.2f})")
 
