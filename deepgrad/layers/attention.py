@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from .. import initializers, ops, regularizers
+from .. import constraints, initializers, ops, regularizers
 from ..autograd import Tensor
 from .arguments import serialize_argument
 from .base import Layer
@@ -341,8 +341,6 @@ class MultiHeadAttention(_HeadsAttention):
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.activity_regularizer = regularizers.get(activity_regularizer)
-        from .. import constraints
-
         self.kernel_constraint = constraints.get(kernel_constraint)
         self.bias_constraint = constraints.get(bias_constraint)
         if isinstance(attention_axes, int):
@@ -445,8 +443,6 @@ class MultiHeadAttention(_HeadsAttention):
                 "sliding_window": self._sliding_window, **self._initializer_config(), "seed": self.seed}
 
     def _initializer_config(self):
-        from .. import constraints
-
         return {"kernel_initializer": serialize_argument(initializers, self.kernel_initializer),
                 "bias_initializer": serialize_argument(initializers, self.bias_initializer),
                 "kernel_regularizer": serialize_argument(regularizers, self.kernel_regularizer),
@@ -487,8 +483,6 @@ class GroupedQueryAttention(_HeadsAttention):
         self.use_bias, self.use_gate = bool(use_bias), bool(use_gate)
         self.sliding_window = self._sliding_window = sliding_window
         self._flash_attention = flash_attention
-        from .. import constraints
-
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)

@@ -333,6 +333,8 @@ class SpectralNormalization(Layer):
     @property
     def weights(self):
         """Keras's order: the kernel, ``vector_u``, the wrapped layer's other weights."""
+        if not self.built:
+            return self.layer.weights
         rest = [w for w in self.layer.weights if w is not self.kernel]
         return [self.kernel, self.vector_u] + rest
 
