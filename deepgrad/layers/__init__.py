@@ -25,7 +25,23 @@ from .pooling import (
     GlobalAvgPool1D, GlobalAvgPool2D, GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPooling1D, GlobalMaxPooling2D,
     MaxPool1D, MaxPool2D, MaxPooling1D, MaxPooling2D,
 )
+from .pooling import (
+    AdaptiveAveragePooling1D, AdaptiveAveragePooling2D, AdaptiveAveragePooling3D, AdaptiveMaxPooling1D,
+    AdaptiveMaxPooling2D, AdaptiveMaxPooling3D, AveragePooling3D, AvgPool3D, GlobalAveragePooling3D, GlobalAvgPool3D,
+    GlobalMaxPool3D, GlobalMaxPooling3D, MaxPool3D, MaxPooling3D,
+)
+from .core import Identity, Masking
+from .input_spec import InputSpec
+from .merge import Dot, dot
 from .recurrent import GRU, LSTM, SimpleRNN
+from .regularization import (
+    ActivityRegularization, AlphaDropout, GaussianDropout, GaussianNoise, SpatialDropout1D, SpatialDropout2D,
+    SpatialDropout3D,
+)
+from .reshaping import (
+    Cropping1D, Cropping2D, Cropping3D, UpSampling1D, UpSampling2D, UpSampling3D, ZeroPadding1D, ZeroPadding2D,
+    ZeroPadding3D,
+)
 from .wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
@@ -39,6 +55,14 @@ __all__ = [
     "maximum", "minimum", "multiply", "serialize", "subtract",
     "AdditiveAttention", "Attention", "EinsumDense", "GroupQueryAttention", "GroupedQueryAttention",
     "MultiHeadAttention", "GroupNormalization", "RMSNormalization", "SpectralNormalization", "UnitNormalization",
+]
+__all__ += [
+    "AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D", "AdaptiveAveragePooling3D", "AdaptiveMaxPooling1D",
+    "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D", "AveragePooling3D", "AvgPool3D", "GlobalAveragePooling3D",
+    "GlobalAvgPool3D", "GlobalMaxPool3D", "GlobalMaxPooling3D", "MaxPool3D", "MaxPooling3D",
+    "ActivityRegularization", "AlphaDropout", "Cropping1D", "Cropping2D", "Cropping3D", "Dot", "GaussianDropout",
+    "GaussianNoise", "Identity", "InputSpec", "Masking", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
+    "UpSampling1D", "UpSampling2D", "UpSampling3D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "dot",
 ]
 
 # every public layer class by the class name model files store (aliases such as MaxPool2D included)
