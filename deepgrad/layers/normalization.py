@@ -8,7 +8,7 @@ import numpy as np
 from .. import backend, initializers, ops
 from ..autograd import no_grad
 from ..ops.normalization import batch_norm, batch_norm_inference, layer_norm
-from .base import Layer
+from .base import Layer, builtin_class
 from .arguments import (add_weight_from_arguments, serialize_argument, set_weight_arguments,
                                weight_arguments_config)
 
@@ -305,9 +305,7 @@ class SpectralNormalization(Layer):
 
     def __init__(self, layer, power_iterations=1, **kwargs):
         if isinstance(layer, dict):  # from a config
-            from . import deserialize  # the package's lookup by class name (it imports this module)
-
-            layer = deserialize(layer)
+            layer = builtin_class(layer["class_name"]).from_config(dict(layer.get("config") or {}))
         super().__init__(**kwargs)
         if not isinstance(layer, Layer):
             raise ValueError(f"SpectralNormalization: layer must be a Layer instance, got {layer!r}")
@@ -364,9 +362,8 @@ class SpectralNormalization(Layer):
         return self.layer.compute_output_shape(input_shape)
 
     def get_config(self):
-        from . import serialize
-
-        return {**super().get_config(), "layer": serialize(self.layer), "power_iterations": self.power_iterations}
+        inner = {"class_name": type(self.layer).__name__, "config": self.layer.get_config()}
+        return {**super().get_config(), "layer": inner, "power_iterations": self.power_iterations}
 
 
 __all__ = ["BatchNormalization", "GroupNormalization", "LayerNormalization", "RMSNormalization",
