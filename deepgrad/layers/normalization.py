@@ -1,10 +1,14 @@
-"""``BatchNormalization`` and ``LayerNormalization`` on the fused ops of ``ops.normalization``."""
+"""Normalisation layers: ``BatchNormalization`` and ``LayerNormalization`` on the fused ops of
+``ops.normalization``; ``GroupNormalization``, ``UnitNormalization``, ``RMSNormalization`` and the
+``SpectralNormalization`` wrapper."""
 from __future__ import annotations
 
-from .. import initializers, ops
+import numpy as np
+
+from .. import backend, initializers, ops
 from ..autograd import no_grad
 from ..ops.normalization import batch_norm, batch_norm_inference, layer_norm
-from .base import Layer
+from .base import Layer, builtin_class
 from .arguments import (add_weight_from_arguments, serialize_argument, set_weight_arguments,
                                weight_arguments_config)
 
@@ -124,24 +128,243 @@ class BatchNormalization(_Normalization):
 
 
 class LayerNormalization(_Normalization):
-    """Normalise each sample over ``axis`` (default the last), then scale by gamma and shift by beta."""
+    """Normalise each sample over ``axis`` (default the last), then scale by gamma and shift by beta.
+
+    ``rms_scaling=True`` (deprecated in Keras, kept for its files) divides by
+    ``sqrt(var + epsilon)`` without centering and has gamma only.
+    """
 
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
                  gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None,
                  beta_constraint=None, gamma_constraint=None, **kwargs):
-        if kwargs.pop("rms_scaling", False):
-            raise ValueError("LayerNormalization: rms_scaling=True is not supported")
+        self.rms_scaling = bool(kwargs.pop("rms_scaling", False))
         super().__init__(axis, epsilon, center, scale, beta_initializer, gamma_initializer, beta_regularizer,
                          gamma_regularizer, beta_constraint, gamma_constraint, **kwargs)
 
     def build(self, input_shape):
-        self._build_scale_center(input_shape)
+        if self.rms_scaling:  # gamma always, beta never
+            center, scale = self.center, self.scale
+            self.center, self.scale = False, True
+            self._build_scale_center(input_shape)
+            self.center, self.scale = center, scale
+        else:
+            self._build_scale_center(input_shape)
         self.built = True
 
     def call(self, inputs):
         self._check(inputs)
         gamma, beta = self._params(inputs.ndim)
+        if self.rms_scaling:
+            return ops.layer_normalization(inputs, gamma, None, axis=self._feature_axes, epsilon=self.epsilon,
+                                           rms_scaling=True)
         return layer_norm(inputs, gamma, beta, axis=self._feature_axes, epsilon=self.epsilon)
 
+    def get_config(self):
+        config = super().get_config()
+        return {**{k: config[k] for k in list(config)[:list(config).index("scale") + 1]},
+                "rms_scaling": self.rms_scaling, **config}
 
-__all__ = ["BatchNormalization", "LayerNormalization"]
+
+
+
+# ----------------------------------------------------------------- GroupNormalization
+class GroupNormalization(Layer):
+    """Normalise each sample over groups of channels (Wu & He, 2018).
+
+    The ``C`` channels of ``axis`` split into ``groups`` groups of ``C / groups``; each group is
+    normalised over its channels and every other non-batch axis, then gamma and beta (one per
+    channel) scale and shift it. ``groups=-1`` is instance normalisation (one channel a group).
+    """
+
+    def __init__(self, groups=32, axis=-1, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
+                 gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
+                 gamma_constraint=None, **kwargs):
+        if isinstance(groups, bool) or not isinstance(groups, int) or (groups <= 0 and groups != -1):
+            raise ValueError(f"GroupNormalization: groups must be a positive integer or -1, got {groups!r}")
+        if not isinstance(axis, int):
+            raise ValueError(f"GroupNormalization: axis must be an int, got {axis!r}")
+        super().__init__(**kwargs)
+        self.groups, self.axis, self.epsilon = groups, axis, float(epsilon)
+        self.center, self.scale = bool(center), bool(scale)
+        set_weight_arguments(self, "beta", beta_initializer, beta_regularizer, beta_constraint)
+        set_weight_arguments(self, "gamma", gamma_initializer, gamma_regularizer, gamma_constraint)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        ndim = len(input_shape)
+        if not -ndim <= self.axis < ndim or self.axis % ndim == 0:
+            raise ValueError(f"GroupNormalization {self.name!r}: axis {self.axis} is not a feature axis of inputs "
+                             f"of shape {tuple(input_shape)}")
+        dim = input_shape[self.axis]
+        if dim is None:
+            raise ValueError(f"GroupNormalization {self.name!r}: axis {self.axis} of input shape "
+                             f"{tuple(input_shape)} must be known")
+        if self.groups == -1:
+            self.groups = dim
+        if dim < self.groups or dim % self.groups:
+            raise ValueError(f"GroupNormalization {self.name!r}: {dim} channels cannot be split into "
+                             f"{self.groups} equal groups")
+        self._channel_axis, self._channels, self._built_ndim = self.axis % ndim, dim, ndim
+        self.gamma = add_weight_from_arguments(self, "gamma", (dim,)) if self.scale else None
+        self.beta = add_weight_from_arguments(self, "beta", (dim,)) if self.center else None
+        self.built = True
+
+    def call(self, inputs):
+        axis = self._channel_axis
+        if inputs.ndim != self._built_ndim or inputs.shape[axis] != self._channels:
+            raise ValueError(f"GroupNormalization {self.name!r}: built for rank-{self._built_ndim} inputs with "
+                             f"{self._channels} channels on axis {self.axis}, got shape {inputs.shape}")
+        shape = inputs.shape
+        c = shape[axis]
+        # (..., groups, C / groups, ...): statistics over every axis but the batch and the group
+        grouped = ops.reshape(inputs, shape[:axis] + (self.groups, c // self.groups) + shape[axis + 1:])
+        reduce = [i for i in range(1, grouped.ndim) if i != axis]
+        normalized = ops.reshape(ops.layer_normalization(grouped, axis=reduce, epsilon=self.epsilon), shape)
+        broadcast = tuple(c if i == axis else 1 for i in range(len(shape)))
+        if self.gamma is not None:
+            normalized = normalized * ops.reshape(self.gamma, broadcast)
+        if self.beta is not None:
+            normalized = normalized + ops.reshape(self.beta, broadcast)
+        return normalized
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "groups": self.groups, "axis": self.axis, "epsilon": self.epsilon,
+                "center": self.center, "scale": self.scale, **weight_arguments_config(self, "beta", "gamma")}
+
+
+# ----------------------------------------------------------------- UnitNormalization, RMSNormalization
+def _axis_argument(axis, layer: str):
+    if isinstance(axis, (list, tuple)) and axis and all(isinstance(a, int) for a in axis):
+        return list(axis)
+    if isinstance(axis, int) and not isinstance(axis, bool):
+        return axis
+    raise TypeError(f"{layer}: axis must be an int or a list/tuple of ints, got {axis!r}")
+
+
+class UnitNormalization(Layer):
+    """``x / max(||x||_2, 1e-12)`` over ``axis``: unit L2 norm along the axis (no weights)."""
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = _axis_argument(axis, "UnitNormalization")
+        self.supports_masking = True
+        self.built = True
+
+    def call(self, inputs):
+        return ops.normalize(inputs, axis=self.axis, order=2, epsilon=1e-12)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
+
+
+class RMSNormalization(Layer):
+    """``x / sqrt(mean(x^2) + epsilon) * scale`` with the mean over ``axis`` (Zhang & Sennrich, 2019)."""
+
+    def __init__(self, axis=-1, epsilon=1e-6, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = _axis_argument(axis, "RMSNormalization")
+        self.epsilon = float(epsilon)
+
+    def build(self, input_shape):
+        axes = sorted(self.axis) if isinstance(self.axis, list) else [self.axis]
+        for a in axes:
+            if not -len(input_shape) <= a < len(input_shape) or input_shape[a] is None:
+                raise ValueError(f"RMSNormalization {self.name!r}: axis {a} is not a known axis of inputs of "
+                                 f"shape {tuple(input_shape)}")
+        self.axis = axes  # as Keras, the built layer keeps its axes as a sorted list
+        self.scale = self.add_weight("scale", tuple(input_shape[a] for a in axes), "ones")
+        self.built = True
+
+    def call(self, inputs):
+        return ops.rms_normalization(inputs, scale=self.scale, axis=self.axis, epsilon=self.epsilon)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon}
+
+
+# ----------------------------------------------------------------- SpectralNormalization
+class SpectralNormalization(Layer):
+    """Wraps a layer with a ``kernel`` (or ``embeddings``) and divides it by its largest singular
+    value ``sigma`` in training (Miyato et al., 2018).
+
+    ``sigma`` comes from power iteration on ``W`` (the kernel as ``(-1, units)``) with the
+    persistent vector ``u (1, units)``, ``power_iterations`` steps per training call:
+    ``v = u W^T / ||u W^T||``, ``u = v W / ||v W||``, ``sigma = v W u^T``; then
+    ``kernel <- kernel / sigma`` and ``vector_u <- u``, as Keras assigns them. Weights in
+    Keras's order: the kernel, ``vector_u``, then the wrapped layer's other weights.
+    """
+
+    def __init__(self, layer, power_iterations=1, **kwargs):
+        if isinstance(layer, dict):  # from a config
+            layer = builtin_class(layer["class_name"]).from_config(dict(layer.get("config") or {}))
+        super().__init__(**kwargs)
+        if not isinstance(layer, Layer):
+            raise ValueError(f"SpectralNormalization: layer must be a Layer instance, got {layer!r}")
+        if isinstance(power_iterations, bool) or not isinstance(power_iterations, int) or power_iterations <= 0:
+            raise ValueError(f"SpectralNormalization: power_iterations must be a positive integer, "
+                             f"got {power_iterations!r}")
+        self.layer = layer
+        self.power_iterations = power_iterations
+
+    def build(self, input_shape):
+        self.layer._maybe_build(input_shape)
+        kernel = getattr(self.layer, "kernel", None)
+        if kernel is None:
+            kernel = getattr(self.layer, "embeddings", None)
+        if kernel is None:
+            raise ValueError(f"SpectralNormalization {self.name!r}: {type(self.layer).__name__} has neither a "
+                             "kernel nor embeddings")
+        self.kernel = kernel
+        self.vector_u = self.add_weight("vector_u", (1, kernel.shape[-1]), initializers.TruncatedNormal(stddev=0.02),
+                                        dtype=kernel.dtype, trainable=False)
+        self.built = True
+
+    @property
+    def weights(self):
+        """Keras's order: the kernel, ``vector_u``, the wrapped layer's other weights."""
+        if not self.built:
+            return self.layer.weights
+        rest = [w for w in self.layer.weights if w is not self.kernel]
+        return [self.kernel, self.vector_u] + rest
+
+    def normalized_weights(self):
+        """``(u, kernel / sigma)`` after ``power_iterations`` steps, as arrays (no gradient flows)."""
+        w = self.kernel.data.reshape(-1, self.kernel.shape[-1])
+        u = self.vector_u.data
+
+        def unit(a):
+            return a / max(np.sqrt(np.sum(a * a)), backend.epsilon())
+
+        for _ in range(self.power_iterations):
+            v = unit(u @ w.T)
+            u = unit(v @ w)
+        sigma = (v @ w) @ u.T
+        return u.astype(self.vector_u.dtype), (self.kernel.data / sigma).astype(self.kernel.dtype)
+
+    def call(self, inputs, training=False):
+        if training and np.any(self.kernel.data != 0):
+            u, kernel = self.normalized_weights()
+            self.vector_u.assign(u)
+            self.kernel.assign(kernel)
+        kwargs = {"training": training} if self.layer._call_takes_training else {}
+        return self.layer(inputs, **kwargs)
+
+    def compute_output_shape(self, input_shape):
+        return self.layer.compute_output_shape(input_shape)
+
+    def get_config(self):
+        inner = {"class_name": type(self.layer).__name__, "config": self.layer.get_config()}
+        return {**super().get_config(), "layer": inner, "power_iterations": self.power_iterations}
+
+
+__all__ = ["BatchNormalization", "GroupNormalization", "LayerNormalization", "RMSNormalization",
+           "SpectralNormalization", "UnitNormalization"]

@@ -310,14 +310,20 @@ class DotProductAttention(Function):
 
     S = q k^T s + b (then S = cap tanh(S / cap) with a soft cap), P = softmax(S), O = P v;
     dV = P^T dO, dP = dO V^T, dS = P (dP - sum(dP P)), dq = dS k s, dk = dS^T q s, db = dS.
+
+    Every product is a batched GEMM over (batch, heads). The right operands of q k^T and
+    dO V^T are made contiguous (batch, heads, head_dim, time) first: NumPy's batched matmul
+    does not hand a transposed view with a short inner axis to BLAS and runs a slow loop.
     """
 
     def forward(self, q, k, v, bias=None, scale=1.0, additive=None, cap=None, groups=1):
-        # heads first: (B, N, T, H)
-        qh, kh, vh = (np.swapaxes(t, 1, 2) for t in (q, k, v))
+        qh = np.swapaxes(q, 1, 2)  # heads first: (B, N, T, H)
+        kt = np.ascontiguousarray(k.transpose(0, 2, 3, 1))  # (B, Nkv, H, S)
+        vh = np.swapaxes(v, 1, 2)
         if groups > 1:  # grouped-query attention: each key/value head serves `groups` query heads
-            kh, vh = np.repeat(kh, groups, axis=1), np.repeat(vh, groups, axis=1)
-        logits = (qh @ np.swapaxes(kh, -1, -2)) * q.dtype.type(scale)
+            kt, vh = np.repeat(kt, groups, axis=1), np.repeat(vh, groups, axis=1)
+        logits = qh @ kt
+        logits *= q.dtype.type(scale)
         if bias is not None:
             logits = logits + bias
         t = None
@@ -326,25 +332,35 @@ class DotProductAttention(Function):
             logits = q.dtype.type(cap) * t
         if additive is not None:
             logits = logits + additive
-        logits = logits - logits.max(axis=-1, keepdims=True)
-        p = np.exp(logits)
+        # softmax in place: p = exp(S - max S) / sum
+        logits -= logits.max(axis=-1, keepdims=True)
+        p = np.exp(logits, out=logits)
         p /= p.sum(axis=-1, keepdims=True)
         self.meta = (scale, groups, None if bias is None else bias.shape)
-        self.save_for_backward(qh, kh, vh, p, t)
+        self.save_for_backward(q, k, v, p, t)
         return np.swapaxes(p @ vh, 1, 2)
 
     def backward(self, g):
-        qh, kh, vh, p, t = self.saved
+        q, k, v, p, t = self.saved
         scale, groups, bias_shape = self.meta
+        qh, kh = np.swapaxes(q, 1, 2), np.swapaxes(k, 1, 2)
+        vt = np.ascontiguousarray(v.transpose(0, 2, 3, 1))  # (B, Nkv, H, S)
+        if groups > 1:
+            kh, vt = np.repeat(kh, groups, axis=1), np.repeat(vt, groups, axis=1)
         go = np.swapaxes(g, 1, 2)
         dv = np.swapaxes(p, -1, -2) @ go
-        dp = go @ np.swapaxes(vh, -1, -2)
-        ds = p * (dp - (dp * p).sum(axis=-1, keepdims=True))
+        dp = go @ vt
+        # dS = P (dP - sum(dP P)), in place on dP
+        ds = dp
+        ds -= (dp * p).sum(axis=-1, keepdims=True)
+        ds *= p
         if t is not None:
-            ds = ds * (1 - t * t)
-        s = qh.dtype.type(scale)
-        dq = (ds @ kh) * s
-        dk = (np.swapaxes(ds, -1, -2) @ qh) * s
+            ds *= 1 - t * t
+        s = q.dtype.type(scale)
+        dq = ds @ kh
+        dq *= s
+        dk = np.swapaxes(ds, -1, -2) @ qh
+        dk *= s
         if groups > 1:  # the repeated heads' gradients add up on their shared head
             dk = dk.reshape(dk.shape[0], -1, groups, *dk.shape[2:]).sum(axis=2)
             dv = dv.reshape(dv.shape[0], -1, groups, *dv.shape[2:]).sum(axis=2)
@@ -371,7 +387,7 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, i
                          f"got shapes {q.shape}, {k.shape} and {v.shape}")
     if bias is not None and mask is not None:
         raise ValueError("dot_product_attention: only one of bias and mask can be given")
-    if k.shape != v.shape or q.shape[0] != k.shape[0] or q.shape[-1] != k.shape[-1]:
+    if k.shape[:-1] != v.shape[:-1] or q.shape[0] != k.shape[0] or q.shape[-1] != k.shape[-1]:
         raise ValueError(f"dot_product_attention: query {q.shape}, key {k.shape} and value {v.shape} do not match")
     heads, kv_heads = q.shape[2], k.shape[2]
     if kv_heads != heads and (kv_heads == 0 or heads % kv_heads):

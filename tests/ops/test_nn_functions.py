@@ -241,6 +241,17 @@ def test_attention_gradients_match_torch(dtype):
                        lambda a, b, c: torch_attention(a, b, c, scale=0.5, groups=2, cap=2.0), [q, k, v], **tol)
 
 
+def test_attention_value_head_size_differs_from_key():
+    # (batch, time, heads, dim_v) values with dim_v != dim: PyTorch's attention allows it too
+    q, k, _ = qkv(7, heads=2, kv_heads=2, dim=3)
+    v = normal(9, (2, 6, 2, 5), np.float32)
+    mask = np.random.default_rng(4).random((2, 1, 5, 6)) > 0.3
+    bias = np.where(mask, 0.0, -0.7 * 3.38953e38).astype(np.float32)
+    compare_with_torch(lambda a, b, c: dg.dot_product_attention(a, b, c, mask=mask),
+                       lambda a, b, c: torch_attention(a, b, c, bias=torch.from_numpy(bias)), [q, k, v],
+                       rtol=1e-4, atol=1e-5)
+
+
 def test_attention_central_differences():
     q, k, v = qkv(0, t=3, s=4, heads=2, kv_heads=1, dim=3, dtype=np.float64)
     check_gradients(lambda a, b, c, d: dg.dot_product_attention(a, b, c, bias=d),

@@ -1,0 +1,184 @@
+"""``EinsumDense``: a dense layer whose contraction is written as an einsum equation.
+
+``EinsumDense("abc,cde->abde", output_shape=(None, 4, 8), bias_axes="de")`` projects
+``(batch, time, c)`` to ``(batch, time, 4, 8)`` with a kernel ``(c, 4, 8)``: the
+projections of ``MultiHeadAttention``. The contraction runs as one matrix product: the
+input is transposed to ``(shared, free, contracted)``, the kernel to ``(shared,
+contracted, kept)``, and ``matmul`` gives ``(shared, free, kept)`` (tensordot's method).
+"""
+from __future__ import annotations
+
+import re
+import string
+
+import numpy as np
+
+from .. import activations, ops, regularizers
+from .arguments import add_weight_from_arguments, serialize_argument, set_weight_arguments, weight_arguments_config
+from .base import Layer
+
+
+def _expand_ellipsis(equation: str, input_rank: int, layer: str):
+    """``(input_spec, kernel_spec, output_spec, left_elided, elided)`` with ``...`` spelled out.
+
+    Keras's three forms: ``X,Y->Z``, ``...X,Y->...Z`` and ``X...,Y->Z...``.
+    """
+    forms = ((r"([a-zA-Z]+),([a-zA-Z]+)->([a-zA-Z]+)", None),
+             (r"\.\.\.([a-zA-Z]+),([a-zA-Z]+)->\.\.\.([a-zA-Z]+)", "left"),
+             (r"([a-zA-Z]{2,})\.\.\.,([a-zA-Z]+)->([a-zA-Z]+)\.\.\.", "right"))
+    for pattern, side in forms:
+        match = re.fullmatch(pattern, equation.replace(" ", ""))
+        if match:
+            break
+    else:
+        raise ValueError(f"{layer}: invalid einsum equation {equation!r}; equations must be in the form "
+                         "[X],[Y]->[Z], ...[X],[Y]->...[Z], or [X]...,[Y]->[Z]...")
+    inp, ker, out = match.groups()
+    elided = input_rank - len(inp)
+    if side is None and elided != 0 or elided < 0:
+        raise ValueError(f"{layer}: equation {equation!r} does not fit inputs of rank {input_rank}")
+    spare = [c for c in string.ascii_letters if c not in inp + ker + out][:elided]
+    fill = "".join(spare)
+    if side == "left":
+        return fill + inp, ker, fill + out, True, elided
+    return inp + fill, ker, out + fill, False, elided
+
+
+def analyze_einsum(equation, bias_axes, input_shape, output_shape, layer="EinsumDense"):
+    """Kernel shape, bias shape and full output shape, as Keras derives them from the equation.
+
+    ``output_shape`` gives the output's sizes after the batch axis (after the elided axes for
+    ``...X`` equations); ``None`` entries come from the input.
+    """
+    input_shape = tuple(input_shape)
+    inp, ker, out, left, elided = _expand_ellipsis(equation, len(input_shape), layer)
+    given = [output_shape] if isinstance(output_shape, (int, np.integer)) else list(output_shape)
+    # Keras's full output shape: the batch axis, the elided axes, then the given sizes
+    full = [input_shape[0]] + (list(input_shape[1:elided]) if left and elided else []) + given
+    if not left and elided:
+        full += list(input_shape[len(input_shape) - elided:])
+    if len(full) != len(out):
+        raise ValueError(f"{layer}: output_shape {tuple(given)} does not fit equation {equation!r} "
+                         f"on inputs of shape {input_shape}")
+    for i, c in enumerate(out):
+        if c in inp:
+            size = input_shape[inp.index(c)]
+            if full[i] is not None and size is not None and full[i] != size:
+                raise ValueError(f"{layer}: input shape {input_shape} and output_shape {tuple(given)} disagree "
+                                 f"at the shared axis {c!r} ({size} vs {full[i]})")
+            full[i] = size if full[i] is None else full[i]
+        elif c not in ker:
+            raise ValueError(f"{layer}: output axis {c!r} of {equation!r} is in neither the input nor the kernel")
+    kernel_shape = []
+    for c in ker:
+        if c in out:
+            kernel_shape.append(full[out.index(c)])
+        elif c in inp:
+            kernel_shape.append(input_shape[inp.index(c)])
+        else:
+            raise ValueError(f"{layer}: kernel axis {c!r} of {equation!r} is in neither the input nor the output")
+    bias_shape = None
+    if bias_axes:
+        letters = out[elided:] if left else out[:len(out) - elided]
+        for c in bias_axes:
+            if c not in letters:
+                raise ValueError(f"{layer}: bias axis {c!r} is not an axis of the output {letters!r}")
+        first = min(letters.index(c) for c in bias_axes)
+        bias_shape = [full[out.index(c)] if c in bias_axes else 1 for c in letters[first:]]
+        bias_shape += [] if left else [1] * elided
+    return (inp, ker, out), kernel_shape, bias_shape, full
+
+
+def contract(x, kernel, specs):
+    """``einsum(f"{inp},{ker}->{out}", x, kernel)`` as one ``matmul`` (shared axes batch it)."""
+    inp, ker, out = specs
+    only_x = [c for c in inp if c not in ker and c not in out]
+    if only_x:  # axes read by nobody else are summed first
+        x = ops.sum(x, axis=tuple(inp.index(c) for c in only_x))
+        inp = "".join(c for c in inp if c not in only_x)
+    shared = [c for c in inp if c in ker and c in out]
+    summed = [c for c in inp if c in ker and c not in out]
+    free = [c for c in inp if c not in ker]
+    kept = [c for c in ker if c not in inp]
+    size = dict(zip(inp, x.shape))
+    size.update(zip(ker, kernel.shape))
+
+    def arranged(t, spec, order, shape):
+        perm = [spec.index(c) for c in order]
+        if perm != list(range(len(perm))):
+            t = ops.transpose(t, perm)
+        return ops.reshape(t, shape) if tuple(t.shape) != tuple(shape) else t
+
+    def prod(letters):
+        return int(np.prod([size[c] for c in letters], dtype=np.int64))
+
+    lead = (prod(shared),) if shared else ()
+    a = arranged(x, inp, shared + free + summed, lead + (prod(free), prod(summed)))
+    b = arranged(kernel, ker, shared + summed + kept, lead + (prod(summed), prod(kept)))
+    y = ops.matmul(a, b)
+    order = shared + free + kept
+    y = ops.reshape(y, tuple(size[c] for c in order))
+    perm = [order.index(c) for c in out]
+    return ops.transpose(y, perm) if perm != list(range(len(perm))) else y
+
+
+class EinsumDense(Layer):
+    """``activation(einsum(equation, inputs, kernel) + bias)`` with the kernel shaped by the equation."""
+
+    def __init__(self, equation, output_shape, activation=None, bias_axes=None, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+                 bias_constraint=None, lora_rank=None, lora_alpha=None, gptq_unpacked_column_size=None,
+                 quantization_config=None, **kwargs):
+        activity_regularizer = kwargs.pop("activity_regularizer", None)
+        super().__init__(**kwargs)
+        if lora_rank or quantization_config is not None:
+            raise ValueError("EinsumDense: lora_rank and quantization_config are not supported")
+        if not isinstance(equation, str) or "->" not in equation or "," not in equation:
+            raise ValueError(f"EinsumDense: equation must be a string like 'ab,bc->ac', got {equation!r}")
+        self.equation = equation
+        if isinstance(output_shape, (int, np.integer)):
+            output_shape = (output_shape,)
+        self.partial_output_shape = tuple(None if s is None else int(s) for s in output_shape)
+        self.bias_axes = bias_axes
+        self.activation = activations.get(activation)
+        set_weight_arguments(self, "kernel", kernel_initializer, kernel_regularizer, kernel_constraint)
+        set_weight_arguments(self, "bias", bias_initializer, bias_regularizer, bias_constraint)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+
+    def build(self, input_shape):
+        self._specs, kernel_shape, bias_shape, self.full_output_shape = analyze_einsum(
+            self.equation, self.bias_axes, input_shape, self.partial_output_shape, f"EinsumDense {self.name!r}")
+        if any(s is None for s in kernel_shape):
+            raise ValueError(f"EinsumDense {self.name!r}: the kernel shape {tuple(kernel_shape)} is not fully known "
+                             f"from inputs of shape {tuple(input_shape)} and output_shape {self.partial_output_shape}")
+        self.kernel = add_weight_from_arguments(self, "kernel", kernel_shape)
+        self.bias = add_weight_from_arguments(self, "bias", bias_shape) if bias_shape is not None else None
+        self.built = True
+
+    def call(self, inputs):
+        if inputs.ndim != len(self._specs[0]) and "..." not in self.equation:
+            raise ValueError(f"EinsumDense {self.name!r}: equation {self.equation!r} expects inputs of rank "
+                             f"{len(self._specs[0])}, got shape {inputs.shape}")
+        specs = self._specs
+        if "..." in self.equation:
+            specs = _expand_ellipsis(self.equation, inputs.ndim, f"EinsumDense {self.name!r}")[:3]
+        x = contract(inputs, self.kernel, specs)
+        if self.bias is not None:
+            x = x + self.bias
+        x = self.activation(x)
+        self._add_activity_loss(x)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        return tuple(analyze_einsum(self.equation, self.bias_axes, input_shape, self.partial_output_shape,
+                                    f"EinsumDense {self.name!r}")[3])
+
+    def get_config(self):
+        return {**super().get_config(), "output_shape": list(self.partial_output_shape), "equation": self.equation,
+                "activation": activations.serialize(self.activation), "bias_axes": self.bias_axes,
+                **weight_arguments_config(self, "kernel", "bias"),
+                "activity_regularizer": serialize_argument(regularizers, self.activity_regularizer),
+                "quantization_config": None}
+
+
+__all__ = ["EinsumDense"]
