@@ -110,7 +110,8 @@ class PReLU(Layer):
         self.built = True
 
     def call(self, inputs):
-        if tuple(inputs.shape[1:]) != tuple(np.broadcast_shapes(inputs.shape[1:], self.alpha.shape)):
+        if len(inputs.shape) != len(self.alpha.shape) + 1 or any(
+                a not in (1, n) for a, n in zip(self.alpha.shape, inputs.shape[1:])):
             raise ValueError(f"PReLU {self.name!r}: inputs of shape {inputs.shape} do not match alpha of shape "
                              f"{self.alpha.shape}")
         return ops.relu(inputs) - self.alpha * ops.relu(-inputs)
