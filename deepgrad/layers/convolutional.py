@@ -29,6 +29,17 @@ def _tuple(value, rank: int, name: str, layer: str) -> tuple:
 
 
 def check_data_format(data_format, layer: str) -> str:
+    """For layers that run channels-last only."""
+    if data_format in (None, "channels_last"):
+        return "channels_last"
+    if data_format == "channels_first":
+        raise ValueError(f"{layer}: only data_format='channels_last' (batch, ..., channels) is supported; "
+                         "transpose channels-first inputs first")
+    raise ValueError(f"{layer}: data_format must be 'channels_last' or 'channels_first', got {data_format!r}")
+
+
+def resolve_data_format(data_format, layer: str) -> str:
+    """``None`` -> "channels_last" (Keras's default image_data_format); either format otherwise."""
     if data_format is None:
         return "channels_last"
     if isinstance(data_format, str) and data_format.lower() in ("channels_last", "channels_first"):
@@ -106,7 +117,7 @@ class BaseConv(SpatialLayerMixin, KernelLayer):
         self.strides = _tuple(strides, self.rank, "strides", layer)
         self.dilation_rate = _tuple(dilation_rate, self.rank, "dilation_rate", layer)
         self.padding = padding.lower()
-        self.data_format = check_data_format(data_format, layer)
+        self.data_format = resolve_data_format(data_format, layer)
         self.groups = int(groups)
         self._set_kernel_arguments(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
                                    bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint)

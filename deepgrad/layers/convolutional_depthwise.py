@@ -16,7 +16,7 @@ from ..ops.convolution import depthwise_conv, separable_conv
 from .arguments import (add_weight_from_arguments, forwarded_arguments, serialize_argument, set_weight_arguments,
                         weight_arguments_config)
 from .base import Layer
-from .convolutional import SpatialLayerMixin, _tuple, check_data_format
+from .convolutional import SpatialLayerMixin, _tuple, resolve_data_format
 
 
 def _positive(value, name: str, layer: str) -> int:
@@ -50,7 +50,7 @@ class BaseDepthwiseConv(SpatialLayerMixin, Layer):
             raise ValueError(f"{layer}: strides > 1 cannot be combined with dilation_rate > 1, got "
                              f"strides={self.strides}, dilation_rate={self.dilation_rate}")
         self.padding = padding.lower()
-        self.data_format = check_data_format(data_format, layer)
+        self.data_format = resolve_data_format(data_format, layer)
         self.activation = activations.get(activation)
         self.activation_name = activations.serialize(self.activation)
         self.use_bias = bool(use_bias)

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..ops.convolution import conv_transpose, transpose_crops
 from .arguments import add_weight_from_arguments, forwarded_arguments
-from .convolutional import SpatialLayerMixin, _tuple, check_data_format
+from .convolutional import SpatialLayerMixin, _tuple, resolve_data_format
 from .core import KernelLayer
 
 
@@ -40,7 +40,7 @@ class BaseConvTranspose(SpatialLayerMixin, KernelLayer):
         self.strides = _tuple(strides, self.rank, "strides", layer)
         self.dilation_rate = _tuple(dilation_rate, self.rank, "dilation_rate", layer)
         self.padding = padding.lower()
-        self.data_format = check_data_format(data_format, layer)
+        self.data_format = resolve_data_format(data_format, layer)
         if output_padding is None:
             self.output_padding = None
         else:
