@@ -12,7 +12,8 @@ __version__ = "0.1.0"
 # The Keras surface, imported on first use so that ``import deepgrad`` stays light and
 # one module failing to import does not take the whole package down with it.
 _SUBMODULES = ("activations", "callbacks", "constraints", "datasets", "initializers", "layers", "losses",
-               "metrics", "models", "optimizers", "preprocessing", "regularizers", "saving", "utils")
+               "metrics", "models", "optimizers", "preprocessing", "random", "regularizers", "saving",
+               "utils")
 _NAMES = {"Sequential": "models", "Model": "models", "Input": "layers", "GradientTape": "compat.gradient_tape"}
 
 

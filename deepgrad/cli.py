@@ -122,7 +122,7 @@ TRAIN_KEYS = ("model", "dataset", "epochs", "batch_size", "optimizer", "learning
 
 
 def _write_json(path: str, obj) -> None:
-    from .saving.atomic import write_bytes_atomic
+    from .files.atomic import write_bytes_atomic
 
     write_bytes_atomic(path, json.dumps(obj, indent=2).encode("utf-8"))
 
@@ -198,7 +198,7 @@ def resume_history(history_csv: str, backup, out: str) -> None:
     """Keep only the history rows of the epochs the backup holds, which training resumes after."""
     import csv
 
-    from .saving.atomic import write_bytes_atomic
+    from .files.atomic import write_bytes_atomic
 
     try:
         last = backup.last_epoch()

@@ -18,7 +18,7 @@ def _pyplot():
 
 def _save(fig, path: str) -> str:
     """Write the figure atomically: a crash never leaves a half-written PNG."""
-    from .saving.atomic import atomic_write
+    from .files.atomic import atomic_write
 
     with atomic_write(path, "wb") as f:
         fig.savefig(f, dpi=100, format="png")

@@ -1,4 +1,4 @@
-"""The files the command line and the reports write go through ``saving.atomic``: flushed and
+"""The files the command line and the reports write go through ``files.atomic``: flushed and
 fsync'ed to a temporary file, then renamed; a failure leaves the old file as it was."""
 import csv
 import json

@@ -1,6 +1,7 @@
 """Callbacks: hooks into ``fit``/``evaluate``/``predict`` with Keras's names and behaviour."""
 from .backup_and_restore import BackupAndRestore
-from .callback import Callback, CallbackList
+from .callback import Callback
+from .callback_list import CallbackList
 from .csv_logger import CSVLogger
 from .early_stopping import EarlyStopping
 from .history import History

@@ -9,6 +9,7 @@ import random
 import numpy as np
 
 from .. import backend
+from ..files import assign_arrays, load_safetensors, save_safetensors, weights_to_arrays
 from .callback import Callback
 
 _BACKUP_FILE = "backup.safetensors"
@@ -38,6 +39,7 @@ class BackupAndRestore(Callback):
         self.delete_checkpoint = delete_checkpoint
         self._current_epoch = 0
         self._batches_seen = 0
+        self._resume_epoch = None   # the epoch after the restored backup, for fit to start at
 
     @property
     def _path(self) -> str:
@@ -45,9 +47,6 @@ class BackupAndRestore(Callback):
 
     # ----------------------------------------------------------------- writing
     def _backup(self, last_epoch: int) -> None:
-        from ..saving import save_safetensors
-        from ..saving.weights import weights_to_arrays
-
         arrays = {f"weights/{k}": v for k, v in weights_to_arrays(self.model).items()}
         optimizer = getattr(self.model, "optimizer", None)
         if optimizer is not None:
@@ -66,14 +65,9 @@ class BackupAndRestore(Callback):
         """The last epoch the backup in ``backup_dir`` holds (0-based), or None without one."""
         if not os.path.exists(self._path):
             return None
-        from ..saving import load_safetensors
-
         return int(json.loads(load_safetensors(self._path)[1]["backup"])["epoch"])
 
     def _restore(self) -> None:
-        from ..saving import load_safetensors
-        from ..saving.weights import assign_arrays
-
         arrays, metadata = load_safetensors(self._path)
         meta = json.loads(metadata["backup"])
         assign_arrays(self.model, {k[len("weights/"):]: v for k, v in arrays.items() if k.startswith("weights/")},
@@ -86,12 +80,16 @@ class BackupAndRestore(Callback):
         np.random.set_state((name, arrays["numpy_random/keys"].astype(np.uint32), pos, has_gauss, cached))
         version, internal, gauss = meta["python_random"]
         random.setstate((version, tuple(internal), gauss))
-        self.model._resume_epoch = int(meta["epoch"]) + 1
+        self._resume_epoch = int(meta["epoch"]) + 1
 
     # ----------------------------------------------------------------- hooks
     def on_train_begin(self, logs=None):
+        self._resume_epoch = None
         if os.path.exists(self._path):
             self._restore()
+
+    def resume_epoch(self) -> int | None:
+        return self._resume_epoch
 
     def on_epoch_begin(self, epoch, logs=None):
         self._current_epoch = epoch

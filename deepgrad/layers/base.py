@@ -6,9 +6,10 @@ from collections import defaultdict
 
 import numpy as np
 
-from .. import backend
+from .. import backend, constraints, initializers, regularizers
 from ..autograd import Tensor, Variable, no_grad
 from ..naming import to_snake_case
+from ..symbolic import KerasTensor, call_symbolic
 
 _name_counts: dict[str, int] = defaultdict(int)
 
@@ -143,8 +144,6 @@ class Layer:
     # ----------------------------------------------------------------- weights
     def add_weight(self, name: str | None = None, shape=(), initializer="glorot_uniform",
                    dtype=None, trainable: bool = True, regularizer=None, constraint=None, **kwargs) -> Variable:
-        from .. import constraints, initializers, regularizers
-
         if name is not None and not isinstance(name, str):
             # Keras 3 order, add_weight(shape, initializer, ...): shift the positional arguments
             initializer = shape if not (isinstance(shape, tuple) and shape == ()) else initializer
@@ -200,8 +199,6 @@ class Layer:
             if inputs.data.dtype.kind == "f" and inputs.data.dtype != self.dtype:
                 inputs = inputs.astype(self.dtype)
         else:
-            from ..models.symbolic import KerasTensor, call_symbolic  # functional API
-
             flat = inputs if isinstance(inputs, (list, tuple)) else [inputs]
             if any(isinstance(x, KerasTensor) for x in flat):
                 return call_symbolic(self, inputs, *args, **kwargs)
@@ -256,3 +253,17 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
+
+
+def builtin_class(class_name: str) -> type:
+    """The deepgrad layer (or model) class a config names, found among the subclasses of
+    ``Layer`` already defined, so a layer that wraps another one (``TimeDistributed``) needs
+    not import the package that lists them all. Classes from outside deepgrad are not found:
+    those come through ``custom_objects``."""
+    stack = list(Layer.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        if cls.__name__ == class_name and cls.__module__.startswith("deepgrad."):
+            return cls
+        stack.extend(cls.__subclasses__())
+    raise ValueError(f"Unknown layer class {class_name!r}")

@@ -1,6 +1,6 @@
 """Conv1D, Conv2D and Conv3D with Keras kernel layouts: (*kernel, in_channels / groups, filters).
 
-Channels-last Conv1D/Conv2D without groups take the fused fast path of ``ops.conv``
+Channels-last Conv1D/Conv2D without groups take the fused fast path of ``ops.im2col``
 (``conv1d``/``conv2d`` with bias and ReLU in one op); grouped convolutions, 3-D ones and
 ``data_format="channels_first"`` go through the N-D ``ops.convolution.conv``.
 """
@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import activations, ops
-from ..ops.conv import conv1d, conv1d_relu, conv2d, conv2d_relu, conv_output_length
 from ..ops.convolution import conv as conv_nd
+from ..ops.im2col import conv1d, conv1d_relu, conv2d, conv2d_relu, conv_output_length
 from .arguments import forwarded_arguments
 from .core import KernelLayer
 

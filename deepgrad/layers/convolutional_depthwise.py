@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import activations, regularizers
-from ..ops.conv import conv_output_length
+from ..ops.im2col import conv_output_length
 from ..ops.convolution import depthwise_conv, separable_conv
 from .arguments import (add_weight_from_arguments, forwarded_arguments, serialize_argument, set_weight_arguments,
                         weight_arguments_config)

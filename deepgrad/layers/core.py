@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import activations, ops, regularizers
 from ..ops.nn import linear, linear_relu
+from ..symbolic import KerasTensor
 from .base import Layer
 from .arguments import (add_weight_from_arguments, serialize_argument, set_weight_arguments,
                                weight_arguments_config)
@@ -77,8 +78,6 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, **kwargs):  # noqa
     The KerasTensor has no ``layer`` (graphs treat that as an input); its ``InputLayer``
     is on ``tensor.input_layer``.
     """
-    from ..models.symbolic import KerasTensor
-
     layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name, **kwargs)
     tensor = KerasTensor((None,) + layer.shape, dtype=layer.dtype, name=layer.name)
     tensor.input_layer = layer

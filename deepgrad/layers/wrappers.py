@@ -3,7 +3,7 @@ folded into the batch) and ``Bidirectional`` (a recurrent layer run forwards and
 from __future__ import annotations
 
 from .. import ops
-from .base import Layer
+from .base import Layer, builtin_class
 from .recurrent import BaseRNN
 
 
@@ -40,19 +40,27 @@ class TimeDistributed(Layer):
         return ops.reshape(outputs, (batch, steps) + tuple(outputs.shape[1:]))
 
     def get_config(self):
-        from . import serialize
-
-        return {**super().get_config(), "layer": serialize(self.layer)}
+        inner = {"class_name": type(self.layer).__name__, "config": self.layer.get_config()}
+        return {**super().get_config(), "layer": inner}
 
     @classmethod
     def from_config(cls, config):
-        from . import deserialize
-
         config = dict(config)
-        return cls(deserialize(config.pop("layer")), **config)
+        inner = config.pop("layer")
+        return cls(builtin_class(inner["class_name"]).from_config(dict(inner.get("config") or {})), **config)
 
 
 _MERGE_MODES = ("concat", "sum", "mul", "ave", None)
+
+
+def _from_config(layer):
+    if not isinstance(layer, dict):
+        return layer
+    try:
+        cls = builtin_class(layer["class_name"])
+    except ValueError:
+        raise ValueError(f"Bidirectional: unknown layer class {layer['class_name']!r}") from None
+    return cls.from_config(dict(layer.get("config") or {}))
 
 
 class Bidirectional(Layer):
@@ -63,11 +71,8 @@ class Bidirectional(Layer):
     """
 
     def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs):
-        if isinstance(layer, dict) or isinstance(backward_layer, dict):  # from a config
-            from . import deserialize  # the package's lookup by class name (it imports this module)
-
-            layer = deserialize(layer) if isinstance(layer, dict) else layer
-            backward_layer = deserialize(backward_layer) if isinstance(backward_layer, dict) else backward_layer
+        layer = _from_config(layer)  # a config dict when loaded from a file
+        backward_layer = _from_config(backward_layer)
         super().__init__(**kwargs)
         if not isinstance(layer, BaseRNN):
             raise ValueError(f"Bidirectional needs a SimpleRNN, LSTM or GRU layer, got {layer!r}")

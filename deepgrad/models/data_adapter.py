@@ -1,18 +1,41 @@
-"""What ``fit``/``evaluate``/``predict`` accept, turned into batches.
+"""What ``fit``/``evaluate``/``predict`` accept, turned into ready batches: the one road data takes.
 
 Arrays (NumPy, lists, pandas objects), lists or dicts of arrays for several inputs or
 outputs, or an iterable of batches (a generator, or a Sequence-like object with
-``__len__`` and ``__getitem__``) yielding ``x``, ``(x, y)`` or ``(x, y, sample_weight)``.
-Arrays are checked and cast to floatx once, before training; a batch is then a slice (or,
-when shuffling, a fancy index) of them, so no per-batch work scales with the data.
+``__len__`` and ``__getitem__``, such as a ``PyDataset``) yielding ``x``, ``(x, y)`` or
+``(x, y, sample_weight)``. The entry points (``fit_batches``, ``batches``, ``one_batch``)
+take everything the caller was given, with a ``DataSpec`` describing the model the data must
+fit; arrays are converted, checked and cast to floatx once, before training (``class_weight``
+folded into the sample weights, ``validation_split`` held out), and the trainer iterates
+``(x, y, sample_weight)`` batches: a slice (or, when shuffling, a fancy index) of those
+arrays, so no per-batch work scales with the data. Batches of an iterable are cast as they come.
 """
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
 from .. import backend
+
+
+class DataSpec(NamedTuple):
+    """What the data must fit: the model's inputs and outputs, as the trainer describes them."""
+    model_name: str
+    output_names: tuple                 # one target per output, in this order
+    input_names: tuple = ()
+    input_shapes: tuple | None = None   # the declared ``(None, ...)`` shapes, when the model has them
+    keep_int_inputs: bool = False       # integer inputs stay integers (an Embedding reads them)
+    sparse_classes: tuple = ()          # per output: the classes its sparse labels index, or None
+
+    @property
+    def several_inputs(self) -> bool:
+        return len(self.input_names) > 1
+
+    @property
+    def several_outputs(self) -> bool:
+        return len(self.output_names) > 1
 
 
 # ----------------------------------------------------------------- structures of arrays
@@ -69,6 +92,17 @@ def cast_inputs(x, keep_int: bool = False):
     return map_arrays(cast, x)
 
 
+def targets_by_output(y, output_names) -> list:
+    """``y`` as one target per output, in output order (a dict by name, a list, or one array)."""
+    if y is None:
+        return [None] * len(output_names)
+    if isinstance(y, dict):
+        return [y.get(n) for n in output_names]
+    if isinstance(y, (list, tuple)) and len(output_names) > 1:
+        return list(y)
+    return [y]
+
+
 def cast_targets(y):
     """Float targets in floatx; integer labels stay integers (sparse cross-entropy reads them)."""
     floatx = backend.floatx()
@@ -104,6 +138,18 @@ def num_samples(x, y=None, sample_weight=None) -> int:
             raise ValueError(f"Data cardinality is ambiguous: x has {first} samples but {what} has {n}. "
                              "Make sure all arrays contain the same number of samples.")
     return first
+
+
+def check_labels(y, output_names, sparse_classes) -> None:
+    """Sparse labels must lie in [0, classes) of the output they train."""
+    for labels, classes in zip(targets_by_output(y, output_names), sparse_classes):
+        if classes is None or labels is None:
+            continue
+        labels = np.asarray(labels)
+        if labels.size and (labels.min() < 0 or labels.max() >= classes):
+            raise ValueError(f"Labels out of range for sparse_categorical_crossentropy: y holds values from "
+                             f"{labels.min()} to {labels.max()}, but the output has {classes} classes "
+                             f"(labels must lie in [0, {classes}))")
 
 
 def check_feature_shapes(x, input_shapes, input_names, model_name: str) -> None:
@@ -161,6 +207,14 @@ def class_weight_to_sample_weight(y, class_weight: dict) -> np.ndarray:
     return table[labels]
 
 
+def with_class_weight(y, sample_weight, class_weight):
+    """``sample_weight`` times each sample's class weight (either may be None)."""
+    if class_weight is None or y is None:
+        return sample_weight
+    cw = class_weight_to_sample_weight(y, class_weight)
+    return cw if sample_weight is None else sample_weight * cw
+
+
 # ----------------------------------------------------------------- batch sources
 class ArrayBatches:
     """``(x, y, sample_weight)`` batches over arrays, reshuffled with ``backend.rng()`` each epoch."""
@@ -200,10 +254,8 @@ def unpack_batch(batch):
 class IterableBatches:
     """Batches from a generator/iterator (consumed across epochs) or a Sequence-like object."""
 
-    def __init__(self, data, steps: int | None = None, several_inputs=False, several_outputs=False,
-                 keep_int=False):
-        self.data, self.steps = data, steps
-        self.several_inputs, self.several_outputs, self.keep_int = several_inputs, several_outputs, keep_int
+    def __init__(self, data, spec: DataSpec, steps: int | None = None, class_weight: dict | None = None):
+        self.data, self.spec, self.steps, self.class_weight = data, spec, steps, class_weight
         self.indexable = hasattr(data, "__len__") and hasattr(data, "__getitem__")
         self._iterator = data if hasattr(data, "__next__") else None
 
@@ -230,8 +282,62 @@ class IterableBatches:
 
     def __iter__(self):
         for batch in self._raw():
-            x, y, sw = unpack_batch(batch)
-            x = cast_inputs(to_arrays(x, self.several_inputs), self.keep_int)
-            y = cast_targets(to_arrays(y, self.several_outputs))
-            sw = None if sw is None else np.asarray(sw, backend.floatx())
-            yield x, y, sw
+            yield prepare(self.spec, *unpack_batch(batch), class_weight=self.class_weight, check=False)
+
+
+# ----------------------------------------------------------------- the entry points
+def prepare(spec: DataSpec, x, y=None, sample_weight=None, class_weight=None, check=True, targets=True):
+    """``(x, y, sample_weight)`` as ndarrays in their final dtypes; with ``check``, every check
+    above; ``class_weight`` folded into ``sample_weight``."""
+    x = cast_inputs(to_arrays(x, spec.several_inputs), spec.keep_int_inputs)
+    y = cast_targets(to_arrays(y, spec.several_outputs)) if targets else None
+    sample_weight = None if sample_weight is None else np.asarray(sample_weight, backend.floatx())
+    if check:
+        num_samples(x, y, sample_weight)
+        check_finite(x, "x")
+        if targets:
+            check_finite(y, "y")
+            check_labels(y, spec.output_names, spec.sparse_classes)
+        check_feature_shapes(x, spec.input_shapes, spec.input_names, spec.model_name)
+    return x, y, with_class_weight(y, sample_weight, class_weight)
+
+
+def batches(spec: DataSpec, x, y=None, sample_weight=None, class_weight=None, batch_size=None, shuffle=False,
+            steps=None, targets=True):
+    """The batch source of ``evaluate``/``predict`` (``targets=False``), or of a ``fit`` on
+    data already split: arrays prepared once, or an iterable of batches prepared as they come."""
+    if is_batch_iterable(x):
+        if y is not None:
+            raise ValueError("When x is a generator or a dataset of batches, y must be None "
+                             "(the batches carry the targets)")
+        return IterableBatches(x, spec, steps, class_weight)
+    x, y, sample_weight = prepare(spec, x, y, sample_weight, class_weight, targets=targets)
+    return ArrayBatches(x, y, sample_weight, batch_size or 32, shuffle, steps)
+
+
+def fit_batches(spec: DataSpec, x, y=None, sample_weight=None, class_weight=None, batch_size=None, shuffle=True,
+                steps_per_epoch=None, validation_split=0.0, validation_data=None, validation_steps=None,
+                validation_batch_size=None):
+    """``(training batches, validation batches or None)`` from everything ``fit`` was given.
+
+    ``validation_split`` holds out the last fraction of the arrays, before any shuffling, as
+    Keras does; the whole data is prepared and checked once before it is split, and
+    ``class_weight`` weighs the training part only.
+    """
+    if validation_split and validation_data is None:
+        if is_batch_iterable(x):
+            raise ValueError("validation_split is only supported for array inputs, not generators")
+        arrays = prepare(spec, x, y, sample_weight)
+        (x, y, sample_weight), (vx, vy, vsw) = train_validation_split(arrays, validation_split)
+        sample_weight = with_class_weight(y, sample_weight, class_weight)
+        train = ArrayBatches(x, y, sample_weight, batch_size or 32, shuffle, steps_per_epoch)
+        val = ArrayBatches(vx, vy, vsw, validation_batch_size or batch_size or 32, False, validation_steps)
+        return train, val
+    train = batches(spec, x, y, sample_weight, class_weight, batch_size, shuffle, steps_per_epoch)
+    if validation_data is None:
+        return train, None
+    if is_batch_iterable(validation_data):
+        return train, IterableBatches(validation_data, spec, validation_steps)
+    vx, vy, vsw = unpack_batch(tuple(validation_data))
+    return train, batches(spec, vx, vy, vsw, None, validation_batch_size or batch_size, False, validation_steps)
+

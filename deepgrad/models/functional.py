@@ -7,8 +7,10 @@ call then runs them in that order on real Tensors. Shared layers are nodes of on
 """
 from __future__ import annotations
 
+from ..layers.core import Input
+from ..symbolic import KerasTensor, flatten, map_structure
 from .model import Model, deserialize_layer, serialize_layer
-from .symbolic import KerasTensor, flatten, map_structure
+from .summary import SummaryRow
 
 
 def _topological_nodes(outputs: list[KerasTensor], inputs: list[KerasTensor]) -> list:
@@ -52,7 +54,7 @@ def _names(structure, tensors: list[KerasTensor]) -> list[str]:
     return names
 
 
-class Functional(Model):
+class Functional(Model, config_names=("Functional", "Model")):
     """A model defined by its input and output ``KerasTensor``s (lists or dicts allowed)."""
 
     def __init__(self, inputs, outputs, name: str | None = None, trainable: bool = True, **kwargs):
@@ -108,6 +110,16 @@ class Functional(Model):
         shapes = [t.shape for t in self.outputs]
         return shapes[0] if len(shapes) == 1 else shapes
 
+    def summary_rows(self) -> list[SummaryRow]:
+        """The inputs, then one row per layer call with the tensors it reads ("Connected to")."""
+        refs = self._tensor_refs()
+        rows = [SummaryRow(None, t.shape, "-", name) for t, name in zip(self.inputs, self._input_layer_names())]
+        for node in self._nodes:
+            sources = ", ".join(f"{r[0]}[{r[1]}][{r[2]}]" for r in (refs[id(t)] for t in node.parents)) or "-"
+            shapes = [t.shape for t in node.outputs]
+            rows.append(SummaryRow(node.layer, shapes[0] if len(shapes) == 1 else shapes, sources))
+        return rows
+
     # ----------------------------------------------------------------- config
     def _tensor_refs(self) -> dict:
         """id(KerasTensor) -> [layer name, node index within this model, tensor index]."""
@@ -148,8 +160,6 @@ class Functional(Model):
 
     @classmethod
     def from_config(cls, config: dict, custom_objects=None):
-        from ..layers.core import Input
-
         tensors: dict[tuple, KerasTensor] = {}
         pending = []
         for entry in config["layers"]:

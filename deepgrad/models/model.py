@@ -14,9 +14,11 @@ import json
 
 import numpy as np
 
+from .. import files, layers
 from ..autograd import Tensor, no_grad
 from ..layers.base import Layer
-from .symbolic import call_symbolic, flatten
+from ..symbolic import call_symbolic, flatten
+from .summary import SummaryRow, print_summary
 from .trainer import Trainer
 
 
@@ -50,18 +52,16 @@ def serialize_layer(layer: Layer) -> dict:
     return {"class_name": type(layer).__name__, "config": layer.get_config()}
 
 
+def layer_class(name: str, custom_objects=None) -> type:
+    """The class a config names: the caller's ``custom_objects`` first, then the built-in model
+    classes (``Sequential``, ``Functional``), then the layers; a ValueError for any other name."""
+    cls = (custom_objects or {}).get(name) or Model._builtin_classes.get(name)
+    return cls if cls is not None else layers.get(name)
+
+
 def deserialize_layer(config: dict, custom_objects=None) -> Layer:
     """A layer (or nested model) from ``{"class_name", "config"}``."""
-    name = config["class_name"]
-    cls = (custom_objects or {}).get(name)
-    if cls is None and name == "Sequential":
-        from .sequential import Sequential as cls
-    if cls is None and name in ("Functional", "Model"):
-        from .functional import Functional as cls
-    if cls is None:
-        from .. import layers
-
-        cls = layers.get(name)
+    cls = layer_class(config["class_name"], custom_objects)
     if "custom_objects" in inspect.signature(cls.from_config).parameters:
         return cls.from_config(config["config"], custom_objects=custom_objects)
     return cls.from_config(config["config"])
@@ -70,11 +70,18 @@ def deserialize_layer(config: dict, custom_objects=None) -> Layer:
 class Model(Trainer, Layer):
     """A model: ``Model(inputs, outputs)`` for the functional API, or a subclass with ``call``."""
 
+    # The model classes that configs name, each declared by its own module as it is defined
+    # (``class Sequential(Model, config_names=("Sequential",))``), so this one imports neither.
+    _builtin_classes: dict[str, type] = {}
+
+    def __init_subclass__(cls, config_names=(), **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name in config_names:
+            Model._builtin_classes[name] = cls
+
     def __new__(cls, *args, **kwargs):
         if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
-            from .functional import Functional
-
-            return super().__new__(Functional)
+            return super().__new__(Model._builtin_classes["Functional"])  # the functional API, as in Keras
         return super().__new__(cls)
 
     def __init__(self, *args, trainable: bool = True, name: str | None = None, dtype=None, **kwargs):
@@ -213,10 +220,12 @@ class Model(Trainer, Layer):
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
                 show_trainable=False, layer_range=None) -> None:
         """Print the Keras table: Layer (type) | Output Shape | Param #, then the totals."""
-        from .summary import print_summary
-
-        print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
+        print_summary(self, self.summary_rows(), line_length=line_length, positions=positions, print_fn=print_fn,
                       show_trainable=show_trainable)
+
+    def summary_rows(self) -> list[SummaryRow]:
+        """One row per layer for ``summary()``; a subclassed model knows no output shapes."""
+        return [SummaryRow(layer) for layer in self.layers]
 
     def to_json(self, **kwargs) -> str:
         """The architecture as JSON: ``{"class_name", "config"}``; ``model_from_json`` reads it back."""
@@ -224,19 +233,14 @@ class Model(Trainer, Layer):
 
     # ----------------------------------------------------------------- files
     def save(self, filepath, overwrite: bool = True, **kwargs) -> None:
-        from .. import saving
-
-        saving.save_model(self, filepath, overwrite=overwrite, **kwargs)
+        """The whole model in one zip file; ``models.load_model`` reads it back."""
+        files.save_model(self, filepath, overwrite=overwrite, **kwargs)
 
     def save_weights(self, filepath, overwrite: bool = True) -> None:
-        from .. import saving
-
-        saving.save_weights(self, filepath, overwrite=overwrite)
+        files.save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath, **kwargs) -> None:
-        from .. import saving
-
-        saving.load_weights(self, filepath, **kwargs)
+        files.load_weights(self, filepath, **kwargs)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r} built={self.built}>"

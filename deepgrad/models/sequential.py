@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from .. import backend
 from ..layers.base import Layer
+from ..symbolic import KerasTensor
 from .model import Model, deserialize_layer, serialize_layer
-from .symbolic import KerasTensor
+from .summary import SummaryRow
 
 
 def _input_from_layer(layer) -> KerasTensor:
@@ -20,7 +21,7 @@ def _input_from_layer(layer) -> KerasTensor:
     return t
 
 
-class Sequential(Model):
+class Sequential(Model, config_names=("Sequential",)):
     def __init__(self, layers=None, trainable: bool = True, name: str | None = None):
         super().__init__(trainable=trainable, name=name)
         self._layer_outputs: list[KerasTensor] = []  # each layer's symbolic output, once built
@@ -113,6 +114,11 @@ class Sequential(Model):
     def compute_output_shape(self, input_shape):
         self._maybe_build(input_shape)
         return self.outputs[0].shape
+
+    def summary_rows(self) -> list[SummaryRow]:
+        """One row per layer with its output shape ("?" until the model is built)."""
+        outs = self._layer_outputs
+        return [SummaryRow(layer, outs[i].shape if i < len(outs) else None) for i, layer in enumerate(self._layers)]
 
     # ----------------------------------------------------------------- config
     def get_config(self) -> dict:

@@ -7,6 +7,19 @@ read as Keras prints them: ``Total params: 693,962 (2.65 MB)``.
 from __future__ import annotations
 
 import textwrap
+from typing import NamedTuple
+
+
+class SummaryRow(NamedTuple):
+    """One row of the table, as a model describes itself (``model.summary_rows()``).
+
+    ``layer`` is None for a model input, then named ``input_name``; ``output_shape`` None
+    prints "?"; ``connected_to`` (functional models) fills a fourth column.
+    """
+    layer: object = None
+    output_shape: object = None
+    connected_to: str | None = None
+    input_name: str | None = None
 
 
 def readable_memory_size(size: float) -> str:
@@ -30,41 +43,14 @@ def _shape_text(shape) -> str:
     return "(" + ", ".join("None" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
-def _rows(model) -> tuple[list, bool]:
-    """(rows of cell texts, whether the model is functional-like)."""
-    from .functional import Functional
-    from .sequential import Sequential
-
-    def params(layer) -> str:
-        n = layer.count_params() if hasattr(layer, "count_params") else 0
-        return f"{n:,}" if (layer.built or n) else "0 (unbuilt)"
-
-    if isinstance(model, Sequential):
-        outs = model._layer_outputs
-        return [[f"{layer.name} ({type(layer).__name__})",
-                 _shape_text(outs[i].shape) if i < len(outs) else "?", params(layer)]
-                for i, layer in enumerate(model.layers)], False
-    if isinstance(model, Functional):
-        refs = model._tensor_refs()
-        rows = [[f"{name} (InputLayer)", _shape_text(t.shape), "0", "-"]
-                for t, name in zip(model.inputs, model._input_layer_names())]
-        for node in model._nodes:
-            layer = node.layer
-            sources = ", ".join(f"{r[0]}[{r[1]}][{r[2]}]" for r in (refs[id(t)] for t in node.parents)) or "-"
-            shapes = [t.shape for t in node.outputs]
-            rows.append([f"{layer.name} ({type(layer).__name__})",
-                         _shape_text(shapes[0] if len(shapes) == 1 else shapes), params(layer), sources])
-        return rows, True
-    return [[f"{layer.name} ({type(layer).__name__})", "?", params(layer)] for layer in model.layers], False
-
-
-def _layers_in_rows(model) -> list:
-    """The layer of each row of ``_rows`` (None for an input row)."""
-    from .functional import Functional
-
-    if isinstance(model, Functional):
-        return [None] * len(model.inputs) + [node.layer for node in model._nodes]
-    return list(model.layers)
+def _cells(row: SummaryRow) -> list[str]:
+    if row.layer is None:
+        return [f"{row.input_name} (InputLayer)", _shape_text(row.output_shape), "0", row.connected_to or "-"]
+    layer = row.layer
+    n = layer.count_params() if hasattr(layer, "count_params") else 0
+    cells = [f"{layer.name} ({type(layer).__name__})", _shape_text(row.output_shape),
+             f"{n:,}" if (layer.built or n) else "0 (unbuilt)"]
+    return cells if row.connected_to is None else cells + [row.connected_to]
 
 
 def _wrap(text: str, width: int) -> list[str]:
@@ -72,9 +58,11 @@ def _wrap(text: str, width: int) -> list[str]:
     return textwrap.wrap(text, width) or [""]
 
 
-def print_summary(model, line_length=None, positions=None, print_fn=None, show_trainable=False) -> None:
+def print_summary(model, summary_rows: list[SummaryRow], line_length=None, positions=None, print_fn=None,
+                  show_trainable=False) -> None:
     print_fn = print_fn or print
-    rows, functional = _rows(model)
+    functional = any(r.connected_to is not None for r in summary_rows)
+    rows = [_cells(r) for r in summary_rows]
     header = ["Layer (type)", "Output Shape", "Param #"] + (["Connected to"] if functional else [])
     right = [False, False, True, False, False]
     line_length = line_length or (108 if functional else 88)
@@ -84,9 +72,8 @@ def print_summary(model, line_length=None, positions=None, print_fn=None, show_t
         right[len(header) - 1] = False
         positions = [p * (line_length - 12) / line_length for p in positions] + [1.0] if positions[-1] <= 1 else \
             positions + [positions[-1] + 12]
-        layers = _layers_in_rows(model)
-        rows = [cells + ["-" if layer is None else ("Y" if layer.trainable else "N")]
-                for cells, layer in zip(rows, layers)]
+        rows = [cells + ["-" if r.layer is None else ("Y" if r.layer.trainable else "N")]
+                for cells, r in zip(rows, summary_rows)]
     if positions[-1] <= 1:
         positions = [int(line_length * p) for p in positions]
     widths = [b - a - 3 for a, b in zip([0] + positions[:-1], positions)]  # 3 = border and padding

@@ -12,9 +12,11 @@ import warnings
 
 import numpy as np
 
-from .. import backend, losses
+from .. import losses, optimizers
+from .. import metrics as metrics_module
 from ..autograd import Tensor, grad, no_grad
-from ..ops.activation import Sigmoid, Softmax
+from ..callbacks.callback_list import CallbackList
+from . import compile_config
 from . import data_adapter as da
 
 
@@ -45,31 +47,34 @@ def _as_loss(identifier):
 
 class _OnLogits(losses.Loss):
     """A cross-entropy on probabilities, computed in training from the logits that the
-    softmax (on the loss's axis) or sigmoid producing ``y_pred`` received.
+    softmax (on the loss's axis) or sigmoid producing ``y_pred`` received: those ops mark
+    their output with ``_keras_logits``, as Keras does.
 
     log-softmax inside one fused op is far better conditioned than log(clip(softmax)), and
     the softmax's probabilities are reused. The values agree except where Keras's clipping
     at 1e-7 bites.
     """
 
-    def __init__(self, loss, op):
+    def __init__(self, loss, softmax: bool):
         super().__init__(name=loss.name, reduction=loss.reduction, dtype=loss.dtype)
-        self.fn, self.op = loss.fn, op
+        self.fn, self.softmax = loss.fn, softmax
         self.kwargs = {**loss._fn_kwargs, "from_logits": True}
         self.axis = self.kwargs.get("axis", -1)
 
     def applies_to(self, y_pred) -> bool:
         """Whether ``y_pred`` is that activation's direct output (and carries no mask)."""
-        ctx = y_pred._ctx
-        if type(ctx) is not self.op or y_pred._keras_mask is not None:
+        marker = getattr(y_pred, "_keras_logits", None)
+        if marker is None or y_pred._keras_mask is not None:
             return False
         if self.dtype is not None and y_pred.dtype != self.dtype:  # the loss casts first: its own path
             return False
-        return self.op is not Softmax or ctx.axis % y_pred.ndim == self.axis % y_pred.ndim
+        if not self.softmax:
+            return marker.axis is None
+        return marker.axis is not None and marker.axis == self.axis % y_pred.ndim
 
     def call(self, y_true, y_pred):
-        logits = y_pred._ctx.inputs[0]
-        if self.op is Softmax:
+        logits = y_pred._keras_logits.tensor
+        if self.softmax:
             return self.fn(y_true, logits, softmax_output=y_pred, **self.kwargs)
         return self.fn(y_true, logits, **self.kwargs)
 
@@ -77,13 +82,13 @@ class _OnLogits(losses.Loss):
 def _logits_twin(loss):
     """``_OnLogits(loss)`` for a cross-entropy on probabilities, else None."""
     fn = getattr(loss, "fn", None)
-    op = {losses.categorical_crossentropy: Softmax, losses.sparse_categorical_crossentropy: Softmax,
-          losses.binary_crossentropy: Sigmoid}.get(fn)
-    if op is None or type(loss).call is not losses.LossFunctionWrapper.call:  # a custom call() is kept as is
+    softmax = {losses.categorical_crossentropy: True, losses.sparse_categorical_crossentropy: True,
+               losses.binary_crossentropy: False}.get(fn)
+    if softmax is None or type(loss).call is not losses.LossFunctionWrapper.call:  # a custom call() is kept as is
         return None
     if loss._fn_kwargs.get("from_logits") or loss._fn_kwargs.get("ignore_class") is not None:
         return None
-    return _OnLogits(loss, op)
+    return _OnLogits(loss, softmax)
 
 
 def _per_output(spec, names: list[str], what: str) -> list:
@@ -117,14 +122,12 @@ class Trainer:
         self._metrics: list = []          # [(output index, metric, weighted)]
         self._loss_tracker = _MeanTracker("loss")
         self._output_loss_trackers: list = []
+        self._compile_config: dict | None = None   # what compile() was given (compile_config.record)
 
     # ----------------------------------------------------------------- compile
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, weighted_metrics=None,
                 run_eagerly=None, steps_per_execution=1, jit_compile=None, auto_scale_loss=True):
         """Set the optimiser, loss(es) and metrics; ``run_eagerly``/``jit_compile`` are accepted and ignored."""
-        from .. import metrics as metrics_module
-        from .. import optimizers
-
         self.optimizer = optimizers.get(optimizer)
         self.loss = loss
         names = self._output_names()
@@ -138,6 +141,7 @@ class Trainer:
                                                                                       "loss_weights")]
         several = len(names) > 1
         self._metrics = []
+        metric_specs = []   # (output index, what rebuilds the metric, weighted), for the compile record
         for weighted, spec in ((False, metrics), (True, weighted_metrics)):
             if spec is None:
                 continue
@@ -147,14 +151,27 @@ class Trainer:
             for i, items in enumerate(per_output):
                 for item in ([] if items is None else items if isinstance(items, (list, tuple)) else [items]):
                     metric = metrics_module.get(item, loss=loss_specs[i])
+                    metric_specs.append((i, compile_config.metric_spec(metric, self._losses[i]), weighted))
                     if several:
                         metric.name = f"{names[i]}_{metric.name}"
                     if weighted and not several and any(m.name == metric.name for _, m, _ in self._metrics):
                         metric.name = f"weighted_{metric.name}"
                     self._metrics.append((i, metric, weighted))
         self._output_loss_trackers = ([_MeanTracker(f"{n}_loss") for n in names] if several else [])
+        self._compile_config = compile_config.record(self.optimizer, loss, metric_specs, names, self._loss_weights)
         self.compiled = True
         self.stop_training = False
+
+    def get_compile_config(self) -> dict | None:
+        """How the model was compiled, as JSON (None before ``compile()``); a model file keeps it."""
+        if not self.compiled or self.optimizer is None:
+            return None
+        return compile_config.to_json(self._compile_config)
+
+    def compile_from_config(self, config: dict, custom_objects=None) -> None:
+        """``compile()`` again from ``get_compile_config()``'s output (``custom_objects`` names the
+        user's own losses and metrics)."""
+        self.compile(**compile_config.from_json(config, custom_objects))
 
     @property
     def compiled_loss(self):
@@ -246,72 +263,25 @@ class Trainer:
         return list(y_pred) if isinstance(y_pred, (list, tuple)) else [y_pred]
 
     def _flat_targets(self, y) -> list:
-        names = self._output_names()
-        if y is None:
-            return [None] * len(names)
-        if isinstance(y, dict):
-            return [y.get(n) for n in names]
-        if isinstance(y, (list, tuple)) and len(names) > 1:
-            return list(y)
-        return [y]
+        return da.targets_by_output(y, self._output_names())
 
-    def _several_inputs(self) -> bool:
-        return bool(getattr(self, "inputs", None)) and len(self.inputs) > 1
-
-    def _keeps_int_inputs(self) -> bool:
-        """Integer inputs stay integers for an Embedding (or an input declared as int)."""
-        if getattr(self, "inputs", None):
-            return all(t.dtype.kind in "iu" for t in self.inputs)
-        first = self.layers[0] if self.layers else None
-        return type(first).__name__ == "Embedding"
-
-    # ----------------------------------------------------------------- data
-    def _prepare_arrays(self, x, y, sample_weight, class_weight=None, check_y=True):
-        several_out = len(self._output_names()) > 1
-        x = da.cast_inputs(da.to_arrays(x, self._several_inputs()), self._keeps_int_inputs())
-        y = da.cast_targets(da.to_arrays(y, several_out))
-        sample_weight = None if sample_weight is None else np.asarray(sample_weight, backend.floatx())
-        da.num_samples(x, y, sample_weight)
-        da.check_finite(x, "x")
-        if check_y:
-            da.check_finite(y, "y")
-            self._check_labels(y)
-        if getattr(self, "inputs", None):
-            da.check_feature_shapes(x, [t.shape for t in self.inputs], [t.name for t in self.inputs], self.name)
-        if class_weight is not None:
-            cw = da.class_weight_to_sample_weight(y, class_weight)
-            sample_weight = cw if sample_weight is None else sample_weight * cw
-        return x, y, sample_weight
-
-    def _check_labels(self, y) -> None:
-        """Sparse labels must lie in [0, classes) of the output they train."""
-        if y is None or not getattr(self, "outputs", None):
-            return
-        ys = self._flat_targets(y)
+    def _data_spec(self) -> da.DataSpec:
+        """What data must fit this model, for the data adapter."""
+        inputs = getattr(self, "inputs", None) or []
+        outputs = getattr(self, "outputs", None) or []
+        if inputs:  # integer inputs stay integers for an Embedding (or an input declared as int)
+            keep_int = all(t.dtype.kind in "iu" for t in inputs)
+        else:
+            keep_int = bool(self.layers) and type(self.layers[0]).__name__ == "Embedding"
+        sparse_classes = []
         for k, loss in enumerate(self._losses):
             fn = getattr(loss, "fn", None)
-            if getattr(fn, "__name__", "") != "sparse_categorical_crossentropy" or ys[k] is None:
-                continue
-            classes = self.outputs[k].shape[-1]
-            labels = np.asarray(ys[k])
-            if classes is not None and labels.size and (labels.min() < 0 or labels.max() >= classes):
-                raise ValueError(f"Labels out of range for sparse_categorical_crossentropy: y holds values from "
-                                 f"{labels.min()} to {labels.max()}, but the output has {classes} classes "
-                                 f"(labels must lie in [0, {classes}))")
-
-    def _batches(self, x, y, sample_weight, batch_size, shuffle, steps, class_weight=None, check_y=True):
-        if da.is_batch_iterable(x):
-            if y is not None:
-                raise ValueError("When x is a generator or a dataset of batches, y must be None "
-                                 "(the batches carry the targets)")
-            return da.IterableBatches(x, steps, self._several_inputs(), len(self._output_names()) > 1,
-                                      self._keeps_int_inputs())
-        x, y, sample_weight = self._prepare_arrays(x, y, sample_weight, class_weight, check_y)
-        return da.ArrayBatches(x, y, sample_weight, batch_size or 32, shuffle, steps)
+            sparse = getattr(fn, "__name__", "") == "sparse_categorical_crossentropy" and k < len(outputs)
+            sparse_classes.append(outputs[k].shape[-1] if sparse else None)
+        return da.DataSpec(self.name, tuple(self._output_names()), tuple(t.name for t in inputs),
+                           tuple(t.shape for t in inputs) if inputs else None, keep_int, tuple(sparse_classes))
 
     def _callbacks(self, callbacks, verbose, epochs, steps):
-        from ..callbacks.callback import CallbackList
-
         if isinstance(callbacks, CallbackList):
             return callbacks
         return CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
@@ -324,27 +294,15 @@ class Trainer:
         """Train for ``epochs`` epochs; returns the ``History`` (also ``model.history``)."""
         self._check_compiled("fit")
         verbose = _verbose(verbose)
-        if validation_split and validation_data is None:
-            if da.is_batch_iterable(x):
-                raise ValueError("validation_split is only supported for array inputs, not generators")
-            several_out = len(self._output_names()) > 1
-            arrays = (da.to_arrays(x, self._several_inputs()), da.to_arrays(y, several_out),
-                      None if sample_weight is None else np.asarray(sample_weight))
-            (x, y, sample_weight), validation_data = da.train_validation_split(arrays, validation_split)
-        train = self._batches(x, y, sample_weight, batch_size, shuffle, steps_per_epoch, class_weight)
-        val = None
-        if validation_data is not None:
-            if da.is_batch_iterable(validation_data):
-                val = self._batches(validation_data, None, None, None, False, validation_steps)
-            else:
-                vx, vy, vsw = da.unpack_batch(tuple(validation_data))
-                val = self._batches(vx, vy, vsw, validation_batch_size or batch_size, False, validation_steps)
+        train, val = da.fit_batches(self._data_spec(), x, y, sample_weight, class_weight, batch_size, shuffle,
+                                    steps_per_epoch, validation_split, validation_data, validation_steps,
+                                    validation_batch_size)
 
         cbs = self._callbacks(callbacks, verbose, epochs, train.num_batches)
         self.stop_training = False
-        self._resume_epoch = None
         cbs.on_train_begin()
-        start = initial_epoch if self._resume_epoch is None else int(self._resume_epoch)
+        resumed = cbs.resume_epoch()
+        start = initial_epoch if resumed is None else int(resumed)
         logs = {}
         for epoch in range(start, epochs):
             self.reset_metrics()
@@ -395,7 +353,7 @@ class Trainer:
                  callbacks=None, return_dict=False, **kwargs):
         """The loss (a scalar), ``[loss, *metrics]``, or a dict with ``return_dict=True``."""
         self._check_compiled("evaluate")
-        batches = self._batches(x, y, sample_weight, batch_size, False, steps)
+        batches = da.batches(self._data_spec(), x, y, sample_weight, batch_size=batch_size, steps=steps)
         cbs = self._callbacks(callbacks, _verbose(verbose), 1, batches.num_batches)
         logs = self._evaluate_batches(batches, cbs)
         if return_dict:
@@ -405,7 +363,7 @@ class Trainer:
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Outputs for ``x`` batch by batch (``training=False``, no graph), concatenated."""
-        batches = self._batches(x, None, None, batch_size, False, steps, check_y=False)
+        batches = da.batches(self._data_spec(), x, batch_size=batch_size, steps=steps, targets=False)
         cbs = self._callbacks(callbacks, _verbose(verbose), 1, batches.num_batches)
         cbs.on_predict_begin()
         outputs = []
@@ -424,19 +382,19 @@ class Trainer:
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One update on one batch; returns that batch's loss (and metrics)."""
         self._check_compiled("train_on_batch")
-        data = self._prepare_arrays(x, y, sample_weight, class_weight)
+        data = da.prepare(self._data_spec(), x, y, sample_weight, class_weight)
         self.reset_metrics()
         return self._format(self.train_step(data), return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._check_compiled("test_on_batch")
-        data = self._prepare_arrays(x, y, sample_weight)
+        data = da.prepare(self._data_spec(), x, y, sample_weight)
         self.reset_metrics()
         with no_grad():
             return self._format(self.test_step(data), return_dict)
 
     def predict_on_batch(self, x):
-        x = da.cast_inputs(da.to_arrays(x, self._several_inputs()), self._keeps_int_inputs())
+        x, _, _ = da.prepare(self._data_spec(), x, check=False, targets=False)
         with no_grad():
             return _concatenate([self.predict_step(x)])
 

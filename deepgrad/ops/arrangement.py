@@ -13,7 +13,7 @@ import numpy as np
 
 from ..autograd import Function, Tensor, is_grad_enabled
 from . import reduce as _reduce
-from . import shape as _shape
+from . import manipulation as _shape
 from .dtypes import result_type as _result_type
 from .dtypes import to_array
 

@@ -13,7 +13,7 @@ import numpy as np
 from ..autograd import Function, Tensor, unbroadcast
 from .dtypes import result_type, to_array
 from .math import divide
-from .shape import astype
+from .manipulation import astype
 
 _LN2, _LN10 = np.log(2.0), np.log(10.0)
 

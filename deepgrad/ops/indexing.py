@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function, Tensor, unbroadcast
-from . import shape as _shape
+from . import manipulation as _shape
 from .arrangement import _axis, as_tensor, cast, index_map, result_type
 from .dtypes import to_array
 

@@ -1,16 +1,15 @@
-"""Floor 7: safe model and weights files.
+"""Floor 8: saving and loading, by Keras's names (``keras.saving``).
 
-``save_model``/``load_model`` write and read one zip (config.json, model.weights.safetensors,
-optimizer.safetensors, metadata.json); ``save_weights``/``load_weights`` read and write
-``.weights.safetensors`` or ``.weights.npz``. No pickle is ever loaded, every write is atomic,
-and hostile files are refused with an ``UnsafeFileError`` (a ValueError) naming the problem.
+The formats live in ``deepgrad.files`` (below ``models``, so ``model.save`` reaches them
+without importing upward) and rebuilding a model from a file in ``deepgrad.models``;
+this namespace gathers them: ``save_model``/``load_model`` write and read one zip
+(config.json, model.weights.safetensors, optimizer.safetensors, metadata.json);
+``save_weights``/``load_weights`` read and write ``.weights.safetensors`` or ``.weights.npz``.
 """
-from .atomic import atomic_write
-from .model_file import load_model, save_model
-from .safetensors_format import UnsafeFileError
-from .safetensors_format import load_file as load_safetensors
-from .safetensors_format import save_file as save_safetensors
-from .weights import load_weights, save_weights
+from ..files import (
+    UnsafeFileError, atomic_write, load_safetensors, load_weights, save_model, save_safetensors, save_weights,
+)
+from ..models import load_model
 
 __all__ = ["UnsafeFileError", "atomic_write", "load_model", "load_safetensors", "load_weights", "save_model",
            "save_safetensors", "save_weights"]

@@ -2,7 +2,7 @@
 
 A download is streamed into a temporary file in the destination directory, hashed on the
 way, checked against the expected SHA-256 (or MD5) and only then renamed into place
-(``saving.atomic.atomic_write``): a crash or a bad checksum never leaves a half-written or
+(``files.atomic.atomic_write``): a crash or a bad checksum never leaves a half-written or
 wrong file where a loader would read it.
 """
 from __future__ import annotations
@@ -106,7 +106,7 @@ class _ProgressBar:
 # --------------------------------------------------------------------------- download
 def download(origin: str, target: str, file_hash: str | None = None, hash_algorithm: str = "auto") -> str:
     """Fetch ``origin`` into ``target`` atomically, checking ``file_hash`` if given."""
-    from ..saving.atomic import atomic_write  # on first download: loaders import this module lightly
+    from ..files.atomic import atomic_write  # on first download: loaders import this module lightly
 
     directory = os.path.dirname(os.path.abspath(target))
     os.makedirs(directory, exist_ok=True)

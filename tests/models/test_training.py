@@ -263,8 +263,8 @@ def test_stop_training_ends_fit_after_the_epoch():
 
 def test_initial_epoch_and_resume_epoch():
     class Resume(Callback):
-        def on_train_begin(self, logs=None):
-            self.model._resume_epoch = 3
+        def resume_epoch(self):
+            return 3
 
     x, y = separable_data(32)
     model = _classifier()

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from deepgrad.saving import UnsafeFileError
-from deepgrad.saving import safetensors_format as st
+from deepgrad.files import safetensors_format as st
 
 
 def arrays():

@@ -1,22 +1,17 @@
-"""Weights files: every weight of a model keyed by its index and name.
+"""A model's weights as a dict of arrays, and back.
 
 Keys are ``"{index}/{weight name}"`` in ``model.weights`` order, e.g. ``"0/dense/kernel"``,
-``"1/dense/bias"``. Loading matches by index (names may differ between two builds of the same
+``"1/dense/bias"``. Assigning matches by index (names may differ between two builds of the same
 architecture, e.g. ``dense_1`` vs ``dense``) and checks every shape before assigning any.
-Formats: ``.weights.safetensors`` (or any ``.safetensors``) and ``.weights.npz``; a
-``.deepgrad``/``.keras`` model file can also be a source.
 """
 from __future__ import annotations
 
 import io
-import os
 import zipfile
 
 import numpy as np
 
-from . import safetensors_format as st
-from .archive import check_zip, sniff
-from .atomic import atomic_write
+from .archive import check_zip
 from .safetensors_format import UnsafeFileError
 
 
@@ -63,35 +58,3 @@ def read_npz(data: bytes, source: str) -> dict[str, np.ndarray]:
         raise UnsafeFileError(f"{source} holds pickled (object) data, which deepgrad refuses to load ({e})") from None
     except (OSError, EOFError, zipfile.BadZipFile) as e:
         raise UnsafeFileError(f"{source} is a truncated or corrupt .npz archive ({e})") from None
-
-
-def save_weights(model, filepath, overwrite: bool = True) -> None:
-    filepath = os.fspath(filepath)
-    arrays = weights_to_arrays(model)
-    if filepath.endswith(".npz"):
-        with atomic_write(filepath, "wb", overwrite=overwrite) as f:
-            np.savez(f, **arrays)
-    elif filepath.endswith(".safetensors"):
-        st.save_file(arrays, filepath, metadata={"format": "deepgrad.weights"}, overwrite=overwrite)
-    else:
-        raise ValueError(f"save_weights: the filepath must end in '.weights.safetensors' or '.weights.npz', "
-                         f"got {filepath!r}")
-
-
-def load_weights(model, filepath, skip_mismatch: bool = False) -> None:
-    """Load weights written by ``save_weights`` (or the weights of a saved model file)."""
-    if skip_mismatch:
-        raise NotImplementedError("load_weights: skip_mismatch=True is not supported")
-    filepath = os.fspath(filepath)
-    with open(filepath, "rb") as f:
-        data = f.read()
-    if filepath.endswith(".safetensors"):
-        arrays, _ = st.loads(data, source=filepath)
-    elif filepath.endswith(".npz"):
-        sniff(data[:8], filepath)
-        arrays = read_npz(data, filepath)
-    else:
-        from .model_file import WEIGHTS_MEMBER, read_model_archive
-
-        arrays, _ = st.loads(read_model_archive(filepath)[WEIGHTS_MEMBER], source=f"{filepath}:{WEIGHTS_MEMBER}")
-    assign_arrays(model, arrays, filepath)

@@ -13,6 +13,8 @@ import struct
 
 import numpy as np
 
+from .atomic import write_bytes_atomic
+
 
 class UnsafeFileError(ValueError):
     """A file that is corrupt, truncated or built to attack the reader; nothing in it was run."""
@@ -58,8 +60,6 @@ def loads(buffer: bytes, source: str = "data"):
 
 
 def save_file(arrays: dict, filepath, metadata=None, overwrite: bool = True) -> None:
-    from .atomic import write_bytes_atomic
-
     write_bytes_atomic(filepath, dumps(arrays, metadata), overwrite=overwrite)
 
 

@@ -8,20 +8,16 @@ from __future__ import annotations
 
 import re
 
-from .safetensors_format import UnsafeFileError
+from ..files import UnsafeFileError
+from .model import layer_class
 
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _FORBIDDEN_KEYS = {"module", "registered_name", "function_type", "bytecode", "__class__", "__reduce__"}
-_MODEL_CLASSES = {"Sequential", "Functional", "Model"}
 
 
 def _layer_class_known(name: str, custom_objects: dict) -> bool:
-    from .. import layers
-
-    if name in custom_objects or name in _MODEL_CLASSES:
-        return True
     try:
-        layers.get(name)
+        layer_class(name, custom_objects)
     except ValueError:
         return False
     return True

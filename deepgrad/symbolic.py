@@ -1,5 +1,8 @@
 """Symbolic tensors for the functional API: ``x = Input((784,)); y = Dense(10)(x)``.
 
+They sit below ``layers``: a layer called on a ``KerasTensor`` records a ``Node`` here, and
+``models`` reads the recorded graph back, so neither floor imports the other's way.
+
 A ``KerasTensor`` holds a shape (batch dimension ``None``) and the layer call that made
 it, so ``Model(inputs, outputs)`` can walk back from the outputs to the inputs. Every
 symbolic call is one ``Node``; the tensors it made point to it (``tensor.node``) and know
@@ -9,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend
+from . import backend
 
 
 class KerasTensor:

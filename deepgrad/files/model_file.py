@@ -1,0 +1,86 @@
+"""Whole-model files: one zip holding the architecture, the weights and the optimiser state.
+
+Members (stored, not compressed):
+
+- ``config.json``: ``{"format_version", "class_name", "config", "compile_config"}``, the
+  model's ``get_config()`` with class names only, and ``get_compile_config()`` (optimiser
+  config, losses, metrics, loss weights);
+- ``model.weights.safetensors``: every weight, keyed ``"{index}/{name}"`` (see weights.py);
+- ``optimizer.safetensors``: ``optimizer.get_state()`` (iterations, learning rate, slots);
+- ``metadata.json``: the deepgrad version and the save date.
+
+This module knows the file, not the classes: it writes what a model says about itself and
+reads back plain dicts and arrays; ``models.load_model`` builds the model from them.
+Reading is safe on hostile files: see archive.py and safetensors_format.py.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+
+from .. import __version__
+from . import safetensors_format as st
+from .archive import read_archive, write_archive
+from .safetensors_format import UnsafeFileError
+from .weights import weights_to_arrays
+
+FORMAT_VERSION = 1
+CONFIG_MEMBER = "config.json"
+WEIGHTS_MEMBER = "model.weights.safetensors"
+OPTIMIZER_MEMBER = "optimizer.safetensors"
+METADATA_MEMBER = "metadata.json"
+MAX_JSON_BYTES = 64 * 1024 * 1024
+
+
+def save_model(model, filepath, overwrite: bool = True, **kwargs) -> None:
+    """Write ``model`` to one zip file (any extension; ``.deepgrad`` or ``.keras`` suggested)."""
+    if kwargs:
+        raise TypeError(f"save_model: unexpected keyword argument(s) {sorted(kwargs)}")
+    compile_config = model.get_compile_config()
+    config = {"format_version": FORMAT_VERSION, "class_name": type(model).__name__, "config": model.get_config(),
+              "compile_config": compile_config}
+    members = {
+        CONFIG_MEMBER: json.dumps(config, allow_nan=False).encode("utf-8"),
+        WEIGHTS_MEMBER: st.dumps(weights_to_arrays(model), {"format": "deepgrad.weights"}),
+        METADATA_MEMBER: json.dumps({"deepgrad_version": __version__, "format": "deepgrad.model",
+                                     "format_version": FORMAT_VERSION,
+                                     "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
+                                    ).encode("utf-8"),
+    }
+    if compile_config is not None:
+        optimizer = model.optimizer
+        members[OPTIMIZER_MEMBER] = st.dumps(optimizer.get_state(), {"class_name": type(optimizer).__name__})
+    write_archive(filepath, members, overwrite=overwrite)
+
+
+def read_model_archive(filepath) -> dict[str, bytes]:
+    return read_archive(filepath, required=(CONFIG_MEMBER, WEIGHTS_MEMBER),
+                        optional=(OPTIMIZER_MEMBER, METADATA_MEMBER))
+
+
+def _json(data: bytes, source: str):
+    if len(data) > MAX_JSON_BYTES:
+        raise UnsafeFileError(f"{source} is {len(data)} bytes, over the {MAX_JSON_BYTES}-byte limit for JSON")
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise UnsafeFileError(f"{source} is not valid JSON ({e})") from None
+
+
+def read_model_file(filepath) -> dict:
+    """``{"source", "model_config", "compile_config", "weights", "optimizer_state"}`` of a model
+    file: the two configs as JSON values (not yet checked against known classes), the arrays
+    as read by safetensors (``optimizer_state`` None when the file has none)."""
+    source = os.fspath(filepath)
+    members = read_model_archive(source)
+    config = _json(members[CONFIG_MEMBER], f"{source}:{CONFIG_MEMBER}")
+    if not isinstance(config, dict) or config.get("format_version") != FORMAT_VERSION:
+        raise UnsafeFileError(f"{source}: unsupported or missing format_version "
+                              f"{config.get('format_version') if isinstance(config, dict) else None!r}")
+    weights, _ = st.loads(members[WEIGHTS_MEMBER], source=f"{source}:{WEIGHTS_MEMBER}")
+    optimizer_state = None
+    if OPTIMIZER_MEMBER in members:
+        optimizer_state, _ = st.loads(members[OPTIMIZER_MEMBER], source=f"{source}:{OPTIMIZER_MEMBER}")
+    return {"source": source, "model_config": {"class_name": config.get("class_name"), "config": config.get("config")},
+            "compile_config": config.get("compile_config"), "weights": weights, "optimizer_state": optimizer_state}

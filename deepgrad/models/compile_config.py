@@ -1,0 +1,89 @@
+"""What ``compile()`` was given, as JSON, and back: the record a model file keeps.
+
+``compile()`` records its settings (``record``); ``get_compile_config()`` writes them as
+JSON (``to_json``, the optimiser serialised at that moment, as Keras does);
+``compile_from_config`` turns that JSON back into ``compile()`` arguments (``from_json``).
+A metric is kept as the string it came from when that string rebuilds it, else its config;
+a user's metric function by its name only (``custom_objects`` brings it back on loading).
+"""
+from __future__ import annotations
+
+from .. import losses, metrics, optimizers
+
+
+def metric_spec(metric, loss):
+    """The string the metric came from when that string rebuilds it, else its config."""
+    try:
+        if type(metrics.get(metric.name, loss=loss)) is type(metric):
+            return metric.name
+    except ValueError:
+        pass
+    if isinstance(metric, metrics.AutoAccuracy):
+        return "accuracy"
+    if type(metric) is metrics.MeanMetricWrapper:   # a user's function: stored by name only
+        return getattr(metric._fn, "__name__", metric.name)
+    return metrics.serialize(metric)
+
+
+def record(optimizer, loss, metric_specs: list, output_names: list[str], loss_weights: list[float]) -> dict:
+    """The compile settings: ``metric_specs`` holds ``(output index, spec, weighted)``."""
+    several = len(output_names) > 1
+    groups = {False: {n: [] for n in output_names}, True: {n: [] for n in output_names}}
+    for index, spec, weighted in metric_specs:
+        groups[weighted][output_names[index]].append(spec)
+
+    def pack(group):
+        if not any(group.values()):
+            return None
+        return group if several else group[output_names[0]]
+
+    return {"optimizer": optimizer, "loss": loss, "metrics": pack(groups[False]),
+            "weighted_metrics": pack(groups[True]), "loss_weights": list(loss_weights) if several else None}
+
+
+def _loss_json(loss):
+    if loss is None or isinstance(loss, str):
+        return loss
+    if isinstance(loss, dict):
+        return {k: _loss_json(v) for k, v in loss.items()}
+    if isinstance(loss, (list, tuple)):
+        return [_loss_json(v) for v in loss]
+    return losses.serialize(loss)
+
+
+def to_json(recorded: dict) -> dict:
+    return {**recorded, "optimizer": optimizers.serialize(recorded["optimizer"]),
+            "loss": _loss_json(recorded["loss"])}
+
+
+def from_json(config: dict, custom_objects=None) -> dict:
+    """``compile()`` keyword arguments from ``to_json``'s output."""
+    custom_objects = custom_objects or {}
+
+    def loss_of(spec):
+        if isinstance(spec, dict) and "class_name" not in spec:
+            return {k: loss_of(v) for k, v in spec.items()}
+        if isinstance(spec, list):
+            return [loss_of(v) for v in spec]
+        return None if spec is None else losses.deserialize(spec, custom_objects)
+
+    def metrics_of(spec):
+        if spec is None:
+            return None
+        if isinstance(spec, dict) and "class_name" not in spec:
+            return {k: metrics_of(v) for k, v in spec.items()}
+        if isinstance(spec, list):
+            return [metrics_of(v) for v in spec]
+        if isinstance(spec, dict):
+            return metrics.deserialize(spec, custom_objects)
+        if spec in custom_objects:
+            return custom_objects[spec]
+        if spec not in metrics.known_names():
+            raise ValueError(f"The model was compiled with metric {spec!r}, which is not built in; pass it "
+                             f"with custom_objects={{{spec!r}: function}}, or load with compile=False")
+        return spec
+
+    return {"optimizer": optimizers.deserialize(config["optimizer"], custom_objects),
+            "loss": loss_of(config.get("loss")), "metrics": metrics_of(config.get("metrics")),
+            "weighted_metrics": metrics_of(config.get("weighted_metrics")),
+            "loss_weights": config.get("loss_weights")}

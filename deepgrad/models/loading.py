@@ -1,0 +1,43 @@
+"""Models rebuilt from what was saved: a model file, a JSON architecture, another model.
+
+``deepgrad.files`` reads a model file into plain configs and arrays; here the configs are
+checked against the known classes (config_check.py) before anything is built, then the
+model is built, its weights assigned and, with ``compile``, ``compile_from_config`` restores
+the compile settings and the optimiser state.
+"""
+from __future__ import annotations
+
+import json
+
+from ..files import assign_arrays, read_model_file
+from .config_check import check_model_config
+from .model import deserialize_layer, serialize_layer
+
+
+def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: bool = True):
+    """A model saved with ``model.save``: architecture, weights and, with ``compile``, the
+    compile settings and the exact optimiser state."""
+    saved = read_model_file(filepath)
+    source = f"{saved['source']}:config.json"
+    check_model_config(saved["model_config"], custom_objects, source=source)
+    compile_config = saved["compile_config"]
+    if compile_config is not None:
+        check_model_config({"class_name": "Model", "config": compile_config}, custom_objects,
+                           source=f"{source} compile_config")
+    model = deserialize_layer(saved["model_config"], custom_objects)
+    assign_arrays(model, saved["weights"], saved["source"])
+    if compile and compile_config is not None:
+        model.compile_from_config(compile_config, custom_objects=custom_objects)
+        if saved["optimizer_state"] is not None:
+            model.optimizer.set_state(saved["optimizer_state"])
+    return model
+
+
+def model_from_json(json_string, custom_objects=None):
+    """A model (uncompiled, fresh weights) from ``model.to_json()``."""
+    return deserialize_layer(json.loads(json_string), custom_objects)
+
+
+def clone_model(model, custom_objects=None):
+    """A new model with the same architecture and fresh weights (Sequential or functional)."""
+    return deserialize_layer(serialize_layer(model), custom_objects)
