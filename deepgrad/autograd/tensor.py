@@ -108,6 +108,12 @@ class Tensor:
     def __array__(self, dtype=None, copy=None):
         return self.data if dtype is None else self.data.astype(dtype)
 
+    def __array_function__(self, func, types, args, kwargs):
+        # A NumPy function given a Tensor (np.squeeze, np.mean, np.random.choice's checks, ...)
+        # works on its data and returns NumPy arrays, as for Keras's NumPy-backend tensors;
+        # deepgrad's own ops are the differentiable ones.
+        return func(*_to_numpy(args), **_to_numpy(kwargs))
+
     def item(self):
         return self.data.item()
 
@@ -330,6 +336,17 @@ class Tensor:
                 leaf.grad = owned(g, taken)  # never aliased: optimisers update .grad in place
             else:
                 leaf.grad += g
+
+
+def _to_numpy(value):
+    """``value`` with every Tensor inside (lists, tuples, dicts) replaced by its array."""
+    if isinstance(value, Tensor):
+        return value.data
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_numpy(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _to_numpy(v) for k, v in value.items()}
+    return value
 
 
 def as_tensor(x, dtype=None) -> Tensor:

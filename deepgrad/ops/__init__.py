@@ -1,5 +1,5 @@
 """Floor 3: differentiable primitives, named and called as NumPy's functions."""
-from . import activation, im2col, linalg, manipulation, math, product, nn, normalization, pool, recurrent, reduce
+from . import activation, im2col, image, linalg, manipulation, math, product, nn, normalization, pool, recurrent, reduce
 from .activation import (
     dropout, elu, gelu, leaky_relu, log_softmax, relu, selu, sigmoid, softmax,
     softmax_cross_entropy, softplus, tanh,
@@ -230,3 +230,4 @@ __all__ += [
     "erf", "erfc", "erfinv", "extract_sequences", "fft", "fft2", "ifft2", "in_top_k", "irfft", "istft",
     "logdet", "rfft", "rsqrt", "segment_max", "segment_min", "segment_prod", "segment_sum", "stft",
 ]
+from . import numpy  # noqa: E402,F401 - keras.ops.numpy's namespace

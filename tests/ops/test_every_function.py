@@ -149,8 +149,8 @@ def _cases_of_other_test_files() -> dict:
 
 OPS.update(_cases_of_other_test_files())
 
-# a backward that writes into its saved arrays: known, fixed where the recurrent ops are rewritten
-KNOWN_BROKEN = {"lstm": "LSTM's backward updates its saved arrays in place, so a second backward differs"}
+# a backward known to write into its saved arrays (none today): the case is marked a strict xfail
+KNOWN_BROKEN: dict = {}
 
 
 def _all_subclasses(cls):
