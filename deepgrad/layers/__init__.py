@@ -6,9 +6,17 @@
 from __future__ import annotations
 
 from ..registry import Registry
+from .activations import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from .attention import AdditiveAttention, Attention, GroupedQueryAttention, GroupQueryAttention, MultiHeadAttention
 from .base import Layer
-from .convolutional import Conv1D, Conv2D, Convolution1D, Convolution2D
+from .convolutional import Conv1D, Conv2D, Conv3D, Convolution1D, Convolution2D, Convolution3D
+from .convolutional_depthwise import (
+    DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, SeparableConv2D, SeparableConvolution1D, SeparableConvolution2D,
+)
+from .convolutional_transpose import (
+    Conv1DTranspose, Conv2DTranspose, Conv3DTranspose, Convolution1DTranspose, Convolution2DTranspose,
+    Convolution3DTranspose,
+)
 from .core import Activation, Dense, Dropout, Flatten, Input, InputLayer, Lambda, Permute, RepeatVector, Reshape
 from .einsum_dense import EinsumDense
 from .embedding import Embedding
@@ -64,6 +72,10 @@ __all__ += [
     "GaussianNoise", "Identity", "InputSpec", "Masking", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
     "UpSampling1D", "UpSampling2D", "UpSampling3D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "dot",
 ]
+__all__ += ["ELU", "LeakyReLU", "PReLU", "ReLU", "Softmax"]
+__all__ += ["Conv1DTranspose", "Conv2DTranspose", "Conv3D", "Conv3DTranspose", "Convolution1DTranspose",
+            "Convolution2DTranspose", "Convolution3D", "Convolution3DTranspose", "DepthwiseConv1D", "DepthwiseConv2D",
+            "SeparableConv1D", "SeparableConv2D", "SeparableConvolution1D", "SeparableConvolution2D"]
 
 # every public layer class by the class name model files store (aliases such as MaxPool2D included)
 _REGISTRY = Registry("layer", snake_case=False, base=Layer)

@@ -1,9 +1,15 @@
-"""Conv1D and Conv2D, channels-last, with Keras kernel layouts: (k, in, filters) and (kh, kw, in, filters)."""
+"""Conv1D, Conv2D and Conv3D with Keras kernel layouts: (*kernel, in_channels / groups, filters).
+
+Channels-last Conv1D/Conv2D without groups take the fused fast path of ``ops.im2col``
+(``conv1d``/``conv2d`` with bias and ReLU in one op); grouped convolutions, 3-D ones and
+``data_format="channels_first"`` go through the N-D ``ops.convolution.conv``.
+"""
 from __future__ import annotations
 
 import numpy as np
 
-from .. import activations
+from .. import activations, ops
+from ..ops.convolution import conv as conv_nd
 from ..ops.im2col import conv1d, conv1d_relu, conv2d, conv2d_relu, conv_output_length
 from .arguments import forwarded_arguments
 from .core import KernelLayer
@@ -23,6 +29,7 @@ def _tuple(value, rank: int, name: str, layer: str) -> tuple:
 
 
 def check_data_format(data_format, layer: str) -> str:
+    """For layers that run channels-last only."""
     if data_format in (None, "channels_last"):
         return "channels_last"
     if data_format == "channels_first":
@@ -31,8 +38,61 @@ def check_data_format(data_format, layer: str) -> str:
     raise ValueError(f"{layer}: data_format must be 'channels_last' or 'channels_first', got {data_format!r}")
 
 
-class BaseConv(KernelLayer):
-    """What Conv1D and Conv2D share; ``rank`` is the number of spatial axes."""
+def resolve_data_format(data_format, layer: str) -> str:
+    """``None`` -> "channels_last" (Keras's default image_data_format); either format otherwise."""
+    if data_format is None:
+        return "channels_last"
+    if isinstance(data_format, str) and data_format.lower() in ("channels_last", "channels_first"):
+        return data_format.lower()
+    raise ValueError(f"{layer}: data_format must be 'channels_last' or 'channels_first', got {data_format!r}")
+
+
+def _axes_name(rank: int, data_format: str) -> str:
+    spatial = ("steps",) if rank == 1 else ("height", "width") if rank == 2 else ("depth", "height", "width")
+    names = spatial + ("channels",) if data_format == "channels_last" else ("channels",) + spatial
+    return "(batch, " + ", ".join(names) + ")"
+
+
+class SpatialLayerMixin:
+    """Input checks and shape arithmetic that every convolution layer shares (``rank``, ``data_format``)."""
+
+    rank = 2
+
+    @property
+    def _channel_axis(self) -> int:
+        return -1 if self.data_format == "channels_last" else 1
+
+    def _spatial(self, shape) -> tuple:
+        return tuple(shape[1:-1]) if self.data_format == "channels_last" else tuple(shape[2:])
+
+    def _with_channels(self, batch, spatial, channels) -> tuple:
+        spatial = tuple(spatial)
+        return ((batch,) + spatial + (channels,) if self.data_format == "channels_last"
+                else (batch, channels) + spatial)
+
+    def _check_rank(self, shape) -> tuple:
+        shape = tuple(shape)
+        if len(shape) != self.rank + 2:
+            raise ValueError(f"{type(self).__name__} {self.name!r}: expected inputs of rank {self.rank + 2} "
+                             f"{_axes_name(self.rank, self.data_format)}, got shape {shape}")
+        return shape
+
+    def _input_channels(self, input_shape) -> int:
+        channels = self._check_rank(input_shape)[self._channel_axis]
+        if channels is None:
+            raise ValueError(f"{type(self).__name__} {self.name!r}: the channel axis must be known, "
+                             f"got shape {tuple(input_shape)}")
+        return int(channels)
+
+    def _add_bias(self, outputs, bias):
+        """``outputs + bias`` on the channel axis."""
+        if bias is None:
+            return outputs
+        return outputs + (bias if self.data_format == "channels_last" else bias.reshape((-1,) + (1,) * self.rank))
+
+
+class BaseConv(SpatialLayerMixin, KernelLayer):
+    """What Conv1D, Conv2D and Conv3D share; ``rank`` is the number of spatial axes."""
 
     rank = 2
     paddings = ("valid", "same")
@@ -46,8 +106,10 @@ class BaseConv(KernelLayer):
         layer = type(self).__name__
         if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
             raise ValueError(f"{layer}: filters must be a positive integer, got {filters!r}")
-        if groups != 1:
-            raise ValueError(f"{layer}: grouped convolution (groups={groups!r}) is not supported; use groups=1")
+        if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
+            raise ValueError(f"{layer}: groups must be a positive integer, got {groups!r}")
+        if filters % groups:
+            raise ValueError(f"{layer}: filters ({filters}) must be a multiple of groups ({groups})")
         if not isinstance(padding, str) or padding.lower() not in self.paddings:
             raise ValueError(f"{layer}: padding must be one of {self.paddings}, got {padding!r}")
         self.filters = int(filters)
@@ -55,46 +117,54 @@ class BaseConv(KernelLayer):
         self.strides = _tuple(strides, self.rank, "strides", layer)
         self.dilation_rate = _tuple(dilation_rate, self.rank, "dilation_rate", layer)
         self.padding = padding.lower()
-        self.data_format = check_data_format(data_format, layer)
-        self.groups = 1
+        self.data_format = resolve_data_format(data_format, layer)
+        self.groups = int(groups)
         self._set_kernel_arguments(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
                                    bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint)
 
     def _check_input(self, shape):
-        shape = tuple(shape)
-        if len(shape) != self.rank + 2:
-            axes = "(batch, steps, channels)" if self.rank == 1 else "(batch, height, width, channels)"
-            raise ValueError(f"{type(self).__name__} {self.name!r}: expected inputs of rank {self.rank + 2} "
-                             f"{axes}, got shape {shape}")
-        if self.built and shape[-1] != self.kernel.shape[-2]:
-            raise ValueError(f"{type(self).__name__} {self.name!r}: expected inputs with {self.kernel.shape[-2]} "
-                             f"channels (last axis), got shape {shape}")
+        shape = self._check_rank(shape)
+        channels = shape[self._channel_axis]
+        if self.built and channels is not None and channels != self.kernel.shape[-2] * self.groups:
+            raise ValueError(f"{type(self).__name__} {self.name!r}: expected inputs with "
+                             f"{self.kernel.shape[-2] * self.groups} channels (axis {self._channel_axis}), "
+                             f"got shape {shape}")
 
     def build(self, input_shape):
-        self._check_input(input_shape)
-        if input_shape[-1] is None:
-            raise ValueError(f"{type(self).__name__} {self.name!r}: the channel axis (last) must be known, "
-                             f"got shape {tuple(input_shape)}")
-        self._add_kernel_and_bias(self.kernel_size + (int(input_shape[-1]), self.filters))
+        channels = self._input_channels(input_shape)
+        if channels % self.groups:
+            raise ValueError(f"{type(self).__name__} {self.name!r}: the {channels} input channels must be a "
+                             f"multiple of groups ({self.groups}), got shape {tuple(input_shape)}")
+        self._add_kernel_and_bias(self.kernel_size + (channels // self.groups, self.filters))
 
     def call(self, inputs):
         self._check_input(inputs.shape)
-        relu = self.activation is activations.relu  # fused into the convolution
-        conv = self._conv_relu if relu else self._conv
-        strides, dilation = self.strides, self.dilation_rate
-        if self.rank == 1:  # the 1-D ops take plain ints
-            strides, dilation = strides[0], dilation[0]
-        outputs = conv(inputs, self.kernel, self.bias, strides, self.padding, dilation)
-        if not relu:
-            outputs = self.activation(outputs)
+        if self.rank <= 2 and self.groups == 1 and self.data_format == "channels_last":
+            relu = self.activation is activations.relu  # fused into the convolution
+            conv = self._conv_relu if relu else self._conv
+            strides, dilation = self.strides, self.dilation_rate
+            if self.rank == 1:  # the 1-D ops take plain ints
+                strides, dilation = strides[0], dilation[0]
+            outputs = conv(inputs, self.kernel, self.bias, strides, self.padding, dilation)
+            if not relu:
+                outputs = self.activation(outputs)
+        else:
+            padding = self.padding
+            if padding == "causal":  # (k - 1) d zeros before the first step, none after
+                pads = [[0, 0]] * 3
+                pads[1 if self.data_format == "channels_last" else 2] = [(self.kernel_size[0] - 1)
+                                                                         * self.dilation_rate[0], 0]
+                inputs, padding = ops.pad(inputs, pads), "valid"
+            outputs = conv_nd(inputs, self.kernel, self.strides, padding, self.data_format, self.dilation_rate)
+            outputs = self.activation(self._add_bias(outputs, self.bias))
         self._add_activity_loss(outputs)
         return outputs
 
     def compute_output_shape(self, input_shape):
         self._check_input(input_shape)
         spatial = tuple(conv_output_length(n, k, s, self.padding, d) for n, k, s, d in
-                        zip(input_shape[1:-1], self.kernel_size, self.strides, self.dilation_rate))
-        return (input_shape[0],) + spatial + (self.filters,)
+                        zip(self._spatial(input_shape), self.kernel_size, self.strides, self.dilation_rate))
+        return self._with_channels(input_shape[0], spatial, self.filters)
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
@@ -129,7 +199,21 @@ class Conv1D(BaseConv):
         super().__init__(**forwarded_arguments(locals()))
 
 
+class Conv3D(BaseConv):
+    """3-D convolution over (batch, depth, height, width, channels); kernel (kd, kh, kw, in / groups, filters)."""
+
+    rank = 3
+
+    def __init__(self, filters, kernel_size, strides=(1, 1, 1), padding="valid", data_format=None,
+                 dilation_rate=(1, 1, 1), groups=1, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", kernel_regularizer=None,
+                 bias_regularizer=None, activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
+                 **kwargs):
+        super().__init__(**forwarded_arguments(locals()))
+
+
 Convolution1D = Conv1D
 Convolution2D = Conv2D
+Convolution3D = Conv3D
 
-__all__ = ["Conv1D", "Conv2D", "Convolution1D", "Convolution2D"]
+__all__ = ["Conv1D", "Conv2D", "Conv3D", "Convolution1D", "Convolution2D", "Convolution3D"]

@@ -251,7 +251,8 @@ class ConvTranspose(Function):
         if self.needs_input_grad[0]:
             dx = _to_first((dcols @ kernel.reshape(taps * cout, cin)).reshape(x_shape), channels_first)
         if self.needs_input_grad[1]:
-            dkernel = (x2.T @ dcols).T.reshape(kernel.shape)  # cols = x K^T  =>  dK^T = x^T dcols
+            # cols = x K^T  =>  dK = dcols^T x; in this order the GEMM ran about 5x faster than (x^T dcols)^T
+            dkernel = (dcols.T @ x2).reshape(kernel.shape)
         return dx, dkernel
 
 

@@ -84,10 +84,10 @@ def test_constructor_rejects_bad_arguments():
         Conv2D(4, (3, 3, 3))
     with pytest.raises(ValueError, match=r"Conv2D: strides"):
         Conv2D(4, 3, strides=0)
-    with pytest.raises(ValueError, match=r"Conv2D: only data_format='channels_last'"):
-        Conv2D(4, 3, data_format="channels_first")
-    with pytest.raises(ValueError, match=r"Conv1D: grouped convolution"):
-        Conv1D(4, 3, groups=2)
+    with pytest.raises(ValueError, match=r"Conv2D: data_format must be"):
+        Conv2D(4, 3, data_format="channels_middle")
+    with pytest.raises(ValueError, match=r"Conv1D: filters \(4\) must be a multiple of groups \(3\)"):
+        Conv1D(4, 3, groups=3)
 
 
 def test_bad_input_rank_and_channels_name_the_layer():

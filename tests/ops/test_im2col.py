@@ -173,3 +173,15 @@ def test_conv2d_kernel_larger_than_input():
         conv2d(np.zeros((1, 2, 2, 1)), np.zeros((3, 3, 1, 1)))
     # "same" pads it to fit, as Keras does
     assert conv2d(np.ones((1, 2, 2, 1)), np.ones((3, 3, 1, 1)), padding="same").shape == (1, 2, 2, 1)
+
+
+@pytest.mark.parametrize("padding,dilation", [("valid", (1, 1)), ("same", (2, 1)), ("same", (1, 3))])
+def test_stride_one_input_gradient_by_correlation(padding, dilation):
+    """At stride 1 with no more filters than input channels dX is the correlation of the padded dOut
+    with the flipped kernel; both that path and the scatter-add path match central differences."""
+    rng = np.random.default_rng(5)
+    for cin, cout in ((4, 2), (2, 4)):  # correlation, then the per-tap scatter-add
+        arrays = _arrays(rng, np.float64, 2, 7, 6, cin, cout, 3, 2)
+        check_gradients(lambda *t: conv2d(*t, padding=padding, dilation_rate=dilation), arrays)
+    arrays = [rng.standard_normal((2, 9, 3)), rng.standard_normal((3, 3, 1))]
+    check_gradients(lambda *t: conv1d(*t, padding="causal", dilation_rate=2), arrays)

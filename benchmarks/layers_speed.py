@@ -1,0 +1,114 @@
+"""Training throughput of a DCGAN generator in deepgrad against PyTorch CPU, measured in one run.
+
+The generator of the Keras DCGAN example on MNIST-sized images: Dense(7*7*128) -> Reshape
+(7, 7, 128) -> Conv2DTranspose(128, 4, strides=2, "same") -> LeakyReLU -> Conv2DTranspose(64,
+4, strides=2, "same") -> LeakyReLU -> Conv2D(1, 7, "same", sigmoid), latent size 100,
+batch 64, float32. One training step = forward + backward + Adam update of a mean squared
+error against fixed target images. deepgrad and PyTorch (2 threads) are timed interleaved
+(A B A B ...) on the same data; the report gives samples/s of each and the deepgrad/PyTorch
+ratio, median and spread over rounds. As in ``train_speed.py`` the program keeps freed
+memory for reuse and shortens OpenBLAS's idle spin (``deepgrad.runtime``), as an
+application may.
+
+    python benchmarks/layers_speed.py
+    python benchmarks/layers_speed.py --rounds 5 --steps 5
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+BATCH, LATENT = 64, 100
+
+
+def data(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((BATCH, LATENT)).astype(np.float32),
+            rng.random((BATCH, 28, 28, 1), dtype=np.float32))
+
+
+def deepgrad_stepper():
+    import deepgrad as dg
+    from deepgrad import layers
+
+    model = dg.Sequential([
+        layers.Input((LATENT,)), layers.Dense(7 * 7 * 128), layers.Reshape((7, 7, 128)),
+        layers.Conv2DTranspose(128, 4, strides=2, padding="same"), layers.LeakyReLU(),
+        layers.Conv2DTranspose(64, 4, strides=2, padding="same"), layers.LeakyReLU(),
+        layers.Conv2D(1, 7, padding="same", activation="sigmoid"),
+    ])
+    model.compile(optimizer=dg.optimizers.Adam(1e-3), loss="mse")
+    z, images = data()
+
+    def step():
+        model.train_on_batch(z, images)
+
+    return step
+
+
+def torch_stepper():
+    import torch
+    from torch import nn
+
+    # padding=1 with k=4, s=2 gives Keras's "same" size 2n (a crop of 1 cell on each side)
+    net = nn.Sequential(
+        nn.Linear(LATENT, 7 * 7 * 128), nn.Unflatten(1, (128, 7, 7)),
+        nn.ConvTranspose2d(128, 128, 4, stride=2, padding=1), nn.LeakyReLU(0.3),
+        nn.ConvTranspose2d(128, 64, 4, stride=2, padding=1), nn.LeakyReLU(0.3),
+        nn.Conv2d(64, 1, 7, padding=3), nn.Sigmoid(),
+    )
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3, eps=1e-7)
+    z, images = data()
+    zt, yt = torch.from_numpy(z), torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
+    loss_fn = nn.MSELoss()
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss_fn(net(zt), yt).backward()
+        opt.step()
+
+    return step
+
+
+def timed(step, n: int) -> float:
+    start = time.perf_counter()
+    for _ in range(n):
+        step()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rounds", type=int, default=7)
+    p.add_argument("--steps", type=int, default=5, help="training steps per timed round")
+    args = p.parse_args()
+
+    import torch
+
+    from deepgrad import runtime
+
+    runtime.keep_freed_memory()
+    runtime.short_blas_spin()
+    torch.set_num_threads(2)
+    dg_step, th_step = deepgrad_stepper(), torch_stepper()
+    for s in (dg_step, th_step):  # warm-up: allocation, lazy builds
+        timed(s, 2)
+    dg_rates, th_rates = [], []
+    for _ in range(args.rounds):  # interleaved A B A B; a pause lets the other's threads go idle
+        time.sleep(0.3)
+        dg_rates.append(args.steps * BATCH / timed(dg_step, args.steps))
+        time.sleep(0.3)
+        th_rates.append(args.steps * BATCH / timed(th_step, args.steps))
+    ratios = [d / t for d, t in zip(dg_rates, th_rates)]
+    print(f"DCGAN generator training step, batch {BATCH}, {args.rounds} rounds of {args.steps} steps")
+    print(f"deepgrad {statistics.median(dg_rates):8.1f} samples/s   "
+          f"PyTorch {statistics.median(th_rates):8.1f} samples/s")
+    print(f"ratio deepgrad/PyTorch: median {statistics.median(ratios):.2f}x "
+          f"(min {min(ratios):.2f}, max {max(ratios):.2f})")
+
+
+if __name__ == "__main__":
+    main()
