@@ -21,6 +21,8 @@ from .pooling import (
     MaxPool1D, MaxPool2D, MaxPooling1D, MaxPooling2D,
 )
 from .recurrent import GRU, LSTM, SimpleRNN
+from .rnn import RNN
+from .rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from .wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     "Reshape", "SimpleRNN", "Subtract", "TimeDistributed", "add", "average", "concatenate", "deserialize", "get",
     "maximum", "minimum", "multiply", "serialize", "subtract",
 ]
+__all__ += ["GRUCell", "LSTMCell", "RNN", "SimpleRNNCell", "StackedRNNCells"]
 
 # every public layer class by the class name model files store (aliases such as MaxPool2D included)
 _REGISTRY = Registry("layer", snake_case=False, base=Layer)
