@@ -21,6 +21,7 @@ from .pooling import (
     MaxPool1D, MaxPool2D, MaxPooling1D, MaxPooling2D,
 )
 from .recurrent import GRU, LSTM, SimpleRNN
+from .conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from .rnn import RNN
 from .rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from .wrappers import Bidirectional, TimeDistributed
@@ -35,7 +36,7 @@ __all__ = [
     "Reshape", "SimpleRNN", "Subtract", "TimeDistributed", "add", "average", "concatenate", "deserialize", "get",
     "maximum", "minimum", "multiply", "serialize", "subtract",
 ]
-__all__ += ["GRUCell", "LSTMCell", "RNN", "SimpleRNNCell", "StackedRNNCells"]
+__all__ += ["ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "GRUCell", "LSTMCell", "RNN", "SimpleRNNCell", "StackedRNNCells"]
 
 # every public layer class by the class name model files store (aliases such as MaxPool2D included)
 _REGISTRY = Registry("layer", snake_case=False, base=Layer)

@@ -129,6 +129,14 @@ class DropoutRNNCell(Layer):
         return config
 
 
+def forget_bias_initializer(units: int, init):
+    """The LSTM bias with gates i, f, c, o from ``init``, its f slice set to 1 (Jozefowicz et al., 2015)."""
+    def forget_bias_one(shape, dtype=None):
+        return np.concatenate([np.asarray(init((units,), dtype=dtype)), np.ones(units, dtype),
+                               np.asarray(init((2 * units,), dtype=dtype))])
+    return forget_bias_one
+
+
 def _first_state(states):
     return states[0] if isinstance(states, (list, tuple)) else states
 
@@ -193,14 +201,8 @@ class LSTMCell(DropoutRNNCell):
         self._add_weights(input_shape, gates=4, bias_initializer=self._bias_initializer())
 
     def _bias_initializer(self):
-        if not self.unit_forget_bias:
-            return self.bias_initializer
-        units, init = self.units, self.bias_initializer
-
-        def forget_bias_one(shape, dtype=None):  # the f slice starts at 1 (Jozefowicz et al., 2015)
-            return np.concatenate([np.asarray(init((units,), dtype=dtype)), np.ones(units, dtype),
-                                   np.asarray(init((2 * units,), dtype=dtype))])
-        return forget_bias_one
+        return forget_bias_initializer(self.units, self.bias_initializer) if self.unit_forget_bias \
+            else self.bias_initializer
 
     def call(self, inputs, states, training=None):
         self._check_step(inputs)
