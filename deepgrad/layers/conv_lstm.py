@@ -228,8 +228,6 @@ class ConvLSTM(RNN):
     def get_config(self) -> dict:
         config = super().get_config()
         config.pop("cell")
-        config.pop("unroll")
-        config.pop("zero_output_for_mask")
         cell = self.cell.get_config()
         config.update({k: cell[k] for k in _CELL_ARGUMENTS})
         config.update(weight_arguments_config(self.cell, "kernel", "recurrent", "bias"))

@@ -6,7 +6,9 @@ layer's ``get_weights()``. With the default activations a layer runs the fused o
 unfused cell built from deepgrad ops, step by step (slower, same results).
 
 Input dropout (``dropout=``) uses one mask per sequence, shared by all time steps, as Keras
-does. ``recurrent_dropout > 0`` and ``stateful=True`` are not supported and are rejected.
+does. ``recurrent_dropout > 0`` is not supported and is rejected (``RNN`` with a cell has it).
+``stateful=True`` keeps each call's final states (without their graph) as the next call's
+initial states; ``reset_state()`` zeroes them.
 
 Each layer's constructor shows Keras's documented signature and passes every argument by
 name to ``BaseRNN`` (``forwarded_arguments(locals())``), which checks and stores them once.
@@ -58,8 +60,6 @@ class BaseRNN(Layer):
         if recurrent_dropout != 0:
             raise NotImplementedError(f"{kind}: recurrent_dropout is not supported (got {recurrent_dropout}); "
                                       "use dropout= for the inputs")
-        if stateful:
-            raise NotImplementedError(f"{kind}: stateful=True is not supported; pass initial_state= instead")
         self.units = int(units)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
@@ -73,7 +73,8 @@ class BaseRNN(Layer):
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
         self.go_backwards = bool(go_backwards)
-        self.stateful = False
+        self.stateful = bool(stateful)
+        self.states = None  # the kept final states of a stateful layer
         self.unroll = bool(unroll)  # accepted for Keras compatibility: the fused loop needs no unrolling
         # masked steps output zeros instead of repeating the last output (Bidirectional sets it)
         self.zero_output_for_mask = bool(zero_output_for_mask)
@@ -111,15 +112,28 @@ class BaseRNN(Layer):
             inputs = dg_ops.dropout(inputs, self.dropout, training=True,
                                     noise_shape=(batch, 1, inputs.shape[2]))
         states = self._initial_states(initial_state, batch)
+        if initial_state is None and self.stateful:
+            states = self._kept_states(batch)
         mask = _mask_array(mask)
         if mask is not None and mask.shape != tuple(inputs.shape[:2]):
             raise ValueError(f"{kind} {self.name!r}: mask has shape {mask.shape}, "
                              f"expected (batch, time) = {tuple(inputs.shape[:2])}")
         sequence, *last = self.run(inputs, states, mask)
-        if mask is not None and self.zero_output_for_mask and self.return_sequences:
-            steps_mask = mask[:, ::-1] if self.go_backwards else mask  # the outputs' own step order
-            sequence = sequence * Tensor(steps_mask[:, :, None].astype(sequence.dtype))
+        if self.stateful:  # plain values: the next batch does not backpropagate into this one
+            self.states = [Tensor(s.data.copy()) for s in last]
         output = sequence if self.return_sequences else last[0]
+        if mask is not None:
+            order = mask[:, ::-1] if self.go_backwards else mask  # the outputs' own step order
+            keep = None
+            if self.zero_output_for_mask:  # masked steps output zeros
+                keep = order
+            elif any(s is not None for s in states):
+                # Keras's loop outputs zeros until a sample's first kept step, where the fused ops
+                # repeat the initial state: zero those outputs
+                keep = np.logical_or.accumulate(order, axis=1)
+            if keep is not None:
+                keep = keep if self.return_sequences else keep[:, -1]
+                output = output * Tensor(keep[..., None].astype(output.dtype))
         self._add_activity_loss(output)
         return [output, *last] if self.return_state else output
 
@@ -138,6 +152,22 @@ class BaseRNN(Layer):
                                  f"{tuple(s.shape)}, expected {(batch, self.units)}")
             out.append(s.astype(self.dtype) if s.dtype != self.dtype else s)
         return out
+
+    def _kept_states(self, batch):
+        if self.states is None:
+            self.states = [Tensor(np.zeros((batch, self.units), self.dtype)) for _ in self.state_names]
+        if self.states[0].shape[0] != batch:
+            raise ValueError(f"{type(self).__name__} {self.name!r} is stateful with batch size "
+                             f"{self.states[0].shape[0]}; got inputs of batch size {batch}")
+        return list(self.states)
+
+    def reset_state(self) -> None:
+        """Zero the kept states of a stateful layer."""
+        if self.states is not None:
+            self.states = [Tensor(np.zeros_like(s.data)) for s in self.states]
+
+    def reset_states(self) -> None:
+        self.reset_state()
 
     def run_unfused(self, inputs, states, mask):
         """The step loop composed of deepgrad ops, for activations the fused ops do not have."""

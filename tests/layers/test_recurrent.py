@@ -80,8 +80,6 @@ def test_config_round_trip(layer):
 
 
 def test_unsupported_arguments_are_rejected():
-    with pytest.raises(NotImplementedError, match="stateful"):
-        LSTM(4, stateful=True)
     with pytest.raises(NotImplementedError, match="recurrent_dropout"):
         GRU(4, recurrent_dropout=0.2)
     with pytest.raises(ValueError, match="units must be a positive integer"):
@@ -190,3 +188,21 @@ def test_input_dropout_shares_one_mask_over_time():
     assert set(np.unique(out)) == {0.0, 2.0}                        # inverted dropout at rate 0.5
     np.testing.assert_array_equal(out, np.broadcast_to(out[:, :1], out.shape))  # same mask at every step
     assert 0.3 < out.mean() / 2 < 0.7
+
+
+@pytest.mark.parametrize("cls", [SimpleRNN, LSTM, GRU])
+def test_stateful_carries_states_across_calls(cls):
+    """Two stateful calls on the halves of a sequence give the outputs of one call on all of it."""
+    x = np.random.default_rng(3).standard_normal((2, 6, 3)).astype("float32")
+    whole = cls(4, return_sequences=True)
+    halves = cls(4, return_sequences=True, stateful=True)
+    whole(x)
+    halves(x[:, :3])
+    halves.set_weights(whole.get_weights())
+    halves.reset_state()
+    first, second = halves(x[:, :3]).data, halves(x[:, 3:]).data
+    np.testing.assert_allclose(np.concatenate([first, second], axis=1), whole(x).data, rtol=1e-6, atol=1e-6)
+    halves.reset_state()
+    np.testing.assert_allclose(halves(x[:, :3]).data, first, rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="stateful with batch size 2"):
+        halves(x[:1])
