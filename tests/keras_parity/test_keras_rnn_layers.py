@@ -20,6 +20,7 @@ def rand(*shape, seed=0):
     return np.random.default_rng(seed).standard_normal(shape).astype("float32")
 
 
+@keras.saving.register_keras_serializable(package="rnn_tests")
 class KerasMinimalRNNCell(keras.layers.Layer):
     """The cell of Keras's RNN documentation."""
 
@@ -276,3 +277,22 @@ def test_save_load_round_trip(tmp_path):
     loaded = dg.models.load_model(tmp_path / "model.keras", custom_objects={"MinimalRNNCell": MinimalRNNCell})
     np.testing.assert_allclose(loaded.predict(data, verbose=0), expected, rtol=1e-6, atol=1e-6)
     assert [w.shape for w in loaded.weights] == [w.shape for w in model.weights]
+
+
+@pytest.mark.parametrize("merge_mode", ["concat", "sum", None])
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_bidirectional_rnn_with_cells(merge_mode, return_sequences):
+    assert_same_layer(
+        keras.layers.Bidirectional(keras.layers.RNN([keras.layers.LSTMCell(3), keras.layers.GRUCell(2)],
+                                                    return_sequences=return_sequences), merge_mode=merge_mode),
+        dg.layers.Bidirectional(dg.layers.RNN([dg.layers.LSTMCell(3), dg.layers.GRUCell(2)],
+                                              return_sequences=return_sequences), merge_mode=merge_mode),
+        rand(3, 5, 4), mask=MASK)
+
+
+def test_bidirectional_custom_cell_and_conv_lstm():
+    assert_same_layer(keras.layers.Bidirectional(keras.layers.RNN(KerasMinimalRNNCell(3), return_sequences=True)),
+                      dg.layers.Bidirectional(dg.layers.RNN(MinimalRNNCell(3), return_sequences=True)),
+                      rand(3, 5, 4), mask=MASK)
+    assert_same_layer(keras.layers.Bidirectional(keras.layers.ConvLSTM1D(2, 3, return_state=True)),
+                      dg.layers.Bidirectional(dg.layers.ConvLSTM1D(2, 3, return_state=True)), rand(2, 3, 6, 2))
