@@ -299,3 +299,22 @@ def test_errors_name_the_layer_and_argument():
         layer(X, mask=MASK[:, :3])
     with pytest.raises(ValueError, match=r"takes one step of shape \(batch, 2\)"):
         layer.cell(np.zeros((3, 5), np.float32), [np.zeros((3, 2), np.float32)])
+
+
+def test_cell_that_is_not_a_layer():
+    """Any object with ``state_size`` and ``call`` is a cell: here a running sum with two states."""
+    class RunningSum:
+        state_size = [2, 2]
+        output_size = 2
+
+        def call(self, inputs, states):
+            total = states[0] + inputs
+            return total, [total, states[1] + 1.0]
+
+    layer = RNN(RunningSum(), return_sequences=True, return_state=True)
+    sequence, total, count = layer(X, mask=MASK)
+    kept = MASK[:, :, None]
+    np.testing.assert_allclose(total.data, (X * kept).sum(axis=1), rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(count.data, MASK.sum(axis=1)[:, None].repeat(2, axis=1))
+    np.testing.assert_allclose(sequence.data[1], np.cumsum(X[1], axis=0), rtol=1e-6, atol=1e-6)
+    assert layer.weights == []
