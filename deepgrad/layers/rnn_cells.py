@@ -350,10 +350,11 @@ class StackedRNNCells(Layer):
         states = []
         for cell in self.cells:
             fn = getattr(cell, "get_initial_state", None)
-            state = fn(batch_size=batch_size) if fn else zero_states(cell.state_size, batch_size, self.dtype)
-            if not isinstance(cell.state_size, (list, tuple)) and isinstance(state, (list, tuple)):
-                state = state[0]  # one state per cell stays a lone tensor, as Keras nests it
-            states.append(state)
+            if fn:  # kept as the cell gives it (deepgrad's and Keras's cells give a list)
+                states.append(fn(batch_size=batch_size))
+            else:  # a lone tensor for an int state_size, as Keras nests them
+                zeros = zero_states(cell.state_size, batch_size, self.dtype)
+                states.append(zeros if isinstance(cell.state_size, (list, tuple)) else zeros[0])
         return states
 
     def build(self, input_shape) -> None:

@@ -119,6 +119,10 @@ def test_stacked_cells(options):
     d_layer(dg.Tensor(x))
     d_layer.set_weights(k_layer.get_weights())
     d_out = d_layer(dg.Tensor(x), mask=MASK)
+    if options.get("return_state"):  # the states nest as Keras nests them: one entry per cell
+        k_shapes = keras.tree.map_structure(lambda t: tuple(t.shape), list(k_out))
+        d_shapes = dg.layers.rnn.pack_like(d_out, [tuple(t.shape) for t in dg.layers.rnn.flatten(d_out)])
+        assert d_shapes == k_shapes
     k_flat = [to_numpy(t) for t in keras.tree.flatten(k_out)]
     d_flat = [t.data for t in dg.layers.rnn.flatten(d_out)]
     assert len(k_flat) == len(d_flat)
