@@ -33,7 +33,6 @@ FLOORS = {
     "deepgrad.models": 7,
     "deepgrad.saving": 8, "deepgrad.datasets": 8, "deepgrad.preprocessing": 8, "deepgrad.utils": 8,
     "deepgrad.distributed": 8, "deepgrad.applications": 8, "deepgrad.explain": 8, "deepgrad.compat": 8,
-    "deepgrad.gradient_tape": 8,
     "deepgrad.cli": 9, "deepgrad.reports": 9, "deepgrad.__main__": 9,
 }
 

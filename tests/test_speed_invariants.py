@@ -22,7 +22,7 @@ import deepgrad as dg
 from deepgrad import layers
 from deepgrad.autograd import Function
 from deepgrad import runtime
-from deepgrad.ops.conv import conv2d_relu
+from deepgrad.ops.im2col import conv2d_relu
 from deepgrad.ops.pool import max_pool2d
 
 

@@ -1,10 +1,12 @@
-"""Reverse-mode differentiation: walk the graph of Functions in reverse topological order.
+"""Reverse-mode differentiation: one routine sends gradients back through the graph.
 
-The order is found iteratively (no recursion), so a chain of 100,000 ops is fine.
+``propagate`` walks the Functions reachable from the outputs in reverse topological
+order (found iteratively, no recursion, so a chain of 100,000 ops is fine), sums the
+gradient of every tensor over all its consumers before its producer's ``backward`` runs,
+and hands back the total gradient of each leaf it reached. ``Tensor.backward`` adds those
+into ``.grad``; ``grad()`` returns them.
 """
 from __future__ import annotations
-
-from typing import Sequence
 
 import numpy as np
 
@@ -30,66 +32,61 @@ def _topological_order(roots) -> list:
     return order
 
 
-def _check_grad(grad, shape, dtype, where: str) -> np.ndarray:
+def _checked(grad, like, where: str) -> np.ndarray:
+    """``grad`` as an ndarray of ``like``'s shape and dtype, or an error naming ``where``."""
     grad = np.asarray(grad)
-    if grad.shape != shape:
-        raise RuntimeError(f"{where} produced a gradient of shape {grad.shape} for a tensor of shape {shape}")
-    if grad.dtype != dtype:
-        grad = grad.astype(dtype)
-    return grad
+    if grad.shape != like.shape:
+        raise RuntimeError(f"{where} produced a gradient of shape {grad.shape} for a tensor of shape {like.shape}")
+    return grad if grad.dtype == like.dtype else grad.astype(like.dtype)
 
 
-def run_backward(outputs: Sequence, grads: Sequence, retain_graph: bool = False, inputs: Sequence | None = None):
-    """Propagate ``grads`` from ``outputs`` back through the graph.
+def propagate(outputs, seeds, retain_graph: bool = False, capture=()) -> dict:
+    """Send ``seeds`` (one array per output, of its shape) back through the graph.
 
-    With ``inputs=None`` gradients accumulate into the ``.grad`` of every leaf that requires
-    grad. Otherwise the gradients of ``inputs`` are returned (``None`` where an input is not
-    reached) and no ``.grad`` is touched.
+    Returns ``{id(t): (t, total gradient)}`` for every leaf that requires grad and was
+    reached, and for every tensor of ``capture`` that was reached (leaf or not). A returned
+    array may be shared (with a seed, another entry, a broadcast view): callers that hand it
+    out copy it first. Each Function releases its saved arrays once its backward has run,
+    unless ``retain_graph``.
     """
-    pending: dict[int, list] = {}  # id(fn) -> summed gradient per output
-    roots = []
-    leaf_grads: dict[int, np.ndarray] = {}
-    wanted = {id(t): t for t in inputs} if inputs is not None else None
-    captured: dict[int, np.ndarray] = {}
+    found: dict[int, tuple] = {}
+    pending: dict[int, list] = {}  # id(fn) -> summed gradient of each of its outputs so far
+    watched = {(id(t._ctx), t._index): t for t in capture if t._ctx is not None}
 
-    def accumulate(tensor, g):
-        fn = tensor._ctx
-        key = id(tensor)
-        if wanted is not None and key in wanted and fn is not None:
-            captured[key] = g if key not in captured else captured[key] + g
+    def send(t, g) -> None:
+        fn = t._ctx
         if fn is None:
-            if not tensor.requires_grad:
-                return
-            if wanted is None:
-                if tensor.grad is None:
-                    tensor.grad = np.array(g, order="C")  # owned, writable, never aliased
-                else:
-                    tensor.grad += g
-            elif key in wanted:
-                leaf_grads[key] = g if key not in leaf_grads else leaf_grads[key] + g
+            if t.requires_grad:
+                had = found.get(id(t))
+                found[id(t)] = (t, g if had is None else had[1] + g)
             return
         if fn.released:  # checked as soon as a gradient reaches it, from any graph
             raise RuntimeError(
                 f"Trying to backward through {fn.name} a second time: its saved arrays were "
                 "released by the first backward(). Pass retain_graph=True to the first call."
             )
-        slot = pending.setdefault(id(fn), [None] * fn.n_outputs)
-        i = tensor._index
+        slot = pending.get(id(fn))
+        if slot is None:
+            slot = pending[id(fn)] = [None] * fn.n_outputs
+        i = t._index
         slot[i] = g if slot[i] is None else slot[i] + g
 
-    for out, g in zip(outputs, grads):
+    for out, g in zip(outputs, seeds):
         g = np.asarray(g)
         if g.shape != out.shape:
             raise RuntimeError(f"backward(): the gradient has shape {g.shape} but the tensor it is "
                                f"the gradient of has shape {out.shape}")
-        accumulate(out, _check_grad(g, out.shape, out.dtype, "backward()"))
-        if out._ctx is not None:
-            roots.append(out._ctx)
+        send(out, g if g.dtype == out.dtype else g.astype(out.dtype))
 
-    for fn in _topological_order(roots):
+    for fn in _topological_order([out._ctx for out in outputs if out._ctx is not None]):
         slot = pending.pop(id(fn), None)
-        if slot is None:
+        if slot is None:  # no gradient reached it (the outputs do not depend on it through a float path)
             continue
+        if watched:
+            for i, g in enumerate(slot):
+                t = watched.get((id(fn), i))
+                if t is not None and g is not None:
+                    found[id(t)] = (t, g)
         if fn.multi_output:  # zeros for the outputs no gradient reached
             in_grads = fn.backward(tuple([np.zeros(s, d) if g is None else g
                                           for g, (s, d) in zip(slot, fn.output_meta)]))
@@ -101,23 +98,20 @@ def run_backward(outputs: Sequence, grads: Sequence, retain_graph: bool = False,
             if need and g is not None:
                 data = t.data
                 if type(g) is not np.ndarray or g.shape != data.shape or g.dtype != data.dtype:
-                    g = _check_grad(g, data.shape, data.dtype, f"{fn.name}.backward")
-                accumulate(t, g)
+                    g = _checked(g, data, f"{fn.name}.backward")
+                send(t, g)
         if not retain_graph:
             fn.release()
+    return found
 
-    if inputs is None:
-        return None
-    # a returned gradient is the caller's own: never a read-only broadcast, a view of another
-    # array, a seed passed in, or the same array as another returned gradient; those are copied
-    found = [captured.get(id(t), leaf_grads.get(id(t))) for t in inputs]
-    foreign = {id(g) for g in grads}
-    result = []
-    for g in found:
-        if g is not None and (id(g) in foreign or g.base is not None or not g.flags.writeable
-                              or not g.flags.c_contiguous):
-            g = np.array(g, order="C")
-        if g is not None:
-            foreign.add(id(g))
-        result.append(g)
-    return result
+
+def owned(g: np.ndarray, taken: set) -> np.ndarray:
+    """``g`` if the caller may keep and write it, else a C-ordered copy.
+
+    Copied: a read-only or non-contiguous array, a view of another array, or an array whose
+    id is in ``taken`` (the seeds and what was already handed out); the result's id is added.
+    """
+    if id(g) in taken or g.base is not None or not g.flags.writeable or not g.flags.c_contiguous:
+        g = np.array(g, order="C")
+    taken.add(id(g))
+    return g

@@ -1,9 +1,18 @@
 """The ``Function`` base: one node of the graph, its forward and its backward side by side.
 
-A subclass implements ``forward(*arrays, **attrs)`` on NumPy arrays and
-``backward(grad)`` returning one gradient per input (``None`` where an input needs none).
-Arrays needed by backward are kept with ``save_for_backward`` and released as soon as
-backward has run (unless the graph is retained).
+The contract a subclass keeps:
+
+- ``forward(*arrays, **attrs)`` computes on NumPy arrays. Before it runs, ``apply`` has
+  decided whether the op is recorded (grad mode on and some input requires grad) and set
+  ``needs_input_grad``: one bool per input, all False when nothing is recorded, so a
+  forward may skip work that only backward would use.
+- Every array backward needs is kept with ``save_for_backward`` (which keeps nothing when
+  the op is not recorded) and read back as ``self.saved``; only non-array facts (shapes,
+  axes, dtypes, flags) are plain attributes. Everything is released once backward has run,
+  unless the graph is retained.
+- ``backward(grad)`` returns one gradient per input (``None`` where an input needs none)
+  and never writes into the saved arrays or into ``grad``: a retained graph must give
+  the same gradients on every backward.
 
 A forward may return a tuple of arrays; the op then has several outputs and ``backward``
 receives one gradient per output (zeros where an output was not used).
@@ -39,6 +48,7 @@ class Function:
     # Set on the instance by ``apply``.
     inputs: tuple = ()
     needs_input_grad: tuple = ()
+    saved: tuple = ()
     released = False
 
     def forward(self, *args, **kwargs):  # pragma: no cover - interface
@@ -48,7 +58,9 @@ class Function:
         raise NotImplementedError
 
     def save_for_backward(self, *arrays) -> None:
-        self.saved = arrays
+        """Keep ``arrays`` for backward (as ``self.saved``); nothing when the op is not recorded."""
+        if True in self.needs_input_grad:
+            self.saved = arrays
 
     def release(self) -> None:
         """Drop everything only backward needed, so memory is returned early."""
@@ -67,15 +79,20 @@ class Function:
                 inputs = _as_tensors(inputs)
                 break
         fn = cls()
-        needs = fn.needs_input_grad = tuple([t.requires_grad for t in inputs])
+        needs = tuple([t.requires_grad for t in inputs])
+        record = True in needs and is_grad_enabled()
+        if not record and True in needs:
+            needs = (False,) * len(needs)  # under no_grad: forward keeps nothing for a backward that never runs
+        fn.needs_input_grad = needs
         out = fn.forward(*[t.data for t in inputs], **attrs)
-        ctx = fn if True in needs and is_grad_enabled() else None
-        if ctx is not None:
+        multi = type(out) is tuple
+        ctx = fn if record else None
+        if record:
             fn.inputs = inputs
-        fn.multi_output = multi = type(out) is tuple  # backward then takes a tuple, even of one
-        fn.n_outputs = len(out) if multi else 1
-        if ctx is not None:
-            fn.output_meta = tuple([(o.shape, o.dtype) for o in out]) if multi else ((out.shape, out.dtype),)
+            fn.multi_output = multi  # backward then takes a tuple, even of one
+            fn.n_outputs = len(out) if multi else 1
+            if multi:
+                fn.output_meta = tuple([(o.shape, o.dtype) for o in out])
         if multi:
             return tuple([Tensor._from_op(o, ctx, i) for i, o in enumerate(out)])
         return Tensor._from_op(out, ctx, 0)

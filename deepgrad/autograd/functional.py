@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .engine import run_backward
+from .engine import owned, propagate
 from .tensor import Tensor
 
 
@@ -33,7 +33,14 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool = False, allow_u
     for t in inputs:
         if not t.requires_grad:
             raise RuntimeError("grad(): an input does not require grad; create it with requires_grad=True")
-    result = run_backward(outputs, seeds, retain_graph=retain_graph, inputs=inputs)
-    if not allow_unused and any(r is None for r in result):
-        raise RuntimeError("grad(): one of the inputs is not used to compute the outputs")
+    found = propagate(outputs, seeds, retain_graph, capture=inputs)
+    # a returned gradient is the caller's own: never a seed passed in, a read-only broadcast,
+    # a view of another array, or the same array as another returned gradient
+    taken = {id(s) for s in seeds}
+    result = []
+    for t in inputs:
+        hit = found.get(id(t))
+        if hit is None and not allow_unused:
+            raise RuntimeError("grad(): one of the inputs is not used to compute the outputs")
+        result.append(None if hit is None else owned(hit[1], taken))
     return result[0] if single else result

@@ -4,7 +4,35 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
-from .engine import run_backward
+from .engine import owned, propagate
+
+
+class _OpTable:
+    """The functions behind Tensor's operators and methods, by their names in ``deepgrad.ops``.
+
+    autograd sits below ops and never imports it: ``deepgrad.ops`` fills this table (through
+    ``register_ops``) when it is imported, which ``import deepgrad`` does.
+    """
+
+    __slots__ = (
+        "abs", "add", "astype", "broadcast_to", "clip", "divide", "exp", "expand_dims", "flatten",
+        "getitem", "log", "log_softmax", "logsumexp", "matmul", "max", "mean", "min", "multiply",
+        "negative", "power", "relu", "reshape", "sigmoid", "softmax", "sqrt", "squeeze", "std",
+        "subtract", "sum", "swapaxes", "tanh", "transpose", "var",
+    )
+
+
+_ops = _OpTable()
+
+
+def register_ops(**functions) -> None:
+    """Name the op behind each of Tensor's operators and methods (called by ``deepgrad.ops``)."""
+    for name, fn in functions.items():
+        setattr(_ops, name, fn)
+
+
+def _data(x):
+    return x.data if isinstance(x, Tensor) else x
 
 
 class Tensor:
@@ -17,8 +45,10 @@ class Tensor:
 
     __array_priority__ = 100  # ndarray <op> Tensor defers to Tensor's reflected operators
 
-    # _keras_mask: the boolean (batch, time) mask an Embedding(mask_zero=True) attaches
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_index", "name", "_keras_mask", "__weakref__")
+    # _keras_mask: the boolean (batch, time) mask an Embedding(mask_zero=True) attaches;
+    # _keras_logits: on a softmax or sigmoid output, the logits (and axis) it came from
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_index", "name", "_keras_mask", "_keras_logits",
+                 "__weakref__")
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
         if isinstance(data, Tensor):
@@ -33,6 +63,7 @@ class Tensor:
         self._index = 0
         self.name = name
         self._keras_mask = None
+        self._keras_logits = None
 
     @classmethod
     def _from_op(cls, data: np.ndarray, ctx, index: int) -> "Tensor":
@@ -44,6 +75,7 @@ class Tensor:
         t._index = index
         t.name = None
         t._keras_mask = None
+        t._keras_logits = None
         return t
 
     # ----------------------------------------------------------------- array facts
@@ -75,6 +107,12 @@ class Tensor:
 
     def __array__(self, dtype=None, copy=None):
         return self.data if dtype is None else self.data.astype(dtype)
+
+    def __array_function__(self, func, types, args, kwargs):
+        # A NumPy function given a Tensor (np.squeeze, np.mean, np.random.choice's checks, ...)
+        # works on its data and returns NumPy arrays, as for Keras's NumPy-backend tensors;
+        # deepgrad's own ops are the differentiable ones.
+        return func(*_to_numpy(args), **_to_numpy(kwargs))
 
     def item(self):
         return self.data.item()
@@ -110,6 +148,166 @@ class Tensor:
     def __hash__(self) -> int:
         return id(self)
 
+    # ----------------------------------------------------------------- operators
+    # differentiable: each runs the op of the same name in deepgrad.ops
+    def __add__(self, other):
+        return _ops.add(self, other)
+
+    def __radd__(self, other):
+        return _ops.add(other, self)
+
+    def __sub__(self, other):
+        return _ops.subtract(self, other)
+
+    def __rsub__(self, other):
+        return _ops.subtract(other, self)
+
+    def __mul__(self, other):
+        return _ops.multiply(self, other)
+
+    def __rmul__(self, other):
+        return _ops.multiply(other, self)
+
+    def __truediv__(self, other):
+        return _ops.divide(self, other)
+
+    def __rtruediv__(self, other):
+        return _ops.divide(other, self)
+
+    def __pow__(self, other):
+        return _ops.power(self, other)
+
+    def __rpow__(self, other):
+        return _ops.power(other, self)
+
+    def __matmul__(self, other):
+        return _ops.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _ops.matmul(other, self)
+
+    def __neg__(self):
+        return _ops.negative(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _ops.abs(self)
+
+    def __getitem__(self, index):
+        return _ops.getitem(self, index)
+
+    # comparisons give boolean tensors outside the graph
+    def __lt__(self, other):
+        return Tensor(np.less(self.data, _data(other)), dtype=bool)
+
+    def __le__(self, other):
+        return Tensor(np.less_equal(self.data, _data(other)), dtype=bool)
+
+    def __gt__(self, other):
+        return Tensor(np.greater(self.data, _data(other)), dtype=bool)
+
+    def __ge__(self, other):
+        return Tensor(np.greater_equal(self.data, _data(other)), dtype=bool)
+
+    def __eq__(self, other):
+        return Tensor(np.equal(self.data, _data(other)), dtype=bool)
+
+    def __ne__(self, other):
+        return Tensor(np.not_equal(self.data, _data(other)), dtype=bool)
+
+    # ----------------------------------------------------------------- ndarray-style methods
+    def sum(self, axis=None, keepdims=False):
+        return _ops.sum(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims=False):
+        return _ops.mean(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis=None, keepdims=False):
+        return _ops.max(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis=None, keepdims=False):
+        return _ops.min(self, axis=axis, keepdims=keepdims)
+
+    def var(self, axis=None, keepdims=False, ddof=0):
+        return _ops.var(self, axis=axis, keepdims=keepdims, ddof=ddof)
+
+    def std(self, axis=None, keepdims=False, ddof=0):
+        return _ops.std(self, axis=axis, keepdims=keepdims, ddof=ddof)
+
+    def logsumexp(self, axis=None, keepdims=False):
+        return _ops.logsumexp(self, axis=axis, keepdims=keepdims)
+
+    def reshape(self, *shape):
+        """``t.reshape(2, 3)`` or ``t.reshape((2, 3))``, as NumPy's method."""
+        return _ops.reshape(self, shape[0] if len(shape) == 1 else shape)
+
+    def transpose(self, *axes):
+        """``t.transpose()``, ``t.transpose(1, 0)`` or ``t.transpose((1, 0))``, as NumPy's method."""
+        if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
+            axes = axes[0]
+        return _ops.transpose(self, axes or None)
+
+    permute = transpose
+
+    @property
+    def T(self) -> "Tensor":
+        return _ops.transpose(self)
+
+    def swapaxes(self, axis1, axis2):
+        return _ops.swapaxes(self, axis1, axis2)
+
+    def squeeze(self, axis=None):
+        return _ops.squeeze(self, axis)
+
+    def flatten(self):
+        return _ops.flatten(self)
+
+    def expand_dims(self, axis):
+        return _ops.expand_dims(self, axis)
+
+    def broadcast_to(self, shape):
+        return _ops.broadcast_to(self, shape)
+
+    def astype(self, dtype):
+        return _ops.astype(self, dtype)
+
+    def clip(self, a_min=None, a_max=None):
+        return _ops.clip(self, a_min, a_max)
+
+    def exp(self):
+        return _ops.exp(self)
+
+    def log(self):
+        return _ops.log(self)
+
+    def sqrt(self):
+        return _ops.sqrt(self)
+
+    def abs(self):
+        return _ops.abs(self)
+
+    def matmul(self, other):
+        return _ops.matmul(self, other)
+
+    dot = matmul
+
+    def relu(self):
+        return _ops.relu(self)
+
+    def sigmoid(self):
+        return _ops.sigmoid(self)
+
+    def tanh(self):
+        return _ops.tanh(self)
+
+    def softmax(self, axis=-1):
+        return _ops.softmax(self, axis=axis)
+
+    def log_softmax(self, axis=-1):
+        return _ops.log_softmax(self, axis=axis)
+
     # ----------------------------------------------------------------- gradients
     def backward(self, grad=None, retain_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad``.
@@ -131,7 +329,24 @@ class Tensor:
             grad = np.ones(self.shape, dtype=self.dtype)
         elif isinstance(grad, Tensor):
             grad = grad.data
-        run_backward([self], [np.asarray(grad, dtype=self.dtype)], retain_graph=retain_graph)
+        seed = np.asarray(grad, dtype=self.dtype)
+        taken = {id(seed)}
+        for leaf, g in propagate([self], [seed], retain_graph).values():
+            if leaf.grad is None:
+                leaf.grad = owned(g, taken)  # never aliased: optimisers update .grad in place
+            else:
+                leaf.grad += g
+
+
+def _to_numpy(value):
+    """``value`` with every Tensor inside (lists, tuples, dicts) replaced by its array."""
+    if isinstance(value, Tensor):
+        return value.data
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_numpy(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _to_numpy(v) for k, v in value.items()}
+    return value
 
 
 def as_tensor(x, dtype=None) -> Tensor:

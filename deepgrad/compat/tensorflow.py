@@ -89,7 +89,8 @@ def concat(values, axis: int) -> Tensor:
 
 
 nn = SimpleNamespace(relu=ops.relu, sigmoid=ops.sigmoid, tanh=ops.tanh, softmax=ops.softmax,
-                     log_softmax=ops.log_softmax, elu=ops.elu, selu=ops.selu, gelu=ops.gelu,
+                     log_softmax=ops.log_softmax, elu=ops.elu, selu=ops.selu,
+                     gelu=lambda features, approximate=False, name=None: ops.gelu(features, approximate),
                      softplus=ops.softplus, leaky_relu=ops.leaky_relu)
 
 

@@ -1,4 +1,4 @@
-"""Floor 7: datasets, as ``keras.datasets`` has them (``mnist.load_data()`` ...) plus offline ones.
+"""Floor 8: datasets, as ``keras.datasets`` has them (``mnist.load_data()`` ...) plus offline ones.
 
 ``load(name)`` loads by name; ``available()`` says which are on this machine and where.
 File-based datasets are looked for in ``sources.SEARCH_PATHS`` and downloaded with checksums

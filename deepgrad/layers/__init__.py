@@ -1,4 +1,4 @@
-"""Floor 4: Keras-style layers, by their Keras names.
+"""Floor 5: Keras-style layers, by their Keras names.
 
 ``get(class_name)`` finds a layer class by the name model files store; ``serialize`` and
 ``deserialize`` turn a layer into ``{"class_name": ..., "config": {...}}`` and back.
@@ -20,7 +20,23 @@ from .pooling import (
     GlobalAvgPool1D, GlobalAvgPool2D, GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPooling1D, GlobalMaxPooling2D,
     MaxPool1D, MaxPool2D, MaxPooling1D, MaxPooling2D,
 )
+from .pooling import (
+    AdaptiveAveragePooling1D, AdaptiveAveragePooling2D, AdaptiveAveragePooling3D, AdaptiveMaxPooling1D,
+    AdaptiveMaxPooling2D, AdaptiveMaxPooling3D, AveragePooling3D, AvgPool3D, GlobalAveragePooling3D, GlobalAvgPool3D,
+    GlobalMaxPool3D, GlobalMaxPooling3D, MaxPool3D, MaxPooling3D,
+)
+from .core import Identity, Masking
+from .input_spec import InputSpec
+from .merge import Dot, dot
 from .recurrent import GRU, LSTM, SimpleRNN
+from .regularization import (
+    ActivityRegularization, AlphaDropout, GaussianDropout, GaussianNoise, SpatialDropout1D, SpatialDropout2D,
+    SpatialDropout3D,
+)
+from .reshaping import (
+    Cropping1D, Cropping2D, Cropping3D, UpSampling1D, UpSampling2D, UpSampling3D, ZeroPadding1D, ZeroPadding2D,
+    ZeroPadding3D,
+)
 from .conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from .rnn import RNN
 from .rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
@@ -35,6 +51,14 @@ __all__ = [
     "MaxPool2D", "MaxPooling1D", "MaxPooling2D", "Maximum", "Minimum", "Multiply", "Permute", "RepeatVector",
     "Reshape", "SimpleRNN", "Subtract", "TimeDistributed", "add", "average", "concatenate", "deserialize", "get",
     "maximum", "minimum", "multiply", "serialize", "subtract",
+]
+__all__ += [
+    "AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D", "AdaptiveAveragePooling3D", "AdaptiveMaxPooling1D",
+    "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D", "AveragePooling3D", "AvgPool3D", "GlobalAveragePooling3D",
+    "GlobalAvgPool3D", "GlobalMaxPool3D", "GlobalMaxPooling3D", "MaxPool3D", "MaxPooling3D",
+    "ActivityRegularization", "AlphaDropout", "Cropping1D", "Cropping2D", "Cropping3D", "Dot", "GaussianDropout",
+    "GaussianNoise", "Identity", "InputSpec", "Masking", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
+    "UpSampling1D", "UpSampling2D", "UpSampling3D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "dot",
 ]
 __all__ += ["ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "GRUCell", "LSTMCell", "RNN", "SimpleRNNCell", "StackedRNNCells"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import activations
-from ..ops.conv import conv1d, conv1d_relu, conv2d, conv2d_relu, conv_output_length
+from ..ops.im2col import conv1d, conv1d_relu, conv2d, conv2d_relu, conv_output_length
 from .arguments import forwarded_arguments
 from .core import KernelLayer
 

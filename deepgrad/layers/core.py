@@ -1,10 +1,14 @@
 """The core Keras layers: Input, Dense, Activation, Flatten, Reshape, Permute, RepeatVector,
-Dropout and Lambda."""
+Dropout, Lambda, Identity and Masking."""
 from __future__ import annotations
+
+import inspect
+import json
 
 import numpy as np
 
 from .. import activations, ops, regularizers
+from ..autograd import Tensor
 from ..ops.nn import linear, linear_relu
 from ..symbolic import KerasTensor
 from .base import Layer
@@ -48,8 +52,12 @@ class KernelLayer(Layer):
 class InputLayer(Layer):
     """The layer behind ``Input``: it holds the input's shape and passes data through."""
 
-    def __init__(self, shape=None, batch_size=None, dtype=None, name=None, **kwargs):
-        batch_shape = kwargs.pop("batch_shape", None)
+    def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, ragged=None, batch_shape=None,
+                 input_tensor=None, optional=False, name=None, **kwargs):
+        if sparse or ragged:
+            raise ValueError("InputLayer: sparse and ragged inputs are not supported; inputs are dense arrays")
+        if input_tensor is not None:
+            raise ValueError("InputLayer: input_tensor is not supported; give shape or batch_shape")
         if shape is None and batch_shape is not None:
             shape, batch_size = tuple(batch_shape[1:]), batch_shape[0]
         if shape is None:
@@ -58,28 +66,31 @@ class InputLayer(Layer):
             shape = (shape,)
         super().__init__(name=name or None, dtype=dtype, **kwargs)
         self.shape = tuple(None if s is None else int(s) for s in shape)
-        self.batch_size = batch_size
-        self.batch_shape = (batch_size,) + self.shape
+        self.batch_size = None if batch_size is None else int(batch_size)
+        self.batch_shape = (self.batch_size,) + self.shape
+        self.optional = bool(optional)
         self.built = True
 
     def get_config(self):
-        return {"batch_shape": list(self.batch_shape), "dtype": str(self.dtype), "name": self.name}
+        return {"batch_shape": list(self.batch_shape), "dtype": str(self.dtype), "sparse": False, "ragged": False,
+                "name": self.name, "optional": self.optional}
 
     @classmethod
     def from_config(cls, config):
-        # Keras also stores sparse and ragged, which dense NumPy inputs never are
-        config = {k: v for k, v in config.items() if k not in ("sparse", "ragged")}
         return cls(**config)
 
 
-def Input(shape=None, batch_size=None, dtype=None, name=None, **kwargs):  # noqa: N802 - Keras's name
-    """A symbolic input ``(None,) + shape`` for the functional API and ``Sequential``.
+def Input(shape=None, batch_size=None, dtype=None, sparse=None, ragged=None, batch_shape=None,  # noqa: N802
+          name=None, tensor=None, optional=False):
+    """A symbolic input ``(batch_size,) + shape`` (batch size None unless given) for the functional
+    API and ``Sequential``.
 
     The KerasTensor has no ``layer`` (graphs treat that as an input); its ``InputLayer``
     is on ``tensor.input_layer``.
     """
-    layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name, **kwargs)
-    tensor = KerasTensor((None,) + layer.shape, dtype=layer.dtype, name=layer.name)
+    layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, sparse=sparse, ragged=ragged,
+                       batch_shape=batch_shape, input_tensor=tensor, optional=optional, name=name)
+    tensor = KerasTensor(layer.batch_shape, dtype=layer.dtype, name=layer.name)
     tensor.input_layer = layer
     return tensor
 
@@ -247,7 +258,14 @@ class Dropout(Layer):
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
             raise ValueError(f"Dropout: rate must be a number in [0, 1], got {rate!r}")
         self.rate = float(rate)
-        self.noise_shape = tuple(noise_shape) if noise_shape is not None else None
+        if noise_shape is not None:
+            if isinstance(noise_shape, str) or not hasattr(noise_shape, "__iter__"):
+                raise ValueError(f"Dropout: noise_shape must be a tuple of ints or None, got {noise_shape!r}")
+            noise_shape = tuple(noise_shape)
+            if any(d is not None and (isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d <= 0)
+                   for d in noise_shape):
+                raise ValueError(f"Dropout: noise_shape entries must be positive ints or None, got {noise_shape!r}")
+        self.noise_shape = noise_shape
         self.seed = seed
         self.supports_masking = True
 
@@ -272,34 +290,142 @@ class Dropout(Layer):
                 "seed": self.seed}
 
 
-class Lambda(Layer):
-    """Wrap ``function(inputs)`` (built from deepgrad ops) as a layer.
+def _function_config(fn, what: str, layer: str):
+    """A named function as ``{"class_name": "function", "config": name}``; Python lambdas are refused,
+    since model files hold no code (Keras stores their bytecode, loadable only with safe_mode=False)."""
+    name = getattr(fn, "__name__", None)
+    if not name or name == "<lambda>":
+        raise NotImplementedError(
+            f"Lambda layer {layer!r} cannot be serialized: its {what} is a Python lambda, and deepgrad model "
+            "files never store code. Use a named function (and pass it as custom_objects={'name': function} "
+            "when loading), write a Layer subclass with get_config, or save only the weights.")
+    return {"class_name": "function", "config": name}
 
-    Its config cannot be saved: Python code is not stored in model files.
+
+def _function_from_config(value, custom_objects, layer_name):
+    """The function a config names: from ``custom_objects``, else a deepgrad op of that name."""
+    if not (isinstance(value, dict) and value.get("class_name") == "function"):
+        return value
+    name = value.get("config")
+    found = (custom_objects or {}).get(name)
+    if found is None and isinstance(name, str) and not name.startswith("_"):
+        found = getattr(ops, name, None)
+    if not callable(found):
+        raise ValueError(f"Lambda {layer_name!r}: the function {name!r} is neither in custom_objects nor a "
+                         "deepgrad op; pass it with custom_objects={'name': function}")
+    return found
+
+
+class Lambda(Layer):
+    """Wrap ``function(inputs, **arguments)`` (built from deepgrad ops) as a layer.
+
+    ``function`` also receives ``mask`` and ``training`` when it takes them. ``output_shape``
+    (without the batch axis, or a function of the input shape) and ``mask`` (a fixed mask or
+    ``mask(inputs, previous_mask)``) are as in Keras. A named function is saved by name and found
+    again through ``custom_objects`` (or among deepgrad's ops); a Python lambda cannot be saved.
     """
 
-    def __init__(self, function, output_shape=None, arguments=None, **kwargs):
+    def __init__(self, function, output_shape=None, mask=None, arguments=None, **kwargs):
         super().__init__(**kwargs)
         if not callable(function):
             raise ValueError(f"Lambda: function must be callable, got {function!r}")
         self.function = function
-        self.output_shape = output_shape
+        self.output_shape = tuple(output_shape) if isinstance(output_shape, list) else output_shape
+        self.mask = mask
         self.arguments = dict(arguments or {})
+        self.supports_masking = mask is not None
+        try:
+            params = inspect.signature(function).parameters
+        except (TypeError, ValueError):
+            params = {}
+        self._fn_takes = {k for k in ("mask", "training") if k in params}
 
-    def call(self, inputs):
-        return self.function(inputs, **self.arguments)
+    def call(self, inputs, mask=None, training=None):
+        kwargs = dict(self.arguments)
+        if "mask" in self._fn_takes:
+            kwargs["mask"] = mask
+        if "training" in self._fn_takes:
+            kwargs["training"] = training
+        return self.function(inputs, **kwargs)
+
+    def compute_mask(self, inputs, mask=None):
+        return self.mask(inputs, mask) if callable(self.mask) else self.mask
 
     def compute_output_shape(self, input_shape):
         if self.output_shape is None:
             return super().compute_output_shape(input_shape)
-        shape = self.output_shape(input_shape) if callable(self.output_shape) else tuple(self.output_shape)
-        return shape if len(shape) and shape[0] is None else (input_shape[0],) + tuple(shape)
+        if callable(self.output_shape):
+            return tuple(self.output_shape(input_shape))
+        batch = (input_shape[0] if input_shape and not isinstance(input_shape[0], (list, tuple))
+                 else input_shape[0][0])
+        return (batch,) + tuple(self.output_shape)
 
     def get_config(self):
-        raise NotImplementedError(
-            f"Lambda layer {self.name!r} cannot be serialized: its Python function is not stored in model "
-            "files. Write a Layer subclass with get_config instead, or save only the weights.")
+        config = {**super().get_config(), "function": _function_config(self.function, "function", self.name)}
+        if self.output_shape is not None:
+            config["output_shape"] = (_function_config(self.output_shape, "output_shape", self.name)
+                                      if callable(self.output_shape) else list(self.output_shape))
+        if self.mask is not None:
+            config["mask"] = (_function_config(self.mask, "mask", self.name) if callable(self.mask)
+                              else np.asarray(self.mask).tolist())
+        try:
+            json.dumps(self.arguments)
+        except TypeError:
+            raise NotImplementedError(f"Lambda layer {self.name!r}: its arguments {self.arguments!r} are not "
+                                      "plain numbers, strings, lists or dicts, so they cannot be saved") from None
+        config["arguments"] = self.arguments
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        name = config.get("name")
+        for key in ("function", "output_shape", "mask"):
+            if key in config:
+                config[key] = _function_from_config(config[key], custom_objects, name)
+        return cls(**config)
 
 
-__all__ = ["Activation", "Dense", "Dropout", "Flatten", "Input", "InputLayer", "Lambda", "Permute",
-           "RepeatVector", "Reshape"]
+class Identity(Layer):
+    """Returns its input unchanged (mask included)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs):
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+class Masking(Layer):
+    """Masks the timesteps whose features all equal ``mask_value``: they become 0 and the mask
+    ``(batch, steps)`` (True where any feature differs) goes on to the next layers, e.g. an LSTM."""
+
+    def __init__(self, mask_value=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.mask_value = mask_value
+        self.supports_masking = True
+
+    def _keep(self, inputs):
+        data = inputs.data if hasattr(inputs, "data") else np.asarray(inputs)
+        return np.any(data != self.mask_value, axis=-1)
+
+    def call(self, inputs):
+        keep = self._keep(inputs)
+        return inputs * Tensor(keep[..., None].astype(inputs.dtype))
+
+    def compute_mask(self, inputs, mask=None):
+        return self._keep(inputs)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "mask_value": self.mask_value}
+
+
+__all__ = ["Activation", "Dense", "Dropout", "Flatten", "Identity", "Input", "InputLayer", "Lambda", "Masking",
+           "Permute", "RepeatVector", "Reshape"]

@@ -19,8 +19,8 @@ class Embedding(Layer):
     """
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
-                 embeddings_constraint=None, mask_zero=False, input_length=None, activity_regularizer=None,
-                 **kwargs):
+                 embeddings_constraint=None, mask_zero=False, weights=None, input_length=None,
+                 activity_regularizer=None, **kwargs):
         super().__init__(**kwargs)
         self.input_dim = _positive_int(input_dim, "input_dim", "Embedding")
         self.output_dim = _positive_int(output_dim, "output_dim", "Embedding")
@@ -30,6 +30,9 @@ class Embedding(Layer):
         self.mask_zero = bool(mask_zero)
         self.input_length = input_length  # accepted for Keras 2 programs; shapes come from the data
         self.supports_masking = self.mask_zero
+        if weights is not None:  # Keras's initial table: one array, or a list holding it
+            self.build()
+            self.set_weights(weights if isinstance(weights, (list, tuple)) else [weights])
 
     def build(self, input_shape=None):
         self.embeddings = add_weight_from_arguments(self, "embeddings", (self.input_dim, self.output_dim))
@@ -37,6 +40,8 @@ class Embedding(Layer):
 
     def call(self, inputs):
         ids = inputs.data if hasattr(inputs, "data") else np.asarray(inputs)
+        if ids.dtype.kind not in "iu":
+            ids = ids.astype(np.int32)  # float ids are cast (truncated toward zero), as Keras casts to int32
         if ids.size and (ids.min() < 0 or ids.max() >= self.input_dim):
             raise IndexError(f"Embedding {self.name!r}: ids must lie in [0, {self.input_dim}), "
                              f"got values from {ids.min()} to {ids.max()}")

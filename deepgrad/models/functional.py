@@ -165,7 +165,7 @@ class Functional(Model, config_names=("Functional", "Model")):
         for entry in config["layers"]:
             if entry["class_name"] == "InputLayer":
                 c = entry["config"]
-                t = Input(shape=tuple(c["batch_shape"][1:]), dtype=c.get("dtype"), name=c["name"])
+                t = Input(batch_shape=tuple(c["batch_shape"]), dtype=c.get("dtype"), name=c["name"])
                 tensors[(entry["name"], 0, 0)] = t
                 continue
             layer = deserialize_layer(entry, custom_objects)

@@ -16,7 +16,6 @@ from .. import losses, optimizers
 from .. import metrics as metrics_module
 from ..autograd import Tensor, grad, no_grad
 from ..callbacks.callback_list import CallbackList
-from ..ops.activation import Sigmoid, Softmax
 from . import compile_config
 from . import data_adapter as da
 
@@ -48,31 +47,34 @@ def _as_loss(identifier):
 
 class _OnLogits(losses.Loss):
     """A cross-entropy on probabilities, computed in training from the logits that the
-    softmax (on the loss's axis) or sigmoid producing ``y_pred`` received.
+    softmax (on the loss's axis) or sigmoid producing ``y_pred`` received: those ops mark
+    their output with ``_keras_logits``, as Keras does.
 
     log-softmax inside one fused op is far better conditioned than log(clip(softmax)), and
     the softmax's probabilities are reused. The values agree except where Keras's clipping
     at 1e-7 bites.
     """
 
-    def __init__(self, loss, op):
+    def __init__(self, loss, softmax: bool):
         super().__init__(name=loss.name, reduction=loss.reduction, dtype=loss.dtype)
-        self.fn, self.op = loss.fn, op
+        self.fn, self.softmax = loss.fn, softmax
         self.kwargs = {**loss._fn_kwargs, "from_logits": True}
         self.axis = self.kwargs.get("axis", -1)
 
     def applies_to(self, y_pred) -> bool:
         """Whether ``y_pred`` is that activation's direct output (and carries no mask)."""
-        ctx = y_pred._ctx
-        if type(ctx) is not self.op or y_pred._keras_mask is not None:
+        marker = getattr(y_pred, "_keras_logits", None)
+        if marker is None or y_pred._keras_mask is not None:
             return False
         if self.dtype is not None and y_pred.dtype != self.dtype:  # the loss casts first: its own path
             return False
-        return self.op is not Softmax or ctx.axis % y_pred.ndim == self.axis % y_pred.ndim
+        if not self.softmax:
+            return marker.axis is None
+        return marker.axis is not None and marker.axis == self.axis % y_pred.ndim
 
     def call(self, y_true, y_pred):
-        logits = y_pred._ctx.inputs[0]
-        if self.op is Softmax:
+        logits = y_pred._keras_logits.tensor
+        if self.softmax:
             return self.fn(y_true, logits, softmax_output=y_pred, **self.kwargs)
         return self.fn(y_true, logits, **self.kwargs)
 
@@ -80,13 +82,13 @@ class _OnLogits(losses.Loss):
 def _logits_twin(loss):
     """``_OnLogits(loss)`` for a cross-entropy on probabilities, else None."""
     fn = getattr(loss, "fn", None)
-    op = {losses.categorical_crossentropy: Softmax, losses.sparse_categorical_crossentropy: Softmax,
-          losses.binary_crossentropy: Sigmoid}.get(fn)
-    if op is None or type(loss).call is not losses.LossFunctionWrapper.call:  # a custom call() is kept as is
+    softmax = {losses.categorical_crossentropy: True, losses.sparse_categorical_crossentropy: True,
+               losses.binary_crossentropy: False}.get(fn)
+    if softmax is None or type(loss).call is not losses.LossFunctionWrapper.call:  # a custom call() is kept as is
         return None
     if loss._fn_kwargs.get("from_logits") or loss._fn_kwargs.get("ignore_class") is not None:
         return None
-    return _OnLogits(loss, op)
+    return _OnLogits(loss, softmax)
 
 
 def _per_output(spec, names: list[str], what: str) -> list:

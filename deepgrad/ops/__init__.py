@@ -1,5 +1,5 @@
 """Floor 3: differentiable primitives, named and called as NumPy's functions."""
-from . import activation, conv, linalg, manipulation, math, product, nn, normalization, pool, recurrent, reduce
+from . import activation, im2col, image, linalg, manipulation, math, product, nn, normalization, pool, recurrent, reduce
 from .activation import (
     dropout, elu, gelu, leaky_relu, log_softmax, relu, selu, sigmoid, softmax,
     softmax_cross_entropy, softplus, tanh,
@@ -8,8 +8,8 @@ from .math import (
     abs, absolute, add, clip, divide, exp, log, maximum, minimum, multiply, negative, power,
     sqrt, square, subtract, where,
 )
-from .conv import conv1d, conv2d
-from .product import dot, matmul
+from .im2col import conv1d, conv2d
+from .product import matmul
 from .nn import embedding, linear
 from .normalization import batch_norm, layer_norm
 from .pool import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d
@@ -65,9 +65,17 @@ from .nn_losses import (
     binary_crossentropy, categorical_crossentropy, ctc_decode, ctc_loss, sparse_categorical_crossentropy,
 )
 from .pooling import adaptive_average_pool, adaptive_max_pool, average_pool, max_pool
-from ._tensor_methods import install as _install
+from ..autograd.tensor import register_ops as _register_ops
 
-_install()
+# the functions behind Tensor's operators and methods (listed in autograd/tensor.py)
+_register_ops(
+    abs=abs, add=add, astype=astype, broadcast_to=broadcast_to, clip=clip, divide=divide, exp=exp,
+    expand_dims=expand_dims, flatten=flatten, getitem=getitem, log=log, log_softmax=log_softmax,
+    logsumexp=logsumexp, matmul=matmul, max=max, mean=mean, min=min, multiply=multiply,
+    negative=negative, power=power, relu=relu, reshape=reshape, sigmoid=sigmoid, softmax=softmax, sqrt=sqrt,
+    squeeze=squeeze, std=std, subtract=subtract, sum=sum, swapaxes=swapaxes, tanh=tanh,
+    transpose=transpose, var=var,
+)
 
 __all__ = [
     "abs", "absolute", "add", "amax", "amin", "astype", "avg_pool1d", "avg_pool2d", "batch_norm",
@@ -189,7 +197,7 @@ from . import core  # noqa: E402
 from .core import (  # noqa: E402
     associative_scan, cast, cond, convert_to_numpy, convert_to_tensor, custom_gradient, dtype,
     fori_loop, is_tensor, map, rearrange, saturate_cast, scan, scatter, scatter_update, shape,
-    slice, slice_update, stop_gradient, switch, unstack, vectorized_map, view_as_complex,
+    slice, slice_update, stop_gradient, switch, unstack, vectorize, vectorized_map, view, view_as_complex,
     view_as_real, while_loop,
 )
 
@@ -197,19 +205,19 @@ __all__ += [
     "associative_scan", "cast", "cond", "convert_to_numpy", "convert_to_tensor", "custom_gradient",
     "dtype", "fori_loop", "is_tensor", "map", "rearrange", "saturate_cast", "scan", "scatter",
     "scatter_update", "shape", "slice", "slice_update", "stop_gradient", "switch", "unstack",
-    "vectorized_map", "view_as_complex", "view_as_real", "while_loop",
+    "vectorize", "vectorized_map", "view", "view_as_complex", "view_as_real", "while_loop",
 ]
 
 from . import linear_algebra  # noqa: E402
 from .linear_algebra import (  # noqa: E402
-    cdist, cholesky, cholesky_inverse, cross, det, eig, eigh, einsum, inner, inv, jvp, kron, lstsq,
-    lu_factor, matrix_rank, norm, outer, pinv, qr, solve, solve_triangular, svd, tensordot, vdot,
+    cdist, cholesky, cholesky_inverse, cross, det, dot, eig, eigh, einsum, inner, inv, jvp, kron, lstsq,
+    lu_factor, matrix_rank, norm, outer, pinv, qr, slogdet, solve, solve_triangular, svd, tensordot, vdot,
 )
 
 __all__ += [
     "cdist", "cholesky", "cholesky_inverse", "cross", "det", "eig", "eigh", "einsum", "inner", "inv",
     "jvp", "kron", "lstsq", "lu_factor", "matrix_rank", "norm", "outer", "pinv", "qr", "solve",
-    "solve_triangular", "svd", "tensordot", "vdot",
+    "solve_triangular", "svd", "tensordot", "vdot", "slogdet",
 ]
 
 from . import math_extra  # noqa: E402
@@ -222,3 +230,4 @@ __all__ += [
     "erf", "erfc", "erfinv", "extract_sequences", "fft", "fft2", "ifft2", "in_top_k", "irfft", "istft",
     "logdet", "rfft", "rsqrt", "segment_max", "segment_min", "segment_prod", "segment_sum", "stft",
 ]
+from . import numpy  # noqa: E402,F401 - keras.ops.numpy's namespace

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -49,25 +50,29 @@ class ReLU(Function):
 
 class LeakyReLU(Function):
     def forward(self, a, negative_slope=0.2):
-        self.slope = _scalar(negative_slope, a)
-        self.save_for_backward(a > 0)
-        return np.where(a > 0, a, a * self.slope)
+        self.slope = float(negative_slope)
+        positive = a > 0
+        self.save_for_backward(positive)
+        return np.where(positive, a, a * _scalar(negative_slope, a))
 
     def backward(self, g):
-        return np.where(self.saved[0], g, g * self.slope)
+        return np.where(self.saved[0], g, g * _scalar(self.slope, g))
 
 
 class ELU(Function):
     def forward(self, a, alpha=1.0, scale=1.0):
         # scale * (a if a > 0 else alpha (e^a - 1));  SELU is ELU with fixed alpha and scale
-        self.alpha, self.scale = _scalar(alpha, a), _scalar(scale, a)
-        neg = self.alpha * np.expm1(np.minimum(a, 0))
-        self.save_for_backward(a > 0, neg)
-        return self.scale * np.where(a > 0, a, neg)
+        self.alpha, self.scale = float(alpha), float(scale)
+        neg = _scalar(alpha, a) * np.expm1(np.minimum(a, 0))
+        positive = a > 0
+        self.save_for_backward(positive, neg)
+        return _scalar(scale, a) * np.where(positive, a, neg)
 
     def backward(self, g):
-        pos, neg = self.saved
-        return g * self.scale * np.where(pos, 1, neg + self.alpha).astype(g.dtype)
+        # d/da = scale * (1 if a > 0 else alpha e^a),  alpha e^a = neg + alpha
+        positive, neg = self.saved
+        slope = np.where(positive, 1, neg + _scalar(self.alpha, g)).astype(g.dtype)
+        return g * _scalar(self.scale, g) * slope
 
 
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -77,17 +82,18 @@ SELU_SCALE = 1.0507009873554804934193349852946
 class GELU(Function):
     def forward(self, a, approximate=False):
         self.approximate = approximate
-        self.save_for_backward(a)
         if approximate:
             # 0.5 a (1 + tanh(sqrt(2/pi) (a + 0.044715 a^3)))
-            self.t = np.tanh(_scalar(math.sqrt(2 / math.pi), a) * (a + _scalar(0.044715, a) * a ** 3))
-            return 0.5 * a * (1 + self.t)
+            t = np.tanh(_scalar(math.sqrt(2 / math.pi), a) * (a + _scalar(0.044715, a) * a ** 3))
+            self.save_for_backward(a, t)
+            return 0.5 * a * (1 + t)
+        self.save_for_backward(a)
         return 0.5 * a * (1 + _erf(a / _scalar(math.sqrt(2), a)))
 
     def backward(self, g):
         a = self.saved[0]
         if self.approximate:
-            t = self.t
+            t = self.saved[1]
             k = _scalar(math.sqrt(2 / math.pi), a)
             dt = (1 - t * t) * k * (1 + _scalar(3 * 0.044715, a) * a * a)
             return g * (0.5 * (1 + t) + 0.5 * a * dt)
@@ -128,11 +134,20 @@ def _softmax_and_logsumexp(a, axis):
     return out, np.log(total) + peak
 
 
+class Logits(NamedTuple):
+    """The marker a ``softmax`` or ``sigmoid`` output carries as ``Tensor._keras_logits``
+    (Keras's name): the tensor of logits it was computed from and, for a softmax, its axis
+    (non-negative; ``None`` for a sigmoid). A cross-entropy on those probabilities can then
+    be computed from the logits themselves."""
+
+    tensor: Tensor
+    axis: int | None
+
+
 class Softmax(Function):
     def forward(self, a, axis=-1):
         self.axis = axis
-        # the logsumexp is kept for a cross-entropy on the same logits, which reuses both
-        out, self.log_normalizer = _softmax_and_logsumexp(a, axis)
+        out = _softmax_and_logsumexp(a, axis)[0]
         self.save_for_backward(out)
         return out
 
@@ -159,20 +174,20 @@ class SoftmaxCrossEntropy(Function):
     """Per-sample cross-entropy of logits against integer labels or a target distribution.
 
     loss_i = logsumexp(z_i) - sum_k y_ik z_ik; its gradient is softmax(z_i) sum_k y_ik - y_i.
-    Stable for logits of any magnitude (every exponent is at most 0). ``softmax`` is the
-    Softmax node of these logits on the same axis, when one ran: its probabilities and
-    logsumexp are reused instead of computed again.
+    Stable for logits of any magnitude (every exponent is at most 0). ``probs``, when given,
+    is softmax(logits) on the same axis, already computed: it is reused, and the logsumexp
+    read from it as max_k z_k - log(max_k softmax(z)_k) (the largest probability is at
+    least 1 / classes, so its log is exact to rounding).
     """
 
-    def forward(self, logits, labels, axis=-1, softmax=None):
+    def forward(self, logits, labels, axis=-1, probs=None):
         self.axis = axis
         z = _classes_last(logits, axis)  # views
-        if softmax is not None:
-            probs = _classes_last(softmax.saved[0], axis)
-            log_normalizer = _classes_last(softmax.log_normalizer, axis)
+        if probs is not None:
+            probs = _classes_last(probs, axis)
+            log_normalizer = z.max(axis=-1, keepdims=True) - np.log(probs.max(axis=-1, keepdims=True))
         else:
             probs, log_normalizer = _softmax_and_logsumexp(z, -1)
-        self.probs = probs
         if labels.ndim == logits.ndim - 1:  # sparse integer labels
             classes = z.shape[-1]
             labels = labels.astype(np.intp, copy=False)
@@ -180,30 +195,35 @@ class SoftmaxCrossEntropy(Function):
                 raise ValueError(f"cross-entropy: labels must lie in [0, {classes}), "
                                  f"got values from {labels.min()} to {labels.max()}")
             # each sample's own logit, picked from a (samples, classes) view
-            self.picked = (np.arange(labels.size), labels.reshape(-1))
-            own = z.reshape(-1, classes)[self.picked].reshape(labels.shape)
+            rows = np.arange(labels.size)
+            picked = labels.reshape(-1)
+            own = z.reshape(-1, classes)[rows, picked].reshape(labels.shape)
+            self.sparse = True
+            self.save_for_backward(probs, rows, picked)
             return log_normalizer[..., 0] - own
         if labels.shape != logits.shape:
             raise ValueError(f"cross-entropy: labels of shape {labels.shape} do not match logits of "
                              f"shape {logits.shape} (one-hot) or {logits.shape[:-1]} (integer labels)")
-        self.picked = None
-        labels = labels.astype(logits.dtype, copy=False)  # float64 or integer targets never promote float32 logits
-        self.labels = _classes_last(labels, axis)
+        self.sparse = False
+        labels = _classes_last(labels.astype(logits.dtype, copy=False), axis)  # never promotes float32 logits
         log_probs = z - log_normalizer
-        self.log_probs = log_probs if self.needs_input_grad[1] else None
-        return -(self.labels * log_probs).sum(axis=-1)
+        self.save_for_backward(probs, labels, log_probs if self.needs_input_grad[1] else None)
+        return -(labels * log_probs).sum(axis=-1)
 
     def backward(self, g):
         g = g[..., None]
         glabels = None
-        grad = np.multiply(self.probs, g, order="C")  # its (samples, classes) reshape below is a view
-        if self.picked is not None:  # (softmax - one_hot(label)) g
-            grad.reshape(-1, grad.shape[-1])[self.picked] -= g.reshape(-1)
+        probs = self.saved[0]
+        grad = np.multiply(probs, g, order="C")  # a new array; its (samples, classes) reshape below is a view
+        if self.sparse:  # (softmax - one_hot(label)) g
+            _, rows, picked = self.saved
+            grad.reshape(-1, grad.shape[-1])[rows, picked] -= g.reshape(-1)
         else:  # with soft labels that need not sum to one: (softmax sum(y) - y) g
-            grad *= self.labels.sum(axis=-1, keepdims=True)
-            grad -= self.labels * g
-            if self.log_probs is not None:
-                glabels = _classes_back(-self.log_probs * g, self.axis)
+            _, labels, log_probs = self.saved
+            grad *= labels.sum(axis=-1, keepdims=True)
+            grad -= labels * g
+            if log_probs is not None:
+                glabels = _classes_back(-log_probs * g, self.axis)
         return _classes_back(grad, self.axis), glabels
 
 
@@ -221,15 +241,19 @@ class Dropout(Function):
         gen = np.random.default_rng(seed) if seed is not None else backend.rng()
         shape = a.shape if noise_shape is None else tuple(n if n is not None else s for n, s in zip(noise_shape, a.shape))
         keep = gen.random(shape, dtype=np.float32 if a.dtype != np.float64 else np.float64) >= rate
-        self.mask = keep * _scalar(1.0 / (1.0 - rate), a)
-        return a * self.mask
+        mask = keep * _scalar(1.0 / (1.0 - rate), a)
+        self.save_for_backward(mask)
+        return a * mask
 
     def backward(self, g):
-        return g * self.mask
+        return g * self.saved[0]
 
 
 def sigmoid(x):
-    return Sigmoid.apply(x)
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    out = Sigmoid.apply(x)
+    out._keras_logits = Logits(x, None)
+    return out
 
 
 def tanh(x):
@@ -252,8 +276,12 @@ def selu(x):
     return ELU.apply(x, alpha=SELU_ALPHA, scale=SELU_SCALE)
 
 
-def gelu(x, approximate=False):
-    return GELU.apply(x, approximate=approximate)
+def gelu(x, approximate=True):
+    """Gaussian error linear unit; by default the tanh approximation, as Keras's ``ops.gelu``.
+
+    ``x * Phi(x)`` exactly, or ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``.
+    """
+    return GELU.apply(x, approximate=bool(approximate))
 
 
 def softplus(x):
@@ -261,7 +289,10 @@ def softplus(x):
 
 
 def softmax(x, axis=-1):
-    return Softmax.apply(x, axis=axis)
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    out = Softmax.apply(x, axis=axis)
+    out._keras_logits = Logits(x, axis % out.ndim if out.ndim else None)
+    return out
 
 
 def log_softmax(x, axis=-1):
@@ -272,15 +303,16 @@ def softmax_cross_entropy(logits, labels, axis=-1, softmax_output=None):
     """Per-sample cross-entropy from logits; ``labels`` integer class ids or a distribution.
 
     ``softmax_output`` may be the Tensor ``softmax(logits, axis)`` when it was already
-    computed: its probabilities are then reused (anything else is ignored).
+    computed: its probabilities are then reused (a tensor whose ``_keras_logits`` marker
+    names other logits or another axis is ignored).
     """
     if not isinstance(labels, Tensor):
         labels = np.asarray(labels)
         labels = Tensor(labels, dtype=labels.dtype if labels.dtype.kind in "iub" else None)
-    node = getattr(softmax_output, "_ctx", None)
-    reusable = (type(node) is Softmax and not node.released and node.inputs[0] is logits
-                and node.axis % logits.ndim == axis % logits.ndim)
-    return SoftmaxCrossEntropy.apply(logits, labels, axis=axis, softmax=node if reusable else None)
+    marker = getattr(softmax_output, "_keras_logits", None)
+    reusable = (marker is not None and marker.tensor is logits and marker.axis is not None
+                and marker.axis == axis % logits.ndim)
+    return SoftmaxCrossEntropy.apply(logits, labels, axis=axis, probs=softmax_output.data if reusable else None)
 
 
 def dropout(x, rate=0.5, training=True, noise_shape=None, seed=None):

@@ -21,7 +21,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from .. import backend
 from ..autograd import Function
-from .conv import same_padding
+from .im2col import same_padding
 from .dtypes import result_type
 from .nn_activations import as_op_input
 

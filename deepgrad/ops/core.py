@@ -306,6 +306,36 @@ def vectorized_map(function, elements):
     return map(function, elements)
 
 
+def vectorize(pyfunc, *, excluded=None, signature=None):
+    """NumPy's ``vectorize``: ``pyfunc`` (written for single elements, or for the core shapes
+    of ``signature`` such as ``"(d,d)->(d)"``) mapped over whole arrays. ``pyfunc`` receives
+    Tensors; the result carries no gradient (it is computed element by element)."""
+    def on_arrays(*args):
+        out = pyfunc(*[Tensor(a, dtype=np.asarray(a).dtype) for a in args])
+        return out.data if isinstance(out, Tensor) else out
+
+    mapped = np.vectorize(on_arrays, excluded=excluded or set(), signature=signature)
+
+    def vectorized(*args, **kwargs):
+        args = [a.data if isinstance(a, Tensor) else a for a in args]
+        out = np.asarray(mapped(*args, **kwargs))
+        return Tensor(out, dtype=out.dtype)
+
+    return vectorized
+
+
+def view(x, dtype=None):
+    """The bytes of ``x`` read as ``dtype`` (NumPy's ``ndarray.view``); no gradient."""
+    a = x.data if isinstance(x, Tensor) else to_array(x)
+    if dtype is None:
+        return Tensor(a.copy(), dtype=a.dtype)
+    try:
+        out = a.view(np.dtype(dtype))
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"view: cannot view an array of shape {a.shape} and dtype {a.dtype} as {dtype}: {e}") from None
+    return Tensor(out, dtype=out.dtype)
+
+
 def _along(t: Tensor, axis: int, index) -> Tensor:
     return manipulation.getitem(t, (builtins.slice(None),) * axis + (index,))
 

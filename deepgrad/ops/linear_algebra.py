@@ -164,6 +164,19 @@ def _product(subscripts, a, b):
     return Einsum.apply(a, b, terms=terms, out=out)
 
 
+def dot(x1, x2):
+    """NumPy's ``dot``: a matrix product for 1-D and 2-D operands; for N-D ones the sum of
+    products over the last axis of ``x1`` and the second-to-last of ``x2``; a scalar multiplies."""
+    a, b = _tensor(x1), _tensor(x2)
+    if a.ndim == 0 or b.ndim == 0:
+        return _math.multiply(*[_cast(t, _result_type(a.dtype, b.dtype)) for t in (a, b)])
+    if b.ndim <= 2 and a.ndim <= 2 or b.ndim == 1:
+        if a.shape[-1] != b.shape[0 if b.ndim == 1 else -2]:
+            raise ValueError(f"dot: shapes {a.shape} and {b.shape} are not aligned")
+        return matmul(*[_cast(t, _result_type(a.dtype, b.dtype)) for t in (a, b)])
+    return tensordot(a, b, ([-1], [-2]))
+
+
 def inner(x1, x2):
     """Sum of products over the last axes (a scalar operand multiplies)."""
     a, b = _tensor(x1), _tensor(x2)
@@ -322,6 +335,25 @@ class Det(Function):
 def det(x):
     """The determinant of each square matrix (differentiable, also where it is singular)."""
     return Det.apply(_matrix(x, "det"))
+
+
+class LogAbsDet(Function):
+    def forward(self, a):
+        sign, logabs = np.linalg.slogdet(_work(a))
+        self.save_for_backward(a)
+        return np.asarray(logabs).astype(a.dtype)
+
+    def backward(self, g):
+        # d log|det A| / dA = A^{-T}
+        (a,) = self.saved
+        return (g[..., None, None] * np.swapaxes(np.linalg.inv(_work(a)), -1, -2)).astype(a.dtype)
+
+
+def slogdet(x):
+    """``(sign, log|det x|)`` of each square matrix; the log is differentiable, the sign is not."""
+    t = _matrix(x, "slogdet")
+    sign = np.sign(np.linalg.det(_work(t.data))).astype(t.dtype)
+    return Tensor(sign, dtype=sign.dtype), LogAbsDet.apply(t)
 
 
 def _phi(x):

@@ -59,7 +59,7 @@ class Stack(Function):
         if out is None:
             shapes = ", ".join(str(a.shape) for a in arrays)
             raise ValueError(f"stack: all inputs need the same shape, got {shapes}")
-        self.axis, self.n = axis % out.ndim, len(arrays)
+        self.axis = axis % out.ndim
         return out
 
     def backward(self, g):
@@ -68,10 +68,8 @@ class Stack(Function):
 
 class Split(Function):
     def forward(self, a, indices_or_sections=None, axis=0):
-        self.axis, self.in_shape, self.dtype = axis, a.shape, a.dtype
-        parts = np.split(a, indices_or_sections, axis=axis)
-        self.bounds = np.cumsum([0] + [p.shape[axis] for p in parts])
-        return tuple(parts)
+        self.axis = axis
+        return tuple(np.split(a, indices_or_sections, axis=axis))
 
     def backward(self, grads):
         return np.concatenate(grads, axis=self.axis)
@@ -100,15 +98,17 @@ class Cast(Function):
 
 class GetItem(Function):
     def forward(self, a, index=None):
-        self.in_shape, self.index = a.shape, index
+        self.in_shape = a.shape
+        self.save_for_backward(index)  # may hold integer or boolean arrays
         return a[index]
 
     def backward(self, g):
+        index = self.saved[0]
         out = np.zeros(self.in_shape, g.dtype)
-        if _is_basic(self.index):
-            out[self.index] = g
+        if _is_basic(index):
+            out[index] = g
         else:
-            np.add.at(out, self.index, g)  # repeated indices accumulate
+            np.add.at(out, index, g)  # repeated indices accumulate
         return out
 
 
@@ -128,34 +128,33 @@ def _unwrap_index(index):
     return index
 
 
-def reshape(a, *shape):
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = shape[0]
-    return Reshape.apply(a, shape=tuple(int(s) for s in shape))
+def reshape(x, newshape):
+    """``x`` in the shape ``newshape`` (a tuple, or one int; -1 once for "the rest")."""
+    shape = (newshape,) if isinstance(newshape, (int, np.integer)) else newshape
+    return Reshape.apply(x, shape=tuple(int(s) for s in shape))
 
 
-def transpose(a, *axes):
-    if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
-        axes = axes[0]
-    return Transpose.apply(a, axes=tuple(axes) if axes else None)
+def transpose(x, axes=None):
+    """``x`` with its axes in the order ``axes`` (reversed when None)."""
+    return Transpose.apply(x, axes=tuple(axes) if axes is not None else None)
 
 
 permute = transpose
 
 
-def swapaxes(a, axis1, axis2):
-    axes = list(range(np.ndim(a.data if isinstance(a, Tensor) else a)))
+def swapaxes(x, axis1, axis2):
+    axes = list(range(np.ndim(x.data if isinstance(x, Tensor) else x)))
     axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
-    return transpose(a, axes)
+    return transpose(x, axes)
 
 
-def expand_dims(a, axis):
-    t = a if isinstance(a, Tensor) else Tensor(a)
+def expand_dims(x, axis):
+    t = x if isinstance(x, Tensor) else Tensor(x)
     return reshape(t, np.expand_dims(np.empty(t.shape, np.bool_), axis).shape)
 
 
-def squeeze(a, axis=None):
-    t = a if isinstance(a, Tensor) else Tensor(a)
+def squeeze(x, axis=None):
+    t = x if isinstance(x, Tensor) else Tensor(x)
     try:
         shape = np.squeeze(np.empty(t.shape, np.bool_), axis=axis).shape
     except ValueError:
@@ -168,36 +167,40 @@ def flatten(a):
     return reshape(t, (t.size,))
 
 
-def broadcast_to(a, shape):
-    return BroadcastTo.apply(a, shape=tuple(shape))
+def broadcast_to(x, shape):
+    return BroadcastTo.apply(x, shape=tuple(shape))
 
 
-def concatenate(tensors, axis=0):
-    return Concatenate.apply(*tensors, axis=axis)
+def concatenate(xs, axis=0):
+    return Concatenate.apply(*xs, axis=axis)
 
 
-def stack(tensors, axis=0):
-    return Stack.apply(*tensors, axis=axis)
+def stack(x, axis=0):
+    """The tensors of the sequence ``x`` stacked along a new axis ``axis``."""
+    return Stack.apply(*x, axis=axis)
 
 
-def split(a, indices_or_sections, axis=0):
-    return list(Split.apply(a, indices_or_sections=indices_or_sections, axis=axis))
+def split(x, indices_or_sections, axis=0):
+    return list(Split.apply(x, indices_or_sections=indices_or_sections, axis=axis))
 
 
-def pad(a, pad_width, mode="constant", constant_values=0):
-    return Pad.apply(a, pad_width=pad_width, mode=mode, constant_values=constant_values)
+def pad(x, pad_width, mode="constant", constant_values=None):
+    """NumPy's ``pad``; ``constant_values`` (default 0) only with ``mode="constant"``, as Keras."""
+    if constant_values is not None and mode != "constant":
+        raise ValueError(f"pad: constant_values is only for mode='constant', got mode={mode!r}")
+    return Pad.apply(x, pad_width=pad_width, mode=mode, constant_values=0 if constant_values is None else constant_values)
 
 
 def getitem(a, index):
     return GetItem.apply(a, index=_unwrap_index(index))
 
 
-def take(a, indices, axis=None):
+def take(x, indices, axis=None):
     """``np.take`` for integer ``indices`` along ``axis`` (the flattened array when None)."""
     idx = _unwrap_index(indices)
     if axis is None:
-        return getitem(flatten(a), idx)
-    t = a if isinstance(a, Tensor) else Tensor(a)
+        return getitem(flatten(x), idx)
+    t = x if isinstance(x, Tensor) else Tensor(x)
     return getitem(t, (slice(None),) * (axis % t.ndim) + (idx,))
 
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Function, unbroadcast
+from ..autograd import Function, Tensor, unbroadcast
 
 
-def _broadcast_error(op: str, *shapes) -> None:
-    """Raise a ValueError naming ``op`` and every shape if ``shapes`` do not broadcast."""
+def _broadcast_error(op: str, *operands) -> None:
+    """Raise a ValueError naming ``op`` and every shape if the operands do not broadcast."""
+    shapes = [np.shape(x.data if isinstance(x, Tensor) else x) for x in operands]
     try:
         np.broadcast_shapes(*shapes)
     except ValueError:
@@ -21,20 +22,14 @@ def _broadcast_error(op: str, *shapes) -> None:
 class _Binary(Function):
     """A broadcasting op of two inputs; subclasses implement ``compute(a, b)``.
 
-    ``forward`` keeps the input shapes so backward can undo broadcasting, and turns
-    NumPy's broadcasting error into one that names the op and both shapes (checked only
-    after a failure, so the common path costs nothing).
+    ``forward`` keeps the input shapes so backward can undo broadcasting. The public
+    functions turn NumPy's broadcasting error into one that names the function and both
+    shapes (checked only after a failure, so the common path costs nothing).
     """
-
-    op = "binary op"  # the NumPy name, used in error messages
 
     def forward(self, a, b):
         self.a_shape, self.b_shape = a.shape, b.shape
-        try:
-            return self.compute(a, b)
-        except ValueError:
-            _broadcast_error(self.op, a.shape, b.shape)
-            raise
+        return self.compute(a, b)
 
     def compute(self, a, b):  # pragma: no cover - interface
         raise NotImplementedError
@@ -47,7 +42,6 @@ class _Binary(Function):
 
 
 class Add(_Binary):
-    op = "add"
 
     def compute(self, a, b):
         return a + b
@@ -57,7 +51,6 @@ class Add(_Binary):
 
 
 class Sub(_Binary):
-    op = "subtract"
 
     def compute(self, a, b):
         return a - b
@@ -67,7 +60,6 @@ class Sub(_Binary):
 
 
 class Mul(_Binary):
-    op = "multiply"
 
     def compute(self, a, b):
         self.save_for_backward(a, b)
@@ -80,7 +72,6 @@ class Mul(_Binary):
 
 
 class Div(_Binary):
-    op = "divide"
 
     def compute(self, a, b):
         self.save_for_backward(a, b)
@@ -95,7 +86,6 @@ class Div(_Binary):
 
 
 class Pow(_Binary):
-    op = "power"
 
     def compute(self, a, b):
         out = np.power(a, b)
@@ -115,7 +105,6 @@ class Pow(_Binary):
 
 
 class Maximum(_Binary):
-    op = "maximum"
 
     def compute(self, a, b):
         self.save_for_backward(a, b)
@@ -129,7 +118,6 @@ class Maximum(_Binary):
 
 
 class Minimum(_Binary):
-    op = "minimum"
 
     def compute(self, a, b):
         self.save_for_backward(a, b)
@@ -143,18 +131,16 @@ class Minimum(_Binary):
 
 class Where(Function):
     def forward(self, cond, a, b):
-        self.cond = cond.astype(bool)
+        cond = cond.astype(bool)
         self.a_shape, self.b_shape = a.shape, b.shape
-        try:
-            return np.where(self.cond, a, b)
-        except ValueError:
-            _broadcast_error("where", cond.shape, a.shape, b.shape)
-            raise
+        self.save_for_backward(cond)
+        return np.where(cond, a, b)
 
     def backward(self, g):
+        cond = self.saved[0]
         zero = np.zeros((), g.dtype)
-        ga = unbroadcast(np.where(self.cond, g, zero), self.a_shape) if self.needs_input_grad[1] else None
-        gb = unbroadcast(np.where(self.cond, zero, g), self.b_shape) if self.needs_input_grad[2] else None
+        ga = unbroadcast(np.where(cond, g, zero), self.a_shape) if self.needs_input_grad[1] else None
+        gb = unbroadcast(np.where(cond, zero, g), self.b_shape) if self.needs_input_grad[2] else None
         return None, ga, gb
 
 
@@ -206,83 +192,121 @@ class Abs(Function):
 
 class Clip(Function):
     def forward(self, a, lo=None, hi=None):
-        self.save_for_backward(a)
-        self.lo, self.hi = lo, hi
+        if self.needs_input_grad[0]:
+            # gradient passes where the input is inside [lo, hi] (bounds included, as PyTorch)
+            inside = np.ones(a.shape, bool)
+            if lo is not None:
+                inside &= a >= lo
+            if hi is not None:
+                inside &= a <= hi
+            self.save_for_backward(inside)
         return np.clip(a, lo, hi).astype(a.dtype, copy=False)
 
     def backward(self, g):
-        # gradient passes where the input is inside [lo, hi] (bounds included, as PyTorch)
-        a = self.saved[0]
-        inside = np.ones(a.shape, bool)
-        if self.lo is not None:
-            inside &= a >= self.lo
-        if self.hi is not None:
-            inside &= a <= self.hi
-        return g * inside
+        return g * self.saved[0]
 
 
-def add(a, b):
-    return Add.apply(a, b)
+def add(x1, x2):
+    try:
+        return Add.apply(x1, x2)
+    except ValueError:
+        _broadcast_error("add", x1, x2)
+        raise
 
 
-def subtract(a, b):
-    return Sub.apply(a, b)
+def subtract(x1, x2):
+    try:
+        return Sub.apply(x1, x2)
+    except ValueError:
+        _broadcast_error("subtract", x1, x2)
+        raise
 
 
-def multiply(a, b):
-    return Mul.apply(a, b)
+def multiply(x1, x2):
+    try:
+        return Mul.apply(x1, x2)
+    except ValueError:
+        _broadcast_error("multiply", x1, x2)
+        raise
 
 
-def divide(a, b):
-    return Div.apply(a, b)
+def divide(x1, x2):
+    try:
+        return Div.apply(x1, x2)
+    except ValueError:
+        _broadcast_error("divide", x1, x2)
+        raise
 
 
-def power(a, b):
-    return Pow.apply(a, b)
+def power(x1, x2):
+    try:
+        return Pow.apply(x1, x2)
+    except ValueError:
+        _broadcast_error("power", x1, x2)
+        raise
 
 
-def maximum(a, b):
-    return Maximum.apply(a, b)
+def maximum(x1, x2):
+    try:
+        return Maximum.apply(x1, x2)
+    except ValueError:
+        _broadcast_error("maximum", x1, x2)
+        raise
 
 
-def minimum(a, b):
-    return Minimum.apply(a, b)
+def minimum(x1, x2):
+    try:
+        return Minimum.apply(x1, x2)
+    except ValueError:
+        _broadcast_error("minimum", x1, x2)
+        raise
 
 
-def where(condition, a, b):
-    """``condition ? a : b``, differentiable in ``a`` and ``b``."""
-    from ..autograd import Tensor
+def where(condition, x1=None, x2=None):
+    """``condition ? x1 : x2``, differentiable in ``x1`` and ``x2``.
 
+    With ``x1`` and ``x2`` left out, the indices where ``condition`` holds, one integer
+    tensor per axis (NumPy's ``nonzero``), as Keras's ``where``.
+    """
     cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
-    return Where.apply(Tensor(cond, dtype=bool), a, b)
+    if x1 is None and x2 is None:
+        return tuple(Tensor(i, dtype=i.dtype) for i in np.nonzero(cond))
+    if x1 is None or x2 is None:
+        raise ValueError("where: give both x1 and x2, or neither (for the indices where condition holds)")
+    try:
+        return Where.apply(Tensor(cond.astype(bool, copy=False), dtype=bool), x1, x2)
+    except ValueError:
+        _broadcast_error("where", cond, x1, x2)
+        raise
 
 
-def negative(a):
-    return Neg.apply(a)
+def negative(x):
+    return Neg.apply(x)
 
 
-def exp(a):
-    return Exp.apply(a)
+def exp(x):
+    return Exp.apply(x)
 
 
-def log(a):
-    return Log.apply(a)
+def log(x):
+    return Log.apply(x)
 
 
-def sqrt(a):
-    return Sqrt.apply(a)
+def sqrt(x):
+    return Sqrt.apply(x)
 
 
-def square(a):
-    return Mul.apply(a, a)
+def square(x):
+    return Mul.apply(x, x)
 
 
-def abs(a):  # noqa: A001 - NumPy's name
-    return Abs.apply(a)
+def abs(x):  # noqa: A001 - NumPy's name
+    return Abs.apply(x)
 
 
-def clip(a, a_min=None, a_max=None):
-    return Clip.apply(a, lo=a_min, hi=a_max)
+def clip(x, x_min=None, x_max=None):
+    """``x`` limited to ``[x_min, x_max]`` (either may be None); the gradient flows where it is inside."""
+    return Clip.apply(x, lo=x_min, hi=x_max)
 
 
 absolute = abs

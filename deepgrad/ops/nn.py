@@ -13,7 +13,9 @@ from ..autograd import Function, Tensor
 class Linear(Function):
     """``y = x @ kernel + bias`` over the last axis of ``x`` (any rank >= 1)."""
 
-    def forward(self, x, kernel, bias=None, relu=False):
+    fused_relu = False  # LinearReLU: relu(x @ kernel + bias), applied in place on the GEMM's output
+
+    def forward(self, x, kernel, bias=None):
         if kernel.ndim != 2 or x.ndim == 0 or x.shape[-1] != kernel.shape[0]:
             raise ValueError(f"linear: input of shape {x.shape} does not match kernel of shape {kernel.shape} "
                              f"(the last axis of the input must be {kernel.shape[0] if kernel.ndim else '?'})")
@@ -23,21 +25,29 @@ class Linear(Function):
         y = x2 @ kernel
         if bias is not None:
             y += bias
-        if relu:
+        if self.fused_relu:
             np.maximum(y, 0, out=y)
-        self.x2, self.kernel, self.relu_out = x2, kernel, (y if relu else None)
         self.in_shape = x.shape
+        need_x, need_kernel = self.needs_input_grad[:2]
+        # dX needs the kernel, dKernel the input; the relu's mask needs its output
+        self.save_for_backward(x2 if need_kernel else None, kernel if need_x else None,
+                               y if self.fused_relu else None)
         return y.reshape(*x.shape[:-1], kernel.shape[1])
 
     def backward(self, g):
         # dX = dY W^T,  dW = X^T dY,  db = sum_rows dY   (dY masked by y > 0 for the fused relu)
+        x2, kernel, relu_out = self.saved
         g2 = g.reshape(-1, g.shape[-1])
-        if self.relu_out is not None:
-            g2 = g2 * (self.relu_out > 0)
-        gx = (g2 @ self.kernel.T).reshape(self.in_shape) if self.needs_input_grad[0] else None
-        gk = self.x2.T @ g2 if self.needs_input_grad[1] else None
+        if relu_out is not None:
+            g2 = g2 * (relu_out > 0)
+        gx = (g2 @ kernel.T).reshape(self.in_shape) if self.needs_input_grad[0] else None
+        gk = x2.T @ g2 if self.needs_input_grad[1] else None
         gb = g2.sum(axis=0) if len(self.needs_input_grad) > 2 and self.needs_input_grad[2] else None
         return gx, gk, gb
+
+
+class LinearReLU(Linear):
+    fused_relu = True
 
 
 def linear(x, kernel, bias=None):
@@ -50,21 +60,22 @@ def linear(x, kernel, bias=None):
 def linear_relu(x, kernel, bias=None):
     """``relu(x @ kernel + bias)`` as one op."""
     if bias is None:
-        return Linear.apply(x, kernel, relu=True)
-    return Linear.apply(x, kernel, bias, relu=True)
+        return LinearReLU.apply(x, kernel)
+    return LinearReLU.apply(x, kernel, bias)
 
 
 class Embedding(Function):
     """``out[...] = table[indices[...]]``; the gradient of a row repeated k times is summed k times."""
 
     def forward(self, table, indices=None):
-        self.indices, self.table_shape = indices, table.shape
+        self.table_shape = table.shape
+        self.save_for_backward(indices)
         return table[indices]
 
     def backward(self, g):
         # d table[r] = sum over positions p with indices[p] == r of g[p]
         rows, dim = self.table_shape
-        flat = self.indices.reshape(-1)
+        flat = self.saved[0].reshape(-1)
         g2 = g.reshape(-1, dim)
         out = np.zeros(self.table_shape, g.dtype)
         if flat.size:
@@ -94,9 +105,9 @@ __all__ = ["embedding", "linear", "linear_relu"]
 
 
 # ``keras.ops.nn``: every name of that namespace is reachable as ``deepgrad.ops.nn.<name>``.
-from .activation import elu, leaky_relu, log_softmax, relu, selu, sigmoid, softmax, softplus  # noqa: E402
+from .activation import elu, gelu, leaky_relu, log_softmax, relu, selu, sigmoid, softmax, softplus  # noqa: E402
 from .nn_activations import (  # noqa: E402
-    celu, gelu, glu, hard_shrink, hard_sigmoid, hard_silu, hard_swish, hard_tanh, log_sigmoid, relu6, silu,
+    celu, glu, hard_shrink, hard_sigmoid, hard_silu, hard_swish, hard_tanh, log_sigmoid, relu6, silu,
     soft_shrink, softsign, sparse_plus, sparse_sigmoid, sparsemax, squareplus, swish, tanh_shrink, threshold,
 )
 from .convolution import conv, conv_transpose, depthwise_conv, separable_conv  # noqa: E402

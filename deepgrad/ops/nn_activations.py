@@ -348,16 +348,8 @@ def threshold(x, threshold, default_value):
     return Threshold.apply(as_op_input(x, floating=False), threshold=threshold, default_value=default_value)
 
 
-def gelu(x, approximate=True):
-    """Gaussian error linear unit, Keras's default the tanh approximation.
-
-    ``x * Phi(x)`` exactly, or ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``.
-    """
-    return GELU.apply(as_op_input(x), approximate=bool(approximate))
-
-
 __all__ = [
-    "celu", "gelu", "glu", "hard_shrink", "hard_sigmoid", "hard_silu", "hard_swish", "hard_tanh",
+    "celu", "glu", "hard_shrink", "hard_sigmoid", "hard_silu", "hard_swish", "hard_tanh",
     "log_sigmoid", "relu6", "silu", "soft_shrink", "softsign", "sparse_plus", "sparse_sigmoid",
     "sparsemax", "squareplus", "swish", "tanh_shrink", "threshold",
 ]

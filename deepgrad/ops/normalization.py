@@ -23,16 +23,17 @@ class Normalize(Function):
             var = x.var(axis=axes, keepdims=True)
         inv_std = 1.0 / np.sqrt(var + x.dtype.type(epsilon))
         xhat = (x - mean) * inv_std
-        self.xhat, self.inv_std, self.gamma, self.axes = xhat, inv_std, gamma, axes
-        self.shapes = (gamma.shape, beta.shape)
+        self.axes, self.shapes = axes, (gamma.shape, beta.shape)
+        self.save_for_backward(xhat, inv_std, gamma)
         return xhat * gamma + beta
 
     def backward(self, g):
-        xhat, axes = self.xhat, self.axes
+        xhat, inv_std, gamma = self.saved
+        axes = self.axes
         gx = ggamma = gbeta = None
         if self.needs_input_grad[0]:
-            dxhat = g * self.gamma
-            gx = self.inv_std * (dxhat - dxhat.mean(axis=axes, keepdims=True)
+            dxhat = g * gamma
+            gx = inv_std * (dxhat - dxhat.mean(axis=axes, keepdims=True)
                                  - xhat * (dxhat * xhat).mean(axis=axes, keepdims=True))
         if self.needs_input_grad[1]:
             ggamma = unbroadcast(g * xhat, self.shapes[0])

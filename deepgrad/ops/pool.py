@@ -15,7 +15,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..runtime import for_batch_halves
-from .conv import _offset_slices, _pad_spatial, _pair, same_padding
+from .im2col import _offset_slices, _pad_spatial, _pair, same_padding
 
 
 def pool_output_length(length, pool: int, stride: int, padding: str):
@@ -30,7 +30,10 @@ def pool_output_length(length, pool: int, stride: int, padding: str):
 class _Pool2D(Function):
     """Shared geometry: padding, output size and the tiling test."""
 
-    def _setup(self, x, pool, strides, padding, op, fill):
+    function_name: str  # the public function, named in errors; set by each subclass
+
+    def _setup(self, x, pool, strides, padding, fill):
+        op = self.function_name
         if x.ndim != 4:
             raise ValueError(f"{op}: expected x of rank 4 (batch, height, width, channels), got shape {x.shape}")
         if padding not in ("valid", "same"):
@@ -85,8 +88,10 @@ class MaxPool2D(_Pool2D):
     row-major, as PyTorch picks): backward then reads that small index array and the
     gradient, never the input again."""
 
-    def forward(self, x, pool=(2, 2), strides=(2, 2), padding="valid", op="max_pool2d"):
-        xp = self._setup(x, pool, strides, padding, op, fill=-np.inf)
+    function_name = "max_pool2d"
+
+    def forward(self, x, pool=(2, 2), strides=(2, 2), padding="valid"):
+        xp = self._setup(x, pool, strides, padding, fill=-np.inf)
         _, _, _, _, _, (ho, wo), _ = self.geometry
         out = np.empty((xp.shape[0], ho, wo, xp.shape[3]), xp.dtype)
         argmax = np.zeros(out.shape, np.min_scalar_type(pool[0] * pool[1] - 1))
@@ -104,11 +109,12 @@ class MaxPool2D(_Pool2D):
                 np.maximum(first, candidate, out=first)
 
         for_batch_halves(run, xp.shape[0], xp.size)
-        self.padded_shape, self.argmax = xp.shape, argmax
+        self.padded_shape = xp.shape
+        self.save_for_backward(argmax)
         return out
 
     def backward(self, g):
-        argmax, tiles = self.argmax, self.geometry[-1]
+        argmax, tiles = self.saved[0], self.geometry[-1]
         dxp = self._grad_buffer(self.padded_shape, g.dtype)
 
         def run(batch):
@@ -126,15 +132,18 @@ class MaxPool2D(_Pool2D):
 
 
 class AvgPool2D(_Pool2D):
-    def forward(self, x, pool=(2, 2), strides=(2, 2), padding="valid", op="avg_pool2d"):
-        xp = self._setup(x, pool, strides, padding, op, fill=0)
+    function_name = "avg_pool2d"
+
+    def forward(self, x, pool=(2, 2), strides=(2, 2), padding="valid"):
+        xp = self._setup(x, pool, strides, padding, fill=0)
         cells = self._cells(xp)
         total = cells[0].copy()
         for cell in cells[1:]:
             np.add(total, cell, out=total)
         self.xp_shape = xp.shape
-        self.scale = self._inverse_counts(x.shape, x.dtype)
-        return np.multiply(total, self.scale, out=total)
+        scale = self._inverse_counts(x.shape, x.dtype)
+        self.save_for_backward(scale)
+        return np.multiply(total, scale, out=total)
 
     def _inverse_counts(self, x_shape, dtype):
         """1 / (real cells in each window), shape (Ho, Wo, 1): padded cells are not counted."""
@@ -147,7 +156,7 @@ class AvgPool2D(_Pool2D):
 
     def backward(self, g):
         # out = (1/count) sum_window x  =>  dx = sum over the windows holding x of g / count
-        gs = g * self.scale
+        gs = g * self.saved[0]
         dxp = self._grad_buffer(self.xp_shape, g.dtype)
         for dx_cell in self._cells(dxp):
             if self.geometry[-1]:
@@ -162,7 +171,7 @@ def _pool_args(pool_size, strides, padding, op):
     strides = pool if strides is None else _pair(strides, "strides", op)
     if not isinstance(padding, str):
         raise ValueError(f"{op}: padding must be 'valid' or 'same', got {padding!r}")
-    return dict(pool=pool, strides=strides, padding=padding.lower(), op=op)
+    return dict(pool=pool, strides=strides, padding=padding.lower())
 
 
 def _single(value, name, op):
@@ -180,9 +189,12 @@ def _pool1d_args(pool_size, strides, padding, op):
 
 
 class MaxPool1D(MaxPool2D):
+    function_name = "max_pool1d"
+
     def forward(self, x, **attrs):
         if x.ndim != 3:
-            raise ValueError(f"{attrs['op']}: expected x of rank 3 (batch, steps, channels), got shape {x.shape}")
+            raise ValueError(f"{self.function_name}: expected x of rank 3 (batch, steps, channels), "
+                             f"got shape {x.shape}")
         return super().forward(x[:, None], **attrs)[:, 0]
 
     def backward(self, g):
@@ -190,9 +202,12 @@ class MaxPool1D(MaxPool2D):
 
 
 class AvgPool1D(AvgPool2D):
+    function_name = "avg_pool1d"
+
     def forward(self, x, **attrs):
         if x.ndim != 3:
-            raise ValueError(f"{attrs['op']}: expected x of rank 3 (batch, steps, channels), got shape {x.shape}")
+            raise ValueError(f"{self.function_name}: expected x of rank 3 (batch, steps, channels), "
+                             f"got shape {x.shape}")
         return super().forward(x[:, None], **attrs)[:, 0]
 
     def backward(self, g):

@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from ..autograd import Function
-from .conv import same_padding
+from .im2col import same_padding
 from .convolution import data_format_of, normalize_tuple, output_shape, pad_spatial, tap_slices, windows
 from .nn_activations import as_op_input
 

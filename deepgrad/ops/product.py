@@ -49,8 +49,5 @@ class MatMul(Function):
         return ga, gb
 
 
-def matmul(a, b):
-    return MatMul.apply(a, b)
-
-
-dot = matmul
+def matmul(x1, x2):
+    return MatMul.apply(x1, x2)

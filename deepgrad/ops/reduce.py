@@ -9,7 +9,8 @@ import math
 
 import numpy as np
 
-from ..autograd import Function
+from ..autograd import Function, Tensor
+from .math import sqrt
 
 
 def _axes(axis, ndim: int, op: str) -> tuple:
@@ -61,15 +62,16 @@ class Mean(Function):
 
 
 class _Extreme(Function):
-    """max/min: the gradient is shared evenly between tied extremes (as PyTorch's amax)."""
+    """max/min: the gradient is shared evenly between tied extremes (as PyTorch's amax).
+
+    A subclass names its reducer; its class name, lower-cased, is the function's name."""
 
     reducer = None
 
     def forward(self, a, axis=None, keepdims=False):
-        self.shape, self.axes, self.keepdims = a.shape, _axes(axis, a.ndim, self.op), keepdims
+        self.shape, self.axes, self.keepdims = a.shape, _axes(axis, a.ndim, type(self).__name__.lower()), keepdims
         out = type(self).reducer(a, axis=self.axes, keepdims=True)
-        mask = a == out
-        self.save_for_backward(mask)
+        self.save_for_backward(a == out)
         return out if keepdims else np.squeeze(out, axis=self.axes)
 
     def backward(self, g):
@@ -80,31 +82,30 @@ class _Extreme(Function):
 
 
 class Max(_Extreme):
-    op = "max"
     reducer = staticmethod(np.max)
 
 
 class Min(_Extreme):
-    op = "min"
     reducer = staticmethod(np.min)
 
 
 class Var(Function):
-    def forward(self, a, axis=None, keepdims=False, ddof=0, op="var"):
-        self.axes, self.keepdims = _axes(axis, a.ndim, op), keepdims
+    def forward(self, a, axis=None, keepdims=False, ddof=0):
+        self.axes, self.keepdims = _axes(axis, a.ndim, "var"), keepdims
         n = int(np.prod([a.shape[i] for i in self.axes])) if self.axes else 1
         centred = a - a.mean(axis=self.axes, keepdims=True)
         # n - ddof <= 0 gives inf or nan, as in NumPy and PyTorch
-        dof = np.asarray(n - ddof if n > ddof else 0, a.dtype)
+        self.dof = n - ddof if n > ddof else 0
         self.save_for_backward(centred)
         with np.errstate(divide="ignore", invalid="ignore"):
-            self.scale = 2 / dof
-            return np.sum(centred * centred, axis=self.axes, keepdims=keepdims) / dof
+            return np.sum(centred * centred, axis=self.axes, keepdims=keepdims) / np.asarray(self.dof, a.dtype)
 
     def backward(self, g):
         # d var / d a_i = 2 (a_i - mean) / (n - ddof)
         centred = self.saved[0]
-        return _expand(g, centred.shape, self.axes, self.keepdims) * self.scale * centred
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = 2 / np.asarray(self.dof, g.dtype)
+        return _expand(g, centred.shape, self.axes, self.keepdims) * scale * centred
 
 
 class LogSumExp(Function):
@@ -123,34 +124,43 @@ class LogSumExp(Function):
         return _expand(g, a.shape, self.axes, self.keepdims) * np.exp(a - out)
 
 
-def sum(a, axis=None, keepdims=False):  # noqa: A001 - NumPy's name
-    return Sum.apply(a, axis=axis, keepdims=keepdims)
+def sum(x, axis=None, keepdims=False):  # noqa: A001 - NumPy's name
+    return Sum.apply(x, axis=axis, keepdims=keepdims)
 
 
-def mean(a, axis=None, keepdims=False):
-    return Mean.apply(a, axis=axis, keepdims=keepdims)
+def mean(x, axis=None, keepdims=False):
+    return Mean.apply(x, axis=axis, keepdims=keepdims)
 
 
-def max(a, axis=None, keepdims=False):  # noqa: A001
-    return Max.apply(a, axis=axis, keepdims=keepdims)
+def max(x, axis=None, keepdims=False, initial=None):  # noqa: A001
+    """The maximum over ``axis``; ``initial`` takes part in it as one more element (NumPy's rule)."""
+    out = Max.apply(x, axis=axis, keepdims=keepdims)
+    if initial is None:
+        return out
+    from .math import maximum
+    return maximum(out, initial)
 
 
-def min(a, axis=None, keepdims=False):  # noqa: A001
-    return Min.apply(a, axis=axis, keepdims=keepdims)
+def min(x, axis=None, keepdims=False, initial=None):  # noqa: A001
+    """The minimum over ``axis``; ``initial`` takes part in it as one more element (NumPy's rule)."""
+    out = Min.apply(x, axis=axis, keepdims=keepdims)
+    if initial is None:
+        return out
+    from .math import minimum
+    return minimum(out, initial)
 
 
-def var(a, axis=None, keepdims=False, ddof=0):
-    return Var.apply(a, axis=axis, keepdims=keepdims, ddof=ddof)
+def var(x, axis=None, keepdims=False, ddof=0):
+    return Var.apply(x, axis=axis, keepdims=keepdims, ddof=ddof)
 
 
-def std(a, axis=None, keepdims=False, ddof=0):
-    from .math import sqrt
+def std(x, axis=None, keepdims=False, ddof=0):
+    _axes(axis, np.ndim(x.data if isinstance(x, Tensor) else x), "std")  # an error names std, not var
+    return sqrt(Var.apply(x, axis=axis, keepdims=keepdims, ddof=ddof))
 
-    return sqrt(Var.apply(a, axis=axis, keepdims=keepdims, ddof=ddof, op="std"))
 
-
-def logsumexp(a, axis=None, keepdims=False):
-    return LogSumExp.apply(a, axis=axis, keepdims=keepdims)
+def logsumexp(x, axis=None, keepdims=False):
+    return LogSumExp.apply(x, axis=axis, keepdims=keepdims)
 
 
 amax, amin = max, min

@@ -9,6 +9,7 @@ from .base import Optimizer
 class Adagrad(Optimizer):
     """accumulator += g^2 (it starts at ``initial_accumulator_value``);  w -= lr g / sqrt(accumulator + eps)."""
 
+    elementwise_update = True  # the flat-group fast path (see flat_group)
     slot_names = ("accumulator",)
 
     def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, weight_decay=None,
@@ -40,6 +41,7 @@ class Adadelta(Optimizer):
     E[dx^2] = rho E[dx^2] + (1 - rho) delta^2;  w += lr * delta.
     """
 
+    elementwise_update = True  # the flat-group fast path (see flat_group)
     slot_names = ("accumulated_grad", "accumulated_delta_var")
 
     def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-7, weight_decay=None, clipnorm=None,

@@ -10,10 +10,20 @@ from .base import Optimizer
 
 
 class Adam(Optimizer):
-    """m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2  (amsgrad: v_hat = max(v_hat, v), used for v)
-    lr_t = lr sqrt(1 - b2^t) / (1 - b1^t);  w -= lr_t m / (sqrt(v) + eps),  t = iterations + 1.
-    (Keras folds the bias corrections into lr_t, so epsilon sits where PyTorch's eps * sqrt(1 - b2^t) would.)
+    """Adam (Kingma and Ba, 2015) as Keras 3 computes it, with t = iterations + 1:
+
+        m_t = β1 m_{t-1} + (1 - β1) g_t
+        v_t = β2 v_{t-1} + (1 - β2) g_t²
+        α_t = lr √(1 - β2^t) / (1 - β1^t)
+        w_t = w_{t-1} - α_t m_t / (√v_t + ε)
+
+    (amsgrad: the last line uses v_hat_t = max(v_hat_{t-1}, v_t) in place of v_t.)
+    The bias corrections m̂_t = m_t / (1 - β1^t), v̂_t = v_t / (1 - β2^t) are folded into the
+    step size α_t, and ε is added to √v_t: this is the paper's step lr m̂_t / (√v̂_t + ε') with
+    ε' = ε / √(1 - β2^t), where PyTorch adds ε itself to √v̂_t.
     """
+
+    elementwise_update = True  # the flat-group fast path (see flat_group)
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False,
                  weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None, name="adam", **kwargs):
@@ -28,34 +38,33 @@ class Adam(Optimizer):
         return ("m", "v", "v_hat") if self.amsgrad else ("m", "v")
 
     def update_step(self, gradient, variable, learning_rate):
-        slots = self.slots(variable)
         t = self.iterations + 1
-        lr_t = learning_rate * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
+        alpha_t = learning_rate * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
+        slots = self.slots(variable)
         arrays = [gradient, variable.data, slots["m"], slots["v"]] + ([slots["v_hat"]] if self.amsgrad else [])
         if not all(a.flags.c_contiguous for a in arrays[1:]):  # flat views of these would be copies
-            self._update(lr_t, *arrays)
+            self._adam(alpha_t, *arrays)
             return
-        # element by element, so a large weight is updated as two halves in two threads
+        # element by element, so a large variable is updated as two halves in two threads
         flat = [a.reshape(-1) for a in arrays]
-        for_batch_halves(lambda part: self._update(lr_t, *(a[part] for a in flat)), variable.size, variable.size)
+        for_batch_halves(lambda part: self._adam(alpha_t, *(a[part] for a in flat)), variable.size, variable.size)
 
-    def _update(self, lr_t, g, w, m, v, v_hat=None):
-        """The formulas above, in place through one scratch array."""
+    def _adam(self, alpha_t, g, w, m, v, v_hat=None):
+        """The formulas of the class docstring, in place. The temporaries share one scratch
+        array: written as ``m += (1 - b1) * g`` and so on, each would be an array of its own."""
         b1, b2 = self.beta_1, self.beta_2
-        buf = np.multiply(g, 1 - b1)
+        scratch = np.empty_like(g)
+        # m_t = β1 m_{t-1} + (1 - β1) g_t
         m *= b1
-        m += buf
-        np.multiply(g, g, out=buf)
-        buf *= 1 - b2
+        m += np.multiply(g, 1 - b1, out=scratch)
+        # v_t = β2 v_{t-1} + (1 - β2) g_t²
         v *= b2
-        v += buf
-        if v_hat is not None:
+        v += np.multiply(np.square(g, out=scratch), 1 - b2, out=scratch)
+        if v_hat is not None:  # AMSGrad: v_hat_t = max(v_hat_{t-1}, v_t) in place of v_t
             v = np.maximum(v_hat, v, out=v_hat)
-        np.sqrt(v, out=buf)
-        buf += self.epsilon
-        np.divide(m, buf, out=buf)
-        buf *= lr_t
-        w -= buf
+        # w_t = w_{t-1} - α_t m_t / (√v_t + ε)
+        denominator = np.add(np.sqrt(v, out=scratch), self.epsilon, out=scratch)
+        w -= np.multiply(np.divide(m, denominator, out=scratch), alpha_t, out=scratch)
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,

@@ -9,6 +9,7 @@ from .base import Optimizer
 class Adamax(Optimizer):
     """m = b1 m + (1 - b1) g;  u = max(b2 u, |g|);  w -= lr m / ((1 - b1^t) (u + eps)),  t = iterations + 1."""
 
+    elementwise_update = True  # the flat-group fast path (see flat_group)
     slot_names = ("m", "u")
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=None,

@@ -7,6 +7,10 @@ count the iteration, then project every variable that has a ``constraint``.
 
 Per-variable state ("slots") is created by ``build`` in the order of the variables and
 saved with ``get_state()`` under keys ``"<index>/<slot>"``.
+
+An optimiser whose ``update_step`` is element-wise declares ``elementwise_update = True`` and
+gets the flat-group fast path: its small variables of one dtype are updated together as one
+flat array (see ``flat_group``).
 """
 from __future__ import annotations
 
@@ -15,8 +19,9 @@ import math
 import numpy as np
 
 from ..autograd import Tensor
-from .schedules import LearningRateSchedule
 from . import schedules
+from .flat_group import FlatGroup
+from .schedules import LearningRateSchedule
 
 
 # Keras options that change nothing on a NumPy CPU run, and ones accepted only when unset
@@ -29,46 +34,22 @@ def _clip_factor(norm: float, clip: float) -> float:
     return clip / max(norm, clip)
 
 
-_GROUP_MAX_SIZE = 1 << 15  # elements; smaller variables are updated together (see _update_variables)
-
-
-class _FlatGroup:
-    """Several variables of one dtype seen as one flat variable by an element-wise update.
-
-    Its slots are flat arrays, and each variable's own slots become views of them, so the
-    optimizer's state (``get_state``, ``set_state``) stays per variable. Each update copies
-    the variables' values and gradients in and the new values back out.
-    """
-
-    def __init__(self, variables: list, slots: list[dict]):
-        self.variables = variables
-        ends = np.cumsum([v.size for v in variables])
-        self.spans = [(int(end) - v.size, int(end)) for v, end in zip(variables, ends)]
-        self.size = int(ends[-1])
-        self.data = np.empty(self.size, variables[0].dtype)
-        self.slots = {}
-        for name in slots[0]:
-            flat = self.slots[name] = np.empty(self.size, slots[0][name].dtype)
-            for v, own, (start, end) in zip(variables, slots, self.spans):
-                flat[start:end] = own[name].reshape(-1)
-                own[name] = flat[start:end].reshape(v.shape)
-
-    def gather(self, grads: list) -> np.ndarray:
-        """The variables' values into ``data``; their gradients as one flat array."""
-        np.concatenate([v.data.reshape(-1) for v in self.variables], out=self.data)
-        return np.concatenate([g.reshape(-1) for g in grads])
-
-    def scatter(self) -> None:
-        for v, (start, end) in zip(self.variables, self.spans):
-            v.data[...] = self.data[start:end].reshape(v.shape)
-
-
 class Optimizer:
     """Base class. Subclasses set ``slot_names`` and implement ``update_step``."""
 
     slot_names: tuple = ()          # per-variable arrays shaped like the variable
     slot_initial_values: dict = {}  # slot name -> starting value when not 0 (Adagrad's accumulator)
     global_slots: dict = {}         # name -> initial scalar value, shared by all variables
+    # The flat-group fast path (``flat_group``): ``update_step`` is element-wise, so variables
+    # under ``flat_group_max_size`` elements are updated together, one flat array per dtype.
+    elementwise_update: bool = False
+    flat_group_max_size: int = 1 << 15
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # an update_step written in a subclass is element-wise only if the subclass says so
+        if "update_step" in cls.__dict__ and "elementwise_update" not in cls.__dict__:
+            cls.elementwise_update = False
 
     def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
                  name=None, **kwargs):
@@ -102,9 +83,7 @@ class Optimizer:
         self._pending_state = None
         self._exclude_ids: set[int] = set()
         self._exclude_names: tuple = ()
-        self._groups: dict[tuple, _FlatGroup] = {}  # small variables updated together (ids -> group)
-        # the built-in updates are element-wise; a subclass's own update_step is run as it is
-        self._elementwise = type(self).update_step.__module__.startswith(__package__ + ".")
+        self._groups: dict[tuple, FlatGroup] = {}  # the flat groups, by the ids of their variables
 
     # ----------------------------------------------------------------- learning rate
     @property
@@ -151,7 +130,7 @@ class Optimizer:
 
     def slots(self, variable) -> dict[str, np.ndarray]:
         """The state arrays of ``variable`` (updated in place)."""
-        if type(variable) is _FlatGroup:
+        if type(variable) is FlatGroup:
             return variable.slots
         return self._slots[self._index[id(variable)]]
 
@@ -253,14 +232,17 @@ class Optimizer:
         raise NotImplementedError
 
     def _update_variables(self, grads: list, variables: list, learning_rate: float) -> None:
-        """``update_step`` for each variable. The built-in updates are element-wise, so theirs
-        runs once over all small variables of a dtype gathered into one flat array: the same
-        dozen NumPy calls for a model's biases together instead of a dozen for each. A
-        subclass's own ``update_step`` sees one variable at a time."""
+        """``update_step`` for each variable, or, with ``elementwise_update``, once for each
+        flat group of small variables (the fast path of ``flat_group``) and once for each
+        large variable."""
+        if not self.elementwise_update:
+            for g, var in zip(grads, variables):
+                self.update_step(g, var, learning_rate)
+            return
         small: dict = {}  # dtype -> (gradients, variables)
         for g, var in zip(grads, variables):
             data = var.data
-            if self._elementwise and data.size < _GROUP_MAX_SIZE:
+            if data.size < self.flat_group_max_size:
                 group = small.get(data.dtype)
                 if group is None:
                     group = small[data.dtype] = ([], [])
@@ -276,14 +258,14 @@ class Optimizer:
                 self.update_step(flat.gather(group_grads), flat, learning_rate)
                 flat.scatter()
 
-    def _flat_group(self, variables: list) -> "_FlatGroup":
+    def _flat_group(self, variables: list) -> FlatGroup:
         key = tuple(id(v) for v in variables)
         group = self._groups.get(key)
         if group is None:
             # a variable's slots are views of one group's arrays at a time: forget groups sharing one
             ids = set(key)
             self._groups = {k: g for k, g in self._groups.items() if ids.isdisjoint(k)}
-            group = self._groups[key] = _FlatGroup(variables, [self.slots(v) for v in variables])
+            group = self._groups[key] = FlatGroup(variables, [self.slots(v) for v in variables])
         return group
 
     def _before_update(self) -> None:

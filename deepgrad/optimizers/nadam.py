@@ -13,6 +13,7 @@ class Nadam(Optimizer):
     w -= lr m_hat / (sqrt(v_hat) + eps).
     """
 
+    elementwise_update = True  # the flat-group fast path (see flat_group)
     slot_names = ("m", "v")
     global_slots = {"u_product": 1.0}
 

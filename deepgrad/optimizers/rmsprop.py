@@ -15,6 +15,8 @@ class RMSprop(Optimizer):
     (Keras puts epsilon inside the square root; PyTorch adds it after.)
     """
 
+    elementwise_update = True  # the flat-group fast path (see flat_group)
+
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,
                  weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None, name="rmsprop", **kwargs):
         super().__init__(learning_rate, weight_decay=weight_decay, clipnorm=clipnorm, clipvalue=clipvalue,

@@ -13,6 +13,8 @@ class SGD(Optimizer):
     (PyTorch's b = momentum * b + g; w -= lr * b is the same update with v = -lr * b.)
     """
 
+    elementwise_update = True  # the flat-group fast path (see flat_group)
+
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None, clipnorm=None,
                  clipvalue=None, global_clipnorm=None, name="SGD", **kwargs):
         super().__init__(learning_rate, weight_decay=weight_decay, clipnorm=clipnorm, clipvalue=clipvalue,

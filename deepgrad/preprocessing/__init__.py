@@ -1,4 +1,4 @@
-"""Floor 7: preprocessing of images (``image``) and sequences (``sequence``)."""
+"""Floor 8: preprocessing of images (``image``) and sequences (``sequence``)."""
 from . import image, sequence
 from .sequence import pad_sequences
 

@@ -1,4 +1,4 @@
-"""Floor 5: random tensors, as ``keras.random``."""
+"""Floor 6: random tensors, as ``keras.random``."""
 from .random import (
     beta, binomial, categorical, dropout, gamma, normal, randint, shuffle, truncated_normal, uniform,
 )

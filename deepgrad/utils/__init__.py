@@ -1,4 +1,4 @@
-"""Floor 7: helpers around training data (labels, splits, seeds, downloads).
+"""Floor 8: helpers around training data (labels, splits, seeds, downloads).
 
 ``deepgrad.utils.to_categorical`` and friends, under Keras's names.
 """

@@ -86,3 +86,16 @@ def test_tensor_methods_route_to_the_ops():
     np.testing.assert_array_equal(x.max(axis=-1).data, x0.max(axis=-1))
     (x.T * 2.0).sum().backward()
     np.testing.assert_array_equal(x.grad, np.full(x0.shape, 2.0))
+
+
+def test_numpy_functions_on_a_tensor_return_numpy_arrays():
+    # as for Keras's NumPy-backend tensors: np.squeeze(t) is an ndarray that np.random accepts
+    t = dg.Tensor(np.arange(3.0).reshape(1, 3), requires_grad=True)
+    squeezed = np.squeeze(t)
+    assert type(squeezed) is np.ndarray and squeezed.shape == (3,)
+    assert np.random.default_rng(0).choice(squeezed, p=[0.0, 0.0, 1.0]) == 2.0
+    joined = np.concatenate([t, dg.Tensor(np.ones((1, 3)))], axis=0)
+    assert type(joined) is np.ndarray and joined.shape == (2, 3)
+    assert type(np.asarray(t)) is np.ndarray
+    assert float(np.mean(t)) == 1.0
+    assert isinstance(t + np.ones(3), dg.Tensor) and isinstance(np.ones(3) + t, dg.Tensor)  # operators stay in the graph

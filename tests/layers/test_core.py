@@ -68,7 +68,7 @@ def test_dense_matches_torch_forward_and_backward():
 def test_dense_relu_is_fused_into_one_node_and_softmax_is_separate():
     x = np.ones((2, 3), "float32")
     relu_out = layers.Dense(4, activation="relu")(dg.Tensor(x, requires_grad=True))
-    assert relu_out._ctx.name == "Linear"
+    assert relu_out._ctx.name == "LinearReLU"
     soft = layers.Dense(4, activation="softmax")
     soft_out = soft(dg.Tensor(x, requires_grad=True))
     assert soft_out._ctx.name == "Softmax" and soft.activation_name == "softmax"

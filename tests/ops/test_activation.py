@@ -35,7 +35,7 @@ ELEMENTWISE = {
     "elu": (dg.elu, F.elu, away_from_zero),
     "elu_alpha": (lambda t: dg.elu(t, alpha=0.5), lambda t: F.elu(t, alpha=0.5), away_from_zero),
     "selu": (dg.selu, F.selu, away_from_zero),
-    "gelu": (dg.gelu, F.gelu, normal),
+    "gelu": (lambda t: dg.gelu(t, approximate=False), F.gelu, normal),
     "gelu_tanh": (lambda t: dg.gelu(t, approximate=True), lambda t: F.gelu(t, approximate="tanh"), normal),
     "softplus": (dg.softplus, F.softplus, normal),
 }

@@ -208,21 +208,6 @@ BACKWARD_CASES = {
 }
 
 
-@pytest.mark.parametrize("name", list(BACKWARD_CASES))
-def test_backward_twice_with_retained_graph(name):
-    fn, arrays = BACKWARD_CASES[name]
-    inputs = [dg.Tensor(a, requires_grad=True) for a in arrays]
-    out = fn(*inputs)
-    w = normal(9, out.shape)
-    out.backward(w, retain_graph=True)
-    first = [t.grad.copy() for t in inputs]
-    for t in inputs:
-        t.grad = None
-    out.backward(w)
-    for t, f in zip(inputs, first):
-        np.testing.assert_array_equal(t.grad, f)
-
-
 @settings(max_examples=15)
 @given(nd=st.integers(1, 2), size=st.integers(3, 6), k=st.integers(1, 3), stride=st.integers(1, 2),
        dilation=st.integers(1, 2), padding=st.sampled_from(["valid", "same"]), groups=st.sampled_from([1, 2]),

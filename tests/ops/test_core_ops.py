@@ -380,3 +380,21 @@ BACKWARD_CASES = {
     "Scatter": (lambda a: ops.scatter(np.array([[0], [2], [0]]), a, (4,)), [rng.standard_normal(3)]),
     "ScatterUpdate": (lambda a, b: ops.scatter_update(a, np.array([[0], [2]]), b), [rng.standard_normal(4), rng.standard_normal(2)]),
 }
+
+
+def test_vectorize_as_numpy_and_keras():
+    def f(a, b):
+        return a - b if a > b else a + b
+
+    out = dg.vectorize(f)([1, 2, 3, 4], 2)
+    np.testing.assert_array_equal(out.data, np.vectorize(lambda a, b: a - b if a > b else a + b)([1, 2, 3, 4], 2))
+    rows = dg.vectorize(lambda m: dg.sum(m, axis=-1), signature="(n)->()")(np.arange(6.0).reshape(2, 3))
+    np.testing.assert_array_equal(rows.data, [3.0, 12.0])
+
+
+def test_view_reinterprets_bytes():
+    x = np.array([1.0, -2.0], np.float32)
+    np.testing.assert_array_equal(dg.view(x, "int32").data, x.view(np.int32))
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(keras.ops.view(x, "int32")), x.view(np.int32))
+    with pytest.raises(ValueError, match="view"):
+        dg.view(np.ones(3, np.int8), "int32")

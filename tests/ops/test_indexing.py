@@ -213,18 +213,6 @@ def test_sort_random_shapes(shape, seed, data):
     compare_with_torch(lambda t: dg.top_k(t, k)[0], lambda t: torch.topk(t, k).values, [x])
 
 
-def test_retained_graph_gives_the_same_gradient_twice():
-    for name, (fn, arrays) in BACKWARD_CASES.items():
-        ts = [dg.Tensor(a, requires_grad=True) for a in arrays]
-        out = fn(*ts)
-        g = np.random.default_rng(0).standard_normal(out.shape)
-        out.backward(g, retain_graph=True)
-        first = [t.grad.copy() for t in ts]
-        out.backward(g)
-        for t, f in zip(ts, first):
-            np.testing.assert_allclose(t.grad, 2 * f, rtol=1e-12, err_msg=name)
-
-
 # ------------------------------------------------------------------ errors
 def test_errors_name_the_op_and_argument():
     x = np.ones((2, 3))

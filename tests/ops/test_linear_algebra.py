@@ -415,3 +415,26 @@ def test_products_of_empty_arrays():
     x = dg.Tensor(np.ones((0, 3)), requires_grad=True)
     ops.einsum("ij->j", x).sum().backward()
     assert x.grad.shape == (0, 3)
+
+
+def test_slogdet_matches_torch_and_its_gradient():
+    a = np.random.default_rng(5).standard_normal((2, 3, 3))
+    sign, logabs = dg.slogdet(a)
+    t = torch.tensor(a, requires_grad=True)
+    t_sign, t_logabs = torch.linalg.slogdet(t)
+    np.testing.assert_allclose(sign.data, t_sign.detach().numpy())
+    np.testing.assert_allclose(logabs.data, t_logabs.detach().numpy(), rtol=1e-12)
+    x = dg.Tensor(a, requires_grad=True)
+    dg.slogdet(x)[1].sum().backward()
+    t_logabs.sum().backward()
+    np.testing.assert_allclose(x.grad, t.grad.numpy(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("shapes", [((3,), (3,)), ((2, 3), (3,)), ((2, 3), (3, 4)), ((2, 3, 4), (5, 4, 6)),
+                                    ((4,), (2, 4, 3)), ((), (2, 3))])
+def test_dot_follows_numpy(shapes):
+    rng = np.random.default_rng(6)
+    a, b = rng.standard_normal(shapes[0]), rng.standard_normal(shapes[1])
+    np.testing.assert_allclose(dg.dot(a, b).data, np.dot(a, b), rtol=1e-12)
+    with pytest.raises(ValueError, match="dot"):
+        dg.dot(np.ones((2, 3)), np.ones((4, 2)))

@@ -208,14 +208,3 @@ BACKWARD_CASES = {
 }
 
 
-@pytest.mark.parametrize("name", list(BACKWARD_CASES))
-def test_backward_twice_with_retained_graph(name):
-    fn, arrays = BACKWARD_CASES[name]
-    x = dg.Tensor(arrays[0], requires_grad=True)
-    out = fn(x)
-    w = np.random.default_rng(0).standard_normal(out.shape)
-    out.backward(w, retain_graph=True)
-    first = x.grad.copy()
-    x.grad = None
-    out.backward(w)
-    np.testing.assert_array_equal(x.grad, first)

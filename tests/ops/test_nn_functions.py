@@ -335,21 +335,6 @@ BACKWARD_CASES = {
 }
 
 
-@pytest.mark.parametrize("name", list(BACKWARD_CASES))
-def test_backward_twice_with_retained_graph(name):
-    fn, arrays = BACKWARD_CASES[name]
-    inputs = [dg.Tensor(a, requires_grad=True) for a in arrays]
-    out = fn(*inputs)
-    w = normal(9, out.shape)
-    out.backward(w, retain_graph=True)
-    first = [t.grad.copy() for t in inputs]
-    for t in inputs:
-        t.grad = None
-    out.backward(w)
-    for t, f in zip(inputs, first):
-        np.testing.assert_array_equal(t.grad, f)
-
-
 @settings(max_examples=10)
 @given(shape=st.tuples(st.integers(1, 4), st.integers(1, 4), st.integers(2, 5)), seed=st.integers(0, 1000))
 def test_layer_normalization_random_shapes_match_torch(shape, seed):

@@ -208,16 +208,3 @@ BACKWARD_CASES = {
 }
 
 
-@pytest.mark.parametrize("name", list(BACKWARD_CASES))
-def test_backward_twice_with_retained_graph(name):
-    fn, arrays = BACKWARD_CASES[name]
-    inputs = [dg.Tensor(a, requires_grad=True) for a in arrays]
-    out = fn(*inputs)
-    w = normal(9, out.shape)
-    out.backward(w, retain_graph=True)
-    first = [t.grad.copy() for t in inputs]
-    for t in inputs:
-        t.grad = None
-    out.backward(w)
-    for t, f in zip(inputs, first):
-        np.testing.assert_array_equal(t.grad, f)

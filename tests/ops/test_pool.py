@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from hypothesis import given, strategies as st
 
 import deepgrad as dg
-from deepgrad.ops.conv import same_padding
+from deepgrad.ops.im2col import same_padding
 from deepgrad.ops.pool import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d, pool_output_length
 from oracle import check_gradients, compare_with_torch
 

@@ -1,5 +1,6 @@
 """Fused LSTM, GRU and simple RNN ops against torch.nn.LSTM / GRU / RNN, a per-step NumPy
-reference (masks, reset_after=False) and float64 central differences."""
+reference (masks, reset_after=False), their own reference cells built from differentiable ops
+(values and every gradient) and float64 central differences."""
 import numpy as np
 import pytest
 import torch
@@ -8,6 +9,7 @@ from hypothesis import strategies as st
 from oracle import check_gradients, compare_with_torch
 
 import deepgrad as dg
+from deepgrad.ops import recurrent
 from deepgrad.ops.recurrent import gru, lstm, simple_rnn
 
 shapes = st.tuples(st.integers(1, 4), st.integers(1, 6), st.integers(1, 5), st.integers(1, 6))  # B, T, F, U
@@ -212,3 +214,80 @@ def test_bad_shapes_name_the_op_and_both_shapes():
         lstm(x, k, r, b, mask=np.ones((2, 2), bool))
     with pytest.raises(ValueError, match="activation must be one of"):
         simple_rnn(x, k[:, :4], r[:, :4], b[:4], activation="elu")
+
+
+# --------------------------------------------------------------------------- fused op against its reference cell
+REFERENCES = {
+    "lstm": (lstm, recurrent.lstm_reference, 4, 2, {}),
+    "gru": (gru, recurrent.gru_reference, 3, 1, {"reset_after": True}),
+    "gru_reset_before": (gru, recurrent.gru_reference, 3, 1, {"reset_after": False}),
+    "simple_rnn_tanh": (simple_rnn, recurrent.simple_rnn_reference, 1, 1, {"activation": "tanh"}),
+    "simple_rnn_relu": (simple_rnn, recurrent.simple_rnn_reference, 1, 1, {"activation": "relu"}),
+    "simple_rnn_sigmoid": (simple_rnn, recurrent.simple_rnn_reference, 1, 1, {"activation": "sigmoid"}),
+    "simple_rnn_linear": (simple_rnn, recurrent.simple_rnn_reference, 1, 1, {"activation": "linear"}),
+}
+
+
+def _values_and_gradients(fn, arrays, upstream_seed=5):
+    """Every output of ``fn`` and the gradient of every input (x, weights, initial states),
+    driven by one random upstream gradient per output."""
+    inputs = [dg.Tensor(a, requires_grad=True) for a in arrays]
+    outputs = fn(*inputs)
+    rng = np.random.default_rng(upstream_seed)
+    upstream = [rng.standard_normal(o.shape) for o in outputs]
+    sum((o * u).sum() for o, u in zip(outputs, upstream)).backward()
+    return [o.data for o in outputs], [t.grad for t in inputs]
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCES))
+@given(shape=shapes, go_backwards=st.booleans(), masked=st.booleans(), seed=st.integers(0, 2 ** 16))
+def test_fused_op_matches_its_reference_cell(name, shape, go_backwards, masked, seed):
+    op, ref, gates, states, kwargs = REFERENCES[name]
+    bias_shape = (2, 3 * shape[3]) if kwargs.get("reset_after") else None
+    arrays = _arrays(shape, gates, np.float64, n_states=states, bias_shape=bias_shape, seed=seed)
+    mask = np.random.default_rng(seed).random(shape[:2]) < 0.7 if masked else None
+    got_values, got_grads = _values_and_gradients(
+        lambda *a: op(*a, mask=mask, go_backwards=go_backwards, **kwargs), arrays)
+    want_values, want_grads = _values_and_gradients(
+        lambda *a: ref(*a, mask=mask, go_backwards=go_backwards, **kwargs), arrays)
+    assert len(got_values) == len(want_values) == 1 + states
+    for i, (g, w) in enumerate(zip(got_values, want_values)):
+        np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12, err_msg=f"output {i}")
+    for i, (g, w) in enumerate(zip(got_grads, want_grads)):
+        assert g is not None and w is not None, f"input {i}: no gradient"
+        np.testing.assert_allclose(g, w, rtol=1e-9, atol=1e-11, err_msg=f"gradient of input {i}")
+
+
+def test_reference_cells_are_the_formulas():
+    """The reference cells against the per-step NumPy formulas of this file, one step."""
+    x, k, r, b, h0, c0 = _arrays((3, 1, 2, 4), 4, np.float64, n_states=2)
+    h, c = recurrent.lstm_cell(x[:, 0], h0, c0, k, r, b)
+    want_h, (_, want_c) = lstm_cell(x[:, 0], (h0, c0), k, r, b)
+    np.testing.assert_allclose(h.data, want_h, rtol=1e-13)
+    np.testing.assert_allclose(c.data, want_c, rtol=1e-13)
+    for reset_after, b3 in ((True, np.stack([b[:12], b[4:]])), (False, b[:12])):
+        h = recurrent.gru_cell(x[:, 0], h0, k[:, :12], r[:, :12], b3, reset_after=reset_after)
+        np.testing.assert_allclose(h.data, gru_cell(x[:, 0], (h0,), k[:, :12], r[:, :12], b3, reset_after)[0],
+                                   rtol=1e-13)
+    h = recurrent.simple_rnn_cell(x[:, 0], h0, k[:, :4], r[:, :4], b[:4], activation="relu")
+    np.testing.assert_allclose(h.data, rnn_cell(x[:, 0], (h0,), k[:, :4], r[:, :4], b[:4], "relu")[0], rtol=1e-13)
+
+
+# --------------------------------------------------------------------------- backward twice
+@pytest.mark.parametrize("mask", [None, MASK[:, :4]])
+@pytest.mark.parametrize("name", ["lstm", "gru", "gru_reset_before", "simple_rnn_tanh"])
+def test_second_backward_with_retained_graph_gives_the_same_gradients(name, mask):
+    op, _, gates, states, kwargs = REFERENCES[name]
+    bias_shape = (2, 9) if kwargs.get("reset_after") else None
+    arrays = _arrays((3, 4, 2, 3), gates, np.float64, n_states=states, bias_shape=bias_shape, seed=7)
+    inputs = [dg.Tensor(a, requires_grad=True) for a in arrays]
+    outputs = op(*inputs, mask=mask, **kwargs)
+    rng = np.random.default_rng(2)
+    loss = sum((o * rng.standard_normal(o.shape)).sum() for o in outputs)
+    loss.backward(retain_graph=True)
+    first = [t.grad.copy() for t in inputs]
+    for t in inputs:
+        t.grad = None
+    loss.backward()
+    for i, (t, g) in enumerate(zip(inputs, first)):
+        np.testing.assert_array_equal(t.grad, g, err_msg=f"gradient of input {i}")

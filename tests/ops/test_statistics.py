@@ -414,18 +414,6 @@ def test_quantile_random_shapes_match_torch(shape, seed, q, data):
     compare_with_torch(lambda t: dg.quantile(t, q, axis=axis), lambda t: torch.quantile(t, q, dim=axis), [x])
 
 
-def test_retained_graph_gives_the_same_gradient_twice():
-    for name, (fn, arrays) in BACKWARD_CASES.items():
-        ts = [dg.Tensor(a, requires_grad=True) for a in arrays]
-        out = fn(*ts)
-        g = np.random.default_rng(0).standard_normal(out.shape)
-        out.backward(g, retain_graph=True)
-        first = [t.grad.copy() for t in ts]
-        out.backward(g)
-        for t, f in zip(ts, first):
-            np.testing.assert_allclose(t.grad, 2 * f, rtol=1e-12, err_msg=name)
-
-
 # ------------------------------------------------------------------ errors
 def test_errors_name_the_op_and_argument():
     x = np.ones((2, 3))

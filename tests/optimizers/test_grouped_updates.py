@@ -1,15 +1,16 @@
 """The built-in optimisers update small variables of one dtype together, as one flat array.
 
-That must change nothing: every value and every piece of state equals the one-variable-at-
-a-time update bit for bit, when the set of variables with a gradient changes from step to
-step, across get_state/set_state, and a subclass's own update_step is never grouped.
+That fast path (``elementwise_update``, see ``deepgrad/optimizers/flat_group.py``) must
+change nothing: every value and every piece of state equals the one-variable-at-a-time
+update bit for bit, when the set of variables with a gradient changes from step to step,
+across get_state/set_state; and a subclass's own update_step is grouped only when the
+subclass declares it element-wise.
 """
 import numpy as np
 import pytest
 
 import deepgrad as dg
 from deepgrad import optimizers
-from deepgrad.optimizers import base
 
 SHAPES = [(3, 4), (5,), (2, 3, 2), (1,), (7, 3)]
 MAKERS = {
@@ -37,7 +38,7 @@ def gradients(step, dtype=np.float32, missing=()):
 
 
 def run(make, monkeypatch, grouped, steps=4, missing_at=None):
-    monkeypatch.setattr(base, "_GROUP_MAX_SIZE", 1 << 15 if grouped else 0)
+    monkeypatch.setattr(optimizers.Optimizer, "flat_group_max_size", 1 << 15 if grouped else 0)
     opt, variables = make(), make_variables()
     for step in range(steps):
         missing = (1, 3) if step == missing_at else ()
@@ -49,7 +50,7 @@ def run(make, monkeypatch, grouped, steps=4, missing_at=None):
 def test_grouped_update_is_bit_identical(name, monkeypatch):
     opt_one, one = run(MAKERS[name], monkeypatch, grouped=False)
     opt_all, grouped = run(MAKERS[name], monkeypatch, grouped=True)
-    if MAKERS[name]()._elementwise:
+    if MAKERS[name]().elementwise_update:
         assert opt_all._groups, "the small variables were not grouped"
     for a, b in zip(one, grouped):
         np.testing.assert_array_equal(a.data, b.data)
@@ -83,7 +84,7 @@ def test_state_restored_into_a_grouped_optimizer_continues_exactly(monkeypatch):
 
 def test_variables_of_two_dtypes_form_two_groups(monkeypatch):
     def mixed_run(grouped):
-        monkeypatch.setattr(base, "_GROUP_MAX_SIZE", 1 << 15 if grouped else 0)
+        monkeypatch.setattr(optimizers.Optimizer, "flat_group_max_size", 1 << 15 if grouped else 0)
         rng = np.random.default_rng(1)
         mixed = [dg.Variable(rng.standard_normal(3), dtype=d) for d in (np.float32, np.float64) * 2]
         opt = optimizers.Adam(0.1)
@@ -99,7 +100,7 @@ def test_variables_of_two_dtypes_form_two_groups(monkeypatch):
 
 
 def test_a_custom_update_step_sees_each_variable(monkeypatch):
-    monkeypatch.setattr(base, "_GROUP_MAX_SIZE", 1 << 15)
+    monkeypatch.setattr(optimizers.Optimizer, "flat_group_max_size", 1 << 15)
     seen = []
 
     class Recording(optimizers.SGD):
@@ -110,3 +111,42 @@ def test_a_custom_update_step_sees_each_variable(monkeypatch):
     variables = make_variables()
     Recording(0.1).apply(gradients(0), variables)
     assert seen == [v.name for v in variables]
+
+
+class SignDescent(optimizers.Optimizer):
+    """An element-wise update defined outside the package: w -= lr sign(g) |w|^0.5."""
+
+    elementwise_update = True
+
+    def update_step(self, gradient, variable, learning_rate):
+        variable.data -= learning_rate * np.sign(gradient) * np.sqrt(np.abs(variable.data))
+
+
+def test_the_fast_path_is_what_the_class_declares(monkeypatch):
+    def sign_run(grouped):
+        monkeypatch.setattr(optimizers.Optimizer, "flat_group_max_size", 1 << 15 if grouped else 0)
+        opt, variables = SignDescent(0.1), make_variables()
+        for step in range(3):
+            opt.apply(gradients(step), variables)
+        return opt, variables
+
+    opt, grouped = sign_run(True)
+    assert len(opt._groups) == 1 and len(next(iter(opt._groups.values())).variables) == len(SHAPES)
+    for a, b in zip(sign_run(False)[1], grouped):
+        np.testing.assert_array_equal(a.data, b.data)
+
+    class Plain(SignDescent):  # its own update_step, not declared element-wise
+        def update_step(self, gradient, variable, learning_rate):
+            assert variable.shape in SHAPES
+            super().update_step(gradient, variable, learning_rate)
+
+    class Declared(Plain):
+        elementwise_update = True
+
+    assert not Plain.elementwise_update and Declared.elementwise_update
+    assert all(cls.elementwise_update for cls in (optimizers.SGD, optimizers.Adam, optimizers.AdamW,
+                                                  optimizers.Nadam, optimizers.Adamax, optimizers.RMSprop,
+                                                  optimizers.Adagrad, optimizers.Adadelta))
+    plain = Plain(0.1)
+    plain.apply(gradients(0), make_variables())
+    assert not plain._groups

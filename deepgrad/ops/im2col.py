@@ -10,6 +10,8 @@ gradient of ``cols`` back onto the input (col2im), one kernel offset at a time.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
@@ -116,8 +118,11 @@ def resolve_padding(padding, in_hw, kernel_hw, strides, dilation, op: str) -> tu
 
 
 class Conv2D(Function):
-    def forward(self, x, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1), relu=False,
-                op="conv2d"):
+    function_name = "conv2d"  # the public function, named in errors
+    fused_relu = False  # Conv2DReLU: relu(conv2d), applied in place on the GEMM's output
+
+    def forward(self, x, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1)):
+        op = self.function_name
         if x.ndim != 4 or kernel.ndim != 4:
             raise ValueError(f"{op}: expected x of rank 4 (batch, height, width, channels) and kernel of rank 4 "
                              f"(kh, kw, in, out), got shapes {x.shape} and {kernel.shape}")
@@ -136,40 +141,42 @@ class Conv2D(Function):
             raise ValueError(f"{op}: kernel {kernel.shape[:2]} with dilation {dilation} does not fit in the "
                              f"input (x shape {x.shape}, padding {padding!r})")
         self.geometry = (x.shape, xp.shape, pads, strides, dilation, (ho, wo))
+        self.kernel_shape = kernel.shape
         cols = im2col(xp, (kh, kw), strides, dilation, (ho, wo), ones_column=bias is not None)
         weights = kernel.reshape(kh * kw * cin, cout)
         if bias is not None:
             weights = np.concatenate([weights, bias[None].astype(weights.dtype, copy=False)])
         out = cols @ weights  # [cols 1] [K; b] = cols K + b
-        if relu:
+        if self.fused_relu:
             for_batch_halves(lambda rows: np.maximum(out[rows], 0, out=out[rows]), out.shape[0], out.size)
-        self.relu_out = out if relu else None
-        # keep only what backward needs: cols for dKernel (and dBias), the kernel for dX
-        needs_cols = self.needs_input_grad[1] or (bias is not None and self.needs_input_grad[2])
-        self.cols = cols if needs_cols else None
-        self.kernel = kernel
+        # keep only what backward needs: cols for dKernel (and dBias), the kernel for dX,
+        # the output for the relu's mask
+        needs = self.needs_input_grad
+        needs_cols = needs[1] or (bias is not None and needs[2])
+        self.save_for_backward(cols if needs_cols else None, kernel if needs[0] else None,
+                               out if self.fused_relu else None)
         return out.reshape(n, ho, wo, cout)
 
     def backward(self, g):
-        kernel = self.kernel
-        g2 = g.reshape(-1, kernel.shape[-1])
-        if self.relu_out is not None:  # the fused relu: dY masked where y = 0
-            y, masked = self.relu_out, np.empty_like(g2)
+        cols, kernel, relu_out = self.saved
+        g2 = g.reshape(-1, self.kernel_shape[-1])
+        if relu_out is not None:  # the fused relu: dY masked where y = 0
+            y, masked = relu_out, np.empty_like(g2)
             for_batch_halves(lambda rows: np.multiply(g2[rows], y[rows] > 0, out=masked[rows]), len(y), y.size)
             g2 = masked
         dx = dkernel = dbias = None
         if self.needs_input_grad[0]:
-            dx = self._col2im(g2)
-        if self.cols is not None:
+            dx = self._col2im(g2, kernel)
+        if cols is not None:
             # out = [cols 1] [K; b]  =>  [dK; db] = [cols 1]^T dOut, computed as (dOut^T [cols 1])^T:
             # the same GEMM with the long axis inner, measured about 10% faster
-            dweights = (g2.T @ self.cols).T
-            rows = kernel.size // kernel.shape[-1]
-            dkernel = dweights[:rows].reshape(kernel.shape)
+            dweights = (g2.T @ cols).T
+            rows = math.prod(self.kernel_shape[:-1])
+            dkernel = dweights[:rows].reshape(self.kernel_shape)
             dbias = dweights[rows] if len(self.needs_input_grad) > 2 else None
         return (dx, dkernel, dbias)[:len(self.needs_input_grad)]
 
-    def _col2im(self, g2):
+    def _col2im(self, g2, kernel):
         """dX: d(cols) = dOut K^T, scatter-added back onto the cells each column was read from.
 
         Computed one kernel offset at a time, dcols_(i,j) = dOut K_(i,j)^T of shape (N*Ho*Wo, Cin),
@@ -177,32 +184,42 @@ class Conv2D(Function):
         add reads a contiguous block (measured 1.8x faster than one GEMM then strided adds).
         """
         x_shape, xp_shape, pads, strides, dilation, (ho, wo) = self.geometry
-        kh, kw, cin, _ = self.kernel.shape
+        kh, kw, cin, _ = kernel.shape
         dxp = np.zeros(xp_shape, dtype=g2.dtype)
         buf = np.empty((g2.shape[0], cin), dtype=g2.dtype)
         for i in range(kh):
             for j in range(kw):
-                np.matmul(g2, self.kernel[i, j].T, out=buf)
+                np.matmul(g2, kernel[i, j].T, out=buf)
                 dxp[_offset_slices(i, j, strides, dilation, (ho, wo))] += buf.reshape(-1, ho, wo, cin)
         (top, _), (left, _) = pads
         return dxp[:, top:top + x_shape[1], left:left + x_shape[2]]
 
 
+class Conv2DReLU(Conv2D):
+    fused_relu = True
+
+
 class Conv1D(Conv2D):
     """A conv2d of height 1: (N, T, C) is seen as (N, 1, T, C), the kernel (k, Cin, Cout) as (1, k, Cin, Cout)."""
 
-    def forward(self, x, kernel, bias=None, strides=1, padding="valid", dilation=1, relu=False):
+    function_name = "conv1d"
+
+    def forward(self, x, kernel, bias=None, strides=1, padding="valid", dilation=1):
         if x.ndim != 3 or kernel.ndim != 3:
-            raise ValueError(f"conv1d: expected x of rank 3 (batch, steps, channels) and kernel of rank 3 "
-                             f"(k, in, out), got shapes {x.shape} and {kernel.shape}")
+            raise ValueError(f"{self.function_name}: expected x of rank 3 (batch, steps, channels) and kernel of "
+                             f"rank 3 (k, in, out), got shapes {x.shape} and {kernel.shape}")
         out = super().forward(x[:, None], kernel[None], bias, strides=(1, strides), padding=padding,
-                              dilation=(1, dilation), relu=relu, op="conv1d")
+                              dilation=(1, dilation))
         return out[:, 0]
 
     def backward(self, g):
         grads = super().backward(g[:, None])
         dx, dkernel = grads[0], grads[1]
         return (None if dx is None else dx[:, 0], None if dkernel is None else dkernel[0]) + grads[2:]
+
+
+class Conv1DReLU(Conv1D):
+    fused_relu = True
 
 
 def _padding_name(padding, op: str) -> str:
@@ -213,36 +230,36 @@ def _padding_name(padding, op: str) -> str:
 
 def conv2d(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation_rate=(1, 1)):
     """2-D convolution (cross-correlation, as Keras and PyTorch compute it), channels-last."""
-    return _conv2d(x, kernel, bias, strides, padding, dilation_rate, relu=False)
+    return _conv2d(Conv2D, x, kernel, bias, strides, padding, dilation_rate)
 
 
 def conv2d_relu(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation_rate=(1, 1)):
     """``relu(conv2d(...))`` as one op: the relu is applied in place on the GEMM's output."""
-    return _conv2d(x, kernel, bias, strides, padding, dilation_rate, relu=True)
+    return _conv2d(Conv2DReLU, x, kernel, bias, strides, padding, dilation_rate)
 
 
 def conv1d(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1):
     """1-D convolution over (batch, steps, channels); padding "valid", "same" or "causal"."""
-    return _conv1d(x, kernel, bias, strides, padding, dilation_rate, relu=False)
+    return _conv1d(Conv1D, x, kernel, bias, strides, padding, dilation_rate)
 
 
 def conv1d_relu(x, kernel, bias=None, strides=1, padding="valid", dilation_rate=1):
     """``relu(conv1d(...))`` as one op."""
-    return _conv1d(x, kernel, bias, strides, padding, dilation_rate, relu=True)
+    return _conv1d(Conv1DReLU, x, kernel, bias, strides, padding, dilation_rate)
 
 
-def _conv2d(x, kernel, bias, strides, padding, dilation_rate, relu):
+def _conv2d(op, x, kernel, bias, strides, padding, dilation_rate):
     padding = _padding_name(padding, "conv2d")
     if padding == "causal":
         raise ValueError("conv2d: padding 'causal' exists only for conv1d")
     attrs = dict(strides=_pair(strides, "strides", "conv2d"), padding=padding,
-                 dilation=_pair(dilation_rate, "dilation_rate", "conv2d"), relu=relu)
+                 dilation=_pair(dilation_rate, "dilation_rate", "conv2d"))
     inputs = (x, kernel) if bias is None else (x, kernel, bias)
-    return Conv2D.apply(*inputs, **attrs)
+    return op.apply(*inputs, **attrs)
 
 
-def _conv1d(x, kernel, bias, strides, padding, dilation_rate, relu):
+def _conv1d(op, x, kernel, bias, strides, padding, dilation_rate):
     attrs = dict(strides=_single(strides, "strides"), padding=_padding_name(padding, "conv1d"),
-                 dilation=_single(dilation_rate, "dilation_rate"), relu=relu)
+                 dilation=_single(dilation_rate, "dilation_rate"))
     inputs = (x, kernel) if bias is None else (x, kernel, bias)
-    return Conv1D.apply(*inputs, **attrs)
+    return op.apply(*inputs, **attrs)

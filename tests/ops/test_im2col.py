@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from hypothesis import given, strategies as st
 
 import deepgrad as dg
-from deepgrad.ops.conv import conv1d, conv1d_relu, conv2d, conv2d_relu, conv_output_length, same_padding
+from deepgrad.ops.im2col import conv1d, conv1d_relu, conv2d, conv2d_relu, conv_output_length, same_padding
 from oracle import check_gradients, compare_with_torch
 
 

@@ -1,0 +1,77 @@
+"""``InputSpec``: what a layer expects of an input (rank, dtype, sizes of some axes), as Keras spells it.
+
+``spec.check(shape, dtype, layer_name)`` raises a ValueError naming the layer and the shape
+when an input does not fit; ``None`` in a shape matches any size.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+class InputSpec:
+    def __init__(self, dtype=None, shape=None, ndim=None, max_ndim=None, min_ndim=None, axes=None,
+                 allow_last_axis_squeeze=False, name=None, optional=False):
+        self.dtype = str(np.dtype(dtype)) if dtype is not None else None
+        if shape is not None:
+            self.shape = tuple(None if s is None else int(s) for s in shape)
+            self.ndim = len(self.shape)
+        else:
+            self.shape, self.ndim = None, ndim
+        self.max_ndim, self.min_ndim = max_ndim, min_ndim
+        self.name, self.optional = name, optional
+        self.allow_last_axis_squeeze = allow_last_axis_squeeze
+        try:
+            self.axes = {int(k): v for k, v in (axes or {}).items()}
+        except (ValueError, TypeError, AttributeError):
+            raise TypeError(f"InputSpec: axes must be a dict with integer keys, got {axes!r}") from None
+        top = self.ndim if self.ndim is not None else self.max_ndim
+        if self.axes and top is not None and max(self.axes) > top - 1:
+            raise ValueError(f"InputSpec: axis {max(self.axes)} is greater than the largest allowed, {top - 1}")
+
+    def check(self, shape, dtype=None, layer_name: str = "layer") -> None:
+        """Raise if an input of ``shape`` (and ``dtype``) does not meet the spec."""
+        shape = tuple(shape)
+        rank = len(shape)
+
+        def fail(what):
+            raise ValueError(f"Input of layer {layer_name!r} is incompatible with the layer: {what}, "
+                             f"got shape {shape}")
+
+        if self.ndim is not None and not self.allow_last_axis_squeeze and rank != self.ndim:
+            fail(f"expected ndim={self.ndim}")
+        if self.ndim is not None and self.allow_last_axis_squeeze:
+            squeezed = shape[:-1] if shape and shape[-1] == 1 else shape
+            if len(squeezed) not in (self.ndim, self.ndim - 1) and rank != self.ndim:
+                fail(f"expected ndim={self.ndim} (a last axis of 1 may be squeezed)")
+        if self.max_ndim is not None and rank > self.max_ndim:
+            fail(f"expected max_ndim={self.max_ndim}")
+        if self.min_ndim is not None and rank < self.min_ndim:
+            fail(f"expected min_ndim={self.min_ndim}")
+        if self.dtype is not None and dtype is not None and str(np.dtype(dtype)) != self.dtype:
+            fail(f"expected dtype={self.dtype}, found dtype={np.dtype(dtype)}")
+        for axis, value in self.axes.items():
+            values = value if isinstance(value, (list, tuple)) else [value]
+            size = shape[axis] if -rank <= axis < rank else None
+            if size is not None and value is not None and size not in values:
+                fail(f"expected axis {axis} of input shape to have value {value}")
+        if self.shape is not None and rank == len(self.shape):
+            for got, want in zip(shape, self.shape):
+                if want is not None and got is not None and got != want:
+                    fail(f"expected shape={self.shape}")
+
+    def get_config(self):
+        return {"dtype": self.dtype, "shape": None if self.shape is None else list(self.shape), "ndim": self.ndim,
+                "max_ndim": self.max_ndim, "min_ndim": self.min_ndim, "axes": self.axes}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        parts = [f"{k}={v}" for k, v in (("dtype", self.dtype), ("shape", self.shape), ("ndim", self.ndim),
+                                          ("max_ndim", self.max_ndim), ("min_ndim", self.min_ndim),
+                                          ("axes", self.axes)) if v]
+        return f"InputSpec({', '.join(parts)})"
+
+
+__all__ = ["InputSpec"]

@@ -1,0 +1,122 @@
+"""What the three fused recurrent ops share: argument checks, time-major layouts, masks, the
+in-place sigmoid, and the step-by-step loop that runs a reference cell over a sequence."""
+from __future__ import annotations
+
+import numpy as np
+
+from ...autograd import Tensor
+from ..math import where
+from ..manipulation import stack
+
+
+# --------------------------------------------------------------------------- the reference loop
+def scan(cell, x, states: tuple, mask=None, go_backwards=False) -> tuple:
+    """Keras's RNN loop over ``cell(x_t, *states) -> new_states`` (the output is ``new_states[0]``)
+    from ordinary differentiable ops: ``(outputs (batch, time, units), *final_states)``.
+
+    Where ``mask[b, t]`` is False the states carry over unchanged, so that step's output
+    repeats the previous state.
+    """
+    steps = range(x.shape[1])
+    outputs = []
+    for t in (reversed(steps) if go_backwards else steps):
+        new = cell(x[:, t], *states)
+        if mask is not None:
+            keep = np.asarray(mask, dtype=bool)[:, t:t + 1]
+            new = tuple(where(keep, n, s) for n, s in zip(new, states))
+        states = new
+        outputs.append(states[0])
+    return (stack(outputs, axis=1), *states)
+
+
+# --------------------------------------------------------------------------- argument checks
+def as_array(a) -> np.ndarray:
+    return a.data if isinstance(a, Tensor) else np.asarray(a)
+
+
+def _check(op: str, x, kernel, recurrent_kernel, bias, bias_shape, states):
+    """Reject bad shapes with a message that names the op and both shapes."""
+    if x.ndim != 3:
+        raise ValueError(f"{op}: inputs must be (batch, time, features), got shape {x.shape}")
+    batch, _, features = x.shape
+    units = recurrent_kernel.shape[0]
+    gates = bias_shape[-1] // units
+    expected = {"kernel": (kernel.shape, (features, gates * units)),
+                "recurrent_kernel": (recurrent_kernel.shape, (units, gates * units)),
+                "bias": (bias.shape, bias_shape)}
+    expected.update({name: (s.shape, (batch, units)) for name, s in states.items()})
+    for name, (got, want) in expected.items():
+        if tuple(got) != tuple(want):
+            raise ValueError(f"{op}: {name} has shape {tuple(got)}, expected {want} for inputs of "
+                             f"shape {x.shape} and {units} units")
+
+
+def prepare(op: str, x, kernel, recurrent_kernel, bias, bias_shape, states: dict, mask):
+    """Fill default bias and zero states, check every shape, and return the mask as a bool array."""
+    xa = as_array(x)
+    dtype = xa.dtype if xa.dtype.kind == "f" else np.dtype(np.float32)
+    units = as_array(recurrent_kernel).shape[0]
+    bias = np.zeros(bias_shape, dtype) if bias is None else bias
+    states = {name: np.zeros((xa.shape[0], units), dtype) if s is None else s for name, s in states.items()}
+    _check(op, xa, as_array(kernel), as_array(recurrent_kernel), as_array(bias), bias_shape,
+           {name: as_array(s) for name, s in states.items()})
+    if mask is not None:
+        mask = as_array(mask).astype(bool)
+        if mask.shape != xa.shape[:2]:
+            raise ValueError(f"{op}: mask has shape {mask.shape}, expected (batch, time) = {xa.shape[:2]}")
+    return bias, list(states.values()), mask
+
+
+# --------------------------------------------------------------------------- layouts and masks
+def time_major(x: np.ndarray, go_backwards: bool) -> np.ndarray:
+    """(batch, time, ...) -> contiguous (time, batch, ...), time reversed if ``go_backwards``."""
+    if go_backwards:
+        x = x[:, ::-1]
+    return np.ascontiguousarray(x.swapaxes(0, 1))
+
+
+def batch_major(x: np.ndarray, go_backwards: bool) -> np.ndarray:
+    """The inverse of ``time_major``."""
+    x = x.swapaxes(0, 1)
+    if go_backwards:
+        x = x[:, ::-1]
+    return np.ascontiguousarray(x)
+
+
+def feature_major(x: np.ndarray, go_backwards: bool) -> np.ndarray:
+    """(batch, time, features) -> a (time, features, batch) view, time reversed if ``go_backwards``."""
+    return (x[:, ::-1] if go_backwards else x).transpose(1, 2, 0)
+
+
+def masks(mask, go_backwards: bool, dtype, batch_last: bool = False):
+    """A (batch, time) mask as time-major ``keep`` (float 0/1) and ``drop`` (bool), (T, B, 1)
+    or, with ``batch_last``, (T, 1, B); ``(None, None)`` without a mask."""
+    if mask is None:
+        return None, None
+    keep = time_major(np.asarray(mask, dtype=bool), go_backwards)
+    keep = keep[:, None, :] if batch_last else keep[:, :, None]
+    return keep.astype(dtype), ~keep
+
+
+# --------------------------------------------------------------------------- in-place arithmetic
+def sigmoid_of_negated(a: np.ndarray) -> None:
+    """In place: ``a <- 1 / (1 + exp(a))``, the sigmoid of ``-a``.
+
+    The fused ops fold the ``-1`` into private copies of their weights (scaling by a power of
+    two is exact), so a gate costs one ``exp``, one add and one reciprocal; an ``exp`` that
+    overflows gives inf and the gate 0, as it should (callers silence that warning).
+    """
+    np.exp(a, out=a)
+    np.add(a, 1, out=a)
+    np.reciprocal(a, out=a)
+
+
+def sum_over_steps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``sum_t a[t] @ b[t]^T`` for feature-major ``(time, m, batch)`` and ``(time, n, batch)``:
+    a weight gradient, one GEMM per step (faster here than a stacked matmul and a sum)."""
+    out = np.dot(a[0], b[0].T)
+    step = np.empty_like(out)
+    for t in range(1, len(a)):
+        np.dot(a[t], b[t].T, out=step)
+        np.add(out, step, out=out)
+    return out

@@ -1,0 +1,215 @@
+"""Keras's GRU: a plain reference cell, then the fused sequence op.
+
+Gates z (update), r (reset), h (candidate), in that order along the last axis of ``kernel``
+W (features, 3 units) and ``recurrent_kernel`` U (units, 3 units).
+
+reset_after=True (Keras's default; ``bias`` (2, 3 units) = input bias b, recurrent bias b'):
+
+    z_t  = σ(x_t W_z + b_z + h_{t-1} U_z + b'_z)
+    r_t  = σ(x_t W_r + b_r + h_{t-1} U_r + b'_r)
+    h̃_t  = tanh(x_t W_h + b_h + r_t ⊙ (h_{t-1} U_h + b'_h))
+    h_t  = z_t ⊙ h_{t-1} + (1 - z_t) ⊙ h̃_t
+
+reset_after=False (``bias`` (3 units,)): as above without b', and
+
+    h̃_t  = tanh(x_t W_h + (r_t ⊙ h_{t-1}) U_h + b_h)
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...autograd import Function
+from ..activation import sigmoid, tanh
+from ..product import matmul
+from .common import as_array, feature_major, masks, prepare, scan, sigmoid_of_negated, sum_over_steps
+
+
+# --------------------------------------------------------------------------- reference
+def gru_cell(x_t, h_prev, kernel, recurrent_kernel, bias, reset_after=True):
+    """One step, as the formulas in the module docstring read: ``h_t``."""
+    units = recurrent_kernel.shape[0]
+    z, r, h = (slice(g * units, (g + 1) * units) for g in range(3))
+    W, U = kernel, recurrent_kernel
+    if reset_after:
+        b, b_rec = bias[0], bias[1]
+        z_t = sigmoid(matmul(x_t, W[:, z]) + b[z] + matmul(h_prev, U[:, z]) + b_rec[z])
+        r_t = sigmoid(matmul(x_t, W[:, r]) + b[r] + matmul(h_prev, U[:, r]) + b_rec[r])
+        h_cand = tanh(matmul(x_t, W[:, h]) + b[h] + r_t * (matmul(h_prev, U[:, h]) + b_rec[h]))
+    else:
+        b = bias
+        z_t = sigmoid(matmul(x_t, W[:, z]) + matmul(h_prev, U[:, z]) + b[z])
+        r_t = sigmoid(matmul(x_t, W[:, r]) + matmul(h_prev, U[:, r]) + b[r])
+        h_cand = tanh(matmul(x_t, W[:, h]) + matmul(r_t * h_prev, U[:, h]) + b[h])
+    return z_t * h_prev + (1 - z_t) * h_cand
+
+
+def gru_reference(x, kernel, recurrent_kernel, bias=None, h0=None, mask=None, go_backwards=False,
+                  reset_after=True):
+    """``gru`` computed by ``gru_cell`` one step at a time: ``(h_seq, h_last)``."""
+    units = as_array(recurrent_kernel).shape[0]
+    bias_shape = (2, 3 * units) if reset_after else (3 * units,)
+    bias, (h0,), mask = prepare("gru", x, kernel, recurrent_kernel, bias, bias_shape, {"h0": h0}, mask)
+    cell = lambda x_t, h: (gru_cell(x_t, h, kernel, recurrent_kernel, bias, reset_after),)  # noqa: E731
+    return scan(cell, x, (h0,), mask, go_backwards)
+
+
+# --------------------------------------------------------------------------- fused
+class GRU(Function):
+    """``(h_seq, h_last)`` of Keras's GRU over the whole sequence.
+
+    Every per-step array is feature-major, ``(features, batch)``, so that a gate is a
+    contiguous block of rows and each element-wise pass is one flat loop (see ``LSTM``). Each
+    step starts with one GEMM ``[W; b]^T [x_t; 1]`` (a stacked matmul over all steps at once is
+    slow when features == 1, and this layout also gives dW and db as one GEMM per step).
+    The sigmoid gates z and r are computed as ``1 / (1 + exp(-a))``, their ``-1`` folded into
+    private copies of the weights.
+
+    Besides the gates, backward needs one more array per step,
+    ``s_t = h_{t-1} U_h + b'_h`` (reset_after) or ``s_t = r_t ⊙ h_{t-1}`` (reset_after=False).
+    """
+
+    def forward(self, x, kernel, recurrent_kernel, bias, h0, mask=None, go_backwards=False, reset_after=True):
+        dtype = x.dtype
+        batch, steps, features = x.shape
+        units = recurrent_kernel.shape[0]
+        kernel, recurrent_kernel, bias, h0 = (a.astype(dtype, copy=False)
+                                              for a in (kernel, recurrent_kernel, bias, h0))
+        negate_zr = np.repeat(np.array([-1, -1, 1], dtype), units)   # the GEMMs yield -a_z, -a_r, a_h
+        if reset_after:
+            b_in = bias[0].copy()
+            b_in[:2 * units] += bias[1, :2 * units]      # b'_z and b'_r simply add to b_z and b_r
+            b_rec_h = bias[1, 2 * units:, None]
+        else:
+            b_in = bias
+
+        x_ones = np.empty((steps, features + 1, batch), dtype)        # x_ones[t] = [x_t; 1]
+        x_ones[:, :features] = feature_major(x, go_backwards)
+        x_ones[:, features] = 1
+        input_weights_T = np.ascontiguousarray((np.concatenate([kernel, b_in[None]]) * negate_zr).T)
+        recurrent_T = np.ascontiguousarray(recurrent_kernel.T * negate_zr[:, None])
+        recurrent_zr_T, recurrent_h_T = recurrent_T[:2 * units], recurrent_T[2 * units:]
+        gates = np.empty((steps, 3 * units, batch), dtype)           # z_t, r_t, h̃_t
+        h = np.empty((steps + 1, units, batch), dtype)               # h[t + 1] = h_t, h[0] = h0
+        h[0] = h0.T
+        s = np.empty((steps, units, batch), dtype)                   # s_t (class docstring)
+        keep, drop = masks(mask, go_backwards, dtype, batch_last=True)
+        recurrent = np.empty((3 * units if reset_after else 2 * units, batch), dtype)
+        scratch = np.empty((units, batch), dtype)
+        with np.errstate(over="ignore"):
+            for t in range(steps):
+                g, h_prev = gates[t], h[t]
+                zr, z, r, h_cand = g[:2 * units], g[:units], g[units:2 * units], g[2 * units:]
+                np.dot(input_weights_T, x_ones[t], out=g)
+                if reset_after:
+                    np.dot(recurrent_T, h_prev, out=recurrent)
+                    np.add(zr, recurrent[:2 * units], out=zr)
+                    sigmoid_of_negated(zr)
+                    np.add(recurrent[2 * units:], b_rec_h, out=s[t])    # s = h_{t-1} U_h + b'_h
+                    np.multiply(r, s[t], out=scratch)                   # r ⊙ s
+                else:
+                    np.dot(recurrent_zr_T, h_prev, out=recurrent)
+                    np.add(zr, recurrent, out=zr)
+                    sigmoid_of_negated(zr)
+                    np.multiply(r, h_prev, out=s[t])                    # s = r ⊙ h_{t-1}
+                    np.dot(recurrent_h_T, s[t], out=scratch)            # s U_h
+                np.add(h_cand, scratch, out=h_cand)
+                np.tanh(h_cand, out=h_cand)
+                np.subtract(h_prev, h_cand, out=scratch)                # h_t = h̃ + z (h_{t-1} - h̃)
+                np.multiply(scratch, z, out=scratch)
+                np.add(h_cand, scratch, out=h[t + 1])
+                if drop is not None:                                    # a masked step keeps h_{t-1}
+                    np.copyto(h[t + 1], h_prev, where=drop[t])
+
+        self.reset_after, self.go_backwards, self.masked = reset_after, go_backwards, keep is not None
+        self.save_for_backward(x_ones, gates, h, s, kernel, recurrent_kernel, *([keep] if self.masked else []))
+        return h[1:].transpose(2, 0, 1), h[steps].T.copy()
+
+    def backward(self, grads):
+        g_seq, g_h = grads
+        x_ones, gates, h, s, kernel, recurrent_kernel, *keep = self.saved
+        keep = keep[0] if keep else None
+        steps, three_u, batch = gates.shape
+        units = three_u // 3
+        z, r, h_cand, h_prev = gates[:, :units], gates[:, units:2 * units], gates[:, 2 * units:], h[:-1]
+        # per-step factors, each a new array: with a = pre-activation,
+        # da_z = dh (h_{t-1} - h̃) z (1 - z);  da_h = dh (1 - z) (1 - h̃^2);  dh_{t-1} gets dh z
+        dz_factor = (h_prev - h_cand) * z * (1 - z)
+        dh_cand_factor = (1 - z) * (1 - h_cand * h_cand)
+        carry = z
+        dr_factor = r * (1 - r) * (s if self.reset_after else h_prev)
+        if keep is not None:          # a masked step passes dh straight to the previous one
+            dz_factor *= keep
+            dh_cand_factor *= keep
+            carry = z * keep + (1 - keep)
+
+        # an unused h_seq (return_sequences=False) gets zeros: checking for them is cheaper
+        # than the transposing copy
+        d_h_seq = np.ascontiguousarray(g_seq.transpose(1, 2, 0)) if g_seq.any() else None
+        dh = np.array(g_h.T, dtype=gates.dtype, order="C")
+        scratch = np.empty((units, batch), gates.dtype)
+        if self.reset_after:
+            # d_recurrent: gradient of h_{t-1} U + b', [da_z, da_r, da_h ⊙ r]; d_cand: da_h
+            d_recurrent, d_cand = np.empty_like(gates), np.empty((steps, units, batch), gates.dtype)
+            for t in range(steps - 1, -1, -1):
+                if d_h_seq is not None:
+                    np.add(dh, d_h_seq[t], out=dh)
+                d_rec = d_recurrent[t]
+                np.multiply(dh, dz_factor[t], out=d_rec[:units])              # da_z
+                np.multiply(dh, dh_cand_factor[t], out=d_cand[t])             # da_h
+                np.multiply(d_cand[t], dr_factor[t], out=d_rec[units:2 * units])  # da_r = da_h s r (1 - r)
+                np.multiply(d_cand[t], r[t], out=d_rec[2 * units:])           # ds = da_h r
+                np.multiply(dh, carry[t], out=scratch)
+                np.dot(recurrent_kernel, d_rec, out=dh)                       # dh_{t-1} = d_rec U^T + dh z
+                np.add(dh, scratch, out=dh)
+            d_input = d_recurrent.copy()  # gradient of x_t W + b: [da_z, da_r, da_h]
+            d_input[:, 2 * units:] = d_cand
+        else:
+            recurrent_h = np.ascontiguousarray(recurrent_kernel[:, 2 * units:])
+            recurrent_zr = np.ascontiguousarray(recurrent_kernel[:, :2 * units])
+            ds = np.empty((units, batch), gates.dtype)
+            d_input = np.empty_like(gates)  # gradient of x_t W + b: [da_z, da_r, da_h]
+            for t in range(steps - 1, -1, -1):
+                if d_h_seq is not None:
+                    np.add(dh, d_h_seq[t], out=dh)
+                d_in = d_input[t]
+                np.multiply(dh, dz_factor[t], out=d_in[:units])              # da_z
+                np.multiply(dh, dh_cand_factor[t], out=d_in[2 * units:])     # da_h
+                np.dot(recurrent_h, d_in[2 * units:], out=ds)                # ds = da_h U_h^T, s = r h_{t-1}
+                np.multiply(ds, dr_factor[t], out=d_in[units:2 * units])     # da_r = ds h_{t-1} r (1 - r)
+                np.multiply(dh, carry[t], out=scratch)
+                np.multiply(ds, r[t], out=ds)
+                np.add(scratch, ds, out=scratch)
+                np.dot(recurrent_zr, d_in[:2 * units], out=dh)               # dh_{t-1} = [da_z, da_r] U_zr^T
+                np.add(dh, scratch, out=dh)                                  #   + dh z + ds r
+            d_recurrent = d_input
+
+        need = self.needs_input_grad
+        dx = dk = dr = db = None
+        if need[0]:                                     # dx_t = d_input_t W^T
+            dx = np.matmul(kernel, d_input).transpose(2, 0, 1)
+            dx = np.ascontiguousarray(dx[:, ::-1] if self.go_backwards else dx)
+        if need[1] or need[3]:
+            d_weights = sum_over_steps(x_ones, d_input)  # [dW; db] = sum_t [x_t; 1] d_input_t^T
+            dk, db = (d_weights[:-1] if need[1] else None), (d_weights[-1] if need[3] else None)
+        if need[2]:
+            if self.reset_after:                         # dU = sum_t h_{t-1}^T d_recurrent_t
+                dr = sum_over_steps(h_prev, d_recurrent)
+            else:                                        # dU_zr from h_{t-1}, dU_h from s_t = r h_{t-1}
+                dr = np.concatenate([sum_over_steps(h_prev, d_input[:, :2 * units]),
+                                     sum_over_steps(s, d_input[:, 2 * units:])], axis=1)
+        if need[3] and self.reset_after:                 # db' = sum_t d_recurrent_t
+            db = np.stack([db, d_recurrent.sum(axis=(0, 2))])
+        return dx, dk, dr, db, np.ascontiguousarray(dh.T)
+
+
+def gru(x, kernel, recurrent_kernel, bias=None, h0=None, mask=None, go_backwards=False, reset_after=True):
+    """Keras's GRU (tanh, sigmoid) over a whole sequence: ``(h_seq, h_last)``.
+
+    ``kernel`` (features, 3 units), ``recurrent_kernel`` (units, 3 units), gate order z, r, h;
+    ``bias`` (2, 3 units) with ``reset_after=True`` (input and recurrent bias), else (3 units,).
+    """
+    units = as_array(recurrent_kernel).shape[0]
+    bias_shape = (2, 3 * units) if reset_after else (3 * units,)
+    bias, (h0,), mask = prepare("gru", x, kernel, recurrent_kernel, bias, bias_shape, {"h0": h0}, mask)
+    return GRU.apply(x, kernel, recurrent_kernel, bias, h0, mask=mask, go_backwards=bool(go_backwards),
+                     reset_after=bool(reset_after))

@@ -1,0 +1,198 @@
+"""Keras's LSTM: a plain reference cell, then the fused sequence op.
+
+Gates i (input), f (forget), c (candidate), o (output), in that order along the last axis of
+``kernel`` W (features, 4 units), ``recurrent_kernel`` U (units, 4 units) and ``bias`` b:
+
+    i_t = σ(x_t W_i + h_{t-1} U_i + b_i)
+    f_t = σ(x_t W_f + h_{t-1} U_f + b_f)
+    c̃_t = tanh(x_t W_c + h_{t-1} U_c + b_c)
+    c_t = f_t ⊙ c_{t-1} + i_t ⊙ c̃_t
+    o_t = σ(x_t W_o + h_{t-1} U_o + b_o)
+    h_t = o_t ⊙ tanh(c_t)
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...autograd import Function, is_grad_enabled
+from ..activation import sigmoid, tanh
+from ..product import matmul
+from .common import as_array, masks, prepare, scan, sigmoid_of_negated
+
+
+# --------------------------------------------------------------------------- reference
+def lstm_cell(x_t, h_prev, c_prev, kernel, recurrent_kernel, bias):
+    """One step, as the formulas in the module docstring read: ``(h_t, c_t)``."""
+    units = recurrent_kernel.shape[0]
+
+    def affine(gate):  # x_t W_gate + h_{t-1} U_gate + b_gate
+        cols = slice(gate * units, (gate + 1) * units)
+        return matmul(x_t, kernel[:, cols]) + matmul(h_prev, recurrent_kernel[:, cols]) + bias[cols]
+
+    i_t = sigmoid(affine(0))
+    f_t = sigmoid(affine(1))
+    c_cand = tanh(affine(2))
+    c_t = f_t * c_prev + i_t * c_cand
+    o_t = sigmoid(affine(3))
+    h_t = o_t * tanh(c_t)
+    return h_t, c_t
+
+
+def lstm_reference(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=None, go_backwards=False):
+    """``lstm`` computed by ``lstm_cell`` one step at a time: ``(h_seq, h_last, c_last)``."""
+    units = as_array(recurrent_kernel).shape[0]
+    bias, (h0, c0), mask = prepare("lstm", x, kernel, recurrent_kernel, bias, (4 * units,),
+                                   {"h0": h0, "c0": c0}, mask)
+    cell = lambda x_t, h, c: lstm_cell(x_t, h, c, kernel, recurrent_kernel, bias)  # noqa: E731
+    return scan(cell, x, (h0, c0), mask, go_backwards)
+
+
+# --------------------------------------------------------------------------- fused
+class LSTM(Function):
+    """``(h_seq, h_last, c_last)`` of Keras's LSTM over the whole sequence.
+
+    With NumPy the per-step Python overhead dominates, so everything runs in place in
+    preallocated buffers, and every per-step array is feature-major, ``(features, batch)``:
+    a gate is then a contiguous block of rows and each element-wise pass one flat loop (on
+    ``(batch, units)`` column slices NumPy pays its inner-loop overhead once per row, which
+    costs more than the arithmetic).
+
+    * Each step is one GEMM ``[U; W; b]^T [h_{t-1}; x_t; 1]`` on a time-major buffer whose row
+      t holds ``[h_{t-1}; x_t; 1]`` (the input projection and its bias come with it), and
+      backward accumulates ``[h_{t-1}; x_t; 1] da_t^T``, the gradients of U, W and b at once,
+      while ``da_t`` is in cache. GEMMs go through ``np.dot``: ``matmul`` takes a slow path
+      when features == 1.
+    * The four gates take one ``exp``: the GEMM yields ``-a`` for i, f, o, and ``-2 a_c`` for
+      the candidate (those factors are folded into a private copy of the weights; scaling by
+      a power of two is exact), so ``1 / (1 + exp(.))`` gives σ(a) and σ(2 a_c), and
+      ``tanh(a_c) = 2 σ(2 a_c) - 1``. (``np.tanh`` costs about twice ``np.exp`` in float32.)
+    * When a gradient will be needed, the forward loop also forms each step's derivative
+      factors while its gates are in cache, instead of in passes over the sequence afterwards.
+    """
+
+    def forward(self, x, kernel, recurrent_kernel, bias, h0, c0, mask=None, go_backwards=False):
+        dtype = x.dtype
+        batch, steps, features = x.shape
+        units = recurrent_kernel.shape[0]
+        kernel, recurrent_kernel, bias, h0, c0 = (a.astype(dtype, copy=False)
+                                                  for a in (kernel, recurrent_kernel, bias, h0, c0))
+        # the GEMM yields -a for the sigmoid gates i, f, o and -2 a_c for the candidate
+        scale = np.repeat(np.array([-1, -1, -2, -1], dtype), units)
+        scaled_weights_T = np.ascontiguousarray((np.concatenate([recurrent_kernel, kernel, bias[None]]) * scale).T)
+        step_inputs = np.empty((steps + 1, units + features + 1, batch), dtype)  # [h_{t-1}; x_t; 1]
+        step_inputs[0, :units] = h0.T
+        step_inputs[:steps, units:units + features] = (x[:, ::-1] if go_backwards else x).transpose(1, 2, 0)
+        step_inputs[steps, units:] = 0
+        step_inputs[:, -1] = 1
+        gates = np.empty((steps, 4 * units, batch), dtype)            # i, f, σ(2 a_c), o of each step
+        # work[t % 2] = [c̃; c_{t-1}; 4 i; tanh(c_t)] of step t; c_t goes to the other buffer
+        work = np.empty((2, 4 * units, batch), dtype)
+        work[0, units:2 * units] = c0.T
+        train = is_grad_enabled() and any(self.needs_input_grad)
+        if train:
+            # per step, each gate's derivative times the factor it multiplies:
+            # [σ'(a_i) c̃; σ'(a_f) c_{t-1}; tanh'(a_c) i; σ'(a_o) tanh(c_t)], and dc_t/dh_t
+            gate_factors = np.empty((steps, 4 * units, batch), dtype)
+            dc_dh = np.empty((steps, units, batch), dtype)            # o (1 - tanh(c)^2)
+        keep, drop = masks(mask, go_backwards, dtype, batch_last=True)
+        i_cand = np.empty((units, batch), dtype)
+        with np.errstate(over="ignore"):  # exp overflows to inf for saturated gates: σ -> 0
+            for t in range(steps):
+                g, w, h = gates[t], work[t % 2], step_inputs[t + 1, :units]
+                i, f, s2, o = g[:units], g[units:2 * units], g[2 * units:3 * units], g[3 * units:]
+                c_cand, c_prev, tanh_c = w[:units], w[units:2 * units], w[3 * units:]
+                c = work[(t + 1) % 2, units:2 * units]
+                np.dot(scaled_weights_T, step_inputs[t], out=g)
+                sigmoid_of_negated(g)                    # σ(a) for i, f, o; σ(2 a_c) for the candidate
+                if train:
+                    m = gate_factors[t]
+                    np.subtract(1, g, out=m)             # σ' = σ (1 - σ);  tanh'(a) = 4 σ(2a) (1 - σ(2a))
+                    np.multiply(m, g, out=m)
+                np.multiply(s2, 2, out=c_cand)           # c̃ = tanh(a_c) = 2 σ(2 a_c) - 1
+                np.subtract(c_cand, 1, out=c_cand)
+                np.multiply(f, c_prev, out=c)            # c_t = f c_{t-1} + i c̃
+                np.multiply(i, c_cand, out=i_cand)
+                np.add(c, i_cand, out=c)
+                np.tanh(c, out=tanh_c)
+                np.multiply(o, tanh_c, out=h)            # h_t = o tanh(c_t)
+                if train:
+                    np.multiply(i, 4, out=w[2 * units:3 * units])
+                    np.multiply(m, w, out=m)             # times [c̃; c_{t-1}; 4 i; tanh(c_t)]
+                    np.multiply(h, tanh_c, out=dc_dh[t])  # o - o tanh(c)^2
+                    np.subtract(o, dc_dh[t], out=dc_dh[t])
+                if drop is not None:                     # a masked step keeps h_{t-1} and c_{t-1}
+                    np.copyto(c, c_prev, where=drop[t])
+                    np.copyto(h, step_inputs[t, :units], where=drop[t])
+
+        if train:
+            self.go_backwards, self.masked = go_backwards, keep is not None
+            self.save_for_backward(step_inputs, gates, gate_factors, dc_dh, kernel, recurrent_kernel,
+                                   *([keep] if self.masked else []))
+        # h_seq is a view of step_inputs, which holds the states anyway: no copy of the sequence
+        return (step_inputs[1:, :units].transpose(2, 0, 1), step_inputs[steps, :units].T.copy(),
+                work[steps % 2, units:2 * units].T.copy())
+
+    def backward(self, grads):
+        g_seq, g_h, g_c = grads
+        step_inputs, gates, gate_factors, dc_dh, kernel, recurrent_kernel, *keep = self.saved
+        keep = keep[0] if keep else None
+        steps, four_u, batch = gates.shape
+        units = four_u // 4
+        dtype = gates.dtype
+        forget = gates[:, units:2 * units]  # dc_{t-1} = dc_t f_t
+        if keep is not None:  # a masked step passes dh, dc straight to the previous one
+            gate_factors = gate_factors * keep
+            dc_dh = dc_dh * keep
+            forget = forget * keep + (1 - keep)
+        # an unused h_seq (return_sequences=False) gets zeros: checking for them is cheaper than
+        # the transposing copy
+        d_h_seq = np.ascontiguousarray(g_seq.transpose(1, 2, 0)) if g_seq.any() else None
+        dh = np.array(g_h.T, dtype=dtype, order="C")
+        dc = np.array(g_c.T, dtype=dtype, order="C")
+        need = self.needs_input_grad
+        # da_t = [da_i; da_f; da_c; da_o] in a new array (saved arrays stay as they are): every
+        # step's for dx, else one step's buffer, which stays in cache
+        d_preact = np.empty_like(gates) if need[0] else np.empty((1, four_u, batch), dtype)
+        scratch = np.empty((units, batch), dtype)
+        d_weights = np.zeros((step_inputs.shape[1], four_u), dtype) if any(need[1:4]) else None
+        d_weights_t = np.empty_like(d_weights) if d_weights is not None else None
+        drop = None if keep is None else 1 - keep
+        for t in range(steps - 1, -1, -1):
+            m, da = gate_factors[t], d_preact[t if need[0] else 0]
+            if d_h_seq is not None:
+                np.add(dh, d_h_seq[t], out=dh)              # dh_t += dL/dh_t of the output
+            np.multiply(dh, dc_dh[t], out=scratch)          # dc_t += dh_t o (1 - tanh(c_t)^2)
+            np.add(dc, scratch, out=dc)
+            # da_i = dc σ'(a_i) c̃;  da_f = dc σ'(a_f) c_{t-1};  da_c = dc tanh'(a_c) i
+            np.multiply(m[:3 * units].reshape(3, units, batch), dc, out=da[:3 * units].reshape(3, units, batch))
+            np.multiply(m[3 * units:], dh, out=da[3 * units:])  # da_o = dh σ'(a_o) tanh(c_t)
+            np.multiply(dc, forget[t], out=dc)              # dc_{t-1} = dc_t f_t
+            if d_weights is not None:                       # [dU; dW; db] += [h_{t-1}; x_t; 1] da_t^T
+                np.dot(step_inputs[t], da.T, out=d_weights_t)
+                np.add(d_weights, d_weights_t, out=d_weights)
+            if drop is not None:
+                np.multiply(dh, drop[t], out=scratch)
+            np.dot(recurrent_kernel, da, out=dh)            # dh_{t-1} = da_t U^T
+            if drop is not None:
+                np.add(dh, scratch, out=dh)
+
+        dx = dk = dr = db = None
+        if need[0]:                                         # dx_t = da_t W^T
+            dx = np.matmul(kernel, d_preact).transpose(2, 0, 1)
+            dx = np.ascontiguousarray(dx[:, ::-1] if self.go_backwards else dx)
+        if d_weights is not None:
+            dr, dk, db = d_weights[:units], d_weights[units:-1], d_weights[-1]
+        return dx, dk, dr, db, np.ascontiguousarray(dh.T), np.ascontiguousarray(dc.T)
+
+
+def lstm(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=None, go_backwards=False):
+    """Keras's LSTM (tanh, sigmoid) over a whole sequence: ``(h_seq, h_last, c_last)``.
+
+    ``x`` (batch, time, features); ``kernel`` (features, 4 units); ``recurrent_kernel``
+    (units, 4 units); ``bias`` (4 units,); gate order i, f, c, o. ``h0``, ``c0`` (batch, units)
+    default to zeros, ``mask`` (batch, time) bool.
+    """
+    units = as_array(recurrent_kernel).shape[0]
+    bias, (h0, c0), mask = prepare("lstm", x, kernel, recurrent_kernel, bias, (4 * units,),
+                                   {"h0": h0, "c0": c0}, mask)
+    return LSTM.apply(x, kernel, recurrent_kernel, bias, h0, c0, mask=mask, go_backwards=bool(go_backwards))

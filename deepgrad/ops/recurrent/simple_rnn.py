@@ -1,0 +1,147 @@
+"""The fully connected RNN: a plain reference cell, then the fused sequence op.
+
+    h_t = act(x_t W + h_{t-1} U + b)
+
+``W`` is Keras's ``kernel`` (features, units), ``U`` its ``recurrent_kernel`` (units, units),
+``b`` its ``bias`` (units,); ``act`` is tanh, relu, sigmoid or linear.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...autograd import Function
+from ..activation import relu, sigmoid, tanh
+from ..product import matmul
+from .common import as_array, batch_major, masks, prepare, scan, sigmoid_of_negated, time_major
+
+
+# --------------------------------------------------------------------------- reference
+def _linear(a):
+    return a
+
+
+REFERENCE_ACTIVATIONS = {"tanh": tanh, "relu": relu, "sigmoid": sigmoid, "linear": _linear}
+
+
+def simple_rnn_cell(x_t, h_prev, kernel, recurrent_kernel, bias, activation="tanh"):
+    """One step, as the formula reads: ``h_t = act(x_t W + h_{t-1} U + b)``."""
+    act = REFERENCE_ACTIVATIONS[activation]
+    return act(matmul(x_t, kernel) + matmul(h_prev, recurrent_kernel) + bias)
+
+
+def simple_rnn_reference(x, kernel, recurrent_kernel, bias=None, h0=None, mask=None, go_backwards=False,
+                         activation="tanh"):
+    """``simple_rnn`` computed by ``simple_rnn_cell`` one step at a time: ``(h_seq, h_last)``."""
+    units = as_array(recurrent_kernel).shape[0]
+    bias, (h0,), mask = prepare("simple_rnn", x, kernel, recurrent_kernel, bias, (units,), {"h0": h0}, mask)
+    cell = lambda x_t, h: (simple_rnn_cell(x_t, h, kernel, recurrent_kernel, bias, activation),)  # noqa: E731
+    return scan(cell, x, (h0,), mask, go_backwards)
+
+
+# --------------------------------------------------------------------------- fused
+def _relu(a, out):
+    return np.maximum(a, 0, out=out)
+
+
+def _sigmoid(a, out):
+    np.negative(a, out=out)
+    sigmoid_of_negated(out)
+
+
+def _copy(a, out):
+    np.copyto(out, a)
+
+
+# activation name -> (in place h = act(a), act'(a) written with the output h)
+SIMPLE_RNN_ACTIVATIONS = {
+    "tanh": (np.tanh, lambda h: 1 - h * h),
+    "relu": (_relu, lambda h: (h > 0).astype(h.dtype)),
+    "sigmoid": (_sigmoid, lambda h: h * (1 - h)),
+    "linear": (_copy, np.ones_like),
+}
+
+
+class SimpleRNN(Function):
+    """``(h_seq, h_last)`` of ``h_t = act(x_t W + h_{t-1} U + b)`` over the whole sequence.
+
+    The inputs of all steps are projected by one GEMM into a time-major ``(time, batch, units)``
+    buffer; the time loop adds one ``h_{t-1} U`` GEMM per step. Backward (BPTT) fills the
+    gradients of every step's pre-activation in one reverse loop; ``dW``, ``dU``, ``db`` and
+    ``dx`` are then one GEMM (or sum) each over all steps.
+    """
+
+    def forward(self, x, kernel, recurrent_kernel, bias, h0, mask=None, go_backwards=False, activation="tanh"):
+        dtype = x.dtype
+        batch, steps, features = x.shape
+        units = recurrent_kernel.shape[0]
+        kernel, recurrent_kernel, bias, h0 = (a.astype(dtype, copy=False)
+                                              for a in (kernel, recurrent_kernel, bias, h0))
+        act = SIMPLE_RNN_ACTIVATIONS[activation][0]
+        x_rows = time_major(x, go_backwards).reshape(steps * batch, features)
+        preact = np.dot(x_rows, kernel).reshape(steps, batch, units)    # a_t = x_t W + b, then + h_{t-1} U
+        preact += bias
+        h = np.empty((steps + 1, batch, units), dtype)                  # h[t + 1] = h_t, h[0] = h0
+        h[0] = h0
+        keep, drop = masks(mask, go_backwards, dtype)
+        recurrent = np.empty((batch, units), dtype)
+        with np.errstate(over="ignore"):
+            for t in range(steps):
+                np.dot(h[t], recurrent_kernel, out=recurrent)
+                np.add(preact[t], recurrent, out=preact[t])
+                act(preact[t], out=h[t + 1])
+                if drop is not None:                                    # a masked step keeps h_{t-1}
+                    np.copyto(h[t + 1], h[t], where=drop[t])
+
+        self.activation, self.go_backwards, self.masked = activation, go_backwards, keep is not None
+        self.save_for_backward(x_rows, h, kernel, recurrent_kernel, *([keep] if self.masked else []))
+        return np.ascontiguousarray(h[1:].swapaxes(0, 1)), h[steps].copy()
+
+    def backward(self, grads):
+        g_seq, g_h = grads
+        x_rows, h, kernel, recurrent_kernel, *keep = self.saved
+        keep = keep[0] if keep else None
+        steps, batch, units = h.shape[0] - 1, h.shape[1], h.shape[2]
+        act_grad = SIMPLE_RNN_ACTIVATIONS[self.activation][1](h[1:])    # act'(a_t), a new array
+        if keep is not None:
+            act_grad *= keep
+        drop = None if keep is None else 1 - keep
+        d_h_seq = g_seq.swapaxes(0, 1)
+        d_preact = np.empty((steps, batch, units), h.dtype)
+        dh = np.array(g_h, dtype=h.dtype)
+        carried = np.empty((batch, units), h.dtype)
+        recurrent_kernel_T = np.ascontiguousarray(recurrent_kernel.T)
+        for t in range(steps - 1, -1, -1):
+            np.add(dh, d_h_seq[t], out=dh)                              # dh_t += dL/dh_t of the output
+            np.multiply(dh, act_grad[t], out=d_preact[t])               # da_t = dh_t act'(a_t)
+            if drop is not None:                                        # a masked step passes dh_t on
+                np.multiply(dh, drop[t], out=carried)
+            np.dot(d_preact[t], recurrent_kernel_T, out=dh)             # dh_{t-1} = da_t U^T
+            if drop is not None:
+                np.add(dh, carried, out=dh)
+
+        need = self.needs_input_grad
+        d_preact = d_preact.reshape(steps * batch, units)
+        dx = dk = dr = db = None
+        if need[0]:                                                     # dx_t = da_t W^T
+            dx = batch_major(np.dot(d_preact, kernel.T).reshape(steps, batch, -1), self.go_backwards)
+        if need[1]:                                                     # dW = sum_t x_t^T da_t
+            dk = np.dot(x_rows.T, d_preact)
+        if need[2]:                                                     # dU = sum_t h_{t-1}^T da_t
+            dr = np.dot(h[:-1].reshape(steps * batch, units).T, d_preact)
+        if need[3]:                                                     # db = sum_t da_t
+            db = d_preact.sum(axis=0)
+        return dx, dk, dr, db, dh
+
+
+def simple_rnn(x, kernel, recurrent_kernel, bias=None, h0=None, mask=None, go_backwards=False, activation="tanh"):
+    """A fully connected RNN over a whole sequence: ``(h_seq, h_last)``.
+
+    ``kernel`` (features, units), ``recurrent_kernel`` (units, units), ``bias`` (units,);
+    ``activation`` is one of "tanh", "relu", "sigmoid", "linear".
+    """
+    if activation not in SIMPLE_RNN_ACTIVATIONS:
+        raise ValueError(f"simple_rnn: activation must be one of {sorted(SIMPLE_RNN_ACTIVATIONS)}, got {activation!r}")
+    units = as_array(recurrent_kernel).shape[0]
+    bias, (h0,), mask = prepare("simple_rnn", x, kernel, recurrent_kernel, bias, (units,), {"h0": h0}, mask)
+    return SimpleRNN.apply(x, kernel, recurrent_kernel, bias, h0, mask=mask, go_backwards=bool(go_backwards),
+                           activation=activation)
