@@ -300,3 +300,16 @@ def test_bidirectional_custom_cell_and_conv_lstm():
                       rand(3, 5, 4), mask=MASK)
     assert_same_layer(keras.layers.Bidirectional(keras.layers.ConvLSTM1D(2, 3, return_state=True)),
                       dg.layers.Bidirectional(dg.layers.ConvLSTM1D(2, 3, return_state=True)), rand(2, 3, 6, 2))
+
+
+@pytest.mark.parametrize("cell", ["SimpleRNNCell", "LSTMCell", "GRUCell"])
+def test_masking_layer_reaches_rnn(cell):
+    x = rand(3, 5, 2)
+    x[0, 3:] = 0.0
+    x[2, :2] = 0.0  # leading masked steps
+    k_model = keras.Sequential([keras.Input((5, 2)), keras.layers.Masking(0.0),
+                                keras.layers.RNN(getattr(keras.layers, cell)(4), return_sequences=True)])
+    d_model = dg.Sequential([dg.layers.Input((5, 2)), dg.layers.Masking(0.0),
+                             dg.layers.RNN(getattr(dg.layers, cell)(4), return_sequences=True)])
+    d_model.set_weights(k_model.get_weights())
+    np.testing.assert_allclose(d_model.predict(x, verbose=0), to_numpy(k_model(x)), rtol=RTOL, atol=ATOL)
