@@ -6,7 +6,10 @@ layer's ``get_weights()``. With the default activations a layer runs the fused o
 unfused cell built from deepgrad ops, step by step (slower, same results).
 
 Input dropout (``dropout=``) uses one mask per sequence, shared by all time steps, as Keras
-does. ``recurrent_dropout > 0`` and ``stateful=True`` are not supported and are rejected.
+does; ``recurrent_dropout`` drops units of the previous state where it enters the recurrent
+matrix products, one mask per sequence (shared by the gates), and runs the unfused cell.
+``stateful=True`` keeps each call's final states (without their graph) as the next call's
+initial states; ``reset_state()`` zeroes them.
 
 Each layer's constructor shows Keras's documented signature and passes every argument by
 name to ``BaseRNN`` (``forwarded_arguments(locals())``), which checks and stores them once.
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import activations, regularizers
+from .. import activations, backend, regularizers
 from .. import ops as dg_ops
 from ..autograd import Tensor
 from ..ops.recurrent import SIMPLE_RNN_ACTIVATIONS, gru, lstm, simple_rnn
@@ -55,11 +58,8 @@ class BaseRNN(Layer):
             raise ValueError(f"{kind}: units must be a positive integer, got {units!r}")
         if not 0 <= dropout < 1:
             raise ValueError(f"{kind}: dropout must be in [0, 1), got {dropout}")
-        if recurrent_dropout != 0:
-            raise NotImplementedError(f"{kind}: recurrent_dropout is not supported (got {recurrent_dropout}); "
-                                      "use dropout= for the inputs")
-        if stateful:
-            raise NotImplementedError(f"{kind}: stateful=True is not supported; pass initial_state= instead")
+        if not 0 <= recurrent_dropout < 1:
+            raise ValueError(f"{kind}: recurrent_dropout must be in [0, 1), got {recurrent_dropout}")
         self.units = int(units)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
@@ -73,7 +73,8 @@ class BaseRNN(Layer):
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
         self.go_backwards = bool(go_backwards)
-        self.stateful = False
+        self.stateful = bool(stateful)
+        self.states = None  # the kept final states of a stateful layer
         self.unroll = bool(unroll)  # accepted for Keras compatibility: the fused loop needs no unrolling
         # masked steps output zeros instead of repeating the last output (Bidirectional sets it)
         self.zero_output_for_mask = bool(zero_output_for_mask)
@@ -111,15 +112,31 @@ class BaseRNN(Layer):
             inputs = dg_ops.dropout(inputs, self.dropout, training=True,
                                     noise_shape=(batch, 1, inputs.shape[2]))
         states = self._initial_states(initial_state, batch)
+        if initial_state is None and self.stateful:
+            states = self._kept_states(batch)
         mask = _mask_array(mask)
         if mask is not None and mask.shape != tuple(inputs.shape[:2]):
             raise ValueError(f"{kind} {self.name!r}: mask has shape {mask.shape}, "
                              f"expected (batch, time) = {tuple(inputs.shape[:2])}")
-        sequence, *last = self.run(inputs, states, mask)
-        if mask is not None and self.zero_output_for_mask and self.return_sequences:
-            steps_mask = mask[:, ::-1] if self.go_backwards else mask  # the outputs' own step order
-            sequence = sequence * Tensor(steps_mask[:, :, None].astype(sequence.dtype))
+        if training and self.recurrent_dropout > 0:
+            sequence, *last = self.run_unfused(inputs, states, mask, self._recurrent_mask(batch, inputs.dtype))
+        else:
+            sequence, *last = self.run(inputs, states, mask)
+        if self.stateful:  # plain values: the next batch does not backpropagate into this one
+            self.states = [Tensor(s.data.copy()) for s in last]
         output = sequence if self.return_sequences else last[0]
+        if mask is not None:
+            order = mask[:, ::-1] if self.go_backwards else mask  # the outputs' own step order
+            keep = None
+            if self.zero_output_for_mask:  # masked steps output zeros
+                keep = order
+            elif any(s is not None for s in states):
+                # Keras's loop outputs zeros until a sample's first kept step, where the fused ops
+                # repeat the initial state: zero those outputs
+                keep = np.logical_or.accumulate(order, axis=1)
+            if keep is not None:
+                keep = keep if self.return_sequences else keep[:, -1]
+                output = output * Tensor(keep[..., None].astype(output.dtype))
         self._add_activity_loss(output)
         return [output, *last] if self.return_state else output
 
@@ -139,14 +156,38 @@ class BaseRNN(Layer):
             out.append(s.astype(self.dtype) if s.dtype != self.dtype else s)
         return out
 
-    def run_unfused(self, inputs, states, mask):
+    def _kept_states(self, batch):
+        if self.states is None:
+            self.states = [Tensor(np.zeros((batch, self.units), self.dtype)) for _ in self.state_names]
+        if self.states[0].shape[0] != batch:
+            raise ValueError(f"{type(self).__name__} {self.name!r} is stateful with batch size "
+                             f"{self.states[0].shape[0]}; got inputs of batch size {batch}")
+        return list(self.states)
+
+    def reset_state(self) -> None:
+        """Zero the kept states of a stateful layer."""
+        if self.states is not None:
+            self.states = [Tensor(np.zeros_like(s.data)) for s in self.states]
+
+    def reset_states(self) -> None:
+        self.reset_state()
+
+    def _recurrent_mask(self, batch, dtype) -> Tensor:
+        """One recurrent dropout mask for the sequence: kept units scaled by ``1 / (1 - rate)``."""
+        if self.seed is not None and getattr(self, "_seed_rng", None) is None:
+            self._seed_rng = np.random.default_rng(self.seed)
+        rng = getattr(self, "_seed_rng", None) or backend.rng()
+        rate = self.recurrent_dropout
+        return Tensor(((rng.random((batch, self.units)) >= rate) / (1.0 - rate)).astype(dtype))
+
+    def run_unfused(self, inputs, states, mask, recurrent_mask=None):
         """The step loop composed of deepgrad ops, for activations the fused ops do not have."""
         batch, steps, _ = inputs.shape
         projected = dg_ops.matmul(inputs, self.kernel)        # all steps with one GEMM
         states = [Tensor(np.zeros((batch, self.units), self.dtype)) if s is None else s for s in states]
         outputs = []
         for t in (range(steps - 1, -1, -1) if self.go_backwards else range(steps)):
-            new = self.cell(projected[:, t], states)
+            new = self.cell(projected[:, t], states, recurrent_mask)
             if mask is not None:  # a masked step keeps the state (and so repeats the output)
                 keep = mask[:, t:t + 1]
                 new = [dg_ops.where(keep, n, s) for n, s in zip(new, states)]
@@ -223,8 +264,9 @@ class SimpleRNN(BaseRNN):
         return simple_rnn(inputs, self.kernel, self.recurrent_kernel, self.bias, states[0], mask=mask,
                           go_backwards=self.go_backwards, activation=name)
 
-    def cell(self, x_t, states):
-        z = x_t + dg_ops.matmul(states[0], self.recurrent_kernel)
+    def cell(self, x_t, states, recurrent_mask=None):
+        h = states[0] if recurrent_mask is None else states[0] * recurrent_mask
+        z = x_t + dg_ops.matmul(h, self.recurrent_kernel)
         return [self.activation(z + self.bias if self.use_bias else z)]
 
 
@@ -260,10 +302,10 @@ class LSTM(_GatedRNN):
         return lstm(inputs, self.kernel, self.recurrent_kernel, self.bias, *states, mask=mask,
                     go_backwards=self.go_backwards)
 
-    def cell(self, x_t, states):
+    def cell(self, x_t, states, recurrent_mask=None):
         h, c = states
         U = self.units
-        z = x_t + dg_ops.matmul(h, self.recurrent_kernel)
+        z = x_t + dg_ops.matmul(h if recurrent_mask is None else h * recurrent_mask, self.recurrent_kernel)
         z = z + self.bias if self.use_bias else z
         i, f = self.recurrent_activation(z[:, :U]), self.recurrent_activation(z[:, U:2 * U])
         c = f * c + i * self.activation(z[:, 2 * U:3 * U])
@@ -301,22 +343,23 @@ class GRU(_GatedRNN):
         return gru(inputs, self.kernel, self.recurrent_kernel, self.bias, states[0], mask=mask,
                    go_backwards=self.go_backwards, reset_after=self.reset_after)
 
-    def cell(self, x_t, states):
+    def cell(self, x_t, states, recurrent_mask=None):
         (h,) = states
+        h_in = h if recurrent_mask is None else h * recurrent_mask  # the state where it meets R
         U, R = self.units, self.recurrent_kernel
         if self.use_bias:
             x_t = x_t + (self.bias[0] if self.reset_after else self.bias)
         if self.reset_after:
-            rec = dg_ops.matmul(h, R)
+            rec = dg_ops.matmul(h_in, R)
             rec = rec + self.bias[1] if self.use_bias else rec
             z = self.recurrent_activation(x_t[:, :U] + rec[:, :U])
             r = self.recurrent_activation(x_t[:, U:2 * U] + rec[:, U:2 * U])
             candidate = self.activation(x_t[:, 2 * U:] + r * rec[:, 2 * U:])
         else:
-            rec = dg_ops.matmul(h, R[:, :2 * U])
+            rec = dg_ops.matmul(h_in, R[:, :2 * U])
             z = self.recurrent_activation(x_t[:, :U] + rec[:, :U])
             r = self.recurrent_activation(x_t[:, U:2 * U] + rec[:, U:])
-            candidate = self.activation(x_t[:, 2 * U:] + dg_ops.matmul(r * h, R[:, 2 * U:]))
+            candidate = self.activation(x_t[:, 2 * U:] + dg_ops.matmul(r * h_in, R[:, 2 * U:]))
         return [z * h + (1 - z) * candidate]
 
     def get_config(self) -> dict:

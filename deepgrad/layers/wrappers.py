@@ -5,6 +5,7 @@ from __future__ import annotations
 from .. import ops
 from .base import Layer, builtin_class
 from .recurrent import BaseRNN
+from .rnn import RNN, flatten
 
 
 class TimeDistributed(Layer):
@@ -53,6 +54,26 @@ class TimeDistributed(Layer):
 _MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
 
+def _cell_classes(cell) -> dict:
+    """The classes of a cell and of the cells inside it by name, so a copy of an RNN rebuilds a user's cell."""
+    found = {type(cell).__name__: type(cell)}
+    for inner in getattr(cell, "cells", []):
+        found.update(_cell_classes(inner))
+    return found
+
+
+def _copy(layer, **overrides):
+    """A new layer of ``layer``'s class from its config with ``overrides``, sharing no state."""
+    config = {**layer.get_config(), **overrides}
+    if isinstance(layer, RNN) and "cell" in config:
+        return type(layer).from_config(config, custom_objects=_cell_classes(layer.cell))
+    return type(layer).from_config(config)
+
+
+def _state_count(layer) -> int:
+    return len(layer.state_names) if isinstance(layer, BaseRNN) else len(flatten(layer.state_size))
+
+
 def _from_config(layer):
     if not isinstance(layer, dict):
         return layer
@@ -74,19 +95,20 @@ class Bidirectional(Layer):
         layer = _from_config(layer)  # a config dict when loaded from a file
         backward_layer = _from_config(backward_layer)
         super().__init__(**kwargs)
-        if not isinstance(layer, BaseRNN):
-            raise ValueError(f"Bidirectional needs a SimpleRNN, LSTM or GRU layer, got {layer!r}")
+        if not isinstance(layer, (BaseRNN, RNN)):
+            raise ValueError(f"Bidirectional needs a recurrent layer (SimpleRNN, LSTM, GRU, RNN, ConvLSTM...), "
+                             f"got {layer!r}")
         if merge_mode not in _MERGE_MODES:
             raise ValueError(f"Bidirectional: merge_mode must be one of {_MERGE_MODES}, got {merge_mode!r}")
         self._layer_config = {"class_name": type(layer).__name__, "config": layer.get_config()}
         self._backward_config = None
         # fresh copies from the config, so no state of ``layer`` is shared; with return_sequences
         # masked steps output zeros in both directions, as Keras forces
-        config = {**layer.get_config(), "zero_output_for_mask": layer.return_sequences}
-        self.forward_layer = type(layer).from_config({**config, "name": "forward_" + layer.name})
+        zero = {"zero_output_for_mask": layer.return_sequences}
+        self.forward_layer = _copy(layer, **zero, name="forward_" + layer.name)
         if backward_layer is None:
-            self.backward_layer = type(layer).from_config(
-                {**config, "name": "backward_" + layer.name, "go_backwards": True})
+            self.backward_layer = _copy(layer, **zero, name="backward_" + layer.name,
+                                        go_backwards=True)
         else:
             for key in ("return_sequences", "return_state"):
                 if getattr(backward_layer, key) != getattr(layer, key):
@@ -114,7 +136,7 @@ class Bidirectional(Layer):
             self._initial_weights = None
 
     def call(self, inputs, mask=None, training=None, initial_state=None):
-        n = len(self.forward_layer.state_names)
+        n = _state_count(self.forward_layer)
         fw_state = bw_state = None
         if initial_state is not None:
             if len(initial_state) != 2 * n:

@@ -80,10 +80,8 @@ def test_config_round_trip(layer):
 
 
 def test_unsupported_arguments_are_rejected():
-    with pytest.raises(NotImplementedError, match="stateful"):
-        LSTM(4, stateful=True)
-    with pytest.raises(NotImplementedError, match="recurrent_dropout"):
-        GRU(4, recurrent_dropout=0.2)
+    with pytest.raises(ValueError, match="recurrent_dropout must be in"):
+        GRU(4, recurrent_dropout=1.0)
     with pytest.raises(ValueError, match="units must be a positive integer"):
         SimpleRNN(0)
     with pytest.raises(ValueError, match="dropout must be in"):
@@ -190,3 +188,51 @@ def test_input_dropout_shares_one_mask_over_time():
     assert set(np.unique(out)) == {0.0, 2.0}                        # inverted dropout at rate 0.5
     np.testing.assert_array_equal(out, np.broadcast_to(out[:, :1], out.shape))  # same mask at every step
     assert 0.3 < out.mean() / 2 < 0.7
+
+
+@pytest.mark.parametrize("cls", [SimpleRNN, LSTM, GRU])
+def test_stateful_carries_states_across_calls(cls):
+    """Two stateful calls on the halves of a sequence give the outputs of one call on all of it."""
+    x = np.random.default_rng(3).standard_normal((2, 6, 3)).astype("float32")
+    whole = cls(4, return_sequences=True)
+    halves = cls(4, return_sequences=True, stateful=True)
+    whole(x)
+    halves(x[:, :3])
+    halves.set_weights(whole.get_weights())
+    halves.reset_state()
+    first, second = halves(x[:, :3]).data, halves(x[:, 3:]).data
+    np.testing.assert_allclose(np.concatenate([first, second], axis=1), whole(x).data, rtol=1e-6, atol=1e-6)
+    halves.reset_state()
+    np.testing.assert_allclose(halves(x[:, :3]).data, first, rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="stateful with batch size 2"):
+        halves(x[:1])
+
+
+def test_recurrent_dropout_one_mask_per_sequence():
+    """Linear SimpleRNN with kernel 0, bias 1 and recurrent kernel I: h_1 = 1, h_t = m * h_{t-1} + 1,
+    so each unit's mask m (0 or 1 / (1 - rate)) shows in h_2 and is the same at every step."""
+    layer = SimpleRNN(1000, activation="linear", recurrent_dropout=0.25, seed=4, return_sequences=True)
+    x = np.zeros((3, 4, 1), np.float32)
+    layer(x)
+    layer.set_weights([np.zeros((1, 1000), np.float32), np.eye(1000, dtype=np.float32),
+                       np.ones(1000, np.float32)])
+    h = layer(x, training=True).data
+    m = h[:, 1] - 1.0
+    np.testing.assert_allclose(np.unique(np.round(m, 5)), [0.0, 4 / 3], rtol=1e-5)
+    assert 0.2 < (m == 0).mean() < 0.3
+    np.testing.assert_allclose(h[:, 2], m * h[:, 1] + 1.0, rtol=1e-5)
+    np.testing.assert_allclose(h[:, 3], m * h[:, 2] + 1.0, rtol=1e-5)
+    np.testing.assert_allclose(layer(x, training=False).data[:, -1], 4.0)  # 1 + 1 + 1 + 1 at inference
+
+
+@pytest.mark.parametrize("cls", [LSTM, GRU])
+def test_recurrent_dropout_trains_and_is_off_at_inference(cls):
+    layer = cls(4, recurrent_dropout=0.5, seed=0)
+    plain = cls(4)
+    layer(X), plain(X)
+    plain.set_weights(layer.get_weights())
+    np.testing.assert_allclose(layer(X, training=False).data, plain(X).data, rtol=1e-5, atol=1e-6)
+    out = layer(X, training=True)
+    assert not np.allclose(out.data, plain(X).data)
+    dg.sum(out).backward()
+    assert all(w.grad is not None and np.all(np.isfinite(w.grad)) for w in layer.trainable_weights)
