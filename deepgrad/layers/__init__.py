@@ -15,6 +15,10 @@ from .merge import (
     multiply, subtract,
 )
 from .normalization import BatchNormalization, LayerNormalization
+from .preprocessing import (
+    CategoryEncoding, Discretization, HashedCrossing, Hashing, IntegerLookup, Normalization, StringLookup,
+    TextVectorization,
+)
 from .pooling import (
     AveragePooling1D, AveragePooling2D, AvgPool1D, AvgPool2D, GlobalAveragePooling1D, GlobalAveragePooling2D,
     GlobalAvgPool1D, GlobalAvgPool2D, GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPooling1D, GlobalMaxPooling2D,
@@ -32,6 +36,8 @@ __all__ = [
     "MaxPool2D", "MaxPooling1D", "MaxPooling2D", "Maximum", "Minimum", "Multiply", "Permute", "RepeatVector",
     "Reshape", "SimpleRNN", "Subtract", "TimeDistributed", "add", "average", "concatenate", "deserialize", "get",
     "maximum", "minimum", "multiply", "serialize", "subtract",
+    "CategoryEncoding", "Discretization", "HashedCrossing", "Hashing", "IntegerLookup", "Normalization",
+    "StringLookup", "TextVectorization",
 ]
 
 # every public layer class by the class name model files store (aliases such as MaxPool2D included)

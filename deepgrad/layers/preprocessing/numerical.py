@@ -13,6 +13,11 @@ from ..base import Layer
 from .data_layer import DataLayer, encode_categorical, to_numpy
 
 
+def _int_zeros(shape, dtype=None):
+    """Zeros for the integer ``count`` weight (the float initializers refuse integer dtypes)."""
+    return np.zeros(shape, dtype or np.int32)
+
+
 def _first_array(batch):
     """A batch of an iterable may be ``(x, y)``: its features are the first item."""
     return batch[0] if isinstance(batch, tuple) else batch
@@ -51,7 +56,7 @@ class Normalization(Layer):
             self.adapt_mean = self.add_weight(name="mean", shape=self._stat_shape, initializer="zeros", trainable=False)
             self.adapt_variance = self.add_weight(name="variance", shape=self._stat_shape, initializer="ones",
                                                   trainable=False)
-            self.count = self.add_weight(name="count", shape=(), dtype="int32", initializer="zeros", trainable=False)
+            self.count = self.add_weight(name="count", shape=(), dtype="int32", initializer=_int_zeros, trainable=False)
         else:
             # a mean of lower rank fills the last kept axes, as Keras broadcasts it
             mean, var = np.asarray(self.input_mean, self.dtype), np.asarray(self.input_variance, self.dtype)
