@@ -16,8 +16,8 @@ from .merge import (
 )
 from .normalization import BatchNormalization, LayerNormalization
 from .preprocessing import (
-    CategoryEncoding, Discretization, HashedCrossing, Hashing, IntegerLookup, Normalization, StringLookup,
-    TextVectorization,
+    CategoryEncoding, Discretization, HashedCrossing, Hashing, IntegerLookup, MelSpectrogram, Normalization,
+    STFTSpectrogram, StringLookup, TextVectorization,
 )
 from .pooling import (
     AveragePooling1D, AveragePooling2D, AvgPool1D, AvgPool2D, GlobalAveragePooling1D, GlobalAveragePooling2D,
@@ -36,8 +36,8 @@ __all__ = [
     "MaxPool2D", "MaxPooling1D", "MaxPooling2D", "Maximum", "Minimum", "Multiply", "Permute", "RepeatVector",
     "Reshape", "SimpleRNN", "Subtract", "TimeDistributed", "add", "average", "concatenate", "deserialize", "get",
     "maximum", "minimum", "multiply", "serialize", "subtract",
-    "CategoryEncoding", "Discretization", "HashedCrossing", "Hashing", "IntegerLookup", "Normalization",
-    "StringLookup", "TextVectorization",
+    "CategoryEncoding", "Discretization", "HashedCrossing", "Hashing", "IntegerLookup", "MelSpectrogram",
+    "Normalization", "STFTSpectrogram", "StringLookup", "TextVectorization",
 ]
 
 # every public layer class by the class name model files store (aliases such as MaxPool2D included)
