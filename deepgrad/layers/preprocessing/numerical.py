@@ -163,8 +163,8 @@ class Discretization(DataLayer):
     """Bucket index of each value: ``digitize(x, bin_boundaries)``, then encoded as
     ``output_mode`` says. ``adapt`` finds ``num_bins`` quantile boundaries."""
 
-    def __init__(self, num_bins=None, epsilon=0.01, output_mode="int", sparse=False, dtype=None, name=None,
-                 bin_boundaries=None):
+    def __init__(self, bin_boundaries=None, num_bins=None, epsilon=0.01, output_mode="int", sparse=False, dtype=None,
+                 name=None):
         super().__init__(name=name, dtype=dtype)
         if sparse:
             raise ValueError("Discretization: sparse=True is not supported (dense outputs only)")
