@@ -39,6 +39,7 @@ def test_normalization_adapt_matches_keras(axis):
     d.adapt(x)
     assert [w.name for w in k.weights] == [w.name.split("/")[-1] for w in d.weights]
     assert [w.shape for w in d.get_weights()] == [tuple(w.shape) for w in k.get_weights()]
+    assert [w.dtype for w in d.get_weights()] == [w.dtype for w in k.get_weights()]
     np.testing.assert_allclose(d(x).data, to_numpy(k(x)), rtol=1e-5, atol=1e-5)
     d2 = layers.Normalization(axis=axis)
     d2(x)
@@ -59,6 +60,10 @@ def test_normalization_given_stats_invert_and_gradient_match_keras():
         xd = dg.Tensor(x, requires_grad=True)
         dg.sum(d(xd)).backward()
         np.testing.assert_allclose(xd.grad, xt.grad.numpy(), rtol=1e-6)
+    ints = np.array([[1, 2, 3]])
+    assert layers.Normalization(mean=mean, variance=var)(ints).dtype == np.float32
+    np.testing.assert_allclose(layers.Normalization(mean=mean, variance=var)(ints).data,
+                               to_numpy(keras.layers.Normalization(mean=mean, variance=var)(ints)), rtol=1e-6)
     k = keras.layers.Normalization(mean=mean, variance=var)
     config = layers.Normalization(mean=mean, variance=var).get_config()
     assert {key: config[key] for key in ("mean", "variance", "invert")} == \

@@ -57,6 +57,7 @@ class Normalization(Layer):
             self.adapt_variance = self.add_weight(name="variance", shape=self._stat_shape, initializer="ones",
                                                   trainable=False)
             self.count = self.add_weight(name="count", shape=(), dtype="int32", initializer=_int_zeros, trainable=False)
+            self.count.data = np.zeros((), np.int32)  # add_weight stores floatx; Keras's count is int32
         else:
             # a mean of lower rank fills the last kept axes, as Keras broadcasts it
             mean, var = np.asarray(self.input_mean, self.dtype), np.asarray(self.input_variance, self.dtype)
@@ -115,6 +116,8 @@ class Normalization(Layer):
                 else self.adapt_variance.data.reshape(self._broadcast_shape))
 
     def call(self, inputs):
+        if inputs.dtype != self.dtype:  # integer data is standardised in the layer's float dtype, as Keras casts it
+            inputs = inputs.astype(self.dtype)
         scale = np.maximum(np.sqrt(self.variance), backend.epsilon()).astype(self.dtype)
         mean = self.mean.astype(self.dtype)
         if self.invert:
