@@ -17,9 +17,21 @@ WORDS = np.array([["omar"], ["stringer"], ["marlo"], ["wire"], ["skywalker"]])
 LETTERS = np.array([["A"], ["B"], ["C"], ["D"], ["E"]])
 
 
-def test_fingerprint64_known_values():
-    # FarmHash's constant k2 is the fingerprint of the empty string
-    assert fingerprint64(b"") == 0x9AE16A3B2F90404F
+@pytest.mark.parametrize("text,expected", [
+    (b"", 0x9AE16A3B2F90404F),  # FarmHash's constant k2
+    (b"a", 0xB3454265B6DF75E3),
+    (b"hi", 0x6A5D2FBA44F012F8),
+    (b"Hello", 15404698994557526151),  # TensorFlow's frozen Fingerprint64 values
+    (b"World", 18308117990299812472),
+    (b"hello world", 0x588FB7478BD6B01B),
+    (b"lee@lmmrtech.com", 0x61BEC68DB00FA2FF),
+    (b"docklandsman@gmail.com", 0xB678CF3842309F40),  # 17-32 bytes
+])
+def test_fingerprint64_published_values(text, expected):
+    assert fingerprint64(text) == expected
+
+
+def test_fingerprint64_long_inputs():
     # every length branch (0-16, 17-32, 33-64, >64) gives a distinct 64-bit value
     values = {fingerprint64(bytes(range(n))) for n in (3, 5, 12, 20, 40, 65, 130, 200)}
     assert len(values) == 8 and all(0 <= v < 2 ** 64 for v in values)
@@ -99,3 +111,15 @@ def test_model_with_hashing_saves_and_loads(tmp_path):
     path = str(tmp_path / "h.deepgrad")
     model.save(path)
     np.testing.assert_allclose(dg.models.load_model(path).predict(x, verbose=0), before, rtol=1e-6)
+
+
+def test_functional_model_with_hashed_crossing():
+    a, b = layers.Input(shape=(1,), dtype="int64"), layers.Input(shape=(1,), dtype=str)
+    crossed = layers.HashedCrossing(num_bins=5, output_mode="one_hot")([a, b])
+    model = dg.Model([a, b], layers.Dense(1)(crossed))
+    xa, xb = np.array([[1], [2]]), np.array([["x"], ["y"]])
+    out = model.predict([xa, xb], verbose=0)
+    assert out.shape == (2, 1) and np.isfinite(out).all()
+    hot = layers.HashedCrossing(num_bins=5, output_mode="one_hot")([xa, xb]).data
+    np.testing.assert_allclose(out, hot @ model.layers[-1].get_weights()[0] + model.layers[-1].get_weights()[1],
+                               rtol=1e-5)

@@ -119,3 +119,15 @@ def test_model_with_lookup_saves_and_loads(tmp_path):
     again = dg.models.load_model(path)
     assert again.layers[0].get_vocabulary() == lookup.get_vocabulary()
     np.testing.assert_allclose(again.predict(DATA, verbose=0), before, rtol=1e-6)
+
+
+def test_functional_model_with_string_input_saves_and_loads(tmp_path):
+    inputs = layers.Input(shape=(1,), dtype=str)
+    encoded = layers.StringLookup(vocabulary=["a", "b", "c"], output_mode="multi_hot")(inputs)
+    model = dg.Model(inputs, layers.Dense(2)(encoded))
+    x = np.array([["a"], ["c"], ["unknown"]])
+    before = model.predict(x, verbose=0)
+    assert before.shape == (3, 2)
+    path = str(tmp_path / "f.deepgrad")
+    model.save(path)
+    np.testing.assert_allclose(dg.models.load_model(path).predict(x, verbose=0), before, rtol=1e-6)
