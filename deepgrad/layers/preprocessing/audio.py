@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import scipy.signal
 
 from ... import backend, ops
 from ..base import Layer
@@ -103,6 +102,8 @@ class STFTKernel:
         if self.window is not None:
             win = self.window
             if isinstance(win, str):
+                import scipy.signal  # only when a named window is built: scipy stays out of `import deepgrad`
+
                 win = scipy.signal.get_window(win, frame_length, self.periodic)
             win = np.asarray(win, dtype)
             if win.shape != (frame_length,):

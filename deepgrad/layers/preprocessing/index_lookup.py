@@ -154,30 +154,48 @@ class IndexLookup(DataLayer):
         self._finalize_counts()
 
     def _reset_counts(self):
-        self._counts, self._doc_counts, self._num_docs = {}, {}, 0
+        # per batch: (distinct tokens, their counts) and (distinct tokens, documents holding them)
+        self._counts, self._doc_counts, self._num_docs = [], [], 0
 
     def _update_counts(self, documents):
-        """Add the token counts (and, for tf_idf, document counts) of a list of documents."""
-        if documents:
-            self._count(np.concatenate([self._as_tokens(d) for d in documents]), self._counts)
+        """Record the token counts (and, for tf_idf, document counts) of a list of documents."""
+        documents = [self._as_tokens(d) for d in documents]
+        if not documents:
+            return
+        flat = np.concatenate(documents)
+        uniq, inverse, counts = np.unique(flat, return_inverse=True, return_counts=True)
+        self._counts.append((uniq, counts))
         if self.output_mode == "tf_idf":
-            for doc in documents:
-                self._count(np.unique(self._as_tokens(doc)), self._doc_counts)
+            # distinct (document, token) pairs, then how many documents each token is in
+            doc_ids = np.repeat(np.arange(len(documents)), [d.size for d in documents])
+            pairs = np.unique(doc_ids * max(uniq.size, 1) + inverse.reshape(-1))
+            self._doc_counts.append((uniq, np.bincount(pairs % max(uniq.size, 1), minlength=uniq.size)))
             self._num_docs += len(documents)
 
+    @staticmethod
+    def _merge(parts, empty):
+        """Sum the counts of the same token across batches."""
+        if not parts:
+            return empty, np.zeros(0, np.int64)
+        tokens = np.concatenate([t for t, _ in parts])
+        uniq, inverse = np.unique(tokens, return_inverse=True)
+        return uniq, np.bincount(inverse.reshape(-1), weights=np.concatenate([c for _, c in parts]),
+                                 minlength=uniq.size).astype(np.int64)
+
     def _finalize_counts(self):
-        counts = self._counts
-        for special in (self.mask_token, self.oov_token):
-            if special is not None:
-                counts.pop(self._as_tokens([special])[0].item(), None)
-        tokens = self._as_tokens(list(counts.keys()))
-        freq = np.asarray(list(counts.values()), np.int64)
+        tokens, freq = self._merge(self._counts, self._as_tokens([]))
+        special = [t for t in (self.mask_token, self.oov_token) if t is not None]
+        keep = ~np.isin(tokens, self._as_tokens(special)) if special else np.ones(tokens.size, bool)
+        tokens, freq = tokens[keep], freq[keep]
+        # by count, high to low; ties by token, high to low
         order = np.lexsort((tokens, freq))[::-1]
         if self.max_tokens:
             order = order[:self.max_tokens - self._token_start_index()]
         self._tokens = tokens[order]
         if self.output_mode == "tf_idf":
-            df = np.asarray([self._doc_counts.get(t, 0) for t in self._tokens.tolist()], np.float64)
+            doc_tokens, doc_freq = self._merge(self._doc_counts, self._as_tokens([]))
+            df = doc_freq[np.searchsorted(doc_tokens, self._tokens)].astype(np.float64) if self._tokens.size else \
+                np.zeros(0)
             # idf = log(1 + documents / (1 + documents containing the token))
             idf = np.log(1 + self._num_docs / (1 + df)).astype(backend.floatx())
             idf = np.concatenate([np.full(self._token_start_index(), idf.mean() if idf.size else 0.0), idf])
@@ -197,11 +215,6 @@ class IndexLookup(DataLayer):
                 batch = batch[None]
             return [self._as_tokens(row) for row in batch]
         return [self._as_tokens(row) for row in batch]
-
-    def _count(self, tokens, table):
-        uniq, counts = np.unique(self._as_tokens(tokens), return_counts=True)
-        for t, c in zip(uniq.tolist(), counts.tolist()):
-            table[t] = table.get(t, 0) + c
 
     # ----------------------------------------------------------------- call
     def _lookup(self, inputs):

@@ -132,20 +132,23 @@ class TextVectorization(DataLayer):
             return lookup.call(docs)
         if self._output_mode == "int":
             # ragged rows padded with 0 to the longest row (or cut / padded to output_sequence_length)
-            length = self._output_sequence_length
-            width = max((len(d) for d in docs), default=0) if length is None else length
-            tokens = np.full((len(docs), width), "", dtype=object)
-            for i, d in enumerate(docs):
-                d = d[:width]
-                tokens[i, :len(d)] = d
-            ids = lookup.call(tokens.astype(str)) if width else np.zeros((len(docs), 0), np.int64)
-            return np.asarray(ids, np.int64)
+            width = self._output_sequence_length
+            if width is None:
+                width = max((len(d) for d in docs), default=0)
+            return np.asarray(lookup.call(self._pad(docs, width)), np.int64)
         # bag of words: pad with the mask token, which no encoding counts
-        width = max((len(d) for d in docs), default=0)
-        tokens = np.full((len(docs), max(width, 1)), "", dtype=object)
-        for i, d in enumerate(docs):
-            tokens[i, :len(d)] = d
-        return lookup.call(tokens.astype(str))
+        return lookup.call(self._pad(docs, max(max((len(d) for d in docs), default=0), 1)))
+
+    @staticmethod
+    def _pad(docs, width):
+        """Token lists as a (len(docs), width) string array, cut at ``width``, padded with ""."""
+        lengths = np.minimum([len(d) for d in docs], width).astype(np.int64)
+        flat = [t for d, n in zip(docs, lengths.tolist()) for t in d[:n]]
+        tokens = np.full((len(docs), width), "", dtype=object)
+        rows = np.repeat(np.arange(len(docs)), lengths)
+        cols = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        tokens[rows, cols] = flat
+        return tokens.astype(str)
 
     def compute_output_shape(self, input_shape):
         if self._output_mode == "int":

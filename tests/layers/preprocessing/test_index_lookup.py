@@ -34,6 +34,10 @@ def test_adapt_from_batches_equals_adapt_from_array():
     whole.adapt(DATA)
     batched.adapt(iter([DATA[:1], DATA[1:]]))
     assert whole.get_vocabulary() == batched.get_vocabulary()
+    whole, batched = layers.StringLookup(output_mode="tf_idf"), layers.StringLookup(output_mode="tf_idf")
+    whole.adapt(DATA)
+    batched.adapt(iter([DATA[:2], DATA[2:]]))  # document counts merge across batches
+    np.testing.assert_allclose(batched.idf_weights, whole.idf_weights, rtol=1e-6)
 
 
 def test_mask_and_several_oov_indices():
