@@ -14,7 +14,7 @@ import numpy as np
 
 from ... import backend
 from ...autograd import Tensor
-from .data_layer import DataLayer, encode_categorical, is_string, to_numpy
+from .data_layer import DataLayer, encode_categorical, to_numpy
 from .hashing import hash_bucket
 
 
