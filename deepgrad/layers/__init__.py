@@ -28,6 +28,10 @@ from .normalization import (
     BatchNormalization, GroupNormalization, LayerNormalization, RMSNormalization, SpectralNormalization,
     UnitNormalization,
 )
+from .preprocessing import (
+    CategoryEncoding, Discretization, HashedCrossing, Hashing, IntegerLookup, MelSpectrogram, Normalization,
+    STFTSpectrogram, StringLookup, TextVectorization,
+)
 from .pooling import (
     AveragePooling1D, AveragePooling2D, AvgPool1D, AvgPool2D, GlobalAveragePooling1D, GlobalAveragePooling2D,
     GlobalAvgPool1D, GlobalAvgPool2D, GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPooling1D, GlobalMaxPooling2D,
@@ -66,6 +70,8 @@ __all__ = [
     "maximum", "minimum", "multiply", "serialize", "subtract",
     "AdditiveAttention", "Attention", "EinsumDense", "GroupQueryAttention", "GroupedQueryAttention",
     "MultiHeadAttention", "GroupNormalization", "RMSNormalization", "SpectralNormalization", "UnitNormalization",
+    "CategoryEncoding", "Discretization", "HashedCrossing", "Hashing", "IntegerLookup", "MelSpectrogram",
+    "Normalization", "STFTSpectrogram", "StringLookup", "TextVectorization",
 ]
 __all__ += [
     "AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D", "AdaptiveAveragePooling3D", "AdaptiveMaxPooling1D",

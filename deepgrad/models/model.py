@@ -42,6 +42,8 @@ def to_input_tensor(x, dtype=None) -> Tensor:
             return x.astype(dtype)
         return x
     x = np.asarray(x)
+    if x.dtype.kind in "USO":  # text stays a NumPy array, for the preprocessing layers that read it
+        return x
     if dtype is not None:
         return Tensor(x.astype(dtype, copy=False), dtype=dtype)
     return Tensor(x, dtype=x.dtype if x.dtype.kind in "iub" else None)
