@@ -23,7 +23,8 @@ from .naming import to_snake_case
 GLOBAL_CUSTOM_OBJECTS: dict = {}
 # object -> the "package>Name" it was registered under (what ``get_registered_name`` answers)
 GLOBAL_CUSTOM_NAMES: dict = {}
-# ``custom_object_scope`` dictionaries in force, per thread, innermost last
+# ``custom_object_scope`` dictionaries, per thread, innermost last; as in Keras only the
+# innermost one is in force (an inner scope hides the outer one until it closes)
 _SCOPES = threading.local()
 
 
@@ -35,11 +36,11 @@ def scope_stack() -> list:
 
 def find_custom_object(name, custom_objects=None, bare: bool = True):
     """The user's object called ``name``, or None: the caller's ``custom_objects``, then the
-    open scopes (innermost first), then the global table. With ``bare``, a class name also
+    innermost open scope, then the global table. With ``bare``, a class name also
     finds an object registered as "package>Name" when only one package registered that name."""
     if not isinstance(name, str):
         return None
-    tables = [custom_objects or {}, *reversed(scope_stack()), GLOBAL_CUSTOM_OBJECTS]
+    tables = [custom_objects or {}, *scope_stack()[-1:], GLOBAL_CUSTOM_OBJECTS]
     for table in tables:
         if name in table:
             return table[name]

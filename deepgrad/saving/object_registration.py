@@ -10,20 +10,17 @@ from ..registry import GLOBAL_CUSTOM_NAMES, GLOBAL_CUSTOM_OBJECTS, find_custom_o
 
 
 class CustomObjectScope:
-    """``with CustomObjectScope({"Name": obj}, ...):`` makes the objects known by name inside
-    the block (later dictionaries win over earlier ones; scopes nest)."""
+    """``with CustomObjectScope({"Name": obj}):`` makes the objects known by name inside the
+    block. As in Keras, a scope opened inside another replaces it until it closes."""
 
-    def __init__(self, *custom_objects):
-        for i, table in enumerate(custom_objects):
-            if table is not None and not isinstance(table, dict):
-                raise TypeError(f"CustomObjectScope: argument {i} must be a dict, got {type(table).__name__}")
-        self.custom_objects = custom_objects
+    def __init__(self, custom_objects):
+        if custom_objects is not None and not isinstance(custom_objects, dict):
+            raise TypeError(f"CustomObjectScope: custom_objects must be a dict, got {type(custom_objects).__name__}")
+        self.custom_objects = dict(custom_objects or {})
         self._pushed = None
 
     def __enter__(self):
-        merged: dict = {}
-        for table in self.custom_objects:
-            merged.update(table or {})
+        merged = dict(self.custom_objects)
         self._pushed = merged
         scope_stack().append(merged)
         return self
@@ -45,19 +42,14 @@ def get_custom_objects() -> dict:
 
 def register_keras_serializable(package: str = "Custom", name: str | None = None):
     """Decorator: registers a class or function as ``"package>name"`` (``name`` defaults to
-    its ``__name__``) so that configs naming it can be deserialized without custom_objects."""
+    its ``__name__``) so that configs naming it can be deserialized without custom_objects.
+    Registering a name again replaces the earlier object, as in Keras."""
     def decorator(arg):
         class_name = name if name is not None else arg.__name__
         registered_name = f"{package}>{class_name}"
         if inspect.isclass(arg) and not hasattr(arg, "get_config"):
             raise ValueError(f"register_keras_serializable: class {arg.__name__} cannot be registered "
                              "because it does not define get_config()")
-        if registered_name in GLOBAL_CUSTOM_OBJECTS:
-            raise ValueError(f"register_keras_serializable: {registered_name} has already been registered "
-                             f"to {GLOBAL_CUSTOM_OBJECTS[registered_name]}")
-        if arg in GLOBAL_CUSTOM_NAMES:
-            raise ValueError(f"register_keras_serializable: {arg} has already been registered "
-                             f"to {GLOBAL_CUSTOM_NAMES[arg]}")
         GLOBAL_CUSTOM_OBJECTS[registered_name] = arg
         GLOBAL_CUSTOM_NAMES[arg] = registered_name
         return arg
@@ -74,7 +66,7 @@ def get_registered_name(obj) -> str:
 def get_registered_object(name, custom_objects=None, module_objects=None):
     """The object registered (or in scope, or in ``custom_objects``/``module_objects``) as ``name``,
     or None. Registered names are exact ("package>Name")."""
-    for table in (*reversed(scope_stack()), GLOBAL_CUSTOM_OBJECTS, custom_objects or {}, module_objects or {}):
+    for table in (*scope_stack()[-1:], GLOBAL_CUSTOM_OBJECTS, custom_objects or {}, module_objects or {}):
         if name in table:
             return table[name]
     return None

@@ -139,9 +139,8 @@ def deserialize_keras_object(config, custom_objects=None, safe_mode: bool = True
     if isinstance(config, str):
         found = find_custom_object(config, custom_objects, bare=False)
         return config if found is None else found
-    if isinstance(config, (list, tuple)):
-        items = [deserialize_keras_object(x, custom_objects, safe_mode) for x in config]
-        return tuple(items) if isinstance(config, tuple) else items
+    if isinstance(config, (list, tuple)):  # both come back as lists, as in Keras (JSON has no tuples)
+        return [deserialize_keras_object(x, custom_objects, safe_mode) for x in config]
     if not isinstance(config, dict):
         raise TypeError(f"deserialize_keras_object: could not parse config {config!r}")
     if "class_name" not in config or "config" not in config:
