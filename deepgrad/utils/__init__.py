@@ -19,6 +19,7 @@ from .dataset_utils import (
     text_dataset_from_directory, timeseries_dataset_from_array, unpack_x_y_sample_weight,
 )
 from .model_visualization import model_to_dot, plot_model
+from .session_utils import clear_session, get_source_inputs, is_keras_tensor, standardize_dtype
 
 __all__ = [
     "compute_class_weight", "get_file", "hash_file", "normalize", "pad_sequences",
@@ -31,4 +32,5 @@ __all__ += [
     "image_dataset_from_directory", "img_to_array", "load_img", "model_to_dot", "pack_x_y_sample_weight",
     "plot_model", "register_keras_serializable", "save_img", "serialize_keras_object", "split_dataset",
     "text_dataset_from_directory", "timeseries_dataset_from_array", "unpack_x_y_sample_weight",
+    "clear_session", "get_source_inputs", "is_keras_tensor", "standardize_dtype",
 ]

@@ -300,7 +300,8 @@ def test_image_helpers_match_keras(tmp_path):
                                   keras.utils.img_to_array(keras.utils.load_img(tmp_path / "b.png")))
 
 
-@pytest.mark.parametrize("name", ["image_dataset_from_directory", "text_dataset_from_directory",
+@pytest.mark.parametrize("name", ["clear_session", "get_source_inputs", "is_keras_tensor", "standardize_dtype",
+                                  "image_dataset_from_directory", "text_dataset_from_directory",
                                   "timeseries_dataset_from_array", "split_dataset", "pack_x_y_sample_weight",
                                   "unpack_x_y_sample_weight", "load_img", "img_to_array", "array_to_img", "save_img",
                                   "set_random_seed", "to_categorical", "normalize", "plot_model", "model_to_dot",
@@ -327,8 +328,26 @@ IMPLEMENTED = {
     "image_dataset_from_directory", "img_to_array", "load_img", "model_to_dot", "pack_x_y_sample_weight",
     "plot_model", "register_keras_serializable", "save_img", "serialize_keras_object", "split_dataset",
     "text_dataset_from_directory", "timeseries_dataset_from_array", "unpack_x_y_sample_weight",
-    "set_random_seed", "to_categorical", "normalize",
+    "set_random_seed", "to_categorical", "normalize", "clear_session", "get_source_inputs", "is_keras_tensor",
+    "standardize_dtype",
 }
+
+
+def test_graph_helpers_match_keras():
+    results = []
+    for lib in (keras, dg):
+        lib.utils.clear_session()
+        a, b = lib.layers.Input((3,), name="a"), lib.layers.Input((3,), name="b")
+        out = lib.layers.Dense(2)(lib.layers.Add()([lib.layers.Dense(3)(b), a]))
+        first = lib.layers.Dense(1).name
+        lib.utils.clear_session()
+        again = lib.layers.Dense(1).name
+        results.append(([t.name for t in lib.utils.get_source_inputs(out)],
+                        [t.name for t in lib.utils.get_source_inputs(a)],
+                        lib.utils.is_keras_tensor(out), lib.utils.is_keras_tensor(np.ones(2)), first, again,
+                        [lib.utils.standardize_dtype(d) for d in ("float32", np.int64, "bool", None)]))
+    assert sorted(results[0][0]) == sorted(results[1][0]) == ["a", "b"]
+    assert results[0][1:] == results[1][1:]
 
 
 def test_keras_utils_and_saving_names(capsys):
