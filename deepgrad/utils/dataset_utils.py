@@ -247,18 +247,18 @@ def timeseries_dataset_from_array(data, targets, sequence_length: int, sequence_
 
 
 # ----------------------------------------------------------------- folder-per-class loaders
-def _valid_files(directory: str, formats: tuple) -> list[str]:
+def _valid_files(directory: str, formats: tuple, follow_links: bool = False) -> list[str]:
     """Files under ``directory`` (recursively, directories in sorted order, files sorted)
     whose extension is in ``formats``, as paths relative to ``directory``'s parent."""
     found = []
-    for root, _, files in sorted(os.walk(directory), key=lambda item: item[0]):
+    for root, _, files in sorted(os.walk(directory, followlinks=follow_links), key=lambda item: item[0]):
         for fname in sorted(files):
             if fname.lower().endswith(formats):
                 found.append(os.path.join(root, fname))
     return found
 
 
-def index_directory(directory, labels, formats, class_names=None, shuffle=True, seed=None):
+def index_directory(directory, labels, formats, class_names=None, shuffle=True, seed=None, follow_links=False):
     """``(file_paths, labels, class_names)`` in Keras's order: class folders sorted by name
     (or in the order of ``class_names``), files sorted inside each, then both lists shuffled
     with ``np.random.RandomState(seed)`` when ``shuffle``."""
@@ -274,7 +274,7 @@ def index_directory(directory, labels, formats, class_names=None, shuffle=True, 
             subdirs = list(class_names)
         paths, found = [], []
         for index, sub in enumerate(subdirs):
-            files = _valid_files(os.path.join(directory, sub), formats)
+            files = _valid_files(os.path.join(directory, sub), formats, follow_links)
             paths += files
             found += [index] * len(files)
         label_array = np.asarray(found, dtype="int32")
@@ -282,7 +282,7 @@ def index_directory(directory, labels, formats, class_names=None, shuffle=True, 
     else:
         if class_names is not None:
             raise ValueError("class_names can only be given with labels='inferred'")
-        paths = _valid_files(directory, formats)
+        paths = _valid_files(directory, formats, follow_links)
         if labels is None:
             label_array, class_names = None, None
         else:
@@ -390,7 +390,8 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
     _check_split_args(validation_split, subset, shuffle, seed)
     if shuffle and seed is None:
         seed = np.random.randint(1_000_000)
-    paths, found, class_names = index_directory(directory, labels, IMAGE_FORMATS, class_names, shuffle, seed)
+    paths, found, class_names = index_directory(directory, labels, IMAGE_FORMATS, class_names, shuffle, seed,
+                                                    follow_links)
     if not paths:
         raise ValueError(f"{who}: no images found in directory {directory}. Allowed formats: {IMAGE_FORMATS}")
     if verbose:
@@ -440,7 +441,8 @@ def text_dataset_from_directory(directory, labels="inferred", label_mode="int", 
     _check_split_args(validation_split, subset, shuffle, seed)
     if shuffle and seed is None:
         seed = np.random.randint(1_000_000)
-    paths, found, class_names = index_directory(directory, labels, TEXT_FORMATS, class_names, shuffle, seed)
+    paths, found, class_names = index_directory(directory, labels, TEXT_FORMATS, class_names, shuffle, seed,
+                                                    follow_links)
     if not paths:
         raise ValueError(f"{who}: no text files found in directory {directory}. Allowed format: {TEXT_FORMATS}")
     if verbose:
