@@ -14,7 +14,42 @@ This module imports nothing from deepgrad but ``naming``, so every floor may use
 """
 from __future__ import annotations
 
+import threading
+
 from .naming import to_snake_case
+
+# The user's own classes and functions, known to every Registry (``register_keras_serializable``
+# fills it; ``get_custom_objects()`` hands it out to be edited): "package>Name" -> object.
+GLOBAL_CUSTOM_OBJECTS: dict = {}
+# object -> the "package>Name" it was registered under (what ``get_registered_name`` answers)
+GLOBAL_CUSTOM_NAMES: dict = {}
+# ``custom_object_scope`` dictionaries, per thread, innermost last; as in Keras only the
+# innermost one is in force (an inner scope hides the outer one until it closes)
+_SCOPES = threading.local()
+
+
+def scope_stack() -> list:
+    if not hasattr(_SCOPES, "stack"):
+        _SCOPES.stack = []
+    return _SCOPES.stack
+
+
+def find_custom_object(name, custom_objects=None, bare: bool = True):
+    """The user's object called ``name``, or None: the caller's ``custom_objects``, then the
+    innermost open scope, then the global table. With ``bare``, a class name also
+    finds an object registered as "package>Name" when only one package registered that name."""
+    if not isinstance(name, str):
+        return None
+    tables = [custom_objects or {}, *scope_stack()[-1:], GLOBAL_CUSTOM_OBJECTS]
+    for table in tables:
+        if name in table:
+            return table[name]
+    if bare and ">" not in name:
+        matches = {id(obj): obj for table in tables for key, obj in table.items()
+                   if isinstance(key, str) and key.rpartition(">")[2] == name}
+        if len(matches) == 1:
+            return next(iter(matches.values()))
+    return None
 
 
 class Configurable:
@@ -80,9 +115,10 @@ class Registry:
 
     def lookup(self, name, custom_objects=None):
         """The class or function registered (or passed in ``custom_objects``) as ``name``."""
-        if custom_objects and name in custom_objects:
-            return custom_objects[name]
-        obj = self.by_name.get(self._key(name)) if isinstance(name, str) else None
+        obj = find_custom_object(name, custom_objects, bare=False)
+        if obj is None and isinstance(name, str):
+            # a built-in name wins over a "package>Name" registered under the same bare name
+            obj = self.by_name.get(self._key(name)) or find_custom_object(name, custom_objects)
         if obj is None:
             raise ValueError(f"Unknown {self.kind} {name!r}. Expected one of: {', '.join(self.names())}; "
                              "or pass your own as custom_objects={'Name': obj}.")

@@ -33,13 +33,17 @@ def _format_eta(eta: float) -> str:
 
 class Progbar:
     def __init__(self, target, width: int = 30, verbose: int = 1, interval: float = 0.1, stateful_metrics=None,
-                 unit_name: str = "step"):
+                 stateless_metrics=None, unit_name: str = "step"):
+        if stateful_metrics is not None and stateless_metrics is not None:
+            raise ValueError("Progbar: pass only one of stateful_metrics (listed names are shown as given, "
+                             "the rest averaged) or stateless_metrics (listed names averaged, the rest as given)")
         self.target = target
         self.width = width
         self.verbose = verbose
         self.interval = interval
         self.unit_name = unit_name
         self.stateful_metrics = set(stateful_metrics or ())
+        self.stateless_metrics = None if stateless_metrics is None else set(stateless_metrics)
         stream = sys.stdout
         self._dynamic_display = ((hasattr(stream, "isatty") and stream.isatty())
                                  or "ipykernel" in sys.modules or "PYCHARM_HOSTED" in os.environ)
@@ -83,7 +87,9 @@ class Progbar:
                 value = float(value)
             except (TypeError, ValueError):
                 continue
-            if name in self.stateful_metrics:
+            stateful = (name not in self.stateless_metrics if self.stateless_metrics is not None
+                        else name in self.stateful_metrics)
+            if stateful:
                 self._values[name] = [value, 1]
             else:
                 steps = max(current - self._seen_so_far, 1)

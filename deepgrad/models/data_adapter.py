@@ -268,6 +268,8 @@ class IterableBatches:
 
     def _raw(self):
         if self.indexable:
+            if hasattr(self.data, "on_epoch_begin"):
+                self.data.on_epoch_begin()
             n = len(self.data) if self.steps is None else min(self.steps, len(self.data))
             for i in range(n):
                 yield self.data[i]

@@ -101,14 +101,15 @@ def array_to_img(x, data_format: str | None = None, scale: bool = True, dtype=No
             x = x / peak
         x = x * 255
     channels = x.shape[2]
+    # values are truncated to integers (not rounded), as Keras's astype("uint8") does
     if channels == 4:
-        return Image.fromarray(np.clip(np.rint(x), 0, 255).astype(np.uint8), "RGBA")
+        return Image.fromarray(np.clip(x, 0, 255).astype(np.uint8), "RGBA")
     if channels == 3:
-        return Image.fromarray(np.clip(np.rint(x), 0, 255).astype(np.uint8), "RGB")
+        return Image.fromarray(np.clip(x, 0, 255).astype(np.uint8), "RGB")
     if channels == 1:
         if np.max(x) > 255:  # 16/32-bit grayscale
-            return Image.fromarray(np.rint(x[:, :, 0]).astype(np.int32), "I")
-        return Image.fromarray(np.clip(np.rint(x[:, :, 0]), 0, 255).astype(np.uint8), "L")
+            return Image.fromarray(x[:, :, 0].astype(np.int32), "I")
+        return Image.fromarray(np.clip(x[:, :, 0], 0, 255).astype(np.uint8), "L")
     raise ValueError(f"array_to_img: {channels} channels; only 1, 3 or 4 can be saved as an image")
 
 

@@ -10,6 +10,13 @@ from ..files import (
     UnsafeFileError, atomic_write, load_safetensors, load_weights, save_model, save_safetensors, save_weights,
 )
 from ..models import load_model
+from .object_registration import (
+    CustomObjectScope, custom_object_scope, get_custom_objects, get_registered_name, get_registered_object,
+    register_keras_serializable,
+)
+from .serialization import deserialize_keras_object, serialize_keras_object
 
 __all__ = ["UnsafeFileError", "atomic_write", "load_model", "load_safetensors", "load_weights", "save_model",
            "save_safetensors", "save_weights"]
+__all__ += ["CustomObjectScope", "custom_object_scope", "deserialize_keras_object", "get_custom_objects",
+            "get_registered_name", "get_registered_object", "register_keras_serializable", "serialize_keras_object"]

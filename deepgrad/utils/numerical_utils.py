@@ -6,14 +6,14 @@ import numpy as np
 from .. import backend
 
 
-def to_categorical(y, num_classes: int | None = None) -> np.ndarray:
+def to_categorical(x, num_classes: int | None = None) -> np.ndarray:
     """Class indices -> one-hot rows: ``out[..., k] = 1`` where ``y == k``.
 
     As Keras: labels of shape ``(N,)`` or ``(N, 1)`` both give ``(N, num_classes)`` (a trailing
     axis of size 1 is dropped); ``num_classes`` defaults to ``max(y) + 1``. The result is
     floatx (float32), so it does not promote a float32 loss to float64.
     """
-    y = np.asarray(y)
+    y = np.asarray(x)
     if y.size and (y.dtype.kind not in "iub" and not np.all(np.equal(np.mod(y, 1), 0))):
         raise ValueError(f"to_categorical expects integer class indices, got values such as {y.flat[0]!r}")
     y = y.astype(np.int64)

@@ -1,0 +1,42 @@
+"""Small helpers around symbolic tensors and the global state, under Keras's names."""
+from __future__ import annotations
+
+import gc
+
+from ..layers.base import reset_names
+from ..ops.dtypes import standardize_dtype
+from ..symbolic import KerasTensor
+
+
+def is_keras_tensor(x) -> bool:
+    """True for a symbolic tensor (from ``Input`` and layer calls on it)."""
+    return isinstance(x, KerasTensor)
+
+
+def get_source_inputs(tensor) -> list:
+    """The model inputs (``Input`` tensors) that ``tensor`` is computed from, in the order first
+    met walking back from it; an input tensor gives itself."""
+    if not is_keras_tensor(tensor):
+        raise ValueError(f"get_source_inputs: expected a symbolic tensor, got {type(tensor).__name__}")
+    found, seen, stack = [], set(), [tensor]
+    while stack:
+        t = stack.pop()
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        if t.node is None:
+            found.append(t)
+        else:
+            stack.extend(reversed(t.node.parents))
+    return found
+
+
+def clear_session(free_memory: bool = True) -> None:
+    """Start layer names afresh (``dense``, ``dense_1``, ... again) and, with ``free_memory``,
+    collect the garbage left by models no longer referenced."""
+    reset_names()
+    if free_memory:
+        gc.collect()
+
+
+__all__ = ["clear_session", "get_source_inputs", "is_keras_tensor", "standardize_dtype"]
