@@ -10,10 +10,12 @@ STAMP   = $(VENV)/.installed
 FASHION = /usr/share/datasets/fashion-mnist
 
 $(STAMP): pyproject.toml
-	@# real Fashion-MNIST installs offline from Debian's package; a machine without
-	@# apt-get (or root) still works, the datasets that need it then say how to get it
-	@test -d $(FASHION) || (command -v apt-get >/dev/null && (apt-get install -y -qq dataset-fashion-mnist \
-	    || (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist))) || true
+	@# real Fashion-MNIST and Graphviz's `dot` (for plot_model) install offline from Debian's
+	@# packages; a machine without apt-get (or root) still works, and what needs them says how
+	@# to get them
+	@(test -d $(FASHION) && command -v dot >/dev/null) || (command -v apt-get >/dev/null && \
+	    (apt-get install -y -qq dataset-fashion-mnist graphviz \
+	    || (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist graphviz))) || true
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[all]"
