@@ -38,6 +38,10 @@ from .reshaping import (
     ZeroPadding3D,
 )
 from .wrappers import Bidirectional, TimeDistributed
+from .preprocessing_image import (
+    CenterCrop, RandomBrightness, RandomContrast, RandomCrop, RandomFlip, RandomGrayscale, RandomInvert,
+    RandomRotation, RandomTranslation, RandomZoom, Rescaling, Resizing,
+)
 
 __all__ = [
     "Activation", "Add", "Average", "AveragePooling1D", "AveragePooling2D", "AvgPool1D", "AvgPool2D",
@@ -56,6 +60,12 @@ __all__ += [
     "ActivityRegularization", "AlphaDropout", "Cropping1D", "Cropping2D", "Cropping3D", "Dot", "GaussianDropout",
     "GaussianNoise", "Identity", "InputSpec", "Masking", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
     "UpSampling1D", "UpSampling2D", "UpSampling3D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "dot",
+]
+
+# image preprocessing and augmentation
+__all__ += [
+    "CenterCrop", "RandomBrightness", "RandomContrast", "RandomCrop", "RandomFlip", "RandomGrayscale",
+    "RandomInvert", "RandomRotation", "RandomTranslation", "RandomZoom", "Rescaling", "Resizing",
 ]
 
 # every public layer class by the class name model files store (aliases such as MaxPool2D included)

@@ -1,0 +1,87 @@
+"""Random colour augmentation: contrast, brightness, grayscale, inversion.
+
+Values live in ``value_range`` (default ``(0, 255)``) and results are clipped back into it
+where Keras clips them; the arithmetic goes through deepgrad ops, so gradients reach the input.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ... import ops
+from ...ops import image as image_ops
+from .base import BaseImagePreprocessingLayer, check_value_range, spatial_axes
+
+
+class _ValueRangeLayer(BaseImagePreprocessingLayer):
+    def __init__(self, factor=None, value_range=(0, 255), seed=None, data_format=None, **kwargs):
+        super().__init__(factor=factor, data_format=data_format, seed=seed, **kwargs)
+        self.value_range = check_value_range(type(self).__name__, value_range)
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor, "value_range": self.value_range,
+                "seed": self.seed}
+
+
+class RandomContrast(_ValueRangeLayer):
+    """``y = clip((x - mean) * c + mean)``, the mean over height and width per image and
+    channel, ``c ~ U(1 - factor[0], 1 + factor[1])`` per image."""
+
+    _FACTOR_BOUNDS = (0, 1)
+
+    def __init__(self, factor, value_range=(0, 255), seed=None, **kwargs):
+        super().__init__(factor=factor, value_range=value_range, seed=seed, **kwargs)
+
+    def augment(self, images, rng):
+        c = rng.uniform(1.0 - self.factor[0], 1.0 + self.factor[1], size=(images.shape[0], 1, 1, 1))
+        mean = ops.mean(images, axis=spatial_axes(4, self.data_format), keepdims=True)
+        out = (images - mean) * c.astype(images.dtype) + mean
+        return ops.clip(out, self.value_range[0], self.value_range[1])
+
+
+class RandomBrightness(_ValueRangeLayer):
+    """``y = clip(x + d)``, ``d ~ U(factor) * (value_range[1] - value_range[0])`` per image."""
+
+    def __init__(self, factor, value_range=(0, 255), seed=None, **kwargs):
+        super().__init__(factor=factor, value_range=value_range, seed=seed, **kwargs)
+
+    def augment(self, images, rng):
+        span = self.value_range[1] - self.value_range[0]
+        d = rng.uniform(self.factor[0], self.factor[1], size=(images.shape[0], 1, 1, 1)) * span
+        return ops.clip(images + d.astype(images.dtype), self.value_range[0], self.value_range[1])
+
+
+class RandomInvert(_ValueRangeLayer):
+    """``y = value_range[1] - x`` for an image when ``u < p``, ``u ~ U(0, 1)``, ``p ~ U(factor)``."""
+
+    _FACTOR_BOUNDS = (0, 1)
+
+    def __init__(self, factor=1.0, value_range=(0, 255), seed=None, data_format=None, **kwargs):
+        super().__init__(factor=factor, value_range=value_range, seed=seed, data_format=data_format,
+                         **kwargs)
+
+    def augment(self, images, rng):
+        n = images.shape[0]
+        p = rng.uniform(self.factor[0], self.factor[1], size=n)
+        apply = rng.uniform(0.0, 1.0, size=n) < p
+        return ops.where(apply.reshape(-1, 1, 1, 1), self.value_range[1] - images, images)
+
+
+class RandomGrayscale(BaseImagePreprocessingLayer):
+    """Each image becomes its luminance (``0.2989 R + 0.587 G + 0.114 B``, repeated over the
+    channels) with probability ``factor``."""
+
+    _USE_BASE_FACTOR = False
+
+    def __init__(self, factor=0.5, data_format=None, seed=None, **kwargs):
+        super().__init__(data_format=data_format, seed=seed, **kwargs)
+        if not isinstance(factor, (int, float)) or not 0 <= factor <= 1:
+            raise ValueError(f"RandomGrayscale: `factor` must be between 0 and 1. Received: factor={factor}")
+        self.factor = factor
+
+    def augment(self, images, rng):
+        apply = rng.uniform(0.0, 1.0, size=images.shape[0]) < self.factor
+        gray = image_ops.rgb_to_grayscale(images, data_format=self.data_format)
+        return ops.where(apply.reshape(-1, 1, 1, 1), gray, images)
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
