@@ -42,6 +42,7 @@ from .preprocessing_image import (
     CenterCrop, RandomBrightness, RandomContrast, RandomCrop, RandomFlip, RandomGrayscale, RandomInvert,
     RandomRotation, RandomTranslation, RandomZoom, Rescaling, Resizing,
 )
+from .preprocessing_image import AutoContrast, Pipeline, RandomShear, Solarization
 
 __all__ = [
     "Activation", "Add", "Average", "AveragePooling1D", "AveragePooling2D", "AvgPool1D", "AvgPool2D",
@@ -66,6 +67,7 @@ __all__ += [
 __all__ += [
     "CenterCrop", "RandomBrightness", "RandomContrast", "RandomCrop", "RandomFlip", "RandomGrayscale",
     "RandomInvert", "RandomRotation", "RandomTranslation", "RandomZoom", "Rescaling", "Resizing",
+    "AutoContrast", "Pipeline", "RandomShear", "Solarization",
 ]
 
 # every public layer class by the class name model files store (aliases such as MaxPool2D included)

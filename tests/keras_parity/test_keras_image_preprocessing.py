@@ -12,7 +12,7 @@ from conftest import to_numpy
 
 NAMES = ["Rescaling", "Resizing", "CenterCrop", "RandomFlip", "RandomRotation", "RandomZoom",
          "RandomTranslation", "RandomCrop", "RandomContrast", "RandomBrightness", "RandomGrayscale",
-         "RandomInvert"]
+         "RandomInvert", "RandomShear", "Solarization", "AutoContrast", "Pipeline"]
 
 
 def images(shape=(3, 7, 9, 3), seed=0):
@@ -66,6 +66,11 @@ CASES = [
     ("RandomGrayscale", dict(factor=1.0), (3, 7, 9, 3), True),
     ("RandomInvert", dict(factor=(1.0, 1.0)), (3, 7, 9, 3), True),
     ("RandomCrop", dict(height=8, width=9), (3, 7, 9, 3), True),
+    ("RandomShear", dict(x_factor=0.0, y_factor=0.0), (3, 7, 9, 3), True),
+    ("Solarization", dict(addition_factor=(0.0, 0.0), threshold_factor=(0.0, 0.0)), (3, 7, 9, 3), True),
+    ("Solarization", dict(value_range=(0, 1)), (3, 7, 9, 3), False),
+    ("AutoContrast", dict(), (3, 7, 9, 3), False),
+    ("AutoContrast", dict(value_range=(0, 300)), (3, 7, 9, 3), True),
     ("RandomCrop", dict(height=4, width=5), (3, 7, 9, 3), False),
 ]
 
@@ -119,6 +124,8 @@ def test_inference_is_identity_as_keras(name, kwargs):
     ("RandomCrop", dict(height=4, width=4, seed=2)), ("RandomContrast", dict(factor=0.3, value_range=(0, 1))),
     ("RandomBrightness", dict(factor=(-0.2, 0.1))), ("RandomGrayscale", dict(factor=0.3)),
     ("RandomInvert", dict(factor=0.4, value_range=(0, 1))),
+    ("RandomShear", dict(x_factor=0.2, y_factor=(0.1, 0.3))), ("AutoContrast", dict(value_range=(0, 1))),
+    ("Solarization", dict(addition_factor=0.2, threshold_factor=(0.1, 0.5))),
 ])
 def test_config_keys_and_values_match_keras(name, kwargs):
     k = getattr(keras.layers, name)(**kwargs).get_config()
@@ -134,3 +141,47 @@ def test_config_keys_and_values_match_keras(name, kwargs):
     # and Keras's config builds the same layer here
     rebuilt = getattr(dg.layers, name).from_config({**k, "name": "x"})
     assert rebuilt.get_config() == {**d, "name": "x"}
+
+
+class _Lowest:
+    """A generator whose uniform draws are all the lower bound."""
+
+    def uniform(self, low=0.0, high=1.0, size=None):
+        return np.full(size, low, dtype=float)
+
+
+@pytest.mark.parametrize("name,kwargs", [
+    ("RandomShear", dict(x_factor=(0.2, 0.5), y_factor=(0.1, 0.3))),
+    ("RandomShear", dict(x_factor=(0.3, 0.4), fill_mode="constant", interpolation="nearest")),
+    ("Solarization", dict(addition_factor=(0.1, 0.4), threshold_factor=(0.4, 0.9))),
+])
+def test_lowest_draws_match_keras(monkeypatch, name, kwargs):
+    x = images()
+    k_layer = getattr(keras.layers, name)(**kwargs)
+    monkeypatch.setattr(k_layer.backend.random, "uniform",
+                        lambda shape, minval=0.0, maxval=1.0, **k: torch.full(tuple(shape), float(minval)))
+    d_layer = getattr(dg.layers, name)(**kwargs)
+    d_layer._generator = _Lowest()
+    assert_same(k_layer, d_layer, x, True)
+    assert not np.allclose(d_layer(x, training=True).data, x)
+
+
+def test_auto_contrast_keeps_a_constant_channel():
+    x = images()
+    x[0, :, :, 1] = 7.0
+    k_out = keras.layers.AutoContrast()(x)
+    d_out = dg.layers.AutoContrast()(x)
+    np.testing.assert_allclose(to_numpy(d_out), to_numpy(k_out), atol=2e-4)
+    np.testing.assert_array_equal(to_numpy(d_out)[0, :, :, 1], 7.0)
+
+
+def test_pipeline_matches_keras_and_round_trips():
+    x = images()
+    k_layer = keras.layers.Pipeline([keras.layers.RandomRotation((0.1, 0.1)), keras.layers.CenterCrop(4, 4)])
+    d_layer = dg.layers.Pipeline([dg.layers.RandomRotation((0.1, 0.1)), dg.layers.CenterCrop(4, 4)])
+    assert_same(k_layer, d_layer, x, True)
+    assert_same(k_layer, d_layer, x, False)
+    k_config = k_layer.get_config()
+    rebuilt = dg.layers.Pipeline.from_config(d_layer.get_config())
+    assert [type(l).__name__ for l in rebuilt.layers] == [c["class_name"] for c in k_config["layers"]]
+    np.testing.assert_array_equal(rebuilt(x, training=True).data, d_layer(x, training=True).data)

@@ -24,6 +24,9 @@ SHAPE = (2, 8, 10, 3)
     (layers.RandomBrightness, dict(factor=0.2, seed=1), SHAPE),
     (layers.RandomGrayscale, dict(seed=1), SHAPE),
     (layers.RandomInvert, dict(seed=1), SHAPE),
+    (layers.RandomShear, dict(x_factor=0.2, seed=1), SHAPE),
+    (layers.Solarization, dict(addition_factor=0.2, threshold_factor=0.5, seed=1), SHAPE),
+    (layers.AutoContrast, dict(), SHAPE),
 ])
 def test_layer_checks(cls, kwargs, out_shape):
     run_layer_test(cls, kwargs, input_shape=SHAPE, expected_output_shape=out_shape,

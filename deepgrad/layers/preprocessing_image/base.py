@@ -8,7 +8,7 @@ from ... import backend
 from ...autograd import Tensor
 from ...ops import manipulation as _shape
 from ...ops.image import _data_format
-from ..base import Layer
+from ..base import Layer, builtin_class
 
 
 def standardize_data_format(data_format) -> str:
@@ -88,3 +88,32 @@ class BaseImagePreprocessingLayer(Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "data_format": self.data_format}
+
+
+class Pipeline(Layer):
+    """Apply ``layers`` one after another (Keras's ``Pipeline``), passing ``training`` on."""
+
+    def __init__(self, layers, name=None):
+        super().__init__(name=name)
+        self.layers = list(layers)
+
+    def call(self, inputs, training=True):
+        x = inputs
+        for layer in self.layers:
+            x = layer(x, training=training) if layer._call_takes_training else layer(x)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        for layer in self.layers:
+            input_shape = layer.compute_output_shape(input_shape)
+        return input_shape
+
+    def get_config(self):
+        return {"layers": [{"class_name": type(layer).__name__, "config": layer.get_config()}
+                           for layer in self.layers], "name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["layers"] = [builtin_class(c["class_name"]).from_config(c["config"]) for c in config["layers"]]
+        return cls(**config)

@@ -95,6 +95,29 @@ class RandomRotation(_AffineLayer):
         return {**super().get_config(), "factor": self.factor}
 
 
+class RandomShear(_AffineLayer):
+    """Shear by ``s_x ~ U(x_factor)``, ``s_y ~ U(y_factor)``, both negated together with
+    probability 1/2: the input is read at ``(x + s_x y, s_y x + y)``."""
+
+    def __init__(self, x_factor=0.0, y_factor=0.0, interpolation="bilinear", fill_mode="reflect",
+                 fill_value=0.0, data_format=None, seed=None, **kwargs):
+        super().__init__(fill_mode, interpolation, seed, fill_value, data_format, **kwargs)
+        # pairs may be negative here (Keras refuses them, so its own config of a number,
+        # (-f, f), could not be read back)
+        self.x_factor = _symmetric_factor("RandomShear", "x_factor", x_factor)
+        self.y_factor = _symmetric_factor("RandomShear", "y_factor", y_factor)
+
+    def matrices(self, n, height, width, rng):
+        sign = np.where(rng.uniform(size=n) > 0.5, -1.0, 1.0)
+        sy = rng.uniform(*self.y_factor, size=n) * sign
+        sx = rng.uniform(*self.x_factor, size=n) * sign
+        ones, zeros = np.ones(n), np.zeros(n)
+        return np.stack([ones, sx, zeros, sy, ones, zeros, zeros, zeros], axis=-1).astype(np.float32)
+
+    def get_config(self):
+        return {**super().get_config(), "x_factor": self.x_factor, "y_factor": self.y_factor}
+
+
 class RandomZoom(_AffineLayer):
     """Zoom by ``z ~ U(1 + lower, 1 + upper)`` per axis about the centre (``z > 1`` zooms out):
     ``x_in = z_x x + (w - 1)/2 (1 - z_x)``; without ``width_factor`` both axes share ``z``."""
