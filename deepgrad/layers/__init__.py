@@ -58,6 +58,11 @@ from .conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from .rnn import RNN
 from .rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from .wrappers import Bidirectional, TimeDistributed
+from .preprocessing_image import (
+    CenterCrop, RandomBrightness, RandomContrast, RandomCrop, RandomFlip, RandomGrayscale, RandomInvert,
+    RandomRotation, RandomTranslation, RandomZoom, Rescaling, Resizing,
+)
+from .preprocessing_image import AutoContrast, Pipeline, RandomShear, Solarization
 
 __all__ = [
     "Activation", "Add", "Average", "AveragePooling1D", "AveragePooling2D", "AvgPool1D", "AvgPool2D",
@@ -86,6 +91,13 @@ __all__ += ["Conv1DTranspose", "Conv2DTranspose", "Conv3D", "Conv3DTranspose", "
             "Convolution2DTranspose", "Convolution3D", "Convolution3DTranspose", "DepthwiseConv1D", "DepthwiseConv2D",
             "SeparableConv1D", "SeparableConv2D", "SeparableConvolution1D", "SeparableConvolution2D"]
 __all__ += ["ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "GRUCell", "LSTMCell", "RNN", "SimpleRNNCell", "StackedRNNCells"]
+
+# image preprocessing and augmentation
+__all__ += [
+    "CenterCrop", "RandomBrightness", "RandomContrast", "RandomCrop", "RandomFlip", "RandomGrayscale",
+    "RandomInvert", "RandomRotation", "RandomTranslation", "RandomZoom", "Rescaling", "Resizing",
+    "AutoContrast", "Pipeline", "RandomShear", "Solarization",
+]
 
 # every public layer class by the class name model files store (aliases such as MaxPool2D included)
 _REGISTRY = Registry("layer", snake_case=False, base=Layer)

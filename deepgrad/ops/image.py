@@ -420,6 +420,13 @@ def _mirror(index, size):
 
 def _fix_index(index, size, fill_mode):
     """Map indices outside [0, size) back inside, as each fill mode extends the input."""
+    if index.size > 64:
+        lo, hi = int(index.min()), int(index.max())
+        if lo >= 0 and hi < size:
+            return index
+        if hi - lo < index.size // 8:
+            # a gather from the mapped range [lo, hi] is cheaper than the arithmetic on every index
+            return _fix_index(np.arange(lo, hi + 1), size, fill_mode)[index - lo]
     if fill_mode in ("constant", "nearest"):
         return np.clip(index, 0, size - 1)
     if fill_mode == "wrap":
