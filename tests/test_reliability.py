@@ -1,0 +1,126 @@
+"""Edge cases that used to give None, stale results, NaN or silent truncation."""
+import numpy as np
+import pytest
+
+import deepgrad as dg
+
+
+def small_model(classes=None):
+    model = dg.Sequential([dg.layers.Input((3,)), dg.layers.Dense(classes or 2,
+                                                                  activation="softmax" if classes else None)])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy" if classes else "mse")
+    return model
+
+
+X = np.random.default_rng(0).normal(size=(8, 3)).astype("float32")
+Y = np.zeros((8, 2), "float32")
+LABELS = np.array([0, 1, 2, 0, 1, 2, 0, 1])
+
+
+# ----------------------------------------------------------------- fit and evaluate
+def test_fit_with_0_epochs_returns_a_fresh_empty_history():
+    model = small_model()
+    first = model.fit(X, Y, epochs=1, verbose=0)
+    assert first is not None and len(first.history["loss"]) == 1
+    none = model.fit(X, Y, epochs=0, verbose=0)
+    assert none is not None and none is not first
+    assert none.history == {} and none.epoch == []
+    assert model.history is none
+    w = model.get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(w, model.get_weights()))
+
+
+def test_a_fresh_model_fit_with_0_epochs_returns_a_history():
+    history = small_model().fit(X, Y, epochs=0, verbose=0)
+    assert isinstance(history, dg.callbacks.History) and history.history == {}
+
+
+@pytest.mark.parametrize("call", ["fit", "evaluate"])
+def test_empty_data_is_a_clear_error(call):
+    model = small_model()
+    model.fit(X, Y, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="empty"):
+        getattr(model, call)(X[:0], Y[:0], verbose=0)
+
+
+def test_evaluate_on_an_empty_generator_is_an_error_not_zeros():
+    model = small_model()
+    with pytest.raises(ValueError, match="empty"):
+        model.evaluate(iter([]), verbose=0)
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(steps_per_epoch=0), "steps_per_epoch"),
+    (dict(steps_per_epoch=-1), "steps_per_epoch"),
+    (dict(batch_size=0), "batch_size"),
+    (dict(batch_size=-5), "batch_size"),
+    (dict(batch_size=2.5), "batch_size"),
+    (dict(validation_split=1.0), "validation_split"),
+    (dict(validation_split=-0.1), "validation_split"),
+    (dict(validation_split=1.5), "validation_split"),
+    (dict(validation_split=0.25, validation_freq=0), "validation_freq"),
+    (dict(epochs=-1), "epochs"),
+    (dict(epochs=1.5), "epochs"),
+])
+def test_bad_fit_arguments_are_clear_errors(kwargs, name):
+    model = small_model()
+    before = model.get_weights()
+    with pytest.raises(ValueError, match=name):
+        model.fit(X, Y, verbose=0, **{"epochs": 1, **kwargs})
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+
+def test_evaluate_batch_size_0_is_an_error():
+    with pytest.raises(ValueError, match="batch_size"):
+        small_model().evaluate(X, Y, batch_size=0, verbose=0)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_sample_weight_is_an_error(bad):
+    sw = np.ones(8)
+    sw[3] = bad
+    model = small_model()
+    with pytest.raises(ValueError, match="sample_weight"):
+        model.fit(X, Y, sample_weight=sw, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="sample_weight"):
+        model.evaluate(X, Y, sample_weight=sw, verbose=0)
+
+
+def test_non_finite_sample_weight_in_a_generator_batch_is_an_error():
+    model = small_model()
+    sw = np.ones(8)
+    sw[0] = np.nan
+    with pytest.raises(ValueError, match="sample_weight"):
+        model.fit(iter([(X, Y, sw)]), epochs=1, verbose=0)
+
+
+@pytest.mark.parametrize("class_weight, match", [
+    ({0: 1.0, 1: np.nan}, "finite"),
+    ({0: np.inf}, "finite"),
+    ({-1: 2.0}, "not a class"),
+    ({5: 2.0}, "not a class"),       # the output has 3 classes
+    ({0.5: 2.0}, "integer"),
+    ({"a": 2.0}, "integer"),
+    ({True: 2.0}, "integer"),
+])
+def test_bad_class_weight_is_an_error(class_weight, match):
+    model = small_model(classes=3)
+    with pytest.raises(ValueError, match=match):
+        model.fit(X, LABELS, class_weight=class_weight, epochs=1, verbose=0)
+
+
+def test_bad_class_weight_with_validation_split_and_one_hot_labels():
+    model = small_model(classes=3)
+    model.compile(optimizer="sgd", loss="categorical_crossentropy")
+    one_hot = np.eye(3, dtype="float32")[LABELS]
+    with pytest.raises(ValueError, match="not a class"):
+        model.fit(X, one_hot, class_weight={3: 1.0}, validation_split=0.25, epochs=1, verbose=0)
+
+
+def test_good_class_weight_still_weighs_the_loss():
+    model = small_model(classes=3)
+    weights = model.get_weights()
+    h1 = model.fit(X, LABELS, class_weight={0: 1.0, 1: 1.0, 2: 1.0}, epochs=1, verbose=0, shuffle=False)
+    model.set_weights(weights)
+    h2 = model.fit(X, LABELS, class_weight={0: 2.0, 1: 2.0, 2: 2.0}, epochs=1, verbose=0, shuffle=False)
+    np.testing.assert_allclose(h2.history["loss"][0], 2 * h1.history["loss"][0], rtol=1e-5)
