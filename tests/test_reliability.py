@@ -124,3 +124,58 @@ def test_good_class_weight_still_weighs_the_loss():
     model.set_weights(weights)
     h2 = model.fit(X, LABELS, class_weight={0: 2.0, 1: 2.0, 2: 2.0}, epochs=1, verbose=0, shuffle=False)
     np.testing.assert_allclose(h2.history["loss"][0], 2 * h1.history["loss"][0], rtol=1e-5)
+
+
+# ----------------------------------------------------------------- non-numeric data
+Tensor = dg.Tensor
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: Tensor(None), "None"),
+    (lambda: Tensor(None, dtype="float32"), "None"),
+    (lambda: Tensor(np.array([1.0, None], dtype=object)), "None at index \\(1,\\)"),
+    (lambda: Tensor([[1.0, None]]), "None"),
+    (lambda: Tensor([1.0]) + None, "None"),
+    (lambda: None * Tensor([1.0]), "None"),
+    (lambda: Tensor(1 + 2j), "Complex"),
+    (lambda: Tensor(np.array([1 + 1j, 2.0])), "Complex"),
+    (lambda: Tensor(np.array([1 + 1j]), dtype="float32"), "Complex"),
+    (lambda: Tensor(["a", "b"]), "text"),
+    (lambda: Tensor(np.array([1, "a"], dtype=object)), "object"),
+    (lambda: Tensor([1.0]).astype(str), "hold numbers"),
+    (lambda: Tensor([1.0]).astype(object), "hold numbers"),
+    (lambda: Tensor([1.0], dtype="U3"), "hold numbers"),
+])
+def test_non_numeric_data_is_a_type_error(make, match):
+    with pytest.raises(TypeError, match=match):
+        make()
+
+
+def test_numeric_data_still_converts_as_before():
+    assert Tensor(3).data.dtype == np.float32 and Tensor([1, 2]).data.dtype == np.float32
+    assert Tensor(np.arange(3.0)).data.dtype == np.float64  # float arrays keep their dtype
+    np.testing.assert_array_equal(Tensor(np.array([1.5, 2], dtype=object)).data, [1.5, 2.0])
+    assert Tensor([1.7], dtype="int32").data.tolist() == [1]
+    assert Tensor([1.0]).astype("int64").data.dtype == np.int64
+    # complex only by name: view_as_complex and friends ask for it
+    assert Tensor(np.array([1 + 2j]), dtype="complex64").data.tolist() == [1 + 2j]
+
+
+@pytest.mark.parametrize("x", [np.array([[1, None], [2, 3]], dtype=object), np.array([[1j, 2], [2, 3]])])
+def test_fit_and_predict_refuse_non_numeric_arrays(x):
+    model = dg.Sequential([dg.layers.Input((2,)), dg.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(TypeError):
+        model.fit(x, np.zeros((2, 1)), verbose=0)
+    with pytest.raises(TypeError):
+        model.predict(x, verbose=0)
+    with pytest.raises(TypeError):
+        model.fit(x.real.astype("float32") if x.dtype.kind == "c" else np.zeros((2, 2)),
+                  np.array([[None], [1.0]], dtype=object), verbose=0)
+
+
+def test_numeric_object_arrays_train_like_float_arrays():
+    x = np.array([[1, 2], [2, 3]], dtype=object)
+    model = dg.Sequential([dg.layers.Input((2,)), dg.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    np.testing.assert_allclose(model.predict(x, verbose=0), model.predict(x.astype("float32"), verbose=0))

@@ -86,6 +86,7 @@ def cast_inputs(x, keep_int: bool = False):
     floatx = backend.floatx()
 
     def cast(a):
+        a = backend.real_array(a)  # None, text or complex values: a TypeError, not NaN
         if a.dtype.kind == "f" or (a.dtype.kind in "iub" and not keep_int):
             return a.astype(floatx, copy=False)
         return a
@@ -106,7 +107,11 @@ def targets_by_output(y, output_names) -> list:
 def cast_targets(y):
     """Float targets in floatx; integer labels stay integers (sparse cross-entropy reads them)."""
     floatx = backend.floatx()
-    return map_arrays(lambda a: a.astype(floatx, copy=False) if a.dtype.kind in "fb" else a, y)
+
+    def cast(a):
+        a = backend.real_array(a)
+        return a.astype(floatx, copy=False) if a.dtype.kind in "fb" else a
+    return map_arrays(cast, y)
 
 
 # ----------------------------------------------------------------- checks before training
