@@ -179,3 +179,53 @@ def test_numeric_object_arrays_train_like_float_arrays():
     model = dg.Sequential([dg.layers.Input((2,)), dg.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
     np.testing.assert_allclose(model.predict(x, verbose=0), model.predict(x.astype("float32"), verbose=0))
+
+
+# ----------------------------------------------------------------- layers on integer inputs
+L = dg.layers
+IMAGES = np.arange(2 * 4 * 4 * 3).reshape(2, 4, 4, 3) % 7   # int64
+SEQUENCES = np.arange(2 * 5 * 3).reshape(2, 5, 3) % 4      # int64
+
+
+@pytest.mark.parametrize("make, x", [
+    (lambda: L.LayerNormalization(), IMAGES),
+    (lambda: L.BatchNormalization(), IMAGES),
+    (lambda: L.AveragePooling2D(2), IMAGES),
+    (lambda: L.AveragePooling2D(3, strides=1, padding="same"), IMAGES),
+    (lambda: L.GlobalAveragePooling2D(), IMAGES),
+    (lambda: L.MaxPooling2D(2), IMAGES),
+    (lambda: L.Dense(2), IMAGES),
+    (lambda: L.Conv2D(2, 3), IMAGES),
+    (lambda: L.AveragePooling1D(2), SEQUENCES),
+    (lambda: L.SimpleRNN(4), SEQUENCES),
+    (lambda: L.LSTM(4), SEQUENCES),
+    (lambda: L.GRU(4, return_sequences=True), SEQUENCES),
+])
+@pytest.mark.parametrize("as_tensor", [False, True])
+def test_float_layers_on_integer_inputs_compute_in_float32(make, x, as_tensor):
+    layer = make()
+    got = layer(dg.Tensor(x, dtype=x.dtype) if as_tensor else x)
+    want = layer(x.astype("float32"))
+    assert got.dtype == np.float32
+    assert np.isfinite(got.data).all()
+    np.testing.assert_array_equal(got.data, want.data)
+
+
+def test_integer_layer_norm_matches_keras():
+    import os
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras")
+    x = IMAGES.astype("int32")
+    # Keras's own moments of an int32 tensor are truncated ([0, 1, 2] -> [-1, 0, 1]); the
+    # reference is its result on the same values as floats, which is what casting gives
+    want = keras.ops.convert_to_numpy(keras.layers.LayerNormalization()(x.astype("float32")))
+    np.testing.assert_allclose(L.LayerNormalization()(x).data, want, rtol=1e-5, atol=1e-5)
+    want = keras.ops.convert_to_numpy(keras.layers.AveragePooling2D(2)(x.astype("float32")))
+    np.testing.assert_allclose(L.AveragePooling2D(2)(x).data, want, rtol=1e-6)
+    assert L.AveragePooling2D(2)(np.array([[[[1], [2]], [[2], [2]]]])).data.item() == 1.75
+
+
+def test_embedding_still_reads_integer_inputs():
+    layer = L.Embedding(10, 3)
+    out = layer(np.array([[1, 2, 9]]))
+    np.testing.assert_array_equal(out.data[0], layer.get_weights()[0][[1, 2, 9]])
