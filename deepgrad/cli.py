@@ -252,7 +252,7 @@ def cmd_train(args) -> int:
         resume_history(history_csv, backup, out)
     # The history row is written before the backup: a run killed between the two has one
     # row too many, which resume_history drops, never one too few.
-    cbs = [callbacks.CSVLogger(history_csv, append=bool(args.resume)), backup]
+    cbs = [callbacks.CSVLogger(history_csv, append=bool(args.resume)), backup, callbacks.TerminateOnNaN()]
     start = time.perf_counter()
     try:
         model.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.epochs,
@@ -269,7 +269,32 @@ def cmd_train(args) -> int:
     # kept beside the model so that a report finished by --resume still states the speed
     _write_json(os.path.join(out, "train_speed.json"), speed)
     model.save(model_path)
-    return finish_run(model, x_test, y_test, names, out, speed)
+    problem = divergence(getattr(model.history, "history", {}), num_classes)
+    status = finish_run(model, x_test, y_test, names, out, speed)
+    if problem:
+        print(f"deepgrad: warning: {problem}; try a smaller --learning-rate "
+              f"(the run folder {out} holds what was trained)", file=sys.stderr)
+        if "NaN" in problem or "infinite" in problem:
+            return 1
+    return status
+
+
+def divergence(history: dict, num_classes: int) -> str | None:
+    """Why the training went wrong, or None: a loss that became NaN/inf (training stopped there)
+    or ended worse than guessing, whose loss is ln(classes) for a uniform prediction."""
+    chance = math.log(max(num_classes, 2))
+    for key in ("loss", "val_loss"):
+        values = [v for v in history.get(key, []) if v is not None]
+        if not values:
+            continue
+        last = float(values[-1])
+        if not math.isfinite(last):
+            kind = "NaN" if math.isnan(last) else "infinite"
+            return f"the {key.replace('val_', 'validation ')} became {kind} in epoch {len(values)} and training stopped"
+        if last > 2 * chance:
+            return (f"training diverged: the {key.replace('val_', 'validation ')} ended at {last:.4g} after "
+                    f"epoch {len(values)}, worse than guessing (ln {num_classes} = {chance:.3f})")
+    return None
 
 
 def _training_finished(backup, model_path: str, out: str) -> bool:

@@ -175,3 +175,40 @@ def test_resume_with_a_broken_history_csv_is_refused_and_keeps_it(tmp_path, caps
 def test_top_k_0_is_refused(finished_run, capsys):
     assert cli.main(["predict", str(finished_run / "model.deepgrad"), "x.png", "--top-k", "0"]) == 2
     assert "--top-k" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- divergence
+def test_a_diverging_run_ends_with_a_warning(tmp_path, capsys):
+    out = tmp_path / "r"
+    assert train(*QUICK, "--epochs", 2, "--learning-rate", 1000, "--out", out) == 0
+    err = capsys.readouterr().err
+    assert "deepgrad: warning: training diverged" in err and "--learning-rate" in err
+    assert (out / "metrics.json").is_file()
+
+
+def test_a_nan_loss_stops_training_and_says_so(tmp_path, capsys):
+    out = tmp_path / "r"
+    code = train(*QUICK, "--epochs", 3, "--optimizer", "sgd", "--learning-rate", 1e30, "--out", out)
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "became NaN in epoch 1 and training stopped" in err
+    rows = (out / "history.csv").read_text().strip().splitlines()
+    assert len(rows) == 2  # the header and the one epoch that ran, not 3
+
+
+def test_a_good_run_has_no_warning(tmp_path, capsys):
+    assert train(*QUICK, "--epochs", 2, "--out", tmp_path / "r") == 0
+    assert "warning" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("history, expected", [
+    ({"loss": [2.0, 1.0], "val_loss": [2.1, 1.2]}, None),
+    ({"loss": [2.0, 5.0]}, "diverged"),                   # 5 > 2 ln 10
+    ({"loss": [2.0, 1.0], "val_loss": [2.0, 40.0]}, "validation loss ended at 40"),
+    ({"loss": [2.0, float("nan")]}, "NaN in epoch 2"),
+    ({"loss": [float("inf")]}, "infinite in epoch 1"),
+    ({}, None),
+])
+def test_divergence_rule(history, expected):
+    got = cli.divergence(history, 10)
+    assert (got is None) if expected is None else (expected in got)
