@@ -229,3 +229,101 @@ def test_embedding_still_reads_integer_inputs():
     layer = L.Embedding(10, 3)
     out = layer(np.array([[1, 2, 9]]))
     np.testing.assert_array_equal(out.data[0], layer.get_weights()[0][[1, 2, 9]])
+
+
+# ----------------------------------------------------------------- atomic writes
+import os  # noqa: E402
+import signal  # noqa: E402
+import stat  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+from deepgrad.files import atomic  # noqa: E402
+
+posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX file modes and signals")
+
+
+@pytest.fixture
+def umask():
+    def set_mask(mask):
+        os.umask(mask)
+    old = os.umask(0o022)
+    yield set_mask
+    os.umask(old)
+
+
+@posix_only
+@pytest.mark.parametrize("mask", [0o022, 0o027, 0o002, 0o077])
+def test_atomic_files_get_the_mode_the_umask_gives(tmp_path, umask, mask):
+    umask(mask)
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    atomic.write_bytes_atomic(tmp_path / "atomic.bin", b"x")
+    want = stat.S_IMODE(plain.stat().st_mode)
+    assert want == 0o666 & ~mask
+    assert stat.S_IMODE((tmp_path / "atomic.bin").stat().st_mode) == want
+
+
+@posix_only
+def test_saved_model_and_run_files_share_one_mode(tmp_path, umask):
+    umask(0o022)
+    model = dg.Sequential([dg.layers.Input((3,)), dg.layers.Dense(2)])
+    model.save(str(tmp_path / "model.deepgrad"))
+    (tmp_path / "history.csv").write_text("epoch\n")
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+    assert set(modes.values()) == {0o644}, modes
+
+
+def dead_pid():
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+@posix_only
+def test_a_later_save_removes_temporary_files_of_killed_writers(tmp_path):
+    target = tmp_path / "model.deepgrad"
+    leftovers = [tmp_path / f".model.deepgrad.{dead_pid()}.tmp", tmp_path / f".model.deepgrad.{dead_pid()}.abc123.tmp"]
+    for f in leftovers:
+        f.write_bytes(b"half")
+    other = tmp_path / f".other.json.{dead_pid()}.tmp"    # another file's: not ours to judge
+    other.write_bytes(b"half")
+    live = tmp_path / f".model.deepgrad.{os.getppid()}.tmp"  # a writer still running: left alone
+    live.write_bytes(b"busy")
+    atomic.write_bytes_atomic(target, b"good")
+    assert target.read_bytes() == b"good"
+    assert not any(f.exists() for f in leftovers)
+    assert other.exists() and live.exists()
+
+
+@posix_only
+def test_kill_9_during_model_save_leaves_no_tmp_after_the_next_save(tmp_path):
+    target = tmp_path / "model.deepgrad"
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    script = (
+        "import sys, time\n"
+        f"sys.path.insert(0, {root!r})\n"
+        "from deepgrad.files import atomic\n"
+        f"with atomic.atomic_write({str(target)!r}) as f:\n"
+        "    f.write(b'half'); f.flush(); print('writing', flush=True); time.sleep(60)\n")
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "writing"
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert [p.name for p in tmp_path.iterdir()] == [f".model.deepgrad.{child.pid}.tmp"]
+    model = dg.Sequential([dg.layers.Input((3,)), dg.layers.Dense(2)])
+    for _ in range(3):
+        model.save(str(target))
+    assert [p.name for p in tmp_path.iterdir()] == ["model.deepgrad"]
+    np.testing.assert_array_equal(dg.models.load_model(str(target)).get_weights()[0], model.get_weights()[0])
+
+
+def test_a_failed_write_leaves_no_tmp_and_the_old_file(tmp_path):
+    target = tmp_path / "x.bin"
+    atomic.write_bytes_atomic(target, b"old")
+    with pytest.raises(RuntimeError):
+        with atomic.atomic_write(target) as f:
+            f.write(b"new")
+            raise RuntimeError("stop")
+    assert target.read_bytes() == b"old" and os.listdir(tmp_path) == ["x.bin"]
