@@ -27,6 +27,7 @@ def finished_run(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_validation_split_0_completes_with_every_file(finished_run):
     for name in ("run.json", "history.csv", "model.deepgrad", "metrics.json", *PLOTS):
         assert (finished_run / name).is_file(), name
@@ -35,6 +36,7 @@ def test_validation_split_0_completes_with_every_file(finished_run):
     assert set(history) == {"loss", "accuracy"} and len(history["loss"]) == 1
 
 
+@pytest.mark.slow
 def test_resume_finishes_a_run_killed_before_its_report(finished_run, tmp_path, capsys):
     out = tmp_path / "r"
     out.mkdir()
@@ -54,6 +56,7 @@ def test_resume_finishes_a_run_killed_before_its_report(finished_run, tmp_path, 
     assert "already finished" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_failed_report_is_finished_by_resume(tmp_path, monkeypatch):
     out = tmp_path / "r"
     from deepgrad import reports
@@ -71,6 +74,7 @@ def test_a_failed_report_is_finished_by_resume(tmp_path, monkeypatch):
         assert (out / name).is_file(), name
 
 
+@pytest.mark.slow
 def test_without_matplotlib_the_run_completes_and_says_how_to_get_plots(tmp_path, monkeypatch, capsys):
     out = tmp_path / "r"
     for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
@@ -108,15 +112,19 @@ def test_bad_numbers_are_refused_before_anything_is_written(tmp_path, capsys, ar
     assert not out.exists()  # no run folder, in particular no untrained model
 
 
-def test_out_that_is_a_file_or_another_run_is_refused_and_left_alone(tmp_path, finished_run, capsys):
+def test_out_that_is_a_file_or_another_run_is_refused_and_left_alone(tmp_path, capsys):
     a_file = tmp_path / "notes.txt"
     a_file.write_text("keep me")
     assert train(*QUICK, "--out", a_file) == 2
     assert "is a file" in capsys.readouterr().err and a_file.read_text() == "keep me"
-    before = snapshot(finished_run)
-    assert train(*QUICK, "--out", finished_run) == 2
+    other_run = tmp_path / "earlier"
+    other_run.mkdir()
+    (other_run / "run.json").write_text('{"model": "cnn"}')
+    (other_run / "model.deepgrad").write_bytes(b"weights")
+    before = snapshot(other_run)
+    assert train(*QUICK, "--out", other_run) == 2
     assert "--resume" in capsys.readouterr().err
-    assert snapshot(finished_run) == before
+    assert snapshot(other_run) == before
 
 
 @pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root may write anywhere")
@@ -153,6 +161,7 @@ def test_resume_with_a_broken_run_json_is_refused(tmp_path, capsys, run_json):
     assert (out / "run.json").read_text() == run_json
 
 
+@pytest.mark.slow
 def test_resume_with_a_broken_history_csv_is_refused_and_keeps_it(tmp_path, capsys):
     out = tmp_path / "r"
     assert train(*QUICK, "--epochs", 2, "--out", out) == 0
@@ -172,12 +181,13 @@ def test_resume_with_a_broken_history_csv_is_refused_and_keeps_it(tmp_path, caps
     assert (out / "history.csv").read_text() == broken
 
 
-def test_top_k_0_is_refused(finished_run, capsys):
-    assert cli.main(["predict", str(finished_run / "model.deepgrad"), "x.png", "--top-k", "0"]) == 2
+def test_top_k_0_is_refused(tmp_path, capsys):
+    assert cli.main(["predict", str(tmp_path / "model.deepgrad"), "x.png", "--top-k", "0"]) == 2
     assert "--top-k" in capsys.readouterr().err
 
 
 # --------------------------------------------------------------------------- divergence
+@pytest.mark.slow
 def test_a_diverging_run_ends_with_a_warning(tmp_path, capsys):
     out = tmp_path / "r"
     assert train(*QUICK, "--epochs", 2, "--learning-rate", 1000, "--out", out) == 0
@@ -186,6 +196,7 @@ def test_a_diverging_run_ends_with_a_warning(tmp_path, capsys):
     assert (out / "metrics.json").is_file()
 
 
+@pytest.mark.slow
 def test_a_nan_loss_stops_training_and_says_so(tmp_path, capsys):
     out = tmp_path / "r"
     code = train(*QUICK, "--epochs", 3, "--optimizer", "sgd", "--learning-rate", 1e30, "--out", out)
@@ -196,6 +207,7 @@ def test_a_nan_loss_stops_training_and_says_so(tmp_path, capsys):
     assert len(rows) == 2  # the header and the one epoch that ran, not 3
 
 
+@pytest.mark.slow
 def test_a_good_run_has_no_warning(tmp_path, capsys):
     assert train(*QUICK, "--epochs", 2, "--out", tmp_path / "r") == 0
     assert "warning" not in capsys.readouterr().err

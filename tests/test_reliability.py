@@ -211,6 +211,7 @@ def test_float_layers_on_integer_inputs_compute_in_float32(make, x, as_tensor):
     np.testing.assert_array_equal(got.data, want.data)
 
 
+@pytest.mark.slow  # importing keras takes seconds
 def test_integer_layer_norm_matches_keras():
     import os
     os.environ.setdefault("KERAS_BACKEND", "torch")
