@@ -54,10 +54,50 @@ def set_rng_state(state: dict) -> None:
 
 
 def to_floatx(array) -> np.ndarray:
-    """Python numbers, lists, integer and bool arrays become floatx; float arrays keep their dtype."""
-    if not isinstance(array, np.ndarray):
+    """Python numbers, lists, integer and bool arrays become floatx; float arrays keep their dtype.
+
+    Anything that is not a real number is a TypeError rather than NaN (``None``) or a dropped
+    imaginary part (complex); the common case costs one look at ``dtype.kind``.
+    """
+    if isinstance(array, np.ndarray):
+        kind = array.dtype.kind
+        if kind == "f":
+            return array
+        if kind in "iub":
+            return array.astype(_FLOATX)
+        return real_array(array).astype(_FLOATX, copy=False)
+    if isinstance(array, (float, int)):  # bool is an int
         return np.asarray(array, dtype=_FLOATX)
-    a = array
-    if a.dtype.kind != "f":
-        a = a.astype(_FLOATX)
-    return a
+    if array is None:
+        raise TypeError("Cannot make a tensor of None: expected numbers")
+    a = np.asarray(array)
+    if a.dtype.kind in "fiub":
+        return a.astype(_FLOATX)
+    return real_array(a).astype(_FLOATX, copy=False)
+
+
+def real_array(a: np.ndarray) -> np.ndarray:
+    """``a`` if it holds real numbers (bool, integer or float), else a TypeError saying what it holds.
+
+    Object arrays of Python numbers are converted (float64); ``None``, strings and complex
+    numbers among them are refused.
+    """
+    kind = a.dtype.kind
+    if kind in "fiub":
+        return a
+    if kind == "c":
+        raise TypeError(f"Complex values (dtype {a.dtype}) are not supported: deepgrad tensors hold real "
+                        "numbers; pass np.real(x), np.imag(x) or np.abs(x) explicitly")
+    if kind == "O":
+        missing = np.equal(a, None)
+        if missing.any():
+            position = tuple(int(i) for i in np.argwhere(missing)[0]) if a.ndim else ()
+            raise TypeError(f"The data holds None at index {position} ({int(missing.sum())} in all): "
+                            "expected numbers; fill in or drop the missing values first")
+        try:
+            out = a.astype(np.float64)
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"The data is an object array that does not hold only real numbers: {e}") from e
+        return out
+    raise TypeError(f"Cannot make a tensor of dtype {a.dtype} ({'text' if kind in 'US' else 'not numbers'}): "
+                    "expected real numbers")

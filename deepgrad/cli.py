@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import math
 import os
 import runpy
 import sys
@@ -128,36 +129,118 @@ def _write_json(path: str, obj) -> None:
 
 
 def _read_history_csv(path: str) -> dict:
+    """history.csv as {metric: [value per epoch]}; "NA" cells (a metric an epoch did not
+    report, e.g. validation with --validation-split 0) are NaN, all-"NA" columns dropped."""
     import csv
 
     with open(path, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
-    return {k: [float(r[k]) for r in rows] for k in (rows[0] if rows else {}) if k != "epoch"}
+    history = {}
+    for key in (rows[0] if rows else {}):
+        if key == "epoch":
+            continue
+        cells = [r[key] for r in rows]
+        if all(c in ("NA", "", None) for c in cells):
+            continue
+        history[key] = [float("nan") if c in ("NA", "", None) else float(c) for c in cells]
+    return history
+
+
+def _positive_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def check_train_args(args, source: str = "") -> None:
+    """Refuse settings training cannot use before anything is written."""
+    where = f" (in {source})" if source else ""
+    if not _positive_int(args.epochs):
+        raise CLIError(f"--epochs must be a whole number >= 1, not {args.epochs!r}{where}")
+    if not _positive_int(args.batch_size):
+        raise CLIError(f"--batch-size must be a whole number >= 1, not {args.batch_size!r}{where}")
+    lr = args.learning_rate
+    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float))
+                           or not math.isfinite(lr) or lr <= 0):
+        raise CLIError(f"--learning-rate must be a finite number > 0, not {lr!r}{where}")
+    vs = args.validation_split
+    if isinstance(vs, bool) or not isinstance(vs, (int, float)) or not 0 <= vs < 1:
+        raise CLIError(f"--validation-split must be in [0, 1), not {vs!r}{where}")
+    seed = args.seed
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise CLIError(f"--seed must be a whole number in [0, 2**32), not {seed!r}{where}")
+    for key in ("model", "dataset", "optimizer"):
+        if not isinstance(getattr(args, key), (str, type(None))):
+            raise CLIError(f"--{key} must be a name, not {getattr(args, key)!r}{where}")
+
+
+def read_run_json(out: str) -> dict:
+    run_file = os.path.join(out, "run.json")
+    if not os.path.isfile(run_file):
+        raise CLIError(f"{out!r} is not a run folder (no run.json)")
+    try:
+        with open(run_file, encoding="utf-8") as f:
+            saved = json.load(f)
+    except (OSError, ValueError) as e:
+        raise CLIError(f"cannot resume {out!r}: run.json is unreadable ({e})") from e
+    missing = [k for k in TRAIN_KEYS if not isinstance(saved, dict) or k not in saved]
+    if missing:
+        raise CLIError(f"cannot resume {out!r}: run.json lacks {', '.join(missing)}")
+    return saved
+
+
+def make_run_folder(out: str) -> None:
+    """Create the run folder, refusing a file, an unwritable folder or another run's folder."""
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise CLIError(f"--out {out!r} is a file, not a folder")
+    if os.path.isfile(os.path.join(out, "run.json")):
+        raise CLIError(f"{out!r} already holds a run; continue it with `deepgrad train --resume {out}` "
+                       f"or choose another --out")
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as e:
+        raise CLIError(f"cannot create the run folder {out!r}: {e.strerror or e}") from e
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise CLIError(f"cannot write in the run folder {out!r}: permission denied")
+
+
+PLOTS = ("curves.png", "confusion_matrix.png", "predictions.png", "most_confident_mistakes.png")
+
+
+def report_complete(out: str) -> bool:
+    return all(os.path.isfile(os.path.join(out, name)) for name in ("metrics.json", *PLOTS))
 
 
 def cmd_train(args) -> int:
     from . import callbacks, utils
 
     if args.resume:
-        run_file = os.path.join(args.resume, "run.json")
-        if not os.path.isfile(run_file):
-            raise CLIError(f"{args.resume!r} is not a run folder (no run.json)")
-        with open(run_file, encoding="utf-8") as f:
-            saved = json.load(f)
+        out = args.resume
+        saved = read_run_json(out)
         for key in TRAIN_KEYS:
             setattr(args, key, saved[key])
-        out = args.resume
+        check_train_args(args, os.path.join(out, "run.json"))
     else:
+        check_train_args(args)
         args.dataset = args.dataset or default_dataset()
         out = args.out or os.path.join("runs", f"{os.path.basename(args.model).removesuffix('.py')}-"
                                               f"{args.dataset}-{time.strftime('%Y%m%d-%H%M%S')}")
-        os.makedirs(out, exist_ok=True)
-        _write_json(os.path.join(out, "run.json"), {k: getattr(args, k) for k in TRAIN_KEYS})
+        make_run_folder(out)
+        try:
+            _write_json(os.path.join(out, "run.json"), {k: getattr(args, k) for k in TRAIN_KEYS})
+        except OSError as e:
+            raise CLIError(f"cannot write in the run folder {out!r}: {e.strerror or e}") from e
 
     utils.set_random_seed(args.seed)
     (x_train, y_train), (x_test, y_test) = load_dataset(args.dataset)
     num_classes = int(max(y_train.max(), y_test.max()) + 1)
     names = class_names(args.dataset, num_classes)
+    backup = callbacks.BackupAndRestore(os.path.join(out, "backup"))
+    history_csv = os.path.join(out, "history.csv")
+    model_path = os.path.join(out, "model.deepgrad")
+    if args.resume and _training_finished(backup, model_path, out):
+        # killed (or the report failed) after the model was written: only the report is left
+        if report_complete(out):
+            raise CLIError(f"the run in {out!r} has already finished")
+        return finish_run(load_model_file(model_path), x_test, y_test, names, out, _train_speed(out))
     print(f"dataset {args.dataset}: {len(x_train)} training and {len(x_test)} test images of shape "
           f"{x_train.shape[1:]}, {num_classes} classes")
 
@@ -165,13 +248,11 @@ def cmd_train(args) -> int:
     model.compile(optimizer=make_optimizer(args.optimizer, args.learning_rate),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.summary()
-    backup = callbacks.BackupAndRestore(os.path.join(out, "backup"))
-    history_csv = os.path.join(out, "history.csv")
     if args.resume:
         resume_history(history_csv, backup, out)
     # The history row is written before the backup: a run killed between the two has one
     # row too many, which resume_history drops, never one too few.
-    cbs = [callbacks.CSVLogger(history_csv, append=bool(args.resume)), backup]
+    cbs = [callbacks.CSVLogger(history_csv, append=bool(args.resume)), backup, callbacks.TerminateOnNaN()]
     start = time.perf_counter()
     try:
         model.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.epochs,
@@ -182,15 +263,69 @@ def cmd_train(args) -> int:
               f"continue with `deepgrad train --resume {out}`", file=sys.stderr)
         return 130
     train_seconds = time.perf_counter() - start
-    model.save(os.path.join(out, "model.deepgrad"))
+    speed = dict(train_seconds=round(train_seconds, 3),
+                 train_samples_per_second=round(len(x_train) * (1 - args.validation_split)
+                                                * args.epochs / max(train_seconds, 1e-9), 1))
+    # kept beside the model so that a report finished by --resume still states the speed
+    _write_json(os.path.join(out, "train_speed.json"), speed)
+    model.save(model_path)
+    problem = divergence(getattr(model.history, "history", {}), num_classes)
+    status = finish_run(model, x_test, y_test, names, out, speed)
+    if problem:
+        print(f"deepgrad: warning: {problem}; try a smaller --learning-rate "
+              f"(the run folder {out} holds what was trained)", file=sys.stderr)
+        if "NaN" in problem or "infinite" in problem:
+            return 1
+    return status
 
-    metrics = report(model, x_test, y_test, names, out)
-    metrics.update(train_seconds=round(train_seconds, 3),
-                   train_samples_per_second=round(len(x_train) * (1 - args.validation_split)
-                                                  * args.epochs / max(train_seconds, 1e-9), 1))
+
+def divergence(history: dict, num_classes: int) -> str | None:
+    """Why the training went wrong, or None: a loss that became NaN/inf (training stopped there)
+    or ended worse than guessing, whose loss is ln(classes) for a uniform prediction."""
+    chance = math.log(max(num_classes, 2))
+    for key in ("loss", "val_loss"):
+        values = [v for v in history.get(key, []) if v is not None]
+        if not values:
+            continue
+        last = float(values[-1])
+        if not math.isfinite(last):
+            kind = "NaN" if math.isnan(last) else "infinite"
+            return f"the {key.replace('val_', 'validation ')} became {kind} in epoch {len(values)} and training stopped"
+        if last > 2 * chance:
+            return (f"training diverged: the {key.replace('val_', 'validation ')} ended at {last:.4g} after "
+                    f"epoch {len(values)}, worse than guessing (ln {num_classes} = {chance:.3f})")
+    return None
+
+
+def _training_finished(backup, model_path: str, out: str) -> bool:
+    try:
+        last = backup.last_epoch()
+    except ValueError as e:  # a corrupted backup
+        raise CLIError(f"cannot resume {out!r}: {e}") from e
+    return last is None and os.path.isfile(model_path)
+
+
+def _train_speed(out: str) -> dict:
+    try:
+        with open(os.path.join(out, "train_speed.json"), encoding="utf-8") as f:
+            speed = json.load(f)
+        return speed if isinstance(speed, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def finish_run(model, x_test, y_test, names, out: str, speed: dict) -> int:
+    """Evaluate, write metrics.json, then the plots (which need matplotlib)."""
+    metrics, probs = evaluate_run(model, x_test, y_test, names)
+    metrics.update(speed)
     _write_json(os.path.join(out, "metrics.json"), metrics)
+    plotted = write_plots(probs, x_test, y_test, names, out, metrics)
     print(f"run folder: {os.path.abspath(out)}")
     print(f"test accuracy: {metrics['test_accuracy']:.4f}  (test loss {metrics['test_loss']:.4f})")
+    if not plotted:
+        print("deepgrad: the plots were not drawn because matplotlib is not installed; "
+              "install it with `pip install \"deepgrad[io]\"`, then draw them with "
+              f"`deepgrad train --resume {out}`", file=sys.stderr)
     return 0
 
 
@@ -204,14 +339,15 @@ def resume_history(history_csv: str, backup, out: str) -> None:
         last = backup.last_epoch()
     except ValueError as e:  # a corrupted backup
         raise CLIError(f"cannot resume {out!r}: {e}") from e
-    if last is None and os.path.isfile(os.path.join(out, "model.deepgrad")):
-        raise CLIError(f"the run in {out!r} has already finished")
     rows, fields = [], None
     if os.path.isfile(history_csv):
-        with open(history_csv, newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            fields = reader.fieldnames
-            rows = [r for r in reader if last is not None and int(r["epoch"]) <= last]
+        try:
+            with open(history_csv, newline="", encoding="utf-8") as f:
+                reader = csv.DictReader(f)
+                fields = reader.fieldnames
+                rows = [r for r in reader if last is not None and int(r["epoch"]) <= last]
+        except (OSError, ValueError, TypeError, KeyError, csv.Error) as e:
+            raise CLIError(f"cannot resume {out!r}: history.csv is unreadable ({type(e).__name__}: {e})") from e
     text = io.StringIO(newline="")
     if fields and rows:
         writer = csv.DictWriter(text, fieldnames=fields)
@@ -220,8 +356,8 @@ def resume_history(history_csv: str, backup, out: str) -> None:
     write_bytes_atomic(history_csv, text.getvalue().encode("utf-8"))
 
 
-def report(model, x_test, y_test, names, out: str) -> dict:
-    """Evaluate on the test set and write the plots; returns metrics.json's content."""
+def evaluate_run(model, x_test, y_test, names) -> dict:
+    """Evaluate on the test set; returns metrics.json's content and the predicted probabilities."""
     from . import reports
 
     start = time.perf_counter()
@@ -231,11 +367,33 @@ def report(model, x_test, y_test, names, out: str) -> dict:
     pred = probs.argmax(axis=1)
     counts = reports.confusion_matrix(y_test, pred, len(names))
     precision, recall = reports.per_class_precision_recall(counts)
+    metrics = {
+        "test_loss": float(loss), "test_accuracy": float(acc),
+        "per_class": {n: {"precision": p, "recall": r} for n, p, r in zip(names, precision, recall)},
+        "confusion_matrix": counts.tolist(),
+        "predict_seconds": round(predict_seconds, 3),
+        "predict_samples_per_second": round(len(x_test) / max(predict_seconds, 1e-9), 1),
+    }
+    return metrics, probs
 
+
+def write_plots(probs, x_test, y_test, names, out: str, metrics: dict) -> bool:
+    """The run's PNG plots; False (nothing drawn) when matplotlib is not installed."""
+    from . import reports
+
+    if not reports.have_matplotlib():
+        return False
+    pred = probs.argmax(axis=1)
     history_csv = os.path.join(out, "history.csv")
     if os.path.isfile(history_csv):
-        reports.plot_history(_read_history_csv(history_csv), os.path.join(out, "curves.png"))
-    reports.plot_confusion_matrix(counts, names, os.path.join(out, "confusion_matrix.png"))
+        try:
+            history = _read_history_csv(history_csv)
+        except (OSError, ValueError) as e:
+            print(f"deepgrad: curves.png not drawn: history.csv is unreadable ({e})", file=sys.stderr)
+        else:
+            reports.plot_history(history, os.path.join(out, "curves.png"))
+    reports.plot_confusion_matrix(np.asarray(metrics["confusion_matrix"]), names,
+                                  os.path.join(out, "confusion_matrix.png"))
     confidence = probs[np.arange(len(pred)), pred]
     first = np.arange(min(32, len(x_test)))
     reports.plot_image_grid(x_test[first], y_test[first], pred[first], confidence[first], names,
@@ -244,13 +402,7 @@ def report(model, x_test, y_test, names, out: str) -> dict:
     worst = wrong[np.argsort(-confidence[wrong])][:16]
     reports.plot_image_grid(x_test[worst], y_test[worst], pred[worst], confidence[worst], names,
                             os.path.join(out, "most_confident_mistakes.png"), "Most confidently wrong")
-    return {
-        "test_loss": float(loss), "test_accuracy": float(acc),
-        "per_class": {n: {"precision": p, "recall": r} for n, p, r in zip(names, precision, recall)},
-        "confusion_matrix": counts.tolist(),
-        "predict_seconds": round(predict_seconds, 3),
-        "predict_samples_per_second": round(len(x_test) / max(predict_seconds, 1e-9), 1),
-    }
+    return True
 
 
 # --------------------------------------------------------------------------- other commands
@@ -287,6 +439,8 @@ def cmd_evaluate(args) -> int:
 def cmd_predict(args) -> int:
     from .preprocessing import image
 
+    if args.top_k < 1:
+        raise CLIError(f"--top-k must be a whole number >= 1, not {args.top_k}")
     model = load_model_file(args.model)
     shape = tuple(model.inputs[0].shape[1:]) if getattr(model, "inputs", None) else None
     if shape is None or len(shape) != 3:

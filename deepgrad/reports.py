@@ -7,6 +7,15 @@ from __future__ import annotations
 import numpy as np
 
 
+def have_matplotlib() -> bool:
+    """Whether the plots can be drawn (matplotlib comes with the ``io`` extra)."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def _pyplot():
     import matplotlib
 

@@ -53,7 +53,16 @@ class Tensor:
     def __init__(self, data, requires_grad: bool = False, dtype=None, name: str | None = None):
         if isinstance(data, Tensor):
             data = data.data
-        data = np.asarray(data, dtype=dtype) if dtype is not None else backend.to_floatx(data)
+        if dtype is None:
+            data = backend.to_floatx(data)
+        else:
+            dtype = _tensor_dtype(dtype)
+            if data is None:
+                raise TypeError("Cannot make a tensor of None: expected numbers")
+            data = data if isinstance(data, np.ndarray) else np.asarray(data)
+            if not (dtype.kind == "c" and data.dtype.kind == "c"):  # complex only when asked for
+                data = backend.real_array(data)
+            data = data.astype(dtype, copy=False)
         if requires_grad and data.dtype.kind != "f":
             raise TypeError(f"Only floating-point tensors can require gradients, got dtype {data.dtype}")
         self.data = data
@@ -271,7 +280,7 @@ class Tensor:
         return _ops.broadcast_to(self, shape)
 
     def astype(self, dtype):
-        return _ops.astype(self, dtype)
+        return _ops.astype(self, _tensor_dtype(dtype))
 
     def clip(self, a_min=None, a_max=None):
         return _ops.clip(self, a_min, a_max)
@@ -347,6 +356,15 @@ def _to_numpy(value):
     if isinstance(value, dict):
         return {k: _to_numpy(v) for k, v in value.items()}
     return value
+
+
+def _tensor_dtype(dtype) -> np.dtype:
+    """``np.dtype(dtype)``, refusing text and object dtypes (tensors hold numbers; complex ones
+    only when a complex dtype is asked for by name, as ``view_as_complex`` does)."""
+    dt = np.dtype(dtype)
+    if dt.kind not in "fiubc":
+        raise TypeError(f"Tensors hold numbers (bool, integer, float or complex dtypes), not {dt} ({dtype!r})")
+    return dt
 
 
 def as_tensor(x, dtype=None) -> Tensor:

@@ -25,12 +25,19 @@ def reset_names() -> None:
     _name_counts.clear()
 
 
-def _to_tensor(x, dtype) -> Tensor:
-    """Inputs enter a layer in the layer's dtype (integer inputs of Embedding excepted)."""
+def _to_tensor(x, dtype, float_inputs: bool = False) -> Tensor:
+    """Inputs enter a layer in the layer's dtype; integers and bools stay as they are (an
+    Embedding reads them) unless the layer computes in floats (``float_inputs``)."""
     if isinstance(x, Tensor):
-        return x if x.dtype == dtype or x.dtype.kind != "f" else x.astype(dtype)
-    x = np.asarray(x)
-    return Tensor(x if x.dtype.kind in "iub" else x.astype(dtype, copy=False), dtype=None if x.dtype.kind == "f" else x.dtype)
+        if x.dtype == dtype or (x.dtype.kind != "f" and not (float_inputs and x.dtype.kind in "iub")):
+            return x
+        return x.astype(dtype)
+    if x is None:  # an optional input left out, e.g. a recurrent layer's initial_state
+        return x
+    x = backend.real_array(x if isinstance(x, np.ndarray) else np.asarray(x))
+    if x.dtype.kind in "iub" and not float_inputs:
+        return Tensor(x, dtype=x.dtype)
+    return Tensor(x.astype(dtype, copy=False))
 
 
 def _shape_of(x):
@@ -46,6 +53,10 @@ class Layer:
     as Keras passes it), casts inputs to the layer's dtype and passes ``training`` and
     ``mask`` on to ``call`` when its signature accepts them.
     """
+
+    # Integer and bool inputs are cast to the layer's float dtype when its math needs floats
+    # (normalization, averaging, recurrence); otherwise they pass through, as an Embedding needs.
+    _float_inputs = False
 
     def __init__(self, trainable: bool = True, name: str | None = None, dtype=None, **kwargs):
         input_shape = kwargs.pop("input_shape", None)
@@ -197,15 +208,16 @@ class Layer:
 
     def __call__(self, inputs, *args, **kwargs):
         if isinstance(inputs, Tensor):  # the common eager call, kept short
-            if inputs.data.dtype.kind == "f" and inputs.data.dtype != self.dtype:
+            kind = inputs.data.dtype.kind
+            if (kind == "f" and inputs.data.dtype != self.dtype) or (kind in "iub" and self._float_inputs):
                 inputs = inputs.astype(self.dtype)
         else:
             if isinstance(inputs, KerasTensor) or flatten((inputs, args, kwargs)):
                 return call_symbolic(self, inputs, *args, **kwargs)
             if isinstance(inputs, (list, tuple)):
-                inputs = type(inputs)(_to_tensor(x, self.dtype) for x in inputs)
+                inputs = type(inputs)(_to_tensor(x, self.dtype, self._float_inputs) for x in inputs)
             else:
-                inputs = _to_tensor(inputs, self.dtype)
+                inputs = _to_tensor(inputs, self.dtype, self._float_inputs)
         if not self.built:
             self._maybe_build(_shape_of(inputs))
         if not self._call_takes_training:

@@ -25,6 +25,7 @@ def _positive_int(value, name: str, layer: str) -> int:
 class KernelLayer(Layer):
     """What Dense and the convolutions share: an activation, a kernel and an optional bias,
     each weight with its initializer, regularizer and constraint, and their Keras config."""
+    _float_inputs = True  # int @ float32 kernel would promote to float64; Keras computes in float32
 
     def _set_kernel_arguments(self, activation, use_bias, kernel_initializer, bias_initializer,
                               kernel_regularizer, bias_regularizer, activity_regularizer,

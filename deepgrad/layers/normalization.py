@@ -25,6 +25,7 @@ def _axes(axis, ndim: int, layer: str, input_shape) -> list[int]:
 
 class _Normalization(Layer):
     """What both layers share: gamma and beta over the feature axes, with their config."""
+    _float_inputs = True  # integer inputs are averaged/normalised as floats
 
     def __init__(self, axis, epsilon, center, scale, beta_initializer, gamma_initializer, beta_regularizer,
                  gamma_regularizer, beta_constraint, gamma_constraint, **kwargs):

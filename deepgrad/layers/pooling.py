@@ -25,6 +25,7 @@ def _check_rank(layer, shape, rank: int):
 
 class BasePooling(Layer):
     """A window of ``pool_size`` slid by ``strides`` (the pool size when None) over the spatial axes."""
+    _float_inputs = True  # integer inputs are averaged/normalised as floats
 
     rank = 2
     pool = None  # the fused channels-last op of 1-D/2-D windows, set by each subclass
@@ -114,6 +115,7 @@ class AveragePooling3D(BasePooling):
 
 class BaseGlobalPooling(Layer):
     """A mean or max over every spatial axis: (batch, ..., channels) -> (batch, channels)."""
+    _float_inputs = True  # integer inputs are averaged/normalised as floats
 
     rank = 2
     reduce = None  # ops.mean or ops.max, set by each subclass
@@ -194,6 +196,7 @@ class GlobalMaxPooling3D(BaseGlobalPooling):
 class BaseAdaptivePooling(Layer):
     """Pooling to a fixed ``output_size``: axis ``n`` is cut into ``o`` windows
     ``[floor(i n / o), ceil((i + 1) n / o))``, as PyTorch's adaptive pooling does."""
+    _float_inputs = True  # integer inputs are averaged/normalised as floats
 
     rank = 2
     pool = None  # ops.adaptive_average_pool or ops.adaptive_max_pool

@@ -42,6 +42,7 @@ def _mask_array(mask):
 
 class BaseRNN(Layer):
     """What SimpleRNN, LSTM and GRU share: checks, dropout, states, masks and outputs."""
+    _float_inputs = True  # integer inputs are averaged/normalised as floats
 
     gates = 1        # gate blocks in the kernel
     state_names = ("h",)

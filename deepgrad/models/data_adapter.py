@@ -86,6 +86,7 @@ def cast_inputs(x, keep_int: bool = False):
     floatx = backend.floatx()
 
     def cast(a):
+        a = backend.real_array(a)  # None, text or complex values: a TypeError, not NaN
         if a.dtype.kind == "f" or (a.dtype.kind in "iub" and not keep_int):
             return a.astype(floatx, copy=False)
         return a
@@ -106,7 +107,11 @@ def targets_by_output(y, output_names) -> list:
 def cast_targets(y):
     """Float targets in floatx; integer labels stay integers (sparse cross-entropy reads them)."""
     floatx = backend.floatx()
-    return map_arrays(lambda a: a.astype(floatx, copy=False) if a.dtype.kind in "fb" else a, y)
+
+    def cast(a):
+        a = backend.real_array(a)
+        return a.astype(floatx, copy=False) if a.dtype.kind in "fb" else a
+    return map_arrays(cast, y)
 
 
 # ----------------------------------------------------------------- checks before training
@@ -194,12 +199,30 @@ def train_validation_split(arrays, validation_split: float):
     return train, val
 
 
-def class_weight_to_sample_weight(y, class_weight: dict) -> np.ndarray:
+def check_class_weight(class_weight, num_classes: int | None = None) -> None:
+    """``{class index: finite weight}``, indices whole numbers in [0, num_classes) when known."""
+    if not isinstance(class_weight, dict):
+        raise ValueError(f"class_weight must be a dict {{class index: weight}}, got {type(class_weight).__name__}")
+    for cls, w in class_weight.items():
+        if isinstance(cls, (bool, np.bool_)) or not isinstance(cls, (int, np.integer)):
+            raise ValueError(f"class_weight keys must be integer class indices, got {cls!r}")
+        if cls < 0 or (num_classes is not None and cls >= num_classes):
+            classes = f"[0, {num_classes})" if num_classes is not None else "[0, classes)"
+            raise ValueError(f"class_weight has key {cls}, which is not a class: "
+                             f"class indices lie in {classes}")
+        if isinstance(w, (bool, np.bool_)) or not isinstance(w, (int, float, np.integer, np.floating)) \
+                or not math.isfinite(w):
+            raise ValueError(f"class_weight[{cls}] must be a finite number, got {w!r}")
+
+
+def class_weight_to_sample_weight(y, class_weight: dict, num_classes: int | None = None) -> np.ndarray:
     """w_i = class_weight[label_i] (1.0 for a class not listed); one-hot labels via argmax."""
     if isinstance(y, (list, dict)):
         raise ValueError("class_weight is only supported for models with a single output")
     y = np.asarray(y)
-    labels = np.argmax(y, axis=-1) if y.ndim > 1 and y.shape[-1] > 1 else y.reshape(y.shape[0], -1)[:, 0]
+    one_hot = y.ndim > 1 and y.shape[-1] > 1
+    check_class_weight(class_weight, y.shape[-1] if one_hot else num_classes)
+    labels = np.argmax(y, axis=-1) if one_hot else y.reshape(y.shape[0], -1)[:, 0]
     labels = np.round(labels).astype(np.int64)
     table = np.ones(int(max(labels.max(initial=0), max(class_weight, default=0))) + 1, backend.floatx())
     for cls, w in class_weight.items():
@@ -207,12 +230,23 @@ def class_weight_to_sample_weight(y, class_weight: dict) -> np.ndarray:
     return table[labels]
 
 
-def with_class_weight(y, sample_weight, class_weight):
+def with_class_weight(y, sample_weight, class_weight, num_classes: int | None = None):
     """``sample_weight`` times each sample's class weight (either may be None)."""
     if class_weight is None or y is None:
         return sample_weight
-    cw = class_weight_to_sample_weight(y, class_weight)
+    cw = class_weight_to_sample_weight(y, class_weight, num_classes)
     return cw if sample_weight is None else sample_weight * cw
+
+
+def _single_output_classes(spec: DataSpec):
+    return spec.sparse_classes[0] if len(spec.sparse_classes) == 1 else None
+
+
+def check_positive_int(value, name: str, allow_none: bool = True) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer{' or None' if allow_none else ''}, got {value!r}")
 
 
 # ----------------------------------------------------------------- batch sources
@@ -295,19 +329,25 @@ def prepare(spec: DataSpec, x, y=None, sample_weight=None, class_weight=None, ch
     y = cast_targets(to_arrays(y, spec.several_outputs)) if targets else None
     sample_weight = None if sample_weight is None else np.asarray(sample_weight, backend.floatx())
     if check:
-        num_samples(x, y, sample_weight)
+        if num_samples(x, y, sample_weight) == 0:
+            raise ValueError("The data is empty: x has 0 samples; fit, evaluate and predict need at least one")
         check_finite(x, "x")
+        check_finite(sample_weight, "sample_weight")
         if targets:
             check_finite(y, "y")
             check_labels(y, spec.output_names, spec.sparse_classes)
         check_feature_shapes(x, spec.input_shapes, spec.input_names, spec.model_name)
-    return x, y, with_class_weight(y, sample_weight, class_weight)
+    if not check and sample_weight is not None:
+        check_finite(sample_weight, "sample_weight")  # a weight of NaN would poison every update
+    return x, y, with_class_weight(y, sample_weight, class_weight, _single_output_classes(spec))
 
 
 def batches(spec: DataSpec, x, y=None, sample_weight=None, class_weight=None, batch_size=None, shuffle=False,
             steps=None, targets=True):
     """The batch source of ``evaluate``/``predict`` (``targets=False``), or of a ``fit`` on
     data already split: arrays prepared once, or an iterable of batches prepared as they come."""
+    check_positive_int(batch_size, "batch_size")
+    check_positive_int(steps, "steps")
     if is_batch_iterable(x):
         if y is not None:
             raise ValueError("When x is a generator or a dataset of batches, y must be None "
@@ -326,12 +366,19 @@ def fit_batches(spec: DataSpec, x, y=None, sample_weight=None, class_weight=None
     Keras does; the whole data is prepared and checked once before it is split, and
     ``class_weight`` weighs the training part only.
     """
+    check_positive_int(batch_size, "batch_size")
+    check_positive_int(validation_batch_size, "validation_batch_size")
+    check_positive_int(steps_per_epoch, "steps_per_epoch")
+    check_positive_int(validation_steps, "validation_steps")
+    if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float, np.number)) \
+            or not 0.0 <= validation_split < 1.0:
+        raise ValueError(f"validation_split must be a number in [0, 1), got {validation_split!r}")
     if validation_split and validation_data is None:
         if is_batch_iterable(x):
             raise ValueError("validation_split is only supported for array inputs, not generators")
         arrays = prepare(spec, x, y, sample_weight)
         (x, y, sample_weight), (vx, vy, vsw) = train_validation_split(arrays, validation_split)
-        sample_weight = with_class_weight(y, sample_weight, class_weight)
+        sample_weight = with_class_weight(y, sample_weight, class_weight, _single_output_classes(spec))
         train = ArrayBatches(x, y, sample_weight, batch_size or 32, shuffle, steps_per_epoch)
         val = ArrayBatches(vx, vy, vsw, validation_batch_size or batch_size or 32, False, validation_steps)
         return train, val

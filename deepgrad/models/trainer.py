@@ -16,6 +16,7 @@ from .. import losses, optimizers
 from .. import metrics as metrics_module
 from ..autograd import Tensor, grad, no_grad
 from ..callbacks.callback_list import CallbackList
+from ..callbacks.history import History
 from . import compile_config
 from . import data_adapter as da
 
@@ -293,12 +294,17 @@ class Trainer:
             steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
         """Train for ``epochs`` epochs; returns the ``History`` (also ``model.history``)."""
         self._check_compiled("fit")
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+            raise ValueError(f"fit(): epochs must be a non-negative integer, got {epochs!r}")
+        _check_validation_freq(validation_freq)
         verbose = _verbose(verbose)
         train, val = da.fit_batches(self._data_spec(), x, y, sample_weight, class_weight, batch_size, shuffle,
                                     steps_per_epoch, validation_split, validation_data, validation_steps,
                                     validation_batch_size)
 
         cbs = self._callbacks(callbacks, verbose, epochs, train.num_batches)
+        # this fit's History, even when no epoch runs (epochs=0 returns an empty one, as Keras does)
+        self.history = next((cb for cb in getattr(cbs, "callbacks", ()) if isinstance(cb, History)), None)
         self.stop_training = False
         cbs.on_train_begin()
         resumed = cbs.resume_epoch()
@@ -340,11 +346,14 @@ class Trainer:
     def _evaluate_batches(self, batches, cbs) -> dict:
         self.reset_metrics()
         cbs.on_test_begin()
+        steps = 0
         with no_grad():
-            for step, batch in enumerate(batches):
-                cbs.on_test_batch_begin(step)
+            for steps, batch in enumerate(batches, 1):
+                cbs.on_test_batch_begin(steps - 1)
                 logs = self.test_step(batch)
-                cbs.on_test_batch_end(step, logs)
+                cbs.on_test_batch_end(steps - 1, logs)
+        if steps == 0:  # metrics of nothing would read as zeros
+            raise ValueError("evaluate(): no batches to run; the data is empty")
         logs = self.get_metrics_result()
         cbs.on_test_end(logs)
         return logs
@@ -404,6 +413,16 @@ class Trainer:
             return logs
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
+
+
+def _check_validation_freq(freq) -> None:
+    """An int >= 1 (validate every ``freq`` epochs) or a collection of 1-based epoch numbers."""
+    if isinstance(freq, (int, np.integer)) and not isinstance(freq, bool):
+        if freq < 1:
+            raise ValueError(f"fit(): validation_freq must be >= 1 (validate every n epochs), got {freq}")
+        return
+    if not isinstance(freq, (list, tuple, set, frozenset, range)):
+        raise ValueError(f"fit(): validation_freq must be an integer or a list of epochs, got {freq!r}")
 
 
 def _concatenate(outputs):
