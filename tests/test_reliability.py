@@ -328,3 +328,11 @@ def test_a_failed_write_leaves_no_tmp_and_the_old_file(tmp_path):
             f.write(b"new")
             raise RuntimeError("stop")
     assert target.read_bytes() == b"old" and os.listdir(tmp_path) == ["x.bin"]
+
+
+def test_text_reaches_a_text_layer_and_is_refused_by_a_numeric_one():
+    text_model = dg.Sequential([dg.layers.Input((1,), dtype=str), dg.layers.Hashing(num_bins=4)])
+    assert text_model.predict(np.array([["a"], ["b"]]), verbose=0).shape == (2, 1)
+    model = dg.Sequential([dg.layers.Input((2,)), dg.layers.Dense(1)])
+    with pytest.raises(TypeError, match="text"):
+        model.predict(np.array([["a", "b"]]), verbose=0)

@@ -86,7 +86,9 @@ def cast_inputs(x, keep_int: bool = False):
     floatx = backend.floatx()
 
     def cast(a):
-        a = backend.real_array(a)  # None, text or complex values: a TypeError, not NaN
+        if a.dtype.kind in "US":  # text, for the preprocessing layers that read it (others refuse it)
+            return a
+        a = backend.real_array(a)  # None or complex values: a TypeError, not NaN
         if a.dtype.kind == "f" or (a.dtype.kind in "iub" and not keep_int):
             return a.astype(floatx, copy=False)
         return a
