@@ -18,7 +18,7 @@ import numpy as np
 from .. import activations, regularizers
 from .. import ops as dg_ops
 from ..autograd import Tensor
-from .arguments import forwarded_arguments, weight_arguments_config
+from .arguments import weight_arguments_config
 from .rnn import RNN
 from .recurrent import _activation_name
 from .rnn_cells import DropoutRNNCell, forget_bias_initializer
@@ -191,9 +191,15 @@ class ConvLSTM(RNN):
 
     rank = 2
 
-    def __init__(self, filters, kernel_size, *, activity_regularizer=None, return_sequences=False,
-                 return_state=False, go_backwards=False, stateful=False, **kwargs):
-        cell_kwargs = {k: kwargs.pop(k) for k in _CELL_ARGUMENTS[2:] if k in kwargs}
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
+                 activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", bias_initializer="zeros",
+                 unit_forget_bias=True, kernel_regularizer=None, recurrent_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, recurrent_constraint=None, bias_constraint=None,
+                 dropout=0.0, recurrent_dropout=0.0, seed=None, return_sequences=False, return_state=False,
+                 go_backwards=False, stateful=False, **kwargs):
+        # one constructor for the three ranks (Keras gives them the same signature)
+        cell_kwargs = {k: v for k, v in locals().items() if k in _CELL_ARGUMENTS[2:]}
         cell = ConvLSTMCell(self.rank, filters, kernel_size, name="conv_lstm_cell", dtype=kwargs.get("dtype"),
                             **cell_kwargs)
         super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
@@ -245,44 +251,17 @@ class ConvLSTM1D(ConvLSTM):
 
     rank = 1
 
-    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
-                 activation="tanh", recurrent_activation="sigmoid", use_bias=True,
-                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", bias_initializer="zeros",
-                 unit_forget_bias=True, kernel_regularizer=None, recurrent_regularizer=None, bias_regularizer=None,
-                 activity_regularizer=None, kernel_constraint=None, recurrent_constraint=None, bias_constraint=None,
-                 dropout=0.0, recurrent_dropout=0.0, seed=None, return_sequences=False, return_state=False,
-                 go_backwards=False, stateful=False, **kwargs):
-        super().__init__(**forwarded_arguments(locals()))
-
 
 class ConvLSTM2D(ConvLSTM):
     """ConvLSTM over ``(batch, time, rows, cols, channels)``; kernel (kh, kw, in, 4 * filters)."""
 
     rank = 2
 
-    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
-                 activation="tanh", recurrent_activation="sigmoid", use_bias=True,
-                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", bias_initializer="zeros",
-                 unit_forget_bias=True, kernel_regularizer=None, recurrent_regularizer=None, bias_regularizer=None,
-                 activity_regularizer=None, kernel_constraint=None, recurrent_constraint=None, bias_constraint=None,
-                 dropout=0.0, recurrent_dropout=0.0, seed=None, return_sequences=False, return_state=False,
-                 go_backwards=False, stateful=False, **kwargs):
-        super().__init__(**forwarded_arguments(locals()))
-
 
 class ConvLSTM3D(ConvLSTM):
     """ConvLSTM over ``(batch, time, d1, d2, d3, channels)``; kernel (k1, k2, k3, in, 4 * filters)."""
 
     rank = 3
-
-    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
-                 activation="tanh", recurrent_activation="sigmoid", use_bias=True,
-                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", bias_initializer="zeros",
-                 unit_forget_bias=True, kernel_regularizer=None, recurrent_regularizer=None, bias_regularizer=None,
-                 activity_regularizer=None, kernel_constraint=None, recurrent_constraint=None, bias_constraint=None,
-                 dropout=0.0, recurrent_dropout=0.0, seed=None, return_sequences=False, return_state=False,
-                 go_backwards=False, stateful=False, **kwargs):
-        super().__init__(**forwarded_arguments(locals()))
 
 
 __all__ = ["ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"]
