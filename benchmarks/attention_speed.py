@@ -25,9 +25,10 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import time
 
 import numpy as np
+
+from interleaved import rates
 
 BATCH, SEQ, WIDTH, HEADS, KEY_DIM, HIDDEN = 32, 128, 128, 4, 32, 256
 
@@ -85,13 +86,6 @@ def torch_stepper():
     return step
 
 
-def timed(step, n: int) -> float:
-    start = time.perf_counter()
-    for _ in range(n):
-        step()
-    return time.perf_counter() - start
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rounds", type=int, default=5)
@@ -106,15 +100,7 @@ def main() -> None:
 
     torch.set_num_threads(2)
     dg_step, th_step = deepgrad_stepper(), torch_stepper()
-    for s in (dg_step, th_step):  # warm-up: allocation, lazy builds
-        timed(s, 2)
-    dg_rates, th_rates = [], []
-    for _ in range(args.rounds):  # interleaved A B A B, each after the other's threads went idle
-        time.sleep(0.3)
-        dg_rates.append(args.steps * BATCH / timed(dg_step, args.steps))
-        time.sleep(0.3)
-        th_rates.append(args.steps * BATCH / timed(th_step, args.steps))
-    ratios = [a / b for a, b in zip(dg_rates, th_rates)]
+    dg_rates, th_rates, ratios = rates(dg_step, th_step, args.rounds, args.steps, BATCH)
     print(f"numpy {np.__version__}, torch {torch.__version__}, encoder block: batch {BATCH}, sequence {SEQ}, "
           f"width {WIDTH}, {HEADS} heads of {KEY_DIM}, feed-forward {HIDDEN}, env {env or '{}'}")
     print(f"deepgrad {statistics.median(dg_rates):.0f} samples/s, torch {statistics.median(th_rates):.0f} samples/s, "

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import numpy as np
+
+from interleaved import rates
 
 BATCH, LATENT = 64, 100
 
@@ -73,13 +74,6 @@ def torch_stepper():
     return step
 
 
-def timed(step, n: int) -> float:
-    start = time.perf_counter()
-    for _ in range(n):
-        step()
-    return time.perf_counter() - start
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rounds", type=int, default=7)
@@ -94,15 +88,7 @@ def main() -> None:
     runtime.short_blas_spin()
     torch.set_num_threads(2)
     dg_step, th_step = deepgrad_stepper(), torch_stepper()
-    for s in (dg_step, th_step):  # warm-up: allocation, lazy builds
-        timed(s, 2)
-    dg_rates, th_rates = [], []
-    for _ in range(args.rounds):  # interleaved A B A B; a pause lets the other's threads go idle
-        time.sleep(0.3)
-        dg_rates.append(args.steps * BATCH / timed(dg_step, args.steps))
-        time.sleep(0.3)
-        th_rates.append(args.steps * BATCH / timed(th_step, args.steps))
-    ratios = [d / t for d, t in zip(dg_rates, th_rates)]
+    dg_rates, th_rates, ratios = rates(dg_step, th_step, args.rounds, args.steps, BATCH)
     print(f"DCGAN generator training step, batch {BATCH}, {args.rounds} rounds of {args.steps} steps")
     print(f"deepgrad {statistics.median(dg_rates):8.1f} samples/s   "
           f"PyTorch {statistics.median(th_rates):8.1f} samples/s")

@@ -32,6 +32,8 @@ import time
 
 import numpy as np
 
+from interleaved import rates, timed
+
 BATCH = 128
 
 
@@ -123,35 +125,11 @@ def torch_stepper(name: str):
     return step, net, xt
 
 
-def timed(step, n: int) -> float:
-    start = time.perf_counter()
-    for _ in range(n):
-        step()
-    return time.perf_counter() - start
-
-
-def settle(seconds: float = 0.3) -> None:
-    """Let the other framework's worker threads go to sleep before timing this one.
-
-    After a parallel region OpenBLAS's threads spin for up to about 0.1 s and OpenMP's for
-    its block time; on two cores a spinning thread takes a core from whatever runs next.
-    """
-    time.sleep(seconds)
-
-
 # --------------------------------------------------------------------------- measurements
 def throughput(name: str, rounds: int, steps: int) -> dict:
     dg_step, model, x, y = deepgrad_stepper(name)
     th_step, net, xt = torch_stepper(name)
-    for s in (dg_step, th_step):  # warm-up: allocation, lazy builds
-        timed(s, 2)
-    dg_rates, th_rates = [], []
-    for _ in range(rounds):  # interleaved A B A B
-        settle()
-        dg_rates.append(steps * BATCH / timed(dg_step, steps))
-        settle()
-        th_rates.append(steps * BATCH / timed(th_step, steps))
-    ratios = [a / b for a, b in zip(dg_rates, th_rates)]
+    dg_rates, th_rates, ratios = rates(dg_step, th_step, rounds, steps, BATCH)
 
     # fit() over the same number of samples vs the raw step, and predict per sample vs
     # training: each a median over rounds of the pair timed back to back

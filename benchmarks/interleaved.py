@@ -1,0 +1,34 @@
+"""Timing shared by the benchmarks: two training steps timed in alternation (A B A B ...), so
+machine noise hits both frameworks alike."""
+from __future__ import annotations
+
+import time
+
+
+def timed(step, n: int) -> float:
+    start = time.perf_counter()
+    for _ in range(n):
+        step()
+    return time.perf_counter() - start
+
+
+def settle(seconds: float = 0.3) -> None:
+    """Let the other framework's worker threads go to sleep before timing this one.
+
+    After a parallel region OpenBLAS's threads spin for up to about 0.1 s and OpenMP's for
+    its block time; on two cores a spinning thread takes a core from whatever runs next.
+    """
+    time.sleep(seconds)
+
+
+def rates(ours, theirs, rounds: int, steps: int, batch: int) -> tuple[list, list, list]:
+    """Samples per second of each step over ``rounds`` interleaved rounds, and their ratios."""
+    for s in (ours, theirs):  # warm-up: allocation, lazy builds
+        timed(s, 2)
+    our_rates, their_rates = [], []
+    for _ in range(rounds):
+        settle()
+        our_rates.append(steps * batch / timed(ours, steps))
+        settle()
+        their_rates.append(steps * batch / timed(theirs, steps))
+    return our_rates, their_rates, [a / b for a, b in zip(our_rates, their_rates)]
