@@ -19,7 +19,8 @@ import numpy as np
 from .. import activations, backend
 from .. import ops as dg_ops
 from ..autograd import Tensor
-from .arguments import add_weight_from_arguments, set_weight_arguments, weight_arguments_config
+from .arguments import (add_weight_from_arguments, forwarded_arguments, set_weight_arguments,
+                        weight_arguments_config)
 from .base import Layer, builtin_class
 from .recurrent import _activation_name
 
@@ -154,12 +155,7 @@ class SimpleRNNCell(DropoutRNNCell):
                  recurrent_regularizer=None, bias_regularizer=None, kernel_constraint=None,
                  recurrent_constraint=None, bias_constraint=None, dropout=0.0, recurrent_dropout=0.0, seed=None,
                  **kwargs):
-        super().__init__(units, activation=activation, use_bias=use_bias, kernel_initializer=kernel_initializer,
-                         recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
-                         kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
-                         bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
-                         recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint,
-                         dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed, **kwargs)
+        super().__init__(**forwarded_arguments(locals()))
 
     def build(self, input_shape) -> None:
         self._add_weights(input_shape, gates=1)
@@ -186,12 +182,7 @@ class LSTMCell(DropoutRNNCell):
                  kernel_constraint=None, recurrent_constraint=None, bias_constraint=None, dropout=0.0,
                  recurrent_dropout=0.0, seed=None, **kwargs):
         kwargs.pop("implementation", None)  # Keras's choice of kernel split; the numbers are the same
-        super().__init__(units, activation=activation, use_bias=use_bias, kernel_initializer=kernel_initializer,
-                         recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
-                         kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
-                         bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
-                         recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint,
-                         dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed, **kwargs)
+        super().__init__(**forwarded_arguments(locals(), exclude=("recurrent_activation", "unit_forget_bias")))
         self.recurrent_activation = activations.get(recurrent_activation)
         self._activation_arguments["recurrent_activation"] = recurrent_activation
         self.unit_forget_bias = bool(unit_forget_bias)
@@ -237,12 +228,7 @@ class GRUCell(DropoutRNNCell):
                  recurrent_constraint=None, bias_constraint=None, dropout=0.0, recurrent_dropout=0.0,
                  reset_after=True, seed=None, **kwargs):
         kwargs.pop("implementation", None)
-        super().__init__(units, activation=activation, use_bias=use_bias, kernel_initializer=kernel_initializer,
-                         recurrent_initializer=recurrent_initializer, bias_initializer=bias_initializer,
-                         kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
-                         bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
-                         recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint,
-                         dropout=dropout, recurrent_dropout=recurrent_dropout, seed=seed, **kwargs)
+        super().__init__(**forwarded_arguments(locals(), exclude=("recurrent_activation", "reset_after")))
         self.recurrent_activation = activations.get(recurrent_activation)
         self._activation_arguments["recurrent_activation"] = recurrent_activation
         self.reset_after = bool(reset_after)
