@@ -11,8 +11,10 @@ The contract a subclass keeps:
   axes, dtypes, flags) are plain attributes. Everything is released once backward has run,
   unless the graph is retained.
 - ``backward(grad)`` returns one gradient per input (``None`` where an input needs none)
-  and never writes into the saved arrays or into ``grad``: a retained graph must give
-  the same gradients on every backward.
+  and never writes into ``grad``, nor into the saved arrays while ``self.last_use`` is
+  False: a retained graph must give the same gradients on every backward. When
+  ``last_use`` is True (the graph is not retained, so the saved arrays are released right
+  after this backward) a backward may reuse its own saved buffers as workspace.
 
 A forward may return a tuple of arrays; the op then has several outputs and ``backward``
 receives one gradient per output (zeros where an output was not used).
@@ -50,6 +52,7 @@ class Function:
     needs_input_grad: tuple = ()
     saved: tuple = ()
     released = False
+    last_use = False  # set by the engine: True when this backward is the saved arrays' last use
 
     def forward(self, *args, **kwargs):  # pragma: no cover - interface
         raise NotImplementedError

@@ -1,9 +1,10 @@
 """The autograd contract, checked on every ``Function`` subclass of the package.
 
 Each op is run through its public function on small float64 inputs from ``OPS`` below; its
-graph is then differentiated twice with ``retain_graph=True``. Both backwards must give the
-gradients of a fresh graph: a backward that wrote into its saved arrays (or into the
-incoming gradient) would make the second one differ. Every concrete Function subclass must
+graph is then differentiated twice with ``retain_graph=True`` and once more without. Every
+backward must give the gradients of a fresh graph: a retained backward that wrote into its
+saved arrays (or into the incoming gradient) would make the next one differ, and the last,
+which may reuse the saved arrays (``Function.last_use``), must still be right. Every concrete Function subclass must
 be reached by some entry, so a new op cannot be added without one.
 """
 from __future__ import annotations
@@ -202,10 +203,10 @@ def test_every_function_subclass_has_an_entry():
     assert not missing, f"Function subclasses with no entry in OPS of {__file__}: {missing}"
 
 
-def _backward(leaves, loss):
+def _backward(leaves, loss, retain_graph=True):
     for t in leaves:
         t.grad = None
-    loss.backward(retain_graph=True)
+    loss.backward(retain_graph=retain_graph)
     return [t.grad for t in leaves]
 
 
@@ -227,6 +228,10 @@ def test_a_second_backward_gives_the_same_gradients(name):
     again = dg.grad(loss, leaves, retain_graph=True)
     for k, (g, g0) in enumerate(zip(again, fresh)):
         np.testing.assert_allclose(g, g0, rtol=1e-12, atol=1e-14, err_msg=f"{name}: grad(), input {k}")
+    # the last backward (not retained) may reuse the saved arrays as workspace: same gradients
+    last = _backward(leaves, loss, retain_graph=False)
+    for k, (g, g0) in enumerate(zip(last, fresh)):
+        np.testing.assert_allclose(g, g0, rtol=1e-12, atol=1e-14, err_msg=f"{name}: last backward, input {k}")
 
 
 def test_the_table_fails_for_an_op_without_an_entry():
