@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Function, Tensor, unbroadcast
+from ..autograd import FloatMath, Function, Tensor, unbroadcast
 
 
 def _broadcast_error(op: str, *operands) -> None:
@@ -42,6 +42,7 @@ class _Binary(Function):
 
 
 class Add(_Binary):
+    keeps_integers = True
 
     def compute(self, a, b):
         return a + b
@@ -51,6 +52,7 @@ class Add(_Binary):
 
 
 class Sub(_Binary):
+    keeps_integers = True
 
     def compute(self, a, b):
         return a - b
@@ -60,6 +62,7 @@ class Sub(_Binary):
 
 
 class Mul(_Binary):
+    keeps_integers = True
 
     def compute(self, a, b):
         self.save_for_backward(a, b)
@@ -71,7 +74,7 @@ class Mul(_Binary):
         return self._reduce(g * b if need_a else None, g * a if need_b else None)
 
 
-class Div(_Binary):
+class Div(FloatMath, _Binary):
 
     def compute(self, a, b):
         self.save_for_backward(a, b)
@@ -86,6 +89,7 @@ class Div(_Binary):
 
 
 class Pow(_Binary):
+    keeps_integers = True
 
     def compute(self, a, b):
         out = np.power(a, b)
@@ -105,6 +109,7 @@ class Pow(_Binary):
 
 
 class Maximum(_Binary):
+    keeps_integers = True
 
     def compute(self, a, b):
         self.save_for_backward(a, b)
@@ -118,6 +123,7 @@ class Maximum(_Binary):
 
 
 class Minimum(_Binary):
+    keeps_integers = True
 
     def compute(self, a, b):
         self.save_for_backward(a, b)
@@ -130,6 +136,7 @@ class Minimum(_Binary):
 
 
 class Where(Function):
+    keeps_integers = True
     def forward(self, cond, a, b):
         cond = cond.astype(bool)
         self.a_shape, self.b_shape = a.shape, b.shape
@@ -145,6 +152,7 @@ class Where(Function):
 
 
 class Neg(Function):
+    keeps_integers = True
     def forward(self, a):
         return -a
 
@@ -152,7 +160,7 @@ class Neg(Function):
         return -g
 
 
-class Exp(Function):
+class Exp(FloatMath):
     def forward(self, a):
         out = np.exp(a)
         self.save_for_backward(out)
@@ -162,7 +170,7 @@ class Exp(Function):
         return g * self.saved[0]
 
 
-class Log(Function):
+class Log(FloatMath):
     def forward(self, a):
         self.save_for_backward(a)
         return np.log(a)
@@ -171,7 +179,7 @@ class Log(Function):
         return g / self.saved[0]
 
 
-class Sqrt(Function):
+class Sqrt(FloatMath):
     def forward(self, a):
         out = np.sqrt(a)
         self.save_for_backward(out)
@@ -182,6 +190,7 @@ class Sqrt(Function):
 
 
 class Abs(Function):
+    keeps_integers = True
     def forward(self, a):
         self.save_for_backward(a)
         return np.abs(a)
@@ -191,6 +200,7 @@ class Abs(Function):
 
 
 class Clip(Function):
+    keeps_integers = True
     def forward(self, a, lo=None, hi=None):
         if self.needs_input_grad[0]:
             # gradient passes where the input is inside [lo, hi] (bounds included, as PyTorch)
