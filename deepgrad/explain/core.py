@@ -16,12 +16,22 @@ from ..autograd import Tensor, enable_grad, grad, no_grad
 BATCH_SIZE = 128
 
 
-def input_array(method: str, x) -> np.ndarray:
+def _declared_input_shape(model):
+    """The model's one input shape (batch axis first, None there), or None if not declared."""
+    try:
+        inputs = model.inputs
+    except AttributeError:
+        return None
+    return tuple(inputs[0].shape) if inputs and len(inputs) == 1 else None
+
+
+def input_array(method: str, x, model=None) -> np.ndarray:
     """``x`` as a floating-point batch (samples first); integers and lists become floatx."""
     x = np.asarray(x.data if isinstance(x, Tensor) else x)
     if x.dtype.kind != "f":
         x = x.astype(backend.floatx())
-    if x.ndim < 2 or len(x) == 0:
+    declared = _declared_input_shape(model)
+    if x.ndim < 2 or len(x) == 0 or (declared is not None and x.ndim == len(declared) - 1):
         raise ValueError(f"{method}(): x must be a non-empty batch, samples first (e.g. (n, 28, 28, 1)), "
                          f"got shape {x.shape}; add the batch axis with x[None] for one sample")
     return x

@@ -131,7 +131,7 @@ def grad_cam(model, x, target=None, layer=None, relu=True, upsample=True, batch_
     Returns (samples, *layer spatial axes), or (samples, *input spatial axes) with
     ``upsample=True``. Channels-last: a (n, h, w, c) layer output gives an (n, h, w) map.
     """
-    x = input_array("grad_cam", x)
+    x = input_array("grad_cam", x, model)
     batch_size = check_batch_size("grad_cam", batch_size)
     layer = default_layer(model) if layer is None else find_layer(model, layer)
     rank = _rank(layer)

@@ -40,7 +40,7 @@ def occlusion(model, x, target=None, window=3, stride=None, baseline=0, batch_si
     to ``window``. ``baseline``: the value hidden patches take (a number, an array of one
     sample's shape, or one per sample).
     """
-    x = input_array("occlusion", x)
+    x = input_array("occlusion", x, model)
     batch_size = check_batch_size("occlusion", batch_size)
     shape = x.shape[1:]
     window = _per_axis("window", window, shape, shape[-1])
