@@ -523,15 +523,15 @@ def explanation_maps(model, x, target, method: str, layer=None, steps: int = 50,
 
 def write_explanation_grid(model, x_test, y_test, probs, names, out: str, count: int = 6) -> str | None:
     """explanations.png: a few test images, each explained by every method that applies to the
-    model; a model the methods cannot explain (not images, integer inputs) gets a warning."""
+    model (none for data that are not images; a warning for a model the methods cannot explain)."""
     from . import reports
 
     x = x_test[:count]
+    if x.ndim != 4:   # not images: nothing to draw a heat map over
+        return None
     pred = probs[:len(x)].argmax(axis=1)
     methods = [m for m in EXPLAIN_METHODS if m != "grad_cam" or _conv_layer(model) is not None]
     try:
-        if x.ndim != 4:
-            raise ValueError(f"test samples of shape {x.shape[1:]} are not images")
         maps = {EXPLAIN_TITLES[m]: explanation_maps(model, x, pred, m) for m in methods}
     except (ValueError, CLIError) as e:
         print(f"deepgrad: explanations.png not drawn: {e}", file=sys.stderr)

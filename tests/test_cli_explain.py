@@ -53,7 +53,8 @@ def test_explain_writes_an_overlay_per_image_into_the_run_folder(run_folder):
     result = run("explain", run_folder / "model.deepgrad", run_folder / "a.png", run_folder / "b.png")
     assert result.returncode == 0, result.stderr
     written = result.stdout.split()
-    assert written == [str(run_folder / "explanations" / "a_grad_cam.png"), str(run_folder / "explanations" / "b_grad_cam.png")]
+    folder = run_folder / "explanations"
+    assert written == [str(folder / "a_grad_cam.png"), str(folder / "b_grad_cam.png")]
     for path in written:
         pixels, size = read_png(path)
         assert size == PNG_SIZE and pixels.std() > 10   # an image, not a blank page
