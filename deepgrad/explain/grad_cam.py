@@ -80,7 +80,8 @@ def _symbolic_submodel(model, layer):
     if not any(candidate is layer for candidate in model.layers):
         return None
     try:
-        return Model(inputs, [layer.output, outputs[0]])
+        # named, so that it takes no number from the automatic names of the user's models
+        return Model(inputs, [layer.output, outputs[0]], name=f"{model.name}_grad_cam")
     except ValueError:  # the layer's output is not between the model's inputs and outputs
         return None
 
