@@ -257,16 +257,12 @@ class RandomColorJitter(BaseImagePreprocessingLayer):
         self._parts = [cls(factor=f, value_range=value_range, seed=seed, data_format=data_format)
                        for cls, f in parts if f is not None]
 
-    def get_random_transformation(self, images, rng):
-        # one child seed per part, so boxes/masks (unchanged here) and images share the draws
-        return rng.integers(0, 2**63 - 1, size=len(self._parts))
-
-    def transform_images(self, images, seeds, training=True):
+    def transform_images(self, images, rng, training=True):
+        # the "transformation" is the generator: each part draws from it in turn
         if not training:
             return images
-        for part, seed in zip(self._parts, seeds):
-            generator = np.random.default_rng(int(seed))
-            images = part.transform_images(images, part.get_random_transformation(images, generator))
+        for part in self._parts:
+            images = part.transform_images(images, part.get_random_transformation(images, rng))
         return images
 
     def get_config(self):
