@@ -148,6 +148,30 @@ def test_aug_mix_and_rand_augment_stay_in_range_and_repeat_with_a_seed():
     assert counts.min() > 60 and counts.max() < 140  # about 100 each of the 11 operations
 
 
+def test_rand_augment_moves_boxes_and_masks_with_its_geometric_operations():
+    rng = np.random.default_rng(0)
+    data = {"images": rgb((2, 16, 16, 3)), "segmentation_masks": rng.integers(0, 3, (2, 16, 16, 1)).astype("float32"),
+            "bounding_boxes": {"boxes": np.array([[[2, 2, 8, 8]], [[3, 4, 10, 12]]], "float32"),
+                               "labels": np.array([[1], [2]])}}
+    geometric = {"random_shear", "random_translation", "random_rotation"}
+    seen = set()
+    for seed in range(12):
+        layer = layers.RandAugment(num_ops=1, seed=seed, bounding_box_format="xyxy")
+        pick = layer._AUGMENT_LAYERS[layer.get_random_transformation(data["images"], np.random.default_rng(seed))[0][0]]
+        out = layer(dict(data), training=True)
+        moved = not np.allclose(out["bounding_boxes"]["boxes"], data["bounding_boxes"]["boxes"])
+        assert moved == (pick in geometric), pick
+        assert set(np.unique(out["segmentation_masks"].data)) <= {0.0, 1.0, 2.0}  # nearest sampling
+        seen.add(pick in geometric)
+    assert seen == {True, False}
+    # a pipeline passes the dict on, layer after layer
+    pipeline = layers.Pipeline([layers.RandomFlip("horizontal", bounding_box_format="xyxy", seed=0),
+                                layers.CenterCrop(8, 8, bounding_box_format="xyxy")])
+    out = pipeline(dict(data))
+    assert out["images"].shape == (2, 8, 8, 3) and out["bounding_boxes"]["boxes"].shape == (2, 1, 4)
+    assert out["bounding_boxes"]["boxes"].max() <= 8
+
+
 def _numeric_gradient(f, x, eps=1e-6):
     grad = np.zeros_like(x)
     for i in np.ndindex(x.shape):  # central differences, element by element (a small image)

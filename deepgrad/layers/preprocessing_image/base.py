@@ -202,6 +202,14 @@ class Pipeline(Layer):
         super().__init__(name=name)
         self.layers = list(layers)
 
+    def __call__(self, inputs, *args, **kwargs):
+        if isinstance(inputs, dict):  # Keras's dict input goes through every layer in turn
+            training = kwargs.get("training", True)
+            for layer in self.layers:
+                inputs = layer(inputs, training=training)
+            return inputs
+        return super().__call__(inputs, *args, **kwargs)
+
     def call(self, inputs, training=True):
         x = inputs
         for layer in self.layers:

@@ -33,14 +33,23 @@ def _operations(layer, names) -> dict:
         "auto_contrast": lambda: AutoContrast(value_range=vr, data_format=fmt),
         "equalization": lambda: Equalization(value_range=vr, data_format=fmt),
     }
-    return {name: make[name]() for name in names}
+    operations = {name: make[name]() for name in names}
+    for operation in operations.values():  # boxes go through the geometric operations
+        operation.bounding_box_format = layer.bounding_box_format
+    return operations
 
 
-def _apply(operation, images, seed):
-    """One operation with its draws from a generator seeded by ``seed`` (so the same seed
-    repeats the same transformation)."""
-    generator = np.random.default_rng(int(seed))
-    return operation.transform_images(images, operation.get_random_transformation(images, generator))
+def _transformation(operation, shape, seed):
+    """The operation's draws from a generator seeded by ``seed``, so the same seed repeats the
+    same transformation for images, masks and boxes (only the shape of the images is read)."""
+    return operation.get_random_transformation(np.broadcast_to(np.float32(0), shape), np.random.default_rng(int(seed)))
+
+
+def _apply(operation, images, seed, part="images"):
+    t = _transformation(operation, tuple(images.shape), seed)
+    if part == "masks":
+        return operation.transform_segmentation_masks(images, t)
+    return operation.transform_images(images, t)
 
 
 AUGMENT_LAYERS_ALL = ["random_shear", "random_translation", "random_rotation", "random_posterization",
@@ -76,13 +85,13 @@ class AugMix(BaseImagePreprocessingLayer):
             chains.append([(self._names[p], rng.integers(0, 2**63 - 1)) for p in picks if p < len(self._names)])
         return weights, blend, chains
 
-    def _mix(self, x, transformation, clip):
+    def _mix(self, x, transformation, clip, part="images"):
         weights, blend, chains = transformation
         mixed = None
         for weight, chain in zip(weights, chains):
             y = x
             for name, seed in chain:
-                y = _apply(self._ops[name], y, seed)
+                y = _apply(self._ops[name], y, seed, part)
             term = y * np.asarray(weight, x.dtype)
             mixed = term if mixed is None else mixed + term
         out = x * np.asarray(blend, x.dtype) + mixed * np.asarray(1.0 - blend, x.dtype)
@@ -90,6 +99,10 @@ class AugMix(BaseImagePreprocessingLayer):
 
     def transform_images(self, images, transformation, training=True):
         return self._mix(images, transformation, clip=True) if training else images
+
+    def transform_segmentation_masks(self, masks, transformation, training=True):
+        # as Keras: the masks go through the same chains and are mixed with the same weights
+        return self._mix(masks, transformation, clip=False, part="masks") if training else masks
 
     def get_config(self):
         return {**super().get_config(), "value_range": self.value_range, "num_chains": self.num_chains,
@@ -127,6 +140,24 @@ class RandAugment(BaseImagePreprocessingLayer):
         for pick in picks:
             images = _apply(self._ops[self._AUGMENT_LAYERS[pick]], images, seeds[pick])
         return images
+
+    def transform_segmentation_masks(self, masks, transformation, training=True):
+        if not training:
+            return masks
+        picks, seeds = transformation
+        for pick in picks:
+            masks = _apply(self._ops[self._AUGMENT_LAYERS[pick]], masks, seeds[pick], part="masks")
+        return masks
+
+    def transform_bounding_boxes(self, bounding_boxes, transformation, image_shape, training=True):
+        if not training:
+            return bounding_boxes
+        picks, seeds = transformation
+        for pick in picks:
+            operation = self._ops[self._AUGMENT_LAYERS[pick]]
+            t = _transformation(operation, image_shape, seeds[pick])
+            bounding_boxes = operation.transform_bounding_boxes(bounding_boxes, t, image_shape)
+        return bounding_boxes
 
     def get_config(self):
         return {**super().get_config(), "value_range": self.value_range, "num_ops": self.num_ops,
