@@ -73,8 +73,11 @@ def _dense_boxes(layer: str, bounding_boxes, unbatched: bool) -> dict:
 
 
 class BaseImagePreprocessingLayer(Layer):
-    """Subclasses implement ``augment(images, rng)`` on a batch (rank 4) and, when inference is
-    not the identity, ``infer(images)``. A rank-3 image is treated as a batch of one."""
+    """Subclasses draw one transformation per batch in ``get_random_transformation(images, rng)``
+    and apply it in ``transform_images`` (and, where the layer moves pixels,
+    ``transform_bounding_boxes`` and ``transform_segmentation_masks``); the simplest implement
+    only ``augment(images, rng)`` and, when inference is not the identity, ``infer(images)``.
+    A rank-3 image is treated as a batch of one."""
 
     _FACTOR_BOUNDS = (-1, 1)
     _USE_BASE_FACTOR = True
