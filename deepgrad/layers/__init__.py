@@ -63,6 +63,11 @@ from .preprocessing_image import (
     RandomRotation, RandomTranslation, RandomZoom, Rescaling, Resizing,
 )
 from .preprocessing_image import AutoContrast, Pipeline, RandomShear, Solarization
+from .preprocessing_image import (
+    AugMix, ContrastLimitedAdaptiveHistogramEqualization, CutMix, Equalization, MaxNumBoundingBoxes, MixUp,
+    RandAugment, RandomColorDegeneration, RandomColorJitter, RandomElasticTransform, RandomErasing,
+    RandomGaussianBlur, RandomHue, RandomPerspective, RandomPosterization, RandomSaturation, RandomSharpness,
+)
 
 __all__ = [
     "Activation", "Add", "Average", "AveragePooling1D", "AveragePooling2D", "AvgPool1D", "AvgPool2D",
@@ -97,6 +102,12 @@ __all__ += [
     "CenterCrop", "RandomBrightness", "RandomContrast", "RandomCrop", "RandomFlip", "RandomGrayscale",
     "RandomInvert", "RandomRotation", "RandomTranslation", "RandomZoom", "Rescaling", "Resizing",
     "AutoContrast", "Pipeline", "RandomShear", "Solarization",
+]
+__all__ += [
+    "RandomHue", "RandomSaturation", "RandomSharpness", "RandomPosterization", "RandomColorJitter",
+    "RandomColorDegeneration", "RandomErasing", "RandomGaussianBlur", "RandomPerspective",
+    "RandomElasticTransform", "Equalization", "ContrastLimitedAdaptiveHistogramEqualization", "MixUp", "CutMix",
+    "AugMix", "RandAugment", "MaxNumBoundingBoxes",
 ]
 
 # every public layer class by the class name model files store (aliases such as MaxPool2D included)
