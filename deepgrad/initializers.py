@@ -352,4 +352,9 @@ _REGISTRY = Registry("initializer", _CLASSES, {
     "uniform": RandomUniform, "normal": RandomNormal, "one": Ones, "zero": Zeros,
     "OrthogonalInitializer": Orthogonal, "IdentityInitializer": Identity, "STFTInitializer": STFT,
 }, base=Initializer, ignored_keys=("dtype",))
-serialize, deserialize, get = _REGISTRY.serialize, _REGISTRY.deserialize, _REGISTRY.get
+deserialize, get = _REGISTRY.deserialize, _REGISTRY.get
+
+
+def serialize(initializer):
+    """``{"class_name", "config"}`` for an initializer object; a built-in function by its name."""
+    return _REGISTRY.serialize(initializer)

@@ -63,10 +63,10 @@ def serialize(loss):
     return _REGISTRY.serialize(loss)
 
 
-def deserialize(config, custom_objects=None):
+def deserialize(name, custom_objects=None):
     """A loss from a name (the function, or a new instance for a class name) or a
-    ``{"class_name": ..., "config": {...}}`` dict."""
-    return _REGISTRY.deserialize(config, custom_objects)
+    ``{"class_name": ..., "config": {...}}`` dict (Keras calls either one ``name``)."""
+    return _REGISTRY.deserialize(name, custom_objects)
 
 
 def get(identifier):

@@ -63,7 +63,7 @@ def reduce_to_samplewise_values(values: np.ndarray, sample_weight, dtype):
 class Metric:
     """Base class: subclasses implement ``update_state``, ``result`` and ``reset_state``."""
 
-    def __init__(self, name: str | None = None, dtype=None):
+    def __init__(self, dtype=None, name: str | None = None):
         self.name = name or to_snake_case(type(self).__name__)
         self._dtype = np.dtype(dtype) if dtype is not None else None
 
