@@ -42,7 +42,11 @@ _CLASSES = [Mean, Sum, Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCate
 def _make(cls, name: str) -> Metric:
     """A metric named by its class name keeps its default name; one named in snake case
     (``"mse"``, ``"binary_accuracy"``) is logged under the name the user wrote."""
-    return cls() if name == cls.__name__ else cls(name=name)
+    try:
+        return cls() if name == cls.__name__ else cls(name=name)
+    except TypeError as error:  # e.g. "precision_at_recall" needs its recall
+        raise ValueError(f"Metric {name!r} cannot be built from its name alone ({error}); "
+                         f"pass an instance, e.g. metrics.{cls.__name__}(...)") from None
 
 
 # class names, their snake case ("binary_accuracy", "auc") and Keras's short aliases
