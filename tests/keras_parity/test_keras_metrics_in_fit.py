@@ -98,3 +98,27 @@ def test_compile_config_keeps_the_metrics_arguments():
         assert "PrecisionAtRecall" in str(error)
     else:
         raise AssertionError("precision_at_recall was built without its recall")
+
+
+def test_vector_results_are_logged_as_arrays():
+    """F1Score() scores each class and TruePositives at several thresholds counts each: fit logs
+    those arrays in History and evaluate returns them, with Keras's values."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((60, 4)).astype("float32")
+    labels = (x[:, :3] + 0.5 * rng.standard_normal((60, 3))).argmax(1)
+    y = np.eye(3, dtype="float32")[labels]
+    dg.utils.set_random_seed(2)
+    model = dg.Sequential([layers.Input(shape=(4,)), layers.Dense(3, activation="softmax")])
+    model.compile(optimizer=dg.optimizers.Adam(0.05), loss="categorical_crossentropy",
+                  metrics=[dg.metrics.F1Score(), dg.metrics.TruePositives(thresholds=[0.2, 0.5])])
+    history = model.fit(x, y, batch_size=20, epochs=2, verbose=0)
+    assert np.shape(history.history["f1_score"][-1]) == (3,)
+    assert np.shape(history.history["true_positives"][-1]) == (2,)
+    logs = model.evaluate(x, y, verbose=0, return_dict=True)
+    pred = model.predict(x, verbose=0)
+    k_f1 = keras.metrics.F1Score()
+    k_f1.update_state(y, pred)
+    np.testing.assert_allclose(logs["f1_score"], to_numpy(k_f1.result()), rtol=1e-5, atol=1e-6)
+    k_tp = keras.metrics.TruePositives(thresholds=[0.2, 0.5])
+    k_tp.update_state(y, pred)
+    np.testing.assert_allclose(logs["true_positives"], to_numpy(k_tp.result()))
