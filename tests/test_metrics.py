@@ -332,3 +332,13 @@ def test_confusion_counts_and_rates_by_hand():
     assert accumulate(metrics.SensitivityAtSpecificity(1.0), y, p) == pytest.approx(0.5)
     # sensitivity 1 needs t below 0.2, where only the negative at 0.1 is predicted negative: 1 / 4
     assert accumulate(metrics.SpecificityAtSensitivity(1.0), y, p) == pytest.approx(0.25)
+
+
+def test_iou_per_sample_weights_cover_every_label_of_the_sample(rng):
+    y, p = rng.integers(0, 3, (6, 2, 2)), rng.integers(0, 3, (6, 2, 2))
+    w = rng.random(6)
+    per_sample = accumulate(metrics.MeanIoU(3, dtype="float64"), y, p, w)
+    per_label = accumulate(metrics.MeanIoU(3, dtype="float64"), y, p, np.broadcast_to(w[:, None, None], y.shape))
+    assert per_sample == pytest.approx(per_label, rel=1e-12) and per_sample > 0
+    with pytest.raises(ValueError, match=r"sample_weight of shape \(4, 1, 1\) does not match labels of shape"):
+        metrics.MeanIoU(3).update_state(y, p, np.ones(4, int))

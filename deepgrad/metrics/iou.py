@@ -40,21 +40,30 @@ class IoU(Metric):
         y = as_array(y)
         if not sparse:
             y = np.argmax(y, axis=self.axis)
-        return y.astype(self.dtype).reshape(-1)
+        return y.astype(self.dtype)
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
         y_true, y_pred = self._ids(y_true, self.sparse_y_true), self._ids(y_pred, self.sparse_y_pred)
-        if y_true.shape != y_pred.shape:
-            raise ValueError(f"{self.name}: {y_true.size} true labels for {y_pred.size} predicted labels")
+        if y_true.size != y_pred.size:
+            raise ValueError(f"{self.name}: {y_true.size} true labels (shape {y_true.shape}) for {y_pred.size} "
+                             f"predicted labels (shape {y_pred.shape})")
         if sample_weight is None:
-            weight = np.ones(y_true.shape, self.dtype)
+            weight = np.ones(y_true.size, self.dtype)
         else:
             weight = as_array(sample_weight)
             if weight.dtype.kind == "f" and self.dtype.kind in "iu":
                 warnings.warn(f"{self.name}: float sample weights are cast to the metric's dtype {self.dtype}; "
                               "pass integer weights or dtype='float32'", stacklevel=2)
-            weight = np.broadcast_to(weight.astype(self.dtype).reshape(-1) if weight.ndim > 1
-                                     else weight.astype(self.dtype), y_true.shape)
+            weight = weight.astype(self.dtype)
+            if weight.size != y_true.size:  # per-sample weights over every label of the sample
+                weight = weight.reshape(weight.shape + (1,) * (y_true.ndim - weight.ndim))
+                try:
+                    weight = np.broadcast_to(weight, y_true.shape)
+                except ValueError:
+                    raise ValueError(f"{self.name}: sample_weight of shape {weight.shape} does not match labels "
+                                     f"of shape {y_true.shape}") from None
+            weight = weight.reshape(-1)
+        y_true, y_pred = y_true.reshape(-1), y_pred.reshape(-1)
         valid = (y_true >= 0) & (y_true < self.num_classes) & (y_pred >= 0) & (y_pred < self.num_classes)
         if self.ignore_class is not None:
             valid &= y_true != self.ignore_class
