@@ -324,6 +324,9 @@ def test_confusion_counts_and_rates_by_hand():
     assert accumulate(metrics.TrueNegatives(), y, p, w) == 6.0      # 0.1 (w 3), 0.4, 0.3 (w 2)
     assert accumulate(metrics.FalseNegatives(), y, p, w) == 1.0     # 0.2
     assert accumulate(metrics.TruePositives(thresholds=[0.15, 0.65]), y, p) == [4.0, 2.0]
+    counts = metrics.FalsePositives(thresholds=[0.0, 0.5, 1.0])
+    counts.update_state(y, p)
+    np.testing.assert_array_equal(counts.accumulator, [4.0, 1.0, 0.0])
     # recall >= 0.75 needs a threshold below 0.6 (3 of 4 positives above it): precision 3 / 4 at t in [0.4, 0.6)
     assert accumulate(metrics.PrecisionAtRecall(0.75), y, p) == pytest.approx(0.75)
     # precision 1 holds above 0.7 only: recall 2 / 4

@@ -221,8 +221,13 @@ class _ConditionCount(_ConfusionMetric):
         y_true, y_pred, weight = self._matched(y_true, y_pred, sample_weight)
         self._add_counts(y_true, np.clip(y_pred, 0.0, 1.0) if self._clip else y_pred, weight)
 
+    @property
+    def accumulator(self) -> np.ndarray:
+        """The running count at each threshold (Keras's name for this metric's state)."""
+        return getattr(self, self.condition)
+
     def result(self):
-        counts = getattr(self, self.condition)
+        counts = self.accumulator
         return float(counts[0]) if len(counts) == 1 else counts.tolist()
 
     def get_config(self) -> dict:
