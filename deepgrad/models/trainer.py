@@ -251,7 +251,9 @@ class Trainer:
         return self.get_metrics_result()
 
     def get_metrics_result(self) -> dict:
-        return {m.name: float(m.result()) for m in self.metrics}
+        # a vector result (F1Score per class, several thresholds) is logged as an array, as in Keras
+        return {m.name: float(v) if np.ndim(v) == 0 else np.asarray(v, np.float64)
+                for m in self.metrics for v in [m.result()]}
 
     # ----------------------------------------------------------------- structure helpers
     def _output_names(self) -> list[str]:
