@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from .. import ops
 from .base import Layer, builtin_class
-from .recurrent import BaseRNN
 from .rnn import RNN, flatten
 
 
@@ -71,7 +70,7 @@ def _copy(layer, **overrides):
 
 
 def _state_count(layer) -> int:
-    return len(layer.state_names) if isinstance(layer, BaseRNN) else len(flatten(layer.state_size))
+    return len(flatten(layer.state_size))
 
 
 def _from_config(layer):
@@ -95,7 +94,7 @@ class Bidirectional(Layer):
         layer = _from_config(layer)  # a config dict when loaded from a file
         backward_layer = _from_config(backward_layer)
         super().__init__(**kwargs)
-        if not isinstance(layer, (BaseRNN, RNN)):
+        if not isinstance(layer, RNN):
             raise ValueError(f"Bidirectional needs a recurrent layer (SimpleRNN, LSTM, GRU, RNN, ConvLSTM...), "
                              f"got {layer!r}")
         if merge_mode not in _MERGE_MODES:
