@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import inspect
-from collections import defaultdict
-
 import numpy as np
 
 from .. import backend, constraints, initializers, regularizers
@@ -11,18 +9,14 @@ from ..autograd import Tensor, Variable, no_grad
 from ..naming import to_snake_case
 from ..symbolic import KerasTensor, call_symbolic, flatten
 
-_name_counts: dict[str, int] = defaultdict(int)
-
-
 def unique_name(base: str) -> str:
-    """``dense``, ``dense_1``, ``dense_2``, ... as Keras names them."""
-    n = _name_counts[base]
-    _name_counts[base] += 1
+    """``dense``, ``dense_1``, ``dense_2``, ... as Keras names them (from ``backend.get_uid``)."""
+    n = backend.get_uid(base) - 1
     return base if n == 0 else f"{base}_{n}"
 
 
 def reset_names() -> None:
-    _name_counts.clear()
+    backend.reset_uids()
 
 
 def _to_tensor(x, dtype, float_inputs: bool = False) -> Tensor:
