@@ -152,8 +152,16 @@ class Layer:
 
     @property
     def weights(self) -> list[Variable]:
-        """Trainable weights first, then non-trainable, as Keras orders them."""
-        return self.trainable_weights + self.non_trainable_weights
+        """Trainable weights first, then non-trainable, as Keras orders them. A weight keeps the
+        place it was created in when it is frozen later (a LoRA layer's kernel stays first)."""
+        if all(w.trainable == w.__dict__.get("_created_trainable", w.trainable) for w in self._weights):
+            return self.trainable_weights + self.non_trainable_weights
+        nested = [w for layer in self._layers for w in layer.trainable_weights] if self.trainable else []
+        nested_rest = [w for layer in self._layers for w in
+                       (layer.weights if not self.trainable else layer.non_trainable_weights)]
+        created = [w.__dict__.get("_created_trainable", w.trainable) for w in self._weights]
+        return ([w for w, c in zip(self._weights, created) if c] + nested
+                + [w for w, c in zip(self._weights, created) if not c] + nested_rest)
 
     @property
     def trainable_weights(self) -> list[Variable]:
@@ -212,6 +220,7 @@ class Layer:
         value = np.asarray(init(shape, dtype=dtype), dtype=dtype)
         var = Variable(value, trainable=trainable, name=f"{self.name}/{name or 'variable'}")
         var.constraint = constraints.get(constraint)
+        var._created_trainable = bool(trainable)
         self._weights.append(var)
         if regularizer is not None:
             self.__dict__.setdefault("_regularizers", []).append((var, regularizers.get(regularizer)))
