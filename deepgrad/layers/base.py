@@ -75,6 +75,11 @@ def _constructor_arguments(cls, args, kwargs) -> dict:
     return {"arguments": arguments}
 
 
+def dtype_name(dtype) -> str:
+    """A layer's dtype as a config writes it: ``"float32"``, ..., ``"string"`` for text."""
+    return "string" if np.dtype(dtype) == np.dtype(object) else str(np.dtype(dtype))
+
+
 def _shape_of(x):
     if isinstance(x, (list, tuple)):
         return [_shape_of(t) for t in x]
@@ -114,7 +119,8 @@ class Layer:
             input_shape = tuple(batch_input_shape[1:])
         self._input_shape_arg = tuple(input_shape) if input_shape is not None else None
         self.name = name or unique_name(to_snake_case(type(self).__name__))
-        self._dtype = np.dtype(dtype) if dtype is not None else None
+        # "string" (Keras's name for text inputs) is held as NumPy's object dtype
+        self._dtype = None if dtype is None else np.dtype(object) if dtype == "string" else np.dtype(dtype)
         self._trainable = trainable
         self.built = False
         self.supports_masking = False
@@ -344,7 +350,7 @@ class Layer:
             config.update(auto["arguments"])
         config["trainable"] = self.trainable
         if self._dtype is not None:
-            config["dtype"] = str(self._dtype)
+            config["dtype"] = dtype_name(self._dtype)
         if self._input_shape_arg is not None:
             config["input_shape"] = list(self._input_shape_arg)
         if auto is not None:

@@ -12,7 +12,7 @@ from ..autograd import Tensor
 from ..ops.nn import linear, linear_relu
 from ..symbolic import KerasTensor, Node
 from .lora import LoRAMixin, check_quantization_config
-from .base import Layer
+from .base import Layer, dtype_name
 from .arguments import (add_weight_from_arguments, serialize_argument, set_weight_arguments,
                                weight_arguments_config)
 
@@ -78,7 +78,7 @@ class InputLayer(Layer):
         Node(self, [], (), {}, outputs=[tensor])
 
     def get_config(self):
-        return {"batch_shape": list(self.batch_shape), "dtype": str(self.dtype), "sparse": False, "ragged": False,
+        return {"batch_shape": list(self.batch_shape), "dtype": dtype_name(self.dtype), "sparse": False, "ragged": False,
                 "name": self.name, "optional": self.optional}
 
     @classmethod
