@@ -8,7 +8,8 @@ import numpy as np
 from .. import backend, initializers, ops
 from ..autograd import Tensor, no_grad
 from ..ops.normalization import batch_norm, batch_norm_inference, layer_norm
-from .base import Layer, builtin_class
+from .base import Layer
+from .wrappers import Wrapper
 from .arguments import (add_weight_from_arguments, serialize_argument, set_weight_arguments,
                                weight_arguments_config)
 
@@ -357,7 +358,7 @@ class RMSNormalization(Layer):
 
 
 # ----------------------------------------------------------------- SpectralNormalization
-class SpectralNormalization(Layer):
+class SpectralNormalization(Wrapper):
     """Wraps a layer with a ``kernel`` (or ``embeddings``) and divides it by its largest singular
     value ``sigma`` in training (Miyato et al., 2018).
 
@@ -369,15 +370,10 @@ class SpectralNormalization(Layer):
     """
 
     def __init__(self, layer, power_iterations=1, **kwargs):
-        if isinstance(layer, dict):  # from a config
-            layer = builtin_class(layer["class_name"]).from_config(dict(layer.get("config") or {}))
-        super().__init__(**kwargs)
-        if not isinstance(layer, Layer):
-            raise ValueError(f"SpectralNormalization: layer must be a Layer instance, got {layer!r}")
+        super().__init__(layer, **kwargs)  # a config dict (from a file) becomes the layer
         if isinstance(power_iterations, bool) or not isinstance(power_iterations, int) or power_iterations <= 0:
             raise ValueError(f"SpectralNormalization: power_iterations must be a positive integer, "
                              f"got {power_iterations!r}")
-        self.layer = layer
         self.power_iterations = power_iterations
 
     def build(self, input_shape):
@@ -427,8 +423,7 @@ class SpectralNormalization(Layer):
         return self.layer.compute_output_shape(input_shape)
 
     def get_config(self):
-        inner = {"class_name": type(self.layer).__name__, "config": self.layer.get_config()}
-        return {**super().get_config(), "layer": inner, "power_iterations": self.power_iterations}
+        return {**super().get_config(), "power_iterations": self.power_iterations}
 
 
 __all__ = ["BatchNormalization", "GroupNormalization", "LayerNormalization", "RMSNormalization",
