@@ -38,8 +38,12 @@ class ReversibleEmbedding(Embedding):
             self.reverse_embeddings = self.add_weight(name="reverse_embeddings", shape=(self.output_dim, self.input_dim),
                                                       initializer=self.embeddings_initializer)
 
+    def __call__(self, inputs, *args, **kwargs):
+        # which way this call goes, for compute_mask and for the shape of a symbolic call
+        self._reversed_call = bool(kwargs.get("reverse", args[0] if args else False))
+        return super().__call__(inputs, *args, **kwargs)
+
     def call(self, inputs, reverse=False):
-        self._reversed_call = bool(reverse)
         if not reverse:
             return super().call(inputs)
         if inputs.shape[-1] != self.output_dim:
@@ -60,7 +64,9 @@ class ReversibleEmbedding(Embedding):
     def compute_mask(self, inputs, mask=None):
         return None if self._reversed_call else super().compute_mask(inputs, mask)
 
-    def compute_output_shape(self, input_shape, reverse=False):
+    def compute_output_shape(self, input_shape, reverse=None):
+        if reverse is None:  # a symbolic call: the direction __call__ was given
+            reverse = self._reversed_call
         if reverse:
             return tuple(input_shape[:-1]) + (self.input_dim,)
         return tuple(input_shape) + (self.output_dim,)
