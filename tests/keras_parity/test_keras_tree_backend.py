@@ -140,14 +140,14 @@ def test_image_data_format_round_trip_and_errors():
 
 
 def test_get_uid_counts_per_prefix_and_clear_session_resets_it_and_layer_names():
-    for module in (backend, keras.backend):
-        module.clear_session()
+    for module in (backend, keras.backend):  # free_memory=False: no garbage collection, same counters
+        module.clear_session(free_memory=False)
         assert [module.get_uid("probe"), module.get_uid("probe"), module.get_uid("other"), module.get_uid("probe")] \
             == [1, 2, 1, 3]
-        module.clear_session()
+        module.clear_session(free_memory=False)
         assert module.get_uid("probe") == 1
     backend.clear_session()
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
     names = [dg.layers.Dense(2).name, dg.layers.Dense(2).name]
     k_names = [keras.layers.Dense(2).name, keras.layers.Dense(2).name]
     assert names == k_names == ["dense", "dense_1"]
