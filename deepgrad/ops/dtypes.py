@@ -9,8 +9,8 @@ Types are promoted on a lattice rather than by NumPy's table, so that
 * float64 stays float64 and int64 stays int64 (what Keras's ops return on the PyTorch
   backend), and no float32 is silently promoted to float64.
 
-The lattice links each type to the types just above it; the result of several types is
-their least upper bound::
+The lattice (in ``deepgrad.backend``, as ``keras.backend.result_type`` is) links each type to
+the types just above it; the result of several types is their least upper bound::
 
     bool -> int(weak) -> uint8 -> uint16 -> uint32 -> uint64 -> float(weak)
                       -> int8  -> int16  -> int32  -> int64  -> float(weak)
@@ -20,14 +20,11 @@ their least upper bound::
 """
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 from .. import backend
-
 # the lattice and the two rules built on it are keras.backend's, so they sit in ``backend``
-from ..backend import _PYTHON, result_type, standardize_dtype  # noqa: E402,F401
+from ..backend import result_type, standardize_dtype  # noqa: F401
 
 
 def is_float(dtype) -> bool:
