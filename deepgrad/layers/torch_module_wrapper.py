@@ -1,8 +1,8 @@
 """``TorchModuleWrapper``: a ``torch.nn.Module`` as a deepgrad layer.
 
 The module's forward runs in PyTorch; its backward is ``torch.autograd.grad`` on the graph
-that forward recorded, inside one deepgrad ``Function``, so gradients flow from the deepgrad
-loss into the module's parameters and on into the layers before it. Each parameter appears
+that forward recorded, inside one deepgrad op (``ops.torch_module``), so gradients flow from
+the deepgrad loss into the module's parameters and on into the layers before it. Each parameter appears
 as a deepgrad weight (``<layer>/<parameter name>``, trainable as its ``requires_grad``) whose
 array shares memory with the parameter: a deepgrad optimizer's update is the module's update.
 Buffers (e.g. BatchNorm running statistics) stay with the module. ``training`` sets
@@ -14,61 +14,9 @@ loads; save the weights and rebuild the module in code.
 """
 from __future__ import annotations
 
-import numpy as np
-
-from ..autograd import Function, Variable
+from ..autograd import Variable
+from ..ops.torch_module import _torch, torch_module_call
 from .base import Layer
-
-
-def _torch():
-    try:
-        import torch
-    except ImportError:
-        raise ImportError("TorchModuleWrapper wraps a torch.nn.Module and needs PyTorch: pip install torch") from None
-    return torch
-
-
-class TorchForward(Function):
-    """``module(x)`` in PyTorch; backward through ``torch.autograd.grad``.
-
-    Inputs: ``x`` and the arrays of the module's parameters (shared with them); the
-    gradient of each comes back as a NumPy array (zeros where the output does not depend on it).
-    """
-
-    def forward(self, x, *params, module=None, parameters=(), training=False):
-        torch = _torch()
-        for p, array in zip(parameters, params):  # an optimizer that replaced an array: copy it in
-            if not np.shares_memory(p.detach().numpy(), array):
-                with torch.no_grad():
-                    p.copy_(torch.from_numpy(np.ascontiguousarray(array)))
-        record = True in self.needs_input_grad
-        x_t = torch.from_numpy(np.ascontiguousarray(x))
-        if record and self.needs_input_grad[0]:
-            x_t.requires_grad_(True)
-        module.train(bool(training))
-        with torch.enable_grad() if record else torch.no_grad():
-            out = module(x_t)
-        if not isinstance(out, torch.Tensor):
-            raise TypeError(f"TorchModuleWrapper: the module must return one torch.Tensor, got {type(out).__name__}")
-        wanted = [t for t, need in zip([x_t, *parameters], self.needs_input_grad) if need]
-        self.save_for_backward(out, wanted)
-        self.parameters = parameters
-        return out.detach().numpy().copy()
-
-    def backward(self, grad):
-        torch = _torch()
-        out, wanted = self.saved
-        grads = iter(torch.autograd.grad(out, wanted, grad_outputs=torch.from_numpy(np.ascontiguousarray(grad)),
-                                         allow_unused=True) if wanted else ())
-        shapes = [tuple(self.inputs[0].shape)] + [tuple(p.shape) for p in self.parameters]
-        result = []
-        for need, shape, t in zip(self.needs_input_grad, shapes, self.inputs):
-            if not need:
-                result.append(None)
-                continue
-            g = next(grads)
-            result.append(np.zeros(shape, t.dtype) if g is None else g.numpy().astype(t.dtype, copy=False))
-        return tuple(result)
 
 
 class TorchModuleWrapper(Layer):
@@ -108,8 +56,8 @@ class TorchModuleWrapper(Layer):
         self.built = True
 
     def call(self, inputs, training=None):
-        return TorchForward.apply(inputs, *self._weights, module=self.module, parameters=tuple(self._parameters),
-                                  training=bool(training))
+        return torch_module_call(inputs, *self._weights, module=self.module, parameters=self._parameters,
+                                 training=bool(training))
 
     def compute_output_shape(self, input_shape):
         if self.output_shape is not None:
