@@ -57,7 +57,10 @@ from .reshaping import (
 from .conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from .rnn import RNN
 from .rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
-from .wrappers import Bidirectional, TimeDistributed
+from .wrappers import Bidirectional, TimeDistributed, Wrapper
+from .reversible_embedding import ReversibleEmbedding
+from .torch_module_wrapper import TorchModuleWrapper
+from .other_backends import FlaxLayer, JaxLayer, TFSMLayer
 from .preprocessing_image import (
     CenterCrop, RandomBrightness, RandomContrast, RandomCrop, RandomFlip, RandomGrayscale, RandomInvert,
     RandomRotation, RandomTranslation, RandomZoom, Rescaling, Resizing,
@@ -109,6 +112,8 @@ __all__ += [
     "RandomElasticTransform", "Equalization", "ContrastLimitedAdaptiveHistogramEqualization", "MixUp", "CutMix",
     "AugMix", "RandAugment", "MaxNumBoundingBoxes",
 ]
+
+__all__ += ["FlaxLayer", "JaxLayer", "ReversibleEmbedding", "TFSMLayer", "TorchModuleWrapper", "Wrapper"]
 
 # every public layer class by the class name model files store (aliases such as MaxPool2D included)
 _REGISTRY = Registry("layer", snake_case=False, base=Layer)
