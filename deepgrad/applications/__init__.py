@@ -1,0 +1,18 @@
+"""Floor 8: ready-made image classifiers of ``keras.applications``, under Keras's names.
+
+``deepgrad.applications.ResNet50(weights=None)``, ``applications.mobilenet_v2.preprocess_input``,
+... Each architecture has Keras's signature, layer names and weight order, so
+``model.set_weights(keras_model.get_weights())`` gives Keras's predictions, and
+``weights="imagenet"`` reads Keras's pretrained file (see ``weights_cache``).
+"""
+from . import imagenet_utils
+from . import resnet, resnet50, resnet_v2, vgg16, vgg19
+from .resnet import ResNet50, ResNet101, ResNet152
+from .resnet_v2 import ResNet50V2, ResNet101V2, ResNet152V2
+from .vgg16 import VGG16
+from .vgg19 import VGG19
+
+__all__ = [
+    "ResNet50", "ResNet101", "ResNet152", "ResNet50V2", "ResNet101V2", "ResNet152V2", "VGG16", "VGG19",
+    "imagenet_utils", "resnet", "resnet50", "resnet_v2", "vgg16", "vgg19",
+]
