@@ -16,3 +16,11 @@ __all__ = [
     "ResNet50", "ResNet101", "ResNet152", "ResNet50V2", "ResNet101V2", "ResNet152V2", "VGG16", "VGG19",
     "imagenet_utils", "resnet", "resnet50", "resnet_v2", "vgg16", "vgg19",
 ]
+
+from . import mobilenet, mobilenet_v2, mobilenet_v3
+from .mobilenet import MobileNet
+from .mobilenet_v2 import MobileNetV2
+from .mobilenet_v3 import MobileNetV3Large, MobileNetV3Small
+
+__all__ += ["MobileNet", "MobileNetV2", "MobileNetV3Large", "MobileNetV3Small", "mobilenet", "mobilenet_v2",
+            "mobilenet_v3"]

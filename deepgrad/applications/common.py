@@ -75,3 +75,22 @@ def load_weights(model: Model, weights, fname: str | None = None, origin: str | 
     elif weights is not None:
         model.load_weights(weights)
     return model
+
+
+def make_divisible(v, divisor=8, min_value=None):
+    """``v`` rounded to the nearest multiple of ``divisor`` (at least ``min_value``), never more
+    than 10% below ``v``: the channel rounding of MobileNet V2/V3."""
+    min_value = divisor if min_value is None else min_value
+    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
+    return new_v + divisor if new_v < 0.9 * v else new_v
+
+
+def square_size(input_shape, input_tensor, sizes, fallback=224):
+    """The side of a square input among ``sizes`` (a size pretrained weights exist for), from
+    ``input_shape`` or else ``input_tensor``'s shape; ``fallback`` otherwise."""
+    shape = input_shape if input_shape is not None else (
+        tuple(input_tensor.shape[1:]) if input_tensor is not None else None)
+    if shape is None:
+        return fallback
+    rows, cols = shape[0], shape[1]
+    return rows if rows == cols and rows in sizes else fallback
