@@ -24,3 +24,12 @@ from .mobilenet_v3 import MobileNetV3Large, MobileNetV3Small
 
 __all__ += ["MobileNet", "MobileNetV2", "MobileNetV3Large", "MobileNetV3Small", "mobilenet", "mobilenet_v2",
             "mobilenet_v3"]
+
+from . import densenet, inception_resnet_v2, inception_v3, xception
+from .densenet import DenseNet121, DenseNet169, DenseNet201
+from .inception_resnet_v2 import InceptionResNetV2
+from .inception_v3 import InceptionV3
+from .xception import Xception
+
+__all__ += ["DenseNet121", "DenseNet169", "DenseNet201", "InceptionResNetV2", "InceptionV3", "Xception",
+            "densenet", "inception_resnet_v2", "inception_v3", "xception"]

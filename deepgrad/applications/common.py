@@ -36,12 +36,12 @@ def image_input(input_tensor, input_shape):
     return input_tensor
 
 
-def top(x, include_top, pooling, classes, classifier_activation, weights, avg_name=None, max_name=None,
-        dense_kwargs=None):
+def top(x, include_top, pooling, classes, classifier_activation, weights, top_name=None, avg_name=None,
+        max_name=None, dense_kwargs=None):
     """``GlobalAveragePooling2D`` + ``Dense(classes)`` named "predictions" with a classifier;
     otherwise the chosen global pooling, or the feature map when ``pooling`` is None."""
     if include_top:
-        x = layers.GlobalAveragePooling2D(name=avg_name)(x)
+        x = layers.GlobalAveragePooling2D(name=top_name)(x)
         imagenet_utils.validate_activation(classifier_activation, weights)
         return layers.Dense(classes, activation=classifier_activation, name="predictions",
                             **(dense_kwargs or {}))(x)

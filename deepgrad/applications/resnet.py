@@ -44,7 +44,8 @@ def ResNet(stack_fn, preact, use_bias, include_top=True, weights="imagenet", inp
     if preact:
         x = _bn("post_bn")(x)
         x = layers.Activation("relu", name="post_relu")(x)
-    x = common.top(x, include_top, pooling, classes, classifier_activation, weights, "avg_pool", "max_pool")
+    x = common.top(x, include_top, pooling, classes, classifier_activation, weights,
+                   "avg_pool", "avg_pool", "max_pool")
     model = common.make_model(img_input, input_tensor, x, name)
     if weights == "imagenet" and weights_name in WEIGHTS_HASHES:
         suffix = "" if include_top else "_notop"
