@@ -33,3 +33,22 @@ from .xception import Xception
 
 __all__ += ["DenseNet121", "DenseNet169", "DenseNet201", "InceptionResNetV2", "InceptionV3", "Xception",
             "densenet", "inception_resnet_v2", "inception_v3", "xception"]
+
+from . import nasnet
+from .nasnet import NASNetLarge, NASNetMobile
+
+__all__ += ["NASNetLarge", "NASNetMobile", "nasnet"]
+
+from . import efficientnet, efficientnet_v2
+from .efficientnet import (
+    EfficientNetB0, EfficientNetB1, EfficientNetB2, EfficientNetB3, EfficientNetB4, EfficientNetB5, EfficientNetB6,
+    EfficientNetB7,
+)
+from .efficientnet_v2 import (
+    EfficientNetV2B0, EfficientNetV2B1, EfficientNetV2B2, EfficientNetV2B3, EfficientNetV2L, EfficientNetV2M,
+    EfficientNetV2S,
+)
+
+__all__ += [f"EfficientNetB{i}" for i in range(8)] + [
+    "EfficientNetV2B0", "EfficientNetV2B1", "EfficientNetV2B2", "EfficientNetV2B3", "EfficientNetV2L",
+    "EfficientNetV2M", "EfficientNetV2S", "efficientnet", "efficientnet_v2"]
