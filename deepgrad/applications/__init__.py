@@ -52,3 +52,8 @@ from .efficientnet_v2 import (
 __all__ += [f"EfficientNetB{i}" for i in range(8)] + [
     "EfficientNetV2B0", "EfficientNetV2B1", "EfficientNetV2B2", "EfficientNetV2B3", "EfficientNetV2L",
     "EfficientNetV2M", "EfficientNetV2S", "efficientnet", "efficientnet_v2"]
+
+from . import convnext
+from .convnext import ConvNeXtBase, ConvNeXtLarge, ConvNeXtSmall, ConvNeXtTiny, ConvNeXtXLarge
+
+__all__ += ["ConvNeXtBase", "ConvNeXtLarge", "ConvNeXtSmall", "ConvNeXtTiny", "ConvNeXtXLarge", "convnext"]
