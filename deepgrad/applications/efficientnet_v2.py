@@ -132,7 +132,8 @@ def EfficientNetV2(width_coefficient, depth_coefficient, default_size, dropout_r
         for j in range(round_repeats(args.pop("num_repeat"), depth_coefficient)):
             if j > 0:
                 args["strides"], args["input_filters"] = 1, args["output_filters"]
-            x = block(activation=activation, bn_momentum=bn_momentum, survival_probability=drop_connect_rate * b / blocks,
+            x = block(activation=activation, bn_momentum=bn_momentum,
+                      survival_probability=drop_connect_rate * b / blocks,
                       name=f"block{i + 1}{chr(j + 97)}_", **args)(x)
             b += 1
     x = _conv(rf(1280), 1, "top_conv")(x)
