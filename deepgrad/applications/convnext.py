@@ -7,6 +7,7 @@ import numpy as np
 
 from .. import initializers, layers, random
 from ..layers import Layer
+from ..saving.object_registration import register_keras_serializable
 from ..models import Sequential
 from . import common, imagenet_utils
 
@@ -33,6 +34,7 @@ MODEL_CONFIGS = {
 LN_EPSILON = 1e-6
 
 
+@register_keras_serializable(package="applications")
 class StochasticDepth(Layer):
     """Drops the whole residual branch of a sample with probability ``drop_path_rate`` while
     training: ``x / keep * floor(keep + u)``, ``u ~ U[0, 1)`` per sample; the identity otherwise."""
@@ -56,6 +58,7 @@ class StochasticDepth(Layer):
         return {**super().get_config(), "drop_path_rate": self.drop_path_rate}
 
 
+@register_keras_serializable(package="applications")
 class LayerScale(Layer):
     """``x * gamma``, a learned per-channel scale started at ``init_values`` (Touvron et al., 2021)."""
 

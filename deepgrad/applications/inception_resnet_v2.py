@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from .. import layers
 from ..layers import Layer
+from ..saving.object_registration import register_keras_serializable
 from . import common, imagenet_utils
 
 BASE_WEIGHT_URL = common.KERAS_WEIGHTS_URL + "inception_resnet_v2/"
 TOP_HASH, NOTOP_HASH = "e693bd0210a403b3192acc6073ad2e96", "d19885ff4a710c122648d3b5c3b684e4"
 
 
+@register_keras_serializable(package="applications")
 class CustomScaleLayer(Layer):
     """``inputs[0] + scale * inputs[1]``: the residual sum of an Inception-ResNet block."""
 
