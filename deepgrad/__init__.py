@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 _SUBMODULES = ("activations", "callbacks", "constraints", "datasets", "initializers", "layers", "losses",
                "metrics", "models", "optimizers", "preprocessing", "random", "regularizers", "saving",
                "utils")
+_SUBMODULES += ("applications",)
 _NAMES = {"Sequential": "models", "Model": "models", "Input": "layers", "GradientTape": "compat.gradient_tape"}
 
 
