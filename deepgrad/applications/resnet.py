@@ -110,7 +110,7 @@ def stack_residual_blocks_v2(x, filters, blocks, stride1=2, name=None):
     return residual_block_v2(x, filters, stride=stride1, name=f"{name}_block{blocks}")
 
 
-def _stacks(stack, blocks, first_stride, last_stride):
+def four_stages(stack, blocks, first_stride, last_stride):
     """The four stages conv2..conv5 (64, 128, 256, 512 filters) with ``blocks`` blocks each."""
     def stack_fn(x):
         for i, (filters, n) in enumerate(zip((64, 128, 256, 512), blocks)):
@@ -121,11 +121,12 @@ def _stacks(stack, blocks, first_stride, last_stride):
 
 
 def _v1(blocks, include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name):
-    return ResNet(_stacks(stack_residual_blocks_v1, blocks, 1, 2), False, True, include_top, weights, input_tensor,
+    return ResNet(four_stages(stack_residual_blocks_v1, blocks, 1, 2), False, True, include_top, weights, input_tensor,
                   input_shape, pooling, classes, classifier_activation, name, weights_name=name_of(blocks, ""))
 
 
 def name_of(blocks, version):
+    """Keras's weights name of a depth: "resnet50", "resnet101v2", ..."""
     return {(3, 4, 6, 3): "resnet50", (3, 4, 23, 3): "resnet101", (3, 8, 36, 3): "resnet152"}[tuple(blocks)] + version
 
 

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from . import imagenet_utils
-from .resnet import ResNet, name_of, stack_residual_blocks_v2, _stacks
+from .resnet import ResNet, four_stages, name_of, stack_residual_blocks_v2
 
 
 def _v2(blocks, include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name):
     # v2 strides at the end of each stage but the last, so conv5 keeps stride 1
-    return ResNet(_stacks(stack_residual_blocks_v2, blocks, 2, 1), True, True, include_top, weights, input_tensor,
+    return ResNet(four_stages(stack_residual_blocks_v2, blocks, 2, 1), True, True, include_top, weights, input_tensor,
                   input_shape, pooling, classes, classifier_activation, name, weights_name=name_of(blocks, "v2"))
 
 
