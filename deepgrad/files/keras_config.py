@@ -149,6 +149,8 @@ def _config_class_name(model) -> str:
 
 
 def _model_build(model):
+    if hasattr(model, "_nodes"):  # Keras records no input shape for a functional model
+        return {"input_shape": None}
     if model.inputs:
         shapes = [list(t.shape) for t in model.inputs]
         return {"input_shape": shapes[0] if len(shapes) == 1 else shapes}

@@ -1,0 +1,239 @@
+"""Keras 3's own files, both ways: ``.keras`` archives and ``.weights.h5``, with Keras as the oracle.
+
+Keras writes, deepgrad reads (and the other way round), and the predictions agree; the
+files deepgrad writes have Keras's exact weight paths and config objects; compiled models
+keep their optimiser state.
+"""
+import json
+import shutil
+import zipfile
+
+import h5py
+import numpy as np
+import pytest
+
+import deepgrad as dg
+from deepgrad import layers
+from deepgrad.files.keras_paths import optimizer_arrays
+
+keras = pytest.importorskip("keras")
+K = keras.layers
+
+
+def keras_models():
+    def seq():
+        return keras.Sequential([K.Input((8, 8, 2)), K.Conv2D(3, 3, activation="relu"), K.BatchNormalization(),
+                                 K.Flatten(), K.Dropout(0.2), K.Dense(4)])
+
+    def func():
+        i = K.Input((5,), dtype="int32")
+        e = K.Embedding(10, 4)(i)
+        a = K.LSTM(3, return_sequences=True)(e)
+        b = K.Bidirectional(K.GRU(2))(a)
+        c = K.SimpleRNN(2)(e)
+        return keras.Model(i, K.Dense(2)(K.Concatenate()([b, c])))
+
+    def nested():
+        inner = keras.Sequential([K.Input((3,)), K.Dense(4, activation="tanh"), K.Dense(4)], name="inner")
+        i = K.Input((3,))
+        return keras.Model(i, K.Dense(1)(inner(i)))
+
+    return {"seq": seq, "func": func, "nested": nested}
+
+
+def deepgrad_models():
+    def seq():
+        return dg.Sequential([layers.Input((8, 8, 2)), layers.Conv2D(3, 3, activation="relu"),
+                              layers.BatchNormalization(), layers.Flatten(), layers.Dropout(0.2), layers.Dense(4)])
+
+    def func():
+        i = layers.Input((5,), dtype="int32")
+        e = layers.Embedding(10, 4)(i)
+        a = layers.LSTM(3, return_sequences=True)(e)
+        b = layers.Bidirectional(layers.GRU(2))(a)
+        c = layers.SimpleRNN(2)(e)
+        return dg.Model(i, layers.Dense(2)(layers.Concatenate()([b, c])))
+
+    def nested():
+        inner = dg.Sequential([layers.Input((3,)), layers.Dense(4, activation="tanh"), layers.Dense(4)], name="inner")
+        i = layers.Input((3,))
+        return dg.Model(i, layers.Dense(1)(inner(i)))
+
+    return {"seq": seq, "func": func, "nested": nested}
+
+
+def inputs(name):
+    rng = np.random.default_rng(3)
+    if name == "seq":
+        return rng.standard_normal((4, 8, 8, 2)).astype("float32")
+    if name == "func":
+        return rng.integers(0, 10, (4, 5)).astype("int32")
+    return rng.standard_normal((4, 3)).astype("float32")
+
+
+def randomized(model, seed=0):
+    """Weights away from their initial values (moving variances kept positive)."""
+    rng = np.random.default_rng(seed)
+    for w in model.weights:
+        value = rng.standard_normal(tuple(w.shape)).astype("float32") * 0.3
+        if "variance" in (getattr(w, "path", None) or w.name):
+            value = np.abs(value) + 0.5
+        w.assign(value)
+    return model
+
+
+def keras_predict(model, x):
+    return keras.ops.convert_to_numpy(model.predict(x, verbose=0))
+
+
+def h5_layout(data_or_path):
+    """{dataset path: shape} and {group path: name attribute} of a Keras weights file."""
+    shapes, names = {}, {}
+    with h5py.File(data_or_path, "r") as f:
+        def visit(path, obj):
+            if isinstance(obj, h5py.Dataset):
+                shapes[path] = obj.shape
+            elif "name" in obj.attrs:
+                names[path] = obj.attrs["name"]
+        f.visititems(visit)
+    return shapes, names
+
+
+def weights_member(path):
+    import io
+    with zipfile.ZipFile(path) as zf:
+        return io.BytesIO(zf.read("model.weights.h5"))
+
+
+NAMES = ["seq", "func", "nested"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_keras_writes_deepgrad_reads(tmp_path, name):
+    km = randomized(keras_models()[name]())
+    km.save(tmp_path / "m.keras")
+    km.save_weights(tmp_path / "m.weights.h5")
+    x = inputs(name)
+    expected = keras_predict(km, x)
+    loaded = dg.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-5)
+    fresh = deepgrad_models()[name]()
+    fresh.load_weights(tmp_path / "m.weights.h5")
+    np.testing.assert_allclose(fresh.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_deepgrad_writes_keras_reads(tmp_path, name):
+    dm = randomized(deepgrad_models()[name](), seed=1)
+    x = inputs(name)
+    expected = dm.predict(x, verbose=0)
+    dm.save(tmp_path / "m.keras")
+    dm.save_weights(tmp_path / "m.weights.h5")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(keras_predict(loaded, x), expected, rtol=1e-5, atol=1e-5)
+    fresh = keras_models()[name]()
+    fresh.load_weights(tmp_path / "m.weights.h5")
+    np.testing.assert_allclose(keras_predict(fresh, x), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_weight_paths_and_config_objects_are_keras_own(tmp_path, name):
+    km, dm = keras_models()[name](), deepgrad_models()[name]()
+    km.save(tmp_path / "k.keras")
+    dm.save(tmp_path / "d.keras")
+    k_shapes, k_names = h5_layout(weights_member(tmp_path / "k.keras"))
+    d_shapes, d_names = h5_layout(weights_member(tmp_path / "d.keras"))
+    assert d_shapes == k_shapes
+    assert set(d_names) == set(k_names)
+    with zipfile.ZipFile(tmp_path / "d.keras") as zf:
+        assert sorted(zf.namelist()) == ["config.json", "metadata.json", "model.weights.h5"]
+        config = json.loads(zf.read("config.json"))
+        metadata = json.loads(zf.read("metadata.json"))
+    with zipfile.ZipFile(tmp_path / "k.keras") as zf:
+        k_config = json.loads(zf.read("config.json"))
+    assert set(metadata) >= {"keras_version", "date_saved"}
+    assert {k: config[k] for k in ("module", "class_name", "registered_name")} == \
+        {k: k_config[k] for k in ("module", "class_name", "registered_name")}
+    assert config["build_config"] == k_config["build_config"]
+    d_layers, k_layers = config["config"]["layers"], k_config["config"]["layers"]
+    assert [(e["module"], e["class_name"]) for e in d_layers] == [(e["module"], e["class_name"]) for e in k_layers]
+    for d_entry, k_entry in zip(d_layers, k_layers):
+        if d_entry["class_name"] in ("Dense", "Conv2D", "LSTM", "Embedding"):
+            assert d_entry["config"]["dtype"] == {"module": "keras", "class_name": "DTypePolicy",
+                                                  "config": {"name": "float32"}, "registered_name": None}
+            assert d_entry.get("build_config") == k_entry.get("build_config")
+        for key, value in d_entry["config"].items():
+            if key.endswith("_initializer") and isinstance(value, dict):
+                assert value["module"] == "keras.initializers"
+                assert value["class_name"] == k_entry["config"][key]["class_name"]
+        assert len(d_entry.get("inbound_nodes", [])) == len(k_entry.get("inbound_nodes", []))
+        if d_entry.get("inbound_nodes"):
+            d_args = json.dumps(d_entry["inbound_nodes"][0]["args"])
+            k_args = json.dumps(k_entry["inbound_nodes"][0]["args"])
+            assert d_args.count("__keras_tensor__") == k_args.count("__keras_tensor__")
+
+
+@pytest.mark.parametrize("name", ["func", "nested"])
+def test_compiled_model_keeps_optimizer_state_both_ways(tmp_path, name):
+    dm = randomized(deepgrad_models()[name](), seed=2)
+    x = inputs(name)
+    y = dm.predict(x, verbose=0) + 0.5
+    dm.compile(optimizer=dg.optimizers.Adam(0.01), loss="mse", metrics=["mae"])
+    dm.fit(x, y, epochs=2, batch_size=4, verbose=0, shuffle=False)
+    dm.save(tmp_path / "d.keras")
+    km = keras.saving.load_model(tmp_path / "d.keras")
+    assert int(keras.ops.convert_to_numpy(km.optimizer.iterations)) == 2
+    k_state = [keras.ops.convert_to_numpy(v) for v in km.optimizer.variables]
+    d_state = optimizer_arrays(dm.optimizer)
+    assert len(k_state) == len(d_state) > 2
+    for a, b in zip(k_state, d_state):
+        np.testing.assert_allclose(np.asarray(a, np.float64), np.asarray(b, np.float64), rtol=1e-6, atol=1e-7)
+    assert km.loss == "mse"
+    # one more step in each, from the same state, lands on the same weights
+    km.fit(x, y, epochs=1, batch_size=4, verbose=0, shuffle=False)
+    dm.fit(x, y, epochs=1, batch_size=4, verbose=0, shuffle=False)
+    np.testing.assert_allclose(keras_predict(km, x), dm.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
+    km.save(tmp_path / "k.keras")
+    back = dg.models.load_model(tmp_path / "k.keras")
+    assert back.optimizer.iterations == 3
+    assert back.optimizer.learning_rate == pytest.approx(0.01)
+    for a, b in zip(optimizer_arrays(back.optimizer), [keras.ops.convert_to_numpy(v) for v in km.optimizer.variables]):
+        np.testing.assert_allclose(np.asarray(a, np.float64), np.asarray(b, np.float64), rtol=1e-6, atol=1e-7)
+    back.fit(x, y, epochs=1, batch_size=4, verbose=0, shuffle=False)
+    km.fit(x, y, epochs=1, batch_size=4, verbose=0, shuffle=False)
+    np.testing.assert_allclose(back.predict(x, verbose=0), keras_predict(km, x), rtol=1e-5, atol=1e-5)
+
+
+def test_uncompiled_keras_file_and_compile_false(tmp_path):
+    km = randomized(keras_models()["nested"]())
+    km.compile(optimizer="sgd", loss="mae")
+    km.save(tmp_path / "m.keras")
+    assert dg.models.load_model(tmp_path / "m.keras", compile=False).optimizer is None
+    loaded = dg.models.load_model(tmp_path / "m.keras")
+    assert type(loaded.optimizer).__name__ == "SGD"
+
+
+def test_old_deepgrad_keras_files_still_load(tmp_path):
+    dm = randomized(deepgrad_models()["nested"]())
+    dm.save(tmp_path / "m.deepgrad")
+    shutil.copy(tmp_path / "m.deepgrad", tmp_path / "old.keras")   # what earlier versions wrote as .keras
+    with zipfile.ZipFile(tmp_path / "old.keras") as zf:
+        assert "model.weights.safetensors" in zf.namelist()
+    x = inputs("nested")
+    np.testing.assert_allclose(dg.models.load_model(tmp_path / "old.keras").predict(x, verbose=0),
+                               dm.predict(x, verbose=0), rtol=0, atol=0)
+    fresh = deepgrad_models()["nested"]()
+    fresh.load_weights(tmp_path / "old.keras")
+    np.testing.assert_allclose(fresh.predict(x, verbose=0), dm.predict(x, verbose=0), rtol=0, atol=0)
+
+
+def test_skip_mismatch_leaves_mismatched_objects(tmp_path):
+    small = randomized(dg.Sequential([layers.Input((3,)), layers.Dense(4), layers.Dense(2)]))
+    small.save_weights(tmp_path / "w.weights.h5")
+    other = dg.Sequential([layers.Input((3,)), layers.Dense(4), layers.Dense(5)])
+    before = other.layers[1].get_weights()
+    with pytest.raises(ValueError, match="shape"):
+        other.load_weights(tmp_path / "w.weights.h5")
+    other.load_weights(tmp_path / "w.weights.h5", skip_mismatch=True)
+    np.testing.assert_array_equal(other.layers[0].get_weights()[0], small.layers[0].get_weights()[0])
+    np.testing.assert_array_equal(other.layers[1].get_weights()[0], before[0])
