@@ -24,14 +24,20 @@ def _keras2_nodes(config):
     inner = config.get("config")
     if config.get("class_name") in ("Functional", "Model") and isinstance(inner, dict):
         config = {**config, "class_name": "Functional"}
+        keras2 = False
         for entry in inner.get("layers", []):
             nodes = entry.get("inbound_nodes", [])
             if nodes and isinstance(nodes[0], list):
+                keras2 = True
                 entry["inbound_nodes"] = [_keras2_node(node) for node in nodes]
             entry_config = entry.get("config", {})
             if entry.get("class_name") == "InputLayer" and "batch_input_shape" in entry_config:
                 entry_config["batch_shape"] = entry_config.pop("batch_input_shape")
             _keras2_nodes(entry)
+        for key in ("input_layers", "output_layers"):  # Keras 2 listed a single tensor as a list of one
+            refs = inner.get(key)
+            if keras2 and isinstance(refs, list) and len(refs) == 1 and isinstance(refs[0], list):
+                inner[key] = refs[0]
     if isinstance(inner, dict):
         for entry in inner.get("layers", []) if config.get("class_name") == "Sequential" else []:
             c = entry.get("config", {})
