@@ -269,9 +269,13 @@ def from_keras(config, custom_objects=None, safe_mode: bool = True, source: str 
         if class_name in ("__numpy__", "__tensor__", "__bytes__", "__slice__", "__ellipsis__"):
             return node
         if class_name == "function":
-            if not _known_function(inner, custom_objects) and not _known_function(registered, custom_objects):
+            if safe_mode and not _known_function(inner, custom_objects) and not _known_function(registered,
+                                                                                            custom_objects):
                 raise UnsafeFileError(f"{source}: {path} names the function {inner!r}, which is not built in; "
-                                      f"pass it with custom_objects={{{inner!r}: fn}}")
+                                      f"pass it with custom_objects={{{inner!r}: fn}} (or load with "
+                                      "safe_mode=False if you trust the file)")
+            if path.rsplit("/", 1)[-1] in ("function", "output_shape", "mask"):  # a Lambda's, kept as an object
+                return {"class_name": "function", "config": inner}
             return inner
         if class_name == "Lambda" and safe_mode:
             raise UnsafeFileError(f"{source}: {path} is a Lambda layer; loading one runs code the file chooses, so "
