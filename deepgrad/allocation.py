@@ -37,7 +37,8 @@ def reserve(nbytes: int, what: str) -> None:
     limit, used, source = budget
     if used + nbytes > limit:
         raise AllocationBudgetError(
-            f"{source}: {what} needs {nbytes} bytes, but the file holds only {limit} bytes of weights "
-            f"({used} already used); the architecture asks for more memory than the file can fill, "
+            f"{source}: {what} needs {nbytes} bytes, over the budget of {limit} bytes for this file (the bytes "
+            f"its weights take, plus a small slack; "
+            f"{used} already used): the architecture asks for more memory than the file can fill, "
             "so it is refused before allocating")
     budget[1] = used + nbytes
