@@ -9,15 +9,17 @@ objects and ``{"keras_tensor": history}`` references.
 ``to_keras`` adds what Keras expects. ``from_keras`` turns a Keras config back into
 deepgrad's form and is the safety gate of a Keras file: it walks the whole tree *before*
 anything is built and refuses any class that is not built in or given in ``custom_objects``
-(or registered), serialized Python code (``__lambda__``), ``Lambda`` layers unless
-``safe_mode=False``, and functions nobody registered. Modules are never imported: ``module``
-is only checked to be a string and then dropped.
+(or registered), serialized Python code (``__lambda__``, refused even with ``safe_mode=False``:
+deepgrad never runs bytecode from a file), and, unless ``safe_mode=False``, functions that
+are neither built in nor the user's (so a ``Lambda`` layer loads only when its function is
+one the program supplies). Modules are never imported: ``module`` is only checked to be a
+string and then dropped.
 """
 from __future__ import annotations
 
 import inspect
 
-from .. import activations, constraints, initializers, layers, losses, metrics, optimizers, regularizers
+from .. import activations, backend, constraints, initializers, layers, losses, metrics, ops, optimizers, regularizers
 from ..layers.base import builtin_class
 from ..optimizers import schedules
 from ..registry import GLOBAL_CUSTOM_NAMES, GLOBAL_CUSTOM_OBJECTS, find_custom_object
@@ -212,10 +214,14 @@ def _known_class(class_name: str, registered, custom_objects: dict):
     return find_custom_object(class_name, custom_objects)
 
 
-def _known_function(name, custom_objects: dict) -> bool:
+def _known_function(name, custom_objects: dict, ops_too: bool = False) -> bool:
+    """Whether ``name`` is the user's (custom objects, registered) or a built-in function
+    (activations, losses, metrics; with ``ops_too`` a public deepgrad op, as a Lambda may name)."""
     if not isinstance(name, str):
         return False
     if find_custom_object(name, custom_objects) is not None:
+        return True
+    if ops_too and not name.startswith("_") and callable(getattr(ops, name, None)):
         return True
     return any(r.by_name.get(r._key(name)) is not None for r in _FUNCTION_REGISTRIES)
 
@@ -265,22 +271,21 @@ def from_keras(config, custom_objects=None, safe_mode: bool = True, source: str 
         if class_name == "__keras_tensor__":
             return {"keras_tensor": inner["keras_history"]}
         if class_name in _DTYPE_POLICIES:
-            return inner["name"]
+            # the default policy reads back as no dtype at all, so configs round-trip unchanged
+            name = inner.get("name") if isinstance(inner, dict) else None
+            return None if name == backend.floatx() else name
         if class_name in ("__numpy__", "__tensor__", "__bytes__", "__slice__", "__ellipsis__"):
             return node
         if class_name == "function":
-            if safe_mode and not _known_function(inner, custom_objects) and not _known_function(registered,
-                                                                                            custom_objects):
-                raise UnsafeFileError(f"{source}: {path} names the function {inner!r}, which is not built in; "
-                                      f"pass it with custom_objects={{{inner!r}: fn}} (or load with "
+            in_lambda = path.rsplit("/", 1)[-1] in ("function", "output_shape", "mask")
+            if safe_mode and not _known_function(inner, custom_objects, in_lambda) and not _known_function(
+                    registered, custom_objects, in_lambda):
+                raise UnsafeFileError(f"{source}: {path}: the function {inner!r} is neither in custom_objects nor "
+                                      f"built in; pass it with custom_objects={{{inner!r}: fn}} (or load with "
                                       "safe_mode=False if you trust the file)")
-            if path.rsplit("/", 1)[-1] in ("function", "output_shape", "mask"):  # a Lambda's, kept as an object
+            if in_lambda:  # a Lambda's function stays an object, as its from_config reads it
                 return {"class_name": "function", "config": inner}
             return inner
-        if class_name == "Lambda" and safe_mode:
-            raise UnsafeFileError(f"{source}: {path} is a Lambda layer; loading one runs code the file chooses, so "
-                                  "it is refused in safe mode. If you trust the file, load it with safe_mode=False "
-                                  "and pass the function in custom_objects.")
         cls = _known_class(class_name, registered, custom_objects)
         if cls is None:
             unknown.append(class_name if registered in (None, class_name) else f"{class_name} ({registered})")
