@@ -130,8 +130,9 @@ def to_keras(model) -> dict:
             if class_name != "InputLayer" and not isinstance(inner.get("dtype"), dict):
                 inner["dtype"] = _dtype_policy(str(inner.get("dtype") or layer.dtype))
             build = layer.get_build_config() if class_name not in MODEL_CLASSES else _model_build(layer)
+            build = _keras_build_config(class_name, _jsonable(build)) if build is not None else None
             if build is not None:
-                out["build_config"] = _jsonable(build)
+                out["build_config"] = build
         if class_name == "Functional":
             out["registered_name"] = "Functional"
         for extra in ("name", "inbound_nodes"):
@@ -141,6 +142,18 @@ def to_keras(model) -> dict:
 
     top = convert({"class_name": _config_class_name(model), "config": model.get_config()}, "layer", model.name)
     return top
+
+
+def _keras_build_config(class_name: str, build: dict) -> dict:
+    """Keras's build config of a layer: ``{"input_shape"}``, except where Keras's ``build`` takes
+    other arguments (MultiHeadAttention: query, value and key shapes)."""
+    shapes = build.get("input_shape")
+    if class_name == "MultiHeadAttention":
+        if isinstance(shapes, list) and shapes and isinstance(shapes[0], list):
+            return {"query_shape": shapes[0], "value_shape": shapes[1] if len(shapes) > 1 else shapes[0],
+                    "key_shape": shapes[2] if len(shapes) > 2 else None}
+        return None  # only the query's shape is known: Keras builds the layer when the graph calls it
+    return build
 
 
 def _config_class_name(model) -> str:
@@ -238,6 +251,63 @@ def _accepted_arguments(cls) -> set | None:
     return names
 
 
+def _refs(node):
+    """The layer names of every ``__keras_tensor__`` inside ``node``."""
+    if isinstance(node, list):
+        return [name for v in node for name in _refs(v)]
+    if isinstance(node, dict):
+        if node.get("class_name") == "__keras_tensor__" and isinstance(node.get("config"), dict):
+            history = node["config"].get("keras_history")
+            return [history[0]] if isinstance(history, list) and history else []
+        return [name for v in node.values() for name in _refs(v)]
+    return []
+
+
+def _without_mask_ops(config):
+    """A functional config without the op nodes Keras records only to compute a mask (an
+    Embedding's ``mask_zero`` becomes ``NotEqual(inputs, 0)`` passed as ``mask=``): deepgrad
+    carries masks on the tensors themselves, so those nodes and ``mask`` arguments are dropped.
+    Op nodes used for anything else stay, and are refused as unknown classes."""
+    if isinstance(config, list):
+        return [_without_mask_ops(v) for v in config]
+    if not isinstance(config, dict):
+        return config
+    config = {k: _without_mask_ops(v) for k, v in config.items()}
+    inner = config.get("config")
+    entries = inner.get("layers") if isinstance(inner, dict) else None
+    if not isinstance(entries, list):
+        return config
+    ops_nodes = {e.get("name") for e in entries if isinstance(e, dict) and isinstance(e.get("module"), str)
+                 and e["module"].startswith("keras.src.ops")}
+    if not ops_nodes:
+        return config
+    used_otherwise = set()
+    for e in entries:
+        for node in (e.get("inbound_nodes") or []) if isinstance(e, dict) else []:
+            if isinstance(node, dict):
+                kwargs = node.get("kwargs") if isinstance(node.get("kwargs"), dict) else {}
+                used_otherwise.update(_refs(node.get("args")))
+                used_otherwise.update(_refs({k: v for k, v in kwargs.items() if k != "mask"}))
+    used_otherwise.update(_refs(inner.get("output_layers")))
+    for key in ("output_layers", "input_layers"):
+        refs = inner.get(key)
+        flat = refs if isinstance(refs, list) else []
+        used_otherwise.update(r[0] for r in flat if isinstance(r, list) and r and isinstance(r[0], str))
+    droppable = ops_nodes - used_otherwise
+    if not droppable:
+        return config
+    kept = []
+    for e in entries:
+        if isinstance(e, dict) and e.get("name") in droppable:
+            continue
+        for node in e.get("inbound_nodes") or [] if isinstance(e, dict) else []:
+            kwargs = node.get("kwargs") if isinstance(node, dict) else None
+            if isinstance(kwargs, dict) and set(_refs(kwargs.get("mask"))) & droppable:
+                del kwargs["mask"]
+        kept.append(e)
+    return {**config, "config": {**inner, "layers": kept}}
+
+
 def from_keras(config, custom_objects=None, safe_mode: bool = True, source: str = "config.json"):
     """``(deepgrad config, custom objects found by registered name)`` from a Keras config;
     refuses unknown classes, code and (in safe mode) Lambda layers before anything is built."""
@@ -307,6 +377,7 @@ def from_keras(config, custom_objects=None, safe_mode: bool = True, source: str 
 
     if not isinstance(config, dict) or "class_name" not in config or "config" not in config:
         raise UnsafeFileError(f"{source}: expected an object with 'class_name' and 'config'")
+    config = _without_mask_ops(config)
     converted = convert({k: v for k, v in config.items() if k != "compile_config"}, "")
     compile_config = config.get("compile_config")
     converted_compile = None

@@ -237,3 +237,52 @@ def test_skip_mismatch_leaves_mismatched_objects(tmp_path):
     other.load_weights(tmp_path / "w.weights.h5", skip_mismatch=True)
     np.testing.assert_array_equal(other.layers[0].get_weights()[0], small.layers[0].get_weights()[0])
     np.testing.assert_array_equal(other.layers[1].get_weights()[0], before[0])
+
+
+def _mha():
+    i = layers.Input((4, 8))
+    return dg.Model(i, layers.Dense(2)(layers.MultiHeadAttention(2, 4)(i, i)))
+
+
+def _masked_embedding():
+    i = layers.Input((4,), dtype="int32")
+    return dg.Model(i, layers.LSTM(2)(layers.Embedding(20, 3, mask_zero=True)(i)))
+
+
+MORE = {
+    "conv1d": ((10, 3), lambda: [layers.Conv1D(4, 3, padding="same"), layers.MaxPooling1D(2),
+                                 layers.GlobalAveragePooling1D()]),
+    "conv2d": ((8, 8, 3), lambda: [layers.Conv2D(4, 3), layers.MaxPooling2D(), layers.AveragePooling2D(2),
+                                   layers.Flatten(), layers.Dense(2)]),
+    "transposed": ((6, 6, 2), lambda: [layers.Conv2DTranspose(3, 3), layers.DepthwiseConv2D(3),
+                                       layers.SeparableConv2D(2, 3)]),
+    "norms": ((5,), lambda: [layers.Dense(4), layers.LayerNormalization(), layers.UnitNormalization(),
+                             layers.GroupNormalization(groups=2)]),
+    "time_distributed": ((4, 3), lambda: [layers.TimeDistributed(layers.Dense(2))]),
+    "bidirectional_sum": ((5, 3), lambda: [layers.Bidirectional(layers.LSTM(2, return_sequences=True),
+                                                                merge_mode="sum"), layers.GlobalMaxPooling1D()]),
+    "conv_lstm": ((3, 5, 5, 1), lambda: [layers.ConvLSTM2D(2, 3)]),
+    "activations": ((6,), lambda: [layers.Dense(3, kernel_regularizer="l2"), layers.LeakyReLU(0.2),
+                                   layers.PReLU(), layers.Softmax()]),
+    "attention": (None, _mha),
+    "masked_embedding": (None, _masked_embedding),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MORE))
+def test_more_layer_kinds_through_keras_and_back(tmp_path, name):
+    shape, build = MORE[name]
+    rng = np.random.default_rng(11)
+    model = dg.Sequential([layers.Input(shape)] + build()) if shape is not None else build()
+    if name == "masked_embedding":
+        x = np.array([[3, 5, 0, 0], [1, 2, 3, 4]], "int32")
+    else:
+        x = rng.standard_normal((2,) + tuple(model.input_shape[1:])).astype("float32")
+    randomized(model, seed=5)
+    expected = model.predict(x, verbose=0)
+    model.save(tmp_path / "d.keras")
+    km = keras.saving.load_model(tmp_path / "d.keras")
+    np.testing.assert_allclose(keras_predict(km, x), expected, rtol=1e-5, atol=1e-5)
+    km.save(tmp_path / "k.keras")
+    back = dg.models.load_model(tmp_path / "k.keras")
+    np.testing.assert_allclose(back.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-5)
