@@ -172,7 +172,11 @@ def set_optimizer_arrays(optimizer, variables, arrays: list, source: str) -> Non
             optimizer._globals[name] = float(np.asarray(value))
     optimizer.iterations = int(np.asarray(arrays[0]))
     if head == 2:
-        optimizer.learning_rate = float(np.asarray(arrays[1]))
+        saved = np.asarray(arrays[1])
+        # the file keeps the rate in float32, as Keras does: the configured rate stays when it
+        # rounds to the saved value, so a deepgrad round trip keeps its float64 rate exactly
+        if np.asarray(optimizer.learning_rate, saved.dtype) != saved:
+            optimizer.learning_rate = float(saved)
 
 
 # ----------------------------------------------------------------- the weights tree

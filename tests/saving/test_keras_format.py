@@ -264,6 +264,8 @@ MORE = {
     "conv_lstm": ((3, 5, 5, 1), lambda: [layers.ConvLSTM2D(2, 3)]),
     "activations": ((6,), lambda: [layers.Dense(3, kernel_regularizer="l2"), layers.LeakyReLU(0.2),
                                    layers.PReLU(), layers.Softmax()]),
+    "rnn_of_a_cell": ((5, 3), lambda: [layers.RNN(layers.LSTMCell(3))]),
+    "rnn_of_stacked_cells": ((5, 3), lambda: [layers.RNN([layers.GRUCell(2), layers.SimpleRNNCell(2)])]),
     "attention": (None, _mha),
     "masked_embedding": (None, _masked_embedding),
 }
@@ -286,3 +288,101 @@ def test_more_layer_kinds_through_keras_and_back(tmp_path, name):
     km.save(tmp_path / "k.keras")
     back = dg.models.load_model(tmp_path / "k.keras")
     np.testing.assert_allclose(back.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-5)
+
+
+def _classifier(kind):
+    dg.backend.seed(0)
+    inputs = layers.Input(shape=(5,))
+    if kind == "sequential":
+        return dg.Sequential([inputs, layers.Dense(8, activation="relu"), layers.BatchNormalization(),
+                              layers.Dense(2, activation="softmax")])
+    hidden = layers.Dense(6, activation="tanh")(inputs)
+    return dg.Model(inputs, layers.Dense(2, activation="softmax")(layers.Add()([hidden, layers.Dense(6)(inputs)])))
+
+
+@pytest.mark.parametrize("kind", ["sequential", "functional"])
+@pytest.mark.parametrize("optimizer", [lambda: dg.optimizers.Adam(0.01, amsgrad=True),
+                                       lambda: dg.optimizers.SGD(0.1, momentum=0.9),
+                                       lambda: dg.optimizers.RMSprop(0.01, momentum=0.5, centered=True)])
+def test_deepgrad_round_trip_through_the_keras_format_is_exact(tmp_path, kind, optimizer):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((40, 5)).astype(np.float32)
+    y = (x[:, :2].sum(1) > 0).astype(np.int64)
+    model = _classifier(kind)
+    model.compile(optimizer=optimizer(), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy", dg.metrics.SparseTopKCategoricalAccuracy(k=1, name="top1")])
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    model.save(tmp_path / "m.keras")
+    loaded = dg.models.load_model(tmp_path / "m.keras")
+    assert type(loaded) is type(model)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert loaded.metrics_names == model.metrics_names
+    assert loaded.optimizer.get_config() == model.optimizer.get_config()
+    model.train_on_batch(x[:8], y[:8])
+    loaded.train_on_batch(x[:8], y[:8])
+    for a, b in zip(loaded.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    state, loaded_state = model.optimizer.get_state(), loaded.optimizer.get_state()
+    assert sorted(state) == sorted(loaded_state) and int(state["iterations"]) == 11
+    for key in state:
+        np.testing.assert_allclose(state[key], loaded_state[key], rtol=1e-6, err_msg=key)
+
+
+def test_multi_output_compile_config_through_the_keras_format(tmp_path):
+    dg.backend.seed(0)
+    inputs = layers.Input(shape=(4,))
+    model = dg.Model(inputs, [layers.Dense(3, activation="softmax", name="cls")(inputs),
+                              layers.Dense(1, name="reg")(inputs)])
+    model.compile(optimizer="adam", loss={"cls": "sparse_categorical_crossentropy", "reg": "mse"},
+                  metrics={"cls": ["accuracy"], "reg": ["mae"]}, loss_weights={"cls": 1.0, "reg": 0.5})
+    rng = np.random.default_rng(0)
+    x = rng.random((16, 4), dtype=np.float32)
+    y = {"cls": rng.integers(0, 3, 16), "reg": rng.random((16, 1), dtype=np.float32)}
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    model.save(tmp_path / "multi.keras")
+    loaded = dg.models.load_model(tmp_path / "multi.keras")
+    assert loaded.metrics_names == ["loss", "cls_loss", "reg_loss", "cls_accuracy", "reg_mae"]
+    assert loaded.evaluate(x, y, verbose=0) == pytest.approx(model.evaluate(x, y, verbose=0), rel=1e-6)
+    km = keras.saving.load_model(tmp_path / "multi.keras")
+    outs = km.predict(x, verbose=0)
+    ours = model.predict(x, verbose=0)
+    for a, b in zip(outs if isinstance(outs, list) else list(outs.values()), ours):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(a), b, rtol=1e-5, atol=1e-6)
+
+
+def test_custom_function_needs_custom_objects_in_the_keras_format(tmp_path):
+    def doubled_error(y_true, y_pred):
+        return 2 * np.abs(y_true - y_pred).mean(axis=-1)
+
+    model = _classifier("sequential")
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=[doubled_error])
+    model.save(tmp_path / "m.keras")
+    with pytest.raises(ValueError, match="custom_objects=.*doubled_error"):
+        dg.models.load_model(tmp_path / "m.keras")
+    loaded = dg.models.load_model(tmp_path / "m.keras", custom_objects={"doubled_error": doubled_error})
+    assert loaded.metrics_names == model.metrics_names == ["loss", "doubled_error"]
+
+
+@pytest.mark.parametrize("optimizer", [
+    lambda: dg.optimizers.Adam(0.01, amsgrad=True), lambda: dg.optimizers.AdamW(0.01),
+    lambda: dg.optimizers.SGD(0.1, momentum=0.9, nesterov=True), lambda: dg.optimizers.SGD(0.1),
+    lambda: dg.optimizers.RMSprop(0.01, momentum=0.5, centered=True), lambda: dg.optimizers.Adagrad(0.1),
+    lambda: dg.optimizers.Adamax(0.01), lambda: dg.optimizers.Nadam(0.01), lambda: dg.optimizers.Adadelta(0.5),
+], ids=["adam_amsgrad", "adamw", "sgd_nesterov", "sgd", "rmsprop_centered", "adagrad", "adamax", "nadam", "adadelta"])
+def test_every_optimizer_state_is_in_keras_order(tmp_path, optimizer):
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((8, 3)).astype("float32"), rng.standard_normal((8, 2)).astype("float32")
+    dg.backend.seed(0)
+    model = dg.Sequential([layers.Input((3,)), layers.Dense(4, activation="tanh"), layers.Dense(2)])
+    model.compile(optimizer=optimizer(), loss="mse")
+    model.fit(x, y, epochs=2, batch_size=4, verbose=0, shuffle=False)
+    model.save(tmp_path / "o.keras")
+    km = keras.saving.load_model(tmp_path / "o.keras")
+    theirs = [keras.ops.convert_to_numpy(v) for v in km.optimizer.variables]
+    ours = optimizer_arrays(model.optimizer)
+    assert len(theirs) == len(ours)
+    for a, b in zip(theirs, ours):
+        np.testing.assert_allclose(np.asarray(a, np.float64), np.asarray(b, np.float64), rtol=1e-6, atol=1e-7)
+    km.fit(x, y, epochs=1, batch_size=4, verbose=0, shuffle=False)
+    model.fit(x, y, epochs=1, batch_size=4, verbose=0, shuffle=False)
+    np.testing.assert_allclose(keras_predict(km, x), model.predict(x, verbose=0), rtol=1e-5, atol=2e-6)
