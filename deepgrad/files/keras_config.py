@@ -125,8 +125,9 @@ def to_keras(model) -> dict:
         layer = by_name.get(inner.get("name")) if (key in _LAYER_KEYS or class_name in MODEL_CLASSES) else None
         if layer is not None and type(layer).__name__ == class_name:
             registered = GLOBAL_CUSTOM_NAMES.get(type(layer))
-            if registered is not None:
-                out["module"], out["registered_name"] = type(layer).__module__, registered
+            if registered is not None or not type(layer).__module__.startswith("deepgrad."):
+                # the user's class: Keras writes its module and its registered name (or class name)
+                out["module"], out["registered_name"] = type(layer).__module__, registered or class_name
             if class_name != "InputLayer" and not isinstance(inner.get("dtype"), dict):
                 inner["dtype"] = _dtype_policy(str(inner.get("dtype") or layer.dtype))
             build = layer.get_build_config() if class_name not in MODEL_CLASSES else _model_build(layer)

@@ -5,6 +5,7 @@ files deepgrad writes have Keras's exact weight paths and config objects; compil
 keep their optimiser state.
 """
 import json
+import os
 import shutil
 import zipfile
 
@@ -386,3 +387,49 @@ def test_every_optimizer_state_is_in_keras_order(tmp_path, optimizer):
     km.fit(x, y, epochs=1, batch_size=4, verbose=0, shuffle=False)
     model.fit(x, y, epochs=1, batch_size=4, verbose=0, shuffle=False)
     np.testing.assert_allclose(keras_predict(km, x), model.predict(x, verbose=0), rtol=1e-5, atol=2e-6)
+
+
+def test_failed_keras_writes_leave_the_previous_file(tmp_path, monkeypatch):
+    model = randomized(deepgrad_models()["nested"]())
+    model.save(tmp_path / "m.keras")
+    model.save_weights(tmp_path / "m.weights.h5")
+    before = {name: (tmp_path / name).read_bytes() for name in ("m.keras", "m.weights.h5")}
+
+    def disk_full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    randomized(model, seed=9)
+    with pytest.raises(OSError, match="No space"):
+        model.save(tmp_path / "m.keras")
+    with pytest.raises(OSError, match="No space"):
+        model.save_weights(tmp_path / "m.weights.h5")
+    assert sorted(os.listdir(tmp_path)) == ["m.keras", "m.weights.h5"]
+    assert {name: (tmp_path / name).read_bytes() for name in before} == before
+
+
+def test_user_classes_keep_their_module_and_registered_name(tmp_path):
+    @dg.saving.register_keras_serializable(package="test_keras_format")
+    class Scale(layers.Layer):
+        def __init__(self, factor=2.0, **kwargs):
+            super().__init__(**kwargs)
+            self.factor = factor
+
+        def build(self, input_shape):
+            self.w = self.add_weight(name="w", shape=(input_shape[-1],), initializer="ones")
+
+        def call(self, x):
+            return x * self.w * self.factor
+
+        def get_config(self):
+            return {**super().get_config(), "factor": self.factor}
+
+    model = dg.Sequential([layers.Input((3,)), Scale(3.0), layers.Dense(2)])
+    model.layers[0].w.assign(np.array([1.0, 2.0, 3.0], "float32"))
+    model.save(tmp_path / "c.keras")
+    with zipfile.ZipFile(tmp_path / "c.keras") as zf:
+        entry = json.loads(zf.read("config.json"))["config"]["layers"][1]
+    assert entry["module"] == Scale.__module__ and entry["registered_name"] == "test_keras_format>Scale"
+    x = np.ones((2, 3), "float32")
+    np.testing.assert_array_equal(dg.models.load_model(tmp_path / "c.keras").predict(x, verbose=0),
+                                  model.predict(x, verbose=0))
