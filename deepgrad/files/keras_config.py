@@ -22,7 +22,7 @@ import inspect
 from .. import activations, backend, constraints, initializers, layers, losses, metrics, ops, optimizers, regularizers
 from ..layers.base import builtin_class
 from ..optimizers import schedules
-from ..registry import GLOBAL_CUSTOM_NAMES, GLOBAL_CUSTOM_OBJECTS, find_custom_object
+from ..registry import GLOBAL_CUSTOM_NAMES, find_custom_object
 from .safetensors_format import UnsafeFileError
 
 MODEL_CLASSES = ("Sequential", "Functional", "Model")
@@ -118,7 +118,8 @@ def to_keras(model) -> dict:
         if "class_name" not in node or "config" not in node or not isinstance(node["config"], dict):
             return {k: convert(v, k, owner) for k, v in node.items()}
         class_name = node["class_name"]
-        inner_owner = node["config"].get("name") if class_name in MODEL_CLASSES else owner
+        # a functional model's tensors are named within it: its layers' calls refer to its own graph
+        inner_owner = node["config"].get("name") if "input_layers" in node["config"] else owner
         inner = {k: convert(v, k, inner_owner) for k, v in node["config"].items()}
         out = {"module": _module_for(class_name, key), "class_name": class_name, "config": inner,
                "registered_name": None}
@@ -130,7 +131,7 @@ def to_keras(model) -> dict:
                 out["module"], out["registered_name"] = type(layer).__module__, registered or class_name
             if class_name != "InputLayer" and not isinstance(inner.get("dtype"), dict):
                 inner["dtype"] = _dtype_policy(str(inner.get("dtype") or layer.dtype))
-            build = layer.get_build_config() if class_name not in MODEL_CLASSES else _model_build(layer)
+            build = _model_build(layer) if _is_model(layer) else layer.get_build_config()
             build = _keras_build_config(class_name, _jsonable(build)) if build is not None else None
             if build is not None:
                 out["build_config"] = build
@@ -158,9 +159,12 @@ def _keras_build_config(class_name: str, build: dict) -> dict:
 
 
 def _config_class_name(model) -> str:
+    """The user's class by its own name; deepgrad's by the model class configs name."""
+    if not type(model).__module__.startswith("deepgrad."):
+        return type(model).__name__
     for cls in type(model).__mro__:
         if cls.__name__ in ("Sequential", "Functional") and cls.__module__.startswith("deepgrad."):
-            return type(model).__name__ if type(model).__name__ in GLOBAL_CUSTOM_OBJECTS else cls.__name__
+            return cls.__name__
     return type(model).__name__
 
 

@@ -59,7 +59,8 @@ def test_same_view_as_keras(saved, capsys):
     assert ours.config["class_name"] == "Sequential"
     ours.summary()
     printed = capsys.readouterr().out
-    assert "dense_1 ('dense_1')" in printed and "shape=(4, 2)" in printed
+    name = ours.object_metadata["layers/dense_1"]["name"]   # the layer's own name, e.g. "dense_1"
+    assert f"dense_1 ('{name}')" in printed and "shape=(4, 2)" in printed
 
 
 def test_compare(saved):
