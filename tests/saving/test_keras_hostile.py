@@ -257,3 +257,26 @@ def test_weights_the_model_lacks_are_refused(tmp_path):
     refused(tmp_path, lambda: model.load_weights(tmp_path / "w.weights.h5"), "layers/other/vars")
     for a, b in zip(model.get_weights(), before):
         np.testing.assert_array_equal(a, b)
+
+
+def test_legacy_h5_with_a_huge_layer_is_refused_before_allocating(tmp_path):
+    config = {"class_name": "Sequential", "config": {"name": "sequential", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_input_shape": [None, 3], "dtype": "float32", "name": "in"}},
+        {"class_name": "Dense", "config": {"name": "dense", "units": 200_000_000}}]}}
+
+    def build(f):
+        f.attrs["model_config"] = json.dumps(config)
+        g = f.create_group("model_weights")
+        g.attrs["layer_names"] = [b"dense"]
+        g.create_group("dense").attrs["weight_names"] = np.array([], dtype="S1")
+    (tmp_path / "m.h5").write_bytes(h5_bytes(build))
+    refused(tmp_path, lambda: models.load_model(tmp_path / "m.h5"), r"shape \(3, 200000000\)")
+    assert peak_bytes(lambda: models.load_model(tmp_path / "m.h5")) < 20 * 1024 ** 2
+
+
+def test_unknown_optimizer_in_compile_config_is_refused_before_building(tmp_path):
+    config = dense_config()
+    config["compile_config"] = {"optimizer": {"module": "evil", "class_name": "Backdoor", "config": {},
+                                              "registered_name": None}, "loss": "mse"}
+    path = write_keras(tmp_path / "c.keras", config=config)
+    refused(tmp_path, lambda: models.load_model(path), r"unknown class\(es\) \['Backdoor'\]")
