@@ -44,7 +44,10 @@ def model_from_keras_config(config: dict, custom_objects=None, safe_mode: bool =
                             budget: int | None = None):
     """``(model, parsed)`` from a Keras ``config.json`` object: checked, then built (under
     ``budget`` bytes of weights when given)."""
-    parsed = from_keras(config, custom_objects, safe_mode=safe_mode, source=source)
+    try:
+        parsed = from_keras(config, custom_objects, safe_mode=safe_mode, source=source)
+    except RecursionError:
+        raise UnsafeFileError(f"{source}: the config is nested too deeply to be a model") from None
     check_model_config(parsed["model_config"], parsed["custom_objects"], source=source)
     if budget is None:
         model = deserialize_layer(parsed["model_config"], parsed["custom_objects"])

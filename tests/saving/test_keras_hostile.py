@@ -280,3 +280,13 @@ def test_unknown_optimizer_in_compile_config_is_refused_before_building(tmp_path
                                               "registered_name": None}, "loss": "mse"}
     path = write_keras(tmp_path / "c.keras", config=config)
     refused(tmp_path, lambda: models.load_model(path), r"unknown class\(es\) \['Backdoor'\]")
+
+
+def test_a_config_nested_too_deeply_is_refused(tmp_path):
+    config = dense_config()
+    deep = {"class_name": "Zeros", "config": {}}
+    for _ in range(450):
+        deep = {"class_name": "Zeros", "config": {"x": deep}}
+    config["config"]["layers"][1]["config"]["kernel_initializer"] = deep
+    path = write_keras(tmp_path / "deep.keras", config=json.dumps(config))
+    refused(tmp_path, lambda: models.load_model(path), "nested too deeply|not valid JSON")
