@@ -4,7 +4,7 @@ from __future__ import annotations
 import inspect
 import numpy as np
 
-from .. import backend, constraints, initializers, regularizers
+from .. import allocation, backend, constraints, initializers, regularizers
 from ..autograd import Tensor, Variable, no_grad
 from ..naming import to_snake_case
 from ..symbolic import KerasTensor, call_symbolic, flatten
@@ -223,6 +223,9 @@ class Layer:
         init = initializers.get(initializer if initializer is not None else "glorot_uniform")
         dtype = np.dtype(dtype) if dtype is not None else self.dtype
         shape = tuple(int(s) for s in shape)
+        # charged before the initializer allocates, when a model is rebuilt from a file
+        allocation.reserve(int(np.prod(shape, dtype=np.int64)) * dtype.itemsize,
+                           f"layer {self.name!r} weight {name!r} of shape {shape}")
         value = np.asarray(init(shape, dtype=dtype), dtype=dtype)
         var = Variable(value, trainable=trainable, name=f"{self.name}/{name or 'variable'}")
         var.constraint = constraints.get(constraint)
