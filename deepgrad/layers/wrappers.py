@@ -102,12 +102,16 @@ def _state_count(layer) -> int:
     return len(flatten(layer.state_size))
 
 
-class Bidirectional(Wrapper):
+class Bidirectional(Layer):
     """Runs ``layer`` forwards and a ``go_backwards`` copy, and merges their outputs.
 
     The backward output sequence is reversed back to input order before merging, as Keras
-    does; weights are the forward layer's, then the backward layer's.
+    does; weights are the forward layer's, then the backward layer's. Not a ``Wrapper`` (as in
+    Keras): ``layer`` is only a template, and the two copies are ``forward_layer`` and
+    ``backward_layer``.
     """
+
+    from_config = Wrapper.__dict__["from_config"]  # the inner layer's config is rebuilt the same way
 
     def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs):
         layer = _layer_from_config(layer, "Bidirectional")  # a config dict when loaded from a file
@@ -117,9 +121,8 @@ class Bidirectional(Wrapper):
                              f"got {layer!r}")
         if merge_mode not in _MERGE_MODES:
             raise ValueError(f"Bidirectional: merge_mode must be one of {_MERGE_MODES}, got {merge_mode!r}")
-        super().__init__(layer, **kwargs)
+        super().__init__(**kwargs)
         # the layer given is a template: only the two copies below run (and own weights)
-        self._layers.remove(layer)
         self._layer_config = {"class_name": type(layer).__name__, "config": layer.get_config()}
         self._backward_config = None
         # fresh copies from the config, so no state of ``layer`` is shared; with return_sequences
