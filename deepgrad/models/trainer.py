@@ -229,7 +229,9 @@ class Trainer:
         loss = self.compute_loss(x, y, y_pred, sample_weight)
         variables = self.trainable_weights
         if variables and loss.requires_grad:
-            self._apply_gradients(grad(loss, variables), variables)
+            # a loss-scaling optimiser multiplies the loss here and divides the gradients back
+            scale_loss = getattr(self.optimizer, "scale_loss", None)
+            self._apply_gradients(grad(scale_loss(loss) if scale_loss else loss, variables), variables)
         return self._update_logs(loss, y, y_pred, sample_weight)
 
     def test_step(self, data) -> dict:
@@ -333,6 +335,9 @@ class Trainer:
             cbs.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
+        # with use_ema the variables take their moving averages (before on_train_end, as Keras does)
+        if epochs > 0 and hasattr(self.optimizer, "finalize_variable_values"):
+            self.optimizer.finalize_variable_values(self.trainable_weights)
         cbs.on_train_end(logs)
         return self.history
 
