@@ -12,6 +12,7 @@ import warnings
 
 import numpy as np
 
+from .. import config as settings
 from .. import losses, optimizers
 from .. import metrics as metrics_module
 from ..autograd import Tensor, grad, no_grad
@@ -304,7 +305,17 @@ class Trainer:
                                     steps_per_epoch, validation_split, validation_data, validation_steps,
                                     validation_batch_size)
 
-        cbs = self._callbacks(callbacks, verbose, epochs, train.num_batches)
+        # keras.config's caps for a quick run of a script (also KERAS_MAX_EPOCHS, KERAS_MAX_STEPS_PER_EPOCH)
+        epoch_cap, step_cap = settings.max_epochs(), settings.max_steps_per_epoch()
+        if epoch_cap and epoch_cap < epochs:
+            warnings.warn(f"Limiting epochs to {epoch_cap} (deepgrad.config.max_epochs)", stacklevel=2)
+            epochs = epoch_cap
+        num_batches = train.num_batches
+        if step_cap and (num_batches is None or step_cap < num_batches):
+            warnings.warn(f"Limiting steps_per_epoch to {step_cap} (deepgrad.config.max_steps_per_epoch)",
+                          stacklevel=2)
+            num_batches = step_cap
+        cbs = self._callbacks(callbacks, verbose, epochs, num_batches)
         # this fit's History, even when no epoch runs (epochs=0 returns an empty one, as Keras does)
         self.history = next((cb for cb in getattr(cbs, "callbacks", ()) if isinstance(cb, History)), None)
         self.stop_training = False
@@ -321,7 +332,7 @@ class Trainer:
                 logs = self.train_step(batch)
                 cbs.on_train_batch_end(step, logs)
                 steps += 1
-                if self.stop_training:
+                if self.stop_training or (step_cap and steps >= step_cap):
                     break
             if steps == 0:
                 warnings.warn("Your input ran out of data; interrupting training. Make sure the generator "

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from deepgrad.callbacks import Progbar, ProgbarLogger
+from deepgrad.callbacks import Progbar, ProgbarLogger, progbar
 
 
 class FakeTTY(io.StringIO):
@@ -14,15 +14,19 @@ class FakeTTY(io.StringIO):
 
 
 class Captured:
+    """What a terminal shows, as the lines drawn (each redraw after a ``\\r`` is a line of its own)."""
+
     def __init__(self, capsys):
         self.capsys = capsys
 
     def getvalue(self):
-        return self.capsys.readouterr().out
+        drawn = self.capsys.readouterr().out.replace("\r", "\n").splitlines()
+        return "".join(line.rstrip() + "\n" for line in drawn if line.strip())
 
 
 @pytest.fixture
-def stdout(capsys):
+def stdout(capsys, monkeypatch):
+    monkeypatch.setattr(progbar, "_is_terminal", lambda stream: True)
     return Captured(capsys)
 
 
@@ -93,3 +97,28 @@ def test_progbar_logger_epoch_lines(stdout):
     assert lines[0] == "Epoch 1/2" and "Epoch 2/2" in lines
     final = [line for line in lines if line.startswith("3/3 [=")]
     assert len(final) == 2 and all(line.endswith("- loss: 0.9000 - val_loss: 0.8000") for line in final)
+
+
+def test_not_a_terminal_prints_only_the_final_line(capsys):
+    """Standard output is a pipe or a file here: no redraws, no ``\\r``, one line per bar."""
+    bar = Progbar(50, interval=0.0)
+    for step in range(1, 51):
+        bar.update(step, [("loss", 1.0)])
+    out = capsys.readouterr().out
+    assert "\r" not in out and out.count("\n") == 1 and out.startswith("50/50 [=")
+
+
+def test_interactive_logging_off_prints_plain_lines_on_a_terminal(monkeypatch):
+    from deepgrad import config
+    out = FakeTTY()
+    monkeypatch.setattr(sys, "stdout", out)
+    config.disable_interactive_logging()
+    try:
+        assert not config.is_interactive_logging_enabled()
+        bar = Progbar(5, interval=0.0)
+        for step in range(1, 6):
+            bar.update(step, [("loss", 1.0)])
+    finally:
+        config.enable_interactive_logging()
+    assert "\r" not in out.getvalue() and out.getvalue().count("\n") == 1
+    assert config.is_interactive_logging_enabled()
