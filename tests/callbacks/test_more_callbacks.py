@@ -47,13 +47,14 @@ def test_tensorboard_writes_keras_scalars_histograms_and_graph(tmp_path):
     assert [e.step for e in train.Scalars("batch_loss")] == [3, 6, 9, 12]
     assert [e.step for e in val.Scalars("evaluation_loss_vs_iterations")] == [4, 8, 12]
     # histograms at epochs 0 and 2; the last one is of the final weights
-    histogram = train.Histograms("dense/kernel/histogram")
+    kernel_path = model.layers[0].kernel.name  # "dense/kernel", as Keras's weight.path
+    histogram = train.Histograms(f"{kernel_path}/histogram")
     assert [e.step for e in histogram] == [0, 2]
     kernel = model.layers[0].kernel.data
     last = histogram[-1].histogram_value
     assert last.num == kernel.size and last.min == pytest.approx(kernel.min()) and last.max == pytest.approx(kernel.max())
     assert last.sum == pytest.approx(kernel.sum(), rel=1e-5) and sum(last.bucket) == kernel.size
-    image = train.Images("dense/kernel/image")[0]
+    image = train.Images(f"{kernel_path}/image")[0]
     assert (image.height, image.width) == (3, 4)  # a (3, 4) kernel, wider than tall: as it is
     graph = json.loads(train.Tensors("keras")[0].tensor_proto.string_val[0])
     assert graph["class_name"] == "Sequential"
