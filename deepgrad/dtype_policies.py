@@ -331,8 +331,8 @@ def dtype_policy() -> DTypePolicy:
     return _global_policy
 
 
-def serialize(policy) -> dict:
-    return {"module": "keras", "class_name": type(policy).__name__, "config": policy.get_config(),
+def serialize(dtype_policy) -> dict:
+    return {"module": "keras", "class_name": type(dtype_policy).__name__, "config": dtype_policy.get_config(),
             "registered_name": None}
 
 

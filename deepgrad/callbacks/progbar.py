@@ -1,7 +1,7 @@
 """``Progbar``: the Keras progress bar.
 
-verbose=1, during an epoch:  ``  1/469 [..............................] - ETA: 12s - loss: 2.3012``
-and at its end:              ``469/469 [==============================] - 6s 13ms/step - loss: 0.2932``
+verbose=1, during an epoch:  ``  1/469 [....................] - ETA: 12s - loss: 2.3012``
+and at its end:              ``469/469 [====================] - 6s 13ms/step - loss: 0.2932``
 verbose=2, one line per epoch: ``469/469 - 6s - loss: 0.2932 - 6s/epoch - 13ms/step``.
 On a terminal the bar is redrawn in place with ``\\r``. When standard output is not a
 terminal, or interactive logging is off (``deepgrad.config.disable_interactive_logging``),
@@ -42,7 +42,7 @@ def _is_terminal(stream) -> bool:
 
 
 class Progbar:
-    def __init__(self, target, width: int = 30, verbose: int = 1, interval: float = 0.1, stateful_metrics=None,
+    def __init__(self, target, width: int = 20, verbose: int = 1, interval: float = 0.05, stateful_metrics=None,
                  stateless_metrics=None, unit_name: str = "step"):
         if stateful_metrics is not None and stateless_metrics is not None:
             raise ValueError("Progbar: pass only one of stateful_metrics (listed names are shown as given, "

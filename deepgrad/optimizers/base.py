@@ -24,6 +24,7 @@ import math
 import numpy as np
 
 from ..autograd import Tensor
+from ..naming import to_snake_case
 from . import schedules
 from .flat_group import FlatGroup
 from .schedules import LearningRateSchedule
@@ -82,7 +83,7 @@ class Optimizer:
                                                         or ema_overwrite_frequency < 1):
                 raise ValueError(f"{type(self).__name__}: ema_overwrite_frequency must be an integer >= 1 or "
                                  f"None, got {ema_overwrite_frequency!r}")
-        self.name = name or type(self).__name__.lower()
+        self.name = name or to_snake_case(type(self).__name__)  # Keras's default: "adam", "rm_sprop"
         self.use_ema, self.ema_momentum = bool(use_ema), ema_momentum
         self.ema_overwrite_frequency = ema_overwrite_frequency
         self.loss_scale_factor = loss_scale_factor

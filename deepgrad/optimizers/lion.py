@@ -26,7 +26,7 @@ class Lion(Optimizer):
         super().__init__(learning_rate, weight_decay=weight_decay, clipnorm=clipnorm, clipvalue=clipvalue,
                          global_clipnorm=global_clipnorm, use_ema=use_ema, ema_momentum=ema_momentum,
                          ema_overwrite_frequency=ema_overwrite_frequency, loss_scale_factor=loss_scale_factor,
-                         gradient_accumulation_steps=gradient_accumulation_steps, name=name or "lion", **kwargs)
+                         gradient_accumulation_steps=gradient_accumulation_steps, name=name, **kwargs)
         if not 0 < beta_1 <= 1:
             raise ValueError(f"Lion: beta_1 must be in (0, 1] (at 0 Lion is sign-SGD), got {beta_1}")
         self.beta_1, self.beta_2 = beta_1, beta_2

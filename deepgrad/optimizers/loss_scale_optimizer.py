@@ -42,7 +42,7 @@ class LossScaleOptimizer(Optimizer):
             raise TypeError(f"LossScaleOptimizer: inner_optimizer must be an Optimizer, got {inner_optimizer!r}")
         if not dynamic_growth_steps >= 1:
             raise ValueError(f"LossScaleOptimizer: dynamic_growth_steps must be >= 1, got {dynamic_growth_steps}")
-        super().__init__(0.0, name=name or "loss_scale_optimizer")  # the rates below are the inner one's
+        super().__init__(0.0, name=name)  # the rates below are the inner one's
         self.inner_optimizer = inner_optimizer
         self.initial_scale = float(initial_scale)
         self.dynamic_growth_steps = int(dynamic_growth_steps)

@@ -87,7 +87,7 @@ class MultiOptimizer(Optimizer):
     its own learning rate and state; ``iterations`` counts the calls of ``apply``."""
 
     def __init__(self, optimizer_map, loss_scale_factor=None, name=None):
-        super().__init__(0.0, loss_scale_factor=loss_scale_factor, name=name or "multi_optimizer")
+        super().__init__(0.0, loss_scale_factor=loss_scale_factor, name=name)
         if not callable(optimizer_map):
             raise TypeError(f"MultiOptimizer: optimizer_map must be an OptimizerMap or a callable, "
                             f"got {optimizer_map!r}")

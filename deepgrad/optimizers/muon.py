@@ -33,7 +33,7 @@ class Muon(Optimizer):
         super().__init__(learning_rate, weight_decay=weight_decay, clipnorm=clipnorm, clipvalue=clipvalue,
                          global_clipnorm=global_clipnorm, use_ema=use_ema, ema_momentum=ema_momentum,
                          ema_overwrite_frequency=ema_overwrite_frequency, loss_scale_factor=loss_scale_factor,
-                         gradient_accumulation_steps=gradient_accumulation_steps, name=name or "muon", **kwargs)
+                         gradient_accumulation_steps=gradient_accumulation_steps, name=name, **kwargs)
         self.adam_beta_1, self.adam_beta_2, self.adam_weight_decay = adam_beta_1, adam_beta_2, adam_weight_decay
         self.epsilon = epsilon
         self.exclude_layers = list(exclude_layers or [])

@@ -33,7 +33,7 @@ class ScheduleFreeAdamW(Optimizer):
                          global_clipnorm=global_clipnorm, use_ema=use_ema, ema_momentum=ema_momentum,
                          ema_overwrite_frequency=ema_overwrite_frequency, loss_scale_factor=loss_scale_factor,
                          gradient_accumulation_steps=gradient_accumulation_steps,
-                         name=name or "schedule_free_adamw", **kwargs)
+                         name=name, **kwargs)
         if not 0 < beta_1 <= 1:
             raise ValueError(f"ScheduleFreeAdamW: beta_1 must be in (0, 1] (x is recovered by dividing by it), "
                              f"got {beta_1}")

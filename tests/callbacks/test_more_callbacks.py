@@ -154,3 +154,35 @@ def test_remote_monitor_warns_when_the_server_is_unreachable():
 def test_orbax_checkpoint_names_the_missing_package(tmp_path):
     with pytest.raises(ImportError, match="orbax-checkpoint"):
         callbacks.OrbaxCheckpoint(str(tmp_path))
+
+
+def test_terminate_on_nan_can_raise():
+    model = _model(optimizers.SGD(1e30))
+    x, y = _data()
+    with pytest.raises(RuntimeError, match="NaN or Inf loss encountered at batch"):
+        model.fit(x * 1e10, y, batch_size=8, epochs=3, verbose=0,
+                  callbacks=[callbacks.TerminateOnNaN(raise_error=True)])
+
+
+def test_double_checkpoint_restores_the_previous_backup_when_the_last_is_damaged(tmp_path):
+    x, y = _data()
+
+    class Interrupt(callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 2:
+                raise KeyboardInterrupt
+
+    model = _model("sgd")
+    backup = callbacks.BackupAndRestore(tmp_path / "backup", double_checkpoint=True)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(x, y, batch_size=8, epochs=5, verbose=0, shuffle=False, callbacks=[backup, Interrupt()])
+    files = sorted(p.name for p in (tmp_path / "backup").iterdir())
+    assert files == ["backup.previous.safetensors", "backup.safetensors"]
+    (tmp_path / "backup" / "backup.safetensors").write_bytes(b"damaged")
+    resumed = []
+    model = _model("sgd")
+    model.fit(x, y, batch_size=8, epochs=5, verbose=0, shuffle=False, callbacks=[
+        callbacks.BackupAndRestore(tmp_path / "backup", double_checkpoint=True),
+        callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: resumed.append(epoch))])
+    assert resumed == [2, 3, 4]  # the previous backup holds epoch 1 (epoch 2's is damaged)
+    assert not (tmp_path / "backup").exists()

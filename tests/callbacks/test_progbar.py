@@ -35,11 +35,11 @@ def test_first_step_and_final_line_format(stdout):
     bar.update(1, [("loss", 2.30123), ("accuracy", 0.109375)])
     bar.update(469, [("loss", 0.5), ("accuracy", 0.9)])
     first, last = stdout.getvalue().splitlines()
-    assert first == "  1/469 [..............................] - ETA: " + first.split("ETA: ")[1]
-    assert re.fullmatch(r"  1/469 \[\.{30}\] - ETA: \d+s - loss: 2\.3012 - accuracy: 0\.1094", first)
+    assert first == "  1/469 [" + "." * 20 + "] - ETA: " + first.split("ETA: ")[1]
+    assert re.fullmatch(r"  1/469 \[\.{20}\] - ETA: \d+s - loss: 2\.3012 - accuracy: 0\.1094", first)
     # values are averaged over steps: loss (2.30123 * 1 + 0.5 * 468) / 469
     avg_loss, avg_acc = (2.30123 + 0.5 * 468) / 469, (0.109375 + 0.9 * 468) / 469
-    assert re.fullmatch(r"469/469 \[={30}\] - \d+s \d+(us|ms)/step - loss: " + f"{avg_loss:.4f}"
+    assert re.fullmatch(r"469/469 \[={20}\] - \d+s \d+(us|ms)/step - loss: " + f"{avg_loss:.4f}"
                         + " - accuracy: " + f"{avg_acc:.4f}", last), last
 
 
@@ -47,7 +47,7 @@ def test_bar_shape_mid_epoch(stdout):
     bar = Progbar(10, stateful_metrics=["loss"])
     bar.update(5, [("loss", 1.0)])
     line = stdout.getvalue().splitlines()[0]
-    assert line.startswith(" 5/10 [==============>...............] - ETA:")
+    assert line.startswith(" 5/10 [=========>..........] - ETA:")
     assert line.endswith(" - loss: 1.0000")
 
 

@@ -1,0 +1,17 @@
+"""Every public name of ``keras.utils`` (and its submodules) exists in ``deepgrad.utils``
+with Keras's parameter names, order and defaults."""
+import pytest
+
+from surface import cases, run
+
+NOT_YET = {  # name -> why deepgrad does not have it yet
+    "bounding_boxes": "the bounding-box helpers of the image preprocessing layers are not written yet",
+    "FeatureSpace": "not written yet",
+}
+
+CASES = cases("utils")
+
+
+@pytest.mark.parametrize("namespace,name", CASES, ids=[f"{s}.{n}" for s, n in CASES])
+def test_name_exists_with_kerass_parameters(namespace, name):
+    run(namespace, name, NOT_YET)
