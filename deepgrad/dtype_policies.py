@@ -33,13 +33,20 @@ _global_policy = None
 
 
 def _standard_float(name) -> str:
+    """A dtype's standard name ("float32", "int64", "bool", "bfloat16"...); floats have Keras's aliases."""
     if isinstance(name, np.dtype) or (isinstance(name, type) and issubclass(name, np.generic)):
         name = np.dtype(name).name
     key = str(name)
-    if key not in _FLOAT_NAMES:
+    if key in _FLOAT_NAMES:
+        return _FLOAT_NAMES[key]
+    try:
+        dtype = np.dtype(key)
+    except TypeError:
+        dtype = None
+    if dtype is None or dtype.kind not in "biuf" or key in ("object", "O"):
         raise ValueError(f"Cannot convert {name!r} to a DTypePolicy: valid policies are 'mixed_float16', "
-                         "'mixed_bfloat16' and the name of a float dtype such as 'float32'")
-    return _FLOAT_NAMES[key]
+                         "'mixed_bfloat16' and the name of a dtype such as 'float32'")
+    return dtype.name
 
 
 def _numpy_dtype(name: str) -> np.dtype:
