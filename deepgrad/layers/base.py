@@ -34,6 +34,8 @@ def _layer_policy(dtype, name: str, cls: str):
         if dtype_policies._global_policy is None:
             return None, None
         dtype = dtype_policies.dtype_policy()
+    if isinstance(dtype, str) and dtype == "string":  # Keras's text dtype: Python strings in object arrays
+        return None, np.dtype(object)
     if not isinstance(dtype, (dict, dtype_policies.DTypePolicy)) and str(dtype) not in ("bfloat16", "mixed_float16",
                                                                                       "mixed_bfloat16"):
         try:

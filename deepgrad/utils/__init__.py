@@ -24,6 +24,7 @@ from . import legacy
 from ..config import disable_interactive_logging, enable_interactive_logging, is_interactive_logging_enabled
 from ..preprocessing.audio_dataset import audio_dataset_from_directory
 from .config import Config
+from .feature_space import FeatureSpace
 
 __all__ = [
     "compute_class_weight", "get_file", "hash_file", "normalize", "pad_sequences",
@@ -39,6 +40,6 @@ __all__ += [
     "clear_session", "get_source_inputs", "is_keras_tensor", "standardize_dtype",
 ]
 __all__ += [
-    "Config", "audio_dataset_from_directory", "disable_interactive_logging", "enable_interactive_logging",
+    "Config", "FeatureSpace", "audio_dataset_from_directory", "disable_interactive_logging", "enable_interactive_logging",
     "is_interactive_logging_enabled", "legacy",
 ]

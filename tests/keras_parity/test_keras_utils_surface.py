@@ -6,7 +6,6 @@ from surface import cases, run
 
 NOT_YET = {  # name -> why deepgrad does not have it yet
     "bounding_boxes": "the bounding-box helpers of the image preprocessing layers are not written yet",
-    "FeatureSpace": "not written yet",
 }
 
 CASES = cases("utils")
