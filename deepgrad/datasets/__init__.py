@@ -60,5 +60,6 @@ def available() -> list:
     return [(name, where(name)) for name in NAMES]
 
 
-__all__ = ["boston_housing", "california_housing", "imdb", "reuters", "DatasetFormatError", "DatasetNotFoundError", "NAMES", "available", "cifar10", "cifar100",
+__all__ = ["DatasetFormatError", "DatasetNotFoundError", "NAMES", "available", "cifar10", "cifar100",
            "digits", "fashion_mnist", "load", "mnist", "mnist_subset", "sources", "where", "xor"]
+__all__ += ["boston_housing", "california_housing", "imdb", "reuters"]

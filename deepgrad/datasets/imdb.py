@@ -9,17 +9,12 @@ import json
 
 import numpy as np
 
-from . import npz, sources, text_sequences
-from .sources import Download, Layout
+from . import npz, text_sequences
 
 ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 SHA256 = "69664113be75683a8fe16e3ed0ab59fda8886cb3cd7ada244f7d9544e4676b9f"
 WORD_INDEX_MD5 = "bfafd718b763782e994055a2d397834f"
 
-
-def _fetch(title: str, path: str, file_hash: str) -> str:
-    layout = Layout("file", (path,))
-    return sources.fetch(title, [layout], Download(layout, ((path, [ORIGIN + path.rsplit("/", 1)[-1]], file_hash),)))[1][0]
 
 
 def load_data(path="imdb.npz", num_words=None, skip_top=0, maxlen=None, seed=113, start_char=1, oov_char=2,
@@ -30,7 +25,7 @@ def load_data(path="imdb.npz", num_words=None, skip_top=0, maxlen=None, seed=113
     frequent, ``maxlen`` drops longer reviews; shuffled with ``seed``."""
     if kwargs:
         raise TypeError(f"imdb.load_data: unexpected keyword argument(s) {sorted(kwargs)}")
-    where = _fetch("IMDB", path, SHA256)
+    where = text_sequences.fetch_file(ORIGIN, "IMDB", path, SHA256)
     arrays = npz.load_npz(where, ("x_train", "y_train", "x_test", "y_test"))
     rng = np.random.RandomState(seed)
     parts = []
@@ -49,5 +44,6 @@ def load_data(path="imdb.npz", num_words=None, skip_top=0, maxlen=None, seed=113
 
 def get_word_index(path="imdb_word_index.json"):
     """Word -> index (before the ``index_from`` shift of ``load_data``)."""
-    with open(_fetch("The IMDB word index", path, WORD_INDEX_MD5), encoding="utf-8") as f:
+    where = text_sequences.fetch_file(ORIGIN, "The IMDB word index", path, WORD_INDEX_MD5)
+    with open(where, encoding="utf-8") as f:
         return json.load(f)

@@ -9,8 +9,7 @@ import json
 
 import numpy as np
 
-from . import npz, sources, text_sequences
-from .sources import Download, Layout
+from . import npz, text_sequences
 
 ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 SHA256 = "d6586e694ee56d7a4e65172e12b3e987c03096cb01eab99753921ef915959916"
@@ -22,17 +21,13 @@ LABEL_NAMES = ("cocoa", "grain", "veg-oil", "earn", "acq", "wheat", "copper", "h
                "dlr", "gas", "silver", "wpi", "hog", "lead")
 
 
-def _fetch(title: str, path: str, file_hash: str) -> str:
-    layout = Layout("file", (path,))
-    return sources.fetch(title, [layout], Download(layout, ((path, [ORIGIN + path.rsplit("/", 1)[-1]], file_hash),)))[1][0]
-
 
 def load_data(path="reuters.npz", num_words=None, skip_top=0, maxlen=None, test_split=0.2, seed=113, start_char=1,
               oov_char=2, index_from=3):
     """``(x_train, y_train), (x_test, y_test)`` as Keras gives them: object arrays of lists of
     word indices (1 = start, 2 = out of vocabulary) and topic labels 0-45, shuffled with
     ``seed`` and split with ``test_split`` of them for testing."""
-    where = _fetch("Reuters", path, SHA256)
+    where = text_sequences.fetch_file(ORIGIN, "Reuters", path, SHA256)
     arrays = npz.load_npz(where, ("x", "y"))
     flat, lengths, labels = text_sequences.shuffled(arrays["x"], arrays["y"], np.random.RandomState(seed), where)
     flat, lengths = npz.shift(flat, lengths, start_char, index_from)
@@ -45,7 +40,8 @@ def load_data(path="reuters.npz", num_words=None, skip_top=0, maxlen=None, test_
 
 def get_word_index(path="reuters_word_index.json"):
     """Word -> index (before the ``index_from`` shift of ``load_data``)."""
-    with open(_fetch("The Reuters word index", path, WORD_INDEX_MD5), encoding="utf-8") as f:
+    where = text_sequences.fetch_file(ORIGIN, "The Reuters word index", path, WORD_INDEX_MD5)
+    with open(where, encoding="utf-8") as f:
         return json.load(f)
 
 

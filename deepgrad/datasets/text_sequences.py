@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import npz
+from . import npz, sources
+from .sources import Download, Layout
+
+
+def fetch_file(origin: str, title: str, path: str, file_hash: str) -> str:
+    """The file ``path`` from the data folders, else downloaded from ``origin`` + its name with its checksum."""
+    layout = Layout("file", (path,))
+    url = origin + path.rsplit("/", 1)[-1]
+    return sources.fetch(title, [layout], Download(layout, ((path, [url], file_hash),)))[1][0]
 
 
 def shuffled(sequences, labels, rng: np.random.RandomState, source: str):

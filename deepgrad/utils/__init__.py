@@ -40,6 +40,6 @@ __all__ += [
     "clear_session", "get_source_inputs", "is_keras_tensor", "standardize_dtype",
 ]
 __all__ += [
-    "Config", "FeatureSpace", "audio_dataset_from_directory", "disable_interactive_logging", "enable_interactive_logging",
-    "is_interactive_logging_enabled", "legacy",
+    "Config", "FeatureSpace", "audio_dataset_from_directory", "disable_interactive_logging",
+    "enable_interactive_logging", "is_interactive_logging_enabled", "legacy",
 ]

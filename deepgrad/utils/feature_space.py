@@ -206,7 +206,8 @@ class FeatureSpace(layers.Layer):
     def _adaptable(self) -> list:
         names = []
         for key, preprocessor in self.preprocessors.items():
-            if isinstance(preprocessor, layers.Normalization) and getattr(preprocessor, "input_mean", None) is not None:
+            preset_mean = getattr(preprocessor, "input_mean", None) is not None
+            if isinstance(preprocessor, layers.Normalization) and preset_mean:
                 continue  # a Normalization given its mean and variance
             if key in self._preset_boundaries:
                 continue  # a Discretization given its bin boundaries

@@ -52,7 +52,8 @@ def test_tensorboard_writes_keras_scalars_histograms_and_graph(tmp_path):
     assert [e.step for e in histogram] == [0, 2]
     kernel = model.layers[0].kernel.data
     last = histogram[-1].histogram_value
-    assert last.num == kernel.size and last.min == pytest.approx(kernel.min()) and last.max == pytest.approx(kernel.max())
+    assert last.num == kernel.size
+    assert last.min == pytest.approx(kernel.min()) and last.max == pytest.approx(kernel.max())
     assert last.sum == pytest.approx(kernel.sum(), rel=1e-5) and sum(last.bucket) == kernel.size
     image = train.Images(f"{kernel_path}/image")[0]
     assert (image.height, image.width) == (3, 4)  # a (3, 4) kernel, wider than tall: as it is
@@ -62,7 +63,8 @@ def test_tensorboard_writes_keras_scalars_histograms_and_graph(tmp_path):
 
 def test_tensorboard_epoch_only_and_errors(tmp_path, monkeypatch):
     model = _model()
-    model.fit(*_data(), batch_size=8, epochs=2, verbose=0, callbacks=[callbacks.TensorBoard(tmp_path, write_graph=False)])
+    model.fit(*_data(), batch_size=8, epochs=2, verbose=0,
+              callbacks=[callbacks.TensorBoard(tmp_path, write_graph=False)])
     tags = _accumulator(tmp_path / "train").Tags()
     assert "batch_loss" not in tags["scalars"] and tags["histograms"] == [] and tags["tensors"] == []
     with pytest.raises(ValueError, match="profile_batch"):

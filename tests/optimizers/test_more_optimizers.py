@@ -13,7 +13,8 @@ NEW = ["adafactor", "ftrl", "lamb", "lion", "muon", "schedulefreeadamw"]
 
 def variables(seed=1):
     rng = np.random.default_rng(seed)
-    return [dg.Variable(rng.standard_normal((3, 2)), name="dense/kernel"), dg.Variable(rng.standard_normal(4), name="b")]
+    return [dg.Variable(rng.standard_normal((3, 2)), name="dense/kernel"),
+            dg.Variable(rng.standard_normal(4), name="b")]
 
 
 def grads_for(step):
@@ -164,3 +165,21 @@ def test_fit_with_loss_scaling_equals_fit_without():
         np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-7)
         np.testing.assert_allclose(c, a, rtol=1e-6, atol=1e-7)
     assert scaled.optimizer.iterations == 8
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (2, 3, 4), (4,)])
+def test_adafactor_against_pytorch(shape):
+    """PyTorch's Adafactor is the same algorithm: six steps agree to float64 rounding."""
+    w0 = np.random.default_rng(1).standard_normal(shape)
+    theirs = torch.nn.Parameter(torch.tensor(w0.copy()))
+    torch_opt = torch.optim.Adafactor([theirs], lr=0.1)
+    ours = dg.Variable(w0.copy())
+    opt = optimizers.Adafactor(learning_rate=0.1)
+    g = np.random.default_rng(0)
+    for _ in range(6):
+        grad = g.standard_normal(shape)
+        theirs.grad = torch.tensor(grad.copy())
+        torch_opt.step()
+        opt.apply_gradients([(grad.copy(), ours)])
+    assert np.abs(ours.data - w0).max() > 0.2
+    np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-12, atol=1e-12)

@@ -21,8 +21,9 @@ def _one_hot(indices, width):
 
 
 def test_concat_is_every_encoding_in_kerass_order(data):
-    space = FeatureSpace(features={"age": "float_discretized", "city": "string_categorical", "code": "integer_categorical",
-                                   "score": "float_normalized", "plain": "float", "tag": "string_hashed"},
+    space = FeatureSpace(features={"age": "float_discretized", "city": "string_categorical",
+                                   "code": "integer_categorical", "score": "float_normalized", "plain": "float",
+                                   "tag": "string_hashed"},
                          crosses=[("city", "code")], crossing_dim=8, hashing_dim=3, num_discretization_bins=4)
     space.adapt(data)
     out = space(data)
