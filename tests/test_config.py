@@ -37,6 +37,11 @@ def test_fit_honours_max_epochs_and_max_steps_per_epoch(restore):
         history = model.fit(*_data(), batch_size=5, epochs=10, verbose=0)
     assert len(history.history["loss"]) == 2
     assert model.optimizer.iterations == 2 * 3  # 8 batches an epoch, capped at 3
+    x, y = _data()
+    assert model.predict(x, batch_size=5, verbose=0).shape == (15, 1)  # 3 batches of 5, as Keras does
+    config.set_max_steps_per_epoch(1)
+    loss = model.evaluate(x, y, batch_size=5, verbose=0)
+    np.testing.assert_allclose(loss, model.evaluate(x[:5], y[:5], batch_size=5, verbose=0), rtol=1e-6)
 
 
 def test_fit_prints_one_plain_line_per_epoch_when_not_a_terminal(capsys):

@@ -362,12 +362,14 @@ class Trainer:
     def _evaluate_batches(self, batches, cbs) -> dict:
         self.reset_metrics()
         cbs.on_test_begin()
-        steps = 0
+        steps, cap = 0, settings.max_steps_per_epoch()
         with no_grad():
             for steps, batch in enumerate(batches, 1):
                 cbs.on_test_batch_begin(steps - 1)
                 logs = self.test_step(batch)
                 cbs.on_test_batch_end(steps - 1, logs)
+                if cap and steps >= cap:  # deepgrad.config.max_steps_per_epoch caps evaluation too
+                    break
         if steps == 0:  # metrics of nothing would read as zeros
             raise ValueError("evaluate(): no batches to run; the data is empty")
         logs = self.get_metrics_result()
@@ -398,6 +400,8 @@ class Trainer:
                 out = self.predict_step(bx)
                 outputs.append(out)
                 cbs.on_predict_batch_end(step, {"outputs": out})
+                if settings.max_steps_per_epoch() and step + 1 >= settings.max_steps_per_epoch():
+                    break
         cbs.on_predict_end()
         if not outputs:
             raise ValueError("predict(): no batches to run; x is empty")
