@@ -131,6 +131,11 @@ class Trainer:
                 run_eagerly=None, steps_per_execution=1, jit_compile=None, auto_scale_loss=True):
         """Set the optimiser, loss(es) and metrics; ``run_eagerly``/``jit_compile`` are accepted and ignored."""
         self.optimizer = optimizers.get(optimizer)
+        policy = getattr(self, "dtype_policy", None)
+        if (auto_scale_loss and policy is not None and policy.name == "mixed_float16"
+                and not isinstance(self.optimizer, optimizers.LossScaleOptimizer)):
+            # float16 gradients underflow without loss scaling: Keras wraps the optimiser the same way
+            self.optimizer = optimizers.LossScaleOptimizer(self.optimizer, name="loss_scale_optimizer")
         self.loss = loss
         names = self._output_names()
         loss_specs = _per_output(loss, names, "losses")

@@ -108,3 +108,20 @@ def test_bfloat16_policies_compute_in_float32():
     out = layer(np.ones((1, 3), "float32"))
     assert layer.dtype_policy.compute_dtype == "bfloat16" and out.dtype == np.float32
     assert dg.layers.Dense(2, dtype="bfloat16")(np.ones((1, 3))).dtype == np.float32
+
+
+def test_compile_wraps_the_optimizer_under_mixed_float16_as_keras_does():
+    def build(module):
+        model = module.Sequential([module.layers.Input((3,)), module.layers.Dense(2)])
+        model.compile(optimizer="sgd", loss="mse")
+        return model
+
+    assert type(build(dg).optimizer).__name__ == type(build(keras).optimizer).__name__ == "SGD"
+    dg.mixed_precision.set_global_policy("mixed_float16")
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    ours, theirs = build(dg), build(keras)
+    assert type(ours.optimizer).__name__ == type(theirs.optimizer).__name__ == "LossScaleOptimizer"
+    assert type(ours.optimizer.inner_optimizer).__name__ == "SGD" and ours.optimizer.name == theirs.optimizer.name
+    model = dg.Sequential([dg.layers.Input((3,)), dg.layers.Dense(2)])
+    model.compile(optimizer="sgd", loss="mse", auto_scale_loss=False)
+    assert type(model.optimizer).__name__ == "SGD"
