@@ -4,7 +4,7 @@ from __future__ import annotations
 import inspect
 import numpy as np
 
-from .. import allocation, backend, constraints, initializers, regularizers
+from .. import allocation, backend, constraints, dtype_policies, initializers, regularizers
 from ..autograd import Tensor, Variable, no_grad
 from ..naming import to_snake_case
 from ..symbolic import KerasTensor, call_symbolic, flatten
@@ -17,6 +17,34 @@ def unique_name(base: str) -> str:
 
 def reset_names() -> None:
     backend.reset_uids()
+
+
+def _layer_policy(dtype, name: str, cls: str):
+    """``(policy, variable dtype)`` of a layer made with ``dtype`` (a name, a NumPy dtype, a
+    policy or its config dict); ``(None, None)`` when neither ``dtype`` nor a global policy is
+    given (the layer then follows ``floatx``), ``(None, dtype)`` for a string dtype (text
+    layers). Quantized policies are refused here, by mode."""
+    if dtype is None:
+        if dtype_policies._global_policy is None:
+            return None, None
+        dtype = dtype_policies.dtype_policy()
+    if isinstance(dtype, str) and dtype == "string":  # Keras's text dtype: Python strings in object arrays
+        return None, np.dtype(object)
+    if not isinstance(dtype, (dict, dtype_policies.DTypePolicy)) and str(dtype) not in ("bfloat16", "mixed_float16",
+                                                                                      "mixed_bfloat16"):
+        try:
+            kind = None if str(dtype).startswith(dtype_policies.QUANTIZATION_MODES) else np.dtype(dtype).kind
+        except TypeError:  # not a NumPy dtype: dtype_policies.get says what is wrong with it
+            kind = None
+        if kind in ("U", "S", "O"):
+            return None, np.dtype(dtype)
+    policy = dtype_policies.get(dtype)
+    if isinstance(policy, dtype_policies.DTypePolicyMap):
+        policy = policy[name]
+    if policy.quantization_mode is not None:
+        raise NotImplementedError(f"{cls} {name!r}: the dtype policy {policy.name!r} quantizes with mode "
+                                  f"{policy.quantization_mode!r}, which deepgrad's layers do not run")
+    return policy, policy.numpy_variable_dtype
 
 
 def _to_tensor(x, dtype, float_inputs: bool = False) -> Tensor:
@@ -119,8 +147,9 @@ class Layer:
             input_shape = tuple(batch_input_shape[1:])
         self._input_shape_arg = tuple(input_shape) if input_shape is not None else None
         self.name = name or unique_name(to_snake_case(type(self).__name__))
-        # "string" (Keras's name for text inputs) is held as NumPy's object dtype
-        self._dtype = None if dtype is None else np.dtype(object) if dtype == "string" else np.dtype(dtype)
+        # the variables' dtype; None follows floatx (no dtype and no global policy given); Keras's
+        # "string" (text inputs) is held as NumPy's object dtype
+        self._dtype_policy, self._dtype = _layer_policy(dtype, self.name, type(self).__name__)
         self._trainable = trainable
         self.built = False
         self.supports_masking = False
@@ -144,7 +173,22 @@ class Layer:
 
     @property
     def dtype(self):
+        """The dtype of the layer's variables (NumPy's dtype object)."""
         return self._dtype if self._dtype is not None else np.dtype(backend.floatx())
+
+    variable_dtype = dtype
+
+    @property
+    def compute_dtype(self):
+        """The dtype the layer computes in and casts float inputs to: its policy's (float16 for
+        "mixed_float16"; float32 for the bfloat16 policies, see ``deepgrad.dtype_policies``)."""
+        policy = self._dtype_policy
+        return self.dtype if policy is None else policy.numpy_compute_dtype
+
+    @property
+    def dtype_policy(self):
+        """The layer's ``DTypePolicy`` ("float32" etc., or "mixed_float16": float16 math, float32 variables)."""
+        return self._dtype_policy if self._dtype_policy is not None else dtype_policies.DTypePolicy(backend.floatx())
 
     @property
     def trainable(self) -> bool:
@@ -268,17 +312,18 @@ class Layer:
         return inputs
 
     def __call__(self, inputs, *args, **kwargs):
+        compute = self.compute_dtype
         if isinstance(inputs, Tensor):  # the common eager call, kept short
             kind = inputs.data.dtype.kind
-            if (kind == "f" and inputs.data.dtype != self.dtype) or (kind in "iub" and self._float_inputs):
-                inputs = inputs.astype(self.dtype)
+            if (kind == "f" and inputs.data.dtype != compute) or (kind in "iub" and self._float_inputs):
+                inputs = inputs.astype(compute)
         else:
             if isinstance(inputs, KerasTensor) or flatten((inputs, args, kwargs)):
                 return call_symbolic(self, inputs, *args, **kwargs)
             if isinstance(inputs, (list, tuple)):
-                inputs = type(inputs)(_to_tensor(x, self.dtype, self._float_inputs) for x in inputs)
+                inputs = type(inputs)(_to_tensor(x, compute, self._float_inputs) for x in inputs)
             else:
-                inputs = _to_tensor(inputs, self.dtype, self._float_inputs)
+                inputs = _to_tensor(inputs, compute, self._float_inputs)
         if not self.built:
             self._maybe_build(_shape_of(inputs))
         if not self._call_takes_training:
@@ -289,11 +334,30 @@ class Layer:
         else:
             kwargs.pop("mask", None)
         self._activity_losses = []
-        outputs = self.call(inputs, *args, **kwargs)
+        if compute != self.dtype:
+            outputs = self._call_autocast(compute, inputs, *args, **kwargs)
+        else:
+            outputs = self.call(inputs, *args, **kwargs)
         # an identity layer that does not support masking leaves its input's mask alone
         if isinstance(outputs, Tensor) and isinstance(inputs, Tensor) and (outputs is not inputs or self.supports_masking):
             outputs._keras_mask = self.compute_mask(inputs, kwargs.get("mask", inputs._keras_mask))
         return outputs
+
+    def _call_autocast(self, compute, inputs, *args, **kwargs):
+        """``call`` with the layer's trainable float variables seen in ``compute`` dtype (mixed
+        precision: float16 math on float32 variables). Each is replaced for the call by its
+        differentiable cast, so gradients flow back to the float32 variable; non-trainable
+        state (BatchNormalization's moving statistics) is left as it is, as Keras does."""
+        swapped = []
+        for key, value in list(self.__dict__.items()):
+            if isinstance(value, Variable) and value.trainable and value.data.dtype.kind == "f":
+                object.__setattr__(self, key, value.astype(compute))
+                swapped.append((key, value))
+        try:
+            return self.call(inputs, *args, **kwargs)
+        finally:
+            for key, value in swapped:
+                object.__setattr__(self, key, value)
 
     # ----------------------------------------------------------------- the recorded calls
     def _node_attribute(self, attr: str, what: str):
@@ -352,8 +416,12 @@ class Layer:
                     "rebuilding), e.g. def get_config(self): return {**super().get_config(), \"units\": self.units}")
             config.update(auto["arguments"])
         config["trainable"] = self.trainable
-        if self._dtype is not None:
+        policy = self._dtype_policy
+        if policy is None and self._dtype is not None:  # a string dtype
             config["dtype"] = dtype_name(self._dtype)
+        if policy is not None:  # a plain policy by its name, as before; others as Keras saves them
+            plain = type(policy) is dtype_policies.DTypePolicy and policy.compute_dtype == policy.variable_dtype
+            config["dtype"] = policy.name if plain else dtype_policies.serialize(policy)
         if self._input_shape_arg is not None:
             config["input_shape"] = list(self._input_shape_arg)
         if auto is not None:

@@ -1,6 +1,7 @@
 """Shared by the ``test_keras_<namespace>_surface`` files: every public name of a Keras namespace
-exists in deepgrad's, and every class or function takes Keras's parameters, in Keras's order,
-with Keras's defaults."""
+(and of its submodules) exists in deepgrad's, and every class or function takes Keras's
+parameters, in Keras's order, with Keras's defaults."""
+import importlib
 import inspect
 
 import pytest
@@ -66,3 +67,29 @@ def check_same_surface(space: str, theirs_module, ours_module, name: str) -> Non
 
 def surface_cases(theirs_module) -> list:
     return [pytest.param(name, id=name) for name in public_names(theirs_module)]
+
+
+def cases(namespace: str) -> list:
+    """``(dotted namespace, name)`` for every public name of ``keras.<namespace>`` and of its submodules."""
+    out = []
+    module = importlib.import_module(f"keras.{namespace}")
+    for name in sorted(n for n in dir(module) if not n.startswith("_")):
+        value = getattr(module, name)
+        out.append((namespace, name))
+        if inspect.ismodule(value) and value.__name__.startswith(f"keras.{namespace}."):
+            out += cases(f"{namespace}.{name}")
+    return out
+
+
+def run(namespace: str, name: str, not_yet: dict) -> None:
+    """``check_same_surface`` for ``keras.<namespace>.<name>`` (a submodule must be a module here
+    too), except for the names in ``not_yet`` (name -> why), which must still be missing: once
+    one exists the list has to shrink."""
+    theirs, ours = importlib.import_module(f"keras.{namespace}"), importlib.import_module(f"deepgrad.{namespace}")
+    if name in not_yet:
+        assert not hasattr(ours, name), f"deepgrad.{namespace}.{name} exists now: remove it from not_yet"
+        return
+    if inspect.ismodule(getattr(theirs, name)):
+        assert inspect.ismodule(getattr(ours, name, None)), f"deepgrad.{namespace}.{name} is not a module"
+        return
+    check_same_surface(namespace, theirs, ours, name)
