@@ -16,6 +16,10 @@ The contract a subclass keeps:
 
 A forward may return a tuple of arrays; the op then has several outputs and ``backward``
 receives one gradient per output (zeros where an output was not used).
+
+An op may also define ``graph_backward(grad)``: the same gradients computed from Tensors with
+recorded ops (reading its inputs as ``self.inputs``), so that ``grad(..., create_graph=True)``
+gives gradients that can be differentiated again (see ``higher_order``).
 """
 from __future__ import annotations
 
@@ -32,6 +36,19 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     input had size 1. Every broadcasting op reduces its gradients through here.
     """
     if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad
+
+
+def unbroadcast_graph(grad, shape: tuple):
+    """``unbroadcast`` for a gradient that is a Tensor: the sums are recorded ops."""
+    if grad.shape == tuple(shape):
         return grad
     extra = grad.ndim - len(shape)
     if extra > 0:

@@ -38,6 +38,13 @@ def _expand(g, in_shape, axes, keepdims):
     return g
 
 
+def _expand_graph(g, in_shape, axes, keepdims):
+    """``_expand`` for a gradient that is a Tensor."""
+    if keepdims or not axes:
+        return g
+    return g.reshape(tuple(1 if i in axes else n for i, n in enumerate(in_shape)))
+
+
 class Sum(Function):
     def forward(self, a, axis=None, keepdims=False):
         self.shape, self.axes, self.keepdims = a.shape, _axes(axis, a.ndim, "sum"), keepdims
@@ -45,6 +52,9 @@ class Sum(Function):
 
     def backward(self, g):
         return np.broadcast_to(_expand(g, self.shape, self.axes, self.keepdims), self.shape)
+
+    def graph_backward(self, g):
+        return _expand_graph(g, self.shape, self.axes, self.keepdims).broadcast_to(self.shape)
 
 
 class Mean(Function):
@@ -59,6 +69,10 @@ class Mean(Function):
     def backward(self, g):
         g = _expand(g, self.shape, self.axes, self.keepdims) / np.asarray(self.count, g.dtype)
         return np.broadcast_to(g, self.shape)
+
+    def graph_backward(self, g):
+        g = _expand_graph(g, self.shape, self.axes, self.keepdims) / np.asarray(self.count, g.dtype)
+        return g.broadcast_to(self.shape)
 
 
 class _Extreme(Function):
