@@ -23,6 +23,8 @@ class FirstOrderOnly(Function):
     """A gradient computed by an op's NumPy ``backward``: its value is right, but it cannot be
     differentiated again, so a second backward through it raises, naming the op."""
 
+    refuses_backward = True  # by design: the table of ops that must differentiate twice skips it
+
     def forward(self, g, *inputs, value=None, op_name=""):
         self.op_name = op_name
         return value

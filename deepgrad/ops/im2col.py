@@ -334,6 +334,7 @@ class Conv1D(Conv2D):
     """A conv2d of height 1: (N, T, C) is seen as (N, 1, T, C), the kernel (k, Cin, Cout) as (1, k, Cin, Cout)."""
 
     function_name = "conv1d"
+    graph_backward = None  # conv2d's works on (N, H, W, C): a conv1d's gradient is first-order only
 
     def forward(self, x, kernel, bias=None, strides=1, padding="valid", dilation=1):
         if x.ndim != 3 or kernel.ndim != 3:
