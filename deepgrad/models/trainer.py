@@ -219,7 +219,7 @@ class Trainer:
     def __setattr__(self, key, value):
         # a metric assigned to the model (``self.d_loss_tracker = metrics.Mean("d_loss")``) is
         # tracked, so ``model.metrics`` lists it and ``fit`` resets it each epoch, as in Keras
-        if isinstance(value, metrics_module.Metric) and not key.startswith("_"):
+        if key[0] != "_" and isinstance(value, metrics_module.Metric):
             tracked = self.__dict__.setdefault("_tracked_metrics", [])
             if all(m is not value for m in tracked):
                 tracked.append(value)
