@@ -1,7 +1,8 @@
 """Deep Q-learning on gymnasium's CartPole-v1, in the manner of the Keras "Deep Q-Learning"
 programs: a Q-network and a target network of the same shape, an experience-replay buffer,
-epsilon-greedy exploration decaying per step, the target network refreshed from the
-Q-network every few thousand steps, updates by ``train_on_batch`` on small batches.
+epsilon-greedy exploration decaying per step, a target network that follows the Q-network
+slowly (theta_target <- tau theta + (1 - tau) theta_target after every update; or a hard copy
+every ``target_every`` steps with ``tau=None``), updates by ``train_on_batch`` on small batches.
 
 What differs from the Keras CartPole program, so that it solves v1 (mean reward >= 475
 over 100 episodes) instead of v0: targets come from the target network (the Atari
@@ -35,7 +36,7 @@ def make_env(seed: int):
     return env
 
 
-def build_q_network(num_inputs=4, num_actions=2, num_hidden=64):
+def build_q_network(num_inputs=4, num_actions=2, num_hidden=128):
     inputs = layers.Input(shape=(num_inputs,))
     hidden = layers.Dense(num_hidden, activation="relu")(inputs)
     hidden = layers.Dense(num_hidden, activation="relu")(hidden)
@@ -95,9 +96,15 @@ def evaluate(env, model, rng, episodes=100) -> float:
     return float(np.mean(total))
 
 
-def main(episodes=600, seed=0, gamma=0.99, learning_rate=1e-3, batch_size=64, buffer_size=50_000,
-         epsilon_decay_steps=10_000, epsilon_min=0.02, target_every=1000, warmup=1000, train_every=1,
-         solve_at=475.0, plot=None, eval_episodes=100, verbose=True):
+def soft_update(target_model, model, tau: float) -> None:
+    """theta_target <- tau theta + (1 - tau) theta_target, weight by weight, in place."""
+    for target, source in zip(target_model.weights, model.weights):
+        target.assign(tau * source.data + (1.0 - tau) * target.data)
+
+
+def main(episodes=600, seed=0, gamma=0.99, learning_rate=5e-4, batch_size=128, buffer_size=50_000,
+         epsilon_start=0.9, epsilon_min=0.05, epsilon_decay_steps=1000, tau=0.005, target_every=1000,
+         warmup=500, train_every=1, solve_at=475.0, plot=None, eval_episodes=100, verbose=True):
     """Train until solved or ``episodes`` run out; returns a dict of what happened."""
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
@@ -112,8 +119,8 @@ def main(episodes=600, seed=0, gamma=0.99, learning_rate=1e-3, batch_size=64, bu
         state, _ = env.reset(seed=int(rng.integers(2 ** 31)))
         episode_reward, done = 0.0, False
         while not done:
-            # epsilon falls linearly from 1 to epsilon_min over epsilon_decay_steps steps
-            epsilon = max(epsilon_min, 1.0 - steps / epsilon_decay_steps)
+            # epsilon falls exponentially from epsilon_start to epsilon_min, time constant epsilon_decay_steps
+            epsilon = epsilon_min + (epsilon_start - epsilon_min) * np.exp(-steps / epsilon_decay_steps)
             if rng.random() < epsilon:
                 action = int(rng.integers(2))
             else:
@@ -126,7 +133,9 @@ def main(episodes=600, seed=0, gamma=0.99, learning_rate=1e-3, batch_size=64, bu
             if buffer.size >= warmup and steps % train_every == 0:
                 batch = buffer.sample(rng, batch_size)
                 model.train_on_batch(batch[0], q_targets(model, target_model, batch, gamma))
-            if steps % target_every == 0:
+                if tau is not None:
+                    soft_update(target_model, model, tau)
+            if tau is None and steps % target_every == 0:
                 target_model.set_weights(model.get_weights())
         rewards_per_episode.append(episode_reward)
         if verbose and episode % 20 == 0:
