@@ -25,7 +25,7 @@ LATENT_DIM = 128
 
 
 def build_discriminator():
-    """28x28x1 image -> the probability that it is real."""
+    """28x28x1 image -> a logit: the log-odds that it was generated."""
     return keras.Sequential([
         keras.Input(shape=(28, 28, 1)),
         layers.Conv2D(64, kernel_size=4, strides=2, padding="same"),
@@ -34,7 +34,7 @@ def build_discriminator():
         layers.LeakyReLU(negative_slope=0.2),
         layers.Flatten(),
         layers.Dropout(0.2),
-        layers.Dense(1, activation="sigmoid"),
+        layers.Dense(1),
     ], name="discriminator")
 
 
@@ -157,7 +157,7 @@ def main(epochs=20, batch_size=64, samples=None, out="dcgan_samples", learning_r
     gan = GAN(discriminator=build_discriminator(), generator=build_generator())
     gan.compile(d_optimizer=keras.optimizers.Adam(learning_rate=learning_rate, beta_1=0.5),
                 g_optimizer=keras.optimizers.Adam(learning_rate=learning_rate, beta_1=0.5),
-                loss_fn=keras.losses.BinaryCrossentropy())
+                loss_fn=keras.losses.BinaryCrossentropy(from_logits=True))
     monitor = GANMonitor(out)
     history = gan.fit(images, epochs=epochs, batch_size=batch_size, callbacks=[monitor], verbose=verbose)
     return gan, history, monitor.paths

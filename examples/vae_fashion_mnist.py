@@ -33,9 +33,12 @@ class Sampling(layers.Layer):
         super().__init__(**kwargs)
         self.seed_generator = keras.random.SeedGenerator(seed)
 
+    def noise(self, shape):
+        return keras.random.normal(shape, seed=self.seed_generator)
+
     def call(self, inputs):
         z_mean, z_log_var = inputs
-        epsilon = keras.random.normal(z_mean.shape, seed=self.seed_generator)
+        epsilon = self.noise(z_mean.shape)
         return z_mean + ops.exp(0.5 * z_log_var) * epsilon
 
 
