@@ -1,4 +1,4 @@
-"""The ``deepgrad`` command: train, evaluate, predict, summary, datasets.
+"""The ``deepgrad`` command: train, evaluate, predict, summary, datasets, explain.
 
 ``deepgrad train`` with no options trains seed 004's CNN on real handwritten digits (full
 MNIST when its files are present, otherwise the 5,000 real MNIST digits that install
@@ -320,6 +320,8 @@ def finish_run(model, x_test, y_test, names, out: str, speed: dict) -> int:
     metrics.update(speed)
     _write_json(os.path.join(out, "metrics.json"), metrics)
     plotted = write_plots(probs, x_test, y_test, names, out, metrics)
+    if plotted:
+        write_explanation_grid(model, x_test, y_test, probs, names, out)
     print(f"run folder: {os.path.abspath(out)}")
     print(f"test accuracy: {metrics['test_accuracy']:.4f}  (test loss {metrics['test_loss']:.4f})")
     if not plotted:
@@ -479,6 +481,122 @@ def cmd_datasets(args) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- explanations
+EXPLAIN_METHODS = ("grad_cam", "ig", "saliency", "smoothgrad", "occlusion")
+EXPLAIN_TITLES = {"grad_cam": "Grad-CAM", "ig": "integrated gradients", "saliency": "saliency",
+                  "smoothgrad": "SmoothGrad", "occlusion": "occlusion"}
+
+
+def _conv_layer(model):
+    """The last convolutional layer, or None."""
+    from . import explain
+
+    try:
+        layer = explain.default_layer(model)
+    except ValueError:
+        return None
+    return layer if "Conv" in type(layer).__name__ else None
+
+
+def explanation_maps(model, x, target, method: str, layer=None, steps: int = 50, seed: int = 0) -> np.ndarray:
+    """Attributions of ``method`` (one of EXPLAIN_METHODS) for images ``x`` (n, h, w, c)."""
+    from . import explain
+
+    if method == "grad_cam":
+        layer = layer or _conv_layer(model)
+        if layer is None:
+            raise CLIError("the model has no convolutional layer for Grad-CAM; name a layer with --layer "
+                           "or choose another --method (ig, saliency, smoothgrad, occlusion)")
+        return explain.grad_cam(model, x, target, layer)
+    if method == "ig":
+        return explain.integrated_gradients(model, x, target, steps=steps)
+    if method == "saliency":
+        return explain.saliency(model, x, target)
+    if method == "smoothgrad":
+        return explain.smoothgrad(model, x, target, samples=steps, seed=seed, absolute=True)
+    if method == "occlusion":
+        # a patch about a seventh of the image, moved by half a patch
+        window = max(1, round(min(x.shape[1:3]) / 7)) if x.ndim == 4 else 1
+        return explain.occlusion(model, x, target, window=window, stride=max(1, window // 2))
+    raise CLIError(f"unknown explanation method {method!r}: choose one of {', '.join(EXPLAIN_METHODS)}")
+
+
+def write_explanation_grid(model, x_test, y_test, probs, names, out: str, count: int = 6) -> str | None:
+    """explanations.png: a few test images, each explained by every method that applies to the
+    model (none for data that are not images; a warning for a model the methods cannot explain)."""
+    from . import reports
+
+    x = x_test[:count]
+    if x.ndim != 4:   # not images: nothing to draw a heat map over
+        return None
+    pred = probs[:len(x)].argmax(axis=1)
+    methods = [m for m in EXPLAIN_METHODS if m != "grad_cam" or _conv_layer(model) is not None]
+    try:
+        maps = {EXPLAIN_TITLES[m]: explanation_maps(model, x, pred, m) for m in methods}
+    except (ValueError, CLIError) as e:
+        print(f"deepgrad: explanations.png not drawn: {e}", file=sys.stderr)
+        return None
+    titles = [f"{names[p]} ({probs[i, p]:.2f})\ntrue {names[y_test[i]]}" for i, p in enumerate(pred)]
+    return reports.plot_explanation_grid(x, maps, titles, os.path.join(out, "explanations.png"))
+
+
+def _read_images(model, paths) -> np.ndarray:
+    """Image files as the model's input batch (resized, its number of channels, in [0, 1])."""
+    from .preprocessing import image
+
+    shape = tuple(model.inputs[0].shape[1:]) if getattr(model, "inputs", None) else None
+    if shape is None or len(shape) != 3:
+        raise CLIError(f"the model takes inputs of shape {shape}, not images")
+    h, w, c = shape
+    mode = {1: "grayscale", 3: "rgb", 4: "rgba"}.get(c)
+    if mode is None:
+        raise CLIError(f"the model takes images with {c} channels; only 1, 3 or 4 are supported")
+    batch = []
+    for path in paths:
+        if not os.path.isfile(path):
+            raise CLIError(f"image {path!r} does not exist")
+        try:
+            img = image.load_img(path, color_mode=mode, target_size=(h, w))
+        except Exception as e:
+            raise CLIError(f"cannot read image {path!r}: {e}") from e
+        batch.append(image.img_to_array(img) / 255.0)
+    return np.stack(batch).astype("float32")
+
+
+def cmd_explain(args) -> int:
+    from . import reports
+
+    if args.steps < 2:
+        raise CLIError(f"--steps must be a whole number >= 2, not {args.steps}")
+    if not reports.have_matplotlib():
+        raise CLIError("drawing explanations needs matplotlib; install it with `pip install \"deepgrad[io]\"`")
+    model = load_model_file(args.model)
+    x = _read_images(model, args.images)
+    probs = model.predict(x, verbose=0)
+    pred = probs.argmax(axis=1)
+    names = _names_for(args.model, probs.shape[1])
+    if args.target is not None and not 0 <= args.target < probs.shape[1]:
+        raise CLIError(f"--target {args.target} is out of range: the model has {probs.shape[1]} classes "
+                       f"(0 to {probs.shape[1] - 1})")
+    target = pred if args.target is None else np.full(len(x), args.target)
+    try:
+        maps = explanation_maps(model, x, target, args.method, layer=args.layer, steps=args.steps, seed=args.seed)
+    except ValueError as e:
+        raise CLIError(str(e)) from e
+    out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.model)), "explanations")
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as e:
+        raise CLIError(f"cannot create the folder {out!r}: {e.strerror or e}") from e
+    for i, path in enumerate(args.images):
+        stem = os.path.splitext(os.path.basename(path))[0]
+        title = (f"{EXPLAIN_TITLES[args.method]}\npredicted {names[pred[i]]} ({probs[i, pred[i]]:.2f}), "
+                 f"target {names[target[i]]}")
+        written = reports.plot_explanation(x[i], maps[i], title, os.path.join(out, f"{stem}_{args.method}.png"))
+        print(written)
+    return 0
+
+
 # --------------------------------------------------------------------------- entry point
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="deepgrad", description="Train and use deepgrad models.")
@@ -515,6 +633,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("datasets", help="which datasets are available here, and where")
     d.set_defaults(func=cmd_datasets)
+
+    x = sub.add_parser("explain", help="heat maps of what made a saved model classify images as it did")
+    x.add_argument("model")
+    x.add_argument("images", nargs="+")
+    x.add_argument("--method", default="grad_cam", choices=EXPLAIN_METHODS)
+    x.add_argument("--target", type=int, default=None, help="class to explain (default: the predicted one)")
+    x.add_argument("--layer", default=None, help="Grad-CAM's layer (default: the last convolutional layer)")
+    x.add_argument("--steps", type=int, default=50, help="integration steps (ig) or noisy samples (smoothgrad)")
+    x.add_argument("--seed", type=int, default=0, help="SmoothGrad's noise seed")
+    x.add_argument("--out", default=None, help="folder for the PNGs (default: explanations/ beside the model)")
+    x.set_defaults(func=cmd_explain)
     return p
 
 

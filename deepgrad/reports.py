@@ -106,3 +106,60 @@ def plot_image_grid(images, true, pred, probs, class_names, path: str, title: st
     fig.suptitle(title)
     fig.tight_layout()
     return _save(fig, path)
+
+
+# --------------------------------------------------------------------------- explanations
+EXPLANATION_INCHES = (4.0, 4.4)   # one overlay: 400 x 440 pixels at the plots' 100 dpi
+
+
+def heat_map(attribution, image_shape) -> np.ndarray:
+    """An attribution as an (h, w) map in [0, 1]: absolute values summed over channels (a
+    Grad-CAM map is (h, w) already), divided by the largest."""
+    a = np.abs(np.asarray(attribution, dtype=np.float64))
+    if a.ndim == len(image_shape) == 3:
+        a = a.sum(axis=-1)
+    peak = a.max() if a.size else 0.0
+    return a / peak if peak > 0 else a
+
+
+def _show_image(ax, img) -> None:
+    img = np.asarray(img)
+    ax.imshow(img.squeeze(), cmap="gray" if img.ndim == 2 or img.shape[-1] == 1 else None)
+
+
+def _overlay(ax, img, heat) -> None:
+    """The image in gray with the heat map (jet, half transparent) over it."""
+    _show_image(ax, img)
+    ax.imshow(heat, cmap="jet", alpha=0.5, vmin=0.0, vmax=1.0)
+    ax.axis("off")
+
+
+def plot_explanation(image, attribution, title: str, path: str) -> str:
+    """One heat-map overlay, ``EXPLANATION_INCHES`` at 100 dpi (a fixed pixel size)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=EXPLANATION_INCHES)
+    _overlay(ax, image, heat_map(attribution, np.shape(image)))
+    ax.set_title(title, fontsize=9)
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.88)
+    return _save(fig, path)
+
+
+def plot_explanation_grid(images, maps: dict, row_titles, path: str,
+                          title: str = "Why the model decided: explanations of test images") -> str:
+    """One row per image: the image, then one overlay per method (``maps``: method name ->
+    attributions of every image)."""
+    plt = _pyplot()
+    rows, cols = len(images), 1 + len(maps)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.8 * cols, 1.9 * rows + 0.5), squeeze=False)
+    for i, img in enumerate(images):
+        ax = axes[i, 0]
+        _show_image(ax, img)
+        ax.axis("off")
+        ax.set_title(row_titles[i], fontsize=7)
+        for j, (method, attributions) in enumerate(maps.items(), start=1):
+            _overlay(axes[i, j], img, heat_map(attributions[i], np.shape(img)))
+            if i == 0:
+                axes[i, j].set_title(method, fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)

@@ -87,6 +87,7 @@ def propagate(outputs, seeds, retain_graph: bool = False, capture=()) -> dict:
                 t = watched.get((id(fn), i))
                 if t is not None and g is not None:
                     found[id(t)] = (t, g)
+        fn.last_use = not retain_graph
         if fn.multi_output:  # zeros for the outputs no gradient reached
             in_grads = fn.backward(tuple([np.zeros(s, d) if g is None else g
                                           for g, (s, d) in zip(slot, fn.output_meta)]))

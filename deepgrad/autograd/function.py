@@ -11,11 +11,19 @@ The contract a subclass keeps:
   axes, dtypes, flags) are plain attributes. Everything is released once backward has run,
   unless the graph is retained.
 - ``backward(grad)`` returns one gradient per input (``None`` where an input needs none)
-  and never writes into the saved arrays or into ``grad``: a retained graph must give
-  the same gradients on every backward.
+  and never writes into ``grad``, nor into the saved arrays while ``self.last_use`` is
+  False: a retained graph must give the same gradients on every backward. When
+  ``last_use`` is True (the graph is not retained, so the saved arrays are released right
+  after this backward) a backward may reuse its own saved buffers as workspace.
 
 A forward may return a tuple of arrays; the op then has several outputs and ``backward``
 receives one gradient per output (zeros where an output was not used).
+
+Inputs that are not tensors (arrays, lists, Python numbers) follow Keras's dtype rules. A
+Python number takes the dtype of the op's tensors. Integer and bool data become floatx,
+unless the op sets ``keeps_integers`` (``add``, ``sum``, ``reshape``, ... give integers on
+integers, as Keras's do) and no input is a float. ``FloatMath`` ops (``exp``, ``mean``,
+``divide``, ...) also turn integer tensors into floatx, as Keras computes them in floats.
 
 An op may also define ``graph_backward(grad)``: the same gradients computed from Tensors with
 recorded ops (reading its inputs as ``self.inputs``), so that ``grad(..., create_graph=True)``
@@ -25,6 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import backend
 from .grad_mode import is_grad_enabled
 from .tensor import Tensor, as_tensor
 
@@ -67,6 +76,8 @@ class Function:
     needs_input_grad: tuple = ()
     saved: tuple = ()
     released = False
+    keeps_integers = False  # True: integer (and bool) inputs give an integer result, as Keras's op
+    last_use = False  # set by the engine: True when this backward is the saved arrays' last use
 
     def forward(self, *args, **kwargs):  # pragma: no cover - interface
         raise NotImplementedError
@@ -93,7 +104,7 @@ class Function:
         # this runs for every op: kept to the fewest Python steps
         for x in inputs:
             if not isinstance(x, Tensor):
-                inputs = _as_tensors(inputs)
+                inputs = _as_tensors(inputs, cls.keeps_integers)
                 break
         fn = cls()
         needs = tuple([t.requires_grad for t in inputs])
@@ -115,7 +126,51 @@ class Function:
         return Tensor._from_op(out, ctx, 0)
 
 
-def _as_tensors(inputs) -> tuple:
-    """Python numbers take the dtype of the op's first floating-point tensor."""
-    dtype = next((t.data.dtype for t in inputs if isinstance(t, Tensor) and t.data.dtype.kind == "f"), None)
-    return tuple([as_tensor(x, dtype=dtype) for x in inputs])
+def _as_tensors(inputs, keeps_integers: bool) -> tuple:
+    """Tensors of ``inputs`` by Keras's rules (see the module docstring)."""
+    floats = [t.data.dtype for t in inputs if isinstance(t, Tensor) and t.data.dtype.kind == "f"]
+    if floats or not keeps_integers:
+        dtype = floats[0] if floats else None  # Python numbers take the first float tensor's dtype
+        return tuple([as_tensor(x, dtype=dtype) for x in inputs])
+    # an integer op on integer data: arrays keep their dtype, lists take Keras's (int32, bool,
+    # floatx), and a Python number takes the dtype of the op's first array (a float makes floats)
+    arrays = [x if isinstance(x, Tensor) else _keras_array(x) for x in inputs]
+    if any(a.dtype.kind == "f" for a in arrays if not isinstance(a, Tensor)):
+        return _as_tensors(tuple(a if isinstance(a, Tensor) else Tensor(a) for a in arrays), False)
+    peer = next((a.dtype for a, x in zip(arrays, inputs) if not isinstance(x, (int, bool))), None)
+    return tuple([a if isinstance(a, Tensor) else
+                  Tensor(a, dtype=peer if peer is not None and isinstance(x, (int, bool)) else a.dtype)
+                  for a, x in zip(arrays, inputs)])
+
+
+def _keras_array(x) -> np.ndarray:
+    """``x`` as an array with Keras's dtype for Python data: int32 for ints, floatx for floats."""
+    if isinstance(x, np.ndarray):
+        return x
+    a = np.asarray(x)
+    if a.dtype.kind == "i" and not isinstance(x, np.generic):
+        return a.astype(np.int32)
+    if a.dtype.kind == "f" and not isinstance(x, np.generic):
+        return a.astype(backend.floatx())
+    return a
+
+
+def keeping_tensor(x) -> Tensor:
+    """``x`` as a Tensor for an op that ``keeps_integers``: integer and bool data stay so."""
+    if isinstance(x, Tensor):
+        return x
+    a = _keras_array(x)
+    return Tensor(a, dtype=a.dtype) if a.dtype.kind in "iub" else Tensor(a)
+
+
+class FloatMath(Function):
+    """An op Keras computes in floats: integer and bool tensors are made floatx first."""
+
+    @classmethod
+    def apply(cls, *inputs, **attrs):
+        for x in inputs:
+            if isinstance(x, Tensor) and x.data.dtype.kind in "iub":
+                inputs = tuple([Tensor(t.data) if isinstance(t, Tensor) and t.data.dtype.kind in "iub" else t
+                                for t in inputs])
+                break
+        return super().apply(*inputs, **attrs)

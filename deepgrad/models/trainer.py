@@ -132,11 +132,12 @@ def unpack_step_data(data):
 
 
 def _log_value(value):
-    """A log entry as a Python float when it is a scalar (a Tensor, an array, a NumPy number)."""
+    """A log entry as a Python float when it is a scalar (a Tensor, an array, a NumPy number); a
+    vector result (F1Score per class, several thresholds) as a float64 array, as in Keras."""
     if isinstance(value, Tensor):
         value = value.data
-    if isinstance(value, (np.ndarray, np.generic)) and value.size == 1:
-        return float(value)
+    if isinstance(value, (np.ndarray, np.generic, float, int)) and not isinstance(value, bool):
+        return float(value) if np.ndim(value) == 0 else np.asarray(value, np.float64)
     return value
 
 

@@ -7,14 +7,14 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import backend
-from ..autograd import Function, Tensor
+from ..autograd import FloatMath, Function, Tensor
 
 
 def _scalar(x, like):
     return np.asarray(x, like.dtype)
 
 
-class Sigmoid(Function):
+class Sigmoid(FloatMath):
     def forward(self, a):
         # 1 / (1 + e^-a), computed from e^-|a| so it never overflows
         e = np.exp(-np.abs(a))
@@ -31,7 +31,7 @@ class Sigmoid(Function):
         return g * s * (1 - s)
 
 
-class Tanh(Function):
+class Tanh(FloatMath):
     def forward(self, a):
         out = np.tanh(a)
         self.save_for_backward(out)
@@ -47,6 +47,7 @@ class Tanh(Function):
 
 
 class ReLU(Function):
+    keeps_integers = True
     def forward(self, a):
         out = np.maximum(a, 0)
         self.save_for_backward(out)
@@ -59,7 +60,7 @@ class ReLU(Function):
         return g * (self.saved[0] > 0)
 
 
-class LeakyReLU(Function):
+class LeakyReLU(FloatMath):
     def forward(self, a, negative_slope=0.2):
         self.slope = float(negative_slope)
         positive = a > 0
@@ -74,7 +75,7 @@ class LeakyReLU(Function):
         return g * np.where(self.saved[0], _scalar(1.0, g.data), _scalar(self.slope, g.data))
 
 
-class ELU(Function):
+class ELU(FloatMath):
     def forward(self, a, alpha=1.0, scale=1.0):
         # scale * (a if a > 0 else alpha (e^a - 1));  SELU is ELU with fixed alpha and scale
         self.alpha, self.scale = float(alpha), float(scale)
@@ -94,7 +95,7 @@ SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 
 
-class GELU(Function):
+class GELU(FloatMath):
     def forward(self, a, approximate=False):
         self.approximate = approximate
         if approximate:
@@ -127,7 +128,7 @@ def _erf(x):
         return np.vectorize(math.erf, otypes=[x.dtype])(x)
 
 
-class Softplus(Function):
+class Softplus(FloatMath):
     def forward(self, a):
         # log(1 + e^a) = max(a, 0) + log1p(e^-|a|)
         self.save_for_backward(a)
@@ -159,7 +160,7 @@ class Logits(NamedTuple):
     axis: int | None
 
 
-class Softmax(Function):
+class Softmax(FloatMath):
     def forward(self, a, axis=-1):
         self.axis = axis
         out = _softmax_and_logsumexp(a, axis)[0]
@@ -172,7 +173,7 @@ class Softmax(Function):
         return s * (g - (g * s).sum(axis=self.axis, keepdims=True))
 
 
-class LogSoftmax(Function):
+class LogSoftmax(FloatMath):
     def forward(self, a, axis=-1):
         self.axis = axis
         shifted = a - a.max(axis=axis, keepdims=True)

@@ -258,6 +258,7 @@ def dstack(xs):
 
 class Split(Function):
     """Pieces of ``a`` along an axis; backward joins the pieces' gradients back."""
+    keeps_integers = True
 
     def forward(self, a, bounds=None, axis=0):
         self.axis = axis

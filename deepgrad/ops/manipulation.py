@@ -4,10 +4,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function, Tensor, unbroadcast
+from ..autograd.function import keeping_tensor
 from ..autograd.function import unbroadcast_graph
 
 
 class Reshape(Function):
+    keeps_integers = True
     def forward(self, a, shape=None):
         self.in_shape = a.shape
         try:
@@ -23,6 +25,7 @@ class Reshape(Function):
 
 
 class Transpose(Function):
+    keeps_integers = True
     def forward(self, a, axes=None):
         self.axes = tuple(range(a.ndim))[::-1] if axes is None else tuple(ax % a.ndim for ax in axes)
         return a.transpose(self.axes)
@@ -35,6 +38,7 @@ class Transpose(Function):
 
 
 class BroadcastTo(Function):
+    keeps_integers = True
     def forward(self, a, shape=None):
         self.in_shape = a.shape
         try:
@@ -50,6 +54,7 @@ class BroadcastTo(Function):
 
 
 class Concatenate(Function):
+    keeps_integers = True
     def forward(self, *arrays, axis=0):
         self.axis = axis
         self.sizes = [a.shape[axis] for a in arrays]
@@ -67,6 +72,7 @@ class Concatenate(Function):
 
 
 class Stack(Function):
+    keeps_integers = True
     def forward(self, *arrays, axis=0):
         out = np.stack(arrays, axis=axis) if len({a.shape for a in arrays}) == 1 else None
         if out is None:
@@ -80,6 +86,7 @@ class Stack(Function):
 
 
 class Split(Function):
+    keeps_integers = True
     def forward(self, a, indices_or_sections=None, axis=0):
         self.axis = axis
         return tuple(np.split(a, indices_or_sections, axis=axis))
@@ -92,6 +99,7 @@ class Split(Function):
 
 
 class Pad(Function):
+    keeps_integers = True
     def forward(self, a, pad_width=None, mode="constant", constant_values=0):
         if mode != "constant":
             raise ValueError(f"pad: only mode='constant' is differentiable here, got {mode!r}")
@@ -119,6 +127,7 @@ class Cast(Function):
 
 
 class GetItem(Function):
+    keeps_integers = True
     def forward(self, a, index=None):
         self.in_shape = a.shape
         self.save_for_backward(index)  # may hold integer or boolean arrays
@@ -194,12 +203,12 @@ def swapaxes(x, axis1, axis2):
 
 
 def expand_dims(x, axis):
-    t = x if isinstance(x, Tensor) else Tensor(x)
+    t = keeping_tensor(x)
     return reshape(t, np.expand_dims(np.empty(t.shape, np.bool_), axis).shape)
 
 
 def squeeze(x, axis=None):
-    t = x if isinstance(x, Tensor) else Tensor(x)
+    t = keeping_tensor(x)
     try:
         shape = np.squeeze(np.empty(t.shape, np.bool_), axis=axis).shape
     except ValueError:
@@ -208,7 +217,7 @@ def squeeze(x, axis=None):
 
 
 def flatten(a):
-    t = a if isinstance(a, Tensor) else Tensor(a)
+    t = keeping_tensor(a)
     return reshape(t, (t.size,))
 
 
@@ -245,7 +254,7 @@ def take(x, indices, axis=None):
     idx = _unwrap_index(indices)
     if axis is None:
         return getitem(flatten(x), idx)
-    t = x if isinstance(x, Tensor) else Tensor(x)
+    t = keeping_tensor(x)
     return getitem(t, (slice(None),) * (axis % t.ndim) + (idx,))
 
 

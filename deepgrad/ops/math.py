@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Function, Tensor, unbroadcast
+from ..autograd import FloatMath, Function, Tensor, unbroadcast
 from ..autograd.function import unbroadcast_graph
 
 
@@ -50,6 +50,7 @@ class _Binary(Function):
 
 
 class Add(_Binary):
+    keeps_integers = True
 
     def compute(self, a, b):
         return a + b
@@ -62,6 +63,7 @@ class Add(_Binary):
 
 
 class Sub(_Binary):
+    keeps_integers = True
 
     def compute(self, a, b):
         return a - b
@@ -74,6 +76,7 @@ class Sub(_Binary):
 
 
 class Mul(_Binary):
+    keeps_integers = True
 
     def compute(self, a, b):
         self.save_for_backward(a, b)
@@ -90,7 +93,7 @@ class Mul(_Binary):
         return self._reduce_graph(g * b if need_a else None, g * a if need_b else None)
 
 
-class Div(_Binary):
+class Div(FloatMath, _Binary):
 
     def compute(self, a, b):
         self.save_for_backward(a, b)
@@ -111,6 +114,7 @@ class Div(_Binary):
 
 
 class Pow(_Binary):
+    keeps_integers = True
 
     def compute(self, a, b):
         out = np.power(a, b)
@@ -141,6 +145,7 @@ class Pow(_Binary):
 
 
 class Maximum(_Binary):
+    keeps_integers = True
 
     def compute(self, a, b):
         self.save_for_backward(a, b)
@@ -159,6 +164,7 @@ class Maximum(_Binary):
 
 
 class Minimum(_Binary):
+    keeps_integers = True
 
     def compute(self, a, b):
         self.save_for_backward(a, b)
@@ -176,6 +182,7 @@ class Minimum(_Binary):
 
 
 class Where(Function):
+    keeps_integers = True
     def forward(self, cond, a, b):
         cond = cond.astype(bool)
         self.a_shape, self.b_shape = a.shape, b.shape
@@ -197,6 +204,7 @@ class Where(Function):
 
 
 class Neg(Function):
+    keeps_integers = True
     def forward(self, a):
         return -a
 
@@ -207,7 +215,7 @@ class Neg(Function):
         return -g
 
 
-class Exp(Function):
+class Exp(FloatMath):
     def forward(self, a):
         out = np.exp(a)
         self.save_for_backward(out)
@@ -220,7 +228,7 @@ class Exp(Function):
         return g * exp(self.inputs[0])
 
 
-class Log(Function):
+class Log(FloatMath):
     def forward(self, a):
         self.save_for_backward(a)
         return np.log(a)
@@ -232,7 +240,7 @@ class Log(Function):
         return g / self.inputs[0]
 
 
-class Sqrt(Function):
+class Sqrt(FloatMath):
     def forward(self, a):
         out = np.sqrt(a)
         self.save_for_backward(out)
@@ -246,6 +254,7 @@ class Sqrt(Function):
 
 
 class Abs(Function):
+    keeps_integers = True
     def forward(self, a):
         self.save_for_backward(a)
         return np.abs(a)
@@ -258,6 +267,7 @@ class Abs(Function):
 
 
 class Clip(Function):
+    keeps_integers = True
     def forward(self, a, lo=None, hi=None):
         if self.needs_input_grad[0]:
             # gradient passes where the input is inside [lo, hi] (bounds included, as PyTorch)

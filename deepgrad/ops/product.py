@@ -15,6 +15,7 @@ def _mm(a, b):
 
 
 class MatMul(Function):
+    keeps_integers = True
     def forward(self, a, b):
         if a.ndim == 0 or b.ndim == 0:
             raise ValueError("matmul: operands must have at least one dimension (use * for scalars)")

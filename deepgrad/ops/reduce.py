@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from ..autograd import Function, Tensor
+from ..autograd import FloatMath, Function, Tensor
 from .math import sqrt
 
 
@@ -46,8 +46,12 @@ def _expand_graph(g, in_shape, axes, keepdims):
 
 
 class Sum(Function):
+    keeps_integers = True
     def forward(self, a, axis=None, keepdims=False):
         self.shape, self.axes, self.keepdims = a.shape, _axes(axis, a.ndim, "sum"), keepdims
+        if a.dtype.kind in "iub":  # Keras's: bool and narrow integers sum as int32, wider keep theirs
+            return np.sum(a, axis=self.axes, keepdims=keepdims,
+                          dtype=np.int32 if a.dtype.kind == "b" or a.dtype.itemsize < 4 else a.dtype)
         return np.sum(a, axis=self.axes, keepdims=keepdims)
 
     def backward(self, g):
@@ -57,7 +61,7 @@ class Sum(Function):
         return _expand_graph(g, self.shape, self.axes, self.keepdims).broadcast_to(self.shape)
 
 
-class Mean(Function):
+class Mean(FloatMath):
     def forward(self, a, axis=None, keepdims=False):
         self.shape, self.axes, self.keepdims = a.shape, _axes(axis, a.ndim, "mean"), keepdims
         self.count = math.prod(a.shape[i] for i in self.axes)
@@ -79,6 +83,7 @@ class _Extreme(Function):
     """max/min: the gradient is shared evenly between tied extremes (as PyTorch's amax).
 
     A subclass names its reducer; its class name, lower-cased, is the function's name."""
+    keeps_integers = True
 
     reducer = None
 
@@ -103,7 +108,7 @@ class Min(_Extreme):
     reducer = staticmethod(np.min)
 
 
-class Var(Function):
+class Var(FloatMath):
     def forward(self, a, axis=None, keepdims=False, ddof=0):
         self.axes, self.keepdims = _axes(axis, a.ndim, "var"), keepdims
         n = int(np.prod([a.shape[i] for i in self.axes])) if self.axes else 1
@@ -122,7 +127,7 @@ class Var(Function):
         return _expand(g, centred.shape, self.axes, self.keepdims) * scale * centred
 
 
-class LogSumExp(Function):
+class LogSumExp(FloatMath):
     def forward(self, a, axis=None, keepdims=False):
         self.axes, self.keepdims = _axes(axis, a.ndim, "logsumexp"), keepdims
         m = np.max(a, axis=self.axes, keepdims=True)

@@ -34,3 +34,4 @@ __all__ += [
     "text_dataset_from_directory", "timeseries_dataset_from_array", "unpack_x_y_sample_weight",
     "clear_session", "get_source_inputs", "is_keras_tensor", "standardize_dtype",
 ]
+from . import bounding_boxes  # noqa: E402  (keras.utils.bounding_boxes)

@@ -65,7 +65,12 @@ def test_every_name_keras_resolves_to_a_class_we_have_resolves_to_that_class(our
         target = obj.__name__
         if target not in our_names or target in _BASES or (ours is dg.metrics and name in ("accuracy", "acc")):
             continue  # not in deepgrad, or an abstract base; "accuracy" follows the loss (see test_metrics)
-        assert _resolved_name(ours.get(name)) == target, name
+        try:
+            resolved = ours.get(name)
+        except ValueError as error:  # a class that needs arguments (IoU(num_classes, ...)); Keras cannot build it either
+            assert "cannot be built from its name alone" in str(error) and target in str(error), name
+            continue
+        assert _resolved_name(resolved) == target, name
         checked += 1
     assert checked >= 6
 

@@ -1,5 +1,6 @@
-"""The float policy for every op: float32 stays float32 (Python scalars included), float64 stays
-float64, and lists and integer arrays become float32."""
+"""The dtype policy for every op: float32 stays float32 (Python scalars included), float64 stays
+float64, ``Tensor()`` makes lists and integer arrays float32, and ops give Keras's dtypes on
+integer data (integers where Keras keeps them, floatx where Keras computes in floats)."""
 import numpy as np
 import pytest
 
@@ -82,12 +83,67 @@ def test_an_ndarray_float64_operand_does_not_change_its_own_dtype():
 
 @pytest.mark.parametrize("value", [[1, 2, 3], [1.0, 2.5], 3, 2.5, True, np.arange(4), np.arange(4, dtype=np.int8),
                                    np.array([True, False])])
-def test_lists_numbers_and_integer_arrays_become_float32(value):
+def test_lists_numbers_and_integer_arrays_become_float32_tensors(value):
     t = dg.Tensor(value)
     assert t.dtype == np.float32
     np.testing.assert_array_equal(t.data, np.asarray(value, np.float64))
-    assert dg.exp(value).dtype == np.float32
-    assert dg.add(value, value).dtype == np.float32
+    assert dg.exp(value).dtype == np.float32  # Keras computes exp in floatx
+
+
+# Keras's dtypes for integer and bool data (keras.ops on the torch backend): an op that keeps
+# integers gives integers, one that computes in floats gives floatx. Checked against Keras in
+# test_integer_and_bool_inputs_follow_keras below.
+INT_OPS = {
+    "add": lambda x: dg.add(x, x), "subtract": lambda x: dg.subtract(x, x), "multiply": lambda x: dg.multiply(x, x),
+    "maximum": lambda x: dg.maximum(x, x), "minimum": lambda x: dg.minimum(x, x), "negative": dg.negative,
+    "abs": dg.abs, "square": dg.square, "power": lambda x: dg.power(x, x), "divide": lambda x: dg.divide(x, x),
+    "exp": dg.exp, "log": dg.log, "sqrt": dg.sqrt, "sum": dg.sum, "mean": dg.mean, "max": dg.max, "min": dg.min,
+    "var": dg.var, "std": dg.std, "logsumexp": dg.logsumexp, "reshape": lambda x: dg.reshape(x, (-1,)),
+    "transpose": dg.transpose, "expand_dims": lambda x: dg.expand_dims(x, 0),
+    "squeeze": lambda x: dg.squeeze(dg.expand_dims(x, 0)), "concatenate": lambda x: dg.concatenate([x, x]),
+    "stack": lambda x: dg.stack([x, x]), "split": lambda x: dg.split(x, 2, axis=0)[0],
+    "pad": lambda x: dg.pad(x, ((1, 1), (0, 2))), "take": lambda x: dg.take(x, [1, 0]),
+    "where": lambda x: dg.where(COND, x, x), "clip": lambda x: dg.clip(x, 2, 4),
+    "matmul": lambda x: dg.matmul(x, dg.transpose(x)), "sigmoid": dg.sigmoid, "tanh": dg.tanh, "relu": dg.relu,
+    "broadcast_to": lambda x: dg.broadcast_to(x, (3, 2, 3)),
+}
+KERAS_INT_OPS = {  # the same calls on keras.ops
+    "add": "add(x, x)", "subtract": "subtract(x, x)", "multiply": "multiply(x, x)", "maximum": "maximum(x, x)",
+    "minimum": "minimum(x, x)", "negative": "negative(x)", "abs": "abs(x)", "square": "square(x)",
+    "power": "power(x, x)", "divide": "divide(x, x)", "exp": "exp(x)", "log": "log(x)", "sqrt": "sqrt(x)",
+    "sum": "sum(x)", "mean": "mean(x)", "max": "max(x)", "min": "min(x)", "var": "var(x)", "std": "std(x)",
+    "logsumexp": "logsumexp(x)", "reshape": "reshape(x, (-1,))", "transpose": "transpose(x)",
+    "expand_dims": "expand_dims(x, 0)", "squeeze": "squeeze(expand_dims(x, 0))",
+    "concatenate": "concatenate([x, x])", "stack": "stack([x, x])", "split": "split(x, 2, axis=0)[0]",
+    "pad": "pad(x, ((1, 1), (0, 2)))", "take": "take(x, [1, 0])", "where": "where(COND, x, x)", "clip": "clip(x, 2, 4)",
+    "matmul": "matmul(x, transpose(x))", "sigmoid": "sigmoid(x)", "tanh": "tanh(x)", "relu": "relu(x)",
+    "broadcast_to": "broadcast_to(x, (3, 2, 3))",
+}
+INTS = np.array([[1, 2, 3], [4, 5, 6]], np.int32)
+
+
+@pytest.mark.parametrize("name", list(INT_OPS))
+@pytest.mark.parametrize("kind", ["ndarray", "tensor", "list"])
+def test_integer_inputs_follow_keras(name, kind):
+    import os
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras")
+    x = {"ndarray": INTS, "tensor": dg.Tensor(INTS, dtype="int32"), "list": INTS.tolist()}[kind]
+    expected = keras.ops.convert_to_numpy(eval(KERAS_INT_OPS[name], vars(keras.ops), {"x": INTS, "COND": COND}))
+    out = INT_OPS[name](x)
+    assert out.dtype == expected.dtype, f"{name} of {kind}: {out.dtype}, Keras {expected.dtype}"
+    np.testing.assert_allclose(out.data, expected, rtol=1e-6)
+
+
+def test_mixed_integer_and_float_inputs_give_the_float_dtype():
+    f32 = dg.Tensor(np.ones(3, np.float32))
+    assert dg.add(INTS, 2.5).dtype == np.float32  # Keras: int32 with a Python float is floatx
+    assert dg.add(INTS, 2).dtype == np.int32
+    assert dg.multiply(f32, np.arange(3)).dtype == np.float32
+    assert (dg.Tensor(INTS, dtype="int32") + 1).dtype == np.int32
+    assert (dg.Tensor(INTS, dtype="int32") / 2).dtype == np.float32
+    assert dg.sum(np.array([True, True, False])).dtype == np.int32  # Keras sums bools as int32
+    assert dg.sum(np.arange(3, dtype=np.int8)).dtype == np.int32
 
 
 def test_float_arrays_keep_their_dtype_and_floatx_follows_the_backend():

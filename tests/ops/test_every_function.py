@@ -1,9 +1,10 @@
 """The autograd contract, checked on every ``Function`` subclass of the package.
 
 Each op is run through its public function on small float64 inputs from ``OPS`` below; its
-graph is then differentiated twice with ``retain_graph=True``. Both backwards must give the
-gradients of a fresh graph: a backward that wrote into its saved arrays (or into the
-incoming gradient) would make the second one differ. Every concrete Function subclass must
+graph is then differentiated twice with ``retain_graph=True`` and once more without. Every
+backward must give the gradients of a fresh graph: a retained backward that wrote into its
+saved arrays (or into the incoming gradient) would make the next one differ, and the last,
+which may reuse the saved arrays (``Function.last_use``), must still be right. Every concrete Function subclass must
 be reached by some entry, so a new op cannot be added without one.
 """
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pytest
 import deepgrad as dg
 import deepgrad.ops
 from deepgrad import ops
-from deepgrad.autograd import Function
+from deepgrad.autograd import FloatMath, Function
 
 
 def _rng(seed):
@@ -164,9 +165,10 @@ def _package_functions() -> set:
     for info in pkgutil.walk_packages(deepgrad.ops.__path__, "deepgrad.ops."):
         importlib.import_module(info.name)
     found = {c for c in _all_subclasses(Function) if c.__module__.startswith("deepgrad.")}
-    # a private base (``_Binary``, ``_Pool2D``) only shares code: its subclasses are the ops
+    # a private base (``_Binary``, ``_Pool2D``) or the ``FloatMath`` mixin only shares code: its
+    # subclasses are the ops
     found = {c for c in found if not getattr(c, "refuses_backward", False)}  # FirstOrderOnly: raises by design
-    return {c for c in found if not (c.__name__.startswith("_") and c.__subclasses__())}
+    return {c for c in found if not ((c.__name__.startswith("_") or c is FloatMath) and c.__subclasses__())}
 
 
 def _build(name):
@@ -203,10 +205,10 @@ def test_every_function_subclass_has_an_entry():
     assert not missing, f"Function subclasses with no entry in OPS of {__file__}: {missing}"
 
 
-def _backward(leaves, loss):
+def _backward(leaves, loss, retain_graph=True):
     for t in leaves:
         t.grad = None
-    loss.backward(retain_graph=True)
+    loss.backward(retain_graph=retain_graph)
     return [t.grad for t in leaves]
 
 
@@ -228,6 +230,10 @@ def test_a_second_backward_gives_the_same_gradients(name):
     again = dg.grad(loss, leaves, retain_graph=True)
     for k, (g, g0) in enumerate(zip(again, fresh)):
         np.testing.assert_allclose(g, g0, rtol=1e-12, atol=1e-14, err_msg=f"{name}: grad(), input {k}")
+    # the last backward (not retained) may reuse the saved arrays as workspace: same gradients
+    last = _backward(leaves, loss, retain_graph=False)
+    for k, (g, g0) in enumerate(zip(last, fresh)):
+        np.testing.assert_allclose(g, g0, rtol=1e-12, atol=1e-14, err_msg=f"{name}: last backward, input {k}")
 
 
 def test_the_table_fails_for_an_op_without_an_entry():

@@ -150,15 +150,20 @@ class LSTM(Function):
         dh = np.array(g_h.T, dtype=dtype, order="C")
         dc = np.array(g_c.T, dtype=dtype, order="C")
         need = self.needs_input_grad
-        # da_t = [da_i; da_f; da_c; da_o] in a new array (saved arrays stay as they are): every
-        # step's for dx, else one step's buffer, which stays in cache
-        d_preact = np.empty_like(gates) if need[0] else np.empty((1, four_u, batch), dtype)
+        # da_t = [da_i; da_f; da_c; da_o]: on the saved arrays' last use it overwrites the gate
+        # factors it is computed from (no new array to fault in); otherwise a new array (a retained
+        # graph must keep them), every step's for dx, else one step's buffer, which stays in cache
+        if self.last_use or keep is not None:  # (masked, gate_factors * keep above is already a copy)
+            d_preact = gate_factors
+        else:
+            d_preact = np.empty_like(gates) if need[0] else np.empty((1, four_u, batch), dtype)
+        every_step = need[0] or d_preact is gate_factors
         scratch = np.empty((units, batch), dtype)
         d_weights = np.zeros((step_inputs.shape[1], four_u), dtype) if any(need[1:4]) else None
         d_weights_t = np.empty_like(d_weights) if d_weights is not None else None
         drop = None if keep is None else 1 - keep
         for t in range(steps - 1, -1, -1):
-            m, da = gate_factors[t], d_preact[t if need[0] else 0]
+            m, da = gate_factors[t], d_preact[t if every_step else 0]
             if d_h_seq is not None:
                 np.add(dh, d_h_seq[t], out=dh)              # dh_t += dL/dh_t of the output
             np.multiply(dh, dc_dh[t], out=scratch)          # dc_t += dh_t o (1 - tanh(c_t)^2)
