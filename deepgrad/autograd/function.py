@@ -24,6 +24,10 @@ Python number takes the dtype of the op's tensors. Integer and bool data become 
 unless the op sets ``keeps_integers`` (``add``, ``sum``, ``reshape``, ... give integers on
 integers, as Keras's do) and no input is a float. ``FloatMath`` ops (``exp``, ``mean``,
 ``divide``, ...) also turn integer tensors into floatx, as Keras computes them in floats.
+
+An op may also define ``graph_backward(grad)``: the same gradients computed from Tensors with
+recorded ops (reading its inputs as ``self.inputs``), so that ``grad(..., create_graph=True)``
+gives gradients that can be differentiated again (see ``higher_order``).
 """
 from __future__ import annotations
 
@@ -41,6 +45,19 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     input had size 1. Every broadcasting op reduces its gradients through here.
     """
     if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad
+
+
+def unbroadcast_graph(grad, shape: tuple):
+    """``unbroadcast`` for a gradient that is a Tensor: the sums are recorded ops."""
+    if grad.shape == tuple(shape):
         return grad
     extra = grad.ndim - len(shape)
     if extra > 0:

@@ -4,15 +4,19 @@ from __future__ import annotations
 import numpy as np
 
 from .engine import owned, propagate
+from .higher_order import propagate_graph
 from .tensor import Tensor
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph: bool = False, allow_unused: bool = True):
+def grad(outputs, inputs, grad_outputs=None, retain_graph: bool = False, allow_unused: bool = True,
+         create_graph: bool = False):
     """d(outputs)/d(inputs), like ``tf.GradientTape.gradient`` or ``torch.autograd.grad``.
 
     ``outputs`` is a Tensor or a list of them (non-scalars need ``grad_outputs``);
     ``inputs`` a Tensor or a list. Returns arrays in the same structure; an input that the
     outputs do not depend on gets ``None`` (or an error with ``allow_unused=False``).
+    With ``create_graph=True`` the gradients are Tensors in the graph (and the graph is kept),
+    so they can be differentiated again, as with PyTorch's ``create_graph=True``.
     """
     single = isinstance(inputs, Tensor)
     inputs = [inputs] if single else list(inputs)
@@ -33,6 +37,15 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool = False, allow_u
     for t in inputs:
         if not t.requires_grad:
             raise RuntimeError("grad(): an input does not require grad; create it with requires_grad=True")
+    if create_graph:
+        found = propagate_graph(outputs, [Tensor(s, dtype=s.dtype) for s in seeds], inputs)
+        result = []
+        for t in inputs:
+            hit = found.get(id(t))
+            if hit is None and not allow_unused:
+                raise RuntimeError("grad(): one of the inputs is not used to compute the outputs")
+            result.append(None if hit is None else hit[1])
+        return result[0] if single else result
     found = propagate(outputs, seeds, retain_graph, capture=inputs)
     # a returned gradient is the caller's own: never a seed passed in, a read-only broadcast,
     # a view of another array, or the same array as another returned gradient

@@ -8,12 +8,26 @@ the gradients of the target with respect to the sources.
         loss = loss_fn(y, model(x, training=True))
     grads = tape.gradient(loss, model.trainable_variables)
     optimizer.apply_gradients(zip(grads, model.trainable_variables))
+
+Tapes nest as in TensorFlow: a ``gradient`` taken while an outer tape is still open is
+itself recorded, so the outer tape can differentiate it (a gradient penalty). Such a
+gradient is a Tensor in the graph; any other gradient is a NumPy array.
 """
 from __future__ import annotations
 
 import numpy as np
 
+import threading
+
 from ..autograd import Tensor, grad, no_grad
+
+_open = threading.local()  # the tapes whose ``with`` block is running, innermost last
+
+
+def _open_tapes() -> list:
+    if not hasattr(_open, "tapes"):
+        _open.tapes = []
+    return _open.tapes
 
 
 class GradientTape:
@@ -24,9 +38,13 @@ class GradientTape:
         self._used = False
 
     def __enter__(self) -> "GradientTape":
+        _open_tapes().append(self)
         return self
 
     def __exit__(self, *exc) -> None:
+        tapes = _open_tapes()
+        if self in tapes:
+            tapes.remove(self)
         return None
 
     def watch(self, tensor) -> None:
@@ -67,10 +85,12 @@ class GradientTape:
         live = [t for t in targets if t.requires_grad]
         wanted = [i for i, s in enumerate(flat) if isinstance(s, Tensor) and s.requires_grad]
         result = [None] * len(flat)
+        # taken inside another tape's block: the outer tape differentiates this gradient again
+        nested = any(tape is not self for tape in _open_tapes())
         if live and wanted:
             grads = grad(live, [flat[i] for i in wanted],
                          grad_outputs=[s for t, s in zip(targets, seeds) if t.requires_grad],
-                         retain_graph=self.persistent)
+                         retain_graph=self.persistent, create_graph=nested)
             for i, g in zip(wanted, grads):
                 result[i] = g
         if unconnected_gradients == "zero":

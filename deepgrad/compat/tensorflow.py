@@ -88,6 +88,24 @@ def concat(values, axis: int) -> Tensor:
     return ops.concatenate(values, axis=axis)
 
 
+def shape(x) -> tuple:
+    """The shape as a tuple of ints (``tf.shape(x)[0]`` is the batch size)."""
+    return tuple(np.shape(x.data if isinstance(x, Tensor) else x))
+
+
+def expand_dims(x, axis: int) -> Tensor:
+    return ops.expand_dims(x, axis)
+
+
+def squeeze(x, axis=None) -> Tensor:
+    return ops.squeeze(x, axis)
+
+
+math = SimpleNamespace(log=ops.log, exp=ops.exp, sqrt=ops.sqrt, square=ops.square, abs=ops.abs, tanh=ops.tanh,
+                       reduce_mean=lambda x, axis=None, keepdims=False: ops.mean(x, axis=axis, keepdims=keepdims),
+                       reduce_sum=lambda x, axis=None, keepdims=False: ops.sum(x, axis=axis, keepdims=keepdims))
+
+
 nn = SimpleNamespace(relu=ops.relu, sigmoid=ops.sigmoid, tanh=ops.tanh, softmax=ops.softmax,
                      log_softmax=ops.log_softmax, elu=ops.elu, selu=ops.selu,
                      gelu=lambda features, approximate=False, name=None: ops.gelu(features, approximate),
@@ -99,5 +117,7 @@ def __getattr__(name: str):
     # imports without them.
     if name == "optimizers":
         return keras.optimizers
+    if name == "keras":  # ``from tensorflow import keras``
+        return keras
     raise AttributeError(f"deepgrad.compat.tensorflow has no {name!r}: only the TensorFlow names "
                          f"that Keras programs use are mapped; use deepgrad's own API for the rest")

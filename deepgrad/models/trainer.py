@@ -28,8 +28,10 @@ class _MeanTracker:
     def __init__(self, name: str):
         self.name, self.total, self.count = name, 0.0, 0.0
 
-    def update_state(self, value: float, n: float) -> None:
-        self.total += value * n
+    def update_state(self, value, n: float = 1.0) -> None:
+        # a custom train_step passes the loss Tensor alone (one step, weight 1), as Keras allows
+        value = float(value.data if isinstance(value, Tensor) else np.asarray(value))
+        self.total += value * float(n.data if isinstance(n, Tensor) else n)
         self.count += n
 
     def result(self) -> float:
@@ -105,6 +107,43 @@ def _per_output(spec, names: list[str], what: str) -> list:
             raise ValueError(f"compile(): {len(spec)} {what} given for {len(names)} outputs {names}")
         return list(spec)
     return [spec] * len(names)
+
+
+def pack_step_data(batch):
+    """The batch a ``train_step``/``test_step`` receives, as Keras packs it: ``x`` alone when
+    there are no targets (a tuple of inputs as ``(x,)``), else ``(x, y)``, or ``(x, y, sample_weight)``."""
+    x, y, sample_weight = batch
+    if sample_weight is not None:
+        return x, y, sample_weight
+    if y is not None:
+        return x, y
+    return (x,) if isinstance(x, (tuple, list)) else x
+
+
+def unpack_step_data(data):
+    """``(x, y, sample_weight)`` from what ``pack_step_data`` made (missing parts are None)."""
+    if isinstance(data, list):
+        data = tuple(data)
+    if not isinstance(data, tuple):
+        return data, None, None
+    if not 1 <= len(data) <= 3:
+        raise ValueError(f"train_step/test_step: data must be x, (x,), (x, y) or (x, y, sample_weight); "
+                         f"got a tuple of {len(data)}")
+    return tuple(data) + (None,) * (3 - len(data))
+
+
+def _log_value(value):
+    """A log entry as a Python float when it is a scalar (a Tensor, an array, a NumPy number); a
+    vector result (F1Score per class, several thresholds) as a float64 array, as in Keras."""
+    if isinstance(value, Tensor):
+        value = value.data
+    if isinstance(value, (np.ndarray, np.generic, float, int)) and not isinstance(value, bool):
+        return float(value) if np.ndim(value) == 0 else np.asarray(value, np.float64)
+    return value
+
+
+def _as_logs(logs) -> dict:
+    return {k: _log_value(v) for k, v in logs.items()} if isinstance(logs, dict) else logs
 
 
 def _verbose(verbose) -> int:
@@ -184,10 +223,21 @@ class Trainer:
     def compiled_loss(self):
         return self._losses[0] if len(self._losses) == 1 else self._losses
 
+    def __setattr__(self, key, value):
+        # a metric assigned to the model (``self.d_loss_tracker = metrics.Mean("d_loss")``) is
+        # tracked, so ``model.metrics`` lists it and ``fit`` resets it each epoch, as in Keras
+        if key[0] != "_" and isinstance(value, metrics_module.Metric):
+            tracked = self.__dict__.setdefault("_tracked_metrics", [])
+            if all(m is not value for m in tracked):
+                tracked.append(value)
+        super().__setattr__(key, value)
+
     @property
     def metrics(self) -> list:
+        """The loss tracker(s) and compiled metrics (once compiled), then the metrics assigned
+        to the model as attributes; ``fit``/``evaluate`` reset each of them first."""
         trackers = [self._loss_tracker] + self._output_loss_trackers if self.compiled else []
-        return trackers + [m for _, m, _ in self._metrics]
+        return trackers + [m for _, m, _ in self._metrics] + list(self.__dict__.get("_tracked_metrics", ()))
 
     @property
     def metrics_names(self) -> list[str]:
@@ -230,7 +280,7 @@ class Trainer:
         self.optimizer.apply_gradients(zip(grads, variables))
 
     def train_step(self, data) -> dict:
-        x, y, sample_weight = data
+        x, y, sample_weight = unpack_step_data(data)
         y_pred = self(x, training=True)
         loss = self.compute_loss(x, y, y_pred, sample_weight)
         variables = self.trainable_weights
@@ -241,14 +291,28 @@ class Trainer:
         return self._update_logs(loss, y, y_pred, sample_weight)
 
     def test_step(self, data) -> dict:
-        x, y, sample_weight = data
+        x, y, sample_weight = unpack_step_data(data)
         y_pred = self(x, training=False)
         loss = self.compute_loss(x, y, y_pred, sample_weight, training=False)
         return self._update_logs(loss, y, y_pred, sample_weight)
 
     def predict_step(self, data):
-        x = data[0] if isinstance(data, tuple) else data
+        x, _, _ = unpack_step_data(data)
         return self(x, training=False)
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None) -> dict:
+        """Update the compiled metrics with this batch; returns every metric's result (Keras's helper
+        for a custom ``train_step``: ``self.compute_loss`` then ``self.compute_metrics``)."""
+        preds = [p.data if isinstance(p, Tensor) else np.asarray(p) for p in self._flat_outputs(y_pred)]
+        ys = self._flat_targets(y)
+        for i, metric, weighted in self._metrics:
+            metric.update_state(ys[i], preds[i], sample_weight if weighted else None)
+        return self.get_metrics_result()
+
+    def zero_grad(self) -> None:
+        """Forget the ``.grad`` of every weight (PyTorch's ``Module.zero_grad``), before a ``backward()``."""
+        for w in self.weights:
+            w.grad = None
 
     def _update_logs(self, loss, y, y_pred, sample_weight) -> dict:
         preds = [p.data for p in self._flat_outputs(y_pred)]
@@ -259,9 +323,15 @@ class Trainer:
         return self.get_metrics_result()
 
     def get_metrics_result(self) -> dict:
-        # a vector result (F1Score per class, several thresholds) is logged as an array, as in Keras
-        return {m.name: float(v) if np.ndim(v) == 0 else np.asarray(v, np.float64)
-                for m in self.metrics for v in [m.result()]}
+        return {m.name: _log_value(m.result()) for m in self.metrics}
+
+    def _metrics_result_or_logs(self, logs) -> dict:
+        """The metrics' results when a step's logs name exactly the metrics (then the epoch's
+        averages), else the last step's own logs, as Keras does for a custom step."""
+        results = self.get_metrics_result()
+        if isinstance(logs, dict) and set(logs) == set(results):
+            return results
+        return _as_logs(logs)
 
     # ----------------------------------------------------------------- structure helpers
     def _output_names(self) -> list[str]:
@@ -336,7 +406,7 @@ class Trainer:
             steps = 0
             for step, batch in enumerate(train):
                 cbs.on_train_batch_begin(step)
-                logs = self.train_step(batch)
+                logs = _as_logs(self.train_step(pack_step_data(batch)))
                 cbs.on_train_batch_end(step, logs)
                 steps += 1
                 if self.stop_training or (step_cap and steps >= step_cap):
@@ -346,7 +416,7 @@ class Trainer:
                               "can give at least steps_per_epoch * epochs batches (or pass a Sequence-like "
                               "object, which is read again every epoch).", stacklevel=2)
                 break
-            logs = self.get_metrics_result()
+            logs = self._metrics_result_or_logs(logs)
             if val is not None and self._should_validate(epoch, validation_freq):
                 val_logs = self._evaluate_batches(val, cbs)
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
@@ -370,16 +440,17 @@ class Trainer:
         self.reset_metrics()
         cbs.on_test_begin()
         steps, cap = 0, settings.max_steps_per_epoch()
+        logs = {}
         with no_grad():
             for steps, batch in enumerate(batches, 1):
                 cbs.on_test_batch_begin(steps - 1)
-                logs = self.test_step(batch)
+                logs = _as_logs(self.test_step(pack_step_data(batch)))
                 cbs.on_test_batch_end(steps - 1, logs)
                 if cap and steps >= cap:  # deepgrad.config.max_steps_per_epoch caps evaluation too
                     break
         if steps == 0:  # metrics of nothing would read as zeros
             raise ValueError("evaluate(): no batches to run; the data is empty")
-        logs = self.get_metrics_result()
+        logs = self._metrics_result_or_logs(logs)
         cbs.on_test_end(logs)
         return logs
 
@@ -404,7 +475,7 @@ class Trainer:
         with no_grad():
             for step, (bx, _, _) in enumerate(batches):
                 cbs.on_predict_batch_begin(step)
-                out = self.predict_step(bx)
+                out = self.predict_step(pack_step_data((bx, None, None)))
                 outputs.append(out)
                 cbs.on_predict_batch_end(step, {"outputs": out})
                 if settings.max_steps_per_epoch() and step + 1 >= settings.max_steps_per_epoch():
@@ -420,19 +491,19 @@ class Trainer:
         self._check_compiled("train_on_batch")
         data = da.prepare(self._data_spec(), x, y, sample_weight, class_weight)
         self.reset_metrics()
-        return self._format(self.train_step(data), return_dict)
+        return self._format(_as_logs(self.train_step(pack_step_data(data))), return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._check_compiled("test_on_batch")
         data = da.prepare(self._data_spec(), x, y, sample_weight)
         self.reset_metrics()
         with no_grad():
-            return self._format(self.test_step(data), return_dict)
+            return self._format(_as_logs(self.test_step(pack_step_data(data))), return_dict)
 
     def predict_on_batch(self, x):
         x, _, _ = da.prepare(self._data_spec(), x, check=False, targets=False)
         with no_grad():
-            return _concatenate([self.predict_step(x)])
+            return _concatenate([self.predict_step(pack_step_data((x, None, None)))])
 
     @staticmethod
     def _format(logs: dict, return_dict: bool):

@@ -26,6 +26,10 @@ class Sigmoid(FloatMath):
         s = self.saved[0]
         return g * s * (1 - s)
 
+    def graph_backward(self, g):
+        s = Sigmoid.apply(self.inputs[0])
+        return g * s * (1 - s)
+
 
 class Tanh(FloatMath):
     def forward(self, a):
@@ -35,6 +39,10 @@ class Tanh(FloatMath):
 
     def backward(self, g):
         t = self.saved[0]
+        return g * (1 - t * t)
+
+    def graph_backward(self, g):
+        t = Tanh.apply(self.inputs[0])
         return g * (1 - t * t)
 
 
@@ -48,6 +56,9 @@ class ReLU(Function):
     def backward(self, g):
         return g * (self.saved[0] > 0)
 
+    def graph_backward(self, g):
+        return g * (self.saved[0] > 0)
+
 
 class LeakyReLU(FloatMath):
     def forward(self, a, negative_slope=0.2):
@@ -58,6 +69,10 @@ class LeakyReLU(FloatMath):
 
     def backward(self, g):
         return np.where(self.saved[0], g, g * _scalar(self.slope, g))
+
+    def graph_backward(self, g):
+        # slope 1 or negative_slope: a constant mask, so the second derivative is 0
+        return g * np.where(self.saved[0], _scalar(1.0, g.data), _scalar(self.slope, g.data))
 
 
 class ELU(FloatMath):
@@ -247,6 +262,9 @@ class Dropout(Function):
         return a * mask
 
     def backward(self, g):
+        return g * self.saved[0]
+
+    def graph_backward(self, g):
         return g * self.saved[0]
 
 

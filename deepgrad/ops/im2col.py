@@ -213,6 +213,119 @@ class Conv2D(Function):
         return (cols @ flipped).reshape(x_shape)
 
 
+    def graph_backward(self, g):
+        """The gradients as recorded ops, for higher-order gradients. With the trilinear form
+        T(dY, X, K) = <dY, conv(X, K)>: dX = dT/dX = Conv2DInputGrad(dY, K) and
+        dK = dT/dX = Conv2DKernelGrad(X, dY), whose own gradients are again conv, Conv2DInputGrad
+        and Conv2DKernelGrad, so every order is closed under these three ops."""
+        x, kernel = self.inputs[:2]
+        if self.fused_relu:
+            g = g * (self.saved[2].reshape(g.shape) > 0)  # a constant mask: no second derivative
+        needs = self.needs_input_grad
+        dx = Conv2DInputGrad.apply(g, kernel, geometry=self.geometry) if needs[0] else None
+        dkernel = (Conv2DKernelGrad.apply(x, g, geometry=self.geometry, kernel_shape=self.kernel_shape)
+                   if needs[1] else None)
+        dbias = g.sum(axis=(0, 1, 2)) if len(needs) > 2 and needs[2] else None
+        return (dx, dkernel, dbias)[:len(needs)]
+
+
+def _conv2d_explicit(x, kernel, geometry):
+    """conv2d(x, kernel) with the padding and output size of ``geometry``, as a recorded op."""
+    return Conv2DExplicit.apply(x, kernel, geometry=geometry)
+
+
+class Conv2DExplicit(Function):
+    """conv2d without bias whose padding is the explicit one of a ``geometry`` (from a Conv2D
+    forward): the gradient of Conv2DInputGrad and Conv2DKernelGrad with respect to dY."""
+
+    def forward(self, x, kernel, geometry=None):
+        self.geometry = geometry
+        _, _, pads, strides, dilation, (ho, wo) = geometry
+        kh, kw, cin, cout = kernel.shape
+        cols = im2col(_pad_spatial(x, pads), (kh, kw), strides, dilation, (ho, wo))
+        self.save_for_backward(cols, kernel)
+        return (cols @ kernel.reshape(-1, cout)).reshape(x.shape[0], ho, wo, cout)
+
+    def backward(self, g):
+        cols, kernel = self.saved
+        g2 = g.reshape(-1, kernel.shape[-1])
+        dx = _col2im(g2, kernel, self.geometry) if self.needs_input_grad[0] else None
+        dkernel = (cols.T @ g2).reshape(kernel.shape) if self.needs_input_grad[1] else None
+        return dx, dkernel
+
+    def graph_backward(self, g):
+        x, kernel = self.inputs
+        dx = Conv2DInputGrad.apply(g, kernel, geometry=self.geometry) if self.needs_input_grad[0] else None
+        dkernel = (Conv2DKernelGrad.apply(x, g, geometry=self.geometry, kernel_shape=kernel.shape)
+                   if self.needs_input_grad[1] else None)
+        return dx, dkernel
+
+
+class Conv2DInputGrad(Function):
+    """dX of conv2d for the output gradient dY and kernel K (col2im of dY K^T)."""
+
+    def forward(self, g, kernel, geometry=None):
+        self.geometry = geometry
+        self.save_for_backward(g, kernel)
+        return _col2im(g.reshape(-1, kernel.shape[-1]), kernel, geometry)
+
+    def backward(self, u):
+        # <u, InputGrad(dY, K)> = T(dY, u, K): d/d(dY) = conv(u, K), d/dK = KernelGrad(u, dY)
+        g, kernel = self.saved
+        dg = Conv2DExplicit().forward(u, kernel, geometry=self.geometry) if self.needs_input_grad[0] else None
+        dkernel = _kernel_grad(u, g, kernel.shape, self.geometry) if self.needs_input_grad[1] else None
+        return dg, dkernel
+
+    def graph_backward(self, u):
+        g, kernel = self.inputs
+        dg = _conv2d_explicit(u, kernel, self.geometry) if self.needs_input_grad[0] else None
+        dkernel = (Conv2DKernelGrad.apply(u, g, geometry=self.geometry, kernel_shape=kernel.shape)
+                   if self.needs_input_grad[1] else None)
+        return dg, dkernel
+
+
+class Conv2DKernelGrad(Function):
+    """dK of conv2d for the input X and output gradient dY (im2col(X)^T dY)."""
+
+    def forward(self, x, g, geometry=None, kernel_shape=None):
+        self.geometry = geometry
+        self.save_for_backward(x, g)
+        return _kernel_grad(x, g, kernel_shape, geometry)
+
+    def backward(self, v):
+        # <v, KernelGrad(X, dY)> = T(dY, X, v): d/dX = InputGrad(dY, v), d/d(dY) = conv(X, v)
+        x, g = self.saved
+        dx = _col2im(g.reshape(-1, v.shape[-1]), v, self.geometry) if self.needs_input_grad[0] else None
+        dg = Conv2DExplicit().forward(x, v, geometry=self.geometry) if self.needs_input_grad[1] else None
+        return dx, dg
+
+    def graph_backward(self, v):
+        x, g = self.inputs
+        dx = Conv2DInputGrad.apply(g, v, geometry=self.geometry) if self.needs_input_grad[0] else None
+        dg = _conv2d_explicit(x, v, self.geometry) if self.needs_input_grad[1] else None
+        return dx, dg
+
+
+def _kernel_grad(x, g, kernel_shape, geometry):
+    """im2col(pad(X))^T dY as a kernel of ``kernel_shape`` (kh, kw, Cin, Cout)."""
+    _, _, pads, strides, dilation, (ho, wo) = geometry
+    kh, kw, _, cout = kernel_shape
+    cols = im2col(_pad_spatial(x, pads), (kh, kw), strides, dilation, (ho, wo))
+    return (cols.T @ g.reshape(-1, cout)).reshape(kh, kw, x.shape[-1], cout)
+
+
+def _col2im(g2, kernel, geometry):
+    """dX = col2im(dY K^T), one kernel offset at a time (as Conv2D._col2im)."""
+    x_shape, xp_shape, pads, strides, dilation, (ho, wo) = geometry
+    kh, kw, cin, _ = kernel.shape
+    dxp = np.zeros(xp_shape, dtype=g2.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            dxp[_offset_slices(i, j, strides, dilation, (ho, wo))] += (g2 @ kernel[i, j].T).reshape(-1, ho, wo, cin)
+    (top, _), (left, _) = pads
+    return dxp[:, top:top + x_shape[1], left:left + x_shape[2]]
+
+
 class Conv2DReLU(Conv2D):
     fused_relu = True
 
@@ -221,6 +334,7 @@ class Conv1D(Conv2D):
     """A conv2d of height 1: (N, T, C) is seen as (N, 1, T, C), the kernel (k, Cin, Cout) as (1, k, Cin, Cout)."""
 
     function_name = "conv1d"
+    graph_backward = None  # conv2d's works on (N, H, W, C): a conv1d's gradient is first-order only
 
     def forward(self, x, kernel, bias=None, strides=1, padding="valid", dilation=1):
         if x.ndim != 3 or kernel.ndim != 3:

@@ -5,6 +5,7 @@ import numpy as np
 
 from ..autograd import Function, Tensor, unbroadcast
 from ..autograd.function import keeping_tensor
+from ..autograd.function import unbroadcast_graph
 
 
 class Reshape(Function):
@@ -19,6 +20,9 @@ class Reshape(Function):
     def backward(self, g):
         return g.reshape(self.in_shape)
 
+    def graph_backward(self, g):
+        return g.reshape(self.in_shape)
+
 
 class Transpose(Function):
     keeps_integers = True
@@ -28,6 +32,9 @@ class Transpose(Function):
 
     def backward(self, g):
         return g.transpose(np.argsort(self.axes))
+
+    def graph_backward(self, g):
+        return g.transpose(tuple(int(i) for i in np.argsort(self.axes)))
 
 
 class BroadcastTo(Function):
@@ -41,6 +48,9 @@ class BroadcastTo(Function):
 
     def backward(self, g):
         return unbroadcast(g, self.in_shape)
+
+    def graph_backward(self, g):
+        return unbroadcast_graph(g, self.in_shape)
 
 
 class Concatenate(Function):
@@ -56,6 +66,9 @@ class Concatenate(Function):
 
     def backward(self, g):
         return tuple(np.split(g, np.cumsum(self.sizes)[:-1], axis=self.axis))
+
+    def graph_backward(self, g):
+        return tuple(split(g, [int(i) for i in np.cumsum(self.sizes)[:-1]], axis=self.axis))
 
 
 class Stack(Function):
@@ -81,6 +94,9 @@ class Split(Function):
     def backward(self, grads):
         return np.concatenate(grads, axis=self.axis)
 
+    def graph_backward(self, grads):
+        return concatenate(list(grads), axis=self.axis)
+
 
 class Pad(Function):
     keeps_integers = True
@@ -94,6 +110,9 @@ class Pad(Function):
     def backward(self, g):
         return g[self.slices]
 
+    def graph_backward(self, g):
+        return getitem(g, self.slices)
+
 
 class Cast(Function):
     def forward(self, a, dtype=None):
@@ -101,6 +120,9 @@ class Cast(Function):
         return a.astype(dtype)
 
     def backward(self, g):
+        return g.astype(self.src)
+
+    def graph_backward(self, g):
         return g.astype(self.src)
 
 
@@ -119,6 +141,29 @@ class GetItem(Function):
         else:
             np.add.at(out, index, g)  # repeated indices accumulate
         return out
+
+    def graph_backward(self, g):
+        return IndexAdd.apply(g, index=self.saved[0], shape=self.in_shape)
+
+
+class IndexAdd(Function):
+    """``zeros(shape)`` with ``g`` added at ``index`` (repeats accumulate): the adjoint of ``a[index]``,
+    so its own gradient is that indexing again (the gradient of a gradient of indexing)."""
+
+    def forward(self, g, index=None, shape=None):
+        self.index = index
+        out = np.zeros(shape, g.dtype)
+        if _is_basic(index):
+            out[index] = g
+        else:
+            np.add.at(out, index, g)
+        return out
+
+    def backward(self, u):
+        return u[self.index]
+
+    def graph_backward(self, u):
+        return GetItem.apply(u, index=self.index)
 
 
 def _is_basic(index) -> bool:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import FloatMath, Function, Tensor, unbroadcast
-from ..autograd.function import keeping_tensor
+from ..autograd.function import keeping_tensor, unbroadcast_graph
 
 
 def _broadcast_error(op: str, *operands) -> None:
@@ -41,6 +41,13 @@ class _Binary(Function):
             unbroadcast(gb, self.b_shape) if gb is not None else None,
         )
 
+    def _reduce_graph(self, ga, gb):
+        """``_reduce`` for gradients that are Tensors (``graph_backward``)."""
+        return (
+            unbroadcast_graph(ga, self.a_shape) if ga is not None else None,
+            unbroadcast_graph(gb, self.b_shape) if gb is not None else None,
+        )
+
 
 class Add(_Binary):
     keeps_integers = True
@@ -51,6 +58,9 @@ class Add(_Binary):
     def backward(self, g):
         return self._reduce(g, g)
 
+    def graph_backward(self, g):
+        return self._reduce_graph(g, g)
+
 
 class Sub(_Binary):
     keeps_integers = True
@@ -60,6 +70,9 @@ class Sub(_Binary):
 
     def backward(self, g):
         return self._reduce(g, -g if self.needs_input_grad[1] else None)
+
+    def graph_backward(self, g):
+        return self._reduce_graph(g, -g if self.needs_input_grad[1] else None)
 
 
 class Mul(_Binary):
@@ -74,6 +87,11 @@ class Mul(_Binary):
         need_a, need_b = self.needs_input_grad
         return self._reduce(g * b if need_a else None, g * a if need_b else None)
 
+    def graph_backward(self, g):
+        a, b = self.inputs
+        need_a, need_b = self.needs_input_grad
+        return self._reduce_graph(g * b if need_a else None, g * a if need_b else None)
+
 
 class Div(FloatMath, _Binary):
 
@@ -87,6 +105,12 @@ class Div(FloatMath, _Binary):
         need_a, need_b = self.needs_input_grad
         gb = g / b
         return self._reduce(gb if need_a else None, -gb * a / b if need_b else None)
+
+    def graph_backward(self, g):
+        a, b = self.inputs
+        need_a, need_b = self.needs_input_grad
+        gb = g / b
+        return self._reduce_graph(gb if need_a else None, -gb * a / b if need_b else None)
 
 
 class Pow(_Binary):
@@ -108,6 +132,17 @@ class Pow(_Binary):
                 gb = g * out * np.where(a > 0, np.log(np.where(a > 0, a, 1)), 0).astype(out.dtype)
         return self._reduce(ga, gb)
 
+    def graph_backward(self, g):
+        a, b = self.inputs
+        need_a, need_b = self.needs_input_grad
+        ga = g * b * a ** (b - 1) if need_a else None
+        gb = None
+        if need_b:  # a^b ln a, taken as 0 where a <= 0 (as backward does)
+            positive = a.data > 0
+            safe = where(positive, a, 1.0)
+            gb = g * a ** b * where(positive, log(safe), 0.0)
+        return self._reduce_graph(ga, gb)
+
 
 class Maximum(_Binary):
     keeps_integers = True
@@ -122,6 +157,11 @@ class Maximum(_Binary):
         wa = (a > b) + 0.5 * (a == b)
         return self._reduce(g * wa.astype(g.dtype), g * (1 - wa).astype(g.dtype))
 
+    def graph_backward(self, g):
+        a, b = self.saved
+        wa = (a > b) + 0.5 * (a == b)
+        return self._reduce_graph(g * wa.astype(g.dtype), g * (1 - wa).astype(g.dtype))
+
 
 class Minimum(_Binary):
     keeps_integers = True
@@ -134,6 +174,11 @@ class Minimum(_Binary):
         a, b = self.saved
         wa = (a < b) + 0.5 * (a == b)
         return self._reduce(g * wa.astype(g.dtype), g * (1 - wa).astype(g.dtype))
+
+    def graph_backward(self, g):
+        a, b = self.saved
+        wa = (a < b) + 0.5 * (a == b)
+        return self._reduce_graph(g * wa.astype(g.dtype), g * (1 - wa).astype(g.dtype))
 
 
 class Where(Function):
@@ -151,6 +196,12 @@ class Where(Function):
         gb = unbroadcast(np.where(cond, zero, g), self.b_shape) if self.needs_input_grad[2] else None
         return None, ga, gb
 
+    def graph_backward(self, g):
+        cond = self.saved[0]
+        ga = unbroadcast_graph(g * cond, self.a_shape) if self.needs_input_grad[1] else None
+        gb = unbroadcast_graph(g * ~cond, self.b_shape) if self.needs_input_grad[2] else None
+        return None, ga, gb
+
 
 class Neg(Function):
     keeps_integers = True
@@ -158,6 +209,9 @@ class Neg(Function):
         return -a
 
     def backward(self, g):
+        return -g
+
+    def graph_backward(self, g):
         return -g
 
 
@@ -170,6 +224,9 @@ class Exp(FloatMath):
     def backward(self, g):
         return g * self.saved[0]
 
+    def graph_backward(self, g):
+        return g * exp(self.inputs[0])
+
 
 class Log(FloatMath):
     def forward(self, a):
@@ -178,6 +235,9 @@ class Log(FloatMath):
 
     def backward(self, g):
         return g / self.saved[0]
+
+    def graph_backward(self, g):
+        return g / self.inputs[0]
 
 
 class Sqrt(FloatMath):
@@ -189,6 +249,9 @@ class Sqrt(FloatMath):
     def backward(self, g):
         return g / (2 * self.saved[0])
 
+    def graph_backward(self, g):
+        return g / (2 * sqrt(self.inputs[0]))
+
 
 class Abs(Function):
     keeps_integers = True
@@ -197,6 +260,9 @@ class Abs(Function):
         return np.abs(a)
 
     def backward(self, g):
+        return g * np.sign(self.saved[0])
+
+    def graph_backward(self, g):
         return g * np.sign(self.saved[0])
 
 

@@ -45,6 +45,16 @@ class Linear(Function):
         gb = g2.sum(axis=0) if len(self.needs_input_grad) > 2 and self.needs_input_grad[2] else None
         return gx, gk, gb
 
+    def graph_backward(self, g):
+        x, kernel = self.inputs[:2]
+        g2 = g.reshape((-1, g.shape[-1]))
+        if self.fused_relu:  # the relu's mask is a constant: its second derivative is 0
+            g2 = g2 * (self.saved[2] > 0)
+        gx = (g2 @ kernel.T).reshape(self.in_shape) if self.needs_input_grad[0] else None
+        gk = x.reshape((-1, x.shape[-1])).T @ g2 if self.needs_input_grad[1] else None
+        gb = g2.sum(axis=0) if len(self.needs_input_grad) > 2 and self.needs_input_grad[2] else None
+        return gx, gk, gb
+
 
 class LinearReLU(Linear):
     fused_relu = True

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function, unbroadcast
+from ..autograd.function import unbroadcast_graph
 
 
 def _mm(a, b):
@@ -47,6 +48,22 @@ class MatMul(Function):
             else:
                 gb = unbroadcast(np.matmul(np.swapaxes(a2, -1, -2), g), b2.shape)
             gb = gb.reshape(b.shape)
+        return ga, gb
+
+    def graph_backward(self, g):
+        # the same products, recorded: dA = dC B^T, dB = A^T dC
+        a, b = self.inputs
+        a2 = a.reshape((1,) + a.shape) if a.ndim == 1 else a
+        b2 = b.reshape(b.shape + (1,)) if b.ndim == 1 else b
+        if b.ndim == 1:
+            g = g.reshape(g.shape + (1,))
+        if a.ndim == 1:
+            g = g.reshape(g.shape[:-1] + (1,) + g.shape[-1:])
+        ga = gb = None
+        if self.needs_input_grad[0]:
+            ga = unbroadcast_graph(matmul(g, b2.swapaxes(-1, -2)), a2.shape).reshape(a.shape)
+        if self.needs_input_grad[1]:
+            gb = unbroadcast_graph(matmul(a2.swapaxes(-1, -2), g), b2.shape).reshape(b.shape)
         return ga, gb
 
 

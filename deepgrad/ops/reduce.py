@@ -38,6 +38,13 @@ def _expand(g, in_shape, axes, keepdims):
     return g
 
 
+def _expand_graph(g, in_shape, axes, keepdims):
+    """``_expand`` for a gradient that is a Tensor."""
+    if keepdims or not axes:
+        return g
+    return g.reshape(tuple(1 if i in axes else n for i, n in enumerate(in_shape)))
+
+
 class Sum(Function):
     keeps_integers = True
     def forward(self, a, axis=None, keepdims=False):
@@ -49,6 +56,9 @@ class Sum(Function):
 
     def backward(self, g):
         return np.broadcast_to(_expand(g, self.shape, self.axes, self.keepdims), self.shape)
+
+    def graph_backward(self, g):
+        return _expand_graph(g, self.shape, self.axes, self.keepdims).broadcast_to(self.shape)
 
 
 class Mean(FloatMath):
@@ -63,6 +73,10 @@ class Mean(FloatMath):
     def backward(self, g):
         g = _expand(g, self.shape, self.axes, self.keepdims) / np.asarray(self.count, g.dtype)
         return np.broadcast_to(g, self.shape)
+
+    def graph_backward(self, g):
+        g = _expand_graph(g, self.shape, self.axes, self.keepdims) / np.asarray(self.count, g.dtype)
+        return g.broadcast_to(self.shape)
 
 
 class _Extreme(Function):

@@ -167,6 +167,7 @@ def _package_functions() -> set:
     found = {c for c in _all_subclasses(Function) if c.__module__.startswith("deepgrad.")}
     # a private base (``_Binary``, ``_Pool2D``) or the ``FloatMath`` mixin only shares code: its
     # subclasses are the ops
+    found = {c for c in found if not getattr(c, "refuses_backward", False)}  # FirstOrderOnly: raises by design
     return {c for c in found if not ((c.__name__.startswith("_") or c is FloatMath) and c.__subclasses__())}
 
 
