@@ -101,3 +101,49 @@ def real_array(a: np.ndarray) -> np.ndarray:
         return out
     raise TypeError(f"Cannot make a tensor of dtype {a.dtype} ({'text' if kind in 'US' else 'not numbers'}): "
                     "expected real numbers")
+
+
+# ----------------------------------------------------------------------------- size guard
+class AllocationError(MemoryError, ValueError):
+    """An array that cannot fit in the machine's memory, refused before anything is allocated.
+
+    Both a MemoryError (what it is) and a ValueError (a bad size argument), so either
+    ``except`` clause a caller already has catches it.
+    """
+
+
+_PHYSICAL_MEMORY: int | None = None
+
+
+def physical_memory() -> int:
+    """The machine's physical memory in bytes (pages x page size); 2**63 where the OS will not say."""
+    global _PHYSICAL_MEMORY
+    if _PHYSICAL_MEMORY is None:
+        import os
+
+        try:
+            _PHYSICAL_MEMORY = int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+        except (AttributeError, ValueError, OSError):  # no sysconf (Windows) or no such name
+            _PHYSICAL_MEMORY = 0
+        if _PHYSICAL_MEMORY <= 0:
+            _PHYSICAL_MEMORY = 2 ** 63
+    return _PHYSICAL_MEMORY
+
+
+def check_allocation(shape, dtype, what: str) -> None:
+    """Raise AllocationError if an array of ``shape`` and ``dtype`` needs more bytes than the machine has.
+
+    ``what`` names the op or weight in the message. The count is a Python int (no overflow),
+    so shapes like (10**6, 10**6) are refused in microseconds instead of failing halfway
+    through a MemoryError, or with NumPy's "array is too big".
+    """
+    dims = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    count = 1
+    for d in dims:
+        count *= int(d)
+    nbytes = count * np.dtype(dtype).itemsize
+    limit = physical_memory()
+    if nbytes > limit:
+        raise AllocationError(
+            f"{what}: an array of shape {tuple(int(d) for d in dims)} and dtype {np.dtype(dtype).name} "
+            f"needs {nbytes / 2**30:,.1f} GiB, more than this machine's {limit / 2**30:,.1f} GiB of memory")

@@ -166,6 +166,9 @@ class Layer:
         init = initializers.get(initializer if initializer is not None else "glorot_uniform")
         dtype = np.dtype(dtype) if dtype is not None else self.dtype
         shape = tuple(int(s) for s in shape)
+        if any(s < 0 for s in shape):
+            raise ValueError(f"{self.name}.add_weight: weight {name!r} would have a negative size, shape {shape}")
+        backend.check_allocation(shape, dtype, f"{self.name}.add_weight({name!r})")
         value = np.asarray(init(shape, dtype=dtype), dtype=dtype)
         var = Variable(value, trainable=trainable, name=f"{self.name}/{name or 'variable'}")
         var.constraint = constraints.get(constraint)

@@ -178,7 +178,16 @@ def to_array(x, dtype=None) -> np.ndarray:
         return np.asarray(x)
     if py is None:
         return np.asarray(x) if not _has_tensor(x) else np.stack([to_array(v) for v in x])
-    return np.asarray(x, dtype=py)
+    try:
+        return np.asarray(x, dtype=py)
+    except OverflowError:
+        # Python ints past int32 (e.g. a count of 10**12) widen to int64, as NumPy does
+        if py != "int32":
+            raise
+    try:
+        return np.asarray(x, dtype=np.int64)
+    except OverflowError:
+        raise ValueError(f"The integer value(s) {x!r} do not fit in 64 bits") from None
 
 
 def _has_tensor(x) -> bool:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import backend
 from ..autograd import Function, Tensor, unbroadcast
 from ..autograd.function import keeping_tensor
 
@@ -177,7 +178,15 @@ def flatten(a):
 
 
 def broadcast_to(x, shape):
-    return BroadcastTo.apply(x, shape=tuple(shape))
+    try:
+        shape = tuple(int(d) for d in ((shape,) if isinstance(shape, (int, np.integer)) else shape))
+    except (TypeError, ValueError):
+        raise TypeError(f"broadcast_to: `shape` must be an int or a sequence of ints, got {shape!r}") from None
+    if any(d < 0 for d in shape):
+        raise ValueError(f"broadcast_to: `shape` must not have negative sizes, got {shape}")
+    # the result is a view, but the first op on it (or its gradient) writes the whole size
+    backend.check_allocation(shape, keeping_tensor(x).dtype, "broadcast_to")
+    return BroadcastTo.apply(x, shape=shape)
 
 
 def concatenate(xs, axis=0):

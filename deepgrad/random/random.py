@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import backend
 from ..autograd import Tensor
 from ..ops import manipulation, math
 from ..ops.dtypes import standardize_dtype, to_array
@@ -21,6 +22,7 @@ def _shape(shape, op: str) -> tuple:
         raise ValueError(f"{op}: shape must be a tuple of non-negative integers, got {shape!r}") from None
     if any(n < 0 for n in shape):
         raise ValueError(f"{op}: shape must be a tuple of non-negative integers, got {shape}")
+    backend.check_allocation(shape, np.float64, op)  # drawn in float64
     return shape
 
 
@@ -95,6 +97,10 @@ def categorical(logits, num_samples, dtype="int32", seed=None):
                          f"got shape {z.shape}")
     if z.ndim == 1:
         return categorical(z[None], num_samples, dtype, seed)[0]
+    num_samples = int(num_samples)
+    if num_samples < 0:
+        raise ValueError(f"categorical: num_samples must not be negative, got {num_samples}")
+    backend.check_allocation((z.shape[0], num_samples, z.shape[1]), np.float64, "categorical")
     gen = numpy_generator(seed, "categorical")
     u = gen.random((z.shape[0], int(num_samples), z.shape[1]))
     gumbel = -np.log(-np.log(np.clip(u, np.finfo(np.float64).tiny, 1.0)))
