@@ -70,10 +70,21 @@ def to_floatx(array) -> np.ndarray:
         return np.asarray(array, dtype=_FLOATX)
     if array is None:
         raise TypeError("Cannot make a tensor of None: expected numbers")
-    a = np.asarray(array)
+    a = as_array(array)
     if a.dtype.kind in "fiub":
         return a.astype(_FLOATX)
     return real_array(a).astype(_FLOATX, copy=False)
+
+
+def as_array(data) -> np.ndarray:
+    """``np.asarray(data)``, with a ragged nested sequence (rows of different lengths) a clear ValueError."""
+    try:
+        return np.asarray(data)
+    except ValueError as e:
+        if "inhomogeneous" not in str(e) and "sequence" not in str(e):
+            raise
+        raise ValueError("Cannot make a tensor of a ragged nested sequence (its rows have different "
+                         "lengths or depths): pad the rows to one length first") from None
 
 
 def real_array(a: np.ndarray) -> np.ndarray:
@@ -97,7 +108,11 @@ def real_array(a: np.ndarray) -> np.ndarray:
         try:
             out = a.astype(np.float64)
         except (TypeError, ValueError) as e:
-            raise TypeError(f"The data is an object array that does not hold only real numbers: {e}") from e
+            # only on the error path: find the first element that is not a real number to name it
+            flat = a.reshape(-1)
+            bad = next((v for v in flat if not isinstance(v, (int, float, np.integer, np.floating, np.bool_))), None)
+            what = f"a {type(bad).__name__} ({bad!r:.40})" if bad is not None else "values that are not numbers"
+            raise TypeError(f"Cannot make a tensor of data that holds {what}: expected real numbers") from e
         return out
     raise TypeError(f"Cannot make a tensor of dtype {a.dtype} ({'text' if kind in 'US' else 'not numbers'}): "
                     "expected real numbers")

@@ -166,7 +166,14 @@ def to_array(x, dtype=None) -> np.ndarray:
     layers), integer and bool inputs stay integer and bool here, as Keras's ops keep them.
     """
     if dtype is not None:
-        return np.asarray(getattr(x, "data", x), dtype=standardize_dtype(dtype))
+        target, raw = standardize_dtype(dtype), getattr(x, "data", x)
+        if isinstance(raw, np.ndarray) and raw.dtype.kind in "biuf":
+            return np.asarray(raw, dtype=target)
+        a = backend.as_array(raw)
+        if np.dtype(target).kind != "c":
+            # None, text and complex are refused here, not turned into NaN or a dropped imaginary part
+            a = backend.real_array(a)
+        return np.asarray(a, dtype=target)
     if hasattr(x, "data") and isinstance(getattr(x, "data"), np.ndarray):
         return x.data  # a Tensor
     if isinstance(x, np.ndarray):
@@ -177,9 +184,12 @@ def to_array(x, dtype=None) -> np.ndarray:
     if py is None and not isinstance(x, (list, tuple)):
         return np.asarray(x)
     if py is None:
-        return np.asarray(x) if not _has_tensor(x) else np.stack([to_array(v) for v in x])
+        return backend.as_array(x) if not _has_tensor(x) else np.stack([to_array(v) for v in x])
     try:
         return np.asarray(x, dtype=py)
+    except ValueError:
+        backend.as_array(x)  # a ragged sequence: raises the clear error
+        raise
     except OverflowError:
         # Python ints past int32 (e.g. a count of 10**12) widen to int64, as NumPy does
         if py != "int32":
