@@ -112,7 +112,7 @@ def real_array(a: np.ndarray) -> np.ndarray:
             flat = a.reshape(-1)
             bad = next((v for v in flat if not isinstance(v, (int, float, np.integer, np.floating, np.bool_))), None)
             what = f"a {type(bad).__name__} ({bad!r:.40})" if bad is not None else "values that are not numbers"
-            raise TypeError(f"Cannot make a tensor of data that holds {what}: expected real numbers") from e
+            raise TypeError(f"Cannot make a tensor of an object array that holds {what}: expected real numbers") from e
         return out
     raise TypeError(f"Cannot make a tensor of dtype {a.dtype} ({'text' if kind in 'US' else 'not numbers'}): "
                     "expected real numbers")
