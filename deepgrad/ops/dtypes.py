@@ -203,3 +203,14 @@ def to_array(x, dtype=None) -> np.ndarray:
 def _has_tensor(x) -> bool:
     return any(hasattr(v, "data") and isinstance(getattr(v, "data"), np.ndarray) for v in x)
 
+
+
+def real_number(op: str, name: str, value) -> float:
+    """A numeric argument (a slope, a rate, an epsilon) as a float; anything else a TypeError naming it."""
+    if hasattr(value, "data") and isinstance(getattr(value, "data"), np.ndarray):
+        value = value.data  # a Tensor
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.reshape(()).item()
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{op}: `{name}` must be a real number, got {value!r}")
+    return float(value)
