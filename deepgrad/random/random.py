@@ -11,7 +11,7 @@ import numpy as np
 from .. import backend
 from ..autograd import Tensor
 from ..ops import manipulation, math
-from ..ops.dtypes import standardize_dtype, to_array
+from ..ops.dtypes import real_number, standardize_dtype, to_array
 from .seed_generator import numpy_generator
 
 
@@ -113,7 +113,7 @@ def dropout(inputs, rate, noise_shape=None, seed=None):
     ``noise_shape`` (None entries take the input's size) shares one mask along axes of size 1.
     Differentiable in ``inputs``: the gradient is the same mask times 1 / (1 - rate).
     """
-    rate = float(rate)
+    rate = real_number("dropout", "rate", rate)
     if not 0.0 <= rate < 1.0:
         raise ValueError(f"dropout: rate must be in [0, 1), got rate={rate}")
     x = inputs if isinstance(inputs, Tensor) else Tensor(to_array(inputs))

@@ -24,7 +24,7 @@ RAW_MESSAGES = (
     "must be real number, not", "float() argument must be", "int() argument must be",
     "inhomogeneous shape", "list index out of range", "tuple index out of range", "division by zero",
     "maximum recursion depth", "Unable to allocate", "array is too big", "negative dimensions are not allowed",
-    "takes from", "positional argument", "unexpected keyword argument 'axis'", "zero-size array to reduction",
+    "zero-size array to reduction",
 )
 
 
