@@ -55,12 +55,12 @@ class BaseRNN(Layer):
                  go_backwards=False, stateful=False, unroll=False, zero_output_for_mask=False, **kwargs):
         super().__init__(**kwargs)
         kind = type(self).__name__
-        if not isinstance(units, (int, np.integer)) or units <= 0:
+        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
             raise ValueError(f"{kind}: units must be a positive integer, got {units!r}")
-        if not 0 <= dropout < 1:
-            raise ValueError(f"{kind}: dropout must be in [0, 1), got {dropout}")
-        if not 0 <= recurrent_dropout < 1:
-            raise ValueError(f"{kind}: recurrent_dropout must be in [0, 1), got {recurrent_dropout}")
+        for name, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+            if isinstance(rate, bool) or not isinstance(rate, (int, float, np.integer, np.floating)) \
+                    or not 0 <= rate < 1:
+                raise ValueError(f"{kind}: {name} must be a number in [0, 1), got {rate!r}")
         self.units = int(units)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
