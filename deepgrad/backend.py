@@ -80,6 +80,8 @@ def as_array(data) -> np.ndarray:
     """``np.asarray(data)``, with a ragged nested sequence (rows of different lengths) a clear ValueError."""
     try:
         return np.asarray(data)
+    except UnicodeError:  # bytes mixed with text: NumPy tries to decode them
+        raise TypeError("Cannot make a tensor of text or bytes: expected real numbers") from None
     except ValueError as e:
         if "inhomogeneous" not in str(e) and "sequence" not in str(e):
             raise

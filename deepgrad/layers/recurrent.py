@@ -60,7 +60,7 @@ class BaseRNN(Layer):
         for name, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
             if isinstance(rate, bool) or not isinstance(rate, (int, float, np.integer, np.floating)) \
                     or not 0 <= rate < 1:
-                raise ValueError(f"{kind}: {name} must be a number in [0, 1), got {rate!r}")
+                raise ValueError(f"{kind}: {name} must be in [0, 1), got {rate!r}")
         self.units = int(units)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
