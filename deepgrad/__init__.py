@@ -13,7 +13,8 @@ __version__ = "0.1.0"
 # one module failing to import does not take the whole package down with it.
 _SUBMODULES = ("activations", "callbacks", "constraints", "datasets", "initializers", "layers", "losses",
                "metrics", "models", "optimizers", "preprocessing", "random", "regularizers", "saving",
-               "utils", "explain")
+               "utils", "explain", "visualization", "applications", "config", "dtype_policies",
+               "mixed_precision")
 _NAMES = {"Sequential": "models", "Model": "models", "Input": "layers", "GradientTape": "compat.gradient_tape"}
 
 

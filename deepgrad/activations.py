@@ -118,6 +118,61 @@ def log_sigmoid(x):
     return -ops.softplus(-_tensor(x))
 
 
+def celu(x, alpha=1.0):
+    """``x`` for ``x >= 0``, else ``alpha * (exp(x / alpha) - 1)``."""
+    return ops.celu(x, alpha=alpha)
+
+
+def glu(x, axis=-1):
+    """``a * sigmoid(b)``, ``x`` split into halves ``a`` and ``b`` along ``axis``."""
+    return ops.glu(x, axis=axis)
+
+
+def hard_shrink(x, threshold=0.5):
+    """``x`` where ``|x| > threshold``, else 0."""
+    return ops.hard_shrink(x, threshold=threshold)
+
+
+def hard_tanh(x):
+    """``clip(x, -1, 1)``."""
+    return ops.hard_tanh(x)
+
+
+def soft_shrink(x, threshold=0.5):
+    """``x - threshold`` above ``threshold``, ``x + threshold`` below ``-threshold``, else 0."""
+    return ops.soft_shrink(x, threshold=threshold)
+
+
+def sparse_plus(x):
+    """0 for ``x <= -1``, ``(x + 1)^2 / 4`` for ``-1 < x < 1``, ``x`` for ``x >= 1``."""
+    return ops.sparse_plus(x)
+
+
+def sparse_sigmoid(x):
+    """0 for ``x <= -1``, ``(x + 1) / 2`` for ``-1 < x < 1``, 1 for ``x >= 1``."""
+    return ops.sparse_sigmoid(x)
+
+
+def sparsemax(x, axis=-1):
+    """``max(x - tau(x), 0)``: the Euclidean projection of ``x`` onto the simplex along ``axis``."""
+    return ops.sparsemax(x, axis=axis)
+
+
+def squareplus(x, b=4):
+    """``(x + sqrt(x^2 + b)) / 2``."""
+    return ops.squareplus(x, b=b)
+
+
+def tanh_shrink(x):
+    """``x - tanh(x)``."""
+    return ops.tanh_shrink(x)
+
+
+def threshold(x, threshold, default_value):
+    """``x`` where ``x > threshold``, else ``default_value``."""
+    return ops.threshold(x, threshold, default_value)
+
+
 def exponential(x):
     return ops.exp(x)
 
@@ -131,7 +186,9 @@ def log_softmax(x, axis=-1):
 
 
 _FUNCTIONS = (linear, sigmoid, tanh, relu, relu6, leaky_relu, elu, selu, gelu, softplus, softsign,
-              silu, hard_sigmoid, hard_silu, mish, log_sigmoid, exponential, softmax, log_softmax)
+              silu, hard_sigmoid, hard_silu, mish, log_sigmoid, exponential, softmax, log_softmax,
+              celu, glu, hard_shrink, hard_tanh, soft_shrink, sparse_plus, sparse_sigmoid, sparsemax,
+              squareplus, tanh_shrink, threshold)
 _REGISTRY = Registry("activation", _FUNCTIONS, {"swish": silu, "hard_swish": hard_silu}, default=linear)
 
 
@@ -140,9 +197,10 @@ def serialize(activation) -> str:
     return "linear" if activation is None else _REGISTRY.serialize(activation)
 
 
-def deserialize(name, custom_objects=None):
-    """The activation called ``name`` (a Keras name or a key of ``custom_objects``); Keras's
+def deserialize(config, custom_objects=None):
+    """The activation called ``config`` (a Keras name or a key of ``custom_objects``); Keras's
     function configs ``{"class_name": "function", "config": "relu"}`` name it in ``config``."""
+    name = config
     if isinstance(name, dict):
         name = name.get("config", name.get("class_name"))
         if isinstance(name, dict):

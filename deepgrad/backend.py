@@ -1,7 +1,13 @@
-"""Floor 1: the array module, the float policy and the seeded random generator.
+"""Floor 1: the array module, the float policy and the seeded random generator, and the rest of
+``keras.backend``: dtype rules (``standardize_dtype``, ``result_type``), the image data format,
+the name counters (``get_uid``) and ``clear_session``.
 
 Process tuning (allocator, BLAS threads) and the thread pool are in ``deepgrad.runtime``."""
 from __future__ import annotations
+
+import functools
+import gc
+from collections import defaultdict
 
 import numpy as np
 
@@ -32,6 +38,22 @@ def epsilon() -> float:
 def set_epsilon(value: float) -> None:
     global _EPSILON
     _EPSILON = float(value)
+
+
+_IMAGE_DATA_FORMAT = "channels_last"
+
+
+def image_data_format() -> str:
+    """``'channels_last'`` (deepgrad's and Keras's default) or ``'channels_first'``."""
+    return _IMAGE_DATA_FORMAT
+
+
+def set_image_data_format(data_format: str) -> None:
+    global _IMAGE_DATA_FORMAT
+    value = str(data_format).lower()
+    if value not in ("channels_first", "channels_last"):
+        raise ValueError(f"Unknown image_data_format {data_format!r}: expected 'channels_first' or 'channels_last'")
+    _IMAGE_DATA_FORMAT = value
 
 
 def rng() -> np.random.Generator:
@@ -164,3 +186,171 @@ def check_allocation(shape, dtype, what: str) -> None:
         raise AllocationError(
             f"{what}: an array of shape {tuple(int(d) for d in dims)} and dtype {np.dtype(dtype).name} "
             f"needs {nbytes / 2**30:,.1f} GiB, more than this machine's {limit / 2**30:,.1f} GiB of memory")
+
+
+# --------------------------------------------------------------------------- dtypes (Keras's rules)
+# Types are promoted on a lattice rather than by NumPy's table (see deepgrad.ops.dtypes): each
+# type links to the types just above it; the result of several types is their least upper bound.
+_LATTICE = {
+    "bool": ("int",),
+    "int": ("uint8", "int8", "complex64"),
+    "uint8": ("int16", "uint16"),
+    "uint16": ("int32", "uint32"),
+    "uint32": ("int64", "uint64"),
+    "uint64": ("float",),
+    "int8": ("int16",),
+    "int16": ("int32",),
+    "int32": ("int64",),
+    "int64": ("float",),
+    "float": ("bfloat16", "float16"),
+    "bfloat16": ("float32",),
+    "float16": ("float32",),
+    "float32": ("float64", "complex64"),
+    "float64": ("complex128",),
+    "complex64": ("complex128",),
+    "complex128": (),
+}
+
+
+def _upper_bounds() -> dict:
+    """Each type with every type at or above it."""
+    bounds = {}
+    for node in _LATTICE:
+        seen, todo = {node}, [node]
+        while todo:
+            for up in _LATTICE[todo.pop()]:
+                if up not in seen:
+                    seen.add(up)
+                    todo.append(up)
+        bounds[node] = frozenset(seen)
+    return bounds
+
+
+_UPPER = _upper_bounds()
+_PYTHON = {bool: "bool", int: "int32", float: None, complex: "complex64"}  # None: floatx
+
+
+def standardize_dtype(dtype) -> str:
+    """A dtype given any way (``"float32"``, ``np.float32``, ``np.dtype``, ``float``) as its name."""
+    if dtype is None:
+        return floatx()
+    if hasattr(dtype, "dtype") and not isinstance(dtype, type):
+        dtype = dtype.dtype  # an array or Tensor
+    if isinstance(dtype, type) and dtype in _PYTHON:
+        return _PYTHON[dtype] or floatx()
+    if isinstance(dtype, str) and dtype in ("int", "float"):  # a NumPy dtype equals these strings too
+        return "int32" if dtype == "int" else floatx()
+    try:
+        name = np.dtype(dtype).name
+    except TypeError:
+        raise ValueError(f"Invalid dtype: {dtype!r}") from None
+    if name not in _UPPER:
+        raise ValueError(f"Invalid dtype: {dtype!r} (deepgrad's ops take bool, (u)int8-64, "
+                         "float16/32/64 and complex64/128)")
+    return name
+
+
+@functools.lru_cache(maxsize=512)
+def _least_upper_bound(nodes: frozenset) -> str:
+    common = frozenset.intersection(*[_UPPER[n] for n in nodes])
+    least = [c for c in common if common <= _UPPER[c]]
+    if len(least) != 1:  # pragma: no cover - the lattice has a least bound for every set
+        raise ValueError(f"no common dtype for {sorted(nodes)}")
+    return least[0]
+
+
+def _resolve_weak(node: str) -> str:
+    if node == "int":
+        return "int32"
+    if node == "float":
+        return floatx()
+    return node
+
+
+def result_type(*dtypes) -> str:
+    """The dtype an op on ``dtypes`` returns, by Keras's promotion rules.
+
+    Each argument is a dtype (name, NumPy type or ``np.dtype``), an array or Tensor (its
+    dtype), or a Python ``bool``/``int``/``float``/``complex`` value or type (weak).
+    ``result_type()`` with no argument is ``floatx``.
+    """
+    nodes = set()
+    for a in dtypes:
+        if a is None:
+            continue
+        kind = a if isinstance(a, type) and a in _PYTHON else type(a)
+        if kind in (int, float) and (isinstance(a, type) or not hasattr(a, "dtype")):
+            nodes.add("int" if kind is int else "float")  # a Python number: weak
+        elif kind is bool and not hasattr(a, "dtype"):
+            nodes.add("bool")
+        elif kind is complex and not hasattr(a, "dtype"):
+            nodes.add("complex64")
+        else:
+            nodes.add(standardize_dtype(a))
+    if not nodes:
+        return floatx()
+    return _resolve_weak(_least_upper_bound(frozenset(nodes)))
+
+
+
+
+def is_float_dtype(dtype) -> bool:
+    """True for float16, bfloat16, float32 and float64 (given any way ``standardize_dtype`` reads)."""
+    return standardize_dtype(dtype) in ("float16", "bfloat16", "float32", "float64")
+
+
+def is_int_dtype(dtype) -> bool:
+    """True for the signed and unsigned integer types."""
+    return "int" in standardize_dtype(dtype)
+
+
+# --------------------------------------------------------------------------- image data format
+_IMAGE_DATA_FORMAT = "channels_last"
+
+
+def image_data_format() -> str:
+    """``'channels_last'`` (images as ``(batch, height, width, channels)``) or ``'channels_first'``."""
+    return _IMAGE_DATA_FORMAT
+
+
+def set_image_data_format(data_format: str) -> None:
+    global _IMAGE_DATA_FORMAT
+    value = str(data_format).lower()
+    if value not in ("channels_first", "channels_last"):
+        raise ValueError(f"set_image_data_format: data_format must be 'channels_first' or 'channels_last', "
+                         f"got {data_format!r}")
+    _IMAGE_DATA_FORMAT = value
+
+
+# --------------------------------------------------------------------------- names and the session
+_UIDS: dict[str, int] = defaultdict(int)
+
+
+def get_uid(prefix: str = "") -> int:
+    """1, 2, 3, ... on successive calls with the same ``prefix`` (layer names count with it:
+    the first ``dense``, then ``dense_1``)."""
+    _UIDS[prefix] += 1
+    return _UIDS[prefix]
+
+
+def reset_uids() -> None:
+    _UIDS.clear()
+
+
+def clear_session(free_memory: bool = True) -> None:
+    """Start names afresh (``dense``, ``dense_1``, ... again) and, with ``free_memory``, collect the
+    garbage left by models no longer referenced."""
+    reset_uids()
+    if free_memory:
+        gc.collect()
+
+
+def is_keras_tensor(x) -> bool:
+    """True for a symbolic tensor (from ``Input`` and layer calls on it). Recognised by its class,
+    ``deepgrad.symbolic.KerasTensor``, which sits on a higher floor than this module."""
+    return any(c.__name__ == "KerasTensor" and c.__module__ == "deepgrad.symbolic" for c in type(x).__mro__)
+
+
+def backend() -> str:
+    """The name of the array library the ops compute with."""
+    return "numpy"

@@ -86,4 +86,9 @@ class MinMaxNorm(Constraint):
 max_norm, non_neg, unit_norm, min_max_norm = MaxNorm, NonNeg, UnitNorm, MinMaxNorm
 
 _REGISTRY = Registry("constraint", [MaxNorm, NonNeg, UnitNorm, MinMaxNorm], base=Constraint)
-serialize, deserialize, get = _REGISTRY.serialize, _REGISTRY.deserialize, _REGISTRY.get
+deserialize, get = _REGISTRY.deserialize, _REGISTRY.get
+
+
+def serialize(constraint):
+    """``{"class_name", "config"}`` for a constraint object; a built-in function by its name."""
+    return _REGISTRY.serialize(constraint)

@@ -257,10 +257,86 @@ class Orthogonal(RandomInitializer):
 OrthogonalInitializer = Orthogonal
 IdentityInitializer = Identity
 
+
+# ----------------------------------------------------------------- STFT kernels
+# Generalised cosine windows w[n] = sum_k (-1)^k a_k cos(2 pi k n / (M - 1)), as scipy.signal.windows
+# defines them; "periodic" (scipy's fftbins=True) takes M = N + 1 and drops the last sample.
+_COSINE_WINDOWS = {"hann": (0.5, 0.5), "hanning": (0.5, 0.5), "hamming": (0.54, 0.46),
+                   "blackman": (0.42, 0.5, 0.08), "boxcar": (1.0,), "rectangular": (1.0,), "ones": (1.0,)}
+
+
+def _window(name, length: int, periodic: bool) -> np.ndarray:
+    """A named window of ``length`` samples (scipy.signal.get_window's names; the cosine and
+    Bartlett windows in NumPy, any other name through SciPy when it is installed)."""
+    if isinstance(name, str) and name.lower() in (*_COSINE_WINDOWS, "bartlett", "triang"):
+        m = length + 1 if periodic else length
+        if m == 1:
+            return np.ones(length)
+        n = np.arange(m)
+        if name.lower() in ("bartlett", "triang"):
+            # bartlett: 1 - |2n / (M - 1) - 1|; triang never reaches zero at the ends
+            w = 1 - np.abs(2 * n / (m - 1) - 1) if name.lower() == "bartlett" else \
+                1 - np.abs((2 * n + 1 - m) / (m + m % 2))
+        else:
+            w = sum((-1) ** k * a * np.cos(2 * np.pi * k * n / (m - 1))
+                    for k, a in enumerate(_COSINE_WINDOWS[name.lower()]))
+        return w[:length]
+    try:
+        import scipy.signal
+    except ImportError:
+        raise ValueError(f"STFT: window {name!r} needs SciPy (pip install scipy); without it the windows are "
+                         f"{sorted([*_COSINE_WINDOWS, 'bartlett', 'triang'])}") from None
+    return scipy.signal.get_window(name, length, periodic)
+
+
+class STFT(Initializer):
+    """Kernels of a short-time Fourier transform as a 1-D convolution, shape (T, 1, F // 2 + 1):
+
+    kernel[t, 0, k] = cos (side "real") or sin (side "imag") of -2 pi t k / F, F = 2 (bins - 1),
+    times window[t] / scale, scale = sqrt(sum w^2) ("density"), sum |w| ("spectrum") or 1 (None).
+    ``window``: a window name (or a ``(name, parameter)`` tuple, through SciPy), the window's values,
+    or None for no window.
+    """
+
+    def __init__(self, side="real", window="hann", scaling="density", periodic=False):
+        if side not in ("real", "imag"):
+            raise ValueError(f"STFT: side must be 'real' or 'imag', got {side!r}")
+        if scaling is not None and scaling not in ("density", "spectrum"):
+            raise ValueError(f"STFT: scaling must be None, 'density' or 'spectrum', got {scaling!r}")
+        if isinstance(window, str):
+            _window(window, 1, False)  # an unknown name fails here, not when the kernel is built
+        self.side, self.window, self.scaling, self.periodic = side, window, scaling, periodic
+
+    def __call__(self, shape, dtype=None):
+        dtype = _dtype(dtype)
+        if len(shape) != 3:
+            raise ValueError(f"STFT initializer needs a shape (frame_length, channels, bins), got {tuple(shape)}")
+        frame_length, _, bins = shape
+        t = np.arange(frame_length).reshape(-1, 1, 1)
+        k = np.arange(bins).reshape(1, 1, -1)
+        angle = -2.0 * np.pi * t * k / ((bins - 1) * 2)
+        kernel = np.cos(angle) if self.side == "real" else np.sin(angle)
+        if self.window is not None:
+            win = self.window
+            named = isinstance(win, str) or (isinstance(win, tuple) and win and isinstance(win[0], str))
+            win = _window(win, frame_length, self.periodic) if named else np.asarray(win, np.float64)
+            if win.shape != (frame_length,):
+                raise ValueError(f"STFT: the window must have shape ({frame_length},), got {win.shape}")
+            scale = {"density": np.sqrt(np.sum(win ** 2)), "spectrum": np.sum(np.abs(win))}.get(self.scaling, 1.0)
+            kernel = kernel * win.reshape(-1, 1, 1) / scale
+        return kernel.astype(dtype)
+
+    def get_config(self):
+        window = self.window.tolist() if isinstance(self.window, np.ndarray) else self.window
+        return {"side": self.side, "window": window, "periodic": self.periodic, "scaling": self.scaling}
+
+
+STFTInitializer = STFT
+
 # ----------------------------------------------------------------- lookup by name
 _CLASSES = [Zeros, Ones, Constant, Identity, RandomNormal, RandomUniform, TruncatedNormal,
             VarianceScaling, GlorotUniform, GlorotNormal, HeUniform, HeNormal, LecunUniform,
-            LecunNormal, Orthogonal]
+            LecunNormal, Orthogonal, STFT]
 
 
 # the lower-case names as functions, as Keras exports them (initializers.glorot_uniform(...))
@@ -269,10 +345,16 @@ random_normal, random_uniform, truncated_normal = RandomNormal, RandomUniform, T
 variance_scaling, orthogonal = VarianceScaling, Orthogonal
 glorot_uniform, glorot_normal, he_uniform, he_normal = GlorotUniform, GlorotNormal, HeUniform, HeNormal
 lecun_uniform, lecun_normal = LecunUniform, LecunNormal
+stft = STFT
 
 
 _REGISTRY = Registry("initializer", _CLASSES, {
     "uniform": RandomUniform, "normal": RandomNormal, "one": Ones, "zero": Zeros,
-    "OrthogonalInitializer": Orthogonal, "IdentityInitializer": Identity,
+    "OrthogonalInitializer": Orthogonal, "IdentityInitializer": Identity, "STFTInitializer": STFT,
 }, base=Initializer, ignored_keys=("dtype",))
-serialize, deserialize, get = _REGISTRY.serialize, _REGISTRY.deserialize, _REGISTRY.get
+deserialize, get = _REGISTRY.deserialize, _REGISTRY.get
+
+
+def serialize(initializer):
+    """``{"class_name", "config"}`` for an initializer object; a built-in function by its name."""
+    return _REGISTRY.serialize(initializer)

@@ -114,4 +114,9 @@ orthogonal_regularizer = OrthogonalRegularizer
 
 _REGISTRY = Registry("regularizer", [L1, L2, L1L2, OrthogonalRegularizer],
                      {"l1_l2": L1L2, "l1l2": L1L2}, base=Regularizer)
-serialize, deserialize, get = _REGISTRY.serialize, _REGISTRY.deserialize, _REGISTRY.get
+deserialize, get = _REGISTRY.deserialize, _REGISTRY.get
+
+
+def serialize(regularizer):
+    """``{"class_name", "config"}`` for a regularizer object; a built-in function by its name."""
+    return _REGISTRY.serialize(regularizer)

@@ -8,7 +8,7 @@ import deepgrad as dg
 from deepgrad import activations
 from oracle import check_gradients, compare_with_torch
 
-KINKS = (0.0, 1.0, 4.0, 6.0, -3.0, 3.0)
+KINKS = (0.0, 1.0, 4.0, 6.0, -3.0, 3.0, -1.0, 0.5, -0.5, 0.2)
 
 
 def inputs(shape=(4, 6), dtype=np.float64, seed=0):
@@ -50,7 +50,38 @@ CASES = {
     "softmax": (activations.softmax, lambda x: torch.softmax(x, dim=-1)),
     "softmax_axis0": (lambda x: activations.softmax(x, axis=0), lambda x: torch.softmax(x, dim=0)),
     "log_softmax": (activations.log_softmax, lambda x: torch.log_softmax(x, dim=-1)),
+    "celu": (activations.celu, F.celu),
+    "celu_alpha": (lambda x: activations.celu(x, alpha=2.5), lambda x: F.celu(x, alpha=2.5)),
+    "hard_shrink": (activations.hard_shrink, F.hardshrink),
+    "hard_shrink_1": (lambda x: activations.hard_shrink(x, threshold=1.0), lambda x: F.hardshrink(x, 1.0)),
+    "hard_tanh": (activations.hard_tanh, F.hardtanh),
+    "soft_shrink": (activations.soft_shrink, F.softshrink),
+    "soft_shrink_3": (lambda x: activations.soft_shrink(x, threshold=3.0), lambda x: F.softshrink(x, 3.0)),
+    # 0 below -1, (x + 1)^2 / 4 between, x above 1
+    "sparse_plus": (activations.sparse_plus,
+                    lambda x: torch.where(x <= -1, 0 * x, torch.where(x >= 1, x, (x + 1) ** 2 / 4))),
+    "sparse_sigmoid": (activations.sparse_sigmoid, lambda x: torch.clamp((x + 1) / 2, 0, 1)),
+    "sparsemax": (activations.sparsemax, lambda x: _torch_sparsemax(x, -1)),
+    "sparsemax_axis0": (lambda x: activations.sparsemax(x, axis=0), lambda x: _torch_sparsemax(x, 0)),
+    "squareplus": (activations.squareplus, lambda x: (x + torch.sqrt(x * x + 4)) / 2),
+    "squareplus_b": (lambda x: activations.squareplus(x, b=0.5), lambda x: (x + torch.sqrt(x * x + 0.5)) / 2),
+    "tanh_shrink": (activations.tanh_shrink, F.tanhshrink),
+    "threshold": (lambda x: activations.threshold(x, 0.2, -3.0), lambda x: F.threshold(x, 0.2, -3.0)),
 }
+
+
+def _torch_sparsemax(x, dim):
+    """Martins & Astudillo (2016): tau from the sorted values, k = #{j: 1 + j z_(j) > sum_{i<=j} z_(i)};
+    torch differentiates through the sort."""
+    z = torch.sort(x, dim=dim, descending=True).values
+    cumsum = torch.cumsum(z, dim=dim)
+    shape = [1] * x.dim()
+    shape[dim] = -1
+    j = torch.arange(1, x.shape[dim] + 1, dtype=x.dtype).view(shape)
+    support = 1 + j * z > cumsum
+    k = support.sum(dim=dim, keepdim=True)
+    tau = (torch.gather(cumsum, dim, k - 1) - 1) / k.to(x.dtype)
+    return torch.clamp(x - tau, min=0)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -114,3 +145,30 @@ def test_get_serialize_deserialize():
         activations.get("relux")
     with pytest.raises(ValueError, match="Could not interpret"):
         activations.get(3)
+
+
+def test_glu_against_torch():
+    compare_with_torch(activations.glu, lambda x: F.glu(x, dim=-1), [inputs((3, 8))])
+    compare_with_torch(lambda x: activations.glu(x, axis=0), lambda x: F.glu(x, dim=0), [inputs((4, 3), seed=2)])
+
+
+def test_central_differences_for_new_activations():
+    for fn in (activations.celu, activations.glu, activations.squareplus, activations.sparsemax,
+               activations.sparse_plus, activations.tanh_shrink, activations.soft_shrink):
+        check_gradients(fn, [inputs((2, 6), seed=4)])
+
+
+def test_sparsemax_is_a_distribution_with_zeros():
+    y = activations.sparsemax(inputs((5, 7), seed=5)).data
+    np.testing.assert_allclose(y.sum(-1), 1.0, rtol=1e-12)
+    assert np.all(y >= 0) and np.any(y == 0)
+
+
+def test_new_activations_by_name_and_round_trip():
+    for name in ["celu", "glu", "hard_shrink", "hard_tanh", "soft_shrink", "sparse_plus", "sparse_sigmoid",
+                 "sparsemax", "squareplus", "tanh_shrink", "threshold"]:
+        fn = activations.get(name)
+        assert fn is getattr(activations, name)
+        assert activations.serialize(fn) == name
+        assert activations.deserialize(name) is fn
+        assert activations.deserialize({"class_name": "function", "config": name}) is fn

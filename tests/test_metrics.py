@@ -248,3 +248,100 @@ def test_crossentropy_metrics_run_the_losses_formulas(monkeypatch, name):
     y_true = np.array([1, 0]) if name.startswith("sparse") else np.array([[0.0, 1.0], [1.0, 0.0]])
     value = getattr(metrics, name)(y_true, np.array([[0.3, 0.7], [0.6, 0.4]], np.float32))
     assert calls == [False] and isinstance(value, np.ndarray) and value.shape == (2,)
+
+
+# ----------------------------------------------------------------- against scikit-learn and SciPy
+def test_r2_score_against_sklearn(rng):
+    from sklearn.metrics import r2_score
+
+    y = rng.standard_normal((45, 3))
+    p = y + 0.5 * rng.standard_normal((45, 3)) * np.array([1.0, 2.0, 0.3])
+    w = rng.random(45)
+    for aggregation, multioutput in [("uniform_average", "uniform_average"),
+                                     ("variance_weighted_average", "variance_weighted"), (None, "raw_values")]:
+        got = accumulate(metrics.R2Score(class_aggregation=aggregation), y, p, w)
+        np.testing.assert_allclose(got, r2_score(y, p, sample_weight=w, multioutput=multioutput), rtol=1e-6)
+    # adjusted R^2 with p regressors over n = 135 values: 1 - (1 - R^2)(n - 1) / (n - p - 1)
+    plain = r2_score(y, p)
+    assert accumulate(metrics.R2Score(num_regressors=4), y, p) == pytest.approx(1 - (1 - plain) * 134 / 130)
+
+
+def test_f_scores_against_sklearn(rng):
+    from sklearn.metrics import f1_score, fbeta_score
+
+    y = (rng.random((50, 4)) > 0.5).astype(np.float64)
+    p = rng.random((50, 4))
+    w = rng.random(50)
+    hard = (p > 0.4).astype(int)
+    for average in [None, "micro", "macro", "weighted"]:
+        got = accumulate(metrics.F1Score(average=average, threshold=0.4), y, p, w)
+        np.testing.assert_allclose(got, f1_score(y, hard, average=average, sample_weight=w), rtol=1e-5)
+        got = accumulate(metrics.FBetaScore(average=average, beta=2.0, threshold=0.4), y, p, w)
+        np.testing.assert_allclose(got, fbeta_score(y, hard, beta=2.0, average=average, sample_weight=w), rtol=1e-5)
+    # threshold None: the best class of each row is the prediction (multi-class F1)
+    labels = rng.integers(0, 4, 50)
+    got = accumulate(metrics.F1Score(average="macro"), np.eye(4)[labels], p)
+    assert got == pytest.approx(f1_score(labels, p.argmax(1), average="macro"), rel=1e-5)
+
+
+def test_iou_against_sklearn_jaccard(rng):
+    from sklearn.metrics import jaccard_score
+
+    y, p = rng.integers(0, 4, (30, 5)), rng.integers(0, 4, (30, 5))
+    w = rng.integers(0, 3, (30, 5))
+    expected = jaccard_score(y.ravel(), p.ravel(), average=None, sample_weight=w.ravel())
+    assert accumulate(metrics.MeanIoU(num_classes=4), y, p, w) == pytest.approx(expected.mean(), rel=1e-6)
+    assert accumulate(metrics.IoU(4, target_class_ids=[1, 3]), y, p, w) == \
+        pytest.approx(expected[[1, 3]].mean(), rel=1e-6)
+    scores = rng.random((30, 5, 4))
+    assert accumulate(metrics.OneHotMeanIoU(num_classes=4), np.eye(4)[y], scores) == pytest.approx(
+        jaccard_score(y.ravel(), scores.argmax(-1).ravel(), average="macro"), rel=1e-6)
+    probs = rng.random(60)
+    truth = (rng.random(60) > 0.5).astype(int)
+    assert accumulate(metrics.BinaryIoU(target_class_ids=[1], threshold=0.3), truth, probs) == pytest.approx(
+        jaccard_score(truth, (probs >= 0.3).astype(int)), rel=1e-6)
+
+
+def test_correlations_against_scipy(rng):
+    from scipy.stats import pearsonr
+
+    y, p = rng.standard_normal((12, 9)), rng.standard_normal((12, 9))
+    expected = np.array([pearsonr(a, b)[0] for a, b in zip(y, p)])
+    np.testing.assert_allclose(metrics.pearson_correlation(y, p), expected, rtol=1e-10)
+    assert accumulate(metrics.PearsonCorrelation(), y, p) == pytest.approx(expected.mean(), rel=1e-9)
+    # Lin's concordance where Keras's covariance term agrees with it: y_true and y_pred of one mean
+    p = p - p.mean(1, keepdims=True) + y.mean(1, keepdims=True)
+    lin = 2 * np.mean((y - y.mean(1, keepdims=True)) * (p - p.mean(1, keepdims=True)), 1) / (y.var(1) + p.var(1))
+    np.testing.assert_allclose(metrics.concordance_correlation(y, p), lin, rtol=1e-5)
+
+
+def test_confusion_counts_and_rates_by_hand():
+    y = np.array([1, 1, 1, 0, 0, 0, 1, 0], np.float32)
+    p = np.array([0.9, 0.6, 0.2, 0.7, 0.1, 0.4, 0.8, 0.3], np.float32)
+    w = np.array([1, 2, 1, 1, 3, 1, 1, 2], np.float32)
+    assert accumulate(metrics.TruePositives(), y, p, w) == 4.0      # 0.9, 0.6 (w 2), 0.8
+    assert accumulate(metrics.FalsePositives(), y, p, w) == 1.0     # 0.7
+    assert accumulate(metrics.TrueNegatives(), y, p, w) == 6.0      # 0.1 (w 3), 0.4, 0.3 (w 2)
+    assert accumulate(metrics.FalseNegatives(), y, p, w) == 1.0     # 0.2
+    assert accumulate(metrics.TruePositives(thresholds=[0.15, 0.65]), y, p) == [4.0, 2.0]
+    counts = metrics.FalsePositives(thresholds=[0.0, 0.5, 1.0])
+    counts.update_state(y, p)
+    np.testing.assert_array_equal(counts.accumulator, [4.0, 1.0, 0.0])
+    # recall >= 0.75 needs a threshold below 0.6 (3 of 4 positives above it): precision 3 / 4 at t in [0.4, 0.6)
+    assert accumulate(metrics.PrecisionAtRecall(0.75), y, p) == pytest.approx(0.75)
+    # precision 1 holds above 0.7 only: recall 2 / 4
+    assert accumulate(metrics.RecallAtPrecision(1.0), y, p) == pytest.approx(0.5)
+    # specificity 1 needs t >= 0.7 (above the negative at 0.7): 0.8 and 0.9 of the positives, 2 / 4
+    assert accumulate(metrics.SensitivityAtSpecificity(1.0), y, p) == pytest.approx(0.5)
+    # sensitivity 1 needs t below 0.2, where only the negative at 0.1 is predicted negative: 1 / 4
+    assert accumulate(metrics.SpecificityAtSensitivity(1.0), y, p) == pytest.approx(0.25)
+
+
+def test_iou_per_sample_weights_cover_every_label_of_the_sample(rng):
+    y, p = rng.integers(0, 3, (6, 2, 2)), rng.integers(0, 3, (6, 2, 2))
+    w = rng.random(6)
+    per_sample = accumulate(metrics.MeanIoU(3, dtype="float64"), y, p, w)
+    per_label = accumulate(metrics.MeanIoU(3, dtype="float64"), y, p, np.broadcast_to(w[:, None, None], y.shape))
+    assert per_sample == pytest.approx(per_label, rel=1e-12) and per_sample > 0
+    with pytest.raises(ValueError, match=r"sample_weight of shape \(4, 1, 1\) does not match labels of shape"):
+        metrics.MeanIoU(3).update_state(y, p, np.ones(4, int))

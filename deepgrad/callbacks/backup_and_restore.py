@@ -13,6 +13,7 @@ from ..files import assign_arrays, load_safetensors, save_safetensors, weights_t
 from .callback import Callback
 
 _BACKUP_FILE = "backup.safetensors"
+_PREVIOUS_FILE = "backup.previous.safetensors"
 
 
 class BackupAndRestore(Callback):
@@ -26,9 +27,13 @@ class BackupAndRestore(Callback):
 
     With an integer ``save_freq``, a resumed run restarts the epoch the backup was taken in
     from its first batch (as Keras does), so only ``"epoch"`` backups resume bit-exactly.
+
+    ``double_checkpoint`` keeps the backup before the last one too, and restores it when the
+    last cannot be read (a damaged disk or file): twice the space, one more chance.
     """
 
-    def __init__(self, backup_dir, save_freq="epoch", delete_checkpoint: bool = True):
+    def __init__(self, backup_dir, save_freq="epoch", double_checkpoint: bool = False,
+                 delete_checkpoint: bool = True):
         super().__init__()
         if not backup_dir:
             raise ValueError("BackupAndRestore: backup_dir is required")
@@ -37,6 +42,7 @@ class BackupAndRestore(Callback):
         self.backup_dir = os.fspath(backup_dir)
         self.save_freq = save_freq
         self.delete_checkpoint = delete_checkpoint
+        self.double_checkpoint = double_checkpoint
         self._current_epoch = 0
         self._batches_seen = 0
         self._resume_epoch = None   # the epoch after the restored backup, for fit to start at
@@ -44,6 +50,10 @@ class BackupAndRestore(Callback):
     @property
     def _path(self) -> str:
         return os.path.join(self.backup_dir, _BACKUP_FILE)
+
+    @property
+    def _previous_path(self) -> str:
+        return os.path.join(self.backup_dir, _PREVIOUS_FILE)
 
     # ----------------------------------------------------------------- writing
     def _backup(self, last_epoch: int) -> None:
@@ -58,6 +68,8 @@ class BackupAndRestore(Callback):
                 "numpy_random": [np_state[0], int(np_state[2]), int(np_state[3]), float(np_state[4])],
                 "python_random": [py_state[0], list(py_state[1]), py_state[2]]}
         os.makedirs(self.backup_dir, exist_ok=True)
+        if self.double_checkpoint and os.path.exists(self._path):
+            os.replace(self._path, self._previous_path)  # the last backup becomes the previous one
         save_safetensors(arrays, self._path, metadata={"backup": json.dumps(meta)})
 
     # ----------------------------------------------------------------- restoring
@@ -68,8 +80,14 @@ class BackupAndRestore(Callback):
         return int(json.loads(load_safetensors(self._path)[1]["backup"])["epoch"])
 
     def _restore(self) -> None:
-        arrays, metadata = load_safetensors(self._path)
-        meta = json.loads(metadata["backup"])
+        try:
+            arrays, metadata = load_safetensors(self._path)
+            meta = json.loads(metadata["backup"])
+        except Exception:
+            if not (self.double_checkpoint and os.path.exists(self._previous_path)):
+                raise
+            arrays, metadata = load_safetensors(self._previous_path)  # the last backup is unreadable
+            meta = json.loads(metadata["backup"])
         assign_arrays(self.model, {k[len("weights/"):]: v for k, v in arrays.items() if k.startswith("weights/")},
                       self._path)
         state = {k[len("optimizer/"):]: v for k, v in arrays.items() if k.startswith("optimizer/")}
@@ -85,7 +103,7 @@ class BackupAndRestore(Callback):
     # ----------------------------------------------------------------- hooks
     def on_train_begin(self, logs=None):
         self._resume_epoch = None
-        if os.path.exists(self._path):
+        if os.path.exists(self._path) or (self.double_checkpoint and os.path.exists(self._previous_path)):
             self._restore()
 
     def resume_epoch(self) -> int | None:
@@ -107,7 +125,9 @@ class BackupAndRestore(Callback):
             self._backup(epoch)
 
     def on_train_end(self, logs=None):
-        if self.delete_checkpoint and os.path.exists(self._path):
-            os.remove(self._path)
+        if self.delete_checkpoint and (os.path.exists(self._path) or os.path.exists(self._previous_path)):
+            for path in (self._path, self._previous_path):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(path)
             with contextlib.suppress(OSError):  # the directory goes too when nothing else is in it
                 os.rmdir(self.backup_dir)

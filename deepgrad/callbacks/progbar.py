@@ -1,9 +1,11 @@
 """``Progbar``: the Keras progress bar.
 
-verbose=1, during an epoch:  ``  1/469 [..............................] - ETA: 12s - loss: 2.3012``
-and at its end:              ``469/469 [==============================] - 6s 13ms/step - loss: 0.2932``
+verbose=1, during an epoch:  ``  1/469 [....................] - ETA: 12s - loss: 2.3012``
+and at its end:              ``469/469 [====================] - 6s 13ms/step - loss: 0.2932``
 verbose=2, one line per epoch: ``469/469 - 6s - loss: 0.2932 - 6s/epoch - 13ms/step``.
-On a terminal the bar is redrawn in place with ``\\r``; otherwise each update is a new line.
+On a terminal the bar is redrawn in place with ``\\r``. When standard output is not a
+terminal, or interactive logging is off (``deepgrad.config.disable_interactive_logging``),
+only the final line of each bar is printed: one plain line per epoch, as Keras logs on a server.
 Redraws happen at most every ``interval`` seconds (the final update always), so a fast
 training loop pays nothing measurable for it.
 """
@@ -13,6 +15,8 @@ import math
 import os
 import sys
 import time
+
+from .. import config
 
 
 def _format_time(seconds: float, unit_name: str) -> str:
@@ -31,8 +35,14 @@ def _format_eta(eta: float) -> str:
     return f"{eta:.0f}s"
 
 
+def _is_terminal(stream) -> bool:
+    """Whether a bar redrawn in place with ``\\r`` shows as one line: a terminal or a notebook."""
+    return ((hasattr(stream, "isatty") and stream.isatty()) or "ipykernel" in sys.modules
+            or "PYCHARM_HOSTED" in os.environ)
+
+
 class Progbar:
-    def __init__(self, target, width: int = 30, verbose: int = 1, interval: float = 0.1, stateful_metrics=None,
+    def __init__(self, target, width: int = 20, verbose: int = 1, interval: float = 0.05, stateful_metrics=None,
                  stateless_metrics=None, unit_name: str = "step"):
         if stateful_metrics is not None and stateless_metrics is not None:
             raise ValueError("Progbar: pass only one of stateful_metrics (listed names are shown as given, "
@@ -45,8 +55,7 @@ class Progbar:
         self.stateful_metrics = set(stateful_metrics or ())
         self.stateless_metrics = None if stateless_metrics is None else set(stateless_metrics)
         stream = sys.stdout
-        self._dynamic_display = ((hasattr(stream, "isatty") and stream.isatty())
-                                 or "ipykernel" in sys.modules or "PYCHARM_HOSTED" in os.environ)
+        self._dynamic_display = config.is_interactive_logging_enabled() and _is_terminal(stream)
         self._total_width = 0
         self._seen_so_far = 0
         self._values: dict[str, list] = {}   # name -> [weighted sum, count] (or [value, 1] if stateful)
@@ -101,8 +110,8 @@ class Progbar:
         per_step = self._estimate_step_duration(current, now)
 
         if self.verbose == 1:
-            if now - self._last_update < self.interval and not finalize:
-                return
+            if not finalize and (now - self._last_update < self.interval or not self._dynamic_display):
+                return  # not redrawn in place: only the final line is printed
             if self.target is not None:
                 digits = int(math.log10(self.target)) + 1 if self.target > 0 else 1
                 bar = f"{current:{digits}d}/{self.target} ["

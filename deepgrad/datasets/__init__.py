@@ -10,6 +10,7 @@ import importlib.util
 import os
 
 from . import cifar10, cifar100, digits, fashion_mnist, mnist, mnist_subset, sources, xor
+from . import boston_housing, california_housing, imdb, reuters
 from .sources import DatasetFormatError, DatasetNotFoundError
 
 _FILE_BASED = {"mnist": mnist, "fashion_mnist": fashion_mnist, "cifar10": cifar10, "cifar100": cifar100}
@@ -61,3 +62,4 @@ def available() -> list:
 
 __all__ = ["DatasetFormatError", "DatasetNotFoundError", "NAMES", "available", "cifar10", "cifar100",
            "digits", "fashion_mnist", "load", "mnist", "mnist_subset", "sources", "where", "xor"]
+__all__ += ["boston_housing", "california_housing", "imdb", "reuters"]

@@ -22,6 +22,7 @@ import os
 from .. import __version__
 from . import safetensors_format as st
 from .archive import read_archive, write_archive
+from .keras_model_file import save_keras_model
 from .safetensors_format import UnsafeFileError
 from .weights import weights_to_arrays
 
@@ -34,9 +35,18 @@ MAX_JSON_BYTES = 64 * 1024 * 1024
 
 
 def save_model(model, filepath, overwrite: bool = True, **kwargs) -> None:
-    """Write ``model`` to one zip file (any extension; ``.deepgrad`` or ``.keras`` suggested)."""
+    """Write ``model`` to one zip file: a path ending in ``.keras`` gets Keras 3's own format
+    (keras_model_file.py), any other (``.deepgrad`` suggested) deepgrad's safetensors zip."""
+    include_optimizer = kwargs.pop("include_optimizer", True)
+    kwargs.pop("zipped", None)
     if kwargs:
         raise TypeError(f"save_model: unexpected keyword argument(s) {sorted(kwargs)}")
+    if os.fspath(filepath).endswith((".h5", ".hdf5")):
+        raise ValueError(f"save_model: deepgrad does not write the legacy HDF5 model format ({filepath!r}); "
+                         "save as '.keras' (Keras 3's format, which Keras and deepgrad both read)")
+    if os.fspath(filepath).endswith(".keras"):
+        save_keras_model(model, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+        return
     compile_config = model.get_compile_config()
     config = {"format_version": FORMAT_VERSION, "class_name": type(model).__name__, "config": model.get_config(),
               "compile_config": compile_config}

@@ -57,12 +57,20 @@ from .reshaping import (
 from .conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from .rnn import RNN
 from .rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
-from .wrappers import Bidirectional, TimeDistributed
+from .wrappers import Bidirectional, TimeDistributed, Wrapper
+from .reversible_embedding import ReversibleEmbedding
+from .torch_module_wrapper import TorchModuleWrapper
+from .other_backends import FlaxLayer, JaxLayer, TFSMLayer
 from .preprocessing_image import (
     CenterCrop, RandomBrightness, RandomContrast, RandomCrop, RandomFlip, RandomGrayscale, RandomInvert,
     RandomRotation, RandomTranslation, RandomZoom, Rescaling, Resizing,
 )
 from .preprocessing_image import AutoContrast, Pipeline, RandomShear, Solarization
+from .preprocessing_image import (
+    AugMix, ContrastLimitedAdaptiveHistogramEqualization, CutMix, Equalization, MaxNumBoundingBoxes, MixUp,
+    RandAugment, RandomColorDegeneration, RandomColorJitter, RandomElasticTransform, RandomErasing,
+    RandomGaussianBlur, RandomHue, RandomPerspective, RandomPosterization, RandomSaturation, RandomSharpness,
+)
 
 __all__ = [
     "Activation", "Add", "Average", "AveragePooling1D", "AveragePooling2D", "AvgPool1D", "AvgPool2D",
@@ -98,6 +106,14 @@ __all__ += [
     "RandomInvert", "RandomRotation", "RandomTranslation", "RandomZoom", "Rescaling", "Resizing",
     "AutoContrast", "Pipeline", "RandomShear", "Solarization",
 ]
+__all__ += [
+    "RandomHue", "RandomSaturation", "RandomSharpness", "RandomPosterization", "RandomColorJitter",
+    "RandomColorDegeneration", "RandomErasing", "RandomGaussianBlur", "RandomPerspective",
+    "RandomElasticTransform", "Equalization", "ContrastLimitedAdaptiveHistogramEqualization", "MixUp", "CutMix",
+    "AugMix", "RandAugment", "MaxNumBoundingBoxes",
+]
+
+__all__ += ["FlaxLayer", "JaxLayer", "ReversibleEmbedding", "TFSMLayer", "TorchModuleWrapper", "Wrapper"]
 
 # every public layer class by the class name model files store (aliases such as MaxPool2D included)
 _REGISTRY = Registry("layer", snake_case=False, base=Layer)

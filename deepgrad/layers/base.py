@@ -2,27 +2,49 @@
 from __future__ import annotations
 
 import inspect
-from collections import defaultdict
-
 import numpy as np
 
-from .. import backend, constraints, initializers, regularizers
+from .. import allocation, backend, constraints, dtype_policies, initializers, regularizers
 from ..autograd import Tensor, Variable, no_grad
 from ..naming import to_snake_case
 from ..symbolic import KerasTensor, call_symbolic, flatten
 
-_name_counts: dict[str, int] = defaultdict(int)
-
-
 def unique_name(base: str) -> str:
-    """``dense``, ``dense_1``, ``dense_2``, ... as Keras names them."""
-    n = _name_counts[base]
-    _name_counts[base] += 1
+    """``dense``, ``dense_1``, ``dense_2``, ... as Keras names them (from ``backend.get_uid``)."""
+    n = backend.get_uid(base) - 1
     return base if n == 0 else f"{base}_{n}"
 
 
 def reset_names() -> None:
-    _name_counts.clear()
+    backend.reset_uids()
+
+
+def _layer_policy(dtype, name: str, cls: str):
+    """``(policy, variable dtype)`` of a layer made with ``dtype`` (a name, a NumPy dtype, a
+    policy or its config dict); ``(None, None)`` when neither ``dtype`` nor a global policy is
+    given (the layer then follows ``floatx``), ``(None, dtype)`` for a string dtype (text
+    layers). Quantized policies are refused here, by mode."""
+    if dtype is None:
+        if dtype_policies._global_policy is None:
+            return None, None
+        dtype = dtype_policies.dtype_policy()
+    if isinstance(dtype, str) and dtype == "string":  # Keras's text dtype: Python strings in object arrays
+        return None, np.dtype(object)
+    if not isinstance(dtype, (dict, dtype_policies.DTypePolicy)) and str(dtype) not in ("bfloat16", "mixed_float16",
+                                                                                      "mixed_bfloat16"):
+        try:
+            kind = None if str(dtype).startswith(dtype_policies.QUANTIZATION_MODES) else np.dtype(dtype).kind
+        except TypeError:  # not a NumPy dtype: dtype_policies.get says what is wrong with it
+            kind = None
+        if kind in ("U", "S", "O"):
+            return None, np.dtype(dtype)
+    policy = dtype_policies.get(dtype)
+    if isinstance(policy, dtype_policies.DTypePolicyMap):
+        policy = policy[name]
+    if policy.quantization_mode is not None:
+        raise NotImplementedError(f"{cls} {name!r}: the dtype policy {policy.name!r} quantizes with mode "
+                                  f"{policy.quantization_mode!r}, which deepgrad's layers do not run")
+    return policy, policy.numpy_variable_dtype
 
 
 def _to_tensor(x, dtype, float_inputs: bool = False) -> Tensor:
@@ -40,6 +62,52 @@ def _to_tensor(x, dtype, float_inputs: bool = False) -> Tensor:
     return Tensor(x.astype(dtype, copy=False))
 
 
+# the argument values a config can hold as they are (Keras's rule for automatic configs)
+_PLAIN_TYPES = (str, int, float, bool, type(None))
+
+
+def _plain(value) -> bool:
+    """True when ``value`` is a plain value, or lists, tuples and dicts of them."""
+    if isinstance(value, (list, tuple)):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    return isinstance(value, (_PLAIN_TYPES, np.integer, np.floating, np.bool_))
+
+
+def _constructor_arguments(cls, args, kwargs) -> dict:
+    """The arguments a layer was constructed with, by name, defaults filled in and ``**kwargs``
+    merged, as Keras records them for a layer without its own ``get_config``:
+    ``{"arguments": {...}}``, or ``{"error": why}`` when they cannot make a config."""
+    signature = inspect.signature(cls.__init__)
+    try:
+        bound = signature.bind(None, *args, **kwargs)
+    except TypeError as e:  # __init__ itself will say what is wrong
+        return {"error": f"its arguments do not match {cls.__name__}.__init__ ({e})"}
+    bound.apply_defaults()
+    arguments = dict(bound.arguments)
+    params = list(signature.parameters.values())
+    arguments.pop(params[0].name, None)  # self
+    for p in params[1:]:
+        if p.kind is inspect.Parameter.VAR_KEYWORD:
+            arguments.update(arguments.pop(p.name, {}))
+        elif p.kind is inspect.Parameter.VAR_POSITIONAL and arguments.pop(p.name, ()):
+            return {"error": f"{cls.__name__}.__init__ was given variadic positional arguments (*{p.name})"}
+        elif p.kind is inspect.Parameter.POSITIONAL_ONLY:
+            return {"error": f"{cls.__name__}.__init__ takes the positional-only argument {p.name!r}"}
+    arguments.pop("name", None)  # get_config writes the layer's own name
+    bad = sorted(k for k, v in arguments.items() if not _plain(v))
+    if bad:
+        return {"error": f"the argument(s) {bad} of {cls.__name__}.__init__ are not plain values "
+                         "(str, int, float, bool, None, or lists and dicts of them)"}
+    return {"arguments": arguments}
+
+
+def dtype_name(dtype) -> str:
+    """A layer's dtype as a config writes it: ``"float32"``, ..., ``"string"`` for text."""
+    return "string" if np.dtype(dtype) == np.dtype(object) else str(np.dtype(dtype))
+
+
 def _shape_of(x):
     if isinstance(x, (list, tuple)):
         return [_shape_of(t) for t in x]
@@ -53,6 +121,14 @@ class Layer:
     as Keras passes it), casts inputs to the layer's dtype and passes ``training`` and
     ``mask`` on to ``call`` when its signature accepts them.
     """
+
+    def __new__(cls, *args, **kwargs):
+        instance = super().__new__(cls)
+        # A subclass without its own get_config saves the arguments it was constructed with
+        # (Keras's automatic config); recorded here, before __init__ runs.
+        if cls.get_config is Layer.get_config and cls is not Layer:
+            instance.__dict__["_auto_config"] = _constructor_arguments(cls, args, kwargs)
+        return instance
 
     # Integer and bool inputs are cast to the layer's float dtype when its math needs floats
     # (normalization, averaging, recurrence); otherwise they pass through, as an Embedding needs.
@@ -71,7 +147,9 @@ class Layer:
             input_shape = tuple(batch_input_shape[1:])
         self._input_shape_arg = tuple(input_shape) if input_shape is not None else None
         self.name = name or unique_name(to_snake_case(type(self).__name__))
-        self._dtype = np.dtype(dtype) if dtype is not None else None
+        # the variables' dtype; None follows floatx (no dtype and no global policy given); Keras's
+        # "string" (text inputs) is held as NumPy's object dtype
+        self._dtype_policy, self._dtype = _layer_policy(dtype, self.name, type(self).__name__)
         self._trainable = trainable
         self.built = False
         self.supports_masking = False
@@ -95,7 +173,22 @@ class Layer:
 
     @property
     def dtype(self):
+        """The dtype of the layer's variables (NumPy's dtype object)."""
         return self._dtype if self._dtype is not None else np.dtype(backend.floatx())
+
+    variable_dtype = dtype
+
+    @property
+    def compute_dtype(self):
+        """The dtype the layer computes in and casts float inputs to: its policy's (float16 for
+        "mixed_float16"; float32 for the bfloat16 policies, see ``deepgrad.dtype_policies``)."""
+        policy = self._dtype_policy
+        return self.dtype if policy is None else policy.numpy_compute_dtype
+
+    @property
+    def dtype_policy(self):
+        """The layer's ``DTypePolicy`` ("float32" etc., or "mixed_float16": float16 math, float32 variables)."""
+        return self._dtype_policy if self._dtype_policy is not None else dtype_policies.DTypePolicy(backend.floatx())
 
     @property
     def trainable(self) -> bool:
@@ -109,8 +202,16 @@ class Layer:
 
     @property
     def weights(self) -> list[Variable]:
-        """Trainable weights first, then non-trainable, as Keras orders them."""
-        return self.trainable_weights + self.non_trainable_weights
+        """Trainable weights first, then non-trainable, as Keras orders them. A weight keeps the
+        place it was created in when it is frozen later (a LoRA layer's kernel stays first)."""
+        if all(w.trainable == w.__dict__.get("_created_trainable", w.trainable) for w in self._weights):
+            return self.trainable_weights + self.non_trainable_weights
+        nested = [w for layer in self._layers for w in layer.trainable_weights] if self.trainable else []
+        nested_rest = [w for layer in self._layers for w in
+                       (layer.weights if not self.trainable else layer.non_trainable_weights)]
+        created = [w.__dict__.get("_created_trainable", w.trainable) for w in self._weights]
+        return ([w for w, c in zip(self._weights, created) if c] + nested
+                + [w for w, c in zip(self._weights, created) if not c] + nested_rest)
 
     @property
     def trainable_weights(self) -> list[Variable]:
@@ -169,9 +270,13 @@ class Layer:
         if any(s < 0 for s in shape):
             raise ValueError(f"{self.name}.add_weight: weight {name!r} would have a negative size, shape {shape}")
         backend.check_allocation(shape, dtype, f"{self.name}.add_weight({name!r})")
+        # charged before the initializer allocates, when a model is rebuilt from a file
+        allocation.reserve(int(np.prod(shape, dtype=np.int64)) * dtype.itemsize,
+                           f"layer {self.name!r} weight {name!r} of shape {shape}")
         value = np.asarray(init(shape, dtype=dtype), dtype=dtype)
         var = Variable(value, trainable=trainable, name=f"{self.name}/{name or 'variable'}")
         var.constraint = constraints.get(constraint)
+        var._created_trainable = bool(trainable)
         self._weights.append(var)
         if regularizer is not None:
             self.__dict__.setdefault("_regularizers", []).append((var, regularizers.get(regularizer)))
@@ -210,17 +315,18 @@ class Layer:
         return inputs
 
     def __call__(self, inputs, *args, **kwargs):
+        compute = self.compute_dtype
         if isinstance(inputs, Tensor):  # the common eager call, kept short
             kind = inputs.data.dtype.kind
-            if (kind == "f" and inputs.data.dtype != self.dtype) or (kind in "iub" and self._float_inputs):
-                inputs = inputs.astype(self.dtype)
+            if (kind == "f" and inputs.data.dtype != compute) or (kind in "iub" and self._float_inputs):
+                inputs = inputs.astype(compute)
         else:
             if isinstance(inputs, KerasTensor) or flatten((inputs, args, kwargs)):
                 return call_symbolic(self, inputs, *args, **kwargs)
             if isinstance(inputs, (list, tuple)):
-                inputs = type(inputs)(_to_tensor(x, self.dtype, self._float_inputs) for x in inputs)
+                inputs = type(inputs)(_to_tensor(x, compute, self._float_inputs) for x in inputs)
             else:
-                inputs = _to_tensor(inputs, self.dtype, self._float_inputs)
+                inputs = _to_tensor(inputs, compute, self._float_inputs)
         if not self.built:
             self._maybe_build(_shape_of(inputs))
         if not self._call_takes_training:
@@ -231,11 +337,30 @@ class Layer:
         else:
             kwargs.pop("mask", None)
         self._activity_losses = []
-        outputs = self.call(inputs, *args, **kwargs)
+        if compute != self.dtype:
+            outputs = self._call_autocast(compute, inputs, *args, **kwargs)
+        else:
+            outputs = self.call(inputs, *args, **kwargs)
         # an identity layer that does not support masking leaves its input's mask alone
         if isinstance(outputs, Tensor) and isinstance(inputs, Tensor) and (outputs is not inputs or self.supports_masking):
             outputs._keras_mask = self.compute_mask(inputs, kwargs.get("mask", inputs._keras_mask))
         return outputs
+
+    def _call_autocast(self, compute, inputs, *args, **kwargs):
+        """``call`` with the layer's trainable float variables seen in ``compute`` dtype (mixed
+        precision: float16 math on float32 variables). Each is replaced for the call by its
+        differentiable cast, so gradients flow back to the float32 variable; non-trainable
+        state (BatchNormalization's moving statistics) is left as it is, as Keras does."""
+        swapped = []
+        for key, value in list(self.__dict__.items()):
+            if isinstance(value, Variable) and value.trainable and value.data.dtype.kind == "f":
+                object.__setattr__(self, key, value.astype(compute))
+                swapped.append((key, value))
+        try:
+            return self.call(inputs, *args, **kwargs)
+        finally:
+            for key, value in swapped:
+                object.__setattr__(self, key, value)
 
     # ----------------------------------------------------------------- the recorded calls
     def _node_attribute(self, attr: str, what: str):
@@ -281,11 +406,32 @@ class Layer:
 
     # ----------------------------------------------------------------- config
     def get_config(self) -> dict:
-        config = {"name": self.name, "trainable": self.trainable}
-        if self._dtype is not None:
-            config["dtype"] = str(self._dtype)
+        """``name``, ``trainable`` (and ``dtype``, ``input_shape`` when set). A subclass that does not
+        override ``get_config`` also gets the arguments it was constructed with, when they are plain
+        values (Keras's automatic config), so it saves and loads without writing one."""
+        config = {"name": self.name}
+        auto = self.__dict__.get("_auto_config") if type(self).get_config is Layer.get_config else None
+        if auto is not None:
+            if "error" in auto:
+                raise NotImplementedError(
+                    f"{type(self).__name__} {self.name!r} cannot be serialized: {auto['error']}. Override "
+                    "get_config() to return the constructor's arguments (and from_config() if they need "
+                    "rebuilding), e.g. def get_config(self): return {**super().get_config(), \"units\": self.units}")
+            config.update(auto["arguments"])
+        config["trainable"] = self.trainable
+        policy = self._dtype_policy
+        if policy is None and self._dtype is not None:  # a string dtype
+            config["dtype"] = dtype_name(self._dtype)
+        if policy is not None:  # a plain policy by its name, as before; others as Keras saves them
+            plain = type(policy) is dtype_policies.DTypePolicy and policy.compute_dtype == policy.variable_dtype
+            config["dtype"] = policy.name if plain else dtype_policies.serialize(policy)
         if self._input_shape_arg is not None:
             config["input_shape"] = list(self._input_shape_arg)
+        if auto is not None:
+            params = inspect.signature(type(self).__init__).parameters
+            if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+                # keep only what this __init__ accepts, so from_config can call it back
+                config = {k: v for k, v in config.items() if k in params}
         return config
 
     @classmethod

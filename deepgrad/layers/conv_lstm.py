@@ -20,8 +20,7 @@ from .. import ops as dg_ops
 from ..autograd import Tensor
 from .arguments import weight_arguments_config
 from .rnn import RNN
-from .recurrent import _activation_name
-from .rnn_cells import DropoutRNNCell, forget_bias_initializer
+from .rnn_cells import DropoutRNNCell, _activation_name, forget_bias_initializer
 
 
 def _tuple(value, rank: int, name: str, layer: str) -> tuple:

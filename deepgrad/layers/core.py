@@ -11,7 +11,8 @@ from .. import activations, ops, regularizers
 from ..autograd import Tensor
 from ..ops.nn import linear, linear_relu
 from ..symbolic import KerasTensor, Node
-from .base import Layer
+from .lora import LoRAMixin, check_quantization_config
+from .base import Layer, dtype_name
 from .arguments import (add_weight_from_arguments, serialize_argument, set_weight_arguments,
                                weight_arguments_config)
 
@@ -77,7 +78,7 @@ class InputLayer(Layer):
         Node(self, [], (), {}, outputs=[tensor])
 
     def get_config(self):
-        return {"batch_shape": list(self.batch_shape), "dtype": str(self.dtype), "sparse": False, "ragged": False,
+        return {"batch_shape": list(self.batch_shape), "dtype": dtype_name(self.dtype), "sparse": False, "ragged": False,
                 "name": self.name, "optional": self.optional}
 
     @classmethod
@@ -99,16 +100,22 @@ def Input(shape=None, batch_size=None, dtype=None, sparse=None, ragged=None, bat
 
 
 # ----------------------------------------------------------------- Dense
-class Dense(KernelLayer):
-    """``activation(inputs @ kernel + bias)`` on the last axis; kernel ``(in, units)``."""
+class Dense(LoRAMixin, KernelLayer):
+    """``activation(inputs @ kernel + bias)`` on the last axis; kernel ``(in, units)``.
+
+    With ``lora_rank`` (or ``enable_lora(rank)``) the kernel is frozen and the layer trains a
+    low-rank update of it (see ``layers.lora``)."""
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
-                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, lora_rank=None,
+                 lora_alpha=None, quantization_config=None, **kwargs):
+        check_quantization_config("Dense", quantization_config)
         super().__init__(**kwargs)
         self.units = _positive_int(units, "units", "Dense")
         self._set_kernel_arguments(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
                                    bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint)
+        self._init_lora(lora_rank, lora_alpha)
         self.supports_masking = True
 
     def build(self, input_shape):
@@ -116,15 +123,17 @@ class Dense(KernelLayer):
             raise ValueError(f"Dense {self.name!r}: needs inputs of rank >= 2 with a known last axis, "
                              f"got shape {tuple(input_shape)}")
         self._add_kernel_and_bias((input_shape[-1], self.units))
+        self._build_lora()
 
     def call(self, inputs):
         if inputs.shape[-1] != self.kernel.shape[0]:
             raise ValueError(f"Dense {self.name!r}: expected inputs with last axis {self.kernel.shape[0]}, "
                              f"got shape {inputs.shape}")
+        kernel = self.effective_weight() if self.lora_enabled else self.kernel
         if self.activation is activations.relu:
-            outputs = linear_relu(inputs, self.kernel, self.bias)
+            outputs = linear_relu(inputs, kernel, self.bias)
         else:
-            outputs = self.activation(linear(inputs, self.kernel, self.bias))
+            outputs = self.activation(linear(inputs, kernel, self.bias))
         self._add_activity_loss(outputs)
         return outputs
 
@@ -132,7 +141,8 @@ class Dense(KernelLayer):
         return tuple(input_shape[:-1]) + (self.units,)
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, **self._kernel_config()}
+        return {**super().get_config(), "units": self.units, **self._kernel_config(), "quantization_config": None,
+                **self.lora_config()}
 
 
 # ----------------------------------------------------------------- shape-only layers

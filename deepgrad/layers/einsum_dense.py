@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import activations, ops, regularizers
 from .arguments import add_weight_from_arguments, serialize_argument, set_weight_arguments, weight_arguments_config
+from .lora import LoRAMixin, check_quantization_config
 from .base import Layer
 
 
@@ -122,17 +123,19 @@ def contract(x, kernel, specs):
     return ops.transpose(y, perm) if perm != list(range(len(perm))) else y
 
 
-class EinsumDense(Layer):
-    """``activation(einsum(equation, inputs, kernel) + bias)`` with the kernel shaped by the equation."""
+class EinsumDense(LoRAMixin, Layer):
+    """``activation(einsum(equation, inputs, kernel) + bias)`` with the kernel shaped by the equation;
+    ``lora_rank`` trains a low-rank update of the frozen kernel (see ``layers.lora``)."""
 
     def __init__(self, equation, output_shape, activation=None, bias_axes=None, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
                  bias_constraint=None, lora_rank=None, lora_alpha=None, gptq_unpacked_column_size=None,
                  quantization_config=None, **kwargs):
         activity_regularizer = kwargs.pop("activity_regularizer", None)
+        check_quantization_config("EinsumDense", quantization_config)
         super().__init__(**kwargs)
-        if lora_rank or quantization_config is not None:
-            raise ValueError("EinsumDense: lora_rank and quantization_config are not supported")
+        self._init_lora(lora_rank, lora_alpha)
+        self.gptq_unpacked_column_size = gptq_unpacked_column_size  # a quantised-mode detail; kept for the config
         if not isinstance(equation, str) or "->" not in equation or "," not in equation:
             raise ValueError(f"EinsumDense: equation must be a string like 'ab,bc->ac', got {equation!r}")
         self.equation = equation
@@ -154,6 +157,7 @@ class EinsumDense(Layer):
         self.kernel = add_weight_from_arguments(self, "kernel", kernel_shape)
         self.bias = add_weight_from_arguments(self, "bias", bias_shape) if bias_shape is not None else None
         self.built = True
+        self._build_lora()
 
     def call(self, inputs):
         if inputs.ndim != len(self._specs[0]) and "..." not in self.equation:
@@ -162,7 +166,7 @@ class EinsumDense(Layer):
         specs = self._specs
         if "..." in self.equation:
             specs = _expand_ellipsis(self.equation, inputs.ndim, f"EinsumDense {self.name!r}")[:3]
-        x = contract(inputs, self.kernel, specs)
+        x = contract(inputs, self.effective_weight() if self.lora_enabled else self.kernel, specs)
         if self.bias is not None:
             x = x + self.bias
         x = self.activation(x)
@@ -178,7 +182,7 @@ class EinsumDense(Layer):
                 "activation": activations.serialize(self.activation), "bias_axes": self.bias_axes,
                 **weight_arguments_config(self, "kernel", "bias"),
                 "activity_regularizer": serialize_argument(regularizers, self.activity_regularizer),
-                "quantization_config": None}
+                "quantization_config": None, **self.lora_config()}
 
 
 __all__ = ["EinsumDense"]

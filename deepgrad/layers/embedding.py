@@ -4,24 +4,34 @@ from __future__ import annotations
 import numpy as np
 
 from .. import regularizers
+from ..ops import matmul
 from ..ops.nn import embedding
 from .base import Layer
 from .core import _positive_int
+from .lora import LoRAMixin, check_quantization_config
 from .arguments import (add_weight_from_arguments, serialize_argument, set_weight_arguments,
                                weight_arguments_config)
 
 
-class Embedding(Layer):
+class Embedding(LoRAMixin, Layer):
     """A trainable table ``embeddings`` of shape ``(input_dim, output_dim)``, indexed by the inputs.
 
     With ``mask_zero=True`` id 0 is padding: the layer's mask (``inputs != 0``) goes on to
-    the next layer (an LSTM skips those steps), and ``input_dim`` must count the 0.
+    the next layer (an LSTM skips those steps), and ``input_dim`` must count the 0. With
+    ``lora_rank`` (or ``enable_lora(rank)``) the table is frozen and a low-rank update of it
+    trains instead (see ``layers.lora``).
     """
 
+    lora_target = "embeddings"
+
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
-                 embeddings_constraint=None, mask_zero=False, weights=None, input_length=None,
-                 activity_regularizer=None, **kwargs):
+                 embeddings_constraint=None, mask_zero=False, weights=None, lora_rank=None, lora_alpha=None,
+                 quantization_config=None, **kwargs):
+        check_quantization_config(type(self).__name__, quantization_config)
+        input_length = kwargs.pop("input_length", None)  # a Keras 2 argument; shapes come from the data
+        activity_regularizer = kwargs.pop("activity_regularizer", None)
         super().__init__(**kwargs)
+        self._init_lora(lora_rank, lora_alpha)
         self.input_dim = _positive_int(input_dim, "input_dim", "Embedding")
         self.output_dim = _positive_int(output_dim, "output_dim", "Embedding")
         set_weight_arguments(self, "embeddings", embeddings_initializer, embeddings_regularizer,
@@ -37,6 +47,7 @@ class Embedding(Layer):
     def build(self, input_shape=None):
         self.embeddings = add_weight_from_arguments(self, "embeddings", (self.input_dim, self.output_dim))
         self.built = True
+        self._build_lora()
 
     def call(self, inputs):
         ids = inputs.data if hasattr(inputs, "data") else np.asarray(inputs)
@@ -46,6 +57,9 @@ class Embedding(Layer):
             raise IndexError(f"Embedding {self.name!r}: ids must lie in [0, {self.input_dim}), "
                              f"got values from {ids.min()} to {ids.max()}")
         outputs = embedding(ids, self.embeddings)
+        if self.lora_enabled:  # rows of A times B: the update for these ids only
+            a, b = self.lora_factors()
+            outputs = outputs + matmul(embedding(ids, a), b) * (self.lora_alpha / self.lora_rank)
         self._add_activity_loss(outputs)
         return outputs
 
@@ -62,7 +76,8 @@ class Embedding(Layer):
         return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
                 **weight_arguments_config(self, "embeddings"),
                 "activity_regularizer": serialize_argument(regularizers, self.activity_regularizer),
-                "mask_zero": self.mask_zero, "input_length": self.input_length}
+                "mask_zero": self.mask_zero, "quantization_config": None, **self.lora_config(),
+                **({"input_length": self.input_length} if self.input_length is not None else {})}
 
 
 __all__ = ["Embedding"]

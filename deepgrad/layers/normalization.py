@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend, initializers, ops
-from ..autograd import no_grad
+from ..autograd import Tensor, no_grad
 from ..ops.normalization import batch_norm, batch_norm_inference, layer_norm
-from .base import Layer, builtin_class
+from .base import Layer
+from .wrappers import Wrapper
 from .arguments import (add_weight_from_arguments, serialize_argument, set_weight_arguments,
                                weight_arguments_config)
 
@@ -82,12 +83,20 @@ class BatchNormalization(_Normalization):
     and the moving averages step ``moving = momentum * moving + (1 - momentum) * batch``
     (Keras 3 feeds the same biased variance in; PyTorch's running_var takes the unbiased one).
     Inference: the moving statistics. Weights: gamma, beta, moving_mean, moving_variance.
+
+    ``renorm=True`` is batch renormalisation (Ioffe, 2017): in training the normalised batch is
+    corrected towards the renorm moving statistics, ``x_hat * r + d`` with
+    ``r = sigma_B / sigma_renorm`` and ``d = (mu_B - mu_renorm) / sigma_renorm`` (constants for the
+    gradient, clipped by ``renorm_clipping`` {"rmin", "rmax", "dmax"}); ``renorm_mean`` and
+    ``renorm_stddev`` move with ``renorm_momentum``, ``moving_stddev`` with ``momentum``, and
+    ``moving_variance = max(moving_stddev^2 - epsilon, 0)``, as Keras keeps them (three more weights).
     """
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones", moving_mean_initializer="zeros",
                  moving_variance_initializer="ones", beta_regularizer=None, gamma_regularizer=None,
-                 beta_constraint=None, gamma_constraint=None, synchronized=False, **kwargs):
+                 beta_constraint=None, gamma_constraint=None, renorm=False, renorm_clipping=None,
+                 renorm_momentum=0.99, synchronized=False, **kwargs):
         super().__init__(axis, epsilon, center, scale, beta_initializer, gamma_initializer, beta_regularizer,
                          gamma_regularizer, beta_constraint, gamma_constraint, **kwargs)
         if not isinstance(axis, int):
@@ -99,18 +108,41 @@ class BatchNormalization(_Normalization):
         self.moving_mean_initializer = initializers.get(moving_mean_initializer)
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
         self.synchronized = bool(synchronized)  # one process: nothing to synchronise
+        self.renorm = bool(renorm)
+        if self.renorm:
+            renorm_clipping = dict(renorm_clipping or {})
+            unknown = set(renorm_clipping) - {"rmax", "rmin", "dmax"}
+            if unknown:
+                raise ValueError(f"BatchNormalization: renorm_clipping takes the keys 'rmax', 'rmin' and 'dmax', "
+                                 f"got {sorted(unknown)}")
+            rmax, rmin, dmax = (renorm_clipping.get(k) for k in ("rmax", "rmin", "dmax"))
+            if rmax is not None and rmin is not None and rmax < rmin:
+                raise ValueError(f"BatchNormalization: renorm_clipping needs rmax >= rmin, got rmax={rmax}, "
+                                 f"rmin={rmin}")
+            if dmax is not None and dmax < 0:
+                raise ValueError(f"BatchNormalization: renorm_clipping needs dmax >= 0, got dmax={dmax}")
+        self.renorm_clipping = renorm_clipping
+        self.renorm_momentum = float(renorm_momentum)
 
     def build(self, input_shape):
         shape = self._build_scale_center(input_shape)
         self.moving_mean = self.add_weight("moving_mean", shape, self.moving_mean_initializer, trainable=False)
         self.moving_variance = self.add_weight("moving_variance", shape, self.moving_variance_initializer,
                                                trainable=False)
+        if self.renorm:
+            def moving_stddev_initializer(shape, dtype=None):  # sqrt of the variance's initial value
+                return np.sqrt(np.asarray(self.moving_variance_initializer(shape, dtype=dtype)))
+            self.moving_stddev = self.add_weight("moving_stddev", shape, moving_stddev_initializer, trainable=False)
+            self.renorm_mean = self.add_weight("renorm_mean", shape, self.moving_mean_initializer, trainable=False)
+            self.renorm_stddev = self.add_weight("renorm_stddev", shape, moving_stddev_initializer, trainable=False)
         self.built = True
 
     def call(self, inputs, training=None):
         self._check(inputs)
         gamma, beta = self._params(inputs.ndim)
         axis = self._feature_axes[0]
+        if training and self.trainable and self.renorm:
+            return self._renormalized(inputs, gamma, beta, axis)
         if training and self.trainable:
             outputs, mean, var = batch_norm(inputs, gamma, beta, axis=axis, epsilon=self.epsilon)
             m = self.momentum
@@ -123,11 +155,44 @@ class BatchNormalization(_Normalization):
         return batch_norm_inference(inputs, self.moving_mean.data.reshape(shape),
                                     self.moving_variance.data.reshape(shape), gamma, beta, self.epsilon)
 
+    def _renormalized(self, inputs, gamma, beta, axis):
+        """Training with batch renormalisation: ``(x_hat * r + d) * gamma + beta``, r and d held constant."""
+        eps = self.epsilon
+        reduce = tuple(i for i in range(inputs.ndim) if i != axis % inputs.ndim)
+        mean, var = inputs.data.mean(axis=reduce), inputs.data.var(axis=reduce)
+        std = np.sqrt(var + eps)
+        renorm_std = np.maximum(self.renorm_stddev.data, np.sqrt(eps))  # no division by ~0 early on
+        r = std / renorm_std
+        d = (mean - self.renorm_mean.data) / renorm_std
+        clip = self.renorm_clipping
+        if clip.get("rmin") is not None:
+            r = np.maximum(r, clip["rmin"])
+        if clip.get("rmax") is not None:
+            r = np.minimum(r, clip["rmax"])
+        if clip.get("dmax") is not None:
+            d = np.clip(d, -clip["dmax"], clip["dmax"])
+        shape = (1,) + self._broadcast_shape[1:]
+        r, d = Tensor(r.astype(inputs.dtype).reshape(shape)), Tensor(d.astype(inputs.dtype).reshape(shape))
+        scale = r if gamma is None else gamma * r
+        offset = d if gamma is None else d * gamma
+        offset = offset if beta is None else offset + beta
+        outputs, _, _ = batch_norm(inputs, scale, offset, axis=axis, epsilon=eps)
+        m, rm = self.momentum, self.renorm_momentum
+        with no_grad():
+            self.renorm_mean.assign(self.renorm_mean.data * rm + mean * (1 - rm))
+            self.renorm_stddev.assign(self.renorm_stddev.data * rm + std * (1 - rm))
+            self.moving_mean.assign(self.moving_mean.data * m + mean * (1 - m))
+            moving_std = self.moving_stddev.data * m + std * (1 - m)
+            self.moving_stddev.assign(moving_std)
+            self.moving_variance.assign(np.maximum(moving_std * moving_std - eps, 0))
+        return outputs
+
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum,
                 "moving_mean_initializer": serialize_argument(initializers, self.moving_mean_initializer),
                 "moving_variance_initializer": serialize_argument(initializers, self.moving_variance_initializer),
-                "synchronized": self.synchronized}
+                "renorm": self.renorm, "renorm_clipping": self.renorm_clipping,
+                "renorm_momentum": self.renorm_momentum, "synchronized": self.synchronized}
 
 
 class LayerNormalization(_Normalization):
@@ -295,7 +360,7 @@ class RMSNormalization(Layer):
 
 
 # ----------------------------------------------------------------- SpectralNormalization
-class SpectralNormalization(Layer):
+class SpectralNormalization(Wrapper):
     """Wraps a layer with a ``kernel`` (or ``embeddings``) and divides it by its largest singular
     value ``sigma`` in training (Miyato et al., 2018).
 
@@ -307,15 +372,10 @@ class SpectralNormalization(Layer):
     """
 
     def __init__(self, layer, power_iterations=1, **kwargs):
-        if isinstance(layer, dict):  # from a config
-            layer = builtin_class(layer["class_name"]).from_config(dict(layer.get("config") or {}))
-        super().__init__(**kwargs)
-        if not isinstance(layer, Layer):
-            raise ValueError(f"SpectralNormalization: layer must be a Layer instance, got {layer!r}")
+        super().__init__(layer, **kwargs)  # a config dict (from a file) becomes the layer
         if isinstance(power_iterations, bool) or not isinstance(power_iterations, int) or power_iterations <= 0:
             raise ValueError(f"SpectralNormalization: power_iterations must be a positive integer, "
                              f"got {power_iterations!r}")
-        self.layer = layer
         self.power_iterations = power_iterations
 
     def build(self, input_shape):
@@ -365,8 +425,7 @@ class SpectralNormalization(Layer):
         return self.layer.compute_output_shape(input_shape)
 
     def get_config(self):
-        inner = {"class_name": type(self.layer).__name__, "config": self.layer.get_config()}
-        return {**super().get_config(), "layer": inner, "power_iterations": self.power_iterations}
+        return {**super().get_config(), "power_iterations": self.power_iterations}
 
 
 __all__ = ["BatchNormalization", "GroupNormalization", "LayerNormalization", "RMSNormalization",

@@ -82,6 +82,10 @@ class _UpSampling(_Spatial):
 
     def call(self, inputs):
         self._check_rank(inputs.shape)
+        interpolation = getattr(self, "interpolation", "nearest")
+        if interpolation not in ("nearest", "bilinear"):  # the other kernels of ops.image.resize
+            rows, cols = (inputs.shape[axis] * f for axis, f in zip(self._spatial_axes(), self.size))
+            return ops.image.resize(inputs, (rows, cols), interpolation=interpolation, data_format=self.data_format)
         for axis, factor in zip(self._spatial_axes(), self.size):
             if factor != 1:
                 if getattr(self, "interpolation", "nearest") == "bilinear":
@@ -106,15 +110,18 @@ class UpSampling1D(_UpSampling):
 
 class UpSampling2D(_UpSampling):
     """Scale rows by ``size[0]`` and columns by ``size[1]``: repeated ("nearest") or interpolated
-    ("bilinear", half-pixel centres as ``keras.ops.image.resize``)."""
+    ("bilinear", "bicubic", "lanczos3", "lanczos5", "area", as ``keras.ops.image.resize``)."""
+
+    INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "lanczos3", "lanczos5", "area")
 
     def __init__(self, size=(2, 2), data_format=None, interpolation="nearest", **kwargs):
         super().__init__(**kwargs)
         self.size = _tuple(size, 2, "size", "UpSampling2D")
         self._set_data_format(data_format)
         interpolation = interpolation.lower() if isinstance(interpolation, str) else interpolation
-        if interpolation not in ("nearest", "bilinear"):
-            raise ValueError(f"UpSampling2D: interpolation must be 'nearest' or 'bilinear', got {interpolation!r}")
+        if interpolation not in self.INTERPOLATIONS:
+            raise ValueError(f"UpSampling2D: interpolation must be one of {self.INTERPOLATIONS}, "
+                             f"got {interpolation!r}")
         self.interpolation = interpolation
 
     def get_config(self):

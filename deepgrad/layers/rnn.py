@@ -21,9 +21,8 @@ import numpy as np
 from .. import ops as dg_ops
 from ..autograd import Tensor
 from .base import Layer
-from .recurrent import _mask_array
-from .rnn_cells import StackedRNNCells, _check_cell, _output_size, call_cell, deserialize_cell, serialize_cell, \
-    state_sizes, zero_states
+from .rnn_cells import StackedRNNCells, _check_cell, _mask_array, _output_size, call_cell, deserialize_cell, \
+    serialize_cell, state_sizes, zero_states
 
 
 def flatten(structure) -> list:
@@ -86,6 +85,8 @@ class RNN(Layer):
         if isinstance(self.cell, Layer) and not self.cell.built:
             self.cell.build(step_shape)
             self.cell.built = True
+            for weight in self.cell.weights:  # Keras's paths: "lstm/lstm_cell/kernel"
+                weight.name = f"{self.name}/{weight.name}"
         self.built = True
 
     def get_initial_state(self, batch_size):

@@ -22,7 +22,21 @@ from ..autograd import Tensor
 from .arguments import (add_weight_from_arguments, forwarded_arguments, set_weight_arguments,
                         weight_arguments_config)
 from .base import Layer, builtin_class
-from .recurrent import _activation_name
+
+
+def _activation_name(fn) -> str | None:
+    """The registered name of an activation function, or None for a user's callable."""
+    try:
+        return activations.serialize(fn)
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+def _mask_array(mask):
+    """A (batch, time) mask as a bool array (None stays None)."""
+    if mask is None:
+        return None
+    return np.asarray(mask.data if isinstance(mask, Tensor) else mask).astype(bool)
 
 
 def state_sizes(state_size) -> list:
@@ -85,6 +99,12 @@ class DropoutRNNCell(Layer):
             mask = ((rng.random(x.shape) >= rate) / (1.0 - rate)).astype(x.dtype)
             self._dropout_masks[which] = mask
         return x * Tensor(mask)
+
+    def get_dropout_mask(self, step_input):
+        """This sequence's input dropout mask for one step ``(batch, features)`` (drawn on first use):
+        kept units are ``1 / (1 - dropout)``, dropped ones 0."""
+        ones = Tensor(np.ones(tuple(step_input.shape), step_input.dtype))
+        return self._masked(ones, "inputs", self.dropout, True).data
 
     def reset_dropout_mask(self) -> None:
         self._dropout_masks.pop("inputs", None)
@@ -360,6 +380,12 @@ class StackedRNNCells(Layer):
             state = list(state) if isinstance(state, (list, tuple)) else [state]
             new_states.append(state[0] if len(state) == 1 and not was_list else state)
         return inputs, new_states
+
+    def get_dropout_mask(self, step_input):
+        """This sequence's input dropout mask for one step ``(batch, features)`` (drawn on first use):
+        kept units are ``1 / (1 - dropout)``, dropped ones 0."""
+        ones = Tensor(np.ones(tuple(step_input.shape), step_input.dtype))
+        return self._masked(ones, "inputs", self.dropout, True).data
 
     def reset_dropout_mask(self) -> None:
         for cell in self.cells:

@@ -1,21 +1,58 @@
-"""Layers that wrap another layer: ``TimeDistributed`` (the layer on every time step, time
-folded into the batch) and ``Bidirectional`` (a recurrent layer run forwards and backwards)."""
+"""Layers that wrap another layer: ``Wrapper`` (their base), ``TimeDistributed`` (the layer on
+every time step, time folded into the batch) and ``Bidirectional`` (a recurrent layer run
+forwards and backwards)."""
 from __future__ import annotations
 
 from .. import ops
 from .base import Layer, builtin_class
-from .recurrent import BaseRNN
 from .rnn import RNN, flatten
 
 
-class TimeDistributed(Layer):
+def _layer_from_config(config, who: str):
+    """A layer from ``{"class_name", "config"}`` among deepgrad's layer classes (a layer passes through)."""
+    if not isinstance(config, dict):
+        return config
+    try:
+        cls = builtin_class(config["class_name"])
+    except (KeyError, ValueError):
+        raise ValueError(f"{who}: unknown layer class {config.get('class_name')!r}") from None
+    return cls.from_config(dict(config.get("config") or {}))
+
+
+class Wrapper(Layer):
+    """A layer that holds another one (``self.layer``) and adds behaviour around it; its config
+    holds the wrapped layer's as ``{"class_name", "config"}``."""
+
+    def __init__(self, layer, **kwargs):
+        layer = _layer_from_config(layer, type(self).__name__)
+        if not isinstance(layer, Layer):
+            raise ValueError(f"{type(self).__name__}: layer must be a Layer instance, got {layer!r}")
+        super().__init__(**kwargs)
+        self.layer = layer
+
+    def build(self, input_shape=None):
+        if not self.layer.built:
+            self.layer._maybe_build(input_shape)
+        self.built = True
+
+    def get_config(self):
+        return {**super().get_config(),
+                "layer": {"class_name": type(self.layer).__name__, "config": self.layer.get_config()}}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        inner = config.pop("layer")
+        if isinstance(inner, dict) and custom_objects and inner.get("class_name") in custom_objects:
+            inner = custom_objects[inner["class_name"]].from_config(dict(inner.get("config") or {}))
+        return cls(_layer_from_config(inner, cls.__name__), **config)
+
+
+class TimeDistributed(Wrapper):
     """``(batch, time, ...) -> (batch * time, ...) -> layer -> (batch, time, ...)``."""
 
     def __init__(self, layer, **kwargs):
-        super().__init__(**kwargs)
-        if not isinstance(layer, Layer):
-            raise ValueError(f"TimeDistributed: layer must be a Layer instance, got {layer!r}")
-        self.layer = layer
+        super().__init__(layer, **kwargs)
         self.supports_masking = True
 
     def _inner_shape(self, input_shape):
@@ -40,15 +77,6 @@ class TimeDistributed(Layer):
         outputs = self.layer(folded, **kwargs)
         return ops.reshape(outputs, (batch, steps) + tuple(outputs.shape[1:]))
 
-    def get_config(self):
-        inner = {"class_name": type(self.layer).__name__, "config": self.layer.get_config()}
-        return {**super().get_config(), "layer": inner}
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        inner = config.pop("layer")
-        return cls(builtin_class(inner["class_name"]).from_config(dict(inner.get("config") or {})), **config)
 
 
 _MERGE_MODES = ("concat", "sum", "mul", "ave", None)
@@ -71,35 +99,30 @@ def _copy(layer, **overrides):
 
 
 def _state_count(layer) -> int:
-    return len(layer.state_names) if isinstance(layer, BaseRNN) else len(flatten(layer.state_size))
-
-
-def _from_config(layer):
-    if not isinstance(layer, dict):
-        return layer
-    try:
-        cls = builtin_class(layer["class_name"])
-    except ValueError:
-        raise ValueError(f"Bidirectional: unknown layer class {layer['class_name']!r}") from None
-    return cls.from_config(dict(layer.get("config") or {}))
+    return len(flatten(layer.state_size))
 
 
 class Bidirectional(Layer):
     """Runs ``layer`` forwards and a ``go_backwards`` copy, and merges their outputs.
 
     The backward output sequence is reversed back to input order before merging, as Keras
-    does; weights are the forward layer's, then the backward layer's.
+    does; weights are the forward layer's, then the backward layer's. Not a ``Wrapper`` (as in
+    Keras): ``layer`` is only a template, and the two copies are ``forward_layer`` and
+    ``backward_layer``.
     """
 
+    from_config = Wrapper.__dict__["from_config"]  # the inner layer's config is rebuilt the same way
+
     def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs):
-        layer = _from_config(layer)  # a config dict when loaded from a file
-        backward_layer = _from_config(backward_layer)
-        super().__init__(**kwargs)
-        if not isinstance(layer, (BaseRNN, RNN)):
+        layer = _layer_from_config(layer, "Bidirectional")  # a config dict when loaded from a file
+        backward_layer = _layer_from_config(backward_layer, "Bidirectional")
+        if not isinstance(layer, RNN):
             raise ValueError(f"Bidirectional needs a recurrent layer (SimpleRNN, LSTM, GRU, RNN, ConvLSTM...), "
                              f"got {layer!r}")
         if merge_mode not in _MERGE_MODES:
             raise ValueError(f"Bidirectional: merge_mode must be one of {_MERGE_MODES}, got {merge_mode!r}")
+        super().__init__(**kwargs)
+        # the layer given is a template: only the two copies below run (and own weights)
         self._layer_config = {"class_name": type(layer).__name__, "config": layer.get_config()}
         self._backward_config = None
         # fresh copies from the config, so no state of ``layer`` is shared; with return_sequences
@@ -181,11 +204,11 @@ class Bidirectional(Layer):
         return mask if self.return_sequences else None
 
     def get_config(self) -> dict:
-        config = super().get_config()
+        config = Layer.get_config(self)
         config.update({"layer": self._layer_config, "merge_mode": self.merge_mode})
         if self._backward_config is not None:
             config["backward_layer"] = self._backward_config
         return config
 
 
-__all__ = ["Bidirectional", "TimeDistributed"]
+__all__ = ["Bidirectional", "TimeDistributed", "Wrapper"]

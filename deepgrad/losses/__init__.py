@@ -9,18 +9,21 @@ takes the stable fused paths.
 
 The package: ``reduction`` (sample weights, masks, reductions), ``base`` (``Loss``, the
 wrapper every built-in class is), ``regression``, ``probabilistic`` (the cross-entropies),
-``hinge``; every public name is here, as ``deepgrad.losses.X``.
+``hinge``, ``overlap`` (Dice, Tversky), ``metric_learning`` (Circle), ``sequence`` (CTC); every public name is here, as ``deepgrad.losses.X``.
 """
 from __future__ import annotations
 
 from ..registry import Registry
 from .base import Loss, LossFunctionWrapper, loss_class
 from .hinge import CategoricalHinge, Hinge, SquaredHinge, categorical_hinge, hinge, squared_hinge
+from .metric_learning import Circle, circle
+from .overlap import Dice, Tversky, dice, tversky
 from .probabilistic import (
     BCE, KLD, BinaryCrossentropy, BinaryFocalCrossentropy, CategoricalCrossentropy, CategoricalFocalCrossentropy,
-    KLDivergence, Poisson, SparseCategoricalCrossentropy, bce, binary_crossentropy, binary_focal_crossentropy,
-    categorical_crossentropy, categorical_focal_crossentropy, kl_divergence, kld, kullback_leibler_divergence,
-    poisson, sparse_categorical_crossentropy,
+    CategoricalGeneralizedCrossEntropy, KLDivergence, Poisson, SparseCategoricalCrossentropy, bce,
+    binary_crossentropy, binary_focal_crossentropy, categorical_crossentropy, categorical_focal_crossentropy,
+    categorical_generalized_cross_entropy, kl_divergence, kld, kullback_leibler_divergence, poisson,
+    sparse_categorical_crossentropy,
 )
 from .reduction import REDUCTIONS, reduce_weighted_values, squeeze_or_expand_to_same_rank, standardize_reduction
 from .regression import (
@@ -29,16 +32,18 @@ from .regression import (
     mean_absolute_error, mean_absolute_percentage_error, mean_squared_error, mean_squared_logarithmic_error, mse,
     msle,
 )
+from .sequence import CTC, ctc
 
 _CLASSES = [MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredLogarithmicError,
             Huber, LogCosh, CosineSimilarity, BinaryCrossentropy, BinaryFocalCrossentropy,
             CategoricalCrossentropy, CategoricalFocalCrossentropy, SparseCategoricalCrossentropy,
-            KLDivergence, Poisson, Hinge, SquaredHinge, CategoricalHinge]
+            KLDivergence, Poisson, Hinge, SquaredHinge, CategoricalHinge, CTC, Dice, Tversky, Circle,
+            CategoricalGeneralizedCrossEntropy]
 _FUNCTIONS = [mean_squared_error, mean_absolute_error, mean_absolute_percentage_error,
               mean_squared_logarithmic_error, huber, log_cosh, cosine_similarity, binary_crossentropy,
               binary_focal_crossentropy, categorical_crossentropy, categorical_focal_crossentropy,
               sparse_categorical_crossentropy, kl_divergence, poisson, hinge, squared_hinge,
-              categorical_hinge]
+              categorical_hinge, ctc, dice, tversky, circle, categorical_generalized_cross_entropy]
 for _cls in [Loss, LossFunctionWrapper, *_CLASSES]:
     _cls.__module__ = __name__  # the public path, as Keras shows ``keras.losses.MeanSquaredError``
 del _cls
@@ -58,10 +63,10 @@ def serialize(loss):
     return _REGISTRY.serialize(loss)
 
 
-def deserialize(config, custom_objects=None):
+def deserialize(name, custom_objects=None):
     """A loss from a name (the function, or a new instance for a class name) or a
-    ``{"class_name": ..., "config": {...}}`` dict."""
-    return _REGISTRY.deserialize(config, custom_objects)
+    ``{"class_name": ..., "config": {...}}`` dict (Keras calls either one ``name``)."""
+    return _REGISTRY.deserialize(name, custom_objects)
 
 
 def get(identifier):

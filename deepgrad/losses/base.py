@@ -2,6 +2,8 @@
 every loss function shares (targets in the prediction's dtype, matching shapes, eps)."""
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from .. import backend
@@ -89,18 +91,27 @@ class LossFunctionWrapper(Loss):
         return cls(**config)
 
 
-def loss_class(class_name: str, fn, default_name: str, **defaults):
-    """A LossFunctionWrapper subclass ``class_name(**defaults, reduction, name, dtype)``."""
-    params = list(defaults)
+def loss_class(class_name: str, fn, default_name: str, order=None, **defaults):
+    """A LossFunctionWrapper subclass with Keras's constructor signature: ``defaults`` (the
+    function's keyword arguments), then ``reduction``, ``name`` and ``dtype``, in ``order`` when
+    Keras puts them otherwise (``Dice(reduction, name, axis, dtype)``)."""
+    every_default = {**defaults, "reduction": "sum_over_batch_size", "name": default_name, "dtype": None}
+    order = order or [*defaults, "reduction", "name", "dtype"]
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    signature = inspect.Signature([inspect.Parameter("self", kind)] +
+                                  [inspect.Parameter(n, kind, default=every_default[n]) for n in order])
 
-    def __init__(self, *args, reduction="sum_over_batch_size", name=default_name, dtype=None, **kwargs):
-        if len(args) > len(params):
-            raise TypeError(f"{class_name} takes at most {len(params)} positional arguments")
-        unknown = set(kwargs) - set(params)
-        if unknown:
-            raise TypeError(f"{class_name}: unexpected keyword argument(s) {sorted(unknown)}")
-        values = {**defaults, **dict(zip(params, args)), **kwargs}
-        LossFunctionWrapper.__init__(self, fn, reduction=reduction, name=name, dtype=dtype, **values)
+    def __init__(self, *args, **kwargs):
+        try:
+            bound = signature.bind(self, *args, **kwargs)
+        except TypeError as error:
+            raise TypeError(f"{class_name}: {error}") from None
+        bound.apply_defaults()
+        values = dict(bound.arguments)
+        del values["self"]
+        LossFunctionWrapper.__init__(self, fn, reduction=values.pop("reduction"), name=values.pop("name"),
+                                     dtype=values.pop("dtype"), **values)
 
+    __init__.__signature__ = signature
     doc = f"``{class_name}({', '.join(f'{k}={v!r}' for k, v in defaults.items())})``: {fn.__doc__ or ''}"
     return type(class_name, (LossFunctionWrapper,), {"__init__": __init__, "__doc__": doc})

@@ -127,6 +127,21 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
     return losses
 
 
+def categorical_generalized_cross_entropy(y_true, y_pred, q):
+    """(1 - p^q) / q with p the probability of the true class (Zhang & Sabuncu, 2018): cross-entropy
+    as q -> 0, mean absolute error at q = 1. Integer labels of shape (N,) or (N, 1)."""
+    y_pred = _pred(y_pred)
+    labels = np.asarray(_data(y_true))
+    if labels.ndim == y_pred.ndim and labels.shape[-1] == 1:
+        labels = labels.reshape(labels.shape[:-1])
+    if labels.shape != tuple(y_pred.shape[:-1]):
+        raise ValueError(f"categorical_generalized_cross_entropy: y_true of shape {labels.shape} does not match "
+                         f"y_pred of shape {tuple(y_pred.shape)} (expected labels of shape {tuple(y_pred.shape[:-1])})")
+    one_hot = (labels.astype(np.intp)[..., None] == np.arange(y_pred.shape[-1])).astype(y_pred.dtype)
+    p = ops.sum(y_pred * one_hot, axis=-1)
+    return (1.0 - ops.power(p, q)) / q
+
+
 def kl_divergence(y_true, y_pred):
     """sum(y log(y / p), axis=-1) with both clipped to [eps, 1]"""
     y_true, y_pred = _prepare("kl_divergence", y_true, y_pred)
@@ -157,6 +172,19 @@ CategoricalFocalCrossentropy = loss_class(
     alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0, axis=-1)
 SparseCategoricalCrossentropy = loss_class(
     "SparseCategoricalCrossentropy", sparse_categorical_crossentropy, "sparse_categorical_crossentropy",
-    from_logits=False, ignore_class=None)
+    order=["from_logits", "ignore_class", "reduction", "axis", "name", "dtype"], from_logits=False,
+    ignore_class=None, axis=-1)
 KLDivergence = loss_class("KLDivergence", kl_divergence, "kl_divergence")
 Poisson = loss_class("Poisson", poisson, "poisson")
+
+
+class CategoricalGeneralizedCrossEntropy(loss_class(
+        "CategoricalGeneralizedCrossEntropy", categorical_generalized_cross_entropy,
+        "categorical_generalized_cross_entropy", q=0.5)):
+    __doc__ = categorical_generalized_cross_entropy.__doc__
+
+    def __init__(self, q=0.5, reduction="sum_over_batch_size", name="categorical_generalized_cross_entropy",
+                 dtype=None):
+        if not 0 < q < 1:
+            raise ValueError(f"CategoricalGeneralizedCrossEntropy: q must be in (0, 1), got {q}")
+        super().__init__(q, reduction=reduction, name=name, dtype=dtype)

@@ -14,29 +14,48 @@ from .accuracy import (Accuracy, AutoAccuracy, BinaryAccuracy, CategoricalAccura
                        categorical_accuracy, sparse_categorical_accuracy, sparse_top_k_categorical_accuracy,
                        top_k_categorical_accuracy)
 from .base import Mean, MeanMetricWrapper, Metric, Sum
-from .confusion import AUC, Precision, Recall
-from .probabilistic import (BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy,
-                            binary_crossentropy, categorical_crossentropy, sparse_categorical_crossentropy)
-from .regression import MeanAbsoluteError, MeanSquaredError, RootMeanSquaredError, mean_absolute_error, \
-    mean_squared_error
+from .confusion import AUC, FalseNegatives, FalsePositives, Precision, Recall, TrueNegatives, TruePositives
+from .correlation import ConcordanceCorrelation, PearsonCorrelation, concordance_correlation, pearson_correlation
+from .f_score import F1Score, FBetaScore
+from .hinge import CategoricalHinge, Hinge, SquaredHinge, categorical_hinge, hinge, squared_hinge
+from .iou import BinaryIoU, IoU, MeanIoU, OneHotIoU, OneHotMeanIoU
+from .probabilistic import (BinaryCrossentropy, CategoricalCrossentropy, KLDivergence, Poisson,
+                            SparseCategoricalCrossentropy, binary_crossentropy, binary_focal_crossentropy,
+                            categorical_crossentropy, categorical_focal_crossentropy, kl_divergence, poisson,
+                            sparse_categorical_crossentropy)
+from .regression import (CosineSimilarity, LogCoshError, MeanAbsoluteError, MeanAbsolutePercentageError,
+                         MeanSquaredError, MeanSquaredLogarithmicError, R2Score, RootMeanSquaredError, huber,
+                         log_cosh, mean_absolute_error, mean_absolute_percentage_error, mean_squared_error,
+                         mean_squared_logarithmic_error)
+from .sensitivity import PrecisionAtRecall, RecallAtPrecision, SensitivityAtSpecificity, SpecificityAtSensitivity
 
 _CLASSES = [Mean, Sum, Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
-            TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, Precision, Recall, AUC, MeanSquaredError,
-            MeanAbsoluteError, RootMeanSquaredError, BinaryCrossentropy, CategoricalCrossentropy,
-            SparseCategoricalCrossentropy]
+            TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, Precision, Recall, AUC, TruePositives,
+            TrueNegatives, FalsePositives, FalseNegatives, PrecisionAtRecall, RecallAtPrecision,
+            SensitivityAtSpecificity, SpecificityAtSensitivity, MeanSquaredError, MeanAbsoluteError,
+            RootMeanSquaredError, MeanAbsolutePercentageError, MeanSquaredLogarithmicError, LogCoshError,
+            CosineSimilarity, R2Score, PearsonCorrelation, ConcordanceCorrelation, BinaryCrossentropy,
+            CategoricalCrossentropy, SparseCategoricalCrossentropy, KLDivergence, Poisson, Hinge, SquaredHinge,
+            CategoricalHinge, F1Score, FBetaScore, IoU, MeanIoU, BinaryIoU, OneHotIoU, OneHotMeanIoU]
 
 
 def _make(cls, name: str) -> Metric:
     """A metric named by its class name keeps its default name; one named in snake case
     (``"mse"``, ``"binary_accuracy"``) is logged under the name the user wrote."""
-    return cls() if name == cls.__name__ else cls(name=name)
+    try:
+        return cls() if name == cls.__name__ else cls(name=name)
+    except TypeError as error:  # e.g. "precision_at_recall" needs its recall
+        raise ValueError(f"Metric {name!r} cannot be built from its name alone ({error}); "
+                         f"pass an instance, e.g. metrics.{cls.__name__}(...)") from None
 
 
 # class names, their snake case ("binary_accuracy", "auc") and Keras's short aliases
 _REGISTRY = Registry("metric", _CLASSES, {"mse": MeanSquaredError, "MSE": MeanSquaredError,
                                           "mae": MeanAbsoluteError, "MAE": MeanAbsoluteError,
                                           "rmse": RootMeanSquaredError, "bce": BinaryCrossentropy,
-                                          "BCE": BinaryCrossentropy},
+                                          "BCE": BinaryCrossentropy, "mape": MeanAbsolutePercentageError,
+                                          "MAPE": MeanAbsolutePercentageError, "msle": MeanSquaredLogarithmicError,
+                                          "MSLE": MeanSquaredLogarithmicError},
                      base=Metric, make=_make,
                      wrap_callable=lambda fn: MeanMetricWrapper(fn, name=getattr(fn, "__name__", None)))
 

@@ -55,9 +55,13 @@ def top_k_categorical_accuracy(y_true, y_pred, k: int = 5) -> np.ndarray:
     return _in_top_k(np.argmax(y_true, axis=-1), y_pred, k)
 
 
-def sparse_top_k_categorical_accuracy(y_true, y_pred, k: int = 5) -> np.ndarray:
+def sparse_top_k_categorical_accuracy(y_true, y_pred, k: int = 5, from_sorted_ids: bool = False) -> np.ndarray:
+    """1.0 where the label is among the k best scores; with ``from_sorted_ids``, y_pred holds
+    class ids sorted from best to worst and the label is looked for in its first k."""
     y_pred = as_array(y_pred)
     labels = _sparse_labels(as_array(y_true), y_pred, "sparse_top_k_categorical_accuracy")
+    if from_sorted_ids:
+        return np.any(y_pred[..., :k] == labels[..., None], axis=-1).astype(np.float32)
     return _in_top_k(labels, y_pred, k)
 
 
@@ -87,8 +91,10 @@ class TopKCategoricalAccuracy(MeanMetricWrapper):
 
 
 class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
-    def __init__(self, k: int = 5, name: str = "sparse_top_k_categorical_accuracy", dtype=None):
-        super().__init__(sparse_top_k_categorical_accuracy, name=name, dtype=dtype, k=k)
+    def __init__(self, k: int = 5, name: str = "sparse_top_k_categorical_accuracy", dtype=None,
+                 from_sorted_ids: bool = False):
+        super().__init__(sparse_top_k_categorical_accuracy, name=name, dtype=dtype, k=k,
+                         from_sorted_ids=from_sorted_ids)
 
 
 class AutoAccuracy(MeanMetricWrapper):

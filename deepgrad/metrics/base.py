@@ -20,6 +20,12 @@ def as_array(x, dtype=None) -> np.ndarray:
     return np.asarray(x) if dtype is None else np.asarray(x, dtype=dtype)
 
 
+def loss_values(loss_fn, y_true, y_pred, **kwargs) -> np.ndarray:
+    """Per-sample values of a loss function (``deepgrad.losses``), computed without a graph."""
+    with no_grad():
+        return np.asarray(loss_fn(as_array(y_true), as_array(y_pred), **kwargs).data)
+
+
 def squeeze_or_expand_to_same_rank(x1: np.ndarray, x2: np.ndarray):
     """Keras's rule: ranks differing by one trailing axis of size 1 are made equal by squeezing it."""
     if x1.ndim == x2.ndim + 1 and x1.shape[-1] == 1:
@@ -57,7 +63,7 @@ def reduce_to_samplewise_values(values: np.ndarray, sample_weight, dtype):
 class Metric:
     """Base class: subclasses implement ``update_state``, ``result`` and ``reset_state``."""
 
-    def __init__(self, name: str | None = None, dtype=None):
+    def __init__(self, dtype=None, name: str | None = None):
         self.name = name or to_snake_case(type(self).__name__)
         self._dtype = np.dtype(dtype) if dtype is not None else None
 

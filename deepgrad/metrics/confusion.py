@@ -104,7 +104,7 @@ class _ThresholdMetric(_ConfusionMetric):
 class Precision(_ThresholdMetric):
     """tp / (tp + fp)."""
 
-    def __init__(self, thresholds=None, top_k=None, class_id=None, name="precision", dtype=None):
+    def __init__(self, thresholds=None, top_k=None, class_id=None, name=None, dtype=None):
         super().__init__(thresholds, top_k, class_id, name=name, dtype=dtype)
 
     def result(self):
@@ -114,7 +114,7 @@ class Precision(_ThresholdMetric):
 class Recall(_ThresholdMetric):
     """tp / (tp + fn)."""
 
-    def __init__(self, thresholds=None, top_k=None, class_id=None, name="recall", dtype=None):
+    def __init__(self, thresholds=None, top_k=None, class_id=None, name=None, dtype=None):
         super().__init__(thresholds, top_k, class_id, name=name, dtype=dtype)
 
     def result(self):
@@ -131,7 +131,7 @@ class AUC(_ConfusionMetric):
     """
 
     def __init__(self, num_thresholds: int = 200, curve: str = "ROC", summation_method: str = "interpolation",
-                 name: str = "auc", dtype=None, thresholds=None, multi_label: bool = False,
+                 name=None, dtype=None, thresholds=None, multi_label: bool = False,
                  num_labels=None, label_weights=None, from_logits: bool = False):
         super().__init__(name=name, dtype=dtype)
         if curve.upper() not in ("ROC", "PR"):
@@ -200,3 +200,55 @@ class AUC(_ConfusionMetric):
         if self._init_thresholds is not None:
             config["thresholds"] = self._init_thresholds
         return config
+
+
+class _ConditionCount(_ConfusionMetric):
+    """One weighted count of the confusion matrix at each threshold (a prediction is positive
+    when y_pred > t); a single threshold gives a number, several give a list."""
+
+    condition = ""  # which of true_positives, false_positives, true_negatives, false_negatives
+
+    def __init__(self, thresholds=None, name=None, dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self.init_thresholds = thresholds
+        self.thresholds = np.atleast_1d(np.asarray(0.5 if thresholds is None else thresholds, np.float64))
+        n = len(self.thresholds)
+        # Keras buckets predictions clipped to [0, 1] when the thresholds are 0, 1/(n-1), ..., 1
+        self._clip = n >= 3 and np.allclose(self.thresholds, np.arange(n) / (n - 1), atol=1e-7)
+        self.reset_state()
+
+    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        y_true, y_pred, weight = self._matched(y_true, y_pred, sample_weight)
+        self._add_counts(y_true, np.clip(y_pred, 0.0, 1.0) if self._clip else y_pred, weight)
+
+    @property
+    def accumulator(self) -> np.ndarray:
+        """The running count at each threshold (Keras's name for this metric's state)."""
+        return getattr(self, self.condition)
+
+    def result(self):
+        counts = self.accumulator
+        return float(counts[0]) if len(counts) == 1 else counts.tolist()
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "thresholds": self.init_thresholds}
+
+
+class TruePositives(_ConditionCount):
+    """The weighted count of positives predicted positive."""
+    condition = "true_positives"
+
+
+class FalsePositives(_ConditionCount):
+    """The weighted count of negatives predicted positive."""
+    condition = "false_positives"
+
+
+class TrueNegatives(_ConditionCount):
+    """The weighted count of negatives predicted negative."""
+    condition = "true_negatives"
+
+
+class FalseNegatives(_ConditionCount):
+    """The weighted count of positives predicted negative."""
+    condition = "false_negatives"

@@ -14,7 +14,8 @@ from .. import losses, metrics, optimizers
 def metric_spec(metric, loss):
     """The string the metric came from when that string rebuilds it, else its config."""
     try:
-        if type(metrics.get(metric.name, loss=loss)) is type(metric):
+        rebuilt = metrics.get(metric.name, loss=loss)
+        if type(rebuilt) is type(metric) and rebuilt.get_config() == metric.get_config():
             return metric.name
     except ValueError:
         pass

@@ -12,6 +12,7 @@ import warnings
 
 import numpy as np
 
+from .. import config as settings
 from .. import losses, optimizers
 from .. import metrics as metrics_module
 from ..autograd import Tensor, grad, no_grad
@@ -130,6 +131,11 @@ class Trainer:
                 run_eagerly=None, steps_per_execution=1, jit_compile=None, auto_scale_loss=True):
         """Set the optimiser, loss(es) and metrics; ``run_eagerly``/``jit_compile`` are accepted and ignored."""
         self.optimizer = optimizers.get(optimizer)
+        policy = getattr(self, "dtype_policy", None)
+        if (auto_scale_loss and policy is not None and policy.name == "mixed_float16"
+                and not isinstance(self.optimizer, optimizers.LossScaleOptimizer)):
+            # float16 gradients underflow without loss scaling: Keras wraps the optimiser the same way
+            self.optimizer = optimizers.LossScaleOptimizer(self.optimizer, name="loss_scale_optimizer")
         self.loss = loss
         names = self._output_names()
         loss_specs = _per_output(loss, names, "losses")
@@ -229,7 +235,9 @@ class Trainer:
         loss = self.compute_loss(x, y, y_pred, sample_weight)
         variables = self.trainable_weights
         if variables and loss.requires_grad:
-            self._apply_gradients(grad(loss, variables), variables)
+            # a loss-scaling optimiser multiplies the loss here and divides the gradients back
+            scale_loss = getattr(self.optimizer, "scale_loss", None)
+            self._apply_gradients(grad(scale_loss(loss) if scale_loss else loss, variables), variables)
         return self._update_logs(loss, y, y_pred, sample_weight)
 
     def test_step(self, data) -> dict:
@@ -251,7 +259,9 @@ class Trainer:
         return self.get_metrics_result()
 
     def get_metrics_result(self) -> dict:
-        return {m.name: float(m.result()) for m in self.metrics}
+        # a vector result (F1Score per class, several thresholds) is logged as an array, as in Keras
+        return {m.name: float(v) if np.ndim(v) == 0 else np.asarray(v, np.float64)
+                for m in self.metrics for v in [m.result()]}
 
     # ----------------------------------------------------------------- structure helpers
     def _output_names(self) -> list[str]:
@@ -302,7 +312,17 @@ class Trainer:
                                     steps_per_epoch, validation_split, validation_data, validation_steps,
                                     validation_batch_size)
 
-        cbs = self._callbacks(callbacks, verbose, epochs, train.num_batches)
+        # keras.config's caps for a quick run of a script (also KERAS_MAX_EPOCHS, KERAS_MAX_STEPS_PER_EPOCH)
+        epoch_cap, step_cap = settings.max_epochs(), settings.max_steps_per_epoch()
+        if epoch_cap and epoch_cap < epochs:
+            warnings.warn(f"Limiting epochs to {epoch_cap} (deepgrad.config.max_epochs)", stacklevel=2)
+            epochs = epoch_cap
+        num_batches = train.num_batches
+        if step_cap and (num_batches is None or step_cap < num_batches):
+            warnings.warn(f"Limiting steps_per_epoch to {step_cap} (deepgrad.config.max_steps_per_epoch)",
+                          stacklevel=2)
+            num_batches = step_cap
+        cbs = self._callbacks(callbacks, verbose, epochs, num_batches)
         # this fit's History, even when no epoch runs (epochs=0 returns an empty one, as Keras does)
         self.history = next((cb for cb in getattr(cbs, "callbacks", ()) if isinstance(cb, History)), None)
         self.stop_training = False
@@ -319,7 +339,7 @@ class Trainer:
                 logs = self.train_step(batch)
                 cbs.on_train_batch_end(step, logs)
                 steps += 1
-                if self.stop_training:
+                if self.stop_training or (step_cap and steps >= step_cap):
                     break
             if steps == 0:
                 warnings.warn("Your input ran out of data; interrupting training. Make sure the generator "
@@ -333,6 +353,9 @@ class Trainer:
             cbs.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
+        # with use_ema the variables take their moving averages (before on_train_end, as Keras does)
+        if epochs > 0 and hasattr(self.optimizer, "finalize_variable_values"):
+            self.optimizer.finalize_variable_values(self.trainable_weights)
         cbs.on_train_end(logs)
         return self.history
 
@@ -346,12 +369,14 @@ class Trainer:
     def _evaluate_batches(self, batches, cbs) -> dict:
         self.reset_metrics()
         cbs.on_test_begin()
-        steps = 0
+        steps, cap = 0, settings.max_steps_per_epoch()
         with no_grad():
             for steps, batch in enumerate(batches, 1):
                 cbs.on_test_batch_begin(steps - 1)
                 logs = self.test_step(batch)
                 cbs.on_test_batch_end(steps - 1, logs)
+                if cap and steps >= cap:  # deepgrad.config.max_steps_per_epoch caps evaluation too
+                    break
         if steps == 0:  # metrics of nothing would read as zeros
             raise ValueError("evaluate(): no batches to run; the data is empty")
         logs = self.get_metrics_result()
@@ -382,6 +407,8 @@ class Trainer:
                 out = self.predict_step(bx)
                 outputs.append(out)
                 cbs.on_predict_batch_end(step, {"outputs": out})
+                if settings.max_steps_per_epoch() and step + 1 >= settings.max_steps_per_epoch():
+                    break
         cbs.on_predict_end()
         if not outputs:
             raise ValueError("predict(): no batches to run; x is empty")

@@ -9,8 +9,8 @@ Types are promoted on a lattice rather than by NumPy's table, so that
 * float64 stays float64 and int64 stays int64 (what Keras's ops return on the PyTorch
   backend), and no float32 is silently promoted to float64.
 
-The lattice links each type to the types just above it; the result of several types is
-their least upper bound::
+The lattice (in ``deepgrad.backend``, as ``keras.backend.result_type`` is) links each type to
+the types just above it; the result of several types is their least upper bound::
 
     bool -> int(weak) -> uint8 -> uint16 -> uint32 -> uint64 -> float(weak)
                       -> int8  -> int16  -> int32  -> int64  -> float(weak)
@@ -20,111 +20,11 @@ their least upper bound::
 """
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 from .. import backend
-
-_LATTICE = {
-    "bool": ("int",),
-    "int": ("uint8", "int8", "complex64"),
-    "uint8": ("int16", "uint16"),
-    "uint16": ("int32", "uint32"),
-    "uint32": ("int64", "uint64"),
-    "uint64": ("float",),
-    "int8": ("int16",),
-    "int16": ("int32",),
-    "int32": ("int64",),
-    "int64": ("float",),
-    "float": ("bfloat16", "float16"),
-    "bfloat16": ("float32",),
-    "float16": ("float32",),
-    "float32": ("float64", "complex64"),
-    "float64": ("complex128",),
-    "complex64": ("complex128",),
-    "complex128": (),
-}
-
-
-def _upper_bounds() -> dict:
-    """Each type with every type at or above it."""
-    bounds = {}
-    for node in _LATTICE:
-        seen, todo = {node}, [node]
-        while todo:
-            for up in _LATTICE[todo.pop()]:
-                if up not in seen:
-                    seen.add(up)
-                    todo.append(up)
-        bounds[node] = frozenset(seen)
-    return bounds
-
-
-_UPPER = _upper_bounds()
-_PYTHON = {bool: "bool", int: "int32", float: None, complex: "complex64"}  # None: floatx
-
-
-def standardize_dtype(dtype) -> str:
-    """A dtype given any way (``"float32"``, ``np.float32``, ``np.dtype``, ``float``) as its name."""
-    if dtype is None:
-        return backend.floatx()
-    if hasattr(dtype, "dtype") and not isinstance(dtype, type):
-        dtype = dtype.dtype  # an array or Tensor
-    if isinstance(dtype, type) and dtype in _PYTHON:
-        return _PYTHON[dtype] or backend.floatx()
-    if isinstance(dtype, str) and dtype in ("int", "float"):  # a NumPy dtype equals these strings too
-        return "int32" if dtype == "int" else backend.floatx()
-    try:
-        name = np.dtype(dtype).name
-    except TypeError:
-        raise ValueError(f"Invalid dtype: {dtype!r}") from None
-    if name not in _UPPER:
-        raise ValueError(f"Invalid dtype: {dtype!r} (deepgrad's ops take bool, (u)int8-64, "
-                         "float16/32/64 and complex64/128)")
-    return name
-
-
-@functools.lru_cache(maxsize=512)
-def _least_upper_bound(nodes: frozenset) -> str:
-    common = frozenset.intersection(*[_UPPER[n] for n in nodes])
-    least = [c for c in common if common <= _UPPER[c]]
-    if len(least) != 1:  # pragma: no cover - the lattice has a least bound for every set
-        raise ValueError(f"no common dtype for {sorted(nodes)}")
-    return least[0]
-
-
-def _resolve_weak(node: str) -> str:
-    if node == "int":
-        return "int32"
-    if node == "float":
-        return backend.floatx()
-    return node
-
-
-def result_type(*args) -> str:
-    """The dtype an op on ``args`` returns, by Keras's promotion rules.
-
-    Each argument is a dtype (name, NumPy type or ``np.dtype``), an array or Tensor (its
-    dtype), or a Python ``bool``/``int``/``float``/``complex`` value or type (weak).
-    ``result_type()`` with no argument is ``floatx``.
-    """
-    nodes = set()
-    for a in args:
-        if a is None:
-            continue
-        kind = a if isinstance(a, type) and a in _PYTHON else type(a)
-        if kind in (int, float) and (isinstance(a, type) or not hasattr(a, "dtype")):
-            nodes.add("int" if kind is int else "float")  # a Python number: weak
-        elif kind is bool and not hasattr(a, "dtype"):
-            nodes.add("bool")
-        elif kind is complex and not hasattr(a, "dtype"):
-            nodes.add("complex64")
-        else:
-            nodes.add(standardize_dtype(a))
-    if not nodes:
-        return backend.floatx()
-    return _resolve_weak(_least_upper_bound(frozenset(nodes)))
+# the lattice and the two rules built on it are keras.backend's, so they sit in ``backend``
+from ..backend import result_type, standardize_dtype  # noqa: F401
 
 
 def is_float(dtype) -> bool:

@@ -69,6 +69,31 @@ class WeightedGather(Function):
         return (flat.astype(g.dtype, copy=False).reshape(self.shape),)
 
 
+class GatherPixels(Function):
+    """``out[..., c] = sum_k w[k][..., None] * x2d[idx[k], c]`` for rows ``x2d`` (pixels, channels)
+    of an image batch; ``idx[k]`` and ``w[k]`` (one per interpolation corner) are constants."""
+
+    def forward(self, x2d, idx=None, weights=None):
+        self.save_for_backward(idx, weights)
+        self.rows = x2d.shape[0]
+        out = None
+        for index, weight in zip(idx, weights):  # the 1, 2 or 4 corners
+            term = x2d[index] * weight[..., None] if weight is not None else x2d[index]
+            out = term if out is None else out + term
+        return out
+
+    def backward(self, g):
+        idx, weights = self.saved
+        channels = g.shape[-1]
+        grad = np.zeros((self.rows, channels), dtype=g.dtype)
+        for index, weight in zip(idx, weights):
+            gw = g * weight[..., None] if weight is not None else g
+            flat, gw = index.reshape(-1), gw.reshape(-1, channels)
+            for c in range(channels):  # dx2d[idx, c] += w g[..., c], one bincount per channel
+                grad[:, c] += np.bincount(flat, weights=gw[:, c], minlength=self.rows).astype(g.dtype, copy=False)
+        return (grad,)
+
+
 def _along(x: Tensor, matrix: np.ndarray, axis: int) -> Tensor:
     return AlongAxis.apply(x, matrix=matrix.astype(x.dtype, copy=False), axis=axis % x.ndim)
 
@@ -518,6 +543,56 @@ def map_coordinates(inputs, coordinates, order, fill_mode="constant", fill_value
 def _image_sample(op, x, data_format, y_in, x_in, order, fill_mode, fill_value):
     """Sample a batch ``x`` (rank 4) at per-image source positions ``y_in, x_in`` of shape
     (batch, height', width'), every channel at the same positions."""
+    if x.dtype.kind != "f" or fill_mode not in FILL_MODES or order not in (0, 1):
+        return _generic_image_sample(op, x, data_format, y_in, x_in, order, fill_mode, fill_value)
+    # float images: the corner indices are built once per pixel (not per channel) and rows of
+    # (pixels, channels) gathered, so the work does not grow with the channels
+    n = x.shape[0]
+    channels_last = data_format == "channels_last"
+    height, width = (x.shape[1], x.shape[2]) if channels_last else (x.shape[2], x.shape[3])
+    dtype = np.dtype(x.dtype)
+    rows = x if channels_last else _shape.transpose(x, (0, 2, 3, 1))
+    rows = _shape.reshape(rows, (n * height * width, rows.shape[3]))
+    offset = (np.arange(n) * (height * width)).reshape(n, 1, 1)
+    ys, xs = _axis_nodes(y_in, height, order, fill_mode), _axis_nodes(x_in, width, order, fill_mode)
+    indices, weights, fill = [], [], None
+    for iy, vy, wy in ys:
+        row = offset + iy * width
+        for ix, vx, wx in xs:
+            weight = wy * wx if wy is not None and wx is not None else (wy if wy is not None else wx)
+            valid = vy if vx is None else (vx if vy is None else vy & vx)
+            if valid is not None:
+                term = (np.where(valid, 0, 1.0 if weight is None else weight) * fill_value).astype(dtype)
+                fill = term if fill is None else fill + term
+                weight = np.where(valid, 1.0 if weight is None else weight, 0)
+            indices.append(row + ix)
+            weights.append(None if weight is None else weight.astype(dtype, copy=False))
+    out = GatherPixels.apply(rows, idx=indices, weights=weights)
+    if fill is not None and np.any(fill):
+        out = out + Tensor(fill[..., None], dtype=dtype)
+    return out if channels_last else _shape.transpose(out, (0, 3, 1, 2))
+
+
+def _axis_nodes(coordinate, size, order, fill_mode):
+    """(index inside [0, size), in-range mask or None, weight or None) per interpolation node
+    along one axis; out-of-range indices are mapped once, through a table over their span."""
+    if order == 0:
+        nodes = [(np.round(coordinate), None)]
+    else:
+        lower = np.floor(coordinate)
+        upper = coordinate - lower
+        nodes = [(lower, 1 - upper), (lower + 1, upper)]
+    lo, hi = int(nodes[0][0].min()), int(nodes[-1][0].max())
+    if lo >= 0 and hi < size:
+        return [(i.astype(np.intp), None, w) for i, w in nodes]
+    table = _fix_index(np.arange(lo, hi + 1), size, fill_mode)
+    constant = fill_mode == "constant"
+    # the table is indexed by i - lo; taken in float, then cast once
+    return [(np.take(table, (i - lo).astype(np.intp)), ((i >= 0) & (i < size)) if constant else None, w)
+            for i, w in nodes]
+
+
+def _generic_image_sample(op, x, data_format, y_in, x_in, order, fill_mode, fill_value):
     n = x.shape[0]
     b = np.arange(n).reshape(n, 1, 1, 1)
     if data_format == "channels_last":
@@ -564,9 +639,11 @@ def affine_transform(images, transform, interpolation="bilinear", fill_mode="con
     gy, gx = np.meshgrid(np.arange(x.shape[h_axis], dtype=t.dtype),
                          np.arange(x.shape[w_axis], dtype=t.dtype), indexing="ij")
     a0, a1, a2, b0, b1, b2, c0, c1 = [t[:, i, None, None] for i in range(8)]
-    k = c0 * gx + c1 * gy + 1
-    x_in = (a0 * gx + a1 * gy + a2) / k
-    y_in = (b0 * gx + b1 * gy + b2) / k
+    x_in = a0 * gx + a1 * gy + a2
+    y_in = b0 * gx + b1 * gy + b2
+    if np.any(t[:, 6:]):  # a projective transform: divide by k = c0 x + c1 y + 1
+        k = c0 * gx + c1 * gy + 1
+        x_in, y_in = x_in / k, y_in / k
     n = x.shape[0]
     x_in, y_in = np.broadcast_to(x_in, (n,) + gx.shape), np.broadcast_to(y_in, (n,) + gx.shape)
     out = _image_sample("affine_transform", x, data_format, y_in, x_in, _ORDERS[interpolation],

@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import FloatMath, Function, Tensor, unbroadcast
+from ..autograd.function import keeping_tensor
 
 
 def _broadcast_error(op: str, *operands) -> None:
@@ -309,6 +310,10 @@ def sqrt(x):
 
 
 def square(x):
+    if not isinstance(x, Tensor) or x.data.dtype == np.bool_:
+        x = keeping_tensor(x)
+        if x.data.dtype == np.bool_:  # Keras squares bools as int32
+            x = Tensor(x.data, dtype=np.int32)
     return Mul.apply(x, x)
 
 

@@ -1,9 +1,14 @@
 """``Optimizer``: the base every optimiser shares (Keras 3's contract, PyTorch's conveniences).
 
-One update, in Keras's order: clip the gradients (``clipnorm`` per variable, or
+One update, in Keras's order: divide the gradients by ``loss_scale_factor`` (when set);
+with ``gradient_accumulation_steps = k``, add them to an accumulator and update only every
+k-th call, with (accumulated sum) / k; clip the gradients (``clipnorm`` per variable, or
 ``global_clipnorm`` across all, or ``clipvalue``), apply decoupled weight decay
-(w -= lr * wd * w), run each subclass's ``update_step`` in place on ``variable.data``,
-count the iteration, then project every variable that has a ``constraint``.
+(w -= lr * wd * w), run each subclass's ``update_step`` in place on ``variable.data``;
+with ``use_ema``, move each variable's average, a = m a + (1 - m) w (m = 0 on the first
+update, ``ema_momentum`` after), and copy the averages into the variables every
+``ema_overwrite_frequency`` updates; count the iteration, then project every variable that
+has a ``constraint``.
 
 Per-variable state ("slots") is created by ``build`` in the order of the variables and
 saved with ``get_state()`` under keys ``"<index>/<slot>"``.
@@ -19,14 +24,14 @@ import math
 import numpy as np
 
 from ..autograd import Tensor
+from ..naming import to_snake_case
 from . import schedules
 from .flat_group import FlatGroup
 from .schedules import LearningRateSchedule
 
 
-# Keras options that change nothing on a NumPy CPU run, and ones accepted only when unset
-_IGNORED_OPTIONS = ("jit_compile", "ema_momentum", "ema_overwrite_frequency")
-_UNSUPPORTED_OPTIONS = ("use_ema", "loss_scale_factor", "gradient_accumulation_steps")
+# Keras options that change nothing on a NumPy CPU run
+_IGNORED_OPTIONS = ("jit_compile",)
 
 
 def _clip_factor(norm: float, clip: float) -> float:
@@ -52,13 +57,10 @@ class Optimizer:
             cls.elementwise_update = False
 
     def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
-                 name=None, **kwargs):
+                 use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
+                 gradient_accumulation_steps=None, name=None, **kwargs):
         for key, value in kwargs.items():
             if key in _IGNORED_OPTIONS:
-                continue
-            if key in _UNSUPPORTED_OPTIONS:
-                if value:
-                    raise NotImplementedError(f"{type(self).__name__}: {key}={value!r} is not supported")
                 continue
             hint = " (use a learning-rate schedule from deepgrad.optimizers.schedules)" if key == "decay" else ""
             raise TypeError(f"{type(self).__name__}: unexpected keyword argument {key!r}{hint}")
@@ -69,7 +71,23 @@ class Optimizer:
                            ("weight_decay", weight_decay)):
             if value is not None and (not isinstance(value, (int, float)) or value < 0):
                 raise ValueError(f"{type(self).__name__}: {arg} must be a non-negative number, got {value!r}")
-        self.name = name or type(self).__name__.lower()
+        if gradient_accumulation_steps is not None and (
+                isinstance(gradient_accumulation_steps, bool) or not isinstance(gradient_accumulation_steps, int)
+                or gradient_accumulation_steps < 2):
+            raise ValueError(f"{type(self).__name__}: gradient_accumulation_steps must be an integer >= 2, got "
+                             f"{gradient_accumulation_steps!r}")
+        if use_ema:
+            if not 0 <= ema_momentum <= 1:
+                raise ValueError(f"{type(self).__name__}: ema_momentum must be in [0, 1], got {ema_momentum!r}")
+            if ema_overwrite_frequency is not None and (not isinstance(ema_overwrite_frequency, int)
+                                                        or ema_overwrite_frequency < 1):
+                raise ValueError(f"{type(self).__name__}: ema_overwrite_frequency must be an integer >= 1 or "
+                                 f"None, got {ema_overwrite_frequency!r}")
+        self.name = name or to_snake_case(type(self).__name__)  # Keras's default: "adam", "rm_sprop"
+        self.use_ema, self.ema_momentum = bool(use_ema), ema_momentum
+        self.ema_overwrite_frequency = ema_overwrite_frequency
+        self.loss_scale_factor = loss_scale_factor
+        self.gradient_accumulation_steps = gradient_accumulation_steps
         self.weight_decay = weight_decay
         self.clipnorm, self.clipvalue, self.global_clipnorm = clipnorm, clipvalue, global_clipnorm
         self._learning_rate = None
@@ -80,6 +98,8 @@ class Optimizer:
         self._index: dict[int, int] = {}
         self._slots: list[dict[str, np.ndarray]] = []
         self._globals: dict[str, float] = dict(self.global_slots)
+        if gradient_accumulation_steps:
+            self._globals["accumulated_steps"] = 0.0  # calls since the last update
         self._pending_state = None
         self._exclude_ids: set[int] = set()
         self._exclude_names: tuple = ()
@@ -118,8 +138,10 @@ class Optimizer:
             if id(var) not in self._index:
                 self._index[id(var)] = len(self._variables)
                 self._variables.append(var)
-                self._slots.append({name: np.full(var.shape, self.slot_initial_values.get(name, 0.0), var.dtype)
-                                    for name in self._slot_names_for(var)})
+                self._slots.append({name: np.full(self._slot_shape(var, name), self.slot_initial_values.get(name, 0.0),
+                                                  var.dtype)
+                                    for name in self._slot_names_for(var) + self._base_slot_names()})
+                self._init_slots(var, self._slots[-1])
         self.built = True
         if self._pending_state is not None:
             state, self._pending_state = self._pending_state, None
@@ -127,6 +149,18 @@ class Optimizer:
 
     def _slot_names_for(self, variable) -> tuple:
         return self.slot_names
+
+    def _init_slots(self, variable, slots: dict) -> None:
+        """Hook for slots that start from the variable (ScheduleFreeAdamW's momentum)."""
+
+    def _base_slot_names(self) -> tuple:
+        """The slots of the base options: the moving average and the gradient accumulator."""
+        return (("average",) if self.use_ema else ()) + (
+            ("gradient_accumulator",) if self.gradient_accumulation_steps else ())
+
+    def _slot_shape(self, variable, name: str) -> tuple:
+        """A slot's shape: the variable's, unless an optimiser keeps less (Adafactor's factors)."""
+        return variable.shape
 
     def slots(self, variable) -> dict[str, np.ndarray]:
         """The state arrays of ``variable`` (updated in place)."""
@@ -199,16 +233,22 @@ class Optimizer:
         pairs = [(self._as_array(g, v), v) for g, v in zip(grads, variables) if g is not None]
         if not pairs:
             return
-        grads = self._clip_gradients([g for g, _ in pairs])
-        variables = [v for _, v in pairs]
-        lr = self.learning_rate
-        if self.weight_decay:
-            for var in variables:
-                if self._use_weight_decay(var):
-                    var.data -= (lr * self.weight_decay) * var.data
-        self._before_update()
-        self._update_variables(grads, variables, lr)
-        self.iterations += 1
+        grads, variables = [g for g, _ in pairs], [v for _, v in pairs]
+        if self.loss_scale_factor is not None:
+            grads = [g / self.loss_scale_factor for g in grads]
+        update = True
+        if self.gradient_accumulation_steps:
+            grads, update = self._accumulate(grads, variables)
+        if update:
+            grads = self._clip_gradients(grads)
+            lr = self.learning_rate
+            self._apply_weight_decay(variables, lr)
+            self._before_update()
+            self._update_variables(grads, variables, lr)
+        if self.use_ema:
+            self._update_moving_averages()
+        if update:
+            self.iterations += 1
         for var in variables:
             constraint = getattr(var, "constraint", None)
             if constraint is not None:
@@ -268,6 +308,63 @@ class Optimizer:
             group = self._groups[key] = FlatGroup(variables, [self.slots(v) for v in variables])
         return group
 
+    def _apply_weight_decay(self, variables: list, learning_rate: float) -> None:
+        """w -= lr * wd * w for every variable not excluded from weight decay."""
+        if self.weight_decay:
+            for var in variables:
+                if self._use_weight_decay(var):
+                    var.data -= (learning_rate * self.weight_decay) * var.data
+
+    def _accumulate(self, grads: list, variables: list) -> tuple[list, bool]:
+        """Keras's gradient accumulation: the first k - 1 calls of every k add their gradients
+        to the accumulators and update nothing; the k-th updates with (sum of the k) / k."""
+        steps = self.gradient_accumulation_steps
+        accumulators = [self.slots(v)["gradient_accumulator"] for v in variables]
+        count = int(self._globals["accumulated_steps"]) + 1
+        if count < steps:
+            for acc, g in zip(accumulators, grads):
+                acc += g
+            self._globals["accumulated_steps"] = float(count)
+            return grads, False
+        averaged = [(g + acc) / steps for g, acc in zip(grads, accumulators)]
+        for acc in accumulators:
+            acc[...] = 0
+        self._globals["accumulated_steps"] = 0.0
+        return averaged, True
+
+    def _update_moving_averages(self) -> None:
+        """a = m a + (1 - m) w for every variable of ``build``; m = 0 before the first update
+        (the average starts at the variable); every ``ema_overwrite_frequency`` updates the
+        variables take their averages."""
+        momentum = self.ema_momentum if self.iterations != 0 else 0.0
+        for var, slots in zip(self._variables, self._slots):
+            average = slots["average"]
+            average *= momentum
+            average += (1 - momentum) * var.data
+        frequency = self.ema_overwrite_frequency
+        if frequency and (self.iterations + 1) % frequency == 0:
+            self.finalize_variable_values(self._variables)
+
+    def finalize_variable_values(self, var_list) -> None:
+        """With ``use_ema``, give the variables their moving averages (``fit`` calls this at its end)."""
+        if not self.use_ema:
+            return
+        for var in var_list:
+            index = self._index.get(id(var))
+            if index is not None:
+                var.data[...] = self._slots[index]["average"]
+
+    def moving_averages(self) -> list:
+        """With ``use_ema``: ``[(variable, its moving average array)]`` in the order of ``build``
+        (the arrays are the optimiser's own: writing into them changes its state)."""
+        if not self.use_ema:
+            raise ValueError(f"{type(self).__name__} keeps no moving averages: create it with use_ema=True")
+        return [(var, slots["average"]) for var, slots in zip(self._variables, self._slots)]
+
+    def scale_loss(self, loss):
+        """``loss * loss_scale_factor`` when it is set (``apply`` divides the gradients by it)."""
+        return loss if self.loss_scale_factor is None else loss * self.loss_scale_factor
+
     def _before_update(self) -> None:
         """Hook for state shared by all variables (Nadam's momentum-schedule product)."""
 
@@ -313,6 +410,11 @@ class Optimizer:
             "clipnorm": self.clipnorm,
             "global_clipnorm": self.global_clipnorm,
             "clipvalue": self.clipvalue,
+            "use_ema": self.use_ema,
+            "ema_momentum": self.ema_momentum,
+            "ema_overwrite_frequency": self.ema_overwrite_frequency,
+            "loss_scale_factor": self.loss_scale_factor,
+            "gradient_accumulation_steps": self.gradient_accumulation_steps,
         }
 
     @classmethod

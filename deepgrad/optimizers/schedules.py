@@ -180,8 +180,8 @@ _REGISTRY = Registry("learning-rate schedule", [ExponentialDecay, PiecewiseConst
                      base=LearningRateSchedule)
 
 
-def serialize(schedule: LearningRateSchedule) -> dict:
-    return _REGISTRY.serialize(schedule)
+def serialize(learning_rate_schedule: LearningRateSchedule) -> dict:
+    return _REGISTRY.serialize(learning_rate_schedule)
 
 
 def deserialize(config, custom_objects=None) -> LearningRateSchedule:

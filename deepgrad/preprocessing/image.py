@@ -209,3 +209,4 @@ def normalize_image(array, mean=None, std=None, scale: float = 1.0 / 255.0) -> n
             raise ValueError("normalize_image: std must not contain zeros")
         x = x / std
     return x
+from .smart_resize import smart_resize  # noqa: E402,F401 - Keras exposes it here

@@ -20,6 +20,11 @@ from .dataset_utils import (
 )
 from .model_visualization import model_to_dot, plot_model
 from .session_utils import clear_session, get_source_inputs, is_keras_tensor, standardize_dtype
+from . import legacy
+from ..config import disable_interactive_logging, enable_interactive_logging, is_interactive_logging_enabled
+from ..preprocessing.audio_dataset import audio_dataset_from_directory
+from .config import Config
+from .feature_space import FeatureSpace
 
 __all__ = [
     "compute_class_weight", "get_file", "hash_file", "normalize", "pad_sequences",
@@ -33,4 +38,9 @@ __all__ += [
     "plot_model", "register_keras_serializable", "save_img", "serialize_keras_object", "split_dataset",
     "text_dataset_from_directory", "timeseries_dataset_from_array", "unpack_x_y_sample_weight",
     "clear_session", "get_source_inputs", "is_keras_tensor", "standardize_dtype",
+]
+from . import bounding_boxes  # noqa: E402  (keras.utils.bounding_boxes)
+__all__ += [
+    "Config", "FeatureSpace", "audio_dataset_from_directory", "disable_interactive_logging",
+    "enable_interactive_logging", "is_interactive_logging_enabled", "legacy",
 ]

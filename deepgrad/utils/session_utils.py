@@ -1,9 +1,7 @@
 """Small helpers around symbolic tensors and the global state, under Keras's names."""
 from __future__ import annotations
 
-import gc
-
-from ..layers.base import reset_names
+from ..backend import clear_session  # noqa: F401 - keras.utils.clear_session is the same function
 from ..ops.dtypes import standardize_dtype
 from ..symbolic import KerasTensor
 
@@ -29,14 +27,6 @@ def get_source_inputs(tensor) -> list:
         else:
             stack.extend(reversed(t.node.parents))
     return found
-
-
-def clear_session(free_memory: bool = True) -> None:
-    """Start layer names afresh (``dense``, ``dense_1``, ... again) and, with ``free_memory``,
-    collect the garbage left by models no longer referenced."""
-    reset_names()
-    if free_memory:
-        gc.collect()
 
 
 __all__ = ["clear_session", "get_source_inputs", "is_keras_tensor", "standardize_dtype"]

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from deepgrad.callbacks import Progbar, ProgbarLogger
+from deepgrad.callbacks import Progbar, ProgbarLogger, progbar
 
 
 class FakeTTY(io.StringIO):
@@ -14,15 +14,19 @@ class FakeTTY(io.StringIO):
 
 
 class Captured:
+    """What a terminal shows, as the lines drawn (each redraw after a ``\\r`` is a line of its own)."""
+
     def __init__(self, capsys):
         self.capsys = capsys
 
     def getvalue(self):
-        return self.capsys.readouterr().out
+        drawn = self.capsys.readouterr().out.replace("\r", "\n").splitlines()
+        return "".join(line.rstrip() + "\n" for line in drawn if line.strip())
 
 
 @pytest.fixture
-def stdout(capsys):
+def stdout(capsys, monkeypatch):
+    monkeypatch.setattr(progbar, "_is_terminal", lambda stream: True)
     return Captured(capsys)
 
 
@@ -31,11 +35,11 @@ def test_first_step_and_final_line_format(stdout):
     bar.update(1, [("loss", 2.30123), ("accuracy", 0.109375)])
     bar.update(469, [("loss", 0.5), ("accuracy", 0.9)])
     first, last = stdout.getvalue().splitlines()
-    assert first == "  1/469 [..............................] - ETA: " + first.split("ETA: ")[1]
-    assert re.fullmatch(r"  1/469 \[\.{30}\] - ETA: \d+s - loss: 2\.3012 - accuracy: 0\.1094", first)
+    assert first == "  1/469 [" + "." * 20 + "] - ETA: " + first.split("ETA: ")[1]
+    assert re.fullmatch(r"  1/469 \[\.{20}\] - ETA: \d+s - loss: 2\.3012 - accuracy: 0\.1094", first)
     # values are averaged over steps: loss (2.30123 * 1 + 0.5 * 468) / 469
     avg_loss, avg_acc = (2.30123 + 0.5 * 468) / 469, (0.109375 + 0.9 * 468) / 469
-    assert re.fullmatch(r"469/469 \[={30}\] - \d+s \d+(us|ms)/step - loss: " + f"{avg_loss:.4f}"
+    assert re.fullmatch(r"469/469 \[={20}\] - \d+s \d+(us|ms)/step - loss: " + f"{avg_loss:.4f}"
                         + " - accuracy: " + f"{avg_acc:.4f}", last), last
 
 
@@ -43,7 +47,7 @@ def test_bar_shape_mid_epoch(stdout):
     bar = Progbar(10, stateful_metrics=["loss"])
     bar.update(5, [("loss", 1.0)])
     line = stdout.getvalue().splitlines()[0]
-    assert line.startswith(" 5/10 [==============>...............] - ETA:")
+    assert line.startswith(" 5/10 [=========>..........] - ETA:")
     assert line.endswith(" - loss: 1.0000")
 
 
@@ -93,3 +97,28 @@ def test_progbar_logger_epoch_lines(stdout):
     assert lines[0] == "Epoch 1/2" and "Epoch 2/2" in lines
     final = [line for line in lines if line.startswith("3/3 [=")]
     assert len(final) == 2 and all(line.endswith("- loss: 0.9000 - val_loss: 0.8000") for line in final)
+
+
+def test_not_a_terminal_prints_only_the_final_line(capsys):
+    """Standard output is a pipe or a file here: no redraws, no ``\\r``, one line per bar."""
+    bar = Progbar(50, interval=0.0)
+    for step in range(1, 51):
+        bar.update(step, [("loss", 1.0)])
+    out = capsys.readouterr().out
+    assert "\r" not in out and out.count("\n") == 1 and out.startswith("50/50 [=")
+
+
+def test_interactive_logging_off_prints_plain_lines_on_a_terminal(monkeypatch):
+    from deepgrad import config
+    out = FakeTTY()
+    monkeypatch.setattr(sys, "stdout", out)
+    config.disable_interactive_logging()
+    try:
+        assert not config.is_interactive_logging_enabled()
+        bar = Progbar(5, interval=0.0)
+        for step in range(1, 6):
+            bar.update(step, [("loss", 1.0)])
+    finally:
+        config.enable_interactive_logging()
+    assert "\r" not in out.getvalue() and out.getvalue().count("\n") == 1
+    assert config.is_interactive_logging_enabled()

@@ -34,6 +34,15 @@ def data(kind, seed=0):
         return one_hot, np.asarray(keras.ops.convert_to_numpy(keras.ops.softmax(logits)))
     if kind == "categorical_logits":
         return one_hot, logits
+    if kind == "mask":  # segmentation masks (N, 3, 3, 1) and their predicted probabilities
+        return rng.integers(0, 2, (N, 3, 3, 1)).astype("float32"), rng.uniform(0, 1, (N, 3, 3, 1)).astype("float32")
+    if kind == "embedding":  # integer labels and L2-normalised embeddings
+        e = f(N, C)
+        return rng.integers(0, 3, N).astype("int32"), e / np.linalg.norm(e, axis=1, keepdims=True)
+    if kind == "ctc":  # labels padded with 0 (the blank) and logits over 5 frames
+        labels = rng.integers(1, C, (N, 3))
+        labels[np.arange(N) % 3 == 0, 2] = 0
+        return labels.astype("int32"), f(N, 5, C)
     if kind == "distribution":
         p = rng.uniform(0.05, 1, (N, C)).astype("float32")
         q = rng.uniform(0.05, 1, (N, C)).astype("float32")
@@ -69,6 +78,15 @@ CASES = [
     ("Hinge", {}, "hinge"),
     ("SquaredHinge", {}, "hinge"),
     ("CategoricalHinge", {}, "categorical"),
+    ("Dice", {}, "mask"),
+    ("Dice", dict(axis=(1, 2, 3)), "mask"),
+    ("Tversky", {}, "mask"),
+    ("Tversky", dict(alpha=0.3, beta=0.7, axis=(1, 2)), "mask"),
+    ("Circle", {}, "embedding"),
+    ("Circle", dict(gamma=10.0, margin=0.25, remove_diagonal=False), "embedding"),
+    ("CategoricalGeneralizedCrossEntropy", {}, "sparse"),
+    ("CategoricalGeneralizedCrossEntropy", dict(q=0.8), "sparse"),
+    ("CTC", {}, "ctc"),
 ]
 
 
@@ -76,7 +94,7 @@ def assert_close(d, k, msg=""):
     np.testing.assert_allclose(to_numpy(d), to_numpy(k), rtol=1e-5, atol=1e-6, err_msg=msg)
 
 
-@pytest.mark.parametrize("reduction", ["sum_over_batch_size", "sum", "mean", "none"])
+@pytest.mark.parametrize("reduction", ["sum_over_batch_size", "sum", "mean", "none", "mean_with_sample_weight"])
 @pytest.mark.parametrize("name, kwargs, kind", CASES, ids=[f"{n}-{i}" for i, (n, _, _) in enumerate(CASES)])
 def test_loss_class(name, kwargs, kind, reduction):
     y_true, y_pred = data(kind)
@@ -108,7 +126,8 @@ NAMES = {"mse": "regression", "mae": "regression", "mape": "positive", "msle": "
          "squared_hinge": "hinge", "categorical_hinge": "categorical", "mean_squared_error": "regression",
          "mean_absolute_error": "regression", "mean_absolute_percentage_error": "positive",
          "mean_squared_logarithmic_error": "positive", "MSE": "regression", "MAE": "regression",
-         "MAPE": "positive", "MSLE": "positive", "KLD": "distribution", "BCE": "binary"}
+         "MAPE": "positive", "MSLE": "positive", "KLD": "distribution", "BCE": "binary", "dice": "mask",
+         "tversky": "mask", "circle": "embedding", "ctc": "ctc"}
 
 
 # tf.keras 2 names that Keras 3 dropped and deepgrad still accepts, with their Keras 3 names

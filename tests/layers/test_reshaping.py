@@ -62,7 +62,7 @@ def test_unknown_sizes_in_shapes():
 
 def test_bad_arguments_and_inputs():
     with pytest.raises(ValueError, match="UpSampling2D: interpolation"):
-        layers.UpSampling2D(interpolation="bicubic")
+        layers.UpSampling2D(interpolation="gaussian")
     with pytest.raises(ValueError, match="ZeroPadding2D: padding"):
         layers.ZeroPadding2D(padding=(1, 2, 3))
     with pytest.raises(ValueError, match="Cropping2D.*removes all"):

@@ -540,6 +540,8 @@ _COORDS = [_R.uniform(-1, 4, 5), _R.uniform(-1, 4, 5)]  # fixed: every call samp
 BACKWARD_CASES = {
     "AlongAxis": (lambda t: im.resize(t, (3, 5), "bicubic"), [_R.standard_normal((1, 4, 6, 2))]),
     "WeightedGather": (lambda t: im.map_coordinates(t, _COORDS, 1), [_R.standard_normal((4, 4))]),
+    "GatherPixels": (lambda t: im.affine_transform(t, [0.9, 0.2, 0.3, -0.1, 1.1, -0.4, 0, 0], fill_mode="reflect"),
+                     [_R.standard_normal((2, 5, 4, 3))]),
 }
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from ... import ops
 from ...ops import image as image_ops
+from . import boxes
 from .base import BaseImagePreprocessingLayer, spatial_axes
 
 _FILL_MODES = ("reflect", "wrap", "constant", "nearest")
@@ -49,15 +50,30 @@ class _AffineLayer(BaseImagePreprocessingLayer):
         _check_fill(type(self).__name__, fill_mode, interpolation)
         self.fill_mode, self.interpolation, self.fill_value = fill_mode, interpolation, fill_value
 
-    def matrices(self, n, height, width, rng) -> np.ndarray:
+    def matrices(self, n, height, width, rng) -> dict:
+        """``{"matrix": (n, 8) Keras transforms, ...the drawn parameters}``."""
         raise NotImplementedError
 
-    def augment(self, images, rng):
-        h_axis, w_axis = spatial_axes(4, self.data_format)
-        t = self.matrices(images.shape[0], images.shape[h_axis], images.shape[w_axis], rng)
-        return image_ops.affine_transform(images, t, interpolation=self.interpolation,
+    def get_random_transformation(self, images, rng):
+        height, width = self.image_size(tuple(images.shape))
+        return self.matrices(images.shape[0], height, width, rng)
+
+    def _resample(self, images, transformation, interpolation):
+        return image_ops.affine_transform(images, transformation["matrix"], interpolation=interpolation,
                                           fill_mode=self.fill_mode, fill_value=self.fill_value,
                                           data_format=self.data_format)
+
+    def transform_images(self, images, transformation, training=True):
+        return self._resample(images, transformation, self.interpolation) if training else images
+
+    def transform_segmentation_masks(self, masks, transformation, training=True):
+        return self._resample(masks, transformation, "nearest") if training else masks
+
+    def transform_bounding_boxes(self, bounding_boxes, transformation, image_shape, training=True):
+        if not training:
+            return bounding_boxes
+        height, width = self.image_size(image_shape)
+        return self.move_boxes(bounding_boxes, transformation, height, width)
 
     def get_config(self):
         return {**super().get_config(), "fill_mode": self.fill_mode, "fill_value": self.fill_value,
@@ -89,7 +105,10 @@ class RandomRotation(_AffineLayer):
 
     def matrices(self, n, height, width, rng):
         angle = rng.uniform(self.factor[0] * 360.0, self.factor[1] * 360.0, size=n)
-        return affine_matrix(angle, height, width)
+        return {"matrix": affine_matrix(angle, height, width), "angle": angle}
+
+    def move_boxes(self, bounding_boxes, t, height, width):
+        return boxes.rotate(bounding_boxes, self.bounding_box_format, t["angle"], height, width)
 
     def get_config(self):
         return {**super().get_config(), "factor": self.factor}
@@ -112,7 +131,11 @@ class RandomShear(_AffineLayer):
         sy = rng.uniform(*self.y_factor, size=n) * sign
         sx = rng.uniform(*self.x_factor, size=n) * sign
         ones, zeros = np.ones(n), np.zeros(n)
-        return np.stack([ones, sx, zeros, sy, ones, zeros, zeros, zeros], axis=-1).astype(np.float32)
+        matrix = np.stack([ones, sx, zeros, sy, ones, zeros, zeros, zeros], axis=-1).astype(np.float32)
+        return {"matrix": matrix, "shear": np.stack([sx, sy], axis=-1)}
+
+    def move_boxes(self, bounding_boxes, t, height, width):
+        return boxes.shear(bounding_boxes, self.bounding_box_format, t["shear"], height, width)
 
     def get_config(self):
         return {**super().get_config(), "x_factor": self.x_factor, "y_factor": self.y_factor}
@@ -135,8 +158,12 @@ class RandomZoom(_AffineLayer):
         zx = zy if self.width_factor is None else rng.uniform(1.0 + self.width_lower,
                                                               1.0 + self.width_upper, size=n)
         zeros = np.zeros(n)
-        return np.stack([zx, zeros, 0.5 * (width - 1) * (1 - zx), zeros, zy,
-                         0.5 * (height - 1) * (1 - zy), zeros, zeros], axis=-1).astype(np.float32)
+        matrix = np.stack([zx, zeros, 0.5 * (width - 1) * (1 - zx), zeros, zy,
+                           0.5 * (height - 1) * (1 - zy), zeros, zeros], axis=-1).astype(np.float32)
+        return {"matrix": matrix, "zoom": np.stack([zx, zy], axis=-1)}
+
+    def move_boxes(self, bounding_boxes, t, height, width):
+        return boxes.zoom(bounding_boxes, self.bounding_box_format, t["zoom"], height, width)
 
     def get_config(self):
         return {**super().get_config(), "height_factor": self.height_factor,
@@ -157,7 +184,11 @@ class RandomTranslation(_AffineLayer):
         dy = rng.uniform(self.height_lower, self.height_upper, size=n) * height
         dx = rng.uniform(self.width_lower, self.width_upper, size=n) * width
         ones, zeros = np.ones(n), np.zeros(n)
-        return np.stack([ones, zeros, -dx, zeros, ones, -dy, zeros, zeros], axis=-1).astype(np.float32)
+        matrix = np.stack([ones, zeros, -dx, zeros, ones, -dy, zeros, zeros], axis=-1).astype(np.float32)
+        return {"matrix": matrix, "shift": np.stack([dx, dy], axis=-1)}
+
+    def move_boxes(self, bounding_boxes, t, height, width):
+        return boxes.translate(bounding_boxes, self.bounding_box_format, t["shift"], height, width)
 
     def get_config(self):
         return {**super().get_config(), "height_factor": self.height_factor,
@@ -177,17 +208,27 @@ class RandomFlip(BaseImagePreprocessingLayer):
             raise ValueError(f"RandomFlip: invalid `mode` {mode!r}; expected one of {self._MODES}")
         self.mode = mode
 
-    def augment(self, images, rng):
-        flips = rng.uniform(size=images.shape[0]) <= 0.5
+    def get_random_transformation(self, images, rng):
+        return rng.uniform(size=images.shape[0]) <= 0.5
+
+    def transform_images(self, images, flips, training=True):
+        if not training or not flips.any():
+            return images
         h_axis, w_axis = spatial_axes(4, self.data_format)
         axes = {"horizontal": [w_axis], "vertical": [h_axis],
                 "horizontal_and_vertical": [h_axis, w_axis]}[self.mode]
-        if not flips.any():
-            return images
         flipped = ops.flip(images, axis=axes)
         if flips.all():
             return flipped
         return ops.where(flips.reshape(-1, 1, 1, 1), flipped, images)
+
+    transform_segmentation_masks = transform_images
+
+    def transform_bounding_boxes(self, bounding_boxes, flips, image_shape, training=True):
+        if not training:
+            return bounding_boxes
+        height, width = self.image_size(image_shape)
+        return boxes.flip(bounding_boxes, self.bounding_box_format, flips, self.mode, height, width)
 
     def get_config(self):
         return {**super().get_config(), "seed": self.seed, "mode": self.mode}
@@ -204,9 +245,8 @@ class RandomCrop(BaseImagePreprocessingLayer):
         super().__init__(data_format=data_format, seed=seed, name=name, **kwargs)
         self.height, self.width = int(height), int(width)
 
-    def augment(self, images, rng):
-        h_axis, w_axis = spatial_axes(4, self.data_format)
-        in_h, in_w = images.shape[h_axis], images.shape[w_axis]
+    def get_random_transformation(self, images, rng):
+        in_h, in_w = self.image_size(tuple(images.shape))
         if in_h > self.height and in_w > self.width:
             top = int(rng.uniform(0, in_h - self.height + 1))
             left = int(rng.uniform(0, in_w - self.width + 1))
@@ -214,12 +254,28 @@ class RandomCrop(BaseImagePreprocessingLayer):
             crop_h = max(min(in_h, int(in_w * self.height / self.width)), 1)
             crop_w = max(min(in_w, int(in_h * self.width / self.height)), 1)
             top, left = int((in_h - crop_h) / 2), int((in_w - crop_w) / 2)
+        return top, left
+
+    def transform_images(self, images, transformation, training=True):
+        if not training:
+            return images
+        top, left = transformation
+        h_axis, w_axis = spatial_axes(4, self.data_format)
         index = [slice(None)] * 4
         index[h_axis], index[w_axis] = slice(top, top + self.height), slice(left, left + self.width)
         out = images[tuple(index)]
         if out.shape[h_axis] != self.height or out.shape[w_axis] != self.width:
             out = image_ops.resize(out, (self.height, self.width), data_format=self.data_format)
         return out
+
+    transform_segmentation_masks = transform_images
+
+    def transform_bounding_boxes(self, bounding_boxes, transformation, image_shape, training=True):
+        if not training:
+            return bounding_boxes
+        top, left = transformation
+        return boxes.window(bounding_boxes, self.bounding_box_format, top, left, self.height, self.width,
+                            self.image_size(image_shape))
 
     def compute_output_shape(self, input_shape):
         shape = list(input_shape)

@@ -1,4 +1,5 @@
-"""Deterministic image layers: ``Rescaling``, ``Resizing``, ``CenterCrop`` (active in inference too)."""
+"""Deterministic image layers: ``Rescaling``, ``Resizing``, ``CenterCrop`` (active in inference too).
+``Resizing`` and ``CenterCrop`` also take Keras's dict input and move boxes and masks along."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +7,8 @@ import numpy as np
 from ... import ops
 from ...ops import image as image_ops
 from ..base import Layer
-from .base import spatial_axes, standardize_data_format
+from . import boxes
+from .base import BaseImagePreprocessingLayer, spatial_axes
 
 
 class Rescaling(Layer):
@@ -29,13 +31,15 @@ class Rescaling(Layer):
         return {**super().get_config(), "scale": self.scale, "offset": self.offset}
 
 
-class Resizing(Layer):
+class Resizing(BaseImagePreprocessingLayer):
     """Resize images to ``(height, width)`` with ``ops.image.resize``."""
+
+    _USE_BASE_FACTOR = False
 
     def __init__(self, height, width, interpolation="bilinear", crop_to_aspect_ratio=False,
                  pad_to_aspect_ratio=False, fill_mode="constant", fill_value=0.0, antialias=False,
                  data_format=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(data_format=data_format, **kwargs)
         if interpolation not in image_ops.RESIZE_INTERPOLATIONS:
             raise ValueError(f"Resizing: invalid `interpolation` {interpolation!r}; expected one of "
                              f"{image_ops.RESIZE_INTERPOLATIONS}")
@@ -49,13 +53,27 @@ class Resizing(Layer):
         self.fill_mode = fill_mode
         self.fill_value = fill_value
         self.antialias = antialias
-        self.data_format = standardize_data_format(data_format)
 
-    def call(self, inputs):
-        return image_ops.resize(inputs, (self.height, self.width), interpolation=self.interpolation,
+    def call(self, inputs, training=True):
+        return self._resize(inputs, self.interpolation)
+
+    def _resize(self, images, interpolation):
+        return image_ops.resize(images, (self.height, self.width), interpolation=interpolation,
                                 antialias=self.antialias, crop_to_aspect_ratio=self.crop_to_aspect_ratio,
                                 pad_to_aspect_ratio=self.pad_to_aspect_ratio, fill_mode=self.fill_mode,
                                 fill_value=self.fill_value, data_format=self.data_format)
+
+    def get_random_transformation(self, images, rng):
+        return None
+
+    def transform_images(self, images, transformation=None, training=True):
+        return self._resize(images, self.interpolation)
+
+    def transform_segmentation_masks(self, masks, transformation=None, training=True):
+        return self._resize(masks, "nearest")
+
+    def transform_bounding_boxes(self, bounding_boxes, transformation, image_shape, training=True):
+        return boxes.resize(self, bounding_boxes, self.image_size(image_shape))
 
     def compute_output_shape(self, input_shape):
         shape = list(input_shape)
@@ -71,16 +89,23 @@ class Resizing(Layer):
                 "fill_value": self.fill_value, "antialias": self.antialias}
 
 
-class CenterCrop(Layer):
+class CenterCrop(BaseImagePreprocessingLayer):
     """The central ``(height, width)`` window; an image smaller than that is cropped to the
     target's aspect ratio and resized (Keras's ``smart_resize``)."""
 
-    def __init__(self, height, width, data_format=None, **kwargs):
-        super().__init__(**kwargs)
-        self.height, self.width = int(height), int(width)
-        self.data_format = standardize_data_format(data_format)
+    _USE_BASE_FACTOR = False
 
-    def call(self, inputs):
+    def __init__(self, height, width, data_format=None, **kwargs):
+        super().__init__(data_format=data_format, **kwargs)
+        self.height, self.width = int(height), int(width)
+
+    def call(self, inputs, training=True):
+        return self.transform_images(inputs)
+
+    def get_random_transformation(self, images, rng):
+        return None
+
+    def transform_images(self, inputs, transformation=None, training=True):
         h_axis, w_axis = spatial_axes(inputs.ndim, self.data_format)
         h_diff, w_diff = inputs.shape[h_axis] - self.height, inputs.shape[w_axis] - self.width
         if h_diff >= 0 and w_diff >= 0:
@@ -90,6 +115,12 @@ class CenterCrop(Layer):
             return inputs[tuple(index)]
         return image_ops.resize(inputs, (self.height, self.width), crop_to_aspect_ratio=True,
                                 data_format=self.data_format)
+
+    transform_segmentation_masks = transform_images
+
+    def transform_bounding_boxes(self, bounding_boxes, transformation, image_shape, training=True):
+        return boxes.center_crop(bounding_boxes, self.bounding_box_format, self.height, self.width,
+                                 self.image_size(image_shape))
 
     compute_output_shape = Resizing.compute_output_shape
 
