@@ -92,10 +92,23 @@ def to_floatx(array) -> np.ndarray:
         return np.asarray(array, dtype=_FLOATX)
     if array is None:
         raise TypeError("Cannot make a tensor of None: expected numbers")
-    a = np.asarray(array)
+    a = as_array(array)
     if a.dtype.kind in "fiub":
         return a.astype(_FLOATX)
     return real_array(a).astype(_FLOATX, copy=False)
+
+
+def as_array(data) -> np.ndarray:
+    """``np.asarray(data)``, with a ragged nested sequence (rows of different lengths) a clear ValueError."""
+    try:
+        return np.asarray(data)
+    except UnicodeError:  # bytes mixed with text: NumPy tries to decode them
+        raise TypeError("Cannot make a tensor of text or bytes: expected real numbers") from None
+    except ValueError as e:
+        if "inhomogeneous" not in str(e) and "sequence" not in str(e):
+            raise
+        raise ValueError("Cannot make a tensor of a ragged nested sequence (its rows have different "
+                         "lengths or depths): pad the rows to one length first") from None
 
 
 def real_array(a: np.ndarray) -> np.ndarray:
@@ -119,10 +132,60 @@ def real_array(a: np.ndarray) -> np.ndarray:
         try:
             out = a.astype(np.float64)
         except (TypeError, ValueError) as e:
-            raise TypeError(f"The data is an object array that does not hold only real numbers: {e}") from e
+            # only on the error path: find the first element that is not a real number to name it
+            flat = a.reshape(-1)
+            bad = next((v for v in flat if not isinstance(v, (int, float, np.integer, np.floating, np.bool_))), None)
+            what = f"a {type(bad).__name__} ({bad!r:.40})" if bad is not None else "values that are not numbers"
+            raise TypeError(f"Cannot make a tensor of an object array that holds {what}: expected real numbers") from e
         return out
     raise TypeError(f"Cannot make a tensor of dtype {a.dtype} ({'text' if kind in 'US' else 'not numbers'}): "
                     "expected real numbers")
+
+
+# ----------------------------------------------------------------------------- size guard
+class AllocationError(MemoryError, ValueError):
+    """An array that cannot fit in the machine's memory, refused before anything is allocated.
+
+    Both a MemoryError (what it is) and a ValueError (a bad size argument), so either
+    ``except`` clause a caller already has catches it.
+    """
+
+
+_PHYSICAL_MEMORY: int | None = None
+
+
+def physical_memory() -> int:
+    """The machine's physical memory in bytes (pages x page size); 2**63 where the OS will not say."""
+    global _PHYSICAL_MEMORY
+    if _PHYSICAL_MEMORY is None:
+        import os
+
+        try:
+            _PHYSICAL_MEMORY = int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+        except (AttributeError, ValueError, OSError):  # no sysconf (Windows) or no such name
+            _PHYSICAL_MEMORY = 0
+        if _PHYSICAL_MEMORY <= 0:
+            _PHYSICAL_MEMORY = 2 ** 63
+    return _PHYSICAL_MEMORY
+
+
+def check_allocation(shape, dtype, what: str) -> None:
+    """Raise AllocationError if an array of ``shape`` and ``dtype`` needs more bytes than the machine has.
+
+    ``what`` names the op or weight in the message. The count is a Python int (no overflow),
+    so shapes like (10**6, 10**6) are refused in microseconds instead of failing halfway
+    through a MemoryError, or with NumPy's "array is too big".
+    """
+    dims = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    count = 1
+    for d in dims:
+        count *= int(d)
+    nbytes = count * np.dtype(dtype).itemsize
+    limit = physical_memory()
+    if nbytes > limit:
+        raise AllocationError(
+            f"{what}: an array of shape {tuple(int(d) for d in dims)} and dtype {np.dtype(dtype).name} "
+            f"needs {nbytes / 2**30:,.1f} GiB, more than this machine's {limit / 2**30:,.1f} GiB of memory")
 
 
 # --------------------------------------------------------------------------- dtypes (Keras's rules)

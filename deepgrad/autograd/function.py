@@ -147,7 +147,7 @@ def _keras_array(x) -> np.ndarray:
     """``x`` as an array with Keras's dtype for Python data: int32 for ints, floatx for floats."""
     if isinstance(x, np.ndarray):
         return x
-    a = np.asarray(x)
+    a = backend.as_array(x)
     if a.dtype.kind == "i" and not isinstance(x, np.generic):
         return a.astype(np.int32)
     if a.dtype.kind == "f" and not isinstance(x, np.generic):

@@ -59,7 +59,7 @@ class Tensor:
             dtype = _tensor_dtype(dtype)
             if data is None:
                 raise TypeError("Cannot make a tensor of None: expected numbers")
-            data = data if isinstance(data, np.ndarray) else np.asarray(data)
+            data = data if isinstance(data, np.ndarray) else backend.as_array(data)
             if not (dtype.kind == "c" and data.dtype.kind == "c"):  # complex only when asked for
                 data = backend.real_array(data)
             data = data.astype(dtype, copy=False)

@@ -267,6 +267,9 @@ class Layer:
         init = initializers.get(initializer if initializer is not None else "glorot_uniform")
         dtype = np.dtype(dtype) if dtype is not None else self.dtype
         shape = tuple(int(s) for s in shape)
+        if any(s < 0 for s in shape):
+            raise ValueError(f"{self.name}.add_weight: weight {name!r} would have a negative size, shape {shape}")
+        backend.check_allocation(shape, dtype, f"{self.name}.add_weight({name!r})")
         # charged before the initializer allocates, when a model is rebuilt from a file
         allocation.reserve(int(np.prod(shape, dtype=np.int64)) * dtype.itemsize,
                            f"layer {self.name!r} weight {name!r} of shape {shape}")

@@ -173,6 +173,8 @@ class Flatten(Layer):
         self.data_format = data_format or "channels_last"
 
     def call(self, inputs):
+        if inputs.ndim == 0:
+            raise ValueError(f"Flatten {self.name!r}: expected input of rank >= 1 (a batch axis first), got a scalar")
         if self.data_format == "channels_first" and inputs.ndim > 2:
             inputs = ops.transpose(inputs, (0,) + tuple(range(2, inputs.ndim)) + (1,))
         return ops.reshape(inputs, (inputs.shape[0], -1))
@@ -191,7 +193,11 @@ class Reshape(Layer):
 
     def __init__(self, target_shape, **kwargs):
         super().__init__(**kwargs)
-        target_shape = tuple(int(s) for s in target_shape)
+        dims = (target_shape,) if isinstance(target_shape, (int, np.integer)) else target_shape
+        if not isinstance(dims, (tuple, list)) or not all(
+                isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in dims):
+            raise TypeError(f"Reshape: target_shape must be a tuple of ints, got {target_shape!r}")
+        target_shape = tuple(int(s) for s in dims)
         if sum(s == -1 for s in target_shape) > 1 or any(s == 0 or s < -1 for s in target_shape):
             raise ValueError(f"Reshape: target_shape may hold positive sizes and at most one -1, got {target_shape}")
         self.target_shape = target_shape
@@ -208,6 +214,8 @@ class Reshape(Layer):
         return tuple(size // known if s == -1 else s for s in self.target_shape)
 
     def call(self, inputs):
+        if inputs.ndim == 0:
+            raise ValueError(f"Reshape {self.name!r}: expected input of rank >= 1 (a batch axis first), got a scalar")
         return ops.reshape(inputs, (inputs.shape[0],) + self._resolve(inputs.shape))
 
     def compute_output_shape(self, input_shape):

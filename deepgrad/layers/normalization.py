@@ -34,8 +34,9 @@ class _Normalization(Layer):
         if not isinstance(axis, int) and not (isinstance(axis, (list, tuple)) and axis
                                                and all(isinstance(a, int) for a in axis)):
             raise ValueError(f"{type(self).__name__}: axis must be an int or a list of ints, got {axis!r}")
-        if not epsilon > 0:
-            raise ValueError(f"{type(self).__name__}: epsilon must be > 0, got {epsilon}")
+        if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float, np.integer, np.floating)) \
+                or not epsilon > 0:
+            raise ValueError(f"{type(self).__name__}: epsilon must be > 0, got {epsilon!r}")
         self.axis = axis if isinstance(axis, int) else list(axis)
         self.epsilon = float(epsilon)
         self.center, self.scale = bool(center), bool(scale)
@@ -100,8 +101,9 @@ class BatchNormalization(_Normalization):
                          gamma_regularizer, beta_constraint, gamma_constraint, **kwargs)
         if not isinstance(axis, int):
             raise ValueError(f"BatchNormalization: axis must be an int, got {axis!r}")
-        if not 0 <= momentum <= 1:
-            raise ValueError(f"BatchNormalization: momentum must be in [0, 1], got {momentum}")
+        if isinstance(momentum, bool) or not isinstance(momentum, (int, float, np.integer, np.floating)) \
+                or not 0 <= momentum <= 1:
+            raise ValueError(f"BatchNormalization: momentum must be in [0, 1], got {momentum!r}")
         self.momentum = float(momentum)
         self.moving_mean_initializer = initializers.get(moving_mean_initializer)
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)

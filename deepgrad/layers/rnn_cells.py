@@ -69,8 +69,9 @@ class DropoutRNNCell(Layer):
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
             raise ValueError(f"{kind}: units must be a positive integer, got {units!r}")
         for name, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
-            if not 0 <= rate < 1:
-                raise ValueError(f"{kind}: {name} must be in [0, 1), got {rate}")
+            if isinstance(rate, bool) or not isinstance(rate, (int, float, np.integer, np.floating)) \
+                    or not 0 <= rate < 1:
+                raise ValueError(f"{kind}: {name} must be in [0, 1), got {rate!r}")
         self.units = int(units)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)

@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import FloatMath, Function, Tensor
+from .dtypes import real_number
 
 
 def _scalar(x, like):
@@ -62,7 +63,7 @@ class ReLU(Function):
 
 class LeakyReLU(FloatMath):
     def forward(self, a, negative_slope=0.2):
-        self.slope = float(negative_slope)
+        self.slope = real_number("leaky_relu", "negative_slope", negative_slope)
         positive = a > 0
         self.save_for_backward(positive)
         return np.where(positive, a, a * _scalar(negative_slope, a))
@@ -78,7 +79,7 @@ class LeakyReLU(FloatMath):
 class ELU(FloatMath):
     def forward(self, a, alpha=1.0, scale=1.0):
         # scale * (a if a > 0 else alpha (e^a - 1));  SELU is ELU with fixed alpha and scale
-        self.alpha, self.scale = float(alpha), float(scale)
+        self.alpha, self.scale = real_number("elu", "alpha", alpha), real_number("elu", "scale", scale)
         neg = _scalar(alpha, a) * np.expm1(np.minimum(a, 0))
         positive = a > 0
         self.save_for_backward(positive, neg)
@@ -142,8 +143,8 @@ class Softplus(FloatMath):
 
 def _softmax_and_logsumexp(a, axis):
     """softmax(a) (C-ordered) and logsumexp(a) (axis kept) along ``axis``; every exponent is at most 0."""
-    peak = a.max(axis=axis, keepdims=True)
-    out = np.subtract(a, peak, order="C")
+    peak = a.max(axis=axis, keepdims=True, initial=-np.inf)  # an empty tensor gives an empty softmax
+    out = np.asarray(np.subtract(a, peak, order="C"))  # asarray: a 0-d input gives a NumPy scalar
     np.exp(out, out=out)
     total = out.sum(axis=axis, keepdims=True)
     out /= total
@@ -160,8 +161,17 @@ class Logits(NamedTuple):
     axis: int | None
 
 
+def _check_axis(op: str, axis, ndim: int) -> None:
+    """An int axis in [-ndim, ndim) (a 0-d tensor takes 0 or -1), else a clear error naming ``op``."""
+    if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
+        raise TypeError(f"{op}: axis must be an int, got {axis!r}")
+    if not -max(ndim, 1) <= axis < max(ndim, 1):
+        raise ValueError(f"{op}: axis {axis} is out of bounds for a tensor of rank {ndim}")
+
+
 class Softmax(FloatMath):
     def forward(self, a, axis=-1):
+        _check_axis("softmax", axis, a.ndim)
         self.axis = axis
         out = _softmax_and_logsumexp(a, axis)[0]
         self.save_for_backward(out)
@@ -175,8 +185,9 @@ class Softmax(FloatMath):
 
 class LogSoftmax(FloatMath):
     def forward(self, a, axis=-1):
+        _check_axis("log_softmax", axis, a.ndim)
         self.axis = axis
-        shifted = a - a.max(axis=axis, keepdims=True)
+        shifted = a - a.max(axis=axis, keepdims=True, initial=-np.inf)
         out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
         self.save_for_backward(out)
         return out

@@ -11,6 +11,7 @@ import builtins
 
 import numpy as np
 
+from .. import backend
 from ..autograd import Function, Tensor, is_grad_enabled
 from . import reduce as _reduce
 from . import manipulation as _shape
@@ -142,7 +143,12 @@ def tile(x, repeats):
     reps = np.asarray(to_array(repeats)).astype(np.int64).reshape(-1).tolist()
     if any(r < 0 for r in reps):
         raise ValueError(f"tile: repeats must be non-negative, got {reps}")
-    return index_map(x, lambda a: np.tile(a, reps))
+    t = as_tensor(x)
+    # np.tile's result shape: the shorter of t.shape and reps is padded with leading ones
+    n = builtins.max(t.ndim, len(reps))
+    dims = [a * b for a, b in zip((1,) * (n - t.ndim) + t.shape, [1] * (n - len(reps)) + reps)]
+    backend.check_allocation(dims, t.dtype, "tile")
+    return index_map(t, lambda a: np.tile(a, reps))
 
 
 def repeat(x, repeats, axis=None):
@@ -155,6 +161,8 @@ def repeat(x, repeats, axis=None):
         raise ValueError("repeat: repeats must be non-negative")
     if axis is not None:
         axis = _axis(axis, t.ndim, "repeat")
+    if reps.size == 1:  # one count for every element: the result has t.size * count elements
+        backend.check_allocation(t.size * int(reps.reshape(-1)[0]), t.dtype, "repeat")
     try:
         return index_map(t, lambda a: np.repeat(a, reps, axis))
     except ValueError as e:

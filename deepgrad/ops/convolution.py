@@ -279,6 +279,9 @@ def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_
     """N-D convolution; grouped when the kernel has fewer input channels than ``inputs`` (``cin / G``)."""
     x, k = _float_pair(inputs, kernel)
     nd = _spatial_rank(x, "conv")
+    if k.ndim != nd + 2:
+        raise ValueError(f"conv: the kernel must be (*kernel_size, in_channels, filters), of rank {nd + 2} for "
+                         f"inputs of shape {x.shape}, got kernel shape {k.shape}")
     return Conv.apply(x, k, strides=normalize_tuple(strides, nd, "strides", "conv"),
                       padding=_padding_of(padding, "conv"),
                       dilation=normalize_tuple(dilation_rate, nd, "dilation_rate", "conv"),

@@ -7,6 +7,7 @@ dtype for the ``*_like`` ops. The results are new constants: no gradient flows t
 """
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -39,6 +40,13 @@ def _shape(op: str, shape) -> tuple:
     if any(d < 0 for d in dims):
         raise ValueError(f"{op}: `shape` must not have negative sizes, got {tuple(int(d) for d in dims)}")
     return tuple(int(d) for d in dims)
+
+
+def _sized(op: str, shape, dtype) -> tuple:
+    """``_shape`` of ``shape``, refused before allocating when it cannot fit in memory."""
+    dims = _shape(op, shape)
+    backend.check_allocation(dims, dtype, op)
+    return dims
 
 
 def _count(op: str, name: str, n, allow_none=False) -> int | None:
@@ -76,22 +84,23 @@ def array(x, dtype=None):
 
 def empty(shape, dtype=None):
     """An uninitialised array of ``shape`` (floatx by default): write before reading."""
-    return _tensor(np.empty(_shape("empty", shape), _dtype(dtype)), _dtype(dtype))
+    return _tensor(np.empty(_sized("empty", shape, _dtype(dtype)), _dtype(dtype)), _dtype(dtype))
 
 
 def zeros(shape, dtype=None):
     """Zeros of ``shape`` (floatx by default)."""
-    return _tensor(np.zeros(_shape("zeros", shape), _dtype(dtype)), _dtype(dtype))
+    return _tensor(np.zeros(_sized("zeros", shape, _dtype(dtype)), _dtype(dtype)), _dtype(dtype))
 
 
 def ones(shape, dtype=None):
     """Ones of ``shape`` (floatx by default)."""
-    return _tensor(np.ones(_shape("ones", shape), _dtype(dtype)), _dtype(dtype))
+    return _tensor(np.ones(_sized("ones", shape, _dtype(dtype)), _dtype(dtype)), _dtype(dtype))
 
 
 def full(shape, fill_value, dtype=None):
     """``fill_value`` (a number or an array that broadcasts to ``shape``) repeated over ``shape``."""
-    shape, dtype = _shape("full", shape), _dtype(dtype)
+    dtype = _dtype(dtype)
+    shape = _sized("full", shape, dtype)
     fill = _value(fill_value)
     try:
         out = np.broadcast_to(fill, shape)
@@ -133,18 +142,21 @@ def eye(N, M=None, k=0, dtype=None):
     """An N x M matrix (M = N by default) with ones on the k-th diagonal, zeros elsewhere."""
     N, M = _count("eye", "N", N), _count("eye", "M", M, allow_none=True)
     k = 0 if k is None else int(k)
+    backend.check_allocation((N, N if M is None else M), _dtype(dtype), "eye")
     return _tensor(np.eye(N, M, k, dtype=_dtype(dtype)), _dtype(dtype))
 
 
 def identity(n, dtype=None):
     """The n x n identity matrix."""
     n = _count("identity", "n", n)
+    backend.check_allocation((n, n), _dtype(dtype), "identity")
     return _tensor(np.eye(n, dtype=_dtype(dtype)), _dtype(dtype))
 
 
 def tri(N, M=None, k=0, dtype=None):
     """An N x M matrix with ones at and below the k-th diagonal, zeros above."""
     N, M = _count("tri", "N", N), _count("tri", "M", M, allow_none=True)
+    backend.check_allocation((N, N if M is None else M), _dtype(dtype), "tri")
     return _tensor(np.tri(N, M, int(k), dtype=_dtype(dtype)), _dtype(dtype))
 
 
@@ -165,6 +177,9 @@ def arange(start, stop=None, step=None, dtype=None):
         raise TypeError("arange: `start`, `stop` and `step` must be numbers")
     if step == 0:
         raise ValueError("arange: `step` must not be zero")
+    if not all(math.isfinite(v) for v in (start, stop, step)):
+        raise ValueError(f"arange: `start`, `stop` and `step` must be finite, got {start}, {stop}, {step}")
+    backend.check_allocation(max(int(np.ceil((stop - start) / step)), 0), "float64", "arange")
     if all(isinstance(v, int) for v in (start, stop, step)):
         values = np.arange(start, stop, step, dtype=np.int64)  # exact in integers
     else:
@@ -188,13 +203,14 @@ def _axis(op: str, axis, ndim: int) -> int:
     return axis
 
 
-def _spaced(op: str, start, stop, axis):
+def _spaced(op: str, start, stop, axis, num: int):
     a, b = _value(start).astype(np.float64), _value(stop).astype(np.float64)
     try:
         shape = np.broadcast_shapes(a.shape, b.shape)
     except ValueError:
         raise ValueError(f"{op}: shapes {a.shape} and {b.shape} of `start` and `stop` cannot be broadcast") from None
     _axis(op, axis, len(shape) + 1)
+    backend.check_allocation(shape + (num,), np.float64, op)  # computed in float64
     return a, b
 
 
@@ -205,7 +221,7 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
     With ``retstep`` the spacing is returned too: ``(samples, step)``.
     """
     num, out_dtype = _check_num("linspace", num), _space_dtype(start, stop, dtype)
-    a, b = _spaced("linspace", start, stop, axis)
+    a, b = _spaced("linspace", start, stop, axis, num)
     values, step = np.linspace(a, b, num, endpoint=endpoint, retstep=True, axis=axis)
     out = _tensor(values, out_dtype)
     if not retstep:
@@ -216,7 +232,7 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
 def logspace(start, stop, num=50, endpoint=True, base=10, dtype=None, axis=0):
     """``base ** linspace(start, stop, num)``: values evenly spaced on a log scale."""
     num, out_dtype = _check_num("logspace", num), _space_dtype(start, stop, dtype)
-    a, b = _spaced("logspace", start, stop, axis)
+    a, b = _spaced("logspace", start, stop, axis, num)
     values = np.logspace(a, b, num, endpoint=endpoint, base=float(_value(base)), axis=axis)
     return _tensor(values, out_dtype)
 
@@ -224,7 +240,7 @@ def logspace(start, stop, num=50, endpoint=True, base=10, dtype=None, axis=0):
 def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
     """``num`` values from start to stop in geometric progression (start and stop nonzero)."""
     num, out_dtype = _check_num("geomspace", num), _space_dtype(start, stop, dtype)
-    a, b = _spaced("geomspace", start, stop, axis)
+    a, b = _spaced("geomspace", start, stop, axis, num)
     if np.any(a == 0) or np.any(b == 0):
         raise ValueError("geomspace: `start` and `stop` must be nonzero")
     values = np.geomspace(a, b, num, endpoint=endpoint, axis=axis)

@@ -66,7 +66,14 @@ def to_array(x, dtype=None) -> np.ndarray:
     layers), integer and bool inputs stay integer and bool here, as Keras's ops keep them.
     """
     if dtype is not None:
-        return np.asarray(getattr(x, "data", x), dtype=standardize_dtype(dtype))
+        target, raw = standardize_dtype(dtype), getattr(x, "data", x)
+        if isinstance(raw, np.ndarray) and raw.dtype.kind in "biuf":
+            return np.asarray(raw, dtype=target)
+        a = backend.as_array(raw)
+        if np.dtype(target).kind != "c":
+            # None, text and complex are refused here, not turned into NaN or a dropped imaginary part
+            a = backend.real_array(a)
+        return np.asarray(a, dtype=target)
     if hasattr(x, "data") and isinstance(getattr(x, "data"), np.ndarray):
         return x.data  # a Tensor
     if isinstance(x, np.ndarray):
@@ -77,10 +84,33 @@ def to_array(x, dtype=None) -> np.ndarray:
     if py is None and not isinstance(x, (list, tuple)):
         return np.asarray(x)
     if py is None:
-        return np.asarray(x) if not _has_tensor(x) else np.stack([to_array(v) for v in x])
-    return np.asarray(x, dtype=py)
+        return backend.as_array(x) if not _has_tensor(x) else np.stack([to_array(v) for v in x])
+    try:
+        return np.asarray(x, dtype=py)
+    except ValueError:
+        backend.as_array(x)  # a ragged sequence: raises the clear error
+        raise
+    except OverflowError:
+        # Python ints past int32 (e.g. a count of 10**12) widen to int64, as NumPy does
+        if py != "int32":
+            raise
+    try:
+        return np.asarray(x, dtype=np.int64)
+    except OverflowError:
+        raise ValueError(f"The integer value(s) {x!r} do not fit in 64 bits") from None
 
 
 def _has_tensor(x) -> bool:
     return any(hasattr(v, "data") and isinstance(getattr(v, "data"), np.ndarray) for v in x)
 
+
+
+def real_number(op: str, name: str, value) -> float:
+    """A numeric argument (a slope, a rate, an epsilon) as a float; anything else a TypeError naming it."""
+    if hasattr(value, "data") and isinstance(getattr(value, "data"), np.ndarray):
+        value = value.data  # a Tensor
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.reshape(()).item()
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{op}: `{name}` must be a real number, got {value!r}")
+    return float(value)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import backend
 from ..autograd import Function, Tensor, unbroadcast
 from .dtypes import result_type, to_array
 from .math import divide
@@ -26,7 +27,10 @@ def _key(x):
     # by name: ``standardize_dtype`` reads np.dtype("float64") == "float" as floatx
     if isinstance(x, Tensor):
         return x.dtype.name
-    return to_array(x).dtype.name
+    a = to_array(x)
+    if a.dtype.kind not in "biufc":
+        a = backend.real_array(a)  # text, None and other objects: a TypeError saying what the data holds
+    return a.dtype.name
 
 
 def _cast(x, dtype) -> Tensor:
@@ -45,7 +49,7 @@ def _float_dtype(x, int64_to=None) -> str:
     (float64 for cbrt, deg2rad, rad2deg and i0).
     """
     key = _key(x)
-    if int64_to is not None and not isinstance(key, (bool, int, float)) and np.dtype(key) == np.int64:
+    if int64_to is not None and not isinstance(key, (bool, int, float, complex)) and np.dtype(key) == np.int64:
         return int64_to
     return result_type(key, float)
 
@@ -462,14 +466,22 @@ def angle(x):
     return Angle.apply(_cast(x, _float_dtype(x)))
 
 
+def _real_float_dtype(op: str, x) -> str:
+    """``_float_dtype`` for an op of real numbers only (rounding has no meaning for complex)."""
+    dtype = _float_dtype(x, int64_to=result_type(float))
+    if "complex" in dtype:
+        raise TypeError(f"{op}: complex input is not supported (dtype {dtype}); round np.real(x) instead")
+    return dtype
+
+
 def ceil(x):
     """Round up; ints and bool become floatx, as Keras's ``ceil`` (zero gradient)."""
-    return Ceil.apply(_cast(x, _float_dtype(x, int64_to=result_type(float))))
+    return Ceil.apply(_cast(x, _real_float_dtype("ceil", x)))
 
 
 def floor(x):
     """Round down; ints and bool become floatx, as Keras's ``floor`` (zero gradient)."""
-    return Floor.apply(_cast(x, _float_dtype(x, int64_to=result_type(float))))
+    return Floor.apply(_cast(x, _real_float_dtype("floor", x)))
 
 
 def trunc(x):

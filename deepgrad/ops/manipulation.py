@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import backend
 from ..autograd import Function, Tensor, unbroadcast
 from ..autograd.function import keeping_tensor
 from ..autograd.function import unbroadcast_graph
@@ -56,8 +57,12 @@ class BroadcastTo(Function):
 class Concatenate(Function):
     keeps_integers = True
     def forward(self, *arrays, axis=0):
+        ndim = arrays[0].ndim
+        if ndim == 0:
+            raise ValueError("concatenate: cannot join 0-d tensors (scalars) along an axis; use stack")
+        _int_axis("concatenate", "axis", axis, ndim)
         self.axis = axis
-        self.sizes = [a.shape[axis] for a in arrays]
+        self.sizes = [a.shape[axis] if a.ndim == ndim else 0 for a in arrays]
         try:
             return np.concatenate(arrays, axis=axis)
         except ValueError:
@@ -74,6 +79,7 @@ class Concatenate(Function):
 class Stack(Function):
     keeps_integers = True
     def forward(self, *arrays, axis=0):
+        _int_axis("stack", "axis", axis, arrays[0].ndim + 1)
         out = np.stack(arrays, axis=axis) if len({a.shape for a in arrays}) == 1 else None
         if out is None:
             shapes = ", ".join(str(a.shape) for a in arrays)
@@ -88,8 +94,17 @@ class Stack(Function):
 class Split(Function):
     keeps_integers = True
     def forward(self, a, indices_or_sections=None, axis=0):
-        self.axis = axis
-        return tuple(np.split(a, indices_or_sections, axis=axis))
+        if a.ndim == 0:
+            raise ValueError("split: cannot split a 0-d tensor (a scalar)")
+        self.axis = _int_axis("split", "axis", axis, a.ndim)
+        sections = indices_or_sections
+        if isinstance(sections, (int, np.integer)) and not isinstance(sections, bool):
+            if sections <= 0:
+                raise ValueError(f"split: indices_or_sections must be a positive number of sections, got {sections}")
+            if a.shape[self.axis] % sections:
+                raise ValueError(f"split: axis {axis} of size {a.shape[self.axis]} cannot be split into "
+                                 f"{sections} equal sections")
+        return tuple(np.split(a, sections, axis=self.axis))
 
     def backward(self, grads):
         return np.concatenate(grads, axis=self.axis)
@@ -103,7 +118,15 @@ class Pad(Function):
     def forward(self, a, pad_width=None, mode="constant", constant_values=0):
         if mode != "constant":
             raise ValueError(f"pad: only mode='constant' is differentiable here, got {mode!r}")
-        width = np.broadcast_to(np.asarray(pad_width, dtype=int), (a.ndim, 2))
+        try:
+            width = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (a.ndim, 2))
+        except (TypeError, ValueError):
+            raise ValueError(f"pad: pad_width {pad_width!r} does not fit a tensor of rank {a.ndim}: "
+                             "expected an int, one (before, after) pair or a pair for each axis") from None
+        if (width < 0).any():
+            raise ValueError(f"pad: pad_width must not be negative, got {pad_width!r}")
+        if a.ndim == 0:
+            raise ValueError("pad: cannot pad a 0-d tensor (a scalar)")
         self.slices = tuple(slice(lo, lo + n) for (lo, _), n in zip(width, a.shape))
         return np.pad(a, width, mode="constant", constant_values=constant_values)
 
@@ -131,7 +154,13 @@ class GetItem(Function):
     def forward(self, a, index=None):
         self.in_shape = a.shape
         self.save_for_backward(index)  # may hold integer or boolean arrays
-        return a[index]
+        try:
+            return a[index]
+        except IndexError:
+            raise IndexError(f"index {index!r} is out of range for a tensor of shape {a.shape}") from None
+        except (TypeError, ValueError):
+            raise TypeError(f"index {index!r} is not a valid index for a tensor of shape {a.shape}: expected "
+                            "ints, slices, None, Ellipsis, or integer or boolean arrays") from None
 
     def backward(self, g):
         index = self.saved[0]
@@ -188,9 +217,28 @@ def reshape(x, newshape):
     return Reshape.apply(x, shape=tuple(int(s) for s in shape))
 
 
+def _int_axis(op: str, name: str, axis, ndim: int) -> int:
+    """``axis`` as an int in [0, ndim), or a clear error naming ``op`` and ``name``."""
+    if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
+        raise TypeError(f"{op}: {name} must be an int, got {axis!r}")
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"{op}: {name} {axis} is out of bounds for a tensor of rank {ndim}")
+    return int(axis) % ndim
+
+
 def transpose(x, axes=None):
     """``x`` with its axes in the order ``axes`` (reversed when None)."""
-    return Transpose.apply(x, axes=tuple(axes) if axes is not None else None)
+    if axes is not None:
+        ndim = np.ndim(x.data if isinstance(x, Tensor) else x)
+        try:
+            axes = tuple(axes)
+        except TypeError:
+            raise TypeError(f"transpose: axes must be a sequence of ints, got {axes!r}") from None
+        if len(axes) != ndim:
+            raise ValueError(f"transpose: axes {axes} must list each of the {ndim} axes once")
+        if len({_int_axis("transpose", "axes", a, ndim) for a in axes}) != ndim:
+            raise ValueError(f"transpose: axes {axes} repeat an axis")
+    return Transpose.apply(x, axes=axes)
 
 
 permute = transpose
@@ -198,6 +246,7 @@ permute = transpose
 
 def swapaxes(x, axis1, axis2):
     axes = list(range(np.ndim(x.data if isinstance(x, Tensor) else x)))
+    axis1, axis2 = (_int_axis("swapaxes", name, a, len(axes)) for name, a in (("axis1", axis1), ("axis2", axis2)))
     axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
     return transpose(x, axes)
 
@@ -222,16 +271,33 @@ def flatten(a):
 
 
 def broadcast_to(x, shape):
-    return BroadcastTo.apply(x, shape=tuple(shape))
+    try:
+        shape = tuple(int(d) for d in ((shape,) if isinstance(shape, (int, np.integer)) else shape))
+    except (TypeError, ValueError):
+        raise TypeError(f"broadcast_to: `shape` must be an int or a sequence of ints, got {shape!r}") from None
+    if any(d < 0 for d in shape):
+        raise ValueError(f"broadcast_to: `shape` must not have negative sizes, got {shape}")
+    # the result is a view, but the first op on it (or its gradient) writes the whole size
+    backend.check_allocation(shape, keeping_tensor(x).dtype, "broadcast_to")
+    return BroadcastTo.apply(x, shape=shape)
+
+
+def _tensor_list(op: str, xs) -> list:
+    if isinstance(xs, (Tensor, np.ndarray)) or not hasattr(xs, "__iter__"):
+        raise TypeError(f"{op}: expects a list or tuple of tensors, got {type(xs).__name__}")
+    xs = list(xs)
+    if not xs:
+        raise ValueError(f"{op}: needs at least one tensor, got an empty list")
+    return xs
 
 
 def concatenate(xs, axis=0):
-    return Concatenate.apply(*xs, axis=axis)
+    return Concatenate.apply(*_tensor_list("concatenate", xs), axis=axis)
 
 
 def stack(x, axis=0):
     """The tensors of the sequence ``x`` stacked along a new axis ``axis``."""
-    return Stack.apply(*x, axis=axis)
+    return Stack.apply(*_tensor_list("stack", x), axis=axis)
 
 
 def split(x, indices_or_sections, axis=0):
@@ -255,7 +321,7 @@ def take(x, indices, axis=None):
     if axis is None:
         return getitem(flatten(x), idx)
     t = keeping_tensor(x)
-    return getitem(t, (slice(None),) * (axis % t.ndim) + (idx,))
+    return getitem(t, (slice(None),) * _int_axis("take", "axis", axis, t.ndim) + (idx,))
 
 
 def astype(a, dtype):

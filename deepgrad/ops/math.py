@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import backend
 from ..autograd import FloatMath, Function, Tensor, unbroadcast
 from ..autograd.function import keeping_tensor, unbroadcast_graph
 
 
 def _broadcast_error(op: str, *operands) -> None:
     """Raise a ValueError naming ``op`` and every shape if the operands do not broadcast."""
-    shapes = [np.shape(x.data if isinstance(x, Tensor) else x) for x in operands]
+    # as_array: a ragged operand is named as such rather than failing inside np.shape
+    shapes = [x.shape if isinstance(x, Tensor) else backend.as_array(x).shape for x in operands]
     try:
         np.broadcast_shapes(*shapes)
     except ValueError:

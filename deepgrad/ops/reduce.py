@@ -17,8 +17,11 @@ def _axes(axis, ndim: int, op: str) -> tuple:
     """``axis`` (None, an int or a tuple) as a sorted tuple of non-negative axes, checked."""
     if axis is None:
         return tuple(range(ndim))
-    if isinstance(axis, (int, np.integer)):
+    if isinstance(axis, (int, np.integer)) and not isinstance(axis, bool):
         axis = (axis,)
+    if not isinstance(axis, (tuple, list)) or not all(
+            isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in axis):
+        raise TypeError(f"{op}: axis must be None, an int or a tuple of ints, got {axis!r}")
     axes = []
     for a in axis:
         if ndim == 0 and a in (0, -1):
@@ -88,7 +91,11 @@ class _Extreme(Function):
     reducer = None
 
     def forward(self, a, axis=None, keepdims=False):
-        self.shape, self.axes, self.keepdims = a.shape, _axes(axis, a.ndim, type(self).__name__.lower()), keepdims
+        op = type(self).__name__.lower()
+        self.shape, self.axes, self.keepdims = a.shape, _axes(axis, a.ndim, op), keepdims
+        if a.size == 0 and (not a.ndim or any(a.shape[i] == 0 for i in self.axes) or not self.axes):
+            raise ValueError(f"{op}: cannot reduce a tensor of shape {a.shape} over an empty axis "
+                             f"(axis={axis}): the {op} of no values is undefined")
         out = type(self).reducer(a, axis=self.axes, keepdims=True)
         self.save_for_backward(a == out)
         return out if keepdims else np.squeeze(out, axis=self.axes)
@@ -130,7 +137,7 @@ class Var(FloatMath):
 class LogSumExp(FloatMath):
     def forward(self, a, axis=None, keepdims=False):
         self.axes, self.keepdims = _axes(axis, a.ndim, "logsumexp"), keepdims
-        m = np.max(a, axis=self.axes, keepdims=True)
+        m = np.max(a, axis=self.axes, keepdims=True, initial=-np.inf)  # an empty axis gives -inf
         m = np.where(np.isfinite(m), m, 0)
         with np.errstate(divide="ignore"):  # all -inf along an axis gives -inf, not a warning
             out = np.log(np.sum(np.exp(a - m), axis=self.axes, keepdims=True)) + m

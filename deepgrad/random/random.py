@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import backend
 from ..autograd import Tensor
 from ..ops import manipulation, math
-from ..ops.dtypes import standardize_dtype, to_array
+from ..ops.dtypes import real_number, standardize_dtype, to_array
 from .seed_generator import numpy_generator
 
 
@@ -21,6 +22,7 @@ def _shape(shape, op: str) -> tuple:
         raise ValueError(f"{op}: shape must be a tuple of non-negative integers, got {shape!r}") from None
     if any(n < 0 for n in shape):
         raise ValueError(f"{op}: shape must be a tuple of non-negative integers, got {shape}")
+    backend.check_allocation(shape, np.float64, op)  # drawn in float64
     return shape
 
 
@@ -95,6 +97,10 @@ def categorical(logits, num_samples, dtype="int32", seed=None):
                          f"got shape {z.shape}")
     if z.ndim == 1:
         return categorical(z[None], num_samples, dtype, seed)[0]
+    num_samples = int(num_samples)
+    if num_samples < 0:
+        raise ValueError(f"categorical: num_samples must not be negative, got {num_samples}")
+    backend.check_allocation((z.shape[0], num_samples, z.shape[1]), np.float64, "categorical")
     gen = numpy_generator(seed, "categorical")
     u = gen.random((z.shape[0], int(num_samples), z.shape[1]))
     gumbel = -np.log(-np.log(np.clip(u, np.finfo(np.float64).tiny, 1.0)))
@@ -107,7 +113,7 @@ def dropout(inputs, rate, noise_shape=None, seed=None):
     ``noise_shape`` (None entries take the input's size) shares one mask along axes of size 1.
     Differentiable in ``inputs``: the gradient is the same mask times 1 / (1 - rate).
     """
-    rate = float(rate)
+    rate = real_number("dropout", "rate", rate)
     if not 0.0 <= rate < 1.0:
         raise ValueError(f"dropout: rate must be in [0, 1), got rate={rate}")
     x = inputs if isinstance(inputs, Tensor) else Tensor(to_array(inputs))
