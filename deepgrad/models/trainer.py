@@ -137,8 +137,10 @@ def _log_value(value):
     vector result (F1Score per class, several thresholds) as a float64 array, as in Keras."""
     if isinstance(value, Tensor):
         value = value.data
-    if isinstance(value, (np.ndarray, np.generic, float, int)) and not isinstance(value, bool):
-        return float(value) if np.ndim(value) == 0 else np.asarray(value, np.float64)
+    if isinstance(value, (np.ndarray, np.generic)):
+        return float(value) if value.ndim == 0 else np.asarray(value, np.float64)
+    if isinstance(value, (float, int)) and not isinstance(value, bool):
+        return float(value)
     return value
 
 
