@@ -62,14 +62,34 @@ class ReLU(Function):
 
 
 class LeakyReLU(FloatMath):
+    """``a`` where ``a > 0``, else ``slope * a``.
+
+    For a slope in (0, 1] both passes avoid ``np.where`` (several times slower on large maps):
+    forward is ``max(a, slope a)``, the same numbers; backward is ``g (slope + (1 - slope) [a > 0])``,
+    taken only when ``slope + (1 - slope)`` rounds to exactly 1, so it too gives the same numbers.
+    """
+
     def forward(self, a, negative_slope=0.2):
         self.slope = real_number("leaky_relu", "negative_slope", negative_slope)
         positive = a > 0
         self.save_for_backward(positive)
-        return np.where(positive, a, a * _scalar(negative_slope, a))
+        slope = _scalar(negative_slope, a)
+        if 0 < self.slope <= 1:  # (slope 0 would turn inf into 0 * inf = nan)
+            out = np.multiply(a, slope, out=np.empty_like(a))
+            return np.maximum(a, out, out=out)
+        return np.where(positive, a, a * slope)
 
     def backward(self, g):
-        return np.where(self.saved[0], g, g * _scalar(self.slope, g))
+        positive = self.saved[0]
+        slope = _scalar(self.slope, g)
+        rest = (1 - slope).astype(g.dtype)
+        if 0 < self.slope <= 1 and rest + slope == 1:
+            factor = positive.view(np.uint8).astype(g.dtype)
+            factor *= rest
+            factor += slope
+            factor *= g
+            return factor
+        return np.where(positive, g, g * slope)
 
     def graph_backward(self, g):
         # slope 1 or negative_slope: a constant mask, so the second derivative is 0

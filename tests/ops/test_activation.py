@@ -249,3 +249,24 @@ def test_dropout_with_a_seed_repeats_and_noise_shape_broadcasts():
 def test_dropout_rejects_bad_rates(rate):
     with pytest.raises(ValueError, match=r"dropout: rate must be in \[0, 1\)"):
         dg.dropout(dg.Tensor(np.ones(3)), rate)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("slope", [0.0, 0.01, 0.2, 0.3, 0.7, 1.0, 1.5, -0.5])
+def test_leaky_relu_fast_path_gives_np_where_numbers_exactly(slope, dtype):
+    """The max/multiply passes used for slopes in (0, 1] equal the plain ``np.where`` formula
+    bit for bit, infinities, NaN and signed zeros included, forward and backward."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((3, 100)).astype(dtype)
+    a[0, :5] = [0.0, -0.0, np.inf, -np.inf, np.nan]
+    g = rng.standard_normal(a.shape).astype(dtype)
+    g[1, 0] = np.inf
+    t = dg.Tensor(a, requires_grad=True)
+    with np.errstate(invalid="ignore"):
+        out = dg.leaky_relu(t, slope)
+        out.backward(g)
+        s = np.asarray(slope, dtype)
+        expected, expected_grad = np.where(a > 0, a, a * s), np.where(a > 0, g, g * s)
+    np.testing.assert_array_equal(out.data, expected)
+    np.testing.assert_array_equal(np.signbit(out.data), np.signbit(expected))
+    np.testing.assert_array_equal(t.grad, expected_grad)
