@@ -12,6 +12,8 @@ EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
 
 
 def load_example(name):
+    if EXAMPLES not in sys.path:  # as when the example runs as a script: its folder's helpers import
+        sys.path.insert(0, EXAMPLES)
     spec = importlib.util.spec_from_file_location(name, os.path.join(EXAMPLES, f"{name}.py"))
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
