@@ -6,7 +6,7 @@ import wave
 
 import numpy as np
 
-from .dataset_utils import BatchDataset, _build, _check_labels_args, _check_split_args, index_directory
+from .dataset_utils import BatchDataset, _build, _indexed_files
 
 AUDIO_FORMATS = (".wav",)
 _PCM = {1: np.uint8, 2: np.int16, 4: np.int32}
@@ -93,19 +93,9 @@ def audio_dataset_from_directory(directory, labels="inferred", label_mode="int",
     if output_sequence_length is not None and (not isinstance(output_sequence_length, int)
                                                or output_sequence_length <= 0):
         raise ValueError(f"{who}: output_sequence_length must be a positive integer, got {output_sequence_length!r}")
-    label_mode_in = label_mode
-    labels_arg, label_mode = _check_labels_args(labels, label_mode, class_names, who)
-    _check_split_args(validation_split, subset, shuffle, seed)
-    if shuffle and seed is None:
-        seed = np.random.randint(1_000_000)
-    paths, found, class_names = index_directory(directory, labels, AUDIO_FORMATS, class_names, shuffle, seed,
-                                                follow_links)
-    if not paths:
-        raise ValueError(f"{who}: no audio files found in directory {directory}. Allowed format: {AUDIO_FORMATS}")
-    if verbose:
-        print(f"Found {len(paths)} files" + ("." if found is None else f" belonging to {len(class_names)} classes."))
-    if label_mode_in is None or labels_arg is None:
-        found = None
+    paths, found, class_names, label_mode, seed = _indexed_files(
+        who, "audio files", AUDIO_FORMATS, directory, labels, label_mode, class_names, shuffle, seed,
+        validation_split, subset, follow_links, verbose)
 
     def load_all(sub_paths):
         clips = np.empty(len(sub_paths), dtype=object)

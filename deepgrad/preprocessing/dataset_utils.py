@@ -304,6 +304,27 @@ def index_directory(directory, labels, formats, class_names=None, shuffle=True, 
     return paths, label_array, class_names
 
 
+def _indexed_files(who, kind, formats, directory, labels, label_mode, class_names, shuffle, seed,
+                   validation_split, subset, follow_links, verbose):
+    """The shared start of the ``*_dataset_from_directory`` functions: check the label and split
+    arguments, index ``directory``'s ``formats`` files, report them. Returns ``(paths, labels
+    found or None, class_names, label_mode, seed)``."""
+    label_mode_in = label_mode
+    labels_arg, label_mode = _check_labels_args(labels, label_mode, class_names, who)
+    _check_split_args(validation_split, subset, shuffle, seed)
+    if shuffle and seed is None:
+        seed = np.random.randint(1_000_000)
+    paths, found, class_names = index_directory(directory, labels, formats, class_names, shuffle, seed, follow_links)
+    if not paths:
+        allowed = "formats" if len(formats) > 1 else "format"
+        raise ValueError(f"{who}: no {kind} found in directory {directory}. Allowed {allowed}: {formats}")
+    if verbose:
+        print(f"Found {len(paths)} files" + ("." if found is None else f" belonging to {len(class_names)} classes."))
+    if label_mode_in is None or labels_arg is None:
+        found = None
+    return paths, found, class_names, label_mode, seed
+
+
 def _check_split_args(validation_split, subset, shuffle, seed) -> None:
     if validation_split and not 0 < validation_split < 1:
         raise ValueError(f"validation_split must be between 0 and 1, got {validation_split}")
@@ -385,19 +406,9 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
     image_size = tuple(image_size)
     if len(image_size) != 2:
         raise ValueError(f"{who}: image_size must be (height, width), got {image_size}")
-    label_mode_in = label_mode
-    labels_arg, label_mode = _check_labels_args(labels, label_mode, class_names, who)
-    _check_split_args(validation_split, subset, shuffle, seed)
-    if shuffle and seed is None:
-        seed = np.random.randint(1_000_000)
-    paths, found, class_names = index_directory(directory, labels, IMAGE_FORMATS, class_names, shuffle, seed,
-                                                    follow_links)
-    if not paths:
-        raise ValueError(f"{who}: no images found in directory {directory}. Allowed formats: {IMAGE_FORMATS}")
-    if verbose:
-        print(f"Found {len(paths)} files" + ("." if found is None else f" belonging to {len(class_names)} classes."))
-    if label_mode_in is None or labels_arg is None:
-        found = None
+    paths, found, class_names, label_mode, seed = _indexed_files(
+        who, "images", IMAGE_FORMATS, directory, labels, label_mode, class_names, shuffle, seed,
+        validation_split, subset, follow_links, verbose)
 
     def load_all(sub_paths):
         height, width = image_size
@@ -436,19 +447,9 @@ def text_dataset_from_directory(directory, labels="inferred", label_mode="int", 
     texts a NumPy array of ``str`` (each cut to ``max_length`` characters), labels as in
     ``image_dataset_from_directory``."""
     who = "text_dataset_from_directory"
-    label_mode_in = label_mode
-    labels_arg, label_mode = _check_labels_args(labels, label_mode, class_names, who)
-    _check_split_args(validation_split, subset, shuffle, seed)
-    if shuffle and seed is None:
-        seed = np.random.randint(1_000_000)
-    paths, found, class_names = index_directory(directory, labels, TEXT_FORMATS, class_names, shuffle, seed,
-                                                    follow_links)
-    if not paths:
-        raise ValueError(f"{who}: no text files found in directory {directory}. Allowed format: {TEXT_FORMATS}")
-    if verbose:
-        print(f"Found {len(paths)} files" + ("." if found is None else f" belonging to {len(class_names)} classes."))
-    if label_mode_in is None or labels_arg is None:
-        found = None
+    paths, found, class_names, label_mode, seed = _indexed_files(
+        who, "text files", TEXT_FORMATS, directory, labels, label_mode, class_names, shuffle, seed,
+        validation_split, subset, follow_links, verbose)
 
     def load_all(sub_paths):
         texts = []
