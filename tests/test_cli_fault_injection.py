@@ -128,7 +128,7 @@ def test_a_signal_at_a_save_then_resume_gives_the_uninterrupted_run(reference, w
 def test_a_signal_at_a_random_moment_then_resume_gives_the_uninterrupted_run(reference, wrapper, tmp_path, seed):
     rng = np.random.default_rng(seed)
     sig = ["SIGKILL", "SIGTERM", "SIGINT"][rng.integers(3)]
-    delay = float(rng.uniform(1.0, 6.0))  # import, data loading, training or report, by chance
+    delay = float(rng.uniform(1.0, 4.0))  # import, data loading, training or report, by chance
     out = tmp_path / "run"
     faulty = _faulty_train(wrapper, out, sig=sig, delay=delay)
     assert "Traceback" not in faulty.stderr, faulty.stderr
@@ -139,5 +139,8 @@ def test_a_signal_at_a_random_moment_then_resume_gives_the_uninterrupted_run(ref
         assert again.returncode == 0, f"{sig} after {delay:.1f} s, before the run began: {again.stderr}"
     elif faulty.returncode != 0:  # interrupted (it may also have finished first on a fast machine)
         resumed = _train("--resume", out)
-        assert resumed.returncode == 0, f"{sig} after {delay:.1f} s: {resumed.stderr}"
+        # a signal after the last file was written (while the process exits) leaves a finished
+        # run, which --resume says it will not train again
+        finished = resumed.returncode == 2 and "has already finished" in resumed.stderr
+        assert resumed.returncode == 0 or finished, f"{sig} after {delay:.1f} s: {resumed.stderr}"
     _check_complete(out, reference)
