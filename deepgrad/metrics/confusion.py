@@ -72,7 +72,8 @@ class _ThresholdMetric(_ConfusionMetric):
     def __init__(self, thresholds=None, top_k=None, class_id=None, name=None, dtype=None):
         super().__init__(name=name, dtype=dtype)
         self.init_thresholds = thresholds
-        self._scalar = thresholds is None or np.ndim(thresholds) == 0
+        # one threshold, given alone or in a one-element list, gives a scalar result (Keras)
+        self._scalar = thresholds is None or np.size(thresholds) == 1
         default = 0.5 if top_k is None else -np.inf  # with top_k, every kept score counts as positive
         self.thresholds = np.atleast_1d(np.asarray(default if thresholds is None else thresholds, np.float64))
         if thresholds is not None and (np.any(self.thresholds < 0) or np.any(self.thresholds > 1)):

@@ -53,6 +53,8 @@ CASES = [
     ("Precision", dict(class_id=1), "multilabel"),
     ("Recall", {}, "binary"),
     ("Recall", dict(thresholds=0.3), "multilabel"),
+    ("Precision", dict(thresholds=[0.4]), "binary"),
+    ("Recall", dict(thresholds=[0.6]), "multilabel"),
     ("Recall", dict(top_k=1, class_id=2), "multilabel"),
     ("AUC", {}, "binary"),
     ("AUC", dict(num_thresholds=50), "multilabel"),
@@ -78,8 +80,9 @@ def assert_same_over_two_batches(name, kwargs, data, weighted):
         sample_weight = weight if weighted else None
         k_metric.update_state(y_true, y_pred, sample_weight=sample_weight)
         d_metric.update_state(y_true, y_pred, sample_weight=sample_weight)
-        np.testing.assert_allclose(to_numpy(d_metric.result()), to_numpy(k_metric.result()), rtol=1e-5, atol=1e-6,
-                                   err_msg=f"after batch {i + 1}")
+        d_result, k_result = to_numpy(d_metric.result()), to_numpy(k_metric.result())
+        assert np.shape(d_result) == np.shape(k_result), f"after batch {i + 1}"
+        np.testing.assert_allclose(d_result, k_result, rtol=1e-5, atol=1e-6, err_msg=f"after batch {i + 1}")
     k_metric.reset_state()
     d_metric.reset_state()
     np.testing.assert_allclose(to_numpy(d_metric.result()), to_numpy(k_metric.result()), atol=1e-7)
