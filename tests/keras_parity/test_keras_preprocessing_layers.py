@@ -138,7 +138,8 @@ def test_stft_spectrogram_matches_keras(mode, data_format, expand_dims, padding)
     d(x)
     assert [w.name for w in k.weights] == [w.name.split("/")[-1] for w in d.weights]
     for kw, dw in zip(k.get_weights(), d.get_weights()):
-        np.testing.assert_allclose(dw, kw, rtol=1e-5, atol=1e-7)
+        # the DFT angles are computed in float64 (initializers.STFT), Keras's in float32: up to 1e-6 apart
+        np.testing.assert_allclose(dw, kw, rtol=1e-5, atol=2e-6)
     d.set_weights(k.get_weights())
     np.testing.assert_allclose(d(x).data, ko, rtol=1e-5, atol=1e-5)
     assert tuple(d.compute_output_shape((None,) + shape[1:])) == tuple(k.compute_output_shape((None,) + shape[1:]))

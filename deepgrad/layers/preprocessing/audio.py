@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from ... import backend, ops
+from ... import backend, initializers, ops
 from ..base import Layer
 
 # HTK mel scale: mel(f) = 1127 ln(1 + f / 700)
@@ -84,36 +84,6 @@ class MelSpectrogram(Layer):
         return config
 
 
-class STFTKernel:
-    """Keras's ``initializers.STFT``: kernel[t, 0, k] = cos or sin(-2 pi t k / fft) * window[t] / scale,
-    scale = sqrt(sum w^2) ("density") or sum |w| ("spectrum")."""
-
-    def __init__(self, side="real", window="hann", scaling="density", periodic=False):
-        self.side, self.window, self.scaling, self.periodic = side, window, scaling, periodic
-
-    def __call__(self, shape, dtype=None):
-        dtype = np.dtype(dtype or backend.floatx())
-        frame_length, _, bins = shape
-        n_fft = (bins - 1) * 2
-        t = np.arange(frame_length, dtype=dtype).reshape(-1, 1, 1)
-        k = np.arange(bins, dtype=dtype).reshape(1, 1, -1) / dtype.type(n_fft)
-        args = (-2 * t) * k * dtype.type(np.pi)
-        kernel = np.cos(args) if self.side == "real" else np.sin(args)
-        if self.window is not None:
-            win = self.window
-            if isinstance(win, str):
-                import scipy.signal  # only when a named window is built: scipy stays out of `import deepgrad`
-
-                win = scipy.signal.get_window(win, frame_length, self.periodic)
-            win = np.asarray(win, dtype)
-            if win.shape != (frame_length,):
-                raise ValueError(f"STFTSpectrogram: window shape {win.shape} must be ({frame_length},)")
-            scale = np.sqrt(np.sum(win ** 2)) if self.scaling == "density" else (
-                np.sum(np.abs(win)) if self.scaling == "spectrum" else 1)
-            kernel = kernel * win.reshape(-1, 1, 1) / scale
-        return kernel.astype(dtype)
-
-
 class STFTSpectrogram(Layer):
     """(batch, time, channels) signals to spectrograms by a strided convolution with DFT
     kernels; ``mode`` picks log / magnitude / psd / real / imag / angle / stft (real and
@@ -148,10 +118,10 @@ class STFTSpectrogram(Layer):
         shape = (self.frame_length, 1, self._fft_length // 2 + 1)
         if self.mode != "imag":
             self.real_kernel = self.add_weight(name="real_kernel", shape=shape,
-                                               initializer=STFTKernel("real", self.window, self.scaling, self.periodic))
+                                               initializer=initializers.STFT("real", self.window, self.scaling, self.periodic))
         if self.mode != "real":
             self.imag_kernel = self.add_weight(name="imag_kernel", shape=shape,
-                                               initializer=STFTKernel("imag", self.window, self.scaling, self.periodic))
+                                               initializer=initializers.STFT("imag", self.window, self.scaling, self.periodic))
         self.built = True
 
     def _conv(self, inputs, kernel):
