@@ -30,6 +30,59 @@ class CLIError(Exception):
     """A problem with what the user asked for: printed as one line, exit code 2."""
 
 
+class _Interrupt:
+    """Ctrl-C that is never lost.
+
+    Python raises KeyboardInterrupt wherever the main thread happens to be. When that is inside
+    a weakref callback (matplotlib's callback registries hold WeakMethods), the interpreter
+    prints "Exception ignored" and carries on as if no key was pressed, so a run would go on
+    to finish. The handler therefore also records the interrupt, and ``check`` raises it again
+    at the command's next safe point: after each training batch and between report steps.
+    """
+
+    pending = False
+
+    @classmethod
+    def handler(cls, signum, frame):
+        cls.pending = True
+        raise KeyboardInterrupt
+
+    @classmethod
+    def check(cls, *_) -> None:
+        if cls.pending:
+            raise KeyboardInterrupt
+
+    @classmethod
+    def installed(cls):
+        """A context in which Ctrl-C goes through ``handler``; the previous handling comes back after."""
+        import contextlib
+        import signal
+        import threading
+
+        @contextlib.contextmanager
+        def scope():
+            cls.pending = False
+            # only where Ctrl-C is Python's default (a launcher that ignores SIGINT keeps it ignored),
+            # and only from the main thread, the one signal handlers belong to
+            if (threading.current_thread() is not threading.main_thread()
+                    or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+                yield
+                return
+            previous_hook = sys.unraisablehook
+
+            def unraisable(info):  # the swallowed interrupt is raised again by check: no traceback
+                if not (cls.pending and isinstance(info.exc_value, KeyboardInterrupt)):
+                    previous_hook(info)
+            signal.signal(signal.SIGINT, cls.handler)
+            sys.unraisablehook = unraisable
+            try:
+                yield
+            finally:
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+                sys.unraisablehook = previous_hook
+        return scope()
+
+
 # --------------------------------------------------------------------------- data
 def default_dataset() -> str:
     from . import datasets
@@ -252,7 +305,8 @@ def cmd_train(args) -> int:
         resume_history(history_csv, backup, out)
     # The history row is written before the backup: a run killed between the two has one
     # row too many, which resume_history drops, never one too few.
-    cbs = [callbacks.CSVLogger(history_csv, append=bool(args.resume)), backup, callbacks.TerminateOnNaN()]
+    cbs = [callbacks.CSVLogger(history_csv, append=bool(args.resume)), backup, callbacks.TerminateOnNaN(),
+           callbacks.LambdaCallback(on_train_batch_end=_Interrupt.check)]
     start = time.perf_counter()
     try:
         model.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.epochs,
@@ -263,6 +317,7 @@ def cmd_train(args) -> int:
               f"continue with `deepgrad train --resume {out}`", file=sys.stderr)
         return 130
     train_seconds = time.perf_counter() - start
+    _Interrupt.check()
     speed = dict(train_seconds=round(train_seconds, 3),
                  train_samples_per_second=round(len(x_train) * (1 - args.validation_split)
                                                 * args.epochs / max(train_seconds, 1e-9), 1))
@@ -318,10 +373,12 @@ def finish_run(model, x_test, y_test, names, out: str, speed: dict) -> int:
     """Evaluate, write metrics.json, then the plots (which need matplotlib)."""
     metrics, probs = evaluate_run(model, x_test, y_test, names)
     metrics.update(speed)
+    _Interrupt.check()
     _write_json(os.path.join(out, "metrics.json"), metrics)
     plotted = write_plots(probs, x_test, y_test, names, out, metrics)
     if plotted:
         write_explanation_grid(model, x_test, y_test, probs, names, out)
+        _Interrupt.check()
     print(f"run folder: {os.path.abspath(out)}")
     print(f"test accuracy: {metrics['test_accuracy']:.4f}  (test loss {metrics['test_loss']:.4f})")
     if not plotted:
@@ -394,16 +451,20 @@ def write_plots(probs, x_test, y_test, names, out: str, metrics: dict) -> bool:
             print(f"deepgrad: curves.png not drawn: history.csv is unreadable ({e})", file=sys.stderr)
         else:
             reports.plot_history(history, os.path.join(out, "curves.png"))
+    _Interrupt.check()
     reports.plot_confusion_matrix(np.asarray(metrics["confusion_matrix"]), names,
                                   os.path.join(out, "confusion_matrix.png"))
+    _Interrupt.check()
     confidence = probs[np.arange(len(pred)), pred]
     first = np.arange(min(32, len(x_test)))
     reports.plot_image_grid(x_test[first], y_test[first], pred[first], confidence[first], names,
                             os.path.join(out, "predictions.png"), "Test images: predicted (probability) / true")
+    _Interrupt.check()
     wrong = np.flatnonzero(pred != y_test)
     worst = wrong[np.argsort(-confidence[wrong])][:16]
     reports.plot_image_grid(x_test[worst], y_test[worst], pred[worst], confidence[worst], names,
                             os.path.join(out, "most_confident_mistakes.png"), "Most confidently wrong")
+    _Interrupt.check()
     return True
 
 
@@ -654,7 +715,10 @@ def main(argv=None) -> int:
     runtime.keep_freed_memory()
     runtime.short_blas_spin()
     try:
-        return args.func(args)
+        with _Interrupt.installed():
+            status = args.func(args)
+            _Interrupt.check()  # a Ctrl-C swallowed after the last safe point still ends as interrupted
+        return status
     except CLIError as e:
         print(f"deepgrad: error: {e}", file=sys.stderr)
         return 2

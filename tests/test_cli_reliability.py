@@ -74,6 +74,62 @@ def test_a_failed_report_is_finished_by_resume(tmp_path, monkeypatch):
         assert (out / name).is_file(), name
 
 
+def _ctrl_c_inside_a_weakref_callback():
+    """Ctrl-C delivered while Python runs a weakref callback: the interpreter cannot raise it
+    there, so it prints "Exception ignored" and carries on (matplotlib's registries hold such
+    callbacks, so a Ctrl-C during the report lands there now and then)."""
+    import signal
+    import weakref
+
+    class Target:
+        pass
+
+    def callback(_):
+        signal.raise_signal(signal.SIGINT)
+        for _ in range(1000):  # the handler runs at one of these bytecodes, inside the callback
+            pass
+
+    target = Target()
+    ref = weakref.ref(target, callback)
+    del target
+    return ref
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("where", ["report", "training"])
+def test_ctrl_c_swallowed_by_a_weakref_callback_still_interrupts(tmp_path, monkeypatch, capsys, where):
+    out = tmp_path / "r"
+    from deepgrad import callbacks, reports
+
+    calls = []
+    if where == "report":
+        plot = reports.plot_confusion_matrix
+
+        def plot_then_ctrl_c(*a, **k):
+            calls.append(_ctrl_c_inside_a_weakref_callback())
+            return plot(*a, **k)
+        monkeypatch.setattr(reports, "plot_confusion_matrix", plot_then_ctrl_c)
+    else:
+        end = callbacks.CSVLogger.on_train_batch_end
+
+        def batch_end_then_ctrl_c(self, batch, logs=None):
+            if not calls:
+                calls.append(_ctrl_c_inside_a_weakref_callback())
+            return end(self, batch, logs)
+        monkeypatch.setattr(callbacks.CSVLogger, "on_train_batch_end", batch_end_then_ctrl_c, raising=False)
+    assert train(*QUICK, "--epochs", 2, "--out", out) == 130
+    err = capsys.readouterr().err
+    assert calls and "interrupted" in err and "Exception ignored" not in err and "Traceback" not in err
+    if where == "report":
+        assert (out / "model.deepgrad").is_file() and not (out / "predictions.png").exists()
+    else:
+        assert not (out / "model.deepgrad").exists() and (out / "interrupted.deepgrad").is_file()
+    monkeypatch.undo()
+    assert train("--resume", out) == 0
+    for name in ("model.deepgrad", "metrics.json", *PLOTS):
+        assert (out / name).is_file(), name
+
+
 @pytest.mark.slow
 def test_without_matplotlib_the_run_completes_and_says_how_to_get_plots(tmp_path, monkeypatch, capsys):
     out = tmp_path / "r"
