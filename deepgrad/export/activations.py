@@ -20,14 +20,6 @@ def _gelu(b: GraphBuilder, x: str, base: str) -> str:
     return b.op("Mul", [b.op("Mul", [x, b.const(0.5)], base), b.op("Add", [t, b.const(1.0)], base)], base)
 
 
-def _gelu_tanh(b: GraphBuilder, x: str, base: str) -> str:
-    """``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``."""
-    cube = b.op("Mul", [b.op("Mul", [x, x], base), x], base)
-    inner = b.op("Add", [x, b.op("Mul", [cube, b.const(0.044715)], base)], base)
-    t = b.op("Tanh", [b.op("Mul", [inner, b.const(math.sqrt(2.0 / math.pi))], base)], base)
-    return b.op("Mul", [b.op("Mul", [x, b.const(0.5)], base), b.op("Add", [t, b.const(1.0)], base)], base)
-
-
 def _log_sigmoid(b: GraphBuilder, x: str, base: str) -> str:
     """``-softplus(-x)``."""
     return b.op("Neg", [b.op("Softplus", [b.op("Neg", [x], base)], base)], base)

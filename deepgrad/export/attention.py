@@ -25,7 +25,8 @@ def _causal(b: GraphBuilder, scores: str, base: str) -> str:
     """Query i sees keys j <= i: the lower triangle of a (Tq, Tk) matrix of ones (Trilu), the rest
     of the scores set to a large negative number before the softmax."""
     size = b.slice(b.op("Shape", [scores], base), [-2], [np.iinfo(np.int64).max], [0], base)
-    ones = b.op("ConstantOfShape", [size], base, value=b.helper.make_tensor("value", 1, [1], [1.0]))
+    one = b.helper.make_tensor("value", b.TensorProto.FLOAT, [1], [1.0])
+    ones = b.op("ConstantOfShape", [size], base, value=one)
     hidden = b.op("Less", [b.op("Trilu", [ones], base, upper=0), b.const(np.float32(0.5))], base)
     return b.op("Where", [hidden, b.const(np.float32(-1e9)), scores], base)
 

@@ -178,5 +178,5 @@ def embedding(b: GraphBuilder, c: Call):
         raise c.unsupported("mask_zero=True (the mask that layers after it read has no ONNX form here)")
     idx = c.inputs[0]
     if c.input_dtypes and np.dtype(c.input_dtypes[0]).kind == "f":
-        idx = b.op("Cast", [idx], c.name, to=7)   # 7 = INT64
+        idx = b.op("Cast", [idx], c.name, to=b.TensorProto.INT64)
     return b.op("Gather", [b.const(main_weight(c.layer), f"{c.name}_embeddings"), idx], c.name, axis=0)

@@ -43,8 +43,8 @@ class GraphBuilder:
     """Collects nodes and initializers; ``op`` returns the output name(s) of the node it adds."""
 
     def __init__(self, opset: int):
-        from onnx import helper, numpy_helper
-        self.helper, self.numpy_helper = helper, numpy_helper
+        from onnx import TensorProto, helper, numpy_helper
+        self.helper, self.numpy_helper, self.TensorProto = helper, numpy_helper, TensorProto
         self.opset = int(opset)
         self.nodes, self.initializers = [], []
         self._used: set[str] = set()

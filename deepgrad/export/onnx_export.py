@@ -40,7 +40,7 @@ def _is_sequential(model) -> bool:
 
 def _convert(b: GraphBuilder, call: Call) -> list:
     layer = call.layer
-    if _is_functional(layer) or _is_sequential(layer):
+    if hasattr(layer, "compile"):   # a nested model: walked in place
         return walk_model(b, layer, call.inputs)
     out = converter_for(layer)(b, call)
     return list(out) if isinstance(out, (list, tuple)) else [out]
@@ -67,9 +67,6 @@ def _functional(b: GraphBuilder, model, input_names: list) -> list:
 
 
 def _sequential(b: GraphBuilder, model, input_names: list) -> list:
-    if model._inputs is None or len(model._layer_outputs) != len(model._layers):
-        raise ExportError(f"ONNX export: Sequential model {model.name!r} is not built; give it an Input "
-                          "or call it on data first")
     x, prev = input_names[0], model._inputs[0]
     for layer, out in zip(model._layers, model._layer_outputs):
         x = _convert(b, Call(layer=layer, inputs=[x], input_shapes=[prev.shape], output_shapes=[out.shape],
@@ -80,26 +77,30 @@ def _sequential(b: GraphBuilder, model, input_names: list) -> list:
 
 def walk_model(b: GraphBuilder, model, input_names: list) -> list:
     """The ONNX names of ``model``'s outputs, its nodes added to ``b``."""
-    if _is_functional(model):
-        return _functional(b, model, input_names)
+    _check_graph(model)
+    return (_functional if _is_functional(model) else _sequential)(b, model, input_names)
+
+
+def _check_graph(model) -> None:
+    """A Sequential with its input known, or a functional model; else an error saying why not."""
     if _is_sequential(model):
-        return _sequential(b, model, input_names)
+        if model._inputs is None or len(model._layer_outputs) != len(model._layers):
+            raise ExportError(f"ONNX export: Sequential model {model.name!r} is not built; give it an Input "
+                              "or call it on data first")
+        return
+    if _is_functional(model):
+        return
     raise ExportError(f"ONNX export: model {model.name!r} ({type(model).__name__}) is a subclassed model; "
                       "its call() is Python code with no layer graph to export. Use a Sequential or "
                       "functional model")
 
 
-_ONNX_TYPES = {"f": 1, "i": {4: 6, 8: 7, 2: 5, 1: 3}, "u": {1: 2}, "b": 9}   # FLOAT, INT32/64/16/8, UINT8, BOOL
-
-
 def _elem_type(dtype) -> int:
-    dtype = np.dtype(dtype)
-    kind = _ONNX_TYPES.get(dtype.kind)
-    if isinstance(kind, dict):
-        kind = kind.get(dtype.itemsize)
-    if kind is None:
-        raise ExportError(f"ONNX export: inputs of dtype {dtype} are not supported")
-    return kind
+    from onnx import helper
+    try:
+        return helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+    except (KeyError, TypeError, ValueError) as e:
+        raise ExportError(f"ONNX export: inputs of dtype {dtype} are not supported") from e
 
 
 def _value_info(helper, name: str, shape, dtype):
@@ -121,10 +122,7 @@ def build_onnx_model(model, opset_version: int | None = None):
     if not MIN_OPSET <= opset <= onnx.defs.onnx_opset_version():
         raise ValueError(f"ONNX export: opset_version must be between {MIN_OPSET} and "
                          f"{onnx.defs.onnx_opset_version()}, got {opset_version!r}")
-    if not (_is_functional(model) or _is_sequential(model)):
-        walk_model(None, model, [])   # raises the subclassed-model error
-    if _is_sequential(model) and model._inputs is None:
-        walk_model(None, model, [])
+    _check_graph(model)
     inputs, outputs = list(model.inputs), list(model.outputs)
     b = GraphBuilder(opset)
     in_names = [b.name(_clean(getattr(t, "name", None), f"input_{i}")) for i, t in enumerate(inputs)]

@@ -8,11 +8,27 @@ import pytest
 import deepgrad as dg
 from deepgrad import layers
 
+from deepgrad.export import CONVERTERS
+
 from helpers import assert_exports, randomize
 
 
 def seq(input_shape, *stack, dtype="float32"):
     return dg.Sequential([layers.Input(shape=input_shape, dtype=dtype), *stack])
+
+
+def merging():
+    x = layers.Input(shape=(6,))
+    a, b = layers.Dense(6, activation="tanh")(x), layers.Dense(6)(x)
+    merged = [layers.Add()([a, b, x]), layers.Subtract()([a, b]), layers.Multiply()([a, b]),
+              layers.Average()([a, b]), layers.Maximum()([a, b, x]), layers.Minimum()([a, b]),
+              layers.Dot(axes=1)([a, b]), layers.Dot(axes=1, normalize=True)([a, x])]
+    return dg.Model(x, layers.Concatenate()(merged))
+
+
+def attention():
+    x = layers.Input(shape=(5, 8))
+    return dg.Model(x, layers.MultiHeadAttention(num_heads=2, key_dim=3)(x, x))
 
 
 CASES = {
@@ -28,6 +44,10 @@ CASES = {
     "activation_layers": lambda: seq((9,), layers.ReLU(max_value=1.5, negative_slope=0.1, threshold=0.2),
                                      layers.ReLU(max_value=2.0), layers.LeakyReLU(0.3), layers.ELU(0.7),
                                      layers.PReLU(), layers.Softmax()),
+    "merging": merging,
+    "attention": attention,
+    "dropouts_2d_3d": lambda: seq((3, 4, 2, 2), layers.SpatialDropout3D(0.5), layers.Reshape((12, 2, 2)),
+                                  layers.SpatialDropout2D(0.5)),
     "dropouts": lambda: seq((6, 4), layers.Dropout(0.5), layers.SpatialDropout1D(0.3), layers.GaussianNoise(1.0),
                             layers.GaussianDropout(0.2), layers.AlphaDropout(0.1), layers.ActivityRegularization(),
                             layers.Identity()),
@@ -59,7 +79,7 @@ CASES = {
     "pooling1d": lambda: seq((11, 3), layers.AveragePooling1D(3, padding="same"), layers.MaxPooling1D(2),
                              layers.GlobalAveragePooling1D()),
     "pooling3d": lambda: seq((4, 5, 6, 2), layers.MaxPooling3D(2), layers.AveragePooling3D(2, padding="same"),
-                             layers.GlobalAveragePooling3D(keepdims=True), layers.Flatten()),
+                             layers.GlobalAveragePooling3D(keepdims=True), layers.GlobalMaxPooling3D()),
     "global_pooling": lambda: seq((6, 3), layers.GlobalMaxPooling1D(keepdims=True), layers.Flatten()),
     "spatial_reshaping": lambda: seq((5, 6, 2), layers.ZeroPadding2D(((1, 2), (0, 1))), layers.Cropping2D(((1, 0), (2, 1))),
                                      layers.UpSampling2D((2, 3)), layers.Reshape((-1, 2)), layers.ZeroPadding1D(2),
@@ -96,3 +116,31 @@ def test_layer_exports(name, tmp_path):
     rng = np.random.default_rng(1)
     x = rng.integers(0, 11, shape).astype("int32") if name == "embedding" else rng.normal(size=shape).astype("float32")
     assert_exports(model, x, tmp_path / "m.onnx")
+
+
+def _input(name, model):
+    shape = tuple(model.inputs[0].shape[1:])
+    rng = np.random.default_rng(len(name))
+    if name == "embedding":
+        return rng.integers(0, 11, (2,) + shape).astype("int32")
+    return rng.normal(size=(2,) + shape).astype("float32")
+
+
+def _layer_classes(model) -> set:
+    found = set()
+    for layer in model.layers:
+        found |= _layer_classes(layer) if hasattr(layer, "compile") else {type(layer)}
+    return found
+
+
+def test_one_model_with_every_exportable_layer(tmp_path):
+    """Every case above as a nested model of one functional model with as many inputs and outputs;
+    between them they hold every layer class that has a converter."""
+    names = sorted(CASES)
+    parts = [CASES[name]() for name in names]
+    inputs = [layers.Input(shape=tuple(p.inputs[0].shape[1:]), dtype=p.inputs[0].dtype) for p in parts]
+    model = dg.Model(inputs, [p(x) for p, x in zip(parts, inputs)])
+    randomize(model)
+    missing = {cls.__name__ for cls in CONVERTERS} - {cls.__name__ for cls in _layer_classes(model)}
+    assert not missing
+    assert_exports(model, [_input(n, p) for n, p in zip(names, parts)], tmp_path / "m.onnx")
