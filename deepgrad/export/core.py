@@ -6,7 +6,7 @@ import numpy as np
 from .. import layers
 from .activations import apply_activation
 from .graph import Call, GraphBuilder
-from .registry import main_weight, register_converter, weight
+from .registry import converter_for, main_weight, register_converter, weight
 
 
 @register_converter(layers.Dense)
@@ -180,3 +180,22 @@ def embedding(b: GraphBuilder, c: Call):
     if c.input_dtypes and np.dtype(c.input_dtypes[0]).kind == "f":
         idx = b.op("Cast", [idx], c.name, to=b.TensorProto.INT64)
     return b.op("Gather", [b.const(main_weight(c.layer), f"{c.name}_embeddings"), idx], c.name, axis=0)
+
+
+# ------------------------------------------------------------------------- wrappers
+@register_converter(layers.TimeDistributed)
+def time_distributed(b: GraphBuilder, c: Call):
+    """``(batch, time, ...) -> (batch * time, ...)``, the inner layer's converter, then back to
+    ``(batch, time, ...)`` with the batch and time taken from the input's runtime shape."""
+    inner = c.layer.layer
+    x = c.inputs[0]
+    in_shape = (None,) + tuple(c.input_shapes[0][2:])
+    folded = b.op("Reshape", [x, b.op("Concat", [b.ints([-1]), b.slice(b.op("Shape", [x], c.name), [2],
+                                                                          [len(c.input_shapes[0])], [0], c.name)],
+                                      c.name, axis=0)], c.name)
+    out_shape = tuple(inner.compute_output_shape(in_shape))
+    y = converter_for(inner)(b, Call(layer=inner, inputs=[folded], input_shapes=[in_shape],
+                                     output_shapes=[out_shape], input_dtypes=c.input_dtypes))
+    lead = b.slice(b.op("Shape", [x], c.name), [0], [2], [0], c.name)
+    rest = b.slice(b.op("Shape", [y], c.name), [1], [len(out_shape)], [0], c.name)
+    return b.op("Reshape", [y, b.op("Concat", [lead, rest], c.name, axis=0)], c.name)

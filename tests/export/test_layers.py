@@ -45,6 +45,8 @@ CASES = {
                                      layers.ReLU(max_value=2.0), layers.LeakyReLU(0.3), layers.ELU(0.7),
                                      layers.PReLU(), layers.Softmax()),
     "merging": merging,
+    "time_distributed": lambda: seq((4, 6, 5, 2), layers.TimeDistributed(layers.Conv2D(3, 2, activation="relu")),
+                                    layers.TimeDistributed(layers.Flatten()), layers.TimeDistributed(layers.Dense(3))),
     "attention": attention,
     "dropouts_2d_3d": lambda: seq((3, 4, 2, 2), layers.SpatialDropout3D(0.5), layers.Reshape((12, 2, 2)),
                                   layers.SpatialDropout2D(0.5)),
