@@ -39,6 +39,10 @@ def weight(w) -> np.ndarray:
 
 def main_weight(layer) -> np.ndarray:
     """The kernel (or embeddings) with a LoRA update folded in, as the layer computes it."""
+    mode = getattr(layer, "quantization_mode", None)
+    if mode:
+        raise ExportError(f"ONNX export: layer {layer.name!r} ({type(layer).__name__}) holds {mode} weights; "
+                          "export the float model with export(..., quantize='int8') for an int8 ONNX file")
     if getattr(layer, "lora_enabled", False):
         return weight(layer.effective_weight())
     return weight(getattr(layer, getattr(layer, "lora_target", "kernel")))
