@@ -65,3 +65,35 @@ def multi_head_attention(b: GraphBuilder, c: Call):
     bo = layer.output_dense.bias
     return b.matmul_add(out, wo.reshape(H * V, -1), None if bo is None else weight(bo).reshape(-1),
                         f"{c.name}_output")
+
+
+@register_converter(layers.Attention, layers.AdditiveAttention)
+def attention(b: GraphBuilder, c: Call):
+    """``softmax(scores) @ value`` on ``[query, value(, key)]``: Luong scores ``scale * q k^T`` or, with
+    score_mode="concat", ``c * sum(tanh(scale * (q + k)))``; Bahdanau (AdditiveAttention) scores
+    ``sum(scale * tanh(q + k))``."""
+    layer = c.layer
+    if c.kwargs.get("mask") is not None:
+        raise c.unsupported("a mask argument (masks are not exported)")
+    q, v = c.inputs[0], c.inputs[1]
+    k = c.inputs[2] if len(c.inputs) > 2 else v
+    scale = None if layer.scale is None else b.const(weight(layer.scale), f"{c.name}_scale")
+    if isinstance(layer, layers.AdditiveAttention) or layer.score_mode == "concat":
+        pairs = b.op("Add", [b.op("Unsqueeze", [q, b.ints([-2], "axes")], c.name),
+                             b.op("Unsqueeze", [k, b.ints([-3], "axes")], c.name)], c.name)   # (B, Tq, Tv, dim)
+        if isinstance(layer, layers.AdditiveAttention):
+            pairs = b.op("Tanh", [pairs], c.name)
+            pairs = pairs if scale is None else b.op("Mul", [pairs, scale], c.name)
+            scores = b.reduce("ReduceSum", pairs, [-1], c.name, keepdims=False)
+        else:
+            pairs = pairs if scale is None else b.op("Mul", [pairs, scale], c.name)
+            scores = b.reduce("ReduceSum", b.op("Tanh", [pairs], c.name), [-1], c.name, keepdims=False)
+            scores = b.op("Mul", [scores, b.const(weight(layer.concat_score_weight), f"{c.name}_concat")], c.name)
+    else:
+        scores = b.op("MatMul", [q, b.transpose(k, [0, 2, 1], c.name)], c.name)
+        scores = scores if scale is None else b.op("Mul", [scores, scale], c.name)
+    if c.kwargs.get("use_causal_mask"):
+        scores = _causal(b, scores, c.name)
+    weights = b.op("Softmax", [scores], c.name, axis=-1)
+    out = b.op("MatMul", [weights, v], c.name)
+    return [out, weights] if c.kwargs.get("return_attention_scores") else out

@@ -28,7 +28,10 @@ def merging():
 
 def attention():
     x = layers.Input(shape=(5, 8))
-    return dg.Model(x, layers.MultiHeadAttention(num_heads=2, key_dim=3)(x, x))
+    mha = layers.MultiHeadAttention(num_heads=2, key_dim=3)(x, x)
+    luong, scores = layers.Attention(use_scale=True)([x, mha], return_attention_scores=True)
+    concat = layers.Attention(score_mode="concat", use_scale=True)([x, mha, luong], use_causal_mask=True)
+    return dg.Model(x, [layers.AdditiveAttention()([concat, x]), scores])
 
 
 CASES = {
@@ -141,7 +144,11 @@ def test_one_model_with_every_exportable_layer(tmp_path):
     names = sorted(CASES)
     parts = [CASES[name]() for name in names]
     inputs = [layers.Input(shape=tuple(p.inputs[0].shape[1:]), dtype=p.inputs[0].dtype) for p in parts]
-    model = dg.Model(inputs, [p(x) for p, x in zip(parts, inputs)])
+    outputs = []
+    for part, x in zip(parts, inputs):
+        y = part(x)
+        outputs += y if isinstance(y, list) else [y]
+    model = dg.Model(inputs, outputs)
     randomize(model)
     missing = {cls.__name__ for cls in CONVERTERS} - {cls.__name__ for cls in _layer_classes(model)}
     assert not missing
