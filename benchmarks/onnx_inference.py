@@ -6,7 +6,9 @@ int8 files come from ``model.export(..., quantize="int8")``: the MLP with onnxru
 quantisation, the CNN with static quantisation calibrated on 512 training images (and, for
 comparison, dynamic, which leaves its convolution in float32). Timings are the median of
 repeated calls after a warm-up, the runs of the engines interleaved so that a change of load
-on the machine hits each alike.
+on the machine hits each alike. Both engines get the same number of threads (``--threads``,
+default 1: on a shared machine a second BLAS thread that waits for a busy core makes a
+128-row GEMM hundreds of times slower, which measures the machine, not the engine).
 
     python benchmarks/onnx_inference.py --epochs 2 --out /tmp/onnx-bench
 """
@@ -17,10 +19,11 @@ import os
 import statistics
 import time
 
-import numpy as np
 
 
 def load_data():
+    import numpy as np
+
     from deepgrad.datasets import fashion_mnist
 
     (x, y), (xt, yt) = fashion_mnist.load_data()
@@ -71,10 +74,19 @@ def main(argv=None) -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--out", default="onnx-bench")
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=1, help="BLAS threads of deepgrad = onnxruntime's threads")
     args = parser.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):   # before NumPy loads BLAS
+        os.environ[name] = str(args.threads)
 
+    import numpy as np
+
+    from deepgrad import runtime
     from deepgrad.export.runtime import OnnxPredictor
+
+    runtime.keep_freed_memory()
+    runtime.short_blas_spin()
 
     data = load_data()
     (x_train, _), (x_test, y_test) = data
@@ -96,7 +108,7 @@ def main(argv=None) -> None:
             q.quantize("int8")
             engines["deepgrad int8"] = lambda a, m=q: m.predict(a, batch_size=128, verbose=0)
         for name, path in files.items():
-            engines[f"onnxruntime {name}"] = OnnxPredictor(path).predict
+            engines[f"onnxruntime {name}"] = OnnxPredictor(path, threads=args.threads).predict
         sizes = {"deepgrad float32": os.path.getsize(os.path.join(args.out, f"{kind}.deepgrad"))}
         sizes.update({f"onnxruntime {n}": os.path.getsize(p) for n, p in files.items()})
 
