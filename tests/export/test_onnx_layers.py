@@ -10,7 +10,7 @@ from deepgrad import layers
 
 from deepgrad.export import CONVERTERS
 
-from helpers import assert_exports, randomize
+from onnx_helpers import assert_exports, randomize
 
 
 def seq(input_shape, *stack, dtype="float32"):

@@ -9,7 +9,7 @@ import deepgrad as dg
 from deepgrad import layers
 from deepgrad.export.runtime import OnnxPredictor
 
-from helpers import randomize
+from onnx_helpers import randomize
 
 
 def _ops(path) -> set:

@@ -12,7 +12,7 @@ from deepgrad.cli import build_model
 from deepgrad.export import ExportError, register_converter
 from deepgrad.export.runtime import OnnxPredictor
 
-from helpers import assert_exports, randomize
+from onnx_helpers import assert_exports, randomize
 
 
 def _x(shape, seed=1):

@@ -14,7 +14,7 @@ from PIL import Image
 import deepgrad as dg
 from deepgrad import cli, layers
 
-from helpers import randomize
+from onnx_helpers import randomize
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
