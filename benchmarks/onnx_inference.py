@@ -4,9 +4,9 @@ against onnxruntime running the exported float32 and int8 files, at batch 1 and 
 
 int8 files come from ``model.export(..., quantize="int8")``: the MLP with onnxruntime's dynamic
 quantisation, the CNN with static quantisation calibrated on 512 training images (and, for
-comparison, dynamic, which leaves its convolution in float32). Timings are the median of
-repeated calls after a warm-up, the runs of the engines interleaved so that a change of load
-on the machine hits each alike. Both engines get the same number of threads (``--threads``,
+comparison, dynamic, which leaves its convolution in float32). Timings are the median CPU
+time of repeated calls after a warm-up, the runs of the engines interleaved so that a change
+of load on the machine hits each alike. Both engines get the same number of threads (``--threads``,
 default 1: on a shared machine a second BLAS thread that waits for a busy core makes a
 128-row GEMM hundreds of times slower, which measures the machine, not the engine).
 
@@ -60,12 +60,16 @@ def trained(kind: str, epochs: int, out: str, data):
 
 
 def timed(fn, x, repeats: int) -> float:
-    fn(x)   # warm-up
+    """Median CPU seconds of the process per call of ``fn(x)`` (after a warm-up).
+
+    CPU time rather than wall time: on a machine whose cores are shared with other jobs, the
+    wall time of a one-thread call says how often the scheduler ran it, not how much work it did."""
+    fn(x)
     times = []
     for _ in range(repeats):
-        t = time.perf_counter()
+        t = time.process_time()
         fn(x)
-        times.append(time.perf_counter() - t)
+        times.append(time.process_time() - t)
     return statistics.median(times)
 
 
@@ -125,7 +129,7 @@ def main(argv=None) -> None:
             size = sizes.get(n)
             rows.append((kind, n, acc[n], size, ms1, ms128))
 
-    print("| model | engine | test accuracy | file size | batch 1 ms | batch 128 ms | batch 128 images/s |")
+    print("| model | engine | test accuracy | file size | batch 1 CPU ms | batch 128 CPU ms | batch 128 images/CPU s |")
     print("|---|---|---|---|---|---|---|")
     for kind, n, a, size, ms1, ms128 in rows:
         size_text = "" if size is None else f"{size / 1e3:.0f} kB"
