@@ -171,3 +171,16 @@ def test_unsupported_options_and_models_are_named(tmp_path):
         dg.Sequential([layers.Dense(2)]).export(path, format="onnx")
     with pytest.raises(ValueError, match="format 'tf_saved_model' is not available"):
         stateful.export(path)
+
+
+def test_unknown_time_length_stays_dynamic(tmp_path):
+    model = dg.Sequential([layers.Input(shape=(None, 3)), layers.Conv1D(4, 3, strides=2, padding="same"),
+                           layers.MaxPooling1D(2, padding="same"), layers.LSTM(5, return_sequences=True),
+                           layers.TimeDistributed(layers.Dense(2)), layers.GlobalAveragePooling1D()])
+    randomize(model)
+    path = tmp_path / "m.onnx"
+    model.export(str(path), format="onnx")
+    predictor = OnnxPredictor(str(path))
+    for steps in (7, 10):
+        x = _x((2, steps, 3), steps)
+        np.testing.assert_allclose(predictor.predict(x), model.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
