@@ -9,9 +9,10 @@ ONNX keeps the gates in another order than Keras and the weights transposed:
   reset_after: Keras's bias[1]).
 
 The nodes run time-major (``layout=0``): ``(batch, time, features)`` is transposed in and out.
-``go_backwards`` feeds the sequence reversed to a forward node, as Keras reads it. Bidirectional
-layers become one ``direction="bidirectional"`` node, whose backward half ONNX already returns
-in input time order, which is how Keras's Bidirectional returns it.
+``go_backwards`` feeds the sequence reversed to a forward node, as Keras reads it. A Bidirectional
+layer becomes one ``direction="bidirectional"`` node, whose backward half ONNX already returns
+in input time order, which is how Keras's Bidirectional returns it (or, when its two layers
+differ in kind or direction, one node per layer).
 """
 from __future__ import annotations
 
@@ -158,21 +159,45 @@ def recurrent(b: GraphBuilder, c: Call):
     return [out] + states
 
 
+def _one_node(b: GraphBuilder, c: Call, fw, bw) -> tuple:
+    """Both directions in one bidirectional node: (the two outputs, the states forward then backward)."""
+    y, h, cs, _ = _run(b, c, [fw, bw], c.inputs[0])
+    if c.layer.return_sequences:
+        seq = b.transpose(y, [2, 0, 1, 3], c.name)   # (batch, time, dirs, H), backward already in input order
+        halves = [b.op("Squeeze", [b.slice(seq, [i], [i + 1], [2], c.name), b.ints([2], "axes")], c.name)
+                  for i in range(2)]
+    else:
+        halves = [_state(b, h, i, c.name) for i in range(2)]
+    states = []
+    for i in range(2):
+        states += [_state(b, h, i, c.name)] + ([_state(b, cs, i, c.name)] if cs is not None else [])
+    return halves, states
+
+
+def _two_nodes(b: GraphBuilder, c: Call, fw, bw) -> tuple:
+    """Each direction on its own (layers of different kinds, or a wrapped layer that reads backwards):
+    the backward sequence is turned back to input order, as the wrapper does."""
+    halves, states = [], []
+    for rnn in (fw, bw):
+        out = recurrent(b, Call(layer=rnn, inputs=c.inputs, input_shapes=c.input_shapes, output_shapes=[],
+                                input_dtypes=c.input_dtypes))
+        out = out if isinstance(out, list) else [out]
+        halves.append(out[0])
+        states += out[1:]
+    if c.layer.return_sequences:
+        halves[1] = _reverse_time(b, halves[1], c.name)
+    return halves, states
+
+
 @register_converter(layers.Bidirectional)
 def bidirectional(b: GraphBuilder, c: Call):
     layer = c.layer
     fw, bw = layer.forward_layer, layer.backward_layer
     if c.kwargs.get("initial_state") is not None:
         raise c.unsupported("initial_state")
-    if type(fw) is not type(bw) or fw.go_backwards or not bw.go_backwards or fw.cell.units != bw.cell.units:
-        raise c.unsupported("forward and backward layers that are not one layer type read both ways")
-    y, h, cs, kind = _run(b, c, [fw, bw], c.inputs[0])
-    if layer.return_sequences:
-        seq = b.transpose(y, [2, 0, 1, 3], c.name)   # (batch, time, dirs, H), backward already in input order
-        halves = [b.op("Squeeze", [b.slice(seq, [i], [i + 1], [2], c.name), b.ints([2], "axes")], c.name)
-                  for i in range(2)]
-    else:
-        halves = [_state(b, h, i, c.name) for i in range(2)]
+    one_layer_both_ways = (type(fw) is type(bw) and not fw.go_backwards and bw.go_backwards
+                           and fw.cell.units == bw.cell.units)
+    halves, states = (_one_node if one_layer_both_ways else _two_nodes)(b, c, fw, bw)
     mode = layer.merge_mode
     if mode is None:
         outs = halves
@@ -185,8 +210,5 @@ def bidirectional(b: GraphBuilder, c: Call):
     else:   # "ave"
         outs = [b.op("Mul", [b.op("Add", halves, c.name), b.const(0.5)], c.name)]
     if layer.return_state:
-        for i in range(2):
-            outs.append(_state(b, h, i, c.name))
-            if cs is not None:
-                outs.append(_state(b, cs, i, c.name))
+        outs += states
     return outs[0] if len(outs) == 1 else outs

@@ -110,6 +110,9 @@ CASES = {
                                  layers.Bidirectional(layers.GRU(3, return_sequences=True), merge_mode="sum"),
                                  layers.Bidirectional(layers.SimpleRNN(2), merge_mode="mul")),
     "bidirectional_ave": lambda: seq((6, 3), layers.Bidirectional(layers.GRU(3), merge_mode="ave")),
+    "bidirectional_two_kinds": lambda: seq((6, 3), layers.Bidirectional(
+        layers.LSTM(3, return_sequences=True, go_backwards=True),
+        backward_layer=layers.GRU(3, return_sequences=True))),
 }
 
 
