@@ -103,9 +103,12 @@ def _elem_type(dtype) -> int:
         raise ExportError(f"ONNX export: inputs of dtype {dtype} are not supported") from e
 
 
-def _value_info(helper, name: str, shape, dtype):
+def _value_info(helper, name: str, tensor):
+    """Name, element type and shape of a graph input or output: the batch axis dynamic ("batch"),
+    float tensors float32 (the precision the file computes in)."""
+    shape, dtype = tensor.shape, np.dtype(tensor.dtype)
     dims = ["batch"] + [f"{name}_{i}" if n is None else int(n) for i, n in enumerate(shape[1:], start=1)]
-    return helper.make_tensor_value_info(name, _elem_type(dtype), dims)
+    return helper.make_tensor_value_info(name, _elem_type(np.float32 if dtype.kind == "f" else dtype), dims)
 
 
 def _clean(name: str, fallback: str) -> str:
@@ -132,10 +135,8 @@ def build_onnx_model(model, opset_version: int | None = None):
     for i, (t, name) in enumerate(zip(outputs, out_names)):
         final = b.name(_clean(wanted[i] if i < len(wanted) else None, f"output_{i}"))
         b.nodes.append(helper.make_node("Identity", [name], [final], name=b.name(f"{final}/Identity")))
-        graph_outputs.append(_value_info(helper, final, t.shape, np.float32 if np.dtype(t.dtype).kind == "f"
-                                         else t.dtype))
-    graph_inputs = [_value_info(helper, n, t.shape, np.float32 if np.dtype(t.dtype).kind == "f" else t.dtype)
-                    for n, t in zip(in_names, inputs)]
+        graph_outputs.append(_value_info(helper, final, t))
+    graph_inputs = [_value_info(helper, n, t) for n, t in zip(in_names, inputs)]
     graph = helper.make_graph(b.nodes, _clean(model.name, "model"), graph_inputs, graph_outputs, b.initializers)
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="deepgrad")
     # the IR version of the opset, not the newest the onnx package knows, so that older runtimes load it
