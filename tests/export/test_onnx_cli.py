@@ -1,4 +1,5 @@
-"""``deepgrad export MODEL out.onnx [--quantize int8]`` and ``deepgrad predict out.onnx IMAGES``, run as a user would."""
+"""``deepgrad export MODEL out.onnx [--quantize int8]`` and ``deepgrad predict out.onnx IMAGES``,
+run as a user would."""
 from __future__ import annotations
 
 import os

@@ -40,7 +40,8 @@ def test_batch_dimension_is_dynamic(tmp_path):
 
 
 def test_seed_003_mlp_and_002_cifar_cnn(tmp_path):
-    mlp = dg.Sequential([layers.Dense(128, activation="relu", input_shape=(784,)), layers.Dense(10, activation="softmax")])
+    mlp = dg.Sequential([layers.Dense(128, activation="relu", input_shape=(784,)),
+                         layers.Dense(10, activation="softmax")])
     assert_exports(mlp, _x((5, 784)), tmp_path / "mlp.onnx")
     cnn = dg.Sequential()
     cnn.add(layers.Conv2D(32, kernel_size=(3, 3), activation="relu", input_shape=(32, 32, 3)))
@@ -151,7 +152,8 @@ def test_unsupported_options_and_models_are_named(tmp_path):
     stateful = dg.Sequential([layers.Input(shape=(4, 2), batch_size=2), layers.LSTM(3, stateful=True, name="mem")])
     with pytest.raises(ExportError, match="'mem' .*stateful"):
         stateful.export(path, format="onnx")
-    masked = dg.Sequential([layers.Input(shape=(4,), dtype="int32"), layers.Embedding(5, 2, mask_zero=True, name="emb")])
+    masked = dg.Sequential([layers.Input(shape=(4,), dtype="int32"),
+                            layers.Embedding(5, 2, mask_zero=True, name="emb")])
     with pytest.raises(ExportError, match="'emb' .*mask_zero"):
         masked.export(path, format="onnx")
 
