@@ -39,7 +39,8 @@ def weight(w) -> np.ndarray:
 
 def main_weight(layer) -> np.ndarray:
     """The kernel (or embeddings) with a LoRA update folded in, as the layer computes it."""
-    mode = getattr(layer, "quantization_mode", None)
+    policy = getattr(layer, "dtype_policy", None)
+    mode = getattr(layer, "quantization_mode", None) or getattr(policy, "quantization_mode", None)
     if mode:
         raise ExportError(f"ONNX export: layer {layer.name!r} ({type(layer).__name__}) holds {mode} weights; "
                           "export the float model with export(..., quantize='int8') for an int8 ONNX file")

@@ -173,6 +173,10 @@ def test_unsupported_options_and_models_are_named(tmp_path):
         dg.Sequential([layers.Dense(2)]).export(path, format="onnx")
     with pytest.raises(ValueError, match="format 'tf_saved_model' is not available"):
         stateful.export(path)
+    quantized = dg.Sequential([layers.Input(shape=(3,)), layers.Dense(2, name="q")])
+    quantized.layers[0].quantization_mode = "int8"   # as a layer after model.quantize("int8") reports itself
+    with pytest.raises(ExportError, match="'q' .*holds int8 weights.*quantize='int8'"):
+        quantized.export(path, format="onnx")
 
 
 def test_unknown_time_length_stays_dynamic(tmp_path):
