@@ -1,4 +1,4 @@
-"""The ``deepgrad`` command: train, evaluate, predict, summary, datasets, explain.
+"""The ``deepgrad`` command: train, evaluate, predict, export, summary, datasets, explain.
 
 ``deepgrad train`` with no options trains seed 004's CNN on real handwritten digits (full
 MNIST when its files are present, otherwise the 5,000 real MNIST digits that install
@@ -499,13 +499,55 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def _predictor(path: str):
+    """(input shape without the batch axis, predict function) of a model file; an ``.onnx`` file
+    runs on onnxruntime."""
+    if not path.lower().endswith(".onnx"):
+        model = load_model_file(path)
+        shape = tuple(model.inputs[0].shape[1:]) if getattr(model, "inputs", None) else None
+        return shape, lambda x: model.predict(x, verbose=0)
+    from .export.runtime import OnnxPredictor
+
+    if not os.path.isfile(path):
+        raise CLIError(f"model file {path!r} does not exist")
+    try:
+        onnx_model = OnnxPredictor(path)
+    except ImportError as e:
+        raise CLIError(str(e)) from e
+    except Exception as e:  # not an ONNX file, or one onnxruntime cannot run
+        raise CLIError(f"cannot load ONNX model {path!r}: {e}") from e
+    return onnx_model.input_shapes[0][1:], onnx_model.predict
+
+
+def cmd_export(args) -> int:
+    """A saved model as an ONNX file, float32 or int8 (static quantisation on calibration images)."""
+    model = load_model_file(args.model)
+    calibration = None
+    if args.calibration_dataset:
+        if args.quantize != "int8":
+            raise CLIError("--calibration-dataset goes with --quantize int8")
+        if args.calibration_samples < 1:
+            raise CLIError(f"--calibration-samples must be a whole number >= 1, not {args.calibration_samples}")
+        (x_train, _), _ = load_dataset(args.calibration_dataset)
+        calibration = x_train[: args.calibration_samples]
+    try:
+        model.export(args.output, format="onnx", opset_version=args.opset, quantize=args.quantize,
+                     calibration_data=calibration)
+    except ImportError as e:
+        raise CLIError(str(e)) from e
+    except ValueError as e:
+        raise CLIError(f"cannot export {args.model!r}: {e}") from e
+    kind = "int8" if args.quantize else "float32"
+    print(f"wrote {args.output} ({kind}, {os.path.getsize(args.output) / 1e6:.2f} MB)")
+    return 0
+
+
 def cmd_predict(args) -> int:
     from .preprocessing import image
 
     if args.top_k < 1:
         raise CLIError(f"--top-k must be a whole number >= 1, not {args.top_k}")
-    model = load_model_file(args.model)
-    shape = tuple(model.inputs[0].shape[1:]) if getattr(model, "inputs", None) else None
+    shape, predict = _predictor(args.model)
     if shape is None or len(shape) != 3:
         raise CLIError(f"the model takes inputs of shape {shape}, not images")
     h, w, c = shape
@@ -521,7 +563,7 @@ def cmd_predict(args) -> int:
         except Exception as e:
             raise CLIError(f"cannot read image {path!r}: {e}") from e
         batch.append(image.img_to_array(img) / 255.0)
-    probs = model.predict(np.stack(batch).astype("float32"), verbose=0)
+    probs = predict(np.stack(batch).astype("float32"))
     names = _names_for(args.model, probs.shape[1])
     for path, p in zip(args.images, probs):
         top = np.argsort(-p)[: args.top_k]
@@ -682,11 +724,21 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--dataset", default="mnist_subset")
     e.set_defaults(func=cmd_evaluate)
 
-    pr = sub.add_parser("predict", help="classify image files with a saved model")
+    pr = sub.add_parser("predict", help="classify image files with a saved model (or an .onnx file)")
     pr.add_argument("model")
     pr.add_argument("images", nargs="+")
     pr.add_argument("--top-k", type=int, default=3)
     pr.set_defaults(func=cmd_predict)
+
+    ex = sub.add_parser("export", help="write a saved model as an ONNX file (float32 or int8)")
+    ex.add_argument("model")
+    ex.add_argument("output", help="the .onnx file to write")
+    ex.add_argument("--opset", type=int, default=None, help="ONNX opset version (default 18)")
+    ex.add_argument("--quantize", default=None, choices=("int8",),
+                    help="int8 with onnxruntime: dynamic, or static with --calibration-dataset")
+    ex.add_argument("--calibration-dataset", default=None, help="static int8: calibrate on this dataset's images")
+    ex.add_argument("--calibration-samples", type=int, default=256)
+    ex.set_defaults(func=cmd_export)
 
     s = sub.add_parser("summary", help="print a saved model's layers and parameter counts")
     s.add_argument("model")

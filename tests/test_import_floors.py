@@ -31,7 +31,7 @@ FLOORS = {
     "deepgrad.constraints": 4, "deepgrad.symbolic": 4,
     "deepgrad.layers": 5,
     "deepgrad.losses": 6, "deepgrad.metrics": 6, "deepgrad.optimizers": 6, "deepgrad.random": 6,
-    "deepgrad.callbacks": 6, "deepgrad.files": 6,
+    "deepgrad.callbacks": 6, "deepgrad.files": 6, "deepgrad.export": 6,
     "deepgrad.models": 7,
     "deepgrad.saving": 8, "deepgrad.datasets": 8, "deepgrad.preprocessing": 8, "deepgrad.utils": 8,
     "deepgrad.distributed": 8, "deepgrad.applications": 8, "deepgrad.explain": 8, "deepgrad.compat": 8,

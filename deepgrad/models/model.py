@@ -293,5 +293,22 @@ class Model(Trainer, Layer):
     def load_weights(self, filepath, **kwargs) -> None:
         files.load_weights(self, filepath, **kwargs)
 
+    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, opset_version=None,
+               quantize=None, calibration_data=None) -> None:
+        """Write the model for inference outside deepgrad, as Keras's ``export``; deepgrad writes
+        ``format="onnx"`` only (``opset_version`` default 18, batch dimension dynamic, inference
+        mode). ``quantize="int8"`` quantises the file with onnxruntime, statically when
+        ``calibration_data`` (model inputs) is given. Needs ``pip install deepgrad[onnx]``."""
+        from ..export import export_onnx
+
+        if format != "onnx":
+            raise ValueError(f"Model.export: format {format!r} is not available in deepgrad; it exports "
+                             "format='onnx' only")
+        if input_signature is not None:
+            raise ValueError("Model.export: input_signature is not supported; the model's own inputs are "
+                             "exported, with a dynamic batch dimension")
+        export_onnx(self, filepath, opset_version=opset_version, quantize=quantize,
+                    calibration_data=calibration_data, verbose=verbose)
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r} built={self.built}>"

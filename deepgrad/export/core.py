@@ -1,0 +1,201 @@
+"""Converters of the core, activation, regularisation, reshaping, merging and embedding layers."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import layers
+from .activations import apply_activation
+from .graph import Call, GraphBuilder
+from .registry import converter_for, main_weight, register_converter, weight
+
+
+@register_converter(layers.Dense)
+def dense(b: GraphBuilder, c: Call):
+    """``activation(x @ W + b)``; MatMul broadcasts over every leading axis, as Dense does."""
+    layer = c.layer
+    y = b.matmul_add(c.inputs[0], main_weight(layer), weight(layer.bias) if layer.use_bias else None, c.name)
+    return apply_activation(b, layer.activation, y, c.name, f"layer {c.name!r} (Dense)")
+
+
+@register_converter(layers.EinsumDense)
+def einsum_dense(b: GraphBuilder, c: Call):
+    layer = c.layer
+    y = b.op("Einsum", [c.inputs[0], b.const(main_weight(layer), f"{c.name}_kernel")], c.name,
+             equation=layer.equation)
+    if getattr(layer, "bias", None) is not None:
+        y = b.op("Add", [y, b.const(weight(layer.bias), f"{c.name}_bias")], c.name)
+    return apply_activation(b, layer.activation, y, c.name, f"layer {c.name!r} (EinsumDense)")
+
+
+@register_converter(layers.Activation)
+def activation(b: GraphBuilder, c: Call):
+    return apply_activation(b, c.layer.activation, c.inputs[0], c.name, f"layer {c.name!r} (Activation)")
+
+
+@register_converter(layers.ReLU)
+def relu(b: GraphBuilder, c: Call):
+    """Keras's relu: ``x`` for ``threshold <= x``, ``negative_slope * (x - threshold)`` below, capped at max_value."""
+    layer, x = c.layer, c.inputs[0]
+    slope, threshold, cap = float(layer.negative_slope), float(layer.threshold), layer.max_value
+    if threshold == 0.0:
+        y = b.op("LeakyRelu", [x], c.name, alpha=slope) if slope else b.op("Relu", [x], c.name)
+    else:
+        below = b.op("Less", [x, b.const(threshold)], c.name)
+        low = b.op("Mul", [b.op("Sub", [x, b.const(threshold)], c.name), b.const(slope)], c.name)
+        y = b.op("Where", [below, low, x], c.name)
+    if cap is not None:
+        y = b.op("Min", [y, b.const(float(cap))], c.name)
+    return y
+
+
+@register_converter(layers.LeakyReLU)
+def leaky_relu(b: GraphBuilder, c: Call):
+    return b.op("LeakyRelu", [c.inputs[0]], c.name, alpha=float(c.layer.negative_slope))
+
+
+@register_converter(layers.ELU)
+def elu(b: GraphBuilder, c: Call):
+    return b.op("Elu", [c.inputs[0]], c.name, alpha=float(c.layer.alpha))
+
+
+@register_converter(layers.PReLU)
+def prelu(b: GraphBuilder, c: Call):
+    return b.op("PRelu", [c.inputs[0], b.const(weight(c.layer.alpha), f"{c.name}_alpha")], c.name)
+
+
+@register_converter(layers.Softmax)
+def softmax(b: GraphBuilder, c: Call):
+    axes = c.layer.axis if isinstance(c.layer.axis, (list, tuple)) else [c.layer.axis]
+    if len(axes) != 1:
+        raise c.unsupported(f"softmax over several axes {axes}")
+    if c.args or any(k in c.kwargs for k in ("mask",)):
+        raise c.unsupported("a mask argument")
+    return b.op("Softmax", [c.inputs[0]], c.name, axis=int(axes[0]))
+
+
+# Layers that are the identity at inference
+@register_converter(layers.Dropout, layers.SpatialDropout1D, layers.SpatialDropout2D, layers.SpatialDropout3D,
+                    layers.GaussianDropout, layers.GaussianNoise, layers.AlphaDropout, layers.ActivityRegularization,
+                    layers.Identity)
+def identity(b: GraphBuilder, c: Call):
+    return b.op("Identity", [c.inputs[0]], c.name)
+
+
+@register_converter(layers.Flatten)
+def flatten(b: GraphBuilder, c: Call):
+    x = c.inputs[0]
+    rank = len(c.input_shapes[0])
+    if c.layer.data_format == "channels_first" and rank > 2:
+        # Keras flattens channels-first data in channels-last order
+        x = b.transpose(x, [0] + list(range(2, rank)) + [1], c.name)
+    return b.op("Flatten", [x], c.name, axis=1)
+
+
+@register_converter(layers.Reshape)
+def reshape(b: GraphBuilder, c: Call):
+    return b.reshape(c.inputs[0], [0] + [int(s) for s in c.layer.target_shape], c.name)
+
+
+@register_converter(layers.Permute)
+def permute(b: GraphBuilder, c: Call):
+    return b.transpose(c.inputs[0], [0] + [int(d) for d in c.layer.dims], c.name)
+
+
+@register_converter(layers.RepeatVector)
+def repeat_vector(b: GraphBuilder, c: Call):
+    """(batch, features) -> (batch, n, features)."""
+    x = b.op("Unsqueeze", [c.inputs[0], b.ints([1], "axes")], c.name)
+    return b.op("Expand", [x, b.ints([1, int(c.layer.n), 1])], c.name)
+
+
+@register_converter(layers.Rescaling)
+def rescaling(b: GraphBuilder, c: Call):
+    y = b.op("Mul", [c.inputs[0], b.const(np.asarray(c.layer.scale, np.float32), f"{c.name}_scale")], c.name)
+    return b.op("Add", [y, b.const(np.asarray(c.layer.offset, np.float32), f"{c.name}_offset")], c.name)
+
+
+# ------------------------------------------------------------------------- merging
+def _chain(b: GraphBuilder, op: str, xs, base: str) -> str:
+    y = xs[0]
+    for x in xs[1:]:
+        y = b.op(op, [y, x], base)
+    return y
+
+
+@register_converter(layers.Add)
+def add(b, c):
+    return _chain(b, "Add", c.inputs, c.name)
+
+
+@register_converter(layers.Subtract)
+def subtract(b, c):
+    return b.op("Sub", c.inputs, c.name)
+
+
+@register_converter(layers.Multiply)
+def multiply(b, c):
+    return _chain(b, "Mul", c.inputs, c.name)
+
+
+@register_converter(layers.Average)
+def average(b, c):
+    return b.op("Mul", [_chain(b, "Add", c.inputs, c.name), b.const(1.0 / len(c.inputs))], c.name)
+
+
+@register_converter(layers.Maximum)
+def maximum(b, c):
+    return b.op("Max", c.inputs, c.name)
+
+
+@register_converter(layers.Minimum)
+def minimum(b, c):
+    return b.op("Min", c.inputs, c.name)
+
+
+@register_converter(layers.Concatenate)
+def concatenate(b, c):
+    return b.op("Concat", c.inputs, c.name, axis=int(c.layer.axis))
+
+
+@register_converter(layers.Dot)
+def dot(b, c):
+    """Two rank-2 inputs (batch, n): ``sum(x * y, -1)`` of shape (batch, 1), on L2-normalised inputs
+    with ``normalize=True`` (``x / sqrt(max(sum x^2, 1e-12))``, as Keras)."""
+    if any(len(s) != 2 for s in c.input_shapes):
+        raise c.unsupported(f"inputs of shapes {c.input_shapes}: only rank-2 inputs are exported")
+    xs = list(c.inputs)
+    if c.layer.normalize:
+        xs = [b.op("Div", [x, b.op("Sqrt", [b.op("Max", [b.reduce("ReduceSum", b.op("Mul", [x, x], c.name), [-1],
+                                                                  c.name), b.const(1e-12)], c.name)], c.name)],
+                   c.name) for x in xs]
+    return b.reduce("ReduceSum", b.op("Mul", xs, c.name), [-1], c.name)
+
+
+# ------------------------------------------------------------------------- embedding
+@register_converter(layers.Embedding)
+def embedding(b: GraphBuilder, c: Call):
+    if c.layer.mask_zero:
+        raise c.unsupported("mask_zero=True (the mask that layers after it read has no ONNX form here)")
+    idx = c.inputs[0]
+    if c.input_dtypes and np.dtype(c.input_dtypes[0]).kind == "f":
+        idx = b.op("Cast", [idx], c.name, to=b.TensorProto.INT64)
+    return b.op("Gather", [b.const(main_weight(c.layer), f"{c.name}_embeddings"), idx], c.name, axis=0)
+
+
+# ------------------------------------------------------------------------- wrappers
+@register_converter(layers.TimeDistributed)
+def time_distributed(b: GraphBuilder, c: Call):
+    """``(batch, time, ...) -> (batch * time, ...)``, the inner layer's converter, then back to
+    ``(batch, time, ...)`` with the batch and time taken from the input's runtime shape."""
+    inner = c.layer.layer
+    x = c.inputs[0]
+    in_shape = (None,) + tuple(c.input_shapes[0][2:])
+    folded = b.op("Reshape", [x, b.op("Concat", [b.ints([-1]), b.slice(b.op("Shape", [x], c.name), [2],
+                                                                          [len(c.input_shapes[0])], [0], c.name)],
+                                      c.name, axis=0)], c.name)
+    out_shape = tuple(inner.compute_output_shape(in_shape))
+    y = converter_for(inner)(b, Call(layer=inner, inputs=[folded], input_shapes=[in_shape],
+                                     output_shapes=[out_shape], input_dtypes=c.input_dtypes))
+    lead = b.slice(b.op("Shape", [x], c.name), [0], [2], [0], c.name)
+    rest = b.slice(b.op("Shape", [y], c.name), [1], [len(out_shape)], [0], c.name)
+    return b.op("Reshape", [y, b.op("Concat", [lead, rest], c.name, axis=0)], c.name)

@@ -1,0 +1,173 @@
+"""``export_onnx(model, path)``: a walk over a Sequential or functional model's layer calls, each
+turned into ONNX nodes by its converter; nested models are walked in place.
+
+The model is exported in inference mode (Dropout is the identity, BatchNormalization uses its
+moving statistics), in float32, with the batch dimension dynamic. This module reads models by
+their graph (``_nodes`` of a functional model, ``_layers`` and ``_layer_outputs`` of a Sequential)
+rather than importing the model classes, so that models can call it.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ..files.atomic import write_bytes_atomic
+from ..symbolic import flatten, map_structure
+from .graph import Call, ExportError, GraphBuilder
+from .registry import converter_for
+
+DEFAULT_OPSET = 18
+MIN_OPSET = 17   # LayerNormalization-era ONNX: every converter here is written for opset >= 17
+
+
+def require_onnx():
+    """``onnx``, or an error saying how to install it."""
+    try:
+        import onnx
+    except ImportError as e:
+        raise ImportError("ONNX export needs the onnx package: pip install deepgrad[onnx]") from e
+    return onnx
+
+
+def _is_functional(model) -> bool:
+    return "_nodes" in model.__dict__ and getattr(model, "_inputs", None) is not None
+
+
+def _is_sequential(model) -> bool:
+    return "_layer_outputs" in model.__dict__
+
+
+def _convert(b: GraphBuilder, call: Call) -> list:
+    layer = call.layer
+    if hasattr(layer, "compile"):   # a nested model: walked in place
+        return walk_model(b, layer, call.inputs)
+    out = converter_for(layer)(b, call)
+    return list(out) if isinstance(out, (list, tuple)) else [out]
+
+
+def _functional(b: GraphBuilder, model, input_names: list) -> list:
+    names = {id(t): n for t, n in zip(model.inputs, input_names)}
+
+    def name_of(t):
+        return names[id(t)]
+
+    for node in model._nodes:
+        flat = flatten(node.inputs)
+        call = Call(layer=node.layer, inputs=[names[id(t)] for t in flat], input_shapes=[t.shape for t in flat],
+                    output_shapes=[t.shape for t in node.outputs], args=map_structure(name_of, node.args),
+                    kwargs=map_structure(name_of, node.kwargs), input_dtypes=[t.dtype for t in flat])
+        outs = _convert(b, call)
+        if len(node.outputs) == 1 and node.outputs[0].index is None:
+            names[id(node.outputs[0])] = outs[0]
+        else:
+            for t in node.outputs:
+                names[id(t)] = outs[t.index]
+    return [names[id(t)] for t in model.outputs]
+
+
+def _sequential(b: GraphBuilder, model, input_names: list) -> list:
+    x, prev = input_names[0], model._inputs[0]
+    for layer, out in zip(model._layers, model._layer_outputs):
+        x = _convert(b, Call(layer=layer, inputs=[x], input_shapes=[prev.shape], output_shapes=[out.shape],
+                             input_dtypes=[prev.dtype]))[0]
+        prev = out
+    return [x]
+
+
+def walk_model(b: GraphBuilder, model, input_names: list) -> list:
+    """The ONNX names of ``model``'s outputs, its nodes added to ``b``."""
+    _check_graph(model)
+    return (_functional if _is_functional(model) else _sequential)(b, model, input_names)
+
+
+def _check_graph(model) -> None:
+    """A Sequential with its input known, or a functional model; else an error saying why not."""
+    if _is_sequential(model):
+        if model._inputs is None or len(model._layer_outputs) != len(model._layers):
+            raise ExportError(f"ONNX export: Sequential model {model.name!r} is not built; give it an Input "
+                              "or call it on data first")
+        return
+    if _is_functional(model):
+        return
+    raise ExportError(f"ONNX export: model {model.name!r} ({type(model).__name__}) is a subclassed model; "
+                      "its call() is Python code with no layer graph to export. Use a Sequential or "
+                      "functional model")
+
+
+def _elem_type(dtype) -> int:
+    from onnx import helper
+    try:
+        return helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+    except (KeyError, TypeError, ValueError) as e:
+        raise ExportError(f"ONNX export: inputs of dtype {dtype} are not supported") from e
+
+
+def _value_info(helper, name: str, tensor):
+    """Name, element type and shape of a graph input or output: the batch axis dynamic ("batch"),
+    float tensors float32 (the precision the file computes in)."""
+    shape, dtype = tensor.shape, np.dtype(tensor.dtype)
+    dims = ["batch"] + [f"{name}_{i}" if n is None else int(n) for i, n in enumerate(shape[1:], start=1)]
+    return helper.make_tensor_value_info(name, _elem_type(np.float32 if dtype.kind == "f" else dtype), dims)
+
+
+def _clean(name: str, fallback: str) -> str:
+    name = "".join(ch if ch.isalnum() or ch in "_-." else "_" for ch in str(name or ""))
+    return name or fallback
+
+
+def build_onnx_model(model, opset_version: int | None = None):
+    """The ``onnx.ModelProto`` of ``model`` (checked with ``onnx.checker``'s full check)."""
+    onnx = require_onnx()
+    from onnx import helper
+
+    opset = DEFAULT_OPSET if opset_version is None else int(opset_version)
+    if not MIN_OPSET <= opset <= onnx.defs.onnx_opset_version():
+        raise ValueError(f"ONNX export: opset_version must be between {MIN_OPSET} and "
+                         f"{onnx.defs.onnx_opset_version()}, got {opset_version!r}")
+    _check_graph(model)
+    inputs, outputs = list(model.inputs), list(model.outputs)
+    b = GraphBuilder(opset)
+    in_names = [b.name(_clean(getattr(t, "name", None), f"input_{i}")) for i, t in enumerate(inputs)]
+    out_names = walk_model(b, model, in_names)
+    wanted = list(getattr(model, "output_names", None) or [])
+    graph_outputs = []
+    for i, (t, name) in enumerate(zip(outputs, out_names)):
+        final = b.name(_clean(wanted[i] if i < len(wanted) else None, f"output_{i}"))
+        b.nodes.append(helper.make_node("Identity", [name], [final], name=b.name(f"{final}/Identity")))
+        graph_outputs.append(_value_info(helper, final, t))
+    graph_inputs = [_value_info(helper, n, t) for n, t in zip(in_names, inputs)]
+    graph = helper.make_graph(b.nodes, _clean(model.name, "model"), graph_inputs, graph_outputs, b.initializers)
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="deepgrad")
+    # the IR version of the opset, not the newest the onnx package knows, so that older runtimes load it
+    proto.ir_version = min(onnx.IR_VERSION, _ir_version_for(onnx, opset))
+    onnx.checker.check_model(proto, full_check=True)
+    return proto
+
+
+def _ir_version_for(onnx, opset: int) -> int:
+    versions = [row[1] for row in onnx.helper.VERSION_TABLE if row[2] == opset]
+    return min(versions) if versions else onnx.IR_VERSION
+
+
+def export_onnx(model, filepath, opset_version: int | None = None, quantize: str | None = None,
+                calibration_data=None, verbose: bool | None = None) -> None:
+    """Write ``model`` as an ONNX file at ``filepath`` (atomically).
+
+    ``quantize="int8"`` then quantises it with onnxruntime: dynamically (int8 weights, activations
+    quantised per batch at run time: Dense/MatMul, LSTM, GRU) without ``calibration_data``, or
+    statically (convolutions too, activation ranges measured on ``calibration_data``, an array
+    of model inputs) with it.
+    """
+    if quantize not in (None, "int8"):
+        raise ValueError(f"export: quantize must be None or 'int8', got {quantize!r}")
+    if calibration_data is not None and quantize is None:
+        raise ValueError("export: calibration_data is for quantize='int8'")
+    proto = build_onnx_model(model, opset_version)
+    data = proto.SerializeToString()
+    if quantize == "int8":
+        from .quantize import quantize_int8
+        data = quantize_int8(data, calibration_data, [i.name for i in proto.graph.input])
+    write_bytes_atomic(os.fspath(filepath), data)
+    if verbose:
+        print(f"Saved artifact at '{os.fspath(filepath)}'.")

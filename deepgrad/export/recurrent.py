@@ -1,0 +1,214 @@
+"""SimpleRNN, LSTM, GRU and Bidirectional as ONNX's RNN, LSTM and GRU nodes.
+
+ONNX keeps the gates in another order than Keras and the weights transposed:
+
+- LSTM: Keras kernel columns i, f, c, o -> ONNX W rows i, o, f, c;
+- GRU: both z, r, h; Keras's ``reset_after=True`` (the reset gate multiplies ``h R_h + b_rh``) is
+  ONNX's ``linear_before_reset=1`` with the two biases kept apart (Wb, Rb);
+- the one Keras bias goes in ONNX's input bias Wb, the recurrent bias Rb is zero (GRU with
+  reset_after: Keras's bias[1]).
+
+The nodes run time-major (``layout=0``): ``(batch, time, features)`` is transposed in and out.
+``go_backwards`` feeds the sequence reversed to a forward node, as Keras reads it. A Bidirectional
+layer becomes one ``direction="bidirectional"`` node, whose backward half ONNX already returns
+in input time order, which is how Keras's Bidirectional returns it (or, when its two layers
+differ in kind or direction, one node per layer).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import layers
+from .activations import activation_name
+from .graph import Call, GraphBuilder
+from .registry import register_converter, weight
+
+_INT64_MAX = np.iinfo(np.int64).max
+
+# Keras activation -> (ONNX RNN activation, alpha, beta)
+_RNN_ACTIVATIONS = {
+    "tanh": ("Tanh", None, None), "sigmoid": ("Sigmoid", None, None), "relu": ("Relu", None, None),
+    "hard_sigmoid": ("HardSigmoid", 1.0 / 6.0, 0.5), "elu": ("Elu", 1.0, None), "softsign": ("Softsign", None, None),
+    "softplus": ("Softplus", None, None), "linear": ("Affine", 1.0, 0.0),
+}
+
+
+def _gate_blocks(a: np.ndarray, gates: int, order) -> np.ndarray:
+    """``a`` with its last axis cut into ``gates`` blocks, put in ``order``."""
+    blocks = np.split(a, gates, axis=-1)
+    return np.concatenate([blocks[i] for i in order], axis=-1)
+
+
+def _weights(rnn) -> tuple:
+    """(kind, W (4H|3H|H, in), R (.., H), B (2 * ..), attributes) for one direction."""
+    cell = rnn.cell
+    kernel, recurrent = weight(cell.kernel), weight(cell.recurrent_kernel)
+    width = kernel.shape[-1]
+    bias_in, bias_rec = np.zeros(width, np.float32), np.zeros(width, np.float32)
+    if cell.use_bias:
+        bias = weight(cell.bias)
+        if bias.ndim == 2:   # GRU reset_after: (input bias, recurrent bias)
+            bias_in, bias_rec = bias[0], bias[1]
+        else:
+            bias_in = bias
+    attrs = {}
+    if isinstance(rnn, layers.LSTM):
+        kind, order = "LSTM", (0, 3, 1, 2)   # Keras i, f, c, o -> ONNX i, o, f, c
+        kernel, recurrent = _gate_blocks(kernel, 4, order), _gate_blocks(recurrent, 4, order)
+        bias_in, bias_rec = _gate_blocks(bias_in, 4, order), _gate_blocks(bias_rec, 4, order)
+        acts = [cell.recurrent_activation, cell.activation, cell.activation]
+    elif isinstance(rnn, layers.GRU):
+        kind = "GRU"
+        attrs["linear_before_reset"] = int(cell.reset_after)
+        acts = [cell.recurrent_activation, cell.activation]
+    else:
+        kind = "RNN"
+        acts = [cell.activation]
+    return kind, kernel.T, recurrent.T, np.concatenate([bias_in, bias_rec]), acts, attrs
+
+
+def _onnx_activations(c: Call, acts) -> dict:
+    names, alphas, betas = [], [], []
+    for fn in acts:
+        name = activation_name(fn)
+        if name not in _RNN_ACTIVATIONS:
+            raise c.unsupported(f"activation {name or fn!r} has no ONNX recurrent form "
+                                f"(known: {', '.join(sorted(_RNN_ACTIVATIONS))})")
+        op, alpha, beta = _RNN_ACTIVATIONS[name]
+        names.append(op)
+        if alpha is not None:
+            alphas.append(alpha)
+        if beta is not None:
+            betas.append(beta)
+    out = {"activations": names}
+    if alphas:   # ONNX reads alphas/betas in order, for the activations that take them
+        out["activation_alpha"] = alphas
+    if betas:
+        out["activation_beta"] = betas
+    return out
+
+
+def _check(c: Call, rnn) -> None:
+    if rnn.stateful:
+        raise c.unsupported("stateful=True (the exported model keeps no state between calls)")
+    if c.kwargs.get("mask") is not None:
+        raise c.unsupported("a mask argument")
+
+
+def _initial_states(b: GraphBuilder, c: Call, kind: str) -> list:
+    """ONNX's initial_h (and initial_c) from ``initial_state=``: (batch, H) -> (directions, batch, H)."""
+    states = c.kwargs.get("initial_state")
+    if states is None:
+        return []
+    states = list(states) if isinstance(states, (list, tuple)) else [states]
+    if not all(isinstance(s, str) for s in states):
+        raise c.unsupported("initial_state given as values rather than model tensors")
+    if len(states) == 2 and kind == "LSTM":
+        h = b.op("Unsqueeze", [states[0], b.ints([0], "axes")], c.name)
+        s = b.op("Unsqueeze", [states[1], b.ints([0], "axes")], c.name)
+        return ["", h, s]
+    return ["", b.op("Unsqueeze", [states[0], b.ints([0], "axes")], c.name)]
+
+
+def _run(b: GraphBuilder, c: Call, directions: list, x: str, extra_inputs=()) -> tuple:
+    """One ONNX recurrent node over ``directions`` (one layer, or forward and backward layers).
+
+    Returns (Y (time, dirs, batch, H), Y_h, Y_c or None, kind)."""
+    parts = [_weights(rnn) for rnn in directions]
+    kind, attrs = parts[0][0], parts[0][5]
+    for rnn in directions:
+        _check(c, rnn)
+    acts = [a for p in parts for a in p[4]]
+    W = np.stack([p[1] for p in parts])
+    R = np.stack([p[2] for p in parts])
+    B = np.stack([p[3] for p in parts])
+    units = directions[0].cell.units
+    direction = "bidirectional" if len(directions) == 2 else "forward"
+    xt = b.transpose(x, [1, 0, 2], c.name)   # (batch, time, features) -> (time, batch, features)
+    inputs = [xt, b.const(W, f"{c.name}_W"), b.const(R, f"{c.name}_R"), b.const(B, f"{c.name}_B"), *extra_inputs]
+    n_out = 3 if kind == "LSTM" else 2
+    outs = b.op(kind, inputs, c.name, outputs=n_out, hidden_size=int(units), direction=direction,
+                **_onnx_activations(c, acts), **attrs)
+    return outs[0], outs[1], outs[2] if kind == "LSTM" else None, kind
+
+
+def _reverse_time(b: GraphBuilder, x: str, base: str) -> str:
+    return b.slice(x, [-1], [-_INT64_MAX], [1], base, steps=[-1])
+
+
+def _sequence(b: GraphBuilder, y: str, base: str) -> str:
+    """Y of one direction (time, 1, batch, H) -> (batch, time, H)."""
+    return b.transpose(b.op("Squeeze", [y, b.ints([1], "axes")], base), [1, 0, 2], base)
+
+
+def _state(b: GraphBuilder, s: str, index: int, base: str) -> str:
+    """Direction ``index`` of a state (dirs, batch, H) -> (batch, H)."""
+    return b.op("Squeeze", [b.slice(s, [index], [index + 1], [0], base), b.ints([0], "axes")], base)
+
+
+@register_converter(layers.SimpleRNN, layers.LSTM, layers.GRU)
+def recurrent(b: GraphBuilder, c: Call):
+    layer = c.layer
+    x = _reverse_time(b, c.inputs[0], c.name) if layer.go_backwards else c.inputs[0]
+    kind = "LSTM" if isinstance(layer, layers.LSTM) else "GRU" if isinstance(layer, layers.GRU) else "RNN"
+    y, h, cs, kind = _run(b, c, [layer], x, _initial_states(b, c, kind))
+    out = _sequence(b, y, c.name) if layer.return_sequences else _state(b, h, 0, c.name)
+    if not layer.return_state:
+        return out
+    states = [_state(b, h, 0, c.name)] + ([_state(b, cs, 0, c.name)] if cs is not None else [])
+    return [out] + states
+
+
+def _one_node(b: GraphBuilder, c: Call, fw, bw) -> tuple:
+    """Both directions in one bidirectional node: (the two outputs, the states forward then backward)."""
+    y, h, cs, _ = _run(b, c, [fw, bw], c.inputs[0])
+    if c.layer.return_sequences:
+        seq = b.transpose(y, [2, 0, 1, 3], c.name)   # (batch, time, dirs, H), backward already in input order
+        halves = [b.op("Squeeze", [b.slice(seq, [i], [i + 1], [2], c.name), b.ints([2], "axes")], c.name)
+                  for i in range(2)]
+    else:
+        halves = [_state(b, h, i, c.name) for i in range(2)]
+    states = []
+    for i in range(2):
+        states += [_state(b, h, i, c.name)] + ([_state(b, cs, i, c.name)] if cs is not None else [])
+    return halves, states
+
+
+def _two_nodes(b: GraphBuilder, c: Call, fw, bw) -> tuple:
+    """Each direction on its own (layers of different kinds, or a wrapped layer that reads backwards):
+    the backward sequence is turned back to input order, as the wrapper does."""
+    halves, states = [], []
+    for rnn in (fw, bw):
+        out = recurrent(b, Call(layer=rnn, inputs=c.inputs, input_shapes=c.input_shapes, output_shapes=[],
+                                input_dtypes=c.input_dtypes))
+        out = out if isinstance(out, list) else [out]
+        halves.append(out[0])
+        states += out[1:]
+    if c.layer.return_sequences:
+        halves[1] = _reverse_time(b, halves[1], c.name)
+    return halves, states
+
+
+@register_converter(layers.Bidirectional)
+def bidirectional(b: GraphBuilder, c: Call):
+    layer = c.layer
+    fw, bw = layer.forward_layer, layer.backward_layer
+    if c.kwargs.get("initial_state") is not None:
+        raise c.unsupported("initial_state")
+    one_layer_both_ways = (type(fw) is type(bw) and not fw.go_backwards and bw.go_backwards
+                           and fw.cell.units == bw.cell.units)
+    halves, states = (_one_node if one_layer_both_ways else _two_nodes)(b, c, fw, bw)
+    mode = layer.merge_mode
+    if mode is None:
+        outs = halves
+    elif mode == "concat":
+        outs = [b.op("Concat", halves, c.name, axis=-1)]
+    elif mode == "sum":
+        outs = [b.op("Add", halves, c.name)]
+    elif mode == "mul":
+        outs = [b.op("Mul", halves, c.name)]
+    else:   # "ave"
+        outs = [b.op("Mul", [b.op("Add", halves, c.name), b.const(0.5)], c.name)]
+    if layer.return_state:
+        outs += states
+    return outs[0] if len(outs) == 1 else outs

@@ -1,0 +1,49 @@
+"""Layer class -> converter: ``converter(builder, call) -> output name or list of names``.
+
+A converter is found for a layer's class or the nearest base class that has one, unless a
+class in between writes its own ``call`` (then the layer computes something else and needs
+a converter of its own).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .graph import ExportError
+
+CONVERTERS: dict[type, object] = {}
+
+
+def register_converter(*classes):
+    """Decorator: ``@register_converter(layers.Dense)`` makes the function the ONNX converter of Dense."""
+    def decorate(fn):
+        for cls in classes:
+            CONVERTERS[cls] = fn
+        return fn
+    return decorate
+
+
+def converter_for(layer):
+    for cls in type(layer).__mro__:
+        if cls in CONVERTERS:
+            return CONVERTERS[cls]
+        if "call" in cls.__dict__:
+            break
+    raise ExportError(f"ONNX export: layer {layer.name!r} of class {type(layer).__name__} has no ONNX converter; "
+                      "register one with deepgrad.export.register_converter")
+
+
+def weight(w) -> np.ndarray:
+    """A weight (Variable, Tensor or array) as a NumPy array."""
+    return np.asarray(getattr(w, "data", w))
+
+
+def main_weight(layer) -> np.ndarray:
+    """The kernel (or embeddings) with a LoRA update folded in, as the layer computes it."""
+    policy = getattr(layer, "dtype_policy", None)
+    mode = getattr(layer, "quantization_mode", None) or getattr(policy, "quantization_mode", None)
+    if mode:
+        raise ExportError(f"ONNX export: layer {layer.name!r} ({type(layer).__name__}) holds {mode} weights; "
+                          "export the float model with export(..., quantize='int8') for an int8 ONNX file")
+    if getattr(layer, "lora_enabled", False):
+        return weight(layer.effective_weight())
+    return weight(getattr(layer, getattr(layer, "lora_target", "kernel")))
