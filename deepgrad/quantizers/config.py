@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .. import dtype_policies
 from ..registry import Configurable
-from .quantizers import AbsMaxQuantizer, Quantizer
+from .quantizers import QUANTIZERS, AbsMaxQuantizer, Quantizer
 
 
 def _serialize(obj):
@@ -15,8 +15,7 @@ def _serialize(obj):
 def _deserialize(config):
     if config is None or isinstance(config, Quantizer):
         return config
-    from . import deserialize  # the package's registry, filled once the classes below exist
-    return deserialize(config)
+    return QUANTIZERS.deserialize(config)
 
 
 class QuantizationConfig(Configurable):

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..autograd import Function, Tensor
 from ..ops.quantized import EPSILON, abs_max_quantize_array
-from ..registry import Configurable
+from ..registry import Configurable, Registry
 
 
 def _array(x) -> np.ndarray:
@@ -212,6 +212,9 @@ def unpack_int4(packed, orig_len, axis=0, dtype="int8"):
     out = np.moveaxis(out[:orig_len], 0, axis).astype(dtype)
     return _tensor(out)
 
+
+# the quantizers a config may name (its weight_quantizer and activation_quantizer)
+QUANTIZERS = Registry("quantizer", [Quantizer, AbsMaxQuantizer])
 
 __all__ = ["AbsMaxQuantizer", "Quantizer", "abs_max_quantize", "abs_max_quantize_grouped_with_zero_point",
            "compute_float8_amax_history", "compute_float8_scale", "fake_quant_with_min_max_vars", "pack_int4",
