@@ -155,27 +155,32 @@ def compute_float8_amax_history(x, amax_history):
     return _tensor(new)
 
 
-def _dtype_max(name: str) -> float:
+def _numpy_dtype(name: str):
+    """``name`` as a NumPy dtype; the float8 types come from ml_dtypes (Keras's dependency)."""
     try:
-        return float(np.finfo(name).max) if np.dtype(name).kind == "f" else float(np.iinfo(name).max)
+        import ml_dtypes
+    except ImportError:
+        ml_dtypes = None
+    if ml_dtypes is not None and hasattr(ml_dtypes, str(name)):
+        return np.dtype(getattr(ml_dtypes, str(name))), ml_dtypes
+    try:
+        return np.dtype(name), None
     except TypeError:
-        try:
-            import ml_dtypes
-        except ImportError:
-            raise ValueError(f"quantize_and_dequantize: the dtype {name!r} needs ml_dtypes (float8 types)") from None
-        return float(ml_dtypes.finfo(getattr(ml_dtypes, name)).max)
+        raise ValueError(f"quantize_and_dequantize: unknown dtype {name!r} (the float8 types need the ml_dtypes "
+                         "package)") from None
 
 
 def quantize_and_dequantize(inputs, scale, quantized_dtype, compute_dtype):
-    """``cast(clip(x / scale, -max, max), quantized_dtype) * scale`` in ``compute_dtype``."""
-    top = _dtype_max(quantized_dtype)
-    x = np.clip(_array(inputs).astype(compute_dtype) / _array(scale).astype(compute_dtype), -top, top)
-    try:
-        cast = x.astype(quantized_dtype)
-    except TypeError:
-        import ml_dtypes
-        cast = x.astype(getattr(ml_dtypes, quantized_dtype))
-    return _tensor(cast.astype(compute_dtype) * _array(scale).astype(compute_dtype))
+    """``cast(clip(x / scale, -max, max), quantized_dtype) * scale`` in ``compute_dtype``, where ``max`` is
+    the largest finite value of ``quantized_dtype``."""
+    dtype, ml_dtypes = _numpy_dtype(quantized_dtype)
+    if ml_dtypes is not None:
+        top = float(ml_dtypes.finfo(dtype).max)
+    else:
+        top = float(np.finfo(dtype).max) if dtype.kind == "f" else float(np.iinfo(dtype).max)
+    scale = _array(scale).astype(compute_dtype)
+    x = np.clip(_array(inputs).astype(compute_dtype) / scale, -top, top)
+    return _tensor(x.astype(dtype).astype(compute_dtype) * scale)
 
 
 def pack_int4(arr, axis=0, dtype="int8"):
