@@ -45,6 +45,10 @@ class QuantizableMixin:
         """One scale per output channel (the last axis), as Dense's ``kernel_scale``."""
         return (weight_shape[-1],)
 
+    def _stored_scale(self, scale, weight_shape: tuple):
+        """The quantizer's scale (the weight's shape, 1 on the reduced axes) as the layer stores it."""
+        return scale.reshape(self._scale_shape(weight_shape))
+
     def _weight_axes(self, ndim: int) -> tuple:
         """The axes the abs-max of the weight runs over: all but the output channels."""
         return tuple(range(ndim - 1))
@@ -94,7 +98,7 @@ class QuantizableMixin:
             self._regularizers = [(w, r) for w, r in self._regularizers if w is not weight]
         self._int8_build(tuple(weight.shape), config)
         getattr(self, target).assign(q.data)
-        getattr(self, f"{target}_scale").assign(scale.data.reshape(self._scale_shape(tuple(weight.shape))))
+        getattr(self, f"{target}_scale").assign(self._stored_scale(scale.data, tuple(weight.shape)))
         policy = dtype_policies.get(f"{mode}_from_{self.dtype_policy.name}")
         self._dtype_policy, self._dtype = policy, policy.numpy_variable_dtype
 

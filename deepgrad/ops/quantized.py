@@ -47,18 +47,18 @@ def abs_max_quantize_array(x: np.ndarray, axis, value_range=(-127, 127), epsilon
 
 
 def int8_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The exact product of two integer-valued matrices with entries in [-128, 127], ``(M, K) @ (K, N)``,
+    """The exact product of two integer-valued arrays with entries in [-128, 127], ``(..., M, K) @ (..., K, N)``,
     as float32 (see the module docstring: float32 GEMMs over chunks of K <= 1024, summed in float64)."""
     a = np.asarray(a, np.float32)
     b = np.asarray(b, np.float32)
     k = a.shape[-1]
-    if b.shape[0] != k:
+    if b.shape[-2] != k:
         raise ValueError(f"int8_matmul: shapes {a.shape} and {b.shape} do not multiply")
     if k <= EXACT_CHUNK:
         return a @ b
-    acc = np.zeros((a.shape[0], b.shape[1]), np.float64)
+    acc = np.zeros(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1]), np.float64)
     for start in range(0, k, EXACT_CHUNK):
-        acc += a[:, start:start + EXACT_CHUNK] @ b[start:start + EXACT_CHUNK]
+        acc += a[..., start:start + EXACT_CHUNK] @ b[..., start:start + EXACT_CHUNK, :]
     return acc.astype(np.float32)
 
 
@@ -164,6 +164,81 @@ def quantized_conv(inputs, kernel, kernel_scale, strides, padding="valid", dilat
                                channels_first=channels_first, quantize_inputs=quantize_inputs)
 
 
+def output_aligned(scale: np.ndarray, spec: str, out_spec: str) -> np.ndarray:
+    """A scale over the axes of ``spec`` (size 1 on the axes the output lacks) laid out on the
+    output's axes: its kept axes in the output's order, size 1 on the others (Keras's layout of
+    an EinsumDense ``kernel_scale``)."""
+    kept = [c for c in spec if c in out_spec]
+    order = sorted(kept, key=out_spec.index)
+    values = scale.reshape([scale.shape[spec.index(c)] for c in kept]).transpose([kept.index(c) for c in order])
+    return values.reshape([scale.shape[spec.index(c)] if c in kept else 1 for c in out_spec])
+
+
+def _int8_contract(x: np.ndarray, kernel: np.ndarray, specs) -> np.ndarray:
+    """``einsum(inp,ker->out)`` of integer-valued arrays, exactly, as one batched ``int8_matmul``:
+    x to (shared, free, summed), kernel to (shared, summed, kept), as tensordot arranges them."""
+    inp, ker, out = specs
+    shared = [c for c in inp if c in ker and c in out]
+    summed = [c for c in inp if c in ker and c not in out]
+    free = [c for c in inp if c not in ker]
+    kept = [c for c in ker if c not in inp]
+    size = {**dict(zip(inp, x.shape)), **dict(zip(ker, kernel.shape))}
+
+    def prod(letters):
+        return math.prod(size[c] for c in letters)
+
+    a = x.transpose([inp.index(c) for c in shared + free + summed]).reshape(prod(shared), prod(free), prod(summed))
+    b = kernel.transpose([ker.index(c) for c in shared + summed + kept]).reshape(prod(shared), prod(summed),
+                                                                                prod(kept))
+    order = shared + free + kept
+    y = int8_matmul(a, b).reshape([size[c] for c in order])
+    return y.transpose([order.index(c) for c in out])
+
+
+class QuantizedEinsum(Function):
+    """``einsum(inp,ker->out)`` with an int8 kernel, as Keras's int8 EinsumDense computes it: the
+    inputs quantized by abs-max over their contracted axes, ``y = (q_x . q_w) / (s_x * s_w)`` with
+    both scales laid out on the output's axes; the gradient flows through ``q_w / s_w``."""
+
+    def forward(self, x, kernel=None, kernel_scale=None, specs=None, quantize_inputs=True):
+        inp, ker, out = specs
+        if x.ndim != len(inp) or kernel.ndim != len(ker):
+            raise ValueError(f"quantized_einsum: inputs of shape {x.shape} and int8 kernel of shape {kernel.shape} "
+                             f"do not fit {inp},{ker}->{out}")
+        dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float32)
+        self.specs, self.x_shape = specs, x.shape
+        self.float_kernel = self._float_kernel(kernel, kernel_scale, dtype)
+        if not quantize_inputs:
+            return np.einsum(f"{inp},{ker}->{out}", x, self.float_kernel, optimize=True).astype(dtype, copy=False)
+        reduced = tuple(i for i, c in enumerate(inp) if c not in out)
+        q, scale = abs_max_quantize_array(x, axis=reduced)
+        y = _int8_contract(q, kernel, specs).astype(dtype, copy=False)
+        return y / (output_aligned(scale, inp, out) * kernel_scale.astype(dtype))
+
+    def _float_kernel(self, kernel, kernel_scale, dtype):
+        """``q_w / s_w`` with the output-aligned scale brought back onto the kernel's axes."""
+        inp, ker, out = self.specs
+        kept = [c for c in out if c in ker]
+        values = kernel_scale.reshape([kernel_scale.shape[out.index(c)] for c in kept])
+        values = values.transpose([kept.index(c) for c in ker if c in kept])
+        scale = values.reshape([kernel.shape[i] if c in kept else 1 for i, c in enumerate(ker)])
+        return kernel.astype(dtype) / scale.astype(dtype)
+
+    def backward(self, g):
+        # dX = einsum(out,ker->inp)(dY, q_w / s_w), Keras's custom gradient
+        inp, ker, out = self.specs
+        return (np.einsum(f"{out},{ker}->{inp}", g, self.float_kernel.astype(g.dtype), optimize=True),)
+
+
+def quantized_einsum(x, kernel, kernel_scale, specs, quantize_inputs: bool = True):
+    """``einsum`` with an int8 kernel and its output-aligned scale (see ``QuantizedEinsum``);
+    ``specs`` the ``(input, kernel, output)`` letters with any ``...`` spelled out."""
+    kernel, kernel_scale = np.asarray(getattr(kernel, "data", kernel)), np.asarray(getattr(kernel_scale, "data",
+                                                                                           kernel_scale))
+    return QuantizedEinsum.apply(x, kernel=kernel, kernel_scale=kernel_scale, specs=tuple(specs),
+                                 quantize_inputs=quantize_inputs)
+
+
 def quantized_embedding(ids: np.ndarray, table: np.ndarray, table_scale: np.ndarray, dtype) -> Tensor:
     """Rows of an int8 table de-scaled by their own scale, ``table[ids] / scale[ids]``: a constant,
     as in Keras (the quantized table does not train)."""
@@ -172,5 +247,6 @@ def quantized_embedding(ids: np.ndarray, table: np.ndarray, table_scale: np.ndar
     return Tensor(table[ids].astype(dtype) / table_scale[ids].astype(dtype)[..., None])
 
 
-__all__ = ["EXACT_CHUNK", "QuantizedConv", "QuantizedLinear", "abs_max_quantize_array", "int8_matmul",
-           "quantized_conv", "quantized_embedding", "quantized_linear"]
+__all__ = ["EXACT_CHUNK", "QuantizedConv", "QuantizedEinsum", "QuantizedLinear", "abs_max_quantize_array",
+           "int8_matmul", "output_aligned", "quantized_conv", "quantized_einsum", "quantized_embedding",
+           "quantized_linear"]

@@ -32,9 +32,11 @@ def _seed_model(name):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name,train_images", [("mlp", 20000), ("cnn", 6000)])
-def test_int8_keeps_accuracy_shrinks_the_file_and_reloads_identically(fashion, tmp_path, name, train_images):
+@pytest.mark.parametrize("name,train_images,test_images", [("mlp", 20000, 10000), ("cnn", 6000, 5000)])
+def test_int8_keeps_accuracy_shrinks_the_file_and_reloads_identically(fashion, tmp_path, name, train_images,
+                                                                      test_images):
     (x_train, y_train), (x_test, y_test) = fashion
+    x_test, y_test = x_test[:test_images], y_test[:test_images]
     dg.utils.set_random_seed(0)
     model = _seed_model(name)
     model.fit(x_train[:train_images], y_train[:train_images], epochs=1, batch_size=128, verbose=0)

@@ -184,3 +184,42 @@ def test_quantized_model_trains_its_float_weights_only():
     for layer, before in zip([la for la in model.layers if isinstance(la, layers.Dense)], kernels):
         np.testing.assert_array_equal(layer.kernel.data, before)
     assert not np.array_equal(model.layers[0].bias.data, bias)
+
+
+@pytest.mark.parametrize("equation,input_shape,output_shape,bias_axes", [
+    ("ab,bc->ac", (6,), (4,), "c"), ("abc,cd->abd", (3, 5), (None, 6), "d"),
+    ("abc,cde->abde", (3, 5), (None, 2, 4), "de"), ("abcd,cde->abe", (3, 2, 4), (None, 5), None),
+    ("abc,bcd->ad", (3, 5), (4,), None)])
+def test_einsum_dense_quantize_matches_keras(equation, input_shape, output_shape, bias_axes):
+    kl = keras.layers.EinsumDense(equation, output_shape=output_shape, bias_axes=bias_axes)
+    dl = layers.EinsumDense(equation, output_shape=output_shape, bias_axes=bias_axes)
+    x = RNG.normal(size=(2,) + input_shape).astype(np.float32)
+    kl(x), dl(x)
+    dl.set_weights([RNG.normal(size=w.shape).astype(np.float32) for w in dl.weights])
+    kl.set_weights(dl.get_weights())
+    kl.quantize("int8")
+    dl.quantize("int8")
+    assert [(w.name.split("/")[-1], tuple(w.shape)) for w in dl.weights] == \
+        [(w.name, tuple(w.shape)) for w in kl.weights]
+    np.testing.assert_array_equal(dl.kernel.data, keras.ops.convert_to_numpy(kl._kernel))
+    np.testing.assert_allclose(dl.kernel_scale.data, keras.ops.convert_to_numpy(kl.kernel_scale), rtol=1e-7)
+    xk = torch.tensor(x, requires_grad=True)
+    yk = kl(xk)
+    g = RNG.normal(size=tuple(yk.shape)).astype(np.float32)
+    yk.backward(torch.tensor(g))
+    xd = dg.Tensor(x, requires_grad=True)
+    yd = dl(xd)
+    yd.backward(dg.Tensor(g))
+    np.testing.assert_allclose(yd.data, yk.detach().numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(xd.grad, xk.grad.numpy(), rtol=1e-5, atol=1e-5)
+    clone = layers.EinsumDense.from_config(dl.get_config())
+    clone(x)
+    clone.set_weights(dl.get_weights())
+    np.testing.assert_array_equal(clone(x).data, yd.data)
+
+
+def test_einsum_dense_with_input_only_axes_is_refused():
+    layer = layers.EinsumDense("abc,cd->ad", output_shape=(4,))
+    layer(np.zeros((2, 3, 5), np.float32))
+    with pytest.raises(NotImplementedError, match="abc,cd->ad"):
+        layer.quantize("int8")
