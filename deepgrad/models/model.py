@@ -291,7 +291,9 @@ class Model(Trainer, Layer):
         ``filters`` a regex (or list of them) searched in layer names, or a callable on the
         layer. A layer that refuses (a subclass, a grouped convolution) is left float with a
         warning; layers without ``quantize`` are skipped. The model must be built. Modes other
-        than int8 ("int4", "float8", "gptq", "awq") raise NotImplementedError naming the mode."""
+        than int8 ("int4", "float8", "gptq", "awq") raise NotImplementedError naming the mode.
+        A compiled model keeps its optimiser's configuration; its state restarts, since the
+        float kernels it tracked are replaced."""
         type_check = kwargs.pop("type_check", True)
         if kwargs:
             raise ValueError(f"quantize: unrecognized keyword arguments passed to {type(self).__name__}: {kwargs}")
@@ -315,7 +317,7 @@ class Model(Trainer, Layer):
                 return any(re.search(pattern, layer.name) for pattern in filters)
             return bool(filters(layer))
 
-        seen, stack = set(), list(reversed(self.layers))
+        seen, stack, changed = set(), list(reversed(self.layers)), False
         while stack:
             layer = stack.pop()
             if id(layer) in seen:
@@ -329,8 +331,14 @@ class Model(Trainer, Layer):
                 continue
             try:
                 layer.quantize(config.mode, type_check=type_check, config=config)
+                changed = True
             except NotImplementedError as e:
                 warnings.warn(str(e), stacklevel=2)
+        optimizer = getattr(self, "optimizer", None)
+        if changed and optimizer is not None and getattr(optimizer, "built", False):
+            # its state belonged to the float kernels now gone: the optimiser starts afresh on the
+            # weights that still train (biases, unquantized layers), as a recompile would
+            self.optimizer = type(optimizer).from_config(optimizer.get_config())
 
     # ----------------------------------------------------------------- files
     def save(self, filepath, overwrite: bool = True, **kwargs) -> None:

@@ -223,3 +223,17 @@ def test_einsum_dense_with_input_only_axes_is_refused():
     layer(np.zeros((2, 3, 5), np.float32))
     with pytest.raises(NotImplementedError, match="abc,cd->ad"):
         layer.quantize("int8")
+
+
+def test_quantizing_a_trained_compiled_model_restarts_its_optimizer(tmp_path):
+    model = dg.Sequential([layers.Input((10,)), layers.Dense(8, activation="relu"), layers.Dense(3)])
+    model.compile(optimizer=dg.optimizers.Adam(0.01), loss="mse")
+    x, y = RNG.normal(size=(64, 10)).astype(np.float32), RNG.normal(size=(64, 3)).astype(np.float32)
+    model.fit(x, y, epochs=2, verbose=0)
+    model.quantize("int8")
+    assert model.optimizer.learning_rate == 0.01 and model.optimizer.iterations == 0
+    model.fit(x, y, epochs=1, verbose=0)
+    assert len(model.optimizer.variables) == 2  # the two biases
+    model.save(tmp_path / "m.keras")
+    loaded = dg.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
