@@ -38,7 +38,14 @@ def abs_max_quantize_array(x: np.ndarray, axis, value_range=(-127, 127), epsilon
     over ``axis`` (kept as size-1 axes); both in ``x``'s float dtype (the values are integers)."""
     x = np.asarray(x)
     dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float32)
-    amax = np.max(np.abs(x), axis=axis, keepdims=True).astype(dtype, copy=False)
+    if x.ndim == 2 and axis in (-1, 1) and x.shape[1] <= 64:
+        # short rows (a convolution's receptive fields): one vectorised maximum per column is
+        # many times faster than NumPy's reduction along a short contiguous axis
+        amax = np.abs(x[:, :1]).astype(dtype)
+        for j in range(1, x.shape[1]):
+            np.maximum(amax, np.abs(x[:, j:j + 1]), out=amax)
+    else:
+        amax = np.max(np.abs(x), axis=axis, keepdims=True).astype(dtype, copy=False)
     scale = (dtype.type(value_range[1]) / (amax + dtype.type(epsilon))).astype(dtype, copy=False)
     q = np.multiply(x, scale, dtype=dtype)
     np.round(q, out=q)
@@ -69,7 +76,11 @@ def _quantized_product(rows: np.ndarray, kernel2d: np.ndarray, kernel_scale: np.
     if quantize_inputs:
         q, scale = abs_max_quantize_array(rows, axis=-1)
         y = int8_matmul(q, kernel2d).astype(dtype, copy=False)
-        return y / (kernel_scale.astype(dtype) * scale)  # the output scale s_w * s_x, as Keras divides
+        # y / (s_x * s_w) as two in-place divisions: no (rows, out) array of scales (Keras divides
+        # once by the product; the two agree to a float32 rounding)
+        np.divide(y, scale, out=y)
+        np.divide(y, kernel_scale.astype(dtype), out=y)
+        return y
     # no activation quantizer: float inputs times the int8 kernel, de-scaled by s_w only
     return (rows @ kernel2d.astype(dtype)) / kernel_scale.astype(dtype)
 
