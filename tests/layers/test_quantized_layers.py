@@ -98,13 +98,14 @@ def test_conv_quantize_is_dense_on_receptive_fields(cls, kwargs, shape):
 
 def test_model_quantize_layers_and_filters():
     model = dg.Sequential([layers.Input((8, 8, 1)), layers.Conv2D(4, 3, name="conv"), layers.Flatten(),
-                           layers.Dense(6, name="hidden"), layers.BatchNormalization(), layers.Dense(3, name="out")])
+                           layers.Dense(6, name="hidden"), layers.BatchNormalization(name="norm"),
+                           layers.Dense(3, name="out")])
     model.quantize("int8", filters=["hidden", "conv"])
     assert [layer.quantization_mode for layer in model.layers if hasattr(layer, "quantization_mode")] == \
         ["int8", "int8", None]
     model.quantize("int8", filters=lambda layer: layer.name == "out")
     assert model.get_layer("out").quantization_mode == "int8"
-    assert model.get_layer("batch_normalization").dtype_policy.name == "float32"
+    assert model.get_layer("norm").dtype_policy.name == "float32"
 
 
 def test_quantize_errors_name_the_mode_or_the_layer():
