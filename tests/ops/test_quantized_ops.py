@@ -6,7 +6,8 @@ import torch
 
 import deepgrad as dg
 from deepgrad.ops.quantized import (EXACT_CHUNK, abs_max_quantize_array, int8_matmul, quantized_conv,
-                                    quantized_linear)
+                                    quantized_einsum, quantized_linear)
+from oracle import check_gradients
 
 RNG = np.random.default_rng(0)
 
@@ -147,3 +148,31 @@ def test_quantized_ops_reject_mismatched_shapes():
     with pytest.raises(ValueError, match="quantized_conv"):
         quantized_conv(np.ones((1, 5, 5, 2), np.float32), np.ones((3, 3, 3, 4), np.int8), np.ones(4, np.float32),
                        (1, 1))
+
+
+def test_weight_only_ops_match_central_differences():
+    # without input quantization each op is linear in x, y = x . (q / s): its true derivative is the
+    # custom gradient, so float64 central differences check it (with input quantization the
+    # forward is piecewise constant in x and only the dequantized-kernel rule above applies)
+    kernel = RNG.integers(-127, 128, (4, 3)).astype(np.int8)
+    scale = RNG.uniform(50, 200, 3)
+    check_gradients(lambda x, b: quantized_linear(x, kernel, scale, b, quantize_inputs=False),
+                    [RNG.normal(size=(2, 4)), RNG.normal(size=3)])
+    conv_kernel = RNG.integers(-127, 128, (2, 2, 2, 3)).astype(np.int8)
+    check_gradients(lambda x: quantized_conv(x, conv_kernel, scale, (1, 1), "same", (1, 1), quantize_inputs=False),
+                    [RNG.normal(size=(1, 3, 3, 2))])
+    einsum_kernel = RNG.integers(-127, 128, (4, 2, 3)).astype(np.int8)
+    einsum_scale = RNG.uniform(50, 200, (1, 1, 2, 3))
+    check_gradients(lambda x: quantized_einsum(x, einsum_kernel, einsum_scale, ("abc", "cde", "abde"),
+                                               quantize_inputs=False), [RNG.normal(size=(2, 3, 4))])
+
+
+def test_quantized_einsum_matches_int64_reference():
+    x = RNG.normal(size=(2, 3, 5)).astype(np.float32)
+    kernel = RNG.integers(-127, 128, (5, 2, 4)).astype(np.int8)
+    scale = RNG.uniform(50, 200, (1, 1, 2, 4)).astype(np.float32)
+    y = quantized_einsum(x, kernel, scale, ("abc", "cde", "abde"))
+    sx = np.float32(127) / (np.abs(x).max(axis=-1, keepdims=True) + np.float32(1e-7))
+    qx = np.clip(np.round(x * sx), -127, 127).astype(np.int64)
+    acc = np.einsum("abc,cde->abde", qx, kernel.astype(np.int64)).astype(np.float32)
+    np.testing.assert_allclose(y.data, acc / (sx[..., None] * scale), rtol=1e-6, atol=1e-6)

@@ -84,3 +84,15 @@ def test_deepgrad_quantized_file_loads_in_keras(tmp_path):
     ids = RNG.integers(0, 20, (7, 5))
     np.testing.assert_allclose(keras.ops.convert_to_numpy(km.predict(ids, verbose=0)), dm.predict(ids, verbose=0),
                                rtol=1e-5, atol=1e-5)
+
+
+def test_quantized_convolutions_round_trip_through_keras_format(tmp_path):
+    # deepgrad's own int8 mode (Keras 3.15.1 quantizes no convolution): its .keras file reloads here
+    model = dg.Sequential([layers.Input((9, 9, 2)), layers.Conv2D(4, 3, padding="same", activation="relu"),
+                           layers.Conv2D(3, 2, strides=2), layers.Flatten(), layers.Dense(2)])
+    model.quantize("int8")
+    model.save(tmp_path / "c.keras")
+    loaded = dg.models.load_model(tmp_path / "c.keras")
+    assert [w.dtype for w in loaded.weights].count(np.int8) == 3
+    x = RNG.normal(size=(3, 9, 9, 2)).astype(np.float32)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
