@@ -96,3 +96,18 @@ def test_quantized_convolutions_round_trip_through_keras_format(tmp_path):
     assert [w.dtype for w in loaded.weights].count(np.int8) == 3
     x = RNG.normal(size=(3, 9, 9, 2)).astype(np.float32)
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_quantized_einsum_dense_files_both_ways(tmp_path):
+    km = keras.Sequential([keras.Input((3, 5)), keras.layers.EinsumDense("abc,cde->abde", (None, 2, 4),
+                                                                         bias_axes="de")])
+    km.quantize("int8")
+    km.save(tmp_path / "k.keras")
+    dm = dg.models.load_model(tmp_path / "k.keras")
+    x = RNG.normal(size=(4, 3, 5)).astype(np.float32)
+    np.testing.assert_allclose(dm.predict(x, verbose=0), keras.ops.convert_to_numpy(km.predict(x, verbose=0)),
+                               rtol=1e-5, atol=1e-5)
+    dm.save(tmp_path / "d.keras")
+    back = keras.saving.load_model(tmp_path / "d.keras")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(back.predict(x, verbose=0)), dm.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-5)
