@@ -151,7 +151,7 @@ class Layer:
         # the variables' dtype; None follows floatx (no dtype and no global policy given); Keras's
         # "string" (text inputs) is held as NumPy's object dtype
         self._dtype_policy, self._dtype = _layer_policy(dtype, self.name, type(self).__name__,
-                                                                getattr(self, "_quantization_modes", ()))
+                                                        getattr(self, "_quantization_modes", ()))
         self._trainable = trainable
         self.built = False
         self.supports_masking = False
