@@ -5,11 +5,27 @@ import pytest
 import torch
 
 import deepgrad as dg
+import deepgrad.quantizers as dq
 from deepgrad.ops.quantized import (EXACT_CHUNK, abs_max_quantize_array, int8_matmul, quantized_conv,
                                     quantized_einsum, quantized_linear)
 from oracle import check_gradients
 
 RNG = np.random.default_rng(0)
+
+_CASE = np.random.default_rng(5)
+# for tests/ops/test_every_function.py: each op's graph differentiated again gives the same gradients
+BACKWARD_CASES = {
+    "QuantizedLinear": (quantized_linear, [_CASE.normal(size=(3, 4)),
+                                           _CASE.integers(-127, 128, (4, 2)).astype(np.int8)],
+                        {"kernel_scale": _CASE.uniform(50, 200, 2)}),
+    "QuantizedConv": (quantized_conv, [_CASE.normal(size=(1, 4, 4, 2)),
+                                       _CASE.integers(-127, 128, (2, 2, 2, 3)).astype(np.int8)],
+                      {"kernel_scale": _CASE.uniform(50, 200, 3), "strides": (1, 1)}),
+    "QuantizedEinsum": (quantized_einsum, [_CASE.normal(size=(2, 3, 4)),
+                                           _CASE.integers(-127, 128, (4, 2, 3)).astype(np.int8)],
+                        {"kernel_scale": _CASE.uniform(50, 200, (1, 1, 2, 3)), "specs": ("abc", "cde", "abde")}),
+    "FakeQuant": (dq.fake_quant_with_min_max_vars, [_CASE.normal(size=(3, 4)), np.array(-1.0), np.array(1.0)]),
+}
 
 
 @pytest.mark.parametrize("k", [1, 7, EXACT_CHUNK, EXACT_CHUNK + 1, 3 * EXACT_CHUNK + 5])
