@@ -21,6 +21,7 @@ import inspect
 
 from .. import activations, backend, constraints, initializers, layers, losses, metrics, ops, optimizers, regularizers
 from ..layers.base import builtin_class
+from .. import quantizers
 from ..optimizers import schedules
 from ..registry import GLOBAL_CUSTOM_NAMES, find_custom_object
 from .safetensors_format import UnsafeFileError
@@ -36,13 +37,16 @@ _REGISTRIES = [("keras.layers", layers._REGISTRY), ("keras.initializers", initia
                ("keras.regularizers", regularizers._REGISTRY), ("keras.constraints", constraints._REGISTRY),
                ("keras.optimizers", optimizers._REGISTRY), ("keras.optimizers.schedules", schedules._REGISTRY),
                ("keras.losses", losses._REGISTRY), ("keras.metrics", metrics._REGISTRY),
-               ("keras.activations", activations._REGISTRY)]
+               ("keras.activations", activations._REGISTRY), ("keras.quantizers", quantizers._REGISTRY)]
 # Keras-only constructor arguments dropped on reading when they hold Keras's default (the
 # feature is off); any other value is passed on and refused by the layer by name.
 _KERAS_DEFAULTS = {"quantization_config": None, "sparse": False, "ragged": False, "optional": False,
                    "renorm": False, "renorm_clipping": None, "renorm_momentum": 0.99, "lora_rank": None,
                    "lora_alpha": None, "build_input_shape": None}
 _DTYPE_POLICIES = {"DTypePolicy", "FloatDTypePolicy"}
+# a quantized layer's policy ("int8_from_float32"): kept as an object, read by dtype_policies
+_QUANTIZED_POLICIES = {"QuantizedDTypePolicy", "QuantizedFloat8DTypePolicy", "Int4DTypePolicy", "GPTQDTypePolicy",
+                       "AWQDTypePolicy"}
 _FUNCTION_REGISTRIES = (activations._REGISTRY, losses._REGISTRY, metrics._REGISTRY)
 
 
@@ -121,8 +125,8 @@ def to_keras(model) -> dict:
         # a functional model's tensors are named within it: its layers' calls refer to its own graph
         inner_owner = node["config"].get("name") if "input_layers" in node["config"] else owner
         inner = {k: convert(v, k, inner_owner) for k, v in node["config"].items()}
-        out = {"module": _module_for(class_name, key), "class_name": class_name, "config": inner,
-               "registered_name": None}
+        module = "keras.dtype_policies" if class_name in _QUANTIZED_POLICIES else _module_for(class_name, key)
+        out = {"module": module, "class_name": class_name, "config": inner, "registered_name": None}
         layer = by_name.get(inner.get("name")) if (key in _LAYER_KEYS or class_name in MODEL_CLASSES) else None
         if layer is not None and type(layer).__name__ == class_name:
             registered = GLOBAL_CUSTOM_NAMES.get(type(layer))
@@ -349,6 +353,10 @@ def from_keras(config, custom_objects=None, safe_mode: bool = True, source: str 
             # the default policy reads back as no dtype at all, so configs round-trip unchanged
             name = inner.get("name") if isinstance(inner, dict) else None
             return None if name == backend.floatx() else name
+        if class_name in _QUANTIZED_POLICIES:
+            if not isinstance(inner, dict) or not all(isinstance(v, (str, int, type(None))) for v in inner.values()):
+                raise UnsafeFileError(f"{source}: malformed {class_name} at {path}")
+            return {"class_name": class_name, "config": dict(inner)}
         if class_name in ("__numpy__", "__tensor__", "__bytes__", "__slice__", "__ellipsis__"):
             return node
         if class_name == "function":

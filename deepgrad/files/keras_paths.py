@@ -68,7 +68,12 @@ def _children(layer) -> list[tuple[str, object]]:
 
 
 def own_variables(layer) -> list:
-    """A layer's own variables as Keras lists them: trainable, then non-trainable."""
+    """A layer's own variables as Keras lists them: trainable, then non-trainable; a quantized
+    layer says its own order (``keras_own_variables``: weight, bias, scale)."""
+    listed = getattr(layer, "keras_own_variables", None)
+    listed = listed() if callable(listed) else None
+    if listed is not None:
+        return listed
     own = list(getattr(layer, "_weights", []))
     return [w for w in own if w.trainable] + [w for w in own if not w.trainable]
 

@@ -58,7 +58,7 @@ def save_model(model, filepath, overwrite: bool = True, **kwargs) -> None:
                                      "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
                                     ).encode("utf-8"),
     }
-    if compile_config is not None:
+    if compile_config is not None and include_optimizer:
         optimizer = model.optimizer
         members[OPTIMIZER_MEMBER] = st.dumps(optimizer.get_state(), {"class_name": type(optimizer).__name__})
     write_archive(filepath, members, overwrite=overwrite)

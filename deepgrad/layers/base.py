@@ -19,11 +19,12 @@ def reset_names() -> None:
     backend.reset_uids()
 
 
-def _layer_policy(dtype, name: str, cls: str):
+def _layer_policy(dtype, name: str, cls: str, modes: tuple = ()):
     """``(policy, variable dtype)`` of a layer made with ``dtype`` (a name, a NumPy dtype, a
     policy or its config dict); ``(None, None)`` when neither ``dtype`` nor a global policy is
     given (the layer then follows ``floatx``), ``(None, dtype)`` for a string dtype (text
-    layers). Quantized policies are refused here, by mode."""
+    layers). Quantized policies are refused here, by mode, unless the layer runs that mode
+    (``modes``, its ``_quantization_modes``)."""
     if dtype is None:
         if dtype_policies._global_policy is None:
             return None, None
@@ -41,7 +42,7 @@ def _layer_policy(dtype, name: str, cls: str):
     policy = dtype_policies.get(dtype)
     if isinstance(policy, dtype_policies.DTypePolicyMap):
         policy = policy[name]
-    if policy.quantization_mode is not None:
+    if policy.quantization_mode is not None and policy.quantization_mode not in modes:
         raise NotImplementedError(f"{cls} {name!r}: the dtype policy {policy.name!r} quantizes with mode "
                                   f"{policy.quantization_mode!r}, which deepgrad's layers do not run")
     return policy, policy.numpy_variable_dtype
@@ -149,7 +150,8 @@ class Layer:
         self.name = name or unique_name(to_snake_case(type(self).__name__))
         # the variables' dtype; None follows floatx (no dtype and no global policy given); Keras's
         # "string" (text inputs) is held as NumPy's object dtype
-        self._dtype_policy, self._dtype = _layer_policy(dtype, self.name, type(self).__name__)
+        self._dtype_policy, self._dtype = _layer_policy(dtype, self.name, type(self).__name__,
+                                                        getattr(self, "_quantization_modes", ()))
         self._trainable = trainable
         self.built = False
         self.supports_masking = False
@@ -274,7 +276,9 @@ class Layer:
         allocation.reserve(int(np.prod(shape, dtype=np.int64)) * dtype.itemsize,
                            f"layer {self.name!r} weight {name!r} of shape {shape}")
         value = np.asarray(init(shape, dtype=dtype), dtype=dtype)
-        var = Variable(value, trainable=trainable, name=f"{self.name}/{name or 'variable'}")
+        # an integer weight (a quantized kernel) keeps its dtype; Tensors would make it floatx
+        var = Variable(value, trainable=trainable, name=f"{self.name}/{name or 'variable'}",
+                       dtype=dtype if dtype.kind in "iub" else None)
         var.constraint = constraints.get(constraint)
         var._created_trainable = bool(trainable)
         self._weights.append(var)
@@ -425,6 +429,8 @@ class Layer:
         if policy is not None:  # a plain policy by its name, as before; others as Keras saves them
             plain = type(policy) is dtype_policies.DTypePolicy and policy.compute_dtype == policy.variable_dtype
             config["dtype"] = policy.name if plain else dtype_policies.serialize(policy)
+            if policy.quantization_mode is not None:  # named by class only, as deepgrad's configs name objects
+                config["dtype"] = {"class_name": type(policy).__name__, "config": policy.get_config()}
         if self._input_shape_arg is not None:
             config["input_shape"] = list(self._input_shape_arg)
         if auto is not None:

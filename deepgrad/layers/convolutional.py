@@ -11,8 +11,10 @@ import numpy as np
 from .. import activations, ops
 from ..ops.convolution import conv as conv_nd
 from ..ops.im2col import conv1d, conv1d_relu, conv2d, conv2d_relu, conv_output_length
+from ..ops.quantized import quantized_conv
 from .arguments import forwarded_arguments
 from .core import KernelLayer
+from .quantized import QuantizableMixin
 
 
 def _tuple(value, rank: int, name: str, layer: str) -> tuple:
@@ -91,8 +93,11 @@ class SpatialLayerMixin:
         return outputs + (bias if self.data_format == "channels_last" else bias.reshape((-1,) + (1,) * self.rank))
 
 
-class BaseConv(SpatialLayerMixin, KernelLayer):
-    """What Conv1D, Conv2D and Conv3D share; ``rank`` is the number of spatial axes."""
+class BaseConv(QuantizableMixin, SpatialLayerMixin, KernelLayer):
+    """What Conv1D, Conv2D and Conv3D share; ``rank`` is the number of spatial axes.
+
+    ``quantize("int8")`` stores the kernel as int8 with one ``kernel_scale`` per filter and
+    quantizes each receptive field of the input at run time (``layers.quantized``; groups=1)."""
 
     rank = 2
     paddings = ("valid", "same")
@@ -135,11 +140,29 @@ class BaseConv(SpatialLayerMixin, KernelLayer):
         if channels % self.groups:
             raise ValueError(f"{type(self).__name__} {self.name!r}: the {channels} input channels must be a "
                              f"multiple of groups ({self.groups}), got shape {tuple(input_shape)}")
-        self._add_kernel_and_bias(self.kernel_size + (channels // self.groups, self.filters))
+        self._add_kernel_and_bias(self.kernel_size + (channels // self.groups, self.filters),
+                                  quantized=self.quantization_mode == "int8")
+
+    def _check_quantizable(self) -> None:
+        if self.groups != 1:
+            raise NotImplementedError(f"{type(self).__name__} {self.name!r}: int8 quantization of a grouped "
+                                      f"convolution (groups={self.groups}) is not supported")
+
+    def _causal_pad(self, inputs):
+        """(k - 1) d zeros before the first step, none after: "causal" as "valid" on padded inputs."""
+        pads = [[0, 0]] * 3
+        pads[1 if self.data_format == "channels_last" else 2] = [(self.kernel_size[0] - 1) * self.dilation_rate[0], 0]
+        return ops.pad(inputs, pads), "valid"
 
     def call(self, inputs):
         self._check_input(inputs.shape)
-        if self.rank <= 2 and self.groups == 1 and self.data_format == "channels_last":
+        if self.quantization_mode == "int8":
+            inputs, padding = self._causal_pad(inputs) if self.padding == "causal" else (inputs, self.padding)
+            outputs = quantized_conv(inputs, self.kernel, self.kernel_scale, self.strides, padding,
+                                     self.dilation_rate, channels_first=self.data_format == "channels_first",
+                                     quantize_inputs=self.inputs_quantizer is not None)
+            outputs = self.activation(self._add_bias(outputs, self.bias))
+        elif self.rank <= 2 and self.groups == 1 and self.data_format == "channels_last":
             relu = self.activation is activations.relu  # fused into the convolution
             conv = self._conv_relu if relu else self._conv
             strides, dilation = self.strides, self.dilation_rate
@@ -149,12 +172,7 @@ class BaseConv(SpatialLayerMixin, KernelLayer):
             if not relu:
                 outputs = self.activation(outputs)
         else:
-            padding = self.padding
-            if padding == "causal":  # (k - 1) d zeros before the first step, none after
-                pads = [[0, 0]] * 3
-                pads[1 if self.data_format == "channels_last" else 2] = [(self.kernel_size[0] - 1)
-                                                                         * self.dilation_rate[0], 0]
-                inputs, padding = ops.pad(inputs, pads), "valid"
+            inputs, padding = self._causal_pad(inputs) if self.padding == "causal" else (inputs, self.padding)
             outputs = conv_nd(inputs, self.kernel, self.strides, padding, self.data_format, self.dilation_rate)
             outputs = self.activation(self._add_bias(outputs, self.bias))
         self._add_activity_loss(outputs)

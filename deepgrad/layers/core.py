@@ -10,8 +10,10 @@ import numpy as np
 from .. import activations, ops, regularizers
 from ..autograd import Tensor
 from ..ops.nn import linear, linear_relu
+from ..ops.quantized import quantized_linear
 from ..symbolic import KerasTensor, Node
-from .lora import LoRAMixin, check_quantization_config
+from .lora import LoRAMixin
+from .quantized import QuantizableMixin
 from .base import Layer, dtype_name
 from .arguments import (add_weight_from_arguments, serialize_argument, set_weight_arguments,
                                weight_arguments_config)
@@ -38,10 +40,14 @@ class KernelLayer(Layer):
         set_weight_arguments(self, "bias", bias_initializer, bias_regularizer, bias_constraint)
         self.activity_regularizer = regularizers.get(activity_regularizer)
 
-    def _add_kernel_and_bias(self, kernel_shape: tuple) -> None:
-        """The kernel, and a bias of one entry per output unit (the kernel's last axis)."""
-        self.kernel = add_weight_from_arguments(self, "kernel", kernel_shape)
+    def _add_kernel_and_bias(self, kernel_shape: tuple, quantized: bool = False) -> None:
+        """The kernel, and a bias of one entry per output unit (the kernel's last axis); with
+        ``quantized`` the bias first, then the int8 kernel and its scale, as Keras builds them."""
+        if not quantized:
+            self.kernel = add_weight_from_arguments(self, "kernel", kernel_shape)
         self.bias = add_weight_from_arguments(self, "bias", (kernel_shape[-1],)) if self.use_bias else None
+        if quantized:
+            self._int8_build(kernel_shape, self.quantization_config)
         self.built = True
 
     def _kernel_config(self) -> dict:
@@ -100,18 +106,19 @@ def Input(shape=None, batch_size=None, dtype=None, sparse=None, ragged=None, bat
 
 
 # ----------------------------------------------------------------- Dense
-class Dense(LoRAMixin, KernelLayer):
+class Dense(QuantizableMixin, LoRAMixin, KernelLayer):
     """``activation(inputs @ kernel + bias)`` on the last axis; kernel ``(in, units)``.
 
     With ``lora_rank`` (or ``enable_lora(rank)``) the kernel is frozen and the layer trains a
-    low-rank update of it (see ``layers.lora``)."""
+    low-rank update of it (see ``layers.lora``). ``quantize("int8")`` turns the kernel into
+    int8 with a per-unit ``kernel_scale`` (see ``layers.quantized``)."""
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None, lora_rank=None,
                  lora_alpha=None, quantization_config=None, **kwargs):
-        check_quantization_config("Dense", quantization_config)
         super().__init__(**kwargs)
+        self.quantization_config = self._resolve_quantization_config(quantization_config)
         self.units = _positive_int(units, "units", "Dense")
         self._set_kernel_arguments(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
                                    bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint)
@@ -122,13 +129,21 @@ class Dense(LoRAMixin, KernelLayer):
         if len(input_shape) < 2 or input_shape[-1] is None:
             raise ValueError(f"Dense {self.name!r}: needs inputs of rank >= 2 with a known last axis, "
                              f"got shape {tuple(input_shape)}")
-        self._add_kernel_and_bias((input_shape[-1], self.units))
+        if self.quantization_mode == "int8":  # a quantized model being loaded: bias, then the int8 kernel
+            self._add_kernel_and_bias((input_shape[-1], self.units), quantized=True)
+        else:
+            self._add_kernel_and_bias((input_shape[-1], self.units))
         self._build_lora()
 
     def call(self, inputs):
         if inputs.shape[-1] != self.kernel.shape[0]:
             raise ValueError(f"Dense {self.name!r}: expected inputs with last axis {self.kernel.shape[0]}, "
                              f"got shape {inputs.shape}")
+        if self.quantization_mode == "int8":
+            outputs = self.activation(quantized_linear(inputs, self.kernel, self.kernel_scale, self.bias,
+                                                       quantize_inputs=self.inputs_quantizer is not None))
+            self._add_activity_loss(outputs)
+            return outputs
         kernel = self.effective_weight() if self.lora_enabled else self.kernel
         if self.activation is activations.relu:
             outputs = linear_relu(inputs, kernel, self.bias)
@@ -141,8 +156,8 @@ class Dense(LoRAMixin, KernelLayer):
         return tuple(input_shape[:-1]) + (self.units,)
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, **self._kernel_config(), "quantization_config": None,
-                **self.lora_config()}
+        return {**super().get_config(), "units": self.units, **self._kernel_config(),
+                "quantization_config": self._quantized_config(), **self.lora_config()}
 
 
 # ----------------------------------------------------------------- shape-only layers

@@ -15,8 +15,10 @@ import numpy as np
 
 from .. import activations, ops, regularizers
 from .arguments import add_weight_from_arguments, serialize_argument, set_weight_arguments, weight_arguments_config
-from .lora import LoRAMixin, check_quantization_config
+from ..ops.quantized import output_aligned, quantized_einsum
+from .lora import LoRAMixin
 from .base import Layer
+from .quantized import QuantizableMixin
 
 
 def _expand_ellipsis(equation: str, input_rank: int, layer: str):
@@ -123,17 +125,19 @@ def contract(x, kernel, specs):
     return ops.transpose(y, perm) if perm != list(range(len(perm))) else y
 
 
-class EinsumDense(LoRAMixin, Layer):
+class EinsumDense(QuantizableMixin, LoRAMixin, Layer):
     """``activation(einsum(equation, inputs, kernel) + bias)`` with the kernel shaped by the equation;
-    ``lora_rank`` trains a low-rank update of the frozen kernel (see ``layers.lora``)."""
+    ``lora_rank`` trains a low-rank update of the frozen kernel (see ``layers.lora``).
+    ``quantize("int8")`` makes the kernel int8 with a scale per output position of the kernel
+    (abs-max over the contracted axes), stored on the output's axes as Keras stores it."""
 
     def __init__(self, equation, output_shape, activation=None, bias_axes=None, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
                  bias_constraint=None, lora_rank=None, lora_alpha=None, gptq_unpacked_column_size=None,
                  quantization_config=None, **kwargs):
         activity_regularizer = kwargs.pop("activity_regularizer", None)
-        check_quantization_config("EinsumDense", quantization_config)
         super().__init__(**kwargs)
+        self.quantization_config = self._resolve_quantization_config(quantization_config)
         self._init_lora(lora_rank, lora_alpha)
         self.gptq_unpacked_column_size = gptq_unpacked_column_size  # a quantised-mode detail; kept for the config
         if not isinstance(equation, str) or "->" not in equation or "," not in equation:
@@ -154,10 +158,34 @@ class EinsumDense(LoRAMixin, Layer):
         if any(s is None for s in kernel_shape):
             raise ValueError(f"EinsumDense {self.name!r}: the kernel shape {tuple(kernel_shape)} is not fully known "
                              f"from inputs of shape {tuple(input_shape)} and output_shape {self.partial_output_shape}")
-        self.kernel = add_weight_from_arguments(self, "kernel", kernel_shape)
+        if self.quantization_mode == "int8":  # a quantized model being loaded: bias, then the int8 kernel
+            self._check_quantizable()
+        else:
+            self.kernel = add_weight_from_arguments(self, "kernel", kernel_shape)
         self.bias = add_weight_from_arguments(self, "bias", bias_shape) if bias_shape is not None else None
+        if self.quantization_mode == "int8":
+            self._int8_build(tuple(kernel_shape), self.quantization_config)
         self.built = True
         self._build_lora()
+
+    # int8: the kernel's scale runs over its contracted axes and is stored on the output's axes
+    def _weight_axes(self, ndim: int) -> tuple:
+        _, ker, out = self._specs
+        return tuple(i for i, c in enumerate(ker) if c not in out)
+
+    def _scale_shape(self, weight_shape: tuple) -> tuple:
+        _, ker, out = self._specs
+        return tuple(weight_shape[ker.index(c)] if c in ker else 1 for c in out)
+
+    def _stored_scale(self, scale, weight_shape: tuple):
+        _, ker, out = self._specs
+        return output_aligned(scale, ker, out)
+
+    def _check_quantizable(self) -> None:
+        inp, ker, out = self._specs
+        if [c for c in inp if c not in ker and c not in out]:
+            raise NotImplementedError(f"EinsumDense {self.name!r}: int8 quantization of {self.equation!r} is not "
+                                      "supported (input axes that only the input has are summed alone)")
 
     def call(self, inputs):
         if inputs.ndim != len(self._specs[0]) and "..." not in self.equation:
@@ -166,7 +194,11 @@ class EinsumDense(LoRAMixin, Layer):
         specs = self._specs
         if "..." in self.equation:
             specs = _expand_ellipsis(self.equation, inputs.ndim, f"EinsumDense {self.name!r}")[:3]
-        x = contract(inputs, self.effective_weight() if self.lora_enabled else self.kernel, specs)
+        if self.quantization_mode == "int8":
+            x = quantized_einsum(inputs, self.kernel, self.kernel_scale, specs,
+                                 quantize_inputs=self.inputs_quantizer is not None)
+        else:
+            x = contract(inputs, self.effective_weight() if self.lora_enabled else self.kernel, specs)
         if self.bias is not None:
             x = x + self.bias
         x = self.activation(x)
@@ -182,7 +214,7 @@ class EinsumDense(LoRAMixin, Layer):
                 "activation": activations.serialize(self.activation), "bias_axes": self.bias_axes,
                 **weight_arguments_config(self, "kernel", "bias"),
                 "activity_regularizer": serialize_argument(regularizers, self.activity_regularizer),
-                "quantization_config": None, **self.lora_config()}
+                "quantization_config": self._quantized_config(), **self.lora_config()}
 
 
 __all__ = ["EinsumDense"]

@@ -1,5 +1,5 @@
 """Low-rank adaptation (LoRA, Hu et al., 2021) of a layer's main weight, as Keras's ``Dense``,
-``EinsumDense`` and ``Embedding`` do it, and their ``quantization_config`` check.
+``EinsumDense`` and ``Embedding`` do it.
 
 ``enable_lora(rank)`` freezes the weight ``W`` (``kernel`` or ``embeddings``) and adds two
 trainable factors ``A`` (``W.shape[:-1] + (rank,)``, He-uniform) and ``B`` (``(rank, W.shape[-1])``,
@@ -14,14 +14,6 @@ from __future__ import annotations
 
 from .. import initializers
 from .. import ops as dg_ops
-
-
-def check_quantization_config(layer: str, quantization_config) -> None:
-    """``quantization_config`` must be None: deepgrad's layers have no quantised mode yet."""
-    if quantization_config is not None:
-        raise NotImplementedError(
-            f"{layer}: quantization_config={quantization_config!r} is not supported: deepgrad's layers have no "
-            "quantised modes (int8, int4, float8, gptq, awq) yet; leave quantization_config=None")
 
 
 def _positive_rank(layer: str, rank) -> int:
@@ -86,4 +78,4 @@ class LoRAMixin:
         return {"lora_rank": self.lora_rank, "lora_alpha": self.lora_alpha} if self.lora_rank else {}
 
 
-__all__ = ["LoRAMixin", "check_quantization_config"]
+__all__ = ["LoRAMixin"]

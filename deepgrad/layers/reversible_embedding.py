@@ -17,6 +17,8 @@ from .embedding import Embedding
 class ReversibleEmbedding(Embedding):
     """Embedding lookup forwards; with ``reverse=True``, logits ``x @ embeddings.T``."""
 
+    _quantization_modes = ()  # the reverse product has no int8 path: quantize() says so by mode
+
     def __init__(self, input_dim, output_dim, tie_weights=True, embeddings_initializer="uniform",
                  embeddings_regularizer=None, embeddings_constraint=None, mask_zero=False, reverse_dtype=None,
                  logit_soft_cap=None, **kwargs):

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
+import warnings
 
 import numpy as np
 
-from .. import files, layers
+from .. import files, layers, quantizers
 from ..autograd import Tensor, no_grad
 from ..layers.base import Layer
 from ..symbolic import call_symbolic, flatten
@@ -281,6 +283,62 @@ class Model(Trainer, Layer):
     def to_json(self, **kwargs) -> str:
         """The architecture as JSON: ``{"class_name", "config"}``; ``model_from_json`` reads it back."""
         return json.dumps({"class_name": type(self).__name__, "config": self.get_config()}, **kwargs)
+
+    # ----------------------------------------------------------------- quantization
+    def quantize(self, mode=None, config=None, filters=None, **kwargs) -> None:
+        """Quantize the weights of every leaf layer that can be (Dense, Embedding, Conv1D/2D/3D),
+        as Keras 3's ``Model.quantize``: ``mode="int8"`` or an ``Int8QuantizationConfig``;
+        ``filters`` a regex (or list of them) searched in layer names, or a callable on the
+        layer. A layer that refuses (a subclass, a grouped convolution) is left float with a
+        warning; layers without ``quantize`` are skipped. The model must be built. Modes other
+        than int8 ("int4", "float8", "gptq", "awq") raise NotImplementedError naming the mode.
+        A compiled model keeps its optimiser's configuration; its state restarts, since the
+        float kernels it tracked are replaced."""
+        type_check = kwargs.pop("type_check", True)
+        if kwargs:
+            raise ValueError(f"quantize: unrecognized keyword arguments passed to {type(self).__name__}: {kwargs}")
+        if filters is not None and not isinstance(filters, (str, list, tuple)) and not callable(filters):
+            raise ValueError(f"quantize: filters must be a regex string, a list of them or a callable, got "
+                             f"{type(filters)}")
+        config = quantizers.validate_and_resolve_config(mode, config)
+        if config.mode != "int8":
+            raise NotImplementedError(f"quantize: mode {config.mode!r} is not supported by deepgrad; it quantizes "
+                                      "to 'int8' only (Dense, Embedding and the convolutions)")
+        if not self.built or not self.weights:
+            raise ValueError(f"quantize: model {self.name!r} is not built yet; build it first (call it on data, "
+                             "call build(input_shape), or give it an Input)")
+
+        def selected(layer) -> bool:
+            if filters is None:
+                return True
+            if isinstance(filters, str):
+                return bool(re.search(filters, layer.name))
+            if isinstance(filters, (list, tuple)):
+                return any(re.search(pattern, layer.name) for pattern in filters)
+            return bool(filters(layer))
+
+        seen, stack, changed = set(), list(reversed(self.layers)), False
+        while stack:
+            layer = stack.pop()
+            if id(layer) in seen:
+                continue
+            seen.add(id(layer))
+            children = list(layer.layers) if isinstance(layer, Model) else list(layer._layers)
+            if children:  # only leaf layers hold weights to quantize, as in Keras
+                stack.extend(reversed(children))
+                continue
+            if not hasattr(layer, "quantize") or not selected(layer):
+                continue
+            try:
+                layer.quantize(config.mode, type_check=type_check, config=config)
+                changed = True
+            except NotImplementedError as e:
+                warnings.warn(str(e), stacklevel=2)
+        optimizer = getattr(self, "optimizer", None)
+        if changed and optimizer is not None and getattr(optimizer, "built", False):
+            # its state belonged to the float kernels now gone: the optimiser starts afresh on the
+            # weights that still train (biases, unquantized layers), as a recompile would
+            self.optimizer = type(optimizer).from_config(optimizer.get_config())
 
     # ----------------------------------------------------------------- files
     def save(self, filepath, overwrite: bool = True, **kwargs) -> None:

@@ -28,7 +28,6 @@ LAYERS = {"Dense": (3,), "Conv2D": (4, 3), "Conv1D": (4, 3), "MaxPooling2D": (),
 
 # Keras config keys deepgrad leaves out, and why
 NOT_SUPPORTED = {"dtype",                                          # the dtype policy: deepgrad keeps a dtype
-                 "quantization_config",                            # no quantisation yet
                  "renorm", "renorm_clipping", "renorm_momentum",   # batch renormalisation
                  "rms_scaling"}                                    # LayerNormalization(rms_scaling=True)
 

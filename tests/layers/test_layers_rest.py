@@ -118,10 +118,13 @@ def test_enable_lora_on_a_built_layer_and_its_checks():
 @pytest.mark.parametrize("make", [lambda q: layers.Dense(2, quantization_config=q),
                                   lambda q: layers.Embedding(4, 2, quantization_config=q),
                                   lambda q: layers.EinsumDense("ab,bc->ac", 2, quantization_config=q)])
-def test_quantization_config_is_refused_clearly(make):
-    with pytest.raises(NotImplementedError, match="quantization_config=.*int8"):
+def test_quantization_config_must_be_a_config_object(make):
+    with pytest.raises(ValueError, match="quantization_config must be a QuantizationConfig"):
         make("int8")
-    make(None)
+    from deepgrad import quantizers
+    assert isinstance(make(quantizers.Int8QuantizationConfig()).quantization_config,
+                      quantizers.Int8QuantizationConfig)
+    assert make(None).quantization_config is None
 
 
 def test_lora_model_saves_and_loads(tmp_path):

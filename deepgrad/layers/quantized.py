@@ -1,0 +1,132 @@
+"""int8 quantization of a layer's main weight, as Keras 3's ``layer.quantize("int8")`` does it.
+
+``quantize("int8")`` replaces the float weight ``W`` (``kernel`` or ``embeddings``) by an
+int8 weight of the same name and shape and a float scale ``<name>_scale``, both
+non-trainable, with ``W ~ q / scale``:
+
+- Dense and the convolutions: one scale per output channel (the kernel's last axis),
+  ``scale = 127 / max|W|`` over the other axes; inputs are quantized per row at run time
+  (per receptive field for a convolution), and the product is exact (``ops.quantized``);
+- Embedding: one scale per row of the table (``(input_dim,)``), the lookup de-scales the rows.
+
+The layer's dtype policy becomes ``"int8_from_<policy>"`` (``QuantizedDTypePolicy``); a layer
+made with that policy (a loaded quantized model) builds the int8 weights directly. The
+weights are listed as Keras lists them (bias, then the int8 weight and its scale), and
+written to Keras's files in Keras's order (``keras_own_variables``: weight, bias, scale).
+The convolutions' int8 mode is deepgrad's own (Keras 3.15.1 quantizes Dense, EinsumDense
+and Embedding only): their files load in deepgrad, not in Keras.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import dtype_policies, quantizers
+
+
+def _int8_zeros(shape, dtype=None):
+    """The int8 weight's initial value (deepgrad's initializers make floats only)."""
+    return np.zeros(shape, np.int8)
+
+
+class QuantizableMixin:
+    """``quantize(mode)`` and the int8 weights of a layer whose float weight is ``quantize_target``."""
+
+    quantize_target = "kernel"
+    _quantization_modes = ("int8",)
+    quantization_config = None
+    inputs_quantizer = None
+
+    @property
+    def quantization_mode(self):
+        policy = self._dtype_policy
+        return None if policy is None else policy.quantization_mode
+
+    def _scale_shape(self, weight_shape: tuple) -> tuple:
+        """One scale per output channel (the last axis), as Dense's ``kernel_scale``."""
+        return (weight_shape[-1],)
+
+    def _stored_scale(self, scale, weight_shape: tuple):
+        """The quantizer's scale (the weight's shape, 1 on the reduced axes) as the layer stores it."""
+        return scale.reshape(self._scale_shape(weight_shape))
+
+    def _weight_axes(self, ndim: int) -> tuple:
+        """The axes the abs-max of the weight runs over: all but the output channels."""
+        return tuple(range(ndim - 1))
+
+    def _check_quantizable(self) -> None:
+        """Raise NotImplementedError for a configuration the int8 path does not cover."""
+
+    def _quantized_config(self):
+        """``quantization_config`` as the config saves it."""
+        return None if self.quantization_config is None else quantizers.serialize(self.quantization_config)
+
+    def _resolve_quantization_config(self, quantization_config):
+        """The constructor's ``quantization_config`` (an object, or its config as a file holds it)."""
+        config = quantizers.get(quantization_config) if isinstance(quantization_config, dict) else quantization_config
+        if config is not None and not isinstance(config, quantizers.QuantizationConfig):
+            raise ValueError(f"{type(self).__name__}: quantization_config must be a QuantizationConfig, got {config!r}")
+        return config
+
+    def quantize(self, mode=None, type_check=True, config=None):
+        """Quantize the layer's weight in place (``mode="int8"``; the other Keras modes raise
+        NotImplementedError naming the mode). The layer must be built."""
+        kind = type(self).__name__
+        if type_check and not type(self).__module__.startswith("deepgrad."):
+            # as Keras: a subclass may compute differently from its base, so it is left as it is
+            raise NotImplementedError(f"Layer {kind} does not have a `quantize()` method implemented")
+        config = quantizers.validate_and_resolve_config(mode, config)
+        mode = config.mode
+        if mode not in self._quantization_modes:
+            raise NotImplementedError(f"{kind} {self.name!r}: quantization mode {mode!r} is not supported; deepgrad "
+                                      f"quantizes to {' or '.join(repr(m) for m in self._quantization_modes)}")
+        if not self.built:
+            raise ValueError(f"{kind} {self.name!r}: cannot quantize a layer that is not built yet; build the model "
+                             "first (call it on data or give it an Input)")
+        if self.quantization_mode is not None:
+            raise ValueError(f"{kind} {self.name!r}: the layer is already quantized ({self.quantization_mode!r})")
+        if getattr(self, "lora_enabled", False):
+            raise NotImplementedError(f"{kind} {self.name!r}: quantizing a layer with LoRA enabled is not supported")
+        self._check_quantizable()
+        target = self.quantize_target
+        weight = getattr(self, target)
+        quantizer = quantizers.QuantizationConfig.weight_quantizer_or_default(
+            config, quantizers.AbsMaxQuantizer(axis=self._weight_axes(weight.ndim)))
+        q, scale = quantizer(weight.data)
+        # the float weight goes: the int8 one and its scale come after the layer's other weights
+        self._weights = [w for w in self._weights if w is not weight]
+        if hasattr(self, "_regularizers"):
+            self._regularizers = [(w, r) for w, r in self._regularizers if w is not weight]
+        self._int8_build(tuple(weight.shape), config)
+        getattr(self, target).assign(q.data)
+        getattr(self, f"{target}_scale").assign(self._stored_scale(scale.data, tuple(weight.shape)))
+        policy = dtype_policies.get(f"{mode}_from_{self.dtype_policy.name}")
+        self._dtype_policy, self._dtype = policy, policy.numpy_variable_dtype
+
+    def _int8_build(self, weight_shape: tuple, config=None) -> None:
+        """The int8 weight (zeros) and its scale (ones), both non-trainable, and the inputs' quantizer."""
+        self.quantization_config = config
+        self.inputs_quantizer = quantizers.QuantizationConfig.activation_quantizer_or_default(
+            config, quantizers.AbsMaxQuantizer())
+        default = quantizers.AbsMaxQuantizer()
+        if self.inputs_quantizer is not None and (tuple(self.inputs_quantizer.value_range) != default.value_range
+                                                  or self.inputs_quantizer.epsilon != default.epsilon):
+            raise NotImplementedError(f"{type(self).__name__} {self.name!r}: the activation quantizer must be "
+                                      "AbsMaxQuantizer() with its default value_range and epsilon, or None")
+        target = self.quantize_target
+        self.__dict__[target] = self.add_weight(name=target, shape=weight_shape, initializer=_int8_zeros,
+                                                dtype="int8", trainable=False)
+        self.__dict__[f"{target}_scale"] = self.add_weight(name=f"{target}_scale",
+                                                           shape=self._scale_shape(weight_shape),
+                                                           initializer="ones", trainable=False)
+
+    def keras_own_variables(self):
+        """The variables in the order Keras's files hold them for a quantized layer (weight,
+        bias, scale); None when not quantized (the usual trainable-first order)."""
+        if self.quantization_mode is None:
+            return None
+        target = self.quantize_target
+        bias = getattr(self, "bias", None)
+        return [getattr(self, target)] + ([bias] if bias is not None else []) + [getattr(self, f"{target}_scale")]
+
+
+__all__ = ["QuantizableMixin"]
