@@ -1,0 +1,63 @@
+"""``init`` and ``shutdown``: join the MPI world and install deepgrad's process group."""
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import traceback
+
+from . import mpi as world
+from .group import MPIProcessGroup, install_group
+
+
+def _abort_on_exception(exc_type, exc, tb) -> None:
+    """An uncaught exception on one rank ends every rank (MPI_Abort) instead of leaving the
+    others waiting forever in their next all-reduce; the message names the failed rank."""
+    comm = world._comm
+    text = "".join(traceback.format_exception(exc_type, exc, tb))
+    sys.stderr.write(text)
+    if comm is None or comm.Get_size() == 1 or issubclass(exc_type, SystemExit):
+        return
+    sys.stderr.write(f"deepgrad.distributed: rank {comm.Get_rank()} of {comm.Get_size()} on "
+                     f"{socket.gethostname()} failed with {exc_type.__name__}: {exc}; ending all ranks\n")
+    sys.stderr.flush()
+    comm.Abort(1)
+
+
+def init(comm=None):
+    """Join the MPI world (idempotent) and install deepgrad's process group, so that ``fit``
+    prints on rank 0 only, averages metrics over ranks and checks that the ranks agree.
+
+    ``comm`` is an mpi4py communicator to use instead of ``COMM_WORLD``. Returns it.
+    """
+    MPI = world.mpi()
+    if world._comm is not None and comm is None:
+        return world._comm
+    comm = MPI.COMM_WORLD if comm is None else comm
+    world.set_world(comm, comm.Split_type(MPI.COMM_TYPE_SHARED, key=comm.Get_rank()))
+    install_group(MPIProcessGroup(comm))
+    if comm.Get_size() > 1:
+        sys.excepthook = _abort_on_exception
+        _write_rank_file(comm)
+    return comm
+
+
+def _write_rank_file(comm) -> None:
+    """For the launcher (``deepgrad train --workers``): which pid is which rank, so that a rank
+    killed outright (kill -9, out of memory) is named by its rank, not only by its pid."""
+    folder = os.environ.get("DEEPGRAD_RANK_DIR")
+    if not folder:
+        return
+    try:
+        with open(os.path.join(folder, f"rank{comm.Get_rank()}"), "w", encoding="utf-8") as f:
+            f.write(f"{os.getpid()} {socket.gethostname()}\n")
+    except OSError:
+        pass  # naming a failed rank is a courtesy, never a reason to fail
+
+
+def shutdown() -> None:
+    """Leave the process group: ``fit`` is single-process again (MPI itself ends at exit)."""
+    install_group(None)
+    if sys.excepthook is _abort_on_exception:
+        sys.excepthook = sys.__excepthook__
+    world.set_world(None, None)
