@@ -9,7 +9,10 @@ import re
 import shutil
 import subprocess
 import sys
+import selectors
+import socket
 import tempfile
+import threading
 
 _ENV_RANK_VARS = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK")
 
@@ -48,35 +51,82 @@ def mpiexec_command(command: list[str], workers: int, hosts=None, hostfile=None)
     return cmd + list(command)
 
 
-def _rank_table(folder: str) -> dict[int, tuple[int, str]]:
-    """pid -> (rank, host) from the files ``init()`` writes into ``DEEPGRAD_RANK_DIR``."""
-    table = {}
-    for name in os.listdir(folder):
-        if not name.startswith("rank"):
-            continue
-        try:
-            with open(os.path.join(folder, name), encoding="utf-8") as f:
-                pid, host = f.read().split()
-            table[int(pid)] = (int(name[4:]), host)
-        except (OSError, ValueError):
-            continue
-    return table
+class RankWatch:
+    """Which rank ended first, and whether it said goodbye.
+
+    Each rank on this machine connects to a Unix socket here when it joins (``init``) and
+    keeps the connection open; the kernel closes it the moment the process dies, however it
+    dies (kill -9 included), and a rank that ends normally says "bye" first. hydra's own
+    report names a pid, but not reliably the first that died, since it kills the others in
+    turn; the first connection closed without "bye" is the rank that failed.
+    """
+
+    def __init__(self, folder: str):
+        self.path = os.path.join(folder, "ranks.sock")
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.server.bind(self.path)
+        self.server.listen(256)
+        self.ranks: dict = {}         # connection -> [rank, pid, host, said bye]
+        self.failed: list = []        # (rank, pid, host) in the order their connections closed
+        self._stop = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        selector = selectors.DefaultSelector()
+        selector.register(self.server, selectors.EVENT_READ)
+        buffers: dict = {}
+        while not self._stop:
+            for key, _ in selector.select(timeout=0.1):
+                if key.fileobj is self.server:
+                    conn, _ = self.server.accept()
+                    buffers[conn] = b""
+                    selector.register(conn, selectors.EVENT_READ)
+                    continue
+                conn = key.fileobj
+                data = conn.recv(4096)
+                if data:
+                    buffers[conn] += data
+                    *lines, buffers[conn] = buffers[conn].split(b"\n")
+                    for line in lines:
+                        words = line.decode(errors="replace").split()
+                        if len(words) == 3:
+                            self.ranks[conn] = [int(words[0]), int(words[1]), words[2], False]
+                        elif words == ["bye"] and conn in self.ranks:
+                            self.ranks[conn][3] = True
+                    continue
+                selector.unregister(conn)
+                conn.close()
+                info = self.ranks.get(conn)
+                if info is not None and not info[3]:
+                    self.failed.append(tuple(info[:3]))
+
+    def close(self) -> None:
+        self._stop = True
+        self.thread.join(timeout=2)
+        self.server.close()
 
 
-_BAD_TERMINATION = re.compile(r"PID (\d+) RUNNING AT (\S+)\s*\n=\s*(?:EXIT CODE: (\d+)|KILLED BY SIGNAL: (\d+))")
+_BAD_TERMINATION = re.compile(r"(?:EXIT CODE: (\d+)|KILLED BY SIGNAL: (\d+))")
 
 
-def failure_message(output: str, table: dict, workers: int) -> str | None:
-    """Our one-line account of hydra's "BAD TERMINATION" report: which rank ended, how."""
-    found = _BAD_TERMINATION.search(output)
-    if not found:
+def failure_message(output: str, failed: list, workers: int) -> str | None:
+    """Our one line on a job that ended badly: the rank that failed first, and how."""
+    if not failed:
         return None
-    pid, host = int(found.group(1)), found.group(2)
-    code = found.group(3) or found.group(4)
-    rank, _ = table.get(pid, (None, host))
-    how = f"was killed by signal {code}" if code in ("9", "15", "6", "11") else f"exited with code {code}"
-    who = f"rank {rank} (pid {pid} on {host})" if rank is not None else f"the rank with pid {pid} on {host}"
-    return f"deepgrad.distributed: {who} {how}; all {workers} ranks were ended"
+    rank, pid, host = failed[0]
+    found = _BAD_TERMINATION.search(output)
+    code = (found.group(1) or found.group(2)) if found else None
+    how = {"9": "was killed (signal 9)", "15": "was terminated (signal 15)", "6": "aborted (signal 6)",
+           "11": "crashed (signal 11)"}.get(code, "ended before the job finished")
+    return f"deepgrad.distributed: rank {rank} (pid {pid} on {host}) {how}; all {workers} ranks were ended"
+
+
+def _pump(source, sink, captured: list) -> None:
+    for line in source:
+        sink.write(line)
+        sink.flush()
+        captured.append(line)
 
 
 def run(command: list[str], workers: int, hosts=None, hostfile=None, env=None, timeout=None) -> int:
@@ -84,20 +134,27 @@ def run(command: list[str], workers: int, hosts=None, hostfile=None, env=None, t
     the ranks goes to this process's stdout/stderr; when a rank dies, a last line names it."""
     cmd = mpiexec_command(command, workers, hosts, hostfile)
     with tempfile.TemporaryDirectory(prefix="deepgrad-ranks-") as folder:
-        environment = dict(os.environ if env is None else env, DEEPGRAD_RANK_DIR=folder)
-        proc = subprocess.Popen(cmd, env=environment, stdout=sys.stdout, stderr=subprocess.PIPE, text=True)
-        captured = []
+        watch = RankWatch(folder)
+        environment = dict(os.environ if env is None else env, DEEPGRAD_RANK_SOCKET=watch.path)
+        proc = subprocess.Popen(cmd, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        captured: list[str] = []
+        # both streams passed on as they come (hydra reports a dead rank on stdout), and kept
+        pumps = [threading.Thread(target=_pump, args=(source, sink, captured), daemon=True)
+                 for source, sink in ((proc.stdout, sys.stdout), (proc.stderr, sys.stderr))]
+        for pump in pumps:
+            pump.start()
         try:
-            for line in proc.stderr:       # passed on as it comes, kept to find hydra's report
-                sys.stderr.write(line)
-                captured.append(line)
             code = proc.wait(timeout=timeout)
         except BaseException:
             proc.kill()
             proc.wait()
             raise
+        finally:
+            for pump in pumps:
+                pump.join(timeout=5)
+        watch.close()
         if code != 0:
-            message = failure_message("".join(captured), _rank_table(folder), workers)
+            message = failure_message("".join(captured), watch.failed, workers)
             if message:
                 print(message, file=sys.stderr)
         return code

@@ -1,6 +1,7 @@
 """``init`` and ``shutdown``: join the MPI world and install deepgrad's process group."""
 from __future__ import annotations
 
+import atexit
 import os
 import socket
 import sys
@@ -42,17 +43,32 @@ def init(comm=None):
     return comm
 
 
+_watch_socket = None
+
+
 def _write_rank_file(comm) -> None:
-    """For the launcher (``deepgrad train --workers``): which pid is which rank, so that a rank
-    killed outright (kill -9, out of memory) is named by its rank, not only by its pid."""
-    folder = os.environ.get("DEEPGRAD_RANK_DIR")
-    if not folder:
+    """For the launcher (``deepgrad train --workers``, ``python -m deepgrad.distributed``):
+    this rank's number, pid and host on a connection the launcher watches, kept open until a
+    normal exit says "bye", so that a rank killed outright (kill -9, out of memory) is named."""
+    global _watch_socket
+    path = os.environ.get("DEEPGRAD_RANK_SOCKET")
+    if not path or _watch_socket is not None:
         return
     try:
-        with open(os.path.join(folder, f"rank{comm.Get_rank()}"), "w", encoding="utf-8") as f:
-            f.write(f"{os.getpid()} {socket.gethostname()}\n")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(path)
+        sock.sendall(f"{comm.Get_rank()} {os.getpid()} {socket.gethostname()}\n".encode())
     except OSError:
-        pass  # naming a failed rank is a courtesy, never a reason to fail
+        return  # another machine, or the launcher is gone: naming a failed rank is a courtesy
+    _watch_socket = sock
+    atexit.register(_say_bye)
+
+
+def _say_bye() -> None:
+    try:
+        _watch_socket.sendall(b"bye\n")
+    except OSError:
+        pass
 
 
 def shutdown() -> None:
