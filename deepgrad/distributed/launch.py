@@ -13,6 +13,7 @@ import selectors
 import socket
 import tempfile
 import threading
+import time
 
 _ENV_RANK_VARS = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK")
 
@@ -58,7 +59,8 @@ class RankWatch:
     keeps the connection open; the kernel closes it the moment the process dies, however it
     dies (kill -9 included), and a rank that ends normally says "bye" first. hydra's own
     report names a pid, but not reliably the first that died, since it kills the others in
-    turn; the first connection closed without "bye" is the rank that failed.
+    turn. A rank that raised says "failed" before it aborts the job; otherwise the first
+    connection closed without "bye" is the rank that failed.
     """
 
     def __init__(self, folder: str):
@@ -66,8 +68,9 @@ class RankWatch:
         self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.server.bind(self.path)
         self.server.listen(256)
-        self.ranks: dict = {}         # connection -> [rank, pid, host, said bye]
-        self.failed: list = []        # (rank, pid, host) in the order their connections closed
+        self.ranks: dict = {}         # connection -> [rank, pid, host, None | "bye" | "failed"]
+        self.failed: list = []        # (rank, pid, host, status), in the order their connections closed
+        self.raised: list = []        # the ranks that said they raised an exception, in order
         self._stop = False
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
@@ -76,7 +79,8 @@ class RankWatch:
         selector = selectors.DefaultSelector()
         selector.register(self.server, selectors.EVENT_READ)
         buffers: dict = {}
-        while not self._stop:
+        # after the job ended, read on until every rank's connection is closed (or 5 s)
+        while not self._stop or (len(selector.get_map()) > 1 and time.monotonic() < self._deadline):
             for key, _ in selector.select(timeout=0.1):
                 if key.fileobj is self.server:
                     conn, _ = self.server.accept()
@@ -92,32 +96,35 @@ class RankWatch:
                         words = line.decode(errors="replace").split()
                         if len(words) == 3:
                             self.ranks[conn] = [int(words[0]), int(words[1]), words[2], False]
-                        elif words == ["bye"] and conn in self.ranks:
-                            self.ranks[conn][3] = True
+                        elif words in (["bye"], ["failed"]) and conn in self.ranks:
+                            self.ranks[conn][3] = words[0]
+                            if words[0] == "failed":
+                                self.raised.append(tuple(self.ranks[conn]))
                     continue
                 selector.unregister(conn)
                 conn.close()
                 info = self.ranks.get(conn)
-                if info is not None and not info[3]:
-                    self.failed.append(tuple(info[:3]))
+                if info is not None and info[3] != "bye":
+                    self.failed.append(tuple(info))
 
     def close(self) -> None:
+        self._deadline = time.monotonic() + 5.0
         self._stop = True
-        self.thread.join(timeout=2)
+        self.thread.join(timeout=6)
         self.server.close()
 
 
 _BAD_TERMINATION = re.compile(r"(?:EXIT CODE: (\d+)|KILLED BY SIGNAL: (\d+))")
 
 
-def failure_message(output: str, failed: list, workers: int) -> str | None:
+def failure_message(output: str, failed: list, workers: int, raised=()) -> str | None:
     """Our one line on a job that ended badly: the rank that failed first, and how."""
-    if not failed:
+    if not failed and not raised:
         return None
-    rank, pid, host = failed[0]
+    rank, pid, host, _ = (raised or failed)[0]
     found = _BAD_TERMINATION.search(output)
     code = (found.group(1) or found.group(2)) if found else None
-    how = {"9": "was killed (signal 9)", "15": "was terminated (signal 15)", "6": "aborted (signal 6)",
+    how = "raised an exception" if raised else {"9": "was killed (signal 9)", "15": "was terminated (signal 15)", "6": "aborted (signal 6)",
            "11": "crashed (signal 11)"}.get(code, "ended before the job finished")
     return f"deepgrad.distributed: rank {rank} (pid {pid} on {host}) {how}; all {workers} ranks were ended"
 
@@ -154,7 +161,7 @@ def run(command: list[str], workers: int, hosts=None, hostfile=None, env=None, t
                 pump.join(timeout=5)
         watch.close()
         if code != 0:
-            message = failure_message("".join(captured), watch.failed, workers)
+            message = failure_message("".join(captured), watch.failed, workers, watch.raised)
             if message:
                 print(message, file=sys.stderr)
         return code

@@ -22,6 +22,7 @@ def _abort_on_exception(exc_type, exc, tb) -> None:
     sys.stderr.write(f"deepgrad.distributed: rank {comm.Get_rank()} of {comm.Get_size()} on "
                      f"{socket.gethostname()} failed with {exc_type.__name__}: {exc}; ending all ranks\n")
     sys.stderr.flush()
+    _tell_launcher(b"failed\n")
     comm.Abort(1)
 
 
@@ -65,10 +66,15 @@ def _write_rank_file(comm) -> None:
 
 
 def _say_bye() -> None:
-    try:
-        _watch_socket.sendall(b"bye\n")
-    except OSError:
-        pass
+    _tell_launcher(b"bye\n")
+
+
+def _tell_launcher(message: bytes) -> None:
+    if _watch_socket is not None:
+        try:
+            _watch_socket.sendall(message)
+        except OSError:
+            pass
 
 
 def shutdown() -> None:
