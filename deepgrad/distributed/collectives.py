@@ -153,8 +153,9 @@ class GradientReducer:
             if buffer is None or buffer.size != size:
                 buffer = self._buffers[key] = np.empty(size, dtype)
             np.concatenate([arrays[i].reshape(-1) for i in indices], out=buffer[:size - extra])
+            if weight is not None:
+                buffer *= weight   # w_r g_r in every bucket, and w_r itself as the first bucket's last element
             if extra:
-                buffer *= weight   # w_r g_r, and w_r itself in the last element
                 buffer[-1] = weight
             requests.append(self.comm.Iallreduce(MPI.IN_PLACE, buffer, op=MPI.SUM))
             filled.append((buffer, indices))
