@@ -4,9 +4,11 @@ the fused gradient all-reduce that ``DistributedOptimizer`` and ``DataParallel``
 The fused all-reduce copies the gradients of one dtype into one flat buffer (kept between
 steps) and reduces it with a single MPI call: a model's dozens of small gradients then cost
 one message, not dozens. A model larger than ``BUCKET_BYTES`` per dtype is cut into buckets
-of whole gradients, last layers first (the order backward produces them), each started with
-a non-blocking ``Iallreduce`` as soon as its copy is made, so that the copies of the next
-buckets overlap the transfer of the first.
+of whole gradients, last layers first (the order backward produces them), each reduced as
+soon as its copy is made, so the extra memory is one bucket per dtype, not a second copy of
+the model. The reduction is the blocking ``Allreduce``: MPICH's blocking algorithms are
+faster than its non-blocking ones, and without an MPI progress thread a non-blocking one
+would not move while NumPy computes anyway.
 """
 from __future__ import annotations
 
@@ -106,12 +108,13 @@ def _check_root(root_rank, comm) -> None:
 
 # ----------------------------------------------------------------- the fused gradient all-reduce
 class GradientReducer:
-    """sum_r w_r g_r / sum_r w_r for a list of gradients, in one fused message per bucket.
+    """sum_r s_r g_r over the ranks for a list of gradients, in one fused message per bucket.
 
-    With ``weight`` None, w_r = 1 (Horovod's average). ``DataParallel`` passes each rank's
-    number of samples, so that ranks with unequal shards of a last batch still give the
-    gradient of the whole batch's mean loss; the weight travels as one extra element of the
-    first buffer, so it costs no extra message.
+    ``s_r`` is this rank's ``scale``: 1 / size by default (Horovod's average). ``DataParallel``
+    passes (this rank's samples) / (samples in the global batch), so that ranks with unequal
+    shards of a last batch still give the gradient of the whole batch's mean loss. The scale
+    is applied while the gradients are copied into the buffer, so the reduced buffer is the
+    result: one pass over the gradients, one message, and views of the buffer back.
     """
 
     def __init__(self, comm, bucket_bytes: int = BUCKET_BYTES):
@@ -138,37 +141,25 @@ class GradientReducer:
             buckets.append((dtype, current))
         return buckets
 
-    def reduce(self, grads: list, weight: float | None = None) -> list:
+    def reduce(self, grads: list, scale: float | None = None) -> list:
         MPI = world.mpi()
+        if scale is None:
+            scale = 1.0 / self.comm.Get_size()
         arrays = [None if g is None else (g.data if isinstance(g, Tensor) else np.asarray(g)) for g in grads]
-        buckets = self._buckets(arrays)
-        if not buckets:
-            return list(grads)
-        requests, filled = [], []
-        for b, (dtype, indices) in enumerate(buckets):
-            extra = 1 if b == 0 and weight is not None else 0
-            size = sum(arrays[i].size for i in indices) + extra
+        out = list(grads)
+        self.bytes_per_step = 0
+        for b, (dtype, indices) in enumerate(self._buckets(arrays)):
+            size = sum(arrays[i].size for i in indices)
             key = (np.dtype(dtype).str, b)
             buffer = self._buffers.get(key)
             if buffer is None or buffer.size != size:
                 buffer = self._buffers[key] = np.empty(size, dtype)
-            np.concatenate([arrays[i].reshape(-1) for i in indices], out=buffer[:size - extra])
-            if weight is not None:
-                buffer *= weight   # w_r g_r in every bucket, and w_r itself as the first bucket's last element
-            if extra:
-                buffer[-1] = weight
-            requests.append(self.comm.Iallreduce(MPI.IN_PLACE, buffer, op=MPI.SUM))
-            filled.append((buffer, indices))
-        MPI.Request.Waitall(requests)
-        self.bytes_per_step = sum(buffer.nbytes for buffer, _ in filled)
-        total = float(filled[0][0][-1]) if weight is not None else float(self.comm.Get_size())
-        out = list(grads)
-        for buffer, indices in filled:
-            if buffer.dtype.kind == "f":
-                buffer /= total
             start = 0
-            for i in indices:
+            for i in indices:  # s_r g_r straight into the buffer
                 n = arrays[i].size
+                np.multiply(arrays[i].reshape(-1), scale, out=buffer[start:start + n], casting="unsafe")
                 out[i] = buffer[start:start + n].reshape(arrays[i].shape)
                 start += n
+            self.comm.Allreduce(MPI.IN_PLACE, buffer, op=MPI.SUM)
+            self.bytes_per_step += buffer.nbytes
         return out

@@ -71,10 +71,9 @@ class ShardedBatches:
                 if n < size:
                     continue
                 lo, hi = _shard_bounds(n, size, rank)
-                index = slice(lo, hi)
-                batch = tuple(None if part is None else da.take(part, index) for part in batch)
+                batch = tuple(None if part is None else da.take(part, slice(lo, hi)) for part in batch)
+                group.step_scale = (hi - lo) / n   # this shard's share of the global batch's mean loss
                 n = hi - lo
-            group.step_weight = n
             group.samples += n
             yield batch
 
@@ -102,7 +101,7 @@ class MPIProcessGroup(process_group.ProcessGroup):
         self.shard_data = False          # DataParallel(auto_shard_dataset=True) cuts each global batch
         self.reduce_in_trainer = False   # DataParallel all-reduces the gradients in the trainer
         self.reducer = GradientReducer(comm)
-        self.step_weight = None
+        self.step_scale = None   # under DataParallel: this rank's samples / the global batch's
         self.samples = 0
 
     def keep_callback(self, callback) -> bool:
@@ -144,7 +143,7 @@ class MPIProcessGroup(process_group.ProcessGroup):
     def reduce_gradients(self, grads: list, optimizer) -> list:
         if self.size == 1 or not self.reduce_in_trainer or getattr(optimizer, "reduces_gradients", False):
             return grads
-        return self.reducer.reduce(grads, weight=self.step_weight if self.shard_data else None)
+        return self.reducer.reduce(grads, scale=self.step_scale if self.shard_data else None)
 
     def average_logs(self, logs: dict) -> dict:
         if self.size == 1 or not isinstance(logs, dict):

@@ -34,13 +34,13 @@ variables = [dg.Tensor(value(r)), dg.Tensor(value(r, (4,)))]
 hvd.broadcast_variables(variables, root_rank=1)
 np.testing.assert_array_equal(variables[0].data, value(1)) ; np.testing.assert_array_equal(variables[1].data, value(1, (4,)))
 
-# fused all-reduce: two dtypes, buckets of at most 64 bytes, weights w_r = r + 1
+# fused all-reduce: two dtypes, buckets of at most 64 bytes, scales w_r / sum(w) with w_r = r + 1
 shapes = [((5, 3), np.float64), ((7,), np.float32), ((4, 4), np.float64), ((2,), np.float64), ((3, 2), np.float32)]
 grads = lambda k: [value(k, s, d) / 7 for s, d in shapes]
 reducer = GradientReducer(hvd.comm(), bucket_bytes=64)
 assert len(reducer._buckets(grads(r))) > 3
 weights = [k + 1.0 for k in range(n)]
-out = reducer.reduce(grads(r), weight=weights[r])
+out = reducer.reduce(grads(r), scale=weights[r] / sum(weights))
 for i, (shape, dtype) in enumerate(shapes):
     expected = sum(w * grads(k)[i].astype(np.float64) for k, w in enumerate(weights)) / sum(weights)
     assert out[i].shape == shape and out[i].dtype == dtype

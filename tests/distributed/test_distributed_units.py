@@ -29,7 +29,7 @@ def test_shard_bounds_are_array_split(n, size):
 
 class _Group:
     def __init__(self, rank, size):
-        self.rank, self.size, self.samples, self.step_weight = rank, size, 0, None
+        self.rank, self.size, self.samples, self.step_scale = rank, size, 0, None
 
 
 @pytest.mark.parametrize("n,batch,size,steps", [(52, 12, 3, 5), (50, 12, 3, 4), (48, 12, 3, 4), (13, 4, 2, 3)])
@@ -44,6 +44,8 @@ def test_sharded_batches_cover_the_data_with_equal_steps(n, batch, size, steps):
         assert source.num_batches == len(batches) == steps   # every rank the same number of steps
         seen.append(np.concatenate([b[1] for b in batches]))
         assert group.samples == sum(len(b[1]) for b in batches)
+        assert group.step_scale == len(batches[-1][1]) / (n - (steps - 1) * batch if n - (steps - 1) * batch >= size
+                                                           and steps * batch > n else batch)
         np.testing.assert_array_equal(np.concatenate([b[0] for b in batches])[:, 1], 2 * seen[-1] + 1)
     covered = np.sort(np.concatenate(seen))
     last = n - (-(-n // batch) - 1) * batch   # the last global batch's size
@@ -55,7 +57,7 @@ def test_unsharded_batches_pass_through_and_count():
     group = _Group(1, 2)
     source = ShardedBatches(da.ArrayBatches(np.zeros((10, 3)), np.zeros(10), batch_size=4), group, shard=False)
     assert [len(b[0]) for b in source] == [4, 4, 2] and source.num_batches == 3
-    assert group.samples == 10 and group.step_weight == 2
+    assert group.samples == 10 and group.step_scale is None   # the optimiser averages: 1 / size
 
 
 def test_model_signature_sees_shapes_and_dtypes():
