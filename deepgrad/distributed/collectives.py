@@ -6,11 +6,20 @@ steps) and reduces it with a single MPI call: a model's dozens of small gradient
 one message, not dozens. A model larger than ``BUCKET_BYTES`` per dtype is cut into buckets
 of whole gradients, last layers first (the order backward produces them), each reduced as
 soon as its copy is made, so the extra memory is one bucket per dtype, not a second copy of
-the model. The reduction is the blocking ``Allreduce``: MPICH's blocking algorithms are
-faster than its non-blocking ones, and without an MPI progress thread a non-blocking one
-would not move while NumPy computes anyway.
+the model.
+
+Waiting. MPI's blocking calls spin on the CPU while a rank waits for a slower one. With a
+core per rank that is the fastest wait, but with more ranks than free cores (a laptop, a
+shared node) the spinning rank takes the core the rank it waits for needs. ``wait="yield"``
+starts a non-blocking all-reduce and, after spinning ``SPIN_SECONDS``, sleeps between tests,
+giving the core away; ``"spin"`` is the blocking call. The default is "yield" when the ranks
+on this machine outnumber its cores, else "spin"; the environment variable
+``DEEPGRAD_MPI_WAIT`` overrides it.
 """
 from __future__ import annotations
+
+import os
+import time
 
 import numpy as np
 
@@ -21,6 +30,8 @@ from . import mpi as world
 Average, Sum, Min, Max, Product = "average", "sum", "min", "max", "product"
 
 BUCKET_BYTES = 16 << 20   # one fused message at most; larger models are split into buckets
+SPIN_SECONDS = 1e-3       # with wait="yield": test this long before sleeping between tests
+SLEEP_SECONDS = 20e-6
 
 
 def _mpi_op(op: str):
@@ -117,9 +128,14 @@ class GradientReducer:
     result: one pass over the gradients, one message, and views of the buffer back.
     """
 
-    def __init__(self, comm, bucket_bytes: int = BUCKET_BYTES):
+    def __init__(self, comm, bucket_bytes: int = BUCKET_BYTES, wait: str | None = None):
         self.comm = comm
         self.bucket_bytes = int(bucket_bytes)
+        if wait is None:
+            wait = os.environ.get("DEEPGRAD_MPI_WAIT") or ("yield" if world.local_size() > _cores() else "spin")
+        if wait not in ("yield", "spin"):
+            raise ValueError(f"GradientReducer: wait must be 'yield' or 'spin', got {wait!r}")
+        self.wait = wait
         self._buffers: dict = {}   # (dtype, bucket index) -> flat buffer, reused between steps
         self.bytes_per_step = 0
 
@@ -160,6 +176,25 @@ class GradientReducer:
                 np.multiply(arrays[i].reshape(-1), scale, out=buffer[start:start + n], casting="unsafe")
                 out[i] = buffer[start:start + n].reshape(arrays[i].shape)
                 start += n
-            self.comm.Allreduce(MPI.IN_PLACE, buffer, op=MPI.SUM)
+            if self.wait == "spin":
+                self.comm.Allreduce(MPI.IN_PLACE, buffer, op=MPI.SUM)
+            else:
+                _wait_yielding(self.comm.Iallreduce(MPI.IN_PLACE, buffer, op=MPI.SUM))
             self.bytes_per_step += buffer.nbytes
         return out
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _wait_yielding(request) -> None:
+    """Test until done: spin for ``SPIN_SECONDS``, then sleep between tests (the core goes to
+    whoever needs it, the rank this one waits for included)."""
+    deadline = time.perf_counter() + SPIN_SECONDS
+    while not request.Test():
+        if time.perf_counter() > deadline:
+            time.sleep(SLEEP_SECONDS)
