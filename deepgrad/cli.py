@@ -323,11 +323,11 @@ def cmd_train(args) -> int:
               f"continue with `deepgrad train --resume {out}`", file=sys.stderr)
         return 130
     train_seconds = time.perf_counter() - start
-    if not chief:  # rank 0 alone writes the model and the report
-        return 0
     speed = dict(train_seconds=round(train_seconds, 3),
                  train_samples_per_second=round(len(x_train) * (1 - args.validation_split)
                                                 * args.epochs / max(train_seconds, 1e-9), 1))
+    if not chief:  # rank 0 alone writes the model and the report
+        return 0
     # kept beside the model so that a report finished by --resume still states the speed
     _write_json(os.path.join(out, "train_speed.json"), speed)
     model.save(model_path)
