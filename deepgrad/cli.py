@@ -262,25 +262,73 @@ def report_complete(out: str) -> bool:
     return all(os.path.isfile(os.path.join(out, name)) for name in ("metrics.json", *PLOTS))
 
 
-def cmd_train(args) -> int:
-    from . import callbacks, utils
-
+def _run_folder(args) -> str:
+    """The run folder, made (or, with --resume, read back into ``args``)."""
     if args.resume:
         out = args.resume
         saved = read_run_json(out)
         for key in TRAIN_KEYS:
             setattr(args, key, saved[key])
         check_train_args(args, os.path.join(out, "run.json"))
-    else:
-        check_train_args(args)
-        args.dataset = args.dataset or default_dataset()
-        out = args.out or os.path.join("runs", f"{os.path.basename(args.model).removesuffix('.py')}-"
-                                              f"{args.dataset}-{time.strftime('%Y%m%d-%H%M%S')}")
-        make_run_folder(out)
+        return out
+    check_train_args(args)
+    args.dataset = args.dataset or default_dataset()
+    out = args.out or os.path.join("runs", f"{os.path.basename(args.model).removesuffix('.py')}-"
+                                          f"{args.dataset}-{time.strftime('%Y%m%d-%H%M%S')}")
+    make_run_folder(out)
+    try:
+        _write_json(os.path.join(out, "run.json"), {k: getattr(args, k) for k in TRAIN_KEYS})
+    except OSError as e:
+        raise CLIError(f"cannot write in the run folder {out!r}: {e.strerror or e}") from e
+    return out
+
+
+def _join_ranks():
+    """Under ``mpiexec`` (``--workers`` or by hand): join the job and train data-parallel
+    (each rank its shard of every global batch of --batch-size); returns the MPI
+    communicator, or None in a single process."""
+    from .distributed.launch import under_mpi
+
+    if not under_mpi():
+        return None
+    from . import distributed, distribution
+
+    try:
+        comm = distributed.init()
+    except ImportError as e:
+        raise CLIError(str(e)) from e
+    if comm.Get_size() == 1:
+        return None
+    distribution.set_distribution(distribution.DataParallel())
+    return comm
+
+
+def _agree(comm, work):
+    """``work()`` on rank 0, its result (or its CLIError) on every rank."""
+    if comm is None:
+        return work()
+    result = error = None
+    if comm.Get_rank() == 0:
         try:
-            _write_json(os.path.join(out, "run.json"), {k: getattr(args, k) for k in TRAIN_KEYS})
-        except OSError as e:
-            raise CLIError(f"cannot write in the run folder {out!r}: {e.strerror or e}") from e
+            result = work()
+        except CLIError as e:
+            error = str(e)
+    result, error = comm.bcast((result, error), root=0)
+    if error is not None:
+        raise CLIError(error) if comm.Get_rank() == 0 else SystemExit(2)
+    return result
+
+
+def cmd_train(args) -> int:
+    from . import callbacks, utils
+
+    if getattr(args, "workers", None) and _launcher_needed():
+        return _launch_workers(args)
+    comm = _join_ranks()
+    chief = comm is None or comm.Get_rank() == 0
+    out, settings = _agree(comm, lambda: (_run_folder(args), {k: getattr(args, k) for k in TRAIN_KEYS}))
+    for key, value in settings.items():
+        setattr(args, key, value)
 
     utils.set_random_seed(args.seed)
     (x_train, y_train), (x_test, y_test) = load_dataset(args.dataset)
@@ -289,19 +337,29 @@ def cmd_train(args) -> int:
     backup = callbacks.BackupAndRestore(os.path.join(out, "backup"))
     history_csv = os.path.join(out, "history.csv")
     model_path = os.path.join(out, "model.deepgrad")
-    if args.resume and _training_finished(backup, model_path, out):
+
+    def finished_already() -> bool:
+        if not (args.resume and _training_finished(backup, model_path, out)):
+            return False
         # killed (or the report failed) after the model was written: only the report is left
         if report_complete(out):
             raise CLIError(f"the run in {out!r} has already finished")
-        return finish_run(load_model_file(model_path), x_test, y_test, names, out, _train_speed(out))
-    print(f"dataset {args.dataset}: {len(x_train)} training and {len(x_test)} test images of shape "
-          f"{x_train.shape[1:]}, {num_classes} classes")
+        return True
+    if _agree(comm, finished_already):
+        return finish_run(load_model_file(model_path), x_test, y_test, names, out, _train_speed(out)) if chief else 0
+    if chief:
+        print(f"dataset {args.dataset}: {len(x_train)} training and {len(x_test)} test images of shape "
+              f"{x_train.shape[1:]}, {num_classes} classes")
+        if comm is not None:
+            print(f"training on {comm.Get_size()} ranks (data parallel: --batch-size {args.batch_size} is the "
+                  f"global batch, {args.batch_size // comm.Get_size()} or so per rank)")
 
     model = build_model(args.model, x_train.shape[1:], num_classes)
     model.compile(optimizer=make_optimizer(args.optimizer, args.learning_rate),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.summary()
-    if args.resume:
+    if chief:
+        model.summary()
+    if args.resume and chief:
         resume_history(history_csv, backup, out)
     # The history row is written before the backup: a run killed between the two has one
     # row too many, which resume_history drops, never one too few.
@@ -312,6 +370,8 @@ def cmd_train(args) -> int:
         model.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.epochs,
                   validation_split=args.validation_split, callbacks=cbs, verbose=args.verbose)
     except KeyboardInterrupt:
+        if not chief:
+            return 130
         model.save(os.path.join(out, "interrupted.deepgrad"))
         print(f"\ninterrupted: the last finished epoch is backed up in {out}; "
               f"continue with `deepgrad train --resume {out}`", file=sys.stderr)
@@ -321,6 +381,8 @@ def cmd_train(args) -> int:
     speed = dict(train_seconds=round(train_seconds, 3),
                  train_samples_per_second=round(len(x_train) * (1 - args.validation_split)
                                                 * args.epochs / max(train_seconds, 1e-9), 1))
+    if not chief:  # rank 0 alone writes the model and the report
+        return 0
     # kept beside the model so that a report finished by --resume still states the speed
     _write_json(os.path.join(out, "train_speed.json"), speed)
     model.save(model_path)
@@ -332,6 +394,45 @@ def cmd_train(args) -> int:
         if "NaN" in problem or "infinite" in problem:
             return 1
     return status
+
+
+def _launcher_needed() -> bool:
+    from .distributed.launch import under_mpi
+    return not under_mpi()
+
+
+def _launch_workers(args) -> int:
+    """``deepgrad train --workers N``: this same command on N ranks under ``mpiexec``."""
+    from .distributed import launch
+
+    if args.hosts and args.hostfile:
+        raise CLIError("give --hosts or --hostfile, not both")
+    if args.workers < 1:
+        raise CLIError(f"--workers must be a whole number >= 1, not {args.workers}")
+    if args.hostfile and not os.path.isfile(args.hostfile):
+        raise CLIError(f"--hostfile {args.hostfile!r} does not exist")
+    if not args.resume and args.out is None:
+        # every rank must name the same run folder: fix the time-stamped default once, here
+        check_train_args(args)
+        args.dataset = args.dataset or default_dataset()
+        args.out = os.path.join("runs", f"{os.path.basename(args.model).removesuffix('.py')}-"
+                                        f"{args.dataset}-{time.strftime('%Y%m%d-%H%M%S')}")
+    command = [sys.executable, "-m", "deepgrad", "train"] + _train_argv(args)
+    try:
+        return launch.run(command, args.workers, hosts=args.hosts, hostfile=args.hostfile)
+    except (FileNotFoundError, ValueError) as e:
+        raise CLIError(str(e)) from e
+
+
+def _train_argv(args) -> list[str]:
+    """``args`` as ``deepgrad train`` options again (without --workers, --hosts, --hostfile)."""
+    argv = []
+    for key in ("model", "dataset", "epochs", "batch_size", "optimizer", "learning_rate", "validation_split",
+                "seed", "out", "resume", "verbose"):
+        value = getattr(args, key)
+        if value is not None:
+            argv += [f"--{key.replace('_', '-')}", str(value)]
+    return argv
 
 
 def divergence(history: dict, num_classes: int) -> str | None:
@@ -717,6 +818,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", default=None, help="run folder (default runs/MODEL-DATASET-TIME)")
     t.add_argument("--resume", default=None, metavar="DIR", help="continue an interrupted run")
     t.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
+    t.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="train data-parallel on N ranks under mpiexec (pip install deepgrad[distributed])")
+    t.add_argument("--hosts", default=None, metavar="H1,H2", help="with --workers: the machines to run on")
+    t.add_argument("--hostfile", default=None, metavar="FILE", help="with --workers: an MPI hostfile")
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("evaluate", help="evaluate a saved model on a dataset's test set")

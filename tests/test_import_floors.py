@@ -23,7 +23,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "deepgrad"
 # Module (or package, covering everything inside it) -> floor. A module imports only floors <= its own.
 FLOORS = {
     "deepgrad.backend": 1, "deepgrad.tree": 1, "deepgrad.registry": 1, "deepgrad.naming": 1, "deepgrad.runtime": 1,
-    "deepgrad.allocation": 1,
+    "deepgrad.allocation": 1, "deepgrad.process_group": 1,
     "deepgrad.config": 1, "deepgrad.dtype_policies": 1, "deepgrad.mixed_precision": 6,
     "deepgrad.autograd": 2,
     "deepgrad.ops": 3, "deepgrad": 3,
@@ -35,7 +35,7 @@ FLOORS = {
     "deepgrad.models": 7,
     "deepgrad.saving": 8, "deepgrad.datasets": 8, "deepgrad.preprocessing": 8, "deepgrad.utils": 8,
     "deepgrad.distributed": 8, "deepgrad.applications": 8, "deepgrad.explain": 8, "deepgrad.compat": 8,
-    "deepgrad.visualization": 8,
+    "deepgrad.visualization": 8, "deepgrad.distribution": 8,
     "deepgrad.cli": 9, "deepgrad.reports": 9, "deepgrad.__main__": 9,
 }
 

@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 
 from .. import config as settings
+from .. import process_group
 from .. import losses, optimizers
 from .. import metrics as metrics_module
 from ..autograd import Tensor, grad, no_grad
@@ -279,6 +280,9 @@ class Trainer:
 
     def _apply_gradients(self, grads, variables) -> None:
         """The step between "gradients computed" and "gradients applied" (all-reduce goes here)."""
+        group = process_group.current()
+        if group is not None:
+            grads = group.reduce_gradients(grads, self.optimizer)
         self.optimizer.apply_gradients(zip(grads, variables))
 
     def train_step(self, data) -> dict:
@@ -367,6 +371,10 @@ class Trainer:
     def _callbacks(self, callbacks, verbose, epochs, steps):
         if isinstance(callbacks, CallbackList):
             return callbacks
+        group = process_group.current()
+        if group is not None:  # in a run over several processes, rank 0 alone prints and writes files
+            callbacks = [cb for cb in callbacks or () if group.keep_callback(cb)]
+            verbose = verbose if group.is_chief() else 0
         return CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
                             verbose=verbose, epochs=epochs, steps=steps)
 
@@ -383,6 +391,9 @@ class Trainer:
         train, val = da.fit_batches(self._data_spec(), x, y, sample_weight, class_weight, batch_size, shuffle,
                                     steps_per_epoch, validation_split, validation_data, validation_steps,
                                     validation_batch_size)
+        group = process_group.current()
+        if group is not None:  # this rank's shard of the data (under DataParallel)
+            train, val = group.batches(train), None if val is None else group.batches(val)
 
         # keras.config's caps for a quick run of a script (also KERAS_MAX_EPOCHS, KERAS_MAX_STEPS_PER_EPOCH)
         epoch_cap, step_cap = settings.max_epochs(), settings.max_steps_per_epoch()
@@ -401,6 +412,8 @@ class Trainer:
         cbs.on_train_begin()
         resumed = cbs.resume_epoch()
         start = initial_epoch if resumed is None else int(resumed)
+        if group is not None:  # every rank starts from rank 0's weights, state and epoch
+            start = group.begin_fit(self, start, num_batches)
         logs = {}
         for epoch in range(start, epochs):
             self.reset_metrics()
@@ -419,10 +432,16 @@ class Trainer:
                               "object, which is read again every epoch).", stacklevel=2)
                 break
             logs = self._metrics_result_or_logs(logs)
+            if group is not None:
+                logs = group.average_logs(logs)
             if val is not None and self._should_validate(epoch, validation_freq):
                 val_logs = self._evaluate_batches(val, cbs)
+                if group is not None:
+                    val_logs = group.average_logs(val_logs)
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
             cbs.on_epoch_end(epoch, logs)
+            if group is not None:  # one rank stopping (EarlyStopping, TerminateOnNaN) stops all
+                self.stop_training = group.any(self.stop_training)
             if self.stop_training:
                 break
         # with use_ema the variables take their moving averages (before on_train_end, as Keras does)

@@ -1,0 +1,256 @@
+"""Data-parallel training throughput: deepgrad over MPI against PyTorch DDP (gloo), 1, 2 and
+4 ranks on this machine, and deepgrad's gradient all-reduce against a raw mpi4py Allreduce
+of the same bytes.
+
+Weak scaling: every rank trains on its own batch of ``--batch`` samples per step (the global
+batch grows with the ranks), float32, Adam, the MLP of seed 003 and the CNN of seed 004 on
+synthetic 28x28 images. deepgrad runs under ``mpiexec -n N`` with ``DistributedOptimizer``
+(one fused all-reduce per step); PyTorch runs ``DistributedDataParallel`` on the gloo backend,
+its ranks started with ``torch.multiprocessing.spawn`` on localhost. Both run one thread per
+rank: with more ranks than cores the ranks share cores (oversubscribed), which the table says. Rounds alternate deepgrad and PyTorch, so machine
+noise hits both alike; the table gives the median throughput over rounds.
+
+All-reduce: after training, every rank runs deepgrad's fused reduce (copy the gradients into
+the flat buffer, Allreduce, divide, views back) and a raw in-place ``comm.Allreduce`` of a
+buffer of the same bytes, 400 of each, alternating, each call after a barrier (so that
+neither waits for a late rank); the ratio is median(fused) / median(raw).
+
+    python benchmarks/distributed_speed.py                  # everything, writes distributed_speed.json
+    python benchmarks/distributed_speed.py --models mlp --ranks 1 2 --rounds 1
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parent
+STEPS = {"mlp": (20, 150), "cnn": (5, 30)}    # (warm-up steps, timed steps)
+
+
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def threads_per_rank(n: int) -> int:
+    """One thread per rank for both frameworks: on a machine that other work loads, BLAS
+    threads that share cores make the timings swing; ranks, not threads, use the cores."""
+    return 1
+
+
+def data(model: str, n: int, seed: int):
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, 28, 28, 1), dtype=np.float32)
+    return (x.reshape(n, 784) if model == "mlp" else x), rng.integers(0, 10, n)
+
+
+# --------------------------------------------------------------------------- deepgrad rank
+def deepgrad_rank(args) -> None:
+    import deepgrad as dg
+    import deepgrad.distributed as hvd
+    from deepgrad import layers, optimizers, runtime
+    from deepgrad.distributed.collectives import GradientReducer
+    from deepgrad.distributed.mpi import mpi
+
+    runtime.keep_freed_memory()
+    runtime.short_blas_spin()
+    comm = hvd.init()
+    MPI = mpi()
+    r, n = hvd.rank(), hvd.size()
+    if args.model == "mlp":
+        stack = [layers.Input((784,)), layers.Dense(128, activation="relu"), layers.Dense(10, activation="softmax")]
+    else:
+        stack = [layers.Input((28, 28, 1)), layers.Conv2D(32, (3, 3), activation="relu"),
+                 layers.MaxPooling2D((2, 2)), layers.Flatten(), layers.Dense(128, activation="relu"),
+                 layers.Dense(10, activation="softmax")]
+    model = dg.Sequential(stack)
+    opt = hvd.DistributedOptimizer(optimizers.Adam(1e-3))
+    model.compile(opt, "sparse_categorical_crossentropy")
+    x, y = data(args.model, args.batch, seed=r)
+    reduce_seconds = [0.0]
+    if n > 1:
+        inner = opt._reducer.reduce
+
+        def timed_reduce(grads, scale=None):
+            t = time.perf_counter()
+            out = inner(grads, scale)
+            reduce_seconds[0] += time.perf_counter() - t
+            return out
+        opt._reducer.reduce = timed_reduce
+    warm, steps = STEPS[args.model]
+    for _ in range(warm):
+        model.train_on_batch(x, y)
+    comm.Barrier()
+    reduce_seconds[0] = 0.0
+    start = time.perf_counter()
+    for _ in range(steps):
+        model.train_on_batch(x, y)
+    comm.Barrier()
+    elapsed = time.perf_counter() - start
+    result = {"samples_per_second": n * args.batch * steps / elapsed, "step_ms": 1e3 * elapsed / steps,
+              "reduce_ms_in_training": 1e3 * reduce_seconds[0] / steps}
+    grads = [np.random.default_rng(r).random(w.shape, dtype=np.float32) for w in model.trainable_weights]
+    nbytes = sum(g.nbytes for g in grads)
+    result["gradient_bytes"] = nbytes
+    if n > 1:
+        reducer = GradientReducer(comm)
+        raw = np.empty(nbytes // 4, np.float32)
+        fused_times, raw_times = [], []
+        for call in range(400):  # pairs, in alternating order, each call after a barrier
+            for which in (("fused", "raw") if call % 2 else ("raw", "fused")):
+                comm.Barrier()
+                t = time.perf_counter()
+                if which == "fused":
+                    reducer.reduce(grads)
+                else:
+                    comm.Allreduce(MPI.IN_PLACE, raw, op=MPI.SUM)
+                (fused_times if which == "fused" else raw_times).append(time.perf_counter() - t)
+        result["fused_allreduce_ms"] = 1e3 * statistics.median(fused_times)
+        result["raw_allreduce_ms"] = 1e3 * statistics.median(raw_times)
+    results = comm.gather(result, root=0)
+    if r == 0:
+        merged = dict(results[0])
+        merged["step_ms"] = max(res["step_ms"] for res in results)
+        for key in ("fused_allreduce_ms", "raw_allreduce_ms", "reduce_ms_in_training"):
+            if key in merged:
+                merged[key] = statistics.median(res[key] for res in results)
+        pathlib.Path(args.out).write_text(json.dumps(merged))
+
+
+# --------------------------------------------------------------------------- PyTorch DDP rank
+def torch_rank(rank: int, n: int, model_name: str, batch: int, port: int, out: str) -> None:
+    import torch
+    import torch.distributed as td
+    from torch import nn
+
+    torch.set_num_threads(threads_per_rank(n))
+    td.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=n)
+    torch.manual_seed(0)
+    if model_name == "mlp":
+        net = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
+    else:
+        net = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                            nn.Linear(32 * 13 * 13, 128), nn.ReLU(), nn.Linear(128, 10))
+    model = nn.parallel.DistributedDataParallel(net)
+    opt = torch.optim.Adam(model.parameters(), 1e-3, eps=1e-7)
+    x, y = data(model_name, batch, seed=rank)
+    x = torch.from_numpy(x if model_name == "mlp" else np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+    y = torch.from_numpy(y)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss_fn(model(x), y).backward()
+        opt.step()
+    warm, steps = STEPS[model_name]
+    for _ in range(warm):
+        step()
+    td.barrier()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    td.barrier()
+    elapsed = time.perf_counter() - start
+    if rank == 0:
+        pathlib.Path(out).write_text(json.dumps({"samples_per_second": n * batch * steps / elapsed,
+                                                 "step_ms": 1e3 * elapsed / steps}))
+    td.destroy_process_group()
+
+
+def run_torch(n: int, model: str, batch: int, out: str) -> dict:
+    import socket
+
+    import torch.multiprocessing as tmp
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    tmp.spawn(torch_rank, args=(n, model, batch, port, out), nprocs=n, join=True)
+    return json.loads(pathlib.Path(out).read_text())
+
+
+def run_deepgrad(n: int, model: str, batch: int, out: str) -> dict:
+    sys.path.insert(0, str(ROOT))
+    from deepgrad.distributed.launch import mpiexec_command
+    threads = str(threads_per_rank(n))
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=threads, OMP_NUM_THREADS=threads,
+               PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    cmd = mpiexec_command([sys.executable, str(HERE / "distributed_speed.py"), "--rank-of", "deepgrad",
+                           "--models", model, "--batch", str(batch), "--out", out], n)
+    subprocess.run(cmd, env=env, check=True, timeout=900)
+    return json.loads(pathlib.Path(out).read_text())
+
+
+# --------------------------------------------------------------------------- report
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--models", nargs="+", default=["mlp", "cnn"], choices=["mlp", "cnn"])
+    p.add_argument("--ranks", nargs="+", type=int, default=[1, 2, 4])
+    p.add_argument("--batch", type=int, default=None, help="per-rank batch (default: mlp 128, cnn 32)")
+    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--rank-of", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--out", default=str(HERE / "distributed_speed.json"))
+    args = p.parse_args()
+    if args.rank_of == "deepgrad":
+        args.model = args.models[0]
+        deepgrad_rank(args)
+        return
+    rows = []
+    with tempfile.TemporaryDirectory() as tmpdir:
+        for model in args.models:
+            batch = args.batch or {"mlp": 128, "cnn": 32}[model]
+            for n in args.ranks:
+                ours, theirs = [], []
+                for k in range(args.rounds):
+                    ours.append(run_deepgrad(n, model, batch, os.path.join(tmpdir, f"dg{k}.json")))
+                    theirs.append(run_torch(n, model, batch, os.path.join(tmpdir, f"pt{k}.json")))
+                row = {"model": model, "ranks": n, "per_rank_batch": batch, "threads_per_rank": threads_per_rank(n),
+                       "oversubscribed": n > cores(),
+                       "deepgrad_samples_per_second": statistics.median(o["samples_per_second"] for o in ours),
+                       "torch_ddp_samples_per_second": statistics.median(t["samples_per_second"] for t in theirs),
+                       "deepgrad_step_ms": statistics.median(o["step_ms"] for o in ours),
+                       "torch_step_ms": statistics.median(t["step_ms"] for t in theirs),
+                       "gradient_bytes": ours[0]["gradient_bytes"]}
+                if n > 1:
+                    for key in ("fused_allreduce_ms", "raw_allreduce_ms", "reduce_ms_in_training"):
+                        row[key] = statistics.median(o[key] for o in ours)
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    report = {"cores": cores(), "rounds": args.rounds, "rows": rows}
+    pathlib.Path(args.out).write_text(json.dumps(report, indent=1))
+    print(table(report))
+
+
+def table(report: dict) -> str:
+    base = {(r["model"]): r for r in report["rows"] if r["ranks"] == 1}
+    lines = ["| model | ranks | per-rank batch | deepgrad samples/s | PyTorch DDP samples/s | deepgrad / DDP | "
+             "deepgrad scaling efficiency | fused all-reduce ms | raw Allreduce ms | ratio |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in report["rows"]:
+        one = base.get(r["model"])
+        eff = (r["deepgrad_samples_per_second"] / (r["ranks"] * one["deepgrad_samples_per_second"])
+               if one else float("nan"))
+        ranks = f"{r['ranks']}{' (oversubscribed)' if r['oversubscribed'] else ''}"
+        fused = f"{r['fused_allreduce_ms']:.3f}" if "fused_allreduce_ms" in r else "-"
+        raw = f"{r['raw_allreduce_ms']:.3f}" if "raw_allreduce_ms" in r else "-"
+        ratio = f"{r['fused_allreduce_ms'] / r['raw_allreduce_ms']:.2f}" if "raw_allreduce_ms" in r else "-"
+        lines.append(f"| {r['model']} | {ranks} | {r['per_rank_batch']} | {r['deepgrad_samples_per_second']:.0f} | "
+                     f"{r['torch_ddp_samples_per_second']:.0f} | "
+                     f"{r['deepgrad_samples_per_second'] / r['torch_ddp_samples_per_second']:.2f} | "
+                     f"{eff:.0%} | {fused} | {raw} | {ratio} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

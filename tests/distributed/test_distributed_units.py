@@ -1,0 +1,140 @@
+"""What runs in one process: the install hint, the shard rule, the launcher's command and
+failure message, the Keras distribution objects, and fit with no process group."""
+import sys
+
+import numpy as np
+import pytest
+
+from deepgrad import process_group
+from deepgrad.distributed import launch
+from deepgrad.distributed.group import ShardedBatches, _shard_bounds, model_signature
+from deepgrad.models import data_adapter as da
+
+
+def test_init_without_mpi4py_names_the_extra(monkeypatch):
+    import deepgrad.distributed as hvd
+    monkeypatch.setitem(sys.modules, "mpi4py", None)
+    with pytest.raises(ImportError, match=r"pip install deepgrad\[distributed\]"):
+        hvd.init()
+    assert process_group.current() is None
+
+
+@pytest.mark.parametrize("n,size", [(12, 3), (4, 3), (5, 2), (7, 4), (3, 3), (100, 7)])
+def test_shard_bounds_are_array_split(n, size):
+    parts = np.array_split(np.arange(n), size)
+    for rank, part in enumerate(parts):
+        lo, hi = _shard_bounds(n, size, rank)
+        np.testing.assert_array_equal(np.arange(lo, hi), part)
+
+
+class _Group:
+    def __init__(self, rank, size):
+        self.rank, self.size, self.samples, self.step_scale = rank, size, 0, None
+
+
+@pytest.mark.parametrize("n,batch,size,steps", [(52, 12, 3, 5), (50, 12, 3, 4), (48, 12, 3, 4), (13, 4, 2, 3)])
+def test_sharded_batches_cover_the_data_with_equal_steps(n, batch, size, steps):
+    x = np.arange(n * 2, dtype=np.float64).reshape(n, 2)
+    y = np.arange(n)
+    seen = []
+    for rank in range(size):
+        group = _Group(rank, size)
+        source = ShardedBatches(da.ArrayBatches(x, y, batch_size=batch), group, shard=True)
+        batches = list(source)
+        assert source.num_batches == len(batches) == steps   # every rank the same number of steps
+        seen.append(np.concatenate([b[1] for b in batches]))
+        assert group.samples == sum(len(b[1]) for b in batches)
+        assert group.step_scale == len(batches[-1][1]) / (n - (steps - 1) * batch if n - (steps - 1) * batch >= size
+                                                           and steps * batch > n else batch)
+        np.testing.assert_array_equal(np.concatenate([b[0] for b in batches])[:, 1], 2 * seen[-1] + 1)
+    covered = np.sort(np.concatenate(seen))
+    last = n - (-(-n // batch) - 1) * batch   # the last global batch's size
+    dropped = last if last < size else 0
+    np.testing.assert_array_equal(covered, np.arange(n - dropped))   # each sample once; a too-small last batch dropped
+
+
+def test_unsharded_batches_pass_through_and_count():
+    group = _Group(1, 2)
+    source = ShardedBatches(da.ArrayBatches(np.zeros((10, 3)), np.zeros(10), batch_size=4), group, shard=False)
+    assert [len(b[0]) for b in source] == [4, 4, 2] and source.num_batches == 3
+    assert group.samples == 10 and group.step_scale is None   # the optimiser averages: 1 / size
+
+
+def test_model_signature_sees_shapes_and_dtypes():
+    import deepgrad as dg
+    from deepgrad import layers
+    a = dg.Sequential([layers.Input((4,)), layers.Dense(3)])
+    b = dg.Sequential([layers.Input((4,)), layers.Dense(3)])
+    c = dg.Sequential([layers.Input((4,)), layers.Dense(3, dtype="float64")])
+    d = dg.Sequential([layers.Input((5,)), layers.Dense(3)])
+    assert model_signature(a) == model_signature(b)
+    assert model_signature(a)[1:] == (2, 15)
+    assert len({model_signature(m)[0] for m in (a, c, d)}) == 3
+
+
+def test_mpiexec_command_and_hosts(tmp_path):
+    cmd = launch.mpiexec_command(["python", "t.py"], 4, hosts="h1,h2")
+    assert cmd[0].endswith("mpiexec") and cmd[1:] == ["-n", "4", "-hosts", "h1,h2", "python", "t.py"]
+    hostfile = tmp_path / "hosts"
+    hostfile.write_text("h1:2\nh2:2\n")
+    assert launch.mpiexec_command(["x"], 2, hostfile=str(hostfile))[3:5] == ["-f", str(hostfile)]
+    with pytest.raises(ValueError, match="workers must be a whole number"):
+        launch.mpiexec_command(["x"], 0)
+    with pytest.raises(ValueError, match="not both"):
+        launch.mpiexec_command(["x"], 2, hosts="a", hostfile=str(hostfile))
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        launch.mpiexec_command(["x"], 2, hostfile=str(tmp_path / "missing"))
+
+
+def test_failure_message_prefers_the_rank_that_raised():
+    hydra = "=   PID 11 RUNNING AT vm\n=   EXIT CODE: 9\n"
+    assert launch.failure_message(hydra, [], 2) is None
+    died = [(2, 12, "vm", None), (0, 10, "vm", None)]
+    assert launch.failure_message(hydra, died, 3) == ("deepgrad.distributed: rank 2 (pid 12 on vm) was killed "
+                                                      "(signal 9); all 3 ranks were ended")
+    raised = [(1, 11, "vm", "failed")]
+    assert "rank 1 (pid 11 on vm) raised an exception" in launch.failure_message(hydra, died, 3, raised)
+
+
+def test_keras_distribution_objects_in_one_process():
+    from deepgrad import distribution as dist
+    assert dist.list_devices() == ["cpu:0"] and dist.get_device_count("cpu") == 1
+    with pytest.raises(ValueError, match="deepgrad runs on CPUs"):
+        dist.list_devices("gpu")
+    mesh = dist.DeviceMesh((1,), ["batch"])
+    assert mesh.devices.tolist() == ["cpu:0"]
+    with pytest.raises(ValueError, match=r"needs 2 devices, got 1"):
+        dist.DeviceMesh((2,), ["batch"])
+    dp = dist.DataParallel()
+    assert dp.batch_dim_name == "batch" and dp.auto_shard_dataset and dp.num_model_replicas == 1
+    assert dp.get_data_layout((8, 3)).axes == ("batch", None)
+    with pytest.raises(ValueError, match="2 devices given, but the job has 1 ranks"):
+        dist.DataParallel(devices=["cpu:0", "cpu:1"])
+    layout_map = dist.LayoutMap(dist.DeviceMesh((1, 1), ["batch", "model"]))
+    layout_map["dense.*kernel"] = (None, "model")
+    assert layout_map["dense_1/kernel"].axes == (None, "model") and layout_map["conv/bias"] is None
+    with pytest.raises(ValueError, match="not axes of the mesh"):
+        layout_map["bias"] = ("nope",)
+    mp = dist.ModelParallel(layout_map=layout_map, batch_dim_name="batch")
+    mp._check_runnable()   # a model axis of one device cuts nothing: data parallel
+    assert dist.distribute_tensor(np.ones(3), dist.TensorLayout((None,))) is not None
+    assert dist.distribution() is None
+
+
+def test_model_parallel_that_cuts_weights_is_refused(monkeypatch):
+    from deepgrad.distribution import lib
+    monkeypatch.setattr(lib, "list_devices", lambda device_type=None: ["cpu:0", "cpu:1"])
+    monkeypatch.setattr(lib, "_world_size", lambda: 2)
+    layout_map = lib.LayoutMap(lib.DeviceMesh((1, 2), ["batch", "model"]))
+    layout_map["dense.*kernel"] = (None, "model")
+    with pytest.raises(ValueError, match="cuts weights along mesh axis 'model' of 2 devices"):
+        lib.set_distribution(lib.ModelParallel(layout_map=layout_map, batch_dim_name="batch"))
+    assert lib.distribution() is None
+
+
+def test_process_group_default_changes_nothing():
+    group = process_group.ProcessGroup()
+    grads = [np.ones(2)]
+    assert group.reduce_gradients(grads, None) is grads and group.batches("src") == "src"
+    assert group.begin_fit(None, 3, 5) == 3 and group.average_logs({"loss": 1.0}) == {"loss": 1.0}
+    assert group.is_chief() and group.keep_callback(object()) and group.any(True) and not group.any(False)
