@@ -317,6 +317,7 @@ class Dataset:
                 arrays, shape, value = parts[:-2], parts[-2], parts[-1]
                 longest = np.max([a.shape for a in arrays], axis=0) if arrays[0].ndim else ()
                 if shape is not None:
+                    shape = tuple(np.atleast_1d(shape).tolist()) if np.ndim(shape) == 0 or shape else ()
                     if len(shape) != arrays[0].ndim:
                         raise ValueError(f"Dataset.padded_batch: padded_shapes {tuple(shape)} does not match "
                                          f"the rank of the elements' shape {arrays[0].shape}")
@@ -542,9 +543,7 @@ def _positive(value, op, name) -> int:
 
 def _as_shapes(shapes, like):
     """``padded_shapes`` as one tuple (or None) per leaf of an element."""
-    if isinstance(like, (tuple, dict)):
-        return shapes
-    return None if shapes is None else tuple(shapes)
+    return shapes if isinstance(like, (tuple, dict)) or shapes is None else tuple(np.atleast_1d(shapes).tolist())
 
 
 def _rechunk(blocks, size):
