@@ -170,7 +170,7 @@ def expand_dims(input, axis, name=None) -> Tensor:
 
 
 def squeeze(input, axis=None, name=None) -> Tensor:
-    return ops.squeeze(input, axis)
+    return ops.squeeze(input, tuple(axis) if isinstance(axis, list) else axis)
 
 
 def tile(input, multiples, name=None) -> Tensor:
