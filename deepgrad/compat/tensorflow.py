@@ -72,6 +72,8 @@ def constant(value, dtype=None, shape=None, name=None) -> Tensor:
     a = _infer(value, dtype)
     if shape is not None:
         a = np.broadcast_to(a, shape).copy() if a.size == 1 else a.reshape(shape)
+    if a.dtype.kind in "US":  # text stays a NumPy array: the preprocessing layers read it as it is
+        return a
     return Tensor(a, dtype=a.dtype)
 
 

@@ -59,7 +59,9 @@ def _array(value, dtype=None) -> np.ndarray:
     a = np.asarray(value)
     if isinstance(value, (int, float, list)) and not isinstance(value, bool):
         a = a.astype({"f": np.float32, "i": np.int32}.get(a.dtype.kind, a.dtype), copy=False)
-    if a.dtype.kind == "O":
+    if a.dtype.kind == "O":  # a pandas column of text: TF makes it a string tensor
+        if a.size and all(isinstance(v, str) for v in a.reshape(-1)):
+            return a.astype(str)
         raise TypeError(f"tf.data: cannot make a tensor of {type(value).__name__} values (dtype object)")
     return a
 

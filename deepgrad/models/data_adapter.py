@@ -180,6 +180,25 @@ def check_feature_shapes(x, input_shapes, input_names, model_name: str) -> None:
                              f"(array shape {tuple(a.shape)})")
 
 
+def match_input_ranks(x, input_shapes, input_names):
+    """Keras's rank adjustment of a functional model's inputs: an array one axis short of an
+    input declared ``(None, ..., 1)`` gains that last axis; one with an extra last axis of 1 loses it."""
+    def adjust(a, shape):
+        if a is None or shape is None:
+            return a
+        if a.ndim == len(shape) - 1 and shape[-1] == 1:
+            return a[..., None]
+        if a.ndim == len(shape) + 1 and a.shape[-1] == 1:
+            return a[..., 0]
+        return a
+    if isinstance(x, dict):
+        by_name = dict(zip(input_names, input_shapes))
+        return {k: adjust(v, by_name.get(k)) for k, v in x.items()}
+    if isinstance(x, list):
+        return [adjust(a, shape) for a, shape in zip(x, input_shapes)]
+    return adjust(x, input_shapes[0]) if len(input_shapes) == 1 else x
+
+
 # ----------------------------------------------------------------- splits and weights
 def take(structure, index):
     if isinstance(structure, np.ndarray):  # the common case, without the structure walk
@@ -338,7 +357,11 @@ def prepare(spec: DataSpec, x, y=None, sample_weight=None, class_weight=None, ch
         if targets:
             check_finite(y, "y")
             check_labels(y, spec.output_names, spec.sparse_classes)
-        check_feature_shapes(x, spec.input_shapes, spec.input_names, spec.model_name)
+        try:
+            check_feature_shapes(x, spec.input_shapes, spec.input_names, spec.model_name)
+        except ValueError:  # only then: Keras's rank adjustment, and the error stands if it does not help
+            x = match_input_ranks(x, spec.input_shapes, spec.input_names)
+            check_feature_shapes(x, spec.input_shapes, spec.input_names, spec.model_name)
     if not check and sample_weight is not None:
         check_finite(sample_weight, "sample_weight")  # a weight of NaN would poison every update
     return x, y, with_class_weight(y, sample_weight, class_weight, _single_output_classes(spec))
@@ -496,5 +519,5 @@ def stream_batches(spec: DataSpec, x, y=None, sample_weight=None, class_weight=N
     if shuffle:
         import warnings
         warnings.warn(f"`shuffle=True` was passed, but will be ignored since the data `x` was provided as a "
-                      f"{kind}. The {kind} is expected to already be shuffled.", stacklevel=4)
+                      f"{kind}. The {kind} is expected to already be shuffled.", stacklevel=5)
     return StreamBatches(make_iterator, length, spec, steps, class_weight)
