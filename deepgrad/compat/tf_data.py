@@ -216,9 +216,11 @@ class Dataset:
         return Dataset(blocks, UNKNOWN_CARDINALITY, signature)
 
     @staticmethod
-    def zip(*datasets, name=None) -> "Dataset":
+    def zip(*args, datasets=None, name=None) -> "Dataset":
         """Elements of several datasets side by side, in their structure (a tuple or a dict)."""
-        structure = datasets[0] if len(datasets) == 1 and isinstance(datasets[0], (tuple, dict)) else datasets
+        if datasets is None:
+            datasets = args[0] if len(args) == 1 and isinstance(args[0], (tuple, dict)) else args
+        structure = datasets
         members = list(structure.values()) if isinstance(structure, dict) else list(structure)
         if not members or not all(isinstance(d, Dataset) for d in members):
             raise TypeError("Dataset.zip: expected datasets (a tuple or dict of them)")
@@ -243,7 +245,7 @@ class Dataset:
         return Dataset(blocks, card)
 
     # ------------------------------------------------------------- transformations
-    def concatenate(self, dataset) -> "Dataset":
+    def concatenate(self, dataset, name=None) -> "Dataset":
         def blocks():
             yield from self._blocks()
             yield from dataset._blocks()
@@ -251,7 +253,8 @@ class Dataset:
         card = _combine_cardinalities(cards, lambda v: INFINITE_CARDINALITY if -1 in v else sum(v))
         return self._derive(blocks, card)
 
-    def map(self, map_func, num_parallel_calls=None, deterministic=None, name=None) -> "Dataset":
+    def map(self, map_func, num_parallel_calls=None, deterministic=None, synchronous=None,
+            use_unbounded_threadpool=False, name=None) -> "Dataset":
         """``map_func`` of each element (a tuple element spread over its arguments)."""
         def blocks():
             for block in self._blocks():

@@ -49,10 +49,10 @@ def count_nonzero(input, axis=None, keepdims=False, dtype=np.int64, name=None):
     return out
 
 
-def top_k(input, k=1, sorted=True, name=None):
+def top_k(input, k=1, sorted=True, index_type=np.int32, name=None):
     """``(values, indices)`` of the ``k`` largest entries of the last axis."""
     values, indices = ops.top_k(input, k, sorted=sorted)
-    return _TopK(values, indices)
+    return _TopK(values, ops.cast(indices, index_type))
 
 
 class _TopK(tuple):
@@ -87,6 +87,11 @@ def cumsum(x, axis=0, exclusive=False, reverse=False, name=None):
 
 def _unary(op):
     return lambda x, name=None: op(x)
+
+
+def _activation(op):
+    """TF's activations name their argument ``features``."""
+    return lambda features, name=None: op(features)
 
 
 def _binary(op):
@@ -181,9 +186,11 @@ def dropout(x, rate, noise_shape=None, seed=None, name=None):
 
 
 nn = SimpleNamespace(
-    relu=_unary(ops.relu), relu6=_unary(ops.relu6), elu=_unary(ops.elu), selu=_unary(ops.selu),
-    sigmoid=_unary(ops.sigmoid), tanh=_unary(ops.tanh), softplus=_unary(ops.softplus), silu=_unary(ops.silu),
-    swish=_unary(ops.silu), softsign=_unary(ops.softsign),
+    relu=_activation(ops.relu), relu6=_activation(ops.relu6), elu=_activation(ops.elu), selu=_activation(ops.selu),
+    sigmoid=_unary(ops.sigmoid), tanh=_unary(ops.tanh), softplus=_activation(ops.softplus),
+    silu=lambda features, beta=1.0, name=None: ops.multiply(features, ops.sigmoid(ops.multiply(features, beta))),
+    swish=lambda features, beta=1.0, name=None: ops.multiply(features, ops.sigmoid(ops.multiply(features, beta))),
+    softsign=_activation(ops.softsign),
     gelu=lambda features, approximate=False, name=None: ops.gelu(features, approximate),
     leaky_relu=lambda features, alpha=0.2, name=None: ops.leaky_relu(features, alpha),
     softmax=lambda logits, axis=None, name=None: ops.softmax(logits, axis=-1 if axis is None else axis),
@@ -293,10 +300,11 @@ linalg = SimpleNamespace(
         ops.swapaxes(a, -1, -2) if transpose_a else a, ops.swapaxes(b, -1, -2) if transpose_b else b),
     matvec=lambda a, b, transpose_a=False, name=None: ops.squeeze(
         ops.matmul(ops.swapaxes(a, -1, -2) if transpose_a else a, ops.expand_dims(b, -1)), -1),
-    inv=_unary(ops.inv), det=_unary(ops.det), cholesky=_unary(ops.cholesky),
+    inv=lambda input, adjoint=False, name=None: ops.inv(ops.swapaxes(input, -1, -2) if adjoint else input),
+    det=lambda input, name=None: ops.det(input), cholesky=lambda input, name=None: ops.cholesky(input),
     solve=lambda matrix, rhs, adjoint=False, name=None: ops.solve(
         ops.swapaxes(matrix, -1, -2) if adjoint else matrix, rhs),
-    svd=svd, qr=qr, eigh=_unary(ops.eigh), norm=norm, eye=eye,
+    svd=svd, qr=qr, eigh=lambda tensor, name=None: ops.eigh(tensor), norm=norm, eye=eye,
     diag=lambda diagonal, name=None, **kw: ops.multiply(ops.expand_dims(diagonal, -1),
                                                         ops.eye(np.shape(_data(diagonal))[-1])),
     diag_part=lambda input, name=None, **kw: ops.diagonal(input, axis1=-2, axis2=-1),
