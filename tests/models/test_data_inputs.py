@@ -119,3 +119,21 @@ def test_class_weight_and_a_series_of_sample_weights_apply_to_pandas_as_to_array
     pandas, _ = _fit_weights(pd.DataFrame(x), pd.Series(y), sample_weight=pd.Series(w), class_weight=cw,
                              batch_size=8, epochs=2)
     _same_weights(arrays, pandas)
+
+
+# ----------------------------------------------------------------- input ranks
+def test_a_missing_or_extra_last_axis_of_one_is_adjusted_as_keras_does():
+    x, y = _data(40)
+    dg.utils.set_random_seed(3)
+    inputs = {"a": layers.Input(shape=(1,), name="a"), "b": layers.Input(shape=(2,), name="b")}
+    merged = layers.Concatenate()([inputs["a"], inputs["b"]])
+    model = dg.Model(inputs, layers.Dense(2, activation="softmax")(merged))
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    columns = {"a": x[:, 0:1], "b": x[:, 1:]}
+    flat = {"a": x[:, 0], "b": x[:, 1:]}                      # rank 1 for an input declared (None, 1)
+    np.testing.assert_allclose(model.predict(flat, verbose=0), model.predict(columns, verbose=0))
+    np.testing.assert_allclose(model.evaluate(flat, y, verbose=0), model.evaluate(columns, y, verbose=0))
+    extra = {"a": x[:, 0:1, None], "b": x[:, 1:]}           # an extra last axis of 1
+    np.testing.assert_allclose(model.predict(extra, verbose=0), model.predict(columns, verbose=0))
+    with pytest.raises(ValueError, match=r"input 'b' expects samples of shape \(2,\)"):
+        model.predict({"a": x[:, 0], "b": x[:, 1]}, verbose=0)  # (None, 2) cannot come from rank 1
