@@ -322,7 +322,7 @@ class Dataset:
                 arrays, shape, value = parts[:-2], parts[-2], parts[-1]
                 longest = np.max([a.shape for a in arrays], axis=0) if arrays[0].ndim else ()
                 if shape is not None:
-                    shape = tuple(np.atleast_1d(shape).tolist()) if np.ndim(shape) == 0 or shape else ()
+                    shape = (shape,) if np.ndim(shape) == 0 else tuple(shape)  # 5 means (5,), as TF reads it
                     if len(shape) != arrays[0].ndim:
                         raise ValueError(f"Dataset.padded_batch: padded_shapes {tuple(shape)} does not match "
                                          f"the rank of the elements' shape {arrays[0].shape}")
@@ -340,7 +340,7 @@ class Dataset:
             values = padding_values if padding_values is not None else _map(lambda a: None, elements[0])
             if not isinstance(values, (tuple, dict)) and isinstance(elements[0], (tuple, dict)):
                 values = _map(lambda a: padding_values, elements[0])
-            return _map_many(stack, [*elements, _as_shapes(shapes, elements[0]), values])
+            return _map_many(stack, [*elements, shapes, values])
 
         def blocks():
             elements = []
@@ -544,11 +544,6 @@ def _positive(value, op, name) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"Dataset.{op}: {name} must be a positive integer, got {value!r}")
     return int(value)
-
-
-def _as_shapes(shapes, like):
-    """``padded_shapes`` as one tuple (or None) per leaf of an element."""
-    return shapes if isinstance(like, (tuple, dict)) or shapes is None else tuple(np.atleast_1d(shapes).tolist())
 
 
 def _rechunk(blocks, size):

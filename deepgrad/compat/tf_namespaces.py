@@ -45,8 +45,7 @@ def argmin(input, axis=None, output_type=np.int64, name=None):
 
 
 def count_nonzero(input, axis=None, keepdims=False, dtype=np.int64, name=None):
-    out = ops.sum(ops.cast(ops.not_equal(input, 0), dtype), axis=axis, keepdims=keepdims)
-    return out
+    return ops.sum(ops.cast(ops.not_equal(input, 0), dtype), axis=axis, keepdims=keepdims)
 
 
 def top_k(input, k=1, sorted=True, index_type=np.int32, name=None):

@@ -421,7 +421,6 @@ def fit_batches(spec: DataSpec, x, y=None, sample_weight=None, class_weight=None
     return train, batches(spec, vx, vy, vsw, None, validation_batch_size or batch_size, False, validation_steps)
 
 
-
 # ----------------------------------------------------------------- streams of batches from other libraries
 def is_torch_dataloader(data) -> bool:
     """A ``torch.utils.data.DataLoader``, told by its class's module so torch is never imported for it."""

@@ -71,6 +71,8 @@ def test_from_generator_checks_the_output_signature():
     assert values(ds) == [(1, [1]), (2, [1, 1]), (3, [1, 1, 1])]
     assert values(ds) == values(ds)        # the generator is called afresh for every pass
     assert ds.element_spec[1].shape == (None,)
+    legacy = Dataset.from_generator(gen, output_types=(tf.int32, tf.int32), output_shapes=((), (None,)))
+    assert values(legacy) == values(ds) and next(legacy.as_numpy_iterator())[1].dtype == np.int32
     assert int(ds.cardinality()) == tf.data.UNKNOWN_CARDINALITY
     with pytest.raises(TypeError, match="len"):
         len(ds)
