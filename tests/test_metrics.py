@@ -345,3 +345,11 @@ def test_iou_per_sample_weights_cover_every_label_of_the_sample(rng):
     assert per_sample == pytest.approx(per_label, rel=1e-12) and per_sample > 0
     with pytest.raises(ValueError, match=r"sample_weight of shape \(4, 1, 1\) does not match labels of shape"):
         metrics.MeanIoU(3).update_state(y, p, np.ones(4, int))
+
+
+def test_calling_a_metric_updates_it_and_returns_the_running_result():
+    mean = metrics.Mean(name="train_loss")
+    assert mean(3.0) == 3.0 and mean(5.0) == 4.0 and mean(np.array([1.0, 1.0]), sample_weight=[1.0, 3.0]) == 2.0
+    accuracy = metrics.SparseCategoricalAccuracy()
+    assert accuracy(np.array([1, 0]), np.array([[0.1, 0.9], [0.2, 0.8]])) == 0.5
+    assert accuracy(np.array([0]), np.array([[0.9, 0.1]]), sample_weight=np.array([2.0])) == 0.75

@@ -1,13 +1,17 @@
 """The TensorFlow names that Keras programs reach through ``tf.``, mapped onto deepgrad.
 
 ``from deepgrad.compat import tensorflow as tf`` replaces ``import tensorflow as tf``:
-``tf.keras`` is deepgrad itself, and the low-level names a hand-written training loop uses
-(``tf.constant``, ``tf.Variable``, ``tf.random.normal``, ``tf.matmul``, ``tf.reduce_mean``,
-``tf.GradientTape``, ``tf.optimizers``) are deepgrad's tensors and ops.  Only what such
-programs use is here; this is not an implementation of TensorFlow.
+``tf.keras`` is deepgrad itself, ``tf.data.Dataset`` builds input pipelines on NumPy, and the
+low-level names a hand-written training loop uses (``tf.constant``, ``tf.Variable``,
+``tf.random.normal``, ``tf.matmul``, ``tf.reduce_mean``, ``tf.one_hot``, ``tf.GradientTape``,
+``tf.function``, ``tf.nn``, ``tf.math``, ``tf.linalg``) are deepgrad's tensors and ops of the
+same meaning, with TF's argument names (``name=`` is accepted and ignored). Only what such
+programs use is here; this is not an implementation of TensorFlow. ``tf.shape(x)`` is a tuple
+of ints, which indexes and passes on as TF's shape tensor does in these programs.
 """
 from __future__ import annotations
 
+import builtins
 from types import SimpleNamespace
 
 import numpy as np
@@ -16,100 +20,292 @@ import deepgrad as keras
 from .. import backend, ops
 from ..autograd import Tensor
 from ..autograd import Variable as _Variable
+from . import tf_data as data  # noqa: F401 - tf.data
 from .gradient_tape import GradientTape  # noqa: F401 - tf.GradientTape
+from .tf_data import TensorSpec  # noqa: F401 - tf.TensorSpec
+from .tf_namespaces import (argmax, argmin, count_nonzero, cumsum, linalg, math, nn, random,  # noqa: F401
+                            reduce_all, reduce_any, reduce_logsumexp, reduce_max, reduce_mean, reduce_min,
+                            reduce_prod, reduce_std, reduce_sum, reduce_variance)
 
 float16, float32, float64 = np.float16, np.float32, np.float64
-int32, int64, bool_ = np.int32, np.int64, np.bool_
+int8, int16, int32, int64, uint8 = np.int8, np.int16, np.int32, np.int64, np.uint8
+bool_, string = np.bool_, np.str_
+newaxis = None
+Tensor = Tensor
+dtypes = SimpleNamespace(float16=float16, float32=float32, float64=float64, int8=int8, int16=int16, int32=int32,
+                         int64=int64, uint8=uint8, bool=np.bool_, string=string, as_dtype=np.dtype)
 
-# Elementwise and linear algebra ops keep their names.
-abs, exp, log, sqrt, square = ops.abs, ops.exp, ops.log, ops.sqrt, ops.square
-tanh, sigmoid, maximum, minimum, where = ops.tanh, ops.sigmoid, ops.maximum, ops.minimum, ops.where
-matmul, reshape, transpose, clip_by_value = ops.matmul, ops.reshape, ops.transpose, ops.clip
+# Elementwise ops keep their names.
+abs, exp, log, sqrt, square = math.abs, math.exp, math.log, math.sqrt, math.square
+tanh, sigmoid, sign, floor, round = math.tanh, math.sigmoid, math.sign, math.floor, math.round
+add, subtract, multiply, divide, truediv, pow = math.add, math.subtract, math.multiply, math.divide, \
+    math.truediv, math.pow
+maximum, minimum, negative = math.maximum, math.minimum, math.negative
+equal, not_equal, greater, greater_equal, less, less_equal = math.equal, math.not_equal, math.greater, \
+    math.greater_equal, math.less, math.less_equal
+logical_and, logical_or, logical_not = math.logical_and, math.logical_or, math.logical_not
+einsum, tensordot, norm, eye = linalg.einsum, linalg.tensordot, linalg.norm, linalg.eye
 
 
-def _dtype(dtype):
-    return np.dtype(dtype if dtype is not None else backend.floatx())
+def function(func=None, input_signature=None, autograph=True, jit_compile=None, reduce_retracing=False,
+             experimental_compile=None, **kwargs):
+    """A no-op: ``@tf.function`` and ``@tf.function(...)`` give back the function (it runs eagerly)."""
+    if func is None:
+        return lambda f: f
+    return func
 
 
-def constant(value, dtype=None) -> Tensor:
-    """A tensor that needs no gradient (TensorFlow's ``tf.constant``)."""
+# ----------------------------------------------------------------- making tensors
+def _infer(value, dtype=None) -> np.ndarray:
+    """TF's dtype rules: Python floats float32, Python ints int32, NumPy arrays keep theirs."""
     value = value.data if isinstance(value, Tensor) else value
-    return Tensor(np.array(value, dtype=_dtype(dtype)))
+    if dtype is not None:
+        return np.array(value, dtype=np.dtype(dtype))
+    a = np.array(value)
+    if not isinstance(value, (np.ndarray, np.generic)) and a.dtype.kind in "fi":
+        a = a.astype(np.float32 if a.dtype.kind == "f" else np.int32)
+    return a
 
 
-def convert_to_tensor(value, dtype=None) -> Tensor:
-    return value if isinstance(value, Tensor) and dtype is None else constant(value, dtype)
+def constant(value, dtype=None, shape=None, name=None) -> Tensor:
+    """A tensor that needs no gradient; ``shape`` broadcasts a scalar or reshapes a value."""
+    a = _infer(value, dtype)
+    if shape is not None:
+        a = np.broadcast_to(a, shape).copy() if a.size == 1 else a.reshape(shape)
+    if a.dtype.kind in "US":  # text stays a NumPy array: the preprocessing layers read it as it is
+        return a
+    return Tensor(a, dtype=a.dtype)
 
 
-def Variable(initial_value, trainable: bool = True, name: str | None = None, dtype=None) -> _Variable:
-    """A trainable variable; ``initial_value`` may be a tensor, an array or a number."""
-    value = initial_value.data if isinstance(initial_value, Tensor) else initial_value
-    return _Variable(np.array(value, dtype=_dtype(dtype)), trainable=trainable, name=name)
+def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None) -> Tensor:
+    if isinstance(value, Tensor) and (dtype is None or np.dtype(dtype) == value.dtype):
+        return value
+    return constant(value, dtype if dtype is not None else (dtype_hint if not isinstance(value, Tensor) else None))
 
 
-def zeros(shape, dtype=None) -> Tensor:
-    return Tensor(np.zeros(shape, dtype=_dtype(dtype)))
+def Variable(initial_value, trainable: bool = True, name: str | None = None, dtype=None, **kwargs) -> _Variable:
+    """A trainable variable; ``initial_value`` may be a tensor, an array, a number or a callable."""
+    value = initial_value() if callable(initial_value) else initial_value
+    value = value.data if isinstance(value, Tensor) else value
+    return _Variable(np.array(value, dtype=np.dtype(dtype if dtype is not None else backend.floatx())),
+                     trainable=trainable, name=name)
 
 
-def ones(shape, dtype=None) -> Tensor:
-    return Tensor(np.ones(shape, dtype=_dtype(dtype)))
+def zeros(shape, dtype=np.float32, name=None) -> Tensor:
+    return Tensor(np.zeros(_dims(shape), dtype=np.dtype(dtype)), dtype=dtype)
 
 
-def _normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None) -> Tensor:
-    gen = np.random.default_rng(seed) if seed is not None else backend.rng()
-    return Tensor(gen.normal(mean, stddev, size=shape).astype(_dtype(dtype)))
+def ones(shape, dtype=np.float32, name=None) -> Tensor:
+    return Tensor(np.ones(_dims(shape), dtype=np.dtype(dtype)), dtype=dtype)
 
 
-def _uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None) -> Tensor:
-    gen = np.random.default_rng(seed) if seed is not None else backend.rng()
-    return Tensor(gen.uniform(minval, maxval, size=shape).astype(_dtype(dtype)))
+def zeros_like(input, dtype=None, name=None) -> Tensor:
+    return ops.zeros_like(input, dtype=dtype)
 
 
-random = SimpleNamespace(normal=_normal, uniform=_uniform, set_seed=lambda s: keras.utils.set_random_seed(s))
+def ones_like(input, dtype=None, name=None) -> Tensor:
+    return ops.ones_like(input, dtype=dtype)
 
 
-def reduce_mean(x, axis=None, keepdims: bool = False) -> Tensor:
-    return ops.mean(x, axis=axis, keepdims=keepdims)
+def fill(dims, value, name=None) -> Tensor:
+    a = _infer(value)
+    return Tensor(np.full(_dims(dims), a, dtype=a.dtype), dtype=a.dtype)
 
 
-def reduce_sum(x, axis=None, keepdims: bool = False) -> Tensor:
-    return ops.sum(x, axis=axis, keepdims=keepdims)
+def range(start, limit=None, delta=1, dtype=None, name=None) -> Tensor:
+    """``[start, limit)`` by ``delta``; int32 for integers, float32 if any bound is a float."""
+    if limit is None:
+        start, limit = 0, start
+    if dtype is None:
+        floating = builtins.any(isinstance(v, float) for v in (start, limit, delta))
+        dtype = np.float32 if floating else np.int32
+    return Tensor(np.arange(start, limit, delta, dtype=np.dtype(dtype)), dtype=dtype)
 
 
-def reduce_max(x, axis=None, keepdims: bool = False) -> Tensor:
-    return ops.max(x, axis=axis, keepdims=keepdims)
+def linspace(start, stop, num, name=None, axis=0) -> Tensor:
+    return ops.linspace(start, stop, num, axis=axis)
 
 
-def reduce_min(x, axis=None, keepdims: bool = False) -> Tensor:
-    return ops.min(x, axis=axis, keepdims=keepdims)
+def identity(input, name=None) -> Tensor:
+    return ops.multiply(input, 1) if isinstance(input, Tensor) and input.requires_grad else convert_to_tensor(input)
 
 
-def concat(values, axis: int) -> Tensor:
+def _dims(shape) -> tuple:
+    shape = shape.data if isinstance(shape, Tensor) else shape
+    return (int(shape),) if np.ndim(shape) == 0 else tuple(int(d) for d in shape)
+
+
+# ----------------------------------------------------------------- shapes
+def shape(input, out_type=None, name=None) -> tuple:
+    """The shape as a tuple of ints (``tf.shape(x)[0]`` is the batch size)."""
+    return tuple(np.shape(input.data if isinstance(input, Tensor) else input))
+
+
+def size(input, out_type=np.int32, name=None) -> Tensor:
+    return Tensor(np.array(np.size(input.data if isinstance(input, Tensor) else input), dtype=out_type),
+                  dtype=out_type)
+
+
+def rank(input, name=None) -> Tensor:
+    return Tensor(np.array(np.ndim(input.data if isinstance(input, Tensor) else input), dtype=np.int32),
+                  dtype=np.int32)
+
+
+def cast(x, dtype, name=None) -> Tensor:
+    return ops.cast(x, np.dtype(dtype))
+
+
+def reshape(tensor, shape, name=None) -> Tensor:
+    return ops.reshape(tensor, _dims(shape))
+
+
+def transpose(a, perm=None, conjugate=False, name=None) -> Tensor:
+    return ops.transpose(a, perm)
+
+
+def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_b=False, name=None, **kwargs):
+    return linalg.matmul(a, b, transpose_a or adjoint_a, transpose_b or adjoint_b)
+
+
+def expand_dims(input, axis, name=None) -> Tensor:
+    return ops.expand_dims(input, axis)
+
+
+def squeeze(input, axis=None, name=None) -> Tensor:
+    return ops.squeeze(input, tuple(axis) if isinstance(axis, list) else axis)
+
+
+def tile(input, multiples, name=None) -> Tensor:
+    return ops.tile(input, _dims(multiples))
+
+
+def concat(values, axis, name=None) -> Tensor:
     return ops.concatenate(values, axis=axis)
 
 
-def shape(x) -> tuple:
-    """The shape as a tuple of ints (``tf.shape(x)[0]`` is the batch size)."""
-    return tuple(np.shape(x.data if isinstance(x, Tensor) else x))
+def stack(values, axis=0, name=None) -> Tensor:
+    return ops.stack(values, axis=axis)
 
 
-def expand_dims(x, axis: int) -> Tensor:
-    return ops.expand_dims(x, axis)
+def unstack(value, num=None, axis=0, name=None) -> list:
+    return ops.unstack(value, num=num, axis=axis)
 
 
-def squeeze(x, axis=None) -> Tensor:
-    return ops.squeeze(x, axis)
+def split(value, num_or_size_splits, axis=0, num=None, name=None) -> list:
+    """Into ``n`` equal parts, or parts of the given sizes along ``axis`` (one size may be -1)."""
+    if isinstance(num_or_size_splits, (int, np.integer)):
+        return ops.split(value, int(num_or_size_splits), axis=axis)
+    sizes = list(num_or_size_splits.data if isinstance(num_or_size_splits, Tensor) else num_or_size_splits)
+    total = np.shape(value.data if isinstance(value, Tensor) else value)[axis]
+    if -1 in sizes:
+        sizes[sizes.index(-1)] = total - (builtins.sum(sizes) + 1)
+    if builtins.sum(sizes) != total:
+        raise ValueError(f"tf.split: sizes {list(num_or_size_splits)} do not add up to the {total} entries of axis "
+                         f"{axis}")
+    return ops.split(value, [int(i) for i in np.cumsum(sizes)[:-1]], axis=axis)
 
 
-math = SimpleNamespace(log=ops.log, exp=ops.exp, sqrt=ops.sqrt, square=ops.square, abs=ops.abs, tanh=ops.tanh,
-                       reduce_mean=lambda x, axis=None, keepdims=False: ops.mean(x, axis=axis, keepdims=keepdims),
-                       reduce_sum=lambda x, axis=None, keepdims=False: ops.sum(x, axis=axis, keepdims=keepdims))
+def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None, name=None) -> Tensor:
+    """``on_value`` (1) at each index, ``off_value`` (0) elsewhere; an index outside [0, depth) gives
+    a row of ``off_value``."""
+    dtype = np.dtype(dtype if dtype is not None else np.float32)
+    out = ops.one_hot(indices, depth, axis=-1 if axis is None else axis, dtype=dtype.name)
+    if on_value is not None or off_value is not None:
+        on = 1 if on_value is None else on_value
+        off = 0 if off_value is None else off_value
+        out = ops.cast(ops.add(ops.multiply(out, on - off), off), dtype)
+    return out
 
 
-nn = SimpleNamespace(relu=ops.relu, sigmoid=ops.sigmoid, tanh=ops.tanh, softmax=ops.softmax,
-                     log_softmax=ops.log_softmax, elu=ops.elu, selu=ops.selu,
-                     gelu=lambda features, approximate=False, name=None: ops.gelu(features, approximate),
-                     softplus=ops.softplus, leaky_relu=ops.leaky_relu)
+def where(condition, x=None, y=None, name=None):
+    """``x`` where ``condition`` holds, else ``y``; with neither, the int64 coordinates ``(n, rank)``
+    of the true entries."""
+    if x is None and y is None:
+        cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+        return Tensor(np.argwhere(cond).astype(np.int64), dtype=np.int64)
+    return ops.where(condition, x, y)
+
+
+def gather(params, indices, validate_indices=None, axis=None, batch_dims=0, name=None) -> Tensor:
+    """Slices of ``params`` at ``indices`` along ``axis`` (0 by default)."""
+    if batch_dims:
+        raise ValueError("tf.gather: batch_dims other than 0 is not supported; use tf.gather per row")
+    return ops.take(params, indices, axis=0 if axis is None else axis)
+
+
+def gather_nd(params, indices, batch_dims=0, name=None) -> Tensor:
+    """``params[indices[..., 0], indices[..., 1], ...]``: the last axis of ``indices`` indexes ``params``."""
+    index = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+    return convert_to_tensor(params)[tuple(np.moveaxis(index, -1, 0))]
+
+
+def boolean_mask(tensor, mask, axis=None, name=None) -> Tensor:
+    """The entries (or rows, for a mask of fewer dimensions) where ``mask`` is true."""
+    keep = np.asarray(mask.data if isinstance(mask, Tensor) else mask, dtype=bool)
+    start = 0 if axis is None else axis
+    coords = np.nonzero(keep)
+    return convert_to_tensor(tensor)[(slice(None),) * start + coords]
+
+
+def pad(tensor, paddings, mode="CONSTANT", constant_values=0, name=None) -> Tensor:
+    return ops.pad(tensor, np.asarray(paddings).tolist(), mode=mode.lower(), constant_values=constant_values)
+
+
+def reverse(tensor, axis, name=None) -> Tensor:
+    return ops.flip(tensor, tuple(axis))
+
+
+def roll(input, shift, axis, name=None) -> Tensor:
+    return ops.roll(input, shift, axis)
+
+
+def sort(values, axis=-1, direction="ASCENDING", name=None) -> Tensor:
+    out = ops.sort(values, axis=axis)
+    return ops.flip(out, axis) if direction == "DESCENDING" else out
+
+
+def argsort(values, axis=-1, direction="ASCENDING", stable=False, name=None) -> Tensor:
+    order = ops.argsort(ops.negative(values) if direction == "DESCENDING" else values, axis=axis)
+    return ops.cast(order, np.int32)
+
+
+def clip_by_value(t, clip_value_min, clip_value_max, name=None) -> Tensor:
+    return ops.clip(t, clip_value_min, clip_value_max)
+
+
+def clip_by_norm(t, clip_norm, axes=None, name=None) -> Tensor:
+    """t * clip_norm / max(||t||_2, clip_norm)."""
+    l2 = ops.sqrt(ops.sum(ops.square(t), axis=axes, keepdims=True))
+    return ops.divide(ops.multiply(t, clip_norm), ops.maximum(l2, clip_norm))
+
+
+def global_norm(t_list, name=None) -> Tensor:
+    return ops.sqrt(builtins.sum(ops.sum(ops.square(t)) for t in t_list if t is not None))
+
+
+def clip_by_global_norm(t_list, clip_norm, use_norm=None, name=None):
+    """``([t * clip_norm / max(global_norm, clip_norm)], global_norm)``; None entries stay None."""
+    norm_value = global_norm(t_list) if use_norm is None else convert_to_tensor(use_norm)
+    scale = ops.divide(clip_norm, ops.maximum(norm_value, clip_norm))
+    return [None if t is None else ops.multiply(t, scale) for t in t_list], norm_value
+
+
+def stop_gradient(input, name=None) -> Tensor:
+    return ops.stop_gradient(input)
+
+
+def is_tensor(x) -> bool:
+    return isinstance(x, Tensor)
+
+
+def print(*inputs, output_stream=None, summarize=None, sep=" ", end="\n", name=None) -> None:
+    """Prints the values of tensors (and anything else) as TF's eager ``tf.print`` does."""
+    builtins.print(*(x.numpy() if isinstance(x, Tensor) else x for x in inputs), sep=sep, end=end)
+
+
+config = SimpleNamespace(list_physical_devices=lambda device_type=None: [],
+                         run_functions_eagerly=lambda run_eagerly: None,
+                         experimental=SimpleNamespace(set_memory_growth=lambda device, enable: None))
 
 
 def __getattr__(name: str):
@@ -117,7 +313,12 @@ def __getattr__(name: str):
     # imports without them.
     if name == "optimizers":
         return keras.optimizers
+    if name == "losses":
+        return keras.losses
     if name == "keras":  # ``from tensorflow import keras``
         return keras
     raise AttributeError(f"deepgrad.compat.tensorflow has no {name!r}: only the TensorFlow names "
                          f"that Keras programs use are mapped; use deepgrad's own API for the rest")
+
+
+globals()["bool"] = np.bool_  # tf.bool, set last so this module's code never sees the name

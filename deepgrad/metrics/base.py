@@ -81,9 +81,10 @@ class Metric:
     def reset_state(self) -> None:  # pragma: no cover - interface
         raise NotImplementedError(f"{type(self).__name__} must implement reset_state")
 
-    def __call__(self, y_true, y_pred, sample_weight=None):
-        """Update with one batch and return the running result (as Keras's ``metric(...)``)."""
-        self.update_state(y_true, y_pred, sample_weight=sample_weight)
+    def __call__(self, *args, **kwargs):
+        """Update with one batch and return the running result (as Keras's ``metric(...)``):
+        ``(y_true, y_pred[, sample_weight])``, or ``(values)`` for a ``Mean``."""
+        self.update_state(*args, **kwargs)
         return self.result()
 
     def get_config(self) -> dict:

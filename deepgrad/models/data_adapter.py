@@ -180,6 +180,25 @@ def check_feature_shapes(x, input_shapes, input_names, model_name: str) -> None:
                              f"(array shape {tuple(a.shape)})")
 
 
+def match_input_ranks(x, input_shapes, input_names):
+    """Keras's rank adjustment of a functional model's inputs: an array one axis short of an
+    input declared ``(None, ..., 1)`` gains that last axis; one with an extra last axis of 1 loses it."""
+    def adjust(a, shape):
+        if a is None or shape is None:
+            return a
+        if a.ndim == len(shape) - 1 and shape[-1] == 1:
+            return a[..., None]
+        if a.ndim == len(shape) + 1 and a.shape[-1] == 1:
+            return a[..., 0]
+        return a
+    if isinstance(x, dict):
+        by_name = dict(zip(input_names, input_shapes))
+        return {k: adjust(v, by_name.get(k)) for k, v in x.items()}
+    if isinstance(x, list):
+        return [adjust(a, shape) for a, shape in zip(x, input_shapes)]
+    return adjust(x, input_shapes[0]) if len(input_shapes) == 1 else x
+
+
 # ----------------------------------------------------------------- splits and weights
 def take(structure, index):
     if isinstance(structure, np.ndarray):  # the common case, without the structure walk
@@ -338,7 +357,11 @@ def prepare(spec: DataSpec, x, y=None, sample_weight=None, class_weight=None, ch
         if targets:
             check_finite(y, "y")
             check_labels(y, spec.output_names, spec.sparse_classes)
-        check_feature_shapes(x, spec.input_shapes, spec.input_names, spec.model_name)
+        try:
+            check_feature_shapes(x, spec.input_shapes, spec.input_names, spec.model_name)
+        except ValueError:  # only then: Keras's rank adjustment, and the error stands if it does not help
+            x = match_input_ranks(x, spec.input_shapes, spec.input_names)
+            check_feature_shapes(x, spec.input_shapes, spec.input_names, spec.model_name)
     if not check and sample_weight is not None:
         check_finite(sample_weight, "sample_weight")  # a weight of NaN would poison every update
     return x, y, with_class_weight(y, sample_weight, class_weight, _single_output_classes(spec))
@@ -350,6 +373,8 @@ def batches(spec: DataSpec, x, y=None, sample_weight=None, class_weight=None, ba
     data already split: arrays prepared once, or an iterable of batches prepared as they come."""
     check_positive_int(batch_size, "batch_size")
     check_positive_int(steps, "steps")
+    if (stream := stream_batches(spec, x, y, sample_weight, class_weight, shuffle, steps)) is not None:
+        return stream
     if is_batch_iterable(x):
         if y is not None:
             raise ValueError("When x is a generator or a dataset of batches, y must be None "
@@ -377,7 +402,8 @@ def fit_batches(spec: DataSpec, x, y=None, sample_weight=None, class_weight=None
         raise ValueError(f"validation_split must be a number in [0, 1), got {validation_split!r}")
     if validation_split and validation_data is None:
         if is_batch_iterable(x):
-            raise ValueError("validation_split is only supported for array inputs, not generators")
+            raise ValueError("Argument `validation_split` is only supported for tensors or NumPy arrays, not "
+                             f"for generators or datasets of batches; got {type(x).__name__}")
         arrays = prepare(spec, x, y, sample_weight)
         (x, y, sample_weight), (vx, vy, vsw) = train_validation_split(arrays, validation_split)
         sample_weight = with_class_weight(y, sample_weight, class_weight, _single_output_classes(spec))
@@ -387,8 +413,110 @@ def fit_batches(spec: DataSpec, x, y=None, sample_weight=None, class_weight=None
     train = batches(spec, x, y, sample_weight, class_weight, batch_size, shuffle, steps_per_epoch)
     if validation_data is None:
         return train, None
+    if (stream := stream_batches(spec, validation_data, steps=validation_steps)) is not None:
+        return train, stream
     if is_batch_iterable(validation_data):
         return train, IterableBatches(validation_data, spec, validation_steps)
     vx, vy, vsw = unpack_batch(tuple(validation_data))
     return train, batches(spec, vx, vy, vsw, None, validation_batch_size or batch_size, False, validation_steps)
 
+
+# ----------------------------------------------------------------- streams of batches from other libraries
+def is_torch_dataloader(data) -> bool:
+    """A ``torch.utils.data.DataLoader``, told by its class's module so torch is never imported for it."""
+    return any(c.__name__ == "DataLoader" and c.__module__.startswith("torch.utils.data") for c in type(data).__mro__)
+
+
+def is_tf_dataset(data) -> bool:
+    """A ``tf.data.Dataset`` or ``deepgrad.compat.tensorflow.data.Dataset``: both have these two methods."""
+    return hasattr(data, "as_numpy_iterator") and hasattr(data, "cardinality")
+
+
+def _unsupported_arg(arg: str, description: str, kind: str):
+    return ValueError(f"When providing `x` as a {kind}, `{arg}` should not be passed. "
+                      f"Instead, {description} should be included as part of the {kind}.")
+
+
+def _torch_to_numpy(batch):
+    """A collated batch (tensors in a list, tuple or dict) as ndarrays; the outer list becomes a tuple."""
+    if isinstance(batch, dict):
+        return {k: _torch_to_numpy(v) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return tuple(_torch_to_numpy(v) for v in batch)
+    return batch.detach().cpu().numpy() if hasattr(batch, "detach") else np.asarray(batch)
+
+
+_END = object()
+
+
+class StreamBatches(IterableBatches):
+    """Batches of a torch ``DataLoader`` or a tf.data dataset, read afresh each epoch; with
+    ``steps``, an epoch goes on where the last one stopped, and the data starts again once it
+    runs out (Keras's epoch iterator)."""
+
+    def __init__(self, make_iterator, length, spec: DataSpec, steps=None, class_weight=None):
+        super().__init__(None, spec, steps, class_weight)
+        self.indexable = False
+        self._make_iterator, self._length = make_iterator, length
+        self._iterator = None
+
+    @property
+    def num_batches(self) -> int | None:
+        return self.steps if self.steps is not None else self._length
+
+    def _raw(self):
+        if self.steps is None:
+            yield from self._make_iterator()
+            return
+        for i in range(self.steps):
+            batch = _END if self._iterator is None else next(self._iterator, _END)
+            if batch is _END:
+                if self._iterator is not None and i > 0:  # ran out mid-epoch: this epoch ends short
+                    self._iterator = None
+                    return
+                self._iterator = iter(self._make_iterator())
+                batch = next(self._iterator, _END)
+                if batch is _END:
+                    self._iterator = None
+                    return
+            yield batch
+
+
+def stream_batches(spec: DataSpec, x, y=None, sample_weight=None, class_weight=None, shuffle=False, steps=None):
+    """The batch source of a torch ``DataLoader`` or a tf.data dataset, or None for other data.
+
+    As in Keras: the stream carries the targets and weights (``y`` and ``sample_weight`` are
+    refused), ``shuffle`` is ignored with a warning, a DataLoader refuses ``class_weight``, and
+    an infinite dataset needs ``steps``.
+    """
+    if x is None or isinstance(x, (np.ndarray, list, tuple, dict)):
+        return None
+    if is_torch_dataloader(x):
+        kind = "torch DataLoader"
+        if class_weight is not None:
+            raise ValueError("Argument `class_weight` is not supported for torch DataLoader inputs: have the "
+                             "dataset's `__getitem__` return (input, label, sample_weight) instead. "
+                             f"Received: class_weight={class_weight}")
+        length = len(x) if hasattr(x.dataset, "__len__") else None
+
+        def make_iterator():
+            return (_torch_to_numpy(batch) for batch in x)
+    elif is_tf_dataset(x):
+        kind = "tf.data.Dataset"
+        cardinality = int(x.cardinality())
+        if cardinality == -1 and steps is None:  # tf.data.INFINITE_CARDINALITY
+            raise ValueError("The dataset is infinite (it repeats without end): pass `steps_per_epoch` to fit "
+                             "(`steps` to evaluate and predict) to say how many batches make an epoch")
+        length = cardinality if cardinality >= 0 else None
+        make_iterator = x.as_numpy_iterator
+    else:
+        return None
+    if y is not None:
+        raise _unsupported_arg("y", "the targets", kind)
+    if sample_weight is not None:
+        raise _unsupported_arg("sample_weights", "the sample weights", kind)
+    if shuffle:
+        import warnings
+        warnings.warn(f"`shuffle=True` was passed, but will be ignored since the data `x` was provided as a "
+                      f"{kind}. The {kind} is expected to already be shuffled.", stacklevel=5)
+    return StreamBatches(make_iterator, length, spec, steps, class_weight)

@@ -9,13 +9,11 @@ preprocessor's number of values; ``crosses`` hash pairs of features together
 name) concatenated into one float32 array (``output_mode="concat"``) or a dict.
 
 Keras runs the preprocessing in TensorFlow; here it runs eagerly on NumPy arrays.
-``get_encoded_features()`` gives symbolic inputs shaped like the encoded output, for a model
-trained on ``feature_space(data)``; a model from the raw inputs through the FeatureSpace in one
-graph is not supported (``get_inputs`` returns the raw inputs for reference).
+``get_encoded_features()`` gives the encoding as a graph from the raw inputs (``get_inputs()``),
+as Keras does: a model from it to the predictions trains on ``feature_space(data)``, and a model
+from ``get_inputs()`` to the same predictions takes raw data.
 """
 from __future__ import annotations
-
-import builtins
 
 import numpy as np
 
@@ -39,8 +37,11 @@ def _numpy(x) -> np.ndarray:
 class Identity(layers.Layer):
     """The preprocessor of a plain "float" feature: the values as float32."""
 
-    def __call__(self, inputs, *args, **kwargs):
-        return np.asarray(_numpy(inputs), dtype="float32")
+    def call(self, inputs):
+        return inputs  # the layer's float32 dtype casts the values on the way in
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
 
 
 class Cross:
@@ -323,25 +324,24 @@ class FeatureSpace(layers.Layer):
                             for key, feature in self.features.items()}
         return self._inputs
 
-    def _width(self, key) -> int:
-        if key in self.one_hot_encoders:
-            return int(self.one_hot_encoders[key].num_tokens)
-        preprocessor = self.preprocessors.get(key)
-        if isinstance(preprocessor, layers.Normalization):
-            return int(np.size(getattr(preprocessor, "mean", np.zeros(1)))) or 1
-        return 1
-
     def get_encoded_features(self):
-        """Symbolic inputs shaped like ``self(data)``: one ``Input((width,))`` ("concat") or one
-        per feature ("dict"), for a model trained on the encoded data."""
+        """The encoded features as a graph from ``get_inputs()``: the preprocessors, crossers and
+        one-hot encoders called on the raw inputs, then concatenated ("concat", one tensor) or
+        one tensor per feature ("dict"), in the order of ``self(data)``."""
         self._check_if_adapted()
         if self.encoded_features is None:
-            widths = {key: self._width(key) for key in self._names()}
+            inputs = self.get_inputs()
+            preprocessed = {key: self.preprocessors[key](inputs[key]) for key in self.features}
+            features = dict(preprocessed)
+            for cross in self.crosses:
+                features[cross.name] = self.crossers[cross.name]([preprocessed[k] for k in cross.feature_names])
+            for key, encoder in self.one_hot_encoders.items():
+                features[key] = encoder(features[key])
+            ordered = [features[key] for key in self._names()]
             if self.output_mode == "concat":
-                self.encoded_features = layers.Input(shape=(builtins.sum(widths.values()),), name="encoded_features")
+                self.encoded_features = ordered[0] if len(ordered) == 1 else layers.Concatenate(axis=-1)(ordered)
             else:
-                self.encoded_features = {key: layers.Input(shape=(width,), name=f"encoded_{key}")
-                                         for key, width in widths.items()}
+                self.encoded_features = dict(zip(self._names(), ordered))
         return self.encoded_features
 
     # ----------------------------------------------------------------- config

@@ -98,3 +98,42 @@ def test_adapt_takes_batches_and_feeds_a_model(data):
     model.compile(optimizer=dg.optimizers.Adam(0.05), loss="binary_crossentropy", metrics=["accuracy"])
     model.fit(x, y, epochs=30, batch_size=20, verbose=0)
     assert model.evaluate(x, y, verbose=0)[1] > 0.9
+
+
+def test_encoded_features_are_a_graph_from_the_raw_inputs(data):
+    space = FeatureSpace(features={"age": "float_discretized", "city": "string_categorical", "code": "integer_categorical",
+                                   "score": "float_normalized", "plain": "float"},
+                         crosses=[("city", "code")], crossing_dim=8, num_discretization_bins=4)
+    space.adapt(data)
+    encoded = space.get_encoded_features()
+    assert encoded is space.get_encoded_features() and encoded.shape == (None, 4 + 4 + 5 + 1 + 1 + 8)
+    # the graph from the raw inputs computes exactly what calling the FeatureSpace computes
+    raw = dg.Model(space.get_inputs(), encoded)
+    np.testing.assert_allclose(raw.predict(data, verbose=0), space(data), rtol=1e-5, atol=1e-6)
+    # a model trained on the encoded data, and the same layers served on raw data
+    dg.utils.set_random_seed(0)
+    hidden = dg.layers.Dense(8, activation="relu")(encoded)
+    predictions = dg.layers.Dense(1, activation="sigmoid")(hidden)
+    training_model = dg.Model(inputs=encoded, outputs=predictions)
+    training_model.compile(optimizer=dg.optimizers.Adam(0.05), loss="binary_crossentropy", metrics=["accuracy"])
+    inference_model = dg.Model(inputs=space.get_inputs(), outputs=predictions)
+    y = ((data["score"] > 3) & (data["city"] != "oslo")).astype("float32")
+    x = space(data)
+    before = training_model.evaluate(x, y, verbose=0)[0]
+    training_model.fit(x, y, epochs=30, batch_size=20, verbose=0)
+    loss, accuracy = training_model.evaluate(x, y, verbose=0)
+    assert loss < before and accuracy > 0.9
+    np.testing.assert_allclose(inference_model.predict(data, verbose=0), training_model.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_encoded_features_as_a_dict():
+    space = FeatureSpace(features={"a": "float", "b": FeatureSpace.integer_categorical(num_oov_indices=0)},
+                         output_mode="dict")
+    columns = {"a": np.array([0.5, 1.5, 2.5], "float32"), "b": np.array([3, 1, 3])}
+    space.adapt(columns)
+    encoded = space.get_encoded_features()
+    assert sorted(encoded) == ["a", "b"] and encoded["b"].shape == (None, 2)
+    out = dg.Model(space.get_inputs(), encoded).predict(columns, verbose=0)
+    np.testing.assert_allclose(out["a"], space(columns)["a"])
+    np.testing.assert_allclose(out["b"], space(columns)["b"])

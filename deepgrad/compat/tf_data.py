@@ -1,0 +1,583 @@
+"""``tf.data.Dataset`` on NumPy: the input pipelines TensorFlow programs build, element for
+element as TensorFlow gives them.
+
+An element is a structure (a tuple, a dict, or one array) of NumPy arrays. Inside, a dataset
+is a function that starts a fresh pass over its data and yields *blocks*: structures of arrays
+sharing a first dimension, ``k`` elements at once. Slicing, shuffling, batching, repeating and
+filtering work on whole blocks with NumPy indexing; only ``map``, ``filter``'s predicate,
+``padded_batch`` and ``from_generator`` go through Python once per element, as TensorFlow
+calls a Python function once per element. ``fit``/``evaluate``/``predict`` read a dataset
+through ``as_numpy_iterator`` (each element a batch ``x``, ``(x, y)`` or ``(x, y, sample_weight)``).
+"""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+
+from .. import backend
+from ..autograd import Tensor
+
+AUTOTUNE = -1
+INFINITE_CARDINALITY = -1
+UNKNOWN_CARDINALITY = -2
+
+
+# ----------------------------------------------------------------- structures of arrays
+def _map(fn, s):
+    if isinstance(s, dict):
+        return {k: _map(fn, v) for k, v in s.items()}
+    if isinstance(s, tuple):
+        return tuple(_map(fn, v) for v in s)
+    return fn(s)
+
+
+def _leaves(s) -> list:
+    if isinstance(s, dict):
+        return [a for v in s.values() for a in _leaves(v)]
+    if isinstance(s, tuple):
+        return [a for v in s for a in _leaves(v)]
+    return [s]
+
+
+def _map_many(fn, structures):
+    """``fn`` of the matching leaves of several structures of the same shape."""
+    first = structures[0]
+    if isinstance(first, dict):
+        return {k: _map_many(fn, [s[k] for s in structures]) for k in first}
+    if isinstance(first, tuple):
+        return tuple(_map_many(fn, [s[i] for s in structures]) for i in range(len(first)))
+    return fn(structures)
+
+
+def _array(value, dtype=None) -> np.ndarray:
+    """One component as an ndarray; Python floats and ints become float32 and int32, as in TF."""
+    if isinstance(value, Tensor):
+        value = value.data
+    if dtype is not None:
+        return np.asarray(value, dtype=np.dtype(dtype))
+    a = np.asarray(value)
+    if isinstance(value, (int, float, list)) and not isinstance(value, bool):
+        a = a.astype({"f": np.float32, "i": np.int32}.get(a.dtype.kind, a.dtype), copy=False)
+    if a.dtype.kind == "O":  # a pandas column of text: TF makes it a string tensor
+        if a.size and all(isinstance(v, str) for v in a.reshape(-1)):
+            return a.astype(str)
+        raise TypeError(f"tf.data: cannot make a tensor of {type(value).__name__} values (dtype object)")
+    return a
+
+
+def _structure(value):
+    """A user's value as an element: tuples and dicts are structures, anything else (a list too,
+    as TF reads it) one array."""
+    if isinstance(value, dict):
+        return {k: _structure(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return tuple(_structure(v) for v in value)
+    return _array(value)
+
+
+def _rows(block, start, stop):
+    return _map(lambda a: a[start:stop], block)
+
+
+def _size(block) -> int:
+    return len(_leaves(block)[0])
+
+
+def _concat(pieces):
+    if len(pieces) == 1:
+        return pieces[0]
+    try:
+        return _map_many(np.concatenate, pieces)
+    except ValueError as e:
+        raise ValueError(f"Dataset.batch: elements of different shapes cannot be stacked into one batch ({e}); "
+                         "use padded_batch to pad them to a common shape") from None
+
+
+def _tensors(element):
+    """An element as the user's function sees it: numeric components as deepgrad Tensors."""
+    return _map(lambda a: Tensor(a, dtype=a.dtype) if a.dtype.kind in "fiub" else a, element)
+
+
+def _call(fn, element):
+    """TF's calling convention: a tuple element is spread over the arguments."""
+    args = _tensors(element)
+    return fn(*args) if isinstance(args, tuple) else fn(args)
+
+
+def _combine_cardinalities(values, op):
+    if UNKNOWN_CARDINALITY in values:
+        return UNKNOWN_CARDINALITY
+    return op(values)
+
+
+class TensorSpec:
+    """The shape and dtype of one component (``None`` for a dimension that varies)."""
+
+    def __init__(self, shape, dtype=np.float32, name=None):
+        self.shape = None if shape is None else tuple(None if d is None or d == -1 else int(d) for d in shape)
+        self.dtype = np.dtype(dtype)
+        self.name = name
+
+    def __eq__(self, other):
+        return isinstance(other, TensorSpec) and (self.shape, self.dtype) == (other.shape, other.dtype)
+
+    def __hash__(self):
+        return hash((self.shape, self.dtype))
+
+    def __repr__(self):
+        return f"TensorSpec(shape={self.shape}, dtype={self.dtype.name}, name={self.name!r})"
+
+    def is_compatible_with(self, array) -> bool:
+        a = np.asarray(array)
+        return self.shape is None or (a.ndim == len(self.shape)
+                                      and all(d is None or d == n for d, n in zip(self.shape, a.shape)))
+
+
+# ----------------------------------------------------------------- the dataset
+class Dataset:
+    """A sequence of elements, read afresh on every pass (every epoch, every ``for`` loop)."""
+
+    def __init__(self, blocks, cardinality: int, spec=None):
+        self._blocks = blocks           # () -> an iterator of blocks
+        self._cardinality = int(cardinality)
+        self._spec = spec               # the element_spec when known without reading the data
+        self._batch_varies = False      # batched without drop_remainder: the batch dimension is None
+
+    def _derive(self, blocks, cardinality, same_elements=False) -> "Dataset":
+        """A dataset read through ``blocks``; ``same_elements`` when its elements are shaped as these."""
+        out = Dataset(blocks, cardinality)
+        if same_elements:
+            out._spec, out._batch_varies = self._spec, self._batch_varies
+        return out
+
+    # ------------------------------------------------------------- sources
+    @staticmethod
+    def from_tensor_slices(tensors, name=None) -> "Dataset":
+        """One element per row of the first dimension, the structure kept (a list is one array)."""
+        block = _structure(tensors)
+        leaves = _leaves(block)
+        if any(a.ndim == 0 for a in leaves):
+            raise ValueError("Dataset.from_tensor_slices: every component needs at least one dimension to slice, "
+                             f"got shapes {[a.shape for a in leaves]}")
+        sizes = {a.shape[0] for a in leaves}
+        if len(sizes) != 1:
+            raise ValueError("Dataset.from_tensor_slices: all components must have the same size in their first "
+                             f"dimension, got shapes {[a.shape for a in leaves]}")
+        n = sizes.pop()
+        return Dataset(lambda: iter([block] if n else []), n)
+
+    @staticmethod
+    def from_tensors(tensors, name=None) -> "Dataset":
+        """One element: the whole value."""
+        block = _map(lambda a: a[None], _structure(tensors))
+        return Dataset(lambda: iter([block]), 1)
+
+    @staticmethod
+    def range(*args, dtype=np.int64, name=None) -> "Dataset":
+        """``range(stop)``, ``range(start, stop)`` or ``range(start, stop, step)`` as int64 scalars."""
+        values = np.arange(*args, dtype=np.dtype(dtype))
+        return Dataset(lambda: iter([values] if len(values) else []), len(values))
+
+    @staticmethod
+    def from_generator(generator, output_types=None, output_shapes=None, args=None, output_signature=None,
+                       name=None) -> "Dataset":
+        """The elements a fresh call ``generator(*args)`` yields, checked against ``output_signature``."""
+        if not callable(generator):
+            raise TypeError("Dataset.from_generator: `generator` must be a Python callable that returns an "
+                            f"iterator, got {type(generator).__name__}")
+        if output_signature is None:
+            if output_types is None:
+                raise TypeError("Dataset.from_generator: pass output_signature (or output_types)")
+            shapes = output_shapes if output_shapes is not None else _map(lambda t: None, output_types)
+            output_signature = _map_many(lambda pair: TensorSpec(pair[1], pair[0]), [output_types, shapes]) \
+                if isinstance(output_types, (tuple, dict)) else TensorSpec(shapes, output_types)
+        signature = output_signature
+
+        def element(value):
+            value = tuple(value) if isinstance(signature, tuple) and isinstance(value, list) else value
+
+            def conform(pair):
+                spec, component = pair
+                a = _array(component, spec.dtype)
+                if not spec.is_compatible_with(a):
+                    raise ValueError(f"Dataset.from_generator: the generator yielded an element of shape {a.shape} "
+                                     f"where the output_signature expects {spec.shape}")
+                return a[None]
+            try:
+                return _map_many(conform, [signature, value])
+            except (KeyError, IndexError, TypeError) as e:
+                raise TypeError("Dataset.from_generator: the generator's element does not match the structure "
+                                f"of output_signature {signature!r} ({e})") from None
+
+        def blocks():
+            for value in generator(*(args or ())):
+                yield element(value)
+        return Dataset(blocks, UNKNOWN_CARDINALITY, signature)
+
+    @staticmethod
+    def zip(*args, datasets=None, name=None) -> "Dataset":
+        """Elements of several datasets side by side, in their structure (a tuple or a dict)."""
+        if datasets is None:
+            datasets = args[0] if len(args) == 1 and isinstance(args[0], (tuple, dict)) else args
+        structure = datasets
+        members = list(structure.values()) if isinstance(structure, dict) else list(structure)
+        if not members or not all(isinstance(d, Dataset) for d in members):
+            raise TypeError("Dataset.zip: expected datasets (a tuple or dict of them)")
+        keys = list(structure) if isinstance(structure, dict) else None
+
+        def blocks():
+            iterators = [d._blocks() for d in members]
+            pending = [None] * len(members)
+            while True:
+                for i, it in enumerate(iterators):
+                    while pending[i] is None or _size(pending[i]) == 0:
+                        pending[i] = next(it, None)
+                        if pending[i] is None:
+                            return
+                k = min(_size(p) for p in pending)
+                parts = [_rows(p, 0, k) for p in pending]
+                pending = [_rows(p, k, _size(p)) for p in pending]
+                yield dict(zip(keys, parts)) if keys else tuple(parts)
+        finite = [d._cardinality for d in members if d._cardinality >= 0]
+        cards = [d._cardinality for d in members]
+        card = min(finite) if finite else _combine_cardinalities(cards, lambda v: INFINITE_CARDINALITY)
+        return Dataset(blocks, card)
+
+    # ------------------------------------------------------------- transformations
+    def concatenate(self, dataset, name=None) -> "Dataset":
+        def blocks():
+            yield from self._blocks()
+            yield from dataset._blocks()
+        cards = [self._cardinality, dataset._cardinality]
+        card = _combine_cardinalities(cards, lambda v: INFINITE_CARDINALITY if -1 in v else sum(v))
+        return self._derive(blocks, card)
+
+    def map(self, map_func, num_parallel_calls=None, deterministic=None, synchronous=None,
+            use_unbounded_threadpool=False, name=None) -> "Dataset":
+        """``map_func`` of each element (a tuple element spread over its arguments)."""
+        def blocks():
+            for block in self._blocks():
+                for i in range(_size(block)):
+                    out = _call(map_func, _map(lambda a: a[i], block))
+                    yield _map(lambda a: a[None], _structure(out))
+        return self._derive(blocks, self._cardinality)
+
+    def filter(self, predicate, name=None) -> "Dataset":
+        """The elements for which ``predicate`` is true (a scalar bool)."""
+        def keep(element):
+            value = np.asarray(_array(_call(predicate, element)))
+            if value.shape != () or value.dtype != np.bool_:
+                raise ValueError(f"Dataset.filter: the predicate must return a scalar bool, got dtype "
+                                 f"{value.dtype} and shape {value.shape}")
+            return bool(value)
+
+        def blocks():
+            for block in self._blocks():
+                mask = np.array([keep(_map(lambda a: a[i], block)) for i in range(_size(block))], dtype=bool)
+                if mask.any():
+                    yield _map(lambda a: a[mask], block)
+        return self._derive(blocks, UNKNOWN_CARDINALITY, same_elements=True)
+
+    def batch(self, batch_size, drop_remainder=False, num_parallel_calls=None, deterministic=None,
+              name=None) -> "Dataset":
+        """Consecutive elements stacked ``batch_size`` at a time (the last batch may be smaller)."""
+        batch_size = _positive(batch_size, "batch", "batch_size")
+
+        def blocks():
+            pieces, count = [], 0
+            for block in self._blocks():
+                start, k = 0, _size(block)
+                while start < k:
+                    stop = min(k, start + batch_size - count)
+                    pieces.append(_rows(block, start, stop))
+                    count += stop - start
+                    start = stop
+                    if count == batch_size:
+                        yield _map(lambda a: a[None], _concat(pieces))
+                        pieces, count = [], 0
+            if count and not drop_remainder:
+                yield _map(lambda a: a[None], _concat(pieces))
+        return self._batched(blocks, batch_size, drop_remainder)
+
+    def _batched(self, blocks, batch_size, drop_remainder) -> "Dataset":
+        out = self._derive(blocks, self._batched_cardinality(batch_size, drop_remainder))
+        out._batch_varies = not drop_remainder
+        return out
+
+    def _batched_cardinality(self, batch_size, drop_remainder):
+        n = self._cardinality
+        if n < 0:
+            return n
+        return n // batch_size if drop_remainder else -(-n // batch_size)
+
+    def padded_batch(self, batch_size, padded_shapes=None, padding_values=None, drop_remainder=False,
+                     name=None) -> "Dataset":
+        """Batches of elements padded at the end of each dimension to the longest in the batch,
+        or to ``padded_shapes`` (``None`` or -1 for "the longest"), with ``padding_values`` (0)."""
+        batch_size = _positive(batch_size, "padded_batch", "batch_size")
+
+        def pad(elements):
+            def stack(parts):
+                arrays, shape, value = parts[:-2], parts[-2], parts[-1]
+                longest = np.max([a.shape for a in arrays], axis=0) if arrays[0].ndim else ()
+                if shape is not None:
+                    shape = (shape,) if np.ndim(shape) == 0 else tuple(shape)  # 5 means (5,), as TF reads it
+                    if len(shape) != arrays[0].ndim:
+                        raise ValueError(f"Dataset.padded_batch: padded_shapes {tuple(shape)} does not match "
+                                         f"the rank of the elements' shape {arrays[0].shape}")
+                    for d, (want, got) in enumerate(zip(shape, longest)):
+                        if want is not None and want != -1 and want < got:
+                            raise ValueError(f"Dataset.padded_batch: an element of size {got} in dimension {d} "
+                                             f"does not fit padded_shapes {tuple(shape)}")
+                    longest = [got if want is None or want == -1 else want for want, got in zip(shape, longest)]
+                fill = value if value is not None else ("" if arrays[0].dtype.kind in "US" else 0)
+                out = np.full((len(arrays), *longest), fill, dtype=arrays[0].dtype)
+                for i, a in enumerate(arrays):  # each element into its corner of the padded batch
+                    out[(i, *(slice(0, n) for n in a.shape))] = a
+                return out[None]
+            shapes = padded_shapes if padded_shapes is not None else _map(lambda a: None, elements[0])
+            values = padding_values if padding_values is not None else _map(lambda a: None, elements[0])
+            if not isinstance(values, (tuple, dict)) and isinstance(elements[0], (tuple, dict)):
+                values = _map(lambda a: padding_values, elements[0])
+            return _map_many(stack, [*elements, shapes, values])
+
+        def blocks():
+            elements = []
+            for block in self._blocks():
+                for i in range(_size(block)):
+                    elements.append(_map(lambda a: a[i], block))
+                    if len(elements) == batch_size:
+                        yield pad(elements)
+                        elements = []
+            if elements and not drop_remainder:
+                yield pad(elements)
+        return self._batched(blocks, batch_size, drop_remainder)
+
+    def unbatch(self, name=None) -> "Dataset":
+        """The rows of each element's batch as elements."""
+        def blocks():
+            for block in self._blocks():
+                for i in range(_size(block)):
+                    yield _map(lambda a: a[i], block)
+        return self._derive(blocks, UNKNOWN_CARDINALITY)
+
+    def rebatch(self, batch_size, drop_remainder=False, name=None) -> "Dataset":
+        return self.unbatch().batch(batch_size, drop_remainder)
+
+    def shuffle(self, buffer_size, seed=None, reshuffle_each_iteration=True, name=None) -> "Dataset":
+        """TF's buffer shuffle: each element out is drawn uniformly from a buffer of the next
+        ``buffer_size`` elements; a buffer as large as the data gives a uniform permutation."""
+        buffer_size = _positive(buffer_size, "shuffle", "buffer_size")
+        if reshuffle_each_iteration:  # one stream of draws across passes: a new order each pass
+            shared = None if seed is None else np.random.default_rng(seed)
+            generator = backend.rng if seed is None else (lambda: shared)
+        else:  # the same order on every pass
+            fixed = seed if seed is not None else int(backend.rng().integers(2 ** 63))
+            generator = lambda: np.random.default_rng(fixed)  # noqa: E731
+
+        def blocks():
+            gen = generator()
+            buffer = None
+            for block in _rechunk(self._blocks(), buffer_size):
+                if buffer is None or _size(buffer) < buffer_size:
+                    take = buffer_size - (0 if buffer is None else _size(buffer))
+                    head = _rows(block, 0, take)
+                    buffer = head if buffer is None else _concat([buffer, head])
+                    block = _rows(block, take, _size(block))
+                if _size(block):
+                    out, buffer = _shuffle_through(buffer, block, gen)
+                    yield out
+            if buffer is not None and _size(buffer):
+                order = gen.permutation(_size(buffer))
+                yield _map(lambda a: a[order], buffer)
+        return self._derive(blocks, self._cardinality, same_elements=True)
+
+    def repeat(self, count=None, name=None) -> "Dataset":
+        """The data ``count`` times over (for ever with None or -1)."""
+        endless = count is None or count < 0
+
+        def blocks():
+            done = 0
+            while endless or done < count:
+                empty = True
+                for block in self._blocks():
+                    empty = False
+                    yield block
+                if empty:
+                    return
+                done += 1
+        n = self._cardinality
+        if n == 0 or (not endless and count == 0):
+            card = 0
+        elif endless:
+            card = INFINITE_CARDINALITY if n != UNKNOWN_CARDINALITY else UNKNOWN_CARDINALITY
+        else:
+            card = n * count if n >= 0 else n
+        return self._derive(blocks, card, same_elements=True)
+
+    def take(self, count, name=None) -> "Dataset":
+        """The first ``count`` elements (all with -1)."""
+        if count < 0:
+            return self._derive(self._blocks, self._cardinality, same_elements=True)
+
+        def blocks():
+            left = count
+            if left == 0:
+                return
+            for block in self._blocks():
+                k = _size(block)
+                yield block if k <= left else _rows(block, 0, left)
+                left -= min(k, left)
+                if left == 0:
+                    return
+        n = self._cardinality
+        card = count if n == INFINITE_CARDINALITY else (min(n, count) if n >= 0 else n)
+        return self._derive(blocks, card, same_elements=True)
+
+    def skip(self, count, name=None) -> "Dataset":
+        """All but the first ``count`` elements (none with -1)."""
+        def blocks():
+            if count < 0:
+                return
+            left = count
+            for block in self._blocks():
+                k = _size(block)
+                if left >= k:
+                    left -= k
+                    continue
+                yield block if left == 0 else _rows(block, left, k)
+                left = 0
+        n = self._cardinality
+        card = 0 if count < 0 else (max(n - count, 0) if n >= 0 else n)
+        return self._derive(blocks, card, same_elements=True)
+
+    def shard(self, num_shards, index, name=None) -> "Dataset":
+        """Every ``num_shards``-th element, starting at ``index``."""
+        def blocks():
+            offset = 0
+            for block in self._blocks():
+                k = _size(block)
+                keep = (offset + np.arange(k)) % num_shards == index
+                offset += k
+                if keep.any():
+                    yield _map(lambda a: a[keep], block)
+        n = self._cardinality
+        card = n if n < 0 else (n - index + num_shards - 1) // num_shards
+        return self._derive(blocks, card, same_elements=True)
+
+    def enumerate(self, start=0, name=None) -> "Dataset":
+        """``(index, element)`` pairs, the index an int64 counting from ``start``."""
+        def blocks():
+            offset = start
+            for block in self._blocks():
+                k = _size(block)
+                yield np.arange(offset, offset + k, dtype=np.int64), block
+                offset += k
+        return self._derive(blocks, self._cardinality)
+
+    def cache(self, filename="", name=None) -> "Dataset":
+        """Keeps the elements of the first complete pass in memory and replays them after."""
+        kept = []
+
+        def blocks():
+            if kept:
+                yield from kept[0]
+                return
+            seen = []
+            for block in self._blocks():
+                seen.append(block)
+                yield block
+            kept.append(seen)  # only a pass that ran to the end is kept, as TF does
+        return self._derive(blocks, self._cardinality, same_elements=True)
+
+    def prefetch(self, buffer_size, name=None) -> "Dataset":
+        """The same elements (reading ahead has nothing to overlap with here)."""
+        return self._derive(self._blocks, self._cardinality, same_elements=True)
+
+    def apply(self, transformation_func) -> "Dataset":
+        return transformation_func(self)
+
+    # ------------------------------------------------------------- reading
+    def as_numpy_iterator(self):
+        """The elements as structures of NumPy arrays."""
+        for block in self._blocks():
+            for i in range(_size(block)):
+                yield _map(lambda a: a[i], block)
+
+    def __iter__(self):
+        """The elements with numeric components as Tensors (TF yields eager tensors)."""
+        for element in self.as_numpy_iterator():
+            yield _tensors(element)
+
+    def cardinality(self) -> Tensor:
+        """The number of elements, INFINITE_CARDINALITY (-1) or UNKNOWN_CARDINALITY (-2), as a scalar int64."""
+        return Tensor(np.int64(self._cardinality), dtype=np.int64)
+
+    def __len__(self) -> int:
+        if self._cardinality == INFINITE_CARDINALITY:
+            raise TypeError("The dataset is infinite.")
+        if self._cardinality == UNKNOWN_CARDINALITY:
+            raise TypeError("The dataset length is unknown.")
+        return self._cardinality
+
+    def __bool__(self) -> bool:
+        return True
+
+    @property
+    def element_spec(self):
+        """The structure of TensorSpecs of one element (read from the first element when needed)."""
+        if self._spec is not None:
+            return self._spec
+        first = next(iter(self.as_numpy_iterator()), None)
+        if first is None:
+            raise ValueError("Dataset.element_spec: the dataset is empty, so its element shape is not known here")
+        if self._batch_varies:
+            return _map(lambda a: TensorSpec((None, *a.shape[1:]), a.dtype), first)
+        return _map(lambda a: TensorSpec(a.shape, a.dtype), first)
+
+    def __repr__(self):
+        return f"<Dataset cardinality={self._cardinality}>"
+
+
+def _positive(value, op, name) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"Dataset.{op}: {name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _rechunk(blocks, size):
+    """Blocks of at least ``size`` elements (the last may be smaller), so the shuffle's work
+    per element stays constant when the elements come one at a time."""
+    pieces, count = [], 0
+    for block in blocks:
+        pieces.append(block)
+        count += _size(block)
+        if count >= size:
+            yield _concat(pieces)
+            pieces, count = [], 0
+    if count:
+        yield _concat(pieces)
+
+
+def _shuffle_through(buffer, block, gen):
+    """Passes ``block`` through a full shuffle buffer: element j draws slot r_j, leaves what the
+    slot holds and takes its place. Vectorised: what slot r_j holds is the last earlier element
+    that drew r_j, or the buffer's own content when none did."""
+    slots, k = _size(buffer), _size(block)
+    r = gen.integers(0, slots, size=k)
+    order = np.argsort(r, kind="stable")          # grouped by slot, in arrival order within a slot
+    sorted_r = r[order]
+    same_as_previous = np.r_[False, sorted_r[1:] == sorted_r[:-1]]
+    source = np.empty(k, dtype=np.int64)          # index into the pool [buffer; block]
+    source[order] = np.where(same_as_previous, slots + np.r_[0, order[:-1]], sorted_r)
+    last_of_slot = np.r_[sorted_r[1:] != sorted_r[:-1], True]
+    keep = np.arange(slots)
+    keep[sorted_r[last_of_slot]] = slots + order[last_of_slot]
+    pool = _concat([buffer, block])
+    return _map(lambda a: a[source], pool), _map(lambda a: a[keep], pool)
+
+
+experimental = SimpleNamespace(AUTOTUNE=AUTOTUNE, INFINITE_CARDINALITY=INFINITE_CARDINALITY,
+                               UNKNOWN_CARDINALITY=UNKNOWN_CARDINALITY,
+                               cardinality=lambda dataset: dataset.cardinality())

@@ -1,0 +1,315 @@
+"""``tf.math``, ``tf.nn``, ``tf.random`` and ``tf.linalg``: TensorFlow's names and argument
+names (``axis``, ``keepdims``; ``name=`` accepted and ignored) for deepgrad's ops of the same
+meaning. Where TF's conventions differ from NumPy's (``tf.linalg.svd`` returns ``s, u, v``;
+``tf.nn.conv2d`` takes ``"SAME"``; ``argmax`` defaults to axis 0 and int64), the difference
+is spelled out here, not reimplemented.
+"""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+
+from .. import backend, ops
+from ..autograd import Tensor
+
+
+def _dtype(dtype):
+    return np.dtype(dtype if dtype is not None else backend.floatx())
+
+
+def _seeded(seed) -> np.random.Generator:
+    return np.random.default_rng(seed) if seed is not None else backend.rng()
+
+
+# ----------------------------------------------------------------- reductions and comparisons
+def _reduce(op):
+    def reduce(input_tensor, axis=None, keepdims=False, name=None):
+        return op(input_tensor, axis=axis, keepdims=keepdims)
+    return reduce
+
+
+reduce_sum, reduce_mean, reduce_max, reduce_min = (_reduce(ops.sum), _reduce(ops.mean), _reduce(ops.max),
+                                                   _reduce(ops.min))
+reduce_prod, reduce_any, reduce_all = _reduce(ops.prod), _reduce(ops.any), _reduce(ops.all)
+reduce_logsumexp, reduce_variance, reduce_std = _reduce(ops.logsumexp), _reduce(ops.var), _reduce(ops.std)
+
+
+def argmax(input, axis=None, output_type=np.int64, name=None):
+    """Index of the largest value along ``axis`` (TF's default axis is 0, its default type int64)."""
+    return ops.cast(ops.argmax(input, axis=0 if axis is None else axis), output_type)
+
+
+def argmin(input, axis=None, output_type=np.int64, name=None):
+    return ops.cast(ops.argmin(input, axis=0 if axis is None else axis), output_type)
+
+
+def count_nonzero(input, axis=None, keepdims=False, dtype=np.int64, name=None):
+    return ops.sum(ops.cast(ops.not_equal(input, 0), dtype), axis=axis, keepdims=keepdims)
+
+
+def top_k(input, k=1, sorted=True, index_type=np.int32, name=None):
+    """``(values, indices)`` of the ``k`` largest entries of the last axis."""
+    values, indices = ops.top_k(input, k, sorted=sorted)
+    return _TopK(values, ops.cast(indices, index_type))
+
+
+class _TopK(tuple):
+    """TF's ``TopKV2`` result: a pair with ``.values`` and ``.indices``."""
+
+    def __new__(cls, values, indices):
+        return super().__new__(cls, (values, indices))
+
+    values = property(lambda self: self[0])
+    indices = property(lambda self: self[1])
+
+
+def in_top_k(targets, predictions, k, name=None):
+    return ops.in_top_k(targets, predictions, k)
+
+
+def l2_normalize(x, axis=None, epsilon=1e-12, name=None):
+    """x / sqrt(max(sum(x^2), epsilon))."""
+    return x * ops.rsqrt(ops.maximum(ops.sum(ops.square(x), axis=axis, keepdims=True), epsilon))
+
+
+def cumsum(x, axis=0, exclusive=False, reverse=False, name=None):
+    """Running sum along ``axis`` (TF's default axis is 0); ``exclusive`` leaves out the element
+    itself, ``reverse`` sums from the end."""
+    if reverse:
+        x = ops.flip(x, axis)
+    out = ops.cumsum(x, axis=axis)
+    if exclusive:
+        out = out - x
+    return ops.flip(out, axis) if reverse else out
+
+
+def _unary(op):
+    return lambda x, name=None: op(x)
+
+
+def _activation(op):
+    """TF's activations name their argument ``features``."""
+    return lambda features, name=None: op(features)
+
+
+def _binary(op):
+    return lambda x, y, name=None: op(x, y)
+
+
+math = SimpleNamespace(
+    add=_binary(ops.add), subtract=_binary(ops.subtract), multiply=_binary(ops.multiply),
+    divide=_binary(ops.divide), truediv=_binary(ops.true_divide), floordiv=_binary(ops.floor_divide),
+    floormod=_binary(ops.mod), pow=_binary(ops.power), maximum=_binary(ops.maximum), minimum=_binary(ops.minimum),
+    equal=_binary(ops.equal), not_equal=_binary(ops.not_equal), greater=_binary(ops.greater),
+    greater_equal=_binary(ops.greater_equal), less=_binary(ops.less), less_equal=_binary(ops.less_equal),
+    logical_and=_binary(ops.logical_and), logical_or=_binary(ops.logical_or), logical_not=_unary(ops.logical_not),
+    squared_difference=lambda x, y, name=None: ops.square(ops.subtract(x, y)),
+    abs=_unary(ops.abs), negative=_unary(ops.negative), sign=_unary(ops.sign), square=_unary(ops.square),
+    sqrt=_unary(ops.sqrt), rsqrt=_unary(ops.rsqrt), exp=_unary(ops.exp), expm1=_unary(ops.expm1),
+    log=_unary(ops.log), log1p=_unary(ops.log1p), sin=_unary(ops.sin), cos=_unary(ops.cos), tan=_unary(ops.tan),
+    tanh=_unary(ops.tanh), sigmoid=_unary(ops.sigmoid), softplus=_unary(ops.softplus), erf=_unary(ops.erf),
+    floor=_unary(ops.floor), ceil=_unary(ops.ceil), round=_unary(ops.round), reciprocal=_unary(ops.reciprocal),
+    is_nan=_unary(ops.isnan), is_finite=_unary(ops.isfinite), is_inf=_unary(ops.isinf),
+    reduce_sum=reduce_sum, reduce_mean=reduce_mean, reduce_max=reduce_max, reduce_min=reduce_min,
+    reduce_prod=reduce_prod, reduce_any=reduce_any, reduce_all=reduce_all, reduce_logsumexp=reduce_logsumexp,
+    reduce_variance=reduce_variance, reduce_std=reduce_std, argmax=argmax, argmin=argmin,
+    count_nonzero=count_nonzero, top_k=top_k, in_top_k=in_top_k, l2_normalize=l2_normalize, cumsum=cumsum,
+)
+
+
+# ----------------------------------------------------------------- tf.nn
+def _padding(padding) -> str:
+    if not isinstance(padding, str) or padding.upper() not in ("SAME", "VALID"):
+        raise ValueError(f"tf.nn: padding must be 'SAME' or 'VALID', got {padding!r}")
+    return padding.lower()
+
+
+def _spatial(value, name: str):
+    """TF's strides/ksize: an int, a pair, or the NHWC four ``[1, h, w, 1]``."""
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    value = tuple(int(v) for v in value)
+    if len(value) == 4:
+        if value[0] != 1 or value[3] != 1:
+            raise ValueError(f"tf.nn: {name} over the batch or channel axis is not supported, got {value}")
+        return value[1:3]
+    return value
+
+
+def _nhwc(data_format):
+    if data_format not in ("NHWC", None):
+        raise ValueError(f"tf.nn: only data_format='NHWC' (channels last) is supported, got {data_format!r}")
+    return "channels_last"
+
+
+def conv2d(input, filters, strides, padding, data_format="NHWC", dilations=None, name=None):
+    """2-D convolution, filters of shape ``(height, width, in_channels, out_channels)``."""
+    return ops.conv(input, filters, _spatial(strides, "strides"), _padding(padding), _nhwc(data_format),
+                    1 if dilations is None else _spatial(dilations, "dilations"))
+
+
+def max_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):
+    return ops.max_pool(input, _spatial(ksize, "ksize"), _spatial(strides, "strides"), _padding(padding),
+                        _nhwc(data_format))
+
+
+def avg_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):
+    return ops.average_pool(input, _spatial(ksize, "ksize"), _spatial(strides, "strides"), _padding(padding),
+                            _nhwc(data_format))
+
+
+def sparse_softmax_cross_entropy_with_logits(labels=None, logits=None, name=None):
+    """Per-example -log softmax(logits)[label]."""
+    return ops.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+
+
+def softmax_cross_entropy_with_logits(labels=None, logits=None, axis=-1, name=None):
+    """Per-example -sum(labels * log softmax(logits))."""
+    return ops.categorical_crossentropy(labels, logits, from_logits=True, axis=axis)
+
+
+def sigmoid_cross_entropy_with_logits(labels=None, logits=None, name=None):
+    """Elementwise max(x, 0) - x z + log(1 + exp(-|x|)), not reduced."""
+    return ops.binary_crossentropy(labels, logits, from_logits=True)
+
+
+def moments(x, axes, shift=None, keepdims=False, name=None):
+    """``(mean, variance)`` over ``axes``."""
+    return ops.moments(x, list(axes) if not isinstance(axes, int) else axes, keepdims=keepdims)
+
+
+def dropout(x, rate, noise_shape=None, seed=None, name=None):
+    """Zeroes each entry with probability ``rate`` and scales the rest by 1 / (1 - rate)."""
+    return ops.dropout(x, rate=rate, training=True, noise_shape=noise_shape, seed=seed)
+
+
+nn = SimpleNamespace(
+    relu=_activation(ops.relu), relu6=_activation(ops.relu6), elu=_activation(ops.elu), selu=_activation(ops.selu),
+    sigmoid=_unary(ops.sigmoid), tanh=_unary(ops.tanh), softplus=_activation(ops.softplus),
+    silu=lambda features, beta=1.0, name=None: ops.multiply(features, ops.sigmoid(ops.multiply(features, beta))),
+    swish=lambda features, beta=1.0, name=None: ops.multiply(features, ops.sigmoid(ops.multiply(features, beta))),
+    softsign=_activation(ops.softsign),
+    gelu=lambda features, approximate=False, name=None: ops.gelu(features, approximate),
+    leaky_relu=lambda features, alpha=0.2, name=None: ops.leaky_relu(features, alpha),
+    softmax=lambda logits, axis=None, name=None: ops.softmax(logits, axis=-1 if axis is None else axis),
+    log_softmax=lambda logits, axis=None, name=None: ops.log_softmax(logits, axis=-1 if axis is None else axis),
+    sparse_softmax_cross_entropy_with_logits=sparse_softmax_cross_entropy_with_logits,
+    softmax_cross_entropy_with_logits=softmax_cross_entropy_with_logits,
+    sigmoid_cross_entropy_with_logits=sigmoid_cross_entropy_with_logits,
+    l2_loss=lambda t, name=None: ops.sum(ops.square(t)) / 2.0,
+    bias_add=lambda value, bias, data_format=None, name=None: ops.add(value, bias),
+    embedding_lookup=lambda params, ids, max_norm=None, name=None: ops.take(params, ids, axis=0),
+    conv2d=conv2d, max_pool2d=max_pool2d, avg_pool2d=avg_pool2d, moments=moments, dropout=dropout,
+    l2_normalize=l2_normalize, top_k=top_k, in_top_k=in_top_k,
+)
+
+
+# ----------------------------------------------------------------- tf.random
+def normal(shape, mean=0.0, stddev=1.0, dtype=np.float32, seed=None, name=None) -> Tensor:
+    return Tensor(_seeded(seed).normal(mean, stddev, size=_shape(shape)).astype(_dtype(dtype)))
+
+
+def uniform(shape, minval=0, maxval=None, dtype=np.float32, seed=None, name=None) -> Tensor:
+    """Uniform in [minval, maxval): maxval defaults to 1 for floats and is required for integers."""
+    dtype = _dtype(dtype)
+    gen = _seeded(seed)
+    if dtype.kind in "iu":
+        if maxval is None:
+            raise ValueError("tf.random.uniform: maxval must be given for an integer dtype")
+        return Tensor(gen.integers(minval, maxval, size=_shape(shape)).astype(dtype), dtype=dtype)
+    return Tensor(gen.uniform(minval, 1.0 if maxval is None else maxval, size=_shape(shape)).astype(dtype))
+
+
+def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=np.float32, seed=None, name=None) -> Tensor:
+    """Normal values, those beyond two standard deviations drawn again."""
+    return _truncated(shape, seed, dtype) * stddev + mean
+
+
+def _truncated(shape, seed, dtype) -> Tensor:
+    gen = _seeded(seed)
+    values = gen.normal(size=_shape(shape))
+    bad = np.abs(values) > 2
+    while bad.any():  # redraw only the rejected entries; ~4.6% per round
+        values[bad] = gen.normal(size=int(bad.sum()))
+        bad = np.abs(values) > 2
+    return Tensor(values.astype(_dtype(dtype)))
+
+
+def shuffle(value, seed=None, name=None) -> Tensor:
+    """The rows (first dimension) in a random order."""
+    return ops.take(value, _seeded(seed).permutation(np.shape(_data(value))[0]), axis=0)
+
+
+def categorical(logits, num_samples, dtype=np.int64, seed=None, name=None) -> Tensor:
+    """``num_samples`` class indices per row, drawn with probabilities softmax(logits) (Gumbel-max)."""
+    logits = np.asarray(_data(logits), dtype=np.float64)
+    gumbel = -np.log(-np.log(_seeded(seed).uniform(size=(num_samples, *logits.shape))))
+    return Tensor(np.argmax(logits + gumbel, axis=-1).T.astype(dtype), dtype=dtype)
+
+
+def _set_seed(seed) -> None:
+    backend.seed(seed)
+
+
+def _data(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _shape(shape):
+    shape = _data(shape)
+    return tuple(int(d) for d in np.atleast_1d(shape)) if not isinstance(shape, int) else (shape,)
+
+
+random = SimpleNamespace(normal=normal, uniform=uniform, truncated_normal=truncated_normal, shuffle=shuffle,
+                         categorical=categorical, set_seed=_set_seed)
+
+
+# ----------------------------------------------------------------- tf.linalg
+def svd(tensor, full_matrices=False, compute_uv=True, name=None):
+    """TF's order: ``s, u, v`` with a = u diag(s) v^T (v, not v^T)."""
+    if not compute_uv:
+        return ops.svd(tensor, full_matrices=full_matrices, compute_uv=False)
+    u, s, vh = ops.svd(tensor, full_matrices=full_matrices)
+    return s, u, ops.swapaxes(vh, -1, -2)
+
+
+def qr(input, full_matrices=False, name=None):
+    return ops.qr(input, mode="complete" if full_matrices else "reduced")
+
+
+def norm(tensor, ord="euclidean", axis=None, keepdims=False, name=None):
+    """The 2-norm of all entries by default ("euclidean"); other ``ord``/``axis`` as NumPy's norm."""
+    if ord in ("euclidean", 2) and axis is None:
+        return ops.sqrt(ops.sum(ops.square(tensor), keepdims=keepdims))
+    if ord == "euclidean":
+        ord = None if isinstance(axis, int) else "fro"
+    return ops.norm(tensor, ord=ord, axis=tuple(axis) if isinstance(axis, list) else axis, keepdims=keepdims)
+
+
+def eye(num_rows, num_columns=None, batch_shape=None, dtype=np.float32, name=None) -> Tensor:
+    out = ops.eye(num_rows, num_columns, dtype=_dtype(dtype).name)
+    if batch_shape:
+        out = ops.broadcast_to(out, (*batch_shape, *out.shape))
+    return out
+
+
+linalg = SimpleNamespace(
+    matmul=lambda a, b, transpose_a=False, transpose_b=False, name=None, **kw: ops.matmul(
+        ops.swapaxes(a, -1, -2) if transpose_a else a, ops.swapaxes(b, -1, -2) if transpose_b else b),
+    matvec=lambda a, b, transpose_a=False, name=None: ops.squeeze(
+        ops.matmul(ops.swapaxes(a, -1, -2) if transpose_a else a, ops.expand_dims(b, -1)), -1),
+    inv=lambda input, adjoint=False, name=None: ops.inv(ops.swapaxes(input, -1, -2) if adjoint else input),
+    det=lambda input, name=None: ops.det(input), cholesky=lambda input, name=None: ops.cholesky(input),
+    solve=lambda matrix, rhs, adjoint=False, name=None: ops.solve(
+        ops.swapaxes(matrix, -1, -2) if adjoint else matrix, rhs),
+    svd=svd, qr=qr, eigh=lambda tensor, name=None: ops.eigh(tensor), norm=norm, eye=eye,
+    diag=lambda diagonal, name=None, **kw: ops.multiply(ops.expand_dims(diagonal, -1),
+                                                        ops.eye(np.shape(_data(diagonal))[-1])),
+    diag_part=lambda input, name=None, **kw: ops.diagonal(input, axis1=-2, axis2=-1),
+    trace=lambda x, name=None: ops.trace(x, axis1=-2, axis2=-1),
+    matrix_transpose=lambda a, name=None, conjugate=False: ops.swapaxes(a, -1, -2),
+    einsum=lambda equation, *inputs, name=None, **kw: ops.einsum(equation, *inputs),
+    tensordot=lambda a, b, axes, name=None: ops.tensordot(a, b, axes),
+    l2_normalize=l2_normalize, logdet=lambda matrix, name=None: ops.log(ops.det(matrix)),
+)
