@@ -16,7 +16,7 @@ class _OpTable:
 
     __slots__ = (
         "abs", "add", "astype", "broadcast_to", "clip", "divide", "exp", "expand_dims", "flatten",
-        "getitem", "log", "log_softmax", "logsumexp", "matmul", "max", "mean", "min", "multiply",
+        "floor_divide", "getitem", "log", "log_softmax", "logsumexp", "matmul", "max", "mean", "min", "mod", "multiply",
         "negative", "power", "relu", "reshape", "sigmoid", "softmax", "sqrt", "squeeze", "std",
         "subtract", "sum", "swapaxes", "tanh", "transpose", "var",
     )
@@ -182,6 +182,18 @@ class Tensor:
 
     def __rtruediv__(self, other):
         return _ops.divide(other, self)
+
+    def __floordiv__(self, other):
+        return _ops.floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return _ops.floor_divide(other, self)
+
+    def __mod__(self, other):  # Python's (and NumPy's) sign rule: the result has the divisor's sign
+        return _ops.mod(self, other)
+
+    def __rmod__(self, other):
+        return _ops.mod(other, self)
 
     def __pow__(self, other):
         return _ops.power(self, other)

@@ -70,8 +70,8 @@ from ..autograd.tensor import register_ops as _register_ops
 # the functions behind Tensor's operators and methods (listed in autograd/tensor.py)
 _register_ops(
     abs=abs, add=add, astype=astype, broadcast_to=broadcast_to, clip=clip, divide=divide, exp=exp,
-    expand_dims=expand_dims, flatten=flatten, getitem=getitem, log=log, log_softmax=log_softmax,
-    logsumexp=logsumexp, matmul=matmul, max=max, mean=mean, min=min, multiply=multiply,
+    expand_dims=expand_dims, flatten=flatten, floor_divide=floor_divide, getitem=getitem, log=log, log_softmax=log_softmax,
+    logsumexp=logsumexp, matmul=matmul, max=max, mean=mean, min=min, mod=mod, multiply=multiply,
     negative=negative, power=power, relu=relu, reshape=reshape, sigmoid=sigmoid, softmax=softmax, sqrt=sqrt,
     squeeze=squeeze, std=std, subtract=subtract, sum=sum, swapaxes=swapaxes, tanh=tanh,
     transpose=transpose, var=var,

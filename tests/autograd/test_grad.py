@@ -95,3 +95,19 @@ def test_returned_gradients_are_the_callers_own_arrays():
     np.testing.assert_array_equal(gb, seed)
     np.testing.assert_array_equal(seed, np.full((2, 3), 2.0))
     np.testing.assert_array_equal(gr, np.arange(6.0).reshape(2, 3))
+
+
+def test_mod_and_floor_divide_operators_match_torch():
+    rng = np.random.default_rng(4)
+    a = rng.uniform(-9, 9, size=(3, 4))
+    b = rng.choice([-2.5, -1.0, 1.5, 3.0], size=(4,))  # broadcast, divisors of both signs
+    x = dg.Tensor(a, requires_grad=True)
+    t = torch.tensor(a, requires_grad=True)
+    (x % b * 3 + x // b).sum().backward()
+    (torch.remainder(t, torch.tensor(b)) * 3).sum().backward()  # floor_divide has zero gradient
+    np.testing.assert_allclose((x % b).data, torch.remainder(t, torch.tensor(b)).detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose((x // b).data, torch.floor_divide(t, torch.tensor(b)).detach().numpy())
+    np.testing.assert_allclose(x.grad, t.grad.numpy())
+    np.testing.assert_allclose((7.0 % dg.Tensor(np.array([3.0, -3.0]))).data, [1.0, -2.0])  # the divisor's sign
+    np.testing.assert_array_equal((7 // dg.Tensor(np.array([2, -2]))).data, [3, -4])
+    assert (dg.Tensor(np.array([7, -7])) % 3).data.tolist() == [1, 2]
