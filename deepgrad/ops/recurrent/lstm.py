@@ -17,7 +17,7 @@ import numpy as np
 from ...autograd import Function, is_grad_enabled
 from ..activation import sigmoid, tanh
 from ..product import matmul
-from .common import as_array, masks, prepare, scan, sigmoid_of_negated
+from .common import as_array, blas_threads, masks, prepare, scan, sigmoid_of_negated
 
 
 # --------------------------------------------------------------------------- reference
@@ -96,8 +96,8 @@ class LSTM(Function):
             dc_dh = np.empty((steps, units, batch), dtype)            # o (1 - tanh(c)^2)
         keep, drop = masks(mask, go_backwards, dtype, batch_last=True)
         i_cand = np.empty((units, batch), dtype)
-        with np.errstate(over="ignore"):  # exp overflows to inf for saturated gates: σ -> 0
-            for t in range(steps):
+        with np.errstate(over="ignore"), blas_threads("lstm", train, x.shape, units).loop():
+            for t in range(steps):  # (exp overflows to inf for saturated gates: σ -> 0)
                 g, w, h = gates[t], work[t % 2], step_inputs[t + 1, :units]
                 i, f, s2, o = g[:units], g[units:2 * units], g[2 * units:3 * units], g[3 * units:]
                 c_cand, c_prev, tanh_c = w[:units], w[units:2 * units], w[3 * units:]
@@ -162,24 +162,25 @@ class LSTM(Function):
         d_weights = np.zeros((step_inputs.shape[1], four_u), dtype) if any(need[1:4]) else None
         d_weights_t = np.empty_like(d_weights) if d_weights is not None else None
         drop = None if keep is None else 1 - keep
-        for t in range(steps - 1, -1, -1):
-            m, da = gate_factors[t], d_preact[t if every_step else 0]
-            if d_h_seq is not None:
-                np.add(dh, d_h_seq[t], out=dh)              # dh_t += dL/dh_t of the output
-            np.multiply(dh, dc_dh[t], out=scratch)          # dc_t += dh_t o (1 - tanh(c_t)^2)
-            np.add(dc, scratch, out=dc)
-            # da_i = dc σ'(a_i) c̃;  da_f = dc σ'(a_f) c_{t-1};  da_c = dc tanh'(a_c) i
-            np.multiply(m[:3 * units].reshape(3, units, batch), dc, out=da[:3 * units].reshape(3, units, batch))
-            np.multiply(m[3 * units:], dh, out=da[3 * units:])  # da_o = dh σ'(a_o) tanh(c_t)
-            np.multiply(dc, forget[t], out=dc)              # dc_{t-1} = dc_t f_t
-            if d_weights is not None:                       # [dU; dW; db] += [h_{t-1}; x_t; 1] da_t^T
-                np.dot(step_inputs[t], da.T, out=d_weights_t)
-                np.add(d_weights, d_weights_t, out=d_weights)
-            if drop is not None:
-                np.multiply(dh, drop[t], out=scratch)
-            np.dot(recurrent_kernel, da, out=dh)            # dh_{t-1} = da_t U^T
-            if drop is not None:
-                np.add(dh, scratch, out=dh)
+        with blas_threads("lstm backward", step_inputs.shape, four_u).loop():
+            for t in range(steps - 1, -1, -1):
+                m, da = gate_factors[t], d_preact[t if every_step else 0]
+                if d_h_seq is not None:
+                    np.add(dh, d_h_seq[t], out=dh)              # dh_t += dL/dh_t of the output
+                np.multiply(dh, dc_dh[t], out=scratch)          # dc_t += dh_t o (1 - tanh(c_t)^2)
+                np.add(dc, scratch, out=dc)
+                # da_i = dc σ'(a_i) c̃;  da_f = dc σ'(a_f) c_{t-1};  da_c = dc tanh'(a_c) i
+                np.multiply(m[:3 * units].reshape(3, units, batch), dc, out=da[:3 * units].reshape(3, units, batch))
+                np.multiply(m[3 * units:], dh, out=da[3 * units:])  # da_o = dh σ'(a_o) tanh(c_t)
+                np.multiply(dc, forget[t], out=dc)              # dc_{t-1} = dc_t f_t
+                if d_weights is not None:                       # [dU; dW; db] += [h_{t-1}; x_t; 1] da_t^T
+                    np.dot(step_inputs[t], da.T, out=d_weights_t)
+                    np.add(d_weights, d_weights_t, out=d_weights)
+                if drop is not None:
+                    np.multiply(dh, drop[t], out=scratch)
+                np.dot(recurrent_kernel, da, out=dh)            # dh_{t-1} = da_t U^T
+                if drop is not None:
+                    np.add(dh, scratch, out=dh)
 
         dx = dk = dr = db = None
         if need[0]:                                         # dx_t = da_t W^T
