@@ -140,12 +140,16 @@ _SMOOTHING = 0.5      # weight of the newest timing in each count's running esti
 
 
 def _find_local_threads():
-    """OpenBLAS's ``openblas_set_num_threads_local`` (0.3.27+) of the library NumPy uses, or None."""
+    """A setter for the thread-local thread count (``openblas_set_num_threads_local``, OpenBLAS
+    0.3.27+) of every OpenBLAS mapped into the process (NumPy's, SciPy's): it takes one count
+    for all or a tuple (one per library) and returns the tuple of counts it replaced; None when
+    there is no such library."""
     try:
         with open("/proc/self/maps") as f:
             paths = sorted({line.split()[-1] for line in f if "openblas" in line.lower() and "/" in line})
     except OSError:
         return None
+    setters = []
     for path in paths:
         try:
             lib = ctypes.CDLL(path)
@@ -154,8 +158,14 @@ def _find_local_threads():
         if hasattr(lib, "openblas_set_num_threads_local"):
             fn = lib.openblas_set_num_threads_local
             fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
-            return fn
-    return None
+            setters.append(fn)
+    if not setters:
+        return None
+
+    def set_local(threads) -> tuple:
+        counts = threads if isinstance(threads, tuple) else (threads,) * len(setters)
+        return tuple(fn(n) for fn, n in zip(setters, counts))
+    return set_local
 
 
 class BlasThreads:
