@@ -8,9 +8,15 @@ frameworks interleaved, and reports the minimum and median over many repetitions
 
 ``--part op`` times only the recurrent layer (forward + backward of the fused op against
 ``torch.nn.LSTM``), ``--part step`` the whole training step, ``--part both`` (default) both.
+``--part gates`` compares ways to evaluate one step's gate block (4 x 64 x 128 float32
+pre-activations -> three sigmoids and a tanh): NumPy's ``1 / (1 + exp(-a))`` in three in-place
+passes, NumPy's one ``tanh`` with ``σ(a) = (1 + tanh(a/2)) / 2`` (what the fused op does),
+numexpr (one and two threads; VML if its build has it) and numba (a fused loop over the
+block; without Intel's SVML runtime its ``exp`` and ``tanh`` are scalar libm calls).
 
     python benchmarks/lstm_profile.py --reps 30
     python benchmarks/lstm_profile.py --part op --profile   # pyinstrument profile of our op
+    python benchmarks/lstm_profile.py --part gates
 """
 from __future__ import annotations
 
@@ -93,6 +99,69 @@ def torch_op():
     return step
 
 
+def gate_variants() -> dict:
+    """One step's gate block evaluated each way, in place on preallocated arrays."""
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((4 * UNITS, BATCH)).astype(np.float32) * 3   # [a_i; a_f; a_c; a_o]
+    out = np.empty_like(a)
+    sig = out[UNITS:]
+
+    def numpy_exp():  # the previous fused op: -a and -2 a_c folded into the weights
+        np.negative(a, out=out)
+        np.exp(out, out=out)
+        np.add(out, 1, out=out)
+        np.reciprocal(out, out=out)
+
+    def numpy_tanh():  # this fused op: a_c and a/2 folded into the weights
+        np.tanh(a, out=out)
+        np.multiply(sig, 0.5, out=sig)
+        np.add(sig, 0.5, out=sig)
+
+    variants = {"numpy 1/(1+exp(-a))": numpy_exp, "numpy tanh, (1+tanh(a/2))/2": numpy_tanh}
+    try:
+        import numexpr
+
+        def numexpr_sigmoid(threads):
+            def run():
+                numexpr.set_num_threads(threads)
+                numexpr.evaluate("1 / (1 + exp(-a))", local_dict={"a": a}, out=out)
+            return run
+
+        vml = " VML" if numexpr.use_vml else " (no VML)"
+        variants[f"numexpr 1/(1+exp(-a)), 1 thread{vml}"] = numexpr_sigmoid(1)
+        variants[f"numexpr 1/(1+exp(-a)), 2 threads{vml}"] = numexpr_sigmoid(2)
+        variants[f"numexpr tanh(a), 1 thread{vml}"] = lambda: (numexpr.set_num_threads(1),
+                                                               numexpr.evaluate("tanh(a)", local_dict={"a": a}, out=out))
+    except ImportError:
+        pass
+    try:
+        import numba
+
+        @numba.njit(fastmath=True, cache=False)
+        def fused(a, out):  # sigmoid of every gate but the candidate's tanh, one pass
+            flat_a, flat_out, n = a.ravel(), out.ravel(), a.size
+            for k in range(n):
+                flat_out[k] = 1.0 / (1.0 + np.exp(-flat_a[k]))
+            for k in range(2 * UNITS * BATCH, 3 * UNITS * BATCH):
+                flat_out[k] = np.tanh(flat_a[k])
+
+        fused(a, out)  # compile
+        svml = "SVML" if numba.config.USING_SVML else "no SVML"
+        variants[f"numba fused loop ({svml})"] = lambda: fused(a, out)
+    except ImportError:
+        pass
+    return variants
+
+
+def gates(reps: int) -> None:
+    print(f"gate block {4 * UNITS} x {BATCH} float32, CPU time per evaluation (min over {reps} samples):")
+    base = None
+    for name, run in gate_variants().items():
+        seconds = min(cpu_seconds(run, 200) for _ in range(reps))
+        base = base or seconds
+        print(f"  {name:45s} {seconds * 1e6:8.1f} us   {base / seconds:5.2f}x the first")
+
+
 def cpu_seconds(step, n: int) -> float:
     start = time.process_time()
     for _ in range(n):
@@ -119,11 +188,14 @@ def main() -> None:
 
     torch.set_num_threads(1)
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--part", choices=["op", "step", "both"], default="both")
+    p.add_argument("--part", choices=["op", "step", "both", "gates"], default="both")
     p.add_argument("--reps", type=int, default=20)
     p.add_argument("--inner", type=int, default=5, help="steps per timed sample")
     p.add_argument("--profile", action="store_true", help="pyinstrument profile of deepgrad instead of timing")
     args = p.parse_args()
+    if args.part == "gates":
+        gates(args.reps)
+        return
     parts = ["op", "step"] if args.part == "both" else [args.part]
     makers = {"op": (deepgrad_op, torch_op), "step": (deepgrad_step, torch_step)}
     for part in parts:

@@ -1,6 +1,11 @@
 """What the three fused recurrent ops share: argument checks, time-major layouts, masks, the
-in-place sigmoid, and the step-by-step loop that runs a reference cell over a sequence."""
+in-place sigmoid, the step-by-step loop that runs a reference cell over a sequence, and the
+choice of BLAS threads for the per-step GEMMs."""
 from __future__ import annotations
+
+import ctypes
+import time
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -120,3 +125,100 @@ def sum_over_steps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         np.dot(a[t], b[t].T, out=step)
         np.add(out, step, out=out)
     return out
+
+
+# --------------------------------------------------------------------------- BLAS threads per loop
+# A time step's GEMMs are small (LSTM(64), batch 128: 2 MFLOP). On an idle machine OpenBLAS's
+# second thread shortens them; on a busy one that thread waits for a core at every GEMM of the
+# step (a 2 MFLOP GEMM measured 1.6 ms on two threads against 0.18 ms on one, at load average 18).
+# So each loop times itself and picks, per op and direction, the thread count that ran faster
+# lately: the thread count does not change a GEMM's result (OpenBLAS splits the output, never
+# the sum over k), only its speed. OpenBLAS's thread-local setting is used, so no other thread
+# and no other call of the process is affected.
+_TRY_OTHER_EVERY = 8  # calls; how often the count not in favour is timed again
+_SMOOTHING = 0.5      # weight of the newest timing in each count's running estimate
+
+
+def _find_local_threads():
+    """A setter for the thread-local thread count (``openblas_set_num_threads_local``, OpenBLAS
+    0.3.27+) of every OpenBLAS mapped into the process (NumPy's, SciPy's): it takes one count
+    for all or a tuple (one per library) and returns the tuple of counts it replaced; None when
+    there is no such library."""
+    try:
+        with open("/proc/self/maps") as f:
+            paths = sorted({line.split()[-1] for line in f if "openblas" in line.lower() and "/" in line})
+    except OSError:
+        return None
+    setters = []
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        if hasattr(lib, "openblas_set_num_threads_local"):
+            fn = lib.openblas_set_num_threads_local
+            fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
+            setters.append(fn)
+    if not setters:
+        return None
+
+    def set_local(threads) -> tuple:
+        counts = threads if isinstance(threads, tuple) else (threads,) * len(setters)
+        return tuple(fn(n) for fn, n in zip(setters, counts))
+    return set_local
+
+
+class BlasThreads:
+    """Chooses 1 or the default number of BLAS threads for one loop of small GEMMs by timing.
+
+    ``with chooser.loop(): ...`` runs the block with the thread count currently in favour and
+    times it (seconds per call, smoothed); every ``_TRY_OTHER_EVERY`` calls it runs the other
+    count once, so the choice follows the machine's load. Without OpenBLAS's thread-local
+    setting it does nothing.
+    """
+    _set_local = None
+    _searched = False
+
+    def __init__(self):
+        self.seconds = {}  # 1 (one thread) or 0 (OpenBLAS's default) -> smoothed seconds per call
+        self.calls = 0
+
+    def choice(self) -> int:
+        if 0 not in self.seconds:
+            return 0
+        if 1 not in self.seconds:
+            return 1
+        best = min(self.seconds, key=self.seconds.get)
+        return 1 - best if self.calls % _TRY_OTHER_EVERY == 0 else best
+
+    @contextmanager
+    def loop(self):
+        cls = BlasThreads
+        if not cls._searched:
+            cls._set_local, cls._searched = _find_local_threads(), True
+        if cls._set_local is None:
+            yield
+            return
+        threads = self.choice()
+        previous = cls._set_local(1) if threads == 1 else None  # 0: leave OpenBLAS's own count
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            seconds = time.perf_counter() - start
+            if previous is not None:
+                cls._set_local(previous)
+            self.calls += 1
+            old = self.seconds.get(threads)
+            self.seconds[threads] = seconds if old is None else old + _SMOOTHING * (seconds - old)
+
+
+_choosers: dict = {}
+
+
+def blas_threads(*key) -> BlasThreads:
+    """The thread chooser of one loop (an op, a direction and the shapes it runs on)."""
+    chooser = _choosers.get(key)
+    if chooser is None:
+        chooser = _choosers[key] = BlasThreads()
+    return chooser

@@ -21,7 +21,7 @@ import numpy as np
 from ...autograd import Function
 from ..activation import sigmoid, tanh
 from ..product import matmul
-from .common import as_array, feature_major, masks, prepare, scan, sigmoid_of_negated, sum_over_steps
+from .common import as_array, blas_threads, feature_major, masks, prepare, scan, sigmoid_of_negated, sum_over_steps
 
 
 # --------------------------------------------------------------------------- reference
@@ -95,7 +95,7 @@ class GRU(Function):
         keep, drop = masks(mask, go_backwards, dtype, batch_last=True)
         recurrent = np.empty((3 * units if reset_after else 2 * units, batch), dtype)
         scratch = np.empty((units, batch), dtype)
-        with np.errstate(over="ignore"):
+        with np.errstate(over="ignore"), blas_threads("gru", gates.shape, reset_after).loop():
             for t in range(steps):
                 g, h_prev = gates[t], h[t]
                 zr, z, r, h_cand = g[:2 * units], g[:units], g[units:2 * units], g[2 * units:]
@@ -150,17 +150,18 @@ class GRU(Function):
         if self.reset_after:
             # d_recurrent: gradient of h_{t-1} U + b', [da_z, da_r, da_h ⊙ r]; d_cand: da_h
             d_recurrent, d_cand = np.empty_like(gates), np.empty((steps, units, batch), gates.dtype)
-            for t in range(steps - 1, -1, -1):
-                if d_h_seq is not None:
-                    np.add(dh, d_h_seq[t], out=dh)
-                d_rec = d_recurrent[t]
-                np.multiply(dh, dz_factor[t], out=d_rec[:units])              # da_z
-                np.multiply(dh, dh_cand_factor[t], out=d_cand[t])             # da_h
-                np.multiply(d_cand[t], dr_factor[t], out=d_rec[units:2 * units])  # da_r = da_h s r (1 - r)
-                np.multiply(d_cand[t], r[t], out=d_rec[2 * units:])           # ds = da_h r
-                np.multiply(dh, carry[t], out=scratch)
-                np.dot(recurrent_kernel, d_rec, out=dh)                       # dh_{t-1} = d_rec U^T + dh z
-                np.add(dh, scratch, out=dh)
+            with blas_threads("gru backward", gates.shape, self.reset_after).loop():
+                for t in range(steps - 1, -1, -1):
+                    if d_h_seq is not None:
+                        np.add(dh, d_h_seq[t], out=dh)
+                    d_rec = d_recurrent[t]
+                    np.multiply(dh, dz_factor[t], out=d_rec[:units])              # da_z
+                    np.multiply(dh, dh_cand_factor[t], out=d_cand[t])             # da_h
+                    np.multiply(d_cand[t], dr_factor[t], out=d_rec[units:2 * units])  # da_r = da_h s r (1 - r)
+                    np.multiply(d_cand[t], r[t], out=d_rec[2 * units:])           # ds = da_h r
+                    np.multiply(dh, carry[t], out=scratch)
+                    np.dot(recurrent_kernel, d_rec, out=dh)                       # dh_{t-1} = d_rec U^T + dh z
+                    np.add(dh, scratch, out=dh)
             d_input = d_recurrent.copy()  # gradient of x_t W + b: [da_z, da_r, da_h]
             d_input[:, 2 * units:] = d_cand
         else:
@@ -168,19 +169,20 @@ class GRU(Function):
             recurrent_zr = np.ascontiguousarray(recurrent_kernel[:, :2 * units])
             ds = np.empty((units, batch), gates.dtype)
             d_input = np.empty_like(gates)  # gradient of x_t W + b: [da_z, da_r, da_h]
-            for t in range(steps - 1, -1, -1):
-                if d_h_seq is not None:
-                    np.add(dh, d_h_seq[t], out=dh)
-                d_in = d_input[t]
-                np.multiply(dh, dz_factor[t], out=d_in[:units])              # da_z
-                np.multiply(dh, dh_cand_factor[t], out=d_in[2 * units:])     # da_h
-                np.dot(recurrent_h, d_in[2 * units:], out=ds)                # ds = da_h U_h^T, s = r h_{t-1}
-                np.multiply(ds, dr_factor[t], out=d_in[units:2 * units])     # da_r = ds h_{t-1} r (1 - r)
-                np.multiply(dh, carry[t], out=scratch)
-                np.multiply(ds, r[t], out=ds)
-                np.add(scratch, ds, out=scratch)
-                np.dot(recurrent_zr, d_in[:2 * units], out=dh)               # dh_{t-1} = [da_z, da_r] U_zr^T
-                np.add(dh, scratch, out=dh)                                  #   + dh z + ds r
+            with blas_threads("gru backward", gates.shape, self.reset_after).loop():
+                for t in range(steps - 1, -1, -1):
+                    if d_h_seq is not None:
+                        np.add(dh, d_h_seq[t], out=dh)
+                    d_in = d_input[t]
+                    np.multiply(dh, dz_factor[t], out=d_in[:units])              # da_z
+                    np.multiply(dh, dh_cand_factor[t], out=d_in[2 * units:])     # da_h
+                    np.dot(recurrent_h, d_in[2 * units:], out=ds)                # ds = da_h U_h^T, s = r h_{t-1}
+                    np.multiply(ds, dr_factor[t], out=d_in[units:2 * units])     # da_r = ds h_{t-1} r (1 - r)
+                    np.multiply(dh, carry[t], out=scratch)
+                    np.multiply(ds, r[t], out=ds)
+                    np.add(scratch, ds, out=scratch)
+                    np.dot(recurrent_zr, d_in[:2 * units], out=dh)               # dh_{t-1} = [da_z, da_r] U_zr^T
+                    np.add(dh, scratch, out=dh)                                  #   + dh z + ds r
             d_recurrent = d_input
 
         need = self.needs_input_grad

@@ -17,7 +17,7 @@ import numpy as np
 from ...autograd import Function, is_grad_enabled
 from ..activation import sigmoid, tanh
 from ..product import matmul
-from .common import as_array, masks, prepare, scan, sigmoid_of_negated
+from .common import as_array, blas_threads, masks, prepare, scan
 
 
 # --------------------------------------------------------------------------- reference
@@ -48,6 +48,23 @@ def lstm_reference(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mas
 
 
 # --------------------------------------------------------------------------- fused
+# Inside the fused op the gates are ordered c, i, f, o (Keras: i, f, c, o), so that the three
+# sigmoid gates are one block of rows; _HALF and _QUARTER scale the columns of c, i, f, o.
+_HALF, _QUARTER = (1, 0.5, 0.5, 0.5), (1, 0.25, 0.25, 0.25)
+
+
+def _internal(a: np.ndarray, units: int, scale) -> np.ndarray:
+    """Columns of a Keras-ordered (i, f, c, o) weight as c, i, f, o, each gate's times its scale."""
+    i, f, c, o = (a[:, k * units:(k + 1) * units] for k in range(4))
+    return np.concatenate([c * scale[0], i * scale[1], f * scale[2], o * scale[3]], axis=1)
+
+
+def _keras_order(a: np.ndarray, units: int, scale) -> np.ndarray:
+    """The inverse gate order of ``_internal`` (c, i, f, o -> i, f, c, o), columns times ``scale``."""
+    c, i, f, o = (a[:, k * units:(k + 1) * units] * scale[k] for k in range(4))
+    return np.concatenate([i, f, c, o], axis=1)
+
+
 class LSTM(Function):
     """``(h_seq, h_last, c_last)`` of Keras's LSTM over the whole sequence.
 
@@ -62,10 +79,13 @@ class LSTM(Function):
       backward accumulates ``[h_{t-1}; x_t; 1] da_t^T``, the gradients of U, W and b at once,
       while ``da_t`` is in cache. GEMMs go through ``np.dot``: ``matmul`` takes a slow path
       when features == 1.
-    * The four gates take one ``exp``: the GEMM yields ``-a`` for i, f, o, and ``-2 a_c`` for
-      the candidate (those factors are folded into a private copy of the weights; scaling by
-      a power of two is exact), so ``1 / (1 + exp(.))`` gives σ(a) and σ(2 a_c), and
-      ``tanh(a_c) = 2 σ(2 a_c) - 1``. (``np.tanh`` costs about twice ``np.exp`` in float32.)
+    * The four gates take one ``tanh`` and no division: inside, the gates are ordered c, i, f, o
+      and the GEMM yields ``[a_c; a_i/2; a_f/2; a_o/2]`` (the halves folded into a private copy
+      of the weights; scaling by a power of two is exact), so one ``np.tanh`` over the block gives
+      c̃ and ``tanh(a/2)``, and ``σ(a) = (1 + tanh(a/2)) / 2``. On float32 ``np.tanh`` costs less
+      than ``np.exp``, and the ``1 / (1 + exp(-a))`` form also pays a reciprocal over the block.
+      The derivatives follow from the same values: ``tanh'(a_c) = 1 - c̃^2`` and
+      ``σ'(a) = (1 - tanh(a/2)^2) / 4``, the factor 4 folded into the weights backward uses.
     * When a gradient will be needed, the forward loop also forms each step's derivative
       factors while its gates are in cache, instead of in passes over the sequence afterwards.
     """
@@ -76,48 +96,50 @@ class LSTM(Function):
         units = recurrent_kernel.shape[0]
         kernel, recurrent_kernel, bias, h0, c0 = (a.astype(dtype, copy=False)
                                                   for a in (kernel, recurrent_kernel, bias, h0, c0))
-        # the GEMM yields -a for the sigmoid gates i, f, o and -2 a_c for the candidate
-        scale = np.repeat(np.array([-1, -1, -2, -1], dtype), units)
-        scaled_weights_T = np.ascontiguousarray((np.concatenate([recurrent_kernel, kernel, bias[None]]) * scale).T)
+        # the GEMM yields [a_c; a_i/2; a_f/2; a_o/2] (gates reordered c, i, f, o; see above)
+        weights = _internal(np.concatenate([recurrent_kernel, kernel, bias[None]]), units, _HALF)
+        weights_T = np.ascontiguousarray(weights.T)
         step_inputs = np.empty((steps + 1, units + features + 1, batch), dtype)  # [h_{t-1}; x_t; 1]
         step_inputs[0, :units] = h0.T
         step_inputs[:steps, units:units + features] = (x[:, ::-1] if go_backwards else x).transpose(1, 2, 0)
         step_inputs[steps, units:] = 0
         step_inputs[:, -1] = 1
-        gates = np.empty((steps, 4 * units, batch), dtype)            # i, f, σ(2 a_c), o of each step
-        # work[t % 2] = [c̃; c_{t-1}; 4 i; tanh(c_t)] of step t; c_t goes to the other buffer
+        gates = np.empty((steps, 4 * units, batch), dtype)            # c̃, i, f, o of each step
+        # work[t % 2] = [i; c̃; c_{t-1}; tanh(c_t)] of step t; c_t goes to the other buffer
         work = np.empty((2, 4 * units, batch), dtype)
-        work[0, units:2 * units] = c0.T
+        work[0, 2 * units:3 * units] = c0.T
         train = is_grad_enabled() and any(self.needs_input_grad)
         if train:
-            # per step, each gate's derivative times the factor it multiplies:
-            # [σ'(a_i) c̃; σ'(a_f) c_{t-1}; tanh'(a_c) i; σ'(a_o) tanh(c_t)], and dc_t/dh_t
+            # per step, each gate's derivative times the factor it multiplies, the sigmoid gates'
+            # times 4: [tanh'(a_c) i; 4σ'(a_i) c̃; 4σ'(a_f) c_{t-1}; 4σ'(a_o) tanh(c_t)], and dc_t/dh_t
             gate_factors = np.empty((steps, 4 * units, batch), dtype)
             dc_dh = np.empty((steps, units, batch), dtype)            # o (1 - tanh(c)^2)
         keep, drop = masks(mask, go_backwards, dtype, batch_last=True)
         i_cand = np.empty((units, batch), dtype)
-        with np.errstate(over="ignore"):  # exp overflows to inf for saturated gates: σ -> 0
+        with blas_threads("lstm", train, x.shape, units).loop():
             for t in range(steps):
                 g, w, h = gates[t], work[t % 2], step_inputs[t + 1, :units]
-                i, f, s2, o = g[:units], g[units:2 * units], g[2 * units:3 * units], g[3 * units:]
-                c_cand, c_prev, tanh_c = w[:units], w[units:2 * units], w[3 * units:]
-                c = work[(t + 1) % 2, units:2 * units]
-                np.dot(scaled_weights_T, step_inputs[t], out=g)
-                sigmoid_of_negated(g)                    # σ(a) for i, f, o; σ(2 a_c) for the candidate
+                c_cand, sig = g[:units], g[units:]
+                i, f, o = g[units:2 * units], g[2 * units:3 * units], g[3 * units:]
+                c_prev, tanh_c = w[2 * units:3 * units], w[3 * units:]
+                c = work[(t + 1) % 2, 2 * units:3 * units]
+                np.dot(weights_T, step_inputs[t], out=g)
+                np.tanh(g, out=g)                        # c̃ = tanh(a_c); tanh(a/2) for i, f, o
                 if train:
                     m = gate_factors[t]
-                    np.subtract(1, g, out=m)             # σ' = σ (1 - σ);  tanh'(a) = 4 σ(2a) (1 - σ(2a))
-                    np.multiply(m, g, out=m)
-                np.multiply(s2, 2, out=c_cand)           # c̃ = tanh(a_c) = 2 σ(2 a_c) - 1
-                np.subtract(c_cand, 1, out=c_cand)
+                    np.multiply(g, g, out=m)             # tanh'(a_c) = 1 - c̃^2;  4σ'(a) = 1 - tanh(a/2)^2
+                    np.subtract(1, m, out=m)
+                np.multiply(sig, 0.5, out=sig)           # σ(a) = (1 + tanh(a/2)) / 2
+                np.add(sig, 0.5, out=sig)
                 np.multiply(f, c_prev, out=c)            # c_t = f c_{t-1} + i c̃
                 np.multiply(i, c_cand, out=i_cand)
                 np.add(c, i_cand, out=c)
                 np.tanh(c, out=tanh_c)
                 np.multiply(o, tanh_c, out=h)            # h_t = o tanh(c_t)
                 if train:
-                    np.multiply(i, 4, out=w[2 * units:3 * units])
-                    np.multiply(m, w, out=m)             # times [c̃; c_{t-1}; 4 i; tanh(c_t)]
+                    w[:units] = i
+                    w[units:2 * units] = c_cand
+                    np.multiply(m, w, out=m)             # times [i; c̃; c_{t-1}; tanh(c_t)]
                     np.multiply(h, tanh_c, out=dc_dh[t])  # o - o tanh(c)^2
                     np.subtract(o, dc_dh[t], out=dc_dh[t])
                 if drop is not None:                     # a masked step keeps h_{t-1} and c_{t-1}
@@ -130,7 +152,7 @@ class LSTM(Function):
                                    *([keep] if self.masked else []))
         # h_seq is a view of step_inputs, which holds the states anyway: no copy of the sequence
         return (step_inputs[1:, :units].transpose(2, 0, 1), step_inputs[steps, :units].T.copy(),
-                work[steps % 2, units:2 * units].T.copy())
+                work[steps % 2, 2 * units:3 * units].T.copy())
 
     def backward(self, grads):
         g_seq, g_h, g_c = grads
@@ -139,7 +161,10 @@ class LSTM(Function):
         steps, four_u, batch = gates.shape
         units = four_u // 4
         dtype = gates.dtype
-        forget = gates[:, units:2 * units]  # dc_{t-1} = dc_t f_t
+        forget = gates[:, 2 * units:3 * units]  # dc_{t-1} = dc_t f_t
+        # the weights in the internal gate order, the sigmoid gates' columns times 1/4 (da_t holds
+        # 4 da for them): da_t U^T, da_t W^T and the weight gradients come out exact
+        recurrent_kernel, kernel = (_internal(a, units, _QUARTER) for a in (recurrent_kernel, kernel))
         if keep is not None:  # a masked step passes dh, dc straight to the previous one
             gate_factors = gate_factors * keep
             dc_dh = dc_dh * keep
@@ -150,7 +175,7 @@ class LSTM(Function):
         dh = np.array(g_h.T, dtype=dtype, order="C")
         dc = np.array(g_c.T, dtype=dtype, order="C")
         need = self.needs_input_grad
-        # da_t = [da_i; da_f; da_c; da_o]: on the saved arrays' last use it overwrites the gate
+        # da_t = [da_c; 4 da_i; 4 da_f; 4 da_o] (the 4 is folded into the weights below): on the saved arrays' last use it overwrites the gate
         # factors it is computed from (no new array to fault in); otherwise a new array (a retained
         # graph must keep them), every step's for dx, else one step's buffer, which stays in cache
         if self.last_use or keep is not None:  # (masked, gate_factors * keep above is already a copy)
@@ -162,30 +187,32 @@ class LSTM(Function):
         d_weights = np.zeros((step_inputs.shape[1], four_u), dtype) if any(need[1:4]) else None
         d_weights_t = np.empty_like(d_weights) if d_weights is not None else None
         drop = None if keep is None else 1 - keep
-        for t in range(steps - 1, -1, -1):
-            m, da = gate_factors[t], d_preact[t if every_step else 0]
-            if d_h_seq is not None:
-                np.add(dh, d_h_seq[t], out=dh)              # dh_t += dL/dh_t of the output
-            np.multiply(dh, dc_dh[t], out=scratch)          # dc_t += dh_t o (1 - tanh(c_t)^2)
-            np.add(dc, scratch, out=dc)
-            # da_i = dc σ'(a_i) c̃;  da_f = dc σ'(a_f) c_{t-1};  da_c = dc tanh'(a_c) i
-            np.multiply(m[:3 * units].reshape(3, units, batch), dc, out=da[:3 * units].reshape(3, units, batch))
-            np.multiply(m[3 * units:], dh, out=da[3 * units:])  # da_o = dh σ'(a_o) tanh(c_t)
-            np.multiply(dc, forget[t], out=dc)              # dc_{t-1} = dc_t f_t
-            if d_weights is not None:                       # [dU; dW; db] += [h_{t-1}; x_t; 1] da_t^T
-                np.dot(step_inputs[t], da.T, out=d_weights_t)
-                np.add(d_weights, d_weights_t, out=d_weights)
-            if drop is not None:
-                np.multiply(dh, drop[t], out=scratch)
-            np.dot(recurrent_kernel, da, out=dh)            # dh_{t-1} = da_t U^T
-            if drop is not None:
-                np.add(dh, scratch, out=dh)
+        with blas_threads("lstm backward", step_inputs.shape, four_u).loop():
+            for t in range(steps - 1, -1, -1):
+                m, da = gate_factors[t], d_preact[t if every_step else 0]
+                if d_h_seq is not None:
+                    np.add(dh, d_h_seq[t], out=dh)              # dh_t += dL/dh_t of the output
+                np.multiply(dh, dc_dh[t], out=scratch)          # dc_t += dh_t o (1 - tanh(c_t)^2)
+                np.add(dc, scratch, out=dc)
+                # da_c = dc tanh'(a_c) i;  da_i = dc σ'(a_i) c̃;  da_f = dc σ'(a_f) c_{t-1}
+                np.multiply(m[:3 * units].reshape(3, units, batch), dc, out=da[:3 * units].reshape(3, units, batch))
+                np.multiply(m[3 * units:], dh, out=da[3 * units:])  # da_o = dh σ'(a_o) tanh(c_t)
+                np.multiply(dc, forget[t], out=dc)              # dc_{t-1} = dc_t f_t
+                if d_weights is not None:                       # [dU; dW; db] += [h_{t-1}; x_t; 1] da_t^T
+                    np.dot(step_inputs[t], da.T, out=d_weights_t)
+                    np.add(d_weights, d_weights_t, out=d_weights)
+                if drop is not None:
+                    np.multiply(dh, drop[t], out=scratch)
+                np.dot(recurrent_kernel, da, out=dh)            # dh_{t-1} = da_t U^T
+                if drop is not None:
+                    np.add(dh, scratch, out=dh)
 
         dx = dk = dr = db = None
         if need[0]:                                         # dx_t = da_t W^T
             dx = np.matmul(kernel, d_preact).transpose(2, 0, 1)
             dx = np.ascontiguousarray(dx[:, ::-1] if self.go_backwards else dx)
         if d_weights is not None:
+            d_weights = _keras_order(d_weights, units, _QUARTER)
             dr, dk, db = d_weights[:units], d_weights[units:-1], d_weights[-1]
         return dx, dk, dr, db, np.ascontiguousarray(dh.T), np.ascontiguousarray(dc.T)
 

@@ -12,7 +12,7 @@ import numpy as np
 from ...autograd import Function
 from ..activation import relu, sigmoid, tanh
 from ..product import matmul
-from .common import as_array, batch_major, masks, prepare, scan, sigmoid_of_negated, time_major
+from .common import as_array, batch_major, blas_threads, masks, prepare, scan, sigmoid_of_negated, time_major
 
 
 # --------------------------------------------------------------------------- reference
@@ -84,7 +84,7 @@ class SimpleRNN(Function):
         h[0] = h0
         keep, drop = masks(mask, go_backwards, dtype)
         recurrent = np.empty((batch, units), dtype)
-        with np.errstate(over="ignore"):
+        with np.errstate(over="ignore"), blas_threads("simple_rnn", preact.shape).loop():
             for t in range(steps):
                 np.dot(h[t], recurrent_kernel, out=recurrent)
                 np.add(preact[t], recurrent, out=preact[t])
@@ -110,14 +110,15 @@ class SimpleRNN(Function):
         dh = np.array(g_h, dtype=h.dtype)
         carried = np.empty((batch, units), h.dtype)
         recurrent_kernel_T = np.ascontiguousarray(recurrent_kernel.T)
-        for t in range(steps - 1, -1, -1):
-            np.add(dh, d_h_seq[t], out=dh)                              # dh_t += dL/dh_t of the output
-            np.multiply(dh, act_grad[t], out=d_preact[t])               # da_t = dh_t act'(a_t)
-            if drop is not None:                                        # a masked step passes dh_t on
-                np.multiply(dh, drop[t], out=carried)
-            np.dot(d_preact[t], recurrent_kernel_T, out=dh)             # dh_{t-1} = da_t U^T
-            if drop is not None:
-                np.add(dh, carried, out=dh)
+        with blas_threads("simple_rnn backward", d_preact.shape).loop():
+            for t in range(steps - 1, -1, -1):
+                np.add(dh, d_h_seq[t], out=dh)                              # dh_t += dL/dh_t of the output
+                np.multiply(dh, act_grad[t], out=d_preact[t])               # da_t = dh_t act'(a_t)
+                if drop is not None:                                        # a masked step passes dh_t on
+                    np.multiply(dh, drop[t], out=carried)
+                np.dot(d_preact[t], recurrent_kernel_T, out=dh)             # dh_{t-1} = da_t U^T
+                if drop is not None:
+                    np.add(dh, carried, out=dh)
 
         need = self.needs_input_grad
         d_preact = d_preact.reshape(steps * batch, units)
