@@ -17,6 +17,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from ..autograd import Function
 from ..runtime import for_batch_halves
+from .conv_taps import taps_backward, taps_forward, use_taps
 
 def _pair(value, name: str, op: str) -> tuple:
     """``3`` -> ``(3, 3)``; ``(2, 3)`` stays; anything else is rejected."""
@@ -105,6 +106,30 @@ def im2col(xp: np.ndarray, kernel_hw, strides, dilation, out_hw, ones_column: bo
     return cols.reshape(n * ho * wo, k + ones_column)
 
 
+# An unfolded matrix an inference forward holds at once: larger batches are unfolded in parts
+# (what a training forward keeps for backward cannot be split, it is saved whole).
+COLS_BUDGET = 64 << 20  # bytes
+
+
+def _im2col_gemm(xp, weights, kernel_hw, strides, dilation, out_hw, ones_column: bool, keep_cols: bool):
+    """(out, cols) = ([cols 1] weights, cols) of the padded input; with ``keep_cols`` False (nothing
+    saved for backward) the batch is unfolded in parts of at most COLS_BUDGET bytes and cols is None.
+    Each output row is the same dot product either way."""
+    n = xp.shape[0]
+    per_sample = out_hw[0] * out_hw[1] * weights.shape[0] * xp.itemsize
+    if keep_cols or n == 1 or n * per_sample <= COLS_BUDGET:
+        cols = im2col(xp, kernel_hw, strides, dilation, out_hw, ones_column=ones_column)
+        return cols @ weights, (cols if keep_cols else None)
+    part = max(1, COLS_BUDGET // per_sample)
+    rows = out_hw[0] * out_hw[1]
+    out = np.empty((n * rows, weights.shape[1]), dtype=np.result_type(xp.dtype, weights.dtype))
+    for start in range(0, n, part):
+        cols = im2col(xp[start:start + part], kernel_hw, strides, dilation, out_hw, ones_column=ones_column)
+        np.matmul(cols, weights, out=out[start * rows:start * rows + len(cols)])
+        del cols  # freed before the next part is unfolded
+    return out, None
+
+
 def resolve_padding(padding, in_hw, kernel_hw, strides, dilation, op: str) -> tuple:
     """"valid", "same" or "causal" (1-D only: all the padding before) as ((top, bottom), (left, right))."""
     if padding == "valid":
@@ -142,19 +167,26 @@ class Conv2D(Function):
                              f"input (x shape {x.shape}, padding {padding!r})")
         self.geometry = (x.shape, xp.shape, pads, strides, dilation, (ho, wo))
         self.kernel_shape = kernel.shape
-        cols = im2col(xp, (kh, kw), strides, dilation, (ho, wo), ones_column=bias is not None)
-        weights = kernel.reshape(kh * kw * cin, cout)
-        if bias is not None:
-            weights = np.concatenate([weights, bias[None].astype(weights.dtype, copy=False)])
-        out = cols @ weights  # [cols 1] [K; b] = cols K + b
+        needs = self.needs_input_grad
+        # few output channels: a GEMM per input cell and a shifted add per tap (conv_taps)
+        self.taps = use_taps(xp.shape, (ho, wo), kernel.shape)
+        if self.taps:
+            out = taps_forward(xp, kernel, strides, dilation, (ho, wo)).reshape(-1, cout)
+            if bias is not None:
+                out += bias
+            saved_input = xp if needs[1] else None  # the tap path's dKernel reads the padded input
+        else:
+            weights = kernel.reshape(kh * kw * cin, cout)
+            if bias is not None:
+                weights = np.concatenate([weights, bias[None].astype(weights.dtype, copy=False)])
+            out, cols = _im2col_gemm(xp, weights, (kh, kw), strides, dilation, (ho, wo), bias is not None,
+                                     keep_cols=True in needs)
+            saved_input = cols if needs[1] or (bias is not None and needs[2]) else None
         if self.fused_relu:
             for_batch_halves(lambda rows: np.maximum(out[rows], 0, out=out[rows]), out.shape[0], out.size)
-        # keep only what backward needs: cols for dKernel (and dBias), the kernel for dX,
-        # the output for the relu's mask
-        needs = self.needs_input_grad
-        needs_cols = needs[1] or (bias is not None and needs[2])
-        self.save_for_backward(cols if needs_cols else None, kernel if needs[0] else None,
-                               out if self.fused_relu else None)
+        # keep only what backward needs: cols (or the padded input) for dKernel (and dBias),
+        # the kernel for dX, the output for the relu's mask
+        self.save_for_backward(saved_input, kernel if needs[0] else None, out if self.fused_relu else None)
         return out.reshape(n, ho, wo, cout)
 
     def backward(self, g):
@@ -165,6 +197,15 @@ class Conv2D(Function):
             for_batch_halves(lambda rows: np.multiply(g2[rows], y[rows] > 0, out=masked[rows]), len(y), y.size)
             g2 = masked
         dx = dkernel = dbias = None
+        if self.taps:
+            x_shape, xp_shape, pads, strides, dilation, (ho, wo) = self.geometry
+            dxp, dkernel = taps_backward(g2.reshape(x_shape[0], ho, wo, -1), xp_shape, cols, kernel,
+                                         self.kernel_shape, strides, dilation)
+            if dxp is not None:
+                (top, _), (left, _) = pads
+                dx = dxp[:, top:top + x_shape[1], left:left + x_shape[2]]
+            dbias = g2.sum(axis=0) if len(self.needs_input_grad) > 2 and self.needs_input_grad[2] else None
+            return (dx, dkernel, dbias)[:len(self.needs_input_grad)]
         if self.needs_input_grad[0]:
             _, _, cin, cout = kernel.shape
             # stride 1 with no more filters than input channels: the correlation reads fewer cells
