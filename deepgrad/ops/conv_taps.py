@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import workspace
+
 # The tap path pays for GEMM rows over every padded input cell (s^2 times the output cells
 # for stride s) and kh*kw passes over the output; im2col pays for its copy. Taken when the
 # tap path's matrix is at least this many times smaller than the unfolded one.
@@ -53,11 +55,11 @@ def taps_forward(xp, kernel, strides, dilation, out_hw):
     """conv2d of the padded input xp (N, Hp, Wp, Cin): (N, Ho, Wo, Cout), C-contiguous."""
     n, hp, wp, cin = xp.shape
     kh, kw, _, cout = kernel.shape
-    y = (_kernel_rows(kernel) @ xp.reshape(-1, cin).T).reshape(kh * kw, cout, n, hp, wp)
-    out = np.zeros((cout, n) + tuple(out_hw), dtype=y.dtype)
+    y = workspace.matmul(_kernel_rows(kernel), xp.reshape(-1, cin).T).reshape(kh * kw, cout, n, hp, wp)
+    out = workspace.zeros((cout, n) + tuple(out_hw), y.dtype)
     for t, rows, cols in _tap_windows((kh, kw), strides, dilation, out_hw):
         out += y[t, :, :, rows, cols]
-    return np.ascontiguousarray(out.transpose(1, 2, 3, 0))
+    return workspace.contiguous(out.transpose(1, 2, 3, 0))
 
 
 def taps_backward(g, xp_shape, xp, kernel, kernel_shape, strides, dilation):
@@ -68,11 +70,11 @@ def taps_backward(g, xp_shape, xp, kernel, kernel_shape, strides, dilation):
     kh, kw, _, cout = kernel_shape
     out_hw = g.shape[1:3]
     gt = g.transpose(3, 0, 1, 2)  # (Cout, N, Ho, Wo)
-    dy = np.zeros((kh * kw, cout, n, hp, wp), dtype=g.dtype)
+    dy = workspace.zeros((kh * kw, cout, n, hp, wp), g.dtype)
     for t, rows, cols in _tap_windows((kh, kw), strides, dilation, out_hw):
         dy[t, :, :, rows, cols] = gt  # each (tap, cell) is met by at most one output position
     dy = dy.reshape(kh * kw * cout, -1)
-    dxp = None if kernel is None else (dy.T @ _kernel_rows(kernel)).reshape(xp_shape)
+    dxp = None if kernel is None else workspace.matmul(dy.T, _kernel_rows(kernel)).reshape(xp_shape)
     dkernel = None
     if xp is not None:
         dk = dy @ xp.reshape(-1, cin)  # (kh*kw*Cout, Cin)

@@ -17,6 +17,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from ..autograd import Function
 from ..runtime import for_batch_halves
+from . import workspace
 from .conv_taps import taps_backward, taps_forward, use_taps
 
 def _pair(value, name: str, op: str) -> tuple:
@@ -63,7 +64,8 @@ def _pad_spatial(x: np.ndarray, pads: tuple, value=0) -> np.ndarray:
     if top == bottom == left == right == 0:
         return x
     n, h, w, c = x.shape
-    out = np.full((n, h + top + bottom, w + left + right, c), value, dtype=x.dtype)
+    out = workspace.empty((n, h + top + bottom, w + left + right, c), x.dtype)
+    out.fill(value)
     out[:, top:top + h, left:left + w] = x
     return out
 
@@ -84,7 +86,7 @@ def im2col(xp: np.ndarray, kernel_hw, strides, dilation, out_hw, ones_column: bo
     n, _, _, c = xp.shape
     (kh, kw), (ho, wo) = kernel_hw, out_hw
     k = kh * kw * c
-    cols = np.empty((n, ho, wo, k + ones_column), dtype=xp.dtype)
+    cols = workspace.empty((n, ho, wo, k + ones_column), xp.dtype)
     fields = cols[..., :k].reshape(n, ho, wo, kh, kw, c)  # a view: only the last axis is split
     sn, sh, sw, sc = xp.strides
     windows = as_strided(xp, shape=(n, ho, wo, kh, kw, c), writeable=False,
@@ -119,10 +121,10 @@ def _im2col_gemm(xp, weights, kernel_hw, strides, dilation, out_hw, ones_column:
     per_sample = out_hw[0] * out_hw[1] * weights.shape[0] * xp.itemsize
     if keep_cols or n == 1 or n * per_sample <= COLS_BUDGET:
         cols = im2col(xp, kernel_hw, strides, dilation, out_hw, ones_column=ones_column)
-        return cols @ weights, (cols if keep_cols else None)
+        return workspace.matmul(cols, weights), (cols if keep_cols else None)
     part = max(1, COLS_BUDGET // per_sample)
     rows = out_hw[0] * out_hw[1]
-    out = np.empty((n * rows, weights.shape[1]), dtype=np.result_type(xp.dtype, weights.dtype))
+    out = workspace.empty((n * rows, weights.shape[1]), np.result_type(xp.dtype, weights.dtype))
     for start in range(0, n, part):
         cols = im2col(xp[start:start + part], kernel_hw, strides, dilation, out_hw, ones_column=ones_column)
         np.matmul(cols, weights, out=out[start * rows:start * rows + len(cols)])
@@ -193,7 +195,7 @@ class Conv2D(Function):
         cols, kernel, relu_out = self.saved
         g2 = g.reshape(-1, self.kernel_shape[-1])
         if relu_out is not None:  # the fused relu: dY masked where y = 0
-            y, masked = relu_out, np.empty_like(g2)
+            y, masked = relu_out, workspace.empty(g2.shape, g2.dtype)
             for_batch_halves(lambda rows: np.multiply(g2[rows], y[rows] > 0, out=masked[rows]), len(y), y.size)
             g2 = masked
         dx = dkernel = dbias = None
@@ -229,8 +231,8 @@ class Conv2D(Function):
         """
         x_shape, xp_shape, pads, strides, dilation, (ho, wo) = self.geometry
         kh, kw, cin, _ = kernel.shape
-        dxp = np.zeros(xp_shape, dtype=g2.dtype)
-        buf = np.empty((g2.shape[0], cin), dtype=g2.dtype)
+        dxp = workspace.zeros(xp_shape, g2.dtype)
+        buf = workspace.empty((g2.shape[0], cin), g2.dtype)
         for i in range(kh):
             for j in range(kw):
                 np.matmul(g2, kernel[i, j].T, out=buf)
@@ -251,7 +253,7 @@ class Conv2D(Function):
         gp = _pad_spatial(g2.reshape(-1, ho, wo, cout), tuple((s - b, s - a) for s, (b, a) in zip(spans, pads)))
         cols = im2col(gp, (kh, kw), (1, 1), dilation, x_shape[1:3])
         flipped = kernel[::-1, ::-1].transpose(0, 1, 3, 2).reshape(kh * kw * cout, cin)
-        return (cols @ flipped).reshape(x_shape)
+        return workspace.matmul(cols, flipped).reshape(x_shape)
 
 
     def graph_backward(self, g):
