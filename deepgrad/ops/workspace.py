@@ -12,8 +12,10 @@ free. Free means that nothing but the pool refers to it: a Tensor holding it, an
 for backward, a user's reference or any view of it (a view keeps its base alive) all count
 in its reference count. So a buffer saved for backward is never reused before the backward
 that reads it has released it (or, with a retained graph, before the graph is gone).
-Small arrays are not pooled (malloc's heap serves them without faults); the pool holds at
-most ``LIMIT`` bytes and gives back its least recently used free arrays to stay under it.
+Small arrays are not pooled (malloc's heap serves them without faults), nor is anything
+under ``no_grad`` (``predict``, ``evaluate``): an inference keeps no arrays between calls, so
+its peak memory is only what it uses at once. The pool holds at most ``LIMIT`` bytes and
+gives back its least recently used free arrays to stay under it.
 """
 from __future__ import annotations
 
@@ -22,6 +24,8 @@ import threading
 from collections import OrderedDict
 
 import numpy as np
+
+from ..autograd import is_grad_enabled
 
 MIN_BYTES = 1 << 20  # smaller arrays come from malloc's heap without page faults
 LIMIT = 512 << 20  # bytes the pool holds at most, in use or free
@@ -51,7 +55,7 @@ def empty(shape, dtype) -> np.ndarray:
     dtype = np.dtype(dtype)
     shape = tuple(int(n) for n in shape)
     nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if nbytes < MIN_BYTES:
+    if nbytes < MIN_BYTES or not is_grad_enabled():
         return np.empty(shape, dtype)
     key = (shape, dtype.str)
     with _lock:

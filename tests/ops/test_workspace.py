@@ -107,10 +107,17 @@ def test_training_is_bit_identical_with_and_without_the_pool(monkeypatch):
 def test_pooled_outputs_are_not_overwritten_while_held(pool_everything):
     rng = np.random.default_rng(2)
     x, k = rng.standard_normal((2, 6, 6, 3)), rng.standard_normal((3, 3, 3, 2))
-    with dg.no_grad():
-        first = conv(x, k, padding="same")
-        kept = first.data.copy()
-        for _ in range(3):  # same shapes: would take first's arrays if they were free
-            conv(rng.standard_normal(x.shape), k, padding="same")
-            conv_transpose(rng.standard_normal((2, 6, 6, 2)), rng.standard_normal((3, 3, 3, 2)), strides=2)
+    first = conv(x, k, padding="same")
+    kept = first.data.copy()
+    for _ in range(3):  # same shapes: would take first's arrays if they were free
+        conv(rng.standard_normal(x.shape), k, padding="same")
+        conv_transpose(rng.standard_normal((2, 6, 6, 2)), rng.standard_normal((3, 3, 3, 2)), strides=2)
+    assert workspace.held_bytes() > 0
     np.testing.assert_array_equal(first.data, kept)
+
+
+def test_inference_is_not_pooled(pool_everything):
+    with dg.no_grad():
+        conv(np.ones((2, 6, 6, 3)), np.ones((3, 3, 3, 2)), padding="same")
+        assert workspace.empty((100,), np.float32) is not workspace.empty((100,), np.float32)
+    assert workspace.held_bytes() == 0
