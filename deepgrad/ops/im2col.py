@@ -7,6 +7,12 @@ Forward gathers every receptive field into a matrix ``cols`` of shape
 (N*Ho*Wo, kh*kw*Cin) and multiplies it once by the kernel seen as (kh*kw*Cin, Cout).
 Backward reuses ``cols`` for the kernel gradient (one GEMM) and scatter-adds the
 gradient of ``cols`` back onto the input (col2im), one kernel offset at a time.
+
+Two exceptions, both giving the same numbers to rounding: with few output channels (a cost
+model, ``conv_taps.use_taps``) the GEMM comes first and each tap's share is added shifted
+(``conv_taps``), never unfolding the input; and a forward that keeps nothing for backward
+(inference) unfolds a large batch in parts of at most ``COLS_BUDGET`` bytes. Large arrays
+come from the workspace pool (``workspace``), reused from one training step to the next.
 """
 from __future__ import annotations
 
