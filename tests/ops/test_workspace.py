@@ -52,7 +52,7 @@ def test_the_pool_stays_under_its_limit(pool_everything, monkeypatch):
         assert workspace.held_bytes() <= 10_000
 
 
-def _conv_step(x, k, retain):
+def _conv_step(x, k):
     xt, kt = dg.Tensor(x, requires_grad=True), dg.Tensor(k, requires_grad=True)
     out = conv2d(xt, kt, padding="same") * 1.5
     return xt, kt, out
@@ -62,12 +62,12 @@ def test_retained_graph_keeps_its_saved_buffers(pool_everything):
     rng = np.random.default_rng(0)
     x, k = rng.standard_normal((2, 7, 7, 3)), rng.standard_normal((3, 3, 3, 4))
     g = rng.standard_normal((2, 7, 7, 4))
-    xt, kt, out = _conv_step(x, k, True)
+    xt, kt, out = _conv_step(x, k)
     out.backward(g, retain_graph=True)
     first = xt.grad.copy(), kt.grad.copy()
     # other convolutions of the same shapes run in between and ask the pool for arrays
     for _ in range(2):
-        _, _, other = _conv_step(rng.standard_normal(x.shape), rng.standard_normal(k.shape), False)
+        _, _, other = _conv_step(rng.standard_normal(x.shape), rng.standard_normal(k.shape))
         other.backward(np.ones(other.shape))
     xt.grad, kt.grad = None, None
     out.backward(g)
