@@ -172,7 +172,8 @@ class Functional(Model, config_names=("Functional", "Model")):
         def value(t):
             return values[id(t)]
 
-        for node in self._nodes:
+        drop_after = self._drop_after()
+        for i, node in enumerate(self._nodes):
             args = map_structure(value, node.args)
             kwargs = map_structure(value, node.kwargs)
             if training is not None:
@@ -183,7 +184,27 @@ class Functional(Model, config_names=("Functional", "Model")):
             else:
                 for t in node.outputs:
                     values[id(t)] = out[t.index]
+            for t in drop_after[i]:  # read by no later node: an inference holds only live activations
+                del values[id(t)]
         return map_structure(value, self._outputs_struct)
+
+    def _drop_after(self) -> tuple:
+        """Per node, the symbolic tensors whose last reader it is (model outputs excepted)."""
+        plan = self.__dict__.get("_drop_plan")
+        if plan is None or len(plan) != len(self._nodes):
+            last = {}
+            for i, node in enumerate(self._nodes):
+                for t in flatten([node.inputs, node.args, node.kwargs]):
+                    if isinstance(t, KerasTensor):
+                        last[id(t)] = (i, t)
+            kept = {id(t) for t in flatten(self._outputs_struct)}
+            plan = [[] for _ in self._nodes]
+            for key, (i, t) in last.items():
+                if key not in kept:
+                    plan[i].append(t)
+            plan = tuple(tuple(p) for p in plan)
+            object.__setattr__(self, "_drop_plan", plan)
+        return plan
 
     def compute_output_shape(self, input_shape):
         shapes = [t.shape for t in self.outputs]

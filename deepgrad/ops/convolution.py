@@ -21,6 +21,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from .. import backend
 from ..autograd import Function
+from . import workspace
 from .im2col import same_padding
 from .dtypes import result_type
 from .nn_activations import as_op_input
@@ -67,7 +68,10 @@ def pad_spatial(x: np.ndarray, pads, value=0) -> np.ndarray:
     """Pad the spatial axes of (N, *spatial, C) by ``pads`` = ((before, after), ...)."""
     if not any(b or a for b, a in pads):
         return x
-    return np.pad(x, ((0, 0), *pads, (0, 0)), constant_values=value)
+    out = workspace.empty((x.shape[0], *[n + b + a for n, (b, a) in zip(x.shape[1:-1], pads)], x.shape[-1]), x.dtype)
+    out.fill(value)
+    out[(slice(None),) + tuple(slice(b, b + n) for n, (b, _) in zip(x.shape[1:-1], pads))] = x
+    return out
 
 
 def windows(xp: np.ndarray, kernel, strides, dilation, out_shape) -> np.ndarray:
@@ -87,7 +91,7 @@ def tap_slices(tap, strides, dilation, out_shape) -> tuple:
 
 def col2im(dcols: np.ndarray, padded_shape, kernel, strides, dilation, out_shape) -> np.ndarray:
     """The adjoint of ``windows``: dcols (N, *out, *kernel, C) scatter-added onto (N, *padded, C)."""
-    out = np.zeros(padded_shape, dtype=dcols.dtype)
+    out = workspace.zeros(padded_shape, dcols.dtype)
     nd = len(kernel)
     for tap in itertools.product(*[range(k) for k in kernel]):
         out[tap_slices(tap, strides, dilation, out_shape)] += dcols[(slice(None),) * (1 + nd) + tap]
@@ -137,10 +141,10 @@ class Conv(Function):
         xp = pad_spatial(x, pads)
         taps = math.prod(ks)
         rows = x.shape[0] * math.prod(out_shape)
-        cols = np.ascontiguousarray(windows(xp, ks, strides, dilation, out_shape)).reshape(rows, taps * cin)
+        cols = workspace.contiguous(windows(xp, ks, strides, dilation, out_shape)).reshape(rows, taps * cin)
         self.geometry = (x.shape, xp.shape, pads, tuple(ks), strides, dilation, out_shape, groups, channels_first)
         if groups == 1:
-            out = cols @ kernel.reshape(taps * cin, cout)
+            out = workspace.matmul(cols, kernel.reshape(taps * cin, cout))
         else:
             out = _group_cols(cols, taps, groups) @ _group_kernel(kernel, taps, groups)  # (G, rows, cout/G)
             out = out.transpose(1, 0, 2).reshape(rows, cout)
@@ -157,7 +161,7 @@ class Conv(Function):
             if self.needs_input_grad[1]:
                 dkernel = (cols.T @ g2).reshape(kernel.shape)  # dK = cols^T dOut
             if self.needs_input_grad[0]:
-                dcols = g2 @ kernel.reshape(taps * cin, -1).T  # dcols = dOut K^T
+                dcols = workspace.matmul(g2, kernel.reshape(taps * cin, -1).T)  # dcols = dOut K^T
         else:
             gg = g2.reshape(len(g2), groups, -1).transpose(1, 0, 2)  # (G, rows, cout/G)
             if self.needs_input_grad[1]:
@@ -230,7 +234,7 @@ class ConvTranspose(Function):
                              f"{kernel.shape}, padding {padding!r}, output_padding {output_padding})")
         taps = math.prod(ks)
         x2 = x.reshape(-1, cin)
-        cols = (x2 @ kernel.reshape(taps * cout, cin).T).reshape(x.shape[0], *in_shape, *ks, cout)
+        cols = workspace.matmul(x2, kernel.reshape(taps * cout, cin).T).reshape(x.shape[0], *in_shape, *ks, cout)
         out = col2im(cols, (x.shape[0], *full, cout), ks, strides, dilation, in_shape)
         self.geometry = (x.shape, tuple(ks), strides, dilation, full, crops, channels_first)
         self.save_for_backward(x2 if self.needs_input_grad[1] else None, kernel)
@@ -240,16 +244,16 @@ class ConvTranspose(Function):
         x2, kernel = self.saved
         x_shape, ks, strides, dilation, full, crops, channels_first = self.geometry
         g = _to_last(g, channels_first)
-        g_full = np.zeros((g.shape[0], *full, g.shape[-1]), dtype=g.dtype)
+        g_full = workspace.zeros((g.shape[0], *full, g.shape[-1]), g.dtype)
         # undo the crop: the part of g that came from the full output goes back to its cells
         src = tuple(slice(max(0, -cl), g.shape[1 + i] - max(0, -cr)) for i, (cl, cr) in enumerate(crops))
         dst = tuple(slice(max(0, cl), f - max(0, cr)) for f, (cl, cr) in zip(full, crops))
         g_full[(slice(None), *dst)] = g[(slice(None), *src)]
         taps, cout, cin = math.prod(ks), kernel.shape[-2], kernel.shape[-1]
-        dcols = np.ascontiguousarray(windows(g_full, ks, strides, dilation, x_shape[1:-1])).reshape(-1, taps * cout)
+        dcols = workspace.contiguous(windows(g_full, ks, strides, dilation, x_shape[1:-1])).reshape(-1, taps * cout)
         dx = dkernel = None
         if self.needs_input_grad[0]:
-            dx = _to_first((dcols @ kernel.reshape(taps * cout, cin)).reshape(x_shape), channels_first)
+            dx = _to_first(workspace.matmul(dcols, kernel.reshape(taps * cout, cin)).reshape(x_shape), channels_first)
         if self.needs_input_grad[1]:
             # cols = x K^T  =>  dK = dcols^T x; in this order the GEMM ran about 5x faster than (x^T dcols)^T
             dkernel = (dcols.T @ x2).reshape(kernel.shape)
@@ -261,7 +265,7 @@ def _crop(out: np.ndarray, crops) -> np.ndarray:
     index = (slice(None),) + tuple(slice(max(0, cl), out.shape[1 + i] - max(0, cr)) for i, (cl, cr) in enumerate(crops))
     out = out[index]
     extra = [(max(0, -cl), max(0, -cr)) for cl, cr in crops]
-    return pad_spatial(out, extra) if any(b or a for b, a in extra) else np.ascontiguousarray(out)
+    return pad_spatial(out, extra) if any(b or a for b, a in extra) else workspace.contiguous(out)
 
 
 # ------------------------------------------------------------ public functions

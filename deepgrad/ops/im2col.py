@@ -7,6 +7,12 @@ Forward gathers every receptive field into a matrix ``cols`` of shape
 (N*Ho*Wo, kh*kw*Cin) and multiplies it once by the kernel seen as (kh*kw*Cin, Cout).
 Backward reuses ``cols`` for the kernel gradient (one GEMM) and scatter-adds the
 gradient of ``cols`` back onto the input (col2im), one kernel offset at a time.
+
+Two exceptions, both giving the same numbers to rounding: with few output channels (a cost
+model, ``conv_taps.use_taps``) the GEMM comes first and each tap's share is added shifted
+(``conv_taps``), never unfolding the input; and a forward that keeps nothing for backward
+(inference) unfolds a large batch in parts of at most ``COLS_BUDGET`` bytes. Large arrays
+come from the workspace pool (``workspace``), reused from one training step to the next.
 """
 from __future__ import annotations
 
@@ -17,6 +23,8 @@ from numpy.lib.stride_tricks import as_strided
 
 from ..autograd import Function
 from ..runtime import for_batch_halves
+from . import workspace
+from .conv_taps import taps_backward, taps_forward, use_taps
 
 def _pair(value, name: str, op: str) -> tuple:
     """``3`` -> ``(3, 3)``; ``(2, 3)`` stays; anything else is rejected."""
@@ -62,7 +70,8 @@ def _pad_spatial(x: np.ndarray, pads: tuple, value=0) -> np.ndarray:
     if top == bottom == left == right == 0:
         return x
     n, h, w, c = x.shape
-    out = np.full((n, h + top + bottom, w + left + right, c), value, dtype=x.dtype)
+    out = workspace.empty((n, h + top + bottom, w + left + right, c), x.dtype)
+    out.fill(value)
     out[:, top:top + h, left:left + w] = x
     return out
 
@@ -83,7 +92,7 @@ def im2col(xp: np.ndarray, kernel_hw, strides, dilation, out_hw, ones_column: bo
     n, _, _, c = xp.shape
     (kh, kw), (ho, wo) = kernel_hw, out_hw
     k = kh * kw * c
-    cols = np.empty((n, ho, wo, k + ones_column), dtype=xp.dtype)
+    cols = workspace.empty((n, ho, wo, k + ones_column), xp.dtype)
     fields = cols[..., :k].reshape(n, ho, wo, kh, kw, c)  # a view: only the last axis is split
     sn, sh, sw, sc = xp.strides
     windows = as_strided(xp, shape=(n, ho, wo, kh, kw, c), writeable=False,
@@ -103,6 +112,30 @@ def im2col(xp: np.ndarray, kernel_hw, strides, dilation, out_hw, ones_column: bo
 
     for_batch_halves(run, n, cols.size)
     return cols.reshape(n * ho * wo, k + ones_column)
+
+
+# An unfolded matrix an inference forward holds at once: larger batches are unfolded in parts
+# (what a training forward keeps for backward cannot be split, it is saved whole).
+COLS_BUDGET = 64 << 20  # bytes
+
+
+def _im2col_gemm(xp, weights, kernel_hw, strides, dilation, out_hw, ones_column: bool, keep_cols: bool):
+    """(out, cols) = ([cols 1] weights, cols) of the padded input; with ``keep_cols`` False (nothing
+    saved for backward) the batch is unfolded in parts of at most COLS_BUDGET bytes and cols is None.
+    Each output row is the same dot product either way."""
+    n = xp.shape[0]
+    per_sample = out_hw[0] * out_hw[1] * weights.shape[0] * xp.itemsize
+    if keep_cols or n == 1 or n * per_sample <= COLS_BUDGET:
+        cols = im2col(xp, kernel_hw, strides, dilation, out_hw, ones_column=ones_column)
+        return workspace.matmul(cols, weights), (cols if keep_cols else None)
+    part = max(1, COLS_BUDGET // per_sample)
+    rows = out_hw[0] * out_hw[1]
+    out = workspace.empty((n * rows, weights.shape[1]), np.result_type(xp.dtype, weights.dtype))
+    for start in range(0, n, part):
+        cols = im2col(xp[start:start + part], kernel_hw, strides, dilation, out_hw, ones_column=ones_column)
+        np.matmul(cols, weights, out=out[start * rows:start * rows + len(cols)])
+        del cols  # freed before the next part is unfolded
+    return out, None
 
 
 def resolve_padding(padding, in_hw, kernel_hw, strides, dilation, op: str) -> tuple:
@@ -142,29 +175,45 @@ class Conv2D(Function):
                              f"input (x shape {x.shape}, padding {padding!r})")
         self.geometry = (x.shape, xp.shape, pads, strides, dilation, (ho, wo))
         self.kernel_shape = kernel.shape
-        cols = im2col(xp, (kh, kw), strides, dilation, (ho, wo), ones_column=bias is not None)
-        weights = kernel.reshape(kh * kw * cin, cout)
-        if bias is not None:
-            weights = np.concatenate([weights, bias[None].astype(weights.dtype, copy=False)])
-        out = cols @ weights  # [cols 1] [K; b] = cols K + b
+        needs = self.needs_input_grad
+        # few output channels: a GEMM per input cell and a shifted add per tap (conv_taps)
+        self.taps = use_taps(xp.shape, (ho, wo), kernel.shape)
+        if self.taps:
+            out = taps_forward(xp, kernel, strides, dilation, (ho, wo)).reshape(-1, cout)
+            if bias is not None:
+                out += bias
+            saved_input = xp if needs[1] else None  # the tap path's dKernel reads the padded input
+        else:
+            weights = kernel.reshape(kh * kw * cin, cout)
+            if bias is not None:
+                weights = np.concatenate([weights, bias[None].astype(weights.dtype, copy=False)])
+            out, cols = _im2col_gemm(xp, weights, (kh, kw), strides, dilation, (ho, wo), bias is not None,
+                                     keep_cols=True in needs)
+            saved_input = cols if needs[1] or (bias is not None and needs[2]) else None
         if self.fused_relu:
             for_batch_halves(lambda rows: np.maximum(out[rows], 0, out=out[rows]), out.shape[0], out.size)
-        # keep only what backward needs: cols for dKernel (and dBias), the kernel for dX,
-        # the output for the relu's mask
-        needs = self.needs_input_grad
-        needs_cols = needs[1] or (bias is not None and needs[2])
-        self.save_for_backward(cols if needs_cols else None, kernel if needs[0] else None,
-                               out if self.fused_relu else None)
+        # keep only what backward needs: cols (or the padded input) for dKernel (and dBias),
+        # the kernel for dX, the output for the relu's mask
+        self.save_for_backward(saved_input, kernel if needs[0] else None, out if self.fused_relu else None)
         return out.reshape(n, ho, wo, cout)
 
     def backward(self, g):
         cols, kernel, relu_out = self.saved
         g2 = g.reshape(-1, self.kernel_shape[-1])
         if relu_out is not None:  # the fused relu: dY masked where y = 0
-            y, masked = relu_out, np.empty_like(g2)
+            y, masked = relu_out, workspace.empty(g2.shape, g2.dtype)
             for_batch_halves(lambda rows: np.multiply(g2[rows], y[rows] > 0, out=masked[rows]), len(y), y.size)
             g2 = masked
         dx = dkernel = dbias = None
+        if self.taps:
+            x_shape, xp_shape, pads, strides, dilation, (ho, wo) = self.geometry
+            dxp, dkernel = taps_backward(g2.reshape(x_shape[0], ho, wo, -1), xp_shape, cols, kernel,
+                                         self.kernel_shape, strides, dilation)
+            if dxp is not None:
+                (top, _), (left, _) = pads
+                dx = dxp[:, top:top + x_shape[1], left:left + x_shape[2]]
+            dbias = g2.sum(axis=0) if len(self.needs_input_grad) > 2 and self.needs_input_grad[2] else None
+            return (dx, dkernel, dbias)[:len(self.needs_input_grad)]
         if self.needs_input_grad[0]:
             _, _, cin, cout = kernel.shape
             # stride 1 with no more filters than input channels: the correlation reads fewer cells
@@ -188,8 +237,8 @@ class Conv2D(Function):
         """
         x_shape, xp_shape, pads, strides, dilation, (ho, wo) = self.geometry
         kh, kw, cin, _ = kernel.shape
-        dxp = np.zeros(xp_shape, dtype=g2.dtype)
-        buf = np.empty((g2.shape[0], cin), dtype=g2.dtype)
+        dxp = workspace.zeros(xp_shape, g2.dtype)
+        buf = workspace.empty((g2.shape[0], cin), g2.dtype)
         for i in range(kh):
             for j in range(kw):
                 np.matmul(g2, kernel[i, j].T, out=buf)
@@ -210,7 +259,7 @@ class Conv2D(Function):
         gp = _pad_spatial(g2.reshape(-1, ho, wo, cout), tuple((s - b, s - a) for s, (b, a) in zip(spans, pads)))
         cols = im2col(gp, (kh, kw), (1, 1), dilation, x_shape[1:3])
         flipped = kernel[::-1, ::-1].transpose(0, 1, 3, 2).reshape(kh * kw * cout, cin)
-        return (cols @ flipped).reshape(x_shape)
+        return workspace.matmul(cols, flipped).reshape(x_shape)
 
 
     def graph_backward(self, g):

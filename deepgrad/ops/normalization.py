@@ -12,6 +12,7 @@ import numpy as np
 
 from ..autograd import Function, Tensor, unbroadcast
 from . import math as _math
+from . import workspace
 
 
 class Normalize(Function):
@@ -22,21 +23,40 @@ class Normalize(Function):
             mean = x.mean(axis=axes, keepdims=True)
             var = x.var(axis=axes, keepdims=True)
         inv_std = 1.0 / np.sqrt(var + x.dtype.type(epsilon))
-        xhat = (x - mean) * inv_std
+        # the same operations as (x - mean) * inv_std and xhat * gamma + beta, written into
+        # pooled arrays (workspace) so that a step does not fault in fresh pages for them
+        dtype = np.result_type(x, mean, inv_std)
+        xhat = np.subtract(x, mean, out=workspace.empty(x.shape, dtype))
+        xhat *= inv_std
         self.axes, self.shapes = axes, (gamma.shape, beta.shape)
         self.save_for_backward(xhat, inv_std, gamma)
-        return xhat * gamma + beta
+        out = np.multiply(xhat, gamma, out=workspace.empty(np.broadcast_shapes(xhat.shape, gamma.shape, beta.shape),
+                                                           np.result_type(xhat, gamma, beta)))
+        out += beta
+        return out
 
     def backward(self, g):
         xhat, inv_std, gamma = self.saved
         axes = self.axes
         gx = ggamma = gbeta = None
-        if self.needs_input_grad[0]:
+        if self.needs_input_grad[0] and g.shape == xhat.shape:
+            # dx = inv_std (dxhat - mean(dxhat) - xhat mean(dxhat xhat)) in two pooled arrays
+            dtype = np.result_type(g, gamma, xhat)
+            dxhat = np.multiply(g, gamma, out=workspace.empty(xhat.shape, dtype))
+            tmp = np.multiply(dxhat, xhat, out=workspace.empty(xhat.shape, dtype))
+            m1, m2 = dxhat.mean(axis=axes, keepdims=True), tmp.mean(axis=axes, keepdims=True)
+            np.multiply(xhat, m2, out=tmp)
+            gx = np.subtract(dxhat, m1, out=dxhat)
+            gx -= tmp
+            gx *= inv_std
+        elif self.needs_input_grad[0]:
             dxhat = g * gamma
             gx = inv_std * (dxhat - dxhat.mean(axis=axes, keepdims=True)
                                  - xhat * (dxhat * xhat).mean(axis=axes, keepdims=True))
         if self.needs_input_grad[1]:
-            ggamma = unbroadcast(g * xhat, self.shapes[0])
+            product = np.multiply(g, xhat, out=workspace.empty(np.broadcast_shapes(g.shape, xhat.shape),
+                                                               np.result_type(g, xhat)))
+            ggamma = unbroadcast(product, self.shapes[0])
         if self.needs_input_grad[2]:
             gbeta = unbroadcast(g, self.shapes[1])
         return gx, ggamma, gbeta
