@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function, Tensor, unbroadcast
+from ..autograd.function import unbroadcast_graph
 from . import math as _math
 
 
@@ -23,7 +24,7 @@ class Normalize(Function):
             var = x.var(axis=axes, keepdims=True)
         inv_std = 1.0 / np.sqrt(var + x.dtype.type(epsilon))
         xhat = (x - mean) * inv_std
-        self.axes, self.shapes = axes, (gamma.shape, beta.shape)
+        self.axes, self.shapes, self.epsilon = axes, (gamma.shape, beta.shape), epsilon
         self.save_for_backward(xhat, inv_std, gamma)
         return xhat * gamma + beta
 
@@ -39,6 +40,25 @@ class Normalize(Function):
             ggamma = unbroadcast(g * xhat, self.shapes[0])
         if self.needs_input_grad[2]:
             gbeta = unbroadcast(g, self.shapes[1])
+        return gx, ggamma, gbeta
+
+    def graph_backward(self, g):
+        """``backward``'s formulas with xhat and 1/sqrt(var + eps) recomputed as recorded ops of x
+        (the statistics are always x's own, also when batch_norm passes them in)."""
+        x, gamma, _ = self.inputs
+        axes = self.axes
+        centered = x - x.mean(axis=axes, keepdims=True)
+        inv_std = ((centered * centered).mean(axis=axes, keepdims=True) + self.epsilon) ** -0.5
+        xhat = centered * inv_std
+        gx = ggamma = gbeta = None
+        if self.needs_input_grad[0]:
+            dxhat = g * gamma
+            gx = inv_std * (dxhat - dxhat.mean(axis=axes, keepdims=True)
+                            - xhat * (dxhat * xhat).mean(axis=axes, keepdims=True))
+        if self.needs_input_grad[1]:
+            ggamma = unbroadcast_graph(g * xhat, self.shapes[0])
+        if self.needs_input_grad[2]:
+            gbeta = unbroadcast_graph(g, self.shapes[1])
         return gx, ggamma, gbeta
 
 

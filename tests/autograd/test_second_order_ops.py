@@ -161,3 +161,72 @@ def test_third_order_of_conv_transpose_closes():
     (t2,) = torch.autograd.grad((t1 * t1).sum(), kt, create_graph=True)
     for a, b in zip(g3, torch.autograd.grad((t2 * t2).sum(), [xt, kt])):
         np.testing.assert_allclose(a, b.numpy(), rtol=1e-9, atol=1e-10)
+
+
+def test_batch_norm_training_and_layer_norm():
+    from deepgrad.ops.normalization import batch_norm, layer_norm
+
+    x, gamma, beta = RNG.normal(size=(6, 3, 4)), RNG.normal(size=(4,)), RNG.normal(size=(4,))
+    ours = lambda x, gm, bt: dg.tanh(batch_norm(x, gm, bt, axis=-1, epsilon=1e-3)[0])
+    theirs = lambda x, gm, bt: torch.tanh(F.batch_norm(x.permute(0, 2, 1), None, None, gm, bt, training=True,
+                                                       eps=1e-3).permute(0, 2, 1))
+    for wrt in (0, 1):
+        check_second_order(ours, theirs, [x, gamma, beta], wrt)
+    ours_ln = lambda x, gm, bt: dg.tanh(layer_norm(x, gm, bt, axis=-1, epsilon=1e-3))
+    theirs_ln = lambda x, gm, bt: torch.tanh(F.layer_norm(x, (4,), gm, bt, eps=1e-3))
+    check_second_order(ours_ln, theirs_ln, [x, gamma, beta], 0)
+
+
+def test_batch_normalization_layer_in_training_matches_torch():
+    """The BatchNormalization layer's training call (what a GAN's generator runs) differentiated twice."""
+    layer = dg.layers.BatchNormalization(epsilon=1e-3, dtype="float64")
+    x = RNG.normal(size=(5, 3))
+    layer.build((None, 3))
+    layer.gamma.assign(RNG.normal(size=3))
+    ours = lambda x: dg.tanh(layer(x, training=True))
+    theirs = lambda x: torch.tanh(F.batch_norm(x, None, None, torch.tensor(layer.gamma.numpy()),
+                                               torch.zeros(3, dtype=torch.float64), training=True, eps=1e-3))
+    check_second_order(ours, theirs, [x])
+
+
+def test_batch_normalization_with_given_statistics():
+    x, mean, var = RNG.normal(size=(4, 3)), RNG.normal(size=(3,)), RNG.uniform(0.5, 2, size=(3,))
+    offset, scale = RNG.normal(size=(3,)), RNG.normal(size=(3,))
+    ours = lambda x, m, v, o, s: dg.tanh(ops.batch_normalization(x, m, v, axis=-1, offset=o, scale=s, epsilon=1e-3))
+    theirs = lambda x, m, v, o, s: torch.tanh((x - m) / torch.sqrt(v + 1e-3) * s + o)
+    for wrt in (0, 2, 4):
+        check_second_order(ours, theirs, [x, mean, var, offset, scale], wrt)
+
+
+ACTIVATIONS = [
+    ("softplus", ops.softplus, F.softplus, None),
+    ("elu", lambda a: ops.elu(a, 0.7), lambda a: F.elu(a, 0.7), None),
+    ("selu", ops.selu, F.selu, None),
+    ("gelu", lambda a: ops.gelu(a, approximate=False), lambda a: F.gelu(a), None),
+    ("gelu_tanh", lambda a: ops.gelu(a, approximate=True), lambda a: F.gelu(a, approximate="tanh"), None),
+    ("silu", ops.silu, F.silu, None),
+    ("log_sigmoid", ops.log_sigmoid, F.logsigmoid, None),
+    ("softsign", ops.softsign, F.softsign, None),
+    ("softmax", lambda a: ops.softmax(a, axis=-1), lambda a: torch.softmax(a, -1), None),
+    ("log_softmax", lambda a: ops.log_softmax(a, axis=0), lambda a: torch.log_softmax(a, 0), None),
+    ("sin", ops.sin, torch.sin, None), ("cos", ops.cos, torch.cos, None), ("tan", ops.tan, torch.tan, None),
+    ("sinh", ops.sinh, torch.sinh, None), ("cosh", ops.cosh, torch.cosh, None),
+    ("arctan", ops.arctan, torch.arctan, None), ("arcsinh", ops.arcsinh, torch.arcsinh, None),
+    ("arcsin", lambda a: ops.arcsin(a / 3), lambda a: torch.arcsin(a / 3), None),
+    ("arccos", lambda a: ops.arccos(a / 3), lambda a: torch.arccos(a / 3), None),
+    ("arctanh", lambda a: ops.arctanh(a / 3), lambda a: torch.arctanh(a / 3), None),
+    ("arccosh", ops.arccosh, torch.arccosh, 1.5),
+    ("expm1", ops.expm1, torch.expm1, None), ("log1p", ops.log1p, torch.log1p, 0.5),
+    ("log2", ops.log2, torch.log2, 0.5), ("log10", ops.log10, torch.log10, 0.5),
+    ("reciprocal", ops.reciprocal, torch.reciprocal, 0.5), ("rsqrt", ops.rsqrt, torch.rsqrt, 0.5),
+    ("erf", ops.erf, torch.erf, None),
+    ("relu6", lambda a: ops.relu6(2 * a + 3), lambda a: F.relu6(2 * a + 3), None),
+    ("clip", lambda a: ops.clip(a, -0.5, 0.8), lambda a: torch.clamp(a, -0.5, 0.8), None),
+]
+
+
+@pytest.mark.parametrize("name, ours, theirs, low", ACTIVATIONS, ids=[a[0] for a in ACTIVATIONS])
+def test_activation_second_order(name, ours, theirs, low):
+    a = RNG.uniform(low, 2.5, size=(3, 4)) if low is not None else RNG.normal(size=(3, 4))
+    # f^2 + a f: a piecewise-linear op (relu6, clip) still has a second derivative
+    check_second_order(lambda a: ours(a) * ours(a) + a * ours(a), lambda a: theirs(a) * theirs(a) + a * theirs(a), [a])
