@@ -104,6 +104,21 @@ def _layer_order(inputs: list[KerasTensor], outputs: list[KerasTensor], input_la
     return [seen_layers[i] for i in order], calls
 
 
+def _call_plan(nodes) -> list:
+    """Per node, ``(node, id of its input, its keyword arguments, id of its output)`` when the
+    layer reads one tensor, has no tensor among its other arguments and gives one tensor, so
+    that a call looks these up directly; ``(node, None, None, None)`` for the other nodes,
+    whose arguments are mapped in full. (A model's graph does not change once it is made.)"""
+    plan = []
+    for node in nodes:
+        simple = (isinstance(node.inputs, KerasTensor) and not node.args
+                  and not any(isinstance(v, KerasTensor) for v in flatten(node.kwargs))
+                  and len(node.outputs) == 1 and node.outputs[0].index is None)
+        plan.append((node, id(node.inputs), dict(node.kwargs), id(node.outputs[0])) if simple
+                    else (node, None, None, None))
+    return plan
+
+
 def _names(structure, tensors: list[KerasTensor]) -> list[str]:
     if isinstance(structure, dict):
         return sorted(structure)   # the order flatten() gives the tensors
@@ -172,7 +187,16 @@ class Functional(Model, config_names=("Functional", "Model")):
         def value(t):
             return values[id(t)]
 
-        for node in self._nodes:
+        plan = self.__dict__.get("_call_plan")
+        if plan is None:
+            plan = self.__dict__["_call_plan"] = _call_plan(self._nodes)
+        for node, source, kwargs, target in plan:
+            if source is not None:  # one input tensor, no tensors among the arguments, one output
+                if training is not None and "training" not in kwargs:
+                    values[target] = node.layer(values[source], training=training, **kwargs)
+                else:
+                    values[target] = node.layer(values[source], **kwargs)
+                continue
             args = map_structure(value, node.args)
             kwargs = map_structure(value, node.kwargs)
             if training is not None:
@@ -183,7 +207,12 @@ class Functional(Model, config_names=("Functional", "Model")):
             else:
                 for t in node.outputs:
                     values[id(t)] = out[t.index]
-        return map_structure(value, self._outputs_struct)
+        outputs = self._outputs_struct
+        if isinstance(outputs, KerasTensor):
+            return values[id(outputs)]
+        if type(outputs) is list and all(isinstance(t, KerasTensor) for t in outputs):
+            return [values[id(t)] for t in outputs]
+        return map_structure(value, outputs)
 
     def compute_output_shape(self, input_shape):
         shapes = [t.shape for t in self.outputs]
