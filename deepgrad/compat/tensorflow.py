@@ -112,6 +112,19 @@ nn = SimpleNamespace(relu=ops.relu, sigmoid=ops.sigmoid, tanh=ops.tanh, softmax=
                      softplus=ops.softplus, leaky_relu=ops.leaky_relu)
 
 
+def cast(x, dtype) -> Tensor:
+    return ops.cast(x, _dtype(dtype))
+
+
+def function(fn=None, **kwargs):
+    """``@tf.function``: deepgrad runs eagerly, so the function is returned as it is."""
+    return fn if fn is not None else (lambda f: f)
+
+
+def random_uniform_initializer(minval=-0.05, maxval=0.05, seed=None):
+    return keras.initializers.RandomUniform(minval=minval, maxval=maxval, seed=seed)
+
+
 def __getattr__(name: str):
     # Names that live in deepgrad's higher floors resolve on first use, so this module
     # imports without them.
