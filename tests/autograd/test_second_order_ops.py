@@ -230,3 +230,14 @@ def test_activation_second_order(name, ours, theirs, low):
     a = RNG.uniform(low, 2.5, size=(3, 4)) if low is not None else RNG.normal(size=(3, 4))
     # f^2 + a f: a piecewise-linear op (relu6, clip) still has a second derivative
     check_second_order(lambda a: ours(a) * ours(a) + a * ours(a), lambda a: theirs(a) * theirs(a) + a * theirs(a), [a])
+
+
+def test_max_min_stack_and_step_functions():
+    a, b = RNG.normal(size=(3, 4)), RNG.normal(size=(3, 4))
+    ours = lambda a, b: ops.stack([dg.ops.max(a * b, axis=1), dg.ops.min(a, axis=0)[:3]], axis=1) ** 2 * a[:, :2]
+    theirs = lambda a, b: torch.stack([torch.amax(a * b, 1), torch.amin(a, 0)[:3]], 1) ** 2 * a[:, :2]
+    for wrt in (0, 1):
+        check_second_order(ours, theirs, [a, b], wrt)
+    steps = lambda a, b: (ops.floor(a) + ops.sign(b) + ops.round(a)) * a * b
+    steps_t = lambda a, b: (torch.floor(a) + torch.sign(b) + torch.round(a)) * a * b
+    check_second_order(steps, steps_t, [a, b], 0)
