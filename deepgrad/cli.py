@@ -19,7 +19,8 @@ import numpy as np
 
 from . import runtime
 
-MODELS = ("cnn", "mlp", "lstm")
+MODELS = ("cnn", "mlp", "lstm", "gan", "vae")
+GENERATIVE = ("gan", "vae")  # trained by cli_generative: no classifier report
 MNIST_NAMES = [str(i) for i in range(10)]
 FASHION_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                  "Sneaker", "Bag", "Ankle boot"]
@@ -220,6 +221,9 @@ def check_train_args(args, source: str = "") -> None:
     seed = args.seed
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
         raise CLIError(f"--seed must be a whole number in [0, 2**32), not {seed!r}{where}")
+    samples = getattr(args, "samples", None)
+    if samples is not None and not _positive_int(samples):
+        raise CLIError(f"--samples must be a whole number >= 1, not {samples!r}{where}")
     for key in ("model", "dataset", "optimizer"):
         if not isinstance(getattr(args, key), (str, type(None))):
             raise CLIError(f"--{key} must be a name, not {getattr(args, key)!r}{where}")
@@ -269,15 +273,17 @@ def _run_folder(args) -> str:
         saved = read_run_json(out)
         for key in TRAIN_KEYS:
             setattr(args, key, saved[key])
+        args.samples = saved.get("samples")  # absent from the runs of earlier versions
         check_train_args(args, os.path.join(out, "run.json"))
         return out
     check_train_args(args)
-    args.dataset = args.dataset or default_dataset()
+    # the generative models' own dataset is Fashion-MNIST
+    args.dataset = args.dataset or ("fashion_mnist" if args.model in GENERATIVE else default_dataset())
     out = args.out or os.path.join("runs", f"{os.path.basename(args.model).removesuffix('.py')}-"
                                           f"{args.dataset}-{time.strftime('%Y%m%d-%H%M%S')}")
     make_run_folder(out)
     try:
-        _write_json(os.path.join(out, "run.json"), {k: getattr(args, k) for k in TRAIN_KEYS})
+        _write_json(os.path.join(out, "run.json"), {k: getattr(args, k) for k in (*TRAIN_KEYS, "samples")})
     except OSError as e:
         raise CLIError(f"cannot write in the run folder {out!r}: {e.strerror or e}") from e
     return out
@@ -326,16 +332,20 @@ def cmd_train(args) -> int:
         return _launch_workers(args)
     comm = _join_ranks()
     chief = comm is None or comm.Get_rank() == 0
-    out, settings = _agree(comm, lambda: (_run_folder(args), {k: getattr(args, k) for k in TRAIN_KEYS}))
+    out, settings = _agree(comm, lambda: (_run_folder(args), {k: getattr(args, k) for k in (*TRAIN_KEYS, "samples")}))
     for key, value in settings.items():
         setattr(args, key, value)
 
     utils.set_random_seed(args.seed)
     (x_train, y_train), (x_test, y_test) = load_dataset(args.dataset)
+    if args.samples:
+        x_train, y_train = x_train[:args.samples], y_train[:args.samples]
     num_classes = int(max(y_train.max(), y_test.max()) + 1)
     names = class_names(args.dataset, num_classes)
     backup = callbacks.BackupAndRestore(os.path.join(out, "backup"))
     history_csv = os.path.join(out, "history.csv")
+    if args.model in GENERATIVE:
+        return train_generative(args, out, x_train, x_test, y_test, names, backup, history_csv)
     model_path = os.path.join(out, "model.deepgrad")
 
     def finished_already() -> bool:
@@ -428,11 +438,41 @@ def _train_argv(args) -> list[str]:
     """``args`` as ``deepgrad train`` options again (without --workers, --hosts, --hostfile)."""
     argv = []
     for key in ("model", "dataset", "epochs", "batch_size", "optimizer", "learning_rate", "validation_split",
-                "seed", "out", "resume", "verbose"):
+                "seed", "samples", "out", "resume", "verbose"):
         value = getattr(args, key)
         if value is not None:
             argv += [f"--{key.replace('_', '-')}", str(value)]
     return argv
+
+
+def train_generative(args, out, x_train, x_test, y_test, names, backup, history_csv) -> int:
+    """``--model gan|vae``: see ``cli_generative``; a finished run refuses ``--resume``."""
+    from . import callbacks, cli_generative
+
+    done = os.path.join(out, "metrics.json")
+    if args.resume:
+        if _training_finished(backup, done, out):
+            raise CLIError(f"the run in {out!r} has already finished")
+        resume_history(history_csv, backup, out)
+    print(f"dataset {args.dataset}: {len(x_train)} training images of shape {x_train.shape[1:]}")
+    logger = callbacks.CSVLogger(history_csv, append=bool(args.resume))
+    try:
+        metrics = cli_generative.train(args, out, x_train, x_test, y_test, names, backup, history_csv, logger,
+                                       callbacks.TerminateOnNaN())
+    except cli_generative.GenerativeError as e:
+        raise CLIError(str(e)) from e
+    from . import reports
+
+    if reports.have_matplotlib() and os.path.isfile(history_csv):
+        # from history.csv, which holds the epochs before a --resume too
+        cli_generative.plot_losses(_read_history_csv(history_csv), os.path.join(out, "curves.png"))
+    _write_json(done, metrics)
+    print(f"run folder: {os.path.abspath(out)}")
+    print("final " + ", ".join(f"{k} {v:.4f}" for k, v in metrics["final"].items()))
+    if any(not math.isfinite(v) for v in metrics["final"].values()):
+        print("deepgrad: warning: a loss became NaN or infinite; try a smaller --learning-rate", file=sys.stderr)
+        return 1
+    return 0
 
 
 def divergence(history: dict, num_classes: int) -> str | None:
@@ -807,7 +847,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a model and write a run folder")
-    t.add_argument("--model", default="cnn", help="cnn (seed 004), mlp (seed 003), lstm, or FILE.py")
+    t.add_argument("--model", default="cnn", help="cnn (seed 004), mlp (seed 003), lstm, gan (a DCGAN), "
+                                                  "vae (a variational autoencoder), or FILE.py")
     t.add_argument("--dataset", default=None, help="mnist, fashion_mnist, cifar10, digits, mnist_subset, ...")
     t.add_argument("--epochs", type=int, default=5)
     t.add_argument("--batch-size", type=int, default=128)
@@ -815,6 +856,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--learning-rate", type=float, default=None)
     t.add_argument("--validation-split", type=float, default=0.1)
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--samples", type=int, default=None, help="train on the first N training images only")
     t.add_argument("--out", default=None, help="run folder (default runs/MODEL-DATASET-TIME)")
     t.add_argument("--resume", default=None, metavar="DIR", help="continue an interrupted run")
     t.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))

@@ -104,6 +104,33 @@ def _layer_order(inputs: list[KerasTensor], outputs: list[KerasTensor], input_la
     return [seen_layers[i] for i in order], calls
 
 
+def _call_plan(nodes, outputs) -> list:
+    """Per node, ``(node, id of its input, its keyword arguments, id of its output, dead)`` when
+    the layer reads one tensor, has no tensor among its other arguments and gives one tensor, so
+    that a call looks these up directly; ``(node, None, None, None, dead)`` for the other nodes,
+    whose arguments are mapped in full. ``dead`` holds the ids of the values this node is the
+    last reader of (model outputs excepted), which the call then lets go. (A model's graph does
+    not change once it is made.)"""
+    last = {}
+    for i, node in enumerate(nodes):
+        for t in flatten([node.inputs, node.args, node.kwargs]):
+            if isinstance(t, KerasTensor):
+                last[id(t)] = i
+    kept = {id(t) for t in flatten(outputs)}
+    dead = [[] for _ in nodes]
+    for key, i in last.items():
+        if key not in kept:
+            dead[i].append(key)
+    plan = []
+    for node, gone in zip(nodes, dead):
+        simple = (isinstance(node.inputs, KerasTensor) and not node.args
+                  and not any(isinstance(v, KerasTensor) for v in flatten(node.kwargs))
+                  and len(node.outputs) == 1 and node.outputs[0].index is None)
+        plan.append((node, id(node.inputs), dict(node.kwargs), id(node.outputs[0]), tuple(gone)) if simple
+                    else (node, None, None, None, tuple(gone)))
+    return plan
+
+
 def _names(structure, tensors: list[KerasTensor]) -> list[str]:
     if isinstance(structure, dict):
         return sorted(structure)   # the order flatten() gives the tensors
@@ -172,8 +199,18 @@ class Functional(Model, config_names=("Functional", "Model")):
         def value(t):
             return values[id(t)]
 
-        drop_after = self._drop_after()
-        for i, node in enumerate(self._nodes):
+        plan = self.__dict__.get("_call_plan")
+        if plan is None:
+            plan = self.__dict__["_call_plan"] = _call_plan(self._nodes, self._outputs_struct)
+        for node, source, kwargs, target, dead in plan:
+            if source is not None:  # one input tensor, no tensors among the arguments, one output
+                if training is not None and "training" not in kwargs:
+                    values[target] = node.layer(values[source], training=training, **kwargs)
+                else:
+                    values[target] = node.layer(values[source], **kwargs)
+                for key in dead:
+                    del values[key]
+                continue
             args = map_structure(value, node.args)
             kwargs = map_structure(value, node.kwargs)
             if training is not None:
@@ -184,27 +221,14 @@ class Functional(Model, config_names=("Functional", "Model")):
             else:
                 for t in node.outputs:
                     values[id(t)] = out[t.index]
-            for t in drop_after[i]:  # read by no later node: an inference holds only live activations
-                del values[id(t)]
-        return map_structure(value, self._outputs_struct)
-
-    def _drop_after(self) -> tuple:
-        """Per node, the symbolic tensors whose last reader it is (model outputs excepted)."""
-        plan = self.__dict__.get("_drop_plan")
-        if plan is None or len(plan) != len(self._nodes):
-            last = {}
-            for i, node in enumerate(self._nodes):
-                for t in flatten([node.inputs, node.args, node.kwargs]):
-                    if isinstance(t, KerasTensor):
-                        last[id(t)] = (i, t)
-            kept = {id(t) for t in flatten(self._outputs_struct)}
-            plan = [[] for _ in self._nodes]
-            for key, (i, t) in last.items():
-                if key not in kept:
-                    plan[i].append(t)
-            plan = tuple(tuple(p) for p in plan)
-            object.__setattr__(self, "_drop_plan", plan)
-        return plan
+            for key in dead:  # read by no later node: an inference holds only live activations
+                del values[key]
+        outputs = self._outputs_struct
+        if isinstance(outputs, KerasTensor):
+            return values[id(outputs)]
+        if type(outputs) is list and all(isinstance(t, KerasTensor) for t in outputs):
+            return [values[id(t)] for t in outputs]
+        return map_structure(value, outputs)
 
     def compute_output_shape(self, input_shape):
         shapes = [t.shape for t in self.outputs]

@@ -111,6 +111,13 @@ class ELU(FloatMath):
         slope = np.where(positive, 1, neg + _scalar(self.alpha, g)).astype(g.dtype)
         return g * _scalar(self.scale, g) * slope
 
+    def graph_backward(self, g):
+        # alpha e^a where a <= 0 (the exponent masked to 0 elsewhere, where it is unused), 1 where a > 0
+        positive = self.saved[0]
+        a = self.inputs[0]
+        slope = (a * ~positive).exp() * (~positive * self.alpha) + positive
+        return g * self.scale * slope
+
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -139,6 +146,18 @@ class GELU(FloatMath):
         pdf = np.exp(-0.5 * a * a) / _scalar(math.sqrt(2 * math.pi), a)
         return g * (cdf + a * pdf)
 
+    def graph_backward(self, g):
+        a = self.inputs[0]
+        if self.approximate:
+            k = math.sqrt(2 / math.pi)
+            t = (k * (a + 0.044715 * a * a * a)).tanh()
+            return g * (0.5 * (1 + t) + 0.5 * a * (1 - t * t) * k * (1 + 3 * 0.044715 * a * a))
+        from .math_extra import Erf
+
+        cdf = 0.5 * (1 + Erf.apply(a / math.sqrt(2)))
+        pdf = (-0.5 * a * a).exp() / math.sqrt(2 * math.pi)
+        return g * (cdf + a * pdf)
+
 
 def _erf(x):
     """erf elementwise to float64 accuracy (``math.erf`` vectorised over the array)."""
@@ -159,6 +178,9 @@ class Softplus(FloatMath):
         a = self.saved[0]
         e = np.exp(-np.abs(a))
         return g * np.where(a >= 0, 1 / (1 + e), e / (1 + e))
+
+    def graph_backward(self, g):
+        return g * self.inputs[0].sigmoid()  # softplus' = sigmoid
 
 
 def _softmax_and_logsumexp(a, axis):
@@ -202,6 +224,10 @@ class Softmax(FloatMath):
         s = self.saved[0]
         return s * (g - (g * s).sum(axis=self.axis, keepdims=True))
 
+    def graph_backward(self, g):
+        s = Softmax.apply(self.inputs[0], axis=self.axis)
+        return s * (g - (g * s).sum(axis=self.axis, keepdims=True))
+
 
 class LogSoftmax(FloatMath):
     def forward(self, a, axis=-1):
@@ -215,6 +241,9 @@ class LogSoftmax(FloatMath):
     def backward(self, g):
         # dx = g - softmax * sum(g)
         return g - np.exp(self.saved[0]) * g.sum(axis=self.axis, keepdims=True)
+
+    def graph_backward(self, g):
+        return g - Softmax.apply(self.inputs[0], axis=self.axis) * g.sum(axis=self.axis, keepdims=True)
 
 
 class SoftmaxCrossEntropy(Function):

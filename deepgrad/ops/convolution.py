@@ -177,6 +177,9 @@ class Conv(Function):
                            channels_first)
         return dx, dkernel
 
+    def graph_backward(self, g):
+        return _conv_graph_backward(self, g)
+
 
 def _group_cols(cols, taps, groups):
     """(rows, taps*cin) -> (G, rows, taps*cin/G): each group's own channels at every tap."""
@@ -259,6 +262,9 @@ class ConvTranspose(Function):
             dkernel = (dcols.T @ x2).reshape(kernel.shape)
         return dx, dkernel
 
+    def graph_backward(self, g):
+        return _conv_transpose_graph_backward(self, g)
+
 
 def _crop(out: np.ndarray, crops) -> np.ndarray:
     """Cut (left, right) cells from each spatial axis of (N, *spatial, C); a negative count adds zeros."""
@@ -335,6 +341,183 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
                                output_padding=output_padding,
                                dilation=normalize_tuple(dilation_rate, nd, "dilation_rate", "conv_transpose"),
                                channels_first=data_format_of(data_format, "conv_transpose") == "channels_first")
+
+
+# ------------------------------------------- gradients as recorded ops (second derivatives)
+# With the trilinear form T(dY, X, K) = <dY, conv(X, K)>, conv's gradients are dX = InputGrad(dY, K)
+# and dK = KernelGrad(X, dY); differentiating <u, InputGrad(dY, K)> = T(dY, u, K) gives conv(u, K)
+# and KernelGrad(u, dY), and <v, KernelGrad(X, dY)> = T(dY, X, v) gives InputGrad(dY, v) and
+# conv(X, v): every order stays within these three ops. The same holds for conv_transpose with
+# T'(dY, X, K) = <dY, conv_transpose(X, K)>. The NumPy work is the ops' own forward and
+# backward, run on a fresh instance that holds the recorded forward's geometry.
+def _conv_params(geometry) -> dict:
+    """Conv's keyword arguments that give ``geometry`` again on an input of the same shape."""
+    _, _, pads, _, strides, dilation, _, _, channels_first = geometry
+    # "same" on an input of the same shape gives the same pads; all-zero pads are "valid"
+    padding = "same" if any(b or a for b, a in pads) else "valid"
+    return dict(strides=strides, padding=padding, dilation=dilation, channels_first=channels_first)
+
+
+def _conv_numpy(x, kernel, geometry):
+    fn = Conv()
+    fn.needs_input_grad = (False, False)
+    return fn.forward(x, kernel, **_conv_params(geometry))
+
+
+def _conv_input_grad(g, kernel, geometry):
+    fn = Conv()
+    fn.geometry, fn.saved, fn.needs_input_grad = geometry, (None, kernel), (True, False)
+    return fn.backward(g)[0]
+
+
+def _conv_kernel_grad(x, g, geometry, kernel_shape):
+    _, _, pads, ks, strides, dilation, out_shape, _, channels_first = geometry
+    x = _to_last(x, channels_first)
+    cols = np.ascontiguousarray(windows(pad_spatial(x, pads), ks, strides, dilation, out_shape))
+    fn = Conv()
+    kernel = np.broadcast_to(np.zeros((), g.dtype), kernel_shape)  # backward reads only its shape here
+    fn.geometry, fn.needs_input_grad = geometry, (False, True)
+    fn.saved = (cols.reshape(-1, math.prod(ks) * x.shape[-1]), kernel)
+    return fn.backward(g)[1]
+
+
+def _conv_graph_backward(fn, g):
+    x, kernel = fn.inputs
+    need_x, need_k = fn.needs_input_grad
+    dx = ConvInputGrad.apply(g, kernel, geometry=fn.geometry) if need_x else None
+    dk = ConvKernelGrad.apply(x, g, geometry=fn.geometry, kernel_shape=kernel.shape) if need_k else None
+    return dx, dk
+
+
+class ConvInputGrad(Function):
+    """dX of ``Conv`` for the output gradient dY and the kernel K."""
+
+    def forward(self, g, kernel, geometry=None):
+        self.geometry = geometry
+        self.save_for_backward(g, kernel)
+        return _conv_input_grad(g, kernel, geometry)
+
+    def backward(self, u):
+        g, kernel = self.saved
+        need_g, need_k = self.needs_input_grad
+        return (_conv_numpy(u, kernel, self.geometry) if need_g else None,
+                _conv_kernel_grad(u, g, self.geometry, kernel.shape) if need_k else None)
+
+    def graph_backward(self, u):
+        g, kernel = self.inputs
+        need_g, need_k = self.needs_input_grad
+        return (Conv.apply(u, kernel, **_conv_params(self.geometry)) if need_g else None,
+                ConvKernelGrad.apply(u, g, geometry=self.geometry, kernel_shape=kernel.shape) if need_k else None)
+
+
+class ConvKernelGrad(Function):
+    """dK of ``Conv`` for the input X and the output gradient dY."""
+
+    def forward(self, x, g, geometry=None, kernel_shape=None):
+        self.geometry = geometry
+        self.save_for_backward(x, g)
+        return _conv_kernel_grad(x, g, geometry, kernel_shape)
+
+    def backward(self, v):
+        x, g = self.saved
+        need_x, need_g = self.needs_input_grad
+        return (_conv_input_grad(g, v, self.geometry) if need_x else None,
+                _conv_numpy(x, v, self.geometry) if need_g else None)
+
+    def graph_backward(self, v):
+        x, g = self.inputs
+        need_x, need_g = self.needs_input_grad
+        return (ConvInputGrad.apply(g, v, geometry=self.geometry) if need_x else None,
+                Conv.apply(x, v, **_conv_params(self.geometry)) if need_g else None)
+
+
+def _conv_transpose_numpy(x, kernel, geometry):
+    """ConvTranspose's forward with the crops of ``geometry`` (those of a recorded forward)."""
+    x_shape, ks, strides, dilation, full, crops, channels_first = geometry
+    x = _to_last(x, channels_first)
+    taps, cout, cin = math.prod(ks), kernel.shape[-2], kernel.shape[-1]
+    cols = (x.reshape(-1, cin) @ kernel.reshape(taps * cout, cin).T).reshape(*x.shape[:-1], *ks, cout)
+    out = col2im(cols, (x.shape[0], *full, cout), ks, strides, dilation, x.shape[1:-1])
+    return _to_first(_crop(out, crops), channels_first)
+
+
+def _conv_transpose_grads(geometry, x, kernel, g, needs):
+    """ConvTranspose.backward's (dX, dK); ``x`` may be None when only dX is wanted, ``kernel`` a
+    stand-in of the right shape when only dK is."""
+    fn = ConvTranspose()
+    x2 = None if x is None else _to_last(x, geometry[-1]).reshape(-1, kernel.shape[-1])
+    fn.geometry, fn.saved, fn.needs_input_grad = geometry, (x2, kernel), needs
+    return fn.backward(g)
+
+
+def _conv_transpose_graph_backward(fn, g):
+    x, kernel = fn.inputs
+    need_x, need_k = fn.needs_input_grad
+    dx = ConvTransposeInputGrad.apply(g, kernel, geometry=fn.geometry) if need_x else None
+    dk = ConvTransposeKernelGrad.apply(x, g, geometry=fn.geometry, kernel_shape=kernel.shape) if need_k else None
+    return dx, dk
+
+
+class ConvTransposeInputGrad(Function):
+    """dX of ``ConvTranspose`` for the output gradient dY and the kernel K (a convolution of dY)."""
+
+    def forward(self, g, kernel, geometry=None):
+        self.geometry = geometry
+        self.save_for_backward(g, kernel)
+        return _conv_transpose_grads(geometry, None, kernel, g, (True, False))[0]
+
+    def backward(self, u):
+        # <u, InputGrad(dY, K)> = T'(dY, u, K): d/d(dY) = conv_transpose(u, K), d/dK = KernelGrad(u, dY)
+        g, kernel = self.saved
+        need_g, need_k = self.needs_input_grad
+        return (_conv_transpose_numpy(u, kernel, self.geometry) if need_g else None,
+                _conv_transpose_grads(self.geometry, u, kernel, g, (False, True))[1] if need_k else None)
+
+    def graph_backward(self, u):
+        g, kernel = self.inputs
+        need_g, need_k = self.needs_input_grad
+        return (ConvTransposeAgain.apply(u, kernel, geometry=self.geometry) if need_g else None,
+                ConvTransposeKernelGrad.apply(u, g, geometry=self.geometry, kernel_shape=kernel.shape)
+                if need_k else None)
+
+
+class ConvTransposeKernelGrad(Function):
+    """dK of ``ConvTranspose`` for the input X and the output gradient dY."""
+
+    def forward(self, x, g, geometry=None, kernel_shape=None):
+        self.geometry = geometry
+        self.save_for_backward(x, g)
+        kernel = np.broadcast_to(np.zeros((), g.dtype), kernel_shape)  # backward reads only its shape here
+        return _conv_transpose_grads(geometry, x, kernel, g, (False, True))[1]
+
+    def backward(self, v):
+        # <v, KernelGrad(X, dY)> = T'(dY, X, v): d/dX = InputGrad(dY, v), d/d(dY) = conv_transpose(X, v)
+        x, g = self.saved
+        need_x, need_g = self.needs_input_grad
+        return (_conv_transpose_grads(self.geometry, None, v, g, (True, False))[0] if need_x else None,
+                _conv_transpose_numpy(x, v, self.geometry) if need_g else None)
+
+    def graph_backward(self, v):
+        x, g = self.inputs
+        need_x, need_g = self.needs_input_grad
+        return (ConvTransposeInputGrad.apply(g, v, geometry=self.geometry) if need_x else None,
+                ConvTransposeAgain.apply(x, v, geometry=self.geometry) if need_g else None)
+
+
+class ConvTransposeAgain(Function):
+    """conv_transpose with the crops of a recorded forward's ``geometry``."""
+
+    def forward(self, x, kernel, geometry=None):
+        self.geometry = geometry
+        self.save_for_backward(x, kernel)
+        return _conv_transpose_numpy(x, kernel, geometry)
+
+    def backward(self, g):
+        x, kernel = self.saved
+        return _conv_transpose_grads(self.geometry, x, kernel, g, self.needs_input_grad)
+
+    def graph_backward(self, g):
+        return _conv_transpose_graph_backward(self, g)
 
 
 __all__ = ["conv", "conv_transpose", "depthwise_conv", "separable_conv"]

@@ -105,12 +105,19 @@ class _Step(Function):
     def backward(self, g):
         return np.zeros(self.shape, g.dtype)
 
+    def graph_backward(self, g):
+        return Tensor(np.zeros(self.shape, g.dtype))  # zero, and constant: so is every higher derivative
+
 
 class Arccos(_Unary):
     compute = staticmethod(np.arccos)
 
     def derivative(self, x, out):  # d acos(x) = -1 / sqrt(1 - x^2)
         return -1 / np.sqrt(1 - x * x)
+
+    def graph_backward(self, g):
+        x = self.inputs[0]
+        return g * -((1 - x * x) ** -0.5)
 
 
 class Arccosh(_Unary):
@@ -119,12 +126,20 @@ class Arccosh(_Unary):
     def derivative(self, x, out):  # d acosh(x) = 1 / sqrt(x^2 - 1)
         return 1 / np.sqrt(x * x - 1)
 
+    def graph_backward(self, g):
+        x = self.inputs[0]
+        return g * (x * x - 1) ** -0.5
+
 
 class Arcsin(_Unary):
     compute = staticmethod(np.arcsin)
 
     def derivative(self, x, out):  # d asin(x) = 1 / sqrt(1 - x^2)
         return 1 / np.sqrt(1 - x * x)
+
+    def graph_backward(self, g):
+        x = self.inputs[0]
+        return g * (1 - x * x) ** -0.5
 
 
 class Arcsinh(_Unary):
@@ -133,12 +148,20 @@ class Arcsinh(_Unary):
     def derivative(self, x, out):  # d asinh(x) = 1 / sqrt(x^2 + 1)
         return 1 / np.sqrt(x * x + 1)
 
+    def graph_backward(self, g):
+        x = self.inputs[0]
+        return g * (x * x + 1) ** -0.5
+
 
 class Arctan(_Unary):
     compute = staticmethod(np.arctan)
 
     def derivative(self, x, out):  # d atan(x) = 1 / (1 + x^2)
         return 1 / (1 + x * x)
+
+    def graph_backward(self, g):
+        x = self.inputs[0]
+        return g / (1 + x * x)
 
 
 class Arctanh(_Unary):
@@ -147,12 +170,20 @@ class Arctanh(_Unary):
     def derivative(self, x, out):  # d atanh(x) = 1 / (1 - x^2)
         return 1 / (1 - x * x)
 
+    def graph_backward(self, g):
+        x = self.inputs[0]
+        return g / (1 - x * x)
+
 
 class Cos(_Unary):
     compute = staticmethod(np.cos)
 
     def derivative(self, x, out):
         return -np.sin(x)
+
+    def graph_backward(self, g):
+        x = self.inputs[0]
+        return -g * Sin.apply(x)
 
 
 class Cosh(_Unary):
@@ -161,12 +192,20 @@ class Cosh(_Unary):
     def derivative(self, x, out):
         return np.sinh(x)
 
+    def graph_backward(self, g):
+        x = self.inputs[0]
+        return g * Sinh.apply(x)
+
 
 class Sin(_Unary):
     compute = staticmethod(np.sin)
 
     def derivative(self, x, out):
         return np.cos(x)
+
+    def graph_backward(self, g):
+        x = self.inputs[0]
+        return g * Cos.apply(x)
 
 
 class Sinh(_Unary):
@@ -175,12 +214,21 @@ class Sinh(_Unary):
     def derivative(self, x, out):
         return np.cosh(x)
 
+    def graph_backward(self, g):
+        x = self.inputs[0]
+        return g * Cosh.apply(x)
+
 
 class Tan(_Unary):
     compute = staticmethod(np.tan)
 
     def derivative(self, x, out):  # d tan(x) = 1 + tan(x)^2
         return 1 + out * out
+
+    def graph_backward(self, g):
+        x = self.inputs[0]
+        y = Tan.apply(x)
+        return g * (1 + y * y)
 
 
 class Cbrt(_Unary):
@@ -203,12 +251,20 @@ class Expm1(_Unary):
     def derivative(self, x, out):  # d (e^x - 1) = e^x = y + 1
         return out + 1
 
+    def graph_backward(self, g):
+        x = self.inputs[0]
+        return g * x.exp()
+
 
 class Log10(_Unary):
     compute = staticmethod(np.log10)
 
     def derivative(self, x, out):
         return 1 / (x * _LN10)
+
+    def graph_backward(self, g):
+        x = self.inputs[0]
+        return g / (x * _LN10)
 
 
 class Log1p(_Unary):
@@ -217,6 +273,10 @@ class Log1p(_Unary):
     def derivative(self, x, out):
         return 1 / (1 + x)
 
+    def graph_backward(self, g):
+        x = self.inputs[0]
+        return g / (1 + x)
+
 
 class Log2(_Unary):
     compute = staticmethod(np.log2)
@@ -224,12 +284,20 @@ class Log2(_Unary):
     def derivative(self, x, out):
         return 1 / (x * _LN2)
 
+    def graph_backward(self, g):
+        x = self.inputs[0]
+        return g / (x * _LN2)
+
 
 class Reciprocal(_Unary):
     compute = staticmethod(np.reciprocal)
 
     def derivative(self, x, out):  # d (1/x) = -1/x^2
         return -out * out
+
+    def graph_backward(self, g):
+        x = self.inputs[0]
+        return -g / (x * x)
 
 
 class Fabs(_Unary):

@@ -383,7 +383,6 @@ class Conv1D(Conv2D):
     """A conv2d of height 1: (N, T, C) is seen as (N, 1, T, C), the kernel (k, Cin, Cout) as (1, k, Cin, Cout)."""
 
     function_name = "conv1d"
-    graph_backward = None  # conv2d's works on (N, H, W, C): a conv1d's gradient is first-order only
 
     def forward(self, x, kernel, bias=None, strides=1, padding="valid", dilation=1):
         if x.ndim != 3 or kernel.ndim != 3:
@@ -397,6 +396,24 @@ class Conv1D(Conv2D):
         grads = super().backward(g[:, None])
         dx, dkernel = grads[0], grads[1]
         return (None if dx is None else dx[:, 0], None if dkernel is None else dkernel[0]) + grads[2:]
+
+    def graph_backward(self, g):
+        """conv2d's recorded gradients on the height-1 views (N, 1, T, C) and (1, k, Cin, Cout)."""
+        x, kernel = self.inputs[:2]
+        if self.fused_relu:
+            g = g * (self.saved[2].reshape(g.shape) > 0)  # a constant mask: no second derivative
+        g4 = g.reshape((g.shape[0], 1, *g.shape[1:]))
+        needs = self.needs_input_grad
+        dx = dkernel = dbias = None
+        if needs[0]:
+            dx = Conv2DInputGrad.apply(g4, kernel.reshape((1, *kernel.shape)), geometry=self.geometry).reshape(x.shape)
+        if needs[1]:
+            x4 = x.reshape((x.shape[0], 1, *x.shape[1:]))
+            dkernel = Conv2DKernelGrad.apply(x4, g4, geometry=self.geometry,
+                                             kernel_shape=self.kernel_shape).reshape(kernel.shape)
+        if len(needs) > 2 and needs[2]:
+            dbias = g.sum(axis=(0, 1))
+        return (dx, dkernel, dbias)[:len(needs)]
 
 
 class Conv1DReLU(Conv1D):

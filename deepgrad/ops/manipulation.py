@@ -90,6 +90,10 @@ class Stack(Function):
     def backward(self, g):
         return tuple(np.moveaxis(g, self.axis, 0))
 
+    def graph_backward(self, g):
+        lead = (slice(None),) * self.axis
+        return tuple(g[lead + (i,)] for i in range(g.shape[self.axis]))
+
 
 class Split(Function):
     keeps_integers = True

@@ -112,6 +112,10 @@ class Erf(Function):
         (x,) = self.saved
         return (g * (2.0 / math.sqrt(math.pi)) * np.exp(-x * x)).astype(x.dtype)
 
+    def graph_backward(self, g):
+        x = self.inputs[0]
+        return g * (2.0 / math.sqrt(math.pi)) * (-x * x).exp()
+
 
 class Erfc(Function):
     def forward(self, x):
@@ -146,6 +150,10 @@ class Rsqrt(Function):
     def backward(self, g):
         # y = x^{-1/2}  =>  dy/dx = -y^3 / 2
         (y,) = self.saved
+        return g * (-0.5) * y * y * y
+
+    def graph_backward(self, g):
+        y = Rsqrt.apply(self.inputs[0])
         return g * (-0.5) * y * y * y
 
 

@@ -50,6 +50,9 @@ class ReLU6(Function):
         # d/da min(max(a, 0), 6) = 1 on (0, 6)
         return g * self.saved[0]
 
+    def graph_backward(self, g):
+        return g * self.saved[0]  # a constant mask: the second derivative is 0
+
 
 class HardTanh(Function):
     def forward(self, a):
@@ -59,6 +62,9 @@ class HardTanh(Function):
     def backward(self, g):
         # d/da clip(a, -1, 1) = 1 on (-1, 1)
         return g * self.saved[0]
+
+    def graph_backward(self, g):
+        return g * self.saved[0]  # a constant mask: the second derivative is 0
 
 
 class HardSigmoid(Function):
@@ -95,6 +101,11 @@ class Silu(Function):
         a, s = self.saved
         return g * (s * (1 + a * (1 - s)))
 
+    def graph_backward(self, g):
+        a = self.inputs[0]
+        s = a.sigmoid()
+        return g * (s * (1 + a * (1 - s)))
+
 
 class LogSigmoid(Function):
     def forward(self, a):
@@ -105,6 +116,9 @@ class LogSigmoid(Function):
     def backward(self, g):
         # d/da log s(a) = 1 - s(a) = s(-a)
         return g * _sigmoid(-self.saved[0])
+
+    def graph_backward(self, g):
+        return g * (-self.inputs[0]).sigmoid()
 
 
 class CELU(Function):
@@ -161,6 +175,10 @@ class Softsign(Function):
     def backward(self, g):
         # d/da a / (1 + |a|) = 1 / (1 + |a|)^2
         d = self.saved[0]
+        return g / (d * d)
+
+    def graph_backward(self, g):
+        d = 1 + self.inputs[0].abs()
         return g / (d * d)
 
 

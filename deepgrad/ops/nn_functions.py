@@ -224,6 +224,7 @@ class BatchNormalization(Function):
         if offset is not None:
             out += offset
         self.meta = (axis, has_offset, has_scale)
+        self.epsilon = epsilon
         self.save_for_backward(centered, r, scale)
         return out
 
@@ -237,6 +238,27 @@ class BatchNormalization(Function):
         grads = [gs * r if need[0] else None,
                  -(gs * r).sum(axis=others) if need[1] else None,
                  -0.5 * ((gs * centered).sum(axis=others, keepdims=True) * r ** 3).reshape(-1) if need[2] else None]
+        if has_offset:
+            grads.append(g.sum(axis=others) if need[len(grads)] else None)
+        if has_scale:
+            grads.append((g * centered * r).sum(axis=others) if need[len(grads)] else None)
+        return tuple(grads)
+
+    def graph_backward(self, g):
+        """``backward``'s formulas on the inputs as Tensors."""
+        axis, has_offset, has_scale = self.meta
+        x, mean, variance, *params = self.inputs
+        shape = [1] * x.ndim
+        shape[axis] = x.shape[axis]
+        others = tuple(i for i in range(g.ndim) if i != axis)
+        r = (variance.reshape(tuple(shape)) + self.epsilon) ** -0.5
+        centered = x - mean.reshape(tuple(shape))
+        gs = g * params[-1].reshape(tuple(shape)) if has_scale else g
+        need = self.needs_input_grad
+        grads = [gs * r if need[0] else None,
+                 -(gs * r).sum(axis=others) if need[1] else None,
+                 -0.5 * ((gs * centered).sum(axis=others, keepdims=True) * r * r * r).reshape((-1,))
+                 if need[2] else None]
         if has_offset:
             grads.append(g.sum(axis=others) if need[len(grads)] else None)
         if has_scale:

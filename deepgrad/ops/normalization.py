@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function, Tensor, unbroadcast
+from ..autograd.function import unbroadcast_graph
 from . import math as _math
 from . import workspace
 
@@ -28,7 +29,7 @@ class Normalize(Function):
         dtype = np.result_type(x, mean, inv_std)
         xhat = np.subtract(x, mean, out=workspace.empty(x.shape, dtype))
         xhat *= inv_std
-        self.axes, self.shapes = axes, (gamma.shape, beta.shape)
+        self.axes, self.shapes, self.epsilon = axes, (gamma.shape, beta.shape), epsilon
         self.save_for_backward(xhat, inv_std, gamma)
         out = np.multiply(xhat, gamma, out=workspace.empty(np.broadcast_shapes(xhat.shape, gamma.shape, beta.shape),
                                                            np.result_type(xhat, gamma, beta)))
@@ -59,6 +60,25 @@ class Normalize(Function):
             ggamma = unbroadcast(product, self.shapes[0])
         if self.needs_input_grad[2]:
             gbeta = unbroadcast(g, self.shapes[1])
+        return gx, ggamma, gbeta
+
+    def graph_backward(self, g):
+        """``backward``'s formulas with xhat and 1/sqrt(var + eps) recomputed as recorded ops of x
+        (the statistics are always x's own, also when batch_norm passes them in)."""
+        x, gamma, _ = self.inputs
+        axes = self.axes
+        centered = x - x.mean(axis=axes, keepdims=True)
+        inv_std = ((centered * centered).mean(axis=axes, keepdims=True) + self.epsilon) ** -0.5
+        xhat = centered * inv_std
+        gx = ggamma = gbeta = None
+        if self.needs_input_grad[0]:
+            dxhat = g * gamma
+            gx = inv_std * (dxhat - dxhat.mean(axis=axes, keepdims=True)
+                            - xhat * (dxhat * xhat).mean(axis=axes, keepdims=True))
+        if self.needs_input_grad[1]:
+            ggamma = unbroadcast_graph(g * xhat, self.shapes[0])
+        if self.needs_input_grad[2]:
+            gbeta = unbroadcast_graph(g, self.shapes[1])
         return gx, ggamma, gbeta
 
 

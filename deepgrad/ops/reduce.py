@@ -106,6 +106,12 @@ class _Extreme(Function):
         count = mask.sum(axis=self.axes, keepdims=True)
         return (mask * (g / count.astype(g.dtype))).astype(g.dtype)
 
+    def graph_backward(self, g):
+        # the mask of the extremes and their count are constants: the max is piecewise linear
+        mask = self.saved[0]
+        share = (mask / mask.sum(axis=self.axes, keepdims=True)).astype(g.dtype)
+        return _expand_graph(g, self.shape, self.axes, self.keepdims) * share
+
 
 class Max(_Extreme):
     reducer = staticmethod(np.max)

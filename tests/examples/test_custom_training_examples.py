@@ -66,6 +66,28 @@ def test_dqn_targets_are_double_q_bootstraps():
     np.testing.assert_allclose(q[np.arange(5), 1 - batch[1]], now[np.arange(5), 1 - batch[1]])
 
 
+def test_dqn_greedy_evaluation_plays_the_episodes_at_once_as_one_by_one():
+    pytest.importorskip("gymnasium")
+    example = load_example("rl_dqn_cartpole")
+    from cartpole_common import make_env  # beside the example (load_example puts its folder on the path)
+
+    dg.utils.set_random_seed(3)
+    model = example.build_q_network(num_hidden=8)
+    score = example.evaluate([make_env(k) for k in range(5)], model, np.random.default_rng(0))
+    seeds = np.random.default_rng(0).integers(2 ** 31, size=5)  # the seeds evaluate draws, in order
+    totals = []
+    for k, seed in enumerate(seeds):
+        env = make_env(k)
+        state, _ = env.reset(seed=int(seed))
+        total, done = 0.0, False
+        while not done:
+            action = int(model.predict_on_batch(state[None].astype(np.float32))[0].argmax())
+            state, reward, terminated, truncated, _ = env.step(action)
+            total, done = total + reward, terminated or truncated
+        totals.append(total)
+    assert score == np.mean(totals) and min(totals) > 0
+
+
 def test_soft_update_moves_the_target_by_tau():
     example = load_example("rl_dqn_cartpole")
     model, target = example.build_q_network(), example.build_q_network()
