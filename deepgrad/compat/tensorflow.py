@@ -308,15 +308,6 @@ config = SimpleNamespace(list_physical_devices=lambda device_type=None: [],
                          experimental=SimpleNamespace(set_memory_growth=lambda device, enable: None))
 
 
-def cast(x, dtype) -> Tensor:
-    return ops.cast(x, _dtype(dtype))
-
-
-def function(fn=None, **kwargs):
-    """``@tf.function``: deepgrad runs eagerly, so the function is returned as it is."""
-    return fn if fn is not None else (lambda f: f)
-
-
 def random_uniform_initializer(minval=-0.05, maxval=0.05, seed=None):
     return keras.initializers.RandomUniform(minval=minval, maxval=maxval, seed=seed)
 
