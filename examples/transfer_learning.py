@@ -117,11 +117,16 @@ def from_scratch(x, y, x_test, y_test, seed, steps, batch_size=32, verbose=0):
 
 
 def main(out="transfer_out", pretrain_samples=12000, pretrain_epochs=2, label_counts=LABEL_COUNTS, seeds=SEEDS,
-         head_steps=40, tune_steps=40, test_samples=None, verbose=0):
+         head_steps=40, tune_steps=40, test_samples=None, base=None, verbose=0):
+    """Pretrain (unless ``base`` names a pretrained ``.keras`` base), then for every label count
+    and seed fine-tune and train from scratch; ``results.json`` in ``out`` has the accuracies."""
     os.makedirs(out, exist_ok=True)
-    base_path = os.path.join(out, "fashion_base.keras")
     start = time.time()
-    fashion_accuracy = pretrain(base_path, samples=pretrain_samples, epochs=pretrain_epochs, verbose=verbose)
+    if base is None:
+        base_path = os.path.join(out, "fashion_base.keras")
+        fashion_accuracy = pretrain(base_path, samples=pretrain_samples, epochs=pretrain_epochs, verbose=verbose)
+    else:
+        base_path, fashion_accuracy = base, None
     pretrain_seconds = time.time() - start
     (x_pool, y_pool), (x_test, y_test) = keras.datasets.mnist_subset.load_data()
     x_test, y_test = images(x_test[:test_samples]), y_test[:test_samples]
@@ -153,9 +158,13 @@ if __name__ == "__main__":
     parser.add_argument("--out", default="transfer_out")
     parser.add_argument("--pretrain-samples", type=int, default=12000)
     parser.add_argument("--pretrain-epochs", type=int, default=2)
+    parser.add_argument("--labels", type=int, nargs="+", default=list(LABEL_COUNTS))
+    parser.add_argument("--base", default=None, help="a pretrained base (.keras) to start from; no pretraining")
     args = parser.parse_args()
-    res = main(out=args.out, pretrain_samples=args.pretrain_samples, pretrain_epochs=args.pretrain_epochs, verbose=1)
-    print(f"Fashion-MNIST test accuracy of the pretrained classifier: {res['fashion_mnist_test_accuracy']:.4f}")
+    res = main(out=args.out, pretrain_samples=args.pretrain_samples, pretrain_epochs=args.pretrain_epochs,
+               label_counts=tuple(args.labels), base=args.base, verbose=1)
+    if res["fashion_mnist_test_accuracy"] is not None:
+        print(f"Fashion-MNIST test accuracy of the pretrained classifier: {res['fashion_mnist_test_accuracy']:.4f}")
     for count, s in res["summary"].items():
         print(f"{count:>5} labels: transfer {s['transfer'][0]:.4f} +- {s['transfer'][1]:.4f}, "
               f"scratch {s['scratch'][0]:.4f} +- {s['scratch'][1]:.4f}")
