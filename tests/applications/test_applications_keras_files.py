@@ -4,8 +4,8 @@ sharded ``.weights.json``, and ``weights="imagenet"`` from Keras's cache under K
 file name for every family (Keras names the file: its download is replaced by the test's file).
 
 Keras builds each model with ``weights=None`` at the smallest input it accepts, with every
-weight drawn away from its initial value; the big ones are slow-marked, a few small ones run
-in the fast suite."""
+weight drawn away from its initial value; a few small ones run in the fast suite, one or two
+per family with the slow tests, and the 25 bigger ones with DEEPGRAD_TEST_ALL_APPLICATIONS=1."""
 from __future__ import annotations
 
 import gc
@@ -25,12 +25,19 @@ from deepgrad.applications import weights_cache
 from deepgrad.utils.file_utils import DownloadError
 
 slow = pytest.mark.slow
-FAST = ("MobileNetV3Small", "MobileNet", "MobileNetV2")
+FAST = ("MobileNetV3Small", "MobileNetV2")
+# one or two per family run with the slow tests; the other, bigger members of the families
+# (minutes each) run when DEEPGRAD_TEST_ALL_APPLICATIONS=1
+FAMILY = FAST + ("MobileNet", "MobileNetV3Large", "ResNet50", "ResNet50V2", "VGG16", "DenseNet121", "Xception", "InceptionV3",
+                 "InceptionResNetV2", "EfficientNetB0", "EfficientNetV2B0", "ConvNeXtTiny", "NASNetMobile")
+ALL = os.environ.get("DEEPGRAD_TEST_ALL_APPLICATIONS") == "1"
+big = pytest.mark.skipif(not ALL, reason="a bigger member of a tested family: DEEPGRAD_TEST_ALL_APPLICATIONS=1")
 assert len(ARCHITECTURES) == 40
 
 
 def _params(names):
-    return [pytest.param(n, marks=() if n in FAST else slow, id=n) for n in names]
+    return [pytest.param(n, marks=() if n in FAST else (slow,) if n in FAMILY else (slow, big), id=n)
+            for n in names]
 
 
 def keras_predict(km, x):
