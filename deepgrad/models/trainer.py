@@ -286,7 +286,7 @@ class Trainer:
         others later: a layer unfrozen after ``compile`` needs a recompile (a new optimiser); one
         frozen after ``compile`` only drops variables, which takes effect at once."""
         optimizer = self.optimizer
-        if not getattr(optimizer, "built", False):
+        if not getattr(optimizer, "built", False) or not isinstance(getattr(optimizer, "variables", None), list):
             return
         known = {id(v) for v in optimizer.variables}
         unknown = [v for v in variables if id(v) not in known]
