@@ -18,13 +18,16 @@ SHARD_GB = 12_300 / 1024 ** 3
 
 
 def keras_model():
-    return keras.Sequential([K.Input((6, 6, 2)), K.Conv2D(8, 3), K.BatchNormalization(), K.Flatten(),
-                             K.Dense(24, activation="relu"), K.Dense(48), K.Dense(3)])
+    # named layers: each group's "name" attribute is the layer's name, whatever the counters say
+    return keras.Sequential([K.Input((6, 6, 2)), K.Conv2D(8, 3, name="c"), K.BatchNormalization(name="bn"),
+                             K.Flatten(name="f"), K.Dense(24, activation="relu", name="d1"), K.Dense(48, name="d2"),
+                             K.Dense(3, name="d3")], name="m")
 
 
 def deepgrad_model():
-    return dg.Sequential([layers.Input((6, 6, 2)), layers.Conv2D(8, 3), layers.BatchNormalization(),
-                          layers.Flatten(), layers.Dense(24, activation="relu"), layers.Dense(48), layers.Dense(3)])
+    return dg.Sequential([layers.Input((6, 6, 2)), layers.Conv2D(8, 3, name="c"), layers.BatchNormalization(name="bn"),
+                          layers.Flatten(name="f"), layers.Dense(24, activation="relu", name="d1"),
+                          layers.Dense(48, name="d2"), layers.Dense(3, name="d3")], name="m")
 
 
 def _random(model, seed):
