@@ -2,7 +2,8 @@
 
 The config is the one Keras serializes (keras_config.to_keras, with ``compile_config`` when
 the model is compiled), the weights sit at Keras's object paths (keras_paths.py), with the
-optimiser state when compiled, in ``model.weights.h5`` (h5_format.py); the zip is written
+optimiser state when compiled, in ``model.weights.h5`` (h5_format.py), the adapted vocabularies in
+``assets/`` (keras_assets.py); the zip is written
 atomically (keras_archive.py). ``keras.saving.load_model`` reads the result.
 """
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 
 from .atomic import write_bytes_atomic
 from .h5_format import write_h5
+from .keras_assets import model_assets
 from .keras_archive import write_keras_archive
 from .keras_config import compile_to_keras, to_keras
 from .keras_paths import weights_tree
@@ -29,7 +31,7 @@ def save_keras_model(model, filepath, overwrite: bool = True, include_optimizer:
     """``model`` as a Keras 3 ``.keras`` file."""
     config = keras_config_of(model)
     tree = weights_tree(model, include_optimizer=include_optimizer and "compile_config" in config)
-    write_keras_archive(filepath, config, write_h5(tree), overwrite=overwrite)
+    write_keras_archive(filepath, config, write_h5(tree), assets=model_assets(model), overwrite=overwrite)
 
 
 def save_keras_weights(model, filepath, overwrite: bool = True) -> None:

@@ -88,15 +88,18 @@ def _recurrent_cell_name(layer) -> str | None:
     return None
 
 
-def variable_groups(model) -> list[tuple[str, str, list]]:
+def variable_groups(model, objects: list | None = None) -> list[tuple[str, str, list]]:
     """``(group path, object name, variables)`` for every object Keras writes, in its order;
-    the group path ends in ``vars`` (``"vars"`` for the model itself)."""
+    the group path ends in ``vars`` (``"vars"`` for the model itself). ``objects``, when given,
+    receives ``(object path, object)`` for each (the model's path is ``""``)."""
     out, visited = [], set()
 
     def visit(obj, path):
         if id(obj) in visited:
             return
         visited.add(id(obj))
+        if objects is not None:
+            objects.append((path, obj))
         prefix = f"{path}/" if path else ""
         cell = _recurrent_cell_name(obj)
         if cell is None:

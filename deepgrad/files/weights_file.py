@@ -1,6 +1,7 @@
 """Weights files, told apart by name on writing and by content on reading:
 
 - ``.weights.h5``: Keras 3's weights file (object paths, keras_paths.py), read and written;
+- ``.weights.json`` with its ``_00000.weights.h5`` shards: Keras 3's sharded weights (keras_shards.py);
 - ``.h5`` / ``.hdf5`` written by Keras 2 / tf.keras (``layer_names``): read by layer order,
   or by layer name (legacy_h5_weights.py);
 - ``.weights.safetensors`` (or any ``.safetensors``) and ``.weights.npz``: deepgrad's own;
@@ -21,13 +22,21 @@ from .h5_format import is_hdf5, read_h5
 from .keras_archive import archive_members, is_keras_archive, read_keras_archive
 from .keras_model_file import save_keras_weights
 from .keras_paths import assign_weights_tree
+from .keras_shards import read_sharded_tree, save_sharded_weights
 from .legacy_h5_weights import assign_legacy_weights, is_legacy_tree
 from .model_file import WEIGHTS_MEMBER, read_model_archive
 from .weights import assign_arrays, read_npz, weights_to_arrays
 
 
-def save_weights(model, filepath, overwrite: bool = True) -> None:
+def save_weights(model, filepath, overwrite: bool = True, max_shard_size=None) -> None:
     filepath = os.fspath(filepath)
+    if max_shard_size is not None:
+        # Keras: sharding writes an index and its shards, named from a .weights.json path
+        if not filepath.endswith(("weights.h5", "weights.json")):
+            raise ValueError("The filename must end in `.weights.json` when `max_shard_size` is specified. "
+                             f"Received: filepath={filepath}")
+        save_sharded_weights(model, filepath, max_shard_size, overwrite=overwrite)
+        return
     if filepath.endswith(".weights.h5"):
         save_keras_weights(model, filepath, overwrite=overwrite)
         return
@@ -47,6 +56,11 @@ def load_weights(model, filepath, skip_mismatch: bool = False, by_name: bool = F
     model file. ``by_name`` applies to legacy ``.h5`` files, as in tf.keras; ``skip_mismatch``
     leaves the objects whose saved shapes do not fit untouched (Keras files)."""
     filepath = os.fspath(filepath)
+    if filepath.endswith("weights.json"):
+        if by_name:
+            raise ValueError(f"load_weights: by_name=True applies to legacy .h5 files only, not {filepath!r}")
+        assign_weights_tree(model, read_sharded_tree(filepath), filepath, skip_mismatch=skip_mismatch)
+        return
     with open(filepath, "rb") as f:
         data = f.read()
     if is_hdf5(data[:8]):

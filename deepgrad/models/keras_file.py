@@ -12,6 +12,7 @@ import numpy as np
 from ..allocation import allocation_budget, reserve
 from ..files import UnsafeFileError
 from ..files.keras_archive import read_keras_archive
+from ..files.keras_assets import load_model_assets
 from ..files.keras_config import from_keras
 from ..files.keras_paths import assign_weights_tree
 from .config_check import check_model_config
@@ -71,4 +72,5 @@ def load_keras_model(filepath, custom_objects=None, compile: bool = True, safe_m
         model.compile_from_config(compile_config, custom_objects=parsed["custom_objects"])
     assign_weights_tree(model, archive["weights"], f"{source}:model.weights.h5",
                         load_optimizer=compile and compile_config is not None)
+    load_model_assets(model, archive["assets"], source)
     return model

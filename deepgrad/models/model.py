@@ -345,8 +345,9 @@ class Model(Trainer, Layer):
         """The whole model in one zip file; ``models.load_model`` reads it back."""
         files.save_model(self, filepath, overwrite=overwrite, **kwargs)
 
-    def save_weights(self, filepath, overwrite: bool = True) -> None:
-        files.save_weights(self, filepath, overwrite=overwrite)
+    def save_weights(self, filepath, overwrite: bool = True, max_shard_size=None) -> None:
+        """Weights only; ``max_shard_size`` (GB) writes Keras's sharded ``.weights.json`` and shards."""
+        files.save_weights(self, filepath, overwrite=overwrite, max_shard_size=max_shard_size)
 
     def load_weights(self, filepath, **kwargs) -> None:
         files.load_weights(self, filepath, **kwargs)

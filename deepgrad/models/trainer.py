@@ -285,11 +285,29 @@ class Trainer:
             grads = group.reduce_gradients(grads, self.optimizer)
         self.optimizer.apply_gradients(zip(grads, variables))
 
+    def _check_optimizer_knows(self, variables) -> None:
+        """Keras 3 builds the optimiser on the trainable variables of the first step and refuses
+        others later: a layer unfrozen after ``compile`` needs a recompile (a new optimiser); one
+        frozen after ``compile`` only drops variables, which takes effect at once."""
+        optimizer = self.optimizer
+        if not getattr(optimizer, "built", False) or not isinstance(getattr(optimizer, "variables", None), list):
+            return
+        known = {id(v) for v in optimizer.variables}
+        unknown = [v for v in variables if id(v) not in known]
+        if unknown:
+            raise ValueError(
+                f"Unknown variable: {getattr(unknown[0], 'path', unknown[0].name)!r} of shape {tuple(unknown[0].shape)}. "
+                "This optimizer can only be called for the variables it was originally built with. When working "
+                "with a new set of variables, you should recreate a new optimizer instance. (A layer's `trainable` "
+                f"state changed since model {self.name!r} was compiled: call `model.compile(...)` again before "
+                "training.)")
+
     def train_step(self, data) -> dict:
         x, y, sample_weight = unpack_step_data(data)
+        variables = self.trainable_weights
+        self._check_optimizer_knows(variables)
         y_pred = self(x, training=True)
         loss = self.compute_loss(x, y, y_pred, sample_weight)
-        variables = self.trainable_weights
         if variables and loss.requires_grad:
             # a loss-scaling optimiser multiplies the loss here and divides the gradients back
             scale_loss = getattr(self.optimizer, "scale_loss", None)

@@ -1,0 +1,83 @@
+"""Keras's ``assets/`` in a ``.keras`` file: the vocabularies of adapted lookup layers.
+
+Keras 3 writes assets for two kinds of layer only, ``StringLookup``/``IntegerLookup`` and
+``TextVectorization``, and only when the vocabulary did not come through the constructor (that
+one is in the config): ``assets/{object path}/vocabulary.txt``, the vocabulary with its special
+tokens (mask, OOV) first, one token per line (``"\\n".join``). A TextVectorization writes its
+lookup's file at its own path, and its lookup (the child ``_lookup_layer``) writes the same file
+at its own path. Object paths are those of the weights (keras_paths.py).
+
+Loading reads the file of every such layer whose config held no vocabulary, after the weights,
+and gives its lines to ``set_vocabulary`` (integers for an integer lookup; a tf-idf lookup keeps
+the IDF weights it has). Lines are decoded as strict UTF-8; a line an integer lookup cannot
+parse is refused with the layer and the line named.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .keras_paths import variable_groups
+from .safetensors_format import UnsafeFileError
+
+VOCABULARY_FILE = "vocabulary.txt"
+
+
+def _lookup(layer):
+    """The lookup layer holding ``layer``'s vocabulary (itself, or TextVectorization's), or None."""
+    inner = getattr(layer, "_lookup_layer", None)
+    target = inner if inner is not None else layer
+    if all(hasattr(target, a) for a in ("get_vocabulary", "set_vocabulary", "_has_input_vocabulary",
+                                        "vocabulary_dtype")):
+        return target
+    return None
+
+
+def _objects(model) -> list[tuple[str, object]]:
+    objects: list = []
+    variable_groups(model, objects)
+    return objects
+
+
+def model_assets(model) -> dict[str, bytes]:
+    """``{path inside assets/: bytes}`` for ``model``, as Keras's ``save_assets`` writes them."""
+    assets = {}
+    for path, obj in _objects(model):
+        lookup = _lookup(obj)
+        if lookup is None or lookup._has_input_vocabulary:
+            continue
+        vocabulary = lookup.get_vocabulary(include_special_tokens=True)
+        assets[f"{path}/{VOCABULARY_FILE}" if path else VOCABULARY_FILE] = \
+            "\n".join(str(token) for token in vocabulary).encode("utf-8")
+    return assets
+
+
+def _tokens(data: bytes, lookup, where: str) -> list:
+    try:
+        lines = data.decode("utf-8").splitlines()
+    except UnicodeDecodeError as e:
+        raise UnsafeFileError(f"{where} is not UTF-8 text ({e})") from None
+    while lines and lines[-1] == "":
+        lines.pop()
+    if lookup.vocabulary_dtype == "string":
+        return lines
+    try:
+        return [int(line) for line in lines]
+    except ValueError:
+        bad = next(line for line in lines if not line.strip().lstrip("+-").isdigit())
+        raise UnsafeFileError(f"{where}: {type(lookup).__name__} {lookup.name!r} has an integer vocabulary, "
+                              f"but the file holds the line {bad[:50]!r}") from None
+
+
+def load_model_assets(model, assets: dict[str, bytes], source: str) -> None:
+    """Give each adapted lookup of ``model`` its vocabulary from the archive's ``assets``."""
+    for path, obj in _objects(model):
+        lookup = _lookup(obj)
+        name = f"{path}/{VOCABULARY_FILE}" if path else VOCABULARY_FILE
+        if lookup is None or lookup._has_input_vocabulary or name not in assets:
+            continue
+        tokens = _tokens(assets[name], lookup, f"{source}:assets/{name}")
+        idf = getattr(lookup, "idf_weights", None)
+        if getattr(lookup, "output_mode", None) == "tf_idf" and idf is not None and np.size(idf) == len(tokens):
+            lookup.set_vocabulary(tokens, idf_weights=np.asarray(idf))
+        else:
+            lookup.set_vocabulary(tokens)
