@@ -178,7 +178,7 @@ class Conv(Function):
         return dx, dkernel
 
     def graph_backward(self, g):
-        return _conv_graph_backward(self, g)
+        return _graph_backward(self, g, ConvInputGrad, ConvKernelGrad)
 
 
 def _group_cols(cols, taps, groups):
@@ -263,7 +263,7 @@ class ConvTranspose(Function):
         return dx, dkernel
 
     def graph_backward(self, g):
-        return _conv_transpose_graph_backward(self, g)
+        return _graph_backward(self, g, ConvTransposeInputGrad, ConvTransposeKernelGrad)
 
 
 def _crop(out: np.ndarray, crops) -> np.ndarray:
@@ -381,11 +381,13 @@ def _conv_kernel_grad(x, g, geometry, kernel_shape):
     return fn.backward(g)[1]
 
 
-def _conv_graph_backward(fn, g):
+def _graph_backward(fn, g, input_grad, kernel_grad):
+    """(dX, dK) of a convolution ``fn`` as recorded ops (``input_grad``, ``kernel_grad``), so that
+    they can be differentiated again."""
     x, kernel = fn.inputs
     need_x, need_k = fn.needs_input_grad
-    dx = ConvInputGrad.apply(g, kernel, geometry=fn.geometry) if need_x else None
-    dk = ConvKernelGrad.apply(x, g, geometry=fn.geometry, kernel_shape=kernel.shape) if need_k else None
+    dx = input_grad.apply(g, kernel, geometry=fn.geometry) if need_x else None
+    dk = kernel_grad.apply(x, g, geometry=fn.geometry, kernel_shape=kernel.shape) if need_k else None
     return dx, dk
 
 
@@ -450,14 +452,6 @@ def _conv_transpose_grads(geometry, x, kernel, g, needs):
     return fn.backward(g)
 
 
-def _conv_transpose_graph_backward(fn, g):
-    x, kernel = fn.inputs
-    need_x, need_k = fn.needs_input_grad
-    dx = ConvTransposeInputGrad.apply(g, kernel, geometry=fn.geometry) if need_x else None
-    dk = ConvTransposeKernelGrad.apply(x, g, geometry=fn.geometry, kernel_shape=kernel.shape) if need_k else None
-    return dx, dk
-
-
 class ConvTransposeInputGrad(Function):
     """dX of ``ConvTranspose`` for the output gradient dY and the kernel K (a convolution of dY)."""
 
@@ -517,7 +511,7 @@ class ConvTransposeAgain(Function):
         return _conv_transpose_grads(self.geometry, x, kernel, g, self.needs_input_grad)
 
     def graph_backward(self, g):
-        return _conv_transpose_graph_backward(self, g)
+        return _graph_backward(self, g, ConvTransposeInputGrad, ConvTransposeKernelGrad)
 
 
 __all__ = ["conv", "conv_transpose", "depthwise_conv", "separable_conv"]
