@@ -18,6 +18,20 @@ _EPSILON = 1e-7
 _rng = np.random.default_rng()
 
 
+class SymbolicInputError(TypeError):
+    """An op was handed a symbolic ``KerasTensor`` (which has a shape but no values).
+
+    ``deepgrad.ops`` catches it and records the op as a node of the functional graph through
+    ``symbolic_op``, the way Keras 3 runs ``keras.ops`` on symbolic tensors; anywhere else it
+    says that a value was needed.
+    """
+
+
+# Set by deepgrad.layers: ``symbolic_op(op, args, kwargs)`` records ``op(*args, **kwargs)`` on
+# KerasTensors as a graph node and returns its symbolic output(s).
+symbolic_op = None
+
+
 def floatx() -> str:
     """The default float type as a string, e.g. ``'float32'`` (Keras's name)."""
     return _FLOATX

@@ -43,6 +43,89 @@ class KerasTensor:
         src = self.layer.name if self.layer is not None else "input"
         return f"<KerasTensor shape={self.shape} dtype={self.dtype} from={src}>"
 
+    def __array__(self, dtype=None, copy=None):
+        # a symbolic tensor has no values: an op given one records itself in the graph instead
+        raise backend.SymbolicInputError(
+            f"{self!r} is symbolic (a functional model's placeholder) and has no values; call the "
+            "model on data, or use it in deepgrad.ops / layers while defining the model")
+
+    # arithmetic records the op of the same name (as Keras 3's KerasTensor does)
+    def __add__(self, other):
+        return _ops().add(self, other)
+
+    def __radd__(self, other):
+        return _ops().add(other, self)
+
+    def __sub__(self, other):
+        return _ops().subtract(self, other)
+
+    def __rsub__(self, other):
+        return _ops().subtract(other, self)
+
+    def __mul__(self, other):
+        return _ops().multiply(self, other)
+
+    def __rmul__(self, other):
+        return _ops().multiply(other, self)
+
+    def __truediv__(self, other):
+        return _ops().divide(self, other)
+
+    def __rtruediv__(self, other):
+        return _ops().divide(other, self)
+
+    def __floordiv__(self, other):
+        return _ops().floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return _ops().floor_divide(other, self)
+
+    def __mod__(self, other):
+        return _ops().mod(self, other)
+
+    def __rmod__(self, other):
+        return _ops().mod(other, self)
+
+    def __pow__(self, other):
+        return _ops().power(self, other)
+
+    def __rpow__(self, other):
+        return _ops().power(other, self)
+
+    def __matmul__(self, other):
+        return _ops().matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _ops().matmul(other, self)
+
+    def __neg__(self):
+        return _ops().negative(self)
+
+    def __abs__(self):
+        return _ops().abs(self)
+
+    def __getitem__(self, index):
+        return _ops().getitem(self, index)
+
+    def __lt__(self, other):
+        return _ops().less(self, other)
+
+    def __le__(self, other):
+        return _ops().less_equal(self, other)
+
+    def __gt__(self, other):
+        return _ops().greater(self, other)
+
+    def __ge__(self, other):
+        return _ops().greater_equal(self, other)
+
+    # == stays identity (graphs are walked with ``in`` and dicts), so ``hash`` is the default
+
+
+def _ops():
+    from . import ops  # floor 3, below this one; imported on first use, as ops imports first
+    return ops
+
 
 class Node:
     """One call of a layer on symbolic tensors: ``outputs = layer(inputs, *args, **kwargs)``.

@@ -123,6 +123,14 @@ for _name in __all__:
         _REGISTRY.register(_value, _name)
 del _name, _value
 
+# ops called on KerasTensors record themselves as SymbolicOp nodes (not a keras.layers name, so
+# registered for loading only)
+from . import symbolic_op as _symbolic_op  # noqa: E402
+from .. import backend as _backend  # noqa: E402
+
+_REGISTRY.register(_symbolic_op.SymbolicOp)
+_backend.symbolic_op = _symbolic_op.record
+
 
 def get(identifier, custom_objects=None):
     """The layer class named ``identifier`` (Keras class name, e.g. ``"Dense"``); a class passes through."""

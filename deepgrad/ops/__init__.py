@@ -1,4 +1,8 @@
 """Floor 3: differentiable primitives, named and called as NumPy's functions."""
+import functools as _functools
+import types as _types
+
+from .. import backend as _backend
 from . import activation, im2col, image, linalg, manipulation, math, product, nn, normalization, pool, recurrent, reduce
 from .activation import (
     dropout, elu, gelu, leaky_relu, log_softmax, relu, selu, sigmoid, softmax,
@@ -230,4 +234,34 @@ __all__ += [
     "erf", "erfc", "erfinv", "extract_sequences", "fft", "fft2", "ifft2", "in_top_k", "irfft", "istft",
     "logdet", "rfft", "rsqrt", "segment_max", "segment_min", "segment_prod", "segment_sum", "stft",
 ]
+
+
+def _symbolic_aware(op):
+    """``op`` that, given symbolic KerasTensors (a functional model being defined), records
+    itself as a graph node instead of computing, as ``keras.ops`` does. Eager calls pay one
+    call and a ``try`` that costs nothing until a KerasTensor raises SymbolicInputError."""
+    @_functools.wraps(op)
+    def call(*args, **kwargs):
+        try:
+            return op(*args, **kwargs)
+        except _backend.SymbolicInputError:
+            if _backend.symbolic_op is None:
+                raise
+            return _backend.symbolic_op(call, args, kwargs)
+    return call
+
+
+_wrapped = {}
+for _name in __all__:
+    _fn = globals().get(_name)
+    if isinstance(_fn, _types.FunctionType) and _fn.__module__.startswith("deepgrad.ops"):
+        globals()[_name] = _wrapped[_fn] = _symbolic_aware(_fn)
+
 from . import numpy  # noqa: E402,F401 - keras.ops.numpy's namespace
+
+# keras.ops's namespaces (ops.nn.relu, ops.numpy.add, ...) hold the same symbolic-aware functions
+for _namespace in (core, image, linalg, math, nn, numpy):
+    for _name, _fn in list(vars(_namespace).items()):
+        if not _name.startswith("_") and isinstance(_fn, _types.FunctionType) and _fn in _wrapped:
+            setattr(_namespace, _name, _wrapped[_fn])
+del _name, _fn, _namespace, _wrapped

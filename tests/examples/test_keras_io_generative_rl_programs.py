@@ -212,9 +212,6 @@ class _OldEnv:
         return state, reward, terminated or truncated, info
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="arithmetic on symbolic tensors (the actor's `outputs * upper_bound` while building "
-                          "the functional model) is not supported yet")
 def test_ddpg_pendulum(tmp_path, monkeypatch):
     pytest.importorskip("gymnasium")
     monkeypatch.chdir(tmp_path)
