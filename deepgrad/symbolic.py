@@ -43,6 +43,9 @@ class KerasTensor:
         src = self.layer.name if self.layer is not None else "input"
         return f"<KerasTensor shape={self.shape} dtype={self.dtype} from={src}>"
 
+    # NumPy's operators give way (``np.float32(2) * t`` calls ``t.__rmul__``)
+    __array_ufunc__ = None
+
     def __array__(self, dtype=None, copy=None):
         # a symbolic tensor has no values: an op given one records itself in the graph instead
         raise backend.SymbolicInputError(

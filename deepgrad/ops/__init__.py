@@ -71,15 +71,6 @@ from .nn_losses import (
 from .pooling import adaptive_average_pool, adaptive_max_pool, average_pool, max_pool
 from ..autograd.tensor import register_ops as _register_ops
 
-# the functions behind Tensor's operators and methods (listed in autograd/tensor.py)
-_register_ops(
-    abs=abs, add=add, astype=astype, broadcast_to=broadcast_to, clip=clip, divide=divide, exp=exp,
-    expand_dims=expand_dims, flatten=flatten, floor_divide=floor_divide, getitem=getitem, log=log, log_softmax=log_softmax,
-    logsumexp=logsumexp, matmul=matmul, max=max, mean=mean, min=min, mod=mod, multiply=multiply,
-    negative=negative, power=power, relu=relu, reshape=reshape, sigmoid=sigmoid, softmax=softmax, sqrt=sqrt,
-    squeeze=squeeze, std=std, subtract=subtract, sum=sum, swapaxes=swapaxes, tanh=tanh,
-    transpose=transpose, var=var,
-)
 
 __all__ = [
     "abs", "absolute", "add", "amax", "amin", "astype", "avg_pool1d", "avg_pool2d", "batch_norm",
@@ -258,6 +249,17 @@ for _name in __all__:
         globals()[_name] = _wrapped[_fn] = _symbolic_aware(_fn)
 
 from . import numpy  # noqa: E402,F401 - keras.ops.numpy's namespace
+
+# the functions behind Tensor's operators and methods (listed in autograd/tensor.py), symbolic-aware
+# so that ``Tensor * KerasTensor`` records the op too
+_register_ops(
+    abs=abs, add=add, astype=astype, broadcast_to=broadcast_to, clip=clip, divide=divide, exp=exp,
+    expand_dims=expand_dims, flatten=flatten, floor_divide=floor_divide, getitem=getitem, log=log, log_softmax=log_softmax,
+    logsumexp=logsumexp, matmul=matmul, max=max, mean=mean, min=min, mod=mod, multiply=multiply,
+    negative=negative, power=power, relu=relu, reshape=reshape, sigmoid=sigmoid, softmax=softmax, sqrt=sqrt,
+    squeeze=squeeze, std=std, subtract=subtract, sum=sum, swapaxes=swapaxes, tanh=tanh,
+    transpose=transpose, var=var,
+)
 
 # keras.ops's namespaces (ops.nn.relu, ops.numpy.add, ...) hold the same symbolic-aware functions
 for _namespace in (core, image, linalg, math, nn, numpy):

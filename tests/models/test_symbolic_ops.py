@@ -29,6 +29,8 @@ OPERATORS = {
     "pow": lambda t, o: o.abs(t) ** 1.5, "rpow": lambda t, o: 2.0 ** t, "neg": lambda t, o: -t,
     "matmul": lambda t, o: t @ np.ones((3, 2), "float32"), "getitem": lambda t, o: t[:, 1:],
     "less": lambda t, o: o.cast(t < 0.0, "float32"),
+    "numpy_scalar_left": lambda t, o: np.float32(2.0) * t, "numpy_array_left": lambda t, o: np.arange(3.0) - t,
+    "tensor_left": lambda t, o: dg.Tensor(np.full(3, 0.5, "float32")) * t,
 }
 
 
