@@ -54,20 +54,6 @@ def set_epsilon(value: float) -> None:
     _EPSILON = float(value)
 
 
-_IMAGE_DATA_FORMAT = "channels_last"
-
-
-def image_data_format() -> str:
-    """``'channels_last'`` (deepgrad's and Keras's default) or ``'channels_first'``."""
-    return _IMAGE_DATA_FORMAT
-
-
-def set_image_data_format(data_format: str) -> None:
-    global _IMAGE_DATA_FORMAT
-    value = str(data_format).lower()
-    if value not in ("channels_first", "channels_last"):
-        raise ValueError(f"Unknown image_data_format {data_format!r}: expected 'channels_first' or 'channels_last'")
-    _IMAGE_DATA_FORMAT = value
 
 
 def rng() -> np.random.Generator:

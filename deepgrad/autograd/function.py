@@ -42,22 +42,10 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     """Sum ``grad`` down to ``shape``: the adjoint of NumPy broadcasting.
 
     Leading axes that broadcasting added are summed away, and so are axes where the
-    input had size 1. Every broadcasting op reduces its gradients through here.
+    input had size 1. Every broadcasting op reduces its gradients through here; a gradient
+    that is a Tensor (a graph backward, for higher-order gradients) is summed by recorded ops.
     """
     if grad.shape == shape:
-        return grad
-    extra = grad.ndim - len(shape)
-    if extra > 0:
-        grad = grad.sum(axis=tuple(range(extra)))
-    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-    if axes:
-        grad = grad.sum(axis=axes, keepdims=True)
-    return grad
-
-
-def unbroadcast_graph(grad, shape: tuple):
-    """``unbroadcast`` for a gradient that is a Tensor: the sums are recorded ops."""
-    if grad.shape == tuple(shape):
         return grad
     extra = grad.ndim - len(shape)
     if extra > 0:

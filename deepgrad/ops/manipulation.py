@@ -6,7 +6,6 @@ import numpy as np
 from .. import backend
 from ..autograd import Function, Tensor, unbroadcast
 from ..autograd.function import keeping_tensor
-from ..autograd.function import unbroadcast_graph
 
 
 class Reshape(Function):
@@ -51,7 +50,7 @@ class BroadcastTo(Function):
         return unbroadcast(g, self.in_shape)
 
     def graph_backward(self, g):
-        return unbroadcast_graph(g, self.in_shape)
+        return unbroadcast(g, self.in_shape)
 
 
 class Concatenate(Function):

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import FloatMath, Function, Tensor, unbroadcast
-from ..autograd.function import keeping_tensor, unbroadcast_graph
+from ..autograd.function import keeping_tensor
 
 
 def _broadcast_error(op: str, *operands) -> None:
@@ -46,8 +46,8 @@ class _Binary(Function):
     def _reduce_graph(self, ga, gb):
         """``_reduce`` for gradients that are Tensors (``graph_backward``)."""
         return (
-            unbroadcast_graph(ga, self.a_shape) if ga is not None else None,
-            unbroadcast_graph(gb, self.b_shape) if gb is not None else None,
+            unbroadcast(ga, self.a_shape) if ga is not None else None,
+            unbroadcast(gb, self.b_shape) if gb is not None else None,
         )
 
 
@@ -200,8 +200,8 @@ class Where(Function):
 
     def graph_backward(self, g):
         cond = self.saved[0]
-        ga = unbroadcast_graph(g * cond, self.a_shape) if self.needs_input_grad[1] else None
-        gb = unbroadcast_graph(g * ~cond, self.b_shape) if self.needs_input_grad[2] else None
+        ga = unbroadcast(g * cond, self.a_shape) if self.needs_input_grad[1] else None
+        gb = unbroadcast(g * ~cond, self.b_shape) if self.needs_input_grad[2] else None
         return None, ga, gb
 
 

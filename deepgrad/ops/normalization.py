@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function, Tensor, unbroadcast
-from ..autograd.function import unbroadcast_graph
 from . import math as _math
 from . import workspace
 
@@ -76,9 +75,9 @@ class Normalize(Function):
             gx = inv_std * (dxhat - dxhat.mean(axis=axes, keepdims=True)
                             - xhat * (dxhat * xhat).mean(axis=axes, keepdims=True))
         if self.needs_input_grad[1]:
-            ggamma = unbroadcast_graph(g * xhat, self.shapes[0])
+            ggamma = unbroadcast(g * xhat, self.shapes[0])
         if self.needs_input_grad[2]:
-            gbeta = unbroadcast_graph(g, self.shapes[1])
+            gbeta = unbroadcast(g, self.shapes[1])
         return gx, ggamma, gbeta
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function, unbroadcast
-from ..autograd.function import unbroadcast_graph
 
 
 def _mm(a, b):
@@ -61,9 +60,9 @@ class MatMul(Function):
             g = g.reshape(g.shape[:-1] + (1,) + g.shape[-1:])
         ga = gb = None
         if self.needs_input_grad[0]:
-            ga = unbroadcast_graph(matmul(g, b2.swapaxes(-1, -2)), a2.shape).reshape(a.shape)
+            ga = unbroadcast(matmul(g, b2.swapaxes(-1, -2)), a2.shape).reshape(a.shape)
         if self.needs_input_grad[1]:
-            gb = unbroadcast_graph(matmul(a2.swapaxes(-1, -2), g), b2.shape).reshape(b.shape)
+            gb = unbroadcast(matmul(a2.swapaxes(-1, -2), g), b2.shape).reshape(b.shape)
         return ga, gb
 
 
