@@ -290,11 +290,18 @@ class Trainer:
         others later: a layer unfrozen after ``compile`` needs a recompile (a new optimiser); one
         frozen after ``compile`` only drops variables, which takes effect at once."""
         optimizer = self.optimizer
-        if not getattr(optimizer, "built", False) or not isinstance(getattr(optimizer, "variables", None), list):
+        if not getattr(optimizer, "built", False):
+            return
+        checked = (id(optimizer), *map(id, variables))  # the same set as last step: nothing to look up
+        if self.__dict__.get("_checked_variables") == checked:
+            return
+        if not isinstance(getattr(optimizer, "variables", None), list):
             return
         known = {id(v) for v in optimizer.variables}
         unknown = [v for v in variables if id(v) not in known]
-        if unknown:
+        if not unknown:
+            self.__dict__["_checked_variables"] = checked
+        else:
             raise ValueError(
                 f"Unknown variable: {getattr(unknown[0], 'path', unknown[0].name)!r} of shape {tuple(unknown[0].shape)}. "
                 "This optimizer can only be called for the variables it was originally built with. When working "
