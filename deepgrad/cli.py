@@ -277,16 +277,21 @@ def _run_folder(args) -> str:
         check_train_args(args, os.path.join(out, "run.json"))
         return out
     check_train_args(args)
-    # the generative models' own dataset is Fashion-MNIST
-    args.dataset = args.dataset or ("fashion_mnist" if args.model in GENERATIVE else default_dataset())
-    out = args.out or os.path.join("runs", f"{os.path.basename(args.model).removesuffix('.py')}-"
-                                          f"{args.dataset}-{time.strftime('%Y%m%d-%H%M%S')}")
+    out = _default_run(args)
     make_run_folder(out)
     try:
         _write_json(os.path.join(out, "run.json"), {k: getattr(args, k) for k in (*TRAIN_KEYS, "samples")})
     except OSError as e:
         raise CLIError(f"cannot write in the run folder {out!r}: {e.strerror or e}") from e
     return out
+
+
+def _default_run(args) -> str:
+    """Fill in the default dataset (Fashion-MNIST for the generative models) and return the run
+    folder: ``--out``, or ``runs/<model>-<dataset>-<time>``."""
+    args.dataset = args.dataset or ("fashion_mnist" if args.model in GENERATIVE else default_dataset())
+    return args.out or os.path.join("runs", f"{os.path.basename(args.model).removesuffix('.py')}-"
+                                            f"{args.dataset}-{time.strftime('%Y%m%d-%H%M%S')}")
 
 
 def _join_ranks():
@@ -424,9 +429,7 @@ def _launch_workers(args) -> int:
     if not args.resume and args.out is None:
         # every rank must name the same run folder: fix the time-stamped default once, here
         check_train_args(args)
-        args.dataset = args.dataset or default_dataset()
-        args.out = os.path.join("runs", f"{os.path.basename(args.model).removesuffix('.py')}-"
-                                        f"{args.dataset}-{time.strftime('%Y%m%d-%H%M%S')}")
+        args.out = _default_run(args)
     command = [sys.executable, "-m", "deepgrad", "train"] + _train_argv(args)
     try:
         return launch.run(command, args.workers, hosts=args.hosts, hostfile=args.hostfile)

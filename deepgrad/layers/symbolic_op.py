@@ -102,6 +102,7 @@ class SymbolicOp(Layer):
         self.op = getattr(ops, self.op_name)
         self.template_args, self.template_kwargs = tuple(args), dict(kwargs or {})
         self._float_inputs = False
+        self._input_dtypes = []  # of the KerasTensors it was recorded on (floatx when loaded from a file)
 
     def __call__(self, inputs, *args, **kwargs):
         if flatten(inputs):
@@ -131,8 +132,6 @@ class SymbolicOp(Layer):
             return [shape(a, b) for a, b in zip(first, second)]
         self._output_dtypes = [np.asarray(getattr(first, "data", first)).dtype]
         return shape(first, second)
-
-    _input_dtypes: list = []
 
     def get_config(self):
         where = f"SymbolicOp {self.name!r} ({self.op_name})"
