@@ -52,7 +52,7 @@ class DeviceMesh:
     def __init__(self, shape, axis_names, devices=None):
         if not shape or not axis_names:
             raise ValueError(f"DeviceMesh: shape and axis_names must be non-empty, got {shape!r} and {axis_names!r}")
-        self.shape, self.axis_names = tuple(int(s) for s in shape), tuple(axis_names)
+        self.shape, self.axis_names = tuple(int(s) for s in shape), list(axis_names)
         if len(self.shape) != len(self.axis_names):
             raise ValueError(f"DeviceMesh: shape {self.shape} and axis_names {self.axis_names} differ in length")
         devices = list_devices() if devices is None else list(np.asarray(devices).reshape(-1))
@@ -94,7 +94,7 @@ class TensorLayout:
 
 
 class LayoutMap(collections.abc.MutableMapping):
-    """Regex keys (matched against variable paths) -> ``TensorLayout``."""
+    """Regex keys (matched against whole variable paths) -> ``TensorLayout``."""
 
     def __init__(self, device_mesh):
         self.device_mesh = device_mesh
@@ -103,7 +103,7 @@ class LayoutMap(collections.abc.MutableMapping):
     def __getitem__(self, key):
         if key in self._layouts:
             return self._layouts[key]
-        matches = [k for k in self._layouts if re.search(k, key)]
+        matches = [k for k in self._layouts if re.fullmatch(k, key)]  # the whole path, as Keras
         if len(matches) > 1:
             raise ValueError(f"LayoutMap: path {key!r} matches several keys {matches}; make them exclusive")
         return self._layouts[matches[0]] if matches else None
