@@ -4,8 +4,8 @@ sharded ``.weights.json``, and ``weights="imagenet"`` from Keras's cache under K
 file name for every family (Keras names the file: its download is replaced by the test's file).
 
 Keras builds each model with ``weights=None`` at the smallest input it accepts, with every
-weight drawn away from its initial value; a few small ones run in the fast suite, one or two
-per family with the slow tests, and the 25 bigger ones with DEEPGRAD_TEST_ALL_APPLICATIONS=1."""
+weight drawn away from its initial value; a few small ones run in the fast suite, the others with
+the slow tests (EfficientNetV2L only with DEEPGRAD_TEST_ALL_APPLICATIONS=1, see ``chaotic``)."""
 from __future__ import annotations
 
 import gc
@@ -26,17 +26,15 @@ from deepgrad.utils.file_utils import DownloadError
 
 slow = pytest.mark.slow
 FAST = ("MobileNetV3Small", "MobileNetV2")
-# one or two per family run with the slow tests; the other, bigger members of the families
-# (minutes each) run when DEEPGRAD_TEST_ALL_APPLICATIONS=1
-FAMILY = FAST + ("MobileNet", "MobileNetV3Large", "ResNet50", "ResNet50V2", "VGG16", "DenseNet121", "Xception", "InceptionV3",
-                 "InceptionResNetV2", "EfficientNetB0", "EfficientNetV2B0", "ConvNeXtTiny", "NASNetMobile")
-ALL = os.environ.get("DEEPGRAD_TEST_ALL_APPLICATIONS") == "1"
-big = pytest.mark.skipif(not ALL, reason="a bigger member of a tested family: DEEPGRAD_TEST_ALL_APPLICATIONS=1")
+# EfficientNetV2L's 1,000 layers with random weights amplify float32 rounding: deepgrad's and Keras's
+# activations part layer by layer (1e-7 at the stem, 2e-3 by block 5d, order 1 at the logits) with no
+# layer where they jump, so its logits cannot be compared; its loaded weights are compared instead
+CHAOTIC = ("EfficientNetV2L",)
 assert len(ARCHITECTURES) == 40
 
 
 def _params(names):
-    return [pytest.param(n, marks=() if n in FAST else (slow,) if n in FAMILY else (slow, big), id=n)
+    return [pytest.param(n, marks=() if n in FAST else (slow,), id=n)
             for n in names]
 
 
@@ -66,11 +64,16 @@ def test_weights_h5_written_by_keras_loads_with_weights_path(name, tmp_path):
     km, x = keras_twin(name, **kwargs)
     path = str(tmp_path / f"{name}.weights.h5")
     km.save_weights(path)
-    expected = keras_predict(km, x)
+    expected = km.get_weights() if name in CHAOTIC else keras_predict(km, x)
     del km
     gc.collect()
     dm = getattr(dga, name)(weights=path, **kwargs)
-    assert_same(dm.predict(x, verbose=0), expected)
+    if name in CHAOTIC:
+        assert len(dm.get_weights()) == len(expected)
+        for ours, theirs in zip(dm.get_weights(), expected):
+            np.testing.assert_array_equal(ours, np.asarray(theirs))
+    else:
+        assert_same(dm.predict(x, verbose=0), expected)
 
 
 KERAS_ARCHIVES = _params(["MobileNetV2", "ConvNeXtTiny", "EfficientNetV2B0", "NASNetMobile", "EfficientNetB0",
