@@ -5,6 +5,7 @@ import atexit
 import os
 import socket
 import sys
+import time
 import traceback
 
 from . import mpi as world
@@ -23,6 +24,9 @@ def _abort_on_exception(exc_type, exc, tb) -> None:
                      f"{socket.gethostname()} failed with {exc_type.__name__}: {exc}; ending all ranks\n")
     sys.stderr.flush()
     _tell_launcher(b"failed\n")
+    # mpiexec forwards a rank's output through a pipe; an immediate Abort can end the job before
+    # the message above is forwarded (seen on a loaded machine), so give it a moment first
+    time.sleep(0.5)
     comm.Abort(1)
 
 
