@@ -6,7 +6,7 @@ import numpy as np
 from .. import layers
 from .activations import apply_activation
 from .graph import Call, GraphBuilder
-from .registry import converter_for, main_weight, register_converter, weight
+from .registry import converter_for, handles_masks, main_weight, register_converter, weight
 
 
 @register_converter(layers.Dense)
@@ -79,6 +79,9 @@ def softmax(b: GraphBuilder, c: Call):
                     layers.Identity)
 def identity(b: GraphBuilder, c: Call):
     return b.op("Identity", [c.inputs[0]], c.name)
+
+
+identity.is_identity = True   # the mask of its input passes on, as the layer returns its input
 
 
 @register_converter(layers.Flatten)
@@ -172,14 +175,38 @@ def dot(b, c):
 
 
 # ------------------------------------------------------------------------- embedding
+@handles_masks
 @register_converter(layers.Embedding)
 def embedding(b: GraphBuilder, c: Call):
-    if c.layer.mask_zero:
-        raise c.unsupported("mask_zero=True (the mask that layers after it read has no ONNX form here)")
+    """Gather rows of the table; with ``mask_zero`` the output's mask is ``index != 0``."""
     idx = c.inputs[0]
     if c.input_dtypes and np.dtype(c.input_dtypes[0]).kind == "f":
         idx = b.op("Cast", [idx], c.name, to=b.TensorProto.INT64)
-    return b.op("Gather", [b.const(main_weight(c.layer), f"{c.name}_embeddings"), idx], c.name, axis=0)
+    y = b.op("Gather", [b.const(main_weight(c.layer), f"{c.name}_embeddings"), idx], c.name, axis=0)
+    mask = None
+    if c.layer.mask_zero:
+        mask = b.op("Not", [b.op("Equal", [idx, b.const(np.zeros((), idx_dtype(c)))], c.name)],
+                    c.name)
+    c.output_masks = [mask]
+    return y
+
+
+def idx_dtype(c: Call):
+    """The integer type the indices have in the graph (float inputs are cast to int64)."""
+    dtype = np.dtype(c.input_dtypes[0]) if c.input_dtypes else np.dtype(np.int64)
+    return np.int64 if dtype.kind == "f" else dtype
+
+
+@handles_masks
+@register_converter(layers.Masking)
+def masking(b: GraphBuilder, c: Call):
+    """``keep = any(x != mask_value, axis=-1)``; the output ``x * keep`` with ``keep`` as its mask."""
+    x = c.inputs[0]
+    differs = b.op("Not", [b.op("Equal", [x, b.const(np.float32(c.layer.mask_value))], c.name)], c.name)
+    keep_f = b.reduce("ReduceMax", b.op("Cast", [differs], c.name, to=b.TensorProto.FLOAT), [-1], c.name)
+    keep = b.op("Cast", [b.op("Squeeze", [keep_f, b.ints([-1], "axes")], c.name)], c.name, to=b.TensorProto.BOOL)
+    c.output_masks = [keep]
+    return b.op("Mul", [x, keep_f], c.name)
 
 
 # ------------------------------------------------------------------------- wrappers

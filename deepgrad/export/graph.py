@@ -29,6 +29,15 @@ class Call:
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
     input_dtypes: list = field(default_factory=list)
+    # the ONNX names of the inputs' Keras masks (bool, (batch, time) mostly), None where unmasked;
+    # a converter that makes its outputs' masks sets ``output_masks`` (one name or None per output)
+    masks: list = field(default_factory=list)
+    output_masks: list | None = None
+
+    @property
+    def mask(self):
+        """The first input's mask name, or None."""
+        return self.masks[0] if self.masks else None
 
     @property
     def name(self) -> str:
@@ -42,13 +51,15 @@ class Call:
 class GraphBuilder:
     """Collects nodes and initializers; ``op`` returns the output name(s) of the node it adds."""
 
-    def __init__(self, opset: int):
+    def __init__(self, opset: int, parent: "GraphBuilder | None" = None):
         from onnx import TensorProto, helper, numpy_helper
         self.helper, self.numpy_helper, self.TensorProto = helper, numpy_helper, TensorProto
         self.opset = int(opset)
-        self.nodes, self.initializers = [], []
-        self._used: set[str] = set()
-        self._constants: dict = {}
+        self.nodes = []
+        if parent is None:
+            self.initializers, self._used, self._constants = [], set(), {}
+        else:   # a subgraph (a Scan body): names stay unique across both, constants live in the outer graph
+            self.initializers, self._used, self._constants = parent.initializers, parent._used, parent._constants
 
     def name(self, base: str) -> str:
         """``base``, or ``base_1``, ``base_2``... the first not yet used."""
@@ -122,3 +133,46 @@ class GraphBuilder:
         if steps is not None:
             inputs.append(self.ints(steps, "steps"))
         return self.op("Slice", inputs, base)
+
+    def shape_of(self, x: str, start: int, end: int, base: str) -> str:
+        """``Shape(x)[start:end]`` as an int64 vector."""
+        return self.slice(self.op("Shape", [x], base), [start], [end], [0], base)
+
+    def zeros(self, like: str, tail, base: str) -> str:
+        """float32 zeros of shape ``(batch of like,) + tail``."""
+        shape = self.op("Concat", [self.shape_of(like, 0, 1, base), self.ints(list(tail))], base, axis=0)
+        zero = self.helper.make_tensor("value", self.TensorProto.FLOAT, [1], [0.0])
+        return self.op("ConstantOfShape", [shape], base, value=zero)
+
+    def scan(self, body_fn, states: list, sequences: list, base: str, axis: int = 1, state_types=None,
+             sequence_types=None, n_outputs: int = 1) -> tuple:
+        """An ONNX Scan over axis ``axis`` of ``sequences``, carrying ``states``.
+
+        ``body_fn(sub, state_names, step_names) -> (new_state_names, step_output_names)`` builds
+        one step in the subgraph builder ``sub`` (which may read every outer name, the weights
+        among them). Returns (final states, stacked step outputs along ``axis``).
+        ``state_types``/``sequence_types`` are ONNX element types (float32 by default).
+        """
+        sub = GraphBuilder(self.opset, parent=self)
+        float_ = self.TensorProto.FLOAT
+        state_types = state_types or [float_] * len(states)
+        sequence_types = sequence_types or [float_] * len(sequences)
+        s_in = [sub.name(f"{base}_state_in") for _ in states]
+        x_in = [sub.name(f"{base}_step_in") for _ in sequences]
+        new_states, outs = body_fn(sub, list(s_in), list(x_in))
+        if len(outs) != n_outputs:
+            raise ValueError(f"scan body of {base}: {len(outs)} step outputs, expected {n_outputs}")
+        out_names = []
+        for name in list(new_states) + list(outs):   # body outputs are fresh names, never a body input
+            out_names.append(sub.op("Identity", [name], f"{base}_body_out"))
+        h = self.helper
+        body = h.make_graph(
+            sub.nodes, self.name(f"{base}_body"),
+            [h.make_tensor_value_info(n, t, None) for n, t in zip(s_in + x_in, state_types + sequence_types)],
+            [h.make_tensor_value_info(n, t, None) for n, t in
+             zip(out_names, state_types + [float_] * n_outputs)])
+        results = self.op("Scan", list(states) + list(sequences), base, outputs=len(states) + n_outputs, body=body,
+                          num_scan_inputs=len(sequences), scan_input_axes=[axis] * len(sequences),
+                          scan_output_axes=[axis] * n_outputs)
+        results = results if isinstance(results, list) else [results]
+        return results[:len(states)], results[len(states):]

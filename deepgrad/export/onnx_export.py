@@ -38,16 +38,38 @@ def _is_sequential(model) -> bool:
     return "_layer_outputs" in model.__dict__
 
 
+def _reads_masks(layer) -> bool:
+    """Whether ``layer`` computes something else when its input is masked (its call reads the mask,
+    or it has its own mask rule), rather than passing the mask on or dropping it."""
+    from ..layers.base import Layer
+    return bool(getattr(layer, "_call_takes_mask", False)) or type(layer).compute_mask is not Layer.compute_mask
+
+
 def _convert(b: GraphBuilder, call: Call) -> list:
+    """The converter's output names; ``call.output_masks`` is set to the outputs' mask names."""
     layer = call.layer
+    masked = any(m is not None for m in call.masks)
     if hasattr(layer, "compile"):   # a nested model: walked in place
-        return walk_model(b, layer, call.inputs)
-    out = converter_for(layer)(b, call)
-    return list(out) if isinstance(out, (list, tuple)) else [out]
+        outs, call.output_masks = walk_model(b, layer, call.inputs, call.masks, with_masks=True)
+        return outs
+    fn = converter_for(layer)
+    if masked and not getattr(fn, "handles_masks", False) and _reads_masks(layer):
+        raise ExportError(f"ONNX export: layer {layer.name!r} ({type(layer).__name__}) receives a Keras mask, "
+                          "which its ONNX converter does not apply; masks are exported for Embedding(mask_zero), "
+                          "Masking, SimpleRNN/LSTM/GRU/Bidirectional, MultiHeadAttention, Attention, "
+                          "GlobalAveragePooling1D and layers that pass masks on unchanged")
+    out = fn(b, call)
+    out = list(out) if isinstance(out, (list, tuple)) else [out]
+    if call.output_masks is None:
+        # the mask passes through a layer that supports masking with the default rule, else it ends
+        passes = masked and (getattr(layer, "supports_masking", False) or getattr(fn, "is_identity", False))
+        call.output_masks = [call.masks[0] if passes else None] * len(out)
+    return out
 
 
-def _functional(b: GraphBuilder, model, input_names: list) -> list:
+def _functional(b: GraphBuilder, model, input_names: list, input_masks: list) -> tuple:
     names = {id(t): n for t, n in zip(model.inputs, input_names)}
+    masks = {id(t): m for t, m in zip(model.inputs, input_masks)}
 
     def name_of(t):
         return names[id(t)]
@@ -56,29 +78,37 @@ def _functional(b: GraphBuilder, model, input_names: list) -> list:
         flat = flatten(node.inputs)
         call = Call(layer=node.layer, inputs=[names[id(t)] for t in flat], input_shapes=[t.shape for t in flat],
                     output_shapes=[t.shape for t in node.outputs], args=map_structure(name_of, node.args),
-                    kwargs=map_structure(name_of, node.kwargs), input_dtypes=[t.dtype for t in flat])
+                    kwargs=map_structure(name_of, node.kwargs), input_dtypes=[t.dtype for t in flat],
+                    masks=[masks.get(id(t)) for t in flat])
         outs = _convert(b, call)
         if len(node.outputs) == 1 and node.outputs[0].index is None:
             names[id(node.outputs[0])] = outs[0]
+            masks[id(node.outputs[0])] = call.output_masks[0]
         else:
             for t in node.outputs:
                 names[id(t)] = outs[t.index]
-    return [names[id(t)] for t in model.outputs]
+                masks[id(t)] = call.output_masks[t.index] if t.index < len(call.output_masks) else None
+    return [names[id(t)] for t in model.outputs], [masks.get(id(t)) for t in model.outputs]
 
 
-def _sequential(b: GraphBuilder, model, input_names: list) -> list:
-    x, prev = input_names[0], model._inputs[0]
+def _sequential(b: GraphBuilder, model, input_names: list, input_masks: list) -> tuple:
+    x, prev, mask = input_names[0], model._inputs[0], input_masks[0]
     for layer, out in zip(model._layers, model._layer_outputs):
-        x = _convert(b, Call(layer=layer, inputs=[x], input_shapes=[prev.shape], output_shapes=[out.shape],
-                             input_dtypes=[prev.dtype]))[0]
+        call = Call(layer=layer, inputs=[x], input_shapes=[prev.shape], output_shapes=[out.shape],
+                    input_dtypes=[prev.dtype], masks=[mask])
+        x = _convert(b, call)[0]
+        mask = call.output_masks[0]
         prev = out
-    return [x]
+    return [x], [mask]
 
 
-def walk_model(b: GraphBuilder, model, input_names: list) -> list:
-    """The ONNX names of ``model``'s outputs, its nodes added to ``b``."""
+def walk_model(b: GraphBuilder, model, input_names: list, input_masks=None, with_masks: bool = False):
+    """The ONNX names of ``model``'s outputs, its nodes added to ``b`` (and, ``with_masks``, the
+    names of their Keras masks, None where unmasked)."""
     _check_graph(model)
-    return (_functional if _is_functional(model) else _sequential)(b, model, input_names)
+    input_masks = list(input_masks) if input_masks is not None else [None] * len(input_names)
+    outs, masks = (_functional if _is_functional(model) else _sequential)(b, model, input_names, input_masks)
+    return (outs, masks) if with_masks else outs
 
 
 def _check_graph(model) -> None:

@@ -19,9 +19,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import layers
-from .activations import activation_name
+from .activations import activation_name, apply_activation
 from .graph import Call, GraphBuilder
-from .registry import register_converter, weight
+from .registry import handles_masks, register_converter, weight
 
 _INT64_MAX = np.iinfo(np.int64).max
 
@@ -88,11 +88,18 @@ def _onnx_activations(c: Call, acts) -> dict:
     return out
 
 
+STATEFUL_REFUSAL = ("stateful=True: an ONNX file keeps no state between runs. Export the same "
+                    "network built with stateful=False, return_state=True and its initial states as model inputs "
+                    "(a functional model: layer(x, initial_state=[h, ...])); a caller then feeds each run's "
+                    "final states to the next run")
+
+
 def _check(c: Call, rnn) -> None:
     if rnn.stateful:
-        raise c.unsupported("stateful=True (the exported model keeps no state between calls)")
+        raise c.unsupported(STATEFUL_REFUSAL)
     if c.kwargs.get("mask") is not None:
-        raise c.unsupported("a mask argument")
+        raise c.unsupported("a mask argument (the Keras mask of the input is exported; a mask passed in the call "
+                            "is not)")
 
 
 def _initial_states(b: GraphBuilder, c: Call, kind: str) -> list:
@@ -146,9 +153,105 @@ def _state(b: GraphBuilder, s: str, index: int, base: str) -> str:
     return b.op("Squeeze", [b.slice(s, [index], [index + 1], [0], base), b.ints([0], "axes")], base)
 
 
+# ------------------------------------------------------------------------- masked sequences
+def _cell_step(sub: GraphBuilder, rnn, c: Call, xw: str, states: list) -> tuple:
+    """One step of ``rnn``'s cell in Keras's formulas on ``xw = x_t W + b_in``: (new output, new states)."""
+    cell, base = rnn.cell, c.name
+    units = int(cell.units)
+    recurrent = weight(cell.recurrent_kernel)
+
+    def act(fn, x):
+        return apply_activation(sub, fn, x, base, f"layer {c.name!r} ({type(rnn).__name__})")
+
+    h = states[0]
+    if isinstance(rnn, layers.LSTM):
+        z = sub.op("Add", [xw, sub.op("MatMul", [h, sub.const(recurrent, f"{base}_recurrent_kernel")], base)], base)
+        i, f, g, o = sub.split(z, [units] * 4, 1, base)
+        i, f, o = (act(cell.recurrent_activation, t) for t in (i, f, o))
+        cs = sub.op("Add", [sub.op("Mul", [f, states[1]], base), sub.op("Mul", [i, act(cell.activation, g)], base)],
+                    base)
+        h_new = sub.op("Mul", [o, act(cell.activation, cs)], base)
+        return h_new, [h_new, cs]
+    if isinstance(rnn, layers.GRU):
+        xz, xr, xh = sub.split(xw, [units] * 3, 1, base)
+        bias = weight(cell.bias) if cell.use_bias else None
+        if cell.reset_after:
+            rec = sub.op("MatMul", [h, sub.const(recurrent, f"{base}_recurrent_kernel")], base)
+            if bias is not None and bias.ndim == 2:
+                rec = sub.op("Add", [rec, sub.const(bias[1], f"{base}_recurrent_bias")], base)
+            rz, rr, rh = sub.split(rec, [units] * 3, 1, base)
+            z = act(cell.recurrent_activation, sub.op("Add", [xz, rz], base))
+            r = act(cell.recurrent_activation, sub.op("Add", [xr, rr], base))
+            hh = act(cell.activation, sub.op("Add", [xh, sub.op("Mul", [r, rh], base)], base))
+        else:   # the reset gate scales h before its product with the candidate's recurrent kernel
+            rec = sub.op("MatMul", [h, sub.const(recurrent[:, :2 * units], f"{base}_recurrent_zr")], base)
+            rz, rr = sub.split(rec, [units] * 2, 1, base)
+            z = act(cell.recurrent_activation, sub.op("Add", [xz, rz], base))
+            r = act(cell.recurrent_activation, sub.op("Add", [xr, rr], base))
+            rh = sub.op("MatMul", [sub.op("Mul", [r, h], base),
+                                   sub.const(recurrent[:, 2 * units:], f"{base}_recurrent_h")], base)
+            hh = act(cell.activation, sub.op("Add", [xh, rh], base))
+        # h = z h + (1 - z) hh
+        h_new = sub.op("Add", [sub.op("Mul", [z, h], base),
+                               sub.op("Mul", [sub.op("Sub", [sub.const(np.float32(1.0)), z], base), hh], base)], base)
+        return h_new, [h_new]
+    h_new = act(cell.activation, sub.op("Add", [xw, sub.op("MatMul", [h, sub.const(
+        recurrent, f"{base}_recurrent_kernel")], base)], base))
+    return h_new, [h_new]
+
+
+def masked_recurrent(b: GraphBuilder, c: Call, rnn, x: str, mask: str, initial: list) -> tuple:
+    """Keras's masked loop as an ONNX Scan over time: where ``mask[b, t]`` is False the states
+    carry over and the output repeats the previous one (zeros before the first kept step, or
+    always zeros with ``zero_output_for_mask``). Returns (sequence (batch, T, H), last output, states).
+
+    ONNX's recurrent nodes take only right-padded lengths (``sequence_lens``); a Scan keeps any mask."""
+    cell = rnn.cell
+    units = int(cell.units)
+    bias_in = None
+    if cell.use_bias:
+        bias = weight(cell.bias)
+        bias_in = bias[0] if bias.ndim == 2 else bias
+    xw = b.matmul_add(x, weight(cell.kernel), bias_in, c.name)   # (batch, T, G H), every step's input part
+    n_states = 2 if isinstance(rnn, layers.LSTM) else 1
+    zeros = b.zeros(x, [units], c.name)
+    states = list(initial) if initial else [zeros] * n_states
+
+    def body(sub, s_in, x_in):
+        keep = sub.op("Unsqueeze", [x_in[1], sub.ints([1], "axes")], c.name)   # (batch, 1)
+        out, new = _cell_step(sub, rnn, c, x_in[0], s_in[:n_states])
+        kept = [sub.op("Where", [keep, n, o], c.name) for n, o in zip(new, s_in[:n_states])]
+        previous = sub.const(np.float32(0.0)) if rnn.zero_output_for_mask else s_in[n_states]
+        out = sub.op("Where", [keep, out, previous], c.name)
+        return kept + [out], [out]
+
+    final, (seq,) = b.scan(body, states + [zeros], [xw, mask], c.name,
+                           sequence_types=[b.TensorProto.FLOAT, b.TensorProto.BOOL])
+    return seq, final[n_states], final[:n_states]
+
+
+def _masked_call(b: GraphBuilder, c: Call, layer) -> list:
+    _check(c, layer)
+    x, mask = c.inputs[0], c.mask
+    if layer.go_backwards:   # the steps run last to first, and the outputs come in that order
+        x, mask = _reverse_time(b, x, c.name), _reverse_time(b, mask, c.name)
+    initial = c.kwargs.get("initial_state")
+    if initial is not None:
+        initial = list(initial) if isinstance(initial, (list, tuple)) else [initial]
+        if not all(isinstance(s, str) for s in initial):
+            raise c.unsupported("initial_state given as values rather than model tensors")
+    seq, last, states = masked_recurrent(b, c, layer, x, mask, initial)
+    out = seq if layer.return_sequences else last
+    c.output_masks = [c.mask if layer.return_sequences else None] + [None] * len(states)
+    return [out] + states if layer.return_state else out
+
+
+@handles_masks
 @register_converter(layers.SimpleRNN, layers.LSTM, layers.GRU)
 def recurrent(b: GraphBuilder, c: Call):
     layer = c.layer
+    if c.mask is not None:
+        return _masked_call(b, c, layer)
     x = _reverse_time(b, c.inputs[0], c.name) if layer.go_backwards else c.inputs[0]
     kind = "LSTM" if isinstance(layer, layers.LSTM) else "GRU" if isinstance(layer, layers.GRU) else "RNN"
     y, h, cs, kind = _run(b, c, [layer], x, _initial_states(b, c, kind))
@@ -180,7 +283,7 @@ def _two_nodes(b: GraphBuilder, c: Call, fw, bw) -> tuple:
     halves, states = [], []
     for rnn in (fw, bw):
         out = recurrent(b, Call(layer=rnn, inputs=c.inputs, input_shapes=c.input_shapes, output_shapes=[],
-                                input_dtypes=c.input_dtypes))
+                                input_dtypes=c.input_dtypes, masks=c.masks))
         out = out if isinstance(out, list) else [out]
         halves.append(out[0])
         states += out[1:]
@@ -189,14 +292,16 @@ def _two_nodes(b: GraphBuilder, c: Call, fw, bw) -> tuple:
     return halves, states
 
 
+@handles_masks
 @register_converter(layers.Bidirectional)
 def bidirectional(b: GraphBuilder, c: Call):
+    """One bidirectional node, or (layers of two kinds, or a masked input) one converter per direction."""
     layer = c.layer
     fw, bw = layer.forward_layer, layer.backward_layer
     if c.kwargs.get("initial_state") is not None:
         raise c.unsupported("initial_state")
     one_layer_both_ways = (type(fw) is type(bw) and not fw.go_backwards and bw.go_backwards
-                           and fw.cell.units == bw.cell.units)
+                           and fw.cell.units == bw.cell.units and c.mask is None)
     halves, states = (_one_node if one_layer_both_ways else _two_nodes)(b, c, fw, bw)
     mode = layer.merge_mode
     if mode is None:
@@ -211,4 +316,5 @@ def bidirectional(b: GraphBuilder, c: Call):
         outs = [b.op("Mul", [b.op("Add", halves, c.name), b.const(0.5)], c.name)]
     if layer.return_state:
         outs += states
+    c.output_masks = [c.mask if layer.return_sequences else None] * len(outs)
     return outs[0] if len(outs) == 1 else outs

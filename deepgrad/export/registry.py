@@ -22,6 +22,13 @@ def register_converter(*classes):
     return decorate
 
 
+def handles_masks(fn):
+    """Marks a converter that reads its inputs' Keras masks (``call.masks``) and sets its outputs'
+    (``call.output_masks``); a layer that reads masks gets refused when its converter is not marked."""
+    fn.handles_masks = True
+    return fn
+
+
 def converter_for(layer):
     for cls in type(layer).__mro__:
         if cls in CONVERTERS:
