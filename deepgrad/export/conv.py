@@ -15,7 +15,7 @@ from .. import layers
 from ..ops.convolution import transpose_crops
 from .activations import apply_activation
 from .graph import Call, GraphBuilder
-from .registry import main_weight, register_converter, weight
+from .registry import handles_masks, main_weight, register_converter, weight
 
 
 def _last(c: Call) -> bool:
@@ -139,14 +139,25 @@ def pooling(b: GraphBuilder, c: Call):
     return to_last(b, y, rank, c)
 
 
+@handles_masks
 @register_converter(layers.GlobalMaxPooling1D, layers.GlobalMaxPooling2D, layers.GlobalMaxPooling3D,
                     layers.GlobalAveragePooling1D, layers.GlobalAveragePooling2D, layers.GlobalAveragePooling3D)
 def global_pooling(b: GraphBuilder, c: Call):
+    """Max or mean over the spatial axes; GlobalAveragePooling1D with a (batch, steps) mask averages the
+    kept steps only: ``sum(where(keep, x, 0)) / sum(keep)``. The other layers drop the mask, as they do."""
     layer = c.layer
     rank = len(c.input_shapes[0]) - 2
     if c.kwargs.get("mask") is not None or (c.args and c.args[0] is not None):
         raise c.unsupported("a mask argument")
     axes = list(range(1, rank + 1)) if _last(c) else list(range(2, rank + 2))
+    c.output_masks = [None]
+    if c.mask is not None and isinstance(layer, layers.GlobalAveragePooling1D):
+        keep = b.op("Unsqueeze", [b.as_bool(c.mask, c.name), b.ints([1 if not _last(c) else -1], "axes")], c.name)
+        total = b.reduce("ReduceSum", b.op("Where", [keep, c.inputs[0], b.const(np.float32(0.0))], c.name), axes,
+                         c.name, keepdims=layer.keepdims)
+        count = b.reduce("ReduceSum", b.op("Cast", [keep], c.name, to=b.TensorProto.FLOAT), axes, c.name,
+                         keepdims=layer.keepdims)
+        return b.op("Div", [total, count], c.name)
     op = "ReduceMax" if "Max" in type(layer).__name__ else "ReduceMean"
     return b.reduce(op, c.inputs[0], axes, c.name, keepdims=layer.keepdims)
 

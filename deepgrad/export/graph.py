@@ -33,6 +33,9 @@ class Call:
     # a converter that makes its outputs' masks sets ``output_masks`` (one name or None per output)
     masks: list = field(default_factory=list)
     output_masks: list | None = None
+    # ``args`` and ``kwargs`` with each tensor replaced by its mask name (None when unmasked)
+    arg_masks: tuple = ()
+    kwarg_masks: dict = field(default_factory=dict)
 
     @property
     def mask(self):
@@ -56,6 +59,7 @@ class GraphBuilder:
         self.helper, self.numpy_helper, self.TensorProto = helper, numpy_helper, TensorProto
         self.opset = int(opset)
         self.nodes = []
+        self.dtypes: dict = {} if parent is None else parent.dtypes   # graph tensor name -> NumPy dtype, where known
         if parent is None:
             self.initializers, self._used, self._constants = [], set(), {}
         else:   # a subgraph (a Scan body): names stay unique across both, constants live in the outer graph
@@ -176,3 +180,12 @@ class GraphBuilder:
                           scan_output_axes=[axis] * n_outputs)
         results = results if isinstance(results, list) else [results]
         return results[:len(states)], results[len(states):]
+
+    def as_bool(self, x: str, base: str) -> str:
+        """A mask tensor as bool: float masks keep values > 0.5 (Keras's rule), integers != 0."""
+        dtype = self.dtypes.get(x)
+        if dtype is not None and np.dtype(dtype) == np.bool_:
+            return x
+        if dtype is not None and np.dtype(dtype).kind in "iu":
+            return self.op("Cast", [x], base, to=self.TensorProto.BOOL)
+        return self.op("Greater", [x, self.const(np.float32(0.5))], base)

@@ -64,12 +64,17 @@ def _convert(b: GraphBuilder, call: Call) -> list:
         # the mask passes through a layer that supports masking with the default rule, else it ends
         passes = masked and (getattr(layer, "supports_masking", False) or getattr(fn, "is_identity", False))
         call.output_masks = [call.masks[0] if passes else None] * len(out)
+    for m in call.output_masks:
+        if m is not None:
+            b.dtypes.setdefault(m, np.dtype(bool))
     return out
 
 
 def _functional(b: GraphBuilder, model, input_names: list, input_masks: list) -> tuple:
     names = {id(t): n for t, n in zip(model.inputs, input_names)}
     masks = {id(t): m for t, m in zip(model.inputs, input_masks)}
+    for t, n in zip(model.inputs, input_names):
+        b.dtypes.setdefault(n, t.dtype)
 
     def name_of(t):
         return names[id(t)]
@@ -79,8 +84,13 @@ def _functional(b: GraphBuilder, model, input_names: list, input_masks: list) ->
         call = Call(layer=node.layer, inputs=[names[id(t)] for t in flat], input_shapes=[t.shape for t in flat],
                     output_shapes=[t.shape for t in node.outputs], args=map_structure(name_of, node.args),
                     kwargs=map_structure(name_of, node.kwargs), input_dtypes=[t.dtype for t in flat],
-                    masks=[masks.get(id(t)) for t in flat])
+                    masks=[masks.get(id(t)) for t in flat],
+                    arg_masks=map_structure(lambda t: masks.get(id(t)), node.args),
+                    kwarg_masks=map_structure(lambda t: masks.get(id(t)), node.kwargs))
         outs = _convert(b, call)
+        for t in node.outputs:
+            if t.index is None or t.index < len(outs):
+                b.dtypes.setdefault(outs[t.index or 0], t.dtype)
         if len(node.outputs) == 1 and node.outputs[0].index is None:
             names[id(node.outputs[0])] = outs[0]
             masks[id(node.outputs[0])] = call.output_masks[0]
