@@ -151,6 +151,38 @@ def _value_info(helper, name: str, tensor):
     return helper.make_tensor_value_info(name, _elem_type(np.float32 if dtype.kind == "f" else dtype), dims)
 
 
+def _inferred_outputs(onnx, b: GraphBuilder, graph_inputs, out_names: list, opset: int) -> dict:
+    """ONNX's own inference of the output tensors' types and shapes: an output name -> TypeProto.
+
+    The symbolic graph records a layer's dtype for its outputs, which is not what an integer layer
+    (a lookup, Discretization(output_mode="int")) returns, nor always the shape a layer that is the
+    identity at inference returns; the file declares what the graph computes."""
+    from onnx import helper
+    graph = helper.make_graph(b.nodes, "probe", graph_inputs,
+                              [helper.make_empty_tensor_value_info(n) for n in dict.fromkeys(out_names)], b.initializers)
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    try:
+        proto = onnx.shape_inference.infer_shapes(proto)
+    except Exception:   # noqa: BLE001 - the checker below reports a broken graph with its own message
+        return {}
+    found = {v.name: v.type for v in list(proto.graph.value_info) + list(proto.graph.input)}
+    return {n: found[n] for n in out_names if n in found}
+
+
+def _output_info(helper, name: str, tensor, inferred):
+    """A graph output: the inferred element type (float32 when none), the inferred sizes where known,
+    else the symbolic ones, the batch axis dynamic."""
+    info = _value_info(helper, name, tensor)
+    if inferred is None or not inferred.HasField("tensor_type") or not inferred.tensor_type.elem_type:
+        return info
+    t = inferred.tensor_type
+    dims = ["batch"] + [f"{name}_{i}" if n is None else int(n) for i, n in enumerate(tensor.shape[1:], start=1)]
+    if t.HasField("shape") and len(t.shape.dim) == len(dims):
+        for i, d in enumerate(t.shape.dim[1:], start=1):
+            dims[i] = int(d.dim_value) if d.HasField("dim_value") else dims[i]
+    return helper.make_tensor_value_info(name, t.elem_type, dims)
+
+
 def _clean(name: str, fallback: str) -> str:
     name = "".join(ch if ch.isalnum() or ch in "_-." else "_" for ch in str(name or ""))
     return name or fallback
@@ -171,12 +203,13 @@ def build_onnx_model(model, opset_version: int | None = None):
     in_names = [b.name(_clean(getattr(t, "name", None), f"input_{i}")) for i, t in enumerate(inputs)]
     out_names = walk_model(b, model, in_names)
     wanted = list(getattr(model, "output_names", None) or [])
+    graph_inputs = [_value_info(helper, n, t) for n, t in zip(in_names, inputs)]
+    inferred = _inferred_outputs(onnx, b, graph_inputs, out_names, opset)
     graph_outputs = []
     for i, (t, name) in enumerate(zip(outputs, out_names)):
         final = b.name(_clean(wanted[i] if i < len(wanted) else None, f"output_{i}"))
         b.nodes.append(helper.make_node("Identity", [name], [final], name=b.name(f"{final}/Identity")))
-        graph_outputs.append(_value_info(helper, final, t))
-    graph_inputs = [_value_info(helper, n, t) for n, t in zip(in_names, inputs)]
+        graph_outputs.append(_output_info(helper, final, t, inferred.get(name)))
     graph = helper.make_graph(b.nodes, _clean(model.name, "model"), graph_inputs, graph_outputs, b.initializers)
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="deepgrad")
     # the IR version of the opset, not the newest the onnx package knows, so that older runtimes load it

@@ -34,6 +34,44 @@ def attention():
     return dg.Model(x, [layers.AdditiveAttention()([concat, x]), scores])
 
 
+def _image_layers():
+    """Every image layer: the deterministic ones, and the random augmentations (the identity at inference)."""
+    return seq((9, 7, 3), layers.Resizing(8, 6, interpolation="bicubic", antialias=True),
+               layers.CenterCrop(6, 5), layers.Resizing(7, 7, crop_to_aspect_ratio=True),
+               layers.AutoContrast(value_range=(-3, 3)),
+               layers.AugMix(), layers.CutMix(), layers.Equalization(), layers.MaxNumBoundingBoxes(2), layers.MixUp(),
+               layers.RandAugment(), layers.RandomBrightness(0.2), layers.RandomColorDegeneration(0.3),
+               layers.RandomColorJitter(), layers.RandomContrast(0.2), layers.RandomCrop(4, 4),
+               layers.RandomElasticTransform(), layers.RandomErasing(), layers.RandomFlip(),
+               layers.RandomGaussianBlur(), layers.RandomGrayscale(), layers.RandomHue(0.1), layers.RandomInvert(),
+               layers.RandomPerspective(), layers.RandomPosterization(4), layers.RandomRotation(0.2),
+               layers.RandomSaturation(0.2), layers.RandomSharpness(0.2), layers.RandomShear(0.2),
+               layers.RandomTranslation(0.1, 0.1), layers.RandomZoom(0.2), layers.Solarization())
+
+
+def _numeric_preprocessing():
+    normalization = layers.Normalization(mean=[0.5, -1.0, 0.0, 2.0], variance=[1.0, 4.0, 0.25, 2.0])
+    return seq((4,), normalization, layers.Discretization(bin_boundaries=[-1.0, 0.0, 1.0]),
+               layers.CategoryEncoding(4, output_mode="count"))
+
+
+def _lookup():
+    ids = layers.Input((4,), dtype="int64")
+    index = layers.IntegerLookup(vocabulary=[7, 3, 10, 5], mask_token=0)(ids)
+    hot = layers.IntegerLookup(vocabulary=[7, 3, 10, 5], num_oov_indices=2, output_mode="multi_hot")(ids)
+    back = layers.IntegerLookup(vocabulary=[7, 3, 10, 5], invert=True)(index)
+    return dg.Model(ids, [index, hot, back])
+
+
+def _masked_sequences():
+    ids = layers.Input((6,), dtype="int32")
+    x = layers.Embedding(11, 4, mask_zero=True)(ids)
+    y = layers.Bidirectional(layers.GRU(3, return_sequences=True))(x)
+    y = layers.GroupedQueryAttention(2, 4, 2)(y, y)
+    y = layers.MultiHeadAttention(2, 3, attention_axes=(1,))(y, y, use_causal_mask=True)
+    return dg.Model(ids, layers.GlobalAveragePooling1D()(layers.LSTM(3, return_sequences=True)(y)))
+
+
 CASES = {
     # core
     "dense": lambda: seq((7,), layers.Dense(5, activation="relu"), layers.Dense(3, use_bias=False)),
@@ -112,28 +150,37 @@ CASES = {
                                  layers.Bidirectional(layers.GRU(3, return_sequences=True), merge_mode="sum"),
                                  layers.Bidirectional(layers.SimpleRNN(2), merge_mode="mul")),
     "bidirectional_ave": lambda: seq((6, 3), layers.Bidirectional(layers.GRU(3), merge_mode="ave")),
+    "masking": lambda: seq((6, 3), layers.Masking(0.0), layers.SimpleRNN(4, return_sequences=True)),
+    "masked_sequences": _masked_sequences,
+    # preprocessing
+    "image_layers": _image_layers,
+    "numeric_preprocessing": _numeric_preprocessing,
+    "lookup": _lookup,
     "bidirectional_two_kinds": lambda: seq((6, 3), layers.Bidirectional(
         layers.LSTM(3, return_sequences=True, go_backwards=True),
         backward_layer=layers.GRU(3, return_sequences=True))),
 }
 
 
+def _input(name, model, n=2):
+    """Ids in [0, 11) for an integer input (zeros among them: masked steps), else normal values; a few
+    steps of a float sequence set to zeros (steps that Masking masks)."""
+    shape = tuple(model.inputs[0].shape[1:])
+    dtype = np.dtype(model.inputs[0].dtype)
+    rng = np.random.default_rng(len(name))
+    if dtype.kind in "iu":
+        return rng.integers(0, 11, (n,) + shape).astype(dtype)
+    x = rng.normal(size=(n,) + shape).astype("float32")
+    if name == "masking":
+        x[0, 1] = 0.0
+    return x
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_layer_exports(name, tmp_path):
     model = CASES[name]()
     randomize(model)
-    shape = (3,) + tuple(model.inputs[0].shape[1:])
-    rng = np.random.default_rng(1)
-    x = rng.integers(0, 11, shape).astype("int32") if name == "embedding" else rng.normal(size=shape).astype("float32")
-    assert_exports(model, x, tmp_path / "m.onnx")
-
-
-def _input(name, model):
-    shape = tuple(model.inputs[0].shape[1:])
-    rng = np.random.default_rng(len(name))
-    if name == "embedding":
-        return rng.integers(0, 11, (2,) + shape).astype("int32")
-    return rng.normal(size=(2,) + shape).astype("float32")
+    assert_exports(model, _input(name, model, 3), tmp_path / "m.onnx")
 
 
 def _layer_classes(model) -> set:
