@@ -70,16 +70,14 @@ def _convert(b: GraphBuilder, call: Call) -> list:
     return out
 
 
-def _functional(b: GraphBuilder, model, input_names: list, input_masks: list) -> tuple:
-    names = {id(t): n for t, n in zip(model.inputs, input_names)}
-    masks = {id(t): m for t, m in zip(model.inputs, input_masks)}
-    for t, n in zip(model.inputs, input_names):
-        b.dtypes.setdefault(n, t.dtype)
-
+def convert_nodes(b: GraphBuilder, nodes, names: dict, masks: dict) -> None:
+    """Each of ``nodes`` (layer calls on symbolic tensors, in graph order) converted; ``names`` and
+    ``masks`` map ``id(KerasTensor)`` to the ONNX names of the tensors and their masks, and gain
+    the nodes' outputs."""
     def name_of(t):
         return names[id(t)]
 
-    for node in model._nodes:
+    for node in nodes:
         flat = flatten(node.inputs)
         call = Call(layer=node.layer, inputs=[names[id(t)] for t in flat], input_shapes=[t.shape for t in flat],
                     output_shapes=[t.shape for t in node.outputs], args=map_structure(name_of, node.args),
@@ -98,15 +96,25 @@ def _functional(b: GraphBuilder, model, input_names: list, input_masks: list) ->
             for t in node.outputs:
                 names[id(t)] = outs[t.index]
                 masks[id(t)] = call.output_masks[t.index] if t.index < len(call.output_masks) else None
+
+
+def _functional(b: GraphBuilder, model, input_names: list, input_masks: list) -> tuple:
+    names = {id(t): n for t, n in zip(model.inputs, input_names)}
+    masks = {id(t): m for t, m in zip(model.inputs, input_masks)}
+    for t, n in zip(model.inputs, input_names):
+        b.dtypes.setdefault(n, t.dtype)
+    convert_nodes(b, model._nodes, names, masks)
     return [names[id(t)] for t in model.outputs], [masks.get(id(t)) for t in model.outputs]
 
 
 def _sequential(b: GraphBuilder, model, input_names: list, input_masks: list) -> tuple:
     x, prev, mask = input_names[0], model._inputs[0], input_masks[0]
+    b.dtypes.setdefault(x, prev.dtype)
     for layer, out in zip(model._layers, model._layer_outputs):
         call = Call(layer=layer, inputs=[x], input_shapes=[prev.shape], output_shapes=[out.shape],
                     input_dtypes=[prev.dtype], masks=[mask])
         x = _convert(b, call)[0]
+        b.dtypes.setdefault(x, out.dtype)
         mask = call.output_masks[0]
         prev = out
     return [x], [mask]

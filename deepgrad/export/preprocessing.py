@@ -67,6 +67,12 @@ def encode(b: GraphBuilder, c: Call, ids: str, mode: str, depth: int, dtype, ran
     ``int`` casts; ``one_hot`` adds an axis of ``depth`` (replacing a trailing axis of 1); ``multi_hot``
     and ``count`` reduce axis 1 (axis 0 for rank 1). Ids outside [0, depth) encode as zeros."""
     to = _onnx_type(b, dtype)
+    out = _encode(b, c, ids, mode, depth, to, rank, last_is_one)
+    b.dtypes[out] = np.dtype(dtype)
+    return out
+
+
+def _encode(b: GraphBuilder, c: Call, ids: str, mode: str, depth: int, to: int, rank: int, last_is_one: bool) -> str:
     if mode == "int":
         return b.op("Cast", [ids], c.name, to=to)
     if mode == "one_hot" and rank > 1 and last_is_one:
@@ -153,6 +159,7 @@ def integer_lookup(b: GraphBuilder, c: Call):
         lookups = b.op("Where", [is_mask, b.const(np.int64(0 if layer.output_mode == "int" else -1)), lookups],
                        c.name)
     if layer.output_mode == "int":
+        b.dtypes[lookups] = np.dtype(np.int64)
         return lookups
     depth = layer.max_tokens if layer.pad_to_max_tokens else layer._frozen_vocab_size
     mode = "count" if layer.output_mode == "tf_idf" else layer.output_mode
@@ -177,6 +184,7 @@ def _invert_lookup(b: GraphBuilder, c: Call, ids: str) -> str:
     if layer.mask_token is not None:
         out = b.op("Where", [b.op("Equal", [ids, b.const(np.int64(0))], c.name),
                              b.const(np.int64(layer._as_tokens([layer.mask_token])[0])), out], c.name)
+    b.dtypes[out] = np.dtype(np.int64)
     return out
 
 
