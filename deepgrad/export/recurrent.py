@@ -153,18 +153,28 @@ def _state(b: GraphBuilder, s: str, index: int, base: str) -> str:
     return b.op("Squeeze", [b.slice(s, [index], [index + 1], [0], base), b.ints([0], "axes")], base)
 
 
-# ------------------------------------------------------------------------- masked sequences
-def _cell_step(sub: GraphBuilder, rnn, c: Call, xw: str, states: list) -> tuple:
-    """One step of ``rnn``'s cell in Keras's formulas on ``xw = x_t W + b_in``: (new output, new states)."""
-    cell, base = rnn.cell, c.name
+# ------------------------------------------------------------------------- Keras's loop as a Scan
+def _bias_in(cell):
+    """The input part of a cell's bias (GRU with reset_after keeps two rows: input, recurrent)."""
+    if not cell.use_bias:
+        return None
+    bias = weight(cell.bias)
+    return bias[0] if bias.ndim == 2 else bias
+
+
+def cell_step(sub: GraphBuilder, cell, c: Call, x: str, states: list, projected: bool = False) -> tuple:
+    """One step of a SimpleRNNCell, LSTMCell or GRUCell in Keras's formulas: (output, new states).
+    ``x`` is the step's input, or with ``projected`` already ``x W + b_in``."""
+    base = c.name
     units = int(cell.units)
     recurrent = weight(cell.recurrent_kernel)
+    xw = x if projected else sub.matmul_add(x, weight(cell.kernel), _bias_in(cell), base)
 
-    def act(fn, x):
-        return apply_activation(sub, fn, x, base, f"layer {c.name!r} ({type(rnn).__name__})")
+    def act(fn, t):
+        return apply_activation(sub, fn, t, base, f"layer {c.name!r} ({type(cell).__name__})")
 
     h = states[0]
-    if isinstance(rnn, layers.LSTM):
+    if isinstance(cell, layers.LSTMCell):
         z = sub.op("Add", [xw, sub.op("MatMul", [h, sub.const(recurrent, f"{base}_recurrent_kernel")], base)], base)
         i, f, g, o = sub.split(z, [units] * 4, 1, base)
         i, f, o = (act(cell.recurrent_activation, t) for t in (i, f, o))
@@ -172,7 +182,7 @@ def _cell_step(sub: GraphBuilder, rnn, c: Call, xw: str, states: list) -> tuple:
                     base)
         h_new = sub.op("Mul", [o, act(cell.activation, cs)], base)
         return h_new, [h_new, cs]
-    if isinstance(rnn, layers.GRU):
+    if isinstance(cell, layers.GRUCell):
         xz, xr, xh = sub.split(xw, [units] * 3, 1, base)
         bias = weight(cell.bias) if cell.use_bias else None
         if cell.reset_after:
@@ -195,55 +205,194 @@ def _cell_step(sub: GraphBuilder, rnn, c: Call, xw: str, states: list) -> tuple:
         h_new = sub.op("Add", [sub.op("Mul", [z, h], base),
                                sub.op("Mul", [sub.op("Sub", [sub.const(np.float32(1.0)), z], base), hh], base)], base)
         return h_new, [h_new]
-    h_new = act(cell.activation, sub.op("Add", [xw, sub.op("MatMul", [h, sub.const(
-        recurrent, f"{base}_recurrent_kernel")], base)], base))
-    return h_new, [h_new]
+    if isinstance(cell, layers.SimpleRNNCell):
+        h_new = act(cell.activation, sub.op("Add", [xw, sub.op("MatMul", [h, sub.const(
+            recurrent, f"{base}_recurrent_kernel")], base)], base))
+        return h_new, [h_new]
+    raise c.unsupported(f"cell {type(cell).__name__} (SimpleRNNCell, LSTMCell, GRUCell, StackedRNNCells of them "
+                        "and ConvLSTM cells are exported)")
 
 
-def masked_recurrent(b: GraphBuilder, c: Call, rnn, x: str, mask: str, initial: list) -> tuple:
-    """Keras's masked loop as an ONNX Scan over time: where ``mask[b, t]`` is False the states
-    carry over and the output repeats the previous one (zeros before the first kept step, or
-    always zeros with ``zero_output_for_mask``). Returns (sequence (batch, T, H), last output, states).
+def run_loop(b: GraphBuilder, c: Call, rnn, seq: str, mask, initial: list, step, out_zeros: str,
+             out_rank: int, state_ranks: list) -> tuple:
+    """``rnn``'s loop over axis 1 of ``seq`` as an ONNX Scan: ``step(sub, x_t, states) -> (output, new
+    states)``. Where ``mask[b, t]`` is False the states carry over and the output repeats the previous
+    one (zeros before the first kept step), or is zero with ``zero_output_for_mask``, as Keras.
+    Returns (outputs stacked on axis 1, last output, final states).
 
-    ONNX's recurrent nodes take only right-padded lengths (``sequence_lens``); a Scan keeps any mask."""
-    cell = rnn.cell
-    units = int(cell.units)
-    bias_in = None
-    if cell.use_bias:
-        bias = weight(cell.bias)
-        bias_in = bias[0] if bias.ndim == 2 else bias
-    xw = b.matmul_add(x, weight(cell.kernel), bias_in, c.name)   # (batch, T, G H), every step's input part
-    n_states = 2 if isinstance(rnn, layers.LSTM) else 1
-    zeros = b.zeros(x, [units], c.name)
-    states = list(initial) if initial else [zeros] * n_states
+    ONNX's own recurrent nodes take only right-padded lengths (``sequence_lens``); a Scan keeps any mask."""
+    n = len(initial)
 
     def body(sub, s_in, x_in):
-        keep = sub.op("Unsqueeze", [x_in[1], sub.ints([1], "axes")], c.name)   # (batch, 1)
-        out, new = _cell_step(sub, rnn, c, x_in[0], s_in[:n_states])
-        kept = [sub.op("Where", [keep, n, o], c.name) for n, o in zip(new, s_in[:n_states])]
-        previous = sub.const(np.float32(0.0)) if rnn.zero_output_for_mask else s_in[n_states]
-        out = sub.op("Where", [keep, out, previous], c.name)
+        out, new = step(sub, x_in[0], s_in[:n])
+        if mask is None:
+            return list(new) + [out], [out]
+
+        def keep(rank):   # (batch,) -> (batch, 1, ...) of ``rank`` axes
+            return sub.op("Unsqueeze", [x_in[1], sub.ints(list(range(1, rank)), "axes")], c.name)
+        kept = [sub.op("Where", [keep(r), nw, old], c.name) for nw, old, r in zip(new, s_in[:n], state_ranks)]
+        previous = sub.const(np.float32(0.0)) if rnn.zero_output_for_mask else s_in[n]
+        out = sub.op("Where", [keep(out_rank), out, previous], c.name)
         return kept + [out], [out]
 
-    final, (seq,) = b.scan(body, states + [zeros], [xw, mask], c.name,
-                           sequence_types=[b.TensorProto.FLOAT, b.TensorProto.BOOL])
-    return seq, final[n_states], final[:n_states]
+    sequences, types = [seq], [b.TensorProto.FLOAT]
+    if mask is not None:
+        sequences.append(mask)
+        types.append(b.TensorProto.BOOL)
+    final, (outs,) = b.scan(body, list(initial) + [out_zeros], sequences, c.name, sequence_types=types)
+    return outs, final[n], final[:n]
+
+
+def _given_states(c: Call):
+    initial = c.kwargs.get("initial_state")
+    if initial is None:
+        return None
+    initial = list(initial) if isinstance(initial, (list, tuple)) else [initial]
+    if not all(isinstance(s, str) for s in initial):
+        raise c.unsupported("initial_state given as values rather than model tensors")
+    return initial
+
+
+def _finish(c: Call, layer, outs: str, last: str, states: list):
+    out = outs if layer.return_sequences else last
+    c.output_masks = [c.mask if layer.return_sequences else None] + [None] * len(states)
+    return [out] + states if layer.return_state else out
 
 
 def _masked_call(b: GraphBuilder, c: Call, layer) -> list:
+    """A built-in recurrent layer on a masked input: the input projection of every step at once, the
+    recurrence in a Scan."""
     _check(c, layer)
     x, mask = c.inputs[0], c.mask
     if layer.go_backwards:   # the steps run last to first, and the outputs come in that order
         x, mask = _reverse_time(b, x, c.name), _reverse_time(b, mask, c.name)
-    initial = c.kwargs.get("initial_state")
-    if initial is not None:
-        initial = list(initial) if isinstance(initial, (list, tuple)) else [initial]
-        if not all(isinstance(s, str) for s in initial):
-            raise c.unsupported("initial_state given as values rather than model tensors")
-    seq, last, states = masked_recurrent(b, c, layer, x, mask, initial)
-    out = seq if layer.return_sequences else last
-    c.output_masks = [c.mask if layer.return_sequences else None] + [None] * len(states)
-    return [out] + states if layer.return_state else out
+    cell = layer.cell
+    units = int(cell.units)
+    xw = b.matmul_add(x, weight(cell.kernel), _bias_in(cell), c.name)   # (batch, T, G H)
+    zeros = b.zeros(x, [units], c.name)
+    n_states = 2 if isinstance(layer, layers.LSTM) else 1
+    initial = _given_states(c) or [zeros] * n_states
+    outs, last, states = run_loop(b, c, layer, xw, mask, initial,
+                                  lambda sub, x_t, s: cell_step(sub, cell, c, x_t, s, projected=True), zeros, 2,
+                                  [2] * n_states)
+    return _finish(c, layer, outs, last, states)
+
+
+def _cells(cell) -> list:
+    return list(cell.cells) if isinstance(cell, layers.StackedRNNCells) else [cell]
+
+
+@handles_masks
+@register_converter(layers.RNN)
+def generic_rnn(b: GraphBuilder, c: Call):
+    """``RNN`` over SimpleRNNCell, LSTMCell, GRUCell or a stack of them: Keras's loop as a Scan."""
+    layer = c.layer
+    _check(c, layer)
+    cells = _cells(layer.cell)
+    for cell in cells:
+        if not isinstance(cell, (layers.SimpleRNNCell, layers.LSTMCell, layers.GRUCell)):
+            raise c.unsupported(f"cell {type(cell).__name__}: RNN is exported over SimpleRNNCell, LSTMCell, "
+                                "GRUCell and StackedRNNCells of them (a cell of your own is Python code)")
+    x, mask = c.inputs[0], c.mask
+    if len(c.input_shapes[0]) != 3:
+        raise c.unsupported(f"input of shape {c.input_shapes[0]}: (batch, time, features) inputs are exported")
+    if layer.go_backwards:
+        x = _reverse_time(b, x, c.name)
+        mask = None if mask is None else _reverse_time(b, mask, c.name)
+    sizes = [2 if isinstance(cell, layers.LSTMCell) else 1 for cell in cells]
+    zeros = [b.zeros(x, [int(cell.units)], c.name) for cell in cells]
+    initial = _given_states(c) or [z for z, k in zip(zeros, sizes) for _ in range(k)]
+
+    def step(sub, x_t, states):
+        new_states, k = [], 0
+        for cell, size in zip(cells, sizes):
+            x_t, new = cell_step(sub, cell, c, x_t, states[k:k + size])
+            new_states += new
+            k += size
+        return x_t, new_states
+
+    outs, last, states = run_loop(b, c, layer, x, mask, initial, step, zeros[-1], 2, [2] * len(initial))
+    return _finish(c, layer, outs, last, states)
+
+
+@handles_masks
+@register_converter(layers.ConvLSTM1D, layers.ConvLSTM2D, layers.ConvLSTM3D)
+def conv_lstm(b: GraphBuilder, c: Call):
+    """The input convolution of every step at once (time folded into the batch), the recurrent
+    ``same`` convolution and the LSTM gates in a Scan; channels-first inside, as ONNX's Conv."""
+    layer = c.layer
+    _check(c, layer)
+    cell, rank = layer.cell, layer.rank
+    shape = c.input_shapes[0]
+    last = cell.data_format != "channels_first"
+    spatial = list(shape[2:2 + rank]) if last else list(shape[3:3 + rank])
+    if any(n is None for n in spatial):
+        raise c.unsupported(f"input of shape {shape}: the spatial sizes must be known")
+    x, mask = c.inputs[0], c.mask
+    if layer.go_backwards:
+        x = _reverse_time(b, x, c.name)
+        mask = None if mask is None else _reverse_time(b, mask, c.name)
+    filters = int(cell.filters)
+    # (B, T, ...) -> (B T, C, *S)
+    folded = b.op("Reshape", [x, b.op("Concat", [b.ints([-1]), b.shape_of(x, 2, 3 + rank, c.name)], c.name,
+                                      axis=0)], c.name)
+    if last:
+        folded = b.transpose(folded, [0, rank + 1] + list(range(1, rank + 1)), c.name)
+    kernel = np.transpose(weight(cell.kernel), [rank + 1, rank] + list(range(rank)))   # (4F, C, *k)
+    pads = _pads(spatial, cell.kernel_size, cell.strides, cell.dilation_rate, cell.padding)
+    z = b.op("Conv", [folded, b.const(kernel, f"{c.name}_kernel")], c.name, kernel_shape=list(cell.kernel_size),
+             strides=list(cell.strides), dilations=list(cell.dilation_rate), pads=pads)
+    if cell.use_bias:
+        z = b.op("Add", [z, b.const(weight(cell.bias).reshape((-1,) + (1,) * rank), f"{c.name}_bias")], c.name)
+    out_spatial = [_conv_length(n, k, s, cell.padding, d) for n, k, s, d in
+                   zip(spatial, cell.kernel_size, cell.strides, cell.dilation_rate)]
+    # back to (B, T, 4F, *S')
+    z = b.op("Reshape", [z, b.op("Concat", [b.shape_of(x, 0, 2, c.name), b.ints([4 * filters] + out_spatial)],
+                                 c.name, axis=0)], c.name)
+    recurrent = np.transpose(weight(cell.recurrent_kernel), [rank + 1, rank] + list(range(rank)))
+    rec_pads = _pads(out_spatial, cell.kernel_size, (1,) * rank, (1,) * rank, "same")
+    zeros = b.zeros(x, [filters] + out_spatial, c.name)
+
+    def act(sub, fn, t):
+        return apply_activation(sub, fn, t, c.name, f"layer {c.name!r} ({type(layer).__name__})")
+
+    def step(sub, z_t, states):
+        h, cs = states
+        r = sub.op("Conv", [h, sub.const(recurrent, f"{c.name}_recurrent_kernel")], c.name,
+                   kernel_shape=list(cell.kernel_size), pads=rec_pads)
+        i, f, g, o = sub.split(sub.op("Add", [z_t, r], c.name), [filters] * 4, 1, c.name)
+        cs = sub.op("Add", [sub.op("Mul", [act(sub, cell.recurrent_activation, f), cs], c.name),
+                            sub.op("Mul", [act(sub, cell.recurrent_activation, i), act(sub, cell.activation, g)],
+                                   c.name)], c.name)
+        h = sub.op("Mul", [act(sub, cell.recurrent_activation, o), act(sub, cell.activation, cs)], c.name)
+        return h, [h, cs]
+
+    given = _given_states(c)
+    if given is not None and last:
+        given = [b.transpose(s, [0, rank + 1] + list(range(1, rank + 1)), c.name) for s in given]
+    outs, final_out, states = run_loop(b, c, layer, z, mask, given or [zeros, zeros], step, zeros, rank + 2,
+                                       [rank + 2] * 2)
+    if last:   # (B, T, F, *S) -> (B, T, *S, F); states (B, F, *S) -> (B, *S, F)
+        outs = b.transpose(outs, [0, 1] + list(range(3, rank + 3)) + [2], c.name)
+        final_out = b.transpose(final_out, [0] + list(range(2, rank + 2)) + [1], c.name)
+        states = [b.transpose(s, [0] + list(range(2, rank + 2)) + [1], c.name) for s in states]
+    return _finish(c, layer, outs, final_out, states)
+
+
+def _conv_length(n, k, s, padding, d):
+    return -(-n // s) if padding == "same" else (n - d * (k - 1) - 1) // s + 1
+
+
+def _pads(sizes, kernel, strides, dilation, padding) -> list:
+    """ONNX pads (begins, then ends) of Keras's "valid" or "same" (the extra one at the end)."""
+    if padding == "valid":
+        return [0] * (2 * len(sizes))
+    begins, ends = [], []
+    for n, k, s, d in zip(sizes, kernel, strides, dilation):
+        total = max((-(-n // s) - 1) * s + (k - 1) * d + 1 - n, 0)
+        begins.append(total // 2)
+        ends.append(total - total // 2)
+    return begins + ends
 
 
 @handles_masks
