@@ -7,10 +7,10 @@ without a converter stops the export with an error naming it; ``register_convert
 """
 from __future__ import annotations
 
-from . import attention, conv, core, normalization, preprocessing, recurrent, traced   # noqa: F401  (they register the converters)
+from . import attention, conv, core, normalization, preprocessing, quantized_layers, recurrent, traced   # noqa: F401  (they register the converters)
 from .graph import Call, ExportError, GraphBuilder
 from .onnx_export import DEFAULT_OPSET, build_onnx_model, export_onnx
-from .registry import CONVERTERS, converter_for, register_converter
+from .registry import CONVERTERS, QUANTIZED_CONVERTERS, converter_for, register_converter
 
-__all__ = ["CONVERTERS", "Call", "DEFAULT_OPSET", "ExportError", "GraphBuilder", "build_onnx_model",
+__all__ = ["CONVERTERS", "QUANTIZED_CONVERTERS", "Call", "DEFAULT_OPSET", "ExportError", "GraphBuilder", "build_onnx_model",
            "converter_for", "export_onnx", "register_converter"]

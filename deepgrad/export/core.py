@@ -179,16 +179,25 @@ def dot(b, c):
 @register_converter(layers.Embedding)
 def embedding(b: GraphBuilder, c: Call):
     """Gather rows of the table; with ``mask_zero`` the output's mask is ``index != 0``."""
+    ids = embedding_ids(b, c)
+    y = b.op("Gather", [b.const(main_weight(c.layer), f"{c.name}_embeddings"), ids], c.name, axis=0)
+    c.output_masks = [embedding_mask(b, c, ids)]
+    return y
+
+
+def embedding_ids(b: GraphBuilder, c: Call) -> str:
+    """The indices, float inputs cast to int64."""
     idx = c.inputs[0]
     if c.input_dtypes and np.dtype(c.input_dtypes[0]).kind == "f":
         idx = b.op("Cast", [idx], c.name, to=b.TensorProto.INT64)
-    y = b.op("Gather", [b.const(main_weight(c.layer), f"{c.name}_embeddings"), idx], c.name, axis=0)
-    mask = None
-    if c.layer.mask_zero:
-        mask = b.op("Not", [b.op("Equal", [idx, b.const(np.zeros((), idx_dtype(c)))], c.name)],
-                    c.name)
-    c.output_masks = [mask]
-    return y
+    return idx
+
+
+def embedding_mask(b: GraphBuilder, c: Call, ids: str):
+    """``ids != 0`` with ``mask_zero``, else None."""
+    if not c.layer.mask_zero:
+        return None
+    return b.op("Not", [b.op("Equal", [ids, b.const(np.zeros((), idx_dtype(c)))], c.name)], c.name)
 
 
 def idx_dtype(c: Call):

@@ -11,6 +11,8 @@ import numpy as np
 from .graph import ExportError
 
 CONVERTERS: dict[type, object] = {}
+# converters of layers quantized with ``quantize("int8")``, by class (found before CONVERTERS' for them)
+QUANTIZED_CONVERTERS: dict[type, object] = {}
 
 
 def register_converter(*classes):
@@ -22,6 +24,20 @@ def register_converter(*classes):
     return decorate
 
 
+def register_quantized_converter(*classes):
+    """Decorator: the converter of ``classes`` once quantized to int8."""
+    def decorate(fn):
+        for cls in classes:
+            QUANTIZED_CONVERTERS[cls] = fn
+        return fn
+    return decorate
+
+
+def _quantization_mode(layer):
+    policy = getattr(layer, "dtype_policy", None)
+    return getattr(layer, "quantization_mode", None) or getattr(policy, "quantization_mode", None)
+
+
 def handles_masks(fn):
     """Marks a converter that reads its inputs' Keras masks (``call.masks``) and sets its outputs'
     (``call.output_masks``); a layer that reads masks gets refused when its converter is not marked."""
@@ -30,6 +46,12 @@ def handles_masks(fn):
 
 
 def converter_for(layer):
+    if _quantization_mode(layer) == "int8":
+        for cls in type(layer).__mro__:
+            if cls in QUANTIZED_CONVERTERS:
+                return QUANTIZED_CONVERTERS[cls]
+            if "call" in cls.__dict__:
+                break
     for cls in type(layer).__mro__:
         if cls in CONVERTERS:
             return CONVERTERS[cls]
@@ -46,8 +68,7 @@ def weight(w) -> np.ndarray:
 
 def main_weight(layer) -> np.ndarray:
     """The kernel (or embeddings) with a LoRA update folded in, as the layer computes it."""
-    policy = getattr(layer, "dtype_policy", None)
-    mode = getattr(layer, "quantization_mode", None) or getattr(policy, "quantization_mode", None)
+    mode = _quantization_mode(layer)
     if mode:
         raise ExportError(f"ONNX export: layer {layer.name!r} ({type(layer).__name__}) holds {mode} weights; "
                           "export the float model with export(..., quantize='int8') for an int8 ONNX file")
