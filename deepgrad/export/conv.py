@@ -200,3 +200,41 @@ def up_sampling(b: GraphBuilder, c: Call):
         scales[axis] = float(s)
     return b.op("Resize", [c.inputs[0], "", b.const(np.asarray(scales, np.float32), "scales")], c.name,
                 mode="nearest", nearest_mode="floor", coordinate_transformation_mode="asymmetric")
+
+
+# ------------------------------------------------------------------------- adaptive pooling
+def _adaptive_bins(n: int, out: int) -> list:
+    """PyTorch's windows ``[floor(i n / o), ceil((i + 1) n / o))``."""
+    return [((i * n) // out, -(-((i + 1) * n) // out)) for i in range(out)]
+
+
+@register_converter(layers.AdaptiveAveragePooling1D, layers.AdaptiveAveragePooling2D, layers.AdaptiveAveragePooling3D,
+                    layers.AdaptiveMaxPooling1D, layers.AdaptiveMaxPooling2D, layers.AdaptiveMaxPooling3D)
+def adaptive_pooling(b: GraphBuilder, c: Call):
+    """Axis by axis (both poolings are separable over a box): the mean as a (out, in) averaging matrix
+    (Einsum), the maximum as one ReduceMax per window (Slice, then Concat). Spatial sizes must be known."""
+    layer = c.layer
+    rank = len(layer.output_size)
+    axes = _spatial_axes(c, rank)
+    shape = c.input_shapes[0]
+    if any(shape[a] is None for a in axes):
+        raise c.unsupported(f"input of shape {shape}: adaptive pooling needs known spatial sizes")
+    x = c.inputs[0]
+    if c.input_dtypes and np.dtype(c.input_dtypes[0]).kind != "f":
+        x = b.op("Cast", [x], c.name, to=b.TensorProto.FLOAT)
+    average = "Average" in type(layer).__name__
+    letters = "abcdefgh"[:len(shape)]
+    for axis, out in zip(axes, layer.output_size):
+        bins = _adaptive_bins(int(shape[axis]), int(out))
+        if average:
+            matrix = np.zeros((out, shape[axis]), np.float32)
+            for i, (lo, hi) in enumerate(bins):
+                matrix[i, lo:hi] = 1.0 / (hi - lo)
+            result = letters.replace(letters[axis], "z")
+            x = b.op("Einsum", [x, b.const(matrix, f"{c.name}_bins")], c.name,
+                     equation=f"{letters},z{letters[axis]}->{result}")
+        else:
+            parts = [b.reduce("ReduceMax", b.slice(x, [lo], [hi], [axis], c.name), [axis], c.name)
+                     for lo, hi in bins]
+            x = b.op("Concat", parts, c.name, axis=axis) if len(parts) > 1 else parts[0]
+    return x

@@ -162,16 +162,24 @@ def concatenate(b, c):
 
 @register_converter(layers.Dot)
 def dot(b, c):
-    """Two rank-2 inputs (batch, n): ``sum(x * y, -1)`` of shape (batch, 1), on L2-normalised inputs
-    with ``normalize=True`` (``x / sqrt(max(sum x^2, 1e-12))``, as Keras)."""
-    if any(len(s) != 2 for s in c.input_shapes):
-        raise c.unsupported(f"inputs of shapes {c.input_shapes}: only rank-2 inputs are exported")
+    """Keras's ``batch_dot``: ``out[b, i..., j...] = sum_k x[b, i..., k] y[b, k, j...]`` over the axes
+    given, as one Einsum (a (batch,) result gains an axis of 1); with ``normalize=True`` both inputs are
+    first L2-normalised along their axis, ``x / sqrt(max(sum x^2, 1e-12))``."""
+    ranks = [len(s) for s in c.input_shapes]
+    axes = [c.layer.axes] * 2 if isinstance(c.layer.axes, int) else list(c.layer.axes)
+    i, j = (a % r for a, r in zip(axes, ranks))
     xs = list(c.inputs)
     if c.layer.normalize:
-        xs = [b.op("Div", [x, b.op("Sqrt", [b.op("Max", [b.reduce("ReduceSum", b.op("Mul", [x, x], c.name), [-1],
-                                                                  c.name), b.const(1e-12)], c.name)], c.name)],
-                   c.name) for x in xs]
-    return b.reduce("ReduceSum", b.op("Mul", xs, c.name), [-1], c.name)
+        xs = [b.op("Div", [x, b.op("Sqrt", [b.op("Max", [b.reduce("ReduceSum", b.op("Mul", [x, x], c.name), [axis],
+                                                                  c.name), b.const(np.float32(1e-12))], c.name)],
+                                     c.name)], c.name) for x, axis in zip(xs, (i, j))]
+    letters = iter("cdefghijklmnopqrstuvwxy")
+    x_spec = ["b"] + [next(letters) for _ in range(ranks[0] - 1)]
+    y_spec = ["b"] + [next(letters) for _ in range(ranks[1] - 1)]
+    x_spec[i] = y_spec[j] = "z"
+    out_spec = ["b"] + [ch for ch in x_spec[1:] if ch != "z"] + [ch for ch in y_spec[1:] if ch != "z"]
+    y = b.op("Einsum", xs, c.name, equation=f"{''.join(x_spec)},{''.join(y_spec)}->{''.join(out_spec)}")
+    return b.op("Unsqueeze", [y, b.ints([1], "axes")], c.name) if len(out_spec) == 1 else y
 
 
 # ------------------------------------------------------------------------- embedding
@@ -235,3 +243,46 @@ def time_distributed(b: GraphBuilder, c: Call):
     lead = b.slice(b.op("Shape", [x], c.name), [0], [2], [0], c.name)
     rest = b.slice(b.op("Shape", [y], c.name), [1], [len(out_shape)], [0], c.name)
     return b.op("Reshape", [y, b.op("Concat", [lead, rest], c.name, axis=0)], c.name)
+
+
+@register_converter(layers.ReversibleEmbedding)
+def reversible_embedding(b: GraphBuilder, c: Call):
+    """Forward: the embedding lookup. ``reverse=True``: ``logits = x @ E^T`` (or the separate reverse
+    table), ``tanh(logits / cap) cap`` with a ``logit_soft_cap``."""
+    layer = c.layer
+    reverse = c.kwargs.get("reverse", c.args[0] if c.args else False)
+    if not reverse:
+        return embedding(b, c)
+    if layer.reverse_dtype is not None and np.dtype(layer.reverse_dtype) != np.float32:
+        raise c.unsupported(f"reverse_dtype={layer.reverse_dtype!r} (the file computes in float32)")
+    kernel = main_weight(layer).T if layer.tie_weights else weight(layer.reverse_embeddings)
+    y = b.op("MatMul", [c.inputs[0], b.const(kernel, f"{c.name}_reverse")], c.name)
+    c.output_masks = [None]
+    if layer.logit_soft_cap is not None:
+        cap = b.const(np.float32(layer.logit_soft_cap))
+        y = b.op("Mul", [b.op("Tanh", [b.op("Div", [y, cap], c.name)], c.name), cap], c.name)
+    return y
+
+
+reversible_embedding.handles_masks = True
+
+
+@register_converter(layers.SpectralNormalization)
+def spectral_normalization(b: GraphBuilder, c: Call):
+    """At inference the wrapped layer with its kernel as it stands (the normalised one after training)."""
+    inner = c.layer.layer
+    return converter_for(inner)(b, Call(layer=inner, inputs=c.inputs, input_shapes=c.input_shapes,
+                                        output_shapes=c.output_shapes, input_dtypes=c.input_dtypes))
+
+
+@register_converter(layers.Pipeline)
+def pipeline(b: GraphBuilder, c: Call):
+    """Each layer of the pipeline in turn, as at inference."""
+    x, shape = c.inputs[0], tuple(c.input_shapes[0])
+    for layer in c.layer.layers:
+        out_shape = tuple(layer.compute_output_shape(shape))
+        x = converter_for(layer)(b, Call(layer=layer, inputs=[x], input_shapes=[shape], output_shapes=[out_shape],
+                                          input_dtypes=c.input_dtypes))
+        x = x[0] if isinstance(x, (list, tuple)) else x
+        shape = out_shape
+    return x

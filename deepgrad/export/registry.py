@@ -57,6 +57,10 @@ def converter_for(layer):
             return CONVERTERS[cls]
         if "call" in cls.__dict__:
             break
+    from .refused import REFUSED
+    reason = REFUSED.get(type(layer).__name__) if type(layer).__module__.startswith("deepgrad.") else None
+    if reason:
+        raise ExportError(f"ONNX export: layer {layer.name!r} ({type(layer).__name__}) is not exported: {reason}")
     raise ExportError(f"ONNX export: layer {layer.name!r} of class {type(layer).__name__} has no ONNX converter; "
                       "register one with deepgrad.export.register_converter")
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import deepgrad as dg
-from deepgrad import layers
+from deepgrad import layers, ops
 
 from deepgrad.export import CONVERTERS
 
@@ -70,6 +70,23 @@ def _masked_sequences():
     y = layers.GroupedQueryAttention(2, 4, 2)(y, y)
     y = layers.MultiHeadAttention(2, 3, attention_axes=(1,))(y, y, use_causal_mask=True)
     return dg.Model(ids, layers.GlobalAveragePooling1D()(layers.LSTM(3, return_sequences=True)(y)))
+
+
+def _reversible_embedding():
+    ids = layers.Input((5,), dtype="int32")
+    table = layers.ReversibleEmbedding(11, 4, logit_soft_cap=2.0)
+    return dg.Model(ids, table(table(ids), reverse=True))
+
+
+def _dots():
+    a, b, c = layers.Input((4, 5)), layers.Input((3, 5)), layers.Input((5, 2))
+    return dg.Model([a, b, c], [layers.Dot(axes=(2, 2), normalize=True)([a, b]), layers.Dot(axes=(2, 1))([a, c])])
+
+
+def _lambda_and_ops():
+    x = layers.Input((4, 6))
+    y = layers.Lambda(lambda t: ops.softmax(t * 2.0, axis=1) + ops.mean(t, axis=-1, keepdims=True))(x)
+    return dg.Model(x, ops.concatenate([y, x[:, :2]], axis=1))
 
 
 CASES = {
@@ -150,6 +167,20 @@ CASES = {
                                  layers.Bidirectional(layers.GRU(3, return_sequences=True), merge_mode="sum"),
                                  layers.Bidirectional(layers.SimpleRNN(2), merge_mode="mul")),
     "bidirectional_ave": lambda: seq((6, 3), layers.Bidirectional(layers.GRU(3), merge_mode="ave")),
+    "dots_rank3": _dots,
+    "lambda_and_symbolic_ops": _lambda_and_ops,
+    "reversible_embedding": _reversible_embedding,
+    "spectral_normalization": lambda: seq((6,), layers.SpectralNormalization(layers.Dense(4))),
+    "adaptive_pooling": lambda: seq((9, 7, 3), layers.AdaptiveAveragePooling2D((4, 3)), layers.AdaptiveMaxPooling2D(2),
+                                    layers.Reshape((4, 3)), layers.AdaptiveMaxPooling1D(3), layers.Reshape((3, 1, 1, 3)),
+                                    layers.AdaptiveAveragePooling3D((2, 1, 1))),
+    "adaptive_pooling_others": lambda: seq((8, 3), layers.AdaptiveAveragePooling1D(3), layers.Reshape((3, 1, 1, 3)),
+                                           layers.AdaptiveMaxPooling3D((2, 1, 1))),
+    "pipeline": lambda: seq((9, 7, 3), layers.Pipeline([layers.RandomFlip(), layers.Resizing(5, 5)])),
+    "conv_lstm": lambda: seq((3, 5, 4, 2), layers.ConvLSTM2D(2, 2, padding="same", return_sequences=True),
+                             layers.Reshape((3, 20, 2)), layers.ConvLSTM1D(2, 3),
+                             layers.Reshape((1, 18, 1, 1, 2)), layers.ConvLSTM3D(1, 1)),
+    "rnn_cells": lambda: seq((5, 3), layers.RNN([layers.LSTMCell(3), layers.GRUCell(2)])),
     "masking": lambda: seq((6, 3), layers.Masking(0.0), layers.SimpleRNN(4, return_sequences=True)),
     "masked_sequences": _masked_sequences,
     # preprocessing
@@ -162,25 +193,29 @@ CASES = {
 }
 
 
-def _input(name, model, n=2):
-    """Ids in [0, 11) for an integer input (zeros among them: masked steps), else normal values; a few
-    steps of a float sequence set to zeros (steps that Masking masks)."""
-    shape = tuple(model.inputs[0].shape[1:])
-    dtype = np.dtype(model.inputs[0].dtype)
+def _inputs(name, model, n=2) -> list:
+    """One array per model input: ids in [0, 11) for an integer input (zeros among them: masked steps),
+    else normal values; a few steps of a float sequence set to zeros (steps that Masking masks)."""
     rng = np.random.default_rng(len(name))
-    if dtype.kind in "iu":
-        return rng.integers(0, 11, (n,) + shape).astype(dtype)
-    x = rng.normal(size=(n,) + shape).astype("float32")
-    if name == "masking":
-        x[0, 1] = 0.0
-    return x
+    arrays = []
+    for t in model.inputs:
+        shape, dtype = tuple(t.shape[1:]), np.dtype(t.dtype)
+        if dtype.kind in "iu":
+            arrays.append(rng.integers(0, 11, (n,) + shape).astype(dtype))
+            continue
+        x = rng.normal(size=(n,) + shape).astype("float32")
+        if name == "masking":
+            x[0, 1] = 0.0
+        arrays.append(x)
+    return arrays
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_layer_exports(name, tmp_path):
     model = CASES[name]()
     randomize(model)
-    assert_exports(model, _input(name, model, 3), tmp_path / "m.onnx")
+    xs = _inputs(name, model, 3)
+    assert_exports(model, xs if len(xs) > 1 else xs[0], tmp_path / "m.onnx")
 
 
 def _layer_classes(model) -> set:
@@ -195,13 +230,14 @@ def test_one_model_with_every_exportable_layer(tmp_path):
     between them they hold every layer class that has a converter."""
     names = sorted(CASES)
     parts = [CASES[name]() for name in names]
-    inputs = [layers.Input(shape=tuple(p.inputs[0].shape[1:]), dtype=p.inputs[0].dtype) for p in parts]
-    outputs = []
-    for part, x in zip(parts, inputs):
-        y = part(x)
+    inputs, outputs = [], []
+    for part in parts:
+        xs = [layers.Input(shape=tuple(t.shape[1:]), dtype=t.dtype) for t in part.inputs]
+        inputs += xs
+        y = part(xs if len(xs) > 1 else xs[0])
         outputs += y if isinstance(y, list) else [y]
     model = dg.Model(inputs, outputs)
     randomize(model)
     missing = {cls.__name__ for cls in CONVERTERS} - {cls.__name__ for cls in _layer_classes(model)}
     assert not missing
-    assert_exports(model, [_input(n, p) for n, p in zip(names, parts)], tmp_path / "m.onnx")
+    assert_exports(model, [x for n, p in zip(names, parts) for x in _inputs(n, p)], tmp_path / "m.onnx")
