@@ -1,8 +1,10 @@
-"""MultiHeadAttention as a MatMul/Softmax subgraph.
+"""MultiHeadAttention, GroupedQueryAttention, Attention and AdditiveAttention as MatMul/Softmax subgraphs.
 
-For (batch, T, dim) inputs, attention over the time axis:
-``q = x_q W_q + b_q`` split into heads (batch, heads, T, key_dim), likewise k and v;
-``out = softmax(q k^T / sqrt(key_dim)) v``, heads joined, then ``out W_o + b_o``.
+The heads layers: projections with the layer's own Einsum equations, so inputs of any rank;
+``q k^T / sqrt(key_dim)`` over the attention axes (several fold into one), softmax, times ``v``,
+the heads joined by the output projection. Masks: the Keras masks of query, value and key, the
+``attention_mask`` input (bool, integer or float > 0.5), ``use_causal_mask`` and a sliding window,
+combined as the layers combine them, for (batch, time, features) inputs.
 """
 from __future__ import annotations
 

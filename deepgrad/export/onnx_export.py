@@ -166,8 +166,8 @@ def _inferred_outputs(onnx, b: GraphBuilder, graph_inputs, out_names: list, opse
     (a lookup, Discretization(output_mode="int")) returns, nor always the shape a layer that is the
     identity at inference returns; the file declares what the graph computes."""
     from onnx import helper
-    graph = helper.make_graph(b.nodes, "probe", graph_inputs,
-                              [helper.make_empty_tensor_value_info(n) for n in dict.fromkeys(out_names)], b.initializers)
+    outputs = [helper.make_empty_tensor_value_info(n) for n in dict.fromkeys(out_names)]
+    graph = helper.make_graph(b.nodes, "probe", graph_inputs, outputs, b.initializers)
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     try:
         proto = onnx.shape_inference.infer_shapes(proto)
