@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .graph import ExportError
-from .op_converters import _BOOL, _F32, OP_CONVERTERS, Sym, _axes, _broadcast_shape, _cast, _is_int, \
+from .op_converters import _BOOL, _F32, OP_CONVERTERS, Sym, _axes, _broadcast_shape, _cast, \
     _result_dtype, _sym, register_op
 
 

@@ -12,6 +12,7 @@ from .. import layers
 from ..layers.symbolic_op import SymbolicOp, _fill
 from ..symbolic import KerasTensor, flatten
 from .graph import Call, ExportError, GraphBuilder
+from . import op_elementwise, op_shapes  # noqa: F401  (they register the op converters)
 from .op_converters import Sym, convert_op
 from .registry import handles_masks, register_converter
 
