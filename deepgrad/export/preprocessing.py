@@ -24,7 +24,7 @@ from .. import backend, layers
 from ..ops.image import _resize_weights
 from .core import identity
 from .graph import Call, GraphBuilder
-from .registry import register_converter
+from .registry import register_converter, weight
 
 _IDENTITY_AT_INFERENCE = (
     "AugMix", "CutMix", "Equalization", "MaxNumBoundingBoxes", "MixUp", "RandAugment", "RandomBrightness",
@@ -282,3 +282,71 @@ def auto_contrast(b: GraphBuilder, c: Call):
         y = b.op("Add", [b.op("Mul", [y, b.const(np.float32((hi - lo) / 255.0))], c.name), b.const(np.float32(lo))],
                  c.name)
     return b.op("Where", [flat, images, y], c.name)
+
+
+# ------------------------------------------------------------------------- audio
+@register_converter(layers.STFTSpectrogram)
+def stft_spectrogram(b: GraphBuilder, c: Call):
+    """Each channel convolved on its own with the layer's DFT kernels (``real_kernel``/``imag_kernel``,
+    (frame_length, 1, bins)) at stride ``frame_step``, then the mode's formula: ``stft`` stacks the
+    parts, ``psd`` counts the inner bins twice, ``magnitude`` is ``sqrt(max(re^2 + im^2, eps))`` and
+    ``log`` its log (floored at eps)."""
+    layer = c.layer
+    if layer.mode == "angle":
+        raise c.unsupported("mode='angle' (ONNX has no atan2)")
+    last = layer.data_format == "channels_last"
+    shape = c.input_shapes[0]
+    steps, channels = (shape[1], shape[2]) if last else (shape[2], shape[1])
+    if channels is None:
+        raise c.unsupported(f"input of shape {shape}: the number of channels must be known")
+    x = b.transpose(c.inputs[0], [0, 2, 1], c.name) if last else c.inputs[0]
+    x = b.reshape(x, [-1, 1, 0], c.name)   # (B C, 1, T)
+    length, stride = int(layer.frame_length), int(layer._frame_step)
+    if layer.padding == "valid":
+        pads = {"pads": [0, 0]}
+    elif steps is None:
+        pads = {"auto_pad": "SAME_UPPER"}
+    else:   # TensorFlow's "same": ceil(T / stride) frames, the odd extra zero at the end
+        total = max((-(-steps // stride) - 1) * stride + length - steps, 0)
+        pads = {"pads": [total // 2, total - total // 2]}
+
+    def part(kernel):   # (B C, 1, T) -> (B, C, bins, frames)
+        w = np.transpose(weight(kernel), [2, 1, 0])   # (bins, 1, frame_length)
+        y = b.op("Conv", [x, b.const(w, f"{c.name}_kernel")], c.name, kernel_shape=[length], strides=[stride],
+                 **pads)
+        return b.op("Reshape", [y, b.op("Concat", [b.ints([-1, channels]), b.shape_of(y, 1, 3, c.name)], c.name,
+                                        axis=0)], c.name)
+
+    def adjust(t):   # (B, C, bins, frames) to the layer's layout
+        if last and layer.expand_dims:
+            return b.transpose(t, [0, 3, 2, 1], c.name)
+        if last:
+            return b.transpose(_merge_channels(b, t, c), [0, 2, 1], c.name)
+        if layer.expand_dims:
+            return b.transpose(t, [0, 1, 3, 2], c.name)
+        return _merge_channels(b, t, c)
+
+    real = part(layer.real_kernel) if layer.mode != "imag" else None
+    imag = part(layer.imag_kernel) if layer.mode != "real" else None
+    if layer.mode == "real":
+        return adjust(real)
+    if layer.mode == "imag":
+        return adjust(imag)
+    if layer.mode == "stft":
+        return adjust(b.op("Concat", [real, imag], c.name, axis=2))
+    power = b.op("Add", [b.op("Mul", [real, real], c.name), b.op("Mul", [imag, imag], c.name)], c.name)
+    if layer.mode == "psd":
+        inner = b.slice(power, [1], [-1], [2], c.name)
+        inner = b.op("Pad", [inner, b.ints([0, 0, 1, 0, 0, 0, 1, 0], "pads")], c.name, mode="constant")
+        return adjust(b.op("Add", [power, inner], c.name))
+    eps = b.const(np.float32(backend.epsilon()))
+    linear = adjust(b.op("Sqrt", [b.op("Max", [power, eps], c.name)], c.name))
+    if layer.mode == "magnitude":
+        return linear
+    return b.op("Log", [b.op("Max", [linear, eps], c.name)], c.name)
+
+
+def _merge_channels(b: GraphBuilder, t: str, c: Call) -> str:
+    """(B, C, bins, frames) -> (B, C bins, frames)."""
+    shape = b.op("Concat", [b.shape_of(t, 0, 1, c.name), b.ints([-1]), b.shape_of(t, 3, 4, c.name)], c.name, axis=0)
+    return b.op("Reshape", [t, shape], c.name)

@@ -20,8 +20,6 @@ REFUSED = {
     "HashedCrossing": "FarmHash fingerprints of feature crosses have no ONNX operator",
     "MelSpectrogram": "not exported: its framing, padding and mel filter bank would have to be rebuilt from "
                       "ONNX's DFT op; compute spectrograms before the model",
-    "STFTSpectrogram": "not exported: its framing and padding would have to be rebuilt from ONNX's DFT op; "
-                       "compute spectrograms before the model",
     "ContrastLimitedAdaptiveHistogramEqualization": "per-tile histograms with clipped, redistributed counts and "
                                                     "interpolated lookups: not exported; equalise before the model",
     "FlaxLayer": "it runs a Flax module through JAX, not deepgrad ops",

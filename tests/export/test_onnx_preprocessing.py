@@ -77,3 +77,15 @@ def test_integer_lookup(options, tmp_path):
     low, high = (-1, 7) if options.get("invert") else (-2, 14)
     x = _RNG.integers(low, high, (3, 4)).astype("int64")
     assert_exports(seq((4,), layer, dtype="int64"), x, tmp_path / "m.onnx")
+
+
+@pytest.mark.parametrize("layout", ["channels_last", "channels_first", "channels_last_expanded",
+                                    "channels_first_expanded"])
+@pytest.mark.parametrize("padding", ["valid", "same"])
+@pytest.mark.parametrize("mode", ["log", "magnitude", "psd", "real", "imag", "stft"])
+def test_stft_spectrogram(mode, padding, layout, tmp_path):
+    data_format = layout.replace("_expanded", "")
+    shape = (40, 2) if data_format == "channels_last" else (2, 40)
+    layer = layers.STFTSpectrogram(mode=mode, frame_length=8, frame_step=3, fft_length=16, padding=padding,
+                                   data_format=data_format, expand_dims=layout.endswith("expanded"))
+    assert_exports(seq(shape, layer), _RNG.normal(size=(3,) + shape).astype("float32"), tmp_path / "m.onnx")
