@@ -350,3 +350,45 @@ def _merge_channels(b: GraphBuilder, t: str, c: Call) -> str:
     """(B, C, bins, frames) -> (B, C bins, frames)."""
     shape = b.op("Concat", [b.shape_of(t, 0, 1, c.name), b.ints([-1]), b.shape_of(t, 3, 4, c.name)], c.name, axis=0)
     return b.op("Reshape", [t, shape], c.name)
+
+
+@register_converter(layers.MelSpectrogram)
+def mel_spectrogram(b: GraphBuilder, c: Call):
+    """``ops.stft`` as deepgrad computes it (reflection-padded centred frames gathered by index, the
+    window, the real DFT as two matrix products), ``|X|^mag_exp``, the mel matrix, then
+    ``10 log10(max(p, min_power)) - 10 log10(max(|ref|, min_power))`` floored at the maximum over the
+    whole batch minus ``top_db``; (batch, mel bins, frames). The number of samples must be known."""
+    from ..layers.preprocessing.audio import linear_to_mel_weight_matrix
+    from ..ops.math_extra import _centered, _frame_index, _window
+
+    layer = c.layer
+    shape = c.input_shapes[0]
+    if len(shape) != 2 or shape[1] is None:
+        raise c.unsupported(f"input of shape {shape}: (batch, samples) with the number of samples known")
+    samples, n = int(shape[1]), int(layer.fft_length)
+    win = _centered(_window(layer.window, int(layer.sequence_length), np.float32, "stft"), n)
+    pad = n // 2
+    pos = np.abs(np.arange(-pad, samples + pad))           # reflect at the start
+    pos = np.where(pos >= samples, 2 * (samples - 1) - pos, pos)   # and at the end
+    index = pos[_frame_index(len(pos), n, int(layer.sequence_stride))]   # (frames, n)
+    frames = b.op("Gather", [c.inputs[0], b.const(index.astype(np.int64), f"{c.name}_frames")], c.name, axis=1)
+    frames = b.op("Mul", [frames, b.const(win.astype(np.float32), f"{c.name}_window")], c.name)
+    k = np.arange(n // 2 + 1)
+    angle = 2.0 * np.pi * np.outer(np.arange(n), k) / n      # X_k = sum_t x_t (cos - i sin)(2 pi t k / n)
+    real = b.op("MatMul", [frames, b.const(np.cos(angle).astype(np.float32), f"{c.name}_cos")], c.name)
+    imag = b.op("MatMul", [frames, b.const(-np.sin(angle).astype(np.float32), f"{c.name}_sin")], c.name)
+    spec = b.op("Sqrt", [b.op("Add", [b.op("Mul", [real, real], c.name), b.op("Mul", [imag, imag], c.name)],
+                                c.name)], c.name)
+    spec = b.op("Pow", [spec, b.const(np.float32(layer.mag_exp))], c.name)
+    matrix = linear_to_mel_weight_matrix(layer.num_mel_bins, n // 2 + 1, layer.sampling_rate, layer.min_freq,
+                                         layer.max_freq, dtype="float32")
+    out = b.op("MatMul", [spec, b.const(matrix, f"{c.name}_mel")], c.name)
+    if layer.power_to_db:
+        log = b.op("Mul", [b.op("Div", [b.op("Log", [b.op("Max", [out, b.const(np.float32(layer.min_power))], c.name)],
+                                             c.name), b.const(np.float32(np.log(10.0)))], c.name),
+                           b.const(np.float32(10.0))], c.name)
+        ref = 10.0 * np.log10(max(abs(layer.ref_power), layer.min_power))
+        log = b.op("Sub", [log, b.const(np.float32(ref))], c.name)
+        top = b.op("ReduceMax", [log], c.name, keepdims=0)   # over every axis, the batch too, as the layer
+        out = b.op("Max", [log, b.op("Sub", [top, b.const(np.float32(layer.top_db))], c.name)], c.name)
+    return b.transpose(out, [0, 2, 1], c.name)

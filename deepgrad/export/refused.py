@@ -18,8 +18,6 @@ REFUSED = {
                          "export from the integer ids on",
     "Hashing": "FarmHash fingerprints (and floormod of strings) have no ONNX operator",
     "HashedCrossing": "FarmHash fingerprints of feature crosses have no ONNX operator",
-    "MelSpectrogram": "not exported: its framing, padding and mel filter bank would have to be rebuilt from "
-                      "ONNX's DFT op; compute spectrograms before the model",
     "ContrastLimitedAdaptiveHistogramEqualization": "per-tile histograms with clipped, redistributed counts and "
                                                     "interpolated lookups: not exported; equalise before the model",
     "FlaxLayer": "it runs a Flax module through JAX, not deepgrad ops",

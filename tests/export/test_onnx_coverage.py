@@ -40,8 +40,8 @@ def test_every_public_layer_is_converted_or_refused_with_a_reason():
 
 @pytest.mark.parametrize("make,name,shape", [
     (lambda: layers.Hashing(8, name="hash"), "Hashing", (16,)),
-    (lambda: layers.MelSpectrogram(fft_length=16, sequence_stride=4, sequence_length=8, name="hash"),
-     "MelSpectrogram", (64,)),
+    (lambda: layers.ContrastLimitedAdaptiveHistogramEqualization(name="hash"),
+     "ContrastLimitedAdaptiveHistogramEqualization", (8, 8, 3)),
 ])
 def test_refused_layer_names_itself_and_the_reason(make, name, shape, tmp_path):
     inputs = layers.Input(shape)

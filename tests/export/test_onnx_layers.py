@@ -181,6 +181,8 @@ CASES = {
                              layers.Reshape((3, 20, 2)), layers.ConvLSTM1D(2, 3),
                              layers.Reshape((1, 18, 1, 1, 2)), layers.ConvLSTM3D(1, 1)),
     "stft": lambda: seq((40, 2), layers.STFTSpectrogram(frame_length=8, frame_step=4, fft_length=8)),
+    "mel": lambda: seq((100,), layers.MelSpectrogram(fft_length=32, sequence_stride=8, num_mel_bins=8,
+                                                     sampling_rate=8000)),
     "rnn_cells": lambda: seq((5, 3), layers.RNN([layers.LSTMCell(3), layers.GRUCell(2)])),
     "masking": lambda: seq((6, 3), layers.Masking(0.0), layers.SimpleRNN(4, return_sequences=True)),
     "masked_sequences": _masked_sequences,

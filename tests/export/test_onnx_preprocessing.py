@@ -89,3 +89,13 @@ def test_stft_spectrogram(mode, padding, layout, tmp_path):
     layer = layers.STFTSpectrogram(mode=mode, frame_length=8, frame_step=3, fft_length=16, padding=padding,
                                    data_format=data_format, expand_dims=layout.endswith("expanded"))
     assert_exports(seq(shape, layer), _RNG.normal(size=(3,) + shape).astype("float32"), tmp_path / "m.onnx")
+
+
+@pytest.mark.parametrize("options", [
+    {"fft_length": 32, "sequence_stride": 8, "sampling_rate": 8000, "num_mel_bins": 10},
+    {"fft_length": 32, "sequence_stride": 8, "sequence_length": 20, "window": "hamming", "power_to_db": False,
+     "num_mel_bins": 6, "sampling_rate": 8000, "mag_exp": 1.0},
+    {"fft_length": 64, "sequence_stride": 16, "num_mel_bins": 16, "top_db": 20.0, "ref_power": 2.0}], ids=str)
+def test_mel_spectrogram(options, tmp_path):
+    model = seq((200,), layers.MelSpectrogram(**options))
+    assert_exports(model, _RNG.normal(size=(3, 200)).astype("float32"), tmp_path / "m.onnx")
