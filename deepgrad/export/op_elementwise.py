@@ -19,20 +19,19 @@ _BINARY = {"add": "Add", "subtract": "Sub", "multiply": "Mul", "maximum": "Max",
 def _binary(op_name):
     def convert(b, where, x1, x2):
         onnx_op = _BINARY[op_name]
-        if onnx_op in ("And", "Or", "Xor"):
-            dtype = _BOOL
-        else:
-            dtype = _result_dtype([x1, x2])
+        logical = onnx_op in ("And", "Or", "Xor")
+        dtype = _BOOL if logical else _result_dtype([x1, x2])
         a, c = _sym(b, x1, dtype, where), _sym(b, x2, dtype, where)
-        if onnx_op == "Pow" and _is_int(dtype):   # ONNX Pow on integers: computed in float, cast back
-            a, c = _cast(b, a, _F32, where), _cast(b, c, _F32, where)
+        shape = _broadcast_shape(_shape_of(x1), _shape_of(x2))
+        if onnx_op == "Pow" and _is_int(dtype):   # integer powers: in float32, rounded back to the integer type
+            y = b.op("Round", [b.op("Pow", [_cast(b, a, _F32, where).name, _cast(b, c, _F32, where).name], where)],
+                     where)
+            return _cast(b, Sym(y, shape, _F32), dtype, where)
         out = b.op(onnx_op, [a.name, c.name], where)
         if op_name == "not_equal":
             out = b.op("Not", [out], where)
-        out_dtype = _BOOL if onnx_op in ("Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual", "And", "Or",
-                                         "Xor") else (_F32 if onnx_op == "Pow" and _is_int(dtype) else dtype)
-        result = Sym(out, _broadcast_shape(_shape_of(x1), _shape_of(x2)), out_dtype)
-        return _cast(b, result, dtype, where) if onnx_op == "Pow" and _is_int(dtype) else result
+        compare = onnx_op in ("Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual")
+        return Sym(out, shape, _BOOL if compare or logical else dtype)
     return convert
 
 

@@ -216,12 +216,12 @@ def repeat(b, where, x, repeats, axis=None):
     reps = [1] * (x.rank + 1)
     reps[a + 1] = int(repeats)
     y = b.op("Tile", [y, b.ints(reps, "repeats")], where)
-    shape = [0 if i == 0 and n is None else (-1 if n is None else n) for i, n in enumerate(x.shape)]
-    if sum(1 for s in shape if s == -1) + (1 if shape[a] in (-1, 0) else 0) > 1 and shape[a] in (-1, 0):
-        raise ExportError(f"ONNX export: {where}: repeat along an axis of unknown size")
-    shape[a] = -1 if shape[a] in (-1, 0) else shape[a] * int(repeats)
+    # back to the rank of x: the sizes around ``axis`` from the runtime shape, ``axis`` inferred (-1)
+    big = np.iinfo(np.int64).max
+    target = b.op("Concat", [b.shape_of(x.name, 0, a, where), b.ints([-1]), b.shape_of(x.name, a + 1, big, where)],
+                  where, axis=0)
     out_shape = tuple(None if n is None else (n * int(repeats) if i == a else n) for i, n in enumerate(x.shape))
-    return Sym(b.reshape(y, shape, where), out_shape, x.dtype)
+    return Sym(b.op("Reshape", [y, target], where), out_shape, x.dtype)
 
 
 @register_op("flip")
@@ -252,8 +252,11 @@ def _fill_like_op(value):
 
 
 OP_CONVERTERS["zeros_like"], OP_CONVERTERS["ones_like"] = _fill_like_op(0), _fill_like_op(1)
-OP_CONVERTERS["full_like"] = lambda b, where, x, fill_value, dtype=None: _fill_like_op(fill_value)(
-    b, where, x, fill_value, dtype)
+
+
+@register_op("full_like")
+def full_like(b, where, x, fill_value, dtype=None):
+    return _fill_like_op(fill_value)(b, where, x, fill_value, dtype)
 
 
 def _tri_op(upper):

@@ -94,3 +94,10 @@ def test_op_without_converter_is_refused_by_name(tmp_path):
     model = dg.Model(x, layers.Lambda(lambda t: ops.diagonal(t, axis1=1, axis2=2), name="diag")(x))
     with pytest.raises(ExportError, match="'diag'.*'diagonal' has no ONNX converter"):
         model.export(str(tmp_path / "m.onnx"), format="onnx")
+
+
+def test_integer_powers_and_mixed_types(tmp_path):
+    ids = layers.Input((5,), dtype="int32")
+    model = dg.Model(ids, [ids ** 2, ops.power(ids, 3) - ids, ids * 0.5, ops.abs(ids - 3)])
+    x = np.random.default_rng(2).integers(0, 30, (3, 5)).astype("int32")
+    assert_exports(model, x, tmp_path / "m.onnx")
