@@ -50,7 +50,7 @@ from deepgrad import layers
 
 LABEL_COUNTS = (100, 500, 1000)
 SEEDS = (0, 1, 2)
-WIDTHS = (32, 64, 128)
+WIDTHS = (16, 32, 64)
 
 
 def build_base(name="base", widths=WIDTHS):
@@ -95,7 +95,7 @@ def compiled(model, rate):
     return model
 
 
-def pretrain(path, samples=60000, epochs=2, batch_size=128, widths=WIDTHS, seed=0, test_samples=None, verbose=0):
+def pretrain(path, samples=60000, epochs=3, batch_size=128, widths=WIDTHS, seed=0, test_samples=None, verbose=0):
     """Train the base with a Fashion-MNIST classifier on top, save the base as ``.keras`` at
     ``path`` and the classifier's Fashion-MNIST test accuracy (on the first ``test_samples`` test
     images, all 10,000 by default) beside it (``path + ".json"``); returns that accuracy."""
@@ -162,34 +162,50 @@ def epochs_for(count, steps, batch_size):
 
 
 def fine_tune(base_path, x, y, x_test, y_test, seed, head_steps, tune_steps, batch_size=32, head_rate=1e-3,
-              tune_rate=1e-4, augment=True, adapt_bn=True, verbose=0):
+              tune_rate=1e-4, augment=True, adapt_bn=True, tune_bn=False, verbose=0):
     """Digit statistics in the base's batch norm, frozen base + new head, then the whole network
-    at a low rate; test accuracy."""
+    at a lower rate; test accuracy.
+
+    ``tune_bn=False`` is Keras's guide: the base is called with ``training=False``, so its batch
+    norm normalises with the (adapted) moving statistics in both phases. ``tune_bn=True`` calls it
+    without ``training``: frozen, its batch norm is in inference mode all the same (a layer that
+    is not trainable is), unfrozen it normalises with batch statistics as the scratch network's
+    does, and its statistics are recomputed on the labelled images at the end, as there."""
     keras.utils.set_random_seed(seed)
     base = keras.models.load_model(base_path)
     if adapt_bn:
         adapt_batchnorm(base, x)
     base.trainable = False
-    model = compiled(classifier(base, training=False, augment=augment), head_rate)
+    model = compiled(classifier(base, training=None if tune_bn else False, augment=augment), head_rate)
     model.fit(x, y, batch_size=batch_size, epochs=epochs_for(len(x), head_steps, batch_size), verbose=verbose)
     if tune_steps:
         base.trainable = True
         compiled(model, tune_rate)  # recompile: the change of `trainable` takes effect
         model.fit(x, y, batch_size=batch_size, epochs=epochs_for(len(x), tune_steps, batch_size), verbose=verbose)
+        if tune_bn:
+            adapt_batchnorm(base, x)
     return float(model.evaluate(x_test, y_test, batch_size=500, verbose=0)[1])
 
 
 def from_scratch(x, y, x_test, y_test, seed, steps, batch_size=32, rate=1e-3, widths=WIDTHS, augment=True,
-                 verbose=0):
+                 recompute_bn=True, verbose=0):
+    """The same network from fresh weights; with ``recompute_bn`` its batch-norm statistics are
+    recomputed on the labelled images after training, since the moving averages (momentum 0.99,
+    started at mean 0 and variance 1) still lag the batch statistics after a few hundred steps;
+    test accuracy."""
     keras.utils.set_random_seed(seed)
-    model = compiled(classifier(build_base("scratch_base", widths=widths), augment=augment), rate)
+    base = build_base("scratch_base", widths=widths)
+    model = compiled(classifier(base, augment=augment), rate)
     model.fit(x, y, batch_size=batch_size, epochs=epochs_for(len(x), steps, batch_size), verbose=verbose)
+    if recompute_bn:
+        adapt_batchnorm(base, x)
     return float(model.evaluate(x_test, y_test, batch_size=500, verbose=0)[1])
 
 
-def main(out="transfer_out", base=None, pretrain_samples=60000, pretrain_epochs=2, widths=WIDTHS,
-         label_counts=LABEL_COUNTS, seeds=SEEDS, head_steps=150, tune_steps=250, head_rate=1e-3, tune_rate=1e-4,
-         scratch_rate=1e-3, batch_size=32, augment=True, adapt_bn=True, arms=("transfer", "scratch"),
+def main(out="transfer_out", base=None, pretrain_samples=60000, pretrain_epochs=3, widths=WIDTHS,
+         label_counts=LABEL_COUNTS, seeds=SEEDS, head_steps=100, tune_steps=500, head_rate=1e-2, tune_rate=3e-3,
+         scratch_rate=3e-3, batch_size=32, augment=True, adapt_bn=True, tune_bn=True, recompute_bn=True,
+         arms=("transfer", "scratch"),
          test_samples=None, fashion_test_samples=None, verbose=0):
     """Pretrain into ``base`` (default ``out/fashion_base.keras``) unless it is there, then for
     every label count and seed fine-tune and train from scratch; ``results.json`` in ``out`` has
@@ -197,14 +213,16 @@ def main(out="transfer_out", base=None, pretrain_samples=60000, pretrain_epochs=
     os.makedirs(out, exist_ok=True)
     start = time.time()
     base_path = base or os.path.join(out, "fashion_base.keras")
-    fashion_accuracy = cached_base(base_path, samples=pretrain_samples, epochs=pretrain_epochs, widths=widths,
-                                   test_samples=fashion_test_samples, verbose=verbose)
+    fashion_accuracy = None
+    if "transfer" in arms:
+        fashion_accuracy = cached_base(base_path, samples=pretrain_samples, epochs=pretrain_epochs, widths=widths,
+                                       test_samples=fashion_test_samples, verbose=verbose)
     pretrain_seconds = time.time() - start
     (x_pool, y_pool), (x_test, y_test) = keras.datasets.mnist_subset.load_data()
     x_test, y_test = images(x_test[:test_samples]), y_test[:test_samples]
     settings = {"head_steps": head_steps, "tune_steps": tune_steps, "head_rate": head_rate, "tune_rate": tune_rate,
                 "scratch_rate": scratch_rate, "batch_size": batch_size, "augment": augment, "adapt_bn": adapt_bn,
-                "widths": list(widths), "base": base_path}
+                "tune_bn": tune_bn, "recompute_bn": recompute_bn, "widths": list(widths), "base": base_path}
     results = {"fashion_mnist_test_accuracy": fashion_accuracy, "pretrain_seconds": pretrain_seconds,
                "test_digits": int(len(y_test)), "settings": settings, "runs": []}
     for count in label_counts:
@@ -215,11 +233,11 @@ def main(out="transfer_out", base=None, pretrain_samples=60000, pretrain_epochs=
             if "transfer" in arms:
                 run["transfer"] = fine_tune(base_path, x, y, x_test, y_test, seed, head_steps, tune_steps,
                                             batch_size=batch_size, head_rate=head_rate, tune_rate=tune_rate,
-                                            augment=augment, adapt_bn=adapt_bn)
+                                            augment=augment, adapt_bn=adapt_bn, tune_bn=tune_bn)
             if "scratch" in arms:
                 run["scratch"] = from_scratch(x, y, x_test, y_test, seed, head_steps + tune_steps,
                                               batch_size=batch_size, rate=scratch_rate, widths=widths,
-                                              augment=augment)
+                                              augment=augment, recompute_bn=recompute_bn)
             results["runs"].append(run)
             if verbose:
                 print(f"{count:5d} labels, seed {seed}: "
@@ -241,19 +259,23 @@ if __name__ == "__main__":
     parser.add_argument("--base", default=None,
                         help="the pretrained base (.keras); made there if missing (default OUT/fashion_base.keras)")
     parser.add_argument("--pretrain-samples", type=int, default=60000, help="Fashion-MNIST training images")
-    parser.add_argument("--pretrain-epochs", type=int, default=2)
+    parser.add_argument("--pretrain-epochs", type=int, default=3)
     parser.add_argument("--widths", type=int, nargs="+", default=list(WIDTHS), help="the base's conv widths")
     parser.add_argument("--labels", type=int, nargs="+", default=list(LABEL_COUNTS))
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
-    parser.add_argument("--head-steps", type=int, default=150, help="steps of the frozen phase")
-    parser.add_argument("--tune-steps", type=int, default=250, help="steps of the fine-tuning phase")
-    parser.add_argument("--head-rate", type=float, default=1e-3, help="Adam rate of the frozen phase")
-    parser.add_argument("--tune-rate", type=float, default=1e-4, help="Adam rate of the fine-tuning phase")
-    parser.add_argument("--scratch-rate", type=float, default=1e-3, help="Adam rate of the scratch arm")
+    parser.add_argument("--head-steps", type=int, default=100, help="steps of the frozen phase")
+    parser.add_argument("--tune-steps", type=int, default=500, help="steps of the fine-tuning phase")
+    parser.add_argument("--head-rate", type=float, default=1e-2, help="Adam rate of the frozen phase")
+    parser.add_argument("--tune-rate", type=float, default=3e-3, help="Adam rate of the fine-tuning phase")
+    parser.add_argument("--scratch-rate", type=float, default=3e-3, help="Adam rate of the scratch arm")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--no-augment", dest="augment", action="store_false", help="no shifts and rotations")
     parser.add_argument("--no-adapt-bn", dest="adapt_bn", action="store_false",
                         help="keep Fashion-MNIST's batch-norm statistics")
+    parser.add_argument("--tune-bn", action=argparse.BooleanOptionalAction, default=True,
+                        help="fine-tune with the base's batch norm in training mode (--no-tune-bn: training=False)")
+    parser.add_argument("--no-recompute-bn", dest="recompute_bn", action="store_false",
+                        help="keep the scratch network's moving batch-norm statistics as training left them")
     parser.add_argument("--arms", nargs="+", choices=("transfer", "scratch"), default=["transfer", "scratch"])
     parser.add_argument("--test-samples", type=int, default=None, help="how many held-out digits to score on")
     args = parser.parse_args()
@@ -261,7 +283,8 @@ if __name__ == "__main__":
                pretrain_epochs=args.pretrain_epochs, widths=tuple(args.widths), label_counts=tuple(args.labels),
                seeds=tuple(args.seeds), head_steps=args.head_steps, tune_steps=args.tune_steps,
                head_rate=args.head_rate, tune_rate=args.tune_rate, scratch_rate=args.scratch_rate,
-               batch_size=args.batch_size, augment=args.augment, adapt_bn=args.adapt_bn, arms=tuple(args.arms),
+               batch_size=args.batch_size, augment=args.augment, adapt_bn=args.adapt_bn,
+               tune_bn=args.tune_bn, recompute_bn=args.recompute_bn, arms=tuple(args.arms),
                test_samples=args.test_samples, verbose=1)
     if res["fashion_mnist_test_accuracy"] is not None:
         print(f"Fashion-MNIST test accuracy of the pretrained classifier: {res['fashion_mnist_test_accuracy']:.4f}")
