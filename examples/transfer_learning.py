@@ -203,7 +203,7 @@ def from_scratch(x, y, x_test, y_test, seed, steps, batch_size=32, rate=1e-3, wi
 
 
 def main(out="transfer_out", base=None, pretrain_samples=60000, pretrain_epochs=3, widths=WIDTHS,
-         label_counts=LABEL_COUNTS, seeds=SEEDS, head_steps=100, tune_steps=500, head_rate=1e-2, tune_rate=3e-3,
+         label_counts=LABEL_COUNTS, seeds=SEEDS, head_steps=100, tune_steps=700, head_rate=1e-2, tune_rate=3e-3,
          scratch_rate=3e-3, batch_size=32, augment=True, adapt_bn=True, tune_bn=True, recompute_bn=True,
          arms=("transfer", "scratch"),
          test_samples=None, fashion_test_samples=None, verbose=0):
@@ -264,7 +264,7 @@ if __name__ == "__main__":
     parser.add_argument("--labels", type=int, nargs="+", default=list(LABEL_COUNTS))
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
     parser.add_argument("--head-steps", type=int, default=100, help="steps of the frozen phase")
-    parser.add_argument("--tune-steps", type=int, default=500, help="steps of the fine-tuning phase")
+    parser.add_argument("--tune-steps", type=int, default=700, help="steps of the fine-tuning phase")
     parser.add_argument("--head-rate", type=float, default=1e-2, help="Adam rate of the frozen phase")
     parser.add_argument("--tune-rate", type=float, default=3e-3, help="Adam rate of the fine-tuning phase")
     parser.add_argument("--scratch-rate", type=float, default=3e-3, help="Adam rate of the scratch arm")
