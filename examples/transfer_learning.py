@@ -113,6 +113,7 @@ def pretrain(path, samples=60000, epochs=3, batch_size=128, widths=WIDTHS, seed=
               verbose=2 if verbose else 0)
     x_test, y_test = images(x_test[:test_samples]), y_test[:test_samples]
     accuracy = float(model.evaluate(x_test, y_test, batch_size=500, verbose=0)[1])
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     base.save(path)
     with open(path + ".json", "w") as f:
         json.dump({"fashion_mnist_test_accuracy": accuracy, "samples": int(len(order)), "epochs": epochs,
