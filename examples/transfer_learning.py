@@ -146,11 +146,14 @@ def adapt_batchnorm(model, x, max_images=512):
     ``max_images`` of them): one forward pass in training mode with ``momentum = 0``, since
     ``moving = momentum * moving + (1 - momentum) * batch``. Each layer sees the activations
     normalised by the batch statistics above it, which are the new moving ones. Returns the
-    number of layers adapted."""
+    number of layers adapted; the layers must be trainable (adapt before freezing)."""
     def walk(layer):  # nested models' layers too
         return [layer] + [inner for child in getattr(layer, "layers", ()) for inner in walk(child)]
 
     norms = [layer for layer in walk(model) if isinstance(layer, layers.BatchNormalization)]
+    frozen = [layer.name for layer in norms if not layer.trainable]
+    if frozen:  # a frozen batch norm runs in inference mode: its statistics would silently stay
+        raise ValueError(f"adapt_batchnorm: batch-norm layers {frozen} are frozen; adapt before freezing")
     momenta = [layer.momentum for layer in norms]
     try:
         for layer in norms:
@@ -167,8 +170,8 @@ def epochs_for(count, steps, batch_size):
     return max(1, int(np.ceil(steps / max(1, int(np.ceil(count / batch_size))))))
 
 
-def fine_tune(base_path, x, y, x_test, y_test, seed, head_steps, tune_steps, batch_size=32, head_rate=1e-3,
-              tune_rate=1e-4, augment=True, adapt_bn=True, tune_bn=False, verbose=0):
+def fine_tune(base_path, x, y, x_test, y_test, seed, head_steps, tune_steps, batch_size=32, head_rate=1e-2,
+              tune_rate=3e-3, augment=True, adapt_bn=True, tune_bn=True, verbose=0):
     """Digit statistics in the base's batch norm, frozen base + new head, then the whole network
     at a lower rate; test accuracy.
 
@@ -193,7 +196,7 @@ def fine_tune(base_path, x, y, x_test, y_test, seed, head_steps, tune_steps, bat
     return float(model.evaluate(x_test, y_test, batch_size=500, verbose=0)[1])
 
 
-def from_scratch(x, y, x_test, y_test, seed, steps, batch_size=32, rate=1e-3, widths=WIDTHS, augment=True,
+def from_scratch(x, y, x_test, y_test, seed, steps, batch_size=32, rate=3e-3, widths=WIDTHS, augment=True,
                  recompute_bn=True, verbose=0):
     """The same network from fresh weights; with ``recompute_bn`` its batch-norm statistics are
     recomputed on the labelled images after training, since the moving averages (momentum 0.99,

@@ -51,7 +51,7 @@ def test_batchnorm_adaptation_takes_the_statistics_of_the_new_images():
     conv = np.asarray(base.layers[1](x[:30]))
     np.testing.assert_allclose(np.asarray(first.moving_mean), conv.mean(axis=(0, 1, 2)), rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(np.asarray(first.moving_variance), conv.var(axis=(0, 1, 2)), rtol=1e-3, atol=1e-7)
-    # in inference mode the adapted layers now normalise these images: zero mean, unit variance per channel
+    # in inference mode the adapted layers now normalise these images: per channel mean beta, std |gamma|
     upto_second = dg.Model(base.inputs, second.output)
     normalised = np.asarray(upto_second(x[:30], training=False))
     np.testing.assert_allclose(normalised.mean(axis=(0, 1, 2)), np.asarray(second.beta), atol=1e-4)
@@ -59,6 +59,9 @@ def test_batchnorm_adaptation_takes_the_statistics_of_the_new_images():
     np.testing.assert_allclose(normalised.std(axis=(0, 1, 2)),
                                np.abs(np.asarray(second.gamma)) * np.sqrt(variance / (variance + second.epsilon)),
                                rtol=1e-3)
+    base.trainable = False  # frozen, batch norm would keep its statistics: refused, not ignored
+    with pytest.raises(ValueError, match="frozen"):
+        example.adapt_batchnorm(base, x)
 
 
 def test_labelled_subsets_are_balanced_and_seeded():
