@@ -175,6 +175,11 @@ class GradientReducer:
 
     def __init__(self, comm, bucket_bytes: int = BUCKET_BYTES, wait: str | None = None):
         self.comm = comm
+        # the buckets' all-reduces and the arrival barrier run on a communicator of their own: a
+        # collective the program calls on ``comm`` meanwhile (a rank may finish a non-blocking
+        # all-reduce before another) then never meets one of them half done (MPI_Comm_dup is
+        # collective: every rank makes its reducers in the same order)
+        self._comm = comm.Dup() if comm.Get_size() > 1 else comm
         self.bucket_bytes = int(bucket_bytes)
         if self.bucket_bytes < 1:
             raise ValueError(f"GradientReducer: bucket_bytes must be >= 1, got {bucket_bytes!r}")
@@ -185,7 +190,6 @@ class GradientReducer:
         self.wait = wait
         self._plans: dict = {}
         self._step = None          # the step start() began: [plan, scale, index of id(var), missing, requests]
-        self._arrival = None       # a duplicate of comm for the arrival barrier of wait="yield"
         self.bytes_per_step = 0
         self.buckets_started_in_backward = 0   # of the last step: buckets whose all-reduce overlapped backward
 
@@ -258,21 +262,19 @@ class GradientReducer:
         MPI = world.mpi()
         while len(requests) < len(plan.buckets) and missing[len(requests)] == 0:
             buffer = plan.buckets[len(requests)][0]
-            requests.append(self.comm.Iallreduce(MPI.IN_PLACE, buffer, op=MPI.SUM))
+            requests.append(self._comm.Iallreduce(MPI.IN_PLACE, buffer, op=MPI.SUM))
             started = True
         return started
 
     def _wait(self, requests: list) -> None:
         """wait="spin": MPI's own wait. wait="yield": first wait, sleeping between tests, until
-        every rank has finished its backward (a barrier on a communicator of its own, so it
-        never interleaves with the buckets), then MPI's wait: once all ranks are in, the
+        every rank has finished its backward (a barrier after every bucket has started, the
+        same order on every rank), then MPI's wait: once all ranks are in, the
         transfer itself needs the progress that only MPI calls give (sleeping between tests
         slowed a 2.8 MB all-reduce 1.9x), and no rank has a reason to give its core away."""
         MPI = world.mpi()
         if self.wait == "yield" and self.comm.Get_size() > 1:
-            if self._arrival is None:
-                self._arrival = self.comm.Dup()
-            _wait_yielding(self._arrival.Ibarrier())
+            _wait_yielding(self._comm.Ibarrier())
         MPI.Request.Waitall(requests)
 
     def _drain(self) -> None:

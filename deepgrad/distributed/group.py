@@ -210,11 +210,14 @@ class MPIProcessGroup(process_group.ProcessGroup):
         return int(self.comm.allreduce(int(steps)))
 
     def gather_outputs(self, outputs, source):
-        """The ranks' predictions (array, list or dict of arrays) joined in row order, on every rank."""
+        """The ranks' predictions (array, list or dict of arrays) joined in row order, on every rank
+        (None when no rank had a row)."""
+        if getattr(source, "rank_rows", None) is None:
+            return outputs
         described = self.comm.allgather(None if outputs is None else _describe(outputs))
         template = next((d for d in described if d is not None), None)
         if template is None:
-            raise ValueError("predict(): no batches to run; x is empty")
+            return None
         kind, keys, metas = template
         arrays = (_flat(outputs, keys) if outputs is not None
                   else [np.empty((0,) + tail, dtype) for tail, dtype in metas])

@@ -545,11 +545,12 @@ class Trainer:
                 if settings.max_steps_per_epoch() and step + 1 >= settings.max_steps_per_epoch():
                     break
         cbs.on_predict_end()
-        if group is not None and getattr(batches, "rank_rows", None) is not None:
-            return group.gather_outputs(_concatenate(outputs) if outputs else None, batches)
-        if not outputs:
+        result = _concatenate(outputs) if outputs else None
+        if group is not None:  # under DataParallel: every rank's rows, in order
+            result = group.gather_outputs(result, batches)
+        if result is None:
             raise ValueError("predict(): no batches to run; x is empty")
-        return _concatenate(outputs)
+        return result
 
     # ----------------------------------------------------------------- single batches
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
