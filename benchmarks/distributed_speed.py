@@ -124,7 +124,7 @@ def deepgrad_rank(args) -> None:
         calls = {"yield": lambda: ours(reducers["yield"]), "spin": lambda: ours(reducers["spin"]),
                  "raw": lambda: comm.Allreduce(MPI.IN_PLACE, raw, op=MPI.SUM)}
         times = {k: [] for k in calls}
-        for call in range(400):  # in alternating order, each call after a barrier
+        for call in range(args.reduce_calls):  # in alternating order, each call after a barrier
             for which in (list(calls) if call % 2 else list(calls)[::-1]):
                 comm.Barrier()
                 t = time.perf_counter()
@@ -194,14 +194,15 @@ def run_torch(n: int, model: str, batch: int, out: str) -> dict:
     return json.loads(pathlib.Path(out).read_text())
 
 
-def run_deepgrad(n: int, model: str, batch: int, out: str) -> dict:
+def run_deepgrad(n: int, model: str, batch: int, out: str, reduce_calls: int = 400) -> dict:
     sys.path.insert(0, str(ROOT))
     from deepgrad.distributed.launch import mpiexec_command
     threads = str(threads_per_rank(n))
     env = dict(os.environ, OPENBLAS_NUM_THREADS=threads, OMP_NUM_THREADS=threads,
                PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     cmd = mpiexec_command([sys.executable, str(HERE / "distributed_speed.py"), "--rank-of", "deepgrad",
-                           "--models", model, "--batch", str(batch), "--out", out], n)
+                           "--models", model, "--batch", str(batch), "--out", out,
+                           "--reduce-calls", str(reduce_calls)], n)
     subprocess.run(cmd, env=env, check=True, timeout=900)
     return json.loads(pathlib.Path(out).read_text())
 
@@ -213,6 +214,7 @@ def main() -> None:
     p.add_argument("--ranks", nargs="+", type=int, default=[1, 2, 4])
     p.add_argument("--batch", type=int, default=None, help="per-rank batch (default: mlp 128, cnn 32)")
     p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--reduce-calls", type=int, default=400, help="all-reduce calls of each kind timed per rank")
     p.add_argument("--rank-of", default=None, help=argparse.SUPPRESS)
     p.add_argument("--out", default=str(HERE / "distributed_speed.json"))
     args = p.parse_args()
@@ -227,7 +229,7 @@ def main() -> None:
             for n in args.ranks:
                 ours, theirs = [], []
                 for k in range(args.rounds):
-                    ours.append(run_deepgrad(n, model, batch, os.path.join(tmpdir, f"dg{k}.json")))
+                    ours.append(run_deepgrad(n, model, batch, os.path.join(tmpdir, f"dg{k}.json"), args.reduce_calls))
                     theirs.append(run_torch(n, model, batch, os.path.join(tmpdir, f"pt{k}.json")))
                 row = {"model": model, "ranks": n, "per_rank_batch": batch, "threads_per_rank": threads_per_rank(n),
                        "oversubscribed": n > cores(),
@@ -241,7 +243,7 @@ def main() -> None:
                         row[key] = statistics.median(o[key] for o in ours)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-    report = {"cores": cores(), "rounds": args.rounds, "rows": rows}
+    report = {"cores": cores(), "rounds": args.rounds, "load_average": os.getloadavg(), "rows": rows}
     pathlib.Path(args.out).write_text(json.dumps(report, indent=1))
     print(table(report))
 
