@@ -160,3 +160,18 @@ def test_train_workers_passes_hosts_and_hostfile_to_mpiexec(monkeypatch, tmp_pat
     assert launch.mpiexec_command(command, 4, hosts=hosts)[1:5] == ["-n", "4", "-hosts", "host1:2,host2:2"]
     assert launch.mpiexec_command(command, 4, hostfile=second[3])[1:5] == ["-n", "4", "-f", str(hostfile)]
     assert cli.main(["train", "--workers", "2", "--hostfile", str(tmp_path / "missing")]) == 2
+
+
+def test_metric_state_is_what_reset_state_sets():
+    from deepgrad import metrics
+    from deepgrad.distributed.group import metric_state
+    mean = metrics.Mean()
+    mean.update_state(np.array([1.0, 2.0, 4.0]))
+    assert metric_state(mean) == {"total": 7.0, "count": 3}
+    assert mean.result() == 7.0 / 3   # the original is untouched by the probe
+    auc = metrics.AUC(num_thresholds=5)
+    auc.update_state(np.array([0, 1, 1]), np.array([0.2, 0.7, 0.4]))
+    state = metric_state(auc)
+    assert set(state) == {"true_positives", "false_positives", "true_negatives", "false_negatives"}
+    np.testing.assert_array_equal(state["true_positives"], auc.true_positives)
+    assert state["true_positives"].sum() > 0 and auc.thresholds.shape == (5,)   # thresholds are config
