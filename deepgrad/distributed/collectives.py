@@ -189,7 +189,9 @@ class GradientReducer:
             raise ValueError(f"GradientReducer: wait must be 'yield' or 'spin', got {wait!r}")
         self.wait = wait
         self._plans: dict = {}
-        self._step = None          # the step start() began: [plan, scale, index of id(var), missing, requests]
+        # the step start() began: [plan, scale, {id(variable): index}, gradients missing per bucket,
+        # requests of the buckets started, whether each gradient is in]
+        self._step = None
         self.bytes_per_step = 0
         self.buckets_started_in_backward = 0   # of the last step: buckets whose all-reduce overlapped backward
 
