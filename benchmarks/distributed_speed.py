@@ -5,15 +5,20 @@ of the same bytes.
 Weak scaling: every rank trains on its own batch of ``--batch`` samples per step (the global
 batch grows with the ranks), float32, Adam, the MLP of seed 003 and the CNN of seed 004 on
 synthetic 28x28 images. deepgrad runs under ``mpiexec -n N`` with ``DistributedOptimizer``
-(one fused all-reduce per step); PyTorch runs ``DistributedDataParallel`` on the gloo backend,
+(the gradients' all-reduce in buckets started during backward, 25 MB each, so one bucket for
+these models); PyTorch runs ``DistributedDataParallel`` on the gloo backend,
 its ranks started with ``torch.multiprocessing.spawn`` on localhost. Both run one thread per
 rank: with more ranks than cores the ranks share cores (oversubscribed), which the table says. Rounds alternate deepgrad and PyTorch, so machine
 noise hits both alike; the table gives the median throughput over rounds.
 
-All-reduce: after training, every rank runs deepgrad's fused reduce (copy the gradients into
-the flat buffer, Allreduce, divide, views back) and a raw in-place ``comm.Allreduce`` of a
-buffer of the same bytes, 400 of each, alternating, each call after a barrier (so that
-neither waits for a late rank); the ratio is median(fused) / median(raw).
+All-reduce: after training, every rank runs deepgrad's whole gradient all-reduce as the
+trainer does it (each gradient handed to the reducer's ``ready`` hook in backward's order,
+written times 1/N into its bucket, the bucket's ``Iallreduce`` started, then ``finish`` waits
+and gives views of the buffer), with each wait (``yield``, the default, and ``spin``), and a
+raw in-place blocking ``comm.Allreduce`` of a buffer of the same bytes, 400 of each,
+alternating, each call after a barrier (so that none waits for a late rank); the ratio is
+median(deepgrad) / median(raw). "In training" is the time a step spends in the reducer (its
+hooks during backward and the final wait).
 
     python benchmarks/distributed_speed.py                  # everything, writes distributed_speed.json
     python benchmarks/distributed_speed.py --models mlp --ranks 1 2 --rounds 1
@@ -81,14 +86,15 @@ def deepgrad_rank(args) -> None:
     x, y = data(args.model, args.batch, seed=r)
     reduce_seconds = [0.0]
     if n > 1:
-        inner = opt._reducer.reduce
-
-        def timed_reduce(grads, scale=None):
-            t = time.perf_counter()
-            out = inner(grads, scale)
-            reduce_seconds[0] += time.perf_counter() - t
-            return out
-        opt._reducer.reduce = timed_reduce
+        def timed(inner):
+            def call(*a):
+                t = time.perf_counter()
+                out = inner(*a)
+                reduce_seconds[0] += time.perf_counter() - t
+                return out
+            return call
+        opt._reducer.reduce = timed(opt._reducer.reduce)   # the wait after backward
+        opt._reducer.ready = timed(opt._reducer.ready)     # the hook inside backward
     warm, steps = STEPS[args.model]
     for _ in range(warm):
         model.train_on_batch(x, y)
@@ -101,29 +107,37 @@ def deepgrad_rank(args) -> None:
     elapsed = time.perf_counter() - start
     result = {"samples_per_second": n * args.batch * steps / elapsed, "step_ms": 1e3 * elapsed / steps,
               "reduce_ms_in_training": 1e3 * reduce_seconds[0] / steps}
-    grads = [np.random.default_rng(r).random(w.shape, dtype=np.float32) for w in model.trainable_weights]
+    variables = model.trainable_weights
+    grads = [np.random.default_rng(r).random(w.shape, dtype=np.float32) for w in variables]
     nbytes = sum(g.nbytes for g in grads)
     result["gradient_bytes"] = nbytes
     if n > 1:
-        reducer = GradientReducer(comm)
+        reducers = {"yield": GradientReducer(comm, wait="yield"), "spin": GradientReducer(comm, wait="spin")}
         raw = np.empty(nbytes // 4, np.float32)
-        fused_times, raw_times = [], []
-        for call in range(400):  # pairs, in alternating order, each call after a barrier
-            for which in (("fused", "raw") if call % 2 else ("raw", "fused")):
+
+        def ours(reducer):
+            reducer.start(variables)
+            for v, g in zip(reversed(variables), reversed(grads)):   # backward's order
+                reducer.ready(v, g)
+            reducer.finish(grads)
+
+        calls = {"yield": lambda: ours(reducers["yield"]), "spin": lambda: ours(reducers["spin"]),
+                 "raw": lambda: comm.Allreduce(MPI.IN_PLACE, raw, op=MPI.SUM)}
+        times = {k: [] for k in calls}
+        for call in range(args.reduce_calls):  # in alternating order, each call after a barrier
+            for which in (list(calls) if call % 2 else list(calls)[::-1]):
                 comm.Barrier()
                 t = time.perf_counter()
-                if which == "fused":
-                    reducer.reduce(grads)
-                else:
-                    comm.Allreduce(MPI.IN_PLACE, raw, op=MPI.SUM)
-                (fused_times if which == "fused" else raw_times).append(time.perf_counter() - t)
-        result["fused_allreduce_ms"] = 1e3 * statistics.median(fused_times)
-        result["raw_allreduce_ms"] = 1e3 * statistics.median(raw_times)
+                calls[which]()
+                times[which].append(time.perf_counter() - t)
+        result["fused_allreduce_ms"] = 1e3 * statistics.median(times["yield"])
+        result["spin_allreduce_ms"] = 1e3 * statistics.median(times["spin"])
+        result["raw_allreduce_ms"] = 1e3 * statistics.median(times["raw"])
     results = comm.gather(result, root=0)
     if r == 0:
         merged = dict(results[0])
         merged["step_ms"] = max(res["step_ms"] for res in results)
-        for key in ("fused_allreduce_ms", "raw_allreduce_ms", "reduce_ms_in_training"):
+        for key in ("fused_allreduce_ms", "spin_allreduce_ms", "raw_allreduce_ms", "reduce_ms_in_training"):
             if key in merged:
                 merged[key] = statistics.median(res[key] for res in results)
         pathlib.Path(args.out).write_text(json.dumps(merged))
@@ -180,14 +194,15 @@ def run_torch(n: int, model: str, batch: int, out: str) -> dict:
     return json.loads(pathlib.Path(out).read_text())
 
 
-def run_deepgrad(n: int, model: str, batch: int, out: str) -> dict:
+def run_deepgrad(n: int, model: str, batch: int, out: str, reduce_calls: int = 400) -> dict:
     sys.path.insert(0, str(ROOT))
     from deepgrad.distributed.launch import mpiexec_command
     threads = str(threads_per_rank(n))
     env = dict(os.environ, OPENBLAS_NUM_THREADS=threads, OMP_NUM_THREADS=threads,
                PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     cmd = mpiexec_command([sys.executable, str(HERE / "distributed_speed.py"), "--rank-of", "deepgrad",
-                           "--models", model, "--batch", str(batch), "--out", out], n)
+                           "--models", model, "--batch", str(batch), "--out", out,
+                           "--reduce-calls", str(reduce_calls)], n)
     subprocess.run(cmd, env=env, check=True, timeout=900)
     return json.loads(pathlib.Path(out).read_text())
 
@@ -199,6 +214,7 @@ def main() -> None:
     p.add_argument("--ranks", nargs="+", type=int, default=[1, 2, 4])
     p.add_argument("--batch", type=int, default=None, help="per-rank batch (default: mlp 128, cnn 32)")
     p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--reduce-calls", type=int, default=400, help="all-reduce calls of each kind timed per rank")
     p.add_argument("--rank-of", default=None, help=argparse.SUPPRESS)
     p.add_argument("--out", default=str(HERE / "distributed_speed.json"))
     args = p.parse_args()
@@ -213,7 +229,7 @@ def main() -> None:
             for n in args.ranks:
                 ours, theirs = [], []
                 for k in range(args.rounds):
-                    ours.append(run_deepgrad(n, model, batch, os.path.join(tmpdir, f"dg{k}.json")))
+                    ours.append(run_deepgrad(n, model, batch, os.path.join(tmpdir, f"dg{k}.json"), args.reduce_calls))
                     theirs.append(run_torch(n, model, batch, os.path.join(tmpdir, f"pt{k}.json")))
                 row = {"model": model, "ranks": n, "per_rank_batch": batch, "threads_per_rank": threads_per_rank(n),
                        "oversubscribed": n > cores(),
@@ -223,11 +239,11 @@ def main() -> None:
                        "torch_step_ms": statistics.median(t["step_ms"] for t in theirs),
                        "gradient_bytes": ours[0]["gradient_bytes"]}
                 if n > 1:
-                    for key in ("fused_allreduce_ms", "raw_allreduce_ms", "reduce_ms_in_training"):
+                    for key in ("fused_allreduce_ms", "spin_allreduce_ms", "raw_allreduce_ms", "reduce_ms_in_training"):
                         row[key] = statistics.median(o[key] for o in ours)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-    report = {"cores": cores(), "rounds": args.rounds, "rows": rows}
+    report = {"cores": cores(), "rounds": args.rounds, "load_average": os.getloadavg(), "rows": rows}
     pathlib.Path(args.out).write_text(json.dumps(report, indent=1))
     print(table(report))
 
@@ -235,20 +251,25 @@ def main() -> None:
 def table(report: dict) -> str:
     base = {(r["model"]): r for r in report["rows"] if r["ranks"] == 1}
     lines = ["| model | ranks | per-rank batch | deepgrad samples/s | PyTorch DDP samples/s | deepgrad / DDP | "
-             "deepgrad scaling efficiency | fused all-reduce ms | raw Allreduce ms | ratio |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "deepgrad scaling efficiency | deepgrad all-reduce ms (yield) | ratio | (spin) | ratio | "
+             "raw Allreduce ms | reducer ms per training step |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in report["rows"]:
         one = base.get(r["model"])
         eff = (r["deepgrad_samples_per_second"] / (r["ranks"] * one["deepgrad_samples_per_second"])
                if one else float("nan"))
         ranks = f"{r['ranks']}{' (oversubscribed)' if r['oversubscribed'] else ''}"
-        fused = f"{r['fused_allreduce_ms']:.3f}" if "fused_allreduce_ms" in r else "-"
-        raw = f"{r['raw_allreduce_ms']:.3f}" if "raw_allreduce_ms" in r else "-"
-        ratio = f"{r['fused_allreduce_ms'] / r['raw_allreduce_ms']:.2f}" if "raw_allreduce_ms" in r else "-"
+        def ms(key):
+            return f"{r[key]:.3f}" if key in r else "-"
+
+        def ratio(key):
+            return f"{r[key] / r['raw_allreduce_ms']:.2f}" if key in r else "-"
         lines.append(f"| {r['model']} | {ranks} | {r['per_rank_batch']} | {r['deepgrad_samples_per_second']:.0f} | "
                      f"{r['torch_ddp_samples_per_second']:.0f} | "
                      f"{r['deepgrad_samples_per_second'] / r['torch_ddp_samples_per_second']:.2f} | "
-                     f"{eff:.0%} | {fused} | {raw} | {ratio} |")
+                     f"{eff:.0%} | {ms('fused_allreduce_ms')} | {ratio('fused_allreduce_ms')} | "
+                     f"{ms('spin_allreduce_ms')} | {ratio('spin_allreduce_ms')} | {ms('raw_allreduce_ms')} | "
+                     f"{ms('reduce_ms_in_training')} |")
     return "\n".join(lines)
 
 

@@ -398,6 +398,9 @@ def cmd_train(args) -> int:
                                                 * args.epochs / max(train_seconds, 1e-9), 1))
     if not chief:  # rank 0 alone writes the model and the report
         return 0
+    if comm is not None:  # rank 0 alone evaluates the test set: not the ranks' shards
+        from . import distribution
+        distribution.set_distribution(None)
     # kept beside the model so that a report finished by --resume still states the speed
     _write_json(os.path.join(out, "train_speed.json"), speed)
     model.save(model_path)

@@ -13,8 +13,15 @@ whose methods answer for every rank:
 - ``begin_fit(model, start_epoch, steps)``: checks that every rank holds the same model and
   the same number of steps, then gives every rank rank 0's weights, optimiser state, random
   state and first epoch (after ``BackupAndRestore`` restored them there);
+- ``start_gradients(variables, optimizer)``: before backward, a hook ``on_final(t, g)`` for
+  ``grad`` (or None): each bucket's all-reduce then starts as soon as its gradients are complete;
 - ``reduce_gradients(grads, optimizer)``: the all-reduce between "gradients computed" and
-  "gradients applied" (unless the optimiser already does it);
+  "gradients applied" (unless the optimiser already does it), finishing what the hook began;
+- ``inference_batches(source)``, ``merge_metrics(metrics, source, steps)``,
+  ``gather_outputs(outputs, source)``: ``evaluate`` and ``predict`` under ``DataParallel``
+  run each rank on its rows, then sum the metrics' totals and counts, or gather the outputs;
+- ``write_file(write)``: ``model.save`` and ``save_weights``: rank 0 alone writes;
+- ``end_fit()``: ``fit`` is over;
 - ``average_logs(logs)``: an epoch's metrics averaged over ranks, weighted by samples;
 - ``any(flag)``: True on every rank when it is True on one (``stop_training``).
 """
@@ -39,8 +46,26 @@ class ProcessGroup:
     def begin_fit(self, model, start_epoch: int, steps) -> int:
         return start_epoch
 
+    def start_gradients(self, variables, optimizer):
+        return None
+
     def reduce_gradients(self, grads: list, optimizer) -> list:
         return grads
+
+    def inference_batches(self, source):
+        return source
+
+    def merge_metrics(self, metrics: list, source, steps: int) -> int:
+        return steps
+
+    def gather_outputs(self, outputs, source):
+        return outputs
+
+    def write_file(self, write) -> None:
+        write()
+
+    def end_fit(self) -> None:
+        pass
 
     def average_logs(self, logs: dict) -> dict:
         return logs

@@ -40,7 +40,7 @@ def _checked(grad, like, where: str) -> np.ndarray:
     return grad if grad.dtype == like.dtype else grad.astype(like.dtype)
 
 
-def propagate(outputs, seeds, retain_graph: bool = False, capture=()) -> dict:
+def propagate(outputs, seeds, retain_graph: bool = False, capture=(), on_final=None) -> dict:
     """Send ``seeds`` (one array per output, of its shape) back through the graph.
 
     Returns ``{id(t): (t, total gradient)}`` for every leaf that requires grad and was
@@ -48,6 +48,11 @@ def propagate(outputs, seeds, retain_graph: bool = False, capture=()) -> dict:
     array may be shared (with a seed, another entry, a broadcast view): callers that hand it
     out copy it first. Each Function releases its saved arrays once its backward has run,
     unless ``retain_graph``.
+
+    ``on_final(t, g)``, when given, is called for each leaf ``t`` of ``capture`` as soon as
+    its gradient ``g`` is complete: once every Function that consumes ``t`` has run (or was
+    skipped), while backward goes on through the rest of the graph. A data-parallel run starts
+    the all-reduce of early gradients there. ``g`` may be shared: the callee must not write it.
     """
     found: dict[int, tuple] = {}
     pending: dict[int, list] = {}  # id(fn) -> summed gradient of each of its outputs so far
@@ -78,9 +83,14 @@ def propagate(outputs, seeds, retain_graph: bool = False, capture=()) -> dict:
                                f"the gradient of has shape {out.shape}")
         send(out, g if g.dtype == out.dtype else g.astype(out.dtype))
 
-    for fn in _topological_order([out._ctx for out in outputs if out._ctx is not None]):
+    order = _topological_order([out._ctx for out in outputs if out._ctx is not None])
+    # on_final: how many consumers of each watched leaf are still to run
+    uses = _leaf_uses(order, capture) if on_final is not None else None
+    for fn in order:
         slot = pending.pop(id(fn), None)
         if slot is None:  # no gradient reached it (the outputs do not depend on it through a float path)
+            if uses:
+                _count_down(fn, uses, found, on_final)
             continue
         if watched:
             for i, g in enumerate(slot):
@@ -101,9 +111,38 @@ def propagate(outputs, seeds, retain_graph: bool = False, capture=()) -> dict:
                 if type(g) is not np.ndarray or g.shape != data.shape or g.dtype != data.dtype:
                     g = _checked(g, data, f"{fn.name}.backward")
                 send(t, g)
+        if uses:  # before release, which drops fn.inputs
+            _count_down(fn, uses, found, on_final)
         if not retain_graph:
             fn.release()
+    if on_final is not None:  # leaves no Function consumes (an output that is itself a leaf)
+        for t in capture:
+            if id(t) in found and uses.get(id(t), -1) >= 0:
+                uses[id(t)] = -1
+                on_final(t, found[id(t)][1])
     return found
+
+
+def _leaf_uses(order, capture) -> dict:
+    """{id(leaf): number of (Function, input) edges of ``order`` that may send it a gradient}."""
+    uses = {id(t): 0 for t in capture if t._ctx is None and t.requires_grad}
+    for fn in order:
+        for t, need in zip(fn.inputs, fn.needs_input_grad):
+            if need and id(t) in uses:
+                uses[id(t)] += 1
+    return uses
+
+
+def _count_down(fn, uses: dict, found: dict, on_final) -> None:
+    """``fn`` has run: a watched leaf none of whose consumers is left has its final gradient
+    (its count then becomes -1: announced)."""
+    for t, need in zip(fn.inputs, fn.needs_input_grad):
+        if need and uses.get(id(t), 0) > 0:
+            uses[id(t)] -= 1
+            if uses[id(t)] == 0:
+                uses[id(t)] = -1
+                if id(t) in found:
+                    on_final(t, found[id(t)][1])
 
 
 def owned(g: np.ndarray, taken: set) -> np.ndarray:

@@ -9,7 +9,7 @@ from .tensor import Tensor
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph: bool = False, allow_unused: bool = True,
-         create_graph: bool = False):
+         create_graph: bool = False, on_final=None):
     """d(outputs)/d(inputs), like ``tf.GradientTape.gradient`` or ``torch.autograd.grad``.
 
     ``outputs`` is a Tensor or a list of them (non-scalars need ``grad_outputs``);
@@ -17,6 +17,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool = False, allow_u
     outputs do not depend on gets ``None`` (or an error with ``allow_unused=False``).
     With ``create_graph=True`` the gradients are Tensors in the graph (and the graph is kept),
     so they can be differentiated again, as with PyTorch's ``create_graph=True``.
+    ``on_final(t, g)`` is called for each leaf input as soon as its gradient is complete,
+    before backward has finished (see ``engine.propagate``; not with ``create_graph``).
     """
     single = isinstance(inputs, Tensor)
     inputs = [inputs] if single else list(inputs)
@@ -38,6 +40,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool = False, allow_u
         if not t.requires_grad:
             raise RuntimeError("grad(): an input does not require grad; create it with requires_grad=True")
     if create_graph:
+        if on_final is not None:
+            raise ValueError("grad(): on_final needs create_graph=False (the gradients are then arrays)")
         found = propagate_graph(outputs, [Tensor(s, dtype=s.dtype) for s in seeds], inputs)
         result = []
         for t in inputs:
@@ -46,7 +50,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool = False, allow_u
                 raise RuntimeError("grad(): one of the inputs is not used to compute the outputs")
             result.append(None if hit is None else hit[1])
         return result[0] if single else result
-    found = propagate(outputs, seeds, retain_graph, capture=inputs)
+    found = propagate(outputs, seeds, retain_graph, capture=inputs, on_final=on_final)
     # a returned gradient is the caller's own: never a seed passed in, a read-only broadcast,
     # a view of another array, or the same array as another returned gradient
     taken = {id(s) for s in seeds}

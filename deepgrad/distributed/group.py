@@ -11,9 +11,23 @@ trains on shard r, and the gradients are averaged weighted by shard size, so tha
 the step of one process on the whole global batch. A global batch with fewer samples than
 ranks (only the last one can be) is dropped on every rank, so every rank runs the same number
 of steps. Every rank shuffles with rank 0's random state, so they cut the same batches.
+
+``evaluate`` and ``predict`` under ``DataParallel`` (arrays): the rows are cut into ``size``
+contiguous parts (``np.array_split``'s rule; a rank may get none), each rank runs its part in
+batches of ``ceil(batch_size / size)``; ``evaluate`` then sums every metric's state (totals
+and counts, confusion matrices) over the ranks, so the result is the one-process result on
+all rows, on every rank; ``predict`` gathers the parts in row order, on every rank (as
+Keras's ``DataParallel`` returns the whole prediction on every process). Nothing is padded,
+so nothing needs masking; a generator or dataset is run whole on every rank.
+
+Files. ``model.save``/``save_weights`` write on rank 0 only. A rank other than 0 that calls
+them writes nothing and waits until rank 0 has written, so that a ``load`` right after is
+safe; rank 0 never waits for the others (a program that saves under ``if hvd.rank() == 0``,
+Horovod's habit, does not hang). Inside ``fit`` the writing callbacks run on rank 0 alone.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import math
 
@@ -23,7 +37,7 @@ from .. import backend, process_group
 from ..callbacks import (BackupAndRestore, CSVLogger, ModelCheckpoint, ProgbarLogger, RemoteMonitor,
                          TensorBoard)
 from ..models import data_adapter as da
-from .collectives import GradientReducer
+from .collectives import GradientReducer, _wait_yielding, allgather
 from .mpi import mpi as _mpi
 
 # callbacks that print or write files: rank 0 alone runs them
@@ -103,6 +117,9 @@ class MPIProcessGroup(process_group.ProcessGroup):
         self.reducer = GradientReducer(comm)
         self.step_scale = None   # under DataParallel: this rank's samples / the global batch's
         self.samples = 0
+        self.fitting = False
+        self._files = comm.Dup() if self.size > 1 else None   # for "rank 0 has written": apart from training's
+        self._written: list = []  # rank 0's notices not yet matched by the other ranks
 
     def keep_callback(self, callback) -> bool:
         if self.rank == 0:
@@ -115,6 +132,7 @@ class MPIProcessGroup(process_group.ProcessGroup):
         return ShardedBatches(source, self, self.shard_data)
 
     def begin_fit(self, model, start_epoch: int, steps) -> int:
+        self.fitting = True
         if self.size == 1:
             return start_epoch
         self.check_agreement(model, steps)
@@ -140,10 +158,89 @@ class MPIProcessGroup(process_group.ProcessGroup):
                                 "steps_per_epoch, or pass the whole data under "
                                 "deepgrad.distribution.set_distribution(DataParallel()), which shards it evenly")
 
+    def end_fit(self) -> None:
+        self.fitting = False
+
+    def _reducer_for(self, optimizer):
+        """(the reducer, this rank's scale) that reduces this step's gradients, or None."""
+        if self.size == 1:
+            return None
+        if getattr(optimizer, "reduces_gradients", False):
+            return optimizer._reducer, None
+        if self.reduce_in_trainer:
+            return self.reducer, self.step_scale if self.shard_data else None
+        return None
+
+    def start_gradients(self, variables, optimizer):
+        which = self._reducer_for(optimizer)
+        return None if which is None else which[0].start(variables, which[1])
+
     def reduce_gradients(self, grads: list, optimizer) -> list:
         if self.size == 1 or not self.reduce_in_trainer or getattr(optimizer, "reduces_gradients", False):
             return grads
         return self.reducer.reduce(grads, scale=self.step_scale if self.shard_data else None)
+
+    # ------------------------------------------------ evaluate and predict under DataParallel
+    def inference_batches(self, source):
+        if self.size == 1 or not self.shard_data or not isinstance(source, da.ArrayBatches):
+            return source
+        n = source.n if source.steps is None else min(source.n, source.steps * source.batch_size)
+        lo, hi = _shard_bounds(n, self.size, self.rank)
+        rows = slice(lo, hi)
+        part = da.ArrayBatches(da.take(source.x, rows), da.take(source.y, rows), da.take(source.sample_weight, rows),
+                               batch_size=-(-source.batch_size // self.size))
+        part.rank_rows = (lo, hi, n)
+        return part
+
+    def merge_metrics(self, metrics: list, source, steps: int) -> int:
+        """Every metric's state summed over the ranks (in place, the same on every rank); the
+        number of batches run by all ranks."""
+        if getattr(source, "rank_rows", None) is None:
+            return steps
+        every = self.comm.allgather([metric_state(m) for m in metrics])
+        for k, metric in enumerate(metrics):
+            keys = sorted({key for states in every for key in states[k]})
+            for key in keys:
+                parts = [states[k][key] for states in every if states[k].get(key) is not None]
+                if parts:
+                    total = parts[0]
+                    for part in parts[1:]:
+                        total = total + part
+                    metric.__dict__[key] = float(total) if isinstance(parts[0], float) else total
+        return int(self.comm.allreduce(int(steps)))
+
+    def gather_outputs(self, outputs, source):
+        """The ranks' predictions (array, list or dict of arrays) joined in row order, on every rank
+        (None when no rank had a row)."""
+        if getattr(source, "rank_rows", None) is None:
+            return outputs
+        described = self.comm.allgather(None if outputs is None else _describe(outputs))
+        template = next((d for d in described if d is not None), None)
+        if template is None:
+            return None
+        kind, keys, metas = template
+        arrays = (_flat(outputs, keys) if outputs is not None
+                  else [np.empty((0,) + tail, dtype) for tail, dtype in metas])
+        joined = [allgather(a) for a in arrays]
+        if kind == "array":
+            return joined[0]
+        return dict(zip(keys, joined)) if kind == "dict" else joined
+
+    # ------------------------------------------------ files
+    def write_file(self, write) -> None:
+        if self.size == 1:
+            write()
+            return
+        if self.fitting:   # a writing callback inside fit runs on rank 0 alone
+            if self.rank == 0:
+                write()
+            return
+        if self.rank == 0:
+            write()
+            # "written": the others' barrier completes once rank 0 has entered it; rank 0 does not wait
+            self._written = [r for r in self._written if not r.Test()] + [self._files.Ibarrier()]
+        else:
+            _wait_yielding(self._files.Ibarrier())
 
     def average_logs(self, logs: dict) -> dict:
         if self.size == 1 or not isinstance(logs, dict):
@@ -154,6 +251,45 @@ class MPIProcessGroup(process_group.ProcessGroup):
         if self.size == 1:
             return bool(flag)
         return bool(self.comm.allreduce(bool(flag), op=_mpi().LOR))
+
+
+def metric_state(metric) -> dict:
+    """{attribute: value} for the attributes that make up ``metric``'s state: those its
+    ``reset_state`` sets, found by resetting a copy (config such as thresholds is left alone)."""
+    probe = copy.deepcopy(metric)
+    for key, value in vars(probe).items():   # fresh objects, so a reassignment shows
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, float):
+            probe.__dict__[key] = np.float64(value)
+        elif isinstance(value, int):
+            probe.__dict__[key] = np.int64(value)
+    before = dict(vars(probe))
+    saved = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in before.items()}
+    probe.reset_state()
+    state = {}
+    for key, value in vars(probe).items():
+        old = saved.get(key)
+        changed = value is not before.get(key) or (isinstance(value, np.ndarray) and not np.array_equal(value, old))
+        if changed:
+            state[key] = metric.__dict__.get(key)
+    return state
+
+
+def _describe(outputs):
+    """(kind, keys, [(shape beyond axis 0, dtype)]) of a prediction."""
+    if isinstance(outputs, dict):
+        keys = list(outputs)
+        return "dict", keys, [(outputs[k].shape[1:], outputs[k].dtype) for k in keys]
+    if isinstance(outputs, (list, tuple)):
+        return "list", None, [(a.shape[1:], a.dtype) for a in outputs]
+    return "array", None, [(outputs.shape[1:], outputs.dtype)]
+
+
+def _flat(outputs, keys) -> list:
+    if isinstance(outputs, dict):
+        return [outputs[k] for k in keys]
+    return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
 
 
 def average_logs(logs: dict, comm, weight: float = 1.0) -> dict:

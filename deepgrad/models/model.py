@@ -16,7 +16,7 @@ import warnings
 
 import numpy as np
 
-from .. import files, layers, quantizers
+from .. import files, layers, process_group, quantizers
 from ..autograd import Tensor, no_grad
 from ..layers.base import Layer
 from ..symbolic import call_symbolic, flatten
@@ -343,11 +343,20 @@ class Model(Trainer, Layer):
     # ----------------------------------------------------------------- files
     def save(self, filepath, overwrite: bool = True, **kwargs) -> None:
         """The whole model in one zip file; ``models.load_model`` reads it back."""
-        files.save_model(self, filepath, overwrite=overwrite, **kwargs)
+        group = process_group.current()
+        if group is None:
+            files.save_model(self, filepath, overwrite=overwrite, **kwargs)
+        else:  # over several processes: rank 0 writes (see process_group)
+            group.write_file(lambda: files.save_model(self, filepath, overwrite=overwrite, **kwargs))
 
     def save_weights(self, filepath, overwrite: bool = True, max_shard_size=None) -> None:
         """Weights only; ``max_shard_size`` (GB) writes Keras's sharded ``.weights.json`` and shards."""
-        files.save_weights(self, filepath, overwrite=overwrite, max_shard_size=max_shard_size)
+        group = process_group.current()
+        if group is None:
+            files.save_weights(self, filepath, overwrite=overwrite, max_shard_size=max_shard_size)
+        else:  # over several processes: rank 0 writes (see process_group)
+            group.write_file(lambda: files.save_weights(self, filepath, overwrite=overwrite,
+                                                        max_shard_size=max_shard_size))
 
     def load_weights(self, filepath, **kwargs) -> None:
         files.load_weights(self, filepath, **kwargs)

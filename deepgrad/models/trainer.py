@@ -278,6 +278,13 @@ class Trainer:
             raise ValueError(f"Model {self.name!r} has no loss to minimise: pass loss= to compile()")
         return total
 
+    def _gradients(self, loss, variables) -> list:
+        """d loss / d variables; over several processes each bucket's all-reduce starts during
+        backward, as soon as its gradients are complete (``_apply_gradients`` waits for it)."""
+        group = process_group.current()
+        hook = None if group is None else group.start_gradients(variables, self.optimizer)
+        return grad(loss, variables) if hook is None else grad(loss, variables, on_final=hook)
+
     def _apply_gradients(self, grads, variables) -> None:
         """The step between "gradients computed" and "gradients applied" (all-reduce goes here)."""
         group = process_group.current()
@@ -318,7 +325,7 @@ class Trainer:
         if variables and loss.requires_grad:
             # a loss-scaling optimiser multiplies the loss here and divides the gradients back
             scale_loss = getattr(self.optimizer, "scale_loss", None)
-            self._apply_gradients(grad(scale_loss(loss) if scale_loss else loss, variables), variables)
+            self._apply_gradients(self._gradients(scale_loss(loss) if scale_loss else loss, variables), variables)
         return self._update_logs(loss, y, y_pred, sample_weight)
 
     def test_step(self, data) -> dict:
@@ -473,6 +480,8 @@ class Trainer:
         if epochs > 0 and hasattr(self.optimizer, "finalize_variable_values"):
             self.optimizer.finalize_variable_values(self.trainable_weights)
         cbs.on_train_end(logs)
+        if group is not None:
+            group.end_fit()
         return self.history
 
     @staticmethod
@@ -494,6 +503,9 @@ class Trainer:
                 cbs.on_test_batch_end(steps - 1, logs)
                 if cap and steps >= cap:  # deepgrad.config.max_steps_per_epoch caps evaluation too
                     break
+        group = process_group.current()
+        if group is not None:  # under DataParallel: each metric's totals and counts summed over ranks
+            steps = group.merge_metrics(self.metrics, batches, steps)
         if steps == 0:  # metrics of nothing would read as zeros
             raise ValueError("evaluate(): no batches to run; the data is empty")
         logs = self._metrics_result_or_logs(logs)
@@ -505,6 +517,9 @@ class Trainer:
         """The loss (a scalar), ``[loss, *metrics]``, or a dict with ``return_dict=True``."""
         self._check_compiled("evaluate")
         batches = da.batches(self._data_spec(), x, y, sample_weight, batch_size=batch_size, steps=steps)
+        group = process_group.current()
+        if group is not None:  # under DataParallel: this rank's rows
+            batches = group.inference_batches(batches)
         cbs = self._callbacks(callbacks, _verbose(verbose), 1, batches.num_batches)
         logs = self._evaluate_batches(batches, cbs)
         if return_dict:
@@ -515,6 +530,9 @@ class Trainer:
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Outputs for ``x`` batch by batch (``training=False``, no graph), concatenated."""
         batches = da.batches(self._data_spec(), x, batch_size=batch_size, steps=steps, targets=False)
+        group = process_group.current()
+        if group is not None:  # under DataParallel: this rank's rows, gathered in order below
+            batches = group.inference_batches(batches)
         cbs = self._callbacks(callbacks, _verbose(verbose), 1, batches.num_batches)
         cbs.on_predict_begin()
         outputs = []
@@ -527,9 +545,12 @@ class Trainer:
                 if settings.max_steps_per_epoch() and step + 1 >= settings.max_steps_per_epoch():
                     break
         cbs.on_predict_end()
-        if not outputs:
+        result = _concatenate(outputs) if outputs else None
+        if group is not None:  # under DataParallel: every rank's rows, in order
+            result = group.gather_outputs(result, batches)
+        if result is None:
             raise ValueError("predict(): no batches to run; x is empty")
-        return _concatenate(outputs)
+        return result
 
     # ----------------------------------------------------------------- single batches
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):

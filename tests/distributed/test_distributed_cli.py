@@ -32,3 +32,24 @@ def test_workers_refuses_hosts_and_hostfile_together(tmp_path):
     result = subprocess.run([sys.executable, "-m", "deepgrad", "train", "--workers", "2", "--hosts", "a",
                              "--hostfile", "f"], cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "give --hosts or --hostfile, not both" in result.stderr
+
+
+PROGRAM = """
+import numpy as np
+import deepgrad.distributed as hvd
+hvd.init()
+total = hvd.allreduce(np.array([hvd.rank() + 1.0]), op=hvd.Sum)
+open(f"rank.{hvd.rank()}.of.{hvd.size()}.sum.{int(total[0])}", "w").close()
+"""
+
+
+@pytest.mark.parametrize("where", [["--hostfile", "hosts.txt"], ["--hosts", "localhost:1,localhost:1"]])
+def test_launcher_with_a_hostfile_or_hosts_naming_this_machine(tmp_path, where):
+    # the only machine here is this one: MPICH's hydra starts local ranks for "localhost"
+    pytest.importorskip("mpi4py")
+    (tmp_path / "hosts.txt").write_text("localhost:2\n")
+    (tmp_path / "program.py").write_text(PROGRAM)
+    result = subprocess.run([sys.executable, "-m", "deepgrad.distributed", "-n", "2", *where, sys.executable,
+                             "program.py"], cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(p.name for p in tmp_path.glob("rank.*")) == ["rank.0.of.2.sum.3", "rank.1.of.2.sum.3"]

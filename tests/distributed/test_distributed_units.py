@@ -138,3 +138,40 @@ def test_process_group_default_changes_nothing():
     assert group.reduce_gradients(grads, None) is grads and group.batches("src") == "src"
     assert group.begin_fit(None, 3, 5) == 3 and group.average_logs({"loss": 1.0}) == {"loss": 1.0}
     assert group.is_chief() and group.keep_callback(object()) and group.any(True) and not group.any(False)
+
+
+def test_train_workers_passes_hosts_and_hostfile_to_mpiexec(monkeypatch, tmp_path):
+    from deepgrad import cli
+    calls = []
+    monkeypatch.setattr(launch, "run", lambda command, workers, hosts=None, hostfile=None:
+                        calls.append((command, workers, hosts, hostfile)) or 0)
+    monkeypatch.delenv("PMI_RANK", raising=False)
+    out = str(tmp_path / "run")
+    assert cli.main(["train", "--model", "mlp", "--workers", "4", "--hosts", "host1:2,host2:2", "--out", out]) == 0
+    hostfile = tmp_path / "hosts.txt"
+    hostfile.write_text("host1:2\nhost2:2\n")
+    assert cli.main(["train", "--workers", "4", "--hostfile", str(hostfile), "--out", out]) == 0
+    (command, workers, hosts, hostfile_arg), second = calls
+    assert workers == 4 and hosts == "host1:2,host2:2" and hostfile_arg is None
+    assert command[:4] == [sys.executable, "-m", "deepgrad", "train"] and "--workers" not in command
+    assert command[command.index("--out") + 1] == out and command[command.index("--model") + 1] == "mlp"
+    assert second[2] is None and second[3] == str(hostfile)
+    # and the hydra command lines they become
+    assert launch.mpiexec_command(command, 4, hosts=hosts)[1:5] == ["-n", "4", "-hosts", "host1:2,host2:2"]
+    assert launch.mpiexec_command(command, 4, hostfile=second[3])[1:5] == ["-n", "4", "-f", str(hostfile)]
+    assert cli.main(["train", "--workers", "2", "--hostfile", str(tmp_path / "missing")]) == 2
+
+
+def test_metric_state_is_what_reset_state_sets():
+    from deepgrad import metrics
+    from deepgrad.distributed.group import metric_state
+    mean = metrics.Mean()
+    mean.update_state(np.array([1.0, 2.0, 4.0]))
+    assert metric_state(mean) == {"total": 7.0, "count": 3}
+    assert mean.result() == 7.0 / 3   # the original is untouched by the probe
+    auc = metrics.AUC(num_thresholds=5)
+    auc.update_state(np.array([0, 1, 1]), np.array([0.2, 0.7, 0.4]))
+    state = metric_state(auc)
+    assert set(state) == {"true_positives", "false_positives", "true_negatives", "false_negatives"}
+    np.testing.assert_array_equal(state["true_positives"], auc.true_positives)
+    assert state["true_positives"].sum() > 0 and auc.thresholds.shape == (5,)   # thresholds are config
