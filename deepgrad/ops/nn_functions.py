@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
-from ..autograd import Function, Tensor, unbroadcast
+from ..autograd import Function, Tensor
+from .attention import dot_product_attention  # noqa: F401  (exported here, as keras.ops.nn has it)
 from .convolution import col2im, normalize_tuple, pad_spatial, windows
 from .dtypes import result_type, standardize_dtype
-from .attention import dot_product_attention
 from .math import clip
 from .nn_activations import as_op_input
 
