@@ -202,7 +202,9 @@ class EinsumDense(QuantizableMixin, LoRAMixin, Layer):
         self.bias = add_weight_from_arguments(self, "bias", bias_shape) if bias_shape is not None else None
         if self.quantization_mode == "int8":
             self._int8_build(tuple(kernel_shape), self.quantization_config)
-        self._linear_plan = linear_plan(self._specs, kernel_shape, bias_shape)
+        # "X...,Y->Z..." puts the elided axes last, where a call of another rank would move them
+        right_elided = "..." in self.equation and not self.equation.replace(" ", "").startswith("...")
+        self._linear_plan = None if right_elided else linear_plan(self._specs, kernel_shape, bias_shape)
         self.built = True
         self._build_lora()
 
@@ -230,8 +232,8 @@ class EinsumDense(QuantizableMixin, LoRAMixin, Layer):
             raise ValueError(f"EinsumDense {self.name!r}: equation {self.equation!r} expects inputs of rank "
                              f"{len(self._specs[0])}, got shape {inputs.shape}")
         specs = self._specs
-        plan = getattr(self, "_linear_plan", None)  # the plain float kernel of a fixed-rank equation
-        if plan is not None and self.quantization_mode is None and not self.lora_enabled and "..." not in specs[0]:
+        plan = getattr(self, "_linear_plan", None)
+        if plan is not None and self.quantization_mode is None and not self.lora_enabled:  # a plain float kernel
             x = linear_contract(inputs, self.kernel, self.bias, plan)
             if self.bias is not None and not plan[2]:
                 x = x + self.bias

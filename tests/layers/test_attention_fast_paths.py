@@ -28,6 +28,14 @@ def test_linear_plan(equation, kernel_shape, bias_shape, plan):
     assert linear_plan((inp, ker, out), list(kernel_shape), bias_shape) == plan
 
 
+def test_right_elided_axes_keep_the_general_contraction():
+    layer = layers.EinsumDense("ab...,bc->ac...", 5, dtype="float64")
+    layer.build((2, 4, 3))
+    assert layer._linear_plan is None
+    x = RNG.standard_normal((2, 4, 3))
+    np.testing.assert_allclose(layer(x).data, np.einsum("abk,bc->ack", x, layer.kernel.numpy()), rtol=1e-12)
+
+
 def _grads(layer, x, w):
     xt = dg.Variable(x, dtype=x.dtype)
     out = layer(xt)
@@ -41,6 +49,7 @@ def _grads(layer, x, w):
     ("abc,cde->abde", (None, 2, 3), "e", (3, 4, 6)),
     ("abcd,cde->abe", (None, 7), "e", (3, 4, 2, 5)),
     ("abc,cd->abd", (None, 5), None, (2, 3, 4)),
+    ("...b,bc->...c", (5,), "c", (2, 3, 4)),
 ])
 def test_einsum_dense_one_gemm_equals_contract(equation, output_shape, bias_axes, shape):
     layer = layers.EinsumDense(equation, output_shape, bias_axes=bias_axes, activation="tanh", dtype="float64")
