@@ -1,6 +1,6 @@
 """Training throughput of deepgrad against PyTorch CPU, measured in one run.
 
-Four models (MLP, seed 004's MNIST CNN, seed 002's CIFAR CNN, an LSTM), float32, batch 128,
+Five models (MLP, seed 004's MNIST CNN, seed 002's CIFAR CNN, an LSTM, a GRU), float32, batch 128,
 one training step = forward + backward + Adam update. deepgrad and PyTorch are timed
 interleaved (A B A B ...) on the same synthetic data, so machine noise hits both alike;
 the report gives samples/s, the deepgrad/PyTorch ratio (median and spread over rounds),
@@ -35,14 +35,15 @@ import numpy as np
 from interleaved import rates, timed
 
 BATCH = 128
+RECURRENT = ("lstm", "gru")  # sequences of 50 steps of 1 feature -> 64 units -> Dense(1, sigmoid)
 
 
 # --------------------------------------------------------------------------- models
 def data_for(name: str, n: int = BATCH, seed: int = 0):
     rng = np.random.default_rng(seed)
-    shapes = {"mlp": (784,), "cnn": (28, 28, 1), "cifar": (32, 32, 3), "lstm": (50, 1)}
+    shapes = {"mlp": (784,), "cnn": (28, 28, 1), "cifar": (32, 32, 3), "lstm": (50, 1), "gru": (50, 1)}
     x = rng.random((n,) + shapes[name], dtype=np.float32)
-    y = (rng.random(n) > 0.5).astype(np.float32) if name == "lstm" else rng.integers(0, 10, n)
+    y = (rng.random(n) > 0.5).astype(np.float32) if name in RECURRENT else rng.integers(0, 10, n)
     return x, y
 
 
@@ -61,9 +62,10 @@ def deepgrad_model(name: str):
                  layers.Dropout(0.25), layers.Flatten(), layers.Dense(64, activation="relu"), layers.Dropout(0.5),
                  layers.Dense(10, activation="softmax")]
     else:
-        stack = [layers.Input((50, 1)), layers.LSTM(64), layers.Dense(1, activation="sigmoid")]
+        cell = layers.LSTM if name == "lstm" else layers.GRU
+        stack = [layers.Input((50, 1)), cell(64), layers.Dense(1, activation="sigmoid")]
     model = dg.Sequential(stack)
-    loss = "binary_crossentropy" if name == "lstm" else "sparse_categorical_crossentropy"
+    loss = "binary_crossentropy" if name in RECURRENT else "sparse_categorical_crossentropy"
     model.compile(optimizer=dg.optimizers.Adam(1e-3), loss=loss)
     return model
 
@@ -82,17 +84,17 @@ def torch_model(name: str):
                             nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.25), nn.Flatten(),
                             nn.Linear(6 * 6 * 64, 64), nn.ReLU(), nn.Dropout(0.5), nn.Linear(64, 10))
     else:
-        class LSTMNet(nn.Module):
+        class RecurrentNet(nn.Module):
             def __init__(self):
                 super().__init__()
-                self.lstm = nn.LSTM(1, 64, batch_first=True)
+                self.rnn = (nn.LSTM if name == "lstm" else nn.GRU)(1, 64, batch_first=True)
                 self.head = nn.Linear(64, 1)
 
             def forward(self, x):
-                return self.head(self.lstm(x)[0][:, -1])
+                return self.head(self.rnn(x)[0][:, -1])
 
-        net = LSTMNet()
-    loss = nn.BCEWithLogitsLoss() if name == "lstm" else nn.CrossEntropyLoss()
+        net = RecurrentNet()
+    loss = nn.BCEWithLogitsLoss() if name in RECURRENT else nn.CrossEntropyLoss()
     return net, torch.optim.Adam(net.parameters(), lr=1e-3, eps=1e-7), loss
 
 
@@ -114,7 +116,7 @@ def torch_stepper(name: str):
     xt = torch.from_numpy(x)
     if name in ("cnn", "cifar"):
         xt = xt.permute(0, 3, 1, 2).contiguous()
-    yt = torch.from_numpy(y).float().view(-1, 1) if name == "lstm" else torch.from_numpy(y).long()
+    yt = torch.from_numpy(y).float().view(-1, 1) if name in RECURRENT else torch.from_numpy(y).long()
     net.train()
 
     def step():
@@ -217,7 +219,7 @@ def gemm_gflops(n: int = 2048, repeat: int = 5) -> float:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--models", nargs="+", default=["mlp", "cnn", "cifar", "lstm"])
+    p.add_argument("--models", nargs="+", default=["mlp", "cnn", "cifar", "lstm", "gru"])
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--steps", type=int, default=20, help="training steps per timed round")
     p.add_argument("--memory-steps", type=int, default=200)

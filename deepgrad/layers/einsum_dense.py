@@ -125,6 +125,43 @@ def contract(x, kernel, specs):
     return ops.transpose(y, perm) if perm != list(range(len(perm))) else y
 
 
+def linear_plan(specs, kernel_shape, bias_shape):
+    """How an equation ``free summed, summed kept -> free kept`` runs as ``ops.linear``, or None.
+
+    Such an equation is one GEMM on 2-D views: the input as ``(rows, prod(summed))``, the
+    kernel as ``(prod(summed), prod(kept))``; a bias over every kept axis is added in the
+    GEMM's output (Dense's fused op). Returns ``(summed size, kept shape, fuse the bias)``.
+    Other equations (shared axes, axes out of order) take ``contract``.
+    """
+    inp, ker, out = specs
+    n_sum = sum(c in ker for c in inp)
+    free, summed = inp[:len(inp) - n_sum], inp[len(inp) - n_sum:]
+    if not summed or any(c in ker for c in free) or ker[:n_sum] != summed:
+        return None
+    kept = ker[n_sum:]
+    if out != free + kept or any(c in inp for c in kept):
+        return None
+    kept_shape = tuple(kernel_shape[n_sum:])
+    fuse_bias = bias_shape is not None and tuple(bias_shape) == kept_shape
+    return int(np.prod(kernel_shape[:n_sum], dtype=np.int64)), kept_shape, fuse_bias
+
+
+def linear_contract(x, kernel, bias, plan):
+    """``contract`` (plus the bias when ``plan`` fuses it) as one ``ops.linear`` on 2-D views."""
+    n_summed, kept_shape, fuse_bias = plan
+    n_kept = int(np.prod(kept_shape, dtype=np.int64))
+    lead = x.shape[:x.ndim - (kernel.ndim - len(kept_shape))]
+    if x.ndim != len(lead) + 1:  # several summed axes: fold them into one
+        x = ops.reshape(x, tuple(lead) + (n_summed,))
+    if kernel.ndim != 2:
+        kernel = ops.reshape(kernel, (n_summed, n_kept))
+    if fuse_bias:
+        y = ops.linear(x, kernel, bias if bias.ndim == 1 else ops.reshape(bias, (n_kept,)))
+    else:
+        y = ops.linear(x, kernel)
+    return ops.reshape(y, tuple(lead) + kept_shape) if len(kept_shape) != 1 else y
+
+
 class EinsumDense(QuantizableMixin, LoRAMixin, Layer):
     """``activation(einsum(equation, inputs, kernel) + bias)`` with the kernel shaped by the equation;
     ``lora_rank`` trains a low-rank update of the frozen kernel (see ``layers.lora``).
@@ -165,6 +202,9 @@ class EinsumDense(QuantizableMixin, LoRAMixin, Layer):
         self.bias = add_weight_from_arguments(self, "bias", bias_shape) if bias_shape is not None else None
         if self.quantization_mode == "int8":
             self._int8_build(tuple(kernel_shape), self.quantization_config)
+        # "X...,Y->Z..." puts the elided axes last, where a call of another rank would move them
+        right_elided = "..." in self.equation and not self.equation.replace(" ", "").startswith("...")
+        self._linear_plan = None if right_elided else linear_plan(self._specs, kernel_shape, bias_shape)
         self.built = True
         self._build_lora()
 
@@ -192,6 +232,14 @@ class EinsumDense(QuantizableMixin, LoRAMixin, Layer):
             raise ValueError(f"EinsumDense {self.name!r}: equation {self.equation!r} expects inputs of rank "
                              f"{len(self._specs[0])}, got shape {inputs.shape}")
         specs = self._specs
+        plan = getattr(self, "_linear_plan", None)
+        if plan is not None and self.quantization_mode is None and not self.lora_enabled:  # a plain float kernel
+            x = linear_contract(inputs, self.kernel, self.bias, plan)
+            if self.bias is not None and not plan[2]:
+                x = x + self.bias
+            x = self.activation(x)
+            self._add_activity_loss(x)
+            return x
         if "..." in self.equation:
             specs = _expand_ellipsis(self.equation, inputs.ndim, f"EinsumDense {self.name!r}")[:3]
         if self.quantization_mode == "int8":

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
-from ..autograd import Function, Tensor, unbroadcast
+from ..autograd import Function, Tensor
+from .attention import dot_product_attention  # noqa: F401  (exported here, as keras.ops.nn has it)
 from .convolution import col2im, normalize_tuple, pad_spatial, windows
 from .dtypes import result_type, standardize_dtype
 from .math import clip
@@ -324,113 +325,6 @@ def normalize(x, axis=-1, order=2, epsilon=None):
     axis = _axes(axis, x.ndim, "normalize")
     epsilon = backend.epsilon() if epsilon is None else epsilon
     return Normalize.apply(x, axis=axis, order=order, epsilon=epsilon)
-
-
-# ------------------------------------------------------------------ attention
-class DotProductAttention(Function):
-    """softmax(q k^T scale + bias) v for (batch, time, heads, head_dim) inputs.
-
-    S = q k^T s + b (then S = cap tanh(S / cap) with a soft cap), P = softmax(S), O = P v;
-    dV = P^T dO, dP = dO V^T, dS = P (dP - sum(dP P)), dq = dS k s, dk = dS^T q s, db = dS.
-
-    Every product is a batched GEMM over (batch, heads). The right operands of q k^T and
-    dO V^T are made contiguous (batch, heads, head_dim, time) first: NumPy's batched matmul
-    does not hand a transposed view with a short inner axis to BLAS and runs a slow loop.
-    """
-
-    def forward(self, q, k, v, bias=None, scale=1.0, additive=None, cap=None, groups=1):
-        qh = np.swapaxes(q, 1, 2)  # heads first: (B, N, T, H)
-        kt = np.ascontiguousarray(k.transpose(0, 2, 3, 1))  # (B, Nkv, H, S)
-        vh = np.swapaxes(v, 1, 2)
-        if groups > 1:  # grouped-query attention: each key/value head serves `groups` query heads
-            kt, vh = np.repeat(kt, groups, axis=1), np.repeat(vh, groups, axis=1)
-        logits = qh @ kt
-        logits *= q.dtype.type(scale)
-        if bias is not None:
-            logits = logits + bias
-        t = None
-        if cap is not None:
-            t = np.tanh(logits / q.dtype.type(cap))
-            logits = q.dtype.type(cap) * t
-        if additive is not None:
-            logits = logits + additive
-        # softmax in place: p = exp(S - max S) / sum
-        logits -= logits.max(axis=-1, keepdims=True)
-        p = np.exp(logits, out=logits)
-        p /= p.sum(axis=-1, keepdims=True)
-        self.meta = (scale, groups, None if bias is None else bias.shape)
-        self.save_for_backward(q, k, v, p, t)
-        return np.swapaxes(p @ vh, 1, 2)
-
-    def backward(self, g):
-        q, k, v, p, t = self.saved
-        scale, groups, bias_shape = self.meta
-        qh, kh = np.swapaxes(q, 1, 2), np.swapaxes(k, 1, 2)
-        vt = np.ascontiguousarray(v.transpose(0, 2, 3, 1))  # (B, Nkv, H, S)
-        if groups > 1:
-            kh, vt = np.repeat(kh, groups, axis=1), np.repeat(vt, groups, axis=1)
-        go = np.swapaxes(g, 1, 2)
-        dv = np.swapaxes(p, -1, -2) @ go
-        dp = go @ vt
-        # dS = P (dP - sum(dP P)), in place on dP
-        ds = dp
-        ds -= (dp * p).sum(axis=-1, keepdims=True)
-        ds *= p
-        if t is not None:
-            ds *= 1 - t * t
-        s = q.dtype.type(scale)
-        dq = ds @ kh
-        dq *= s
-        dk = np.swapaxes(ds, -1, -2) @ qh
-        dk *= s
-        if groups > 1:  # the repeated heads' gradients add up on their shared head
-            dk = dk.reshape(dk.shape[0], -1, groups, *dk.shape[2:]).sum(axis=2)
-            dv = dv.reshape(dv.shape[0], -1, groups, *dv.shape[2:]).sum(axis=2)
-        grads = [np.swapaxes(dq, 1, 2), np.swapaxes(dk, 1, 2), np.swapaxes(dv, 1, 2)]
-        if bias_shape is not None:
-            grads.append(unbroadcast(ds, bias_shape))
-        return tuple(grads)
-
-
-def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, is_causal=False,
-                          flash_attention=None, attn_logits_soft_cap=None):
-    """Scaled dot-product attention over (batch, time, heads, head_dim) inputs.
-
-    ``scale`` defaults to ``1 / sqrt(head_dim)``; ``bias`` is added to the logits and
-    ``mask`` (True = attend) and ``is_causal`` remove positions, as Keras does, by adding a
-    large negative number. ``flash_attention`` only selects a kernel in Keras; here the one
-    NumPy path always runs (``True`` is rejected as unavailable).
-    """
-    if flash_attention:
-        raise ValueError("dot_product_attention: flash_attention=True is not available on NumPy")
-    q, k, v = (as_op_input(t) for t in (query, key, value))
-    if q.ndim != 4 or k.ndim != 4 or v.ndim != 4:
-        raise ValueError(f"dot_product_attention: query, key and value must be 4-D (batch, time, heads, head_dim), "
-                         f"got shapes {q.shape}, {k.shape} and {v.shape}")
-    if bias is not None and mask is not None:
-        raise ValueError("dot_product_attention: only one of bias and mask can be given")
-    if k.shape[:-1] != v.shape[:-1] or q.shape[0] != k.shape[0] or q.shape[-1] != k.shape[-1]:
-        raise ValueError(f"dot_product_attention: query {q.shape}, key {k.shape} and value {v.shape} do not match")
-    heads, kv_heads = q.shape[2], k.shape[2]
-    if kv_heads != heads and (kv_heads == 0 or heads % kv_heads):
-        raise ValueError(f"dot_product_attention: {heads} query heads cannot share {kv_heads} key/value heads")
-    dtype = result_type(q.dtype.name, k.dtype.name, v.dtype.name)
-    inputs = [_cast(t, dtype) for t in (q, k, v)]
-    if bias is not None:
-        inputs.append(_cast(as_op_input(bias), dtype))
-    scale = 1 / np.sqrt(q.shape[-1]) if scale is None else float(scale)
-    allowed = None
-    if mask is not None:
-        allowed = np.asarray(as_op_input(mask, floating=False).data, dtype=bool)
-    if is_causal:
-        causal = np.tril(np.ones((q.shape[1], k.shape[1]), dtype=bool))
-        allowed = causal if allowed is None else allowed & causal
-    additive = None
-    if allowed is not None:  # Keras's large negative: -0.7 times the largest float
-        big = 65500.0 if dtype == "float16" else 3.38953e38
-        additive = np.where(allowed, 0.0, -0.7 * big).astype(dtype)
-    return DotProductAttention.apply(*inputs, scale=scale, additive=additive, cap=attn_logits_soft_cap,
-                                     groups=heads // kv_heads)
 
 
 # ------------------------------------------------------------- rearrangements

@@ -81,6 +81,96 @@ class Normalize(Function):
         return gx, ggamma, gbeta
 
 
+class LayerNorm(Function):
+    """Layer normalisation over the trailing ``features`` elements of each row, on 2-D views.
+
+    Row sums are matrix-vector products (``x 1``, ``g gamma``), which BLAS runs faster than a
+    reduction over the last axis; the variance is the two-pass ``mean((x - mean)^2)``:
+
+        xhat = (x - mean) / sqrt(var + eps),  y = xhat gamma + beta
+        dx = inv_std (dxhat - mean(dxhat) - xhat mean(dxhat xhat)),  dxhat = g gamma,  mean(dxhat) = (g gamma) / F
+        dgamma = sum_rows(g xhat),  dbeta = 1^T g
+    """
+
+    def forward(self, x, *params, features=1, epsilon=1e-3, has_gamma=True, has_beta=True):
+        dt = x.dtype.type
+        x2 = x.reshape(-1, features)
+        mean = x2 @ np.ones(features, x.dtype)
+        mean *= dt(1 / features)
+        xhat = np.subtract(x2, mean[:, None], out=workspace.empty(x2.shape, x.dtype))
+        var = np.einsum("ij,ij->i", xhat, xhat)
+        var *= dt(1 / features)
+        var += dt(epsilon)
+        inv_std = np.sqrt(var, out=var)
+        np.divide(1, inv_std, out=inv_std)
+        xhat *= inv_std[:, None]
+        gamma = params[0].reshape(-1) if has_gamma else None
+        beta = params[-1].reshape(-1) if has_beta else None
+        if gamma is not None:
+            out = np.multiply(xhat, gamma, out=workspace.empty(x2.shape, x.dtype))
+            if beta is not None:
+                out += beta
+        else:
+            out = np.add(xhat, beta, out=workspace.empty(x2.shape, x.dtype)) if beta is not None else xhat.copy()
+        self.meta = (x.shape, [p.shape for p in params], has_gamma, epsilon)
+        self.save_for_backward(xhat, inv_std, gamma)
+        return out.reshape(x.shape)
+
+    def backward(self, g):
+        xhat, inv_std, gamma = self.saved
+        x_shape, param_shapes, has_gamma, _ = self.meta
+        features = xhat.shape[1]
+        dt = xhat.dtype.type
+        g2 = g.reshape(-1, features)
+        grads = [None]
+        if self.needs_input_grad[0]:
+            if gamma is not None:
+                dxhat = np.multiply(g2, gamma, out=workspace.empty(g2.shape, g2.dtype))
+                m1 = g2 @ gamma
+            else:
+                dxhat = g2.copy()
+                m1 = g2 @ np.ones(features, g2.dtype)
+            m2 = np.einsum("ij,ij->i", dxhat, xhat)
+            # dx = inv_std dxhat - (inv_std mean(dxhat)) - xhat (inv_std mean(dxhat xhat))
+            scale = inv_std * dt(1 / features)
+            m1 *= scale
+            m2 *= scale
+            dxhat *= inv_std[:, None]
+            tmp = np.multiply(xhat, m2[:, None], out=workspace.empty(g2.shape, g2.dtype))
+            dxhat -= tmp
+            dxhat -= m1[:, None]
+            grads[0] = dxhat.reshape(x_shape)
+        needs = self.needs_input_grad[1:]
+        if has_gamma:
+            grads.append(np.einsum("ij,ij->j", g2, xhat).reshape(param_shapes[0]) if needs[0] else None)
+            needs = needs[1:]
+        if needs:
+            grads.append((np.ones(g2.shape[0], g2.dtype) @ g2).reshape(param_shapes[-1]) if needs[0] else None)
+        return tuple(grads)
+
+    def graph_backward(self, g):
+        """``backward``'s formulas as recorded ops of x, xhat and inv_std recomputed from it."""
+        x, params = self.inputs[0], self.inputs[1:]
+        x_shape, param_shapes, has_gamma, epsilon = self.meta
+        features = self.saved[0].shape[1]
+        x2 = x.reshape((-1, features))
+        centered = x2 - x2.mean(axis=1, keepdims=True)
+        inv_std = ((centered * centered).mean(axis=1, keepdims=True) + epsilon) ** -0.5
+        xhat = centered * inv_std
+        g2 = g.reshape((-1, features))
+        dxhat = g2 * params[0].reshape((features,)) if has_gamma else g2
+        gx = inv_std * (dxhat - dxhat.mean(axis=1, keepdims=True)
+                        - xhat * (dxhat * xhat).mean(axis=1, keepdims=True))
+        grads = [gx.reshape(x_shape) if self.needs_input_grad[0] else None]
+        needs = self.needs_input_grad[1:]
+        if has_gamma:
+            grads.append((g2 * xhat).sum(axis=0).reshape(param_shapes[0]) if needs[0] else None)
+            needs = needs[1:]
+        if needs:
+            grads.append(g2.sum(axis=0).reshape(param_shapes[-1]) if needs[0] else None)
+        return tuple(grads)
+
+
 def _reduction_axes(ndim: int, keep, op: str) -> tuple:
     keep = [keep] if isinstance(keep, (int, np.integer)) else list(keep)
     for a in keep:
@@ -124,11 +214,25 @@ def batch_norm_inference(x, mean, variance, gamma=None, beta=None, epsilon=1e-3)
     return _math.add(_math.multiply(x, scale), shift)
 
 
+def _feature_shaped(shape, x_shape, n: int) -> bool:
+    """True when ``shape`` is the last ``n`` axes of ``x_shape``, with only 1s before them."""
+    return len(shape) >= n and tuple(shape[len(shape) - n:]) == tuple(x_shape[-n:]) and \
+        all(d == 1 for d in shape[:len(shape) - n])
+
+
 def layer_norm(x, gamma=None, beta=None, axis=-1, epsilon=1e-3):
     """Normalise each sample over ``axis`` (an int or a list of axes)."""
     x = x if isinstance(x, Tensor) else Tensor(x)
     keep = _reduction_axes(x.ndim, axis, "layer_norm")
     axes = tuple(i for i in range(x.ndim) if i not in keep)
+    features = int(np.prod([x.shape[i] for i in axes], dtype=np.int64))
+    params = [p for p in (gamma, beta) if p is not None]
+    if (axes and axes == tuple(range(x.ndim - len(axes), x.ndim)) and x.dtype in (np.float32, np.float64)
+            and all(isinstance(p, Tensor) and p.dtype == x.dtype and _feature_shaped(p.shape, x.shape, len(axes))
+                    for p in params)):
+        # the trailing axes of a float32/64 input: the fused op on (rows, features) views
+        return LayerNorm.apply(x, *params, features=features, epsilon=epsilon, has_gamma=gamma is not None,
+                               has_beta=beta is not None)
     shape = tuple(n if i in axes else 1 for i, n in enumerate(x.shape))
     return Normalize.apply(x, _param(gamma, x, shape, 1), _param(beta, x, shape, 0), axes=axes, epsilon=epsilon)
 

@@ -1,0 +1,176 @@
+"""Scaled dot-product attention as one op: ``softmax(q k^T scale + bias) v``, forward and backward.
+
+The softmax is never normalised in place. The forward keeps ``E = exp(S - c)`` and its row
+sums ``r = E 1`` (a matrix-vector product, cheaper than a reduction over the last axis) and
+divides the small output instead of the large ``E``:
+
+    O = (E V) / r
+
+The shift ``c`` is the row max only when it is needed. By Cauchy-Schwarz
+``|q_t . k_s| scale <= scale |q_t| |k_s|``; when that bound is below ``SHIFT_FREE`` for every
+(sample, head), ``exp`` of an unshifted logit can neither overflow nor underflow to a row of
+zeros, and the max pass and the broadcast subtraction are skipped (``c = 0``). Softmax is
+shift-invariant, so both give the same probabilities up to float rounding.
+
+The backward uses FlashAttention's identity ``rowsum(dP P) = rowsum(dO O) = D``, a reduction
+over the head size instead of over the keys, and folds ``- D`` into the GEMM for ``dP`` by
+one extra column ([dO, -D] [V^T; 1] = dP - D):
+
+    dV = E^T (dO / r),   dS = E ([dO / r, -D / r] [V^T; 1]) = P (dP - D),
+    dq = dS k scale,     dk = dS^T q scale
+
+so the (batch, heads, T, S) array is written once by a GEMM and once by the product with E.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function, unbroadcast
+from . import workspace
+from .dtypes import result_type
+from .nn_activations import as_op_input
+
+# |logit| bound under which exp needs no shift: e^60 ~ 1e26 sums over 1e12 keys within
+# float32's range, and e^-60 ~ 1e-26 is a normal float32
+SHIFT_FREE = 60.0
+
+
+def _cast(t, dtype):
+    return t if t.dtype == np.dtype(dtype) else t.astype(dtype)
+
+
+def _row_norms(x: np.ndarray) -> np.ndarray:
+    """``|x[b, t, n, :]|`` maximised over t: ``(B, N)``."""
+    return np.sqrt(np.einsum("btnh,btnh->bnt", x, x).max(axis=-1))
+
+
+def _heads_first(x: np.ndarray, groups: int) -> np.ndarray:
+    """(B, T, N, H) as a (B, N * groups, T, H) view, each head repeated ``groups`` times."""
+    xh = np.swapaxes(x, 1, 2)
+    return np.repeat(xh, groups, axis=1) if groups > 1 else xh
+
+
+def _time_major(a: np.ndarray, b: np.ndarray, groups: int = 1) -> np.ndarray:
+    """``a @ b`` of (B, N, T, .) stacks as a contiguous (B, T, N', .) array, the layout of the
+    op's inputs; with ``groups`` the products of the heads sharing one head are summed (N' = N / groups)."""
+    if groups > 1:
+        prod = a @ b
+        prod = prod.reshape(prod.shape[0], -1, groups, *prod.shape[2:]).sum(axis=2)
+        return np.ascontiguousarray(np.swapaxes(prod, 1, 2))
+    out = np.empty((a.shape[0], a.shape[2], a.shape[1], b.shape[-1]), np.result_type(a, b))
+    np.matmul(a, b, out=np.swapaxes(out, 1, 2))
+    return out
+
+
+class DotProductAttention(Function):
+    """softmax(q k^T scale + bias) v for (batch, time, heads, head_dim) inputs (see the module)."""
+
+    def forward(self, q, k, v, bias=None, scale=1.0, additive=None, cap=None, groups=1, rows_open=True):
+        dt = q.dtype.type
+        b, t, n, _ = q.shape
+        s_len, hv = k.shape[1], v.shape[-1]
+        qs = q * dt(scale)  # scaling q costs a quarter of scaling the (T, S) logits
+        kt = np.ascontiguousarray(k.transpose(0, 2, 3, 1))  # (B, Nkv, H, S): BLAS takes it as is
+        if groups > 1:  # grouped-query attention: each key/value head serves `groups` query heads
+            kt = np.repeat(kt, groups, axis=1)
+        logits = np.matmul(np.swapaxes(qs, 1, 2), kt, out=workspace.empty((b, n, t, s_len), q.dtype))
+        shift = bias is not None or q.dtype.itemsize < 4 or not rows_open
+        if not shift:
+            kn = _row_norms(k)
+            qn = _row_norms(qs).reshape(b, -1, groups).max(axis=-1)
+            bound = float((qn * kn).max()) if qn.size else 0.0
+            shift = min(bound, np.inf if cap is None else cap) >= SHIFT_FREE
+        if bias is not None:
+            logits = logits + bias
+        tanh_t = None
+        if cap is not None:  # soft cap: S = cap tanh(S / cap)
+            tanh_t = np.tanh(logits / dt(cap))
+            np.multiply(tanh_t, dt(cap), out=logits)
+        if additive is not None:  # masked logits get -0.7 * max float: exp gives 0
+            if np.broadcast_shapes(logits.shape, additive.shape) == logits.shape:
+                logits += additive
+            else:
+                logits = logits + additive
+        if shift:
+            logits -= logits.max(axis=-1, keepdims=True)
+        e = np.exp(logits, out=logits)
+        r = np.matmul(e, np.ones(s_len, e.dtype))  # row sums (B, N, T)
+        vh = _heads_first(v, groups)
+        out = np.empty((b, t, n, hv), e.dtype)
+        # O = (E V) / r, written straight into the (B, T, N, Hv) layout the output projection reads
+        np.divide(np.matmul(e, vh), r[..., None], out=np.swapaxes(out, 1, 2))
+        self.meta = (scale, groups, None if bias is None else bias.shape)
+        self.save_for_backward(qs, k, v, e, r, out, tanh_t)
+        return out
+
+    def backward(self, g):
+        qs, k, v, e, r, out, tanh_t = self.saved
+        scale, groups, bias_shape = self.meta
+        b, t, n, hv = g.shape
+        n_kv, s_len = k.shape[2], k.shape[1]
+        dt = e.dtype.type
+        rinv = 1 / r
+        # [dO / r, -D / r] with D = rowsum(dO O), one (B, N, T, Hv + 1) array
+        g_aug = np.empty((b, n, t, hv + 1), e.dtype)
+        np.multiply(np.swapaxes(g, 1, 2), rinv[..., None], out=g_aug[..., :hv])
+        np.multiply(np.einsum("btnh,btnh->bnt", g, out), -rinv, out=g_aug[..., hv])
+        v_aug = np.empty((b, n_kv, hv + 1, s_len), e.dtype)  # [V^T; 1]
+        v_aug[:, :, :hv] = v.transpose(0, 2, 3, 1)
+        v_aug[:, :, hv] = 1
+        if groups > 1:
+            v_aug = np.repeat(v_aug, groups, axis=1)
+        dv = _time_major(np.swapaxes(e, -1, -2), g_aug[..., :hv], groups)  # P^T dO = E^T (dO / r)
+        ds = np.matmul(g_aug, v_aug, out=workspace.empty(e.shape, e.dtype))  # (dP - D) / r
+        ds *= e  # dS = P (dP - D)
+        if tanh_t is not None:  # through the soft cap: dS *= 1 - tanh^2
+            ds *= 1 - tanh_t * tanh_t
+        dq = _time_major(ds, _heads_first(k, groups))
+        dq *= dt(scale)
+        dk = _time_major(np.swapaxes(ds, -1, -2), np.swapaxes(qs, 1, 2), groups)  # qs carries the scale
+        grads = [dq, dk, dv]
+        if bias_shape is not None:
+            grads.append(unbroadcast(ds, bias_shape))
+        return tuple(grads)
+
+
+def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, is_causal=False,
+                          flash_attention=None, attn_logits_soft_cap=None):
+    """Scaled dot-product attention over (batch, time, heads, head_dim) inputs.
+
+    ``scale`` defaults to ``1 / sqrt(head_dim)``; ``bias`` is added to the logits and
+    ``mask`` (True = attend) and ``is_causal`` remove positions, as Keras does, by adding a
+    large negative number. ``flash_attention`` only selects a kernel in Keras; here the one
+    NumPy path always runs (``True`` is rejected as unavailable).
+    """
+    if flash_attention:
+        raise ValueError("dot_product_attention: flash_attention=True is not available on NumPy")
+    q, k, v = (as_op_input(t) for t in (query, key, value))
+    if q.ndim != 4 or k.ndim != 4 or v.ndim != 4:
+        raise ValueError(f"dot_product_attention: query, key and value must be 4-D (batch, time, heads, head_dim), "
+                         f"got shapes {q.shape}, {k.shape} and {v.shape}")
+    if bias is not None and mask is not None:
+        raise ValueError("dot_product_attention: only one of bias and mask can be given")
+    if k.shape[:-1] != v.shape[:-1] or q.shape[0] != k.shape[0] or q.shape[-1] != k.shape[-1]:
+        raise ValueError(f"dot_product_attention: query {q.shape}, key {k.shape} and value {v.shape} do not match")
+    heads, kv_heads = q.shape[2], k.shape[2]
+    if kv_heads != heads and (kv_heads == 0 or heads % kv_heads):
+        raise ValueError(f"dot_product_attention: {heads} query heads cannot share {kv_heads} key/value heads")
+    dtype = result_type(q.dtype.name, k.dtype.name, v.dtype.name)
+    inputs = [_cast(t, dtype) for t in (q, k, v)]
+    if bias is not None:
+        inputs.append(_cast(as_op_input(bias), dtype))
+    scale = 1 / np.sqrt(q.shape[-1]) if scale is None else float(scale)
+    allowed = None
+    if mask is not None:
+        allowed = np.asarray(as_op_input(mask, floating=False).data, dtype=bool)
+    if is_causal:
+        causal = np.tril(np.ones((q.shape[1], k.shape[1]), dtype=bool))
+        allowed = causal if allowed is None else allowed & causal
+    additive, rows_open = None, True
+    if allowed is not None:  # Keras's large negative: -0.7 times the largest float
+        big = 65500.0 if dtype == "float16" else 3.38953e38
+        additive = np.where(allowed, 0.0, -0.7 * big).astype(dtype)
+        # a row with every key masked is uniform after Keras's shift, zeros without one
+        rows_open = bool(allowed.any(axis=-1).all())
+    return DotProductAttention.apply(*inputs, scale=scale, additive=additive, cap=attn_logits_soft_cap,
+                                     groups=heads // kv_heads, rows_open=rows_open)
