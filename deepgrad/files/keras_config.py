@@ -24,6 +24,7 @@ from ..layers.base import builtin_class
 from .. import quantizers
 from ..optimizers import schedules
 from ..registry import GLOBAL_CUSTOM_NAMES, find_custom_object
+from .keras_ops import is_keras_op, keras_op_entry, symbolic_op_entry
 from .safetensors_format import UnsafeFileError
 
 MODEL_CLASSES = ("Sequential", "Functional", "Model")
@@ -122,6 +123,10 @@ def to_keras(model) -> dict:
         if "class_name" not in node or "config" not in node or not isinstance(node["config"], dict):
             return {k: convert(v, k, owner) for k, v in node.items()}
         class_name = node["class_name"]
+        if class_name == "SymbolicOp" and key == "layers" and "inbound_nodes" in node:
+            entry = keras_op_entry(node, lambda history: tensor(history, owner))
+            if entry is not None:  # else deepgrad's own form: an op Keras has no class for
+                return entry
         # a functional model's tensors are named within it: its layers' calls refer to its own graph
         inner_owner = node["config"].get("name") if "input_layers" in node["config"] else owner
         inner = {k: convert(v, k, inner_owner) for k, v in node["config"].items()}
@@ -317,6 +322,23 @@ def _without_mask_ops(config):
     return {**config, "config": {**inner, "layers": kept}}
 
 
+def _symbolic_ops(config, source: str):
+    """The config with each Keras op node (``keras.src.ops.numpy.Add``) of a functional model
+    as deepgrad's ``SymbolicOp`` entry (keras_ops.py), so that an op is never taken for a layer
+    of the same class name (the op ``Add`` for the merge layer ``Add``)."""
+    if isinstance(config, list):
+        return [_symbolic_ops(v, source) for v in config]
+    if not isinstance(config, dict):
+        return config
+    config = {k: _symbolic_ops(v, source) for k, v in config.items()}
+    inner = config.get("config")
+    entries = inner.get("layers") if isinstance(inner, dict) and "input_layers" in inner else None
+    if isinstance(entries, list):
+        entries = [symbolic_op_entry(e, source) if is_keras_op(e) else e for e in entries]
+        config = {**config, "config": {**inner, "layers": entries}}
+    return config
+
+
 def from_keras(config, custom_objects=None, safe_mode: bool = True, source: str = "config.json"):
     """``(deepgrad config, custom objects found by registered name)`` from a Keras config;
     refuses unknown classes, code and (in safe mode) Lambda layers before anything is built."""
@@ -390,7 +412,7 @@ def from_keras(config, custom_objects=None, safe_mode: bool = True, source: str 
 
     if not isinstance(config, dict) or "class_name" not in config or "config" not in config:
         raise UnsafeFileError(f"{source}: expected an object with 'class_name' and 'config'")
-    config = _without_mask_ops(config)
+    config = _symbolic_ops(_without_mask_ops(config), source)
     converted = convert({k: v for k, v in config.items() if k != "compile_config"}, "")
     compile_config = config.get("compile_config")
     converted_compile = None
