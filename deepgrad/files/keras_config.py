@@ -345,6 +345,7 @@ def from_keras(config, custom_objects=None, safe_mode: bool = True, source: str 
     custom_objects = dict(custom_objects or {})
     found: dict = {}
     unknown: list[str] = []
+    hints: set[str] = set()
 
     def convert(node, path):
         if isinstance(node, list):
@@ -394,6 +395,10 @@ def from_keras(config, custom_objects=None, safe_mode: bool = True, source: str 
         cls = _known_class(class_name, registered, custom_objects)
         if cls is None:
             unknown.append(class_name if registered in (None, class_name) else f"{class_name} ({registered})")
+            if isinstance(module, str) and module.startswith("keras.src.applications."):
+                # Keras's application helpers (ConvNeXt's LayerScale) are registered when deepgrad's
+                # applications are imported
+                hints.add("import deepgrad.applications before loading a model of keras.applications")
             return None
         if isinstance(cls, type):
             found[class_name] = cls
@@ -421,7 +426,7 @@ def from_keras(config, custom_objects=None, safe_mode: bool = True, source: str 
     if unknown:
         raise ValueError(f"{source} names unknown class(es) {sorted(set(unknown))}. Built-in classes load by "
                          "name; pass your own with custom_objects={'Name': Class} or register them with "
-                         "register_keras_serializable.")
+                         "register_keras_serializable." + "".join(f" ({h})" for h in sorted(hints)))
     build_config = config.get("build_config")
     return {"model_config": {"class_name": converted["class_name"], "config": converted["config"]},
             "build_config": build_config if isinstance(build_config, dict) else None,

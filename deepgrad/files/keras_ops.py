@@ -26,7 +26,7 @@ import inspect
 
 import numpy as np
 
-from .. import ops
+from .. import backend, ops
 from ..autograd import Tensor
 from ..layers.symbolic_op import _SLOT, _fill, _from_json, _to_json
 from .safetensors_format import UnsafeFileError
@@ -351,6 +351,8 @@ _TABLE = {
 # the ops behind deepgrad's Tensor operators and methods that Keras names otherwise
 ALIASES = {"abs": "absolute", "getitem": "get_item", "conj": "conjugate", "swish": "silu",
            "hard_swish": "hard_silu", "astype": "cast"}
+# ops whose ``dtype=None`` Keras writes as floatx (its function resolves it before the class sees it)
+_FLOATX_DTYPE = {"one_hot", "multi_hot"}
 # Keras's activations.relu(x, negative_slope, max_value, threshold) records its own class; read as
 # the deepgrad op that computes the same (other settings have none and are refused)
 _ACTIVATIONS_MODULE = "keras.src.activations.activations"
@@ -441,12 +443,16 @@ def _split(spec: OpSpec, op_name: str, args, kwargs):
     if op_name in ALIASES:  # same arguments in the same order, named as Keras's op names them
         names = list(inspect.signature(getattr(ops, ALIASES[op_name])).parameters)
         values = dict(zip(names, values.values()))
-    defaults = {n: p.default for n, p in inspect.signature(getattr(ops, spec.op)).parameters.items()}
+    # an unset variadic argument reads as empty: (), {}
+    defaults = {n: {p.VAR_POSITIONAL: (), p.VAR_KEYWORD: {}}.get(p.kind, p.default)
+                for n, p in inspect.signature(getattr(ops, spec.op)).parameters.items()}
     for name, value in values.items():  # an argument Keras's op lacks must hold deepgrad's default
         if name not in spec.params and not (name in defaults and _same(value, defaults[name])):
             return None
     if not all(_plain(values.get(name)) for name in spec.init):
         return None
+    if spec.op in _FLOATX_DTYPE and values.get("dtype") is None:
+        values["dtype"] = backend.floatx()
     call = []
     for name in spec.call:
         if name.startswith("*"):
