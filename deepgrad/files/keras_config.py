@@ -306,6 +306,7 @@ def _without_mask_ops(config):
     for key in ("output_layers", "input_layers"):
         refs = inner.get(key)
         flat = refs if isinstance(refs, list) else []
+        flat = [flat] if flat and isinstance(flat[0], str) else flat  # one tensor: [name, node, index]
         used_otherwise.update(r[0] for r in flat if isinstance(r, list) and r and isinstance(r[0], str))
     droppable = ops_nodes - used_otherwise
     if not droppable:

@@ -351,8 +351,11 @@ _TABLE = {
 # the ops behind deepgrad's Tensor operators and methods that Keras names otherwise
 ALIASES = {"abs": "absolute", "getitem": "get_item", "conj": "conjugate", "swish": "silu",
            "hard_swish": "hard_silu", "astype": "cast"}
-# ops whose ``dtype=None`` Keras writes as floatx (its function resolves it before the class sees it)
-_FLOATX_DTYPE = {"one_hot", "multi_hot"}
+# arguments whose None Keras's function resolves before its class sees it, so that Keras writes
+# the resolved value: a one-hot's dtype (floatx), a pooling's or convolution's data_format
+_RESOLVED = {"dtype": ({"one_hot", "multi_hot"}, backend.floatx),
+             "data_format": ({"max_pool", "average_pool", "conv", "depthwise_conv", "separable_conv",
+                              "conv_transpose", "depth_to_space", "space_to_depth"}, backend.image_data_format)}
 # Keras's activations.relu(x, negative_slope, max_value, threshold) records its own class; read as
 # the deepgrad op that computes the same (other settings have none and are refused)
 _ACTIVATIONS_MODULE = "keras.src.activations.activations"
@@ -451,8 +454,9 @@ def _split(spec: OpSpec, op_name: str, args, kwargs):
             return None
     if not all(_plain(values.get(name)) for name in spec.init):
         return None
-    if spec.op in _FLOATX_DTYPE and values.get("dtype") is None:
-        values["dtype"] = backend.floatx()
+    for name, (resolving, default) in _RESOLVED.items():
+        if spec.op in resolving and values.get(name) is None:
+            values[name] = default()
     call = []
     for name in spec.call:
         if name.startswith("*"):
@@ -510,6 +514,9 @@ def _python_value(value, where: str, tensors: list):
     kind, inner = value.get("class_name"), value.get("config")
     if kind is None:
         return {k: _python_value(v, where, tensors) for k, v in value.items()}
+    if kind not in ("__keras_tensor__", "__slice__", "__ellipsis__", "__numpy__", "__tensor__"):
+        raise UnsafeFileError(f"{where}: the argument {kind!r} is not a tensor or a plain value; an op's arguments "
+                              "are read only as tensors, numbers, strings, lists, slices and arrays")
     if not isinstance(inner, dict):
         raise UnsafeFileError(f"{where}: malformed argument {kind!r}")
     if kind == "__keras_tensor__":
@@ -517,8 +524,6 @@ def _python_value(value, where: str, tensors: list):
         return {_SLOT: len(tensors) - 1}
     if kind == "__slice__":
         return slice(*(_python_value(inner.get(k), where, tensors) for k in ("start", "stop", "step")))
-    if kind == "__ellipsis__":
-        return Ellipsis
     if kind in ("__numpy__", "__tensor__"):
         try:
             dtype = np.dtype(inner.get("dtype"))
@@ -527,8 +532,7 @@ def _python_value(value, where: str, tensors: list):
         if dtype.kind not in "biufc":
             raise UnsafeFileError(f"{where}: an array of dtype {dtype.name} (numbers only)")
         return np.asarray(inner.get("value"), dtype)
-    raise UnsafeFileError(f"{where}: the argument {kind!r} is not a tensor or a plain value; an op's arguments "
-                          "are read only as tensors, numbers, strings, lists, slices and arrays")
+    return Ellipsis
 
 
 def _tuples(value):
