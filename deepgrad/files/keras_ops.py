@@ -26,9 +26,9 @@ import inspect
 
 import numpy as np
 
-from .. import backend, ops
+from .. import backend
 from ..autograd import Tensor
-from ..layers.symbolic_op import _SLOT, _fill, _from_json, _to_json
+from ..layers.symbolic_op import _SLOT, _fill, _find_op, _from_json, _to_json
 from .safetensors_format import UnsafeFileError
 
 _TABLE = {
@@ -347,6 +347,22 @@ _TABLE = {
         Solve solve a b
         SolveTriangular solve_triangular a b | lower
     """,
+    "keras.src.ops.image": """
+        AffineTransform image.affine_transform images transform | interpolation fill_mode fill_value data_format
+        CropImages image.crop_images images | top_cropping left_cropping bottom_cropping right_cropping target_height target_width data_format
+        ElasticTransform image.elastic_transform images | alpha sigma interpolation fill_mode fill_value seed data_format
+        GaussianBlur image.gaussian_blur images | kernel_size sigma data_format
+        HSVToRGB image.hsv_to_rgb images | data_format
+        MapCoordinates image.map_coordinates inputs coordinates | order fill_mode fill_value
+        PadImages image.pad_images images | top_padding left_padding bottom_padding right_padding target_height target_width data_format
+        PerspectiveTransform image.perspective_transform images start_points end_points | interpolation fill_value data_format
+        RGBToGrayscale image.rgb_to_grayscale images | data_format
+        RGBToHSV image.rgb_to_hsv images | data_format
+        Resize image.resize images | size interpolation antialias crop_to_aspect_ratio pad_to_aspect_ratio fill_mode fill_value data_format
+        SSIM image.ssim image1 image2 | max_val filter_size filter_sigma k1 k2 data_format
+        ScaleAndTranslate image.scale_and_translate images output_shape scale translation | spatial_dims method antialias
+        SobelEdges image.sobel_edges images | data_format
+    """,
 }
 # the ops behind deepgrad's Tensor operators and methods that Keras names otherwise
 ALIASES = {"abs": "absolute", "getitem": "get_item", "conj": "conjugate", "swish": "silu",
@@ -436,7 +452,7 @@ def _plain(value) -> bool:
 def _split(spec: OpSpec, op_name: str, args, kwargs):
     """``(constructor config, call args, call kwargs)`` of ``op_name(*args, **kwargs)``, or None
     when Keras's op cannot express the call."""
-    fn = getattr(ops, op_name)
+    fn = _find_op(op_name)
     try:
         bound = inspect.signature(fn).bind(*args, **kwargs)
     except TypeError:
@@ -444,11 +460,11 @@ def _split(spec: OpSpec, op_name: str, args, kwargs):
     bound.apply_defaults()
     values = dict(bound.arguments)
     if op_name in ALIASES:  # same arguments in the same order, named as Keras's op names them
-        names = list(inspect.signature(getattr(ops, ALIASES[op_name])).parameters)
+        names = list(inspect.signature(_find_op(ALIASES[op_name])).parameters)
         values = dict(zip(names, values.values()))
     # an unset variadic argument reads as empty: (), {}
     defaults = {n: {p.VAR_POSITIONAL: (), p.VAR_KEYWORD: {}}.get(p.kind, p.default)
-                for n, p in inspect.signature(getattr(ops, spec.op)).parameters.items()}
+                for n, p in inspect.signature(_find_op(spec.op)).parameters.items()}
     for name, value in values.items():  # an argument Keras's op lacks must hold deepgrad's default
         if name not in spec.params and not (name in defaults and _same(value, defaults[name])):
             return None
@@ -596,7 +612,7 @@ def symbolic_op_entry(entry: dict, source: str) -> dict:
     if class_name == "GetItem" and isinstance(values.get("key"), list):
         values["key"] = tuple(values["key"])  # Keras writes an index tuple as a list and reads it back so
     rest = call_args[len(positional):] if variadic else []
-    sig = inspect.signature(getattr(ops, op_name)).parameters
+    sig = inspect.signature(_find_op(op_name)).parameters
     if variadic:  # einsum(subscripts, *operands), meshgrid(*x): positional up to the variadic argument
         lead = [n for n, p in sig.items() if p.kind is p.POSITIONAL_OR_KEYWORD and n in values]
         op_args = [values.pop(n) for n in lead] + list(rest)
