@@ -135,7 +135,10 @@ def to_keras(model) -> dict:
         layer = by_name.get(inner.get("name")) if (key in _LAYER_KEYS or class_name in MODEL_CLASSES) else None
         if layer is not None and type(layer).__name__ == class_name:
             registered = GLOBAL_CUSTOM_NAMES.get(type(layer))
-            if registered is not None or not type(layer).__module__.startswith("deepgrad."):
+            keras_module = getattr(type(layer), "keras_module", None)
+            if keras_module is not None:  # a helper of keras.applications: Keras's module and class name
+                out["module"], out["registered_name"] = keras_module, class_name
+            elif registered is not None or not type(layer).__module__.startswith("deepgrad."):
                 # the user's class: Keras writes its module and its registered name (or class name)
                 out["module"], out["registered_name"] = type(layer).__module__, registered or class_name
             if class_name != "InputLayer" and not isinstance(inner.get("dtype"), dict):
