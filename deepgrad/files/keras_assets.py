@@ -8,9 +8,10 @@ lookup's file at its own path, and its lookup (the child ``_lookup_layer``) writ
 at its own path. Object paths are those of the weights (keras_paths.py).
 
 Loading reads the file of every such layer whose config held no vocabulary, after the weights,
-and gives its lines to ``set_vocabulary`` (integers for an integer lookup; a tf-idf lookup with the
-IDF weights Keras's ``save_own_variables`` stores in the weights file at ``{object path}/vars/idf_weights``,
-one per token with the special tokens first; keras_paths.py reads them). Lines are decoded as strict UTF-8; a line an integer lookup cannot
+and gives its lines to ``set_vocabulary`` (integers for an integer lookup; a tf-idf lookup with
+the IDF weights Keras's ``save_own_variables`` stores in the weights file at
+``{object path}/vars/idf_weights``, one per token with the special tokens first; keras_paths.py
+reads them). Lines are decoded as strict UTF-8; a line an integer lookup cannot
 parse is refused with the layer and the line named.
 """
 from __future__ import annotations

@@ -9,8 +9,9 @@ tensors and plain values alike, in the call's order).
 
 ``OPS`` says, for every op class of ``keras.ops`` that deepgrad has, which op it is and how its
 arguments split: ``Class op call arguments | constructor arguments | call keywords`` (a ``*``
-marks a variadic call argument). Argument names are those of ``keras.ops`` and of deepgrad's op
-alike (tests/saving/test_keras_ops.py checks the table against Keras).
+marks a variadic call argument; a line ending in a backslash goes on). Argument names are those
+of ``keras.ops`` and of deepgrad's op alike (tests/saving/test_keras_ops.py checks the table
+against Keras).
 
 Writing (``keras_op_entry``) binds the recorded arguments to the op's signature and splits
 them; an op Keras has no class for, or an argument Keras's op lacks (``std(ddof=1)``), keeps
@@ -254,7 +255,8 @@ _TABLE = {
         ConvTranspose conv_transpose inputs kernel | strides padding output_padding data_format dilation_rate
         DepthToSpace depth_to_space x | block_size data_format
         DepthwiseConv depthwise_conv inputs kernel | strides padding data_format dilation_rate
-        DotProductAttention dot_product_attention query key value | is_causal flash_attention attn_logits_soft_cap | bias mask scale
+        DotProductAttention dot_product_attention query key value | is_causal flash_attention \
+            attn_logits_soft_cap | bias mask scale
         Elu elu x | alpha
         Fold fold x | output_size kernel_size dilation padding stride
         Gelu gelu x | approximate
@@ -277,7 +279,8 @@ _TABLE = {
         Relu relu x
         Relu6 relu6 x
         Selu selu x
-        SeparableConv separable_conv inputs depthwise_kernel pointwise_kernel | strides padding data_format dilation_rate
+        SeparableConv separable_conv inputs depthwise_kernel pointwise_kernel | strides padding data_format \
+            dilation_rate
         Sigmoid sigmoid x
         Silu silu x
         SoftShrink soft_shrink x | threshold
@@ -349,18 +352,24 @@ _TABLE = {
     """,
     "keras.src.ops.image": """
         AffineTransform image.affine_transform images transform | interpolation fill_mode fill_value data_format
-        CropImages image.crop_images images | top_cropping left_cropping bottom_cropping right_cropping target_height target_width data_format
-        ElasticTransform image.elastic_transform images | alpha sigma interpolation fill_mode fill_value seed data_format
+        CropImages image.crop_images images | top_cropping left_cropping bottom_cropping right_cropping \
+            target_height target_width data_format
+        ElasticTransform image.elastic_transform images | alpha sigma interpolation fill_mode fill_value seed \
+            data_format
         GaussianBlur image.gaussian_blur images | kernel_size sigma data_format
         HSVToRGB image.hsv_to_rgb images | data_format
         MapCoordinates image.map_coordinates inputs coordinates | order fill_mode fill_value
-        PadImages image.pad_images images | top_padding left_padding bottom_padding right_padding target_height target_width data_format
-        PerspectiveTransform image.perspective_transform images start_points end_points | interpolation fill_value data_format
+        PadImages image.pad_images images | top_padding left_padding bottom_padding right_padding \
+            target_height target_width data_format
+        PerspectiveTransform image.perspective_transform images start_points end_points | interpolation \
+            fill_value data_format
         RGBToGrayscale image.rgb_to_grayscale images | data_format
         RGBToHSV image.rgb_to_hsv images | data_format
-        Resize image.resize images | size interpolation antialias crop_to_aspect_ratio pad_to_aspect_ratio fill_mode fill_value data_format
+        Resize image.resize images | size interpolation antialias crop_to_aspect_ratio pad_to_aspect_ratio \
+            fill_mode fill_value data_format
         SSIM image.ssim image1 image2 | max_val filter_size filter_sigma k1 k2 data_format
-        ScaleAndTranslate image.scale_and_translate images output_shape scale translation | spatial_dims method antialias
+        ScaleAndTranslate image.scale_and_translate images output_shape scale translation | spatial_dims \
+            method antialias
         SobelEdges image.sobel_edges images | data_format
     """,
 }
