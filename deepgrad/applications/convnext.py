@@ -38,6 +38,7 @@ LN_EPSILON = 1e-6
 class StochasticDepth(Layer):
     """Drops the whole residual branch of a sample with probability ``drop_path_rate`` while
     training: ``x / keep * floor(keep + u)``, ``u ~ U[0, 1)`` per sample; the identity otherwise."""
+    keras_module = "keras.src.applications.convnext"  # where Keras's own class is, named in a .keras file
 
     def __init__(self, drop_path_rate, **kwargs):
         super().__init__(**kwargs)
@@ -61,6 +62,7 @@ class StochasticDepth(Layer):
 @register_keras_serializable(package="applications")
 class LayerScale(Layer):
     """``x * gamma``, a learned per-channel scale started at ``init_values`` (Touvron et al., 2021)."""
+    keras_module = "keras.src.applications.convnext"  # where Keras's own class is, named in a .keras file
 
     def __init__(self, init_values, projection_dim, **kwargs):
         super().__init__(**kwargs)

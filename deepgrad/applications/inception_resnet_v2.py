@@ -14,6 +14,7 @@ TOP_HASH, NOTOP_HASH = "e693bd0210a403b3192acc6073ad2e96", "d19885ff4a710c122648
 @register_keras_serializable(package="applications")
 class CustomScaleLayer(Layer):
     """``inputs[0] + scale * inputs[1]``: the residual sum of an Inception-ResNet block."""
+    keras_module = "keras.src.applications.inception_resnet_v2"  # where Keras's own class is, named in a .keras file
 
     def __init__(self, scale, **kwargs):
         super().__init__(**kwargs)

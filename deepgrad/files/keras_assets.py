@@ -8,8 +8,10 @@ lookup's file at its own path, and its lookup (the child ``_lookup_layer``) writ
 at its own path. Object paths are those of the weights (keras_paths.py).
 
 Loading reads the file of every such layer whose config held no vocabulary, after the weights,
-and gives its lines to ``set_vocabulary`` (integers for an integer lookup; a tf-idf lookup keeps
-the IDF weights it has). Lines are decoded as strict UTF-8; a line an integer lookup cannot
+and gives its lines to ``set_vocabulary`` (integers for an integer lookup; a tf-idf lookup with
+the IDF weights Keras's ``save_own_variables`` stores in the weights file at
+``{object path}/vars/idf_weights``, one per token with the special tokens first; keras_paths.py
+reads them). Lines are decoded as strict UTF-8; a line an integer lookup cannot
 parse is refused with the layer and the line named.
 """
 from __future__ import annotations
@@ -77,7 +79,13 @@ def load_model_assets(model, assets: dict[str, bytes], source: str) -> None:
             continue
         tokens = _tokens(assets[name], lookup, f"{source}:assets/{name}")
         idf = getattr(lookup, "idf_weights", None)
-        if getattr(lookup, "output_mode", None) == "tf_idf" and idf is not None and np.size(idf) == len(tokens):
-            lookup.set_vocabulary(tokens, idf_weights=np.asarray(idf))
+        if getattr(lookup, "output_mode", None) == "tf_idf":
+            # the weights file's idf_weights (read before the assets, as Keras reads them): one per
+            # token, special tokens included, then zeros up to max_tokens with pad_to_max_tokens
+            if idf is None or np.size(idf) < len(tokens):
+                raise UnsafeFileError(f"{source}:assets/{name}: {type(lookup).__name__} {lookup.name!r} is a tf-idf "
+                                      f"lookup of {len(tokens)} tokens but the weights file holds "
+                                      f"{0 if idf is None else np.size(idf)} IDF weights for it")
+            lookup.set_vocabulary(tokens, idf_weights=np.asarray(idf)[:len(tokens)])
         else:
             lookup.set_vocabulary(tokens)

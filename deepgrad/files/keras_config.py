@@ -24,6 +24,7 @@ from ..layers.base import builtin_class
 from .. import quantizers
 from ..optimizers import schedules
 from ..registry import GLOBAL_CUSTOM_NAMES, find_custom_object
+from .keras_ops import is_keras_op, keras_op_entry, symbolic_op_entry
 from .safetensors_format import UnsafeFileError
 
 MODEL_CLASSES = ("Sequential", "Functional", "Model")
@@ -122,6 +123,10 @@ def to_keras(model) -> dict:
         if "class_name" not in node or "config" not in node or not isinstance(node["config"], dict):
             return {k: convert(v, k, owner) for k, v in node.items()}
         class_name = node["class_name"]
+        if class_name == "SymbolicOp" and key == "layers" and "inbound_nodes" in node:
+            entry = keras_op_entry(node, lambda history: tensor(history, owner))
+            if entry is not None:  # else deepgrad's own form: an op Keras has no class for
+                return entry
         # a functional model's tensors are named within it: its layers' calls refer to its own graph
         inner_owner = node["config"].get("name") if "input_layers" in node["config"] else owner
         inner = {k: convert(v, k, inner_owner) for k, v in node["config"].items()}
@@ -130,7 +135,10 @@ def to_keras(model) -> dict:
         layer = by_name.get(inner.get("name")) if (key in _LAYER_KEYS or class_name in MODEL_CLASSES) else None
         if layer is not None and type(layer).__name__ == class_name:
             registered = GLOBAL_CUSTOM_NAMES.get(type(layer))
-            if registered is not None or not type(layer).__module__.startswith("deepgrad."):
+            keras_module = getattr(type(layer), "keras_module", None)
+            if keras_module is not None:  # a helper of keras.applications: Keras's module and class name
+                out["module"], out["registered_name"] = keras_module, class_name
+            elif registered is not None or not type(layer).__module__.startswith("deepgrad."):
                 # the user's class: Keras writes its module and its registered name (or class name)
                 out["module"], out["registered_name"] = type(layer).__module__, registered or class_name
             if class_name != "InputLayer" and not isinstance(inner.get("dtype"), dict):
@@ -301,6 +309,7 @@ def _without_mask_ops(config):
     for key in ("output_layers", "input_layers"):
         refs = inner.get(key)
         flat = refs if isinstance(refs, list) else []
+        flat = [flat] if flat and isinstance(flat[0], str) else flat  # one tensor: [name, node, index]
         used_otherwise.update(r[0] for r in flat if isinstance(r, list) and r and isinstance(r[0], str))
     droppable = ops_nodes - used_otherwise
     if not droppable:
@@ -317,12 +326,30 @@ def _without_mask_ops(config):
     return {**config, "config": {**inner, "layers": kept}}
 
 
+def _symbolic_ops(config, source: str):
+    """The config with each Keras op node (``keras.src.ops.numpy.Add``) of a functional model
+    as deepgrad's ``SymbolicOp`` entry (keras_ops.py), so that an op is never taken for a layer
+    of the same class name (the op ``Add`` for the merge layer ``Add``)."""
+    if isinstance(config, list):
+        return [_symbolic_ops(v, source) for v in config]
+    if not isinstance(config, dict):
+        return config
+    config = {k: _symbolic_ops(v, source) for k, v in config.items()}
+    inner = config.get("config")
+    entries = inner.get("layers") if isinstance(inner, dict) and "input_layers" in inner else None
+    if isinstance(entries, list):
+        entries = [symbolic_op_entry(e, source) if is_keras_op(e) else e for e in entries]
+        config = {**config, "config": {**inner, "layers": entries}}
+    return config
+
+
 def from_keras(config, custom_objects=None, safe_mode: bool = True, source: str = "config.json"):
     """``(deepgrad config, custom objects found by registered name)`` from a Keras config;
     refuses unknown classes, code and (in safe mode) Lambda layers before anything is built."""
     custom_objects = dict(custom_objects or {})
     found: dict = {}
     unknown: list[str] = []
+    hints: set[str] = set()
 
     def convert(node, path):
         if isinstance(node, list):
@@ -372,6 +399,10 @@ def from_keras(config, custom_objects=None, safe_mode: bool = True, source: str 
         cls = _known_class(class_name, registered, custom_objects)
         if cls is None:
             unknown.append(class_name if registered in (None, class_name) else f"{class_name} ({registered})")
+            if isinstance(module, str) and module.startswith("keras.src.applications."):
+                # Keras's application helpers (ConvNeXt's LayerScale) are registered when deepgrad's
+                # applications are imported
+                hints.add("import deepgrad.applications before loading a model of keras.applications")
             return None
         if isinstance(cls, type):
             found[class_name] = cls
@@ -390,7 +421,7 @@ def from_keras(config, custom_objects=None, safe_mode: bool = True, source: str 
 
     if not isinstance(config, dict) or "class_name" not in config or "config" not in config:
         raise UnsafeFileError(f"{source}: expected an object with 'class_name' and 'config'")
-    config = _without_mask_ops(config)
+    config = _symbolic_ops(_without_mask_ops(config), source)
     converted = convert({k: v for k, v in config.items() if k != "compile_config"}, "")
     compile_config = config.get("compile_config")
     converted_compile = None
@@ -399,7 +430,7 @@ def from_keras(config, custom_objects=None, safe_mode: bool = True, source: str 
     if unknown:
         raise ValueError(f"{source} names unknown class(es) {sorted(set(unknown))}. Built-in classes load by "
                          "name; pass your own with custom_objects={'Name': Class} or register them with "
-                         "register_keras_serializable.")
+                         "register_keras_serializable." + "".join(f" ({h})" for h in sorted(hints)))
     build_config = config.get("build_config")
     return {"model_config": {"class_name": converted["class_name"], "config": converted["config"]},
             "build_config": build_config if isinstance(build_config, dict) else None,

@@ -78,6 +78,29 @@ def own_variables(layer) -> list:
     return [w for w in own if w.trainable] + [w for w in own if not w.trainable]
 
 
+def named_variables(obj) -> dict:
+    """The arrays Keras stores under a name instead of a number (``{path}/vars/{name}``): a
+    tf-idf lookup's IDF weights, special indices included (``IndexLookup.save_own_variables``)."""
+    if getattr(obj, "output_mode", None) != "tf_idf" or getattr(obj, "_lookup_layer", None) is not None or not \
+            hasattr(obj, "set_vocabulary") or not hasattr(obj, "idf_weights"):
+        return {}
+    return {"idf_weights": None if obj.idf_weights is None else np.asarray(obj.idf_weights, np.float32)}
+
+
+def _set_named_variables(obj, arrays: dict, where: str) -> None:
+    idf = arrays.get("idf_weights")
+    if idf is None:
+        return
+    idf = np.asarray(idf)
+    if idf.ndim != 1 or idf.dtype.kind != "f":
+        raise UnsafeFileError(f"{where}: idf_weights must be a 1-D float array (got shape {idf.shape}, {idf.dtype})")
+    max_tokens = getattr(obj, "max_tokens", None)
+    if max_tokens is not None and idf.size > max_tokens:
+        raise UnsafeFileError(f"{where}: {idf.size} IDF weights for max_tokens={max_tokens}")
+    # set as it is: the vocabulary (config or assets, read next) decides which tokens they weigh
+    obj.idf_weights = idf.astype(np.float32)
+
+
 def _recurrent_cell_name(layer) -> str | None:
     """Keras's cell name when ``layer`` is a recurrent layer holding its weights itself."""
     if isinstance(getattr(layer, "cell", None), Layer):
@@ -188,13 +211,24 @@ def set_optimizer_arrays(optimizer, variables, arrays: list, source: str) -> Non
 
 
 # ----------------------------------------------------------------- the weights tree
+def _objects_by_group(objects: list) -> dict:
+    """``{group path: object}`` from variable_groups' ``objects`` (a recurrent cell's group is not one)."""
+    return {f"{path}/vars" if path else "vars": obj for path, obj in objects}
+
+
 def weights_tree(model, include_optimizer: bool = True) -> dict:
     """The ``h5_format`` tree of Keras's weights file for ``model``."""
     tree = {"groups": {}, "datasets": {}}
-    for path, name, variables in variable_groups(model):
+    objects: list = []
+    groups = variable_groups(model, objects)
+    by_group = _objects_by_group(objects)
+    for path, name, variables in groups:
         tree["groups"][path] = {"name": name}
         for i, w in enumerate(variables):
             tree["datasets"][f"{path}/{i}"] = np.asarray(w.data)
+        for key, array in named_variables(by_group.get(path)).items():
+            if array is not None:
+                tree["datasets"][f"{path}/{key}"] = array
     optimizer = getattr(model, "optimizer", None)
     if include_optimizer and optimizer is not None and hasattr(optimizer, "_slots"):
         tree["groups"]["optimizer/vars"] = {"name": optimizer.name}
@@ -203,13 +237,16 @@ def weights_tree(model, include_optimizer: bool = True) -> dict:
     return tree
 
 
-def _arrays_of(tree: dict, path: str, source: str) -> list:
-    """``path/0``, ``path/1``, ... of the tree, checked to be numbered without gaps."""
+def _arrays_of(tree: dict, path: str, source: str, named=()) -> list:
+    """``path/0``, ``path/1``, ... of the tree, checked to be numbered without gaps (besides the
+    ``named`` arrays the object stores by name)."""
     prefix = f"{path}/"
     found = {}
     for key, value in tree["datasets"].items():
         if key.startswith(prefix) and "/" not in key[len(prefix):]:
             index = key[len(prefix):]
+            if index in named:
+                continue
             if not index.isdigit():
                 raise UnsafeFileError(f"{source}: unexpected dataset {key!r} (variables are numbered)")
             found[int(index)] = value
@@ -223,7 +260,10 @@ def assign_weights_tree(model, tree: dict, source: str, skip_mismatch: bool = Fa
     """Set ``model``'s weights from a Keras weights tree, every shape checked before any is
     written; with ``skip_mismatch`` an object whose arrays do not fit is left as it is (its
     path is returned). The optimiser state is restored when the model has an optimiser."""
-    groups = variable_groups(model)
+    objects: list = []
+    groups = variable_groups(model, objects)
+    by_group = _objects_by_group(objects)
+    named = {path: (by_group.get(path), named_variables(by_group.get(path))) for path, _, _ in groups}
     known = {path for path, _, _ in groups} | {"optimizer/vars"}
     for key in tree["datasets"]:
         group = key.rpartition("/")[0]
@@ -231,8 +271,13 @@ def assign_weights_tree(model, tree: dict, source: str, skip_mismatch: bool = Fa
             raise ValueError(f"{source}: the file has weights at {group!r}, which model {model.name!r} does not "
                              f"have (it has {sorted(p for p, _, v in groups if v)})")
     pending, skipped = [], []
+    named_pending = []
     for path, _, variables in groups:
-        arrays = _arrays_of(tree, path, source)
+        obj, names = named[path]
+        arrays = _arrays_of(tree, path, source, names)
+        given = {k: tree["datasets"][f"{path}/{k}"] for k in names if f"{path}/{k}" in tree["datasets"]}
+        if given:
+            named_pending.append((obj, given, f"{source}: {path}"))
         problem = None
         if len(arrays) != len(variables):
             problem = f"the file holds {len(arrays)} arrays at {path} but the model's object has {len(variables)}"
@@ -250,6 +295,8 @@ def assign_weights_tree(model, tree: dict, source: str, skip_mismatch: bool = Fa
             raise ValueError(f"{source}: {problem}")
     for w, a in pending:
         w.assign(np.asarray(a).astype(w.dtype, copy=False))
+    for obj, arrays, where in named_pending:
+        _set_named_variables(obj, arrays, where)
     optimizer = getattr(model, "optimizer", None)
     saved = _arrays_of(tree, "optimizer/vars", source)
     if load_optimizer and optimizer is not None and saved and hasattr(optimizer, "_slots"):

@@ -9,7 +9,8 @@ ones twice, with each unknown dimension first 2 and then 3: a dimension that fol
 change is unknown (``None``) in the result, whatever the op did with the axes.
 
 A ``SymbolicOp`` saves as the op's name and its plain arguments; loading finds the op in
-``deepgrad.ops`` by that name (nothing else is looked up), so no code is stored.
+``deepgrad.ops`` (or ``deepgrad.ops.image``: ``"image.resize"``) by that name (nothing else is
+looked up), so no code is stored.
 """
 from __future__ import annotations
 
@@ -89,17 +90,32 @@ def _from_json(value):
     return value
 
 
+def _op_name(op) -> str:
+    """``op``'s name in deepgrad.ops: ``"add"``, or ``"image.resize"`` for ``ops.image.resize``."""
+    return f"image.{op.__name__}" if op.__module__ == ops.image.__name__ else op.__name__
+
+
+def _find_op(name: str):
+    """The op called ``name`` (a public op of deepgrad.ops or of deepgrad.ops.image), found by name only."""
+    namespace, _, short = name.rpartition(".")
+    if namespace == "image":
+        fn = getattr(ops.image, short, None) if not short.startswith("_") else None
+        if callable(fn) and getattr(fn, "__module__", None) == ops.image.__name__:
+            return fn
+    elif not namespace and name in ops.__all__:
+        return getattr(ops, name)
+    raise ValueError(f"SymbolicOp: {name!r} is not an op of deepgrad.ops")
+
+
 class SymbolicOp(Layer):
     """One ``deepgrad.ops`` call recorded in a functional graph (see the module docstring)."""
 
     def __init__(self, op, args=(), kwargs=None, **layer_kwargs):
-        self.op_name = op if isinstance(op, str) else op.__name__
-        if self.op_name not in ops.__all__:
-            raise ValueError(f"SymbolicOp: {self.op_name!r} is not an op of deepgrad.ops")
+        self.op_name = op if isinstance(op, str) else _op_name(op)
+        self.op = _find_op(self.op_name)
         if not layer_kwargs.get("name"):
-            layer_kwargs["name"] = unique_name(self.op_name)
+            layer_kwargs["name"] = unique_name(self.op_name.rpartition(".")[2])
         super().__init__(**layer_kwargs)
-        self.op = getattr(ops, self.op_name)
         self.template_args, self.template_kwargs = tuple(args), dict(kwargs or {})
         self._float_inputs = False
         self._input_dtypes = []  # of the KerasTensors it was recorded on (floatx when loaded from a file)

@@ -261,6 +261,12 @@ _register_ops(
     transpose=transpose, var=var,
 )
 
+# keras.ops.image's functions are not top-level ops, but record themselves on KerasTensors too
+# (as SymbolicOp "image.<name>")
+for _name, _fn in list(vars(image).items()):
+    if not _name.startswith("_") and isinstance(_fn, _types.FunctionType) and _fn.__module__ == image.__name__:
+        _wrapped[_fn] = _symbolic_aware(_fn)
+
 # keras.ops's namespaces (ops.nn.relu, ops.numpy.add, ...) hold the same symbolic-aware functions
 for _namespace in (core, image, linalg, math, nn, numpy):
     for _name, _fn in list(vars(_namespace).items()):

@@ -80,11 +80,6 @@ KERAS_ARCHIVES = _params(["MobileNetV2", "ConvNeXtTiny", "EfficientNetV2B0", "NA
                           "InceptionResNetV2"])
 
 
-# Keras's config of ConvNeXt is not rebuilt yet (its Add layers' inbound nodes are read as one
-# input): its weights load, the whole model does not
-CONFIG_GAPS = {"ConvNeXtTiny"}
-
-
 @pytest.mark.parametrize("name", KERAS_ARCHIVES)
 def test_keras_archive_loads_as_weights_and_as_a_model(name, tmp_path):
     kwargs = {"input_shape": min_shape(name), "include_top": False, "pooling": "avg"}
@@ -95,11 +90,24 @@ def test_keras_archive_loads_as_weights_and_as_a_model(name, tmp_path):
     dm = getattr(dga, name)(weights=None, **kwargs)
     dm.load_weights(path)
     assert_same(dm.predict(x, verbose=0), expected)
-    if name in CONFIG_GAPS:
-        return
     loaded = dg.models.load_model(path)
     assert loaded.count_params() == km.count_params()
     assert_same(loaded.predict(x, verbose=0), expected)
+
+
+@pytest.mark.parametrize("name", _params(["MobileNetV2", "ConvNeXtTiny"]))
+def test_deepgrads_archive_loads_in_keras(name, tmp_path):
+    """deepgrad's ``.keras`` file of an application rebuilds in Keras (ConvNeXt's LayerScale under
+    Keras's module and class name) and predicts as deepgrad does."""
+    kwargs = {"input_shape": min_shape(name), "include_top": False, "pooling": "avg"}
+    km, x = keras_twin(name, seed=3, **kwargs)
+    dm = getattr(dga, name)(weights=None, **kwargs)
+    dm.set_weights(km.get_weights())
+    path = str(tmp_path / f"{name}.keras")
+    dm.save(path)
+    loaded = keras.saving.load_model(path)
+    assert loaded.count_params() == km.count_params()
+    assert_same(keras_predict(loaded, x), dm.predict(x, verbose=0))
 
 
 @pytest.mark.parametrize("name", _params(["MobileNetV3Small", "ResNet50", "ConvNeXtTiny"]))
