@@ -364,12 +364,16 @@ class Layer:
             outputs = self._call_autocast(compute, inputs, *args, **kwargs)
         else:
             outputs = self.call(inputs, *args, **kwargs)
-        # an identity layer that does not support masking leaves its input's mask alone
-        if isinstance(outputs, Tensor) and isinstance(inputs, Tensor) and (outputs is not inputs or self.supports_masking):
-            if self._plain_call:  # Layer.compute_mask, inlined
-                outputs._keras_mask = kwargs.get("mask", inputs._keras_mask) if self.supports_masking else None
-            else:
+        # the output's mask; an identity layer that does not support masking leaves its input's mask alone
+        if not self._plain_call:
+            if isinstance(outputs, Tensor) and isinstance(inputs, Tensor) and (outputs is not inputs
+                                                                               or self.supports_masking):
                 outputs._keras_mask = self.compute_mask(inputs, kwargs.get("mask", inputs._keras_mask))
+        elif self.supports_masking:  # Layer.compute_mask, inlined: the mask passes through
+            if isinstance(outputs, Tensor) and isinstance(inputs, Tensor):
+                outputs._keras_mask = kwargs.get("mask", inputs._keras_mask)
+        elif outputs is not inputs and isinstance(outputs, Tensor) and isinstance(inputs, Tensor):
+            outputs._keras_mask = None
         return outputs
 
     def _call_autocast(self, compute, inputs, *args, **kwargs):
