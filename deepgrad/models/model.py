@@ -25,12 +25,9 @@ from .trainer import Trainer
 
 
 def _unique(items) -> list:
-    seen, out = set(), []
-    for item in items:
-        if id(item) not in seen:
-            seen.add(id(item))
-            out.append(item)
-    return out
+    """``items`` without repeats (by identity), in first-seen order."""
+    items = items if type(items) is list else list(items)
+    return list(dict(zip(map(id, items), items)).values())  # a dict keeps each key's first position
 
 
 def _is_symbolic(inputs) -> bool:
