@@ -43,7 +43,7 @@ def to_input_tensor(x, dtype=None) -> Tensor:
     x = np.asarray(x)
     if x.dtype.kind in "USO":  # text stays a NumPy array, for the preprocessing layers that read it
         return x
-    if x.dtype == dtype and x.dtype.kind in "fiub":  # already in its dtype: wrapped as it is
+    if dtype is not None and x.dtype == dtype and x.dtype.kind in "fiub":  # already in its dtype: wrapped as it is
         return Tensor._from_op(x, None, 0)
     if dtype is not None:
         return Tensor(x.astype(dtype, copy=False), dtype=dtype)
