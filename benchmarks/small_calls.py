@@ -6,11 +6,13 @@ The network is the actor-critic example's: 4 -> Dense(128, relu) -> softmax(2) a
 Reported: microseconds per call (median of the interleaved rounds) and deepgrad / PyTorch.
 
     python benchmarks/small_calls.py --rounds 7
+    OPENBLAS_NUM_THREADS=1 python benchmarks/small_calls.py --cpu   # CPU time, for a loaded machine
 """
 from __future__ import annotations
 
 import argparse
 import statistics
+import time
 
 import numpy as np
 import torch
@@ -47,7 +49,7 @@ def torch_mlp():
                                torch.nn.Linear(64, 2))
 
 
-def main(rounds=7, steps=300):
+def main(rounds=7, steps=300, cpu=False):
     rng = np.random.default_rng(0)
     x1 = rng.normal(size=(1, 4)).astype(np.float32)
     ours, theirs = deepgrad_model(), TorchModel()
@@ -81,7 +83,8 @@ def main(rounds=7, steps=300):
 
     cases["train_on_batch, batch 32"] = (lambda: mlp.train_on_batch(xb, yb), torch_train, 32)
     for name, (a, b, batch) in cases.items():
-        our_rates, their_rates, ratios = rates(a, b, rounds, steps, batch)
+        our_rates, their_rates, ratios = rates(a, b, rounds, steps, batch,
+                                               time.process_time if cpu else time.perf_counter)
         ours_us = 1e6 * batch / statistics.median(our_rates)
         theirs_us = 1e6 * batch / statistics.median(their_rates)
         results[name] = (ours_us, theirs_us, statistics.median(ratios))
@@ -94,5 +97,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--cpu", action="store_true", help="time this process's CPU time, not wall time")
     args = parser.parse_args()
-    main(args.rounds, args.steps)
+    main(args.rounds, args.steps, args.cpu)

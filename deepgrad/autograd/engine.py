@@ -15,19 +15,21 @@ def _topological_order(roots) -> list:
     """Functions reachable from ``roots``, each after every Function that consumes its outputs."""
     order, visited = [], set()
     stack = [(fn, False) for fn in roots]
+    pop, push, visit, emit = stack.pop, stack.append, visited.add, order.append
     while stack:
-        fn, expanded = stack.pop()
+        fn, expanded = pop()
         if expanded:
-            order.append(fn)
+            emit(fn)
             continue
-        if id(fn) in visited:
+        key = id(fn)
+        if key in visited:
             continue
-        visited.add(id(fn))
-        stack.append((fn, True))
+        visit(key)
+        push((fn, True))
         for t in fn.inputs:
             parent = t._ctx
             if parent is not None and id(parent) not in visited:
-                stack.append((parent, False))
+                push((parent, False))
     order.reverse()  # consumers first
     return order
 
@@ -110,7 +112,20 @@ def propagate(outputs, seeds, retain_graph: bool = False, capture=(), on_final=N
                 data = t.data
                 if type(g) is not np.ndarray or g.shape != data.shape or g.dtype != data.dtype:
                     g = _checked(g, data, f"{fn.name}.backward")
-                send(t, g)
+                # send(t, g), inlined: this runs once per edge of the graph
+                parent = t._ctx
+                if parent is None:
+                    if t.requires_grad:
+                        had = found.get(id(t))
+                        found[id(t)] = (t, g if had is None else had[1] + g)
+                    continue
+                if parent.released:
+                    send(t, g)  # raises, naming the op
+                into = pending.get(id(parent))
+                if into is None:
+                    into = pending[id(parent)] = [None] * parent.n_outputs
+                i = t._index
+                into[i] = g if into[i] is None else into[i] + g
         if uses:  # before release, which drops fn.inputs
             _count_down(fn, uses, found, on_final)
         if not retain_graph:

@@ -31,10 +31,13 @@ gives gradients that can be differentiated again (see ``higher_order``).
 """
 from __future__ import annotations
 
+import itertools
+import operator
+
 import numpy as np
 
 from .. import backend
-from .grad_mode import is_grad_enabled
+from .grad_mode import _state as _grad_state
 from .tensor import Tensor, as_tensor
 
 
@@ -89,29 +92,51 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs, **attrs):
-        # this runs for every op: kept to the fewest Python steps
-        for x in inputs:
-            if not isinstance(x, Tensor):
-                inputs = _as_tensors(inputs, cls.keeps_integers)
-                break
+        # This runs for every op, so it is kept to the fewest Python steps: the per-input work
+        # is done by C-level ``map``s, and the output Tensor is made here rather than by a call.
+        if not all(map(isinstance, inputs, _TENSOR)):
+            inputs = _as_tensors(inputs, cls.keeps_integers)
         fn = cls()
-        needs = tuple([t.requires_grad for t in inputs])
-        record = True in needs and is_grad_enabled()
-        if not record and True in needs:
-            needs = (False,) * len(needs)  # under no_grad: forward keeps nothing for a backward that never runs
+        needs = tuple(map(_requires_grad, inputs))
+        record = False
+        if True in needs:
+            if getattr(_grad_state, "enabled", True):  # is_grad_enabled(), inlined
+                record = True
+            else:
+                needs = (False,) * len(needs)  # under no_grad: forward keeps nothing for a backward that never runs
         fn.needs_input_grad = needs
-        out = fn.forward(*[t.data for t in inputs], **attrs)
-        multi = type(out) is tuple
-        ctx = fn if record else None
+        out = fn.forward(*map(_data, inputs), **attrs)
+        if type(out) is tuple:
+            if record:
+                fn.inputs = inputs
+                fn.multi_output = True  # backward then takes a tuple, even of one
+                fn.n_outputs = len(out)
+                fn.output_meta = tuple([(o.shape, o.dtype) for o in out])
+            ctx = fn if record else None
+            return tuple([Tensor._from_op(o, ctx, i) for i, o in enumerate(out)])
+        t = _new(Tensor)  # Tensor._from_op(out, ctx, 0), inlined
+        t.data = out
+        t.grad = None
+        t._index = 0
+        t.name = None
+        t._keras_mask = None
+        t._keras_logits = None
         if record:
             fn.inputs = inputs
-            fn.multi_output = multi  # backward then takes a tuple, even of one
-            fn.n_outputs = len(out) if multi else 1
-            if multi:
-                fn.output_meta = tuple([(o.shape, o.dtype) for o in out])
-        if multi:
-            return tuple([Tensor._from_op(o, ctx, i) for i, o in enumerate(out)])
-        return Tensor._from_op(out, ctx, 0)
+            fn.multi_output = False
+            fn.n_outputs = 1
+            t.requires_grad = True
+            t._ctx = fn
+        else:
+            t.requires_grad = False
+            t._ctx = None
+        return t
+
+
+_TENSOR = itertools.repeat(Tensor)  # isinstance(x, Tensor) for every x, through map
+_requires_grad = operator.attrgetter("requires_grad")
+_data = operator.attrgetter("data")
+_new = object.__new__
 
 
 def _as_tensors(inputs, keeps_integers: bool) -> tuple:

@@ -318,11 +318,30 @@ class Layer:
     def call(self, inputs, *args, **kwargs):
         return inputs
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # whether __call__ may read the dtypes and the output mask without the properties and
+        # compute_mask (a subclass that overrides one of them gets them called, as always)
+        cls._plain_call = (cls.dtype is Layer.dtype and cls.compute_dtype is Layer.compute_dtype
+                           and cls.compute_mask is Layer.compute_mask)
+
+    _plain_call = True
+
     def __call__(self, inputs, *args, **kwargs):
-        compute = self.compute_dtype
+        if self._plain_call:  # compute_dtype and dtype, inlined
+            policy = self._dtype_policy
+            if policy is not None:
+                compute = policy.numpy_compute_dtype
+                autocast = compute != self._dtype
+            else:
+                compute = self._dtype if self._dtype is not None else np.dtype(backend.floatx())
+                autocast = False
+        else:
+            compute = self.compute_dtype
+            autocast = compute != self.dtype
         if isinstance(inputs, Tensor):  # the common eager call, kept short
-            kind = inputs.data.dtype.kind
-            if (kind == "f" and inputs.data.dtype != compute) or (kind in "iub" and self._float_inputs):
+            dtype = inputs.data.dtype
+            if dtype != compute and (dtype.kind == "f" or (self._float_inputs and dtype.kind in "iub")):
                 inputs = inputs.astype(compute)
         else:
             if isinstance(inputs, KerasTensor) or flatten((inputs, args, kwargs)):
@@ -333,21 +352,28 @@ class Layer:
                 inputs = _to_tensor(inputs, compute, self._float_inputs)
         if not self.built:
             self._maybe_build(_shape_of(inputs))
-        if not self._call_takes_training:
+        if kwargs and not self._call_takes_training:
             kwargs.pop("training", None)
         if self._call_takes_mask:
             if kwargs.get("mask") is None and isinstance(inputs, Tensor):
                 kwargs["mask"] = inputs._keras_mask
-        else:
+        elif kwargs:
             kwargs.pop("mask", None)
-        self._activity_losses = []
-        if compute != self.dtype:
+        self.__dict__["_activity_losses"] = []  # this call's (a plain attribute: no tracking to do)
+        if autocast:
             outputs = self._call_autocast(compute, inputs, *args, **kwargs)
         else:
             outputs = self.call(inputs, *args, **kwargs)
-        # an identity layer that does not support masking leaves its input's mask alone
-        if isinstance(outputs, Tensor) and isinstance(inputs, Tensor) and (outputs is not inputs or self.supports_masking):
-            outputs._keras_mask = self.compute_mask(inputs, kwargs.get("mask", inputs._keras_mask))
+        # the output's mask; an identity layer that does not support masking leaves its input's mask alone
+        if not self._plain_call:
+            if isinstance(outputs, Tensor) and isinstance(inputs, Tensor) and (outputs is not inputs
+                                                                               or self.supports_masking):
+                outputs._keras_mask = self.compute_mask(inputs, kwargs.get("mask", inputs._keras_mask))
+        elif self.supports_masking:  # Layer.compute_mask, inlined: the mask passes through
+            if isinstance(outputs, Tensor) and isinstance(inputs, Tensor):
+                outputs._keras_mask = kwargs.get("mask", inputs._keras_mask)
+        elif outputs is not inputs and isinstance(outputs, Tensor) and isinstance(inputs, Tensor):
+            outputs._keras_mask = None
         return outputs
 
     def _call_autocast(self, compute, inputs, *args, **kwargs):

@@ -149,7 +149,8 @@ class Dense(QuantizableMixin, LoRAMixin, KernelLayer):
             outputs = linear_relu(inputs, kernel, self.bias)
         else:
             outputs = self.activation(linear(inputs, kernel, self.bias))
-        self._add_activity_loss(outputs)
+        if self.activity_regularizer is not None:
+            self._add_activity_loss(outputs)
         return outputs
 
     def compute_output_shape(self, input_shape):

@@ -40,6 +40,8 @@ class DataSpec(NamedTuple):
 
 # ----------------------------------------------------------------- structures of arrays
 def flatten_arrays(structure) -> list:
+    if type(structure) is np.ndarray:  # the common case, without the structure walk
+        return [structure]
     if structure is None:
         return []
     if isinstance(structure, dict):
@@ -50,6 +52,8 @@ def flatten_arrays(structure) -> list:
 
 
 def map_arrays(fn, structure):
+    if type(structure) is np.ndarray:  # the common case, without the structure walk
+        return fn(structure)
     if structure is None:
         return None
     if isinstance(structure, dict):

@@ -131,6 +131,16 @@ def _call_plan(nodes, outputs) -> list:
     return plan
 
 
+def _output_ids(outputs):
+    """How a call gathers the outputs: the id of the one output tensor, a list of ids for a
+    plain list of them, or None (any other structure is mapped)."""
+    if isinstance(outputs, KerasTensor):
+        return id(outputs)
+    if type(outputs) is list and all(isinstance(t, KerasTensor) for t in outputs):
+        return [id(t) for t in outputs]
+    return None
+
+
 def _names(structure, tensors: list[KerasTensor]) -> list[str]:
     if isinstance(structure, dict):
         return sorted(structure)   # the order flatten() gives the tensors
@@ -194,15 +204,17 @@ class Functional(Model, config_names=("Functional", "Model")):
             for x, m in zip(flat, masks):
                 if m is not None:
                     x._keras_mask = np.asarray(getattr(m, "data", m), bool)
-        values = {id(t): v for t, v in zip(self.inputs, flat)}
+        plan = self.__dict__.get("_call_plan")
+        if plan is None:
+            plan = self.__dict__["_call_plan"] = (_call_plan(self._nodes, self._outputs_struct),
+                                                  [id(t) for t in self.inputs], _output_ids(self._outputs_struct))
+        nodes, input_ids, output_ids = plan
+        values = dict(zip(input_ids, flat))
 
         def value(t):
             return values[id(t)]
 
-        plan = self.__dict__.get("_call_plan")
-        if plan is None:
-            plan = self.__dict__["_call_plan"] = _call_plan(self._nodes, self._outputs_struct)
-        for node, source, kwargs, target, dead in plan:
+        for node, source, kwargs, target, dead in nodes:
             if source is not None:  # one input tensor, no tensors among the arguments, one output
                 if training is not None and "training" not in kwargs:
                     values[target] = node.layer(values[source], training=training, **kwargs)
@@ -223,12 +235,11 @@ class Functional(Model, config_names=("Functional", "Model")):
                     values[id(t)] = out[t.index]
             for key in dead:  # read by no later node: an inference holds only live activations
                 del values[key]
-        outputs = self._outputs_struct
-        if isinstance(outputs, KerasTensor):
-            return values[id(outputs)]
-        if type(outputs) is list and all(isinstance(t, KerasTensor) for t in outputs):
-            return [values[id(t)] for t in outputs]
-        return map_structure(value, outputs)
+        if type(output_ids) is int:
+            return values[output_ids]
+        if output_ids is not None:
+            return [values[key] for key in output_ids]
+        return map_structure(value, self._outputs_struct)
 
     def compute_output_shape(self, input_shape):
         shapes = [t.shape for t in self.outputs]

@@ -25,12 +25,9 @@ from .trainer import Trainer
 
 
 def _unique(items) -> list:
-    seen, out = set(), []
-    for item in items:
-        if id(item) not in seen:
-            seen.add(id(item))
-            out.append(item)
-    return out
+    """``items`` without repeats (by identity), in first-seen order."""
+    items = items if type(items) is list else list(items)
+    return list(dict(zip(map(id, items), items)).values())  # a dict keeps each key's first position
 
 
 def _is_symbolic(inputs) -> bool:
@@ -46,6 +43,8 @@ def to_input_tensor(x, dtype=None) -> Tensor:
     x = np.asarray(x)
     if x.dtype.kind in "USO":  # text stays a NumPy array, for the preprocessing layers that read it
         return x
+    if dtype is not None and x.dtype == dtype and x.dtype.kind in "fiub":  # already in its dtype: wrapped as it is
+        return Tensor._from_op(x, None, 0)
     if dtype is not None:
         return Tensor(x.astype(dtype, copy=False), dtype=dtype)
     return Tensor(x, dtype=x.dtype if x.dtype.kind in "iub" else None)
@@ -223,25 +222,33 @@ class Model(Trainer, Layer):
         return [t.dtype for t in self._inputs] if self._inputs else None
 
     def __call__(self, inputs, *args, **kwargs):
-        if not isinstance(inputs, (np.ndarray, Tensor)) and _is_symbolic(inputs):
+        if isinstance(inputs, (np.ndarray, Tensor)):  # one array, the common call, kept short
+            declared = self._inputs
+            inputs = to_input_tensor(inputs, declared[0].dtype if declared else None)
+            # a Sequential given its first layer after it was called empty still needs its input
+            if not self.built or declared is None:
+                self._maybe_build(tuple(inputs.shape))
+        elif _is_symbolic(inputs):
             return call_symbolic(self, inputs, *args, **kwargs)
-        dtypes = self._input_dtypes()
-        if isinstance(inputs, dict):
-            inputs = {k: to_input_tensor(v, self._dtype_for(k, dtypes)) for k, v in inputs.items()}
-            shape = {k: tuple(v.shape) for k, v in inputs.items()}
-        elif isinstance(inputs, (list, tuple)) and not isinstance(inputs, Tensor):
-            inputs = type(inputs)(to_input_tensor(v, dtypes[i] if dtypes and i < len(dtypes) else None)
-                                  for i, v in enumerate(inputs))
-            shape = [tuple(v.shape) for v in inputs]
         else:
-            inputs = to_input_tensor(inputs, dtypes[0] if dtypes else None)
-            shape = tuple(inputs.shape)
-        self._maybe_build(shape)
-        if not self._call_takes_training:
-            kwargs.pop("training", None)
-        if not self._call_takes_mask:
-            kwargs.pop("mask", None)
-        self._activity_losses = []
+            dtypes = self._input_dtypes()
+            if isinstance(inputs, dict):
+                inputs = {k: to_input_tensor(v, self._dtype_for(k, dtypes)) for k, v in inputs.items()}
+                shape = {k: tuple(v.shape) for k, v in inputs.items()}
+            elif isinstance(inputs, (list, tuple)):
+                inputs = type(inputs)(to_input_tensor(v, dtypes[i] if dtypes and i < len(dtypes) else None)
+                                      for i, v in enumerate(inputs))
+                shape = [tuple(v.shape) for v in inputs]
+            else:
+                inputs = to_input_tensor(inputs, dtypes[0] if dtypes else None)
+                shape = tuple(inputs.shape)
+            self._maybe_build(shape)
+        if kwargs:
+            if not self._call_takes_training:
+                kwargs.pop("training", None)
+            if not self._call_takes_mask:
+                kwargs.pop("mask", None)
+        self.__dict__["_activity_losses"] = []  # this call's (a plain attribute: no tracking to do)
         return self.call(inputs, *args, **kwargs)
 
     def _dtype_for(self, key, dtypes):

@@ -16,23 +16,24 @@ class Linear(Function):
     fused_relu = False  # LinearReLU: relu(x @ kernel + bias), applied in place on the GEMM's output
 
     def forward(self, x, kernel, bias=None):
-        if kernel.ndim != 2 or x.ndim == 0 or x.shape[-1] != kernel.shape[0]:
+        shape = x.shape
+        if kernel.ndim != 2 or not shape or shape[-1] != kernel.shape[0]:
             raise ValueError(f"linear: input of shape {x.shape} does not match kernel of shape {kernel.shape} "
                              f"(the last axis of the input must be {kernel.shape[0] if kernel.ndim else '?'})")
-        if bias is not None and bias.shape != (kernel.shape[1],):
+        if bias is not None and bias.shape != kernel.shape[1:]:
             raise ValueError(f"linear: bias of shape {bias.shape} does not match kernel of shape {kernel.shape}")
-        x2 = x.reshape(-1, x.shape[-1])
+        flat = len(shape) == 2  # a batch of vectors, the common case: no reshapes
+        x2 = x if flat else x.reshape(-1, shape[-1])
         y = x2 @ kernel
         if bias is not None:
             y += bias
         if self.fused_relu:
             np.maximum(y, 0, out=y)
-        self.in_shape = x.shape
-        need_x, need_kernel = self.needs_input_grad[:2]
-        # dX needs the kernel, dKernel the input; the relu's mask needs its output
-        self.save_for_backward(x2 if need_kernel else None, kernel if need_x else None,
-                               y if self.fused_relu else None)
-        return y.reshape(*x.shape[:-1], kernel.shape[1])
+        self.in_shape = shape
+        needs = self.needs_input_grad
+        if True in needs:  # save_for_backward, inlined: dX needs the kernel, dKernel the input, the relu's mask its output
+            self.saved = (x2 if needs[1] else None, kernel if needs[0] else None, y if self.fused_relu else None)
+        return y if flat else y.reshape(shape[:-1] + kernel.shape[1:])
 
     def backward(self, g):
         # dX = dY W^T,  dW = X^T dY,  db = sum_rows dY   (dY masked by y > 0 for the fused relu)

@@ -230,10 +230,14 @@ class Optimizer:
         if len(grads) != len(variables):
             raise ValueError(f"{type(self).__name__}: got {len(grads)} gradients for {len(variables)} variables")
         self.build(variables)
-        pairs = [(self._as_array(g, v), v) for g, v in zip(grads, variables) if g is not None]
-        if not pairs:
+        kept_grads, kept = [], []  # the pairs whose gradient is not None
+        for g, v in zip(grads, variables):
+            if g is not None:
+                kept_grads.append(self._as_array(g, v))
+                kept.append(v)
+        if not kept:
             return
-        grads, variables = [g for g, _ in pairs], [v for _, v in pairs]
+        grads, variables = kept_grads, kept
         if self.loss_scale_factor is not None:
             grads = [g / self.loss_scale_factor for g in grads]
         update = True
@@ -280,9 +284,10 @@ class Optimizer:
                 self.update_step(g, var, learning_rate)
             return
         small: dict = {}  # dtype -> (gradients, variables)
+        max_size = self.flat_group_max_size
         for g, var in zip(grads, variables):
             data = var.data
-            if data.size < self.flat_group_max_size:
+            if data.size < max_size:
                 group = small.get(data.dtype)
                 if group is None:
                     group = small[data.dtype] = ([], [])
@@ -299,7 +304,7 @@ class Optimizer:
                 flat.scatter()
 
     def _flat_group(self, variables: list) -> FlatGroup:
-        key = tuple(id(v) for v in variables)
+        key = tuple(map(id, variables))
         group = self._groups.get(key)
         if group is None:
             # a variable's slots are views of one group's arrays at a time: forget groups sharing one
@@ -371,10 +376,11 @@ class Optimizer:
     @staticmethod
     def _as_array(grad, variable) -> np.ndarray:
         g = grad.data if isinstance(grad, Tensor) else np.asarray(grad)
-        if g.shape != variable.shape:
+        like = variable.data if isinstance(variable, Tensor) else variable  # its shape and dtype, without properties
+        if g.shape != like.shape:
             raise ValueError(f"Gradient of shape {g.shape} does not match variable {variable.name!r} "
                              f"of shape {variable.shape}")
-        return g if g.dtype == variable.dtype else g.astype(variable.dtype)
+        return g if g.dtype == like.dtype else g.astype(like.dtype)
 
     def _clip_gradients(self, grads: list) -> list:
         # never in place: a gradient may be a variable's .grad that the caller still reads

@@ -37,6 +37,7 @@ class FlatGroup:
         self.size = int(ends[-1])
         self.dtype = variables[0].dtype
         self.data = np.empty(self.size, self.dtype)
+        self.views = [self.data[start:end].reshape(v.shape) for v, (start, end) in zip(variables, self.spans)]
         self.slots = {}
         for name in slots[0]:
             flat = self.slots[name] = np.empty(self.size, slots[0][name].dtype)
@@ -50,5 +51,5 @@ class FlatGroup:
         return np.concatenate([g.reshape(-1) for g in grads])
 
     def scatter(self) -> None:
-        for v, (start, end) in zip(self.variables, self.spans):
-            v.data[...] = self.data[start:end].reshape(v.shape)
+        for v, view in zip(self.variables, self.views):  # each variable's part of ``data``, in its shape
+            v.data[...] = view
