@@ -133,7 +133,7 @@ class SymbolicOp(Layer):
         shapes = input_shape if isinstance(input_shape, list) else [input_shape]
         dtypes = self._input_dtypes or [backend.floatx()] * len(shapes)
         # ones, not zeros: an op such as log or 1 / x stays finite on them
-        ones = [Tensor(np.ones(tuple(unknown if s is None else s for s in shape), dtype)) for shape, dtype
+        ones = [Tensor(np.ones(tuple(unknown if s is None else s for s in shape), dtype), dtype=dtype) for shape, dtype
                 in zip(shapes, dtypes)]
         with no_grad(), np.errstate(all="ignore"):
             return self.call(ones if isinstance(input_shape, list) else ones[0])

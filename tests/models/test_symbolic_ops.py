@@ -109,3 +109,14 @@ class _Opaque:
 
     def __array__(self, dtype=None, copy=None):
         return np.zeros((), dtype or "float32")
+
+
+@pytest.mark.parametrize("build", [lambda t, o: t * 2, lambda t, o: t + t, lambda t, o: o.abs(t) - 1,
+                                   lambda t, o: t / 2, lambda t, o: o.cast(t, "float32") * 0.5])
+def test_integer_inputs_give_the_dtype_keras_records_and_predict_returns(build):
+    inp = layers.Input((3,), dtype="int32")
+    out = build(inp, ops)
+    expected = build(keras.Input((3,), dtype="int32"), keras.ops).dtype
+    assert out.dtype == np.dtype(expected)
+    model = dg.Model(inp, out)
+    assert model.predict(np.arange(6, dtype="int32").reshape(2, 3), verbose=0).dtype == np.dtype(expected)
