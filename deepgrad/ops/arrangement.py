@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function, Tensor, is_grad_enabled
+from ..autograd.higher_order import frozen, linear_backward
 from . import reduce as _reduce
 from . import manipulation as _shape
 from .dtypes import result_type as _result_type
@@ -65,6 +66,11 @@ class IndexMap(Function):
         else:
             grad = np.bincount(self.index.reshape(-1), weights=g.reshape(-1), minlength=n + 1)
         return grad[:n].astype(g.dtype, copy=False).reshape(self.in_shape)
+
+    def graph_backward(self, g):
+        # linear in g; the adjoint of the scatter is the gather the forward does
+        twin = frozen(self)
+        return linear_backward(self, g, lambda u: twin.forward(u, index=twin.index, injective=twin.injective))
 
 
 def index_map(x, fn, injective=False) -> Tensor:

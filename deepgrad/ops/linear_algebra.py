@@ -115,7 +115,30 @@ class Einsum(Function):
                 full[idx] = gi
                 gi = full
             gi = unbroadcast(np.asarray(gi), a.shape) if gi.shape != a.shape else gi
-            grads.append(np.ascontiguousarray(gi, dtype=a.dtype))
+            grads.append(np.ascontiguousarray(gi, dtype=a.dtype).reshape(a.shape))  # 0-d stays 0-d
+        return tuple(grads)
+
+    def graph_backward(self, g):
+        """``backward``'s einsums as recorded ``Einsum`` ops (multilinear: every order closes)."""
+        tensors, grads = self.inputs, []
+        for i, (term, a) in enumerate(zip(self.terms, tensors)):
+            if not self.needs_input_grad[i]:
+                grads.append(None)
+                continue
+            others = [self.terms[j] for j in range(len(tensors)) if j != i]
+            other_tensors = [tensors[j] for j in range(len(tensors)) if j != i]
+            unique = "".join(dict.fromkeys(term))
+            reachable = set(self.out) | set("".join(others))
+            present = "".join(c for c in unique if c in reachable)
+            gi = Einsum.apply(g, *other_tensors, terms=[self.out] + others, out=present)
+            if len(present) < len(unique):
+                gi = gi.reshape(tuple(self.sizes[c] if c in present else 1 for c in unique))
+                gi = gi.broadcast_to(tuple(self.sizes[c] for c in unique))
+            if len(unique) < len(term):  # a diagonal: scattered back by the adjoint of indexing
+                idx = tuple(np.arange(self.sizes[c]).reshape([-1 if k == unique.index(c) else 1
+                                                              for k in range(len(unique))]) for c in term)
+                gi = manipulation.IndexAdd.apply(gi, index=idx, shape=tuple(self.sizes[c] for c in term))
+            grads.append(unbroadcast(gi, a.shape) if gi.shape != a.shape else gi)
         return tuple(grads)
 
 

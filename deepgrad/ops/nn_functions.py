@@ -5,10 +5,14 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function, Tensor, unbroadcast
+from ..autograd.higher_order import recomputed_backward
 from .convolution import col2im, normalize_tuple, pad_spatial, windows
 from .dtypes import result_type, standardize_dtype
-from .math import clip
+from . import manipulation as _shape
+from .activation import softmax, tanh
+from .math import clip, where
 from .nn_activations import as_op_input
+from .product import matmul
 
 
 def dtype_name(dtype) -> str:
@@ -100,6 +104,15 @@ class Moments(Function):
         n = centered.dtype.type(self.count)
         return ((gmean + 2 * gvar * centered) / n,)
 
+    def graph_backward(self, grads):
+        gmean, gvar = grads
+        (x,) = self.inputs
+        centered = x - x.mean(axis=self.axes, keepdims=True)
+        if not self.keepdims:
+            kept = tuple(1 if i in self.axes else n for i, n in enumerate(x.shape))
+            gmean, gvar = gmean.reshape(kept), gvar.reshape(kept)
+        return ((gmean + 2 * gvar * centered) / float(self.count),)
+
 
 def moments(x, axes, keepdims=False, synchronized=False):
     """Mean and variance of ``x`` over ``axes``.
@@ -132,6 +145,7 @@ class Standardize(Function):
         r = 1 / np.sqrt((v * v).mean(axis=axes, keepdims=True) + x.dtype.type(epsilon))
         u = (v if center_variance else x - mu) if center else x
         self.axes, self.center = axes, center
+        self.options = (epsilon, center_variance)  # for graph_backward, which recomputes the forward
         self.save_for_backward(u, v, r)
         return u * r
 
@@ -142,6 +156,17 @@ class Standardize(Function):
         if self.center:
             dx -= rd.mean(axis=self.axes, keepdims=True)
         return dx
+
+    def graph_backward(self, g):
+        axes, center, (epsilon, center_variance) = self.axes, self.center, self.options
+
+        def standardize(x):
+            mu = x.mean(axis=axes, keepdims=True)
+            v = x - mu if center_variance else x
+            u = (x - mu) if center else x
+            return u * ((v * v).mean(axis=axes, keepdims=True) + epsilon) ** -0.5
+
+        return recomputed_backward(self, g, standardize)[0]
 
 
 def _param_like(p, x: Tensor, axes: tuple, op: str, name: str):
@@ -313,6 +338,17 @@ class Normalize(Function):
         inner = (g * x).sum(axis=self.axis, keepdims=True) / (n * n)
         return np.where(clipped, g / n, g / n - inner * dn)
 
+    def graph_backward(self, g):
+        _, denom, clipped = self.saved
+        axis, p = self.axis, self.order
+
+        def normalized(x):  # x / max(||x||_p, eps); where the norm was clipped, eps is a constant
+            norm = ((x * x).sum(axis=axis, keepdims=True) ** 0.5 if p == 2 else
+                    (abs(x) ** p).sum(axis=axis, keepdims=True) ** (1 / p))
+            return x / where(clipped, denom, norm)
+
+        return recomputed_backward(self, g, normalized)[0]
+
 
 def normalize(x, axis=-1, order=2, epsilon=None):
     """``x`` divided by its ``order``-norm along ``axis`` (at least ``epsilon``)."""
@@ -359,6 +395,7 @@ class DotProductAttention(Function):
         p = np.exp(logits, out=logits)
         p /= p.sum(axis=-1, keepdims=True)
         self.meta = (scale, groups, None if bias is None else bias.shape)
+        self.logit_terms = (additive, cap)  # for graph_backward, which recomputes the forward
         self.save_for_backward(q, k, v, p, t)
         return np.swapaxes(p @ vh, 1, 2)
 
@@ -390,6 +427,26 @@ class DotProductAttention(Function):
         if bias_shape is not None:
             grads.append(unbroadcast(ds, bias_shape))
         return tuple(grads)
+
+    def graph_backward(self, g):
+        scale, groups, _ = self.meta
+        additive, cap = self.logit_terms
+
+        def attention(q, k, v, *bias):
+            qh, kh, vh = (_shape.swapaxes(t, 1, 2) for t in (q, k, v))  # (B, N, T, H)
+            if groups > 1:
+                kh, vh = (_shape.concatenate([t[:, :, None]] * groups, axis=2).reshape(
+                    (t.shape[0], t.shape[1] * groups) + t.shape[2:]) for t in (kh, vh))
+            logits = matmul(qh, _shape.swapaxes(kh, -1, -2)) * scale
+            if bias:
+                logits = logits + bias[0]
+            if cap is not None:
+                logits = tanh(logits / cap) * cap
+            if additive is not None:
+                logits = logits + additive
+            return _shape.swapaxes(matmul(softmax(logits, axis=-1), vh), 1, 2)
+
+        return recomputed_backward(self, g, attention)
 
 
 def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, is_causal=False,

@@ -59,3 +59,121 @@ def test_pooling(k):
     x = _distinct(*shape)
     check_second_order(lambda x: dg.tanh(fn(dg.tanh(x))),
                        lambda x: torch.tanh(_torch_pool(torch.tanh(x), kind, pool, strides, padding)), [x])
+
+
+def test_adaptive_pooling():
+    x = _distinct(2, 5, 7, 2)
+    check_second_order(lambda x: dg.tanh(ops.adaptive_max_pool(dg.tanh(x), (2, 3))),
+                       lambda x: torch.tanh(F.adaptive_max_pool2d(torch.tanh(x).permute(0, 3, 1, 2), (2, 3))
+                                            .permute(0, 2, 3, 1)), [x])
+    check_second_order(lambda x: dg.tanh(ops.adaptive_average_pool(x * x, (3, 2))),
+                       lambda x: torch.tanh(F.adaptive_avg_pool2d((x * x).permute(0, 3, 1, 2), (3, 2))
+                                            .permute(0, 2, 3, 1)), [x])
+
+
+# ------------------------------------------------------------------ reductions and statistics
+@pytest.mark.parametrize("axis, keepdims", [(1, False), ((0, 2), True), (None, False)])
+def test_var_std_logsumexp(axis, keepdims):
+    x, y = RNG.normal(size=(3, 4, 5)), RNG.normal(size=(5,))  # x * y: the gradient reaches a broadcast input
+    dims = tuple(range(3)) if axis is None else axis
+    for ours, theirs in [
+        (lambda x, y: ops.var(x * y, axis=axis, keepdims=keepdims) ** 2,
+         lambda x, y: torch.var(x * y, dim=dims, keepdim=keepdims, unbiased=False) ** 2),
+        (lambda x, y: ops.std(x * y, axis=axis, keepdims=keepdims),
+         lambda x, y: torch.std(x * y, dim=dims, keepdim=keepdims, unbiased=False)),
+        (lambda x, y: dg.tanh(ops.logsumexp(x * y, axis=axis, keepdims=keepdims)),
+         lambda x, y: torch.tanh(torch.logsumexp(x * y, dim=dims, keepdim=keepdims))),
+    ]:
+        for wrt in (0, 1):
+            check_second_order(ours, theirs, [x, y], wrt)
+
+
+def test_var_with_ddof_and_moments():
+    x = RNG.normal(size=(4, 3, 2))
+    check_second_order(lambda x: dg.ops.var(x, axis=0, ddof=1) ** 2,
+                       lambda x: torch.var(x, dim=0, unbiased=True) ** 2, [x])
+
+    def ours(x):
+        mean, var = ops.moments(x, axes=[0, 2])
+        return mean * var + var * var
+
+    def theirs(x):
+        mean, var = x.mean(dim=(0, 2)), x.var(dim=(0, 2), unbiased=False)
+        return mean * var + var * var
+
+    check_second_order(ours, theirs, [x])
+    mean_only = lambda x: ops.moments(x, axes=[1], keepdims=True)[0] ** 3  # the unused output's gradient is zeros
+    check_second_order(mean_only, lambda x: x.mean(dim=1, keepdim=True) ** 3, [x])
+
+
+@pytest.mark.parametrize("zeros", [False, True])
+def test_cumsum_cumprod_prod(zeros):
+    x = RNG.uniform(0.5, 1.5, size=(3, 5)) * RNG.choice([-1, 1], size=(3, 5))
+    if zeros:  # one zero and two zeros along a row: the exact rules at zeros
+        x[0, 2] = 0.0
+        x[1, 1] = x[1, 3] = 0.0
+    y = RNG.normal(size=(5,))
+    cases = [
+        (lambda x, y: dg.tanh(ops.cumsum(x * y, axis=1)), lambda x, y: torch.tanh(torch.cumsum(x * y, 1))),
+        (lambda x, y: ops.cumprod(x, axis=1) * y, lambda x, y: torch.cumprod(x, 1) * y),
+        (lambda x, y: ops.cumprod(x, axis=0) * y, lambda x, y: torch.cumprod(x, 0) * y),
+        (lambda x, y: ops.prod(x, axis=1) * y[:3], lambda x, y: torch.prod(x, 1) * y[:3]),
+        (lambda x, y: ops.prod(x[:2, :3]) * y, lambda x, y: torch.prod(x[:2, :3]) * y),  # two zeros
+    ]
+    for ours, theirs in cases:
+        check_second_order(ours, theirs, [x, y], 0)
+
+
+def test_third_order_of_cumprod_with_a_zero():
+    x = RNG.uniform(0.5, 1.5, size=(4,))
+    x[1] = 0.0
+    (xo,), xt = [dg.Variable(x, dtype=np.float64)], torch.tensor(x, requires_grad=True)
+    y = ops.cumprod(xo, axis=0)
+    g1 = grad((y * y).sum(), xo, create_graph=True)
+    g2 = grad((g1 * g1).sum(), xo, create_graph=True)
+    g3 = grad((g2 * g2 * g2).sum(), xo)
+    (t1,) = torch.autograd.grad((torch.cumprod(xt, 0) ** 2).sum(), xt, create_graph=True)
+    (t2,) = torch.autograd.grad((t1 * t1).sum(), xt, create_graph=True)
+    (t3,) = torch.autograd.grad((t2 * t2 * t2).sum(), xt)
+    np.testing.assert_allclose(g3, t3.numpy(), rtol=1e-9, atol=1e-10)
+    assert np.abs(g3).max() > 1e-3
+
+
+# ------------------------------------------------------------------ einsum
+EINSUMS = [
+    ("ij,jk->ik", [(3, 4), (4, 2)]),
+    ("bij,bjk->bik", [(2, 3, 4), (2, 4, 3)]),
+    ("ii->i", [(4, 4)]),
+    ("ij->", [(3, 4)]),
+    ("ij,j->i", [(3, 4), (4,)]),
+    ("...ij,jk->...ik", [(2, 3, 4), (4, 2)]),
+    ("ij,jk,kl->il", [(2, 3), (3, 4), (4, 2)]),
+    ("bi,bj->bij", [(2, 3), (2, 4)]),
+    ("iij,jk->ik", [(3, 3, 2), (2, 4)]),  # a diagonal and a contraction
+    ("ij,ij->i", [(3, 4), (1, 4)]),  # a size-1 axis broadcast against its index's size
+]
+
+
+@pytest.mark.parametrize("subscripts, shapes", EINSUMS, ids=[e[0] for e in EINSUMS])
+def test_einsum(subscripts, shapes):
+    arrays = [0.5 * RNG.normal(size=s) for s in shapes]  # small: tanh of the sum is not saturated
+    ours = lambda *a: dg.tanh(ops.einsum(subscripts, *[t * t if i == 0 else t for i, t in enumerate(a)]))
+    theirs = lambda *a: torch.tanh(torch.einsum(subscripts, *[t * t if i == 0 else t for i, t in enumerate(a)]))
+    for wrt in range(len(arrays)):
+        check_second_order(ours, theirs, arrays, wrt, directions=1)
+
+
+def test_tensordot_and_index_maps():
+    a, b = RNG.normal(size=(3, 4, 2)), RNG.normal(size=(4, 2, 5))
+    check_second_order(lambda a, b: dg.tanh(ops.tensordot(a, b, axes=2)),
+                       lambda a, b: torch.tanh(torch.tensordot(a, b, dims=2)), [a, b], 1)
+    x = RNG.normal(size=(3, 4))
+    cases = [  # rearrangements read through an index map: flips, repeats, triangles, gathers
+        (lambda x: ops.flip(x, 1) * x, lambda x: torch.flip(x, [1]) * x),
+        (lambda x: ops.repeat(x, 2, axis=0) ** 3, lambda x: torch.repeat_interleave(x, 2, 0) ** 3),
+        (lambda x: ops.tril(x * x, -1) * x, lambda x: torch.tril(x * x, -1) * x),
+        (lambda x: ops.take_along_axis(x, np.array([[0, 0, 3, 1]] * 3), axis=1) ** 3,
+         lambda x: torch.take_along_dim(x, torch.tensor([[0, 0, 3, 1]] * 3), 1) ** 3),
+    ]
+    for ours, theirs in cases:
+        check_second_order(ours, theirs, [x])
