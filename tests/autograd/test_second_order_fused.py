@@ -177,3 +177,101 @@ def test_tensordot_and_index_maps():
     ]
     for ours, theirs in cases:
         check_second_order(ours, theirs, [x])
+
+
+# ------------------------------------------------------------------ normalization
+def test_layer_rms_and_l2_normalization():
+    x, gamma, beta = RNG.normal(size=(3, 2, 5)), RNG.normal(size=(5,)), RNG.normal(size=(5,))
+    cases = [
+        (lambda x, gm, bt: dg.tanh(ops.layer_normalization(x, gm, bt, axis=-1, epsilon=1e-3)),
+         lambda x, gm, bt: torch.tanh(F.layer_norm(x, (5,), gm, bt, eps=1e-3))),
+        (lambda x, gm, bt: dg.tanh(ops.rms_normalization(x, gm, axis=-1, epsilon=1e-3)) + bt,
+         lambda x, gm, bt: torch.tanh(x / torch.sqrt((x * x).mean(-1, keepdim=True) + 1e-3) * gm) + bt),
+        (lambda x, gm, bt: dg.tanh(ops.layer_normalization(x, gm, None, axis=-1, epsilon=1e-3, rms_scaling=True)) + bt,
+         lambda x, gm, bt: torch.tanh(x / torch.sqrt(x.var(-1, unbiased=False, keepdim=True) + 1e-3) * gm) + bt),
+        (lambda x, gm, bt: dg.tanh(ops.normalize(x * gm, axis=-1)) + bt,
+         lambda x, gm, bt: torch.tanh(F.normalize(x * gm, dim=-1)) + bt),
+        (lambda x, gm, bt: dg.tanh(ops.normalize(x + gm, axis=1, order=3)) + bt,
+         lambda x, gm, bt: torch.tanh(F.normalize(x + gm, p=3, dim=1)) + bt),
+    ]
+    for ours, theirs in cases:
+        for wrt in (0, 1):
+            check_second_order(ours, theirs, [x, gamma, beta], wrt, directions=1)
+    # over two axes at once
+    check_second_order(lambda x: ops.layer_normalization(x, axis=[1, 2], epsilon=1e-3) ** 3,
+                       lambda x: F.layer_norm(x, (2, 5), eps=1e-3) ** 3, [x])
+
+
+def test_group_and_layer_normalization_layers():
+    x = RNG.normal(size=(2, 3, 4))
+    group = dg.layers.GroupNormalization(groups=2, epsilon=1e-3, dtype="float64")
+    layer = dg.layers.LayerNormalization(epsilon=1e-3, dtype="float64")
+    for lay in (group, layer):
+        lay.build((None, 3, 4))
+        lay.gamma.assign(RNG.normal(size=4))
+        lay.beta.assign(RNG.normal(size=4))
+    gg, gb = (torch.tensor(v.numpy()) for v in (group.gamma, group.beta))
+    lg, lb = (torch.tensor(v.numpy()) for v in (layer.gamma, layer.beta))
+    check_second_order(lambda x: dg.tanh(group(x)),
+                       lambda x: torch.tanh(F.group_norm(x.permute(0, 2, 1), 2, gg, gb, eps=1e-3).permute(0, 2, 1)),
+                       [x])
+    check_second_order(lambda x: dg.tanh(layer(x)), lambda x: torch.tanh(F.layer_norm(x, (4,), lg, lb, eps=1e-3)), [x])
+
+
+# ------------------------------------------------------------------ attention
+def _torch_attention(q, k, v, bias=None, allowed=None, scale=None, cap=None):
+    """softmax(q k^T scale + bias) v over (batch, time, heads, head_dim), grouped heads repeated."""
+    groups = q.shape[2] // k.shape[2]
+    k, v = torch.repeat_interleave(k, groups, 2), torch.repeat_interleave(v, groups, 2)
+    scale = 1 / np.sqrt(q.shape[-1]) if scale is None else scale
+    logits = torch.einsum("btnh,bsnh->bnts", q, k) * scale
+    if bias is not None:
+        logits = logits + bias
+    if cap is not None:
+        logits = cap * torch.tanh(logits / cap)
+    if allowed is not None:
+        logits = logits.masked_fill(~torch.as_tensor(allowed), -0.7 * 3.38953e38)
+    return torch.einsum("bnts,bsnh->btnh", torch.softmax(logits, -1), v)
+
+
+@pytest.mark.parametrize("variant", ["plain", "mask", "bias", "causal-gqa-cap"])
+def test_dot_product_attention(variant):
+    q, k, v = RNG.normal(size=(2, 3, 2, 4)), RNG.normal(size=(2, 4, 2, 4)), RNG.normal(size=(2, 4, 2, 3))
+    arrays, extra, t_extra = [q, k, v], {}, {}
+    if variant == "mask":
+        allowed = RNG.uniform(size=(2, 1, 3, 4)) > 0.3
+        allowed[..., 0] = True
+        extra, t_extra = {"mask": allowed}, {"allowed": allowed}
+    if variant == "bias":
+        arrays.append(RNG.normal(size=(1, 2, 3, 4)))  # broadcast over the batch
+    if variant == "causal-gqa-cap":
+        q = RNG.normal(size=(2, 4, 4, 4))
+        arrays[0] = q
+        extra = {"is_causal": True, "attn_logits_soft_cap": 1.5}
+        t_extra = {"allowed": np.tril(np.ones((4, 4), dtype=bool)), "cap": 1.5}
+
+    def ours(q, k, v, *bias):
+        return dg.tanh(ops.dot_product_attention(q, k, v, bias=bias[0] if bias else None, **extra))
+
+    def theirs(q, k, v, *bias):
+        return torch.tanh(_torch_attention(q, k, v, bias=bias[0] if bias else None, **t_extra))
+
+    for wrt in range(len(arrays)):
+        check_second_order(ours, theirs, arrays, wrt, directions=1)
+
+
+def test_multi_head_attention_layer():
+    mha = dg.layers.MultiHeadAttention(num_heads=2, key_dim=3, dtype="float64")
+    x, y = RNG.normal(size=(2, 3, 4)), RNG.normal(size=(2, 5, 4))
+    mha(dg.Tensor(x), dg.Tensor(y))
+    weights = [torch.tensor(w.numpy()) for w in mha.weights]  # q, k, v, output: kernel then bias
+
+    def theirs(x, y):
+        qk, qb, kk, kb, vk, vb, ok, ob = weights
+        q = torch.einsum("btd,dnh->btnh", x, qk) + qb
+        k = torch.einsum("btd,dnh->btnh", y, kk) + kb
+        v = torch.einsum("btd,dnh->btnh", y, vk) + vb
+        return torch.tanh(torch.einsum("btnh,nhd->btd", _torch_attention(q, k, v), ok) + ob)
+
+    for wrt in (0, 1):
+        check_second_order(lambda x, y: dg.tanh(mha(x, y)), theirs, [x, y], wrt, directions=1)
