@@ -275,3 +275,112 @@ def test_multi_head_attention_layer():
 
     for wrt in (0, 1):
         check_second_order(lambda x, y: dg.tanh(mha(x, y)), theirs, [x, y], wrt, directions=1)
+
+
+# ------------------------------------------------------------------ recurrent kernels
+def _torch_scan(cell, x, states, mask=None, go_backwards=False):
+    """Keras's RNN loop in PyTorch: a masked step keeps the states; outputs in the order run."""
+    steps = range(x.shape[1])
+    outputs = []
+    for t in (reversed(steps) if go_backwards else steps):
+        new = cell(x[:, t], *states)
+        if mask is not None:
+            keep = torch.as_tensor(mask[:, t:t + 1])
+            new = tuple(torch.where(keep, n, s) for n, s in zip(new, states))
+        states = new
+        outputs.append(states[0])
+    return (torch.stack(outputs, 1), *states)
+
+
+def _torch_lstm(x, kernel, recurrent, bias, h0, c0, mask=None, go_backwards=False):
+    def cell(x_t, h, c):
+        i, f, cc, o = (x_t @ kernel + h @ recurrent + bias).chunk(4, -1)  # Keras's gate order i, f, c, o
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(cc)
+        return torch.sigmoid(o) * torch.tanh(c), c
+    return _torch_scan(cell, x, (h0, c0), mask, go_backwards)
+
+
+def _torch_gru(x, kernel, recurrent, bias, h0, mask=None, go_backwards=False, reset_after=True):
+    def cell(x_t, h):
+        xz, xr, xh = (x_t @ kernel + (bias[0] if reset_after else bias)).chunk(3, -1)
+        uz, ur, uh = recurrent.chunk(3, -1)
+        if reset_after:
+            rz, rr, rh = (h @ recurrent + bias[1]).chunk(3, -1)
+            z, r = torch.sigmoid(xz + rz), torch.sigmoid(xr + rr)
+            cand = torch.tanh(xh + r * rh)
+        else:
+            z, r = torch.sigmoid(xz + h @ uz), torch.sigmoid(xr + h @ ur)
+            cand = torch.tanh(xh + (r * h) @ uh)
+        return (z * h + (1 - z) * cand,)
+    return _torch_scan(cell, x, (h0,), mask, go_backwards)
+
+
+def _torch_simple_rnn(x, kernel, recurrent, bias, h0, mask=None, go_backwards=False, activation="tanh"):
+    act = {"tanh": torch.tanh, "relu": torch.relu, "sigmoid": torch.sigmoid, "linear": lambda a: a}[activation]
+    return _torch_scan(lambda x_t, h: (act(x_t @ kernel + h @ recurrent + bias),), x, (h0,), mask, go_backwards)
+
+
+def _sequence_mask():
+    mask = np.ones((2, 4), dtype=bool)
+    mask[0, 2:] = False
+    mask[1, 1] = False
+    return mask
+
+
+def _summary(outputs, lib):
+    """A scalar-friendly mix of every output, so each one's gradient is used."""
+    seq, *last = outputs
+    tanh = torch.tanh if lib == "torch" else dg.tanh
+    total = tanh(seq) * 1.0
+    for s in last:
+        total = total + tanh(s)[:, None, :]
+    return total
+
+
+RECURRENT = [
+    ("lstm", dict(mask=None, go_backwards=False)),
+    ("lstm", dict(mask=_sequence_mask(), go_backwards=True)),
+    ("gru", dict(mask=None, go_backwards=False, reset_after=True)),
+    ("gru", dict(mask=_sequence_mask(), go_backwards=False, reset_after=False)),
+    ("simple_rnn", dict(mask=_sequence_mask(), go_backwards=True, activation="tanh")),
+    ("simple_rnn", dict(mask=None, go_backwards=False, activation="sigmoid")),
+]
+
+
+@pytest.mark.parametrize("op, kwargs", RECURRENT, ids=[f"{op}-{k}" for k, (op, _) in enumerate(RECURRENT)])
+def test_recurrent_kernels(op, kwargs):
+    units, gates = 2, {"lstm": 4, "gru": 3, "simple_rnn": 1}[op]
+    x = RNG.normal(size=(2, 4, 3))
+    kernel, recurrent = 0.6 * RNG.normal(size=(3, gates * units)), 0.6 * RNG.normal(size=(units, gates * units))
+    bias = RNG.normal(size=(2, 3 * units) if kwargs.get("reset_after") else (gates * units,)) * 0.3
+    states = [RNG.normal(size=(2, units)) for _ in range(2 if op == "lstm" else 1)]
+    ours_op = getattr(ops, op)
+    theirs_op = {"lstm": _torch_lstm, "gru": _torch_gru, "simple_rnn": _torch_simple_rnn}[op]
+    ours = lambda *a: _summary(ours_op(*a, **kwargs), "dg")
+    theirs = lambda *a: _summary(theirs_op(*a, **kwargs), "torch")
+    arrays = [x, kernel, recurrent, bias, *states]
+    for wrt in (0, 2):  # the input (a gradient penalty's) and the recurrent kernel
+        check_second_order(ours, theirs, arrays, wrt, directions=1)
+
+
+def test_first_order_gradients_keep_the_numpy_backward(monkeypatch):
+    """A plain gradient never runs a graph backward (nor recomputes a forward); create_graph=True does."""
+    from deepgrad.ops.pool import MaxPool2D
+    from deepgrad.ops.recurrent.lstm import LSTM
+
+    calls = []
+    for cls in (LSTM, MaxPool2D):
+        original = cls.graph_backward
+        monkeypatch.setattr(cls, "graph_backward", lambda self, g, _f=original: calls.append(self.name) or _f(self, g))
+    x = dg.Variable(RNG.normal(size=(2, 4, 4, 1)), dtype=np.float64)
+    k, r = RNG.normal(size=(1, 8)), RNG.normal(size=(2, 8))
+
+    def model(x):
+        pooled = ops.max_pool2d(x, 2)  # (2, 2, 2, 1)
+        return ops.lstm(ops.reshape(pooled, (2, 4, 1)), k, r)[1].sum()
+
+    g = grad(model(x), x)
+    assert calls == [] and isinstance(g, np.ndarray)
+    g2 = grad(model(x), x, create_graph=True)
+    assert calls == ["LSTM", "MaxPool2D"]
+    np.testing.assert_allclose(g2.data, g, rtol=1e-12, atol=1e-14)
