@@ -384,3 +384,61 @@ def test_first_order_gradients_keep_the_numpy_backward(monkeypatch):
     g2 = grad(model(x), x, create_graph=True)
     assert calls == ["LSTM", "MaxPool2D"]
     np.testing.assert_allclose(g2.data, g, rtol=1e-12, atol=1e-14)
+
+
+# ------------------------------------------------------------------ a gradient penalty through a model
+def test_gradient_penalty_through_a_critic_with_bn_ln_pooling_and_lstm_matches_torch():
+    """WGAN-GP's mean((|dD/dx| - 1)^2) through Conv2D, BatchNormalization (training), max and
+    average pooling, LayerNormalization, an LSTM and Dense, differentiated for every weight."""
+    from deepgrad import layers
+    from deepgrad.compat import tensorflow as tf
+
+    conv = layers.Conv2D(3, 3, padding="same", dtype="float64")
+    bn = layers.BatchNormalization(epsilon=1e-3, dtype="float64")
+    max_pool, avg_pool = layers.MaxPooling2D(2, dtype="float64"), layers.AveragePooling2D(2, 1, dtype="float64")
+    ln = layers.LayerNormalization(epsilon=1e-3, dtype="float64")
+    lstm, dense = layers.LSTM(4, dtype="float64"), layers.Dense(1, dtype="float64")
+
+    def critic(x):
+        h = dg.tanh(bn(conv(x), training=True))  # (3, 6, 6, 3)
+        h = avg_pool(max_pool(h))                 # (3, 2, 2, 3)
+        h = ln(dg.ops.reshape(h, (3, 4, 3)))      # a sequence of 4 steps
+        return dense(lstm(h))
+
+    real, fake = RNG.normal(size=(3, 6, 6, 2)), RNG.normal(size=(3, 6, 6, 2))
+    alpha = RNG.uniform(size=(3, 1, 1, 1))
+    critic(dg.Tensor(real))  # builds the layers
+    for v in bn.weights[:2] + ln.weights:  # gamma and beta away from 1 and 0
+        v.assign(RNG.uniform(0.5, 1.5, size=v.shape) if "gamma" in v.name else RNG.normal(size=v.shape) * 0.3)
+    variables = [conv.kernel, conv.bias, bn.gamma, bn.beta, ln.gamma, ln.beta, *lstm.trainable_weights,
+                 dense.kernel, dense.bias]
+
+    with tf.GradientTape() as tape:
+        interpolated = dg.Tensor(real + alpha * (fake - real))
+        with tf.GradientTape() as gp_tape:
+            gp_tape.watch(interpolated)
+            pred = critic(interpolated)
+        grads = gp_tape.gradient(pred, interpolated)
+        gp = dg.ops.mean((dg.ops.sqrt(dg.ops.sum(grads * grads, axis=[1, 2, 3])) - 1.0) ** 2)
+    ours = tape.gradient(gp, variables)
+
+    tv = [torch.tensor(v.numpy(), requires_grad=True) for v in variables]
+    ck, cb, bg, bb, lg, lb, lk, lr, lbias, dk, db = tv
+    xt = torch.tensor(real + alpha * (fake - real), requires_grad=True)
+    h = F.conv2d(F.pad(xt.permute(0, 3, 1, 2), (1, 1, 1, 1)), ck.permute(3, 2, 0, 1), cb)
+    h = torch.tanh(F.batch_norm(h, None, None, bg, bb, training=True, eps=1e-3))
+    h = F.avg_pool2d(F.max_pool2d(h, 2), 2, 1).permute(0, 2, 3, 1).reshape(3, 4, 3)
+    h = F.layer_norm(h, (3,), lg, lb, eps=1e-3)
+    zeros = torch.zeros(3, 4, dtype=torch.float64)
+    pred_t = _torch_lstm(h, lk, lr, lbias, zeros, zeros)[1] @ dk + db
+    (gt,) = torch.autograd.grad(pred_t.sum(), xt, create_graph=True)
+    gp_t = ((gt.pow(2).sum((1, 2, 3)).sqrt() - 1) ** 2).mean()
+    theirs = torch.autograd.grad(gp_t, tv, allow_unused=True, materialize_grads=True)
+    np.testing.assert_allclose(pred.data, pred_t.detach().numpy(), rtol=1e-10)
+    assert float(gp.data) == pytest.approx(float(gp_t.detach()), rel=1e-10)
+    for v, a, t in zip(variables, ours, theirs):
+        np.testing.assert_allclose(np.zeros(t.shape) if a is None else a, t.numpy(), rtol=1e-8, atol=1e-12,
+                                   err_msg=v.name)
+    # dD/dx depends on every weight but the biases that BatchNormalization cancels and the last
+    reached = [a for v, a in zip(variables, ours) if v is not conv.bias and v is not dense.bias]
+    assert min(np.abs(a).max() for a in reached) > 1e-6
