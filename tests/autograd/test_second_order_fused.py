@@ -442,3 +442,91 @@ def test_gradient_penalty_through_a_critic_with_bn_ln_pooling_and_lstm_matches_t
     # dD/dx depends on every weight but the biases that BatchNormalization cancels and the last
     reached = [a for v, a in zip(variables, ours) if v is not conv.bias and v is not dense.bias]
     assert min(np.abs(a).max() for a in reached) > 1e-6
+
+
+# ------------------------------------------------------------------ element-wise ops and activations
+UNARY = [  # (name, ours, theirs, low): inputs uniform in (low, 2.5), or normal when low is None
+    ("cbrt", ops.cbrt, lambda a: torch.sign(a) * a.abs() ** (1 / 3), 0.3),
+    ("exp2", ops.exp2, torch.exp2, None),
+    ("fabs", lambda a: ops.fabs(a) * a, lambda a: a.abs() * a, None),
+    ("deg2rad", lambda a: ops.deg2rad(40 * a), lambda a: torch.deg2rad(40 * a), None),
+    ("rad2deg", lambda a: ops.rad2deg(a / 40), lambda a: torch.rad2deg(a / 40), None),
+    ("sinc", ops.sinc, torch.sinc, None),
+    ("nan_to_num", lambda a: ops.nan_to_num(a) ** 3, lambda a: torch.nan_to_num(a) ** 3, None),
+    # PyTorch's own celu derivative is off by 1e-9 in float64: its formula is the oracle
+    ("celu", lambda a: ops.celu(a, 0.7), lambda a: torch.where(a > 0, a, 0.7 * torch.expm1(a / 0.7)), None),
+    ("glu", lambda a: ops.glu(a, axis=0), lambda a: F.glu(a, 0), None),
+    ("hard_silu", lambda a: ops.hard_silu(2 * a), lambda a: F.hardswish(2 * a), None),
+    ("hard_sigmoid", lambda a: ops.hard_sigmoid(2 * a), lambda a: torch.clamp(2 * a / 6 + 0.5, 0, 1), None),
+    ("soft_shrink", lambda a: ops.soft_shrink(a, 0.3), lambda a: F.softshrink(a, 0.3), None),
+    ("hard_shrink", lambda a: ops.hard_shrink(a, 0.3), lambda a: F.hardshrink(a, 0.3), None),
+    ("sparse_plus", lambda a: ops.sparse_plus(a), lambda a: torch.where(a <= -1, 0 * a, torch.where(
+        a < 1, (a + 1) ** 2 / 4, a)), None),
+    ("sparse_sigmoid", lambda a: ops.sparse_sigmoid(a), lambda a: torch.clamp((a + 1) / 2, 0, 1), None),
+    ("squareplus", lambda a: ops.squareplus(a, 3), lambda a: (a + torch.sqrt(a * a + 3)) / 2, None),
+    ("tanh_shrink", ops.tanh_shrink, F.tanhshrink, None),
+    ("threshold", lambda a: ops.threshold(a, 0.2, -1.0), lambda a: F.threshold(a, 0.2, -1.0), None),
+    ("sparsemax", lambda a: ops.sparsemax(a, axis=-1), None, None),
+]
+
+
+@pytest.mark.parametrize("name, ours, theirs, low", UNARY, ids=[u[0] for u in UNARY])
+def test_unary_second_order(name, ours, theirs, low):
+    a = RNG.uniform(low, 2.5, size=(4, 4)) if low is not None else RNG.normal(size=(4, 4))
+    if name == "sparsemax":  # y = max(a - tau, 0), tau the threshold that sums the support to 1
+        def theirs(a):
+            z, _ = torch.sort(a, -1, descending=True)
+            k = torch.arange(1, 5, dtype=a.dtype)
+            support = (z - (torch.cumsum(z, -1) - 1) / k > 0).sum(-1, keepdim=True)
+            tau = (torch.gather(torch.cumsum(z, -1), -1, support - 1) - 1) / support
+            return torch.clamp(a - tau, min=0)
+    # y^2 (1 + y): a piecewise-linear op still has a second derivative
+    check_second_order(lambda a: ours(a) * ours(a) * (1 + ours(a)), lambda a: theirs(a) * theirs(a) * (1 + theirs(a)),
+                       [a])
+
+
+def test_sinc_at_its_removable_singularity():
+    """sinc''(0) = -pi^2 / 3 (PyTorch gives nan there): the derivative's Taylor term carries it."""
+    x = dg.Variable(np.array([0.0, 0.5]), dtype=np.float64)
+    g = grad(ops.sinc(x).sum(), x, create_graph=True)
+    np.testing.assert_allclose(g.data[0], 0.0, atol=1e-15)
+    second = grad(g.sum(), x)
+    np.testing.assert_allclose(second[0], -np.pi ** 2 / 3, rtol=1e-12)
+    t = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)
+    (gt,) = torch.autograd.grad(torch.sinc(t), t, create_graph=True)
+    np.testing.assert_allclose(second[1], torch.autograd.grad(gt, t)[0].item(), rtol=1e-12)
+
+
+BINARY = [
+    ("arctan2", ops.arctan2, torch.atan2),
+    ("logaddexp", ops.logaddexp, torch.logaddexp),
+    ("logaddexp2", ops.logaddexp2, torch.logaddexp2),
+    ("hypot", ops.hypot, torch.hypot),
+    ("divide_no_nan", ops.divide_no_nan, lambda a, b: torch.where(b == 0, 0 * a, a / torch.where(b == 0, 1, b))),
+    ("fmod", ops.fmod, torch.fmod),
+    ("mod", ops.mod, torch.remainder),
+    ("fmax", ops.fmax, torch.fmax),
+    ("fmin", ops.fmin, torch.fmin),
+]
+
+
+@pytest.mark.parametrize("name, ours, theirs", BINARY, ids=[b[0] for b in BINARY])
+def test_binary_second_order(name, ours, theirs):
+    a, b = RNG.normal(size=(3, 4)), RNG.uniform(0.4, 2, size=(4,)) * RNG.choice([-1, 1], size=4)
+    for wrt in (0, 1):
+        check_second_order(lambda a, b: ours(a, b) * ours(a, b) * a, lambda a, b: theirs(a, b) * theirs(a, b) * a,
+                           [a, b], wrt, directions=1)
+
+
+def test_divide_no_nan_at_a_zero_divisor():
+    """Where the divisor is 0 the result is the constant 0: no gradient of any order reaches a or b there."""
+    a, b = dg.Variable(RNG.normal(size=(2, 3)), dtype=np.float64), dg.Variable(np.array([0.0, 2.0, -1.5]))
+    y = ops.divide_no_nan(a, b)
+    ga = grad((y * y * a).sum(), a, create_graph=True)
+    second = grad((ga * ga).sum(), [a, b])
+    at, bt = torch.tensor(a.data, requires_grad=True), torch.tensor(b.data, requires_grad=True)
+    yt = torch.where(bt == 0, 0 * at, at / torch.where(bt == 0, 1, bt))
+    (gt,) = torch.autograd.grad((yt * yt * at).sum(), at, create_graph=True)
+    for ours, theirs in zip(second, torch.autograd.grad((gt * gt).sum(), [at, bt])):
+        np.testing.assert_allclose(ours, theirs.numpy(), rtol=1e-10, atol=1e-12)
+    assert np.all(second[0][:, 0] == 0) and second[1][0] == 0 and np.abs(second[0][:, 1:]).min() > 0
