@@ -281,6 +281,9 @@ class Split(Function):
     def backward(self, grads):
         return np.concatenate(grads, axis=self.axis)
 
+    def graph_backward(self, grads):
+        return _shape.concatenate(list(grads), axis=self.axis)
+
 
 def _split(x, indices_or_sections, axis, op, even):
     t = as_tensor(x)

@@ -530,3 +530,57 @@ def test_divide_no_nan_at_a_zero_divisor():
     for ours, theirs in zip(second, torch.autograd.grad((gt * gt).sum(), [at, bt])):
         np.testing.assert_allclose(ours, theirs.numpy(), rtol=1e-10, atol=1e-12)
     assert np.all(second[0][:, 0] == 0) and second[1][0] == 0 and np.abs(second[0][:, 1:]).min() > 0
+
+
+# ------------------------------------------------------------------ losses, embeddings, indexing
+def test_cross_entropies():
+    z = RNG.normal(size=(3, 4))
+    labels = np.array([2, 0, 3])
+    soft = RNG.dirichlet(np.ones(4), 3)
+    probs = RNG.dirichlet(np.ones(4), 3) * 0.8 + 0.05
+    t_binary = RNG.uniform(size=(3, 4))
+    cases = [
+        (lambda z, y: ops.softmax_cross_entropy(z * z, labels) ** 2,
+         lambda z, y: F.cross_entropy(z * z, torch.tensor(labels), reduction="none") ** 2, [z, soft]),
+        (lambda z, y: ops.softmax_cross_entropy(z * z, y, axis=0) ** 2,  # classes on axis 0
+         lambda z, y: (-(y * torch.log_softmax(z * z, 0)).sum(0)) ** 2, [z.T, soft.T]),
+        (lambda p, y: ops.categorical_crossentropy(y, p * p) ** 2,
+         lambda p, y: (-(y * torch.log(p * p / (p * p).sum(-1, keepdim=True))).sum(-1)) ** 2, [probs, soft]),
+        (lambda p, y: ops.sparse_categorical_crossentropy(labels, p * p) ** 2,
+         lambda p, y: (-torch.log(p * p / (p * p).sum(-1, keepdim=True))[torch.arange(3), labels]) ** 2, [probs, soft]),
+        (lambda z, t: ops.binary_crossentropy(t, z, from_logits=True) ** 2,
+         lambda z, t: F.binary_cross_entropy_with_logits(z, t, reduction="none") ** 2, [z, t_binary]),
+        (lambda p, t: ops.binary_crossentropy(t, p) ** 2,
+         lambda p, t: F.binary_cross_entropy(p, t, reduction="none") ** 2, [probs, t_binary]),
+    ]
+    for k, (ours, theirs, arrays) in enumerate(cases):
+        for wrt in (0,) if k in (0, 3) else (0, 1):  # the sparse cases take integer labels
+            check_second_order(ours, theirs, arrays, wrt, directions=1)
+
+
+def test_embedding_split_select_and_scatters():
+    table, ids = RNG.normal(size=(5, 3)), np.array([[0, 2, 2], [4, 0, 1]])
+    check_second_order(lambda t: dg.tanh(ops.embedding(ids, t * t)), lambda t: torch.tanh(F.embedding(
+        torch.tensor(ids), t * t)), [table])
+    x, y = RNG.normal(size=(3, 6)), RNG.normal(size=(3, 6))
+    check_second_order(lambda x: ops.split(x * x, [1, 4], axis=1)[1] ** 3,
+                       lambda x: torch.tensor_split(x * x, [1, 4], dim=1)[1] ** 3, [x])
+    conds = [x > 0.5, x < -0.5]
+    check_second_order(lambda x, y: ops.select(conds, [x * y, y * y], x) ** 2,
+                       lambda x, y: torch.where(torch.tensor(conds[0]), x * y, torch.where(
+                           torch.tensor(conds[1]), y * y, x)) ** 2, [x, y], 0)
+    u = RNG.normal(size=(2, 3))
+    check_second_order(lambda x, u: ops.slice_update(x * x, (1, 2), u * u) ** 2,
+                       lambda x, u: torch.cat([(x * x)[:1], torch.cat([(x * x)[1:, :2], u * u, (x * x)[1:, 5:]], 1)],
+                                              0) ** 2, [x, u], 1)
+    idx = np.array([[0, 1], [2, 5], [0, 1]])  # a repeated index adds up
+    v = RNG.normal(size=(3,))
+    check_second_order(lambda v: ops.scatter(idx, v * v, (3, 6)) ** 2,
+                       lambda v: torch.zeros(3, 6, dtype=torch.float64).index_put(
+                           (torch.tensor(idx[:, 0]), torch.tensor(idx[:, 1])), v * v, accumulate=True) ** 2, [v])
+    rows = np.array([[1, 0], [2, 3]])
+    w = RNG.normal(size=(2,))
+    for reduction in (None, "add"):
+        check_second_order(lambda x, w: ops.scatter_update(x * x, rows, w * w, reduction=reduction) ** 2,
+                           lambda x, w: (x * x).index_put((torch.tensor(rows[:, 0]), torch.tensor(rows[:, 1])), w * w,
+                                                          accumulate=reduction == "add") ** 2, [x, w], 0)
