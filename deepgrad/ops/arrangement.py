@@ -388,6 +388,14 @@ class Vander(Function):
             d = np.where(p > 0, p * x[:, None] ** np.maximum(p - 1, 0), 0)
         return np.sum(g * d, axis=1).astype(g.dtype)
 
+    def graph_backward(self, g):
+        # sum_p g_p p x^(p-1) over the powers p > 0, recorded (the power 0 column is constant)
+        x = self.inputs[0]
+        p = self.powers.astype(x.dtype)
+        live = p > 0
+        slope = (x.reshape((-1, 1)) ** np.maximum(p - 1, 0)) * (p * live)
+        return (g * slope).sum(axis=1)
+
 
 def vander(x, N=None, increasing=False):
     """Columns are powers of ``x``: ``x^(N-1), ..., x, 1`` (reversed if ``increasing``)."""

@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function, Tensor, unbroadcast
+from ..autograd.higher_order import first_order_backward, recomputed_backward
 from . import manipulation
 from .product import matmul
 from . import math as _math
@@ -283,6 +284,15 @@ class Cdist(Function):
             gy = unbroadcast(_mT(w).sum(-1)[..., None] * y - _mT(w) @ x, y.shape)
         return gx, gy
 
+    def graph_backward(self, g):
+        def distances(x, y):  # |x_p - y_r|, with the zero distances' subgradient 0 at every order
+            diff = x.expand_dims(-2) - y.expand_dims(-3)
+            d2 = (diff * diff).sum(axis=-1)
+            zero = d2.data == 0
+            return _math.where(zero, 0.0, _math.sqrt(_math.where(zero, 1.0, d2)))
+
+        return recomputed_backward(self, g, distances)
+
 
 def cdist(x, y):
     """Euclidean distances between the rows of ``x`` (..., P, M) and ``y`` (..., R, M): (..., P, R)."""
@@ -331,6 +341,10 @@ class Inv(Function):
         (inv,) = self.saved
         return -_mT(inv) @ g @ _mT(inv)
 
+    def graph_backward(self, g):
+        inv_t = Inv.apply(self.inputs[0]).swapaxes(-1, -2)
+        return -(inv_t @ g @ inv_t)
+
 
 def inv(x):
     """The inverse of each square matrix."""
@@ -354,6 +368,14 @@ class Det(Function):
         cof = (u * (others * sign[..., None])[..., None, :]) @ vt
         return (g[..., None, None] * cof).astype(a.dtype)
 
+    def graph_backward(self, g):
+        a = self.inputs[0]
+        if np.any(self.saved[1] == 0):  # the adjugate of a singular matrix: first order only
+            return first_order_backward(self, g)
+        # d det(A) = det(A) A^{-T}, both recorded
+        return g.expand_dims(-1).expand_dims(-1) * Det.apply(a).expand_dims(-1).expand_dims(-1) * \
+            Inv.apply(a).swapaxes(-1, -2)
+
 
 def det(x):
     """The determinant of each square matrix (differentiable, also where it is singular)."""
@@ -371,12 +393,20 @@ class LogAbsDet(Function):
         (a,) = self.saved
         return (g[..., None, None] * np.swapaxes(np.linalg.inv(_work(a)), -1, -2)).astype(a.dtype)
 
+    def graph_backward(self, g):
+        return inverse_transpose_times(g, self.inputs[0])
+
 
 def slogdet(x):
     """``(sign, log|det x|)`` of each square matrix; the log is differentiable, the sign is not."""
     t = _matrix(x, "slogdet")
     sign = np.sign(np.linalg.det(_work(t.data))).astype(t.dtype)
     return Tensor(sign, dtype=sign.dtype), LogAbsDet.apply(t)
+
+
+def inverse_transpose_times(g, a):
+    """g A^{-T} per matrix (g one number per matrix), recorded: the gradient of log|det A|."""
+    return g.expand_dims(-1).expand_dims(-1) * Inv.apply(a).swapaxes(-1, -2)
 
 
 def _phi(x):
@@ -410,6 +440,15 @@ class Cholesky(Function):
         linv = np.linalg.inv(l)
         s = _mT(linv) @ p @ linv
         return 0.5 * (s + _mT(s))
+
+    def graph_backward(self, g):
+        l = Cholesky.apply(self.inputs[0])
+        gl = g.swapaxes(-1, -2) if self.upper else g
+        n = l.shape[-1]
+        phi = np.tril(np.ones((n, n), l.dtype)) - 0.5 * np.eye(n, dtype=l.dtype)  # Phi as a mask
+        linv = Inv.apply(l)
+        s = linv.swapaxes(-1, -2) @ ((l.swapaxes(-1, -2) @ gl) * phi) @ linv
+        return 0.5 * (s + s.swapaxes(-1, -2))
 
 
 def cholesky(x, upper=False):
@@ -452,6 +491,19 @@ class Solve(Function):
             gb = None
         return ga, gb
 
+    def graph_backward(self, g):
+        a, b = self.inputs
+        x = Solve.apply(a, b, vector=self.vector)
+        if self.vector:
+            g, x = g.expand_dims(-1), x.expand_dims(-1)
+        gb = Solve.apply(a.swapaxes(-1, -2), g)
+        ga = unbroadcast(-(gb @ x.swapaxes(-1, -2)), a.shape) if self.needs_input_grad[0] else None
+        if self.needs_input_grad[1]:
+            gb = unbroadcast(gb.squeeze(-1) if self.vector else gb, b.shape)
+        else:
+            gb = None
+        return ga, gb
+
 
 def solve(a, b):
     """``x`` with ``a @ x = b``; ``b`` is a vector when it has one axis fewer than ``a``."""
@@ -487,6 +539,21 @@ class SolveTriangular(Function):
             ga = -gb @ _mT(x)
             ga = unbroadcast(np.tril(ga) if self.lower else np.triu(ga), self.inputs[0].shape)
         gb = unbroadcast(gb[..., 0] if self.vector else gb, self.inputs[1].shape) if self.needs_input_grad[1] else None
+        return ga, gb
+
+    def graph_backward(self, g):
+        a, b = self.inputs
+        x = SolveTriangular.apply(a, b, lower=self.lower, vector=self.vector)
+        if self.vector:
+            g, x = g.expand_dims(-1), x.expand_dims(-1)
+        # the transposed triangle of A is the other triangle of A^T
+        gb = SolveTriangular.apply(a.swapaxes(-1, -2), g, lower=not self.lower)
+        ga = None
+        if self.needs_input_grad[0]:
+            n = a.shape[-1]
+            half = np.tril(np.ones((n, n), a.dtype)) if self.lower else np.triu(np.ones((n, n), a.dtype))
+            ga = unbroadcast(-(gb @ x.swapaxes(-1, -2)) * half, a.shape)
+        gb = unbroadcast(gb.squeeze(-1) if self.vector else gb, b.shape) if self.needs_input_grad[1] else None
         return ga, gb
 
 
@@ -700,6 +767,14 @@ class Norm2(Function):
         if not self.keepdims:
             g = np.expand_dims(g, self.axis)
         return g * np.divide(x, n, out=np.zeros_like(x), where=n != 0)
+
+    def graph_backward(self, g):
+        x = self.inputs[0]
+        n = Norm2.apply(x, axis=self.axis, keepdims=True)
+        if not self.keepdims:
+            g = g.reshape(n.shape)
+        zero = n.data == 0
+        return g * _math.where(zero, 0.0, x / _math.where(zero, 1.0, n))
 
 
 def norm(x, ord=None, axis=None, keepdims=False):

@@ -5,12 +5,12 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function, Tensor, unbroadcast
-from ..autograd.higher_order import recomputed_backward
+from ..autograd.higher_order import frozen, linear_backward, recomputed_backward
 from .convolution import col2im, normalize_tuple, pad_spatial, windows
 from .dtypes import result_type, standardize_dtype
 from . import manipulation as _shape
 from .activation import softmax, tanh
-from .math import clip, where
+from .math import clip, log, where
 from .nn_activations import as_op_input
 from .product import matmul
 
@@ -513,6 +513,12 @@ class Unfold(Function):
         dxl = dxl[:, padding[0]:padding[0] + x_shape[2], padding[1]:padding[1] + x_shape[3]]
         return np.moveaxis(dxl, -1, 1)
 
+    def graph_backward(self, g):  # linear in g (col2im); its adjoint is im2col, the forward
+        twin = frozen(self)
+        _, _, kernel, dilation, padding, stride, _ = self.meta
+        return linear_backward(self, g, lambda u: twin.forward(u, kernel=kernel, dilation=dilation, padding=padding,
+                                                               stride=stride))
+
 
 class Fold(Function):
     """col2im, the adjoint of ``unfold``: (N, C kh kw, L) patches summed into (N, C, H, W)."""
@@ -536,6 +542,13 @@ class Fold(Function):
         gl = pad_spatial(np.moveaxis(g, 1, -1), [(p, p) for p in padding])
         w = windows(gl, kernel, stride, dilation, out)
         return np.ascontiguousarray(w.transpose(0, 5, 3, 4, 1, 2)).reshape(x_shape)
+
+    def graph_backward(self, g):  # linear in g (im2col); its adjoint is col2im, the forward
+        twin = frozen(self)
+        _, padded_shape, kernel, dilation, padding, stride, _ = self.meta
+        size = tuple(s - 2 * p for s, p in zip(padded_shape[1:3], padding))
+        return linear_backward(self, g, lambda u: twin.forward(u, size=size, kernel=kernel, dilation=dilation,
+                                                               padding=padding, stride=stride))
 
 
 def _pairs(kernel_size, dilation, padding, stride, op):
@@ -573,6 +586,11 @@ class Rearrange(Function):
         x_shape, split, order = self.meta
         inner = tuple(split[i] for i in order)
         return g.reshape(inner).transpose(np.argsort(order)).reshape(x_shape)
+
+    def graph_backward(self, g):
+        x_shape, split, order = self.meta
+        inner = tuple(split[i] for i in order)
+        return g.reshape(inner).transpose(tuple(int(i) for i in np.argsort(order))).reshape(x_shape)
 
 
 def _blocks(x, block_size, data_format, op):
@@ -631,6 +649,13 @@ class PSNR(Function):
         diff, mse = self.saved
         d = g * (-10 / np.log(10)) * 2 * diff / (diff.size * mse)
         return d.astype(diff.dtype), (-d).astype(diff.dtype)
+
+    def graph_backward(self, g):
+        def psnr_less_constant(x1, x2):  # -10 log10(mse); 20 log10(max_val) has no gradient
+            diff = x1 - x2
+            return log((diff * diff).mean()) * (-10 / np.log(10))
+
+        return recomputed_backward(self, g, psnr_less_constant)
 
 
 def psnr(x1, x2, max_val):

@@ -11,7 +11,7 @@ import builtins
 import numpy as np
 
 from ..autograd import Function, Tensor, is_grad_enabled
-from ..autograd.higher_order import linear_backward, recomputed_backward
+from ..autograd.higher_order import frozen, linear_backward, recomputed_backward
 from . import math as _math
 from . import manipulation as _shape
 from . import reduce as _reduce
@@ -292,6 +292,10 @@ class Quantile(Function):
         grad += np.bincount(self.hi.reshape(-1), (g * self.w).reshape(-1), minlength=n)
         return grad.astype(self.src_dtype).reshape(self.in_shape)
 
+    def graph_backward(self, g):  # linear in g; the adjoint is the forward's mix of order statistics
+        twin = frozen(self)
+        return linear_backward(self, g, lambda u: twin.forward(u, lo=twin.lo, hi=twin.hi, w=twin.w, dtype=u.dtype))
+
 
 _METHODS = ("linear", "lower", "higher", "midpoint", "nearest")
 
@@ -394,6 +398,9 @@ class NanFill(Function):
 
     def backward(self, g):
         return np.where(self.nan, np.zeros((), g.dtype), g)
+
+    def graph_backward(self, g):
+        return g * (~self.nan).astype(g.dtype)
 
 
 def _nan_fill(t: Tensor, value) -> Tensor:

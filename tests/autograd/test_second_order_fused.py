@@ -584,3 +584,132 @@ def test_embedding_split_select_and_scatters():
         check_second_order(lambda x, w: ops.scatter_update(x * x, rows, w * w, reduction=reduction) ** 2,
                            lambda x, w: (x * x).index_put((torch.tensor(rows[:, 0]), torch.tensor(rows[:, 1])), w * w,
                                                           accumulate=reduction == "add") ** 2, [x, w], 0)
+
+
+def check_against_differences(ours, arrays, wrt=0, eps=1e-6):
+    """For an op without a PyTorch twin: the differentiable first derivative equals the plain one,
+    and its derivative along random directions equals central differences of the plain one."""
+    arrays = [np.asarray(a, np.float64) for a in arrays]
+    leaves = [dg.Variable(a, dtype=np.float64) for a in arrays]
+    w = RNG.normal(size=ours(*leaves).shape)
+    v = RNG.normal(size=arrays[wrt].shape)
+    g = grad((ours(*leaves) * w).sum(), leaves[wrt], create_graph=True)
+    second = grad((g * v).sum(), leaves)
+
+    def first(values):
+        ls = [dg.Variable(a, dtype=np.float64) for a in values]
+        return grad((ours(*ls) * w).sum(), ls[wrt])
+
+    np.testing.assert_allclose(g.data, first(arrays), rtol=1e-12, atol=1e-14)
+    assert max(np.abs(s).max() for s in second if s is not None) > 1e-6
+    for _ in range(2):
+        e = [RNG.normal(size=a.shape) for a in arrays]
+        plus = float((first([a + eps * d for a, d in zip(arrays, e)]) * v).sum())
+        minus = float((first([a - eps * d for a, d in zip(arrays, e)]) * v).sum())
+        expected = sum(float((s * d).sum()) for s, d in zip(second, e) if s is not None)
+        assert (plus - minus) / (2 * eps) == pytest.approx(expected, rel=1e-5, abs=1e-6)
+
+
+# ------------------------------------------------------------------ linear algebra and special functions
+def test_linear_algebra():
+    a = RNG.normal(size=(2, 3, 3)) + 3 * np.eye(3)
+    b, bv = RNG.normal(size=(2, 3, 2)), RNG.normal(size=(2, 3))
+    spd = a @ a.transpose(0, 2, 1)
+    x, y = RNG.normal(size=(2, 4, 3)), RNG.normal(size=(2, 5, 3))
+    cases = [
+        (lambda a: ops.inv(a) ** 2, lambda a: torch.linalg.inv(a) ** 2, [a]),
+        (lambda a, b: ops.solve(a, b) ** 2, lambda a, b: torch.linalg.solve(a, b) ** 2, [a, b]),
+        (lambda a, b: ops.solve(a, b) ** 2, lambda a, b: torch.linalg.solve(a, b) ** 2, [a, bv]),
+        (lambda a, b: ops.solve_triangular(a, b, lower=True) ** 2,
+         lambda a, b: torch.linalg.solve_triangular(torch.tril(a), b, upper=False) ** 2, [a, b]),
+        (lambda a, b: ops.solve_triangular(a, b) ** 2,
+         lambda a, b: torch.linalg.solve_triangular(torch.triu(a), b, upper=True) ** 2, [a, b]),
+        (lambda a: ops.det(a) ** 2, lambda a: torch.linalg.det(a) ** 2, [a]),
+        (lambda a: ops.slogdet(a)[1] ** 2, lambda a: torch.linalg.slogdet(a)[1] ** 2, [a]),
+        (lambda a: ops.logdet(a) ** 2, lambda a: torch.logdet(a) ** 2, [spd]),
+        # a symmetric input, so that every direction of the differences is one the factor sees
+        (lambda a: ops.cholesky((a + a.swapaxes(-1, -2)) / 2) ** 3,
+         lambda a: torch.linalg.cholesky((a + a.mT) / 2) ** 3, [spd]),
+        (lambda a: ops.cholesky((a + a.swapaxes(-1, -2)) / 2, upper=True) ** 3,
+         lambda a: torch.linalg.cholesky((a + a.mT) / 2, upper=True) ** 3, [spd]),
+        (lambda x: ops.norm(x, axis=-1) ** 3, lambda x: torch.linalg.norm(x, dim=-1) ** 3, [x]),
+        (lambda x, y: ops.cdist(x, y) ** 3,  # PyTorch's cdist has no second derivative: its formula
+         lambda x, y: (((x[:, :, None] - y[:, None]) ** 2).sum(-1).sqrt()) ** 3, [x, y]),
+    ]
+    for ours, theirs, arrays in cases:
+        for wrt in range(len(arrays)):
+            check_second_order(ours, theirs, arrays, wrt, directions=1)
+
+
+def test_special_functions_and_transforms():
+    x = RNG.uniform(-0.8, 0.8, size=(3, 4))
+    check_second_order(lambda x: ops.erfc(x) ** 2, lambda x: torch.special.erfc(x) ** 2, [x])
+    check_second_order(lambda x: ops.erfinv(x) ** 2, lambda x: torch.special.erfinv(x) ** 2, [x])
+    re, im = RNG.normal(size=(2, 3, 4)), RNG.normal(size=(2, 3, 4))
+    for ours_fn, torch_fn in [(ops.fft, torch.fft.fft), (ops.fft2, torch.fft.fft2), (ops.ifft2, torch.fft.ifft2)]:
+        def ours(re, im, fn=ours_fn):
+            yr, yi = fn((re, im))
+            return yr * yr * yi
+
+        def theirs(re, im, fn=torch_fn):
+            y = fn(torch.complex(re, im))
+            return y.real * y.real * y.imag
+
+        for wrt in (0, 1):
+            check_second_order(ours, theirs, [re, im], wrt, directions=1)
+    signal = RNG.normal(size=(2, 7))
+    for n in (None, 5, 10):
+        def ours(s, n=n):
+            yr, yi = ops.rfft(s, n)
+            return yr * yr * yi
+
+        def theirs(s, n=n):
+            y = torch.fft.rfft(s, n)
+            return y.real * y.real * y.imag
+
+        check_second_order(ours, theirs, [signal], directions=1)
+    for n in (None, 7, 4):
+        check_second_order(lambda r, i, n=n: ops.irfft((r, i), n) ** 3,
+                           lambda r, i, n=n: torch.fft.irfft(torch.complex(r, i), n) ** 3, [re, im], 1, directions=1)
+
+
+def test_stft_istft_segments_and_statistics():
+    signal = RNG.normal(size=(2, 16))
+    check_against_differences(lambda s: ops.stft(s, 6, 3, 8)[0] ** 2 * ops.stft(s, 6, 3, 8)[1], [signal])
+    frames = RNG.normal(size=(2, 4, 5)), RNG.normal(size=(2, 4, 5))
+    check_against_differences(lambda r, i: ops.istft((r, i), 8, 4, 8) ** 3, list(frames), 0)
+    data, ids = _distinct(6, 2), np.array([0, 2, 2, 1, 0, 5])
+    check_against_differences(lambda d: ops.segment_sum(d * d, ids, 4) ** 2, [data])
+    check_against_differences(lambda d: ops.segment_max(d * d, ids, 4) ** 2, [data])
+    x = _distinct(3, 5)
+    check_second_order(lambda x: ops.quantile(x * x, [0.3, 0.5], axis=1) ** 2,
+                       lambda x: torch.quantile(x * x, torch.tensor([0.3, 0.5], dtype=torch.float64), dim=1) ** 2,
+                       [x])
+    check_second_order(lambda x: ops.median(x, axis=0) ** 3, lambda x: torch.quantile(x, 0.5, dim=0) ** 3, [x])
+    x_nan = x.copy()
+    x_nan[1, 2] = np.nan
+    check_against_differences(lambda x: ops.nanmean(x, axis=1) ** 3, [x_nan])
+    v = RNG.normal(size=(4,))
+    check_second_order(lambda v: ops.vander(v, 4) * v[:, None], lambda v: torch.stack([v ** 3, v ** 2, v, v ** 0], 1) * v[:, None], [v])
+
+
+def test_unfold_fold_depth_to_space_psnr_and_image_resampling():
+    x = RNG.normal(size=(2, 2, 5, 4))
+    check_second_order(lambda x: ops.unfold(x, (2, 3), padding=1, stride=(2, 1)) ** 3,
+                       lambda x: F.unfold(x, (2, 3), padding=1, stride=(2, 1)) ** 3, [x])
+    cols = RNG.normal(size=(2, 2 * 6, 12))
+    check_second_order(lambda c: ops.fold(c, (5, 4), (2, 3), padding=1, stride=(2, 1)) ** 3,
+                       lambda c: F.fold(c, (5, 4), (2, 3), padding=1, stride=(2, 1)) ** 3, [cols])
+    check_second_order(lambda x: ops.depth_to_space(x, 2, data_format="channels_first") ** 3,
+                       lambda x: F.pixel_shuffle(x, 2) ** 3, [RNG.normal(size=(1, 8, 2, 3))])
+    a, b = RNG.uniform(size=(2, 4, 4, 1)), RNG.uniform(size=(2, 4, 4, 1))
+    for wrt in (0, 1):
+        check_second_order(lambda a, b: ops.psnr(a, b, 1.0), lambda a, b: 20 * np.log10(1.0) - 10 * torch.log10(
+            ((a - b) ** 2).mean()), [a, b], wrt)
+    images = RNG.normal(size=(1, 5, 6, 2))
+    check_against_differences(lambda x: ops.image.resize(x * x, (3, 4)) ** 2, [images])
+    check_against_differences(lambda x: ops.image.gaussian_blur(x, (3, 3), (1.0, 1.0)) ** 3, [images])
+    coords = RNG.uniform(0, 4, size=(2, 3, 3))
+    check_against_differences(lambda x: ops.image.map_coordinates(x * x, coords, 1) ** 2, [RNG.normal(size=(5, 5))])
+    check_against_differences(lambda x: ops.image.affine_transform(x, np.array([1.1, 0.2, 0.3, -0.1, 0.9, 0.4, 0, 0]))
+                              ** 3, [images])
