@@ -588,6 +588,17 @@ class Eigh(Function):
         inner[..., idx, idx] = gw
         return v @ inner @ _mT(v)
 
+    def graph_backward(self, grads):
+        gw, gv = grads
+        w, v = Eigh.apply(self.inputs[0])
+        n = w.shape[-1]
+        eye = np.eye(n, dtype=bool)
+        vgv = v.swapaxes(-1, -2) @ gv
+        vgv = 0.5 * (vgv - vgv.swapaxes(-1, -2))
+        gaps = _math.where(eye, 1.0, w.expand_dims(-2) - w.expand_dims(-1))  # E_ij = w_j - w_i, 1 on the diagonal
+        inner = _math.where(eye, gw.expand_dims(-2), vgv / gaps)
+        return v @ inner @ v.swapaxes(-1, -2)
+
 
 def eigh(x):
     """Eigenvalues (ascending) and eigenvectors of symmetric matrices (uses the lower triangle)."""
@@ -643,6 +654,31 @@ class SVD(Function):
             ga = ga + u @ _mT(gvs - v @ (vt @ gvs))
         return ga
 
+    def graph_backward(self, grads):
+        """``backward``'s formula on the reduced factors, recomputed as a recorded SVD."""
+        u, s, vt = SVD.apply(self.inputs[0], full_matrices=False, compute_uv=True)
+        if not self.compute_uv:
+            return (u * grads.expand_dims(-2)) @ vt
+        gu, gs, gvt = grads
+        k = s.shape[-1]
+        gu, gvt = gu[..., :, :k], gvt[..., :k, :]
+        gv, v = gvt.swapaxes(-1, -2), vt.swapaxes(-1, -2)
+        utgu, vtgv = u.swapaxes(-1, -2) @ gu, vt @ gv
+        skew_u, skew_v = utgu - utgu.swapaxes(-1, -2), vtgv - vtgv.swapaxes(-1, -2)
+        s2 = s * s
+        eye = np.eye(k, dtype=bool)
+        gaps = _math.where(eye, 1.0, s2.expand_dims(-2) - s2.expand_dims(-1))
+        inner = (skew_u * s.expand_dims(-2) + s.expand_dims(-1) * skew_v) / gaps * (~eye) + gs.expand_dims(-2) * eye
+        ga = u @ inner @ vt
+        m, n = u.shape[-2], vt.shape[-1]
+        if m > k:
+            gus = gu / s.expand_dims(-2)
+            ga = ga + (gus - u @ (u.swapaxes(-1, -2) @ gus)) @ vt
+        if n > k:
+            gvs = gv / s.expand_dims(-2)
+            ga = ga + u @ (gvs - v @ (vt @ gvs)).swapaxes(-1, -2)
+        return ga
+
 
 def svd(x, full_matrices=True, compute_uv=True):
     """``(u, s, vh)`` with ``x = u diag(s) vh`` (or ``s`` alone with ``compute_uv=False``).
@@ -656,6 +692,7 @@ def svd(x, full_matrices=True, compute_uv=True):
 
 class QR(Function):
     def forward(self, a, mode="reduced"):
+        self.mode = mode
         q, r = np.linalg.qr(_work(a), mode=mode)
         q, r = q.astype(a.dtype), r.astype(a.dtype)
         self.save_for_backward(q, r)
@@ -674,6 +711,19 @@ class QR(Function):
         b = gq + q @ c
         return _mT(np.linalg.solve(r, _mT(b)))
 
+    def graph_backward(self, grads):
+        gq, gr = grads
+        q, r = QR.apply(self.inputs[0], mode=self.mode)
+        m, n = q.shape[-2], r.shape[-1]
+        if m < n or q.shape[-1] != n:
+            raise NotImplementedError("qr: the gradient is implemented for mode='reduced' with rows >= columns")
+        mm = r @ gr.swapaxes(-1, -2) - gq.swapaxes(-1, -2) @ q
+        lower = np.tril(np.ones((n, n), q.dtype))
+        strictly = np.tril(np.ones((n, n), q.dtype), -1)
+        c = mm * lower + (mm * strictly).swapaxes(-1, -2)  # copyltu(M)
+        b = gq + q @ c
+        return Solve.apply(r, b.swapaxes(-1, -2)).swapaxes(-1, -2)
+
 
 def qr(x, mode="reduced"):
     """``(q, r)`` with ``x = q r``; ``mode`` "reduced" or "complete" (differentiable for
@@ -686,6 +736,7 @@ def qr(x, mode="reduced"):
 class Pinv(Function):
     def forward(self, a, rcond=None):
         p = (np.linalg.pinv(_work(a)) if rcond is None else np.linalg.pinv(_work(a), rcond=rcond)).astype(a.dtype)
+        self.rcond = rcond
         self.save_for_backward(a, p)
         return p
 
@@ -700,6 +751,15 @@ class Pinv(Function):
         ga = ga + (np.eye(m) - a @ p) @ _mT(g) @ p @ pt
         ga = ga + pt @ p @ _mT(g) @ (np.eye(n) - p @ a)
         return ga
+
+    def graph_backward(self, g):
+        a = self.inputs[0]
+        p = Pinv.apply(a, rcond=self.rcond)
+        m, n = a.shape[-2:]
+        pt, gt = p.swapaxes(-1, -2), g.swapaxes(-1, -2)
+        ga = -(pt @ g @ pt)
+        ga = ga + (np.eye(m, dtype=a.dtype) - a @ p) @ gt @ p @ pt
+        return ga + pt @ p @ gt @ (np.eye(n, dtype=a.dtype) - p @ a)
 
 
 def pinv(x, rcond=None):

@@ -713,3 +713,48 @@ def test_unfold_fold_depth_to_space_psnr_and_image_resampling():
     check_against_differences(lambda x: ops.image.map_coordinates(x * x, coords, 1) ** 2, [RNG.normal(size=(5, 5))])
     check_against_differences(lambda x: ops.image.affine_transform(x, np.array([1.1, 0.2, 0.3, -0.1, 0.9, 0.4, 0, 0]))
                               ** 3, [images])
+
+
+def test_decompositions():
+    a_sym = RNG.normal(size=(2, 3, 3))
+    wide, tall = RNG.normal(size=(3, 4)), RNG.normal(size=(4, 3))
+
+    def eigh_ours(a):
+        w, v = ops.eigh((a + a.swapaxes(-1, -2)) / 2)
+        return w.expand_dims(-2) * v * v  # v * v: each eigenvector's sign drops out
+
+    def eigh_theirs(a):
+        w, v = torch.linalg.eigh((a + a.mT) / 2)
+        return w[..., None, :] * v * v
+
+    check_second_order(eigh_ours, eigh_theirs, [a_sym])
+    for a in (wide, tall):
+        def svd_ours(a):
+            u, s, vt = ops.svd(a, full_matrices=False)
+            return ops.concatenate([ops.reshape(u * u * s, (-1,)), ops.reshape(vt * vt * s[:, None], (-1,))])
+
+        def svd_theirs(a):
+            u, s, vt = torch.linalg.svd(a, full_matrices=False)
+            return torch.cat([(u * u * s).reshape(-1), (vt * vt * s[:, None]).reshape(-1)])
+
+        check_second_order(svd_ours, svd_theirs, [a])
+        check_second_order(lambda a: ops.svd(a, compute_uv=False) ** 3, lambda a: torch.linalg.svdvals(a) ** 3, [a])
+        check_second_order(lambda a: ops.pinv(a) ** 3, lambda a: torch.linalg.pinv(a) ** 3, [a])
+    check_second_order(lambda a: ops.concatenate([ops.reshape(t * t, (-1,)) for t in ops.qr(a)]) ** 2,
+                       lambda a: torch.cat([(t * t).reshape(-1) for t in torch.linalg.qr(a)]) ** 2, [tall])
+
+
+def test_fake_quantization_routes_the_gradient_by_constant_masks():
+    x = dg.Variable(RNG.uniform(-1.5, 1.5, size=(4, 3)), dtype=np.float64)
+    lo, hi = dg.Variable(np.array(-1.0)), dg.Variable(np.array(1.0))
+    c = dg.Variable(RNG.normal(size=(4, 3)), dtype=np.float64)  # upstream weights, differentiated again
+    out = dg.quantizers.fake_quant_with_min_max_vars(x, lo, hi)
+    gx, glo, ghi = grad((out * c).sum(), [x, lo, hi], create_graph=True)
+    inside, below, above = np.abs(x.data) <= 1.0, x.data <= -1.0, x.data >= 1.0
+    np.testing.assert_allclose(gx.data, c.data * inside, rtol=1e-12)
+    assert float(glo.data) == pytest.approx(float((c.data * below).sum()), rel=1e-12)
+    # second order: each gradient is its mask applied to the upstream weights
+    v = RNG.normal(size=(4, 3))
+    np.testing.assert_allclose(grad((gx * v).sum(), c, retain_graph=True), v * inside, rtol=1e-12)
+    np.testing.assert_allclose(grad(glo + 2 * ghi, c), below + 2.0 * above, rtol=1e-12)
+    assert below.any() and above.any() and inside.any()
