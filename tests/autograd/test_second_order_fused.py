@@ -758,3 +758,72 @@ def test_fake_quantization_routes_the_gradient_by_constant_masks():
     np.testing.assert_allclose(grad((gx * v).sum(), c, retain_graph=True), v * inside, rtol=1e-12)
     np.testing.assert_allclose(grad(glo + 2 * ghi, c), below + 2.0 * above, rtol=1e-12)
     assert below.any() and above.any() and inside.any()
+
+
+def test_int8_products_differentiate_again_through_the_dequantized_kernel():
+    from deepgrad.ops.quantized import quantized_einsum, quantized_linear
+
+    kernel, scale = RNG.integers(-127, 128, (4, 2)).astype(np.int8), RNG.uniform(50, 200, 2)
+    x, c = dg.Variable(RNG.normal(size=(3, 4)), dtype=np.float64), dg.Variable(RNG.normal(size=(3, 2)), dtype=np.float64)
+    gx = grad((quantized_linear(x, kernel, scale) * c).sum(), x, create_graph=True)
+    w = kernel / scale
+    np.testing.assert_allclose(gx.data, c.data @ w.T, rtol=1e-12)
+    v = RNG.normal(size=(3, 4))
+    np.testing.assert_allclose(grad((gx * v).sum(), c), v @ w, rtol=1e-12)
+
+    kernel3, scale3 = RNG.integers(-127, 128, (4, 2, 3)).astype(np.int8), RNG.uniform(50, 200, (1, 1, 2, 3))
+    x3, c3 = dg.Variable(RNG.normal(size=(2, 3, 4)), dtype=np.float64), dg.Variable(RNG.normal(size=(2, 3, 2, 3)),
+                                                                                   dtype=np.float64)
+    gx3 = grad((quantized_einsum(x3, kernel3, scale3, ("abc", "cde", "abde")) * c3).sum(), x3, create_graph=True)
+    w3 = kernel3 / scale3[0]
+    np.testing.assert_allclose(gx3.data, np.einsum("abde,cde->abc", c3.data, w3), rtol=1e-12)
+    v3 = RNG.normal(size=(2, 3, 4))
+    np.testing.assert_allclose(grad((gx3 * v3).sum(), c3), np.einsum("abc,cde->abde", v3, w3), rtol=1e-12)
+
+
+# ------------------------------------------------------------------ which ops stop at first order
+# every other op of the package differentiates its gradient again; these give the right first
+# derivative and refuse a second one with an error that names them (FirstOrderOnly)
+FIRST_ORDER_ONLY = {
+    "I0": "its derivative I1 is no op here",
+    "CTCLoss": "its backward is the NumPy forward-backward recursion",
+    "_CustomGradient": "the user's grad_fn reads values the forward captured without a graph, so a "
+                       "second derivative through it would miss their dependence: refused, never wrong",
+    "QuantizedConv": "int8 inference; the dequantized convolution's adjoint is not written as an op",
+    "TorchForward": "PyTorch computes the wrapped module's backward",
+}
+
+
+def _functions_of_the_package():
+    import importlib
+    import pkgutil
+
+    import deepgrad.ops
+    from deepgrad.autograd import FloatMath, Function
+
+    for info in pkgutil.walk_packages(deepgrad.ops.__path__, "deepgrad.ops."):
+        importlib.import_module(info.name)
+    importlib.import_module("deepgrad.quantizers")
+    found, stack = set(), list(Function.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        stack.extend(cls.__subclasses__())
+        if cls.__module__.startswith("deepgrad.") and not getattr(cls, "refuses_backward", False) \
+                and not ((cls.__name__.startswith("_") or cls is FloatMath) and cls.__subclasses__()):
+            found.add(cls)
+    return found
+
+
+def test_every_op_differentiates_twice_or_is_listed():
+    functions = _functions_of_the_package()
+    without = sorted(c.__name__ for c in functions if not hasattr(c, "graph_backward"))
+    assert without == sorted(FIRST_ORDER_ONLY), f"ops without graph_backward: {without}"
+    assert len(functions) > 150
+
+
+def test_a_first_order_only_op_refuses_a_second_derivative_by_name():
+    x = dg.Variable(RNG.uniform(0.5, 2, size=(3,)), dtype=np.float64)
+    g = grad(ops.i0(x).sum(), x, create_graph=True)
+    np.testing.assert_allclose(g.data, torch.special.i1(torch.tensor(x.data)).numpy(), rtol=1e-10)
+    with pytest.raises(RuntimeError, match="I0 has no second derivative"):
+        grad((g * g).sum(), x)
