@@ -8,6 +8,8 @@ import numpy as np
 
 from .. import backend
 from ..autograd import FloatMath, Function, Tensor
+from ..autograd.higher_order import recomputed_backward
+from .reduce import LogSumExp
 from .dtypes import real_number
 
 
@@ -301,6 +303,27 @@ class SoftmaxCrossEntropy(Function):
             if log_probs is not None:
                 glabels = _classes_back(-log_probs * g, self.axis)
         return _classes_back(grad, self.axis), glabels
+
+    def graph_backward(self, g):
+        # the loss recomputed from recorded ops: logsumexp(z) - z[label], or -sum(y (z - logsumexp(z)))
+        axis = self.axis
+        picked = self.saved[2] if self.sparse else None
+
+        def cross_entropy(logits, labels):
+            if picked is not None:
+                z = logits if axis in (-1, logits.ndim - 1) else logits.transpose(_moved_last(logits.ndim, axis))
+                own = z.reshape((-1, z.shape[-1]))[np.arange(picked.size), picked].reshape(labels.shape)
+                return LogSumExp.apply(z, axis=-1) - own
+            lse = LogSumExp.apply(logits, axis=axis, keepdims=True)
+            return -(labels * (logits - lse)).sum(axis=axis)
+
+        return recomputed_backward(self, g, cross_entropy)
+
+
+def _moved_last(ndim, axis):
+    """The axes' order that moves ``axis`` last."""
+    axis %= ndim
+    return tuple(i for i in range(ndim) if i != axis) + (axis,)
 
 
 def _classes_last(a, axis):

@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function, Tensor, is_grad_enabled
+from ..autograd.higher_order import frozen, linear_backward
 from . import reduce as _reduce
 from . import manipulation as _shape
 from .dtypes import result_type as _result_type
@@ -65,6 +66,11 @@ class IndexMap(Function):
         else:
             grad = np.bincount(self.index.reshape(-1), weights=g.reshape(-1), minlength=n + 1)
         return grad[:n].astype(g.dtype, copy=False).reshape(self.in_shape)
+
+    def graph_backward(self, g):
+        # linear in g; the adjoint of the scatter is the gather the forward does
+        twin = frozen(self)
+        return linear_backward(self, g, lambda u: twin.forward(u, index=twin.index, injective=twin.injective))
 
 
 def index_map(x, fn, injective=False) -> Tensor:
@@ -275,6 +281,9 @@ class Split(Function):
     def backward(self, grads):
         return np.concatenate(grads, axis=self.axis)
 
+    def graph_backward(self, grads):
+        return _shape.concatenate(list(grads), axis=self.axis)
+
 
 def _split(x, indices_or_sections, axis, op, even):
     t = as_tensor(x)
@@ -378,6 +387,14 @@ class Vander(Function):
         with np.errstate(divide="ignore", invalid="ignore"):
             d = np.where(p > 0, p * x[:, None] ** np.maximum(p - 1, 0), 0)
         return np.sum(g * d, axis=1).astype(g.dtype)
+
+    def graph_backward(self, g):
+        # sum_p g_p p x^(p-1) over the powers p > 0, recorded (the power 0 column is constant)
+        x = self.inputs[0]
+        p = self.powers.astype(x.dtype)
+        live = p > 0
+        slope = (x.reshape((-1, 1)) ** np.maximum(p - 1, 0)) * (p * live)
+        return (g * slope).sum(axis=1)
 
 
 def vander(x, N=None, increasing=False):

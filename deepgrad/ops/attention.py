@@ -26,9 +26,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function, unbroadcast
+from ..autograd.higher_order import recomputed_backward
+from . import manipulation as _shape
 from . import workspace
+from .activation import softmax, tanh
 from .dtypes import result_type
 from .nn_activations import as_op_input
+from .product import matmul
 
 # |logit| bound under which exp needs no shift: e^60 ~ 1e26 sums over 1e12 keys within
 # float32's range, and e^-60 ~ 1e-26 is a normal float32
@@ -100,6 +104,7 @@ class DotProductAttention(Function):
         # O = (E V) / r, written straight into the (B, T, N, Hv) layout the output projection reads
         np.divide(np.matmul(e, vh), r[..., None], out=np.swapaxes(out, 1, 2))
         self.meta = (scale, groups, None if bias is None else bias.shape)
+        self.logit_terms = (additive, cap)  # for graph_backward, which recomputes the forward
         self.save_for_backward(qs, k, v, e, r, out, tanh_t)
         return out
 
@@ -131,6 +136,28 @@ class DotProductAttention(Function):
         if bias_shape is not None:
             grads.append(unbroadcast(ds, bias_shape))
         return tuple(grads)
+
+    def graph_backward(self, g):
+        """The same gradients as recorded ops (for a gradient of a gradient): the forward is
+        recomputed from the plain formula and differentiated."""
+        scale, groups, _ = self.meta
+        additive, cap = self.logit_terms
+
+        def attention(q, k, v, *bias):
+            qh, kh, vh = (_shape.swapaxes(t, 1, 2) for t in (q, k, v))  # (B, N, T, H)
+            if groups > 1:
+                kh, vh = (_shape.concatenate([t[:, :, None]] * groups, axis=2).reshape(
+                    (t.shape[0], t.shape[1] * groups) + t.shape[2:]) for t in (kh, vh))
+            logits = matmul(qh, _shape.swapaxes(kh, -1, -2)) * scale
+            if bias:
+                logits = logits + bias[0]
+            if cap is not None:
+                logits = tanh(logits / cap) * cap
+            if additive is not None:
+                logits = logits + additive
+            return _shape.swapaxes(matmul(softmax(logits, axis=-1), vh), 1, 2)
+
+        return recomputed_backward(self, g, attention)
 
 
 def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, is_causal=False,

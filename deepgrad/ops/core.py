@@ -428,6 +428,24 @@ class SliceUpdate(Function):
             gu = g[self.index]
         return gi, gu
 
+    def graph_backward(self, g):
+        return _written_apart(self, g, True)
+
+
+def _written_apart(fn, g, replaced):
+    """``graph_backward`` of a write at ``fn.index``: the inputs get g where nothing replaced them
+    (a constant mask), the updates get g read at the index (recorded)."""
+    gi = gu = None
+    if fn.needs_input_grad[0]:
+        gi = g
+        if replaced:
+            keep = np.ones(g.shape, g.dtype)
+            keep[fn.index] = 0
+            gi = g * keep
+    if fn.needs_input_grad[1]:
+        gu = g[fn.index]
+    return gi, gu
+
 
 def slice_update(inputs, start_indices, updates):
     """``inputs`` with the block at ``start_indices`` replaced by ``updates`` (differentiable in both)."""
@@ -472,6 +490,9 @@ class Scatter(Function):
         # out[idx_j] += v_j  =>  dv_j = g[idx_j]
         return g[self.index].reshape(self.in_shape)
 
+    def graph_backward(self, g):
+        return g[self.index].reshape(self.in_shape)
+
 
 def scatter(indices, values, shape):
     """Zeros of ``shape`` with ``values`` added at ``indices`` (last axis: coordinates);
@@ -507,6 +528,9 @@ class ScatterUpdate(Function):
         if self.needs_input_grad[1]:
             gu = g[self.index]
         return gi, gu
+
+    def graph_backward(self, g):
+        return _written_apart(self, g, self.reduction is None)
 
 
 def scatter_update(inputs, indices, updates, reduction=None):

@@ -13,7 +13,7 @@ import numpy as np
 from .. import backend
 from ..autograd import Function, Tensor, unbroadcast
 from .dtypes import result_type, to_array
-from .math import divide
+from .math import divide, exp, where
 from .manipulation import astype
 
 _LN2, _LN10 = np.log(2.0), np.log(10.0)
@@ -237,12 +237,19 @@ class Cbrt(_Unary):
     def derivative(self, x, out):  # d x^(1/3) = 1 / (3 x^(2/3))
         return 1 / (3 * out * out)
 
+    def graph_backward(self, g):
+        y = Cbrt.apply(self.inputs[0])
+        return g / (3 * y * y)
+
 
 class Exp2(_Unary):
     compute = staticmethod(np.exp2)
 
     def derivative(self, x, out):  # d 2^x = 2^x ln 2
         return out * _LN2
+
+    def graph_backward(self, g):
+        return g * Exp2.apply(self.inputs[0]) * _LN2
 
 
 class Expm1(_Unary):
@@ -306,6 +313,9 @@ class Fabs(_Unary):
     def derivative(self, x, out):  # sign(0) = 0, as PyTorch's abs
         return np.sign(x)
 
+    def graph_backward(self, g):
+        return g * Sign.apply(self.inputs[0])
+
 
 class Deg2rad(_Unary):
     compute = staticmethod(np.deg2rad)
@@ -313,12 +323,18 @@ class Deg2rad(_Unary):
     def derivative(self, x, out):
         return np.pi / 180
 
+    def graph_backward(self, g):
+        return g * (np.pi / 180)
+
 
 class Rad2deg(_Unary):
     compute = staticmethod(np.rad2deg)
 
     def derivative(self, x, out):
         return 180 / np.pi
+
+    def graph_backward(self, g):
+        return g * (180 / np.pi)
 
 
 class Sinc(_Unary):
@@ -328,6 +344,14 @@ class Sinc(_Unary):
         # sinc(x) = sin(pi x) / (pi x): d sinc = (cos(pi x) - sinc(x)) / x, and 0 at x = 0
         safe = np.where(x == 0, 1, x)
         return np.where(x == 0, 0, (np.cos(np.pi * x) - out) / safe)
+
+    def graph_backward(self, g):
+        # at x = 0 the derivative is the Taylor term -(pi^2 / 3) x: 0, with the right second derivative
+        x = self.inputs[0]
+        at_zero = x.data == 0
+        safe = where(at_zero, 1.0, x)
+        slope = (Cos.apply(safe * np.pi) - Sinc.apply(safe)) / safe
+        return g * where(at_zero, x * (-np.pi ** 2 / 3), slope)
 
 
 class I0(_Unary):
@@ -370,12 +394,18 @@ class Identity(Function):
     def backward(self, g):
         return g
 
+    def graph_backward(self, g):
+        return g
+
 
 class Real(Function):
     def forward(self, x):
         return np.real(x).copy()
 
     def backward(self, g):
+        return g
+
+    def graph_backward(self, g):
         return g
 
 
@@ -385,6 +415,9 @@ class Conj(Function):
 
     def backward(self, g):  # for complex inputs the adjoint of conj is conj
         return np.conj(g)
+
+    def graph_backward(self, g):
+        return Conj.apply(g) if g.dtype.kind == "c" else g
 
 
 class Ceil(_Step):
@@ -426,6 +459,9 @@ class NanToNum(Function):
     def backward(self, g):
         # replaced values are constants: no gradient reaches them (as PyTorch)
         return g * self.saved[0]
+
+    def graph_backward(self, g):
+        return g * self.saved[0].astype(g.dtype)
 
 
 def _float_unary(fn, x, int64_to=None):
@@ -640,12 +676,25 @@ class _Binary(Function):
         return (unbroadcast((g * da).astype(g.dtype, copy=False), self.a_shape) if need_a else None,
                 unbroadcast((g * db).astype(g.dtype, copy=False), self.b_shape) if need_b else None)
 
+    def graph_backward(self, g):
+        """``backward`` with ``graph_partials``: the partials as recorded ops of the inputs (or constants)."""
+        a, b = self.inputs
+        need_a, need_b = self.needs_input_grad
+        with np.errstate(all="ignore"):
+            da, db = self.graph_partials(a, b)
+        return (unbroadcast(g * da, self.a_shape) if need_a else None,
+                unbroadcast(g * db, self.b_shape) if need_b else None)
+
 
 class Arctan2(_Binary):
     compute = staticmethod(np.arctan2)
 
     def partials(self, a, b, out, need_a, need_b):
         # atan2(a, b): d/da = b / (a^2 + b^2), d/db = -a / (a^2 + b^2)
+        r2 = a * a + b * b
+        return b / r2, -a / r2
+
+    def graph_partials(self, a, b):
         r2 = a * a + b * b
         return b / r2, -a / r2
 
@@ -657,6 +706,10 @@ class Logaddexp(_Binary):
         # y = log(e^a + e^b): d/da = e^(a - y), d/db = e^(b - y)
         return np.exp(a - out), np.exp(b - out)
 
+    def graph_partials(self, a, b):
+        out = Logaddexp.apply(a, b)
+        return exp(a - out), exp(b - out)
+
 
 class Logaddexp2(_Binary):
     compute = staticmethod(np.logaddexp2)
@@ -665,12 +718,20 @@ class Logaddexp2(_Binary):
         # y = log2(2^a + 2^b): d/da = 2^(a - y), d/db = 2^(b - y)
         return np.exp2(a - out), np.exp2(b - out)
 
+    def graph_partials(self, a, b):
+        out = Logaddexp2.apply(a, b)
+        return Exp2.apply(a - out), Exp2.apply(b - out)
+
 
 class Hypot(_Binary):
     compute = staticmethod(np.hypot)
 
     def partials(self, a, b, out, need_a, need_b):
         # y = sqrt(a^2 + b^2): d/da = a / y, d/db = b / y
+        return a / out, b / out
+
+    def graph_partials(self, a, b):
+        out = Hypot.apply(a, b)
         return a / out, b / out
 
 
@@ -683,6 +744,11 @@ class DivideNoNan(_Binary):
         safe = np.where(b == 0, 1, b)
         return np.where(b == 0, 0, 1 / safe), np.where(b == 0, 0, -a / (safe * safe))
 
+    def graph_partials(self, a, b):
+        zero = b.data == 0
+        safe = where(zero, 1.0, b)
+        return where(zero, 0.0, 1 / safe), where(zero, 0.0, -a / (safe * safe))
+
 
 class Fmod(_Binary):
     compute = staticmethod(np.fmod)
@@ -691,6 +757,9 @@ class Fmod(_Binary):
         # a - b trunc(a / b): d/da = 1, d/db = -trunc(a / b)
         return 1, -np.trunc(a / b) if need_b else 0
 
+    def graph_partials(self, a, b):  # the quotient's integer part is piecewise constant
+        return 1.0, Tensor(-np.trunc(a.data / b.data))
+
 
 class Mod(_Binary):
     compute = staticmethod(np.mod)
@@ -698,6 +767,9 @@ class Mod(_Binary):
     def partials(self, a, b, out, need_a, need_b):
         # a - b floor(a / b): d/da = 1, d/db = -floor(a / b)
         return 1, -np.floor(a / b) if need_b else 0
+
+    def graph_partials(self, a, b):
+        return 1.0, Tensor(-np.floor(a.data / b.data))
 
 
 class Fmax(_Binary):
@@ -708,6 +780,10 @@ class Fmax(_Binary):
         to_a = (a >= b) | np.isnan(b)
         return to_a, ~to_a
 
+    def graph_partials(self, a, b):
+        to_a = (a.data >= b.data) | np.isnan(b.data)
+        return to_a.astype(a.dtype), (~to_a).astype(a.dtype)
+
 
 class Fmin(_Binary):
     compute = staticmethod(np.fmin)
@@ -715,6 +791,10 @@ class Fmin(_Binary):
     def partials(self, a, b, out, need_a, need_b):
         to_a = (a <= b) | np.isnan(b)
         return to_a, ~to_a
+
+    def graph_partials(self, a, b):
+        to_a = (a.data <= b.data) | np.isnan(b.data)
+        return to_a.astype(a.dtype), (~to_a).astype(a.dtype)
 
 
 class Ldexp(Function):
@@ -725,6 +805,9 @@ class Ldexp(Function):
         return (a * scale).astype(a.dtype, copy=False)
 
     def backward(self, g):  # y = a 2^e: d/da = 2^e (e is an integer: no gradient)
+        return unbroadcast(g * self.saved[0], self.a_shape), None
+
+    def graph_backward(self, g):
         return unbroadcast(g * self.saved[0], self.a_shape), None
 
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function, Tensor
+from ..autograd.higher_order import frozen, linear_backward
 from . import elementwise as _elementwise
 from . import math as _math
 from . import reduce as _reduce
@@ -52,6 +53,10 @@ class AlongAxis(Function):
         # dx = W^T dy along the same axis
         return (np.moveaxis(np.tensordot(g, matrix, axes=([self.axis], [0])), -1, self.axis),)
 
+    def graph_backward(self, g):  # linear in g; the adjoint is the forward, W u along the axis
+        twin = frozen(self)
+        return (linear_backward(self, g, lambda u: twin.forward(u, matrix=twin.saved[0], axis=twin.axis)),)
+
 
 class WeightedGather(Function):
     """``out[m] = sum_k w[k, m] * x.flat[idx[k, m]]``; ``idx`` and ``w`` are constants."""
@@ -67,6 +72,10 @@ class WeightedGather(Function):
         flat = np.bincount(idx.reshape(-1), weights=(weights * g).reshape(-1),
                            minlength=int(np.prod(self.shape)))
         return (flat.astype(g.dtype, copy=False).reshape(self.shape),)
+
+    def graph_backward(self, g):  # linear in g; the adjoint is the forward's weighted gather
+        twin = frozen(self)
+        return (linear_backward(self, g, lambda u: twin.forward(u, idx=twin.saved[0], weights=twin.saved[1])),)
 
 
 class GatherPixels(Function):
@@ -92,6 +101,10 @@ class GatherPixels(Function):
             for c in range(channels):  # dx2d[idx, c] += w g[..., c], one bincount per channel
                 grad[:, c] += np.bincount(flat, weights=gw[:, c], minlength=self.rows).astype(g.dtype, copy=False)
         return (grad,)
+
+    def graph_backward(self, g):  # linear in g; the adjoint is the forward's interpolation
+        twin = frozen(self)
+        return (linear_backward(self, g, lambda u: twin.forward(u, idx=twin.saved[0], weights=twin.saved[1])),)
 
 
 def _along(x: Tensor, matrix: np.ndarray, axis: int) -> Tensor:

@@ -103,6 +103,14 @@ class Select(Function):
                 grads[n + i] = unbroadcast(np.where(self.which == i, g, 0).astype(g.dtype), self.shapes[n + i])
         return tuple(grads)
 
+    def graph_backward(self, g):
+        n = len(self.shapes) // 2
+        grads = [None] * (2 * n + 1)
+        for i in range(n + 1):
+            if self.needs_input_grad[n + i]:  # g where choice i was taken: a constant mask
+                grads[n + i] = unbroadcast(g * (self.which == i).astype(g.dtype), self.shapes[n + i])
+        return tuple(grads)
+
 
 def select(condlist, choicelist, default=0):
     """``choicelist[i]`` where ``condlist[i]`` is the first true condition, ``default`` elsewhere."""

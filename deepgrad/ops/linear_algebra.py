@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function, Tensor, unbroadcast
+from ..autograd.higher_order import first_order_backward, recomputed_backward
 from . import manipulation
 from .product import matmul
 from . import math as _math
@@ -115,7 +116,30 @@ class Einsum(Function):
                 full[idx] = gi
                 gi = full
             gi = unbroadcast(np.asarray(gi), a.shape) if gi.shape != a.shape else gi
-            grads.append(np.ascontiguousarray(gi, dtype=a.dtype))
+            grads.append(np.ascontiguousarray(gi, dtype=a.dtype).reshape(a.shape))  # 0-d stays 0-d
+        return tuple(grads)
+
+    def graph_backward(self, g):
+        """``backward``'s einsums as recorded ``Einsum`` ops (multilinear: every order closes)."""
+        tensors, grads = self.inputs, []
+        for i, (term, a) in enumerate(zip(self.terms, tensors)):
+            if not self.needs_input_grad[i]:
+                grads.append(None)
+                continue
+            others = [self.terms[j] for j in range(len(tensors)) if j != i]
+            other_tensors = [tensors[j] for j in range(len(tensors)) if j != i]
+            unique = "".join(dict.fromkeys(term))
+            reachable = set(self.out) | set("".join(others))
+            present = "".join(c for c in unique if c in reachable)
+            gi = Einsum.apply(g, *other_tensors, terms=[self.out] + others, out=present)
+            if len(present) < len(unique):
+                gi = gi.reshape(tuple(self.sizes[c] if c in present else 1 for c in unique))
+                gi = gi.broadcast_to(tuple(self.sizes[c] for c in unique))
+            if len(unique) < len(term):  # a diagonal: scattered back by the adjoint of indexing
+                idx = tuple(np.arange(self.sizes[c]).reshape([-1 if k == unique.index(c) else 1
+                                                              for k in range(len(unique))]) for c in term)
+                gi = manipulation.IndexAdd.apply(gi, index=idx, shape=tuple(self.sizes[c] for c in term))
+            grads.append(unbroadcast(gi, a.shape) if gi.shape != a.shape else gi)
         return tuple(grads)
 
 
@@ -260,6 +284,15 @@ class Cdist(Function):
             gy = unbroadcast(_mT(w).sum(-1)[..., None] * y - _mT(w) @ x, y.shape)
         return gx, gy
 
+    def graph_backward(self, g):
+        def distances(x, y):  # |x_p - y_r|, with the zero distances' subgradient 0 at every order
+            diff = x.expand_dims(-2) - y.expand_dims(-3)
+            d2 = (diff * diff).sum(axis=-1)
+            zero = d2.data == 0
+            return _math.where(zero, 0.0, _math.sqrt(_math.where(zero, 1.0, d2)))
+
+        return recomputed_backward(self, g, distances)
+
 
 def cdist(x, y):
     """Euclidean distances between the rows of ``x`` (..., P, M) and ``y`` (..., R, M): (..., P, R)."""
@@ -308,6 +341,10 @@ class Inv(Function):
         (inv,) = self.saved
         return -_mT(inv) @ g @ _mT(inv)
 
+    def graph_backward(self, g):
+        inv_t = Inv.apply(self.inputs[0]).swapaxes(-1, -2)
+        return -(inv_t @ g @ inv_t)
+
 
 def inv(x):
     """The inverse of each square matrix."""
@@ -331,6 +368,14 @@ class Det(Function):
         cof = (u * (others * sign[..., None])[..., None, :]) @ vt
         return (g[..., None, None] * cof).astype(a.dtype)
 
+    def graph_backward(self, g):
+        a = self.inputs[0]
+        if np.any(self.saved[1] == 0):  # the adjugate of a singular matrix: first order only
+            return first_order_backward(self, g)
+        # d det(A) = det(A) A^{-T}, both recorded
+        return g.expand_dims(-1).expand_dims(-1) * Det.apply(a).expand_dims(-1).expand_dims(-1) * \
+            Inv.apply(a).swapaxes(-1, -2)
+
 
 def det(x):
     """The determinant of each square matrix (differentiable, also where it is singular)."""
@@ -348,12 +393,20 @@ class LogAbsDet(Function):
         (a,) = self.saved
         return (g[..., None, None] * np.swapaxes(np.linalg.inv(_work(a)), -1, -2)).astype(a.dtype)
 
+    def graph_backward(self, g):
+        return inverse_transpose_times(g, self.inputs[0])
+
 
 def slogdet(x):
     """``(sign, log|det x|)`` of each square matrix; the log is differentiable, the sign is not."""
     t = _matrix(x, "slogdet")
     sign = np.sign(np.linalg.det(_work(t.data))).astype(t.dtype)
     return Tensor(sign, dtype=sign.dtype), LogAbsDet.apply(t)
+
+
+def inverse_transpose_times(g, a):
+    """g A^{-T} per matrix (g one number per matrix), recorded: the gradient of log|det A|."""
+    return g.expand_dims(-1).expand_dims(-1) * Inv.apply(a).swapaxes(-1, -2)
 
 
 def _phi(x):
@@ -387,6 +440,15 @@ class Cholesky(Function):
         linv = np.linalg.inv(l)
         s = _mT(linv) @ p @ linv
         return 0.5 * (s + _mT(s))
+
+    def graph_backward(self, g):
+        l = Cholesky.apply(self.inputs[0])
+        gl = g.swapaxes(-1, -2) if self.upper else g
+        n = l.shape[-1]
+        phi = np.tril(np.ones((n, n), l.dtype)) - 0.5 * np.eye(n, dtype=l.dtype)  # Phi as a mask
+        linv = Inv.apply(l)
+        s = linv.swapaxes(-1, -2) @ ((l.swapaxes(-1, -2) @ gl) * phi) @ linv
+        return 0.5 * (s + s.swapaxes(-1, -2))
 
 
 def cholesky(x, upper=False):
@@ -429,6 +491,19 @@ class Solve(Function):
             gb = None
         return ga, gb
 
+    def graph_backward(self, g):
+        a, b = self.inputs
+        x = Solve.apply(a, b, vector=self.vector)
+        if self.vector:
+            g, x = g.expand_dims(-1), x.expand_dims(-1)
+        gb = Solve.apply(a.swapaxes(-1, -2), g)
+        ga = unbroadcast(-(gb @ x.swapaxes(-1, -2)), a.shape) if self.needs_input_grad[0] else None
+        if self.needs_input_grad[1]:
+            gb = unbroadcast(gb.squeeze(-1) if self.vector else gb, b.shape)
+        else:
+            gb = None
+        return ga, gb
+
 
 def solve(a, b):
     """``x`` with ``a @ x = b``; ``b`` is a vector when it has one axis fewer than ``a``."""
@@ -466,6 +541,21 @@ class SolveTriangular(Function):
         gb = unbroadcast(gb[..., 0] if self.vector else gb, self.inputs[1].shape) if self.needs_input_grad[1] else None
         return ga, gb
 
+    def graph_backward(self, g):
+        a, b = self.inputs
+        x = SolveTriangular.apply(a, b, lower=self.lower, vector=self.vector)
+        if self.vector:
+            g, x = g.expand_dims(-1), x.expand_dims(-1)
+        # the transposed triangle of A is the other triangle of A^T
+        gb = SolveTriangular.apply(a.swapaxes(-1, -2), g, lower=not self.lower)
+        ga = None
+        if self.needs_input_grad[0]:
+            n = a.shape[-1]
+            half = np.tril(np.ones((n, n), a.dtype)) if self.lower else np.triu(np.ones((n, n), a.dtype))
+            ga = unbroadcast(-(gb @ x.swapaxes(-1, -2)) * half, a.shape)
+        gb = unbroadcast(gb.squeeze(-1) if self.vector else gb, b.shape) if self.needs_input_grad[1] else None
+        return ga, gb
+
 
 def solve_triangular(a, b, lower=False):
     """``x`` with ``T @ x = b``, ``T`` the lower (``lower=True``) or upper triangle of ``a``."""
@@ -497,6 +587,17 @@ class Eigh(Function):
         inner = vgv / e
         inner[..., idx, idx] = gw
         return v @ inner @ _mT(v)
+
+    def graph_backward(self, grads):
+        gw, gv = grads
+        w, v = Eigh.apply(self.inputs[0])
+        n = w.shape[-1]
+        eye = np.eye(n, dtype=bool)
+        vgv = v.swapaxes(-1, -2) @ gv
+        vgv = 0.5 * (vgv - vgv.swapaxes(-1, -2))
+        gaps = _math.where(eye, 1.0, w.expand_dims(-2) - w.expand_dims(-1))  # E_ij = w_j - w_i, 1 on the diagonal
+        inner = _math.where(eye, gw.expand_dims(-2), vgv / gaps)
+        return v @ inner @ v.swapaxes(-1, -2)
 
 
 def eigh(x):
@@ -553,6 +654,31 @@ class SVD(Function):
             ga = ga + u @ _mT(gvs - v @ (vt @ gvs))
         return ga
 
+    def graph_backward(self, grads):
+        """``backward``'s formula on the reduced factors, recomputed as a recorded SVD."""
+        u, s, vt = SVD.apply(self.inputs[0], full_matrices=False, compute_uv=True)
+        if not self.compute_uv:
+            return (u * grads.expand_dims(-2)) @ vt
+        gu, gs, gvt = grads
+        k = s.shape[-1]
+        gu, gvt = gu[..., :, :k], gvt[..., :k, :]
+        gv, v = gvt.swapaxes(-1, -2), vt.swapaxes(-1, -2)
+        utgu, vtgv = u.swapaxes(-1, -2) @ gu, vt @ gv
+        skew_u, skew_v = utgu - utgu.swapaxes(-1, -2), vtgv - vtgv.swapaxes(-1, -2)
+        s2 = s * s
+        eye = np.eye(k, dtype=bool)
+        gaps = _math.where(eye, 1.0, s2.expand_dims(-2) - s2.expand_dims(-1))
+        inner = (skew_u * s.expand_dims(-2) + s.expand_dims(-1) * skew_v) / gaps * (~eye) + gs.expand_dims(-2) * eye
+        ga = u @ inner @ vt
+        m, n = u.shape[-2], vt.shape[-1]
+        if m > k:
+            gus = gu / s.expand_dims(-2)
+            ga = ga + (gus - u @ (u.swapaxes(-1, -2) @ gus)) @ vt
+        if n > k:
+            gvs = gv / s.expand_dims(-2)
+            ga = ga + u @ (gvs - v @ (vt @ gvs)).swapaxes(-1, -2)
+        return ga
+
 
 def svd(x, full_matrices=True, compute_uv=True):
     """``(u, s, vh)`` with ``x = u diag(s) vh`` (or ``s`` alone with ``compute_uv=False``).
@@ -566,6 +692,7 @@ def svd(x, full_matrices=True, compute_uv=True):
 
 class QR(Function):
     def forward(self, a, mode="reduced"):
+        self.mode = mode
         q, r = np.linalg.qr(_work(a), mode=mode)
         q, r = q.astype(a.dtype), r.astype(a.dtype)
         self.save_for_backward(q, r)
@@ -584,6 +711,19 @@ class QR(Function):
         b = gq + q @ c
         return _mT(np.linalg.solve(r, _mT(b)))
 
+    def graph_backward(self, grads):
+        gq, gr = grads
+        q, r = QR.apply(self.inputs[0], mode=self.mode)
+        m, n = q.shape[-2], r.shape[-1]
+        if m < n or q.shape[-1] != n:
+            raise NotImplementedError("qr: the gradient is implemented for mode='reduced' with rows >= columns")
+        mm = r @ gr.swapaxes(-1, -2) - gq.swapaxes(-1, -2) @ q
+        lower = np.tril(np.ones((n, n), q.dtype))
+        strictly = np.tril(np.ones((n, n), q.dtype), -1)
+        c = mm * lower + (mm * strictly).swapaxes(-1, -2)  # copyltu(M)
+        b = gq + q @ c
+        return Solve.apply(r, b.swapaxes(-1, -2)).swapaxes(-1, -2)
+
 
 def qr(x, mode="reduced"):
     """``(q, r)`` with ``x = q r``; ``mode`` "reduced" or "complete" (differentiable for
@@ -596,6 +736,7 @@ def qr(x, mode="reduced"):
 class Pinv(Function):
     def forward(self, a, rcond=None):
         p = (np.linalg.pinv(_work(a)) if rcond is None else np.linalg.pinv(_work(a), rcond=rcond)).astype(a.dtype)
+        self.rcond = rcond
         self.save_for_backward(a, p)
         return p
 
@@ -610,6 +751,15 @@ class Pinv(Function):
         ga = ga + (np.eye(m) - a @ p) @ _mT(g) @ p @ pt
         ga = ga + pt @ p @ _mT(g) @ (np.eye(n) - p @ a)
         return ga
+
+    def graph_backward(self, g):
+        a = self.inputs[0]
+        p = Pinv.apply(a, rcond=self.rcond)
+        m, n = a.shape[-2:]
+        pt, gt = p.swapaxes(-1, -2), g.swapaxes(-1, -2)
+        ga = -(pt @ g @ pt)
+        ga = ga + (np.eye(m, dtype=a.dtype) - a @ p) @ gt @ p @ pt
+        return ga + pt @ p @ gt @ (np.eye(n, dtype=a.dtype) - p @ a)
 
 
 def pinv(x, rcond=None):
@@ -677,6 +827,14 @@ class Norm2(Function):
         if not self.keepdims:
             g = np.expand_dims(g, self.axis)
         return g * np.divide(x, n, out=np.zeros_like(x), where=n != 0)
+
+    def graph_backward(self, g):
+        x = self.inputs[0]
+        n = Norm2.apply(x, axis=self.axis, keepdims=True)
+        if not self.keepdims:
+            g = g.reshape(n.shape)
+        zero = n.data == 0
+        return g * _math.where(zero, 0.0, x / _math.where(zero, 1.0, n))
 
 
 def norm(x, ord=None, axis=None, keepdims=False):

@@ -13,9 +13,11 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function, Tensor
+from ..autograd.higher_order import frozen, linear_backward
 from . import manipulation
 from . import math as _math
 from .dtypes import to_array
+from .linear_algebra import inverse_transpose_times
 
 
 def _tensor(x) -> Tensor:
@@ -127,6 +129,10 @@ class Erfc(Function):
         (x,) = self.saved
         return (g * (-2.0 / math.sqrt(math.pi)) * np.exp(-x * x)).astype(x.dtype)
 
+    def graph_backward(self, g):
+        x = self.inputs[0]
+        return g * (-2.0 / math.sqrt(math.pi)) * _math.exp(-(x * x))
+
 
 class Erfinv(Function):
     def forward(self, x):
@@ -138,6 +144,10 @@ class Erfinv(Function):
         # y = erfinv(x)  =>  dy/dx = sqrt(pi) / 2 exp(y^2)
         (y,) = self.saved
         return (g * (math.sqrt(math.pi) / 2.0) * np.exp(y * y)).astype(y.dtype)
+
+    def graph_backward(self, g):
+        y = Erfinv.apply(self.inputs[0])
+        return g * (math.sqrt(math.pi) / 2.0) * _math.exp(y * y)
 
 
 class Rsqrt(Function):
@@ -189,6 +199,9 @@ class LogDet(Function):
         (a,) = self.saved
         return (g[..., None, None] * np.swapaxes(np.linalg.inv(a), -1, -2)).astype(a.dtype)
 
+    def graph_backward(self, g):
+        return inverse_transpose_times(g, self.inputs[0])
+
 
 def logdet(x):
     """log det(x) of square matrices (meant for symmetric positive definite ones)."""
@@ -224,6 +237,11 @@ class SegmentSum(Function):
         g = np.concatenate([g, np.zeros((1,) + g.shape[1:], g.dtype)])
         return g[self.ids]
 
+    def graph_backward(self, g):  # linear in g; the adjoint is the forward's segment sums
+        twin = frozen(self)
+        n = g.shape[0]
+        return linear_backward(self, g, lambda u: twin.forward(u, ids=twin.ids, n=n))
+
 
 class SegmentExtreme(Function):
     def forward(self, data, ids=None, n=None, mode="max"):
@@ -243,6 +261,16 @@ class SegmentExtreme(Function):
         np.add.at(count, self.ids, hit.astype(data.dtype))
         g = np.concatenate([g, np.zeros((1,) + g.shape[1:], g.dtype)])
         return np.where(hit, g[self.ids] / np.maximum(count[self.ids], 1), 0).astype(data.dtype)
+
+    def graph_backward(self, g):
+        # the share of each extreme is a constant: g read at the segment, times hit / count
+        data, out = self.saved
+        hit = data == out[self.ids]
+        count = np.zeros(out.shape, data.dtype)
+        np.add.at(count, self.ids, hit.astype(data.dtype))
+        share = np.where(hit, 1 / np.maximum(count[self.ids], 1), 0).astype(g.dtype)
+        padded = manipulation.concatenate([g, Tensor(np.zeros((1,) + g.shape[1:], g.dtype))])
+        return padded[self.ids] * share
 
 
 def segment_sum(data, segment_ids, num_segments=None, sorted=False):
@@ -352,6 +380,32 @@ class FFT(Function):
         gz = np.fft.fftn(gy, axes=self.axes) / n if self.inverse else np.fft.ifftn(gy, axes=self.axes) * n
         return gz.real.astype(self.dtype), gz.imag.astype(self.dtype)
 
+    def graph_backward(self, grads):
+        # the adjoint transform as DFT matrices on each axis (recorded products):
+        # F^H for the forward transform, F / N for the inverse one
+        re, im = grads
+        for axis in self.axes:
+            n = re.shape[axis]
+            c, s = _dft_matrices(n, n, re.dtype)
+            sign = -1.0 if self.inverse else 1.0  # F^H = C + i S, F / N = (C - i S) / N
+            scale = 1.0 / n if self.inverse else 1.0
+            re, im = (_along_axis(re, c, axis) * scale - _along_axis(im, s, axis) * (sign * scale),
+                      _along_axis(im, c, axis) * scale + _along_axis(re, s, axis) * (sign * scale))
+        return re, im
+
+
+def _dft_matrices(rows: int, cols: int, dtype):
+    """cos and sin of 2 pi j k / cols for j < rows, k < cols: the DFT's real and imaginary parts."""
+    jk = np.outer(np.arange(rows), np.arange(cols)) % cols
+    angle = 2 * np.pi * jk / cols
+    return np.cos(angle).astype(dtype), np.sin(angle).astype(dtype)
+
+
+def _along_axis(t, matrix, axis):
+    """``t`` times ``matrix`` (in, out) along ``axis``, recorded."""
+    moved = manipulation.swapaxes(t, axis, -1)
+    return manipulation.swapaxes(moved @ Tensor(matrix, dtype=matrix.dtype), axis, -1)
+
 
 def fft(x):
     """The FFT over the last axis of ``x = (real, imag)``; returns ``(real, imag)``."""
@@ -392,6 +446,18 @@ class RFFT(Function):
             gx = np.concatenate([gx, np.zeros(gx.shape[:-1] + (self.length - self.n,))], axis=-1)
         return gx[..., :self.length].astype(grads[0].dtype)
 
+    def graph_backward(self, grads):
+        # y_k = sum_j x_j (cos - i sin)(2 pi j k / n), j < min(length, n)  =>  dx = C g_re - S g_im
+        g_re, g_im = grads
+        m = min(self.length, self.n)
+        c, s = _dft_matrices(m, self.n, g_re.dtype)
+        c, s = c[:, :g_re.shape[-1]], s[:, :g_re.shape[-1]]
+        gx = g_re @ Tensor(c.T.copy(), dtype=c.dtype) - g_im @ Tensor(s.T.copy(), dtype=s.dtype)
+        if m < self.length:
+            gx = manipulation.concatenate([gx, Tensor(np.zeros(gx.shape[:-1] + (self.length - m,), gx.dtype))],
+                                          axis=-1)
+        return gx
+
 
 class IRFFT(Function):
     def forward(self, re, im, n=None):
@@ -412,6 +478,21 @@ class IRFFT(Function):
             gz = np.concatenate([gz, np.zeros(gz.shape[:-1] + (self.bins - m,))], axis=-1)
         gz = gz[..., :self.bins]
         return gz.real.astype(self.dtype), gz.imag.astype(self.dtype)
+
+    def graph_backward(self, g):
+        # y_t = sum_k c_k (re_k cos - im_k sin)(2 pi k t / n) / n over the bins k < min(bins, n // 2 + 1)
+        n, m = self.n, min(self.bins, self.n // 2 + 1)
+        c, s = _dft_matrices(m, n, g.dtype)
+        weight = np.full((m, 1), 2.0, g.dtype)
+        weight[0] = 1.0
+        if n % 2 == 0 and m == n // 2 + 1:
+            weight[-1] = 1.0
+        a, b = c * weight / n, s * weight / n
+        g_re, g_im = g @ Tensor(a.T.copy(), dtype=g.dtype), -(g @ Tensor(b.T.copy(), dtype=g.dtype))
+        if m < self.bins:
+            pad = Tensor(np.zeros(g.shape[:-1] + (self.bins - m,), g.dtype))
+            g_re, g_im = (manipulation.concatenate([t, pad], axis=-1) for t in (g_re, g_im))
+        return g_re, g_im
 
 
 def rfft(x, fft_length=None):
@@ -497,6 +578,9 @@ class OverlapAdd(Function):
     def backward(self, g):
         # out_t = sum of the frame samples that land on t  =>  each sample gets g at its position
         return g[..., self.index]
+
+    def graph_backward(self, g):
+        return g[..., self.index]  # a gather, recorded
 
 
 def istft(x, sequence_length, sequence_stride, fft_length, length=None, window="hann", center=True):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function, Tensor
+from .manipulation import IndexAdd
 
 
 class Linear(Function):
@@ -96,6 +97,10 @@ class Embedding(Function):
             starts = np.flatnonzero(np.r_[True, sorted_idx[1:] != sorted_idx[:-1]])
             out[sorted_idx[starts]] = np.add.reduceat(g2[order], starts, axis=0)
         return (out,)
+
+    def graph_backward(self, g):
+        # the rows' gradients are a scatter-add of g: the adjoint of indexing, itself differentiable
+        return (IndexAdd.apply(g, index=self.saved[0], shape=self.table_shape),)
 
 
 def embedding(indices, table):

@@ -10,7 +10,9 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function, Tensor
+from . import manipulation as _shape
 from .activation import GELU
+from .math import exp, where
 from .dtypes import to_array
 
 
@@ -76,6 +78,9 @@ class HardSigmoid(Function):
     def backward(self, g):
         return g * self.saved[0] / _c(6, g)
 
+    def graph_backward(self, g):
+        return g * (self.saved[0] / _c(6, g))  # a constant slope: the second derivative is 0
+
 
 class HardSilu(Function):
     def forward(self, a):
@@ -88,6 +93,12 @@ class HardSilu(Function):
         a = self.saved[0]
         d = np.where(a < -3, _c(0, a), np.where(a <= 3, a / _c(3, a) + _c(0.5, a), _c(1, a)))
         return g * d
+
+    def graph_backward(self, g):
+        # (2a + 3) / 6 on [-3, 3], constants outside
+        a = self.inputs[0]
+        mid = (a.data >= -3) & (a.data <= 3)
+        return g * where(mid, a / 3 + 0.5, (a.data > 3).astype(a.dtype))
 
 
 class Silu(Function):
@@ -134,6 +145,10 @@ class CELU(Function):
         pos, e = self.saved
         return g * np.where(pos, _c(1, e), e)
 
+    def graph_backward(self, g):
+        a, pos = self.inputs[0], self.saved[0]
+        return g * where(pos, 1.0, exp(where(pos, 0.0, a) / self.alpha))
+
 
 class GLU(Function):
     def forward(self, a, axis=-1):
@@ -151,6 +166,11 @@ class GLU(Function):
         u, s = self.saved
         return np.concatenate([g * s, g * u * s * (1 - s)], axis=self.axis)
 
+    def graph_backward(self, g):
+        u, v = _shape.split(self.inputs[0], 2, axis=self.axis)
+        s = v.sigmoid()
+        return _shape.concatenate([g * s, g * u * s * (1 - s)], axis=self.axis)
+
 
 class Shrink(Function):
     """hard_shrink (``soft=False``): a where |a| > t else 0; soft_shrink: a - t sign(a) where |a| > t."""
@@ -164,6 +184,9 @@ class Shrink(Function):
 
     def backward(self, g):
         return g * self.saved[0]
+
+    def graph_backward(self, g):
+        return g * self.saved[0]  # a constant mask: the second derivative is 0
 
 
 class Softsign(Function):
@@ -194,6 +217,11 @@ class SparsePlus(Function):
         a = self.saved[0]
         return g * np.where(a <= -1, _c(0, a), np.where(a < 1, (a + 1) / _c(2, a), _c(1, a)))
 
+    def graph_backward(self, g):
+        a = self.inputs[0]
+        mid = (a.data > -1) & (a.data < 1)
+        return g * where(mid, (a + 1) / 2, (a.data >= 1).astype(a.dtype))
+
 
 class SparseSigmoid(Function):
     def forward(self, a):
@@ -203,6 +231,9 @@ class SparseSigmoid(Function):
 
     def backward(self, g):
         return g * self.saved[0] / _c(2, g)
+
+    def graph_backward(self, g):
+        return g * (self.saved[0] / _c(2, g))  # a constant slope: the second derivative is 0
 
 
 class Sparsemax(Function):
@@ -235,9 +266,16 @@ class Sparsemax(Function):
         mean = (g * s).sum(axis=self.axis, keepdims=True) / n
         return s * (g - mean)
 
+    def graph_backward(self, g):
+        # linear in g with a constant support (piecewise linear): the same formula, recorded
+        s = self.saved[0].astype(g.dtype)
+        n = s.sum(axis=self.axis, keepdims=True)
+        return s * (g - (g * s).sum(axis=self.axis, keepdims=True) / n)
+
 
 class Squareplus(Function):
     def forward(self, a, b=4):
+        self.b = b
         root = np.sqrt(a * a + _c(b, a))
         self.save_for_backward(a, root)
         return (a + root) / _c(2, a)
@@ -246,6 +284,10 @@ class Squareplus(Function):
         # d/da (a + sqrt(a^2 + b)) / 2 = (1 + a / sqrt(a^2 + b)) / 2
         a, root = self.saved
         return g * (1 + a / root) / _c(2, g)
+
+    def graph_backward(self, g):
+        a = self.inputs[0]
+        return g * (1 + a * (a * a + self.b) ** -0.5) / 2
 
 
 class TanhShrink(Function):
@@ -259,6 +301,10 @@ class TanhShrink(Function):
         t = self.saved[0]
         return g * t * t
 
+    def graph_backward(self, g):
+        t = self.inputs[0].tanh()
+        return g * t * t
+
 
 class Threshold(Function):
     def forward(self, a, threshold=0.0, default_value=0.0):
@@ -269,6 +315,9 @@ class Threshold(Function):
     def backward(self, g):
         # a passes where a > threshold, the constant elsewhere
         return g * self.saved[0]
+
+    def graph_backward(self, g):
+        return g * self.saved[0]  # a constant mask: the second derivative is 0
 
 
 def relu6(x):

@@ -5,10 +5,11 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function, Tensor
+from ..autograd.higher_order import frozen, linear_backward, recomputed_backward
 from .attention import dot_product_attention  # noqa: F401  (exported here, as keras.ops.nn has it)
 from .convolution import col2im, normalize_tuple, pad_spatial, windows
 from .dtypes import result_type, standardize_dtype
-from .math import clip
+from .math import clip, log, where
 from .nn_activations import as_op_input
 
 
@@ -101,6 +102,15 @@ class Moments(Function):
         n = centered.dtype.type(self.count)
         return ((gmean + 2 * gvar * centered) / n,)
 
+    def graph_backward(self, grads):
+        gmean, gvar = grads
+        (x,) = self.inputs
+        centered = x - x.mean(axis=self.axes, keepdims=True)
+        if not self.keepdims:
+            kept = tuple(1 if i in self.axes else n for i, n in enumerate(x.shape))
+            gmean, gvar = gmean.reshape(kept), gvar.reshape(kept)
+        return ((gmean + 2 * gvar * centered) / float(self.count),)
+
 
 def moments(x, axes, keepdims=False, synchronized=False):
     """Mean and variance of ``x`` over ``axes``.
@@ -133,6 +143,7 @@ class Standardize(Function):
         r = 1 / np.sqrt((v * v).mean(axis=axes, keepdims=True) + x.dtype.type(epsilon))
         u = (v if center_variance else x - mu) if center else x
         self.axes, self.center = axes, center
+        self.options = (epsilon, center_variance)  # for graph_backward, which recomputes the forward
         self.save_for_backward(u, v, r)
         return u * r
 
@@ -143,6 +154,17 @@ class Standardize(Function):
         if self.center:
             dx -= rd.mean(axis=self.axes, keepdims=True)
         return dx
+
+    def graph_backward(self, g):
+        axes, center, (epsilon, center_variance) = self.axes, self.center, self.options
+
+        def standardize(x):
+            mu = x.mean(axis=axes, keepdims=True)
+            v = x - mu if center_variance else x
+            u = (x - mu) if center else x
+            return u * ((v * v).mean(axis=axes, keepdims=True) + epsilon) ** -0.5
+
+        return recomputed_backward(self, g, standardize)[0]
 
 
 def _param_like(p, x: Tensor, axes: tuple, op: str, name: str):
@@ -314,6 +336,17 @@ class Normalize(Function):
         inner = (g * x).sum(axis=self.axis, keepdims=True) / (n * n)
         return np.where(clipped, g / n, g / n - inner * dn)
 
+    def graph_backward(self, g):
+        _, denom, clipped = self.saved
+        axis, p = self.axis, self.order
+
+        def normalized(x):  # x / max(||x||_p, eps); where the norm was clipped, eps is a constant
+            norm = ((x * x).sum(axis=axis, keepdims=True) ** 0.5 if p == 2 else
+                    (abs(x) ** p).sum(axis=axis, keepdims=True) ** (1 / p))
+            return x / where(clipped, denom, norm)
+
+        return recomputed_backward(self, g, normalized)[0]
+
 
 def normalize(x, axis=-1, order=2, epsilon=None):
     """``x`` divided by its ``order``-norm along ``axis`` (at least ``epsilon``)."""
@@ -350,6 +383,12 @@ class Unfold(Function):
         dxl = dxl[:, padding[0]:padding[0] + x_shape[2], padding[1]:padding[1] + x_shape[3]]
         return np.moveaxis(dxl, -1, 1)
 
+    def graph_backward(self, g):  # linear in g (col2im); its adjoint is im2col, the forward
+        twin = frozen(self)
+        _, _, kernel, dilation, padding, stride, _ = self.meta
+        return linear_backward(self, g, lambda u: twin.forward(u, kernel=kernel, dilation=dilation, padding=padding,
+                                                               stride=stride))
+
 
 class Fold(Function):
     """col2im, the adjoint of ``unfold``: (N, C kh kw, L) patches summed into (N, C, H, W)."""
@@ -373,6 +412,13 @@ class Fold(Function):
         gl = pad_spatial(np.moveaxis(g, 1, -1), [(p, p) for p in padding])
         w = windows(gl, kernel, stride, dilation, out)
         return np.ascontiguousarray(w.transpose(0, 5, 3, 4, 1, 2)).reshape(x_shape)
+
+    def graph_backward(self, g):  # linear in g (im2col); its adjoint is col2im, the forward
+        twin = frozen(self)
+        _, padded_shape, kernel, dilation, padding, stride, _ = self.meta
+        size = tuple(s - 2 * p for s, p in zip(padded_shape[1:3], padding))
+        return linear_backward(self, g, lambda u: twin.forward(u, size=size, kernel=kernel, dilation=dilation,
+                                                               padding=padding, stride=stride))
 
 
 def _pairs(kernel_size, dilation, padding, stride, op):
@@ -410,6 +456,11 @@ class Rearrange(Function):
         x_shape, split, order = self.meta
         inner = tuple(split[i] for i in order)
         return g.reshape(inner).transpose(np.argsort(order)).reshape(x_shape)
+
+    def graph_backward(self, g):
+        x_shape, split, order = self.meta
+        inner = tuple(split[i] for i in order)
+        return g.reshape(inner).transpose(tuple(int(i) for i in np.argsort(order))).reshape(x_shape)
 
 
 def _blocks(x, block_size, data_format, op):
@@ -468,6 +519,13 @@ class PSNR(Function):
         diff, mse = self.saved
         d = g * (-10 / np.log(10)) * 2 * diff / (diff.size * mse)
         return d.astype(diff.dtype), (-d).astype(diff.dtype)
+
+    def graph_backward(self, g):
+        def psnr_less_constant(x1, x2):  # -10 log10(mse); 20 log10(max_val) has no gradient
+            diff = x1 - x2
+            return log((diff * diff).mean()) * (-10 / np.log(10))
+
+        return recomputed_backward(self, g, psnr_less_constant)
 
 
 def psnr(x1, x2, max_val):

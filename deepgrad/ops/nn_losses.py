@@ -9,6 +9,11 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function, Tensor
+from ..autograd.higher_order import recomputed_backward
+from .activation import softplus
+from .elementwise import log1p
+from .indexing import take_along_axis
+from .math import clip, log
 from .activation import softmax_cross_entropy
 from .dtypes import result_type
 from .nn_activations import as_op_input
@@ -34,6 +39,7 @@ class BinaryCrossentropy(Function):
 
     def forward(self, target, output, from_logits=False):
         self.from_logits = from_logits
+        self.epsilon = backend.epsilon()  # for graph_backward, which recomputes the loss
         if from_logits:
             z = output
             self.save_for_backward(target, z)
@@ -54,6 +60,17 @@ class BinaryCrossentropy(Function):
         dt = g * (np.log1p(-p) - np.log(p)) if self.needs_input_grad[0] else None
         return dt, g * inside * (p - t) / (p * (1 - p))
 
+    def graph_backward(self, g):
+        eps = self.epsilon
+
+        def binary_cross_entropy(t, output):
+            if self.from_logits:  # max(z, 0) - z t + log(1 + e^-|z|) = softplus(z) - z t
+                return softplus(output) - output * t
+            p = clip(output, eps, 1 - eps)
+            return -(t * log(p) + (1 - t) * log1p(-p))
+
+        return recomputed_backward(self, g, binary_cross_entropy)
+
 
 def binary_crossentropy(target, output, from_logits=False):
     """Elementwise ``-(t log p + (1 - t) log(1 - p))``; ``output`` probabilities or logits."""
@@ -69,6 +86,7 @@ class ProbabilityCrossentropy(Function):
     """
 
     def forward(self, target, output, axis=-1, sparse=False):
+        self.epsilon = backend.epsilon()  # for graph_backward, which recomputes the loss
         total = output.sum(axis=axis, keepdims=True)
         q = output / total
         eps = output.dtype.type(backend.epsilon())
@@ -99,6 +117,17 @@ class ProbabilityCrossentropy(Function):
         dq = dq * inside
         dp = (dq - (dq * q).sum(axis=self.axis, keepdims=True)) / total
         return dt, dp
+
+    def graph_backward(self, g):
+        axis, eps, ids = self.axis, self.epsilon, self.saved[0]
+
+        def cross_entropy(target, output):
+            log_c = log(clip(output / output.sum(axis=axis, keepdims=True), eps, 1 - eps))
+            if ids is not None:
+                return -take_along_axis(log_c, ids, axis=axis).squeeze(axis)
+            return -(target * log_c).sum(axis=axis)
+
+        return recomputed_backward(self, g, cross_entropy)
 
 
 def categorical_crossentropy(target, output, from_logits=False, axis=-1):

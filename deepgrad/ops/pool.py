@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
+from ..autograd.higher_order import frozen, linear_backward
 from ..runtime import for_batch_halves
 from .im2col import _offset_slices, _pad_spatial, _pair, same_padding
 
@@ -82,6 +83,17 @@ class _Pool2D(Function):
             dxp = full
         return dxp[:, top:top + x_shape[1], left:left + x_shape[2]]
 
+    def _padded(self, u):
+        """``u`` (the input's shape) zero-padded and cropped as the forward padded and cropped x."""
+        x_shape, _, pads, pool, _, (ho, wo), tiles = self.geometry
+        up = np.pad(u, ((0, 0), *pads, (0, 0)))
+        return up[:, :ho * pool[0], :wo * pool[1]] if tiles else up
+
+    def graph_backward(self, g):
+        # the gradient is linear in g (the windows and the argmax are fixed): its adjoint,
+        # the next order's backward, reads the windows of u as the forward read x
+        return linear_backward(self, g, frozen(self).adjoint)
+
 
 class MaxPool2D(_Pool2D):
     """Forward keeps, for each window, which of its cells held the maximum (the first one,
@@ -130,6 +142,14 @@ class MaxPool2D(_Pool2D):
         for_batch_halves(run, dxp.shape[0], dxp.size)
         return (self._unpad(dxp),)
 
+    def adjoint(self, u):
+        """u (the input's shape) -> the output's shape: each window's cell that held the maximum."""
+        argmax = self.saved[0]
+        out = np.zeros(argmax.shape, u.dtype)
+        for k, cell in enumerate(self._cells(self._padded(u))):
+            out += cell * (argmax == k)
+        return out
+
 
 class AvgPool2D(_Pool2D):
     function_name = "avg_pool2d"
@@ -164,6 +184,11 @@ class AvgPool2D(_Pool2D):
             else:
                 dx_cell += gs
         return (self._unpad(dxp),)
+
+    def adjoint(self, u):
+        """u (the input's shape) -> the output's shape: the forward's window means of u."""
+        cells = self._cells(self._padded(u))
+        return sum(cells[1:], cells[0].copy()) * self.saved[0]
 
 
 def _pool_args(pool_size, strides, padding, op):
@@ -200,6 +225,9 @@ class MaxPool1D(MaxPool2D):
     def backward(self, g):
         return (super().backward(g[:, None])[0][:, 0],)
 
+    def adjoint(self, u):
+        return super().adjoint(u[:, None])[:, 0]
+
 
 class AvgPool1D(AvgPool2D):
     function_name = "avg_pool1d"
@@ -212,6 +240,9 @@ class AvgPool1D(AvgPool2D):
 
     def backward(self, g):
         return (super().backward(g[:, None])[0][:, 0],)
+
+    def adjoint(self, u):
+        return super().adjoint(u[:, None])[:, 0]
 
 
 def max_pool2d(x, pool_size=(2, 2), strides=None, padding="valid"):

@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from ..autograd import Function
+from ..autograd.higher_order import frozen, linear_backward
 from .im2col import same_padding
 from .convolution import data_format_of, normalize_tuple, output_shape, pad_spatial, tap_slices, windows
 from .nn_activations import as_op_input
@@ -49,7 +50,20 @@ def _unpad(dxp, pads, x_shape):
     return dxp[(slice(None),) + tuple(slice(b, b + n) for (b, _), n in zip(pads, x_shape[1:-1]))]
 
 
-class MaxPool(Function):
+class _Window(Function):
+    """What max and average pooling share for the next order: their gradient is linear in g."""
+
+    def graph_backward(self, g):
+        return linear_backward(self, g, frozen(self).adjoint)
+
+    def _taps_of(self, u):
+        """The window taps of u (the input's layout) read as the forward read x, zeros for padding."""
+        _, _, pads, pool, strides, out, channels_first = self.geometry
+        up = np.pad(_to_last(u, channels_first), ((0, 0), *pads, (0, 0)))
+        return [up[tap_slices(tap, strides, (1,) * len(pool), out)] for tap in _taps(pool)]
+
+
+class MaxPool(_Window):
     def forward(self, x, pool=None, strides=None, padding="valid", channels_first=False):
         x = _to_last(x, channels_first)
         pads, out = _geometry(x.shape, pool, strides, padding, "max_pool")
@@ -79,8 +93,16 @@ class MaxPool(Function):
             dxp[tap_slices(tap, strides, (1,) * len(pool), out)] += np.where(winner == t, g, 0)
         return _to_first(_unpad(dxp, pads, x_shape), channels_first)
 
+    def adjoint(self, u):
+        """u -> each window's (first) largest cell of u."""
+        winner = self.saved[0]
+        out = np.zeros(winner.shape, u.dtype)
+        for t, cells in enumerate(self._taps_of(u)):
+            out += np.where(winner == t, cells, 0)
+        return _to_first(out, self.geometry[-1])
 
-class AveragePool(Function):
+
+class AveragePool(_Window):
     def forward(self, x, pool=None, strides=None, padding="valid", channels_first=False):
         x = _to_last(x, channels_first)
         pads, out = _geometry(x.shape, pool, strides, padding, "average_pool")
@@ -113,6 +135,12 @@ class AveragePool(Function):
             dxp[tap_slices(tap, strides, (1,) * len(pool), out)] += share
         return _to_first(_unpad(dxp, pads, x_shape), channels_first)
 
+    def adjoint(self, u):
+        """u -> the forward's window means of u."""
+        taps = self._taps_of(u)
+        return _to_first((sum(taps[1:], taps[0].copy()) / self.saved[0]).astype(u.dtype, copy=False),
+                         self.geometry[-1])
+
 
 def _bounds(n: int, o: int):
     """PyTorch's adaptive windows along one axis: [floor(i n / o), ceil((i + 1) n / o))."""
@@ -136,6 +164,12 @@ class AdaptiveAverage1D(Function):
         # dx = P^T g along the axis
         p = self.saved[0]
         return np.moveaxis(np.tensordot(g, p, axes=([self.axis], [0])), -1, self.axis)
+
+    def graph_backward(self, g):
+        # linear in g; its adjoint is the forward, y = P u along the axis
+        twin = frozen(self)
+        return linear_backward(self, g, lambda u: np.moveaxis(np.tensordot(u, twin.saved[0], axes=([twin.axis], [1])),
+                                                              -1, twin.axis))
 
 
 class AdaptiveMax1D(Function):
@@ -161,6 +195,11 @@ class AdaptiveMax1D(Function):
         gm, sm = np.moveaxis(g, axis, -1), np.moveaxis(source, axis, -1)
         dx = (gm[..., None] * (sm[..., None] == np.arange(n))).sum(axis=-2)
         return np.moveaxis(dx, -1, axis)
+
+    def graph_backward(self, g):
+        # linear in g; its adjoint reads u at each window's chosen cell
+        twin = frozen(self)
+        return linear_backward(self, g, lambda u: np.take_along_axis(u, twin.saved[0], axis=twin.axis))
 
 
 def _pool_args(inputs, pool_size, strides, padding, data_format, op):

@@ -25,6 +25,7 @@ import math
 import numpy as np
 
 from ..autograd import Function, Tensor
+from .linear_algebra import Einsum
 from .convolution import _to_first, _to_last, col2im, output_shape, pad_spatial, windows
 from .im2col import same_padding
 
@@ -112,6 +113,17 @@ class QuantizedLinear(Function):
         if self.needs_input_grad[0]:
             gx = (g2 @ _dequantized(self.kernel, self.kernel_scale, g.dtype).T).reshape(self.in_shape)
         gb = g2.sum(axis=0) if len(self.needs_input_grad) > 1 and self.needs_input_grad[1] else None
+        return gx, gb
+
+    def graph_backward(self, g):
+        # linear in g through the constant dequantized kernel: the same products, recorded
+        g2 = g.reshape((-1, g.shape[-1]))
+        gx = gb = None
+        if self.needs_input_grad[0]:
+            kernel_t = _dequantized(self.kernel, self.kernel_scale, g.dtype).T
+            gx = (g2 @ Tensor(np.ascontiguousarray(kernel_t), dtype=g.dtype)).reshape(self.in_shape)
+        if len(self.needs_input_grad) > 1 and self.needs_input_grad[1]:
+            gb = g2.sum(axis=0)
         return gx, gb
 
 
@@ -239,6 +251,11 @@ class QuantizedEinsum(Function):
         # dX = einsum(out,ker->inp)(dY, q_w / s_w), Keras's custom gradient
         inp, ker, out = self.specs
         return (np.einsum(f"{out},{ker}->{inp}", g, self.float_kernel.astype(g.dtype), optimize=True),)
+
+    def graph_backward(self, g):
+        inp, ker, out = self.specs
+        kernel = Tensor(self.float_kernel.astype(g.dtype), dtype=g.dtype)
+        return (Einsum.apply(g, kernel, terms=[out, ker], out=inp),)
 
 
 def quantized_einsum(x, kernel, kernel_scale, specs, quantize_inputs: bool = True):

@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from ..autograd import FloatMath, Function, Tensor
-from .math import sqrt
+from .math import exp, sqrt
 
 
 def _axes(axis, ndim: int, op: str) -> tuple:
@@ -139,6 +139,13 @@ class Var(FloatMath):
             scale = 2 / np.asarray(self.dof, g.dtype)
         return _expand(g, centred.shape, self.axes, self.keepdims) * scale * centred
 
+    def graph_backward(self, g):
+        (a,) = self.inputs
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.asarray(2, a.dtype) / np.asarray(self.dof, a.dtype)
+        centred = a - a.mean(axis=self.axes, keepdims=True)
+        return _expand_graph(g, a.shape, self.axes, self.keepdims) * scale * centred
+
 
 class LogSumExp(FloatMath):
     def forward(self, a, axis=None, keepdims=False):
@@ -154,6 +161,12 @@ class LogSumExp(FloatMath):
         # d lse / d a = softmax(a)
         a, out = self.saved
         return _expand(g, a.shape, self.axes, self.keepdims) * np.exp(a - out)
+
+    def graph_backward(self, g):
+        # softmax(a) = exp(a - lse(a)), with lse recorded again so that every order closes
+        (a,) = self.inputs
+        out = LogSumExp.apply(a, axis=self.axes, keepdims=True)
+        return _expand_graph(g, a.shape, self.axes, self.keepdims) * exp(a - out)
 
 
 def sum(x, axis=None, keepdims=False):  # noqa: A001 - NumPy's name

@@ -11,9 +11,11 @@ import builtins
 import numpy as np
 
 from ..autograd import Function, Tensor, is_grad_enabled
+from ..autograd.higher_order import frozen, linear_backward, recomputed_backward
 from . import math as _math
+from . import manipulation as _shape
 from . import reduce as _reduce
-from .arrangement import _axis, as_tensor, cast, diagonal, index_map, ravel, result_type
+from .arrangement import _axis, as_tensor, cast, diagonal, index_map, moveaxis, ravel, result_type
 from .dtypes import to_array
 from .indexing import get_item
 from .reduce import _axes
@@ -83,6 +85,21 @@ class CumSum(Function):
         # d out_j / d a_i = [j >= i]: the reversed running sum of g
         return np.flip(np.cumsum(np.flip(g, self.axis), axis=self.axis), self.axis)
 
+    def graph_backward(self, g):
+        # linear in g; the adjoint of the reversed running sum is the running sum
+        axis = self.axis
+        return linear_backward(self, g, lambda u: np.cumsum(u, axis=axis))
+
+
+def _reversed_cumsum(t, axis):
+    """sum_{j >= i} t_j along ``axis``, from recorded ops: sum(t) - cumsum(t) + t."""
+    return _reduce.sum(t, axis=axis, keepdims=True) - CumSum.apply(t, axis=axis, dtype=t.dtype) + t
+
+
+def _products_along_last(m, op_dtype):
+    """``Prod`` over the last axis, recorded."""
+    return Prod.apply(m, axes=(m.ndim - 1,), keepdims=False, dtype=op_dtype)
+
 
 class CumProd(Function):
     """out_j = prod_{k <= j} a_k, with a gradient that stays exact when ``a`` has zeros.
@@ -114,6 +131,25 @@ class CumProd(Function):
             at_zero = np.sum(np.where(zeros_so_far >= 1, g * skip, 0), axis=ax, keepdims=True)
             grad = np.where(first_zero, at_zero, np.where(before, grad, 0))
         return grad.astype(g.dtype, copy=False)
+
+    def graph_backward(self, g):
+        (a,) = self.inputs
+        axis = self.axis
+        if not (a.data == 0).any():
+            # d/da_i sum_j g_j out_j = sum_{j >= i} g_j out_j / a_i
+            out = CumProd.apply(a, axis=axis, dtype=a.dtype)
+            return _reversed_cumsum(g * out, axis) / a
+        # with zeros: out_j = prod_k m_jk, m_jk = a_k for k <= j else 1, through Prod's exact rule
+        return recomputed_backward(self, g, lambda a: _cumprod_by_products(a, axis))[0]
+
+
+def _cumprod_by_products(a, axis):
+    """cumprod as products over an (n, n) lower-triangular arrangement: recorded ops only."""
+    at = moveaxis(a, axis, -1)
+    n = at.shape[-1]
+    lower = np.tril(np.ones((n, n), dtype=bool))
+    m = _math.where(lower, _shape.expand_dims(at, -2), np.ones((), a.dtype))
+    return moveaxis(_products_along_last(m, a.dtype), -1, axis)
 
 
 def _running(cls, x, axis, dtype, op):
@@ -157,6 +193,24 @@ class Prod(Function):
         # no zero: P / a_i; one zero: the others' product at the zero, 0 elsewhere; more: 0
         grad = np.where(zeros == 0, others / nonzero, np.where((zeros == 1) & is_zero, others, 0))
         return (g * grad).astype(g.dtype, copy=False)
+
+    def graph_backward(self, g):
+        (a,) = self.inputs
+        axes = self.axes
+        g = g if self.keepdims else g.reshape(tuple(1 if i in axes else n for i, n in enumerate(a.shape)))
+        if not (a.data == 0).any():
+            return g * Prod.apply(a, axes=axes, keepdims=True, dtype=a.dtype) / a
+        # with zeros: prod_{k != i} a_k as the product of row i of a matrix with a_i replaced by 1
+        kept = [i for i in range(a.ndim) if i not in axes]
+        order = kept + list(axes)
+        at = _shape.transpose(a, order)
+        n = int(np.prod([a.shape[i] for i in axes], dtype=np.int64))
+        lead = tuple(a.shape[i] for i in kept)
+        rows = _shape.reshape(at, lead + (1, n))
+        m = _math.where(np.eye(n, dtype=bool), np.ones((), a.dtype), rows)  # (..., n, n)
+        others = _shape.reshape(_products_along_last(m, a.dtype), tuple(at.shape))
+        others = _shape.transpose(others, tuple(int(i) for i in np.argsort(order)))
+        return g * others
 
 
 def _prod_dtype(x_dtype, dtype) -> np.dtype:
@@ -237,6 +291,10 @@ class Quantile(Function):
         grad = np.bincount(self.lo.reshape(-1), (g * (1 - self.w)).reshape(-1), minlength=n)
         grad += np.bincount(self.hi.reshape(-1), (g * self.w).reshape(-1), minlength=n)
         return grad.astype(self.src_dtype).reshape(self.in_shape)
+
+    def graph_backward(self, g):  # linear in g; the adjoint is the forward's mix of order statistics
+        twin = frozen(self)
+        return linear_backward(self, g, lambda u: twin.forward(u, lo=twin.lo, hi=twin.hi, w=twin.w, dtype=u.dtype))
 
 
 _METHODS = ("linear", "lower", "higher", "midpoint", "nearest")
@@ -340,6 +398,9 @@ class NanFill(Function):
 
     def backward(self, g):
         return np.where(self.nan, np.zeros((), g.dtype), g)
+
+    def graph_backward(self, g):
+        return g * (~self.nan).astype(g.dtype)
 
 
 def _nan_fill(t: Tensor, value) -> Tensor:

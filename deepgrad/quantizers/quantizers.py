@@ -126,6 +126,13 @@ class FakeQuant(Function):
         d_hi = np.where(above, g, 0).sum(axis=axes).reshape(self.bound_shape)
         return np.where(inside, g, 0), d_lo, d_hi
 
+    def graph_backward(self, g):
+        # the masks are constants: g routed to x, min and max, each a linear function of g
+        inside, below, above = (m.astype(g.dtype) for m in self.masks)
+        axes = tuple(i for i in range(g.ndim) if i != self.axis) if self.axis is not None else None
+        return (g * inside, (g * below).sum(axis=axes).reshape(self.bound_shape),
+                (g * above).sum(axis=axes).reshape(self.bound_shape))
+
 
 def fake_quant_with_min_max_vars(inputs, min_vals, max_vals, num_bits=8, narrow_range=False, axis=None):
     """Per-tensor (``axis=None``) or per-channel fake quantization of ``inputs`` into

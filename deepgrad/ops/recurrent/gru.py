@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...autograd import Function
+from ...autograd.higher_order import recomputed_backward
 from ..activation import sigmoid, tanh
 from ..product import matmul
 from .common import as_array, blas_threads, feature_major, masks, prepare, scan, sum_over_steps
@@ -78,6 +79,7 @@ class GRU(Function):
     """
 
     def forward(self, x, kernel, recurrent_kernel, bias, h0, mask=None, go_backwards=False, reset_after=True):
+        self.options = (mask, go_backwards, reset_after)  # for graph_backward, which runs the reference cell
         dtype = x.dtype
         batch, steps, features = x.shape
         units = recurrent_kernel.shape[0]
@@ -211,6 +213,16 @@ class GRU(Function):
         if need[3] and self.reset_after:                 # db' = sum_t d_recurrent_t
             db = np.stack([db, d_recurrent.sum(axis=(0, 2))])
         return dx, dk, dr, db, np.ascontiguousarray(dh.T)
+
+    def graph_backward(self, grads):
+        """The gradients through ``gru_cell`` scanned over the sequence, all recorded ops."""
+        mask, go_backwards, reset_after = self.options
+
+        def reference(x, kernel, recurrent_kernel, bias, h0):
+            cell = lambda x_t, h: (gru_cell(x_t, h, kernel, recurrent_kernel, bias, reset_after),)  # noqa: E731
+            return scan(cell, x, (h0,), mask, go_backwards)
+
+        return recomputed_backward(self, grads, reference)
 
 
 def gru(x, kernel, recurrent_kernel, bias=None, h0=None, mask=None, go_backwards=False, reset_after=True):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...autograd import Function, is_grad_enabled
+from ...autograd.higher_order import recomputed_backward
 from ..activation import sigmoid, tanh
 from ..product import matmul
 from .common import as_array, blas_threads, masks, prepare, scan
@@ -91,6 +92,7 @@ class LSTM(Function):
     """
 
     def forward(self, x, kernel, recurrent_kernel, bias, h0, c0, mask=None, go_backwards=False):
+        self.options = (mask, go_backwards)  # for graph_backward, which runs the reference cell
         dtype = x.dtype
         batch, steps, features = x.shape
         units = recurrent_kernel.shape[0]
@@ -215,6 +217,16 @@ class LSTM(Function):
             d_weights = _keras_order(d_weights, units, _QUARTER)
             dr, dk, db = d_weights[:units], d_weights[units:-1], d_weights[-1]
         return dx, dk, dr, db, np.ascontiguousarray(dh.T), np.ascontiguousarray(dc.T)
+
+    def graph_backward(self, grads):
+        """The gradients through ``lstm_cell`` scanned over the sequence, all recorded ops."""
+        mask, go_backwards = self.options
+
+        def reference(x, kernel, recurrent_kernel, bias, h0, c0):
+            cell = lambda x_t, h, c: lstm_cell(x_t, h, c, kernel, recurrent_kernel, bias)  # noqa: E731
+            return scan(cell, x, (h0, c0), mask, go_backwards)
+
+        return recomputed_backward(self, grads, reference)
 
 
 def lstm(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=None, go_backwards=False):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...autograd import Function
+from ...autograd.higher_order import recomputed_backward
 from ..activation import relu, sigmoid, tanh
 from ..product import matmul
 from .common import as_array, batch_major, blas_threads, masks, prepare, scan, sigmoid_of_negated, time_major
@@ -71,6 +72,7 @@ class SimpleRNN(Function):
     """
 
     def forward(self, x, kernel, recurrent_kernel, bias, h0, mask=None, go_backwards=False, activation="tanh"):
+        self.options = (mask, go_backwards, activation)  # for graph_backward, which runs the reference cell
         dtype = x.dtype
         batch, steps, features = x.shape
         units = recurrent_kernel.shape[0]
@@ -132,6 +134,16 @@ class SimpleRNN(Function):
         if need[3]:                                                     # db = sum_t da_t
             db = d_preact.sum(axis=0)
         return dx, dk, dr, db, dh
+
+    def graph_backward(self, grads):
+        """The gradients through ``simple_rnn_cell`` scanned over the sequence, all recorded ops."""
+        mask, go_backwards, activation = self.options
+
+        def reference(x, kernel, recurrent_kernel, bias, h0):
+            cell = lambda x_t, h: (simple_rnn_cell(x_t, h, kernel, recurrent_kernel, bias, activation),)  # noqa: E731
+            return scan(cell, x, (h0,), mask, go_backwards)
+
+        return recomputed_backward(self, grads, reference)
 
 
 def simple_rnn(x, kernel, recurrent_kernel, bias=None, h0=None, mask=None, go_backwards=False, activation="tanh"):
