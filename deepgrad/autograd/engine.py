@@ -32,6 +32,16 @@ def _topological_order(roots) -> list:
     return order
 
 
+def leading_to(order: list, targets) -> set:
+    """ids of the Functions in ``order`` (consumers first) from which some tensor of ``targets`` is reached."""
+    wanted = {id(t) for t in targets}
+    needed: set = set()
+    for fn in reversed(order):  # producers first
+        if any(id(t) in wanted or (t._ctx is not None and id(t._ctx) in needed) for t in fn.inputs):
+            needed.add(id(fn))
+    return needed
+
+
 def _checked(grad, like, where: str) -> np.ndarray:
     """``grad`` as an ndarray of ``like``'s shape and dtype, or an error naming ``where``."""
     grad = np.asarray(grad)
@@ -40,7 +50,7 @@ def _checked(grad, like, where: str) -> np.ndarray:
     return grad if grad.dtype == like.dtype else grad.astype(like.dtype)
 
 
-def propagate(outputs, seeds, retain_graph: bool = False, capture=()) -> dict:
+def propagate(outputs, seeds, retain_graph: bool = False, capture=(), only_capture: bool = False) -> dict:
     """Send ``seeds`` (one array per output, of its shape) back through the graph.
 
     Returns ``{id(t): (t, total gradient)}`` for every leaf that requires grad and was
@@ -48,6 +58,12 @@ def propagate(outputs, seeds, retain_graph: bool = False, capture=()) -> dict:
     array may be shared (with a seed, another entry, a broadcast view): callers that hand it
     out copy it first. Each Function releases its saved arrays once its backward has run,
     unless ``retain_graph``.
+
+    With ``only_capture`` (``grad()``: only the gradients of ``capture`` are wanted) the walk runs
+    only the Functions on a path to a tensor of ``capture``, and each of them computes only the
+    input gradients that lead there, as ``torch.autograd.grad`` does: a GAN's discriminator step
+    does not run the generator's backward. The Functions left out keep their saved arrays (another
+    backward may still need them); the gradients that are computed are the same, bit for bit.
     """
     found: dict[int, tuple] = {}
     pending: dict[int, list] = {}  # id(fn) -> summed gradient of each of its outputs so far
@@ -78,7 +94,11 @@ def propagate(outputs, seeds, retain_graph: bool = False, capture=()) -> dict:
                                f"the gradient of has shape {out.shape}")
         send(out, g if g.dtype == out.dtype else g.astype(out.dtype))
 
-    for fn in _topological_order([out._ctx for out in outputs if out._ctx is not None]):
+    order = _topological_order([out._ctx for out in outputs if out._ctx is not None])
+    if only_capture:
+        needed = leading_to(order, capture)
+        wanted = {id(t) for t in capture}
+    for fn in order:
         slot = pending.pop(id(fn), None)
         if slot is None:  # no gradient reached it (the outputs do not depend on it through a float path)
             continue
@@ -87,6 +107,13 @@ def propagate(outputs, seeds, retain_graph: bool = False, capture=()) -> dict:
                 t = watched.get((id(fn), i))
                 if t is not None and g is not None:
                     found[id(t)] = (t, g)
+        needs = fn.needs_input_grad
+        if only_capture:
+            if id(fn) not in needed:
+                continue
+            # an input gradient is wanted only for a captured tensor or one whose producer leads to one
+            fn.needs_input_grad = tuple([need and (id(t) in wanted or (t._ctx is not None and id(t._ctx) in needed))
+                                         for t, need in zip(fn.inputs, needs)])
         fn.last_use = not retain_graph
         if fn.multi_output:  # zeros for the outputs no gradient reached
             in_grads = fn.backward(tuple([np.zeros(s, d) if g is None else g
@@ -103,6 +130,8 @@ def propagate(outputs, seeds, retain_graph: bool = False, capture=()) -> dict:
                 send(t, g)
         if not retain_graph:
             fn.release()
+        else:
+            fn.needs_input_grad = needs  # a retained graph's next backward may want every gradient
     return found
 
 
