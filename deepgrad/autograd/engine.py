@@ -34,6 +34,16 @@ def _topological_order(roots) -> list:
     return order
 
 
+def leading_to(order: list, targets) -> set:
+    """ids of the Functions in ``order`` (consumers first) from which some tensor of ``targets`` is reached."""
+    wanted = {id(t) for t in targets}
+    needed: set = set()
+    for fn in reversed(order):  # producers first
+        if any(id(t) in wanted or (t._ctx is not None and id(t._ctx) in needed) for t in fn.inputs):
+            needed.add(id(fn))
+    return needed
+
+
 def _checked(grad, like, where: str) -> np.ndarray:
     """``grad`` as an ndarray of ``like``'s shape and dtype, or an error naming ``where``."""
     grad = np.asarray(grad)
@@ -42,7 +52,8 @@ def _checked(grad, like, where: str) -> np.ndarray:
     return grad if grad.dtype == like.dtype else grad.astype(like.dtype)
 
 
-def propagate(outputs, seeds, retain_graph: bool = False, capture=(), on_final=None) -> dict:
+def propagate(outputs, seeds, retain_graph: bool = False, capture=(), on_final=None,
+              only_capture: bool = False) -> dict:
     """Send ``seeds`` (one array per output, of its shape) back through the graph.
 
     Returns ``{id(t): (t, total gradient)}`` for every leaf that requires grad and was
@@ -55,6 +66,12 @@ def propagate(outputs, seeds, retain_graph: bool = False, capture=(), on_final=N
     its gradient ``g`` is complete: once every Function that consumes ``t`` has run (or was
     skipped), while backward goes on through the rest of the graph. A data-parallel run starts
     the all-reduce of early gradients there. ``g`` may be shared: the callee must not write it.
+
+    With ``only_capture`` (``grad()``: only the gradients of ``capture`` are wanted) the walk runs
+    only the Functions on a path to a tensor of ``capture``, and each of them computes only the
+    input gradients that lead there, as ``torch.autograd.grad`` does: a GAN's discriminator step
+    does not run the generator's backward. The Functions left out keep their saved arrays (another
+    backward may still need them); the gradients that are computed are the same, bit for bit.
     """
     found: dict[int, tuple] = {}
     pending: dict[int, list] = {}  # id(fn) -> summed gradient of each of its outputs so far
@@ -88,6 +105,9 @@ def propagate(outputs, seeds, retain_graph: bool = False, capture=(), on_final=N
     order = _topological_order([out._ctx for out in outputs if out._ctx is not None])
     # on_final: how many consumers of each watched leaf are still to run
     uses = _leaf_uses(order, capture) if on_final is not None else None
+    if only_capture:
+        needed = leading_to(order, capture)
+        wanted = {id(t) for t in capture}
     for fn in order:
         slot = pending.pop(id(fn), None)
         if slot is None:  # no gradient reached it (the outputs do not depend on it through a float path)
@@ -99,6 +119,13 @@ def propagate(outputs, seeds, retain_graph: bool = False, capture=(), on_final=N
                 t = watched.get((id(fn), i))
                 if t is not None and g is not None:
                     found[id(t)] = (t, g)
+        needs = fn.needs_input_grad
+        if only_capture:
+            if id(fn) not in needed:
+                continue
+            # an input gradient is wanted only for a captured tensor or one whose producer leads to one
+            fn.needs_input_grad = tuple([need and (id(t) in wanted or (t._ctx is not None and id(t._ctx) in needed))
+                                         for t, need in zip(fn.inputs, needs)])
         fn.last_use = not retain_graph
         if fn.multi_output:  # zeros for the outputs no gradient reached
             in_grads = fn.backward(tuple([np.zeros(s, d) if g is None else g
@@ -130,6 +157,8 @@ def propagate(outputs, seeds, retain_graph: bool = False, capture=(), on_final=N
             _count_down(fn, uses, found, on_final)
         if not retain_graph:
             fn.release()
+        else:
+            fn.needs_input_grad = needs  # a retained graph's next backward may want every gradient
     if on_final is not None:  # leaves no Function consumes (an output that is itself a leaf)
         for t in capture:
             if id(t) in found and uses.get(id(t), -1) >= 0:

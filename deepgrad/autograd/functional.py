@@ -50,7 +50,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool = False, allow_u
                 raise RuntimeError("grad(): one of the inputs is not used to compute the outputs")
             result.append(None if hit is None else hit[1])
         return result[0] if single else result
-    found = propagate(outputs, seeds, retain_graph, capture=inputs, on_final=on_final)
+    found = propagate(outputs, seeds, retain_graph, capture=inputs, on_final=on_final, only_capture=True)
     # a returned gradient is the caller's own: never a seed passed in, a read-only broadcast,
     # a view of another array, or the same array as another returned gradient
     taken = {id(s) for s in seeds}

@@ -27,7 +27,7 @@ import copy
 
 import numpy as np
 
-from .engine import _topological_order
+from .engine import _topological_order, leading_to
 from .function import Function
 from .grad_mode import enable_grad
 from .tensor import Tensor
@@ -164,16 +164,6 @@ def _order_within(roots, boundary: set) -> list:
     return order
 
 
-def _leading_to(order: list, targets) -> set:
-    """ids of the Functions in ``order`` (consumers first) from which some tensor of ``targets`` is reached."""
-    wanted = {id(t) for t in targets}
-    needed: set = set()
-    for fn in reversed(order):  # producers first
-        if any(id(t) in wanted or (t._ctx is not None and id(t._ctx) in needed) for t in fn.inputs):
-            needed.add(id(fn))
-    return needed
-
-
 def propagate_graph(outputs, seeds, capture, stop_at_capture: bool = False) -> dict:
     """``propagate`` for higher-order gradients: ``{id(t): (t, gradient Tensor)}`` for every
     tensor of ``capture`` that was reached, each gradient a function of the graph's inputs.
@@ -207,7 +197,7 @@ def propagate_graph(outputs, seeds, capture, stop_at_capture: bool = False) -> d
 
     roots = [out._ctx for out in outputs if out._ctx is not None]
     order = _order_within(roots, set(targets)) if stop_at_capture else _topological_order(roots)
-    needed = _leading_to(order, capture)
+    needed = leading_to(order, capture)
     with enable_grad():
         for out, g in zip(outputs, seeds):
             if g.shape != out.shape:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ops.convolution import conv_transpose, transpose_crops
+from ..ops.convolution import conv_transpose_bias, transpose_crops
 from .arguments import add_weight_from_arguments, forwarded_arguments
 from .convolutional import SpatialLayerMixin, _tuple, resolve_data_format
 from .core import KernelLayer
@@ -74,9 +74,10 @@ class BaseConvTranspose(SpatialLayerMixin, KernelLayer):
 
     def call(self, inputs):
         self._check_input(inputs.shape)
-        outputs = conv_transpose(inputs, self.kernel, self.strides, self.padding, self.output_padding,
-                                 self.data_format, self.dilation_rate)
-        outputs = self.activation(self._add_bias(outputs, self.bias))
+        # the bias is added by the op as it writes the output (no pass and no array of its own)
+        outputs = conv_transpose_bias(inputs, self.kernel, self.bias, self.strides, self.padding, self.output_padding,
+                                      self.data_format, self.dilation_rate)
+        outputs = self.activation(outputs)
         self._add_activity_loss(outputs)
         return outputs
 

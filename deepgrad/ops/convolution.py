@@ -7,13 +7,12 @@ layouts, ``(*kernel, in_channels / groups, out_channels)`` for ``conv`` and
 
 Both directions are im2col and one GEMM: the receptive fields are gathered as rows of a
 matrix ``cols`` (one strided copy), multiplied by the kernel seen as a matrix, and the
-way back (col2im) scatter-adds one kernel tap at a time, so Python loops only over the
-taps of the kernel, never over pixels. A transposed convolution is the same pair run the
-other way round: col2im forward, im2col backward.
+way back (col2im) scatter-adds the taps of each stride phase block at once (``conv_phases``),
+so Python loops only over groups of kernel taps, never over pixels. A transposed
+convolution is the same pair run the other way round: col2im forward, im2col backward.
 """
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
@@ -22,6 +21,7 @@ from numpy.lib.stride_tricks import as_strided
 from .. import backend
 from ..autograd import Function
 from . import workspace
+from .conv_phases import col2im_gemm, scatter_add
 from .im2col import same_padding
 from .dtypes import result_type
 from .nn_activations import as_op_input
@@ -90,11 +90,10 @@ def tap_slices(tap, strides, dilation, out_shape) -> tuple:
 
 
 def col2im(dcols: np.ndarray, padded_shape, kernel, strides, dilation, out_shape) -> np.ndarray:
-    """The adjoint of ``windows``: dcols (N, *out, *kernel, C) scatter-added onto (N, *padded, C)."""
+    """The adjoint of ``windows``: dcols (N, *out, *kernel, C) scatter-added onto (N, *padded, C)
+    (the taps of a stride's phases in one add, ``conv_phases``)."""
     out = workspace.zeros(padded_shape, dcols.dtype)
-    nd = len(kernel)
-    for tap in itertools.product(*[range(k) for k in kernel]):
-        out[tap_slices(tap, strides, dilation, out_shape)] += dcols[(slice(None),) * (1 + nd) + tap]
+    scatter_add(out, dcols, kernel, strides, dilation, out_shape)
     return out
 
 
@@ -157,11 +156,12 @@ class Conv(Function):
         g2 = _to_last(g, channels_first).reshape(-1, kernel.shape[-1])
         taps, cin = math.prod(ks), x_shape[-1]
         dx = dkernel = None
+        dxp = None
         if groups == 1:
             if self.needs_input_grad[1]:
                 dkernel = (cols.T @ g2).reshape(kernel.shape)  # dK = cols^T dOut
-            if self.needs_input_grad[0]:
-                dcols = workspace.matmul(g2, kernel.reshape(taps * cin, -1).T)  # dcols = dOut K^T
+            if self.needs_input_grad[0]:  # col2im(dOut K^T), a part of the batch at a time
+                dxp = col2im_gemm(g2, kernel.reshape(taps * cin, -1).T, xp_shape, ks, strides, dilation, out_shape)
         else:
             gg = g2.reshape(len(g2), groups, -1).transpose(1, 0, 2)  # (G, rows, cout/G)
             if self.needs_input_grad[1]:
@@ -171,8 +171,8 @@ class Conv(Function):
                 dc = gg @ _group_kernel(kernel, taps, groups).transpose(0, 2, 1)  # (G, rows, taps*cg)
                 dcols = dc.reshape(groups, -1, taps, cin // groups).transpose(1, 2, 0, 3)
         if self.needs_input_grad[0]:
-            dcols = dcols.reshape(x_shape[0], *out_shape, *ks, cin)
-            dxp = col2im(dcols, xp_shape, ks, strides, dilation, out_shape)
+            if dxp is None:
+                dxp = col2im(dcols.reshape(x_shape[0], *out_shape, *ks, cin), xp_shape, ks, strides, dilation, out_shape)
             dx = _to_first(dxp[(slice(None),) + tuple(slice(b, b + n) for (b, _), n in zip(pads, x_shape[1:-1]))],
                            channels_first)
         return dx, dkernel
@@ -217,9 +217,12 @@ def transpose_crops(kernel, strides, dilation, padding, output_padding) -> list:
 
 
 class ConvTranspose(Function):
-    """The adjoint of a convolution: every input cell adds ``x K^T`` over its receptive field."""
+    """The adjoint of a convolution: every input cell adds ``x K^T`` over its receptive field.
 
-    def forward(self, x, kernel, strides=None, padding="valid", output_padding=None, dilation=None,
+    With ``bias`` (C,) the bias is added as the cropped output is written (``conv_transpose``'s
+    layers pass theirs here: one pass less over the output, no array of its own)."""
+
+    def forward(self, x, kernel, bias=None, strides=None, padding="valid", output_padding=None, dilation=None,
                 channels_first=False):
         x = _to_last(x, channels_first)
         nd = x.ndim - 2
@@ -228,6 +231,9 @@ class ConvTranspose(Function):
                              f"{nd + 2} and {x.shape[-1]} input channels, got kernel shape {kernel.shape} for "
                              f"input shape {x.shape}")
         *ks, cout, cin = kernel.shape
+        if bias is not None and bias.shape != (cout,):
+            raise ValueError(f"conv_transpose: the bias must have shape ({cout},), one value per filter, got "
+                             f"{bias.shape}")
         in_shape = x.shape[1:-1]
         full = tuple((n - 1) * s + (k - 1) * d + 1 for n, k, s, d in zip(in_shape, ks, strides, dilation))
         crops = transpose_crops(ks, strides, dilation, padding, output_padding)
@@ -237,11 +243,12 @@ class ConvTranspose(Function):
                              f"{kernel.shape}, padding {padding!r}, output_padding {output_padding})")
         taps = math.prod(ks)
         x2 = x.reshape(-1, cin)
-        cols = workspace.matmul(x2, kernel.reshape(taps * cout, cin).T).reshape(x.shape[0], *in_shape, *ks, cout)
-        out = col2im(cols, (x.shape[0], *full, cout), ks, strides, dilation, in_shape)
+        # out = col2im(x K^T), made and scattered a part of the batch at a time (conv_phases)
+        out = col2im_gemm(x2, kernel.reshape(taps * cout, cin).T, (x.shape[0], *full, cout), ks, strides, dilation,
+                          in_shape)
         self.geometry = (x.shape, tuple(ks), strides, dilation, full, crops, channels_first)
         self.save_for_backward(x2 if self.needs_input_grad[1] else None, kernel)
-        return _to_first(_crop(out, crops), channels_first)
+        return _to_first(_crop(out, crops, bias), channels_first)
 
     def backward(self, g):
         x2, kernel = self.saved
@@ -260,18 +267,35 @@ class ConvTranspose(Function):
         if self.needs_input_grad[1]:
             # cols = x K^T  =>  dK = dcols^T x; in this order the GEMM ran about 5x faster than (x^T dcols)^T
             dkernel = (dcols.T @ x2).reshape(kernel.shape)
+        if len(self.needs_input_grad) > 2:
+            dbias = g.sum(axis=tuple(range(g.ndim - 1))) if self.needs_input_grad[2] else None
+            return dx, dkernel, dbias
         return dx, dkernel
 
     def graph_backward(self, g):
-        return _graph_backward(self, g, ConvTransposeInputGrad, ConvTransposeKernelGrad)
+        dx, dkernel = _graph_backward(self, g, ConvTransposeInputGrad, ConvTransposeKernelGrad)
+        if len(self.needs_input_grad) == 2:
+            return dx, dkernel
+        channel = 1 if self.geometry[-1] else g.ndim - 1
+        dbias = g.sum(axis=tuple(i for i in range(g.ndim) if i != channel)) if self.needs_input_grad[2] else None
+        return dx, dkernel, dbias
 
 
-def _crop(out: np.ndarray, crops) -> np.ndarray:
-    """Cut (left, right) cells from each spatial axis of (N, *spatial, C); a negative count adds zeros."""
+def _crop(out: np.ndarray, crops, bias=None) -> np.ndarray:
+    """Cut (left, right) cells from each spatial axis of (N, *spatial, C) (a negative count adds
+    zeros), then add ``bias`` (C,) if given; C-contiguous."""
     index = (slice(None),) + tuple(slice(max(0, cl), out.shape[1 + i] - max(0, cr)) for i, (cl, cr) in enumerate(crops))
     out = out[index]
     extra = [(max(0, -cl), max(0, -cr)) for cl, cr in crops]
-    return pad_spatial(out, extra) if any(b or a for b, a in extra) else workspace.contiguous(out)
+    if any(b or a for b, a in extra):
+        out = pad_spatial(out, extra)
+    elif bias is not None and not out.flags.c_contiguous:
+        return np.add(out, bias, out=workspace.empty(out.shape, np.result_type(out, bias)))  # crop and bias in one pass
+    else:
+        out = workspace.contiguous(out)
+    if bias is not None:
+        out += bias
+    return out
 
 
 # ------------------------------------------------------------ public functions
@@ -330,6 +354,13 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
     (``n s`` for "same" and ``(n - 1) s + max(k', s)`` for "valid" when ``output_padding``
     is None), with ``k' = (k - 1) dilation + 1``.
     """
+    return conv_transpose_bias(inputs, kernel, None, strides, padding, output_padding, data_format, dilation_rate)
+
+
+def conv_transpose_bias(inputs, kernel, bias, strides=1, padding="valid", output_padding=None, data_format=None,
+                        dilation_rate=1):
+    """``conv_transpose(...) + bias`` (bias (C,) on the channel axis, or None) as one op: the
+    transposed convolution layers' call."""
     x, k = _float_pair(inputs, kernel)
     nd = _spatial_rank(x, "conv_transpose")
     strides = normalize_tuple(strides, nd, "strides", "conv_transpose")
@@ -337,7 +368,11 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
         output_padding = (None,) * nd
     else:
         output_padding = normalize_tuple(output_padding, nd, "output_padding", "conv_transpose", minimum=0)
-    return ConvTranspose.apply(x, k, strides=strides, padding=_padding_of(padding, "conv_transpose"),
+    operands = (x, k)
+    if bias is not None:
+        bias = as_op_input(bias)
+        operands = (x, k, bias if bias.dtype == x.dtype else bias.astype(x.dtype))
+    return ConvTranspose.apply(*operands, strides=strides, padding=_padding_of(padding, "conv_transpose"),
                                output_padding=output_padding,
                                dilation=normalize_tuple(dilation_rate, nd, "dilation_rate", "conv_transpose"),
                                channels_first=data_format_of(data_format, "conv_transpose") == "channels_first")
@@ -384,8 +419,8 @@ def _conv_kernel_grad(x, g, geometry, kernel_shape):
 def _graph_backward(fn, g, input_grad, kernel_grad):
     """(dX, dK) of a convolution ``fn`` as recorded ops (``input_grad``, ``kernel_grad``), so that
     they can be differentiated again."""
-    x, kernel = fn.inputs
-    need_x, need_k = fn.needs_input_grad
+    x, kernel = fn.inputs[:2]
+    need_x, need_k = fn.needs_input_grad[:2]
     dx = input_grad.apply(g, kernel, geometry=fn.geometry) if need_x else None
     dk = kernel_grad.apply(x, g, geometry=fn.geometry, kernel_shape=kernel.shape) if need_k else None
     return dx, dk

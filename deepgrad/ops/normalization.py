@@ -171,6 +171,46 @@ class LayerNorm(Function):
         return tuple(grads)
 
 
+class BatchNormalize(Normalize):
+    """``Normalize`` for batch statistics, whose gamma and beta are constant over the reduced axes.
+
+    The forward takes ``x - mean`` already made (``batch_norm`` makes it for the variance, in a
+    pooled array it owns) and normalises it in place. With gamma constant over the reduced axes,
+    ``mean(dxhat) = gamma dbeta / n`` and ``mean(dxhat xhat) = gamma dgamma / n``, so backward is
+
+        dbeta = sum(g),  dgamma = sum(g xhat),  dx = gamma inv_std (g - dbeta / n - xhat dgamma / n)
+
+    in two reductions and four passes (seven over the input's size, against eleven for
+    ``Normalize``); the gradient agrees with ``Normalize``'s to rounding (float64 1e-12)."""
+
+    def forward(self, x, gamma, beta, axes=(), epsilon=1e-3, centered=None, var=None):
+        inv_std = 1.0 / np.sqrt(var + x.dtype.type(epsilon))
+        xhat = np.multiply(centered, inv_std, out=centered)  # (x - mean) inv_std, as Normalize computes it
+        self.axes, self.shapes, self.epsilon = axes, (gamma.shape, beta.shape), epsilon
+        self.save_for_backward(xhat, inv_std, gamma)
+        out = np.multiply(xhat, gamma, out=workspace.empty(np.broadcast_shapes(xhat.shape, gamma.shape, beta.shape),
+                                                           np.result_type(xhat, gamma, beta)))
+        out += beta
+        return out
+
+    def backward(self, g):
+        xhat, inv_std, gamma = self.saved
+        axes, needs = self.axes, self.needs_input_grad
+        n = xhat.size // inv_std.size
+        gbeta = g.sum(axis=axes, keepdims=True)
+        product = np.multiply(g, xhat, out=workspace.empty(xhat.shape, np.result_type(g, xhat)))
+        ggamma = product.sum(axis=axes, keepdims=True)
+        gx = None
+        if needs[0]:
+            np.multiply(xhat, ggamma / n, out=product)
+            gx = np.subtract(g, gbeta / n, out=workspace.empty(xhat.shape, product.dtype))
+            gx -= product
+            gx *= gamma * inv_std
+        del product
+        return (gx, ggamma.reshape(self.shapes[0]) if needs[1] else None,
+                gbeta.reshape(self.shapes[1]) if needs[2] else None)
+
+
 def _reduction_axes(ndim: int, keep, op: str) -> tuple:
     keep = [keep] if isinstance(keep, (int, np.integer)) else list(keep)
     for a in keep:
@@ -193,11 +233,22 @@ def batch_norm(x, gamma=None, beta=None, axis=-1, epsilon=1e-3):
     """
     x = x if isinstance(x, Tensor) else Tensor(x)
     axes = _reduction_axes(x.ndim, axis, "batch_norm")
-    mean = x.data.mean(axis=axes, keepdims=True)
-    var = x.data.var(axis=axes, keepdims=True)
     shape = tuple(1 if i in axes else n for i, n in enumerate(x.shape))
-    y = Normalize.apply(x, _param(gamma, x, shape, 1), _param(beta, x, shape, 0),
-                        axes=axes, epsilon=epsilon, mean=mean, var=var)
+    gamma, beta = _param(gamma, x, shape, 1), _param(beta, x, shape, 0)
+    data = x.data
+    mean = data.mean(axis=axes, keepdims=True)
+    if data.dtype.kind != "f" or any(p.ndim != x.ndim or any(p.shape[a] != 1 for a in axes) for p in (gamma, beta)):
+        var = data.var(axis=axes, keepdims=True)
+        y = Normalize.apply(x, gamma, beta, axes=axes, epsilon=epsilon, mean=mean, var=var)
+    else:
+        # x.var's own steps (mean, x - mean, its square, their mean), keeping x - mean for the
+        # normalisation: the same numbers in four passes over x instead of six
+        centered = np.subtract(data, mean, out=workspace.empty(data.shape, data.dtype))
+        square = np.multiply(centered, centered, out=workspace.empty(data.shape, data.dtype))
+        var = square.sum(axis=axes, keepdims=True)
+        del square
+        var = np.true_divide(var, data.size // var.size, out=var)
+        y = BatchNormalize.apply(x, gamma, beta, axes=axes, epsilon=epsilon, centered=centered, var=var)
     return y, mean.squeeze(axis=axes), var.squeeze(axis=axes)
 
 

@@ -111,3 +111,51 @@ def test_mod_and_floor_divide_operators_match_torch():
     np.testing.assert_allclose((7.0 % dg.Tensor(np.array([3.0, -3.0]))).data, [1.0, -2.0])  # the divisor's sign
     np.testing.assert_array_equal((7 // dg.Tensor(np.array([2, -2]))).data, [3, -4])
     assert (dg.Tensor(np.array([7, -7])) % 3).data.tolist() == [1, 2]
+
+
+class _Scale(dg.autograd.Function):
+    """y = a * b, recording every backward call and the input gradients it was asked for."""
+
+    calls: list = []
+
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return a * b
+
+    def backward(self, g):
+        a, b = self.saved
+        _Scale.calls.append(self.needs_input_grad)
+        return (g * b if self.needs_input_grad[0] else None), (g * a if self.needs_input_grad[1] else None)
+
+
+def _generator_and_discriminator(rng):
+    """A GAN's shape: z -> (scale by wg) -> h -> (scale by wd) -> loss, every leaf requiring grad."""
+    z, wg, wd = (dg.Tensor(rng.standard_normal(5), requires_grad=True) for _ in range(3))
+    h = _Scale.apply(z, wg)
+    return z, wg, wd, h, dg.tanh(_Scale.apply(h, wd)).sum()
+
+
+def test_grad_runs_only_the_backward_that_leads_to_its_inputs():
+    rng = np.random.default_rng(1)
+    z, wg, wd, h, loss = _generator_and_discriminator(rng)
+    _Scale.calls = []
+    (gwd,) = dg.grad(loss, [wd])
+    # the discriminator's op ran, asked for wd's gradient only; the generator's op did not run
+    assert _Scale.calls == [(False, True)]
+    expected = h.data * (1 - np.tanh(h.data * wd.data) ** 2)
+    np.testing.assert_allclose(gwd, expected, rtol=1e-12)
+    # the generator's part of the graph was not released: a later gradient still goes through it
+    gz, gwg = dg.grad((h * h).sum(), [z, wg])
+    np.testing.assert_allclose(gz, 2 * h.data * wg.data, rtol=1e-12)
+    np.testing.assert_allclose(gwg, 2 * h.data * z.data, rtol=1e-12)
+
+
+def test_pruned_grad_is_bit_identical_to_a_full_backward_and_keeps_a_retained_graph_whole():
+    rng = np.random.default_rng(2)
+    z, wg, wd, h, loss = _generator_and_discriminator(rng)
+    gwg, gwd = dg.grad(loss, [wg, wd], retain_graph=True)
+    loss.backward()  # the retained graph: every leaf's gradient, as if grad() had not pruned it
+    np.testing.assert_array_equal(gwg, wg.grad)
+    np.testing.assert_array_equal(gwd, wd.grad)
+    assert z.grad is not None
+    np.testing.assert_allclose(z.grad, wg.grad * wg.data / z.data, rtol=1e-10)

@@ -270,3 +270,36 @@ def test_leaky_relu_fast_path_gives_np_where_numbers_exactly(slope, dtype):
     np.testing.assert_array_equal(out.data, expected)
     np.testing.assert_array_equal(np.signbit(out.data), np.signbit(expected))
     np.testing.assert_array_equal(t.grad, expected_grad)
+
+
+# ------------------------------------------- pooled leaky_relu and dropout (the same numbers)
+@pytest.mark.parametrize("slope", [0.2, 0.3, 1.0])
+def test_leaky_relu_on_pooled_arrays_gives_the_formulas_numbers(slope):
+    # (64, 28, 28, 64) float32 is 12.8 MB: its mask, output and gradient come from the workspace pool
+    rng = np.random.default_rng(0)
+    a0 = rng.standard_normal((64, 28, 28, 64)).astype(np.float32)
+    a0[0, 0, 0, :3] = (0.0, -0.0, np.inf)
+    g0 = rng.standard_normal(a0.shape).astype(np.float32)
+    s = np.float32(slope)
+    for _ in range(2):  # the second step runs on arrays handed back to the pool by the first
+        a = dg.Tensor(a0, requires_grad=True)
+        out = dg.leaky_relu(a, slope)
+        out.backward(g0)
+        np.testing.assert_array_equal(out.data, np.where(a0 > 0, a0, a0 * s))
+        np.testing.assert_array_equal(a.grad, np.where(a0 > 0, g0, g0 * s))
+
+
+def test_dropout_on_pooled_arrays_keeps_each_steps_own_mask():
+    # two dropouts alive at once (their masks held for backward) must not share a pooled array
+    rng = np.random.default_rng(1)
+    x0 = rng.standard_normal((128, 6272)).astype(np.float32)  # 3.2 MB: pooled
+    g0 = rng.standard_normal(x0.shape).astype(np.float32)
+    scale = np.float32(1 / (1 - 0.2))
+    xs = [dg.Tensor(x0, requires_grad=True) for _ in range(2)]
+    outs = [dg.dropout(x, 0.2, training=True, seed=s) for x, s in zip(xs, (3, 4))]
+    for x, out, s in zip(xs, outs, (3, 4)):
+        mask = (np.random.default_rng(s).random(x0.shape, dtype=np.float32) >= 0.2) * scale
+        np.testing.assert_array_equal(out.data, x0 * mask)
+        out.backward(g0)
+        np.testing.assert_array_equal(x.grad, g0 * mask)
+    assert not np.array_equal(outs[0].data, outs[1].data)
