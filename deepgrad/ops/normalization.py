@@ -28,6 +28,10 @@ class Normalize(Function):
         dtype = np.result_type(x, mean, inv_std)
         xhat = np.subtract(x, mean, out=workspace.empty(x.shape, dtype))
         xhat *= inv_std
+        return self._scaled(xhat, inv_std, gamma, beta, axes, epsilon)
+
+    def _scaled(self, xhat, inv_std, gamma, beta, axes, epsilon):
+        """``xhat gamma + beta`` in a pooled array, keeping what backward needs."""
         self.axes, self.shapes, self.epsilon = axes, (gamma.shape, beta.shape), epsilon
         self.save_for_backward(xhat, inv_std, gamma)
         out = np.multiply(xhat, gamma, out=workspace.empty(np.broadcast_shapes(xhat.shape, gamma.shape, beta.shape),
@@ -186,12 +190,7 @@ class BatchNormalize(Normalize):
     def forward(self, x, gamma, beta, axes=(), epsilon=1e-3, centered=None, var=None):
         inv_std = 1.0 / np.sqrt(var + x.dtype.type(epsilon))
         xhat = np.multiply(centered, inv_std, out=centered)  # (x - mean) inv_std, as Normalize computes it
-        self.axes, self.shapes, self.epsilon = axes, (gamma.shape, beta.shape), epsilon
-        self.save_for_backward(xhat, inv_std, gamma)
-        out = np.multiply(xhat, gamma, out=workspace.empty(np.broadcast_shapes(xhat.shape, gamma.shape, beta.shape),
-                                                           np.result_type(xhat, gamma, beta)))
-        out += beta
-        return out
+        return self._scaled(xhat, inv_std, gamma, beta, axes, epsilon)
 
     def backward(self, g):
         xhat, inv_std, gamma = self.saved
