@@ -36,12 +36,27 @@ def _topological_order(roots) -> list:
 
 def leading_to(order: list, targets) -> set:
     """ids of the Functions in ``order`` (consumers first) from which some tensor of ``targets`` is reached."""
+    return pruned(order, targets)[0]
+
+
+def pruned(order: list, targets) -> tuple:
+    """``(needed, masks)``: the ids of the Functions in ``order`` (consumers first) from which a
+    tensor of ``targets`` is reached through inputs that need a gradient, and, for each of them
+    some of whose gradient-needing inputs lead nowhere, ``{id(fn): needs_input_grad}`` with
+    only the inputs that lead there (a training step's graph has few such Functions: the
+    usual walk then costs one pass and no per-step tuples)."""
     wanted = {id(t) for t in targets}
     needed: set = set()
+    masks: dict = {}
     for fn in reversed(order):  # producers first
-        if any(id(t) in wanted or (t._ctx is not None and id(t._ctx) in needed) for t in fn.inputs):
+        needs = fn.needs_input_grad
+        flags = [need and (id(t) in wanted or (t._ctx is not None and id(t._ctx) in needed))
+                 for t, need in zip(fn.inputs, needs)]
+        if True in flags:
             needed.add(id(fn))
-    return needed
+            if flags != list(needs):
+                masks[id(fn)] = tuple(flags)
+    return needed, masks
 
 
 def _checked(grad, like, where: str) -> np.ndarray:
@@ -106,8 +121,7 @@ def propagate(outputs, seeds, retain_graph: bool = False, capture=(), on_final=N
     # on_final: how many consumers of each watched leaf are still to run
     uses = _leaf_uses(order, capture) if on_final is not None else None
     if only_capture:
-        needed = leading_to(order, capture)
-        wanted = {id(t) for t in capture}
+        needed, masks = pruned(order, capture)
     for fn in order:
         slot = pending.pop(id(fn), None)
         if slot is None:  # no gradient reached it (the outputs do not depend on it through a float path)
@@ -124,8 +138,7 @@ def propagate(outputs, seeds, retain_graph: bool = False, capture=(), on_final=N
             if id(fn) not in needed:
                 continue
             # an input gradient is wanted only for a captured tensor or one whose producer leads to one
-            fn.needs_input_grad = tuple([need and (id(t) in wanted or (t._ctx is not None and id(t._ctx) in needed))
-                                         for t, need in zip(fn.inputs, needs)])
+            fn.needs_input_grad = masks.get(id(fn), needs)
         fn.last_use = not retain_graph
         if fn.multi_output:  # zeros for the outputs no gradient reached
             in_grads = fn.backward(tuple([np.zeros(s, d) if g is None else g

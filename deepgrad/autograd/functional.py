@@ -9,7 +9,7 @@ from .tensor import Tensor
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph: bool = False, allow_unused: bool = True,
-         create_graph: bool = False, on_final=None):
+         create_graph: bool = False, on_final=None, prune: bool = True):
     """d(outputs)/d(inputs), like ``tf.GradientTape.gradient`` or ``torch.autograd.grad``.
 
     ``outputs`` is a Tensor or a list of them (non-scalars need ``grad_outputs``);
@@ -19,6 +19,10 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool = False, allow_u
     so they can be differentiated again, as with PyTorch's ``create_graph=True``.
     ``on_final(t, g)`` is called for each leaf input as soon as its gradient is complete,
     before backward has finished (see ``engine.propagate``; not with ``create_graph``).
+    ``prune`` runs only the backward of the Functions on a path to ``inputs``, as
+    ``torch.autograd.grad`` does (a GAN's discriminator step skips the generator's backward);
+    a caller whose ``inputs`` are every weight the outputs reach (a model's default training
+    step) passes False and saves that walk: the gradients are the same either way.
     """
     single = isinstance(inputs, Tensor)
     inputs = [inputs] if single else list(inputs)
@@ -50,7 +54,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool = False, allow_u
                 raise RuntimeError("grad(): one of the inputs is not used to compute the outputs")
             result.append(None if hit is None else hit[1])
         return result[0] if single else result
-    found = propagate(outputs, seeds, retain_graph, capture=inputs, on_final=on_final, only_capture=True)
+    found = propagate(outputs, seeds, retain_graph, capture=inputs, on_final=on_final, only_capture=prune)
     # a returned gradient is the caller's own: never a seed passed in, a read-only broadcast,
     # a view of another array, or the same array as another returned gradient
     taken = {id(s) for s in seeds}

@@ -283,7 +283,8 @@ class Trainer:
         backward, as soon as its gradients are complete (``_apply_gradients`` waits for it)."""
         group = process_group.current()
         hook = None if group is None else group.start_gradients(variables, self.optimizer)
-        return grad(loss, variables) if hook is None else grad(loss, variables, on_final=hook)
+        # every trainable weight is asked for, so there is no backward to prune
+        return grad(loss, variables, on_final=hook, prune=False)
 
     def _apply_gradients(self, grads, variables) -> None:
         """The step between "gradients computed" and "gradients applied" (all-reduce goes here)."""
