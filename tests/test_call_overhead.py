@@ -205,3 +205,15 @@ def test_small_calls_stay_within_their_bytecode_budgets():
         fn = cases[name]
         fn(), fn()
         assert bytecodes.count(fn) <= budget, name
+
+
+def test_function_apply_sets_every_tensor_slot_as_from_op_does():
+    """``Function.apply`` builds its output Tensor inline: it must set what ``_from_op`` sets."""
+    from deepgrad.autograd.tensor import Tensor
+    x = dg.Tensor(np.ones(3, "float32"), requires_grad=True)
+    for out, ctx in ((x * 2.0, True), (dg.Tensor(np.ones(3, "float32")) * 2.0, False)):
+        reference = Tensor._from_op(out.data, out._ctx, 0)
+        slots = [s for s in Tensor.__slots__ if s != "__weakref__"]
+        assert [getattr(out, s) is getattr(reference, s) or getattr(out, s) == getattr(reference, s)
+                for s in slots if s != "data"] == [True] * (len(slots) - 1)
+        assert (out._ctx is not None) is ctx and out.requires_grad is ctx
