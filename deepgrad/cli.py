@@ -149,14 +149,23 @@ def build_model(kind: str, input_shape: tuple, num_classes: int):
             layers.LSTM(64),
             layers.Dense(num_classes, activation="softmax"),
         ], name="lstm")
-    if kind.endswith(".py"):
-        if not os.path.isfile(kind):
-            raise CLIError(f"model file {kind!r} does not exist")
-        namespace = runpy.run_path(kind)
-        if "build_model" not in namespace:
-            raise CLIError(f"{kind} must define build_model(input_shape, num_classes)")
-        return namespace["build_model"](input_shape, num_classes)
-    raise CLIError(f"unknown model {kind!r}: choose one of {', '.join(MODELS)} or a FILE.py")
+    check_model_name(kind)
+    if not kind.endswith(".py"):
+        raise CLIError(f"model {kind!r} is not a classifier")
+    namespace = runpy.run_path(kind)
+    if "build_model" not in namespace:
+        raise CLIError(f"{kind} must define build_model(input_shape, num_classes)")
+    return namespace["build_model"](input_shape, num_classes)
+
+
+def check_model_name(kind: str) -> None:
+    """Refuse a --model that is neither a built-in model nor an existing FILE.py."""
+    if kind in MODELS:
+        return
+    if not kind.endswith(".py"):
+        raise CLIError(f"unknown model {kind!r}: choose one of {', '.join(MODELS)} or a FILE.py")
+    if not os.path.isfile(kind):
+        raise CLIError(f"model file {kind!r} does not exist")
 
 
 def make_optimizer(name: str, learning_rate):
@@ -278,6 +287,14 @@ def _run_folder(args) -> str:
         return out
     check_train_args(args)
     out = _default_run(args)
+    # a name that cannot be trained leaves no run folder behind
+    check_model_name(args.model)
+    from . import datasets
+
+    try:
+        datasets.where(args.dataset)
+    except KeyError as e:
+        raise CLIError(f"unknown dataset {args.dataset!r}; `deepgrad datasets` lists them") from e
     make_run_folder(out)
     try:
         _write_json(os.path.join(out, "run.json"), {k: getattr(args, k) for k in (*TRAIN_KEYS, "samples")})

@@ -22,9 +22,9 @@ def command(*args):
     return [sys.executable, "-m", "deepgrad", *map(str, args)]
 
 
-def run(*args, timeout=600):
+def run(*args, timeout=600, cwd=None):
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.run(command(*args), capture_output=True, text=True, timeout=timeout, env=env)
+    return subprocess.run(command(*args), capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd)
 
 
 def model_weights(path):
@@ -110,13 +110,14 @@ def test_predict_classifies_images_written_as_files(trained_run, tmp_path):
     (("train", "--resume", "no_such_run"), "not a run folder"),
     (("train", "--resume", "RUN"), "already finished"),
 ])
-def test_bad_input_gets_one_line_and_exit_2(trained_run, args, message):
+def test_bad_input_gets_one_line_and_exit_2(trained_run, args, message, tmp_path):
     out, _ = trained_run
     args = [{"MODEL": str(out / "model.deepgrad"), "RUN": str(out)}.get(a, a) for a in args]
-    result = run(*args)
+    result = run(*args, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []  # no run folder is left behind
 
 
 def test_corrupted_model_file_and_unreadable_image_are_refused(trained_run, tmp_path):
