@@ -127,7 +127,13 @@ class Pow(_Binary):
         # d(a^b) = b a^(b-1) da + a^b ln(a) db
         a, b, out = self.saved
         need_a, need_b = self.needs_input_grad
-        ga = g * b * np.power(a, b - 1) if need_a else None
+        ga = None
+        if need_a:  # 0 where b == 0 (a^0 is constant), as PyTorch: not 0 * 0^-1 = nan at a == 0
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ga = g * b * np.power(a, b - 1)
+            zero = b == 0
+            if np.any(zero):
+                ga = np.where(zero, np.zeros((), ga.dtype), ga)
         gb = None
         if need_b:
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -137,7 +143,15 @@ class Pow(_Binary):
     def graph_backward(self, g):
         a, b = self.inputs
         need_a, need_b = self.needs_input_grad
-        ga = g * b * a ** (b - 1) if need_a else None
+        ga = None
+        if need_a:  # 0 where b == 0, as backward; there the masked branch takes a^1, whose own
+            # derivatives are finite (a^-1 would send 0 * inf = nan through the mask)
+            zero = np.asarray(b.data) == 0
+            if np.any(zero):
+                ga = where(zero, 0.0, g * b * a ** where(zero, 1.0, b - 1))
+            else:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    ga = g * b * a ** (b - 1)
         gb = None
         if need_b:  # a^b ln a, taken as 0 where a <= 0 (as backward does)
             positive = a.data > 0

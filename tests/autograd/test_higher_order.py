@@ -192,3 +192,33 @@ def test_create_graph_runs_only_the_ops_that_lead_to_the_inputs():
     (dt,) = torch.autograd.grad((gt * gt).sum(), t)
     slope = 2 ** (x.data @ w.data) * np.log(2)  # d 2^z / dz
     np.testing.assert_allclose(gw, x.data.T @ (dt.numpy() * slope), rtol=1e-9)
+
+
+@pytest.mark.parametrize("exponent", [0.0, 1.0, 2.0, 3.0, 2.5])
+@pytest.mark.parametrize("exponent_is_variable", [False, True])
+def test_pow_derivatives_up_to_third_order_at_base_zero_match_torch(exponent, exponent_is_variable):
+    """d^k(a^b)/da^k at a = 0 and beside it: PyTorch takes the term b a^(b-1) as 0 where b == 0,
+    so x^2's third derivative is 0, not 0 * 0^-1 = nan."""
+    base = np.array([0.0, 0.7, -1.3])
+    a = dg.Variable(base, dtype=np.float64)
+    b = dg.Variable(np.full(3, exponent), dtype=np.float64) if exponent_is_variable else exponent
+    ta = torch.tensor(base, requires_grad=True)
+    tb = torch.full((3,), exponent, dtype=torch.float64, requires_grad=True) if exponent_is_variable else exponent
+    ours, theirs = (a ** b).sum(), (ta ** tb).sum()
+    for order in range(3):
+        last = order == 2
+        g = grad(ours, a, create_graph=not last)
+        (gt,) = torch.autograd.grad(theirs, ta, create_graph=not last)
+        g_data = g if isinstance(g, np.ndarray) else g.data
+        expected = gt.detach().numpy()
+        if exponent_is_variable and exponent in (0.0, 1.0):
+            # PyTorch masks b a^(b-1) with a where on a tensor exponent, and its double backward
+            # sends 0 * inf = nan through the mask at a = 0; the derivative of the constant
+            # there is 0, which deepgrad gives
+            expected = np.where(np.isnan(expected), 0.0, expected)
+        np.testing.assert_allclose(g_data, expected, rtol=1e-12, atol=0, equal_nan=True)
+        if not gt.requires_grad:  # a constant derivative (b = 0 or 1): the next ones are 0
+            assert not isinstance(g, dg.Tensor) or not g.requires_grad or \
+                np.all(grad(g.sum(), a) == 0)
+            break
+        ours, theirs = g.sum(), gt.sum()
