@@ -144,11 +144,28 @@ class GANMonitor(keras.callbacks.Callback):
         self.model.discriminator.save_weights(os.path.join(self.out_dir, "discriminator.weights.safetensors"))
 
 
+def standing_statistics(generator, count=1024, latent_dim=LATENT_DIM, seed=7):
+    """Set the generator's BatchNormalization moving mean and variance to the batch statistics
+    of ``count`` samples (one training-mode pass at ``momentum = 0``): the statistics that go
+    with its current weights. Averaged weights need this, since the moving statistics gathered
+    along training belong to the weights of each step, not to their average."""
+    norms = [layer for layer in generator.layers if isinstance(layer, layers.BatchNormalization)]
+    momenta = [layer.momentum for layer in norms]
+    z = np.random.default_rng(seed).normal(size=(count, latent_dim)).astype(np.float32)
+    try:
+        for layer in norms:
+            layer.momentum = 0.0
+        generator(z, training=True)
+    finally:
+        for layer, momentum in zip(norms, momenta):
+            layer.momentum = momentum
+
+
 class GeneratorAverage(keras.callbacks.Callback):
     """An exponential moving average of the generator's weights, kept beside training and saved
-    each epoch as ``generator_ema.weights.safetensors``: averaged GAN generators give cleaner
-    samples than the last iterate (Yazici et al., 2019, "The unusual effectiveness of averaging
-    in GAN training"). BatchNorm's moving statistics are averaged with the weights."""
+    each epoch as ``generator_ema.weights.safetensors`` with its own batch-norm statistics
+    (``standing_statistics``): averaged GAN generators give cleaner samples than the last
+    iterate (Yazici et al., 2019, "The unusual effectiveness of averaging in GAN training")."""
 
     def __init__(self, out_dir, momentum=0.999, resume=False):
         super().__init__()
@@ -178,6 +195,7 @@ class GeneratorAverage(keras.callbacks.Callback):
         generator = self.model.generator
         current = generator.get_weights()
         generator.set_weights(self.average)
+        standing_statistics(generator, latent_dim=self.model.latent_dim)
         generator.save_weights(self.path())
         generator.set_weights(current)
 
