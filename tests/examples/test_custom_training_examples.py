@@ -107,6 +107,49 @@ def test_dcgan_trains_a_step_and_saves_a_grid_per_epoch(tmp_path):
     assert _png_size(paths[0]) == (8 * 28, 8 * 28)
     assert gan.d_optimizer.iterations == 4 and gan.g_optimizer.iterations == 4
     assert os.path.exists(tmp_path / "generator.weights.safetensors")
+    assert os.path.exists(tmp_path / "discriminator.weights.safetensors")
+
+
+def test_dcgan_weight_average_follows_its_formula_and_resume_loads_both_networks(tmp_path):
+    example = load_example("dcgan_fashion_mnist")
+    gan, _, _ = example.main(epochs=1, batch_size=16, samples=32, out=str(tmp_path), verbose=0, average=0.5)
+    assert os.path.exists(tmp_path / "generator_ema.weights.safetensors")
+    # the callback's arithmetic on weights set by hand: average <- 0.5 average + 0.5 weights
+    average = example.GeneratorAverage(str(tmp_path), momentum=0.5)
+    average.set_model(gan)
+    start = [w.copy() for w in gan.generator.get_weights()]
+    average.on_train_begin()
+    shifted = [w + 1.0 for w in start]
+    gan.generator.set_weights(shifted)
+    average.on_train_batch_end(0)
+    for a, w in zip(average.average, start):
+        np.testing.assert_allclose(a, w + 0.5, rtol=1e-6)
+    assert all(np.array_equal(a, b) for a, b in zip(gan.generator.get_weights(), shifted))  # untouched
+    # the saved average carries batch-norm statistics of its own weights; training weights stay
+    average.on_epoch_end(0)
+    assert all(np.array_equal(a, b) for a, b in zip(gan.generator.get_weights(), shifted))
+    saved = example.build_generator()
+    saved.load_weights(str(tmp_path / "generator_ema.weights.safetensors"))
+    norm = next(layer for layer in saved.layers if layer.__class__.__name__ == "BatchNormalization")
+    kernel_index = [id(v) for v in saved.weights].index(id(norm.moving_mean))
+    assert not np.allclose(saved.get_weights()[kernel_index], 0)  # recomputed, not the initial zeros
+    # --resume starts from both saved networks
+    saved_d = [w.copy() for w in gan.discriminator.get_weights()]
+    loaded = {}
+    original = example.GAN.fit
+
+    def fit_spy(self, *args, **kwargs):  # the weights --resume gave the networks before training
+        loaded["d"] = [w.copy() for w in self.discriminator.get_weights()]
+        return original(self, *args, **kwargs)
+
+    example.GAN.fit = fit_spy
+    try:
+        again, _, _ = example.main(epochs=1, batch_size=16, samples=16, out=str(tmp_path), verbose=0,
+                                   resume=True, average=0)
+    finally:
+        example.GAN.fit = original
+    assert all(np.array_equal(a, b) for a, b in zip(loaded["d"], saved_d))
+    assert again.d_optimizer.iterations == 1
 
 
 @pytest.mark.slow
