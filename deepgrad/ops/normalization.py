@@ -15,10 +15,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function, Tensor, unbroadcast
-from ..runtime import for_batch_halves
 from . import math as _math
 from . import workspace
-from .halves import rows_of
+from .halves import over_rows, rows_of, ufunc_halves
 
 
 class Normalize(Function):
@@ -37,7 +36,7 @@ class Normalize(Function):
             part = np.subtract(x[rows], rows_of(mean, rows, x.shape), out=xhat[rows])
             part *= rows_of(inv_std, rows, x.shape)
 
-        _halves(normalise, xhat)
+        over_rows(normalise, xhat.shape)
         return self._scaled(xhat, inv_std, gamma, beta, axes, epsilon)
 
     def _scaled(self, xhat, inv_std, gamma, beta, axes, epsilon):
@@ -50,7 +49,7 @@ class Normalize(Function):
             part = np.multiply(rows_of(xhat, rows, out.shape), rows_of(gamma, rows, out.shape), out=out[rows])
             part += rows_of(beta, rows, out.shape)
 
-        _halves(scale, out)
+        over_rows(scale, out.shape)
         return out
 
     def backward(self, g):
@@ -67,7 +66,7 @@ class Normalize(Function):
                 part = np.multiply(g[rows], rows_of(gamma, rows, shape), out=dxhat[rows])
                 np.multiply(part, xhat[rows], out=tmp[rows])
 
-            _halves(products, dxhat)
+            over_rows(products, dxhat.shape)
             m1, m2 = dxhat.mean(axis=axes, keepdims=True), tmp.mean(axis=axes, keepdims=True)
 
             def combine(rows):
@@ -76,7 +75,7 @@ class Normalize(Function):
                 gx -= part
                 gx *= rows_of(inv_std, rows, shape)
 
-            _halves(combine, dxhat)
+            over_rows(combine, dxhat.shape)
             gx = dxhat
         elif self.needs_input_grad[0]:
             dxhat = g * gamma
@@ -84,7 +83,7 @@ class Normalize(Function):
                                  - xhat * (dxhat * xhat).mean(axis=axes, keepdims=True))
         if self.needs_input_grad[1]:
             product = workspace.empty(np.broadcast_shapes(g.shape, xhat.shape), np.result_type(g, xhat))
-            ggamma = unbroadcast(_multiply_halves(g, xhat, product), self.shapes[0])
+            ggamma = unbroadcast(ufunc_halves(np.multiply, g, xhat, out=product), self.shapes[0])
         if self.needs_input_grad[2]:
             gbeta = unbroadcast(g, self.shapes[1])
         return gx, ggamma, gbeta
@@ -214,7 +213,7 @@ class BatchNormalize(Normalize):
     def forward(self, x, gamma, beta, axes=(), epsilon=1e-3, centered=None, var=None):
         inv_std = 1.0 / np.sqrt(var + x.dtype.type(epsilon))
         # (x - mean) inv_std, as Normalize computes it
-        xhat = _multiply_halves(centered, inv_std, centered)
+        xhat = ufunc_halves(np.multiply, centered, inv_std, out=centered)
         return self._scaled(xhat, inv_std, gamma, beta, axes, epsilon)
 
     def backward(self, g):
@@ -223,7 +222,7 @@ class BatchNormalize(Normalize):
         n = xhat.size // inv_std.size
         shape = xhat.shape
         gbeta = g.sum(axis=axes, keepdims=True)
-        product = _multiply_halves(g, xhat, workspace.empty(shape, np.result_type(g, xhat)))
+        product = ufunc_halves(np.multiply, g, xhat, out=workspace.empty(shape, np.result_type(g, xhat)))
         ggamma = product.sum(axis=axes, keepdims=True)
         gx = None
         if needs[0]:
@@ -236,24 +235,10 @@ class BatchNormalize(Normalize):
                 dx -= part
                 dx *= rows_of(factor, rows, shape)
 
-            _halves(input_grad, gx)
+            over_rows(input_grad, gx.shape)
         del product
         return (gx, ggamma.reshape(self.shapes[0]) if needs[1] else None,
                 gbeta.reshape(self.shapes[1]) if needs[2] else None)
-
-
-def _halves(fn, out: np.ndarray) -> None:
-    """``fn(rows)`` over the two halves of the leading axis of ``out``'s shape (all of it for a scalar)."""
-    if out.ndim == 0:
-        fn(Ellipsis)
-    else:
-        for_batch_halves(fn, out.shape[0], out.size)
-
-
-def _multiply_halves(a, b, out: np.ndarray) -> np.ndarray:
-    """``np.multiply(a, b, out=out)``, over the two halves of the leading axis."""
-    _halves(lambda rows: np.multiply(rows_of(a, rows, out.shape), rows_of(b, rows, out.shape), out=out[rows]), out)
-    return out
 
 
 def _reduction_axes(ndim: int, keep, op: str) -> tuple:
@@ -303,7 +288,7 @@ def batch_norm(x, gamma=None, beta=None, axis=-1, epsilon=1e-3):
             part = np.subtract(data[rows], rows_of(mean, rows, data.shape), out=centered[rows])
             np.multiply(part, part, out=square[rows])
 
-        _halves(center, square)
+        over_rows(center, square.shape)
         var = square.sum(axis=axes, keepdims=True)
         del square
         var = np.true_divide(var, data.size // var.size, out=var)
