@@ -90,6 +90,7 @@ def short_blas_spin(exponent: int = 20) -> bool:
 # Both are read at each call, so a process may change them while it runs.
 _PARALLEL_MIN_SIZE = 1 << 18  # elements; below this a thread hand-off (tens of us) costs more
 _ONE_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+_TAKE_BACK_UNSTARTED = True  # run an unstarted second half here (measurements turn it off to see the split)
 _executor = None
 
 
@@ -146,7 +147,7 @@ def for_batch_halves(fn, length: int, size: int) -> None:
         if not future.cancel():
             future.exception()  # wait: no thread may still be writing when the error propagates
         raise
-    if future.cancel():  # never started: no waiting for a thread that has no core
+    if _TAKE_BACK_UNSTARTED and future.cancel():  # never started: no waiting for a thread that has no core
         fn(second)
     else:
         future.result()

@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from ..runtime import for_batch_halves
+from . import workspace
 
 
 def rows_of(a, rows, shape: tuple):
@@ -36,4 +37,15 @@ def ufunc_halves(ufunc, *operands, out: np.ndarray) -> np.ndarray:
     """``ufunc(*operands, out=out)`` with ``out`` split in two halves of its leading axis."""
     shape = out.shape
     over_rows(lambda rows: ufunc(*(rows_of(a, rows, shape) for a in operands), out=out[rows]), shape)
+    return out
+
+
+def contiguous_halves(a: np.ndarray, out: np.ndarray = None) -> np.ndarray:
+    """``a`` if it is C-contiguous, else a C-contiguous copy of it (into ``out`` if given, else a
+    pooled array), copied over the two halves of the leading axis."""
+    if out is None:
+        if a.flags.c_contiguous:
+            return a
+        out = workspace.empty(a.shape, a.dtype)
+    over_rows(lambda rows: np.copyto(out[rows], a[rows]), a.shape)
     return out
