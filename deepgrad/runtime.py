@@ -2,7 +2,8 @@
 
 Process tuning that applications opt into (``keep_freed_memory`` for glibc's allocator,
 ``short_blas_spin`` for OpenBLAS's idle threads; importing deepgrad calls neither) and the
-one worker thread that splits large element-wise passes in two (``for_batch_halves``).
+one worker thread that splits large element-wise passes in two (``for_batch_halves``; off on
+one core or when OMP_NUM_THREADS or OPENBLAS_NUM_THREADS is 1).
 """
 from __future__ import annotations
 
@@ -85,8 +86,8 @@ def short_blas_spin(exponent: int = 20) -> bool:
 #
 # One thread only, the plain path, when the process may run on one core (``taskset -c 0``, a
 # container's cpuset) or when ``OMP_NUM_THREADS`` or ``OPENBLAS_NUM_THREADS`` is 1: whoever
-# sets either to 1 asks for one thread of computation (PyTorch then keeps its intra-op pool
-# at one thread too), and a one-thread comparison should compare one thread with one thread.
+# sets either to 1 asks for one thread of computation (PyTorch sizes its intra-op pool by
+# OMP_NUM_THREADS alike), and a one-thread comparison should compare one thread with one.
 # Both are read at each call, so a process may change them while it runs.
 _PARALLEL_MIN_SIZE = 1 << 18  # elements; below this a thread hand-off (tens of us) costs more
 _ONE_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
