@@ -80,13 +80,15 @@ def test_a_half_its_thread_never_started_runs_in_the_caller(monkeypatch):
 def test_an_error_in_one_half_waits_for_the_other(monkeypatch):
     _two_cores(monkeypatch)
     monkeypatch.setattr(runtime, "_TAKE_BACK_UNSTARTED", False)
-    done = []
+    done, started = [], threading.Event()
 
     def fn(rows):
         if rows.start:
+            started.set()
             time.sleep(0.05)
             done.append(rows)
         else:
+            started.wait(timeout=10)  # the error comes while the other half is running
             raise ValueError("first half")
 
     with pytest.raises(ValueError, match="first half"):
