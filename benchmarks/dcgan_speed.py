@@ -16,8 +16,17 @@ call), so it measures what a user's script gets by default; ``--runtime`` applie
 ``keep_freed_memory`` and ``short_blas_spin`` as the ``deepgrad`` command does. It also
 reports the minor page faults per deepgrad step (``getrusage``).
 
+``--halves`` adds a third step to the rounds: deepgrad with its two-thread element-wise passes
+(``runtime.for_batch_halves``) turned off, so that their gain is measured in the same run
+(A B C A B C ...). ``--cpu`` times CPU time (``time.process_time``, all threads of the
+process) instead of wall clock, for a loaded machine.
+
+Run it from the repository root with the checkout on ``PYTHONPATH`` (``PYTHONPATH=.``): the
+script's own folder comes first on ``sys.path``, not the current one.
+
     python benchmarks/dcgan_speed.py
     python benchmarks/dcgan_speed.py --rounds 5 --steps 3 --runtime
+    python benchmarks/dcgan_speed.py --rounds 5 --steps 2 --halves
 """
 from __future__ import annotations
 
@@ -26,10 +35,11 @@ import os
 import resource
 import statistics
 import sys
+import time
 
 import numpy as np
 
-from interleaved import rates, timed
+from interleaved import rates, settle, timed
 
 BATCH, LATENT = 64, 128
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples"))
@@ -94,6 +104,9 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--steps", type=int, default=3, help="training steps per timed round")
     p.add_argument("--runtime", action="store_true", help="apply deepgrad.runtime's process settings first")
+    p.add_argument("--halves", action="store_true",
+                   help="also time deepgrad with its two-thread element-wise passes off, in the same rounds")
+    p.add_argument("--cpu", action="store_true", help="time CPU time of the process instead of wall clock")
     args = p.parse_args()
     if args.runtime:
         from deepgrad import runtime
@@ -106,13 +119,48 @@ def main() -> None:
     dg_step, th_step = deepgrad_stepper(), torch_stepper()
     timed(dg_step, 2)
     faults = minor_faults_per_step(dg_step, args.steps)
-    dg_rates, th_rates, ratios = rates(dg_step, th_step, args.rounds, args.steps, BATCH)
+    clock = time.process_time if args.cpu else time.perf_counter
+    if args.halves:
+        halves_on_off(dg_step, th_step, args.rounds, args.steps, clock)
+        return
+    dg_rates, th_rates, ratios = rates(dg_step, th_step, args.rounds, args.steps, BATCH, clock)
     print(f"DCGAN discriminator + generator step, batch {BATCH}, {args.rounds} rounds of {args.steps} steps, "
-          f"runtime settings {'on' if args.runtime else 'off'}")
+          f"runtime settings {'on' if args.runtime else 'off'}, {'CPU time' if args.cpu else 'wall clock'}")
     print(f"deepgrad {statistics.median(dg_rates):8.1f} samples/s   PyTorch {statistics.median(th_rates):8.1f} "
           f"samples/s   deepgrad minor page faults per step {faults:.0f}")
     print(f"ratio deepgrad/PyTorch: median {statistics.median(ratios):.2f}x "
           f"(min {min(ratios):.2f}, max {max(ratios):.2f})")
+
+
+def halves_on_off(dg_step, th_step, rounds: int, steps: int, clock) -> None:
+    """deepgrad with the two-thread passes on, off, and PyTorch, interleaved; ratios per round."""
+    from deepgrad import runtime
+
+    threshold = runtime._PARALLEL_MIN_SIZE
+    print(f"two-thread passes possible in this process: {runtime.two_threads()} ({runtime._cores()} cores)")
+
+    def halves_off():
+        runtime._PARALLEL_MIN_SIZE = 1 << 62
+        try:
+            dg_step()
+        finally:
+            runtime._PARALLEL_MIN_SIZE = threshold
+
+    steppers = {"deepgrad": dg_step, "deepgrad, halves off": halves_off, "PyTorch": th_step}
+    for s in steppers.values():
+        timed(s, 2)
+    samples = {name: [] for name in steppers}
+    for _ in range(rounds):
+        for name, s in steppers.items():
+            settle()
+            samples[name].append(steps * BATCH / timed(s, steps, clock))
+    print(f"DCGAN D+G step, batch {BATCH}, {rounds} rounds of {steps} steps, "
+          f"{'CPU time' if clock is time.process_time else 'wall clock'}; samples/s, median (min-max)")
+    for name, values in samples.items():
+        print(f"  {name:22s} {statistics.median(values):8.1f} ({min(values):.1f}-{max(values):.1f})")
+    for a, b in (("deepgrad", "PyTorch"), ("deepgrad, halves off", "PyTorch"), ("deepgrad", "deepgrad, halves off")):
+        ratios = [x / y for x, y in zip(samples[a], samples[b])]
+        print(f"  {a} / {b}: {statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 Process tuning that applications opt into (``keep_freed_memory`` for glibc's allocator,
 ``short_blas_spin`` for OpenBLAS's idle threads; importing deepgrad calls neither) and the
-one worker thread that splits large element-wise passes in two (``for_batch_halves``).
+one worker thread that splits large element-wise passes in two (``for_batch_halves``; off on
+one core or when OMP_NUM_THREADS or OPENBLAS_NUM_THREADS is 1).
 """
 from __future__ import annotations
 
@@ -78,10 +79,19 @@ def short_blas_spin(exponent: int = 20) -> bool:
 
 # ----------------------------------------------------------------- two threads over one axis
 # NumPy runs an element-wise op on one core while BLAS uses them all. Element-wise passes that
-# are independent along an axis (the samples of a batch in convolution and pooling, the
-# entries of a weight in an optimizer update) run over the two halves in two threads (NumPy
-# releases the GIL inside its loops): the same arithmetic, so the same result, bit for bit.
+# are independent along an axis (the samples of a batch in convolution and pooling, the rows of
+# a batch normalisation or an activation, the entries of a weight in an optimizer update) run
+# over the two halves in two threads (NumPy releases the GIL inside its loops): the same
+# arithmetic, so the same result, bit for bit.
+#
+# One thread only, the plain path, when the process may run on one core (``taskset -c 0``, a
+# container's cpuset) or when ``OMP_NUM_THREADS`` or ``OPENBLAS_NUM_THREADS`` is 1: whoever
+# sets either to 1 asks for one thread of computation (PyTorch sizes its intra-op pool by
+# OMP_NUM_THREADS alike), and a one-thread comparison should compare one thread with one.
+# Both are read at each call, so a process may change them while it runs.
 _PARALLEL_MIN_SIZE = 1 << 18  # elements; below this a thread hand-off (tens of us) costs more
+_ONE_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+_TAKE_BACK_UNSTARTED = True  # run an unstarted second half here (measurements turn it off to see the split)
 _executor = None
 
 
@@ -101,18 +111,44 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
+def _one_thread_asked() -> bool:
+    """True when OMP_NUM_THREADS or OPENBLAS_NUM_THREADS is set to 1."""
+    for name in _ONE_THREAD_VARIABLES:
+        value = os.environ.get(name, "").strip()
+        if value and value.split(",")[0].strip() == "1":  # OpenMP also accepts a list per nesting level
+            return True
+    return False
+
+
+def two_threads() -> bool:
+    """Whether ``for_batch_halves`` may split its work: two or more cores, and no one-thread request."""
+    return _cores() >= 2 and not _one_thread_asked()
+
+
 def for_batch_halves(fn, length: int, size: int) -> None:
     """``fn(slice)`` over an axis of ``length``: both halves at once in two threads when the
-    work (``size`` elements in all) is large enough to pay for the hand-off."""
+    work (``size`` elements in all) is large enough to pay for the hand-off.
+
+    The second half goes to a worker thread; if that thread has not started it by the time
+    this one has finished the first half (a busy machine, a core taken by another process),
+    this thread runs it too. ``fn`` must not depend on thread-local state (the grad mode, the
+    workspace pool's rules): allocate before, fill in ``fn``."""
     global _executor
-    if length < 2 or size < _PARALLEL_MIN_SIZE or _cores() < 2:
+    if length < 2 or size < _PARALLEL_MIN_SIZE or not two_threads():
         fn(slice(None))
         return
     if _executor is None:
         _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deepgrad-halves")
     half = length // 2
-    future = _executor.submit(fn, slice(half, None))
+    second = slice(half, None)
+    future = _executor.submit(fn, second)
     try:
         fn(slice(0, half))
-    finally:
+    except BaseException:
+        if not future.cancel():
+            future.exception()  # wait: no thread may still be writing when the error propagates
+        raise
+    if _TAKE_BACK_UNSTARTED and future.cancel():  # never started: no waiting for a thread that has no core
+        fn(second)
+    else:
         future.result()

@@ -1,7 +1,9 @@
 """runtime.py: process tuning and the two-thread split, apart from backend's float policy."""
 import threading
+import time
 
 import numpy as np
+import pytest
 
 from deepgrad import backend, runtime
 
@@ -13,12 +15,23 @@ def test_backend_keeps_only_the_numeric_policy():
         assert not hasattr(backend, name) and callable(getattr(runtime, name)), name
 
 
-def test_for_batch_halves_covers_the_axis_once(monkeypatch):
+def _two_cores(monkeypatch):
     monkeypatch.setattr(runtime, "_cores", lambda: 2)
+    for name in runtime._ONE_THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_for_batch_halves_covers_the_axis_once(monkeypatch):
+    _two_cores(monkeypatch)
     out = np.zeros(11)
     threads = set()
+    second_started = threading.Event()
 
     def fill(rows):
+        if rows.start:
+            second_started.set()
+        else:  # give the worker thread time to take its half (else this thread takes it back)
+            second_started.wait(timeout=10)
         out[rows] += np.arange(11)[rows]
         threads.add(threading.get_ident())
 
@@ -29,3 +42,55 @@ def test_for_batch_halves_covers_the_axis_once(monkeypatch):
     calls = []
     runtime.for_batch_halves(calls.append, 11, runtime._PARALLEL_MIN_SIZE - 1)  # small: one call, all rows
     assert calls == [slice(None)]
+
+
+def test_one_core_or_one_thread_asked_runs_the_plain_path(monkeypatch):
+    _two_cores(monkeypatch)
+    assert runtime.two_threads()
+    calls = []
+    for name, value in (("OMP_NUM_THREADS", "1"), ("OPENBLAS_NUM_THREADS", "1"), ("OMP_NUM_THREADS", "1,2")):
+        monkeypatch.setenv(name, value)
+        assert not runtime.two_threads()
+        runtime.for_batch_halves(calls.append, 11, runtime._PARALLEL_MIN_SIZE)
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")  # more than one thread asked: split
+    assert runtime.two_threads()
+    monkeypatch.setattr(runtime, "_cores", lambda: 1)  # taskset -c 0
+    assert not runtime.two_threads()
+    runtime.for_batch_halves(calls.append, 11, runtime._PARALLEL_MIN_SIZE)
+    assert calls == [slice(None)] * 4
+
+
+def test_a_half_its_thread_never_started_runs_in_the_caller(monkeypatch):
+    _two_cores(monkeypatch)
+    blocker, release = threading.Event(), threading.Event()
+    runtime.for_batch_halves(lambda rows: None, 2, runtime._PARALLEL_MIN_SIZE)  # the pool exists
+    runtime._executor.submit(lambda: (blocker.set(), release.wait(timeout=10)))  # the worker is busy
+    blocker.wait(timeout=10)
+    threads = []
+    try:
+        runtime.for_batch_halves(lambda rows: threads.append((rows, threading.get_ident())), 10,
+                                 runtime._PARALLEL_MIN_SIZE)
+    finally:
+        release.set()
+    me = threading.get_ident()
+    assert threads == [(slice(0, 5), me), (slice(5, None), me)]
+
+
+def test_an_error_in_one_half_waits_for_the_other(monkeypatch):
+    _two_cores(monkeypatch)
+    monkeypatch.setattr(runtime, "_TAKE_BACK_UNSTARTED", False)
+    done, started = [], threading.Event()
+
+    def fn(rows):
+        if rows.start:
+            started.set()
+            time.sleep(0.05)
+            done.append(rows)
+        else:
+            started.wait(timeout=10)  # the error comes while the other half is running
+            raise ValueError("first half")
+
+    with pytest.raises(ValueError, match="first half"):
+        runtime.for_batch_halves(fn, 10, runtime._PARALLEL_MIN_SIZE)
+    assert done == [slice(5, None)]  # the second half had finished before the error propagated

@@ -43,6 +43,7 @@ def test_two_thread_path_is_bit_identical_and_matches_torch(monkeypatch, pool_st
     x = rng.standard_normal((6, 33, 33, 3)).astype(np.float32)
     kernel = rng.standard_normal((3, 3, 3, 8)).astype(np.float32)
     bias = rng.standard_normal(8).astype(np.float32)
+    monkeypatch.setattr(runtime, "_one_thread_asked", lambda: False)  # split even under OMP_NUM_THREADS=1
     monkeypatch.setattr(runtime, "_PARALLEL_MIN_SIZE", 1)
     parallel = _conv_pool_step(x, kernel, bias, pool_strides)
     monkeypatch.setattr(runtime, "_PARALLEL_MIN_SIZE", 1 << 62)
@@ -64,6 +65,7 @@ def test_two_thread_path_is_bit_identical_and_matches_torch(monkeypatch, pool_st
 def test_max_pool_routes_ties_to_the_first_maximum_in_both_halves(monkeypatch):
     # all-zero windows (what a relu leaves) tie everywhere: each window's gradient goes to its
     # first cell, in each half of the batch alike
+    monkeypatch.setattr(runtime, "_one_thread_asked", lambda: False)  # split even under OMP_NUM_THREADS=1
     monkeypatch.setattr(runtime, "_PARALLEL_MIN_SIZE", 1)
     x = dg.Tensor(np.zeros((4, 4, 4, 2), np.float32), requires_grad=True)
     max_pool2d(x, (2, 2)).sum().backward()
@@ -126,6 +128,7 @@ def test_adam_two_thread_path_is_bit_identical(monkeypatch, amsgrad):
     grads = [rng.standard_normal((17, 5)).astype(np.float32) for _ in range(3)]
 
     def run(min_size):
+        monkeypatch.setattr(runtime, "_one_thread_asked", lambda: False)  # split even under OMP_NUM_THREADS=1
         monkeypatch.setattr(runtime, "_PARALLEL_MIN_SIZE", min_size)
         w = dg.Variable(w0.copy())
         opt = dg.optimizers.Adam(0.01, amsgrad=amsgrad)

@@ -10,6 +10,7 @@ from .. import backend
 from ..autograd import FloatMath, Function, Tensor
 from ..autograd.higher_order import recomputed_backward
 from . import workspace
+from .halves import over_rows, ufunc_halves
 from .reduce import LogSumExp
 from .dtypes import real_number
 
@@ -70,17 +71,26 @@ class LeakyReLU(FloatMath):
     For a slope in (0, 1] both passes avoid ``np.where`` (several times slower on large maps):
     forward is ``max(a, slope a)``, the same numbers; backward is ``g (slope + (1 - slope) [a > 0])``,
     taken only when ``slope + (1 - slope)`` rounds to exactly 1, so it too gives the same numbers.
+    Both run over the two halves of a large input's leading axis in two threads.
     """
 
     def forward(self, a, negative_slope=0.2):
         self.slope = real_number("leaky_relu", "negative_slope", negative_slope)
         # the mask and the output in pooled arrays (workspace): a training step faults in no fresh pages
-        positive = np.greater(a, 0, out=workspace.empty(a.shape, np.bool_))
+        positive = workspace.empty(a.shape, np.bool_)
         self.save_for_backward(positive)
         slope = _scalar(negative_slope, a)
         if 0 < self.slope <= 1:  # (slope 0 would turn inf into 0 * inf = nan)
-            out = np.multiply(a, slope, out=workspace.empty(a.shape, a.dtype))
-            return np.maximum(a, out, out=out)
+            out = workspace.empty(a.shape, a.dtype)
+
+            def run(rows):
+                np.greater(a[rows], 0, out=positive[rows])
+                part = np.multiply(a[rows], slope, out=out[rows])
+                np.maximum(a[rows], part, out=part)
+
+            over_rows(run, a.shape)
+            return out
+        np.greater(a, 0, out=positive)
         return np.where(positive, a, a * slope)
 
     def backward(self, g):
@@ -89,9 +99,14 @@ class LeakyReLU(FloatMath):
         rest = (1 - slope).astype(g.dtype)
         if 0 < self.slope <= 1 and rest + slope == 1:
             # (a masked np.copyto ran 5x slower than these three passes)
-            factor = np.multiply(positive, rest, out=workspace.empty(g.shape, g.dtype))
-            factor += slope
-            factor *= g
+            factor = workspace.empty(g.shape, g.dtype)
+
+            def run(rows):
+                part = np.multiply(positive[rows], rest, out=factor[rows])
+                part += slope
+                part *= g[rows]
+
+            over_rows(run, g.shape)
             return factor
         return np.where(positive, g, g * slope)
 
@@ -343,20 +358,28 @@ class Dropout(Function):
         shape = a.shape if noise_shape is None else tuple(n if n is not None else s for n, s in zip(noise_shape, a.shape))
         dtype = np.float32 if a.dtype != np.float64 else np.float64
         # the same draws and numbers as (random >= rate) * scale, in pooled arrays (workspace),
-        # the mask written over the draws when their dtypes agree
+        # the mask written over the draws when their dtypes agree; the draws come in one stream
+        # (the generator is sequential), the passes after them over the two halves of the
+        # leading axis in two threads
         draws = gen.random(shape, dtype=dtype, out=workspace.empty(shape, dtype))
-        keep = np.greater_equal(draws, rate, out=workspace.empty(shape, np.bool_))
+        keep = workspace.empty(shape, np.bool_)
         scale = _scalar(1.0 / (1.0 - rate), a)
-        mask = np.multiply(keep, scale, out=draws if draws.dtype == np.result_type(keep, scale) else None)
+        mask = draws if draws.dtype == np.result_type(keep, scale) else np.empty(shape, np.result_type(keep, scale))
+
+        def run(rows):
+            np.greater_equal(draws[rows], rate, out=keep[rows])
+            np.multiply(keep[rows], scale, out=mask[rows])
+
+        over_rows(run, shape)
         del draws, keep
         self.save_for_backward(mask)
-        return np.multiply(a, mask, out=workspace.empty(np.broadcast_shapes(a.shape, mask.shape),
-                                                        np.result_type(a, mask)))
+        return ufunc_halves(np.multiply, a, mask, out=workspace.empty(np.broadcast_shapes(a.shape, mask.shape),
+                                                                      np.result_type(a, mask)))
 
     def backward(self, g):
         mask = self.saved[0]
-        return np.multiply(g, mask, out=workspace.empty(np.broadcast_shapes(g.shape, mask.shape),
-                                                        np.result_type(g, mask)))
+        return ufunc_halves(np.multiply, g, mask, out=workspace.empty(np.broadcast_shapes(g.shape, mask.shape),
+                                                                      np.result_type(g, mask)))
 
     def graph_backward(self, g):
         return g * self.saved[0]

@@ -16,6 +16,10 @@ Two things make it cheaper than one strided add per tap:
   is still in cache, and the whole unfolded matrix (51 MB for the second transposed convolution
   of a DCGAN generator, batch 64) is never held. Each row of ``a @ w`` is the same dot product
   whichever part it is computed in.
+- **Two threads.** The GEMM of a part runs on BLAS's threads; the zeroing and the adds of a
+  part, independent from sample to sample, run over its two halves in two threads
+  (``runtime.for_batch_halves``), the same adds in the same order per cell. A part holds an even
+  number of samples, so that the halves are equal.
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from ..runtime import for_batch_halves
 from . import workspace
 
 # bytes of unfolded rows made and scattered at once: measured on a DCGAN generator's
@@ -74,14 +79,20 @@ def col2im_gemm(a: np.ndarray, w: np.ndarray, padded_shape, kernel, strides, dil
     product is the (taps, C) block that position ``p`` of sample ``n`` scatters."""
     n = padded_shape[0]
     dtype = np.result_type(a.dtype, w.dtype)
-    out = workspace.zeros(padded_shape, dtype)
+    out = workspace.empty(padded_shape, dtype)
     rows = math.prod(in_shape)
     width = w.shape[1]
     part = max(1, min(n, PART_BYTES // max(1, rows * width * dtype.itemsize)))
+    part = min(n, part + part % 2)  # an even part splits into equal halves
     buf = workspace.empty((part * rows, width), dtype)
     for start in range(0, n, part):
         m = min(part, n - start)
-        cols = np.matmul(a[start * rows:(start + m) * rows], w, out=buf[:m * rows])
-        scatter_add(out[start:start + m], cols.reshape(m, *in_shape, *kernel, -1), kernel, strides, dilation,
-                    in_shape)
+        cols = np.matmul(a[start * rows:(start + m) * rows], w, out=buf[:m * rows]).reshape(m, *in_shape, *kernel, -1)
+        dst = out[start:start + m]
+
+        def scatter(samples, dst=dst, cols=cols):
+            dst[samples].fill(0)
+            scatter_add(dst[samples], cols[samples], kernel, strides, dilation, in_shape)
+
+        for_batch_halves(scatter, m, cols.size)
     return out

@@ -16,12 +16,15 @@ at each tap's shifted cells (``dY[t][p * s + t * d] = dOut[p]``, zeros elsewhere
 
 Each ``Y[t]`` is a contiguous (Cout, N, Hp, Wp) block, so the shifted adds read contiguous
 rows. The sums run in another order than im2col's GEMM: results agree to rounding
-(float64 within 1e-12, float32 within 1e-5 relative to the output's scale).
+(float64 within 1e-12, float32 within 1e-5 relative to the output's scale). The shifted adds
+and the placing of dOut, independent from sample to sample, run over the two halves of the
+batch in two threads (``runtime.for_batch_halves``), the same adds in the same order.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from ..runtime import for_batch_halves
 from . import workspace
 
 # The tap path pays for GEMM rows over every padded input cell (s^2 times the output cells
@@ -56,9 +59,16 @@ def taps_forward(xp, kernel, strides, dilation, out_hw):
     n, hp, wp, cin = xp.shape
     kh, kw, _, cout = kernel.shape
     y = workspace.matmul(_kernel_rows(kernel), xp.reshape(-1, cin).T).reshape(kh * kw, cout, n, hp, wp)
-    out = workspace.zeros((cout, n) + tuple(out_hw), y.dtype)
-    for t, rows, cols in _tap_windows((kh, kw), strides, dilation, out_hw):
-        out += y[t, :, :, rows, cols]
+    out = workspace.empty((cout, n) + tuple(out_hw), y.dtype)
+    taps = _tap_windows((kh, kw), strides, dilation, out_hw)
+
+    def add_taps(batch):
+        part = out[:, batch]
+        part.fill(0)
+        for t, rows, cols in taps:
+            part += y[t, :, batch, rows, cols]
+
+    for_batch_halves(add_taps, n, out.size * len(taps))
     return workspace.contiguous(out.transpose(1, 2, 3, 0))
 
 
@@ -70,9 +80,15 @@ def taps_backward(g, xp_shape, xp, kernel, kernel_shape, strides, dilation):
     kh, kw, _, cout = kernel_shape
     out_hw = g.shape[1:3]
     gt = g.transpose(3, 0, 1, 2)  # (Cout, N, Ho, Wo)
-    dy = workspace.zeros((kh * kw, cout, n, hp, wp), g.dtype)
-    for t, rows, cols in _tap_windows((kh, kw), strides, dilation, out_hw):
-        dy[t, :, :, rows, cols] = gt  # each (tap, cell) is met by at most one output position
+    dy = workspace.empty((kh * kw, cout, n, hp, wp), g.dtype)
+    taps = _tap_windows((kh, kw), strides, dilation, out_hw)
+
+    def place(batch):
+        dy[:, :, batch].fill(0)
+        for t, rows, cols in taps:
+            dy[t, :, batch, rows, cols] = gt[:, batch]  # each (tap, cell) is met by at most one output position
+
+    for_batch_halves(place, n, dy.size)
     dy = dy.reshape(kh * kw * cout, -1)
     dxp = None if kernel is None else workspace.matmul(dy.T, _kernel_rows(kernel)).reshape(xp_shape)
     dkernel = None

@@ -22,6 +22,7 @@ from .. import backend
 from ..autograd import Function
 from . import workspace
 from .conv_phases import col2im_gemm, scatter_add
+from .halves import contiguous_halves, over_rows, ufunc_halves
 from .im2col import same_padding
 from .dtypes import result_type
 from .nn_activations import as_op_input
@@ -254,13 +255,20 @@ class ConvTranspose(Function):
         x2, kernel = self.saved
         x_shape, ks, strides, dilation, full, crops, channels_first = self.geometry
         g = _to_last(g, channels_first)
-        g_full = workspace.zeros((g.shape[0], *full, g.shape[-1]), g.dtype)
+        g_full = workspace.empty((g.shape[0], *full, g.shape[-1]), g.dtype)
         # undo the crop: the part of g that came from the full output goes back to its cells
         src = tuple(slice(max(0, -cl), g.shape[1 + i] - max(0, -cr)) for i, (cl, cr) in enumerate(crops))
         dst = tuple(slice(max(0, cl), f - max(0, cr)) for f, (cl, cr) in zip(full, crops))
-        g_full[(slice(None), *dst)] = g[(slice(None), *src)]
+
+        def uncrop(samples):
+            g_full[samples].fill(0)
+            g_full[(samples, *dst)] = g[(samples, *src)]
+
+        over_rows(uncrop, g_full.shape)
         taps, cout, cin = math.prod(ks), kernel.shape[-2], kernel.shape[-1]
-        dcols = workspace.contiguous(windows(g_full, ks, strides, dilation, x_shape[1:-1])).reshape(-1, taps * cout)
+        # the unfolded gradient, copied over the two halves of the batch in two threads
+        cells = windows(g_full, ks, strides, dilation, x_shape[1:-1])
+        dcols = contiguous_halves(cells, workspace.empty(cells.shape, g.dtype)).reshape(-1, taps * cout)
         dx = dkernel = None
         if self.needs_input_grad[0]:
             dx = _to_first(workspace.matmul(dcols, kernel.reshape(taps * cout, cin)).reshape(x_shape), channels_first)
@@ -290,11 +298,12 @@ def _crop(out: np.ndarray, crops, bias=None) -> np.ndarray:
     if any(b or a for b, a in extra):
         out = pad_spatial(out, extra)
     elif bias is not None and not out.flags.c_contiguous:
-        return np.add(out, bias, out=workspace.empty(out.shape, np.result_type(out, bias)))  # crop and bias in one pass
+        # crop and bias in one pass, over the two halves of the batch in two threads
+        return ufunc_halves(np.add, out, bias, out=workspace.empty(out.shape, np.result_type(out, bias)))
     else:
-        out = workspace.contiguous(out)
+        out = contiguous_halves(out)
     if bias is not None:
-        out += bias
+        ufunc_halves(np.add, out, bias, out=out)
     return out
 
 

@@ -72,8 +72,12 @@ def _pad_spatial(x: np.ndarray, pads: tuple, value=0) -> np.ndarray:
         return x
     n, h, w, c = x.shape
     out = workspace.empty((n, h + top + bottom, w + left + right, c), x.dtype)
-    out.fill(value)
-    out[:, top:top + h, left:left + w] = x
+
+    def pad(batch):  # each half of the batch in its own thread
+        out[batch].fill(value)
+        out[batch, top:top + h, left:left + w] = x[batch]
+
+    for_batch_halves(pad, n, out.size)
     return out
 
 

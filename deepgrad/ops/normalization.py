@@ -5,6 +5,10 @@ normalisation over the feature axes; both share one forward and one backward:
 
     xhat = (x - mean) / sqrt(var + eps)
     dx   = (1 / sqrt(var + eps)) * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)),  dxhat = g * gamma
+
+The element-wise passes over a large input run over the two halves of its leading axis in two
+threads (``runtime.for_batch_halves``), the same operations on each element, so the same
+numbers; the reductions (means, sums over the normalised axes) stay whole, one pass in one order.
 """
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ import numpy as np
 from ..autograd import Function, Tensor, unbroadcast
 from . import math as _math
 from . import workspace
+from .halves import over_rows, rows_of, ufunc_halves
 
 
 class Normalize(Function):
@@ -25,18 +30,26 @@ class Normalize(Function):
         inv_std = 1.0 / np.sqrt(var + x.dtype.type(epsilon))
         # the same operations as (x - mean) * inv_std and xhat * gamma + beta, written into
         # pooled arrays (workspace) so that a step does not fault in fresh pages for them
-        dtype = np.result_type(x, mean, inv_std)
-        xhat = np.subtract(x, mean, out=workspace.empty(x.shape, dtype))
-        xhat *= inv_std
+        xhat = workspace.empty(x.shape, np.result_type(x, mean, inv_std))
+
+        def normalise(rows):
+            part = np.subtract(x[rows], rows_of(mean, rows, x.shape), out=xhat[rows])
+            part *= rows_of(inv_std, rows, x.shape)
+
+        over_rows(normalise, xhat.shape)
         return self._scaled(xhat, inv_std, gamma, beta, axes, epsilon)
 
     def _scaled(self, xhat, inv_std, gamma, beta, axes, epsilon):
         """``xhat gamma + beta`` in a pooled array, keeping what backward needs."""
         self.axes, self.shapes, self.epsilon = axes, (gamma.shape, beta.shape), epsilon
         self.save_for_backward(xhat, inv_std, gamma)
-        out = np.multiply(xhat, gamma, out=workspace.empty(np.broadcast_shapes(xhat.shape, gamma.shape, beta.shape),
-                                                           np.result_type(xhat, gamma, beta)))
-        out += beta
+        out = workspace.empty(np.broadcast_shapes(xhat.shape, gamma.shape, beta.shape), np.result_type(xhat, gamma, beta))
+
+        def scale(rows):
+            part = np.multiply(rows_of(xhat, rows, out.shape), rows_of(gamma, rows, out.shape), out=out[rows])
+            part += rows_of(beta, rows, out.shape)
+
+        over_rows(scale, out.shape)
         return out
 
     def backward(self, g):
@@ -46,21 +59,31 @@ class Normalize(Function):
         if self.needs_input_grad[0] and g.shape == xhat.shape:
             # dx = inv_std (dxhat - mean(dxhat) - xhat mean(dxhat xhat)) in two pooled arrays
             dtype = np.result_type(g, gamma, xhat)
-            dxhat = np.multiply(g, gamma, out=workspace.empty(xhat.shape, dtype))
-            tmp = np.multiply(dxhat, xhat, out=workspace.empty(xhat.shape, dtype))
+            shape = xhat.shape
+            dxhat, tmp = workspace.empty(shape, dtype), workspace.empty(shape, dtype)
+
+            def products(rows):
+                part = np.multiply(g[rows], rows_of(gamma, rows, shape), out=dxhat[rows])
+                np.multiply(part, xhat[rows], out=tmp[rows])
+
+            over_rows(products, dxhat.shape)
             m1, m2 = dxhat.mean(axis=axes, keepdims=True), tmp.mean(axis=axes, keepdims=True)
-            np.multiply(xhat, m2, out=tmp)
-            gx = np.subtract(dxhat, m1, out=dxhat)
-            gx -= tmp
-            gx *= inv_std
+
+            def combine(rows):
+                part = np.multiply(xhat[rows], rows_of(m2, rows, shape), out=tmp[rows])
+                gx = np.subtract(dxhat[rows], rows_of(m1, rows, shape), out=dxhat[rows])
+                gx -= part
+                gx *= rows_of(inv_std, rows, shape)
+
+            over_rows(combine, dxhat.shape)
+            gx = dxhat
         elif self.needs_input_grad[0]:
             dxhat = g * gamma
             gx = inv_std * (dxhat - dxhat.mean(axis=axes, keepdims=True)
                                  - xhat * (dxhat * xhat).mean(axis=axes, keepdims=True))
         if self.needs_input_grad[1]:
-            product = np.multiply(g, xhat, out=workspace.empty(np.broadcast_shapes(g.shape, xhat.shape),
-                                                               np.result_type(g, xhat)))
-            ggamma = unbroadcast(product, self.shapes[0])
+            product = workspace.empty(np.broadcast_shapes(g.shape, xhat.shape), np.result_type(g, xhat))
+            ggamma = unbroadcast(ufunc_halves(np.multiply, g, xhat, out=product), self.shapes[0])
         if self.needs_input_grad[2]:
             gbeta = unbroadcast(g, self.shapes[1])
         return gx, ggamma, gbeta
@@ -189,22 +212,30 @@ class BatchNormalize(Normalize):
 
     def forward(self, x, gamma, beta, axes=(), epsilon=1e-3, centered=None, var=None):
         inv_std = 1.0 / np.sqrt(var + x.dtype.type(epsilon))
-        xhat = np.multiply(centered, inv_std, out=centered)  # (x - mean) inv_std, as Normalize computes it
+        # (x - mean) inv_std, as Normalize computes it
+        xhat = ufunc_halves(np.multiply, centered, inv_std, out=centered)
         return self._scaled(xhat, inv_std, gamma, beta, axes, epsilon)
 
     def backward(self, g):
         xhat, inv_std, gamma = self.saved
         axes, needs = self.axes, self.needs_input_grad
         n = xhat.size // inv_std.size
+        shape = xhat.shape
         gbeta = g.sum(axis=axes, keepdims=True)
-        product = np.multiply(g, xhat, out=workspace.empty(xhat.shape, np.result_type(g, xhat)))
+        product = ufunc_halves(np.multiply, g, xhat, out=workspace.empty(shape, np.result_type(g, xhat)))
         ggamma = product.sum(axis=axes, keepdims=True)
         gx = None
         if needs[0]:
-            np.multiply(xhat, ggamma / n, out=product)
-            gx = np.subtract(g, gbeta / n, out=workspace.empty(xhat.shape, product.dtype))
-            gx -= product
-            gx *= gamma * inv_std
+            gx = workspace.empty(shape, product.dtype)
+            slope, shift, factor = ggamma / n, gbeta / n, gamma * inv_std
+
+            def input_grad(rows):
+                part = np.multiply(xhat[rows], rows_of(slope, rows, shape), out=product[rows])
+                dx = np.subtract(g[rows], rows_of(shift, rows, shape), out=gx[rows])
+                dx -= part
+                dx *= rows_of(factor, rows, shape)
+
+            over_rows(input_grad, gx.shape)
         del product
         return (gx, ggamma.reshape(self.shapes[0]) if needs[1] else None,
                 gbeta.reshape(self.shapes[1]) if needs[2] else None)
@@ -217,6 +248,14 @@ def _reduction_axes(ndim: int, keep, op: str) -> tuple:
             raise ValueError(f"{op}: axis {a} is out of range for an input of rank {ndim}")
     keep = {a % ndim for a in keep}
     return tuple(i for i in range(ndim) if i not in keep)
+
+
+def _per_feature(shape, x_shape, axes) -> bool:
+    """True when a parameter of ``shape`` broadcasts onto ``x_shape`` without growing it and is
+    constant over the reduced ``axes``: ``(C,)`` or ``(1, 1, 1, C)`` for a last feature axis."""
+    offset = len(x_shape) - len(shape)
+    return offset >= 0 and all(d == 1 or (d == x_shape[offset + i] and offset + i not in axes)
+                               for i, d in enumerate(shape))
 
 
 def _param(p, x, shape, fill):
@@ -236,14 +275,20 @@ def batch_norm(x, gamma=None, beta=None, axis=-1, epsilon=1e-3):
     gamma, beta = _param(gamma, x, shape, 1), _param(beta, x, shape, 0)
     data = x.data
     mean = data.mean(axis=axes, keepdims=True)
-    if data.dtype.kind != "f" or any(p.ndim != x.ndim or any(p.shape[a] != 1 for a in axes) for p in (gamma, beta)):
+    if data.dtype.kind != "f" or not all(_per_feature(p.shape, x.shape, axes) for p in (gamma, beta)):
         var = data.var(axis=axes, keepdims=True)
         y = Normalize.apply(x, gamma, beta, axes=axes, epsilon=epsilon, mean=mean, var=var)
     else:
         # x.var's own steps (mean, x - mean, its square, their mean), keeping x - mean for the
         # normalisation: the same numbers in four passes over x instead of six
-        centered = np.subtract(data, mean, out=workspace.empty(data.shape, data.dtype))
-        square = np.multiply(centered, centered, out=workspace.empty(data.shape, data.dtype))
+        centered = workspace.empty(data.shape, data.dtype)
+        square = workspace.empty(data.shape, data.dtype)
+
+        def center(rows):
+            part = np.subtract(data[rows], rows_of(mean, rows, data.shape), out=centered[rows])
+            np.multiply(part, part, out=square[rows])
+
+        over_rows(center, square.shape)
         var = square.sum(axis=axes, keepdims=True)
         del square
         var = np.true_divide(var, data.size // var.size, out=var)

@@ -91,8 +91,10 @@ OPS = {
     "LinearReLU": (ops.nn.linear_relu, [_normal(6, 4), _normal(4, 5, seed=1), _normal(5, seed=2)], {}),
     "Embedding": (ops.embedding, [np.array([[0, 2, 2], [4, 0, 1]]), _normal(5, 3)], {}),
     "Normalize-layer": (ops.layer_norm, [_normal(3, 5), _positive(5, seed=1), _normal(5, seed=2)], {}),
-    "Normalize-batch": (ops.batch_norm, [_normal(4, 3), _positive(3, seed=1), _normal(3, seed=2)], {}),
+    # a scale and offset that vary over the batch axis: the general Normalize
+    "Normalize-batch": (ops.batch_norm, [_normal(4, 3), _positive(4, 3, seed=1), _normal(4, 3, seed=2)], {}),
     "BatchNormalize": (ops.batch_norm, [_normal(4, 3), _positive(1, 3, seed=1), _normal(1, 3, seed=2)], {}),
+    "BatchNormalize-per-feature": (ops.batch_norm, [_normal(4, 3), _positive(3, seed=1), _normal(3, seed=2)], {}),
     # convolution and pooling
     "Conv2D": (ops.conv2d, [_normal(2, 5, 5, 2), _normal(3, 3, 2, 3, seed=1), _normal(3, seed=2)],
                {"padding": "same", "strides": 2}),

@@ -1,0 +1,230 @@
+"""The two-thread paths of the element-wise passes (ops/halves.py and the ops that use it).
+
+Every pass split over two halves of the batch must give the very same bits as the plain
+one-thread pass: each case below runs forced both ways (the size threshold at 1 with two
+cores, against a threshold no array reaches) and compares outputs and gradients exactly.
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import deepgrad as dg
+from deepgrad import layers, ops, runtime
+from deepgrad.ops import halves
+from deepgrad.ops.convolution import conv_transpose_bias
+from deepgrad.ops.im2col import same_padding
+from deepgrad.ops.normalization import BatchNormalize, Normalize, batch_norm
+
+
+def _force(monkeypatch, split: bool) -> None:
+    monkeypatch.setattr(runtime, "_cores", lambda: 2)
+    monkeypatch.setattr(runtime, "_one_thread_asked", lambda: False)
+    monkeypatch.setattr(runtime, "_TAKE_BACK_UNSTARTED", False)  # the worker thread runs its half
+    monkeypatch.setattr(runtime, "_PARALLEL_MIN_SIZE", 1 if split else 1 << 62)
+
+
+class _CountingExecutor(ThreadPoolExecutor):
+    submitted = 0
+
+    def submit(self, fn, *args):
+        self.submitted += 1
+        return super().submit(fn, *args)
+
+
+def _both_ways(monkeypatch, run, splits=True):
+    """``run()`` (a list of arrays) split and plain; asserts they agree bit for bit, returns the split one."""
+    _force(monkeypatch, True)
+    executor = _CountingExecutor(max_workers=1)
+    monkeypatch.setattr(runtime, "_executor", executor)
+    split = run()
+    assert (executor.submitted > 0) == splits  # the second halves did go to the other thread
+    executor.shutdown()
+    _force(monkeypatch, False)
+    plain = run()
+    assert len(split) == len(plain)
+    for a, b in zip(split, plain):
+        assert a.shape == b.shape and a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+    return split
+
+
+def _grads(fn, *arrays):
+    """fn's output and the gradients of sum(out * weights) with respect to every array."""
+    leaves = [dg.Tensor(a, requires_grad=True) for a in arrays]
+    out = fn(*leaves)
+    out = out[0] if isinstance(out, tuple) else out
+    weights = np.random.default_rng(99).standard_normal(out.shape).astype(out.dtype)
+    (out * dg.Tensor(weights)).sum().backward()
+    return [out.data.copy()] + [t.grad.copy() for t in leaves]
+
+
+def test_helpers_cut_only_the_operands_that_span_the_leading_axis(monkeypatch):
+    _force(monkeypatch, True)
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((5, 3, 4)).astype(np.float32)
+    per_channel, per_sample = rng.standard_normal(4).astype(np.float32), rng.standard_normal((5, 1, 1)).astype(np.float32)
+    out = halves.ufunc_halves(np.multiply, a, per_channel, out=np.empty_like(a))
+    np.testing.assert_array_equal(out, a * per_channel)
+    out = halves.ufunc_halves(np.add, a, per_sample, out=np.empty_like(a))
+    np.testing.assert_array_equal(out, a + per_sample)
+    scalar = halves.ufunc_halves(np.add, np.float32(2), np.float32(3), out=np.empty((), np.float32))
+    assert scalar == 5
+    strided = a[:, ::2]
+    copy = halves.contiguous_halves(strided)
+    assert copy.flags.c_contiguous
+    np.testing.assert_array_equal(copy, strided)
+    assert halves.contiguous_halves(a) is a
+
+
+@pytest.mark.parametrize("param_shape", ["per_feature", "broadcast", "per_sample"])
+def test_batch_norm_is_bit_identical_split_and_matches_torch(monkeypatch, param_shape):
+    rng = np.random.default_rng(1)
+    x = (rng.standard_normal((9, 6, 5, 8)) * 2 + 1).astype(np.float32)
+    shape = {"per_feature": (8,), "broadcast": (1, 1, 1, 8), "per_sample": (9, 1, 1, 8)}[param_shape]
+    gamma, beta = rng.uniform(0.5, 2, shape).astype(np.float32), rng.standard_normal(shape).astype(np.float32)
+
+    def run():
+        y, mean, var = batch_norm(dg.Tensor(x, requires_grad=True), dg.Tensor(gamma), dg.Tensor(beta))
+        # a per-sample scale is not constant over the batch axis: the general Normalize
+        assert type(y._ctx) is (Normalize if param_shape == "per_sample" else BatchNormalize)
+        return _grads(lambda a, g, b: batch_norm(a, g, b)[0], x, gamma, beta) + [mean, var]
+
+    y, dx, dgamma, dbeta, mean, var = _both_ways(monkeypatch, run)
+    assert dgamma.shape == shape and dbeta.shape == shape
+    if param_shape == "per_sample":
+        return
+    tx = torch.tensor(np.moveaxis(x, -1, 1), requires_grad=True)
+    tg, tb = (torch.tensor(p.reshape(-1), requires_grad=True) for p in (gamma, beta))
+    ty = F.batch_norm(tx, None, None, tg, tb, training=True, eps=1e-3)
+    weights = np.random.default_rng(99).standard_normal(x.shape).astype(np.float32)
+    (ty * torch.tensor(np.moveaxis(weights, -1, 1))).sum().backward()
+    np.testing.assert_allclose(y, np.moveaxis(ty.detach().numpy(), 1, -1), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(dx, np.moveaxis(tx.grad.numpy(), 1, -1), rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(dgamma.reshape(-1), tg.grad.numpy(), rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(dbeta.reshape(-1), tb.grad.numpy(), rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(mean, x.mean(axis=(0, 1, 2)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(var, x.var(axis=(0, 1, 2)), rtol=1e-5)
+
+
+def test_per_feature_parameters_give_the_numbers_of_broadcast_ones():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((7, 4, 4, 6)).astype(np.float32)
+    gamma, beta = rng.uniform(0.5, 2, 6).astype(np.float32), rng.standard_normal(6).astype(np.float32)
+    flat = _grads(lambda a, g, b: batch_norm(a, g, b)[0], x, gamma, beta)
+    wide = _grads(lambda a, g, b: batch_norm(a, g, b)[0], x, gamma.reshape(1, 1, 1, 6), beta.reshape(1, 1, 1, 6))
+    for a, b in zip(flat, wide):
+        np.testing.assert_array_equal(a, b.reshape(a.shape))
+
+
+def test_batch_norm_over_a_kept_leading_axis_splits_the_statistics_too(monkeypatch):
+    # channels first on axis 0: the mean and the scale span the split axis and are cut with it
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((6, 5, 7)).astype(np.float32)
+    gamma, beta = rng.uniform(0.5, 2, (6, 1, 1)).astype(np.float32), rng.standard_normal((6, 1, 1)).astype(np.float32)
+    y, dx, dgamma, dbeta = _both_ways(monkeypatch, lambda: _grads(lambda a, g, b: batch_norm(a, g, b, axis=0)[0],
+                                                                  x, gamma, beta))
+    expected = (x - x.mean(axis=(1, 2), keepdims=True)) / np.sqrt(x.var(axis=(1, 2), keepdims=True) + 1e-3) * gamma + beta
+    np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_normalize_over_a_non_trailing_axis_is_bit_identical_split(monkeypatch):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((8, 5, 3)).astype(np.float32)
+    gamma, beta = rng.uniform(0.5, 2, (8, 1, 1)).astype(np.float32), rng.standard_normal((8, 1, 1)).astype(np.float32)
+    y, *_ = _both_ways(monkeypatch, lambda: _grads(lambda a, g, b: ops.layer_norm(a, g, b, axis=0), x, gamma, beta))
+    expected = (x - x.mean(axis=0)) / np.sqrt(x.var(axis=0) + 1e-3) * gamma + beta
+    np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("slope", [0.2, 1.5])
+def test_leaky_relu_is_bit_identical_split(monkeypatch, slope):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((7, 6, 5, 4)).astype(np.float32)
+    # a slope above 1 takes np.where, whole
+    y, dx = _both_ways(monkeypatch, lambda: _grads(lambda a: ops.leaky_relu(a, negative_slope=slope), x), slope <= 1)
+    np.testing.assert_array_equal(y, np.where(x > 0, x, x * np.float32(slope)))
+
+
+@pytest.mark.parametrize("noise_shape", [None, (None, 1, 5)])
+def test_dropout_is_bit_identical_split(monkeypatch, noise_shape):
+    x = np.random.default_rng(6).standard_normal((9, 4, 5)).astype(np.float32)
+    y, dx = _both_ways(monkeypatch, lambda: _grads(lambda a: ops.dropout(a, 0.3, noise_shape=noise_shape, seed=7), x))
+    kept = y != 0
+    np.testing.assert_allclose(y[kept], x[kept] / np.float32(0.7), rtol=1e-6)
+    assert 0.5 < kept.mean() < 0.9
+
+
+@pytest.mark.parametrize("bias,padding", [(True, "same"), (False, "same"), (True, "valid")])
+def test_conv_transpose_is_bit_identical_split_and_matches_torch(monkeypatch, bias, padding):
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((5, 6, 6, 8)).astype(np.float32)  # an odd batch: unequal halves
+    kernel = (rng.standard_normal((4, 4, 3, 8)) * 0.2).astype(np.float32)
+    b = rng.standard_normal(3).astype(np.float32)
+
+    def fn(a, k, *rest):
+        return conv_transpose_bias(a, k, rest[0], strides=2, padding=padding) if rest else \
+            ops.conv_transpose(a, k, strides=2, padding=padding)
+
+    arrays = (x, kernel, b) if bias else (x, kernel)
+    out, dx, dk, *db = _both_ways(monkeypatch, lambda: _grads(fn, *arrays))
+    tx = torch.tensor(np.moveaxis(x, -1, 1), requires_grad=True)
+    tk = torch.tensor(kernel.transpose(3, 2, 0, 1).copy(), requires_grad=True)  # (in, out, kh, kw)
+    tb = torch.tensor(b, requires_grad=True) if bias else None
+    ty = F.conv_transpose2d(tx, tk, tb, stride=2, padding=1 if padding == "same" else 0)
+    np.testing.assert_allclose(out, np.moveaxis(ty.detach().numpy(), 1, -1), rtol=1e-4, atol=1e-4)
+    weights = np.random.default_rng(99).standard_normal(out.shape).astype(np.float32)
+    (ty * torch.tensor(np.moveaxis(weights, -1, 1))).sum().backward()
+    np.testing.assert_allclose(dx, np.moveaxis(tx.grad.numpy(), 1, -1), rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(dk, tk.grad.numpy().transpose(2, 3, 1, 0), rtol=1e-4, atol=1e-3)
+    if bias:
+        np.testing.assert_allclose(db[0], tb.grad.numpy(), rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("cin,cout,size,strides", [(4, 6, 9, 2), (16, 1, 8, 1)])  # col2im phases; the tap path
+def test_conv2d_with_padding_is_bit_identical_split(monkeypatch, cin, cout, size, strides):
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((5, size, size, cin)).astype(np.float32)
+    kernel = (rng.standard_normal((5, 5, cin, cout)) * 0.2).astype(np.float32)
+    b = rng.standard_normal(cout).astype(np.float32)
+    out, dx, dk, db = _both_ways(monkeypatch, lambda: _grads(
+        lambda a, k, c: ops.conv2d(a, k, c, strides=strides, padding="same"), x, kernel, b))
+    tx = torch.tensor(np.moveaxis(x, -1, 1))
+    before, after = same_padding(size, 5, strides)  # TensorFlow's "same": the odd cell after
+    ty = F.conv2d(F.pad(tx, (before, after, before, after)), torch.tensor(kernel.transpose(3, 2, 0, 1)),
+                  torch.tensor(b), stride=strides)
+    np.testing.assert_allclose(out, np.moveaxis(ty.numpy(), 1, -1), rtol=1e-4, atol=1e-4)
+
+
+def test_a_dcgan_training_step_is_bit_identical_split(monkeypatch):
+    """The generator and discriminator of the DCGAN example, small: two steps, every weight exact."""
+    def run():
+        dg.utils.set_random_seed(0)
+        gen = dg.Sequential([layers.Input((16,)), layers.Dense(7 * 7 * 16), layers.Reshape((7, 7, 16)),
+                             layers.Conv2DTranspose(16, 4, strides=2, padding="same"), layers.BatchNormalization(),
+                             layers.LeakyReLU(negative_slope=0.2),
+                             layers.Conv2DTranspose(8, 4, strides=2, padding="same"), layers.BatchNormalization(),
+                             layers.LeakyReLU(negative_slope=0.2),
+                             layers.Conv2D(1, 5, padding="same", activation="sigmoid")])
+        disc = dg.Sequential([layers.Input((28, 28, 1)), layers.Conv2D(8, 4, strides=2, padding="same"),
+                              layers.LeakyReLU(negative_slope=0.2), layers.Conv2D(16, 4, strides=2, padding="same"),
+                              layers.LeakyReLU(negative_slope=0.2), layers.Flatten(), layers.Dropout(0.2),
+                              layers.Dense(1)])
+        g_opt, d_opt = dg.optimizers.Adam(2e-4, beta_1=0.5), dg.optimizers.Adam(2e-4, beta_1=0.5)
+        loss = dg.losses.BinaryCrossentropy(from_logits=True)
+        rng = np.random.default_rng(0)
+        for _ in range(2):
+            z = dg.Tensor(rng.standard_normal((6, 16)).astype(np.float32))
+            with dg.GradientTape() as tape:
+                d_loss = loss(np.ones((6, 1), np.float32), disc(gen(z, training=True), training=True))
+            d_opt.apply_gradients(zip(tape.gradient(d_loss, disc.trainable_weights), disc.trainable_weights))
+            with dg.GradientTape() as tape:
+                g_loss = loss(np.zeros((6, 1), np.float32), disc(gen(z, training=True), training=True))
+            g_opt.apply_gradients(zip(tape.gradient(g_loss, gen.trainable_weights), gen.trainable_weights))
+        return [w.numpy() for w in gen.weights + disc.weights]
+
+    _both_ways(monkeypatch, run)
