@@ -116,3 +116,28 @@ def for_batch_halves(fn, length: int, size: int) -> None:
         fn(slice(0, half))
     finally:
         future.result()
+
+
+
+def core_count() -> int:
+    """The cores this process may run on."""
+    return _cores()
+
+
+def for_both_halves(fn, length: int) -> None:
+    """``fn(slice)`` over the two halves of an axis in two threads (once over all of it when
+    ``length < 2``), whatever the size: for callers that judge the work worth the hand-off
+    themselves (with ``core_count``). A recurrent scan over half a batch is thousands of small
+    passes, far more work per element than the single passes ``for_batch_halves`` sizes."""
+    global _executor
+    if length < 2:
+        fn(slice(None))
+        return
+    if _executor is None:
+        _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deepgrad-halves")
+    half = length // 2
+    future = _executor.submit(fn, slice(half, None))
+    try:
+        fn(slice(0, half))
+    finally:
+        future.result()
