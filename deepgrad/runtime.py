@@ -124,18 +124,20 @@ def core_count() -> int:
     return _cores()
 
 
-def for_both_halves(fn, length: int) -> None:
-    """``fn(slice)`` over the two halves of an axis in two threads (once over all of it when
-    ``length < 2``), whatever the size: for callers that judge the work worth the hand-off
-    themselves (with ``core_count``). A recurrent scan over half a batch is thousands of small
-    passes, far more work per element than the single passes ``for_batch_halves`` sizes."""
+def for_both_halves(fn, length: int, multiple: int = 1) -> None:
+    """``fn(slice)`` over the two parts of an axis in two threads, split at the multiple of
+    ``multiple`` nearest the middle (once over all of it when no such split leaves two parts),
+    whatever the size: for callers that judge the work worth the hand-off themselves (with
+    ``core_count``). A recurrent scan over half a batch is thousands of small passes, far more
+    work per element than the single passes ``for_batch_halves`` sizes. (A split at a multiple
+    of the GEMM kernels' row blocking keeps every row's arithmetic as in one call over all.)"""
     global _executor
-    if length < 2:
+    half = int(round(length / 2 / multiple)) * multiple
+    if not 0 < half < length:
         fn(slice(None))
         return
     if _executor is None:
         _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deepgrad-halves")
-    half = length // 2
     future = _executor.submit(fn, slice(half, None))
     try:
         fn(slice(0, half))

@@ -29,3 +29,20 @@ def test_for_batch_halves_covers_the_axis_once(monkeypatch):
     calls = []
     runtime.for_batch_halves(calls.append, 11, runtime._PARALLEL_MIN_SIZE - 1)  # small: one call, all rows
     assert calls == [slice(None)]
+
+
+def test_for_both_halves_splits_at_a_multiple_whatever_the_size():
+    for length, multiple, parts in [(11, 1, [slice(0, 5), slice(5, None)]), (37, 16, [slice(0, 16), slice(16, None)]),
+                                    (100, 16, [slice(0, 48), slice(48, None)]), (15, 16, [slice(None)]),
+                                    (1, 1, [slice(None)])]:
+        out = np.zeros(length)
+        calls, threads = [], set()
+
+        def fill(rows):
+            out[rows] += np.arange(length)[rows]
+            calls.append(rows)
+            threads.add(threading.get_ident())
+
+        runtime.for_both_halves(fill, length, multiple)
+        np.testing.assert_array_equal(out, np.arange(length))
+        assert sorted(calls, key=lambda s: s.start or 0) == parts and len(threads) == len(parts)

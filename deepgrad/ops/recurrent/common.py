@@ -246,11 +246,15 @@ def one_blas_thread():
 # the GIL inside its loops and BLAS calls, and each half's GEMMs run on one BLAS thread (two
 # callers would otherwise queue for OpenBLAS's one thread pool). Every pass costs about a
 # microsecond of Python, holding the GIL, whatever its size; the halves pay only when each
-# half's work per step is well above that. A sample's numbers are the same either way (its
-# columns of each GEMM and pass see the same arithmetic); only sums over the batch, the weight
-# gradients, are added up in another order.
-SPLIT_MIN_BATCH = 16      # samples: small batches (RL's 1-8) stay on the plain path
+# half's work per step is well above that. The split falls at a multiple of 16 samples, the
+# row blocking of OpenBLAS's GEMM kernels, so that each sample's columns of every GEMM and pass
+# see the same arithmetic as in one call over the batch whenever OpenBLAS takes the same kernel
+# for the half as for the whole (it has others for small products): outputs and input and state
+# gradients are then the same bit for bit (LSTM(64) at batch 128 is), else within float
+# rounding. The weight gradients, sums over the batch, add the two halves' sums.
+SPLIT_MIN_BATCH = 32      # samples: small batches (RL's 1-8) stay on the plain path
 SPLIT_MIN_STEP = 1 << 13  # gate elements per step (gates x units x batch), about 3x a step's Python cost
+SPLIT_MULTIPLE = 16       # samples in the first part: a multiple of this
 
 
 def splits(batch: int, step_elements: int) -> bool:
@@ -272,5 +276,5 @@ def over_batch(fn, batch: int, split: bool, *key) -> list:
         with one_blas_thread():
             results[part.start] = fn(part)
 
-    runtime.for_both_halves(run, batch)
+    runtime.for_both_halves(run, batch, SPLIT_MULTIPLE)
     return [results[start] for start in sorted(results)]
