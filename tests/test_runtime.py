@@ -32,7 +32,7 @@ def test_for_batch_halves_covers_the_axis_once(monkeypatch):
 
 
 def test_for_both_halves_splits_at_a_multiple_whatever_the_size():
-    for length, multiple, parts in [(11, 1, [slice(0, 5), slice(5, None)]), (37, 16, [slice(0, 16), slice(16, None)]),
+    for length, multiple, parts in [(11, 1, [slice(0, 6), slice(6, None)]), (37, 16, [slice(0, 16), slice(16, None)]),
                                     (100, 16, [slice(0, 48), slice(48, None)]), (15, 16, [slice(None)]),
                                     (1, 1, [slice(None)])]:
         out = np.zeros(length)
