@@ -10,6 +10,7 @@ import ctypes
 import ctypes.util
 import os
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
 
@@ -143,3 +144,37 @@ def for_both_halves(fn, length: int, multiple: int = 1) -> None:
         fn(slice(0, half))
     finally:
         future.result()
+
+
+_local_blas_setters = None  # openblas_set_num_threads_local of each OpenBLAS mapped in, once found
+
+
+@contextmanager
+def one_blas_thread():
+    """OpenBLAS on one thread for the calling thread only, for the duration: for each of two
+    threads that run their own halves of the work (their GEMMs would otherwise queue for the one
+    OpenBLAS thread pool). Uses ``openblas_set_num_threads_local`` (OpenBLAS 0.3.27+); does
+    nothing without it. The thread count never changes a GEMM's result, only its speed."""
+    global _local_blas_setters
+    if _local_blas_setters is None:
+        _local_blas_setters = []
+        try:
+            with open("/proc/self/maps") as f:
+                paths = sorted({line.split()[-1] for line in f if "openblas" in line.lower() and "/" in line})
+        except OSError:
+            paths = []
+        for path in paths:
+            try:
+                lib = ctypes.CDLL(path)
+            except OSError:
+                continue
+            if hasattr(lib, "openblas_set_num_threads_local"):
+                fn = lib.openblas_set_num_threads_local
+                fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
+                _local_blas_setters.append(fn)
+    previous = [fn(1) for fn in _local_blas_setters]
+    try:
+        yield
+    finally:
+        for fn, n in zip(_local_blas_setters, previous):
+            fn(n)

@@ -225,21 +225,6 @@ def blas_threads(*key) -> BlasThreads:
     return chooser
 
 
-@contextmanager
-def one_blas_thread():
-    """OpenBLAS on one thread for the calling thread only, for the duration (nothing without
-    OpenBLAS's thread-local setting)."""
-    cls = BlasThreads
-    if not cls._searched:
-        cls._set_local, cls._searched = _find_local_threads(), True
-    previous = None if cls._set_local is None else cls._set_local(1)
-    try:
-        yield
-    finally:
-        if previous is not None:
-            cls._set_local(previous)
-
-
 # --------------------------------------------------------------------------- the batch in two threads
 # A scan is independent per sample, so each half of a large batch can run the whole scan (or
 # the whole backward scan) in its own thread, each in its own contiguous buffers: NumPy releases
@@ -273,7 +258,7 @@ def over_batch(fn, batch: int, split: bool, *key) -> list:
     results = {}
 
     def run(part):
-        with one_blas_thread():
+        with runtime.one_blas_thread():
             results[part.start] = fn(part)
 
     runtime.for_both_halves(run, batch, SPLIT_MULTIPLE)
