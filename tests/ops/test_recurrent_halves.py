@@ -11,6 +11,8 @@ from deepgrad.ops.recurrent import common
 
 OPS = {  # name -> (op, gates, states, extra arguments)
     "lstm": (dg.lstm, 4, 2, {}),
+    "gru": (dg.gru, 3, 1, {"reset_after": True}),
+    "gru_reset_before": (dg.gru, 3, 1, {"reset_after": False}),
 }
 
 
@@ -79,7 +81,7 @@ def test_two_halves_give_the_plain_numbers(halves, name, masked, go_backwards, s
     _compare(plain, split)
 
 
-@pytest.mark.parametrize("name, units", [("lstm", 64)])
+@pytest.mark.parametrize("name, units", [("lstm", 64), ("gru", 64)])
 def test_benchmark_shape_is_bit_for_bit(halves, name, units):
     kw = dict(masked=True, go_backwards=False, states=True, use_sequence=True)
     halves(False)
@@ -97,7 +99,7 @@ def test_retained_graph_gives_the_same_gradients_twice(halves, name):
     rng = np.random.default_rng(1)
     x = dg.Tensor(rng.standard_normal((20, 5, 2)).astype(np.float32), requires_grad=True)
     ws = [dg.Tensor((rng.standard_normal(s) * 0.5).astype(np.float32), requires_grad=True)
-          for s in ((2, gates * 8), (8, gates * 8), (gates * 8,))]
+          for s in ((2, gates * 8), (8, gates * 8), (2, gates * 8) if extra.get("reset_after") else (gates * 8,))]
     seq = op(x, *ws, mask=rng.random((20, 5)) > 0.2, **extra)[0]
     loss = (seq * seq).sum()
     loss.backward(retain_graph=True)
