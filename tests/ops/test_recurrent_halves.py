@@ -13,6 +13,8 @@ OPS = {  # name -> (op, gates, states, extra arguments)
     "lstm": (dg.lstm, 4, 2, {}),
     "gru": (dg.gru, 3, 1, {"reset_after": True}),
     "gru_reset_before": (dg.gru, 3, 1, {"reset_after": False}),
+    "simple_rnn": (dg.simple_rnn, 1, 1, {}),
+    "simple_rnn_relu": (dg.simple_rnn, 1, 1, {"activation": "relu"}),
 }
 
 
@@ -81,7 +83,7 @@ def test_two_halves_give_the_plain_numbers(halves, name, masked, go_backwards, s
     _compare(plain, split)
 
 
-@pytest.mark.parametrize("name, units", [("lstm", 64), ("gru", 64)])
+@pytest.mark.parametrize("name, units", [("lstm", 64), ("gru", 64), ("simple_rnn", 64)])
 def test_benchmark_shape_is_bit_for_bit(halves, name, units):
     kw = dict(masked=True, go_backwards=False, states=True, use_sequence=True)
     halves(False)
