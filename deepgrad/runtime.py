@@ -119,7 +119,6 @@ def for_batch_halves(fn, length: int, size: int) -> None:
         future.result()
 
 
-
 def core_count() -> int:
     """The cores this process may run on."""
     return _cores()

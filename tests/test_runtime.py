@@ -2,6 +2,7 @@
 import threading
 
 import numpy as np
+import pytest
 
 from deepgrad import backend, runtime
 
@@ -46,3 +47,17 @@ def test_for_both_halves_splits_at_a_multiple_whatever_the_size():
         runtime.for_both_halves(fill, length, multiple)
         np.testing.assert_array_equal(out, np.arange(length))
         assert sorted(calls, key=lambda s: s.start or 0) == parts and len(threads) == len(parts)
+
+
+
+def test_one_blas_thread_sets_and_restores_the_calling_threads_count():
+    with runtime.one_blas_thread():
+        pass
+    setters = runtime._local_blas_setters
+    if not setters:
+        pytest.skip("no OpenBLAS with a thread-local setting in this process")
+    before = [fn(3) for fn in setters]           # each setter returns the count it replaces
+    with runtime.one_blas_thread():
+        inside = [fn(1) for fn in setters]
+    after = [fn(n) for fn, n in zip(setters, before)]
+    assert inside == [1] * len(setters) and after == [3] * len(setters)
