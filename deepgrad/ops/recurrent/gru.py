@@ -76,6 +76,9 @@ class GRU(Function):
 
     Besides the gates, backward needs one more array per step,
     ``s_t = h_{t-1} U_h + b'_h`` (reset_after) or ``s_t = r_t ⊙ h_{t-1}`` (reset_after=False).
+    A large batch runs both loops (``_forward_scan``, ``_backward_scan``) as two halves in two
+    threads, each half in its own buffers (``common.over_batch``); the halves' weight gradients
+    are added.
     """
 
     def forward(self, x, kernel, recurrent_kernel, bias, h0, mask=None, go_backwards=False, reset_after=True):

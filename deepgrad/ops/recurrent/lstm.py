@@ -89,6 +89,9 @@ class LSTM(Function):
       ``σ'(a) = (1 - tanh(a/2)^2) / 4``, the factor 4 folded into the weights backward uses.
     * When a gradient will be needed, the forward loop also forms each step's derivative
       factors while its gates are in cache, instead of in passes over the sequence afterwards.
+    * A large batch runs both loops (``_forward_scan``, ``_backward_scan``) as two halves in two
+      threads, each half in its own buffers (``common.over_batch``); the halves' weight
+      gradients are added.
     """
 
     def forward(self, x, kernel, recurrent_kernel, bias, h0, c0, mask=None, go_backwards=False):
