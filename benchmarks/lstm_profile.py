@@ -1,4 +1,4 @@
-"""CPU time of one LSTM training step, deepgrad against PyTorch, on one BLAS thread each.
+"""One LSTM training step, deepgrad against PyTorch: CPU time on one core, or on two threads.
 
 The model of the speed benchmark: sequences of 50 steps and 1 feature -> LSTM(64) ->
 Dense(1, sigmoid), binary cross-entropy, Adam, batch 128, float32. Wall clock on a shared
@@ -14,16 +14,40 @@ passes, NumPy's one ``tanh`` with ``σ(a) = (1 + tanh(a/2)) / 2`` (what the fuse
 numexpr (one and two threads; VML if its build has it) and numba (a fused loop over the
 block; without Intel's SVML runtime its ``exp`` and ``tanh`` are scalar libm calls).
 
+``--threads 2`` runs both frameworks as they run by default on a two-core machine (PyTorch
+on two threads; deepgrad's scans over the two halves of the batch in two threads, its BLAS on
+its own default) and reports wall clock beside CPU time; with the default ``--threads 1`` the
+process is held to one core, so deepgrad's scans stay on one thread too.
+
     python benchmarks/lstm_profile.py --reps 30
+    python benchmarks/lstm_profile.py --threads 2 --reps 30
     python benchmarks/lstm_profile.py --part op --profile   # pyinstrument profile of our op
     python benchmarks/lstm_profile.py --part gates
 """
 from __future__ import annotations
 
 import os
+import sys
 
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = "1"  # before NumPy or PyTorch load their BLAS
+
+
+def _threads_argument() -> int:
+    """``--threads``, read before NumPy and PyTorch load their BLAS (which fixes its thread count)."""
+    args = sys.argv[1:]
+    for i, arg in enumerate(args):
+        if arg.startswith("--threads="):
+            return int(arg.split("=", 1)[1])
+        if arg == "--threads" and i + 1 < len(args):
+            return int(args[i + 1])
+    return 1
+
+
+THREADS = _threads_argument()
+if THREADS == 1:
+    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[_var] = "1"  # before NumPy or PyTorch load their BLAS
+    if hasattr(os, "sched_setaffinity"):  # one core: deepgrad's batch halves stay on one thread
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 
 import argparse  # noqa: E402
 import statistics  # noqa: E402
@@ -169,25 +193,37 @@ def cpu_seconds(step, n: int) -> float:
     return (time.process_time() - start) / n
 
 
+def wall_seconds(step, n: int) -> float:
+    start = time.perf_counter()
+    for _ in range(n):
+        step()
+    return (time.perf_counter() - start) / n
+
+
 def compare(label: str, ours, theirs, reps: int, inner: int) -> None:
+    clocks = {"CPU": cpu_seconds} if THREADS == 1 else {"CPU": cpu_seconds, "wall": wall_seconds}
     for f in (ours, theirs):   # warm up caches, allocators and lazy state
         cpu_seconds(f, 3)
-    a, b = [], []
-    for _ in range(reps):
-        a.append(cpu_seconds(ours, inner))
-        b.append(cpu_seconds(theirs, inner))
-    ratios = [y / x for x, y in zip(a, b)]
-    print(f"{label}: deepgrad min {min(a) * 1e3:.2f} ms, median {statistics.median(a) * 1e3:.2f} ms | "
-          f"torch min {min(b) * 1e3:.2f} ms, median {statistics.median(b) * 1e3:.2f} ms | "
-          f"throughput ratio (torch time / ours) min-based {min(b) / min(a):.2f}, "
-          f"median of pairs {statistics.median(ratios):.2f}")
+    for clock_name, clock in clocks.items():
+        a, b = [], []
+        for _ in range(reps):
+            a.append(clock(ours, inner))
+            b.append(clock(theirs, inner))
+        ratios = [y / x for x, y in zip(a, b)]
+        print(f"{label} ({clock_name}, {THREADS} thread{'s' if THREADS > 1 else ''}): deepgrad min "
+              f"{min(a) * 1e3:.2f} ms, median {statistics.median(a) * 1e3:.2f} ms | "
+              f"torch min {min(b) * 1e3:.2f} ms, median {statistics.median(b) * 1e3:.2f} ms | "
+              f"throughput ratio (torch time / ours) min-based {min(b) / min(a):.2f}, "
+              f"median of pairs {statistics.median(ratios):.2f}")
 
 
 def main() -> None:
     import torch
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(THREADS)
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--threads", type=int, choices=[1, 2], default=1,
+                   help="1: one core for both frameworks (CPU time); 2: their two-core defaults (wall and CPU)")
     p.add_argument("--part", choices=["op", "step", "both", "gates"], default="both")
     p.add_argument("--reps", type=int, default=20)
     p.add_argument("--inner", type=int, default=5, help="steps per timed sample")

@@ -11,6 +11,7 @@ import ctypes
 import ctypes.util
 import os
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
 
@@ -133,22 +134,76 @@ def for_batch_halves(fn, length: int, size: int) -> None:
     this one has finished the first half (a busy machine, a core taken by another process),
     this thread runs it too. ``fn`` must not depend on thread-local state (the grad mode, the
     workspace pool's rules): allocate before, fill in ``fn``."""
-    global _executor
     if length < 2 or size < _PARALLEL_MIN_SIZE or not two_threads():
         fn(slice(None))
         return
+    _in_two_threads(fn, slice(0, length // 2), slice(length // 2, None), _TAKE_BACK_UNSTARTED)
+
+
+def _in_two_threads(fn, first: slice, second: slice, take_back: bool) -> None:
+    """``fn(first)`` here and ``fn(second)`` in the worker thread; with ``take_back``, a second
+    half the worker has not started when the first is done runs here. An error in either waits
+    for the other half: no thread may still be writing when it propagates."""
+    global _executor
     if _executor is None:
         _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deepgrad-halves")
-    half = length // 2
-    second = slice(half, None)
     future = _executor.submit(fn, second)
     try:
-        fn(slice(0, half))
+        fn(first)
     except BaseException:
         if not future.cancel():
-            future.exception()  # wait: no thread may still be writing when the error propagates
+            future.exception()
         raise
-    if _TAKE_BACK_UNSTARTED and future.cancel():  # never started: no waiting for a thread that has no core
+    if take_back and future.cancel():  # never started: no waiting for a thread that has no core
         fn(second)
     else:
         future.result()
+
+
+def for_both_halves(fn, length: int, multiple: int = 1) -> None:
+    """``fn(slice)`` over the two parts of an axis in two threads, split at the multiple of
+    ``multiple`` nearest the middle (once over all of it when no such split leaves two parts),
+    whatever the size: for callers that judge the work worth the hand-off themselves (with
+    ``two_threads``). A recurrent scan over half a batch is thousands of small passes, far more
+    work per element than the single passes ``for_batch_halves`` sizes. (A split at a multiple
+    of the GEMM kernels' row blocking keeps every row's arithmetic as in one call over all.)"""
+    half = int(round(length / 2 / multiple)) * multiple
+    if not 0 < half < length:
+        fn(slice(None))
+        return
+    # no take-back: each half's scan holds its own BLAS setting and buffers for its thread
+    _in_two_threads(fn, slice(0, half), slice(half, None), take_back=False)
+
+
+_local_blas_setters = None  # openblas_set_num_threads_local of each OpenBLAS mapped in, once found
+
+
+@contextmanager
+def one_blas_thread():
+    """OpenBLAS on one thread for the calling thread only, for the duration: for each of two
+    threads that run their own halves of the work (their GEMMs would otherwise queue for the one
+    OpenBLAS thread pool). Uses ``openblas_set_num_threads_local`` (OpenBLAS 0.3.27+); does
+    nothing without it. The thread count never changes a GEMM's result, only its speed."""
+    global _local_blas_setters
+    if _local_blas_setters is None:
+        _local_blas_setters = []
+        try:
+            with open("/proc/self/maps") as f:
+                paths = sorted({line.split()[-1] for line in f if "openblas" in line.lower() and "/" in line})
+        except OSError:
+            paths = []
+        for path in paths:
+            try:
+                lib = ctypes.CDLL(path)
+            except OSError:
+                continue
+            if hasattr(lib, "openblas_set_num_threads_local"):
+                fn = lib.openblas_set_num_threads_local
+                fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
+                _local_blas_setters.append(fn)
+    previous = [fn(1) for fn in _local_blas_setters]
+    try:
+        yield
+    finally:
+        for fn, n in zip(_local_blas_setters, previous):
+            fn(n)

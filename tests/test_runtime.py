@@ -94,3 +94,34 @@ def test_an_error_in_one_half_waits_for_the_other(monkeypatch):
     with pytest.raises(ValueError, match="first half"):
         runtime.for_batch_halves(fn, 10, runtime._PARALLEL_MIN_SIZE)
     assert done == [slice(5, None)]  # the second half had finished before the error propagated
+
+
+def test_for_both_halves_splits_at_a_multiple_whatever_the_size():
+    for length, multiple, parts in [(11, 1, [slice(0, 6), slice(6, None)]), (37, 16, [slice(0, 16), slice(16, None)]),
+                                    (100, 16, [slice(0, 48), slice(48, None)]), (15, 16, [slice(None)]),
+                                    (1, 1, [slice(None)])]:
+        out = np.zeros(length)
+        calls, threads = [], set()
+
+        def fill(rows):
+            out[rows] += np.arange(length)[rows]
+            calls.append(rows)
+            threads.add(threading.get_ident())
+
+        runtime.for_both_halves(fill, length, multiple)
+        np.testing.assert_array_equal(out, np.arange(length))
+        assert sorted(calls, key=lambda s: s.start or 0) == parts and len(threads) == len(parts)
+
+
+
+def test_one_blas_thread_sets_and_restores_the_calling_threads_count():
+    with runtime.one_blas_thread():
+        pass
+    setters = runtime._local_blas_setters
+    if not setters:
+        pytest.skip("no OpenBLAS with a thread-local setting in this process")
+    before = [fn(3) for fn in setters]           # each setter returns the count it replaces
+    with runtime.one_blas_thread():
+        inside = [fn(1) for fn in setters]
+    after = [fn(n) for fn, n in zip(setters, before)]
+    assert inside == [1] * len(setters) and after == [3] * len(setters)

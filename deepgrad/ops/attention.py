@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import runtime
 from ..autograd import Function, unbroadcast
 from ..autograd.higher_order import recomputed_backward
 from . import manipulation as _shape
@@ -54,20 +55,51 @@ def _heads_first(x: np.ndarray, groups: int) -> np.ndarray:
     return np.repeat(xh, groups, axis=1) if groups > 1 else xh
 
 
-def _time_major(a: np.ndarray, b: np.ndarray, groups: int = 1) -> np.ndarray:
+def _time_major(a: np.ndarray, b: np.ndarray, groups: int = 1, out: np.ndarray = None) -> np.ndarray:
     """``a @ b`` of (B, N, T, .) stacks as a contiguous (B, T, N', .) array, the layout of the
-    op's inputs; with ``groups`` the products of the heads sharing one head are summed (N' = N / groups)."""
+    op's inputs (written into ``out`` when given); with ``groups`` the products of the heads
+    sharing one head are summed (N' = N / groups)."""
     if groups > 1:
         prod = a @ b
         prod = prod.reshape(prod.shape[0], -1, groups, *prod.shape[2:]).sum(axis=2)
-        return np.ascontiguousarray(np.swapaxes(prod, 1, 2))
-    out = np.empty((a.shape[0], a.shape[2], a.shape[1], b.shape[-1]), np.result_type(a, b))
+        if out is None:
+            return np.ascontiguousarray(np.swapaxes(prod, 1, 2))
+        out[...] = np.swapaxes(prod, 1, 2)
+        return out
+    if out is None:
+        out = np.empty((a.shape[0], a.shape[2], a.shape[1], b.shape[-1]), np.result_type(a, b))
     np.matmul(a, b, out=np.swapaxes(out, 1, 2))
     return out
 
 
+def _over_batch(fn, batch: int, size: int) -> None:
+    """``fn(part)`` over the batch: its two halves in two threads, each on one BLAS thread, when
+    the (B, N, T, S) arrays (``size`` elements) are large enough to pay for the hand-off."""
+    def run(part):
+        if part == slice(None):
+            fn(part)
+            return
+        with runtime.one_blas_thread():
+            fn(part)
+
+    runtime.for_batch_halves(run, batch, size)
+
+
+def _batch_rows(a, part, batch: int):
+    """The rows of ``part`` of the batch axis of ``a``, an array broadcast against
+    (B, N, T, S) logits (an axis of 1, or a missing one, is shared by every row)."""
+    if a is None or a.ndim < 4 or a.shape[0] != batch:
+        return a
+    return a[part]
+
+
 class DotProductAttention(Function):
-    """softmax(q k^T scale + bias) v for (batch, time, heads, head_dim) inputs (see the module)."""
+    """softmax(q k^T scale + bias) v for (batch, time, heads, head_dim) inputs (see the module).
+
+    The samples of the batch are independent: when the (B, N, T, S) logits are large, each half
+    of the batch runs the whole forward (and backward) in its own thread, each on one BLAS
+    thread (``runtime.for_batch_halves``), with the same arithmetic per sample.
+    """
 
     def forward(self, q, k, v, bias=None, scale=1.0, additive=None, cap=None, groups=1, rows_open=True):
         dt = q.dtype.type
@@ -77,32 +109,39 @@ class DotProductAttention(Function):
         kt = np.ascontiguousarray(k.transpose(0, 2, 3, 1))  # (B, Nkv, H, S): BLAS takes it as is
         if groups > 1:  # grouped-query attention: each key/value head serves `groups` query heads
             kt = np.repeat(kt, groups, axis=1)
-        logits = np.matmul(np.swapaxes(qs, 1, 2), kt, out=workspace.empty((b, n, t, s_len), q.dtype))
         shift = bias is not None or q.dtype.itemsize < 4 or not rows_open
         if not shift:
             kn = _row_norms(k)
             qn = _row_norms(qs).reshape(b, -1, groups).max(axis=-1)
             bound = float((qn * kn).max()) if qn.size else 0.0
             shift = min(bound, np.inf if cap is None else cap) >= SHIFT_FREE
-        if bias is not None:
-            logits = logits + bias
-        tanh_t = None
-        if cap is not None:  # soft cap: S = cap tanh(S / cap)
-            tanh_t = np.tanh(logits / dt(cap))
-            np.multiply(tanh_t, dt(cap), out=logits)
-        if additive is not None:  # masked logits get -0.7 * max float: exp gives 0
-            if np.broadcast_shapes(logits.shape, additive.shape) == logits.shape:
-                logits += additive
-            else:
-                logits = logits + additive
-        if shift:
-            logits -= logits.max(axis=-1, keepdims=True)
-        e = np.exp(logits, out=logits)
-        r = np.matmul(e, np.ones(s_len, e.dtype))  # row sums (B, N, T)
+        logits_shape = (b, n, t, s_len)
+        e = workspace.empty(logits_shape, q.dtype)  # the logits, then E = exp(logits - c) in place
+        r = np.empty((b, n, t), q.dtype)            # row sums
+        tanh_t = None if cap is None else np.empty(logits_shape, q.dtype)
         vh = _heads_first(v, groups)
-        out = np.empty((b, t, n, hv), e.dtype)
-        # O = (E V) / r, written straight into the (B, T, N, Hv) layout the output projection reads
-        np.divide(np.matmul(e, vh), r[..., None], out=np.swapaxes(out, 1, 2))
+        out = np.empty((b, t, n, hv), q.dtype)
+        ones = np.ones(s_len, q.dtype)
+
+        def run(part):
+            logits = np.matmul(np.swapaxes(qs[part], 1, 2), kt[part], out=e[part])
+            if bias is not None:
+                np.add(logits, _batch_rows(bias, part, b), out=logits)
+            if cap is not None:  # soft cap: S = cap tanh(S / cap)
+                th = tanh_t[part]
+                np.divide(logits, dt(cap), out=th)
+                np.tanh(th, out=th)
+                np.multiply(th, dt(cap), out=logits)
+            if additive is not None:  # masked logits get -0.7 * max float: exp gives 0
+                logits += _batch_rows(additive, part, b)
+            if shift:
+                logits -= logits.max(axis=-1, keepdims=True)
+            np.exp(logits, out=logits)
+            np.matmul(logits, ones, out=r[part])
+            # O = (E V) / r, written straight into the (B, T, N, Hv) layout the output projection reads
+            np.divide(np.matmul(logits, vh[part]), r[part][..., None], out=np.swapaxes(out[part], 1, 2))
+
+        _over_batch(run, b, e.size)
         self.meta = (scale, groups, None if bias is None else bias.shape)
         self.logit_terms = (additive, cap)  # for graph_backward, which recomputes the forward
         self.save_for_backward(qs, k, v, e, r, out, tanh_t)
@@ -112,26 +151,36 @@ class DotProductAttention(Function):
         qs, k, v, e, r, out, tanh_t = self.saved
         scale, groups, bias_shape = self.meta
         b, t, n, hv = g.shape
-        n_kv, s_len = k.shape[2], k.shape[1]
+        n_kv, s_len, hd = k.shape[2], k.shape[1], k.shape[3]
         dt = e.dtype.type
-        rinv = 1 / r
-        # [dO / r, -D / r] with D = rowsum(dO O), one (B, N, T, Hv + 1) array
-        g_aug = np.empty((b, n, t, hv + 1), e.dtype)
-        np.multiply(np.swapaxes(g, 1, 2), rinv[..., None], out=g_aug[..., :hv])
-        np.multiply(np.einsum("btnh,btnh->bnt", g, out), -rinv, out=g_aug[..., hv])
-        v_aug = np.empty((b, n_kv, hv + 1, s_len), e.dtype)  # [V^T; 1]
-        v_aug[:, :, :hv] = v.transpose(0, 2, 3, 1)
-        v_aug[:, :, hv] = 1
-        if groups > 1:
-            v_aug = np.repeat(v_aug, groups, axis=1)
-        dv = _time_major(np.swapaxes(e, -1, -2), g_aug[..., :hv], groups)  # P^T dO = E^T (dO / r)
-        ds = np.matmul(g_aug, v_aug, out=workspace.empty(e.shape, e.dtype))  # (dP - D) / r
-        ds *= e  # dS = P (dP - D)
-        if tanh_t is not None:  # through the soft cap: dS *= 1 - tanh^2
-            ds *= 1 - tanh_t * tanh_t
-        dq = _time_major(ds, _heads_first(k, groups))
-        dq *= dt(scale)
-        dk = _time_major(np.swapaxes(ds, -1, -2), np.swapaxes(qs, 1, 2), groups)  # qs carries the scale
+        dq, dk, dv = np.empty_like(qs), np.empty_like(k), np.empty_like(v)
+        ds = workspace.empty(e.shape, e.dtype)
+        kh = _heads_first(k, groups)
+
+        def run(part):
+            rinv = 1 / r[part]
+            bp = rinv.shape[0]
+            # [dO / r, -D / r] with D = rowsum(dO O), one (B, N, T, Hv + 1) array
+            g_aug = np.empty((bp, n, t, hv + 1), e.dtype)
+            np.multiply(np.swapaxes(g[part], 1, 2), rinv[..., None], out=g_aug[..., :hv])
+            np.multiply(np.einsum("btnh,btnh->bnt", g[part], out[part]), -rinv, out=g_aug[..., hv])
+            v_aug = np.empty((bp, n_kv, hv + 1, s_len), e.dtype)  # [V^T; 1]
+            v_aug[:, :, :hv] = v[part].transpose(0, 2, 3, 1)
+            v_aug[:, :, hv] = 1
+            if groups > 1:
+                v_aug = np.repeat(v_aug, groups, axis=1)
+            ep = e[part]
+            _time_major(np.swapaxes(ep, -1, -2), g_aug[..., :hv], groups, dv[part])  # P^T dO = E^T (dO / r)
+            dsp = np.matmul(g_aug, v_aug, out=ds[part])  # (dP - D) / r
+            dsp *= ep  # dS = P (dP - D)
+            if tanh_t is not None:  # through the soft cap: dS *= 1 - tanh^2
+                th = tanh_t[part]
+                dsp *= 1 - th * th
+            _time_major(dsp, kh[part], out=dq[part])
+            dq[part] *= dt(scale)
+            _time_major(np.swapaxes(dsp, -1, -2), np.swapaxes(qs[part], 1, 2), groups, dk[part])  # qs carries the scale
+
+        _over_batch(run, b, e.size)
         grads = [dq, dk, dv]
         if bias_shape is not None:
             grads.append(unbroadcast(ds, bias_shape))

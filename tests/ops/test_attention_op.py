@@ -183,3 +183,43 @@ def test_layer_norm_central_differences_and_second_order():
     np.testing.assert_allclose(dx.data, tdx.detach().numpy(), rtol=1e-9, atol=1e-11)
     for a, b in zip(second, tsecond):
         np.testing.assert_allclose(a, b.numpy(), rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("case", ["plain", "masked", "bias", "shared_bias", "cap_causal", "grouped"])
+def test_batch_halves_in_two_threads_match_one_thread(monkeypatch, case):
+    """Large logits run each half of the batch in its own thread: the same numbers bit for bit,
+    forward and every gradient (each sample's GEMMs and passes are the same calls on its rows)."""
+    from deepgrad import runtime
+    monkeypatch.setattr(runtime, "_cores", lambda: 2)
+    monkeypatch.setattr(runtime, "_one_thread_asked", lambda: False)
+    heads, kv_heads = (6, 2) if case == "grouped" else (4, 4)
+    b, t, s = 7, 6, 5
+    rng = np.random.default_rng(5)
+    arrays = [rng.standard_normal(shape).astype(np.float32) for shape in
+              ((b, t, heads, 8), (b, s, kv_heads, 8), (b, s, kv_heads, 4))]
+    upstream = rng.standard_normal((b, t, heads, 4)).astype(np.float32)
+    kw = {}
+    if case == "masked":
+        kw["mask"] = rng.random((b, 1, t, s)) > 0.4
+        kw["mask"][..., 0] = True
+    if case in ("bias", "shared_bias"):
+        kw["bias"] = rng.standard_normal((b if case == "bias" else 1, heads, t, s)).astype(np.float32)
+    if case == "cap_causal":
+        kw.update(attn_logits_soft_cap=1.5, is_causal=True)
+    results, splits = {}, []
+    original = runtime.for_batch_halves
+    monkeypatch.setattr(runtime, "for_batch_halves",
+                        lambda fn, length, size: (splits.append(size >= runtime._PARALLEL_MIN_SIZE),
+                                                  original(fn, length, size)))
+    for min_size in (1 << 62, 1):
+        monkeypatch.setattr(runtime, "_PARALLEL_MIN_SIZE", min_size)
+        q, k, v = (dg.Tensor(a, requires_grad=True) for a in arrays)
+        extra = dict(kw)
+        if "bias" in extra:
+            extra["bias"] = dg.Tensor(extra["bias"], requires_grad=True)
+        out = dg.dot_product_attention(q, k, v, **extra)
+        (out * dg.Tensor(upstream)).sum().backward()
+        results[min_size] = [out.data, q.grad, k.grad, v.grad] + ([extra["bias"].grad] if "bias" in extra else [])
+    assert splits == [False, False, True, True]  # forward and backward, plain then split
+    for a, c in zip(results[1 << 62], results[1]):
+        np.testing.assert_array_equal(a, c)

@@ -1,6 +1,6 @@
 """What the three fused recurrent ops share: argument checks, time-major layouts, masks, the
-in-place sigmoid, the step-by-step loop that runs a reference cell over a sequence, and the
-choice of BLAS threads for the per-step GEMMs."""
+in-place sigmoid, the step-by-step loop that runs a reference cell over a sequence, the
+choice of BLAS threads for the per-step GEMMs, and the split of a large batch over two threads."""
 from __future__ import annotations
 
 import ctypes
@@ -9,6 +9,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from ... import runtime
 from ...autograd import Tensor
 from ..math import where
 from ..manipulation import stack
@@ -222,3 +223,43 @@ def blas_threads(*key) -> BlasThreads:
     if chooser is None:
         chooser = _choosers[key] = BlasThreads()
     return chooser
+
+
+# --------------------------------------------------------------------------- the batch in two threads
+# A scan is independent per sample, so each half of a large batch can run the whole scan (or
+# the whole backward scan) in its own thread, each in its own contiguous buffers: NumPy releases
+# the GIL inside its loops and BLAS calls, and each half's GEMMs run on one BLAS thread (two
+# callers would otherwise queue for OpenBLAS's one thread pool). Every pass costs about a
+# microsecond of Python, holding the GIL, whatever its size; the halves pay only when each
+# half's work per step is well above that. The split falls at a multiple of 16 samples, the
+# row blocking of OpenBLAS's GEMM kernels, so that each sample's columns of every GEMM and pass
+# see the same arithmetic as in one call over the batch whenever OpenBLAS takes the same kernel
+# for the half as for the whole (it has others for small products): outputs and input and state
+# gradients are then the same bit for bit (LSTM(64) at batch 128 is), else within float
+# rounding. The weight gradients, sums over the batch, add the two halves' sums.
+SPLIT_MIN_BATCH = 32      # samples: small batches (RL's 1-8) stay on the plain path
+SPLIT_MIN_STEP = 1 << 13  # gate elements per step (gates x units x batch), about 3x a step's Python cost
+SPLIT_MULTIPLE = 16       # samples in the first part: a multiple of this
+
+
+def splits(batch: int, step_elements: int) -> bool:
+    """Whether a scan over ``batch`` samples with ``step_elements`` gate elements per step runs
+    as two halves in two threads."""
+    return batch >= SPLIT_MIN_BATCH and step_elements >= SPLIT_MIN_STEP and runtime.two_threads()
+
+
+def over_batch(fn, batch: int, split: bool, *key) -> list:
+    """``[fn(part), ...]``: with ``split`` over the two halves of the batch in two threads, each
+    on one BLAS thread; otherwise ``[fn(slice(None))]`` with the BLAS thread count that
+    ``blas_threads(*key)`` chooses."""
+    if not split:
+        with blas_threads(*key).loop():
+            return [fn(slice(None))]
+    results = {}
+
+    def run(part):
+        with runtime.one_blas_thread():
+            results[part.start] = fn(part)
+
+    runtime.for_both_halves(run, batch, SPLIT_MULTIPLE)
+    return [results[start] for start in sorted(results)]

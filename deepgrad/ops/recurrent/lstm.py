@@ -18,7 +18,7 @@ from ...autograd import Function, is_grad_enabled
 from ...autograd.higher_order import recomputed_backward
 from ..activation import sigmoid, tanh
 from ..product import matmul
-from .common import as_array, blas_threads, masks, prepare, scan
+from .common import as_array, masks, over_batch, prepare, scan, splits
 
 
 # --------------------------------------------------------------------------- reference
@@ -89,6 +89,9 @@ class LSTM(Function):
       ``σ'(a) = (1 - tanh(a/2)^2) / 4``, the factor 4 folded into the weights backward uses.
     * When a gradient will be needed, the forward loop also forms each step's derivative
       factors while its gates are in cache, instead of in passes over the sequence afterwards.
+    * A large batch runs both loops (``_forward_scan``, ``_backward_scan``) as two halves in two
+      threads, each half in its own buffers (``common.over_batch``); the halves' weight
+      gradients are added.
     """
 
     def forward(self, x, kernel, recurrent_kernel, bias, h0, c0, mask=None, go_backwards=False):
@@ -101,122 +104,55 @@ class LSTM(Function):
         # the GEMM yields [a_c; a_i/2; a_f/2; a_o/2] (gates reordered c, i, f, o; see above)
         weights = _internal(np.concatenate([recurrent_kernel, kernel, bias[None]]), units, _HALF)
         weights_T = np.ascontiguousarray(weights.T)
-        step_inputs = np.empty((steps + 1, units + features + 1, batch), dtype)  # [h_{t-1}; x_t; 1]
-        step_inputs[0, :units] = h0.T
-        step_inputs[:steps, units:units + features] = (x[:, ::-1] if go_backwards else x).transpose(1, 2, 0)
-        step_inputs[steps, units:] = 0
-        step_inputs[:, -1] = 1
-        gates = np.empty((steps, 4 * units, batch), dtype)            # c̃, i, f, o of each step
-        # work[t % 2] = [i; c̃; c_{t-1}; tanh(c_t)] of step t; c_t goes to the other buffer
-        work = np.empty((2, 4 * units, batch), dtype)
-        work[0, 2 * units:3 * units] = c0.T
         train = is_grad_enabled() and any(self.needs_input_grad)
-        if train:
-            # per step, each gate's derivative times the factor it multiplies, the sigmoid gates'
-            # times 4: [tanh'(a_c) i; 4σ'(a_i) c̃; 4σ'(a_f) c_{t-1}; 4σ'(a_o) tanh(c_t)], and dc_t/dh_t
-            gate_factors = np.empty((steps, 4 * units, batch), dtype)
-            dc_dh = np.empty((steps, units, batch), dtype)            # o (1 - tanh(c)^2)
         keep, drop = masks(mask, go_backwards, dtype, batch_last=True)
-        i_cand = np.empty((units, batch), dtype)
-        with blas_threads("lstm", train, x.shape, units).loop():
-            for t in range(steps):
-                g, w, h = gates[t], work[t % 2], step_inputs[t + 1, :units]
-                c_cand, sig = g[:units], g[units:]
-                i, f, o = g[units:2 * units], g[2 * units:3 * units], g[3 * units:]
-                c_prev, tanh_c = w[2 * units:3 * units], w[3 * units:]
-                c = work[(t + 1) % 2, 2 * units:3 * units]
-                np.dot(weights_T, step_inputs[t], out=g)
-                np.tanh(g, out=g)                        # c̃ = tanh(a_c); tanh(a/2) for i, f, o
-                if train:
-                    m = gate_factors[t]
-                    np.multiply(g, g, out=m)             # tanh'(a_c) = 1 - c̃^2;  4σ'(a) = 1 - tanh(a/2)^2
-                    np.subtract(1, m, out=m)
-                np.multiply(sig, 0.5, out=sig)           # σ(a) = (1 + tanh(a/2)) / 2
-                np.add(sig, 0.5, out=sig)
-                np.multiply(f, c_prev, out=c)            # c_t = f c_{t-1} + i c̃
-                np.multiply(i, c_cand, out=i_cand)
-                np.add(c, i_cand, out=c)
-                np.tanh(c, out=tanh_c)
-                np.multiply(o, tanh_c, out=h)            # h_t = o tanh(c_t)
-                if train:
-                    w[:units] = i
-                    w[units:2 * units] = c_cand
-                    np.multiply(m, w, out=m)             # times [i; c̃; c_{t-1}; tanh(c_t)]
-                    np.multiply(h, tanh_c, out=dc_dh[t])  # o - o tanh(c)^2
-                    np.subtract(o, dc_dh[t], out=dc_dh[t])
-                if drop is not None:                     # a masked step keeps h_{t-1} and c_{t-1}
-                    np.copyto(c, c_prev, where=drop[t])
-                    np.copyto(h, step_inputs[t, :units], where=drop[t])
+        split = splits(batch, 4 * units * batch)
+        h_seq = np.empty((batch, steps, units), dtype) if split else None  # each half writes its rows
 
+        def scan(part):
+            return _forward_scan(weights_T, x[part], h0[part], c0[part], None if drop is None else drop[..., part],
+                                 train, go_backwards, None if h_seq is None else h_seq[part])
+
+        parts = over_batch(scan, batch, split, "lstm", train, x.shape, units)
         if train:
-            self.go_backwards, self.masked = go_backwards, keep is not None
-            self.save_for_backward(step_inputs, gates, gate_factors, dc_dh, kernel, recurrent_kernel,
-                                   *([keep] if self.masked else []))
-        # h_seq is a view of step_inputs, which holds the states anyway: no copy of the sequence
-        return (step_inputs[1:, :units].transpose(2, 0, 1), step_inputs[steps, :units].T.copy(),
-                work[steps % 2, 2 * units:3 * units].T.copy())
+            self.go_backwards = go_backwards
+            self.save_for_backward(kernel, recurrent_kernel, keep, *(a for p in parts for a in p[:4]))
+        if not split:  # h_seq is a view of step_inputs, which holds the states anyway: no copy
+            step_inputs, c_last = parts[0][0], parts[0][4]
+            return step_inputs[1:, :units].transpose(2, 0, 1), step_inputs[steps, :units].T.copy(), c_last.T.copy()
+        return (h_seq, np.concatenate([p[0][steps, :units].T for p in parts]),
+                np.concatenate([p[4].T for p in parts]))
 
     def backward(self, grads):
         g_seq, g_h, g_c = grads
-        step_inputs, gates, gate_factors, dc_dh, kernel, recurrent_kernel, *keep = self.saved
-        keep = keep[0] if keep else None
-        steps, four_u, batch = gates.shape
-        units = four_u // 4
-        dtype = gates.dtype
-        forget = gates[:, 2 * units:3 * units]  # dc_{t-1} = dc_t f_t
+        kernel, recurrent_kernel, keep, *saved = self.saved
+        split = len(saved) == 8  # the forward ran two halves of the batch: so does the backward
+        units = recurrent_kernel.shape[0]
+        batch, steps, features = g_seq.shape[0], g_seq.shape[1], kernel.shape[0]
+        dtype = saved[0].dtype
         # the weights in the internal gate order, the sigmoid gates' columns times 1/4 (da_t holds
         # 4 da for them): da_t U^T, da_t W^T and the weight gradients come out exact
         recurrent_kernel, kernel = (_internal(a, units, _QUARTER) for a in (recurrent_kernel, kernel))
-        if keep is not None:  # a masked step passes dh, dc straight to the previous one
-            gate_factors = gate_factors * keep
-            dc_dh = dc_dh * keep
-            forget = forget * keep + (1 - keep)
+        need = self.needs_input_grad
         # an unused h_seq (return_sequences=False) gets zeros: checking for them is cheaper than
         # the transposing copy
-        d_h_seq = np.ascontiguousarray(g_seq.transpose(1, 2, 0)) if g_seq.any() else None
-        dh = np.array(g_h.T, dtype=dtype, order="C")
-        dc = np.array(g_c.T, dtype=dtype, order="C")
-        need = self.needs_input_grad
-        # da_t = [da_c; 4 da_i; 4 da_f; 4 da_o] (the 4 is folded into the weights below): on the saved arrays' last use it overwrites the gate
-        # factors it is computed from (no new array to fault in); otherwise a new array (a retained
-        # graph must keep them), every step's for dx, else one step's buffer, which stays in cache
-        if self.last_use or keep is not None:  # (masked, gate_factors * keep above is already a copy)
-            d_preact = gate_factors
-        else:
-            d_preact = np.empty_like(gates) if need[0] else np.empty((1, four_u, batch), dtype)
-        every_step = need[0] or d_preact is gate_factors
-        scratch = np.empty((units, batch), dtype)
-        d_weights = np.zeros((step_inputs.shape[1], four_u), dtype) if any(need[1:4]) else None
-        d_weights_t = np.empty_like(d_weights) if d_weights is not None else None
-        drop = None if keep is None else 1 - keep
-        with blas_threads("lstm backward", step_inputs.shape, four_u).loop():
-            for t in range(steps - 1, -1, -1):
-                m, da = gate_factors[t], d_preact[t if every_step else 0]
-                if d_h_seq is not None:
-                    np.add(dh, d_h_seq[t], out=dh)              # dh_t += dL/dh_t of the output
-                np.multiply(dh, dc_dh[t], out=scratch)          # dc_t += dh_t o (1 - tanh(c_t)^2)
-                np.add(dc, scratch, out=dc)
-                # da_c = dc tanh'(a_c) i;  da_i = dc σ'(a_i) c̃;  da_f = dc σ'(a_f) c_{t-1}
-                np.multiply(m[:3 * units].reshape(3, units, batch), dc, out=da[:3 * units].reshape(3, units, batch))
-                np.multiply(m[3 * units:], dh, out=da[3 * units:])  # da_o = dh σ'(a_o) tanh(c_t)
-                np.multiply(dc, forget[t], out=dc)              # dc_{t-1} = dc_t f_t
-                if d_weights is not None:                       # [dU; dW; db] += [h_{t-1}; x_t; 1] da_t^T
-                    np.dot(step_inputs[t], da.T, out=d_weights_t)
-                    np.add(d_weights, d_weights_t, out=d_weights)
-                if drop is not None:
-                    np.multiply(dh, drop[t], out=scratch)
-                np.dot(recurrent_kernel, da, out=dh)            # dh_{t-1} = da_t U^T
-                if drop is not None:
-                    np.add(dh, scratch, out=dh)
+        seq_used = bool(g_seq.any())
+        dx = np.empty((batch, steps, features), dtype) if need[0] else None
+        dh0, dc0 = np.empty((batch, units), dtype), np.empty((batch, units), dtype)
 
-        dx = dk = dr = db = None
-        if need[0]:                                         # dx_t = da_t W^T
-            dx = np.matmul(kernel, d_preact).transpose(2, 0, 1)
-            dx = np.ascontiguousarray(dx[:, ::-1] if self.go_backwards else dx)
-        if d_weights is not None:
-            d_weights = _keras_order(d_weights, units, _QUARTER)
+        def scan(part):
+            first = 4 if part.start else 0  # saved: the first half's four arrays, then the second's
+            return _backward_scan(*saved[first:first + 4], kernel, recurrent_kernel,
+                                  None if keep is None else keep[..., part], g_seq[part] if seq_used else None,
+                                  g_h[part], g_c[part], need, self.last_use, self.go_backwards,
+                                  None if dx is None else dx[part], dh0[part], dc0[part])
+
+        d_weights = over_batch(scan, batch, split, "lstm backward", saved[0].shape, 4 * units)
+        dk = dr = db = None
+        if d_weights[0] is not None:  # the halves' sums over their samples, added
+            d_weights = _keras_order(sum(d_weights[1:], d_weights[0]), units, _QUARTER)
             dr, dk, db = d_weights[:units], d_weights[units:-1], d_weights[-1]
-        return dx, dk, dr, db, np.ascontiguousarray(dh.T), np.ascontiguousarray(dc.T)
+        return dx, dk, dr, db, dh0, dc0
 
     def graph_backward(self, grads):
         """The gradients through ``lstm_cell`` scanned over the sequence, all recorded ops."""
@@ -227,6 +163,120 @@ class LSTM(Function):
             return scan(cell, x, (h0, c0), mask, go_backwards)
 
         return recomputed_backward(self, grads, reference)
+
+
+def _forward_scan(weights_T, x, h0, c0, drop, train, go_backwards, h_seq):
+    """The forward loop of ``LSTM`` over one part of the batch (all of it, or one half) in its
+    own buffers: ``(step_inputs, gates, gate_factors, dc_dh, c_last)``, the first four for
+    backward (the last two None unless ``train``), ``c_last`` feature-major. With ``h_seq``
+    (batch, time, units) it also writes the part's output sequence there."""
+    dtype = x.dtype
+    batch, steps, features = x.shape
+    units = weights_T.shape[0] // 4
+    step_inputs = np.empty((steps + 1, units + features + 1, batch), dtype)  # [h_{t-1}; x_t; 1]
+    step_inputs[0, :units] = h0.T
+    step_inputs[:steps, units:units + features] = (x[:, ::-1] if go_backwards else x).transpose(1, 2, 0)
+    step_inputs[steps, units:] = 0
+    step_inputs[:, -1] = 1
+    gates = np.empty((steps, 4 * units, batch), dtype)            # c̃, i, f, o of each step
+    # work[t % 2] = [i; c̃; c_{t-1}; tanh(c_t)] of step t; c_t goes to the other buffer
+    work = np.empty((2, 4 * units, batch), dtype)
+    work[0, 2 * units:3 * units] = c0.T
+    gate_factors = dc_dh = None
+    if train:
+        # per step, each gate's derivative times the factor it multiplies, the sigmoid gates'
+        # times 4: [tanh'(a_c) i; 4σ'(a_i) c̃; 4σ'(a_f) c_{t-1}; 4σ'(a_o) tanh(c_t)], and dc_t/dh_t
+        gate_factors = np.empty((steps, 4 * units, batch), dtype)
+        dc_dh = np.empty((steps, units, batch), dtype)            # o (1 - tanh(c)^2)
+    i_cand = np.empty((units, batch), dtype)
+    for t in range(steps):
+        g, w, h = gates[t], work[t % 2], step_inputs[t + 1, :units]
+        c_cand, sig = g[:units], g[units:]
+        i, f, o = g[units:2 * units], g[2 * units:3 * units], g[3 * units:]
+        c_prev, tanh_c = w[2 * units:3 * units], w[3 * units:]
+        c = work[(t + 1) % 2, 2 * units:3 * units]
+        np.dot(weights_T, step_inputs[t], out=g)
+        np.tanh(g, out=g)                        # c̃ = tanh(a_c); tanh(a/2) for i, f, o
+        if train:
+            m = gate_factors[t]
+            np.multiply(g, g, out=m)             # tanh'(a_c) = 1 - c̃^2;  4σ'(a) = 1 - tanh(a/2)^2
+            np.subtract(1, m, out=m)
+        np.multiply(sig, 0.5, out=sig)           # σ(a) = (1 + tanh(a/2)) / 2
+        np.add(sig, 0.5, out=sig)
+        np.multiply(f, c_prev, out=c)            # c_t = f c_{t-1} + i c̃
+        np.multiply(i, c_cand, out=i_cand)
+        np.add(c, i_cand, out=c)
+        np.tanh(c, out=tanh_c)
+        np.multiply(o, tanh_c, out=h)            # h_t = o tanh(c_t)
+        if train:
+            w[:units] = i
+            w[units:2 * units] = c_cand
+            np.multiply(m, w, out=m)             # times [i; c̃; c_{t-1}; tanh(c_t)]
+            np.multiply(h, tanh_c, out=dc_dh[t])  # o - o tanh(c)^2
+            np.subtract(o, dc_dh[t], out=dc_dh[t])
+        if drop is not None:                     # a masked step keeps h_{t-1} and c_{t-1}
+            np.copyto(c, c_prev, where=drop[t])
+            np.copyto(h, step_inputs[t, :units], where=drop[t])
+    if h_seq is not None:
+        h_seq[...] = step_inputs[1:, :units].transpose(2, 0, 1)
+    return step_inputs, gates, gate_factors, dc_dh, work[steps % 2, 2 * units:3 * units]
+
+
+def _backward_scan(step_inputs, gates, gate_factors, dc_dh, kernel, recurrent_kernel, keep, g_seq, g_h, g_c,
+                   need, last_use, go_backwards, dx, dh0, dc0):
+    """The backward loop of ``LSTM`` (BPTT) over one part of the batch, with that part's saved
+    arrays and gradients: writes ``dx``, ``dh0`` and ``dc0`` (the part's rows) and returns the
+    part's ``[dU; dW; db]`` in the internal gate order (None when no weight needs one).
+    ``kernel`` and ``recurrent_kernel`` are in the internal order with the sigmoid gates' columns
+    times 1/4; ``g_seq`` is None when the output sequence was not used."""
+    steps, four_u, batch = gates.shape
+    units = four_u // 4
+    dtype = gates.dtype
+    forget = gates[:, 2 * units:3 * units]  # dc_{t-1} = dc_t f_t
+    if keep is not None:  # a masked step passes dh, dc straight to the previous one
+        gate_factors = gate_factors * keep
+        dc_dh = dc_dh * keep
+        forget = forget * keep + (1 - keep)
+    d_h_seq = None if g_seq is None else np.ascontiguousarray(g_seq.transpose(1, 2, 0))
+    dh = np.array(g_h.T, dtype=dtype, order="C")
+    dc = np.array(g_c.T, dtype=dtype, order="C")
+    # da_t = [da_c; 4 da_i; 4 da_f; 4 da_o] (the 4 is folded into the weights): on the saved
+    # arrays' last use it overwrites the gate factors it is computed from (no new array to fault
+    # in); otherwise a new array (a retained graph must keep them), every step's for dx, else one
+    # step's buffer, which stays in cache
+    if last_use or keep is not None:  # (masked, gate_factors * keep above is already a copy)
+        d_preact = gate_factors
+    else:
+        d_preact = np.empty_like(gates) if need[0] else np.empty((1, four_u, batch), dtype)
+    every_step = need[0] or d_preact is gate_factors
+    scratch = np.empty((units, batch), dtype)
+    d_weights = np.zeros((step_inputs.shape[1], four_u), dtype) if any(need[1:4]) else None
+    d_weights_t = np.empty_like(d_weights) if d_weights is not None else None
+    drop = None if keep is None else 1 - keep
+    for t in range(steps - 1, -1, -1):
+        m, da = gate_factors[t], d_preact[t if every_step else 0]
+        if d_h_seq is not None:
+            np.add(dh, d_h_seq[t], out=dh)              # dh_t += dL/dh_t of the output
+        np.multiply(dh, dc_dh[t], out=scratch)          # dc_t += dh_t o (1 - tanh(c_t)^2)
+        np.add(dc, scratch, out=dc)
+        # da_c = dc tanh'(a_c) i;  da_i = dc σ'(a_i) c̃;  da_f = dc σ'(a_f) c_{t-1}
+        np.multiply(m[:3 * units].reshape(3, units, batch), dc, out=da[:3 * units].reshape(3, units, batch))
+        np.multiply(m[3 * units:], dh, out=da[3 * units:])  # da_o = dh σ'(a_o) tanh(c_t)
+        np.multiply(dc, forget[t], out=dc)              # dc_{t-1} = dc_t f_t
+        if d_weights is not None:                       # [dU; dW; db] += [h_{t-1}; x_t; 1] da_t^T
+            np.dot(step_inputs[t], da.T, out=d_weights_t)
+            np.add(d_weights, d_weights_t, out=d_weights)
+        if drop is not None:
+            np.multiply(dh, drop[t], out=scratch)
+        np.dot(recurrent_kernel, da, out=dh)            # dh_{t-1} = da_t U^T
+        if drop is not None:
+            np.add(dh, scratch, out=dh)
+    if dx is not None:                                  # dx_t = da_t W^T
+        dx_t = np.matmul(kernel, d_preact).transpose(2, 0, 1)
+        dx[...] = dx_t[:, ::-1] if go_backwards else dx_t
+    dh0[...] = dh.T
+    dc0[...] = dc.T
+    return d_weights
 
 
 def lstm(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=None, go_backwards=False):

@@ -13,7 +13,7 @@ from ...autograd import Function
 from ...autograd.higher_order import recomputed_backward
 from ..activation import relu, sigmoid, tanh
 from ..product import matmul
-from .common import as_array, batch_major, blas_threads, masks, prepare, scan, sigmoid_of_negated, time_major
+from .common import as_array, batch_major, masks, over_batch, prepare, scan, sigmoid_of_negated, splits, time_major
 
 
 # --------------------------------------------------------------------------- reference
@@ -68,7 +68,8 @@ class SimpleRNN(Function):
     The inputs of all steps are projected by one GEMM into a time-major ``(time, batch, units)``
     buffer; the time loop adds one ``h_{t-1} U`` GEMM per step. Backward (BPTT) fills the
     gradients of every step's pre-activation in one reverse loop; ``dW``, ``dU``, ``db`` and
-    ``dx`` are then one GEMM (or sum) each over all steps.
+    ``dx`` are then one GEMM (or sum) each over all steps. A large batch runs both loops as two
+    halves in two threads (``common.over_batch``) on the halves' rows of the same buffers.
     """
 
     def forward(self, x, kernel, recurrent_kernel, bias, h0, mask=None, go_backwards=False, activation="tanh"):
@@ -86,13 +87,19 @@ class SimpleRNN(Function):
         h[0] = h0
         keep, drop = masks(mask, go_backwards, dtype)
         recurrent = np.empty((batch, units), dtype)
-        with np.errstate(over="ignore"), blas_threads("simple_rnn", preact.shape).loop():
-            for t in range(steps):
-                np.dot(h[t], recurrent_kernel, out=recurrent)
-                np.add(preact[t], recurrent, out=preact[t])
-                act(preact[t], out=h[t + 1])
-                if drop is not None:                                    # a masked step keeps h_{t-1}
-                    np.copyto(h[t + 1], h[t], where=drop[t])
+
+        def scan(part):  # the samples of `part`: rows of every (batch, units) step, contiguous
+            hp, pre, rec = h[:, part], preact[:, part], recurrent[part]
+            dp = None if drop is None else drop[:, part]
+            with np.errstate(over="ignore"):
+                for t in range(steps):
+                    np.dot(hp[t], recurrent_kernel, out=rec)
+                    np.add(pre[t], rec, out=pre[t])
+                    act(pre[t], out=hp[t + 1])
+                    if dp is not None:                                  # a masked step keeps h_{t-1}
+                        np.copyto(hp[t + 1], hp[t], where=dp[t])
+
+        over_batch(scan, batch, splits(batch, units * batch), "simple_rnn", preact.shape)
 
         self.activation, self.go_backwards, self.masked = activation, go_backwards, keep is not None
         self.save_for_backward(x_rows, h, kernel, recurrent_kernel, *([keep] if self.masked else []))
@@ -112,15 +119,20 @@ class SimpleRNN(Function):
         dh = np.array(g_h, dtype=h.dtype)
         carried = np.empty((batch, units), h.dtype)
         recurrent_kernel_T = np.ascontiguousarray(recurrent_kernel.T)
-        with blas_threads("simple_rnn backward", d_preact.shape).loop():
+
+        def scan(part):  # the samples of `part`, as in forward; dW, dU, db follow over all of them
+            dhp, dseq, grad, da, kept = dh[part], d_h_seq[:, part], act_grad[:, part], d_preact[:, part], carried[part]
+            dp = None if drop is None else drop[:, part]
             for t in range(steps - 1, -1, -1):
-                np.add(dh, d_h_seq[t], out=dh)                              # dh_t += dL/dh_t of the output
-                np.multiply(dh, act_grad[t], out=d_preact[t])               # da_t = dh_t act'(a_t)
-                if drop is not None:                                        # a masked step passes dh_t on
-                    np.multiply(dh, drop[t], out=carried)
-                np.dot(d_preact[t], recurrent_kernel_T, out=dh)             # dh_{t-1} = da_t U^T
-                if drop is not None:
-                    np.add(dh, carried, out=dh)
+                np.add(dhp, dseq[t], out=dhp)                               # dh_t += dL/dh_t of the output
+                np.multiply(dhp, grad[t], out=da[t])                        # da_t = dh_t act'(a_t)
+                if dp is not None:                                          # a masked step passes dh_t on
+                    np.multiply(dhp, dp[t], out=kept)
+                np.dot(da[t], recurrent_kernel_T, out=dhp)                  # dh_{t-1} = da_t U^T
+                if dp is not None:
+                    np.add(dhp, kept, out=dhp)
+
+        over_batch(scan, batch, splits(batch, units * batch), "simple_rnn backward", d_preact.shape)
 
         need = self.needs_input_grad
         d_preact = d_preact.reshape(steps * batch, units)
