@@ -219,9 +219,10 @@ class GradientReducer:
         MPI = world.mpi()
         self._MPI, self._SUM, self._IN_PLACE = MPI, MPI.SUM, MPI.IN_PLACE
         self._default_scale = 1.0 / self._size
-        # the scale ``reduce`` uses when none is given and no step was started with one
-        # (``DataParallel`` sets this rank's share of the global batch here each step)
-        self.scale = None
+        # the scale of the next ``reduce`` alone (then back to None), when its call gives none and
+        # no step was started with one: ``DataParallel`` sets this rank's share of the global batch
+        # here before a ``DistributedOptimizer``'s ``apply`` reduces
+        self.next_scale = None
         self._plans: dict = {}
         # the variables of the last ``start`` (kept, so their ids stay theirs), their arrays, and
         # the plan and {id(variable): index} made for them: the same model's next step skips both
@@ -338,8 +339,6 @@ class GradientReducer:
             self.finish([None] * len(self._step.given))
 
     def _scale(self, scale) -> float:
-        if scale is None:
-            scale = self.scale
         return self._default_scale if scale is None else float(scale)
 
     def _matches(self, grads: list) -> bool:
@@ -355,12 +354,13 @@ class GradientReducer:
     def reduce(self, grads: list, scale: float | None = None) -> list:
         """The reduced ``grads``: those of the step ``start`` began (then only the wait is
         left), else a whole all-reduce now."""
+        given, self.next_scale = self.next_scale, None
         if self._step is not None and self._matches(grads):
             return self.finish(grads)
         self._drain()
         arrays = [None if g is None else (g.data if isinstance(g, Tensor) else np.asarray(g)) for g in grads]
         plan = self._plan([None if a is None else (a.shape, a.dtype) for a in arrays])
-        self._step = _Step(plan, self._scale(scale), {}, [a is None for a in arrays])
+        self._step = _Step(plan, self._scale(given if scale is None else scale), {}, [a is None for a in arrays])
         return self.finish(arrays)
 
 

@@ -162,13 +162,19 @@ class MPIProcessGroup(process_group.ProcessGroup):
         self.fitting = False
 
     def _reducer_for(self, optimizer):
-        """(the reducer, this rank's scale) that reduces this step's gradients, or None."""
+        """(the reducer, this rank's scale) that reduces this step's gradients, or None.
+
+        A ``DistributedOptimizer`` under ``DataParallel`` reduces the gradients itself, once (the
+        trainer then leaves them alone), but with DataParallel's weights, this rank's share of the
+        global batch, not Horovod's 1 / size: DataParallel cut the batch, so a step is the step of
+        one process on the whole global batch, uneven shards included."""
         if self.size == 1:
             return None
+        scale = self.step_scale if self.shard_data and self.reduce_in_trainer else None
         if getattr(optimizer, "reduces_gradients", False):
-            return optimizer._reducer, None
+            return optimizer._reducer, scale
         if self.reduce_in_trainer:
-            return self.reducer, self.step_scale if self.shard_data else None
+            return self.reducer, scale
         return None
 
     def start_gradients(self, variables, optimizer):
@@ -176,7 +182,13 @@ class MPIProcessGroup(process_group.ProcessGroup):
         return None if which is None else which[0].start(variables, which[1])
 
     def reduce_gradients(self, grads: list, optimizer) -> list:
-        if self.size == 1 or not self.reduce_in_trainer or getattr(optimizer, "reduces_gradients", False):
+        if self.size == 1:
+            return grads
+        if getattr(optimizer, "reduces_gradients", False):
+            # its apply reduces them, with the scale of this step (when no start() gave one)
+            optimizer._reducer.next_scale = self._reducer_for(optimizer)[1]
+            return grads
+        if not self.reduce_in_trainer:
             return grads
         return self.reducer.reduce(grads, scale=self.step_scale if self.shard_data else None)
 
