@@ -11,6 +11,8 @@ trains on shard r, and the gradients are averaged weighted by shard size, so tha
 the step of one process on the whole global batch. A global batch with fewer samples than
 ranks (only the last one can be) is dropped on every rank, so every rank runs the same number
 of steps. Every rank shuffles with rank 0's random state, so they cut the same batches.
+Both at once (a ``DistributedOptimizer`` under ``DataParallel``): the optimiser's all-reduce is
+the only one, weighted by shard size as DataParallel's is.
 
 ``evaluate`` and ``predict`` under ``DataParallel`` (arrays): the rows are cut into ``size``
 contiguous parts (``np.array_split``'s rule; a rank may get none), each rank runs its part in
