@@ -18,7 +18,10 @@ and gives views of the buffer), with each wait (``yield``, the default, and ``sp
 raw in-place blocking ``comm.Allreduce`` of a buffer of the same bytes, 400 of each,
 alternating, each call after a barrier (so that none waits for a late rank); the ratio is
 median(deepgrad) / median(raw). "In training" is the time a step spends in the reducer (its
-hooks during backward and the final wait).
+hooks during backward and the final wait). The pieces, timed the same way: the pack (1/N times
+each gradient into its place in a flat buffer, the reducer's one pass over the gradients), the
+reducer's Python (the whole path on a one-rank communicator, so no transfer, minus the pack),
+and the yielding wait's arrival barrier alone.
 
     python benchmarks/distributed_speed.py                  # everything, writes distributed_speed.json
     python benchmarks/distributed_speed.py --models mlp --ranks 1 2 --rounds 1
@@ -40,6 +43,8 @@ import numpy as np
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent
 STEPS = {"mlp": (20, 150), "cnn": (5, 30)}    # (warm-up steps, timed steps)
+BREAKDOWN = ("fused_allreduce_ms", "spin_allreduce_ms", "raw_allreduce_ms", "reduce_ms_in_training",
+             "pack_ms", "python_ms", "barrier_ms")
 
 
 def cores() -> int:
@@ -66,7 +71,7 @@ def deepgrad_rank(args) -> None:
     import deepgrad as dg
     import deepgrad.distributed as hvd
     from deepgrad import layers, optimizers, runtime
-    from deepgrad.distributed.collectives import GradientReducer
+    from deepgrad.distributed.collectives import GradientReducer, _wait_yielding
     from deepgrad.distributed.mpi import mpi
 
     runtime.keep_freed_memory()
@@ -112,8 +117,19 @@ def deepgrad_rank(args) -> None:
     nbytes = sum(g.nbytes for g in grads)
     result["gradient_bytes"] = nbytes
     if n > 1:
-        reducers = {"yield": GradientReducer(comm, wait="yield"), "spin": GradientReducer(comm, wait="spin")}
+        reducers = {"yield": GradientReducer(comm, wait="yield"), "spin": GradientReducer(comm, wait="spin"),
+                    "alone": GradientReducer(MPI.COMM_SELF, wait="spin")}
         raw = np.empty(nbytes // 4, np.float32)
+        packed = np.empty_like(raw)
+        slots, at = [], 0
+        for g in reversed(grads):   # the bucket's order: backward's
+            slots.append((g, packed[at:at + g.size].reshape(g.shape)))
+            at += g.size
+        barrier_comm = comm.Dup()
+
+        def pack():   # the one pass over the gradients: 1/N times each into its place in the buffer
+            for g, view in slots:
+                np.multiply(g, 1.0 / n, out=view)
 
         def ours(reducer):
             reducer.start(variables)
@@ -121,8 +137,12 @@ def deepgrad_rank(args) -> None:
                 reducer.ready(v, g)
             reducer.finish(grads)
 
+        # the pieces: "alone" is the whole reducer path on a one-rank communicator (its Python and
+        # the pack, no transfer); "barrier" is the yielding wait's arrival barrier alone
         calls = {"yield": lambda: ours(reducers["yield"]), "spin": lambda: ours(reducers["spin"]),
-                 "raw": lambda: comm.Allreduce(MPI.IN_PLACE, raw, op=MPI.SUM)}
+                 "raw": lambda: comm.Allreduce(MPI.IN_PLACE, raw, op=MPI.SUM),
+                 "alone": lambda: ours(reducers["alone"]), "pack": pack,
+                 "barrier": lambda: _wait_yielding(barrier_comm.Ibarrier())}
         times = {k: [] for k in calls}
         for call in range(args.reduce_calls):  # in alternating order, each call after a barrier
             for which in (list(calls) if call % 2 else list(calls)[::-1]):
@@ -133,11 +153,14 @@ def deepgrad_rank(args) -> None:
         result["fused_allreduce_ms"] = 1e3 * statistics.median(times["yield"])
         result["spin_allreduce_ms"] = 1e3 * statistics.median(times["spin"])
         result["raw_allreduce_ms"] = 1e3 * statistics.median(times["raw"])
+        result["pack_ms"] = 1e3 * statistics.median(times["pack"])
+        result["python_ms"] = 1e3 * (statistics.median(times["alone"]) - statistics.median(times["pack"]))
+        result["barrier_ms"] = 1e3 * statistics.median(times["barrier"])
     results = comm.gather(result, root=0)
     if r == 0:
         merged = dict(results[0])
         merged["step_ms"] = max(res["step_ms"] for res in results)
-        for key in ("fused_allreduce_ms", "spin_allreduce_ms", "raw_allreduce_ms", "reduce_ms_in_training"):
+        for key in BREAKDOWN:
             if key in merged:
                 merged[key] = statistics.median(res[key] for res in results)
         pathlib.Path(args.out).write_text(json.dumps(merged))
@@ -239,7 +262,7 @@ def main() -> None:
                        "torch_step_ms": statistics.median(t["step_ms"] for t in theirs),
                        "gradient_bytes": ours[0]["gradient_bytes"]}
                 if n > 1:
-                    for key in ("fused_allreduce_ms", "spin_allreduce_ms", "raw_allreduce_ms", "reduce_ms_in_training"):
+                    for key in BREAKDOWN:
                         row[key] = statistics.median(o[key] for o in ours)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
@@ -270,6 +293,13 @@ def table(report: dict) -> str:
                      f"{eff:.0%} | {ms('fused_allreduce_ms')} | {ratio('fused_allreduce_ms')} | "
                      f"{ms('spin_allreduce_ms')} | {ratio('spin_allreduce_ms')} | {ms('raw_allreduce_ms')} | "
                      f"{ms('reduce_ms_in_training')} |")
+    lines += ["", "| model | ranks | gradient bytes | raw Allreduce ms | reducer ms (yield) | (spin) | "
+              "pack ms | reducer's Python ms | arrival barrier ms |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in report["rows"]:
+        if "pack_ms" in r:
+            lines.append(f"| {r['model']} | {r['ranks']} | {r['gradient_bytes']:,} | {r['raw_allreduce_ms']:.4f} | "
+                         f"{r['fused_allreduce_ms']:.4f} | {r['spin_allreduce_ms']:.4f} | {r['pack_ms']:.4f} | "
+                         f"{r['python_ms']:.4f} | {r['barrier_ms']:.4f} |")
     return "\n".join(lines)
 
 

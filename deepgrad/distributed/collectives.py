@@ -16,6 +16,7 @@ wait. ``"spin"`` is MPI's wait alone. The environment variable ``DEEPGRAD_MPI_WA
 """
 from __future__ import annotations
 
+import operator
 import os
 import time
 
@@ -119,7 +120,8 @@ def _check_root(root_rank, comm) -> None:
 class _Plan:
     """Where each gradient goes: buckets of one dtype, gradients in reverse parameter order
     (the order backward finishes them), each bucket at most ``bucket_bytes`` (one gradient
-    larger than that is a bucket of its own), with its flat buffer kept between steps."""
+    larger than that is a bucket of its own), with its flat buffer and each gradient's view of
+    it made once and kept between steps."""
 
     def __init__(self, metas: list, bucket_bytes: int):
         self.metas = metas                     # per gradient: (shape, dtype), or None (no gradient)
@@ -141,6 +143,13 @@ class _Plan:
             current[1] += nbytes
         for dtype, (indices, _) in open_buckets.items():
             self._close(indices, dtype)
+        # made once: each gradient's view of its bucket, its bucket's number, each bucket's count
+        self.views = [None if w is None else self.buckets[w[0]][0][w[1]:w[2]].reshape(metas[i][0])
+                      for i, w in enumerate(self.where)]
+        self.bucket_of = [-1 if w is None else w[0] for w in self.where]
+        self.counts = [len(indices) for _, indices in self.buckets]
+        self.nbytes = sum(buffer.nbytes for buffer, _ in self.buckets)
+        self.absent = [i for i, w in enumerate(self.where) if w is None]
 
     def _close(self, indices: list, dtype) -> None:
         b, start = len(self.buckets), 0
@@ -151,8 +160,19 @@ class _Plan:
         self.buckets.append((np.empty(start, dtype), list(indices)))
 
     def view(self, i: int) -> np.ndarray:
-        b, start, stop = self.where[i]
-        return self.buckets[b][0][start:stop].reshape(self.metas[i][0])
+        return self.views[i]
+
+
+class _Step:
+    """One step's progress: which gradients are in, how many each bucket still misses, the
+    requests of the buckets started (and of the arrival barrier)."""
+    __slots__ = ("plan", "scale", "index", "missing", "given", "requests", "barrier")
+
+    def __init__(self, plan: _Plan, scale: float, index: dict, given: list):
+        self.plan, self.scale, self.index, self.given = plan, scale, index, given
+        self.missing = plan.counts.copy()
+        self.requests: list = []
+        self.barrier = None
 
 
 class GradientReducer:
@@ -164,13 +184,19 @@ class GradientReducer:
 
     Overlapped with backward (``start``): the trainer passes ``ready`` to ``grad`` as its
     ``on_final`` hook; each gradient is written, times s_r, into its place in its bucket's flat
-    buffer the moment it is complete, and a bucket's non-blocking all-reduce starts as soon as
-    its last gradient is in (buckets start in plan order, the same on every rank, as MPI's
-    collectives must). ``finish`` (or ``reduce`` with the same gradients, which an optimiser's
-    ``apply`` calls) waits for them; the results are views of the buffers, so the optimiser
-    reads the reduced buffer with no copy back. ``reduce`` alone does all of it at once. Writing
-    s_r g_r into the buffer is the one pass over the gradients: the multiply rides on the copy
-    (it costs what a plain copy costs), and the reduced buffer needs no pass afterwards.
+    buffer the moment it is complete, and when the step has several buckets, a bucket's
+    non-blocking all-reduce starts as soon as its last gradient is in (buckets start in plan
+    order, the same on every rank, as MPI's collectives must). ``finish`` (or ``reduce`` with
+    the same gradients, which an optimiser's ``apply`` calls) waits for them; the results are
+    views of the buffers, so the optimiser reads the reduced buffer with no copy back.
+    ``reduce`` alone does all of it at once. Writing s_r g_r into the buffer is the one pass
+    over the gradients: the multiply rides on the copy (it costs what a plain copy costs), and
+    the reduced buffer needs no pass afterwards.
+
+    One bucket (every model under ``bucket_bytes``): its last gradient comes at the end of
+    backward, so there is nothing to overlap; ``finish`` reduces it with one blocking in-place
+    ``Allreduce``, MPI's own fastest path for the bytes, with no request to poll (after the
+    yielding arrival barrier with ``wait="yield"``).
     """
 
     def __init__(self, comm, bucket_bytes: int = BUCKET_BYTES, wait: str | None = None):
@@ -188,10 +214,20 @@ class GradientReducer:
         if wait not in ("yield", "spin"):
             raise ValueError(f"GradientReducer: wait must be 'yield' or 'spin', got {wait!r}")
         self.wait = wait
+        self._size = comm.Get_size()
+        self._yield = wait == "yield" and self._size > 1
+        MPI = world.mpi()
+        self._MPI, self._SUM, self._IN_PLACE = MPI, MPI.SUM, MPI.IN_PLACE
+        self._default_scale = 1.0 / self._size
+        # the scale of the next ``reduce`` alone (then back to None), when its call gives none and
+        # no step was started with one: ``DataParallel`` sets this rank's share of the global batch
+        # here before a ``DistributedOptimizer``'s ``apply`` reduces
+        self.next_scale = None
         self._plans: dict = {}
-        # the step start() began: [plan, scale, {id(variable): index}, gradients missing per bucket,
-        # requests of the buckets started, whether each gradient is in]
-        self._step = None
+        # the variables of the last ``start`` (kept, so their ids stay theirs), their arrays, and
+        # the plan and {id(variable): index} made for them: the same model's next step skips both
+        self._last = None
+        self._step = None            # the step start() began (a _Step)
         self.bytes_per_step = 0
         self.buckets_started_in_backward = 0   # of the last step: buckets whose all-reduce overlapped backward
 
@@ -207,12 +243,18 @@ class GradientReducer:
     # -------------------------------------------------------- overlapped with backward
     def start(self, variables, scale: float | None = None):
         """Begin a step for the gradients of ``variables``; returns the ``on_final`` hook."""
-        self._drain()
-        metas = [(tuple(v.shape), np.dtype(v.dtype)) for v in variables]
-        plan = self._plan(metas)
-        missing = [len(indices) for _, indices in plan.buckets]
-        index = {id(v): i for i, v in enumerate(variables)}
-        self._step = [plan, self._scale(scale), index, missing, [], [False] * len(metas)]
+        if self._step is not None:
+            self._drain()
+        last = self._last
+        arrays = [v.data for v in variables]
+        if (last is not None and len(last[0]) == len(variables) and all(map(operator.is_, last[0], variables))
+                and all(map(operator.is_, last[1], arrays))):
+            plan, index = last[2], last[3]   # the same variables holding the same arrays: the same plan
+        else:
+            plan = self._plan([(a.shape, a.dtype) for a in arrays])
+            index = {id(v): i for i, v in enumerate(variables)}
+            self._last = (list(variables), arrays, plan, index)
+        self._step = _Step(plan, self._scale(scale), index, [False] * len(arrays))
         self.buckets_started_in_backward = 0
         return self.ready
 
@@ -221,96 +263,112 @@ class GradientReducer:
         step = self._step
         if step is None:
             return
-        i = step[2].get(id(variable))
-        if i is None or step[5][i]:
+        i = step.index.get(id(variable))
+        if i is None or step.given[i]:
             return
-        self._put(step, i, grad)
-        if self._start_full(step):
-            self.buckets_started_in_backward = len(step[4])
-        elif step[4]:
-            step[4][-1].Test()   # MPICH advances a started all-reduce only inside MPI calls
+        b = self._put(step, i, grad)
+        plan = step.plan
+        if len(plan.counts) == 1:   # one bucket: reduced in finish, once backward has ended
+            return
+        if step.missing[b] == 0 and self._start_full(step):
+            self.buckets_started_in_backward = len(step.requests)
+        elif step.requests:
+            step.requests[-1].Test()   # MPICH advances a started all-reduce only inside MPI calls
 
     def finish(self, grads: list) -> list:
         """Put the gradients that did not come through ``ready``, start the remaining buckets,
         wait for all; the reduced gradients, as views of the buffers (None stays None)."""
         step, self._step = self._step, None
-        plan = step[0]
+        plan, given, views = step.plan, step.given, step.plan.views
         for i, g in enumerate(grads):
-            if g is not None and not step[5][i]:
+            if g is not None and not given[i]:
                 self._put(step, i, g.data if isinstance(g, Tensor) else np.asarray(g))
-        for i, given in enumerate(step[5]):   # no gradient on this rank: it adds zeros
-            if not given and plan.where[i] is not None:
-                plan.view(i)[...] = 0
-                step[5][i] = True
-                step[3][plan.where[i][0]] -= 1
-        self._start_full(step)
-        self._wait(step[4])
-        self.bytes_per_step = sum(buffer.nbytes for buffer, _ in plan.buckets)
-        return [None if g is None else plan.view(i) for i, g in enumerate(grads)]
+        if not all(given):
+            for i, was in enumerate(given):   # no gradient on this rank: it adds zeros
+                if not was and views[i] is not None:
+                    views[i][...] = 0
+                    given[i] = True
+                    step.missing[plan.bucket_of[i]] -= 1
+        if len(plan.counts) == 1 and self._size > 1:
+            if self._yield:
+                _wait_yielding(self._comm.Ibarrier())
+            self._comm.Allreduce(self._IN_PLACE, plan.buckets[0][0], op=self._SUM)
+        else:
+            self._start_full(step)
+            self._wait(step)
+        self.bytes_per_step = plan.nbytes
+        return [None if g is None else views[i] for i, g in enumerate(grads)]
 
-    def _put(self, step, i: int, grad) -> None:
-        plan, scale = step[0], step[1]
-        out = plan.view(i)
+    def _put(self, step: _Step, i: int, grad) -> int:
+        """s_r g_r into gradient ``i``'s place; its bucket's number."""
+        out = step.plan.views[i]
         if grad.shape != out.shape:
             raise ValueError(f"GradientReducer: gradient {i} has shape {grad.shape}, its variable {out.shape}")
-        np.multiply(grad, scale, out=out, casting="unsafe")   # s_r g_r straight into the buffer
-        step[5][i] = True
-        step[3][plan.where[i][0]] -= 1
+        np.multiply(grad, step.scale, out=out, casting="unsafe")   # s_r g_r straight into the buffer
+        step.given[i] = True
+        b = step.plan.bucket_of[i]
+        step.missing[b] -= 1
+        return b
 
-    def _start_full(self, step) -> bool:
-        """Start every bucket, in plan order, whose gradients are all in; whether any started."""
-        plan, missing, requests = step[0], step[3], step[4]
+    def _start_full(self, step: _Step) -> bool:
+        """Start every bucket, in plan order, whose gradients are all in; whether any started.
+        With ``wait="yield"``, the arrival barrier starts right after the last bucket."""
+        buckets, missing, requests = step.plan.buckets, step.missing, step.requests
         started = False
-        MPI = world.mpi()
-        while len(requests) < len(plan.buckets) and missing[len(requests)] == 0:
-            buffer = plan.buckets[len(requests)][0]
-            requests.append(self._comm.Iallreduce(MPI.IN_PLACE, buffer, op=MPI.SUM))
+        while len(requests) < len(buckets) and missing[len(requests)] == 0:
+            requests.append(self._comm.Iallreduce(self._IN_PLACE, buckets[len(requests)][0], op=self._SUM))
             started = True
+        if started and self._yield and len(requests) == len(buckets):
+            step.barrier = self._comm.Ibarrier()
         return started
 
-    def _wait(self, requests: list) -> None:
+    def _wait(self, step: _Step) -> None:
         """wait="spin": MPI's own wait. wait="yield": first wait, sleeping between tests, until
-        every rank has finished its backward (a barrier after every bucket has started, the
-        same order on every rank), then MPI's wait: once all ranks are in, the
+        every rank has finished its backward (a barrier started after every bucket has started,
+        the same order on every rank), then MPI's wait: once all ranks are in, the
         transfer itself needs the progress that only MPI calls give (sleeping between tests
         slowed a 2.8 MB all-reduce 1.9x), and no rank has a reason to give its core away."""
-        MPI = world.mpi()
-        if self.wait == "yield" and self.comm.Get_size() > 1:
-            _wait_yielding(self._comm.Ibarrier())
-        MPI.Request.Waitall(requests)
+        if step.barrier is not None:
+            _wait_yielding(step.barrier)
+        self._MPI.Request.Waitall(step.requests)
 
     def _drain(self) -> None:
         """A step started and never finished (its gradients never applied): complete its
         all-reduce (every rank takes part), discarding the result."""
         if self._step is not None:
-            step, self._step = self._step, None
-            self.finish([None] * len(step[5]))
+            self.finish([None] * len(self._step.given))
 
     def _scale(self, scale) -> float:
-        return 1.0 / self.comm.Get_size() if scale is None else float(scale)
+        return self._default_scale if scale is None else float(scale)
 
     def _matches(self, grads: list) -> bool:
-        metas = self._step[0].metas
-        return len(grads) == len(metas) and all(
-            g is None or tuple(np.shape(g)) == metas[i][0] for i, g in enumerate(grads))
+        metas = self._step.plan.metas
+        if len(grads) != len(metas):
+            return False
+        for g, meta in zip(grads, metas):
+            if g is not None and (g.shape if isinstance(g, (np.ndarray, Tensor)) else np.shape(g)) != meta[0]:
+                return False
+        return True
 
     # -------------------------------------------------------- all at once
     def reduce(self, grads: list, scale: float | None = None) -> list:
         """The reduced ``grads``: those of the step ``start`` began (then only the wait is
         left), else a whole all-reduce now."""
+        given, self.next_scale = self.next_scale, None
         if self._step is not None and self._matches(grads):
             return self.finish(grads)
         self._drain()
         arrays = [None if g is None else (g.data if isinstance(g, Tensor) else np.asarray(g)) for g in grads]
         plan = self._plan([None if a is None else (a.shape, a.dtype) for a in arrays])
-        self._step = [plan, self._scale(scale), {}, [len(indices) for _, indices in plan.buckets], [],
-                      [a is None for a in arrays]]
+        self._step = _Step(plan, self._scale(given if scale is None else scale), {}, [a is None for a in arrays])
         return self.finish(arrays)
 
 
 def _wait_yielding(request) -> None:
     """Test until done: spin for ``SPIN_SECONDS``, then sleep between tests (the core goes to
     whoever needs it, the rank this one waits for included)."""
+    if request.Test():
+        return
     deadline = time.perf_counter() + SPIN_SECONDS
     while not request.Test():
         if time.perf_counter() > deadline:

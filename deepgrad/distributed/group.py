@@ -11,6 +11,8 @@ trains on shard r, and the gradients are averaged weighted by shard size, so tha
 the step of one process on the whole global batch. A global batch with fewer samples than
 ranks (only the last one can be) is dropped on every rank, so every rank runs the same number
 of steps. Every rank shuffles with rank 0's random state, so they cut the same batches.
+Both at once (a ``DistributedOptimizer`` under ``DataParallel``): the optimiser's all-reduce is
+the only one, weighted by shard size as DataParallel's is.
 
 ``evaluate`` and ``predict`` under ``DataParallel`` (arrays): the rows are cut into ``size``
 contiguous parts (``np.array_split``'s rule; a rank may get none), each rank runs its part in
@@ -162,13 +164,19 @@ class MPIProcessGroup(process_group.ProcessGroup):
         self.fitting = False
 
     def _reducer_for(self, optimizer):
-        """(the reducer, this rank's scale) that reduces this step's gradients, or None."""
+        """(the reducer, this rank's scale) that reduces this step's gradients, or None.
+
+        A ``DistributedOptimizer`` under ``DataParallel`` reduces the gradients itself, once (the
+        trainer then leaves them alone), but with DataParallel's weights, this rank's share of the
+        global batch, not Horovod's 1 / size: DataParallel cut the batch, so a step is the step of
+        one process on the whole global batch, uneven shards included."""
         if self.size == 1:
             return None
+        scale = self.step_scale if self.shard_data and self.reduce_in_trainer else None
         if getattr(optimizer, "reduces_gradients", False):
-            return optimizer._reducer, None
+            return optimizer._reducer, scale
         if self.reduce_in_trainer:
-            return self.reducer, self.step_scale if self.shard_data else None
+            return self.reducer, scale
         return None
 
     def start_gradients(self, variables, optimizer):
@@ -176,7 +184,13 @@ class MPIProcessGroup(process_group.ProcessGroup):
         return None if which is None else which[0].start(variables, which[1])
 
     def reduce_gradients(self, grads: list, optimizer) -> list:
-        if self.size == 1 or not self.reduce_in_trainer or getattr(optimizer, "reduces_gradients", False):
+        if self.size == 1:
+            return grads
+        if getattr(optimizer, "reduces_gradients", False):
+            # its apply reduces them, with the scale of this step (when no start() gave one)
+            optimizer._reducer.next_scale = self._reducer_for(optimizer)[1]
+            return grads
+        if not self.reduce_in_trainer:
             return grads
         return self.reducer.reduce(grads, scale=self.step_scale if self.shard_data else None)
 

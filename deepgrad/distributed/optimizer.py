@@ -18,6 +18,11 @@ def DistributedOptimizer(optimizer, name=None, compression=None, sparse_as_dense
     ``compression`` and ``sparse_as_dense`` are accepted for Horovod's programs; gradients
     travel uncompressed. ``backward_passes_per_step > 1`` is Keras's
     ``gradient_accumulation_steps`` on the wrapped optimiser.
+
+    Under ``deepgrad.distribution.set_distribution(DataParallel())`` the wrapped optimiser is
+    the one reduction of the step (``fit`` does not reduce again), weighted as DataParallel
+    weighs: rank r's gradient times (its shard's samples) / (the global batch's), so uneven
+    shards still give the one-process step on the whole global batch (1 / size would not).
     """
     if getattr(optimizer, "reduces_gradients", False):
         return optimizer

@@ -62,3 +62,78 @@ def test_collectives_on_three_ranks(run_ranks):
     assert result.returncode == 0, result.stderr[-3000:]
     folder = pathlib.Path(result.args[-1]).parent
     assert sorted(p.name for p in folder.glob("ok.*")) == ["ok.0", "ok.1", "ok.2"]
+
+
+STEPS = """
+import numpy as np
+import deepgrad as dg
+import deepgrad.distributed as hvd
+from deepgrad.distributed.collectives import GradientReducer
+
+hvd.init()
+r, n = hvd.rank(), hvd.size()
+shapes = [(6, 5), (5,), (5, 3), (3,)]
+variables = [dg.Tensor(np.zeros(s), requires_grad=True) for s in shapes]
+
+def grads(step, k, shapes=shapes):
+    return [np.random.default_rng(100 * step + k).normal(size=s) for s in shapes]
+
+def expected(step, scales, shapes=shapes):   # two ranks: s_0 g_0 + s_1 g_1 is the same sum in either order
+    return [sum(grads(step, k, shapes)[i] * scales[k] for k in range(n)) for i in range(len(shapes))]
+
+for bucket_bytes, buckets in ((1 << 20, 1), (100, 4)):
+    reducer = GradientReducer(hvd.comm(), bucket_bytes=bucket_bytes)
+    addresses = None
+    for step in range(3):   # as fit runs it: the hook in backward's order, then the optimiser's reduce
+        hook = reducer.start(variables)
+        mine = grads(step, r)
+        for v, g in zip(reversed(variables), reversed(mine)):
+            hook(v, g)
+        out = reducer.reduce(mine)
+        for got, want in zip(out, expected(step, [0.5, 0.5])):
+            np.testing.assert_array_equal(got, want)
+        plan = next(iter(reducer._plans.values()))
+        assert len(reducer._plans) == 1 and len(plan.buckets) == buckets, (reducer._plans, buckets)
+        # one bucket: reduced once backward has ended; several: each started inside backward
+        assert reducer.buckets_started_in_backward == (0 if buckets == 1 else buckets)
+        assert reducer.bytes_per_step == sum(np.prod(s) for s in shapes) * 8
+        now = [o.__array_interface__["data"][0] for o in out]   # views of the same buffers every step
+        assert addresses is None or now == addresses
+        assert all(o.base is not None and any(o.base is b[0] for b in plan.buckets) for o in out)
+        addresses = now
+
+    # a weight given a new array of another shape: a new plan, the right sums
+    variables[2].data = np.zeros((4, 3))
+    other = [(6, 5), (5,), (4, 3), (3,)]
+    hook = reducer.start(variables)
+    for v, g in zip(reversed(variables), reversed(grads(7, r, other))):
+        hook(v, g)
+    for got, want in zip(reducer.reduce(grads(7, r, other)), expected(7, [0.5, 0.5], other)):
+        np.testing.assert_array_equal(got, want)
+    variables[2].data = np.zeros((5, 3))
+
+    # all at once (no start), and next_scale for one reduce only
+    reducer.next_scale = [0.25, 0.75][r]
+    for got, want in zip(reducer.reduce(grads(8, r)), expected(8, [0.25, 0.75])):
+        np.testing.assert_array_equal(got, want)
+    assert reducer.next_scale is None
+    for got, want in zip(reducer.reduce(grads(9, r)), expected(9, [0.5, 0.5])):
+        np.testing.assert_array_equal(got, want)
+
+    # a step started and never finished is completed by the next one (every rank takes part)
+    hook = reducer.start(variables)
+    hook(variables[3], grads(10, r)[3])
+    hook = reducer.start(variables)
+    for v, g in zip(reversed(variables), reversed(grads(11, r))):
+        hook(v, g)
+    for got, want in zip(reducer.reduce(grads(11, r)), expected(11, [0.5, 0.5])):
+        np.testing.assert_array_equal(got, want)
+open(f"ok.{r}", "w").close()
+"""
+
+
+def test_reducer_steps_one_bucket_and_several(run_ranks):
+    result = run_ranks(2, STEPS)
+    assert result.returncode == 0, result.stderr[-3000:]
+    folder = pathlib.Path(result.args[-1]).parent
+    assert sorted(p.name for p in folder.glob("ok.*")) == ["ok.0", "ok.1"]

@@ -49,7 +49,9 @@ else:
     from deepgrad import distribution
     distribution.set_distribution(distribution.DataParallel())
     r, n = hvd.rank(), hvd.size()
-    model = build(dtype, optimizers.Adam(0.01))
+    # style "keras+optimizer": a Horovod-wrapped optimiser under DataParallel averages once, by shard size
+    model = build(dtype, hvd.DistributedOptimizer(optimizers.Adam(0.01)) if style == "keras+optimizer"
+                  else optimizers.Adam(0.01))
     history = model.fit(x, y, batch_size=n * per_rank_batch, epochs=3, shuffle=shuffle, verbose=0,
                         validation_split=validation_split, callbacks=[record])
 arrays = {f"a_{i}": w for i, w in enumerate(w for epoch in record.epochs for w in epoch)}
@@ -95,6 +97,12 @@ def test_horovod_style_two_ranks_float64(run_ranks):
 def test_data_parallel_three_ranks_float32_shuffled_uneven(run_ranks):
     # global batch 12 over 52 samples: four full batches and a last one of 4 cut 2/1/1
     check(run_ranks, 3, "keras", "float32", 52, 4, True, 1e-6)
+
+
+def test_distributed_optimizer_under_data_parallel_weights_by_shard_size(run_ranks):
+    # global batch 12 over 47 samples on 3 ranks: three full batches and a last one of 11 cut 4/4/3,
+    # whose mean gradient an average by 1/size instead of by shard size would miss
+    check(run_ranks, 3, "keras+optimizer", "float64", 47, 4, True, 1e-10)
 
 
 def test_data_parallel_metrics_and_validation_averaged(run_ranks):

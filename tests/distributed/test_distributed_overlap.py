@@ -47,8 +47,12 @@ def train(overlap):
         fit = lambda: model.fit(x[r::n], y[r::n], batch_size=5, epochs=2, shuffle=False, verbose=0)
     else:
         distribution.set_distribution(distribution.DataParallel())
-        group.reducer = reducer = GradientReducer(hvd.comm(), bucket_bytes=200)
-        model = build(optimizers.Adam(0.01))
+        if style == "keras+optimizer":   # the optimiser reduces, with DataParallel's shard weights
+            model = build(hvd.DistributedOptimizer(optimizers.Adam(0.01), bucket_bytes=200))
+            reducer = model.optimizer._reducer
+        else:
+            group.reducer = reducer = GradientReducer(hvd.comm(), bucket_bytes=200)
+            model = build(optimizers.Adam(0.01))
         fit = lambda: model.fit(x, y, batch_size=5 * n, epochs=2, shuffle=True, verbose=0)
     started = []
     reduce = reducer.reduce
@@ -75,7 +79,7 @@ np.savez(f"weights.{r}.npz", *[w.data for w in overlapped.weights])
 """
 
 
-@pytest.mark.parametrize("style,n", [("horovod", 2), ("keras", 3)])
+@pytest.mark.parametrize("style,n", [("horovod", 2), ("keras", 3), ("keras+optimizer", 3)])
 def test_buckets_overlapped_with_backward_equal_one_process(run_ranks, style, n):
     result = run_ranks(n, PROGRAM, style)
     assert result.returncode == 0, result.stderr[-3000:]
