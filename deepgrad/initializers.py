@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from . import backend
+from .autograd import Variable
 from .registry import Configurable, Registry
 
 
@@ -353,6 +354,8 @@ _REGISTRY = Registry("initializer", _CLASSES, {
     "OrthogonalInitializer": Orthogonal, "IdentityInitializer": Identity, "STFTInitializer": STFT,
 }, base=Initializer, ignored_keys=("dtype",))
 deserialize, get = _REGISTRY.deserialize, _REGISTRY.get
+# ``Variable("zeros", shape=...)`` resolves the name here (autograd sits below this floor)
+Variable._get_initializer = staticmethod(get)
 
 
 def serialize(initializer):

@@ -27,6 +27,7 @@ from ..autograd import Tensor
 from ..naming import to_snake_case
 from . import schedules
 from .flat_group import FlatGroup
+from .optimizer_state import OptimizerState
 from .schedules import LearningRateSchedule
 
 
@@ -39,7 +40,7 @@ def _clip_factor(norm: float, clip: float) -> float:
     return clip / max(norm, clip)
 
 
-class Optimizer:
+class Optimizer(OptimizerState):
     """Base class. Subclasses set ``slot_names`` and implement ``update_step``."""
 
     slot_names: tuple = ()          # per-variable arrays shaped like the variable
