@@ -16,7 +16,7 @@ _SUBMODULES = ("activations", "callbacks", "constraints", "datasets", "initializ
                "utils", "explain", "visualization", "applications", "config", "dtype_policies",
                "mixed_precision", "quantizers")
 _NAMES = {"Sequential": "models", "Model": "models", "Input": "layers", "GradientTape": "compat.gradient_tape",
-          "name_scope": "naming"}
+          "name_scope": "backend", "KerasTensor": "symbolic"}
 
 
 def __getattr__(name):

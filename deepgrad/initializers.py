@@ -44,6 +44,10 @@ class Initializer(Configurable):
     def __call__(self, shape, dtype=None) -> np.ndarray:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def clone(self):
+        """A new initializer of the same class and config."""
+        return type(self).from_config(self.get_config())
+
 
 class RandomInitializer(Initializer):
     def __init__(self, seed=None):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..naming import current_path
+from ..backend import current_path
 from .tensor import Tensor
 
 

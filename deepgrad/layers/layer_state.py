@@ -11,7 +11,7 @@ import inspect
 import numpy as np
 
 from ..autograd import Tensor
-from ..naming import current_path, name_scope
+from ..backend import current_path, name_scope
 from ..symbolic import KerasTensor, call_symbolic
 
 

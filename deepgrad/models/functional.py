@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..layers.core import Input, InputLayer
-from ..naming import current_path
+from ..backend import current_path
 from ..symbolic import KerasTensor, flatten, map_structure
 from .model import Model, deserialize_layer, serialize_layer
 from .summary import SummaryRow

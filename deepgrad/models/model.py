@@ -19,7 +19,7 @@ import numpy as np
 from .. import files, layers, process_group, quantizers
 from ..autograd import Tensor, no_grad
 from ..layers.base import Layer
-from ..naming import current_path
+from ..backend import current_path
 from ..symbolic import call_symbolic, flatten
 from .summary import SummaryRow, print_summary
 from .model_state import ModelState

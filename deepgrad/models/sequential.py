@@ -10,7 +10,7 @@ from __future__ import annotations
 from .. import backend
 from ..layers.base import Layer
 from ..layers.core import Input
-from ..naming import current_path
+from ..backend import current_path
 from ..symbolic import KerasTensor
 from .model import Model, deserialize_layer, serialize_layer
 from .summary import SummaryRow

@@ -80,17 +80,20 @@ class OptimizerState:
         out = [made(self.iterations, "iteration", np.int64)]
         if self._has_number_rate():
             out.append(made(self._learning_rate, "learning_rate", np.float32))
-        for i, slot in self._keras_slot_order():
-            var, array = self._variables[i], self._slots[i][slot]
-            name = f"{(getattr(var, 'path', None) or var.name or 'variable').replace('/', '_')}_" \
-                   f"{self.keras_slot_names.get(slot, slot)}"
-            view = Variable(np.zeros((), array.dtype), trainable=False, name=name)
-            view.data = array  # the slot itself: assigning writes the optimiser's state
-            view._path = f"{self.name}/{name}"
-            out.append(view)
+        out += [self._slot_variable(i, slot) for i, slot in self._keras_slot_order()]
         out += list(self.__dict__.get("_added_variables", ()))
         out += [made(value, name, np.float32) for name, value in self._globals.items()]
         return out
+
+    def _slot_variable(self, i: int, slot: str) -> Variable:
+        """Variable ``i``'s slot as a Variable on the same array, named as Keras names it."""
+        var, array = self._variables[i], self._slots[i][slot]
+        name = (f"{(getattr(var, 'path', None) or var.name or 'variable').replace('/', '_')}_"
+                f"{self.keras_slot_names.get(slot, slot)}")
+        view = Variable(np.zeros((), array.dtype), trainable=False, name=name)
+        view.data = array  # the slot itself: assigning writes the optimiser's state
+        view._path = f"{self.name}/{name}"
+        return view
 
     def _keras_slot_order(self) -> list:
         """``(variable index, slot)`` as Keras orders them: the slots of one group (made by one
