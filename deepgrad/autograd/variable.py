@@ -19,6 +19,7 @@ class Variable(Tensor):
     synchronization = "auto"    # when replicas sync it: "none", "on_read", "on_write", "auto"
     autocast = True             # seen in a layer's compute dtype under mixed precision
     _overwrite_with_gradient = False
+    _overwrite_flags_set = 0    # how many times a variable was marked overwrite_with_gradient
     _regularizer = None
     _path = None
     # ``initializers.get``, set by ``deepgrad.initializers`` when it loads (a higher floor), so
@@ -96,6 +97,8 @@ class Variable(Tensor):
         if not isinstance(value, bool):
             raise TypeError(f"`overwrite_with_gradient` must be a boolean. Received: {value}")
         self._overwrite_with_gradient = value
+        if value:  # optimisers look for such variables only once one has existed
+            Variable._overwrite_flags_set += 1
 
     @property
     def regularizer(self):

@@ -395,7 +395,8 @@ class Layer(LayerState):
             self._maybe_build(_shape_of(inputs))
             if not self.built:
                 raise RuntimeError(f"Layer {self.name!r}: _maybe_build did not build the layer")
-            return self(inputs, *args, **kwargs)
+            # this class's __call__ again, not the subclass's (it may have rearranged the inputs)
+            return Layer.__call__(self, inputs, *args, **kwargs)
 
     def _call_autocast(self, compute, inputs, *args, **kwargs):
         """``call`` with the layer's trainable float variables seen in ``compute`` dtype (mixed

@@ -265,7 +265,7 @@ class Model(ModelState, Trainer, Layer):
             self.__dict__["_path"] = current_path()
             self._maybe_build(shape)
             self.built = True
-            return self(inputs, *args, **kwargs)
+            return Model.__call__(self, inputs, *args, **kwargs)
 
     def _dtype_for(self, key, dtypes):
         if not dtypes:
@@ -313,7 +313,8 @@ class Model(ModelState, Trainer, Layer):
         as Keras 3's ``Model.quantize``: ``mode="int8"`` or an ``Int8QuantizationConfig``;
         ``filters`` a regex (or list of them) searched in layer names, or a callable on the
         layer. A layer that refuses (a subclass, a grouped convolution) is left float with a
-        warning; layers without ``quantize`` are skipped. The model must be built. Modes other
+        warning; so is a layer with nothing to quantize (Flatten, pooling: the base ``Layer.quantize``
+        raises NotImplementedError), as in Keras. The model must be built. Modes other
         than int8 ("int4", "float8", "gptq", "awq") raise NotImplementedError naming the mode.
         A compiled model keeps its optimiser's configuration; its state restarts, since the
         float kernels it tracked are replaced."""

@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from ..autograd import Tensor
+from ..autograd import Tensor, Variable
 from ..naming import to_snake_case
 from . import schedules
 from .flat_group import FlatGroup
@@ -236,6 +236,8 @@ class Optimizer(OptimizerState):
             if g is not None:
                 kept_grads.append(self._as_array(g, v))
                 kept.append(v)
+        if Variable._overwrite_flags_set:  # Keras's overwrite_with_gradient: the gradient is the new value
+            kept_grads, kept = self._overwrite_with_gradients(kept_grads, kept)
         if not kept:
             return
         grads, variables = kept_grads, kept

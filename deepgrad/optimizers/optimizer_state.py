@@ -49,8 +49,8 @@ class OptimizerState:
         """One variable per model variable (None for one that ``overwrite_with_gradient``); with
         several names, a tuple of such lists, one per name."""
         names = [name] if isinstance(name, str) else list(name)
-        inits = ([initializer] * len(names) if isinstance(initializer, str) or not isinstance(initializer, (list, tuple))
-                 else list(initializer))
+        several = isinstance(initializer, (list, tuple))
+        inits = list(initializer) if several else [initializer] * len(names)
         lists = tuple([] for _ in names)
         for var in trainable_variables:
             for made, n, init in zip(lists, names, inits):
@@ -66,6 +66,23 @@ class OptimizerState:
 
     def assign_sub(self, variable, value) -> None:
         variable.assign_sub(value)
+
+    def _overwrite_with_gradients(self, grads: list, variables: list) -> tuple:
+        """Variables marked ``overwrite_with_gradient`` take their gradient as their value and
+        leave the update (no learning rate, clipping or decay), as in Keras."""
+        if not any(getattr(v, "_overwrite_with_gradient", False) for v in variables):
+            return grads, variables
+        if self.gradient_accumulation_steps:
+            raise NotImplementedError(f"{type(self).__name__}: overwrite_with_gradient variables are not supported "
+                                      "with gradient_accumulation_steps")
+        kept_grads, kept = [], []
+        for g, v in zip(grads, variables):
+            if getattr(v, "_overwrite_with_gradient", False):
+                v.data[...] = g
+            else:
+                kept_grads.append(g)
+                kept.append(v)
+        return kept_grads, kept
 
     # ----------------------------------------------------------------- the state, in Keras's order
     def state_variables(self) -> list:
