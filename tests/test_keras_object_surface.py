@@ -577,3 +577,22 @@ def test_overwrite_with_gradient_sets_the_value_to_the_gradient_as_keras():
         np.testing.assert_allclose(a, b, rtol=1e-6)
     np.testing.assert_array_equal(results[1][0], grads[0])
     np.testing.assert_allclose(results[1][1], 1.0 - 0.5 * grads[1])
+
+
+def test_a_variable_made_with_autocast_false_keeps_its_dtype_under_mixed_precision():
+    seen = []
+    for K in (keras, dg):
+        class Scaled(K.layers.Layer):
+            def build(self, shape):
+                self.a = self.add_weight(shape=(2,), initializer="ones", name="a")
+                self.b = self.add_weight(shape=(2,), initializer="ones", name="b", autocast=False)
+
+            def call(self, x):
+                self.dtypes = [str(K.ops.convert_to_tensor(v).dtype).replace("torch.", "") for v in (self.a, self.b)]
+                return x * self.a
+
+        layer = Scaled(dtype="mixed_float16")
+        layer(np.ones((1, 2), "float32"))
+        seen.append(layer.dtypes)
+        assert layer.b.autocast is False and layer.a.autocast is True
+    assert seen[0] == seen[1] == ["float16", "float32"]

@@ -402,12 +402,13 @@ class Layer(LayerState):
         """``call`` with the layer's trainable float variables seen in ``compute`` dtype (mixed
         precision: float16 math on float32 variables). Each is replaced for the call by its
         differentiable cast, so gradients flow back to the float32 variable; non-trainable
-        state (BatchNormalization's moving statistics) is left as it is, as Keras does."""
+        state (BatchNormalization's moving statistics) and a variable made with ``autocast=False``
+        are left as they are, as Keras does."""
         if not self.autocast:
             return self.call(inputs, *args, **kwargs)
         swapped = []
         for key, value in list(self.__dict__.items()):
-            if isinstance(value, Variable) and value.trainable and value.data.dtype.kind == "f":
+            if isinstance(value, Variable) and value.trainable and value.autocast and value.data.dtype.kind == "f":
                 object.__setattr__(self, key, value.astype(compute))
                 swapped.append((key, value))
         try:
