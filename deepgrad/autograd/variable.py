@@ -17,7 +17,7 @@ class Variable(Tensor):
     # Keras's variable options, as class defaults so a plain variable costs nothing more
     aggregation = "none"        # how replicas combine it: "none", "mean", "sum", "only_first_replica"
     synchronization = "auto"    # when replicas sync it: "none", "on_read", "on_write", "auto"
-    autocast = True             # seen in a layer's compute dtype under mixed precision
+    _autocast = True            # seen in a layer's compute dtype under mixed precision
     _overwrite_with_gradient = False
     _overwrite_flags_set = 0    # how many times a variable was marked overwrite_with_gradient
     _regularizer = None
@@ -75,7 +75,7 @@ class Variable(Tensor):
         if synchronization != "auto":
             self.synchronization = synchronization
         if not autocast:
-            self.autocast = False
+            self._autocast = False
         if name is not None or current_path():
             # Keras's rule: the scopes open at creation, then the name
             self._path = "/".join(p for p in (current_path(), name or "variable") if p)

@@ -408,7 +408,7 @@ class Layer(LayerState):
             return self.call(inputs, *args, **kwargs)
         swapped = []
         for key, value in list(self.__dict__.items()):
-            if isinstance(value, Variable) and value.trainable and value.autocast and value.data.dtype.kind == "f":
+            if isinstance(value, Variable) and value.trainable and value._autocast and value.data.dtype.kind == "f":
                 object.__setattr__(self, key, value.astype(compute))
                 swapped.append((key, value))
         try:
