@@ -49,7 +49,7 @@ class Variable(Tensor):
                 raise ValueError("When creating a Variable from an initializer, the `shape` argument should be "
                                  f"specified. Received: initializer={initializer} and shape={shape}")
             shape = tuple(int(s) for s in shape)
-            initializer = np.asarray(initializer(shape, dtype=dtype if dtype is not None else None))
+            initializer = np.asarray(initializer(shape, dtype=dtype))
         elif shape is not None and tuple(np.shape(initializer.data if isinstance(initializer, Tensor)
                                                   else initializer)) != tuple(shape):
             raise ValueError(f"Variable {name!r}: the initial value has shape "

@@ -6,8 +6,8 @@ import numpy as np
 
 from .. import allocation, backend, constraints, dtype_policies, initializers, regularizers
 from ..autograd import Tensor, Variable, no_grad
-from ..naming import to_snake_case
 from ..backend import current_path
+from ..naming import to_snake_case
 from ..symbolic import KerasTensor, call_symbolic, flatten
 from .layer_state import LayerState
 
