@@ -15,7 +15,8 @@ _SUBMODULES = ("activations", "callbacks", "constraints", "datasets", "initializ
                "metrics", "models", "optimizers", "preprocessing", "random", "regularizers", "saving",
                "utils", "explain", "visualization", "applications", "config", "dtype_policies",
                "mixed_precision", "quantizers")
-_NAMES = {"Sequential": "models", "Model": "models", "Input": "layers", "GradientTape": "compat.gradient_tape"}
+_NAMES = {"Sequential": "models", "Model": "models", "Input": "layers", "GradientTape": "compat.gradient_tape",
+          "name_scope": "backend", "KerasTensor": "symbolic"}
 
 
 def __getattr__(name):

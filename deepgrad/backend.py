@@ -354,3 +354,46 @@ def is_keras_tensor(x) -> bool:
 def backend() -> str:
     """The name of the array library the ops compute with."""
     return "numpy"
+
+
+# ----------------------------------------------------------------- name scopes (variable paths)
+# Keras's rule for a variable's ``path``: the names of the layers being built around its
+# creation, outermost first, then the variable's name ("sequential/dense/kernel"). A layer
+# opens its scope while it is built (and during its first call, so sub-layers built then sit
+# under it); a scope opened by a layer inside itself again is not repeated.
+_scope_stack: list = []
+
+
+class name_scope:
+    """``with name_scope("block"):`` puts the variables created inside under ``block/``.
+    ``caller`` is the object opening it; ``override_parent`` replaces the enclosing path."""
+
+    def __init__(self, name, caller=None, deduplicate: bool = True, override_parent=None):
+        if not isinstance(name, str) or "/" in name:
+            raise ValueError(f"name_scope: `name` must be a string without '/', got name={name!r}")
+        self.name, self.caller, self.deduplicate = name, caller, deduplicate
+        self.override_parent = override_parent
+        self._pushed = False
+
+    def __enter__(self):
+        top = _scope_stack[-1] if _scope_stack else None
+        if not (self.deduplicate and top is not None and self.caller is not None and top.caller is self.caller
+                and top.name == self.name):
+            _scope_stack.append(self)
+            self._pushed = True
+        return self
+
+    def __exit__(self, *exc):
+        if self._pushed:
+            _scope_stack.pop()
+            self._pushed = False
+
+
+def current_path() -> str:
+    """The path of the open scopes, ``"outer/inner"`` ("" when none is open)."""
+    parts: list = []
+    for scope in _scope_stack:
+        if scope.override_parent is not None:
+            parts = [p for p in scope.override_parent.split("/") if p]
+        parts.append(scope.name)
+    return "/".join(parts)

@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from . import backend
+from .autograd import Variable
 from .registry import Configurable, Registry
 
 
@@ -42,6 +43,10 @@ class Initializer(Configurable):
 
     def __call__(self, shape, dtype=None) -> np.ndarray:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def clone(self):
+        """A new initializer of the same class and config."""
+        return type(self).from_config(self.get_config())
 
 
 class RandomInitializer(Initializer):
@@ -353,6 +358,8 @@ _REGISTRY = Registry("initializer", _CLASSES, {
     "OrthogonalInitializer": Orthogonal, "IdentityInitializer": Identity, "STFTInitializer": STFT,
 }, base=Initializer, ignored_keys=("dtype",))
 deserialize, get = _REGISTRY.deserialize, _REGISTRY.get
+# ``Variable("zeros", shape=...)`` resolves the name here (autograd sits below this floor)
+Variable._get_initializer = staticmethod(get)
 
 
 def serialize(initializer):

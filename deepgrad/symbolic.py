@@ -39,6 +39,33 @@ class KerasTensor:
     def ndim(self) -> int:
         return len(self.shape)
 
+    # Keras's layout flags: every KerasTensor here is dense (no sparse or ragged tensors), and
+    # each records the call that made it; they are fixed once the tensor exists, as in Keras
+    record_history = True
+
+    def _immutable(name: str):
+        def get(self):
+            return self.__dict__.get(f"_{name}", {"sparse": False, "ragged": False}.get(name))
+
+        def refuse(self, value):
+            raise AttributeError(f"The `{name}` attribute of KerasTensor is immutable. One should create a new "
+                                 "instance of KerasTensor for this.")
+        return property(get, refuse)
+
+    sparse = _immutable("sparse")
+    ragged = _immutable("ragged")
+    ragged_rank = _immutable("ragged_rank")
+    row_splits_dtype = _immutable("row_splits_dtype")
+    del _immutable
+
+    def reshape(self, newshape):
+        """The symbolic ``ops.reshape(self, newshape)``."""
+        return _ops().reshape(self, newshape)
+
+    def squeeze(self, axis=None):
+        """The symbolic ``ops.squeeze(self, axis)``."""
+        return _ops().squeeze(self, axis)
+
     def __repr__(self) -> str:
         src = self.layer.name if self.layer is not None else "input"
         return f"<KerasTensor shape={self.shape} dtype={self.dtype} from={src}>"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backend import current_path
 from .tensor import Tensor
 
 
@@ -13,13 +14,103 @@ class Variable(Tensor):
     identity that layers, models and optimiser state hold on to.
     """
 
-    def __init__(self, value, trainable: bool = True, name: str | None = None, dtype=None):
-        super().__init__(value, dtype=dtype)
+    # Keras's variable options, as class defaults so a plain variable costs nothing more
+    aggregation = "none"        # how replicas combine it: "none", "mean", "sum", "only_first_replica"
+    synchronization = "auto"    # when replicas sync it: "none", "on_read", "on_write", "auto"
+    _autocast = True            # seen in a layer's compute dtype under mixed precision
+    _overwrite_with_gradient = False
+    _overwrite_flags_set = 0    # how many times a variable was marked overwrite_with_gradient
+    _regularizer = None
+    _path = None
+    # ``initializers.get``, set by ``deepgrad.initializers`` when it loads (a higher floor), so
+    # ``Variable("zeros", shape=...)`` resolves an initializer's name without importing it here
+    _get_initializer = None
+
+    def __init__(self, initializer=None, shape=None, dtype=None, trainable: bool = True, autocast: bool = True,
+                 aggregation="none", synchronization="auto", name: str | None = None, layout=None, *,
+                 value=None, **kwargs):
+        """``Variable(initializer, shape=None, dtype=None, trainable=True, ...)`` as Keras's: an
+        array-like value (its shape), or an initializer (a name or a callable) with ``shape``."""
+        if kwargs:
+            raise TypeError(f"Variable: unexpected keyword argument(s) {sorted(kwargs)}")
+        if value is not None:
+            if initializer is not None:
+                raise ValueError("Variable: pass the initial value as `initializer` or `value`, not both")
+            initializer = value
+        if initializer is None:
+            raise ValueError("Variable: an initial value or an initializer is required (got initializer=None)")
+        if isinstance(initializer, str):
+            if Variable._get_initializer is None:
+                raise ValueError(f"Variable: the initializer {initializer!r} is named before deepgrad.initializers "
+                                 "is loaded; import deepgrad.initializers or pass the initializer object")
+            initializer = Variable._get_initializer(initializer)
+        if callable(initializer) and not isinstance(initializer, (Tensor, np.ndarray)):
+            if shape is None:
+                raise ValueError("When creating a Variable from an initializer, the `shape` argument should be "
+                                 f"specified. Received: initializer={initializer} and shape={shape}")
+            shape = tuple(int(s) for s in shape)
+            initializer = np.asarray(initializer(shape, dtype=dtype))
+        elif shape is not None and tuple(np.shape(initializer.data if isinstance(initializer, Tensor)
+                                                  else initializer)) != tuple(shape):
+            raise ValueError(f"Variable {name!r}: the initial value has shape "
+                             f"{np.shape(getattr(initializer, 'data', initializer))}, not the shape {tuple(shape)}")
+        super().__init__(initializer, dtype=dtype)
         # always a copy: in-place assignment must never write into the caller's array
         self.data = np.array(self.data, order="C")
         self.name = name
         self._trainable = bool(trainable)
         self.requires_grad = self._trainable and self.data.dtype.kind == "f"
+        if aggregation is None:
+            aggregation = "none"
+        if aggregation not in ("none", "mean", "sum", "only_first_replica"):
+            raise ValueError("Invalid value for argument `aggregation`. Expected one of `None`, `'none'`, "
+                             f"`'mean'`, `'sum'`, `'only_first_replica'`. Received: aggregation={aggregation}")
+        if synchronization is None:
+            synchronization = "none"
+        if synchronization not in ("none", "on_read", "on_write", "auto"):
+            raise ValueError("Invalid value for argument `synchronization`. Expected one of `None`, `'none'`, "
+                             f"`'on_read'`, `'on_write'`, `'auto'`. Received: synchronization={synchronization}")
+        if aggregation != "none":
+            self.aggregation = aggregation
+        if synchronization != "auto":
+            self.synchronization = synchronization
+        if not autocast:
+            self._autocast = False
+        if name is not None or current_path():
+            # Keras's rule: the scopes open at creation, then the name
+            self._path = "/".join(p for p in (current_path(), name or "variable") if p)
+
+    @property
+    def path(self) -> str:
+        """Where the variable sits: the layers around its creation and its name
+        (``"sequential/dense/kernel"``), as Keras's ``Variable.path``."""
+        path = self._path
+        return path if path is not None else (self.name or "variable")
+
+    @property
+    def overwrite_with_gradient(self) -> bool:
+        """When True the optimizer replaces the value with the gradient instead of updating it."""
+        return self._overwrite_with_gradient
+
+    @overwrite_with_gradient.setter
+    def overwrite_with_gradient(self, value) -> None:
+        if not isinstance(value, bool):
+            raise TypeError(f"`overwrite_with_gradient` must be a boolean. Received: {value}")
+        self._overwrite_with_gradient = value
+        if value:  # optimisers look for such variables only once one has existed
+            Variable._overwrite_flags_set += 1
+
+    @property
+    def regularizer(self):
+        """The penalty ``add_weight(regularizer=...)`` attached (None when there is none)."""
+        return self._regularizer
+
+    @regularizer.setter
+    def regularizer(self, value) -> None:
+        if value is not None and not callable(value):
+            raise ValueError(f"Invalid value for attribute `regularizer`. Expected an instance of "
+                             f"`keras.regularizers.Regularizer`, or `None`. Received: regularizer={value}")
+        self._regularizer = value
 
     @property
     def trainable(self) -> bool:

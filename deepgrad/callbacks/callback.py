@@ -6,6 +6,15 @@ class Callback:
     """Base class with every Keras hook as a no-op. ``model`` and ``params`` (verbose, epochs,
     steps) are set by ``fit``/``evaluate``/``predict`` before the first hook runs."""
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # Keras's ``on_batch_begin``/``on_batch_end`` are the training-batch hooks under their old
+        # names: a subclass that writes one of them (and not the new name) has it called for
+        # each training batch; the others keep the no-op, so ``fit`` pays nothing for the alias.
+        for old, new in (("on_batch_begin", "on_train_batch_begin"), ("on_batch_end", "on_train_batch_end")):
+            if getattr(cls, old) is not getattr(Callback, old) and getattr(cls, new) is getattr(Callback, new):
+                setattr(cls, new, _alias(old, new))
+
     def __init__(self):
         self.model = None
         self.params = {}
@@ -20,6 +29,8 @@ class Callback:
     def on_train_end(self, logs=None): pass
     def on_epoch_begin(self, epoch, logs=None): pass
     def on_epoch_end(self, epoch, logs=None): pass
+    def on_batch_begin(self, batch, logs=None): pass
+    def on_batch_end(self, batch, logs=None): pass
     def on_train_batch_begin(self, batch, logs=None): pass
     def on_train_batch_end(self, batch, logs=None): pass
     def on_test_begin(self, logs=None): pass
@@ -36,6 +47,13 @@ class Callback:
         has run: a callback that restored an interrupted run answers (BackupAndRestore gives the
         epoch after its backup); None, the default, leaves the start alone."""
         return None
+
+
+def _alias(old: str, new: str):
+    def hook(self, batch, logs=None):
+        getattr(self, old)(batch, logs=logs)
+    hook.__name__ = new
+    return hook
 
 
 _HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_train_batch_begin",

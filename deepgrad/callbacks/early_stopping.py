@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from .callback import Callback
-from .monitor import monitor_value, resolve_mode
+from .monitor import MonitorMixin, monitor_value, resolve_mode
 
 
-class EarlyStopping(Callback):
+class EarlyStopping(MonitorMixin, Callback):
     """Stops when ``monitor`` has not improved by more than ``min_delta`` for ``patience``
     epochs (counted from ``start_from_epoch``); an epoch improves only if it also beats
     ``baseline`` when one is given. ``restore_best_weights`` puts back the weights of the

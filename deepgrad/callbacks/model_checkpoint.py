@@ -6,10 +6,10 @@ import os
 import warnings
 
 from .callback import Callback
-from .monitor import resolve_mode
+from .monitor import MonitorMixin, resolve_mode
 
 
-class ModelCheckpoint(Callback):
+class ModelCheckpoint(MonitorMixin, Callback):
     """Save to ``filepath``, which may hold ``str.format`` fields filled from the epoch (1-based),
     the batch and the logs: ``"model.{epoch:02d}-{val_loss:.2f}.deepgrad"``.
 

@@ -28,3 +28,19 @@ def monitor_value(logs, monitor: str, owner: str):
                       f"Available metrics are: {','.join(logs)}", stacklevel=3)
         return None
     return float(np.asarray(value))
+
+
+class MonitorMixin:
+    """Keras's ``MonitorCallback`` attributes of a callback with ``monitor`` and a resolved
+    ``mode``: ``monitor_op`` (``np.less`` when smaller is better, else ``np.greater``),
+    ``min_delta`` and ``get_monitor_value(logs)``."""
+
+    min_delta = 0
+
+    @property
+    def monitor_op(self):
+        return np.less if self.mode == "min" else np.greater
+
+    def get_monitor_value(self, logs):
+        """The monitored value of ``logs`` (None, with a warning, when it is not logged)."""
+        return monitor_value(logs, self.monitor, type(self).__name__)

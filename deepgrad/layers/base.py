@@ -6,8 +6,10 @@ import numpy as np
 
 from .. import allocation, backend, constraints, dtype_policies, initializers, regularizers
 from ..autograd import Tensor, Variable, no_grad
+from ..backend import current_path
 from ..naming import to_snake_case
 from ..symbolic import KerasTensor, call_symbolic, flatten
+from .layer_state import LayerState
 
 def unique_name(base: str) -> str:
     """``dense``, ``dense_1``, ``dense_2``, ... as Keras names them (from ``backend.get_uid``)."""
@@ -115,7 +117,7 @@ def _shape_of(x):
     return tuple(x.shape)
 
 
-class Layer:
+class Layer(LayerState):
     """Base class of every layer. Subclasses override ``build`` and ``call``.
 
     ``__call__`` builds the layer on first use from the input's shape (``(None,) + shape[1:]``
@@ -139,7 +141,8 @@ class Layer:
         input_shape = kwargs.pop("input_shape", None)
         input_dim = kwargs.pop("input_dim", None)
         batch_input_shape = kwargs.pop("batch_input_shape", None)
-        kwargs.pop("autocast", None)
+        if not kwargs.pop("autocast", True):
+            self.autocast = False
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) {sorted(kwargs)}")
         if input_dim is not None and input_shape is None:
@@ -263,7 +266,9 @@ class Layer:
             # Keras 3 order, add_weight(shape, initializer, ...): shift the positional arguments
             initializer = shape if not (isinstance(shape, tuple) and shape == ()) else initializer
             name, shape = kwargs.pop("name", None), name
-        kwargs.pop("autocast", None), kwargs.pop("aggregation", None), kwargs.pop("overwrite_with_gradient", None)
+        autocast = kwargs.pop("autocast", True)
+        aggregation = kwargs.pop("aggregation", "none")
+        overwrite_with_gradient = kwargs.pop("overwrite_with_gradient", False)
         if kwargs:
             raise TypeError(f"{self.name}.add_weight: unexpected keyword argument(s) {sorted(kwargs)}")
         init = initializers.get(initializer if initializer is not None else "glorot_uniform")
@@ -278,12 +283,16 @@ class Layer:
         value = np.asarray(init(shape, dtype=dtype), dtype=dtype)
         # an integer weight (a quantized kernel) keeps its dtype; Tensors would make it floatx
         var = Variable(value, trainable=trainable, name=f"{self.name}/{name or 'variable'}",
-                       dtype=dtype if dtype.kind in "iub" else None)
+                       dtype=dtype if dtype.kind in "iub" else None, autocast=autocast, aggregation=aggregation)
+        var._path = self._variable_path(name or "variable")
+        if overwrite_with_gradient:
+            var.overwrite_with_gradient = overwrite_with_gradient
         var.constraint = constraints.get(constraint)
         var._created_trainable = bool(trainable)
         self._weights.append(var)
         if regularizer is not None:
-            self.__dict__.setdefault("_regularizers", []).append((var, regularizers.get(regularizer)))
+            var.regularizer = regularizers.get(regularizer)
+            self.__dict__.setdefault("_regularizers", []).append((var, var.regularizer))
         return var
 
     def get_weights(self) -> list[np.ndarray]:
@@ -311,6 +320,8 @@ class Layer:
 
     def _maybe_build(self, input_shape) -> None:
         if not self.built:
+            if self.input_spec is not None:
+                self._check_input_spec(input_shape)
             self.build(input_shape)
             self.built = True
             self.input_shape_built = input_shape
@@ -351,7 +362,7 @@ class Layer:
             else:
                 inputs = _to_tensor(inputs, compute, self._float_inputs)
         if not self.built:
-            self._maybe_build(_shape_of(inputs))
+            return self._first_call(inputs, args, kwargs)
         if kwargs and not self._call_takes_training:
             kwargs.pop("training", None)
         if self._call_takes_mask:
@@ -376,14 +387,28 @@ class Layer:
             outputs._keras_mask = None
         return outputs
 
+    def _first_call(self, inputs, args, kwargs):
+        """Build inside the layer's name scope (so the variables of the layers it builds during
+        this call sit under its path) and call it."""
+        with self._open_name_scope():
+            self.__dict__["_path"] = current_path()
+            self._maybe_build(_shape_of(inputs))
+            if not self.built:
+                raise RuntimeError(f"Layer {self.name!r}: _maybe_build did not build the layer")
+            # this class's __call__ again, not the subclass's (it may have rearranged the inputs)
+            return Layer.__call__(self, inputs, *args, **kwargs)
+
     def _call_autocast(self, compute, inputs, *args, **kwargs):
         """``call`` with the layer's trainable float variables seen in ``compute`` dtype (mixed
         precision: float16 math on float32 variables). Each is replaced for the call by its
         differentiable cast, so gradients flow back to the float32 variable; non-trainable
-        state (BatchNormalization's moving statistics) is left as it is, as Keras does."""
+        state (BatchNormalization's moving statistics) and a variable made with ``autocast=False``
+        are left as they are, as Keras does."""
+        if not self.autocast:
+            return self.call(inputs, *args, **kwargs)
         swapped = []
         for key, value in list(self.__dict__.items()):
-            if isinstance(value, Variable) and value.trainable and value.data.dtype.kind == "f":
+            if isinstance(value, Variable) and value.trainable and value._autocast and value.data.dtype.kind == "f":
                 object.__setattr__(self, key, value.astype(compute))
                 swapped.append((key, value))
         try:

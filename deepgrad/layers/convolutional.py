@@ -178,6 +178,11 @@ class BaseConv(QuantizableMixin, SpatialLayerMixin, KernelLayer):
         self._add_activity_loss(outputs)
         return outputs
 
+    def convolution_op(self, inputs, kernel):
+        """The layer's convolution of ``inputs`` with ``kernel`` (its strides, padding, dilation
+        and data format; no bias, no activation), as Keras's ``BaseConv.convolution_op``."""
+        return conv_nd(inputs, kernel, self.strides, self.padding, self.data_format, self.dilation_rate)
+
     def compute_output_shape(self, input_shape):
         self._check_input(input_shape)
         spatial = tuple(conv_output_length(n, k, s, self.padding, d) for n, k, s, d in

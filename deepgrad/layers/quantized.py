@@ -37,6 +37,14 @@ class QuantizableMixin:
     inputs_quantizer = None
 
     @property
+    def variable_serialization_spec(self) -> dict:
+        """The variables' names in store order for each mode this layer runs (None: not
+        quantized), as Keras's: the float weight, the bias, then the int8 scale."""
+        target = self.quantize_target
+        names = [target, "bias"] if hasattr(self, "use_bias") else [target]  # an Embedding has no bias
+        return {None: names, "int8": names + [f"{target}_scale"]}
+
+    @property
     def quantization_mode(self):
         policy = self._dtype_policy
         return None if policy is None else policy.quantization_mode

@@ -73,6 +73,11 @@ class RNN(Layer):
     def state_size(self) -> list:
         return state_sizes(self.cell.state_size)
 
+    @property
+    def single_state(self) -> bool:
+        """True when the cell carries one state (an int ``state_size``), as Keras records it."""
+        return isinstance(self.cell.state_size, (int, np.integer))
+
     # ----------------------------------------------------------------- building and states
     def _check_input(self, shape) -> None:
         if len(shape) < 3:

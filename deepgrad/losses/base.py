@@ -83,6 +83,17 @@ class LossFunctionWrapper(Loss):
     def call(self, y_true, y_pred):
         return self.fn(y_true, y_pred, **self._fn_kwargs)
 
+    def __getattr__(self, name):
+        # the function's options read as attributes, as Keras's loss classes keep them
+        # (``CategoricalCrossentropy(...).from_logits``, ``.label_smoothing``, ``.axis``)
+        kwargs = self.__dict__.get("_fn_kwargs")
+        if kwargs is not None and name in kwargs:
+            return kwargs[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __dir__(self):
+        return sorted(set(super().__dir__()) | set(self.__dict__.get("_fn_kwargs", ())))
+
     def get_config(self):
         return {**super().get_config(), **self._fn_kwargs}
 

@@ -5,11 +5,12 @@ ndarrays, reads ``result()`` for the logs and calls ``reset_state()`` at each ep
 """
 from __future__ import annotations
 
+import copy
 
 import numpy as np
 
-from .. import backend
-from ..autograd import Tensor, no_grad
+from .. import backend, initializers
+from ..autograd import Tensor, Variable, no_grad
 from ..naming import to_snake_case
 
 
@@ -80,6 +81,112 @@ class Metric:
 
     def reset_state(self) -> None:  # pragma: no cover - interface
         raise NotImplementedError(f"{type(self).__name__} must implement reset_state")
+
+    # ----------------------------------------------------------------- state, as Keras's variables
+    def add_variable(self, shape, initializer, dtype=None, aggregation="sum", name=None) -> Variable:
+        """A state variable (non-trainable), listed by ``variables`` at ``"<metric>/<name>"``."""
+        initializer = initializers.get("zeros" if initializer is None else initializer)
+        var = Variable(initializer, shape=tuple(shape), dtype=dtype if dtype is not None else self.dtype,
+                       trainable=False, aggregation=aggregation, name=name)
+        var._path = f"{self.name}/{name or 'variable'}"
+        self.__dict__.setdefault("_variables", []).append(var)
+        return var
+
+    def add_weight(self, shape=(), initializer=None, dtype=None, name=None) -> Variable:
+        return self.add_variable(shape, initializer=initializer, dtype=dtype, name=name)
+
+    def _state_names(self) -> list:
+        """The attributes ``reset_state`` sets to numbers or arrays (a metric's running state,
+        kept as plain values), found once by resetting a copy and recording what it sets."""
+        names = self.__dict__.get("_state_attribute_names")
+        if names is None:
+            recorded: list = []
+
+            class Recorder(type(self)):
+                def __setattr__(probe, key, value):
+                    recorded.append(key)
+                    object.__setattr__(probe, key, value)
+
+            probe = copy.deepcopy(self)
+            probe.__class__ = Recorder
+            probe.reset_state()
+            names = [k for k in dict.fromkeys(recorded) if not k.startswith("__")
+                     and isinstance(getattr(probe, k), (int, float, np.ndarray, np.number))
+                     and not isinstance(getattr(probe, k), (bool, Tensor))]
+            self.__dict__["_state_attribute_names"] = names
+        return names
+
+    def _state_values(self) -> list:
+        own = [v.data.copy() for v in self.__dict__.get("_variables", ())]
+        return own + [np.array(getattr(self, k)) for k in self._state_names()]
+
+    def _set_state_values(self, values: list) -> None:
+        own = self.__dict__.get("_variables", [])
+        for var, value in zip(own, values):
+            var.assign(value)
+        for name, value in zip(self._state_names(), values[len(own):]):
+            old = getattr(self, name)
+            value = np.asarray(value.data if isinstance(value, Tensor) else value)
+            if isinstance(old, np.ndarray):
+                object.__setattr__(self, name, value.astype(old.dtype, copy=True))
+            else:  # a Python number stays one
+                object.__setattr__(self, name, type(old)(value.item()) if isinstance(old, (int, float))
+                                   else value.reshape(()).astype(np.asarray(old).dtype))
+
+    @property
+    def variables(self) -> list:
+        """The metric's state as Variables (``"<metric>/<name>"``): those of ``add_variable``,
+        then copies of the running values a built-in metric keeps (read them; ``reset_state``
+        and ``update_state`` change the metric)."""
+        own = list(self.__dict__.get("_variables", ()))
+        for name in self._state_names():
+            value = getattr(self, name)
+            var = Variable(value if isinstance(value, np.ndarray) else np.asarray(value, self.dtype),
+                           trainable=False, name=name)
+            var._path = f"{self.name}/{name}"
+            own.append(var)
+        return own
+
+    def _check_state(self, metric_variables, method: str) -> list:
+        values = list(metric_variables)
+        expected = len(self.__dict__.get("_variables", ())) + len(self._state_names())
+        if len(values) != expected:
+            raise ValueError(f"Argument `metric_variables` must be a list of tensors corresponding 1:1 to "
+                             f"{type(self).__name__}().variables. Received list with length {len(values)}, "
+                             f"but expected {expected} variables.")
+        return values
+
+    def stateless_update_state(self, metric_variables, *args, **kwargs) -> list:
+        """The state after ``update_state(*args, **kwargs)`` from ``metric_variables``; the metric
+        itself is left as it was."""
+        values = self._check_state(metric_variables, "stateless_update_state")
+        saved = self._state_values()
+        try:
+            self._set_state_values(values)
+            self.update_state(*args, **kwargs)
+            return self._state_values()
+        finally:
+            self._set_state_values(saved)
+
+    def stateless_result(self, metric_variables):
+        """``result()`` of the state ``metric_variables``, the metric left as it was."""
+        values = self._check_state(metric_variables, "stateless_result")
+        saved = self._state_values()
+        try:
+            self._set_state_values(values)
+            result = self.result()
+            return result.data.copy() if isinstance(result, Tensor) else copy.deepcopy(result)
+        finally:
+            self._set_state_values(saved)
+
+    def stateless_reset_state(self) -> list:
+        """The state ``reset_state()`` makes, the metric left as it was."""
+        saved = self._state_values()
+        try:
+            self.reset_state()
+            return self._state_values()
+        finally:
+            self._set_state_values(saved)
 
     def __call__(self, *args, **kwargs):
         """Update with one batch and return the running result (as Keras's ``metric(...)``):

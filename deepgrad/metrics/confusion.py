@@ -158,7 +158,13 @@ class AUC(_ConfusionMetric):
         self.thresholds = np.asarray([0.0 - eps] + inner + [1.0 + eps])
         self.num_thresholds = len(self.thresholds)
         self.multi_label = False
+        self.num_labels, self.label_weights = num_labels, None  # Keras's attributes (one binary problem here)
         self.reset_state()
+
+    def interpolate_pr_auc(self) -> float:
+        """The area under the precision-recall curve, interpolated between thresholds (Davis &
+        Goadrich, 2006), as Keras's ``AUC.interpolate_pr_auc``."""
+        return self._interpolate_pr_auc()
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
         y_true, y_pred, weight = self._matched(y_true, y_pred, sample_weight)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..layers.core import Input, InputLayer
+from ..backend import current_path
 from ..symbolic import KerasTensor, flatten, map_structure
 from .model import Model, deserialize_layer, serialize_layer
 from .summary import SummaryRow
@@ -173,6 +174,13 @@ class Functional(Model, config_names=("Functional", "Model")):
         self.output_names = _names(outputs, flat_outputs)
         self._layers, self._call_depths = _layer_order(flat_inputs, flat_outputs, self._input_layers)
         self.built = True
+        with self._open_name_scope():  # built when made: its path is fixed now, as Keras's
+            self._path = current_path()
+
+    @property
+    def operations(self) -> list:
+        """The layers of the graph in call order (Keras's ``Functional.operations``)."""
+        return self.layers
 
     @property
     def input(self):

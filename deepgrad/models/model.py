@@ -19,8 +19,10 @@ import numpy as np
 from .. import files, layers, process_group, quantizers
 from ..autograd import Tensor, no_grad
 from ..layers.base import Layer
+from ..backend import current_path
 from ..symbolic import call_symbolic, flatten
 from .summary import SummaryRow, print_summary
+from .model_state import ModelState
 from .trainer import Trainer
 
 
@@ -87,7 +89,7 @@ def _functional_subclass(cls: type, functional: type) -> type:
     return _functional_subclasses[cls]
 
 
-class Model(Trainer, Layer):
+class Model(ModelState, Trainer, Layer):
     """A model: ``Model(inputs, outputs)`` for the functional API, or a subclass with ``call``."""
 
     # The model classes that configs name, each declared by its own module as it is defined
@@ -214,7 +216,8 @@ class Model(Trainer, Layer):
             return np.zeros((1,) + tuple(1 if s is None else s for s in tuple(shape)[1:]), self.dtype)
 
         x = [zeros(s) for s in input_shape] if isinstance(input_shape, list) else zeros(input_shape)
-        with no_grad():
+        with no_grad(), self._open_name_scope():
+            self.__dict__["_path"] = current_path()
             self(x, training=False)
 
     def _input_dtypes(self):
@@ -225,8 +228,10 @@ class Model(Trainer, Layer):
         if isinstance(inputs, (np.ndarray, Tensor)):  # one array, the common call, kept short
             declared = self._inputs
             inputs = to_input_tensor(inputs, declared[0].dtype if declared else None)
+            if not self.built:
+                return self._first_call(tuple(inputs.shape), inputs, args, kwargs)
             # a Sequential given its first layer after it was called empty still needs its input
-            if not self.built or declared is None:
+            if declared is None:
                 self._maybe_build(tuple(inputs.shape))
         elif _is_symbolic(inputs):
             return call_symbolic(self, inputs, *args, **kwargs)
@@ -242,6 +247,8 @@ class Model(Trainer, Layer):
             else:
                 inputs = to_input_tensor(inputs, dtypes[0] if dtypes else None)
                 shape = tuple(inputs.shape)
+            if not self.built:
+                return self._first_call(shape, inputs, args, kwargs)
             self._maybe_build(shape)
         if kwargs:
             if not self._call_takes_training:
@@ -250,6 +257,15 @@ class Model(Trainer, Layer):
                 kwargs.pop("mask", None)
         self.__dict__["_activity_losses"] = []  # this call's (a plain attribute: no tracking to do)
         return self.call(inputs, *args, **kwargs)
+
+    def _first_call(self, shape, inputs, args, kwargs):
+        """Build and call inside the model's name scope, so the layers it builds on this call
+        have their variables under its path (``"my_model/dense/kernel"``)."""
+        with self._open_name_scope():
+            self.__dict__["_path"] = current_path()
+            self._maybe_build(shape)
+            self.built = True
+            return Model.__call__(self, inputs, *args, **kwargs)
 
     def _dtype_for(self, key, dtypes):
         if not dtypes:
@@ -297,7 +313,8 @@ class Model(Trainer, Layer):
         as Keras 3's ``Model.quantize``: ``mode="int8"`` or an ``Int8QuantizationConfig``;
         ``filters`` a regex (or list of them) searched in layer names, or a callable on the
         layer. A layer that refuses (a subclass, a grouped convolution) is left float with a
-        warning; layers without ``quantize`` are skipped. The model must be built. Modes other
+        warning; so is a layer with nothing to quantize (Flatten, pooling: the base ``Layer.quantize``
+        raises NotImplementedError), as in Keras. The model must be built. Modes other
         than int8 ("int4", "float8", "gptq", "awq") raise NotImplementedError naming the mode.
         A compiled model keeps its optimiser's configuration; its state restarts, since the
         float kernels it tracked are replaced."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from .. import backend
 from ..layers.base import Layer
 from ..layers.core import Input
+from ..backend import current_path
 from ..symbolic import KerasTensor
 from .model import Model, deserialize_layer, serialize_layer
 from .summary import SummaryRow
@@ -102,7 +103,9 @@ class Sequential(Model, config_names=("Sequential",)):
     def _call_symbolic(self, layer: Layer) -> None:
         x = self._outputs[0]
         try:
-            out = layer(x)
+            with self._open_name_scope():  # its variables sit under the model: "sequential/dense/kernel"
+                self.__dict__["_path"] = current_path()
+                out = layer(x)
         except Exception as e:
             raise ValueError(f"Sequential {self.name!r}: layer {layer.name!r} ({type(layer).__name__}) cannot take "
                              f"the output of the previous layer, of shape {x.shape}: {e}") from e

@@ -41,6 +41,14 @@ class _MeanTracker:
     def reset_state(self) -> None:
         self.total, self.count = 0.0, 0.0
 
+    # Keras's loss tracker is a ``metrics.Mean``: the same state, through the same methods
+    variables = metrics_module.Mean.variables
+    _state_names = metrics_module.Mean._state_names
+    _state_values = metrics_module.Mean._state_values
+    _set_state_values = metrics_module.Mean._set_state_values
+    dtype = metrics_module.Mean.dtype
+    _dtype = None
+
 
 def _as_loss(identifier):
     """A Loss object (weights and reduces): names and bare functions are wrapped."""
@@ -171,7 +179,8 @@ class Trainer:
     # ----------------------------------------------------------------- compile
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, weighted_metrics=None,
                 run_eagerly=None, steps_per_execution=1, jit_compile=None, auto_scale_loss=True):
-        """Set the optimiser, loss(es) and metrics; ``run_eagerly``/``jit_compile`` are accepted and ignored."""
+        """Set the optimiser, loss(es) and metrics; ``run_eagerly``, ``steps_per_execution`` and
+        ``jit_compile`` are recorded (every step runs eagerly, one batch at a time)."""
         self.optimizer = optimizers.get(optimizer)
         policy = getattr(self, "dtype_policy", None)
         if (auto_scale_loss and policy is not None and policy.name == "mixed_float16"
@@ -208,6 +217,9 @@ class Trainer:
                     self._metrics.append((i, metric, weighted))
         self._output_loss_trackers = ([_MeanTracker(f"{n}_loss") for n in names] if several else [])
         self._compile_config = compile_config.record(self.optimizer, loss, metric_specs, names, self._loss_weights)
+        record = getattr(self, "_record_execution", None)
+        if record is not None:
+            record(run_eagerly, steps_per_execution, jit_compile)
         self.compiled = True
         self.stop_training = False
 
@@ -249,6 +261,13 @@ class Trainer:
     def reset_metrics(self) -> None:
         for m in self.metrics:
             m.reset_state()
+
+    def _make_step_function(self, name: str) -> None:
+        """Keras's ``fit``/``evaluate``/``predict`` make their step function first (a model's own
+        ``make_train_function`` is called as Keras calls it)."""
+        make = getattr(self, name, None)
+        if make is not None:
+            make()
 
     def _check_compiled(self, method: str) -> None:
         if not self.compiled:
@@ -417,6 +436,7 @@ class Trainer:
             steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
         """Train for ``epochs`` epochs; returns the ``History`` (also ``model.history``)."""
         self._check_compiled("fit")
+        self._make_step_function("make_train_function")
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"fit(): epochs must be a non-negative integer, got {epochs!r}")
         _check_validation_freq(validation_freq)
@@ -517,6 +537,7 @@ class Trainer:
                  callbacks=None, return_dict=False, **kwargs):
         """The loss (a scalar), ``[loss, *metrics]``, or a dict with ``return_dict=True``."""
         self._check_compiled("evaluate")
+        self._make_step_function("make_test_function")
         batches = da.batches(self._data_spec(), x, y, sample_weight, batch_size=batch_size, steps=steps)
         group = process_group.current()
         if group is not None:  # under DataParallel: this rank's rows
@@ -530,6 +551,7 @@ class Trainer:
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Outputs for ``x`` batch by batch (``training=False``, no graph), concatenated."""
+        self._make_step_function("make_predict_function")
         batches = da.batches(self._data_spec(), x, batch_size=batch_size, steps=steps, targets=False)
         group = process_group.current()
         if group is not None:  # under DataParallel: this rank's rows, gathered in order below

@@ -22,6 +22,8 @@ class Adam(Optimizer):
     step size α_t, and ε is added to √v_t: this is the paper's step lr m̂_t / (√v̂_t + ε') with
     ε' = ε / √(1 - β2^t), where PyTorch adds ε itself to √v̂_t.
     """
+    keras_slot_names = {"m": "momentum", "v": "velocity", "v_hat": "velocity_hat"}
+    keras_slot_groups = (("m", "v"), ("v_hat",))
 
     elementwise_update = True  # the flat-group fast path (see flat_group)
 

@@ -8,6 +8,7 @@ from .base import Optimizer
 
 class Adamax(Optimizer):
     """m = b1 m + (1 - b1) g;  u = max(b2 u, |g|);  w -= lr m / ((1 - b1^t) (u + eps)),  t = iterations + 1."""
+    keras_slot_names = {"m": "momentum", "u": "norm"}
 
     elementwise_update = True  # the flat-group fast path (see flat_group)
     slot_names = ("m", "u")

@@ -23,10 +23,11 @@ import math
 
 import numpy as np
 
-from ..autograd import Tensor
+from ..autograd import Tensor, Variable
 from ..naming import to_snake_case
 from . import schedules
 from .flat_group import FlatGroup
+from .optimizer_state import OptimizerState
 from .schedules import LearningRateSchedule
 
 
@@ -39,7 +40,7 @@ def _clip_factor(norm: float, clip: float) -> float:
     return clip / max(norm, clip)
 
 
-class Optimizer:
+class Optimizer(OptimizerState):
     """Base class. Subclasses set ``slot_names`` and implement ``update_step``."""
 
     slot_names: tuple = ()          # per-variable arrays shaped like the variable
@@ -235,6 +236,8 @@ class Optimizer:
             if g is not None:
                 kept_grads.append(self._as_array(g, v))
                 kept.append(v)
+        if Variable._overwrite_flags_set:  # Keras's overwrite_with_gradient: the gradient is the new value
+            kept_grads, kept = self._overwrite_with_gradients(kept_grads, kept)
         if not kept:
             return
         grads, variables = kept_grads, kept

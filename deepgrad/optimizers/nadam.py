@@ -12,6 +12,7 @@ class Nadam(Optimizer):
     m_hat = mu_{t+1} m / (1 - prod_t mu_{t+1}) + (1 - mu_t) g / (1 - prod_t);  v_hat = v / (1 - b2^t)
     w -= lr m_hat / (sqrt(v_hat) + eps).
     """
+    keras_slot_names = {"m": "momentum", "v": "velocity"}
 
     elementwise_update = True  # the flat-group fast path (see flat_group)
     slot_names = ("m", "v")

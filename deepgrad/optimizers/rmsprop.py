@@ -14,6 +14,7 @@ class RMSprop(Optimizer):
     momentum:  buf = momentum * buf + increment; w -= buf;  otherwise w -= increment.
     (Keras puts epsilon inside the square root; PyTorch adds it after.)
     """
+    keras_slot_groups = (("velocity",), ("momentum",), ("average_gradient",))
 
     elementwise_update = True  # the flat-group fast path (see flat_group)
 

@@ -31,6 +31,12 @@ class SGD(Optimizer):
     def _slot_names_for(self, variable) -> tuple:
         return ("momentum",) if self.momentum else ()
 
+    @property
+    def momentums(self) -> list:
+        """Each variable's momentum (Keras's ``SGD.momentums``; empty when ``momentum`` is 0),
+        as Variables on the optimiser's own arrays."""
+        return [self._slot_variable(i, "momentum") for i, slots in enumerate(self._slots) if "momentum" in slots]
+
     def update_step(self, gradient, variable, learning_rate):
         step = gradient * learning_rate  # lr * g, one temporary
         if not self.momentum:

@@ -22,7 +22,8 @@ class SeedGenerator:
     """
 
     def __init__(self, seed=None, name=None, **kwargs):
-        kwargs.pop("backend", None)  # Keras's choice of backend: there is only one here
+        # Keras's choice of backend module: there is only one here, deepgrad's own
+        self.backend = kwargs.pop("backend", None) or backend
         if kwargs:
             raise ValueError(f"SeedGenerator: unrecognized keyword arguments: {kwargs}")
         self.name = name if name is not None else f"seed_generator_{next(_names)}"

@@ -47,7 +47,7 @@ def test_tensorboard_writes_keras_scalars_histograms_and_graph(tmp_path):
     assert [e.step for e in train.Scalars("batch_loss")] == [3, 6, 9, 12]
     assert [e.step for e in val.Scalars("evaluation_loss_vs_iterations")] == [4, 8, 12]
     # histograms at epochs 0 and 2; the last one is of the final weights
-    kernel_path = model.layers[0].kernel.name  # "dense/kernel", as Keras's weight.path
+    kernel_path = model.layers[0].kernel.path  # "sequential/dense/kernel", as Keras names it
     histogram = train.Histograms(f"{kernel_path}/histogram")
     assert [e.step for e in histogram] == [0, 2]
     kernel = model.layers[0].kernel.data

@@ -1,0 +1,237 @@
+"""A layer's state as Keras 3 hands it out: variable paths, variable lists, per-layer stores
+for saving, calls on given variable values, and the small attributes Keras programs read.
+
+``Layer`` inherits these; none of them runs on the per-call path (a layer opens its name
+scope only while it is built, on its first call).
+"""
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+from ..autograd import Tensor
+from ..backend import current_path, name_scope
+from ..symbolic import KerasTensor, call_symbolic
+
+
+def _is_metric(value) -> bool:
+    """A metric object (metrics live on a higher floor: known by their protocol)."""
+    return (not isinstance(value, type) and callable(getattr(value, "update_state", None))
+            and callable(getattr(value, "result", None)) and callable(getattr(value, "reset_state", None))
+            and not hasattr(value, "_inbound_nodes"))
+
+
+def _values(values, what: str, expected: list, owner: str) -> list:
+    values = list(values)
+    if len(values) != len(expected):
+        raise ValueError(f"Argument `{what}` must be a list of tensors corresponding 1:1 to {owner}().{what}. "
+                         f"Received list with length {len(values)}, but expected {len(expected)} variables.")
+    out = []
+    for v, var in zip(values, expected):
+        array = np.asarray(v.data if isinstance(v, Tensor) else v)
+        if array.shape != var.shape:
+            raise ValueError(f"{owner}: the value for variable {var.path!r} has shape {array.shape}, "
+                             f"the variable has shape {var.shape}")
+        out.append(array)
+    return out
+
+
+class swapped_values:
+    """``with swapped_values(variables, arrays):`` the variables hold ``arrays`` inside and their
+    own values again after (Keras's ``StatelessScope``: nothing outside changes)."""
+
+    def __init__(self, variables: list, arrays: list):
+        self.variables, self.arrays = variables, arrays
+
+    def __enter__(self):
+        self.saved = [v.data.copy() for v in self.variables]
+        for var, array in zip(self.variables, self.arrays):
+            var.data[...] = array
+        return self
+
+    def __exit__(self, *exc):
+        for var, array in zip(self.variables, self.saved):
+            var.data[...] = array
+
+
+class LayerState:
+    """Keras's state API of a layer (mixed into ``Layer``)."""
+
+    input_spec = None           # an InputSpec (or list) the input is checked against when the layer is built
+    activity_regularizer = None
+    supports_jit = True         # Keras's flag; every layer runs eagerly here
+    autocast = True             # variables seen in the compute dtype under a mixed policy
+    _parent_path = None
+    _path = None
+
+    # ----------------------------------------------------------------- paths
+    @property
+    def path(self):
+        """``"sequential/dense"``: the names of the layers around this one when it was built
+        (None before it is built), as Keras's ``Layer.path``."""
+        return self._path
+
+    def _open_name_scope(self):
+        """The layer's scope; its parent path is fixed the first time it opens."""
+        if self._parent_path is None:
+            self.__dict__["_parent_path"] = current_path()
+        return name_scope(self.name, caller=self, override_parent=self._parent_path)
+
+    def _variable_path(self, name) -> str:
+        """The path of a variable this layer creates: its own path (fixed here when it is
+        built without a call, ``layer.build(shape)``) and the variable's name."""
+        if self._path is None:
+            with self._open_name_scope():
+                self.__dict__["_path"] = current_path()
+        return f"{self._path}/{name}"
+
+    # ----------------------------------------------------------------- variables
+    @property
+    def non_trainable_variables(self) -> list:
+        return self.non_trainable_weights
+
+    @property
+    def metrics(self) -> list:
+        """The metric objects held by this layer and its sub-layers."""
+        found = [v for k, v in vars(self).items() if not k.startswith("_") and _is_metric(v)]
+        for layer in self._layers:
+            found += [m for m in layer.metrics if m not in found]
+        return found
+
+    @property
+    def metrics_variables(self) -> list:
+        """The state variables of ``metrics``."""
+        return [v for m in self.metrics for v in getattr(m, "variables", [])]
+
+    def add_variable(self, shape, initializer, dtype=None, trainable=True, autocast=True, regularizer=None,
+                     constraint=None, name=None):
+        """``add_weight`` with Keras's ``add_variable`` argument order (shape, initializer, ...)."""
+        return self.add_weight(name=name, shape=shape, initializer=initializer, dtype=dtype, trainable=trainable,
+                               autocast=autocast, regularizer=regularizer, constraint=constraint)
+
+    def add_metric(self, *args, **kwargs):
+        raise NotImplementedError(
+            "Layer `add_metric()` method is deprecated. Add your metric in `Model.compile(metrics=[...])`, or "
+            "create metric trackers in init() or build() when subclassing the layer or model, then call "
+            "`metric.update_state()` whenever necessary.")
+
+    def _own_variables(self) -> list:
+        """Own variables in Keras's store order: trainable at creation first, then the rest."""
+        own = list(self._weights)
+        created = [w.__dict__.get("_created_trainable", w.trainable) for w in own]
+        return [w for w, c in zip(own, created) if c] + [w for w, c in zip(own, created) if not c]
+
+    def save_own_variables(self, store) -> None:
+        """``store["0"], store["1"], ...``: this layer's own variables (not its sub-layers')."""
+        for i, v in enumerate(self._own_variables()):
+            store[f"{i}"] = v.data.copy()
+
+    def load_own_variables(self, store) -> None:
+        """Assign ``save_own_variables``'s entries back, checking their count and shapes."""
+        own = self._own_variables()
+        if len(store.keys()) != len(own):
+            if not own and not self.built:
+                raise ValueError(f"Layer '{self.name}' was never built and thus it doesn't have any variables. "
+                                 f"However the weights file lists {len(store.keys())} variables for this layer.")
+            raise ValueError(f"Layer '{self.name}' expected {len(own)} variables, but received "
+                             f"{len(store.keys())} variables during loading. Expected: {[v.name for v in own]}")
+        values = _values([store[f"{i}"] for i in range(len(own))], "variables", own, type(self).__name__)
+        for var, value in zip(own, values):
+            var.assign(value)
+
+    # ----------------------------------------------------------------- small attributes
+    @property
+    def input_dtype(self) -> str:
+        """The dtype float inputs are cast to on entry (the compute dtype)."""
+        return str(np.dtype(self.compute_dtype)) if np.dtype(self.compute_dtype) != np.dtype(object) else "string"
+
+    @property
+    def quantization_mode(self):
+        """``"int8"`` etc. when the layer's policy quantizes it, else None."""
+        policy = self._dtype_policy
+        return None if policy is None else policy.quantization_mode
+
+    @property
+    def call_signature_parameters(self) -> list:
+        """The names of ``call``'s parameters."""
+        return list(inspect.signature(self.call).parameters)
+
+    def quantize(self, mode=None, type_check=True, config=None):
+        raise NotImplementedError(f"Layer {type(self).__name__} does not have a `quantize` method implemented.")
+
+    def quantized_build(self, input_shape, mode, config=None):
+        raise NotImplementedError(f"Layer {type(self).__name__} does not have a `quantized_build` method "
+                                  "implemented.")
+
+    def quantized_call(self, *args, **kwargs):
+        raise NotImplementedError(f"Layer {type(self).__name__} does not have a `quantized_call` method "
+                                  "implemented.")
+
+    def rematerialized_call(self, layer_call, *args, **kwargs):
+        """``layer_call`` itself: activations are kept, not recomputed, on this backend."""
+        return layer_call
+
+    # ----------------------------------------------------------------- building
+    def build_from_config(self, config) -> None:
+        """Build from ``get_build_config()``'s dict (``{"input_shape": ...}``) when given one."""
+        if not config:
+            return
+        if "input_shape" in config:
+            shape = config["input_shape"]
+        elif "shapes_dict" in config:
+            shapes = list(config["shapes_dict"].values())
+            shape = shapes[0] if len(shapes) == 1 else shapes
+        else:
+            return
+        if not self.built:
+            with self._open_name_scope():
+                self.__dict__["_path"] = current_path()
+                self._maybe_build(shape)
+
+    def _check_input_spec(self, input_shape) -> None:
+        spec = self.input_spec
+        if spec is None or not isinstance(input_shape, tuple):
+            return
+        for s in spec if isinstance(spec, (list, tuple)) else [spec]:
+            check = getattr(s, "check", None)
+            if check is not None:
+                check(input_shape, None, self.name)
+                return
+
+    def compute_output_spec(self, *args, **kwargs):
+        """The KerasTensor(s) ``call`` would return for inputs of the given shapes."""
+        inputs = args[0] if args else kwargs.get("inputs")
+
+        def shape_of(x):
+            return [shape_of(t) for t in x] if isinstance(x, (list, tuple)) else tuple(x.shape)
+
+        shapes = self.compute_output_shape(shape_of(inputs))
+        dtype = self.compute_dtype
+        if isinstance(shapes, list) and shapes and isinstance(shapes[0], (list, tuple)):
+            return [KerasTensor(s, dtype=dtype) for s in shapes]
+        return KerasTensor(shapes, dtype=dtype)
+
+    def symbolic_call(self, *args, **kwargs):
+        """Record this layer's call on KerasTensors and return its symbolic outputs."""
+        return call_symbolic(self, *args, **kwargs)
+
+    # ----------------------------------------------------------------- calls on given values
+    def stateless_call(self, trainable_variables, non_trainable_variables, *args, return_losses=False, **kwargs):
+        """``(outputs, non_trainable_variables)``: ``call`` with the variables holding the given
+        values, the updated non-trainable values returned, and the layer itself left unchanged."""
+        if not self.built:
+            raise ValueError(f"To call stateless_call, {type(self).__name__} must be built (i.e. its variables "
+                             "must have been already created). You can build it by calling it on some data.")
+        trainable, non_trainable = self.trainable_variables, self.non_trainable_variables
+        owner = type(self).__name__
+        arrays = (_values(trainable_variables, "trainable_variables", trainable, owner)
+                  + _values(non_trainable_variables, "non_trainable_variables", non_trainable, owner))
+        with swapped_values(trainable + non_trainable, arrays):
+            outputs = self(*args, **kwargs)
+            new_non_trainable = [Tensor(v.data.copy(), dtype=v.dtype) for v in non_trainable]
+            losses = list(self.losses) if return_losses else None
+        if return_losses:
+            return outputs, new_non_trainable, losses
+        return outputs, new_non_trainable
+
