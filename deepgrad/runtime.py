@@ -178,15 +178,13 @@ def for_both_halves(fn, length: int, multiple: int = 1) -> None:
 _local_blas_setters = None  # openblas_set_num_threads_local of each OpenBLAS mapped in, once found
 
 
-@contextmanager
-def one_blas_thread():
-    """OpenBLAS on one thread for the calling thread only, for the duration: for each of two
-    threads that run their own halves of the work (their GEMMs would otherwise queue for the one
-    OpenBLAS thread pool). Uses ``openblas_set_num_threads_local`` (OpenBLAS 0.3.27+); does
-    nothing without it. The thread count never changes a GEMM's result, only its speed."""
+def local_blas_setters() -> list:
+    """``openblas_set_num_threads_local`` (OpenBLAS 0.3.27+: the calling thread's BLAS thread
+    count) of every OpenBLAS mapped into the process (NumPy's, SciPy's), found once; empty
+    without such a library."""
     global _local_blas_setters
     if _local_blas_setters is None:
-        _local_blas_setters = []
+        setters = []
         try:
             with open("/proc/self/maps") as f:
                 paths = sorted({line.split()[-1] for line in f if "openblas" in line.lower() and "/" in line})
@@ -200,10 +198,21 @@ def one_blas_thread():
             if hasattr(lib, "openblas_set_num_threads_local"):
                 fn = lib.openblas_set_num_threads_local
                 fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
-                _local_blas_setters.append(fn)
-    previous = [fn(1) for fn in _local_blas_setters]
+                setters.append(fn)
+        _local_blas_setters = setters
+    return _local_blas_setters
+
+
+@contextmanager
+def one_blas_thread():
+    """OpenBLAS on one thread for the calling thread only, for the duration: for each of two
+    threads that run their own halves of the work (their GEMMs would otherwise queue for the one
+    OpenBLAS thread pool). Uses ``openblas_set_num_threads_local`` (OpenBLAS 0.3.27+); does
+    nothing without it. The thread count never changes a GEMM's result, only its speed."""
+    setters = local_blas_setters()
+    previous = [fn(1) for fn in setters]
     try:
         yield
     finally:
-        for fn, n in zip(_local_blas_setters, previous):
+        for fn, n in zip(setters, previous):
             fn(n)

@@ -117,7 +117,7 @@ def test_for_both_halves_splits_at_a_multiple_whatever_the_size():
 def test_one_blas_thread_sets_and_restores_the_calling_threads_count():
     with runtime.one_blas_thread():
         pass
-    setters = runtime._local_blas_setters
+    setters = runtime.local_blas_setters()
     if not setters:
         pytest.skip("no OpenBLAS with a thread-local setting in this process")
     before = [fn(3) for fn in setters]           # each setter returns the count it replaces

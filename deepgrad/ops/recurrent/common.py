@@ -3,7 +3,6 @@ in-place sigmoid, the step-by-step loop that runs a reference cell over a sequen
 choice of BLAS threads for the per-step GEMMs, and the split of a large batch over two threads."""
 from __future__ import annotations
 
-import ctypes
 import time
 from contextlib import contextmanager
 
@@ -145,21 +144,7 @@ def _find_local_threads():
     0.3.27+) of every OpenBLAS mapped into the process (NumPy's, SciPy's): it takes one count
     for all or a tuple (one per library) and returns the tuple of counts it replaced; None when
     there is no such library."""
-    try:
-        with open("/proc/self/maps") as f:
-            paths = sorted({line.split()[-1] for line in f if "openblas" in line.lower() and "/" in line})
-    except OSError:
-        return None
-    setters = []
-    for path in paths:
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        if hasattr(lib, "openblas_set_num_threads_local"):
-            fn = lib.openblas_set_num_threads_local
-            fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
-            setters.append(fn)
+    setters = runtime.local_blas_setters()
     if not setters:
         return None
 
