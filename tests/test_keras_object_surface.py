@@ -139,8 +139,19 @@ def _paths(K):
             "name scope": scoped.path, "model path": seq.path}
 
 
+def _fresh_names():
+    """Both frameworks' layer-name counters from zero: automatic names (``dense_3``) count the
+    layers made before, in this test or any other."""
+    keras.backend.clear_session()
+    dg.backend.clear_session()
+
+
 def test_variable_and_layer_paths_are_keras_paths():
-    theirs, ours = _paths(keras), _paths(dg)
+    dg.layers.Dense(1), dg.layers.BatchNormalization()  # names taken before: the counters must not matter
+    _fresh_names()
+    theirs = _paths(keras)
+    _fresh_names()
+    ours = _paths(dg)
     assert ours == theirs
     assert ours["functional"] == ["d1/kernel", "d1/bias"] and ours["name scope"] == "block/w"
 
@@ -187,6 +198,8 @@ def test_add_weight_records_the_regularizer_and_keras_options():
 
 # ----------------------------------------------------------------- layers
 def _bn_pair():
+    dg.layers.BatchNormalization()  # a name taken before: the counters must not matter
+    _fresh_names()
     ours, theirs = dg.layers.BatchNormalization(), keras.layers.BatchNormalization()
     ours.build((None, 3)), theirs.build((None, 3))
     return ours, theirs
