@@ -120,9 +120,11 @@ def test_threshold_keeps_small_batches_on_the_plain_path(monkeypatch):
     assert not common.splits(8, 4 * 1024 * 8)      # batch 8 (RL's case): plain, however wide
     assert not common.splits(16, 4 * 1024 * 16)
     assert not common.splits(128, 4 * 4 * 128)     # little work per step: plain
-    assert common.splits(128, 4 * 64 * 128)        # LSTM(64), batch 128: two halves
+    assert not common.splits(128, 4 * 64 * 128)    # LSTM(64), batch 128: plain (the split costs more)
+    assert common.splits(512, 4 * 64 * 512)        # LSTM(64), batch 512: two halves
+    assert common.splits(128, 4 * 256 * 128)       # LSTM(256), batch 128: two halves
     monkeypatch.setattr(runtime, "_cores", lambda: 1)
-    assert not common.splits(128, 4 * 64 * 128)    # one core: plain
+    assert not common.splits(512, 4 * 64 * 512)    # one core: plain
 
 
 def test_stateful_layer_with_masks_and_sequences(halves):

@@ -223,7 +223,12 @@ def blas_threads(*key) -> BlasThreads:
 # gradients are then the same bit for bit (LSTM(64) at batch 128 is), else within float
 # rounding. The weight gradients, sums over the batch, add the two halves' sums.
 SPLIT_MIN_BATCH = 32      # samples: small batches (RL's 1-8) stay on the plain path
-SPLIT_MIN_STEP = 1 << 13  # gate elements per step (gates x units x batch), about 3x a step's Python cost
+# gate elements per step (gates x units x batch). Measured on two free cores (train_on_batch,
+# T = 50): LSTM(64) at batch 128 (32,768) is 9% slower split, GRU(64) at batch 128 (24,576) 26%
+# slower (each half's Python and GIL hand-offs outweigh half the GEMM and pass work); LSTM(64)
+# at batch 512 and LSTM(256) at batch 128 (131,072) are 1.55x and 1.81x faster split, GRU(64) at
+# batch 512 (98,304) 1.16x
+SPLIT_MIN_STEP = 1 << 16
 SPLIT_MULTIPLE = 16       # samples in the first part: a multiple of this
 
 
