@@ -3,7 +3,7 @@
 class histogram of those, and the same fraction on real Fashion-MNIST test images for scale.
 
     python examples/dcgan_fashion_mnist.py --epochs 20 --out dcgan_samples
-    deepgrad train --model cnn --dataset fashion_mnist --epochs 3 --out fashion_cnn
+    deepgrad train --model cnn --dataset fashion_mnist --epochs 10 --out fashion_cnn
     python benchmarks/dcgan_sample_confidence.py dcgan_samples/generator.weights.safetensors \\
         fashion_cnn/model.deepgrad --count 1000
 """
