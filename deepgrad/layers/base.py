@@ -6,16 +6,12 @@ import numpy as np
 
 from .. import allocation, backend, constraints, dtype_policies, initializers, regularizers
 from ..autograd import Tensor, Variable, no_grad
+from ..autograd.scopes import get_stateless_scope
 from ..backend import current_path
 from ..naming import to_snake_case
 from ..symbolic import KerasTensor, call_symbolic, flatten
+from .operation import Operation, unique_name
 from .layer_state import LayerState
-
-def unique_name(base: str) -> str:
-    """``dense``, ``dense_1``, ``dense_2``, ... as Keras names them (from ``backend.get_uid``)."""
-    n = backend.get_uid(base) - 1
-    return base if n == 0 else f"{base}_{n}"
-
 
 def reset_names() -> None:
     backend.reset_uids()
@@ -250,7 +246,11 @@ class Layer(LayerState):
         return out
 
     def add_loss(self, loss) -> None:
-        self._activity_losses.append(loss)
+        scope = get_stateless_scope()
+        if scope is None:
+            self._activity_losses.append(loss)
+        elif scope.collect_losses:  # inside a StatelessScope the scope, not the layer, keeps it
+            scope.add_loss(loss)
 
     def _add_activity_loss(self, outputs: Tensor) -> None:
         """The activity penalty of ``outputs`` per sample, as Keras 3 records it: its strength
