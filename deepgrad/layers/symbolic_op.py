@@ -128,6 +128,11 @@ class SymbolicOp(Layer):
             return call_symbolic(self, inputs)
         return self.call(inputs)
 
+    @property
+    def summary_type(self) -> str:
+        """The type ``summary()`` prints, as Keras names its op classes (``relu`` -> ``Relu``)."""
+        return "".join(part.capitalize() for part in self.op_name.rpartition(".")[2].split("_"))
+
     def call(self, inputs):
         values = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         return self.op(*_fill(self.template_args, values), **_fill(self.template_kwargs, values))
@@ -208,6 +213,10 @@ class OperationCall(SymbolicOp):
         if isinstance(out, (list, tuple)):
             return [tuple(t.shape) for t in outs]
         return tuple(out.shape)
+
+    @property
+    def summary_type(self) -> str:
+        return type(self.operation).__name__
 
     def get_config(self):
         raise NotImplementedError(f"The model holds a call of the Operation {self.operation.name!r} "

@@ -105,6 +105,18 @@ def test_ops_on_keras_tensors_are_operations_not_layers_as_in_keras():
     assert counts[dg] == counts[keras] == (2, 4)
 
 
+def test_summary_names_operations_as_keras(capsys):
+    texts = {}
+    for fw in (keras, dg):
+        inputs = fw.Input((3,))
+        joined = _joined(fw)(name="joined")(inputs, fw.layers.Dense(2)(inputs))
+        model = fw.Model(inputs, fw.ops.relu(joined))
+        model.summary(print_fn=lambda line, **kwargs: texts.setdefault(fw, []).append(line))
+    for fw in (keras, dg):
+        text = "\n".join(texts[fw])
+        assert "joined (Joined)" in text and "(Relu)" in text
+
+
 def test_a_model_with_an_operation_trains():
     inputs = dg.Input((3,))
     model = dg.Model(inputs, dg.layers.Dense(1)(_scaled_sine(dg)()(inputs)))
