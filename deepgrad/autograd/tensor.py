@@ -114,6 +114,10 @@ class Tensor:
     def numpy(self) -> np.ndarray:
         return self.data
 
+    def get_shape(self) -> tuple:
+        """The shape, under TensorFlow's method name (``x.get_shape()`` in tf.keras programs)."""
+        return self.shape
+
     def __array__(self, dtype=None, copy=None):
         return self.data if dtype is None else self.data.astype(dtype)
 

@@ -116,3 +116,8 @@ def test_a_tensor_of_one_element_converts_to_python_scalars_as_torch():
         int(Tensor(np.arange(3)))
     with pytest.raises(ValueError, match="ambiguous"):
         bool(Tensor(np.arange(3)))
+
+
+def test_get_shape_is_the_shape():
+    v = dg.Variable(np.zeros((3, 4, 1), "float32"))
+    assert v.get_shape() == (3, 4, 1) and v.get_shape()[0] // 2 == 1
