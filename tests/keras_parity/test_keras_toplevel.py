@@ -256,3 +256,49 @@ def test_a_registered_class_is_found_by_its_registered_name(monkeypatch):
     assert model.get_config()["layers"][1]["registered_name"] == "pkg_b>Scale"
     clone = dg.Sequential.from_config(model.get_config())
     assert type(clone.layers[0]) is second and type(clone.layers[0]) is not first
+
+
+# ------------------------------------------------------------------------------ variables as attributes
+def test_variables_assigned_to_a_layer_are_its_weights_as_in_keras():
+    def layer_of(fw):
+        class Codebook(fw.layers.Layer):
+            def __init__(self):
+                super().__init__()
+                self.codes = fw.Variable(np.ones((2, 3), "float32"), name="codes")
+                self.counts = fw.Variable(np.zeros(2, "float32"), trainable=False, name="counts")
+                self.pair = [fw.Variable(np.ones(1, "float32"), name="a"), fw.Variable(np.ones(1, "float32"), name="b")]
+                self.dense = fw.layers.Dense(2)
+
+            def call(self, x):
+                return self.dense(x) + fw.ops.sum(self.codes)
+        layer = Codebook()
+        layer(np.ones((1, 3), "float32"))
+        return layer
+    k, d = layer_of(keras), layer_of(dg)
+    for attr in ("trainable_weights", "non_trainable_weights", "weights"):
+        assert [w.shape for w in getattr(d, attr)] == [tuple(w.shape) for w in getattr(k, attr)]
+        assert [w.path.split("/")[-1] for w in getattr(d, attr)] == [w.path.split("/")[-1] for w in getattr(k, attr)]
+    assert d.count_params() == k.count_params()
+
+
+def test_a_layer_lists_each_sub_layer_weights_in_turn_as_keras():
+    def block_of(fw):
+        class Block(fw.layers.Layer):
+            def __init__(self):
+                super().__init__()
+                self.norm_in = fw.layers.BatchNormalization()
+                self.dense = fw.layers.Dense(2)
+                self.norm_out = fw.layers.BatchNormalization()
+
+            def call(self, x):
+                return self.norm_out(self.dense(self.norm_in(x)))
+        block = Block()
+        block(np.ones((2, 3), "float32"))
+        return block
+    k, d = block_of(keras), block_of(dg)
+    assert [w.path.split("/", 1)[1] for w in d.weights] == [w.path.split("/", 1)[1] for w in k.weights]
+    values = [np.random.default_rng(i).normal(size=tuple(w.shape)).astype("float32") for i, w in enumerate(k.weights)]
+    k.set_weights(values)
+    d.set_weights([np.asarray(keras.ops.convert_to_numpy(w)) for w in k.get_weights()])
+    x = np.random.default_rng(9).normal(size=(4, 3)).astype("float32")
+    np.testing.assert_allclose(d(x).numpy(), keras.ops.convert_to_numpy(k(x)), rtol=1e-5, atol=1e-6)
