@@ -307,8 +307,13 @@ def print(*inputs, output_stream=None, summarize=None, sep=" ", end="\n", name=N
 
 
 config = SimpleNamespace(list_physical_devices=lambda device_type=None: [],
+                         list_logical_devices=lambda device_type=None: [],
+                         get_visible_devices=lambda device_type=None: [],
+                         set_visible_devices=lambda devices, device_type=None: None,
                          run_functions_eagerly=lambda run_eagerly: None,
-                         experimental=SimpleNamespace(set_memory_growth=lambda device, enable: None))
+                         # NumPy's kernels are deterministic already
+                         experimental=SimpleNamespace(set_memory_growth=lambda device, enable: None,
+                                                      enable_op_determinism=lambda: None))
 
 
 def random_uniform_initializer(minval=-0.05, maxval=0.05, seed=None):
