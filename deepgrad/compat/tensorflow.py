@@ -21,6 +21,7 @@ from .. import backend, ops
 from ..autograd import Tensor
 from ..autograd import Variable as _Variable
 from . import tf_data as data  # noqa: F401 - tf.data
+from . import tf_summary as summary  # noqa: F401 - tf.summary
 from .gradient_tape import GradientTape  # noqa: F401 - tf.GradientTape
 from .tf_data import TensorSpec  # noqa: F401 - tf.TensorSpec
 from .tf_extra import (autograph, broadcast_to, compat, cond, distribute, get_logger, map_fn,  # noqa: F401
