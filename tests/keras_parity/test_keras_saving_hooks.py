@@ -126,3 +126,29 @@ def test_crossentropies_keep_equal_shapes():
         dg.losses.binary_crossentropy(np.ones((6, 1), "float32"), np.full((6, 4), 0.5, "float32"))
     with pytest.raises(ValueError, match="does not match"):
         dg.losses.mean_squared_error(np.ones((6, 3), "float32"), np.ones((6, 4), "float32"))
+
+
+def test_an_asset_name_that_leaves_its_folder_is_refused(tmp_path):
+    import zipfile
+
+    @dg.saving.register_keras_serializable(package="hooks_test")
+    class Reads(dg.layers.Dense):
+        def save_assets(self, inner_path):
+            with open(os.path.join(inner_path, "a.txt"), "w") as f:
+                f.write("x")
+
+        def load_assets(self, inner_path):
+            self.seen = sorted(os.listdir(inner_path))
+
+    model = dg.Sequential([dg.Input((3,)), Reads(2)])
+    model.save(tmp_path / "ok.keras")
+    with zipfile.ZipFile(tmp_path / "ok.keras") as src, zipfile.ZipFile(tmp_path / "bad.keras", "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename.startswith("assets/"):
+                item.filename = item.filename.replace("a.txt", "../../../escaped.txt")
+            dst.writestr(item, data)
+    assert dg.models.load_model(tmp_path / "ok.keras").layers[0].seen == ["a.txt"]
+    with pytest.raises(ValueError, match="escaped|leaves|unsafe|refus"):
+        dg.models.load_model(tmp_path / "bad.keras")
+    assert not (tmp_path / "escaped.txt").exists()
