@@ -121,12 +121,12 @@ class LSTM(Function):
         parts = over_batch(scan, batch, split, "lstm", train, x.shape, units, pipeline=train)
         if train:
             self.go_backwards = go_backwards
-            self.save_for_backward(kernel, recurrent_kernel, keep, *(a for p in parts for a in p[:4]))
+            self.save_for_backward(kernel, recurrent_kernel, keep, *(a for p in parts for a in p[1:5]))
         if not split:  # h_seq is a view of step_inputs, which holds the states anyway: no copy
-            step_inputs, c_last = parts[0][0], parts[0][4]
+            step_inputs, c_last = parts[0][0], parts[0][5]
             return step_inputs[1:, :units].transpose(2, 0, 1), step_inputs[steps, :units].T.copy(), c_last.T.copy()
         return (h_seq, np.concatenate([p[0][steps, :units].T for p in parts]),
-                np.concatenate([p[4].T for p in parts]))
+                np.concatenate([p[5].T for p in parts]))
 
     def backward(self, grads):
         g_seq, g_h, g_c = grads
@@ -134,7 +134,7 @@ class LSTM(Function):
         split = len(saved) == 8  # the forward ran two halves of the batch: so does the backward
         units = recurrent_kernel.shape[0]
         batch, steps, features = g_seq.shape[0], g_seq.shape[1], kernel.shape[0]
-        dtype = saved[0].dtype
+        dtype = saved[1].dtype
         recurrent_kernel, kernel = (_internal(a, units, _ONE) for a in (recurrent_kernel, kernel))
         need = self.needs_input_grad
         # an unused h_seq (return_sequences=False) gets zeros: checking for them is cheaper than
@@ -150,7 +150,7 @@ class LSTM(Function):
                                   g_h[part], g_c[part], need, self.last_use, self.go_backwards,
                                   None if dx is None else dx[part], dh0[part], dc0[part], side)
 
-        partials = over_batch(scan, batch, split, "lstm backward", saved[0].shape, 4 * units,
+        partials = over_batch(scan, batch, split, "lstm backward", saved[1].shape,
                               pipeline=any(need[1:4]))
         dk = dr = db = None
         if partials[0] is not None:  # the chunks' sums, then the halves' sums over their samples, added
@@ -172,8 +172,8 @@ class LSTM(Function):
 
 def _forward_scan(weights_T, x, h0, c0, drop, train, go_backwards, h_seq, alloc, side):
     """The forward loop of ``LSTM`` over one part of the batch (all of it, or one half) in its
-    own buffers: ``(step_inputs, gates, gate_factors, dc_dh, c_last)``, the first four for
-    backward (the last two None unless ``train``), ``c_last`` feature-major. With ``h_seq``
+    own buffers: ``(step_inputs, inputs_T, gates, gate_factors, dc_dh, c_last)``, the middle four
+    for backward (None but the gates unless ``train``), ``c_last`` feature-major. With ``h_seq``
     (batch, time, units) it also writes the part's output sequence there. ``side`` (a
     ``SideWork``, None for an inline one) computes the derivative factors chunk by chunk."""
     dtype = x.dtype
@@ -190,8 +190,10 @@ def _forward_scan(weights_T, x, h0, c0, drop, train, go_backwards, h_seq, alloc,
     cells = alloc((steps + 1 if train else 2, units, batch), dtype)
     tanh_cells = alloc((steps if train else 1, units, batch), dtype)
     cells[0] = c0.T
-    gate_factors = dc_dh = None
+    gate_factors = dc_dh = inputs_T = None
     if train:
+        # [h_{t-1}; x_t; 1] batch-major, (batch, features) per step, for the weight gradients
+        inputs_T = alloc((steps, batch, units + features + 1), dtype)
         # per step, each gate's derivative times the factor it multiplies:
         # [tanh'(a_c) i; σ'(a_i) c̃; σ'(a_f) c_{t-1}; σ'(a_o) tanh(c_t)], and dc_t/dh_t
         gate_factors = alloc((steps, 4 * units, batch), dtype)
@@ -219,16 +221,19 @@ def _forward_scan(weights_T, x, h0, c0, drop, train, go_backwards, h_seq, alloc,
             np.copyto(c, c_prev, where=drop[t])
             np.copyto(h, step_inputs[t, :units], where=drop[t])
         if train and ((t + 1) % CHUNK == 0 or t + 1 == steps):
-            side(_gate_factors, gates, cells, tanh_cells, gate_factors, dc_dh, t + 1 - (t % CHUNK + 1), t + 1)
+            side(_gate_factors, step_inputs, gates, cells, tanh_cells, inputs_T, gate_factors, dc_dh,
+                 t + 1 - (t % CHUNK + 1), t + 1)
     if h_seq is not None:
         h_seq[...] = step_inputs[1:, :units].transpose(2, 0, 1)
-    return step_inputs, gates, gate_factors, dc_dh, cells[steps if train else steps % 2]
+    return step_inputs, inputs_T, gates, gate_factors, dc_dh, cells[steps if train else steps % 2]
 
 
-def _gate_factors(gates, cells, tanh_cells, gate_factors, dc_dh, t0, t1):
+def _gate_factors(step_inputs, gates, cells, tanh_cells, inputs_T, gate_factors, dc_dh, t0, t1):
     """The derivative factors of steps ``t0 .. t1 - 1`` (see ``_forward_scan``), from the gates
-    ``[c̃; σ(a_i); σ(a_f); σ(a_o)]``, the cells and their tanh; a few passes over the chunk."""
+    ``[c̃; σ(a_i); σ(a_f); σ(a_o)]``, the cells and their tanh, a few passes over the chunk; and
+    the chunk's step inputs batch-major (``inputs_T``)."""
     units = cells.shape[1]
+    np.copyto(inputs_T[t0:t1], step_inputs[t0:t1].transpose(0, 2, 1))
     g, m, tanh_c, d = gates[t0:t1], gate_factors[t0:t1], tanh_cells[t0:t1], dc_dh[t0:t1]
     c_cand, sig = g[:, :units], g[:, units:]
     m_c, m_sig = m[:, :units], m[:, units:]
@@ -245,17 +250,18 @@ def _gate_factors(gates, cells, tanh_cells, gate_factors, dc_dh, t0, t1):
     np.multiply(d, g[:, 3 * units:], out=d)
 
 
-def _weight_chunk(step_inputs, d_preact, out, t0, t1):
+def _weight_chunk(inputs_T, d_preact, out, t0, t1):
     """``out = sum_t da_t [h_{t-1}; x_t; 1]^T`` over steps ``t1 - 1`` down to ``t0``: one chunk
-    of ``[dU; dW; db]^T`` (the GEMM in this orientation is faster than its transpose)."""
-    np.dot(d_preact[t1 - 1], step_inputs[t1 - 1].T, out=out)
+    of ``[dU; dW; db]^T``. (With both operands (rows, k) row-major: OpenBLAS's GEMM takes 10-20%
+    longer on the transpose of either, more than the transposing copy of the inputs costs.)"""
+    np.dot(d_preact[t1 - 1], inputs_T[t1 - 1], out=out)
     step = np.empty_like(out)
     for t in range(t1 - 2, t0 - 1, -1):
-        np.dot(d_preact[t], step_inputs[t].T, out=step)
+        np.dot(d_preact[t], inputs_T[t], out=step)
         np.add(out, step, out=out)
 
 
-def _backward_scan(step_inputs, gates, gate_factors, dc_dh, kernel, recurrent_kernel, keep, g_seq, g_h, g_c,
+def _backward_scan(inputs_T, gates, gate_factors, dc_dh, kernel, recurrent_kernel, keep, g_seq, g_h, g_c,
                    need, last_use, go_backwards, dx, dh0, dc0, side):
     """The backward loop of ``LSTM`` (BPTT) over one part of the batch, with that part's saved
     arrays and gradients: writes ``dx``, ``dh0`` and ``dc0`` (the part's rows) and returns the
@@ -285,7 +291,7 @@ def _backward_scan(step_inputs, gates, gate_factors, dc_dh, kernel, recurrent_ke
     every_step = d_preact.shape[0] == steps
     scratch = np.empty((units, batch), dtype)
     # one partial sum of [dU; dW; db]^T per chunk of steps, added in a fixed order at the end
-    partials = np.empty((-(-steps // CHUNK), four_u, step_inputs.shape[1]), dtype) if weights else None
+    partials = np.empty((-(-steps // CHUNK), four_u, inputs_T.shape[2]), dtype) if weights else None
     side = SideWork(threaded=False) if side is None else side
     drop = None if keep is None else 1 - keep
     for t in range(steps - 1, -1, -1):
@@ -304,7 +310,7 @@ def _backward_scan(step_inputs, gates, gate_factors, dc_dh, kernel, recurrent_ke
         if drop is not None:
             np.add(dh, scratch, out=dh)
         if weights and t % CHUNK == 0:                  # steps t .. t + CHUNK - 1 are done
-            side(_weight_chunk, step_inputs, d_preact, partials[t // CHUNK], t, min(t + CHUNK, steps))
+            side(_weight_chunk, inputs_T, d_preact, partials[t // CHUNK], t, min(t + CHUNK, steps))
     if dx is not None:                                  # dx_t = da_t W^T
         dx_t = np.matmul(kernel, d_preact).transpose(2, 0, 1)
         dx[...] = dx_t[:, ::-1] if go_backwards else dx_t
