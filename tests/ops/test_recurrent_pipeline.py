@@ -112,11 +112,16 @@ def test_pipelined_loops_hand_chunks_to_the_second_thread(forced_way, monkeypatc
 
     monkeypatch.setattr(SideWork, "_run", recording)
     forced_way(PIPELINED)
-    _run(dg.lstm, _inputs(16, 60, 8, 2, masked=False, states=False, seed=1), go_backwards=False,
-         use_sequence=False)
-    # the worker ran what it started; the calls it had not started ran inline (not through _run)
-    assert ran and all(name.startswith("deepgrad-scan") for _, _, name in ran)
-    assert len({(fn, t0) for fn, t0, _ in ran}) == len(ran)       # no chunk twice
+    arrays = _inputs(16, 60, 8, 2, masked=False, states=False, seed=1)
+    for attempt in range(5):  # on a busy machine the worker may not get a core before the loop ends
+        ran.clear()
+        _run(dg.lstm, arrays, go_backwards=False, use_sequence=False)
+        # the worker ran what it started; the calls it had not started ran inline (not through _run)
+        assert all(name.startswith("deepgrad-scan") for _, _, name in ran)
+        assert len({(fn, t0) for fn, t0, _ in ran}) == len(ran)       # no chunk twice
+        if ran:
+            break
+    assert ran
 
 
 def test_side_work_runs_each_call_once_and_propagates_errors():
