@@ -277,7 +277,7 @@ def _backward_scan(inputs_T, gates, gate_factors, dc_dh, kernel, recurrent_kerne
         gate_factors = gate_factors * keep
         dc_dh = dc_dh * keep
         forget = forget * keep + (1 - keep)
-    d_h_seq = None if g_seq is None else np.ascontiguousarray(g_seq.transpose(1, 2, 0))
+    d_h_seq = None if g_seq is None else workspace.contiguous(g_seq.transpose(1, 2, 0))
     dh = np.array(g_h.T, dtype=dtype, order="C")
     dc = np.array(g_c.T, dtype=dtype, order="C")
     weights = any(need[1:4])
