@@ -106,9 +106,10 @@ def test_pipelined_loops_hand_chunks_to_the_second_thread(forced_way, monkeypatc
     ran = []
     original = SideWork._run
 
-    def recording(self, fn, args):
+    def recording(self, task):
+        fn, args = task
         ran.append((fn.__name__, args[-2], threading.current_thread().name))
-        return original(self, fn, args)
+        return original(self, task)
 
     monkeypatch.setattr(SideWork, "_run", recording)
     forced_way(PIPELINED)

@@ -308,11 +308,15 @@ class SideWork:
         global _side_pool
         if _side_pool is None:
             _side_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deepgrad-scan")
-        self.queued.append((_side_pool.submit(self._run, fn, args), fn, args))
+        task = [fn, args]  # emptied once run: the executor's records of it keep no array alive
+        self.queued.append((_side_pool.submit(self._run, task), task))
 
-    def _run(self, fn, args) -> None:
-        with runtime.one_blas_thread(), np.errstate(**self.errstate):
-            fn(*args)
+    def _run(self, task) -> None:
+        try:
+            with runtime.one_blas_thread(), np.errstate(**self.errstate):
+                task[0](*task[1])
+        finally:
+            task.clear()
 
     def __enter__(self):
         return self
@@ -320,14 +324,16 @@ class SideWork:
     def __exit__(self, kind, error, traceback) -> None:
         queued, self.queued = self.queued, []
         if kind is not None:
-            running = [future for future, _, _ in queued if not future.cancel()]
+            running = [future for future, _ in queued if not future.cancel()]
             for future in running:
                 future.exception()
             return
-        for future, fn, args in reversed(queued):
+        for future, task in reversed(queued):
             if not future.cancel():
                 break
+            fn, args = task
+            task.clear()
             fn(*args)
-        for future, _, _ in queued:
+        for future, _ in queued:
             if not future.cancelled():
                 future.result()
