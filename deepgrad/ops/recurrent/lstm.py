@@ -200,6 +200,8 @@ def _forward_scan(weights_T, x, h0, c0, drop, train, go_backwards, h_seq, alloc,
         dc_dh = alloc((steps, units, batch), dtype)               # o (1 - tanh(c)^2)
         side = SideWork(threaded=False) if side is None else side
     i_cand = np.empty((units, batch), dtype)
+    chunks = _chunks(steps, steps - 1)
+    starts = {end: start for start, end in chunks}  # a chunk is handed off after its last step
     for t in range(steps):
         g, h = gates[t], step_inputs[t + 1, :units]
         c_cand, sig = g[:units], g[units:]
@@ -220,12 +222,21 @@ def _forward_scan(weights_T, x, h0, c0, drop, train, go_backwards, h_seq, alloc,
         if drop is not None:                     # a masked step keeps h_{t-1} and c_{t-1}
             np.copyto(c, c_prev, where=drop[t])
             np.copyto(h, step_inputs[t, :units], where=drop[t])
-        if train and ((t + 1) % CHUNK == 0 or t + 1 == steps):
+        if train and t + 1 in starts:
             side(_gate_factors, step_inputs, gates, cells, tanh_cells, inputs_T, gate_factors, dc_dh,
-                 t + 1 - (t % CHUNK + 1), t + 1)
+                 starts[t + 1], t + 1)
     if h_seq is not None:
         h_seq[...] = step_inputs[1:, :units].transpose(2, 0, 1)
     return step_inputs, inputs_T, gates, gate_factors, dc_dh, cells[steps if train else steps % 2]
+
+
+def _chunks(steps: int, single: int) -> list:
+    """``[(start, end), ...]``: the steps in chunks of ``CHUNK``, with step ``single`` a chunk of
+    its own. That is the last chunk a loop hands off (forward: ``steps - 1``; backward: 0), which
+    the calling thread always runs itself: the shorter, the sooner the loop is done."""
+    bounds = sorted(set(range(0, steps, CHUNK)) | {single, single + 1, steps})
+    bounds = [b for b in bounds if 0 <= b <= steps]
+    return list(zip(bounds, bounds[1:]))
 
 
 def _gate_factors(step_inputs, gates, cells, tanh_cells, inputs_T, gate_factors, dc_dh, t0, t1):
@@ -291,7 +302,9 @@ def _backward_scan(inputs_T, gates, gate_factors, dc_dh, kernel, recurrent_kerne
     every_step = d_preact.shape[0] == steps
     scratch = np.empty((units, batch), dtype)
     # one partial sum of [dU; dW; db]^T per chunk of steps, added in a fixed order at the end
-    partials = np.empty((-(-steps // CHUNK), four_u, inputs_T.shape[2]), dtype) if weights else None
+    chunks = _chunks(steps, 0)
+    ends = {start: (k, end) for k, (start, end) in enumerate(chunks)}  # handed off after step `start`
+    partials = np.empty((len(chunks), four_u, inputs_T.shape[2]), dtype) if weights else None
     side = SideWork(threaded=False) if side is None else side
     drop = None if keep is None else 1 - keep
     for t in range(steps - 1, -1, -1):
@@ -309,8 +322,9 @@ def _backward_scan(inputs_T, gates, gate_factors, dc_dh, kernel, recurrent_kerne
         np.dot(recurrent_kernel, da, out=dh)            # dh_{t-1} = da_t U^T
         if drop is not None:
             np.add(dh, scratch, out=dh)
-        if weights and t % CHUNK == 0:                  # steps t .. t + CHUNK - 1 are done
-            side(_weight_chunk, inputs_T, d_preact, partials[t // CHUNK], t, min(t + CHUNK, steps))
+        if weights and t in ends:                       # the chunk's steps are done
+            k, end = ends[t]
+            side(_weight_chunk, inputs_T, d_preact, partials[k], t, end)
     if dx is not None:                                  # dx_t = da_t W^T
         dx_t = np.matmul(kernel, d_preact).transpose(2, 0, 1)
         dx[...] = dx_t[:, ::-1] if go_backwards else dx_t
