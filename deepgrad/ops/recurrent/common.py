@@ -1,6 +1,7 @@
 """What the three fused recurrent ops share: argument checks, time-major layouts, masks, the
 in-place sigmoid, the step-by-step loop that runs a reference cell over a sequence, the
-choice of BLAS threads for the per-step GEMMs, and the split of a large batch over two threads."""
+choice of BLAS threads for the per-step GEMMs, the split of a large batch over two threads, and the
+hand-off of a scan's off-chain work to a second thread."""
 from __future__ import annotations
 
 import os
