@@ -1,9 +1,12 @@
 """What the three fused recurrent ops share: argument checks, time-major layouts, masks, the
 in-place sigmoid, the step-by-step loop that runs a reference cell over a sequence, the
-choice of BLAS threads for the per-step GEMMs, and the split of a large batch over two threads."""
+choice of BLAS threads for the per-step GEMMs, the split of a large batch over two threads, and the
+hand-off of a scan's off-chain work to a second thread."""
 from __future__ import annotations
 
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import numpy as np
@@ -155,41 +158,45 @@ def _find_local_threads():
 
 
 class BlasThreads:
-    """Chooses 1 or the default number of BLAS threads for one loop of small GEMMs by timing.
+    """Chooses 1 or the default number of BLAS threads for one loop of small GEMMs by timing,
+    or (when ``ways`` has ``PIPELINED``) one BLAS thread here and a second thread of the caller's.
 
-    ``with chooser.loop(): ...`` runs the block with the thread count currently in favour and
-    times it (seconds per call, smoothed); every ``_TRY_OTHER_EVERY`` calls it runs the other
-    count once, so the choice follows the machine's load. Without OpenBLAS's thread-local
-    setting it does nothing.
+    ``with chooser.loop() as way: ...`` runs the block with the way currently in favour and
+    times it (seconds per call, smoothed); every ``_TRY_OTHER_EVERY`` calls it runs another
+    way once, so the choice follows the machine's load. Without OpenBLAS's thread-local
+    setting it does nothing (the way is 0).
     """
     _set_local = None
     _searched = False
 
-    def __init__(self):
-        self.seconds = {}  # 1 (one thread) or 0 (OpenBLAS's default) -> smoothed seconds per call
+    def __init__(self, ways: tuple = (0, 1)):
+        self.ways = ways   # 0 (OpenBLAS's default), 1 (one thread), PIPELINED (one here, one in a second thread)
+        self.seconds = {}  # way -> smoothed seconds per call
         self.calls = 0
 
     def choice(self) -> int:
-        if 0 not in self.seconds:
-            return 0
-        if 1 not in self.seconds:
-            return 1
+        for way in self.ways:  # each way once, in order, then the fastest lately
+            if way not in self.seconds:
+                return way
         best = min(self.seconds, key=self.seconds.get)
-        return 1 - best if self.calls % _TRY_OTHER_EVERY == 0 else best
+        if self.calls % _TRY_OTHER_EVERY:
+            return best
+        others = [way for way in self.ways if way != best]  # every 8th call one of the others, in turn
+        return others[(self.calls // _TRY_OTHER_EVERY) % len(others)]
 
     @contextmanager
     def loop(self):
         cls = BlasThreads
         if not cls._searched:
             cls._set_local, cls._searched = _find_local_threads(), True
-        if cls._set_local is None:
-            yield
+        if cls._set_local is None:  # (nor a second thread: two callers would queue for one thread pool)
+            yield 0
             return
         threads = self.choice()
-        previous = cls._set_local(1) if threads == 1 else None  # 0: leave OpenBLAS's own count
+        previous = cls._set_local(1) if threads else None  # 0: leave OpenBLAS's own count
         start = time.perf_counter()
         try:
-            yield
+            yield threads
         finally:
             seconds = time.perf_counter() - start
             if previous is not None:
@@ -202,11 +209,11 @@ class BlasThreads:
 _choosers: dict = {}
 
 
-def blas_threads(*key) -> BlasThreads:
+def blas_threads(*key, ways: tuple = (0, 1)) -> BlasThreads:
     """The thread chooser of one loop (an op, a direction and the shapes it runs on)."""
-    chooser = _choosers.get(key)
+    chooser = _choosers.get((key, ways))
     if chooser is None:
-        chooser = _choosers[key] = BlasThreads()
+        chooser = _choosers[key, ways] = BlasThreads(ways)
     return chooser
 
 
@@ -238,18 +245,96 @@ def splits(batch: int, step_elements: int) -> bool:
     return batch >= SPLIT_MIN_BATCH and step_elements >= SPLIT_MIN_STEP and runtime.two_threads()
 
 
-def over_batch(fn, batch: int, split: bool, *key) -> list:
+def over_batch(fn, batch: int, split: bool, *key, pipeline: bool = False) -> list:
     """``[fn(part), ...]``: with ``split`` over the two halves of the batch in two threads, each
     on one BLAS thread; otherwise ``[fn(slice(None))]`` with the BLAS thread count that
-    ``blas_threads(*key)`` chooses."""
+    ``blas_threads(*key)`` chooses. With ``pipeline`` (a scan whose ``fn(part, side)`` can hand
+    off-path chunks to a ``SideWork``) the chooser may also pick the ``PIPELINED`` way, in which
+    ``fn`` gets a threaded ``SideWork``; ``fn`` gets an inline one otherwise."""
     if not split:
-        with blas_threads(*key).loop():
-            return [fn(slice(None))]
+        pipeline = pipeline and runtime.two_threads()
+        with blas_threads(*key, ways=(0, 1, PIPELINED) if pipeline else (0, 1)).loop() as way:
+            if not pipeline:
+                return [fn(slice(None))]
+            with SideWork(threaded=way == PIPELINED) as side:
+                return [fn(slice(None), side)]
     results = {}
 
     def run(part):
         with runtime.one_blas_thread():
-            results[part.start] = fn(part)
+            results[part.start] = fn(part, SideWork(threaded=False)) if pipeline else fn(part)
 
     runtime.for_both_halves(run, batch, SPLIT_MULTIPLE)
     return [results[start] for start in sorted(results)]
+
+
+# --------------------------------------------------------------------------- off-path work in a second thread
+# A scan's steps are sequential, but part of each step's work is not on that chain: the LSTM's
+# derivative factors in the forward loop, its weight gradients ``sum_t da_t [h_{t-1}; x_t; 1]^T``
+# in the backward loop. The PIPELINED way hands that work, a chunk of steps at a time, to one
+# second thread while this one goes on along the chain, each on one BLAS thread. The chunks are
+# the same whichever thread computes them, so the result is the same bit for bit either way.
+PIPELINED = 2             # the way of ``BlasThreads`` that runs a scan with a SideWork thread
+CHUNK = 5                 # steps per chunk of off-path work
+
+_side_pool = None
+
+
+def _drop_side_pool() -> None:
+    global _side_pool
+    _side_pool = None  # a forked child has no worker thread: make a new one on first use
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_drop_side_pool)
+
+
+class SideWork:
+    """``side(fn, *args)`` runs ``fn(*args)`` here (``threaded=False``) or queues it for a second
+    thread; leaving ``with side:`` runs the queued calls that thread has not started here, from the
+    last one back (the thread takes them from the first on), and waits for the rest. The calls must
+    write disjoint arrays and read only what is complete when they are queued. On an error in the
+    block every queued call is cancelled or waited for before the error propagates: no thread is
+    still writing then."""
+
+    def __init__(self, threaded: bool):
+        self.threaded = threaded
+        self.queued = []
+        self.errstate = np.geterr()  # NumPy's error state is per thread: the caller's applies
+
+    def __call__(self, fn, *args) -> None:
+        if not self.threaded:
+            fn(*args)
+            return
+        global _side_pool
+        if _side_pool is None:
+            _side_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deepgrad-scan")
+        task = [fn, args]  # emptied once run: the executor's records of it keep no array alive
+        self.queued.append((_side_pool.submit(self._run, task), task))
+
+    def _run(self, task) -> None:
+        try:
+            with runtime.one_blas_thread(), np.errstate(**self.errstate):
+                task[0](*task[1])
+        finally:
+            task.clear()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback) -> None:
+        queued, self.queued = self.queued, []
+        if kind is not None:
+            running = [future for future, _ in queued if not future.cancel()]
+            for future in running:
+                future.exception()
+            return
+        for future, task in reversed(queued):
+            if not future.cancel():
+                break
+            fn, args = task
+            task.clear()
+            fn(*args)
+        for future, _ in queued:
+            if not future.cancelled():
+                future.result()

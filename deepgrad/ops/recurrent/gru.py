@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...autograd import Function
+from ...autograd import Function, is_grad_enabled
 from ...autograd.higher_order import recomputed_backward
 from ..activation import sigmoid, tanh
 from ..product import matmul
+from .. import workspace
 from .common import as_array, feature_major, masks, over_batch, prepare, scan, splits, sum_over_steps
 
 
@@ -100,11 +101,14 @@ class GRU(Function):
         keep, drop = masks(mask, go_backwards, dtype, batch_last=True)
         split = splits(batch, 3 * units * batch)
         h_seq = np.empty((batch, steps, units), dtype) if split else None  # each half writes its rows
+        # a training step's buffers from the workspace pool, reused from one step to the next
+        # (decided here: the scan may run in another thread)
+        alloc = workspace.empty if is_grad_enabled() and any(self.needs_input_grad) else np.empty
 
         def scan(part):
             return _forward_scan(input_weights_T, recurrent_T, b_rec_h, x[part], h0[part],
                                  None if drop is None else drop[..., part], go_backwards, reset_after,
-                                 None if h_seq is None else h_seq[part])
+                                 None if h_seq is None else h_seq[part], alloc)
 
         parts = over_batch(scan, batch, split, "gru", (steps, 3 * units, batch), reset_after)
         self.reset_after, self.go_backwards = reset_after, go_backwards
@@ -156,21 +160,21 @@ class GRU(Function):
         return recomputed_backward(self, grads, reference)
 
 
-def _forward_scan(input_weights_T, recurrent_T, b_rec_h, x, h0, drop, go_backwards, reset_after, h_seq):
+def _forward_scan(input_weights_T, recurrent_T, b_rec_h, x, h0, drop, go_backwards, reset_after, h_seq, alloc):
     """The forward loop of ``GRU`` over one part of the batch (all of it, or one half) in its own
     buffers: ``(x_ones, gates, h, s)`` (see the class), feature-major. With ``h_seq``
     (batch, time, units) it also writes the part's output sequence there."""
     dtype = x.dtype
     batch, steps, features = x.shape
     units = recurrent_T.shape[1]
-    x_ones = np.empty((steps, features + 1, batch), dtype)        # x_ones[t] = [x_t; 1]
+    x_ones = alloc((steps, features + 1, batch), dtype)           # x_ones[t] = [x_t; 1]
     x_ones[:, :features] = feature_major(x, go_backwards)
     x_ones[:, features] = 1
     recurrent_zr_T, recurrent_h_T = recurrent_T[:2 * units], recurrent_T[2 * units:]
-    gates = np.empty((steps, 3 * units, batch), dtype)           # z_t, r_t, h̃_t
-    h = np.empty((steps + 1, units, batch), dtype)               # h[t + 1] = h_t, h[0] = h0
+    gates = alloc((steps, 3 * units, batch), dtype)              # z_t, r_t, h̃_t
+    h = alloc((steps + 1, units, batch), dtype)                  # h[t + 1] = h_t, h[0] = h0
     h[0] = h0.T
-    s = np.empty((steps, units, batch), dtype)                   # s_t (class docstring)
+    s = alloc((steps, units, batch), dtype)                      # s_t (class docstring)
     recurrent = np.empty((3 * units if reset_after else 2 * units, batch), dtype)
     scratch = np.empty((units, batch), dtype)
     for t in range(steps):
@@ -210,23 +214,34 @@ def _backward_scan(x_ones, gates, h, s, kernel, recurrent_kernel, keep, g_seq, g
     steps, three_u, batch = gates.shape
     units = three_u // 3
     z, r, h_cand, h_prev = gates[:, :units], gates[:, units:2 * units], gates[:, 2 * units:], h[:-1]
-    # per-step factors, each a new array: with a = pre-activation,
-    # da_z = dh (h_{t-1} - h̃) z (1 - z);  da_h = dh (1 - z) (1 - h̃^2);  dh_{t-1} gets dh z
-    dz_factor = (h_prev - h_cand) * z * (1 - z)
-    dh_cand_factor = (1 - z) * (1 - h_cand * h_cand)
+    # per-step factors, each in a pooled array (a training step faults in no fresh pages):
+    # with a = pre-activation, da_z = dh (h_{t-1} - h̃) z (1 - z);  da_h = dh (1 - z) (1 - h̃^2);
+    # da_r = ds r (1 - r) (s or h_{t-1});  dh_{t-1} gets dh z
+    dtype, shape = gates.dtype, (steps, units, batch)
+    one_minus_z, dz_factor = workspace.empty(shape, dtype), workspace.empty(shape, dtype)
+    dh_cand_factor, dr_factor = workspace.empty(shape, dtype), workspace.empty(shape, dtype)
+    np.subtract(1, z, out=one_minus_z)
+    np.subtract(h_prev, h_cand, out=dz_factor)
+    np.multiply(dz_factor, z, out=dz_factor)
+    np.multiply(dz_factor, one_minus_z, out=dz_factor)
+    np.multiply(h_cand, h_cand, out=dh_cand_factor)
+    np.subtract(1, dh_cand_factor, out=dh_cand_factor)
+    np.multiply(one_minus_z, dh_cand_factor, out=dh_cand_factor)
     carry = z
-    dr_factor = r * (1 - r) * (s if reset_after else h_prev)
+    np.subtract(1, r, out=dr_factor)
+    np.multiply(r, dr_factor, out=dr_factor)
+    np.multiply(dr_factor, s if reset_after else h_prev, out=dr_factor)
     if keep is not None:          # a masked step passes dh straight to the previous one
         dz_factor *= keep
         dh_cand_factor *= keep
         carry = z * keep + (1 - keep)
 
-    d_h_seq = None if g_seq is None else np.ascontiguousarray(g_seq.transpose(1, 2, 0))
+    d_h_seq = None if g_seq is None else workspace.contiguous(g_seq.transpose(1, 2, 0))
     dh = np.array(g_h.T, dtype=gates.dtype, order="C")
     scratch = np.empty((units, batch), gates.dtype)
     if reset_after:
         # d_recurrent: gradient of h_{t-1} U + b', [da_z, da_r, da_h ⊙ r]; d_cand: da_h
-        d_recurrent, d_cand = np.empty_like(gates), np.empty((steps, units, batch), gates.dtype)
+        d_recurrent, d_cand = workspace.empty(gates.shape, dtype), workspace.empty(shape, dtype)
         for t in range(steps - 1, -1, -1):
             if d_h_seq is not None:
                 np.add(dh, d_h_seq[t], out=dh)
@@ -238,13 +253,14 @@ def _backward_scan(x_ones, gates, h, s, kernel, recurrent_kernel, keep, g_seq, g
             np.multiply(dh, carry[t], out=scratch)
             np.dot(recurrent_kernel, d_rec, out=dh)                       # dh_{t-1} = d_rec U^T + dh z
             np.add(dh, scratch, out=dh)
-        d_input = d_recurrent.copy()  # gradient of x_t W + b: [da_z, da_r, da_h]
+        d_input = workspace.empty(gates.shape, dtype)  # gradient of x_t W + b: [da_z, da_r, da_h]
+        d_input[:, :2 * units] = d_recurrent[:, :2 * units]
         d_input[:, 2 * units:] = d_cand
     else:
         recurrent_h = np.ascontiguousarray(recurrent_kernel[:, 2 * units:])
         recurrent_zr = np.ascontiguousarray(recurrent_kernel[:, :2 * units])
         ds = np.empty((units, batch), gates.dtype)
-        d_input = np.empty_like(gates)  # gradient of x_t W + b: [da_z, da_r, da_h]
+        d_input = workspace.empty(gates.shape, dtype)  # gradient of x_t W + b: [da_z, da_r, da_h]
         for t in range(steps - 1, -1, -1):
             if d_h_seq is not None:
                 np.add(dh, d_h_seq[t], out=dh)

@@ -18,7 +18,8 @@ from ...autograd import Function, is_grad_enabled
 from ...autograd.higher_order import recomputed_backward
 from ..activation import sigmoid, tanh
 from ..product import matmul
-from .common import as_array, masks, over_batch, prepare, scan, splits
+from .. import workspace
+from .common import CHUNK, SideWork, as_array, masks, over_batch, prepare, scan, splits
 
 
 # --------------------------------------------------------------------------- reference
@@ -50,8 +51,8 @@ def lstm_reference(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mas
 
 # --------------------------------------------------------------------------- fused
 # Inside the fused op the gates are ordered c, i, f, o (Keras: i, f, c, o), so that the three
-# sigmoid gates are one block of rows; _HALF and _QUARTER scale the columns of c, i, f, o.
-_HALF, _QUARTER = (1, 0.5, 0.5, 0.5), (1, 0.25, 0.25, 0.25)
+# sigmoid gates are one block of rows; _HALF scales the columns of c, i, f, o.
+_HALF, _ONE = (1, 0.5, 0.5, 0.5), (1, 1, 1, 1)
 
 
 def _internal(a: np.ndarray, units: int, scale) -> np.ndarray:
@@ -60,9 +61,9 @@ def _internal(a: np.ndarray, units: int, scale) -> np.ndarray:
     return np.concatenate([c * scale[0], i * scale[1], f * scale[2], o * scale[3]], axis=1)
 
 
-def _keras_order(a: np.ndarray, units: int, scale) -> np.ndarray:
-    """The inverse gate order of ``_internal`` (c, i, f, o -> i, f, c, o), columns times ``scale``."""
-    c, i, f, o = (a[:, k * units:(k + 1) * units] * scale[k] for k in range(4))
+def _keras_order(a: np.ndarray, units: int) -> np.ndarray:
+    """The inverse gate order of ``_internal`` (c, i, f, o -> i, f, c, o)."""
+    c, i, f, o = (a[:, k * units:(k + 1) * units] for k in range(4))
     return np.concatenate([i, f, c, o], axis=1)
 
 
@@ -73,22 +74,25 @@ class LSTM(Function):
     preallocated buffers, and every per-step array is feature-major, ``(features, batch)``:
     a gate is then a contiguous block of rows and each element-wise pass one flat loop (on
     ``(batch, units)`` column slices NumPy pays its inner-loop overhead once per row, which
-    costs more than the arithmetic).
+    costs more than the arithmetic). The large buffers of a training step come from the
+    workspace pool, reused from one step to the next (no fresh pages to fault in).
 
     * Each step is one GEMM ``[U; W; b]^T [h_{t-1}; x_t; 1]`` on a time-major buffer whose row
       t holds ``[h_{t-1}; x_t; 1]`` (the input projection and its bias come with it), and
-      backward accumulates ``[h_{t-1}; x_t; 1] da_t^T``, the gradients of U, W and b at once,
-      while ``da_t`` is in cache. GEMMs go through ``np.dot``: ``matmul`` takes a slow path
-      when features == 1.
+      backward accumulates ``da_t [h_{t-1}; x_t; 1]^T``, the gradients of U, W and b at once.
+      GEMMs go through ``np.dot``: ``matmul`` takes a slow path when features == 1.
     * The four gates take one ``tanh`` and no division: inside, the gates are ordered c, i, f, o
       and the GEMM yields ``[a_c; a_i/2; a_f/2; a_o/2]`` (the halves folded into a private copy
       of the weights; scaling by a power of two is exact), so one ``np.tanh`` over the block gives
       c̃ and ``tanh(a/2)``, and ``σ(a) = (1 + tanh(a/2)) / 2``. On float32 ``np.tanh`` costs less
       than ``np.exp``, and the ``1 / (1 + exp(-a))`` form also pays a reciprocal over the block.
-      The derivatives follow from the same values: ``tanh'(a_c) = 1 - c̃^2`` and
-      ``σ'(a) = (1 - tanh(a/2)^2) / 4``, the factor 4 folded into the weights backward uses.
-    * When a gradient will be needed, the forward loop also forms each step's derivative
-      factors while its gates are in cache, instead of in passes over the sequence afterwards.
+      The derivatives follow from the same values: ``tanh'(a_c) = 1 - c̃^2``, ``σ'(a) = σ (1 - σ)``.
+    * Only the chain ``h_{t-1}, c_{t-1} -> h_t, c_t`` (forward) and ``dh_t, dc_t -> dh_{t-1},
+      dc_{t-1}`` (backward) is sequential. The rest, each step's derivative factors (forward,
+      from the saved gates, cells and ``tanh(c_t)``) and the weight gradients (backward), is
+      done a chunk of ``CHUNK`` steps at a time, either here or, when the loop's timing favours
+      it on two cores, by a second thread while this one goes on along the chain
+      (``common.SideWork``); the chunks are the same either way, so are the results.
     * A large batch runs both loops (``_forward_scan``, ``_backward_scan``) as two halves in two
       threads, each half in its own buffers (``common.over_batch``); the halves' weight
       gradients are added.
@@ -105,23 +109,24 @@ class LSTM(Function):
         weights = _internal(np.concatenate([recurrent_kernel, kernel, bias[None]]), units, _HALF)
         weights_T = np.ascontiguousarray(weights.T)
         train = is_grad_enabled() and any(self.needs_input_grad)
+        alloc = workspace.empty if train else np.empty  # (decided here: the scan may run in another thread)
         keep, drop = masks(mask, go_backwards, dtype, batch_last=True)
         split = splits(batch, 4 * units * batch)
         h_seq = np.empty((batch, steps, units), dtype) if split else None  # each half writes its rows
 
-        def scan(part):
+        def scan(part, side=None):
             return _forward_scan(weights_T, x[part], h0[part], c0[part], None if drop is None else drop[..., part],
-                                 train, go_backwards, None if h_seq is None else h_seq[part])
+                                 train, go_backwards, None if h_seq is None else h_seq[part], alloc, side)
 
-        parts = over_batch(scan, batch, split, "lstm", train, x.shape, units)
+        parts = over_batch(scan, batch, split, "lstm", train, x.shape, units, pipeline=train)
         if train:
             self.go_backwards = go_backwards
-            self.save_for_backward(kernel, recurrent_kernel, keep, *(a for p in parts for a in p[:4]))
+            self.save_for_backward(kernel, recurrent_kernel, keep, *(a for p in parts for a in p[1:5]))
         if not split:  # h_seq is a view of step_inputs, which holds the states anyway: no copy
-            step_inputs, c_last = parts[0][0], parts[0][4]
+            step_inputs, c_last = parts[0][0], parts[0][5]
             return step_inputs[1:, :units].transpose(2, 0, 1), step_inputs[steps, :units].T.copy(), c_last.T.copy()
         return (h_seq, np.concatenate([p[0][steps, :units].T for p in parts]),
-                np.concatenate([p[4].T for p in parts]))
+                np.concatenate([p[5].T for p in parts]))
 
     def backward(self, grads):
         g_seq, g_h, g_c = grads
@@ -129,10 +134,8 @@ class LSTM(Function):
         split = len(saved) == 8  # the forward ran two halves of the batch: so does the backward
         units = recurrent_kernel.shape[0]
         batch, steps, features = g_seq.shape[0], g_seq.shape[1], kernel.shape[0]
-        dtype = saved[0].dtype
-        # the weights in the internal gate order, the sigmoid gates' columns times 1/4 (da_t holds
-        # 4 da for them): da_t U^T, da_t W^T and the weight gradients come out exact
-        recurrent_kernel, kernel = (_internal(a, units, _QUARTER) for a in (recurrent_kernel, kernel))
+        dtype = saved[1].dtype
+        recurrent_kernel, kernel = (_internal(a, units, _ONE) for a in (recurrent_kernel, kernel))
         need = self.needs_input_grad
         # an unused h_seq (return_sequences=False) gets zeros: checking for them is cheaper than
         # the transposing copy
@@ -140,17 +143,19 @@ class LSTM(Function):
         dx = np.empty((batch, steps, features), dtype) if need[0] else None
         dh0, dc0 = np.empty((batch, units), dtype), np.empty((batch, units), dtype)
 
-        def scan(part):
+        def scan(part, side=None):
             first = 4 if part.start else 0  # saved: the first half's four arrays, then the second's
             return _backward_scan(*saved[first:first + 4], kernel, recurrent_kernel,
                                   None if keep is None else keep[..., part], g_seq[part] if seq_used else None,
                                   g_h[part], g_c[part], need, self.last_use, self.go_backwards,
-                                  None if dx is None else dx[part], dh0[part], dc0[part])
+                                  None if dx is None else dx[part], dh0[part], dc0[part], side)
 
-        d_weights = over_batch(scan, batch, split, "lstm backward", saved[0].shape, 4 * units)
+        partials = over_batch(scan, batch, split, "lstm backward", saved[1].shape,
+                              pipeline=any(need[1:4]))
         dk = dr = db = None
-        if d_weights[0] is not None:  # the halves' sums over their samples, added
-            d_weights = _keras_order(sum(d_weights[1:], d_weights[0]), units, _QUARTER)
+        if partials[0] is not None:  # the chunks' sums, then the halves' sums over their samples, added
+            d_weights = [p.sum(axis=0) for p in partials]
+            d_weights = _keras_order(sum(d_weights[1:], d_weights[0]).T, units)
             dr, dk, db = d_weights[:units], d_weights[units:-1], d_weights[-1]
         return dx, dk, dr, db, dh0, dc0
 
@@ -165,42 +170,48 @@ class LSTM(Function):
         return recomputed_backward(self, grads, reference)
 
 
-def _forward_scan(weights_T, x, h0, c0, drop, train, go_backwards, h_seq):
+def _forward_scan(weights_T, x, h0, c0, drop, train, go_backwards, h_seq, alloc, side):
     """The forward loop of ``LSTM`` over one part of the batch (all of it, or one half) in its
-    own buffers: ``(step_inputs, gates, gate_factors, dc_dh, c_last)``, the first four for
-    backward (the last two None unless ``train``), ``c_last`` feature-major. With ``h_seq``
-    (batch, time, units) it also writes the part's output sequence there."""
+    own buffers: ``(step_inputs, inputs_T, gates, gate_factors, dc_dh, c_last)``, the middle four
+    for backward (None but the gates unless ``train``), ``c_last`` feature-major. With ``h_seq``
+    (batch, time, units) it also writes the part's output sequence there. ``side`` (a
+    ``SideWork``, None for an inline one) computes the derivative factors chunk by chunk."""
     dtype = x.dtype
     batch, steps, features = x.shape
     units = weights_T.shape[0] // 4
-    step_inputs = np.empty((steps + 1, units + features + 1, batch), dtype)  # [h_{t-1}; x_t; 1]
+    step_inputs = alloc((steps + 1, units + features + 1, batch), dtype)  # [h_{t-1}; x_t; 1]
     step_inputs[0, :units] = h0.T
     step_inputs[:steps, units:units + features] = (x[:, ::-1] if go_backwards else x).transpose(1, 2, 0)
     step_inputs[steps, units:] = 0
     step_inputs[:, -1] = 1
-    gates = np.empty((steps, 4 * units, batch), dtype)            # c̃, i, f, o of each step
-    # work[t % 2] = [i; c̃; c_{t-1}; tanh(c_t)] of step t; c_t goes to the other buffer
-    work = np.empty((2, 4 * units, batch), dtype)
-    work[0, 2 * units:3 * units] = c0.T
-    gate_factors = dc_dh = None
+    gates = alloc((steps, 4 * units, batch), dtype)               # c̃, i, f, o of each step
+    # c_t of every step (c[0] = c_0) and tanh(c_t) for the derivative factors; two and one
+    # buffers without a gradient
+    cells = alloc((steps + 1 if train else 2, units, batch), dtype)
+    tanh_cells = alloc((steps if train else 1, units, batch), dtype)
+    cells[0] = c0.T
+    gate_factors = dc_dh = inputs_T = None
     if train:
-        # per step, each gate's derivative times the factor it multiplies, the sigmoid gates'
-        # times 4: [tanh'(a_c) i; 4σ'(a_i) c̃; 4σ'(a_f) c_{t-1}; 4σ'(a_o) tanh(c_t)], and dc_t/dh_t
-        gate_factors = np.empty((steps, 4 * units, batch), dtype)
-        dc_dh = np.empty((steps, units, batch), dtype)            # o (1 - tanh(c)^2)
+        # [h_{t-1}; x_t; 1] batch-major, (batch, features) per step, for the weight gradients
+        inputs_T = alloc((steps, batch, units + features + 1), dtype)
+        # per step, each gate's derivative times the factor it multiplies:
+        # [tanh'(a_c) i; σ'(a_i) c̃; σ'(a_f) c_{t-1}; σ'(a_o) tanh(c_t)], and dc_t/dh_t
+        gate_factors = alloc((steps, 4 * units, batch), dtype)
+        dc_dh = alloc((steps, units, batch), dtype)               # o (1 - tanh(c)^2)
+        side = SideWork(threaded=False) if side is None else side
     i_cand = np.empty((units, batch), dtype)
+    chunks = _chunks(steps, steps - 1)
+    starts = {end: start for start, end in chunks}  # a chunk is handed off after its last step
     for t in range(steps):
-        g, w, h = gates[t], work[t % 2], step_inputs[t + 1, :units]
+        g, h = gates[t], step_inputs[t + 1, :units]
         c_cand, sig = g[:units], g[units:]
         i, f, o = g[units:2 * units], g[2 * units:3 * units], g[3 * units:]
-        c_prev, tanh_c = w[2 * units:3 * units], w[3 * units:]
-        c = work[(t + 1) % 2, 2 * units:3 * units]
+        if train:
+            c_prev, c, tanh_c = cells[t], cells[t + 1], tanh_cells[t]
+        else:
+            c_prev, c, tanh_c = cells[t % 2], cells[(t + 1) % 2], tanh_cells[0]
         np.dot(weights_T, step_inputs[t], out=g)
         np.tanh(g, out=g)                        # c̃ = tanh(a_c); tanh(a/2) for i, f, o
-        if train:
-            m = gate_factors[t]
-            np.multiply(g, g, out=m)             # tanh'(a_c) = 1 - c̃^2;  4σ'(a) = 1 - tanh(a/2)^2
-            np.subtract(1, m, out=m)
         np.multiply(sig, 0.5, out=sig)           # σ(a) = (1 + tanh(a/2)) / 2
         np.add(sig, 0.5, out=sig)
         np.multiply(f, c_prev, out=c)            # c_t = f c_{t-1} + i c̃
@@ -208,27 +219,67 @@ def _forward_scan(weights_T, x, h0, c0, drop, train, go_backwards, h_seq):
         np.add(c, i_cand, out=c)
         np.tanh(c, out=tanh_c)
         np.multiply(o, tanh_c, out=h)            # h_t = o tanh(c_t)
-        if train:
-            w[:units] = i
-            w[units:2 * units] = c_cand
-            np.multiply(m, w, out=m)             # times [i; c̃; c_{t-1}; tanh(c_t)]
-            np.multiply(h, tanh_c, out=dc_dh[t])  # o - o tanh(c)^2
-            np.subtract(o, dc_dh[t], out=dc_dh[t])
         if drop is not None:                     # a masked step keeps h_{t-1} and c_{t-1}
             np.copyto(c, c_prev, where=drop[t])
             np.copyto(h, step_inputs[t, :units], where=drop[t])
+        if train and t + 1 in starts:
+            side(_gate_factors, step_inputs, gates, cells, tanh_cells, inputs_T, gate_factors, dc_dh,
+                 starts[t + 1], t + 1)
     if h_seq is not None:
         h_seq[...] = step_inputs[1:, :units].transpose(2, 0, 1)
-    return step_inputs, gates, gate_factors, dc_dh, work[steps % 2, 2 * units:3 * units]
+    return step_inputs, inputs_T, gates, gate_factors, dc_dh, cells[steps if train else steps % 2]
 
 
-def _backward_scan(step_inputs, gates, gate_factors, dc_dh, kernel, recurrent_kernel, keep, g_seq, g_h, g_c,
-                   need, last_use, go_backwards, dx, dh0, dc0):
+def _chunks(steps: int, single: int) -> list:
+    """``[(start, end), ...]``: the steps in chunks of ``CHUNK``, with step ``single`` a chunk of
+    its own. That is the last chunk a loop hands off (forward: ``steps - 1``; backward: 0), which
+    the calling thread always runs itself: the shorter, the sooner the loop is done."""
+    bounds = sorted(set(range(0, steps, CHUNK)) | {single, single + 1, steps})
+    bounds = [b for b in bounds if 0 <= b <= steps]
+    return list(zip(bounds, bounds[1:]))
+
+
+def _gate_factors(step_inputs, gates, cells, tanh_cells, inputs_T, gate_factors, dc_dh, t0, t1):
+    """The derivative factors of steps ``t0 .. t1 - 1`` (see ``_forward_scan``), from the gates
+    ``[c̃; σ(a_i); σ(a_f); σ(a_o)]``, the cells and their tanh, a few passes over the chunk; and
+    the chunk's step inputs batch-major (``inputs_T``)."""
+    units = cells.shape[1]
+    np.copyto(inputs_T[t0:t1], step_inputs[t0:t1].transpose(0, 2, 1))
+    g, m, tanh_c, d = gates[t0:t1], gate_factors[t0:t1], tanh_cells[t0:t1], dc_dh[t0:t1]
+    c_cand, sig = g[:, :units], g[:, units:]
+    m_c, m_sig = m[:, :units], m[:, units:]
+    np.multiply(c_cand, c_cand, out=m_c)                     # tanh'(a_c) i = (1 - c̃^2) i
+    np.subtract(1, m_c, out=m_c)
+    np.multiply(m_c, g[:, units:2 * units], out=m_c)
+    np.subtract(1, sig, out=m_sig)                           # σ'(a) = σ (1 - σ)
+    np.multiply(m_sig, sig, out=m_sig)
+    np.multiply(m[:, units:2 * units], c_cand, out=m[:, units:2 * units])        # times c̃
+    np.multiply(m[:, 2 * units:3 * units], cells[t0:t1], out=m[:, 2 * units:3 * units])  # c_{t-1}
+    np.multiply(m[:, 3 * units:], tanh_c, out=m[:, 3 * units:])                  # tanh(c_t)
+    np.multiply(tanh_c, tanh_c, out=d)                       # dc_t/dh_t = o (1 - tanh(c_t)^2)
+    np.subtract(1, d, out=d)
+    np.multiply(d, g[:, 3 * units:], out=d)
+
+
+def _weight_chunk(inputs_T, d_preact, out, t0, t1):
+    """``out = sum_t da_t [h_{t-1}; x_t; 1]^T`` over steps ``t1 - 1`` down to ``t0``: one chunk
+    of ``[dU; dW; db]^T``. (With both operands (rows, k) row-major: OpenBLAS's GEMM takes 10-20%
+    longer on the transpose of either, more than the transposing copy of the inputs costs.)"""
+    np.dot(d_preact[t1 - 1], inputs_T[t1 - 1], out=out)
+    step = np.empty_like(out)
+    for t in range(t1 - 2, t0 - 1, -1):
+        np.dot(d_preact[t], inputs_T[t], out=step)
+        np.add(out, step, out=out)
+
+
+def _backward_scan(inputs_T, gates, gate_factors, dc_dh, kernel, recurrent_kernel, keep, g_seq, g_h, g_c,
+                   need, last_use, go_backwards, dx, dh0, dc0, side):
     """The backward loop of ``LSTM`` (BPTT) over one part of the batch, with that part's saved
     arrays and gradients: writes ``dx``, ``dh0`` and ``dc0`` (the part's rows) and returns the
-    part's ``[dU; dW; db]`` in the internal gate order (None when no weight needs one).
-    ``kernel`` and ``recurrent_kernel`` are in the internal order with the sigmoid gates' columns
-    times 1/4; ``g_seq`` is None when the output sequence was not used."""
+    part's ``[dU; dW; db]^T`` in the internal gate order (None when no weight needs one).
+    ``kernel`` and ``recurrent_kernel`` are in the internal order; ``g_seq`` is None when the
+    output sequence was not used. ``side`` (a ``SideWork``, None for an inline one) computes the
+    weight gradients chunk by chunk."""
     steps, four_u, batch = gates.shape
     units = four_u // 4
     dtype = gates.dtype
@@ -237,21 +288,24 @@ def _backward_scan(step_inputs, gates, gate_factors, dc_dh, kernel, recurrent_ke
         gate_factors = gate_factors * keep
         dc_dh = dc_dh * keep
         forget = forget * keep + (1 - keep)
-    d_h_seq = None if g_seq is None else np.ascontiguousarray(g_seq.transpose(1, 2, 0))
+    d_h_seq = None if g_seq is None else workspace.contiguous(g_seq.transpose(1, 2, 0))
     dh = np.array(g_h.T, dtype=dtype, order="C")
     dc = np.array(g_c.T, dtype=dtype, order="C")
-    # da_t = [da_c; 4 da_i; 4 da_f; 4 da_o] (the 4 is folded into the weights): on the saved
-    # arrays' last use it overwrites the gate factors it is computed from (no new array to fault
-    # in); otherwise a new array (a retained graph must keep them), every step's for dx, else one
-    # step's buffer, which stays in cache
+    weights = any(need[1:4])
+    # da_t = [da_c; da_i; da_f; da_o]: on the saved arrays' last use it overwrites the gate
+    # factors it is computed from (no new array to fault in); otherwise a new array (a retained
+    # graph must keep them), every step's for dx and the weight gradients, else one step's
     if last_use or keep is not None:  # (masked, gate_factors * keep above is already a copy)
         d_preact = gate_factors
     else:
-        d_preact = np.empty_like(gates) if need[0] else np.empty((1, four_u, batch), dtype)
-    every_step = need[0] or d_preact is gate_factors
+        d_preact = np.empty_like(gates) if need[0] or weights else np.empty((1, four_u, batch), dtype)
+    every_step = d_preact.shape[0] == steps
     scratch = np.empty((units, batch), dtype)
-    d_weights = np.zeros((step_inputs.shape[1], four_u), dtype) if any(need[1:4]) else None
-    d_weights_t = np.empty_like(d_weights) if d_weights is not None else None
+    # one partial sum of [dU; dW; db]^T per chunk of steps, added in a fixed order at the end
+    chunks = _chunks(steps, 0)
+    ends = {start: (k, end) for k, (start, end) in enumerate(chunks)}  # handed off after step `start`
+    partials = np.empty((len(chunks), four_u, inputs_T.shape[2]), dtype) if weights else None
+    side = SideWork(threaded=False) if side is None else side
     drop = None if keep is None else 1 - keep
     for t in range(steps - 1, -1, -1):
         m, da = gate_factors[t], d_preact[t if every_step else 0]
@@ -263,20 +317,20 @@ def _backward_scan(step_inputs, gates, gate_factors, dc_dh, kernel, recurrent_ke
         np.multiply(m[:3 * units].reshape(3, units, batch), dc, out=da[:3 * units].reshape(3, units, batch))
         np.multiply(m[3 * units:], dh, out=da[3 * units:])  # da_o = dh σ'(a_o) tanh(c_t)
         np.multiply(dc, forget[t], out=dc)              # dc_{t-1} = dc_t f_t
-        if d_weights is not None:                       # [dU; dW; db] += [h_{t-1}; x_t; 1] da_t^T
-            np.dot(step_inputs[t], da.T, out=d_weights_t)
-            np.add(d_weights, d_weights_t, out=d_weights)
         if drop is not None:
             np.multiply(dh, drop[t], out=scratch)
         np.dot(recurrent_kernel, da, out=dh)            # dh_{t-1} = da_t U^T
         if drop is not None:
             np.add(dh, scratch, out=dh)
+        if weights and t in ends:                       # the chunk's steps are done
+            k, end = ends[t]
+            side(_weight_chunk, inputs_T, d_preact, partials[k], t, end)
     if dx is not None:                                  # dx_t = da_t W^T
         dx_t = np.matmul(kernel, d_preact).transpose(2, 0, 1)
         dx[...] = dx_t[:, ::-1] if go_backwards else dx_t
     dh0[...] = dh.T
     dc0[...] = dc.T
-    return d_weights
+    return partials
 
 
 def lstm(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=None, go_backwards=False):

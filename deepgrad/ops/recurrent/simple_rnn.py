@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...autograd import Function
+from ...autograd import Function, is_grad_enabled
 from ...autograd.higher_order import recomputed_backward
 from ..activation import relu, sigmoid, tanh
 from ..product import matmul
+from .. import workspace
 from .common import as_array, batch_major, masks, over_batch, prepare, scan, sigmoid_of_negated, splits, time_major
 
 
@@ -53,12 +54,30 @@ def _copy(a, out):
     np.copyto(out, a)
 
 
-# activation name -> (in place h = act(a), act'(a) written with the output h)
+def _tanh_grad(h, out):      # 1 - h^2
+    np.multiply(h, h, out=out)
+    np.subtract(1, out, out=out)
+
+
+def _relu_grad(h, out):      # 1 where h > 0
+    np.copyto(out, h > 0)
+
+
+def _sigmoid_grad(h, out):   # h (1 - h)
+    np.subtract(1, h, out=out)
+    np.multiply(h, out, out=out)
+
+
+def _ones(h, out):
+    out.fill(1)
+
+
+# activation name -> (in place h = act(a), in place act'(a) from the output h)
 SIMPLE_RNN_ACTIVATIONS = {
-    "tanh": (np.tanh, lambda h: 1 - h * h),
-    "relu": (_relu, lambda h: (h > 0).astype(h.dtype)),
-    "sigmoid": (_sigmoid, lambda h: h * (1 - h)),
-    "linear": (_copy, np.ones_like),
+    "tanh": (np.tanh, _tanh_grad),
+    "relu": (_relu, _relu_grad),
+    "sigmoid": (_sigmoid, _sigmoid_grad),
+    "linear": (_copy, _ones),
 }
 
 
@@ -80,10 +99,13 @@ class SimpleRNN(Function):
         kernel, recurrent_kernel, bias, h0 = (a.astype(dtype, copy=False)
                                               for a in (kernel, recurrent_kernel, bias, h0))
         act = SIMPLE_RNN_ACTIVATIONS[activation][0]
+        # a training step's buffers from the workspace pool, reused from one step to the next
+        alloc = workspace.empty if is_grad_enabled() and any(self.needs_input_grad) else np.empty
         x_rows = time_major(x, go_backwards).reshape(steps * batch, features)
-        preact = np.dot(x_rows, kernel).reshape(steps, batch, units)    # a_t = x_t W + b, then + h_{t-1} U
+        preact = alloc((steps, batch, units), dtype)                    # a_t = x_t W + b, then + h_{t-1} U
+        np.dot(x_rows, kernel, out=preact.reshape(steps * batch, units))
         preact += bias
-        h = np.empty((steps + 1, batch, units), dtype)                  # h[t + 1] = h_t, h[0] = h0
+        h = alloc((steps + 1, batch, units), dtype)                     # h[t + 1] = h_t, h[0] = h0
         h[0] = h0
         keep, drop = masks(mask, go_backwards, dtype)
         recurrent = np.empty((batch, units), dtype)
@@ -103,19 +125,22 @@ class SimpleRNN(Function):
 
         self.activation, self.go_backwards, self.masked = activation, go_backwards, keep is not None
         self.save_for_backward(x_rows, h, kernel, recurrent_kernel, *([keep] if self.masked else []))
-        return np.ascontiguousarray(h[1:].swapaxes(0, 1)), h[steps].copy()
+        h_seq = alloc((batch, steps, units), dtype)
+        np.copyto(h_seq, h[1:].swapaxes(0, 1))
+        return h_seq, h[steps].copy()
 
     def backward(self, grads):
         g_seq, g_h = grads
         x_rows, h, kernel, recurrent_kernel, *keep = self.saved
         keep = keep[0] if keep else None
         steps, batch, units = h.shape[0] - 1, h.shape[1], h.shape[2]
-        act_grad = SIMPLE_RNN_ACTIVATIONS[self.activation][1](h[1:])    # act'(a_t), a new array
+        act_grad = workspace.empty((steps, batch, units), h.dtype)      # act'(a_t)
+        SIMPLE_RNN_ACTIVATIONS[self.activation][1](h[1:], act_grad)
         if keep is not None:
             act_grad *= keep
         drop = None if keep is None else 1 - keep
         d_h_seq = g_seq.swapaxes(0, 1)
-        d_preact = np.empty((steps, batch, units), h.dtype)
+        d_preact = workspace.empty((steps, batch, units), h.dtype)
         dh = np.array(g_h, dtype=h.dtype)
         carried = np.empty((batch, units), h.dtype)
         recurrent_kernel_T = np.ascontiguousarray(recurrent_kernel.T)
