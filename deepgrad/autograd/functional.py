@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import operator
 
 import numpy as np
 
@@ -50,10 +51,11 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool = False, allow_u
     for t in inputs:
         if not t.requires_grad:
             raise RuntimeError("grad(): an input does not require grad; create it with requires_grad=True")
-    into = None
     if out is not None:
         out = [out] if isinstance(out, np.ndarray) else list(out)
         into = _destinations(inputs, out)
+    else:
+        into = None
     if create_graph:
         if on_final is not None:
             raise ValueError("grad(): on_final needs create_graph=False (the gradients are then arrays)")
@@ -73,7 +75,14 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool = False, allow_u
     # a view of another array, or the same array as another returned gradient
     taken = {id(s) for s in seeds}
     result = []
-    for t, dest in zip(inputs, out or _NONE):
+    if out is None:
+        for t in inputs:
+            hit = found.get(id(t))
+            if hit is None and not allow_unused:
+                raise RuntimeError("grad(): one of the inputs is not used to compute the outputs")
+            result.append(None if hit is None else owned(hit[1], taken))
+        return result[0] if single else result
+    for t, dest in zip(inputs, out):
         hit = found.get(id(t))
         if hit is None:
             if not allow_unused:
@@ -88,13 +97,21 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool = False, allow_u
     return result[0] if single else result
 
 
-_NONE = itertools.repeat(None)
+_NDARRAY = itertools.repeat(np.ndarray)
+_meta = operator.attrgetter("shape", "dtype")
+_data = operator.attrgetter("data")
+_writeable = operator.attrgetter("flags.writeable")
+_ctx = operator.attrgetter("_ctx")
 
 
 def _destinations(inputs: list, out: list) -> dict:
     """{id(leaf input): its array of ``out``}, once each array is checked against its input."""
     if len(out) != len(inputs):
         raise ValueError(f"grad(): out has {len(out)} entries for {len(inputs)} inputs")
+    # the usual call (a training step's weights, each with its array): checked by C-level maps
+    if (all(map(isinstance, out, _NDARRAY)) and list(map(_meta, out)) == list(map(_meta, map(_data, inputs)))
+            and all(map(_writeable, out)) and not any(map(_ctx, inputs))):
+        return dict(zip(map(id, inputs), out))
     into = {}
     for i, (t, o) in enumerate(zip(inputs, out)):
         if o is None:

@@ -33,6 +33,9 @@ SPIN_SECONDS = 1e-3       # with wait="yield": test this long before sleeping be
 SLEEP_SECONDS = 20e-6
 
 
+_data = operator.attrgetter("data")
+
+
 def _mpi_op(op: str):
     MPI = world.mpi()
     table = {Average: MPI.SUM, Sum: MPI.SUM, Min: MPI.MIN, Max: MPI.MAX, Product: MPI.PROD}
@@ -254,7 +257,7 @@ class GradientReducer:
         if self._step is not None:
             self._drain()
         last = self._last
-        arrays = [v.data for v in variables]
+        arrays = list(map(_data, variables))
         if (last is not None and len(last[0]) == len(variables) and all(map(operator.is_, last[0], variables))
                 and all(map(operator.is_, last[1], arrays))):
             plan, index = last[2], last[3]   # the same variables holding the same arrays: the same plan

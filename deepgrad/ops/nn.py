@@ -45,20 +45,19 @@ class Linear(Function):
             g2 = g2 * (relu_out > 0)
         needs = self.needs_input_grad
         gx = (g2 @ kernel.T).reshape(self.in_shape) if needs[0] else None
-        gk = gb = None
         if into is None:
-            if needs[1]:
-                gk = x2.T @ g2
-            if len(needs) > 2 and needs[2]:
-                gb = g2.sum(axis=0)
-        else:  # the same GEMM and row sum, written where the caller keeps the gradients
-            if needs[1]:
-                out = into[1]
-                gk = (x2.T @ g2 if out is None or out.dtype != g2.dtype or x2.dtype != g2.dtype
-                      else np.matmul(x2.T, g2, out=out))
-            if len(needs) > 2 and needs[2]:
-                out = into[2]
-                gb = g2.sum(axis=0) if out is None or out.dtype != g2.dtype else np.sum(g2, axis=0, out=out)
+            gk = x2.T @ g2 if needs[1] else None
+            gb = g2.sum(axis=0) if len(needs) > 2 and needs[2] else None
+            return gx, gk, gb
+        # the same GEMM and row sum, written where the caller keeps the gradients (same bits)
+        gk = gb = None
+        if needs[1]:
+            out = into[1]
+            gk = (x2.T @ g2 if out is None or out.dtype != g2.dtype or x2.dtype != g2.dtype
+                  else np.matmul(x2.T, g2, out=out))
+        if len(needs) > 2 and needs[2]:
+            out = into[2]
+            gb = g2.sum(axis=0) if out is None or out.dtype != g2.dtype else np.sum(g2, axis=0, out=out)
         return gx, gk, gb
 
     def graph_backward(self, g):
