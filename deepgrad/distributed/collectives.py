@@ -302,21 +302,14 @@ class GradientReducer:
         """Put the gradients that did not come through ``ready``, start the remaining buckets,
         wait for all; the reduced gradients, as views of the buffers (None stays None)."""
         step, self._step = self._step, None
-        plan, given, views = step.plan, step.given, step.plan.views
-        if len(grads) == len(views) and all(map(operator.is_, grads, views)) and not any(given):
-            # backward wrote every gradient into its view (grad(out=)) and no hook was called
+        plan, views = step.plan, step.plan.views
+        if len(grads) == len(views) and not any(step.given) and all(map(operator.is_, grads, views)):
+            # backward wrote every gradient into its view (grad(out=)), and no hook was called
             step.raw, step.missing = range(len(views)), [0] * len(plan.counts)
-            given = ()
+            reduced = list(views)
         else:
-            for i, g in enumerate(grads):
-                if g is not None and not given[i]:
-                    self._put(step, i, g.data if isinstance(g, Tensor) else np.asarray(g))
-        if not all(given):
-            for i, was in enumerate(given):   # no gradient on this rank: it adds zeros
-                if not was and views[i] is not None:
-                    views[i][...] = 0
-                    given[i] = True
-                    step.missing[plan.bucket_of[i]] -= 1
+            self._gather(step, grads)
+            reduced = [None if g is None else views[i] for i, g in enumerate(grads)]
         if len(plan.counts) == 1 and self._size > 1:
             self._scale_raw(step, 0)
             if self._yield:
@@ -326,9 +319,20 @@ class GradientReducer:
             self._start_full(step)
             self._wait(step)
         self.bytes_per_step = plan.nbytes
-        if given == ():
-            return list(views)
-        return [None if g is None else views[i] for i, g in enumerate(grads)]
+        return reduced
+
+    def _gather(self, step: _Step, grads: list) -> None:
+        """Put the gradients the hook was not given; zeros for those with none on this rank."""
+        plan, given, views = step.plan, step.given, step.plan.views
+        for i, g in enumerate(grads):
+            if g is not None and not given[i]:
+                self._put(step, i, g.data if isinstance(g, Tensor) else np.asarray(g))
+        if not all(given):
+            for i, was in enumerate(given):   # no gradient on this rank: it adds zeros
+                if not was and views[i] is not None:
+                    views[i][...] = 0
+                    given[i] = True
+                    step.missing[plan.bucket_of[i]] -= 1
 
     def _put(self, step: _Step, i: int, grad) -> int:
         """Gradient ``i`` into its place: as it stands when backward wrote it there (scaled with its
@@ -348,13 +352,13 @@ class GradientReducer:
     def _scale_raw(self, step: _Step, b: int) -> None:
         """s_r times the gradients of bucket ``b`` that backward wrote into their views: the whole
         buffer in one pass when they are all of its gradients."""
-        plan, scale = step.plan, step.scale
-        raw = step.raw if len(plan.counts) == 1 else [i for i in step.raw if plan.bucket_of[i] == b]
+        plan, scale, raw = step.plan, step.scale, step.raw
+        if len(plan.counts) > 1:
+            raw = [i for i in raw if plan.bucket_of[i] == b]
         if not raw or scale == 1.0:
             return
         if len(raw) == plan.counts[b]:
-            buffer = plan.buckets[b][0]
-            np.multiply(buffer, scale, out=buffer)
+            np.multiply(plan.buckets[b][0], scale, out=plan.buckets[b][0])
         else:
             for i in raw:
                 np.multiply(plan.views[i], scale, out=plan.views[i])
