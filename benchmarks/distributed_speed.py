@@ -134,8 +134,8 @@ def deepgrad_rank(args) -> None:
         def scale():   # the one pass over the gradients: the flat buffer times 1/N, in place
             np.multiply(flat, 1.0 / n, out=flat)
 
-        def ours(reducer):   # a training step's calls into the reducer
-            reducer.start(variables)
+        def ours(reducer, scale=None):   # a training step's calls into the reducer
+            reducer.start(variables, scale)
             views = reducer.out
             if reducer.overlaps:
                 for v, g in zip(reversed(variables), reversed(views)):   # backward's order
@@ -143,10 +143,11 @@ def deepgrad_rank(args) -> None:
             reducer.reduce(views)
 
         # the pieces: "alone" is the whole reducer path on a one-rank communicator (its Python and
-        # the scale pass, no transfer); "barrier" is the yielding wait's arrival barrier alone
+        # the scale pass by 1/N, as on N ranks, no transfer); "barrier" is the yielding wait's
+        # arrival barrier alone
         calls = {"yield": lambda: ours(reducers["yield"]), "spin": lambda: ours(reducers["spin"]),
                  "raw": lambda: comm.Allreduce(MPI.IN_PLACE, raw, op=MPI.SUM),
-                 "alone": lambda: ours(reducers["alone"]), "scale": scale,
+                 "alone": lambda: ours(reducers["alone"], 1.0 / n), "scale": scale,
                  "barrier": lambda: _wait_yielding(barrier_comm.Ibarrier())}
         times = {k: [] for k in calls}
         for call in range(args.reduce_calls):  # in alternating order, each call after a barrier

@@ -273,13 +273,18 @@ class GradientReducer:
     def out(self) -> list:
         """The started step's gradient arrays, one view of a bucket per variable, for
         ``grad(out=)``: backward then writes every gradient where the all-reduce reads it."""
-        return self._step.plan.views
+        return self._started().plan.views
 
     @property
     def overlaps(self) -> bool:
         """Whether the started step has several buckets, whose all-reduces ``ready`` starts during
         backward (with one, the hook has nothing to start: ``finish`` does it all)."""
-        return len(self._step.plan.counts) > 1
+        return len(self._started().plan.counts) > 1
+
+    def _started(self) -> _Step:
+        if self._step is None:
+            raise RuntimeError("GradientReducer: no step is started; call start(variables) first")
+        return self._step
 
     def ready(self, variable, grad) -> None:
         """``variable``'s gradient is complete: into its bucket; start the buckets now full."""
