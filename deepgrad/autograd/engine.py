@@ -4,7 +4,7 @@
 order (found iteratively, no recursion, so a chain of 100,000 ops is fine), sums the
 gradient of every tensor over all its consumers before its producer's ``backward`` runs,
 and hands back the total gradient of each leaf it reached. ``Tensor.backward`` adds those
-into ``.grad``; ``grad()`` returns them.
+into ``.grad``; ``grad()`` returns them, or sums them in arrays the caller gives (``out=``).
 """
 from __future__ import annotations
 
