@@ -57,7 +57,7 @@ class Linear(Function):
                   else np.matmul(x2.T, g2, out=out))
         if len(needs) > 2 and needs[2]:
             out = into[2]
-            gb = g2.sum(axis=0) if out is None or out.dtype != g2.dtype else np.sum(g2, axis=0, out=out)
+            gb = g2.sum(axis=0) if out is None or out.dtype != g2.dtype else np.add.reduce(g2, axis=0, out=out)
         return gx, gk, gb
 
     def graph_backward(self, g):
