@@ -12,16 +12,19 @@ rank: with more ranks than cores the ranks share cores (oversubscribed), which t
 noise hits both alike; the table gives the median throughput over rounds.
 
 All-reduce: after training, every rank runs deepgrad's whole gradient all-reduce as the
-trainer does it (each gradient handed to the reducer's ``ready`` hook in backward's order,
-written times 1/N into its bucket, the bucket's ``Iallreduce`` started, then ``finish`` waits
-and gives views of the buffer), with each wait (``yield``, the default, and ``spin``), and a
-raw in-place blocking ``comm.Allreduce`` of a buffer of the same bytes, 400 of each,
-alternating, each call after a barrier (so that none waits for a late rank); the ratio is
-median(deepgrad) / median(raw). "In training" is the time a step spends in the reducer (its
-hooks during backward and the final wait). The pieces, timed the same way: the pack (1/N times
-each gradient into its place in a flat buffer, the reducer's one pass over the gradients), the
-reducer's Python (the whole path on a one-rank communicator, so no transfer, minus the pack),
-and the yielding wait's arrival barrier alone.
+trainer does it: ``start`` gives the gradients' views of the buckets (backward writes the
+gradients there through ``grad(out=)``, so they stand in the buffer, as here), the hook
+``ready`` is called with each in backward's order when there are several buckets, then the
+optimiser's ``reduce`` scales each bucket by 1/N in place, all-reduces it and gives the views
+back; with each wait (``yield``, the default, and ``spin``), and a raw in-place blocking
+``comm.Allreduce`` of a buffer of the same bytes, 400 of each, alternating, each call after a
+barrier (so that none waits for a late rank); the ratio is median(deepgrad) / median(raw).
+"In training" is the time a step spends in the reducer (its hooks during backward and the
+final wait). The pieces, timed the same way: the scale pass (1/N times the flat buffer, in
+place: the reducer's one pass over the gradients), the reducer's Python (the whole path on a
+one-rank communicator, so no transfer, minus the scale pass), and the yielding wait's arrival
+barrier alone. (Before the gradients were written into the buckets by backward, the pass was a
+pack: 1/N times each gradient copied into its place; older runs report it as ``pack_ms``.)
 
     python benchmarks/distributed_speed.py                  # everything, writes distributed_speed.json
     python benchmarks/distributed_speed.py --models mlp --ranks 1 2 --rounds 1
@@ -44,7 +47,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent
 STEPS = {"mlp": (20, 150), "cnn": (5, 30)}    # (warm-up steps, timed steps)
 BREAKDOWN = ("fused_allreduce_ms", "spin_allreduce_ms", "raw_allreduce_ms", "reduce_ms_in_training",
-             "pack_ms", "python_ms", "barrier_ms")
+             "scale_ms", "python_ms", "barrier_ms")
 
 
 def cores() -> int:
@@ -120,28 +123,31 @@ def deepgrad_rank(args) -> None:
         reducers = {"yield": GradientReducer(comm, wait="yield"), "spin": GradientReducer(comm, wait="spin"),
                     "alone": GradientReducer(MPI.COMM_SELF, wait="spin")}
         raw = np.empty(nbytes // 4, np.float32)
-        packed = np.empty_like(raw)
-        slots, at = [], 0
-        for g in reversed(grads):   # the bucket's order: backward's
-            slots.append((g, packed[at:at + g.size].reshape(g.shape)))
-            at += g.size
+        flat = np.random.default_rng(r).random(raw.size, dtype=np.float32)
         barrier_comm = comm.Dup()
-
-        def pack():   # the one pass over the gradients: 1/N times each into its place in the buffer
-            for g, view in slots:
-                np.multiply(g, 1.0 / n, out=view)
-
-        def ours(reducer):
+        for reducer in reducers.values():   # the gradients where backward leaves them: in their views
             reducer.start(variables)
-            for v, g in zip(reversed(variables), reversed(grads)):   # backward's order
-                reducer.ready(v, g)
-            reducer.finish(grads)
+            for view, g in zip(reducer.out, grads):
+                view[...] = g
+            reducer.reduce(reducer.out)
+
+        def scale():   # the one pass over the gradients: the flat buffer times 1/N, in place
+            np.multiply(flat, 1.0 / n, out=flat)
+
+        def ours(reducer, scale=None):   # a training step's calls into the reducer
+            reducer.start(variables, scale)
+            views = reducer.out
+            if reducer.overlaps:
+                for v, g in zip(reversed(variables), reversed(views)):   # backward's order
+                    reducer.ready(v, g)
+            reducer.reduce(views)
 
         # the pieces: "alone" is the whole reducer path on a one-rank communicator (its Python and
-        # the pack, no transfer); "barrier" is the yielding wait's arrival barrier alone
+        # the scale pass by 1/N, as on N ranks, no transfer); "barrier" is the yielding wait's
+        # arrival barrier alone
         calls = {"yield": lambda: ours(reducers["yield"]), "spin": lambda: ours(reducers["spin"]),
                  "raw": lambda: comm.Allreduce(MPI.IN_PLACE, raw, op=MPI.SUM),
-                 "alone": lambda: ours(reducers["alone"]), "pack": pack,
+                 "alone": lambda: ours(reducers["alone"], 1.0 / n), "scale": scale,
                  "barrier": lambda: _wait_yielding(barrier_comm.Ibarrier())}
         times = {k: [] for k in calls}
         for call in range(args.reduce_calls):  # in alternating order, each call after a barrier
@@ -153,8 +159,8 @@ def deepgrad_rank(args) -> None:
         result["fused_allreduce_ms"] = 1e3 * statistics.median(times["yield"])
         result["spin_allreduce_ms"] = 1e3 * statistics.median(times["spin"])
         result["raw_allreduce_ms"] = 1e3 * statistics.median(times["raw"])
-        result["pack_ms"] = 1e3 * statistics.median(times["pack"])
-        result["python_ms"] = 1e3 * (statistics.median(times["alone"]) - statistics.median(times["pack"]))
+        result["scale_ms"] = 1e3 * statistics.median(times["scale"])
+        result["python_ms"] = 1e3 * (statistics.median(times["alone"]) - statistics.median(times["scale"]))
         result["barrier_ms"] = 1e3 * statistics.median(times["barrier"])
     results = comm.gather(result, root=0)
     if r == 0:
@@ -294,11 +300,11 @@ def table(report: dict) -> str:
                      f"{ms('spin_allreduce_ms')} | {ratio('spin_allreduce_ms')} | {ms('raw_allreduce_ms')} | "
                      f"{ms('reduce_ms_in_training')} |")
     lines += ["", "| model | ranks | gradient bytes | raw Allreduce ms | reducer ms (yield) | (spin) | "
-              "pack ms | reducer's Python ms | arrival barrier ms |", "|---|---|---|---|---|---|---|---|---|"]
+              "scale pass ms | reducer's Python ms | arrival barrier ms |", "|---|---|---|---|---|---|---|---|---|"]
     for r in report["rows"]:
-        if "pack_ms" in r:
+        if "scale_ms" in r:
             lines.append(f"| {r['model']} | {r['ranks']} | {r['gradient_bytes']:,} | {r['raw_allreduce_ms']:.4f} | "
-                         f"{r['fused_allreduce_ms']:.4f} | {r['spin_allreduce_ms']:.4f} | {r['pack_ms']:.4f} | "
+                         f"{r['fused_allreduce_ms']:.4f} | {r['spin_allreduce_ms']:.4f} | {r['scale_ms']:.4f} | "
                          f"{r['python_ms']:.4f} | {r['barrier_ms']:.4f} |")
     return "\n".join(lines)
 

@@ -13,8 +13,10 @@ whose methods answer for every rank:
 - ``begin_fit(model, start_epoch, steps)``: checks that every rank holds the same model and
   the same number of steps, then gives every rank rank 0's weights, optimiser state, random
   state and first epoch (after ``BackupAndRestore`` restored them there);
-- ``start_gradients(variables, optimizer)``: before backward, a hook ``on_final(t, g)`` for
-  ``grad`` (or None): each bucket's all-reduce then starts as soon as its gradients are complete;
+- ``start_gradients(variables, optimizer)``: before backward, None or ``(on_final, out)`` for
+  ``grad``: ``out`` the arrays (one per variable, views of the all-reduce's flat buffers) that
+  backward writes the gradients into, ``on_final`` a hook (or None) that starts each bucket's
+  all-reduce as soon as its gradients are complete;
 - ``reduce_gradients(grads, optimizer)``: the all-reduce between "gradients computed" and
   "gradients applied" (unless the optimiser already does it), finishing what the hook began;
 - ``inference_batches(source)``, ``merge_metrics(metrics, source, steps)``,

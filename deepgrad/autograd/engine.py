@@ -4,7 +4,7 @@
 order (found iteratively, no recursion, so a chain of 100,000 ops is fine), sums the
 gradient of every tensor over all its consumers before its producer's ``backward`` runs,
 and hands back the total gradient of each leaf it reached. ``Tensor.backward`` adds those
-into ``.grad``; ``grad()`` returns them.
+into ``.grad``; ``grad()`` returns them, or sums them in arrays the caller gives (``out=``).
 """
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def _checked(grad, like, where: str) -> np.ndarray:
 
 
 def propagate(outputs, seeds, retain_graph: bool = False, capture=(), on_final=None,
-              only_capture: bool = False) -> dict:
+              only_capture: bool = False, into=None) -> dict:
     """Send ``seeds`` (one array per output, of its shape) back through the graph.
 
     Returns ``{id(t): (t, total gradient)}`` for every leaf that requires grad and was
@@ -87,6 +87,14 @@ def propagate(outputs, seeds, retain_graph: bool = False, capture=(), on_final=N
     input gradients that lead there, as ``torch.autograd.grad`` does: a GAN's discriminator step
     does not run the generator's backward. The Functions left out keep their saved arrays (another
     backward may still need them); the gradients that are computed are the same, bit for bit.
+
+    ``into`` (``{id(leaf): array}``, arrays of the leaves' shapes and dtypes) accumulates those
+    leaves' gradients in the caller's arrays, as PyTorch's DDP keeps gradients as views of its
+    flat buckets: the first contribution is computed straight into the array by a Function that
+    declares ``writes_input_grads`` (its backward is then given ``into=``, one array or None per
+    input), else copied there; later ones are added in place. The entry returned, and the one
+    given to ``on_final``, is then the caller's array itself. The sums are the ones made without
+    ``into``, in the same order, so the gradients are the same bit for bit.
     """
     found: dict[int, tuple] = {}
     pending: dict[int, list] = {}  # id(fn) -> summed gradient of each of its outputs so far
@@ -96,6 +104,9 @@ def propagate(outputs, seeds, retain_graph: bool = False, capture=(), on_final=N
         fn = t._ctx
         if fn is None:
             if t.requires_grad:
+                if into and id(t) in into:
+                    _accumulate(found, t, g, into[id(t)])
+                    return
                 had = found.get(id(t))
                 found[id(t)] = (t, g if had is None else had[1] + g)
             return
@@ -143,6 +154,8 @@ def propagate(outputs, seeds, retain_graph: bool = False, capture=(), on_final=N
         if fn.multi_output:  # zeros for the outputs no gradient reached
             in_grads = fn.backward(tuple([np.zeros(s, d) if g is None else g
                                           for g, (s, d) in zip(slot, fn.output_meta)]))
+        elif into and fn.writes_input_grads:
+            in_grads = fn.backward(slot[0], into=_destinations(fn, into, found))
         else:
             in_grads = fn.backward(slot[0])
         if type(in_grads) is not tuple:
@@ -156,16 +169,19 @@ def propagate(outputs, seeds, retain_graph: bool = False, capture=(), on_final=N
                 parent = t._ctx
                 if parent is None:
                     if t.requires_grad:
+                        if into and id(t) in into:
+                            _accumulate(found, t, g, into[id(t)])
+                            continue
                         had = found.get(id(t))
                         found[id(t)] = (t, g if had is None else had[1] + g)
                     continue
                 if parent.released:
                     send(t, g)  # raises, naming the op
-                into = pending.get(id(parent))
-                if into is None:
-                    into = pending[id(parent)] = [None] * parent.n_outputs
+                waiting = pending.get(id(parent))
+                if waiting is None:
+                    waiting = pending[id(parent)] = [None] * parent.n_outputs
                 i = t._index
-                into[i] = g if into[i] is None else into[i] + g
+                waiting[i] = g if waiting[i] is None else waiting[i] + g
         if uses:  # before release, which drops fn.inputs
             _count_down(fn, uses, found, on_final)
         if not retain_graph:
@@ -178,6 +194,27 @@ def propagate(outputs, seeds, retain_graph: bool = False, capture=(), on_final=N
                 uses[id(t)] = -1
                 on_final(t, found[id(t)][1])
     return found
+
+
+def _accumulate(found: dict, t, g: np.ndarray, out: np.ndarray) -> None:
+    """Leaf ``t``'s gradient summed in ``out``: the first contribution written there (unless the
+    Function computed it there already), the later ones added in place."""
+    if id(t) in found:
+        np.add(out, g, out=out)
+    else:
+        if g is not out:
+            np.copyto(out, g)
+        found[id(t)] = (t, out)
+
+
+def _destinations(fn, into: dict, found: dict):
+    """For a Function that ``writes_input_grads``: per input, the array its gradient may be
+    computed into (a leaf of ``into`` that no gradient has reached yet), or None; None for all
+    when an input appears twice (both gradients would be written into one array)."""
+    inputs = fn.inputs
+    if len(inputs) > 1 and len(set(map(id, inputs))) < len(inputs):
+        return None
+    return tuple([None if t._ctx is not None or id(t) in found else into.get(id(t)) for t in inputs])
 
 
 def _leaf_uses(order, capture) -> dict:

@@ -15,6 +15,9 @@ The contract a subclass keeps:
   False: a retained graph must give the same gradients on every backward. When
   ``last_use`` is True (the graph is not retained, so the saved arrays are released right
   after this backward) a backward may reuse its own saved buffers as workspace.
+- An op that sets ``writes_input_grads`` takes ``backward(grad, into=None)``: ``into`` is None
+  or one array or None per input, and a gradient it computes for an input with an array is
+  written into that array (``out=``) and returned as it; arrays of another dtype may be ignored.
 
 A forward may return a tuple of arrays; the op then has several outputs and ``backward``
 receives one gradient per output (zeros where an output was not used).
@@ -69,6 +72,10 @@ class Function:
     released = False
     keeps_integers = False  # True: integer (and bool) inputs give an integer result, as Keras's op
     last_use = False  # set by the engine: True when this backward is the saved arrays' last use
+    # True: ``backward(grad, into=...)`` also accepts, per input, an array (or None) that the
+    # input's gradient may be computed straight into (then returned as that gradient); the engine
+    # passes it when the caller keeps a leaf's gradient in an array of its own (``grad(out=)``)
+    writes_input_grads = False
 
     def forward(self, *args, **kwargs):  # pragma: no cover - interface
         raise NotImplementedError

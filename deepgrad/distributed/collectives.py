@@ -33,6 +33,9 @@ SPIN_SECONDS = 1e-3       # with wait="yield": test this long before sleeping be
 SLEEP_SECONDS = 20e-6
 
 
+_data = operator.attrgetter("data")
+
+
 def _mpi_op(op: str):
     MPI = world.mpi()
     table = {Average: MPI.SUM, Sum: MPI.SUM, Min: MPI.MIN, Max: MPI.MAX, Product: MPI.PROD}
@@ -164,13 +167,15 @@ class _Plan:
 
 
 class _Step:
-    """One step's progress: which gradients are in, how many each bucket still misses, the
-    requests of the buckets started (and of the arrival barrier)."""
-    __slots__ = ("plan", "scale", "index", "missing", "given", "requests", "barrier")
+    """One step's progress: which gradients are in, how many each bucket still misses, which
+    ones backward wrote into their views (still to be scaled), the requests of the buckets
+    started (and of the arrival barrier)."""
+    __slots__ = ("plan", "scale", "index", "missing", "given", "raw", "requests", "barrier")
 
     def __init__(self, plan: _Plan, scale: float, index: dict, given: list):
         self.plan, self.scale, self.index, self.given = plan, scale, index, given
         self.missing = plan.counts.copy()
+        self.raw: list = []
         self.requests: list = []
         self.barrier = None
 
@@ -182,21 +187,27 @@ class GradientReducer:
     passes (this rank's samples) / (samples in the global batch), so that ranks with unequal
     shards of a last batch still give the gradient of the whole batch's mean loss.
 
-    Overlapped with backward (``start``): the trainer passes ``ready`` to ``grad`` as its
-    ``on_final`` hook; each gradient is written, times s_r, into its place in its bucket's flat
-    buffer the moment it is complete, and when the step has several buckets, a bucket's
-    non-blocking all-reduce starts as soon as its last gradient is in (buckets start in plan
-    order, the same on every rank, as MPI's collectives must). ``finish`` (or ``reduce`` with
-    the same gradients, which an optimiser's ``apply`` calls) waits for them; the results are
-    views of the buffers, so the optimiser reads the reduced buffer with no copy back.
-    ``reduce`` alone does all of it at once. Writing s_r g_r into the buffer is the one pass
-    over the gradients: the multiply rides on the copy (it costs what a plain copy costs), and
-    the reduced buffer needs no pass afterwards.
+    Gradients as views of the buckets (PyTorch DDP's ``gradient_as_bucket_view``): ``start``
+    makes the step's plan and gives, as ``out``, each gradient's view of its bucket; the
+    trainer passes them to ``grad(out=)``, so backward computes each gradient into its view
+    (Dense's GEMM writes there) and leaves the buckets packed: no copy. A gradient handed over
+    that *is* its view is taken as it stands, and its bucket is multiplied by s_r in place, one
+    pass over the buffer, just before the bucket's all-reduce; any other array is written, times
+    s_r, into its view (the multiply rides on that copy). Either way each element is s_r times
+    the same sum, so the results are the same bit for bit.
+
+    Overlapped with backward: when the step has several buckets, the trainer also passes
+    ``ready`` to ``grad`` as its ``on_final`` hook, called with each gradient the moment it is
+    complete, and a bucket's non-blocking all-reduce starts as soon as its last gradient is in
+    (buckets start in plan order, the same on every rank, as MPI's collectives must).
+    ``finish`` (or ``reduce`` with the same gradients, which an optimiser's ``apply`` calls)
+    waits for them; the results are views of the buffers, so the optimiser reads the reduced
+    buffer with no copy back. ``reduce`` alone does all of it at once.
 
     One bucket (every model under ``bucket_bytes``): its last gradient comes at the end of
-    backward, so there is nothing to overlap; ``finish`` reduces it with one blocking in-place
-    ``Allreduce``, MPI's own fastest path for the bytes, with no request to poll (after the
-    yielding arrival barrier with ``wait="yield"``).
+    backward, so there is nothing to overlap and no hook is needed; ``finish`` scales it and
+    reduces it with one blocking in-place ``Allreduce``, MPI's own fastest path for the bytes,
+    with no request to poll (after the yielding arrival barrier with ``wait="yield"``).
     """
 
     def __init__(self, comm, bucket_bytes: int = BUCKET_BYTES, wait: str | None = None):
@@ -246,7 +257,7 @@ class GradientReducer:
         if self._step is not None:
             self._drain()
         last = self._last
-        arrays = [v.data for v in variables]
+        arrays = list(map(_data, variables))
         if (last is not None and len(last[0]) == len(variables) and all(map(operator.is_, last[0], variables))
                 and all(map(operator.is_, last[1], arrays))):
             plan, index = last[2], last[3]   # the same variables holding the same arrays: the same plan
@@ -257,6 +268,23 @@ class GradientReducer:
         self._step = _Step(plan, self._scale(scale), index, [False] * len(arrays))
         self.buckets_started_in_backward = 0
         return self.ready
+
+    @property
+    def out(self) -> list:
+        """The started step's gradient arrays, one view of a bucket per variable, for
+        ``grad(out=)``: backward then writes every gradient where the all-reduce reads it."""
+        return self._started().plan.views
+
+    @property
+    def overlaps(self) -> bool:
+        """Whether the started step has several buckets, whose all-reduces ``ready`` starts during
+        backward (with one, the hook has nothing to start: ``finish`` does it all)."""
+        return len(self._started().plan.counts) > 1
+
+    def _started(self) -> _Step:
+        if self._step is None:
+            raise RuntimeError("GradientReducer: no step is started; call start(variables) first")
+        return self._step
 
     def ready(self, variable, grad) -> None:
         """``variable``'s gradient is complete: into its bucket; start the buckets now full."""
@@ -279,6 +307,27 @@ class GradientReducer:
         """Put the gradients that did not come through ``ready``, start the remaining buckets,
         wait for all; the reduced gradients, as views of the buffers (None stays None)."""
         step, self._step = self._step, None
+        plan, views = step.plan, step.plan.views
+        if len(grads) == len(views) and not any(step.given) and all(map(operator.is_, grads, views)):
+            # backward wrote every gradient into its view (grad(out=)), and no hook was called
+            step.raw, step.missing = range(len(views)), [0] * len(plan.counts)
+            reduced = list(views)
+        else:
+            self._gather(step, grads)
+            reduced = [None if g is None else views[i] for i, g in enumerate(grads)]
+        if len(plan.counts) == 1 and self._size > 1:
+            self._scale_raw(step, 0)
+            if self._yield:
+                _wait_yielding(self._comm.Ibarrier())
+            self._comm.Allreduce(self._IN_PLACE, plan.buckets[0][0], op=self._SUM)
+        else:
+            self._start_full(step)
+            self._wait(step)
+        self.bytes_per_step = plan.nbytes
+        return reduced
+
+    def _gather(self, step: _Step, grads: list) -> None:
+        """Put the gradients the hook was not given; zeros for those with none on this rank."""
         plan, given, views = step.plan, step.given, step.plan.views
         for i, g in enumerate(grads):
             if g is not None and not given[i]:
@@ -289,26 +338,35 @@ class GradientReducer:
                     views[i][...] = 0
                     given[i] = True
                     step.missing[plan.bucket_of[i]] -= 1
-        if len(plan.counts) == 1 and self._size > 1:
-            if self._yield:
-                _wait_yielding(self._comm.Ibarrier())
-            self._comm.Allreduce(self._IN_PLACE, plan.buckets[0][0], op=self._SUM)
-        else:
-            self._start_full(step)
-            self._wait(step)
-        self.bytes_per_step = plan.nbytes
-        return [None if g is None else views[i] for i, g in enumerate(grads)]
 
     def _put(self, step: _Step, i: int, grad) -> int:
-        """s_r g_r into gradient ``i``'s place; its bucket's number."""
+        """Gradient ``i`` into its place: as it stands when backward wrote it there (scaled with its
+        bucket), else s_r g_r; its bucket's number."""
         out = step.plan.views[i]
-        if grad.shape != out.shape:
-            raise ValueError(f"GradientReducer: gradient {i} has shape {grad.shape}, its variable {out.shape}")
-        np.multiply(grad, step.scale, out=out, casting="unsafe")   # s_r g_r straight into the buffer
+        if grad is out:
+            step.raw.append(i)
+        else:
+            if grad.shape != out.shape:
+                raise ValueError(f"GradientReducer: gradient {i} has shape {grad.shape}, its variable {out.shape}")
+            np.multiply(grad, step.scale, out=out, casting="unsafe")   # s_r g_r straight into the buffer
         step.given[i] = True
         b = step.plan.bucket_of[i]
         step.missing[b] -= 1
         return b
+
+    def _scale_raw(self, step: _Step, b: int) -> None:
+        """s_r times the gradients of bucket ``b`` that backward wrote into their views: the whole
+        buffer in one pass when they are all of its gradients."""
+        plan, scale, raw = step.plan, step.scale, step.raw
+        if len(plan.counts) > 1:
+            raw = [i for i in raw if plan.bucket_of[i] == b]
+        if not raw or scale == 1.0:
+            return
+        if len(raw) == plan.counts[b]:
+            np.multiply(plan.buckets[b][0], scale, out=plan.buckets[b][0])
+        else:
+            for i in raw:
+                np.multiply(plan.views[i], scale, out=plan.views[i])
 
     def _start_full(self, step: _Step) -> bool:
         """Start every bucket, in plan order, whose gradients are all in; whether any started.
@@ -316,6 +374,7 @@ class GradientReducer:
         buckets, missing, requests = step.plan.buckets, step.missing, step.requests
         started = False
         while len(requests) < len(buckets) and missing[len(requests)] == 0:
+            self._scale_raw(step, len(requests))
             requests.append(self._comm.Iallreduce(self._IN_PLACE, buckets[len(requests)][0], op=self._SUM))
             started = True
         if started and self._yield and len(requests) == len(buckets):
@@ -345,6 +404,8 @@ class GradientReducer:
         metas = self._step.plan.metas
         if len(grads) != len(metas):
             return False
+        if all(map(operator.is_, grads, self._step.plan.views)):   # the step's own views
+            return True
         for g, meta in zip(grads, metas):
             if g is not None and (g.shape if isinstance(g, (np.ndarray, Tensor)) else np.shape(g)) != meta[0]:
                 return False

@@ -181,7 +181,12 @@ class MPIProcessGroup(process_group.ProcessGroup):
 
     def start_gradients(self, variables, optimizer):
         which = self._reducer_for(optimizer)
-        return None if which is None else which[0].start(variables, which[1])
+        if which is None:
+            return None
+        reducer = which[0]
+        hook = reducer.start(variables, which[1])
+        # backward writes the gradients into the buckets' views; the hook only when a bucket can start early
+        return (hook if reducer.overlaps else None), reducer.out
 
     def reduce_gradients(self, grads: list, optimizer) -> list:
         if self.size == 1:

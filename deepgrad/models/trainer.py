@@ -301,9 +301,12 @@ class Trainer:
         """d loss / d variables; over several processes each bucket's all-reduce starts during
         backward, as soon as its gradients are complete (``_apply_gradients`` waits for it)."""
         group = process_group.current()
-        hook = None if group is None else group.start_gradients(variables, self.optimizer)
+        started = None if group is None else group.start_gradients(variables, self.optimizer)
         # every trainable weight is asked for, so there is no backward to prune
-        return grad(loss, variables, on_final=hook, prune=False)
+        if started is None:
+            return grad(loss, variables, prune=False)
+        # backward writes each gradient into its view of the all-reduce's buffer (no packing copy)
+        return grad(loss, variables, on_final=started[0], prune=False, out=started[1])
 
     def _apply_gradients(self, grads, variables) -> None:
         """The step between "gradients computed" and "gradients applied" (all-reduce goes here)."""

@@ -15,6 +15,7 @@ class Linear(Function):
     """``y = x @ kernel + bias`` over the last axis of ``x`` (any rank >= 1)."""
 
     fused_relu = False  # LinearReLU: relu(x @ kernel + bias), applied in place on the GEMM's output
+    writes_input_grads = True  # dW and db straight into the caller's gradient arrays (a flat bucket's views)
 
     def forward(self, x, kernel, bias=None):
         shape = x.shape
@@ -36,15 +37,27 @@ class Linear(Function):
             self.saved = (x2 if needs[1] else None, kernel if needs[0] else None, y if self.fused_relu else None)
         return y if flat else y.reshape(shape[:-1] + kernel.shape[1:])
 
-    def backward(self, g):
+    def backward(self, g, into=None):
         # dX = dY W^T,  dW = X^T dY,  db = sum_rows dY   (dY masked by y > 0 for the fused relu)
         x2, kernel, relu_out = self.saved
         g2 = g.reshape(-1, g.shape[-1])
         if relu_out is not None:
             g2 = g2 * (relu_out > 0)
-        gx = (g2 @ kernel.T).reshape(self.in_shape) if self.needs_input_grad[0] else None
-        gk = x2.T @ g2 if self.needs_input_grad[1] else None
-        gb = g2.sum(axis=0) if len(self.needs_input_grad) > 2 and self.needs_input_grad[2] else None
+        needs = self.needs_input_grad
+        gx = (g2 @ kernel.T).reshape(self.in_shape) if needs[0] else None
+        if into is None:
+            gk = x2.T @ g2 if needs[1] else None
+            gb = g2.sum(axis=0) if len(needs) > 2 and needs[2] else None
+            return gx, gk, gb
+        # the same GEMM and row sum, written where the caller keeps the gradients (same bits)
+        gk = gb = None
+        if needs[1]:
+            out = into[1]
+            gk = (x2.T @ g2 if out is None or out.dtype != g2.dtype or x2.dtype != g2.dtype
+                  else np.matmul(x2.T, g2, out=out))
+        if len(needs) > 2 and needs[2]:
+            out = into[2]
+            gb = g2.sum(axis=0) if out is None or out.dtype != g2.dtype else np.add.reduce(g2, axis=0, out=out)
         return gx, gk, gb
 
     def graph_backward(self, g):

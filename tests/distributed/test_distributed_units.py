@@ -175,3 +175,30 @@ def test_metric_state_is_what_reset_state_sets():
     assert set(state) == {"true_positives", "false_positives", "true_negatives", "false_negatives"}
     np.testing.assert_array_equal(state["true_positives"], auc.true_positives)
     assert state["true_positives"].sum() > 0 and auc.thresholds.shape == (5,)   # thresholds are config
+
+
+def test_reducer_views_take_backward_gradients_as_they_stand_and_scale_them_once():
+    pytest.importorskip("mpi4py")
+    import deepgrad as dg
+    from deepgrad.distributed.collectives import GradientReducer
+    from deepgrad.distributed.mpi import mpi
+    from deepgrad.ops import nn
+
+    rng = np.random.default_rng(0)
+    k, b = dg.Tensor(rng.normal(size=(5, 3)), requires_grad=True), dg.Tensor(rng.normal(size=3), requires_grad=True)
+    x = dg.Tensor(rng.normal(size=(4, 5)))
+    reducer = GradientReducer(mpi().COMM_SELF, bucket_bytes=1 << 20)
+    with pytest.raises(RuntimeError, match="no step is started"):
+        reducer.out
+    packed = reducer.reduce(dg.grad((nn.linear(x, k, b) ** 2).sum(), [k, b]), scale=0.3)
+    packed = [p.copy() for p in packed]
+    reducer.start([k, b], 0.3)
+    assert not reducer.overlaps and all(v.base is reducer._step.plan.buckets[0][0] for v in reducer.out)
+    grads = dg.grad((nn.linear(x, k, b) ** 2).sum(), [k, b], out=reducer.out)
+    assert grads[0] is reducer.out[0] and grads[1] is reducer.out[1]
+    reduced = reducer.reduce(grads)
+    for got, want in zip(reduced, packed):
+        np.testing.assert_array_equal(got, want)   # 0.3 g, bit for bit, on one rank
+    g = 2 * (x.data @ k.data + b.data)
+    np.testing.assert_allclose(reduced[0], 0.3 * x.data.T @ g, rtol=1e-14)
+    np.testing.assert_allclose(reduced[1], 0.3 * g.sum(axis=0), rtol=1e-14)
