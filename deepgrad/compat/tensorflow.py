@@ -136,9 +136,30 @@ def _dims(shape) -> tuple:
 
 
 # ----------------------------------------------------------------- shapes
+class _ShapeVector(tuple):
+    """``tf.shape``'s result: a tuple of ints that also answers as TF's 1-D int32 shape tensor
+    does (``tf.shape(x).shape[0]`` is the rank, ``.numpy()``, ``.dtype``)."""
+
+    dtype = np.dtype(np.int32)
+
+    @property
+    def shape(self) -> tuple:
+        return (len(self),)
+
+    @property
+    def ndim(self) -> int:
+        return 1
+
+    def numpy(self) -> np.ndarray:
+        return np.array(self, dtype=np.int32)
+
+    def __array__(self, dtype=None, copy=None):
+        return np.array(tuple(self), dtype=dtype or np.int32)
+
+
 def shape(input, out_type=None, name=None) -> tuple:
     """The shape as a tuple of ints (``tf.shape(x)[0]`` is the batch size)."""
-    return tuple(np.shape(input.data if isinstance(input, Tensor) else input))
+    return _ShapeVector(np.shape(input.data if isinstance(input, Tensor) else input))
 
 
 def size(input, out_type=np.int32, name=None) -> Tensor:

@@ -29,6 +29,10 @@ def _template(structure, tensors: list):
     if isinstance(structure, KerasTensor):
         tensors.append(structure)
         return {_SLOT: len(tensors) - 1}
+    if isinstance(structure, Tensor):
+        # a concrete tensor met while the model is defined is a constant of the graph, as in Keras:
+        # it keeps its value, but no gradient flows back to what computed it
+        return Tensor(structure.data, dtype=structure.data.dtype)
     if isinstance(structure, (list, tuple)):
         return type(structure)(_template(s, tensors) for s in structure)
     if isinstance(structure, dict):
