@@ -23,7 +23,7 @@ from ..autograd import Variable as _Variable
 from . import tf_data as data  # noqa: F401 - tf.data
 from .gradient_tape import GradientTape  # noqa: F401 - tf.GradientTape
 from .tf_data import TensorSpec  # noqa: F401 - tf.TensorSpec
-from .tf_namespaces import (argmax, argmin, count_nonzero, cumsum, linalg, math, nn, random,  # noqa: F401
+from .tf_namespaces import (argmax, argmin, count_nonzero, cumsum, image, linalg, math, nn, random,  # noqa: F401
                             reduce_all, reduce_any, reduce_logsumexp, reduce_max, reduce_mean, reduce_min,
                             reduce_prod, reduce_std, reduce_sum, reduce_variance)
 

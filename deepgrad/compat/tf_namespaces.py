@@ -313,3 +313,30 @@ linalg = SimpleNamespace(
     tensordot=lambda a, b, axes, name=None: ops.tensordot(a, b, axes),
     l2_normalize=l2_normalize, logdet=lambda matrix, name=None: ops.log(ops.det(matrix)),
 )
+
+
+# ----------------------------------------------------------------- tf.image
+def extract_patches(images, sizes, strides, rates, padding, name=None):
+    """TF's ``(batch, rows, cols, kh * kw * channels)`` patches, from its NHWC fours
+    ``sizes=[1, kh, kw, 1]``, ``strides=[1, sh, sw, 1]``, ``rates=[1, rh, rw, 1]``."""
+    return ops.image.extract_patches(images, _spatial(sizes, "sizes"), _spatial(strides, "strides"),
+                                     _spatial(rates, "rates"), _padding(padding), "channels_last")
+
+
+def resize(images, size, method="bilinear", preserve_aspect_ratio=False, antialias=False, name=None):
+    """TF 2's resize (half-pixel centres); the result is float32 for every method but nearest, as in TF."""
+    if preserve_aspect_ratio:
+        raise NotImplementedError("tf.image.resize: preserve_aspect_ratio=True is not supported")
+    method = getattr(method, "value", method)
+    if method not in ("bilinear", "nearest", "bicubic"):
+        raise ValueError(f"tf.image.resize: method must be 'bilinear', 'nearest' or 'bicubic', got {method!r}")
+    out = ops.image.resize(images, tuple(int(s) for s in size), interpolation=method, antialias=antialias,
+                           data_format="channels_last")
+    return out if method == "nearest" else ops.cast(out, np.float32)
+
+
+image = SimpleNamespace(
+    extract_patches=extract_patches, resize=resize,
+    flip_left_right=lambda image, name=None: ops.flip(image, axis=-2),
+    flip_up_down=lambda image, name=None: ops.flip(image, axis=-3),
+)

@@ -614,9 +614,11 @@ def _check_validation_freq(freq) -> None:
 
 
 def _concatenate(outputs):
+    """The batches' outputs joined along the batch axis, leaf by leaf, in the outputs' own nesting
+    (a model whose outputs are ``[[a, b], c]`` predicts ``[[A, B], C]``, as Keras does)."""
     first = outputs[0]
     if isinstance(first, dict):
-        return {k: np.concatenate([o[k].data for o in outputs]) for k in first}
+        return {k: _concatenate([o[k] for o in outputs]) for k in first}
     if isinstance(first, (list, tuple)):
-        return [np.concatenate([o[i].data for o in outputs]) for i in range(len(first))]
+        return [_concatenate([o[i] for o in outputs]) for i in range(len(first))]
     return np.concatenate([o.data for o in outputs])
