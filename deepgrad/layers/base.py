@@ -11,6 +11,12 @@ from ..naming import to_snake_case
 from ..symbolic import KerasTensor, call_symbolic, flatten
 from .layer_state import LayerState
 
+def apply_activation(activation, x):
+    """``activation(x)``, or ``x`` when the activation was set to None after construction
+    (``model.layers[-1].activation = None`` to read logits, as Keras allows)."""
+    return x if activation is None else activation(x)
+
+
 def unique_name(base: str) -> str:
     """``dense``, ``dense_1``, ``dense_2``, ... as Keras names them (from ``backend.get_uid``)."""
     n = backend.get_uid(base) - 1

@@ -238,6 +238,23 @@ class Trainer:
     def compiled_loss(self):
         return self._losses[0] if len(self._losses) == 1 else self._losses
 
+    @property
+    def compiled_metrics(self):
+        """tf.keras's ``self.compiled_metrics.update_state(y, y_pred)`` in a custom ``train_step``
+        (kept by Keras 3's TensorFlow trainer for old programs): updates the metrics given to
+        ``compile()``, as ``compute_metrics`` does."""
+        model = self
+
+        class CompiledMetrics:
+            def update_state(self, y, y_pred, sample_weight=None):
+                model.compute_metrics(None, y, y_pred, sample_weight)
+
+            @property
+            def metrics(self):
+                return [m for _, m, _ in model._metrics]
+
+        return CompiledMetrics()
+
     def __setattr__(self, key, value):
         # a metric assigned to the model (``self.d_loss_tracker = metrics.Mean("d_loss")``) is
         # tracked, so ``model.metrics`` lists it and ``fit`` resets it each epoch, as in Keras
