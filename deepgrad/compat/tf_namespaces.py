@@ -335,8 +335,27 @@ def resize(images, size, method="bilinear", preserve_aspect_ratio=False, antiali
     return out if method == "nearest" else ops.cast(out, np.float32)
 
 
+def convert_image_dtype(image, dtype, saturate=False, name=None):
+    """Integers scaled to [0, 1] (divided by the type's maximum) when converted to a float type, floats
+    scaled to the integer type's range; float to float is a plain cast, as in TF."""
+    x = image.data if isinstance(image, Tensor) else np.asarray(image)
+    source, target = x.dtype, np.dtype(dtype)
+    if source == target:
+        return image if isinstance(image, Tensor) else Tensor(x, dtype=x.dtype)
+    if np.issubdtype(source, np.integer) and np.issubdtype(target, np.floating):
+        return ops.cast(x, target) / np.asarray(np.iinfo(source).max, target)
+    if np.issubdtype(source, np.floating) and np.issubdtype(target, np.integer):
+        return ops.cast(np.round(x * (np.iinfo(target).max + 0.5) - 0.5), target)
+    return ops.cast(image, target)
+
+
+def rgb_to_grayscale(images, name=None):
+    return ops.image.rgb_to_grayscale(images, data_format="channels_last")
+
+
 image = SimpleNamespace(
-    extract_patches=extract_patches, resize=resize,
+    extract_patches=extract_patches, resize=resize, convert_image_dtype=convert_image_dtype,
+    rgb_to_grayscale=rgb_to_grayscale,
     flip_left_right=lambda image, name=None: ops.flip(image, axis=-2),
     flip_up_down=lambda image, name=None: ops.flip(image, axis=-3),
 )
