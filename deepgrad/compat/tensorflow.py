@@ -260,6 +260,54 @@ def gather_nd(params, indices, batch_dims=0, name=None) -> Tensor:
     return convert_to_tensor(params)[tuple(np.moveaxis(index, -1, 0))]
 
 
+class _Unique(tuple):
+    """``tf.unique``'s ``(y, idx)`` pair, also readable as ``.y`` and ``.idx``."""
+
+    @property
+    def y(self):
+        return self[0]
+
+    @property
+    def idx(self):
+        return self[1]
+
+
+def unique(x, out_idx=np.int32, name=None):
+    """The distinct values of a 1-D ``x`` in order of first appearance (not sorted, unlike
+    ``np.unique``), and for each entry of ``x`` the position of its value in them."""
+    a = np.asarray(x.data if isinstance(x, Tensor) else x)
+    if a.ndim != 1:
+        raise ValueError(f"tf.unique: x must be 1-D, got shape {a.shape}")
+    values, first, inverse = np.unique(a, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")        # sorted position -> appearance position
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    y, idx = values[order], rank[inverse.reshape(-1)].astype(out_idx)
+    return _Unique((Tensor(y, dtype=y.dtype), Tensor(idx, dtype=idx.dtype)))
+
+
+def repeat(input, repeats, axis=None, name=None) -> Tensor:
+    """Each entry (each slice along ``axis``) repeated ``repeats`` times; ``input`` flattened when
+    ``axis`` is None, as in TF."""
+    return ops.repeat(input, repeats, axis=axis)
+
+
+def tensor_scatter_nd_update(tensor, indices, updates, name=None) -> Tensor:
+    """``tensor`` with the slices at ``indices`` (last axis: coordinates) replaced by ``updates``."""
+    return ops.scatter_update(tensor, _index_pairs(indices), updates)
+
+
+def tensor_scatter_nd_add(tensor, indices, updates, name=None) -> Tensor:
+    """``tensor`` with ``updates`` added at ``indices``; repeated indices add up."""
+    return ops.scatter_update(tensor, _index_pairs(indices), updates, reduction="add")
+
+
+def _index_pairs(indices) -> np.ndarray:
+    """TF's indices ``(..., k)`` as the ``(n, k)`` rows scatter_update reads."""
+    index = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+    return index.reshape(-1, index.shape[-1])
+
+
 def boolean_mask(tensor, mask, axis=None, name=None) -> Tensor:
     """The entries (or rows, for a mask of fewer dimensions) where ``mask`` is true."""
     keep = np.asarray(mask.data if isinstance(mask, Tensor) else mask, dtype=bool)
