@@ -330,6 +330,10 @@ def resize(images, size, method="bilinear", preserve_aspect_ratio=False, antiali
     method = getattr(method, "value", method)
     if method not in ("bilinear", "nearest", "bicubic"):
         raise ValueError(f"tf.image.resize: method must be 'bilinear', 'nearest' or 'bicubic', got {method!r}")
+    if method != "nearest":  # interpolated in float32, never rounded back to an integer type
+        x = images.data if isinstance(images, Tensor) else np.asarray(images)
+        if not np.issubdtype(x.dtype, np.floating) or x.dtype == np.float16:
+            images = ops.cast(images, np.float32)
     out = ops.image.resize(images, tuple(int(s) for s in size), interpolation=method, antialias=antialias,
                            data_format="channels_last")
     return out if method == "nearest" else ops.cast(out, np.float32)
@@ -345,7 +349,8 @@ def convert_image_dtype(image, dtype, saturate=False, name=None):
     if np.issubdtype(source, np.integer) and np.issubdtype(target, np.floating):
         return ops.cast(x, target) / np.asarray(np.iinfo(source).max, target)
     if np.issubdtype(source, np.floating) and np.issubdtype(target, np.integer):
-        return ops.cast(np.round(x * (np.iinfo(target).max + 0.5) - 0.5), target)
+        # TF's rule: x * (max + 0.5), truncated, so 1.0 maps to max and 0.5 to max // 2
+        return ops.cast(np.trunc(x * (np.iinfo(target).max + 0.5)), target)
     return ops.cast(image, target)
 
 
