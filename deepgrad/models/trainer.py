@@ -29,11 +29,20 @@ class _MeanTracker:
     def __init__(self, name: str):
         self.name, self.total, self.count = name, 0.0, 0.0
 
-    def update_state(self, value, n: float = 1.0) -> None:
+    def update_state(self, value, sample_weight=1.0) -> None:
         # a custom train_step passes the loss Tensor alone (one step, weight 1), as Keras allows
-        value = float(value.data if isinstance(value, Tensor) else np.asarray(value))
-        self.total += value * float(n.data if isinstance(n, Tensor) else n)
-        self.count += n
+        value = value.data if isinstance(value, Tensor) else np.asarray(value)
+        weight = sample_weight.data if isinstance(sample_weight, Tensor) else sample_weight
+        if np.ndim(value) or np.ndim(weight) or weight is None:
+            # arrays (``for m in self.metrics: m.update_state(y, y_pred)`` reaches the tracker
+            # too): Keras's Mean rule, per-sample means weighted by the per-sample weights
+            mean = metrics_module.Mean()
+            mean.update_state(value, weight)
+            self.total += float(mean.total)
+            self.count += float(mean.count)
+            return
+        self.total += float(value) * float(weight)
+        self.count += weight
 
     def result(self) -> float:
         return self.total / self.count if self.count else 0.0
@@ -561,10 +570,7 @@ class Trainer:
             batches = group.inference_batches(batches)
         cbs = self._callbacks(callbacks, _verbose(verbose), 1, batches.num_batches)
         logs = self._evaluate_batches(batches, cbs)
-        if return_dict:
-            return logs
-        values = list(logs.values())
-        return values[0] if len(values) == 1 else values
+        return self._format(logs, return_dict)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Outputs for ``x`` batch by batch (``training=False``, no graph), concatenated."""
@@ -612,11 +618,14 @@ class Trainer:
         with no_grad():
             return _concatenate([self.predict_step(pack_step_data((x, None, None)))])
 
-    @staticmethod
-    def _format(logs: dict, return_dict: bool):
+    def _format(self, logs: dict, return_dict: bool):
+        """The logs, or their values in Keras's order: the metrics' names in ``self.metrics``
+        order first, then the step's other keys sorted (a custom step's ``"moe_loss"``), a
+        single value alone."""
         if return_dict:
             return logs
-        values = list(logs.values())
+        names = [m.name for m in self.metrics]
+        values = [logs[n] for n in names if n in logs] + [logs[k] for k in sorted(logs) if k not in names]
         return values[0] if len(values) == 1 else values
 
 

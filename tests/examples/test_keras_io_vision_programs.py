@@ -118,3 +118,47 @@ def test_activation_set_to_none_gives_the_pre_activation_as_keras(kind):
     expected = keras.ops.convert_to_numpy(theirs(x))
     np.testing.assert_allclose(ours(x).data, expected, rtol=1e-5, atol=1e-5)
     assert expected.min() < 0  # really the linear part: no softmax, sigmoid or relu applied
+
+
+def _moe_style_step(lib):
+    """mnist_moe.py's steps: every metric (the loss tracker too) updated with ``(y, y_pred)`` and
+    an extra key in the logs."""
+
+    class Stepper(lib.Model):
+        def test_step(self, data):
+            x, y = data
+            y_pred = self(x, training=False)
+            for metric in self.metrics:
+                metric.update_state(y, y_pred)
+            return {"aux_loss": lib.ops.sum(y_pred) * 0.0 + 7.0, **{m.name: m.result() for m in self.metrics}}
+
+    inputs = lib.Input((4,))
+    return Stepper(inputs, lib.layers.Dense(3, activation="softmax")(inputs))
+
+
+def test_custom_step_updating_every_metric_and_evaluate_order_match_keras():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((10, 4)).astype("float32")
+    y = np.eye(3, dtype="float32")[rng.integers(0, 3, 10)]
+    ours, theirs = _moe_style_step(dg), _moe_style_step(keras)
+    theirs.set_weights([rng.standard_normal(w.shape).astype("float32") for w in theirs.get_weights()])
+    ours.set_weights(theirs.get_weights())
+    for m in (ours, theirs):
+        m.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    got = ours.evaluate(x, y, batch_size=4, verbose=0)
+    want = theirs.evaluate(x, y, batch_size=4, verbose=0)
+    # Keras's order: the metrics' names (loss, accuracy), then the other keys sorted (aux_loss);
+    # its loss tracker, a Mean, takes y as values and y_pred as sample weights
+    assert len(got) == len(want) == 3
+    np.testing.assert_allclose(got, [float(v) for v in want], rtol=1e-5, atol=1e-6)
+    assert got[2] == pytest.approx(7.0)
+
+
+def test_integer_scalar_tensor_indexes_a_list_as_tf_and_torch_tensors_do():
+    experts = ["a", "b", "c"]
+    index = tf.unique(np.array([2, 2, 0]))[0]
+    assert [experts[i] for i in index] == ["c", "a"]
+    assert list(range(dg.Tensor(np.array(3), dtype=np.int64))) == [0, 1, 2]
+    for bad in (dg.Tensor(1.0), dg.Tensor(np.array([1]), dtype=np.int64)):
+        with pytest.raises(TypeError):
+            experts[bad]
