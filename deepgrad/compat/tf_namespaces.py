@@ -248,6 +248,16 @@ def categorical(logits, num_samples, dtype=np.int64, seed=None, name=None) -> Te
     return Tensor(np.argmax(logits + gumbel, axis=-1).T.astype(dtype), dtype=dtype)
 
 
+def gamma(shape, alpha, beta=None, dtype=np.float32, seed=None, name=None) -> Tensor:
+    """Gamma(alpha, rate=beta) samples of shape ``shape + broadcast(alpha, beta).shape``; ``beta``
+    is TF's inverse scale (1 when omitted), so the mean is alpha / beta."""
+    a = np.asarray(_data(alpha), dtype=np.float64)
+    b = np.ones_like(a) if beta is None else np.asarray(_data(beta), dtype=np.float64)
+    a, b = np.broadcast_arrays(a, b)
+    out = _shape(shape) + a.shape
+    return Tensor(_seeded(seed).gamma(a, 1.0 / b, size=out).astype(_dtype(dtype)))
+
+
 def _set_seed(seed) -> None:
     backend.seed(seed)
 
@@ -262,7 +272,7 @@ def _shape(shape):
 
 
 random = SimpleNamespace(normal=normal, uniform=uniform, truncated_normal=truncated_normal, shuffle=shuffle,
-                         categorical=categorical, set_seed=_set_seed)
+                         categorical=categorical, gamma=gamma, set_seed=_set_seed)
 
 
 # ----------------------------------------------------------------- tf.linalg

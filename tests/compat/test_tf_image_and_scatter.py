@@ -121,3 +121,15 @@ def test_tensor_scatter_nd_update_and_add_values_and_gradients():
     np.testing.assert_array_equal(arr(counts), [0, 2, 0, 1, 0])  # repeated indices add up
     grid = tf.tensor_scatter_nd_add(np.zeros((2, 3), "float32"), [[0, 2], [1, 0], [0, 2]], [1.0, 2.0, 3.0])
     np.testing.assert_array_equal(arr(grid), [[0, 0, 4], [2, 0, 0]])
+
+
+def test_random_gamma_shape_and_moments_follow_tfs_rate_parameter():
+    g = arr(tf.random.gamma(shape=[20000], alpha=np.array([0.2, 2.0]), beta=np.array([1.0, 4.0]), seed=3))
+    assert g.shape == (20000, 2) and g.dtype == np.float32 and (g > 0).all()
+    # mean alpha / beta, variance alpha / beta^2 (beta is a rate, not a scale)
+    np.testing.assert_allclose(g.mean(axis=0), [0.2, 0.5], rtol=0.05)
+    np.testing.assert_allclose(g.var(axis=0), [0.2, 0.125], rtol=0.1)
+    lam = arr(tf.random.gamma([4], 0.2, seed=1))
+    assert lam.shape == (4,)
+    beta = lam / (lam + arr(tf.random.gamma([4], 0.2, seed=2)))  # mixup's Beta(0.2, 0.2) draw
+    assert ((beta >= 0) & (beta <= 1)).all()
