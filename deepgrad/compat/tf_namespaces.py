@@ -368,8 +368,23 @@ def rgb_to_grayscale(images, name=None):
     return ops.image.rgb_to_grayscale(images, data_format="channels_last")
 
 
+def crop_to_bounding_box(image, offset_height, offset_width, target_height, target_width):
+    """The ``target_height x target_width`` window whose top-left corner is at the offsets."""
+    return ops.image.crop_images(image, top_cropping=int(offset_height), left_cropping=int(offset_width),
+                                 target_height=int(target_height), target_width=int(target_width),
+                                 data_format="channels_last")
+
+
+def pad_to_bounding_box(image, offset_height, offset_width, target_height, target_width):
+    """``image`` placed at the offsets in a zero canvas of ``target_height x target_width``."""
+    return ops.image.pad_images(image, top_padding=int(offset_height), left_padding=int(offset_width),
+                                target_height=int(target_height), target_width=int(target_width),
+                                data_format="channels_last")
+
+
 image = SimpleNamespace(
     extract_patches=extract_patches, resize=resize, convert_image_dtype=convert_image_dtype,
+    crop_to_bounding_box=crop_to_bounding_box, pad_to_bounding_box=pad_to_bounding_box,
     rgb_to_grayscale=rgb_to_grayscale,
     flip_left_right=lambda image, name=None: ops.flip(image, axis=-2),
     flip_up_down=lambda image, name=None: ops.flip(image, axis=-3),

@@ -133,3 +133,15 @@ def test_random_gamma_shape_and_moments_follow_tfs_rate_parameter():
     assert lam.shape == (4,)
     beta = lam / (lam + arr(tf.random.gamma([4], 0.2, seed=2)))  # mixup's Beta(0.2, 0.2) draw
     assert ((beta >= 0) & (beta <= 1)).all()
+
+
+def test_crop_and_pad_to_bounding_box_place_the_window_as_tf():
+    x = np.arange(5 * 6 * 2, dtype="float32").reshape(5, 6, 2)
+    crop = arr(tf.image.crop_to_bounding_box(x, 1, 2, 3, 2))
+    np.testing.assert_array_equal(crop, x[1:4, 2:4])
+    pad = arr(tf.image.pad_to_bounding_box(crop, 1, 2, 5, 6))
+    expected = np.zeros_like(x)
+    expected[1:4, 2:4] = x[1:4, 2:4]
+    np.testing.assert_array_equal(pad, expected)  # cutmix's x - pad(crop(x)) empties exactly the box
+    batch = arr(tf.image.crop_to_bounding_box(np.stack([x, x + 1]), 0, 0, 2, 6))
+    assert batch.shape == (2, 2, 6, 2)
