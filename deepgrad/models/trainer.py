@@ -249,14 +249,23 @@ class Trainer:
 
     @property
     def compiled_metrics(self):
-        """tf.keras's ``self.compiled_metrics.update_state(y, y_pred)`` in a custom ``train_step``
-        (kept by Keras 3's TensorFlow trainer for old programs): updates the metrics given to
-        ``compile()``, as ``compute_metrics`` does."""
+        """tf.keras's ``self.compiled_metrics.update_state(y, y_pred)`` in a custom ``train_step``,
+        as Keras 3's TensorFlow trainer keeps it for old programs: the metrics given to
+        ``compile()`` are updated with ``(y, y_pred)``; every other metric of ``self.metrics``
+        too, a mean (the loss tracker among them) with ``y_pred`` alone, as that trainer does."""
         model = self
 
         class CompiledMetrics:
             def update_state(self, y, y_pred, sample_weight=None):
                 model.compute_metrics(None, y, y_pred, sample_weight)
+                compiled = {id(m) for _, m, _ in model._metrics}
+                for metric in model.metrics:
+                    if id(metric) in compiled:
+                        continue
+                    if isinstance(metric, (_MeanTracker, metrics_module.Mean)):
+                        metric.update_state(y_pred, sample_weight=sample_weight)
+                    else:
+                        metric.update_state(y, y_pred, sample_weight=sample_weight)
 
             @property
             def metrics(self):
