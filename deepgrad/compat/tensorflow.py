@@ -260,6 +260,11 @@ def gather_nd(params, indices, batch_dims=0, name=None) -> Tensor:
     return convert_to_tensor(params)[tuple(np.moveaxis(index, -1, 0))]
 
 
+def cond(pred, true_fn=None, false_fn=None, name=None):
+    """``true_fn()`` when ``pred`` holds, else ``false_fn()`` (eager, as TF 2 runs it outside a graph)."""
+    return true_fn() if bool(pred) else false_fn()
+
+
 class _Unique(tuple):
     """``tf.unique``'s ``(y, idx)`` pair, also readable as ``.y`` and ``.idx``."""
 

@@ -184,7 +184,16 @@ def dropout(x, rate, noise_shape=None, seed=None, name=None):
     return ops.dropout(x, rate=rate, training=True, noise_shape=noise_shape, seed=seed)
 
 
+def depth_to_space(input, block_size, data_format="NHWC", name=None):
+    return ops.depth_to_space(input, int(block_size), _nhwc(data_format))
+
+
+def space_to_depth(input, block_size, data_format="NHWC", name=None):
+    return ops.space_to_depth(input, int(block_size), _nhwc(data_format))
+
+
 nn = SimpleNamespace(
+    depth_to_space=depth_to_space, space_to_depth=space_to_depth,
     relu=_activation(ops.relu), relu6=_activation(ops.relu6), elu=_activation(ops.elu), selu=_activation(ops.selu),
     sigmoid=_unary(ops.sigmoid), tanh=_unary(ops.tanh), softplus=_activation(ops.softplus),
     silu=lambda features, beta=1.0, name=None: ops.multiply(features, ops.sigmoid(ops.multiply(features, beta))),
@@ -382,8 +391,31 @@ def pad_to_bounding_box(image, offset_height, offset_width, target_height, targe
                                 data_format="channels_last")
 
 
+def rot90(image, k=1, name=None):
+    """``image`` turned ``k`` quarter turns counter-clockwise in its height and width axes."""
+    return ops.rot90(image, k=int(k) % 4, axes=(-3, -2))
+
+
+def psnr(a, b, max_val, name=None):
+    """Per image (over the last three axes): 20 log10(max_val) - 10 log10(mean((a - b)^2))."""
+    a, b = ops.cast(a, np.float32), ops.cast(b, np.float32)
+    mse = ops.mean(ops.square(a - b), axis=(-3, -2, -1))
+    return 20.0 * np.log10(float(max_val)) - 10.0 * ops.log10(mse)
+
+
+def random_crop(value, size, seed=None, name=None):
+    """A window of shape ``size`` at a uniformly drawn offset (each axis of ``value`` at least as large)."""
+    shape, size = np.shape(_data(value)), tuple(int(s) for s in size)
+    if len(size) != len(shape) or any(s > n for s, n in zip(size, shape)):
+        raise ValueError(f"tf.image.random_crop: size {size} does not fit in a value of shape {shape}")
+    gen = _seeded(seed)
+    start = [int(gen.integers(0, n - s + 1)) for n, s in zip(shape, size)]
+    return ops.convert_to_tensor(value)[tuple(slice(o, o + s) for o, s in zip(start, size))]
+
+
 image = SimpleNamespace(
     extract_patches=extract_patches, resize=resize, convert_image_dtype=convert_image_dtype,
+    rot90=rot90, psnr=psnr, random_crop=random_crop,
     crop_to_bounding_box=crop_to_bounding_box, pad_to_bounding_box=pad_to_bounding_box,
     rgb_to_grayscale=rgb_to_grayscale,
     flip_left_right=lambda image, name=None: ops.flip(image, axis=-2),

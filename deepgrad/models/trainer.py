@@ -243,9 +243,11 @@ class Trainer:
         user's own losses and metrics)."""
         self.compile(**compile_config.from_json(config, custom_objects))
 
-    @property
-    def compiled_loss(self):
-        return self._losses[0] if len(self._losses) == 1 else self._losses
+    def compiled_loss(self, y, y_pred, sample_weight=None, regularization_losses=None):
+        """tf.keras's ``self.compiled_loss(y, y_pred, regularization_losses=self.losses)`` in a custom
+        ``train_step``, as Keras 3's TensorFlow trainer keeps it: ``compute_loss``, which adds the
+        model's own losses itself (``regularization_losses`` is accepted and not added twice)."""
+        return self.compute_loss(x=None, y=y, y_pred=y_pred, sample_weight=sample_weight)
 
     @property
     def compiled_metrics(self):

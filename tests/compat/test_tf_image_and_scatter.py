@@ -145,3 +145,32 @@ def test_crop_and_pad_to_bounding_box_place_the_window_as_tf():
     np.testing.assert_array_equal(pad, expected)  # cutmix's x - pad(crop(x)) empties exactly the box
     batch = arr(tf.image.crop_to_bounding_box(np.stack([x, x + 1]), 0, 0, 2, 6))
     assert batch.shape == (2, 2, 6, 2)
+
+
+def test_rot90_psnr_and_random_crop_follow_tf():
+    x = np.random.default_rng(6).uniform(0, 255, (2, 4, 5, 3)).astype("float32")
+    for k in range(5):
+        np.testing.assert_array_equal(arr(tf.image.rot90(x, k)), np.rot90(x, k, axes=(1, 2)))
+    np.testing.assert_array_equal(arr(tf.image.rot90(x[0], dg.Tensor(np.array(3), dtype=np.int32))),
+                                  np.rot90(x[0], 3, axes=(0, 1)))
+    y = x + np.random.default_rng(7).normal(0, 5, x.shape).astype("float32")
+    mse = ((x - y) ** 2).mean(axis=(1, 2, 3))
+    np.testing.assert_allclose(arr(tf.image.psnr(x, y, max_val=255)), 20 * np.log10(255) - 10 * np.log10(mse),
+                               rtol=1e-5)  # one value per image, unlike keras.ops.psnr
+    crop = arr(tf.image.random_crop(x[0], (2, 3, 3), seed=1))
+    windows = [x[0, i:i + 2, j:j + 3] for i in range(3) for j in range(3)]
+    assert crop.shape == (2, 3, 3) and any(np.array_equal(crop, w) for w in windows)
+    with pytest.raises(ValueError, match="random_crop"):
+        tf.image.random_crop(x[0], (5, 3, 3))
+
+
+def test_depth_to_space_in_a_functional_model_and_cond():
+    inputs = dg.Input((3, 3, 8))
+    model = dg.Model(inputs, tf.nn.depth_to_space(inputs, block_size=2))
+    x = np.random.default_rng(8).standard_normal((2, 3, 3, 8)).astype("float32")
+    # TF's DCR order: out[n, h*b + i, w*b + j, c] = in[n, h, w, (i*b + j)*C + c]
+    expected = x.reshape(2, 3, 3, 2, 2, 2).transpose(0, 1, 3, 2, 4, 5).reshape(2, 6, 6, 2)
+    np.testing.assert_array_equal(model.predict(x, verbose=0), expected)
+    np.testing.assert_array_equal(arr(tf.nn.space_to_depth(expected, 2)), x)
+    assert tf.cond(dg.Tensor(0.3) < 0.5, lambda: "a", lambda: "b") == "a"
+    assert tf.cond(False, lambda: 1, lambda: 2) == 2

@@ -166,3 +166,18 @@ def test_integer_scalar_tensor_indexes_a_list_as_tf_and_torch_tensors_do():
     for bad in (dg.Tensor(1.0), dg.Tensor(np.array([1]), dtype=np.int64)):
         with pytest.raises(TypeError):
             experts[bad]
+
+
+def test_compiled_loss_is_compute_loss_with_the_models_own_losses():
+    inputs = dg.Input((4,))
+    outputs = layers.Dense(2, kernel_regularizer=dg.regularizers.l2(0.1))(inputs)
+    model = dg.Model(inputs, outputs)
+    model.compile(optimizer="adam", loss="mae")
+    x = np.random.default_rng(9).standard_normal((5, 4)).astype("float32")
+    y = np.zeros((5, 2), "float32")
+    y_pred = model(x)
+    got = float(model.compiled_loss(y, y_pred, regularization_losses=model.losses).data)
+    kernel = model.layers[1].get_weights()[0]
+    expected = np.abs(y_pred.data).mean() + 0.1 * (kernel ** 2).sum()
+    assert got == pytest.approx(float(expected), rel=1e-5)
+    assert got == pytest.approx(float(model.compute_loss(x, y, y_pred).data), rel=1e-6)
