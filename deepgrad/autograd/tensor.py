@@ -114,6 +114,10 @@ class Tensor:
     def numpy(self) -> np.ndarray:
         return self.data
 
+    def get_shape(self) -> tuple:
+        """The shape, under TensorFlow's method name (``x.get_shape()`` in tf.keras programs)."""
+        return self.shape
+
     def __array__(self, dtype=None, copy=None):
         return self.data if dtype is None else self.data.astype(dtype)
 
@@ -136,6 +140,12 @@ class Tensor:
     def zero_grad(self) -> None:
         self.grad = None
 
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.4f}"`` of a one-element tensor formats its number, as PyTorch's does."""
+        if spec and self.data.size == 1:
+            return format(self.data.reshape(()).item(), spec)
+        return format(str(self), spec)
+
     def __repr__(self) -> str:
         body = np.array2string(self.data, precision=4, separator=", ", prefix="Tensor(")
         extra = f", dtype={self.dtype}"
@@ -145,14 +155,27 @@ class Tensor:
             extra += ", requires_grad=True"
         return f"Tensor({body}{extra})"
 
+    # Python scalars from a tensor of one element, whatever its shape (as PyTorch's and
+    # TensorFlow's tensors give them: ``int(t)`` of a (1,) tensor, ``array[i] = t``)
+    def _scalar(self, kind: str):
+        if self.data.size != 1:
+            raise TypeError(f"only a tensor of one element converts to a Python {kind}; this one has shape "
+                            f"{self.data.shape}")
+        return self.data.reshape(()).item() if self.data.ndim else self.data
+
     def __bool__(self) -> bool:
-        return bool(self.data)
+        if self.data.ndim == 0:
+            return bool(self.data)
+        if self.data.size != 1:
+            raise ValueError(f"The truth value of a tensor of shape {self.data.shape} is ambiguous; use "
+                             "ops.any or ops.all")
+        return bool(self.data.reshape(()))
 
     def __float__(self) -> float:
-        return float(self.data)
+        return float(self._scalar("float"))
 
     def __int__(self) -> int:
-        return int(self.data)
+        return int(self._scalar("int"))
 
     def __index__(self) -> int:
         # a 0-d integer tensor indexes a list or sizes a range, as NumPy's integer scalars and
@@ -237,11 +260,19 @@ class Tensor:
     def __ge__(self, other):
         return Tensor(np.greater_equal(self.data, _data(other)), dtype=bool)
 
+    # an operand NumPy cannot compare (``pytest.approx``, a user's object) gets its own reflected
+    # comparison, as Python's protocol has it
     def __eq__(self, other):
-        return Tensor(np.equal(self.data, _data(other)), dtype=bool)
+        try:
+            return Tensor(np.equal(self.data, _data(other)), dtype=bool)
+        except TypeError:
+            return NotImplemented
 
     def __ne__(self, other):
-        return Tensor(np.not_equal(self.data, _data(other)), dtype=bool)
+        try:
+            return Tensor(np.not_equal(self.data, _data(other)), dtype=bool)
+        except TypeError:
+            return NotImplemented
 
     # ----------------------------------------------------------------- ndarray-style methods
     def sum(self, axis=None, keepdims=False):

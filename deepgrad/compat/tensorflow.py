@@ -21,8 +21,12 @@ from .. import backend, ops
 from ..autograd import Tensor
 from ..autograd import Variable as _Variable
 from . import tf_data as data  # noqa: F401 - tf.data
+from . import tf_summary as summary  # noqa: F401 - tf.summary
 from .gradient_tape import GradientTape  # noqa: F401 - tf.GradientTape
 from .tf_data import TensorSpec  # noqa: F401 - tf.TensorSpec
+from .tf_extra import (autograph, broadcast_to, compat, cond, distribute, get_logger, map_fn,  # noqa: F401
+                       meshgrid, repeat, scatter_nd, searchsorted, sequence_mask, slice, tensor_scatter_nd_add,
+                       tensor_scatter_nd_update, unique, vectorized_map, while_loop)
 from .tf_namespaces import (argmax, argmin, count_nonzero, cumsum, image, linalg, math, nn, random,  # noqa: F401
                             reduce_all, reduce_any, reduce_logsumexp, reduce_max, reduce_mean, reduce_min,
                             reduce_prod, reduce_std, reduce_sum, reduce_variance)
@@ -260,65 +264,12 @@ def gather_nd(params, indices, batch_dims=0, name=None) -> Tensor:
     return convert_to_tensor(params)[tuple(np.moveaxis(index, -1, 0))]
 
 
-def cond(pred, true_fn=None, false_fn=None, name=None):
-    """``true_fn()`` when ``pred`` holds, else ``false_fn()`` (eager, as TF 2 runs it outside a graph)."""
-    return true_fn() if bool(pred) else false_fn()
-
-
-class _Unique(tuple):
-    """``tf.unique``'s ``(y, idx)`` pair, also readable as ``.y`` and ``.idx``."""
-
-    @property
-    def y(self):
-        return self[0]
-
-    @property
-    def idx(self):
-        return self[1]
-
-
-def unique(x, out_idx=np.int32, name=None):
-    """The distinct values of a 1-D ``x`` in order of first appearance (not sorted, unlike
-    ``np.unique``), and for each entry of ``x`` the position of its value in them."""
-    a = np.asarray(x.data if isinstance(x, Tensor) else x)
-    if a.ndim != 1:
-        raise ValueError(f"tf.unique: x must be 1-D, got shape {a.shape}")
-    values, first, inverse = np.unique(a, return_index=True, return_inverse=True)
-    order = np.argsort(first, kind="stable")        # sorted position -> appearance position
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
-    y, idx = values[order], rank[inverse.reshape(-1)].astype(out_idx)
-    return _Unique((Tensor(y, dtype=y.dtype), Tensor(idx, dtype=idx.dtype)))
-
-
-def repeat(input, repeats, axis=None, name=None) -> Tensor:
-    """Each entry (each slice along ``axis``) repeated ``repeats`` times; ``input`` flattened when
-    ``axis`` is None, as in TF."""
-    return ops.repeat(input, repeats, axis=axis)
-
-
-def tensor_scatter_nd_update(tensor, indices, updates, name=None) -> Tensor:
-    """``tensor`` with the slices at ``indices`` (last axis: coordinates) replaced by ``updates``."""
-    return ops.scatter_update(tensor, _index_pairs(indices), updates)
-
-
-def tensor_scatter_nd_add(tensor, indices, updates, name=None) -> Tensor:
-    """``tensor`` with ``updates`` added at ``indices``; repeated indices add up."""
-    return ops.scatter_update(tensor, _index_pairs(indices), updates, reduction="add")
-
-
-def _index_pairs(indices) -> np.ndarray:
-    """TF's indices ``(..., k)`` as the ``(n, k)`` rows scatter_update reads."""
-    index = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
-    return index.reshape(-1, index.shape[-1])
-
-
 def boolean_mask(tensor, mask, axis=None, name=None) -> Tensor:
     """The entries (or rows, for a mask of fewer dimensions) where ``mask`` is true."""
     keep = np.asarray(mask.data if isinstance(mask, Tensor) else mask, dtype=bool)
     start = 0 if axis is None else axis
     coords = np.nonzero(keep)
-    return convert_to_tensor(tensor)[(slice(None),) * start + coords]
+    return convert_to_tensor(tensor)[(builtins.slice(None),) * start + coords]
 
 
 def pad(tensor, paddings, mode="CONSTANT", constant_values=0, name=None) -> Tensor:
@@ -378,8 +329,13 @@ def print(*inputs, output_stream=None, summarize=None, sep=" ", end="\n", name=N
 
 
 config = SimpleNamespace(list_physical_devices=lambda device_type=None: [],
+                         list_logical_devices=lambda device_type=None: [],
+                         get_visible_devices=lambda device_type=None: [],
+                         set_visible_devices=lambda devices, device_type=None: None,
                          run_functions_eagerly=lambda run_eagerly: None,
-                         experimental=SimpleNamespace(set_memory_growth=lambda device, enable: None))
+                         # NumPy's kernels are deterministic already
+                         experimental=SimpleNamespace(set_memory_growth=lambda device, enable: None,
+                                                      enable_op_determinism=lambda: None))
 
 
 def random_uniform_initializer(minval=-0.05, maxval=0.05, seed=None):

@@ -122,6 +122,19 @@ class BatchDataset(PyDataset):
         parts = tuple(a[self._order] for a in self.arrays)
         return parts[0] if len(parts) == 1 else parts
 
+    # The directory loaders give a tf.data.Dataset in Keras; their pipelines go on with tf.data's
+    # methods (``train_ds.take(1)``, ``.map(augment)``, ``.prefetch(...)``): those run on a
+    # deepgrad.compat.tensorflow Dataset of these batches.
+    _TF_DATA_METHODS = frozenset(("map", "take", "skip", "prefetch", "cache", "shuffle", "batch", "rebatch",
+                                  "repeat", "filter", "apply", "as_numpy_iterator", "concatenate", "enumerate",
+                                  "shard", "cardinality", "element_spec", "padded_batch"))
+
+    def __getattr__(self, name):
+        if name in BatchDataset._TF_DATA_METHODS:
+            from ..compat.tf_data import from_batches
+            return getattr(from_batches(self), name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
 
 def pack_x_y_sample_weight(x, y=None, sample_weight=None):
     """``x`` alone as ``(x,)``, ``(x, y)``, or ``(x, y, sample_weight)``: the tuple a batch is
