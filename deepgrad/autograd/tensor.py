@@ -177,6 +177,11 @@ class Tensor:
     def __int__(self) -> int:
         return int(self._scalar("int"))
 
+    def __index__(self) -> int:
+        # a 0-d integer tensor indexes a list or sizes a range, as NumPy's integer scalars and
+        # TF's and PyTorch's integer tensors do; float tensors and arrays are refused by NumPy
+        return self.data.__index__()
+
     def __hash__(self) -> int:
         return id(self)
 

@@ -29,9 +29,11 @@ class ModelCheckpoint(MonitorMixin, Callback):
         if save_freq != "epoch" and not (isinstance(save_freq, int) and save_freq > 0):
             raise ValueError(f"ModelCheckpoint: save_freq must be 'epoch' or a positive integer, got {save_freq!r}")
         self.save_freq = save_freq
-        if save_weights_only and not self.filepath.endswith((".weights.safetensors", ".weights.npz")):
+        # the suffixes save_weights writes: Keras's own (.weights.h5) and deepgrad's two
+        if save_weights_only and not self.filepath.endswith((".weights.h5", ".weights.safetensors",
+                                                             ".weights.npz")):
             raise ValueError("ModelCheckpoint: with save_weights_only=True the filepath must end in "
-                             f"'.weights.safetensors' or '.weights.npz', got {self.filepath!r}")
+                             f"'.weights.h5', '.weights.safetensors' or '.weights.npz', got {self.filepath!r}")
         self.mode = resolve_mode(monitor, mode, "ModelCheckpoint")
         if initial_value_threshold is not None:
             self.best = float(initial_value_threshold)

@@ -27,7 +27,7 @@ from .tf_data import TensorSpec  # noqa: F401 - tf.TensorSpec
 from .tf_extra import (autograph, broadcast_to, compat, cond, distribute, get_logger, map_fn,  # noqa: F401
                        meshgrid, repeat, scatter_nd, searchsorted, sequence_mask, slice, tensor_scatter_nd_add,
                        tensor_scatter_nd_update, unique, vectorized_map, while_loop)
-from .tf_namespaces import (argmax, argmin, count_nonzero, cumsum, linalg, math, nn, random,  # noqa: F401
+from .tf_namespaces import (argmax, argmin, count_nonzero, cumsum, image, linalg, math, nn, random,  # noqa: F401
                             reduce_all, reduce_any, reduce_logsumexp, reduce_max, reduce_mean, reduce_min,
                             reduce_prod, reduce_std, reduce_sum, reduce_variance)
 
@@ -140,9 +140,30 @@ def _dims(shape) -> tuple:
 
 
 # ----------------------------------------------------------------- shapes
+class _ShapeVector(tuple):
+    """``tf.shape``'s result: a tuple of ints that also answers as TF's 1-D int32 shape tensor
+    does (``tf.shape(x).shape[0]`` is the rank, ``.numpy()``, ``.dtype``)."""
+
+    dtype = np.dtype(np.int32)
+
+    @property
+    def shape(self) -> tuple:
+        return (len(self),)
+
+    @property
+    def ndim(self) -> int:
+        return 1
+
+    def numpy(self) -> np.ndarray:
+        return np.array(self, dtype=np.int32)
+
+    def __array__(self, dtype=None, copy=None):
+        return np.array(tuple(self), dtype=dtype or np.int32)
+
+
 def shape(input, out_type=None, name=None) -> tuple:
     """The shape as a tuple of ints (``tf.shape(x)[0]`` is the batch size)."""
-    return tuple(np.shape(input.data if isinstance(input, Tensor) else input))
+    return _ShapeVector(np.shape(input.data if isinstance(input, Tensor) else input))
 
 
 def size(input, out_type=np.int32, name=None) -> Tensor:

@@ -184,7 +184,16 @@ def dropout(x, rate, noise_shape=None, seed=None, name=None):
     return ops.dropout(x, rate=rate, training=True, noise_shape=noise_shape, seed=seed)
 
 
+def depth_to_space(input, block_size, data_format="NHWC", name=None):
+    return ops.depth_to_space(input, int(block_size), _nhwc(data_format))
+
+
+def space_to_depth(input, block_size, data_format="NHWC", name=None):
+    return ops.space_to_depth(input, int(block_size), _nhwc(data_format))
+
+
 nn = SimpleNamespace(
+    depth_to_space=depth_to_space, space_to_depth=space_to_depth,
     relu=_activation(ops.relu), relu6=_activation(ops.relu6), elu=_activation(ops.elu), selu=_activation(ops.selu),
     sigmoid=_unary(ops.sigmoid), tanh=_unary(ops.tanh), softplus=_activation(ops.softplus),
     silu=lambda features, beta=1.0, name=None: ops.multiply(features, ops.sigmoid(ops.multiply(features, beta))),
@@ -248,6 +257,16 @@ def categorical(logits, num_samples, dtype=np.int64, seed=None, name=None) -> Te
     return Tensor(np.argmax(logits + gumbel, axis=-1).T.astype(dtype), dtype=dtype)
 
 
+def gamma(shape, alpha, beta=None, dtype=np.float32, seed=None, name=None) -> Tensor:
+    """Gamma(alpha, rate=beta) samples of shape ``shape + broadcast(alpha, beta).shape``; ``beta``
+    is TF's inverse scale (1 when omitted), so the mean is alpha / beta."""
+    a = np.asarray(_data(alpha), dtype=np.float64)
+    b = np.ones_like(a) if beta is None else np.asarray(_data(beta), dtype=np.float64)
+    a, b = np.broadcast_arrays(a, b)
+    out = _shape(shape) + a.shape
+    return Tensor(_seeded(seed).gamma(a, 1.0 / b, size=out).astype(_dtype(dtype)))
+
+
 def _set_seed(seed) -> None:
     backend.seed(seed)
 
@@ -262,7 +281,7 @@ def _shape(shape):
 
 
 random = SimpleNamespace(normal=normal, uniform=uniform, truncated_normal=truncated_normal, shuffle=shuffle,
-                         categorical=categorical, set_seed=_set_seed)
+                         categorical=categorical, gamma=gamma, set_seed=_set_seed)
 
 
 # ----------------------------------------------------------------- tf.linalg
@@ -312,4 +331,93 @@ linalg = SimpleNamespace(
     einsum=lambda equation, *inputs, name=None, **kw: ops.einsum(equation, *inputs),
     tensordot=lambda a, b, axes, name=None: ops.tensordot(a, b, axes),
     l2_normalize=l2_normalize, logdet=lambda matrix, name=None: ops.log(ops.det(matrix)),
+)
+
+
+# ----------------------------------------------------------------- tf.image
+def extract_patches(images, sizes, strides, rates, padding, name=None):
+    """TF's ``(batch, rows, cols, kh * kw * channels)`` patches, from its NHWC fours
+    ``sizes=[1, kh, kw, 1]``, ``strides=[1, sh, sw, 1]``, ``rates=[1, rh, rw, 1]``."""
+    return ops.image.extract_patches(images, _spatial(sizes, "sizes"), _spatial(strides, "strides"),
+                                     _spatial(rates, "rates"), _padding(padding), "channels_last")
+
+
+def resize(images, size, method="bilinear", preserve_aspect_ratio=False, antialias=False, name=None):
+    """TF 2's resize (half-pixel centres); the result is float32 for every method but nearest, as in TF."""
+    if preserve_aspect_ratio:
+        raise NotImplementedError("tf.image.resize: preserve_aspect_ratio=True is not supported")
+    method = getattr(method, "value", method)
+    if method not in ("bilinear", "nearest", "bicubic"):
+        raise ValueError(f"tf.image.resize: method must be 'bilinear', 'nearest' or 'bicubic', got {method!r}")
+    if method != "nearest":  # interpolated in float32, never rounded back to an integer type
+        x = images.data if isinstance(images, Tensor) else np.asarray(images)
+        if not np.issubdtype(x.dtype, np.floating) or x.dtype == np.float16:
+            images = ops.cast(images, np.float32)
+    out = ops.image.resize(images, tuple(int(s) for s in size), interpolation=method, antialias=antialias,
+                           data_format="channels_last")
+    return out if method == "nearest" else ops.cast(out, np.float32)
+
+
+def convert_image_dtype(image, dtype, saturate=False, name=None):
+    """Integers scaled to [0, 1] (divided by the type's maximum) when converted to a float type, floats
+    scaled to the integer type's range; float to float is a plain cast, as in TF."""
+    x = image.data if isinstance(image, Tensor) else np.asarray(image)
+    source, target = x.dtype, np.dtype(dtype)
+    if source == target:
+        return image if isinstance(image, Tensor) else Tensor(x, dtype=x.dtype)
+    if np.issubdtype(source, np.integer) and np.issubdtype(target, np.floating):
+        return ops.cast(x, target) / np.asarray(np.iinfo(source).max, target)
+    if np.issubdtype(source, np.floating) and np.issubdtype(target, np.integer):
+        # TF's rule: x * (max + 0.5), truncated, so 1.0 maps to max and 0.5 to max // 2
+        return ops.cast(np.trunc(x * (np.iinfo(target).max + 0.5)), target)
+    return ops.cast(image, target)
+
+
+def rgb_to_grayscale(images, name=None):
+    return ops.image.rgb_to_grayscale(images, data_format="channels_last")
+
+
+def crop_to_bounding_box(image, offset_height, offset_width, target_height, target_width):
+    """The ``target_height x target_width`` window whose top-left corner is at the offsets."""
+    return ops.image.crop_images(image, top_cropping=int(offset_height), left_cropping=int(offset_width),
+                                 target_height=int(target_height), target_width=int(target_width),
+                                 data_format="channels_last")
+
+
+def pad_to_bounding_box(image, offset_height, offset_width, target_height, target_width):
+    """``image`` placed at the offsets in a zero canvas of ``target_height x target_width``."""
+    return ops.image.pad_images(image, top_padding=int(offset_height), left_padding=int(offset_width),
+                                target_height=int(target_height), target_width=int(target_width),
+                                data_format="channels_last")
+
+
+def rot90(image, k=1, name=None):
+    """``image`` turned ``k`` quarter turns counter-clockwise in its height and width axes."""
+    return ops.rot90(image, k=int(k) % 4, axes=(-3, -2))
+
+
+def psnr(a, b, max_val, name=None):
+    """Per image (over the last three axes): 20 log10(max_val) - 10 log10(mean((a - b)^2))."""
+    a, b = ops.cast(a, np.float32), ops.cast(b, np.float32)
+    mse = ops.mean(ops.square(a - b), axis=(-3, -2, -1))
+    return 20.0 * np.log10(float(max_val)) - 10.0 * ops.log10(mse)
+
+
+def random_crop(value, size, seed=None, name=None):
+    """A window of shape ``size`` at a uniformly drawn offset (each axis of ``value`` at least as large)."""
+    shape, size = np.shape(_data(value)), tuple(int(s) for s in size)
+    if len(size) != len(shape) or any(s > n for s, n in zip(size, shape)):
+        raise ValueError(f"tf.image.random_crop: size {size} does not fit in a value of shape {shape}")
+    gen = _seeded(seed)
+    start = [int(gen.integers(0, n - s + 1)) for n, s in zip(shape, size)]
+    return ops.convert_to_tensor(value)[tuple(slice(o, o + s) for o, s in zip(start, size))]
+
+
+image = SimpleNamespace(
+    extract_patches=extract_patches, resize=resize, convert_image_dtype=convert_image_dtype,
+    rot90=rot90, psnr=psnr, random_crop=random_crop,
+    crop_to_bounding_box=crop_to_bounding_box, pad_to_bounding_box=pad_to_bounding_box,
+    rgb_to_grayscale=rgb_to_grayscale,
+    flip_left_right=lambda image, name=None: ops.flip(image, axis=-2),
+    flip_up_down=lambda image, name=None: ops.flip(image, axis=-3),
 )

@@ -14,6 +14,12 @@ from ..symbolic import KerasTensor, call_symbolic, flatten
 from .operation import Operation, unique_name
 from .layer_state import LayerState
 
+def apply_activation(activation, x):
+    """``activation(x)``, or ``x`` when the activation was set to None after construction
+    (``model.layers[-1].activation = None`` to read logits, as Keras allows)."""
+    return x if activation is None else activation(x)
+
+
 def reset_names() -> None:
     backend.reset_uids()
 

@@ -13,6 +13,7 @@ from ..ops.convolution import conv as conv_nd
 from ..ops.im2col import conv1d, conv1d_relu, conv2d, conv2d_relu, conv_output_length
 from ..ops.quantized import quantized_conv
 from .arguments import forwarded_arguments
+from .base import apply_activation
 from .core import KernelLayer
 from .quantized import QuantizableMixin
 
@@ -161,7 +162,7 @@ class BaseConv(QuantizableMixin, SpatialLayerMixin, KernelLayer):
             outputs = quantized_conv(inputs, self.kernel, self.kernel_scale, self.strides, padding,
                                      self.dilation_rate, channels_first=self.data_format == "channels_first",
                                      quantize_inputs=self.inputs_quantizer is not None)
-            outputs = self.activation(self._add_bias(outputs, self.bias))
+            outputs = apply_activation(self.activation, self._add_bias(outputs, self.bias))
         elif self.rank <= 2 and self.groups == 1 and self.data_format == "channels_last":
             relu = self.activation is activations.relu  # fused into the convolution
             conv = self._conv_relu if relu else self._conv
@@ -170,11 +171,11 @@ class BaseConv(QuantizableMixin, SpatialLayerMixin, KernelLayer):
                 strides, dilation = strides[0], dilation[0]
             outputs = conv(inputs, self.kernel, self.bias, strides, self.padding, dilation)
             if not relu:
-                outputs = self.activation(outputs)
+                outputs = apply_activation(self.activation, outputs)
         else:
             inputs, padding = self._causal_pad(inputs) if self.padding == "causal" else (inputs, self.padding)
             outputs = conv_nd(inputs, self.kernel, self.strides, padding, self.data_format, self.dilation_rate)
-            outputs = self.activation(self._add_bias(outputs, self.bias))
+            outputs = apply_activation(self.activation, self._add_bias(outputs, self.bias))
         self._add_activity_loss(outputs)
         return outputs
 

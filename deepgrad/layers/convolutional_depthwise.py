@@ -15,7 +15,7 @@ from ..ops.im2col import conv_output_length
 from ..ops.convolution import depthwise_conv, separable_conv
 from .arguments import (add_weight_from_arguments, forwarded_arguments, serialize_argument, set_weight_arguments,
                         weight_arguments_config)
-from .base import Layer
+from .base import Layer, apply_activation
 from .convolutional import SpatialLayerMixin, _tuple, resolve_data_format
 
 
@@ -66,7 +66,7 @@ class BaseDepthwiseConv(SpatialLayerMixin, Layer):
                              f"channels (axis {self._channel_axis}), got shape {shape}")
 
     def _finish(self, outputs):
-        outputs = self.activation(self._add_bias(outputs, self.bias))
+        outputs = apply_activation(self.activation, self._add_bias(outputs, self.bias))
         self._add_activity_loss(outputs)
         return outputs
 

@@ -14,7 +14,7 @@ from ..ops.quantized import quantized_linear
 from ..symbolic import KerasTensor, Node
 from .lora import LoRAMixin
 from .quantized import QuantizableMixin
-from .base import Layer, dtype_name
+from .base import Layer, apply_activation, dtype_name
 from .arguments import (add_weight_from_arguments, serialize_argument, set_weight_arguments,
                                weight_arguments_config)
 
@@ -140,15 +140,15 @@ class Dense(QuantizableMixin, LoRAMixin, KernelLayer):
             raise ValueError(f"Dense {self.name!r}: expected inputs with last axis {self.kernel.shape[0]}, "
                              f"got shape {inputs.shape}")
         if self.quantization_mode == "int8":
-            outputs = self.activation(quantized_linear(inputs, self.kernel, self.kernel_scale, self.bias,
-                                                       quantize_inputs=self.inputs_quantizer is not None))
+            outputs = apply_activation(self.activation, quantized_linear(
+                inputs, self.kernel, self.kernel_scale, self.bias, quantize_inputs=self.inputs_quantizer is not None))
             self._add_activity_loss(outputs)
             return outputs
         kernel = self.effective_weight() if self.lora_enabled else self.kernel
         if self.activation is activations.relu:
             outputs = linear_relu(inputs, kernel, self.bias)
         else:
-            outputs = self.activation(linear(inputs, kernel, self.bias))
+            outputs = apply_activation(self.activation, linear(inputs, kernel, self.bias))
         if self.activity_regularizer is not None:
             self._add_activity_loss(outputs)
         return outputs

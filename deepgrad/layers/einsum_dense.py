@@ -17,7 +17,7 @@ from .. import activations, ops, regularizers
 from .arguments import add_weight_from_arguments, serialize_argument, set_weight_arguments, weight_arguments_config
 from ..ops.quantized import output_aligned, quantized_einsum
 from .lora import LoRAMixin
-from .base import Layer
+from .base import Layer, apply_activation
 from .quantized import QuantizableMixin
 
 
@@ -237,7 +237,7 @@ class EinsumDense(QuantizableMixin, LoRAMixin, Layer):
             x = linear_contract(inputs, self.kernel, self.bias, plan)
             if self.bias is not None and not plan[2]:
                 x = x + self.bias
-            x = self.activation(x)
+            x = apply_activation(self.activation, x)
             self._add_activity_loss(x)
             return x
         if "..." in self.equation:
@@ -249,7 +249,7 @@ class EinsumDense(QuantizableMixin, LoRAMixin, Layer):
             x = contract(inputs, self.effective_weight() if self.lora_enabled else self.kernel, specs)
         if self.bias is not None:
             x = x + self.bias
-        x = self.activation(x)
+        x = apply_activation(self.activation, x)
         self._add_activity_loss(x)
         return x
 

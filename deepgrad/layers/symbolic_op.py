@@ -30,6 +30,11 @@ def _template(structure, tensors: list):
     if isinstance(structure, KerasTensor):
         tensors.append(structure)
         return {_SLOT: len(tensors) - 1}
+    if isinstance(structure, Tensor) and not structure.is_leaf:
+        # a tensor computed while the model is defined (``embed(tf.range(n))``) is a constant of the
+        # graph, as in Keras: it keeps its value, but no gradient flows back to what computed it
+        # (the graph that made it is used once, not at every step); leaves such as a Variable stay live
+        return Tensor(structure.data, dtype=structure.data.dtype)
     if isinstance(structure, (list, tuple)):
         return type(structure)(_template(s, tensors) for s in structure)
     if isinstance(structure, dict):

@@ -29,11 +29,20 @@ class _MeanTracker:
     def __init__(self, name: str):
         self.name, self.total, self.count = name, 0.0, 0.0
 
-    def update_state(self, value, n: float = 1.0) -> None:
+    def update_state(self, value, sample_weight=1.0) -> None:
         # a custom train_step passes the loss Tensor alone (one step, weight 1), as Keras allows
-        value = float(value.data if isinstance(value, Tensor) else np.asarray(value))
-        self.total += value * float(n.data if isinstance(n, Tensor) else n)
-        self.count += n
+        value = value.data if isinstance(value, Tensor) else np.asarray(value)
+        weight = sample_weight.data if isinstance(sample_weight, Tensor) else sample_weight
+        if np.ndim(value) or np.ndim(weight) or weight is None:
+            # arrays (``for m in self.metrics: m.update_state(y, y_pred)`` reaches the tracker
+            # too): Keras's Mean rule, per-sample means weighted by the per-sample weights
+            mean = metrics_module.Mean()
+            mean.update_state(value, weight)
+            self.total += float(mean.total)
+            self.count += float(mean.count)
+            return
+        self.total += float(value) * float(weight)
+        self.count += weight
 
     def result(self) -> float:
         return self.total / self.count if self.count else 0.0
@@ -234,9 +243,37 @@ class Trainer:
         user's own losses and metrics)."""
         self.compile(**compile_config.from_json(config, custom_objects))
 
+    def compiled_loss(self, y, y_pred, sample_weight=None, regularization_losses=None):
+        """tf.keras's ``self.compiled_loss(y, y_pred, regularization_losses=self.losses)`` in a custom
+        ``train_step``, as Keras 3's TensorFlow trainer keeps it: ``compute_loss``, which adds the
+        model's own losses itself (``regularization_losses`` is accepted and not added twice)."""
+        return self.compute_loss(x=None, y=y, y_pred=y_pred, sample_weight=sample_weight)
+
     @property
-    def compiled_loss(self):
-        return self._losses[0] if len(self._losses) == 1 else self._losses
+    def compiled_metrics(self):
+        """tf.keras's ``self.compiled_metrics.update_state(y, y_pred)`` in a custom ``train_step``,
+        as Keras 3's TensorFlow trainer keeps it for old programs: the metrics given to
+        ``compile()`` are updated with ``(y, y_pred)``; every other metric of ``self.metrics``
+        too, a mean (the loss tracker among them) with ``y_pred`` alone, as that trainer does."""
+        model = self
+
+        class CompiledMetrics:
+            def update_state(self, y, y_pred, sample_weight=None):
+                model.compute_metrics(None, y, y_pred, sample_weight)
+                compiled = {id(m) for _, m, _ in model._metrics}
+                for metric in model.metrics:
+                    if id(metric) in compiled:
+                        continue
+                    if isinstance(metric, (_MeanTracker, metrics_module.Mean)):
+                        metric.update_state(y_pred, sample_weight=sample_weight)
+                    else:
+                        metric.update_state(y, y_pred, sample_weight=sample_weight)
+
+            @property
+            def metrics(self):
+                return [m for _, m, _ in model._metrics]
+
+        return CompiledMetrics()
 
     def __setattr__(self, key, value):
         # a metric assigned to the model (``self.d_loss_tracker = metrics.Mean("d_loss")``) is
@@ -548,10 +585,7 @@ class Trainer:
             batches = group.inference_batches(batches)
         cbs = self._callbacks(callbacks, _verbose(verbose), 1, batches.num_batches)
         logs = self._evaluate_batches(batches, cbs)
-        if return_dict:
-            return logs
-        values = list(logs.values())
-        return values[0] if len(values) == 1 else values
+        return self._format(logs, return_dict)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Outputs for ``x`` batch by batch (``training=False``, no graph), concatenated."""
@@ -599,11 +633,14 @@ class Trainer:
         with no_grad():
             return _concatenate([self.predict_step(pack_step_data((x, None, None)))])
 
-    @staticmethod
-    def _format(logs: dict, return_dict: bool):
+    def _format(self, logs: dict, return_dict: bool):
+        """The logs, or their values in Keras's order: the metrics' names in ``self.metrics``
+        order first, then the step's other keys sorted (a custom step's ``"moe_loss"``), a
+        single value alone."""
         if return_dict:
             return logs
-        values = list(logs.values())
+        names = [m.name for m in self.metrics]
+        values = [logs[n] for n in names if n in logs] + [logs[k] for k in sorted(logs) if k not in names]
         return values[0] if len(values) == 1 else values
 
 
@@ -618,9 +655,11 @@ def _check_validation_freq(freq) -> None:
 
 
 def _concatenate(outputs):
+    """The batches' outputs joined along the batch axis, leaf by leaf, in the outputs' own nesting
+    (a model whose outputs are ``[[a, b], c]`` predicts ``[[A, B], C]``, as Keras does)."""
     first = outputs[0]
     if isinstance(first, dict):
-        return {k: np.concatenate([o[k].data for o in outputs]) for k in first}
+        return {k: _concatenate([o[k] for o in outputs]) for k in first}
     if isinstance(first, (list, tuple)):
-        return [np.concatenate([o[i].data for o in outputs]) for i in range(len(first))]
+        return [_concatenate([o[i] for o in outputs]) for i in range(len(first))]
     return np.concatenate([o.data for o in outputs])
