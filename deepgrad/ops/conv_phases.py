@@ -16,6 +16,11 @@ Two things make it cheaper than one strided add per tap:
   is still in cache, and the whole unfolded matrix (51 MB for the second transposed convolution
   of a DCGAN generator, batch 64) is never held. Each row of ``a @ w`` is the same dot product
   whichever part it is computed in.
+- **No zeroing pass.** The first group (``q = 0`` on every axis) covers the cells ``[0, P s)`` of
+  each axis, each once: it is copied in, the other groups are added onto it, and only the cells
+  outside that box are zeroed (with a dilation, or a stride above the kernel, the whole array is
+  zeroed first and every group added). ``0 + x`` is ``x``, so the sums are the same, bit for bit,
+  up to the sign of an exact zero.
 - **Two threads.** The GEMM of a part runs on BLAS's threads; the zeroing and the adds of a
   part, independent from sample to sample, run over its two halves in two threads
   (``runtime.for_batch_halves``), the same adds in the same order per cell. A part holds an even
@@ -61,15 +66,41 @@ def phase_view(a: np.ndarray, first, phases, out_shape, strides) -> np.ndarray:
     return as_strided(a, (*shape, a.shape[-1]), (*steps, a.strides[-1]))
 
 
-def scatter_add(out: np.ndarray, dcols: np.ndarray, kernel, strides, dilation, out_shape) -> None:
-    """``out`` (N, *padded, C) += col2im of ``dcols`` (N, *out_shape, *kernel, C), in place."""
+def fill_outside(a: np.ndarray, box, value=0) -> None:
+    """Set the cells of ``a`` (N, *spatial, C) outside ``box`` (one ``(lo, hi)`` per spatial axis)
+    to ``value``, each once: per axis, the slabs before ``lo`` and from ``hi`` within the box of the
+    axes before it."""
+    index = [slice(None)] * a.ndim
+    for axis, (lo, hi) in enumerate(box, start=1):
+        for slab in (slice(0, lo), slice(hi, None)):
+            index[axis] = slab
+            a[tuple(index)] = value
+        index[axis] = slice(lo, hi)
+
+
+def copies_first_group(kernel, strides, dilation) -> bool:
+    """Whether the first tap group covers its box ``[0, P s)`` of every axis (see the module)."""
+    return all(d == 1 for d in dilation) and all(s <= k for k, s in zip(kernel, strides))
+
+
+def scatter_add(out: np.ndarray, dcols: np.ndarray, kernel, strides, dilation, out_shape, fresh=False) -> None:
+    """``out`` (N, *padded, C) += col2im of ``dcols`` (N, *out_shape, *kernel, C), in place; with
+    ``fresh`` ``out`` holds garbage and gets the col2im itself (as if zeroed first)."""
     nd = len(kernel)
     # (N, *out, *taps, C) -> (N, out1, taps1, out2, taps2, ..., C), the order of phase_view
     order = (0,) + tuple(a for i in range(nd) for a in (1 + i, 1 + nd + i)) + (1 + 2 * nd,)
-    for group in tap_groups(kernel, strides, dilation):
+    copy_first = fresh and copies_first_group(kernel, strides, dilation)
+    if copy_first:
+        fill_outside(out, [(0, p * s) for p, s in zip(out_shape, strides)])
+    elif fresh:
+        out.fill(0)
+    for i, group in enumerate(tap_groups(kernel, strides, dilation)):
         dst = phase_view(out, [f for _, f, _ in group], [c for _, _, c in group], out_shape, strides)
         src = dcols[(slice(None),) * (1 + nd) + tuple(taps for taps, _, _ in group)].transpose(order)
-        np.add(dst, src, out=dst)
+        if copy_first and i == 0:
+            np.copyto(dst, src)
+        else:
+            np.add(dst, src, out=dst)
 
 
 def col2im_gemm(a: np.ndarray, w: np.ndarray, padded_shape, kernel, strides, dilation, in_shape) -> np.ndarray:
@@ -91,8 +122,7 @@ def col2im_gemm(a: np.ndarray, w: np.ndarray, padded_shape, kernel, strides, dil
         dst = out[start:start + m]
 
         def scatter(samples, dst=dst, cols=cols):
-            dst[samples].fill(0)
-            scatter_add(dst[samples], cols[samples], kernel, strides, dilation, in_shape)
+            scatter_add(dst[samples], cols[samples], kernel, strides, dilation, in_shape, fresh=True)
 
         for_batch_halves(scatter, m, cols.size)
     return out
