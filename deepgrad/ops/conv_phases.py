@@ -83,20 +83,30 @@ def copies_first_group(kernel, strides, dilation) -> bool:
     return all(d == 1 for d in dilation) and all(s <= k for k, s in zip(kernel, strides))
 
 
-def scatter_add(out: np.ndarray, dcols: np.ndarray, kernel, strides, dilation, out_shape, fresh=False) -> None:
-    """``out`` (N, *padded, C) += col2im of ``dcols`` (N, *out_shape, *kernel, C), in place; with
-    ``fresh`` ``out`` holds garbage and gets the col2im itself (as if zeroed first)."""
+def scatter_plan(out: np.ndarray, dcols: np.ndarray, kernel, strides, dilation, out_shape) -> list:
+    """The adds of ``scatter_add`` as ``(destination view of out, source view of dcols)`` pairs, in
+    order. The views keep the batch axis first, so one plan serves any range of samples
+    (``dst[samples]``, ``src[samples]``): the strided views are made once per call, not per part."""
     nd = len(kernel)
     # (N, *out, *taps, C) -> (N, out1, taps1, out2, taps2, ..., C), the order of phase_view
     order = (0,) + tuple(a for i in range(nd) for a in (1 + i, 1 + nd + i)) + (1 + 2 * nd,)
+    return [(phase_view(out, [f for _, f, _ in group], [c for _, _, c in group], out_shape, strides),
+             dcols[(slice(None),) * (1 + nd) + tuple(taps for taps, _, _ in group)].transpose(order))
+            for group in tap_groups(kernel, strides, dilation)]
+
+
+def scatter_add(out: np.ndarray, dcols: np.ndarray, kernel, strides, dilation, out_shape, fresh=False,
+                plan=None) -> None:
+    """``out`` (N, *padded, C) += col2im of ``dcols`` (N, *out_shape, *kernel, C), in place; with
+    ``fresh`` ``out`` holds garbage and gets the col2im itself (as if zeroed first). ``plan``, if
+    given, is ``scatter_plan`` of these very arrays (``dcols`` is then not read)."""
+    plan = scatter_plan(out, dcols, kernel, strides, dilation, out_shape) if plan is None else plan
     copy_first = fresh and copies_first_group(kernel, strides, dilation)
     if copy_first:
         fill_outside(out, [(0, p * s) for p, s in zip(out_shape, strides)])
     elif fresh:
         out.fill(0)
-    for i, group in enumerate(tap_groups(kernel, strides, dilation)):
-        dst = phase_view(out, [f for _, f, _ in group], [c for _, _, c in group], out_shape, strides)
-        src = dcols[(slice(None),) * (1 + nd) + tuple(taps for taps, _, _ in group)].transpose(order)
+    for i, (dst, src) in enumerate(plan):
         if copy_first and i == 0:
             np.copyto(dst, src)
         else:
@@ -116,13 +126,18 @@ def col2im_gemm(a: np.ndarray, w: np.ndarray, padded_shape, kernel, strides, dil
     part = max(1, min(n, PART_BYTES // max(1, rows * width * dtype.itemsize)))
     part = min(n, part + part % 2)  # an even part splits into equal halves
     buf = workspace.empty((part * rows, width), dtype)
+    cols = buf.reshape(part, *in_shape, *kernel, -1)
+    plan = scatter_plan(out, cols, kernel, strides, dilation, in_shape)  # views of all of out and buf
     for start in range(0, n, part):
         m = min(part, n - start)
-        cols = np.matmul(a[start * rows:(start + m) * rows], w, out=buf[:m * rows]).reshape(m, *in_shape, *kernel, -1)
-        dst = out[start:start + m]
+        np.matmul(a[start * rows:(start + m) * rows], w, out=buf[:m * rows])
 
-        def scatter(samples, dst=dst, cols=cols):
-            scatter_add(dst[samples], cols[samples], kernel, strides, dilation, in_shape, fresh=True)
+        def scatter(samples, start=start, m=m):
+            # samples [lo, hi) of this part: rows lo..hi of the part's buffer, start + lo.. of out
+            lo, hi, _ = samples.indices(m)
+            rows_out, rows_buf = slice(start + lo, start + hi), slice(lo, hi)
+            scatter_add(out[rows_out], None, kernel, strides, dilation, in_shape, fresh=True,
+                        plan=[(dst[rows_out], src[rows_buf]) for dst, src in plan])
 
-        for_batch_halves(scatter, m, cols.size)
+        for_batch_halves(scatter, m, m * rows * width)
     return out
