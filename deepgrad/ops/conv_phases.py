@@ -21,10 +21,12 @@ Two things make it cheaper than one strided add per tap:
   outside that box are zeroed (with a dilation, or a stride above the kernel, the whole array is
   zeroed first and every group added). ``0 + x`` is ``x``, so the sums are the same, bit for bit,
   up to the sign of an exact zero.
-- **Two threads.** The GEMM of a part runs on BLAS's threads; the zeroing and the adds of a
-  part, independent from sample to sample, run over its two halves in two threads
-  (``runtime.for_batch_halves``), the same adds in the same order per cell. A part holds an even
-  number of samples, so that the halves are equal.
+- **Two threads.** When the batch is large enough (``runtime.for_batch_halves``), each half of
+  it runs its own parts, GEMM and adds, in its own thread on one BLAS thread
+  (``runtime.one_blas_thread``): two hand-offs per call, where a split of every part's GEMM over
+  BLAS's threads and of its adds over two Python threads took two per part. Each row of the
+  GEMM is the same dot product on one BLAS thread or two, and each cell gets its adds in the
+  same order, so the numbers are those of one thread, bit for bit.
 """
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ..runtime import for_batch_halves
+from ..runtime import for_batch_halves, one_blas_thread
 from . import workspace
 
 # bytes of unfolded rows made and scattered at once: measured on a DCGAN generator's
@@ -124,20 +126,30 @@ def col2im_gemm(a: np.ndarray, w: np.ndarray, padded_shape, kernel, strides, dil
     rows = math.prod(in_shape)
     width = w.shape[1]
     part = max(1, min(n, PART_BYTES // max(1, rows * width * dtype.itemsize)))
-    part = min(n, part + part % 2)  # an even part splits into equal halves
-    buf = workspace.empty((part * rows, width), dtype)
-    cols = buf.reshape(part, *in_shape, *kernel, -1)
-    plan = scatter_plan(out, cols, kernel, strides, dilation, in_shape)  # views of all of out and buf
-    for start in range(0, n, part):
-        m = min(part, n - start)
-        np.matmul(a[start * rows:(start + m) * rows], w, out=buf[:m * rows])
+    # a buffer of parts for each half of the batch, allocated here (not in the threads), with the
+    # views of the scatter made once for all of out and the buffer
+    buffers = []
+    for _ in range(2 if n >= 2 else 1):
+        buf = workspace.empty((part * rows, width), dtype)
+        buffers.append((buf, scatter_plan(out, buf.reshape(part, *in_shape, *kernel, -1), kernel, strides, dilation,
+                                          in_shape)))
 
-        def scatter(samples, start=start, m=m):
-            # samples [lo, hi) of this part: rows lo..hi of the part's buffer, start + lo.. of out
-            lo, hi, _ = samples.indices(m)
-            rows_out, rows_buf = slice(start + lo, start + hi), slice(lo, hi)
+    def run(samples):
+        lo, hi, _ = samples.indices(n)
+        buf, plan = buffers[0 if lo == 0 else 1]
+        for start in range(lo, hi, part):
+            m = min(part, hi - start)
+            np.matmul(a[start * rows:(start + m) * rows], w, out=buf[:m * rows])
+            rows_out = slice(start, start + m)
             scatter_add(out[rows_out], None, kernel, strides, dilation, in_shape, fresh=True,
-                        plan=[(dst[rows_out], src[rows_buf]) for dst, src in plan])
+                        plan=[(dst[rows_out], src[:m]) for dst, src in plan])
 
-        for_batch_halves(scatter, m, m * rows * width)
+    def half(samples):
+        if samples == slice(None):
+            run(samples)
+            return
+        with one_blas_thread():  # two callers on OpenBLAS's one pool would queue and spin
+            run(samples)
+
+    for_batch_halves(half, n, n * rows * width)
     return out
