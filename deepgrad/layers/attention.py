@@ -21,8 +21,8 @@ import math
 import numpy as np
 
 from .. import constraints, initializers, ops, regularizers
-from ..ops.attention import attention_with_dropout
 from ..autograd import Tensor
+from ..ops.attention import attention_with_dropout
 from .arguments import serialize_argument
 from .base import Layer
 from .einsum_dense import EinsumDense
