@@ -22,6 +22,7 @@ import numpy as np
 
 from .. import constraints, initializers, ops, regularizers
 from ..autograd import Tensor
+from ..ops.attention import attention_with_dropout
 from .arguments import serialize_argument
 from .base import Layer
 from .einsum_dense import EinsumDense
@@ -64,11 +65,15 @@ class _SeededDropout:
     """The dropout of attention probabilities: a fixed seed advances per call, as Dropout's does."""
 
     def _drop(self, x, rate):
-        seed = None
-        if self.seed is not None:
-            seed = (self.seed, self.__dict__.setdefault("_drop_calls", 0))
-            self._drop_calls += 1
-        return ops.dropout(x, rate, training=True, seed=seed)
+        return ops.dropout(x, rate, training=True, seed=self._drop_seed())
+
+    def _drop_seed(self):
+        """The seed of this call's dropout draws (None: the global generator)."""
+        if self.seed is None:
+            return None
+        seed = (self.seed, self.__dict__.setdefault("_drop_calls", 0))
+        self._drop_calls += 1
+        return seed
 
 
 # ----------------------------------------------------------------- Attention, AdditiveAttention
@@ -254,15 +259,22 @@ class _HeadsAttention(_SeededDropout, Layer):
         """softmax(q k^T / sqrt(d)) v over the attention axes of projected ``(B, ..., heads, dim)`` tensors.
 
         Returns ``(output (B, ..., heads, dim_v), scores or None)``. Rank-4 inputs without
-        dropout or returned scores take the fused ``dot_product_attention``.
+        dropout or returned scores take the fused ``dot_product_attention``; with them, the
+        fused ``attention_with_dropout`` (the same dropout draws as the explicit path's), unless
+        a row of the mask allows no key: Keras's explicit path gives such a row zero
+        probabilities, which the explicit path below keeps.
         """
         rank = q.ndim
-        if not (self._dropout > 0 or return_scores or rank != 4):
-            if causal_only:
-                return ops.dot_product_attention(q, k, v, scale=self._inverse_sqrt_dim, is_causal=True), None
+        if rank == 4:
             while mask is not None and mask.ndim < 4:  # Keras adds the heads axis before (T, S)
                 mask = np.expand_dims(mask, -3)
-            return ops.dot_product_attention(q, k, v, mask=mask, scale=self._inverse_sqrt_dim), None
+            if not (self._dropout > 0 or return_scores):
+                if causal_only:
+                    return ops.dot_product_attention(q, k, v, scale=self._inverse_sqrt_dim, is_causal=True), None
+                return ops.dot_product_attention(q, k, v, mask=mask, scale=self._inverse_sqrt_dim), None
+            fused = self._fused_attend(q, k, v, mask, training, return_scores, causal_only)
+            if fused is not None:
+                return fused
         if causal_only:
             mask = causal_mask(q.shape[1], v.shape[1])
         # (batch..., heads, attention..., dim): heads and batch axes lead, attention axes fold to one
@@ -296,6 +308,17 @@ class _HeadsAttention(_SeededDropout, Layer):
         inverse = list(np.argsort(perm))
         out = ops.transpose(out, inverse) if perm != list(range(rank)) else out
         return out, (ops.reshape(probs, scores_shape) if return_scores else None)
+
+    def _fused_attend(self, q, k, v, mask, training, return_scores, causal_only):
+        """``_attend`` of rank-4 inputs with dropout or returned scores by the fused attention op,
+        or None where it does not apply (float16, or a row of the mask with no key open)."""
+        if q.dtype not in (np.float32, np.float64) or not (mask is None or mask.any(axis=-1).all()):
+            return None
+        dropping = bool(training) and self._dropout > 0
+        out = attention_with_dropout(q, k, v, mask=mask, scale=self._inverse_sqrt_dim, is_causal=causal_only,
+                                     rate=self._dropout if dropping else 0.0,
+                                     seed=self._drop_seed() if dropping else None, return_probs=return_scores)
+        return out if return_scores else (out, None)
 
     def _finish(self, outputs, scores, query_mask, return_attention_scores):
         if query_mask is not None:

@@ -351,27 +351,36 @@ def _classes_back(a, axis):
     return a if axis == -1 or axis == a.ndim - 1 else np.moveaxis(a, -1, axis)
 
 
+def dropout_mask(shape, rate, like_dtype, seed=None) -> np.ndarray:
+    """Inverted dropout's factors for an input of dtype ``like_dtype``: ``(u >= rate) / (1 - rate)``
+    with ``u`` uniform draws in ``shape`` (float32, float64 for a float64 input) from the seeded
+    generator of ``seed`` or the global one, in one stream.
+
+    The draws and their order are those of ``Dropout``, so an op that applies dropout inside
+    (the attention op's probabilities) drops the same positions as a ``Dropout`` op would.
+    """
+    gen = np.random.default_rng(seed) if seed is not None else backend.rng()
+    dtype = np.float32 if like_dtype != np.float64 else np.float64
+    # the mask is written over the draws when their dtypes agree (pooled arrays, workspace);
+    # the passes after the draws run over the two halves of the leading axis in two threads
+    draws = gen.random(shape, dtype=dtype, out=workspace.empty(shape, dtype))
+    keep = workspace.empty(shape, np.bool_)
+    scale = np.asarray(1.0 / (1.0 - rate), like_dtype)
+    mask = draws if draws.dtype == np.result_type(keep, scale) else np.empty(shape, np.result_type(keep, scale))
+
+    def run(rows):
+        np.greater_equal(draws[rows], rate, out=keep[rows])
+        np.multiply(keep[rows], scale, out=mask[rows])
+
+    over_rows(run, shape)
+    return mask
+
+
 class Dropout(Function):
     def forward(self, a, rate=0.5, noise_shape=None, seed=None):
         # inverted dropout: keep with probability 1 - rate and scale by 1 / (1 - rate)
-        gen = np.random.default_rng(seed) if seed is not None else backend.rng()
         shape = a.shape if noise_shape is None else tuple(n if n is not None else s for n, s in zip(noise_shape, a.shape))
-        dtype = np.float32 if a.dtype != np.float64 else np.float64
-        # the same draws and numbers as (random >= rate) * scale, in pooled arrays (workspace),
-        # the mask written over the draws when their dtypes agree; the draws come in one stream
-        # (the generator is sequential), the passes after them over the two halves of the
-        # leading axis in two threads
-        draws = gen.random(shape, dtype=dtype, out=workspace.empty(shape, dtype))
-        keep = workspace.empty(shape, np.bool_)
-        scale = _scalar(1.0 / (1.0 - rate), a)
-        mask = draws if draws.dtype == np.result_type(keep, scale) else np.empty(shape, np.result_type(keep, scale))
-
-        def run(rows):
-            np.greater_equal(draws[rows], rate, out=keep[rows])
-            np.multiply(keep[rows], scale, out=mask[rows])
-
-        over_rows(run, shape)
-        del draws, keep
+        mask = dropout_mask(shape, rate, a.dtype, seed)
         self.save_for_backward(mask)
         return ufunc_halves(np.multiply, a, mask, out=workspace.empty(np.broadcast_shapes(a.shape, mask.shape),
                                                                       np.result_type(a, mask)))

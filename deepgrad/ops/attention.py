@@ -20,6 +20,15 @@ one extra column ([dO, -D] [V^T; 1] = dP - D):
     dq = dS k scale,     dk = dS^T q scale
 
 so the (batch, heads, T, S) array is written once by a GEMM and once by the product with E.
+
+Dropout of the probabilities (``P' = P M`` with M the inverted-dropout factors, 0 or
+1 / (1 - rate)) keeps E for the backward and multiplies the value product's operand only:
+
+    O = ((E M) V) / r,   dV = (E M)^T (dO / r),   dS = E ((M (dO V^T)) / r - D / r)
+
+where ``D = rowsum(dP' P') = rowsum(dO O)`` still holds. The probabilities themselves, when
+asked for (``return_probs``), are a second output ``P = E / r``; a gradient ``G`` reaching them
+adds ``P (G - rowsum(G P)) = E (G / r - rowsum(G E) / r^2)`` to dS.
 """
 from __future__ import annotations
 
@@ -30,7 +39,7 @@ from ..autograd import Function, unbroadcast
 from ..autograd.higher_order import recomputed_backward
 from . import manipulation as _shape
 from . import workspace
-from .activation import softmax, tanh
+from .activation import dropout_mask, softmax, tanh
 from .dtypes import result_type
 from .nn_activations import as_op_input
 from .product import matmul
@@ -101,7 +110,8 @@ class DotProductAttention(Function):
     thread (``runtime.for_batch_halves``), with the same arithmetic per sample.
     """
 
-    def forward(self, q, k, v, bias=None, scale=1.0, additive=None, cap=None, groups=1, rows_open=True):
+    def forward(self, q, k, v, bias=None, scale=1.0, additive=None, cap=None, groups=1, rows_open=True,
+                drop=None, return_probs=False):
         dt = q.dtype.type
         b, t, n, _ = q.shape
         s_len, hv = k.shape[1], v.shape[-1]
@@ -122,6 +132,8 @@ class DotProductAttention(Function):
         vh = _heads_first(v, groups)
         out = np.empty((b, t, n, hv), q.dtype)
         ones = np.ones(s_len, q.dtype)
+        dropped = None if drop is None else workspace.empty(logits_shape, q.dtype)  # E M
+        probs = np.empty(logits_shape, q.dtype) if return_probs else None
 
         def run(part):
             logits = np.matmul(np.swapaxes(qs[part], 1, 2), kt[part], out=e[part])
@@ -138,18 +150,25 @@ class DotProductAttention(Function):
                 logits -= logits.max(axis=-1, keepdims=True)
             np.exp(logits, out=logits)
             np.matmul(logits, ones, out=r[part])
+            if probs is not None:
+                np.multiply(logits, (1 / r[part])[..., None], out=probs[part])
+            weights = logits if drop is None else np.multiply(logits, drop[part], out=dropped[part])
             # O = (E V) / r, written straight into the (B, T, N, Hv) layout the output projection reads
-            np.divide(np.matmul(logits, vh[part]), r[part][..., None], out=np.swapaxes(out[part], 1, 2))
+            np.divide(np.matmul(weights, vh[part]), r[part][..., None], out=np.swapaxes(out[part], 1, 2))
 
         _over_batch(run, b, e.size)
         self.meta = (scale, groups, None if bias is None else bias.shape)
-        self.logit_terms = (additive, cap)  # for graph_backward, which recomputes the forward
-        self.save_for_backward(qs, k, v, e, r, out, tanh_t)
-        return out
+        self.logit_terms = (additive, cap, drop, return_probs)  # for graph_backward, which recomputes the forward
+        self.save_for_backward(qs, k, v, e, r, out, tanh_t, drop, dropped)
+        return (out, probs) if return_probs else out
 
     def backward(self, g):
-        qs, k, v, e, r, out, tanh_t = self.saved
+        qs, k, v, e, r, out, tanh_t, drop, dropped = self.saved
         scale, groups, bias_shape = self.meta
+        g_probs = None
+        if type(g) is tuple:  # (dO, dP): the probabilities were an output; zeros when unused
+            g, g_probs = g
+            g_probs = g_probs if g_probs.any() else None
         b, t, n, hv = g.shape
         n_kv, s_len, hd = k.shape[2], k.shape[1], k.shape[3]
         dt = e.dtype.type
@@ -170,8 +189,20 @@ class DotProductAttention(Function):
             if groups > 1:
                 v_aug = np.repeat(v_aug, groups, axis=1)
             ep = e[part]
-            _time_major(np.swapaxes(ep, -1, -2), g_aug[..., :hv], groups, dv[part])  # P^T dO = E^T (dO / r)
-            dsp = np.matmul(g_aug, v_aug, out=ds[part])  # (dP - D) / r
+            weights = ep if dropped is None else dropped[part]
+            _time_major(np.swapaxes(weights, -1, -2), g_aug[..., :hv], groups, dv[part])  # P'^T dO = (E M)^T (dO / r)
+            if drop is None and g_probs is None:
+                dsp = np.matmul(g_aug, v_aug, out=ds[part])  # (dP - D) / r
+            else:
+                dsp = np.matmul(g_aug[..., :hv], v_aug[..., :hv, :], out=ds[part])  # dP' / r
+                if drop is not None:
+                    dsp *= drop[part]  # dP / r = M dP' / r
+                shift = g_aug[..., hv]  # -D / r
+                if g_probs is not None:  # + G / r - rowsum(G E) / r^2
+                    gp = g_probs[part]
+                    shift = shift - np.matmul(gp * ep, np.ones(s_len, e.dtype)) * rinv * rinv
+                    dsp += gp * rinv[..., None]
+                dsp += shift[..., None]
             dsp *= ep  # dS = P (dP - D)
             if tanh_t is not None:  # through the soft cap: dS *= 1 - tanh^2
                 th = tanh_t[part]
@@ -190,7 +221,7 @@ class DotProductAttention(Function):
         """The same gradients as recorded ops (for a gradient of a gradient): the forward is
         recomputed from the plain formula and differentiated."""
         scale, groups, _ = self.meta
-        additive, cap = self.logit_terms
+        additive, cap, drop, return_probs = self.logit_terms
 
         def attention(q, k, v, *bias):
             qh, kh, vh = (_shape.swapaxes(t, 1, 2) for t in (q, k, v))  # (B, N, T, H)
@@ -204,7 +235,9 @@ class DotProductAttention(Function):
                 logits = tanh(logits / cap) * cap
             if additive is not None:
                 logits = logits + additive
-            return _shape.swapaxes(matmul(softmax(logits, axis=-1), vh), 1, 2)
+            probs = softmax(logits, axis=-1)
+            out = _shape.swapaxes(matmul(probs if drop is None else probs * drop, vh), 1, 2)
+            return (out, probs) if return_probs else out
 
         return recomputed_backward(self, g, attention)
 
@@ -220,17 +253,47 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, i
     """
     if flash_attention:
         raise ValueError("dot_product_attention: flash_attention=True is not available on NumPy")
+    inputs, attrs, _ = _prepared("dot_product_attention", query, key, value, bias, mask, scale, is_causal)
+    return DotProductAttention.apply(*inputs, cap=attn_logits_soft_cap, **attrs)
+
+
+def attention_with_dropout(query, key, value, mask=None, scale=None, is_causal=False, rate=0.0, seed=None,
+                           return_probs=False):
+    """``dot_product_attention`` with dropout on the probabilities and, with ``return_probs``,
+    the probabilities ``(batch, heads, T, S)`` as a second output: the attention of Keras's
+    ``MultiHeadAttention`` when it drops or returns its scores.
+
+    The dropout factors are ``ops.dropout``'s, drawn from the same generator (``seed``, or the
+    global one) in the same order over a (batch, heads, T, S) array, so the positions dropped
+    are those a ``dropout`` of the probabilities would drop. Rows whose keys are all masked are
+    refused (``ValueError``): Keras's layer gives them zero probabilities, this op a uniform row.
+    """
+    inputs, attrs, rows_open = _prepared("attention_with_dropout", query, key, value, None, mask, scale, is_causal)
+    if not rows_open:
+        raise ValueError("attention_with_dropout: a row of the mask allows no key")
+    if not 0 <= rate < 1:
+        raise ValueError(f"attention_with_dropout: rate must be in [0, 1), got {rate}")
+    q, k = inputs[0], inputs[1]
+    drop = None
+    if rate > 0:
+        drop = dropout_mask((q.shape[0], q.shape[2], q.shape[1], k.shape[1]), rate, q.dtype, seed)
+    return DotProductAttention.apply(*inputs, drop=drop, return_probs=bool(return_probs), **attrs)
+
+
+def _prepared(name, query, key, value, bias, mask, scale, is_causal):
+    """The attention op's input Tensors and attributes, checked; and whether every row of the
+    mask leaves a key open."""
     q, k, v = (as_op_input(t) for t in (query, key, value))
     if q.ndim != 4 or k.ndim != 4 or v.ndim != 4:
-        raise ValueError(f"dot_product_attention: query, key and value must be 4-D (batch, time, heads, head_dim), "
+        raise ValueError(f"{name}: query, key and value must be 4-D (batch, time, heads, head_dim), "
                          f"got shapes {q.shape}, {k.shape} and {v.shape}")
     if bias is not None and mask is not None:
-        raise ValueError("dot_product_attention: only one of bias and mask can be given")
+        raise ValueError(f"{name}: only one of bias and mask can be given")
     if k.shape[:-1] != v.shape[:-1] or q.shape[0] != k.shape[0] or q.shape[-1] != k.shape[-1]:
-        raise ValueError(f"dot_product_attention: query {q.shape}, key {k.shape} and value {v.shape} do not match")
+        raise ValueError(f"{name}: query {q.shape}, key {k.shape} and value {v.shape} do not match")
     heads, kv_heads = q.shape[2], k.shape[2]
     if kv_heads != heads and (kv_heads == 0 or heads % kv_heads):
-        raise ValueError(f"dot_product_attention: {heads} query heads cannot share {kv_heads} key/value heads")
+        raise ValueError(f"{name}: {heads} query heads cannot share {kv_heads} key/value heads")
     dtype = result_type(q.dtype.name, k.dtype.name, v.dtype.name)
     inputs = [_cast(t, dtype) for t in (q, k, v)]
     if bias is not None:
@@ -248,5 +311,5 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, i
         additive = np.where(allowed, 0.0, -0.7 * big).astype(dtype)
         # a row with every key masked is uniform after Keras's shift, zeros without one
         rows_open = bool(allowed.any(axis=-1).all())
-    return DotProductAttention.apply(*inputs, scale=scale, additive=additive, cap=attn_logits_soft_cap,
-                                     groups=heads // kv_heads, rows_open=rows_open)
+    attrs = dict(scale=scale, additive=additive, groups=heads // kv_heads, rows_open=rows_open)
+    return inputs, attrs, rows_open

@@ -16,10 +16,17 @@ Two things make it cheaper than one strided add per tap:
   is still in cache, and the whole unfolded matrix (51 MB for the second transposed convolution
   of a DCGAN generator, batch 64) is never held. Each row of ``a @ w`` is the same dot product
   whichever part it is computed in.
-- **Two threads.** The GEMM of a part runs on BLAS's threads; the zeroing and the adds of a
-  part, independent from sample to sample, run over its two halves in two threads
-  (``runtime.for_batch_halves``), the same adds in the same order per cell. A part holds an even
-  number of samples, so that the halves are equal.
+- **No zeroing pass.** The first group (``q = 0`` on every axis) covers the cells ``[0, P s)`` of
+  each axis, each once: it is copied in, the other groups are added onto it, and only the cells
+  outside that box are zeroed (with a dilation, or a stride above the kernel, the whole array is
+  zeroed first and every group added). ``0 + x`` is ``x``, so the sums are the same, bit for bit,
+  up to the sign of an exact zero.
+- **Two threads.** When the batch is large enough (``runtime.for_batch_halves``), each half of
+  it runs its own parts, GEMM and adds, in its own thread on one BLAS thread
+  (``runtime.one_blas_thread``): two hand-offs per call, where a split of every part's GEMM over
+  BLAS's threads and of its adds over two Python threads took two per part. Each row of the
+  GEMM is the same dot product on one BLAS thread or two, and each cell gets its adds in the
+  same order, so the numbers are those of one thread, bit for bit.
 """
 from __future__ import annotations
 
@@ -29,7 +36,7 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ..runtime import for_batch_halves
+from ..runtime import for_batch_halves, one_blas_thread
 from . import workspace
 
 # bytes of unfolded rows made and scattered at once: measured on a DCGAN generator's
@@ -61,15 +68,51 @@ def phase_view(a: np.ndarray, first, phases, out_shape, strides) -> np.ndarray:
     return as_strided(a, (*shape, a.shape[-1]), (*steps, a.strides[-1]))
 
 
-def scatter_add(out: np.ndarray, dcols: np.ndarray, kernel, strides, dilation, out_shape) -> None:
-    """``out`` (N, *padded, C) += col2im of ``dcols`` (N, *out_shape, *kernel, C), in place."""
+def fill_outside(a: np.ndarray, box, value=0) -> None:
+    """Set the cells of ``a`` (N, *spatial, C) outside ``box`` (one ``(lo, hi)`` per spatial axis)
+    to ``value``, each once: per axis, the slabs before ``lo`` and from ``hi`` within the box of the
+    axes before it."""
+    index = [slice(None)] * a.ndim
+    for axis, (lo, hi) in enumerate(box, start=1):
+        for slab in (slice(0, lo), slice(hi, None)):
+            index[axis] = slab
+            a[tuple(index)] = value
+        index[axis] = slice(lo, hi)
+
+
+def copies_first_group(kernel, strides, dilation) -> bool:
+    """Whether the first tap group covers its box ``[0, P s)`` of every axis (see the module)."""
+    return all(d == 1 for d in dilation) and all(s <= k for k, s in zip(kernel, strides))
+
+
+def scatter_plan(out: np.ndarray, dcols: np.ndarray, kernel, strides, dilation, out_shape) -> list:
+    """The adds of ``scatter_add`` as ``(destination view of out, source view of dcols)`` pairs, in
+    order. The views keep the batch axis first, so one plan serves any range of samples
+    (``dst[samples]``, ``src[samples]``): the strided views are made once per call, not per part."""
     nd = len(kernel)
     # (N, *out, *taps, C) -> (N, out1, taps1, out2, taps2, ..., C), the order of phase_view
     order = (0,) + tuple(a for i in range(nd) for a in (1 + i, 1 + nd + i)) + (1 + 2 * nd,)
-    for group in tap_groups(kernel, strides, dilation):
-        dst = phase_view(out, [f for _, f, _ in group], [c for _, _, c in group], out_shape, strides)
-        src = dcols[(slice(None),) * (1 + nd) + tuple(taps for taps, _, _ in group)].transpose(order)
-        np.add(dst, src, out=dst)
+    return [(phase_view(out, [f for _, f, _ in group], [c for _, _, c in group], out_shape, strides),
+             dcols[(slice(None),) * (1 + nd) + tuple(taps for taps, _, _ in group)].transpose(order))
+            for group in tap_groups(kernel, strides, dilation)]
+
+
+def scatter_add(out: np.ndarray, dcols: np.ndarray, kernel, strides, dilation, out_shape, fresh=False,
+                plan=None) -> None:
+    """``out`` (N, *padded, C) += col2im of ``dcols`` (N, *out_shape, *kernel, C), in place; with
+    ``fresh`` ``out`` holds garbage and gets the col2im itself (as if zeroed first). ``plan``, if
+    given, is ``scatter_plan`` of these very arrays (``dcols`` is then not read)."""
+    plan = scatter_plan(out, dcols, kernel, strides, dilation, out_shape) if plan is None else plan
+    copy_first = fresh and copies_first_group(kernel, strides, dilation)
+    if copy_first:
+        fill_outside(out, [(0, p * s) for p, s in zip(out_shape, strides)])
+    elif fresh:
+        out.fill(0)
+    for i, (dst, src) in enumerate(plan):
+        if copy_first and i == 0:
+            np.copyto(dst, src)
+        else:
+            np.add(dst, src, out=dst)
 
 
 def col2im_gemm(a: np.ndarray, w: np.ndarray, padded_shape, kernel, strides, dilation, in_shape) -> np.ndarray:
@@ -83,16 +126,30 @@ def col2im_gemm(a: np.ndarray, w: np.ndarray, padded_shape, kernel, strides, dil
     rows = math.prod(in_shape)
     width = w.shape[1]
     part = max(1, min(n, PART_BYTES // max(1, rows * width * dtype.itemsize)))
-    part = min(n, part + part % 2)  # an even part splits into equal halves
-    buf = workspace.empty((part * rows, width), dtype)
-    for start in range(0, n, part):
-        m = min(part, n - start)
-        cols = np.matmul(a[start * rows:(start + m) * rows], w, out=buf[:m * rows]).reshape(m, *in_shape, *kernel, -1)
-        dst = out[start:start + m]
+    # a buffer of parts for each half of the batch, allocated here (not in the threads), with the
+    # views of the scatter made once for all of out and the buffer
+    buffers = []
+    for _ in range(2 if n >= 2 else 1):
+        buf = workspace.empty((part * rows, width), dtype)
+        buffers.append((buf, scatter_plan(out, buf.reshape(part, *in_shape, *kernel, -1), kernel, strides, dilation,
+                                          in_shape)))
 
-        def scatter(samples, dst=dst, cols=cols):
-            dst[samples].fill(0)
-            scatter_add(dst[samples], cols[samples], kernel, strides, dilation, in_shape)
+    def run(samples):
+        lo, hi, _ = samples.indices(n)
+        buf, plan = buffers[0 if lo == 0 else 1]
+        for start in range(lo, hi, part):
+            m = min(part, hi - start)
+            np.matmul(a[start * rows:(start + m) * rows], w, out=buf[:m * rows])
+            rows_out = slice(start, start + m)
+            scatter_add(out[rows_out], None, kernel, strides, dilation, in_shape, fresh=True,
+                        plan=[(dst[rows_out], src[:m]) for dst, src in plan])
 
-        for_batch_halves(scatter, m, cols.size)
+    def half(samples):
+        if samples == slice(None):
+            run(samples)
+            return
+        with one_blas_thread():  # two callers on OpenBLAS's one pool would queue and spin
+            run(samples)
+
+    for_batch_halves(half, n, n * rows * width)
     return out

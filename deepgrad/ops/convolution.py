@@ -21,7 +21,7 @@ from numpy.lib.stride_tricks import as_strided
 from .. import backend
 from ..autograd import Function
 from . import workspace
-from .conv_phases import col2im_gemm, scatter_add
+from .conv_phases import col2im_gemm, fill_outside, scatter_add
 from .halves import contiguous_halves, over_rows, ufunc_halves
 from .im2col import same_padding
 from .dtypes import result_type
@@ -70,8 +70,9 @@ def pad_spatial(x: np.ndarray, pads, value=0) -> np.ndarray:
     if not any(b or a for b, a in pads):
         return x
     out = workspace.empty((x.shape[0], *[n + b + a for n, (b, a) in zip(x.shape[1:-1], pads)], x.shape[-1]), x.dtype)
-    out.fill(value)
-    out[(slice(None),) + tuple(slice(b, b + n) for n, (b, _) in zip(x.shape[1:-1], pads))] = x
+    box = [(b, b + n) for n, (b, _) in zip(x.shape[1:-1], pads)]
+    fill_outside(out, box, value)  # only the border: the copy fills the rest
+    out[(slice(None),) + tuple(slice(lo, hi) for lo, hi in box)] = x
     return out
 
 
@@ -93,8 +94,8 @@ def tap_slices(tap, strides, dilation, out_shape) -> tuple:
 def col2im(dcols: np.ndarray, padded_shape, kernel, strides, dilation, out_shape) -> np.ndarray:
     """The adjoint of ``windows``: dcols (N, *out, *kernel, C) scatter-added onto (N, *padded, C)
     (the taps of a stride's phases in one add, ``conv_phases``)."""
-    out = workspace.zeros(padded_shape, dcols.dtype)
-    scatter_add(out, dcols, kernel, strides, dilation, out_shape)
+    out = workspace.empty(padded_shape, dcols.dtype)
+    scatter_add(out, dcols, kernel, strides, dilation, out_shape, fresh=True)
     return out
 
 
@@ -260,8 +261,8 @@ class ConvTranspose(Function):
         src = tuple(slice(max(0, -cl), g.shape[1 + i] - max(0, -cr)) for i, (cl, cr) in enumerate(crops))
         dst = tuple(slice(max(0, cl), f - max(0, cr)) for f, (cl, cr) in zip(full, crops))
 
-        def uncrop(samples):
-            g_full[samples].fill(0)
+        def uncrop(samples):  # zeros only around the box the copy fills
+            fill_outside(g_full[samples], [(d.start, d.stop) for d in dst])
             g_full[(samples, *dst)] = g[(samples, *src)]
 
         over_rows(uncrop, g_full.shape)

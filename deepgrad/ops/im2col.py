@@ -24,7 +24,7 @@ from numpy.lib.stride_tricks import as_strided
 from ..autograd import Function
 from ..runtime import for_batch_halves
 from . import workspace
-from .conv_phases import col2im_gemm
+from .conv_phases import col2im_gemm, fill_outside
 from .conv_taps import taps_backward, taps_forward, use_taps
 
 def _pair(value, name: str, op: str) -> tuple:
@@ -73,8 +73,8 @@ def _pad_spatial(x: np.ndarray, pads: tuple, value=0) -> np.ndarray:
     n, h, w, c = x.shape
     out = workspace.empty((n, h + top + bottom, w + left + right, c), x.dtype)
 
-    def pad(batch):  # each half of the batch in its own thread
-        out[batch].fill(value)
+    def pad(batch):  # each half of the batch in its own thread; only the border is filled
+        fill_outside(out[batch], ((top, top + h), (left, left + w)), value)
         out[batch, top:top + h, left:left + w] = x[batch]
 
     for_batch_halves(pad, n, out.size)

@@ -130,3 +130,53 @@ def test_second_derivatives_through_conv_transpose_with_bias_match_torch():
     rk, rb = torch.autograd.grad((tgx * tgx).sum(), [tk, tb])
     np.testing.assert_allclose(dk, rk.numpy(), rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(db, rb.numpy(), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("kernel,strides,dilation,out_shape", GEOMETRIES)
+def test_fresh_scatter_overwrites_garbage_bit_for_bit(kernel, strides, dilation, out_shape):
+    """``fresh=True`` copies the first tap group in and zeroes only the cells outside its box:
+    the same numbers as zeroing first, whatever the array held."""
+    rng = np.random.default_rng(11)
+    padded = tuple((o - 1) * s + (k - 1) * d + 1 + extra
+                   for o, k, s, d, extra in zip(out_shape, kernel, strides, dilation, itertools.cycle((0, 2))))
+    dcols = rng.standard_normal((3, *out_shape, *kernel, 5)).astype(np.float32)
+    expected = tap_by_tap(dcols, (3, *padded, 5), kernel, strides, dilation, out_shape)
+    out = np.full((3, *padded, 5), np.nan, np.float32)
+    conv_phases.scatter_add(out, dcols, kernel, strides, dilation, out_shape, fresh=True)
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_fill_outside_sets_every_cell_outside_the_box_once():
+    a = np.full((2, 5, 6, 3), 7.0)
+    conv_phases.fill_outside(a, [(1, 4), (2, 6)], -1.0)
+    expected = np.full_like(a, -1.0)
+    expected[:, 1:4, 2:6] = 7.0
+    np.testing.assert_array_equal(a, expected)
+
+
+@pytest.mark.parametrize("case", ["conv_transpose", "conv_strided", "conv_1d", "pool"])
+def test_ops_give_the_same_numbers_from_a_pool_of_garbage(case, monkeypatch):
+    """The pooled arrays the padding, col2im and the uncropped gradient are made in are never
+    zeroed whole: with every pooled array handed out full of NaN the results are unchanged."""
+    from deepgrad.ops import workspace
+
+    rng = np.random.default_rng(12)
+    fns = {"conv_transpose": ((2, 7, 6, 8), (4, 4, 5, 8), lambda x, k: dg.ops.conv_transpose(x, k, 2, "same")),
+           "conv_strided": ((2, 11, 10, 3), (4, 4, 3, 6), lambda x, k: dg.ops.conv(x, k, 2, "same")),
+           "conv_1d": ((2, 13, 3), (5, 3, 4), lambda x, k: dg.ops.conv(x, k, 3, "valid")),
+           "pool": ((2, 9, 9, 4), None, lambda x: dg.ops.average_pool(x, 3, 2, "same"))}
+    x_shape, k_shape, fn = fns[case]
+    arrays = [rng.standard_normal(x_shape).astype(np.float32)]
+    if k_shape:
+        arrays.append(rng.standard_normal(k_shape).astype(np.float32))
+
+    def run():
+        ins = [dg.Tensor(a, requires_grad=True) for a in arrays]
+        y = fn(*ins)
+        y.backward(np.random.default_rng(13).standard_normal(y.shape).astype(np.float32))
+        return [y.data.copy()] + [t.grad.copy() for t in ins]
+
+    expected = run()
+    monkeypatch.setattr(workspace, "empty", lambda shape, dtype: np.full(shape, np.nan, dtype))
+    for a, b in zip(run(), expected):
+        np.testing.assert_array_equal(a, b)

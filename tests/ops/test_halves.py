@@ -228,3 +228,28 @@ def test_a_dcgan_training_step_is_bit_identical_split(monkeypatch):
         return [w.numpy() for w in gen.weights + disc.weights]
 
     _both_ways(monkeypatch, run)
+
+
+@pytest.mark.parametrize("n,part_bytes", [(7, 1), (7, 2000), (6, 1 << 30)])
+def test_col2im_gemm_halves_run_their_own_parts_bit_for_bit(monkeypatch, n, part_bytes):
+    """Each half of the batch runs its own GEMM parts and adds (one BLAS thread each): odd batches,
+    parts of one sample, parts with a shorter last one, and one part per half."""
+    from deepgrad.ops import conv_phases
+
+    monkeypatch.setattr(conv_phases, "PART_BYTES", part_bytes)
+    rng = np.random.default_rng(31)
+    a = rng.standard_normal((n * 5 * 6, 3)).astype(np.float32)
+    w = rng.standard_normal((3, 4 * 4 * 2)).astype(np.float32)
+    padded = (n, 4 * 2 + 2 + 1, 5 * 2 + 2, 2)  # one cell more than the taps reach on the first axis
+
+    def run():
+        return [conv_phases.col2im_gemm(a, w, padded, (4, 4), (2, 2), (1, 1), (4, 5)).copy()]
+
+    a = a[:n * 4 * 5]
+    out = _both_ways(monkeypatch, run)[0]
+    expected = np.zeros(padded, np.float64)
+    cols = (a.astype(np.float64) @ w).reshape(n, 4, 5, 4, 4, 2)
+    for i in range(4):
+        for j in range(4):
+            expected[:, i:i + 8:2, j:j + 10:2] += cols[:, :, :, i, j]
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
