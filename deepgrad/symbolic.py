@@ -280,12 +280,49 @@ def _overrides(layer) -> set[str]:
     return names
 
 
+def _default_output_shape(layer) -> bool:
+    """Whether ``layer`` keeps the base class's ``compute_output_shape`` (a run on a batch of one)."""
+    from .layers.base import Layer  # floor 5 above this one: only the class, at call time
+    return type(layer).compute_output_shape is Layer.compute_output_shape
+
+
+def _traced_output_shape(layer, inputs, args, kwargs):
+    """The output shape(s) of ``layer(inputs, *args, **kwargs)`` found by calling it eagerly on
+    zeros, twice: unknown dimensions (``None``) set to 2, then to 3. An output dimension that
+    changes between the two runs follows an unknown input dimension, so it is ``None``."""
+    from .autograd import no_grad
+
+    def run(size):
+        def zeros(t):
+            shape = (1,) + tuple(size if s is None else s for s in t.shape[1:])
+            return Tensor(np.zeros(shape, t.dtype), dtype=t.dtype)
+        x, a, k = map_structure(zeros, (inputs, args, kwargs))
+        if layer._call_takes_training and "training" not in k:
+            k = {**k, "training": False}
+        with no_grad():
+            out = layer(x, *a, **k)
+        return [tuple(o.shape) for o in out] if isinstance(out, (list, tuple)) else tuple(out.shape)
+
+    def merge(s2, s3):
+        return (None,) + tuple(d2 if d2 == d3 else None for d2, d3 in zip(s2[1:], s3[1:]))
+
+    two, three = run(2), run(3)
+    if isinstance(two, list):
+        return [merge(s2, s3) for s2, s3 in zip(two, three)]
+    return merge(two, three)
+
+
 def call_symbolic(layer, inputs, *args, **kwargs):
     """Record ``layer(inputs)`` on symbolic tensors: build the layer, infer the output shape,
     and the output's mask."""
     shapes = _shapes(inputs)
     layer._maybe_build(shapes)
-    out_shape = layer.compute_output_shape(shapes)
+    if flatten((args, kwargs)) and _default_output_shape(layer):
+        # symbolic tensors past the first argument (``layer(targets, logits)``): the shape rule
+        # must see them all, so the call itself is run, as Keras's compute_output_spec does
+        out_shape = _traced_output_shape(layer, inputs, args, kwargs)
+    else:
+        out_shape = layer.compute_output_shape(shapes)
     first = flatten(inputs)
     batch = first[0].shape[0] if first and first[0].shape else None
     node = Node(layer, inputs, args, kwargs)

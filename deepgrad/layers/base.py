@@ -496,7 +496,8 @@ class Layer(LayerState):
         return cls(**config)
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
+        # Keras prints "<Dense name=dense, built=False>"
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
 
 def builtin_class(class_name: str) -> type:

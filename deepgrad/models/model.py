@@ -403,4 +403,5 @@ class Model(ModelState, Trainer, Layer):
                     calibration_data=calibration_data, verbose=verbose)
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
+        # Keras prints "<Dense name=dense, built=False>"
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
