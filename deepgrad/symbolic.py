@@ -281,9 +281,9 @@ def _overrides(layer) -> set[str]:
 
 
 def _default_output_shape(layer) -> bool:
-    """Whether ``layer`` keeps the base class's ``compute_output_shape`` (a run on a batch of one)."""
-    from .layers.base import Layer  # floor 5 above this one: only the class, at call time
-    return type(layer).compute_output_shape is Layer.compute_output_shape
+    """Whether ``layer`` keeps the base class's ``compute_output_shape`` (a run on a batch of one),
+    which marks itself ``runs_the_layer`` (the class sits on a floor above this one)."""
+    return getattr(type(layer).compute_output_shape, "runs_the_layer", False)
 
 
 def _traced_output_shape(layer, inputs, args, kwargs):

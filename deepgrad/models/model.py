@@ -20,6 +20,7 @@ from .. import files, layers, process_group, quantizers
 from ..autograd import Tensor, no_grad
 from ..layers.base import Layer
 from ..backend import current_path
+from ..serialization_lib import serialize_keras_object
 from ..symbolic import call_symbolic, flatten
 from .summary import SummaryRow, print_summary
 from .model_state import ModelState
@@ -53,8 +54,12 @@ def to_input_tensor(x, dtype=None) -> Tensor:
 
 
 def serialize_layer(layer: Layer) -> dict:
-    """``{"class_name", "config"}``; a nested model is written with its own config."""
-    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+    """``{"class_name", "config"}``; a nested model is written with its own config. An object a
+    custom ``get_config`` returns as it is (a sublayer, a regularizer) is written as Keras writes it,
+    ``{"module", "class_name", "config", "registered_name"}``, for its ``from_config`` to rebuild."""
+    config = {key: serialize_keras_object(value) if hasattr(value, "get_config") and not isinstance(value, type)
+              else value for key, value in layer.get_config().items()}
+    return {"class_name": type(layer).__name__, "config": config}
 
 
 def layer_class(name: str, custom_objects=None) -> type:
