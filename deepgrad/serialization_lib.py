@@ -78,7 +78,9 @@ def serialize_keras_object(obj):
         raise TypeError(f"serialize_keras_object: get_config() of {obj!r} must return a dict, got {inner!r}")
     cls = type(obj)
     registered = GLOBAL_CUSTOM_NAMES.get(cls)
-    module = _keras_module(cls) if registered is None else None  # Keras: no module for a custom class
+    module = _keras_module(cls) if registered is None else cls.__module__
+    if module == "__main__":  # a script's own class: Keras writes no module for it
+        module = None
     config = {"module": module, "class_name": cls.__name__, "config": _serialize_dict(inner),
               "registered_name": registered}
     build = getattr(obj, "get_build_config", None)
