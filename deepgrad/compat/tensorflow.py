@@ -12,12 +12,13 @@ of ints, which indexes and passes on as TF's shape tensor does in these programs
 from __future__ import annotations
 
 import builtins
+import contextlib
 from types import SimpleNamespace
 
 import numpy as np
 
 import deepgrad as keras
-from .. import backend, ops
+from .. import backend, ops, tree
 from ..autograd import Tensor
 from ..autograd import Variable as _Variable
 from . import tf_data as data  # noqa: F401 - tf.data
@@ -306,6 +307,40 @@ def print(*inputs, output_stream=None, summarize=None, sep=" ", end="\n", name=N
 config = SimpleNamespace(list_physical_devices=lambda device_type=None: [],
                          run_functions_eagerly=lambda run_eagerly: None,
                          experimental=SimpleNamespace(set_memory_growth=lambda device, enable: None))
+
+
+def device(device_name):
+    """``with tf.device("CPU:0"):``: every op runs on the CPU here, so the scope places nothing
+    (TensorFlow's soft placement, too, runs a "GPU:0" block on the CPU when there is no GPU)."""
+    if not isinstance(device_name, (str, type(None))):
+        raise TypeError(f"tf.device: device_name must be a string such as 'CPU:0', got {device_name!r}")
+    return contextlib.nullcontext()
+
+
+class TensorShape(tuple):
+    """``tf.TensorShape([10, None])``: a tuple of dimensions (``None`` unknown), which is what
+    deepgrad's layers read as a shape (an RNN cell's ``state_size``, say)."""
+
+    def __new__(cls, dims=()):
+        if dims is None:
+            raise ValueError("tf.TensorShape(None): a shape of unknown rank is not supported")
+        dims = (dims,) if isinstance(dims, (int, np.integer)) else dims
+        return super().__new__(cls, (None if d is None else int(d) for d in dims))
+
+    @property
+    def rank(self) -> int:
+        return len(self)
+
+    def as_list(self) -> list:
+        return list(self)
+
+    def __repr__(self) -> str:
+        return f"TensorShape({list(self)})"
+
+
+# tf.nest: the nested-structure utilities, Keras's ``tree`` under TensorFlow's names
+nest = SimpleNamespace(flatten=tree.flatten, map_structure=tree.map_structure, is_nested=tree.is_nested,
+                       pack_sequence_as=tree.pack_sequence_as, assert_same_structure=tree.assert_same_structure)
 
 
 def random_uniform_initializer(minval=-0.05, maxval=0.05, seed=None):
