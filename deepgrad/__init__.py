@@ -14,9 +14,20 @@ __version__ = "0.1.0"
 _SUBMODULES = ("activations", "callbacks", "constraints", "datasets", "initializers", "layers", "losses",
                "metrics", "models", "optimizers", "preprocessing", "random", "regularizers", "saving",
                "utils", "explain", "visualization", "applications", "config", "dtype_policies",
-               "mixed_precision", "quantizers")
+               "mixed_precision", "quantizers", "tree", "distribution", "export", "legacy")
 _NAMES = {"Sequential": "models", "Model": "models", "Input": "layers", "GradientTape": "compat.gradient_tape",
-          "name_scope": "backend", "KerasTensor": "symbolic"}
+          "name_scope": "backend", "KerasTensor": "symbolic",
+          # Keras's base classes and scopes at the top level (keras.Layer, keras.Loss, ...)
+          "Layer": "layers", "InputSpec": "layers", "Operation": "layers.operation", "Loss": "losses",
+          "Metric": "metrics", "Optimizer": "optimizers", "Initializer": "initializers",
+          "Regularizer": "regularizers", "Quantizer": "quantizers", "DTypePolicy": "dtype_policies",
+          "FloatDTypePolicy": "dtype_policies", "StatelessScope": "autograd.scopes",
+          "SymbolicScope": "autograd.scopes", "RematScope": "backend", "remat": "backend", "device": "backend"}
+
+
+def version() -> str:
+    """deepgrad's version string (``keras.version()``'s counterpart)."""
+    return __version__
 
 
 def __getattr__(name):

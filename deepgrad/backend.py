@@ -397,3 +397,76 @@ def current_path() -> str:
             parts = [p for p in scope.override_parent.split("/") if p]
         parts.append(scope.name)
     return "/".join(parts)
+
+
+# ----------------------------------------------------------------- devices and rematerialization
+class device:
+    """``with device("cpu:0"):`` as Keras's ``keras.device``. deepgrad computes with NumPy on the
+    CPU, so a CPU name is accepted (``"cpu"``, ``"cpu:0"``, ``"/cpu:0"``, ``"/device:CPU:0"``) and
+    any other device is refused by name."""
+
+    def __init__(self, device_name):
+        if not isinstance(device_name, str):
+            raise ValueError(f"Invalid value for argument `device_name`. Expected a string like 'cpu:0'. "
+                             f"Received: device_name={device_name!r}")
+        kind = device_name.lower().lstrip("/").removeprefix("device:").split(":")[0]
+        if kind != "cpu":
+            raise ValueError(f"device {device_name!r} is not available: deepgrad computes with NumPy on the CPU "
+                             "only; use 'cpu' or 'cpu:0'")
+        self.name = device_name
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+
+_remat_stack: list = []
+_REMAT_MODES = ("full", "activations", "larger_than", "list_of_layers", None)
+
+
+def _warn_no_remat() -> None:
+    import warnings
+
+    warnings.warn("Rematerialization is not performed by deepgrad: the function runs as it is and its activations "
+                  "are kept for the backward pass (as with Keras's NumPy backend).", stacklevel=3)
+
+
+class RematScope:
+    """``with RematScope(mode="full", output_size_threshold=1024, layer_names=None):`` Keras's
+    rematerialization (gradient checkpointing) settings for the layers called inside. The
+    settings are validated and kept (``get_current_remat_mode()``), but deepgrad keeps every
+    activation: results are those of a plain call, memory is not traded for recomputation."""
+
+    def __init__(self, mode="full", output_size_threshold=1024, layer_names=None):
+        if mode not in _REMAT_MODES:
+            raise ValueError(f"Invalid mode '{mode}'. Supported modes are: 'full', 'activations', 'larger_than', "
+                             "'list_of_layers', or  None.")
+        self.mode = mode
+        self.output_size_threshold = output_size_threshold
+        self.layer_names = list(layer_names or [])
+
+    def __enter__(self):
+        if self.mode is not None:
+            _warn_no_remat()
+        _remat_stack.append(self)
+        return self
+
+    def __exit__(self, *exc):
+        _remat_stack.remove(self)
+
+
+def get_current_remat_mode():
+    """``(mode, output_size_threshold, layer_names)`` of the innermost ``RematScope``, or None."""
+    if not _remat_stack:
+        return None
+    scope = _remat_stack[-1]
+    return (scope.mode, scope.output_size_threshold, scope.layer_names)
+
+
+def remat(f):
+    """Keras's ``keras.remat(f)``: ``f`` itself, with a warning that its activations are kept
+    (deepgrad does not recompute them in the backward pass; results are the same)."""
+    _warn_no_remat()
+    return f

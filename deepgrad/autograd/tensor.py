@@ -114,6 +114,10 @@ class Tensor:
     def numpy(self) -> np.ndarray:
         return self.data
 
+    def get_shape(self) -> tuple:
+        """The shape, under TensorFlow's method name (``x.get_shape()`` in tf.keras programs)."""
+        return self.shape
+
     def __array__(self, dtype=None, copy=None):
         return self.data if dtype is None else self.data.astype(dtype)
 
@@ -145,14 +149,27 @@ class Tensor:
             extra += ", requires_grad=True"
         return f"Tensor({body}{extra})"
 
+    # Python scalars from a tensor of one element, whatever its shape (as PyTorch's and
+    # TensorFlow's tensors give them: ``int(t)`` of a (1,) tensor, ``array[i] = t``)
+    def _scalar(self, kind: str):
+        if self.data.size != 1:
+            raise TypeError(f"only a tensor of one element converts to a Python {kind}; this one has shape "
+                            f"{self.data.shape}")
+        return self.data.reshape(()).item() if self.data.ndim else self.data
+
     def __bool__(self) -> bool:
-        return bool(self.data)
+        if self.data.ndim == 0:
+            return bool(self.data)
+        if self.data.size != 1:
+            raise ValueError(f"The truth value of a tensor of shape {self.data.shape} is ambiguous; use "
+                             "ops.any or ops.all")
+        return bool(self.data.reshape(()))
 
     def __float__(self) -> float:
-        return float(self.data)
+        return float(self._scalar("float"))
 
     def __int__(self) -> int:
-        return int(self.data)
+        return int(self._scalar("int"))
 
     def __hash__(self) -> int:
         return id(self)

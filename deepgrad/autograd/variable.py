@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import current_path
+from .scopes import get_stateless_scope
 from .tensor import Tensor
 
 
@@ -130,6 +131,9 @@ class Variable(Tensor):
         if value.shape != self.shape:
             raise ValueError(f"Variable {self.name!r}: cannot assign a value of shape {value.shape} "
                              f"to a variable of shape {self.shape}")
+        scope = get_stateless_scope()
+        if scope is not None:  # the block's writes are undone when it ends
+            scope.note(self)
         self.data[...] = value
         return self
 
@@ -141,6 +145,9 @@ class Variable(Tensor):
 
     def _update(self, ufunc, delta, where: str) -> "Variable":
         delta = np.asarray(delta.data if isinstance(delta, Tensor) else delta, self.dtype)
+        scope = get_stateless_scope()
+        if scope is not None:
+            scope.note(self)
         try:
             ufunc(self.data, delta, out=self.data)
         except ValueError:

@@ -68,8 +68,9 @@ class GradientTape:
         return no_grad()
 
     def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none"):
-        """d(sum of target)/d(sources) as NumPy arrays, in the structure of ``sources``
-        (None for a source the target does not depend on, or zeros with ``unconnected_gradients="zero"``)."""
+        """d(sum of target)/d(sources) as tensors (TF's ``tape.gradient`` gives ``tf.Tensor``s), in the
+        structure of ``sources`` (None for a source the target does not depend on, or zeros with
+        ``unconnected_gradients="zero"``)."""
         if self._used and not self.persistent:
             raise RuntimeError("GradientTape.gradient can only be called once on a non-persistent tape; "
                                "use GradientTape(persistent=True) to call it several times")
@@ -92,9 +93,9 @@ class GradientTape:
                          grad_outputs=[s for t, s in zip(targets, seeds) if t.requires_grad],
                          retain_graph=self.persistent, create_graph=nested)
             for i, g in zip(wanted, grads):
-                result[i] = g
+                result[i] = g if g is None or isinstance(g, Tensor) else Tensor(g, dtype=g.dtype)
         if unconnected_gradients == "zero":
-            result = [np.zeros(s.shape, s.dtype) if g is None else g for s, g in zip(flat, result)]
+            result = [Tensor(np.zeros(s.shape, s.dtype), dtype=s.dtype) if g is None else g for s, g in zip(flat, result)]
         if keys is not None:
             return dict(zip(keys, result))
         return result if isinstance(sources, (list, tuple)) else result[0]

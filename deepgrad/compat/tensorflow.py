@@ -24,6 +24,9 @@ from ..autograd import Variable as _Variable
 from . import tf_data as data  # noqa: F401 - tf.data
 from .gradient_tape import GradientTape  # noqa: F401 - tf.GradientTape
 from .tf_data import TensorSpec  # noqa: F401 - tf.TensorSpec
+from .tf_extra import (autograph, broadcast_to, compat, cond, distribute, get_logger, map_fn,  # noqa: F401
+                       meshgrid, repeat, scatter_nd, searchsorted, sequence_mask, slice, tensor_scatter_nd_add,
+                       tensor_scatter_nd_update, unique, vectorized_map, while_loop)
 from .tf_namespaces import (argmax, argmin, count_nonzero, cumsum, linalg, math, nn, random,  # noqa: F401
                             reduce_all, reduce_any, reduce_logsumexp, reduce_max, reduce_mean, reduce_min,
                             reduce_prod, reduce_std, reduce_sum, reduce_variance)
@@ -245,7 +248,7 @@ def boolean_mask(tensor, mask, axis=None, name=None) -> Tensor:
     keep = np.asarray(mask.data if isinstance(mask, Tensor) else mask, dtype=bool)
     start = 0 if axis is None else axis
     coords = np.nonzero(keep)
-    return convert_to_tensor(tensor)[(slice(None),) * start + coords]
+    return convert_to_tensor(tensor)[(builtins.slice(None),) * start + coords]
 
 
 def pad(tensor, paddings, mode="CONSTANT", constant_values=0, name=None) -> Tensor:

@@ -23,6 +23,7 @@ from .. import __version__
 from . import safetensors_format as st
 from .archive import read_archive, write_archive
 from .keras_model_file import save_keras_model
+from .legacy_h5_model import save_legacy_h5_model
 from .safetensors_format import UnsafeFileError
 from .weights import weights_to_arrays
 
@@ -42,8 +43,8 @@ def save_model(model, filepath, overwrite: bool = True, **kwargs) -> None:
     if kwargs:
         raise TypeError(f"save_model: unexpected keyword argument(s) {sorted(kwargs)}")
     if os.fspath(filepath).endswith((".h5", ".hdf5")):
-        raise ValueError(f"save_model: deepgrad does not write the legacy HDF5 model format ({filepath!r}); "
-                         "save as '.keras' (Keras 3's format, which Keras and deepgrad both read)")
+        save_legacy_h5_model(model, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+        return
     if os.fspath(filepath).endswith(".keras"):
         save_keras_model(model, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
         return

@@ -126,10 +126,12 @@ del _name, _value
 # ops called on KerasTensors record themselves as SymbolicOp nodes (not a keras.layers name, so
 # registered for loading only)
 from . import symbolic_op as _symbolic_op  # noqa: E402
+from .operation import Operation as _Operation  # noqa: E402
 from .. import backend as _backend  # noqa: E402
 
 _REGISTRY.register(_symbolic_op.SymbolicOp)
 _backend.symbolic_op = _symbolic_op.record
+_Operation._record = _symbolic_op.record_operation
 
 
 from ..registry import find_custom_object as _find_custom_object  # noqa: E402

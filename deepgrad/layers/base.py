@@ -6,16 +6,12 @@ import numpy as np
 
 from .. import allocation, backend, constraints, dtype_policies, initializers, regularizers
 from ..autograd import Tensor, Variable, no_grad
+from ..autograd.scopes import get_stateless_scope
 from ..backend import current_path
 from ..naming import to_snake_case
 from ..symbolic import KerasTensor, call_symbolic, flatten
+from .operation import Operation, unique_name
 from .layer_state import LayerState
-
-def unique_name(base: str) -> str:
-    """``dense``, ``dense_1``, ``dense_2``, ... as Keras names them (from ``backend.get_uid``)."""
-    n = backend.get_uid(base) - 1
-    return base if n == 0 else f"{base}_{n}"
-
 
 def reset_names() -> None:
     backend.reset_uids()
@@ -172,9 +168,23 @@ class Layer(LayerState):
         if not key.startswith("_") and key != "built":
             if isinstance(value, Layer):
                 self.__dict__.setdefault("_layers", []).append(value)
-            elif isinstance(value, (list, tuple)) and value and all(isinstance(v, Layer) for v in value):
-                self.__dict__.setdefault("_layers", []).extend(value)
+            elif isinstance(value, Variable):
+                self._track_variable(value)
+            elif isinstance(value, (list, tuple)) and value:
+                if all(isinstance(v, Layer) for v in value):
+                    self.__dict__.setdefault("_layers", []).extend(value)
+                elif all(isinstance(v, Variable) for v in value):
+                    for v in value:
+                        self._track_variable(v)
         object.__setattr__(self, key, value)
+
+    def _track_variable(self, variable: Variable) -> None:
+        """A variable made outside ``add_weight`` (``self.w = keras.Variable(...)``) becomes one of
+        this layer's weights, as Keras tracks it; one that a layer already owns is not taken over."""
+        if "_created_trainable" in variable.__dict__ or "_weights" not in self.__dict__:
+            return
+        variable._created_trainable = variable.trainable
+        self._weights.append(variable)
 
     @property
     def dtype(self):
@@ -207,16 +217,19 @@ class Layer(LayerState):
 
     @property
     def weights(self) -> list[Variable]:
-        """Trainable weights first, then non-trainable, as Keras orders them. A weight keeps the
-        place it was created in when it is frozen later (a LoRA layer's kernel stays first)."""
-        if all(w.trainable == w.__dict__.get("_created_trainable", w.trainable) for w in self._weights):
-            return self.trainable_weights + self.non_trainable_weights
-        nested = [w for layer in self._layers for w in layer.trainable_weights] if self.trainable else []
-        nested_rest = [w for layer in self._layers for w in
-                       (layer.weights if not self.trainable else layer.non_trainable_weights)]
+        """Keras's order: the layer's own trainable weights, its own non-trainable ones, then each
+        sub-layer's weights in turn, each variable once. A weight keeps the place it was created
+        in when it is frozen later (a LoRA layer's kernel stays first)."""
         created = [w.__dict__.get("_created_trainable", w.trainable) for w in self._weights]
-        return ([w for w, c in zip(self._weights, created) if c] + nested
-                + [w for w, c in zip(self._weights, created) if not c] + nested_rest)
+        out = [w for w, c in zip(self._weights, created) if c] + [w for w, c in zip(self._weights, created) if not c]
+        if self._layers:
+            seen = {id(w) for w in out}
+            for layer in self._layers:
+                for w in layer.weights:
+                    if id(w) not in seen:
+                        seen.add(id(w))
+                        out.append(w)
+        return out
 
     @property
     def trainable_weights(self) -> list[Variable]:
@@ -250,7 +263,11 @@ class Layer(LayerState):
         return out
 
     def add_loss(self, loss) -> None:
-        self._activity_losses.append(loss)
+        scope = get_stateless_scope()
+        if scope is None:
+            self._activity_losses.append(loss)
+        elif scope.collect_losses:  # inside a StatelessScope the scope, not the layer, keeps it
+            scope.add_loss(loss)
 
     def _add_activity_loss(self, outputs: Tensor) -> None:
         """The activity penalty of ``outputs`` per sample, as Keras 3 records it: its strength

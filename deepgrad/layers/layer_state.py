@@ -13,6 +13,7 @@ import numpy as np
 from ..autograd import Tensor
 from ..backend import current_path, name_scope
 from ..symbolic import KerasTensor, call_symbolic
+from .operation import Operation
 
 
 def _is_metric(value) -> bool:
@@ -55,7 +56,7 @@ class swapped_values:
             var.data[...] = array
 
 
-class LayerState:
+class LayerState(Operation):
     """Keras's state API of a layer (mixed into ``Layer``)."""
 
     input_spec = None           # an InputSpec (or list) the input is checked against when the layer is built

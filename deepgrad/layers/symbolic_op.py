@@ -20,6 +20,7 @@ from .. import backend, ops
 from ..autograd import Tensor, no_grad
 from ..symbolic import KerasTensor, call_symbolic, flatten
 from .base import Layer, unique_name
+from .operation import Operation
 
 _SLOT = "__keras_tensor__"
 
@@ -110,6 +111,8 @@ def _find_op(name: str):
 class SymbolicOp(Layer):
     """One ``deepgrad.ops`` call recorded in a functional graph (see the module docstring)."""
 
+    _operation_only = True  # in ``model.operations``, not in ``model.layers``, as Keras's ops
+
     def __init__(self, op, args=(), kwargs=None, **layer_kwargs):
         self.op_name = op if isinstance(op, str) else _op_name(op)
         self.op = _find_op(self.op_name)
@@ -124,6 +127,11 @@ class SymbolicOp(Layer):
         if flatten(inputs):
             return call_symbolic(self, inputs)
         return self.call(inputs)
+
+    @property
+    def summary_type(self) -> str:
+        """The type ``summary()`` prints, as Keras names its op classes (``relu`` -> ``Relu``)."""
+        return "".join(part.capitalize() for part in self.op_name.rpartition(".")[2].split("_"))
 
     def call(self, inputs):
         values = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
@@ -170,6 +178,69 @@ def record(op, args, kwargs):
     layer = SymbolicOp(op, template_args, template_kwargs)
     layer._input_dtypes = [t.dtype for t in tensors]
     out = call_symbolic(layer, tensors if len(tensors) > 1 else tensors[0])
+    for t, dtype in zip(out if isinstance(out, list) else [out], layer._output_dtypes):
+        t.dtype = np.dtype(dtype)
+    return out
+
+
+class OperationCall(SymbolicOp):
+    """One call of a user's ``Operation`` on KerasTensors, recorded in a functional graph: it runs
+    the operation's ``call`` when the model runs. Listed in ``model.operations``, not in
+    ``model.layers`` (it has no weights), as Keras lists an Operation."""
+
+    _operation_only = True
+
+    def __init__(self, operation, args=(), kwargs=None, **layer_kwargs):
+        self.operation = operation
+        self.op_name = operation.name
+        self.op = operation.call
+        layer_kwargs.setdefault("name", operation.name)
+        Layer.__init__(self, **layer_kwargs)
+        self.template_args, self.template_kwargs = tuple(args), dict(kwargs or {})
+        self._float_inputs = False
+        self._input_dtypes = []
+
+    def compute_output_shape(self, input_shape):
+        if "compute_output_spec" not in _defined_below(type(self.operation)):
+            return super().compute_output_shape(input_shape)
+        shapes = input_shape if isinstance(input_shape, list) else [input_shape]
+        dtypes = self._input_dtypes or [backend.floatx()] * len(shapes)
+        specs = [KerasTensor(shape, dtype) for shape, dtype in zip(shapes, dtypes)]
+        out = self.operation.compute_output_spec(*_fill(self.template_args, specs),
+                                                 **_fill(self.template_kwargs, specs))
+        outs = flatten(out)
+        self._output_dtypes = [t.dtype for t in outs]
+        if isinstance(out, (list, tuple)):
+            return [tuple(t.shape) for t in outs]
+        return tuple(out.shape)
+
+    @property
+    def summary_type(self) -> str:
+        return type(self.operation).__name__
+
+    def get_config(self):
+        raise NotImplementedError(f"The model holds a call of the Operation {self.operation.name!r} "
+                                  f"({type(self.operation).__name__}), which cannot be saved to a model config")
+
+
+def _defined_below(cls) -> set:
+    """The names the classes from ``cls`` up to (not including) ``Operation`` define."""
+    names = set()
+    for klass in cls.__mro__:
+        if klass is Operation:
+            break
+        names |= set(vars(klass))
+    return names
+
+
+def record_operation(operation, args, kwargs):
+    """``operation(*args, **kwargs)`` on KerasTensors, as an ``OperationCall`` node; its symbolic output(s)."""
+    tensors: list[KerasTensor] = []
+    template_args, template_kwargs = _template(tuple(args), tensors), _template(dict(kwargs), tensors)
+    layer = OperationCall(operation, template_args, template_kwargs)
+    layer._input_dtypes = [t.dtype for t in tensors]
+    out = call_symbolic(layer, tensors if len(tensors) > 1 else tensors[0])
+    operation._inbound_nodes.append(layer._inbound_nodes[-1])
     for t, dtype in zip(out if isinstance(out, list) else [out], layer._output_dtypes):
         t.dtype = np.dtype(dtype)
     return out

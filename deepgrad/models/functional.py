@@ -12,7 +12,7 @@ import numpy as np
 from ..layers.core import Input, InputLayer
 from ..backend import current_path
 from ..symbolic import KerasTensor, flatten, map_structure
-from .model import Model, deserialize_layer, serialize_layer
+from .model import Model, deserialize_layer, serialize_layer, _unique
 from .summary import SummaryRow
 
 
@@ -179,8 +179,9 @@ class Functional(Model, config_names=("Functional", "Model")):
 
     @property
     def operations(self) -> list:
-        """The layers of the graph in call order (Keras's ``Functional.operations``)."""
-        return self.layers
+        """The layers and ops of the graph in call order (Keras's ``Functional.operations``;
+        ``layers`` lists the layers only)."""
+        return _unique(self._layers)
 
     @property
     def input(self):
@@ -277,7 +278,7 @@ class Functional(Model, config_names=("Functional", "Model")):
             return f"{t.node.layer.name}[{t.node.layer._inbound_nodes.index(t.node)}][{t.index or 0}]"
 
         rows = []
-        for layer in self.layers:
+        for layer in self.operations:
             nodes = layer.__dict__.get("_inbound_nodes") or []
             shapes = [t.shape for t in nodes[-1].outputs] if nodes else [None]
             shape = shapes[0] if len(shapes) == 1 else shapes

@@ -17,6 +17,7 @@ import warnings
 import numpy as np
 
 from .. import files, layers, process_group, quantizers
+from ..registry import GLOBAL_CUSTOM_NAMES, find_custom_object
 from ..autograd import Tensor, no_grad
 from ..layers.base import Layer
 from ..backend import current_path
@@ -54,12 +55,17 @@ def to_input_tensor(x, dtype=None) -> Tensor:
 
 
 def serialize_layer(layer: Layer) -> dict:
-    """``{"class_name", "config"}``; a nested model is written with its own config. An object a
-    custom ``get_config`` returns as it is (a sublayer, a regularizer) is written as Keras writes it,
+    """``{"class_name", "config"}``, and the ``registered_name`` of a registered user class, as
+    Keras writes it; a nested model is written with its own config. An object a custom
+    ``get_config`` returns as it is (a sublayer, a regularizer) is written as Keras writes it,
     ``{"module", "class_name", "config", "registered_name"}``, for its ``from_config`` to rebuild."""
     config = {key: serialize_keras_object(value) if hasattr(value, "get_config") and not isinstance(value, type)
               else value for key, value in layer.get_config().items()}
-    return {"class_name": type(layer).__name__, "config": config}
+    entry = {"class_name": type(layer).__name__, "config": config}
+    registered = GLOBAL_CUSTOM_NAMES.get(type(layer))
+    if registered is not None:
+        entry["registered_name"] = registered
+    return entry
 
 
 def layer_class(name: str, custom_objects=None) -> type:
@@ -70,8 +76,14 @@ def layer_class(name: str, custom_objects=None) -> type:
 
 
 def deserialize_layer(config: dict, custom_objects=None) -> Layer:
-    """A layer (or nested model) from ``{"class_name", "config"}``."""
-    cls = layer_class(config["class_name"], custom_objects)
+    """A layer (or nested model) from ``{"class_name", "config"}``; a user's class is found by the
+    ``registered_name`` it was saved with ("package>Name") before its bare class name, which
+    several packages may have registered (the caller's ``custom_objects`` by class name come first)."""
+    registered, cls = config.get("registered_name"), None
+    if isinstance(registered, str) and ">" in registered and config["class_name"] not in (custom_objects or {}):
+        cls = find_custom_object(registered, custom_objects, bare=False)
+    if cls is None:
+        cls = layer_class(config["class_name"], custom_objects)
     if "custom_objects" in inspect.signature(cls.from_config).parameters:
         return cls.from_config(config["config"], custom_objects=custom_objects)
     return cls.from_config(config["config"])
@@ -155,7 +167,7 @@ class Model(ModelState, Trainer, Layer):
     # ----------------------------------------------------------------- layers and weights
     @property
     def layers(self) -> list[Layer]:
-        return _unique(self._layers)
+        return [layer for layer in _unique(self._layers) if not layer._operation_only]
 
     def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
         """A layer by ``name`` or by ``index`` in ``model.layers``."""

@@ -48,7 +48,7 @@ def _cells(row: SummaryRow) -> list[str]:
         return [f"{row.input_name} (InputLayer)", _shape_text(row.output_shape), "0", row.connected_to or "-"]
     layer = row.layer
     n = layer.count_params() if hasattr(layer, "count_params") else 0
-    cells = [f"{layer.name} ({type(layer).__name__})", _shape_text(row.output_shape),
+    cells = [f"{layer.name} ({getattr(layer, 'summary_type', None) or type(layer).__name__})", _shape_text(row.output_shape),
              f"{n:,}" if (layer.built or n) else "0 (unbuilt)"]
     return cells if row.connected_to is None else cells + [row.connected_to]
 

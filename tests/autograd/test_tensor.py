@@ -99,3 +99,25 @@ def test_numpy_functions_on_a_tensor_return_numpy_arrays():
     assert type(np.asarray(t)) is np.ndarray
     assert float(np.mean(t)) == 1.0
     assert isinstance(t + np.ones(3), dg.Tensor) and isinstance(np.ones(3) + t, dg.Tensor)  # operators stay in the graph
+
+
+def test_a_tensor_of_one_element_converts_to_python_scalars_as_torch():
+    Tensor = dg.Tensor
+    import torch
+
+    for shape in [(), (1,), (1, 1)]:
+        data = np.full(shape, 7, "int64")
+        t, ref = Tensor(data), torch.tensor(data)
+        assert int(t) == int(ref) == 7 and float(t) == float(ref) == 7.0 and bool(t) is bool(ref) is True
+    buffer = np.zeros(3, np.int32)
+    buffer[1] = Tensor(np.array([5]))        # NumPy assigns it as it assigns a torch tensor
+    assert buffer.tolist() == [0, 5, 0]
+    with pytest.raises(TypeError, match="one element"):
+        int(Tensor(np.arange(3)))
+    with pytest.raises(ValueError, match="ambiguous"):
+        bool(Tensor(np.arange(3)))
+
+
+def test_get_shape_is_the_shape():
+    v = dg.Variable(np.zeros((3, 4, 1), "float32"))
+    assert v.get_shape() == (3, 4, 1) and v.get_shape()[0] // 2 == 1

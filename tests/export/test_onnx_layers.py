@@ -223,7 +223,7 @@ def test_layer_exports(name, tmp_path):
 
 def _layer_classes(model) -> set:
     found = set()
-    for layer in model.layers:
+    for layer in getattr(model, "operations", model.layers):
         found |= _layer_classes(layer) if hasattr(layer, "compile") else {type(layer)}
     return found
 

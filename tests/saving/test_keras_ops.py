@@ -124,7 +124,7 @@ def test_keras_files_with_ops_load_in_deepgrad(build, tmp_path):
     km.save(path)
     x = inputs_for(km)
     loaded = dg.models.load_model(path)
-    assert sum(type(l).__name__ == "SymbolicOp" for l in loaded.layers) >= 4
+    assert sum(type(l).__name__ == "SymbolicOp" for l in loaded.operations) >= 4
     assert_close([np.asarray(v, np.float64) for v in keras.tree.flatten(loaded.predict(x, verbose=0))],
                  outputs(km(x)))
 
