@@ -12,6 +12,7 @@ of ints, which indexes and passes on as TF's shape tensor does in these programs
 from __future__ import annotations
 
 import builtins
+import re
 import contextlib
 from types import SimpleNamespace
 
@@ -172,6 +173,8 @@ def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_
 
 
 def expand_dims(input, axis, name=None) -> Tensor:
+    if isinstance(input, np.ndarray) and input.dtype.kind in "OUS":  # strings stay an array (of the same class)
+        return np.expand_dims(input, axis)
     return ops.expand_dims(input, axis)
 
 
@@ -339,6 +342,39 @@ class TensorShape(tuple):
 
     def __repr__(self) -> str:
         return f"TensorShape({list(self)})"
+
+
+def _text(input) -> np.ndarray:
+    """A string component as an array of ``str`` (bytes decoded as UTF-8, as TF's ops read them)."""
+    a = np.asarray(input.numpy() if isinstance(input, Tensor) else input)
+    if a.dtype.kind == "S":
+        return np.char.decode(a, "utf-8")
+    if a.dtype.kind == "O":  # str and bytes items, as a batch of text files or tf.string values hold them
+        decode = np.vectorize(lambda v: v.decode("utf-8") if isinstance(v, bytes) else str(v), otypes=[object])
+        return decode(a).astype(str)
+    return a.astype(str)
+
+
+def _regex_replace(input, pattern, rewrite, replace_global=True, name=None) -> np.ndarray:
+    """Each string with the matches of ``pattern`` replaced by ``rewrite`` (all of them, or the first
+    with ``replace_global=False``). TF's RE2 syntax shares Python's for the patterns programs use;
+    RE2's ``\\1`` group references are Python's too."""
+    compiled = re.compile(pattern)
+    substitute = np.vectorize(lambda text: compiled.sub(rewrite, text, count=0 if replace_global else 1),
+                              otypes=[object])
+    return substitute(_text(input)).astype(str)
+
+
+# tf.strings: the string ops of text standardization functions (TextVectorization(standardize=fn))
+strings = SimpleNamespace(
+    lower=lambda input, encoding="", name=None: np.char.lower(_text(input)),
+    upper=lambda input, encoding="", name=None: np.char.upper(_text(input)),
+    strip=lambda input, name=None: np.char.strip(_text(input)),
+    length=lambda input, unit="BYTE", name=None: Tensor(
+        (np.char.str_len(np.char.encode(_text(input), "utf-8")) if unit == "BYTE"
+         else np.char.str_len(_text(input))).astype(np.int32), dtype=np.int32),
+    regex_replace=_regex_replace,
+)
 
 
 # tf.nest: the nested-structure utilities, Keras's ``tree`` under TensorFlow's names

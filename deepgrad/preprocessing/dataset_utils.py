@@ -122,6 +122,41 @@ class BatchDataset(PyDataset):
         parts = tuple(a[self._order] for a in self.arrays)
         return parts[0] if len(parts) == 1 else parts
 
+    # tf.data's methods, as Keras's loaders return a tf.data.Dataset of these same batches: the
+    # programs count it, look at a batch, map a preprocessing function over it, cache and prefetch
+    def cardinality(self):
+        """The number of batches, as tf.data's int64 scalar."""
+        from ..autograd import Tensor
+        return Tensor(np.int64(len(self)), dtype=np.int64)
+
+    def as_tf_dataset(self):
+        """A ``tf.data.Dataset`` (deepgrad's) whose elements are these batches, in their current order."""
+        from ..compat.tf_data import Dataset
+
+        def blocks():
+            for index in range(len(self)):
+                batch = self[index]
+                yield tuple(a[None] for a in batch) if isinstance(batch, tuple) else batch[None]
+        return Dataset(blocks, len(self))
+
+    def map(self, map_func, num_parallel_calls=None, deterministic=None, name=None):
+        return self.as_tf_dataset().map(map_func)
+
+    def filter(self, predicate, name=None):
+        return self.as_tf_dataset().filter(predicate)
+
+    def take(self, count, name=None):
+        return self.as_tf_dataset().take(count)
+
+    def skip(self, count, name=None):
+        return self.as_tf_dataset().skip(count)
+
+    def cache(self, filename="", name=None):
+        return self  # the batches are arrays in memory already
+
+    def prefetch(self, buffer_size, name=None):
+        return self  # read in the training process, one batch after another
+
 
 def pack_x_y_sample_weight(x, y=None, sample_weight=None):
     """``x`` alone as ``(x,)``, ``(x, y)``, or ``(x, y, sample_weight)``: the tuple a batch is
@@ -343,7 +378,9 @@ def _split(samples, labels, validation_split, subset):
         return samples, labels
     num_val = int(validation_split * len(samples))
     if subset == "training":
+        print(f"Using {len(samples) - num_val} files for training.")  # as Keras reports each subset
         return samples[:len(samples) - num_val], None if labels is None else labels[:len(samples) - num_val]
+    print(f"Using {num_val} files for validation.")
     return samples[len(samples) - num_val:], None if labels is None else labels[len(samples) - num_val:]
 
 

@@ -175,3 +175,57 @@ def test_layer_repr_is_kerass(k):
     assert repr(layer) == "<Dense name=d3, built=False>"
     layer.build((None, 2))
     assert repr(layer) == "<Dense name=d3, built=True>"
+
+
+def _review_folders(root, n=8):
+    """text_classification_from_scratch's layout: <root>/{pos,neg}/<i>.txt."""
+    for label, word in (("pos", "great"), ("neg", "awful")):
+        (root / label).mkdir(parents=True)
+        for i in range(n):
+            (root / label / f"{i}_7.txt").write_text(f"The film was {word}.<br /><br />Really {word.upper()}!")
+
+
+def test_directory_texts_take_the_tf_data_calls_of_the_text_classification_example(tmp_path, capsys):
+    from deepgrad.compat import tensorflow as tf
+    _review_folders(tmp_path)
+    train = dg.utils.text_dataset_from_directory(tmp_path, batch_size=4, validation_split=0.25, subset="training",
+                                                 seed=1337, class_names=["pos", "neg"])
+    assert "Found 16 files belonging to 2 classes.\nUsing 12 files for training." in capsys.readouterr().out
+    assert int(train.cardinality()) == 3 and train.cardinality().dtype == np.int64
+    (texts, labels), = list(train.take(1))
+    assert texts.shape == (4,) and isinstance(texts.numpy()[0], bytes)  # a tf.string batch's numpy(): bytes
+    assert tuple(labels.shape) == (4,)
+
+    def standardize(x):  # the example's custom standardization
+        return tf.strings.regex_replace(tf.strings.regex_replace(tf.strings.lower(x), "<br />", " "), r"[!.]", "")
+
+    vectorize = dg.layers.TextVectorization(standardize=standardize, output_mode="int", output_sequence_length=6)
+    vectorize.adapt(train.map(lambda x, y: x))
+    assert set(vectorize.get_vocabulary()) == {"", "[UNK]", "the", "film", "was", "really", "great", "awful"}
+    batches = train.map(lambda x, y: (vectorize(tf.expand_dims(x, -1)), y)).cache().prefetch(buffer_size=10)
+    ids, _ = next(iter(batches))
+    assert tuple(ids.shape) == (4, 6) and ids.dtype == np.int64
+
+    # the end-to-end model on raw strings reads the same batches as the model on ids
+    inputs = dg.Input(shape=(None,), dtype="int64")
+    model = dg.Model(inputs, dg.layers.Dense(1, activation="sigmoid")(
+        dg.layers.GlobalAveragePooling1D()(dg.layers.Embedding(10, 4)(inputs))))
+    model.compile(loss="binary_crossentropy", metrics=["accuracy"])
+    text_in = dg.Input(shape=(1,), dtype="string")
+    end_to_end = dg.Model(text_in, model(vectorize(text_in)))
+    end_to_end.compile(loss="binary_crossentropy", metrics=["accuracy"])
+    np.testing.assert_allclose(end_to_end.evaluate(train, verbose=0), model.evaluate(batches, verbose=0), rtol=1e-6)
+
+
+def test_tf_strings_ops_of_standardization_functions():
+    from deepgrad.compat import tensorflow as tf
+    x = np.array([b"Hello <br />World!", "ÉTÉ.. a.b"], dtype=object)
+    assert tf.strings.lower(x).tolist() == ["hello <br />world!", "été.. a.b"]
+    assert tf.strings.upper(np.array(["ab"])).tolist() == ["AB"]
+    assert tf.strings.regex_replace(x, r"[.!]", "").tolist() == ["Hello <br />World", "ÉTÉ ab"]
+    assert tf.strings.regex_replace(x, r"\.", "-", replace_global=False).tolist() == ["Hello <br />World!",
+                                                                                      "ÉTÉ-. a.b"]
+    assert tf.strings.regex_replace(np.array(["ab12"]), r"([a-z]+)(\d+)", r"\2\1").tolist() == ["12ab"]
+    assert tf.strings.strip(np.array(["  a b "])).tolist() == ["a b"]
+    np.testing.assert_array_equal(tf.strings.length(x).numpy(), [18, 11])   # bytes: É is two
+    np.testing.assert_array_equal(tf.strings.length(x, unit="UTF8_CHAR").numpy(), [18, 9])
