@@ -7,12 +7,13 @@ every call, as Keras's integer-seeded initializers do.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 
 from . import backend
-from .autograd import Variable
+from .autograd import Tensor, Variable
 from .registry import Configurable, Registry
 
 
@@ -39,9 +40,21 @@ def _dtype(dtype) -> np.dtype:
 
 
 class Initializer(Configurable):
-    """Base class: ``__call__(shape, dtype=None)`` and ``get_config()``."""
+    """Base class: ``__call__(shape, dtype=None)`` and ``get_config()``. As Keras's, a call gives a
+    tensor; a subclass's ``__call__`` may compute a NumPy array, which is wrapped on the way out."""
 
-    def __call__(self, shape, dtype=None) -> np.ndarray:  # pragma: no cover - interface
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        call = cls.__dict__.get("__call__")
+        if call is not None and not getattr(call, "_gives_tensor", False):
+            @functools.wraps(call)
+            def tensor_call(self, shape, dtype=None, **kw):
+                out = call(self, shape, dtype=dtype, **kw)
+                return Tensor(out, dtype=out.dtype) if isinstance(out, np.ndarray) else out
+            tensor_call._gives_tensor = True
+            cls.__call__ = tensor_call
+
+    def __call__(self, shape, dtype=None) -> Tensor:  # pragma: no cover - interface
         raise NotImplementedError
 
     def clone(self):

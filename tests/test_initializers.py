@@ -141,3 +141,21 @@ def test_get_accepts_names_dicts_instances_classes_and_callables():
 def test_config_round_trip(init):
     clone = initializers.deserialize(initializers.serialize(init))
     assert type(clone) is type(init) and clone.get_config() == init.get_config()
+
+
+def test_initializers_give_tensors_as_keras_and_user_subclasses_too():
+    import deepgrad as dg
+
+    out = dg.initializers.GlorotNormal(seed=42)(shape=(1, 1))
+    assert isinstance(out, dg.Tensor) and out.shape == (1, 1)
+    assert float(out) == float(dg.initializers.GlorotNormal(seed=42)(shape=(1, 1)))   # Keras's reproducibility idiom
+
+    class Twos(dg.initializers.Initializer):
+        def __call__(self, shape, dtype=None):
+            return np.full(shape, 2.0, "float32")
+    assert isinstance(Twos()((2,)), dg.Tensor)
+    layer = dg.layers.Dense(3, kernel_initializer=Twos())
+    layer.build((None, 2))
+    assert np.all(layer.kernel.numpy() == 2.0)
+    v = dg.Variable(dg.initializers.Ones(), shape=(2,))
+    assert v.numpy().tolist() == [1.0, 1.0]

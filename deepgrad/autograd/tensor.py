@@ -140,6 +140,12 @@ class Tensor:
     def zero_grad(self) -> None:
         self.grad = None
 
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.4f}"`` of a one-element tensor formats its number, as PyTorch's does."""
+        if spec and self.data.size == 1:
+            return format(self.data.reshape(()).item(), spec)
+        return format(str(self), spec)
+
     def __repr__(self) -> str:
         body = np.array2string(self.data, precision=4, separator=", ", prefix="Tensor(")
         extra = f", dtype={self.dtype}"
@@ -249,11 +255,19 @@ class Tensor:
     def __ge__(self, other):
         return Tensor(np.greater_equal(self.data, _data(other)), dtype=bool)
 
+    # an operand NumPy cannot compare (``pytest.approx``, a user's object) gets its own reflected
+    # comparison, as Python's protocol has it
     def __eq__(self, other):
-        return Tensor(np.equal(self.data, _data(other)), dtype=bool)
+        try:
+            return Tensor(np.equal(self.data, _data(other)), dtype=bool)
+        except TypeError:
+            return NotImplemented
 
     def __ne__(self, other):
-        return Tensor(np.not_equal(self.data, _data(other)), dtype=bool)
+        try:
+            return Tensor(np.not_equal(self.data, _data(other)), dtype=bool)
+        except TypeError:
+            return NotImplemented
 
     # ----------------------------------------------------------------- ndarray-style methods
     def sum(self, axis=None, keepdims=False):

@@ -43,6 +43,22 @@ def _png(image: np.ndarray) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 
 
+def histogram_value(tag: str, values, bins: int = 30):
+    """A TensorBoard histogram summary value of ``values`` (its finite entries) in ``bins`` buckets."""
+    _, summary_pb2, _, _ = _tensorboard()
+    values = np.asarray(values, np.float64).ravel()
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        values = np.zeros(1)
+    low, high = float(values.min()), float(values.max())
+    counts, edges = np.histogram(values, bins=bins, range=(low, high) if high > low else (low - 0.5, low + 0.5))
+    histo = summary_pb2.HistogramProto(min=low, max=high, num=float(values.size), sum=float(values.sum()),
+                                       sum_squares=float(np.dot(values, values)),
+                                       bucket_limit=[float(e) for e in edges[1:]],
+                                       bucket=[float(c) for c in counts])
+    return summary_pb2.Summary.Value(tag=tag, histo=histo)
+
+
 class TensorBoard(Callback):
     """Logs for TensorBoard (see the module docstring). ``update_freq`` is "epoch", "batch"
     (every batch) or an integer n (every n-th batch). ``profile_batch`` must be 0: there is no
@@ -98,18 +114,7 @@ class TensorBoard(Callback):
             self._write(kind, step, values)
 
     def _histogram(self, tag: str, values: np.ndarray):
-        _, summary_pb2, _, _ = _tensorboard()
-        values = np.asarray(values, np.float64).ravel()
-        values = values[np.isfinite(values)]
-        if values.size == 0:
-            values = np.zeros(1)
-        low, high = float(values.min()), float(values.max())
-        counts, edges = np.histogram(values, bins=30, range=(low, high) if high > low else (low - 0.5, low + 0.5))
-        histo = summary_pb2.HistogramProto(min=low, max=high, num=float(values.size), sum=float(values.sum()),
-                                           sum_squares=float(np.dot(values, values)),
-                                           bucket_limit=[float(e) for e in edges[1:]],
-                                           bucket=[float(c) for c in counts])
-        return summary_pb2.Summary.Value(tag=tag, histo=histo)
+        return histogram_value(tag, values)
 
     def _image(self, tag: str, weight: np.ndarray):
         """A weight as a grayscale image, as Keras lays it out (a kernel wider than tall; a

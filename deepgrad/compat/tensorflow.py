@@ -23,6 +23,7 @@ from .. import backend, ops, tree
 from ..autograd import Tensor
 from ..autograd import Variable as _Variable
 from . import tf_data as data  # noqa: F401 - tf.data
+from . import tf_summary as summary  # noqa: F401 - tf.summary
 from .gradient_tape import GradientTape  # noqa: F401 - tf.GradientTape
 from .tf_data import TensorSpec  # noqa: F401 - tf.TensorSpec
 from .tf_extra import (autograph, broadcast_to, compat, cond, distribute, get_logger, map_fn,  # noqa: F401
@@ -311,8 +312,13 @@ def print(*inputs, output_stream=None, summarize=None, sep=" ", end="\n", name=N
 
 
 config = SimpleNamespace(list_physical_devices=lambda device_type=None: [],
+                         list_logical_devices=lambda device_type=None: [],
+                         get_visible_devices=lambda device_type=None: [],
+                         set_visible_devices=lambda devices, device_type=None: None,
                          run_functions_eagerly=lambda run_eagerly: None,
-                         experimental=SimpleNamespace(set_memory_growth=lambda device, enable: None))
+                         # NumPy's kernels are deterministic already
+                         experimental=SimpleNamespace(set_memory_growth=lambda device, enable: None,
+                                                      enable_op_determinism=lambda: None))
 
 
 def device(device_name):

@@ -554,6 +554,19 @@ class Dataset:
         return f"<Dataset cardinality={self._cardinality}>"
 
 
+def from_batches(sequence) -> Dataset:
+    """A ``Dataset`` of the batches ``sequence[0], sequence[1], ...`` (a ``keras.utils.PyDataset``
+    such as the directory loaders give), read afresh on every pass; ``sequence.on_epoch_end()``
+    runs after each full pass, so a shuffling loader reshuffles as it does in ``fit``."""
+    def blocks():
+        for i in range(len(sequence)):
+            yield _map(lambda a: a[None], _structure(sequence[i]))
+        sequence.on_epoch_end()
+    out = Dataset(blocks, len(sequence))
+    out._batch_varies = getattr(sequence, "batch_size", 1) is not None
+    return out
+
+
 def _positive(value, op, name) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"Dataset.{op}: {name} must be a positive integer, got {value!r}")

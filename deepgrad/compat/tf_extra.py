@@ -319,7 +319,27 @@ _v1_logging = SimpleNamespace(DEBUG=logging.DEBUG, INFO=logging.INFO, WARN=loggi
                               WARNING=logging.WARNING, ERROR=logging.ERROR, FATAL=logging.FATAL,
                               set_verbosity=lambda level: get_logger().setLevel(level),
                               get_verbosity=lambda: get_logger().level)
-compat = SimpleNamespace(v1=SimpleNamespace(logging=_v1_logging))
+def as_bytes(bytes_or_text, encoding="utf-8") -> bytes:
+    """``tf.compat.as_bytes``: text encoded (``encoding``), bytes as they are."""
+    if isinstance(bytes_or_text, (bytes, bytearray)):
+        return bytes(bytes_or_text)
+    if isinstance(bytes_or_text, str):
+        return bytes_or_text.encode(encoding)
+    raise TypeError(f"tf.compat.as_bytes: expected bytes or str, got {type(bytes_or_text).__name__}")
+
+
+def as_text(bytes_or_text, encoding="utf-8") -> str:
+    """``tf.compat.as_str``/``as_text``: bytes decoded (``encoding``), text as it is."""
+    if isinstance(bytes_or_text, str):
+        return bytes_or_text
+    if isinstance(bytes_or_text, (bytes, bytearray)):
+        return bytes(bytes_or_text).decode(encoding)
+    raise TypeError(f"tf.compat.as_text: expected bytes or str, got {type(bytes_or_text).__name__}")
+
+
+compat = SimpleNamespace(v1=SimpleNamespace(logging=_v1_logging), as_bytes=as_bytes, as_text=as_text, as_str=as_text,
+                         as_str_any=lambda value, encoding="utf-8": as_text(value, encoding) if isinstance(
+                             value, (bytes, bytearray)) else str(value))
 autograph = SimpleNamespace(set_verbosity=lambda level, alsologtostdout=False: None,
                             experimental=SimpleNamespace(
                           do_not_convert=lambda func=None: func if func is not None else (lambda f: f)))

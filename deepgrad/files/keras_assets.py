@@ -16,6 +16,9 @@ parse is refused with the layer and the line named.
 """
 from __future__ import annotations
 
+import os
+import tempfile
+
 import numpy as np
 
 from .keras_paths import variable_groups
@@ -40,10 +43,53 @@ def _objects(model) -> list[tuple[str, object]]:
     return objects
 
 
+def _user_hook(obj, name: str):
+    """A ``save_assets``/``load_assets`` method a user's class defines (Keras calls them with the
+    object's own folder of ``assets/``), or None."""
+    method = getattr(obj, name, None)
+    return method if callable(method) else None
+
+
+def _user_assets(obj, path: str) -> dict[str, bytes]:
+    """The files ``obj.save_assets(folder)`` writes, by their path inside ``assets/``."""
+    out = {}
+    with tempfile.TemporaryDirectory() as folder:
+        obj.save_assets(folder)
+        for root, _, files in os.walk(folder):
+            for name in sorted(files):
+                full = os.path.join(root, name)
+                inner = os.path.relpath(full, folder).replace(os.sep, "/")
+                with open(full, "rb") as fh:
+                    out[f"{path}/{inner}" if path else inner] = fh.read()
+    return out
+
+
+def _load_user_assets(obj, path: str, assets: dict[str, bytes], source: str) -> None:
+    """``obj.load_assets(folder)`` on a folder holding its files of ``assets/`` (names that would
+    leave the folder are refused)."""
+    prefix = f"{path}/" if path else ""
+    with tempfile.TemporaryDirectory() as folder:
+        for name, data in assets.items():
+            if not name.startswith(prefix):
+                continue
+            inner = name[len(prefix):]
+            parts = inner.split("/")
+            if not inner or inner.startswith("/") or any(p in ("", ".", "..") for p in parts):
+                raise UnsafeFileError(f"{source}: the asset name {name!r} leaves its folder; refusing it")
+            target = os.path.join(folder, *parts)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with open(target, "wb") as fh:
+                fh.write(data)
+        obj.load_assets(folder)
+
+
 def model_assets(model) -> dict[str, bytes]:
     """``{path inside assets/: bytes}`` for ``model``, as Keras's ``save_assets`` writes them."""
     assets = {}
     for path, obj in _objects(model):
+        if _user_hook(obj, "save_assets") is not None:
+            assets.update(_user_assets(obj, path))
+            continue
         lookup = _lookup(obj)
         if lookup is None or lookup._has_input_vocabulary:
             continue
@@ -71,8 +117,12 @@ def _tokens(data: bytes, lookup, where: str) -> list:
 
 
 def load_model_assets(model, assets: dict[str, bytes], source: str) -> None:
-    """Give each adapted lookup of ``model`` its vocabulary from the archive's ``assets``."""
+    """Give each adapted lookup of ``model`` its vocabulary from the archive's ``assets``, and
+    each object with a ``load_assets`` method its files."""
     for path, obj in _objects(model):
+        if _user_hook(obj, "load_assets") is not None:
+            _load_user_assets(obj, path, assets, source)
+            continue
         lookup = _lookup(obj)
         name = f"{path}/{VOCABULARY_FILE}" if path else VOCABULARY_FILE
         if lookup is None or lookup._has_input_vocabulary or name not in assets:

@@ -417,6 +417,8 @@ def from_keras(config, custom_objects=None, safe_mode: bool = True, source: str 
         for extra in ("name", "inbound_nodes"):
             if extra in node:
                 out[extra] = convert(node[extra], f"{path}/{extra}")
+        if isinstance(node.get("build_config"), dict):  # for a user's build_from_config
+            out["build_config"] = node["build_config"]
         return out
 
     if not isinstance(config, dict) or "class_name" not in config or "config" not in config:

@@ -1,6 +1,7 @@
 """``Layer``: lazy ``build(input_shape)``, ``add_weight``, ``call``, the Keras way."""
 from __future__ import annotations
 
+import functools
 import inspect
 import numpy as np
 
@@ -111,6 +112,22 @@ def _shape_of(x):
     if isinstance(x, (list, tuple)):
         return [_shape_of(t) for t in x]
     return tuple(x.shape)
+
+
+def _recording_build(build):
+    """``build`` that, called directly (``layer.build((None, 8))``) as well as on first use, marks
+    the layer built and remembers the shape it was built for (``get_build_config``), as Keras's."""
+    @functools.wraps(build)
+    def recording_build(self, *args, **kwargs):
+        out = build(self, *args, **kwargs)
+        if self.__dict__.get("input_shape_built") is None:
+            shape = args[0] if args else kwargs.get("input_shape")
+            if shape is not None:
+                self.input_shape_built = shape
+        self.built = True
+        return out
+    recording_build._records_shape = True
+    return recording_build
 
 
 class Layer(LayerState):
@@ -348,6 +365,9 @@ class Layer(LayerState):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        build = cls.__dict__.get("build")
+        if build is not None and not getattr(build, "_records_shape", False):
+            cls.build = _recording_build(build)
         # whether __call__ may read the dtypes and the output mask without the properties and
         # compute_mask (a subclass that overrides one of them gets them called, as always)
         cls._plain_call = (cls.dtype is Layer.dtype and cls.compute_dtype is Layer.compute_dtype

@@ -21,15 +21,35 @@ def _true(y_true, dtype):
     return np.asarray(y_true, dtype=dtype)
 
 
-def _prepare(name: str, y_true, y_pred):
-    """(y_true, y_pred) of the same shape, or a ValueError naming the loss and both shapes."""
+def _prepare(name: str, y_true, y_pred, broadcast: bool = False):
+    """(y_true, y_pred) of the same shape, or a ValueError naming the loss and both shapes.
+
+    With ``broadcast`` (the element-wise losses: squared and absolute errors, hinge, Poisson,
+    ...) shapes that broadcast together are brought to their common shape, as Keras's element-wise
+    formulas broadcast them (``y_true`` of shape (8, 1) against ``y_pred`` of shape (8, 10)); the
+    cross-entropies keep Keras's rule of equal shapes."""
     y_pred = _pred(y_pred)
     y_true = _true(y_true, y_pred.dtype)
     y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
     if tuple(y_true.shape) != tuple(y_pred.shape):
-        raise ValueError(f"{name}: y_true of shape {tuple(y_true.shape)} does not match "
-                         f"y_pred of shape {tuple(y_pred.shape)}")
+        try:
+            shape = np.broadcast_shapes(tuple(y_true.shape), tuple(y_pred.shape)) if broadcast else None
+        except ValueError:
+            shape = None
+        if shape is None:
+            raise ValueError(f"{name}: y_true of shape {tuple(y_true.shape)} does not match "
+                             f"y_pred of shape {tuple(y_pred.shape)}")
+        y_true, y_pred = (_broadcast(y, shape) for y in (y_true, y_pred))
     return y_true, y_pred
+
+
+def _broadcast(value, shape: tuple):
+    if tuple(value.shape) == shape:
+        return value
+    if isinstance(value, Tensor):
+        from ..ops import broadcast_to   # floor 3, below this one
+        return broadcast_to(value, shape)
+    return np.array(np.broadcast_to(value, shape))
 
 
 def _eps() -> float:

@@ -18,19 +18,19 @@ def _hinge_labels(y_true):
 
 def hinge(y_true, y_pred):
     """mean(max(1 - y_true y_pred, 0), axis=-1)"""
-    y_true, y_pred = _prepare("hinge", y_true, y_pred)
+    y_true, y_pred = _prepare("hinge", y_true, y_pred, broadcast=True)
     return ops.mean(ops.relu(1.0 - _hinge_labels(y_true) * y_pred), axis=-1)
 
 
 def squared_hinge(y_true, y_pred):
     """mean(max(1 - y_true y_pred, 0)^2, axis=-1)"""
-    y_true, y_pred = _prepare("squared_hinge", y_true, y_pred)
+    y_true, y_pred = _prepare("squared_hinge", y_true, y_pred, broadcast=True)
     return ops.mean(ops.square(ops.relu(1.0 - _hinge_labels(y_true) * y_pred)), axis=-1)
 
 
 def categorical_hinge(y_true, y_pred):
     """max(neg - pos + 1, 0), pos = sum(y_true y_pred), neg = max((1 - y_true) y_pred)"""
-    y_true, y_pred = _prepare("categorical_hinge", y_true, y_pred)
+    y_true, y_pred = _prepare("categorical_hinge", y_true, y_pred, broadcast=True)
     pos = ops.sum(y_true * y_pred, axis=-1)
     neg = ops.max((1.0 - y_true) * y_pred, axis=-1)
     return ops.relu(neg - pos + 1.0)

@@ -144,7 +144,7 @@ def categorical_generalized_cross_entropy(y_true, y_pred, q):
 
 def kl_divergence(y_true, y_pred):
     """sum(y log(y / p), axis=-1) with both clipped to [eps, 1]"""
-    y_true, y_pred = _prepare("kl_divergence", y_true, y_pred)
+    y_true, y_pred = _prepare("kl_divergence", y_true, y_pred, broadcast=True)
     y_true = ops.clip(y_true, _eps(), 1.0) if isinstance(y_true, Tensor) else np.clip(y_true, _eps(), 1.0)
     p = ops.clip(y_pred, _eps(), 1.0)
     return ops.sum(y_true * ops.log(y_true / p), axis=-1)
@@ -152,7 +152,7 @@ def kl_divergence(y_true, y_pred):
 
 def poisson(y_true, y_pred):
     """mean(y_pred - y_true log(y_pred + eps), axis=-1)"""
-    y_true, y_pred = _prepare("poisson", y_true, y_pred)
+    y_true, y_pred = _prepare("poisson", y_true, y_pred, broadcast=True)
     return ops.mean(y_pred - y_true * ops.log(y_pred + _eps()), axis=-1)
 
 

@@ -6,6 +6,7 @@ ndarrays, reads ``result()`` for the logs and calls ``reset_state()`` at each ep
 from __future__ import annotations
 
 import copy
+import functools
 
 import numpy as np
 
@@ -61,8 +62,30 @@ def reduce_to_samplewise_values(values: np.ndarray, sample_weight, dtype):
     return values, sample_weight
 
 
+def _result_tensor(value, dtype):
+    """A metric's result as Keras gives it: a tensor of the metric's dtype (dicts and None as they are)."""
+    if isinstance(value, Tensor) or value is None or isinstance(value, (dict, list, tuple, str)):
+        return value
+    array = np.asarray(value)
+    if array.dtype.kind not in "biuf":
+        return value
+    return Tensor(array.astype(dtype if dtype.kind == "f" else backend.floatx()))
+
+
 class Metric:
-    """Base class: subclasses implement ``update_state``, ``result`` and ``reset_state``."""
+    """Base class: subclasses implement ``update_state``, ``result`` and ``reset_state``. As in
+    Keras, ``result()`` gives a tensor (``.numpy()``, ``float(...)``); a subclass may compute a
+    Python or NumPy number, which is wrapped on the way out."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        result = cls.__dict__.get("result")
+        if result is not None and not getattr(result, "_gives_tensor", False):
+            @functools.wraps(result)
+            def tensor_result(self):
+                return _result_tensor(result(self), self.dtype)
+            tensor_result._gives_tensor = True
+            cls.result = tensor_result
 
     def __init__(self, dtype=None, name: str | None = None):
         self.name = name or to_snake_case(type(self).__name__)

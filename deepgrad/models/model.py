@@ -85,8 +85,14 @@ def deserialize_layer(config: dict, custom_objects=None) -> Layer:
     if cls is None:
         cls = layer_class(config["class_name"], custom_objects)
     if "custom_objects" in inspect.signature(cls.from_config).parameters:
-        return cls.from_config(config["config"], custom_objects=custom_objects)
-    return cls.from_config(config["config"])
+        layer = cls.from_config(config["config"], custom_objects=custom_objects)
+    else:
+        layer = cls.from_config(config["config"])
+    build_config = config.get("build_config")
+    hook = getattr(type(layer), "build_from_config", None)
+    if isinstance(build_config, dict) and hook is not None and not hook.__module__.startswith("deepgrad."):
+        layer.build_from_config(build_config)   # a user's class rebuilds itself as Keras lets it
+    return layer
 
 
 def _functional_arguments(args, kwargs) -> bool:

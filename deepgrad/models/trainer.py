@@ -342,9 +342,10 @@ class Trainer:
 
     def train_step(self, data) -> dict:
         x, y, sample_weight = unpack_step_data(data)
+        y_pred = self(x, training=True)
+        # read after the forward pass: a model built by its first call has its weights only now
         variables = self.trainable_weights
         self._check_optimizer_knows(variables)
-        y_pred = self(x, training=True)
         loss = self.compute_loss(x, y, y_pred, sample_weight)
         if variables and loss.requires_grad:
             # a loss-scaling optimiser multiplies the loss here and divides the gradients back

@@ -122,40 +122,18 @@ class BatchDataset(PyDataset):
         parts = tuple(a[self._order] for a in self.arrays)
         return parts[0] if len(parts) == 1 else parts
 
-    # tf.data's methods, as Keras's loaders return a tf.data.Dataset of these same batches: the
-    # programs count it, look at a batch, map a preprocessing function over it, cache and prefetch
-    def cardinality(self):
-        """The number of batches, as tf.data's int64 scalar."""
-        from ..autograd import Tensor
-        return Tensor(np.int64(len(self)), dtype=np.int64)
+    # The directory loaders give a tf.data.Dataset in Keras; their pipelines go on with tf.data's
+    # methods (``train_ds.take(1)``, ``.map(augment)``, ``.prefetch(...)``): those run on a
+    # deepgrad.compat.tensorflow Dataset of these batches.
+    _TF_DATA_METHODS = frozenset(("map", "take", "skip", "prefetch", "cache", "shuffle", "batch", "rebatch",
+                                  "repeat", "filter", "apply", "as_numpy_iterator", "concatenate", "enumerate",
+                                  "shard", "cardinality", "element_spec", "padded_batch"))
 
-    def as_tf_dataset(self):
-        """A ``tf.data.Dataset`` (deepgrad's) whose elements are these batches, in their current order."""
-        from ..compat.tf_data import Dataset
-
-        def blocks():
-            for index in range(len(self)):
-                batch = self[index]
-                yield tuple(a[None] for a in batch) if isinstance(batch, tuple) else batch[None]
-        return Dataset(blocks, len(self))
-
-    def map(self, map_func, num_parallel_calls=None, deterministic=None, name=None):
-        return self.as_tf_dataset().map(map_func)
-
-    def filter(self, predicate, name=None):
-        return self.as_tf_dataset().filter(predicate)
-
-    def take(self, count, name=None):
-        return self.as_tf_dataset().take(count)
-
-    def skip(self, count, name=None):
-        return self.as_tf_dataset().skip(count)
-
-    def cache(self, filename="", name=None):
-        return self  # the batches are arrays in memory already
-
-    def prefetch(self, buffer_size, name=None):
-        return self  # read in the training process, one batch after another
+    def __getattr__(self, name):
+        if name in BatchDataset._TF_DATA_METHODS:
+            from ..compat.tf_data import from_batches
+            return getattr(from_batches(self), name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
 
 def pack_x_y_sample_weight(x, y=None, sample_weight=None):

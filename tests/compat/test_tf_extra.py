@@ -152,3 +152,39 @@ def test_errors_name_the_problem():
         tf.unique(np.ones((2, 2)))
     with pytest.raises(ValueError, match="side"):
         tf.searchsorted([1.0, 2.0], [1.5], side="middle")
+
+
+def test_compat_text_helpers():
+    assert tf.compat.as_bytes("JFIF") == b"JFIF" and tf.compat.as_bytes(b"x") == b"x"
+    assert tf.compat.as_text(b"caf\xc3\xa9") == "café" and tf.compat.as_str("a") == "a"
+    with pytest.raises(TypeError, match="bytes or str"):
+        tf.compat.as_bytes(3)
+
+
+def test_directory_datasets_take_tf_data_methods(tmp_path):
+    """``image_dataset_from_directory`` gives a tf.data.Dataset in Keras: a program goes on with
+    ``.take``, ``.map``, ``.prefetch`` and trains on the result."""
+    from PIL import Image
+
+    import deepgrad as dg
+
+    rng = np.random.default_rng(0)
+    for label in ("cat", "dog"):
+        (tmp_path / label).mkdir()
+        for i in range(5):
+            Image.fromarray((rng.random((12, 10, 3)) * 255).astype("uint8")).save(tmp_path / label / f"{i}.png")
+    train, val = dg.utils.image_dataset_from_directory(str(tmp_path), validation_split=0.2, subset="both", seed=1,
+                                                       image_size=(8, 8), batch_size=4)
+    assert train.class_names == ["cat", "dog"]
+    images, labels = next(iter(train.take(1)))
+    assert images.shape == (4, 8, 8, 3) and labels.shape == (4,)
+    flipped = train.map(lambda x, y: (x[:, :, ::-1], y)).prefetch(2)
+    assert int(flipped.cardinality()) == len(train) == 2
+    seen = np.concatenate([y.numpy() for _, y in flipped])
+    assert sorted(seen.tolist()) == sorted(np.concatenate([train[i][1] for i in range(len(train))]).tolist())
+    model = dg.Sequential([dg.Input((8, 8, 3)), dg.layers.Flatten(), dg.layers.Dense(1, activation="sigmoid")])
+    model.compile("adam", "binary_crossentropy")
+    history = model.fit(flipped, validation_data=val.prefetch(1), epochs=2, verbose=0)
+    assert len(history.history["loss"]) == 2 and "val_loss" in history.history
+    with pytest.raises(AttributeError, match="no attribute"):
+        train.not_a_method
