@@ -228,14 +228,6 @@ def _with_batch(shape, batch):
     return shape if not shape or batch is None else (batch,) + shape[1:]
 
 
-def _example(structure, dtype_of):
-    """A batch of one of zeros for each KerasTensor (or mask) of ``structure``, as Tensors."""
-    def zeros(t):
-        return Tensor(np.zeros((1,) + tuple(1 if s is None else s for s in t.shape[1:]), dtype_of(t)),
-                      dtype=dtype_of(t))
-    return map_structure(zeros, structure)
-
-
 def _symbolic_mask(layer, inputs, args, kwargs, outputs: list[KerasTensor]) -> None:
     """Give ``outputs`` the masks ``layer.compute_mask`` makes from the inputs and their masks.
 
@@ -248,18 +240,23 @@ def _symbolic_mask(layer, inputs, args, kwargs, outputs: list[KerasTensor]) -> N
         masks, has_mask = kwargs["mask"], True
     if not has_mask and "compute_mask" not in _overrides(layer):
         return
-    example = _example(inputs, lambda t: t.dtype)
-    example_masks = map_structure(lambda m: np.ones((1,) + tuple(1 if s is None else s for s in m.shape[1:]), bool),
-                                  masks)
-    try:
+    def run(size):  # the output masks' shapes with unknown dimensions set to ``size``
+        def sized(t):
+            return (1,) + tuple(size if s is None else s for s in t.shape[1:])
+        example = map_structure(lambda t: Tensor(np.zeros(sized(t), t.dtype), dtype=t.dtype), inputs)
+        example_masks = map_structure(lambda m: np.ones(sized(m), bool), masks)
         out_masks = layer.compute_mask(example, example_masks)
+        flat = out_masks if isinstance(out_masks, (list, tuple)) else [out_masks] * len(outputs)
+        return [None if m is None else tuple(getattr(m, "shape", np.shape(m))) for m in flat]
+
+    try:
+        two, three = run(2), run(3)
     except Exception:  # noqa: BLE001 - a compute_mask written for other arguments (several tensors, say):
         return          # the graph records no symbolic mask; the eager replay still computes the real one
-    flat = out_masks if isinstance(out_masks, (list, tuple)) else [out_masks] * len(outputs)
-    for t, m in zip(outputs, flat):
-        if m is not None:
-            shape = tuple(getattr(m, "shape", np.shape(m)))
-            t._keras_mask = KerasTensor(_with_batch((None,) + shape[1:], t.shape[0] if t.shape else None), bool)
+    for t, s2, s3 in zip(outputs, two, three):
+        if s2 is not None:  # a dimension that follows an unknown input dimension is unknown
+            shape = (None,) + tuple(a if a == b else None for a, b in zip(s2[1:], s3[1:]))
+            t._keras_mask = KerasTensor(_with_batch(shape, t.shape[0] if t.shape else None), bool)
 
 
 def _leaves(structure) -> list:
@@ -280,12 +277,57 @@ def _overrides(layer) -> set[str]:
     return names
 
 
+def _default_output_shape(layer) -> bool:
+    """Whether ``layer`` keeps the base class's ``compute_output_shape`` (a run on a batch of one),
+    which marks itself ``runs_the_layer`` (the class sits on a floor above this one)."""
+    return getattr(type(layer).compute_output_shape, "runs_the_layer", False)
+
+
+def _traced_output_shape(layer, inputs, args, kwargs):
+    """The output shape(s) of ``layer(inputs, *args, **kwargs)`` found by calling it eagerly on
+    zeros, twice: unknown dimensions (``None``) set to 2, then to 3. An output dimension that
+    changes between the two runs follows an unknown input dimension, so it is ``None``."""
+    from .autograd import no_grad
+
+    def run(size):
+        def zeros(t):
+            # zeros for data; a boolean tensor (a mask) all True, and a tensor carrying a mask
+            # carries one of ones, which the layer's call receives as Keras passes it
+            shape = (1,) + tuple(size if s is None else s for s in t.shape[1:])
+            fill = np.ones if np.dtype(t.dtype) == np.bool_ else np.zeros
+            out = Tensor(fill(shape, t.dtype), dtype=t.dtype)
+            if t._keras_mask is not None:
+                out._keras_mask = zeros(t._keras_mask)
+            return out
+        x, a, k = map_structure(zeros, (inputs, args, kwargs))
+        if layer._call_takes_training and "training" not in k:
+            k = {**k, "training": False}
+        with no_grad():
+            out = layer(x, *a, **k)
+        return [tuple(o.shape) for o in out] if isinstance(out, (list, tuple)) else tuple(out.shape)
+
+    def merge(s2, s3):
+        return (None,) + tuple(d2 if d2 == d3 else None for d2, d3 in zip(s2[1:], s3[1:]))
+
+    two, three = run(2), run(3)
+    if isinstance(two, list):
+        return [merge(s2, s3) for s2, s3 in zip(two, three)]
+    return merge(two, three)
+
+
 def call_symbolic(layer, inputs, *args, **kwargs):
     """Record ``layer(inputs)`` on symbolic tensors: build the layer, infer the output shape,
     and the output's mask."""
     shapes = _shapes(inputs)
     layer._maybe_build(shapes)
-    out_shape = layer.compute_output_shape(shapes)
+    masked = layer._call_takes_mask and any(t._keras_mask is not None for t in flatten(inputs))
+    if (masked or flatten((args, kwargs))) and _default_output_shape(layer):
+        # symbolic tensors past the first argument (``layer(targets, logits)``), or a mask the
+        # call reads: the shape rule must see them all, so the call itself is run, as Keras's
+        # compute_output_spec does
+        out_shape = _traced_output_shape(layer, inputs, args, kwargs)
+    else:
+        out_shape = layer.compute_output_shape(shapes)
     first = flatten(inputs)
     batch = first[0].shape[0] if first and first[0].shape else None
     node = Node(layer, inputs, args, kwargs)

@@ -28,7 +28,7 @@ FLOORS = {
     "deepgrad.autograd": 2,
     "deepgrad.ops": 3, "deepgrad": 3,
     "deepgrad.initializers": 4, "deepgrad.activations": 4, "deepgrad.regularizers": 4,
-    "deepgrad.constraints": 4, "deepgrad.symbolic": 4, "deepgrad.quantizers": 4,
+    "deepgrad.constraints": 4, "deepgrad.symbolic": 4, "deepgrad.serialization_lib": 3, "deepgrad.quantizers": 4,
     "deepgrad.layers": 5,
     "deepgrad.losses": 6, "deepgrad.metrics": 6, "deepgrad.optimizers": 6, "deepgrad.random": 6,
     "deepgrad.callbacks": 6, "deepgrad.files": 6, "deepgrad.export": 6,

@@ -12,12 +12,14 @@ of ints, which indexes and passes on as TF's shape tensor does in these programs
 from __future__ import annotations
 
 import builtins
+import re
+import contextlib
 from types import SimpleNamespace
 
 import numpy as np
 
 import deepgrad as keras
-from .. import backend, ops
+from .. import backend, ops, tree
 from ..autograd import Tensor
 from ..autograd import Variable as _Variable
 from . import tf_data as data  # noqa: F401 - tf.data
@@ -193,6 +195,8 @@ def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_
 
 
 def expand_dims(input, axis, name=None) -> Tensor:
+    if isinstance(input, np.ndarray) and input.dtype.kind in "OUS":  # strings stay an array (of the same class)
+        return np.expand_dims(input, axis)
     return ops.expand_dims(input, axis)
 
 
@@ -336,6 +340,73 @@ config = SimpleNamespace(list_physical_devices=lambda device_type=None: [],
                          # NumPy's kernels are deterministic already
                          experimental=SimpleNamespace(set_memory_growth=lambda device, enable: None,
                                                       enable_op_determinism=lambda: None))
+
+
+def device(device_name):
+    """``with tf.device("CPU:0"):``: every op runs on the CPU here, so the scope places nothing
+    (TensorFlow's soft placement, too, runs a "GPU:0" block on the CPU when there is no GPU)."""
+    if not isinstance(device_name, (str, type(None))):
+        raise TypeError(f"tf.device: device_name must be a string such as 'CPU:0', got {device_name!r}")
+    return contextlib.nullcontext()
+
+
+class TensorShape(tuple):
+    """``tf.TensorShape([10, None])``: a tuple of dimensions (``None`` unknown), which is what
+    deepgrad's layers read as a shape (an RNN cell's ``state_size``, say)."""
+
+    def __new__(cls, dims=()):
+        if dims is None:
+            raise ValueError("tf.TensorShape(None): a shape of unknown rank is not supported")
+        dims = (dims,) if isinstance(dims, (int, np.integer)) else dims
+        return super().__new__(cls, (None if d is None else int(d) for d in dims))
+
+    @property
+    def rank(self) -> int:
+        return len(self)
+
+    def as_list(self) -> list:
+        return list(self)
+
+    def __repr__(self) -> str:
+        return f"TensorShape({list(self)})"
+
+
+def _text(input) -> np.ndarray:
+    """A string component as an array of ``str`` (bytes decoded as UTF-8, as TF's ops read them)."""
+    a = np.asarray(input.numpy() if isinstance(input, Tensor) else input)
+    if a.dtype.kind == "S":
+        return np.char.decode(a, "utf-8")
+    if a.dtype.kind == "O":  # str and bytes items, as a batch of text files or tf.string values hold them
+        decode = np.vectorize(lambda v: v.decode("utf-8") if isinstance(v, bytes) else str(v), otypes=[object])
+        return decode(a).astype(str)
+    return a.astype(str)
+
+
+def _regex_replace(input, pattern, rewrite, replace_global=True, name=None) -> np.ndarray:
+    """Each string with the matches of ``pattern`` replaced by ``rewrite`` (all of them, or the first
+    with ``replace_global=False``). TF's RE2 syntax shares Python's for the patterns programs use;
+    RE2's ``\\1`` group references are Python's too."""
+    compiled = re.compile(pattern)
+    substitute = np.vectorize(lambda text: compiled.sub(rewrite, text, count=0 if replace_global else 1),
+                              otypes=[object])
+    return substitute(_text(input)).astype(str)
+
+
+# tf.strings: the string ops of text standardization functions (TextVectorization(standardize=fn))
+strings = SimpleNamespace(
+    lower=lambda input, encoding="", name=None: np.char.lower(_text(input)),
+    upper=lambda input, encoding="", name=None: np.char.upper(_text(input)),
+    strip=lambda input, name=None: np.char.strip(_text(input)),
+    length=lambda input, unit="BYTE", name=None: Tensor(
+        (np.char.str_len(np.char.encode(_text(input), "utf-8")) if unit == "BYTE"
+         else np.char.str_len(_text(input))).astype(np.int32), dtype=np.int32),
+    regex_replace=_regex_replace,
+)
+
+
+# tf.nest: the nested-structure utilities, Keras's ``tree`` under TensorFlow's names
+nest = SimpleNamespace(flatten=tree.flatten, map_structure=tree.map_structure, is_nested=tree.is_nested,
+                       pack_sequence_as=tree.pack_sequence_as, assert_same_structure=tree.assert_same_structure)
 
 
 def random_uniform_initializer(minval=-0.05, maxval=0.05, seed=None):

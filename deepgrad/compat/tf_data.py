@@ -94,9 +94,23 @@ def _concat(pieces):
                          "use padded_batch to pad them to a common shape") from None
 
 
+class StringArray(np.ndarray):
+    """A component of strings as TensorFlow hands it over: a NumPy array (text layers and
+    ``tf.strings`` read it as one) whose ``numpy()`` gives the UTF-8 bytes, as a ``tf.string``
+    tensor's ``numpy()`` does."""
+
+    def numpy(self) -> np.ndarray:
+        return np.char.encode(np.asarray(self, dtype=str), "utf-8").astype(object)
+
+
 def _tensors(element):
-    """An element as the user's function sees it: numeric components as deepgrad Tensors."""
-    return _map(lambda a: Tensor(a, dtype=a.dtype) if a.dtype.kind in "fiub" else a, element)
+    """An element as the user's function sees it: numeric components as deepgrad Tensors,
+    strings as a ``StringArray``."""
+    def wrap(a):
+        if a.dtype.kind in "fiub":
+            return Tensor(a, dtype=a.dtype)
+        return a.view(StringArray) if a.dtype.kind in "OUS" else a
+    return _map(wrap, element)
 
 
 def _call(fn, element):

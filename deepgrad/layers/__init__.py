@@ -134,6 +134,10 @@ _backend.symbolic_op = _symbolic_op.record
 _Operation._record = _symbolic_op.record_operation
 
 
+from ..registry import find_custom_object as _find_custom_object  # noqa: E402
+from ..serialization_lib import serialize_keras_object as _serialize_keras_object  # noqa: E402
+
+
 def get(identifier, custom_objects=None):
     """The layer class named ``identifier`` (Keras class name, e.g. ``"Dense"``); a class passes through."""
     if isinstance(identifier, type) and issubclass(identifier, Layer):
@@ -144,11 +148,18 @@ def get(identifier, custom_objects=None):
 
 
 def serialize(layer: Layer) -> dict:
-    return _REGISTRY.serialize(layer)
+    """Keras's ``{"module", "class_name", "config", "registered_name"}`` for ``layer``, the values of
+    its config (nested layers, regularizers, initializers) serialized the same way."""
+    return _serialize_keras_object(layer)
 
 
 def deserialize(config: dict, custom_objects=None) -> Layer:
-    """A new layer from ``{"class_name": ..., "config": {...}}``."""
+    """A new layer from ``{"class_name": ..., "config": {...}}``; a class registered with
+    ``register_keras_serializable`` is found by its ``registered_name`` ("package>Name")."""
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(f"layers.deserialize: expected {{'class_name': ..., 'config': ...}}, got {config!r}")
-    return get(config["class_name"], custom_objects).from_config(dict(config.get("config") or {}))
+    registered = config.get("registered_name")
+    cls = _find_custom_object(registered, custom_objects, bare=False) if isinstance(registered, str) else None
+    if not isinstance(cls, type):
+        cls = get(config["class_name"], custom_objects)
+    return cls.from_config(dict(config.get("config") or {}))

@@ -491,16 +491,32 @@ class Layer(LayerState):
         return mask if self.supports_masking else None
 
     def compute_output_shape(self, input_shape):
-        """Found by running the layer on a batch of one, with no graph; layers may override."""
-        def zeros(shape):
-            return np.zeros((1,) + tuple(1 if s is None else s for s in shape[1:]), self.dtype)
+        """Found by running the layer on a batch of one, with no graph; layers may override.
 
-        x = [zeros(s) for s in input_shape] if isinstance(input_shape, list) else zeros(input_shape)
-        with no_grad():
-            out = self(x, training=False) if self._call_takes_training else self(x)
-        if isinstance(out, (list, tuple)):
-            return [(None,) + tuple(o.shape[1:]) for o in out]
-        return (None,) + tuple(out.shape[1:])
+        Unknown dimensions are set to 2 for one run and 3 for a second: an output dimension that
+        differs between the two follows an unknown input dimension and is ``None``, as Keras's
+        symbolic trace reports it."""
+        def run(size):
+            def zeros(shape):
+                return np.zeros((1,) + tuple(size if s is None else s for s in shape[1:]), self.dtype)
+
+            x = [zeros(s) for s in input_shape] if isinstance(input_shape, list) else zeros(input_shape)
+            with no_grad():
+                out = self(x, training=False) if self._call_takes_training else self(x)
+            return [tuple(o.shape) for o in out] if isinstance(out, (list, tuple)) else tuple(out.shape)
+
+        def merge(a, b):
+            return (None,) + tuple(d if d == e else None for d, e in zip(a[1:], b[1:]))
+
+        shapes = input_shape if isinstance(input_shape, list) else [input_shape]
+        unknown = any(s is None for shape in shapes for s in tuple(shape)[1:])
+        first = run(2)
+        second = run(3) if unknown else first
+        if isinstance(first, list):
+            return [merge(a, b) for a, b in zip(first, second)]
+        return merge(first, second)
+
+    compute_output_shape.runs_the_layer = True  # symbolic.call_symbolic traces such layers' extra tensors
 
     # ----------------------------------------------------------------- config
     def get_config(self) -> dict:
@@ -539,7 +555,8 @@ class Layer(LayerState):
         return cls(**config)
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
+        # Keras prints "<Dense name=dense, built=False>"
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
 
 def builtin_class(class_name: str) -> type:

@@ -90,8 +90,8 @@ def cast_inputs(x, keep_int: bool = False):
     floatx = backend.floatx()
 
     def cast(a):
-        if a.dtype.kind in "US":  # text, for the preprocessing layers that read it (others refuse it)
-            return a
+        if a.dtype.kind in "US" or (a.dtype.kind == "O" and a.size and isinstance(a.flat[0], (str, bytes))):
+            return a  # text (object arrays of str too), for the preprocessing layers that read it
         a = backend.real_array(a)  # None or complex values: a TypeError, not NaN
         if a.dtype.kind == "f" or (a.dtype.kind in "iub" and not keep_int):
             return a.astype(floatx, copy=False)

@@ -21,6 +21,7 @@ from ..registry import GLOBAL_CUSTOM_NAMES, find_custom_object
 from ..autograd import Tensor, no_grad
 from ..layers.base import Layer
 from ..backend import current_path
+from ..serialization_lib import serialize_keras_object
 from ..symbolic import call_symbolic, flatten
 from .summary import SummaryRow, print_summary
 from .model_state import ModelState
@@ -55,8 +56,12 @@ def to_input_tensor(x, dtype=None) -> Tensor:
 
 def serialize_layer(layer: Layer) -> dict:
     """``{"class_name", "config"}``, and the ``registered_name`` of a registered user class, as
-    Keras writes it; a nested model is written with its own config."""
-    entry = {"class_name": type(layer).__name__, "config": layer.get_config()}
+    Keras writes it; a nested model is written with its own config. An object a custom
+    ``get_config`` returns as it is (a sublayer, a regularizer) is written as Keras writes it,
+    ``{"module", "class_name", "config", "registered_name"}``, for its ``from_config`` to rebuild."""
+    config = {key: serialize_keras_object(value) if hasattr(value, "get_config") and not isinstance(value, type)
+              else value for key, value in layer.get_config().items()}
+    entry = {"class_name": type(layer).__name__, "config": config}
     registered = GLOBAL_CUSTOM_NAMES.get(type(layer))
     if registered is not None:
         entry["registered_name"] = registered
@@ -421,4 +426,5 @@ class Model(ModelState, Trainer, Layer):
                     calibration_data=calibration_data, verbose=verbose)
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
+        # Keras prints "<Dense name=dense, built=False>"
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"

@@ -224,7 +224,11 @@ class Trainer:
                     if weighted and not several and any(m.name == metric.name for _, m, _ in self._metrics):
                         metric.name = f"weighted_{metric.name}"
                     self._metrics.append((i, metric, weighted))
-        self._output_loss_trackers = ([_MeanTracker(f"{n}_loss") for n in names] if several else [])
+        # one "<output>_loss" per output that has a loss, when more than one has (Keras: none is
+        # logged for an output compiled with loss None, nor any when a single loss remains)
+        with_loss = [n if spec is not None else None for n, spec in zip(names, self._losses)]
+        self._output_loss_trackers = ([None if n is None else _MeanTracker(f"{n}_loss") for n in with_loss]
+                                      if sum(n is not None for n in with_loss) > 1 else [])
         self._compile_config = compile_config.record(self.optimizer, loss, metric_specs, names, self._loss_weights)
         record = getattr(self, "_record_execution", None)
         if record is not None:
@@ -288,7 +292,7 @@ class Trainer:
     def metrics(self) -> list:
         """The loss tracker(s) and compiled metrics (once compiled), then the metrics assigned
         to the model as attributes; ``fit``/``evaluate`` reset each of them first."""
-        trackers = [self._loss_tracker] + self._output_loss_trackers if self.compiled else []
+        trackers = [self._loss_tracker] + [t for t in self._output_loss_trackers if t is not None] if self.compiled else []
         return trackers + [m for _, m, _ in self._metrics] + list(self.__dict__.get("_tracked_metrics", ()))
 
     @property

@@ -356,7 +356,9 @@ def _split(samples, labels, validation_split, subset):
         return samples, labels
     num_val = int(validation_split * len(samples))
     if subset == "training":
+        print(f"Using {len(samples) - num_val} files for training.")  # as Keras reports each subset
         return samples[:len(samples) - num_val], None if labels is None else labels[:len(samples) - num_val]
+    print(f"Using {num_val} files for validation.")
     return samples[len(samples) - num_val:], None if labels is None else labels[len(samples) - num_val:]
 
 

@@ -7,7 +7,6 @@ registries (layers, losses, ...) to ask for ``class_name``; the user's classes a
 """
 from __future__ import annotations
 
-import types
 
 import numpy as np
 
@@ -15,15 +14,9 @@ from .. import activations, constraints, initializers, layers, losses, metrics, 
 from ..autograd import Tensor
 from ..models.model import Model, deserialize_layer
 from ..optimizers import schedules
-from ..registry import GLOBAL_CUSTOM_NAMES, find_custom_object
+from ..registry import find_custom_object
+from ..serialization_lib import serialize_keras_object
 
-PLAIN_TYPES = (str, int, float, bool)
-# deepgrad package -> the Keras module path its objects are written under
-_KERAS_MODULES = {
-    "layers": "keras.layers", "losses": "keras.losses", "metrics": "keras.metrics",
-    "optimizers": "keras.optimizers", "initializers": "keras.initializers", "regularizers": "keras.regularizers",
-    "constraints": "keras.constraints", "activations": "keras.activations", "models": "keras",
-}
 # Keras module path -> the registries asked for a class name, in order
 _REGISTRIES = {
     "keras.layers": [layers._REGISTRY], "keras.losses": [losses._REGISTRY], "keras.metrics": [metrics._REGISTRY],
@@ -32,71 +25,6 @@ _REGISTRIES = {
     "keras.constraints": [constraints._REGISTRY], "keras.activations": [activations._REGISTRY],
 }
 _ALL_REGISTRIES = [r for rs in _REGISTRIES.values() for r in rs]
-
-
-def _keras_module(cls_or_fn) -> str | None:
-    parts = (getattr(cls_or_fn, "__module__", None) or "").split(".")
-    if parts[0] != "deepgrad":
-        return None
-    if len(parts) > 2 and parts[1] == "optimizers" and parts[2] == "schedules":
-        return "keras.optimizers.schedules"
-    return _KERAS_MODULES.get(parts[1]) if len(parts) > 1 else None
-
-
-def _serialize_dict(obj: dict) -> dict:
-    return {key: serialize_keras_object(value) for key, value in obj.items()}
-
-
-def serialize_keras_object(obj):
-    """A JSON-ready structure for ``obj``: plain values, lists, tuples and dicts element by
-    element; arrays as ``__numpy__``/``__tensor__`` entries; a function by its (registered)
-    name; an object with ``get_config`` as ``{"module", "class_name", "config", "registered_name"}``."""
-    if obj is None or isinstance(obj, PLAIN_TYPES):
-        return obj
-    if isinstance(obj, (list, tuple)):
-        items = [serialize_keras_object(x) for x in obj]
-        return tuple(items) if isinstance(obj, tuple) else items
-    if isinstance(obj, dict):
-        return _serialize_dict(obj)
-    if isinstance(obj, bytes):
-        return {"class_name": "__bytes__", "config": {"value": obj.decode("utf-8")}}
-    if isinstance(obj, slice):
-        return {"class_name": "__slice__", "config": {"start": serialize_keras_object(obj.start),
-                                                      "stop": serialize_keras_object(obj.stop),
-                                                      "step": serialize_keras_object(obj.step)}}
-    if obj is Ellipsis:
-        return {"class_name": "__ellipsis__", "config": {}}
-    if isinstance(obj, Tensor):
-        return {"class_name": "__tensor__", "config": {"value": obj.numpy().tolist(), "dtype": str(obj.dtype)}}
-    if type(obj).__module__ == np.__name__:
-        if isinstance(obj, np.ndarray) and obj.ndim > 0:
-            return {"class_name": "__numpy__", "config": {"value": obj.tolist(), "dtype": str(obj.dtype)}}
-        return obj.item()
-    if isinstance(obj, types.FunctionType):
-        if obj.__name__ == "<lambda>":
-            raise ValueError("serialize_keras_object: a lambda cannot be serialized safely; "
-                             "use a named function registered with register_keras_serializable")
-        # Keras writes every function as an instance of the builtin ``function`` class whose
-        # config is the function's (registered) name
-        return {"module": "builtins", "class_name": "function",
-                "config": GLOBAL_CUSTOM_NAMES.get(obj, obj.__name__), "registered_name": "function"}
-    if isinstance(obj, type):
-        raise TypeError(f"serialize_keras_object: cannot serialize the class {obj.__name__} itself; "
-                        "serialize an instance")
-    if not hasattr(obj, "get_config"):
-        raise TypeError(f"serialize_keras_object: cannot serialize {obj!r}: it has no get_config()")
-    inner = obj.get_config()
-    if not isinstance(inner, dict):
-        raise TypeError(f"serialize_keras_object: get_config() of {obj!r} must return a dict, got {inner!r}")
-    cls = type(obj)
-    registered = GLOBAL_CUSTOM_NAMES.get(cls)
-    module = _keras_module(cls) if registered is None else cls.__module__
-    config = {"module": module, "class_name": cls.__name__, "config": _serialize_dict(inner),
-              "registered_name": registered}
-    build = getattr(obj, "get_build_config", None)
-    if callable(build) and build() is not None:
-        config["build_config"] = _serialize_dict(build())
-    return config
 
 
 def _find_function(name, custom_objects):
