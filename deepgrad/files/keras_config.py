@@ -33,7 +33,8 @@ _LAYER_KEYS = {"layer", "backward_layer", "cell", "cells", "layers"}
 _BY_SUFFIX = {"_initializer": "keras.initializers", "_regularizer": "keras.regularizers",
               "_constraint": "keras.constraints"}
 _BY_KEY = {"optimizer": "keras.optimizers", "learning_rate": "keras.optimizers.schedules", "loss": "keras.losses",
-           "metrics": "keras.metrics", "weighted_metrics": "keras.metrics"}
+           "metrics": "keras.metrics", "weighted_metrics": "keras.metrics",
+           "distillation_losses": "keras.distillation"}
 _REGISTRIES = [("keras.layers", layers._REGISTRY), ("keras.initializers", initializers._REGISTRY),
                ("keras.regularizers", regularizers._REGISTRY), ("keras.constraints", constraints._REGISTRY),
                ("keras.optimizers", optimizers._REGISTRY), ("keras.optimizers.schedules", schedules._REGISTRY),
