@@ -154,8 +154,8 @@ class LogitsDistillation(DistillationLoss):
         self.loss, empty = _resolve(loss)
         if empty:
             raise ValueError("At least one loss must be non-`None`.")
-        # exactly int or float, as Keras checks (a NumPy scalar is refused too)
-        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
+        # a Python int or float, as Keras checks (a NumPy float32 is refused too)
+        if not isinstance(temperature, (int, float)):
             raise ValueError(f"temperature must be a number, got {type(temperature)}")
         if temperature <= 0.0:
             raise ValueError("temperature must be positive.")

@@ -45,7 +45,7 @@ class Distiller(Model, config_names=("Distiller",)):
         _check_models(teacher, student)
         self.teacher = teacher
         self.student = student
-        if isinstance(student_loss_weight, bool) or not isinstance(student_loss_weight, (int, float)):
+        if not isinstance(student_loss_weight, (int, float)):
             raise ValueError(f"student_loss_weight must be a number, got {type(student_loss_weight)}")
         if not 0.0 <= student_loss_weight <= 1.0:
             raise ValueError(f"student_loss_weight must be between 0.0 and 1.0, got {student_loss_weight}")

@@ -404,6 +404,9 @@ def from_keras(config, custom_objects=None, safe_mode: bool = True, source: str 
                 # Keras's application helpers (ConvNeXt's LayerScale) are registered when deepgrad's
                 # applications are imported
                 hints.add("import deepgrad.applications before loading a model of keras.applications")
+            if isinstance(module, str) and module.startswith(("keras.distillation", "keras.src.distillation")):
+                # the Distiller and its losses are registered when deepgrad.distillation is imported
+                hints.add("import deepgrad.distillation before loading a model of keras.distillation")
             return None
         if isinstance(cls, type):
             found[class_name] = cls

@@ -2,6 +2,8 @@
 step by step, the student learns, the teacher stays), its reported metrics, its errors, its
 config and its files."""
 import json
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -291,3 +293,24 @@ def test_a_deepgrad_file_of_a_distiller_loads_in_keras(tmp_path):
     loaded = keras.models.load_model(path)
     assert isinstance(loaded, keras.distillation.Distiller) and loaded.student_loss_weight == 0.7
     np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(X)), distiller(X).data, rtol=1e-5, atol=1e-6)
+
+
+def test_loading_without_the_package_imported_says_what_to_import(tmp_path):
+    teacher, student = _pair()[dg]
+    distiller = Distiller(teacher, student, LogitsDistillation())
+    for suffix in (".keras", ".deepgrad"):
+        distiller.save(str(tmp_path / f"d{suffix}"))
+    code = ("import sys, deepgrad\n"
+            "for path in sys.argv[1:]:\n"
+            "    try:\n"
+            "        deepgrad.models.load_model(path)\n"
+            "    except ValueError as e:\n"
+            "        print(e)\n"
+            "import deepgrad.distillation\n"
+            "print(*[type(deepgrad.models.load_model(path)).__name__ for path in sys.argv[1:]])\n")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "d.keras"), str(tmp_path / "d.deepgrad")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert len(lines) == 3 and all("import deepgrad.distillation before loading" in line for line in lines[:2])
+    assert lines[2] == "Distiller Distiller"
