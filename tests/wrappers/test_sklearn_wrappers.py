@@ -13,7 +13,7 @@ import torch
 from sklearn.base import clone
 from sklearn.datasets import make_classification, make_regression
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import cross_val_score, cross_validate
+from sklearn.model_selection import GridSearchCV, cross_val_score, cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -114,6 +114,19 @@ def test_in_a_pipeline_and_cross_val_score():
     assert pipe.predict(X_CLS).shape == (60,) and set(pipe.predict(X_CLS)) <= {0, 1, 2}
     assert pipe[1].transform(X_CLS).shape == (60, 1) and pipe[1].transform(X_CLS).dtype == np.float32
     assert pipe.score(X_CLS, Y_CLS) > 0.5
+
+
+def test_grid_search_over_model_and_fit_arguments():
+    search = GridSearchCV(
+        SKLearnRegressor(dg_mlp, model_kwargs=REGRESSOR, fit_kwargs=FIT),
+        {"model_kwargs": [{**REGRESSOR, "width": 2}, {**REGRESSOR, "width": 16}],
+         "fit_kwargs": [{**FIT, "epochs": 1}, {**FIT, "epochs": 20}]}, cv=2)
+    search.fit(X_REG, Y_REG)
+    scores = search.cv_results_["mean_test_score"]
+    assert scores.shape == (4,) and np.all(np.isfinite(scores))
+    # more epochs help whichever the width: training is really driven by the grid's values
+    assert search.best_params_["fit_kwargs"]["epochs"] == 20
+    assert search.best_estimator_.epoch_ == 20 and search.best_estimator_.predict(X_REG).shape == (50,)
 
 
 def test_clone_and_params():
