@@ -184,8 +184,9 @@ def _config_class_name(model) -> str:
 def _model_build(model):
     if hasattr(model, "_nodes"):  # Keras records no input shape for a functional model
         return {"input_shape": None}
-    if model.inputs:
-        shapes = [list(t.shape) for t in model.inputs]
+    inputs = getattr(model, "inputs", None)   # an unbuilt Sequential has none (AttributeError)
+    if inputs:
+        shapes = [list(t.shape) for t in inputs]
         return {"input_shape": shapes[0] if len(shapes) == 1 else shapes}
     if model.input_shape_built is not None:
         return {"input_shape": _jsonable(model.input_shape_built)}

@@ -59,20 +59,20 @@ def _check_compiled(model) -> None:
 
 
 class _SavedModel:
-    """A model inside a pickle, as the bytes of its ``.keras`` file (weights, compile settings,
-    optimiser state): a fitted estimator pickles (joblib, multiprocessing) as Keras's does,
-    and the model comes back through the checked file loader."""
+    """A model inside a pickle, as the bytes of its ``.deepgrad`` file (config, weights, compile
+    settings, optimiser state; no extra package needed): a fitted estimator pickles (joblib,
+    multiprocessing) as Keras's does, and the model comes back through the checked file loader."""
 
     def __init__(self, model):
         with tempfile.TemporaryDirectory() as folder:
-            path = os.path.join(folder, "model.keras")
+            path = os.path.join(folder, "model.deepgrad")
             model.save(path)
             with open(path, "rb") as f:
                 self.data = f.read()
 
     def load(self):
         with tempfile.TemporaryDirectory() as folder:
-            path = os.path.join(folder, "model.keras")
+            path = os.path.join(folder, "model.deepgrad")
             with open(path, "wb") as f:
                 f.write(self.data)
             return load_model(path)

@@ -314,3 +314,29 @@ def test_loading_without_the_package_imported_says_what_to_import(tmp_path):
     lines = out.stdout.strip().splitlines()
     assert len(lines) == 3 and all("import deepgrad.distillation before loading" in line for line in lines[:2])
     assert lines[2] == "Distiller Distiller"
+
+
+def test_kerass_saving_scenario_with_an_unbuilt_teacher(tmp_path):
+    """Keras's own test: Sequential models without Input; calling the Distiller builds the
+    student only, the teacher stays unbuilt through the config, the file and Keras's loader."""
+    def seq(m, prefix, widths):
+        return m.Sequential([m.layers.Dense(w, activation="relu", name=f"{prefix}_dense_{i}")
+                             for i, w in enumerate(widths, 1)] + [m.layers.Dense(10, name=f"{prefix}_output")])
+
+    x = RNG.random((2, 20)).astype(np.float32)
+    distiller = Distiller(seq(dg, "teacher", (32, 16)), seq(dg, "student", (16, 8)),
+                          LogitsDistillation(temperature=3.0, loss="kl_divergence"), student_loss_weight=0.7)
+    out = distiller(x).data
+    assert distiller.student.built and not distiller.teacher.weights
+    again = Distiller.from_config(json.loads(json.dumps(distiller.get_config())))
+    assert again(x).shape == (2, 10) and again.student_loss_weight == 0.7
+    distiller.compile(loss="sparse_categorical_crossentropy")
+    for suffix in (".keras", ".deepgrad"):
+        path = str(tmp_path / f"unbuilt_teacher{suffix}")
+        distiller.save(path)
+        loaded = dg.models.load_model(path)
+        assert loaded.student_loss_weight == 0.7
+        np.testing.assert_allclose(loaded(x).data, out, rtol=1e-6)
+    with pytest.warns(UserWarning):   # Keras does not compile a model whose compile() is its own
+        theirs = keras.models.load_model(str(tmp_path / "unbuilt_teacher.keras"))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(theirs(x)), out, rtol=1e-5, atol=1e-6)
