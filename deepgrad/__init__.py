@@ -14,7 +14,8 @@ __version__ = "0.1.0"
 _SUBMODULES = ("activations", "callbacks", "constraints", "datasets", "initializers", "layers", "losses",
                "metrics", "models", "optimizers", "preprocessing", "random", "regularizers", "saving",
                "utils", "explain", "visualization", "applications", "config", "dtype_policies",
-               "mixed_precision", "quantizers", "tree", "distribution", "export", "legacy")
+               "mixed_precision", "quantizers", "tree", "distribution", "export", "legacy", "distillation",
+               "wrappers")
 _NAMES = {"Sequential": "models", "Model": "models", "Input": "layers", "GradientTape": "compat.gradient_tape",
           "name_scope": "backend", "KerasTensor": "symbolic",
           # Keras's base classes and scopes at the top level (keras.Layer, keras.Loss, ...)

@@ -35,7 +35,8 @@ FLOORS = {
     "deepgrad.models": 7,
     "deepgrad.saving": 8, "deepgrad.datasets": 8, "deepgrad.preprocessing": 8, "deepgrad.utils": 8,
     "deepgrad.distributed": 8, "deepgrad.applications": 8, "deepgrad.explain": 8, "deepgrad.compat": 8,
-    "deepgrad.visualization": 8, "deepgrad.distribution": 8, "deepgrad.legacy": 8,
+    "deepgrad.visualization": 8, "deepgrad.distribution": 8, "deepgrad.legacy": 8, "deepgrad.distillation": 8,
+    "deepgrad.wrappers": 8,
     "deepgrad.cli": 9, "deepgrad.reports": 9, "deepgrad.__main__": 9, "deepgrad.cli_generative": 9,
 }
 

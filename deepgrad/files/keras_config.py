@@ -33,7 +33,8 @@ _LAYER_KEYS = {"layer", "backward_layer", "cell", "cells", "layers"}
 _BY_SUFFIX = {"_initializer": "keras.initializers", "_regularizer": "keras.regularizers",
               "_constraint": "keras.constraints"}
 _BY_KEY = {"optimizer": "keras.optimizers", "learning_rate": "keras.optimizers.schedules", "loss": "keras.losses",
-           "metrics": "keras.metrics", "weighted_metrics": "keras.metrics"}
+           "metrics": "keras.metrics", "weighted_metrics": "keras.metrics",
+           "distillation_losses": "keras.distillation"}
 _REGISTRIES = [("keras.layers", layers._REGISTRY), ("keras.initializers", initializers._REGISTRY),
                ("keras.regularizers", regularizers._REGISTRY), ("keras.constraints", constraints._REGISTRY),
                ("keras.optimizers", optimizers._REGISTRY), ("keras.optimizers.schedules", schedules._REGISTRY),
@@ -183,8 +184,9 @@ def _config_class_name(model) -> str:
 def _model_build(model):
     if hasattr(model, "_nodes"):  # Keras records no input shape for a functional model
         return {"input_shape": None}
-    if model.inputs:
-        shapes = [list(t.shape) for t in model.inputs]
+    inputs = getattr(model, "inputs", None)   # an unbuilt Sequential has none (AttributeError)
+    if inputs:
+        shapes = [list(t.shape) for t in inputs]
         return {"input_shape": shapes[0] if len(shapes) == 1 else shapes}
     if model.input_shape_built is not None:
         return {"input_shape": _jsonable(model.input_shape_built)}
@@ -403,6 +405,9 @@ def from_keras(config, custom_objects=None, safe_mode: bool = True, source: str 
                 # Keras's application helpers (ConvNeXt's LayerScale) are registered when deepgrad's
                 # applications are imported
                 hints.add("import deepgrad.applications before loading a model of keras.applications")
+            if isinstance(module, str) and module.startswith(("keras.distillation", "keras.src.distillation")):
+                # the Distiller and its losses are registered when deepgrad.distillation is imported
+                hints.add("import deepgrad.distillation before loading a model of keras.distillation")
             return None
         if isinstance(cls, type):
             found[class_name] = cls

@@ -12,6 +12,7 @@ from ..files import UnsafeFileError
 from .model import layer_class
 
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_DEFINED_IN = {"Distiller": "deepgrad.distillation"}
 _FORBIDDEN_KEYS = {"module", "registered_name", "function_type", "bytecode", "__class__", "__reduce__"}
 
 
@@ -66,5 +67,8 @@ def check_model_config(config, custom_objects=None, source: str = "config") -> N
     walk(config, "")
     collect(config)
     if unknown:
+        # classes of the floors above, known once their package is imported
+        hints = sorted({f" (import {_DEFINED_IN[name]} before loading a {name})" for name in unknown
+                        if name in _DEFINED_IN})
         raise ValueError(f"{source} names unknown class(es) {sorted(set(unknown))}. Built-in layers load by "
-                         "name; pass your own classes with custom_objects={'Name': Class}.")
+                         "name; pass your own classes with custom_objects={'Name': Class}." + "".join(hints))
