@@ -337,6 +337,13 @@ def reset_uids() -> None:
     _UIDS.clear()
 
 
+def auto_name(prefix: str) -> str:
+    """``prefix``, then ``prefix_1``, ``prefix_2``, ...: Keras's default names of layers,
+    optimizers, metrics and losses made without a ``name`` (one counter per prefix)."""
+    n = get_uid(prefix) - 1
+    return prefix if n == 0 else f"{prefix}_{n}"
+
+
 def clear_session(free_memory: bool = True) -> None:
     """Start names afresh (``dense``, ``dense_1``, ... again) and, with ``free_memory``, collect the
     garbage left by models no longer referenced."""

@@ -65,7 +65,7 @@ class Metric:
     """Base class: subclasses implement ``update_state``, ``result`` and ``reset_state``."""
 
     def __init__(self, dtype=None, name: str | None = None):
-        self.name = name or to_snake_case(type(self).__name__)
+        self.name = name or backend.auto_name(to_snake_case(type(self).__name__))
         self._dtype = np.dtype(dtype) if dtype is not None else None
 
     @property

@@ -23,6 +23,7 @@ import math
 
 import numpy as np
 
+from .. import backend
 from ..autograd import Tensor, Variable
 from ..naming import to_snake_case
 from . import schedules
@@ -84,7 +85,8 @@ class Optimizer(OptimizerState):
                                                         or ema_overwrite_frequency < 1):
                 raise ValueError(f"{type(self).__name__}: ema_overwrite_frequency must be an integer >= 1 or "
                                  f"None, got {ema_overwrite_frequency!r}")
-        self.name = name or to_snake_case(type(self).__name__)  # Keras's default: "adam", "rm_sprop"
+        # Keras's default: "adam", then "adam_1", ... ("rm_sprop" for RMSprop)
+        self.name = name or backend.auto_name(to_snake_case(type(self).__name__))
         self.use_ema, self.ema_momentum = bool(use_ema), ema_momentum
         self.ema_overwrite_frequency = ema_overwrite_frequency
         self.loss_scale_factor = loss_scale_factor
