@@ -41,3 +41,50 @@ def test_automatic_names_are_numbered_as_keras_numbers_them():
     ours, theirs = _auto_names(dg), _auto_names(keras)
     assert ours == theirs
     assert ours[:3] == ["adam", "adam_1", "sgd"]  # the counting itself, not only the agreement
+
+
+# ----------------------------------------------------------------- float32 thresholds
+def _near_thresholds(n, size, seed):
+    """Predictions on and one float32 step either side of the thresholds i / (n - 1)."""
+    rng = np.random.default_rng(seed)
+    grid = (np.arange(n) / (n - 1)).astype(np.float32)
+    steps = rng.integers(-2, 3, size)
+    y_pred = np.clip(grid[rng.integers(0, n, size)], 0, 1)
+    y_pred = np.nextafter(y_pred, np.where(steps > 0, 2, -1).astype(np.float32)) * (steps != 0) + y_pred * (steps == 0)
+    y_pred = np.clip(y_pred, 0, 1).astype(np.float32)
+    y_true = (rng.random(size) < 0.5).astype(np.float32)
+    weight = rng.random(size).astype(np.float32)
+    return y_true, y_pred, weight
+
+
+@pytest.mark.parametrize("make", [
+    lambda K: K.metrics.AUC(num_thresholds=7),
+    lambda K: K.metrics.AUC(num_thresholds=200, curve="PR"),
+    lambda K: K.metrics.AUC(num_thresholds=11, summation_method="minoring"),
+    lambda K: K.metrics.AUC(thresholds=[0.1, 0.3, 0.7]),       # not evenly spaced: compared, not bucketed
+    lambda K: K.metrics.AUC(thresholds=[0.25, 0.5, 0.75]),     # evenly spaced: bucketed
+    lambda K: K.metrics.Precision(thresholds=[0.0, 0.3, 0.6, 0.9]),
+    lambda K: K.metrics.Recall(thresholds=[0.0, 0.5, 1.0]),
+    lambda K: K.metrics.TruePositives(thresholds=[0.0, 0.25, 0.5, 0.75, 1.0]),
+    lambda K: K.metrics.FalseNegatives(thresholds=[0.3, 0.7]),
+    lambda K: K.metrics.SensitivityAtSpecificity(0.4, num_thresholds=9),
+    lambda K: K.metrics.PrecisionAtRecall(0.5, num_thresholds=5),
+])
+def test_confusion_metrics_match_keras_at_float32_thresholds(make):
+    for n, seed in ((7, 0), (11, 1), (200, 2), (5, 3), (9, 4)):
+        y_true, y_pred, weight = _near_thresholds(n, 400, seed)
+        # the non-evenly-spaced thresholds, on and around their float32 values too
+        extra = np.float32([0.1, 0.3, 0.7, 0.6, 0.9])
+        y_pred = np.concatenate([y_pred, extra, np.nextafter(extra, np.float32(1)), np.nextafter(extra, np.float32(0))])
+        y_true = np.concatenate([y_true, np.ones(15, np.float32)])
+        weight = np.concatenate([weight, np.ones(15, np.float32)])
+        ours, theirs = make(dg), make(keras)
+        ours.update_state(y_true, y_pred, sample_weight=weight)
+        theirs.update_state(y_true, y_pred, sample_weight=weight)
+        for name in ("true_positives", "false_positives", "true_negatives", "false_negatives"):
+            if hasattr(theirs, name) and hasattr(ours, name):
+                np.testing.assert_allclose(np.asarray(getattr(ours, name), np.float64),
+                                           keras.ops.convert_to_numpy(getattr(theirs, name)), rtol=1e-6, atol=1e-4,
+                                           err_msg=name)
+        np.testing.assert_allclose(np.asarray(ours.result(), np.float64),
+                                   keras.ops.convert_to_numpy(theirs.result()), rtol=1e-6, atol=1e-6)
