@@ -344,6 +344,17 @@ def auto_name(prefix: str) -> str:
     return prefix if n == 0 else f"{prefix}_{n}"
 
 
+def uid_snapshot() -> dict:
+    """The name counters, to put back with ``restore_uids`` after objects made only to be
+    compared (so they take no name a later object would have had)."""
+    return dict(_UIDS)
+
+
+def restore_uids(snapshot: dict) -> None:
+    _UIDS.clear()
+    _UIDS.update(snapshot)
+
+
 def clear_session(free_memory: bool = True) -> None:
     """Start names afresh (``dense``, ``dense_1``, ... again) and, with ``free_memory``, collect the
     garbage left by models no longer referenced."""

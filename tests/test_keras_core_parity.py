@@ -88,3 +88,57 @@ def test_confusion_metrics_match_keras_at_float32_thresholds(make):
                                            err_msg=name)
         np.testing.assert_allclose(np.asarray(ours.result(), np.float64),
                                    keras.ops.convert_to_numpy(theirs.result()), rtol=1e-6, atol=1e-6)
+
+
+def _compiled_names(K):
+    _fresh(K)
+    rng = np.random.default_rng(0)
+    x, y = rng.random((8, 3)).astype("float32"), (rng.random((8, 1)) > 0.5).astype("float32")
+    model = K.Sequential([K.Input((3,)), K.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="adam", loss="binary_crossentropy",
+                  metrics=["auc", "precision", K.metrics.AUC(), "true_positives", K.metrics.Recall()])
+    history = model.fit(x, y, epochs=1, verbose=0)
+    # the strings took the next numbers of their classes, as the instances made after them show
+    return sorted(history.history), model.optimizer.name, K.metrics.AUC().name, K.metrics.Precision().name
+
+
+def test_compiled_metric_names_and_log_keys_match_keras():
+    ours, theirs = _compiled_names(dg), _compiled_names(keras)
+    assert ours == theirs
+    assert ours[0] == ["auc", "auc_1", "loss", "precision", "recall", "true_positives"]
+
+
+# ----------------------------------------------------------------- optimizer.variables
+def _optimizer_state(K, make, weights):
+    _fresh(K)
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal((6, 3)).astype("float32"), rng.standard_normal((6, 2)).astype("float32")
+    model = K.Sequential([K.Input((3,)), K.layers.Dense(4), K.layers.Dense(2)])
+    if weights is not None:
+        model.set_weights(weights)
+    weights = model.get_weights()
+    model.compile(optimizer=make(K), loss="mse")
+    model.fit(x, y, batch_size=3, epochs=1, verbose=0, shuffle=False)
+    state = [(v.name, v.path, tuple(v.shape), np.asarray(keras.ops.convert_to_numpy(v) if K is keras else v.data,
+                                                          np.float64)) for v in model.optimizer.variables]
+    return state, weights
+
+
+@pytest.mark.parametrize("make", [
+    lambda K: K.optimizers.Adam(0.01),
+    lambda K: K.optimizers.SGD(0.1, momentum=0.9),
+    lambda K: K.optimizers.SGD(0.1),
+    lambda K: K.optimizers.RMSprop(0.01, momentum=0.5, centered=True),
+    lambda K: K.optimizers.Adagrad(0.1),
+    lambda K: K.optimizers.Nadam(0.01),
+    lambda K: K.optimizers.AdamW(0.01, amsgrad=True),
+    lambda K: K.optimizers.Adam(K.optimizers.schedules.ExponentialDecay(0.01, 10, 0.9)),
+    lambda K: K.optimizers.LossScaleOptimizer(K.optimizers.Adam(0.01)),
+], ids=["adam", "sgd_momentum", "sgd", "rmsprop_centered", "adagrad", "nadam", "adamw_amsgrad", "schedule",
+        "loss_scale"])
+def test_optimizer_variables_are_its_own_state_as_in_keras(make):
+    theirs, weights = _optimizer_state(keras, make, None)
+    ours, _ = _optimizer_state(dg, make, weights)
+    assert [s[:3] for s in ours] == [s[:3] for s in theirs]
+    for (name, _, _, a), (_, _, _, b) in zip(ours, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6, err_msg=name)

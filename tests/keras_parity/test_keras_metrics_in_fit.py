@@ -78,6 +78,7 @@ def test_regression_metrics_weighted_by_name_and_class():
 def test_compile_config_keeps_the_metrics_arguments():
     """A metric whose arguments differ from its name's defaults is kept as its config, so the
     compile config rebuilds the same metrics; one that needs arguments cannot come from a name."""
+    dg.backend.clear_session()  # the first TrueNegatives of the session: "true_negatives"
     model = dg.Sequential([layers.Input(shape=(3,)), layers.Dense(1, activation="sigmoid")])
     model.compile(loss="binary_crossentropy",
                   metrics=["true_positives", dg.metrics.TrueNegatives(thresholds=0.3),
