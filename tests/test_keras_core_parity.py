@@ -142,3 +142,62 @@ def test_optimizer_variables_are_its_own_state_as_in_keras(make):
     assert [s[:3] for s in ours] == [s[:3] for s in theirs]
     for (name, _, _, a), (_, _, _, b) in zip(ours, theirs):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6, err_msg=name)
+
+
+# ----------------------------------------------------------------- differentiable stateless calls
+def _stateless_gradients(K, weights):
+    _fresh(K)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((5, 3)).astype("float32")
+    y = rng.standard_normal((5, 2)).astype("float32")
+    upstream = rng.standard_normal((5, 2)).astype("float32")
+    model = K.Sequential([K.Input((3,)), K.layers.Dense(4, activation="tanh", kernel_regularizer="l2"),
+                          K.layers.BatchNormalization(), K.layers.Dense(2)])
+    if weights is not None:
+        model.set_weights(weights)
+    weights = model.get_weights()
+    model.compile(optimizer="sgd", loss="mse")
+    shifted = [np.asarray(K.ops.convert_to_numpy(v) if K is keras else v.data) * 0.5 + 0.1
+               for v in model.trainable_variables]  # values other than the model's own
+    non_trainable = [np.asarray(K.ops.convert_to_numpy(v) if K is keras else v.data) + 0.2
+                     for v in model.non_trainable_variables]
+    if K is keras:
+        leaves = [torch.tensor(a, requires_grad=True) for a in shifted]
+        out, new_nt = model.stateless_call(leaves, [torch.tensor(a) for a in non_trainable], x, training=True)
+        (out * torch.tensor(upstream)).sum().backward()
+        call_grads = [leaf.grad.numpy().copy() for leaf in leaves]
+        leaves = [torch.tensor(a, requires_grad=True) for a in shifted]
+        y_pred = model.stateless_call(leaves, non_trainable, x)[0]
+        metric_values = [keras.ops.convert_to_numpy(v) for v in model.metrics_variables]
+        loss, _ = model.stateless_compute_loss(leaves, non_trainable, metric_values, x=x, y=y, y_pred=y_pred)
+        loss.backward()
+        loss_grads = [leaf.grad.numpy().copy() for leaf in leaves]
+        return weights, out.detach().numpy(), [keras.ops.convert_to_numpy(v) for v in new_nt], call_grads, \
+            loss_grads, float(loss.detach())
+    leaves = [dg.Tensor(a, requires_grad=True) for a in shifted]
+    out, new_nt = model.stateless_call(leaves, non_trainable, x, training=True)
+    call_grads = dg.autograd.grad((out * dg.Tensor(upstream)).sum(), leaves)
+    leaves = [dg.Tensor(a, requires_grad=True) for a in shifted]
+    y_pred = model.stateless_call(leaves, non_trainable, x)[0]
+    metric_values = [v.data for v in model.metrics_variables]
+    loss, _ = model.stateless_compute_loss(leaves, non_trainable, metric_values, x=x, y=y, y_pred=y_pred)
+    loss.backward()
+    return weights, out.data, [v.data for v in new_nt], [np.asarray(g.data if isinstance(g, dg.Tensor) else g)
+                                                          for g in call_grads], \
+        [leaf.grad for leaf in leaves], float(loss.data)
+
+
+def test_stateless_call_and_compute_loss_are_differentiable_in_the_values_passed():
+    weights, k_out, k_nt, k_call, k_loss_grads, k_loss = _stateless_gradients(keras, None)
+    model_weights = [w.copy() for w in weights]
+    _, out, nt, call, loss_grads, loss = _stateless_gradients(dg, weights)
+    np.testing.assert_allclose(out, k_out, rtol=1e-5, atol=1e-5)
+    for a, b in zip(nt, k_nt):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert len(call) == len(k_call) == 6
+    for i, (a, b) in enumerate(zip(call, k_call)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5, err_msg=f"stateless_call gradient {i}")
+    np.testing.assert_allclose(loss, k_loss, rtol=1e-5)
+    for i, (a, b) in enumerate(zip(loss_grads, k_loss_grads)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5, err_msg=f"stateless_compute_loss gradient {i}")
+    assert all(np.array_equal(a, b) for a, b in zip(weights, model_weights))
