@@ -201,3 +201,28 @@ def test_stateless_call_and_compute_loss_are_differentiable_in_the_values_passed
     for i, (a, b) in enumerate(zip(loss_grads, k_loss_grads)):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5, err_msg=f"stateless_compute_loss gradient {i}")
     assert all(np.array_equal(a, b) for a, b in zip(weights, model_weights))
+
+
+def _unnamed_variables(K):
+    _fresh(K)
+
+    class Counted(K.metrics.Metric):
+        def __init__(self):
+            super().__init__()
+            self.a = self.add_variable((), "zeros")
+            self.b = self.add_variable((), "zeros")
+
+        def update_state(self, *args):
+            pass
+
+        def result(self):
+            return 0.0
+
+    metric = Counted()
+    return metric.name, [(v.name, v.path) for v in metric.variables], K.Variable(1.0).name, K.Variable(2.0).path
+
+
+def test_unnamed_variables_take_keras_automatic_names():
+    ours, theirs = _unnamed_variables(dg), _unnamed_variables(keras)
+    assert ours == theirs
+    assert ours[2] == "variable_2"

@@ -88,7 +88,7 @@ class Metric:
         initializer = initializers.get("zeros" if initializer is None else initializer)
         var = Variable(initializer, shape=tuple(shape), dtype=dtype if dtype is not None else self.dtype,
                        trainable=False, aggregation=aggregation, name=name)
-        var._path = f"{self.name}/{name or 'variable'}"
+        var._path = f"{self.name}/{var.name}"
         self.__dict__.setdefault("_variables", []).append(var)
         return var
 

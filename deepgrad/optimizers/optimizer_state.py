@@ -33,7 +33,7 @@ class OptimizerState:
         """A non-trainable state variable at ``"<optimizer>/<name>"``, saved with the optimiser."""
         var = Variable(initializers.get(initializer), shape=tuple(shape), dtype=dtype, trainable=False,
                        aggregation=aggregation, name=name)
-        var._path = f"{self.name}/{name or 'variable'}"
+        var._path = f"{self.name}/{var.name}"
         self.__dict__.setdefault("_added_variables", []).append(var)
         return var
 
