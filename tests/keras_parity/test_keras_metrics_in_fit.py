@@ -2,10 +2,18 @@
 epoch in History, and ``evaluate`` gives what Keras's metric computes on the model's predictions."""
 import keras
 import numpy as np
+import pytest
 
 import deepgrad as dg
 from conftest import to_numpy
 from deepgrad import layers
+
+
+@pytest.fixture(autouse=True)
+def _fresh_names():
+    """Metric names count per session in both frameworks (auc, auc_1, ...): start each test at zero."""
+    keras.backend.clear_session()
+    dg.backend.clear_session()
 
 
 def _keras_value(metric, y, pred, sample_weight=None):
