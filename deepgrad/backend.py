@@ -337,6 +337,24 @@ def reset_uids() -> None:
     _UIDS.clear()
 
 
+def auto_name(prefix: str) -> str:
+    """``prefix``, then ``prefix_1``, ``prefix_2``, ...: Keras's default names of layers,
+    optimizers, metrics and losses made without a ``name`` (one counter per prefix)."""
+    n = get_uid(prefix) - 1
+    return prefix if n == 0 else f"{prefix}_{n}"
+
+
+def uid_snapshot() -> dict:
+    """The name counters, to put back with ``restore_uids`` after objects made only to be
+    compared (so they take no name a later object would have had)."""
+    return dict(_UIDS)
+
+
+def restore_uids(snapshot: dict) -> None:
+    _UIDS.clear()
+    _UIDS.update(snapshot)
+
+
 def clear_session(free_memory: bool = True) -> None:
     """Start names afresh (``dense``, ``dense_1``, ... again) and, with ``free_memory``, collect the
     garbage left by models no longer referenced."""

@@ -350,7 +350,7 @@ def test_stateless_compute_loss_matches_keras():
 def test_state_tree_has_keras_layout_and_values():
     x = np.random.default_rng(9).standard_normal((6, 3)).astype("float32")
     y = np.random.default_rng(10).standard_normal((6, 2)).astype("float32")
-    # named: Keras numbers its optimizers per process ("adam_2"), deepgrad names them by class
+    # named: both number their optimizers per session ("adam_2")
     ours, theirs = (_compiled(dg, dg.optimizers.Adam(0.01, name="adam")),
                     _compiled(keras, keras.optimizers.Adam(0.01, name="adam")))
     _same_weights(ours, theirs)
@@ -372,7 +372,7 @@ def test_state_tree_has_keras_layout_and_values():
             np.testing.assert_allclose(np.asarray(a[path], np.float64), np.asarray(b[path], np.float64), rtol=2e-4,
                                        atol=1e-6, err_msg=f"{kind} {path}")
     # set_state_tree writes every kind back
-    fresh = _compiled(dg, dg.optimizers.Adam(0.01))
+    fresh = _compiled(dg, dg.optimizers.Adam(0.01, name="adam"))
     fresh.fit(x, y, batch_size=6, epochs=1, verbose=0)
     fresh.set_state_tree(mine)
     again = fresh.get_state_tree("numpy_array")

@@ -176,7 +176,7 @@ def test_get_accuracy_decides_by_shapes():
 
 
 def test_get_names_instances_functions():
-    assert type(metrics.get("mse")) is metrics.MeanSquaredError and metrics.get("mse").name == "mse"
+    assert type(metrics.get("mse")) is metrics.MeanSquaredError and metrics.get("mse").name == "mean_squared_error"
     assert type(metrics.get("AUC")) is metrics.AUC
     m = metrics.Recall()
     assert metrics.get(m) is m

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import current_path
+from ..backend import auto_name, current_path
 from .scopes import get_stateless_scope
 from .tensor import Tensor
 
@@ -58,7 +58,8 @@ class Variable(Tensor):
         super().__init__(initializer, dtype=dtype)
         # always a copy: in-place assignment must never write into the caller's array
         self.data = np.array(self.data, order="C")
-        self.name = name
+        # Keras names an unnamed variable "variable", then "variable_1", ... per session
+        self.name = name if name is not None else auto_name("variable")
         self._trainable = bool(trainable)
         self.requires_grad = self._trainable and self.data.dtype.kind == "f"
         if aggregation is None:
@@ -77,9 +78,8 @@ class Variable(Tensor):
             self.synchronization = synchronization
         if not autocast:
             self._autocast = False
-        if name is not None or current_path():
-            # Keras's rule: the scopes open at creation, then the name
-            self._path = "/".join(p for p in (current_path(), name or "variable") if p)
+        # Keras's rule: the scopes open at creation, then the name
+        self._path = "/".join(p for p in (current_path(), self.name) if p)
 
     @property
     def path(self) -> str:

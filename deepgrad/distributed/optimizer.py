@@ -40,8 +40,8 @@ def DistributedOptimizer(optimizer, name=None, compression=None, sparse_as_dense
     if backward_passes_per_step and backward_passes_per_step > 1:
         config["gradient_accumulation_steps"] = int(backward_passes_per_step)
     wrapped = cls.from_config(config)
-    if getattr(optimizer, "built", False) and optimizer.variables:  # keep the state it already has
-        wrapped.build(optimizer.variables)
+    if getattr(optimizer, "built", False) and optimizer._built_variables():  # keep the state it already has
+        wrapped.build(optimizer._built_variables())
         wrapped.set_state(optimizer.get_state())
     wrapped._reducer = GradientReducer(comm, **({} if bucket_bytes is None else {"bucket_bytes": bucket_bytes}))
     return wrapped

@@ -11,6 +11,7 @@ import inspect
 import numpy as np
 
 from ..autograd import Tensor
+from ..autograd.engine import _topological_order as topological_order
 from ..backend import current_path, name_scope
 from ..symbolic import KerasTensor, call_symbolic
 from .operation import Operation
@@ -39,21 +40,47 @@ def _values(values, what: str, expected: list, owner: str) -> list:
 
 
 class swapped_values:
-    """``with swapped_values(variables, arrays):`` the variables hold ``arrays`` inside and their
-    own values again after (Keras's ``StatelessScope``: nothing outside changes)."""
+    """``with swapped_values(variables, arrays):`` the variables hold copies of ``arrays`` inside
+    and their own arrays again after (Keras's ``StatelessScope``: nothing outside changes). The
+    arrays are swapped, not written over, so a graph recorded inside keeps the values it saw."""
 
     def __init__(self, variables: list, arrays: list):
         self.variables, self.arrays = variables, arrays
 
     def __enter__(self):
-        self.saved = [v.data.copy() for v in self.variables]
+        self.saved = [v.data for v in self.variables]
         for var, array in zip(self.variables, self.arrays):
-            var.data[...] = array
+            var.data = np.array(array, dtype=var.data.dtype, order="C")
         return self
 
     def __exit__(self, *exc):
         for var, array in zip(self.variables, self.saved):
-            var.data[...] = array
+            var.data = array
+
+
+def route_gradients(outputs, variables: list, values: list) -> None:
+    """Make the graph of ``outputs`` read each Tensor of ``values`` that requires a gradient
+    where it read the matching variable, so gradients reach the values passed in (Keras's
+    stateless calls are differentiable in the values given, as on its PyTorch backend)."""
+    mapping = {id(var): value for var, value in zip(variables, values)
+               if isinstance(value, Tensor) and value.requires_grad and value is not var}
+    if not mapping:
+        return
+    roots = [t._ctx for t in _flat_tensors(outputs) if t._ctx is not None]
+    for fn in topological_order(roots):
+        inputs = fn.inputs
+        if any(id(x) in mapping for x in inputs):
+            fn.inputs = tuple([mapping.get(id(x), x) for x in inputs])
+
+
+def _flat_tensors(value) -> list:
+    if isinstance(value, Tensor):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _flat_tensors(v)]
+    return []
 
 
 class LayerState(Operation):
@@ -230,6 +257,7 @@ class LayerState(Operation):
                   + _values(non_trainable_variables, "non_trainable_variables", non_trainable, owner))
         with swapped_values(trainable + non_trainable, arrays):
             outputs = self(*args, **kwargs)
+            route_gradients(outputs, trainable, list(trainable_variables))
             new_non_trainable = [Tensor(v.data.copy(), dtype=v.dtype) for v in non_trainable]
             losses = list(self.losses) if return_losses else None
         if return_losses:

@@ -76,5 +76,4 @@ class Operation:
 
 def unique_name(base: str) -> str:
     """``dense``, ``dense_1``, ``dense_2``, ... as Keras names them (from ``backend.get_uid``)."""
-    n = backend.get_uid(base) - 1
-    return base if n == 0 else f"{base}_{n}"
+    return backend.auto_name(base)

@@ -61,7 +61,7 @@ class Loss:
     them with ``sample_weight`` and reduces them (default ``"sum_over_batch_size"``)."""
 
     def __init__(self, name=None, reduction="sum_over_batch_size", dtype=None):
-        self.name = name or to_snake_case(type(self).__name__)
+        self.name = name or backend.auto_name(to_snake_case(type(self).__name__))
         self.reduction = standardize_reduction(reduction)
         self.dtype = np.dtype(dtype) if dtype is not None else None
 

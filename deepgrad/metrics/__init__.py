@@ -40,10 +40,10 @@ _CLASSES = [Mean, Sum, Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCate
 
 
 def _make(cls, name: str) -> Metric:
-    """A metric named by its class name keeps its default name; one named in snake case
-    (``"mse"``, ``"binary_accuracy"``) is logged under the name the user wrote."""
+    """A metric from a name resolving to its class: built without a name, as Keras builds it
+    (``"auc"`` gives ``auc``, then ``auc_1``, ...); ``compile`` logs it under the name written."""
     try:
-        return cls() if name == cls.__name__ else cls(name=name)
+        return cls()
     except TypeError as error:  # e.g. "precision_at_recall" needs its recall
         raise ValueError(f"Metric {name!r} cannot be built from its name alone ({error}); "
                          f"pass an instance, e.g. metrics.{cls.__name__}(...)") from None

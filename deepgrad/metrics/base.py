@@ -88,7 +88,7 @@ class Metric:
             cls.result = tensor_result
 
     def __init__(self, dtype=None, name: str | None = None):
-        self.name = name or to_snake_case(type(self).__name__)
+        self.name = name or backend.auto_name(to_snake_case(type(self).__name__))
         self._dtype = np.dtype(dtype) if dtype is not None else None
 
     @property
@@ -111,7 +111,7 @@ class Metric:
         initializer = initializers.get("zeros" if initializer is None else initializer)
         var = Variable(initializer, shape=tuple(shape), dtype=dtype if dtype is not None else self.dtype,
                        trainable=False, aggregation=aggregation, name=name)
-        var._path = f"{self.name}/{name or 'variable'}"
+        var._path = f"{self.name}/{var.name}"
         self.__dict__.setdefault("_variables", []).append(var)
         return var
 

@@ -12,24 +12,48 @@ def _divide_no_nan(a, b):
     return np.divide(a, b, out=np.zeros(np.broadcast(a, b).shape), where=b != 0)
 
 
-def confusion_counts(y_true, y_pred, thresholds: np.ndarray, sample_weight=None):
-    """Weighted (tp, fp, tn, fn) at each threshold; a prediction is positive when y_pred > t.
+def confusion_counts(y_true, y_pred, thresholds: np.ndarray, sample_weight=None, evenly: bool = False):
+    """Weighted (tp, fp, tn, fn) at each threshold, compared in float32 as Keras compares them.
     ``sample_weight`` is None or has the shape of ``y_pred`` (see ``_broadcast_weight``).
 
-    Vectorised by sorting: the weight of positives above t is the total minus a prefix sum,
-    found with one ``searchsorted`` for all thresholds (O(N log N), no (N, T) matrix).
+    Thresholds in any order: a prediction is positive when y_pred > t. Vectorised by sorting:
+    the weight of positives above t is the total minus a prefix sum, found with one
+    ``searchsorted`` for all thresholds (O(N log N), no (N, T) matrix).
+
+    ``evenly`` (thresholds spaced 1/(n-1) over [0, 1], possibly with -eps and 1+eps ends): Keras's
+    bucketing, p clipped to [0, 1] lands in bucket b = ceil(p (n-1)) - 1 (floored at 0 when the
+    ends carry an epsilon; a bucket of -1 counts nowhere) and is positive at thresholds 0..b.
     """
     y_true = as_array(y_true).reshape(-1).astype(bool)
-    y_pred = as_array(y_pred).reshape(-1).astype(np.float64)
-    w = np.ones(y_pred.size) if sample_weight is None else np.reshape(sample_weight, -1)
+    y_pred = as_array(y_pred).reshape(-1).astype(np.float32)
+    w = np.ones(y_pred.size) if sample_weight is None else np.reshape(sample_weight, -1).astype(np.float64)
+    pos_w, neg_w = w * y_true, w * ~y_true
+    if evenly:
+        n = len(thresholds)
+        bucket = np.ceil(np.clip(y_pred, 0.0, 1.0) * np.float32(n - 1)) - np.float32(1)
+        if thresholds[0] < 0 or thresholds[-1] > 1:
+            bucket = np.maximum(bucket, np.float32(0))
+        bucket = bucket.astype(np.int64)
+        kept = bucket >= 0
+        tp = np.cumsum(np.bincount(bucket[kept], pos_w[kept], minlength=n)[::-1])[::-1]
+        fp = np.cumsum(np.bincount(bucket[kept], neg_w[kept], minlength=n)[::-1])[::-1]
+        total_pos, total_neg = pos_w.sum(), neg_w.sum()
+        return tp, fp, total_neg - fp, total_pos - tp
     order = np.argsort(y_pred, kind="stable")
-    y_pred, y_true, w = y_pred[order], y_true[order], w[order]
-    pos_cum = np.concatenate([[0.0], np.cumsum(w * y_true)])
-    neg_cum = np.concatenate([[0.0], np.cumsum(w * ~y_true)])
-    at_or_below = np.searchsorted(y_pred, thresholds, side="right")  # count of preds <= t
+    y_pred = y_pred[order]
+    pos_cum = np.concatenate([[0.0], np.cumsum(pos_w[order])])
+    neg_cum = np.concatenate([[0.0], np.cumsum(neg_w[order])])
+    at_or_below = np.searchsorted(y_pred, np.asarray(thresholds, np.float32), side="right")  # count of preds <= t
     tp = pos_cum[-1] - pos_cum[at_or_below]
     fp = neg_cum[-1] - neg_cum[at_or_below]
     return tp, fp, neg_cum[-1] - fp, pos_cum[-1] - tp
+
+
+def is_evenly_distributed(thresholds) -> bool:
+    """Keras's test for the bucketed path: at least 3 thresholds, within epsilon of i / (n-1)."""
+    n = len(thresholds)
+    return n >= 3 and bool(np.allclose(thresholds, np.arange(n, dtype=np.float32) / (n - 1),
+                                       atol=backend.epsilon()))
 
 
 def _broadcast_weight(sample_weight, y_pred: np.ndarray):
@@ -43,6 +67,8 @@ def _broadcast_weight(sample_weight, y_pred: np.ndarray):
 
 class _ConfusionMetric(Metric):
     """Shared by Precision, Recall and AUC: tp, fp, tn and fn summed at ``self.thresholds``."""
+
+    _evenly = False  # the thresholds are Keras's evenly spaced ones (``confusion_counts``)
 
     def reset_state(self) -> None:
         n = len(self.thresholds)
@@ -59,7 +85,7 @@ class _ConfusionMetric(Metric):
         return y_true, y_pred, _broadcast_weight(sample_weight, y_pred)
 
     def _add_counts(self, y_true, y_pred, weight) -> None:
-        tp, fp, tn, fn = confusion_counts(y_true, y_pred, self.thresholds, weight)
+        tp, fp, tn, fn = confusion_counts(y_true, y_pred, self.thresholds, weight, self._evenly)
         self.true_positives += tp
         self.false_positives += fp
         self.true_negatives += tn
@@ -78,6 +104,7 @@ class _ThresholdMetric(_ConfusionMetric):
         self.thresholds = np.atleast_1d(np.asarray(default if thresholds is None else thresholds, np.float64))
         if thresholds is not None and (np.any(self.thresholds < 0) or np.any(self.thresholds > 1)):
             raise ValueError(f"{type(self).__name__}: thresholds must be in [0, 1], got {thresholds}")
+        self._evenly = is_evenly_distributed(self.thresholds)
         self.top_k = top_k
         self.class_id = class_id
         self.reset_state()
@@ -150,11 +177,13 @@ class AUC(_ConfusionMetric):
         if thresholds is not None:
             inner = sorted(float(t) for t in thresholds)
             self._init_thresholds = inner
+            self._evenly = is_evenly_distributed([0.0] + inner + [1.0])
         else:
             if num_thresholds <= 1:
                 raise ValueError(f"AUC: num_thresholds must be > 1, got {num_thresholds}")
             inner = [(i + 1) / (num_thresholds - 1) for i in range(num_thresholds - 2)]
             self._init_thresholds = None
+            self._evenly = True
         self.thresholds = np.asarray([0.0 - eps] + inner + [1.0 + eps])
         self.num_thresholds = len(self.thresholds)
         self.multi_label = False
@@ -169,7 +198,7 @@ class AUC(_ConfusionMetric):
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
         y_true, y_pred, weight = self._matched(y_true, y_pred, sample_weight)
         if self.from_logits:
-            y_pred = 1.0 / (1.0 + np.exp(-y_pred.astype(np.float64)))
+            y_pred = 1.0 / (1.0 + np.exp(-y_pred.astype(np.float32)))
         self._add_counts(y_true, y_pred, weight)
 
     def _interpolate_pr_auc(self) -> float:
@@ -219,14 +248,12 @@ class _ConditionCount(_ConfusionMetric):
         super().__init__(name=name, dtype=dtype)
         self.init_thresholds = thresholds
         self.thresholds = np.atleast_1d(np.asarray(0.5 if thresholds is None else thresholds, np.float64))
-        n = len(self.thresholds)
-        # Keras buckets predictions clipped to [0, 1] when the thresholds are 0, 1/(n-1), ..., 1
-        self._clip = n >= 3 and np.allclose(self.thresholds, np.arange(n) / (n - 1), atol=1e-7)
+        self._evenly = is_evenly_distributed(self.thresholds)
         self.reset_state()
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
         y_true, y_pred, weight = self._matched(y_true, y_pred, sample_weight)
-        self._add_counts(y_true, np.clip(y_pred, 0.0, 1.0) if self._clip else y_pred, weight)
+        self._add_counts(y_true, y_pred, weight)
 
     @property
     def accumulator(self) -> np.ndarray:

@@ -28,6 +28,7 @@ class _AtConstraint(_ConfusionMetric):
         self.value, self.num_thresholds, self.class_id = value, num_thresholds, class_id
         setattr(self, self.constraint, value)
         self.thresholds = np.array([0.5]) if num_thresholds == 1 else np.linspace(0.0, 1.0, num_thresholds)
+        self._evenly = num_thresholds > 1  # Keras buckets its 0, 1/(n-1), ..., 1 (``confusion_counts``)
         self.reset_state()
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
@@ -38,7 +39,7 @@ class _AtConstraint(_ConfusionMetric):
                                  f"got shape {y_pred.shape}")
             y_true, y_pred = y_true[..., self.class_id], y_pred[..., self.class_id]
             weight = None if weight is None else weight[..., self.class_id]
-        self._add_counts(y_true, np.clip(y_pred, 0.0, 1.0), weight)
+        self._add_counts(y_true, y_pred, weight)
 
     def _rates(self):  # pragma: no cover - interface
         raise NotImplementedError

@@ -8,17 +8,20 @@ a user's metric function by its name only (``custom_objects`` brings it back on 
 """
 from __future__ import annotations
 
-from .. import losses, metrics, optimizers
+from .. import backend, losses, metrics, optimizers
 
 
 def metric_spec(metric, loss):
     """The string the metric came from when that string rebuilds it, else its config."""
+    counters = backend.uid_snapshot()  # the trial metric must not take a name from the ones after it
     try:
         rebuilt = metrics.get(metric.name, loss=loss)
         if type(rebuilt) is type(metric) and rebuilt.get_config() == metric.get_config():
             return metric.name
     except ValueError:
         pass
+    finally:
+        backend.restore_uids(counters)
     if isinstance(metric, metrics.AutoAccuracy):
         return "accuracy"
     if type(metric) is metrics.MeanMetricWrapper:   # a user's function: stored by name only

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Tensor, no_grad
-from ..layers.layer_state import _values, swapped_values
+from ..layers.layer_state import _values, route_gradients, swapped_values
 
 
 def _nested(variables, value_format: str) -> dict:
@@ -142,6 +142,7 @@ class ModelState:
                              f"but expected {expected} variables.")
         with swapped_values(trainable + non_trainable, arrays):
             loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training)
+            route_gradients(loss, trainable, list(trainable_variables))
             new_non_trainable = [v.data.copy() for v in non_trainable]
         return loss, ([np.asarray(a).copy() for a in arrays[:len(trainable)]], new_non_trainable,
                       [np.asarray(v.data if isinstance(v, Tensor) else v).copy() for v in metrics_variables])

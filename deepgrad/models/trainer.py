@@ -218,7 +218,10 @@ class Trainer:
             for i, items in enumerate(per_output):
                 for item in ([] if items is None else items if isinstance(items, (list, tuple)) else [items]):
                     metric = metrics_module.get(item, loss=loss_specs[i])
-                    metric_specs.append((i, compile_config.metric_spec(metric, self._losses[i]), weighted))
+                    if isinstance(item, str):  # Keras logs a metric named by a string under that string
+                        metric.name = item
+                    metric_specs.append((i, item if isinstance(item, str)
+                                         else compile_config.metric_spec(metric, self._losses[i]), weighted))
                     if several:
                         metric.name = f"{names[i]}_{metric.name}"
                     if weighted and not several and any(m.name == metric.name for _, m, _ in self._metrics):
@@ -366,9 +369,10 @@ class Trainer:
         checked = (id(optimizer), *map(id, variables))  # the same set as last step: nothing to look up
         if self.__dict__.get("_checked_variables") == checked:
             return
-        if not isinstance(getattr(optimizer, "variables", None), list):
+        built_variables = getattr(optimizer, "_built_variables", None)
+        if built_variables is None:  # an optimiser of the user's own making
             return
-        known = {id(v) for v in optimizer.variables}
+        known = {id(v) for v in built_variables()}
         unknown = [v for v in variables if id(v) not in known]
         if not unknown:
             self.__dict__["_checked_variables"] = checked
@@ -426,7 +430,22 @@ class Trainer:
         return self.get_metrics_result()
 
     def get_metrics_result(self) -> dict:
-        return {m.name: _log_value(m.result()) for m in self.metrics}
+        metrics = self.metrics
+        logs = {m.name: _log_value(m.result()) for m in metrics}
+        if len(logs) == len(metrics):
+            return logs
+        # two metrics of one name (an "auc" string beside an AUC() instance): Keras logs the
+        # later ones as "auc_1", "auc_2", ... in compile order
+        logs, seen = {}, {}
+        for m in metrics:
+            name = m.name
+            if name in seen:
+                seen[name] += 1
+                name = f"{name}_{seen[name] - 1}"
+            else:
+                seen[name] = 1
+            logs[name] = _log_value(m.result())
+        return logs
 
     def _metrics_result_or_logs(self, logs) -> dict:
         """The metrics' results when a step's logs name exactly the metrics (then the epoch's

@@ -23,6 +23,7 @@ import math
 
 import numpy as np
 
+from .. import backend
 from ..autograd import Tensor, Variable
 from ..naming import to_snake_case
 from . import schedules
@@ -46,6 +47,7 @@ class Optimizer(OptimizerState):
     slot_names: tuple = ()          # per-variable arrays shaped like the variable
     slot_initial_values: dict = {}  # slot name -> starting value when not 0 (Adagrad's accumulator)
     global_slots: dict = {}         # name -> initial scalar value, shared by all variables
+    unnamed_globals: tuple = ()     # the global slots Keras keeps in unnamed Variables
     # The flat-group fast path (``flat_group``): ``update_step`` is element-wise, so variables
     # under ``flat_group_max_size`` elements are updated together, one flat array per dtype.
     elementwise_update: bool = False
@@ -84,7 +86,8 @@ class Optimizer(OptimizerState):
                                                         or ema_overwrite_frequency < 1):
                 raise ValueError(f"{type(self).__name__}: ema_overwrite_frequency must be an integer >= 1 or "
                                  f"None, got {ema_overwrite_frequency!r}")
-        self.name = name or to_snake_case(type(self).__name__)  # Keras's default: "adam", "rm_sprop"
+        # Keras's default: "adam", then "adam_1", ... ("rm_sprop" for RMSprop)
+        self.name = name or backend.auto_name(to_snake_case(type(self).__name__))
         self.use_ema, self.ema_momentum = bool(use_ema), ema_momentum
         self.ema_overwrite_frequency = ema_overwrite_frequency
         self.loss_scale_factor = loss_scale_factor
@@ -143,6 +146,12 @@ class Optimizer(OptimizerState):
                                                   var.dtype)
                                     for name in self._slot_names_for(var) + self._base_slot_names()})
                 self._init_slots(var, self._slots[-1])
+        if not self.built:
+            # a shared scalar Keras makes as an unnamed Variable at build (Nadam's u_product) takes
+            # the session's next "variable", "variable_1", ... name
+            names = self.__dict__.setdefault("_global_names", {})
+            for name in self.unnamed_globals:
+                names[name] = backend.auto_name("variable")
         self.built = True
         if self._pending_state is not None:
             state, self._pending_state = self._pending_state, None
@@ -171,7 +180,13 @@ class Optimizer(OptimizerState):
 
     @property
     def variables(self) -> list:
-        """The variables this optimiser updates, in the order of ``build``."""
+        """The optimiser's own state as Keras lists it: ``iteration``, ``learning_rate`` (a
+        number, not a schedule), then each slot (``adam/<variable path>_momentum``); see
+        ``state_variables``. The variables it updates are ``_built_variables()``."""
+        return self.state_variables()
+
+    def _built_variables(self) -> list:
+        """The model variables this optimiser updates, in the order of ``build``."""
         return list(self._variables)
 
     def get_state(self) -> dict[str, np.ndarray]:

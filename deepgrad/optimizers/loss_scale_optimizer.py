@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Tensor
+from ..autograd import Tensor, Variable
 from . import catalog
 from .base import Optimizer
 from .multi_optimizer import MultiOptimizer
@@ -73,7 +73,20 @@ class LossScaleOptimizer(Optimizer):
 
     @property
     def variables(self) -> list:
-        return self.inner_optimizer.variables
+        """Keras's order (copies): its own ``iteration`` and ``learning_rate`` (never used: the
+        inner optimiser's count), ``step_counter``, ``dynamic_scale``, then the inner
+        optimiser's variables."""
+        own = []
+        for name, value, dtype in (("iteration", 0, np.int64), ("learning_rate", 0.0, np.float32),
+                                   ("step_counter", self.step_counter, np.int64),
+                                   ("dynamic_scale", self.dynamic_scale, np.float32)):
+            var = Variable(np.asarray(value, dtype), trainable=False, name=name, dtype=dtype)
+            var._path = f"{self.name}/{name}"
+            own.append(var)
+        return own + self.inner_optimizer.variables
+
+    def _built_variables(self) -> list:
+        return self.inner_optimizer._built_variables()
 
     def build(self, variables) -> None:
         self.inner_optimizer.build(variables)

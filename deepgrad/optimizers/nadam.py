@@ -17,6 +17,7 @@ class Nadam(Optimizer):
     elementwise_update = True  # the flat-group fast path (see flat_group)
     slot_names = ("m", "v")
     global_slots = {"u_product": 1.0}
+    unnamed_globals = ("u_product",)  # Keras's Variable(1.0) without a name
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=None,
                  clipnorm=None, clipvalue=None, global_clipnorm=None,

@@ -33,7 +33,7 @@ class OptimizerState:
         """A non-trainable state variable at ``"<optimizer>/<name>"``, saved with the optimiser."""
         var = Variable(initializers.get(initializer), shape=tuple(shape), dtype=dtype, trainable=False,
                        aggregation=aggregation, name=name)
-        var._path = f"{self.name}/{name or 'variable'}"
+        var._path = f"{self.name}/{var.name}"
         self.__dict__.setdefault("_added_variables", []).append(var)
         return var
 
@@ -99,7 +99,12 @@ class OptimizerState:
             out.append(made(self._learning_rate, "learning_rate", np.float32))
         out += [self._slot_variable(i, slot) for i, slot in self._keras_slot_order()]
         out += list(self.__dict__.get("_added_variables", ()))
-        out += [made(value, name, np.float32) for name, value in self._globals.items()]
+        names = self.__dict__.get("_global_names", {})
+        for name, value in self._globals.items():
+            var = made(value, names.get(name, name), np.float32)
+            if name in names:  # an unnamed Variable in Keras: its path is its automatic name alone
+                var._path = names[name]
+            out.append(var)
         return out
 
     def _slot_variable(self, i: int, slot: str) -> Variable:

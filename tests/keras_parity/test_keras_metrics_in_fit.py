@@ -2,10 +2,18 @@
 epoch in History, and ``evaluate`` gives what Keras's metric computes on the model's predictions."""
 import keras
 import numpy as np
+import pytest
 
 import deepgrad as dg
 from conftest import to_numpy
 from deepgrad import layers
+
+
+@pytest.fixture(autouse=True)
+def _fresh_names():
+    """Metric names count per session in both frameworks (auc, auc_1, ...): start each test at zero."""
+    keras.backend.clear_session()
+    dg.backend.clear_session()
 
 
 def _keras_value(metric, y, pred, sample_weight=None):
@@ -78,6 +86,7 @@ def test_regression_metrics_weighted_by_name_and_class():
 def test_compile_config_keeps_the_metrics_arguments():
     """A metric whose arguments differ from its name's defaults is kept as its config, so the
     compile config rebuilds the same metrics; one that needs arguments cannot come from a name."""
+    dg.backend.clear_session()  # the first TrueNegatives of the session: "true_negatives"
     model = dg.Sequential([layers.Input(shape=(3,)), layers.Dense(1, activation="sigmoid")])
     model.compile(loss="binary_crossentropy",
                   metrics=["true_positives", dg.metrics.TrueNegatives(thresholds=0.3),

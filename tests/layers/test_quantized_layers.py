@@ -234,7 +234,10 @@ def test_quantizing_a_trained_compiled_model_restarts_its_optimizer(tmp_path):
     model.quantize("int8")
     assert model.optimizer.learning_rate == 0.01 and model.optimizer.iterations == 0
     model.fit(x, y, epochs=1, verbose=0)
-    assert len(model.optimizer.variables) == 2  # the two biases
+    assert len(model.optimizer._built_variables()) == 2  # the two biases
+    # its state, as Keras lists it: iteration, learning_rate, then the momentum and velocity of each bias
+    assert [v.name.rsplit("_", 1)[-1] for v in model.optimizer.variables] == \
+        ["iteration", "rate", "momentum", "velocity", "momentum", "velocity"]
     model.save(tmp_path / "m.keras")
     loaded = dg.models.load_model(tmp_path / "m.keras")
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
