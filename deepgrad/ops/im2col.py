@@ -22,9 +22,11 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ..autograd import Function
-from ..runtime import for_batch_halves, one_blas_thread
+from ..runtime import for_batch_halves, one_blas_thread, two_threads
 from . import workspace
 from .conv_phases import col2im_gemm
+from .halves import GEMM_HALVES_MIN
+from .halves import matmul as halves_matmul
 from .conv_taps import taps_backward, taps_forward, use_taps
 
 def _pair(value, name: str, op: str) -> tuple:
@@ -132,7 +134,8 @@ def _im2col_gemm(xp, weights, kernel_hw, strides, dilation, out_hw, ones_column:
     per_sample = out_hw[0] * out_hw[1] * weights.shape[0] * xp.itemsize
     if keep_cols or n == 1 or n * per_sample <= COLS_BUDGET:
         cols = im2col(xp, kernel_hw, strides, dilation, out_hw, ones_column=ones_column)
-        return workspace.matmul(cols, weights), (cols if keep_cols else None)
+        out = workspace.empty((len(cols), weights.shape[1]), np.result_type(cols.dtype, weights.dtype))
+        return halves_matmul(cols, weights, out=out), (cols if keep_cols else None)
     part = max(1, COLS_BUDGET // per_sample)
     rows = out_hw[0] * out_hw[1]
     out = workspace.empty((n * rows, weights.shape[1]), np.result_type(xp.dtype, weights.dtype))
@@ -141,6 +144,15 @@ def _im2col_gemm(xp, weights, kernel_hw, strides, dilation, out_hw, ones_column:
         np.matmul(cols, weights, out=out[start * rows:start * rows + len(cols)])
         del cols  # freed before the next part is unfolded
     return out, None
+
+
+def _on_one_blas_thread(fn, part):
+    """``fn(part)``, on one BLAS thread when ``part`` is one of two halves run at once."""
+    if part == slice(None):
+        fn(part)
+        return
+    with one_blas_thread():
+        fn(part)
 
 
 # Unfolded matrices at most this many columns wide get their kernel gradient sample by sample
@@ -161,19 +173,15 @@ def kernel_grad(cols: np.ndarray, g2: np.ndarray, n: int) -> np.ndarray:
     width = cols.shape[1]
     if width > NARROW_COLS or n < 2:
         # the single GEMM as (dOut^T cols)^T: the long axis inner, measured about 10% faster
-        return (g2.T @ cols).T
+        return halves_matmul(g2.T, cols).T
     per = len(cols) // n
     cols3, g3 = cols.reshape(n, per, width), g2.reshape(n, per, g2.shape[1])
     parts = workspace.empty((n, width, g2.shape[1]), np.result_type(cols.dtype, g2.dtype))
 
     def run(batch):
-        if batch == slice(None):
-            np.matmul(cols3.transpose(0, 2, 1), g3, out=parts)
-            return
-        with one_blas_thread():  # each half's GEMMs on its own core
-            np.matmul(cols3[batch].transpose(0, 2, 1), g3[batch], out=parts[batch])
+        np.matmul(cols3[batch].transpose(0, 2, 1), g3[batch], out=parts[batch])
 
-    for_batch_halves(run, n, cols.size + g2.size)
+    for_batch_halves(lambda batch: _on_one_blas_thread(run, batch), n, cols.size + g2.size)
     return parts.sum(axis=0)
 
 
@@ -282,10 +290,21 @@ class Conv2D(Function):
         else:
             dxp = workspace.zeros(xp_shape, g2.dtype)
             buf = workspace.empty((g2.shape[0], cin), g2.dtype)
-            for i in range(kh):
-                for j in range(kw):
-                    np.matmul(g2, kernel[i, j].T, out=buf)
-                    dxp[_offset_slices(i, j, strides, dilation, (ho, wo))] += buf.reshape(-1, ho, wo, cin)
+            n = xp_shape[0]
+            g3, buf3 = g2.reshape(n, -1, cout), buf.reshape(n, -1, cin)
+
+            def run(batch):  # the GEMMs and adds of some samples: the same rows, the same operations
+                gb, bb, db = g3[batch].reshape(-1, cout), buf3[batch].reshape(-1, cin), dxp[batch]
+                for i in range(kh):
+                    for j in range(kw):
+                        np.matmul(gb, kernel[i, j].T, out=bb)
+                        db[_offset_slices(i, j, strides, dilation, (ho, wo))] += bb.reshape(-1, ho, wo, cin)
+
+            work = g2.shape[0] * cout * cin * kh * kw
+            if work >= GEMM_HALVES_MIN and two_threads():  # each half on one BLAS thread (see halves)
+                for_batch_halves(lambda batch: _on_one_blas_thread(run, batch), n, work)
+            else:
+                run(slice(None))
         (top, _), (left, _) = pads
         return dxp[:, top:top + x_shape[1], left:left + x_shape[2]]
 
@@ -302,7 +321,8 @@ class Conv2D(Function):
         gp = _pad_spatial(g2.reshape(-1, ho, wo, cout), tuple((s - b, s - a) for s, (b, a) in zip(spans, pads)))
         cols = im2col(gp, (kh, kw), (1, 1), dilation, x_shape[1:3])
         flipped = kernel[::-1, ::-1].transpose(0, 1, 3, 2).reshape(kh * kw * cout, cin)
-        return workspace.matmul(cols, flipped).reshape(x_shape)
+        out = workspace.empty((len(cols), cin), np.result_type(cols.dtype, flipped.dtype))
+        return halves_matmul(cols, flipped, out=out).reshape(x_shape)
 
 
     def graph_backward(self, g):

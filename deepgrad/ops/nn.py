@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function, Tensor
+from .halves import GEMM_HALVES_MIN, matmul_row_halves
+from .halves import matmul as halves_matmul
 from .manipulation import IndexAdd
 
 
@@ -25,16 +27,33 @@ class Linear(Function):
             raise ValueError(f"linear: bias of shape {bias.shape} does not match kernel of shape {kernel.shape}")
         flat = len(shape) == 2  # a batch of vectors, the common case: no reshapes
         x2 = x if flat else x.reshape(-1, shape[-1])
-        y = x2 @ kernel
-        if bias is not None:
-            y += bias
-        if self.fused_relu:
-            np.maximum(y, 0, out=y)
+        # a large product: the rows' halves in two threads, bias and relu added to each half there
+        y = None
+        if x2.shape[0] * kernel.size >= GEMM_HALVES_MIN:
+            y = matmul_row_halves(x2, kernel, self._bias_relu(bias))
+        if y is None:
+            y = x2 @ kernel
+            if bias is not None:
+                y += bias
+            if self.fused_relu:
+                np.maximum(y, 0, out=y)
         self.in_shape = shape
         needs = self.needs_input_grad
         if True in needs:  # save_for_backward, inlined: dX needs the kernel, dKernel the input, the relu's mask its output
             self.saved = (x2 if needs[1] else None, kernel if needs[0] else None, y if self.fused_relu else None)
         return y if flat else y.reshape(shape[:-1] + kernel.shape[1:])
+
+    def _bias_relu(self, bias):
+        """The passes after the GEMM, on some rows of its output (the same operations as the plain path)."""
+        relu = self.fused_relu
+
+        def after(y):
+            if bias is not None:
+                y += bias
+            if relu:
+                np.maximum(y, 0, out=y)
+
+        return after if bias is not None or relu else None
 
     def backward(self, g):
         # dX = dY W^T,  dW = X^T dY,  db = sum_rows dY   (dY masked by y > 0 for the fused relu)
@@ -42,8 +61,12 @@ class Linear(Function):
         g2 = g.reshape(-1, g.shape[-1])
         if relu_out is not None:
             g2 = g2 * (relu_out > 0)
-        gx = (g2 @ kernel.T).reshape(self.in_shape) if self.needs_input_grad[0] else None
-        gk = x2.T @ g2 if self.needs_input_grad[1] else None
+        if g2.size * self.in_shape[-1] >= GEMM_HALVES_MIN:  # large: each GEMM over its rows' halves
+            gx = halves_matmul(g2, kernel.T).reshape(self.in_shape) if self.needs_input_grad[0] else None
+            gk = halves_matmul(x2.T, g2) if self.needs_input_grad[1] else None
+        else:
+            gx = (g2 @ kernel.T).reshape(self.in_shape) if self.needs_input_grad[0] else None
+            gk = x2.T @ g2 if self.needs_input_grad[1] else None
         gb = g2.sum(axis=0) if len(self.needs_input_grad) > 2 and self.needs_input_grad[2] else None
         return gx, gk, gb
 
