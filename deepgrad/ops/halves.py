@@ -51,10 +51,11 @@ def contiguous_halves(a: np.ndarray, out: np.ndarray = None) -> np.ndarray:
     return out
 
 
-# Multiply-adds from which a GEMM's rows are split over two threads by ``matmul_row_halves``:
-# measured on two cores, (32, 784) x (784, 128) (3.2 M) was 0.86x as fast split, (128, 784) x
-# (784, 128) (12.8 M) 1.4x, (128, 5408) x (5408, 128) 1.56x.
-GEMM_HALVES_MIN = 1 << 23
+# Multiply-adds from which a GEMM's rows are split over two threads by ``matmul_row_halves``.
+# Measured on two cores (best of many): (32, 784) x (784, 128) (3.2 M) 0.86x as fast split,
+# (128, 784) x (784, 128) (12.8 M) 1.4x alone but slower inside the MLP's step on a busy machine
+# (the hand-off waits for a core), (128, 5408) x (5408, 128) (88.6 M) 1.56x.
+GEMM_HALVES_MIN = 1 << 24
 
 
 def matmul_row_halves(a: np.ndarray, b: np.ndarray, after=None, out: np.ndarray = None):
