@@ -25,7 +25,7 @@ from ..autograd import Function
 from ..runtime import for_batch_halves, one_blas_thread, two_threads
 from . import workspace
 from .conv_phases import col2im_gemm
-from .halves import GEMM_HALVES_MIN
+from .halves import GEMM_HALVES_MIN, matmul_row_halves
 from .halves import matmul as halves_matmul
 from .conv_taps import taps_backward, taps_forward, use_taps
 
@@ -126,16 +126,22 @@ def im2col(xp: np.ndarray, kernel_hw, strides, dilation, out_hw, ones_column: bo
 COLS_BUDGET = 64 << 20  # bytes
 
 
-def _im2col_gemm(xp, weights, kernel_hw, strides, dilation, out_hw, ones_column: bool, keep_cols: bool):
-    """(out, cols) = ([cols 1] weights, cols) of the padded input; with ``keep_cols`` False (nothing
-    saved for backward) the batch is unfolded in parts of at most COLS_BUDGET bytes and cols is None.
-    Each output row is the same dot product either way."""
+def _im2col_gemm(xp, weights, kernel_hw, strides, dilation, out_hw, ones_column: bool, keep_cols: bool,
+                 after=None):
+    """(out, cols, done) = ([cols 1] weights, cols, ...) of the padded input; with ``keep_cols`` False
+    (nothing saved for backward) the batch is unfolded in parts of at most COLS_BUDGET bytes and cols
+    is None. Each output row is the same dot product either way. ``after`` (an in-place pass on rows
+    of the output) is applied to each half of the output when the GEMM runs over the rows' halves
+    (``done`` True, the rows still in cache); otherwise it is left to the caller."""
     n = xp.shape[0]
     per_sample = out_hw[0] * out_hw[1] * weights.shape[0] * xp.itemsize
     if keep_cols or n == 1 or n * per_sample <= COLS_BUDGET:
         cols = im2col(xp, kernel_hw, strides, dilation, out_hw, ones_column=ones_column)
         out = workspace.empty((len(cols), weights.shape[1]), np.result_type(cols.dtype, weights.dtype))
-        return halves_matmul(cols, weights, out=out), (cols if keep_cols else None)
+        done = matmul_row_halves(cols, weights, after=after, out=out) is not None
+        if not done:
+            np.matmul(cols, weights, out=out)
+        return out, (cols if keep_cols else None), done and after is not None
     part = max(1, COLS_BUDGET // per_sample)
     rows = out_hw[0] * out_hw[1]
     out = workspace.empty((n * rows, weights.shape[1]), np.result_type(xp.dtype, weights.dtype))
@@ -143,7 +149,11 @@ def _im2col_gemm(xp, weights, kernel_hw, strides, dilation, out_hw, ones_column:
         cols = im2col(xp[start:start + part], kernel_hw, strides, dilation, out_hw, ones_column=ones_column)
         np.matmul(cols, weights, out=out[start * rows:start * rows + len(cols)])
         del cols  # freed before the next part is unfolded
-    return out, None
+    return out, None, False
+
+
+def _relu_in_place(rows: np.ndarray) -> None:
+    np.maximum(rows, 0, out=rows)
 
 
 def _on_one_blas_thread(fn, part):
@@ -225,6 +235,7 @@ class Conv2D(Function):
         needs = self.needs_input_grad
         # few output channels: a GEMM per input cell and a shifted add per tap (conv_taps)
         self.taps = use_taps(xp.shape, (ho, wo), kernel.shape)
+        relu_done = False  # the im2col path's GEMM over the rows' halves applies the relu to each half
         if self.taps:
             out = taps_forward(xp, kernel, strides, dilation, (ho, wo)).reshape(-1, cout)
             if bias is not None:
@@ -234,10 +245,10 @@ class Conv2D(Function):
             weights = kernel.reshape(kh * kw * cin, cout)
             if bias is not None:
                 weights = np.concatenate([weights, bias[None].astype(weights.dtype, copy=False)])
-            out, cols = _im2col_gemm(xp, weights, (kh, kw), strides, dilation, (ho, wo), bias is not None,
-                                     keep_cols=True in needs)
+            out, cols, relu_done = _im2col_gemm(xp, weights, (kh, kw), strides, dilation, (ho, wo), bias is not None,
+                                                keep_cols=True in needs, after=_relu_in_place if self.fused_relu else None)
             saved_input = cols if needs[1] or (bias is not None and needs[2]) else None
-        if self.fused_relu:
+        if self.fused_relu and not relu_done:
             for_batch_halves(lambda rows: np.maximum(out[rows], 0, out=out[rows]), out.shape[0], out.size)
         # keep only what backward needs: cols (or the padded input) for dKernel (and dBias),
         # the kernel for dX, the output for the relu's mask
