@@ -68,9 +68,10 @@ def matmul_row_halves(a: np.ndarray, b: np.ndarray, after=None, out: np.ndarray 
     worker thread spins for about 0.1 s, taking the second core from the step's two-thread
     element-wise passes; a step whose large GEMMs all run here never wakes that pool.
     Each row of the product is the same dot products computed the same way in any row split,
-    so the result is that of the whole GEMM on one BLAS thread, bit for bit (OpenBLAS on two
-    threads may sum some inner lengths, e.g. 784, differently: its result can differ from one
-    thread's in the last bit)."""
+    so the result is that of the whole GEMM on one BLAS thread, bit for bit, as long as both
+    halves stay above OpenBLAS's small-matrix bound (m*k*n of about 100**3, below which another
+    kernel sums in another order; GEMM_HALVES_MIN keeps each half at 2**23). OpenBLAS on two
+    threads may itself sum some inner lengths (e.g. 784) differently from one thread."""
     m, k = a.shape
     if m < 16 or m * k * b.shape[1] < GEMM_HALVES_MIN or not two_threads():
         return None

@@ -311,7 +311,7 @@ class Conv2D(Function):
                         np.matmul(gb, kernel[i, j].T, out=bb)
                         db[_offset_slices(i, j, strides, dilation, (ho, wo))] += bb.reshape(-1, ho, wo, cin)
 
-            work = g2.shape[0] * cout * cin * kh * kw
+            work = g2.shape[0] * cout * cin  # of each offset's GEMM
             if work >= GEMM_HALVES_MIN and two_threads():  # each half on one BLAS thread (see halves)
                 for_batch_halves(lambda batch: _on_one_blas_thread(run, batch), n, work)
             else:
