@@ -28,8 +28,10 @@ def split(monkeypatch):
     monkeypatch.setattr(runtime, "_cores", lambda: 2)
     monkeypatch.setattr(runtime, "_PARALLEL_MIN_SIZE", 1)
     # each half above OpenBLAS's small-matrix bound (~100**3), below which a half's kernel differs
-    for module in (halves, nn, im2col):
+    for module in (halves, im2col):
         monkeypatch.setattr(module, "GEMM_HALVES_MIN", 1 << 21)
+    for module in (halves, nn, im2col):
+        monkeypatch.setattr(module, "GEMM_OWN_MIN", 1)
 
     real = runtime._in_two_threads
 
@@ -41,8 +43,10 @@ def split(monkeypatch):
     monkeypatch.setattr(runtime, "_in_two_threads", counted)
 
     def off():  # back to the plain path: one GEMM per product, one thread per element-wise pass
-        for module in (halves, nn, im2col):
+        for module in (halves, im2col):
             monkeypatch.setattr(module, "GEMM_HALVES_MIN", 1 << 62)
+        for module in (halves, nn, im2col):
+            monkeypatch.setattr(module, "GEMM_OWN_MIN", 1 << 62)
         monkeypatch.setattr(runtime, "_PARALLEL_MIN_SIZE", 1 << 62)
         splits, counted.splits = counted.splits, 0
         return splits  # how many two-thread splits ran before
@@ -73,9 +77,22 @@ def test_row_halves_are_the_one_thread_gemm_bit_for_bit(split, m, k, n):
     np.testing.assert_array_equal(halves.matmul(a.T, g), expected_t)
 
 
+def test_mid_sized_products_run_whole_on_one_blas_thread(split):
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal((128, 784)).astype(np.float32)
+    b = rng.standard_normal((784, 10)).astype(np.float32)  # 1 M multiply-adds: under GEMM_HALVES_MIN
+    out = halves.matmul_row_halves(a, b, after=lambda rows: np.maximum(rows, 0, out=rows))
+    assert split() == 0
+    with runtime.one_blas_thread():
+        np.testing.assert_array_equal(out, np.maximum(a @ b, 0))
+
+
 def test_row_halves_decline_small_products_and_one_thread(monkeypatch):
+    monkeypatch.setattr(runtime, "_cores", lambda: 2)
+    monkeypatch.setattr(runtime, "_one_thread_asked", lambda: False)
     a = np.ones((128, 10), np.float32)
     assert halves.matmul_row_halves(a, np.ones((10, 4), np.float32)) is None  # 5,120 multiply-adds
+    monkeypatch.setattr(halves, "GEMM_OWN_MIN", 1)
     monkeypatch.setattr(halves, "GEMM_HALVES_MIN", 1)
     monkeypatch.setattr(runtime, "_one_thread_asked", lambda: True)
     assert halves.matmul_row_halves(a, np.ones((10, 4), np.float32)) is None

@@ -25,7 +25,7 @@ from ..autograd import Function
 from ..runtime import for_batch_halves, one_blas_thread, two_threads
 from . import workspace
 from .conv_phases import col2im_gemm
-from .halves import GEMM_HALVES_MIN, matmul_row_halves
+from .halves import GEMM_HALVES_MIN, GEMM_OWN_MIN, matmul_row_halves
 from .halves import matmul as halves_matmul
 from .conv_taps import taps_backward, taps_forward, use_taps
 
@@ -312,10 +312,13 @@ class Conv2D(Function):
                         db[_offset_slices(i, j, strides, dilation, (ho, wo))] += bb.reshape(-1, ho, wo, cin)
 
             work = g2.shape[0] * cout * cin  # of each offset's GEMM
-            if work >= GEMM_HALVES_MIN and two_threads():  # each half on one BLAS thread (see halves)
-                for_batch_halves(lambda batch: _on_one_blas_thread(run, batch), n, work)
-            else:
+            if work < GEMM_OWN_MIN or not two_threads():
                 run(slice(None))
+            elif work < GEMM_HALVES_MIN:  # on this thread, one BLAS thread (halves.GEMM_OWN_MIN says why)
+                with one_blas_thread():
+                    run(slice(None))
+            else:  # each half of the batch in its own thread, on one BLAS thread
+                for_batch_halves(lambda batch: _on_one_blas_thread(run, batch), n, work)
         (top, _), (left, _) = pads
         return dxp[:, top:top + x_shape[1], left:left + x_shape[2]]
 

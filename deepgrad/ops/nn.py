@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function, Tensor
-from .halves import GEMM_HALVES_MIN, matmul_row_halves
+from .halves import GEMM_OWN_MIN, matmul_row_halves
 from .halves import matmul as halves_matmul
 from .manipulation import IndexAdd
 
@@ -29,7 +29,7 @@ class Linear(Function):
         x2 = x if flat else x.reshape(-1, shape[-1])
         # a large product: the rows' halves in two threads, bias and relu added to each half there
         y = None
-        if x2.shape[0] * kernel.size >= GEMM_HALVES_MIN:
+        if x2.shape[0] * kernel.size >= GEMM_OWN_MIN:
             y = matmul_row_halves(x2, kernel, self._bias_relu(bias))
         if y is None:
             y = x2 @ kernel
@@ -61,7 +61,7 @@ class Linear(Function):
         g2 = g.reshape(-1, g.shape[-1])
         if relu_out is not None:
             g2 = g2 * (relu_out > 0)
-        if g2.size * self.in_shape[-1] >= GEMM_HALVES_MIN:  # large: each GEMM over its rows' halves
+        if g2.size * self.in_shape[-1] >= GEMM_OWN_MIN:  # large: on this process's threads (halves)
             gx = halves_matmul(g2, kernel.T).reshape(self.in_shape) if self.needs_input_grad[0] else None
             gk = halves_matmul(x2.T, g2) if self.needs_input_grad[1] else None
         else:
