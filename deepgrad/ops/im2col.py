@@ -131,8 +131,9 @@ def _im2col_gemm(xp, weights, kernel_hw, strides, dilation, out_hw, ones_column:
     """(out, cols, done) = ([cols 1] weights, cols, ...) of the padded input; with ``keep_cols`` False
     (nothing saved for backward) the batch is unfolded in parts of at most COLS_BUDGET bytes and cols
     is None. Each output row is the same dot product either way. ``after`` (an in-place pass on rows
-    of the output) is applied to each half of the output when the GEMM runs over the rows' halves
-    (``done`` True, the rows still in cache); otherwise it is left to the caller."""
+    of the output) is applied right after the GEMM (to each half, the rows still in cache) when the
+    GEMM runs on deepgrad's threads (``halves.matmul_row_halves``: ``done`` True); otherwise it is
+    left to the caller."""
     n = xp.shape[0]
     per_sample = out_hw[0] * out_hw[1] * weights.shape[0] * xp.itemsize
     if keep_cols or n == 1 or n * per_sample <= COLS_BUDGET:
@@ -235,7 +236,7 @@ class Conv2D(Function):
         needs = self.needs_input_grad
         # few output channels: a GEMM per input cell and a shifted add per tap (conv_taps)
         self.taps = use_taps(xp.shape, (ho, wo), kernel.shape)
-        relu_done = False  # the im2col path's GEMM over the rows' halves applies the relu to each half
+        relu_done = False  # the im2col path's GEMM may apply the relu itself, right after each half
         if self.taps:
             out = taps_forward(xp, kernel, strides, dilation, (ho, wo)).reshape(-1, cout)
             if bias is not None:

@@ -27,7 +27,7 @@ class Linear(Function):
             raise ValueError(f"linear: bias of shape {bias.shape} does not match kernel of shape {kernel.shape}")
         flat = len(shape) == 2  # a batch of vectors, the common case: no reshapes
         x2 = x if flat else x.reshape(-1, shape[-1])
-        # a large product: the rows' halves in two threads, bias and relu added to each half there
+        # a large product on deepgrad's threads (halves.matmul_row_halves), bias and relu right after each half
         y = None
         if x2.shape[0] * kernel.size >= GEMM_OWN_MIN:
             y = matmul_row_halves(x2, kernel, self._bias_relu(bias))
