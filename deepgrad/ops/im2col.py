@@ -148,7 +148,7 @@ def _im2col_gemm(xp, weights, kernel_hw, strides, dilation, out_hw, ones_column:
     out = workspace.empty((n * rows, weights.shape[1]), np.result_type(xp.dtype, weights.dtype))
     for start in range(0, n, part):
         cols = im2col(xp[start:start + part], kernel_hw, strides, dilation, out_hw, ones_column=ones_column)
-        np.matmul(cols, weights, out=out[start * rows:start * rows + len(cols)])
+        halves_matmul(cols, weights, out=out[start * rows:start * rows + len(cols)])  # as the whole batch's GEMM
         del cols  # freed before the next part is unfolded
     return out, None, False
 
