@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from ..runtime import for_batch_halves
+from ..runtime import for_batch_halves, one_blas_thread, two_threads
 from . import workspace
 
 
@@ -49,3 +49,62 @@ def contiguous_halves(a: np.ndarray, out: np.ndarray = None) -> np.ndarray:
         out = workspace.empty(a.shape, a.dtype)
     over_rows(lambda rows: np.copyto(out[rows], a[rows]), a.shape)
     return out
+
+
+# GEMMs of at least GEMM_OWN_MIN multiply-adds run on this process's own threads, each on one
+# BLAS thread: OpenBLAS would use its own thread pool from 2**18 (its SMP threshold, 65536 * 4),
+# whose worker then spins for about 0.1 s after every call, taking the second core from the
+# step's two-thread element-wise passes (and, on a loaded machine, from everything: a CNN step
+# measured at 55-107 ms with the pool, 27-42 ms without, CIFAR 460-930 ms against 100-130 ms).
+# From GEMM_HALVES_MIN the rows are split over two threads (below, one thread does it all):
+# alone on two cores, (32, 784) x (784, 128) (3.2 M) ran 0.86x as fast split, (128, 784) x
+# (784, 128) (12.8 M) 1.4x, (128, 5408) x (5408, 128) (88.6 M) 1.56x.
+GEMM_OWN_MIN = 1 << 18
+GEMM_HALVES_MIN = 1 << 23
+
+
+def matmul_row_halves(a: np.ndarray, b: np.ndarray, after=None, out: np.ndarray = None):
+    """``a @ b`` of two matrices on this process's threads, each on one BLAS thread: with the rows
+    of ``a`` in two halves in two threads from GEMM_HALVES_MIN multiply-adds (else in this
+    thread), then ``after(out_rows)`` on each half of the output while it is in cache (a bias, a
+    relu); ``None`` (nothing done) below GEMM_OWN_MIN or when one thread is asked.
+
+    Why: OpenBLAS's own two threads speed up a GEMM of few rows (a batch) and a long inner axis
+    little or not at all (1.0-1.1x for Dense(5408 -> 128) at batch 128), and its pool spins
+    after each call (see GEMM_OWN_MIN); a step whose GEMMs all run here never wakes that pool.
+    Each row of the product is the same dot products computed the same way in any row split,
+    so the result is that of the whole GEMM on one BLAS thread, bit for bit, as long as both
+    halves stay above OpenBLAS's small-matrix bound (m*k*n of about 100**3, below which another
+    kernel sums in another order; GEMM_HALVES_MIN keeps each half at 2**22). OpenBLAS on two
+    threads may itself sum some inner lengths (e.g. 784) differently from one thread."""
+    m, k = a.shape
+    work = m * k * b.shape[1]
+    if work < GEMM_OWN_MIN or not two_threads():
+        return None
+    if out is None:
+        out = np.empty((m, b.shape[1]), np.result_type(a.dtype, b.dtype))
+    if work < GEMM_HALVES_MIN or m < 16:
+        with one_blas_thread():
+            np.matmul(a, b, out=out)
+        if after is not None:
+            after(out)
+        return out
+
+    def run(rows):
+        with one_blas_thread():
+            np.matmul(a[rows], b, out=out[rows])
+        if after is not None:
+            after(out[rows])
+
+    for_batch_halves(run, m, m * b.shape[1] + (1 << 18))  # always above the element threshold
+    return out
+
+
+def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray = None) -> np.ndarray:
+    """``a @ b`` (into ``out`` if given): over the rows' halves when large enough, else one call."""
+    res = matmul_row_halves(a, b, out=out)
+    if res is not None:
+        return res
+    if out is None:
+        return a @ b
+    return np.matmul(a, b, out=out)

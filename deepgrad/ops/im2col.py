@@ -22,9 +22,11 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ..autograd import Function
-from ..runtime import for_batch_halves
+from ..runtime import for_batch_halves, one_blas_thread, two_threads
 from . import workspace
 from .conv_phases import col2im_gemm, fill_outside
+from .halves import GEMM_HALVES_MIN, GEMM_OWN_MIN, matmul_row_halves
+from .halves import matmul as halves_matmul
 from .conv_taps import taps_backward, taps_forward, use_taps
 
 def _pair(value, name: str, op: str) -> tuple:
@@ -124,23 +126,74 @@ def im2col(xp: np.ndarray, kernel_hw, strides, dilation, out_hw, ones_column: bo
 COLS_BUDGET = 64 << 20  # bytes
 
 
-def _im2col_gemm(xp, weights, kernel_hw, strides, dilation, out_hw, ones_column: bool, keep_cols: bool):
-    """(out, cols) = ([cols 1] weights, cols) of the padded input; with ``keep_cols`` False (nothing
-    saved for backward) the batch is unfolded in parts of at most COLS_BUDGET bytes and cols is None.
-    Each output row is the same dot product either way."""
+def _im2col_gemm(xp, weights, kernel_hw, strides, dilation, out_hw, ones_column: bool, keep_cols: bool,
+                 after=None):
+    """(out, cols, done) = ([cols 1] weights, cols, ...) of the padded input; with ``keep_cols`` False
+    (nothing saved for backward) the batch is unfolded in parts of at most COLS_BUDGET bytes and cols
+    is None. Each output row is the same dot product either way. ``after`` (an in-place pass on rows
+    of the output) is applied right after the GEMM (to each half, the rows still in cache) when the
+    GEMM runs on deepgrad's threads (``halves.matmul_row_halves``: ``done`` True); otherwise it is
+    left to the caller."""
     n = xp.shape[0]
     per_sample = out_hw[0] * out_hw[1] * weights.shape[0] * xp.itemsize
     if keep_cols or n == 1 or n * per_sample <= COLS_BUDGET:
         cols = im2col(xp, kernel_hw, strides, dilation, out_hw, ones_column=ones_column)
-        return workspace.matmul(cols, weights), (cols if keep_cols else None)
+        out = workspace.empty((len(cols), weights.shape[1]), np.result_type(cols.dtype, weights.dtype))
+        done = matmul_row_halves(cols, weights, after=after, out=out) is not None
+        if not done:
+            np.matmul(cols, weights, out=out)
+        return out, (cols if keep_cols else None), done and after is not None
     part = max(1, COLS_BUDGET // per_sample)
     rows = out_hw[0] * out_hw[1]
     out = workspace.empty((n * rows, weights.shape[1]), np.result_type(xp.dtype, weights.dtype))
     for start in range(0, n, part):
         cols = im2col(xp[start:start + part], kernel_hw, strides, dilation, out_hw, ones_column=ones_column)
-        np.matmul(cols, weights, out=out[start * rows:start * rows + len(cols)])
+        halves_matmul(cols, weights, out=out[start * rows:start * rows + len(cols)])  # as the whole batch's GEMM
         del cols  # freed before the next part is unfolded
-    return out, None
+    return out, None, False
+
+
+def _relu_in_place(rows: np.ndarray) -> None:
+    np.maximum(rows, 0, out=rows)
+
+
+def _on_one_blas_thread(fn, part):
+    """``fn(part)``, on one BLAS thread when ``part`` is one of two halves run at once."""
+    if part == slice(None):
+        fn(part)
+        return
+    with one_blas_thread():
+        fn(part)
+
+
+# Unfolded matrices at most this many columns wide get their kernel gradient sample by sample
+# (see kernel_grad); measured at batch 128, one thread: 10 columns 2.1 -> 0.54 ms, 28 columns
+# 5.1 -> 2.0 ms, 64 columns 8.8 -> 9.1 ms (no gain).
+NARROW_COLS = 32
+
+
+def kernel_grad(cols: np.ndarray, g2: np.ndarray, n: int) -> np.ndarray:
+    """``cols^T g2``: (N*Ho*Wo, k) by (N*Ho*Wo, Cout) -> (k, Cout), the kernel (and bias) gradient.
+
+    For a narrow ``cols`` (few input channels: k <= NARROW_COLS) one GEMM with an inner axis of
+    N*Ho*Wo runs at a fraction of OpenBLAS's speed and does not speed up on two threads. Then it
+    is N GEMMs, one per sample (cols_n^T g2_n, each of k x Cout), over the two halves of the batch
+    in two threads on one BLAS thread each, summed over the samples once at the end: the same
+    numbers whether the halves run in one thread or two, within float rounding (the sum's order
+    differs) of the single GEMM."""
+    width = cols.shape[1]
+    if width > NARROW_COLS or n < 2:
+        # the single GEMM as (dOut^T cols)^T: the long axis inner, measured about 10% faster
+        return halves_matmul(g2.T, cols).T
+    per = len(cols) // n
+    cols3, g3 = cols.reshape(n, per, width), g2.reshape(n, per, g2.shape[1])
+    parts = workspace.empty((n, width, g2.shape[1]), np.result_type(cols.dtype, g2.dtype))
+
+    def run(batch):
+        np.matmul(cols3[batch].transpose(0, 2, 1), g3[batch], out=parts[batch])
+
+    for_batch_halves(lambda batch: _on_one_blas_thread(run, batch), n, cols.size + g2.size)
+    return parts.sum(axis=0)
 
 
 def resolve_padding(padding, in_hw, kernel_hw, strides, dilation, op: str) -> tuple:
@@ -183,6 +236,7 @@ class Conv2D(Function):
         needs = self.needs_input_grad
         # few output channels: a GEMM per input cell and a shifted add per tap (conv_taps)
         self.taps = use_taps(xp.shape, (ho, wo), kernel.shape)
+        relu_done = False  # the im2col path's GEMM may apply the relu itself, right after each half
         if self.taps:
             out = taps_forward(xp, kernel, strides, dilation, (ho, wo)).reshape(-1, cout)
             if bias is not None:
@@ -192,10 +246,10 @@ class Conv2D(Function):
             weights = kernel.reshape(kh * kw * cin, cout)
             if bias is not None:
                 weights = np.concatenate([weights, bias[None].astype(weights.dtype, copy=False)])
-            out, cols = _im2col_gemm(xp, weights, (kh, kw), strides, dilation, (ho, wo), bias is not None,
-                                     keep_cols=True in needs)
+            out, cols, relu_done = _im2col_gemm(xp, weights, (kh, kw), strides, dilation, (ho, wo), bias is not None,
+                                                keep_cols=True in needs, after=_relu_in_place if self.fused_relu else None)
             saved_input = cols if needs[1] or (bias is not None and needs[2]) else None
-        if self.fused_relu:
+        if self.fused_relu and not relu_done:
             for_batch_halves(lambda rows: np.maximum(out[rows], 0, out=out[rows]), out.shape[0], out.size)
         # keep only what backward needs: cols (or the padded input) for dKernel (and dBias),
         # the kernel for dX, the output for the relu's mask
@@ -225,9 +279,8 @@ class Conv2D(Function):
             stride_one = self.geometry[3] == (1, 1)
             dx = self._correlate(g2, kernel) if stride_one and cout <= cin else self._col2im(g2, kernel)
         if cols is not None:
-            # out = [cols 1] [K; b]  =>  [dK; db] = [cols 1]^T dOut, computed as (dOut^T [cols 1])^T:
-            # the same GEMM with the long axis inner, measured about 10% faster
-            dweights = (g2.T @ cols).T
+            # out = [cols 1] [K; b]  =>  [dK; db] = [cols 1]^T dOut
+            dweights = kernel_grad(cols, g2, self.geometry[0][0])
             rows = math.prod(self.kernel_shape[:-1])
             dkernel = dweights[:rows].reshape(self.kernel_shape)
             dbias = dweights[rows] if len(self.needs_input_grad) > 2 else None
@@ -249,10 +302,24 @@ class Conv2D(Function):
         else:
             dxp = workspace.zeros(xp_shape, g2.dtype)
             buf = workspace.empty((g2.shape[0], cin), g2.dtype)
-            for i in range(kh):
-                for j in range(kw):
-                    np.matmul(g2, kernel[i, j].T, out=buf)
-                    dxp[_offset_slices(i, j, strides, dilation, (ho, wo))] += buf.reshape(-1, ho, wo, cin)
+            n = xp_shape[0]
+            g3, buf3 = g2.reshape(n, -1, cout), buf.reshape(n, -1, cin)
+
+            def run(batch):  # the GEMMs and adds of some samples: the same rows, the same operations
+                gb, bb, db = g3[batch].reshape(-1, cout), buf3[batch].reshape(-1, cin), dxp[batch]
+                for i in range(kh):
+                    for j in range(kw):
+                        np.matmul(gb, kernel[i, j].T, out=bb)
+                        db[_offset_slices(i, j, strides, dilation, (ho, wo))] += bb.reshape(-1, ho, wo, cin)
+
+            work = g2.shape[0] * cout * cin  # of each offset's GEMM
+            if work < GEMM_OWN_MIN or not two_threads():
+                run(slice(None))
+            elif work < GEMM_HALVES_MIN:  # on this thread, one BLAS thread (halves.GEMM_OWN_MIN says why)
+                with one_blas_thread():
+                    run(slice(None))
+            else:  # each half of the batch in its own thread, on one BLAS thread
+                for_batch_halves(lambda batch: _on_one_blas_thread(run, batch), n, work)
         (top, _), (left, _) = pads
         return dxp[:, top:top + x_shape[1], left:left + x_shape[2]]
 
@@ -269,7 +336,8 @@ class Conv2D(Function):
         gp = _pad_spatial(g2.reshape(-1, ho, wo, cout), tuple((s - b, s - a) for s, (b, a) in zip(spans, pads)))
         cols = im2col(gp, (kh, kw), (1, 1), dilation, x_shape[1:3])
         flipped = kernel[::-1, ::-1].transpose(0, 1, 3, 2).reshape(kh * kw * cout, cin)
-        return workspace.matmul(cols, flipped).reshape(x_shape)
+        out = workspace.empty((len(cols), cin), np.result_type(cols.dtype, flipped.dtype))
+        return halves_matmul(cols, flipped, out=out).reshape(x_shape)
 
 
     def graph_backward(self, g):

@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function, Tensor
+from .halves import GEMM_OWN_MIN, matmul_row_halves
+from .halves import matmul as halves_matmul
 from .manipulation import IndexAdd
 
 
@@ -26,16 +28,33 @@ class Linear(Function):
             raise ValueError(f"linear: bias of shape {bias.shape} does not match kernel of shape {kernel.shape}")
         flat = len(shape) == 2  # a batch of vectors, the common case: no reshapes
         x2 = x if flat else x.reshape(-1, shape[-1])
-        y = x2 @ kernel
-        if bias is not None:
-            y += bias
-        if self.fused_relu:
-            np.maximum(y, 0, out=y)
+        # a large product on deepgrad's threads (halves.matmul_row_halves), bias and relu right after each half
+        y = None
+        if x2.shape[0] * kernel.size >= GEMM_OWN_MIN:
+            y = matmul_row_halves(x2, kernel, self._bias_relu(bias))
+        if y is None:
+            y = x2 @ kernel
+            if bias is not None:
+                y += bias
+            if self.fused_relu:
+                np.maximum(y, 0, out=y)
         self.in_shape = shape
         needs = self.needs_input_grad
         if True in needs:  # save_for_backward, inlined: dX needs the kernel, dKernel the input, the relu's mask its output
             self.saved = (x2 if needs[1] else None, kernel if needs[0] else None, y if self.fused_relu else None)
         return y if flat else y.reshape(shape[:-1] + kernel.shape[1:])
+
+    def _bias_relu(self, bias):
+        """The passes after the GEMM, on some rows of its output (the same operations as the plain path)."""
+        relu = self.fused_relu
+
+        def after(y):
+            if bias is not None:
+                y += bias
+            if relu:
+                np.maximum(y, 0, out=y)
+
+        return after if bias is not None or relu else None
 
     def backward(self, g, into=None):
         # dX = dY W^T,  dW = X^T dY,  db = sum_rows dY   (dY masked by y > 0 for the fused relu)
@@ -44,17 +63,18 @@ class Linear(Function):
         if relu_out is not None:
             g2 = g2 * (relu_out > 0)
         needs = self.needs_input_grad
-        gx = (g2 @ kernel.T).reshape(self.in_shape) if needs[0] else None
+        # large GEMMs on this process's threads (halves_matmul: the one-BLAS-thread bits, split)
+        gx = halves_matmul(g2, kernel.T).reshape(self.in_shape) if needs[0] else None
         if into is None:
-            gk = x2.T @ g2 if needs[1] else None
+            gk = halves_matmul(x2.T, g2) if needs[1] else None
             gb = g2.sum(axis=0) if len(needs) > 2 and needs[2] else None
             return gx, gk, gb
         # the same GEMM and row sum, written where the caller keeps the gradients (same bits)
         gk = gb = None
         if needs[1]:
             out = into[1]
-            gk = (x2.T @ g2 if out is None or out.dtype != g2.dtype or x2.dtype != g2.dtype
-                  else np.matmul(x2.T, g2, out=out))
+            gk = (halves_matmul(x2.T, g2) if out is None or out.dtype != g2.dtype or x2.dtype != g2.dtype
+                  else halves_matmul(x2.T, g2, out=out))
         if len(needs) > 2 and needs[2]:
             out = into[2]
             gb = g2.sum(axis=0) if out is None or out.dtype != g2.dtype else np.add.reduce(g2, axis=0, out=out)
