@@ -63,18 +63,21 @@ class Linear(Function):
         if relu_out is not None:
             g2 = g2 * (relu_out > 0)
         needs = self.needs_input_grad
-        # large GEMMs on this process's threads (halves_matmul: the one-BLAS-thread bits, split)
-        gx = halves_matmul(g2, kernel.T).reshape(self.in_shape) if needs[0] else None
+        if g2.size * self.in_shape[-1] >= GEMM_OWN_MIN:  # large: on this process's threads (halves)
+            gemm = halves_matmul
+        else:
+            gemm = np.matmul
+        gx = gemm(g2, kernel.T).reshape(self.in_shape) if needs[0] else None
         if into is None:
-            gk = halves_matmul(x2.T, g2) if needs[1] else None
+            gk = gemm(x2.T, g2) if needs[1] else None
             gb = g2.sum(axis=0) if len(needs) > 2 and needs[2] else None
             return gx, gk, gb
         # the same GEMM and row sum, written where the caller keeps the gradients (same bits)
         gk = gb = None
         if needs[1]:
             out = into[1]
-            gk = (halves_matmul(x2.T, g2) if out is None or out.dtype != g2.dtype or x2.dtype != g2.dtype
-                  else halves_matmul(x2.T, g2, out=out))
+            gk = (gemm(x2.T, g2) if out is None or out.dtype != g2.dtype or x2.dtype != g2.dtype
+                  else gemm(x2.T, g2, out=out))
         if len(needs) > 2 and needs[2]:
             out = into[2]
             gb = g2.sum(axis=0) if out is None or out.dtype != g2.dtype else np.add.reduce(g2, axis=0, out=out)
