@@ -58,9 +58,13 @@ def contiguous_halves(a: np.ndarray, out: np.ndarray = None) -> np.ndarray:
 # measured at 55-107 ms with the pool, 27-42 ms without, CIFAR 460-930 ms against 100-130 ms).
 # From GEMM_HALVES_MIN the rows are split over two threads (below, one thread does it all):
 # alone on two cores, (32, 784) x (784, 128) (3.2 M) ran 0.86x as fast split, (128, 784) x
-# (784, 128) (12.8 M) 1.4x, (128, 5408) x (5408, 128) (88.6 M) 1.56x.
-GEMM_OWN_MIN = 1 << 18
-GEMM_HALVES_MIN = 1 << 23
+# (784, 128) (12.8 M) 1.4x, (128, 5408) x (5408, 128) (88.6 M) 1.56x (in isolation, loaded
+# machine). In whole training steps on two free cores the MLP's 12.8 M GEMMs lost: its step ran
+# 1.08-1.12 ms on these threads against 1.02-1.04 ms on OpenBLAS's, while the MNIST CNN's step
+# gained (12.6-12.9 ms against 16.1-16.6 ms); both thresholds at 2**24 kept both (MLP 1.03 ms,
+# CNN 12.9 ms; interleaved A/B in one process, 2026-11-30).
+GEMM_OWN_MIN = 1 << 24
+GEMM_HALVES_MIN = 1 << 24
 
 
 def matmul_row_halves(a: np.ndarray, b: np.ndarray, after=None, out: np.ndarray = None):
