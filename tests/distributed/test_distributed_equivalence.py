@@ -112,5 +112,6 @@ def test_data_parallel_metrics_and_validation_averaged(run_ranks):
     for r in range(2):
         got = json.loads((pathlib.Path(folder) / f"history.{r}.json").read_text())
         assert set(got) == set(history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
-        for key in history:  # sample-weighted averages over ranks equal the one-process means
-            np.testing.assert_allclose(got[key], history[key], rtol=0, atol=1e-10)
+        for key in history:  # sample-weighted averages over ranks equal the one-process means, to the
+            # float32 of a metric's result (a tensor of the metric's dtype, as Keras's)
+            np.testing.assert_allclose(got[key], history[key], rtol=1e-6, atol=1e-10)
