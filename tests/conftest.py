@@ -1,6 +1,7 @@
 import atexit
 import os
 import shutil
+import signal
 import sys
 import tempfile
 
@@ -15,6 +16,12 @@ os.environ["HOME"] = _HOME
 os.environ["DEEPGRAD_HOME"] = os.path.join(_HOME, ".deepgrad")
 os.environ.pop("KERAS_HOME", None)
 os.environ.setdefault("KERAS_BACKEND", "torch")  # Keras, the oracle, on PyTorch (its NumPy backend needs JAX)
+
+# A suite started in the background by a non-interactive shell (`make test &`) inherits SIGINT
+# ignored, and so would every program it starts: the tests of Ctrl-C handling send SIGINT to
+# such programs and need Python's default there, as in a terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 sys.path.insert(0, os.path.dirname(__file__))  # tests import the shared `oracle` helpers
 
