@@ -20,6 +20,16 @@ from . import workspace
 from .halves import over_rows, rows_of, ufunc_halves
 
 
+
+def _centered_grad(rows, shape, g, xhat, shift, slope, factor, out, scratch) -> None:
+    """``(g - shift - xhat * slope) * factor`` on ``rows`` of the batch, into ``out[rows]``
+    (``scratch[rows]`` holds the product): the input gradient of a normalization, where
+    ``shift`` and ``slope`` are the batch means of the gradient and of ``g * xhat``."""
+    part = np.multiply(xhat[rows], rows_of(slope, rows, shape), out=scratch[rows])
+    dx = np.subtract(g[rows], rows_of(shift, rows, shape), out=out[rows])
+    dx -= part
+    dx *= rows_of(factor, rows, shape)
+
 class Normalize(Function):
     """Normalise ``x`` over ``axes`` with its own statistics, then scale and shift."""
 
@@ -69,13 +79,8 @@ class Normalize(Function):
             over_rows(products, dxhat.shape)
             m1, m2 = dxhat.mean(axis=axes, keepdims=True), tmp.mean(axis=axes, keepdims=True)
 
-            def combine(rows):
-                part = np.multiply(xhat[rows], rows_of(m2, rows, shape), out=tmp[rows])
-                gx = np.subtract(dxhat[rows], rows_of(m1, rows, shape), out=dxhat[rows])
-                gx -= part
-                gx *= rows_of(inv_std, rows, shape)
-
-            over_rows(combine, dxhat.shape)
+            over_rows(lambda rows: _centered_grad(rows, shape, dxhat, xhat, m1, m2, inv_std, dxhat, tmp),
+                      dxhat.shape)
             gx = dxhat
         elif self.needs_input_grad[0]:
             dxhat = g * gamma
@@ -229,13 +234,8 @@ class BatchNormalize(Normalize):
             gx = workspace.empty(shape, product.dtype)
             slope, shift, factor = ggamma / n, gbeta / n, gamma * inv_std
 
-            def input_grad(rows):
-                part = np.multiply(xhat[rows], rows_of(slope, rows, shape), out=product[rows])
-                dx = np.subtract(g[rows], rows_of(shift, rows, shape), out=gx[rows])
-                dx -= part
-                dx *= rows_of(factor, rows, shape)
-
-            over_rows(input_grad, gx.shape)
+            over_rows(lambda rows: _centered_grad(rows, shape, g, xhat, shift, slope, factor, gx, product),
+                      gx.shape)
         del product
         return (gx, ggamma.reshape(self.shapes[0]) if needs[1] else None,
                 gbeta.reshape(self.shapes[1]) if needs[2] else None)
