@@ -1,0 +1,65 @@
+"""Patterns of the Keras documentation's vision examples (keras-team/keras-io, examples/vision:
+SimCLR's and NNCLR's zipped labeled and unlabeled batches, the keypoint detector's
+``preprocess_input`` on a symbolic input, ...), written here in small form and checked against
+Keras 3 (torch backend) where Keras gives the number."""
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+import keras  # noqa: E402
+
+import deepgrad as dg  # noqa: E402
+from deepgrad import layers  # noqa: E402
+
+
+def _nest_shapes(data):
+    if isinstance(data, (tuple, list)):
+        return [_nest_shapes(d) for d in data]  # Keras's generator adapter gives lists, tf.data tuples
+    return tuple(keras.ops.shape(data)) if not isinstance(data, dg.Tensor) else tuple(data.shape)
+
+
+def _recording_model(lib, seen):
+    class Recorder(lib.Model):
+        def train_step(self, data):
+            (unlabeled, _), (labeled, labels) = data
+            seen.append(_nest_shapes(data))
+            return {"n": lib.ops.sum(unlabeled) * 0.0 + float(np.shape(labels)[0])}
+
+    inputs = lib.Input((3,))
+    return Recorder(inputs, lib.layers.Dense(1)(inputs))
+
+
+def test_batches_nesting_labeled_and_unlabeled_pairs_reach_train_step_as_keras_gives_them():
+    rng = np.random.default_rng(0)
+
+    def batches():
+        for _ in range(2):  # the zip of an unlabeled (80 images) and a labeled (20 images) dataset
+            yield ((rng.integers(0, 255, (8, 5, 5, 3)).astype("uint8"), rng.integers(0, 9, 8)),
+                   (rng.integers(0, 255, (2, 5, 5, 3)).astype("uint8"), rng.integers(0, 9, 2)))
+
+    ours, theirs = [], []
+    for lib, seen in ((dg, ours), (keras, theirs)):
+        model = _recording_model(lib, seen)
+        model.compile(optimizer="adam")
+        history = model.fit(batches(), epochs=1, steps_per_epoch=2, verbose=0)
+        assert history.history["n"] == [2.0]
+    assert len(ours) == 2
+    assert ours[0] == theirs[-1] == [[(8, 5, 5, 3), (8,)], [(2, 5, 5, 3), (2,)]]
+
+
+@pytest.mark.parametrize("mode", ["tf", "torch", "caffe"])
+def test_preprocess_input_on_a_symbolic_input_builds_the_same_model_as_keras(mode):
+    x = np.random.default_rng(1).uniform(0, 255, (2, 4, 4, 3)).astype("float32")
+    outputs = {}
+    for lib in (dg, keras):
+        inputs = lib.layers.Input((4, 4, 3))
+        model = lib.Model(inputs, lib.applications.imagenet_utils.preprocess_input(inputs, mode=mode))
+        outputs[lib.__name__] = keras.ops.convert_to_numpy(model(x)) if lib is keras else model(x).numpy()
+    np.testing.assert_allclose(outputs["deepgrad"], outputs["keras"], rtol=1e-6, atol=1e-5)
+    # the keypoint detector's backbone input: MobileNetV2's preprocess_input ("tf" mode) on Input
+    inputs = dg.Input((4, 4, 3))
+    out = dg.applications.mobilenet_v2.preprocess_input(inputs)
+    assert tuple(out.shape) == (None, 4, 4, 3)
+    np.testing.assert_allclose(dg.Model(inputs, out)(x).numpy(), x / 127.5 - 1, rtol=1e-6, atol=1e-6)
