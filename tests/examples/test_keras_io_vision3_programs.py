@@ -63,3 +63,22 @@ def test_preprocess_input_on_a_symbolic_input_builds_the_same_model_as_keras(mod
     out = dg.applications.mobilenet_v2.preprocess_input(inputs)
     assert tuple(out.shape) == (None, 4, 4, 3)
     np.testing.assert_allclose(dg.Model(inputs, out)(x).numpy(), x / 127.5 - 1, rtol=1e-6, atol=1e-6)
+
+
+def test_sparse_crossentropy_truncates_float_labels_as_keras_casts_them():
+    # DeepLabV3+'s masks are resized bilinearly, so labels between two classes reach the loss
+    rng = np.random.default_rng(2)
+    logits = rng.standard_normal((2, 3, 3, 5)).astype("float32")
+    labels = rng.uniform(0, 4.99, (2, 3, 3, 1)).astype("float32")
+    for from_logits, pred in ((True, logits), (False, np.exp(logits) / np.exp(logits).sum(-1, keepdims=True))):
+        want = keras.ops.convert_to_numpy(keras.losses.sparse_categorical_crossentropy(labels, pred, from_logits))
+        got = dg.losses.sparse_categorical_crossentropy(labels, pred, from_logits=from_logits).numpy()
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+        mean = keras.ops.convert_to_numpy(keras.losses.SparseCategoricalCrossentropy(from_logits)(labels, pred))
+        assert float(dg.losses.SparseCategoricalCrossentropy(from_logits)(labels, pred).data) == pytest.approx(
+            float(mean), rel=1e-5)
+    np.testing.assert_allclose(dg.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True).numpy(),
+                               dg.losses.sparse_categorical_crossentropy(np.trunc(labels).astype("int64"), logits,
+                                                                         from_logits=True).numpy())
+    with pytest.raises(ValueError, match="NaN"):
+        dg.losses.sparse_categorical_crossentropy(np.array([0.0, np.nan]), logits[0, 0, :2], from_logits=True)
