@@ -19,7 +19,7 @@ import numpy as np
 from .. import files, layers, process_group, quantizers
 from ..registry import GLOBAL_CUSTOM_NAMES, find_custom_object
 from ..autograd import Tensor, no_grad
-from ..layers.base import Layer
+from ..layers.base import NO_INPUTS, Layer, inputs_from_kwargs
 from ..backend import current_path
 from ..serialization_lib import serialize_keras_object
 from ..symbolic import call_symbolic, flatten
@@ -247,7 +247,9 @@ class Model(ModelState, Trainer, Layer):
         """The dtype of each declared input (None when the model declares no inputs)."""
         return [t.dtype for t in self._inputs] if self._inputs else None
 
-    def __call__(self, inputs, *args, **kwargs):
+    def __call__(self, inputs=NO_INPUTS, *args, **kwargs):
+        if inputs is NO_INPUTS:  # ``model(images=x)``: the inputs named as call's first parameter
+            inputs = inputs_from_kwargs(self, kwargs)
         if isinstance(inputs, (np.ndarray, Tensor)):  # one array, the common call, kept short
             declared = self._inputs
             inputs = to_input_tensor(inputs, declared[0].dtype if declared else None)

@@ -82,3 +82,29 @@ def test_sparse_crossentropy_truncates_float_labels_as_keras_casts_them():
                                                                          from_logits=True).numpy())
     with pytest.raises(ValueError, match="NaN"):
         dg.losses.sparse_categorical_crossentropy(np.array([0.0, np.nan]), logits[0, 0, :2], from_logits=True)
+
+
+def _patches_layer(lib):
+    class Patches(lib.layers.Layer):
+        """The masked autoencoder's patch layer, called as ``patch_layer(images=x)``."""
+
+        def call(self, images, scale=1.0):
+            return lib.ops.reshape(images, (-1, 4, 3)) * scale
+
+    return Patches()
+
+
+def test_layer_and_model_called_with_inputs_named_as_calls_first_parameter():
+    x = np.arange(24, dtype="float32").reshape(2, 4, 3)
+    for lib in (dg, keras):
+        got = keras.ops.convert_to_numpy(_patches_layer(lib)(images=x, scale=2.0))
+        np.testing.assert_allclose(got, x.reshape(-1, 4, 3) * 2)
+        symbolic = _patches_layer(lib)(images=lib.Input((4, 3)))
+        assert tuple(symbolic.shape) == (None, 4, 3)
+        inputs = lib.Input((4, 3))
+        model = lib.Model(inputs, lib.layers.Dense(2)(inputs))
+        assert tuple(model(inputs=x).shape) == (2, 4, 2)
+    with pytest.raises(TypeError, match="images"):
+        _patches_layer(dg)(pictures=x)
+    with pytest.raises(TypeError, match="images"):
+        _patches_layer(dg)()
