@@ -38,6 +38,28 @@ def _is_symbolic(inputs) -> bool:
     return bool(flatten(inputs))
 
 
+def check_symbolic_input_shapes(model, inputs) -> None:
+    """A model called on symbolic tensors (``EfficientNetB0(...)(x)`` inside another model) checks
+    them against its declared inputs as Keras's input spec does: every dimension known on both
+    sides must agree, a trailing 1 on either side ignored."""
+    declared = model._inputs
+    if not declared or isinstance(inputs, dict):
+        return
+    given = flatten(inputs)
+    if len(given) != len(declared):
+        return  # the call itself names the mismatch
+    for i, (x, spec) in enumerate(zip(given, declared)):
+        shape, expected = tuple(x.shape), tuple(spec.shape)
+        got, want = shape, expected
+        if got and got[-1] == 1:
+            got = got[:-1]
+        if want and want[-1] == 1:
+            want = want[:-1]
+        if any(a is not None and b is not None and a != b for a, b in zip(want, got)):
+            raise ValueError(f"Input {i} with name '{getattr(spec, 'name', None)}' of layer '{model.name}' is "
+                             f"incompatible with the layer: expected shape={expected}, found shape={shape}")
+
+
 def to_input_tensor(x, dtype=None) -> Tensor:
     """An array entering a model: floats in ``dtype`` (floatx by default), integers kept for Embedding."""
     if isinstance(x, Tensor):
@@ -259,6 +281,7 @@ class Model(ModelState, Trainer, Layer):
             if declared is None:
                 self._maybe_build(tuple(inputs.shape))
         elif _is_symbolic(inputs):
+            check_symbolic_input_shapes(self, inputs)
             return call_symbolic(self, inputs, *args, **kwargs)
         else:
             dtypes = self._input_dtypes()

@@ -108,3 +108,19 @@ def test_layer_and_model_called_with_inputs_named_as_calls_first_parameter():
         _patches_layer(dg)(pictures=x)
     with pytest.raises(TypeError, match="images"):
         _patches_layer(dg)()
+
+
+def test_functional_model_called_on_a_symbolic_input_of_another_size_is_refused_as_in_keras():
+    # EfficientNetB0(include_top=True) fixes 224x224 inputs; calling it on a 64x64 Input fails in Keras
+    for lib in (dg, keras):
+        inner_in = lib.Input((8, 8, 3))
+        inner = lib.Model(inner_in, lib.layers.Conv2D(2, 3)(inner_in), name="backbone")
+        with pytest.raises(ValueError, match=r"incompatible with the layer: expected shape=\(None, 8, 8, 3\)"):
+            inner(lib.Input((6, 6, 3)))
+        assert tuple(inner(lib.Input((8, 8, 3))).shape) == (None, 6, 6, 2)
+        assert tuple(inner(lib.Input((None, 8, 3))).shape)[2:] == (6, 2)  # unknown on one side: no check
+        squeezed_in = lib.Input((4, 1))
+        squeezed = lib.Model(squeezed_in, lib.layers.Flatten()(squeezed_in))
+        assert tuple(squeezed(lib.Input((4, 1))).shape) == (None, 4)
+        with pytest.raises(ValueError, match="incompatible"):
+            squeezed(lib.Input((5, 1)))
