@@ -342,13 +342,34 @@ def extract_patches(images, sizes, strides, rates, padding, name=None):
                                      _spatial(rates, "rates"), _padding(padding), "channels_last")
 
 
+def _area_weights(n_in: int, n_out: int) -> np.ndarray:
+    """(n_out, n_in): the share of input pixel i in output pixel o's box [o s, (o + 1) s), s = n_in / n_out,
+    each row divided by s (TF's area resize: every output pixel the mean of the input area it covers)."""
+    scale = n_in / n_out
+    lo, hi = np.arange(n_out)[:, None] * scale, (np.arange(n_out)[:, None] + 1) * scale
+    pixel = np.arange(n_in)[None, :]
+    overlap = np.clip(np.minimum(hi, pixel + 1) - np.maximum(lo, pixel), 0.0, None)
+    return (overlap / scale).astype(np.float32)
+
+
+def _resize_area(images, size) -> Tensor:
+    x = ops.cast(images, np.float32)
+    h, w = x.shape[-3], x.shape[-2]
+    rows, cols = Tensor(_area_weights(h, size[0])), Tensor(_area_weights(w, size[1]))
+    x = ops.einsum("oh,...hwc->...owc", rows, x)
+    return ops.einsum("pw,...owc->...opc", cols, x)
+
+
 def resize(images, size, method="bilinear", preserve_aspect_ratio=False, antialias=False, name=None):
     """TF 2's resize (half-pixel centres); the result is float32 for every method but nearest, as in TF."""
     if preserve_aspect_ratio:
         raise NotImplementedError("tf.image.resize: preserve_aspect_ratio=True is not supported")
     method = getattr(method, "value", method)
+    if method == "area":
+        return _resize_area(images, tuple(int(s) for s in size))
     if method not in ("bilinear", "nearest", "bicubic"):
-        raise ValueError(f"tf.image.resize: method must be 'bilinear', 'nearest' or 'bicubic', got {method!r}")
+        raise ValueError(f"tf.image.resize: method must be 'bilinear', 'nearest', 'bicubic' or 'area', "
+                         f"got {method!r}")
     if method != "nearest":  # interpolated in float32, never rounded back to an integer type
         x = images.data if isinstance(images, Tensor) else np.asarray(images)
         if not np.issubdtype(x.dtype, np.floating) or x.dtype == np.float16:
@@ -371,6 +392,32 @@ def convert_image_dtype(image, dtype, saturate=False, name=None):
         # TF's rule: x * (max + 0.5), truncated, so 1.0 maps to max and 0.5 to max // 2
         return ops.cast(np.trunc(x * (np.iinfo(target).max + 0.5)), target)
     return ops.cast(image, target)
+
+
+# TF's YUV (BT.601 luma, analog U and V): yuv = rgb @ _RGB_TO_YUV, rgb = yuv @ _YUV_TO_RGB
+_RGB_TO_YUV = np.array([[0.299, -0.14714119, 0.61497538],
+                        [0.587, -0.28886916, -0.51496512],
+                        [0.114, 0.43601035, -0.10001026]], np.float32)
+_YUV_TO_RGB = np.array([[1.0, 1.0, 1.0],
+                        [0.0, -0.394642334, 2.03206185],
+                        [1.13988303, -0.58062185, 0.0]], np.float32)
+
+
+def _color_transform(images, matrix: np.ndarray) -> Tensor:
+    """The last axis of ``images`` times ``matrix``, in the images' float type (float32 otherwise)."""
+    dtype = np.asarray(_data(images)).dtype
+    dtype = dtype if np.issubdtype(dtype, np.floating) else np.dtype(np.float32)
+    return ops.matmul(ops.cast(images, dtype), Tensor(matrix.astype(dtype)))
+
+
+def rgb_to_yuv(images):
+    """Float RGB in [0, 1] (last axis) to YUV: Y in [0, 1], U and V centred on 0."""
+    return _color_transform(images, _RGB_TO_YUV)
+
+
+def yuv_to_rgb(images):
+    """The inverse of ``rgb_to_yuv``."""
+    return _color_transform(images, _YUV_TO_RGB)
 
 
 def rgb_to_grayscale(images, name=None):
@@ -417,7 +464,7 @@ image = SimpleNamespace(
     extract_patches=extract_patches, resize=resize, convert_image_dtype=convert_image_dtype,
     rot90=rot90, psnr=psnr, random_crop=random_crop,
     crop_to_bounding_box=crop_to_bounding_box, pad_to_bounding_box=pad_to_bounding_box,
-    rgb_to_grayscale=rgb_to_grayscale,
+    rgb_to_grayscale=rgb_to_grayscale, rgb_to_yuv=rgb_to_yuv, yuv_to_rgb=yuv_to_rgb,
     flip_left_right=lambda image, name=None: ops.flip(image, axis=-2),
     flip_up_down=lambda image, name=None: ops.flip(image, axis=-3),
 )

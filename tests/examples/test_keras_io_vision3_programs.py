@@ -124,3 +124,19 @@ def test_functional_model_called_on_a_symbolic_input_of_another_size_is_refused_
         assert tuple(squeezed(lib.Input((4, 1))).shape) == (None, 4)
         with pytest.raises(ValueError, match="incompatible"):
             squeezed(lib.Input((5, 1)))
+
+
+def test_image_directory_without_labels_reports_files_only(tmp_path, capsys):
+    # the super-resolution program reads BSDS500's image folders with label_mode=None
+    from PIL import Image
+    rng = np.random.default_rng(4)
+    for split in ("train", "test"):
+        (tmp_path / "images" / split).mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray(rng.integers(0, 255, (9, 7, 3)).astype("uint8")).save(tmp_path / "images" / split / f"{i}.jpg")
+    ds = dg.utils.image_dataset_from_directory(str(tmp_path), batch_size=4, image_size=(6, 6), label_mode=None,
+                                               seed=1, validation_split=0.5, subset="training")
+    assert capsys.readouterr().out.splitlines() == ["Found 6 files.", "Using 3 files for training."]
+    assert ds.class_names is None
+    batches = [b.numpy() if hasattr(b, "numpy") else np.asarray(b) for b in ds]
+    assert [b.shape for b in batches] == [(3, 6, 6, 3)]  # images alone, no label
