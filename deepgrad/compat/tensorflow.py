@@ -431,6 +431,32 @@ nest = SimpleNamespace(flatten=tree.flatten, map_structure=tree.map_structure, i
                        pack_sequence_as=tree.pack_sequence_as, assert_same_structure=tree.assert_same_structure)
 
 
+def _call_python(func, inp, Tout, as_tensors: bool):
+    """Run ``func`` on ``inp`` (Tensors, or NumPy arrays) and cast what it returns to ``Tout``:
+    a list of dtypes gives a list, one dtype one tensor, None no result."""
+    args = [convert_to_tensor(x) if as_tensors else np.asarray(x.data if isinstance(x, Tensor) else x) for x in inp]
+    out = func(*args)
+    if Tout is None:
+        return None
+    if isinstance(Tout, (list, tuple)):
+        values = out if isinstance(out, (list, tuple)) else [out]
+        if len(values) != len(Tout):
+            raise ValueError(f"tf.py_function: func returned {len(values)} values for {len(Tout)} output dtypes")
+        return [ops.cast(v, t) for v, t in zip(values, Tout)]
+    return ops.cast(out, Tout)
+
+
+def py_function(func, inp, Tout, name=None):
+    """``func(*inp)`` on eager tensors (``.numpy()`` works), its results cast to ``Tout`` (TF's escape
+    hatch for Python code in a ``tf.data`` pipeline; here everything runs eagerly anyway)."""
+    return _call_python(func, inp, Tout, as_tensors=True)
+
+
+def numpy_function(func, inp, Tout, stateful=True, name=None):
+    """``func(*inp)`` on NumPy arrays, its results cast to ``Tout``."""
+    return _call_python(func, inp, Tout, as_tensors=False)
+
+
 def _add_n(inputs, name=None) -> Tensor:
     """The element-wise sum of a list of same-shaped tensors."""
     total = inputs[0]

@@ -82,3 +82,27 @@ def test_top_level_math_functions_are_tf_math_ones():
     np.testing.assert_allclose(tf.squared_difference(x, 1.0).numpy(), (x - 1) ** 2, rtol=1e-6)
     np.testing.assert_allclose(tf.realdiv(x, 2.0).numpy(), x / 2, rtol=1e-6)
     np.testing.assert_allclose(tf.atan2(x, 1.0 - x).numpy(), np.arctan2(x, 1 - x), rtol=1e-6)
+
+
+def test_py_function_runs_python_on_eager_tensors_inside_a_dataset_map():
+    images = np.arange(2 * 4 * 4 * 3, dtype="uint8").reshape(2, 4, 4, 3)
+    seen = []
+
+    def invert(batch):  # an imgaug-style NumPy augmenter, reached through .numpy()
+        seen.append(type(batch))
+        return 255 - tf.cast(batch, tf.uint8).numpy()
+
+    ds = tf.data.Dataset.from_tensor_slices((images, np.array([0, 1]))).batch(2).map(
+        lambda x, y: (tf.py_function(invert, [x], [tf.float32])[0], y))
+    x, y = next(iter(ds))
+    assert seen == [dg.Tensor]
+    assert x.dtype == np.float32
+    np.testing.assert_array_equal(x.numpy(), 255.0 - images)
+    one = tf.py_function(lambda a, b: a + b, [np.ones(2), 2.0], tf.float32)
+    assert isinstance(one, dg.Tensor) and one.dtype == np.float32
+    np.testing.assert_array_equal(one.numpy(), [3.0, 3.0])
+    pair = tf.numpy_function(lambda a: (a * 2, a.astype("int64")), [np.array([1.5, 2.5])], [tf.float64, tf.int32])
+    assert [p.dtype for p in pair] == [np.float64, np.int32]
+    np.testing.assert_array_equal(pair[1].numpy(), [1, 2])
+    with pytest.raises(ValueError, match="2 output dtypes"):
+        tf.py_function(lambda a: a, [np.ones(2)], [tf.float32, tf.float32])
