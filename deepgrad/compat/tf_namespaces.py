@@ -460,11 +460,73 @@ def random_crop(value, size, seed=None, name=None):
     return ops.convert_to_tensor(value)[tuple(slice(o, o + s) for o, s in zip(start, size))]
 
 
+def _random_flip(image, seed, axis: int):
+    """Each image (one of rank 3, or every one of a rank-4 batch on its own) flipped along
+    ``axis`` (-2 width, -3 height) with probability 1/2."""
+    x = ops.convert_to_tensor(image)
+    gen = _seeded(seed)
+    if x.ndim == 3:
+        return ops.flip(x, axis=axis) if gen.random() < 0.5 else x
+    if x.ndim != 4:
+        raise ValueError(f"tf.image.random_flip: expected an image of rank 3 or a batch of rank 4, got shape "
+                         f"{tuple(x.shape)}")
+    flipped = gen.random(x.shape[0]) < 0.5
+    return ops.where(flipped.reshape(-1, 1, 1, 1), ops.flip(x, axis=axis), x)
+
+
+def random_flip_left_right(image, seed=None):
+    return _random_flip(image, seed, -2)
+
+
+def random_flip_up_down(image, seed=None):
+    return _random_flip(image, seed, -3)
+
+
+def sample_distorted_bounding_box(image_size, bounding_boxes, seed=None, min_object_covered=0.1,
+                                  aspect_ratio_range=(0.75, 1.33), area_range=(0.05, 1.0), max_attempts=100,
+                                  use_image_if_no_bounding_boxes=None, name=None):
+    """A random crop window of ``image_size`` (height, width, channels) as TF draws it: area a
+    fraction of the image in ``area_range``, width/height in ``aspect_ratio_range``, covering at
+    least ``min_object_covered`` of one of ``bounding_boxes`` ([batch, n, 4] normalized
+    ``ymin, xmin, ymax, xmax``; none given means the whole image when
+    ``use_image_if_no_bounding_boxes``), at a uniform offset; the whole image when
+    ``max_attempts`` draws all fail. Returns ``(begin, size, bboxes)`` for ``tf.slice``."""
+    height, width = (int(v) for v in np.asarray(_data(image_size)).ravel()[:2])
+    boxes = np.asarray(_data(bounding_boxes), np.float32).reshape(-1, 4)
+    if not len(boxes):
+        if not use_image_if_no_bounding_boxes:
+            raise ValueError("tf.image.sample_distorted_bounding_box: no bounding boxes given; pass "
+                             "use_image_if_no_bounding_boxes=True to use the whole image")
+        boxes = np.array([[0.0, 0.0, 1.0, 1.0]], np.float32)
+    gen = _seeded(seed)
+    box = boxes[int(gen.integers(len(boxes)))] * [height, width, height, width]
+    box_area = max((box[2] - box[0]) * (box[3] - box[1]), 1e-12)
+    window = (0, 0, height, width)
+    for _ in range(int(max_attempts)):
+        aspect = gen.uniform(*aspect_ratio_range)
+        area = gen.uniform(*area_range) * height * width
+        h, w = int(round(np.sqrt(area / aspect))), int(round(np.sqrt(area * aspect)))
+        if not (0 < h <= height and 0 < w <= width):
+            continue
+        y, x = int(gen.integers(0, height - h + 1)), int(gen.integers(0, width - w + 1))
+        covered = (max(0.0, min(y + h, box[2]) - max(y, box[0])) * max(0.0, min(x + w, box[3]) - max(x, box[1])))
+        if covered / box_area >= min_object_covered:
+            window = (y, x, h, w)
+            break
+    y, x, h, w = window
+    begin = Tensor(np.array([y, x, 0], np.int32), dtype=np.int32)
+    size = Tensor(np.array([h, w, -1], np.int32), dtype=np.int32)
+    bbox = np.array([[[y / height, x / width, (y + h) / height, (x + w) / width]]], np.float32)
+    return begin, size, Tensor(bbox, dtype=np.float32)
+
+
 image = SimpleNamespace(
     extract_patches=extract_patches, resize=resize, convert_image_dtype=convert_image_dtype,
     rot90=rot90, psnr=psnr, random_crop=random_crop,
     crop_to_bounding_box=crop_to_bounding_box, pad_to_bounding_box=pad_to_bounding_box,
     rgb_to_grayscale=rgb_to_grayscale, rgb_to_yuv=rgb_to_yuv, yuv_to_rgb=yuv_to_rgb,
+    sample_distorted_bounding_box=sample_distorted_bounding_box,
+    random_flip_left_right=random_flip_left_right, random_flip_up_down=random_flip_up_down,
     flip_left_right=lambda image, name=None: ops.flip(image, axis=-2),
     flip_up_down=lambda image, name=None: ops.flip(image, axis=-3),
 )

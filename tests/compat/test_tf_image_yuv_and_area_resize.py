@@ -1,6 +1,7 @@
 """``tf.image.rgb_to_yuv``/``yuv_to_rgb`` and ``tf.image.resize(method="area")``, as the
 sub-pixel super-resolution program uses them."""
 import numpy as np
+import pytest
 import torch
 
 import deepgrad as dg
@@ -39,3 +40,44 @@ def test_area_resize_averages_the_covered_input_area():
     t = dg.Tensor(x, requires_grad=True)
     tf.image.resize(t, [4, 5], method="area").sum().backward()
     np.testing.assert_allclose(t.grad, np.full(x.shape, 20 / 54), rtol=1e-5)  # d(sum)/dx = out area / in area
+
+
+def test_sample_distorted_bounding_box_draws_windows_in_the_asked_area_and_aspect_ranges():
+    dg.utils.set_random_seed(3)
+    areas, aspects = [], []
+    for _ in range(200):
+        begin, size, bbox = tf.image.sample_distorted_bounding_box(
+            tf.shape(np.zeros((90, 120, 3))), tf.zeros([0, 0, 4], tf.float32), area_range=(0.2, 0.6),
+            aspect_ratio_range=(0.75, 1.33), min_object_covered=0, use_image_if_no_bounding_boxes=True)
+        (y, x, c), (h, w, rest) = begin.numpy(), size.numpy()
+        assert begin.dtype == size.dtype == np.int32 and (c, rest) == (0, -1)
+        assert 0 <= y and y + h <= 90 and 0 <= x and x + w <= 120
+        np.testing.assert_allclose(bbox.numpy()[0, 0], [y / 90, x / 120, (y + h) / 90, (x + w) / 120], rtol=1e-6)
+        areas.append(h * w / (90 * 120))
+        aspects.append(w / h)
+        crop = tf.slice(np.zeros((90, 120, 3)), begin, size)
+        assert tuple(crop.shape) == (h, w, 3)
+    assert 0.18 < min(areas) and max(areas) < 0.62  # rounding to whole pixels moves the area a little
+    assert 0.7 < min(aspects) and max(aspects) < 1.4
+    # an impossible request (every window must cover the whole box) falls back to the whole image
+    begin, size, _ = tf.image.sample_distorted_bounding_box(
+        [20, 30, 3], [[[0.0, 0.0, 1.0, 1.0]]], area_range=(0.1, 0.2), min_object_covered=1.0, max_attempts=5)
+    assert begin.numpy().tolist() == [0, 0, 0] and size.numpy().tolist() == [20, 30, -1]
+
+
+def test_random_flips_flip_each_image_of_a_batch_on_its_own_and_set_shape_checks():
+    dg.utils.set_random_seed(5)
+    images = np.random.default_rng(6).uniform(0, 1, (64, 3, 4, 2)).astype("float32")
+    out = tf.image.random_flip_left_right(images).numpy()
+    flipped = np.array([np.array_equal(o, i[:, ::-1]) for o, i in zip(out, images)])
+    kept = np.array([np.array_equal(o, i) for o, i in zip(out, images)])
+    assert np.all(flipped ^ kept) and 15 < flipped.sum() < 49
+    single = tf.image.random_flip_up_down(images[0]).numpy()
+    assert np.array_equal(single, images[0]) or np.array_equal(single, images[0][::-1])
+    t = dg.Tensor(images[0])
+    t.set_shape([None, None, 2])  # TF's static-shape assertion: no change on agreement
+    t.set_shape((3, 4, 2))
+    with pytest.raises(ValueError, match="incompatible"):
+        t.set_shape([None, None, 3])
+    with pytest.raises(ValueError, match="incompatible"):
+        t.set_shape([3, 4])
