@@ -14,6 +14,12 @@ import deepgrad as dg  # noqa: E402
 from deepgrad import layers  # noqa: E402
 
 
+def _small_classifier(lib):
+    inputs = lib.Input((6,))
+    hidden = lib.layers.Dense(5, activation="relu")(inputs)
+    return lib.Model(inputs, lib.layers.Dense(3, activation="softmax")(hidden))
+
+
 def _nest_shapes(data):
     if isinstance(data, (tuple, list)):
         return [_nest_shapes(d) for d in data]  # Keras's generator adapter gives lists, tf.data tuples
@@ -140,3 +146,20 @@ def test_image_directory_without_labels_reports_files_only(tmp_path, capsys):
     assert ds.class_names is None
     batches = [b.numpy() if hasattr(b, "numpy") else np.asarray(b) for b in ds]
     assert [b.shape for b in batches] == [(3, 6, 6, 3)]  # images alone, no label
+
+
+def test_save_format_argument_is_kept_only_as_keras_3_keeps_it(tmp_path):
+    # the ViT object detector saves with model.save("vit_object_detector.h5", save_format="h5")
+    for lib in (dg, keras):
+        model = _small_classifier(lib)
+        path = str(tmp_path / f"{lib.__name__}.h5")
+        model.save(path, save_format="h5")  # a warning only: the suffix says the format
+        assert os.path.getsize(path) > 0
+        with pytest.raises(ValueError, match="save_format"):
+            model.save(str(tmp_path / f"{lib.__name__}_model"), save_format="tf")
+        with pytest.raises(ValueError, match="not supported"):
+            model.save(str(tmp_path / f"{lib.__name__}.keras"), signatures=None)
+    x = np.random.default_rng(7).standard_normal((3, 6)).astype("float32")
+    reloaded = keras.models.load_model(str(tmp_path / "deepgrad.h5"))  # Keras reads the file deepgrad wrote
+    ours = dg.models.load_model(str(tmp_path / "deepgrad.h5"))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(reloaded(x)), ours(x).numpy(), rtol=1e-5, atol=1e-6)
