@@ -460,6 +460,50 @@ def random_crop(value, size, seed=None, name=None):
     return ops.convert_to_tensor(value)[tuple(slice(o, o + s) for o, s in zip(start, size))]
 
 
+def image_gradients(image):
+    """``(dy, dx)``: each pixel's difference to the next one down / to the right, zero in the last
+    row / column, so both keep the ``(batch, height, width, channels)`` shape."""
+    x = ops.convert_to_tensor(image)
+    if x.ndim != 4:
+        raise ValueError(f"tf.image.image_gradients: expected a batch of rank 4, got shape {tuple(x.shape)}")
+    dy = ops.pad(x[:, 1:] - x[:, :-1], ((0, 0), (0, 1), (0, 0), (0, 0)))
+    dx = ops.pad(x[:, :, 1:] - x[:, :, :-1], ((0, 0), (0, 0), (0, 1), (0, 0)))
+    return dy, dx
+
+
+def _gaussian_window(size: int, sigma: float, channels: int, dtype) -> Tensor:
+    """The normalized ``size x size`` Gaussian, one copy per channel, as a depthwise kernel."""
+    coords = np.arange(size, dtype=np.float64) - (size - 1) / 2.0
+    g = np.exp(-0.5 * (coords / sigma) ** 2)
+    g /= g.sum()
+    window = np.outer(g, g)[:, :, None, None] * np.ones((1, 1, channels, 1))
+    return Tensor(window.astype(dtype))
+
+
+def ssim(img1, img2, max_val, filter_size=11, filter_sigma=1.5, k1=0.01, k2=0.03, return_index_map=False):
+    """Structural similarity per image, with TF's Gaussian-window means over VALID windows:
+    luminance (2 mu1 mu2 + c1) / (mu1^2 + mu2^2 + c1) times contrast-structure
+    (2 s12 + c2) / (s1^2 + s2^2 + c2), c1 = (k1 max_val)^2, c2 = (k2 max_val)^2, averaged over
+    height, width and channels (differentiable in both images)."""
+    x = ops.convert_to_tensor(img1)
+    y = ops.convert_to_tensor(img2)
+    dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.dtype(np.float32)
+    x, y = ops.cast(x, dtype), ops.cast(y, dtype)
+    if x.shape[-3] < filter_size or x.shape[-2] < filter_size:
+        raise ValueError(f"tf.image.ssim: images of {x.shape[-3]}x{x.shape[-2]} are smaller than filter_size "
+                         f"{filter_size}")
+    window = _gaussian_window(int(filter_size), float(filter_sigma), x.shape[-1], dtype)
+    blur = lambda t: ops.depthwise_conv(t, window, strides=1, padding="valid")  # noqa: E731
+    c1, c2 = (k1 * max_val) ** 2, (k2 * max_val) ** 2
+    mu1, mu2 = blur(x), blur(y)
+    mu11, mu22, mu12 = mu1 * mu1, mu2 * mu2, mu1 * mu2
+    luminance = (2.0 * mu12 + c1) / (mu11 + mu22 + c1)
+    # second moments: E[xy] - E[x]E[y] and E[x^2] + E[y^2] - E[x]^2 - E[y]^2
+    cs = (2.0 * (blur(x * y) - mu12) + c2) / (blur(x * x + y * y) - mu11 - mu22 + c2)
+    index_map = luminance * cs
+    return index_map if return_index_map else ops.mean(index_map, axis=(-3, -2, -1))
+
+
 def _random_flip(image, seed, axis: int):
     """Each image (one of rank 3, or every one of a rank-4 batch on its own) flipped along
     ``axis`` (-2 width, -3 height) with probability 1/2."""
@@ -527,6 +571,7 @@ image = SimpleNamespace(
     rgb_to_grayscale=rgb_to_grayscale, rgb_to_yuv=rgb_to_yuv, yuv_to_rgb=yuv_to_rgb,
     sample_distorted_bounding_box=sample_distorted_bounding_box,
     random_flip_left_right=random_flip_left_right, random_flip_up_down=random_flip_up_down,
+    image_gradients=image_gradients, ssim=ssim,
     flip_left_right=lambda image, name=None: ops.flip(image, axis=-2),
     flip_up_down=lambda image, name=None: ops.flip(image, axis=-3),
 )

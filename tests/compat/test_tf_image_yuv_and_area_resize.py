@@ -81,3 +81,39 @@ def test_random_flips_flip_each_image_of_a_batch_on_its_own_and_set_shape_checks
         t.set_shape([None, None, 3])
     with pytest.raises(ValueError, match="incompatible"):
         t.set_shape([3, 4])
+
+
+def test_ssim_matches_scikit_image_gaussian_ssim_and_is_differentiable():
+    from skimage.metrics import structural_similarity
+    rng = np.random.default_rng(8)
+    a = rng.uniform(0, 1, (2, 20, 24, 3))
+    b = np.clip(a + rng.normal(0, 0.2, a.shape), 0, 1)
+    got = tf.image.ssim(a, b, max_val=1.0).numpy()
+    want = [structural_similarity(x, y, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+                                  data_range=1.0, channel_axis=-1) for x, y in zip(a, b)]
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    np.testing.assert_allclose(tf.image.ssim(a, a, max_val=1.0).numpy(), [1.0, 1.0], rtol=1e-12)
+    # the depth-estimation loss's call: a 7-pixel window and k1, k2 squared
+    small = tf.image.ssim(a, b, max_val=24, filter_size=7, k1=0.01 ** 2, k2=0.03 ** 2).numpy()
+    assert small.shape == (2,) and np.all(small < 1)
+    # d(ssim)/d(img2) by central differences in float64
+    x, y = a[:1, :12, :12, :1], b[:1, :12, :12, :1]
+    t = dg.Tensor(y.copy(), requires_grad=True)
+    tf.image.ssim(x, t, max_val=1.0, filter_size=7).sum().backward()
+    eps, idx = 1e-6, (0, 5, 6, 0)
+    up, down = y.copy(), y.copy()
+    up[idx] += eps
+    down[idx] -= eps
+    numeric = (tf.image.ssim(x, up, 1.0, filter_size=7).numpy() - tf.image.ssim(x, down, 1.0, filter_size=7).numpy()) / (2 * eps)
+    np.testing.assert_allclose(t.grad[idx], numeric[0], rtol=1e-5)
+    with pytest.raises(ValueError, match="filter_size"):
+        tf.image.ssim(a[:, :5, :5], b[:, :5, :5], max_val=1.0)
+
+
+def test_image_gradients_are_forward_differences_with_a_zero_last_row_and_column():
+    x = np.random.default_rng(9).standard_normal((2, 4, 5, 3)).astype("float32")
+    dy, dx = tf.image.image_gradients(x)
+    assert tuple(dy.shape) == tuple(dx.shape) == x.shape
+    np.testing.assert_allclose(dy.numpy()[:, :-1], x[:, 1:] - x[:, :-1], rtol=1e-6)
+    np.testing.assert_allclose(dx.numpy()[:, :, :-1], x[:, :, 1:] - x[:, :, :-1], rtol=1e-6)
+    assert not dy.numpy()[:, -1].any() and not dx.numpy()[:, :, -1].any()
