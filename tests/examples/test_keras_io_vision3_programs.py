@@ -163,3 +163,26 @@ def test_save_format_argument_is_kept_only_as_keras_3_keeps_it(tmp_path):
     reloaded = keras.models.load_model(str(tmp_path / "deepgrad.h5"))  # Keras reads the file deepgrad wrote
     ours = dg.models.load_model(str(tmp_path / "deepgrad.h5"))
     np.testing.assert_allclose(keras.ops.convert_to_numpy(reloaded(x)), ours(x).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_symbolic_reshape_whose_unknown_batch_must_divide_by_the_new_axes():
+    # semantic clustering: (batch * k, clusters) -> (-1, k, clusters) inside a functional model
+    from deepgrad.compat import tensorflow as tf
+    shapes = {}
+    for lib, reshape in ((dg, tf.reshape), (keras, keras.ops.reshape)):
+        inputs = lib.Input((4,))
+        out = reshape(inputs, (-1, 3, 4))
+        shapes[lib.__name__] = tuple(out.shape)
+        model = lib.Model(inputs, out)
+        x = np.arange(24, dtype="float32").reshape(6, 4)
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(model(x)), x.reshape(2, 3, 4))
+    assert shapes["deepgrad"] == shapes["keras"] == (None, 3, 4)
+
+
+def test_one_target_for_two_outputs_with_losses_is_refused_as_in_keras():
+    for lib in (dg, keras):
+        inputs = lib.Input((3,))
+        model = lib.Model(inputs, [lib.layers.Dense(2)(inputs), lib.layers.Dense(4)(inputs)])
+        model.compile("adam", loss=["mse", "mse"])
+        with pytest.raises(ValueError, match="different structures"):
+            model.fit(np.ones((6, 3), "float32"), np.ones(6, "float32"), batch_size=3, epochs=1, verbose=0)
