@@ -397,8 +397,6 @@ class Layer(LayerState):
     _plain_call = True
 
     def __call__(self, inputs=NO_INPUTS, *args, **kwargs):
-        if inputs is NO_INPUTS:  # ``layer(images=x)``: the inputs named as call's first parameter
-            inputs = inputs_from_kwargs(self, kwargs)
         if self._plain_call:  # compute_dtype and dtype, inlined
             policy = self._dtype_policy
             if policy is not None:
@@ -415,6 +413,8 @@ class Layer(LayerState):
             if dtype != compute and (dtype.kind == "f" or (self._float_inputs and dtype.kind in "iub")):
                 inputs = inputs.astype(compute)
         else:
+            if inputs is NO_INPUTS:  # ``layer(images=x)``: the inputs named as call's first parameter
+                return self(inputs_from_kwargs(self, kwargs), *args, **kwargs)
             if isinstance(inputs, KerasTensor) or flatten((inputs, args, kwargs)):
                 return call_symbolic(self, inputs, *args, **kwargs)
             if isinstance(inputs, (list, tuple)):

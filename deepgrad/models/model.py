@@ -270,8 +270,6 @@ class Model(ModelState, Trainer, Layer):
         return [t.dtype for t in self._inputs] if self._inputs else None
 
     def __call__(self, inputs=NO_INPUTS, *args, **kwargs):
-        if inputs is NO_INPUTS:  # ``model(images=x)``: the inputs named as call's first parameter
-            inputs = inputs_from_kwargs(self, kwargs)
         if isinstance(inputs, (np.ndarray, Tensor)):  # one array, the common call, kept short
             declared = self._inputs
             inputs = to_input_tensor(inputs, declared[0].dtype if declared else None)
@@ -280,6 +278,8 @@ class Model(ModelState, Trainer, Layer):
             # a Sequential given its first layer after it was called empty still needs its input
             if declared is None:
                 self._maybe_build(tuple(inputs.shape))
+        elif inputs is NO_INPUTS:  # ``model(images=x)``: the inputs named as call's first parameter
+            return self(inputs_from_kwargs(self, kwargs), *args, **kwargs)
         elif _is_symbolic(inputs):
             check_symbolic_input_shapes(self, inputs)
             return call_symbolic(self, inputs, *args, **kwargs)
