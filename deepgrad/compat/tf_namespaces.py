@@ -460,6 +460,18 @@ def random_crop(value, size, seed=None, name=None):
     return ops.convert_to_tensor(value)[tuple(slice(o, o + s) for o, s in zip(start, size))]
 
 
+def resize_with_pad(image, target_height, target_width, method="bilinear", antialias=False):
+    """Resized without distortion to fit ``target_height x target_width`` (the scale of the
+    tighter side, floored sizes), then centred on a zero canvas of that size, as TF does."""
+    x = ops.convert_to_tensor(image)
+    height, width = x.shape[-3], x.shape[-2]
+    ratio = max(width / target_width, height / target_height)
+    new_height, new_width = int(height / ratio), int(width / ratio)
+    resized = resize(x, (new_height, new_width), method=method, antialias=antialias)
+    return pad_to_bounding_box(resized, max((target_height - new_height) // 2, 0),
+                               max((target_width - new_width) // 2, 0), target_height, target_width)
+
+
 def image_gradients(image):
     """``(dy, dx)``: each pixel's difference to the next one down / to the right, zero in the last
     row / column, so both keep the ``(batch, height, width, channels)`` shape."""
@@ -571,7 +583,7 @@ image = SimpleNamespace(
     rgb_to_grayscale=rgb_to_grayscale, rgb_to_yuv=rgb_to_yuv, yuv_to_rgb=yuv_to_rgb,
     sample_distorted_bounding_box=sample_distorted_bounding_box,
     random_flip_left_right=random_flip_left_right, random_flip_up_down=random_flip_up_down,
-    image_gradients=image_gradients, ssim=ssim,
+    image_gradients=image_gradients, ssim=ssim, resize_with_pad=resize_with_pad,
     flip_left_right=lambda image, name=None: ops.flip(image, axis=-2),
     flip_up_down=lambda image, name=None: ops.flip(image, axis=-3),
 )

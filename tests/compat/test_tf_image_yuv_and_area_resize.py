@@ -117,3 +117,14 @@ def test_image_gradients_are_forward_differences_with_a_zero_last_row_and_column
     np.testing.assert_allclose(dy.numpy()[:, :-1], x[:, 1:] - x[:, :-1], rtol=1e-6)
     np.testing.assert_allclose(dx.numpy()[:, :, :-1], x[:, :, 1:] - x[:, :, :-1], rtol=1e-6)
     assert not dy.numpy()[:, -1].any() and not dx.numpy()[:, :, -1].any()
+
+
+def test_resize_with_pad_keeps_the_aspect_ratio_and_centres_the_image():
+    x = np.random.default_rng(10).uniform(0, 255, (20, 40, 1)).astype("float32")
+    out = tf.image.resize_with_pad(x, 32, 32).numpy()  # scale 0.8: 16 x 32, 8 rows of zeros above and below
+    assert out.shape == (32, 32, 1) and out.dtype == np.float32
+    np.testing.assert_allclose(out[8:24], tf.image.resize(x, (16, 32)).numpy(), rtol=1e-6)
+    assert not out[:8].any() and not out[24:].any()
+    batch = tf.image.resize_with_pad(np.ones((2, 28, 28, 1), "uint8"), 32, 32)  # MNIST into 32 x 32: no padding
+    assert tuple(batch.shape) == (2, 32, 32, 1)
+    np.testing.assert_allclose(batch.numpy(), 1.0)
