@@ -118,6 +118,16 @@ class Tensor:
         """The shape, under TensorFlow's method name (``x.get_shape()`` in tf.keras programs)."""
         return self.shape
 
+    def set_shape(self, shape) -> None:
+        """TensorFlow's static-shape assertion (``image.set_shape([None, None, 3])`` in tf.data
+        functions): a concrete tensor already has its shape, so this only checks that every
+        dimension given (None for any) agrees with it."""
+        dims = None if shape is None else tuple(shape)
+        if dims is not None and (len(dims) != self.data.ndim or any(
+                d is not None and d != n for d, n in zip(dims, self.data.shape))):
+            raise ValueError(f"set_shape: shape {list(dims)} is incompatible with the tensor's shape "
+                             f"{list(self.data.shape)}")
+
     def __array__(self, dtype=None, copy=None):
         return self.data if dtype is None else self.data.astype(dtype)
 

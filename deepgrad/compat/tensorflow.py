@@ -256,10 +256,32 @@ def where(condition, x=None, y=None, name=None):
 
 
 def gather(params, indices, validate_indices=None, axis=None, batch_dims=0, name=None) -> Tensor:
-    """Slices of ``params`` at ``indices`` along ``axis`` (0 by default)."""
-    if batch_dims:
-        raise ValueError("tf.gather: batch_dims other than 0 is not supported; use tf.gather per row")
-    return ops.take(params, indices, axis=0 if axis is None else axis)
+    """Slices of ``params`` at ``indices`` along ``axis`` (the first axis after the batch ones by
+    default). With ``batch_dims=b`` the first ``b`` axes of both are paired, as TF gathers each
+    batch row with its own indices: the result has shape
+    ``params.shape[:axis] + indices.shape[b:] + params.shape[axis + 1:]``."""
+    index = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+    b = batch_dims + index.ndim if batch_dims < 0 else batch_dims
+    if not b:
+        return ops.take(params, indices, axis=0 if axis is None else axis)
+    params = convert_to_tensor(params)
+    axis = b if axis is None else (axis + params.ndim if axis < 0 else axis)
+    if not b <= axis < params.ndim or b > index.ndim or params.shape[:b] != index.shape[:b]:
+        raise ValueError(f"tf.gather: batch_dims={batch_dims} and axis={axis} do not fit params of shape "
+                         f"{tuple(params.shape)} and indices of shape {index.shape} (their first batch_dims "
+                         "axes must match, and batch_dims <= axis)")
+    batch = params.shape[:b]
+    n = int(np.prod(batch))
+    # one batch axis, the gathered axis next: p[row, idx] picks each row's own slices
+    flat = ops.reshape(ops.moveaxis(params, axis, b),
+                       (n, params.shape[axis]) + tuple(params.shape[b:axis]) + tuple(params.shape[axis + 1:]))
+    idx = index.reshape((n,) + index.shape[b:]).astype(np.intp)
+    rows = np.arange(n).reshape((n,) + (1,) * (idx.ndim - 1))
+    out = flat[rows, idx]  # (n, *indices.shape[b:], *params.shape[b:axis], *params.shape[axis + 1:])
+    k, m = idx.ndim - 1, axis - b  # gathered axes, and the axes between the batch and the gathered one
+    order = (0, *builtins.range(1 + k, 1 + k + m), *builtins.range(1, 1 + k), *builtins.range(1 + k + m, out.ndim))
+    out = ops.transpose(out, order)
+    return ops.reshape(out, tuple(batch) + tuple(out.shape[1:]))
 
 
 def gather_nd(params, indices, batch_dims=0, name=None) -> Tensor:
@@ -407,6 +429,53 @@ strings = SimpleNamespace(
 # tf.nest: the nested-structure utilities, Keras's ``tree`` under TensorFlow's names
 nest = SimpleNamespace(flatten=tree.flatten, map_structure=tree.map_structure, is_nested=tree.is_nested,
                        pack_sequence_as=tree.pack_sequence_as, assert_same_structure=tree.assert_same_structure)
+
+
+def _call_python(func, inp, Tout, as_tensors: bool):
+    """Run ``func`` on ``inp`` (Tensors, or NumPy arrays) and cast what it returns to ``Tout``:
+    a list of dtypes gives a list, one dtype one tensor, None no result."""
+    args = [convert_to_tensor(x) if as_tensors else np.asarray(x.data if isinstance(x, Tensor) else x) for x in inp]
+    out = func(*args)
+    if Tout is None:
+        return None
+    if isinstance(Tout, (list, tuple)):
+        values = out if isinstance(out, (list, tuple)) else [out]
+        if len(values) != len(Tout):
+            raise ValueError(f"tf.py_function: func returned {len(values)} values for {len(Tout)} output dtypes")
+        return [ops.cast(v, t) for v, t in zip(values, Tout)]
+    return ops.cast(out, Tout)
+
+
+def py_function(func, inp, Tout, name=None):
+    """``func(*inp)`` on eager tensors (``.numpy()`` works), its results cast to ``Tout`` (TF's escape
+    hatch for Python code in a ``tf.data`` pipeline; here everything runs eagerly anyway)."""
+    return _call_python(func, inp, Tout, as_tensors=True)
+
+
+def numpy_function(func, inp, Tout, stateful=True, name=None):
+    """``func(*inp)`` on NumPy arrays, its results cast to ``Tout``."""
+    return _call_python(func, inp, Tout, as_tensors=False)
+
+
+def _add_n(inputs, name=None) -> Tensor:
+    """The element-wise sum of a list of same-shaped tensors."""
+    total = inputs[0]
+    for t in inputs[1:]:
+        total = ops.add(total, t)
+    return total
+
+
+for _name, _value in dict(acosh=lambda x, name=None: ops.arccosh(x), asinh=lambda x, name=None: ops.arcsinh(x),
+                          atanh=lambda x, name=None: ops.arctanh(x), add_n=_add_n,
+                          realdiv=lambda x, y, name=None: ops.true_divide(x, y)).items():
+    if not hasattr(math, _name):
+        setattr(math, _name, _value)
+# the tf.math functions TensorFlow 2 also exports at its top level (tf.cos is tf.math.cos)
+for _name in ("acos", "acosh", "add_n", "asin", "asinh", "atan", "atan2", "atanh", "cos", "cosh", "floordiv", "sin",
+              "sinh", "tan", "realdiv", "squared_difference"):
+    if _name not in globals():
+        globals()[_name] = getattr(math, _name)
+del _name, _value
 
 
 def random_uniform_initializer(minval=-0.05, maxval=0.05, seed=None):

@@ -136,6 +136,21 @@ def _recording_build(build):
     return recording_build
 
 
+NO_INPUTS = object()  # ``__call__``'s default: the inputs were passed by keyword (or not at all)
+
+
+def inputs_from_kwargs(layer, kwargs: dict):
+    """The inputs of a call that named them (``layer(images=x)``), as Keras binds ``call``'s first
+    parameter; removed from ``kwargs``."""
+    params = [p for p in inspect.signature(layer.call).parameters.values()
+              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    name = params[0].name if params else "inputs"
+    if name not in kwargs:
+        raise TypeError(f"{type(layer).__name__} {layer.name!r}: no inputs given; pass them as the first "
+                        f"argument or as {name}=... (call's first parameter)")
+    return kwargs.pop(name)
+
+
 class Layer(LayerState):
     """Base class of every layer. Subclasses override ``build`` and ``call``.
 
@@ -381,7 +396,7 @@ class Layer(LayerState):
 
     _plain_call = True
 
-    def __call__(self, inputs, *args, **kwargs):
+    def __call__(self, inputs=NO_INPUTS, *args, **kwargs):
         if self._plain_call:  # compute_dtype and dtype, inlined
             policy = self._dtype_policy
             if policy is not None:
@@ -398,6 +413,8 @@ class Layer(LayerState):
             if dtype != compute and (dtype.kind == "f" or (self._float_inputs and dtype.kind in "iub")):
                 inputs = inputs.astype(compute)
         else:
+            if inputs is NO_INPUTS:  # ``layer(images=x)``: the inputs named as call's first parameter
+                return self(inputs_from_kwargs(self, kwargs), *args, **kwargs)
             if isinstance(inputs, KerasTensor) or flatten((inputs, args, kwargs)):
                 return call_symbolic(self, inputs, *args, **kwargs)
             if isinstance(inputs, (list, tuple)):

@@ -82,7 +82,26 @@ def to_arrays(data, several: bool):
         return {k: np.asarray(v) for k, v in data.items()}
     if several and isinstance(data, (list, tuple)):
         return [np.asarray(v) for v in data]
+    if isinstance(data, (list, tuple)) and _is_structure(data):
+        # a batch such as ``((x_unlabeled, y_unlabeled), (x_labeled, y_labeled))`` for a custom
+        # ``train_step``: Keras hands it over as the same nest of arrays
+        return type(data)(to_arrays(v, False) for v in data)
     return np.asarray(data)
+
+
+def _is_structure(data) -> bool:
+    """A list/tuple that nests containers, or holds arrays of differing shapes (a nest, not one array)."""
+    if any(isinstance(v, (list, tuple, dict)) and not _is_number_list(v) for v in data):
+        return True
+    shapes = {tuple(v.shape) for v in data if hasattr(v, "shape")}
+    return len(shapes) > 1
+
+
+def _is_number_list(v) -> bool:
+    """A (nested) list of Python numbers: array data, as NumPy reads it."""
+    while isinstance(v, (list, tuple)) and v:
+        v = v[0]
+    return isinstance(v, (int, float, bool, np.number, np.bool_))
 
 
 def cast_inputs(x, keep_int: bool = False):

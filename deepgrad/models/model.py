@@ -19,7 +19,7 @@ import numpy as np
 from .. import files, layers, process_group, quantizers
 from ..registry import GLOBAL_CUSTOM_NAMES, find_custom_object
 from ..autograd import Tensor, no_grad
-from ..layers.base import Layer
+from ..layers.base import NO_INPUTS, Layer, inputs_from_kwargs
 from ..backend import current_path
 from ..serialization_lib import serialize_keras_object
 from ..symbolic import call_symbolic, flatten
@@ -36,6 +36,28 @@ def _unique(items) -> list:
 
 def _is_symbolic(inputs) -> bool:
     return bool(flatten(inputs))
+
+
+def check_symbolic_input_shapes(model, inputs) -> None:
+    """A model called on symbolic tensors (``EfficientNetB0(...)(x)`` inside another model) checks
+    them against its declared inputs as Keras's input spec does: every dimension known on both
+    sides must agree, a trailing 1 on either side ignored."""
+    declared = model._inputs
+    if not declared or isinstance(inputs, dict):
+        return
+    given = flatten(inputs)
+    if len(given) != len(declared):
+        return  # the call itself names the mismatch
+    for i, (x, spec) in enumerate(zip(given, declared)):
+        shape, expected = tuple(x.shape), tuple(spec.shape)
+        got, want = shape, expected
+        if got and got[-1] == 1:
+            got = got[:-1]
+        if want and want[-1] == 1:
+            want = want[:-1]
+        if any(a is not None and b is not None and a != b for a, b in zip(want, got)):
+            raise ValueError(f"Input {i} with name '{getattr(spec, 'name', None)}' of layer '{model.name}' is "
+                             f"incompatible with the layer: expected shape={expected}, found shape={shape}")
 
 
 def to_input_tensor(x, dtype=None) -> Tensor:
@@ -247,7 +269,7 @@ class Model(ModelState, Trainer, Layer):
         """The dtype of each declared input (None when the model declares no inputs)."""
         return [t.dtype for t in self._inputs] if self._inputs else None
 
-    def __call__(self, inputs, *args, **kwargs):
+    def __call__(self, inputs=NO_INPUTS, *args, **kwargs):
         if isinstance(inputs, (np.ndarray, Tensor)):  # one array, the common call, kept short
             declared = self._inputs
             inputs = to_input_tensor(inputs, declared[0].dtype if declared else None)
@@ -256,7 +278,10 @@ class Model(ModelState, Trainer, Layer):
             # a Sequential given its first layer after it was called empty still needs its input
             if declared is None:
                 self._maybe_build(tuple(inputs.shape))
+        elif inputs is NO_INPUTS:  # ``model(images=x)``: the inputs named as call's first parameter
+            return self(inputs_from_kwargs(self, kwargs), *args, **kwargs)
         elif _is_symbolic(inputs):
+            check_symbolic_input_shapes(self, inputs)
             return call_symbolic(self, inputs, *args, **kwargs)
         else:
             dtypes = self._input_dtypes()

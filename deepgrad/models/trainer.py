@@ -322,6 +322,10 @@ class Trainer:
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True) -> Tensor:
         """sum_k loss_weight_k * loss_k(y_k, y_pred_k, sample_weight) + sum(model.losses)."""
         ys, preds = self._flat_targets(y), self._flat_outputs(y_pred)
+        if len(ys) < len(preds) and self._losses[len(ys):].count(None) < len(preds) - len(ys):
+            # one target array for a model of several outputs with losses: Keras refuses it
+            raise ValueError(f"y_true and y_pred have different structures: model {self.name!r} has "
+                             f"{len(preds)} outputs, but {len(ys)} target(s) were given")
         total = None
         for k, (loss, weight) in enumerate(zip(self._losses, self._loss_weights)):
             if loss is None:

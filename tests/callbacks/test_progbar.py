@@ -122,3 +122,33 @@ def test_interactive_logging_off_prints_plain_lines_on_a_terminal(monkeypatch):
         config.enable_interactive_logging()
     assert "\r" not in out.getvalue() and out.getvalue().count("\n") == 1
     assert config.is_interactive_logging_enabled()
+
+
+@pytest.mark.parametrize("method", ["predict", "evaluate"])
+def test_a_single_step_is_timed_from_the_start_of_predict_and_evaluate(capsys, method):
+    # Keras starts the bar's clock in on_predict_begin / on_test_begin, so a one-step call
+    # shows the step's real duration (it showed microseconds when the bar began after the step)
+    import time
+
+    import numpy as np
+
+    import deepgrad as dg
+
+    class Slow(dg.layers.Layer):
+        def call(self, x):
+            time.sleep(0.05)
+            return x
+
+    inputs = dg.Input((3,))
+    model = dg.Model(inputs, Slow()(inputs))
+    model.compile("sgd", "mse")
+    x = np.ones((4, 3), "float32")
+    capsys.readouterr()
+    if method == "predict":
+        model.predict(x, batch_size=4, verbose=2)
+    else:
+        model.evaluate(x, x, batch_size=4, verbose=2)
+    line = capsys.readouterr().out
+    per_step = re.search(r"(\d+)(ms|us)/step", line)
+    assert per_step is not None, line
+    assert per_step.group(2) == "ms" and int(per_step.group(1)) >= 45
