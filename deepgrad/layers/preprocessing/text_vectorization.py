@@ -36,7 +36,8 @@ class TextVectorization(DataLayer):
             raise ValueError(f"TextVectorization: invalid standardize {standardize!r}")
         if split not in (None, "whitespace", "character") and not callable(split):
             raise ValueError(f"TextVectorization: invalid split {split!r}")
-        output_mode = "multi_hot" if output_mode == "binary" else output_mode
+        # Keras's deprecated spellings of two modes
+        output_mode = {"binary": "multi_hot", "tf-idf": "tf_idf"}.get(output_mode, output_mode)
         if output_mode not in ("int", "one_hot", "multi_hot", "count", "tf_idf"):
             raise ValueError(f"TextVectorization: invalid output_mode {output_mode!r}")
         if not (ngrams is None or isinstance(ngrams, int) or
