@@ -393,7 +393,22 @@ class Dataset:
         def blocks():
             gen = generator()
             buffer = None
+            slots = None  # the buffer as a list of one-element blocks, once elements of other shapes came
             for block in _rechunk(self._blocks(), buffer_size):
+                if slots is None and buffer is not None and _trailing_shapes(block) != _trailing_shapes(buffer):
+                    # elements of another shape (a short last batch, a padded batch): they cannot share
+                    # one array with the buffer, so the same draws go on element by element
+                    slots = [_rows(buffer, i, i + 1) for i in range(_size(buffer))]
+                if slots is not None:
+                    for i in range(_size(block)):
+                        element = _rows(block, i, i + 1)
+                        if len(slots) < buffer_size:
+                            slots.append(element)
+                            continue
+                        r = int(gen.integers(0, buffer_size))
+                        yield slots[r]
+                        slots[r] = element
+                    continue
                 if buffer is None or _size(buffer) < buffer_size:
                     take = buffer_size - (0 if buffer is None else _size(buffer))
                     head = _rows(block, 0, take)
@@ -402,7 +417,10 @@ class Dataset:
                 if _size(block):
                     out, buffer = _shuffle_through(buffer, block, gen)
                     yield out
-            if buffer is not None and _size(buffer):
+            if slots is not None:
+                for i in gen.permutation(len(slots)):
+                    yield slots[i]
+            elif buffer is not None and _size(buffer):
                 order = gen.permutation(_size(buffer))
                 yield _map(lambda a: a[order], buffer)
         return self._derive(blocks, self._cardinality, same_elements=True)
@@ -573,11 +591,20 @@ def _positive(value, op, name) -> int:
     return int(value)
 
 
+def _trailing_shapes(block) -> list:
+    """The shape of one element of each component of ``block``."""
+    return [np.shape(a)[1:] for a in _leaves(block)]
+
+
 def _rechunk(blocks, size):
-    """Blocks of at least ``size`` elements (the last may be smaller), so the shuffle's work
-    per element stays constant when the elements come one at a time."""
+    """Blocks of at least ``size`` elements (the last may be smaller, and so may one that a block
+    of elements of another shape follows), so the shuffle's work per element stays constant when
+    the elements come one at a time."""
     pieces, count = [], 0
     for block in blocks:
+        if pieces and _trailing_shapes(block) != _trailing_shapes(pieces[0]):
+            yield _concat(pieces)
+            pieces, count = [], 0
         pieces.append(block)
         count += _size(block)
         if count >= size:

@@ -1,0 +1,107 @@
+"""Patterns of the Keras preprocessing, text, time-series, structured-data and recipe examples
+that deepgrad had wrong: each checked against Keras 3 on its PyTorch backend where Keras runs
+there, and against the formula TensorFlow's documented behaviour gives where it needs TF
+(string tensors, ``tf.data``)."""
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+keras = pytest.importorskip("keras")
+if keras.backend.backend() != "torch":  # pragma: no cover - the oracle needs Keras on PyTorch
+    pytest.skip("Keras must run on its PyTorch backend here", allow_module_level=True)
+
+import deepgrad as dg  # noqa: E402
+from deepgrad.compat import tensorflow as tf  # noqa: E402
+
+DOCS = ["the brain is wider than the sky", "for put them side by side",
+        "the one the other will contain", "with ease and you beside"]
+
+
+# ----------------------------------------------------------------- text layers and text tensors
+def test_tf_idf_spelled_with_a_hyphen_is_the_tf_idf_mode():
+    # Keras maps its deprecated "tf-idf" onto "tf_idf"; the weights are log(1 + N / (1 + df))
+    layer = dg.layers.TextVectorization(output_mode="tf-idf")
+    layer.adapt(DOCS)
+    assert layer.get_config()["output_mode"] == "tf_idf"
+    vocab = layer.get_vocabulary()
+    out = np.asarray(layer(["the brain the sea"]))
+    df = {w: sum(w in d.split() for d in DOCS) for w in vocab[1:]}
+    idf = {w: np.log(1 + len(DOCS) / (1 + n)) for w, n in df.items()}
+    assert out.shape == (1, len(vocab))
+    np.testing.assert_allclose(out[0, vocab.index("the")], 2 * idf["the"], rtol=1e-6)
+    np.testing.assert_allclose(out[0, vocab.index("brain")], idf["brain"], rtol=1e-6)
+    assert out[0, vocab.index("sky")] == 0
+    # "sea" is out of vocabulary: index 0 holds the OOV count times the mean idf
+    np.testing.assert_allclose(out[0, 0], np.mean(list(idf.values())), rtol=1e-6)
+    with pytest.raises(ValueError, match="output_mode"):
+        dg.layers.TextVectorization(output_mode="tfidf")
+
+
+def test_convert_to_tensor_keeps_text_and_converts_numbers_as_keras_does():
+    text = dg.ops.convert_to_tensor([["this message is about graphics"]])
+    assert isinstance(text, np.ndarray) and text.dtype.kind == "U" and text.shape == (1, 1)
+    with pytest.raises(TypeError, match="string"):
+        dg.ops.convert_to_tensor([1.5], dtype="string")
+    for value in ([1, 2], [1.5, 2.0], True, np.arange(3, dtype="int16")):
+        ours, theirs = dg.ops.convert_to_tensor(value), keras.ops.convert_to_tensor(value)
+        assert dg.backend.standardize_dtype(ours.dtype) == keras.backend.standardize_dtype(theirs.dtype)
+        np.testing.assert_array_equal(np.asarray(ours), theirs.numpy())
+
+
+def test_end_to_end_model_reads_a_converted_string_tensor():
+    dg.utils.set_random_seed(1)
+    vectorizer = dg.layers.TextVectorization(output_sequence_length=6)
+    vectorizer.adapt(DOCS)
+    inputs = dg.Input(shape=(None,), dtype="int64")
+    x = dg.layers.Embedding(vectorizer.vocabulary_size(), 4)(inputs)
+    outputs = dg.layers.Dense(2)(dg.layers.GlobalAveragePooling1D()(x))
+    model = dg.Model(inputs, outputs)
+    string_input = dg.Input(shape=(1,), dtype="string")
+    end_to_end = dg.Model(string_input, model(vectorizer(string_input)))
+    sentence = [["the one the other will absorb"]]
+    got = np.asarray(end_to_end(dg.ops.convert_to_tensor(sentence)))
+    want = np.asarray(model(vectorizer(np.array(sentence))))
+    assert got.shape == (1, 2)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+# ----------------------------------------------------------------- tf.data
+def test_shuffle_of_batches_with_a_short_last_batch():
+    # 560 rows in batches of 64: eight full batches and one of 48, mapped then shuffled, as the
+    # translation example's pipeline does; every batch comes out once, whole
+    rows = np.arange(560 * 3, dtype="int64").reshape(560, 3)
+    ds = tf.data.Dataset.from_tensor_slices((rows, rows[:, 0])).batch(64)
+    ds = ds.map(lambda x, y: ({"a": x, "b": x[:, :-1]}, y)).shuffle(2048, seed=3)
+    firsts, sizes = [], []
+    for inputs, y in ds:
+        x = np.asarray(inputs["a"])
+        np.testing.assert_array_equal(np.asarray(inputs["b"]), x[:, :-1])
+        np.testing.assert_array_equal(np.asarray(y), x[:, 0])
+        np.testing.assert_array_equal(np.diff(x[:, 0]), 3)  # a batch keeps its rows in order
+        firsts.append(int(x[0, 0]) // (64 * 3))
+        sizes.append(len(x))
+    assert sorted(firsts) == list(range(9))
+    assert sorted(sizes) == [48] + [64] * 8
+    # over seeds the short batch lands in every position (a buffer as large as the data)
+    positions = set()
+    for seed in range(60):
+        ds = tf.data.Dataset.from_tensor_slices(rows).batch(64).shuffle(16, seed=seed)
+        positions.add([len(np.asarray(b)) for b in ds].index(48))
+    assert positions == set(range(9))
+
+
+def test_shuffle_with_a_small_buffer_switches_to_elements_of_another_shape():
+    # a buffer of 2 over batches of 4, 4, 4, 3, 3: TF's buffer rule element by element, so the
+    # i-th element out is drawn from the first i + 3 in, and none is lost
+    rows = np.arange(18, dtype="int64")
+    ds = tf.data.Dataset.from_tensor_slices(rows).batch(4)
+    ds = ds.concatenate(tf.data.Dataset.from_tensor_slices(rows[:6] + 100).batch(3))
+    for seed in range(20):
+        out = [tuple(np.asarray(b)) for b in ds.shuffle(2, seed=seed)]
+        want = [tuple(np.asarray(b)) for b in ds]
+        assert sorted(out) == sorted(want)
+        for i, b in enumerate(out):
+            assert want.index(b) <= i + 2
