@@ -392,7 +392,46 @@ def _regex_replace(input, pattern, rewrite, replace_global=True, name=None) -> n
     return substitute(_text(input)).astype(str)
 
 
+def _split(input, sep=None, maxsplit=-1, name=None) -> np.ndarray:
+    """The pieces of one string: Python's ``str.split`` rule, which TF's ``tf.strings.split``
+    follows (``sep=None`` splits on runs of whitespace and drops empty pieces; a ``sep`` keeps
+    them). A batch of strings splits into rows of different lengths, a ragged tensor deepgrad
+    does not have: rows of one length are stacked, others refused."""
+    text = _text(input)
+    if text.ndim == 0:
+        return np.array(str(text).split(sep, maxsplit), dtype=str)
+    rows = [str(t).split(sep, maxsplit) for t in text.reshape(-1)]
+    if len({len(r) for r in rows}) > 1:
+        raise ValueError(f"tf.strings.split: the strings of a batch of shape {text.shape} split into pieces of "
+                         "different counts (TF's ragged result); split them one by one (Dataset.map) instead")
+    return np.array(rows, dtype=str).reshape(text.shape + (-1,))
+
+
+def _to_number(string_tensor, out_type=np.float32, name=None) -> Tensor:
+    """Each string parsed as a number of ``out_type`` (float32 by default, as TF's)."""
+    text = _text(string_tensor)
+    dtype = np.dtype(backend.standardize_dtype(out_type))
+    if dtype.kind not in "iuf":
+        raise TypeError(f"tf.strings.to_number: out_type must be an integer or float dtype, got {dtype}")
+    parse = int if dtype.kind in "iu" else float
+    try:
+        values = [parse(t.strip()) for t in text.reshape(-1)]
+    except ValueError:
+        bad = str(next(t for t in text.reshape(-1) if not _parses(parse, t)))
+        raise ValueError(f"tf.strings.to_number: cannot convert {bad!r} to {dtype.name}") from None
+    return Tensor(np.array(values, dtype=dtype).reshape(text.shape), dtype=dtype)
+
+
+def _parses(parse, text) -> bool:
+    try:
+        parse(text.strip())
+        return True
+    except ValueError:
+        return False
+
+
 # tf.strings: the string ops of text standardization functions (TextVectorization(standardize=fn))
+# and of text-file pipelines (TextLineDataset records split into fields)
 strings = SimpleNamespace(
     lower=lambda input, encoding="", name=None: np.char.lower(_text(input)),
     upper=lambda input, encoding="", name=None: np.char.upper(_text(input)),
@@ -401,6 +440,8 @@ strings = SimpleNamespace(
         (np.char.str_len(np.char.encode(_text(input), "utf-8")) if unit == "BYTE"
          else np.char.str_len(_text(input))).astype(np.int32), dtype=np.int32),
     regex_replace=_regex_replace,
+    split=_split,
+    to_number=_to_number,
 )
 
 

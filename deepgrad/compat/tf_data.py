@@ -11,6 +11,9 @@ through ``as_numpy_iterator`` (each element a batch ``x``, ``(x, y)`` or ``(x, y
 """
 from __future__ import annotations
 
+import gzip
+import os
+import zlib
 from types import SimpleNamespace
 
 import numpy as np
@@ -101,6 +104,17 @@ class StringArray(np.ndarray):
 
     def numpy(self) -> np.ndarray:
         return np.char.encode(np.asarray(self, dtype=str), "utf-8").astype(object)
+
+
+def _as_bytes(a):
+    if isinstance(a, np.str_):  # one string of a block's row
+        return str(a).encode("utf-8")
+    if isinstance(a, np.bytes_):
+        return bytes(a)
+    if not isinstance(a, np.ndarray) or a.dtype.kind not in "US":
+        return a
+    encoded = np.char.encode(a, "utf-8") if a.dtype.kind == "U" else a
+    return encoded.item() if encoded.ndim == 0 else encoded.astype(object)
 
 
 def _tensors(element):
@@ -531,15 +545,22 @@ class Dataset:
         return transformation_func(self)
 
     # ------------------------------------------------------------- reading
-    def as_numpy_iterator(self):
-        """The elements as structures of NumPy arrays."""
+    def _numpy_elements(self):
+        """The elements as structures of NumPy arrays, text as arrays of ``str`` (what ``fit``
+        and the text layers read)."""
         for block in self._blocks():
             for i in range(_size(block)):
                 yield _map(lambda a: a[i], block)
 
+    def as_numpy_iterator(self):
+        """The elements as structures of NumPy arrays; text components as TF gives them, UTF-8
+        ``bytes`` (an object array of them for a component with dimensions)."""
+        for element in self._numpy_elements():
+            yield _map(_as_bytes, element)
+
     def __iter__(self):
         """The elements with numeric components as Tensors (TF yields eager tensors)."""
-        for element in self.as_numpy_iterator():
+        for element in self._numpy_elements():
             yield _tensors(element)
 
     def cardinality(self) -> Tensor:
@@ -561,7 +582,7 @@ class Dataset:
         """The structure of TensorSpecs of one element (read from the first element when needed)."""
         if self._spec is not None:
             return self._spec
-        first = next(iter(self.as_numpy_iterator()), None)
+        first = next(iter(self._numpy_elements()), None)
         if first is None:
             raise ValueError("Dataset.element_spec: the dataset is empty, so its element shape is not known here")
         if self._batch_varies:
@@ -630,6 +651,39 @@ def _shuffle_through(buffer, block, gen):
     keep[sorted_r[last_of_slot]] = slots + order[last_of_slot]
     pool = _concat([buffer, block])
     return _map(lambda a: a[source], pool), _map(lambda a: a[keep], pool)
+
+
+def TextLineDataset(filenames, compression_type=None, buffer_size=None, num_parallel_reads=None,
+                    name=None) -> Dataset:
+    """The lines of the text files ``filenames`` (one path or several), file after file, each a
+    string without its line ending ("\\n", or "\\r\\n"), as TF's ``TextLineDataset`` reads them.
+    ``compression_type`` is None, "", "GZIP" or "ZLIB"."""
+    paths = [filenames] if isinstance(filenames, (str, bytes, os.PathLike)) else list(np.asarray(filenames).reshape(-1))
+    paths = [p.decode("utf-8") if isinstance(p, bytes) else os.fspath(p) for p in paths]
+    kind = (compression_type or "").upper()
+    if kind not in ("", "GZIP", "ZLIB"):
+        raise ValueError(f"TextLineDataset: compression_type must be None, '', 'GZIP' or 'ZLIB', "
+                         f"got {compression_type!r}")
+    for path in paths:
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"TextLineDataset: no file {path!r}")
+
+    def read(path) -> bytes:
+        with open(path, "rb") as f:
+            raw = f.read()
+        if kind == "GZIP":
+            return gzip.decompress(raw)
+        return zlib.decompress(raw) if kind == "ZLIB" else raw
+
+    def blocks():
+        for path in paths:
+            lines = read(path).split(b"\n")
+            if lines and lines[-1] == b"":  # a final line ending opens no new line
+                lines.pop()
+            if lines:
+                text = [line[:-1] if line.endswith(b"\r") else line for line in lines]
+                yield np.array([t.decode("utf-8") for t in text], dtype=str)
+    return Dataset(blocks, UNKNOWN_CARDINALITY)
 
 
 experimental = SimpleNamespace(AUTOTUNE=AUTOTUNE, INFINITE_CARDINALITY=INFINITE_CARDINALITY,

@@ -512,7 +512,8 @@ def stream_batches(spec: DataSpec, x, y=None, sample_weight=None, class_weight=N
             raise ValueError("The dataset is infinite (it repeats without end): pass `steps_per_epoch` to fit "
                              "(`steps` to evaluate and predict) to say how many batches make an epoch")
         length = cardinality if cardinality >= 0 else None
-        make_iterator = x.as_numpy_iterator
+        # deepgrad's own datasets hand text over as str arrays (their as_numpy_iterator gives TF's bytes)
+        make_iterator = getattr(x, "_numpy_elements", None) or x.as_numpy_iterator
     else:
         return None
     if y is not None:

@@ -105,3 +105,71 @@ def test_shuffle_with_a_small_buffer_switches_to_elements_of_another_shape():
         assert sorted(out) == sorted(want)
         for i, b in enumerate(out):
             assert want.index(b) <= i + 2
+
+
+def test_text_line_dataset_reads_lines_as_tf_does(tmp_path):
+    import gzip
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt.gz"
+    a.write_bytes("3\teu\trejects\tlamb\t3\t0\t0\nsecond line\r\n\nlast without ending".encode())
+    b.write_bytes(gzip.compress("ζ line\n".encode()))
+    lines = list(tf.data.TextLineDataset(str(a)).as_numpy_iterator())
+    # TF strips "\n" and "\r\n", keeps an empty line, and gives UTF-8 bytes
+    assert lines == [b"3\teu\trejects\tlamb\t3\t0\t0", b"second line", b"", b"last without ending"]
+    assert int(tf.data.TextLineDataset(str(a)).cardinality()) == -2
+    assert list(tf.data.TextLineDataset(str(b), compression_type="GZIP").as_numpy_iterator()) == ["ζ line".encode()]
+    assert len(list(tf.data.TextLineDataset([str(a), str(a)]))) == 8
+    with pytest.raises(FileNotFoundError, match="TextLineDataset"):
+        tf.data.TextLineDataset(str(tmp_path / "missing.txt"))
+
+
+def test_record_split_into_tokens_and_tags_then_padded_batches(tmp_path):
+    # the NER example's pipeline: a line "n<TAB>tokens...<TAB>tags..." split, parsed, looked up
+    path = tmp_path / "train.txt"
+    path.write_text("3\tEU\trejects\tlamb\t3\t0\t0\n2\tjohn\tsaid\t1\t0\n")
+    lookup = dg.layers.StringLookup(vocabulary=["eu", "rejects", "lamb", "john"])
+
+    def to_example(record):
+        record = tf.strings.split(record, sep="\t")
+        length = tf.strings.to_number(record[0], out_type=tf.int32)
+        tokens, tags = record[1:length + 1], tf.strings.to_number(record[length + 1:], out_type=tf.int64)
+        return lookup(tf.strings.lower(tokens)), tags + 1
+
+    batches = list(tf.data.TextLineDataset(str(path)).map(to_example).padded_batch(2))
+    assert len(batches) == 1
+    ids, tags = batches[0]
+    np.testing.assert_array_equal(np.asarray(ids), [[1, 2, 3], [4, 0, 0]])
+    np.testing.assert_array_equal(np.asarray(tags), [[4, 1, 1], [2, 1, 0]])
+    assert np.asarray(tags).dtype == np.int64
+
+
+def test_strings_split_and_to_number_follow_tf():
+    np.testing.assert_array_equal(tf.strings.split("  a  b c "), ["a", "b", "c"])
+    np.testing.assert_array_equal(tf.strings.split("a,,b", sep=","), ["a", "", "b"])
+    np.testing.assert_array_equal(tf.strings.split("a b c", maxsplit=1), ["a", "b c"])
+    np.testing.assert_array_equal(tf.strings.split(np.array(["a b", "c d"])), [["a", "b"], ["c", "d"]])
+    with pytest.raises(ValueError, match="different counts"):
+        tf.strings.split(np.array(["a b", "c"]))
+    numbers = tf.strings.to_number(np.array([b"1.5", b" -2", b"3e2"]))
+    assert numbers.dtype == np.float32
+    np.testing.assert_array_equal(np.asarray(numbers), np.float32([1.5, -2, 300]))
+    assert tf.strings.to_number("7", out_type="int64").dtype == np.int64
+    with pytest.raises(ValueError, match="cannot convert 'x'"):
+        tf.strings.to_number(np.array(["1", "x"]), out_type=tf.int32)
+
+
+def test_as_numpy_iterator_gives_bytes_and_fit_still_reads_text():
+    ds = tf.data.Dataset.from_tensor_slices((np.array(DOCS), np.arange(4.0)))
+    first = next(ds.as_numpy_iterator())
+    assert first[0] == DOCS[0].encode() and isinstance(first[0], bytes)
+    batch = next(ds.batch(2).as_numpy_iterator())
+    assert batch[0].dtype == object and list(batch[0]) == [d.encode() for d in DOCS[:2]]
+    assert next(iter(ds.batch(2)))[0].numpy().tolist() == [d.encode() for d in DOCS[:2]]
+    # a model that takes raw text trains from such a dataset
+    vectorizer = dg.layers.TextVectorization(output_mode="multi_hot")
+    vectorizer.adapt(DOCS)
+    inputs = dg.Input(shape=(1,), dtype="string")
+    model = dg.Model(inputs, dg.layers.Dense(1)(vectorizer(inputs)))
+    model.compile(optimizer="sgd", loss="mse")
+    text_ds = tf.data.Dataset.from_tensor_slices((np.array(DOCS)[:, None], np.arange(4.0)[:, None])).batch(2)
+    history = model.fit(text_ds, epochs=2, verbose=0, shuffle=False).history["loss"]
+    assert len(history) == 2 and np.isfinite(history).all()
