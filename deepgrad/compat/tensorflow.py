@@ -208,7 +208,13 @@ def tile(input, multiples, name=None) -> Tensor:
     return ops.tile(input, _dims(multiples))
 
 
+def _is_text(value) -> bool:
+    return isinstance(value, np.ndarray) and value.dtype.kind in "OUS"
+
+
 def concat(values, axis, name=None) -> Tensor:
+    if builtins.all(_is_text(v) for v in values):  # string tensors join as the arrays they are
+        return np.concatenate(values, axis=axis)
     return ops.concatenate(values, axis=axis)
 
 

@@ -63,8 +63,15 @@ def _array(value, dtype=None) -> np.ndarray:
     if isinstance(value, (int, float, list)) and not isinstance(value, bool):
         a = a.astype({"f": np.float32, "i": np.int32}.get(a.dtype.kind, a.dtype), copy=False)
     if a.dtype.kind == "O":  # a pandas column of text: TF makes it a string tensor
-        if a.size and all(isinstance(v, str) for v in a.reshape(-1)):
+        items = a.reshape(-1)
+        if a.size and all(isinstance(v, str) for v in items):
             return a.astype(str)
+        if a.size and all(isinstance(v, (str, bytes)) for v in items):  # tf.string values as NumPy gives them
+            try:
+                return np.array([v.decode("utf-8") if isinstance(v, bytes) else v for v in items],
+                                dtype=str).reshape(a.shape)
+            except UnicodeDecodeError:  # binary content (a file's raw bytes) stays bytes
+                return a.astype(bytes)
         raise TypeError(f"tf.data: cannot make a tensor of {type(value).__name__} values (dtype object)")
     return a
 

@@ -173,3 +173,28 @@ def test_as_numpy_iterator_gives_bytes_and_fit_still_reads_text():
     text_ds = tf.data.Dataset.from_tensor_slices((np.array(DOCS)[:, None], np.arange(4.0)[:, None])).batch(2)
     history = model.fit(text_ds, epochs=2, verbose=0, shuffle=False).history["loss"]
     assert len(history) == 2 and np.isfinite(history).all()
+
+
+def test_review_bytes_from_a_numpy_dataset_are_sliced_joined_and_vectorized_per_element():
+    # tfds.as_numpy gives reviews as an object array of bytes: tf.concat joins them, tf.data
+    # slices them, and TextVectorization maps each (scalar) review to one row
+    reviews = np.array([b"great fun", b"dull <br />", "ζ great".encode(), b"fun fun fun"], dtype=object)
+    labels = np.array([1, 0, 1, 1], dtype="int64")
+    joined = tf.concat((reviews[:2], reviews[2:]), 0)
+    assert joined.shape == (4,) and joined[2] == "ζ great".encode()
+    vectorizer = dg.layers.TextVectorization(10, output_sequence_length=5)
+    ds = tf.data.Dataset.from_tensor_slices((joined, labels))
+    vectorizer.adapt(ds.map(lambda x, y: x).batch(2))
+    assert vectorizer.get_vocabulary()[:4] == ["", "[UNK]", "fun", "great"]
+    one = vectorizer(np.array("great fun"))
+    assert tuple(one.shape) == (5,)
+    np.testing.assert_array_equal(np.asarray(one), [3, 2, 0, 0, 0])
+    rows = [np.asarray(x) for x, _ in ds.map(lambda x, y: (vectorizer(x), y))]
+    assert all(r.shape == (5,) for r in rows)
+    batches = list(ds.map(lambda x, y: (vectorizer(x), y)).batch(4))
+    assert tuple(batches[0][0].shape) == (4, 5)
+    np.testing.assert_array_equal(np.asarray(batches[0][0])[3], [2, 2, 2, 0, 0])
+    # a scalar into a bag-of-words mode is one vector too
+    bag = dg.layers.TextVectorization(output_mode="count")
+    bag.adapt(["a b b", "b c"])
+    np.testing.assert_array_equal(np.asarray(bag(np.array("b b a"))), [0, 2, 0, 1])
