@@ -451,6 +451,81 @@ strings = SimpleNamespace(
 )
 
 
+class RaggedTensor:
+    """TF's two-dimensional ragged tensor: rows of one dtype and different lengths. deepgrad's
+    tensors are rectangular, so this one only carries the rows to the layers that read them
+    (``StringLookup``/``IntegerLookup``'s bag encodings and ``adapt``) and converts: ``to_list``,
+    ``to_tensor`` (padded), ``row_lengths``, ``flat_values``."""
+
+    def __init__(self, rows):
+        self._ragged_rows = [np.asarray(r) for r in rows]
+
+    @classmethod
+    def from_rows(cls, values, dtype=None) -> "RaggedTensor":
+        rows = [_infer(list(v) if isinstance(v, tuple) else v, dtype) for v in values]
+        if any(r.ndim != 1 for r in rows):
+            raise ValueError("tf.ragged.constant: only two-dimensional ragged values (a list of flat lists) "
+                             f"are supported, got rows of ranks {sorted({r.ndim for r in rows})}")
+        kinds = {r.dtype.kind for r in rows if r.size}
+        if len(kinds) > 1:
+            raise TypeError(f"tf.ragged.constant: the rows mix dtypes {sorted(r.dtype.name for r in rows if r.size)}")
+        return cls(rows)
+
+    @property
+    def shape(self) -> tuple:
+        return (len(self._ragged_rows), None)
+
+    @property
+    def dtype(self):
+        return self.flat_values.dtype
+
+    @property
+    def flat_values(self) -> np.ndarray:
+        return np.concatenate(self._ragged_rows) if self._ragged_rows else np.array([])
+
+    def row_lengths(self) -> Tensor:
+        return Tensor(np.array([len(r) for r in self._ragged_rows], dtype=np.int64), dtype=np.int64)
+
+    def to_list(self) -> list:
+        return [r.tolist() for r in self._ragged_rows]
+
+    def to_tensor(self, default_value=None, shape=None):
+        """The rows padded at the end with ``default_value`` (0 or "") to the longest, or cut and
+        padded to ``shape``'s second dimension."""
+        width = builtins.max([len(r) for r in self._ragged_rows], default=0)
+        if shape is not None and shape[-1] is not None:
+            width = int(shape[-1])
+        flat = self.flat_values
+        fill = default_value if default_value is not None else ("" if flat.dtype.kind in "US" else 0)
+        out = np.full((len(self._ragged_rows), width), fill, dtype=flat.dtype if flat.size else np.float32)
+        for i, r in enumerate(self._ragged_rows):  # one copy per row, not per element
+            out[i, :builtins.min(len(r), width)] = r[:width]
+        return out if out.dtype.kind in "US" else Tensor(out, dtype=out.dtype)
+
+    def numpy(self) -> np.ndarray:
+        out = np.empty(len(self._ragged_rows), dtype=object)
+        out[:] = [r.copy() for r in self._ragged_rows]
+        return out
+
+    def __len__(self) -> int:
+        return len(self._ragged_rows)
+
+    def __iter__(self):
+        return iter(self._ragged_rows)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return RaggedTensor(self._ragged_rows[index])
+        return self._ragged_rows[index]
+
+    def __repr__(self) -> str:
+        return f"<tf.RaggedTensor {self.to_list()}>"
+
+
+ragged = SimpleNamespace(constant=lambda pylist, dtype=None, ragged_rank=None, inner_shape=None, name=None,
+                         row_splits_dtype=None: RaggedTensor.from_rows(pylist, dtype))
+
+
 # tf.nest: the nested-structure utilities, Keras's ``tree`` under TensorFlow's names
 nest = SimpleNamespace(flatten=tree.flatten, map_structure=tree.map_structure, is_nested=tree.is_nested,
                        pack_sequence_as=tree.pack_sequence_as, assert_same_structure=tree.assert_same_structure)

@@ -198,3 +198,43 @@ def test_review_bytes_from_a_numpy_dataset_are_sliced_joined_and_vectorized_per_
     bag = dg.layers.TextVectorization(output_mode="count")
     bag.adapt(["a b b", "b c"])
     np.testing.assert_array_equal(np.asarray(bag(np.array("b b a"))), [0, 2, 0, 1])
+
+
+def test_string_lookup_adapts_to_and_encodes_ragged_label_lists():
+    # the multi-label example: lists of subject terms of different lengths, multi-hot encoded
+    terms = [["cs.LG"], ["cs.CV", "cs.LG"], ["cs.LG", "stat.ML"], ["cs.CL"], ["cs.CV", "cs.LG", "cs.AI"]]
+    ragged = tf.ragged.constant(terms)
+    assert ragged.shape == (5, None) and ragged.to_list() == terms
+    np.testing.assert_array_equal(np.asarray(ragged.row_lengths()), [1, 2, 2, 1, 3])
+    np.testing.assert_array_equal(ragged.to_tensor(), [["cs.LG", "", ""], ["cs.CV", "cs.LG", ""],
+                                                       ["cs.LG", "stat.ML", ""], ["cs.CL", "", ""],
+                                                       ["cs.CV", "cs.LG", "cs.AI"]])
+    lookup = dg.layers.StringLookup(output_mode="multi_hot")
+    lookup.adapt(ragged)
+    # by count, ties by token from high to low: cs.LG 4, cs.CV 2, then stat.ML > cs.CL > cs.AI
+    assert lookup.get_vocabulary() == ["[UNK]", "cs.LG", "cs.CV", "stat.ML", "cs.CL", "cs.AI"]
+    labels = tf.ragged.constant([["cs.CV", "cs.LG"], ["q-bio"], ["cs.AI", "cs.AI", "stat.ML"]])
+    got = np.asarray(lookup(labels))
+    np.testing.assert_array_equal(got, [[0, 1, 1, 0, 0, 0], [1, 0, 0, 0, 0, 0], [0, 0, 0, 1, 0, 1]])
+    # the same rows one at a time (rectangular inputs) give the same rows
+    for row, want in zip(labels, got):
+        np.testing.assert_array_equal(np.asarray(lookup([list(row)]))[0], want)
+    # pandas' object column of lists is ragged too
+    column = np.empty(3, dtype=object)
+    column[:] = [["cs.CV", "cs.LG"], ["q-bio"], ["cs.AI", "cs.AI", "stat.ML"]]
+    np.testing.assert_array_equal(np.asarray(lookup(column)), got)
+    counts = dg.layers.StringLookup(output_mode="count", vocabulary=["a", "b"])
+    np.testing.assert_array_equal(np.asarray(counts(tf.ragged.constant([["a", "a", "b"], ["z"]]))),
+                                  [[0, 2, 1], [1, 0, 0]])
+    with pytest.raises(ValueError, match="ragged"):
+        dg.layers.StringLookup(vocabulary=["a"])(tf.ragged.constant([["a", "a"], ["a"]]))
+
+
+def test_integer_lookup_of_ragged_ids_and_its_mask():
+    ids = tf.ragged.constant([[10, 0, 0], [30, 99]])
+    # by default 0 is an ordinary out-of-vocabulary value (index 0), as 99 is
+    plain = dg.layers.IntegerLookup(output_mode="multi_hot", vocabulary=[10, 20, 30])
+    np.testing.assert_array_equal(np.asarray(plain(ids)), [[1, 1, 0, 0], [1, 0, 0, 1]])
+    # a mask token has no column in the bag encodings (Keras indexes it only in the int mode)
+    masked = dg.layers.IntegerLookup(output_mode="multi_hot", vocabulary=[10, 20, 30], mask_token=0)
+    np.testing.assert_array_equal(np.asarray(masked(ids)), [[0, 1, 0, 0], [1, 0, 0, 1]])
