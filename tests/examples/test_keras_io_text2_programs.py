@@ -238,3 +238,21 @@ def test_integer_lookup_of_ragged_ids_and_its_mask():
     # a mask token has no column in the bag encodings (Keras indexes it only in the int mode)
     masked = dg.layers.IntegerLookup(output_mode="multi_hot", vocabulary=[10, 20, 30], mask_token=0)
     np.testing.assert_array_equal(np.asarray(masked(ids)), [[0, 1, 0, 0], [1, 0, 0, 1]])
+
+
+def test_verbose_2_epoch_line_is_keras_3s(capsys):
+    import re
+    lines = {}
+    for k in (keras, dg):
+        k.utils.set_random_seed(0)
+        model = k.Sequential([k.Input((3,)), k.layers.Dense(1)])
+        model.compile("sgd", "mse", metrics=["mae"])
+        capsys.readouterr()
+        model.fit(np.ones((64, 3), "float32"), np.ones((64, 1), "float32"), epochs=1, verbose=2,
+                  validation_split=0.25)
+        out = capsys.readouterr().out.splitlines()
+        # times and values vary; the layout must not
+        lines[k.__name__] = [re.sub(r"N(us|ms|s)/step", "T/step", re.sub(r"\d+(\.\d+)?(e-?\d+)?", "N", line))
+                             for line in out]
+    assert lines["deepgrad"] == lines["keras"] == [
+        "Epoch N/N", "N/N - Ns - T/step - loss: N - mae: N - val_loss: N - val_mae: N"]
