@@ -255,7 +255,8 @@ class Dataset:
         """Elements of several datasets side by side, in their structure (a tuple or a dict)."""
         if datasets is None:
             datasets = args[0] if len(args) == 1 and isinstance(args[0], (tuple, dict)) else args
-        structure = datasets
+        structure = _map(_as_dataset, datasets) if isinstance(datasets, (tuple, dict)) else tuple(
+            _as_dataset(d) for d in datasets)
         members = list(structure.values()) if isinstance(structure, dict) else list(structure)
         if not members or not all(isinstance(d, Dataset) for d in members):
             raise TypeError("Dataset.zip: expected datasets (a tuple or dict of them)")
@@ -281,6 +282,8 @@ class Dataset:
 
     # ------------------------------------------------------------- transformations
     def concatenate(self, dataset, name=None) -> "Dataset":
+        dataset = _as_dataset(dataset)
+
         def blocks():
             yield from self._blocks()
             yield from dataset._blocks()
@@ -598,6 +601,17 @@ class Dataset:
 
     def __repr__(self):
         return f"<Dataset cardinality={self._cardinality}>"
+
+
+def _as_dataset(value):
+    """A dataset as ``zip``/``concatenate`` take it: a Dataset, or the batches of a
+    ``keras.utils.PyDataset`` (what ``timeseries_dataset_from_array`` and the directory loaders
+    give, a ``tf.data.Dataset`` in Keras)."""
+    if isinstance(value, Dataset):
+        return value
+    if all(hasattr(value, name) for name in ("__getitem__", "__len__", "on_epoch_end")):
+        return from_batches(value)
+    return value
 
 
 def from_batches(sequence) -> Dataset:

@@ -256,3 +256,38 @@ def test_verbose_2_epoch_line_is_keras_3s(capsys):
                              for line in out]
     assert lines["deepgrad"] == lines["keras"] == [
         "N/N - Ns - T/step - loss: N - mae: N - val_loss: N - val_mae: N"]
+
+
+def test_zip_of_two_timeseries_datasets_pairs_their_batches():
+    # the traffic example: inputs and targets windows from two timeseries_dataset_from_array calls
+    data = np.arange(40, dtype="float32").reshape(20, 2)
+    inputs = dg.utils.timeseries_dataset_from_array(data[:-3, :, None], None, sequence_length=4, batch_size=5)
+    targets = dg.utils.timeseries_dataset_from_array(data[6:], None, sequence_length=1, batch_size=5)
+    zipped = tf.data.Dataset.zip((inputs, targets))
+    batches = list(zipped.as_numpy_iterator())
+    assert [b[0].shape for b in batches] == [(5, 4, 2, 1), (5, 4, 2, 1), (4, 4, 2, 1)]
+    assert [b[1].shape for b in batches] == [(5, 1, 2), (5, 1, 2), (4, 1, 2)]
+    for x, y in batches:  # window i starts at row i; its target is row i + 6
+        np.testing.assert_array_equal(y[:, 0], x[:, 0, :, 0] + 12)
+    assert int(zipped.cardinality()) == 3
+    joined = tf.data.Dataset.range(2).batch(1).concatenate(
+        dg.utils.timeseries_dataset_from_array(np.arange(3), None, sequence_length=1, batch_size=1))
+    assert [int(np.asarray(b).reshape(-1)[0]) for b in joined] == [0, 1, 0, 1, 2]
+
+
+def test_unsorted_segment_mean_and_a_graph_convolution_trains():
+    rng = np.random.default_rng(0)
+    data = rng.normal(size=(7, 3, 2)).astype("float32")
+    ids = np.array([0, 2, 2, 4, 0, -1, 2])
+    got = np.asarray(tf.math.unsorted_segment_mean(data, ids, num_segments=5))
+    want = np.zeros((5, 3, 2), "float32")
+    for s in range(5):
+        if (ids == s).any():
+            want[s] = data[ids == s].mean(axis=0)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)   # segments 1 and 3 are empty: 0
+    # its gradient: each row gets 1 / (its segment's count); the dropped row gets 0
+    x = dg.Variable(data)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(tf.math.unsorted_segment_mean(x, ids, num_segments=5))
+    grad = np.asarray(tape.gradient(loss, x))
+    np.testing.assert_allclose(grad[:, 0, 0], [0.5, 1 / 3, 1 / 3, 1, 0.5, 0, 1 / 3], rtol=1e-6)
