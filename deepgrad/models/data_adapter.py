@@ -82,6 +82,9 @@ def to_arrays(data, several: bool):
         return {k: np.asarray(v) for k, v in data.items()}
     if several and isinstance(data, (list, tuple)):
         return [np.asarray(v) for v in data]
+    if isinstance(data, (list, tuple)) and len(data) == 1 and (isinstance(data[0], np.ndarray) or hasattr(
+            data[0], "numpy")):
+        return np.asarray(data[0])  # ``[x]`` for one input: a structure of one array, as Keras reads it
     return np.asarray(data)
 
 

@@ -16,6 +16,8 @@ if keras.backend.backend() != "torch":  # pragma: no cover - the oracle needs Ke
 import deepgrad as dg  # noqa: E402
 from deepgrad.compat import tensorflow as tf  # noqa: E402
 
+FRAMEWORKS = [pytest.param(keras, id="keras"), pytest.param(dg, id="deepgrad")]
+
 DOCS = ["the brain is wider than the sky", "for put them side by side",
         "the one the other will contain", "with ease and you beside"]
 
@@ -291,3 +293,15 @@ def test_unsorted_segment_mean_and_a_graph_convolution_trains():
         loss = tf.reduce_sum(tf.math.unsorted_segment_mean(x, ids, num_segments=5))
     grad = np.asarray(tape.gradient(loss, x))
     np.testing.assert_allclose(grad[:, 0, 0], [0.5, 1 / 3, 1 / 3, 1, 0.5, 0, 1 / 3], rtol=1e-6)
+
+
+@pytest.mark.parametrize("k", FRAMEWORKS)
+def test_a_list_holding_the_one_input_array_is_that_input(k):
+    k.utils.set_random_seed(0)
+    inputs = k.Input((3,))
+    model = k.Model(inputs, k.layers.Dense(2)(inputs))
+    x = np.arange(15, dtype="float32").reshape(5, 3)
+    np.testing.assert_allclose(model.predict([x], verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+    model.compile("sgd", "mse")
+    assert model.evaluate([x], [np.ones((5, 2), "float32")], verbose=0) == pytest.approx(
+        model.evaluate(x, np.ones((5, 2), "float32"), verbose=0), rel=1e-6)
