@@ -104,13 +104,47 @@ def _concat(pieces):
                          "use padded_batch to pad them to a common shape") from None
 
 
+class TextDType:
+    """The dtype of a text component as TF reports it: equal to ``"string"`` (and to ``tf.string``,
+    NumPy's ``str_``), and otherwise the NumPy dtype it stands for (attributes, hashing, and
+    ``np.dtype(...)`` through its ``dtype``)."""
+    __slots__ = ("dtype",)
+
+    def __init__(self, dtype: np.dtype):
+        self.dtype = dtype
+
+    def __eq__(self, other):
+        if isinstance(other, TextDType):
+            return self.dtype == other.dtype
+        if (isinstance(other, str) and other == "string") or other in (np.str_, np.bytes_, str, bytes):
+            return True  # tf.string is NumPy's str_ here, whatever the length of the strings
+        return self.dtype == other
+
+    def __ne__(self, other):
+        return not self == other
+
+    def __hash__(self):
+        return hash(self.dtype)
+
+    def __getattr__(self, name):
+        return getattr(self.dtype, name)
+
+    def __repr__(self):
+        return "tf.string"
+
+
 class StringArray(np.ndarray):
     """A component of strings as TensorFlow hands it over: a NumPy array (text layers and
     ``tf.strings`` read it as one) whose ``numpy()`` gives the UTF-8 bytes, as a ``tf.string``
-    tensor's ``numpy()`` does."""
+    tensor's ``numpy()`` does, and whose ``dtype`` equals ``"string"``, as TF's does."""
 
-    def numpy(self) -> np.ndarray:
-        return np.char.encode(np.asarray(self, dtype=str), "utf-8").astype(object)
+    @property
+    def dtype(self):
+        return TextDType(np.ndarray.dtype.__get__(self))
+
+    def numpy(self):
+        encoded = np.char.encode(np.asarray(self, dtype=str), "utf-8")
+        return encoded.item() if encoded.ndim == 0 else encoded.astype(object)
 
 
 def _as_bytes(a):
@@ -130,7 +164,8 @@ def _tensors(element):
     def wrap(a):
         if a.dtype.kind in "fiub":
             return Tensor(a, dtype=a.dtype)
-        return a.view(StringArray) if a.dtype.kind in "OUS" else a
+        # one string (an element's scalar) too: a 0-d array, which has TF's ``numpy()`` and ``dtype``
+        return np.asarray(a).view(StringArray) if a.dtype.kind in "OUS" else a
     return _map(wrap, element)
 
 

@@ -369,8 +369,11 @@ def prepare(spec: DataSpec, x, y=None, sample_weight=None, class_weight=None, ch
         except ValueError:  # only then: Keras's rank adjustment, and the error stands if it does not help
             x = match_input_ranks(x, spec.input_shapes, spec.input_names)
             check_feature_shapes(x, spec.input_shapes, spec.input_names, spec.model_name)
-    if not check and sample_weight is not None:
-        check_finite(sample_weight, "sample_weight")  # a weight of NaN would poison every update
+    if not check:
+        if spec.input_shapes:  # a stream's batches get Keras's rank adjustment too (a dataset's (batch,) feature)
+            x = match_input_ranks(x, spec.input_shapes, spec.input_names)
+        if sample_weight is not None:
+            check_finite(sample_weight, "sample_weight")  # a weight of NaN would poison every update
     return x, y, with_class_weight(y, sample_weight, class_weight, _single_output_classes(spec))
 
 

@@ -305,3 +305,63 @@ def test_a_list_holding_the_one_input_array_is_that_input(k):
     model.compile("sgd", "mse")
     assert model.evaluate([x], [np.ones((5, 2), "float32")], verbose=0) == pytest.approx(
         model.evaluate(x, np.ones((5, 2), "float32"), verbose=0), rel=1e-6)
+
+
+def _dict_input_model(k):
+    """A layer called on a dict of tensors, one of them an intermediate tensor serving as an input
+    (the structured-data example's pattern)."""
+    class Classifier(k.layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.dense = k.layers.Dense(1, kernel_initializer="ones")
+
+        def call(self, inputs):
+            return self.dense(k.layers.concatenate(list(inputs.values())))
+
+        def build(self, input_shape):
+            self.built = True
+
+    age = k.Input(name="age", shape=(1,))
+    inputs = {"age": k.layers.Normalization(mean=10.0, variance=4.0)(age),
+              "thal": k.Input(name="thal", shape=(3,), dtype="int64")}
+    out = Classifier()(inputs)
+    return k.Model(inputs, out), out
+
+
+@pytest.mark.parametrize("k", FRAMEWORKS)
+def test_layer_on_a_dict_of_tensors_and_a_dataset_of_rank_one_features(k):
+    model, out = _dict_input_model(k)
+    assert tuple(out.shape) == (None, 1)
+    assert [tuple(t.shape) for t in model.inputs] == [(None, 1), (None, 3)]
+    x = {"age": np.array([10.0, 12.0, 9.0], "float32"), "thal": np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1]])}
+    # the intermediate tensor is the input: the data goes past the Normalization, as in Keras
+    np.testing.assert_allclose(np.asarray(model.predict(x, verbose=0)).ravel(), [11, 13, 10], rtol=1e-6)
+
+
+def test_dataset_of_dicts_with_rank_one_features_trains_a_dict_model():
+    dg.utils.set_random_seed(0)
+    model, _ = _dict_input_model(dg)
+    model.compile("sgd", "mse")
+    x = {"age": np.array([10.0, 12.0, 9.0, 11.0], "float32"), "thal": np.eye(3, dtype="int64")[[0, 1, 2, 0]]}
+    ds = tf.data.Dataset.from_tensor_slices((x, np.ones(4, "float32"))).batch(2)
+    # each batch's "age" is (2,): Keras's rank adjustment makes it (2, 1) for the Input of shape (1,)
+    first = model.evaluate(ds, verbose=0)
+    np.testing.assert_allclose(first, np.mean((np.array([11, 13, 10, 12]) - 1.0) ** 2), rtol=1e-6)
+    history = model.fit(ds, epochs=3, verbose=0, shuffle=False).history["loss"]
+    assert np.isfinite(history).all()
+
+
+def test_string_components_report_tf_string_dtype():
+    ds = tf.data.Dataset.from_tensor_slices({"thal": np.array(["fixed", "normal"]), "ca": np.array([0, 3])})
+    for element in ds:
+        assert element["thal"].dtype == "string" and element["thal"].dtype == tf.string
+        assert element["ca"].dtype != "string" and element["ca"].dtype != tf.string
+        assert element["thal"].numpy() in (b"fixed", b"normal")
+    batch = next(iter(ds.batch(2)))
+    assert batch["thal"].dtype == "string" and batch["thal"].numpy().tolist() == [b"fixed", b"normal"]
+    # the structured-data example's per-element encoding: one string, one multi-hot row
+    lookup = dg.layers.StringLookup(vocabulary=["fixed", "normal"], num_oov_indices=0, output_mode="binary")
+    rows = [np.asarray(lookup(e["thal"])) for e in ds]
+    np.testing.assert_array_equal(rows, [[1, 0], [0, 1]])
+    # a rank-1 batch is one sample's bag in Keras's multi_hot encoding
+    np.testing.assert_array_equal(np.asarray(lookup(batch["thal"])), [1, 1])
