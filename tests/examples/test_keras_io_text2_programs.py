@@ -365,3 +365,47 @@ def test_string_components_report_tf_string_dtype():
     np.testing.assert_array_equal(rows, [[1, 0], [0, 1]])
     # a rank-1 batch is one sample's bag in Keras's multi_hot encoding
     np.testing.assert_array_equal(np.asarray(lookup(batch["thal"])), [1, 1])
+
+
+@pytest.mark.parametrize("k", FRAMEWORKS)
+def test_input_layer_takes_the_deprecated_input_shape(k):
+    with pytest.warns(UserWarning, match="input_shape"):
+        layer = k.layers.InputLayer(input_shape=(28, 28, 1))
+    model = k.Sequential([layer, k.layers.Flatten(), k.layers.Dense(3)])
+    assert tuple(model.output_shape) == (None, 3)
+    assert tuple(k.layers.InputLayer(batch_input_shape=(4, 5)).batch_shape) == (4, 5)
+
+
+def _standardized_conv(k, override):
+    class WithOverride(k.layers.Conv2D):
+        def convolution_op(self, inputs, kernel):
+            mean = k.ops.mean(kernel, axis=(0, 1, 2), keepdims=True)
+            var = k.ops.var(kernel, axis=(0, 1, 2), keepdims=True)
+            return k.ops.conv(inputs, (kernel - mean) / k.ops.sqrt(var + 1e-10), padding="valid")
+
+    class WithCall(k.layers.Conv2D):
+        def call(self, inputs):
+            mean = k.ops.mean(self.kernel, axis=(0, 1, 2), keepdims=True)
+            var = k.ops.var(self.kernel, axis=(0, 1, 2), keepdims=True)
+            out = self.convolution_op(inputs, (self.kernel - mean) / k.ops.sqrt(var + 1e-10))
+            return out + self.bias if self.use_bias else out
+
+    return (WithOverride if override else WithCall)(4, 3, activation="relu")
+
+
+@pytest.mark.parametrize("override", [True, False])
+def test_conv_subclass_with_its_own_convolution_op_matches_keras(override):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 7, 7, 3)).astype("float32")
+    weights = [rng.normal(size=(3, 3, 3, 4)).astype("float32"), rng.normal(size=(4,)).astype("float32")]
+    outs = {}
+    for k in (keras, dg):
+        layer = _standardized_conv(k, override)
+        layer.build((None, 7, 7, 3))
+        layer.set_weights(weights)
+        outs[k.__name__] = np.asarray(layer(x)) if k is dg else layer(x).detach().cpu().numpy()
+    np.testing.assert_allclose(outs["deepgrad"], outs["keras"], rtol=1e-4, atol=1e-5)
+    plain = dg.layers.Conv2D(4, 3, activation="relu")
+    plain.build((None, 7, 7, 3))
+    plain.set_weights(weights)
+    assert not np.allclose(np.asarray(plain(x)), outs["deepgrad"])  # the standardization took effect
