@@ -742,6 +742,84 @@ def TextLineDataset(filenames, compression_type=None, buffer_size=None, num_para
     return Dataset(blocks, UNKNOWN_CARDINALITY)
 
 
+def _csv_column(values, default, name):
+    """One CSV column as TF types it: by its default (an int: int32, a float: float32, a str:
+    string), else by its values (int32 when all are integers, float32 when all are numbers, else
+    string); empty fields take the default."""
+    if isinstance(default, (list, tuple)):
+        default = default[0] if default else None
+    if default is None and "" in values:
+        raise ValueError(f"make_csv_dataset: column {name!r} has an empty field and no default")
+    filled = [str(default) if v == "" else v for v in values]
+    if isinstance(default, str):
+        return np.array(filled, dtype=str)
+    if default is not None:
+        parse, dtype = (float, np.float32) if isinstance(default, (float, np.floating)) else (int, np.int32)
+        try:
+            return np.array([parse(v) for v in filled], dtype=dtype)
+        except ValueError:
+            raise ValueError(f"make_csv_dataset: column {name!r} holds a value that is not "
+                             f"{np.dtype(dtype).name}") from None
+    for parse, dtype in ((int, np.int32), (float, np.float32)):
+        try:
+            return np.array([parse(v) for v in filled], dtype=dtype)
+        except ValueError:
+            continue
+    return np.array(filled, dtype=str)
+
+
+def make_csv_dataset(file_pattern, batch_size, column_names=None, column_defaults=None, label_name=None,
+                     select_columns=None, field_delim=",", use_quote_delim=True, na_value="", header=True,
+                     num_epochs=None, shuffle=True, shuffle_buffer_size=10000, shuffle_seed=None,
+                     prefetch_buffer_size=None, num_parallel_reads=None, sloppy=False, num_rows_for_inference=100,
+                     compression_type=None, ignore_errors=False, encoding="utf-8") -> Dataset:
+    """TF's ``tf.data.experimental.make_csv_dataset``: batches of ``(features, label)`` (features
+    a dict by column name, in file order) read from CSV files, repeated ``num_epochs`` times (for
+    ever with None, as TF's default) and shuffled."""
+    import csv
+    import glob
+
+    patterns = [file_pattern] if isinstance(file_pattern, (str, os.PathLike)) else list(file_pattern)
+    paths = sorted(p for pattern in patterns for p in glob.glob(os.fspath(pattern)))
+    if not paths:
+        raise FileNotFoundError(f"make_csv_dataset: no file matches {file_pattern!r}")
+    rows, names = [], None
+    for path in paths:
+        with open(path, newline="", encoding=encoding) as f:
+            reader = csv.reader(f, delimiter=field_delim, quoting=csv.QUOTE_MINIMAL if use_quote_delim
+                                else csv.QUOTE_NONE)
+            lines = list(reader)
+        if header and lines:
+            names = names or lines[0]
+            lines = lines[1:]
+        rows += [line for line in lines if line]
+    names = list(column_names) if column_names is not None else names
+    if names is None:
+        raise ValueError("make_csv_dataset: give column_names when the files have no header")
+    if any(len(r) != len(names) for r in rows):
+        raise ValueError(f"make_csv_dataset: every record must have {len(names)} fields")
+    defaults = list(column_defaults) if column_defaults is not None else [None] * len(names)
+    columns = {}
+    for j, name in enumerate(names):
+        values = ["" if r[j] == na_value else r[j] for r in rows]
+        columns[name] = _csv_column(values, defaults[j], name)
+    if select_columns is not None:
+        keep = [names[c] if isinstance(c, int) else c for c in select_columns]
+        columns = {k: v for k, v in columns.items() if k in keep or k == label_name}
+    if label_name is not None:
+        if label_name not in columns:
+            raise ValueError(f"make_csv_dataset: label_name {label_name!r} is not a column of {names}")
+        label = columns.pop(label_name)
+        dataset = Dataset.from_tensor_slices((columns, label))
+    else:
+        dataset = Dataset.from_tensor_slices(columns)
+    if shuffle:
+        dataset = dataset.shuffle(shuffle_buffer_size, seed=shuffle_seed)
+    dataset = dataset.repeat(num_epochs) if num_epochs != 1 else dataset
+    return dataset.batch(batch_size)
+
+
 experimental = SimpleNamespace(AUTOTUNE=AUTOTUNE, INFINITE_CARDINALITY=INFINITE_CARDINALITY,
                                UNKNOWN_CARDINALITY=UNKNOWN_CARDINALITY,
-                               cardinality=lambda dataset: dataset.cardinality())
+                               cardinality=lambda dataset: dataset.cardinality(),
+                               make_csv_dataset=make_csv_dataset)

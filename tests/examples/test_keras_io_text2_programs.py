@@ -409,3 +409,29 @@ def test_conv_subclass_with_its_own_convolution_op_matches_keras(override):
     plain.build((None, 7, 7, 3))
     plain.set_weights(weights)
     assert not np.allclose(np.asarray(plain(x)), outs["deepgrad"])  # the standardization took effect
+
+
+def test_make_csv_dataset_types_columns_by_defaults_and_batches(tmp_path):
+    path = tmp_path / "train.csv"
+    path.write_text("Elevation,Aspect,Wilderness_Area,Cover_Type\n10,2.5,area_1,3\n,1.0,,0\n7,3,area_2,1\n")
+    header = ["Elevation", "Aspect", "Wilderness_Area", "Cover_Type"]
+    ds = tf.data.experimental.make_csv_dataset(str(path), batch_size=2, column_names=header,
+                                               column_defaults=[[0], [0.0], ["NA"], [0]], label_name="Cover_Type",
+                                               num_epochs=1, header=True, shuffle=False)
+    batches = list(ds.as_numpy_iterator())
+    assert len(batches) == 2
+    features, label = batches[0]
+    assert list(features) == ["Elevation", "Aspect", "Wilderness_Area"]   # file order, label removed
+    np.testing.assert_array_equal(features["Elevation"], np.int32([10, 0]))  # the empty field took the default
+    assert features["Elevation"].dtype == np.int32 and features["Aspect"].dtype == np.float32
+    np.testing.assert_array_equal(features["Aspect"], np.float32([2.5, 1.0]))
+    assert list(features["Wilderness_Area"]) == [b"area_1", b"NA"]
+    np.testing.assert_array_equal(label, np.int32([3, 0]))
+    np.testing.assert_array_equal(batches[1][1], np.int32([1]))
+    # without defaults the types come from the values; num_epochs=2 reads the file twice
+    twice = tf.data.experimental.make_csv_dataset(str(path), batch_size=6, num_epochs=2, shuffle=True,
+                                                  shuffle_seed=1, column_defaults=[[0], [0.0], ["NA"], [0]])
+    (features,) = list(twice.as_numpy_iterator())
+    assert sorted(features["Cover_Type"].tolist()) == [0, 0, 1, 1, 3, 3]
+    with pytest.raises(ValueError, match="empty field"):
+        tf.data.experimental.make_csv_dataset(str(path), batch_size=2)
