@@ -208,7 +208,13 @@ def tile(input, multiples, name=None) -> Tensor:
     return ops.tile(input, _dims(multiples))
 
 
+def _is_text(value) -> bool:
+    return isinstance(value, np.ndarray) and value.dtype.kind in "OUS"
+
+
 def concat(values, axis, name=None) -> Tensor:
+    if builtins.all(_is_text(v) for v in values):  # string tensors join as the arrays they are
+        return np.concatenate(values, axis=axis)
     return ops.concatenate(values, axis=axis)
 
 
@@ -414,7 +420,46 @@ def _regex_replace(input, pattern, rewrite, replace_global=True, name=None) -> n
     return substitute(_text(input)).astype(str)
 
 
+def _split(input, sep=None, maxsplit=-1, name=None) -> np.ndarray:
+    """The pieces of one string: Python's ``str.split`` rule, which TF's ``tf.strings.split``
+    follows (``sep=None`` splits on runs of whitespace and drops empty pieces; a ``sep`` keeps
+    them). A batch of strings splits into rows of different lengths, a ragged tensor deepgrad
+    does not have: rows of one length are stacked, others refused."""
+    text = _text(input)
+    if text.ndim == 0:
+        return np.array(str(text).split(sep, maxsplit), dtype=str)
+    rows = [str(t).split(sep, maxsplit) for t in text.reshape(-1)]
+    if len({len(r) for r in rows}) > 1:
+        raise ValueError(f"tf.strings.split: the strings of a batch of shape {text.shape} split into pieces of "
+                         "different counts (TF's ragged result); split them one by one (Dataset.map) instead")
+    return np.array(rows, dtype=str).reshape(text.shape + (-1,))
+
+
+def _to_number(string_tensor, out_type=np.float32, name=None) -> Tensor:
+    """Each string parsed as a number of ``out_type`` (float32 by default, as TF's)."""
+    text = _text(string_tensor)
+    dtype = np.dtype(backend.standardize_dtype(out_type))
+    if dtype.kind not in "iuf":
+        raise TypeError(f"tf.strings.to_number: out_type must be an integer or float dtype, got {dtype}")
+    parse = int if dtype.kind in "iu" else float
+    try:
+        values = [parse(t.strip()) for t in text.reshape(-1)]
+    except ValueError:
+        bad = str(next(t for t in text.reshape(-1) if not _parses(parse, t)))
+        raise ValueError(f"tf.strings.to_number: cannot convert {bad!r} to {dtype.name}") from None
+    return Tensor(np.array(values, dtype=dtype).reshape(text.shape), dtype=dtype)
+
+
+def _parses(parse, text) -> bool:
+    try:
+        parse(text.strip())
+        return True
+    except ValueError:
+        return False
+
+
 # tf.strings: the string ops of text standardization functions (TextVectorization(standardize=fn))
+# and of text-file pipelines (TextLineDataset records split into fields)
 strings = SimpleNamespace(
     lower=lambda input, encoding="", name=None: np.char.lower(_text(input)),
     upper=lambda input, encoding="", name=None: np.char.upper(_text(input)),
@@ -423,7 +468,84 @@ strings = SimpleNamespace(
         (np.char.str_len(np.char.encode(_text(input), "utf-8")) if unit == "BYTE"
          else np.char.str_len(_text(input))).astype(np.int32), dtype=np.int32),
     regex_replace=_regex_replace,
+    split=_split,
+    to_number=_to_number,
 )
+
+
+class RaggedTensor:
+    """TF's two-dimensional ragged tensor: rows of one dtype and different lengths. deepgrad's
+    tensors are rectangular, so this one only carries the rows to the layers that read them
+    (``StringLookup``/``IntegerLookup``'s bag encodings and ``adapt``) and converts: ``to_list``,
+    ``to_tensor`` (padded), ``row_lengths``, ``flat_values``."""
+
+    def __init__(self, rows):
+        self._ragged_rows = [np.asarray(r) for r in rows]
+
+    @classmethod
+    def from_rows(cls, values, dtype=None) -> "RaggedTensor":
+        rows = [_infer(list(v) if isinstance(v, tuple) else v, dtype) for v in values]
+        if any(r.ndim != 1 for r in rows):
+            raise ValueError("tf.ragged.constant: only two-dimensional ragged values (a list of flat lists) "
+                             f"are supported, got rows of ranks {sorted({r.ndim for r in rows})}")
+        kinds = {r.dtype.kind for r in rows if r.size}
+        if len(kinds) > 1:
+            raise TypeError(f"tf.ragged.constant: the rows mix dtypes {sorted(r.dtype.name for r in rows if r.size)}")
+        return cls(rows)
+
+    @property
+    def shape(self) -> tuple:
+        return (len(self._ragged_rows), None)
+
+    @property
+    def dtype(self):
+        return self.flat_values.dtype
+
+    @property
+    def flat_values(self) -> np.ndarray:
+        return np.concatenate(self._ragged_rows) if self._ragged_rows else np.array([])
+
+    def row_lengths(self) -> Tensor:
+        return Tensor(np.array([len(r) for r in self._ragged_rows], dtype=np.int64), dtype=np.int64)
+
+    def to_list(self) -> list:
+        return [r.tolist() for r in self._ragged_rows]
+
+    def to_tensor(self, default_value=None, shape=None):
+        """The rows padded at the end with ``default_value`` (0 or "") to the longest, or cut and
+        padded to ``shape``'s second dimension."""
+        width = builtins.max([len(r) for r in self._ragged_rows], default=0)
+        if shape is not None and shape[-1] is not None:
+            width = int(shape[-1])
+        flat = self.flat_values
+        fill = default_value if default_value is not None else ("" if flat.dtype.kind in "US" else 0)
+        out = np.full((len(self._ragged_rows), width), fill, dtype=flat.dtype if flat.size else np.float32)
+        for i, r in enumerate(self._ragged_rows):  # one copy per row, not per element
+            out[i, :builtins.min(len(r), width)] = r[:width]
+        return out if out.dtype.kind in "US" else Tensor(out, dtype=out.dtype)
+
+    def numpy(self) -> np.ndarray:
+        out = np.empty(len(self._ragged_rows), dtype=object)
+        out[:] = [r.copy() for r in self._ragged_rows]
+        return out
+
+    def __len__(self) -> int:
+        return len(self._ragged_rows)
+
+    def __iter__(self):
+        return iter(self._ragged_rows)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return RaggedTensor(self._ragged_rows[index])
+        return self._ragged_rows[index]
+
+    def __repr__(self) -> str:
+        return f"<tf.RaggedTensor {self.to_list()}>"
+
+
+ragged = SimpleNamespace(constant=lambda pylist, dtype=None, ragged_rank=None, inner_shape=None, name=None,
+                         row_splits_dtype=None: RaggedTensor.from_rows(pylist, dtype))
 
 
 # tf.nest: the nested-structure utilities, Keras's ``tree`` under TensorFlow's names

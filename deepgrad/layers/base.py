@@ -419,6 +419,8 @@ class Layer(LayerState):
                 return call_symbolic(self, inputs, *args, **kwargs)
             if isinstance(inputs, (list, tuple)):
                 inputs = type(inputs)(_to_tensor(x, compute, self._float_inputs) for x in inputs)
+            elif isinstance(inputs, dict):  # a dict of inputs by name, handed to ``call`` as a dict
+                inputs = {k: _to_tensor(x, compute, self._float_inputs) for k, x in inputs.items()}
             else:
                 inputs = _to_tensor(inputs, compute, self._float_inputs)
         if not self.built:

@@ -485,7 +485,11 @@ class Trainer:
             fn = getattr(loss, "fn", None)
             sparse = getattr(fn, "__name__", "") == "sparse_categorical_crossentropy" and k < len(outputs)
             sparse_classes.append(outputs[k].shape[-1] if sparse else None)
-        return da.DataSpec(self.name, tuple(self._output_names()), tuple(t.name for t in inputs),
+        # a functional model built on a dict of tensors takes its data by those keys (Keras's rule),
+        # whatever the tensors are named (an intermediate tensor may serve as an input)
+        names = getattr(self, "input_names", None)
+        names = tuple(names) if names is not None and len(names) == len(inputs) else tuple(t.name for t in inputs)
+        return da.DataSpec(self.name, tuple(self._output_names()), names,
                            tuple(t.shape for t in inputs) if inputs else None, keep_int, tuple(sparse_classes))
 
     def _callbacks(self, callbacks, verbose, epochs, steps):

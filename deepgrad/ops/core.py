@@ -75,6 +75,15 @@ def convert_to_tensor(x, dtype=None, sparse=None, ragged=None):
         raise ValueError("convert_to_tensor: deepgrad has no sparse or ragged tensors (sparse=True / ragged=True)")
     if isinstance(x, Tensor):
         return x if dtype is None else cast(x, dtype)
+    if dtype is None or dtype == "string":
+        a = to_array(x)
+        if a.dtype.kind in "US":
+            # text stays a NumPy array of str, which the text preprocessing layers read as
+            # Keras's TensorFlow backend reads its string tensors
+            return a
+        if dtype == "string":
+            raise TypeError(f"convert_to_tensor: dtype='string' needs text, got dtype {a.dtype}")
+        return Tensor(a, dtype=a.dtype)
     return _tensor(x, dtype)
 
 
