@@ -210,7 +210,7 @@ def match_input_ranks(x, input_shapes, input_names):
     """Keras's rank adjustment of a functional model's inputs: an array one axis short of an
     input declared ``(None, ..., 1)`` gains that last axis; one with an extra last axis of 1 loses it."""
     def adjust(a, shape):
-        if a is None or shape is None:
+        if a is None or shape is None or not hasattr(a, "ndim"):   # a nest for a custom train_step
             return a
         if a.ndim == len(shape) - 1 and shape[-1] == 1:
             return a[..., None]
