@@ -119,7 +119,9 @@ class Tensor:
         return self.shape
 
     def __array__(self, dtype=None, copy=None):
-        return self.data if dtype is None else self.data.astype(dtype)
+        # ``data`` of a 0-d result may be a NumPy scalar, which NumPy refuses from ``__array__``
+        data = self.data if type(self.data) is np.ndarray else np.asarray(self.data)
+        return data if dtype is None else data.astype(dtype)
 
     def __array_function__(self, func, types, args, kwargs):
         # A NumPy function given a Tensor (np.squeeze, np.mean, np.random.choice's checks, ...)
@@ -141,8 +143,9 @@ class Tensor:
         self.grad = None
 
     def __format__(self, spec: str) -> str:
-        """``f"{loss:.4f}"`` of a one-element tensor formats its number, as PyTorch's does."""
-        if spec and self.data.size == 1:
+        """``f"{loss:.4f}"`` of a one-element tensor formats its number, and ``f"{n}"`` of a 0-d one
+        is its number, as PyTorch's and TensorFlow's tensors format."""
+        if np.ndim(self.data) == 0 or (spec and self.data.size == 1):
             return format(self.data.reshape(()).item(), spec)
         return format(str(self), spec)
 

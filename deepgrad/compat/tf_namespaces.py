@@ -421,3 +421,69 @@ image = SimpleNamespace(
     flip_left_right=lambda image, name=None: ops.flip(image, axis=-2),
     flip_up_down=lambda image, name=None: ops.flip(image, axis=-3),
 )
+
+
+# ----------------------------------------------------------------- tf.image's random flips and colour changes
+def _random_flip(image, seed, axis, name):
+    """TF's rule: one image (rank 3) is flipped with probability 1/2; in a batch (rank 4) each image
+    is drawn for on its own."""
+    x = ops.convert_to_tensor(image)
+    if x.ndim not in (3, 4):
+        raise ValueError(f"tf.image.{name}: expected an image of rank 3 or a batch of rank 4, got shape {x.shape}")
+    gen = _seeded(seed)
+    if x.ndim == 3:
+        return ops.flip(x, axis=axis) if gen.uniform() < 0.5 else x
+    flip = (gen.uniform(size=x.shape[0]) < 0.5).reshape(-1, 1, 1, 1)
+    return ops.where(flip, ops.flip(x, axis=axis), x)
+
+
+def random_flip_left_right(image, seed=None):
+    return _random_flip(image, seed, -2, "random_flip_left_right")
+
+
+def random_flip_up_down(image, seed=None):
+    return _random_flip(image, seed, -3, "random_flip_up_down")
+
+
+def _float_image(image):
+    """TF's colour adjustments work on floats: integer images are scaled to [0, 1] and back."""
+    x = ops.convert_to_tensor(image)
+    kind = np.dtype(x.dtype).kind
+    return (x, None) if kind == "f" else (convert_image_dtype(x, np.float32), np.dtype(x.dtype))
+
+
+def adjust_brightness(image, delta):
+    """``image + delta`` (on the [0, 1] scale for integer images)."""
+    x, back = _float_image(image)
+    out = x + ops.cast(delta, x.dtype)
+    return out if back is None else convert_image_dtype(ops.clip(out, 0.0, 1.0), back, saturate=True)
+
+
+def adjust_contrast(images, contrast_factor):
+    """``(x - mean) * contrast_factor + mean``, the mean per image and channel over height and width."""
+    x, back = _float_image(images)
+    mean = ops.mean(x, axis=(-3, -2), keepdims=True)
+    out = (x - mean) * ops.cast(contrast_factor, x.dtype) + mean
+    return out if back is None else convert_image_dtype(ops.clip(out, 0.0, 1.0), back, saturate=True)
+
+
+def random_brightness(image, max_delta, seed=None):
+    """``adjust_brightness`` by one delta drawn uniformly from ``[-max_delta, max_delta)``."""
+    if max_delta < 0:
+        raise ValueError(f"tf.image.random_brightness: max_delta must be non-negative, got {max_delta}")
+    return adjust_brightness(image, float(_seeded(seed).uniform(-max_delta, max_delta)))
+
+
+def random_contrast(image, lower, upper, seed=None):
+    """``adjust_contrast`` by one factor drawn uniformly from ``[lower, upper)``."""
+    if not 0 <= lower < upper:
+        raise ValueError(f"tf.image.random_contrast: need 0 <= lower < upper, got lower={lower}, upper={upper}")
+    return adjust_contrast(image, float(_seeded(seed).uniform(lower, upper)))
+
+
+image.random_flip_left_right = random_flip_left_right
+image.random_flip_up_down = random_flip_up_down
+image.adjust_brightness = adjust_brightness
+image.adjust_contrast = adjust_contrast
+image.random_brightness = random_brightness
+image.random_contrast = random_contrast
