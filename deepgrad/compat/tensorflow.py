@@ -51,6 +51,10 @@ equal, not_equal, greater, greater_equal, less, less_equal = math.equal, math.no
     math.greater_equal, math.less, math.less_equal
 logical_and, logical_or, logical_not = math.logical_and, math.logical_or, math.logical_not
 einsum, tensordot, norm, eye = linalg.einsum, linalg.tensordot, linalg.norm, linalg.eye
+# TF 2's top-level aliases of tf.math's trigonometry and integer division
+sin, cos, tan, ceil, floordiv, floormod = math.sin, math.cos, math.tan, math.ceil, math.floordiv, math.floormod
+asin, acos, atan = ops.arcsin, ops.arccos, ops.arctan
+sinh, cosh = ops.sinh, ops.cosh
 
 
 def function(func=None, input_signature=None, autograph=True, jit_compile=None, reduce_retracing=False,
