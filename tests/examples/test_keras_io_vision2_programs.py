@@ -1,0 +1,220 @@
+"""Patterns of the Keras documentation's vision examples (keras-team/keras-io, examples/vision:
+Forward-Forward's per-sample label overlay and layer list, ShiftViT's stages appended to a list
+and its nested gradient lists, Perceiver's model-level ``build`` and batch-one latent array,
+DeiT's printed dataset sizes), written here in small form and checked against Keras 3 (torch
+backend) where Keras gives the number."""
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+import keras  # noqa: E402
+
+import deepgrad as dg  # noqa: E402
+from deepgrad.compat import tensorflow as tf  # noqa: E402
+
+
+# ----------------------------------------------------------------- attribute tracking
+def _blocks_layer(lib):
+    class Blocks(lib.layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.blocks = []
+            for units in (3, 4):
+                self.blocks.append(lib.layers.Dense(units))     # appended after assignment
+            self.mixed = [lib.Input((4,)), lib.layers.Dense(5)]  # a KerasTensor among layers
+            self.mixed += [lib.layers.Dense(2)]                  # the same list assigned back
+            self.heads = {"a": lib.layers.Dense(6)}
+            self.heads["b"] = lib.layers.Dense(7, use_bias=False)
+            self.nested = ([lib.layers.Dense(1)],)
+
+        def call(self, x):
+            for block in self.blocks:
+                x = block(x)
+            for layer in self.mixed[1:]:
+                x = layer(x)
+            return self.heads["b"](self.heads["a"](x)) + self.nested[0][0](x)
+
+    return Blocks()
+
+
+def test_layers_in_appended_mixed_nested_lists_and_dicts_are_tracked_as_in_keras():
+    x = np.random.default_rng(0).standard_normal((2, 3)).astype("float32")
+    ours, theirs = _blocks_layer(dg), _blocks_layer(keras)
+    ours(x), theirs(x)
+    shapes = [tuple(w.shape) for w in theirs.weights]
+    assert len(shapes) == 13
+    assert [tuple(w.shape) for w in ours.weights] == shapes
+    assert [tuple(w.shape) for w in ours.trainable_weights] == [tuple(w.shape) for w in theirs.trainable_weights]
+    assert len(ours._layers) == len(theirs._layers) == 7  # `+=` tracked each layer once
+    theirs_count = sum(int(np.prod(s)) for s in shapes)
+    assert ours.count_params() == theirs.count_params() == theirs_count
+    # a layer taken out of the list is no longer tracked, in both
+    ours.blocks.pop(), theirs.blocks.pop()
+    assert len(ours.weights) == len(theirs.weights) == 11
+
+
+def test_a_list_given_to_a_layer_is_a_tracked_copy_as_in_keras():
+    seen = []
+    for lib in (dg, keras):
+        layer = lib.layers.Layer()
+        layer.seen = seen
+        layer.seen.append(lib.layers.Dense(2))
+        assert layer.seen is not seen and seen == [] and len(layer._layers) == 1
+    copied = __import__("copy").deepcopy(layer.seen)
+    assert len(copied) == 1
+
+
+def test_model_lists_its_layers_from_a_list_holding_an_input_and_layers():
+    # Forward-Forward: self.layer_list = [keras.Input(...)] then `+= [FFDense(...)]` in a loop
+    for lib in (dg, keras):
+        class Net(lib.Model):
+            def __init__(self):
+                super().__init__()
+                self.layer_list = [lib.Input(shape=(4,))]
+                for units in (3, 2):
+                    self.layer_list += [lib.layers.Dense(units)]
+
+        assert [type(layer).__name__ for layer in Net().layers] == ["Dense", "Dense"]
+
+
+# ----------------------------------------------------------------- 0-d tensors holding NumPy scalars
+def test_element_of_a_tensor_works_as_an_index_and_converts_to_an_array():
+    # Forward-Forward's overlay: a label from ops.vectorized_map is a start index of slice_update
+    x = np.zeros((3, 12), "float32")
+    y = np.array([4, 0, 9])
+
+    def overlay(lib, pair):
+        row, label = pair
+        update = lib.ops.ones((1,), dtype="float32") * 7.0
+        return lib.ops.slice_update(row, [label], update)
+
+    ours = dg.ops.vectorized_map(lambda p: overlay(dg, p), (dg.ops.convert_to_tensor(x), dg.ops.convert_to_tensor(y)))
+    theirs = keras.ops.vectorized_map(lambda p: overlay(keras, p), (keras.ops.convert_to_tensor(x),
+                                                                    keras.ops.convert_to_tensor(y)))
+    np.testing.assert_array_equal(np.asarray(ours), keras.ops.convert_to_numpy(theirs))
+    assert np.asarray(ours)[np.arange(3), y].tolist() == [7.0, 7.0, 7.0]
+    element = dg.ops.convert_to_tensor(y)[2]
+    assert np.asarray(element).shape == () and np.asarray([element]).tolist() == [9]
+    assert np.asarray(dg.ops.sum(dg.ops.convert_to_tensor(x) + 1.0)).dtype == np.float32
+
+
+def test_a_0d_tensor_formats_as_its_number_as_keras_tensors_do():
+    for value in (128, 2.5):
+        ours = dg.ops.convert_to_tensor(np.asarray(value))
+        theirs = keras.ops.convert_to_tensor(np.asarray(value))
+        assert f"{ours}" == f"{theirs}" == str(np.asarray(value).item())
+        assert f"{ours:.2f}" == f"{theirs:.2f}"
+    # an array keeps its tensor form
+    assert f"{dg.ops.ones((2,))}".startswith("Tensor(")
+
+
+# ----------------------------------------------------------------- training mode left to the layers
+def test_sequential_called_without_a_mode_lets_each_layer_use_its_default():
+    x = np.random.default_rng(1).integers(0, 256, (2, 52, 52, 3)).astype("float32")
+    for lib in (dg, keras):
+        model = lib.Sequential([lib.layers.RandomCrop(48, 48), lib.layers.Dropout(0.9)])
+        plain = np.asarray(model(x))
+        assert plain.shape == (2, 48, 48, 3)            # the augmentation layer is active by default
+        assert np.mean(plain == 0) < 0.01               # the dropout is not
+        assert np.asarray(model(x, training=False)).shape == (2, 52, 52, 3)
+        assert np.mean(np.asarray(model(x, training=True)) == 0) > 0.8
+
+
+# ----------------------------------------------------------------- GradientTape over nested sources
+def test_tape_gradient_keeps_nested_source_structure_with_empty_lists():
+    dense, other = dg.layers.Dense(2), dg.layers.Dense(1)
+    x = np.random.default_rng(2).standard_normal((4, 3)).astype("float32")
+    with tf.GradientTape() as tape:
+        loss = dg.ops.sum(other(dense(x)) ** 2)
+    grads = tape.gradient(loss, [dense.trainable_variables, [], {"o": other.trainable_variables}])
+    assert len(grads) == 3 and grads[1] == [] and len(grads[0]) == 2 and len(grads[2]["o"]) == 2
+    # the values are those of the flat call
+    w, b = dense.trainable_variables
+    h = x @ np.asarray(w) + np.asarray(b)
+    out = h @ np.asarray(other.kernel) + np.asarray(other.bias)
+    np.testing.assert_allclose(np.asarray(grads[2]["o"][0]), h.T @ (2 * out), rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(grads[0][1]), (2 * out @ np.asarray(other.kernel).T).sum(0), rtol=1e-5)
+
+
+# ----------------------------------------------------------------- a model's own build
+def _model_with_build(lib, calls):
+    class Latent(lib.Model):
+        def __init__(self):
+            super().__init__()
+            self.units = 3
+
+        def build(self, input_shape):
+            calls.append(("build", tuple(input_shape)))
+            self.latent = self.add_weight(shape=(2, self.units), initializer="ones")
+            self.proj = lib.layers.Dense(self.units, kernel_initializer="ones")
+            a, b = lib.Input((2, self.units)), lib.Input((2, self.units))
+            self.merge = lib.Model([a, b], lib.layers.Add()([a, b]))  # built on symbolic batches
+            super().build(input_shape)
+
+        def call(self, x):
+            calls.append(("call", tuple(x.shape)))
+            return self.merge([lib.ops.expand_dims(self.latent, 0), self.proj(x)])  # batch 1 meets batch 4
+
+    return Latent()
+
+
+def test_subclassed_model_runs_its_own_build_once_then_broadcasts_its_latent_in_add():
+    x = np.arange(24, dtype="float32").reshape(4, 2, 3) / 10
+    results = []
+    for lib in (dg, keras):
+        calls = []
+        model = _model_with_build(lib, calls)
+        out = np.asarray(lib.ops.convert_to_numpy(model(x)))
+        assert calls == [("build", (4, 2, 3)), ("call", (4, 2, 3))]  # super().build runs no call
+        assert len(model.weights) == 3
+        results.append(out)
+    assert results[0].shape == (4, 2, 3)
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-6)
+
+
+def test_merge_layers_still_refuse_unequal_batches_other_than_one():
+    a, b = dg.Input((3,)), dg.Input((3,))
+    merge = dg.Model([a, b], dg.layers.Add()([a, b]))
+    with pytest.raises(ValueError, match="batch sizes"):
+        merge([np.ones((2, 3), "float32"), np.ones((3, 3), "float32")])
+    for lib in (dg, keras):  # built eagerly on a batch of one and one of four: refused, as in Keras
+        with pytest.raises(ValueError, match="batch sizes"):
+            lib.layers.Add()([np.ones((1, 3), "float32"), np.ones((4, 3), "float32")])
+
+
+# ----------------------------------------------------------------- tf names these programs use
+def test_tf_top_level_trigonometry_and_integer_division():
+    x = np.linspace(-0.9, 0.9, 7).astype("float32")
+    for name, ref in (("sin", np.sin), ("cos", np.cos), ("tan", np.tan), ("ceil", np.ceil), ("asin", np.arcsin),
+                      ("acos", np.arccos), ("atan", np.arctan), ("sinh", np.sinh), ("cosh", np.cosh)):
+        np.testing.assert_allclose(np.asarray(getattr(tf, name)(x)), ref(x), rtol=1e-6, atol=1e-7)
+    a, b = np.array([7, -7, 9]), np.array([2, 2, -4])
+    np.testing.assert_array_equal(np.asarray(tf.floordiv(a, b)), a // b)
+    np.testing.assert_array_equal(np.asarray(tf.floormod(a, b)), a % b)
+
+
+def test_tf_image_random_flips_flip_whole_images_about_half_the_time():
+    images = np.random.default_rng(3).standard_normal((400, 4, 5, 2)).astype("float32")
+    out = np.asarray(tf.image.random_flip_left_right(images, seed=7))
+    flipped = np.all(out == images[:, :, ::-1], axis=(1, 2, 3))
+    kept = np.all(out == images, axis=(1, 2, 3))
+    assert np.all(flipped ^ kept) and 150 < flipped.sum() < 250
+    one = np.asarray(tf.image.random_flip_up_down(images[0]))
+    assert np.array_equal(one, images[0]) or np.array_equal(one, images[0][::-1])
+    np.testing.assert_array_equal(np.asarray(tf.image.random_flip_left_right(images, seed=7)), out)  # seeded
+
+
+def test_tf_image_brightness_and_contrast_follow_tf_formulas():
+    img = np.random.default_rng(4).uniform(0, 1, (2, 3, 4, 3)).astype("float32")
+    np.testing.assert_allclose(np.asarray(tf.image.adjust_brightness(img, 0.25)), img + 0.25, rtol=1e-6)
+    mean = img.mean(axis=(1, 2), keepdims=True)
+    np.testing.assert_allclose(np.asarray(tf.image.adjust_contrast(img, 1.7)), (img - mean) * 1.7 + mean, rtol=1e-5)
+    delta = np.asarray(tf.image.random_brightness(img, 0.2, seed=1)) - img
+    assert np.ptp(delta) < 1e-6 and abs(delta.flat[0]) <= 0.2
+    with pytest.raises(ValueError, match="lower"):
+        tf.image.random_contrast(img, 0.9, 0.5)
+    as_uint8 = (img[0] * 255).astype("uint8")
+    brighter = np.asarray(tf.image.adjust_brightness(as_uint8, 0.1))
+    assert brighter.dtype == np.uint8 and np.all(brighter >= as_uint8)
