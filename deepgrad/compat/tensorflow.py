@@ -29,6 +29,7 @@ from .tf_data import TensorSpec  # noqa: F401 - tf.TensorSpec
 from .tf_extra import (autograph, broadcast_to, compat, cond, distribute, get_logger, map_fn,  # noqa: F401
                        meshgrid, repeat, scatter_nd, searchsorted, sequence_mask, slice, tensor_scatter_nd_add,
                        tensor_scatter_nd_update, unique, vectorized_map, while_loop)
+from .tf_io import decode_image, decode_jpeg, decode_png, io  # noqa: F401 - tf.io
 from .tf_namespaces import (argmax, argmin, count_nonzero, cumsum, image, linalg, math, nn, random,  # noqa: F401
                             reduce_all, reduce_any, reduce_logsumexp, reduce_max, reduce_mean, reduce_min,
                             reduce_prod, reduce_std, reduce_sum, reduce_variance)
@@ -51,6 +52,7 @@ equal, not_equal, greater, greater_equal, less, less_equal = math.equal, math.no
     math.greater_equal, math.less, math.less_equal
 logical_and, logical_or, logical_not = math.logical_and, math.logical_or, math.logical_not
 einsum, tensordot, norm, eye = linalg.einsum, linalg.tensordot, linalg.norm, linalg.eye
+image.decode_png, image.decode_jpeg, image.decode_image = decode_png, decode_jpeg, decode_image
 # TF 2's top-level aliases of tf.math's trigonometry and integer division
 sin, cos, tan, ceil, floordiv, floormod = math.sin, math.cos, math.tan, math.ceil, math.floordiv, math.floormod
 asin, acos, atan = ops.arcsin, ops.arccos, ops.arctan

@@ -218,3 +218,31 @@ def test_tf_image_brightness_and_contrast_follow_tf_formulas():
     as_uint8 = (img[0] * 255).astype("uint8")
     brighter = np.asarray(tf.image.adjust_brightness(as_uint8, 0.1))
     assert brighter.dtype == np.uint8 and np.all(brighter >= as_uint8)
+
+
+def test_tf_io_reads_and_decodes_png_and_jpeg_files(tmp_path):
+    from PIL import Image
+    rgb = np.random.default_rng(5).integers(0, 256, (5, 7, 3)).astype("uint8")
+    Image.fromarray(rgb).save(tmp_path / "a.png")
+    Image.fromarray(rgb[:, :, 0]).save(tmp_path / "g.png")
+    Image.fromarray(rgb).save(tmp_path / "a.jpg", quality=95)
+    data = tf.io.read_file(str(tmp_path / "a.png"))
+    decoded = tf.io.decode_png(data, channels=3)
+    assert decoded.dtype == np.uint8 and decoded.shape == (5, 7, 3)
+    np.testing.assert_array_equal(np.asarray(decoded), rgb)
+    grey = tf.image.decode_png(tf.io.read_file(np.str_(tmp_path / "g.png")))  # channels=0 keeps the file's
+    assert grey.shape == (5, 7, 1)
+    np.testing.assert_array_equal(np.asarray(grey)[:, :, 0], rgb[:, :, 0])
+    as_grey = np.asarray(tf.io.decode_png(data, channels=1))[:, :, 0]
+    np.testing.assert_array_equal(as_grey, np.asarray(Image.fromarray(rgb).convert("L")))
+    jpeg = tf.io.decode_jpeg(tf.io.read_file(str(tmp_path / "a.jpg")), channels=3)
+    np.testing.assert_array_equal(np.asarray(jpeg), np.asarray(Image.open(tmp_path / "a.jpg").convert("RGB")))
+    floats = tf.io.decode_image(data, channels=3, dtype=tf.float32)
+    np.testing.assert_allclose(np.asarray(floats), rgb / 255.0, rtol=1e-6)
+    with pytest.raises(ValueError, match="channels"):
+        tf.io.decode_png(data, channels=2)
+    # in a tf.data pipeline, over a list of paths
+    paths = [str(tmp_path / "a.png")] * 3
+    ds = tf.data.Dataset.from_tensor_slices(paths).map(lambda p: tf.io.decode_png(tf.io.read_file(p), channels=3))
+    batch = next(iter(ds.batch(3)))
+    assert tuple(batch.shape) == (3, 5, 7, 3)
