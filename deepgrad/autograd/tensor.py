@@ -35,6 +35,17 @@ def _data(x):
     return x.data if isinstance(x, Tensor) else x
 
 
+class _StaticShape(tuple):
+    """What ``Tensor.get_shape()`` gives: the shape tuple with TF's ``as_list()`` and ``rank``."""
+
+    @property
+    def rank(self) -> int:
+        return len(self)
+
+    def as_list(self) -> list:
+        return list(self)
+
+
 class Tensor:
     """A NumPy array in the graph.
 
@@ -115,8 +126,9 @@ class Tensor:
         return self.data
 
     def get_shape(self) -> tuple:
-        """The shape, under TensorFlow's method name (``x.get_shape()`` in tf.keras programs)."""
-        return self.shape
+        """The shape, under TensorFlow's method name (``x.get_shape()`` in tf.keras programs): a
+        tuple that also answers TF's ``.as_list()`` and ``.rank``."""
+        return _StaticShape(self.data.shape)
 
     def __array__(self, dtype=None, copy=None):
         # ``data`` of a 0-d result may be a NumPy scalar, which NumPy refuses from ``__array__``

@@ -426,6 +426,8 @@ def __getattr__(name: str):
         return keras.optimizers
     if name == "losses":
         return keras.losses
+    if name in ("initializers", "metrics"):  # TF 2's aliases of tf.keras.initializers / .metrics
+        return getattr(keras, name)
     if name == "keras":  # ``from tensorflow import keras``
         return keras
     raise AttributeError(f"deepgrad.compat.tensorflow has no {name!r}: only the TensorFlow names "

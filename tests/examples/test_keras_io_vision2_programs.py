@@ -246,3 +246,9 @@ def test_tf_io_reads_and_decodes_png_and_jpeg_files(tmp_path):
     ds = tf.data.Dataset.from_tensor_slices(paths).map(lambda p: tf.io.decode_png(tf.io.read_file(p), channels=3))
     batch = next(iter(ds.batch(3)))
     assert tuple(batch.shape) == (3, 5, 7, 3)
+
+
+def test_get_shape_answers_tf_as_list_and_rank_and_tf_initializers_alias():
+    t = dg.ops.ones((2, 3, 4))
+    assert t.get_shape().as_list() == [2, 3, 4] and t.get_shape().rank == 3 and t.get_shape() == (2, 3, 4)
+    assert tf.initializers.Zeros is dg.initializers.Zeros and tf.metrics.Mean is dg.metrics.Mean
