@@ -252,3 +252,57 @@ def test_get_shape_answers_tf_as_list_and_rank_and_tf_initializers_alias():
     t = dg.ops.ones((2, 3, 4))
     assert t.get_shape().as_list() == [2, 3, 4] and t.get_shape().rank == 3 and t.get_shape() == (2, 3, 4)
     assert tf.initializers.Zeros is dg.initializers.Zeros and tf.metrics.Mean is dg.metrics.Mean
+
+
+# ----------------------------------------------------------------- MultiHeadAttention's override point
+def _lsa_attention(lib):
+    """ViT-for-small-datasets' locality self-attention: a learned temperature and a masked diagonal."""
+    class LSA(lib.layers.MultiHeadAttention):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.tau = lib.Variable(2.0, trainable=True)
+
+        def _compute_attention(self, query, key, value, attention_mask=None, training=None,
+                               return_attention_scores=False, use_causal_mask=False):
+            query = lib.ops.multiply(query, 1.0 / self.tau)
+            scores = lib.ops.einsum(self._dot_product_equation, key, query)
+            scores = self._masked_softmax(scores, attention_mask)
+            dropped = self._dropout_layer(scores, training=training)
+            return lib.ops.einsum(self._combine_equation, dropped, value), scores
+
+    return LSA(num_heads=2, key_dim=3, dropout=0.1)
+
+
+def test_multi_head_attention_subclass_computes_its_own_attention_as_in_keras():
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, 5, 4)).astype("float32")
+    mask = np.asarray([1 - np.eye(5)], "int8")
+    ours, theirs = _lsa_attention(dg), _lsa_attention(keras)
+    expected = keras.ops.convert_to_numpy(theirs(x, x, attention_mask=mask, training=False))
+    ours(x, x, attention_mask=mask)
+    assert [tuple(w.shape) for w in ours.weights] == [tuple(w.shape) for w in theirs.weights]
+    ours.set_weights([keras.ops.convert_to_numpy(w) for w in theirs.weights])
+    out, scores = ours(x, x, attention_mask=mask, training=False, return_attention_scores=True)
+    np.testing.assert_allclose(np.asarray(out), expected, rtol=1e-5, atol=1e-6)
+    assert np.all(np.asarray(scores)[:, :, np.arange(5), np.arange(5)] == 0)  # the diagonal is masked
+    plain = dg.layers.MultiHeadAttention(num_heads=2, key_dim=3)
+    plain(x, x)
+    plain.set_weights([w for w in ours.get_weights() if np.ndim(w) > 0])  # all but the 0-d tau
+    assert not np.allclose(np.asarray(plain(x, x, attention_mask=mask)), expected, atol=1e-4)  # tau matters
+    # the temperature learns: its gradient flows through the override
+    with tf.GradientTape() as tape:
+        loss = dg.ops.sum(ours(x, x, attention_mask=mask, training=False) ** 2)
+    grad_tau = tape.gradient(loss, [ours.tau])[0]
+    assert grad_tau is not None and abs(float(np.asarray(grad_tau))) > 0
+
+
+def test_an_override_with_the_short_signature_fails_as_in_keras():
+    # the keras-io example's override lacks `return_attention_scores`: Keras 3.15 passes it positionally
+    for lib in (dg, keras):
+        class Short(lib.layers.MultiHeadAttention):
+            def _compute_attention(self, query, key, value, attention_mask=None, training=None):
+                return super()._compute_attention(query, key, value, attention_mask, training)
+
+        x = np.ones((1, 3, 4), "float32")
+        with pytest.raises(Exception, match="positional argument"):
+            Short(num_heads=1, key_dim=2)(x, x)
