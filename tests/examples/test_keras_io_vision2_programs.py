@@ -306,3 +306,14 @@ def test_an_override_with_the_short_signature_fails_as_in_keras():
         x = np.ones((1, 3, 4), "float32")
         with pytest.raises(Exception, match="positional argument"):
             Short(num_heads=1, key_dim=2)(x, x)
+
+
+@pytest.mark.parametrize("module", ["inception_v3", "vgg16", "densenet"])  # modes "tf", "caffe", "torch"
+def test_preprocess_input_on_a_symbolic_input_is_a_step_of_the_model(module):
+    x = np.random.default_rng(7).uniform(0, 255, (2, 4, 5, 3)).astype("float32")
+    outs = []
+    for lib in (keras, dg):
+        inputs = lib.Input((4, 5, 3))
+        model = lib.Model(inputs, getattr(lib.applications, module).preprocess_input(inputs))
+        outs.append(np.asarray(lib.ops.convert_to_numpy(model(x.copy()))))
+    np.testing.assert_allclose(outs[1], outs[0], rtol=1e-6, atol=1e-5)
