@@ -415,6 +415,34 @@ nest = SimpleNamespace(flatten=tree.flatten, map_structure=tree.map_structure, i
                        pack_sequence_as=tree.pack_sequence_as, assert_same_structure=tree.assert_same_structure)
 
 
+def _as_tout(value, dtype):
+    """A ``numpy_function``/``py_function`` result as a tensor of its declared type ``Tout``."""
+    dtype = np.dtype(dtype)
+    if dtype.kind in "OSU":  # tf.string results stay arrays of text
+        return np.asarray(value)
+    raw = value.data if isinstance(value, Tensor) else value
+    return Tensor(np.asarray(raw, dtype=dtype), dtype=dtype)
+
+
+def _call_wrapped(func, args, Tout):
+    out = func(*args)
+    if isinstance(Tout, (list, tuple)):
+        if not isinstance(out, (list, tuple)) or len(out) != len(Tout):
+            raise ValueError(f"the function gave {out!r} but Tout declares {len(Tout)} outputs")
+        return [_as_tout(o, t) for o, t in zip(out, Tout)]
+    return _as_tout(out, Tout)
+
+
+def numpy_function(func, inp, Tout, stateful=True, name=None):
+    """``func`` called on the NumPy values of ``inp``; its result(s) as tensors of type ``Tout``."""
+    return _call_wrapped(func, [x.data if isinstance(x, Tensor) else np.asarray(x) for x in inp], Tout)
+
+
+def py_function(func, inp, Tout, name=None):
+    """``func`` called on ``inp`` as tensors (``.numpy()`` gives their values); results typed by ``Tout``."""
+    return _call_wrapped(func, [x if isinstance(x, Tensor) else ops.convert_to_tensor(x) for x in inp], Tout)
+
+
 def random_uniform_initializer(minval=-0.05, maxval=0.05, seed=None):
     return keras.initializers.RandomUniform(minval=minval, maxval=maxval, seed=seed)
 

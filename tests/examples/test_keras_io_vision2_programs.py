@@ -317,3 +317,22 @@ def test_preprocess_input_on_a_symbolic_input_is_a_step_of_the_model(module):
         model = lib.Model(inputs, getattr(lib.applications, module).preprocess_input(inputs))
         outs.append(np.asarray(lib.ops.convert_to_numpy(model(x.copy()))))
     np.testing.assert_allclose(outs[1], outs[0], rtol=1e-6, atol=1e-5)
+
+
+def test_tf_numpy_function_and_py_function_in_a_data_pipeline():
+    from scipy import ndimage
+    volumes = np.random.default_rng(8).uniform(0, 1, (4, 6, 6, 3)).astype("float32")
+
+    def rotate(volume):
+        out = tf.numpy_function(lambda v: ndimage.rotate(v, 90, reshape=False), [volume], tf.float32)
+        return tf.expand_dims(out, axis=3)
+
+    batch = next(iter(tf.data.Dataset.from_tensor_slices(volumes).map(rotate).batch(4)))
+    assert batch.dtype == np.float32 and tuple(batch.shape) == (4, 6, 6, 3, 1)
+    np.testing.assert_allclose(np.asarray(batch)[..., 0], np.stack([ndimage.rotate(v, 90, reshape=False)
+                                                                     for v in volumes]), rtol=1e-6)
+    a, b = tf.py_function(lambda x, y: (x.numpy() * 2, y + 1), [np.arange(3), dg.ops.ones((2,))],
+                          [tf.int64, tf.float32])
+    assert a.dtype == np.int64 and np.asarray(a).tolist() == [0, 2, 4] and np.asarray(b).tolist() == [2.0, 2.0]
+    with pytest.raises(ValueError, match="Tout"):
+        tf.numpy_function(lambda x: x, [np.ones(2)], [tf.float32, tf.float32])
