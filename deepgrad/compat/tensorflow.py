@@ -29,6 +29,7 @@ from .tf_data import TensorSpec  # noqa: F401 - tf.TensorSpec
 from .tf_extra import (autograph, broadcast_to, compat, cond, distribute, get_logger, map_fn,  # noqa: F401
                        meshgrid, repeat, scatter_nd, searchsorted, sequence_mask, slice, tensor_scatter_nd_add,
                        tensor_scatter_nd_update, unique, vectorized_map, while_loop)
+from .tf_sparse import SparseTensor, ctc_loss_v1, scan, sparse  # noqa: F401 - tf.SparseTensor, tf.sparse
 from .tf_io import decode_image, decode_jpeg, decode_png, io  # noqa: F401 - tf.io
 from .tf_namespaces import (argmax, argmin, count_nonzero, cumsum, image, linalg, math, nn, random,  # noqa: F401
                             reduce_all, reduce_any, reduce_logsumexp, reduce_max, reduce_mean, reduce_min,
@@ -410,6 +411,29 @@ strings = SimpleNamespace(
 )
 
 
+def _unicode_split(input, input_encoding="UTF-8", errors="replace", replacement_char=65533, name=None):
+    """The characters of a string (a rank-0 input; one list per string of a rank-1 one)."""
+    from .tf_data import StringArray
+    text = _text(input)
+    if text.ndim == 0:
+        return np.array(list(str(text)), dtype=str).view(StringArray)
+    return [np.array(list(t), dtype=str).view(StringArray) for t in text.reshape(-1)]
+
+
+def _reduce_join(inputs, axis=None, keepdims=False, separator="", name=None):
+    """The strings joined along ``axis`` (all of them when None), ``separator`` between them."""
+    from .tf_data import StringArray
+    text = _text(inputs)
+    if axis is None:
+        out = np.array(separator.join(text.reshape(-1).tolist()), dtype=object)
+        return (out.reshape((1,) * text.ndim) if keepdims else out).astype(str).view(StringArray)
+    joined = np.apply_along_axis(lambda row: separator.join(row.tolist()), axis, text.astype(object))
+    return (np.expand_dims(joined, axis) if keepdims else joined).astype(str).view(StringArray)
+
+
+strings.unicode_split, strings.reduce_join = _unicode_split, _reduce_join
+
+
 # tf.nest: the nested-structure utilities, Keras's ``tree`` under TensorFlow's names
 nest = SimpleNamespace(flatten=tree.flatten, map_structure=tree.map_structure, is_nested=tree.is_nested,
                        pack_sequence_as=tree.pack_sequence_as, assert_same_structure=tree.assert_same_structure)
@@ -461,5 +485,9 @@ def __getattr__(name: str):
     raise AttributeError(f"deepgrad.compat.tensorflow has no {name!r}: only the TensorFlow names "
                          f"that Keras programs use are mapped; use deepgrad's own API for the rest")
 
+
+# TF 1's names under tf.compat.v1 that Keras 3 programs still call
+compat.v1.scan, compat.v1.boolean_mask, compat.v1.gather_nd = scan, boolean_mask, gather_nd
+compat.v1.nn = SimpleNamespace(ctc_loss=ctc_loss_v1)
 
 globals()["bool"] = np.bool_  # tf.bool, set last so this module's code never sees the name

@@ -99,8 +99,10 @@ class StringArray(np.ndarray):
     ``tf.strings`` read it as one) whose ``numpy()`` gives the UTF-8 bytes, as a ``tf.string``
     tensor's ``numpy()`` does."""
 
-    def numpy(self) -> np.ndarray:
-        return np.char.encode(np.asarray(self, dtype=str), "utf-8").astype(object)
+    def numpy(self):
+        """UTF-8 bytes: an array of them, or ``bytes`` for one string (TF's scalar ``tf.string``)."""
+        encoded = np.char.encode(np.asarray(self, dtype=str), "utf-8").astype(object)
+        return encoded.item() if encoded.ndim == 0 else encoded
 
 
 def _tensors(element):

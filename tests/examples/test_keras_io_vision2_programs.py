@@ -336,3 +336,75 @@ def test_tf_numpy_function_and_py_function_in_a_data_pipeline():
     assert a.dtype == np.int64 and np.asarray(a).tolist() == [0, 2, 4] and np.asarray(b).tolist() == [2.0, 2.0]
     with pytest.raises(ValueError, match="Tout"):
         tf.numpy_function(lambda x: x, [np.ones(2)], [tf.float32, tf.float32])
+
+
+# ----------------------------------------------------------------- captcha OCR: CTC through TF 1's names
+def test_tf_strings_unicode_split_and_reduce_join():
+    chars = tf.strings.unicode_split(np.str_("b2c4"), input_encoding="UTF-8")
+    assert np.asarray(chars).tolist() == ["b", "2", "c", "4"]
+    lookup = dg.layers.StringLookup(vocabulary=list("24bc"), mask_token=None)
+    ids = lookup(chars)
+    assert np.asarray(ids).tolist() == [3, 1, 4, 2]
+    back = dg.layers.StringLookup(vocabulary=lookup.get_vocabulary(), mask_token=None, invert=True)
+    joined = tf.strings.reduce_join(back(ids))
+    assert joined.numpy() == b"b2c4" and joined.numpy().decode("utf-8") == "b2c4"
+    rows = tf.strings.reduce_join(np.array([["a", "b"], ["c", "d"]]), axis=1, separator="-")
+    assert np.asarray(rows).tolist() == ["a-b", "c-d"]
+
+
+def test_sparse_tensor_round_trip_cast_and_scan():
+    dense = np.array([[3, 0, 5], [0, 0, 7]], np.int32)
+    sp = tf.sparse.from_dense(dense)
+    assert np.asarray(sp.indices).tolist() == [[0, 0], [0, 2], [1, 2]] and sp.shape == (2, 3)
+    as_int64 = dg.ops.cast(sp, "int64")  # a sparse tensor is cast by its values, as Keras's TF backend does
+    assert isinstance(as_int64, tf.SparseTensor) and as_int64.dtype == np.int64
+    np.testing.assert_array_equal(np.asarray(tf.sparse.to_dense(as_int64)), dense)
+    np.testing.assert_array_equal(np.asarray(tf.sparse.to_dense(sp, default_value=-1)),
+                                  np.where(dense == 0, -1, dense))
+    with pytest.raises(TypeError, match="SparseTensor"):
+        tf.sparse.to_dense(dense)  # TF refuses a dense tensor here too
+    # tf.scan: running accumulation, every step stacked
+    sums = tf.compat.v1.scan(lambda acc, x: acc + x, np.arange(1, 5), initializer=np.int64(0))
+    assert np.asarray(sums).tolist() == [1, 3, 6, 10]
+    assert np.asarray(tf.compat.v1.scan(lambda acc, x: acc * x, np.arange(1, 5))).tolist() == [1, 2, 6, 24]
+
+
+def test_v1_ctc_loss_matches_torch_with_the_last_class_as_blank():
+    import torch
+    rng = np.random.default_rng(9)
+    time, batch, classes = 12, 3, 6
+    logits = rng.standard_normal((time, batch, classes)).astype("float32")
+    labels = np.array([[1, 2, 2, 0], [4, 0, 0, 0], [3, 1, 4, 2]])  # rows padded with 0 (not a label here)
+    lengths = np.array([3, 1, 4])
+    mask = np.arange(4)[None, :] < lengths[:, None]
+    sp = tf.SparseTensor(np.argwhere(mask), labels[mask], labels.shape)
+    x = dg.Tensor(logits, requires_grad=True)
+    loss = tf.compat.v1.nn.ctc_loss(labels=sp, inputs=x, sequence_length=np.full(batch, time))
+    t_logits = torch.tensor(logits, requires_grad=True)
+    expected = torch.nn.functional.ctc_loss(torch.log_softmax(t_logits, -1), torch.tensor(labels[mask]),
+                                            torch.full((batch,), time), torch.tensor(lengths), blank=classes - 1,
+                                            reduction="none")
+    np.testing.assert_allclose(np.asarray(loss), expected.detach().numpy(), rtol=1e-4)
+    dg.ops.sum(loss).backward()
+    expected.sum().backward()
+    np.testing.assert_allclose(x.grad, t_logits.grad.numpy(), rtol=1e-3, atol=1e-5)
+
+
+def test_sizes_given_as_0d_integer_tensors_and_per_sample_added_losses():
+    n = dg.ops.cast(dg.ops.shape(np.zeros((4, 2)))[0], "int64")
+    assert dg.ops.ones(shape=(n, 1), dtype="int64").shape == (4, 1)
+    assert keras.ops.ones(shape=(keras.ops.cast(4, "int64"), 1)).shape == (4, 1)
+    # an added (batch, 1) loss is summed, as Keras's trainer aggregates it
+    x = np.random.default_rng(10).standard_normal((5, 3)).astype("float32")
+    values = []
+    for lib in (dg, keras):
+        class PerSample(lib.layers.Layer):
+            def call(self, inputs):
+                self.add_loss(lib.ops.sum(inputs * inputs, axis=1, keepdims=True))
+                return inputs
+
+        inputs = lib.Input((3,))
+        model = lib.Model(inputs, PerSample()(lib.layers.Dense(3, kernel_initializer="ones")(inputs)))
+        model.compile("sgd")
+        values.append(float(np.asarray(model.evaluate(x, verbose=0))))
+    np.testing.assert_allclose(values[0], values[1], rtol=1e-5)
