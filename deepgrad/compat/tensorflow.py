@@ -486,6 +486,8 @@ def __getattr__(name: str):
                          f"that Keras programs use are mapped; use deepgrad's own API for the rest")
 
 
+from .tf_namespaces import edit_distance  # noqa: E402, F401 - tf.edit_distance
+
 # TF 1's names under tf.compat.v1 that Keras 3 programs still call
 compat.v1.scan, compat.v1.boolean_mask, compat.v1.gather_nd = scan, boolean_mask, gather_nd
 compat.v1.nn = SimpleNamespace(ctc_loss=ctc_loss_v1)

@@ -343,9 +343,14 @@ def extract_patches(images, sizes, strides, rates, padding, name=None):
 
 
 def resize(images, size, method="bilinear", preserve_aspect_ratio=False, antialias=False, name=None):
-    """TF 2's resize (half-pixel centres); the result is float32 for every method but nearest, as in TF."""
+    """TF 2's resize (half-pixel centres); the result is float32 for every method but nearest, as in TF.
+
+    ``preserve_aspect_ratio``: the image is scaled by ``min(new_h / h, new_w / w)`` (each side
+    rounded half to even, as TF rounds), so it fits within ``size`` undistorted."""
     if preserve_aspect_ratio:
-        raise NotImplementedError("tf.image.resize: preserve_aspect_ratio=True is not supported")
+        h, w = np.shape(images.data if isinstance(images, Tensor) else images)[-3:-1]
+        scale = min(int(size[0]) / h, int(size[1]) / w)
+        size = (int(np.round(scale * h)), int(np.round(scale * w)))
     method = getattr(method, "value", method)
     if method not in ("bilinear", "nearest", "bicubic"):
         raise ValueError(f"tf.image.resize: method must be 'bilinear', 'nearest' or 'bicubic', got {method!r}")
@@ -487,3 +492,31 @@ image.adjust_brightness = adjust_brightness
 image.adjust_contrast = adjust_contrast
 image.random_brightness = random_brightness
 image.random_contrast = random_contrast
+
+
+def edit_distance(hypothesis, truth, normalize=True, name=None):
+    """Levenshtein distance between the sequences of two SparseTensors, per position of their
+    leading axes (the last axis holds the sequence); ``normalize`` divides by the truth's length."""
+    def rows(sp):
+        """{leading index: its values in the order of the last axis}."""
+        idx, vals = np.asarray(sp.indices.data), np.asarray(sp.values.data)
+        order = np.lexsort(idx.T[::-1])  # row-major order of the positions
+        idx, vals = idx[order], vals[order]
+        starts = np.flatnonzero(np.r_[True, np.any(idx[1:, :-1] != idx[:-1, :-1], axis=1)]) if len(idx) else []
+        return {tuple(idx[s, :-1]): part for s, part in zip(starts, np.split(vals, starts[1:]))}
+
+    hyp, ref = rows(hypothesis), rows(truth)
+    shape = tuple(np.maximum(hypothesis.shape[:-1], truth.shape[:-1]))
+    out = np.zeros(shape, np.float32)
+    for key in np.ndindex(*shape):
+        a, b = np.asarray(hyp.get(key, [])), np.asarray(ref.get(key, []))
+        # one DP row per hypothesis symbol; insertions by a running minimum along the truth
+        row = np.arange(len(b) + 1, dtype=np.float64)
+        steps = np.arange(len(b) + 1)
+        for i, symbol in enumerate(a, start=1):
+            sub = np.concatenate([[i], row[:-1] + (b != symbol)])
+            best = np.minimum(row + 1, sub)
+            row = np.minimum.accumulate(best - steps) + steps
+        distance = row[-1]
+        out[key] = distance / len(b) if normalize and len(b) else (np.inf if normalize and len(a) else distance)
+    return Tensor(out, dtype=np.float32)

@@ -408,3 +408,24 @@ def test_sizes_given_as_0d_integer_tensors_and_per_sample_added_losses():
         model.compile("sgd")
         values.append(float(np.asarray(model.evaluate(x, verbose=0))))
     np.testing.assert_allclose(values[0], values[1], rtol=1e-5)
+
+
+def test_tf_edit_distance_and_aspect_preserving_resize():
+    hyp = tf.sparse.from_dense(np.array([[1, 2, 3, 0], [4, 5, 0, 0], [7, 0, 0, 0], [0, 0, 0, 0]]))
+    ref = tf.sparse.from_dense(np.array([[1, 3, 0, 0], [4, 5, 6, 0], [1, 2, 3, 4], [8, 9, 0, 0]]))
+    # deletion; insertion; a substitution and three insertions; an empty hypothesis
+    np.testing.assert_array_equal(np.asarray(tf.edit_distance(hyp, ref, normalize=False)), [1, 1, 4, 2])
+    np.testing.assert_allclose(np.asarray(tf.edit_distance(hyp, ref)), [0.5, 1 / 3, 1.0, 1.0])
+    image = np.random.default_rng(11).uniform(0, 1, (21, 50, 1)).astype("float32")
+    out = tf.image.resize(image, (32, 128), preserve_aspect_ratio=True)
+    assert out.shape == (32, 76, 1)  # scale min(32/21, 128/50) = 32/21: 50 * 32/21 = 76.19 -> 76
+    np.testing.assert_allclose(np.asarray(out), np.asarray(tf.image.resize(image, (32, 76))), rtol=1e-6)
+
+
+def test_model_from_an_empty_inputs_list_is_refused_as_in_keras():
+    inputs = dg.Input((3,), name="image")
+    outputs = dg.layers.Dense(2)(inputs)
+    model = dg.Model(inputs, outputs)
+    assert model.get_layer("image").input == [] and model.get_layer("image").output is inputs
+    with pytest.raises(ValueError, match="cannot be empty"):
+        dg.Model(model.get_layer("image").input, outputs)
