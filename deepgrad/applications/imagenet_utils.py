@@ -42,7 +42,7 @@ def preprocess_input(x, data_format=None, mode="caffe"):
     elif data_format not in {"channels_first", "channels_last"}:
         raise ValueError("Expected data_format to be one of `channels_first` or `channels_last`. "
                          f"Received: data_format={data_format}")
-    if isinstance(x, (Tensor, KerasTensor)):
+    if isinstance(x, (Tensor, KerasTensor)):  # a symbolic input too: the step of a functional model
         return _preprocess_tensor(x, data_format, mode)
     x = x if isinstance(x, np.ndarray) else np.asarray(x)
     if not issubclass(x.dtype.type, np.floating):

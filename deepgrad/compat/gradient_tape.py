@@ -70,14 +70,14 @@ class GradientTape:
 
     def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none"):
         """d(sum of target)/d(sources) as tensors (TF's ``tape.gradient`` gives ``tf.Tensor``s), in the
-        structure of ``sources``, nested lists and dicts too (None for a source the target does not depend on, or zeros with
+        structure of ``sources``, nested lists, tuples and dicts alike (None for a source the target does not depend on, or zeros with
         ``unconnected_gradients="zero"``)."""
         if self._used and not self.persistent:
             raise RuntimeError("GradientTape.gradient can only be called once on a non-persistent tape; "
                                "use GradientTape(persistent=True) to call it several times")
         self._used = True
-        targets = target if isinstance(target, (list, tuple)) else [target]
-        flat = tree.flatten(sources)  # any nest (a list of each model's variable lists), as TF's nest
+        targets = tree.flatten(target)
+        flat = tree.flatten(sources)  # any nesting, as TF's ``nest``: [[layer vars], [], {...}]
         seeds = output_gradients if isinstance(output_gradients, (list, tuple)) else (
             [output_gradients] * len(targets))
         seeds = [np.ones(t.shape, t.dtype) if g is None else g for t, g in zip(targets, seeds)]

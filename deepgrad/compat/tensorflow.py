@@ -29,6 +29,8 @@ from .tf_data import TensorSpec  # noqa: F401 - tf.TensorSpec
 from .tf_extra import (autograph, broadcast_to, compat, cond, distribute, get_logger, map_fn,  # noqa: F401
                        meshgrid, repeat, scatter_nd, searchsorted, sequence_mask, slice, tensor_scatter_nd_add,
                        tensor_scatter_nd_update, unique, vectorized_map, while_loop)
+from .tf_sparse import SparseTensor, ctc_loss_v1, scan, sparse  # noqa: F401 - tf.SparseTensor, tf.sparse
+from .tf_io import decode_image, decode_jpeg, decode_png, io  # noqa: F401 - tf.io
 from .tf_namespaces import (argmax, argmin, count_nonzero, cumsum, image, linalg, math, nn, random,  # noqa: F401
                             reduce_all, reduce_any, reduce_logsumexp, reduce_max, reduce_mean, reduce_min,
                             reduce_prod, reduce_std, reduce_sum, reduce_variance)
@@ -51,6 +53,11 @@ equal, not_equal, greater, greater_equal, less, less_equal = math.equal, math.no
     math.greater_equal, math.less, math.less_equal
 logical_and, logical_or, logical_not = math.logical_and, math.logical_or, math.logical_not
 einsum, tensordot, norm, eye = linalg.einsum, linalg.tensordot, linalg.norm, linalg.eye
+image.decode_png, image.decode_jpeg, image.decode_image = decode_png, decode_jpeg, decode_image
+# TF 2's top-level aliases of tf.math's trigonometry and integer division
+sin, cos, tan, ceil, floordiv, floormod = math.sin, math.cos, math.tan, math.ceil, math.floordiv, math.floormod
+asin, acos, atan = ops.arcsin, ops.arccos, ops.arctan
+sinh, cosh = ops.sinh, ops.cosh
 
 
 def function(func=None, input_signature=None, autograph=True, jit_compile=None, reduce_retracing=False,
@@ -548,9 +555,41 @@ ragged = SimpleNamespace(constant=lambda pylist, dtype=None, ragged_rank=None, i
                          row_splits_dtype=None: RaggedTensor.from_rows(pylist, dtype))
 
 
+def _unicode_split(input, input_encoding="UTF-8", errors="replace", replacement_char=65533, name=None):
+    """The characters of a string (a rank-0 input; one list per string of a rank-1 one)."""
+    from .tf_data import StringArray
+    text = _text(input)
+    if text.ndim == 0:
+        return np.array(list(str(text)), dtype=str).view(StringArray)
+    return [np.array(list(t), dtype=str).view(StringArray) for t in text.reshape(-1)]
+
+
+def _reduce_join(inputs, axis=None, keepdims=False, separator="", name=None):
+    """The strings joined along ``axis`` (all of them when None), ``separator`` between them."""
+    from .tf_data import StringArray
+    text = _text(inputs)
+    if axis is None:
+        out = np.array(separator.join(text.reshape(-1).tolist()), dtype=object)
+        return (out.reshape((1,) * text.ndim) if keepdims else out).astype(str).view(StringArray)
+    joined = np.apply_along_axis(lambda row: separator.join(row.tolist()), axis, text.astype(object))
+    return (np.expand_dims(joined, axis) if keepdims else joined).astype(str).view(StringArray)
+
+
+strings.unicode_split, strings.reduce_join = _unicode_split, _reduce_join
+
+
 # tf.nest: the nested-structure utilities, Keras's ``tree`` under TensorFlow's names
 nest = SimpleNamespace(flatten=tree.flatten, map_structure=tree.map_structure, is_nested=tree.is_nested,
                        pack_sequence_as=tree.pack_sequence_as, assert_same_structure=tree.assert_same_structure)
+
+
+def _as_tout(value, dtype):
+    """A ``numpy_function``/``py_function`` result as a tensor of its declared type ``Tout``."""
+    dtype = np.dtype(dtype)
+    if dtype.kind in "OSU":  # tf.string results stay arrays of text
+        return np.asarray(value)
+    raw = value.data if isinstance(value, Tensor) else value
+    return Tensor(np.asarray(raw, dtype=dtype), dtype=dtype)
 
 
 def _call_python(func, inp, Tout, as_tensors: bool):
@@ -563,9 +602,9 @@ def _call_python(func, inp, Tout, as_tensors: bool):
     if isinstance(Tout, (list, tuple)):
         values = out if isinstance(out, (list, tuple)) else [out]
         if len(values) != len(Tout):
-            raise ValueError(f"tf.py_function: func returned {len(values)} values for {len(Tout)} output dtypes")
-        return [ops.cast(v, t) for v, t in zip(values, Tout)]
-    return ops.cast(out, Tout)
+            raise ValueError(f"tf.py_function: func returned {len(values)} values for {len(Tout)} output dtypes (Tout)")
+        return [_as_tout(v, t) for v, t in zip(values, Tout)]
+    return _as_tout(out, Tout)
 
 
 def py_function(func, inp, Tout, name=None):
@@ -611,10 +650,18 @@ def __getattr__(name: str):
         return keras.optimizers
     if name == "losses":
         return keras.losses
+    if name in ("initializers", "metrics"):  # TF 2's aliases of tf.keras.initializers / .metrics
+        return getattr(keras, name)
     if name == "keras":  # ``from tensorflow import keras``
         return keras
     raise AttributeError(f"deepgrad.compat.tensorflow has no {name!r}: only the TensorFlow names "
                          f"that Keras programs use are mapped; use deepgrad's own API for the rest")
 
+
+from .tf_namespaces import edit_distance  # noqa: E402, F401 - tf.edit_distance
+
+# TF 1's names under tf.compat.v1 that Keras 3 programs still call
+compat.v1.scan, compat.v1.boolean_mask, compat.v1.gather_nd = scan, boolean_mask, gather_nd
+compat.v1.nn = SimpleNamespace(ctc_loss=ctc_loss_v1)
 
 globals()["bool"] = np.bool_  # tf.bool, set last so this module's code never sees the name

@@ -361,9 +361,14 @@ def _resize_area(images, size) -> Tensor:
 
 
 def resize(images, size, method="bilinear", preserve_aspect_ratio=False, antialias=False, name=None):
-    """TF 2's resize (half-pixel centres); the result is float32 for every method but nearest, as in TF."""
+    """TF 2's resize (half-pixel centres); the result is float32 for every method but nearest, as in TF.
+
+    ``preserve_aspect_ratio``: the image is scaled by ``min(new_h / h, new_w / w)`` (each side
+    rounded half to even, as TF rounds), so it fits within ``size`` undistorted."""
     if preserve_aspect_ratio:
-        raise NotImplementedError("tf.image.resize: preserve_aspect_ratio=True is not supported")
+        h, w = np.shape(images.data if isinstance(images, Tensor) else images)[-3:-1]
+        scale = min(int(size[0]) / h, int(size[1]) / w)
+        size = (int(np.round(scale * h)), int(np.round(scale * w)))
     method = getattr(method, "value", method)
     if method == "area":
         return _resize_area(images, tuple(int(s) for s in size))
@@ -587,3 +592,97 @@ image = SimpleNamespace(
     flip_left_right=lambda image, name=None: ops.flip(image, axis=-2),
     flip_up_down=lambda image, name=None: ops.flip(image, axis=-3),
 )
+
+
+# ----------------------------------------------------------------- tf.image's random flips and colour changes
+def _random_flip(image, seed, axis, name):
+    """TF's rule: one image (rank 3) is flipped with probability 1/2; in a batch (rank 4) each image
+    is drawn for on its own."""
+    x = ops.convert_to_tensor(image)
+    if x.ndim not in (3, 4):
+        raise ValueError(f"tf.image.{name}: expected an image of rank 3 or a batch of rank 4, got shape {x.shape}")
+    gen = _seeded(seed)
+    if x.ndim == 3:
+        return ops.flip(x, axis=axis) if gen.uniform() < 0.5 else x
+    flip = (gen.uniform(size=x.shape[0]) < 0.5).reshape(-1, 1, 1, 1)
+    return ops.where(flip, ops.flip(x, axis=axis), x)
+
+
+def random_flip_left_right(image, seed=None):
+    return _random_flip(image, seed, -2, "random_flip_left_right")
+
+
+def random_flip_up_down(image, seed=None):
+    return _random_flip(image, seed, -3, "random_flip_up_down")
+
+
+def _float_image(image):
+    """TF's colour adjustments work on floats: integer images are scaled to [0, 1] and back."""
+    x = ops.convert_to_tensor(image)
+    kind = np.dtype(x.dtype).kind
+    return (x, None) if kind == "f" else (convert_image_dtype(x, np.float32), np.dtype(x.dtype))
+
+
+def adjust_brightness(image, delta):
+    """``image + delta`` (on the [0, 1] scale for integer images)."""
+    x, back = _float_image(image)
+    out = x + ops.cast(delta, x.dtype)
+    return out if back is None else convert_image_dtype(ops.clip(out, 0.0, 1.0), back, saturate=True)
+
+
+def adjust_contrast(images, contrast_factor):
+    """``(x - mean) * contrast_factor + mean``, the mean per image and channel over height and width."""
+    x, back = _float_image(images)
+    mean = ops.mean(x, axis=(-3, -2), keepdims=True)
+    out = (x - mean) * ops.cast(contrast_factor, x.dtype) + mean
+    return out if back is None else convert_image_dtype(ops.clip(out, 0.0, 1.0), back, saturate=True)
+
+
+def random_brightness(image, max_delta, seed=None):
+    """``adjust_brightness`` by one delta drawn uniformly from ``[-max_delta, max_delta)``."""
+    if max_delta < 0:
+        raise ValueError(f"tf.image.random_brightness: max_delta must be non-negative, got {max_delta}")
+    return adjust_brightness(image, float(_seeded(seed).uniform(-max_delta, max_delta)))
+
+
+def random_contrast(image, lower, upper, seed=None):
+    """``adjust_contrast`` by one factor drawn uniformly from ``[lower, upper)``."""
+    if not 0 <= lower < upper:
+        raise ValueError(f"tf.image.random_contrast: need 0 <= lower < upper, got lower={lower}, upper={upper}")
+    return adjust_contrast(image, float(_seeded(seed).uniform(lower, upper)))
+
+
+image.random_flip_left_right = random_flip_left_right
+image.random_flip_up_down = random_flip_up_down
+image.adjust_brightness = adjust_brightness
+image.adjust_contrast = adjust_contrast
+image.random_brightness = random_brightness
+image.random_contrast = random_contrast
+
+
+def edit_distance(hypothesis, truth, normalize=True, name=None):
+    """Levenshtein distance between the sequences of two SparseTensors, per position of their
+    leading axes (the last axis holds the sequence); ``normalize`` divides by the truth's length."""
+    def rows(sp):
+        """{leading index: its values in the order of the last axis}."""
+        idx, vals = np.asarray(sp.indices.data), np.asarray(sp.values.data)
+        order = np.lexsort(idx.T[::-1])  # row-major order of the positions
+        idx, vals = idx[order], vals[order]
+        starts = np.flatnonzero(np.r_[True, np.any(idx[1:, :-1] != idx[:-1, :-1], axis=1)]) if len(idx) else []
+        return {tuple(idx[s, :-1]): part for s, part in zip(starts, np.split(vals, starts[1:]))}
+
+    hyp, ref = rows(hypothesis), rows(truth)
+    shape = tuple(np.maximum(hypothesis.shape[:-1], truth.shape[:-1]))
+    out = np.zeros(shape, np.float32)
+    for key in np.ndindex(*shape):
+        a, b = np.asarray(hyp.get(key, [])), np.asarray(ref.get(key, []))
+        # one DP row per hypothesis symbol; insertions by a running minimum along the truth
+        row = np.arange(len(b) + 1, dtype=np.float64)
+        steps = np.arange(len(b) + 1)
+        for i, symbol in enumerate(a, start=1):
+            sub = np.concatenate([[i], row[:-1] + (b != symbol)])
+            best = np.minimum(row + 1, sub)
+            row = np.minimum.accumulate(best - steps) + steps
+        distance = row[-1]
+        out[key] = distance / len(b) if normalize and len(b) else (np.inf if normalize and len(a) else distance)
+    return Tensor(out, dtype=np.float32)

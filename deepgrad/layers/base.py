@@ -13,6 +13,7 @@ from ..naming import to_snake_case
 from ..symbolic import KerasTensor, call_symbolic, flatten
 from .operation import Operation, unique_name
 from .layer_state import LayerState
+from .tracking import TrackedDict, TrackedList
 
 def apply_activation(activation, x):
     """``activation(x)``, or ``x`` when the activation was set to None after construction
@@ -204,17 +205,44 @@ class Layer(LayerState):
     # ----------------------------------------------------------------- tracking
     def __setattr__(self, key, value):
         if not key.startswith("_") and key != "built":
-            if isinstance(value, Layer):
-                self.__dict__.setdefault("_layers", []).append(value)
-            elif isinstance(value, Variable):
-                self._track_variable(value)
-            elif isinstance(value, (list, tuple)) and value:
-                if all(isinstance(v, Layer) for v in value):
-                    self.__dict__.setdefault("_layers", []).extend(value)
-                elif all(isinstance(v, Variable) for v in value):
-                    for v in value:
-                        self._track_variable(v)
+            value = self._track(value)
         object.__setattr__(self, key, value)
+
+    def _track(self, value):
+        """Keras's tracking of an attribute's value: a layer becomes a sub-layer and a variable a
+        weight, each once, also inside (nested, mixed) lists, tuples and dicts; a plain list or dict
+        is kept as a tracking one, so what is added to it later is tracked too."""
+        if isinstance(value, Layer):
+            layers = self.__dict__.setdefault("_layers", [])
+            if not any(layer is value for layer in layers):
+                layers.append(value)
+        elif isinstance(value, Variable):
+            self._track_variable(value)
+        elif type(value) is list or (type(value) is TrackedList and value._owner is not self):
+            value = TrackedList([self._track(v) for v in value], self)
+        elif type(value) is TrackedList:  # the same list assigned back (``self.blocks += [...]``)
+            for v in value:
+                self._track(v)
+        elif type(value) is dict or (type(value) is TrackedDict and value._owner is not self):
+            value = TrackedDict({k: self._track(v) for k, v in value.items()}, self)
+        elif type(value) is TrackedDict:
+            for v in value.values():
+                self._track(v)
+        elif type(value) is tuple:
+            value = tuple([self._track(v) for v in value])
+        elif isinstance(value, (list, tuple, dict)):  # a named tuple, an OrderedDict: kept as they are
+            for v in (value.values() if isinstance(value, dict) else value):
+                self._track(v)
+        return value
+
+    def _untrack(self, value) -> None:
+        """A layer or variable taken out of a tracked list or dict stops being tracked."""
+        if isinstance(value, Layer):
+            layers = self.__dict__.get("_layers", [])
+            self._layers = [layer for layer in layers if layer is not value]
+        elif isinstance(value, Variable):
+            weights = self.__dict__.get("_weights", [])
+            self._weights = [w for w in weights if w is not value]
 
     def _track_variable(self, variable: Variable) -> None:
         """A variable made outside ``add_weight`` (``self.w = keras.Variable(...)``) becomes one of

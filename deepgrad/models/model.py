@@ -34,6 +34,14 @@ def _unique(items) -> list:
     return list(dict(zip(map(id, items), items)).values())  # a dict keeps each key's first position
 
 
+def _user_defines_build(cls) -> bool:
+    """Whether ``build`` comes from a model class of the program's own, not from deepgrad's."""
+    for klass in cls.__mro__:
+        if "build" in klass.__dict__:
+            return not klass.__module__.startswith("deepgrad.")
+    return False
+
+
 def _is_symbolic(inputs) -> bool:
     return bool(flatten(inputs))
 
@@ -245,13 +253,23 @@ class Model(ModelState, Trainer, Layer):
 
     # ----------------------------------------------------------------- building and calling
     def _maybe_build(self, input_shape) -> None:
-        # A subclassed model's layers build themselves on their first call.
+        # A subclassed model's layers build themselves on their first call; a model whose class
+        # defines ``build`` (its own weights, layers made from the input shape) has it run first,
+        # as Keras does.
         if not self.built:
+            if _user_defines_build(type(self)):
+                self.build(input_shape)
             self.built = True
             self.input_shape_built = input_shape
 
     def build(self, input_shape) -> None:
-        """Create the weights by running the model once on zeros of ``input_shape``."""
+        """Create the weights by running the model once on zeros of ``input_shape``.
+
+        Reached through ``super().build(input_shape)`` from a subclass's own ``build``, it only
+        marks the model built (Keras runs no call there either)."""
+        if _user_defines_build(type(self)):
+            self.built = True
+            return
         if self.built and self.weights:
             return
         self.built = True

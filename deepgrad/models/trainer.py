@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import config as settings
 from .. import process_group
-from .. import losses, optimizers
+from .. import losses, ops, optimizers
 from .. import metrics as metrics_module
 from ..autograd import Tensor, grad, no_grad
 from ..callbacks.callback_list import CallbackList
@@ -340,6 +340,9 @@ class Trainer:
             value = value * weight if weight != 1.0 else value
             total = value if total is None else total + value
         for extra in self.losses:
+            # Keras sums each added loss to a scalar (a per-sample (batch, 1) loss from add_loss too)
+            if getattr(extra, "ndim", 0):
+                extra = ops.sum(extra)
             total = extra if total is None else total + extra
         if total is None:
             raise ValueError(f"Model {self.name!r} has no loss to minimise: pass loss= to compile()")
