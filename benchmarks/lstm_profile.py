@@ -17,7 +17,8 @@ block; without Intel's SVML runtime its ``exp`` and ``tanh`` are scalar libm cal
 ``--part ways`` (with ``--threads 2``) times deepgrad's op and step once in each of the ways its
 scans may run on two cores, forced and interleaved, against PyTorch's two threads: OpenBLAS's
 own threads for every GEMM (way 0), one thread (way 1), one BLAS thread here and the off-chain
-chunks in a second thread (``PIPELINED``): wall clock per call, the calling thread's CPU and its
+chunks in a second thread (``PIPELINED``), the same with the chain's GEMMs on OpenBLAS's threads
+while the second thread is idle (``SPARE``): wall clock per call, the calling thread's CPU and its
 voluntary context switches (each a wait: for the GIL, or for the second thread's last chunk).
 The loops' own chooser picks among these by timing; this shows what each is worth on the
 machine at hand (a quiet one for the two-core ratio).
@@ -240,9 +241,11 @@ def ways(reps: int, inner: int) -> None:
     from deepgrad.ops.recurrent import common
 
     forced = {"way": 0}
-    original = common.BlasThreads.choice
+    original, original_ways = common.BlasThreads.choice, common.PIPELINE_WAYS
     common.BlasThreads.choice = lambda self: forced["way"] if forced["way"] in self.ways else 0
-    names = {0: "OpenBLAS threads", 1: "one thread", common.PIPELINED: "pipelined"}
+    common.PIPELINE_WAYS = tuple(sorted(set(original_ways) | {common.PIPELINED, common.SPARE}))
+    names = {0: "OpenBLAS threads", 1: "one thread", common.PIPELINED: "pipelined",
+             common.SPARE: "pipelined, spare"}
     try:
         for part, (make_ours, make_theirs) in {"op": (deepgrad_op, torch_op), "step": (deepgrad_step, torch_step)}.items():
             ours, theirs = make_ours(), make_theirs()
@@ -268,7 +271,7 @@ def ways(reps: int, inner: int) -> None:
                       f"calling thread CPU {statistics.median(cpus[way]) * 1e3:6.2f} ms, "
                       f"waits {statistics.median(waits[way]):5.1f} per call | torch time / ours {statistics.median(ratios):.2f}")
     finally:
-        common.BlasThreads.choice = original
+        common.BlasThreads.choice, common.PIPELINE_WAYS = original, original_ways
 
 
 def main() -> None:
