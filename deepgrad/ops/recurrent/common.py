@@ -268,8 +268,9 @@ def over_batch(fn, batch: int, split: bool, *key, pipeline: bool = False) -> lis
     """``[fn(part), ...]``: with ``split`` over the two halves of the batch in two threads, each
     on one BLAS thread; otherwise ``[fn(slice(None))]`` with the BLAS thread count that
     ``blas_threads(*key)`` chooses. With ``pipeline`` (a scan whose ``fn(part, side)`` can hand
-    off-path chunks to a ``SideWork``) the chooser may also pick the ``PIPELINED`` way, in which
-    ``fn`` gets a threaded ``SideWork``; ``fn`` gets an inline one otherwise."""
+    off-path chunks to a ``SideWork``) the chooser may also pick the ``PIPELINED`` way (and
+    ``SPARE`` when ``PIPELINE_WAYS`` has it), in which ``fn`` gets a threaded ``SideWork``; ``fn``
+    gets an inline one otherwise."""
     if not split:
         pipeline = pipeline and runtime.two_threads()
         with blas_threads(*key, ways=PIPELINE_WAYS if pipeline else (0, 1)).loop() as way:
