@@ -170,8 +170,9 @@ class BlasThreads:
 
     ``with chooser.loop() as way: ...`` runs the block with the way currently in favour and
     times it (seconds per call, smoothed); every ``_TRY_OTHER_EVERY`` calls it runs another
-    way once, so the choice follows the machine's load. Without OpenBLAS's thread-local
-    setting it does nothing (the way is 0).
+    way once, so the choice follows the machine's load, less and less often for a way that was
+    hopelessly slow at its last trials (``_HOPELESS``). Without OpenBLAS's thread-local setting
+    it does nothing (the way is 0).
     """
     _set_local = None
     _searched = False
