@@ -114,7 +114,8 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
         valid = labels != ignore_class
         labels = np.where(valid, labels, 0)
     num_classes = y_pred.shape[axis]
-    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+    # the reductions themselves (ndarray.min/max add a Python frame each, every step)
+    if labels.size and (np.minimum.reduce(labels, axis=None) < 0 or np.maximum.reduce(labels, axis=None) >= num_classes):
         raise ValueError(f"sparse_categorical_crossentropy: labels must lie in [0, {num_classes}), "
                          f"got values from {labels.min()} to {labels.max()}")
     if from_logits:

@@ -157,6 +157,9 @@ def check_finite(structure, what: str) -> None:
 
 def num_samples(x, y=None, sample_weight=None) -> int:
     """The common first dimension, or a ValueError naming the arrays that disagree."""
+    if type(x) is np.ndarray and type(y) is np.ndarray and sample_weight is None and x.ndim and y.ndim \
+            and x.shape[0] == y.shape[0]:  # the usual batch, without the walk below
+        return x.shape[0]
     sizes = []
     for what, structure in (("x", x), ("y", y), ("sample_weight", sample_weight)):
         for a in flatten_arrays(structure):
@@ -179,7 +182,8 @@ def check_labels(y, output_names, sparse_classes) -> None:
         if classes is None or labels is None:
             continue
         labels = np.asarray(labels)
-        if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        # the reductions themselves (ndarray.min/max add a Python frame each, every step)
+        if labels.size and (np.minimum.reduce(labels, axis=None) < 0 or np.maximum.reduce(labels, axis=None) >= classes):
             raise ValueError(f"Labels out of range for sparse_categorical_crossentropy: y holds values from "
                              f"{labels.min()} to {labels.max()}, but the output has {classes} classes "
                              f"(labels must lie in [0, {classes}))")
@@ -189,6 +193,8 @@ def check_feature_shapes(x, input_shapes, input_names, model_name: str) -> None:
     """Every input's trailing shape agrees with the model's declared ``(None, ...)`` shape."""
     if input_shapes is None:
         return
+    if type(x) is np.ndarray and len(input_shapes) == 1 and x.shape[1:] == tuple(input_shapes[0])[1:]:
+        return  # one array of exactly the declared sample shape
     if isinstance(x, dict):
         arrays = [x.get(name) for name in input_names]
     else:

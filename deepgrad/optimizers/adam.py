@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 
+from .. import runtime
 from ..runtime import for_batch_halves
 from .base import Optimizer
 
@@ -48,6 +49,12 @@ class Adam(Optimizer):
         t = self.iterations + 1
         alpha_t = learning_rate * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
         slots = self.slots(variable)
+        if variable.size < runtime._PARALLEL_MIN_SIZE:  # for_batch_halves would run it whole, here
+            if self.amsgrad:
+                self._adam(alpha_t, gradient, variable.data, slots["m"], slots["v"], slots["v_hat"])
+            else:
+                self._adam(alpha_t, gradient, variable.data, slots["m"], slots["v"])
+            return
         arrays = [gradient, variable.data, slots["m"], slots["v"]] + ([slots["v_hat"]] if self.amsgrad else [])
         if not all(a.flags.c_contiguous for a in arrays[1:]):  # flat views of these would be copies
             self._adam(alpha_t, *arrays)

@@ -20,6 +20,7 @@ flat array (see ``flat_group``).
 from __future__ import annotations
 
 import math
+import operator
 
 import numpy as np
 
@@ -52,6 +53,7 @@ class Optimizer(OptimizerState):
     # under ``flat_group_max_size`` elements are updated together, one flat array per dtype.
     elementwise_update: bool = False
     flat_group_max_size: int = 1 << 15
+    _plan = None  # the last step's UpdatePlan (see ``apply``)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -108,6 +110,7 @@ class Optimizer(OptimizerState):
         self._exclude_ids: set[int] = set()
         self._exclude_names: tuple = ()
         self._groups: dict[tuple, FlatGroup] = {}  # the flat groups, by the ids of their variables
+        self._plan = None  # the last step's UpdatePlan
 
     # ----------------------------------------------------------------- learning rate
     @property
@@ -243,16 +246,27 @@ class Optimizer(OptimizerState):
         """One update of ``variables`` (default: those of ``build``) with ``grads``."""
         grads = list(grads)
         variables = list(self._variables if variables is None else variables)
-        if len(grads) != len(variables):
-            raise ValueError(f"{type(self).__name__}: got {len(grads)} gradients for {len(variables)} variables")
-        self.build(variables)
-        kept_grads, kept = [], []  # the pairs whose gradient is not None
-        for g, v in zip(grads, variables):
-            if g is not None:
-                kept_grads.append(self._as_array(g, v))
-                kept.append(v)
+        plan = self._plan
+        if plan is not None and plan.fits(grads, variables):
+            # the same variables as the last step, every gradient an array of its variable's shape
+            # and dtype: build would add nothing and _as_array return each gradient as it is
+            kept_grads, kept, partition = grads, variables, plan.partition
+        else:
+            if len(grads) != len(variables):
+                raise ValueError(f"{type(self).__name__}: got {len(grads)} gradients for {len(variables)} variables")
+            self.build(variables)
+            kept_grads, kept = [], []  # the pairs whose gradient is not None
+            for g, v in zip(grads, variables):
+                if g is not None:
+                    kept_grads.append(self._as_array(g, v))
+                    kept.append(v)
+            partition = None
+            if self._plannable() and len(kept) == len(variables) and all(map(operator.is_, kept_grads, grads)):
+                partition = self._partition(kept) if self.elementwise_update else None
+                self._plan = UpdatePlan(kept, partition)
         if Variable._overwrite_flags_set:  # Keras's overwrite_with_gradient: the gradient is the new value
             kept_grads, kept = self._overwrite_with_gradients(kept_grads, kept)
+            partition = None  # the list may be shorter now
         if not kept:
             return
         grads, variables = kept_grads, kept
@@ -266,7 +280,10 @@ class Optimizer(OptimizerState):
             lr = self.learning_rate
             self._apply_weight_decay(variables, lr)
             self._before_update()
-            self._update_variables(grads, variables, lr)
+            if partition is not None:
+                self._update_partitioned(grads, variables, lr, partition)
+            else:
+                self._update_variables(grads, variables, lr)
         if self.use_ema:
             self._update_moving_averages()
         if update:
@@ -301,25 +318,37 @@ class Optimizer(OptimizerState):
             for g, var in zip(grads, variables):
                 self.update_step(g, var, learning_rate)
             return
-        small: dict = {}  # dtype -> (gradients, variables)
+        self._update_partitioned(grads, variables, learning_rate, self._partition(variables))
+
+    def _partition(self, variables: list) -> list:
+        """The updates of an element-wise optimiser, in order: the index of each large variable
+        (updated alone), then per dtype of the small ones, the indices of its flat group (or the
+        index alone when the group would have one variable)."""
+        large, small = [], {}  # dtype -> indices of the small variables
         max_size = self.flat_group_max_size
-        for g, var in zip(grads, variables):
+        for i, var in enumerate(variables):
             data = var.data
             if data.size < max_size:
-                group = small.get(data.dtype)
-                if group is None:
-                    group = small[data.dtype] = ([], [])
-                group[0].append(g)
-                group[1].append(var)
+                small.setdefault(data.dtype, []).append(i)
             else:
-                self.update_step(g, var, learning_rate)
-        for group_grads, group in small.values():
-            if len(group) == 1:
-                self.update_step(group_grads[0], group[0], learning_rate)
+                large.append(i)
+        return large + [group[0] if len(group) == 1 else tuple(group) for group in small.values()]
+
+    def _update_partitioned(self, grads: list, variables: list, learning_rate: float, partition: list) -> None:
+        for part in partition:
+            if type(part) is int:
+                self.update_step(grads[part], variables[part], learning_rate)
             else:
-                flat = self._flat_group(group)
-                self.update_step(flat.gather(group_grads), flat, learning_rate)
+                flat = self._flat_group([variables[i] for i in part])
+                self.update_step(flat.gather([grads[i] for i in part]), flat, learning_rate)
                 flat.scatter()
+
+    def _plannable(self) -> bool:
+        """Whether ``UpdatePlan`` may stand in for ``build`` and ``_as_array``: they and the update
+        loop are the base class's."""
+        cls = type(self)
+        return (cls.build is Optimizer.build and cls._as_array is Optimizer._as_array
+                and cls._update_variables is Optimizer._update_variables)
 
     def _flat_group(self, variables: list) -> FlatGroup:
         key = tuple(map(id, variables))
@@ -450,3 +479,32 @@ class Optimizer(OptimizerState):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} learning_rate={self.learning_rate} iterations={self.iterations}>"
+
+
+_array_meta = operator.attrgetter("__class__", "shape", "dtype")
+_data_meta = operator.attrgetter("data.shape", "data.dtype")
+
+
+class UpdatePlan:
+    """What ``apply`` worked out for one list of variables, kept for the next steps: when the
+    same variables come again (same objects, their arrays of the same shapes and dtypes) with
+    one gradient array each of those shapes and dtypes, ``build`` and ``_as_array`` would
+    change nothing and the flat groups are the same, so ``apply`` goes straight to the update.
+    The checks are C-level maps; the arithmetic is the one of the plain path."""
+
+    __slots__ = ("variables", "ids", "var_meta", "grad_meta", "partition")
+
+    def __init__(self, variables: list, partition):
+        self.variables = variables  # kept alive, so their ids cannot be reused by other objects
+        self.ids = tuple(map(id, variables))
+        self.var_meta = tuple(map(_data_meta, variables))
+        self.grad_meta = tuple([(np.ndarray, *meta) for meta in self.var_meta])
+        self.partition = partition
+
+    def fits(self, grads: list, variables: list) -> bool:
+        if tuple(map(id, variables)) != self.ids:
+            return False
+        try:
+            return tuple(map(_array_meta, grads)) == self.grad_meta and tuple(map(_data_meta, variables)) == self.var_meta
+        except AttributeError:  # a gradient of None (or of no array type)
+            return False
