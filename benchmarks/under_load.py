@@ -39,11 +39,13 @@ import time
 from interleaved import settle, timed
 from train_speed import BATCH, _current_rss_mb, _status_mb, deepgrad_stepper, torch_stepper
 
+# each says "ready" on its stdout once it is set up, then loops
 NEIGHBOURS = {
     "matmul": ("import numpy as np\n"
                "a = np.random.default_rng(0).random((512, 512), dtype=np.float32)\n"
+               "print('ready', flush=True)\n"
                "while True:\n    a @ a\n"),
-    "spin": "while True:\n    pass\n",
+    "spin": "print('ready', flush=True)\nwhile True:\n    pass\n",
 }
 
 
@@ -56,15 +58,17 @@ class Neighbour:
     def __enter__(self):
         # no CPU affinity: the scheduler places it, as another user's job would be placed
         env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-        self.proc = subprocess.Popen([sys.executable, "-c", self.code], env=env)
-        time.sleep(0.5)  # let it start and reach its loop
-        if self.proc.poll() is not None:
-            raise RuntimeError(f"the neighbour process exited at once (code {self.proc.returncode})")
+        self.proc = subprocess.Popen([sys.executable, "-c", self.code], env=env, stdout=subprocess.PIPE, text=True)
+        if self.proc.stdout.readline().strip() != "ready":   # waits however slowly it starts
+            self.proc.kill()
+            code = self.proc.wait()
+            raise RuntimeError(f"the neighbour process exited before its loop (code {code})")
         return self
 
     def __exit__(self, *exc):
         self.proc.kill()
         self.proc.wait()
+        self.proc.stdout.close()
 
 
 def rate(step, steps: int) -> float:

@@ -45,6 +45,6 @@ def test_the_neighbour_runs_inside_the_block_and_is_gone_after(under_load, kind)
 
 def test_a_neighbour_that_cannot_run_is_an_error(under_load, monkeypatch):
     monkeypatch.setitem(under_load.NEIGHBOURS, "broken", "raise SystemExit(3)")
-    with pytest.raises(RuntimeError, match="exited at once"):
+    with pytest.raises(RuntimeError, match="exited before its loop"):
         with under_load.Neighbour("broken"):
             pass
