@@ -1,7 +1,9 @@
-"""Switching graph recording off (``no_grad``) and on (``enable_grad``)."""
+"""Switching graph recording off (``no_grad``) and on (``enable_grad``), and listing what is
+recorded inside a block (``recording_functions``, for checkpointing)."""
 from __future__ import annotations
 
 import functools
+import sys
 import threading
 
 _state = threading.local()
@@ -12,7 +14,52 @@ def is_grad_enabled() -> bool:
 
 
 def set_grad_enabled(mode: bool) -> None:
-    _state.enabled = bool(mode)
+    # a recorder (see ``recording_functions``) is kept as it is: a block that switches grad mode
+    # off and back on inside a checkpointed function must not stop the listing
+    _state.enabled = mode if type(mode) is _Recorder else bool(mode)
+
+
+class _Recorder:
+    """The grad mode inside ``recording_functions``: true, like recording on, and it lists each
+    Function that ``Function.apply`` records. ``apply`` asks ``if <grad mode>:`` exactly when it
+    is about to record an op, so that test is where the op is seen (its frame holds it as
+    ``fn``); other readers of the grad mode (``is_grad_enabled() and ...``) only get True.
+    Outside such a block the grad mode is a plain bool and ``apply`` pays nothing for this."""
+
+    __slots__ = ("functions",)
+    apply_code = None  # Function.apply's code object, set by ``function`` when it is defined
+
+    def __init__(self):
+        self.functions: list = []
+
+    def __bool__(self) -> bool:
+        frame = sys._getframe(1)
+        if frame.f_code is _Recorder.apply_code:
+            self.functions.append(frame.f_locals["fn"])
+        return True
+
+
+class recording_functions:
+    """``with recording_functions() as functions:`` grad recording is on inside, and every
+    Function recorded in the block (in this thread) is appended to the list ``functions``, in
+    the order they ran. ``note(fn)`` adds one recorded by hand (a checkpoint's own node)."""
+
+    def __enter__(self) -> list:
+        self._prev = getattr(_state, "enabled", True)
+        self._recorder = _Recorder()
+        _state.enabled = self._recorder
+        return self._recorder.functions
+
+    def __exit__(self, *exc):
+        _state.enabled = self._prev
+        return False
+
+
+def note_recorded(fn) -> None:
+    """Tell an open ``recording_functions`` block of a Function recorded without ``apply``."""
+    mode = getattr(_state, "enabled", True)
+    if type(mode) is _Recorder:
+        mode.functions.append(fn)
 
 
 class _GradMode:

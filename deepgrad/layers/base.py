@@ -11,7 +11,7 @@ from ..autograd.scopes import get_stateless_scope
 from ..backend import current_path
 from ..naming import to_snake_case
 from ..symbolic import KerasTensor, call_symbolic, flatten
-from .operation import Operation, unique_name
+from .operation import Operation, adopt_remat_mode, unique_name
 from .layer_state import LayerState
 
 def apply_activation(activation, x):
@@ -185,6 +185,7 @@ class Layer(LayerState):
         call_params = inspect.signature(self.call).parameters
         self._call_takes_training = "training" in call_params
         self._call_takes_mask = "mask" in call_params
+        adopt_remat_mode(self)
 
     # ----------------------------------------------------------------- tracking
     def __setattr__(self, key, value):
