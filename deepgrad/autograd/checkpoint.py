@@ -24,7 +24,7 @@ after, so the recomputation draws the same masks and changes no state.
 """
 from __future__ import annotations
 
-from .. import backend, tree
+from .. import backend
 from .grad_mode import is_grad_enabled, note_recorded, recording_functions
 from .function import Function
 from .higher_order import Alias, propagate_graph
@@ -43,20 +43,45 @@ def checkpoint(function, *args, preserve_rng_state: bool = True, **kwargs):
     return Checkpoint.run(function, args, kwargs, preserve_rng_state)
 
 
+def _flatten(x, out: list) -> list:
+    """The leaves of nested lists, tuples and dicts, in order (dicts in their own order)."""
+    if isinstance(x, (list, tuple)):
+        for item in x:
+            _flatten(item, out)
+    elif isinstance(x, dict):
+        for item in x.values():
+            _flatten(item, out)
+    else:
+        out.append(x)
+    return out
+
+
+def _map(func, x):
+    """``x`` with every leaf replaced by ``func(leaf)``, nesting and container types kept."""
+    if isinstance(x, (list, tuple)):
+        items = [_map(func, item) for item in x]
+        if isinstance(x, list):
+            return items
+        return type(x)(*items) if hasattr(type(x), "_fields") else type(x)(items)
+    if isinstance(x, dict):
+        return type(x)((k, _map(func, v)) for k, v in x.items())
+    return func(x)
+
+
 def _leaves(args, kwargs) -> list:
-    return tree.flatten((list(args), kwargs))
+    return _flatten((args, kwargs), [])
 
 
 def _with_leaves(args, kwargs, leaves):
-    packed_args, packed_kwargs = tree.pack_sequence_as((list(args), kwargs), leaves)
-    return tuple(packed_args), packed_kwargs
+    items = iter(leaves)
+    return _map(lambda _: next(items), (args, kwargs))
 
 
 def _produced(out, inner: set) -> list:
     """The tensors of ``out`` (and the logits a softmax or sigmoid output carries, so a fused
     cross-entropy still finds them) that a Function of ``inner`` made: the checkpoint's outputs."""
     found, seen = [], set()
-    for x in tree.flatten(out):
+    for x in _flatten(out, []):
         if not isinstance(x, Tensor):
             continue
         logits = x._keras_logits
@@ -220,11 +245,7 @@ def _alias(t: Tensor) -> Tensor:
 
 def _unaliased(out, replaced: dict):
     """``out`` with each tensor of ``replaced`` swapped for its replacement."""
-    if isinstance(out, Tensor):
-        return replaced.get(id(out), out)
-    if not tree.is_nested(out):
-        return out
-    return tree.map_structure(lambda x: replaced.get(id(x), x) if isinstance(x, Tensor) else x, out)
+    return _map(lambda x: replaced.get(id(x), x) if isinstance(x, Tensor) else x, out)
 
 
 backend._checkpoint = checkpoint  # what ``backend.remat`` (``keras.remat``) runs
