@@ -14,6 +14,7 @@ import inspect
 import math
 
 from .. import backend
+from ..autograd import Tensor
 from ..naming import to_snake_case
 from ..symbolic import KerasTensor, flatten
 
@@ -118,11 +119,30 @@ class RematCall:
     def __call__(self, *args, **kwargs):
         op = self.operation
         call = type(op).call.__get__(op)
+        # a layer under a mixed policy holds its variables' casts while it is called: the
+        # recomputation must read those same tensors, so it sets them again around its call
+        casts = {k: v for k, v in op.__dict__.items() if isinstance(v, Tensor) and v._ctx is not None}
+        if casts:
+            call = _with_attributes(op, casts, call)
         return op.rematerialized_call(call, *args, **kwargs)(*args, **kwargs)
 
     @property
     def __signature__(self):
         return inspect.signature(type(self.operation).call.__get__(self.operation))
+
+
+def _with_attributes(op, values: dict, call):
+    """``call`` run with ``op``'s attributes set to ``values`` (and set back after)."""
+    def call_with_attributes(*args, **kwargs):
+        before = {k: op.__dict__.get(k) for k in values}
+        for k, v in values.items():
+            object.__setattr__(op, k, v)
+        try:
+            return call(*args, **kwargs)
+        finally:
+            for k, v in before.items():
+                object.__setattr__(op, k, v)
+    return call_with_attributes
 
 
 def adopt_remat_mode(operation) -> None:
