@@ -155,7 +155,8 @@ def note_write(target, key=None) -> None:
 def _read(target, key):
     if key is None:
         return target.data.copy()
-    return getattr(target, key, _MISSING)
+    value = getattr(target, key, _MISSING)
+    return list(value) if type(value) is list else value  # a list appended to in place is kept as it was
 
 
 _MISSING = object()

@@ -33,6 +33,9 @@ class _Updated(Function):
     def backward(self, grad):
         return grad
 
+    def graph_backward(self, grad):
+        return grad
+
 
 def _updated(array: np.ndarray, given) -> Tensor:
     """``array`` as a Tensor; tied to ``given`` by ``_Updated`` when ``given`` is a Tensor that
