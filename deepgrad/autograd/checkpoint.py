@@ -108,10 +108,11 @@ class Checkpoint(Function):
         with watching_writes() as writes, recording_functions() as functions:
             call_args, call_kwargs = _with_leaves(args, kwargs, aliased)
             out = function(*call_args, **call_kwargs)
-        if not functions:  # nothing was recorded: no gradient flows through it
-            return _unaliased(out, {id(aliased[i]): leaves[i] for i in arg_slots})
         inner = set(map(id, functions))
         produced = _produced(out, inner)
+        if not produced:  # no output needs a gradient: nothing to recompute (a graph kept by a side
+            # effect, such as a penalty added inside, stays whole and reaches the arguments through their aliases)
+            return _unaliased(out, {id(aliased[i]): leaves[i] for i in arg_slots})
         position = {id(aliased[i]): n for n, i in enumerate(arg_slots)}
         inputs = [leaves[i] for i in arg_slots]
         closure: dict = {}  # id(tensor read by ``function`` itself) -> its index in the inputs
