@@ -14,9 +14,9 @@ def is_grad_enabled() -> bool:
 
 
 def set_grad_enabled(mode: bool) -> None:
-    # a recorder (see ``recording_functions``) is kept as it is: a block that switches grad mode
-    # off and back on inside a checkpointed function must not stop the listing
-    _state.enabled = mode if type(mode) is _Recorder else bool(mode)
+    # inside a ``recording_functions`` block, recording on is its recorder: code that switches
+    # grad mode off and on again inside a checkpointed function keeps its ops listed
+    _state.enabled = (getattr(_state, "recorder", None) or True) if mode else False
 
 
 class _Recorder:
@@ -42,15 +42,16 @@ class _Recorder:
 class recording_functions:
     """``with recording_functions() as functions:`` grad recording is on inside, and every
     Function recorded in the block (in this thread) is appended to the list ``functions``, in
-    the order they ran. ``note(fn)`` adds one recorded by hand (a checkpoint's own node)."""
+    the order they ran. ``note_recorded(fn)`` adds one recorded by hand (a checkpoint's own node)."""
 
     def __enter__(self) -> list:
         self._prev = getattr(_state, "enabled", True)
-        self._recorder = _Recorder()
-        _state.enabled = self._recorder
-        return self._recorder.functions
+        self._outer = getattr(_state, "recorder", None)
+        _state.recorder = _state.enabled = _Recorder()
+        return _state.recorder.functions
 
     def __exit__(self, *exc):
+        _state.recorder = self._outer
         _state.enabled = self._prev
         return False
 
@@ -80,7 +81,7 @@ class _GradMode:
         return self
 
     def __exit__(self, *exc):
-        set_grad_enabled(self._prev)
+        _state.enabled = self._prev  # exactly what it was (a bool, or an open recording's recorder)
         return False
 
     def __call__(self, fn):

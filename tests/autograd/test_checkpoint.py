@@ -244,3 +244,20 @@ def test_the_intermediates_are_not_kept_between_forward_and_backward():
     one_array = x.data.nbytes
     assert held[0] > 12 * one_array        # each tanh keeps its output, each product its input
     assert held[1] < 2 * one_array         # the checkpoint's output only (its input is x itself)
+
+
+def test_a_no_grad_block_inside_keeps_the_ops_after_it_listed(net):
+    results = []
+    for use in (False, True):
+        def f(x):
+            with dg.no_grad():
+                scale = (x * x).mean()  # a constant for the gradient
+            dg.set_grad_enabled(False)
+            offset = x.sum()
+            dg.set_grad_enabled(True)
+            return dg.tanh(x @ net["w1"]) * scale.data + offset.data
+        y = checkpoint(f, net["x"]) if use else f(net["x"])
+        if use:
+            assert isinstance(y._ctx, Checkpoint)
+        results.append(grad((y ** 2).sum(), [net["x"], net["w1"]]))
+    _same(*results)
