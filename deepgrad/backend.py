@@ -5,6 +5,7 @@ the name counters (``get_uid``) and ``clear_session``.
 Process tuning (allocator, BLAS threads) and the thread pool are in ``deepgrad.runtime``."""
 from __future__ import annotations
 
+import collections
 import functools
 import gc
 from collections import defaultdict
@@ -442,20 +443,22 @@ class device:
 
 _remat_stack: list = []
 _REMAT_MODES = ("full", "activations", "larger_than", "list_of_layers", None)
-
-
-def _warn_no_remat() -> None:
-    import warnings
-
-    warnings.warn("Rematerialization is not performed by deepgrad: the function runs as it is and its activations "
-                  "are kept for the backward pass (as with Keras's NumPy backend).", stacklevel=3)
+RematMode = collections.namedtuple("RematMode", ["mode", "output_size_threshold", "layer_names"])
+# ``deepgrad.autograd.checkpoint``: set by that module when it is imported (autograd is a floor
+# above this one, so it is handed down rather than imported)
+_checkpoint = None
 
 
 class RematScope:
     """``with RematScope(mode="full", output_size_threshold=1024, layer_names=None):`` Keras's
-    rematerialization (gradient checkpointing) settings for the layers called inside. The
-    settings are validated and kept (``get_current_remat_mode()``), but deepgrad keeps every
-    activation: results are those of a plain call, memory is not traded for recomputation."""
+    rematerialization (gradient checkpointing) settings. A layer (or operation) *made* inside
+    the block keeps the innermost scope's settings, and each of its calls then recomputes its
+    activations in the backward pass instead of keeping them, by Keras's rule
+    (``Layer.rematerialized_call``): ``"full"`` every such layer; ``"activations"`` only the
+    activation function of a layer that has one (``Dense(..., activation="relu")``);
+    ``"larger_than"`` a layer whose output has more than ``output_size_threshold`` elements
+    (batch included); ``"list_of_layers"`` the layers whose names are in ``layer_names``;
+    ``None`` none (a block inside another that turns it off)."""
 
     def __init__(self, mode="full", output_size_threshold=1024, layer_names=None):
         if mode not in _REMAT_MODES:
@@ -466,8 +469,6 @@ class RematScope:
         self.layer_names = list(layer_names or [])
 
     def __enter__(self):
-        if self.mode is not None:
-            _warn_no_remat()
         _remat_stack.append(self)
         return self
 
@@ -476,15 +477,22 @@ class RematScope:
 
 
 def get_current_remat_mode():
-    """``(mode, output_size_threshold, layer_names)`` of the innermost ``RematScope``, or None."""
+    """``RematMode(mode, output_size_threshold, layer_names)`` of the innermost ``RematScope``, or None."""
     if not _remat_stack:
         return None
     scope = _remat_stack[-1]
-    return (scope.mode, scope.output_size_threshold, scope.layer_names)
+    return RematMode(scope.mode, scope.output_size_threshold, scope.layer_names)
 
 
 def remat(f):
-    """Keras's ``keras.remat(f)``: ``f`` itself, with a warning that its activations are kept
-    (deepgrad does not recompute them in the backward pass; results are the same)."""
-    _warn_no_remat()
-    return f
+    """Keras's ``keras.remat(f)``: ``f`` as a function whose activations are recomputed in the
+    backward pass instead of kept (gradient checkpointing, ``deepgrad.autograd.checkpoint``):
+    less memory, one more forward of ``f`` per backward, the same values and gradients."""
+    if not callable(f):
+        raise TypeError(f"remat: the argument must be a callable (a function or a layer), got {type(f).__name__}")
+
+    def rematerialized(*args, **kwargs):
+        return _checkpoint(f, *args, **kwargs)
+
+    rematerialized.__wrapped__ = f
+    return rematerialized

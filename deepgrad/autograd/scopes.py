@@ -119,5 +119,64 @@ class SymbolicScope:
         _state.symbolic = self._outer
 
 
+class watching_writes:
+    """``with watching_writes() as log:`` ``log`` lists ``(target, key, value before)`` for each
+    variable written (``assign``, ``assign_add``, ``assign_sub``; ``key`` None) and each attribute
+    noted by ``note_write(obj, name)`` inside the block, once each, with the value it had before
+    its first write. A checkpoint reruns its function with those values (a seed generator's
+    state, a seeded dropout's call count) and puts the later ones back after (``restore``)."""
+
+    def __enter__(self) -> list:
+        self._log: list = []
+        self._seen: set = set()
+        logs = getattr(_state, "write_logs", None)
+        _state.write_logs = (logs or ()) + (self,)
+        return self._log
+
+    def note(self, target, key) -> None:
+        if (id(target), key) not in self._seen:
+            self._seen.add((id(target), key))
+            self._log.append((target, key, _read(target, key)))
+
+    def __exit__(self, *exc):
+        _state.write_logs = tuple(log for log in _state.write_logs if log is not self)
+        return False
+
+
+def note_write(target, key=None) -> None:
+    """``target`` (a variable, or an object's attribute ``key``) is about to be written: each
+    open ``watching_writes`` block keeps its value from before its first write."""
+    logs = getattr(_state, "write_logs", None)
+    if logs:
+        for log in logs:
+            log.note(target, key)
+
+
+def _read(target, key):
+    if key is None:
+        return target.data.copy()
+    value = getattr(target, key, _MISSING)
+    return list(value) if type(value) is list else value  # a list appended to in place is kept as it was
+
+
+_MISSING = object()
+
+
+def current_values(log: list) -> list:
+    """``log``'s targets with their values now, in ``watching_writes``'s form."""
+    return [(target, key, _read(target, key)) for target, key, _ in log]
+
+
+def restore(log: list) -> None:
+    """Write back the values of ``log`` (last entry first, so the earliest value wins)."""
+    for target, key, value in reversed(log):
+        if key is None:
+            target.data[...] = value
+        elif value is _MISSING:
+            target.__dict__.pop(key, None)
+        else:
+            setattr(target, key, value)
+
+
 __all__ = ["StatelessScope", "SymbolicScope", "get_stateless_scope", "get_symbolic_scope", "in_stateless_scope",
-           "in_symbolic_scope"]
+           "in_symbolic_scope", "note_write", "watching_writes"]

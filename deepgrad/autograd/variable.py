@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import auto_name, current_path
-from .scopes import get_stateless_scope
+from .scopes import get_stateless_scope, note_write
 from .tensor import Tensor
 
 
@@ -134,6 +134,7 @@ class Variable(Tensor):
         scope = get_stateless_scope()
         if scope is not None:  # the block's writes are undone when it ends
             scope.note(self)
+        note_write(self)
         self.data[...] = value
         return self
 
@@ -148,6 +149,7 @@ class Variable(Tensor):
         scope = get_stateless_scope()
         if scope is not None:
             scope.note(self)
+        note_write(self)
         try:
             ufunc(self.data, delta, out=self.data)
         except ValueError:

@@ -22,6 +22,7 @@ import numpy as np
 
 from .. import constraints, initializers, ops, regularizers
 from ..autograd import Tensor
+from ..autograd.scopes import note_write
 from ..ops.attention import attention_with_dropout
 from .activations import Softmax
 from .arguments import serialize_argument
@@ -74,6 +75,7 @@ class _SeededDropout:
         if self.seed is None:
             return None
         seed = (self.seed, self.__dict__.setdefault("_drop_calls", 0))
+        note_write(self, "_drop_calls")  # a checkpoint's recomputation draws this call's mask again
         self._drop_calls += 1
         return seed
 

@@ -7,11 +7,11 @@ import numpy as np
 
 from .. import allocation, backend, constraints, dtype_policies, initializers, regularizers
 from ..autograd import Tensor, Variable, no_grad
-from ..autograd.scopes import get_stateless_scope
+from ..autograd.scopes import get_stateless_scope, note_write
 from ..backend import current_path
 from ..naming import to_snake_case
 from ..symbolic import KerasTensor, call_symbolic, flatten
-from .operation import Operation, unique_name
+from .operation import Operation, adopt_remat_mode, unique_name
 from .layer_state import LayerState
 from .tracking import TrackedDict, TrackedList
 
@@ -201,6 +201,7 @@ class Layer(LayerState):
         call_params = inspect.signature(self.call).parameters
         self._call_takes_training = "training" in call_params
         self._call_takes_mask = "mask" in call_params
+        adopt_remat_mode(self)
 
     # ----------------------------------------------------------------- tracking
     def __setattr__(self, key, value):
@@ -331,6 +332,7 @@ class Layer(LayerState):
     def add_loss(self, loss) -> None:
         scope = get_stateless_scope()
         if scope is None:
+            note_write(self, "_activity_losses")  # a checkpoint's recomputation adds none for good
             self._activity_losses.append(loss)
         elif scope.collect_losses:  # inside a StatelessScope the scope, not the layer, keeps it
             scope.add_loss(loss)

@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import activations, ops, regularizers
 from ..autograd import Tensor
+from ..autograd.scopes import note_write
 from ..ops.nn import linear, linear_relu
 from ..ops.quantized import quantized_linear
 from ..symbolic import KerasTensor, Node
@@ -322,6 +323,7 @@ class Dropout(Layer):
         seed = None
         if self.seed is not None:
             seed = (self.seed, self.__dict__.setdefault("_calls", 0))
+            note_write(self, "_calls")  # a checkpoint's recomputation draws this call's mask again
             self._calls += 1
         return ops.dropout(inputs, self.rate, training=True, noise_shape=self.noise_shape, seed=seed)
 

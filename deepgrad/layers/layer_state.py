@@ -12,6 +12,7 @@ import numpy as np
 
 from ..autograd import Tensor
 from ..autograd.engine import _topological_order as topological_order
+from .. import backend
 from ..backend import current_path, name_scope
 from ..symbolic import KerasTensor, call_symbolic
 from .operation import Operation
@@ -197,8 +198,29 @@ class LayerState(Operation):
                                   "implemented.")
 
     def rematerialized_call(self, layer_call, *args, **kwargs):
-        """``layer_call`` itself: activations are kept, not recomputed, on this backend."""
-        return layer_call
+        """``layer_call``, or it rematerialized, by the settings of the ``RematScope`` the layer was
+        made in (Keras's rule): ``"activations"`` rematerializes only the layer's activation
+        function, when it has one; ``"list_of_layers"`` the whole call when the layer's name is
+        listed; ``"full"`` and ``"larger_than"`` as ``Operation.rematerialized_call``."""
+        mode = self._remat_mode
+        if not mode:
+            return layer_call
+        if mode.mode == "activations":
+            if getattr(self, "activation", None) is None:
+                return layer_call
+
+            def call_with_rematerialized_activation(*args, **kwargs):
+                original = self.activation
+                self.activation = backend.remat(original)
+                try:
+                    return layer_call(*args, **kwargs)
+                finally:
+                    self.activation = original
+
+            return call_with_rematerialized_activation
+        if mode.mode == "list_of_layers":
+            return backend.remat(layer_call) if self.name in mode.layer_names else layer_call
+        return super().rematerialized_call(layer_call, *args, **kwargs)
 
     # ----------------------------------------------------------------- building
     def build_from_config(self, config) -> None:

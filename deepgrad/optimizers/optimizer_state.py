@@ -15,11 +15,34 @@ import warnings
 import numpy as np
 
 from .. import initializers
-from ..autograd import Tensor, Variable
+from ..autograd import Function, Tensor, Variable
 
 
 def _array(value) -> np.ndarray:
     return np.asarray(value.data if isinstance(value, Tensor) else value)
+
+
+class _Updated(Function):
+    """A variable's new value standing for the value given for it: the update itself is not
+    differentiated (as Keras's torch optimizers update in place without recording), so the
+    gradient of the new value is passed to the given one unchanged."""
+
+    def forward(self, given, value=None):
+        return value
+
+    def backward(self, grad):
+        return grad
+
+    def graph_backward(self, grad):
+        return grad
+
+
+def _updated(array: np.ndarray, given) -> Tensor:
+    """``array`` as a Tensor; tied to ``given`` by ``_Updated`` when ``given`` is a Tensor that
+    needs a gradient (Keras's torch ``stateless_apply`` returns that tensor itself, updated)."""
+    if isinstance(given, Tensor) and given.requires_grad and array.dtype.kind == "f":
+        return _Updated.apply(given, value=array)
+    return Tensor(array, dtype=array.dtype)
 
 
 class OptimizerState:
@@ -180,8 +203,11 @@ class OptimizerState:
         self._set_state_arrays([store[str(i)] for i in range(expected)], "load_own_variables")
 
     def stateless_apply(self, optimizer_variables, grads, trainable_variables):
-        """``(new trainable values, new optimizer values)`` of one ``apply(grads)`` from the given
-        values; the optimiser and the model variables are left as they were."""
+        """``(new trainable values, new optimizer values)``, lists of Tensors, of one ``apply(grads)``
+        from the given values; the optimiser and the model variables are left as they were, and so
+        are the values given. As with Keras's torch backend, the update is not differentiated: a
+        new value's gradient goes unchanged to the value given for it, when that is a Tensor that
+        needs one, and none goes to ``grads``."""
         if not self.built:
             raise ValueError(f"To call `stateless_apply`, {type(self).__name__} must be built (i.e. its variables "
                              "must have been created). You can build it via `optimizer.build(trainable_variables)`.")
@@ -203,7 +229,9 @@ class OptimizerState:
             for var, value in zip(model_variables, trainable_variables):
                 var.assign(_array(value))
             self.apply(grads, model_variables)
-            return [v.data.copy() for v in model_variables], self._state_arrays()
+            new_model = [_updated(v.data.copy(), given) for v, given in zip(model_variables, trainable_variables)]
+            new_state = [_updated(a, given) for a, given in zip(self._state_arrays(), optimizer_variables)]
+            return new_model, new_state
         finally:
             self._set_state_arrays(saved_state, "stateless_apply")
             for var, value in zip(model_variables, saved_model):
