@@ -80,8 +80,12 @@ def to_arrays(data, several: bool):
         return None
     if isinstance(data, dict):
         return {k: np.asarray(v) for k, v in data.items()}
-    if several and isinstance(data, (list, tuple)):
-        return [np.asarray(v) for v in data]
+    if isinstance(data, (list, tuple)):
+        if several:
+            return [np.asarray(v) for v in data]
+        if len(data) == 1 and hasattr(data[0], "shape"):
+            # Keras's one-element structure for a model with one input or output: ``[x]`` is ``x``
+            return np.asarray(data[0])
     return np.asarray(data)
 
 

@@ -175,6 +175,10 @@ class Model(ModelState, Trainer, Layer):
     def layers(self) -> list[Layer]:
         return [layer for layer in _unique(self._layers) if not layer._operation_only]
 
+    @layers.setter
+    def layers(self, _):
+        raise AttributeError("`Model.layers` attribute is reserved and should not be used. Please use another name.")
+
     def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
         """A layer by ``name`` or by ``index`` in ``model.layers``."""
         if (name is None) == (index is None):
