@@ -20,7 +20,7 @@ import deepgrad as dg  # noqa: E402
 
 def _numbers_out(path: str) -> str:
     """A path with the session counters removed (``seed_generator_12`` -> ``seed_generator``)."""
-    return re.sub(r"_\d+(?=/|$)", "", path)
+    return re.sub(r"_\d+(?=[/_]|$)", "", path)
 
 
 def _described(variables) -> list:
