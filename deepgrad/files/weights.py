@@ -39,7 +39,7 @@ def assign_arrays(model, arrays: dict[str, np.ndarray], source: str) -> None:
         key, value = by_index[i]
         if tuple(value.shape) != tuple(w.shape):
             raise ValueError(f"{source}: weight {key!r} has shape {tuple(value.shape)} but model "
-                             f"{model.name!r} expects {tuple(w.shape)} for weight {i} ({w.name!r})")
+                             f"{model.name!r} expects {tuple(w.shape)} for weight {i} ({w.path!r})")
     for i, w in enumerate(weights):
         w.assign(by_index[i][1].astype(w.dtype, copy=False))
 

@@ -110,7 +110,7 @@ def test_subclassed_model_is_rebuilt_from_config_and_compiled():
 
 
 def test_json_round_trip_with_custom_objects():
-    class Scale(dg.layers.Layer):
+    class TimesFactorForJson(dg.layers.Layer):
         def __init__(self, factor=2.0, **kwargs):
             super().__init__(**kwargs)
             self.factor = factor
@@ -122,12 +122,12 @@ def test_json_round_trip_with_custom_objects():
             return {**super().get_config(), "factor": self.factor}
 
     inp = dg.Input((3,))
-    model = dg.Model(inp, Scale(3.0, name="scale")(dg.layers.Dense(2)(inp)))
+    model = dg.Model(inp, TimesFactorForJson(3.0, name="scale")(dg.layers.Dense(2)(inp)))
     text = model.to_json()
-    with pytest.raises(ValueError, match="Scale"):
+    with pytest.raises(ValueError, match="TimesFactorForJson"):
         dg.models.model_from_json(text)
-    again = dg.models.model_from_json(text, custom_objects={"Scale": Scale})
-    assert [type(layer).__name__ for layer in again.layers] == ["InputLayer", "Dense", "Scale"]
+    again = dg.models.model_from_json(text, custom_objects={"TimesFactorForJson": TimesFactorForJson})
+    assert [type(layer).__name__ for layer in again.layers] == ["InputLayer", "Dense", "TimesFactorForJson"]
     assert again.get_layer("scale").factor == 3.0
     again.set_weights(model.get_weights())
     np.testing.assert_allclose(again.predict(X, verbose=0), model.predict(X, verbose=0), rtol=1e-6)
