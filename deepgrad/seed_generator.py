@@ -34,8 +34,9 @@ class SeedGenerator:
     """
 
     def __init__(self, seed=None, name=None, **kwargs):
-        # Keras's choice of backend module: there is only one here, deepgrad's own
-        self.backend = kwargs.pop("backend", None) or backend
+        # Keras's choice of backend module: there is only one here, deepgrad's own (not kept on
+        # the instance, so a layer holding a generator still deep-copies: modules do not)
+        self._backend = kwargs.pop("backend", None)
         if kwargs:
             raise ValueError(f"SeedGenerator: unrecognized keyword arguments: {kwargs}")
         self.name = name if name is not None else backend.auto_name("seed_generator")
@@ -47,6 +48,10 @@ class SeedGenerator:
         with backend.name_scope(self.name, caller=self):
             self.state = Variable(np.array([_seed_bits(seed), 0], dtype=SEED_DTYPE), trainable=False,
                                   name="seed_generator_state", dtype=SEED_DTYPE)
+
+    @property
+    def backend(self):
+        return self._backend if self._backend is not None else backend
 
     def next(self, ordered=True):
         """The current state ``[seed, counter]`` (a copy); the state then moves on.
