@@ -29,8 +29,9 @@ class SeedGenerator:
     made with the same seed give the same sequence.
 
     ``seed=None`` takes a seed from Python's ``random`` as Keras does (which
-    ``deepgrad.utils.set_random_seed`` seeds too, so it repeats; NumPy's streams are left as they were). The state variable is named
-    ``seed_generator_state`` under the generator's own name (``seed_generator/seed_generator_state``).
+    ``deepgrad.utils.set_random_seed`` seeds too, so it repeats; NumPy's streams are left as they
+    were). The state variable is named ``seed_generator_state`` under the generator's own name
+    (``seed_generator/seed_generator_state``).
     """
 
     def __init__(self, seed=None, name=None, **kwargs):
