@@ -162,3 +162,26 @@ def test_deepgrad_files_keep_working_with_bare_names(tmp_path):
     fresh = _stacks(dg)["functional"]
     fresh.load_weights(tmp_path / "w.weights.h5")
     np.testing.assert_allclose(fresh.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+
+
+@pytest.mark.parametrize("make", [
+    lambda K: K.layers.MultiHeadAttention(2, 2, dropout=0.3, seed=5),
+    lambda K: K.layers.MultiHeadAttention(2, 2),
+    lambda K: K.layers.GroupQueryAttention(2, 2, 1, dropout=0.2, seed=1),
+    lambda K: K.layers.Attention(dropout=0.3, seed=2),
+], ids=["mha_dropout", "mha", "gqa_dropout", "attention_dropout"])
+def test_attention_layers_hold_their_dropout_state_as_keras(make):
+    """The multi-head layers' dropout sublayer (made in build, after the value projection) and
+    Attention's own generator: paths, order, and the counter after one training call."""
+    q = np.random.default_rng(4).random((1, 3, 4)).astype("float32")
+    described, states = [], []
+    for K in (keras, dg):
+        layer = make(K)
+        single = isinstance(layer, K.layers.Attention)
+        layer([q, q]) if single else layer(q, q)
+        layer([q, q], training=True) if single else layer(q, q, training=True)
+        described.append(_described(layer.variables))
+        states.append([np.asarray(keras.ops.convert_to_numpy(v.value) if K is keras else v.data).tolist()
+                       for v in layer.variables if v.name == "seed_generator_state"])
+    assert described[1] == described[0]
+    assert states[1] == states[0]
