@@ -16,7 +16,8 @@ trainer does it: ``start`` gives the gradients' views of the buckets (backward w
 gradients there through ``grad(out=)``, so they stand in the buffer, as here), the hook
 ``ready`` is called with each in backward's order when there are several buckets, then the
 optimiser's ``reduce`` scales each bucket by 1/N in place, all-reduces it and gives the views
-back; with each wait (``yield``, the default, and ``spin``), and a raw in-place blocking
+back; with each wait (``yield`` and ``spin``; training uses the default, ``spin`` when the ranks are no
+more than the cores), and a raw in-place blocking
 ``comm.Allreduce`` of a buffer of the same bytes, 400 of each, alternating, each call after a
 barrier (so that none waits for a late rank); the ratio is median(deepgrad) / median(raw).
 "In training" is the time a step spends in the reducer (its hooks during backward and the

@@ -1,4 +1,5 @@
-"""Training throughput of a DCGAN generator in deepgrad against PyTorch CPU, measured in one run.
+"""Training throughput of a DCGAN generator, and of a block of depthwise and separable
+convolutions, in deepgrad against PyTorch CPU, measured in one run.
 
 The generator of the Keras DCGAN example on MNIST-sized images: Dense(7*7*128) -> Reshape
 (7, 7, 128) -> Conv2DTranspose(128, 4, strides=2, "same") -> LeakyReLU -> Conv2DTranspose(64,
@@ -10,8 +11,15 @@ ratio, median and spread over rounds. As in ``train_speed.py`` the program keeps
 memory for reuse and shortens OpenBLAS's idle spin (``deepgrad.runtime``), as an
 application may.
 
+``--model separable``: a MobileNet-style block on 56x56x32 feature maps, batch 32:
+SeparableConv2D(64, 3, "same", relu) -> DepthwiseConv2D(3, strides=2, "same", relu) ->
+Conv2D(128, 1, relu) -> DepthwiseConv2D(3, "same", relu) -> GlobalAveragePooling2D ->
+Dense(10), sparse categorical cross-entropy, Adam; PyTorch's depthwise convolutions are
+``Conv2d(groups=channels)``.
+
     python benchmarks/layers_speed.py
     python benchmarks/layers_speed.py --rounds 5 --steps 5
+    python benchmarks/layers_speed.py --model separable
 """
 from __future__ import annotations
 
@@ -74,11 +82,73 @@ def torch_stepper():
     return step
 
 
+SEP_BATCH, SEP_SIZE, SEP_CHANNELS = 32, 56, 32
+
+
+def separable_data(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((SEP_BATCH, SEP_SIZE, SEP_SIZE, SEP_CHANNELS)).astype(np.float32),
+            rng.integers(0, 10, SEP_BATCH))
+
+
+def deepgrad_separable_stepper():
+    import deepgrad as dg
+    from deepgrad import layers
+
+    model = dg.Sequential([
+        layers.Input((SEP_SIZE, SEP_SIZE, SEP_CHANNELS)),
+        layers.SeparableConv2D(64, 3, padding="same", activation="relu"),
+        layers.DepthwiseConv2D(3, strides=2, padding="same", activation="relu"),
+        layers.Conv2D(128, 1, activation="relu"),
+        layers.DepthwiseConv2D(3, padding="same", activation="relu"),
+        layers.GlobalAveragePooling2D(), layers.Dense(10),
+    ])
+    model.compile(optimizer=dg.optimizers.Adam(1e-3),
+                  loss=dg.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x, y = separable_data()
+
+    def step():
+        model.train_on_batch(x, y)
+
+    return step
+
+
+def torch_separable_stepper():
+    import torch
+    from torch import nn
+
+    c = SEP_CHANNELS
+    net = nn.Sequential(
+        nn.Conv2d(c, c, 3, padding=1, groups=c, bias=False), nn.Conv2d(c, 64, 1), nn.ReLU(),
+        nn.Conv2d(64, 64, 3, stride=2, padding=1, groups=64), nn.ReLU(),
+        nn.Conv2d(64, 128, 1), nn.ReLU(),
+        nn.Conv2d(128, 128, 3, padding=1, groups=128), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(128, 10),
+    )
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3, eps=1e-7)
+    x, y = separable_data()
+    xt, yt = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(y)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss_fn(net(xt), yt).backward()
+        opt.step()
+
+    return step
+
+
+MODELS = {"generator": ("DCGAN generator", BATCH, deepgrad_stepper, torch_stepper),
+          "separable": ("depthwise/separable block", SEP_BATCH, deepgrad_separable_stepper, torch_separable_stepper)}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--steps", type=int, default=5, help="training steps per timed round")
+    p.add_argument("--model", choices=sorted(MODELS), default="generator")
     args = p.parse_args()
+    title, batch, deepgrad_step, torch_step = MODELS[args.model]
 
     import torch
 
@@ -87,9 +157,9 @@ def main() -> None:
     runtime.keep_freed_memory()
     runtime.short_blas_spin()
     torch.set_num_threads(2)
-    dg_step, th_step = deepgrad_stepper(), torch_stepper()
-    dg_rates, th_rates, ratios = rates(dg_step, th_step, args.rounds, args.steps, BATCH)
-    print(f"DCGAN generator training step, batch {BATCH}, {args.rounds} rounds of {args.steps} steps")
+    dg_step, th_step = deepgrad_step(), torch_step()
+    dg_rates, th_rates, ratios = rates(dg_step, th_step, args.rounds, args.steps, batch)
+    print(f"{title} training step, batch {batch}, {args.rounds} rounds of {args.steps} steps")
     print(f"deepgrad {statistics.median(dg_rates):8.1f} samples/s   "
           f"PyTorch {statistics.median(th_rates):8.1f} samples/s")
     print(f"ratio deepgrad/PyTorch: median {statistics.median(ratios):.2f}x "

@@ -14,6 +14,15 @@ passes, NumPy's one ``tanh`` with ``σ(a) = (1 + tanh(a/2)) / 2`` (what the fuse
 numexpr (one and two threads; VML if its build has it) and numba (a fused loop over the
 block; without Intel's SVML runtime its ``exp`` and ``tanh`` are scalar libm calls).
 
+``--part ways`` (with ``--threads 2``) times deepgrad's op and step once in each of the ways its
+scans may run on two cores, forced and interleaved, against PyTorch's two threads: OpenBLAS's
+own threads for every GEMM (way 0), one thread (way 1), one BLAS thread here and the off-chain
+chunks in a second thread (``PIPELINED``), the same with the chain's GEMMs on OpenBLAS's threads
+while the second thread is idle (``SPARE``): wall clock per call, the calling thread's CPU and its
+voluntary context switches (each a wait: for the GIL, or for the second thread's last chunk).
+The loops' own chooser picks among these by timing; this shows what each is worth on the
+machine at hand (a quiet one for the two-core ratio).
+
 ``--threads 2`` runs both frameworks as they run by default on a two-core machine (PyTorch
 on two threads; deepgrad's scans over the two halves of the batch in two threads, its BLAS on
 its own default) and reports wall clock beside CPU time; with the default ``--threads 1`` the
@@ -23,6 +32,7 @@ process is held to one core, so deepgrad's scans stay on one thread too.
     python benchmarks/lstm_profile.py --threads 2 --reps 30
     python benchmarks/lstm_profile.py --part op --profile   # pyinstrument profile of our op
     python benchmarks/lstm_profile.py --part gates
+    python benchmarks/lstm_profile.py --threads 2 --part ways --reps 20
 """
 from __future__ import annotations
 
@@ -217,6 +227,53 @@ def compare(label: str, ours, theirs, reps: int, inner: int) -> None:
               f"median of pairs {statistics.median(ratios):.2f}")
 
 
+def _thread_clocks():
+    """(CPU seconds, voluntary context switches) of the calling thread."""
+    import threading
+
+    with open(f"/proc/self/task/{threading.get_native_id()}/status") as f:
+        switches = next(int(line.split()[1]) for line in f if line.startswith("voluntary_ctxt_switches"))
+    return time.thread_time(), switches
+
+
+def ways(reps: int, inner: int) -> None:
+    """deepgrad's op and step in each way of running its scans, forced, against PyTorch."""
+    from deepgrad.ops.recurrent import common
+
+    forced = {"way": 0}
+    original, original_ways = common.BlasThreads.choice, common.PIPELINE_WAYS
+    common.BlasThreads.choice = lambda self: forced["way"] if forced["way"] in self.ways else 0
+    common.PIPELINE_WAYS = tuple(sorted(set(original_ways) | {common.PIPELINED, common.SPARE}))
+    names = {0: "OpenBLAS threads", 1: "one thread", common.PIPELINED: "pipelined",
+             common.SPARE: "pipelined, spare"}
+    try:
+        for part, (make_ours, make_theirs) in {"op": (deepgrad_op, torch_op), "step": (deepgrad_step, torch_step)}.items():
+            ours, theirs = make_ours(), make_theirs()
+            for way in names:
+                forced["way"] = way
+                cpu_seconds(ours, 3)
+            cpu_seconds(theirs, 3)
+            walls = {way: [] for way in names}
+            cpus, waits, torch_walls = {way: [] for way in names}, {way: [] for way in names}, []
+            for _ in range(reps):
+                for way in names:
+                    forced["way"] = way
+                    cpu0, switches0 = _thread_clocks()
+                    walls[way].append(wall_seconds(ours, inner))
+                    cpu1, switches1 = _thread_clocks()
+                    cpus[way].append((cpu1 - cpu0) / inner)
+                    waits[way].append((switches1 - switches0) / inner)
+                torch_walls.append(wall_seconds(theirs, inner))
+            print(f"{part}: torch wall median {statistics.median(torch_walls) * 1e3:.2f} ms (min {min(torch_walls) * 1e3:.2f})")
+            for way, name in names.items():
+                ratios = [t / w for t, w in zip(torch_walls, walls[way])]
+                print(f"  {name:17s} wall median {statistics.median(walls[way]) * 1e3:6.2f} ms (min {min(walls[way]) * 1e3:6.2f}), "
+                      f"calling thread CPU {statistics.median(cpus[way]) * 1e3:6.2f} ms, "
+                      f"waits {statistics.median(waits[way]):5.1f} per call | torch time / ours {statistics.median(ratios):.2f}")
+    finally:
+        common.BlasThreads.choice, common.PIPELINE_WAYS = original, original_ways
+
+
 def main() -> None:
     import torch
 
@@ -224,13 +281,16 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, choices=[1, 2], default=1,
                    help="1: one core for both frameworks (CPU time); 2: their two-core defaults (wall and CPU)")
-    p.add_argument("--part", choices=["op", "step", "both", "gates"], default="both")
+    p.add_argument("--part", choices=["op", "step", "both", "gates", "ways"], default="both")
     p.add_argument("--reps", type=int, default=20)
     p.add_argument("--inner", type=int, default=5, help="steps per timed sample")
     p.add_argument("--profile", action="store_true", help="pyinstrument profile of deepgrad instead of timing")
     args = p.parse_args()
     if args.part == "gates":
         gates(args.reps)
+        return
+    if args.part == "ways":
+        ways(args.reps, args.inner)
         return
     parts = ["op", "step"] if args.part == "both" else [args.part]
     makers = {"op": (deepgrad_op, torch_op), "step": (deepgrad_step, torch_step)}

@@ -33,15 +33,19 @@ def keep_freed_memory(limit: int = 1 << 30) -> bool:
         return False
 
 
-def _loaded_openblas() -> list:
-    """The pthreads builds of OpenBLAS mapped into this process (Linux), as ctypes handles."""
+def _openblas_paths() -> list:
+    """The files of the OpenBLAS libraries mapped into this process (Linux; else none)."""
     try:
         with open("/proc/self/maps") as f:
-            paths = {line.split()[-1] for line in f if "openblas" in line.lower()}
+            return sorted({line.split()[-1] for line in f if "openblas" in line.lower() and "/" in line})
     except OSError:
         return []
+
+
+def _loaded_openblas() -> list:
+    """The pthreads builds of OpenBLAS mapped into this process (Linux), as ctypes handles."""
     found = []
-    for path in sorted(p for p in paths if p.startswith("/")):
+    for path in _openblas_paths():
         try:
             lib = ctypes.CDLL(path)
         except OSError:
@@ -105,11 +109,60 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_drop_executor)
 
 
-def _cores() -> int:
+_share = 0  # cores this process may use when it shares the machine with others (share_cores); 0: all
+
+
+def allowed_cores() -> int:
+    """The cores the operating system lets this process run on (its affinity mask)."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
+
+
+def _cores() -> int:
+    n = allowed_cores()
+    return min(n, _share) if _share else n
+
+
+def share_cores(processes: int) -> int:
+    """This process is one of ``processes`` on this machine that share its cores (the ranks of
+    a data-parallel job on one machine): from now on it uses its share, ``cores // processes``
+    (at least one), for the second thread of ``for_batch_halves`` and for OpenBLAS's threads,
+    as ``torchrun`` limits each of its processes' threads. Without this, N ranks each start
+    two threads of passes and a BLAS pool the size of the machine, N times more threads than
+    cores. An ``OMP_NUM_THREADS`` or ``OPENBLAS_NUM_THREADS`` the user set is kept. Returns the
+    share; ``share_cores(1)`` gives the process every core again."""
+    global _share
+    processes = max(1, int(processes))
+    share = allowed_cores() // processes or 1
+    if processes == 1 and not _share:
+        return share  # nothing was shared: leave OpenBLAS as it is
+    _share = 0 if processes == 1 else share
+    if not any(os.environ.get(name, "").strip() for name in _ONE_THREAD_VARIABLES):
+        for set_threads in _blas_thread_setters():
+            set_threads(share)
+    return share
+
+
+def _blas_thread_setters() -> list:
+    """``openblas_set_num_threads`` (under NumPy's symbol prefix too) of every OpenBLAS mapped
+    into the process."""
+    setters = []
+    for path in _openblas_paths():
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for name in ("openblas_set_num_threads", "scipy_openblas_set_num_threads64_",
+                     "scipy_openblas_set_num_threads"):
+            if hasattr(lib, name):
+                fn = getattr(lib, name)
+                fn.argtypes, fn.restype = [ctypes.c_int], None
+                setters.append(fn)
+                break
+    return setters
+
 
 
 def _one_thread_asked() -> bool:
@@ -185,12 +238,7 @@ def local_blas_setters() -> list:
     global _local_blas_setters
     if _local_blas_setters is None:
         setters = []
-        try:
-            with open("/proc/self/maps") as f:
-                paths = sorted({line.split()[-1] for line in f if "openblas" in line.lower() and "/" in line})
-        except OSError:
-            paths = []
-        for path in paths:
+        for path in _openblas_paths():
             try:
                 lib = ctypes.CDLL(path)
             except OSError:

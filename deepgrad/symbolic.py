@@ -321,10 +321,13 @@ def call_symbolic(layer, inputs, *args, **kwargs):
     shapes = _shapes(inputs)
     layer._maybe_build(shapes)
     masked = layer._call_takes_mask and any(t._keras_mask is not None for t in flatten(inputs))
-    if (masked or flatten((args, kwargs))) and _default_output_shape(layer):
-        # symbolic tensors past the first argument (``layer(targets, logits)``), or a mask the
-        # call reads: the shape rule must see them all, so the call itself is run, as Keras's
-        # compute_output_spec does
+    # a dict of tensors (``Classifier()(inputs_by_name)``) or lists within the list
+    structured = isinstance(inputs, dict) or (isinstance(inputs, (list, tuple)) and any(
+        isinstance(t, (list, tuple, dict)) for t in inputs))
+    if (masked or structured or flatten((args, kwargs))) and _default_output_shape(layer):
+        # symbolic tensors past the first argument (``layer(targets, logits)``), a structure of
+        # them, or a mask the call reads: the shape rule must see them all, so the call itself
+        # is run, as Keras's compute_output_spec does
         out_shape = _traced_output_shape(layer, inputs, args, kwargs)
     else:
         out_shape = layer.compute_output_shape(shapes)

@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import activations, backend, ops
 from ..autograd import Tensor
+from ..symbolic import KerasTensor
 from . import weights_cache
 
 CLASS_INDEX = None
@@ -31,7 +32,8 @@ def preprocess_input(x, data_format=None, mode="caffe"):
     ``mode="tf"``: ``x / 127.5 - 1`` (into [-1, 1]); ``"torch"``: ``(x / 255 - mean) / std`` per
     RGB channel; ``"caffe"``: RGB -> BGR, then ``x - mean`` per channel, no scaling.
     A float NumPy array is overwritten in place (as Keras does; pass a copy to keep it); an
-    integer array becomes floatx; a Tensor gives a new Tensor.
+    integer array becomes floatx; a Tensor gives a new Tensor, and a symbolic input (inside a
+    functional model, ``preprocess_input(keras.Input(...))``) a symbolic result.
     """
     if mode not in {"caffe", "tf", "torch"}:
         raise ValueError(f"Expected mode to be one of `caffe`, `tf` or `torch`. Received: mode={mode}")
@@ -40,7 +42,7 @@ def preprocess_input(x, data_format=None, mode="caffe"):
     elif data_format not in {"channels_first", "channels_last"}:
         raise ValueError("Expected data_format to be one of `channels_first` or `channels_last`. "
                          f"Received: data_format={data_format}")
-    if isinstance(x, Tensor):
+    if isinstance(x, (Tensor, KerasTensor)):  # a symbolic input too: the step of a functional model
         return _preprocess_tensor(x, data_format, mode)
     x = x if isinstance(x, np.ndarray) else np.asarray(x)
     if not issubclass(x.dtype.type, np.floating):

@@ -35,6 +35,17 @@ def _data(x):
     return x.data if isinstance(x, Tensor) else x
 
 
+class _StaticShape(tuple):
+    """What ``Tensor.get_shape()`` gives: the shape tuple with TF's ``as_list()`` and ``rank``."""
+
+    @property
+    def rank(self) -> int:
+        return len(self)
+
+    def as_list(self) -> list:
+        return list(self)
+
+
 class Tensor:
     """A NumPy array in the graph.
 
@@ -115,11 +126,24 @@ class Tensor:
         return self.data
 
     def get_shape(self) -> tuple:
-        """The shape, under TensorFlow's method name (``x.get_shape()`` in tf.keras programs)."""
-        return self.shape
+        """The shape, under TensorFlow's method name (``x.get_shape()`` in tf.keras programs): a
+        tuple that also answers TF's ``.as_list()`` and ``.rank``."""
+        return _StaticShape(self.data.shape)
+
+    def set_shape(self, shape) -> None:
+        """TensorFlow's static-shape assertion (``image.set_shape([None, None, 3])`` in tf.data
+        functions): a concrete tensor already has its shape, so this only checks that every
+        dimension given (None for any) agrees with it."""
+        dims = None if shape is None else tuple(shape)
+        if dims is not None and (len(dims) != self.data.ndim or any(
+                d is not None and d != n for d, n in zip(dims, self.data.shape))):
+            raise ValueError(f"set_shape: shape {list(dims)} is incompatible with the tensor's shape "
+                             f"{list(self.data.shape)}")
 
     def __array__(self, dtype=None, copy=None):
-        return self.data if dtype is None else self.data.astype(dtype)
+        # ``data`` of a 0-d result may be a NumPy scalar, which NumPy refuses from ``__array__``
+        data = self.data if type(self.data) is np.ndarray else np.asarray(self.data)
+        return data if dtype is None else data.astype(dtype)
 
     def __array_function__(self, func, types, args, kwargs):
         # A NumPy function given a Tensor (np.squeeze, np.mean, np.random.choice's checks, ...)
@@ -141,8 +165,9 @@ class Tensor:
         self.grad = None
 
     def __format__(self, spec: str) -> str:
-        """``f"{loss:.4f}"`` of a one-element tensor formats its number, as PyTorch's does."""
-        if spec and self.data.size == 1:
+        """``f"{loss:.4f}"`` of a one-element tensor formats its number, and ``f"{n}"`` of a 0-d one
+        is its number, as PyTorch's and TensorFlow's tensors format."""
+        if np.ndim(self.data) == 0 or (spec and self.data.size == 1):
             return format(self.data.reshape(()).item(), spec)
         return format(str(self), spec)
 

@@ -2,7 +2,7 @@
 
 verbose=1, during an epoch:  ``  1/469 [....................] - ETA: 12s - loss: 2.3012``
 and at its end:              ``469/469 [====================] - 6s 13ms/step - loss: 0.2932``
-verbose=2, one line per epoch: ``469/469 - 6s - loss: 0.2932 - 6s/epoch - 13ms/step``.
+verbose=2, one line per epoch: ``469/469 - 6s - 13ms/step - loss: 0.2932``.
 On a terminal the bar is redrawn in place with ``\\r``. When standard output is not a
 terminal, or interactive logging is off (``deepgrad.config.disable_interactive_logging``),
 only the final line of each bar is printed: one plain line per epoch, as Keras logs on a server.
@@ -137,9 +137,9 @@ class Progbar:
             target = self.target if self.target is not None else current
             digits = int(math.log10(target)) + 1 if target > 0 else 1
             elapsed = now - self._start
-            line = f"{current:{digits}d}/{target} - {elapsed:.0f}s" + self._format_values()
-            line += " -" + _format_time(elapsed, "epoch") + " -" + _format_time(elapsed / max(target, 1),
-                                                                               self.unit_name)
+            # Keras 3's order: the time per step right after the elapsed time, then the values
+            line = f"{current:{digits}d}/{target} - {elapsed:.0f}s -" + _format_time(per_step, self.unit_name)
+            line += self._format_values()
             sys.stdout.write(line + "\n")
             sys.stdout.flush()
         self._last_update = now

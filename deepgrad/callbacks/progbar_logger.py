@@ -56,9 +56,11 @@ class ProgbarLogger(Callback):
     def on_test_begin(self, logs=None):
         if not self._called_in_fit:
             self._reset_progbar()
+            self._maybe_init_progbar()  # the clock starts before the first step, as Keras's
 
     def on_predict_begin(self, logs=None):
         self._reset_progbar()
+        self._maybe_init_progbar()
 
     def on_epoch_begin(self, epoch, logs=None):
         self._reset_progbar()

@@ -19,6 +19,7 @@ import numpy as np
 
 import threading
 
+from .. import tree
 from ..autograd import Tensor, grad, no_grad
 
 _open = threading.local()  # the tapes whose ``with`` block is running, innermost last
@@ -69,17 +70,14 @@ class GradientTape:
 
     def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none"):
         """d(sum of target)/d(sources) as tensors (TF's ``tape.gradient`` gives ``tf.Tensor``s), in the
-        structure of ``sources`` (None for a source the target does not depend on, or zeros with
+        structure of ``sources``, nested lists, tuples and dicts alike (None for a source the target does not depend on, or zeros with
         ``unconnected_gradients="zero"``)."""
         if self._used and not self.persistent:
             raise RuntimeError("GradientTape.gradient can only be called once on a non-persistent tape; "
                                "use GradientTape(persistent=True) to call it several times")
         self._used = True
-        targets = target if isinstance(target, (list, tuple)) else [target]
-        if isinstance(sources, dict):
-            keys, flat = list(sources), list(sources.values())
-        else:
-            keys, flat = None, list(sources) if isinstance(sources, (list, tuple)) else [sources]
+        targets = tree.flatten(target)
+        flat = tree.flatten(sources)  # any nesting, as TF's ``nest``: [[layer vars], [], {...}]
         seeds = output_gradients if isinstance(output_gradients, (list, tuple)) else (
             [output_gradients] * len(targets))
         seeds = [np.ones(t.shape, t.dtype) if g is None else g for t, g in zip(targets, seeds)]
@@ -96,6 +94,4 @@ class GradientTape:
                 result[i] = g if g is None or isinstance(g, Tensor) else Tensor(g, dtype=g.dtype)
         if unconnected_gradients == "zero":
             result = [Tensor(np.zeros(s.shape, s.dtype), dtype=s.dtype) if g is None else g for s, g in zip(flat, result)]
-        if keys is not None:
-            return dict(zip(keys, result))
-        return result if isinstance(sources, (list, tuple)) else result[0]
+        return tree.pack_sequence_as(sources, result)

@@ -29,6 +29,8 @@ from .tf_data import TensorSpec  # noqa: F401 - tf.TensorSpec
 from .tf_extra import (autograph, broadcast_to, compat, cond, distribute, get_logger, map_fn,  # noqa: F401
                        meshgrid, repeat, scatter_nd, searchsorted, sequence_mask, slice, tensor_scatter_nd_add,
                        tensor_scatter_nd_update, unique, vectorized_map, while_loop)
+from .tf_sparse import SparseTensor, ctc_loss_v1, scan, sparse  # noqa: F401 - tf.SparseTensor, tf.sparse
+from .tf_io import decode_image, decode_jpeg, decode_png, io  # noqa: F401 - tf.io
 from .tf_namespaces import (argmax, argmin, count_nonzero, cumsum, image, linalg, math, nn, random,  # noqa: F401
                             reduce_all, reduce_any, reduce_logsumexp, reduce_max, reduce_mean, reduce_min,
                             reduce_prod, reduce_std, reduce_sum, reduce_variance)
@@ -51,6 +53,11 @@ equal, not_equal, greater, greater_equal, less, less_equal = math.equal, math.no
     math.greater_equal, math.less, math.less_equal
 logical_and, logical_or, logical_not = math.logical_and, math.logical_or, math.logical_not
 einsum, tensordot, norm, eye = linalg.einsum, linalg.tensordot, linalg.norm, linalg.eye
+image.decode_png, image.decode_jpeg, image.decode_image = decode_png, decode_jpeg, decode_image
+# TF 2's top-level aliases of tf.math's trigonometry and integer division
+sin, cos, tan, ceil, floordiv, floormod = math.sin, math.cos, math.tan, math.ceil, math.floordiv, math.floormod
+asin, acos, atan = ops.arcsin, ops.arccos, ops.arctan
+sinh, cosh = ops.sinh, ops.cosh
 
 
 def function(func=None, input_signature=None, autograph=True, jit_compile=None, reduce_retracing=False,
@@ -208,7 +215,13 @@ def tile(input, multiples, name=None) -> Tensor:
     return ops.tile(input, _dims(multiples))
 
 
+def _is_text(value) -> bool:
+    return isinstance(value, np.ndarray) and value.dtype.kind in "OUS"
+
+
 def concat(values, axis, name=None) -> Tensor:
+    if builtins.all(_is_text(v) for v in values):  # string tensors join as the arrays they are
+        return np.concatenate(values, axis=axis)
     return ops.concatenate(values, axis=axis)
 
 
@@ -256,10 +269,32 @@ def where(condition, x=None, y=None, name=None):
 
 
 def gather(params, indices, validate_indices=None, axis=None, batch_dims=0, name=None) -> Tensor:
-    """Slices of ``params`` at ``indices`` along ``axis`` (0 by default)."""
-    if batch_dims:
-        raise ValueError("tf.gather: batch_dims other than 0 is not supported; use tf.gather per row")
-    return ops.take(params, indices, axis=0 if axis is None else axis)
+    """Slices of ``params`` at ``indices`` along ``axis`` (the first axis after the batch ones by
+    default). With ``batch_dims=b`` the first ``b`` axes of both are paired, as TF gathers each
+    batch row with its own indices: the result has shape
+    ``params.shape[:axis] + indices.shape[b:] + params.shape[axis + 1:]``."""
+    index = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+    b = batch_dims + index.ndim if batch_dims < 0 else batch_dims
+    if not b:
+        return ops.take(params, indices, axis=0 if axis is None else axis)
+    params = convert_to_tensor(params)
+    axis = b if axis is None else (axis + params.ndim if axis < 0 else axis)
+    if not b <= axis < params.ndim or b > index.ndim or params.shape[:b] != index.shape[:b]:
+        raise ValueError(f"tf.gather: batch_dims={batch_dims} and axis={axis} do not fit params of shape "
+                         f"{tuple(params.shape)} and indices of shape {index.shape} (their first batch_dims "
+                         "axes must match, and batch_dims <= axis)")
+    batch = params.shape[:b]
+    n = int(np.prod(batch))
+    # one batch axis, the gathered axis next: p[row, idx] picks each row's own slices
+    flat = ops.reshape(ops.moveaxis(params, axis, b),
+                       (n, params.shape[axis]) + tuple(params.shape[b:axis]) + tuple(params.shape[axis + 1:]))
+    idx = index.reshape((n,) + index.shape[b:]).astype(np.intp)
+    rows = np.arange(n).reshape((n,) + (1,) * (idx.ndim - 1))
+    out = flat[rows, idx]  # (n, *indices.shape[b:], *params.shape[b:axis], *params.shape[axis + 1:])
+    k, m = idx.ndim - 1, axis - b  # gathered axes, and the axes between the batch and the gathered one
+    order = (0, *builtins.range(1 + k, 1 + k + m), *builtins.range(1, 1 + k), *builtins.range(1 + k + m, out.ndim))
+    out = ops.transpose(out, order)
+    return ops.reshape(out, tuple(batch) + tuple(out.shape[1:]))
 
 
 def gather_nd(params, indices, batch_dims=0, name=None) -> Tensor:
@@ -392,7 +427,46 @@ def _regex_replace(input, pattern, rewrite, replace_global=True, name=None) -> n
     return substitute(_text(input)).astype(str)
 
 
+def _split(input, sep=None, maxsplit=-1, name=None) -> np.ndarray:
+    """The pieces of one string: Python's ``str.split`` rule, which TF's ``tf.strings.split``
+    follows (``sep=None`` splits on runs of whitespace and drops empty pieces; a ``sep`` keeps
+    them). A batch of strings splits into rows of different lengths, a ragged tensor deepgrad
+    does not have: rows of one length are stacked, others refused."""
+    text = _text(input)
+    if text.ndim == 0:
+        return np.array(str(text).split(sep, maxsplit), dtype=str)
+    rows = [str(t).split(sep, maxsplit) for t in text.reshape(-1)]
+    if len({len(r) for r in rows}) > 1:
+        raise ValueError(f"tf.strings.split: the strings of a batch of shape {text.shape} split into pieces of "
+                         "different counts (TF's ragged result); split them one by one (Dataset.map) instead")
+    return np.array(rows, dtype=str).reshape(text.shape + (-1,))
+
+
+def _to_number(string_tensor, out_type=np.float32, name=None) -> Tensor:
+    """Each string parsed as a number of ``out_type`` (float32 by default, as TF's)."""
+    text = _text(string_tensor)
+    dtype = np.dtype(backend.standardize_dtype(out_type))
+    if dtype.kind not in "iuf":
+        raise TypeError(f"tf.strings.to_number: out_type must be an integer or float dtype, got {dtype}")
+    parse = int if dtype.kind in "iu" else float
+    try:
+        values = [parse(t.strip()) for t in text.reshape(-1)]
+    except ValueError:
+        bad = str(next(t for t in text.reshape(-1) if not _parses(parse, t)))
+        raise ValueError(f"tf.strings.to_number: cannot convert {bad!r} to {dtype.name}") from None
+    return Tensor(np.array(values, dtype=dtype).reshape(text.shape), dtype=dtype)
+
+
+def _parses(parse, text) -> bool:
+    try:
+        parse(text.strip())
+        return True
+    except ValueError:
+        return False
+
+
 # tf.strings: the string ops of text standardization functions (TextVectorization(standardize=fn))
+# and of text-file pipelines (TextLineDataset records split into fields)
 strings = SimpleNamespace(
     lower=lambda input, encoding="", name=None: np.char.lower(_text(input)),
     upper=lambda input, encoding="", name=None: np.char.upper(_text(input)),
@@ -401,12 +475,168 @@ strings = SimpleNamespace(
         (np.char.str_len(np.char.encode(_text(input), "utf-8")) if unit == "BYTE"
          else np.char.str_len(_text(input))).astype(np.int32), dtype=np.int32),
     regex_replace=_regex_replace,
+    split=_split,
+    to_number=_to_number,
 )
+
+
+class RaggedTensor:
+    """TF's two-dimensional ragged tensor: rows of one dtype and different lengths. deepgrad's
+    tensors are rectangular, so this one only carries the rows to the layers that read them
+    (``StringLookup``/``IntegerLookup``'s bag encodings and ``adapt``) and converts: ``to_list``,
+    ``to_tensor`` (padded), ``row_lengths``, ``flat_values``."""
+
+    def __init__(self, rows):
+        self._ragged_rows = [np.asarray(r) for r in rows]
+
+    @classmethod
+    def from_rows(cls, values, dtype=None) -> "RaggedTensor":
+        rows = [_infer(list(v) if isinstance(v, tuple) else v, dtype) for v in values]
+        if any(r.ndim != 1 for r in rows):
+            raise ValueError("tf.ragged.constant: only two-dimensional ragged values (a list of flat lists) "
+                             f"are supported, got rows of ranks {sorted({r.ndim for r in rows})}")
+        kinds = {r.dtype.kind for r in rows if r.size}
+        if len(kinds) > 1:
+            raise TypeError(f"tf.ragged.constant: the rows mix dtypes {sorted(r.dtype.name for r in rows if r.size)}")
+        return cls(rows)
+
+    @property
+    def shape(self) -> tuple:
+        return (len(self._ragged_rows), None)
+
+    @property
+    def dtype(self):
+        return self.flat_values.dtype
+
+    @property
+    def flat_values(self) -> np.ndarray:
+        return np.concatenate(self._ragged_rows) if self._ragged_rows else np.array([])
+
+    def row_lengths(self) -> Tensor:
+        return Tensor(np.array([len(r) for r in self._ragged_rows], dtype=np.int64), dtype=np.int64)
+
+    def to_list(self) -> list:
+        return [r.tolist() for r in self._ragged_rows]
+
+    def to_tensor(self, default_value=None, shape=None):
+        """The rows padded at the end with ``default_value`` (0 or "") to the longest, or cut and
+        padded to ``shape``'s second dimension."""
+        width = builtins.max([len(r) for r in self._ragged_rows], default=0)
+        if shape is not None and shape[-1] is not None:
+            width = int(shape[-1])
+        flat = self.flat_values
+        fill = default_value if default_value is not None else ("" if flat.dtype.kind in "US" else 0)
+        out = np.full((len(self._ragged_rows), width), fill, dtype=flat.dtype if flat.size else np.float32)
+        for i, r in enumerate(self._ragged_rows):  # one copy per row, not per element
+            out[i, :builtins.min(len(r), width)] = r[:width]
+        return out if out.dtype.kind in "US" else Tensor(out, dtype=out.dtype)
+
+    def numpy(self) -> np.ndarray:
+        out = np.empty(len(self._ragged_rows), dtype=object)
+        out[:] = [r.copy() for r in self._ragged_rows]
+        return out
+
+    def __len__(self) -> int:
+        return len(self._ragged_rows)
+
+    def __iter__(self):
+        return iter(self._ragged_rows)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return RaggedTensor(self._ragged_rows[index])
+        return self._ragged_rows[index]
+
+    def __repr__(self) -> str:
+        return f"<tf.RaggedTensor {self.to_list()}>"
+
+
+ragged = SimpleNamespace(constant=lambda pylist, dtype=None, ragged_rank=None, inner_shape=None, name=None,
+                         row_splits_dtype=None: RaggedTensor.from_rows(pylist, dtype))
+
+
+def _unicode_split(input, input_encoding="UTF-8", errors="replace", replacement_char=65533, name=None):
+    """The characters of a string (a rank-0 input; one list per string of a rank-1 one)."""
+    from .tf_data import StringArray
+    text = _text(input)
+    if text.ndim == 0:
+        return np.array(list(str(text)), dtype=str).view(StringArray)
+    return [np.array(list(t), dtype=str).view(StringArray) for t in text.reshape(-1)]
+
+
+def _reduce_join(inputs, axis=None, keepdims=False, separator="", name=None):
+    """The strings joined along ``axis`` (all of them when None), ``separator`` between them."""
+    from .tf_data import StringArray
+    text = _text(inputs)
+    if axis is None:
+        out = np.array(separator.join(text.reshape(-1).tolist()), dtype=object)
+        return (out.reshape((1,) * text.ndim) if keepdims else out).astype(str).view(StringArray)
+    joined = np.apply_along_axis(lambda row: separator.join(row.tolist()), axis, text.astype(object))
+    return (np.expand_dims(joined, axis) if keepdims else joined).astype(str).view(StringArray)
+
+
+strings.unicode_split, strings.reduce_join = _unicode_split, _reduce_join
 
 
 # tf.nest: the nested-structure utilities, Keras's ``tree`` under TensorFlow's names
 nest = SimpleNamespace(flatten=tree.flatten, map_structure=tree.map_structure, is_nested=tree.is_nested,
                        pack_sequence_as=tree.pack_sequence_as, assert_same_structure=tree.assert_same_structure)
+
+
+def _as_tout(value, dtype):
+    """A ``numpy_function``/``py_function`` result as a tensor of its declared type ``Tout``."""
+    dtype = np.dtype(dtype)
+    if dtype.kind in "OSU":  # tf.string results stay arrays of text
+        return np.asarray(value)
+    raw = value.data if isinstance(value, Tensor) else value
+    return Tensor(np.asarray(raw, dtype=dtype), dtype=dtype)
+
+
+def _call_python(func, inp, Tout, as_tensors: bool):
+    """Run ``func`` on ``inp`` (Tensors, or NumPy arrays) and cast what it returns to ``Tout``:
+    a list of dtypes gives a list, one dtype one tensor, None no result."""
+    args = [convert_to_tensor(x) if as_tensors else np.asarray(x.data if isinstance(x, Tensor) else x) for x in inp]
+    out = func(*args)
+    if Tout is None:
+        return None
+    if isinstance(Tout, (list, tuple)):
+        values = out if isinstance(out, (list, tuple)) else [out]
+        if len(values) != len(Tout):
+            raise ValueError(f"tf.py_function: func returned {len(values)} values for {len(Tout)} output dtypes (Tout)")
+        return [_as_tout(v, t) for v, t in zip(values, Tout)]
+    return _as_tout(out, Tout)
+
+
+def py_function(func, inp, Tout, name=None):
+    """``func(*inp)`` on eager tensors (``.numpy()`` works), its results cast to ``Tout`` (TF's escape
+    hatch for Python code in a ``tf.data`` pipeline; here everything runs eagerly anyway)."""
+    return _call_python(func, inp, Tout, as_tensors=True)
+
+
+def numpy_function(func, inp, Tout, stateful=True, name=None):
+    """``func(*inp)`` on NumPy arrays, its results cast to ``Tout``."""
+    return _call_python(func, inp, Tout, as_tensors=False)
+
+
+def _add_n(inputs, name=None) -> Tensor:
+    """The element-wise sum of a list of same-shaped tensors."""
+    total = inputs[0]
+    for t in inputs[1:]:
+        total = ops.add(total, t)
+    return total
+
+
+for _name, _value in dict(acosh=lambda x, name=None: ops.arccosh(x), asinh=lambda x, name=None: ops.arcsinh(x),
+                          atanh=lambda x, name=None: ops.arctanh(x), add_n=_add_n,
+                          realdiv=lambda x, y, name=None: ops.true_divide(x, y)).items():
+    if not hasattr(math, _name):
+        setattr(math, _name, _value)
+# the tf.math functions TensorFlow 2 also exports at its top level (tf.cos is tf.math.cos)
+for _name in ("acos", "acosh", "add_n", "asin", "asinh", "atan", "atan2", "atanh", "cos", "cosh", "floordiv", "sin",
+              "sinh", "tan", "realdiv", "squared_difference"):
+    if _name not in globals():
+        globals()[_name] = getattr(math, _name)
+del _name, _value
 
 
 def random_uniform_initializer(minval=-0.05, maxval=0.05, seed=None):
@@ -420,10 +650,18 @@ def __getattr__(name: str):
         return keras.optimizers
     if name == "losses":
         return keras.losses
+    if name in ("initializers", "metrics"):  # TF 2's aliases of tf.keras.initializers / .metrics
+        return getattr(keras, name)
     if name == "keras":  # ``from tensorflow import keras``
         return keras
     raise AttributeError(f"deepgrad.compat.tensorflow has no {name!r}: only the TensorFlow names "
                          f"that Keras programs use are mapped; use deepgrad's own API for the rest")
 
+
+from .tf_namespaces import edit_distance  # noqa: E402, F401 - tf.edit_distance
+
+# TF 1's names under tf.compat.v1 that Keras 3 programs still call
+compat.v1.scan, compat.v1.boolean_mask, compat.v1.gather_nd = scan, boolean_mask, gather_nd
+compat.v1.nn = SimpleNamespace(ctc_loss=ctc_loss_v1)
 
 globals()["bool"] = np.bool_  # tf.bool, set last so this module's code never sees the name

@@ -11,6 +11,9 @@ through ``as_numpy_iterator`` (each element a batch ``x``, ``(x, y)`` or ``(x, y
 """
 from __future__ import annotations
 
+import gzip
+import os
+import zlib
 from types import SimpleNamespace
 
 import numpy as np
@@ -60,8 +63,15 @@ def _array(value, dtype=None) -> np.ndarray:
     if isinstance(value, (int, float, list)) and not isinstance(value, bool):
         a = a.astype({"f": np.float32, "i": np.int32}.get(a.dtype.kind, a.dtype), copy=False)
     if a.dtype.kind == "O":  # a pandas column of text: TF makes it a string tensor
-        if a.size and all(isinstance(v, str) for v in a.reshape(-1)):
+        items = a.reshape(-1)
+        if a.size and all(isinstance(v, str) for v in items):
             return a.astype(str)
+        if a.size and all(isinstance(v, (str, bytes)) for v in items):  # tf.string values as NumPy gives them
+            try:
+                return np.array([v.decode("utf-8") if isinstance(v, bytes) else v for v in items],
+                                dtype=str).reshape(a.shape)
+            except UnicodeDecodeError:  # binary content (a file's raw bytes) stays bytes
+                return a.astype(bytes)
         raise TypeError(f"tf.data: cannot make a tensor of {type(value).__name__} values (dtype object)")
     return a
 
@@ -94,13 +104,58 @@ def _concat(pieces):
                          "use padded_batch to pad them to a common shape") from None
 
 
+class TextDType:
+    """The dtype of a text component as TF reports it: equal to ``"string"`` (and to ``tf.string``,
+    NumPy's ``str_``), and otherwise the NumPy dtype it stands for (attributes, hashing, and
+    ``np.dtype(...)`` through its ``dtype``)."""
+    __slots__ = ("dtype",)
+
+    def __init__(self, dtype: np.dtype):
+        self.dtype = dtype
+
+    def __eq__(self, other):
+        if isinstance(other, TextDType):
+            return self.dtype == other.dtype
+        if (isinstance(other, str) and other == "string") or other in (np.str_, np.bytes_, str, bytes):
+            return True  # tf.string is NumPy's str_ here, whatever the length of the strings
+        return self.dtype == other
+
+    def __ne__(self, other):
+        return not self == other
+
+    def __hash__(self):
+        return hash(self.dtype)
+
+    def __getattr__(self, name):
+        return getattr(self.dtype, name)
+
+    def __repr__(self):
+        return "tf.string"
+
+
 class StringArray(np.ndarray):
     """A component of strings as TensorFlow hands it over: a NumPy array (text layers and
     ``tf.strings`` read it as one) whose ``numpy()`` gives the UTF-8 bytes, as a ``tf.string``
-    tensor's ``numpy()`` does."""
+    tensor's ``numpy()`` does, and whose ``dtype`` equals ``"string"``, as TF's does."""
 
-    def numpy(self) -> np.ndarray:
-        return np.char.encode(np.asarray(self, dtype=str), "utf-8").astype(object)
+    @property
+    def dtype(self):
+        return TextDType(np.ndarray.dtype.__get__(self))
+
+    def numpy(self):
+        encoded = np.char.encode(np.asarray(self, dtype=str), "utf-8")
+        return encoded.item() if encoded.ndim == 0 else encoded.astype(object)
+
+
+def _as_bytes(a):
+    if isinstance(a, np.str_):  # one string of a block's row
+        return str(a).encode("utf-8")
+    if isinstance(a, np.bytes_):
+        return bytes(a)
+    if not isinstance(a, np.ndarray) or a.dtype.kind not in "US":
+        return a
+    encoded = np.char.encode(a, "utf-8") if a.dtype.kind == "U" else a
+    return encoded.item() if encoded.ndim == 0 else encoded.astype(object)
 
 
 def _tensors(element):
@@ -109,7 +164,8 @@ def _tensors(element):
     def wrap(a):
         if a.dtype.kind in "fiub":
             return Tensor(a, dtype=a.dtype)
-        return a.view(StringArray) if a.dtype.kind in "OUS" else a
+        # one string (an element's scalar) too: a 0-d array, which has TF's ``numpy()`` and ``dtype``
+        return np.asarray(a).view(StringArray) if a.dtype.kind in "OUS" else a
     return _map(wrap, element)
 
 
@@ -234,7 +290,8 @@ class Dataset:
         """Elements of several datasets side by side, in their structure (a tuple or a dict)."""
         if datasets is None:
             datasets = args[0] if len(args) == 1 and isinstance(args[0], (tuple, dict)) else args
-        structure = datasets
+        structure = _map(_as_dataset, datasets) if isinstance(datasets, (tuple, dict)) else tuple(
+            _as_dataset(d) for d in datasets)
         members = list(structure.values()) if isinstance(structure, dict) else list(structure)
         if not members or not all(isinstance(d, Dataset) for d in members):
             raise TypeError("Dataset.zip: expected datasets (a tuple or dict of them)")
@@ -260,6 +317,8 @@ class Dataset:
 
     # ------------------------------------------------------------- transformations
     def concatenate(self, dataset, name=None) -> "Dataset":
+        dataset = _as_dataset(dataset)
+
         def blocks():
             yield from self._blocks()
             yield from dataset._blocks()
@@ -393,7 +452,22 @@ class Dataset:
         def blocks():
             gen = generator()
             buffer = None
+            slots = None  # the buffer as a list of one-element blocks, once elements of other shapes came
             for block in _rechunk(self._blocks(), buffer_size):
+                if slots is None and buffer is not None and _trailing_shapes(block) != _trailing_shapes(buffer):
+                    # elements of another shape (a short last batch, a padded batch): they cannot share
+                    # one array with the buffer, so the same draws go on element by element
+                    slots = [_rows(buffer, i, i + 1) for i in range(_size(buffer))]
+                if slots is not None:
+                    for i in range(_size(block)):
+                        element = _rows(block, i, i + 1)
+                        if len(slots) < buffer_size:
+                            slots.append(element)
+                            continue
+                        r = int(gen.integers(0, buffer_size))
+                        yield slots[r]
+                        slots[r] = element
+                    continue
                 if buffer is None or _size(buffer) < buffer_size:
                     take = buffer_size - (0 if buffer is None else _size(buffer))
                     head = _rows(block, 0, take)
@@ -402,7 +476,10 @@ class Dataset:
                 if _size(block):
                     out, buffer = _shuffle_through(buffer, block, gen)
                     yield out
-            if buffer is not None and _size(buffer):
+            if slots is not None:
+                for i in gen.permutation(len(slots)):
+                    yield slots[i]
+            elif buffer is not None and _size(buffer):
                 order = gen.permutation(_size(buffer))
                 yield _map(lambda a: a[order], buffer)
         return self._derive(blocks, self._cardinality, same_elements=True)
@@ -513,15 +590,22 @@ class Dataset:
         return transformation_func(self)
 
     # ------------------------------------------------------------- reading
-    def as_numpy_iterator(self):
-        """The elements as structures of NumPy arrays."""
+    def _numpy_elements(self):
+        """The elements as structures of NumPy arrays, text as arrays of ``str`` (what ``fit``
+        and the text layers read)."""
         for block in self._blocks():
             for i in range(_size(block)):
                 yield _map(lambda a: a[i], block)
 
+    def as_numpy_iterator(self):
+        """The elements as structures of NumPy arrays; text components as TF gives them, UTF-8
+        ``bytes`` (an object array of them for a component with dimensions)."""
+        for element in self._numpy_elements():
+            yield _map(_as_bytes, element)
+
     def __iter__(self):
         """The elements with numeric components as Tensors (TF yields eager tensors)."""
-        for element in self.as_numpy_iterator():
+        for element in self._numpy_elements():
             yield _tensors(element)
 
     def cardinality(self) -> Tensor:
@@ -543,7 +627,7 @@ class Dataset:
         """The structure of TensorSpecs of one element (read from the first element when needed)."""
         if self._spec is not None:
             return self._spec
-        first = next(iter(self.as_numpy_iterator()), None)
+        first = next(iter(self._numpy_elements()), None)
         if first is None:
             raise ValueError("Dataset.element_spec: the dataset is empty, so its element shape is not known here")
         if self._batch_varies:
@@ -552,6 +636,17 @@ class Dataset:
 
     def __repr__(self):
         return f"<Dataset cardinality={self._cardinality}>"
+
+
+def _as_dataset(value):
+    """A dataset as ``zip``/``concatenate`` take it: a Dataset, or the batches of a
+    ``keras.utils.PyDataset`` (what ``timeseries_dataset_from_array`` and the directory loaders
+    give, a ``tf.data.Dataset`` in Keras)."""
+    if isinstance(value, Dataset):
+        return value
+    if all(hasattr(value, name) for name in ("__getitem__", "__len__", "on_epoch_end")):
+        return from_batches(value)
+    return value
 
 
 def from_batches(sequence) -> Dataset:
@@ -573,11 +668,20 @@ def _positive(value, op, name) -> int:
     return int(value)
 
 
+def _trailing_shapes(block) -> list:
+    """The shape of one element of each component of ``block``."""
+    return [np.shape(a)[1:] for a in _leaves(block)]
+
+
 def _rechunk(blocks, size):
-    """Blocks of at least ``size`` elements (the last may be smaller), so the shuffle's work
-    per element stays constant when the elements come one at a time."""
+    """Blocks of at least ``size`` elements (the last may be smaller, and so may one that a block
+    of elements of another shape follows), so the shuffle's work per element stays constant when
+    the elements come one at a time."""
     pieces, count = [], 0
     for block in blocks:
+        if pieces and _trailing_shapes(block) != _trailing_shapes(pieces[0]):
+            yield _concat(pieces)
+            pieces, count = [], 0
         pieces.append(block)
         count += _size(block)
         if count >= size:
@@ -605,6 +709,117 @@ def _shuffle_through(buffer, block, gen):
     return _map(lambda a: a[source], pool), _map(lambda a: a[keep], pool)
 
 
+def TextLineDataset(filenames, compression_type=None, buffer_size=None, num_parallel_reads=None,
+                    name=None) -> Dataset:
+    """The lines of the text files ``filenames`` (one path or several), file after file, each a
+    string without its line ending ("\\n", or "\\r\\n"), as TF's ``TextLineDataset`` reads them.
+    ``compression_type`` is None, "", "GZIP" or "ZLIB"."""
+    paths = [filenames] if isinstance(filenames, (str, bytes, os.PathLike)) else list(np.asarray(filenames).reshape(-1))
+    paths = [p.decode("utf-8") if isinstance(p, bytes) else os.fspath(p) for p in paths]
+    kind = (compression_type or "").upper()
+    if kind not in ("", "GZIP", "ZLIB"):
+        raise ValueError(f"TextLineDataset: compression_type must be None, '', 'GZIP' or 'ZLIB', "
+                         f"got {compression_type!r}")
+    for path in paths:
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"TextLineDataset: no file {path!r}")
+
+    def read(path) -> bytes:
+        with open(path, "rb") as f:
+            raw = f.read()
+        if kind == "GZIP":
+            return gzip.decompress(raw)
+        return zlib.decompress(raw) if kind == "ZLIB" else raw
+
+    def blocks():
+        for path in paths:
+            lines = read(path).split(b"\n")
+            if lines and lines[-1] == b"":  # a final line ending opens no new line
+                lines.pop()
+            if lines:
+                text = [line[:-1] if line.endswith(b"\r") else line for line in lines]
+                yield np.array([t.decode("utf-8") for t in text], dtype=str)
+    return Dataset(blocks, UNKNOWN_CARDINALITY)
+
+
+def _csv_column(values, default, name):
+    """One CSV column as TF types it: by its default (an int: int32, a float: float32, a str:
+    string), else by its values (int32 when all are integers, float32 when all are numbers, else
+    string); empty fields take the default."""
+    if isinstance(default, (list, tuple)):
+        default = default[0] if default else None
+    if default is None and "" in values:
+        raise ValueError(f"make_csv_dataset: column {name!r} has an empty field and no default")
+    filled = [str(default) if v == "" else v for v in values]
+    if isinstance(default, str):
+        return np.array(filled, dtype=str)
+    if default is not None:
+        parse, dtype = (float, np.float32) if isinstance(default, (float, np.floating)) else (int, np.int32)
+        try:
+            return np.array([parse(v) for v in filled], dtype=dtype)
+        except ValueError:
+            raise ValueError(f"make_csv_dataset: column {name!r} holds a value that is not "
+                             f"{np.dtype(dtype).name}") from None
+    for parse, dtype in ((int, np.int32), (float, np.float32)):
+        try:
+            return np.array([parse(v) for v in filled], dtype=dtype)
+        except ValueError:
+            continue
+    return np.array(filled, dtype=str)
+
+
+def make_csv_dataset(file_pattern, batch_size, column_names=None, column_defaults=None, label_name=None,
+                     select_columns=None, field_delim=",", use_quote_delim=True, na_value="", header=True,
+                     num_epochs=None, shuffle=True, shuffle_buffer_size=10000, shuffle_seed=None,
+                     prefetch_buffer_size=None, num_parallel_reads=None, sloppy=False, num_rows_for_inference=100,
+                     compression_type=None, ignore_errors=False, encoding="utf-8") -> Dataset:
+    """TF's ``tf.data.experimental.make_csv_dataset``: batches of ``(features, label)`` (features
+    a dict by column name, in file order) read from CSV files, repeated ``num_epochs`` times (for
+    ever with None, as TF's default) and shuffled."""
+    import csv
+    import glob
+
+    patterns = [file_pattern] if isinstance(file_pattern, (str, os.PathLike)) else list(file_pattern)
+    paths = sorted(p for pattern in patterns for p in glob.glob(os.fspath(pattern)))
+    if not paths:
+        raise FileNotFoundError(f"make_csv_dataset: no file matches {file_pattern!r}")
+    rows, names = [], None
+    for path in paths:
+        with open(path, newline="", encoding=encoding) as f:
+            reader = csv.reader(f, delimiter=field_delim, quoting=csv.QUOTE_MINIMAL if use_quote_delim
+                                else csv.QUOTE_NONE)
+            lines = list(reader)
+        if header and lines:
+            names = names or lines[0]
+            lines = lines[1:]
+        rows += [line for line in lines if line]
+    names = list(column_names) if column_names is not None else names
+    if names is None:
+        raise ValueError("make_csv_dataset: give column_names when the files have no header")
+    if any(len(r) != len(names) for r in rows):
+        raise ValueError(f"make_csv_dataset: every record must have {len(names)} fields")
+    defaults = list(column_defaults) if column_defaults is not None else [None] * len(names)
+    columns = {}
+    for j, name in enumerate(names):
+        values = ["" if r[j] == na_value else r[j] for r in rows]
+        columns[name] = _csv_column(values, defaults[j], name)
+    if select_columns is not None:
+        keep = [names[c] if isinstance(c, int) else c for c in select_columns]
+        columns = {k: v for k, v in columns.items() if k in keep or k == label_name}
+    if label_name is not None:
+        if label_name not in columns:
+            raise ValueError(f"make_csv_dataset: label_name {label_name!r} is not a column of {names}")
+        label = columns.pop(label_name)
+        dataset = Dataset.from_tensor_slices((columns, label))
+    else:
+        dataset = Dataset.from_tensor_slices(columns)
+    if shuffle:
+        dataset = dataset.shuffle(shuffle_buffer_size, seed=shuffle_seed)
+    dataset = dataset.repeat(num_epochs) if num_epochs != 1 else dataset
+    return dataset.batch(batch_size)
+
+
 experimental = SimpleNamespace(AUTOTUNE=AUTOTUNE, INFINITE_CARDINALITY=INFINITE_CARDINALITY,
                                UNKNOWN_CARDINALITY=UNKNOWN_CARDINALITY,
-                               cardinality=lambda dataset: dataset.cardinality())
+                               cardinality=lambda dataset: dataset.cardinality(),
+                               make_csv_dataset=make_csv_dataset)

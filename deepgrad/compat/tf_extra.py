@@ -174,6 +174,17 @@ def segment_sum(data, segment_ids, name=None):
     return ops.segment_sum(data, segment_ids, num_segments=int(ids.max()) + 1 if ids.size else 0, sorted=True)
 
 
+def unsorted_segment_mean(data, segment_ids, num_segments, name=None):
+    """The mean of the rows of ``data`` sharing a segment id: their sum over their count (0 for an
+    empty segment; negative ids are dropped), as TF's."""
+    n = int(_array(num_segments))
+    ids = _array(segment_ids).reshape(-1).astype(np.int64)
+    counts = np.bincount(ids[(ids >= 0) & (ids < n)], minlength=n).astype(np.float64)
+    total = ops.segment_sum(data, segment_ids, num_segments=n)
+    scale = (1.0 / np.maximum(counts, 1.0)).reshape((n,) + (1,) * (len(total.shape) - 1))
+    return ops.multiply(total, scale.astype(np.dtype(total.dtype)))
+
+
 def unsorted_segment_max(data, segment_ids, num_segments, name=None):
     return ops.segment_max(data, segment_ids, num_segments=int(_array(num_segments)))
 
@@ -246,6 +257,7 @@ def _unary(op):
 for _name, _value in dict(
         cumprod=cumprod, divide_no_nan=divide_no_nan, unsorted_segment_sum=unsorted_segment_sum,
         segment_sum=segment_sum, unsorted_segment_max=unsorted_segment_max, bincount=bincount,
+        unsorted_segment_mean=unsorted_segment_mean,
         confusion_matrix=confusion_matrix, reduce_euclidean_norm=reduce_euclidean_norm,
         log_sigmoid=_unary(ops.log_sigmoid), sinh=_unary(ops.sinh), cosh=_unary(ops.cosh),
         asin=_unary(ops.arcsin), acos=_unary(ops.arccos), atan=_unary(ops.arctan),

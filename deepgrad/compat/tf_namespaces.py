@@ -342,13 +342,39 @@ def extract_patches(images, sizes, strides, rates, padding, name=None):
                                      _spatial(rates, "rates"), _padding(padding), "channels_last")
 
 
+def _area_weights(n_in: int, n_out: int) -> np.ndarray:
+    """(n_out, n_in): the share of input pixel i in output pixel o's box [o s, (o + 1) s), s = n_in / n_out,
+    each row divided by s (TF's area resize: every output pixel the mean of the input area it covers)."""
+    scale = n_in / n_out
+    lo, hi = np.arange(n_out)[:, None] * scale, (np.arange(n_out)[:, None] + 1) * scale
+    pixel = np.arange(n_in)[None, :]
+    overlap = np.clip(np.minimum(hi, pixel + 1) - np.maximum(lo, pixel), 0.0, None)
+    return (overlap / scale).astype(np.float32)
+
+
+def _resize_area(images, size) -> Tensor:
+    x = ops.cast(images, np.float32)
+    h, w = x.shape[-3], x.shape[-2]
+    rows, cols = Tensor(_area_weights(h, size[0])), Tensor(_area_weights(w, size[1]))
+    x = ops.einsum("oh,...hwc->...owc", rows, x)
+    return ops.einsum("pw,...owc->...opc", cols, x)
+
+
 def resize(images, size, method="bilinear", preserve_aspect_ratio=False, antialias=False, name=None):
-    """TF 2's resize (half-pixel centres); the result is float32 for every method but nearest, as in TF."""
+    """TF 2's resize (half-pixel centres); the result is float32 for every method but nearest, as in TF.
+
+    ``preserve_aspect_ratio``: the image is scaled by ``min(new_h / h, new_w / w)`` (each side
+    rounded half to even, as TF rounds), so it fits within ``size`` undistorted."""
     if preserve_aspect_ratio:
-        raise NotImplementedError("tf.image.resize: preserve_aspect_ratio=True is not supported")
+        h, w = np.shape(images.data if isinstance(images, Tensor) else images)[-3:-1]
+        scale = min(int(size[0]) / h, int(size[1]) / w)
+        size = (int(np.round(scale * h)), int(np.round(scale * w)))
     method = getattr(method, "value", method)
+    if method == "area":
+        return _resize_area(images, tuple(int(s) for s in size))
     if method not in ("bilinear", "nearest", "bicubic"):
-        raise ValueError(f"tf.image.resize: method must be 'bilinear', 'nearest' or 'bicubic', got {method!r}")
+        raise ValueError(f"tf.image.resize: method must be 'bilinear', 'nearest', 'bicubic' or 'area', "
+                         f"got {method!r}")
     if method != "nearest":  # interpolated in float32, never rounded back to an integer type
         x = images.data if isinstance(images, Tensor) else np.asarray(images)
         if not np.issubdtype(x.dtype, np.floating) or x.dtype == np.float16:
@@ -371,6 +397,32 @@ def convert_image_dtype(image, dtype, saturate=False, name=None):
         # TF's rule: x * (max + 0.5), truncated, so 1.0 maps to max and 0.5 to max // 2
         return ops.cast(np.trunc(x * (np.iinfo(target).max + 0.5)), target)
     return ops.cast(image, target)
+
+
+# TF's YUV (BT.601 luma, analog U and V): yuv = rgb @ _RGB_TO_YUV, rgb = yuv @ _YUV_TO_RGB
+_RGB_TO_YUV = np.array([[0.299, -0.14714119, 0.61497538],
+                        [0.587, -0.28886916, -0.51496512],
+                        [0.114, 0.43601035, -0.10001026]], np.float32)
+_YUV_TO_RGB = np.array([[1.0, 1.0, 1.0],
+                        [0.0, -0.394642334, 2.03206185],
+                        [1.13988303, -0.58062185, 0.0]], np.float32)
+
+
+def _color_transform(images, matrix: np.ndarray) -> Tensor:
+    """The last axis of ``images`` times ``matrix``, in the images' float type (float32 otherwise)."""
+    dtype = np.asarray(_data(images)).dtype
+    dtype = dtype if np.issubdtype(dtype, np.floating) else np.dtype(np.float32)
+    return ops.matmul(ops.cast(images, dtype), Tensor(matrix.astype(dtype)))
+
+
+def rgb_to_yuv(images):
+    """Float RGB in [0, 1] (last axis) to YUV: Y in [0, 1], U and V centred on 0."""
+    return _color_transform(images, _RGB_TO_YUV)
+
+
+def yuv_to_rgb(images):
+    """The inverse of ``rgb_to_yuv``."""
+    return _color_transform(images, _YUV_TO_RGB)
 
 
 def rgb_to_grayscale(images, name=None):
@@ -413,11 +465,224 @@ def random_crop(value, size, seed=None, name=None):
     return ops.convert_to_tensor(value)[tuple(slice(o, o + s) for o, s in zip(start, size))]
 
 
+def resize_with_pad(image, target_height, target_width, method="bilinear", antialias=False):
+    """Resized without distortion to fit ``target_height x target_width`` (the scale of the
+    tighter side, floored sizes), then centred on a zero canvas of that size, as TF does."""
+    x = ops.convert_to_tensor(image)
+    height, width = x.shape[-3], x.shape[-2]
+    ratio = max(width / target_width, height / target_height)
+    new_height, new_width = int(height / ratio), int(width / ratio)
+    resized = resize(x, (new_height, new_width), method=method, antialias=antialias)
+    return pad_to_bounding_box(resized, max((target_height - new_height) // 2, 0),
+                               max((target_width - new_width) // 2, 0), target_height, target_width)
+
+
+def image_gradients(image):
+    """``(dy, dx)``: each pixel's difference to the next one down / to the right, zero in the last
+    row / column, so both keep the ``(batch, height, width, channels)`` shape."""
+    x = ops.convert_to_tensor(image)
+    if x.ndim != 4:
+        raise ValueError(f"tf.image.image_gradients: expected a batch of rank 4, got shape {tuple(x.shape)}")
+    dy = ops.pad(x[:, 1:] - x[:, :-1], ((0, 0), (0, 1), (0, 0), (0, 0)))
+    dx = ops.pad(x[:, :, 1:] - x[:, :, :-1], ((0, 0), (0, 0), (0, 1), (0, 0)))
+    return dy, dx
+
+
+def _gaussian_window(size: int, sigma: float, channels: int, dtype) -> Tensor:
+    """The normalized ``size x size`` Gaussian, one copy per channel, as a depthwise kernel."""
+    coords = np.arange(size, dtype=np.float64) - (size - 1) / 2.0
+    g = np.exp(-0.5 * (coords / sigma) ** 2)
+    g /= g.sum()
+    window = np.outer(g, g)[:, :, None, None] * np.ones((1, 1, channels, 1))
+    return Tensor(window.astype(dtype))
+
+
+def ssim(img1, img2, max_val, filter_size=11, filter_sigma=1.5, k1=0.01, k2=0.03, return_index_map=False):
+    """Structural similarity per image, with TF's Gaussian-window means over VALID windows:
+    luminance (2 mu1 mu2 + c1) / (mu1^2 + mu2^2 + c1) times contrast-structure
+    (2 s12 + c2) / (s1^2 + s2^2 + c2), c1 = (k1 max_val)^2, c2 = (k2 max_val)^2, averaged over
+    height, width and channels (differentiable in both images)."""
+    x = ops.convert_to_tensor(img1)
+    y = ops.convert_to_tensor(img2)
+    dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.dtype(np.float32)
+    x, y = ops.cast(x, dtype), ops.cast(y, dtype)
+    if x.shape[-3] < filter_size or x.shape[-2] < filter_size:
+        raise ValueError(f"tf.image.ssim: images of {x.shape[-3]}x{x.shape[-2]} are smaller than filter_size "
+                         f"{filter_size}")
+    window = _gaussian_window(int(filter_size), float(filter_sigma), x.shape[-1], dtype)
+    blur = lambda t: ops.depthwise_conv(t, window, strides=1, padding="valid")  # noqa: E731
+    c1, c2 = (k1 * max_val) ** 2, (k2 * max_val) ** 2
+    mu1, mu2 = blur(x), blur(y)
+    mu11, mu22, mu12 = mu1 * mu1, mu2 * mu2, mu1 * mu2
+    luminance = (2.0 * mu12 + c1) / (mu11 + mu22 + c1)
+    # second moments: E[xy] - E[x]E[y] and E[x^2] + E[y^2] - E[x]^2 - E[y]^2
+    cs = (2.0 * (blur(x * y) - mu12) + c2) / (blur(x * x + y * y) - mu11 - mu22 + c2)
+    index_map = luminance * cs
+    return index_map if return_index_map else ops.mean(index_map, axis=(-3, -2, -1))
+
+
+def _random_flip(image, seed, axis: int):
+    """Each image (one of rank 3, or every one of a rank-4 batch on its own) flipped along
+    ``axis`` (-2 width, -3 height) with probability 1/2."""
+    x = ops.convert_to_tensor(image)
+    gen = _seeded(seed)
+    if x.ndim == 3:
+        return ops.flip(x, axis=axis) if gen.random() < 0.5 else x
+    if x.ndim != 4:
+        raise ValueError(f"tf.image.random_flip: expected an image of rank 3 or a batch of rank 4, got shape "
+                         f"{tuple(x.shape)}")
+    flipped = gen.random(x.shape[0]) < 0.5
+    return ops.where(flipped.reshape(-1, 1, 1, 1), ops.flip(x, axis=axis), x)
+
+
+def random_flip_left_right(image, seed=None):
+    return _random_flip(image, seed, -2)
+
+
+def random_flip_up_down(image, seed=None):
+    return _random_flip(image, seed, -3)
+
+
+def sample_distorted_bounding_box(image_size, bounding_boxes, seed=None, min_object_covered=0.1,
+                                  aspect_ratio_range=(0.75, 1.33), area_range=(0.05, 1.0), max_attempts=100,
+                                  use_image_if_no_bounding_boxes=None, name=None):
+    """A random crop window of ``image_size`` (height, width, channels) as TF draws it: area a
+    fraction of the image in ``area_range``, width/height in ``aspect_ratio_range``, covering at
+    least ``min_object_covered`` of one of ``bounding_boxes`` ([batch, n, 4] normalized
+    ``ymin, xmin, ymax, xmax``; none given means the whole image when
+    ``use_image_if_no_bounding_boxes``), at a uniform offset; the whole image when
+    ``max_attempts`` draws all fail. Returns ``(begin, size, bboxes)`` for ``tf.slice``."""
+    height, width = (int(v) for v in np.asarray(_data(image_size)).ravel()[:2])
+    boxes = np.asarray(_data(bounding_boxes), np.float32).reshape(-1, 4)
+    if not len(boxes):
+        if not use_image_if_no_bounding_boxes:
+            raise ValueError("tf.image.sample_distorted_bounding_box: no bounding boxes given; pass "
+                             "use_image_if_no_bounding_boxes=True to use the whole image")
+        boxes = np.array([[0.0, 0.0, 1.0, 1.0]], np.float32)
+    gen = _seeded(seed)
+    box = boxes[int(gen.integers(len(boxes)))] * [height, width, height, width]
+    box_area = max((box[2] - box[0]) * (box[3] - box[1]), 1e-12)
+    window = (0, 0, height, width)
+    for _ in range(int(max_attempts)):
+        aspect = gen.uniform(*aspect_ratio_range)
+        area = gen.uniform(*area_range) * height * width
+        h, w = int(round(np.sqrt(area / aspect))), int(round(np.sqrt(area * aspect)))
+        if not (0 < h <= height and 0 < w <= width):
+            continue
+        y, x = int(gen.integers(0, height - h + 1)), int(gen.integers(0, width - w + 1))
+        covered = (max(0.0, min(y + h, box[2]) - max(y, box[0])) * max(0.0, min(x + w, box[3]) - max(x, box[1])))
+        if covered / box_area >= min_object_covered:
+            window = (y, x, h, w)
+            break
+    y, x, h, w = window
+    begin = Tensor(np.array([y, x, 0], np.int32), dtype=np.int32)
+    size = Tensor(np.array([h, w, -1], np.int32), dtype=np.int32)
+    bbox = np.array([[[y / height, x / width, (y + h) / height, (x + w) / width]]], np.float32)
+    return begin, size, Tensor(bbox, dtype=np.float32)
+
+
 image = SimpleNamespace(
     extract_patches=extract_patches, resize=resize, convert_image_dtype=convert_image_dtype,
     rot90=rot90, psnr=psnr, random_crop=random_crop,
     crop_to_bounding_box=crop_to_bounding_box, pad_to_bounding_box=pad_to_bounding_box,
-    rgb_to_grayscale=rgb_to_grayscale,
+    rgb_to_grayscale=rgb_to_grayscale, rgb_to_yuv=rgb_to_yuv, yuv_to_rgb=yuv_to_rgb,
+    sample_distorted_bounding_box=sample_distorted_bounding_box,
+    random_flip_left_right=random_flip_left_right, random_flip_up_down=random_flip_up_down,
+    image_gradients=image_gradients, ssim=ssim, resize_with_pad=resize_with_pad,
     flip_left_right=lambda image, name=None: ops.flip(image, axis=-2),
     flip_up_down=lambda image, name=None: ops.flip(image, axis=-3),
 )
+
+
+# ----------------------------------------------------------------- tf.image's random flips and colour changes
+def _random_flip(image, seed, axis, name):
+    """TF's rule: one image (rank 3) is flipped with probability 1/2; in a batch (rank 4) each image
+    is drawn for on its own."""
+    x = ops.convert_to_tensor(image)
+    if x.ndim not in (3, 4):
+        raise ValueError(f"tf.image.{name}: expected an image of rank 3 or a batch of rank 4, got shape {x.shape}")
+    gen = _seeded(seed)
+    if x.ndim == 3:
+        return ops.flip(x, axis=axis) if gen.uniform() < 0.5 else x
+    flip = (gen.uniform(size=x.shape[0]) < 0.5).reshape(-1, 1, 1, 1)
+    return ops.where(flip, ops.flip(x, axis=axis), x)
+
+
+def random_flip_left_right(image, seed=None):
+    return _random_flip(image, seed, -2, "random_flip_left_right")
+
+
+def random_flip_up_down(image, seed=None):
+    return _random_flip(image, seed, -3, "random_flip_up_down")
+
+
+def _float_image(image):
+    """TF's colour adjustments work on floats: integer images are scaled to [0, 1] and back."""
+    x = ops.convert_to_tensor(image)
+    kind = np.dtype(x.dtype).kind
+    return (x, None) if kind == "f" else (convert_image_dtype(x, np.float32), np.dtype(x.dtype))
+
+
+def adjust_brightness(image, delta):
+    """``image + delta`` (on the [0, 1] scale for integer images)."""
+    x, back = _float_image(image)
+    out = x + ops.cast(delta, x.dtype)
+    return out if back is None else convert_image_dtype(ops.clip(out, 0.0, 1.0), back, saturate=True)
+
+
+def adjust_contrast(images, contrast_factor):
+    """``(x - mean) * contrast_factor + mean``, the mean per image and channel over height and width."""
+    x, back = _float_image(images)
+    mean = ops.mean(x, axis=(-3, -2), keepdims=True)
+    out = (x - mean) * ops.cast(contrast_factor, x.dtype) + mean
+    return out if back is None else convert_image_dtype(ops.clip(out, 0.0, 1.0), back, saturate=True)
+
+
+def random_brightness(image, max_delta, seed=None):
+    """``adjust_brightness`` by one delta drawn uniformly from ``[-max_delta, max_delta)``."""
+    if max_delta < 0:
+        raise ValueError(f"tf.image.random_brightness: max_delta must be non-negative, got {max_delta}")
+    return adjust_brightness(image, float(_seeded(seed).uniform(-max_delta, max_delta)))
+
+
+def random_contrast(image, lower, upper, seed=None):
+    """``adjust_contrast`` by one factor drawn uniformly from ``[lower, upper)``."""
+    if not 0 <= lower < upper:
+        raise ValueError(f"tf.image.random_contrast: need 0 <= lower < upper, got lower={lower}, upper={upper}")
+    return adjust_contrast(image, float(_seeded(seed).uniform(lower, upper)))
+
+
+image.random_flip_left_right = random_flip_left_right
+image.random_flip_up_down = random_flip_up_down
+image.adjust_brightness = adjust_brightness
+image.adjust_contrast = adjust_contrast
+image.random_brightness = random_brightness
+image.random_contrast = random_contrast
+
+
+def edit_distance(hypothesis, truth, normalize=True, name=None):
+    """Levenshtein distance between the sequences of two SparseTensors, per position of their
+    leading axes (the last axis holds the sequence); ``normalize`` divides by the truth's length."""
+    def rows(sp):
+        """{leading index: its values in the order of the last axis}."""
+        idx, vals = np.asarray(sp.indices.data), np.asarray(sp.values.data)
+        order = np.lexsort(idx.T[::-1])  # row-major order of the positions
+        idx, vals = idx[order], vals[order]
+        starts = np.flatnonzero(np.r_[True, np.any(idx[1:, :-1] != idx[:-1, :-1], axis=1)]) if len(idx) else []
+        return {tuple(idx[s, :-1]): part for s, part in zip(starts, np.split(vals, starts[1:]))}
+
+    hyp, ref = rows(hypothesis), rows(truth)
+    shape = tuple(np.maximum(hypothesis.shape[:-1], truth.shape[:-1]))
+    out = np.zeros(shape, np.float32)
+    for key in np.ndindex(*shape):
+        a, b = np.asarray(hyp.get(key, [])), np.asarray(ref.get(key, []))
+        # one DP row per hypothesis symbol; insertions by a running minimum along the truth
+        row = np.arange(len(b) + 1, dtype=np.float64)
+        steps = np.arange(len(b) + 1)
+        for i, symbol in enumerate(a, start=1):
+            sub = np.concatenate([[i], row[:-1] + (b != symbol)])
+            best = np.minimum(row + 1, sub)
+            row = np.minimum.accumulate(best - steps) + steps
+        distance = row[-1]
+        out[key] = distance / len(b) if normalize and len(b) else (np.inf if normalize and len(a) else distance)
+    return Tensor(out, dtype=np.float32)

@@ -10,9 +10,11 @@ all-reduce starts during backward, as soon as its last gradient is complete.
 Waiting. MPI's blocking waits spin on the CPU while a rank waits for a slower one. With a
 core per rank that is the fastest wait, but with more ranks than free cores (a laptop, a
 shared node) the spinning rank takes the core the rank it waits for needs. ``wait="yield"``
-(the default) first waits for every rank to arrive, spinning ``SPIN_SECONDS`` and then
-sleeping between tests, giving the core away; then it waits for the transfer with MPI's own
-wait. ``"spin"`` is MPI's wait alone. The environment variable ``DEEPGRAD_MPI_WAIT`` chooses.
+first waits for every rank to arrive, spinning ``SPIN_SECONDS`` and then sleeping between
+tests, giving the core away; then it waits for the transfer with MPI's own wait. ``"spin"`` is
+MPI's wait alone. The default is ``"spin"`` when the ranks on a machine are no more than its
+cores (``default_wait``), else ``"yield"``; the environment variable ``DEEPGRAD_MPI_WAIT``
+chooses otherwise.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import time
 
 import numpy as np
 
+from .. import runtime
 from ..autograd import Tensor
 from . import mpi as world
 
@@ -34,6 +37,19 @@ SLEEP_SECONDS = 20e-6
 
 
 _data = operator.attrgetter("data")
+
+
+def default_wait(comm) -> str:
+    """``"spin"`` when every rank on this machine has a core of its own, else ``"yield"``.
+
+    A rank bound to one core (``mpiexec -bind-to core``) sees one allowed core: the machine's
+    count is then what the ranks share."""
+    local = world._local_comm
+    ranks_here = local.Get_size() if local is not None else comm.Get_size()
+    cores = runtime.allowed_cores()
+    if cores == 1:
+        cores = os.cpu_count() or 1
+    return "spin" if ranks_here <= cores else "yield"
 
 
 def _mpi_op(op: str):
@@ -221,7 +237,7 @@ class GradientReducer:
         if self.bucket_bytes < 1:
             raise ValueError(f"GradientReducer: bucket_bytes must be >= 1, got {bucket_bytes!r}")
         if wait is None:
-            wait = os.environ.get("DEEPGRAD_MPI_WAIT") or "yield"
+            wait = os.environ.get("DEEPGRAD_MPI_WAIT") or default_wait(comm)
         if wait not in ("yield", "spin"):
             raise ValueError(f"GradientReducer: wait must be 'yield' or 'spin', got {wait!r}")
         self.wait = wait

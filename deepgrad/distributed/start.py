@@ -8,6 +8,7 @@ import sys
 import time
 import traceback
 
+from .. import runtime
 from . import mpi as world
 from .group import MPIProcessGroup, install_group
 
@@ -40,7 +41,10 @@ def init(comm=None):
     if world._comm is not None and comm is None:
         return world._comm
     comm = MPI.COMM_WORLD if comm is None else comm
-    world.set_world(comm, comm.Split_type(MPI.COMM_TYPE_SHARED, key=comm.Get_rank()))
+    local = comm.Split_type(MPI.COMM_TYPE_SHARED, key=comm.Get_rank())
+    world.set_world(comm, local)
+    # the ranks on this machine share its cores: each keeps its share of threads
+    runtime.share_cores(local.Get_size())
     install_group(MPIProcessGroup(comm))
     if comm.Get_size() > 1:
         sys.excepthook = _abort_on_exception
@@ -87,3 +91,4 @@ def shutdown() -> None:
     if sys.excepthook is _abort_on_exception:
         sys.excepthook = sys.__excepthook__
     world.set_world(None, None)
+    runtime.share_cores(1)

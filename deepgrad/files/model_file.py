@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import warnings
 
 from .. import __version__
 from ..serialization_lib import serialize_keras_object
@@ -42,8 +43,16 @@ def save_model(model, filepath, overwrite: bool = True, **kwargs) -> None:
     (keras_model_file.py), any other (``.deepgrad`` suggested) deepgrad's safetensors zip."""
     include_optimizer = kwargs.pop("include_optimizer", True)
     kwargs.pop("zipped", None)
+    save_format = kwargs.pop("save_format", None)
+    if save_format:  # Keras 3 reads the format from the path's suffix; the argument only survives as a warning
+        if not os.fspath(filepath).endswith((".h5", ".hdf5", ".keras", ".deepgrad")):
+            raise ValueError("The `save_format` argument is deprecated in Keras 3. Please remove this argument "
+                             "and pass a file path with either `.keras` or `.h5` extension."
+                             f"Received: save_format={save_format}")
+        warnings.warn("The `save_format` argument is deprecated in Keras 3. We recommend removing this argument "
+                      f"as it can be inferred from the file path. Received: save_format={save_format}", stacklevel=3)
     if kwargs:
-        raise TypeError(f"save_model: unexpected keyword argument(s) {sorted(kwargs)}")
+        raise ValueError(f"The following argument(s) are not supported: {list(kwargs)}")
     if os.fspath(filepath).endswith((".h5", ".hdf5")):
         save_legacy_h5_model(model, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
         return

@@ -24,6 +24,7 @@ from .. import constraints, initializers, ops, regularizers
 from ..autograd import Tensor
 from ..backend import current_path
 from ..ops.attention import attention_with_dropout
+from .activations import Softmax
 from .arguments import serialize_argument
 from ..seed_generator import SeedGenerator
 from .base import Layer
@@ -218,6 +219,26 @@ def projection_equation(free_dims: int, bound_dims: int, output_dims: int):
     free, bound = _letters(free_dims), _letters(bound_dims, free_dims)
     out = _letters(output_dims, free_dims + bound_dims)
     return f"{free}{bound},{bound}{out}->{free}{out}", out, free_dims + output_dims
+
+
+def attention_equations(rank: int, attn_axes) -> tuple[str, str, int]:
+    """Keras's einsum equations of a ``_compute_attention`` override, for projected tensors of
+    ``rank`` ``(batch, <attention axes>, heads, dim)``:
+
+    scores = einsum(dot, key, query): ``(<batch dims>, heads, <query attn>, <key attn>)``;
+    output = einsum(combine, scores, value): the query's layout. Returns (dot, combine, scores rank).
+    """
+    target = _letters(rank)
+    batch_dims = [i for i in range(rank) if i not in attn_axes and i != rank - 1]
+    source, extra = list(target), rank
+    for i in range(rank):
+        if i in attn_axes:
+            source[i] = "abcdefghijklmnopqrstuvwxyz"[extra]
+            extra += 1
+    source = "".join(source)
+    product = ("".join(target[i] for i in batch_dims) + "".join(target[i] for i in attn_axes)
+               + "".join(source[i] for i in attn_axes))
+    return f"{source},{target}->{product}", f"{product},{source}->{target}", len(product)
 
 
 class _HeadsAttention(_SeededDropout, Layer):
@@ -446,7 +467,41 @@ class MultiHeadAttention(_HeadsAttention):
                                         bias_axes=bias_axes if self._use_bias else None, name="attention_output",
                                         **self._common_sublayer_kwargs())
         self.output_dense._maybe_build(tuple(query_shape[:-1]) + (self._num_heads, self._value_dim))
+        self._build_attention(rank)
         self.built = True
+
+    # ----------------------------------------------------------------- Keras's override points
+    def _build_attention(self, rank):
+        """What an override of ``_compute_attention`` uses, under Keras's names: the einsum
+        equations, the masked softmax over the key axes and the dropout layer."""
+        self._dot_product_equation, self._combine_equation, scores_rank = attention_equations(
+            rank, self._attention_axes)
+        norm_axes = tuple(range(scores_rank - len(self._attention_axes), scores_rank))
+        self._softmax = Softmax(axis=norm_axes, dtype=self._dtype)
+        self._dropout_layer = Dropout(rate=self._dropout, seed=self.seed, dtype=self._dtype)
+
+    def _masked_softmax(self, attention_scores, attention_mask=None):
+        """Softmax over the key axes; a mask of lower rank gains axes before its query axes."""
+        if attention_mask is not None:
+            axis = -len(self._attention_axes) * 2 - 1
+            for _ in range(attention_scores.ndim - np.ndim(attention_mask)):
+                attention_mask = ops.expand_dims(attention_mask, axis=axis)
+        return self._softmax(attention_scores, mask=attention_mask)
+
+    def _compute_attention(self, query, key, value, attention_mask=None, training=None,
+                           return_attention_scores=False, use_causal_mask=False):
+        """Attention of the projected ``(B, T, heads, dim)`` query, key and value: ``(output,
+        scores or None)``. A subclass may override it, as in Keras; ``call`` passes the arguments
+        in Keras's order."""
+        mask = attention_mask
+        if mask is not None:
+            mask = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
+            mask = mask if mask.dtype == bool else mask > 0.5
+        causal_only = bool(use_causal_mask) and mask is None
+        if use_causal_mask and mask is not None:
+            mask = _and(mask, causal_mask(query.shape[1], value.shape[1]))
+        return self._attend(query, key, value, mask, training, return_attention_scores, self._attention_axes,
+                            causal_only)
 
     def call(self, query, value, key=None, query_mask=None, value_mask=None, key_mask=None, attention_mask=None,
              return_attention_scores=False, training=None, use_causal_mask=False):
@@ -464,8 +519,13 @@ class MultiHeadAttention(_HeadsAttention):
                                                    key_mask, attention_mask, use_causal_mask)
         gate = self.gate_dense(query) if self._use_gate else None
         q, k, v = self.query_dense(query), self.key_dense(key), self.value_dense(value)
-        out, scores = self._attend(q, k, v, mask, training, return_attention_scores, self._attention_axes,
-                                   causal_only)
+        if type(self)._compute_attention is not MultiHeadAttention._compute_attention:
+            # a subclass's own attention, called as Keras calls it (positional, then the causal flag)
+            out, scores = self._compute_attention(q, k, v, mask, training, return_attention_scores,
+                                                  **({"use_causal_mask": True} if causal_only else {}))
+        else:
+            out, scores = self._attend(q, k, v, mask, training, return_attention_scores, self._attention_axes,
+                                       causal_only)
         out = self.output_dense(out * gate if gate is not None else out)
         return self._finish(out, scores, query_mask, return_attention_scores)
 

@@ -14,6 +14,7 @@ from ..seed_generator import SeedGenerator
 from ..symbolic import KerasTensor, call_symbolic, flatten
 from .operation import Operation, unique_name
 from .layer_state import LayerState
+from .tracking import TrackedDict, TrackedList
 
 def apply_activation(activation, x):
     """``activation(x)``, or ``x`` when the activation was set to None after construction
@@ -137,6 +138,21 @@ def _recording_build(build):
     return recording_build
 
 
+NO_INPUTS = object()  # ``__call__``'s default: the inputs were passed by keyword (or not at all)
+
+
+def inputs_from_kwargs(layer, kwargs: dict):
+    """The inputs of a call that named them (``layer(images=x)``), as Keras binds ``call``'s first
+    parameter; removed from ``kwargs``."""
+    params = [p for p in inspect.signature(layer.call).parameters.values()
+              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    name = params[0].name if params else "inputs"
+    if name not in kwargs:
+        raise TypeError(f"{type(layer).__name__} {layer.name!r}: no inputs given; pass them as the first "
+                        f"argument or as {name}=... (call's first parameter)")
+    return kwargs.pop(name)
+
+
 class Layer(LayerState):
     """Base class of every layer. Subclasses override ``build`` and ``call``.
 
@@ -190,21 +206,48 @@ class Layer(LayerState):
     # ----------------------------------------------------------------- tracking
     def __setattr__(self, key, value):
         if not key.startswith("_") and key != "built":
-            if isinstance(value, Layer):
-                self.__dict__.setdefault("_layers", []).append(value)
-            elif isinstance(value, Variable):
-                self._track_variable(value)
-            elif isinstance(value, SeedGenerator):  # its state is one of the layer's variables, as in Keras
-                generators = self.__dict__.setdefault("_seed_generators", [])
-                if all(g is not value for g in generators):
-                    generators.append(value)
-            elif isinstance(value, (list, tuple)) and value:
-                if all(isinstance(v, Layer) for v in value):
-                    self.__dict__.setdefault("_layers", []).extend(value)
-                elif all(isinstance(v, Variable) for v in value):
-                    for v in value:
-                        self._track_variable(v)
+            value = self._track(value)
         object.__setattr__(self, key, value)
+
+    def _track(self, value):
+        """Keras's tracking of an attribute's value: a layer becomes a sub-layer and a variable a
+        weight, each once, also inside (nested, mixed) lists, tuples and dicts; a plain list or dict
+        is kept as a tracking one, so what is added to it later is tracked too."""
+        if isinstance(value, Layer):
+            layers = self.__dict__.setdefault("_layers", [])
+            if not any(layer is value for layer in layers):
+                layers.append(value)
+        elif isinstance(value, Variable):
+            self._track_variable(value)
+        elif isinstance(value, SeedGenerator):  # its state is one of the layer's variables, as in Keras
+            generators = self.__dict__.setdefault("_seed_generators", [])
+            if all(g is not value for g in generators):
+                generators.append(value)
+        elif type(value) is list or (type(value) is TrackedList and value._owner is not self):
+            value = TrackedList([self._track(v) for v in value], self)
+        elif type(value) is TrackedList:  # the same list assigned back (``self.blocks += [...]``)
+            for v in value:
+                self._track(v)
+        elif type(value) is dict or (type(value) is TrackedDict and value._owner is not self):
+            value = TrackedDict({k: self._track(v) for k, v in value.items()}, self)
+        elif type(value) is TrackedDict:
+            for v in value.values():
+                self._track(v)
+        elif type(value) is tuple:
+            value = tuple([self._track(v) for v in value])
+        elif isinstance(value, (list, tuple, dict)):  # a named tuple, an OrderedDict: kept as they are
+            for v in (value.values() if isinstance(value, dict) else value):
+                self._track(v)
+        return value
+
+    def _untrack(self, value) -> None:
+        """A layer or variable taken out of a tracked list or dict stops being tracked."""
+        if isinstance(value, Layer):
+            layers = self.__dict__.get("_layers", [])
+            self._layers = [layer for layer in layers if layer is not value]
+        elif isinstance(value, Variable):
+            weights = self.__dict__.get("_weights", [])
+            self._weights = [w for w in weights if w is not value]
 
     def _track_variable(self, variable: Variable) -> None:
         """A variable made outside ``add_weight`` (``self.w = keras.Variable(...)``) becomes one of
@@ -413,7 +456,7 @@ class Layer(LayerState):
 
     _plain_call = True
 
-    def __call__(self, inputs, *args, **kwargs):
+    def __call__(self, inputs=NO_INPUTS, *args, **kwargs):
         if self._plain_call:  # compute_dtype and dtype, inlined
             policy = self._dtype_policy
             if policy is not None:
@@ -430,10 +473,14 @@ class Layer(LayerState):
             if dtype != compute and (dtype.kind == "f" or (self._float_inputs and dtype.kind in "iub")):
                 inputs = inputs.astype(compute)
         else:
+            if inputs is NO_INPUTS:  # ``layer(images=x)``: the inputs named as call's first parameter
+                return self(inputs_from_kwargs(self, kwargs), *args, **kwargs)
             if isinstance(inputs, KerasTensor) or flatten((inputs, args, kwargs)):
                 return call_symbolic(self, inputs, *args, **kwargs)
             if isinstance(inputs, (list, tuple)):
                 inputs = type(inputs)(_to_tensor(x, compute, self._float_inputs) for x in inputs)
+            elif isinstance(inputs, dict):  # a dict of inputs by name, handed to ``call`` as a dict
+                inputs = {k: _to_tensor(x, compute, self._float_inputs) for k, x in inputs.items()}
             else:
                 inputs = _to_tensor(inputs, compute, self._float_inputs)
         if not self.built:

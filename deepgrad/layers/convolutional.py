@@ -157,7 +157,12 @@ class BaseConv(QuantizableMixin, SpatialLayerMixin, KernelLayer):
 
     def call(self, inputs):
         self._check_input(inputs.shape)
-        if self.quantization_mode == "int8":
+        if type(self).convolution_op is not BaseConv.convolution_op:
+            # a subclass's own convolution (a standardized kernel, say): Keras's call runs it, then the
+            # bias and the activation
+            outputs = self.convolution_op(inputs, self.kernel)
+            outputs = apply_activation(self.activation, self._add_bias(outputs, self.bias))
+        elif self.quantization_mode == "int8":
             inputs, padding = self._causal_pad(inputs) if self.padding == "causal" else (inputs, self.padding)
             outputs = quantized_conv(inputs, self.kernel, self.kernel_scale, self.strides, padding,
                                      self.dilation_rate, channels_first=self.data_format == "channels_first",

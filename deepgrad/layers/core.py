@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import warnings
 
 import numpy as np
 
@@ -67,6 +68,12 @@ class InputLayer(Layer):
             raise ValueError("InputLayer: sparse and ragged inputs are not supported; inputs are dense arrays")
         if input_tensor is not None:
             raise ValueError("InputLayer: input_tensor is not supported; give shape or batch_shape")
+        # Keras's deprecated names (tf.keras programs): input_shape is shape, batch_input_shape is batch_shape
+        if "input_shape" in kwargs:
+            warnings.warn("Argument `input_shape` is deprecated. Use `shape` instead.", stacklevel=2)
+            shape = kwargs.pop("input_shape")
+        if "batch_input_shape" in kwargs:
+            batch_shape = kwargs.pop("batch_input_shape")
         if shape is None and batch_shape is not None:
             shape, batch_size = tuple(batch_shape[1:]), batch_shape[0]
         if shape is None:

@@ -84,7 +84,10 @@ class _Merge(Layer):
     def call(self, inputs):
         if not isinstance(inputs, (list, tuple)):
             raise ValueError(f"{type(self).__name__} {self.name!r}: expects a list of tensors, got one input")
-        self.compute_output_shape([tuple(t.shape) for t in inputs])
+        # a batch of one broadcasts against the others, as the element-wise op does in Keras
+        # (a learned latent array of batch 1 added to a batch of its attention outputs)
+        self.compute_output_shape([(None if t.shape[0] == 1 else t.shape[0],) + tuple(t.shape[1:]) if t.ndim
+                                   else () for t in inputs])
         masks = [_mask_of(x) for x in inputs]
         outputs = self._merge(self._align_ranks(list(inputs)), masks)
         if isinstance(outputs, Tensor):

@@ -113,6 +113,11 @@ def _find_op(name: str):
     raise ValueError(f"SymbolicOp: {name!r} is not an op of deepgrad.ops")
 
 
+def _has_unknown(input_shape) -> bool:
+    shapes = input_shape if isinstance(input_shape, list) else [input_shape]
+    return any(s is None for shape in shapes for s in shape)
+
+
 class SymbolicOp(Layer):
     """One ``deepgrad.ops`` call recorded in a functional graph (see the module docstring)."""
 
@@ -152,7 +157,16 @@ class SymbolicOp(Layer):
             return self.call(ones if isinstance(input_shape, list) else ones[0])
 
     def compute_output_shape(self, input_shape):
-        first, second = self._probe(input_shape, 2), self._probe(input_shape, 3)
+        first = second = None
+        # unknown sizes probed with two values; an op that needs them divisible (a reshape to
+        # ``(-1, k, n)``) gets highly composite ones when 2 and 3 do not fit
+        for small, large in ((2, 3), (12, 24), (60, 120)):
+            try:
+                first, second = self._probe(input_shape, small), self._probe(input_shape, large)
+                break
+            except ValueError:
+                if small == 60 or not _has_unknown(input_shape):
+                    raise
 
         def shape(a, b):
             return tuple(None if x != y else x for x, y in zip(np.shape(a), np.shape(b)))

@@ -104,8 +104,10 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
     if labels.shape != expected:
         raise ValueError(f"sparse_categorical_crossentropy: y_true of shape {labels.shape} does not "
                          f"match y_pred of shape {y_pred.shape} (expected labels of shape {expected})")
-    if labels.dtype.kind == "f" and not np.all(np.mod(labels, 1) == 0):
-        raise ValueError("sparse_categorical_crossentropy: y_true must hold integer class ids")
+    # float labels are truncated toward zero as Keras casts them (a mask resized bilinearly gives
+    # 2.6 between classes 2 and 3: class 2); NaN or infinite labels cannot be cast
+    if labels.dtype.kind == "f" and not np.all(np.isfinite(labels)):
+        raise ValueError("sparse_categorical_crossentropy: y_true holds NaN or infinite class ids")
     labels = labels.astype(np.intp)
     valid = None
     if ignore_class is not None:

@@ -82,13 +82,31 @@ def to_arrays(data, several: bool):
         return data
     if isinstance(data, dict):
         return {k: np.asarray(v) for k, v in data.items()}
-    if isinstance(data, (list, tuple)):
-        if several:
-            return [np.asarray(v) for v in data]
-        if len(data) == 1 and hasattr(data[0], "shape"):
-            # Keras's one-element structure for a model with one input or output: ``[x]`` is ``x``
-            return np.asarray(data[0])
+    if several and isinstance(data, (list, tuple)):
+        return [np.asarray(v) for v in data]
+    if isinstance(data, (list, tuple)) and len(data) == 1 and (isinstance(data[0], np.ndarray) or hasattr(
+            data[0], "numpy")):
+        return np.asarray(data[0])  # ``[x]`` for one input: a structure of one array, as Keras reads it
+    if isinstance(data, (list, tuple)) and _is_structure(data):
+        # a batch such as ``((x_unlabeled, y_unlabeled), (x_labeled, y_labeled))`` for a custom
+        # ``train_step``: Keras hands it over as the same nest of arrays
+        return type(data)(to_arrays(v, False) for v in data)
     return np.asarray(data)
+
+
+def _is_structure(data) -> bool:
+    """A list/tuple that nests containers, or holds arrays of differing shapes (a nest, not one array)."""
+    if any(isinstance(v, (list, tuple, dict)) and not _is_number_list(v) for v in data):
+        return True
+    shapes = {tuple(v.shape) for v in data if hasattr(v, "shape")}
+    return len(shapes) > 1
+
+
+def _is_number_list(v) -> bool:
+    """A (nested) list of Python numbers: array data, as NumPy reads it."""
+    while isinstance(v, (list, tuple)) and v:
+        v = v[0]
+    return isinstance(v, (int, float, bool, np.number, np.bool_))
 
 
 def cast_inputs(x, keep_int: bool = False):
@@ -194,7 +212,7 @@ def match_input_ranks(x, input_shapes, input_names):
     """Keras's rank adjustment of a functional model's inputs: an array one axis short of an
     input declared ``(None, ..., 1)`` gains that last axis; one with an extra last axis of 1 loses it."""
     def adjust(a, shape):
-        if a is None or shape is None:
+        if a is None or shape is None or not hasattr(a, "ndim"):   # a nest for a custom train_step
             return a
         if a.ndim == len(shape) - 1 and shape[-1] == 1:
             return a[..., None]
@@ -372,8 +390,11 @@ def prepare(spec: DataSpec, x, y=None, sample_weight=None, class_weight=None, ch
         except ValueError:  # only then: Keras's rank adjustment, and the error stands if it does not help
             x = match_input_ranks(x, spec.input_shapes, spec.input_names)
             check_feature_shapes(x, spec.input_shapes, spec.input_names, spec.model_name)
-    if not check and sample_weight is not None:
-        check_finite(sample_weight, "sample_weight")  # a weight of NaN would poison every update
+    if not check:
+        if spec.input_shapes:  # a stream's batches get Keras's rank adjustment too (a dataset's (batch,) feature)
+            x = match_input_ranks(x, spec.input_shapes, spec.input_names)
+        if sample_weight is not None:
+            check_finite(sample_weight, "sample_weight")  # a weight of NaN would poison every update
     return x, y, with_class_weight(y, sample_weight, class_weight, _single_output_classes(spec))
 
 
@@ -518,7 +539,8 @@ def stream_batches(spec: DataSpec, x, y=None, sample_weight=None, class_weight=N
             raise ValueError("The dataset is infinite (it repeats without end): pass `steps_per_epoch` to fit "
                              "(`steps` to evaluate and predict) to say how many batches make an epoch")
         length = cardinality if cardinality >= 0 else None
-        make_iterator = x.as_numpy_iterator
+        # deepgrad's own datasets hand text over as str arrays (their as_numpy_iterator gives TF's bytes)
+        make_iterator = getattr(x, "_numpy_elements", None) or x.as_numpy_iterator
     else:
         return None
     if y is not None:

@@ -159,6 +159,9 @@ class Functional(Model, config_names=("Functional", "Model")):
     def __init__(self, inputs, outputs, name: str | None = None, trainable: bool = True, **kwargs):
         Model.__init__(self, name=name, trainable=trainable, **kwargs)
         flat_inputs, flat_outputs = flatten(inputs), flatten(outputs)
+        if isinstance(inputs, (list, tuple, dict)) and not inputs:
+            # e.g. an InputLayer's `.input`, which is [] as in Keras (its `.output` is the tensor)
+            raise ValueError(f"Model(inputs, outputs): `inputs` argument cannot be empty. Received: inputs={inputs!r}")
         if not flat_inputs or not flat_outputs:
             raise ValueError("Model(inputs, outputs): both must be KerasTensors (from layers.Input and layer calls)")
         # each input's InputLayer; a layer's output given as an input cuts the graph there and

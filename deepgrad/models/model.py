@@ -19,7 +19,7 @@ import numpy as np
 from .. import files, layers, process_group, quantizers
 from ..registry import GLOBAL_CUSTOM_NAMES, find_custom_object
 from ..autograd import Tensor, no_grad
-from ..layers.base import Layer
+from ..layers.base import NO_INPUTS, Layer, inputs_from_kwargs
 from ..backend import current_path
 from ..serialization_lib import serialize_keras_object
 from ..symbolic import call_symbolic, flatten
@@ -34,8 +34,38 @@ def _unique(items) -> list:
     return list(dict(zip(map(id, items), items)).values())  # a dict keeps each key's first position
 
 
+def _user_defines_build(cls) -> bool:
+    """Whether ``build`` comes from a model class of the program's own, not from deepgrad's."""
+    for klass in cls.__mro__:
+        if "build" in klass.__dict__:
+            return not klass.__module__.startswith("deepgrad.")
+    return False
+
+
 def _is_symbolic(inputs) -> bool:
     return bool(flatten(inputs))
+
+
+def check_symbolic_input_shapes(model, inputs) -> None:
+    """A model called on symbolic tensors (``EfficientNetB0(...)(x)`` inside another model) checks
+    them against its declared inputs as Keras's input spec does: every dimension known on both
+    sides must agree, a trailing 1 on either side ignored."""
+    declared = model._inputs
+    if not declared or isinstance(inputs, dict):
+        return
+    given = flatten(inputs)
+    if len(given) != len(declared):
+        return  # the call itself names the mismatch
+    for i, (x, spec) in enumerate(zip(given, declared)):
+        shape, expected = tuple(x.shape), tuple(spec.shape)
+        got, want = shape, expected
+        if got and got[-1] == 1:
+            got = got[:-1]
+        if want and want[-1] == 1:
+            want = want[:-1]
+        if any(a is not None and b is not None and a != b for a, b in zip(want, got)):
+            raise ValueError(f"Input {i} with name '{getattr(spec, 'name', None)}' of layer '{model.name}' is "
+                             f"incompatible with the layer: expected shape={expected}, found shape={shape}")
 
 
 def to_input_tensor(x, dtype=None) -> Tensor:
@@ -228,13 +258,23 @@ class Model(ModelState, Trainer, Layer):
 
     # ----------------------------------------------------------------- building and calling
     def _maybe_build(self, input_shape) -> None:
-        # A subclassed model's layers build themselves on their first call.
+        # A subclassed model's layers build themselves on their first call; a model whose class
+        # defines ``build`` (its own weights, layers made from the input shape) has it run first,
+        # as Keras does.
         if not self.built:
+            if _user_defines_build(type(self)):
+                self.build(input_shape)
             self.built = True
             self.input_shape_built = input_shape
 
     def build(self, input_shape) -> None:
-        """Create the weights by running the model once on zeros of ``input_shape``."""
+        """Create the weights by running the model once on zeros of ``input_shape``.
+
+        Reached through ``super().build(input_shape)`` from a subclass's own ``build``, it only
+        marks the model built (Keras runs no call there either)."""
+        if _user_defines_build(type(self)):
+            self.built = True
+            return
         if self.built and self.weights:
             return
         self.built = True
@@ -252,7 +292,7 @@ class Model(ModelState, Trainer, Layer):
         """The dtype of each declared input (None when the model declares no inputs)."""
         return [t.dtype for t in self._inputs] if self._inputs else None
 
-    def __call__(self, inputs, *args, **kwargs):
+    def __call__(self, inputs=NO_INPUTS, *args, **kwargs):
         if isinstance(inputs, (np.ndarray, Tensor)):  # one array, the common call, kept short
             declared = self._inputs
             inputs = to_input_tensor(inputs, declared[0].dtype if declared else None)
@@ -261,7 +301,10 @@ class Model(ModelState, Trainer, Layer):
             # a Sequential given its first layer after it was called empty still needs its input
             if declared is None:
                 self._maybe_build(tuple(inputs.shape))
+        elif inputs is NO_INPUTS:  # ``model(images=x)``: the inputs named as call's first parameter
+            return self(inputs_from_kwargs(self, kwargs), *args, **kwargs)
         elif _is_symbolic(inputs):
+            check_symbolic_input_shapes(self, inputs)
             return call_symbolic(self, inputs, *args, **kwargs)
         else:
             dtypes = self._input_dtypes()

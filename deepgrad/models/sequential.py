@@ -137,6 +137,12 @@ class Sequential(Model, config_names=("Sequential",)):
 
     def call(self, inputs, training=None, mask=None):
         x = inputs
+        if training is None:
+            # as Keras: no mode given, each layer uses its own call's default (an augmentation
+            # layer called directly is active, a Dropout is not)
+            for layer in self._layers:
+                x = layer(x)
+            return x
         for layer in self._layers:
             x = layer(x, training=training)
         return x

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import config as settings
 from .. import process_group
-from .. import losses, optimizers
+from .. import losses, ops, optimizers
 from .. import metrics as metrics_module
 from ..autograd import Tensor, grad, no_grad
 from ..callbacks.callback_list import CallbackList
@@ -338,6 +338,10 @@ class Trainer:
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True) -> Tensor:
         """sum_k loss_weight_k * loss_k(y_k, y_pred_k, sample_weight) + sum(model.losses)."""
         ys, preds = self._flat_targets(y), self._flat_outputs(y_pred)
+        if len(ys) < len(preds) and self._losses[len(ys):].count(None) < len(preds) - len(ys):
+            # one target array for a model of several outputs with losses: Keras refuses it
+            raise ValueError(f"y_true and y_pred have different structures: model {self.name!r} has "
+                             f"{len(preds)} outputs, but {len(ys)} target(s) were given")
         total = None
         for k, (loss, weight) in enumerate(zip(self._losses, self._loss_weights)):
             if loss is None:
@@ -352,6 +356,9 @@ class Trainer:
             value = value * weight if weight != 1.0 else value
             total = value if total is None else total + value
         for extra in self.losses:
+            # Keras sums each added loss to a scalar (a per-sample (batch, 1) loss from add_loss too)
+            if getattr(extra, "ndim", 0):
+                extra = ops.sum(extra)
             total = extra if total is None else total + extra
         if total is None:
             raise ValueError(f"Model {self.name!r} has no loss to minimise: pass loss= to compile()")
@@ -497,7 +504,11 @@ class Trainer:
             fn = getattr(loss, "fn", None)
             sparse = getattr(fn, "__name__", "") == "sparse_categorical_crossentropy" and k < len(outputs)
             sparse_classes.append(outputs[k].shape[-1] if sparse else None)
-        return da.DataSpec(self.name, tuple(self._output_names()), tuple(t.name for t in inputs),
+        # a functional model built on a dict of tensors takes its data by those keys (Keras's rule),
+        # whatever the tensors are named (an intermediate tensor may serve as an input)
+        names = getattr(self, "input_names", None)
+        names = tuple(names) if names is not None and len(names) == len(inputs) else tuple(t.name for t in inputs)
+        return da.DataSpec(self.name, tuple(self._output_names()), names,
                            tuple(t.shape for t in inputs) if inputs else None, keep_int, tuple(sparse_classes))
 
     def _callbacks(self, callbacks, verbose, epochs, steps):

@@ -20,7 +20,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from .. import backend
 from ..autograd import Function
-from . import workspace
+from . import depthwise, workspace
 from .conv_phases import col2im_gemm, fill_outside, scatter_add
 from .halves import contiguous_halves, over_rows, ufunc_halves
 from .im2col import same_padding
@@ -140,10 +140,13 @@ class Conv(Function):
             raise ValueError(f"{op}: the kernel {tuple(ks)} with dilation {dilation} does not fit in the input "
                              f"of shape {x.shape} (padding {padding!r})")
         xp = pad_spatial(x, pads)
+        self.geometry = (x.shape, xp.shape, pads, tuple(ks), strides, dilation, out_shape, groups, channels_first)
+        if groups > 1 and cin_g == 1:  # depthwise: element-wise by taps, no unfold
+            self.save_for_backward(xp if self.needs_input_grad[1] else None, kernel)
+            return _to_first(depthwise.forward(xp, kernel, ks, strides, dilation, out_shape), channels_first)
         taps = math.prod(ks)
         rows = x.shape[0] * math.prod(out_shape)
         cols = workspace.contiguous(windows(xp, ks, strides, dilation, out_shape)).reshape(rows, taps * cin)
-        self.geometry = (x.shape, xp.shape, pads, tuple(ks), strides, dilation, out_shape, groups, channels_first)
         if groups == 1:
             out = workspace.matmul(cols, kernel.reshape(taps * cin, cout))
         else:
@@ -155,16 +158,23 @@ class Conv(Function):
     def backward(self, g):
         cols, kernel = self.saved
         x_shape, xp_shape, pads, ks, strides, dilation, out_shape, groups, channels_first = self.geometry
-        g2 = _to_last(g, channels_first).reshape(-1, kernel.shape[-1])
         taps, cin = math.prod(ks), x_shape[-1]
         dx = dkernel = None
         dxp = None
-        if groups == 1:
+        if groups > 1 and kernel.shape[-2] == 1:   # depthwise: ``cols`` is the padded input
+            g = np.ascontiguousarray(_to_last(g, channels_first))
+            if self.needs_input_grad[1]:
+                dkernel = depthwise.kernel_grad(cols, g, kernel.shape, ks, strides, dilation, out_shape)
+            if self.needs_input_grad[0]:
+                dxp = depthwise.input_grad(g, kernel, xp_shape, ks, strides, dilation, out_shape)
+        elif groups == 1:
+            g2 = _to_last(g, channels_first).reshape(-1, kernel.shape[-1])
             if self.needs_input_grad[1]:
                 dkernel = (cols.T @ g2).reshape(kernel.shape)  # dK = cols^T dOut
             if self.needs_input_grad[0]:  # col2im(dOut K^T), a part of the batch at a time
                 dxp = col2im_gemm(g2, kernel.reshape(taps * cin, -1).T, xp_shape, ks, strides, dilation, out_shape)
         else:
+            g2 = _to_last(g, channels_first).reshape(-1, kernel.shape[-1])
             gg = g2.reshape(len(g2), groups, -1).transpose(1, 0, 2)  # (G, rows, cout/G)
             if self.needs_input_grad[1]:
                 dk = _group_cols(cols, taps, groups).transpose(0, 2, 1) @ gg  # (G, taps*cg, cout/G)
@@ -416,13 +426,18 @@ def _conv_input_grad(g, kernel, geometry):
 
 
 def _conv_kernel_grad(x, g, geometry, kernel_shape):
-    _, _, pads, ks, strides, dilation, out_shape, _, channels_first = geometry
+    _, _, pads, ks, strides, dilation, out_shape, groups, channels_first = geometry
     x = _to_last(x, channels_first)
-    cols = np.ascontiguousarray(windows(pad_spatial(x, pads), ks, strides, dilation, out_shape))
+    xp = pad_spatial(x, pads)
+    if groups > 1 and kernel_shape[-2] == 1:   # depthwise: backward reads the padded input
+        cols = xp
+    else:
+        cols = np.ascontiguousarray(windows(xp, ks, strides, dilation, out_shape))
+        cols = cols.reshape(-1, math.prod(ks) * x.shape[-1])
     fn = Conv()
     kernel = np.broadcast_to(np.zeros((), g.dtype), kernel_shape)  # backward reads only its shape here
     fn.geometry, fn.needs_input_grad = geometry, (False, True)
-    fn.saved = (cols.reshape(-1, math.prod(ks) * x.shape[-1]), kernel)
+    fn.saved = (cols, kernel)
     return fn.backward(g)[1]
 
 

@@ -75,6 +75,15 @@ def convert_to_tensor(x, dtype=None, sparse=None, ragged=None):
         raise ValueError("convert_to_tensor: deepgrad has no sparse or ragged tensors (sparse=True / ragged=True)")
     if isinstance(x, Tensor):
         return x if dtype is None else cast(x, dtype)
+    if dtype is None or dtype == "string":
+        a = to_array(x)
+        if a.dtype.kind in "US":
+            # text stays a NumPy array of str, which the text preprocessing layers read as
+            # Keras's TensorFlow backend reads its string tensors
+            return a
+        if dtype == "string":
+            raise TypeError(f"convert_to_tensor: dtype='string' needs text, got dtype {a.dtype}")
+        return Tensor(a, dtype=a.dtype)
     return _tensor(x, dtype)
 
 
@@ -105,6 +114,8 @@ def cast(x, dtype):
     """``x`` in ``dtype``. Between float types the gradient flows back (cast to the input's
     dtype); a cast to an integer or bool type carries none."""
     target = _dtype_name(dtype)
+    if hasattr(x, "dense_shape") and hasattr(x, "with_values"):  # a sparse tensor: its values are cast
+        return x.with_values(cast(x.values, dtype))
     if not isinstance(x, Tensor):  # straight to the target: 0.1 to float64 is not rounded via float32
         with np.errstate(invalid="ignore", over="ignore"):
             a = to_array(x, target)

@@ -32,7 +32,9 @@ def _shape(op: str, shape) -> tuple:
         shape = shape.data.tolist()
     dims = (shape,) if isinstance(shape, (numbers.Integral, np.integer)) else shape
     try:
-        dims = tuple(dims)
+        # a size may be a 0-d integer tensor (``ops.shape(x)[0]`` cast, as Keras programs pass it)
+        dims = tuple(d.data[()] if isinstance(d, Tensor) and d.ndim == 0 and d.dtype.kind in "iu" else d
+                     for d in dims)
     except TypeError:
         raise TypeError(f"{op}: `shape` must be an int or a sequence of ints, got {shape!r}") from None
     if not all(isinstance(d, (numbers.Integral, np.integer)) and not isinstance(d, bool) for d in dims):

@@ -74,8 +74,8 @@ def to_array(x, dtype=None) -> np.ndarray:
             # None, text and complex are refused here, not turned into NaN or a dropped imaginary part
             a = backend.real_array(a)
         return np.asarray(a, dtype=target)
-    if hasattr(x, "data") and isinstance(getattr(x, "data"), np.ndarray):
-        return x.data  # a Tensor
+    if hasattr(x, "data") and isinstance(getattr(x, "data"), _TENSOR_DATA):
+        return np.asarray(x.data)  # a Tensor (a 0-d one may hold a NumPy scalar)
     if isinstance(x, np.ndarray):
         return x
     if isinstance(x, np.generic):
@@ -100,15 +100,20 @@ def to_array(x, dtype=None) -> np.ndarray:
         raise ValueError(f"The integer value(s) {x!r} do not fit in 64 bits") from None
 
 
+# What a Tensor's ``data`` holds: an ndarray, or a NumPy scalar for the 0-d result of an
+# element index or a full reduction (``y[0]``, ``x.sum()``).
+_TENSOR_DATA = (np.ndarray, np.generic)
+
+
 def _has_tensor(x) -> bool:
-    return any(hasattr(v, "data") and isinstance(getattr(v, "data"), np.ndarray) for v in x)
+    return any(hasattr(v, "data") and isinstance(getattr(v, "data"), _TENSOR_DATA) for v in x)
 
 
 
 def real_number(op: str, name: str, value) -> float:
     """A numeric argument (a slope, a rate, an epsilon) as a float; anything else a TypeError naming it."""
-    if hasattr(value, "data") and isinstance(getattr(value, "data"), np.ndarray):
-        value = value.data  # a Tensor
+    if hasattr(value, "data") and isinstance(getattr(value, "data"), _TENSOR_DATA):
+        value = np.asarray(value.data)  # a Tensor
     if isinstance(value, np.ndarray) and value.size == 1:
         value = value.reshape(()).item()
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):

@@ -331,10 +331,10 @@ def _indexed_files(who, kind, formats, directory, labels, label_mode, class_name
     if not paths:
         allowed = "formats" if len(formats) > 1 else "format"
         raise ValueError(f"{who}: no {kind} found in directory {directory}. Allowed {allowed}: {formats}")
+    if label_mode_in is None or labels_arg is None:  # no labels: Keras reports the files alone, no classes
+        found, class_names = None, None
     if verbose:
         print(f"Found {len(paths)} files" + ("." if found is None else f" belonging to {len(class_names)} classes."))
-    if label_mode_in is None or labels_arg is None:
-        found = None
     return paths, found, class_names, label_mode, seed
 
 

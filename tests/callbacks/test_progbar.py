@@ -80,8 +80,8 @@ def test_verbose_2_prints_one_line_at_the_end(stdout):
         bar.update(step, [("loss", 0.25), ("val_loss", 0.5)])
     lines = stdout.getvalue().splitlines()
     assert len(lines) == 1
-    assert re.fullmatch(r"20/20 - \d+s - loss: 0\.2500 - val_loss: 0\.5000 - \d+(s|ms|us)/epoch - "
-                        r"\d+(s|ms|us)/step", lines[0]), lines[0]
+    # Keras 3's line: count, seconds, time per step, then the values
+    assert re.fullmatch(r"20/20 - \d+s - \d+(s|ms|us)/step - loss: 0\.2500 - val_loss: 0\.5000", lines[0]), lines[0]
 
 
 def test_progbar_logger_epoch_lines(stdout):
@@ -122,3 +122,33 @@ def test_interactive_logging_off_prints_plain_lines_on_a_terminal(monkeypatch):
         config.enable_interactive_logging()
     assert "\r" not in out.getvalue() and out.getvalue().count("\n") == 1
     assert config.is_interactive_logging_enabled()
+
+
+@pytest.mark.parametrize("method", ["predict", "evaluate"])
+def test_a_single_step_is_timed_from_the_start_of_predict_and_evaluate(capsys, method):
+    # Keras starts the bar's clock in on_predict_begin / on_test_begin, so a one-step call
+    # shows the step's real duration (it showed microseconds when the bar began after the step)
+    import time
+
+    import numpy as np
+
+    import deepgrad as dg
+
+    class Slow(dg.layers.Layer):
+        def call(self, x):
+            time.sleep(0.05)
+            return x
+
+    inputs = dg.Input((3,))
+    model = dg.Model(inputs, Slow()(inputs))
+    model.compile("sgd", "mse")
+    x = np.ones((4, 3), "float32")
+    capsys.readouterr()
+    if method == "predict":
+        model.predict(x, batch_size=4, verbose=2)
+    else:
+        model.evaluate(x, x, batch_size=4, verbose=2)
+    line = capsys.readouterr().out
+    per_step = re.search(r"(\d+)(ms|us)/step", line)
+    assert per_step is not None, line
+    assert per_step.group(2) == "ms" and int(per_step.group(1)) >= 45

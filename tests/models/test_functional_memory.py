@@ -13,11 +13,11 @@ class Probe(layers.Layer):
 
     def __init__(self, seen, **kwargs):
         super().__init__(**kwargs)
-        self.seen = seen
+        self._seen = seen  # private: a public list attribute is a tracked copy, as in Keras
 
     def call(self, x):
         out = x * 1.0
-        self.seen.append(weakref.ref(out))
+        self._seen.append(weakref.ref(out))
         return out
 
 
@@ -26,10 +26,10 @@ class AliveCheck(layers.Layer):
 
     def __init__(self, seen, alive, **kwargs):
         super().__init__(**kwargs)
-        self.seen, self.alive = seen, alive
+        self._seen, self._alive = seen, alive
 
     def call(self, x):
-        self.alive.append([r() is not None for r in self.seen])
+        self._alive.append([r() is not None for r in self._seen])
         return x
 
 

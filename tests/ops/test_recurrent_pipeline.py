@@ -10,9 +10,9 @@ import pytest
 import deepgrad as dg
 from deepgrad import runtime
 from deepgrad.ops.recurrent import common, lstm_reference
-from deepgrad.ops.recurrent.common import PIPELINED, BlasThreads, SideWork
+from deepgrad.ops.recurrent.common import PIPELINED, SPARE, BlasThreads, SideWork
 
-WAYS = (0, 1, PIPELINED)
+WAYS = (0, 1, PIPELINED, SPARE)
 
 
 @pytest.fixture
@@ -21,6 +21,7 @@ def forced_way(monkeypatch):
     monkeypatch.setattr(runtime, "_cores", lambda: 2)
     monkeypatch.setattr(runtime, "_one_thread_asked", lambda: False)
     monkeypatch.setattr(common, "SPLIT_MIN_BATCH", 1 << 40)  # the plain path: no batch halves
+    monkeypatch.setattr(common, "PIPELINE_WAYS", (0, 1, PIPELINED, SPARE))  # SPARE too, though not chosen by default
     common._choosers.clear()
 
     def force(way):
@@ -72,6 +73,64 @@ def test_every_way_gives_the_same_numbers(forced_way, steps, masked, go_backward
     for way in WAYS[1:]:
         for a, b in zip(results[0], results[way]):
             np.testing.assert_array_equal(a, b)
+
+
+def test_spare_way_gives_the_same_numbers_at_a_threaded_shape(forced_way):
+    """LSTM(64) at batch 128: OpenBLAS runs the chain's GEMMs on its two threads whenever the
+    second thread is idle, and the numbers stay those of one thread."""
+    arrays = _inputs(128, 12, 64, 1, masked=False, states=True, seed=3)
+    results = {}
+    for way in (1, SPARE):
+        forced_way(way)
+        results[way] = _run(dg.lstm, arrays, go_backwards=False, use_sequence=True)
+    for a, b in zip(results[1], results[SPARE]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_spare_chain_gemm_takes_blas_threads_only_while_the_second_thread_is_idle(monkeypatch):
+    counts = []
+    monkeypatch.setattr(BlasThreads, "_set_local", staticmethod(lambda n: counts.append(n) or (1,)))
+    started, release = threading.Event(), threading.Event()
+
+    def busy():
+        started.set()
+        release.wait(5)
+
+    with SideWork(threaded=True, spare=True) as side:
+        side.chain_gemm()                   # nothing queued: OpenBLAS's own count (0)
+        side.chain_gemm()                   # unchanged: no second call of the setter
+        side(busy)
+        started.wait(5)
+        side.chain_gemm()                   # a chunk running there: one thread here
+        release.set()
+    assert counts == [0, 1]
+    assert side.submitted == side.done_there + side.done_here == 1
+    inline = SideWork(threaded=False, spare=True)  # no second thread, nothing to lend
+    inline.chain_gemm()
+    assert counts == [0, 1] and not inline.spare
+
+
+def test_chooser_backs_off_a_hopeless_way_and_forgives_it():
+    chooser = BlasThreads((0, 1))
+    chooser.seconds = {0: 50.0, 1: 1.0}   # one thread is best; OpenBLAS's threads are 50x slower
+    turns = [calls for calls in range(1, 200) if (setattr(chooser, "calls", calls) or chooser.choice()) == 0]
+    assert turns == list(range(8, 200, 8))           # without strikes: every 8th call
+    chooser.strikes[0] = 2                           # two hopeless trials: every 4th turn
+    turns = [calls for calls in range(1, 200) if (setattr(chooser, "calls", calls) or chooser.choice()) == 0]
+    assert turns == list(range(32, 200, 32))
+    if BlasThreads._set_local is None:
+        return
+    chooser = BlasThreads((0, 1))
+    chooser.seconds, chooser.calls = {0: 1.0, 1: 1e-9}, 8   # way 0's turn; any real loop is > 3e-9 s
+    with chooser.loop() as way:
+        assert way == 0
+    assert chooser.strikes == {0: 1}
+    chooser.seconds, chooser.calls = {0: 1.0, 1: 10.0}, 8   # now way 1's trial is within 3x: no strike
+    chooser.strikes = {1: 3}
+    chooser.calls = 8 * 8                                   # its turn comes (turn 8, a multiple of 2**3)
+    with chooser.loop() as way:
+        assert way == 1
+    assert 1 not in chooser.strikes
 
 
 def test_retained_graph_gives_the_same_numbers_every_way(forced_way):

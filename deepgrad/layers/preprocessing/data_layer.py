@@ -21,6 +21,31 @@ def to_numpy(x) -> np.ndarray:
     return x
 
 
+class RaggedRows(list):
+    """Rows of different lengths (a list of 1-D arrays): what a ragged tensor
+    (``tf.ragged.constant``) holds, handed to the layers that take one."""
+
+
+def ragged_rows(x):
+    """The rows of ``x`` when it is ragged: an object with ``_ragged_rows`` (the TF-style ragged
+    tensor of ``deepgrad.compat``), or a list / object array of sequences of different lengths.
+    None otherwise."""
+    rows = getattr(x, "_ragged_rows", None)
+    if rows is not None:
+        return RaggedRows(rows)
+    if isinstance(x, np.ndarray) and x.dtype.kind == "O" and x.ndim == 1:
+        items = list(x)
+    elif isinstance(x, (list, tuple)):
+        items = list(x)
+    else:
+        return None
+    if not items or not all(isinstance(v, (list, tuple, np.ndarray)) for v in items):
+        return None
+    if len({len(v) for v in items}) < 2:
+        return None
+    return RaggedRows(to_numpy(list(v)).reshape(-1) for v in items)
+
+
 def is_string(x: np.ndarray) -> bool:
     return x.dtype.kind in "UO"
 
@@ -38,8 +63,12 @@ class DataLayer(Layer):
             inputs = [to_numpy(x) for x in inputs]
             shapes = [x.shape for x in inputs]
         else:
-            inputs = to_numpy(inputs)
-            shapes = inputs.shape
+            rows = ragged_rows(inputs) if self._takes_ragged else None
+            if rows is not None:  # rows of different lengths: the layer reads them as they are
+                inputs, shapes = rows, (len(rows), None)
+            else:
+                inputs = to_numpy(inputs)
+                shapes = inputs.shape
         if not self.built:
             self._maybe_build(shapes)
         out = self.call(inputs, *args, **kwargs)
@@ -47,6 +76,7 @@ class DataLayer(Layer):
             np.asarray(out), dtype=np.asarray(out).dtype)
 
     _multiple_inputs = False
+    _takes_ragged = False  # whether ``call`` reads ``RaggedRows``
 
 
 def encode_categorical(indices: np.ndarray, output_mode: str, depth: int, dtype, count_weights=None):

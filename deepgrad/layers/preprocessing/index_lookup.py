@@ -14,7 +14,7 @@ import numpy as np
 
 from ... import backend
 from ...autograd import Tensor
-from .data_layer import DataLayer, encode_categorical, to_numpy
+from .data_layer import DataLayer, RaggedRows, encode_categorical, ragged_rows, to_numpy
 from .hashing import hash_bucket
 
 
@@ -143,7 +143,10 @@ class IndexLookup(DataLayer):
         keep the most frequent ``max_tokens`` minus the special indices."""
         if self._has_input_vocabulary:
             raise ValueError(f"Cannot adapt layer {self.name!r} after setting a vocabulary")
-        if isinstance(data, (list, tuple, np.ndarray, Tensor)):
+        rows = ragged_rows(data)
+        if rows is not None:  # documents of different lengths (a ragged tensor, lists of labels)
+            batches = [rows]
+        elif isinstance(data, (list, tuple, np.ndarray, Tensor)):
             data = to_numpy(data)
             batches = [data[:, None] if data.ndim == 1 else data]
         else:
@@ -229,10 +232,22 @@ class IndexLookup(DataLayer):
         out = np.where(found, order[pos] + self._token_start_index(), -1)
         return out.astype(np.int64).reshape(inputs.shape)
 
+    _takes_ragged = True
+
     def call(self, inputs):
+        if isinstance(inputs, RaggedRows):
+            return self._call_ragged(inputs)
         inputs = np.asarray(inputs)
         if self.invert:
             return self._invert(inputs)
+        lookups = self._ids(inputs)
+        if self.output_mode == "int":
+            return lookups
+        return self._encode(lookups)
+
+    def _ids(self, inputs):
+        """Each input's index: the vocabulary's, an OOV index, 0 for the mask token (-1 outside the
+        ``int`` mode: no column of the encodings)."""
         keys = inputs.astype(str) if self.vocabulary_dtype == "string" else inputs.astype(np.int64)
         if self.output_mode != "int" and not self.pad_to_max_tokens and self._frozen_vocab_size is None:
             raise RuntimeError(f"{type(self).__name__}: set a vocabulary (or adapt) before output_mode="
@@ -253,14 +268,31 @@ class IndexLookup(DataLayer):
         if self.mask_token is not None:
             mask_value = 0 if self.output_mode == "int" else -1  # -1: no column in the encodings
             lookups = np.where(keys == self._as_tokens([self.mask_token])[0], mask_value, lookups)
-        if self.output_mode == "int":
-            return lookups
+        return lookups
+
+    def _encode(self, lookups):
         depth = self.max_tokens if self.pad_to_max_tokens else self._frozen_vocab_size
         mode = "count" if self.output_mode == "tf_idf" else self.output_mode
         out = encode_categorical(lookups, mode, depth, np.int64).astype(backend.floatx())
         if self.output_mode == "tf_idf":
             out = out * self.idf_weights
         return out
+
+    def _call_ragged(self, rows):
+        """Rows of different lengths: each row's bag of tokens in the ``multi_hot``, ``count`` and
+        ``tf_idf`` modes (Keras's encoding of a ragged tensor). ``int`` and ``one_hot`` outputs of
+        such rows would be ragged, which deepgrad's tensors are not."""
+        if self.output_mode in ("int", "one_hot") or self.invert:
+            raise ValueError(f"{type(self).__name__}: rows of different lengths (a ragged input) give a ragged "
+                             f"output with output_mode={self.output_mode!r}; pad them to one length first "
+                             "(or use output_mode='multi_hot', 'count' or 'tf_idf')")
+        lengths = np.array([len(r) for r in rows], dtype=np.int64)
+        flat = [np.asarray(r).reshape(-1) for r in rows]
+        ids = self._ids(np.concatenate(flat) if flat else self._as_tokens([]))
+        # padded with -1, which encodes to no column
+        padded = np.full((len(rows), max(int(lengths.max(initial=0)), 1)), -1, dtype=np.int64)
+        padded[np.arange(padded.shape[1]) < lengths[:, None]] = ids
+        return self._encode(padded)
 
     def _invert(self, inputs):
         vocab = self._as_tokens(self.get_vocabulary())

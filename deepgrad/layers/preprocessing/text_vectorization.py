@@ -36,7 +36,8 @@ class TextVectorization(DataLayer):
             raise ValueError(f"TextVectorization: invalid standardize {standardize!r}")
         if split not in (None, "whitespace", "character") and not callable(split):
             raise ValueError(f"TextVectorization: invalid split {split!r}")
-        output_mode = "multi_hot" if output_mode == "binary" else output_mode
+        # Keras's deprecated spellings of two modes
+        output_mode = {"binary": "multi_hot", "tf-idf": "tf_idf"}.get(output_mode, output_mode)
         if output_mode not in ("int", "one_hot", "multi_hot", "count", "tf_idf"):
             raise ValueError(f"TextVectorization: invalid output_mode {output_mode!r}")
         if not (ngrams is None or isinstance(ngrams, int) or
@@ -135,9 +136,12 @@ class TextVectorization(DataLayer):
             width = self._output_sequence_length
             if width is None:
                 width = max((len(d) for d in docs), default=0)
-            return np.asarray(lookup.call(self._pad(docs, width)), np.int64)
-        # bag of words: pad with the mask token, which no encoding counts
-        return lookup.call(self._pad(docs, max(max((len(d) for d in docs), default=0), 1)))
+            out = np.asarray(lookup.call(self._pad(docs, width)), np.int64)
+        else:
+            # bag of words: pad with the mask token, which no encoding counts
+            out = lookup.call(self._pad(docs, max(max((len(d) for d in docs), default=0), 1)))
+        # one string (a dataset's unbatched element) gives one row, as Keras's split of a scalar does
+        return out[0] if np.ndim(to_numpy(inputs)) == 0 else out
 
     @staticmethod
     def _pad(docs, width):

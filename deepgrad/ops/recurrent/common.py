@@ -140,6 +140,13 @@ def sum_over_steps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 # and no other call of the process is affected.
 _TRY_OTHER_EVERY = 8  # calls; how often the count not in favour is timed again
 _SMOOTHING = 0.5      # weight of the newest timing in each count's running estimate
+# A way whose trial took more than _HOPELESS times the best way's time lately gets a strike, and
+# with k strikes only every 2**k-th of its turns is taken (k <= _MAX_STRIKES); a trial within
+# _HOPELESS clears them. On a loaded machine OpenBLAS's two threads made a whole LSTM op take
+# 40x longer than one thread (a GEMM waits for its second thread's core): tried every 16th
+# call, such a way would cost more than all the other calls together.
+_HOPELESS = 3.0
+_MAX_STRIKES = 6
 
 
 def _find_local_threads():
@@ -163,8 +170,9 @@ class BlasThreads:
 
     ``with chooser.loop() as way: ...`` runs the block with the way currently in favour and
     times it (seconds per call, smoothed); every ``_TRY_OTHER_EVERY`` calls it runs another
-    way once, so the choice follows the machine's load. Without OpenBLAS's thread-local
-    setting it does nothing (the way is 0).
+    way once, so the choice follows the machine's load, less and less often for a way that was
+    hopelessly slow at its last trials (``_HOPELESS``). Without OpenBLAS's thread-local setting
+    it does nothing (the way is 0).
     """
     _set_local = None
     _searched = False
@@ -172,6 +180,7 @@ class BlasThreads:
     def __init__(self, ways: tuple = (0, 1)):
         self.ways = ways   # 0 (OpenBLAS's default), 1 (one thread), PIPELINED (one here, one in a second thread)
         self.seconds = {}  # way -> smoothed seconds per call
+        self.strikes = {}  # way -> trials in a row that were hopelessly slow
         self.calls = 0
 
     def choice(self) -> int:
@@ -182,7 +191,11 @@ class BlasThreads:
         if self.calls % _TRY_OTHER_EVERY:
             return best
         others = [way for way in self.ways if way != best]  # every 8th call one of the others, in turn
-        return others[(self.calls // _TRY_OTHER_EVERY) % len(others)]
+        turn = self.calls // _TRY_OTHER_EVERY
+        way = others[turn % len(others)]
+        if (turn // len(others)) % (1 << self.strikes.get(way, 0)):
+            return best  # a hopeless way's turn, skipped
+        return way
 
     @contextmanager
     def loop(self):
@@ -193,6 +206,7 @@ class BlasThreads:
             yield 0
             return
         threads = self.choice()
+        trial = len(self.seconds) == len(self.ways) and threads != min(self.seconds, key=self.seconds.get)
         previous = cls._set_local(1) if threads else None  # 0: leave OpenBLAS's own count
         start = time.perf_counter()
         try:
@@ -202,6 +216,12 @@ class BlasThreads:
             if previous is not None:
                 cls._set_local(previous)
             self.calls += 1
+            if trial:
+                best = min(self.seconds.values())
+                if seconds > _HOPELESS * best:
+                    self.strikes[threads] = min(self.strikes.get(threads, 0) + 1, _MAX_STRIKES)
+                else:
+                    self.strikes.pop(threads, None)
             old = self.seconds.get(threads)
             self.seconds[threads] = seconds if old is None else old + _SMOOTHING * (seconds - old)
 
@@ -249,14 +269,15 @@ def over_batch(fn, batch: int, split: bool, *key, pipeline: bool = False) -> lis
     """``[fn(part), ...]``: with ``split`` over the two halves of the batch in two threads, each
     on one BLAS thread; otherwise ``[fn(slice(None))]`` with the BLAS thread count that
     ``blas_threads(*key)`` chooses. With ``pipeline`` (a scan whose ``fn(part, side)`` can hand
-    off-path chunks to a ``SideWork``) the chooser may also pick the ``PIPELINED`` way, in which
-    ``fn`` gets a threaded ``SideWork``; ``fn`` gets an inline one otherwise."""
+    off-path chunks to a ``SideWork``) the chooser may also pick the ``PIPELINED`` way (and
+    ``SPARE`` when ``PIPELINE_WAYS`` has it), in which ``fn`` gets a threaded ``SideWork``; ``fn``
+    gets an inline one otherwise."""
     if not split:
         pipeline = pipeline and runtime.two_threads()
-        with blas_threads(*key, ways=(0, 1, PIPELINED) if pipeline else (0, 1)).loop() as way:
+        with blas_threads(*key, ways=PIPELINE_WAYS if pipeline else (0, 1)).loop() as way:
             if not pipeline:
                 return [fn(slice(None))]
-            with SideWork(threaded=way == PIPELINED) as side:
+            with SideWork(threaded=way in (PIPELINED, SPARE), spare=way == SPARE) as side:
                 return [fn(slice(None), side)]
     results = {}
 
@@ -275,6 +296,13 @@ def over_batch(fn, batch: int, split: bool, *key, pipeline: bool = False) -> lis
 # second thread while this one goes on along the chain, each on one BLAS thread. The chunks are
 # the same whichever thread computes them, so the result is the same bit for bit either way.
 PIPELINED = 2             # the way of ``BlasThreads`` that runs a scan with a SideWork thread
+# PIPELINED, and the chain's GEMMs on OpenBLAS's own threads whenever the SideWork thread has no
+# chunk (the second core is then idle: most of an LSTM forward, a third of its backward)
+SPARE = 3
+# the ways a scan with off-path work may be run. SPARE is left out until measured on two free
+# cores (benchmarks/lstm_profile.py --threads 2 --part ways): on a loaded machine its GEMMs wait
+# for OpenBLAS's second thread as way 0's do, and it ran 2.6x slower than PIPELINED
+PIPELINE_WAYS = (0, 1, PIPELINED)
 CHUNK = 5                 # steps per chunk of off-path work
 
 _side_pool = None
@@ -297,10 +325,27 @@ class SideWork:
     block every queued call is cancelled or waited for before the error propagates: no thread is
     still writing then."""
 
-    def __init__(self, threaded: bool):
+    def __init__(self, threaded: bool, spare: bool = False):
         self.threaded = threaded
+        self.spare = spare and threaded  # lend the idle second core to the chain's GEMMs (SPARE)
         self.queued = []
         self.errstate = np.geterr()  # NumPy's error state is per thread: the caller's applies
+        # calls queued (by the calling thread only) and done (by the second thread, or here when
+        # taken back): each counter has one writer, so no update is lost between the threads
+        self.submitted = self.done_there = self.done_here = 0
+        self.chain_threads = 1  # the calling thread's BLAS threads: 1, or 0 for OpenBLAS's own count
+
+    def chain_gemm(self) -> None:
+        """Before a GEMM on the chain: with ``spare``, OpenBLAS's own thread count for it when the
+        second thread has nothing queued or running, else one thread. Only this thread queues
+        work, so an idle second thread stays idle until the GEMM is done. (The thread count never
+        changes a GEMM's result.)"""
+        if not self.spare:
+            return
+        threads = 0 if self.submitted == self.done_there + self.done_here else 1
+        if threads != self.chain_threads:
+            BlasThreads._set_local(threads)
+            self.chain_threads = threads
 
     def __call__(self, fn, *args) -> None:
         if not self.threaded:
@@ -310,6 +355,7 @@ class SideWork:
         if _side_pool is None:
             _side_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deepgrad-scan")
         task = [fn, args]  # emptied once run: the executor's records of it keep no array alive
+        self.submitted += 1
         self.queued.append((_side_pool.submit(self._run, task), task))
 
     def _run(self, task) -> None:
@@ -318,6 +364,7 @@ class SideWork:
                 task[0](*task[1])
         finally:
             task.clear()
+            self.done_there += 1
 
     def __enter__(self):
         return self
@@ -335,6 +382,7 @@ class SideWork:
             fn, args = task
             task.clear()
             fn(*args)
+            self.done_here += 1
         for future, _ in queued:
             if not future.cancelled():
                 future.result()

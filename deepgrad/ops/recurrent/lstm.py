@@ -200,8 +200,13 @@ def _forward_scan(weights_T, x, h0, c0, drop, train, go_backwards, h_seq, alloc,
         dc_dh = alloc((steps, units, batch), dtype)               # o (1 - tanh(c)^2)
         side = SideWork(threaded=False) if side is None else side
     i_cand = np.empty((units, batch), dtype)
+    # the GEMM writes a step's pre-activations here, in cache, and the gate block's tanh reads
+    # them into the saved gates (out of cache by then): about 5 us less a step at LSTM(64),
+    # batch 128, than the GEMM writing into the saved gates and the tanh working in place
+    preact = np.empty((4 * units, batch), dtype)
     chunks = _chunks(steps, steps - 1)
     starts = {end: start for start, end in chunks}  # a chunk is handed off after its last step
+    spare = side is not None and side.spare
     for t in range(steps):
         g, h = gates[t], step_inputs[t + 1, :units]
         c_cand, sig = g[:units], g[units:]
@@ -210,8 +215,10 @@ def _forward_scan(weights_T, x, h0, c0, drop, train, go_backwards, h_seq, alloc,
             c_prev, c, tanh_c = cells[t], cells[t + 1], tanh_cells[t]
         else:
             c_prev, c, tanh_c = cells[t % 2], cells[(t + 1) % 2], tanh_cells[0]
-        np.dot(weights_T, step_inputs[t], out=g)
-        np.tanh(g, out=g)                        # c̃ = tanh(a_c); tanh(a/2) for i, f, o
+        if spare:
+            side.chain_gemm()
+        np.dot(weights_T, step_inputs[t], out=preact)
+        np.tanh(preact, out=g)                   # c̃ = tanh(a_c); tanh(a/2) for i, f, o
         np.multiply(sig, 0.5, out=sig)           # σ(a) = (1 + tanh(a/2)) / 2
         np.add(sig, 0.5, out=sig)
         np.multiply(f, c_prev, out=c)            # c_t = f c_{t-1} + i c̃
@@ -319,6 +326,8 @@ def _backward_scan(inputs_T, gates, gate_factors, dc_dh, kernel, recurrent_kerne
         np.multiply(dc, forget[t], out=dc)              # dc_{t-1} = dc_t f_t
         if drop is not None:
             np.multiply(dh, drop[t], out=scratch)
+        if side.spare:
+            side.chain_gemm()
         np.dot(recurrent_kernel, da, out=dh)            # dh_{t-1} = da_t U^T
         if drop is not None:
             np.add(dh, scratch, out=dh)
