@@ -478,7 +478,8 @@ class MultiHeadAttention(_HeadsAttention):
             rank, self._attention_axes)
         norm_axes = tuple(range(scores_rank - len(self._attention_axes), scores_rank))
         self._softmax = Softmax(axis=norm_axes, dtype=self._dtype)
-        self._dropout_layer = Dropout(rate=self._dropout, seed=self.seed, dtype=self._dtype)
+        if "_dropout_layer" not in self.__dict__:  # made after the value projection (build), as Keras's
+            self._track_dropout_layer()
 
     def _masked_softmax(self, attention_scores, attention_mask=None):
         """Softmax over the key axes; a mask of lower rank gains axes before its query axes."""
