@@ -25,7 +25,7 @@ FLOORS = {
     "deepgrad.backend": 1, "deepgrad.tree": 1, "deepgrad.registry": 1, "deepgrad.naming": 1, "deepgrad.runtime": 1,
     "deepgrad.allocation": 1, "deepgrad.process_group": 1,
     "deepgrad.config": 1, "deepgrad.dtype_policies": 1, "deepgrad.mixed_precision": 6,
-    "deepgrad.autograd": 2,
+    "deepgrad.autograd": 2, "deepgrad.seed_generator": 2,
     "deepgrad.ops": 3, "deepgrad": 3,
     "deepgrad.initializers": 4, "deepgrad.activations": 4, "deepgrad.regularizers": 4,
     "deepgrad.constraints": 4, "deepgrad.symbolic": 4, "deepgrad.serialization_lib": 3, "deepgrad.quantizers": 4,

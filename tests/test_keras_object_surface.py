@@ -21,8 +21,6 @@ TORCH_MODULE = set(dir(torch.nn.Module)) | {"training", "torch_params"}
 EXCLUDED = {
     # the fused cuDNN / backend kernel hook of Keras's recurrent layers; deepgrad's LSTM/GRU are fused in NumPy
     "LSTM": {"inner_loop"}, "GRU": {"inner_loop"},
-    # deepgrad's Dropout draws from a generator of its own: layers sit below deepgrad.random
-    "Dropout": {"seed_generator"},
     # LoRA on convolutions is not implemented (Dense, EinsumDense and Embedding have it)
     "Conv2D": {"enable_lora", "lora_alpha", "lora_enabled", "lora_rank"},
 }

@@ -129,7 +129,7 @@ class Variable(Tensor):
     def assign(self, value) -> "Variable":
         value = np.asarray(value.data if isinstance(value, Tensor) else value)
         if value.shape != self.shape:
-            raise ValueError(f"Variable {self.name!r}: cannot assign a value of shape {value.shape} "
+            raise ValueError(f"Variable {self.path!r}: cannot assign a value of shape {value.shape} "
                              f"to a variable of shape {self.shape}")
         scope = get_stateless_scope()
         if scope is not None:  # the block's writes are undone when it ends
@@ -153,9 +153,10 @@ class Variable(Tensor):
         try:
             ufunc(self.data, delta, out=self.data)
         except ValueError:
-            raise ValueError(f"Variable {self.name!r}: {where} got a value of shape {delta.shape}, which "
+            raise ValueError(f"Variable {self.path!r}: {where} got a value of shape {delta.shape}, which "
                              f"does not broadcast to the variable's shape {self.shape}") from None
         return self
 
     def __repr__(self) -> str:
-        return f"<Variable {self.name!r} shape={self.shape} dtype={self.dtype} trainable={self.trainable}>"
+        # Keras's form: the path (names repeat across layers, paths do not), then the value
+        return f"<Variable path={self.path}, shape={self.shape}, dtype={self.dtype}, value={self.data}>"

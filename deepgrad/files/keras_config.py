@@ -24,6 +24,7 @@ from ..layers.base import builtin_class
 from .. import quantizers
 from ..optimizers import schedules
 from ..registry import GLOBAL_CUSTOM_NAMES, find_custom_object
+from ..serialization_lib import serialize_keras_object
 from .keras_ops import is_keras_op, keras_op_entry, symbolic_op_entry
 from .safetensors_format import UnsafeFileError
 
@@ -199,6 +200,23 @@ def _jsonable(value):
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
     return int(value) if hasattr(value, "__index__") and not isinstance(value, bool) else value
+
+
+def overrides_compile_config(model) -> bool:
+    """Whether the model's class has its own ``get_compile_config`` (not deepgrad's)."""
+    method = getattr(type(model), "get_compile_config", None)
+    return method is not None and not (getattr(method, "__module__", "") or "").startswith("deepgrad.")
+
+
+def saved_compile_config(model) -> dict | None:
+    """``model.get_compile_config()`` as a file keeps it, as Keras saves it: deepgrad's own in
+    Keras's object form; a user's override's dict with every object in it serialized (an
+    optimizer or a loss instance as ``{"module", "class_name", "config", ...}``). None (nothing
+    saved) when the model is not compiled, or the override returns nothing."""
+    if overrides_compile_config(model):
+        config = model.get_compile_config()
+        return serialize_keras_object(config) if config else None
+    return compile_to_keras(model.get_compile_config())
 
 
 def compile_to_keras(compile_config: dict | None) -> dict | None:
@@ -432,7 +450,9 @@ def from_keras(config, custom_objects=None, safe_mode: bool = True, source: str 
     converted = convert({k: v for k, v in config.items() if k != "compile_config"}, "")
     compile_config = config.get("compile_config")
     converted_compile = None
-    if isinstance(compile_config, dict) and compile_config.get("optimizer") is not None:
+    if isinstance(compile_config, dict) and compile_config:
+        # checked (and turned into deepgrad's form) whatever its keys: a user's
+        # ``get_compile_config`` may save other objects than ``optimizer``, as Keras allows
         converted_compile = convert(compile_config, "/compile_config")
     if unknown:
         raise ValueError(f"{source} names unknown class(es) {sorted(set(unknown))}. Built-in classes load by "
@@ -441,7 +461,8 @@ def from_keras(config, custom_objects=None, safe_mode: bool = True, source: str 
     build_config = config.get("build_config")
     return {"model_config": {"class_name": converted["class_name"], "config": converted["config"]},
             "build_config": build_config if isinstance(build_config, dict) else None,
-            "compile_config": converted_compile, "custom_objects": {**found, **custom_objects}}
+            "compile_config": converted_compile, "custom_objects": {**found, **custom_objects},
+            "raw_compile_config": compile_config if converted_compile is not None else None}
 
 
-__all__ = ["compile_to_keras", "from_keras", "to_keras"]
+__all__ = ["compile_to_keras", "from_keras", "saved_compile_config", "to_keras"]

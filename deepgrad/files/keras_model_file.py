@@ -14,14 +14,14 @@ from .atomic import write_bytes_atomic
 from .h5_format import write_h5
 from .keras_assets import model_assets
 from .keras_archive import write_keras_archive
-from .keras_config import compile_to_keras, to_keras
+from .keras_config import saved_compile_config, to_keras
 from .keras_paths import weights_tree
 
 
 def keras_config_of(model) -> dict:
     """``config.json`` of ``model``: its Keras config, with ``compile_config`` when compiled."""
     config = to_keras(model)
-    compile_config = compile_to_keras(model.get_compile_config())
+    compile_config = saved_compile_config(model)
     if compile_config is not None:
         config["compile_config"] = compile_config
     return config

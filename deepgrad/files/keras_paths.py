@@ -284,7 +284,7 @@ def assign_weights_tree(model, tree: dict, source: str, skip_mismatch: bool = Fa
         else:
             for w, a in zip(variables, arrays):
                 if tuple(a.shape) != tuple(w.shape):
-                    problem = (f"weight {w.name!r} has shape {tuple(w.shape)} but the file's {path} holds "
+                    problem = (f"weight {w.path!r} has shape {tuple(w.shape)} but the file's {path} holds "
                                f"shape {tuple(a.shape)}")
                     break
         if problem is None:

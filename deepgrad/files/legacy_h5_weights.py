@@ -93,7 +93,7 @@ def assign_legacy_weights(model, tree: dict, source: str, by_name: bool = False,
         else:
             for p, (name, array) in zip(params, weights):
                 if tuple(array.shape) != tuple(p.shape):
-                    problem = (f"layer {layer.name!r}: weight {p.name!r} has shape {tuple(p.shape)} but the file's "
+                    problem = (f"layer {layer.name!r}: weight {p.path!r} has shape {tuple(p.shape)} but the file's "
                                f"{name!r} has shape {tuple(array.shape)}")
                     break
         if problem is None:

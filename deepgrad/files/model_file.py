@@ -21,8 +21,10 @@ import os
 import warnings
 
 from .. import __version__
+from ..serialization_lib import serialize_keras_object
 from . import safetensors_format as st
 from .archive import read_archive, write_archive
+from .keras_config import overrides_compile_config
 from .keras_model_file import save_keras_model
 from .legacy_h5_model import save_legacy_h5_model
 from .safetensors_format import UnsafeFileError
@@ -58,6 +60,8 @@ def save_model(model, filepath, overwrite: bool = True, **kwargs) -> None:
         save_keras_model(model, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
         return
     compile_config = model.get_compile_config()
+    if overrides_compile_config(model):  # a user's objects, serialized (by class name: no modules here)
+        compile_config = _without_modules(serialize_keras_object(compile_config)) if compile_config else None
     config = {"format_version": FORMAT_VERSION, "class_name": type(model).__name__, "config": model.get_config(),
               "compile_config": compile_config}
     members = {
@@ -68,10 +72,20 @@ def save_model(model, filepath, overwrite: bool = True, **kwargs) -> None:
                                      "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}
                                     ).encode("utf-8"),
     }
-    if compile_config is not None and include_optimizer:
+    if compile_config is not None and include_optimizer and getattr(model, "optimizer", None) is not None:
         optimizer = model.optimizer
         members[OPTIMIZER_MEMBER] = st.dumps(optimizer.get_state(), {"class_name": type(optimizer).__name__})
     write_archive(filepath, members, overwrite=overwrite)
+
+
+def _without_modules(node):
+    """A serialized structure without ``module`` and ``registered_name``: deepgrad's files name
+    classes only (a registered class is found again by its name)."""
+    if isinstance(node, dict):
+        return {k: _without_modules(v) for k, v in node.items() if k not in ("module", "registered_name")}
+    if isinstance(node, (list, tuple)):
+        return [_without_modules(v) for v in node]
+    return node
 
 
 def read_model_archive(filepath) -> dict[str, bytes]:

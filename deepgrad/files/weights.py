@@ -1,6 +1,6 @@
 """A model's weights as a dict of arrays, and back.
 
-Keys are ``"{index}/{weight name}"`` in ``model.weights`` order, e.g. ``"0/dense/kernel"``,
+Keys are ``"{index}/{weight path}"`` in ``model.weights`` order, e.g. ``"0/dense/kernel"``,
 ``"1/dense/bias"``. Assigning matches by index (names may differ between two builds of the same
 architecture, e.g. ``dense_1`` vs ``dense``) and checks every shape before assigning any.
 """
@@ -16,7 +16,7 @@ from .safetensors_format import UnsafeFileError
 
 
 def weights_to_arrays(model) -> dict[str, np.ndarray]:
-    return {f"{i}/{w.name}": np.asarray(w.data) for i, w in enumerate(model.weights)}
+    return {f"{i}/{w.path}": np.asarray(w.data) for i, w in enumerate(model.weights)}
 
 
 def _index(key: str, source: str) -> int:
@@ -39,7 +39,7 @@ def assign_arrays(model, arrays: dict[str, np.ndarray], source: str) -> None:
         key, value = by_index[i]
         if tuple(value.shape) != tuple(w.shape):
             raise ValueError(f"{source}: weight {key!r} has shape {tuple(value.shape)} but model "
-                             f"{model.name!r} expects {tuple(w.shape)} for weight {i} ({w.name!r})")
+                             f"{model.name!r} expects {tuple(w.shape)} for weight {i} ({w.path!r})")
     for i, w in enumerate(weights):
         w.assign(by_index[i][1].astype(w.dtype, copy=False))
 

@@ -23,9 +23,11 @@ import numpy as np
 from .. import constraints, initializers, ops, regularizers
 from ..autograd import Tensor
 from ..autograd.scopes import note_write
+from ..backend import current_path
 from ..ops.attention import attention_with_dropout
 from .activations import Softmax
 from .arguments import serialize_argument
+from ..seed_generator import SeedGenerator
 from .base import Layer
 from .core import Dropout
 from .einsum_dense import EinsumDense
@@ -65,19 +67,32 @@ def _and(a, b):
 
 
 class _SeededDropout:
-    """The dropout of attention probabilities: a fixed seed advances per call, as Dropout's does."""
+    """The dropout of attention probabilities: a fixed seed advances per call, as Dropout's does.
+
+    The calls are counted in a ``SeedGenerator``'s state, where Keras keeps it: the layer's own
+    ``seed_generator`` (Attention), or its ``_dropout_layer``'s (the multi-head layers)."""
 
     def _drop(self, x, rate):
         return ops.dropout(x, rate, training=True, seed=self._drop_seed())
 
+    def _seed_generator(self):
+        generator = self.__dict__.get("seed_generator")
+        if generator is None:
+            generator = getattr(self.__dict__.get("_dropout_layer"), "seed_generator", None)
+        return generator
+
     def _drop_seed(self):
-        """The seed of this call's dropout draws (None: the global generator)."""
+        """The seed of this call's dropout draws, ``(seed, k)`` for the layer's k-th draw (None:
+        the global generator)."""
         if self.seed is None:
             return None
-        seed = (self.seed, self.__dict__.setdefault("_drop_calls", 0))
-        note_write(self, "_drop_calls")  # a checkpoint's recomputation draws this call's mask again
-        self._drop_calls += 1
-        return seed
+        generator = self._seed_generator()
+        if generator is None:   # a layer made without one (no dropout at construction)
+            seed = (self.seed, self.__dict__.setdefault("_drop_calls", 0))
+            note_write(self, "_drop_calls")  # a checkpoint's recomputation draws this call's mask again
+            self._drop_calls += 1
+            return seed
+        return (self.seed, int(generator.next().data[1]))
 
 
 # ----------------------------------------------------------------- Attention, AdditiveAttention
@@ -98,6 +113,8 @@ class Attention(_SeededDropout, Layer):
         self.score_mode = score_mode
         self.dropout = float(dropout)
         self.seed = seed
+        if self.dropout > 0:  # as Keras's: its state is one of the layer's variables
+            self.seed_generator = SeedGenerator(seed)
         self.supports_masking = True
         self._scores_requested = False
 
@@ -232,6 +249,13 @@ class _HeadsAttention(_SeededDropout, Layer):
 
     _head_projections = ()  # set per subclass
 
+    def _track_dropout_layer(self) -> None:
+        """Keras's ``_dropout_layer``, made where Keras's build makes it (after the value
+        projection), so its seed generator's state takes Keras's place among the variables."""
+        layer = Dropout(self._dropout, seed=self.seed, dtype=self._dtype)
+        self.__dict__["_dropout_layer"] = layer
+        self._layers.append(layer)
+
     def _common_sublayer_kwargs(self):
         # a fresh initializer per sublayer, so no two kernels start equal
         def fresh(init):
@@ -259,7 +283,10 @@ class _HeadsAttention(_SeededDropout, Layer):
             self._call_context = None
 
     def _maybe_build_all(self, query_shape, value_shape, key_shape):
-        self.build(query_shape, value_shape, key_shape)
+        with self._open_name_scope():  # the projections' paths sit under this layer's, as Keras's
+            if self._path is None:
+                self.__dict__["_path"] = current_path()
+            self.build(query_shape, value_shape, key_shape)
         self.built = True
         self.input_shape_built = query_shape
 
@@ -430,6 +457,7 @@ class MultiHeadAttention(_HeadsAttention):
             self.gate_dense._maybe_build(query_shape)
         self.value_dense = self._projection(value_shape, self._num_heads, self._value_dim, "value")
         self.value_dense._maybe_build(value_shape)
+        self._track_dropout_layer()
         rank = len(query_shape) + 1  # the projected tensors carry a heads axis
         if self._attention_axes is None:
             self._attention_axes = tuple(range(1, rank - 2))
@@ -452,7 +480,8 @@ class MultiHeadAttention(_HeadsAttention):
             rank, self._attention_axes)
         norm_axes = tuple(range(scores_rank - len(self._attention_axes), scores_rank))
         self._softmax = Softmax(axis=norm_axes, dtype=self._dtype)
-        self._dropout_layer = Dropout(rate=self._dropout, seed=self.seed, dtype=self._dtype)
+        if "_dropout_layer" not in self.__dict__:  # made after the value projection (build), as Keras's
+            self._track_dropout_layer()
 
     def _masked_softmax(self, attention_scores, attention_mask=None):
         """Softmax over the key axes; a mask of lower rank gains axes before its query axes."""
@@ -600,6 +629,7 @@ class GroupedQueryAttention(_HeadsAttention):
         self.value_dense = EinsumDense("bkm,mvh->bkvh", (None, self.num_key_value_heads, self.head_dim),
                                        bias_axes="vh" if self.use_bias else None, name="value", **common())
         self.value_dense._maybe_build(value_shape)
+        self._track_dropout_layer()
         self.output_dense = EinsumDense("bquh,uhm->bqm", (None, self.feature_dim),
                                         bias_axes="m" if self.use_bias else None, name="attention_output", **common())
         self.output_dense._maybe_build((None, None, self.num_query_heads, self.head_dim))

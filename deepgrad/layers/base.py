@@ -10,6 +10,7 @@ from ..autograd import Tensor, Variable, no_grad
 from ..autograd.scopes import get_stateless_scope, note_write
 from ..backend import current_path
 from ..naming import to_snake_case
+from ..seed_generator import SeedGenerator
 from ..symbolic import KerasTensor, call_symbolic, flatten
 from .operation import Operation, adopt_remat_mode, unique_name
 from .layer_state import LayerState
@@ -219,6 +220,10 @@ class Layer(LayerState):
                 layers.append(value)
         elif isinstance(value, Variable):
             self._track_variable(value)
+        elif isinstance(value, SeedGenerator):  # its state is one of the layer's variables, as in Keras
+            generators = self.__dict__.setdefault("_seed_generators", [])
+            if all(g is not value for g in generators):
+                generators.append(value)
         elif type(value) is list or (type(value) is TrackedList and value._owner is not self):
             value = TrackedList([self._track(v) for v in value], self)
         elif type(value) is TrackedList:  # the same list assigned back (``self.blocks += [...]``)
@@ -318,7 +323,29 @@ class Layer(LayerState):
 
     @property
     def variables(self):
-        return self.weights
+        """``weights`` and the states of the layer's ``SeedGenerator``s, in Keras's order: the
+        layer's own weights, its own generators' states, then each sub-layer's variables."""
+        generators = self.__dict__.get("_seed_generators")
+        if not generators and not any(layer.__dict__.get("_seed_generators") or layer._layers
+                                      for layer in self._layers):
+            return self.weights
+        created = [w.__dict__.get("_created_trainable", w.trainable) for w in self._weights]
+        out = [w for w, c in zip(self._weights, created) if c] + [w for w, c in zip(self._weights, created) if not c]
+        out += [g.state for g in generators or ()]
+        seen = {id(v) for v in out}
+        for layer in self._layers:
+            for v in layer.variables:
+                if id(v) not in seen:
+                    seen.add(id(v))
+                    out.append(v)
+        return out
+
+    @property
+    def non_trainable_variables(self):
+        """``non_trainable_weights`` and the seed generators' states (all variables when the layer
+        is frozen), as Keras's."""
+        variables = self.variables
+        return variables if not self.trainable else [v for v in variables if not v.trainable]
 
     @property
     def losses(self) -> list[Tensor]:
@@ -367,7 +394,7 @@ class Layer(LayerState):
                            f"layer {self.name!r} weight {name!r} of shape {shape}")
         value = np.asarray(init(shape, dtype=dtype), dtype=dtype)
         # an integer weight (a quantized kernel) keeps its dtype; Tensors would make it floatx
-        var = Variable(value, trainable=trainable, name=f"{self.name}/{name or 'variable'}",
+        var = Variable(value, trainable=trainable, name=name or "variable",
                        dtype=dtype if dtype.kind in "iub" else None, autocast=autocast, aggregation=aggregation)
         var._path = self._variable_path(name or "variable")
         if overwrite_with_gradient:
@@ -407,7 +434,12 @@ class Layer(LayerState):
         if not self.built:
             if self.input_spec is not None:
                 self._check_input_spec(input_shape)
-            self.build(input_shape)
+            # built inside its own scope, as Keras builds on a call (a symbolic one too), so the
+            # layers it builds in turn sit under it: "bidirectional/forward_gru/gru_cell/kernel"
+            with self._open_name_scope():
+                if self._path is None:
+                    self.__dict__["_path"] = current_path()
+                self.build(input_shape)
             self.built = True
             self.input_shape_built = input_shape
 

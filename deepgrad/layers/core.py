@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import activations, ops, regularizers
 from ..autograd import Tensor
-from ..autograd.scopes import note_write
+from ..seed_generator import SeedGenerator
 from ..ops.nn import linear, linear_relu
 from ..ops.quantized import quantized_linear
 from ..symbolic import KerasTensor, Node
@@ -312,6 +312,8 @@ class Dropout(Layer):
                 raise ValueError(f"Dropout: noise_shape entries must be positive ints or None, got {noise_shape!r}")
         self.noise_shape = noise_shape
         self.seed = seed
+        if self.rate > 0:  # Keras's state of the layer's draws: ``[seed, calls]``
+            self.seed_generator = SeedGenerator(seed)
         self.supports_masking = True
 
     def call(self, inputs, training=None):
@@ -319,12 +321,12 @@ class Dropout(Layer):
             return inputs
         if self.rate == 1:
             return inputs * 0.0
-        # a fixed seed gives a new mask each call, reproducibly: the seed advances per call
+        # a fixed seed gives a new mask each call, reproducibly: the mask of call k is drawn from
+        # (seed, k), k the counter of the seed generator's state; without a seed the draws come
+        # from deepgrad's global generator (``set_random_seed`` repeats them)
         seed = None
         if self.seed is not None:
-            seed = (self.seed, self.__dict__.setdefault("_calls", 0))
-            note_write(self, "_calls")  # a checkpoint's recomputation draws this call's mask again
-            self._calls += 1
+            seed = (self.seed, int(self.seed_generator.next().data[1]))
         return ops.dropout(inputs, self.rate, training=True, noise_shape=self.noise_shape, seed=seed)
 
     def compute_output_shape(self, input_shape):

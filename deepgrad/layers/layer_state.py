@@ -117,10 +117,6 @@ class LayerState(Operation):
 
     # ----------------------------------------------------------------- variables
     @property
-    def non_trainable_variables(self) -> list:
-        return self.non_trainable_weights
-
-    @property
     def metrics(self) -> list:
         """The metric objects held by this layer and its sub-layers."""
         found = [v for k, v in vars(self).items() if not k.startswith("_") and _is_metric(v)]

@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import backend, ops, regularizers
 from ..autograd import Tensor
+from ..seed_generator import SeedGenerator
 from ..ops.convolution import data_format_of
 from .base import Layer
 from .core import Dropout
@@ -26,7 +27,16 @@ def _rate(value, what: str, layer: str) -> float:
 class _Noisy(Layer):
     """A layer whose training call draws random numbers."""
 
+    def _own_seed_generator(self, active: bool) -> None:
+        """Keras's ``seed_generator`` of a layer that draws (none when its rate or stddev is 0);
+        its counter counts the training calls that drew."""
+        if active:
+            self.seed_generator = SeedGenerator(self.seed)
+
     def _generator(self) -> np.random.Generator:
+        generator = self.__dict__.get("seed_generator")
+        if generator is not None:
+            generator.next()
         if self.seed is None:
             return backend.rng()
         if "_rng" not in self.__dict__:
@@ -48,6 +58,7 @@ class GaussianNoise(_Noisy):
         super().__init__(**kwargs)
         self.stddev = _rate(stddev, "stddev", "GaussianNoise")
         self.seed = seed
+        self._own_seed_generator(self.stddev > 0)
         self.supports_masking = True
 
     def call(self, inputs, training=False):
@@ -66,6 +77,7 @@ class GaussianDropout(_Noisy):
         super().__init__(**kwargs)
         self.rate = _rate(rate, "rate", "GaussianDropout")
         self.seed = seed
+        self._own_seed_generator(self.rate > 0)
         self.supports_masking = True
 
     def call(self, inputs, training=False):
@@ -92,6 +104,7 @@ class AlphaDropout(_Noisy):
         self.rate = _rate(rate, "rate", "AlphaDropout")
         self.noise_shape = tuple(noise_shape) if noise_shape is not None else None
         self.seed = seed
+        self._own_seed_generator(self.rate > 0)
         self.supports_masking = True
 
     def call(self, inputs, training=False):

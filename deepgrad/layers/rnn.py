@@ -88,10 +88,9 @@ class RNN(Layer):
         self._check_input(sequences_shape)
         step_shape = (sequences_shape[0],) + tuple(sequences_shape[2:])
         if isinstance(self.cell, Layer) and not self.cell.built:
-            self.cell.build(step_shape)
+            with self._open_name_scope():  # Keras's paths: "sequential/lstm/lstm_cell/kernel"
+                self.cell.build(step_shape)
             self.cell.built = True
-            for weight in self.cell.weights:  # Keras's paths: "lstm/lstm_cell/kernel"
-                weight.name = f"{self.name}/{weight.name}"
         self.built = True
 
     def get_initial_state(self, batch_size):

@@ -19,6 +19,7 @@ import numpy as np
 from .. import activations, backend
 from .. import ops as dg_ops
 from ..autograd import Tensor
+from ..seed_generator import SeedGenerator
 from .arguments import (add_weight_from_arguments, forwarded_arguments, set_weight_arguments,
                         weight_arguments_config)
 from .base import Layer, builtin_class
@@ -82,6 +83,8 @@ class DropoutRNNCell(Layer):
         self.recurrent_dropout = float(recurrent_dropout)
         self.seed = seed
         self._seed_rng = np.random.default_rng(seed) if seed is not None else None
+        # Keras's cells own one whatever their rates: its state is one of the cell's variables
+        self.seed_generator = SeedGenerator(seed)
         self._dropout_masks: dict = {}
         self._activation_arguments = {"activation": activation}  # for a callable without a name
         self.state_size = self.units

@@ -40,7 +40,8 @@ class TorchModuleWrapper(Layer):
         """One deepgrad weight per parameter, sharing its memory."""
         for name, p in self.module.named_parameters():
             array = p.detach().numpy()
-            var = Variable(array, trainable=p.requires_grad, name=f"{self.name}/{name}")
+            var = Variable(array, trainable=p.requires_grad, name=name)
+            var._path = self._variable_path(name)
             var.data = array  # the parameter's own memory (Variable copies what it is given)
             var._created_trainable = bool(p.requires_grad)
             self._weights.append(var)

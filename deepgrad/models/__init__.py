@@ -2,7 +2,8 @@
 from ..files import save_model
 from ..symbolic import KerasTensor
 from .functional import Functional
-from .loading import clone_model, load_model, model_from_json
+from .cloning import clone_model
+from .loading import load_model, model_from_json
 from .model import Model
 from .sequential import Sequential
 

@@ -8,7 +8,10 @@ a user's metric function by its name only (``custom_objects`` brings it back on 
 """
 from __future__ import annotations
 
+import warnings
+
 from .. import backend, losses, metrics, optimizers
+from ..registry import scope_stack
 
 
 def metric_spec(metric, loss):
@@ -60,6 +63,18 @@ def to_json(recorded: dict) -> dict:
             "loss": _loss_json(recorded["loss"])}
 
 
+def _builtin_loss(name: str) -> bool:
+    """Whether ``name`` is one of deepgrad's losses (the trial takes no name counter)."""
+    counters = backend.uid_snapshot()
+    try:
+        losses.get(name)
+    except ValueError:
+        return False
+    finally:
+        backend.restore_uids(counters)
+    return True
+
+
 def from_json(config: dict, custom_objects=None) -> dict:
     """``compile()`` keyword arguments from ``to_json``'s output."""
     custom_objects = custom_objects or {}
@@ -69,6 +84,8 @@ def from_json(config: dict, custom_objects=None) -> dict:
             return {k: loss_of(v) for k, v in spec.items()}
         if isinstance(spec, list):
             return [loss_of(v) for v in spec]
+        if isinstance(spec, str) and spec not in custom_objects and _builtin_loss(spec):
+            return spec   # Keras compiles again with the string itself, so the config keeps it
         return None if spec is None else losses.deserialize(spec, custom_objects)
 
     def metrics_of(spec):
@@ -91,3 +108,37 @@ def from_json(config: dict, custom_objects=None) -> dict:
             "loss": loss_of(config.get("loss")), "metrics": metrics_of(config.get("metrics")),
             "weighted_metrics": metrics_of(config.get("weighted_metrics")),
             "loss_weights": config.get("loss_weights")}
+
+
+def _own(method) -> bool:
+    """Whether ``method`` is deepgrad's own (not a user's override)."""
+    return (getattr(method, "__module__", "") or "").startswith("deepgrad.")
+
+
+def compile_loaded(model, config: dict, raw: dict | None = None, custom_objects=None) -> None:
+    """Compile a model just loaded from a file, as Keras's loading does.
+
+    ``config`` is the saved ``compile_config`` in deepgrad's form, ``raw`` as the file holds it
+    (Keras's serialized objects). A model whose class overrides ``compile_from_config`` gets the
+    file's form, with ``custom_objects`` known by name while it runs (the override deserializes
+    what its ``get_compile_config`` saved); one that overrides ``compile`` but not
+    ``compile_from_config`` is left uncompiled with Keras's warning.
+    """
+    cls = type(model)
+    if not _own(cls.compile_from_config):
+        stack = scope_stack()
+        table = dict(custom_objects or {})
+        stack.append(table)
+        try:
+            model.compile_from_config(raw if raw is not None else config)
+        finally:
+            if stack and stack[-1] is table:
+                stack.pop()
+        return
+    if not _own(cls.compile):
+        warnings.warn("`compile()` was not called as part of model loading because the model's `compile()` method "
+                      "is custom. All subclassed Models that have `compile()` overridden should also override "
+                      "`get_compile_config()` and `compile_from_config(config)`. Alternatively, you can call "
+                      "`compile()` manually after loading.", stacklevel=3)
+        return
+    model.compile_from_config(config, custom_objects=custom_objects)

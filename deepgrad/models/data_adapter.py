@@ -78,6 +78,8 @@ def to_arrays(data, several: bool):
     """``data`` as ndarrays: a dict stays a dict; a list/tuple stays a list when ``several``."""
     if data is None:
         return None
+    if type(data) is np.ndarray:   # the common case, without the structure checks
+        return data
     if isinstance(data, dict):
         return {k: np.asarray(v) for k, v in data.items()}
     if several and isinstance(data, (list, tuple)):

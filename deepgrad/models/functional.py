@@ -138,7 +138,8 @@ def _output_ids(outputs):
     if isinstance(outputs, KerasTensor):
         return id(outputs)
     if type(outputs) is list and all(isinstance(t, KerasTensor) for t in outputs):
-        return [id(t) for t in outputs]
+        # Keras unpacks a one-element list of outputs: ``Model(x, [y])(data)`` is one tensor
+        return id(outputs[0]) if len(outputs) == 1 else [id(t) for t in outputs]
     return None
 
 
@@ -251,7 +252,8 @@ class Functional(Model, config_names=("Functional", "Model")):
             return values[output_ids]
         if output_ids is not None:
             return [values[key] for key in output_ids]
-        return map_structure(value, self._outputs_struct)
+        out = map_structure(value, self._outputs_struct)
+        return out[0] if isinstance(out, (list, tuple)) and len(out) == 1 else out
 
     def compute_output_shape(self, input_shape):
         shapes = [t.shape for t in self.outputs]

@@ -15,6 +15,7 @@ from ..files.keras_archive import read_keras_archive
 from ..files.keras_assets import load_model_assets
 from ..files.keras_config import from_keras
 from ..files.keras_paths import assign_weights_tree
+from .compile_config import compile_loaded
 from .config_check import check_model_config
 from .model import deserialize_layer
 
@@ -69,8 +70,9 @@ def load_keras_model(filepath, custom_objects=None, compile: bool = True, safe_m
                                             budget=tree_bytes(archive["weights"]) + ALLOCATION_SLACK)
     compile_config = parsed["compile_config"]
     if compile and compile_config is not None:
-        model.compile_from_config(compile_config, custom_objects=parsed["custom_objects"])
+        compile_loaded(model, compile_config, parsed["raw_compile_config"], parsed["custom_objects"])
     assign_weights_tree(model, archive["weights"], f"{source}:model.weights.h5",
-                        load_optimizer=compile and compile_config is not None)
+                        load_optimizer=compile and compile_config is not None
+                        and getattr(model, "optimizer", None) is not None)
     load_model_assets(model, archive["assets"], source)
     return model

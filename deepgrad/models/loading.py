@@ -14,10 +14,11 @@ from ..allocation import allocation_budget
 from ..files import assign_arrays, read_model_file
 from ..files.h5_format import is_hdf5
 from ..files.keras_archive import archive_members, is_keras_archive
+from .compile_config import compile_loaded
 from .config_check import check_model_config
 from .keras_file import ALLOCATION_SLACK, load_keras_model
 from .legacy_h5 import load_legacy_h5_model
-from .model import deserialize_layer, serialize_layer
+from .model import deserialize_layer
 
 
 def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: bool = True):
@@ -48,8 +49,8 @@ def _load_deepgrad_model(filepath, custom_objects, compile):
         model = deserialize_layer(saved["model_config"], custom_objects)
     assign_arrays(model, saved["weights"], saved["source"])
     if compile and compile_config is not None:
-        model.compile_from_config(compile_config, custom_objects=custom_objects)
-        if saved["optimizer_state"] is not None:
+        compile_loaded(model, compile_config, compile_config, custom_objects)
+        if saved["optimizer_state"] is not None and getattr(model, "optimizer", None) is not None:
             model.optimizer.set_state(saved["optimizer_state"])
     return model
 
@@ -57,8 +58,3 @@ def _load_deepgrad_model(filepath, custom_objects, compile):
 def model_from_json(json_string, custom_objects=None):
     """A model (uncompiled, fresh weights) from ``model.to_json()``."""
     return deserialize_layer(json.loads(json_string), custom_objects)
-
-
-def clone_model(model, custom_objects=None):
-    """A new model with the same architecture and fresh weights (Sequential or functional)."""
-    return deserialize_layer(serialize_layer(model), custom_objects)

@@ -205,21 +205,26 @@ class Model(ModelState, Trainer, Layer):
     def layers(self) -> list[Layer]:
         return [layer for layer in _unique(self._layers) if not layer._operation_only]
 
+    @layers.setter
+    def layers(self, _):
+        raise AttributeError("`Model.layers` attribute is reserved and should not be used. Please use another name.")
+
     def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
-        """A layer by ``name`` or by ``index`` in ``model.layers``."""
-        if (name is None) == (index is None):
-            raise ValueError("get_layer(): pass exactly one of name= or index=")
+        """A layer by ``name`` or by ``index`` in ``model.layers`` (Keras's checks and messages)."""
+        if index is not None and name is not None:
+            raise ValueError(f"Provide only a layer name or a layer index. Received: index={index}, name={name}.")
         layers = self.layers
         if index is not None:
             if not -len(layers) <= index < len(layers):
-                raise ValueError(f"get_layer(): index {index} is out of range; model {self.name!r} "
-                                 f"has {len(layers)} layers")
+                raise ValueError(f"Was asked to retrieve layer at index {index} but model only has {len(layers)} "
+                                 "layers.")
             return layers[index]
-        for layer in layers:
-            if layer.name == name:
-                return layer
-        raise ValueError(f"No such layer: {name!r}. Model {self.name!r} has layers "
-                         f"{[layer.name for layer in layers]}")
+        if name is not None:
+            for layer in layers:
+                if layer.name == name:
+                    return layer
+            raise ValueError(f"No such layer: {name}. Existing layers are: {[layer.name for layer in layers]}.")
+        raise ValueError("Provide either a layer name or layer index at `get_layer`.")
 
     @property
     def weights(self) -> list:

@@ -56,6 +56,11 @@ class Sequential(Model, config_names=("Sequential",)):
     def layers(self) -> list[Layer]:
         return list(self._layers)
 
+    @layers.setter
+    def layers(self, _):
+        raise AttributeError("`Sequential.layers` attribute is reserved and should not be used. Use `add()` and "
+                             "`pop()` to change the layers in this model.")
+
     # ----------------------------------------------------------------- the graph, once the input is known
     def _graph_attribute(self, value, what: str):
         if value is None:

@@ -120,11 +120,22 @@ def _per_output(spec, names: list[str], what: str) -> list:
         if unknown:
             raise ValueError(f"compile(): {what} names unknown outputs {sorted(unknown)}; outputs are {names}")
         return [spec.get(n) for n in names]
+    if isinstance(spec, (list, tuple)) and len(names) == 1 and len(spec) == 1:
+        return list(spec)   # Keras's one-element list for a model with one output: ``loss=["mse"]``
     if isinstance(spec, (list, tuple)) and len(names) > 1:
         if len(spec) != len(names):
             raise ValueError(f"compile(): {len(spec)} {what} given for {len(names)} outputs {names}")
         return list(spec)
     return [spec] * len(names)
+
+
+def _flat_metric_items(spec) -> list:
+    """The metrics of a nested list or dict (dict values in key order), as one list."""
+    if isinstance(spec, dict):
+        return [m for k in sorted(spec) for m in _flat_metric_items(spec[k])]
+    if isinstance(spec, (list, tuple)):
+        return [m for s in spec for m in _flat_metric_items(s)]
+    return [] if spec is None else [spec]
 
 
 def pack_step_data(batch):
@@ -212,9 +223,12 @@ class Trainer:
         for weighted, spec in ((False, metrics), (True, weighted_metrics)):
             if spec is None:
                 continue
-            per_output = (_per_output(spec, names, "metrics") if isinstance(spec, dict) or
-                          (several and spec and all(isinstance(s, (list, tuple)) for s in spec))
-                          else [spec] * len(names))
+            if not several:  # Keras: with one output every metric given applies to it, whatever the nesting
+                per_output = [_flat_metric_items(spec)]
+            else:
+                per_output = (_per_output(spec, names, "metrics") if isinstance(spec, dict) or
+                              (spec and all(isinstance(s, (list, tuple)) for s in spec))
+                              else [spec] * len(names))
             for i, items in enumerate(per_output):
                 for item in ([] if items is None else items if isinstance(items, (list, tuple)) else [items]):
                     metric = metrics_module.get(item, loss=loss_specs[i])
@@ -283,6 +297,8 @@ class Trainer:
         return CompiledMetrics()
 
     def __setattr__(self, key, value):
+        if key == "layers":  # the property's setter refuses it (before any layer is tracked), as Keras's
+            object.__setattr__(self, key, value)
         # a metric assigned to the model (``self.d_loss_tracker = metrics.Mean("d_loss")``) is
         # tracked, so ``model.metrics`` lists it and ``fit`` resets it each epoch, as in Keras
         if key[0] != "_" and isinstance(value, metrics_module.Metric):

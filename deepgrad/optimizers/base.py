@@ -425,7 +425,8 @@ class Optimizer(OptimizerState):
         g = grad.data if isinstance(grad, Tensor) else np.asarray(grad)
         like = variable.data if isinstance(variable, Tensor) else variable  # its shape and dtype, without properties
         if g.shape != like.shape:
-            raise ValueError(f"Gradient of shape {g.shape} does not match variable {variable.name!r} "
+            where = getattr(variable, "path", variable.name)
+            raise ValueError(f"Gradient of shape {g.shape} does not match variable {where!r} "
                              f"of shape {variable.shape}")
         return g if g.dtype == like.dtype else g.astype(like.dtype)
 

@@ -126,7 +126,8 @@ class MultiOptimizer(Optimizer):
                 continue
             optimizer = self._optimizer_map(var)
             if not isinstance(optimizer, Optimizer):
-                raise ValueError(f"MultiOptimizer: the optimizer for variable {var.name!r} is {optimizer!r}, "
+                where = getattr(var, "path", var.name)
+                raise ValueError(f"MultiOptimizer: the optimizer for variable {where!r} is {optimizer!r}, "
                                  "not an Optimizer")
             if isinstance(optimizer, MultiOptimizer) or type(optimizer).__name__ == "LossScaleOptimizer":
                 raise ValueError(f"MultiOptimizer: a {type(optimizer).__name__} cannot be used inside a "

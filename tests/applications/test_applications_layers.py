@@ -100,5 +100,5 @@ def test_one_training_step_reaches_every_weight():
     trainable = {id(w) for w in model.trainable_weights}
     # every trainable weight moved; the Normalization statistics (non-trainable) did not
     assert all(c for c, w in zip(changed, model.weights) if id(w) in trainable)
-    statistics = [c for c, w in zip(changed, model.weights) if w.name.startswith("normalization")]
+    statistics = [c for c, w in zip(changed, model.weights) if w.path.startswith("normalization")]
     assert len(statistics) == 3 and not any(statistics)  # mean, variance, count

@@ -33,7 +33,7 @@ def test_parameter_count_and_weights_match_keras(name):
     km, dm = pair(name, classifier_activation=None)
     assert dm.count_params() == km.count_params()
     assert [tuple(w.shape) for w in dm.weights] == [tuple(w.shape) for w in km.weights]
-    assert [weight_key(w.name) for w in dm.weights] == [weight_key(w.path) for w in km.weights]
+    assert [weight_key(w.path) for w in dm.weights] == [weight_key(w.path) for w in km.weights]
     assert dm.name == km.name
     assert tuple(dm.output.shape) == tuple(km.output.shape)
 

@@ -13,8 +13,9 @@ def test_repr_shows_values_dtype_and_graph():
 
 
 def test_variable_repr_names_it():
+    # Keras 3's form, path first (checked against keras.Variable's repr)
     v = dg.Variable(np.zeros((2, 3), np.float32), name="kernel")
-    assert repr(v) == "<Variable 'kernel' shape=(2, 3) dtype=float32 trainable=True>"
+    assert repr(v) == "<Variable path=kernel, shape=(2, 3), dtype=float32, value=[[0. 0. 0.]\n [0. 0. 0.]]>"
 
 
 def test_variable_is_a_leaf_that_requires_grad_when_trainable():

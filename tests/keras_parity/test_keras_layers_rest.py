@@ -24,7 +24,7 @@ def keras_grads(k_layer, k_out, r, inputs=None):
     return [np.zeros(tuple(t.shape), "float32") if g is None else to_numpy(g) for t, g in zip(targets, grads)]
 
 
-def paths(weights, attr="name") -> list:
+def paths(weights, attr="path") -> list:
     """Weight paths below the layer's own name (the two frameworks number unnamed layers apart)."""
     return [getattr(w, attr).split("/", 1)[1] for w in weights]
 
@@ -46,7 +46,8 @@ def test_recurrent_config_keys_weight_paths_and_properties_are_keras(name):
     assert [k for k in d_config if k != "dtype"] == [k for k in k_config if k != "dtype"]
     for key in ("units", "dropout", "recurrent_dropout", "return_sequences", "activation", "use_bias"):
         assert d_config[key] == k_config[key], key
-    assert [w.name for w in d_layer.weights] == [w.path for w in k_layer.weights]
+    assert [w.path for w in d_layer.weights] == [w.path for w in k_layer.weights]
+    assert [w.name for w in d_layer.weights] == [w.name for w in k_layer.weights]
     assert isinstance(d_layer, dg.layers.RNN) and isinstance(k_layer, keras.layers.RNN)
     assert type(d_layer.cell).__name__ == type(k_layer.cell).__name__
     assert d_layer.cell.name == k_layer.cell.name

@@ -39,7 +39,7 @@ def test_quantized_policies_match_keras_and_layers_run_int8_only(name):
     if mode == "int8":  # the mode deepgrad runs: the layer builds Keras's int8 kernel and its scale
         layer = dg.layers.Dense(2, dtype=name, name="q")
         layer.build((None, 3))
-        assert [(w.name, w.dtype) for w in layer.weights] == [("q/bias", np.float32), ("q/kernel", np.int8),
+        assert [(w.path, w.dtype) for w in layer.weights] == [("q/bias", np.float32), ("q/kernel", np.int8),
                                                               ("q/kernel_scale", np.float32)]
         return
     with pytest.raises(NotImplementedError, match=f"Dense 'q'.*mode '{mode}'"):

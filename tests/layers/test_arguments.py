@@ -24,7 +24,7 @@ def test_add_weight_from_arguments_uses_them():
     set_weight_arguments(layer, "gamma", initializers.Constant(-2.0), regularizers.L1(0.25), "non_neg")
     w = add_weight_from_arguments(layer, "gamma", (3,))
     np.testing.assert_array_equal(w.data, [-2.0, -2.0, -2.0])
-    assert w.name == "holder/gamma" and w.constraint is layer.gamma_constraint
+    assert w.name == "gamma" and w.path == "holder/gamma" and w.constraint is layer.gamma_constraint
     assert float(layer.losses[0].data) == pytest.approx(0.25 * 6.0)   # l1 * sum|w|
     other = add_weight_from_arguments(layer, "gamma", (2,), name="other", initializer="ones")
     np.testing.assert_array_equal(other.data, [1.0, 1.0])

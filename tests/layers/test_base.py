@@ -47,7 +47,8 @@ def test_custom_layer_builds_lazily_and_gets_gradients():
     out = layer(x)
     assert layer.built and layer.input_shape_built == (5, 3)
     np.testing.assert_allclose(out.data, x @ layer.w.data + layer.b.data, rtol=1e-6)
-    assert [w.name for w in layer.weights] == ["linear/w", "linear/b", "linear/total"]
+    assert [w.name for w in layer.weights] == ["w", "b", "total"]
+    assert [w.path for w in layer.weights] == ["linear/w", "linear/b", "linear/total"]
     assert len(layer.trainable_weights) == 2 and float(layer.total.data) == 5.0
     dg.sum(out).backward()
     np.testing.assert_allclose(layer.w.grad, np.tile(x.sum(axis=0)[:, None], (1, 2)), rtol=1e-5)
@@ -61,7 +62,7 @@ def test_add_weight_keras3_positional_order_and_initializer_callables():
     assert w.shape == (2, 3) and np.all(w.data == 1)
     v = layer.add_weight("v", (2,), initializer=lambda shape, dtype: np.full(shape, 7, dtype))
     np.testing.assert_array_equal(v.data, [7, 7])
-    assert v.name.endswith("/v") and v.dtype == np.float32
+    assert v.name == "v" and v.path.endswith("/v") and v.dtype == np.float32
     with pytest.raises(TypeError, match="add_weight"):
         layer.add_weight("x", (1,), bogus=True)
 

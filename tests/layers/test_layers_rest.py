@@ -177,7 +177,8 @@ def _torch_module():
 def test_torch_module_wrapper_forward_and_gradients_are_torch():
     module = _torch_module()
     layer = layers.TorchModuleWrapper(module)
-    assert [w.name for w in layer.weights] == [f"{layer.name}/{n}" for n, _ in module.named_parameters()]
+    assert [w.name for w in layer.weights] == [n for n, _ in module.named_parameters()]
+    assert [w.path for w in layer.weights] == [f"{layer.name}/{n}" for n, _ in module.named_parameters()]
     x = RNG.standard_normal((5, 4)).astype(np.float32)
     upstream = RNG.standard_normal((5, 3)).astype(np.float32)
     xt = dg.Tensor(x, requires_grad=True)
@@ -296,7 +297,8 @@ def test_recurrent_layers_hold_their_cell(cls, cell, name):
     layer = cls(3, dropout=0.25, recurrent_dropout=0.0, kernel_initializer="he_normal", seed=4, name="rec")
     assert isinstance(layer, layers.RNN) and type(layer.cell) is cell and layer.cell.name == name
     layer(RNG.standard_normal((2, 4, 5)).astype(np.float32))
-    assert [w.name for w in layer.weights] == [f"rec/{name}/{n}" for n in ("kernel", "recurrent_kernel", "bias")]
+    assert [w.name for w in layer.weights] == ["kernel", "recurrent_kernel", "bias"]
+    assert [w.path for w in layer.weights] == [f"rec/{name}/{n}" for n in ("kernel", "recurrent_kernel", "bias")]
     assert all(a is b for a, b in zip(layer.weights, layer.cell.weights))
     assert (layer.units, layer.dropout, layer.seed) == (3, 0.25, 4)
     assert layer.kernel_initializer is layer.cell.kernel_initializer and layer.kernel is layer.cell.kernel

@@ -70,8 +70,9 @@ def test_bidirectional_weights_counts_states_and_config():
     layer = Bidirectional(LSTM(64))
     layer(np.zeros((2, 5, 1), np.float32))
     assert layer.count_params() == 2 * 16_896
-    names = [w.name for w in layer.weights]
-    assert names[0].startswith("forward_lstm") and names[3].startswith("backward_lstm")
+    paths = [w.path.split("/") for w in layer.weights]   # Keras's: "bidirectional/forward_lstm/lstm_cell/kernel"
+    assert paths[0][0] == layer.name and paths[3][0] == layer.name
+    assert paths[0][1].startswith("forward_lstm") and paths[3][1].startswith("backward_lstm")
     assert Bidirectional(GRU(64)).compute_output_shape((None, 5, 1)) == (None, 128)
 
     layer = Bidirectional(GRU(3, return_sequences=True, return_state=True), merge_mode=None)

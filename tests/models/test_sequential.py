@@ -93,7 +93,7 @@ def test_get_layer_by_name_and_index():
     model = dg.Sequential([layers.Input(shape=(3,)), layers.Dense(2, name="hidden"), layers.Dense(1, name="out")])
     assert model.get_layer("out") is model.layers[1]
     assert model.get_layer(index=0).name == "hidden"
-    with pytest.raises(ValueError, match="No such layer: 'nope'"):
+    with pytest.raises(ValueError, match="No such layer: nope"):
         model.get_layer("nope")
 
 

@@ -10,7 +10,15 @@ from ... import backend
 from ...autograd import Tensor
 from ...ops import manipulation as _shape
 from ...ops.image import _data_format
+from ...seed_generator import SeedGenerator
 from ..base import Layer, builtin_class
+
+# the image layers that own a ``SeedGenerator`` in Keras (``layer.generator``): the random ones
+_KERAS_SEEDED = {"AugMix", "CutMix", "MixUp", "RandAugment", "RandomBrightness", "RandomColorDegeneration",
+                 "RandomColorJitter", "RandomContrast", "RandomCrop", "RandomElasticTransform", "RandomErasing",
+                 "RandomFlip", "RandomGaussianBlur", "RandomGrayscale", "RandomHue", "RandomInvert",
+                 "RandomPerspective", "RandomPosterization", "RandomRotation", "RandomSaturation",
+                 "RandomSharpness", "RandomShear", "RandomTranslation", "RandomZoom", "Solarization"}
 
 
 def standardize_data_format(data_format) -> str:
@@ -89,6 +97,10 @@ class BaseImagePreprocessingLayer(Layer):
         self.seed = seed
         # a seeded layer owns its generator, so repeated calls differ but repeat run to run
         self._generator = np.random.default_rng(seed) if seed is not None else None
+        if any(c.__name__ in _KERAS_SEEDED for c in type(self).__mro__):
+            # its state is one of the layer's variables, as in Keras (the draws themselves come
+            # from ``rng``: the layer's own NumPy generator, or the global one without a seed)
+            self.generator = SeedGenerator(seed)
         if self._USE_BASE_FACTOR:
             self._set_factor(factor or 0.0)
         elif factor is not None:
