@@ -301,3 +301,36 @@ def test_short_products_run_on_one_blas_thread_and_large_ones_on_the_pool(monkey
     small = rng.standard_normal((8, 16)).astype(np.float32)  # below OpenBLAS's threading threshold
     halves.matmul(small, small.T)
     assert entered == []
+
+
+def test_layer_norm_row_sums_keep_the_blas_pool_asleep_and_match_torch(monkeypatch):
+    """The row sums of a layer normalisation (matrix-vector products) run on one BLAS thread on two
+    cores from OpenBLAS's own threading threshold (halves.matvec), with the same numbers."""
+    from deepgrad.ops.normalization import LayerNorm
+
+    monkeypatch.setattr(runtime, "_one_thread_asked", lambda: False)
+    monkeypatch.setattr(runtime, "_cores", lambda: 2)
+    entered = []
+    real = runtime.one_blas_thread
+
+    def counting():
+        entered.append(1)
+        return real()
+
+    monkeypatch.setattr(halves, "one_blas_thread", counting)
+    rng = np.random.default_rng(14)
+    x = rng.standard_normal((96, 128)).astype(np.float32)  # 12,288 values: above the gemv threshold
+    gamma, beta = rng.standard_normal(128).astype(np.float32), rng.standard_normal(128).astype(np.float32)
+    leaves = [dg.Tensor(a, requires_grad=True) for a in (x, gamma, beta)]
+    out = LayerNorm.apply(*leaves, features=128, epsilon=1e-3)
+    weights = rng.standard_normal(out.shape).astype(np.float32)
+    (out * dg.Tensor(weights)).sum().backward()
+    assert len(entered) == 3  # the mean forward; sum(g gamma) and dbeta backward
+    tx, tg, tb = (torch.tensor(a, requires_grad=True) for a in (x, gamma, beta))
+    ty = F.layer_norm(tx, (128,), tg, tb, eps=1e-3)
+    (ty * torch.tensor(weights)).sum().backward()
+    for ours, ref in zip([out.data] + [t.grad for t in leaves], (ty.detach(), tx.grad, tg.grad, tb.grad)):
+        np.testing.assert_allclose(ours, ref.numpy(), rtol=1e-4, atol=1e-4)
+    entered.clear()
+    np.testing.assert_array_equal(halves.matvec(x[:8], gamma), x[:8] @ gamma)  # 1,024 values: NumPy's call as is
+    assert entered == []

@@ -117,6 +117,21 @@ def matmul_row_halves(a: np.ndarray, b: np.ndarray, after=None, out: np.ndarray 
     return out
 
 
+# OpenBLAS threads a matrix-vector product from m*n of 2304 times its GEMM_MULTITHREAD_THRESHOLD (4)
+GEMV_THREADS_MIN = 2304 * 4
+
+
+def matvec(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` of a matrix and a vector (either way round), on one BLAS thread from OpenBLAS's own
+    threading threshold on two cores: a row sum of a layer normalisation (4096 x 128) takes
+    microseconds, and on OpenBLAS's pool it left the pool's worker spinning on the other core
+    (an encoder block's step: 65 ms of CPU). Each element is the same dot product either way."""
+    if max(a.size, b.size) < GEMV_THREADS_MIN or not two_threads():
+        return a @ b
+    with one_blas_thread():
+        return a @ b
+
+
 def matmul_off_pool(a: np.ndarray, b: np.ndarray, after=None, out: np.ndarray = None):
     """``matmul_row_halves`` from BLAS_THREADS_MIN multiply-adds, in row halves from GEMM_POOL_MIN
     (each half then at least 2**21, above OpenBLAS's small-matrix bound): for the convolutions,
