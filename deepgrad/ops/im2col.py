@@ -26,7 +26,7 @@ from ..runtime import for_batch_halves, one_blas_thread, two_threads
 from . import workspace
 from .conv_phases import col2im_gemm, fill_outside
 from .halves import GEMM_HALVES_MIN, GEMM_OWN_MIN, matmul_off_pool
-from .halves import conv_matmul as halves_matmul
+from .halves import conv_matmul
 from .conv_taps import taps_backward, taps_forward, use_taps
 
 def _pair(value, name: str, op: str) -> tuple:
@@ -148,7 +148,7 @@ def _im2col_gemm(xp, weights, kernel_hw, strides, dilation, out_hw, ones_column:
     out = workspace.empty((n * rows, weights.shape[1]), np.result_type(xp.dtype, weights.dtype))
     for start in range(0, n, part):
         cols = im2col(xp[start:start + part], kernel_hw, strides, dilation, out_hw, ones_column=ones_column)
-        halves_matmul(cols, weights, out=out[start * rows:start * rows + len(cols)])  # as the whole batch's GEMM
+        conv_matmul(cols, weights, out=out[start * rows:start * rows + len(cols)])  # as the whole batch's GEMM
         del cols  # freed before the next part is unfolded
     return out, None, False
 
@@ -184,7 +184,7 @@ def kernel_grad(cols: np.ndarray, g2: np.ndarray, n: int) -> np.ndarray:
     width = cols.shape[1]
     if width > NARROW_COLS or n < 2:
         # the single GEMM as (dOut^T cols)^T: the long axis inner, measured about 10% faster
-        return halves_matmul(g2.T, cols).T
+        return conv_matmul(g2.T, cols).T
     per = len(cols) // n
     cols3, g3 = cols.reshape(n, per, width), g2.reshape(n, per, g2.shape[1])
     parts = workspace.empty((n, width, g2.shape[1]), np.result_type(cols.dtype, g2.dtype))
@@ -337,7 +337,7 @@ class Conv2D(Function):
         cols = im2col(gp, (kh, kw), (1, 1), dilation, x_shape[1:3])
         flipped = kernel[::-1, ::-1].transpose(0, 1, 3, 2).reshape(kh * kw * cout, cin)
         out = workspace.empty((len(cols), cin), np.result_type(cols.dtype, flipped.dtype))
-        return halves_matmul(cols, flipped, out=out).reshape(x_shape)
+        return conv_matmul(cols, flipped, out=out).reshape(x_shape)
 
 
     def graph_backward(self, g):
