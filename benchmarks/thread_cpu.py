@@ -37,9 +37,9 @@ def per_thread_cpu() -> dict:
 
 def fast_paths(on: bool, _saved={}) -> None:
     """The GEMM row halves and the narrow kernel gradient on (as shipped) or off."""
-    from deepgrad.ops import halves, im2col, nn
+    from deepgrad.ops import halves, im2col
 
-    switches = [(halves, "GEMM_OWN_MIN", 1 << 62), (nn, "GEMM_OWN_MIN", 1 << 62), (im2col, "GEMM_OWN_MIN", 1 << 62),
+    switches = [(halves, "GEMM_OWN_MIN", 1 << 62), (im2col, "GEMM_OWN_MIN", 1 << 62),
                 (halves, "GEMM_HALVES_MIN", 1 << 62), (im2col, "GEMM_HALVES_MIN", 1 << 62), (im2col, "NARROW_COLS", -1)]
     for module, name, off in switches:
         _saved.setdefault((module, name), getattr(module, name))

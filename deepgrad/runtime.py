@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
@@ -232,9 +233,10 @@ _local_blas_setters = None  # openblas_set_num_threads_local of each OpenBLAS ma
 
 
 def local_blas_setters() -> list:
-    """``openblas_set_num_threads_local`` (OpenBLAS 0.3.27+: the calling thread's BLAS thread
-    count) of every OpenBLAS mapped into the process (NumPy's, SciPy's), found once; empty
-    without such a library."""
+    """``openblas_set_num_threads_local`` (OpenBLAS 0.3.27+) of every OpenBLAS mapped into the
+    process (NumPy's, SciPy's), found once; empty without such a library. Each returns the
+    count it replaces. In OpenBLAS's pthreads builds (NumPy's and SciPy's wheels) the count it
+    sets is the process's, not the calling thread's (see ``one_blas_thread``)."""
     global _local_blas_setters
     if _local_blas_setters is None:
         setters = []
@@ -251,16 +253,37 @@ def local_blas_setters() -> list:
     return _local_blas_setters
 
 
+# one_blas_thread's threads inside at once, and the counts the first of them replaced
+_one_blas_lock = threading.Lock()
+_one_blas_users = [0]
+_one_blas_previous: list = []
+
+
 @contextmanager
 def one_blas_thread():
-    """OpenBLAS on one thread for the calling thread only, for the duration: for each of two
-    threads that run their own halves of the work (their GEMMs would otherwise queue for the one
-    OpenBLAS thread pool). Uses ``openblas_set_num_threads_local`` (OpenBLAS 0.3.27+); does
-    nothing without it. The thread count never changes a GEMM's result, only its speed."""
+    """OpenBLAS on one thread for the duration: for each of two threads that run their own
+    halves of the work (their GEMMs would otherwise queue for the one OpenBLAS thread pool).
+    The thread count never changes a GEMM's result, only its speed.
+
+    ``openblas_set_num_threads_local`` sets the process's count in OpenBLAS's pthreads builds
+    (measured with NumPy's 0.3.31: a count set in one thread holds in every other) and returns
+    the process's count. So the count is set when the first thread comes in and put back when
+    the last one leaves: with each thread restoring what its own call returned, a second thread
+    that came in after the first saw 1, restored 1 last, and left every later GEMM of the process
+    (the convolutions' backward) on one BLAS thread. Does nothing without the setter."""
     setters = local_blas_setters()
-    previous = [fn(1) for fn in setters]
+    if not setters:
+        yield
+        return
+    with _one_blas_lock:
+        if _one_blas_users[0] == 0:
+            _one_blas_previous[:] = [fn(1) for fn in setters]
+        _one_blas_users[0] += 1
     try:
         yield
     finally:
-        for fn, n in zip(setters, previous):
-            fn(n)
+        with _one_blas_lock:
+            _one_blas_users[0] -= 1
+            if _one_blas_users[0] == 0:
+                for fn, n in zip(setters, _one_blas_previous):
+                    fn(n)

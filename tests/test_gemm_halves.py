@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 import deepgrad as dg
 from deepgrad import runtime
-from deepgrad.ops import halves, im2col, nn
+from deepgrad.ops import halves, im2col
 from deepgrad.ops.im2col import conv2d, conv2d_relu, kernel_grad
 from deepgrad.ops.nn import linear, linear_relu
 
@@ -30,7 +30,7 @@ def split(monkeypatch):
     # each half above OpenBLAS's small-matrix bound (~100**3), below which a half's kernel differs
     for module in (halves, im2col):
         monkeypatch.setattr(module, "GEMM_HALVES_MIN", 1 << 21)
-    for module in (halves, nn, im2col):
+    for module in (halves, im2col):
         monkeypatch.setattr(module, "GEMM_OWN_MIN", 1)
 
     real = runtime._in_two_threads
@@ -45,7 +45,7 @@ def split(monkeypatch):
     def off():  # back to the plain path: one GEMM per product, one thread per element-wise pass
         for module in (halves, im2col):
             monkeypatch.setattr(module, "GEMM_HALVES_MIN", 1 << 62)
-        for module in (halves, nn, im2col):
+        for module in (halves, im2col):
             monkeypatch.setattr(module, "GEMM_OWN_MIN", 1 << 62)
         monkeypatch.setattr(runtime, "_PARALLEL_MIN_SIZE", 1 << 62)
         splits, counted.splits = counted.splits, 0
@@ -181,3 +181,156 @@ def test_narrow_kernel_gradient_is_the_gemm_to_rounding_and_the_same_in_two_thre
     wide = rng.standard_normal((n * per, im2col.NARROW_COLS + 1)).astype(np.float32)
     np.testing.assert_array_equal(kernel_grad(wide, g2, n), (g2.T @ wide).T)
     np.testing.assert_array_equal(kernel_grad(cols, g2, 1), (g2.T @ cols).T)
+
+
+@pytest.fixture
+def conv_split(monkeypatch):
+    """The convolutions' GEMMs (``halves.matmul_off_pool``) over their rows' halves, however small;
+    ``off()`` turns them and the element-wise halves back to the plain path."""
+    monkeypatch.setattr(runtime, "_one_thread_asked", lambda: False)
+    monkeypatch.setattr(runtime, "_cores", lambda: 2)
+    monkeypatch.setattr(runtime, "_TAKE_BACK_UNSTARTED", False)  # the worker thread runs its half
+    monkeypatch.setattr(runtime, "_PARALLEL_MIN_SIZE", 1)
+    monkeypatch.setattr(halves, "BLAS_THREADS_MIN", 1)
+    monkeypatch.setattr(halves, "GEMM_POOL_MIN", 1 << 21)  # each half above OpenBLAS's small-matrix bound
+    real = runtime._in_two_threads
+
+    def counted(fn, first, second, take_back):
+        counted.splits += 1
+        real(fn, first, second, take_back)
+
+    counted.splits = 0
+    monkeypatch.setattr(runtime, "_in_two_threads", counted)
+
+    def off():
+        monkeypatch.setattr(halves, "BLAS_THREADS_MIN", 1 << 62)
+        monkeypatch.setattr(runtime, "_PARALLEL_MIN_SIZE", 1 << 62)
+        splits, counted.splits = counted.splits, 0
+        return splits
+
+    return off
+
+
+def _weighted_grads(fn, *arrays):
+    leaves = [dg.Tensor(a, requires_grad=True) for a in arrays]
+    out = fn(*leaves)
+    weights = np.random.default_rng(11).standard_normal(out.shape).astype(np.float32)
+    (out * dg.Tensor(weights)).sum().backward()
+    return [out.data] + [t.grad for t in leaves], weights
+
+
+def test_conv_transpose_backward_gemms_in_row_halves_are_the_plain_path_and_torch(conv_split):
+    from deepgrad.ops.convolution import conv_transpose_bias
+
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((6, 8, 8, 32)).astype(np.float32)  # dX: (384, 512) x (512, 32), 6.3 M
+    kernel = (rng.standard_normal((4, 4, 32, 32)) * 0.1).astype(np.float32)
+    b = rng.standard_normal(32).astype(np.float32)
+
+    def fn(a, k, c):
+        return conv_transpose_bias(a, k, c, strides=2, padding="same")
+
+    fast, weights = _weighted_grads(fn, x, kernel, b)
+    assert conv_split() >= 3  # the forward's col2im halves, dX's and dK's GEMM halves (and the uncrop)
+    with runtime.one_blas_thread():
+        plain, _ = _weighted_grads(fn, x, kernel, b)
+    for a, p in zip(fast, plain):
+        np.testing.assert_array_equal(a, p)
+    tx = torch.tensor(np.moveaxis(x, -1, 1), requires_grad=True)
+    tk = torch.tensor(kernel.transpose(3, 2, 0, 1).copy(), requires_grad=True)
+    tb = torch.tensor(b, requires_grad=True)
+    ty = F.conv_transpose2d(tx, tk, tb, stride=2, padding=1)
+    (ty * torch.tensor(np.moveaxis(weights, -1, 1))).sum().backward()
+    theirs = (np.moveaxis(ty.detach().numpy(), 1, -1), np.moveaxis(tx.grad.numpy(), 1, -1),
+              tk.grad.numpy().transpose(2, 3, 1, 0), tb.grad.numpy())
+    for ours, ref in zip(fast, theirs):
+        np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("cin,cout,strides", [(64, 1, 1), (1, 16, 2)])  # the tap path; a narrow unfold
+def test_conv2d_gemms_off_the_blas_pool_are_the_plain_path_and_torch(conv_split, cin, cout, strides):
+    rng = np.random.default_rng(cin)
+    x = rng.standard_normal((6, 16, 16, cin)).astype(np.float32)
+    kernel = (rng.standard_normal((5, 5, cin, cout)) * 0.1).astype(np.float32)
+    b = rng.standard_normal(cout).astype(np.float32)
+
+    def fn(a, k, c):
+        return conv2d(a, k, c, strides=strides, padding="same")
+
+    fast, weights = _weighted_grads(fn, x, kernel, b)
+    assert conv_split() >= 2
+    with runtime.one_blas_thread():
+        plain, _ = _weighted_grads(fn, x, kernel, b)
+    for a, p in zip(fast, plain):
+        np.testing.assert_array_equal(a, p)
+    tx = torch.tensor(np.moveaxis(x, -1, 1), requires_grad=True)
+    tk = torch.tensor(kernel.transpose(3, 2, 0, 1).copy(), requires_grad=True)
+    tb = torch.tensor(b, requires_grad=True)
+    lo, hi = im2col.same_padding(16, 5, strides)
+    ty = F.conv2d(F.pad(tx, (lo, hi, lo, hi)), tk, tb, stride=strides)
+    (ty * torch.tensor(np.moveaxis(weights, -1, 1))).sum().backward()
+    theirs = (np.moveaxis(ty.detach().numpy(), 1, -1), np.moveaxis(tx.grad.numpy(), 1, -1),
+              tk.grad.numpy().transpose(2, 3, 1, 0), tb.grad.numpy())
+    for ours, ref in zip(fast, theirs):
+        np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-3)
+
+
+def test_short_products_run_on_one_blas_thread_and_large_ones_on_the_pool(monkeypatch):
+    """From OpenBLAS's threading threshold up to GEMM_POOL_MIN a product keeps OpenBLAS's pool
+    asleep (one BLAS thread); Dense's forward and backward take that path."""
+    monkeypatch.setattr(runtime, "_one_thread_asked", lambda: False)
+    monkeypatch.setattr(runtime, "_cores", lambda: 2)
+    entered = []
+    real = runtime.one_blas_thread
+
+    def counting():
+        entered.append(1)
+        return real()
+
+    monkeypatch.setattr(halves, "one_blas_thread", counting)
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((128, 6272)).astype(np.float32)  # a DCGAN discriminator's Dense(1): 0.8 M
+    kernel = rng.standard_normal((6272, 1)).astype(np.float32)
+    out, dx, dk, db = _dense_step(linear, x, kernel, np.zeros(1, np.float32))
+    assert len(entered) == 3  # forward, dX, dKernel
+    np.testing.assert_allclose(out, x @ kernel, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(dk, x.T @ (2 * out), rtol=1e-4, atol=1e-2)
+    entered.clear()
+    big = rng.standard_normal((128, 784)).astype(np.float32)  # 12.8 M with 128 units: OpenBLAS's pool
+    halves.matmul(big, rng.standard_normal((784, 128)).astype(np.float32))
+    small = rng.standard_normal((8, 16)).astype(np.float32)  # below OpenBLAS's threading threshold
+    halves.matmul(small, small.T)
+    assert entered == []
+
+
+def test_layer_norm_row_sums_keep_the_blas_pool_asleep_and_match_torch(monkeypatch):
+    """The row sums of a layer normalisation (matrix-vector products) run on one BLAS thread on two
+    cores from OpenBLAS's own threading threshold (halves.matvec), with the same numbers."""
+    from deepgrad.ops.normalization import LayerNorm
+
+    monkeypatch.setattr(runtime, "_one_thread_asked", lambda: False)
+    monkeypatch.setattr(runtime, "_cores", lambda: 2)
+    entered = []
+    real = runtime.one_blas_thread
+
+    def counting():
+        entered.append(1)
+        return real()
+
+    monkeypatch.setattr(halves, "one_blas_thread", counting)
+    rng = np.random.default_rng(14)
+    x = rng.standard_normal((96, 128)).astype(np.float32)  # 12,288 values: above the gemv threshold
+    gamma, beta = rng.standard_normal(128).astype(np.float32), rng.standard_normal(128).astype(np.float32)
+    leaves = [dg.Tensor(a, requires_grad=True) for a in (x, gamma, beta)]
+    out = LayerNorm.apply(*leaves, features=128, epsilon=1e-3)
+    weights = rng.standard_normal(out.shape).astype(np.float32)
+    (out * dg.Tensor(weights)).sum().backward()
+    assert len(entered) == 3  # the mean forward; sum(g gamma) and dbeta backward
+    tx, tg, tb = (torch.tensor(a, requires_grad=True) for a in (x, gamma, beta))
+    ty = F.layer_norm(tx, (128,), tg, tb, eps=1e-3)
+    (ty * torch.tensor(weights)).sum().backward()
+    for ours, ref in zip([out.data] + [t.grad for t in leaves], (ty.detach(), tx.grad, tg.grad, tb.grad)):
+        np.testing.assert_allclose(ours, ref.numpy(), rtol=1e-4, atol=1e-4)
+    entered.clear()
+    np.testing.assert_array_equal(halves.matvec(x[:8], gamma), x[:8] @ gamma)  # 1,024 values: NumPy's call as is
+    assert entered == []

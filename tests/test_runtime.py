@@ -125,3 +125,30 @@ def test_one_blas_thread_sets_and_restores_the_calling_threads_count():
         inside = [fn(1) for fn in setters]
     after = [fn(n) for fn, n in zip(setters, before)]
     assert inside == [1] * len(setters) and after == [3] * len(setters)
+
+
+def test_one_blas_thread_overlapping_in_two_threads_restores_the_count_once_both_leave():
+    """The setter's count is the process's (OpenBLAS's pthreads builds): a second thread that comes in
+    while the first is inside must not put back the 1 it saw when it leaves last."""
+    setters = runtime.local_blas_setters()
+    if not setters:
+        pytest.skip("no OpenBLAS with openblas_set_num_threads_local in this process")
+    before = [fn(3) for fn in setters]
+    inside, leave = threading.Event(), threading.Event()
+
+    def worker():
+        with runtime.one_blas_thread():
+            inside.set()
+            leave.wait(10)
+
+    thread = threading.Thread(target=worker)
+    try:
+        with runtime.one_blas_thread():  # this thread comes in first and leaves first
+            thread.start()
+            assert inside.wait(10)
+        still = [fn(1) for fn in setters]  # the worker is still inside: one BLAS thread
+    finally:
+        leave.set()
+        thread.join()
+    after = [fn(n) for fn, n in zip(setters, before)]
+    assert still == [1] * len(setters) and after == [3] * len(setters)

@@ -22,10 +22,13 @@ batch in two threads (``runtime.for_batch_halves``), the same adds in the same o
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 
-from ..runtime import for_batch_halves
+from ..runtime import for_batch_halves, one_blas_thread
 from . import workspace
+from .halves import conv_matmul
 
 # The tap path pays for GEMM rows over every padded input cell (s^2 times the output cells
 # for stride s) and kh*kw passes over the output; im2col pays for its copy. Taken when the
@@ -39,6 +42,17 @@ def use_taps(xp_shape, out_hw, kernel_shape) -> bool:
     _, hp, wp, cin = xp_shape
     cout = kernel_shape[-1]
     return cout * hp * wp * TAPS_ADVANTAGE <= cin * out_hw[0] * out_hw[1]
+
+
+@contextmanager
+def on_one_blas_thread(batch):
+    """One BLAS thread while ``batch`` is one of two halves run at once (each half's GEMM on its own
+    thread, OpenBLAS's pool left asleep); the whole batch keeps BLAS's own threads."""
+    if batch == slice(None):
+        yield
+        return
+    with one_blas_thread():
+        yield
 
 
 def _tap_windows(kernel_hw, strides, dilation, out_hw):
@@ -58,17 +72,23 @@ def taps_forward(xp, kernel, strides, dilation, out_hw):
     """conv2d of the padded input xp (N, Hp, Wp, Cin): (N, Ho, Wo, Cout), C-contiguous."""
     n, hp, wp, cin = xp.shape
     kh, kw, _, cout = kernel.shape
-    y = workspace.matmul(_kernel_rows(kernel), xp.reshape(-1, cin).T).reshape(kh * kw, cout, n, hp, wp)
+    rows, x2 = _kernel_rows(kernel), xp.reshape(-1, cin)
+    y = workspace.empty((kh * kw * cout, n * hp * wp), np.result_type(rows.dtype, x2.dtype))
+    y5 = y.reshape(kh * kw, cout, n, hp, wp)
     out = workspace.empty((cout, n) + tuple(out_hw), y.dtype)
     taps = _tap_windows((kh, kw), strides, dilation, out_hw)
+    cells = hp * wp
 
-    def add_taps(batch):
+    def gemm_and_add(batch):  # a half's own columns of Y (its samples), then their shifted adds
+        lo, hi, _ = batch.indices(n)
+        with on_one_blas_thread(batch):
+            np.matmul(rows, x2[lo * cells:hi * cells].T, out=y[:, lo * cells:hi * cells])
         part = out[:, batch]
         part.fill(0)
-        for t, rows, cols in taps:
-            part += y[t, :, batch, rows, cols]
+        for t, r, c in taps:
+            part += y5[t, :, batch, r, c]
 
-    for_batch_halves(add_taps, n, out.size * len(taps))
+    for_batch_halves(gemm_and_add, n, max(out.size * len(taps), y.size))
     return workspace.contiguous(out.transpose(1, 2, 3, 0))
 
 
@@ -90,9 +110,12 @@ def taps_backward(g, xp_shape, xp, kernel, kernel_shape, strides, dilation):
 
     for_batch_halves(place, n, dy.size)
     dy = dy.reshape(kh * kw * cout, -1)
-    dxp = None if kernel is None else workspace.matmul(dy.T, _kernel_rows(kernel)).reshape(xp_shape)
+    dxp = None
+    if kernel is not None:
+        dxp = workspace.empty((dy.shape[1], cin), dy.dtype)
+        dxp = conv_matmul(dy.T, _kernel_rows(kernel), out=dxp).reshape(xp_shape)
     dkernel = None
     if xp is not None:
-        dk = dy @ xp.reshape(-1, cin)  # (kh*kw*Cout, Cin)
+        dk = conv_matmul(dy, xp.reshape(-1, cin))  # (kh*kw*Cout, Cin)
         dkernel = np.ascontiguousarray(dk.reshape(kh * kw, cout, cin).transpose(0, 2, 1)).reshape(kernel_shape)
     return dxp, dkernel

@@ -23,6 +23,7 @@ from ..autograd import Function
 from . import depthwise, workspace
 from .conv_phases import col2im_gemm, fill_outside, scatter_add
 from .halves import contiguous_halves, over_rows, ufunc_halves
+from .halves import conv_matmul
 from .im2col import same_padding
 from .dtypes import result_type
 from .nn_activations import as_op_input
@@ -282,10 +283,12 @@ class ConvTranspose(Function):
         dcols = contiguous_halves(cells, workspace.empty(cells.shape, g.dtype)).reshape(-1, taps * cout)
         dx = dkernel = None
         if self.needs_input_grad[0]:
-            dx = _to_first(workspace.matmul(dcols, kernel.reshape(taps * cout, cin)).reshape(x_shape), channels_first)
+            dx = workspace.empty((len(dcols), cin), dcols.dtype)
+            dx = _to_first(conv_matmul(dcols, kernel.reshape(taps * cout, cin), out=dx).reshape(x_shape),
+                           channels_first)
         if self.needs_input_grad[1]:
             # cols = x K^T  =>  dK = dcols^T x; in this order the GEMM ran about 5x faster than (x^T dcols)^T
-            dkernel = (dcols.T @ x2).reshape(kernel.shape)
+            dkernel = conv_matmul(dcols.T, x2).reshape(kernel.shape)
         if len(self.needs_input_grad) > 2:
             dbias = g.sum(axis=tuple(range(g.ndim - 1))) if self.needs_input_grad[2] else None
             return dx, dkernel, dbias

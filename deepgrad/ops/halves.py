@@ -65,9 +65,18 @@ def contiguous_halves(a: np.ndarray, out: np.ndarray = None) -> np.ndarray:
 # CNN 12.9 ms; interleaved A/B in one process, 2026-11-30).
 GEMM_OWN_MIN = 1 << 24
 GEMM_HALVES_MIN = 1 << 24
+# Below GEMM_OWN_MIN, from OpenBLAS's own threading threshold (2**18 multiply-adds: 65536 times
+# its GEMM_MULTITHREAD_THRESHOLD of 4) up to GEMM_POOL_MIN, ``matmul`` runs the product on one
+# BLAS thread: it takes tens of microseconds either way, and one call on OpenBLAS's pool leaves
+# the pool's worker spinning on the other core for about 0.1 s, where the step's two-thread
+# passes run (a DCGAN step's Dense(6272 -> 1), 0.8 M multiply-adds, cost 60-70 ms of spinning
+# CPU per step). The MLP's 12.8 M GEMMs (above GEMM_POOL_MIN) measured faster on the pool.
+BLAS_THREADS_MIN = 1 << 18
+GEMM_POOL_MIN = 1 << 22
 
 
-def matmul_row_halves(a: np.ndarray, b: np.ndarray, after=None, out: np.ndarray = None):
+def matmul_row_halves(a: np.ndarray, b: np.ndarray, after=None, out: np.ndarray = None, own_min: int = None,
+                      halves_min: int = None):
     """``a @ b`` of two matrices on this process's threads, each on one BLAS thread: with the rows
     of ``a`` in two halves in two threads from GEMM_HALVES_MIN multiply-adds (else in this
     thread), then ``after(out_rows)`` on each half of the output while it is in cache (a bias, a
@@ -80,14 +89,18 @@ def matmul_row_halves(a: np.ndarray, b: np.ndarray, after=None, out: np.ndarray 
     so the result is that of the whole GEMM on one BLAS thread, bit for bit, as long as both
     halves stay above OpenBLAS's small-matrix bound (m*k*n of about 100**3, below which another
     kernel sums in another order; GEMM_HALVES_MIN keeps each half at 2**22). OpenBLAS on two
-    threads may itself sum some inner lengths (e.g. 784) differently from one thread."""
+    threads may itself sum some inner lengths (e.g. 784) differently from one thread.
+
+    ``own_min`` and ``halves_min`` replace GEMM_OWN_MIN and GEMM_HALVES_MIN (``matmul_off_pool``)."""
+    own_min = GEMM_OWN_MIN if own_min is None else own_min
+    halves_min = GEMM_HALVES_MIN if halves_min is None else halves_min
     m, k = a.shape
     work = m * k * b.shape[1]
-    if work < GEMM_OWN_MIN or not two_threads():
+    if work < own_min or not two_threads():
         return None
     if out is None:
         out = np.empty((m, b.shape[1]), np.result_type(a.dtype, b.dtype))
-    if work < GEMM_HALVES_MIN or m < 16:
+    if work < halves_min or m < 16:
         with one_blas_thread():
             np.matmul(a, b, out=out)
         if after is not None:
@@ -104,9 +117,48 @@ def matmul_row_halves(a: np.ndarray, b: np.ndarray, after=None, out: np.ndarray 
     return out
 
 
+# OpenBLAS threads a matrix-vector product from m*n of 2304 times its GEMM_MULTITHREAD_THRESHOLD (4)
+GEMV_THREADS_MIN = 2304 * 4
+
+
+def matvec(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` of a matrix and a vector (either way round), on one BLAS thread from OpenBLAS's own
+    threading threshold on two cores: a row sum of a layer normalisation (4096 x 128) takes
+    microseconds, and on OpenBLAS's pool it left the pool's worker spinning on the other core
+    (an encoder block's step: 65 ms of CPU). Each element is the same dot product either way."""
+    if max(a.size, b.size) < GEMV_THREADS_MIN or not two_threads():
+        return a @ b
+    with one_blas_thread():
+        return a @ b
+
+
+def matmul_off_pool(a: np.ndarray, b: np.ndarray, after=None, out: np.ndarray = None):
+    """``matmul_row_halves`` from BLAS_THREADS_MIN multiply-adds, in row halves from GEMM_POOL_MIN
+    (each half then at least 2**21, above OpenBLAS's small-matrix bound): for the convolutions,
+    whose training steps run two-thread passes between their GEMMs, so that no product of theirs
+    that OpenBLAS would thread wakes its pool (a DCGAN discriminator's first Conv2D at batch 64,
+    13.6 M multiply-adds, left it spinning 10-40 ms of CPU a step). None below, or with one thread."""
+    return matmul_row_halves(a, b, after, out, own_min=BLAS_THREADS_MIN, halves_min=GEMM_POOL_MIN)
+
+
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray = None) -> np.ndarray:
-    """``a @ b`` (into ``out`` if given): over the rows' halves when large enough, else one call."""
+    """``a @ b`` (into ``out`` if given): over the rows' halves when large enough, else one call
+    (on one BLAS thread from BLAS_THREADS_MIN to GEMM_POOL_MIN multiply-adds on two cores)."""
     res = matmul_row_halves(a, b, out=out)
+    if res is not None:
+        return res
+    if BLAS_THREADS_MIN <= a.shape[0] * a.shape[1] * b.shape[1] < GEMM_POOL_MIN and two_threads():
+        with one_blas_thread():
+            return a @ b if out is None else np.matmul(a, b, out=out)
+    if out is None:
+        return a @ b
+    return np.matmul(a, b, out=out)
+
+
+def conv_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray = None) -> np.ndarray:
+    """``a @ b`` (into ``out`` if given) for the convolutions: ``matmul_off_pool`` when it takes the
+    product, else one call."""
+    res = matmul_off_pool(a, b, out=out)
     if res is not None:
         return res
     if out is None:

@@ -25,8 +25,8 @@ from ..autograd import Function
 from ..runtime import for_batch_halves, one_blas_thread, two_threads
 from . import workspace
 from .conv_phases import col2im_gemm, fill_outside
-from .halves import GEMM_HALVES_MIN, GEMM_OWN_MIN, matmul_row_halves
-from .halves import matmul as halves_matmul
+from .halves import GEMM_HALVES_MIN, GEMM_OWN_MIN, matmul_off_pool
+from .halves import conv_matmul
 from .conv_taps import taps_backward, taps_forward, use_taps
 
 def _pair(value, name: str, op: str) -> tuple:
@@ -132,14 +132,14 @@ def _im2col_gemm(xp, weights, kernel_hw, strides, dilation, out_hw, ones_column:
     (nothing saved for backward) the batch is unfolded in parts of at most COLS_BUDGET bytes and cols
     is None. Each output row is the same dot product either way. ``after`` (an in-place pass on rows
     of the output) is applied right after the GEMM (to each half, the rows still in cache) when the
-    GEMM runs on deepgrad's threads (``halves.matmul_row_halves``: ``done`` True); otherwise it is
+    GEMM runs on deepgrad's threads (``halves.matmul_off_pool``: ``done`` True); otherwise it is
     left to the caller."""
     n = xp.shape[0]
     per_sample = out_hw[0] * out_hw[1] * weights.shape[0] * xp.itemsize
     if keep_cols or n == 1 or n * per_sample <= COLS_BUDGET:
         cols = im2col(xp, kernel_hw, strides, dilation, out_hw, ones_column=ones_column)
         out = workspace.empty((len(cols), weights.shape[1]), np.result_type(cols.dtype, weights.dtype))
-        done = matmul_row_halves(cols, weights, after=after, out=out) is not None
+        done = matmul_off_pool(cols, weights, after=after, out=out) is not None
         if not done:
             np.matmul(cols, weights, out=out)
         return out, (cols if keep_cols else None), done and after is not None
@@ -148,7 +148,7 @@ def _im2col_gemm(xp, weights, kernel_hw, strides, dilation, out_hw, ones_column:
     out = workspace.empty((n * rows, weights.shape[1]), np.result_type(xp.dtype, weights.dtype))
     for start in range(0, n, part):
         cols = im2col(xp[start:start + part], kernel_hw, strides, dilation, out_hw, ones_column=ones_column)
-        halves_matmul(cols, weights, out=out[start * rows:start * rows + len(cols)])  # as the whole batch's GEMM
+        conv_matmul(cols, weights, out=out[start * rows:start * rows + len(cols)])  # as the whole batch's GEMM
         del cols  # freed before the next part is unfolded
     return out, None, False
 
@@ -184,7 +184,7 @@ def kernel_grad(cols: np.ndarray, g2: np.ndarray, n: int) -> np.ndarray:
     width = cols.shape[1]
     if width > NARROW_COLS or n < 2:
         # the single GEMM as (dOut^T cols)^T: the long axis inner, measured about 10% faster
-        return halves_matmul(g2.T, cols).T
+        return conv_matmul(g2.T, cols).T
     per = len(cols) // n
     cols3, g3 = cols.reshape(n, per, width), g2.reshape(n, per, g2.shape[1])
     parts = workspace.empty((n, width, g2.shape[1]), np.result_type(cols.dtype, g2.dtype))
@@ -337,7 +337,7 @@ class Conv2D(Function):
         cols = im2col(gp, (kh, kw), (1, 1), dilation, x_shape[1:3])
         flipped = kernel[::-1, ::-1].transpose(0, 1, 3, 2).reshape(kh * kw * cout, cin)
         out = workspace.empty((len(cols), cin), np.result_type(cols.dtype, flipped.dtype))
-        return halves_matmul(cols, flipped, out=out).reshape(x_shape)
+        return conv_matmul(cols, flipped, out=out).reshape(x_shape)
 
 
     def graph_backward(self, g):

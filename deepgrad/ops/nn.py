@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function, Tensor
-from .halves import GEMM_OWN_MIN, matmul_row_halves
+from .halves import BLAS_THREADS_MIN, matmul_row_halves
 from .halves import matmul as halves_matmul
 from .manipulation import IndexAdd
 
@@ -28,16 +28,22 @@ class Linear(Function):
             raise ValueError(f"linear: bias of shape {bias.shape} does not match kernel of shape {kernel.shape}")
         flat = len(shape) == 2  # a batch of vectors, the common case: no reshapes
         x2 = x if flat else x.reshape(-1, shape[-1])
-        # a large product on deepgrad's threads (halves.matmul_row_halves), bias and relu right after each half
-        y = None
-        if x2.shape[0] * kernel.size >= GEMM_OWN_MIN:
-            y = matmul_row_halves(x2, kernel, self._bias_relu(bias))
-        if y is None:
+        work = x2.shape[0] * kernel.size
+        if work < BLAS_THREADS_MIN:  # small: straight to NumPy (OpenBLAS runs it on one thread)
             y = x2 @ kernel
             if bias is not None:
                 y += bias
             if self.fused_relu:
                 np.maximum(y, 0, out=y)
+        else:
+            # large: on deepgrad's threads (halves.matmul_row_halves), bias and relu right after
+            # each half; else one call, kept off OpenBLAS's pool when it is short (halves.matmul)
+            after = self._bias_relu(bias)
+            y = matmul_row_halves(x2, kernel, after)
+            if y is None:
+                y = halves_matmul(x2, kernel)
+                if after is not None:
+                    after(y)
         self.in_shape = shape
         needs = self.needs_input_grad
         if True in needs:  # save_for_backward, inlined: dX needs the kernel, dKernel the input, the relu's mask its output
@@ -63,7 +69,7 @@ class Linear(Function):
         if relu_out is not None:
             g2 = g2 * (relu_out > 0)
         needs = self.needs_input_grad
-        if g2.size * self.in_shape[-1] >= GEMM_OWN_MIN:  # large: on this process's threads (halves)
+        if g2.size * self.in_shape[-1] >= BLAS_THREADS_MIN:  # large: on this process's threads (halves)
             gemm = halves_matmul
         else:
             gemm = np.matmul

@@ -17,7 +17,7 @@ import numpy as np
 from ..autograd import Function, Tensor, unbroadcast
 from . import math as _math
 from . import workspace
-from .halves import over_rows, rows_of, ufunc_halves
+from .halves import matvec, over_rows, rows_of, ufunc_halves
 
 
 
@@ -127,7 +127,7 @@ class LayerNorm(Function):
     def forward(self, x, *params, features=1, epsilon=1e-3, has_gamma=True, has_beta=True):
         dt = x.dtype.type
         x2 = x.reshape(-1, features)
-        mean = x2 @ np.ones(features, x.dtype)
+        mean = matvec(x2, np.ones(features, x.dtype))
         mean *= dt(1 / features)
         xhat = np.subtract(x2, mean[:, None], out=workspace.empty(x2.shape, x.dtype))
         var = np.einsum("ij,ij->i", xhat, xhat)
@@ -158,10 +158,10 @@ class LayerNorm(Function):
         if self.needs_input_grad[0]:
             if gamma is not None:
                 dxhat = np.multiply(g2, gamma, out=workspace.empty(g2.shape, g2.dtype))
-                m1 = g2 @ gamma
+                m1 = matvec(g2, gamma)
             else:
                 dxhat = g2.copy()
-                m1 = g2 @ np.ones(features, g2.dtype)
+                m1 = matvec(g2, np.ones(features, g2.dtype))
             m2 = np.einsum("ij,ij->i", dxhat, xhat)
             # dx = inv_std dxhat - (inv_std mean(dxhat)) - xhat (inv_std mean(dxhat xhat))
             scale = inv_std * dt(1 / features)
@@ -177,7 +177,7 @@ class LayerNorm(Function):
             grads.append(np.einsum("ij,ij->j", g2, xhat).reshape(param_shapes[0]) if needs[0] else None)
             needs = needs[1:]
         if needs:
-            grads.append((np.ones(g2.shape[0], g2.dtype) @ g2).reshape(param_shapes[-1]) if needs[0] else None)
+            grads.append(matvec(np.ones(g2.shape[0], g2.dtype), g2).reshape(param_shapes[-1]) if needs[0] else None)
         return tuple(grads)
 
     def graph_backward(self, g):
