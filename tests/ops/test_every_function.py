@@ -130,6 +130,9 @@ OPS = {
                         _normal(2, 2, seed=4), _normal(2, 2, seed=5)], {}),
     "gru": (ops.gru, [_normal(2, 4, 3), _normal(3, 6, seed=1), _normal(2, 6, seed=2), _normal(2, 6, seed=3),
                       _normal(2, 2, seed=4)], {}),
+    # a rematerialized call: its backward runs the function again and differentiates that
+    "Checkpoint": (lambda a, b: dg.autograd.checkpoint(lambda u, v: ops.tanh(u) * v + u, a, b),
+                   [_normal(2, 3), _normal(2, 3, seed=1)], {}),
     "simple_rnn": (ops.simple_rnn, [_normal(2, 4, 3), _normal(3, 2, seed=1), _normal(2, 2, seed=2),
                                     _normal(2, seed=3), _normal(2, 2, seed=4)], {"go_backwards": True}),
 }
