@@ -19,6 +19,7 @@ import deepgrad as dg
 import deepgrad.ops
 from deepgrad import ops
 from deepgrad.autograd import FloatMath, Function
+from deepgrad.optimizers.optimizer_state import _updated
 
 
 def _rng(seed):
@@ -133,6 +134,8 @@ OPS = {
     # a rematerialized call: its backward runs the function again and differentiates that
     "Checkpoint": (lambda a, b: dg.autograd.checkpoint(lambda u, v: ops.tanh(u) * v + u, a, b),
                    [_normal(2, 3), _normal(2, 3, seed=1)], {}),
+    # stateless_apply's new value standing for the given one (its gradient passes unchanged)
+    "_Updated": (lambda a: _updated(a.data * 0.5 - 1.0, a), [_normal(2, 3)], {}),
     "simple_rnn": (ops.simple_rnn, [_normal(2, 4, 3), _normal(3, 2, seed=1), _normal(2, 2, seed=2),
                                     _normal(2, seed=3), _normal(2, 2, seed=4)], {"go_backwards": True}),
 }
