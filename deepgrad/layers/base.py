@@ -207,10 +207,10 @@ class Layer(LayerState):
     # ----------------------------------------------------------------- tracking
     def __setattr__(self, key, value):
         if not key.startswith("_") and key != "built":
-            value = self._track(value)
+            value = self._track_attribute(value)
         object.__setattr__(self, key, value)
 
-    def _track(self, value):
+    def _track_attribute(self, value):
         """Keras's tracking of an attribute's value: a layer becomes a sub-layer and a variable a
         weight, each once, also inside (nested, mixed) lists, tuples and dicts; a plain list or dict
         is kept as a tracking one, so what is added to it later is tracked too."""
@@ -225,23 +225,23 @@ class Layer(LayerState):
             if all(g is not value for g in generators):
                 generators.append(value)
         elif type(value) is list or (type(value) is TrackedList and value._owner is not self):
-            value = TrackedList([self._track(v) for v in value], self)
+            value = TrackedList([self._track_attribute(v) for v in value], self)
         elif type(value) is TrackedList:  # the same list assigned back (``self.blocks += [...]``)
             for v in value:
-                self._track(v)
+                self._track_attribute(v)
         elif type(value) is dict or (type(value) is TrackedDict and value._owner is not self):
-            value = TrackedDict({k: self._track(v) for k, v in value.items()}, self)
+            value = TrackedDict({k: self._track_attribute(v) for k, v in value.items()}, self)
         elif type(value) is TrackedDict:
             for v in value.values():
-                self._track(v)
+                self._track_attribute(v)
         elif type(value) is tuple:
-            value = tuple([self._track(v) for v in value])
+            value = tuple([self._track_attribute(v) for v in value])
         elif isinstance(value, (list, tuple, dict)):  # a named tuple, an OrderedDict: kept as they are
             for v in (value.values() if isinstance(value, dict) else value):
-                self._track(v)
+                self._track_attribute(v)
         return value
 
-    def _untrack(self, value) -> None:
+    def _untrack_attribute(self, value) -> None:
         """A layer or variable taken out of a tracked list or dict stops being tracked."""
         if isinstance(value, Layer):
             layers = self.__dict__.get("_layers", [])

@@ -17,7 +17,7 @@ class TrackedList(list):
         self._owner = owner
 
     def _track(self, value):
-        return self._owner._track(value) if self._owner is not None else value
+        return self._owner._track_attribute(value) if self._owner is not None else value
 
     def append(self, value):
         super().append(self._track(value))
@@ -62,7 +62,7 @@ class TrackedList(list):
 
     def _untrack(self, value):
         if self._owner is not None:
-            self._owner._untrack(value)
+            self._owner._untrack_attribute(value)
 
     def __reduce_ex__(self, protocol):
         # copies and pickles are plain lists: the copied owner's tracked state is copied with it
@@ -77,7 +77,7 @@ class TrackedDict(dict):
         self._owner = owner
 
     def _track(self, value):
-        return self._owner._track(value) if self._owner is not None else value
+        return self._owner._track_attribute(value) if self._owner is not None else value
 
     def __setitem__(self, key, value):
         super().__setitem__(key, self._track(value))
@@ -95,14 +95,14 @@ class TrackedDict(dict):
         present = key in self
         value = super().pop(key, *default)
         if present and self._owner is not None:
-            self._owner._untrack(value)
+            self._owner._untrack_attribute(value)
         return value
 
     def __delitem__(self, key):
         value = self[key]
         super().__delitem__(key)
         if self._owner is not None:
-            self._owner._untrack(value)
+            self._owner._untrack_attribute(value)
 
     def __reduce_ex__(self, protocol):
         return dict, (dict(self),)
