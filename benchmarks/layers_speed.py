@@ -69,14 +69,19 @@ def torch_stepper():
         nn.ConvTranspose2d(128, 64, 4, stride=2, padding=1), nn.LeakyReLU(0.3),
         nn.Conv2d(64, 1, 7, padding=3), nn.Sigmoid(),
     )
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3, eps=1e-7)
     z, images = data()
-    zt, yt = torch.from_numpy(z), torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
-    loss_fn = nn.MSELoss()
+    return _torch_step(net, nn.MSELoss(), torch.from_numpy(z), torch.from_numpy(images).permute(0, 3, 1, 2).contiguous())
+
+
+def _torch_step(net, loss_fn, x, y):
+    """One Adam step of ``net`` on (x, y), as a function."""
+    import torch
+
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3, eps=1e-7)
 
     def step():
         opt.zero_grad(set_to_none=True)
-        loss_fn(net(zt), yt).backward()
+        loss_fn(net(x), y).backward()
         opt.step()
 
     return step
@@ -125,17 +130,9 @@ def torch_separable_stepper():
         nn.Conv2d(128, 128, 3, padding=1, groups=128), nn.ReLU(),
         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(128, 10),
     )
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3, eps=1e-7)
     x, y = separable_data()
-    xt, yt = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(y)
-    loss_fn = nn.CrossEntropyLoss()
-
-    def step():
-        opt.zero_grad(set_to_none=True)
-        loss_fn(net(xt), yt).backward()
-        opt.step()
-
-    return step
+    return _torch_step(net, nn.CrossEntropyLoss(), torch.from_numpy(x).permute(0, 3, 1, 2).contiguous(),
+                       torch.from_numpy(y))
 
 
 MODELS = {"generator": ("DCGAN generator", BATCH, deepgrad_stepper, torch_stepper),

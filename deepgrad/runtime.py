@@ -43,14 +43,21 @@ def _openblas_paths() -> list:
         return []
 
 
+def _openblas_libraries() -> list:
+    """The OpenBLAS libraries mapped into this process, as ctypes handles."""
+    libs = []
+    for path in _openblas_paths():
+        try:
+            libs.append(ctypes.CDLL(path))
+        except OSError:
+            continue
+    return libs
+
+
 def _loaded_openblas() -> list:
     """The pthreads builds of OpenBLAS mapped into this process (Linux), as ctypes handles."""
     found = []
-    for path in _openblas_paths():
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
+    for lib in _openblas_libraries():
         parallel = next((getattr(lib, n) for n in ("openblas_get_parallel", "openblas_get_parallel64_",
                                                    "scipy_openblas_get_parallel64_", "scipy_openblas_get_parallel")
                          if hasattr(lib, n)), None)
@@ -150,11 +157,7 @@ def _blas_thread_setters() -> list:
     """``openblas_set_num_threads`` (under NumPy's symbol prefix too) of every OpenBLAS mapped
     into the process."""
     setters = []
-    for path in _openblas_paths():
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
+    for lib in _openblas_libraries():
         for name in ("openblas_set_num_threads", "scipy_openblas_set_num_threads64_",
                      "scipy_openblas_set_num_threads"):
             if hasattr(lib, name):
@@ -240,11 +243,7 @@ def local_blas_setters() -> list:
     global _local_blas_setters
     if _local_blas_setters is None:
         setters = []
-        for path in _openblas_paths():
-            try:
-                lib = ctypes.CDLL(path)
-            except OSError:
-                continue
+        for lib in _openblas_libraries():
             if hasattr(lib, "openblas_set_num_threads_local"):
                 fn = lib.openblas_set_num_threads_local
                 fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
