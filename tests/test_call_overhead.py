@@ -199,9 +199,12 @@ def test_flat_group_updates_equal_one_variable_at_a_time():
 def test_small_calls_stay_within_their_bytecode_budgets():
     # before this work: 2,646 / 1,492 / 11,738 (benchmarks/RESULTS.md, "Python overhead per small call")
     # train_on_batch with the optimizer's update plan and the one-array data checks: 9,802 and 7,828
-    # (before: 10,719 and 8,727; benchmarks/RESULTS.md, "The MLP step's Python")
+    # (before: 10,719 and 8,727; benchmarks/RESULTS.md, "The MLP step's Python"); then 9,836 and
+    # 8,068: the Dense GEMM's choice of BLAS threads (ops/halves.py, 166) and the data spec by
+    # input names (17); some 300 more once tests/test_keras_object_surface.py has run in the same
+    # process (10,141 for the 4-64-64-2 step): the budgets hold either way
     budgets = {"actor-critic model(x), batch 1": 1900, "Sequential 4-64-2 model(x), batch 1": 1000,
-               "4-64-64-2 train_on_batch, batch 32": 10000, "MLP train_on_batch, batch 128": 8000}
+               "4-64-64-2 train_on_batch, batch 32": 10400, "MLP train_on_batch, batch 128": 8400}
     cases = bytecodes.cases()
     for name, budget in budgets.items():
         fn = cases[name]

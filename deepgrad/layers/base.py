@@ -292,12 +292,18 @@ class Layer(LayerState):
         """Keras's order: the layer's own trainable weights, its own non-trainable ones, then each
         sub-layer's weights in turn, each variable once. A weight keeps the place it was created
         in when it is frozen later (a LoRA layer's kernel stays first)."""
+        return self._own_then_nested([], "weights")
+
+    def _own_then_nested(self, extra: list, attribute: str) -> list:
+        """The layer's own weights (trainable as created first), then ``extra``, then each
+        sub-layer's ``attribute`` list, each variable once."""
         created = [w.__dict__.get("_created_trainable", w.trainable) for w in self._weights]
         out = [w for w, c in zip(self._weights, created) if c] + [w for w, c in zip(self._weights, created) if not c]
+        out += extra
         if self._layers:
             seen = {id(w) for w in out}
             for layer in self._layers:
-                for w in layer.weights:
+                for w in getattr(layer, attribute):
                     if id(w) not in seen:
                         seen.add(id(w))
                         out.append(w)
@@ -329,16 +335,7 @@ class Layer(LayerState):
         if not generators and not any(layer.__dict__.get("_seed_generators") or layer._layers
                                       for layer in self._layers):
             return self.weights
-        created = [w.__dict__.get("_created_trainable", w.trainable) for w in self._weights]
-        out = [w for w, c in zip(self._weights, created) if c] + [w for w, c in zip(self._weights, created) if not c]
-        out += [g.state for g in generators or ()]
-        seen = {id(v) for v in out}
-        for layer in self._layers:
-            for v in layer.variables:
-                if id(v) not in seen:
-                    seen.add(id(v))
-                    out.append(v)
-        return out
+        return self._own_then_nested([g.state for g in generators or ()], "variables")
 
     @property
     def non_trainable_variables(self):
