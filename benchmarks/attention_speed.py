@@ -36,7 +36,7 @@ import time
 
 import numpy as np
 
-from interleaved import rates, settle, timed
+from interleaved import rates, rates_of
 
 BATCH, SEQ, WIDTH, HEADS, KEY_DIM, HIDDEN = 32, 128, 128, 4, 32, 256
 
@@ -138,13 +138,7 @@ def fused_on_off(dg_step, th_step, rounds: int, steps: int, clock) -> None:
             _HeadsAttention._fused_attend = fused
 
     steppers = {"deepgrad": dg_step, "deepgrad, explicit": explicit, "PyTorch": th_step}
-    for s in steppers.values():
-        timed(s, 2)
-    samples = {name: [] for name in steppers}
-    for _ in range(rounds):
-        for name, s in steppers.items():
-            settle()
-            samples[name].append(steps * BATCH / timed(s, steps, clock))
+    samples = rates_of(steppers, rounds, steps, BATCH, clock)
     for name, values in samples.items():
         print(f"  {name:20s} {statistics.median(values):8.1f} samples/s ({min(values):.1f}-{max(values):.1f})")
     for a, b in (("deepgrad", "PyTorch"), ("deepgrad, explicit", "PyTorch"), ("deepgrad", "deepgrad, explicit")):

@@ -39,7 +39,7 @@ import time
 
 import numpy as np
 
-from interleaved import rates, settle, timed
+from interleaved import rates, rates_of, timed
 
 BATCH, LATENT = 64, 128
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples"))
@@ -147,13 +147,7 @@ def halves_on_off(dg_step, th_step, rounds: int, steps: int, clock) -> None:
             runtime._PARALLEL_MIN_SIZE = threshold
 
     steppers = {"deepgrad": dg_step, "deepgrad, halves off": halves_off, "PyTorch": th_step}
-    for s in steppers.values():
-        timed(s, 2)
-    samples = {name: [] for name in steppers}
-    for _ in range(rounds):
-        for name, s in steppers.items():
-            settle()
-            samples[name].append(steps * BATCH / timed(s, steps, clock))
+    samples = rates_of(steppers, rounds, steps, BATCH, clock)
     print(f"DCGAN D+G step, batch {BATCH}, {rounds} rounds of {steps} steps, "
           f"{'CPU time' if clock is time.process_time else 'wall clock'}; samples/s, median (min-max)")
     for name, values in samples.items():

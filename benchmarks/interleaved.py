@@ -33,3 +33,16 @@ def rates(ours, theirs, rounds: int, steps: int, batch: int, clock=time.perf_cou
         settle()
         their_rates.append(steps * batch / timed(theirs, steps, clock))
     return our_rates, their_rates, [a / b for a, b in zip(our_rates, their_rates)]
+
+
+def rates_of(steppers: dict, rounds: int, steps: int, batch: int, clock=time.perf_counter) -> dict:
+    """``rates`` for any number of named steps: ``{name: [samples/s of each round]}``, the steps
+    interleaved in each round in the dict's order."""
+    for s in steppers.values():  # warm-up: allocation, lazy builds
+        timed(s, 2)
+    samples = {name: [] for name in steppers}
+    for _ in range(rounds):
+        for name, s in steppers.items():
+            settle()
+            samples[name].append(steps * batch / timed(s, steps, clock))
+    return samples
