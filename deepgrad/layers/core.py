@@ -165,8 +165,11 @@ class Dense(QuantizableMixin, LoRAMixin, KernelLayer):
         return tuple(input_shape[:-1]) + (self.units,)
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, **self._kernel_config(),
-                "quantization_config": self._quantized_config(), **self.lora_config()}
+        config = {**super().get_config(), "units": self.units, **self._kernel_config(),
+                  "quantization_config": self._quantized_config(), **self.lora_config()}
+        if config["activity_regularizer"] is None:  # Keras's Dense config has none; kept when set
+            del config["activity_regularizer"]
+        return config
 
 
 # ----------------------------------------------------------------- shape-only layers
