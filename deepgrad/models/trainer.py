@@ -17,7 +17,7 @@ from .. import process_group
 from .. import losses, ops, optimizers
 from .. import metrics as metrics_module
 from ..autograd import Tensor, grad, no_grad
-from ..callbacks.callback_list import CallbackList
+from ..callbacks.callback_list import CallbackList, sort_logs
 from ..callbacks.history import History
 from . import compile_config
 from . import data_adapter as da
@@ -698,8 +698,8 @@ class Trainer:
         """The logs, or their values in Keras's order: the metrics' names in ``self.metrics``
         order first, then the step's other keys sorted (a custom step's ``"moe_loss"``), a
         single value alone."""
-        if return_dict:
-            return logs
+        if return_dict:  # keys sorted, as Keras returns them
+            return sort_logs(logs)
         names = [m.name for m in self.metrics]
         if len(self._output_names()) > 1:
             # Keras looks the compiled metrics up by their own names ("mae"), which a model of several
