@@ -127,7 +127,12 @@ def _recording_build(build):
     the layer built and remembers the shape it was built for (``get_build_config``), as Keras's."""
     @functools.wraps(build)
     def recording_build(self, *args, **kwargs):
-        out = build(self, *args, **kwargs)
+        # in the layer's own scope, as on a call, so the layers it builds in turn sit under it
+        # ("time_distributed/dense/kernel"); a scope already open for this layer is not doubled
+        with self._open_name_scope():
+            if self._path is None:
+                self.__dict__["_path"] = current_path()
+            out = build(self, *args, **kwargs)
         if self.__dict__.get("input_shape_built") is None:
             shape = args[0] if args else kwargs.get("input_shape")
             if shape is not None:
