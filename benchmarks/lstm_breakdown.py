@@ -14,12 +14,17 @@ every step into parts:
   LSTM's and the head's); ``opt.step()``.
 
 Each part is given as wall time and the calling thread's CPU time (medians over rounds, per
-step); the process's threads' CPU (the calling thread, deepgrad's scan and batch-halves
-threads, the rest: OpenBLAS's or OpenMP's pools) per step; and which way the LSTM loops'
-chooser ran (``common.BlasThreads``: 0 OpenBLAS's threads, 1 one thread, 2 pipelined).
+step); the process's threads' CPU per step (the calling thread, deepgrad's scan and
+batch-halves threads, NumPy's OpenBLAS pool, the rest: PyTorch's OpenMP pool), counted in
+clock ticks, so use blocks of 20 steps or more; the calling thread's wall time off a CPU, split
+into waiting for a core (load) and asleep (the GIL, the second thread's last chunk), and its
+sleeps; and which way the LSTM loops ran (``common.BlasThreads``: 0 OpenBLAS's threads, 1 one
+thread, 2 pipelined, 3 spare), chosen by the loops' chooser or forced with ``--way``.
+``--long-spin --no-settle`` reproduce the conditions ``lstm_profile.py`` ran under before.
 
     python benchmarks/lstm_breakdown.py --rounds 7 --steps 20
     python benchmarks/lstm_breakdown.py --threads 1
+    python benchmarks/lstm_breakdown.py --way 2      # the pipelined way only
 """
 from __future__ import annotations
 
@@ -176,7 +181,7 @@ def main() -> None:
             r = results[fw]
             r["cpu main: runnable, no CPU"].append(runnable / args.steps)
             r["cpu main: asleep"].append((wall - on_cpu - runnable) / args.steps)
-            r["cpu main: sleeps (count)"].append(switches / args.steps / 1e3)
+            r["cpu main: sleeps (count)"].append(switches / args.steps)
             main_cpu, ours, pool, other = thread_split(before, per_thread_cpu(), main_tid, blas)
             for name in parts[fw].wall:
                 r["wall " + name].append(parts[fw].wall[name] / args.steps)
@@ -189,7 +194,8 @@ def main() -> None:
           f"medians in ms per step; ways (way: calls) {dict(sorted(ways.items()))}")
     print(f"{'part':22s} {'dg wall':>8s} {'dg cpu':>8s} {'th wall':>8s} {'th cpu':>8s}")
     names = ["step", "lstm op forward", "head + loss", "backward (all)", "lstm op backward", "Adam", "zero_grad"]
-    med = {fw: {k: statistics.median(v) * 1e3 for k, v in r.items()} for fw, r in results.items()}
+    med = {fw: {k: statistics.median(v) * (1 if k.endswith("(count)") else 1e3) for k, v in r.items()}
+           for fw, r in results.items()}
     for fw in med:  # the parts not wrapped: whole step less the wrapped ones
         m = med[fw]
         for clock in ("wall", "cpu"):
