@@ -26,7 +26,12 @@ machine at hand (a quiet one for the two-core ratio).
 ``--threads 2`` runs both frameworks as they run by default on a two-core machine (PyTorch
 on two threads; deepgrad's scans over the two halves of the batch in two threads, its BLAS on
 its own default) and reports wall clock beside CPU time; with the default ``--threads 1`` the
-process is held to one core, so deepgrad's scans stay on one thread too.
+process is held to one core, so deepgrad's scans stay on one thread too. With two threads the
+process takes ``train_speed.py``'s settings (freed memory kept, OpenBLAS's idle threads asleep
+after a short spin) and each timed block of one framework starts after a pause
+(``interleaved.settle``): without them OpenBLAS's pool, woken by the ways that thread the chain's
+GEMMs, spun on the second core for ~0.1 s into PyTorch's next block (3 ms of its CPU per PyTorch
+step, measured) and PyTorch's step took 23.4 ms here against 8.8 ms in ``train_speed.py``.
 
     python benchmarks/lstm_profile.py --reps 30
     python benchmarks/lstm_profile.py --threads 2 --reps 30
@@ -64,6 +69,8 @@ import statistics  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
+
+from interleaved import settle  # noqa: E402
 
 BATCH, STEPS, FEATURES, UNITS = 128, 50, 1, 64
 
@@ -210,6 +217,12 @@ def wall_seconds(step, n: int) -> float:
     return (time.perf_counter() - start) / n
 
 
+def pause() -> None:
+    """With two threads, let the other framework's threads fall asleep before a timed block."""
+    if THREADS > 1:
+        settle()
+
+
 def compare(label: str, ours, theirs, reps: int, inner: int) -> None:
     clocks = {"CPU": cpu_seconds} if THREADS == 1 else {"CPU": cpu_seconds, "wall": wall_seconds}
     for f in (ours, theirs):   # warm up caches, allocators and lazy state
@@ -217,7 +230,9 @@ def compare(label: str, ours, theirs, reps: int, inner: int) -> None:
     for clock_name, clock in clocks.items():
         a, b = [], []
         for _ in range(reps):
+            pause()
             a.append(clock(ours, inner))
+            pause()
             b.append(clock(theirs, inner))
         ratios = [y / x for x, y in zip(a, b)]
         print(f"{label} ({clock_name}, {THREADS} thread{'s' if THREADS > 1 else ''}): deepgrad min "
@@ -258,11 +273,13 @@ def ways(reps: int, inner: int) -> None:
             for _ in range(reps):
                 for way in names:
                     forced["way"] = way
+                    pause()
                     cpu0, switches0 = _thread_clocks()
                     walls[way].append(wall_seconds(ours, inner))
                     cpu1, switches1 = _thread_clocks()
                     cpus[way].append((cpu1 - cpu0) / inner)
                     waits[way].append((switches1 - switches0) / inner)
+                pause()
                 torch_walls.append(wall_seconds(theirs, inner))
             print(f"{part}: torch wall median {statistics.median(torch_walls) * 1e3:.2f} ms (min {min(torch_walls) * 1e3:.2f})")
             for way, name in names.items():
@@ -275,6 +292,11 @@ def ways(reps: int, inner: int) -> None:
 
 
 def main() -> None:
+    if THREADS > 1:  # as train_speed.py runs (see above)
+        from deepgrad import runtime
+
+        runtime.keep_freed_memory()
+        runtime.short_blas_spin()
     import torch
 
     torch.set_num_threads(THREADS)

@@ -220,6 +220,38 @@ def test_side_work_runs_each_call_once_and_propagates_errors():
     assert later == [] and done[-1] == 9
 
 
+def test_side_work_error_in_a_call_taken_back_waits_for_the_second_thread():
+    """A call run here on leaving fails: the calls behind it are dropped, the one the second
+    thread runs is waited for, and the error propagates; the next SideWork works as before."""
+    started, release = threading.Event(), threading.Event()
+    done, later = [], []
+
+    def slow():
+        started.set()
+        release.wait(5)
+        done.append("there")
+
+    def failing():
+        raise ValueError("taken back")
+
+    with pytest.raises(ValueError, match="taken back"):
+        with SideWork(threaded=True) as side:
+            side(slow)
+            started.wait(5)
+            side(later.append, 1)         # taken back after `failing`: dropped
+            side(failing)                 # the last queued: taken back first
+            threading.Timer(0.05, release.set).start()
+    assert done == ["there"] and later == []
+    assert side.submitted == side.done_there + side.done_here == 3 and not side.tasks
+    for _ in range(50):                   # many short loops: every call runs once, in one place or the other
+        ran = []
+        with SideWork(threaded=True) as side:
+            for k in range(7):
+                side(ran.append, k)
+        assert sorted(ran) == list(range(7))
+        assert side.submitted == side.done_there + side.done_here == 7
+
+
 def test_side_work_inline_runs_at_once():
     seen = []
     with SideWork(threaded=False) as side:
