@@ -312,7 +312,10 @@ def boolean_mask(tensor, mask, axis=None, name=None) -> Tensor:
 
 
 def pad(tensor, paddings, mode="CONSTANT", constant_values=0, name=None) -> Tensor:
-    return ops.pad(tensor, np.asarray(paddings).tolist(), mode=mode.lower(), constant_values=constant_values)
+    mode = mode.lower()
+    # TensorFlow ignores constant_values outside "CONSTANT"; Keras's ops.pad refuses it there
+    return ops.pad(tensor, np.asarray(paddings).tolist(), mode=mode,
+                   constant_values=constant_values if mode == "constant" else None)
 
 
 def reverse(tensor, axis, name=None) -> Tensor:
