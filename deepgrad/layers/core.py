@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import activations, ops, regularizers
 from ..autograd import Tensor
+from ..registry import GLOBAL_CUSTOM_NAMES, find_custom_object
 from ..seed_generator import SeedGenerator
 from ..ops.nn import linear, linear_relu
 from ..ops.quantized import quantized_linear
@@ -347,15 +348,22 @@ def _function_config(fn, what: str, layer: str):
             f"Lambda layer {layer!r} cannot be serialized: its {what} is a Python lambda, and deepgrad model "
             "files never store code. Use a named function (and pass it as custom_objects={'name': function} "
             "when loading), write a Layer subclass with get_config, or save only the weights.")
-    return {"class_name": "function", "config": name}
+    config = {"class_name": "function", "config": name}
+    registered = GLOBAL_CUSTOM_NAMES.get(fn)
+    if registered is not None:  # register_keras_serializable: found again without custom_objects
+        config["registered_name"] = registered
+    return config
 
 
 def _function_from_config(value, custom_objects, layer_name):
-    """The function a config names: from ``custom_objects``, else a deepgrad op of that name."""
+    """The function a config names: from ``custom_objects``, the open custom-object scope or the
+    functions registered with ``register_keras_serializable``, else a deepgrad op of that name."""
     if not (isinstance(value, dict) and value.get("class_name") == "function"):
         return value
     name = value.get("config")
-    found = (custom_objects or {}).get(name)
+    found = None
+    for key in (value.get("registered_name"), name):
+        found = found if found is not None else find_custom_object(key, custom_objects)
     if found is None and isinstance(name, str) and not name.startswith("_"):
         found = getattr(ops, name, None)
     if not callable(found):
