@@ -31,6 +31,7 @@ from .tf_extra import (autograph, broadcast_to, compat, cond, distribute, get_lo
                        tensor_scatter_nd_update, unique, vectorized_map, while_loop)
 from .tf_sparse import SparseTensor, ctc_loss_v1, scan, sparse  # noqa: F401 - tf.SparseTensor, tf.sparse
 from .tf_io import decode_image, decode_jpeg, decode_png, io  # noqa: F401 - tf.io
+from .tf_signal import audio, signal  # noqa: F401 - tf.audio, tf.signal
 from .tf_namespaces import (argmax, argmin, count_nonzero, cumsum, image, linalg, math, nn, random,  # noqa: F401
                             reduce_all, reduce_any, reduce_logsumexp, reduce_max, reduce_mean, reduce_min,
                             reduce_prod, reduce_std, reduce_sum, reduce_variance)
@@ -578,7 +579,19 @@ def _reduce_join(inputs, axis=None, keepdims=False, separator="", name=None):
     return (np.expand_dims(joined, axis) if keepdims else joined).astype(str).view(StringArray)
 
 
-strings.unicode_split, strings.reduce_join = _unicode_split, _reduce_join
+def _join(inputs, separator="", name=None):
+    """Element by element, the strings of ``inputs`` (broadcast together) joined with ``separator``."""
+    from .tf_data import StringArray
+    if not isinstance(inputs, (list, tuple)) or not inputs:
+        raise TypeError(f"tf.strings.join: inputs must be a non-empty list of strings or string tensors, got {inputs!r}")
+    parts = np.broadcast_arrays(*[_text(t).astype(object) for t in inputs])
+    joined = parts[0].copy()
+    for part in parts[1:]:
+        joined = joined + separator + part  # object arrays of str: Python's concatenation, element-wise
+    return np.asarray(joined).astype(str).view(StringArray)
+
+
+strings.unicode_split, strings.reduce_join, strings.join = _unicode_split, _reduce_join, _join
 
 
 # tf.nest: the nested-structure utilities, Keras's ``tree`` under TensorFlow's names
