@@ -31,7 +31,7 @@ from .tf_extra import (autograph, broadcast_to, compat, cond, distribute, get_lo
                        tensor_scatter_nd_update, unique, vectorized_map, while_loop)
 from .tf_sparse import SparseTensor, ctc_loss_v1, scan, sparse  # noqa: F401 - tf.SparseTensor, tf.sparse
 from .tf_io import decode_image, decode_jpeg, decode_png, io  # noqa: F401 - tf.io
-from .tf_signal import audio, signal  # noqa: F401 - tf.audio, tf.signal
+from .tf_signal import audio, complex, signal  # noqa: F401 - tf.audio, tf.complex, tf.signal
 from .tf_namespaces import (argmax, argmin, count_nonzero, cumsum, image, linalg, math, nn, random,  # noqa: F401
                             reduce_all, reduce_any, reduce_logsumexp, reduce_max, reduce_mean, reduce_min,
                             reduce_prod, reduce_std, reduce_sum, reduce_variance)
@@ -39,6 +39,7 @@ from .tf_namespaces import (argmax, argmin, count_nonzero, cumsum, image, linalg
 float16, float32, float64 = np.float16, np.float32, np.float64
 int8, int16, int32, int64, uint8 = np.int8, np.int16, np.int32, np.int64, np.uint8
 bool_, string = np.bool_, np.str_
+complex64, complex128 = np.complex64, np.complex128
 newaxis = None
 Tensor = Tensor
 dtypes = SimpleNamespace(float16=float16, float32=float32, float64=float64, int8=int8, int16=int16, int32=int32,
@@ -644,12 +645,14 @@ def _add_n(inputs, name=None) -> Tensor:
 
 for _name, _value in dict(acosh=lambda x, name=None: ops.arccosh(x), asinh=lambda x, name=None: ops.arcsinh(x),
                           atanh=lambda x, name=None: ops.arctanh(x), add_n=_add_n,
-                          realdiv=lambda x, y, name=None: ops.true_divide(x, y)).items():
+                          realdiv=lambda x, y, name=None: ops.true_divide(x, y),
+                          real=lambda input, name=None: ops.real(input), imag=lambda input, name=None: ops.imag(input),
+                          conj=lambda x, name=None: ops.conj(x)).items():
     if not hasattr(math, _name):
         setattr(math, _name, _value)
 # the tf.math functions TensorFlow 2 also exports at its top level (tf.cos is tf.math.cos)
 for _name in ("acos", "acosh", "add_n", "asin", "asinh", "atan", "atan2", "atanh", "cos", "cosh", "floordiv", "sin",
-              "sinh", "tan", "realdiv", "squared_difference"):
+              "sinh", "tan", "realdiv", "squared_difference", "real", "imag", "conj"):
     if _name not in globals():
         globals()[_name] = getattr(math, _name)
 del _name, _value

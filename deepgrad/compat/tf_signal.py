@@ -127,3 +127,54 @@ def stft(signals, frame_length, frame_step, fft_length=None, window_fn=hann_wind
 
 audio = SimpleNamespace(decode_wav=decode_wav)
 signal = SimpleNamespace(stft=stft, frame=frame, hann_window=hann_window, hamming_window=hamming_window)
+
+
+def _complex_array(x, what: str) -> np.ndarray:
+    a = _array(x, what)
+    return a if a.dtype.kind == "c" else a.astype(np.complex128 if a.dtype == np.float64 else np.complex64)
+
+
+def _transform(fn, axes, what: str):
+    """A TF FFT over the innermost ``len(axes)`` axes of a complex tensor, keeping its dtype."""
+    def apply(input, name=None):
+        z = _complex_array(input, what)
+        out = fn(z, axes=axes).astype(z.dtype)
+        return Tensor(out, dtype=out.dtype)
+    apply.__name__ = what.rpartition(".")[2]
+    return apply
+
+
+def rfft(input_tensor, fft_length=None, name=None) -> Tensor:
+    """The FFT of a real signal's last axis, the ``fft_length // 2 + 1`` non-negative frequencies."""
+    x = _array(input_tensor, "tf.signal.rfft")
+    n = x.shape[-1] if fft_length is None else int(np.ravel(fft_length)[0])
+    ctype = np.complex128 if x.dtype == np.float64 else np.complex64
+    out = np.fft.rfft(x, n=n, axis=-1).astype(ctype)
+    return Tensor(out, dtype=ctype)
+
+
+def irfft(input_tensor, fft_length=None, name=None) -> Tensor:
+    """The real signal of length ``fft_length`` (``2 * (bins - 1)`` by default) whose rfft is the input."""
+    z = _complex_array(input_tensor, "tf.signal.irfft")
+    n = 2 * (z.shape[-1] - 1) if fft_length is None else int(np.ravel(fft_length)[0])
+    out = np.fft.irfft(z, n=n, axis=-1).astype(np.float64 if z.dtype == np.complex128 else np.float32)
+    return Tensor(out, dtype=out.dtype)
+
+
+signal.fft = _transform(np.fft.fftn, (-1,), "tf.signal.fft")
+signal.ifft = _transform(np.fft.ifftn, (-1,), "tf.signal.ifft")
+signal.fft2d = _transform(np.fft.fftn, (-2, -1), "tf.signal.fft2d")
+signal.ifft2d = _transform(np.fft.ifftn, (-2, -1), "tf.signal.ifft2d")
+signal.fft3d = _transform(np.fft.fftn, (-3, -2, -1), "tf.signal.fft3d")
+signal.ifft3d = _transform(np.fft.ifftn, (-3, -2, -1), "tf.signal.ifft3d")
+signal.rfft, signal.irfft = rfft, irfft
+
+
+def complex(real, imag, name=None) -> Tensor:
+    """``real + i imag`` (float32 parts give complex64, float64 ones complex128)."""
+    re, im = _array(real, "tf.complex"), _array(imag, "tf.complex")
+    if re.dtype.kind != "f" or im.dtype != re.dtype:
+        raise TypeError(f"tf.complex: real and imag must be float tensors of one dtype, got {re.dtype} and {im.dtype}")
+    ctype = np.complex128 if re.dtype == np.float64 else np.complex64
+    out = (re + 1j * im).astype(ctype)
+    return Tensor(out, dtype=ctype)
