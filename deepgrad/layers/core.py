@@ -348,11 +348,12 @@ def _function_config(fn, what: str, layer: str):
             f"Lambda layer {layer!r} cannot be serialized: its {what} is a Python lambda, and deepgrad model "
             "files never store code. Use a named function (and pass it as custom_objects={'name': function} "
             "when loading), write a Layer subclass with get_config, or save only the weights.")
-    config = {"class_name": "function", "config": name}
     registered = GLOBAL_CUSTOM_NAMES.get(fn)
-    if registered is not None:  # register_keras_serializable: found again without custom_objects
-        config["registered_name"] = registered
-    return config
+    if registered is not None:
+        # register_keras_serializable: saved as Keras saves it, the registered "package>name" as the
+        # config, so that it is found again without custom_objects
+        return {"module": "builtins", "class_name": "function", "config": registered, "registered_name": "function"}
+    return {"class_name": "function", "config": name}
 
 
 def _function_from_config(value, custom_objects, layer_name):
@@ -361,9 +362,7 @@ def _function_from_config(value, custom_objects, layer_name):
     if not (isinstance(value, dict) and value.get("class_name") == "function"):
         return value
     name = value.get("config")
-    found = None
-    for key in (value.get("registered_name"), name):
-        found = found if found is not None else find_custom_object(key, custom_objects)
+    found = find_custom_object(name, custom_objects)
     if found is None and isinstance(name, str) and not name.startswith("_"):
         found = getattr(ops, name, None)
     if not callable(found):
