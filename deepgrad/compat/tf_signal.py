@@ -1,10 +1,11 @@
-"""``tf.audio.decode_wav`` and ``tf.signal``'s framing, windows and short-time Fourier
+"""``tf.audio.decode_wav`` and ``tf.signal``'s framing, windows, FFTs and short-time Fourier
 transform, as the input pipelines of Keras's audio examples use them (``tf.io.read_file``,
 ``tf.audio.decode_wav``, ``tf.signal.stft``, ``tf.abs``). TensorFlow's conventions are kept:
 frames start at sample 0 (no centring), each frame is multiplied by a periodic Hann window of
 ``frame_length`` and zero-padded at its end to ``fft_length``; the result is complex64.
-These run on data, not inside a model: complex results carry no gradient, so a signal that
-needs one is refused by name.
+The complex FFTs (``fft``, ``fft2d``, ...) are differentiable, so a model may mix tokens with
+``real(fft2d(cast(x, complex64)))`` (FNet); the framing, the STFT and the real FFTs run on data
+and refuse, by name, a signal that needs a gradient.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from ..autograd import Tensor
+from ..autograd import Function, Tensor
 from .tf_io import _scalar
 
 
@@ -134,11 +135,31 @@ def _complex_array(x, what: str) -> np.ndarray:
     return a if a.dtype.kind == "c" else a.astype(np.complex128 if a.dtype == np.float64 else np.complex64)
 
 
-def _transform(fn, axes, what: str):
+class ComplexFFT(Function):
+    """``y = fftn(z)`` (or ``ifftn``) over ``axes`` of a complex tensor. The map is linear,
+    ``y = F z``, so the gradient is ``F^H g``: ``N ifftn(g)`` for the forward transform and
+    ``fftn(g) / N`` for the inverse one (N = the number of points transformed)."""
+
+    def forward(self, z, axes=(-1,), inverse=False):
+        self.axes, self.inverse = axes, inverse
+        self.n = int(np.prod([z.shape[a] for a in axes]))
+        return (np.fft.ifftn if inverse else np.fft.fftn)(z, axes=axes).astype(z.dtype)
+
+    def backward(self, g):
+        g = np.asarray(g)
+        out = np.fft.fftn(g, axes=self.axes) / self.n if self.inverse else np.fft.ifftn(g, axes=self.axes) * self.n
+        return out.astype(np.complex128 if g.dtype in (np.float64, np.complex128) else np.complex64)
+
+
+def _transform(axes, inverse: bool, what: str):
     """A TF FFT over the innermost ``len(axes)`` axes of a complex tensor, keeping its dtype."""
     def apply(input, name=None):
+        if isinstance(input, Tensor) and input.requires_grad:
+            z = input if input.dtype.kind == "c" else input.astype(np.complex128 if input.dtype == np.float64
+                                                                   else np.complex64)
+            return ComplexFFT.apply(z, axes=axes, inverse=inverse)
         z = _complex_array(input, what)
-        out = fn(z, axes=axes).astype(z.dtype)
+        out = (np.fft.ifftn if inverse else np.fft.fftn)(z, axes=axes).astype(z.dtype)
         return Tensor(out, dtype=out.dtype)
     apply.__name__ = what.rpartition(".")[2]
     return apply
@@ -161,12 +182,12 @@ def irfft(input_tensor, fft_length=None, name=None) -> Tensor:
     return Tensor(out, dtype=out.dtype)
 
 
-signal.fft = _transform(np.fft.fftn, (-1,), "tf.signal.fft")
-signal.ifft = _transform(np.fft.ifftn, (-1,), "tf.signal.ifft")
-signal.fft2d = _transform(np.fft.fftn, (-2, -1), "tf.signal.fft2d")
-signal.ifft2d = _transform(np.fft.ifftn, (-2, -1), "tf.signal.ifft2d")
-signal.fft3d = _transform(np.fft.fftn, (-3, -2, -1), "tf.signal.fft3d")
-signal.ifft3d = _transform(np.fft.ifftn, (-3, -2, -1), "tf.signal.ifft3d")
+signal.fft = _transform((-1,), False, "tf.signal.fft")
+signal.ifft = _transform((-1,), True, "tf.signal.ifft")
+signal.fft2d = _transform((-2, -1), False, "tf.signal.fft2d")
+signal.ifft2d = _transform((-2, -1), True, "tf.signal.ifft2d")
+signal.fft3d = _transform((-3, -2, -1), False, "tf.signal.fft3d")
+signal.ifft3d = _transform((-3, -2, -1), True, "tf.signal.ifft3d")
 signal.rfft, signal.irfft = rfft, irfft
 
 

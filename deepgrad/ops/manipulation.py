@@ -185,9 +185,14 @@ class Pad(Function):
 class Cast(Function):
     def forward(self, a, dtype=None):
         self.src = a.dtype
+        if a.dtype.kind == "c" and np.dtype(dtype).kind != "c":
+            return np.real(a).astype(dtype)  # complex to real keeps the real part, as TensorFlow's cast
         return a.astype(dtype)
 
     def backward(self, g):
+        # real to complex: z = x + 0i, so dL/dx = Re(dL/dz); the other way the gradient is g + 0i
+        if np.iscomplexobj(g) and self.src.kind != "c":
+            return np.real(g).astype(self.src)
         return g.astype(self.src)
 
     def graph_backward(self, g):

@@ -124,3 +124,25 @@ def test_tf_pad_reflect_ignores_the_default_constant_value():
     np.testing.assert_array_equal(out.numpy(), np.pad(x, [(0, 0), (1, 1), (2, 2), (0, 0)], mode="reflect"))
     sym = tf.pad(x, [[0, 0], [1, 1], [2, 2], [0, 0]], mode="SYMMETRIC")
     np.testing.assert_array_equal(sym.numpy(), np.pad(x, [(0, 0), (1, 1), (2, 2), (0, 0)], mode="symmetric"))
+
+
+@pytest.mark.parametrize("transform, torch_fn", [("fft", "fft"), ("ifft", "ifft"), ("fft2d", "fft2"), ("ifft2d", "ifft2")])
+def test_complex_ffts_are_differentiable_as_torchs(transform, torch_fn):
+    # FNet's token mixing: real(fft2d(cast(x, complex64))), here any transform and both parts
+    import torch
+    rng = np.random.default_rng(5)
+    x, a, b = rng.standard_normal((3, 2, 4, 6))
+    t = dg.Tensor(x, requires_grad=True)
+    y = getattr(tf.signal, transform)(tf.cast(t, tf.complex128))
+    (tf.math.real(y) * dg.Tensor(a) + tf.math.imag(y) * dg.Tensor(b)).sum().backward()
+    tt = torch.tensor(x, requires_grad=True)
+    ty = getattr(torch.fft, torch_fn)(tt.to(torch.complex128))
+    (ty.real * torch.tensor(a) + ty.imag * torch.tensor(b)).sum().backward()
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(t.grad, tt.grad.numpy(), rtol=1e-10, atol=1e-10)
+    # float32 stays complex64 / float32
+    t32 = dg.Tensor(x.astype(np.float32), requires_grad=True)
+    y32 = tf.math.real(getattr(tf.signal, transform)(tf.cast(t32, tf.complex64)))
+    assert y32.dtype == np.float32
+    y32.sum().backward()
+    assert t32.grad.dtype == np.float32
