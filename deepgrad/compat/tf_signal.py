@@ -199,3 +199,35 @@ def complex(real, imag, name=None) -> Tensor:
     ctype = np.complex128 if re.dtype == np.float64 else np.complex64
     out = (re + 1j * im).astype(ctype)
     return Tensor(out, dtype=ctype)
+
+
+def _hertz_to_mel(hertz):
+    # the HTK mel scale TensorFlow uses: m = 1127 ln(1 + f / 700)
+    return 1127.0 * np.log1p(np.asarray(hertz, np.float64) / 700.0)
+
+
+def linear_to_mel_weight_matrix(num_mel_bins=20, num_spectrogram_bins=129, sample_rate=8000,
+                                lower_edge_hertz=125.0, upper_edge_hertz=3800.0, dtype=np.float32,
+                                name=None) -> Tensor:
+    """``(num_spectrogram_bins, num_mel_bins)`` triangular filters on the mel scale: filter ``m``
+    rises from mel edge ``m`` to ``m + 1`` and falls to ``m + 2`` (``num_mel_bins + 2`` edges evenly
+    spaced in mel between the edge frequencies); the DC bin gets no weight. A magnitude
+    spectrogram times it is a mel spectrogram, as in TensorFlow."""
+    if num_mel_bins <= 0 or num_spectrogram_bins <= 1:
+        raise ValueError(f"tf.signal.linear_to_mel_weight_matrix: num_mel_bins ({num_mel_bins}) must be positive "
+                         f"and num_spectrogram_bins ({num_spectrogram_bins}) above 1")
+    if not 0.0 <= lower_edge_hertz < upper_edge_hertz <= sample_rate / 2.0:
+        raise ValueError(f"tf.signal.linear_to_mel_weight_matrix: need 0 <= lower_edge_hertz ({lower_edge_hertz}) "
+                         f"< upper_edge_hertz ({upper_edge_hertz}) <= sample_rate / 2 ({sample_rate / 2.0})")
+    linear_hz = np.linspace(0.0, sample_rate / 2.0, int(num_spectrogram_bins))[1:]  # without the DC bin
+    bins_mel = _hertz_to_mel(linear_hz)[:, None]
+    edges = np.linspace(_hertz_to_mel(lower_edge_hertz), _hertz_to_mel(upper_edge_hertz), int(num_mel_bins) + 2)
+    lower, center, upper = edges[:-2][None, :], edges[1:-1][None, :], edges[2:][None, :]
+    rising = (bins_mel - lower) / (center - lower)
+    falling = (upper - bins_mel) / (upper - center)
+    weights = np.maximum(0.0, np.minimum(rising, falling))
+    out = np.concatenate([np.zeros((1, int(num_mel_bins))), weights], axis=0).astype(dtype)
+    return Tensor(out, dtype=out.dtype)
+
+
+signal.linear_to_mel_weight_matrix = linear_to_mel_weight_matrix

@@ -146,3 +146,37 @@ def test_complex_ffts_are_differentiable_as_torchs(transform, torch_fn):
     assert y32.dtype == np.float32
     y32.sum().backward()
     assert t32.grad.dtype == np.float32
+
+
+@pytest.mark.parametrize("args", [(80, 513, 22050, 125.0, 7600.0), (20, 129, 8000, 125.0, 3800.0), (8, 33, 16000, 0.0, 8000.0)])
+def test_linear_to_mel_weight_matrix_matches_keras(args):
+    from keras.src.layers.preprocessing.mel_spectrogram import MelSpectrogram
+    theirs = np.asarray(MelSpectrogram().linear_to_mel_weight_matrix(*args))
+    ours = tf.signal.linear_to_mel_weight_matrix(*args)
+    assert ours.shape == theirs.shape == (args[1], args[0]) and ours.dtype == np.float32
+    np.testing.assert_allclose(ours.numpy(), theirs, atol=3e-5)  # Keras computes in float32
+    assert not ours.numpy()[0].any()  # the DC bin
+    with pytest.raises(ValueError, match="upper_edge_hertz"):
+        tf.signal.linear_to_mel_weight_matrix(8, 33, 16000, 500.0, 9000.0)
+
+
+@pytest.mark.parametrize("stride, dilation, groups", [(1, 1, 1), (2, 1, 1), (1, 3, 1), (1, 1, 2)])
+def test_nn_conv1d_matches_torch(stride, dilation, groups):
+    import torch
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, 20, 4))
+    w = rng.standard_normal((3, 4 // groups, 6))  # (width, in_channels / groups, out_channels)
+    t = dg.Tensor(x, requires_grad=True)
+    out = tf.nn.conv1d(t, w, stride=[1, stride, 1], padding="VALID", dilations=dilation)
+    g = rng.standard_normal(out.shape)
+    (out * dg.Tensor(g)).sum().backward()
+    tx = torch.tensor(x, requires_grad=True)
+    tout = torch.nn.functional.conv1d(tx.permute(0, 2, 1), torch.tensor(w).permute(2, 1, 0), stride=stride,
+                                      dilation=dilation, groups=groups).permute(0, 2, 1)
+    (tout * torch.tensor(g)).sum().backward()
+    np.testing.assert_allclose(out.numpy(), tout.detach().numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(t.grad, tx.grad.numpy(), rtol=1e-10, atol=1e-10)
+    same = tf.nn.conv1d(x, w[:, :, :] if groups == 1 else w, stride=1, padding="SAME")
+    assert same.shape == (2, 20, 6)
+    with pytest.raises(ValueError, match="conv1d"):
+        tf.nn.conv1d(x, w, stride=[2, 1, 1], padding="SAME")

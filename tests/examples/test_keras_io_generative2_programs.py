@@ -149,3 +149,43 @@ def test_checkpoint_of_an_optimizer_over_part_of_the_model_reloads(tmp_path):
     assert model.optimizer.iterations == 12
     assert len(model.optimizer._variables) == 4  # the EMA copy never joined the optimizer
     np.testing.assert_array_equal(model.optimizer._slots[0]["m"], saved_m)  # the first weight's momentum
+
+
+class _MelLike(layers.Layer):
+    """MelGAN's input layer: a feature transform in training, a pass-through in inference, with
+    ``training=True`` as its call's default; and a batch normalisation inside, whose statistics the
+    symbolic trace must leave alone."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.norm = layers.BatchNormalization(momentum=0.0)
+
+    def call(self, audio, training=True):
+        if training:
+            return self.norm(ops.concatenate([audio, audio * 2.0, audio * 3.0], axis=-1), training=True)
+        return audio
+
+
+def test_symbolic_trace_uses_the_call_default_for_training():
+    import keras
+
+    class KerasMelLike(keras.layers.Layer):
+        def call(self, audio, training=True):
+            return keras.ops.concatenate([audio, audio * 2.0, audio * 3.0], axis=-1) if training else audio
+
+    k_in = keras.Input((None, 1))
+    k_out = keras.layers.Conv1D(2, 3, padding="same")(KerasMelLike()(k_in))
+    d_in = layers.Input((None, 1))
+    mel = _MelLike()
+    d_out = layers.Conv1D(2, 3, padding="same")(mel(d_in))
+    # Keras traces the training branch: the convolution is built for the transform's 3 channels
+    assert tuple(k_out.shape) == tuple(d_out.shape) == (None, None, 2)
+    model = dg.Model(d_in, d_out)
+    assert model.layers[-1].kernel.shape == (3, 3, 2)
+    # the trace ran the inner batch normalisation in training mode on zeros, and changed nothing
+    np.testing.assert_array_equal(mel.norm.moving_mean.numpy(), np.zeros(3, np.float32))
+    np.testing.assert_array_equal(mel.norm.moving_variance.numpy(), np.ones(3, np.float32))
+    # inference passes features of the transform's width through
+    x = np.random.default_rng(3).standard_normal((2, 7, 3)).astype(np.float32)
+    assert model(x, training=False).shape == (2, 7, 2)
+    assert model(x[..., :1], training=True).shape == (2, 7, 2)
