@@ -5,7 +5,9 @@ gradients flow through it. Names, arguments and defaults follow ``keras.activati
 """
 from __future__ import annotations
 
-from . import ops
+import functools
+
+from . import backend, ops
 from .autograd import Tensor
 from .registry import Registry
 
@@ -184,6 +186,28 @@ def softmax(x, axis=-1):
 def log_softmax(x, axis=-1):
     return ops.log_softmax(x, axis=axis)
 
+
+def _symbolic_aware(fn):
+    """``fn`` that, given symbolic KerasTensors (a functional model being defined), records itself
+    as a graph node, as ``keras.activations.swish(keras_tensor)`` does in Keras 3."""
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except backend.SymbolicInputError:
+            if backend.symbolic_op is None:
+                raise
+            return backend.symbolic_op(call, args, kwargs)
+    return call
+
+
+for _name in ("linear", "sigmoid", "tanh", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "softplus",
+              "softsign", "silu", "hard_sigmoid", "hard_silu", "mish", "log_sigmoid", "exponential", "softmax",
+              "log_softmax", "celu", "glu", "hard_shrink", "hard_tanh", "soft_shrink", "sparse_plus",
+              "sparse_sigmoid", "sparsemax", "squareplus", "tanh_shrink", "threshold"):
+    globals()[_name] = _symbolic_aware(globals()[_name])
+swish, hard_swish = silu, hard_silu
+del _name
 
 _FUNCTIONS = (linear, sigmoid, tanh, relu, relu6, leaky_relu, elu, selu, gelu, softplus, softsign,
               silu, hard_sigmoid, hard_silu, mish, log_sigmoid, exponential, softmax, log_softmax,

@@ -15,10 +15,14 @@ Masks travel symbolically too: a layer whose input carries ``_keras_mask`` (or w
 """
 from __future__ import annotations
 
+import contextlib
+import inspect
+
 import numpy as np
 
 from . import backend
 from .autograd import Tensor
+from .autograd.scopes import StatelessScope
 
 
 class KerasTensor:
@@ -283,6 +287,28 @@ def _default_output_shape(layer) -> bool:
     return getattr(type(layer).compute_output_shape, "runs_the_layer", False)
 
 
+def tracing_training(layer):
+    """The ``training`` value a layer runs with while its output shape is found: the default of
+    its ``call``'s ``training`` parameter when that is not None (Keras's rule for a call that is not
+    given one: ``call(self, audio, training=True)`` traces its training branch), else False."""
+    param = inspect.signature(layer.call).parameters.get("training")
+    default = None if param is None else param.default
+    return False if default is None or default is inspect.Parameter.empty else default
+
+
+@contextlib.contextmanager
+def state_kept(layer, training):
+    """Run a shape trace in ``training`` mode without changing the layer's variables (a batch
+    normalisation inside would otherwise move its statistics towards the trace's zeros), as
+    Keras's symbolic trace changes none."""
+    if not training:
+        yield
+        return
+    # every variable written inside (created inside too) gets its value from before back at the end
+    with StatelessScope():
+        yield
+
+
 def _traced_output_shape(layer, inputs, args, kwargs):
     """The output shape(s) of ``layer(inputs, *args, **kwargs)`` found by calling it eagerly on
     zeros, twice: unknown dimensions (``None``) set to 2, then to 3. An output dimension that
@@ -300,9 +326,10 @@ def _traced_output_shape(layer, inputs, args, kwargs):
                 out._keras_mask = zeros(t._keras_mask)
             return out
         x, a, k = map_structure(zeros, (inputs, args, kwargs))
+        training = tracing_training(layer) if layer._call_takes_training else False
         if layer._call_takes_training and "training" not in k:
-            k = {**k, "training": False}
-        with no_grad():
+            k = {**k, "training": training}
+        with no_grad(), state_kept(layer, training and k.get("training")):
             out = layer(x, *a, **k)
         return [tuple(o.shape) for o in out] if isinstance(out, (list, tuple)) else tuple(out.shape)
 

@@ -172,3 +172,26 @@ def test_new_activations_by_name_and_round_trip():
         assert activations.serialize(fn) == name
         assert activations.deserialize(name) is fn
         assert activations.deserialize({"class_name": "function", "config": name}) is fn
+
+
+def test_activation_functions_apply_to_symbolic_tensors_as_keras():
+    # keras.activations.swish(keras_tensor) while a functional model is defined (DDPM's blocks):
+    # the call records a node, and the model computes what Keras's does
+    import keras
+
+    import deepgrad as dg
+    names = ["swish", "gelu", "relu", "softplus", "tanh", "softmax"]
+    k_in = keras.Input((4,))
+    k_hidden = keras.layers.Dense(6)(k_in)
+    k_model = keras.Model(k_in, [getattr(keras.activations, n)(k_hidden) for n in names])
+    d_in = dg.layers.Input((4,))
+    d_hidden = dg.layers.Dense(6)(d_in)
+    d_outs = [getattr(dg.activations, n)(d_hidden) for n in names]
+    assert all(isinstance(o, dg.KerasTensor) and o.shape == (None, 6) for o in d_outs)
+    d_model = dg.Model(d_in, d_outs)
+    d_model.set_weights([np.asarray(w) for w in k_model.get_weights()])
+    x = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    for ours, theirs in zip(d_model.predict(x, verbose=0), k_model.predict(x, verbose=0)):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+    # the names still resolve to the functions themselves
+    assert dg.activations.get("relu") is dg.activations.relu and dg.activations.swish is dg.activations.silu

@@ -31,6 +31,7 @@ from .tf_extra import (autograph, broadcast_to, compat, cond, distribute, get_lo
                        tensor_scatter_nd_update, unique, vectorized_map, while_loop)
 from .tf_sparse import SparseTensor, ctc_loss_v1, scan, sparse  # noqa: F401 - tf.SparseTensor, tf.sparse
 from .tf_io import decode_image, decode_jpeg, decode_png, io  # noqa: F401 - tf.io
+from .tf_signal import audio, complex, signal  # noqa: F401 - tf.audio, tf.complex, tf.signal
 from .tf_namespaces import (argmax, argmin, count_nonzero, cumsum, image, linalg, math, nn, random,  # noqa: F401
                             reduce_all, reduce_any, reduce_logsumexp, reduce_max, reduce_mean, reduce_min,
                             reduce_prod, reduce_std, reduce_sum, reduce_variance)
@@ -38,6 +39,7 @@ from .tf_namespaces import (argmax, argmin, count_nonzero, cumsum, image, linalg
 float16, float32, float64 = np.float16, np.float32, np.float64
 int8, int16, int32, int64, uint8 = np.int8, np.int16, np.int32, np.int64, np.uint8
 bool_, string = np.bool_, np.str_
+complex64, complex128 = np.complex64, np.complex128
 newaxis = None
 Tensor = Tensor
 dtypes = SimpleNamespace(float16=float16, float32=float32, float64=float64, int8=int8, int16=int16, int32=int32,
@@ -312,7 +314,10 @@ def boolean_mask(tensor, mask, axis=None, name=None) -> Tensor:
 
 
 def pad(tensor, paddings, mode="CONSTANT", constant_values=0, name=None) -> Tensor:
-    return ops.pad(tensor, np.asarray(paddings).tolist(), mode=mode.lower(), constant_values=constant_values)
+    mode = mode.lower()
+    # TensorFlow ignores constant_values outside "CONSTANT"; Keras's ops.pad refuses it there
+    return ops.pad(tensor, np.asarray(paddings).tolist(), mode=mode,
+                   constant_values=constant_values if mode == "constant" else None)
 
 
 def reverse(tensor, axis, name=None) -> Tensor:
@@ -575,7 +580,19 @@ def _reduce_join(inputs, axis=None, keepdims=False, separator="", name=None):
     return (np.expand_dims(joined, axis) if keepdims else joined).astype(str).view(StringArray)
 
 
-strings.unicode_split, strings.reduce_join = _unicode_split, _reduce_join
+def _join(inputs, separator="", name=None):
+    """Element by element, the strings of ``inputs`` (broadcast together) joined with ``separator``."""
+    from .tf_data import StringArray
+    if not isinstance(inputs, (list, tuple)) or not inputs:
+        raise TypeError(f"tf.strings.join: inputs must be a non-empty list of strings or string tensors, got {inputs!r}")
+    parts = np.broadcast_arrays(*[_text(t).astype(object) for t in inputs])
+    joined = parts[0].copy()
+    for part in parts[1:]:
+        joined = joined + separator + part  # object arrays of str: Python's concatenation, element-wise
+    return np.asarray(joined).astype(str).view(StringArray)
+
+
+strings.unicode_split, strings.reduce_join, strings.join = _unicode_split, _reduce_join, _join
 
 
 # tf.nest: the nested-structure utilities, Keras's ``tree`` under TensorFlow's names
@@ -628,12 +645,14 @@ def _add_n(inputs, name=None) -> Tensor:
 
 for _name, _value in dict(acosh=lambda x, name=None: ops.arccosh(x), asinh=lambda x, name=None: ops.arcsinh(x),
                           atanh=lambda x, name=None: ops.arctanh(x), add_n=_add_n,
-                          realdiv=lambda x, y, name=None: ops.true_divide(x, y)).items():
+                          realdiv=lambda x, y, name=None: ops.true_divide(x, y),
+                          real=lambda input, name=None: ops.real(input), imag=lambda input, name=None: ops.imag(input),
+                          conj=lambda x, name=None: ops.conj(x)).items():
     if not hasattr(math, _name):
         setattr(math, _name, _value)
 # the tf.math functions TensorFlow 2 also exports at its top level (tf.cos is tf.math.cos)
 for _name in ("acos", "acosh", "add_n", "asin", "asinh", "atan", "atan2", "atanh", "cos", "cosh", "floordiv", "sin",
-              "sinh", "tan", "realdiv", "squared_difference"):
+              "sinh", "tan", "realdiv", "squared_difference", "real", "imag", "conj"):
     if _name not in globals():
         globals()[_name] = getattr(math, _name)
 del _name, _value

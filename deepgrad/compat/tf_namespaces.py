@@ -149,6 +149,29 @@ def conv2d(input, filters, strides, padding, data_format="NHWC", dilations=None,
                     1 if dilations is None else _spatial(dilations, "dilations"))
 
 
+def _width(value, name: str) -> int:
+    """A 1-D stride or dilation: an int, ``[w]``, or the NWC three ``[1, w, 1]``."""
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    value = tuple(int(v) for v in value)
+    if len(value) == 3:
+        if value[0] != 1 or value[2] != 1:
+            raise ValueError(f"tf.nn.conv1d: {name} over the batch or channel axis is not supported, got {value}")
+        return value[1]
+    if len(value) != 1:
+        raise ValueError(f"tf.nn.conv1d: {name} must be an int, [w] or [1, w, 1], got {value}")
+    return value[0]
+
+
+def conv1d(input, filters, stride, padding, data_format="NWC", dilations=None, name=None):
+    """1-D convolution of ``(batch, width, in_channels)`` by filters of shape
+    ``(width, in_channels, out_channels)`` (fewer input channels: a grouped convolution)."""
+    if data_format not in ("NWC", None):
+        raise ValueError(f"tf.nn.conv1d: only data_format='NWC' (channels last) is supported, got {data_format!r}")
+    return ops.conv(input, filters, _width(stride, "stride"), _padding(padding), "channels_last",
+                    1 if dilations is None else _width(dilations, "dilations"))
+
+
 def max_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):
     return ops.max_pool(input, _spatial(ksize, "ksize"), _spatial(strides, "strides"), _padding(padding),
                         _nhwc(data_format))
@@ -209,7 +232,7 @@ nn = SimpleNamespace(
     l2_loss=lambda t, name=None: ops.sum(ops.square(t)) / 2.0,
     bias_add=lambda value, bias, data_format=None, name=None: ops.add(value, bias),
     embedding_lookup=lambda params, ids, max_norm=None, name=None: ops.take(params, ids, axis=0),
-    conv2d=conv2d, max_pool2d=max_pool2d, avg_pool2d=avg_pool2d, moments=moments, dropout=dropout,
+    conv1d=conv1d, conv2d=conv2d, max_pool2d=max_pool2d, avg_pool2d=avg_pool2d, moments=moments, dropout=dropout,
     l2_normalize=l2_normalize, top_k=top_k, in_top_k=in_top_k,
 )
 

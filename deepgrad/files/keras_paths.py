@@ -184,8 +184,11 @@ def optimizer_arrays(optimizer) -> list[np.ndarray]:
 
 def set_optimizer_arrays(optimizer, variables, arrays: list, source: str) -> None:
     """Restore ``optimizer_arrays``'s output; ``variables`` build the optimiser first. A file with
-    only the counters (the optimiser had not run yet) restores the counters only."""
-    optimizer.build(variables)
+    only the counters (the optimiser had not run yet) restores the counters only. An optimiser
+    that has run keeps the variables it was built for (a custom train_step may update only some
+    of the model's weights, e.g. not an EMA copy), as Keras's does."""
+    if not optimizer.built:
+        optimizer.build(variables)
     head = 2 if _has_number_rate(optimizer) else 1
     order = _slot_order(optimizer)
     expected = head + len(order) + len(optimizer._globals)

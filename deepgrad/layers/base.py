@@ -11,7 +11,7 @@ from ..autograd.scopes import get_stateless_scope, note_write
 from ..backend import current_path
 from ..naming import to_snake_case
 from ..seed_generator import SeedGenerator
-from ..symbolic import KerasTensor, call_symbolic, flatten
+from ..symbolic import KerasTensor, call_symbolic, flatten, state_kept, tracing_training
 from .operation import Operation, adopt_remat_mode, unique_name
 from .layer_state import LayerState
 from .tracking import TrackedDict, TrackedList
@@ -584,8 +584,9 @@ class Layer(LayerState):
                 return np.zeros((1,) + tuple(size if s is None else s for s in shape[1:]), self.dtype)
 
             x = [zeros(s) for s in input_shape] if isinstance(input_shape, list) else zeros(input_shape)
-            with no_grad():
-                out = self(x, training=False) if self._call_takes_training else self(x)
+            training = tracing_training(self) if self._call_takes_training else False
+            with no_grad(), state_kept(self, training):
+                out = self(x, training=training) if self._call_takes_training else self(x)
             return [tuple(o.shape) for o in out] if isinstance(out, (list, tuple)) else tuple(out.shape)
 
         def merge(a, b):

@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import activations, ops, regularizers
 from ..autograd import Tensor
+from ..registry import GLOBAL_CUSTOM_NAMES, find_custom_object
 from ..seed_generator import SeedGenerator
 from ..ops.nn import linear, linear_relu
 from ..ops.quantized import quantized_linear
@@ -354,15 +355,21 @@ def _function_config(fn, what: str, layer: str):
             f"Lambda layer {layer!r} cannot be serialized: its {what} is a Python lambda, and deepgrad model "
             "files never store code. Use a named function (and pass it as custom_objects={'name': function} "
             "when loading), write a Layer subclass with get_config, or save only the weights.")
+    registered = GLOBAL_CUSTOM_NAMES.get(fn)
+    if registered is not None:
+        # register_keras_serializable: saved as Keras saves it, the registered "package>name" as the
+        # config, so that it is found again without custom_objects
+        return {"module": "builtins", "class_name": "function", "config": registered, "registered_name": "function"}
     return {"class_name": "function", "config": name}
 
 
 def _function_from_config(value, custom_objects, layer_name):
-    """The function a config names: from ``custom_objects``, else a deepgrad op of that name."""
+    """The function a config names: from ``custom_objects``, the open custom-object scope or the
+    functions registered with ``register_keras_serializable``, else a deepgrad op of that name."""
     if not (isinstance(value, dict) and value.get("class_name") == "function"):
         return value
     name = value.get("config")
-    found = (custom_objects or {}).get(name)
+    found = find_custom_object(name, custom_objects)
     if found is None and isinstance(name, str) and not name.startswith("_"):
         found = getattr(ops, name, None)
     if not callable(found):

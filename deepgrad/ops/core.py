@@ -111,8 +111,9 @@ def shape(x):
 
 
 def cast(x, dtype):
-    """``x`` in ``dtype``. Between float types the gradient flows back (cast to the input's
-    dtype); a cast to an integer or bool type carries none."""
+    """``x`` in ``dtype``. Between float types, and from float to complex (the real part back), the
+    gradient flows back (cast to the input's dtype); a cast to an integer or bool type carries none.
+    Complex to real keeps the real part, as TensorFlow's cast."""
     target = _dtype_name(dtype)
     if hasattr(x, "dense_shape") and hasattr(x, "with_values"):  # a sparse tensor: its values are cast
         return x.with_values(cast(x.values, dtype))
@@ -123,7 +124,7 @@ def cast(x, dtype):
     t = x
     if t.dtype == np.dtype(target):
         return t
-    if t.requires_grad and np.dtype(target).kind == "f":
+    if t.requires_grad and (np.dtype(target).kind == "f" or (np.dtype(target).kind == "c" and t.dtype.kind in "fc")):
         return manipulation.astype(t, target)
     with np.errstate(invalid="ignore", over="ignore"):
         out = t.data.astype(target)

@@ -409,6 +409,20 @@ class Real(Function):
         return g
 
 
+class Imag(Function):
+    """``Im(z)`` of a complex ``z``: for a real loss, ``dL/dz = i g`` (PyTorch's convention, where the
+    gradient of a complex input is ``dL/dRe + i dL/dIm``)."""
+
+    def forward(self, x):
+        return np.imag(x).copy()
+
+    def backward(self, g):
+        return 1j * g
+
+    def graph_backward(self, g):
+        return Tensor(np.asarray(1j, dtype=np.complex64 if g.dtype == np.float32 else np.complex128)) * g
+
+
 class Conj(Function):
     def forward(self, x):
         return np.conj(x)
@@ -638,7 +652,10 @@ def real(x):
 
 
 def imag(x):
-    """The imaginary part: zeros for real dtypes (no gradient: the result does not depend on x)."""
+    """The imaginary part: zeros for real dtypes (no gradient: the result does not depend on x);
+    of a complex tensor, differentiable."""
+    if isinstance(x, Tensor) and x.dtype.kind == "c" and x.requires_grad:
+        return Imag.apply(x)
     a = to_array(getattr(x, "data", x))
     return Tensor(np.imag(a).copy(), dtype=np.imag(a).dtype)
 

@@ -6,6 +6,7 @@ import numpy as np
 from .. import backend
 from ..autograd import Function, Tensor, unbroadcast
 from ..autograd.function import keeping_tensor
+from ..autograd.higher_order import linear_backward
 
 
 class Reshape(Function):
@@ -116,11 +117,19 @@ class Split(Function):
         return concatenate(list(grads), axis=self.axis)
 
 
+# NumPy's names for the modes; "circular" and "replicate" are PyTorch's spellings of "wrap"
+# and "edge". Every mode but "constant" copies input entries, so its gradient is a gather's.
+_PAD_MODES = {"constant": "constant", "reflect": "reflect", "symmetric": "symmetric", "edge": "edge",
+              "wrap": "wrap", "circular": "wrap", "replicate": "edge"}
+
+
 class Pad(Function):
     keeps_integers = True
     def forward(self, a, pad_width=None, mode="constant", constant_values=0):
-        if mode != "constant":
-            raise ValueError(f"pad: only mode='constant' is differentiable here, got {mode!r}")
+        key = mode.lower() if isinstance(mode, str) else mode
+        if key not in _PAD_MODES:
+            raise ValueError(f"pad: mode must be one of {sorted(_PAD_MODES)}, got {mode!r}")
+        self.mode = _PAD_MODES[key]
         try:
             width = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (a.ndim, 2))
         except (TypeError, ValueError):
@@ -130,22 +139,60 @@ class Pad(Function):
             raise ValueError(f"pad: pad_width must not be negative, got {pad_width!r}")
         if a.ndim == 0:
             raise ValueError("pad: cannot pad a 0-d tensor (a scalar)")
+        if self.mode == "reflect":
+            # reflection repeats no edge entry, so a pad may reach at most n - 1 entries deep
+            too_deep = [(ax, n) for ax, ((lo, hi), n) in enumerate(zip(width, a.shape)) if max(lo, hi) > n - 1]
+            if too_deep:
+                ax, n = too_deep[0]
+                raise ValueError(f"pad: mode='reflect' needs pad_width < size on each axis; axis {ax} has size {n} "
+                                 f"and pad_width {tuple(int(v) for v in width[ax])}")
+        if self.mode != "constant" and 0 in a.shape and width.any():
+            raise ValueError(f"pad: mode={mode!r} cannot pad an empty tensor of shape {a.shape}")
+        self.width = width
+        self.in_shape = a.shape
         self.slices = tuple(slice(lo, lo + n) for (lo, _), n in zip(width, a.shape))
-        return np.pad(a, width, mode="constant", constant_values=constant_values)
+        if self.mode == "constant":
+            return np.pad(a, width, mode="constant", constant_values=constant_values)
+        return np.pad(a, width, mode=self.mode)
 
     def backward(self, g):
-        return g[self.slices]
+        if self.mode == "constant":
+            return g[self.slices]
+        # Axis by axis, last padded first: the centre block maps one to one onto the input; each
+        # border entry came from the input entry np.pad copied (source[i]) and adds its gradient there.
+        for ax in reversed(range(g.ndim)):
+            lo, hi = (int(v) for v in self.width[ax])
+            if lo == 0 and hi == 0:
+                continue
+            n = self.in_shape[ax]
+            source = np.pad(np.arange(n), (lo, hi), mode=self.mode)
+            centre = [slice(None)] * g.ndim
+            centre[ax] = slice(lo, lo + n)
+            out = np.array(g[tuple(centre)], copy=True)
+            border = np.r_[0:lo, lo + n:lo + n + hi]
+            np.add.at(np.moveaxis(out, ax, 0), source[border], np.moveaxis(np.take(g, border, axis=ax), ax, 0))
+            g = out
+        return g
 
     def graph_backward(self, g):
-        return getitem(g, self.slices)
+        if self.mode == "constant":
+            return getitem(g, self.slices)
+        # the gradient is a fixed linear map of g; its adjoint is the padding itself
+        width, mode = self.width, self.mode
+        return linear_backward(self, g, adjoint=lambda u: np.pad(u, width, mode=mode))
 
 
 class Cast(Function):
     def forward(self, a, dtype=None):
         self.src = a.dtype
+        if a.dtype.kind == "c" and np.dtype(dtype).kind != "c":
+            return np.real(a).astype(dtype)  # complex to real keeps the real part, as TensorFlow's cast
         return a.astype(dtype)
 
     def backward(self, g):
+        # real to complex: z = x + 0i, so dL/dx = Re(dL/dz); the other way the gradient is g + 0i
+        if np.iscomplexobj(g) and self.src.kind != "c":
+            return np.real(g).astype(self.src)
         return g.astype(self.src)
 
     def graph_backward(self, g):
@@ -308,8 +355,9 @@ def split(x, indices_or_sections, axis=0):
 
 
 def pad(x, pad_width, mode="constant", constant_values=None):
-    """NumPy's ``pad``; ``constant_values`` (default 0) only with ``mode="constant"``, as Keras."""
-    if constant_values is not None and mode != "constant":
+    """NumPy's ``pad``: ``mode`` "constant", "reflect", "symmetric", "edge" or "wrap" (any case, as
+    TensorFlow's "REFLECT"); ``constant_values`` (default 0) only with ``mode="constant"``, as Keras."""
+    if constant_values is not None and str(mode).lower() != "constant":
         raise ValueError(f"pad: constant_values is only for mode='constant', got mode={mode!r}")
     return Pad.apply(x, pad_width=pad_width, mode=mode, constant_values=0 if constant_values is None else constant_values)
 

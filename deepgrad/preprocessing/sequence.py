@@ -1,5 +1,9 @@
-"""Sequence preprocessing: ``pad_sequences`` with Keras's arguments and semantics."""
+"""Sequence preprocessing: ``pad_sequences`` with Keras's arguments and semantics, and the
+word2vec helpers of TF-Keras's ``keras.preprocessing.sequence`` (``skipgrams``,
+``make_sampling_table``) that Keras programs written for ``tf.keras`` still call."""
 from __future__ import annotations
+
+import random
 
 import numpy as np
 
@@ -50,3 +54,57 @@ def pad_sequences(sequences, maxlen: int | None = None, dtype="int32", padding: 
         else:
             out[i, maxlen - len(kept):] = kept
     return out
+
+
+def make_sampling_table(size: int, sampling_factor: float = 1e-5) -> np.ndarray:
+    """word2vec's subsampling probabilities for the words of rank ``0 .. size - 1``:
+    ``p = min(1, sqrt(f / s) / (f / s))`` with the frequency of rank r approximated by Zipf's law,
+    ``1 / f(r) ~ r (ln r + gamma) + 1/2 - 1 / (12 r)`` (rank 0 counted as rank 1)."""
+    gamma = 0.577
+    rank = np.maximum(np.arange(int(size)), 1).astype(np.float64)
+    inv_frequency = rank * (np.log(rank) + gamma) + 0.5 - 1.0 / (12.0 * rank)
+    scaled = sampling_factor * inv_frequency
+    return np.minimum(1.0, scaled / np.sqrt(scaled))
+
+
+def skipgrams(sequence, vocabulary_size: int, window_size: int = 4, negative_samples: float = 1.0,
+              shuffle: bool = True, categorical: bool = False, sampling_table=None, seed=None):
+    """Skip-gram pairs of a sequence of word indices: ``(couples, labels)``, Python lists.
+
+    Each kept word ``w_i`` (index 0 is not a word; with a ``sampling_table`` a word is kept with
+    probability ``sampling_table[w_i]``) pairs with every nonzero word within ``window_size`` of
+    it, label 1, in order of ``i`` then ``j``. Then ``int(positives * negative_samples)`` pairs of a
+    shuffled positive first word and a uniform random word in ``[1, vocabulary_size)``, label 0.
+    ``categorical`` labels are ``[0, 1]`` / ``[1, 0]``. ``shuffle`` permutes couples and labels together
+    (with ``seed``, repeatably). Random draws use Python's ``random``, as TF-Keras's does."""
+    words = np.asarray(sequence, dtype=np.int64).reshape(-1)
+    n, window_size = len(words), int(window_size)
+    if n == 0:
+        return [], []
+    keep = words != 0
+    if sampling_table is not None:
+        table = np.asarray(sampling_table, dtype=np.float64)
+        draws = np.array([random.random() for _ in range(n)])
+        keep &= ~(table[np.where(keep, words, 0)] < draws)
+    # one row per position i, one column per offset j - i in [-window, window]: row-major order
+    # is TF-Keras's (i, then j ascending)
+    offsets = np.arange(-window_size, window_size + 1)
+    j = np.arange(n)[:, None] + offsets[None, :]
+    valid = (offsets[None, :] != 0) & (j >= 0) & (j < n) & keep[:, None]
+    valid &= words[np.clip(j, 0, n - 1)] != 0
+    i_idx, col = np.nonzero(valid)
+    couples = np.stack([words[i_idx], words[j[i_idx, col]]], axis=1).tolist()
+    labels = [[0, 1]] * len(couples) if categorical else [1] * len(couples)
+    if negative_samples > 0 and couples:
+        count = int(len(labels) * negative_samples)
+        firsts = [c[0] for c in couples]
+        random.shuffle(firsts)
+        couples += [[firsts[k % len(firsts)], random.randint(1, vocabulary_size - 1)] for k in range(count)]
+        labels += [[1, 0]] * count if categorical else [0] * count
+    if shuffle:
+        seed = random.randint(0, 10 ** 7) if seed is None else seed
+        order = list(range(len(couples)))
+        random.Random(seed).shuffle(order)
+        couples = [couples[k] for k in order]
+        labels = [labels[k] for k in order]
+    return couples, labels

@@ -224,6 +224,30 @@ def test_complex_parts():
     assert dg.imag(x).dtype == np.float64 and not dg.imag(x).data.any()
 
 
+def test_complex_parts_and_casts_carry_gradients():
+    # x (real) -> z = cast(x, complex) -> L = sum(a Re z + b Im z): dL/dx = Re(dL/dz) = a, in x's dtype
+    # (complex tensors are intermediates only: leaves that require gradients are real)
+    rng = np.random.default_rng(4)
+    a, b, x = rng.standard_normal((3, 2, 5))
+    for dtype, ctype in [(np.float32, np.complex64), (np.float64, np.complex128)]:
+        t = dg.Tensor(x.astype(dtype), requires_grad=True)
+        z = dg.cast(t, ctype)
+        assert z.dtype == ctype and z.requires_grad
+        (dg.real(z) * dg.Tensor(a.astype(dtype)) + dg.imag(z) * dg.Tensor(b.astype(dtype))).sum().backward()
+        assert t.grad.dtype == dtype
+        np.testing.assert_allclose(t.grad, a.astype(dtype), rtol=1e-6)
+        # complex back to real keeps the real part (TensorFlow's cast); the gradient passes through
+        t2 = dg.Tensor(x.astype(dtype), requires_grad=True)
+        r = dg.cast(dg.cast(t2, ctype), dtype)
+        np.testing.assert_array_equal(r.data, x.astype(dtype))
+        (r * dg.Tensor(b.astype(dtype))).sum().backward()
+        np.testing.assert_allclose(t2.grad, b.astype(dtype), rtol=1e-6)
+    # imag of a complex intermediate is differentiable (its values are checked through the FFTs against
+    # PyTorch in tests/compat/test_tf_audio_signal.py)
+    t = dg.Tensor(x, requires_grad=True)
+    assert dg.imag(dg.cast(t, np.complex128)).requires_grad
+
+
 def test_copy_is_a_new_array():
     x = dg.Tensor(np.ones(3))
     y = dg.copy(x)

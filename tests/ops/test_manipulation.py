@@ -204,6 +204,49 @@ def test_pad_with_one_width_for_every_axis():
     compare_with_torch(lambda t: dg.pad(t, (1, 2)), lambda t: F.pad(t, (1, 2, 1, 2)), [x])
 
 
+# the copying modes, against torch.nn.functional.pad (which pads the trailing axes of a
+# batch-and-channel tensor; the leading two axes stay unpadded here)
+@pytest.mark.parametrize("mode, torch_mode", [("reflect", "reflect"), ("REFLECT", "reflect"), ("edge", "replicate"),
+                                              ("wrap", "circular"), ("circular", "circular"),
+                                              ("replicate", "replicate")])
+@given(spatial=hnp.array_shapes(min_dims=1, max_dims=2, min_side=3, max_side=5), seed=seeds, data_=st.data())
+def test_pad_copying_modes_match_torch(mode, torch_mode, spatial, seed, data_):
+    shape = (2, 3, *spatial)
+    width = [(0, 0), (0, 0)] + [tuple(data_.draw(st.lists(st.integers(0, n - 1), min_size=2, max_size=2)))
+                                for n in spatial]
+    flat = [w for pair in reversed(width[2:]) for w in pair]
+    out = check(lambda t: dg.pad(t, width, mode=mode), lambda t: F.pad(t, flat, mode=torch_mode),
+                [data(seed, shape)])
+    assert out.shape == tuple(n + lo + hi for n, (lo, hi) in zip(shape, width))
+
+
+def test_pad_symmetric_matches_numpy_and_differentiates_twice():
+    x = data(5, (4, 3))
+    width = [(3, 2), (1, 2)]
+    out = dg.pad(dg.Tensor(x), width, mode="symmetric")
+    np.testing.assert_array_equal(out.numpy(), np.pad(x, width, mode="symmetric"))
+    check_gradients(lambda t: dg.pad(t, width, mode="symmetric"), [x])
+    # second order: d/dx sum((d/dx sum(w * pad(x)^2))^2) through the padding's linear map
+    t = dg.Tensor(x, requires_grad=True)
+    w = data(6, (9, 6))
+    (g,) = dg.autograd.grad((dg.pad(t, width, mode="reflect") ** 2 * w).sum(), [t], create_graph=True)
+    (g2,) = dg.autograd.grad((g ** 2).sum(), [t])
+    tt = torch.tensor(x, requires_grad=True)
+    padded = F.pad(tt[None], (1, 2, 3, 2), mode="reflect")[0]
+    (tg,) = torch.autograd.grad((padded ** 2 * torch.tensor(w)).sum(), [tt], create_graph=True)
+    (tg2,) = torch.autograd.grad((tg ** 2).sum(), [tt])
+    np.testing.assert_allclose(g2.numpy() if hasattr(g2, "numpy") else g2, tg2.numpy(), rtol=1e-10, atol=1e-10)
+
+
+def test_pad_mode_errors_name_the_mode():
+    with pytest.raises(ValueError, match="reflect.*axis 0 has size 2"):
+        dg.pad(dg.Tensor(np.ones((2, 3))), [(2, 0), (0, 0)], mode="reflect")
+    with pytest.raises(ValueError, match="mode must be one of"):
+        dg.pad(dg.Tensor(np.ones((2, 3))), 1, mode="mirror")
+    with pytest.raises(ValueError, match="constant_values"):
+        dg.pad(dg.Tensor(np.ones((2, 3))), 1, mode="reflect", constant_values=1.0)
+
+
 # ------------------------------------------------------------ indexing
 @pytest.mark.parametrize("dtype", DTYPES)
 @given(shape=hnp.array_shapes(min_dims=1, max_dims=3, max_side=5), seed=seeds, data_=st.data())

@@ -78,3 +78,60 @@ def test_matches_a_plain_python_reference(seqs, maxlen, padding, truncating):
     out = pad_sequences(seqs, maxlen=maxlen, padding=padding, truncating=truncating)
     assert out.shape == (len(seqs), maxlen)
     assert out.tolist() == expected
+
+
+# ------------------------------------------------------------ skipgrams, make_sampling_table
+# TF-Keras's word2vec helpers (keras.src.legacy.preprocessing.sequence in Keras 3) are the oracle.
+def _legacy_sequence():
+    from keras.src.legacy.preprocessing import sequence as legacy
+    return legacy
+
+
+@pytest.mark.parametrize("window", [1, 2, 4])
+def test_skipgrams_positive_pairs_match_tf_keras_in_order(window):
+    from deepgrad.preprocessing.sequence import skipgrams
+    seq = [3, 0, 5, 7, 7, 2, 0, 9, 1]  # zeros are not words: never paired
+    ours = skipgrams(seq, vocabulary_size=10, window_size=window, negative_samples=0, shuffle=False)
+    theirs = _legacy_sequence().skipgrams(seq, vocabulary_size=10, window_size=window, negative_samples=0,
+                                          shuffle=False)
+    assert ours == theirs
+    assert len(ours[0]) == {1: 8, 2: 16, 4: 30}[window]  # pairs of nonzero words at most `window` apart, both ways
+    cat = skipgrams(seq, 10, window_size=window, negative_samples=0, shuffle=False, categorical=True)
+    assert cat == _legacy_sequence().skipgrams(seq, 10, window_size=window, negative_samples=0, shuffle=False,
+                                               categorical=True)
+
+
+def test_skipgrams_negatives_and_shuffle():
+    import random
+    from deepgrad.preprocessing.sequence import skipgrams
+    seq = list(range(1, 9))
+    random.seed(3)
+    couples, labels = skipgrams(seq, vocabulary_size=20, window_size=2, negative_samples=1.5, shuffle=True, seed=7)
+    positives = [c for c, y in zip(couples, labels) if y == 1]
+    negatives = [c for c, y in zip(couples, labels) if y == 0]
+    assert len(positives) == 26 and len(negatives) == int(26 * 1.5)
+    # a negative pair: a word of the sequence, then a uniform word in [1, vocabulary_size)
+    assert all(c[0] in seq and 1 <= c[1] < 20 for c in negatives)
+    ordered = skipgrams(seq, 20, window_size=2, negative_samples=0, shuffle=False)[0]
+    assert sorted(positives) == sorted(ordered)
+    # the same seed gives the same permutation of couples and labels together
+    random.seed(3)
+    assert skipgrams(seq, 20, window_size=2, negative_samples=1.5, shuffle=True, seed=7) == (couples, labels)
+
+
+def test_skipgrams_sampling_table_keeps_words_by_probability():
+    from deepgrad.preprocessing.sequence import skipgrams
+    seq = [1, 2, 3, 4]
+    every = skipgrams(seq, 5, window_size=1, negative_samples=0, shuffle=False, sampling_table=np.ones(5))
+    assert every == skipgrams(seq, 5, window_size=1, negative_samples=0, shuffle=False)
+    # a probability of 0 drops words 2 and 3 as the first word of a pair (they stay as contexts)
+    table = np.array([1.0, 1.0, 0.0, 0.0, 1.0])
+    couples, _ = skipgrams(seq, 5, window_size=1, negative_samples=0, shuffle=False, sampling_table=table)
+    assert couples == [[1, 2], [4, 3]]
+
+
+def test_make_sampling_table_matches_tf_keras():
+    from deepgrad.preprocessing.sequence import make_sampling_table
+    for size, factor in [(10, 1e-5), (1000, 1e-3)]:
+        np.testing.assert_allclose(make_sampling_table(size, factor),
+                                   _legacy_sequence().make_sampling_table(size, factor), rtol=1e-12)
