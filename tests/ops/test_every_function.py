@@ -50,7 +50,20 @@ def _distinct(*shape, seed=0):
 # leaf that requires grad; anything else (integer labels, boolean conditions) is passed as
 # is. Entries are named by the class they exercise, the recurrent ones by their public
 # function (their classes have names of their own).
+def _fft_real(x):
+    from deepgrad.compat.tf_signal import signal
+    return ops.real(signal.fft2d(x))  # a float tensor cast to complex, transformed, its real part
+
+
+def _ifft_imag(x):
+    from deepgrad.compat.tf_signal import signal
+    return ops.imag(signal.ifft(x))
+
+
 OPS = {
+    # complex values: the FFTs of the tf.signal namespace and the parts of their results
+    "ComplexFFT": (_fft_real, [_normal(3, 4)], {}),
+    "Imag": (_ifft_imag, [_normal(3, 4)], {}),
     # activation
     "Sigmoid": (ops.sigmoid, [_normal(3, 4)], {}),
     "Tanh": (ops.tanh, [_normal(3, 4)], {}),
