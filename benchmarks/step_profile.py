@@ -60,6 +60,7 @@ class Probe:
 
         self.times = defaultdict(float)
         self.on = False
+        self.clock = time.process_time  # time.thread_time: the main thread's share alone
         self.depth = defaultdict(int)
         for part, (cls_name, meth) in self.PARTS.items():
             cls = {"Model": models.Model, "Trainer": models.model.Trainer}[cls_name]
@@ -79,12 +80,13 @@ class Probe:
 
     def _wrap(self, cls, meth, label, outer_only=False):
         inner = cls.__dict__[meth]
-        probe, clock = self, time.process_time
+        probe = self
 
         def timed_call(*args, **kwargs):
             if not probe.on or (outer_only and probe.depth[label]):
                 return inner(*args, **kwargs)
             probe.depth[label] += 1
+            clock = probe.clock
             start = clock()
             try:
                 return inner(*args, **kwargs)
@@ -94,8 +96,9 @@ class Probe:
 
         setattr(cls, meth, timed_call)
 
-    def profile(self, step) -> dict:
+    def profile(self, step, clock=time.process_time) -> dict:
         self.times = defaultdict(float)
+        self.clock = clock
         self.on = True
         step()
         self.on = False
@@ -151,13 +154,14 @@ def run(name: str, reps: int, top: int, probe: Probe) -> None:
         dg_step()
         th_step()
     n = {"mlp": 100, "cnn": 10, "cifar": 4}.get(name, 5)
-    dg_tot, th_tot, dg_prof, th_prof = [], [], [], []
+    dg_tot, th_tot, dg_prof, dg_main, th_prof = [], [], [], [], []
     for _ in range(reps):
         dg_tot.append(step_cpu(dg_step, n))
         th_tot.append(step_cpu(th_step, n))
         dg_prof.append(probe.profile(dg_step))
+        dg_main.append(probe.profile(dg_step, time.thread_time))
         th_prof.append(torch_profile(net, opt, loss_fn, xt, yt))
-    dg, th = median_dict(dg_prof), median_dict(th_prof)
+    dg, th, main_thread = median_dict(dg_prof), median_dict(th_prof), median_dict(dg_main)
     dg_total, th_total = statistics.median(dg_tot), statistics.median(th_tot)
     dg_parts = {"forward": dg.get("forward", 0.0) + dg.get("loss", 0.0), "backward": dg.get("backward", 0.0),
                 "optimizer": dg.get("optimizer", 0.0)}
@@ -168,14 +172,17 @@ def run(name: str, reps: int, top: int, probe: Probe) -> None:
           f"{os.environ.get('OPENBLAS_NUM_THREADS', 'default')}; CPU ms per step, median of {reps}")
     print(f"unprofiled step (process CPU): deepgrad {dg_total:.3f}  PyTorch {th_total:.3f}  "
           f"PyTorch/deepgrad {th_total / dg_total:.2f}")
-    print(f"{'part':10s} {'deepgrad':>9s} {'PyTorch':>9s}")
+    main_parts = {"forward": main_thread.get("forward", 0.0) + main_thread.get("loss", 0.0),
+                  "backward": main_thread.get("backward", 0.0), "optimizer": main_thread.get("optimizer", 0.0)}
+    main_parts["other"] = main_thread.get("step", 0.0) - sum(main_parts.values())
+    print(f"{'part':10s} {'deepgrad':>9s} {'(main)':>9s} {'PyTorch':>9s}")
     for part in ("forward", "backward", "optimizer", "other"):
-        print(f"{part:10s} {dg_parts[part]:9.3f} {th_parts[part]:9.3f}")
-    print(f"{'profiled':10s} {dg.get('step', 0.0):9.3f} {sum(th_parts.values()):9.3f}")
-    print("deepgrad ops (process CPU, inclusive):")
+        print(f"{part:10s} {dg_parts[part]:9.3f} {main_parts[part]:9.3f} {th_parts[part]:9.3f}")
+    print(f"{'profiled':10s} {dg.get('step', 0.0):9.3f} {main_thread.get('step', 0.0):9.3f} {sum(th_parts.values()):9.3f}")
+    print(f"deepgrad ops (inclusive; CPU of all threads, of the main thread):")
     ops = {k: v for k, v in dg.items() if k not in Probe.PARTS}
     for k, v in sorted(ops.items(), key=lambda kv: -kv[1])[:top]:
-        print(f"  {k:45s} {v:8.3f}")
+        print(f"  {k:45s} {v:8.3f} {main_thread.get(k, 0.0):8.3f}")
     print("PyTorch ops (aten self CPU; autograd's backward nodes inclusive):")
     for k, v in sorted(((k, v) for k, v in th.items() if not k.startswith("part:")), key=lambda kv: -kv[1])[:top]:
         print(f"  {k:45s} {v:8.3f}")
