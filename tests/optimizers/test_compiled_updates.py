@@ -1,4 +1,4 @@
-"""Adam's update as one compiled pass (numba, when installed) against the NumPy passes: the same
+"""Adam's update as one compiled pass (numba, with DEEPGRAD_NUMBA=1) against the NumPy passes: the same
 bits in float32 and float64, over several steps, for every variable shape and path (a large
 variable's two halves in two threads, the flat group of small ones, a model's training steps);
 the NumPy path wherever the compiled one could round differently or numba is missing."""
@@ -19,6 +19,8 @@ numba = pytest.importorskip("numba")
 @pytest.fixture
 def counted(monkeypatch):
     """The compiled Adam kernel, counting its calls; ``off()`` turns it off (the NumPy path)."""
+    monkeypatch.setattr(compiled, "_kernels", {})
+    monkeypatch.setenv("DEEPGRAD_NUMBA", "1")
     real = compiled.kernel("adam")
     assert real is not None
     calls = []
@@ -131,17 +133,21 @@ def test_the_halves_of_a_large_variable_run_compiled_in_two_threads(counted, mon
     np.testing.assert_array_equal(var.numpy(), twin.numpy())
 
 
-def test_without_numba_or_turned_off_the_numpy_path_runs(monkeypatch):
+def test_off_by_default_and_without_numba_the_numpy_path_runs(monkeypatch):
+    for env, numba_module in ((None, numba), ("0", numba), ("1", None)):
+        monkeypatch.setattr(compiled, "_kernels", {})
+        if env is None:
+            monkeypatch.delenv("DEEPGRAD_NUMBA", raising=False)
+        else:
+            monkeypatch.setenv("DEEPGRAD_NUMBA", env)
+        monkeypatch.setitem(sys.modules, "numba", numba_module)  # None: import numba raises ImportError
+        assert compiled.kernel("adam") is None
+        rng = np.random.default_rng(3)
+        g, w, m, v = _arrays(rng, 100, np.float32)
+        expected = w.copy()
+        with np.errstate(over="ignore"):
+            Adam()._adam(1e-3, g, w, m, v)  # runs, on the NumPy passes
+        assert not np.array_equal(w, expected)
     monkeypatch.setattr(compiled, "_kernels", {})
-    monkeypatch.setitem(sys.modules, "numba", None)  # import numba raises ImportError
-    assert compiled.kernel("adam") is None
-    monkeypatch.setattr(compiled, "_kernels", {})
-    monkeypatch.delitem(sys.modules, "numba")
-    monkeypatch.setenv("DEEPGRAD_NUMBA", "0")
-    assert compiled.kernel("adam") is None
-    rng = np.random.default_rng(3)
-    g, w, m, v = _arrays(rng, 100, np.float32)
-    expected = w.copy()
-    with np.errstate(over="ignore"):
-        Adam()._adam(1e-3, g, w, m, v)  # runs, on the NumPy passes
-    assert not np.array_equal(w, expected)
+    monkeypatch.setitem(sys.modules, "numba", numba)
+    assert compiled.kernel("adam") is not None  # DEEPGRAD_NUMBA=1 with numba
