@@ -70,13 +70,14 @@ class Adam(Optimizer):
         With ``DEEPGRAD_NUMBA=1`` and numba installed, one compiled pass does the same operations
         (``compiled``)."""
         b1, b2 = self.beta_1, self.beta_2
-        if v_hat is None and _compiled_fits(alpha_t, g, w, m, v):
+        fused = compiled.loaded.get("adam", compiled.kernel)  # the function: not looked up yet
+        if fused is compiled.kernel:
             fused = compiled.kernel("adam")
-            if fused is not None:
-                t = g.dtype.type  # NumPy casts a Python float to the arrays' dtype: so do these
-                fused(g.reshape(-1), w.reshape(-1), m.reshape(-1), v.reshape(-1), t(b1), t(1 - b1), t(b2),
-                      t(1 - b2), t(self.epsilon), t(alpha_t))
-                return
+        if fused is not None and v_hat is None and _compiled_fits(alpha_t, g, w, m, v):
+            t = g.dtype.type  # NumPy casts a Python float to the arrays' dtype: so do these
+            fused(g.reshape(-1), w.reshape(-1), m.reshape(-1), v.reshape(-1), t(b1), t(1 - b1), t(b2),
+                  t(1 - b2), t(self.epsilon), t(alpha_t))
+            return
         scratch = np.empty_like(g)
         # m_t = β1 m_{t-1} + (1 - β1) g_t
         m *= b1

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import os
 
-_kernels: dict = {}  # name -> compiled function, or None when numba is missing or turned off
+loaded: dict = {}  # name -> compiled function, or None when numba is missing or turned off
 
 
 def _adam_loop(g, w, m, v, b1, one_minus_b1, b2, one_minus_b2, eps, alpha):
@@ -39,9 +39,9 @@ def _adam_loop(g, w, m, v, b1, one_minus_b1, b2, one_minus_b2, eps, alpha):
 def kernel(name: str):
     """The compiled loop ``name`` ("adam"), compiled on first use; None unless ``DEEPGRAD_NUMBA=1``
     and numba imports."""
-    if name not in _kernels:
-        _kernels[name] = _compile(name)
-    return _kernels[name]
+    if name not in loaded:
+        loaded[name] = _compile(name)
+    return loaded[name]
 
 
 def _compile(name: str):

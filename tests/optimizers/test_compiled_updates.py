@@ -19,7 +19,7 @@ numba = pytest.importorskip("numba")
 @pytest.fixture
 def counted(monkeypatch):
     """The compiled Adam kernel, counting its calls; ``off()`` turns it off (the NumPy path)."""
-    monkeypatch.setattr(compiled, "_kernels", {})
+    monkeypatch.setattr(compiled, "loaded", {})
     monkeypatch.setenv("DEEPGRAD_NUMBA", "1")
     real = compiled.kernel("adam")
     assert real is not None
@@ -29,13 +29,13 @@ def counted(monkeypatch):
         calls.append(args[0].size)
         return real(*args)
 
-    monkeypatch.setitem(compiled._kernels, "adam", kernel)
+    monkeypatch.setitem(compiled.loaded, "adam", kernel)
 
     def off():
-        monkeypatch.setitem(compiled._kernels, "adam", None)
+        monkeypatch.setitem(compiled.loaded, "adam", None)
 
     def on():
-        monkeypatch.setitem(compiled._kernels, "adam", kernel)
+        monkeypatch.setitem(compiled.loaded, "adam", kernel)
 
     kernel.calls, kernel.off, kernel.on = calls, off, on
     return kernel
@@ -135,7 +135,7 @@ def test_the_halves_of_a_large_variable_run_compiled_in_two_threads(counted, mon
 
 def test_off_by_default_and_without_numba_the_numpy_path_runs(monkeypatch):
     for env, numba_module in ((None, numba), ("0", numba), ("1", None)):
-        monkeypatch.setattr(compiled, "_kernels", {})
+        monkeypatch.setattr(compiled, "loaded", {})
         if env is None:
             monkeypatch.delenv("DEEPGRAD_NUMBA", raising=False)
         else:
@@ -148,6 +148,6 @@ def test_off_by_default_and_without_numba_the_numpy_path_runs(monkeypatch):
         with np.errstate(over="ignore"):
             Adam()._adam(1e-3, g, w, m, v)  # runs, on the NumPy passes
         assert not np.array_equal(w, expected)
-    monkeypatch.setattr(compiled, "_kernels", {})
+    monkeypatch.setattr(compiled, "loaded", {})
     monkeypatch.setitem(sys.modules, "numba", numba)
     assert compiled.kernel("adam") is not None  # DEEPGRAD_NUMBA=1 with numba
