@@ -177,9 +177,7 @@ def test_narrow_kernel_gradient_is_the_gemm_to_rounding_and_the_same_in_two_thre
     exact = cols.astype(np.float64).T @ g2.astype(np.float64)
     np.testing.assert_allclose(one, exact, rtol=1e-5, atol=1e-5 * np.abs(exact).max())
     np.testing.assert_allclose(one, cols.T @ g2, rtol=1e-5, atol=1e-5 * np.abs(exact).max())
-    # wide unfolds and a single sample take the one GEMM
-    wide = rng.standard_normal((n * per, im2col.NARROW_COLS + 1)).astype(np.float32)
-    np.testing.assert_array_equal(kernel_grad(wide, g2, n), (g2.T @ wide).T)
+    # a single sample takes the one GEMM
     np.testing.assert_array_equal(kernel_grad(cols, g2, 1), (g2.T @ cols).T)
 
 
@@ -334,3 +332,33 @@ def test_layer_norm_row_sums_keep_the_blas_pool_asleep_and_match_torch(monkeypat
     entered.clear()
     np.testing.assert_array_equal(halves.matvec(x[:8], gamma), x[:8] @ gamma)  # 1,024 values: NumPy's call as is
     assert entered == []
+
+
+@pytest.mark.parametrize("n,per,width,cout", [(9, 37, im2col.NARROW_COLS + 1, 6), (128, 169, 289, 64), (7, 50, 145, 32)])
+def test_wide_kernel_gradient_is_two_batch_halves_the_same_in_one_thread_or_two(monkeypatch, n, per, width, cout):
+    """A wide unfold's kernel gradient: the GEMMs of the batch's two halves (each on one BLAS
+    thread) added, bit for bit whether the halves run in two threads or one after the other, and
+    within rounding of the single GEMM and of float64."""
+    rng = np.random.default_rng(width)
+    cols = rng.standard_normal((n * per, width)).astype(np.float32)
+    g2 = rng.standard_normal((n * per, cout)).astype(np.float32)
+    monkeypatch.setattr(runtime, "_one_thread_asked", lambda: False)
+    monkeypatch.setattr(runtime, "_cores", lambda: 2)
+    monkeypatch.setattr(runtime, "_TAKE_BACK_UNSTARTED", False)  # the worker thread runs its half
+    monkeypatch.setattr(runtime, "_PARALLEL_MIN_SIZE", 1)
+    monkeypatch.setattr(im2col, "WIDE_HALVES_MIN", 1)
+    real, splits = runtime._in_two_threads, []
+    monkeypatch.setattr(runtime, "_in_two_threads", lambda *a: (splits.append(1), real(*a)))
+    two = kernel_grad(cols, g2, n)
+    assert splits == [1]
+    monkeypatch.setattr(im2col, "WIDE_HALVES_MIN", 1 << 62)
+    one = kernel_grad(cols, g2, n)
+    assert splits == [1]  # one after the other, in this thread
+    np.testing.assert_array_equal(two, one)
+    half = (n // 2) * per
+    with runtime.one_blas_thread():
+        by_hand = (g2[:half].T @ cols[:half] + g2[half:].T @ cols[half:]).T
+    np.testing.assert_array_equal(one, by_hand)
+    exact = cols.astype(np.float64).T @ g2.astype(np.float64)
+    np.testing.assert_allclose(one, exact, rtol=1e-5, atol=1e-5 * np.abs(exact).max())
+    np.testing.assert_allclose(one, (g2.T @ cols).T, rtol=1e-5, atol=1e-5 * np.abs(exact).max())

@@ -170,6 +170,9 @@ def _on_one_blas_thread(fn, part):
 # (see kernel_grad); measured at batch 128, one thread: 10 columns 2.1 -> 0.54 ms, 28 columns
 # 5.1 -> 2.0 ms, 64 columns 8.8 -> 9.1 ms (no gain).
 NARROW_COLS = 32
+# A wide unfold's kernel gradient runs its two batch halves in two threads from this many
+# multiply-adds (as halves.GEMM_POOL_MIN: each half then takes some 0.1 ms); below, one after the other.
+WIDE_HALVES_MIN = 1 << 22
 
 
 def kernel_grad(cols: np.ndarray, g2: np.ndarray, n: int) -> np.ndarray:
@@ -180,11 +183,16 @@ def kernel_grad(cols: np.ndarray, g2: np.ndarray, n: int) -> np.ndarray:
     is N GEMMs, one per sample (cols_n^T g2_n, each of k x Cout), over the two halves of the batch
     in two threads on one BLAS thread each, summed over the samples once at the end: the same
     numbers whether the halves run in one thread or two, within float rounding (the sum's order
-    differs) of the single GEMM."""
+    differs) of the single GEMM.
+
+    A wide ``cols`` is two GEMMs, one per half of the batch (the inner axis cut in two), each on
+    one BLAS thread, and the two partial products added (``wide_kernel_grad``)."""
     width = cols.shape[1]
-    if width > NARROW_COLS or n < 2:
+    if n < 2:
         # the single GEMM as (dOut^T cols)^T: the long axis inner, measured about 10% faster
         return conv_matmul(g2.T, cols).T
+    if width > NARROW_COLS:
+        return wide_kernel_grad(cols, g2, n)
     per = len(cols) // n
     cols3, g3 = cols.reshape(n, per, width), g2.reshape(n, per, g2.shape[1])
     parts = workspace.empty((n, width, g2.shape[1]), np.result_type(cols.dtype, g2.dtype))
@@ -194,6 +202,29 @@ def kernel_grad(cols: np.ndarray, g2: np.ndarray, n: int) -> np.ndarray:
 
     for_batch_halves(lambda batch: _on_one_blas_thread(run, batch), n, cols.size + g2.size)
     return parts.sum(axis=0)
+
+
+def wide_kernel_grad(cols: np.ndarray, g2: np.ndarray, n: int) -> np.ndarray:
+    """``cols^T g2`` as ``(dOut_1^T cols_1 + dOut_2^T cols_2)^T`` over the two halves of the batch.
+
+    The row halves of ``dOut^T`` (the ``matmul_row_halves`` split) would each stream all of
+    ``cols``: at the CIFAR CNN's second convolution (64 x 21,632 x 289) that took 13.7 ms of CPU
+    over two threads against 11.0 ms for the batch halves (wall 7.2 against 5.8 ms). The two
+    partial GEMMs always run on one BLAS thread each, in two threads when the product is large
+    enough, else one after the other: the same bits either way, within float rounding of the
+    single GEMM (the inner sum is split in two)."""
+    rows = (n // 2) * (len(cols) // n)
+    parts = workspace.empty((2, g2.shape[1], cols.shape[1]), np.result_type(cols.dtype, g2.dtype))
+    cuts = (slice(0, rows), slice(rows, None))
+
+    def run(which):
+        with one_blas_thread():
+            for i in range(2)[which]:
+                np.matmul(g2[cuts[i]].T, cols[cuts[i]], out=parts[i])
+
+    work = cols.size * g2.shape[1]  # multiply-adds
+    for_batch_halves(run, 2, work if work >= WIDE_HALVES_MIN else 0)
+    return np.add(parts[0], parts[1], out=parts[0]).T
 
 
 def resolve_padding(padding, in_hw, kernel_hw, strides, dilation, op: str) -> tuple:

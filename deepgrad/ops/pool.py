@@ -66,6 +66,8 @@ class _Pool2D(Function):
         """
         _, _, _, (ph, pw), strides, (ho, wo), tiles = self.geometry
         if tiles:
+            # a view even of a cropped ``a``: splitting an axis in two never needs a copy (backward
+            # writes through these views)
             windows = a.reshape(a.shape[0], ho, ph, wo, pw, a.shape[3])
             return [windows[:, :, i, :, j] for i in range(ph) for j in range(pw)]
         return [a[_offset_slices(i, j, strides, (1, 1), (ho, wo))] for i in range(ph) for j in range(pw)]
@@ -127,11 +129,24 @@ class MaxPool2D(_Pool2D):
 
     def backward(self, g):
         argmax, tiles = self.saved[0], self.geometry[-1]
-        dxp = self._grad_buffer(self.padded_shape, g.dtype)
+        x_shape, padded_shape, ((top, _), (left, _)), (ph, pw), _, (ho, wo), _ = self.geometry
+        if tiles and self.padded_shape != padded_shape:
+            # windows that tile a crop of the input ("valid" leaves the last rows or columns over):
+            # the gradient is written straight into the full-size buffer, whose left-over cells
+            # each half zeroes itself (a zeroed full buffer and a copy of the crop into it were
+            # two more passes, in this thread alone)
+            full = np.empty(padded_shape, g.dtype)
+            dxp = full[:, :ho * ph, :wo * pw]
+        else:
+            full = None
+            dxp = self._grad_buffer(self.padded_shape, g.dtype)
 
         def run(batch):
             first, gb = argmax[batch], g[batch]
             here = np.empty(first.shape, dtype=bool)
+            if full is not None:
+                full[batch, ho * ph:] = 0
+                full[batch, :ho * ph, wo * pw:] = 0
             for k, dx_cell in enumerate(self._cells(dxp[batch])):
                 np.equal(first, k, out=here)
                 if tiles:
@@ -140,6 +155,8 @@ class MaxPool2D(_Pool2D):
                     dx_cell += gb * here
 
         for_batch_halves(run, dxp.shape[0], dxp.size)
+        if full is not None:
+            return (full[:, top:top + x_shape[1], left:left + x_shape[2]],)
         return (self._unpad(dxp),)
 
     def adjoint(self, u):

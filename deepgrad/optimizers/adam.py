@@ -7,6 +7,7 @@ import numpy as np
 
 from .. import runtime
 from ..runtime import for_batch_halves
+from . import compiled
 from .base import Optimizer
 
 
@@ -65,8 +66,18 @@ class Adam(Optimizer):
 
     def _adam(self, alpha_t, g, w, m, v, v_hat=None):
         """The formulas of the class docstring, in place. The temporaries share one scratch
-        array: written as ``m += (1 - b1) * g`` and so on, each would be an array of its own."""
+        array: written as ``m += (1 - b1) * g`` and so on, each would be an array of its own.
+        With ``DEEPGRAD_NUMBA=1`` and numba installed, one compiled pass does the same operations
+        (``compiled``)."""
         b1, b2 = self.beta_1, self.beta_2
+        fused = compiled.loaded.get("adam", compiled.kernel)  # the function: not looked up yet
+        if fused is compiled.kernel:
+            fused = compiled.kernel("adam")
+        if fused is not None and v_hat is None and _compiled_fits(alpha_t, g, w, m, v):
+            t = g.dtype.type  # NumPy casts a Python float to the arrays' dtype: so do these
+            fused(g.reshape(-1), w.reshape(-1), m.reshape(-1), v.reshape(-1), t(b1), t(1 - b1), t(b2),
+                  t(1 - b2), t(self.epsilon), t(alpha_t))
+            return
         scratch = np.empty_like(g)
         # m_t = β1 m_{t-1} + (1 - β1) g_t
         m *= b1
@@ -83,6 +94,22 @@ class Adam(Optimizer):
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
                 "amsgrad": self.amsgrad}
+
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _compiled_fits(alpha_t, g, w, m, v) -> bool:
+    """Whether the compiled pass gives the NumPy path's bits: one float dtype for the four arrays,
+    each C-contiguous (flat views, no copies), and a step size that NumPy would round to that dtype
+    (a Python float, or a NumPy scalar of the same dtype; a float64 scalar on float32 arrays makes
+    NumPy multiply in float64)."""
+    dtype = g.dtype
+    if dtype not in _FLOATS or not (w.dtype == m.dtype == v.dtype == dtype):
+        return False
+    if type(alpha_t) is not float and getattr(alpha_t, "dtype", None) != dtype:
+        return False
+    return g.flags.c_contiguous and w.flags.c_contiguous and m.flags.c_contiguous and v.flags.c_contiguous
 
 
 class AdamW(Adam):

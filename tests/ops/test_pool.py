@@ -135,3 +135,39 @@ def test_errors_name_the_op_and_shape():
         max_pool2d(np.zeros((1, 1, 4, 1)))
     with pytest.raises(ValueError, match=r"avg_pool1d.*rank 3"):
         avg_pool1d(np.zeros((1, 4, 4, 1)))
+
+
+@pytest.mark.parametrize("shape,pool", [((6, 13, 13, 8), (2, 2)), ((5, 9, 11, 3), (2, 3)), ((4, 12, 12, 2), (2, 2))])
+def test_max_pool2d_backward_over_two_threads_is_the_plain_path_and_torch(monkeypatch, shape, pool):
+    """Tiled windows over the batch's halves in two threads: a crop's left-over cells (13 by 2)
+    zeroed by each half in the full-size gradient, the same bits as one thread, and PyTorch's."""
+    from deepgrad import runtime
+
+    rng = np.random.default_rng(sum(shape))
+    x = np.round(rng.standard_normal(shape) * 2).astype(np.float32)  # ties: the first maximum takes it
+    g = rng.standard_normal((shape[0], shape[1] // pool[0], shape[2] // pool[1], shape[3])).astype(np.float32)
+
+    def grads():
+        t = dg.Tensor(x, requires_grad=True)
+        out = max_pool2d(t, pool)
+        (out * dg.Tensor(g)).sum().backward()
+        return out.data, t.grad
+
+    monkeypatch.setattr(runtime, "_one_thread_asked", lambda: False)
+    monkeypatch.setattr(runtime, "_cores", lambda: 2)
+    monkeypatch.setattr(runtime, "_TAKE_BACK_UNSTARTED", False)
+    monkeypatch.setattr(runtime, "_PARALLEL_MIN_SIZE", 1)
+    real, splits = runtime._in_two_threads, []
+    monkeypatch.setattr(runtime, "_in_two_threads", lambda *a: (splits.append(1), real(*a)))
+    two = grads()
+    assert len(splits) == 2  # forward and backward
+    monkeypatch.setattr(runtime, "_PARALLEL_MIN_SIZE", 1 << 62)
+    one = grads()
+    assert len(splits) == 2
+    for a, b in zip(two, one):
+        np.testing.assert_array_equal(a, b)
+    xt = torch.tensor(x).permute(0, 3, 1, 2).requires_grad_()
+    out = F.max_pool2d(xt, pool)
+    (out * torch.tensor(g).permute(0, 3, 1, 2)).sum().backward()
+    np.testing.assert_array_equal(two[0], out.detach().permute(0, 2, 3, 1).numpy())
+    np.testing.assert_array_equal(two[1], xt.grad.permute(0, 2, 3, 1).numpy())
