@@ -288,6 +288,7 @@ def _traced_output_shape(layer, inputs, args, kwargs):
     zeros, twice: unknown dimensions (``None``) set to 2, then to 3. An output dimension that
     changes between the two runs follows an unknown input dimension, so it is ``None``."""
     from .autograd import no_grad
+    from .autograd.scopes import SymbolicScope
 
     def run(size):
         def zeros(t):
@@ -302,7 +303,7 @@ def _traced_output_shape(layer, inputs, args, kwargs):
         x, a, k = map_structure(zeros, (inputs, args, kwargs))
         if layer._call_takes_training and "training" not in k:
             k = {**k, "training": False}
-        with no_grad():
+        with no_grad(), SymbolicScope():
             out = layer(x, *a, **k)
         return [tuple(o.shape) for o in out] if isinstance(out, (list, tuple)) else tuple(out.shape)
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from .. import allocation, backend, constraints, dtype_policies, initializers, regularizers
 from ..autograd import Tensor, Variable, no_grad
-from ..autograd.scopes import get_stateless_scope, note_write
+from ..autograd.scopes import SymbolicScope, get_stateless_scope, note_write
 from ..backend import current_path
 from ..naming import to_snake_case
 from ..seed_generator import SeedGenerator
@@ -194,8 +194,9 @@ class Layer(LayerState):
         self._trainable = trainable
         self.built = False
         self.supports_masking = False
-        self._weights: list[Variable] = []
-        self._layers: list[Layer] = []
+        # layers and variables assigned before ``super().__init__()`` stay tracked, as in Keras
+        self._weights: list[Variable] = self.__dict__.get("_weights", [])
+        self._layers: list[Layer] = self.__dict__.get("_layers", [])
         self._activity_losses: list = []
         self.input_shape_built = None
         self._inbound_nodes: list = []   # one symbolic Node per call on KerasTensors
@@ -253,10 +254,10 @@ class Layer(LayerState):
     def _track_variable(self, variable: Variable) -> None:
         """A variable made outside ``add_weight`` (``self.w = keras.Variable(...)``) becomes one of
         this layer's weights, as Keras tracks it; one that a layer already owns is not taken over."""
-        if "_created_trainable" in variable.__dict__ or "_weights" not in self.__dict__:
+        if "_created_trainable" in variable.__dict__:
             return
         variable._created_trainable = variable.trainable
-        self._weights.append(variable)
+        self.__dict__.setdefault("_weights", []).append(variable)
 
     @property
     def dtype(self):
@@ -579,7 +580,7 @@ class Layer(LayerState):
                 return np.zeros((1,) + tuple(size if s is None else s for s in shape[1:]), self.dtype)
 
             x = [zeros(s) for s in input_shape] if isinstance(input_shape, list) else zeros(input_shape)
-            with no_grad():
+            with no_grad(), SymbolicScope():  # the symbolic stage, as Keras's compute_output_spec marks it
                 out = self(x, training=False) if self._call_takes_training else self(x)
             return [tuple(o.shape) for o in out] if isinstance(out, (list, tuple)) else tuple(out.shape)
 

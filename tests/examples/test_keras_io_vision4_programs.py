@@ -1,0 +1,100 @@
+"""Patterns of the Keras documentation's vision and text examples (keras-team/keras-io,
+examples/vision and examples/nlp: the mixture-of-experts layer that reshapes to a fixed number
+of tokens per batch, sub-layers assigned before ``super().__init__()``, ...), written here in
+small form and checked against Keras 3 (torch backend) where Keras gives the number."""
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+import keras  # noqa: E402
+
+import deepgrad as dg  # noqa: E402
+from deepgrad import layers, ops  # noqa: E402
+from deepgrad.autograd.scopes import in_symbolic_scope  # noqa: E402
+
+
+class _FixedTokens(layers.Layer):
+    """Flattens (batch, tokens, width) to a fixed (batch_size * tokens, width), mixes the rows by
+    a matrix of that fixed size, and reshapes back with the batch read from the input."""
+
+    def __init__(self, batch_size, tokens, width):
+        # sub-layers and variables made before the base constructor runs, as mixture-of-experts
+        # routers are often written
+        self.route = layers.Dense(width)
+        self.experts = [layers.Dense(width) for _ in range(2)]
+        self.rows = batch_size * tokens
+        self.width = width
+        super().__init__()
+
+    def call(self, inputs):
+        batch, tokens = ops.shape(inputs)[0], ops.shape(inputs)[1]
+        flat = ops.reshape(inputs, [self.rows, self.width])
+        mixed = self.route(flat) + self.experts[0](flat) * self.experts[1](flat)
+        return ops.reshape(mixed, [batch, tokens, self.width])
+
+
+def test_a_layer_reshaping_to_a_fixed_batch_builds_symbolically_and_runs_on_that_batch():
+    inputs = dg.Input((5, 4))
+    outputs = _FixedTokens(batch_size=3, tokens=5, width=4)(inputs)
+    assert outputs.shape == (None, 5, 4)  # as a graph with an unknown batch infers it
+    model = dg.Model(inputs, layers.GlobalAveragePooling1D()(outputs))
+    assert model.output_shape == (None, 4)
+    x = np.random.default_rng(0).normal(size=(3, 5, 4)).astype("float32")
+    layer = model.layers[1]
+    flat = x.reshape(15, 4)
+    weights = [w.numpy() for w in layer.weights]
+    (k0, b0), (k1, b1), (k2, b2) = weights[0:2], weights[2:4], weights[4:6]
+    want = (flat @ k0 + b0 + (flat @ k1 + b1) * (flat @ k2 + b2)).reshape(3, 5, 4).mean(axis=1)
+    np.testing.assert_allclose(model.predict(x, verbose=0), want, rtol=1e-5, atol=1e-6)
+    # any other batch is refused when the model runs, naming the reshape and both shapes
+    with pytest.raises(ValueError, match=r"reshape: cannot reshape a tensor of shape \(2, 5, 4\) into shape \(15, 4\)"):
+        model(x[:2])
+
+
+def test_a_reshape_whose_count_differs_raises_outside_a_trace_and_gives_the_shape_inside():
+    x = dg.Tensor(np.ones((1, 6, 2), "float32"))
+    with pytest.raises(ValueError, match=r"cannot reshape a tensor of shape \(1, 6, 2\) into shape \(24, 2\)"):
+        ops.reshape(x, [24, 2])
+    with dg.SymbolicScope():
+        assert ops.reshape(x, [24, 2]).shape == (24, 2)
+        assert ops.reshape(x, [-1, 5]).shape == (2, 5)  # the -1 takes what the other entries leave
+        assert ops.reshape(x, [4, -1, 2]).shape == (4, 1, 2)
+        assert ops.reshape(x, [3, 4]).shape == (3, 4)  # a count that matches is an ordinary reshape
+        np.testing.assert_array_equal(ops.reshape(x, [3, 4]).numpy(), np.ones((3, 4)))
+
+
+def test_layers_and_variables_assigned_before_the_base_constructor_are_tracked():
+    layer = _FixedTokens(batch_size=2, tokens=3, width=4)
+    layer(np.zeros((2, 3, 4), "float32"))
+    assert [tuple(w.shape) for w in layer.trainable_weights] == [(4, 4), (4,)] * 3
+    assert len(layer._layers) == 3
+
+    class Scaled(layers.Layer):
+        def __init__(self):
+            self.scale = dg.Variable(np.full((2,), 3.0, "float32"))
+            super().__init__()
+
+        def call(self, x):
+            return x * self.scale
+
+    scaled = Scaled()
+    assert len(scaled.trainable_weights) == 1
+    np.testing.assert_allclose(scaled(np.ones((1, 2), "float32")).numpy(), [[3.0, 3.0]])
+
+
+def test_a_layer_call_traced_for_its_shape_runs_in_the_symbolic_scope_as_in_keras():
+    for lib in (dg, keras):
+        seen = []
+        probe = keras.src.backend.common.symbolic_scope.in_symbolic_scope if lib is keras else in_symbolic_scope
+
+        class Probe(lib.layers.Layer):
+            def call(self, x):
+                seen.append(probe())
+                return x * 2.0
+
+        inputs = lib.Input((3,))
+        model = lib.Model(inputs, Probe()(inputs))
+        model(np.ones((2, 3), "float32"))
+        assert seen[0] is True and seen[-1] is False, (lib.__name__, seen)
