@@ -98,3 +98,48 @@ def test_a_layer_call_traced_for_its_shape_runs_in_the_symbolic_scope_as_in_kera
         model = lib.Model(inputs, Probe()(inputs))
         model(np.ones((2, 3), "float32"))
         assert seen[0] is True and seen[-1] is False, (lib.__name__, seen)
+
+
+def _keras_hsv_round_trip(x, fn):
+    hsv = keras.ops.convert_to_numpy(keras.ops.image.rgb_to_hsv(x, data_format="channels_last"))
+    return keras.ops.convert_to_numpy(keras.ops.image.hsv_to_rgb(np.stack(fn(*np.moveaxis(hsv, -1, 0)), -1),
+                                                                 data_format="channels_last"))
+
+
+def test_tf_image_saturation_and_hue_match_an_hsv_round_trip_through_keras():
+    from deepgrad.compat import tensorflow as tf
+
+    x = np.random.default_rng(0).uniform(0.05, 1.0, (2, 5, 4, 3)).astype("float32")
+    got = tf.image.adjust_saturation(x, 0.6).numpy()
+    want = _keras_hsv_round_trip(x, lambda h, s, v: (h, np.clip(s * 0.6, 0, 1), v))
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    got = tf.image.adjust_hue(x, -0.3).numpy()
+    want = _keras_hsv_round_trip(x, lambda h, s, v: (np.mod(h - 0.3, 1.0), s, v))
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    # known colours: red turned by a third of the circle is green; no saturation leaves the value
+    red = np.array([[[1.0, 0.0, 0.0]]], "float32")
+    np.testing.assert_allclose(tf.image.adjust_hue(red, 1 / 3).numpy(), [[[0.0, 1.0, 0.0]]], atol=1e-6)
+    np.testing.assert_allclose(tf.image.adjust_saturation(x, 0.0).numpy(), np.repeat(x.max(-1, keepdims=True), 3, -1),
+                               rtol=1e-6)
+    # an integer image goes through [0, 1] and comes back in its own type
+    pixels = (x[0] * 255).astype("uint8")
+    out = tf.image.adjust_saturation(pixels, 1.0)
+    assert out.dtype == np.uint8 and np.abs(out.numpy().astype(int) - pixels).max() <= 1
+
+
+def test_tf_image_random_saturation_and_hue_draw_within_their_range_and_check_it():
+    from deepgrad.compat import tensorflow as tf
+
+    x = np.random.default_rng(1).uniform(0.05, 1.0, (6, 6, 3)).astype("float32")
+    hsv = keras.ops.convert_to_numpy(keras.ops.image.rgb_to_hsv(x))
+    for seed in range(5):
+        sat = keras.ops.convert_to_numpy(keras.ops.image.rgb_to_hsv(tf.image.random_saturation(x, 0.5, 0.7, seed=seed).numpy()))
+        ratio = sat[..., 1] / hsv[..., 1]
+        assert np.ptp(ratio[hsv[..., 1] * 0.7 < 1]) < 1e-4 and 0.5 - 1e-5 <= ratio.mean() < 0.7
+        hue = keras.ops.convert_to_numpy(keras.ops.image.rgb_to_hsv(tf.image.random_hue(x, 0.1, seed=seed).numpy()))
+        turn = (hue[..., 0] - hsv[..., 0] + 0.5) % 1.0 - 0.5
+        assert np.ptp(turn) < 1e-4 and abs(turn.mean()) <= 0.1
+    with pytest.raises(ValueError, match="random_hue: max_delta must be in the interval"):
+        tf.image.random_hue(x, 0.7)
+    with pytest.raises(ValueError, match="random_saturation: upper must be > lower"):
+        tf.image.random_saturation(x, 0.7, 0.5)
