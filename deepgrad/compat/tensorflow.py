@@ -643,6 +643,33 @@ def random_uniform_initializer(minval=-0.05, maxval=0.05, seed=None):
     return keras.initializers.RandomUniform(minval=minval, maxval=maxval, seed=seed)
 
 
+def random_normal_initializer(mean=0.0, stddev=0.05, seed=None):
+    return keras.initializers.RandomNormal(mean=mean, stddev=stddev, seed=seed)
+
+
+def zeros_initializer():
+    return keras.initializers.Zeros()
+
+
+def ones_initializer():
+    return keras.initializers.Ones()
+
+
+def constant_initializer(value=0):
+    """TF 2's ``tf.constant_initializer``: a scalar fills the variable; an array (or nested list)
+    is reshaped to the variable's shape, so it needs the same number of elements."""
+    if np.ndim(value) == 0:
+        return keras.initializers.Constant(float(value))
+    array = np.asarray(value)
+
+    def initializer(shape, dtype=None):
+        if array.size != int(np.prod(shape)):
+            raise TypeError(f"tf.constant_initializer: {array.size} values cannot fill a variable of shape "
+                            f"{tuple(shape)} ({int(np.prod(shape))} elements)")
+        return Tensor(array.reshape(shape).astype(np.dtype(dtype or backend.floatx())))
+    return initializer
+
+
 def __getattr__(name: str):
     # Names that live in deepgrad's higher floors resolve on first use, so this module
     # imports without them.

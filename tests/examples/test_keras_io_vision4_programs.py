@@ -143,3 +143,23 @@ def test_tf_image_random_saturation_and_hue_draw_within_their_range_and_check_it
         tf.image.random_hue(x, 0.7)
     with pytest.raises(ValueError, match="random_saturation: upper must be > lower"):
         tf.image.random_saturation(x, 0.7, 0.5)
+
+
+def test_tf_initializer_functions_fill_variables_as_tensorflow_2_does():
+    from deepgrad.compat import tensorflow as tf
+
+    conv = layers.Conv2D(3, 2, use_bias=False, kernel_initializer=tf.constant_initializer(1.5))
+    conv.build((None, 4, 4, 2))
+    np.testing.assert_array_equal(conv.kernel.numpy(), np.full((2, 2, 2, 3), 1.5, "float32"))
+    dense = layers.Dense(3, kernel_initializer=tf.constant_initializer([[1, 2, 3], [4, 5, 6]]),
+                         bias_initializer=tf.ones_initializer())
+    dense.build((None, 2))
+    np.testing.assert_array_equal(dense.kernel.numpy(), [[1, 2, 3], [4, 5, 6]])
+    np.testing.assert_array_equal(dense.bias.numpy(), [1, 1, 1])
+    flat = tf.constant_initializer(np.arange(6))((3, 2))  # the values are reshaped, in order
+    np.testing.assert_array_equal(np.asarray(flat), np.arange(6).reshape(3, 2))
+    with pytest.raises(TypeError, match=r"6 values cannot fill a variable of shape \(4, 2\)"):
+        tf.constant_initializer(np.arange(6))((4, 2))
+    np.testing.assert_array_equal(np.asarray(tf.zeros_initializer()((2, 2))), np.zeros((2, 2)))
+    draws = np.asarray(tf.random_normal_initializer(mean=1.0, stddev=0.05, seed=3)((400, 50)))
+    assert abs(draws.mean() - 1.0) < 0.005 and abs(draws.std() - 0.05) < 0.002
