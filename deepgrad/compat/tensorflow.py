@@ -31,6 +31,9 @@ from .tf_extra import (autograph, broadcast_to, compat, cond, distribute, get_lo
                        tensor_scatter_nd_update, unique, vectorized_map, while_loop)
 from .tf_sparse import SparseTensor, ctc_loss_v1, scan, sparse  # noqa: F401 - tf.SparseTensor, tf.sparse
 from .tf_io import decode_image, decode_jpeg, decode_png, io  # noqa: F401 - tf.io
+from .tf_complex import ComplexTensor, complex, complex64, complex128  # noqa: F401 - tf.complex64
+from .tf_complex import cast as _complex_cast
+from . import tf_complex as _tf_complex
 from .tf_namespaces import (argmax, argmin, count_nonzero, cumsum, image, linalg, math, nn, random,  # noqa: F401
                             reduce_all, reduce_any, reduce_logsumexp, reduce_max, reduce_mean, reduce_min,
                             reduce_prod, reduce_std, reduce_sum, reduce_variance)
@@ -42,6 +45,14 @@ newaxis = None
 Tensor = Tensor
 dtypes = SimpleNamespace(float16=float16, float32=float32, float64=float64, int8=int8, int16=int16, int32=int32,
                          int64=int64, uint8=uint8, bool=np.bool_, string=string, as_dtype=np.dtype)
+
+# complex tensors (held as two real parts): tf.signal's transforms, tf.math's parts
+signal = SimpleNamespace(fft=_tf_complex.fft, ifft=_tf_complex.ifft, fft2d=_tf_complex.fft2d,
+                         ifft2d=_tf_complex.ifft2d, fft3d=_tf_complex.fft3d, ifft3d=_tf_complex.ifft3d)
+math.real, math.imag, math.conj, math.angle = _tf_complex.real, _tf_complex.imag, _tf_complex.conj, _tf_complex.angle
+_real_abs = math.abs
+math.abs = lambda x, name=None: _tf_complex.abs(x) if isinstance(x, ComplexTensor) else _real_abs(x)
+real, imag, conj = math.real, math.imag, math.conj
 
 # Elementwise ops keep their names.
 abs, exp, log, sqrt, square = math.abs, math.exp, math.log, math.sqrt, math.square
@@ -186,6 +197,8 @@ def rank(input, name=None) -> Tensor:
 
 
 def cast(x, dtype, name=None) -> Tensor:
+    if isinstance(x, ComplexTensor) or np.dtype(dtype).kind == "c":
+        return _complex_cast(x, dtype)
     return ops.cast(x, np.dtype(dtype))
 
 
@@ -575,7 +588,23 @@ def _reduce_join(inputs, axis=None, keepdims=False, separator="", name=None):
     return (np.expand_dims(joined, axis) if keepdims else joined).astype(str).view(StringArray)
 
 
-strings.unicode_split, strings.reduce_join = _unicode_split, _reduce_join
+def _join(inputs, separator="", name=None):
+    """Element by element, the strings of ``inputs`` (broadcast together) joined with ``separator``."""
+    from .tf_data import StringArray
+    if not isinstance(inputs, (list, tuple)) or not inputs:
+        raise ValueError(f"tf.strings.join: inputs must be a non-empty list of string tensors, got {inputs!r}")
+    try:
+        parts = np.broadcast_arrays(*[_text(t) for t in inputs])
+    except ValueError:
+        shapes = [np.shape(_text(t)) for t in inputs]
+        raise ValueError(f"tf.strings.join: the inputs' shapes {shapes} do not broadcast together") from None
+    out = parts[0].astype(object)
+    for part in parts[1:]:
+        out = out + separator + part.astype(object)
+    return np.asarray(out, dtype=str).view(StringArray)
+
+
+strings.unicode_split, strings.reduce_join, strings.join = _unicode_split, _reduce_join, _join
 
 
 # tf.nest: the nested-structure utilities, Keras's ``tree`` under TensorFlow's names

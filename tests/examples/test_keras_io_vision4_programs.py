@@ -163,3 +163,41 @@ def test_tf_initializer_functions_fill_variables_as_tensorflow_2_does():
     np.testing.assert_array_equal(np.asarray(tf.zeros_initializer()((2, 2))), np.zeros((2, 2)))
     draws = np.asarray(tf.random_normal_initializer(mean=1.0, stddev=0.05, seed=3)((400, 50)))
     assert abs(draws.mean() - 1.0) < 0.005 and abs(draws.std() - 0.05) < 0.002
+
+
+def test_tf_complex_fft_token_mixing_matches_torch_values_and_gradients():
+    import torch
+    from deepgrad.compat import tensorflow as tf
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(2, 5, 6)).astype("float32")
+    w = rng.normal(size=(2, 5, 6)).astype("float32")
+    ours = dg.Tensor(x, requires_grad=True)
+    mixed = tf.math.real(tf.signal.fft2d(tf.cast(ours, tf.complex64)))
+    assert mixed.dtype == np.float32 and mixed.shape == (2, 5, 6)
+    (mixed * w).sum().backward()
+    theirs = torch.tensor(x, requires_grad=True)
+    want = torch.fft.fft2(theirs.to(torch.complex64)).real
+    (want * torch.tensor(w)).sum().backward()
+    np.testing.assert_allclose(mixed.numpy(), want.detach().numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_tf_complex_tensors_cast_transform_and_split_as_tensorflow_does():
+    from deepgrad.compat import tensorflow as tf
+
+    x = np.random.default_rng(3).normal(size=(3, 8)).astype("float32")
+    spectrum = tf.signal.fft(tf.cast(x, tf.complex64))
+    assert spectrum.dtype == np.complex64
+    np.testing.assert_allclose(spectrum.numpy(), np.fft.fft(x), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(tf.math.imag(spectrum).numpy(), np.fft.fft(x).imag, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(tf.abs(spectrum).numpy(), np.abs(np.fft.fft(x)), rtol=1e-4, atol=1e-4)
+    back = tf.cast(tf.signal.ifft(spectrum), tf.float32)  # complex -> real keeps the real part
+    assert back.dtype == np.float32
+    np.testing.assert_allclose(back.numpy(), x, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(tf.signal.ifft2d(tf.signal.fft2d(tf.complex(x, 2 * x))).numpy(), x + 2j * x,
+                               rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(tf.math.real(x).numpy(), x)  # a real tensor is its own real part
+    np.testing.assert_array_equal(tf.math.imag(x).numpy(), np.zeros_like(x))
+    with pytest.raises(ValueError, match=r"tf.signal.fft2d: the input needs at least 2 axes, got shape \(8,\)"):
+        tf.signal.fft2d(tf.cast(x[0], tf.complex64))
