@@ -201,3 +201,34 @@ def test_tf_complex_tensors_cast_transform_and_split_as_tensorflow_does():
     np.testing.assert_array_equal(tf.math.imag(x).numpy(), np.zeros_like(x))
     with pytest.raises(ValueError, match=r"tf.signal.fft2d: the input needs at least 2 axes, got shape \(8,\)"):
         tf.signal.fft2d(tf.cast(x[0], tf.complex64))
+
+
+def test_an_rnn_cell_whose_state_size_is_a_tensor_shape_carries_one_matrix_state():
+    from deepgrad.compat import tensorflow as tf
+
+    class MatrixCell(layers.Layer):
+        """state <- tanh(state @ w + inputs); the output is the new state."""
+
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.state_size = tf.TensorShape([3, 4])
+            self.output_size = tf.TensorShape([3, 4])
+
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(4, 4), initializer="glorot_uniform", name="w")
+
+        def call(self, inputs, states):
+            new = ops.tanh(ops.matmul(states[0], self.w) + inputs)
+            return new, [new]
+
+    x = np.random.default_rng(4).normal(size=(2, 5, 3, 4)).astype("float32")
+    rnn = layers.RNN(MatrixCell(), return_sequences=True, return_state=True)
+    sequence, state = rnn(x)
+    assert sequence.shape == (2, 5, 3, 4) and state.shape == (2, 3, 4)
+    w, h, want = rnn.cell.w.numpy(), np.zeros((2, 3, 4), "float32"), []
+    for t in range(5):  # the recurrence written out, from a zero matrix state
+        h = np.tanh(h @ w + x[:, t])
+        want.append(h)
+    np.testing.assert_allclose(sequence.numpy(), np.stack(want, 1), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(state.numpy(), h, rtol=1e-5, atol=1e-6)
+    assert rnn.compute_output_shape((None, 5, 3, 4)) == [(None, 5, 3, 4), (None, 3, 4)]
