@@ -122,13 +122,6 @@ class Tensor:
     def __len__(self) -> int:
         return len(self.data)
 
-    def __iter__(self):
-        """The sub-tensors along the first axis (``t[0]``, ``t[1]``, ...), as NumPy and PyTorch
-        iterate; defining it makes a Tensor list-like to pandas and matplotlib (a DataFrame column)."""
-        if self.data.ndim == 0:
-            raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(len(self.data)))
-
     def numpy(self) -> np.ndarray:
         return self.data
 

@@ -233,22 +233,3 @@ def test_an_rnn_cell_whose_state_size_is_a_tensor_shape_carries_one_matrix_state
     np.testing.assert_allclose(state.numpy(), h, rtol=1e-5, atol=1e-6)
     assert rnn.compute_output_shape((None, 5, 3, 4)) == [(None, 5, 3, 4), (None, 3, 4)]
 
-
-def test_a_tensor_iterates_over_its_first_axis_and_is_a_pandas_column_as_a_torch_tensor_is():
-    import pandas as pd
-    import torch
-
-    x = np.arange(12, dtype="float32").reshape(4, 3)
-    rows = list(dg.Tensor(x))
-    assert len(rows) == 4 and all(isinstance(r, dg.Tensor) for r in rows)
-    np.testing.assert_array_equal(np.stack([r.numpy() for r in rows]), x)
-    ours = pd.DataFrame({"x": dg.Tensor(x)[:, 0], "label": list("abcd")})
-    theirs = pd.DataFrame({"x": torch.tensor(x)[:, 0], "label": list("abcd")})
-    assert ours["x"].dtype == theirs["x"].dtype == np.float32
-    np.testing.assert_array_equal(ours["x"].to_numpy(), theirs["x"].to_numpy())
-    with pytest.raises(TypeError, match="iteration over a 0-d tensor"):
-        iter(dg.Tensor(np.float32(1.0)))
-    # iterating keeps the graph: each row is a differentiable slice
-    w = dg.Tensor(x, requires_grad=True)
-    sum(r.sum() * (i + 1) for i, r in enumerate(w)).backward()
-    np.testing.assert_array_equal(w.grad, np.repeat(np.arange(1, 5, dtype="float32")[:, None], 3, 1))
