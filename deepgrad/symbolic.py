@@ -314,6 +314,7 @@ def _traced_output_shape(layer, inputs, args, kwargs):
     zeros, twice: unknown dimensions (``None``) set to 2, then to 3. An output dimension that
     changes between the two runs follows an unknown input dimension, so it is ``None``."""
     from .autograd import no_grad
+    from .autograd.scopes import SymbolicScope
 
     def run(size):
         def zeros(t):
@@ -329,7 +330,7 @@ def _traced_output_shape(layer, inputs, args, kwargs):
         training = tracing_training(layer) if layer._call_takes_training else False
         if layer._call_takes_training and "training" not in k:
             k = {**k, "training": training}
-        with no_grad(), state_kept(layer, training and k.get("training")):
+        with no_grad(), SymbolicScope(), state_kept(layer, training and k.get("training")):
             out = layer(x, *a, **k)
         return [tuple(o.shape) for o in out] if isinstance(out, (list, tuple)) else tuple(out.shape)
 

@@ -585,11 +585,15 @@ def _join(inputs, separator="", name=None):
     from .tf_data import StringArray
     if not isinstance(inputs, (list, tuple)) or not inputs:
         raise TypeError(f"tf.strings.join: inputs must be a non-empty list of strings or string tensors, got {inputs!r}")
-    parts = np.broadcast_arrays(*[_text(t).astype(object) for t in inputs])
-    joined = parts[0].copy()
+    try:
+        parts = np.broadcast_arrays(*[_text(t) for t in inputs])
+    except ValueError:
+        shapes = [np.shape(_text(t)) for t in inputs]
+        raise ValueError(f"tf.strings.join: the inputs' shapes {shapes} do not broadcast together") from None
+    out = parts[0].astype(object)
     for part in parts[1:]:
-        joined = joined + separator + part  # object arrays of str: Python's concatenation, element-wise
-    return np.asarray(joined).astype(str).view(StringArray)
+        out = out + separator + part.astype(object)
+    return np.asarray(out, dtype=str).view(StringArray)
 
 
 strings.unicode_split, strings.reduce_join, strings.join = _unicode_split, _reduce_join, _join
@@ -660,6 +664,33 @@ del _name, _value
 
 def random_uniform_initializer(minval=-0.05, maxval=0.05, seed=None):
     return keras.initializers.RandomUniform(minval=minval, maxval=maxval, seed=seed)
+
+
+def random_normal_initializer(mean=0.0, stddev=0.05, seed=None):
+    return keras.initializers.RandomNormal(mean=mean, stddev=stddev, seed=seed)
+
+
+def zeros_initializer():
+    return keras.initializers.Zeros()
+
+
+def ones_initializer():
+    return keras.initializers.Ones()
+
+
+def constant_initializer(value=0):
+    """TF 2's ``tf.constant_initializer``: a scalar fills the variable; an array (or nested list)
+    is reshaped to the variable's shape, so it needs the same number of elements."""
+    if np.ndim(value) == 0:
+        return keras.initializers.Constant(float(value))
+    array = np.asarray(value)
+
+    def initializer(shape, dtype=None):
+        if array.size != int(np.prod(shape)):
+            raise TypeError(f"tf.constant_initializer: {array.size} values cannot fill a variable of shape "
+                            f"{tuple(shape)} ({int(np.prod(shape))} elements)")
+        return Tensor(array.reshape(shape).astype(np.dtype(dtype or backend.floatx())))
+    return initializer
 
 
 def __getattr__(name: str):

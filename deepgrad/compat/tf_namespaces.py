@@ -675,12 +675,58 @@ def random_contrast(image, lower, upper, seed=None):
     return adjust_contrast(image, float(_seeded(seed).uniform(lower, upper)))
 
 
+def _adjust_hsv(image, fn, what):
+    """``image`` through HSV with ``fn(h, s, v)`` applied, the last axis holding RGB (floats of
+    any range: hue and saturation do not depend on the scale; integer images on [0, 1] and back)."""
+    from ..ops import image as image_ops
+
+    x, back = _float_image(image)
+    if x.shape[-1] != 3:
+        raise ValueError(f"tf.image.{what}: the last axis must hold 3 channels (RGB), got shape {tuple(x.shape)}")
+    hsv = image_ops.rgb_to_hsv(x, data_format="channels_last")
+    h, s, v = (hsv[..., i] for i in range(3))
+    out = image_ops.hsv_to_rgb(ops.stack(fn(h, s, v), axis=-1), data_format="channels_last")
+    return out if back is None else convert_image_dtype(ops.clip(out, 0.0, 1.0), back, saturate=True)
+
+
+def adjust_saturation(image, saturation_factor, name=None):
+    """Saturation times ``saturation_factor``, clipped to [0, 1], in HSV space."""
+    factor = float(saturation_factor)
+    return _adjust_hsv(image, lambda h, s, v: (h, ops.clip(s * factor, 0.0, 1.0), v), "adjust_saturation")
+
+
+def adjust_hue(image, delta, name=None):
+    """Hue turned by ``delta`` (a fraction of the colour circle, in [-1, 1]), wrapped to [0, 1)."""
+    delta = float(delta)
+    if not -1.0 <= delta <= 1.0:
+        raise ValueError(f"tf.image.adjust_hue: delta must be in the interval [-1, 1], got {delta}")
+    return _adjust_hsv(image, lambda h, s, v: (ops.mod(h + delta, 1.0), s, v), "adjust_hue")
+
+
+def random_saturation(image, lower, upper, seed=None):
+    """``adjust_saturation`` by one factor drawn uniformly from ``[lower, upper)``."""
+    if upper <= lower:
+        raise ValueError(f"tf.image.random_saturation: upper must be > lower, got lower={lower}, upper={upper}")
+    if lower < 0:
+        raise ValueError(f"tf.image.random_saturation: lower must be non-negative, got {lower}")
+    return adjust_saturation(image, float(_seeded(seed).uniform(lower, upper)))
+
+
+def random_hue(image, max_delta, seed=None):
+    """``adjust_hue`` by one delta drawn uniformly from ``[-max_delta, max_delta)``."""
+    if not 0 <= max_delta <= 0.5:
+        raise ValueError(f"tf.image.random_hue: max_delta must be in the interval [0, 0.5], got {max_delta}")
+    return adjust_hue(image, float(_seeded(seed).uniform(-max_delta, max_delta)))
+
+
 image.random_flip_left_right = random_flip_left_right
 image.random_flip_up_down = random_flip_up_down
 image.adjust_brightness = adjust_brightness
 image.adjust_contrast = adjust_contrast
 image.random_brightness = random_brightness
 image.random_contrast = random_contrast
+image.adjust_saturation, image.adjust_hue = adjust_saturation, adjust_hue
+image.random_saturation, image.random_hue = random_saturation, random_hue
 
 
 def edit_distance(hypothesis, truth, normalize=True, name=None):

@@ -154,6 +154,8 @@ class ComplexFFT(Function):
 def _transform(axes, inverse: bool, what: str):
     """A TF FFT over the innermost ``len(axes)`` axes of a complex tensor, keeping its dtype."""
     def apply(input, name=None):
+        if np.ndim(input) < len(axes):
+            raise ValueError(f"{what}: the input needs at least {len(axes)} axes, got shape {tuple(np.shape(input))}")
         if isinstance(input, Tensor) and input.requires_grad:
             z = input if input.dtype.kind == "c" else input.astype(np.complex128 if input.dtype == np.float64
                                                                    else np.complex64)

@@ -7,7 +7,7 @@ import numpy as np
 
 from .. import allocation, backend, constraints, dtype_policies, initializers, regularizers
 from ..autograd import Tensor, Variable, no_grad
-from ..autograd.scopes import get_stateless_scope, note_write
+from ..autograd.scopes import SymbolicScope, get_stateless_scope, note_write
 from ..backend import current_path
 from ..naming import to_snake_case
 from ..seed_generator import SeedGenerator
@@ -199,8 +199,9 @@ class Layer(LayerState):
         self._trainable = trainable
         self.built = False
         self.supports_masking = False
-        self._weights: list[Variable] = []
-        self._layers: list[Layer] = []
+        # layers and variables assigned before ``super().__init__()`` stay tracked, as in Keras
+        self._weights: list[Variable] = self.__dict__.get("_weights", [])
+        self._layers: list[Layer] = self.__dict__.get("_layers", [])
         self._activity_losses: list = []
         self.input_shape_built = None
         self._inbound_nodes: list = []   # one symbolic Node per call on KerasTensors
@@ -258,10 +259,10 @@ class Layer(LayerState):
     def _track_variable(self, variable: Variable) -> None:
         """A variable made outside ``add_weight`` (``self.w = keras.Variable(...)``) becomes one of
         this layer's weights, as Keras tracks it; one that a layer already owns is not taken over."""
-        if "_created_trainable" in variable.__dict__ or "_weights" not in self.__dict__:
+        if "_created_trainable" in variable.__dict__:
             return
         variable._created_trainable = variable.trainable
-        self._weights.append(variable)
+        self.__dict__.setdefault("_weights", []).append(variable)
 
     @property
     def dtype(self):
@@ -585,7 +586,8 @@ class Layer(LayerState):
 
             x = [zeros(s) for s in input_shape] if isinstance(input_shape, list) else zeros(input_shape)
             training = tracing_training(self) if self._call_takes_training else False
-            with no_grad(), state_kept(self, training):
+            # the symbolic stage, as Keras's compute_output_spec marks it
+            with no_grad(), SymbolicScope(), state_kept(self, training):
                 out = self(x, training=training) if self._call_takes_training else self(x)
             return [tuple(o.shape) for o in out] if isinstance(out, (list, tuple)) else tuple(out.shape)
 

@@ -22,7 +22,7 @@ from .. import ops as dg_ops
 from ..autograd import Tensor
 from .base import Layer
 from .rnn_cells import StackedRNNCells, _check_cell, _mask_array, _output_size, call_cell, deserialize_cell, \
-    serialize_cell, state_sizes, zero_states
+    is_state_shape, serialize_cell, state_sizes, zero_states
 
 
 def flatten(structure) -> list:
@@ -172,11 +172,14 @@ class RNN(Layer):
     def compute_output_shape(self, sequences_shape, initial_state_shape=None):
         batch, steps = sequences_shape[0], sequences_shape[1]
         size = _output_size(self.cell)
-        output = (batch, steps, size) if self.return_sequences else (batch, size)
+        size = tuple(size.as_list()) if is_state_shape(size) else (size,)
+        output = (batch, steps, *size) if self.return_sequences else (batch, *size)
         if not self.return_state:
             return output
 
         def shape(s):
+            if is_state_shape(s):
+                return (batch, *s.as_list())
             return [shape(x) for x in s] if isinstance(s, (list, tuple)) else (batch, s)
         return [output] + [shape(s) for s in self.state_size]
 

@@ -40,16 +40,27 @@ def _mask_array(mask):
     return np.asarray(mask.data if isinstance(mask, Tensor) else mask).astype(bool)
 
 
+def is_state_shape(size) -> bool:
+    """Whether a ``state_size`` entry is one state's whole shape (a ``TensorShape``, which has
+    ``as_list``, as tf.keras cells with matrix states give it) rather than a list of states."""
+    return hasattr(size, "as_list")
+
+
 def state_sizes(state_size) -> list:
     """A cell's ``state_size`` as a list with one entry per state."""
+    if is_state_shape(state_size):
+        return [state_size]
     return list(state_size) if isinstance(state_size, (list, tuple)) else [state_size]
 
 
 def zero_states(state_size, batch_size, dtype) -> list:
-    """Zeros of shape ``(batch, size)`` for each state; a nested entry (a stacked cell) gives a nested list."""
+    """Zeros of shape ``(batch, size)`` for each state (``(batch, *shape)`` for a state given by its
+    shape); a nested entry (a stacked cell) gives a nested list."""
     out = []
     for size in state_sizes(state_size):
-        if isinstance(size, (list, tuple)):
+        if is_state_shape(size):
+            out.append(Tensor(np.zeros((batch_size, *(int(d) for d in size.as_list())), dtype)))
+        elif isinstance(size, (list, tuple)):
             out.append(zero_states(size, batch_size, dtype))
         else:
             out.append(Tensor(np.zeros((batch_size, int(size)), dtype)))

@@ -7,6 +7,7 @@ from .. import backend
 from ..autograd import Function, Tensor, unbroadcast
 from ..autograd.function import keeping_tensor
 from ..autograd.higher_order import linear_backward
+from ..autograd.scopes import in_symbolic_scope
 
 
 class Reshape(Function):
@@ -16,6 +17,8 @@ class Reshape(Function):
         try:
             return a.reshape(shape)
         except ValueError:
+            if in_symbolic_scope():
+                return _traced_reshape(a, shape)
             raise ValueError(f"reshape: cannot reshape a tensor of shape {a.shape} into shape {tuple(shape)}") from None
 
     def backward(self, g):
@@ -23,6 +26,21 @@ class Reshape(Function):
 
     def graph_backward(self, g):
         return g.reshape(self.in_shape)
+
+
+def _traced_reshape(a, shape):
+    """A reshape whose element count does not match, met while a layer is traced for its output
+    shape (``SymbolicScope``): the traced batch stands for an unknown batch, so a shape that
+    names a batch size of its own (``reshape(x, [batch_size * tokens, width])``) is taken as given
+    and its count checked when the model runs on data, as a graph with an unknown batch does.
+    The values of a trace are placeholders; a ``-1`` takes what the other entries leave (at least 1)."""
+    shape = tuple(int(s) for s in shape)
+    if shape.count(-1) == 1:
+        known = int(np.prod([s for s in shape if s != -1]))
+        shape = tuple(max(a.size // known, 1) if known and s == -1 else (1 if s == -1 else s) for s in shape)
+    if shape.count(-1) > 1 or any(s < 0 for s in shape):
+        raise ValueError(f"reshape: cannot reshape a tensor of shape {a.shape} into shape {shape}")
+    return np.zeros(shape, a.dtype)
 
 
 class Transpose(Function):
