@@ -170,41 +170,89 @@ def forward(xp: np.ndarray, kernel: np.ndarray, ks, strides, dilation, out_shape
     return out
 
 
+def _axis_phases(length: int, out_len: int, k: int, s: int, d: int, before: int) -> list:
+    """One spatial axis of dx by its phases: the positions q = s u + r of phase r get
+
+        dx[s u + r] = sum_t dY[u + e_t] K[t],   e_t = (r + before - t d) / s,
+
+    over the taps t with t d = r + before (mod s). Per phase: (r, its length, its taps in the
+    order that puts e_t ascending, those e_t)."""
+    phases = []
+    for r in range(s):
+        taps = [t for t in range(k) if (r + before - t * d) % s == 0][::-1]
+        phases.append((r, len(range(r, length, s)), taps, [(r + before - t * d) // s for t in taps]))
+    return phases
+
+
+class InputGrad:
+    """dx of a depthwise convolution as correlations of dY, padded, with parts of the flipped kernel:
+    one per phase of the strides (one in all at stride 1, written straight into dx; s1 x s2 ... of
+    them otherwise, each made in a buffer and copied to its positions of dx)."""
+
+    def __init__(self, kernel: np.ndarray, x_shape, pads, ks, strides, dilation, out_shape):
+        c = kernel.shape[-1]
+        axes = [_axis_phases(n, o, k, s, d, b) for n, o, k, s, d, (b, _) in
+                zip(x_shape[1:-1], out_shape, ks, strides, dilation, pads)]
+        # dY's padding: every phase's first and last rows inside it
+        self.before = [max([0] + [-e[0] for _, _, _, e in axis if e]) for axis in axes]
+        after = [max([0] + [u - 1 + e[-1] - (o - 1) for _, u, _, e in axis if e and u]) for axis, o in
+                 zip(axes, out_shape)]
+        self.padded_shape = (x_shape[0], *[o + b + a for o, b, a in zip(out_shape, self.before, after)], c)
+        self.box = [(b, b + o) for b, o in zip(self.before, out_shape)]
+        self.direct = all(s == 1 for s in strides)
+        kernel = kernel.reshape(*ks, c)
+        self.phases = []   # (index into dx, Geometry, dY's start, weights); Geometry None: no taps, zeros
+        for combo in itertools.product(*axes):
+            shape = tuple(u for _, u, _, _ in combo)
+            if 0 in shape:
+                continue
+            index = (slice(None), *[slice(r, None, s) for (r, _, _, _), s in zip(combo, strides)])
+            if any(not taps for _, _, taps, _ in combo):
+                self.phases.append((index, None, None, None))
+                continue
+            geo = Geometry([len(taps) for _, _, taps, _ in combo], (1,) * len(ks),
+                           [e[1] - e[0] if len(e) > 1 else 1 for _, _, _, e in combo], shape, c)
+            start = (slice(None), *[slice(e[0] + b, None) for (_, _, _, e), b in zip(combo, self.before)])
+            part = kernel[np.ix_(*[taps for _, _, taps, _ in combo], range(c))]
+            self.phases.append((index, geo, start, geo.weights(part.reshape(-1, c))))
+
+    def block(self, gp: np.ndarray, dx: np.ndarray, s: slice) -> None:
+        """dx[s] from the padded dY gp[s]."""
+        for index, geo, start, weights in self.phases:
+            if geo is None:
+                dx[s][index] = 0
+            elif self.direct:
+                np.einsum(geo.spec, geo.view(gp[start])[s], weights, out=geo.rows(dx[s]))
+            else:
+                part = np.empty((s.stop - s.start, *geo.out_shape, geo.channels), dx.dtype)
+                np.einsum(geo.spec, geo.view(gp[start])[s], weights, out=geo.rows(part))
+                dx[s][index] = part
+
+
 def backward(g: np.ndarray, xp, kernel: np.ndarray, relu_out, x_shape, pads, ks, strides, dilation, out_shape,
              needs) -> tuple:
     """(dx, dK, db) for dY g (N, *out, C*m): dx (N, *x_shape[1:-1], C) from the kernel (*k, 1, C*m),
     dK (*k, 1, C*m) from the padded input xp (N, *padded, C), db (C*m,); each None unless its entry
     of ``needs`` (three bools) is set. ``relu_out``: the output y of a fused ReLU (dY is then
-    masked by y > 0), or None."""
+    masked by y > 0), or None. One pass over blocks of samples: mask dY (into the padded copy the
+    input gradient reads), then the bias's, the kernel's and the input's gradients of the block."""
     need_x, need_k, need_b = needs
-    dx = None
     c = kernel.shape[-1]
     m = c // x_shape[-1]
     n, nd = len(g), len(ks)
     g = np.ascontiguousarray(g)
     geo = Geometry(ks, strides, dilation, out_shape, c)
-    steps = [(k - 1) * d for k, d in zip(ks, dilation)]
-    # at stride 1, dx is the correlation of dY padded by (k - 1) d - pad with the flipped kernel
-    correlate = need_x and all(s == 1 for s in strides)
-    if correlate:
-        before = [t - b for t, (b, _) in zip(steps, pads)]
-        gp = workspace.empty((n, *[o + t - b + t - a for o, t, (b, a) in zip(out_shape, steps, pads)], c), g.dtype)
-        box = [(lo, lo + o) for lo, o in zip(before, out_shape)]
-        masked = gp[(slice(None), *[slice(lo, hi) for lo, hi in box])]
-        back = Geometry(ks, (1,) * nd, dilation, x_shape[1:-1], c)
-        flipped = back.weights(kernel.reshape(*ks, c)[(slice(None, None, -1),) * nd].reshape(-1, c))
+    dx = dk = db = None
+    if need_x:
+        back = InputGrad(kernel, x_shape, pads, ks, strides, dilation, out_shape)
+        gp = workspace.empty(back.padded_shape, g.dtype)
+        masked = gp[(slice(None), *[slice(lo, hi) for lo, hi in back.box])]
         dx = workspace.empty((*x_shape[:-1], c), g.dtype)
-        dx_rows, back_view = back.rows(dx), back.view(gp)
     else:
         masked = workspace.empty(g.shape, g.dtype) if relu_out is not None else g
-        if need_x:
-            weights = geo.weights(kernel.reshape(-1, c)).reshape(len(geo.windows), -1)
-            dxp = workspace.empty((*[s + b + a for s, (b, a) in zip(x_shape[:-1], ((0, 0), *pads))], c), g.dtype)
-            tmp = np.empty((_samples_per_block(g), *g.shape[1:]), g.dtype)
     blocks = _blocks(n, _samples_per_block(g))
     if need_k:
-        xp = _channels_last_rows(xp, m)
-        x_view = geo.view(xp)
+        x_view = geo.view(_channels_last_rows(xp, m))
         # one tap's view at a time: the block's dY rows stay in cache while every tap reads them
         tap_views = [x_view[(slice(None),) * (x_view.ndim - nd - 1) + tap] for tap in np.ndindex(*ks)]
         dk_parts = np.empty((len(blocks), len(tap_views), geo.width * c if geo.merge else c), g.dtype)
@@ -216,34 +264,23 @@ def backward(g: np.ndarray, xp, kernel: np.ndarray, relu_out, x_shape, pads, ks,
 
     def block(i, s):
         gb = masked_rows[s]
-        if correlate:
-            fill_outside(gp[s], box)
+        if need_x:
+            fill_outside(gp[s], back.box)
         if y_rows is not None:   # relu'(y) = [y > 0]
             np.multiply(g_rows[s], y_rows[s] > 0, out=gb)
-        elif correlate:
+        elif need_x:
             gb[...] = g_rows[s]
         if need_b:
             np.sum(gb, axis=summed, out=db_parts[i])
         if need_k:
             for t, view in enumerate(tap_views):
                 np.einsum(geo.tap_spec, view[s], gb, out=dk_parts[i, t])
-        if correlate:
-            np.einsum(back.spec, back_view[s], flipped, out=dx_rows[s])
-        elif need_x:
-            d, t = dxp[s], geo.rows(tmp[:s.stop - s.start])
-            d.fill(0)
-            for w, window in zip(weights, geo.windows):
-                np.multiply(gb, w, out=t)
-                target = geo.rows(d[(slice(None), *window)])
-                target += t
+        if need_x:
+            back.block(gp, dx, s)
 
     _over_blocks(block, blocks, g.size)
-    dk = db = None
-    if need_x:
-        if not correlate:
-            dx = dxp[(slice(None), *[slice(b, b + s) for (b, _), s in zip(pads, x_shape[1:-1])])]
-        if m > 1:   # the repeated channels' gradients add up on their input channel
-            dx = dx.reshape(*x_shape, m).sum(axis=-1)
+    if need_x and m > 1:   # the repeated channels' gradients add up on their input channel
+        dx = dx.reshape(*x_shape, m).sum(axis=-1)
     if need_k:
         dk = geo.channel_sums(dk_parts.sum(axis=0)).reshape(*ks, 1, c)
     if need_b:
