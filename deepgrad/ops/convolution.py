@@ -20,6 +20,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from .. import backend
 from ..autograd import Function
+from ..runtime import for_batch_halves
 from . import depthwise, workspace
 from .conv_phases import col2im_gemm, fill_outside, scatter_add
 from .halves import contiguous_halves, over_rows, ufunc_halves
@@ -72,8 +73,13 @@ def pad_spatial(x: np.ndarray, pads, value=0) -> np.ndarray:
         return x
     out = workspace.empty((x.shape[0], *[n + b + a for n, (b, a) in zip(x.shape[1:-1], pads)], x.shape[-1]), x.dtype)
     box = [(b, b + n) for n, (b, _) in zip(x.shape[1:-1], pads)]
-    fill_outside(out, box, value)  # only the border: the copy fills the rest
-    out[(slice(None),) + tuple(slice(lo, hi) for lo, hi in box)] = x
+    inside = tuple(slice(lo, hi) for lo, hi in box)
+
+    def pad(samples):  # each half of the batch in its own thread; only the border is filled
+        fill_outside(out[samples], box, value)
+        out[(samples, *inside)] = x[samples]
+
+    for_batch_halves(pad, len(x), out.size)
     return out
 
 
