@@ -240,7 +240,8 @@ def backward(g: np.ndarray, xp, kernel: np.ndarray, relu_out, x_shape, pads, ks,
     c = kernel.shape[-1]
     m = c // x_shape[-1]
     n, nd = len(g), len(ks)
-    g = np.ascontiguousarray(g)
+    if relu_out is None and not need_x:
+        g = np.ascontiguousarray(g)   # read as it is (else only the masking pass reads it, in any layout)
     geo = Geometry(ks, strides, dilation, out_shape, c)
     dx = dk = db = None
     if need_x:
@@ -258,18 +259,17 @@ def backward(g: np.ndarray, xp, kernel: np.ndarray, relu_out, x_shape, pads, ks,
         dk_parts = np.empty((len(blocks), len(tap_views), geo.width * c if geo.merge else c), g.dtype)
     if need_b:
         db_parts = np.empty((len(blocks), geo.width * c if geo.merge else c), g.dtype)
-    g_rows, masked_rows = geo.rows(g), geo.rows(masked)
-    summed = tuple(range(g_rows.ndim - 1))   # the batch and spatial axes (all but z)
-    y_rows = None if relu_out is None else geo.rows(relu_out)
+    masked_rows = geo.rows(masked)
+    summed = tuple(range(masked_rows.ndim - 1))   # the batch and spatial axes (all but z)
 
     def block(i, s):
         gb = masked_rows[s]
         if need_x:
             fill_outside(gp[s], back.box)
-        if y_rows is not None:   # relu'(y) = [y > 0]
-            np.multiply(g_rows[s], y_rows[s] > 0, out=gb)
+        if relu_out is not None:   # relu'(y) = [y > 0]
+            np.multiply(g[s], relu_out[s] > 0, out=masked[s])
         elif need_x:
-            gb[...] = g_rows[s]
+            masked[s] = g[s]
         if need_b:
             np.sum(gb, axis=summed, out=db_parts[i])
         if need_k:
