@@ -13,13 +13,14 @@ sum-of-products loop adds each tap's ``x * K[t]`` into the output in one pass (a
 buffer and an add were two, 1.7-2.6x slower). Where the last stride is 1, a window's (width,
 channels) block is one contiguous run of memory, so the view's last axis is ``width * channels``
 long against the taps' weights tiled along the width (NumPy's inner loop is otherwise only
-``channels`` long). At stride 1 the input gradient is that same correlation, of dY padded by
-``(k - 1) d - pad`` on each side with the kernel flipped,
+``channels`` long). The input gradient is made of such correlations too, instead of a zeroed array
+and a scatter-add per tap: at stride 1 one, of dY padded by ``(k - 1) d - pad`` on each side with
+the kernel flipped,
 
     dx[n, q, c] = sum_t dYp[n, q + t*d, c] * K[k-1-t, c],
 
-instead of a zeroed array and a scatter-add per tap; with a larger stride each tap scatter-adds.
-A bias and a ReLU fuse into the forward, and ``relu'(y) = [y > 0]`` into the backward, both on
+and at stride s one per phase of the positions (``InputGrad``), each with the taps that reach it.
+The kernel gradient sums a row of taps' products per einsum. A bias and a ReLU fuse into the forward, and ``relu'(y) = [y > 0]`` into the backward, both on
 blocks still in cache. A depth multiplier ``m`` > 1 is the same with each input channel repeated
 ``m`` times.
 

@@ -8,9 +8,10 @@ Forward gathers every receptive field into a matrix ``cols`` of shape
 Backward reuses ``cols`` for the kernel gradient (one GEMM) and scatter-adds the
 gradient of ``cols`` back onto the input (col2im), one kernel offset at a time.
 
-Two exceptions, both giving the same numbers to rounding: with few output channels (a cost
-model, ``conv_taps.use_taps``) the GEMM comes first and each tap's share is added shifted
-(``conv_taps``), never unfolding the input; and a forward that keeps nothing for backward
+Three exceptions, all giving the same numbers to rounding: a 1x1 kernel at stride 1 (a pointwise
+convolution) multiplies the input itself, with the bias and a ReLU applied after the GEMM; with few
+output channels (a cost model, ``conv_taps.use_taps``) the GEMM comes first and each tap's share is
+added shifted (``conv_taps``), never unfolding the input; and a forward that keeps nothing for backward
 (inference) unfolds a large batch in parts of at most ``COLS_BUDGET`` bytes. Large arrays
 come from the workspace pool (``workspace``), reused from one training step to the next.
 """
