@@ -12,7 +12,8 @@ import numpy as np
 
 from .. import activations, regularizers
 from ..ops.im2col import conv_output_length
-from ..ops.convolution import depthwise_conv, separable_conv
+from ..ops.convolution import (depthwise_conv_bias, depthwise_conv_bias_relu, separable_conv_bias,
+                                separable_conv_bias_relu)
 from .arguments import (add_weight_from_arguments, forwarded_arguments, serialize_argument, set_weight_arguments,
                         weight_arguments_config)
 from .base import Layer, apply_activation
@@ -65,8 +66,14 @@ class BaseDepthwiseConv(SpatialLayerMixin, Layer):
             raise ValueError(f"{type(self).__name__} {self.name!r}: expected inputs with {self._built_channels} "
                              f"channels (axis {self._channel_axis}), got shape {shape}")
 
-    def _finish(self, outputs):
-        outputs = apply_activation(self.activation, self._add_bias(outputs, self.bias))
+    def _convolve(self, op, fused_relu_op, *operands):
+        """The layer's op on ``operands`` (inputs, kernels, bias), then its activation: a ReLU is
+        fused into the op (``fused_relu_op``), as Conv2D fuses its own."""
+        relu = self.activation is activations.relu
+        outputs = (fused_relu_op if relu else op)(*operands, self.strides, self.padding, self.data_format,
+                                                  self.dilation_rate)
+        if not relu:
+            outputs = apply_activation(self.activation, outputs)
         self._add_activity_loss(outputs)
         return outputs
 
@@ -97,8 +104,7 @@ class BaseDepthwiseConvLayer(BaseDepthwiseConv):
 
     def call(self, inputs):
         self._check_input(inputs.shape)
-        return self._finish(depthwise_conv(inputs, self.kernel, self.strides, self.padding, self.data_format,
-                                           self.dilation_rate))
+        return self._convolve(depthwise_conv_bias, depthwise_conv_bias_relu, inputs, self.kernel, self.bias)
 
     def compute_output_shape(self, input_shape):
         self._check_input(input_shape)
@@ -129,8 +135,8 @@ class BaseSeparableConv(BaseDepthwiseConv):
 
     def call(self, inputs):
         self._check_input(inputs.shape)
-        return self._finish(separable_conv(inputs, self.depthwise_kernel, self.pointwise_kernel, self.strides,
-                                           self.padding, self.data_format, self.dilation_rate))
+        return self._convolve(separable_conv_bias, separable_conv_bias_relu, inputs, self.depthwise_kernel,
+                              self.pointwise_kernel, self.bias)
 
     def compute_output_shape(self, input_shape):
         self._check_input(input_shape)

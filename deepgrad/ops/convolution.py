@@ -20,11 +20,12 @@ from numpy.lib.stride_tricks import as_strided
 
 from .. import backend
 from ..autograd import Function
+from ..runtime import for_batch_halves
 from . import depthwise, workspace
 from .conv_phases import col2im_gemm, fill_outside, scatter_add
 from .halves import contiguous_halves, over_rows, ufunc_halves
 from .halves import conv_matmul
-from .im2col import same_padding
+from .im2col import conv1d, conv1d_relu, conv2d, conv2d_relu, same_padding
 from .dtypes import result_type
 from .nn_activations import as_op_input
 
@@ -72,8 +73,13 @@ def pad_spatial(x: np.ndarray, pads, value=0) -> np.ndarray:
         return x
     out = workspace.empty((x.shape[0], *[n + b + a for n, (b, a) in zip(x.shape[1:-1], pads)], x.shape[-1]), x.dtype)
     box = [(b, b + n) for n, (b, _) in zip(x.shape[1:-1], pads)]
-    fill_outside(out, box, value)  # only the border: the copy fills the rest
-    out[(slice(None),) + tuple(slice(lo, hi) for lo, hi in box)] = x
+    inside = tuple(slice(lo, hi) for lo, hi in box)
+
+    def pad(samples):  # each half of the batch in its own thread; only the border is filled
+        fill_outside(out[samples], box, value)
+        out[(samples, *inside)] = x[samples]
+
+    for_batch_halves(pad, len(x), out.size)
     return out
 
 
@@ -119,9 +125,15 @@ class Conv(Function):
 
     With G groups the input channels split into G blocks of ``cin / G``; block g is seen by
     output channels ``g * cout/G ... (g+1) * cout/G - 1``, one batched GEMM over the groups.
+    With ``bias`` (cout,) the bias is added to the output as it is made, and ``ConvReLU`` applies
+    a ReLU there too: the depthwise layers' call, whose passes (``depthwise``) add both on blocks
+    still in cache and mask dY by ``y > 0`` in the backward's own blocked pass.
     """
 
-    def forward(self, x, kernel, strides=None, padding="valid", dilation=None, channels_first=False, op="conv"):
+    fused_relu = False  # ConvReLU: relu(conv(x, K) + b)
+
+    def forward(self, x, kernel, bias=None, strides=None, padding="valid", dilation=None, channels_first=False,
+                op="conv"):
         x = _to_last(x, channels_first)
         nd = x.ndim - 2
         *ks, cin_g, cout = kernel.shape
@@ -133,6 +145,8 @@ class Conv(Function):
             raise ValueError(f"{op}: the input's {cin} channels must be a multiple of the kernel's {cin_g} input "
                              f"channels (groups), and the kernel's {cout} filters a multiple of the groups "
                              f"(input shape {x.shape}, kernel shape {kernel.shape})")
+        if bias is not None and bias.shape != (cout,):
+            raise ValueError(f"{op}: the bias must have shape ({cout},), one value per filter, got {bias.shape}")
         groups = cin // cin_g
         pads = ([same_padding(n, k, s, d) for n, k, s, d in zip(x.shape[1:-1], ks, strides, dilation)]
                 if padding == "same" else [(0, 0)] * nd)
@@ -143,8 +157,9 @@ class Conv(Function):
         xp = pad_spatial(x, pads)
         self.geometry = (x.shape, xp.shape, pads, tuple(ks), strides, dilation, out_shape, groups, channels_first)
         if groups > 1 and cin_g == 1:  # depthwise: element-wise by taps, no unfold
-            self.save_for_backward(xp if self.needs_input_grad[1] else None, kernel)
-            return _to_first(depthwise.forward(xp, kernel, ks, strides, dilation, out_shape), channels_first)
+            out = depthwise.forward(xp, kernel, ks, strides, dilation, out_shape, bias, self.fused_relu)
+            self.save_for_backward(xp if self.needs_input_grad[1] else None, kernel, out if self.fused_relu else None)
+            return _to_first(out, channels_first)
         taps = math.prod(ks)
         rows = x.shape[0] * math.prod(out_shape)
         cols = workspace.contiguous(windows(xp, ks, strides, dilation, out_shape)).reshape(rows, taps * cin)
@@ -153,29 +168,38 @@ class Conv(Function):
         else:
             out = _group_cols(cols, taps, groups) @ _group_kernel(kernel, taps, groups)  # (G, rows, cout/G)
             out = out.transpose(1, 0, 2).reshape(rows, cout)
-        self.save_for_backward(cols if self.needs_input_grad[1] else None, kernel)
-        return _to_first(out.reshape(x.shape[0], *out_shape, cout), channels_first)
+        out = out.reshape(x.shape[0], *out_shape, cout)
+        if bias is not None:
+            out += bias
+        if self.fused_relu:
+            np.maximum(out, 0, out=out)
+        self.save_for_backward(cols if self.needs_input_grad[1] else None, kernel, out if self.fused_relu else None)
+        return _to_first(out, channels_first)
 
     def backward(self, g):
-        cols, kernel = self.saved
+        cols, kernel, relu_out = self.saved
         x_shape, xp_shape, pads, ks, strides, dilation, out_shape, groups, channels_first = self.geometry
         taps, cin = math.prod(ks), x_shape[-1]
+        needs = self.needs_input_grad
+        need_bias = len(needs) > 2 and needs[2]
+        g = _to_last(g, channels_first)
+        if groups > 1 and kernel.shape[-2] == 1:   # depthwise: ``cols`` is the padded input
+            dx, dkernel, dbias = depthwise.backward(g, cols, kernel, relu_out, x_shape, pads, ks, strides, dilation,
+                                                    out_shape, (needs[0], needs[1], need_bias))
+            return ((None if dx is None else _to_first(dx, channels_first)), dkernel, dbias)[:len(needs)]
+        if relu_out is not None:   # relu'(y) = [y > 0]
+            g = g * (relu_out > 0)
+        dbias = g.sum(axis=tuple(range(g.ndim - 1))) if need_bias else None
         dx = dkernel = None
         dxp = None
-        if groups > 1 and kernel.shape[-2] == 1:   # depthwise: ``cols`` is the padded input
-            g = np.ascontiguousarray(_to_last(g, channels_first))
-            if self.needs_input_grad[1]:
-                dkernel = depthwise.kernel_grad(cols, g, kernel.shape, ks, strides, dilation, out_shape)
-            if self.needs_input_grad[0]:
-                dxp = depthwise.input_grad(g, kernel, xp_shape, ks, strides, dilation, out_shape)
-        elif groups == 1:
-            g2 = _to_last(g, channels_first).reshape(-1, kernel.shape[-1])
+        if groups == 1:
+            g2 = g.reshape(-1, kernel.shape[-1])
             if self.needs_input_grad[1]:
                 dkernel = (cols.T @ g2).reshape(kernel.shape)  # dK = cols^T dOut
             if self.needs_input_grad[0]:  # col2im(dOut K^T), a part of the batch at a time
                 dxp = col2im_gemm(g2, kernel.reshape(taps * cin, -1).T, xp_shape, ks, strides, dilation, out_shape)
         else:
-            g2 = _to_last(g, channels_first).reshape(-1, kernel.shape[-1])
+            g2 = g.reshape(-1, kernel.shape[-1])
             gg = g2.reshape(len(g2), groups, -1).transpose(1, 0, 2)  # (G, rows, cout/G)
             if self.needs_input_grad[1]:
                 dk = _group_cols(cols, taps, groups).transpose(0, 2, 1) @ gg  # (G, taps*cg, cout/G)
@@ -188,10 +212,22 @@ class Conv(Function):
                 dxp = col2im(dcols.reshape(x_shape[0], *out_shape, *ks, cin), xp_shape, ks, strides, dilation, out_shape)
             dx = _to_first(dxp[(slice(None),) + tuple(slice(b, b + n) for (b, _), n in zip(pads, x_shape[1:-1]))],
                            channels_first)
-        return dx, dkernel
+        return (dx, dkernel, dbias)[:len(needs)]
 
     def graph_backward(self, g):
-        return _graph_backward(self, g, ConvInputGrad, ConvKernelGrad)
+        channels_first = self.geometry[-1]
+        if self.fused_relu:   # a constant mask: no second derivative
+            g = g * _to_first(self.saved[2] > 0, channels_first)
+        dx, dkernel = _graph_backward(self, g, ConvInputGrad, ConvKernelGrad)
+        if len(self.needs_input_grad) == 2:
+            return dx, dkernel
+        channel = 1 if channels_first else g.ndim - 1
+        dbias = g.sum(axis=tuple(i for i in range(g.ndim) if i != channel)) if self.needs_input_grad[2] else None
+        return dx, dkernel, dbias
+
+
+class ConvReLU(Conv):
+    fused_relu = True
 
 
 def _group_cols(cols, taps, groups):
@@ -347,6 +383,22 @@ def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_
 
 def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
     """Each input channel convolved with its own ``multiplier`` filters; kernel ``(*k, cin, multiplier)``."""
+    return _depthwise(Conv, inputs, kernel, None, strides, padding, data_format, dilation_rate)
+
+
+def depthwise_conv_bias(inputs, kernel, bias, strides=1, padding="valid", data_format=None, dilation_rate=1):
+    """``depthwise_conv(...) + bias`` (bias (cin * multiplier,), or None) as one op: the depthwise
+    layers' call."""
+    return _depthwise(Conv, inputs, kernel, bias, strides, padding, data_format, dilation_rate)
+
+
+def depthwise_conv_bias_relu(inputs, kernel, bias, strides=1, padding="valid", data_format=None, dilation_rate=1):
+    """``relu(depthwise_conv(...) + bias)`` as one op: the bias and the ReLU are applied on blocks
+    of the output still in cache, and the backward masks dY by ``y > 0`` in its own blocked pass."""
+    return _depthwise(ConvReLU, inputs, kernel, bias, strides, padding, data_format, dilation_rate)
+
+
+def _depthwise(op, inputs, kernel, bias, strides, padding, data_format, dilation_rate):
     x, k = _float_pair(inputs, kernel)
     nd = _spatial_rank(x, "depthwise_conv")
     channels_first = data_format_of(data_format, "depthwise_conv") == "channels_first"
@@ -356,10 +408,14 @@ def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None,
                          f"{x.shape}, got kernel shape {k.shape}")
     # (*k, cin, m) -> (*k, 1, cin*m): a convolution with one group per input channel
     k = k.reshape(*k.shape[:-2], 1, k.shape[-2] * k.shape[-1])
-    return Conv.apply(x, k, strides=normalize_tuple(strides, nd, "strides", "depthwise_conv"),
-                      padding=_padding_of(padding, "depthwise_conv"),
-                      dilation=normalize_tuple(dilation_rate, nd, "dilation_rate", "depthwise_conv"),
-                      channels_first=channels_first, op="depthwise_conv")
+    operands = (x, k)
+    if bias is not None:
+        bias = as_op_input(bias)
+        operands = (x, k, bias if bias.dtype == x.dtype else bias.astype(x.dtype))
+    return op.apply(*operands, strides=normalize_tuple(strides, nd, "strides", "depthwise_conv"),
+                    padding=_padding_of(padding, "depthwise_conv"),
+                    dilation=normalize_tuple(dilation_rate, nd, "dilation_rate", "depthwise_conv"),
+                    channels_first=channels_first, op="depthwise_conv")
 
 
 def separable_conv(inputs, depthwise_kernel, pointwise_kernel, strides=1, padding="valid", data_format=None,
@@ -367,6 +423,38 @@ def separable_conv(inputs, depthwise_kernel, pointwise_kernel, strides=1, paddin
     """A depthwise convolution followed by a 1x1 (pointwise) convolution mixing the channels."""
     out = depthwise_conv(inputs, depthwise_kernel, strides, padding, data_format, dilation_rate)
     return conv(out, pointwise_kernel, strides=1, padding="valid", data_format=data_format)
+
+
+def separable_conv_bias(inputs, depthwise_kernel, pointwise_kernel, bias, strides=1, padding="valid",
+                        data_format=None, dilation_rate=1):
+    """``separable_conv(...) + bias`` (bias (filters,), or None): the separable layers' call."""
+    return _separable(False, inputs, depthwise_kernel, pointwise_kernel, bias, strides, padding, data_format,
+                      dilation_rate)
+
+
+def separable_conv_bias_relu(inputs, depthwise_kernel, pointwise_kernel, bias, strides=1, padding="valid",
+                             data_format=None, dilation_rate=1):
+    """``relu(separable_conv(...) + bias)``, the bias and the ReLU fused into the pointwise convolution."""
+    return _separable(True, inputs, depthwise_kernel, pointwise_kernel, bias, strides, padding, data_format,
+                      dilation_rate)
+
+
+def _separable(relu, inputs, depthwise_kernel, pointwise_kernel, bias, strides, padding, data_format, dilation_rate):
+    out = depthwise_conv(inputs, depthwise_kernel, strides, padding, data_format, dilation_rate)
+    nd = out.ndim - 2
+    channels_first = data_format_of(data_format, "separable_conv") == "channels_first"
+    if nd <= 2 and not channels_first:
+        # the 1x1 convolution of channels-last maps: conv2d's (conv1d's) one GEMM, the bias and the
+        # ReLU applied to each half of its rows while they are in cache
+        pointwise = {(1, False): conv1d, (1, True): conv1d_relu, (2, False): conv2d, (2, True): conv2d_relu}[nd, relu]
+        return pointwise(out, pointwise_kernel, bias)
+    x, k = _float_pair(out, pointwise_kernel)
+    operands = (x, k)
+    if bias is not None:
+        bias = as_op_input(bias)
+        operands = (x, k, bias if bias.dtype == x.dtype else bias.astype(x.dtype))
+    return (ConvReLU if relu else Conv).apply(*operands, strides=(1,) * nd, padding="valid", dilation=(1,) * nd,
+                                              channels_first=channels_first, op="separable_conv")
 
 
 def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=None, data_format=None,
@@ -424,7 +512,7 @@ def _conv_numpy(x, kernel, geometry):
 
 def _conv_input_grad(g, kernel, geometry):
     fn = Conv()
-    fn.geometry, fn.saved, fn.needs_input_grad = geometry, (None, kernel), (True, False)
+    fn.geometry, fn.saved, fn.needs_input_grad = geometry, (None, kernel, None), (True, False)
     return fn.backward(g)[0]
 
 
@@ -440,7 +528,7 @@ def _conv_kernel_grad(x, g, geometry, kernel_shape):
     fn = Conv()
     kernel = np.broadcast_to(np.zeros((), g.dtype), kernel_shape)  # backward reads only its shape here
     fn.geometry, fn.needs_input_grad = geometry, (False, True)
-    fn.saved = (cols, kernel)
+    fn.saved = (cols, kernel, None)
     return fn.backward(g)[1]
 
 

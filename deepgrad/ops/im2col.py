@@ -8,9 +8,10 @@ Forward gathers every receptive field into a matrix ``cols`` of shape
 Backward reuses ``cols`` for the kernel gradient (one GEMM) and scatter-adds the
 gradient of ``cols`` back onto the input (col2im), one kernel offset at a time.
 
-Two exceptions, both giving the same numbers to rounding: with few output channels (a cost
-model, ``conv_taps.use_taps``) the GEMM comes first and each tap's share is added shifted
-(``conv_taps``), never unfolding the input; and a forward that keeps nothing for backward
+Three exceptions, all giving the same numbers to rounding: a 1x1 kernel at stride 1 (a pointwise
+convolution) multiplies the input itself, with the bias and a ReLU applied after the GEMM; with few
+output channels (a cost model, ``conv_taps.use_taps``) the GEMM comes first and each tap's share is
+added shifted (``conv_taps``), never unfolding the input; and a forward that keeps nothing for backward
 (inference) unfolds a large batch in parts of at most ``COLS_BUDGET`` bytes. Large arrays
 come from the workspace pool (``workspace``), reused from one training step to the next.
 """
@@ -157,6 +158,22 @@ def _relu_in_place(rows: np.ndarray) -> None:
     np.maximum(rows, 0, out=rows)
 
 
+def _pointwise(x2: np.ndarray, weights: np.ndarray, bias, relu: bool) -> np.ndarray:
+    """x2 (rows, Cin) @ weights (Cin, Cout), then ``+ bias`` and the ReLU on each half of the rows
+    right after its GEMM (still in cache): a 1x1 convolution, with no unfolded copy of its input."""
+    def after(rows):
+        if bias is not None:
+            np.add(rows, bias, out=rows)
+        if relu:
+            np.maximum(rows, 0, out=rows)
+
+    out = workspace.empty((len(x2), weights.shape[1]), np.result_type(x2.dtype, weights.dtype))
+    if matmul_off_pool(x2, weights, after=after, out=out) is None:
+        np.matmul(x2, weights, out=out)
+        after(out)
+    return out
+
+
 def _on_one_blas_thread(fn, part):
     """``fn(part)``, on one BLAS thread when ``part`` is one of two halves run at once."""
     if part == slice(None):
@@ -265,10 +282,17 @@ class Conv2D(Function):
         self.geometry = (x.shape, xp.shape, pads, strides, dilation, (ho, wo))
         self.kernel_shape = kernel.shape
         needs = self.needs_input_grad
+        # a 1x1 kernel at stride 1 (a pointwise convolution): the input is already the GEMM's matrix
+        self.pointwise = kh == kw == 1 and strides == (1, 1) and xp is x
         # few output channels: a GEMM per input cell and a shifted add per tap (conv_taps)
-        self.taps = use_taps(xp.shape, (ho, wo), kernel.shape)
+        self.taps = not self.pointwise and use_taps(xp.shape, (ho, wo), kernel.shape)
         relu_done = False  # the im2col path's GEMM may apply the relu itself, right after each half
-        if self.taps:
+        if self.pointwise:
+            x2 = np.ascontiguousarray(x).reshape(-1, cin)
+            out = _pointwise(x2, kernel.reshape(cin, cout), bias, self.fused_relu)
+            relu_done = True
+            saved_input = x2 if needs[1] else None
+        elif self.taps:
             out = taps_forward(xp, kernel, strides, dilation, (ho, wo)).reshape(-1, cout)
             if bias is not None:
                 out += bias
@@ -303,6 +327,16 @@ class Conv2D(Function):
                 (top, _), (left, _) = pads
                 dx = dxp[:, top:top + x_shape[1], left:left + x_shape[2]]
             dbias = g2.sum(axis=0) if len(self.needs_input_grad) > 2 and self.needs_input_grad[2] else None
+            return (dx, dkernel, dbias)[:len(self.needs_input_grad)]
+        if self.pointwise:   # out = x K + b  =>  dX = dOut K^T, dK = x^T dOut, db = sum dOut
+            _, _, cin, cout = self.kernel_shape
+            if self.needs_input_grad[0]:
+                dx = workspace.empty((len(g2), cin), g2.dtype)
+                dx = conv_matmul(g2, kernel.reshape(cin, cout).T, out=dx).reshape(self.geometry[0])
+            if cols is not None:
+                dkernel = kernel_grad(cols, g2, self.geometry[0][0]).reshape(self.kernel_shape)
+            if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
+                dbias = g2.sum(axis=0)
             return (dx, dkernel, dbias)[:len(self.needs_input_grad)]
         if self.needs_input_grad[0]:
             _, _, cin, cout = kernel.shape

@@ -173,6 +173,45 @@ def test_depthwise_and_separable_conv2d_match_torch(multiplier):
     _assert_all_close(ours, _torch_grads(separable_fn, x, separable.get_weights(), ours[1]))
 
 
+@pytest.mark.parametrize("activation", ["relu", "tanh", None])
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_depthwise_and_separable_activations_match_torch(activation, data_format):
+    """relu is fused into the depthwise op (and into the separable layer's pointwise GEMM); others follow it."""
+    act = {"relu": torch.relu, "tanh": torch.tanh, None: lambda t: t}[activation]
+    x = rand(2, 7, 6, 3, dtype=np.float64)
+    x_in = x if data_format == "channels_last" else x.transpose(0, 3, 1, 2)
+
+    def last(fn):   # a PyTorch function of channels-first maps, on the layer's layout
+        if data_format == "channels_first":
+            return fn
+        return lambda xt, *w: fn(xt.permute(0, 3, 1, 2), *w).permute(0, 2, 3, 1)
+
+    depthwise = layers.DepthwiseConv2D(3, strides=(2, 1), padding="same", depth_multiplier=2, activation=activation,
+                                       data_format=data_format, dtype="float64")
+    depthwise.build(x_in.shape)
+    depthwise.set_weights([depthwise.get_weights()[0], rand(6, seed=3, dtype=np.float64)])
+    ours = _grads(depthwise, x_in)
+    assert activation != "relu" or (ours[0] == 0).mean() > 0.2
+
+    def depthwise_fn(xt, k, b):   # "same" with k=3, s=(2, 1) on 7x6: one cell each side
+        w = k.permute(2, 3, 0, 1).reshape(6, 1, 3, 3)
+        return act(F.conv2d(F.pad(xt, (1, 1, 1, 1)), w, b, stride=(2, 1), groups=3))
+
+    _assert_all_close(ours, _torch_grads(last(depthwise_fn), x_in, depthwise.get_weights(), ours[1]))
+
+    separable = layers.SeparableConv2D(4, 3, padding="same", activation=activation, data_format=data_format,
+                                       dtype="float64")
+    separable.build(x_in.shape)
+    separable.set_weights(separable.get_weights()[:2] + [rand(4, seed=4, dtype=np.float64)])
+    ours = _grads(separable, x_in)
+
+    def separable_fn(xt, dk, pk, b):
+        mid = F.conv2d(F.pad(xt, (1, 1, 1, 1)), dk.permute(2, 3, 0, 1).reshape(3, 1, 3, 3), groups=3)
+        return act(F.conv2d(mid, pk.permute(3, 2, 0, 1), b))
+
+    _assert_all_close(ours, _torch_grads(last(separable_fn), x_in, separable.get_weights(), ours[1]))
+
+
 def test_depthwise_and_separable_conv1d_match_torch():
     x = rand(2, 9, 2, dtype=np.float64)
     depthwise = layers.DepthwiseConv1D(3, depth_multiplier=2, dilation_rate=2, dtype="float64")

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 
 import deepgrad as dg
 from deepgrad import runtime
+from deepgrad.ops import depthwise
 
 
 def _case(seed, shape, kernel_shape):
@@ -55,3 +56,114 @@ def test_channels_first_and_non_contiguous_inputs():
     np.testing.assert_array_equal(np.moveaxis(first, 1, -1), ref)
     view = np.asfortranarray(x)   # same values, other strides
     np.testing.assert_array_equal(dg.depthwise_conv(view, kernel, padding="same").data, ref)
+
+
+def _torch_depthwise(x, kernel, bias, strides, padding, dilation):
+    """Keras's depthwise_conv (channels last, kernel (*k, C, m)) in PyTorch, "same" padded as Keras pads."""
+    from deepgrad.ops.im2col import same_padding
+
+    nd = x.dim() - 2
+    ks, (c, m) = kernel.shape[:nd], kernel.shape[nd:]
+    xt = torch.movedim(x, -1, 1)
+    if padding == "same":
+        pads = [same_padding(n, k, s, d) for n, k, s, d in zip(x.shape[1:-1], ks, strides, dilation)]
+        xt = F.pad(xt, [v for pair in reversed(pads) for v in pair])
+    weight = torch.movedim(kernel.reshape(*ks, c * m), -1, 0).unsqueeze(1)   # output channel c*m + j
+    out = (F.conv1d, F.conv2d, F.conv3d)[nd - 1](xt, weight, bias, stride=strides, dilation=dilation, groups=c)
+    return torch.movedim(out, 1, -1)
+
+
+# (input shape, kernel shape, strides, padding, dilation): the input gradient's phases, one per
+# residue of the strides, with taps left out of some phases (k < s) and dilations that skip phases
+PHASE_CASES = [
+    ((2, 9, 3), (3, 3, 1), (2,), "same", (1,)),
+    ((2, 10, 2), (2, 2, 2), (3,), "valid", (1,)),
+    ((1, 11, 2), (3, 2, 1), (1,), "same", (3,)),
+    ((2, 8, 7, 3), (3, 3, 3, 1), (2, 2), "same", (1, 1)),
+    ((2, 9, 8, 2), (4, 2, 2, 2), (3, 2), "valid", (1, 1)),
+    ((1, 7, 9, 2), (2, 3, 2, 1), (1, 2), "same", (1, 1)),
+    ((1, 9, 9, 2), (3, 2, 2, 1), (2, 1), "valid", (2, 2)),
+    ((1, 6, 7, 5, 2), (2, 3, 2, 2, 2), (2, 1, 3), "same", (1, 1, 1)),
+]
+
+
+@pytest.mark.parametrize("x_shape,k_shape,strides,padding,dilation", PHASE_CASES)
+def test_input_gradient_by_phases_matches_torch(x_shape, k_shape, strides, padding, dilation):
+    rng = np.random.default_rng(sum(x_shape))
+    x, kernel = rng.standard_normal(x_shape), rng.standard_normal(k_shape)
+    xt, kt = dg.Tensor(x, requires_grad=True), dg.Tensor(kernel, requires_grad=True)
+    out = dg.depthwise_conv(xt, kt, strides=strides, padding=padding, dilation_rate=dilation)
+    weight = rng.standard_normal(out.shape)
+    (out * dg.Tensor(weight)).sum().backward()
+    tx, tk = torch.tensor(x, requires_grad=True), torch.tensor(kernel, requires_grad=True)
+    t_out = _torch_depthwise(tx, tk, None, strides, padding, dilation)
+    (t_out * torch.tensor(weight)).sum().backward()
+    np.testing.assert_allclose(out.data, t_out.detach().numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(xt.grad, tx.grad.numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(kt.grad, tk.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("x_shape,k_shape,strides,padding", [
+    ((2, 7, 6, 3), (3, 3, 3, 2), (2, 1), "same"), ((2, 8, 3), (3, 3, 1), (1,), "valid"),
+])
+def test_fused_bias_and_relu_match_torch_and_central_differences(x_shape, k_shape, strides, padding):
+    from deepgrad.ops.convolution import depthwise_conv_bias, depthwise_conv_bias_relu
+    from oracle import check_gradients, compare_with_torch
+
+    rng = np.random.default_rng(5)
+    bias = rng.standard_normal(k_shape[-2] * k_shape[-1])
+    arrays = [rng.standard_normal(x_shape), rng.standard_normal(k_shape), bias]
+    dilation = (1,) * len(strides)
+    out = compare_with_torch(lambda *t: depthwise_conv_bias_relu(*t, strides, padding),
+                             lambda x, k, b: torch.relu(_torch_depthwise(x, k, b, strides, padding, dilation)), arrays)
+    assert (out.data == 0).mean() > 0.2   # the mask is exercised
+    compare_with_torch(lambda *t: depthwise_conv_bias(*t, strides, padding),
+                       lambda x, k, b: _torch_depthwise(x, k, b, strides, padding, dilation), arrays)
+    check_gradients(lambda *t: depthwise_conv_bias_relu(*t, strides, padding), arrays)
+    # channels first: the same numbers with the channel axis moved
+    first = depthwise_conv_bias_relu(np.moveaxis(arrays[0], -1, 1), arrays[1], bias, strides, padding,
+                                     data_format="channels_first")
+    np.testing.assert_allclose(np.moveaxis(first.data, 1, -1), out.data, rtol=1e-12, atol=1e-12)
+
+
+def test_fused_relu_second_derivative_matches_torch():
+    from deepgrad.autograd import grad
+    from deepgrad.ops.convolution import depthwise_conv_bias_relu
+
+    rng = np.random.default_rng(8)
+    x, kernel, bias = rng.standard_normal((2, 6, 5, 3)), rng.standard_normal((3, 3, 3, 1)), rng.standard_normal(3)
+    w = rng.standard_normal((2, 3, 5, 3))
+    leaves = [dg.Variable(a, dtype=np.float64) for a in (x, kernel, bias)]
+    tleaves = [torch.tensor(a, requires_grad=True) for a in (x, kernel, bias)]
+    dx = grad((depthwise_conv_bias_relu(*leaves, (2, 1), "same") ** 2 * w).sum(), leaves[0], create_graph=True)
+    second = grad((dx * dx).sum(), leaves)
+    t_out = torch.relu(_torch_depthwise(*tleaves, (2, 1), "same", (1, 1)))
+    (t_dx,) = torch.autograd.grad((t_out ** 2 * torch.tensor(w)).sum(), tleaves[0], create_graph=True)
+    t_second = torch.autograd.grad((t_dx * t_dx).sum(), tleaves)
+    np.testing.assert_allclose(dx.data, t_dx.detach().numpy(), rtol=1e-10, atol=1e-10)
+    for ours, theirs in zip(second, t_second):
+        np.testing.assert_allclose(ours.data if isinstance(ours, dg.Tensor) else ours, theirs.numpy(),
+                                   rtol=1e-9, atol=1e-9)
+
+
+def test_large_fused_layer_is_the_same_on_one_thread(monkeypatch):
+    """The bias and kernel gradients are summed per block, then over the blocks in order."""
+    x, kernel = _case(3, (8, 116, 112, 32), (3, 3, 32, 1))
+    bias = np.random.default_rng(4).standard_normal(32).astype(np.float32)
+
+    def run():
+        from deepgrad.ops.convolution import depthwise_conv_bias_relu
+
+        leaves = [dg.Tensor(a, requires_grad=True) for a in (x, kernel, bias)]
+        out = depthwise_conv_bias_relu(*leaves, (2, 2), "same")
+        (out * dg.Tensor(np.random.default_rng(9).standard_normal(out.shape).astype(np.float32))).sum().backward()
+        return [out.data] + [t.grad for t in leaves]
+
+    if not runtime.two_threads():
+        pytest.skip("one thread only: nothing to compare")
+    monkeypatch.setattr(runtime, "_TAKE_BACK_UNSTARTED", False)   # the worker runs its half, even on a busy machine
+    both = run()
+    assert both[0].size >= 1 << 18 and both[0][0].nbytes * 2 > depthwise.BLOCK_BYTES   # two halves, 8 blocks
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    for ours, alone in zip(both, run()):
+        np.testing.assert_array_equal(ours, alone)

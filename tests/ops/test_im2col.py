@@ -111,6 +111,27 @@ def test_fused_relu_matches_torch(dtype):
                        lambda *t: torch.relu(torch_conv1d(*t, padding="causal", dilation=2)), arrays)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_pointwise_conv_is_one_gemm_on_the_input(dtype):
+    """A 1x1 kernel at stride 1: the input itself is the GEMM's matrix (kept for dK, not copied),
+    the bias and the ReLU applied after the GEMM; conv1d through the same path."""
+    rng = np.random.default_rng(9)
+    arrays = _arrays(rng, dtype, 3, 5, 4, 6, 7, 1, 1)
+    for padding in ("valid", "same"):
+        out = compare_with_torch(lambda *t: conv2d_relu(*t, padding=padding),
+                                 lambda *t: torch.relu(torch_conv2d(*t, padding=padding)), arrays)
+        assert 0.2 < (out.data == 0).mean() < 0.8
+        fresh = conv2d_relu(*[dg.Tensor(a, requires_grad=True) for a in arrays], padding=padding)
+        assert fresh._ctx.pointwise and np.shares_memory(fresh._ctx.saved[0], fresh._ctx.inputs[0].data)
+        compare_with_torch(lambda *t: conv2d(*t, padding=padding), lambda *t: torch_conv2d(*t, padding=padding),
+                           arrays[:2])
+    x1, k1 = rng.standard_normal((2, 9, 3)).astype(dtype), rng.standard_normal((1, 3, 4)).astype(dtype)
+    compare_with_torch(lambda *t: conv1d_relu(*t), lambda *t: torch.relu(torch_conv1d(*t)),
+                       [x1, k1, rng.standard_normal(4).astype(dtype)])
+    if dtype == np.float64:
+        check_gradients(lambda *t: conv2d_relu(*t), arrays)
+
+
 def test_same_padding_puts_the_odd_cell_after():
     # TensorFlow: out = ceil(5 / 2) = 3, total pad = (3 - 1) * 2 + 3 - 5 = 2 -> (1, 1);
     # a kernel of 2 at stride 1 on 4 cells needs 1 cell of padding, which goes at the end.
