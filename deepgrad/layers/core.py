@@ -119,7 +119,10 @@ class Dense(QuantizableMixin, LoRAMixin, KernelLayer):
 
     With ``lora_rank`` (or ``enable_lora(rank)``) the kernel is frozen and the layer trains a
     low-rank update of it (see ``layers.lora``). ``quantize("int8")`` turns the kernel into
-    int8 with a per-unit ``kernel_scale`` (see ``layers.quantized``)."""
+    int8 with a per-unit ``kernel_scale``; ``quantize("float8")`` trains it through float8 with
+    delayed scaling (see ``layers.quantized``)."""
+
+    _quantization_modes = ("int8", "float8")
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
@@ -141,6 +144,8 @@ class Dense(QuantizableMixin, LoRAMixin, KernelLayer):
             self._add_kernel_and_bias((input_shape[-1], self.units), quantized=True)
         else:
             self._add_kernel_and_bias((input_shape[-1], self.units))
+            if self.quantization_mode == "float8":  # a float8 model being loaded: the scaling state too
+                self._float8_build()
         self._build_lora()
 
     def call(self, inputs):
@@ -150,6 +155,12 @@ class Dense(QuantizableMixin, LoRAMixin, KernelLayer):
         if self.quantization_mode == "int8":
             outputs = apply_activation(self.activation, quantized_linear(
                 inputs, self.kernel, self.kernel_scale, self.bias, quantize_inputs=self.inputs_quantizer is not None))
+            self._add_activity_loss(outputs)
+            return outputs
+        if self.quantization_mode == "float8":
+            bias = self._float8_bias()
+            outputs = self._float8_product(inputs, self.kernel, lambda x, k: linear(x, k, None))
+            outputs = apply_activation(self.activation, outputs if bias is None else outputs + bias)
             self._add_activity_loss(outputs)
             return outputs
         kernel = self.effective_weight() if self.lora_enabled else self.kernel

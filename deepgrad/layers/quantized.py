@@ -21,6 +21,12 @@ from __future__ import annotations
 import numpy as np
 
 from .. import dtype_policies, quantizers
+from ..quantizers.float8 import bfloat16_round, float8_grad_qdq, float8_qdq
+from .base import call_training
+
+# the float8 state, in Keras's order: per tensor a scale and an amax history
+_FLOAT8_VARIABLES = ("inputs_scale", "inputs_amax_history", "kernel_scale", "kernel_amax_history",
+                     "outputs_grad_scale", "outputs_grad_amax_history")
 
 
 def _int8_zeros(shape, dtype=None):
@@ -42,7 +48,7 @@ class QuantizableMixin:
         quantized), as Keras's: the float weight, the bias, then the int8 scale."""
         target = self.quantize_target
         names = [target, "bias"] if hasattr(self, "use_bias") else [target]  # an Embedding has no bias
-        return {None: names, "int8": names + [f"{target}_scale"]}
+        return {None: names, "int8": names + [f"{target}_scale"], "float8": names + list(_FLOAT8_VARIABLES)}
 
     @property
     def quantization_mode(self):
@@ -94,6 +100,12 @@ class QuantizableMixin:
             raise ValueError(f"{kind} {self.name!r}: the layer is already quantized ({self.quantization_mode!r})")
         if getattr(self, "lora_enabled", False):
             raise NotImplementedError(f"{kind} {self.name!r}: quantizing a layer with LoRA enabled is not supported")
+        if mode == "float8":  # the float kernel stays and trains; the scaling state comes beside it
+            self.quantization_config = config
+            self._float8_build()
+            policy = dtype_policies.get(f"{mode}_from_{self.dtype_policy.name}")
+            self._dtype_policy, self._dtype = policy, policy.numpy_variable_dtype
+            return
         self._check_quantizable()
         target = self.quantize_target
         weight = getattr(self, target)
@@ -127,6 +139,37 @@ class QuantizableMixin:
                                                            shape=self._scale_shape(weight_shape),
                                                            initializer="ones", trainable=False)
 
+    def _float8_build(self) -> None:
+        """The delayed-scaling state of float8 training, as Keras's: a scale (1) and an amax history
+        (zeros, ``amax_history_length`` long) for the inputs, the kernel and the outputs' gradient,
+        all float32, trainable and written by the optimizer with their "gradients" (their new values)."""
+        length = getattr(self.dtype_policy, "amax_history_length", 1024)
+        for name in _FLOAT8_VARIABLES:
+            history = name.endswith("_amax_history")
+            self.__dict__[name] = self.add_weight(name=name, shape=(length,) if history else (),
+                                                  initializer="zeros" if history else "ones", dtype="float32",
+                                                  trainable=True, autocast=False, overwrite_with_gradient=True)
+
+    def _float8_product(self, inputs, kernel, product):
+        """``product(inputs, kernel)`` as Keras's float8 layers run it: the inputs and the kernel
+        through float8 E4M3FN and back, the product's gradient through float8 E5M2 and back (each
+        with its own delayed scale); the scales and histories move only in training."""
+        if getattr(self, "lora_enabled", False):
+            raise NotImplementedError(f"{type(self).__name__} {self.name!r}: float8 does not run with LoRA enabled")
+        training = bool(call_training())
+        x = float8_qdq(inputs, self.inputs_scale, self.inputs_amax_history, "float8_e4m3fn", training)
+        k = float8_qdq(kernel, self.kernel_scale, self.kernel_amax_history, "float8_e4m3fn", training)
+        return float8_grad_qdq(product(x, k), self.outputs_grad_scale, self.outputs_grad_amax_history,
+                               "float8_e5m2")
+
+    def _float8_bias(self):
+        """The bias a float8 layer adds: rounded to bfloat16 under a float32 compute dtype, as
+        Keras rounds it (the gradient passes unchanged)."""
+        bias = self.bias
+        if bias is not None and self.dtype_policy.compute_dtype == "float32":
+            bias = bfloat16_round(bias)
+        return bias
+
     def keras_own_variables(self):
         """The variables in the order Keras's files hold them for a quantized layer (weight,
         bias, scale); None when not quantized (the usual trainable-first order)."""
@@ -134,6 +177,9 @@ class QuantizableMixin:
             return None
         target = self.quantize_target
         bias = getattr(self, "bias", None)
+        if self.quantization_mode == "float8":
+            return ([getattr(self, target)] + ([bias] if bias is not None else [])
+                    + [getattr(self, name) for name in _FLOAT8_VARIABLES])
         return [getattr(self, target)] + ([bias] if bias is not None else []) + [getattr(self, f"{target}_scale")]
 
 
