@@ -228,7 +228,12 @@ class Layer(LayerState):
 
     # ----------------------------------------------------------------- tracking
     def __setattr__(self, key, value):
-        if not key.startswith("_") and key != "built":
+        if not key.startswith("_"):
+            if key != "built":
+                value = self._track_attribute(value)
+        elif self._tracks_private and isinstance(value, (Layer, Variable)):
+            # Keras tracks every attribute: a user's ``self._attention = MultiHeadAttention(...)``
+            # is a sub-layer (deepgrad's own classes keep their private attributes untracked)
             value = self._track_attribute(value)
         object.__setattr__(self, key, value)
 
@@ -482,6 +487,7 @@ class Layer(LayerState):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        cls._tracks_private = not cls.__module__.startswith("deepgrad.")
         build = cls.__dict__.get("build")
         if build is not None and not getattr(build, "_records_shape", False):
             cls.build = _recording_build(build)
@@ -491,6 +497,7 @@ class Layer(LayerState):
                            and cls.compute_mask is Layer.compute_mask)
 
     _plain_call = True
+    _tracks_private = False  # whether "_name" attributes holding a layer or variable are tracked
 
     def __call__(self, inputs=NO_INPUTS, *args, **kwargs):
         if self._plain_call:  # compute_dtype and dtype, inlined
