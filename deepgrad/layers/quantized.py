@@ -164,7 +164,7 @@ class QuantizableMixin:
 
     def _float8_bias(self):
         """The bias a float8 layer adds: rounded to bfloat16 under a float32 compute dtype, as
-        Keras rounds it (the gradient passes unchanged)."""
+        Keras rounds it (its gradient is rounded on the way back, as a cast's is)."""
         bias = self.bias
         if bias is not None and self.dtype_policy.compute_dtype == "float32":
             bias = bfloat16_round(bias)

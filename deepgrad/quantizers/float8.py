@@ -122,13 +122,14 @@ class Float8GradQDQ(Function):
 
 
 class BFloat16Round(Function):
-    """Forward: float32 rounded to bfloat16 precision; backward: the identity (a cast's gradient)."""
+    """A cast of float32 to bfloat16 and back: forward and backward both round to bfloat16 (the
+    gradient crosses the bfloat16 tensor too, as in every Keras backend)."""
 
     def forward(self, x):
         return round_to_bfloat16(x) if x.dtype == np.float32 else x.copy()
 
     def backward(self, g):
-        return g
+        return round_to_bfloat16(g) if g.dtype == np.float32 else g
 
 
 def float8_qdq(x: Tensor, scale, history, dtype="float8_e4m3fn", training=False) -> Tensor:
@@ -142,7 +143,7 @@ def float8_grad_qdq(x: Tensor, scale, history, dtype="float8_e5m2") -> Tensor:
 
 
 def bfloat16_round(x: Tensor) -> Tensor:
-    """``x`` at bfloat16 precision, the gradient passed as it is."""
+    """``x`` at bfloat16 precision, and its gradient too."""
     return BFloat16Round.apply(x)
 
 
