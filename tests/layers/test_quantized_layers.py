@@ -110,7 +110,7 @@ def test_model_quantize_layers_and_filters():
 
 def test_quantize_errors_name_the_mode_or_the_layer():
     _, dm = _pair_dense()
-    for mode in ("int4", "float8"):
+    for mode in ("int4",):  # float8 trains (tests/examples/test_keras_io_recipes_programs.py)
         with pytest.raises(NotImplementedError, match=repr(mode)):
             dm.quantize(mode)
     with pytest.raises(ValueError, match="invalid quantization mode 'int3'"):
