@@ -64,6 +64,7 @@ def test_float8_training_matches_keras():
     rng = np.random.default_rng(0)
     xs = (rng.normal(size=(16, 6, 8)) * 3).astype(np.float32)
     ys = rng.normal(size=(16, 1)).astype(np.float32)
+    keras.utils.set_random_seed(3)  # Keras's initial weights, which both models start from
     ref, ours = _attention_model(keras), _attention_model(dg)
     ours.set_weights(ref.get_weights())
     for m in (ref, ours):
@@ -83,7 +84,7 @@ def test_float8_training_matches_keras():
     # an inference call leaves the scales alone
     assert float(d2.inputs_scale.numpy()) == 1.0 and not d2.inputs_amax_history.numpy().any()
     for m, lib in ((ref, keras), (ours, dg)):
-        m.compile(optimizer=lib.optimizers.SGD(0.05), loss="mse")
+        m.compile(optimizer=lib.optimizers.SGD(0.02), loss="mse")
     h_ref = ref.fit(xs, ys, batch_size=8, epochs=3, verbose=0, shuffle=False).history["loss"]
     h_ours = ours.fit(xs, ys, batch_size=8, epochs=3, verbose=0, shuffle=False).history["loss"]
     np.testing.assert_allclose(h_ours, h_ref, rtol=1e-5)
@@ -226,3 +227,65 @@ def test_one_seed_makes_training_repeat_bit_for_bit():
     np.testing.assert_array_equal(init((3, 5)), init((3, 5)))
     np.testing.assert_array_equal(init((3, 5)), dg.initializers.GlorotNormal(seed=42)((3, 5)))
     assert not np.array_equal(dg.initializers.GlorotNormal()((3, 5)), dg.initializers.GlorotNormal()((3, 5)))
+
+
+# ----------------------------------------------------------------- saving a subclassed model (customizing_saving guide)
+@dg.saving.register_keras_serializable(package="recipes_test")
+class CompiledByItself(dg.Model):
+    """A subclassed model whose compile takes its own arguments and saves them itself."""
+
+    def __init__(self):
+        super().__init__()
+        self.dense1 = dg.layers.Dense(8, activation="relu")
+        self.dense2 = dg.layers.Dense(4, activation="softmax")
+
+    def call(self, inputs):
+        return self.dense2(self.dense1(inputs))
+
+    def compile(self, optimizer, loss_fn, metrics):
+        super().compile(optimizer=optimizer, loss=loss_fn, metrics=metrics)
+        self.model_optimizer, self.loss_fn, self.loss_metrics = optimizer, loss_fn, metrics
+
+    def get_compile_config(self):
+        return {"model_optimizer": self.model_optimizer, "loss_fn": self.loss_fn, "metric": self.loss_metrics}
+
+    def compile_from_config(self, config):
+        self.compile(optimizer=dg.utils.deserialize_keras_object(config["model_optimizer"]),
+                     loss_fn=dg.utils.deserialize_keras_object(config["loss_fn"]),
+                     metrics=dg.utils.deserialize_keras_object(config["metric"]))
+
+
+def test_a_subclassed_model_file_keeps_its_name_and_build_shape_and_reloads_its_weights(tmp_path):
+    import json
+    import zipfile
+
+    model = CompiledByItself()
+    model.compile(optimizer="SGD", loss_fn="mse", metrics=["mae"])
+    x = np.random.default_rng(6).random((4, 8)).astype(np.float32)
+    model.fit(x, np.random.default_rng(7).random((4, 4)).astype(np.float32), verbose=0)
+    path = str(tmp_path / "sub.keras")
+    model.save(path)
+    config = json.loads(zipfile.ZipFile(path).read("config.json"))
+    # as Keras writes it: the registered name, the build shape, and no argument __init__ does not take
+    assert config["registered_name"] == "recipes_test>CompiledByItself"
+    assert config["build_config"] == {"input_shape": [4, 8]}
+    assert "dtype" not in config["config"]
+    restored = dg.models.load_model(path)
+    assert type(restored) is CompiledByItself and restored.model_optimizer == "SGD"
+    for a, b in zip(restored.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(restored.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+# ----------------------------------------------------------------- tf.image.central_crop (distillation recipe)
+def test_central_crop_takes_tf_s_centre_window():
+    image = np.arange(4 * 4 * 1, dtype=np.float32).reshape(4, 4, 1)
+    np.testing.assert_array_equal(tf.image.central_crop(image, 0.5).numpy(), image[1:3, 1:3])  # TF's documented case
+    batch = np.random.default_rng(8).random((2, 48, 37, 3)).astype(np.float32)
+    out = tf.image.central_crop(batch, 0.875).numpy()
+    # start = int((n - n f) / 2): 3 rows of 48, int(2.3125) = 2 columns of 37
+    assert out.shape == (2, 42, 33, 3)
+    np.testing.assert_array_equal(out, batch[:, 3:45, 2:35])
+    assert tf.image.central_crop(batch, 1.0).shape == batch.shape
+    with pytest.raises(ValueError, match="central_fraction"):
+        tf.image.central_crop(batch, 0.0)
