@@ -122,7 +122,7 @@ class Dense(QuantizableMixin, LoRAMixin, KernelLayer):
     int8 with a per-unit ``kernel_scale``; ``quantize("float8")`` trains it through float8 with
     delayed scaling (see ``layers.quantized``)."""
 
-    _quantization_modes = ("int8", "float8")
+    _quantization_modes = ("int8", "float8", "int4")
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
@@ -142,6 +142,11 @@ class Dense(QuantizableMixin, LoRAMixin, KernelLayer):
                              f"got shape {tuple(input_shape)}")
         if self.quantization_mode == "int8":  # a quantized model being loaded: bias, then the int8 kernel
             self._add_kernel_and_bias((input_shape[-1], self.units), quantized=True)
+        elif self.quantization_mode == "int4":  # a quantized model being loaded: bias, then the packed kernel
+            self.bias = add_weight_from_arguments(self, "bias", (self.units,)) if self.use_bias else None
+            self._int4_build((input_shape[-1], self.units), self.quantization_config,
+                             self._int4_block_size(self.quantization_config))
+            self.built = True
         else:
             self._add_kernel_and_bias((input_shape[-1], self.units))
             if self.quantization_mode == "float8":  # a float8 model being loaded: the scaling state too
@@ -155,6 +160,16 @@ class Dense(QuantizableMixin, LoRAMixin, KernelLayer):
         if self.quantization_mode == "int8":
             outputs = apply_activation(self.activation, quantized_linear(
                 inputs, self.kernel, self.kernel_scale, self.bias, quantize_inputs=self.inputs_quantizer is not None))
+            self._add_activity_loss(outputs)
+            return outputs
+        if self.quantization_mode == "int4":
+            kernel = Tensor(self._int4_kernel(), dtype=inputs.dtype)
+            outputs = linear(inputs, kernel, None)
+            if self._int4_groups is None:  # per channel: (x @ q) / scale, as Keras divides after the product
+                outputs = outputs / Tensor(self.kernel_scale.data.astype(inputs.dtype))
+            if self.bias is not None:
+                outputs = outputs + self.bias
+            outputs = apply_activation(self.activation, outputs)
             self._add_activity_loss(outputs)
             return outputs
         if self.quantization_mode == "float8":

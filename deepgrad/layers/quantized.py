@@ -48,7 +48,8 @@ class QuantizableMixin:
         quantized), as Keras's: the float weight, the bias, then the int8 scale."""
         target = self.quantize_target
         names = [target, "bias"] if hasattr(self, "use_bias") else [target]  # an Embedding has no bias
-        return {None: names, "int8": names + [f"{target}_scale"], "float8": names + list(_FLOAT8_VARIABLES)}
+        return {None: names, "int8": names + [f"{target}_scale"], "float8": names + list(_FLOAT8_VARIABLES),
+                "int4": names + [f"{target}_scale", f"{target}_zero", "g_idx"]}
 
     @property
     def quantization_mode(self):
@@ -106,6 +107,9 @@ class QuantizableMixin:
             policy = dtype_policies.get(f"{mode}_from_{self.dtype_policy.name}")
             self._dtype_policy, self._dtype = policy, policy.numpy_variable_dtype
             return
+        if mode == "int4":
+            self._int4_quantize(config)
+            return
         self._check_quantizable()
         target = self.quantize_target
         weight = getattr(self, target)
@@ -138,6 +142,75 @@ class QuantizableMixin:
         self.__dict__[f"{target}_scale"] = self.add_weight(name=f"{target}_scale",
                                                            shape=self._scale_shape(weight_shape),
                                                            initializer="ones", trainable=False)
+
+    # ----------------------------------------------------------------- int4 (Dense)
+    def _int4_block_size(self, config):
+        """The group size along the input axis (None: one scale per output unit), from the config
+        when quantizing, from the policy ("int4/<block_size>", -1 per channel) when loading."""
+        if isinstance(config, quantizers.Int4QuantizationConfig):
+            size = config.block_size
+        else:
+            size = getattr(self.dtype_policy, "block_size", None)
+        return None if size is None or size == -1 else int(size)
+
+    def _int4_quantize(self, config) -> None:
+        """Keras's int4 (W4): the kernel to values in [-8, 7] packed two per byte along the output
+        axis; per output unit ``q = clip(round(W * s))`` with ``s = 7 / max|W|`` (no block size), or
+        per group of ``block_size`` input rows asymmetrically, ``W ~ (q - zero) * scale``."""
+        if config.activation_quantizer is not None:
+            raise NotImplementedError(f"{type(self).__name__} {self.name!r}: int4 with an activation quantizer "
+                                      "is not supported; deepgrad's int4 keeps the inputs in float")
+        kernel = self.kernel
+        block = self._int4_block_size(config)
+        if block is None:
+            quantizer = quantizers.QuantizationConfig.weight_quantizer_or_default(
+                config, quantizers.AbsMaxQuantizer(axis=0, value_range=(-8, 7), output_dtype="int8"))
+            q, scale = quantizer(kernel.data)
+            scale, zero = scale.data.reshape(-1), None
+        else:
+            q, scale, zero = quantizers.abs_max_quantize_grouped_with_zero_point(kernel.data, block_size=block)
+            scale, zero = scale.data, zero.data
+        packed, _, _ = quantizers.pack_int4(q.data.astype(np.int8), axis=-1)
+        self._weights = [w for w in self._weights if w is not kernel]
+        if hasattr(self, "_regularizers"):
+            self._regularizers = [(w, r) for w, r in self._regularizers if w is not kernel]
+        self._int4_build(tuple(kernel.shape), config, block)
+        self.kernel.assign(packed.data)
+        self.kernel_scale.assign(scale)
+        if zero is not None:
+            self.kernel_zero.assign(zero)
+        policy = dtype_policies.get(f"int4/{-1 if block is None else block}_from_{self.dtype_policy.name}")
+        self._dtype_policy, self._dtype = policy, policy.numpy_variable_dtype
+
+    def _int4_build(self, kernel_shape: tuple, config=None, block=None) -> None:
+        """The packed int8 kernel ``(in, ceil(out / 2))``, its scale (``(out,)``, or ``(groups, out)``
+        with an int8 zero point of that shape and ``g_idx``, each input row's group), non-trainable."""
+        self.quantization_config = config
+        self.inputs_quantizer = None
+        rows, units = kernel_shape
+        self._int4_shape = (rows, units)
+        self._int4_groups = block
+        self.__dict__["kernel"] = self.add_weight(name="kernel", shape=(rows, (units + 1) // 2),
+                                                  initializer=_int8_zeros, dtype="int8", trainable=False)
+        scale_shape = (units,) if block is None else (-(-rows // block), units)
+        self.__dict__["kernel_scale"] = self.add_weight(name="kernel_scale", shape=scale_shape, initializer="ones",
+                                                        trainable=False)
+        if block is not None:
+            self.__dict__["kernel_zero"] = self.add_weight(name="kernel_zero", shape=scale_shape,
+                                                           initializer=_int8_zeros, dtype="int8", trainable=False)
+            self.__dict__["g_idx"] = self.add_weight(
+                name="g_idx", shape=(rows,), dtype="float32", trainable=False,
+                initializer=lambda shape, dtype=None: (np.arange(rows) // block).astype(np.float32))
+
+    def _int4_kernel(self) -> np.ndarray:
+        """The int4 values of the kernel as ``(in, out)`` int8 (per channel), or the dequantized
+        float kernel ``(q - zero[g]) * scale[g]`` of each row's group ``g`` (sub-channel)."""
+        rows, units = self._int4_shape
+        q = quantizers.unpack_int4(self.kernel.data, units, axis=-1).data
+        if self._int4_groups is None:
+            return q
+        groups = self.g_idx.data.astype(np.int64)
+        return ((q - self.kernel_zero.data[groups]) * self.kernel_scale.data[groups]).astype(self.compute_dtype)
 
     def _float8_build(self) -> None:
         """The delayed-scaling state of float8 training, as Keras's: a scale (1) and an amax history
@@ -177,6 +250,9 @@ class QuantizableMixin:
             return None
         target = self.quantize_target
         bias = getattr(self, "bias", None)
+        if self.quantization_mode is not None and self.quantization_mode.startswith("int4"):
+            extra = [self.kernel_zero, self.g_idx] if self._int4_groups is not None else []
+            return [self.kernel] + ([bias] if bias is not None else []) + [self.kernel_scale] + extra
         if self.quantization_mode == "float8":
             return ([getattr(self, target)] + ([bias] if bias is not None else [])
                     + [getattr(self, name) for name in _FLOAT8_VARIABLES])

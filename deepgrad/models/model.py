@@ -394,10 +394,10 @@ class Model(ModelState, Trainer, Layer):
         as Keras 3's ``Model.quantize``: ``mode="int8"`` or an ``Int8QuantizationConfig``;
         ``filters`` a regex (or list of them) searched in layer names, or a callable on the
         layer; ``mode="float8"`` makes Dense and EinsumDense train through float8 with delayed
-        scaling. A layer that refuses (a subclass, a grouped convolution, a mode it lacks) is left
-        float with a warning; so is a layer with nothing to quantize (Flatten, pooling: the base ``Layer.quantize``
+        scaling; ``mode="int4"`` packs Dense kernels to 4 bits. A layer that refuses (a subclass,
+        a grouped convolution, a mode it lacks) is left float with a warning; so is a layer with nothing to quantize (Flatten, pooling: the base ``Layer.quantize``
         raises NotImplementedError), as in Keras. The model must be built. The modes
-        "int4", "gptq" and "awq" raise NotImplementedError naming the mode.
+        "gptq" and "awq" raise NotImplementedError naming the mode.
         A compiled model keeps its optimiser's configuration; its state restarts, since the
         float kernels it tracked are replaced."""
         type_check = kwargs.pop("type_check", True)
@@ -407,10 +407,10 @@ class Model(ModelState, Trainer, Layer):
             raise ValueError(f"quantize: filters must be a regex string, a list of them or a callable, got "
                              f"{type(filters)}")
         config = quantizers.validate_and_resolve_config(mode, config)
-        if config.mode not in ("int8", "float8"):
+        if config.mode not in ("int8", "float8", "int4"):
             raise NotImplementedError(f"quantize: mode {config.mode!r} is not supported by deepgrad; it quantizes "
-                                      "to 'int8' (Dense, EinsumDense, Embedding and the convolutions) and trains "
-                                      "in 'float8' (Dense, EinsumDense)")
+                                      "to 'int8' (Dense, EinsumDense, Embedding and the convolutions) and 'int4' "
+                                      "(Dense), and trains in 'float8' (Dense, EinsumDense)")
         if not self.built or not self.weights:
             raise ValueError(f"quantize: model {self.name!r} is not built yet; build it first (call it on data, "
                              "call build(input_shape), or give it an Input)")

@@ -289,3 +289,37 @@ def test_central_crop_takes_tf_s_centre_window():
     assert tf.image.central_crop(batch, 1.0).shape == batch.shape
     with pytest.raises(ValueError, match="central_fraction"):
         tf.image.central_crop(batch, 0.0)
+
+
+# ----------------------------------------------------------------- int4 (int4_quantization_in_keras guide)
+@pytest.mark.parametrize("block_size", [None, 4, 128])
+def test_int4_dense_matches_keras_and_files_interchange(block_size, tmp_path):
+    def model(lib):
+        inputs = lib.Input((10,))
+        hidden = lib.layers.Dense(32, activation="relu", name="hidden")(inputs)
+        return lib.Model(inputs, lib.layers.Dense(3, name="target")(hidden))
+
+    keras.utils.set_random_seed(0)
+    ref, ours = model(keras), model(dg)
+    ours.set_weights(ref.get_weights())
+    ref.quantize("int4", config=keras.quantizers.Int4QuantizationConfig(block_size=block_size))
+    ours.quantize("int4", config=dg.quantizers.Int4QuantizationConfig(block_size=block_size))
+    name = f"int4/{-1 if block_size is None else block_size}_from_float32"
+    assert ours.get_layer("target").dtype_policy.name == ref.get_layer("target").dtype_policy.name == name
+    assert ours.get_layer("target").quantization_mode == "int4"
+    assert [v.path for v in ours.weights] == [v.path for v in ref.weights]
+    for ours_w, ref_w in zip(ours.get_weights(), ref.get_weights()):  # packed kernel, scales, zero points
+        np.testing.assert_array_equal(ours_w, keras.ops.convert_to_numpy(ref_w))
+    x = np.random.default_rng(9).random((8, 10)).astype(np.float32)
+    np.testing.assert_allclose(ours(x).numpy(), keras.ops.convert_to_numpy(ref(x)), rtol=1e-5, atol=1e-6)
+    # the input gradient runs through the dequantized kernel
+    xt = dg.Tensor(x, requires_grad=True)
+    ours(xt).sum().backward()
+    xr = torch.tensor(x, requires_grad=True)
+    ref(xr).sum().backward()
+    np.testing.assert_allclose(xt.grad, xr.grad.numpy(), rtol=1e-5, atol=1e-6)
+    ours.save(str(tmp_path / "ours.keras"))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(keras.models.load_model(str(tmp_path / "ours.keras"))(x)),
+                               ours(x).numpy(), rtol=1e-6, atol=1e-7)
+    ref.save(str(tmp_path / "ref.keras"))
+    np.testing.assert_array_equal(dg.models.load_model(str(tmp_path / "ref.keras"))(x).numpy(), ours(x).numpy())
