@@ -123,6 +123,7 @@ class Dense(QuantizableMixin, LoRAMixin, KernelLayer):
     delayed scaling (see ``layers.quantized``)."""
 
     _quantization_modes = ("int8", "float8", "int4")
+    _any_inputs_quantizer = True
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
@@ -159,7 +160,7 @@ class Dense(QuantizableMixin, LoRAMixin, KernelLayer):
                              f"got shape {inputs.shape}")
         if self.quantization_mode == "int8":
             outputs = apply_activation(self.activation, quantized_linear(
-                inputs, self.kernel, self.kernel_scale, self.bias, quantize_inputs=self.inputs_quantizer is not None))
+                inputs, self.kernel, self.kernel_scale, self.bias, quantize_inputs=self._int8_inputs_quantization()))
             self._add_activity_loss(outputs)
             return outputs
         if self.quantization_mode == "int4":

@@ -41,6 +41,19 @@ class QuantizableMixin:
     _quantization_modes = ("int8",)
     quantization_config = None
     inputs_quantizer = None
+    _any_inputs_quantizer = False  # whether the int8 call runs any activation quantizer (Dense) or the default
+
+    def _int8_inputs_quantization(self):
+        """``quantize_inputs`` of the int8 product: True for the default abs-max per row, False for
+        none, else the config's own activation quantizer (called per row)."""
+        quantizer = self.inputs_quantizer
+        if quantizer is None:
+            return False
+        default = quantizers.AbsMaxQuantizer()
+        if (type(quantizer) is quantizers.AbsMaxQuantizer and tuple(quantizer.value_range) == default.value_range
+                and quantizer.epsilon == default.epsilon):
+            return True
+        return quantizer
 
     @property
     def variable_serialization_spec(self) -> dict:
@@ -132,8 +145,9 @@ class QuantizableMixin:
         self.inputs_quantizer = quantizers.QuantizationConfig.activation_quantizer_or_default(
             config, quantizers.AbsMaxQuantizer())
         default = quantizers.AbsMaxQuantizer()
-        if self.inputs_quantizer is not None and (tuple(self.inputs_quantizer.value_range) != default.value_range
-                                                  or self.inputs_quantizer.epsilon != default.epsilon):
+        if not self._any_inputs_quantizer and self.inputs_quantizer is not None and (
+                tuple(getattr(self.inputs_quantizer, "value_range", ())) != default.value_range
+                or getattr(self.inputs_quantizer, "epsilon", None) != default.epsilon):
             raise NotImplementedError(f"{type(self).__name__} {self.name!r}: the activation quantizer must be "
                                       "AbsMaxQuantizer() with its default value_range and epsilon, or None")
         target = self.quantize_target

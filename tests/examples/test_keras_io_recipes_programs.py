@@ -323,3 +323,40 @@ def test_int4_dense_matches_keras_and_files_interchange(block_size, tmp_path):
                                ours(x).numpy(), rtol=1e-6, atol=1e-7)
     ref.save(str(tmp_path / "ref.keras"))
     np.testing.assert_array_equal(dg.models.load_model(str(tmp_path / "ref.keras"))(x).numpy(), ours(x).numpy())
+
+
+# ----------------------------------------------------------------- customizing_quantization guide
+def _half_range_quantizer(lib):
+    class HalfRange(lib.quantizers.Quantizer):
+        """A user's activation quantizer: abs-max per row onto [-63, 63]."""
+
+        def __call__(self, x, axis, to_numpy=False):
+            scale = lib.ops.divide(63.0, lib.ops.add(lib.ops.max(lib.ops.abs(x), axis=axis, keepdims=True), 1e-7))
+            q = lib.ops.cast(lib.ops.clip(lib.ops.round(lib.ops.multiply(x, scale)), -63, 63), "int8")
+            return q, scale
+
+        def get_config(self):
+            return {}
+
+    return HalfRange()
+
+
+@pytest.mark.parametrize("kind", ["value_range", "user"])
+def test_int8_dense_runs_a_config_s_own_activation_quantizer_as_keras(kind):
+    def config(lib):
+        weights = lib.quantizers.AbsMaxQuantizer(value_range=(-100, 100), axis=0)
+        inputs = (lib.quantizers.AbsMaxQuantizer(value_range=(-100, 100), axis=-1) if kind == "value_range"
+                  else _half_range_quantizer(lib))
+        return lib.quantizers.Int8QuantizationConfig(weight_quantizer=weights, activation_quantizer=inputs)
+
+    keras.utils.set_random_seed(1)
+    ref = keras.Sequential([keras.Input(shape=(10,)), keras.layers.Dense(32, activation="relu"), keras.layers.Dense(1)])
+    ours = dg.Sequential([dg.Input(shape=(10,)), dg.layers.Dense(32, activation="relu"), dg.layers.Dense(1)])
+    ours.set_weights(ref.get_weights())
+    ref.quantize(config=config(keras))
+    ours.quantize(config=config(dg))
+    kernel = ours.layers[0].kernel.numpy()
+    assert kernel.dtype == np.int8 and np.abs(kernel).max() == 100
+    np.testing.assert_array_equal(kernel, keras.ops.convert_to_numpy(ref.layers[0].kernel))
+    x = np.random.default_rng(10).normal(size=(6, 10)).astype(np.float32)
+    np.testing.assert_allclose(ours(x).numpy(), keras.ops.convert_to_numpy(ref(x)), rtol=1e-5, atol=1e-6)
