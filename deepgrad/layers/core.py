@@ -149,34 +149,17 @@ class Dense(QuantizableMixin, LoRAMixin, KernelLayer):
                              self._int4_block_size(self.quantization_config))
             self.built = True
         else:
-            self._add_kernel_and_bias((input_shape[-1], self.units))
-            if self.quantization_mode == "float8":  # a float8 model being loaded: the scaling state too
+            if self.quantization_mode == "float8":  # a float8 model being loaded: its scaling state first, as Keras
                 self._float8_build()
+            self._add_kernel_and_bias((input_shape[-1], self.units))
         self._build_lora()
 
     def call(self, inputs):
         if inputs.shape[-1] != self.kernel.shape[0]:
             raise ValueError(f"Dense {self.name!r}: expected inputs with last axis {self.kernel.shape[0]}, "
                              f"got shape {inputs.shape}")
-        if self.quantization_mode == "int8":
-            outputs = apply_activation(self.activation, quantized_linear(
-                inputs, self.kernel, self.kernel_scale, self.bias, quantize_inputs=self._int8_inputs_quantization()))
-            self._add_activity_loss(outputs)
-            return outputs
-        if self.quantization_mode == "int4":
-            kernel = Tensor(self._int4_kernel(), dtype=inputs.dtype)
-            outputs = linear(inputs, kernel, None)
-            if self._int4_groups is None:  # per channel: (x @ q) / scale, as Keras divides after the product
-                outputs = outputs / Tensor(self.kernel_scale.data.astype(inputs.dtype))
-            if self.bias is not None:
-                outputs = outputs + self.bias
-            outputs = apply_activation(self.activation, outputs)
-            self._add_activity_loss(outputs)
-            return outputs
-        if self.quantization_mode == "float8":
-            bias = self._float8_bias()
-            outputs = self._float8_product(inputs, self.kernel, lambda x, k: linear(x, k, None))
-            outputs = apply_activation(self.activation, outputs if bias is None else outputs + bias)
+        if self.quantization_mode is not None:  # one property read on the float path
+            outputs = apply_activation(self.activation, self._quantized_product(inputs, self.quantization_mode))
             self._add_activity_loss(outputs)
             return outputs
         kernel = self.effective_weight() if self.lora_enabled else self.kernel
@@ -187,6 +170,20 @@ class Dense(QuantizableMixin, LoRAMixin, KernelLayer):
         if self.activity_regularizer is not None:
             self._add_activity_loss(outputs)
         return outputs
+
+    def _quantized_product(self, inputs, mode):
+        """``inputs @ kernel + bias`` in the layer's quantization mode."""
+        if mode == "int8":
+            return quantized_linear(inputs, self.kernel, self.kernel_scale, self.bias,
+                                    quantize_inputs=self._int8_inputs_quantization())
+        if mode == "int4":
+            outputs = linear(inputs, Tensor(self._int4_kernel(), dtype=inputs.dtype), None)
+            if self._int4_groups is None:  # per channel: (x @ q) / scale, as Keras divides after the product
+                outputs = outputs / Tensor(self.kernel_scale.data.astype(inputs.dtype))
+            return outputs if self.bias is None else outputs + self.bias
+        bias = self._float8_bias()  # float8
+        outputs = self._float8_product(inputs, self.kernel, lambda x, k: linear(x, k, None))
+        return outputs if bias is None else outputs + bias
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)

@@ -201,12 +201,12 @@ class EinsumDense(QuantizableMixin, LoRAMixin, Layer):
         if self.quantization_mode == "int8":  # a quantized model being loaded: bias, then the int8 kernel
             self._check_quantizable()
         else:
+            if self.quantization_mode == "float8":  # a float8 model being loaded: its scaling state first
+                self._float8_build()
             self.kernel = add_weight_from_arguments(self, "kernel", kernel_shape)
         self.bias = add_weight_from_arguments(self, "bias", bias_shape) if bias_shape is not None else None
         if self.quantization_mode == "int8":
             self._int8_build(tuple(kernel_shape), self.quantization_config)
-        elif self.quantization_mode == "float8":  # a float8 model being loaded: the scaling state too
-            self._float8_build()
         # "X...,Y->Z..." puts the elided axes last, where a call of another rank would move them
         right_elided = "..." in self.equation and not self.equation.replace(" ", "").startswith("...")
         self._linear_plan = None if right_elided else linear_plan(self._specs, kernel_shape, bias_shape)
