@@ -191,6 +191,7 @@ def test_nested_calls_inherit_the_training_mode_as_in_keras():
 
 
 def test_attention_sub_layers_follow_the_mixed_policy_as_in_keras():
+    previous = dg.dtype_policies._global_policy  # None (floatx) unless a test set one: restored as it was
     for lib in (keras, dg):
         lib.config.set_dtype_policy("mixed_bfloat16")
         try:
@@ -199,6 +200,7 @@ def test_attention_sub_layers_follow_the_mixed_policy_as_in_keras():
             assert layer.query_dense.dtype_policy.name == "mixed_bfloat16"
         finally:
             lib.config.set_dtype_policy("float32")
+    dg.dtype_policies._global_policy = previous
 
 
 # ----------------------------------------------------------------- reproducibility
