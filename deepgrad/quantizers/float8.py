@@ -104,6 +104,12 @@ class Float8QDQ(Function):
         self.updates = None
         return g, new_scale, new_history
 
+    def graph_backward(self, g):
+        # the identity in g; the new scale and history are values, not functions of g
+        new_scale, new_history = self.updates
+        return (g, None if new_scale is None else Tensor(new_scale, dtype=new_scale.dtype),
+                None if new_history is None else Tensor(new_history, dtype=new_history.dtype))
+
 
 class Float8GradQDQ(Function):
     """Forward: the identity. Backward: the incoming gradient quantized to float8 (E5M2 by default)
@@ -120,6 +126,10 @@ class Float8GradQDQ(Function):
         return (quantize_and_dequantize_array(g, scale, self.dtype, g.dtype),
                 new_float8_scale(history, scale, float8_max(self.dtype)), new_amax_history(g, history))
 
+    def graph_backward(self, g):
+        # rounding is piecewise constant in g (derivative 0 almost everywhere): its values as constants
+        return tuple(Tensor(a, dtype=a.dtype) for a in self.backward(g.data))
+
 
 class BFloat16Round(Function):
     """A cast of float32 to bfloat16 and back: forward and backward both round to bfloat16 (the
@@ -130,6 +140,10 @@ class BFloat16Round(Function):
 
     def backward(self, g):
         return round_to_bfloat16(g) if g.dtype == np.float32 else g
+
+    def graph_backward(self, g):
+        # rounding is piecewise constant in g (derivative 0 almost everywhere): its value as a constant
+        return Tensor(self.backward(g.data), dtype=g.dtype) if g.dtype == np.float32 else g
 
 
 def float8_qdq(x: Tensor, scale, history, dtype="float8_e4m3fn", training=False) -> Tensor:
