@@ -201,6 +201,10 @@ class Int4DTypePolicy(QuantizedDTypePolicy):
         if self.block_size == 0 or self.block_size < -1:
             raise ValueError(f"Int4DTypePolicy: block_size must be -1 or positive, got {self.block_size}")
         super().__init__(mode, source_name)
+        self._quantization_mode = "int4"  # Keras's: the base mode; the name keeps the block size
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "mode": f"int4/{self.block_size}"}
 
 
 class GPTQDTypePolicy(QuantizedDTypePolicy):

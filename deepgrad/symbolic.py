@@ -347,6 +347,13 @@ def call_symbolic(layer, inputs, *args, **kwargs):
     """Record ``layer(inputs)`` on symbolic tensors: build the layer, infer the output shape,
     and the output's mask."""
     shapes = _shapes(inputs)
+    # built and traced inside the layer's name scope, as Keras calls it: the layers its build or
+    # call makes get their variables under its path ("block/attention/query/kernel")
+    with layer._open_name_scope():
+        return _record_call(layer, inputs, shapes, args, kwargs)
+
+
+def _record_call(layer, inputs, shapes, args, kwargs):
     layer._maybe_build(shapes)
     masked = layer._call_takes_mask and any(t._keras_mask is not None for t in flatten(inputs))
     # a dict of tensors (``Classifier()(inputs_by_name)``) or lists within the list

@@ -719,6 +719,25 @@ def random_hue(image, max_delta, seed=None):
     return adjust_hue(image, float(_seeded(seed).uniform(-max_delta, max_delta)))
 
 
+def central_crop(image, central_fraction):
+    """The centre of an image (rank 3) or of each image of a batch (rank 4), as TF crops it: with
+    ``f = central_fraction`` in (0, 1], ``start = int((n - n f) / 2)`` and ``size = n - 2 start``
+    on the height and width axes."""
+    x = ops.convert_to_tensor(image)
+    if x.ndim not in (3, 4):
+        raise ValueError(f"tf.image.central_crop: expected an image of rank 3 or a batch of rank 4, got shape "
+                         f"{x.shape}")
+    if not 0.0 < central_fraction <= 1.0:
+        raise ValueError(f"tf.image.central_crop: central_fraction must be within (0, 1], got {central_fraction}")
+    if central_fraction == 1.0:
+        return x
+    height, width = x.shape[-3], x.shape[-2]
+    top = int((height - height * central_fraction) / 2)
+    left = int((width - width * central_fraction) / 2)
+    return x[..., top:height - top, left:width - left, :]
+
+
+image.central_crop = central_crop
 image.random_flip_left_right = random_flip_left_right
 image.random_flip_up_down = random_flip_up_down
 image.adjust_brightness = adjust_brightness

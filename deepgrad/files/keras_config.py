@@ -135,6 +135,9 @@ def to_keras(model) -> dict:
         module = "keras.dtype_policies" if class_name in _QUANTIZED_POLICIES else _module_for(class_name, key)
         out = {"module": module, "class_name": class_name, "config": inner, "registered_name": None}
         layer = by_name.get(inner.get("name")) if (key in _LAYER_KEYS or class_name in MODEL_CLASSES) else None
+        bare = layer is None and node is top  # a subclassed model whose get_config names nothing
+        if bare:
+            layer = model
         if layer is not None and type(layer).__name__ == class_name:
             registered = GLOBAL_CUSTOM_NAMES.get(type(layer))
             keras_module = getattr(type(layer), "keras_module", None)
@@ -143,7 +146,7 @@ def to_keras(model) -> dict:
             elif registered is not None or not type(layer).__module__.startswith("deepgrad."):
                 # the user's class: Keras writes its module and its registered name (or class name)
                 out["module"], out["registered_name"] = type(layer).__module__, registered or class_name
-            if class_name != "InputLayer" and not isinstance(inner.get("dtype"), dict):
+            if class_name != "InputLayer" and not bare and not isinstance(inner.get("dtype"), dict):
                 inner["dtype"] = _dtype_policy(str(inner.get("dtype") or layer.dtype))
             build = _model_build(layer) if _is_model(layer) else layer.get_build_config()
             build = _keras_build_config(class_name, _jsonable(build)) if build is not None else None
@@ -156,8 +159,8 @@ def to_keras(model) -> dict:
                 out[extra] = convert(node[extra], extra, owner)
         return out
 
-    top = convert({"class_name": _config_class_name(model), "config": model.get_config()}, "layer", model.name)
-    return top
+    top = {"class_name": _config_class_name(model), "config": model.get_config()}
+    return convert(top, "layer", model.name)
 
 
 def _keras_build_config(class_name: str, build: dict) -> dict:

@@ -151,19 +151,23 @@ def variable_groups(model, objects: list | None = None) -> list[tuple[str, str, 
 
 # ----------------------------------------------------------------- optimiser
 def _slot_order(optimizer) -> list[tuple[int, str]]:
-    """``(variable index, slot name)`` in Keras's order."""
+    """``(variable index, slot name)`` in Keras's order; a variable that ``overwrite_with_gradient``
+    (float8 scaling state) has no slots in Keras's file."""
     slots = optimizer._slots
     present = [name for name in (slots[0] if slots else {})]
     layout = SLOT_LAYOUT.get(type(optimizer).__name__, [(name,) for name in present])
+    variables = getattr(optimizer, "_variables", None) or []
+    kept = [i for i in range(len(slots))
+            if not (i < len(variables) and getattr(variables[i], "overwrite_with_gradient", False))]
     order = []
     for group in layout:
         names = [n for n in group if n in present]
-        for i in range(len(slots)):
+        for i in kept:
             order += [(i, n) for n in names]
     listed = {n for g in layout for n in g}
     for name in present:  # a slot the table does not know: after the others, slot by slot
         if name not in listed:
-            order += [(i, name) for i in range(len(slots))]
+            order += [(i, name) for i in kept]
     return order
 
 

@@ -252,9 +252,14 @@ class _HeadsAttention(_SeededDropout, Layer):
     def _track_dropout_layer(self) -> None:
         """Keras's ``_dropout_layer``, made where Keras's build makes it (after the value
         projection), so its seed generator's state takes Keras's place among the variables."""
-        layer = Dropout(self._dropout, seed=self.seed, dtype=self._dtype)
+        layer = Dropout(self._dropout, seed=self.seed, dtype=self._sublayer_dtype())
         self.__dict__["_dropout_layer"] = layer
         self._layers.append(layer)
+
+    def _sublayer_dtype(self):
+        """The dtype the sub-layers are made with: this layer's policy, as Keras passes it (so a
+        mixed policy reaches the projections), else its variable dtype."""
+        return self._dtype_policy if self._dtype_policy is not None else self._dtype
 
     def _common_sublayer_kwargs(self):
         # a fresh initializer per sublayer, so no two kernels start equal
@@ -264,7 +269,7 @@ class _HeadsAttention(_SeededDropout, Layer):
         return dict(kernel_initializer=fresh(self.kernel_initializer), bias_initializer=fresh(self.bias_initializer),
                     kernel_regularizer=self.kernel_regularizer, bias_regularizer=self.bias_regularizer,
                     activity_regularizer=self.activity_regularizer, kernel_constraint=self.kernel_constraint,
-                    bias_constraint=self.bias_constraint, dtype=self._dtype)
+                    bias_constraint=self.bias_constraint, dtype=self._sublayer_dtype())
 
     def __call__(self, query, value=None, key=None, **kwargs):
         name = type(self).__name__
@@ -479,7 +484,7 @@ class MultiHeadAttention(_HeadsAttention):
         self._dot_product_equation, self._combine_equation, scores_rank = attention_equations(
             rank, self._attention_axes)
         norm_axes = tuple(range(scores_rank - len(self._attention_axes), scores_rank))
-        self._softmax = Softmax(axis=norm_axes, dtype=self._dtype)
+        self._softmax = Softmax(axis=norm_axes, dtype=self._sublayer_dtype())
         if "_dropout_layer" not in self.__dict__:  # made after the value projection (build), as Keras's
             self._track_dropout_layer()
 

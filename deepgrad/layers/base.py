@@ -1,6 +1,7 @@
 """``Layer``: lazy ``build(input_shape)``, ``add_weight``, ``call``, the Keras way."""
 from __future__ import annotations
 
+import collections
 import functools
 import inspect
 import numpy as np
@@ -146,6 +147,27 @@ def _recording_build(build):
 NO_INPUTS = object()  # ``__call__``'s default: the inputs were passed by keyword (or not at all)
 
 
+# Keras's call context: the ``training`` mode of the innermost call given one explicitly, handed to
+# the nested calls given none (a Dropout inside a custom layer's ``call`` trains within ``fit``)
+_context_training = None
+
+
+def call_training():
+    """The ``training`` mode the current layer call runs in: the one an enclosing call was given
+    explicitly, or None outside any (Keras's ``CallContext.training``)."""
+    return _context_training
+
+
+def call_in_training_context(mode, call, /, *args, **kwargs):
+    """``call(*args, **kwargs)`` with ``mode`` as the ``training`` nested calls inherit."""
+    global _context_training
+    outer, _context_training = _context_training, mode
+    try:
+        return call(*args, **kwargs)
+    finally:
+        _context_training = outer
+
+
 def inputs_from_kwargs(layer, kwargs: dict):
     """The inputs of a call that named them (``layer(images=x)``), as Keras binds ``call``'s first
     parameter; removed from ``kwargs``."""
@@ -212,9 +234,29 @@ class Layer(LayerState):
 
     # ----------------------------------------------------------------- tracking
     def __setattr__(self, key, value):
-        if not key.startswith("_") and key != "built":
+        if not key.startswith("_"):
+            if key != "built":
+                value = self._track_attribute(value)
+        elif self._tracks_private and isinstance(value, (Layer, Variable)):
+            # Keras tracks every attribute: a user's ``self._attention = MultiHeadAttention(...)``
+            # is a sub-layer (deepgrad's own classes keep their private attributes untracked)
             value = self._track_attribute(value)
         object.__setattr__(self, key, value)
+
+    def _flatten_layers(self, include_self: bool = True, recursive: bool = True) -> list:
+        """This layer (``include_self``) and its sub-layers, each once, in Keras's order: a
+        sub-layer's own sub-layers are visited next, last first (``deque.extendleft``)."""
+        found = [self] if include_self else []
+        seen, queue = set(), collections.deque(self._layers)
+        while queue:
+            layer = queue.popleft()
+            if id(layer) in seen:
+                continue
+            seen.add(id(layer))
+            found.append(layer)
+            if recursive:
+                queue.extendleft(getattr(layer, "_layers", ()))
+        return found
 
     def _track_attribute(self, value):
         """Keras's tracking of an attribute's value: a layer becomes a sub-layer and a variable a
@@ -451,6 +493,7 @@ class Layer(LayerState):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        cls._tracks_private = not cls.__module__.startswith("deepgrad.")
         build = cls.__dict__.get("build")
         if build is not None and not getattr(build, "_records_shape", False):
             cls.build = _recording_build(build)
@@ -460,6 +503,7 @@ class Layer(LayerState):
                            and cls.compute_mask is Layer.compute_mask)
 
     _plain_call = True
+    _tracks_private = False  # whether "_name" attributes holding a layer or variable are tracked
 
     def __call__(self, inputs=NO_INPUTS, *args, **kwargs):
         if self._plain_call:  # compute_dtype and dtype, inlined
@@ -490,8 +534,19 @@ class Layer(LayerState):
                 inputs = _to_tensor(inputs, compute, self._float_inputs)
         if not self.built:
             return self._first_call(inputs, args, kwargs)
-        if kwargs and not self._call_takes_training:
-            kwargs.pop("training", None)
+        if kwargs:
+            training = kwargs.get("training")
+            if training is None:
+                if not self._call_takes_training:
+                    kwargs.pop("training", None)
+                elif _context_training is not None:
+                    kwargs["training"] = _context_training
+            elif training is not _context_training:  # the mode every call nested in this one inherits
+                return call_in_training_context(training, Layer.__call__, self, inputs, *args, **kwargs)
+            elif not self._call_takes_training:
+                del kwargs["training"]
+        elif _context_training is not None and self._call_takes_training:
+            kwargs["training"] = _context_training
         if self._call_takes_mask:
             if kwargs.get("mask") is None and isinstance(inputs, Tensor):
                 kwargs["mask"] = inputs._keras_mask

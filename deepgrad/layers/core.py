@@ -120,7 +120,11 @@ class Dense(QuantizableMixin, LoRAMixin, KernelLayer):
 
     With ``lora_rank`` (or ``enable_lora(rank)``) the kernel is frozen and the layer trains a
     low-rank update of it (see ``layers.lora``). ``quantize("int8")`` turns the kernel into
-    int8 with a per-unit ``kernel_scale`` (see ``layers.quantized``)."""
+    int8 with a per-unit ``kernel_scale``; ``quantize("float8")`` trains it through float8 with
+    delayed scaling (see ``layers.quantized``)."""
+
+    _quantization_modes = ("int8", "float8", "int4")
+    _any_inputs_quantizer = True
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
@@ -140,7 +144,14 @@ class Dense(QuantizableMixin, LoRAMixin, KernelLayer):
                              f"got shape {tuple(input_shape)}")
         if self.quantization_mode == "int8":  # a quantized model being loaded: bias, then the int8 kernel
             self._add_kernel_and_bias((input_shape[-1], self.units), quantized=True)
+        elif self.quantization_mode == "int4":  # a quantized model being loaded: bias, then the packed kernel
+            self.bias = add_weight_from_arguments(self, "bias", (self.units,)) if self.use_bias else None
+            self._int4_build((input_shape[-1], self.units), self.quantization_config,
+                             self._int4_block_size(self.quantization_config))
+            self.built = True
         else:
+            if self.quantization_mode == "float8":  # a float8 model being loaded: its scaling state first, as Keras
+                self._float8_build()
             self._add_kernel_and_bias((input_shape[-1], self.units))
         self._build_lora()
 
@@ -148,9 +159,8 @@ class Dense(QuantizableMixin, LoRAMixin, KernelLayer):
         if inputs.shape[-1] != self.kernel.shape[0]:
             raise ValueError(f"Dense {self.name!r}: expected inputs with last axis {self.kernel.shape[0]}, "
                              f"got shape {inputs.shape}")
-        if self.quantization_mode == "int8":
-            outputs = apply_activation(self.activation, quantized_linear(
-                inputs, self.kernel, self.kernel_scale, self.bias, quantize_inputs=self.inputs_quantizer is not None))
+        if self.quantization_mode is not None:  # one property read on the float path
+            outputs = apply_activation(self.activation, self._quantized_product(inputs, self.quantization_mode))
             self._add_activity_loss(outputs)
             return outputs
         kernel = self.effective_weight() if self.lora_enabled else self.kernel
@@ -161,6 +171,20 @@ class Dense(QuantizableMixin, LoRAMixin, KernelLayer):
         if self.activity_regularizer is not None:
             self._add_activity_loss(outputs)
         return outputs
+
+    def _quantized_product(self, inputs, mode):
+        """``inputs @ kernel + bias`` in the layer's quantization mode."""
+        if mode == "int8":
+            return quantized_linear(inputs, self.kernel, self.kernel_scale, self.bias,
+                                    quantize_inputs=self._int8_inputs_quantization())
+        if mode == "int4":
+            outputs = linear(inputs, Tensor(self._int4_kernel(), dtype=inputs.dtype), None)
+            if self._int4_groups is None:  # per channel: (x @ q) / scale, as Keras divides after the product
+                outputs = outputs / Tensor(self.kernel_scale.data.astype(inputs.dtype))
+            return outputs if self.bias is None else outputs + self.bias
+        bias = self._float8_bias()  # float8
+        outputs = self._float8_product(inputs, self.kernel, lambda x, k: linear(x, k, None))
+        return outputs if bias is None else outputs + bias
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)

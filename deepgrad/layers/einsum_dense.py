@@ -166,7 +166,10 @@ class EinsumDense(QuantizableMixin, LoRAMixin, Layer):
     """``activation(einsum(equation, inputs, kernel) + bias)`` with the kernel shaped by the equation;
     ``lora_rank`` trains a low-rank update of the frozen kernel (see ``layers.lora``).
     ``quantize("int8")`` makes the kernel int8 with a scale per output position of the kernel
-    (abs-max over the contracted axes), stored on the output's axes as Keras stores it."""
+    (abs-max over the contracted axes), stored on the output's axes as Keras stores it;
+    ``quantize("float8")`` trains it through float8 with delayed scaling (see ``layers.quantized``)."""
+
+    _quantization_modes = ("int8", "float8")
 
     def __init__(self, equation, output_shape, activation=None, bias_axes=None, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
@@ -198,6 +201,8 @@ class EinsumDense(QuantizableMixin, LoRAMixin, Layer):
         if self.quantization_mode == "int8":  # a quantized model being loaded: bias, then the int8 kernel
             self._check_quantizable()
         else:
+            if self.quantization_mode == "float8":  # a float8 model being loaded: its scaling state first
+                self._float8_build()
             self.kernel = add_weight_from_arguments(self, "kernel", kernel_shape)
         self.bias = add_weight_from_arguments(self, "bias", bias_shape) if bias_shape is not None else None
         if self.quantization_mode == "int8":
@@ -242,6 +247,14 @@ class EinsumDense(QuantizableMixin, LoRAMixin, Layer):
             return x
         if "..." in self.equation:
             specs = _expand_ellipsis(self.equation, inputs.ndim, f"EinsumDense {self.name!r}")[:3]
+        if self.quantization_mode == "float8":
+            x = self._float8_product(inputs, self.kernel, lambda a, k: contract(a, k, specs))
+            bias = self._float8_bias()
+            if bias is not None:
+                x = x + bias
+            x = apply_activation(self.activation, x)
+            self._add_activity_loss(x)
+            return x
         if self.quantization_mode == "int8":
             x = quantized_einsum(inputs, self.kernel, self.kernel_scale, specs,
                                  quantize_inputs=self.inputs_quantizer is not None)

@@ -20,6 +20,7 @@ from .. import files, layers, process_group, quantizers
 from ..registry import GLOBAL_CUSTOM_NAMES, find_custom_object
 from ..autograd import Tensor, no_grad
 from ..layers.base import NO_INPUTS, Layer, inputs_from_kwargs
+from ..layers import base as layer_base
 from ..backend import current_path
 from ..serialization_lib import serialize_keras_object
 from ..symbolic import call_symbolic, flatten
@@ -322,10 +323,19 @@ class Model(ModelState, Trainer, Layer):
                 return self._first_call(shape, inputs, args, kwargs)
             self._maybe_build(shape)
         if kwargs:
-            if not self._call_takes_training:
+            training = kwargs.get("training")
+            if training is not None and training is not layer_base._context_training:
+                # the mode every call nested in this one inherits (Keras's call context)
+                return layer_base.call_in_training_context(training, Model.__call__, self, inputs, *args,
+                                                           **kwargs)
+            if training is None and self._call_takes_training and layer_base._context_training is not None:
+                kwargs["training"] = layer_base._context_training
+            elif not self._call_takes_training:
                 kwargs.pop("training", None)
             if not self._call_takes_mask:
                 kwargs.pop("mask", None)
+        elif layer_base._context_training is not None and self._call_takes_training:
+            kwargs["training"] = layer_base._context_training
         self.__dict__["_activity_losses"] = []  # this call's (a plain attribute: no tracking to do)
         return self.call(inputs, *args, **kwargs)
 
@@ -383,10 +393,11 @@ class Model(ModelState, Trainer, Layer):
         """Quantize the weights of every leaf layer that can be (Dense, Embedding, Conv1D/2D/3D),
         as Keras 3's ``Model.quantize``: ``mode="int8"`` or an ``Int8QuantizationConfig``;
         ``filters`` a regex (or list of them) searched in layer names, or a callable on the
-        layer. A layer that refuses (a subclass, a grouped convolution) is left float with a
-        warning; so is a layer with nothing to quantize (Flatten, pooling: the base ``Layer.quantize``
-        raises NotImplementedError), as in Keras. The model must be built. Modes other
-        than int8 ("int4", "float8", "gptq", "awq") raise NotImplementedError naming the mode.
+        layer; ``mode="float8"`` makes Dense and EinsumDense train through float8 with delayed
+        scaling; ``mode="int4"`` packs Dense kernels to 4 bits. A layer that refuses (a subclass,
+        a grouped convolution, a mode it lacks) is left float with a warning; so is a layer with nothing to quantize (Flatten, pooling: the base ``Layer.quantize``
+        raises NotImplementedError), as in Keras. The model must be built. The modes
+        "gptq" and "awq" raise NotImplementedError naming the mode.
         A compiled model keeps its optimiser's configuration; its state restarts, since the
         float kernels it tracked are replaced."""
         type_check = kwargs.pop("type_check", True)
@@ -396,9 +407,10 @@ class Model(ModelState, Trainer, Layer):
             raise ValueError(f"quantize: filters must be a regex string, a list of them or a callable, got "
                              f"{type(filters)}")
         config = quantizers.validate_and_resolve_config(mode, config)
-        if config.mode != "int8":
+        if config.mode not in ("int8", "float8", "int4"):
             raise NotImplementedError(f"quantize: mode {config.mode!r} is not supported by deepgrad; it quantizes "
-                                      "to 'int8' only (Dense, Embedding and the convolutions)")
+                                      "to 'int8' (Dense, EinsumDense, Embedding and the convolutions) and 'int4' "
+                                      "(Dense), and trains in 'float8' (Dense, EinsumDense)")
         if not self.built or not self.weights:
             raise ValueError(f"quantize: model {self.name!r} is not built yet; build it first (call it on data, "
                              "call build(input_shape), or give it an Input)")

@@ -72,8 +72,14 @@ def int8_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def _quantized_product(rows: np.ndarray, kernel2d: np.ndarray, kernel_scale: np.ndarray,
                        quantize_inputs: bool) -> np.ndarray:
-    """``rows @ dequantized kernel`` the way Keras's int8 layers compute it."""
+    """``rows @ dequantized kernel`` the way Keras's int8 layers compute it; ``quantize_inputs`` is
+    True (abs-max per row), False (float inputs) or a quantizer called as ``(rows, axis=-1)`` that
+    returns ``(q, scale)`` with ``rows ~ q / scale`` (a config's own activation quantizer)."""
     dtype = rows.dtype if rows.dtype.kind == "f" else np.dtype(np.float32)
+    if callable(quantize_inputs):
+        q, scale = quantize_inputs(rows, axis=-1)
+        q, scale = np.asarray(getattr(q, "data", q)), np.asarray(getattr(scale, "data", scale), dtype)
+        return int8_matmul(q, kernel2d).astype(dtype, copy=False) / (scale * kernel_scale.astype(dtype))
     if quantize_inputs:
         q, scale = abs_max_quantize_array(rows, axis=-1)
         y = int8_matmul(q, kernel2d).astype(dtype, copy=False)
@@ -127,7 +133,7 @@ class QuantizedLinear(Function):
         return gx, gb
 
 
-def quantized_linear(x, kernel, kernel_scale, bias=None, quantize_inputs: bool = True):
+def quantized_linear(x, kernel, kernel_scale, bias=None, quantize_inputs=True):
     """``x @ (kernel / kernel_scale) + bias`` computed as Keras's int8 Dense does (module docstring);
     ``kernel`` an int8 array ``(in, out)``, ``kernel_scale`` ``(out,)``."""
     kernel, kernel_scale = np.asarray(getattr(kernel, "data", kernel)), np.asarray(getattr(kernel_scale, "data",

@@ -15,6 +15,7 @@ import numpy as np
 from ..autograd import Function, Tensor
 from ..ops.quantized import EPSILON, abs_max_quantize_array
 from ..registry import Configurable, Registry
+from .float8 import FLOAT8_FORMATS, quantize_and_dequantize_array
 
 
 def _array(x) -> np.ndarray:
@@ -179,7 +180,11 @@ def _numpy_dtype(name: str):
 
 def quantize_and_dequantize(inputs, scale, quantized_dtype, compute_dtype):
     """``cast(clip(x / scale, -max, max), quantized_dtype) * scale`` in ``compute_dtype``, where ``max`` is
-    the largest finite value of ``quantized_dtype``."""
+    the largest finite value of ``quantized_dtype``. The float8 formats are rounded by NumPy
+    emulation (``quantizers.float8``), exactly as a cast does."""
+    if str(quantized_dtype) in FLOAT8_FORMATS:
+        return _tensor(quantize_and_dequantize_array(_array(inputs), _array(scale), quantized_dtype,
+                                                     compute_dtype))
     dtype, ml_dtypes = _numpy_dtype(quantized_dtype)
     if ml_dtypes is not None:
         top = float(ml_dtypes.finfo(dtype).max)

@@ -42,6 +42,13 @@ def test_quantized_policies_match_keras_and_layers_run_int8_only(name):
         assert [(w.path, w.dtype) for w in layer.weights] == [("q/bias", np.float32), ("q/kernel", np.int8),
                                                               ("q/kernel_scale", np.float32)]
         return
+    if mode in ("float8", "int4", "int4/128"):  # Dense runs these too, with Keras's variables
+        layer, reference = dg.layers.Dense(2, dtype=name, name="q"), keras.layers.Dense(2, dtype=name, name="q")
+        layer.build((None, 3))
+        reference.build((None, 3))
+        assert ([(w.path, tuple(w.shape), np.dtype(w.dtype)) for w in layer.weights]
+                == [(w.path, tuple(w.shape), np.dtype(w.dtype)) for w in reference.weights])
+        return
     with pytest.raises(NotImplementedError, match=f"Dense 'q'.*mode '{mode}'"):
         dg.layers.Dense(2, dtype=name, name="q")
 
