@@ -203,8 +203,11 @@ def test_small_calls_stay_within_their_bytecode_budgets():
     # 8,068: the Dense GEMM's choice of BLAS threads (ops/halves.py, 166) and the data spec by
     # input names (17); about 70 more once any variable in the process has been marked
     # overwrite_with_gradient (the optimiser then looks for such variables each step)
-    budgets = {"actor-critic model(x), batch 1": 1900, "Sequential 4-64-2 model(x), batch 1": 1000,
-               "4-64-64-2 train_on_batch, batch 32": 10400, "MLP train_on_batch, batch 128": 8400}
+    # then 1,903 and 8,352: Keras's training call context (a layer called without `training`
+    # takes the enclosing call's mode), logs in Keras's sorted order, the optimiser's look for
+    # overwrite_with_gradient variables once float8 layers exist
+    budgets = {"actor-critic model(x), batch 1": 1950, "Sequential 4-64-2 model(x), batch 1": 1000,
+               "4-64-64-2 train_on_batch, batch 32": 10400, "MLP train_on_batch, batch 128": 8600}
     cases = bytecodes.cases()
     for name, budget in budgets.items():
         fn = cases[name]

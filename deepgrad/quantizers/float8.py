@@ -100,8 +100,8 @@ class Float8QDQ(Function):
         return quantize_and_dequantize_array(x, scale, dtype, x.dtype)
 
     def backward(self, g):
+        # the updates stay: a retained graph's second backward gives the same values
         new_scale, new_history = self.updates
-        self.updates = None
         return g, new_scale, new_history
 
     def graph_backward(self, g):

@@ -60,7 +60,28 @@ def _ifft_imag(x):
     return ops.imag(signal.ifft(x))
 
 
+def _float8_qdq(x, scale, history):
+    from deepgrad.quantizers.float8 import float8_qdq
+    return float8_qdq(x, scale, history, training=True)  # scale and history get their new values
+
+
+def _float8_grad_qdq(x, scale, history):
+    from deepgrad.quantizers.float8 import float8_grad_qdq
+    return float8_grad_qdq(x, scale, history) * 3.0
+
+
+def _bfloat16_round(x):
+    from deepgrad.quantizers.float8 import bfloat16_round
+    return bfloat16_round(x)
+
+
 OPS = {
+    # float8 training's fake quantization (Keras's delayed scaling) and bfloat16 rounding
+    "Float8QDQ": (_float8_qdq, [_normal(3, 4).astype(np.float32), np.array([0.5], np.float32),
+                                np.abs(_normal(8)).astype(np.float32)], {}),
+    "Float8GradQDQ": (_float8_grad_qdq, [_normal(3, 4).astype(np.float32), np.array([2.0], np.float32),
+                                         np.abs(_normal(8)).astype(np.float32)], {}),
+    "BFloat16Round": (_bfloat16_round, [_normal(3, 4).astype(np.float32)], {}),
     # complex values: the FFTs of the tf.signal namespace and the parts of their results
     "ComplexFFT": (_fft_real, [_normal(3, 4)], {}),
     "Imag": (_ifft_imag, [_normal(3, 4)], {}),
