@@ -362,3 +362,30 @@ def test_wide_kernel_gradient_is_two_batch_halves_the_same_in_one_thread_or_two(
     exact = cols.astype(np.float64).T @ g2.astype(np.float64)
     np.testing.assert_allclose(one, exact, rtol=1e-5, atol=1e-5 * np.abs(exact).max())
     np.testing.assert_allclose(one, (g2.T @ cols).T, rtol=1e-5, atol=1e-5 * np.abs(exact).max())
+
+
+@pytest.mark.parametrize("shape", [(64, 300, 40), (3, 5, 7)])
+def test_a_float16_product_is_one_float32_gemm_rounded(shape):
+    """Mixed precision: BLAS has no float16 GEMM (NumPy's loop is ~100x slower), so a float16
+    product is the float32 GEMM of the same values rounded once, as PyTorch's is (float32
+    accumulation); Dense and Conv2D under mixed_float16 give it, and their gradients."""
+    m, k, n = shape
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(m, k)).astype(np.float16), rng.normal(size=(k, n)).astype(np.float16)
+    want = (a.astype(np.float32) @ b.astype(np.float32)).astype(np.float16)
+    for got in (halves.matmul(a, b), halves.conv_matmul(a, b), halves.matmul_off_pool(a, b)):
+        assert got is not None and got.dtype == np.float16
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(halves.matvec(a, b[:, 0]), want[:, 0])
+    x = rng.normal(size=(m, k)).astype(np.float32)
+    kernel = rng.normal(size=(k, n)).astype(np.float32)
+    xt = torch.tensor(x, dtype=torch.float16, requires_grad=True)
+    wt = torch.tensor(kernel, dtype=torch.float16, requires_grad=True)
+    (xt @ wt).float().square().sum().backward()
+    xs, ks = dg.Tensor(x.astype(np.float16), requires_grad=True), dg.Tensor(kernel.astype(np.float16), requires_grad=True)
+    y = linear(xs, ks)
+    assert y.dtype == np.float16
+    np.testing.assert_allclose(y.data.astype(np.float32), (xt @ wt).detach().float().numpy(), rtol=2e-3, atol=2e-2)
+    (y.astype("float32") ** 2).sum().backward()
+    np.testing.assert_allclose(xs.grad.astype(np.float32), xt.grad.float().numpy(), rtol=1e-2, atol=0.5)
+    np.testing.assert_allclose(ks.grad.astype(np.float32), wt.grad.float().numpy(), rtol=1e-2, atol=0.5)

@@ -92,6 +92,8 @@ def matmul_row_halves(a: np.ndarray, b: np.ndarray, after=None, out: np.ndarray 
     threads may itself sum some inner lengths (e.g. 784) differently from one thread.
 
     ``own_min`` and ``halves_min`` replace GEMM_OWN_MIN and GEMM_HALVES_MIN (``matmul_off_pool``)."""
+    if a.dtype == np.float16 or b.dtype == np.float16:
+        return _half_matmul(a, b, after, out)
     own_min = GEMM_OWN_MIN if own_min is None else own_min
     halves_min = GEMM_HALVES_MIN if halves_min is None else halves_min
     m, k = a.shape
@@ -117,6 +119,21 @@ def matmul_row_halves(a: np.ndarray, b: np.ndarray, after=None, out: np.ndarray 
     return out
 
 
+def _half_matmul(a: np.ndarray, b: np.ndarray, after=None, out: np.ndarray = None) -> np.ndarray:
+    """``a @ b`` with a float16 operand (mixed precision): BLAS has no float16 GEMM and NumPy's own
+    loop is about 100x slower than float32's, so the product is one float32 GEMM (float32
+    accumulation, as PyTorch's and cuBLAS's half-precision products) rounded to the result dtype."""
+    dtype = np.result_type(a.dtype, b.dtype)
+    single = np.matmul(a.astype(np.float32), b.astype(np.float32))
+    if out is None:
+        out = single.astype(dtype, copy=False)
+    else:
+        out[...] = single
+    if after is not None:
+        after(out)
+    return out
+
+
 # OpenBLAS threads a matrix-vector product from m*n of 2304 times its GEMM_MULTITHREAD_THRESHOLD (4)
 GEMV_THREADS_MIN = 2304 * 4
 
@@ -126,6 +143,8 @@ def matvec(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     threading threshold on two cores: a row sum of a layer normalisation (4096 x 128) takes
     microseconds, and on OpenBLAS's pool it left the pool's worker spinning on the other core
     (an encoder block's step: 65 ms of CPU). Each element is the same dot product either way."""
+    if a.dtype == np.float16 or b.dtype == np.float16:
+        return _half_matmul(a, b)
     if max(a.size, b.size) < GEMV_THREADS_MIN or not two_threads():
         return a @ b
     with one_blas_thread():
