@@ -241,10 +241,14 @@ def standardize_dtype(dtype) -> str:
         return _PYTHON[dtype] or floatx()
     if isinstance(dtype, str) and dtype in ("int", "float"):  # a NumPy dtype equals these strings too
         return "int32" if dtype == "int" else floatx()
+    if isinstance(dtype, str) and dtype == "string":
+        return "string"
     try:
         name = np.dtype(dtype).name
     except TypeError:
         raise ValueError(f"Invalid dtype: {dtype!r}") from None
+    if name == "object":  # Keras's text dtype, which deepgrad holds as object arrays of str
+        return "string"
     if name not in _UPPER:
         raise ValueError(f"Invalid dtype: {dtype!r} (deepgrad's ops take bool, (u)int8-64, "
                          "float16/32/64 and complex64/128)")
