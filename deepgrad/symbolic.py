@@ -283,6 +283,32 @@ def _default_output_shape(layer) -> bool:
     return getattr(type(layer).compute_output_shape, "runs_the_layer", False)
 
 
+_TRACING = [0]  # > 0 while a layer runs on placeholder values to find its output shape
+
+
+def is_tracing() -> bool:
+    """Whether the current call runs on placeholder values (an output-shape trace), not on data.
+    Checks of the values themselves (a token outside a fixed vocabulary) are skipped then, as
+    TensorFlow's graph trace skips its data assertions."""
+    return _TRACING[0] > 0
+
+
+class tracing:
+    """``with tracing():`` marks the calls inside as output-shape traces (see ``is_tracing``)."""
+
+    def __enter__(self):
+        _TRACING[0] += 1
+
+    def __exit__(self, *exc):
+        _TRACING[0] -= 1
+
+
+def is_text_dtype(dtype) -> bool:
+    """Whether a symbolic tensor of ``dtype`` holds text: Keras's "string" (held as object arrays
+    of str) or NumPy's str and bytes dtypes (``tf.string``)."""
+    return np.dtype(dtype).kind in "OUS"
+
+
 def _traced_output_shape(layer, inputs, args, kwargs):
     """The output shape(s) of ``layer(inputs, *args, **kwargs)`` found by calling it eagerly on
     zeros, twice: unknown dimensions (``None``) set to 2, then to 3. An output dimension that
@@ -294,6 +320,8 @@ def _traced_output_shape(layer, inputs, args, kwargs):
             # zeros for data; a boolean tensor (a mask) all True, and a tensor carrying a mask
             # carries one of ones, which the layer's call receives as Keras passes it
             shape = (1,) + tuple(size if s is None else s for s in t.shape[1:])
+            if is_text_dtype(t.dtype):  # text placeholders: empty strings
+                return np.full(shape, "", object)
             fill = np.ones if np.dtype(t.dtype) == np.bool_ else np.zeros
             out = Tensor(fill(shape, t.dtype), dtype=t.dtype)
             if t._keras_mask is not None:
@@ -302,7 +330,7 @@ def _traced_output_shape(layer, inputs, args, kwargs):
         x, a, k = map_structure(zeros, (inputs, args, kwargs))
         if layer._call_takes_training and "training" not in k:
             k = {**k, "training": False}
-        with no_grad():
+        with no_grad(), tracing():
             out = layer(x, *a, **k)
         return [tuple(o.shape) for o in out] if isinstance(out, (list, tuple)) else tuple(out.shape)
 
@@ -324,10 +352,11 @@ def call_symbolic(layer, inputs, *args, **kwargs):
     # a dict of tensors (``Classifier()(inputs_by_name)``) or lists within the list
     structured = isinstance(inputs, dict) or (isinstance(inputs, (list, tuple)) and any(
         isinstance(t, (list, tuple, dict)) for t in inputs))
-    if (masked or structured or flatten((args, kwargs))) and _default_output_shape(layer):
+    text = any(is_text_dtype(t.dtype) for t in flatten(inputs))
+    if (masked or structured or text or flatten((args, kwargs))) and _default_output_shape(layer):
         # symbolic tensors past the first argument (``layer(targets, logits)``), a structure of
-        # them, or a mask the call reads: the shape rule must see them all, so the call itself
-        # is run, as Keras's compute_output_spec does
+        # them, a mask the call reads, or text inputs: the shape rule must see them all (with
+        # their dtypes), so the call itself is run, as Keras's compute_output_spec does
         out_shape = _traced_output_shape(layer, inputs, args, kwargs)
     else:
         out_shape = layer.compute_output_shape(shapes)

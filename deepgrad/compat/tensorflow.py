@@ -31,6 +31,7 @@ from .tf_extra import (autograph, broadcast_to, compat, cond, distribute, get_lo
                        tensor_scatter_nd_update, unique, vectorized_map, while_loop)
 from .tf_sparse import SparseTensor, ctc_loss_v1, scan, sparse  # noqa: F401 - tf.SparseTensor, tf.sparse
 from .tf_io import decode_image, decode_jpeg, decode_png, io  # noqa: F401 - tf.io
+from .tf_lookup import lookup  # noqa: F401 - tf.lookup
 from .tf_namespaces import (argmax, argmin, count_nonzero, cumsum, image, linalg, math, nn, random,  # noqa: F401
                             reduce_all, reduce_any, reduce_logsumexp, reduce_max, reduce_mean, reduce_min,
                             reduce_prod, reduce_std, reduce_sum, reduce_variance)

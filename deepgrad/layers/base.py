@@ -10,8 +10,9 @@ from ..autograd import Tensor, Variable, no_grad
 from ..autograd.scopes import get_stateless_scope, note_write
 from ..backend import current_path
 from ..naming import to_snake_case
+from ..ops.manipulation import is_text
 from ..seed_generator import SeedGenerator
-from ..symbolic import KerasTensor, call_symbolic, flatten
+from ..symbolic import KerasTensor, call_symbolic, flatten, tracing
 from .operation import Operation, adopt_remat_mode, unique_name
 from .layer_state import LayerState
 from .tracking import TrackedDict, TrackedList
@@ -64,7 +65,10 @@ def _to_tensor(x, dtype, float_inputs: bool = False) -> Tensor:
         return x.astype(dtype)
     if x is None:  # an optional input left out, e.g. a recurrent layer's initial_state
         return x
-    x = backend.real_array(x if isinstance(x, np.ndarray) else np.asarray(x))
+    x = x if isinstance(x, np.ndarray) else np.asarray(x)
+    if is_text(x):  # text enters as it is (Keras casts only numbers), for the layer's call to look up
+        return x
+    x = backend.real_array(x)
     if x.dtype.kind in "iub" and not float_inputs:
         return Tensor(x, dtype=x.dtype)
     return Tensor(x.astype(dtype, copy=False))
@@ -579,7 +583,7 @@ class Layer(LayerState):
                 return np.zeros((1,) + tuple(size if s is None else s for s in shape[1:]), self.dtype)
 
             x = [zeros(s) for s in input_shape] if isinstance(input_shape, list) else zeros(input_shape)
-            with no_grad():
+            with no_grad(), tracing():
                 out = self(x, training=False) if self._call_takes_training else self(x)
             return [tuple(o.shape) for o in out] if isinstance(out, (list, tuple)) else tuple(out.shape)
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import backend, ops
 from ..autograd import Tensor, no_grad
-from ..symbolic import KerasTensor, call_symbolic, flatten
+from ..symbolic import KerasTensor, call_symbolic, flatten, is_text_dtype
 from .base import Layer, unique_name
 from .operation import Operation
 
@@ -159,7 +159,7 @@ class SymbolicOp(Layer):
         # ones, not zeros: an op such as log or 1 / x stays finite on them; text ("string",
         # held as object) is probed with arrays of empty strings, as it runs
         ones = [np.full(tuple(unknown if s is None else s for s in shape), "", object)
-                if np.dtype(dtype) == np.dtype(object) else
+                if is_text_dtype(dtype) else
                 Tensor(np.ones(tuple(unknown if s is None else s for s in shape), dtype), dtype=dtype)
                 for shape, dtype in zip(shapes, dtypes)]
         with no_grad(), np.errstate(all="ignore"):

@@ -63,3 +63,74 @@ def test_string_input_expanded_into_lookup_in_a_functional_model():
     model = dg.Model({"area": text, "slope": number}, joined)
     out = np.asarray(model({"area": np.array(["area_3", "area_1"]), "slope": np.array([0.5, 2.0], "float32")}))
     np.testing.assert_array_equal(out, [[0, 0, 1, 0.5], [1, 0, 0, 2.0]])
+
+
+# ----------------------------------------------------------------- tf.lookup's static tables
+def test_static_hash_table_maps_keys_elementwise_with_a_default():
+    keys = ["movie_3", "movie_1", "movie_7", "movie_2"]
+    table = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(keys, [0, 0, 1, 2]), default_value=-1)
+    assert (table.key_dtype, table.value_dtype) == ("string", "int32")
+    queries = np.array([["movie_7", "movie_9"], ["movie_1", "movie_2"], ["", "movie_3"]])
+    out = table.lookup(queries)
+    assert isinstance(out, dg.Tensor) and out.dtype == np.int32 and out.shape == (3, 2)
+    np.testing.assert_array_equal(out.numpy(), [[1, -1], [0, 2], [-1, 0]])
+    # TF hands text as UTF-8 bytes; they look up the same keys
+    np.testing.assert_array_equal(table.lookup(np.array([b"movie_2", b"x"], dtype=object)).numpy(), [2, -1])
+    np.testing.assert_array_equal(table[np.array(["movie_3"])].numpy(), [0])
+    assert int(table.size().numpy()) == 4
+    exported_keys, exported_values = table.export()
+    assert sorted(zip(exported_keys.tolist(), exported_values.numpy().tolist())) == sorted(zip(keys, [0, 0, 1, 2]))
+
+
+def test_static_hash_table_with_integer_keys_and_float_values():
+    init = tf.lookup.KeyValueTensorInitializer(np.array([10, 20, 30], "int64"), [0.5, 1.5, 2.5])
+    table = tf.lookup.StaticHashTable(init, default_value=0.0)
+    assert (table.key_dtype, table.value_dtype) == ("int64", "float32")
+    out = table.lookup(tf.constant(np.array([30, 11, 10], "int64")))
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out.numpy(), [2.5, 0.0, 0.5])
+    with pytest.raises(TypeError, match="keys are int64"):
+        table.lookup(np.array(["a"]))
+    with pytest.raises(ValueError, match="two different values"):
+        tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(["a", "a"], [1, 2]), -1)
+    with pytest.raises(ValueError, match="pair up"):
+        tf.lookup.KeyValueTensorInitializer(["a", "b"], [1])
+
+
+# ----------------------------------------------------------------- custom layers on string inputs
+class _GroupEmbedding(dg.layers.Layer):
+    """Text -> index (StringLookup with no OOV index) -> quotient/remainder embeddings, and a
+    static table's group number used as a mask, as the memory-efficient embedding recipe does."""
+
+    def __init__(self, vocabulary, groups, **kwargs):
+        super().__init__(**kwargs)
+        self.lookup = dg.layers.StringLookup(vocabulary=vocabulary, mask_token=None, num_oov_indices=0)
+        self.table = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(vocabulary, groups), -1)
+        self.q = dg.layers.Embedding(3, 4)
+        self.r = dg.layers.Embedding(3, 4)
+
+    def call(self, inputs):
+        index = self.lookup(inputs)
+        group = tf.cast(self.table.lookup(inputs) == 1, "float32")
+        return self.q(tf.math.floordiv(index, 3)) * self.r(tf.math.floormod(index, 3)) * tf.expand_dims(group, 1)
+
+
+def test_custom_layer_on_a_string_input_is_traced_with_text():
+    vocab = [f"user_{i}" for i in range(9)]
+    dg.utils.set_random_seed(0)
+    inputs = dg.layers.Input(shape=(), dtype=tf.string)
+    layer = _GroupEmbedding(vocab, [0, 1] * 4 + [1])
+    out = layer(inputs)
+    assert tuple(out.shape) == (None, 4)
+    model = dg.Model(inputs, dg.layers.Dense(1)(out))
+    assert model.count_params() == 2 * 3 * 4 + 5
+    x = np.array(["user_8", "user_1", "user_0"])
+    got = np.asarray(layer(x))
+    index = np.array([8, 1, 0])
+    q, r = (w.numpy() for w in layer.weights)
+    expected = q[index // 3] * r[index % 3] * np.array([[1], [1], [0]])
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    # the placeholder text of the trace is out of the vocabulary; real data still is checked
+    with pytest.raises(ValueError, match="num_oov_indices=0"):
+        layer(np.array(["user_99"]))
+    assert model.predict(x, verbose=0).shape == (3, 1)
