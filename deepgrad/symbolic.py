@@ -332,6 +332,9 @@ def _traced_output_shape(layer, inputs, args, kwargs):
             k = {**k, "training": False}
         with no_grad(), tracing():
             out = layer(x, *a, **k)
+        if out is None:
+            raise TypeError(f"Layer {layer.name!r} ({type(layer).__name__}): its call() returned None; a layer "
+                            "called in a functional model must return its output tensor(s)")
         return [tuple(o.shape) for o in out] if isinstance(out, (list, tuple)) else tuple(out.shape)
 
     def merge(s2, s3):

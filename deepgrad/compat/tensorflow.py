@@ -187,6 +187,12 @@ def rank(input, name=None) -> Tensor:
 
 
 def cast(x, dtype, name=None) -> Tensor:
+    """``x`` in ``dtype``; to ``tf.string`` only text, which stays as it is (TF casts no number to text)."""
+    if (isinstance(dtype, str) and dtype == "string") or dtype in (np.str_, np.bytes_, object):
+        if isinstance(x, np.ndarray) and x.dtype.kind in "OUS":
+            return x
+        kind = np.asarray(x.data if isinstance(x, Tensor) else x).dtype
+        raise TypeError(f"tf.cast: casting {kind} to string is not supported (use tf.strings.as_string)")
     return ops.cast(x, np.dtype(dtype))
 
 

@@ -129,9 +129,17 @@ def _shape_of(x):
 def _recording_build(build):
     """``build`` that, called directly (``layer.build((None, 8))``) as well as on first use, marks
     the layer built and remembers the shape it was built for (``get_build_config``), as Keras's."""
+    try:
+        params = list(inspect.signature(build).parameters.values())[1:]
+    except (TypeError, ValueError):
+        params = None
+    # ``def build(self):`` takes no shape; Keras then calls it with none
+    no_shape = params is not None and not any(
+        p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY, p.VAR_POSITIONAL) for p in params)
+
     @functools.wraps(build)
     def recording_build(self, *args, **kwargs):
-        out = build(self, *args, **kwargs)
+        out = build(self) if no_shape else build(self, *args, **kwargs)
         if self.__dict__.get("input_shape_built") is None:
             shape = args[0] if args else kwargs.get("input_shape")
             if shape is not None:

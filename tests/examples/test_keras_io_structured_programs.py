@@ -134,3 +134,45 @@ def test_custom_layer_on_a_string_input_is_traced_with_text():
     with pytest.raises(ValueError, match="num_oov_indices=0"):
         layer(np.array(["user_99"]))
     assert model.predict(x, verbose=0).shape == (3, 1)
+
+
+# ----------------------------------------------------------------- layers written for Keras 3
+@pytest.mark.parametrize("framework", [pytest.param(keras, id="keras"), pytest.param(dg, id="deepgrad")])
+def test_build_without_a_shape_parameter_is_called_with_none(framework):
+    # ``def build(self): self.built = True`` (the GRN/VSN example's way to silence build warnings)
+    class Scaled(framework.layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.dense = framework.layers.Dense(3, kernel_initializer="ones")
+            self.calls = 0
+
+        def build(self):
+            self.calls += 1
+            self.built = True
+
+        def call(self, inputs):
+            return self.dense(inputs) * 2.0
+
+    layer = Scaled()
+    out = framework.ops.convert_to_numpy(layer(np.ones((2, 4), "float32")))
+    np.testing.assert_allclose(out, np.full((2, 3), 8.0))
+    assert layer.calls == 1 and layer.built
+    symbolic = Scaled()(framework.Input(shape=(5,)))
+    assert tuple(symbolic.shape) == (None, 3)
+
+
+def test_layer_whose_call_returns_none_is_named_in_the_error():
+    class Forgetful(dg.layers.Layer):
+        def call(self, inputs):
+            inputs["a"] * 2  # no return
+
+    with pytest.raises(TypeError, match="'forgetful'.*returned None"):
+        Forgetful(name="forgetful")({"a": dg.Input(shape=(2,))})
+
+
+def test_tf_cast_to_string_keeps_text_and_refuses_numbers():
+    text = np.array(["4", " Private"])
+    assert tf.cast(text, "string") is text and tf.cast(text, tf.string) is text
+    with pytest.raises(TypeError, match="int64 to string"):
+        tf.cast(np.array([1, 2], "int64"), "string")
+    np.testing.assert_array_equal(tf.cast(np.array([1.7, -2.2]), "int32").numpy(), [1, -2])
