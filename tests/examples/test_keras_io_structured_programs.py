@@ -176,3 +176,22 @@ def test_tf_cast_to_string_keeps_text_and_refuses_numbers():
     with pytest.raises(TypeError, match="int64 to string"):
         tf.cast(np.array([1, 2], "int64"), "string")
     np.testing.assert_array_equal(tf.cast(np.array([1.7, -2.2]), "int32").numpy(), [1, -2])
+
+
+# ----------------------------------------------------------------- tf.strings on batches (ragged results)
+def test_split_of_a_batch_is_ragged_and_pads_into_a_tensor():
+    # the sequence recommender's parsing: "movie_1,movie_7,movie_3" per row -> ids and targets
+    batch = np.array(["movie_1,movie_7,movie_3", "movie_2,movie_5"])
+    ids = tf.strings.split(batch, ",")
+    assert isinstance(ids, tf.RaggedTensor) and ids.shape == (2, None)
+    assert ids.to_list() == [["movie_1", "movie_7", "movie_3"], ["movie_2", "movie_5"]]
+    dense = ids.to_tensor()
+    np.testing.assert_array_equal(dense[:, -1], ["movie_3", ""])
+    ratings = tf.strings.to_number(tf.strings.split(np.array(["4.0,3.5,1", "2"]), ","), tf.dtypes.float32)
+    assert isinstance(ratings, tf.RaggedTensor)
+    padded = ratings.to_tensor()
+    assert padded.dtype == np.float32
+    np.testing.assert_array_equal(padded.numpy(), [[4.0, 3.5, 1.0], [2.0, 0.0, 0.0]])
+    np.testing.assert_array_equal(np.asarray(tf.strings.split(np.array(["a b", "c d"]))), [["a", "b"], ["c", "d"]])
+    with pytest.raises(ValueError, match="rank 0 or 1"):
+        tf.strings.split(np.array([["a b"]]))
