@@ -68,7 +68,8 @@ class KerasTensor:
 
     def __repr__(self) -> str:
         src = self.layer.name if self.layer is not None else "input"
-        return f"<KerasTensor shape={self.shape} dtype={self.dtype} from={src}>"
+        dtype = "string" if is_text_dtype(self.dtype) else self.dtype  # Keras's name of text
+        return f"<KerasTensor shape={self.shape} dtype={dtype} from={src}>"
 
     # NumPy's operators give way (``np.float32(2) * t`` calls ``t.__rmul__``)
     __array_ufunc__ = None

@@ -195,3 +195,50 @@ def test_split_of_a_batch_is_ragged_and_pads_into_a_tensor():
     np.testing.assert_array_equal(np.asarray(tf.strings.split(np.array(["a b", "c d"]))), [["a", "b"], ["c", "d"]])
     with pytest.raises(ValueError, match="rank 0 or 1"):
         tf.strings.split(np.array([["a b"]]))
+
+
+# ----------------------------------------------------------------- FeatureSpace on examples, saved and loaded
+def _bank_rows(n=40, seed=0):
+    rng = np.random.default_rng(seed)
+    return {"age": rng.integers(18, 90, n), "job": rng.choice(["admin.", "technician", "retired"], n),
+            "pdays": np.where(rng.random(n) < 0.7, 999, rng.integers(0, 20, n)),
+            "euribor3m": rng.uniform(0.6, 5.0, n), "housing": rng.choice(["yes", "no"], n)}
+
+
+def test_feature_space_adapts_to_a_dataset_of_single_examples_and_returns_tensors():
+    rows = _bank_rows()
+    space = dg.utils.FeatureSpace(features={"pdays": dg.utils.FeatureSpace.integer_hashed(num_bins=4,
+                                                                                         output_mode="one_hot"),
+                                            "euribor3m": dg.utils.FeatureSpace.float_normalized()},
+                                  output_mode="dict")
+    space.adapt(tf.data.Dataset.from_tensor_slices(rows))  # unbatched: one example per element
+    normalizer = space.preprocessors["euribor3m"]
+    np.testing.assert_allclose(np.asarray(normalizer.mean).ravel(), [rows["euribor3m"].mean()], rtol=1e-5)
+    out = space({"pdays": rows["pdays"][:1][0], "euribor3m": rows["euribor3m"][:1][0]})
+    assert isinstance(out["pdays"], dg.Tensor) and out["pdays"].shape == (4,) and out["pdays"].numpy().sum() == 1
+    np.testing.assert_allclose(out["euribor3m"].numpy(), (rows["euribor3m"][:1] - rows["euribor3m"].mean())
+                               / rows["euribor3m"].std(), rtol=1e-4)
+
+
+def test_feature_space_saved_as_keras_file_loads_and_encodes_the_same(tmp_path):
+    rows = _bank_rows()
+    fs = dg.utils.FeatureSpace
+    space = fs(features={"age": fs.float_discretized(num_bins=3), "job": fs.string_categorical(num_oov_indices=0),
+                         "housing": fs.string_categorical(num_oov_indices=0), "pdays": fs.integer_hashed(num_bins=4),
+                         "euribor3m": fs.float_normalized()},
+               crosses=[fs.cross(feature_names=("job", "housing"), crossing_dim=5)], output_mode="concat")
+    space.adapt(tf.data.Dataset.from_tensor_slices(rows).batch(16))
+    expected = space(rows).numpy()
+    assert expected.shape == (40, 3 + 3 + 2 + 4 + 1 + 5)
+    path = str(tmp_path / "space.keras")
+    space.save(path)
+    loaded = dg.saving.load_model(path)
+    assert type(loaded) is fs
+    np.testing.assert_allclose(loaded(rows).numpy(), expected, rtol=1e-6)
+    # the end-to-end inference model of the loaded space, on one raw example
+    encoded = loaded.get_encoded_features()
+    assert tuple(encoded.shape) == (None, 18)
+    model = dg.Model(loaded.get_inputs(), dg.layers.Dense(1, kernel_initializer="ones")(encoded))
+    one = {k: dg.ops.convert_to_tensor([v[3]]) for k, v in rows.items()}
+    np.testing.assert_allclose(model.predict(one, verbose=0).ravel(), [expected[3].sum()], rtol=1e-5)
+    assert "dtype=string" in repr(loaded.get_inputs()["job"])
