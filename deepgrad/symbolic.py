@@ -295,12 +295,16 @@ def is_tracing() -> bool:
 
 
 class tracing:
-    """``with tracing():`` marks the calls inside as output-shape traces (see ``is_tracing``)."""
+    """``with tracing():`` marks the calls inside as output-shape traces (see ``is_tracing``);
+    NumPy's warnings are silenced there (``x / y`` on placeholder zeros is no user's division)."""
 
     def __enter__(self):
         _TRACING[0] += 1
+        self._errstate = np.errstate(all="ignore")
+        self._errstate.__enter__()
 
     def __exit__(self, *exc):
+        self._errstate.__exit__(*exc)
         _TRACING[0] -= 1
 
 
