@@ -367,7 +367,12 @@ def call_symbolic(layer, inputs, *args, **kwargs):
         # their dtypes), so the call itself is run, as Keras's compute_output_spec does
         out_shape = _traced_output_shape(layer, inputs, args, kwargs)
     else:
-        out_shape = layer.compute_output_shape(shapes)
+        # the inputs' dtypes, for a shape rule that runs the layer (on text placeholders where text goes in)
+        layer.__dict__["_traced_input_dtypes"] = [t.dtype for t in flatten(inputs)]
+        try:
+            out_shape = layer.compute_output_shape(shapes)
+        finally:
+            layer.__dict__.pop("_traced_input_dtypes", None)
     first = flatten(inputs)
     batch = first[0].shape[0] if first and first[0].shape else None
     node = Node(layer, inputs, args, kwargs)

@@ -586,11 +586,17 @@ class Layer(LayerState):
         Unknown dimensions are set to 2 for one run and 3 for a second: an output dimension that
         differs between the two follows an unknown input dimension and is ``None``, as Keras's
         symbolic trace reports it."""
-        def run(size):
-            def zeros(shape):
-                return np.zeros((1,) + tuple(size if s is None else s for s in shape[1:]), self.dtype)
+        dtypes = self.__dict__.get("_traced_input_dtypes") or []  # set by a symbolic call
 
-            x = [zeros(s) for s in input_shape] if isinstance(input_shape, list) else zeros(input_shape)
+        def run(size):
+            def zeros(shape, i=0):
+                full = (1,) + tuple(size if s is None else s for s in shape[1:])
+                if i < len(dtypes) and np.dtype(dtypes[i]).kind in "OUS":  # text placeholders for text inputs
+                    return np.full(full, "", object)
+                return np.zeros(full, self.dtype)
+
+            x = ([zeros(s, i) for i, s in enumerate(input_shape)] if isinstance(input_shape, list)
+                 else zeros(input_shape))
             with no_grad(), tracing():
                 out = self(x, training=False) if self._call_takes_training else self(x)
             return [tuple(o.shape) for o in out] if isinstance(out, (list, tuple)) else tuple(out.shape)

@@ -242,3 +242,25 @@ def test_feature_space_saved_as_keras_file_loads_and_encodes_the_same(tmp_path):
     one = {k: dg.ops.convert_to_tensor([v[3]]) for k, v in rows.items()}
     np.testing.assert_allclose(model.predict(one, verbose=0).ravel(), [expected[3].sum()], rtol=1e-5)
     assert "dtype=string" in repr(loaded.get_inputs()["job"])
+
+
+# ----------------------------------------------------------------- Lambda feature engineering on text
+def test_lambda_layers_on_a_string_input_keep_its_shape():
+    thal = dg.Input(shape=(1,), name="thal", dtype=tf.string)
+    age = dg.Input(shape=(1,), name="age", dtype="float32")
+    fixed = dg.layers.Lambda(lambda x: tf.cast(x == "fixed", dtype=tf.float32), name="is_fixed")(thal)
+    ratio = dg.layers.Lambda(lambda x: x[0] / x[1], name="ratio")((age, age))  # 0 / 0 in the trace: no warning
+    assert tuple(fixed.shape) == (None, 1) and tuple(ratio.shape) == (None, 1)
+    model = dg.Model({"thal": thal, "age": age}, dg.layers.concatenate([fixed, ratio]))
+    out = model.predict({"thal": np.array([["fixed"], ["normal"], ["fixed"]]),
+                         "age": np.array([[50.0], [60.0], [2.0]], "float32")}, verbose=0)
+    np.testing.assert_array_equal(out, [[1, 1], [0, 1], [1, 1]])
+
+
+@pytest.mark.parametrize("framework", [pytest.param(keras, id="keras"), pytest.param(dg, id="deepgrad")])
+def test_plot_model_refuses_unknown_arguments(framework, tmp_path):
+    model = framework.Sequential([framework.Input((3,)), framework.layers.Dense(2)])
+    with pytest.raises(ValueError, match="Unrecognized keyword arguments"):
+        framework.utils.plot_model(model, input_layer_graph=str(tmp_path / "x.png"))
+    with pytest.raises(ValueError, match="layer_range"):
+        framework.utils.plot_model(model, to_file=str(tmp_path / "x.png"), layer_range=["a", "b"])
