@@ -264,3 +264,16 @@ def test_plot_model_refuses_unknown_arguments(framework, tmp_path):
         framework.utils.plot_model(model, input_layer_graph=str(tmp_path / "x.png"))
     with pytest.raises(ValueError, match="layer_range"):
         framework.utils.plot_model(model, to_file=str(tmp_path / "x.png"), layer_range=["a", "b"])
+
+
+@pytest.mark.parametrize("name", ["Concatenate", "Add", "Multiply", "Average", "Maximum", "Minimum"])
+def test_merge_of_a_single_input_is_that_input(name):
+    # a preprocessing dict with one feature gives ``layers.concatenate([x])``, which Keras 3 accepts
+    x = np.arange(6, dtype="float32").reshape(2, 3)
+    theirs = keras.ops.convert_to_numpy(getattr(keras.layers, name)()([x]))
+    ours = np.asarray(getattr(dg.layers, name)()([x]))
+    np.testing.assert_array_equal(ours, theirs)
+    assert tuple(getattr(dg.layers, name)()([dg.Input((3,))]).shape) == (None, 3)
+    for pair_only in ("Subtract", "Dot"):
+        with pytest.raises(ValueError, match="2 inputs"):
+            (getattr(dg.layers, pair_only)(axes=1) if pair_only == "Dot" else dg.layers.Subtract())([x])
