@@ -277,3 +277,21 @@ def test_merge_of_a_single_input_is_that_input(name):
     for pair_only in ("Subtract", "Dot"):
         with pytest.raises(ValueError, match="2 inputs"):
             (getattr(dg.layers, pair_only)(axes=1) if pair_only == "Dot" else dg.layers.Subtract())([x])
+
+
+# ----------------------------------------------------------------- metrics of rank-1 targets
+@pytest.mark.parametrize("framework", [pytest.param(keras, id="keras"), pytest.param(dg, id="deepgrad")])
+def test_regression_metrics_of_rank_1_targets_average_per_sample(framework):
+    # the Boston housing regression: y of shape (N,) against predictions (N, 1), batches of 32 and
+    # a short last one; the metrics' mean is over samples, so mse equals the loss
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(152, 13)), rng.normal(size=152) * 5
+    model = framework.Sequential([framework.Input((13,)), framework.layers.Dense(1, kernel_initializer="ones")])
+    model.compile(loss="mse", optimizer="adam", metrics=["mae", "mse"])
+    loss, mae, mse = model.evaluate(x, y, batch_size=32, verbose=0)
+    pred = x.sum(axis=1)
+    np.testing.assert_allclose([loss, mae, mse], [np.mean((pred - y) ** 2), np.mean(np.abs(pred - y)),
+                                                  np.mean((pred - y) ** 2)], rtol=1e-5)
+    metric = framework.metrics.MeanAbsoluteError()
+    metric.update_state(y[:4], pred[:4, None])
+    np.testing.assert_allclose(float(metric.result()), np.mean(np.abs(pred[:4] - y[:4])), rtol=1e-6)
