@@ -361,10 +361,12 @@ def call_symbolic(layer, inputs, *args, **kwargs):
     structured = isinstance(inputs, dict) or (isinstance(inputs, (list, tuple)) and any(
         isinstance(t, (list, tuple, dict)) for t in inputs))
     text = any(is_text_dtype(t.dtype) for t in flatten(inputs))
-    if (masked or structured or text or flatten((args, kwargs))) and _default_output_shape(layer):
-        # symbolic tensors past the first argument (``layer(targets, logits)``), a structure of
-        # them, a mask the call reads, or text inputs: the shape rule must see them all (with
-        # their dtypes), so the call itself is run, as Keras's compute_output_spec does
+    # arguments past the inputs (``grn(v, hp=hp)``), tensors or not, reach the call only when it is run
+    extra = bool(args) or any(k not in ("training", "mask") for k in kwargs)
+    if (masked or structured or text or extra) and _default_output_shape(layer):
+        # arguments past the first (symbolic tensors, ``layer(targets, logits)``, or plain values),
+        # a structure of tensors, a mask the call reads, or text inputs: the shape rule must see
+        # them all (with their dtypes), so the call itself is run, as Keras's compute_output_spec does
         out_shape = _traced_output_shape(layer, inputs, args, kwargs)
     else:
         # the inputs' dtypes, for a shape rule that runs the layer (on text placeholders where text goes in)

@@ -295,3 +295,29 @@ def test_regression_metrics_of_rank_1_targets_average_per_sample(framework):
     metric = framework.metrics.MeanAbsoluteError()
     metric.update_state(y[:4], pred[:4, None])
     np.testing.assert_allclose(float(metric.result()), np.mean(np.abs(pred[:4] - y[:4])), rtol=1e-6)
+
+
+@pytest.mark.parametrize("framework", [pytest.param(keras, id="keras"), pytest.param(dg, id="deepgrad")])
+def test_symbolic_call_with_a_plain_object_argument(framework):
+    # the tuned GRN's ``grn(v, hp=hp)``: a non-tensor keyword argument reaches call() in the trace
+    # and again whenever the model runs
+    class Choices:
+        def Boolean(self, name, default=False):
+            return default
+
+    class Gated(framework.layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.dense = framework.layers.Dense(4, kernel_initializer="ones")
+            self.norm = framework.layers.LayerNormalization()
+
+        def call(self, inputs, hp):
+            x = self.dense(inputs)
+            return self.norm(x) if hp.Boolean("use_layernorm", default=True) else x * 2.0
+
+    inputs = framework.Input((3,))
+    out = Gated()(inputs, hp=Choices())
+    assert tuple(out.shape) == (None, 4)
+    model = framework.Model(inputs, out)
+    x = np.array([[1.0, 2.0, 3.0], [0.0, 1.0, 0.0]], "float32")
+    np.testing.assert_allclose(framework.ops.convert_to_numpy(model(x)), np.zeros((2, 4)), atol=1e-3)
