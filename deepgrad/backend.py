@@ -247,7 +247,7 @@ def standardize_dtype(dtype) -> str:
         name = np.dtype(dtype).name
     except TypeError:
         raise ValueError(f"Invalid dtype: {dtype!r}") from None
-    if name == "object":  # Keras's text dtype, which deepgrad holds as object arrays of str
+    if np.dtype(dtype).kind in "OUS":  # Keras's text dtype: deepgrad holds text as str (or object) arrays
         return "string"
     if name not in _UPPER:
         raise ValueError(f"Invalid dtype: {dtype!r} (deepgrad's ops take bool, (u)int8-64, "
@@ -294,6 +294,10 @@ def result_type(*dtypes) -> str:
             nodes.add(standardize_dtype(a))
     if not nodes:
         return floatx()
+    if "string" in nodes:  # text promotes only with text, as in Keras
+        if nodes == {"string"}:
+            return "string"
+        raise ValueError("dtype='string' is not a valid dtype for Keras type promotion.")
     return _resolve_weak(_least_upper_bound(frozenset(nodes)))
 
 

@@ -114,6 +114,11 @@ def cast(x, dtype):
     """``x`` in ``dtype``. Between float types the gradient flows back (cast to the input's
     dtype); a cast to an integer or bool type carries none."""
     target = _dtype_name(dtype)
+    if target == "string":  # text stays text (Keras's TF backend); no number becomes text
+        if isinstance(x, np.ndarray) and x.dtype.kind in "OUS":
+            return x
+        raise TypeError(f"cast: cannot cast {_dtype_name(getattr(x, 'dtype', None) or to_array(x).dtype)} "
+                        "to 'string'")
     if hasattr(x, "dense_shape") and hasattr(x, "with_values"):  # a sparse tensor: its values are cast
         return x.with_values(cast(x.values, dtype))
     if not isinstance(x, Tensor):  # straight to the target: 0.1 to float64 is not rounded via float32

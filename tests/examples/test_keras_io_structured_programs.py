@@ -321,3 +321,18 @@ def test_symbolic_call_with_a_plain_object_argument(framework):
     model = framework.Model(inputs, out)
     x = np.array([[1.0, 2.0, 3.0], [0.0, 1.0, 0.0]], "float32")
     np.testing.assert_allclose(framework.ops.convert_to_numpy(model(x)), np.zeros((2, 4)), atol=1e-3)
+
+
+def test_string_dtype_names_and_promotion_follow_keras():
+    from keras.src.backend.common.dtypes import result_type as keras_result_type
+    for dtype in ("string", np.dtype(object), np.array(["a"]).dtype):
+        assert dg.backend.standardize_dtype(dtype) == "string"
+    assert dg.ops.dtype(np.array(["oak", "ash"])) == "string"
+    assert dg.backend.result_type("string", "string") == keras_result_type("string", "string") == "string"
+    for framework_result_type in (dg.backend.result_type, keras_result_type):
+        with pytest.raises(ValueError, match="string"):
+            framework_result_type("string", "float32")
+    text = np.array(["fixed", "normal"])
+    assert dg.ops.cast(text, "string") is text
+    with pytest.raises(TypeError, match="to 'string'"):
+        dg.ops.cast(np.array([1.0]), "string")
