@@ -19,7 +19,7 @@ from .dtypes import to_array
 
 def _dtype_name(dtype) -> str:
     # an np.dtype by its name: np.dtype("int64") == "int" is True, which the string rules would misread
-    return standardize_dtype(dtype.name if isinstance(dtype, np.dtype) else dtype)
+    return standardize_dtype(dtype.name if isinstance(dtype, np.dtype) and dtype.kind not in "OUS" else dtype)
 
 
 def _tensor(x, dtype=None) -> Tensor:
