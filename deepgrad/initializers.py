@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+import random
 
 import numpy as np
 
@@ -67,6 +68,12 @@ class RandomInitializer(Initializer):
         if seed is not None and not isinstance(seed, (int, np.integer)):
             raise ValueError(f"{type(self).__name__}: seed must be an integer or None, got {seed!r}")
         self.seed = seed
+        if seed is None:
+            # Keras's unseeded initializer takes a default seed from Python's ``random`` when it is
+            # made; taking one draw too keeps the seeds that the unseeded SeedGenerators made
+            # after it (a Dropout's, an LSTM cell's) those of Keras after ``set_random_seed``.
+            # The weights still come from deepgrad's generator
+            random.randint(1, 10**9)
 
     def _rng(self) -> np.random.Generator:
         return np.random.default_rng(self.seed) if self.seed is not None else backend.rng()

@@ -21,8 +21,21 @@ recomputation (``preserve_rng_state``), and every variable or noted attribute th
 (a ``SeedGenerator``'s state, a seeded ``Dropout``'s call count, ``BatchNormalization``'s moving
 statistics) holds its forward-time value during the recomputation and its later value again
 after, so the recomputation draws the same masks and changes no state.
+
+A penalty added inside (``add_loss``, an activity regularizer) is an output of the node too:
+the layer keeps the node's stand-in, so the penalty's graph is recomputed with the rest instead
+of keeping the function's intermediates alive until the backward.
+
+The arguments are the recomputation's inputs, so one changed in place between the forward and
+the backward would give other gradients: as PyTorch's version counters do, the backward checks
+that each array argument is the same array with the same contents (a CRC-32 of its bytes, taken
+after the forward) and raises a RuntimeError naming it otherwise.
 """
 from __future__ import annotations
+
+import zlib
+
+import numpy as np
 
 from .. import backend
 from .grad_mode import is_grad_enabled, note_recorded, recording_functions
@@ -92,6 +105,34 @@ def _produced(out, inner: set) -> list:
     return found
 
 
+def _penalties(writes: list, inner: set) -> list:
+    """The losses the function added (``add_loss`` appends to a layer's ``_activity_losses``, a
+    write noted in ``writes``) that Functions of ``inner`` made, in the order they were added."""
+    found = []
+    for target, key, before in writes:
+        if key != "_activity_losses" or not isinstance(before, list):
+            continue
+        for loss in getattr(target, key, [])[len(before):]:
+            if isinstance(loss, Tensor) and loss._ctx is not None and id(loss._ctx) in inner:
+                found.append(loss)
+    return found
+
+
+def _fingerprint(array) -> int:
+    """CRC-32 of an array's bytes (C order)."""
+    return zlib.crc32(np.ascontiguousarray(array).view(np.uint8).reshape(-1))
+
+
+def _argument_fingerprints(leaves: list) -> list:
+    """``(position, tensor or array, the array, its CRC-32)`` for each array argument."""
+    out = []
+    for i, x in enumerate(leaves):
+        array = x.data if isinstance(x, Tensor) else x if isinstance(x, np.ndarray) else None
+        if isinstance(array, np.ndarray) and array.dtype.kind in "biuf":
+            out.append((i, x, array, _fingerprint(array)))
+    return out
+
+
 class Checkpoint(Function):
     """The one node a checkpointed call leaves in the graph (see the module docstring)."""
 
@@ -110,8 +151,9 @@ class Checkpoint(Function):
             out = function(*call_args, **call_kwargs)
         inner = set(map(id, functions))
         produced = _produced(out, inner)
-        if not produced:  # no output needs a gradient: nothing to recompute (a graph kept by a side
-            # effect, such as a penalty added inside, stays whole and reaches the arguments through their aliases)
+        penalties = [t for t in _penalties(writes, inner) if all(t is not p for p in produced)]
+        produced += penalties
+        if not produced:  # no output needs a gradient: nothing to recompute
             return _unaliased(out, {id(aliased[i]): leaves[i] for i in arg_slots})
         position = {id(aliased[i]): n for n, i in enumerate(arg_slots)}
         inputs = [leaves[i] for i in arg_slots]
@@ -131,6 +173,8 @@ class Checkpoint(Function):
         node.function, node.args, node.kwargs = function, args, kwargs
         node.arg_slots, node.closure = arg_slots, closure
         node.rng_state, node.writes = rng_state, writes
+        node.n_penalties = len(penalties)
+        node.fingerprints = _argument_fingerprints(leaves)
         note_recorded(node)  # an enclosing checkpoint lists this node among its own
         # the checkpoint's outputs: same arrays, this node as their producer
         replaced = {id(aliased[i]): leaves[i] for i in arg_slots}
@@ -143,6 +187,11 @@ class Checkpoint(Function):
             logits = t._keras_logits
             if logits is not None and id(getattr(logits, "tensor", None)) in replaced:
                 replaced[id(t)]._keras_logits = logits._replace(tensor=replaced[id(logits.tensor)])
+        if penalties:  # the layers keep the node's stand-ins, so the penalties' graphs are let go
+            for target, key, _ in writes:
+                if key == "_activity_losses":
+                    held = getattr(target, key)
+                    held[:] = [replaced.get(id(t), t) if isinstance(t, Tensor) else t for t in held]
         return _unaliased(out, replaced)
 
     @property
@@ -158,6 +207,7 @@ class Checkpoint(Function):
         """``function`` again, recording, on ``arg_tensors`` (one per argument that needs a
         gradient), with the forward's random state and written values: ``(its outputs that the
         forward's node stands for, the Functions it recorded)``. The state is as it was, after."""
+        self._check_arguments_unchanged()
         leaves = _leaves(self.args, self.kwargs)
         for i, t in zip(self.arg_slots, arg_tensors):
             leaves[i] = t
@@ -172,20 +222,35 @@ class Checkpoint(Function):
                 try:
                     with recording_functions() as functions:
                         out = self.function(*args, **kwargs)
+                    inner = set(map(id, functions))
+                    penalties = _penalties(rewritten, inner) if self.n_penalties else []
                 finally:
                     restore(rewritten)
         finally:
             restore(values_now)
             if rng_now is not None:
                 backend.set_rng_state(rng_now)
-        inner = set(map(id, functions))
         produced = _produced(out, inner)
+        produced += [t for t in penalties if all(t is not p for p in produced)]
         if len(produced) != self.n_outputs or any(t.shape != s for t, (s, _) in zip(produced, self.output_meta)):
             raise RuntimeError(f"{self.name}: the recomputation in the backward pass gave {len(produced)} "
                                f"output(s) of shapes {[t.shape for t in produced]}, the forward gave "
                                f"{[s for s, _ in self.output_meta]}: the function must compute the same "
                                "thing when it is run again")
         return produced, functions, inner
+
+    def _check_arguments_unchanged(self) -> None:
+        """The error PyTorch's version counters give, for an argument changed in place (or given
+        a new array) between the forward and this backward."""
+        for position, x, array, crc in self.fingerprints:
+            now = x.data if isinstance(x, Tensor) else x
+            if now is not array or now.shape != array.shape or _fingerprint(now) != crc:
+                what = f"{type(x).__name__} {getattr(x, 'path', None) or getattr(x, 'name', None) or ''}".rstrip()
+                raise RuntimeError(
+                    f"{self.name}: argument {position} ({what} of shape {tuple(array.shape)}, {array.dtype}) "
+                    "was modified in place after the forward pass, and the backward pass recomputes the function "
+                    "from it: its gradients would not be those of the forward's values. Change a copy instead "
+                    "(x = x + 1 rather than x.data += 1 or x.assign(...)), or run the backward first.")
 
     def backward(self, grads):
         n_args = len(self.arg_slots)

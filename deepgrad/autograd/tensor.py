@@ -158,8 +158,8 @@ class Tensor:
         return self.data.tolist()
 
     def detach(self) -> "Tensor":
-        """The same data, cut from the graph."""
-        return Tensor(self.data)
+        """The same data (and dtype: an integer tensor stays one), cut from the graph."""
+        return Tensor(self.data, dtype=self.data.dtype)
 
     def zero_grad(self) -> None:
         self.grad = None

@@ -47,16 +47,28 @@ class CallbackList(Callback):
         return answers[-1] if answers else None
 
 
+def sort_logs(logs: dict) -> dict:
+    """``logs`` with its keys in sorted order, in place (the same dict), as Keras hands logs on
+    (``accuracy`` before ``loss``, each ``val_`` key among the rest by its name)."""
+    keys = list(logs)
+    if keys != sorted(keys):
+        items = sorted(logs.items())
+        logs.clear()
+        logs.update(items)
+    return logs
+
+
 def _dispatch(name):
-    """A CallbackList hook passing ``logs`` (a dict, never None) on to every callback, as Keras does."""
+    """A CallbackList hook passing ``logs`` (a dict, never None, keys sorted) on to every
+    callback, as Keras does."""
     if name.endswith(("_begin", "_end")) and ("epoch" in name or "batch" in name):
         def hook(self, index, logs=None):
-            logs = {} if logs is None else logs
+            logs = {} if logs is None else sort_logs(logs)
             for cb in self.callbacks:
                 getattr(cb, name)(index, logs)
     else:
         def hook(self, logs=None):
-            logs = {} if logs is None else logs
+            logs = {} if logs is None else sort_logs(logs)
             for cb in self.callbacks:
                 getattr(cb, name)(logs)
     hook.__name__ = name

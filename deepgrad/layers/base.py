@@ -139,7 +139,12 @@ def _recording_build(build):
 
     @functools.wraps(build)
     def recording_build(self, *args, **kwargs):
-        out = build(self) if no_shape else build(self, *args, **kwargs)
+        # in the layer's own scope, as on a call, so the layers it builds in turn sit under it
+        # ("time_distributed/dense/kernel"); a scope already open for this layer is not doubled
+        with self._open_name_scope():
+            if self._path is None:
+                self.__dict__["_path"] = current_path()
+            out = build(self) if no_shape else build(self, *args, **kwargs)
         if self.__dict__.get("input_shape_built") is None:
             shape = args[0] if args else kwargs.get("input_shape")
             if shape is not None:

@@ -48,6 +48,9 @@ def conv_output_length(n, kernel: int, stride: int, padding: str, dilation: int)
 class ConvLSTMCell(DropoutRNNCell):
     """One ConvLSTM step on ``(batch, *spatial, channels)``; states ``[h, c]`` of the output's shape."""
 
+    _dropout_mask_count = 4  # one mask per gate, as Keras's
+    _seed_generator_first = True
+
     def __init__(self, rank, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
                  activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", bias_initializer="zeros",

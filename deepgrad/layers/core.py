@@ -165,8 +165,11 @@ class Dense(QuantizableMixin, LoRAMixin, KernelLayer):
         return tuple(input_shape[:-1]) + (self.units,)
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, **self._kernel_config(),
-                "quantization_config": self._quantized_config(), **self.lora_config()}
+        config = {**super().get_config(), "units": self.units, **self._kernel_config(),
+                  "quantization_config": self._quantized_config(), **self.lora_config()}
+        if config["activity_regularizer"] is None:  # Keras's Dense config has none; kept when set
+            del config["activity_regularizer"]
+        return config
 
 
 # ----------------------------------------------------------------- shape-only layers
@@ -323,10 +326,14 @@ class Dropout(Layer):
             return inputs * 0.0
         # a fixed seed gives a new mask each call, reproducibly: the mask of call k is drawn from
         # (seed, k), k the counter of the seed generator's state; without a seed the draws come
-        # from deepgrad's global generator (``set_random_seed`` repeats them)
+        # from deepgrad's global generator (``set_random_seed`` repeats them). The counter moves
+        # where Keras's (torch backend) draws through the generator: with a seed or a
+        # ``noise_shape``; its unseeded full-shape dropout draws from torch's global state instead
         seed = None
-        if self.seed is not None:
-            seed = (self.seed, int(self.seed_generator.next().data[1]))
+        if self.seed is not None or self.noise_shape is not None:
+            state = self.seed_generator.next()
+            if self.seed is not None:
+                seed = (self.seed, int(state.data[1]))
         return ops.dropout(inputs, self.rate, training=True, noise_shape=self.noise_shape, seed=seed)
 
     def compute_output_shape(self, input_shape):

@@ -217,6 +217,8 @@ class LayerNormalization(_Normalization):
             self.center, self.scale = center, scale
         else:
             self._build_scale_center(input_shape)
+        # Keras keeps the axes as a sorted list once built (its config shows [-1] then)
+        self.axis = sorted(self.axis) if isinstance(self.axis, list) else [self.axis]
         self.built = True
 
     def call(self, inputs):

@@ -111,6 +111,7 @@ class _FusedRNN(RNN):
                     raise ValueError(f"{kind} {self.name!r}: initial state has shape {tuple(s.shape)}, "
                                      f"expected {(batch, self.units)}")
         cell.reset_dropout_mask()
+        cell.count_sequence_draws()
         if training and cell.dropout > 0:  # one input mask for every step of the sequence
             inputs = inputs * Tensor(cell.get_dropout_mask(inputs[:, 0])[:, None, :])
         sequence, *last = self.run_fused(inputs, states, mask)

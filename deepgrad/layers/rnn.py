@@ -144,6 +144,8 @@ class RNN(Layer):
         for reset in ("reset_dropout_mask", "reset_recurrent_dropout_mask"):
             if hasattr(self.cell, reset):  # one dropout mask per sequence: drawn afresh for this call
                 getattr(self.cell, reset)()
+        if hasattr(self.cell, "count_sequence_draws"):
+            self.cell.count_sequence_draws()
 
         outputs, output = [], None
         for t in (range(steps - 1, -1, -1) if self.go_backwards else range(steps)):

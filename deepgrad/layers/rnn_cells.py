@@ -76,15 +76,20 @@ class DropoutRNNCell(Layer):
         self.units = int(units)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
+        self.seed = seed
+        # Keras's cells own one whatever their rates: its state is one of the cell's variables.
+        # Made where Keras's cell makes it, before or after its initializers, so that unseeded
+        # ones take the same default seeds from Python's ``random``
+        if self._seed_generator_first:
+            self.seed_generator = SeedGenerator(seed)
         set_weight_arguments(self, "kernel", kernel_initializer, kernel_regularizer, kernel_constraint)
         set_weight_arguments(self, "recurrent", recurrent_initializer, recurrent_regularizer, recurrent_constraint)
         set_weight_arguments(self, "bias", bias_initializer, bias_regularizer, bias_constraint)
         self.dropout = float(dropout)
         self.recurrent_dropout = float(recurrent_dropout)
-        self.seed = seed
         self._seed_rng = np.random.default_rng(seed) if seed is not None else None
-        # Keras's cells own one whatever their rates: its state is one of the cell's variables
-        self.seed_generator = SeedGenerator(seed)
+        if not self._seed_generator_first:
+            self.seed_generator = SeedGenerator(seed)
         self._dropout_masks: dict = {}
         self._activation_arguments = {"activation": activation}  # for a callable without a name
         self.state_size = self.units
@@ -108,6 +113,22 @@ class DropoutRNNCell(Layer):
         kept units are ``1 / (1 - dropout)``, dropped ones 0."""
         ones = Tensor(np.ones(tuple(step_input.shape), step_input.dtype))
         return self._masked(ones, "inputs", self.dropout, True).data
+
+    _seed_generator_first = False
+
+    # Keras's masks per nonzero rate: one, or one per gate (``dropout_mask_count``) in the cells
+    # that split their kernel by gate
+    _dropout_mask_count = 1
+
+    def count_sequence_draws(self) -> None:
+        """Move the seed state as Keras's ``RNN`` does: on every call, in training or not, it
+        draws the sequence's masks before its loop, ``_dropout_mask_count`` per nonzero rate,
+        and with a seed each draw advances the counter (its unseeded dropout draws from torch's
+        global state, which leaves the counter)."""
+        if self.seed is None:
+            return
+        for _ in range(self._dropout_mask_count * ((self.dropout > 0) + (self.recurrent_dropout > 0))):
+            self.seed_generator.next()
 
     def reset_dropout_mask(self) -> None:
         self._dropout_masks.pop("inputs", None)
@@ -174,6 +195,8 @@ def _like(states, new: list):
 class SimpleRNNCell(DropoutRNNCell):
     """``h_t = activation(x_t @ kernel + h_{t-1} @ recurrent_kernel + bias)``; output ``h_t``."""
 
+    _seed_generator_first = True
+
     def __init__(self, units, activation="tanh", use_bias=True, kernel_initializer="glorot_uniform",
                  recurrent_initializer="orthogonal", bias_initializer="zeros", kernel_regularizer=None,
                  recurrent_regularizer=None, bias_regularizer=None, kernel_constraint=None,
@@ -205,8 +228,12 @@ class LSTMCell(DropoutRNNCell):
                  unit_forget_bias=True, kernel_regularizer=None, recurrent_regularizer=None, bias_regularizer=None,
                  kernel_constraint=None, recurrent_constraint=None, bias_constraint=None, dropout=0.0,
                  recurrent_dropout=0.0, seed=None, **kwargs):
-        kwargs.pop("implementation", None)  # Keras's choice of kernel split; the numbers are the same
-        super().__init__(**forwarded_arguments(locals(), exclude=("recurrent_activation", "unit_forget_bias")))
+        # Keras's choice of kernel split; the numbers are the same, only the count of masks differs
+        implementation = kwargs.pop("implementation", 2)
+        super().__init__(**forwarded_arguments(locals(), exclude=("recurrent_activation", "unit_forget_bias",
+                                                                  "implementation")))
+        if implementation == 1 or self.recurrent_dropout != 0:
+            self._dropout_mask_count = 4
         self.recurrent_activation = activations.get(recurrent_activation)
         self._activation_arguments["recurrent_activation"] = recurrent_activation
         self.unit_forget_bias = bool(unit_forget_bias)
@@ -251,8 +278,11 @@ class GRUCell(DropoutRNNCell):
                  kernel_regularizer=None, recurrent_regularizer=None, bias_regularizer=None, kernel_constraint=None,
                  recurrent_constraint=None, bias_constraint=None, dropout=0.0, recurrent_dropout=0.0,
                  reset_after=True, seed=None, **kwargs):
-        kwargs.pop("implementation", None)
-        super().__init__(**forwarded_arguments(locals(), exclude=("recurrent_activation", "reset_after")))
+        implementation = kwargs.pop("implementation", 2)
+        super().__init__(**forwarded_arguments(locals(), exclude=("recurrent_activation", "reset_after",
+                                                                  "implementation")))
+        if implementation == 1 or self.recurrent_dropout != 0:
+            self._dropout_mask_count = 3
         self.recurrent_activation = activations.get(recurrent_activation)
         self._activation_arguments["recurrent_activation"] = recurrent_activation
         self.reset_after = bool(reset_after)
@@ -389,6 +419,11 @@ class StackedRNNCells(Layer):
         kept units are ``1 / (1 - dropout)``, dropped ones 0."""
         ones = Tensor(np.ones(tuple(step_input.shape), step_input.dtype))
         return self._masked(ones, "inputs", self.dropout, True).data
+
+    def count_sequence_draws(self) -> None:
+        for cell in self.cells:
+            if hasattr(cell, "count_sequence_draws"):
+                cell.count_sequence_draws()
 
     def reset_dropout_mask(self) -> None:
         for cell in self.cells:

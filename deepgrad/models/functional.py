@@ -175,7 +175,10 @@ class Functional(Model, config_names=("Functional", "Model")):
         self._inputs, self._outputs = flat_inputs, flat_outputs
         self._nodes = _topological_nodes(flat_outputs, flat_inputs)
         self.input_names = _names(inputs, flat_inputs)
-        self.output_names = _names(outputs, flat_outputs)
+        # Keras names the outputs after the layers that made them, a dict's too (in flatten order,
+        # its sorted keys); the keys name that dict's targets, losses and metrics
+        self.output_names = _names(list(flat_outputs), flat_outputs)
+        self._output_keys = sorted(outputs) if isinstance(outputs, dict) else None
         self._layers, self._call_depths = _layer_order(flat_inputs, flat_outputs, self._input_layers)
         self.built = True
         with self._open_name_scope():  # built when made: its path is fixed now, as Keras's

@@ -156,9 +156,16 @@ class ModelState:
     def get_state_tree(self, value_format: str = "backend_tensor") -> dict:
         """Every variable's value nested by its path: ``{"trainable_variables": {"sequential":
         {"dense": {"kernel": ...}}}, "non_trainable_variables": ..., "optimizer_variables": ...,
-        "metrics_variables": ...}``."""
-        return {"trainable_variables": _nested(self.trainable_variables, value_format),
-                "non_trainable_variables": _nested(self.non_trainable_variables, value_format),
+        "metrics_variables": ...}``.
+
+        As Keras's, it needs an optimizer: on a model not compiled yet it raises AttributeError
+        (after the checks of the two weight trees, which come first)."""
+        trainable = _nested(self.trainable_variables, value_format)
+        non_trainable = _nested(self.non_trainable_variables, value_format)
+        if getattr(self, "optimizer", None) is None:
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute 'optimizer': "
+                                 "get_state_tree() holds the optimizer's variables; call compile() first")
+        return {"trainable_variables": trainable, "non_trainable_variables": non_trainable,
                 "optimizer_variables": _nested(self._optimizer_state_variables(), value_format),
                 "metrics_variables": _nested(self.metrics_variables, value_format)}
 

@@ -17,7 +17,7 @@ from .. import process_group
 from .. import losses, ops, optimizers
 from .. import metrics as metrics_module
 from ..autograd import Tensor, grad, no_grad
-from ..callbacks.callback_list import CallbackList
+from ..callbacks.callback_list import CallbackList, sort_logs
 from ..callbacks.history import History
 from . import compile_config
 from . import data_adapter as da
@@ -246,6 +246,9 @@ class Trainer:
         with_loss = [n if spec is not None else None for n, spec in zip(names, self._losses)]
         self._output_loss_trackers = ([None if n is None else _MeanTracker(f"{n}_loss") for n in with_loss]
                                       if sum(n is not None for n in with_loss) > 1 else [])
+        # Keras lists these trackers in the order of a dict of losses' own keys, else the outputs'
+        self._loss_tracker_order = ([names.index(k) for k in loss if k in names] if isinstance(loss, dict)
+                                    else list(range(len(names))))
         self._compile_config = compile_config.record(self.optimizer, loss, metric_specs, names, self._loss_weights)
         record = getattr(self, "_record_execution", None)
         if record is not None:
@@ -311,7 +314,10 @@ class Trainer:
     def metrics(self) -> list:
         """The loss tracker(s) and compiled metrics (once compiled), then the metrics assigned
         to the model as attributes; ``fit``/``evaluate`` reset each of them first."""
-        trackers = [self._loss_tracker] + [t for t in self._output_loss_trackers if t is not None] if self.compiled else []
+        by_output = self._output_loss_trackers
+        order = self.__dict__.get("_loss_tracker_order") if by_output else ()
+        trackers = [self._loss_tracker] + [by_output[i] for i in order if by_output[i] is not None] \
+            if self.compiled else []
         return trackers + [m for _, m, _ in self._metrics] + list(self.__dict__.get("_tracked_metrics", ()))
 
     @property
@@ -480,6 +486,11 @@ class Trainer:
 
     # ----------------------------------------------------------------- structure helpers
     def _output_names(self) -> list[str]:
+        """The names the outputs' targets, losses and metrics go by: a dict of outputs' keys (in
+        flatten order, sorted), else the model's ``output_names``."""
+        keys = self.__dict__.get("_output_keys")
+        if keys:
+            return list(keys)
         names = getattr(self, "output_names", None)
         return list(names) if names else ["output"]
 
@@ -687,9 +698,14 @@ class Trainer:
         """The logs, or their values in Keras's order: the metrics' names in ``self.metrics``
         order first, then the step's other keys sorted (a custom step's ``"moe_loss"``), a
         single value alone."""
-        if return_dict:
-            return logs
+        if return_dict:  # keys sorted, as Keras returns them
+            return sort_logs(logs)
         names = [m.name for m in self.metrics]
+        if len(self._output_names()) > 1:
+            # Keras looks the compiled metrics up by their own names ("mae"), which a model of several
+            # outputs logs prefixed ("out_a_mae"): they come with the other keys, sorted
+            compiled = {m.name for _, m, _ in self._metrics}
+            names = [n for n in names if n not in compiled]
         values = [logs[n] for n in names if n in logs] + [logs[k] for k in sorted(logs) if k not in names]
         return values[0] if len(values) == 1 else values
 

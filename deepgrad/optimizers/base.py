@@ -265,8 +265,9 @@ class Optimizer(OptimizerState):
                 partition = self._partition(kept) if self.elementwise_update else None
                 self._plan = UpdatePlan(kept, partition)
         if Variable._overwrite_flags_set:  # Keras's overwrite_with_gradient: the gradient is the new value
-            kept_grads, kept = self._overwrite_with_gradients(kept_grads, kept)
-            partition = None  # the list may be shorter now
+            shorter_grads, shorter = self._overwrite_with_gradients(kept_grads, kept)
+            if shorter is not kept:  # some variables left the update: the partition no longer fits
+                kept_grads, kept, partition = shorter_grads, shorter, None
         if not kept:
             return
         grads, variables = kept_grads, kept

@@ -261,3 +261,83 @@ def test_a_no_grad_block_inside_keeps_the_ops_after_it_listed(net):
             assert isinstance(y._ctx, Checkpoint)
         results.append(grad((y ** 2).sum(), [net["x"], net["w1"]]))
     _same(*results)
+
+
+# ----------------------------------------------------------------- arguments changed in place
+def _changed_in_place(change):
+    """``checkpoint`` of a small function of ``a`` and a variable argument, ``change`` applied
+    to them after the forward; the backward's error (None when it runs)."""
+    rng = np.random.default_rng(3)
+    a = Tensor(rng.normal(size=(3, 4)), requires_grad=True) * 2.0
+    w = Variable(rng.normal(size=(4, 2)))
+    y = checkpoint(lambda t, v: dg.tanh(t @ v), a, w)
+    change(a, w)
+    try:
+        y.sum().backward()
+    except RuntimeError as error:
+        return str(error)
+    return None
+
+
+@pytest.mark.parametrize("change", [lambda a, w: a.data.__iadd__(1.0), lambda a, w: w.assign(w.data * 2.0),
+                                    lambda a, w: a.data.__setitem__((0, 0), 7.0),
+                                    lambda a, w: setattr(a, "data", a.data + 1.0)],
+                         ids=["+= 1", "assign", "one element", "new array"])
+def test_an_argument_changed_in_place_before_the_backward_is_refused_by_name(change):
+    message = _changed_in_place(change)
+    assert message is not None and "modified in place after the forward pass" in message
+    assert "argument" in message and "Checkpoint(" in message and "of shape (" in message
+
+
+def test_torch_refuses_the_same_change_and_an_unchanged_argument_passes():
+    assert _changed_in_place(lambda a, w: None) is None
+    assert "argument 0 (Tensor of shape (3, 4), float64)" in _changed_in_place(lambda a, w: a.data.__imul__(2.0))
+    x = torch.randn(3, 4, requires_grad=True)
+    a = x * 2.0
+    y = torch.utils.checkpoint.checkpoint(lambda t: torch.tanh(t @ torch.ones(4, 2)), a, use_reentrant=False)
+    with torch.no_grad():
+        a.mul_(2.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+
+
+# ----------------------------------------------------------------- penalties added inside
+class _Penalized(dg.layers.Layer):
+    """A chain of 12 ops whose every intermediate enters a penalty (``add_loss``)."""
+
+    def call(self, a):
+        total = 0.0
+        for _ in range(12):
+            a = dg.tanh(a * 1.01)
+            total = total + (a * a).mean()
+        self.add_loss(total * 0.1)
+        return a
+
+
+def test_a_penalty_added_inside_is_recomputed_not_kept():
+    """The plain call keeps the 12 intermediates alive through the penalty's graph; the
+    checkpoint holds its output and the penalty (a scalar) only, and gives the same gradients."""
+    rng = np.random.default_rng(4)
+    x = Tensor(rng.normal(size=(512, 256)), requires_grad=True)
+    held, grads, losses = [], [], []
+    for use in (False, True):
+        layer = _Penalized(dtype="float64")
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        y = checkpoint(layer, x) if use else layer(x)
+        held.append(tracemalloc.get_traced_memory()[0] - before)
+        tracemalloc.stop()
+        assert len(layer.losses) == 1
+        penalty = layer.losses[0]
+        if use:
+            assert isinstance(penalty._ctx, Checkpoint) and penalty._ctx is y._ctx   # an output of the node
+        losses.append(penalty.data.copy())
+        grads.append(grad(y.sum() + penalty, x))
+        assert len(layer.losses) == 1   # the recomputation added none for good
+        del y, penalty
+    one_array = x.data.nbytes
+    assert held[0] > 12 * one_array
+    assert held[1] < 2 * one_array
+    np.testing.assert_array_equal(losses[0], losses[1])
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-13, atol=1e-15)

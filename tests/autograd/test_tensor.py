@@ -68,6 +68,15 @@ def test_detach_cuts_the_graph():
     np.testing.assert_array_equal(d.data, [2.0, 4.0])
 
 
+def test_detach_keeps_the_dtype_as_torch():
+    """An int32 seed state (large values) stays int32 and exact, as ``torch.Tensor.detach`` keeps it."""
+    for dtype in (np.int32, np.int64, np.float64, bool):
+        t = dg.Tensor(np.array([813847340, 2]).astype(dtype), dtype=dtype)
+        d = t.detach()
+        assert d.dtype == np.dtype(dtype)
+        np.testing.assert_array_equal(d.data, t.data)
+
+
 def test_comparisons_give_boolean_tensors_without_a_graph():
     x = dg.Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
     m = x > 1.5

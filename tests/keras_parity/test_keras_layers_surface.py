@@ -70,3 +70,72 @@ def test_layer_classes_are_layers_with_keras_bases(name):
     for base in ("RNN", "Wrapper", "Embedding", "Dense", "EinsumDense", "JaxLayer"):
         assert issubclass(ours, getattr(dg_layers, base)) == issubclass(theirs, getattr(keras.layers, base)), \
             f"{name}: subclass of {base} in one library only"
+
+
+# ----------------------------------------------------------------- built layers, side by side
+_I2, _I3, _IMG = (None, 4), (None, 5, 4), (None, 8, 8, 3)
+# name -> (arguments, keyword arguments, input shape); "LSTM"/"Dense" arguments stand for a new layer
+_BUILT = {
+    "Dense": ((3,), {}, _I2), "EinsumDense": (("ab,bc->ac", 3), {}, _I2), "Embedding": ((10, 3), {}, (None, 5)),
+    "Conv1D": ((2, 3), {}, _I3), "Conv2D": ((2, 3), {}, _IMG), "Conv2DTranspose": ((2, 3), {}, _IMG),
+    "DepthwiseConv2D": ((3,), {}, _IMG), "SeparableConv2D": ((2, 3), {}, _IMG),
+    "BatchNormalization": ((), {}, _I2), "LayerNormalization": ((), {}, _I2), "GroupNormalization": ((2,), {}, _I2),
+    "RMSNormalization": ((), {}, _I2), "UnitNormalization": ((), {}, _I2), "PReLU": ((), {}, _I2),
+    "LSTM": ((3,), {}, _I3), "GRU": ((3,), {}, _I3), "SimpleRNN": ((3,), {}, _I3),
+    "ConvLSTM1D": ((2, 3), {}, (None, 3, 6, 2)), "Bidirectional": (("LSTM",), {}, _I3),
+    "TimeDistributed": (("Dense",), {}, _I3), "SpectralNormalization": (("Dense",), {}, _I2),
+    "MaxPooling2D": ((), {}, _IMG), "GlobalAveragePooling1D": ((), {}, _I3), "Flatten": ((), {}, _IMG),
+    "Reshape": (((2, 2),), {}, _I2), "Permute": (((2, 1),), {}, _I3), "RepeatVector": ((3,), {}, _I2),
+    "UpSampling2D": ((), {}, _IMG), "ZeroPadding2D": ((), {}, _IMG), "Cropping1D": ((), {}, _I3),
+    "Dropout": ((0.5,), {}, _I2), "GaussianNoise": ((0.2,), {}, _I2), "SpatialDropout1D": ((0.2,), {}, _I3),
+    "Activation": (("relu",), {}, _I2), "ReLU": ((), {}, _I2), "Softmax": ((), {}, _I2), "Masking": ((), {}, _I3),
+    "Rescaling": ((0.5,), {}, _IMG), "Resizing": ((4, 4), {}, _IMG), "CenterCrop": ((4, 4), {}, _IMG),
+    "RandomFlip": ((), {}, _IMG), "RandomZoom": ((0.1,), {}, _IMG), "CategoryEncoding": ((), {"num_tokens": 5}, _I2),
+    "Concatenate": ((), {}, [_I2, _I2]), "Add": ((), {}, [_I2, _I2]), "Dot": ((1,), {}, [_I2, _I2]),
+    "Attention": ((), {}, [_I3, _I3]), "AdditiveAttention": ((), {}, [_I3, _I3]),
+}
+
+
+def _strip(text: str) -> str:
+    """Session counters out (``dense_3/kernel`` -> ``dense/kernel``)."""
+    import re
+    return re.sub(r"_\d+(?=[/_>,]|$)", "", text)
+
+
+def _built_surface(K, name) -> dict:
+    args, kwargs, shape = _BUILT[name]
+    args = [K.layers.LSTM(3) if a == "LSTM" else K.layers.Dense(3) if a == "Dense" else a for a in args]
+    layer = getattr(K.layers, name)(*args, **kwargs)
+    facts = {"name": _strip(layer.name), "dtype": str(layer.dtype),
+             "dtype_policy": getattr(layer.dtype_policy, "name", None), "supports_masking": layer.supports_masking,
+             "trainable": layer.trainable}
+    sized = (lambda s: [tuple(2 if d is None else d for d in x) for x in s]) if isinstance(shape, list) else \
+        (lambda s: tuple(2 if d is None else d for d in s))
+    out = layer.compute_output_shape([tuple(s) for s in shape] if isinstance(shape, list) else tuple(shape))
+    several = isinstance(out, list) and out and isinstance(out[0], (list, tuple))  # Keras may give one as a list
+    facts["output_shape"] = [list(s) for s in out] if several else [list(out)]
+    if not layer.built:
+        layer.build(sized(shape))
+    config = layer.get_config()
+    facts["config keys"] = sorted(set(config) - {"dtype"})   # deepgrad writes "dtype" only when one is set
+    facts["config values"] = {k: v for k, v in config.items()
+                              if k in ("axis", "units", "filters", "rate", "scale", "num_tokens", "output_mode")}
+    facts["weights"] = [(w.name, _strip(w.path), tuple(int(d) for d in w.shape)) for w in layer.weights]
+    facts["trainable_weights"] = [_strip(w.path) for w in layer.trainable_weights]
+    facts["non_trainable_weights"] = [_strip(w.path) for w in layer.non_trainable_weights]
+    facts["non_trainable_variables"] = [_strip(w.path) for w in layer.non_trainable_variables]
+    facts["count_params"] = layer.count_params()
+    facts["repr"] = _strip(repr(layer))
+    return facts
+
+
+@pytest.mark.parametrize("name", sorted(_BUILT))
+def test_built_layer_surface_is_kerass(name):
+    """Built with the same arguments: names, dtypes, masking, output shapes, config keys (and the
+    values that change with building, e.g. LayerNormalization's ``axis`` list), weight names,
+    paths (a wrapper's inner weights under the wrapper), shapes and order, counts and repr."""
+    import deepgrad
+    ours, theirs = _built_surface(deepgrad, name), _built_surface(keras, name)
+    if name == "Bidirectional":  # Keras's config also holds the backward layer, deepgrad's only a given one
+        theirs["config keys"].remove("backward_layer")
+    assert ours == theirs

@@ -263,5 +263,6 @@ class CategoryEncoding(DataLayer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"num_tokens": self.num_tokens, "output_mode": self.output_mode, "sparse": self.sparse})
+        # Keras's config has no "sparse" (only False is supported here anyway)
+        config.update({"num_tokens": self.num_tokens, "output_mode": self.output_mode})
         return config

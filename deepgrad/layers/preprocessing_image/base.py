@@ -89,6 +89,9 @@ class BaseImagePreprocessingLayer(Layer):
 
     _FACTOR_BOUNDS = (-1, 1)
     _USE_BASE_FACTOR = True
+    # the seeds Keras's layer draws from its ``generator`` in one call (training, inference): the
+    # counter of the generator's state follows Keras's, though the numbers come from ``rng``
+    _SEED_DRAWS = (1, 0)
 
     def __init__(self, factor=None, bounding_box_format=None, data_format=None, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -132,8 +135,18 @@ class BaseImagePreprocessingLayer(Layer):
             return self._call_dict(inputs, training=kwargs.get("training", True))
         return super().__call__(inputs, *args, **kwargs)
 
+    def _seed_draws(self, images, training) -> int:
+        return self._SEED_DRAWS[0 if training else 1]
+
+    def _count_draws(self, images, training) -> None:
+        generator = self.__dict__.get("generator")
+        if generator is not None:
+            for _ in range(self._seed_draws(images, training)):
+                generator.next()
+
     def call(self, inputs, training=True):
         x, unbatched = _batched(type(self).__name__, inputs)
+        self._count_draws(x, training)
         transformation = self.get_random_transformation(x, self.rng) if training else None
         out = self.transform_images(x, transformation, training=training)
         return _shape.squeeze(out, 0) if unbatched else out
@@ -146,6 +159,7 @@ class BaseImagePreprocessingLayer(Layer):
         if not self.built:
             self._maybe_build(tuple(images.shape))
         x, unbatched = _batched(name, images)
+        self._count_draws(x, training)
         transformation = self.get_random_transformation(x, self.rng) if training else None
         out = self.transform_images(x, transformation, training=training)
         data["images"] = _shape.squeeze(out, 0) if unbatched else out

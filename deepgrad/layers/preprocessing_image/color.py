@@ -53,6 +53,7 @@ class RandomBrightness(_ValueRangeLayer):
 class RandomInvert(_ValueRangeLayer):
     """``y = value_range[1] - x`` for an image when ``u < p``, ``u ~ U(0, 1)``, ``p ~ U(factor)``."""
 
+    _SEED_DRAWS = (2, 0)
     _FACTOR_BOUNDS = (0, 1)
 
     def __init__(self, factor=1.0, value_range=(0, 255), seed=None, data_format=None, **kwargs):
@@ -70,6 +71,7 @@ class RandomGrayscale(BaseImagePreprocessingLayer):
     """Each image becomes its luminance (``0.2989 R + 0.587 G + 0.114 B``, repeated over the
     channels) with probability ``factor``."""
 
+    _SEED_DRAWS = (1, 1)
     _USE_BASE_FACTOR = False
 
     def __init__(self, factor=0.5, data_format=None, seed=None, **kwargs):
@@ -107,6 +109,7 @@ class Solarization(BaseImagePreprocessingLayer):
     """On the 0-255 scale: ``y = clip(x + a)``, then ``255 - y`` where ``y >= t``, with
     ``a ~ U(addition_factor[0], 255 addition_factor[1])`` and likewise ``t`` per image."""
 
+    _SEED_DRAWS = (2, 0)
     _USE_BASE_FACTOR = False
 
     def __init__(self, addition_factor=0.0, threshold_factor=0.0, value_range=(0, 255), seed=None, **kwargs):
@@ -133,6 +136,7 @@ class AutoContrast(BaseImagePreprocessingLayer):
     """Stretch each image and channel so its minimum maps to ``value_range[0]`` and its maximum
     to ``value_range[1]``; a constant channel is left as it is. Applied in inference too."""
 
+    _SEED_DRAWS = (0, 0)
     _USE_BASE_FACTOR = False
 
     def __init__(self, value_range=(0, 255), **kwargs):

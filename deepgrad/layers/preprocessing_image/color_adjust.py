@@ -56,6 +56,7 @@ def _factor_pair(layer, name, factor, bounds=(0, 1)) -> tuple:
 class _ColorLayer(BaseImagePreprocessingLayer):
     """A factor in ``_FACTOR_BOUNDS``, a value range, a seed; Keras's argument order."""
 
+    _SEED_DRAWS = (1, 1)
     _USE_BASE_FACTOR = False
     _FACTOR_BOUNDS = (0, 1)
     _SORT_VALUE_RANGE = True
@@ -76,6 +77,7 @@ class RandomHue(_ColorLayer):
     in HSV on the [0, 1] scale, wrapping hue into [0, 1]; RGB is clipped to [0, 1] and mapped
     back to ``value_range``."""
 
+    _SEED_DRAWS = (2, 2)
     _SORT_VALUE_RANGE = False
 
     def get_random_transformation(self, images, rng):
@@ -188,6 +190,7 @@ class RandomGaussianBlur(BaseImagePreprocessingLayer):
     Gaussian of size ``kernel_size`` and ``sigma ~ U(sigma) + 1e-6`` (one pair per batch, as
     Keras), then clip to ``value_range``."""
 
+    _SEED_DRAWS = (3, 0)
     _USE_BASE_FACTOR = False
     _FACTOR_BOUNDS = (0, 1)
 
@@ -256,6 +259,9 @@ class RandomColorJitter(BaseImagePreprocessingLayer):
                  (RandomSaturation, saturation_factor), (RandomHue, hue_factor)]
         self._parts = [cls(factor=f, value_range=value_range, seed=seed, data_format=data_format)
                        for cls, f in parts if f is not None]
+
+    def _seed_draws(self, images, training):
+        return sum(part._seed_draws(images, True) for part in self._parts) if training else 0
 
     def transform_images(self, images, rng, training=True):
         # the "transformation" is the generator: each part draws from it in turn

@@ -6,6 +6,8 @@ the input at ``(a0 x + a1 y + a2, b0 x + b1 y + b2)``.
 """
 from __future__ import annotations
 
+import random
+
 import numpy as np
 
 from ... import ops
@@ -118,6 +120,8 @@ class RandomShear(_AffineLayer):
     """Shear by ``s_x ~ U(x_factor)``, ``s_y ~ U(y_factor)``, both negated together with
     probability 1/2: the input is read at ``(x + s_x y, s_y x + y)``."""
 
+    _SEED_DRAWS = (3, 0)
+
     def __init__(self, x_factor=0.0, y_factor=0.0, interpolation="bilinear", fill_mode="reflect",
                  fill_value=0.0, data_format=None, seed=None, **kwargs):
         super().__init__(fill_mode, interpolation, seed, fill_value, data_format, **kwargs)
@@ -153,6 +157,9 @@ class RandomZoom(_AffineLayer):
         if width_factor is not None:
             self.width_lower, self.width_upper = _symmetric_factor("RandomZoom", "width_factor", width_factor)
 
+    def _seed_draws(self, images, training):
+        return (1 + (self.width_factor is not None)) if training else 0  # Keras draws the width's zoom apart
+
     def matrices(self, n, height, width, rng):
         zy = rng.uniform(1.0 + self.height_lower, 1.0 + self.height_upper, size=n)
         zx = zy if self.width_factor is None else rng.uniform(1.0 + self.width_lower,
@@ -172,6 +179,8 @@ class RandomZoom(_AffineLayer):
 
 class RandomTranslation(_AffineLayer):
     """Shift by ``(dy, dx) = (U(height range) * height, U(width range) * width)`` pixels."""
+
+    _SEED_DRAWS = (2, 0)
 
     def __init__(self, height_factor, width_factor, fill_mode="reflect", interpolation="bilinear",
                  seed=None, fill_value=0.0, data_format=None, **kwargs):
@@ -242,8 +251,16 @@ class RandomCrop(BaseImagePreprocessingLayer):
     _USE_BASE_FACTOR = False
 
     def __init__(self, height, width, seed=None, data_format=None, name=None, **kwargs):
+        # without a seed Keras's layer keeps a default one (its config shows it), taken from
+        # Python's ``random`` before its generator's; the draws still come from ``rng``
+        default_seed = seed if seed is not None else random.randint(1, 10**9)
         super().__init__(data_format=data_format, seed=seed, name=name, **kwargs)
+        self.seed = default_seed
         self.height, self.width = int(height), int(width)
+
+    def _seed_draws(self, images, training):
+        in_h, in_w = self.image_size(tuple(images.shape))
+        return 2 if training and in_h > self.height and in_w > self.width else 0  # the window's top and left
 
     def get_random_transformation(self, images, rng):
         in_h, in_w = self.image_size(tuple(images.shape))

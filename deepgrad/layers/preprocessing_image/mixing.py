@@ -34,6 +34,7 @@ class RandomErasing(BaseImagePreprocessingLayer):
     to ``value_range``) with probability ``p ~ U(factor)``; the box's sides are
     ``sqrt(s_w) W`` and ``sqrt(s_h) H``, ``s ~ U(scale)``, at a uniform position."""
 
+    _SEED_DRAWS = (6, 0)
     _USE_BASE_FACTOR = False
     _FACTOR_BOUNDS = (0, 1)
 
@@ -84,6 +85,7 @@ class MixUp(BaseImagePreprocessingLayer):
     """``x' = w x + (1 - w) x[perm]`` and the same for labels and masks, ``w ~ Beta(alpha, alpha)``
     per image and ``perm`` a random permutation of the batch; boxes of both images are kept."""
 
+    _SEED_DRAWS = (2, 2)
     _USE_BASE_FACTOR = False
 
     def __init__(self, alpha=0.2, data_format=None, seed=None, **kwargs):
@@ -129,6 +131,7 @@ class CutMix(BaseImagePreprocessingLayer):
     ``w' y + (1 - w') y[perm]`` with ``w'`` one minus the box's share of the area. A single
     image (rank 3) is left as it is."""
 
+    _SEED_DRAWS = (5, 0)
     _USE_BASE_FACTOR = False
     _FACTOR_BOUNDS = (0, 1)
 

@@ -63,6 +63,7 @@ class AugMix(BaseImagePreprocessingLayer):
     ``chain_depth`` operations (each step picks an operation or nothing uniformly),
     ``w ~ Dirichlet(alpha)`` over the chains, ``m ~ Beta(alpha, alpha)``; one draw per batch."""
 
+    _SEED_DRAWS = (0, 0)  # Keras's count depends on the operations its own draws pick: not followed
     _USE_BASE_FACTOR = False
     _FACTOR_BOUNDS = (0, 1)
 
@@ -114,6 +115,7 @@ class RandAugment(BaseImagePreprocessingLayer):
     """``num_ops`` times, one operation drawn uniformly from Keras's eleven for the whole
     batch; an operation drawn twice repeats its transformation, as Keras's does."""
 
+    _SEED_DRAWS = (14, 0)
     _USE_BASE_FACTOR = False
     _FACTOR_BOUNDS = (0, 1)
     _AUGMENT_LAYERS = ["random_shear", "random_translation", "random_rotation", "random_brightness",

@@ -18,6 +18,7 @@ class Rescaling(Layer):
         super().__init__(**kwargs)
         self.scale = scale
         self.offset = offset
+        self.supports_masking = True  # a mask passes through, as Keras's
 
     def call(self, inputs):
         scale = np.asarray(self.scale, dtype=inputs.dtype)

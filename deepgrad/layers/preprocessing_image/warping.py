@@ -26,6 +26,7 @@ class RandomPerspective(BaseImagePreprocessingLayer):
     ``c (1 + d)``, ``d ~ U(-scale / 2, scale / 2)`` per coordinate, and warp by the homography
     taking the corners to their new places (outside: ``fill_value``)."""
 
+    _SEED_DRAWS = (3, 0)
     _USE_BASE_FACTOR = False
     _FACTOR_BOUNDS = (0, 1)
 
@@ -84,6 +85,7 @@ class RandomElasticTransform(BaseImagePreprocessingLayer):
     Gaussian-smoothed (``sigma``) noise field, ``alpha = 0.1 d max(H, W)``,
     ``sigma = 0.05 d min(H, W)``, ``d ~ U(scale)`` per batch; then clip to ``value_range``."""
 
+    _SEED_DRAWS = (3, 0)
     _USE_BASE_FACTOR = False
     _FACTOR_BOUNDS = (0, 1)
 
