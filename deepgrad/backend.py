@@ -241,10 +241,14 @@ def standardize_dtype(dtype) -> str:
         return _PYTHON[dtype] or floatx()
     if isinstance(dtype, str) and dtype in ("int", "float"):  # a NumPy dtype equals these strings too
         return "int32" if dtype == "int" else floatx()
+    if isinstance(dtype, str) and dtype == "string":
+        return "string"
     try:
         name = np.dtype(dtype).name
     except TypeError:
         raise ValueError(f"Invalid dtype: {dtype!r}") from None
+    if np.dtype(dtype).kind in "OUS":  # Keras's text dtype: deepgrad holds text as str (or object) arrays
+        return "string"
     if name not in _UPPER:
         raise ValueError(f"Invalid dtype: {dtype!r} (deepgrad's ops take bool, (u)int8-64, "
                          "float16/32/64 and complex64/128)")
@@ -290,6 +294,10 @@ def result_type(*dtypes) -> str:
             nodes.add(standardize_dtype(a))
     if not nodes:
         return floatx()
+    if "string" in nodes:  # text promotes only with text, as in Keras
+        if nodes == {"string"}:
+            return "string"
+        raise ValueError("dtype='string' is not a valid dtype for Keras type promotion.")
     return _resolve_weak(_least_upper_bound(frozenset(nodes)))
 
 

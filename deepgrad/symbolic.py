@@ -22,7 +22,7 @@ import numpy as np
 
 from . import backend
 from .autograd import Tensor
-from .autograd.scopes import StatelessScope
+from .autograd.scopes import StatelessScope, SymbolicScope, in_symbolic_scope
 
 
 class KerasTensor:
@@ -72,7 +72,8 @@ class KerasTensor:
 
     def __repr__(self) -> str:
         src = self.layer.name if self.layer is not None else "input"
-        return f"<KerasTensor shape={self.shape} dtype={self.dtype} from={src}>"
+        dtype = "string" if is_text_dtype(self.dtype) else self.dtype  # Keras's name of text
+        return f"<KerasTensor shape={self.shape} dtype={dtype} from={src}>"
 
     # NumPy's operators give way (``np.float32(2) * t`` calls ``t.__rmul__``)
     __array_ufunc__ = None
@@ -309,18 +310,41 @@ def state_kept(layer, training):
         yield
 
 
+@contextlib.contextmanager
+def tracing():
+    """The symbolic stage of an output-shape trace on placeholder values: Keras's ``SymbolicScope``
+    (checks of the values themselves are skipped there, see ``is_tracing``), with NumPy's warnings
+    silenced (``x / y`` on placeholder zeros is no user's division)."""
+    with SymbolicScope(), np.errstate(all="ignore"):
+        yield
+
+
+def is_tracing() -> bool:
+    """Whether the current call runs in the symbolic stage (an output-shape trace), not on data.
+    Checks of the values themselves (a token outside a fixed vocabulary) are skipped then, as
+    TensorFlow's graph trace skips its data assertions."""
+    return in_symbolic_scope()
+
+
+def is_text_dtype(dtype) -> bool:
+    """Whether a symbolic tensor of ``dtype`` holds text: Keras's "string" (held as object arrays
+    of str) or NumPy's str and bytes dtypes (``tf.string``)."""
+    return np.dtype(dtype).kind in "OUS"
+
+
 def _traced_output_shape(layer, inputs, args, kwargs):
     """The output shape(s) of ``layer(inputs, *args, **kwargs)`` found by calling it eagerly on
     zeros, twice: unknown dimensions (``None``) set to 2, then to 3. An output dimension that
     changes between the two runs follows an unknown input dimension, so it is ``None``."""
     from .autograd import no_grad
-    from .autograd.scopes import SymbolicScope
 
     def run(size):
         def zeros(t):
             # zeros for data; a boolean tensor (a mask) all True, and a tensor carrying a mask
             # carries one of ones, which the layer's call receives as Keras passes it
             shape = (1,) + tuple(size if s is None else s for s in t.shape[1:])
+            if is_text_dtype(t.dtype):  # text placeholders: empty strings
+                return np.full(shape, "", object)
             fill = np.ones if np.dtype(t.dtype) == np.bool_ else np.zeros
             out = Tensor(fill(shape, t.dtype), dtype=t.dtype)
             if t._keras_mask is not None:
@@ -330,8 +354,11 @@ def _traced_output_shape(layer, inputs, args, kwargs):
         training = tracing_training(layer) if layer._call_takes_training else False
         if layer._call_takes_training and "training" not in k:
             k = {**k, "training": training}
-        with no_grad(), SymbolicScope(), state_kept(layer, training and k.get("training")):
+        with no_grad(), tracing(), state_kept(layer, training and k.get("training")):
             out = layer(x, *a, **k)
+        if out is None:
+            raise TypeError(f"Layer {layer.name!r} ({type(layer).__name__}): its call() returned None; a layer "
+                            "called in a functional model must return its output tensor(s)")
         return [tuple(o.shape) for o in out] if isinstance(out, (list, tuple)) else tuple(out.shape)
 
     def merge(s2, s3):
@@ -359,13 +386,21 @@ def _record_call(layer, inputs, shapes, args, kwargs):
     # a dict of tensors (``Classifier()(inputs_by_name)``) or lists within the list
     structured = isinstance(inputs, dict) or (isinstance(inputs, (list, tuple)) and any(
         isinstance(t, (list, tuple, dict)) for t in inputs))
-    if (masked or structured or flatten((args, kwargs))) and _default_output_shape(layer):
-        # symbolic tensors past the first argument (``layer(targets, logits)``), a structure of
-        # them, or a mask the call reads: the shape rule must see them all, so the call itself
-        # is run, as Keras's compute_output_spec does
+    text = any(is_text_dtype(t.dtype) for t in flatten(inputs))
+    # arguments past the inputs (``grn(v, hp=hp)``), tensors or not, reach the call only when it is run
+    extra = bool(args) or any(k not in ("training", "mask") for k in kwargs)
+    if (masked or structured or text or extra) and _default_output_shape(layer):
+        # arguments past the first (symbolic tensors, ``layer(targets, logits)``, or plain values),
+        # a structure of tensors, a mask the call reads, or text inputs: the shape rule must see
+        # them all (with their dtypes), so the call itself is run, as Keras's compute_output_spec does
         out_shape = _traced_output_shape(layer, inputs, args, kwargs)
     else:
-        out_shape = layer.compute_output_shape(shapes)
+        # the inputs' dtypes, for a shape rule that runs the layer (on text placeholders where text goes in)
+        layer.__dict__["_traced_input_dtypes"] = [t.dtype for t in flatten(inputs)]
+        try:
+            out_shape = layer.compute_output_shape(shapes)
+        finally:
+            layer.__dict__.pop("_traced_input_dtypes", None)
     first = flatten(inputs)
     batch = first[0].shape[0] if first and first[0].shape else None
     node = Node(layer, inputs, args, kwargs)

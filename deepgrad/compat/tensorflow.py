@@ -32,6 +32,7 @@ from .tf_extra import (autograph, broadcast_to, compat, cond, distribute, get_lo
 from .tf_sparse import SparseTensor, ctc_loss_v1, scan, sparse  # noqa: F401 - tf.SparseTensor, tf.sparse
 from .tf_io import decode_image, decode_jpeg, decode_png, io  # noqa: F401 - tf.io
 from .tf_signal import audio, complex, signal  # noqa: F401 - tf.audio, tf.complex, tf.signal
+from .tf_lookup import lookup  # noqa: F401 - tf.lookup
 from .tf_namespaces import (argmax, argmin, count_nonzero, cumsum, image, linalg, math, nn, random,  # noqa: F401
                             reduce_all, reduce_any, reduce_logsumexp, reduce_max, reduce_mean, reduce_min,
                             reduce_prod, reduce_std, reduce_sum, reduce_variance)
@@ -188,6 +189,12 @@ def rank(input, name=None) -> Tensor:
 
 
 def cast(x, dtype, name=None) -> Tensor:
+    """``x`` in ``dtype``; to ``tf.string`` only text, which stays as it is (TF casts no number to text)."""
+    if (isinstance(dtype, str) and dtype == "string") or dtype in (np.str_, np.bytes_, object):
+        if isinstance(x, np.ndarray) and x.dtype.kind in "OUS":
+            return x
+        kind = np.asarray(x.data if isinstance(x, Tensor) else x).dtype
+        raise TypeError(f"tf.cast: casting {kind} to string is not supported (use tf.strings.as_string)")
     return ops.cast(x, np.dtype(dtype))
 
 
@@ -432,23 +439,26 @@ def _regex_replace(input, pattern, rewrite, replace_global=True, name=None) -> n
     return substitute(_text(input)).astype(str)
 
 
-def _split(input, sep=None, maxsplit=-1, name=None) -> np.ndarray:
+def _split(input, sep=None, maxsplit=-1, name=None):
     """The pieces of one string: Python's ``str.split`` rule, which TF's ``tf.strings.split``
     follows (``sep=None`` splits on runs of whitespace and drops empty pieces; a ``sep`` keeps
-    them). A batch of strings splits into rows of different lengths, a ragged tensor deepgrad
-    does not have: rows of one length are stacked, others refused."""
+    them). A batch (rank 1) splits into rows of different lengths: a ``RaggedTensor``, as TF's
+    (``.to_tensor()`` pads it with ""; a batch whose rows have one length converts with
+    ``np.asarray``)."""
     text = _text(input)
     if text.ndim == 0:
         return np.array(str(text).split(sep, maxsplit), dtype=str)
-    rows = [str(t).split(sep, maxsplit) for t in text.reshape(-1)]
-    if len({len(r) for r in rows}) > 1:
-        raise ValueError(f"tf.strings.split: the strings of a batch of shape {text.shape} split into pieces of "
-                         "different counts (TF's ragged result); split them one by one (Dataset.map) instead")
-    return np.array(rows, dtype=str).reshape(text.shape + (-1,))
+    if text.ndim > 1:
+        raise ValueError(f"tf.strings.split: deepgrad splits a string or a batch of them (rank 0 or 1), got "
+                         f"shape {text.shape}")
+    return RaggedTensor([np.array(str(t).split(sep, maxsplit), dtype=str) for t in text])
 
 
 def _to_number(string_tensor, out_type=np.float32, name=None) -> Tensor:
-    """Each string parsed as a number of ``out_type`` (float32 by default, as TF's)."""
+    """Each string parsed as a number of ``out_type`` (float32 by default, as TF's); the rows of a
+    ``RaggedTensor`` each (a ragged result)."""
+    if isinstance(string_tensor, RaggedTensor):
+        return RaggedTensor([_to_number(row, out_type).data for row in string_tensor])
     text = _text(string_tensor)
     dtype = np.dtype(backend.standardize_dtype(out_type))
     if dtype.kind not in "iuf":
@@ -535,6 +545,14 @@ class RaggedTensor:
         for i, r in enumerate(self._ragged_rows):  # one copy per row, not per element
             out[i, :builtins.min(len(r), width)] = r[:width]
         return out if out.dtype.kind in "US" else Tensor(out, dtype=out.dtype)
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        """The rows stacked, when they have one length (a ragged tensor that is rectangular)."""
+        if len({len(r) for r in self._ragged_rows}) > 1:
+            raise ValueError("RaggedTensor: rows of different lengths do not make an array; use "
+                             "to_tensor() (padded) or to_list()")
+        out = np.stack(self._ragged_rows) if self._ragged_rows else np.zeros((0, 0), np.float32)
+        return out if dtype is None else out.astype(dtype)
 
     def numpy(self) -> np.ndarray:
         out = np.empty(len(self._ragged_rows), dtype=object)

@@ -159,8 +159,12 @@ def to_keras(model) -> dict:
                 out[extra] = convert(node[extra], extra, owner)
         return out
 
-    top = {"class_name": _config_class_name(model), "config": model.get_config()}
-    return convert(top, "layer", model.name)
+    top = convert({"class_name": _config_class_name(model), "config": model.get_config()}, "layer", model.name)
+    if "build_config" not in top and not _is_model(model) and hasattr(model, "get_build_config"):
+        build = model.get_build_config()  # a layer saved whole (a FeatureSpace: its preprocessors' builds)
+        if isinstance(build, dict) and build:
+            top["build_config"] = _jsonable(build)
+    return top
 
 
 def _keras_build_config(class_name: str, build: dict) -> dict:
@@ -216,6 +220,8 @@ def saved_compile_config(model) -> dict | None:
     Keras's object form; a user's override's dict with every object in it serialized (an
     optimizer or a loss instance as ``{"module", "class_name", "config", ...}``). None (nothing
     saved) when the model is not compiled, or the override returns nothing."""
+    if not hasattr(model, "get_compile_config"):  # a layer saved whole (a FeatureSpace): nothing compiled
+        return None
     if overrides_compile_config(model):
         config = model.get_compile_config()
         return serialize_keras_object(config) if config else None

@@ -8,11 +8,12 @@ import numpy as np
 
 from .. import allocation, backend, constraints, dtype_policies, initializers, regularizers
 from ..autograd import Tensor, Variable, no_grad
-from ..autograd.scopes import SymbolicScope, get_stateless_scope, note_write
+from ..autograd.scopes import get_stateless_scope, note_write
 from ..backend import current_path
 from ..naming import to_snake_case
+from ..ops.manipulation import is_text
 from ..seed_generator import SeedGenerator
-from ..symbolic import KerasTensor, call_symbolic, flatten, state_kept, tracing_training
+from ..symbolic import KerasTensor, call_symbolic, flatten, state_kept, tracing, tracing_training
 from .operation import Operation, adopt_remat_mode, unique_name
 from .layer_state import LayerState
 from .tracking import TrackedDict, TrackedList
@@ -65,7 +66,10 @@ def _to_tensor(x, dtype, float_inputs: bool = False) -> Tensor:
         return x.astype(dtype)
     if x is None:  # an optional input left out, e.g. a recurrent layer's initial_state
         return x
-    x = backend.real_array(x if isinstance(x, np.ndarray) else np.asarray(x))
+    x = x if isinstance(x, np.ndarray) else np.asarray(x)
+    if is_text(x):  # text enters as it is (Keras casts only numbers), for the layer's call to look up
+        return x
+    x = backend.real_array(x)
     if x.dtype.kind in "iub" and not float_inputs:
         return Tensor(x, dtype=x.dtype)
     return Tensor(x.astype(dtype, copy=False))
@@ -126,6 +130,14 @@ def _shape_of(x):
 def _recording_build(build):
     """``build`` that, called directly (``layer.build((None, 8))``) as well as on first use, marks
     the layer built and remembers the shape it was built for (``get_build_config``), as Keras's."""
+    try:
+        params = list(inspect.signature(build).parameters.values())[1:]
+    except (TypeError, ValueError):
+        params = None
+    # ``def build(self):`` takes no shape; Keras then calls it with none
+    no_shape = params is not None and not any(
+        p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY, p.VAR_POSITIONAL) for p in params)
+
     @functools.wraps(build)
     def recording_build(self, *args, **kwargs):
         # in the layer's own scope, as on a call, so the layers it builds in turn sit under it
@@ -133,7 +145,7 @@ def _recording_build(build):
         with self._open_name_scope():
             if self._path is None:
                 self.__dict__["_path"] = current_path()
-            out = build(self, *args, **kwargs)
+            out = build(self) if no_shape else build(self, *args, **kwargs)
         if self.__dict__.get("input_shape_built") is None:
             shape = args[0] if args else kwargs.get("input_shape")
             if shape is not None:
@@ -635,14 +647,20 @@ class Layer(LayerState):
         Unknown dimensions are set to 2 for one run and 3 for a second: an output dimension that
         differs between the two follows an unknown input dimension and is ``None``, as Keras's
         symbolic trace reports it."""
-        def run(size):
-            def zeros(shape):
-                return np.zeros((1,) + tuple(size if s is None else s for s in shape[1:]), self.dtype)
+        dtypes = self.__dict__.get("_traced_input_dtypes") or []  # set by a symbolic call
 
-            x = [zeros(s) for s in input_shape] if isinstance(input_shape, list) else zeros(input_shape)
+        def run(size):
+            def zeros(shape, i=0):
+                full = (1,) + tuple(size if s is None else s for s in shape[1:])
+                if i < len(dtypes) and np.dtype(dtypes[i]).kind in "OUS":  # text placeholders for text inputs
+                    return np.full(full, "", object)
+                return np.zeros(full, self.dtype)
+
+            x = ([zeros(s, i) for i, s in enumerate(input_shape)] if isinstance(input_shape, list)
+                 else zeros(input_shape))
             training = tracing_training(self) if self._call_takes_training else False
             # the symbolic stage, as Keras's compute_output_spec marks it
-            with no_grad(), SymbolicScope(), state_kept(self, training):
+            with no_grad(), tracing(), state_kept(self, training):
                 out = self(x, training=training) if self._call_takes_training else self(x)
             return [tuple(o.shape) for o in out] if isinstance(out, (list, tuple)) else tuple(out.shape)
 

@@ -47,7 +47,7 @@ def _broadcast(a: tuple, b: tuple):
 class _Merge(Layer):
     """Checks the list of inputs; subclasses give ``_merge(tensors)``."""
 
-    min_inputs = 2
+    min_inputs = 1  # one input is merged as itself, as Keras 3 merges it (Subtract and Dot need two)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)

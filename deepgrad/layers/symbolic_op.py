@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import backend, ops
 from ..autograd import Tensor, no_grad
-from ..symbolic import KerasTensor, call_symbolic, flatten
+from ..symbolic import KerasTensor, call_symbolic, flatten, is_text_dtype
 from .base import Layer, unique_name
 from .operation import Operation
 
@@ -113,6 +113,12 @@ def _find_op(name: str):
     raise ValueError(f"SymbolicOp: {name!r} is not an op of deepgrad.ops")
 
 
+def _dtype_of(value) -> np.dtype:
+    """The dtype of an op's result; text of any NumPy kind is object, deepgrad's "string"."""
+    dtype = np.asarray(getattr(value, "data", value)).dtype
+    return np.dtype(object) if dtype.kind in "USO" else dtype
+
+
 def _has_unknown(input_shape) -> bool:
     shapes = input_shape if isinstance(input_shape, list) else [input_shape]
     return any(s is None for shape in shapes for s in shape)
@@ -150,9 +156,12 @@ class SymbolicOp(Layer):
     def _probe(self, input_shape, unknown: int):
         shapes = input_shape if isinstance(input_shape, list) else [input_shape]
         dtypes = self._input_dtypes or [backend.floatx()] * len(shapes)
-        # ones, not zeros: an op such as log or 1 / x stays finite on them
-        ones = [Tensor(np.ones(tuple(unknown if s is None else s for s in shape), dtype), dtype=dtype) for shape, dtype
-                in zip(shapes, dtypes)]
+        # ones, not zeros: an op such as log or 1 / x stays finite on them; text ("string",
+        # held as object) is probed with arrays of empty strings, as it runs
+        ones = [np.full(tuple(unknown if s is None else s for s in shape), "", object)
+                if is_text_dtype(dtype) else
+                Tensor(np.ones(tuple(unknown if s is None else s for s in shape), dtype), dtype=dtype)
+                for shape, dtype in zip(shapes, dtypes)]
         with no_grad(), np.errstate(all="ignore"):
             return self.call(ones if isinstance(input_shape, list) else ones[0])
 
@@ -171,9 +180,9 @@ class SymbolicOp(Layer):
         def shape(a, b):
             return tuple(None if x != y else x for x, y in zip(np.shape(a), np.shape(b)))
         if isinstance(first, (list, tuple)):
-            self._output_dtypes = [np.asarray(getattr(o, "data", o)).dtype for o in first]
+            self._output_dtypes = [_dtype_of(o) for o in first]
             return [shape(a, b) for a, b in zip(first, second)]
-        self._output_dtypes = [np.asarray(getattr(first, "data", first)).dtype]
+        self._output_dtypes = [_dtype_of(first)]
         return shape(first, second)
 
     def get_config(self):

@@ -28,12 +28,20 @@ def loss_values(loss_fn, y_true, y_pred, **kwargs) -> np.ndarray:
         return np.asarray(loss_fn(as_array(y_true), as_array(y_pred), **kwargs).data)
 
 
-def squeeze_or_expand_to_same_rank(x1: np.ndarray, x2: np.ndarray):
-    """Keras's rule: ranks differing by one trailing axis of size 1 are made equal by squeezing it."""
+def squeeze_or_expand_to_same_rank(x1: np.ndarray, x2: np.ndarray, expand_rank_1: bool = True):
+    """Keras's rule: ranks differing by one trailing axis of size 1 are made equal, by giving a
+    rank-1 array that axis ((N,) against (N, 1): both (N, 1), so a per-sample reduction over the
+    last axis keeps N values) or else by squeezing it."""
     if x1.ndim == x2.ndim + 1 and x1.shape[-1] == 1:
-        x1 = x1.reshape(x1.shape[:-1])
+        if x2.ndim == 1 and expand_rank_1:
+            x2 = x2.reshape(x2.shape + (1,))
+        else:
+            x1 = x1.reshape(x1.shape[:-1])
     elif x2.ndim == x1.ndim + 1 and x2.shape[-1] == 1:
-        x2 = x2.reshape(x2.shape[:-1])
+        if x1.ndim == 1 and expand_rank_1:
+            x1 = x1.reshape(x1.shape + (1,))
+        else:
+            x2 = x2.reshape(x2.shape[:-1])
     return x1, x2
 
 

@@ -26,9 +26,17 @@ def tree_bytes(tree: dict) -> int:
     return int(sum(np.asarray(a).nbytes for a in tree["datasets"].values()))
 
 
+def _own_build_from_config(model) -> bool:
+    method = getattr(type(model), "build_from_config", None)
+    return method is not None and getattr(method, "__qualname__", "") != "LayerState.build_from_config"
+
+
 def build_from_config(model, build_config, source: str) -> None:
     """Build a model saved unbuilt-by-input (a Sequential without ``Input``) from its build config."""
     if model.built and model.weights or not isinstance(build_config, dict):
+        return
+    if "input_shape" not in build_config and _own_build_from_config(model):
+        model.build_from_config(build_config)  # an object's own build config (a FeatureSpace's, per feature)
         return
     shape = build_config.get("input_shape")
     if not isinstance(shape, list) or not shape:

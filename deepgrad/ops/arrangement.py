@@ -149,6 +149,8 @@ def tile(x, repeats):
     reps = np.asarray(to_array(repeats)).astype(np.int64).reshape(-1).tolist()
     if any(r < 0 for r in reps):
         raise ValueError(f"tile: repeats must be non-negative, got {reps}")
+    if _shape.is_text(x):
+        return np.tile(x, reps)
     t = as_tensor(x)
     # np.tile's result shape: the shorter of t.shape and reps is padded with leading ones
     n = builtins.max(t.ndim, len(reps))
@@ -159,6 +161,8 @@ def tile(x, repeats):
 
 def repeat(x, repeats, axis=None):
     """Each element repeated ``repeats`` times (the gradient sums the copies)."""
+    if _shape.is_text(x):
+        return np.repeat(x, to_array(repeats), axis)
     t = as_tensor(x)
     reps = to_array(repeats)
     if reps.dtype.kind not in "iub":

@@ -19,7 +19,7 @@ from .dtypes import to_array
 
 def _dtype_name(dtype) -> str:
     # an np.dtype by its name: np.dtype("int64") == "int" is True, which the string rules would misread
-    return standardize_dtype(dtype.name if isinstance(dtype, np.dtype) else dtype)
+    return standardize_dtype(dtype.name if isinstance(dtype, np.dtype) and dtype.kind not in "OUS" else dtype)
 
 
 def _tensor(x, dtype=None) -> Tensor:
@@ -115,6 +115,11 @@ def cast(x, dtype):
     gradient flows back (cast to the input's dtype); a cast to an integer or bool type carries none.
     Complex to real keeps the real part, as TensorFlow's cast."""
     target = _dtype_name(dtype)
+    if target == "string":  # text stays text (Keras's TF backend); no number becomes text
+        if isinstance(x, np.ndarray) and x.dtype.kind in "OUS":
+            return x
+        raise TypeError(f"cast: cannot cast {_dtype_name(getattr(x, 'dtype', None) or to_array(x).dtype)} "
+                        "to 'string'")
     if hasattr(x, "dense_shape") and hasattr(x, "with_values"):  # a sparse tensor: its values are cast
         return x.with_values(cast(x.values, dtype))
     if not isinstance(x, Tensor):  # straight to the target: 0.1 to float64 is not rounded via float32

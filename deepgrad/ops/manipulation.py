@@ -263,6 +263,21 @@ class IndexAdd(Function):
         return GetItem.apply(u, index=self.index)
 
 
+def is_text(x) -> bool:
+    """Whether ``x`` is text: a NumPy array of str or bytes (object arrays of them too), which is
+    what deepgrad holds for Keras's ``"string"`` tensors. The shape ops below move text around as
+    Keras's TensorFlow backend moves its string tensors; text has no gradient, so they use NumPy."""
+    if not isinstance(x, np.ndarray):
+        return False
+    if x.dtype.kind in "US":
+        return True
+    return x.dtype.kind == "O" and (x.size == 0 or isinstance(x.flat[0], (str, bytes)))
+
+
+def _any_text(xs) -> bool:
+    return not isinstance(xs, (Tensor, np.ndarray)) and hasattr(xs, "__iter__") and any(is_text(x) for x in xs)
+
+
 def _is_basic(index) -> bool:
     """True for an index of ints, slices, None and Ellipsis (no repeated elements possible)."""
     items = index if isinstance(index, tuple) else (index,)
@@ -282,6 +297,8 @@ def _unwrap_index(index):
 def reshape(x, newshape):
     """``x`` in the shape ``newshape`` (a tuple, or one int; -1 once for "the rest")."""
     shape = (newshape,) if isinstance(newshape, (int, np.integer)) else newshape
+    if is_text(x):
+        return x.reshape(tuple(int(s) for s in shape))
     return Reshape.apply(x, shape=tuple(int(s) for s in shape))
 
 
@@ -306,6 +323,8 @@ def transpose(x, axes=None):
             raise ValueError(f"transpose: axes {axes} must list each of the {ndim} axes once")
         if len({_int_axis("transpose", "axes", a, ndim) for a in axes}) != ndim:
             raise ValueError(f"transpose: axes {axes} repeat an axis")
+    if is_text(x):
+        return np.transpose(x, axes)
     return Transpose.apply(x, axes=axes)
 
 
@@ -320,11 +339,15 @@ def swapaxes(x, axis1, axis2):
 
 
 def expand_dims(x, axis):
+    if is_text(x):
+        return np.expand_dims(x, axis)
     t = keeping_tensor(x)
     return reshape(t, np.expand_dims(np.empty(t.shape, np.bool_), axis).shape)
 
 
 def squeeze(x, axis=None):
+    if is_text(x):
+        return np.squeeze(x, axis)
     t = keeping_tensor(x)
     try:
         shape = np.squeeze(np.empty(t.shape, np.bool_), axis=axis).shape
@@ -334,6 +357,8 @@ def squeeze(x, axis=None):
 
 
 def flatten(a):
+    if is_text(a):
+        return a.reshape(-1)
     t = keeping_tensor(a)
     return reshape(t, (t.size,))
 
@@ -346,6 +371,8 @@ def broadcast_to(x, shape):
     if any(d < 0 for d in shape):
         raise ValueError(f"broadcast_to: `shape` must not have negative sizes, got {shape}")
     # the result is a view, but the first op on it (or its gradient) writes the whole size
+    if is_text(x):
+        return np.broadcast_to(x, shape)
     backend.check_allocation(shape, keeping_tensor(x).dtype, "broadcast_to")
     return BroadcastTo.apply(x, shape=shape)
 
@@ -360,11 +387,15 @@ def _tensor_list(op: str, xs) -> list:
 
 
 def concatenate(xs, axis=0):
+    if _any_text(xs):
+        return np.concatenate([np.asarray(x) for x in xs], axis=axis)
     return Concatenate.apply(*_tensor_list("concatenate", xs), axis=axis)
 
 
 def stack(x, axis=0):
     """The tensors of the sequence ``x`` stacked along a new axis ``axis``."""
+    if _any_text(x):
+        return np.stack([np.asarray(a) for a in x], axis=axis)
     return Stack.apply(*_tensor_list("stack", x), axis=axis)
 
 
@@ -381,12 +412,16 @@ def pad(x, pad_width, mode="constant", constant_values=None):
 
 
 def getitem(a, index):
+    if is_text(a):
+        return a[_unwrap_index(index)]
     return GetItem.apply(a, index=_unwrap_index(index))
 
 
 def take(x, indices, axis=None):
     """``np.take`` for integer ``indices`` along ``axis`` (the flattened array when None)."""
     idx = _unwrap_index(indices)
+    if is_text(x):
+        return np.take(x, idx, axis=axis)
     if axis is None:
         return getitem(flatten(x), idx)
     t = keeping_tensor(x)

@@ -19,6 +19,7 @@ import numpy as np
 
 from .. import layers
 from ..autograd import Tensor
+from ..saving.object_registration import register_keras_serializable
 from ..saving.serialization import deserialize_keras_object, serialize_keras_object
 
 _count: dict[str, int] = {}
@@ -44,6 +45,7 @@ class Identity(layers.Layer):
         return tuple(input_shape)
 
 
+@register_keras_serializable(package="keras.utils")  # found again when a saved FeatureSpace loads
 class Cross:
     """Features hashed together into ``crossing_dim`` bins (``HashedCrossing``)."""
 
@@ -67,6 +69,7 @@ class Cross:
         return cls(**config)
 
 
+@register_keras_serializable(package="keras.utils")  # found again when a saved FeatureSpace loads
 class Feature:
     """A column's dtype, its preprocessor layer and how it is encoded ("int", "one_hot", "float")."""
 
@@ -88,6 +91,19 @@ class Feature:
         return cls(**config)
 
 
+def _tensor(value):
+    """An encoded feature as a Tensor of its dtype (text, which a Tensor cannot hold, stays an array)."""
+    a = np.asarray(value)
+    return a if a.dtype.kind in "OUS" else Tensor(a, dtype=a.dtype)
+
+
+def _rows(value) -> np.ndarray:
+    """A batch's column as rows of a 2-D array (a single value as one row)."""
+    a = np.asarray(value.data if isinstance(value, Tensor) else value)
+    return a.reshape(1, -1) if a.ndim == 0 else a.reshape(len(a), -1)
+
+
+@register_keras_serializable(package="keras.utils")  # found again when a saved FeatureSpace loads
 class FeatureSpace(layers.Layer):
     """``FeatureSpace(features={"age": "float_normalized", "city": "string_categorical"},
     crosses=[("age_bucket", "city")], output_mode="concat")``; ``adapt(data)`` then
@@ -225,8 +241,9 @@ class FeatureSpace(layers.Layer):
         if not batches or not all(isinstance(b, dict) for b in batches):
             raise ValueError("FeatureSpace.adapt: expected a dict of arrays or lists, or batches of such dicts; "
                              f"got {type(data).__name__}")
-        return {key: np.concatenate([np.asarray(b[key]).reshape(len(b[key]), -1) for b in batches])
-                for key in batches[0]}
+        # a dataset of single examples (rank-0 values, not batched) gives one row per element, as
+        # Keras batches such a dataset before adapting
+        return {key: np.concatenate([_rows(b[key]) for b in batches]) for key in batches[0]}
 
     def adapt(self, dataset) -> None:
         """Fit every preprocessor that learns from data (lookups, normalization, discretization)."""
@@ -244,6 +261,8 @@ class FeatureSpace(layers.Layer):
             if self._adaptable():
                 raise ValueError("You need to call .adapt(dataset) on the FeatureSpace before you can start using it.")
             self._is_adapted = True
+            self._build_encoders()
+        elif not self.one_hot_encoders:  # loaded from a file: the vocabularies are back, the encoders follow
             self._build_encoders()
 
     # ----------------------------------------------------------------- encoding
@@ -307,13 +326,14 @@ class FeatureSpace(layers.Layer):
                 value = value[:, None]
             columns[key] = value
         encoded = self._encode(columns)
+        # tensors of the values' dtypes, as Keras converts its results to backend tensors outside a TF graph
         if self.output_mode == "concat":
             merged = np.concatenate([np.asarray(v, dtype="float32").reshape(len(v), -1) for v in encoded.values()],
                                     axis=-1)
-            return merged[0] if rebatched else merged
+            return _tensor(merged[0] if rebatched else merged)
         if rebatched:
             encoded = {k: v[0] if v.ndim == 2 and v.shape[0] == 1 else v for k, v in encoded.items()}
-        return encoded
+        return {k: _tensor(v) for k, v in encoded.items()}
 
     # ----------------------------------------------------------------- symbolic views
     def get_inputs(self) -> dict:
@@ -345,6 +365,26 @@ class FeatureSpace(layers.Layer):
         return self.encoded_features
 
     # ----------------------------------------------------------------- config
+    def get_build_config(self) -> dict:
+        """Each feature's preprocessor's build config, as Keras saves a FeatureSpace."""
+        return {name: self.preprocessors[name].get_build_config() for name in self.features}
+
+    def build_from_config(self, config) -> None:
+        """Build the preprocessors saved built (their state is loaded next) and count the space
+        as adapted, as Keras does when it loads one."""
+        for name, build in (config or {}).items():
+            preprocessor = self.preprocessors.get(name)
+            if preprocessor is not None and not preprocessor.built:
+                preprocessor.build_from_config(build)
+        self._is_adapted = True
+        self.built = True
+
+    def save(self, filepath) -> None:
+        """The FeatureSpace (configuration, adapted state) as a ``.keras`` file; reload it with
+        ``keras.saving.load_model``."""
+        from ..saving import save_model
+        save_model(self, filepath)
+
     def get_config(self) -> dict:
         return {"features": {k: {"class_name": "Feature", "config": f.get_config()} for k, f in self.features.items()},
                 "output_mode": self.output_mode,

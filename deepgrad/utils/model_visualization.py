@@ -87,6 +87,10 @@ def plot_model(model, to_file="model.png", show_shapes=False, show_dtype=False, 
                rankdir="TB", expand_nested=False, dpi=200, show_layer_activations=False, show_trainable=False,
                splines="ortho", **kwargs):
     """Draw the model to ``to_file`` (the format from its extension, png by default)."""
+    if kwargs.pop("layer_range", None) is not None:
+        raise ValueError("Argument `layer_range` is no longer supported.")
+    if kwargs:  # a misspelt argument is an error, as in Keras 3
+        raise ValueError(f"Unrecognized keyword arguments: {kwargs}")
     dot = model_to_dot(model, show_shapes=show_shapes, show_dtype=show_dtype, show_layer_names=show_layer_names,
                        rankdir=rankdir, expand_nested=expand_nested, dpi=dpi,
                        show_layer_activations=show_layer_activations, show_trainable=show_trainable,

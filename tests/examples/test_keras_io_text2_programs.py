@@ -149,8 +149,12 @@ def test_strings_split_and_to_number_follow_tf():
     np.testing.assert_array_equal(tf.strings.split("a,,b", sep=","), ["a", "", "b"])
     np.testing.assert_array_equal(tf.strings.split("a b c", maxsplit=1), ["a", "b c"])
     np.testing.assert_array_equal(tf.strings.split(np.array(["a b", "c d"])), [["a", "b"], ["c", "d"]])
-    with pytest.raises(ValueError, match="different counts"):
-        tf.strings.split(np.array(["a b", "c"]))
+    # a batch splits into a ragged tensor, as TF's: rows of different lengths pad with ""
+    ragged = tf.strings.split(np.array(["a b", "c"]))
+    assert ragged.to_list() == [["a", "b"], ["c"]]
+    np.testing.assert_array_equal(ragged.to_tensor(), [["a", "b"], ["c", ""]])
+    with pytest.raises(ValueError, match="different lengths"):
+        np.asarray(ragged)
     numbers = tf.strings.to_number(np.array([b"1.5", b" -2", b"3e2"]))
     assert numbers.dtype == np.float32
     np.testing.assert_array_equal(np.asarray(numbers), np.float32([1.5, -2, 300]))

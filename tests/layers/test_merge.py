@@ -53,8 +53,10 @@ def test_concatenate():
 def test_shape_errors_name_the_layer_and_the_shapes():
     with pytest.raises(ValueError, match=r"plus.*\(2, 3\), \(2, 4\)"):
         layers.Add(name="plus")([A, np.ones((2, 4), "float32")])
-    with pytest.raises(ValueError, match="at least 2"):
-        layers.Add()([A])
+    # one input merges as itself, as in Keras 3; Subtract and Dot need exactly two
+    np.testing.assert_array_equal(np.asarray(layers.Add()([A])), A)
+    with pytest.raises(ValueError, match="exactly 2"):
+        layers.Subtract()([A])
     with pytest.raises(ValueError, match="list"):
         layers.Add()(A)
 
