@@ -159,12 +159,13 @@ def to_keras(model) -> dict:
                 out[extra] = convert(node[extra], extra, owner)
         return out
 
-    top = convert({"class_name": _config_class_name(model), "config": model.get_config()}, "layer", model.name)
-    if "build_config" not in top and not _is_model(model) and hasattr(model, "get_build_config"):
+    top = {"class_name": _config_class_name(model), "config": model.get_config()}
+    entry = convert(top, "layer", model.name)
+    if "build_config" not in entry and not _is_model(model) and hasattr(model, "get_build_config"):
         build = model.get_build_config()  # a layer saved whole (a FeatureSpace: its preprocessors' builds)
         if isinstance(build, dict) and build:
-            top["build_config"] = _jsonable(build)
-    return top
+            entry["build_config"] = _jsonable(build)
+    return entry
 
 
 def _keras_build_config(class_name: str, build: dict) -> dict:
