@@ -5,7 +5,6 @@ gradients flow through it. Names, arguments and defaults follow ``keras.activati
 """
 from __future__ import annotations
 
-import functools
 
 from . import backend, ops
 from .autograd import Tensor
@@ -187,18 +186,7 @@ def log_softmax(x, axis=-1):
     return ops.log_softmax(x, axis=axis)
 
 
-def _symbolic_aware(fn):
-    """``fn`` that, given symbolic KerasTensors (a functional model being defined), records itself
-    as a graph node, as ``keras.activations.swish(keras_tensor)`` does in Keras 3."""
-    @functools.wraps(fn)
-    def call(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except backend.SymbolicInputError:
-            if backend.symbolic_op is None:
-                raise
-            return backend.symbolic_op(call, args, kwargs)
-    return call
+_symbolic_aware = backend.symbolic_aware  # keras.activations.swish(keras_tensor) records a node
 
 
 for _name in ("linear", "sigmoid", "tanh", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "softplus",

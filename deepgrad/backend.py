@@ -33,6 +33,22 @@ class SymbolicInputError(TypeError):
 symbolic_op = None
 
 
+def symbolic_aware(fn):
+    """``fn`` that, given symbolic KerasTensors (a functional model being defined), records
+    itself as a graph node through ``symbolic_op`` instead of computing, as ``keras.ops`` and
+    ``keras.activations`` do. Eager calls pay one call and a ``try`` that costs nothing until a
+    KerasTensor raises SymbolicInputError."""
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except SymbolicInputError:
+            if symbolic_op is None:
+                raise
+            return symbolic_op(call, args, kwargs)
+    return call
+
+
 def floatx() -> str:
     """The default float type as a string, e.g. ``'float32'`` (Keras's name)."""
     return _FLOATX

@@ -125,16 +125,20 @@ def _padding(padding) -> str:
     return padding.lower()
 
 
-def _spatial(value, name: str):
-    """TF's strides/ksize: an int, a pair, or the NHWC four ``[1, h, w, 1]``."""
+def _spatial(value, name: str, rank: int = 2, op: str = "tf.nn"):
+    """TF's strides/ksize/dilations over ``rank`` spatial axes: an int, the ``rank`` values, or
+    the full form with 1 for the batch and channel axes (``[1, h, w, 1]``, ``[1, w, 1]``);
+    one spatial axis gives an int."""
     if isinstance(value, (int, np.integer)):
         return int(value)
     value = tuple(int(v) for v in value)
-    if len(value) == 4:
-        if value[0] != 1 or value[3] != 1:
-            raise ValueError(f"tf.nn: {name} over the batch or channel axis is not supported, got {value}")
-        return value[1:3]
-    return value
+    if len(value) == rank + 2:
+        if value[0] != 1 or value[-1] != 1:
+            raise ValueError(f"{op}: {name} over the batch or channel axis is not supported, got {value}")
+        value = value[1:-1]
+    elif len(value) != rank and rank == 1:
+        raise ValueError(f"{op}: {name} must be an int, [w] or [1, w, 1], got {value}")
+    return value[0] if rank == 1 else value
 
 
 def _nhwc(data_format):
@@ -149,27 +153,13 @@ def conv2d(input, filters, strides, padding, data_format="NHWC", dilations=None,
                     1 if dilations is None else _spatial(dilations, "dilations"))
 
 
-def _width(value, name: str) -> int:
-    """A 1-D stride or dilation: an int, ``[w]``, or the NWC three ``[1, w, 1]``."""
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    value = tuple(int(v) for v in value)
-    if len(value) == 3:
-        if value[0] != 1 or value[2] != 1:
-            raise ValueError(f"tf.nn.conv1d: {name} over the batch or channel axis is not supported, got {value}")
-        return value[1]
-    if len(value) != 1:
-        raise ValueError(f"tf.nn.conv1d: {name} must be an int, [w] or [1, w, 1], got {value}")
-    return value[0]
-
-
 def conv1d(input, filters, stride, padding, data_format="NWC", dilations=None, name=None):
     """1-D convolution of ``(batch, width, in_channels)`` by filters of shape
     ``(width, in_channels, out_channels)`` (fewer input channels: a grouped convolution)."""
     if data_format not in ("NWC", None):
         raise ValueError(f"tf.nn.conv1d: only data_format='NWC' (channels last) is supported, got {data_format!r}")
-    return ops.conv(input, filters, _width(stride, "stride"), _padding(padding), "channels_last",
-                    1 if dilations is None else _width(dilations, "dilations"))
+    return ops.conv(input, filters, _spatial(stride, "stride", 1, "tf.nn.conv1d"), _padding(padding), "channels_last",
+                    1 if dilations is None else _spatial(dilations, "dilations", 1, "tf.nn.conv1d"))
 
 
 def max_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):

@@ -227,19 +227,7 @@ __all__ += [
 ]
 
 
-def _symbolic_aware(op):
-    """``op`` that, given symbolic KerasTensors (a functional model being defined), records
-    itself as a graph node instead of computing, as ``keras.ops`` does. Eager calls pay one
-    call and a ``try`` that costs nothing until a KerasTensor raises SymbolicInputError."""
-    @_functools.wraps(op)
-    def call(*args, **kwargs):
-        try:
-            return op(*args, **kwargs)
-        except _backend.SymbolicInputError:
-            if _backend.symbolic_op is None:
-                raise
-            return _backend.symbolic_op(call, args, kwargs)
-    return call
+_symbolic_aware = _backend.symbolic_aware
 
 
 _wrapped = {}

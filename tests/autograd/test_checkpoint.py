@@ -49,6 +49,18 @@ def _block(p, shift):
     return f
 
 
+def _held_by(make):
+    """``make()``'s result and the bytes still allocated after it returns (what its graph keeps)."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        result = make()
+        return result, tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+
+
 @pytest.mark.parametrize("kwargs", [{}, {"scale": 0.5}])
 def test_gradients_equal_the_plain_call_bit_for_bit_in_float64(net, kwargs):
     wanted = [net[k] for k in ("x", "w1", "b1", "w2", "h")]
@@ -233,12 +245,8 @@ def test_the_intermediates_are_not_kept_between_forward_and_backward():
 
     held = []
     for use in (False, True):
-        gc.collect()
-        tracemalloc.start()
-        before = tracemalloc.get_traced_memory()[0]
-        y = checkpoint(chain, x) if use else chain(x)
-        held.append(tracemalloc.get_traced_memory()[0] - before)
-        tracemalloc.stop()
+        y, bytes_held = _held_by(lambda: checkpoint(chain, x) if use else chain(x))
+        held.append(bytes_held)
         y.sum().backward()
         del y
     one_array = x.data.nbytes
@@ -322,12 +330,8 @@ def test_a_penalty_added_inside_is_recomputed_not_kept():
     held, grads, losses = [], [], []
     for use in (False, True):
         layer = _Penalized(dtype="float64")
-        gc.collect()
-        tracemalloc.start()
-        before = tracemalloc.get_traced_memory()[0]
-        y = checkpoint(layer, x) if use else layer(x)
-        held.append(tracemalloc.get_traced_memory()[0] - before)
-        tracemalloc.stop()
+        y, bytes_held = _held_by(lambda: checkpoint(layer, x) if use else layer(x))
+        held.append(bytes_held)
         assert len(layer.losses) == 1
         penalty = layer.losses[0]
         if use:
