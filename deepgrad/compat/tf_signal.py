@@ -150,6 +150,16 @@ class ComplexFFT(Function):
         out = np.fft.fftn(g, axes=self.axes) / self.n if self.inverse else np.fft.ifftn(g, axes=self.axes) * self.n
         return out.astype(np.complex128 if g.dtype in (np.float64, np.complex128) else np.complex64)
 
+    def graph_backward(self, g):
+        # the adjoint F^H is itself a (scaled) transform: differentiable again the same way
+        if not isinstance(g, Tensor):
+            g = Tensor(np.asarray(g))
+        if g.dtype.kind != "c":
+            g = g.astype(np.complex128 if g.dtype == np.float64 else np.complex64)
+        if self.inverse:
+            return ComplexFFT.apply(g, axes=self.axes, inverse=False) * (1.0 / self.n)
+        return ComplexFFT.apply(g, axes=self.axes, inverse=True) * float(self.n)
+
 
 def _transform(axes, inverse: bool, what: str):
     """A TF FFT over the innermost ``len(axes)`` axes of a complex tensor, keeping its dtype."""

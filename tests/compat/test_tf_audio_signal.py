@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import scipy.io.wavfile
 import scipy.signal
+import torch
 
 import deepgrad as dg
 from deepgrad.compat import tensorflow as tf
@@ -180,3 +181,20 @@ def test_nn_conv1d_matches_torch(stride, dilation, groups):
     assert same.shape == (2, 20, 6)
     with pytest.raises(ValueError, match="conv1d"):
         tf.nn.conv1d(x, w, stride=[2, 1, 1], padding="SAME")
+
+
+def test_fft_differentiates_twice_as_torch():
+    from deepgrad import ops
+    from deepgrad.compat.tf_signal import signal
+    x = np.random.default_rng(5).normal(size=(3, 8))
+    weights = np.arange(8.0)
+    t = dg.Tensor(x, requires_grad=True)
+    y = ops.real(signal.fft(t))
+    g, = dg.grad((y * y * weights).sum(), [t], create_graph=True)
+    h, = dg.grad((g * g).sum(), [t])
+    tt = torch.tensor(x, requires_grad=True)
+    yt = torch.fft.fft(tt.to(torch.complex128)).real
+    gt, = torch.autograd.grad((yt * yt * torch.tensor(weights)).sum(), tt, create_graph=True)
+    ht, = torch.autograd.grad((gt * gt).sum(), tt)
+    np.testing.assert_allclose(np.asarray(g.data), gt.detach().numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(np.asarray(h.data if isinstance(h, dg.Tensor) else h), ht.numpy(), rtol=1e-10, atol=1e-9)
