@@ -420,7 +420,8 @@ class Imag(Function):
         return 1j * g
 
     def graph_backward(self, g):
-        return Tensor(np.asarray(1j, dtype=np.complex64 if g.dtype == np.float32 else np.complex128)) * g
+        dtype = np.complex64 if g.dtype == np.float32 else np.complex128
+        return Tensor(np.asarray(1j, dtype=dtype), dtype=dtype) * g
 
 
 class Conj(Function):
