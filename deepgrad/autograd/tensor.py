@@ -122,6 +122,14 @@ class Tensor:
     def __len__(self) -> int:
         return len(self.data)
 
+    def __iter__(self):
+        """The rows along the first axis, each a tensor in the graph (as ``torch.Tensor`` and
+        TensorFlow's eager tensors iterate), so ``list(t)``, unpacking and ``pandas.DataFrame(t)``
+        work; a 0-d tensor is not iterable."""
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self.data)))
+
     def numpy(self) -> np.ndarray:
         return self.data
 

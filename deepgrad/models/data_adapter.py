@@ -192,7 +192,8 @@ def check_labels(y, output_names, sparse_classes) -> None:
 
 
 def check_feature_shapes(x, input_shapes, input_names, model_name: str) -> None:
-    """Every input's trailing shape agrees with the model's declared ``(None, ...)`` shape."""
+    """Every input's trailing shape agrees with the model's declared ``(None, ...)`` shape (its rank,
+    and every declared size but a last one of 1, which Keras's check leaves free)."""
     if input_shapes is None:
         return
     if type(x) is np.ndarray and len(input_shapes) == 1 and x.shape[1:] == tuple(input_shapes[0])[1:]:
@@ -208,7 +209,10 @@ def check_feature_shapes(x, input_shapes, input_names, model_name: str) -> None:
             raise ValueError(f"Model {model_name!r}: no data given for input {name!r}")
         want = tuple(shape)[1:]
         got = tuple(a.shape)[1:]
-        if len(want) != len(got) or any(w is not None and w != g for w, g in zip(want, got)):
+        # Keras's functional input check squeezes a declared last axis of 1 before comparing, so
+        # that axis takes any size (a model declared on (None, 1) frames is called on (50, 80))
+        checked = want[:-1] if want and want[-1] == 1 else want
+        if len(want) != len(got) or any(w is not None and w != g for w, g in zip(checked, got)):
             raise ValueError(f"Model {model_name!r}: input {name!r} expects samples of shape {want} "
                              f"(batch shape {tuple(shape)}), but x has samples of shape {got} "
                              f"(array shape {tuple(a.shape)})")

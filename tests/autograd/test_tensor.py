@@ -131,3 +131,26 @@ def test_a_tensor_of_one_element_converts_to_python_scalars_as_torch():
 def test_get_shape_is_the_shape():
     v = dg.Variable(np.zeros((3, 4, 1), "float32"))
     assert v.get_shape() == (3, 4, 1) and v.get_shape()[0] // 2 == 1
+
+
+def test_iteration_gives_rows_in_the_graph_as_torch():
+    from deepgrad import Tensor
+    import torch
+    x = np.arange(12.0).reshape(3, 4)
+    t = Tensor(x, requires_grad=True)
+    first, _, last = t                      # unpacking goes through __iter__
+    (first * 2 + last * last).sum().backward()
+    ref = torch.tensor(x, requires_grad=True)
+    tf, _, tl = ref
+    (tf * 2 + tl * tl).sum().backward()
+    np.testing.assert_allclose(t.grad, ref.grad.numpy())
+    assert [r.shape for r in t] == [(4,)] * 3
+    with pytest.raises(TypeError, match="0-d"):
+        iter(Tensor(np.float64(1.0)))
+
+
+def test_pandas_frame_from_a_tensor():
+    from deepgrad import Tensor
+    pd = pytest.importorskip("pandas")
+    x = np.arange(6.0).reshape(3, 2)
+    np.testing.assert_array_equal(pd.DataFrame(Tensor(x)).to_numpy(), x)

@@ -273,3 +273,21 @@ def test_a_layer_output_as_model_input_cuts_the_graph():
     rebuilt = type(d_head).from_config(d_head.get_config())
     assert rebuilt.input_shape == (None, 3) and [layer.name for layer in rebuilt.layers] == \
         [layer.name for layer in d_head.layers]
+
+
+@pytest.mark.parametrize("declared, given", [((None, 1), (2, 5, 3)), ((None, 1), (2, 5)), ((3, 1), (2, 5, 3)),
+                                             ((4,), (2, 6)), ((4,), (2, 4, 6)), ((None, 1), (2, 5, 3, 2))])
+def test_functional_input_shape_check_is_kerass(declared, given):
+    """A declared last axis of 1 takes any size (Keras squeezes it before comparing); every other
+    declared size and the rank are checked, by Keras and deepgrad alike."""
+    x = np.ones(given, "float32")
+
+    def outcome(lib):
+        inputs = lib.Input(declared)
+        model = lib.Model(inputs, lib.layers.Lambda(lambda t: t * 2.0)(inputs))
+        try:
+            return to_numpy(model.predict(x, verbose=0)).shape
+        except ValueError:
+            return "refused"
+
+    assert outcome(dg) == outcome(keras)
