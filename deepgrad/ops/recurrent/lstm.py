@@ -19,6 +19,7 @@ from ...autograd.higher_order import recomputed_backward
 from ..activation import sigmoid, tanh
 from ..product import matmul
 from .. import workspace
+from . import compiled
 from .common import CHUNK, SideWork, as_array, masks, over_batch, prepare, scan, splits
 
 
@@ -206,6 +207,7 @@ def _forward_scan(weights_T, x, h0, c0, drop, train, go_backwards, h_seq, alloc,
     chunks = _chunks(steps, steps - 1)
     starts = {end: start for start, end in chunks}  # a chunk is handed off after its last step
     spare = side is not None and side.spare
+    cell_loop, half = compiled.kernel("lstm_cell"), dtype.type(0.5)  # the sigmoid affine and the cell in one pass
     for t in range(steps):
         g, h = gates[t], step_inputs[t + 1, :units]
         c_cand, sig = g[:units], g[units:]
@@ -218,11 +220,14 @@ def _forward_scan(weights_T, x, h0, c0, drop, train, go_backwards, h_seq, alloc,
             side.chain_gemm()
         np.dot(weights_T, step_inputs[t], out=preact)
         np.tanh(preact, out=g)                   # c̃ = tanh(a_c); tanh(a/2) for i, f, o
-        np.multiply(sig, 0.5, out=sig)           # σ(a) = (1 + tanh(a/2)) / 2
-        np.add(sig, 0.5, out=sig)
-        np.multiply(f, c_prev, out=c)            # c_t = f c_{t-1} + i c̃
-        np.multiply(i, c_cand, out=i_cand)
-        np.add(c, i_cand, out=c)
+        if cell_loop is not None:                # the five passes below, the same bits (``compiled``)
+            cell_loop(g, c_prev, c, half)
+        else:
+            np.multiply(sig, 0.5, out=sig)       # σ(a) = (1 + tanh(a/2)) / 2
+            np.add(sig, 0.5, out=sig)
+            np.multiply(f, c_prev, out=c)        # c_t = f c_{t-1} + i c̃
+            np.multiply(i, c_cand, out=i_cand)
+            np.add(c, i_cand, out=c)
         np.tanh(c, out=tanh_c)
         np.multiply(o, tanh_c, out=h)            # h_t = o tanh(c_t)
         if drop is not None:                     # a masked step keeps h_{t-1} and c_{t-1}
@@ -313,16 +318,20 @@ def _backward_scan(inputs_T, gates, gate_factors, dc_dh, kernel, recurrent_kerne
     partials = np.empty((len(chunks), four_u, inputs_T.shape[2]), dtype) if weights else None
     side = SideWork(threaded=False) if side is None else side
     drop = None if keep is None else 1 - keep
+    gate_loop = compiled.kernel("lstm_backward")  # the five passes below in one, the same bits
     for t in range(steps - 1, -1, -1):
         m, da = gate_factors[t], d_preact[t if every_step else 0]
         if d_h_seq is not None:
             np.add(dh, d_h_seq[t], out=dh)              # dh_t += dL/dh_t of the output
-        np.multiply(dh, dc_dh[t], out=scratch)          # dc_t += dh_t o (1 - tanh(c_t)^2)
-        np.add(dc, scratch, out=dc)
-        # da_c = dc tanh'(a_c) i;  da_i = dc σ'(a_i) c̃;  da_f = dc σ'(a_f) c_{t-1}
-        np.multiply(m[:3 * units].reshape(3, units, batch), dc, out=da[:3 * units].reshape(3, units, batch))
-        np.multiply(m[3 * units:], dh, out=da[3 * units:])  # da_o = dh σ'(a_o) tanh(c_t)
-        np.multiply(dc, forget[t], out=dc)              # dc_{t-1} = dc_t f_t
+        if gate_loop is not None:
+            gate_loop(m, dc_dh[t], forget[t], dh, dc, da)
+        else:
+            np.multiply(dh, dc_dh[t], out=scratch)      # dc_t += dh_t o (1 - tanh(c_t)^2)
+            np.add(dc, scratch, out=dc)
+            # da_c = dc tanh'(a_c) i;  da_i = dc σ'(a_i) c̃;  da_f = dc σ'(a_f) c_{t-1}
+            np.multiply(m[:3 * units].reshape(3, units, batch), dc, out=da[:3 * units].reshape(3, units, batch))
+            np.multiply(m[3 * units:], dh, out=da[3 * units:])  # da_o = dh σ'(a_o) tanh(c_t)
+            np.multiply(dc, forget[t], out=dc)          # dc_{t-1} = dc_t f_t
         if drop is not None:
             np.multiply(dh, drop[t], out=scratch)
         if side.spare:
