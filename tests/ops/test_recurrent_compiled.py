@@ -15,7 +15,7 @@ from deepgrad.ops.recurrent import common, compiled
 from deepgrad.ops.recurrent.common import PIPELINED, SPARE, BlasThreads
 
 numba = pytest.importorskip("numba")
-NAMES = ("lstm_cell", "lstm_backward")
+NAMES = ("lstm_cell", "lstm_backward", "lstm_backward_in_place")
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ def _inputs(batch, steps, units, features, *, masked, seed, dtype):
     return x, ws, states, mask, g_seq
 
 
-def _run(arrays, *, go_backwards, use_sequence, use_cell):
+def _run(arrays, *, go_backwards, use_sequence, use_cell, retain=False):
     x, ws, states, mask, g_seq = arrays
     leaves = [dg.Tensor(a, requires_grad=True) for a in (x, *ws, *states)]
     seq, h, c = dg.lstm(*leaves, mask=mask, go_backwards=go_backwards)
@@ -69,20 +69,26 @@ def _run(arrays, *, go_backwards, use_sequence, use_cell):
         loss = loss + (c * c).sum() * 0.5
     if use_sequence:
         loss = loss + (seq * dg.Tensor(g_seq)).sum()
-    loss.backward()
+    loss.backward(retain_graph=retain)  # retained: the gate gradients go to a new array, else over the factors
     return [seq.data, h.data, c.data] + [t.grad for t in leaves]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("retain", [False, True])
 @pytest.mark.parametrize("masked, go_backwards, use_sequence, use_cell", [
     (False, False, False, False), (True, False, True, True), (False, True, True, False), (True, True, False, True)])
-def test_compiled_loops_give_the_numpy_passes_bits(loops, dtype, masked, go_backwards, use_sequence, use_cell):
+def test_compiled_loops_give_the_numpy_passes_bits(loops, dtype, retain, masked, go_backwards, use_sequence,
+                                                   use_cell):
     arrays = _inputs(9, 7, 5, 3, masked=masked, seed=1, dtype=dtype)
+    options = dict(go_backwards=go_backwards, use_sequence=use_sequence, use_cell=use_cell, retain=retain)
     loops.off()
-    expected = _run(arrays, go_backwards=go_backwards, use_sequence=use_sequence, use_cell=use_cell)
+    expected = _run(arrays, **options)
     loops.on()
-    got = _run(arrays, go_backwards=go_backwards, use_sequence=use_sequence, use_cell=use_cell)
-    assert loops.calls == {"lstm_cell": 7, "lstm_backward": 7}
+    got = _run(arrays, **options)
+    # a retained graph keeps its factors (unless masked: the masked factors are a copy already)
+    in_place = not retain or masked
+    assert loops.calls == {"lstm_cell": 7, "lstm_backward": 0 if in_place else 7,
+                           "lstm_backward_in_place": 7 if in_place else 0}
     for k, (a, b) in enumerate(zip(expected, got)):
         np.testing.assert_array_equal(a, b, err_msg=f"result {k}")
 

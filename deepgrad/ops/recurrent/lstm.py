@@ -94,6 +94,9 @@ class LSTM(Function):
       done a chunk of ``CHUNK`` steps at a time, either here or, when the loop's timing favours
       it on two cores, by a second thread while this one goes on along the chain
       (``common.SideWork``); the chunks are the same either way, so are the results.
+    * With ``DEEPGRAD_NUMBA=1`` and numba installed, a step's element-wise chain work besides
+      its ``tanh`` calls (forward: the sigmoid affine and the cell; backward: the gate
+      gradients and ``dc``) is one compiled loop each (``compiled``): the same bits, fewer passes.
     * A large batch runs both loops (``_forward_scan``, ``_backward_scan``) as two halves in two
       threads, each half in its own buffers (``common.over_batch``); the halves' weight
       gradients are added.
@@ -318,12 +321,16 @@ def _backward_scan(inputs_T, gates, gate_factors, dc_dh, kernel, recurrent_kerne
     partials = np.empty((len(chunks), four_u, inputs_T.shape[2]), dtype) if weights else None
     side = SideWork(threaded=False) if side is None else side
     drop = None if keep is None else 1 - keep
-    gate_loop = compiled.kernel("lstm_backward")  # the five passes below in one, the same bits
+    # the five passes below in one, the same bits; da written over the factors when d_preact is them
+    in_place = d_preact is gate_factors
+    gate_loop = compiled.kernel("lstm_backward_in_place" if in_place else "lstm_backward")
     for t in range(steps - 1, -1, -1):
         m, da = gate_factors[t], d_preact[t if every_step else 0]
         if d_h_seq is not None:
             np.add(dh, d_h_seq[t], out=dh)              # dh_t += dL/dh_t of the output
-        if gate_loop is not None:
+        if gate_loop is not None and in_place:
+            gate_loop(m, dc_dh[t], forget[t], dh, dc)
+        elif gate_loop is not None:
             gate_loop(m, dc_dh[t], forget[t], dh, dc, da)
         else:
             np.multiply(dh, dc_dh[t], out=scratch)      # dc_t += dh_t o (1 - tanh(c_t)^2)
