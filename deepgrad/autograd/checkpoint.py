@@ -273,7 +273,7 @@ class Checkpoint(Function):
                    for t, need in zip(ins, fn.needs_input_grad)]
             if any(a is not b for a, b in zip(new, ins)):
                 fn.inputs = tuple(new)
-        pairs = [(o, g) for o, g in zip(produced, grads) if o.requires_grad]
+        pairs = [(o, g) for o, g in zip(produced, grads) if g is not None and o.requires_grad]
         if not pairs:
             return (None,) * len(self.inputs)
         found = propagate([o for o, _ in pairs], [g for _, g in pairs], capture=stand_ins, only_capture=True)

@@ -151,9 +151,8 @@ def propagate(outputs, seeds, retain_graph: bool = False, capture=(), on_final=N
             # an input gradient is wanted only for a captured tensor or one whose producer leads to one
             fn.needs_input_grad = masks.get(id(fn), needs)
         fn.last_use = not retain_graph
-        if fn.multi_output:  # zeros for the outputs no gradient reached
-            in_grads = fn.backward(tuple([np.zeros(s, d) if g is None else g
-                                          for g, (s, d) in zip(slot, fn.output_meta)]))
+        if fn.multi_output:  # None for the outputs no gradient reached
+            in_grads = fn.backward(tuple(slot))
         elif into and fn.writes_input_grads:
             in_grads = fn.backward(slot[0], into=_destinations(fn, into, found))
         else:

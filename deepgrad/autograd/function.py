@@ -20,7 +20,9 @@ The contract a subclass keeps:
   written into that array (``out=``) and returned as it; arrays of another dtype may be ignored.
 
 A forward may return a tuple of arrays; the op then has several outputs and ``backward``
-receives one gradient per output (zeros where an output was not used).
+receives a tuple of one gradient per output, ``None`` for an output no gradient reached (an
+unused output); at least one is an array. A backward that needs them all takes
+``self.filled(grads)`` (zeros for the Nones); ``graph_backward`` gets zeros Tensors there.
 
 Inputs that are not tensors (arrays, lists, Python numbers) follow Keras's dtype rules. A
 Python number takes the dtype of the op's tensors. Integer and bool data become floatx,
@@ -83,6 +85,13 @@ class Function:
 
     def backward(self, grad):  # pragma: no cover - interface
         raise NotImplementedError
+
+    def filled(self, grads: tuple) -> tuple:
+        """A multi-output op's ``grads`` with zeros of each output's shape and dtype in place of
+        the Nones (the outputs no gradient reached)."""
+        if all(g is not None for g in grads):
+            return grads
+        return tuple([np.zeros(s, d) if g is None else g for g, (s, d) in zip(grads, self.output_meta)])
 
     def save_for_backward(self, *arrays) -> None:
         """Keep ``arrays`` for backward (as ``self.saved``); nothing when the op is not recorded."""

@@ -283,7 +283,7 @@ class Split(Function):
         return tuple(p.copy() for p in np.split(a, bounds, axis=axis))  # copies, not views of a
 
     def backward(self, grads):
-        return np.concatenate(grads, axis=self.axis)
+        return np.concatenate(self.filled(grads), axis=self.axis)
 
     def graph_backward(self, grads):
         return _shape.concatenate(list(grads), axis=self.axis)

@@ -166,9 +166,10 @@ class DotProductAttention(Function):
         qs, k, v, e, r, out, tanh_t, drop, dropped = self.saved
         scale, groups, bias_shape = self.meta
         g_probs = None
-        if type(g) is tuple:  # (dO, dP): the probabilities were an output; zeros when unused
-            g, g_probs = g
-            g_probs = g_probs if g_probs.any() else None
+        if type(g) is tuple:  # (dO, dP): the probabilities were an output; either may be None (unused)
+            g, g_probs = self.filled((g[0], 0))[0], g[1]
+            if g_probs is not None and not g_probs.any():
+                g_probs = None
         b, t, n, hv = g.shape
         n_kv, s_len, hd = k.shape[2], k.shape[1], k.shape[3]
         dt = e.dtype.type

@@ -192,7 +192,7 @@ class _CustomGradient(Function):
 
     def backward(self, grad):
         upstream = Tensor(grad, dtype=grad.dtype) if self.single else _pack(
-            self.structure, [Tensor(g, dtype=g.dtype) for g in grad])
+            self.structure, [Tensor(g, dtype=g.dtype) for g in self.filled(grad)])
         with no_grad():
             grads = self.grad_fn(*self.args, upstream=upstream)
         grads = list(grads) if isinstance(grads, (list, tuple)) else [grads]

@@ -577,7 +577,7 @@ class Eigh(Function):
 
     def backward(self, grads):
         # A = V diag(w) V^T  =>  dA = V (diag(dw) + skew(V^T dV) / 2 / E) V^T,  E_ij = w_j - w_i
-        gw, gv = grads
+        gw, gv = self.filled(grads)
         w, v = self.saved
         vgv = _mT(v) @ gv
         vgv = 0.5 * (vgv - _mT(vgv))
@@ -631,7 +631,7 @@ class SVD(Function):
         u, s, vt = self.saved
         if not self.compute_uv:
             return (u * grads[..., None, :]) @ vt
-        gu, gs, gvt = grads
+        gu, gs, gvt = self.filled(grads)
         k = s.shape[-1]
         gu, gvt = gu[..., :, :k], gvt[..., :k, :]  # the extra columns of full matrices do not depend on A here
         gv, v = _mT(gvt), _mT(vt)
@@ -701,7 +701,7 @@ class QR(Function):
     def backward(self, grads):
         # m >= n, reduced:  M = R dR^T - dQ^T Q,  dA = (dQ + Q copyltu(M)) R^{-T},
         # copyltu(M) = tril(M) + tril(M, -1)^T
-        gq, gr = grads
+        gq, gr = self.filled(grads)
         q, r = self.saved
         m, n = q.shape[-2], r.shape[-1]
         if m < n or q.shape[-1] != n:

@@ -129,7 +129,7 @@ class Split(Function):
         return tuple(np.split(a, sections, axis=self.axis))
 
     def backward(self, grads):
-        return np.concatenate(grads, axis=self.axis)
+        return np.concatenate(self.filled(grads), axis=self.axis)
 
     def graph_backward(self, grads):
         return concatenate(list(grads), axis=self.axis)

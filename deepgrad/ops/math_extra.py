@@ -375,7 +375,8 @@ class FFT(Function):
     def backward(self, grads):
         # y = F z (F unitary up to scale)  =>  dz = F^H dy:  F^H = N ifft for the forward
         # transform, and (1/N) F^H's adjoint = fft / N for the inverse one
-        gy = grads[0] + 1j * grads[1]
+        g_re, g_im = self.filled(grads)
+        gy = g_re + 1j * g_im
         n = int(np.prod([gy.shape[a] for a in self.axes]))
         gz = np.fft.fftn(gy, axes=self.axes) / n if self.inverse else np.fft.ifftn(gy, axes=self.axes) * n
         return gz.real.astype(self.dtype), gz.imag.astype(self.dtype)
@@ -440,11 +441,12 @@ class RFFT(Function):
     def backward(self, grads):
         # y_k = sum_j x_j e^{-2 pi i jk / n}, k <= n/2  =>  dx_j = Re(sum_k conj(e^{...}) dy_k)
         #     = Re(n * ifft(dy zero-padded to n)) on the first min(length, n) samples
-        gy = grads[0] + 1j * grads[1]
+        g_re, g_im = self.filled(grads)
+        gy = g_re + 1j * g_im
         gx = (np.fft.ifft(gy, n=self.n, axis=-1) * self.n).real
         if self.length > self.n:
             gx = np.concatenate([gx, np.zeros(gx.shape[:-1] + (self.length - self.n,))], axis=-1)
-        return gx[..., :self.length].astype(grads[0].dtype)
+        return gx[..., :self.length].astype(g_re.dtype)
 
     def graph_backward(self, grads):
         # y_k = sum_j x_j (cos - i sin)(2 pi j k / n), j < min(length, n)  =>  dx = C g_re - S g_im

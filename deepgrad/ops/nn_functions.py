@@ -95,12 +95,15 @@ class Moments(Function):
 
     def backward(self, grads):
         # d mean / dx = 1/n;  d var / dx = 2 (x - mean) / n
-        gmean, gvar = grads
+        gmean, gvar = grads  # either may be None (that output unused)
         centered = self.saved[0]
         if not self.keepdims:
-            gmean, gvar = np.expand_dims(gmean, self.axes), np.expand_dims(gvar, self.axes)
+            gmean, gvar = (None if g is None else np.expand_dims(g, self.axes) for g in (gmean, gvar))
         n = centered.dtype.type(self.count)
-        return ((gmean + 2 * gvar * centered) / n,)
+        if gvar is None:
+            return (np.broadcast_to(gmean / n, centered.shape),)
+        g = 2 * gvar * centered
+        return ((g if gmean is None else gmean + g) / n,)
 
     def graph_backward(self, grads):
         gmean, gvar = grads

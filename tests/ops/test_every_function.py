@@ -297,3 +297,39 @@ def test_the_table_fails_for_an_op_without_an_entry():
         assert Doubled in _package_functions()
     finally:
         Doubled.__module__ = __name__
+
+
+def _multi_output_cases() -> list:
+    """``(name, k)`` for each output ``k`` of every entry whose public function gives several tensors."""
+    cases = []
+    for name in OPS:
+        _, outs, _ = _build(name)
+        if len(outs) > 1:
+            cases += [(name, k) for k in range(len(outs))]
+    return cases
+
+
+@pytest.mark.parametrize("name,used", _multi_output_cases())
+def test_an_op_with_one_output_used_gets_none_for_the_others(name, used):
+    """The engine passes None for the outputs of a multi-output Function that no gradient
+    reached: the gradients must be those of zeros sent through every other output."""
+    def gradients(others_times_zero: bool):
+        fn, args, kwargs = OPS[name]
+        leaves = [dg.Tensor(a, requires_grad=True) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a
+                  for a in args]
+        out = fn(*leaves, **kwargs)
+        outs = [o for o in (out if isinstance(out, (tuple, list)) else [out]) if isinstance(o, dg.Tensor)]
+        o = outs[used]
+        loss = (o * dg.Tensor(_normal(*o.shape, seed=100 + used).astype(o.dtype))).sum()
+        if others_times_zero:  # zeros reach every other output
+            for k, other in enumerate(outs):
+                if k != used and other.requires_grad:
+                    loss = loss + (other * 0.0).sum()
+        leaves = [t for t in leaves if isinstance(t, dg.Tensor)]
+        return dg.grad(loss, leaves, allow_unused=True)
+
+    for k, (g, g0) in enumerate(zip(gradients(False), gradients(True))):
+        if g0 is None or g is None:
+            assert g is None and (g0 is None or not np.any(g0)), f"{name}: input {k}"
+            continue
+        np.testing.assert_allclose(g, g0, rtol=1e-12, atol=1e-14, err_msg=f"{name}, output {used}: input {k}")

@@ -119,23 +119,23 @@ class GRU(Function):
         return h_seq, np.concatenate([p[2][steps].T for p in parts])
 
     def backward(self, grads):
-        g_seq, g_h = grads
+        g_seq, g_h = grads  # None for an unused output (h_seq with return_sequences=False)
         kernel, recurrent_kernel, keep, *saved = self.saved
         split = len(saved) == 8  # the forward ran two halves of the batch: so does the backward
         units = recurrent_kernel.shape[0]
-        batch, steps, features = g_seq.shape[0], g_seq.shape[1], kernel.shape[0]
+        steps, features = saved[1].shape[0], kernel.shape[0]
+        batch = sum(gates.shape[2] for gates in saved[1::4])  # saved per part: x_ones, gates, h, s
         dtype = saved[1].dtype
         need = self.needs_input_grad
-        # an unused h_seq (return_sequences=False) gets zeros: checking for them is cheaper
-        # than the transposing copy
-        seq_used = bool(g_seq.any())
+        if g_h is None:
+            g_h = np.zeros((batch, units), dtype)
         dx = np.empty((batch, steps, features), dtype) if need[0] else None
         dh0 = np.empty((batch, units), dtype)
 
         def scan(part):
             first = 4 if part.start else 0  # saved: the first half's four arrays, then the second's
             return _backward_scan(*saved[first:first + 4], kernel, recurrent_kernel,
-                                  None if keep is None else keep[..., part], g_seq[part] if seq_used else None,
+                                  None if keep is None else keep[..., part], None if g_seq is None else g_seq[part],
                                   g_h[part], need, self.reset_after, self.go_backwards,
                                   None if dx is None else dx[part], dh0[part])
 

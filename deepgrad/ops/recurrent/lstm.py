@@ -19,6 +19,7 @@ from ...autograd.higher_order import recomputed_backward
 from ..activation import sigmoid, tanh
 from ..product import matmul
 from .. import workspace
+from . import compiled
 from .common import CHUNK, SideWork, as_array, masks, over_batch, prepare, scan, splits
 
 
@@ -93,6 +94,9 @@ class LSTM(Function):
       done a chunk of ``CHUNK`` steps at a time, either here or, when the loop's timing favours
       it on two cores, by a second thread while this one goes on along the chain
       (``common.SideWork``); the chunks are the same either way, so are the results.
+    * With ``DEEPGRAD_NUMBA=1`` and numba installed, a step's element-wise chain work besides
+      its ``tanh`` calls (forward: the sigmoid affine and the cell; backward: the gate
+      gradients and ``dc``) is one compiled loop each (``compiled``): the same bits, fewer passes.
     * A large batch runs both loops (``_forward_scan``, ``_backward_scan``) as two halves in two
       threads, each half in its own buffers (``common.over_batch``); the halves' weight
       gradients are added.
@@ -129,24 +133,23 @@ class LSTM(Function):
                 np.concatenate([p[5].T for p in parts]))
 
     def backward(self, grads):
-        g_seq, g_h, g_c = grads
+        g_seq, g_h, g_c = grads  # None for an unused output (h_seq with return_sequences=False)
         kernel, recurrent_kernel, keep, *saved = self.saved
         split = len(saved) == 8  # the forward ran two halves of the batch: so does the backward
         units = recurrent_kernel.shape[0]
-        batch, steps, features = g_seq.shape[0], g_seq.shape[1], kernel.shape[0]
+        steps, features = saved[1].shape[0], kernel.shape[0]
+        batch = sum(gates.shape[2] for gates in saved[1::4])  # saved per part: inputs_T, gates, ...
         dtype = saved[1].dtype
         recurrent_kernel, kernel = (_internal(a, units, _ONE) for a in (recurrent_kernel, kernel))
         need = self.needs_input_grad
-        # an unused h_seq (return_sequences=False) gets zeros: checking for them is cheaper than
-        # the transposing copy
-        seq_used = bool(g_seq.any())
+        g_h, g_c = (np.zeros((batch, units), dtype) if g is None else g for g in (g_h, g_c))
         dx = np.empty((batch, steps, features), dtype) if need[0] else None
         dh0, dc0 = np.empty((batch, units), dtype), np.empty((batch, units), dtype)
 
         def scan(part, side=None):
             first = 4 if part.start else 0  # saved: the first half's four arrays, then the second's
             return _backward_scan(*saved[first:first + 4], kernel, recurrent_kernel,
-                                  None if keep is None else keep[..., part], g_seq[part] if seq_used else None,
+                                  None if keep is None else keep[..., part], None if g_seq is None else g_seq[part],
                                   g_h[part], g_c[part], need, self.last_use, self.go_backwards,
                                   None if dx is None else dx[part], dh0[part], dc0[part], side)
 
@@ -207,6 +210,7 @@ def _forward_scan(weights_T, x, h0, c0, drop, train, go_backwards, h_seq, alloc,
     chunks = _chunks(steps, steps - 1)
     starts = {end: start for start, end in chunks}  # a chunk is handed off after its last step
     spare = side is not None and side.spare
+    cell_loop, half = compiled.kernel("lstm_cell"), dtype.type(0.5)  # the sigmoid affine and the cell in one pass
     for t in range(steps):
         g, h = gates[t], step_inputs[t + 1, :units]
         c_cand, sig = g[:units], g[units:]
@@ -219,11 +223,14 @@ def _forward_scan(weights_T, x, h0, c0, drop, train, go_backwards, h_seq, alloc,
             side.chain_gemm()
         np.dot(weights_T, step_inputs[t], out=preact)
         np.tanh(preact, out=g)                   # c̃ = tanh(a_c); tanh(a/2) for i, f, o
-        np.multiply(sig, 0.5, out=sig)           # σ(a) = (1 + tanh(a/2)) / 2
-        np.add(sig, 0.5, out=sig)
-        np.multiply(f, c_prev, out=c)            # c_t = f c_{t-1} + i c̃
-        np.multiply(i, c_cand, out=i_cand)
-        np.add(c, i_cand, out=c)
+        if cell_loop is not None:                # the five passes below, the same bits (``compiled``)
+            cell_loop(g, c_prev, c, half)
+        else:
+            np.multiply(sig, 0.5, out=sig)       # σ(a) = (1 + tanh(a/2)) / 2
+            np.add(sig, 0.5, out=sig)
+            np.multiply(f, c_prev, out=c)        # c_t = f c_{t-1} + i c̃
+            np.multiply(i, c_cand, out=i_cand)
+            np.add(c, i_cand, out=c)
         np.tanh(c, out=tanh_c)
         np.multiply(o, tanh_c, out=h)            # h_t = o tanh(c_t)
         if drop is not None:                     # a masked step keeps h_{t-1} and c_{t-1}
@@ -314,16 +321,24 @@ def _backward_scan(inputs_T, gates, gate_factors, dc_dh, kernel, recurrent_kerne
     partials = np.empty((len(chunks), four_u, inputs_T.shape[2]), dtype) if weights else None
     side = SideWork(threaded=False) if side is None else side
     drop = None if keep is None else 1 - keep
+    # the five passes below in one, the same bits; da written over the factors when d_preact is them
+    in_place = d_preact is gate_factors
+    gate_loop = compiled.kernel("lstm_backward_in_place" if in_place else "lstm_backward")
     for t in range(steps - 1, -1, -1):
         m, da = gate_factors[t], d_preact[t if every_step else 0]
         if d_h_seq is not None:
             np.add(dh, d_h_seq[t], out=dh)              # dh_t += dL/dh_t of the output
-        np.multiply(dh, dc_dh[t], out=scratch)          # dc_t += dh_t o (1 - tanh(c_t)^2)
-        np.add(dc, scratch, out=dc)
-        # da_c = dc tanh'(a_c) i;  da_i = dc σ'(a_i) c̃;  da_f = dc σ'(a_f) c_{t-1}
-        np.multiply(m[:3 * units].reshape(3, units, batch), dc, out=da[:3 * units].reshape(3, units, batch))
-        np.multiply(m[3 * units:], dh, out=da[3 * units:])  # da_o = dh σ'(a_o) tanh(c_t)
-        np.multiply(dc, forget[t], out=dc)              # dc_{t-1} = dc_t f_t
+        if gate_loop is not None and in_place:
+            gate_loop(m, dc_dh[t], forget[t], dh, dc)
+        elif gate_loop is not None:
+            gate_loop(m, dc_dh[t], forget[t], dh, dc, da)
+        else:
+            np.multiply(dh, dc_dh[t], out=scratch)      # dc_t += dh_t o (1 - tanh(c_t)^2)
+            np.add(dc, scratch, out=dc)
+            # da_c = dc tanh'(a_c) i;  da_i = dc σ'(a_i) c̃;  da_f = dc σ'(a_f) c_{t-1}
+            np.multiply(m[:3 * units].reshape(3, units, batch), dc, out=da[:3 * units].reshape(3, units, batch))
+            np.multiply(m[3 * units:], dh, out=da[3 * units:])  # da_o = dh σ'(a_o) tanh(c_t)
+            np.multiply(dc, forget[t], out=dc)          # dc_{t-1} = dc_t f_t
         if drop is not None:
             np.multiply(dh, drop[t], out=scratch)
         if side.spare:

@@ -139,17 +139,19 @@ class SimpleRNN(Function):
         if keep is not None:
             act_grad *= keep
         drop = None if keep is None else 1 - keep
-        d_h_seq = g_seq.swapaxes(0, 1)
+        d_h_seq = None if g_seq is None else g_seq.swapaxes(0, 1)  # None: h_seq unused
         d_preact = workspace.empty((steps, batch, units), h.dtype)
-        dh = np.array(g_h, dtype=h.dtype)
+        dh = np.zeros((batch, units), h.dtype) if g_h is None else np.array(g_h, dtype=h.dtype)
         carried = np.empty((batch, units), h.dtype)
         recurrent_kernel_T = np.ascontiguousarray(recurrent_kernel.T)
 
         def scan(part):  # the samples of `part`, as in forward; dW, dU, db follow over all of them
-            dhp, dseq, grad, da, kept = dh[part], d_h_seq[:, part], act_grad[:, part], d_preact[:, part], carried[part]
+            dhp, grad, da, kept = dh[part], act_grad[:, part], d_preact[:, part], carried[part]
+            dseq = None if d_h_seq is None else d_h_seq[:, part]
             dp = None if drop is None else drop[:, part]
             for t in range(steps - 1, -1, -1):
-                np.add(dhp, dseq[t], out=dhp)                               # dh_t += dL/dh_t of the output
+                if dseq is not None:
+                    np.add(dhp, dseq[t], out=dhp)                           # dh_t += dL/dh_t of the output
                 np.multiply(dhp, grad[t], out=da[t])                        # da_t = dh_t act'(a_t)
                 if dp is not None:                                          # a masked step passes dh_t on
                     np.multiply(dhp, dp[t], out=kept)
