@@ -122,6 +122,36 @@ def im2col(xp: np.ndarray, kernel_hw, strides, dilation, out_hw, ones_column: bo
     return cols.reshape(n * ho * wo, k + ones_column)
 
 
+def im2col_by_columns(xp: np.ndarray, kernel_hw, strides, dilation, out_hw, ones_column: bool = False) -> np.ndarray:
+    """``im2col`` with the same values laid out column by column: the (N*Ho*Wo, k) matrix returned
+    is the transpose of a C-contiguous (k, N*Ho*Wo), i.e. Fortran-ordered.
+
+    For a narrow unfold (few input channels, ``NARROW_COLS``) the row-major layout's copies write
+    runs of C elements (one, for a one-channel image) at a stride of k: the copy of the MNIST CNN's
+    (128, 28, 28, 1) input took 1.5 ms, the CIFAR CNN's (128, 32, 32, 3) 2.8 ms (one thread). Here
+    each column is one copy of a shifted window of one channel, written contiguously: 0.28 and
+    1.8-2.0 ms. A GEMM takes either layout (BLAS's transposed-operand flag)."""
+    n, _, _, c = xp.shape
+    (kh, kw), (ho, wo) = kernel_hw, out_hw
+    k = kh * kw * c
+    cols_t = workspace.empty((k + ones_column, n, ho, wo), xp.dtype)
+    fields = cols_t[:k].reshape(kh, kw, c, n, ho, wo)
+    sn, sh, sw, sc = xp.strides
+    windows = as_strided(xp, shape=(kh, kw, c, n, ho, wo), writeable=False,
+                         strides=(sh * dilation[0], sw * dilation[1], sc, sn, sh * strides[0], sw * strides[1]))
+
+    def run(batch):
+        for i in range(kh):
+            for j in range(kw):
+                for ch in range(c):
+                    np.copyto(fields[i, j, ch, batch], windows[i, j, ch, batch])
+        if ones_column:
+            cols_t[k, batch] = 1
+
+    for_batch_halves(run, n, cols_t.size)
+    return cols_t.reshape(k + ones_column, n * ho * wo).T
+
+
 # An unfolded matrix an inference forward holds at once: larger batches are unfolded in parts
 # (what a training forward keeps for backward cannot be split, it is saved whole).
 COLS_BUDGET = 64 << 20  # bytes
@@ -138,7 +168,10 @@ def _im2col_gemm(xp, weights, kernel_hw, strides, dilation, out_hw, ones_column:
     n = xp.shape[0]
     per_sample = out_hw[0] * out_hw[1] * weights.shape[0] * xp.itemsize
     if keep_cols or n == 1 or n * per_sample <= COLS_BUDGET:
-        cols = im2col(xp, kernel_hw, strides, dilation, out_hw, ones_column=ones_column)
+        # a narrow unfold column by column (its copies are several times faster; the GEMM's
+        # products the same bits, and kernel_grad reads either layout)
+        unfold = im2col_by_columns if weights.shape[0] <= NARROW_COLS and n > 1 else im2col
+        cols = unfold(xp, kernel_hw, strides, dilation, out_hw, ones_column=ones_column)
         out = workspace.empty((len(cols), weights.shape[1]), np.result_type(cols.dtype, weights.dtype))
         done = matmul_off_pool(cols, weights, after=after, out=out) is not None
         if not done:
@@ -212,11 +245,15 @@ def kernel_grad(cols: np.ndarray, g2: np.ndarray, n: int) -> np.ndarray:
     if width > NARROW_COLS:
         return wide_kernel_grad(cols, g2, n)
     per = len(cols) // n
-    cols3, g3 = cols.reshape(n, per, width), g2.reshape(n, per, g2.shape[1])
+    g3 = g2.reshape(n, per, g2.shape[1])
+    if cols.flags.f_contiguous and not cols.flags.c_contiguous:  # im2col_by_columns: (k, N*per) in memory
+        cols3_t = cols.T.reshape(width, n, per).transpose(1, 0, 2)  # a view, (n, width, per)
+    else:
+        cols3_t = cols.reshape(n, per, width).transpose(0, 2, 1)
     parts = workspace.empty((n, width, g2.shape[1]), np.result_type(cols.dtype, g2.dtype))
 
     def run(batch):
-        np.matmul(cols3[batch].transpose(0, 2, 1), g3[batch], out=parts[batch])
+        np.matmul(cols3_t[batch], g3[batch], out=parts[batch])
 
     for_batch_halves(lambda batch: _on_one_blas_thread(run, batch), n, cols.size + g2.size)
     return parts.sum(axis=0)
