@@ -297,6 +297,9 @@ def resolve_padding(padding, in_hw, kernel_hw, strides, dilation, op: str) -> tu
 class Conv2D(Function):
     function_name = "conv2d"  # the public function, named in errors
     fused_relu = False  # Conv2DReLU: relu(conv2d), applied in place on the GEMM's output
+    # an output gradient that already had the relu's mask applied (by the max pool this output
+    # feeds: pool.MaxPool2D._relu_producer); backward masks any other array
+    relu_masked_grad = None
 
     def forward(self, x, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1)):
         op = self.function_name
@@ -352,6 +355,8 @@ class Conv2D(Function):
     def backward(self, g):
         cols, kernel, relu_out = self.saved
         g2 = g.reshape(-1, self.kernel_shape[-1])
+        if relu_out is not None and g is self.relu_masked_grad:
+            self.relu_masked_grad = relu_out = None  # masked already, with the same bits
         if relu_out is not None:  # the fused relu: dY masked where y = 0
             y, masked = relu_out, workspace.empty(g2.shape, g2.dtype)
             for_batch_halves(lambda rows: np.multiply(g2[rows], y[rows] > 0, out=masked[rows]), len(y), y.size)

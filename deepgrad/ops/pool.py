@@ -16,7 +16,8 @@ import numpy as np
 from ..autograd import Function
 from ..autograd.higher_order import frozen, linear_backward
 from ..runtime import for_batch_halves
-from .im2col import _offset_slices, _pad_spatial, _pair, same_padding
+from . import workspace
+from .im2col import Conv2DReLU, _offset_slices, _pad_spatial, _pair, same_padding
 
 
 def pool_output_length(length, pool: int, stride: int, padding: str):
@@ -124,8 +125,29 @@ class MaxPool2D(_Pool2D):
 
         for_batch_halves(run, xp.shape[0], xp.size)
         self.padded_shape = xp.shape
-        self.save_for_backward(argmax)
+        # the output too, for the relu mask of a convolution that feeds this pool (_relu_producer)
+        self.save_for_backward(argmax, out)
         return out
+
+    def _relu_producer(self):
+        """The fused-relu convolution (``Conv2DReLU``) whose output this pool read, when the windows
+        tile it; else None.
+
+        Its backward masks its whole output's gradient with ``y > 0``. Of the gradient a tiling
+        max pool sends back, only each window's argmax cell is not a zero, and there ``y`` is the
+        window's maximum, the pool's output: so the mask can be applied to the pool's gradient,
+        a quarter of the size for 2x2 windows, as ``g * (out > 0)``, before it is scattered. Every
+        cell then gets the same bits as the convolution's mask would give it (a product by 1 is
+        exact, and a zero keeps the sign of the pool's gradient either way); the convolution skips
+        its own mask when that array is exactly the gradient it receives (no other consumer added
+        to it). Not where a window's maximum is NaN (``out > 0`` is then false, ``y > 0`` of the
+        argmax cell need not be): those halves are left to the convolution's mask."""
+        if type(self) is not MaxPool2D or not self.geometry[-1] or len(self.saved) < 2:
+            return None
+        producer = self.inputs[0]._ctx if self.inputs else None
+        if type(producer) is not Conv2DReLU or producer.released or self.inputs[0]._index != 0:
+            return None
+        return producer
 
     def backward(self, g):
         argmax, tiles = self.saved[0], self.geometry[-1]
@@ -141,8 +163,19 @@ class MaxPool2D(_Pool2D):
             full = None
             dxp = self._grad_buffer(self.padded_shape, g.dtype)
 
+        producer = self._relu_producer()
+        if producer is not None:
+            out, masked, positive = self.saved[1], workspace.empty(g.shape, g.dtype), workspace.empty(g.shape, bool)
+        nan_seen = []
+
         def run(batch):
             first, gb = argmax[batch], g[batch]
+            if producer is not None:  # the convolution's relu mask, on the pooled gradient
+                if np.isnan(np.max(out[batch])):
+                    nan_seen.append(True)
+                else:
+                    np.greater(out[batch], 0, out=positive[batch])
+                    gb = np.multiply(gb, positive[batch], out=masked[batch])
             here = np.empty(first.shape, dtype=bool)
             if full is not None:
                 full[batch, ho * ph:] = 0
@@ -155,9 +188,10 @@ class MaxPool2D(_Pool2D):
                     dx_cell += gb * here
 
         for_batch_halves(run, dxp.shape[0], dxp.size)
-        if full is not None:
-            return (full[:, top:top + x_shape[1], left:left + x_shape[2]],)
-        return (self._unpad(dxp),)
+        dx = full[:, top:top + x_shape[1], left:left + x_shape[2]] if full is not None else self._unpad(dxp)
+        if producer is not None and not nan_seen:
+            producer.relu_masked_grad = dx  # the convolution's backward skips its mask for this array
+        return (dx,)
 
     def adjoint(self, u):
         """u (the input's shape) -> the output's shape: each window's cell that held the maximum."""
