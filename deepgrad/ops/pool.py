@@ -109,13 +109,23 @@ class MaxPool2D(_Pool2D):
         xp = self._setup(x, pool, strides, padding, fill=-np.inf)
         _, _, _, _, _, (ho, wo), _ = self.geometry
         out = np.empty((xp.shape[0], ho, wo, xp.shape[3]), xp.dtype)
-        argmax = np.zeros(out.shape, np.min_scalar_type(pool[0] * pool[1] - 1))
+        argmax = np.empty(out.shape, np.min_scalar_type(pool[0] * pool[1] - 1))
 
         def run(batch):
             cells, o, first = self._cells(xp[batch]), out[batch], argmax[batch]
-            np.copyto(o, cells[0])
+            if len(cells) > 1 and first.itemsize == 1:
+                # the first two cells in two passes: the index is the comparison itself (a bool is
+                # one byte, 0 or 1), the maximum written straight into the output (the scan below
+                # makes the same from a copy of the first cell and a zeroed index, in five)
+                np.greater(cells[1], cells[0], out=first.view(np.bool_))
+                np.maximum(cells[0], cells[1], out=o)
+                start = 2
+            else:
+                np.copyto(o, cells[0])
+                first.fill(0)
+                start = 1
             above, candidate = np.empty(o.shape, dtype=bool), np.empty_like(first)
-            for k, cell in enumerate(cells[1:], start=1):
+            for k, cell in enumerate(cells[start:], start=start):
                 np.greater(cell, o, out=above)  # strictly: a tie keeps the earlier cell
                 np.maximum(o, cell, out=o)
                 # first = k where above: k exceeds every earlier index, so a maximum does it

@@ -264,3 +264,22 @@ def test_relu_mask_stays_with_the_convolution_when_its_output_has_another_use_or
                          (overlapping, _conv_relu_pool_grads(x, kernel, bias, g1, strides=(1, 1)))):
         for a, b in zip(fused, plain):
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("pool,strides", [((2, 2), (2, 2)), ((3, 2), (1, 2)), ((1, 1), (1, 1)), ((17, 16), (3, 5))])
+def test_max_pool2d_index_of_the_first_two_cells_and_a_wide_window_match_torch(pool, strides):
+    """The scan starts from the comparison of the first two cells written as the index (a one-byte
+    index); a window of more than 256 cells has a two-byte index and starts from the first cell."""
+    rng = np.random.default_rng(pool[0])
+    x = np.round(rng.standard_normal((2, 40, 37, 3)) * 2).astype(np.float32)  # ties
+    g = None
+    t = dg.Tensor(x, requires_grad=True)
+    out = max_pool2d(t, pool, strides)
+    g = rng.standard_normal(out.shape).astype(np.float32)
+    (out * dg.Tensor(g)).sum().backward()
+    xt = torch.tensor(x).permute(0, 3, 1, 2).requires_grad_()
+    ref = F.max_pool2d(xt, pool, strides)
+    (ref * torch.tensor(g).permute(0, 3, 1, 2)).sum().backward()
+    np.testing.assert_array_equal(out.data, ref.detach().permute(0, 2, 3, 1).numpy())
+    # overlapping windows add into a cell in another order than PyTorch's
+    np.testing.assert_allclose(t.grad, xt.grad.permute(0, 2, 3, 1).numpy(), rtol=1e-6, atol=1e-6)
