@@ -151,12 +151,14 @@ class MaxPool2D(_Pool2D):
         exact, and a zero keeps the sign of the pool's gradient either way); the convolution skips
         its own mask when that array is exactly the gradient it receives (no other consumer added
         to it). Not where a window's maximum is NaN (``out > 0`` is then false, ``y > 0`` of the
-        argmax cell need not be): those halves are left to the convolution's mask."""
+        argmax cell need not be): those halves are left to the convolution's mask. Nor when the
+        convolution's output is itself a captured source of the backward (its gradient is
+        wanted as such: ``Function.output_watched``)."""
         if type(self) is not MaxPool2D or not self.geometry[-1] or len(self.saved) < 2:
             return None
         producer = self.inputs[0]._ctx if self.inputs else None
-        if type(producer) is not Conv2DReLU or producer.released or self.inputs[0]._index != 0:
-            return None
+        if type(producer) is not Conv2DReLU or producer.released or producer.output_watched:
+            return None  # (a captured conv output must get its own gradient, unmasked: Grad-CAM)
         return producer
 
     def backward(self, g):

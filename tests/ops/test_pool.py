@@ -283,3 +283,31 @@ def test_max_pool2d_index_of_the_first_two_cells_and_a_wide_window_match_torch(p
     np.testing.assert_array_equal(out.data, ref.detach().permute(0, 2, 3, 1).numpy())
     # overlapping windows add into a cell in another order than PyTorch's
     np.testing.assert_allclose(t.grad, xt.grad.permute(0, 2, 3, 1).numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_a_captured_conv_output_gets_its_own_gradient_unmasked(monkeypatch):
+    """The gradient of relu(conv) itself, captured under a tape (Grad-CAM), is the pool's gradient
+    without the relu's mask; the weights' gradients are unchanged by the capture."""
+    from deepgrad.ops.im2col import conv2d_relu
+
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((3, 10, 10, 2)).astype(np.float32)
+    kernel, bias = rng.standard_normal((3, 3, 2, 4)).astype(np.float32), rng.standard_normal(4).astype(np.float32)
+    g = rng.standard_normal((3, 4, 4, 4)).astype(np.float32)
+    seen = _skips(monkeypatch)
+    kt = dg.Variable(kernel)
+    with dg.GradientTape() as tape:
+        y = conv2d_relu(dg.Tensor(x), kt, dg.Tensor(bias))
+        loss = (max_pool2d(y, 2) * dg.Tensor(g)).sum()
+    dy, dk = tape.gradient(loss, [y, kt])
+    assert seen == [False]
+    assert (np.asarray(y.data) == 0).any() and (np.asarray(dy)[np.asarray(y.data) == 0] != 0).any()
+    yt = torch.tensor(np.asarray(y.data), requires_grad=True)
+    (F.max_pool2d(yt.permute(0, 3, 1, 2), 2) * torch.tensor(g).permute(0, 3, 1, 2)).sum().backward()
+    np.testing.assert_array_equal(np.asarray(dy), yt.grad.numpy())
+    # without the capture: the pool takes the mask, the kernel's gradient is the same
+    with dg.GradientTape() as tape:
+        y2 = conv2d_relu(dg.Tensor(x), kt, dg.Tensor(bias))
+        loss2 = (max_pool2d(y2, 2) * dg.Tensor(g)).sum()
+    np.testing.assert_array_equal(np.asarray(tape.gradient(loss2, kt)), np.asarray(dk))
+    assert seen == [False, True]
