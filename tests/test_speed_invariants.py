@@ -166,3 +166,38 @@ def test_process_settings_keep_blas_correct_and_respect_the_environment(preset):
         assert timeout == (preset or "20")
     else:
         assert timeout == str(preset)
+
+
+def test_a_cnn_step_takes_the_relu_mask_in_its_pools_and_keeps_its_weights_bit_for_bit(monkeypatch):
+    """Conv2D(relu) -> MaxPooling2D: the pool applies the convolution's relu mask to its gradient
+    and the convolution skips its own (both convolutions of a CIFAR-style stack, with dropout
+    between); the weights after three steps are those of the convolutions' own masks."""
+    from deepgrad.ops import im2col, pool
+
+    rng = np.random.default_rng(4)
+    x, y = rng.random((12, 14, 14, 3), dtype=np.float32), rng.integers(0, 4, 12)
+
+    def train():
+        dg.utils.set_random_seed(11)
+        model = dg.Sequential([layers.Input((14, 14, 3)), layers.Conv2D(8, 3, activation="relu"),
+                               layers.MaxPooling2D(2), layers.Dropout(0.25), layers.Conv2D(6, 3, activation="relu"),
+                               layers.MaxPooling2D(2), layers.Flatten(), layers.Dense(4, activation="softmax")])
+        model.compile(optimizer=dg.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy")
+        for _ in range(3):
+            model.train_on_batch(x, y)
+        return model.get_weights()
+
+    real, skipped = im2col.Conv2D.backward, []
+
+    def backward(self, g):
+        skipped.append(g is self.relu_masked_grad)
+        return real(self, g)
+
+    monkeypatch.setattr(im2col.Conv2D, "backward", backward)
+    fused = train()
+    assert skipped == [True] * 6  # two convolutions, three steps
+    monkeypatch.setattr(pool.MaxPool2D, "_relu_producer", lambda self: None)
+    plain = train()
+    assert skipped[6:] == [False] * 6
+    for a, b in zip(fused, plain):
+        np.testing.assert_array_equal(a, b)

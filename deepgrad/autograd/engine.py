@@ -99,6 +99,8 @@ def propagate(outputs, seeds, retain_graph: bool = False, capture=(), on_final=N
     found: dict[int, tuple] = {}
     pending: dict[int, list] = {}  # id(fn) -> summed gradient of each of its outputs so far
     watched = {(id(t._ctx), t._index): t for t in capture if t._ctx is not None}
+    for t in watched.values():  # the output's own gradient is wanted: no consumer may fold a step
+        t._ctx.output_watched = True  # of its producer's backward into it (pool.MaxPool2D._relu_producer)
 
     def send(t, g) -> None:
         fn = t._ctx

@@ -79,6 +79,9 @@ class Function:
     # input's gradient may be computed straight into (then returned as that gradient); the engine
     # passes it when the caller keeps a leaf's gradient in an array of its own (``grad(out=)``)
     writes_input_grads = False
+    # set by the engine when a gradient of this Function's output is captured (``grad``, a tape's
+    # intermediate source): its consumers then send back that gradient itself
+    output_watched = False
 
     def forward(self, *args, **kwargs):  # pragma: no cover - interface
         raise NotImplementedError

@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .. import backend
+from .. import backend, runtime
 from ..autograd import FloatMath, Function, Tensor
 from ..autograd.higher_order import recomputed_backward
 from . import workspace
@@ -362,18 +362,68 @@ def dropout_mask(shape, rate, like_dtype, seed=None) -> np.ndarray:
     gen = np.random.default_rng(seed) if seed is not None else backend.rng()
     dtype = np.float32 if like_dtype != np.float64 else np.float64
     # the mask is written over the draws when their dtypes agree (pooled arrays, workspace);
-    # the passes after the draws run over the two halves of the leading axis in two threads
-    draws = gen.random(shape, dtype=dtype, out=workspace.empty(shape, dtype))
+    # the draws and the passes after them run over the two halves of the leading axis in two
+    # threads, the second half's draws from a copy of the generator moved past the first's
+    draws = workspace.empty(shape, dtype)
     keep = workspace.empty(shape, np.bool_)
     scale = np.asarray(1.0 / (1.0 - rate), like_dtype)
     mask = draws if draws.dtype == np.result_type(keep, scale) else np.empty(shape, np.result_type(keep, scale))
+    later = _later_draws(gen, shape, dtype)
 
     def run(rows):
+        if later is not None:
+            second = isinstance(rows, slice) and bool(rows.start)
+            (later[0] if second else gen).random(dtype=dtype, out=draws[rows])
+            later[1] = later[1] or second
         np.greater_equal(draws[rows], rate, out=keep[rows])
         np.multiply(keep[rows], scale, out=mask[rows])
 
+    if later is None:  # the draws in one stream here, the passes after them over the halves
+        gen.random(dtype=dtype, out=draws)
     over_rows(run, shape)
+    if later is not None and later[1]:
+        # the stream's state after all the draws is the copy's, which made the last of them
+        gen.bit_generator.state = later[0].bit_generator.state
     return mask
+
+
+def _later_draws(gen, shape, dtype):
+    """``[generator, False]``: a generator whose next draws of ``dtype`` are those ``gen`` would make
+    after the first half (the leading axis's first ``shape[0] // 2`` rows) of ``shape``'s uniform
+    draws, for the second half to draw in the second thread; None when ``for_batch_halves`` would
+    not split ``shape`` or ``gen`` is not a PCG64 stream (whose outputs can be skipped).
+
+    NumPy draws a float64 from one 64-bit output of PCG64, a float32 from 32 bits: the low half of
+    an output, its high half kept for the next float32 (``has_uint32``, ``uinteger`` of the state).
+    So after d float32 draws from a state holding h (0 or 1) kept halves, the generator has moved
+    on by (d - h + 1) // 2 outputs and keeps the high half of the last one when d - h is odd."""
+    if len(shape) < 1 or shape[0] < 2 or not _splits(shape) or type(gen.bit_generator) is not np.random.PCG64:
+        return None
+    draws = (shape[0] // 2) * math.prod(shape[1:])
+    state = gen.bit_generator.state
+    bits = np.random.PCG64()
+    bits.state = state
+    if dtype == np.float64:
+        bits.advance(draws)
+        moved = bits.state
+        moved["has_uint32"], moved["uinteger"] = state["has_uint32"], state["uinteger"]
+    else:
+        left = draws - state["has_uint32"]
+        bits.advance(left // 2)
+        moved = bits.state
+        if left % 2:
+            high = int(bits.random_raw()) >> 32
+            moved = bits.state
+            moved["has_uint32"], moved["uinteger"] = 1, high
+        else:
+            moved["has_uint32"], moved["uinteger"] = 0, 0
+    bits.state = moved
+    return [np.random.Generator(bits), False]
+
+
+def _splits(shape) -> bool:
+    """Whether ``over_rows`` runs an output of ``shape`` over two halves in two threads."""
+    return math.prod(shape) >= runtime._PARALLEL_MIN_SIZE and runtime.two_threads()
 
 
 class Dropout(Function):

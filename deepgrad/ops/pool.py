@@ -16,7 +16,8 @@ import numpy as np
 from ..autograd import Function
 from ..autograd.higher_order import frozen, linear_backward
 from ..runtime import for_batch_halves
-from .im2col import _offset_slices, _pad_spatial, _pair, same_padding
+from . import workspace
+from .im2col import Conv2DReLU, _offset_slices, _pad_spatial, _pair, same_padding
 
 
 def pool_output_length(length, pool: int, stride: int, padding: str):
@@ -108,13 +109,23 @@ class MaxPool2D(_Pool2D):
         xp = self._setup(x, pool, strides, padding, fill=-np.inf)
         _, _, _, _, _, (ho, wo), _ = self.geometry
         out = np.empty((xp.shape[0], ho, wo, xp.shape[3]), xp.dtype)
-        argmax = np.zeros(out.shape, np.min_scalar_type(pool[0] * pool[1] - 1))
+        argmax = np.empty(out.shape, np.min_scalar_type(pool[0] * pool[1] - 1))
 
         def run(batch):
             cells, o, first = self._cells(xp[batch]), out[batch], argmax[batch]
-            np.copyto(o, cells[0])
+            if len(cells) > 1 and first.itemsize == 1:
+                # the first two cells in two passes: the index is the comparison itself (a bool is
+                # one byte, 0 or 1), the maximum written straight into the output (the scan below
+                # makes the same from a copy of the first cell and a zeroed index, in five)
+                np.greater(cells[1], cells[0], out=first.view(np.bool_))
+                np.maximum(cells[0], cells[1], out=o)
+                start = 2
+            else:
+                np.copyto(o, cells[0])
+                first.fill(0)
+                start = 1
             above, candidate = np.empty(o.shape, dtype=bool), np.empty_like(first)
-            for k, cell in enumerate(cells[1:], start=1):
+            for k, cell in enumerate(cells[start:], start=start):
                 np.greater(cell, o, out=above)  # strictly: a tie keeps the earlier cell
                 np.maximum(o, cell, out=o)
                 # first = k where above: k exceeds every earlier index, so a maximum does it
@@ -124,8 +135,31 @@ class MaxPool2D(_Pool2D):
 
         for_batch_halves(run, xp.shape[0], xp.size)
         self.padded_shape = xp.shape
-        self.save_for_backward(argmax)
+        # the output too, for the relu mask of a convolution that feeds this pool (_relu_producer)
+        self.save_for_backward(argmax, out)
         return out
+
+    def _relu_producer(self):
+        """The fused-relu convolution (``Conv2DReLU``) whose output this pool read, when the windows
+        tile it; else None.
+
+        Its backward masks its whole output's gradient with ``y > 0``. Of the gradient a tiling
+        max pool sends back, only each window's argmax cell is not a zero, and there ``y`` is the
+        window's maximum, the pool's output: so the mask can be applied to the pool's gradient,
+        a quarter of the size for 2x2 windows, as ``g * (out > 0)``, before it is scattered. Every
+        cell then gets the same bits as the convolution's mask would give it (a product by 1 is
+        exact, and a zero keeps the sign of the pool's gradient either way); the convolution skips
+        its own mask when that array is exactly the gradient it receives (no other consumer added
+        to it). Not where a window's maximum is NaN (``out > 0`` is then false, ``y > 0`` of the
+        argmax cell need not be): those halves are left to the convolution's mask. Nor when the
+        convolution's output is itself a captured source of the backward (its gradient is
+        wanted as such: ``Function.output_watched``)."""
+        if type(self) is not MaxPool2D or not self.geometry[-1] or len(self.saved) < 2:
+            return None
+        producer = self.inputs[0]._ctx if self.inputs else None
+        if type(producer) is not Conv2DReLU or producer.released or producer.output_watched:
+            return None  # (a captured conv output must get its own gradient, unmasked: Grad-CAM)
+        return producer
 
     def backward(self, g):
         argmax, tiles = self.saved[0], self.geometry[-1]
@@ -141,8 +175,19 @@ class MaxPool2D(_Pool2D):
             full = None
             dxp = self._grad_buffer(self.padded_shape, g.dtype)
 
+        producer = self._relu_producer()
+        if producer is not None:
+            out, masked, positive = self.saved[1], workspace.empty(g.shape, g.dtype), workspace.empty(g.shape, bool)
+        nan_seen = []
+
         def run(batch):
             first, gb = argmax[batch], g[batch]
+            if producer is not None:  # the convolution's relu mask, on the pooled gradient
+                if np.isnan(np.max(out[batch])):
+                    nan_seen.append(True)
+                else:
+                    np.greater(out[batch], 0, out=positive[batch])
+                    gb = np.multiply(gb, positive[batch], out=masked[batch])
             here = np.empty(first.shape, dtype=bool)
             if full is not None:
                 full[batch, ho * ph:] = 0
@@ -155,9 +200,10 @@ class MaxPool2D(_Pool2D):
                     dx_cell += gb * here
 
         for_batch_halves(run, dxp.shape[0], dxp.size)
-        if full is not None:
-            return (full[:, top:top + x_shape[1], left:left + x_shape[2]],)
-        return (self._unpad(dxp),)
+        dx = full[:, top:top + x_shape[1], left:left + x_shape[2]] if full is not None else self._unpad(dxp)
+        if producer is not None and not nan_seen:
+            producer.relu_masked_grad = dx  # the convolution's backward skips its mask for this array
+        return (dx,)
 
     def adjoint(self, u):
         """u (the input's shape) -> the output's shape: each window's cell that held the maximum."""

@@ -150,6 +150,52 @@ def test_leaky_relu_is_bit_identical_split(monkeypatch, slope):
     np.testing.assert_array_equal(y, np.where(x > 0, x, x * np.float32(slope)))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dropout_draws_split_are_the_one_stream_and_leave_its_state(monkeypatch, dtype):
+    """The second half's uniform draws come from a copy of the global generator moved past the
+    first half's: masks, and the generator's state after each call, are those of one stream,
+    whatever float32 half the stream holds between calls (odd sizes leave one)."""
+    from deepgrad import backend
+    from deepgrad.ops import activation
+
+    shapes = [(7, 3, 5), (4, 1), (9, 2, 3), (6, 5), (3,), (5, 3, 3)]  # 105, 4, 54, 30, 3, 45 draws
+
+    def run():
+        backend.seed(123)
+        backend.rng().random(3, dtype=np.float32)  # the stream now keeps a half of an output
+        masks = []
+        for shape in shapes:
+            masks.append(activation.dropout_mask(shape, 0.4, dtype))
+            st = backend.rng().bit_generator.state
+            masks.append(np.array([st["state"]["state"], st["state"]["inc"], st["has_uint32"], st["uinteger"]],
+                                  dtype=object))
+        masks.append(backend.rng().random(5))
+        return [np.asarray(m) for m in masks]
+
+    copies = []
+    real = activation._later_draws
+
+    def counted(*args):
+        later = real(*args)
+        copies.append(later is not None)
+        return later
+
+    monkeypatch.setattr(activation, "_later_draws", counted)
+    _both_ways(monkeypatch, run)
+    assert sum(copies) >= len(shapes)  # split: every shape of two or more rows drew from a copy
+    for a, b in zip(run(), run()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_dropout_draws_split_only_a_pcg64_stream(monkeypatch):
+    _force(monkeypatch, True)
+    from deepgrad.ops import activation
+    gen = np.random.Generator(np.random.Philox(5))
+    assert activation._later_draws(gen, (8, 4), np.float32) is None
+    assert activation._later_draws(np.random.default_rng(5), (8, 4), np.float32) is not None
+    assert activation._later_draws(np.random.default_rng(5), (1, 40), np.float32) is None  # one row
+
+
 @pytest.mark.parametrize("noise_shape", [None, (None, 1, 5)])
 def test_dropout_is_bit_identical_split(monkeypatch, noise_shape):
     x = np.random.default_rng(6).standard_normal((9, 4, 5)).astype(np.float32)

@@ -206,3 +206,62 @@ def test_stride_one_input_gradient_by_correlation(padding, dilation):
         check_gradients(lambda *t: conv2d(*t, padding=padding, dilation_rate=dilation), arrays)
     arrays = [rng.standard_normal((2, 9, 3)), rng.standard_normal((3, 3, 1))]
     check_gradients(lambda *t: conv1d(*t, padding="causal", dilation_rate=2), arrays)
+
+
+@pytest.mark.parametrize("shape,kernel_hw,strides,dilation,ones", [
+    ((3, 9, 8, 1), (3, 3), (1, 1), (1, 1), True), ((2, 11, 10, 3), (3, 2), (2, 1), (1, 1), False),
+    ((4, 10, 10, 2), (2, 3), (1, 2), (2, 1), True)])
+def test_unfold_by_columns_holds_the_same_matrix(shape, kernel_hw, strides, dilation, ones):
+    from deepgrad.ops import im2col as unfold
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    ho, wo = ((s - (k - 1) * d - 1) // st + 1 for s, k, st, d in zip(shape[1:3], kernel_hw, strides, dilation))
+    rows = unfold.im2col(x, kernel_hw, strides, dilation, (ho, wo), ones_column=ones)
+    by_columns = unfold.im2col_by_columns(x, kernel_hw, strides, dilation, (ho, wo), ones_column=ones)
+    assert by_columns.flags.f_contiguous and not by_columns.flags.c_contiguous
+    np.testing.assert_array_equal(by_columns, rows)
+
+
+def _conv_relu_step(x, kernel, bias, **kw):
+    xt, kt, bt = (dg.Tensor(a, requires_grad=True) for a in (x, kernel, bias))
+    out = conv2d_relu(xt, kt, bt, **kw)
+    (out * out).sum().backward()
+    return out.data.copy(), xt.grad.copy(), kt.grad.copy(), bt.grad.copy()
+
+
+@pytest.mark.parametrize("n,hw,cin,cout,kw", [
+    (128, 28, 1, 32, {}),  # the MNIST CNN's first layer
+    (16, 12, 3, 8, {}), (4, 11, 2, 5, dict(strides=(2, 1), padding="same")),
+    (3, 10, 3, 4, dict(dilation_rate=(2, 2)))])
+def test_narrow_unfold_by_columns_against_rows_and_torch(monkeypatch, n, hw, cin, cout, kw):
+    """A narrow unfold is laid out by columns: the forward is the same bits as the row-major unfold's,
+    the gradients within float32 rounding of it (OpenBLAS's small-matrix kernels of the per-sample
+    kernel gradient sum in another order for a transposed operand; at the CNNs' shapes the same
+    bits), and both match PyTorch."""
+    from deepgrad.ops import im2col as unfold
+    rng = np.random.default_rng(n)
+    x, kernel, bias = _arrays(rng, np.float32, n, hw, hw, cin, cout, 3, 3)
+    calls = []
+    real = unfold.im2col_by_columns
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(unfold, "im2col_by_columns", counted)
+    new = _conv_relu_step(x, kernel, bias, **kw)
+    assert calls  # the by-columns unfold ran
+    monkeypatch.setattr(unfold, "im2col_by_columns", unfold.im2col)
+    old = _conv_relu_step(x, kernel, bias, **kw)
+    np.testing.assert_array_equal(new[0], old[0])
+    np.testing.assert_array_equal(new[1], old[1])
+    for ours, theirs in zip(new[2:], old[2:]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-6 * np.abs(theirs).max())
+    if n == 128:  # at the CNN's shape the per-sample GEMMs take OpenBLAS's ordinary kernel
+        np.testing.assert_array_equal(new[2], old[2])
+    xt = torch.tensor(x, requires_grad=True)
+    kt, bt = torch.tensor(kernel, requires_grad=True), torch.tensor(bias, requires_grad=True)
+    out = F.relu(torch_conv2d(xt, kt, bt, kw.get("strides", (1, 1)), kw.get("padding", "valid"),
+                              kw.get("dilation_rate", (1, 1))))
+    (out * out).sum().backward()
+    for ours, theirs in zip(new, (out.detach(), xt.grad, kt.grad, bt.grad)):
+        np.testing.assert_allclose(ours, theirs.numpy(), rtol=1e-4, atol=1e-4 * np.abs(theirs.numpy()).max())

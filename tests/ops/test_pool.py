@@ -171,3 +171,143 @@ def test_max_pool2d_backward_over_two_threads_is_the_plain_path_and_torch(monkey
     (out * torch.tensor(g).permute(0, 3, 1, 2)).sum().backward()
     np.testing.assert_array_equal(two[0], out.detach().permute(0, 2, 3, 1).numpy())
     np.testing.assert_array_equal(two[1], xt.grad.permute(0, 2, 3, 1).numpy())
+
+
+def _conv_relu_pool_grads(x, kernel, bias, g, pool=(2, 2), strides=None, padding="valid", side=None):
+    """relu(conv2d) -> max pool, weighted by ``g`` (plus, with ``side``, a second use of the conv's
+    output): output and the gradients of x, kernel and bias."""
+    from deepgrad.ops.im2col import conv2d_relu
+
+    xt, kt, bt = (dg.Tensor(a, requires_grad=True) for a in (x, kernel, bias))
+    y = conv2d_relu(xt, kt, bt)
+    out = max_pool2d(y, pool, strides, padding)
+    loss = (out * dg.Tensor(g)).sum()
+    if side is not None:
+        loss = loss + (y * dg.Tensor(side)).sum()
+    loss.backward()
+    return [out.data.copy(), xt.grad.copy(), kt.grad.copy(), bt.grad.copy()]
+
+
+def _skips(monkeypatch):
+    """Counts of the convolution's backward calls that found their gradient masked by the pool."""
+    from deepgrad.ops import im2col
+
+    real, seen = im2col.Conv2D.backward, []
+
+    def backward(self, g):
+        seen.append(g is self.relu_masked_grad)
+        return real(self, g)
+
+    monkeypatch.setattr(im2col.Conv2D, "backward", backward)
+    return seen
+
+
+@pytest.mark.parametrize("split", [False, True])
+@pytest.mark.parametrize("hw,padding,nan", [(13, "valid", False), (12, "valid", False), (11, "same", False),
+                                            (13, "valid", True)])
+def test_relu_mask_applied_by_the_pool_is_the_convolutions_bit_for_bit(monkeypatch, split, hw, padding, nan):
+    """A max pool over a fused relu(conv2d) applies the relu's mask to its own (pooled) gradient and
+    the convolution skips its mask: every gradient the same bits as the convolution's own mask, in
+    one thread and two; a NaN maximum (out > 0 false where the argmax cell's y > 0 may be true)
+    leaves the mask to the convolution; and PyTorch agrees."""
+    from deepgrad import runtime
+    from deepgrad.ops import pool as pool_ops
+
+    rng = np.random.default_rng(hw)
+    x = rng.standard_normal((6, hw + 2, hw + 2, 3)).astype(np.float32)
+    kernel = rng.standard_normal((3, 3, 3, 5)).astype(np.float32)
+    bias = (rng.standard_normal(5) * 0.5).astype(np.float32)
+    if nan:
+        x[1, 4, 4, 0] = np.nan
+    ho = -(-hw // 2) if padding == "same" else hw // 2
+    g = rng.standard_normal((6, ho, ho, 5)).astype(np.float32)
+    g[g > 1.5] = -0.0  # zeros of both signs in the pooled gradient
+    monkeypatch.setattr(runtime, "_one_thread_asked", lambda: False)
+    monkeypatch.setattr(runtime, "_cores", lambda: 2)
+    monkeypatch.setattr(runtime, "_TAKE_BACK_UNSTARTED", False)
+    monkeypatch.setattr(runtime, "_PARALLEL_MIN_SIZE", 1 if split else 1 << 62)
+    seen = _skips(monkeypatch)
+    fused = _conv_relu_pool_grads(x, kernel, bias, g, padding=padding)
+    assert seen == [not nan]
+    monkeypatch.setattr(pool_ops.MaxPool2D, "_relu_producer", lambda self: None)
+    plain = _conv_relu_pool_grads(x, kernel, bias, g, padding=padding)
+    assert seen == [not nan, False]
+    for a, b in zip(fused, plain):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(np.signbit(a), np.signbit(b))
+    if nan:
+        return
+    xt = torch.tensor(x, requires_grad=True)
+    kt, bt = torch.tensor(kernel, requires_grad=True), torch.tensor(bias, requires_grad=True)
+    y = F.relu(F.conv2d(xt.permute(0, 3, 1, 2), kt.permute(3, 2, 0, 1), bt))
+    out = torch_max_pool2d(y.permute(0, 2, 3, 1), (2, 2), (2, 2), padding)
+    (out * torch.tensor(g)).sum().backward()
+    for ours, theirs in zip(fused, (out.detach(), xt.grad, kt.grad, bt.grad)):
+        np.testing.assert_allclose(ours, theirs.numpy(), rtol=1e-4, atol=1e-4 * np.abs(theirs.numpy()).max())
+
+
+def test_relu_mask_stays_with_the_convolution_when_its_output_has_another_use_or_windows_overlap(monkeypatch):
+    from deepgrad.ops import pool as pool_ops
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((4, 12, 12, 2)).astype(np.float32)
+    kernel, bias = rng.standard_normal((3, 3, 2, 4)).astype(np.float32), rng.standard_normal(4).astype(np.float32)
+    side = rng.standard_normal((4, 10, 10, 4)).astype(np.float32)
+    g = rng.standard_normal((4, 5, 5, 4)).astype(np.float32)
+    seen = _skips(monkeypatch)
+    both = _conv_relu_pool_grads(x, kernel, bias, g, side=side)  # the gradient is a sum: masked by the conv
+    g1 = rng.standard_normal((4, 9, 9, 4)).astype(np.float32)
+    overlapping = _conv_relu_pool_grads(x, kernel, bias, g1, strides=(1, 1))
+    assert seen == [False, False]
+    monkeypatch.setattr(pool_ops.MaxPool2D, "_relu_producer", lambda self: None)
+    for fused, plain in ((both, _conv_relu_pool_grads(x, kernel, bias, g, side=side)),
+                         (overlapping, _conv_relu_pool_grads(x, kernel, bias, g1, strides=(1, 1)))):
+        for a, b in zip(fused, plain):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("pool,strides", [((2, 2), (2, 2)), ((3, 2), (1, 2)), ((1, 1), (1, 1)), ((17, 16), (3, 5))])
+def test_max_pool2d_index_of_the_first_two_cells_and_a_wide_window_match_torch(pool, strides):
+    """The scan starts from the comparison of the first two cells written as the index (a one-byte
+    index); a window of more than 256 cells has a two-byte index and starts from the first cell."""
+    rng = np.random.default_rng(pool[0])
+    x = np.round(rng.standard_normal((2, 40, 37, 3)) * 2).astype(np.float32)  # ties
+    g = None
+    t = dg.Tensor(x, requires_grad=True)
+    out = max_pool2d(t, pool, strides)
+    g = rng.standard_normal(out.shape).astype(np.float32)
+    (out * dg.Tensor(g)).sum().backward()
+    xt = torch.tensor(x).permute(0, 3, 1, 2).requires_grad_()
+    ref = F.max_pool2d(xt, pool, strides)
+    (ref * torch.tensor(g).permute(0, 3, 1, 2)).sum().backward()
+    np.testing.assert_array_equal(out.data, ref.detach().permute(0, 2, 3, 1).numpy())
+    # overlapping windows add into a cell in another order than PyTorch's
+    np.testing.assert_allclose(t.grad, xt.grad.permute(0, 2, 3, 1).numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_a_captured_conv_output_gets_its_own_gradient_unmasked(monkeypatch):
+    """The gradient of relu(conv) itself, captured under a tape (Grad-CAM), is the pool's gradient
+    without the relu's mask; the weights' gradients are unchanged by the capture."""
+    from deepgrad.ops.im2col import conv2d_relu
+
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((3, 10, 10, 2)).astype(np.float32)
+    kernel, bias = rng.standard_normal((3, 3, 2, 4)).astype(np.float32), rng.standard_normal(4).astype(np.float32)
+    g = rng.standard_normal((3, 4, 4, 4)).astype(np.float32)
+    seen = _skips(monkeypatch)
+    kt = dg.Variable(kernel)
+    with dg.GradientTape() as tape:
+        y = conv2d_relu(dg.Tensor(x), kt, dg.Tensor(bias))
+        loss = (max_pool2d(y, 2) * dg.Tensor(g)).sum()
+    dy, dk = tape.gradient(loss, [y, kt])
+    assert seen == [False]
+    assert (np.asarray(y.data) == 0).any() and (np.asarray(dy)[np.asarray(y.data) == 0] != 0).any()
+    yt = torch.tensor(np.asarray(y.data), requires_grad=True)
+    (F.max_pool2d(yt.permute(0, 3, 1, 2), 2) * torch.tensor(g).permute(0, 3, 1, 2)).sum().backward()
+    np.testing.assert_array_equal(np.asarray(dy), yt.grad.numpy())
+    # without the capture: the pool takes the mask, the kernel's gradient is the same
+    with dg.GradientTape() as tape:
+        y2 = conv2d_relu(dg.Tensor(x), kt, dg.Tensor(bias))
+        loss2 = (max_pool2d(y2, 2) * dg.Tensor(g)).sum()
+    np.testing.assert_array_equal(np.asarray(tape.gradient(loss2, kt)), np.asarray(dk))
+    assert seen == [False, True]
