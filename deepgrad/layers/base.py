@@ -218,6 +218,9 @@ class Layer(LayerState):
         batch_input_shape = kwargs.pop("batch_input_shape", None)
         if not kwargs.pop("autocast", True):
             self.autocast = False
+        activity_regularizer = kwargs.pop("activity_regularizer", None)
+        if activity_regularizer is not None:  # Keras's base Layer takes it for every layer
+            self.activity_regularizer = regularizers.get(activity_regularizer)
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) {sorted(kwargs)}")
         if input_dim is not None and input_shape is None:
@@ -679,7 +682,7 @@ class Layer(LayerState):
 
     # ----------------------------------------------------------------- config
     def get_config(self) -> dict:
-        """``name``, ``trainable`` (and ``dtype``, ``input_shape`` when set). A subclass that does not
+        """``name``, ``trainable``, ``dtype`` (and ``input_shape`` when set). A subclass that does not
         override ``get_config`` also gets the arguments it was constructed with, when they are plain
         values (Keras's automatic config), so it saves and loads without writing one."""
         config = {"name": self.name}
@@ -692,14 +695,14 @@ class Layer(LayerState):
                     "rebuilding), e.g. def get_config(self): return {**super().get_config(), \"units\": self.units}")
             config.update(auto["arguments"])
         config["trainable"] = self.trainable
-        policy = self._dtype_policy
-        if policy is None and self._dtype is not None:  # a string dtype
+        if self._dtype_policy is None and self._dtype is not None:  # a string dtype
             config["dtype"] = dtype_name(self._dtype)
-        if policy is not None:  # a plain policy by its name, as before; others as Keras saves them
-            plain = type(policy) is dtype_policies.DTypePolicy and policy.compute_dtype == policy.variable_dtype
-            config["dtype"] = policy.name if plain else dtype_policies.serialize(policy)
-            if policy.quantization_mode is not None:  # named by class only, as deepgrad's configs name objects
-                config["dtype"] = {"class_name": type(policy).__name__, "config": policy.get_config()}
+        else:  # always the policy, serialized as Keras writes it (floatx's when none was given)
+            config["dtype"] = dtype_policies.serialize(self.dtype_policy)
+        if type(self) is Layer:  # Keras's automatic config of the base class: its own arguments
+            regularizer = self.activity_regularizer
+            config["activity_regularizer"] = None if regularizer is None else regularizers.serialize(regularizer)
+            config["autocast"] = self.autocast
         if self._input_shape_arg is not None:
             config["input_shape"] = list(self._input_shape_arg)
         if auto is not None:

@@ -93,7 +93,7 @@ class InputLayer(Layer):
         Node(self, [], (), {}, outputs=[tensor])
 
     def get_config(self):
-        return {"batch_shape": list(self.batch_shape), "dtype": dtype_name(self.dtype), "sparse": False, "ragged": False,
+        return {"batch_shape": tuple(self.batch_shape), "dtype": dtype_name(self.dtype), "sparse": False, "ragged": False,
                 "name": self.name, "optional": self.optional}
 
     @classmethod
@@ -274,7 +274,7 @@ class Reshape(Layer):
         return (input_shape[0],) + self._resolve(input_shape)
 
     def get_config(self):
-        return {**super().get_config(), "target_shape": list(self.target_shape)}
+        return {**super().get_config(), "target_shape": tuple(self.target_shape)}
 
 
 class Permute(Layer):
@@ -301,7 +301,7 @@ class Permute(Layer):
         return (input_shape[0],) + tuple(input_shape[d] for d in self.dims)
 
     def get_config(self):
-        return {**super().get_config(), "dims": list(self.dims)}
+        return {**super().get_config(), "dims": tuple(self.dims)}
 
 
 class RepeatVector(Layer):

@@ -59,7 +59,7 @@ class BasePooling(Layer):
         return (input_shape[0],) + ((channels,) + spatial if first else spatial + (channels,))
 
     def get_config(self):
-        return {**super().get_config(), "pool_size": list(self.pool_size), "strides": list(self.strides),
+        return {**super().get_config(), "pool_size": tuple(self.pool_size), "strides": tuple(self.strides),
                 "padding": self.padding, "data_format": self.data_format}
 
 
@@ -221,7 +221,7 @@ class BaseAdaptivePooling(Layer):
         return (input_shape[0],) + self.output_size + (input_shape[-1],)
 
     def get_config(self):
-        return {**super().get_config(), "output_size": list(self.output_size), "data_format": self.data_format}
+        return {**super().get_config(), "output_size": tuple(self.output_size), "data_format": self.data_format}
 
 
 class AdaptiveAveragePooling1D(BaseAdaptivePooling):
