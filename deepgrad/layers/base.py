@@ -211,6 +211,9 @@ class Layer(LayerState):
     # Integer and bool inputs are cast to the layer's float dtype when its math needs floats
     # (normalization, averaging, recurrence); otherwise they pass through, as an Embedding needs.
     _float_inputs = False
+    # A layer with no state to create is built when made (Keras's ``_build_at_init``), unless a
+    # subclass gives it a ``build`` of its own
+    _built_at_init = False
 
     def __init__(self, trainable: bool = True, name: str | None = None, dtype=None, **kwargs):
         input_shape = kwargs.pop("input_shape", None)
@@ -234,7 +237,7 @@ class Layer(LayerState):
         self._dtype_policy, self._dtype = _layer_policy(dtype, self.name, type(self).__name__,
                                                         getattr(self, "_quantization_modes", ()))
         self._trainable = trainable
-        self.built = False
+        self.built = self._built_at_init
         self.supports_masking = False
         # layers and variables assigned before ``super().__init__()`` stay tracked, as in Keras
         self._weights: list[Variable] = self.__dict__.get("_weights", [])
@@ -512,6 +515,8 @@ class Layer(LayerState):
         build = cls.__dict__.get("build")
         if build is not None and not getattr(build, "_records_shape", False):
             cls.build = _recording_build(build)
+        if build is not None and "_built_at_init" not in cls.__dict__:
+            cls._built_at_init = False
         # whether __call__ may read the dtypes and the output mask without the properties and
         # compute_mask (a subclass that overrides one of them gets them called, as always)
         cls._plain_call = (cls.dtype is Layer.dtype and cls.compute_dtype is Layer.compute_dtype

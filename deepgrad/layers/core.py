@@ -199,6 +199,8 @@ class Dense(QuantizableMixin, LoRAMixin, KernelLayer):
 
 # ----------------------------------------------------------------- shape-only layers
 class Activation(Layer):
+    _built_at_init = True  # no state to create: built when made, as Keras's
+
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
@@ -242,6 +244,8 @@ class Flatten(Layer):
 
 class Reshape(Layer):
     """Reshape each sample to ``target_shape`` (one entry may be -1)."""
+
+    _built_at_init = True  # no state to create: built when made, as Keras's
 
     def __init__(self, target_shape, **kwargs):
         super().__init__(**kwargs)
@@ -325,6 +329,8 @@ class RepeatVector(Layer):
 
 class Dropout(Layer):
     """Zero a fraction ``rate`` of the inputs and scale the rest by ``1 / (1 - rate)``, in training only."""
+
+    _built_at_init = True  # no state to create: built when made, as Keras's
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -475,6 +481,8 @@ class Lambda(Layer):
 class Identity(Layer):
     """Returns its input unchanged (mask included)."""
 
+    _built_at_init = True  # no state to create: built when made, as Keras's
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.supports_masking = True
@@ -489,6 +497,8 @@ class Identity(Layer):
 class Masking(Layer):
     """Masks the timesteps whose features all equal ``mask_value``: they become 0 and the mask
     ``(batch, steps)`` (True where any feature differs) goes on to the next layers, e.g. an LSTM."""
+
+    _built_at_init = True  # no state to create: built when made, as Keras's
 
     def __init__(self, mask_value=0.0, **kwargs):
         super().__init__(**kwargs)

@@ -26,6 +26,7 @@ def _check_rank(layer, shape, rank: int):
 class BasePooling(Layer):
     """A window of ``pool_size`` slid by ``strides`` (the pool size when None) over the spatial axes."""
     _float_inputs = True  # integer inputs are averaged/normalised as floats
+    _built_at_init = True  # no state to create: built when made, as Keras's
 
     rank = 2
     pool = None  # the fused channels-last op of 1-D/2-D windows, set by each subclass
@@ -116,6 +117,7 @@ class AveragePooling3D(BasePooling):
 class BaseGlobalPooling(Layer):
     """A mean or max over every spatial axis: (batch, ..., channels) -> (batch, channels)."""
     _float_inputs = True  # integer inputs are averaged/normalised as floats
+    _built_at_init = True  # no state to create: built when made, as Keras's
 
     rank = 2
     reduce = None  # ops.mean or ops.max, set by each subclass

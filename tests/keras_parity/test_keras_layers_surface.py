@@ -6,6 +6,7 @@ the same parameter names in the same order, of the same kinds (positional, keywo
 import inspect
 
 import keras
+import numpy as np
 import pytest
 
 import deepgrad.layers as dg_layers
@@ -202,3 +203,29 @@ def test_config_of_a_new_layer_is_kerass(name):
     ours, theirs = _new_layer(deepgrad, name).get_config(), _new_layer(keras, name).get_config()
     assert _typed(ours) == _typed(theirs)
 
+
+@pytest.mark.parametrize("name", LAYER_CLASSES)
+def test_built_after_construction_is_kerass(name):
+    """Keras builds a layer with no state to create when it is made (Dropout, pooling,
+    Activation...); the others wait for their input shape."""
+    import deepgrad
+    assert _new_layer(deepgrad, name).built == _new_layer(keras, name).built
+
+
+def test_a_layer_built_when_made_still_runs_and_a_subclass_with_a_build_waits():
+    import deepgrad
+    for K in (deepgrad, keras):
+        class Scaled(K.layers.Dropout):
+            def build(self, input_shape):
+                self.scale = self.add_weight(shape=(input_shape[-1],), initializer="ones")
+
+            def call(self, x, training=None):
+                return super().call(x, training=training) * self.scale
+
+        assert not Scaled(0.5).built, K.__name__
+        pool, layer = K.layers.MaxPooling1D(2), Scaled(0.5)
+        model = K.Sequential([K.Input((4, 3)), pool, layer])
+        assert pool.built and layer.built and len(layer.weights) == 1, K.__name__
+        assert pool.get_build_config() is None, K.__name__  # never built from a shape
+        out = K.ops.convert_to_numpy(model(np.ones((2, 4, 3), "float32")))
+        np.testing.assert_array_equal(out, np.ones((2, 2, 3), "float32"))
