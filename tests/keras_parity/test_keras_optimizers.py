@@ -96,7 +96,7 @@ def test_other_schedules(name):
 
 def _state_story(K):
     """An optimizer's iterations and learning rate read and set the Keras ways between steps."""
-    opt = K.optimizers.SGD(0.5)
+    opt = K.optimizers.SGD(0.5, name="sgd")
     var = K.Variable(np.ones(3, np.float32))
     grad = K.ops.convert_to_tensor(np.full(3, 0.5, np.float32))
     seen = [type(opt.iterations).__name__, type(opt.learning_rate).__name__,
