@@ -343,8 +343,10 @@ def dtype_policy() -> DTypePolicy:
 
 
 def serialize(dtype_policy) -> dict:
-    return {"module": "keras", "class_name": type(dtype_policy).__name__, "config": dtype_policy.get_config(),
-            "registered_name": None}
+    """Keras's form: the float policies under ``keras``, the others under ``keras.dtype_policies``."""
+    name = type(dtype_policy).__name__
+    module = "keras" if name in ("DTypePolicy", "FloatDTypePolicy") else "keras.dtype_policies"
+    return {"module": module, "class_name": name, "config": dtype_policy.get_config(), "registered_name": None}
 
 
 def deserialize(config, custom_objects=None) -> DTypePolicy:

@@ -23,6 +23,34 @@ from .naming import to_snake_case
 GLOBAL_CUSTOM_OBJECTS: dict = {}
 # object -> the "package>Name" it was registered under (what ``get_registered_name`` answers)
 GLOBAL_CUSTOM_NAMES: dict = {}
+# deepgrad package -> the Keras module path its objects are written under
+_KERAS_MODULES = {
+    "layers": "keras.layers", "losses": "keras.losses", "metrics": "keras.metrics",
+    "optimizers": "keras.optimizers", "initializers": "keras.initializers", "regularizers": "keras.regularizers",
+    "constraints": "keras.constraints", "activations": "keras.activations", "models": "keras",
+}
+
+
+def keras_module(cls_or_fn) -> str | None:
+    """The Keras module a deepgrad class is written under (``keras.initializers``), else None."""
+    parts = (getattr(cls_or_fn, "__module__", None) or "").split(".")
+    if parts[0] != "deepgrad":
+        return None
+    if len(parts) > 2 and parts[1] == "optimizers" and parts[2] == "schedules":
+        return "keras.optimizers.schedules"
+    return _KERAS_MODULES.get(parts[1]) if len(parts) > 1 else None
+
+
+def object_header(cls) -> dict:
+    """``{"module", "class_name", "registered_name"}`` of a serialized object of class ``cls``, as
+    Keras writes them: a built-in by its Keras module, a registered class by its own module and
+    registered name, a script's own class with no module."""
+    registered = GLOBAL_CUSTOM_NAMES.get(cls)
+    module = keras_module(cls) if registered is None else cls.__module__
+    return {"module": None if module == "__main__" else module, "class_name": cls.__name__,
+            "registered_name": registered}
+
+
 # ``custom_object_scope`` dictionaries, per thread, innermost last; as in Keras only the
 # innermost one is in force (an inner scope hides the outer one until it closes)
 _SCOPES = threading.local()
@@ -125,9 +153,12 @@ class Registry:
         return obj
 
     def serialize(self, obj):
-        """``{"class_name", "config"}`` for a configurable object; a function by its name."""
+        """``{"module", "class_name", "config", "registered_name"}`` for a configurable object, as
+        Keras writes it; a function by its name."""
         if hasattr(obj, "get_config") and not isinstance(obj, type):
-            return {"class_name": type(obj).__name__, "config": obj.get_config()}
+            header = object_header(type(obj))
+            return {"module": header["module"], "class_name": header["class_name"], "config": obj.get_config(),
+                    "registered_name": header["registered_name"]}
         name = getattr(obj, "__name__", None)
         if not isinstance(name, str):
             raise ValueError(f"Cannot serialize {self.kind} {obj!r}: it has neither get_config nor a name")

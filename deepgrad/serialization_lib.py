@@ -12,25 +12,9 @@ import types
 import numpy as np
 
 from .autograd import Tensor
-from .registry import GLOBAL_CUSTOM_NAMES
+from .registry import GLOBAL_CUSTOM_NAMES, object_header
 
 PLAIN_TYPES = (str, int, float, bool)
-# deepgrad package -> the Keras module path its objects are written under
-_KERAS_MODULES = {
-    "layers": "keras.layers", "losses": "keras.losses", "metrics": "keras.metrics",
-    "optimizers": "keras.optimizers", "initializers": "keras.initializers", "regularizers": "keras.regularizers",
-    "constraints": "keras.constraints", "activations": "keras.activations", "models": "keras",
-}
-
-def _keras_module(cls_or_fn) -> str | None:
-    parts = (getattr(cls_or_fn, "__module__", None) or "").split(".")
-    if parts[0] != "deepgrad":
-        return None
-    if len(parts) > 2 and parts[1] == "optimizers" and parts[2] == "schedules":
-        return "keras.optimizers.schedules"
-    return _KERAS_MODULES.get(parts[1]) if len(parts) > 1 else None
-
-
 def _serialize_dict(obj: dict) -> dict:
     return {key: serialize_keras_object(value) for key, value in obj.items()}
 
@@ -77,12 +61,9 @@ def serialize_keras_object(obj):
     if not isinstance(inner, dict):
         raise TypeError(f"serialize_keras_object: get_config() of {obj!r} must return a dict, got {inner!r}")
     cls = type(obj)
-    registered = GLOBAL_CUSTOM_NAMES.get(cls)
-    module = _keras_module(cls) if registered is None else cls.__module__
-    if module == "__main__":  # a script's own class: Keras writes no module for it
-        module = None
-    config = {"module": module, "class_name": cls.__name__, "config": _serialize_dict(inner),
-              "registered_name": registered}
+    header = object_header(cls)
+    config = {"module": header["module"], "class_name": header["class_name"], "config": _serialize_dict(inner),
+              "registered_name": header["registered_name"]}
     build = getattr(obj, "get_build_config", None)
     if callable(build) and build() is not None:
         config["build_config"] = _serialize_dict(build())

@@ -60,9 +60,11 @@ def save_model(model, filepath, overwrite: bool = True, **kwargs) -> None:
         save_keras_model(model, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
         return
     compile_config = model.get_compile_config()
-    if overrides_compile_config(model):  # a user's objects, serialized (by class name: no modules here)
-        compile_config = _without_modules(serialize_keras_object(compile_config)) if compile_config else None
-    config = {"format_version": FORMAT_VERSION, "class_name": type(model).__name__, "config": model.get_config(),
+    if overrides_compile_config(model):  # a user's objects, serialized
+        compile_config = serialize_keras_object(compile_config) if compile_config else None
+    compile_config = _without_modules(compile_config)  # by class name: no modules here
+    config = {"format_version": FORMAT_VERSION, "class_name": type(model).__name__,
+              "config": _without_modules(model.get_config()),
               "compile_config": compile_config}
     members = {
         CONFIG_MEMBER: json.dumps(config, allow_nan=False).encode("utf-8"),

@@ -211,6 +211,9 @@ class Layer(LayerState):
     # Integer and bool inputs are cast to the layer's float dtype when its math needs floats
     # (normalization, averaging, recurrence); otherwise they pass through, as an Embedding needs.
     _float_inputs = False
+    # A layer with no state to create is built when made (Keras's ``_build_at_init``), unless a
+    # subclass gives it a ``build`` of its own
+    _built_at_init = False
 
     def __init__(self, trainable: bool = True, name: str | None = None, dtype=None, **kwargs):
         input_shape = kwargs.pop("input_shape", None)
@@ -218,6 +221,9 @@ class Layer(LayerState):
         batch_input_shape = kwargs.pop("batch_input_shape", None)
         if not kwargs.pop("autocast", True):
             self.autocast = False
+        activity_regularizer = kwargs.pop("activity_regularizer", None)
+        if activity_regularizer is not None:  # Keras's base Layer takes it for every layer
+            self.activity_regularizer = regularizers.get(activity_regularizer)
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) {sorted(kwargs)}")
         if input_dim is not None and input_shape is None:
@@ -231,7 +237,7 @@ class Layer(LayerState):
         self._dtype_policy, self._dtype = _layer_policy(dtype, self.name, type(self).__name__,
                                                         getattr(self, "_quantization_modes", ()))
         self._trainable = trainable
-        self.built = False
+        self.built = self._built_at_init
         self.supports_masking = False
         # layers and variables assigned before ``super().__init__()`` stay tracked, as in Keras
         self._weights: list[Variable] = self.__dict__.get("_weights", [])
@@ -509,6 +515,8 @@ class Layer(LayerState):
         build = cls.__dict__.get("build")
         if build is not None and not getattr(build, "_records_shape", False):
             cls.build = _recording_build(build)
+        if build is not None and "_built_at_init" not in cls.__dict__:
+            cls._built_at_init = False
         # whether __call__ may read the dtypes and the output mask without the properties and
         # compute_mask (a subclass that overrides one of them gets them called, as always)
         cls._plain_call = (cls.dtype is Layer.dtype and cls.compute_dtype is Layer.compute_dtype
@@ -679,7 +687,7 @@ class Layer(LayerState):
 
     # ----------------------------------------------------------------- config
     def get_config(self) -> dict:
-        """``name``, ``trainable`` (and ``dtype``, ``input_shape`` when set). A subclass that does not
+        """``name``, ``trainable``, ``dtype`` (and ``input_shape`` when set). A subclass that does not
         override ``get_config`` also gets the arguments it was constructed with, when they are plain
         values (Keras's automatic config), so it saves and loads without writing one."""
         config = {"name": self.name}
@@ -692,14 +700,14 @@ class Layer(LayerState):
                     "rebuilding), e.g. def get_config(self): return {**super().get_config(), \"units\": self.units}")
             config.update(auto["arguments"])
         config["trainable"] = self.trainable
-        policy = self._dtype_policy
-        if policy is None and self._dtype is not None:  # a string dtype
+        if self._dtype_policy is None and self._dtype is not None:  # a string dtype
             config["dtype"] = dtype_name(self._dtype)
-        if policy is not None:  # a plain policy by its name, as before; others as Keras saves them
-            plain = type(policy) is dtype_policies.DTypePolicy and policy.compute_dtype == policy.variable_dtype
-            config["dtype"] = policy.name if plain else dtype_policies.serialize(policy)
-            if policy.quantization_mode is not None:  # named by class only, as deepgrad's configs name objects
-                config["dtype"] = {"class_name": type(policy).__name__, "config": policy.get_config()}
+        else:  # always the policy, serialized as Keras writes it (floatx's when none was given)
+            config["dtype"] = dtype_policies.serialize(self.dtype_policy)
+        if type(self) is Layer:  # Keras's automatic config of the base class: its own arguments
+            regularizer = self.activity_regularizer
+            config["activity_regularizer"] = None if regularizer is None else regularizers.serialize(regularizer)
+            config["autocast"] = self.autocast
         if self._input_shape_arg is not None:
             config["input_shape"] = list(self._input_shape_arg)
         if auto is not None:

@@ -173,9 +173,9 @@ class ConvLSTMCell(DropoutRNNCell):
     def get_config(self) -> dict:
         config = super().get_config()
         config.pop("units")
-        config.update({"rank": self.rank, "filters": self.filters, "kernel_size": list(self.kernel_size),
-                       "strides": list(self.strides), "padding": self.padding, "data_format": self.data_format,
-                       "dilation_rate": list(self.dilation_rate), "unit_forget_bias": self.unit_forget_bias,
+        config.update({"rank": self.rank, "filters": self.filters, "kernel_size": tuple(self.kernel_size),
+                       "strides": tuple(self.strides), "padding": self.padding, "data_format": self.data_format,
+                       "dilation_rate": tuple(self.dilation_rate), "unit_forget_bias": self.unit_forget_bias,
                        "recurrent_activation": _activation_name(self.recurrent_activation)
                        or self._activation_arguments["recurrent_activation"]})
         return config

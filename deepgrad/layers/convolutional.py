@@ -196,9 +196,9 @@ class BaseConv(QuantizableMixin, SpatialLayerMixin, KernelLayer):
         return self._with_channels(input_shape[0], spatial, self.filters)
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
-                "strides": list(self.strides), "padding": self.padding, "data_format": self.data_format,
-                "dilation_rate": list(self.dilation_rate), "groups": self.groups, **self._kernel_config()}
+        return {**super().get_config(), "filters": self.filters, "kernel_size": tuple(self.kernel_size),
+                "strides": tuple(self.strides), "padding": self.padding, "data_format": self.data_format,
+                "dilation_rate": tuple(self.dilation_rate), "groups": self.groups, **self._kernel_config()}
 
 
 class Conv2D(BaseConv):

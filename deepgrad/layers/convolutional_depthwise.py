@@ -83,8 +83,8 @@ class BaseDepthwiseConv(SpatialLayerMixin, Layer):
 
     def get_config(self):
         return {**super().get_config(), "depth_multiplier": self.depth_multiplier,
-                "kernel_size": list(self.kernel_size), "strides": list(self.strides), "padding": self.padding,
-                "data_format": self.data_format, "dilation_rate": list(self.dilation_rate),
+                "kernel_size": tuple(self.kernel_size), "strides": tuple(self.strides), "padding": self.padding,
+                "data_format": self.data_format, "dilation_rate": tuple(self.dilation_rate),
                 "activation": self.activation_name, "use_bias": self.use_bias,
                 **weight_arguments_config(self, *self.kernels, "bias"),
                 "activity_regularizer": serialize_argument(regularizers, self.activity_regularizer)}

@@ -90,10 +90,10 @@ class BaseConvTranspose(SpatialLayerMixin, KernelLayer):
         return self._with_channels(input_shape[0], spatial, self.filters)
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
-                "strides": list(self.strides), "padding": self.padding,
-                "output_padding": None if self.output_padding is None else list(self.output_padding),
-                "data_format": self.data_format, "dilation_rate": list(self.dilation_rate), **self._kernel_config()}
+        return {**super().get_config(), "filters": self.filters, "kernel_size": tuple(self.kernel_size),
+                "strides": tuple(self.strides), "padding": self.padding,
+                "output_padding": None if self.output_padding is None else tuple(self.output_padding),
+                "data_format": self.data_format, "dilation_rate": tuple(self.dilation_rate), **self._kernel_config()}
 
 
 class Conv1DTranspose(BaseConvTranspose):

@@ -93,7 +93,7 @@ class InputLayer(Layer):
         Node(self, [], (), {}, outputs=[tensor])
 
     def get_config(self):
-        return {"batch_shape": list(self.batch_shape), "dtype": dtype_name(self.dtype), "sparse": False, "ragged": False,
+        return {"batch_shape": tuple(self.batch_shape), "dtype": dtype_name(self.dtype), "sparse": False, "ragged": False,
                 "name": self.name, "optional": self.optional}
 
     @classmethod
@@ -199,6 +199,8 @@ class Dense(QuantizableMixin, LoRAMixin, KernelLayer):
 
 # ----------------------------------------------------------------- shape-only layers
 class Activation(Layer):
+    _built_at_init = True  # no state to create: built when made, as Keras's
+
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
@@ -243,6 +245,8 @@ class Flatten(Layer):
 class Reshape(Layer):
     """Reshape each sample to ``target_shape`` (one entry may be -1)."""
 
+    _built_at_init = True  # no state to create: built when made, as Keras's
+
     def __init__(self, target_shape, **kwargs):
         super().__init__(**kwargs)
         dims = (target_shape,) if isinstance(target_shape, (int, np.integer)) else target_shape
@@ -274,7 +278,7 @@ class Reshape(Layer):
         return (input_shape[0],) + self._resolve(input_shape)
 
     def get_config(self):
-        return {**super().get_config(), "target_shape": list(self.target_shape)}
+        return {**super().get_config(), "target_shape": tuple(self.target_shape)}
 
 
 class Permute(Layer):
@@ -301,7 +305,7 @@ class Permute(Layer):
         return (input_shape[0],) + tuple(input_shape[d] for d in self.dims)
 
     def get_config(self):
-        return {**super().get_config(), "dims": list(self.dims)}
+        return {**super().get_config(), "dims": tuple(self.dims)}
 
 
 class RepeatVector(Layer):
@@ -325,6 +329,8 @@ class RepeatVector(Layer):
 
 class Dropout(Layer):
     """Zero a fraction ``rate`` of the inputs and scale the rest by ``1 / (1 - rate)``, in training only."""
+
+    _built_at_init = True  # no state to create: built when made, as Keras's
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -475,6 +481,8 @@ class Lambda(Layer):
 class Identity(Layer):
     """Returns its input unchanged (mask included)."""
 
+    _built_at_init = True  # no state to create: built when made, as Keras's
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.supports_masking = True
@@ -489,6 +497,8 @@ class Identity(Layer):
 class Masking(Layer):
     """Masks the timesteps whose features all equal ``mask_value``: they become 0 and the mask
     ``(batch, steps)`` (True where any feature differs) goes on to the next layers, e.g. an LSTM."""
+
+    _built_at_init = True  # no state to create: built when made, as Keras's
 
     def __init__(self, mask_value=0.0, **kwargs):
         super().__init__(**kwargs)

@@ -271,7 +271,7 @@ class EinsumDense(QuantizableMixin, LoRAMixin, Layer):
                                     f"EinsumDense {self.name!r}")[3])
 
     def get_config(self):
-        return {**super().get_config(), "output_shape": list(self.partial_output_shape), "equation": self.equation,
+        return {**super().get_config(), "output_shape": tuple(self.partial_output_shape), "equation": self.equation,
                 "activation": activations.serialize(self.activation), "bias_axes": self.bias_axes,
                 **weight_arguments_config(self, "kernel", "bias"),
                 "activity_regularizer": serialize_argument(regularizers, self.activity_regularizer),

@@ -26,6 +26,7 @@ def _check_rank(layer, shape, rank: int):
 class BasePooling(Layer):
     """A window of ``pool_size`` slid by ``strides`` (the pool size when None) over the spatial axes."""
     _float_inputs = True  # integer inputs are averaged/normalised as floats
+    _built_at_init = True  # no state to create: built when made, as Keras's
 
     rank = 2
     pool = None  # the fused channels-last op of 1-D/2-D windows, set by each subclass
@@ -59,7 +60,7 @@ class BasePooling(Layer):
         return (input_shape[0],) + ((channels,) + spatial if first else spatial + (channels,))
 
     def get_config(self):
-        return {**super().get_config(), "pool_size": list(self.pool_size), "strides": list(self.strides),
+        return {**super().get_config(), "pool_size": tuple(self.pool_size), "strides": tuple(self.strides),
                 "padding": self.padding, "data_format": self.data_format}
 
 
@@ -116,6 +117,7 @@ class AveragePooling3D(BasePooling):
 class BaseGlobalPooling(Layer):
     """A mean or max over every spatial axis: (batch, ..., channels) -> (batch, channels)."""
     _float_inputs = True  # integer inputs are averaged/normalised as floats
+    _built_at_init = True  # no state to create: built when made, as Keras's
 
     rank = 2
     reduce = None  # ops.mean or ops.max, set by each subclass
@@ -221,7 +223,7 @@ class BaseAdaptivePooling(Layer):
         return (input_shape[0],) + self.output_size + (input_shape[-1],)
 
     def get_config(self):
-        return {**super().get_config(), "output_size": list(self.output_size), "data_format": self.data_format}
+        return {**super().get_config(), "output_size": tuple(self.output_size), "data_format": self.data_format}
 
 
 class AdaptiveAveragePooling1D(BaseAdaptivePooling):

@@ -27,6 +27,8 @@ def _rate(value, what: str, layer: str) -> float:
 class _Noisy(Layer):
     """A layer whose training call draws random numbers."""
 
+    _built_at_init = True  # no state to create: built when made, as Keras's
+
     def _own_seed_generator(self, active: bool) -> None:
         """Keras's ``seed_generator`` of a layer that draws (none when its rate or stddev is 0);
         its counter counts the training calls that drew."""
@@ -175,6 +177,8 @@ class SpatialDropout3D(_SpatialDropout):
 
 class ActivityRegularization(Layer):
     """The identity, adding ``(l1 * sum|x| + l2 * sum x^2) / batch`` to the layer's losses."""
+
+    _built_at_init = True  # no state to create: built when made, as Keras's
 
     def __init__(self, l1=0.0, l2=0.0, **kwargs):
         super().__init__(**kwargs)

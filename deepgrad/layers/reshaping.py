@@ -125,7 +125,7 @@ class UpSampling2D(_UpSampling):
         self.interpolation = interpolation
 
     def get_config(self):
-        return {**super().get_config(), "size": list(self.size), "data_format": self.data_format,
+        return {**super().get_config(), "size": tuple(self.size), "data_format": self.data_format,
                 "interpolation": self.interpolation}
 
 
@@ -140,7 +140,7 @@ class UpSampling3D(_UpSampling):
         self._set_data_format(data_format)
 
     def get_config(self):
-        return {**super().get_config(), "size": list(self.size), "data_format": self.data_format}
+        return {**super().get_config(), "size": tuple(self.size), "data_format": self.data_format}
 
 
 # ----------------------------------------------------------------- ZeroPadding
@@ -156,10 +156,10 @@ class _ZeroPadding(_Spatial):
         return ops.pad(inputs, width)
 
     def get_config(self):
-        config = {**super().get_config(), "padding": [list(p) for p in self.padding],
+        config = {**super().get_config(), "padding": tuple(tuple(p) for p in self.padding),
                   "data_format": getattr(self, "data_format", "channels_last")}
         if self.rank == 1:
-            config["padding"] = list(self.padding[0])
+            config["padding"] = tuple(self.padding[0])
         return config
 
 
@@ -211,9 +211,9 @@ class _Cropping(_Spatial):
         return inputs[tuple(index)]
 
     def get_config(self):
-        config = {**super().get_config(), "cropping": [list(c) for c in self.cropping]}
+        config = {**super().get_config(), "cropping": tuple(tuple(c) for c in self.cropping)}
         if self.rank == 1:
-            config["cropping"] = list(self.cropping[0])
+            config["cropping"] = tuple(self.cropping[0])
         else:
             config["data_format"] = self.data_format
         return config

@@ -20,6 +20,7 @@ from .. import activations, backend
 from .. import ops as dg_ops
 from ..autograd import Tensor
 from ..seed_generator import SeedGenerator
+from ..serialization_lib import serialize_keras_object
 from .arguments import (add_weight_from_arguments, forwarded_arguments, set_weight_arguments,
                         weight_arguments_config)
 from .base import Layer, builtin_class
@@ -345,7 +346,8 @@ def call_cell(cell, inputs, states, training):
 
 
 def serialize_cell(cell) -> dict:
-    return {"class_name": type(cell).__name__, "config": cell.get_config()}
+    """A cell as Keras serializes it, ``{"module", "class_name", "config", "registered_name"}``."""
+    return serialize_keras_object(cell)
 
 
 def deserialize_cell(config, custom_objects=None):

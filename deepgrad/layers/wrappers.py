@@ -4,6 +4,7 @@ forwards and backwards)."""
 from __future__ import annotations
 
 from .. import ops
+from ..serialization_lib import serialize_keras_object
 from .base import Layer, builtin_class
 from .rnn import RNN, flatten
 
@@ -21,7 +22,7 @@ def _layer_from_config(config, who: str):
 
 class Wrapper(Layer):
     """A layer that holds another one (``self.layer``) and adds behaviour around it; its config
-    holds the wrapped layer's as ``{"class_name", "config"}``."""
+    holds the wrapped layer's as Keras serializes it (``{"module", "class_name", "config", ...}``)."""
 
     def __init__(self, layer, **kwargs):
         layer = _layer_from_config(layer, type(self).__name__)
@@ -36,8 +37,7 @@ class Wrapper(Layer):
         self.built = True
 
     def get_config(self):
-        return {**super().get_config(),
-                "layer": {"class_name": type(self.layer).__name__, "config": self.layer.get_config()}}
+        return {**super().get_config(), "layer": serialize_keras_object(self.layer)}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
@@ -123,14 +123,13 @@ class Bidirectional(Layer):
             raise ValueError(f"Bidirectional: merge_mode must be one of {_MERGE_MODES}, got {merge_mode!r}")
         super().__init__(**kwargs)
         # the layer given is a template: only the two copies below run (and own weights)
-        self._layer_config = {"class_name": type(layer).__name__, "config": layer.get_config()}
-        self._backward_config = None
         # fresh copies from the config, so no state of ``layer`` is shared; with return_sequences
         # masked steps output zeros in both directions, as Keras forces
         zero = {"zero_output_for_mask": layer.return_sequences}
-        self.forward_layer = _copy(layer, **zero, name="forward_" + layer.name)
+        # named forward_<name> and backward_<name>, a prefix not doubled when a saved config is read back
+        self.forward_layer = _copy(layer, **zero, name="forward_" + layer.name.removeprefix("forward_"))
         if backward_layer is None:
-            self.backward_layer = _copy(layer, **zero, name="backward_" + layer.name,
+            self.backward_layer = _copy(layer, **zero, name="backward_" + layer.name.removeprefix("backward_"),
                                         go_backwards=True)
         else:
             for key in ("return_sequences", "return_state"):
@@ -140,8 +139,6 @@ class Bidirectional(Layer):
             if backward_layer.go_backwards == layer.go_backwards:
                 raise ValueError("Bidirectional: the backward layer must have the opposite go_backwards "
                                  f"of the forward layer (both are {layer.go_backwards})")
-            self._backward_config = {"class_name": type(backward_layer).__name__,
-                                     "config": backward_layer.get_config()}
             self.backward_layer = backward_layer
             backward_layer.zero_output_for_mask = backward_layer.return_sequences
         self.merge_mode = merge_mode
@@ -205,9 +202,10 @@ class Bidirectional(Layer):
 
     def get_config(self) -> dict:
         config = Layer.get_config(self)
-        config.update({"layer": self._layer_config, "merge_mode": self.merge_mode})
-        if self._backward_config is not None:
-            config["backward_layer"] = self._backward_config
+        # both layers, as Keras writes them: read back, the backward one is used as it is and
+        # the forward one keeps its name
+        config.update({"layer": serialize_keras_object(self.forward_layer), "merge_mode": self.merge_mode,
+                       "backward_layer": serialize_keras_object(self.backward_layer)})
         return config
 
 

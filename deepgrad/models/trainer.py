@@ -322,7 +322,19 @@ class Trainer:
 
     @property
     def metrics_names(self) -> list[str]:
-        return [m.name for m in self.metrics]
+        """Keras's names: ``"loss"``, ``"compile_metrics"`` for all the compiled metrics together
+        (when there are any), the per-output losses once a step has computed them, then the
+        metrics assigned to the model; each metric's own name is in ``metrics``. A class that
+        overrides ``metrics`` gets the names of the metrics it lists, as in Keras."""
+        if type(self).metrics is not Trainer.metrics:
+            return [m.name for m in self.metrics]
+        names = [self._loss_tracker.name] if self.compiled else []
+        if self.compiled and self._metrics:
+            names.append("compile_metrics")
+        if self.compiled and self.__dict__.get("_output_losses_seen"):
+            by_output = self._output_loss_trackers
+            names += [by_output[i].name for i in self._loss_tracker_order if by_output[i] is not None]
+        return names + [m.name for m in self.__dict__.get("_tracked_metrics", ())]
 
     def reset_metrics(self) -> None:
         for m in self.metrics:
@@ -359,6 +371,7 @@ class Trainer:
                 value = loss(ys[k], preds[k], sample_weight)
             if self._output_loss_trackers:
                 self._output_loss_trackers[k].update_state(float(value.data), preds[k].shape[0])
+                self.__dict__["_output_losses_seen"] = True  # Keras lists them once its loss has run
             value = value * weight if weight != 1.0 else value
             total = value if total is None else total + value
         for extra in self.losses:

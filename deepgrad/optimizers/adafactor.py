@@ -50,7 +50,7 @@ class Adafactor(Optimizer):
         return shape[:-1] if name == "r" else shape[:-2] + shape[-1:]
 
     def update_step(self, gradient, variable, learning_rate):
-        t = self.iterations + 1
+        t = self._steps + 1
         slots = self.slots(variable)
         rho_t = min(learning_rate, 1 / math.sqrt(t))
         alpha_t = max(self.epsilon_2, _rms(variable.data)) * rho_t

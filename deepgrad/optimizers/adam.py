@@ -47,7 +47,7 @@ class Adam(Optimizer):
         return ("m", "v", "v_hat") if self.amsgrad else ("m", "v")
 
     def update_step(self, gradient, variable, learning_rate):
-        t = self.iterations + 1
+        t = self._steps + 1
         alpha_t = learning_rate * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
         slots = self.slots(variable)
         if variable.size < runtime._PARALLEL_MIN_SIZE:  # for_batch_halves would run it whole, here

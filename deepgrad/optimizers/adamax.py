@@ -34,7 +34,7 @@ class Adamax(Optimizer):
         np.maximum(u, np.abs(gradient), out=u)
         denominator = u + self.epsilon
         step = np.divide(m, denominator, out=denominator)
-        step *= learning_rate / (1 - b1 ** (self.iterations + 1))
+        step *= learning_rate / (1 - b1 ** (self._steps + 1))
         variable.data -= step
 
     def get_config(self):

@@ -42,6 +42,26 @@ def _clip_factor(norm: float, clip: float) -> float:
     return clip / max(norm, clip)
 
 
+class _StateVariable(Variable):
+    """An optimizer's ``iterations`` or ``learning_rate`` as Keras shows them, a Variable. The
+    optimizer steps with Python numbers (its update reads no Variable): every assignment goes
+    through ``on_assign``, which checks the value, keeps the number and writes this Variable."""
+
+    def __init__(self, value, dtype, name: str, path: str, on_assign):
+        super().__init__(np.asarray(value, dtype), dtype=dtype, trainable=False, name=name)
+        self._path = path
+        self._on_assign = on_assign
+
+    def assign(self, value) -> "Variable":
+        self._on_assign(np.asarray(value.data if isinstance(value, Tensor) else value, self.dtype).item())
+        return self
+
+    def _update(self, ufunc, delta, where: str) -> "Variable":
+        delta = np.asarray(delta.data if isinstance(delta, Tensor) else delta, self.dtype)
+        self._on_assign(ufunc(self.data, delta).item())
+        return self
+
+
 class Optimizer(OptimizerState):
     """Base class. Subclasses set ``slot_names`` and implement ``update_step``."""
 
@@ -96,9 +116,14 @@ class Optimizer(OptimizerState):
         self.gradient_accumulation_steps = gradient_accumulation_steps
         self.weight_decay = weight_decay
         self.clipnorm, self.clipvalue, self.global_clipnorm = clipnorm, clipvalue, global_clipnorm
+        # Keras's state Variables: the steps taken (int64) and a number learning rate (float32)
+        self._steps = 0  # the updates applied, as the update reads them; ``iterations`` shows them
+        self._iterations = _StateVariable(0, np.int64, "iteration", f"{self.name}/iteration",
+                                          on_assign=self._set_iterations)
+        self._learning_rate_variable = _StateVariable(0.0, np.float32, "learning_rate", f"{self.name}/learning_rate",
+                                                      on_assign=self._set_number_rate)
         self._learning_rate = None
         self.learning_rate = learning_rate
-        self.iterations = 0
         self.built = False
         self._variables: list = []
         self._index: dict[int, int] = {}
@@ -114,14 +139,34 @@ class Optimizer(OptimizerState):
 
     # ----------------------------------------------------------------- learning rate
     @property
-    def learning_rate(self) -> float:
-        """The current learning rate as a float (a schedule is evaluated at ``iterations``)."""
+    def iterations(self) -> Variable:
+        """The number of updates applied, an int64 Variable as Keras's (``int()``, ``.numpy()``,
+        ``assign``)."""
+        return self._iterations
+
+    @iterations.setter
+    def iterations(self, value) -> None:
+        self._set_iterations(value)
+
+    def _set_iterations(self, value) -> None:
+        self._steps = int(value)
+        self._iterations.data[()] = self._steps
+
+    def _iteration(self) -> int:
+        """``iterations`` as a Python int, for the update's arithmetic."""
+        return self._steps
+
+    @property
+    def learning_rate(self):
+        """A float32 Variable when the learning rate is a number, as Keras's (assigning it, or
+        setting ``optimizer.learning_rate``, takes effect on the next step); a schedule's or a
+        callable's current value as a float."""
         lr = self._learning_rate
         if isinstance(lr, LearningRateSchedule):
-            return float(lr(self.iterations))
+            return float(lr(self._iteration()))
         if callable(lr):
             return float(lr())
-        return lr
+        return self._learning_rate_variable
 
     @learning_rate.setter
     def learning_rate(self, value) -> None:
@@ -131,10 +176,26 @@ class Optimizer(OptimizerState):
         if isinstance(self._learning_rate, LearningRateSchedule):
             raise TypeError(f"{type(self).__name__} was created with a learning-rate schedule, so its "
                             "learning rate cannot be set to a number")
-        value = float(value.item() if isinstance(value, (Tensor, np.ndarray)) else value)
+        self._set_number_rate(float(value.item() if isinstance(value, (Tensor, np.ndarray)) else value))
+
+    def _set_number_rate(self, value: float) -> None:
+        """The number learning rate the update reads, and its Variable kept equal to it."""
+        if isinstance(self._learning_rate, LearningRateSchedule):
+            raise TypeError(f"{type(self).__name__} was created with a learning-rate schedule, so its "
+                            "learning rate cannot be set to a number")
         if not math.isfinite(value) or value < 0:
             raise ValueError(f"{type(self).__name__}: learning_rate must be a non-negative number, got {value}")
         self._learning_rate = value
+        self._learning_rate_variable.data[()] = value
+
+    def _current_learning_rate(self) -> float:
+        """The learning rate of the next update, a Python float (a schedule evaluated at ``iterations``)."""
+        lr = self._learning_rate
+        if isinstance(lr, LearningRateSchedule):
+            return float(lr(self._iteration()))
+        if callable(lr):
+            return float(lr())
+        return lr
 
     lr = learning_rate  # the Keras 2 / PyTorch-style alias
 
@@ -194,7 +255,7 @@ class Optimizer(OptimizerState):
 
     def get_state(self) -> dict[str, np.ndarray]:
         """Everything needed to continue exactly: iterations, learning rate, every slot."""
-        state = {"iterations": np.asarray(self.iterations, np.int64)}
+        state = {"iterations": np.asarray(self._iteration(), np.int64)}
         if not isinstance(self._learning_rate, LearningRateSchedule) and not callable(self._learning_rate):
             state["learning_rate"] = np.asarray(self._learning_rate, np.float64)
         for name, value in self._globals.items():
@@ -233,8 +294,8 @@ class Optimizer(OptimizerState):
         for name in self._globals:
             self._globals[name] = float(state[name])
         self.iterations = int(state["iterations"])
-        if "learning_rate" in state and not isinstance(self._learning_rate, LearningRateSchedule):
-            self._learning_rate = float(state["learning_rate"])
+        if "learning_rate" in state and not callable(self._learning_rate):
+            self._set_number_rate(float(state["learning_rate"]))
 
     # ----------------------------------------------------------------- applying gradients
     def apply_gradients(self, grads_and_vars) -> None:
@@ -278,7 +339,7 @@ class Optimizer(OptimizerState):
             grads, update = self._accumulate(grads, variables)
         if update:
             grads = self._clip_gradients(grads)
-            lr = self.learning_rate
+            lr = self._current_learning_rate()
             self._apply_weight_decay(variables, lr)
             self._before_update()
             if partition is not None:
@@ -287,8 +348,9 @@ class Optimizer(OptimizerState):
                 self._update_variables(grads, variables, lr)
         if self.use_ema:
             self._update_moving_averages()
-        if update:
-            self.iterations += 1
+        if update:  # the count, and its Variable (a 0-d item write: ``+= 1`` on it costs ~2 us)
+            steps = self._steps = self._steps + 1
+            self._iterations.data[()] = steps
         for var in variables:
             constraint = getattr(var, "constraint", None)
             if constraint is not None:
@@ -389,13 +451,13 @@ class Optimizer(OptimizerState):
         """a = m a + (1 - m) w for every variable of ``build``; m = 0 before the first update
         (the average starts at the variable); every ``ema_overwrite_frequency`` updates the
         variables take their averages."""
-        momentum = self.ema_momentum if self.iterations != 0 else 0.0
+        momentum = self.ema_momentum if self._iteration() != 0 else 0.0
         for var, slots in zip(self._variables, self._slots):
             average = slots["average"]
             average *= momentum
             average += (1 - momentum) * var.data
         frequency = self.ema_overwrite_frequency
-        if frequency and (self.iterations + 1) % frequency == 0:
+        if frequency and (self._iteration() + 1) % frequency == 0:
             self.finalize_variable_values(self._variables)
 
     def finalize_variable_values(self, var_list) -> None:
@@ -480,7 +542,7 @@ class Optimizer(OptimizerState):
         return cls(**config)
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} learning_rate={self.learning_rate} iterations={self.iterations}>"
+        return f"<{type(self).__name__} learning_rate={self._current_learning_rate()} iterations={self._iteration()}>"
 
 
 _array_meta = operator.attrgetter("__class__", "shape", "dtype")

@@ -32,7 +32,7 @@ class Lamb(Optimizer):
         self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
 
     def update_step(self, gradient, variable, learning_rate):
-        t = self.iterations + 1
+        t = self._steps + 1
         slots = self.slots(variable)
         m, v = slots["momentum"], slots["velocity"]
         m += (gradient - m) * (1 - self.beta_1)

@@ -160,14 +160,14 @@ class MultiOptimizer(Optimizer):
             if id(optimizer) in groups:
                 _, sub_grads, sub_vars = groups[id(optimizer)]
                 optimizer.apply(sub_grads, sub_vars)
-        self.iterations += 1
+        self._set_iterations(self._steps + 1)
 
     def finalize_variable_values(self, var_list) -> None:
         for optimizer in self._inner_optimizers:
             optimizer.finalize_variable_values([v for v in var_list if self._owner.get(id(v)) is optimizer])
 
     def get_state(self) -> dict:
-        state = {"iterations": np.asarray(self.iterations, np.int64)}
+        state = {"iterations": np.asarray(self._steps, np.int64)}
         for i, optimizer in enumerate(self._inner_optimizers):
             state.update({f"optimizer_{i}/{k}": v for k, v in optimizer.get_state().items()})
         return state
@@ -194,4 +194,4 @@ class MultiOptimizer(Optimizer):
         return cls(OptimizerMap.from_config(mapping, custom_objects), **config)
 
     def __repr__(self) -> str:
-        return f"<MultiOptimizer of {len(self._inner_optimizers)} optimizers iterations={self.iterations}>"
+        return f"<MultiOptimizer of {len(self._inner_optimizers)} optimizers iterations={self._steps}>"

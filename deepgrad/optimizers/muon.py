@@ -69,7 +69,7 @@ class Muon(Optimizer):
             self._muon_step(gradient, variable, learning_rate, slots["momentum"])
 
     def _adamw_step(self, gradient, variable, learning_rate, slots):
-        t = self.iterations + 1
+        t = self._steps + 1
         b1, b2 = self.adam_beta_1, self.adam_beta_2
         alpha = learning_rate * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)
         m, v = slots["momentum"], slots["velocity"]

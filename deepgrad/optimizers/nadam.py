@@ -34,12 +34,12 @@ class Nadam(Optimizer):
         return self.beta_1 * (1.0 - 0.5 * 0.96 ** t)
 
     def _before_update(self):
-        self._globals["u_product"] *= self._mu(self.iterations + 1)
+        self._globals["u_product"] *= self._mu(self._steps + 1)
 
     def update_step(self, gradient, variable, learning_rate):
         slots = self.slots(variable)
         b1, b2 = self.beta_1, self.beta_2
-        t = self.iterations + 1
+        t = self._steps + 1
         mu_t, mu_next = self._mu(t), self._mu(t + 1)
         product = self._globals["u_product"]
         m, v = slots["m"], slots["v"]

@@ -110,16 +110,16 @@ class OptimizerState:
     # ----------------------------------------------------------------- the state, in Keras's order
     def state_variables(self) -> list:
         """The optimiser's state as Variables, in the order of Keras's ``optimizer.variables``.
-        ``iteration`` and ``learning_rate`` are copies (assign them through ``set_weights``);
-        the slot and added variables are the optimiser's own arrays."""
+        ``iteration`` and ``learning_rate`` are the optimiser's own Variables, the slot and added
+        variables Variables on its own arrays."""
         def made(value, name, dtype):
             var = Variable(np.asarray(value, dtype), trainable=False, name=name, dtype=dtype)
             var._path = f"{self.name}/{name}"
             return var
 
-        out = [made(self.iterations, "iteration", np.int64)]
+        out = [self.iterations]
         if self._has_number_rate():
-            out.append(made(self._learning_rate, "learning_rate", np.float32))
+            out.append(self._learning_rate_variable)
         out += [self._slot_variable(i, slot) for i, slot in self._keras_slot_order()]
         out += list(self.__dict__.get("_added_variables", ()))
         names = self.__dict__.get("_global_names", {})
@@ -170,9 +170,9 @@ class OptimizerState:
                                  f"provided weight shape {array.shape}.")
         for var, array in zip(variables, arrays):
             var.data[...] = array
-        self.iterations = int(arrays[0])
+        self._set_iterations(int(arrays[0]))
         if self._has_number_rate():
-            self._learning_rate = float(arrays[1])
+            self._set_number_rate(float(arrays[1]))
         for name, array in zip(list(self._globals), arrays[len(arrays) - len(self._globals):]):
             self._globals[name] = float(array)
 

@@ -43,7 +43,7 @@ class ScheduleFreeAdamW(Optimizer):
         slots["momentum"][...] = variable.data  # z starts at the variable
 
     def update_step(self, gradient, variable, learning_rate):
-        t = self.iterations + 1
+        t = self._steps + 1
         b1, b2 = self.beta_1, self.beta_2
         if self.warmup_steps > 0:
             learning_rate = learning_rate * min(t / self.warmup_steps, 1.0)

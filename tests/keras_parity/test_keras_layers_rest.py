@@ -225,13 +225,11 @@ def _custom_layer(base):
 def test_automatic_config_is_keras_config():
     k_layer = _custom_layer(keras.layers.Layer)(3.0, offsets=[4, 5], name="scale", trainable=False)
     d_layer = _custom_layer(dg.layers.Layer)(3.0, offsets=[4, 5], name="scale", trainable=False)
-    k_config, d_config = k_layer.get_config(), d_layer.get_config()
-    k_config.pop("dtype")
-    assert d_config == k_config
+    assert d_layer.get_config() == k_layer.get_config()
 
 
 def test_string_input_config_is_keras():
     k_config = keras.layers.InputLayer(shape=(1,), dtype="string").get_config()
     d_config = dg.layers.InputLayer(shape=(1,), dtype="string").get_config()
     assert d_config["dtype"] == k_config["dtype"] == "string"
-    assert d_config["batch_shape"] == list(k_config["batch_shape"])
+    assert d_config["batch_shape"] == k_config["batch_shape"] == (None, 1)

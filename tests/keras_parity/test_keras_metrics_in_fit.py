@@ -131,3 +131,46 @@ def test_vector_results_are_logged_as_arrays():
     k_tp = keras.metrics.TruePositives(thresholds=[0.2, 0.5])
     k_tp.update_state(y, pred)
     np.testing.assert_allclose(logs["true_positives"], to_numpy(k_tp.result()))
+
+
+def _metrics_names(K):
+    """``metrics_names`` of the same models in each library, before and after fitting."""
+    rng = np.random.default_rng(0)
+    x, y = rng.random((8, 4), dtype=np.float32), rng.random((8, 2), dtype=np.float32)
+    seen = {}
+    for label, kwargs in (("none", {}), ("metrics", {"metrics": ["mae"]}), ("weighted", {"weighted_metrics": ["mae"]})):
+        model = K.Sequential([K.Input((4,)), K.layers.Dense(2)])
+        model.compile(optimizer="sgd", loss="mse", **kwargs)
+        before = list(model.metrics_names)
+        model.fit(x, y, epochs=1, verbose=0)
+        seen[label] = (before, list(model.metrics_names))
+    inputs = K.Input((4,))
+    model = K.Model(inputs, [K.layers.Dense(2, name="a")(inputs), K.layers.Dense(1, name="b")(inputs)])
+    model.compile(optimizer="sgd", loss=["mse", "mae"], metrics=[["mae"], ["mse"]])
+    before = list(model.metrics_names)
+    model.fit(x, [y, y[:, :1]], epochs=1, verbose=0)
+    seen["two outputs"] = (before, list(model.metrics_names))
+
+    class WithTracker(K.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = K.layers.Dense(2)
+            self.tracker = K.metrics.Mean(name="my_loss")
+
+        def call(self, x):
+            return self.dense(x)
+
+    model = WithTracker()
+    before = list(model.metrics_names)
+    model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+    model.fit(x, y, epochs=1, verbose=0)
+    seen["tracker"] = (before, list(model.metrics_names))
+    return seen
+
+
+def test_metrics_names_are_kerass():
+    """Keras names the compiled metrics together ("compile_metrics"), lists the per-output losses
+    once a step has computed them, then the metrics a model holds as attributes."""
+    ours, theirs = _metrics_names(dg), _metrics_names(keras)
+    assert theirs["metrics"][1] == ["loss", "compile_metrics"] and theirs["none"][1] == ["loss"]
+    assert ours == theirs

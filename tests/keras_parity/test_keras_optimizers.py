@@ -92,3 +92,37 @@ def test_other_schedules(name):
     for step in range(8):
         np.testing.assert_allclose(float(np.asarray(d_schedule(step))), float(to_numpy(k_schedule(step))),
                                    rtol=1e-6, atol=1e-8, err_msg=f"step {step}")
+
+
+def _state_story(K):
+    """An optimizer's iterations and learning rate read and set the Keras ways between steps."""
+    opt = K.optimizers.SGD(0.5, name="sgd")
+    var = K.Variable(np.ones(3, np.float32))
+    grad = K.ops.convert_to_tensor(np.full(3, 0.5, np.float32))
+    seen = [type(opt.iterations).__name__, type(opt.learning_rate).__name__,
+            np.dtype(K.ops.convert_to_numpy(opt.learning_rate).dtype).name,
+            np.dtype(K.ops.convert_to_numpy(opt.iterations).dtype).kind,
+            [v.path for v in opt.variables]]
+    opt.apply_gradients([(grad, var)])
+    opt.learning_rate = 0.25                     # set as a number: the next step uses it
+    opt.apply_gradients([(grad, var)])
+    opt.learning_rate.assign(0.125)              # assigned: the next step uses it
+    opt.apply_gradients([(grad, var)])
+    seen += [int(opt.iterations), float(opt.learning_rate), opt.iterations.numpy().item(),
+             K.ops.convert_to_numpy(var).tolist()]
+    opt.iterations.assign(7)
+    seen.append(int(opt.iterations.value))
+    schedule = K.optimizers.SGD(K.optimizers.schedules.ExponentialDecay(0.1, 1, 0.5))
+    schedule.apply_gradients([(grad, K.Variable(np.ones(3, np.float32)))])
+    seen += [type(schedule._learning_rate).__name__, np.float32(float(schedule.learning_rate)).item()]
+    with pytest.raises(TypeError):
+        schedule.learning_rate = 0.1
+    return seen
+
+
+def test_iterations_and_learning_rate_are_kerass_variables():
+    """Both are Variables (the learning rate float32), set as numbers or assigned, and the next
+    update uses the new rate; a schedule stays a schedule, evaluated at the iterations."""
+    ours, theirs = _state_story(dg), _state_story(keras)
+    assert theirs[:2] == ["Variable", "Variable"]
+    assert ours[2:] == theirs[2:]

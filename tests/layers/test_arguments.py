@@ -39,7 +39,8 @@ def test_weight_arguments_config_in_keras_form():
                             "kernel_constraint", "bias_constraint"]
     assert config["kernel_initializer"] == initializers.serialize(initializers.GlorotUniform())
     assert config["kernel_initializer"]["class_name"] == "GlorotUniform"
-    assert config["kernel_regularizer"] == {"class_name": "L2", "config": {"l2": 0.01}}
+    assert config["kernel_regularizer"] == {"module": "keras.regularizers", "class_name": "L2", "config": {"l2": 0.01},
+                                           "registered_name": None}
     assert config["bias_regularizer"] is None and config["kernel_constraint"] is None
 
 

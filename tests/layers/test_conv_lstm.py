@@ -182,7 +182,7 @@ def test_config_and_save_load(tmp_path):
                        return_sequences=True, kernel_regularizer="l2")
     config = layer.get_config()
     json.dumps(config)
-    assert config["kernel_size"] == [3, 2] and config["strides"] == [1, 2]
+    assert config["kernel_size"] == (3, 2) and config["strides"] == (1, 2)
     assert config["recurrent_activation"] == "hard_sigmoid" and "cell" not in config
     assert layer.filters == 2 and layer.kernel_size == (3, 2) and layer.padding == "same"
     model = dg.Sequential([layers.Input((3, 5, 6, 1)), layer, layers.Flatten(), layers.Dense(2)])

@@ -82,7 +82,7 @@ def test_input_batch_shape_and_input_layer_config():
     x = layers.Input(batch_shape=(5, 2, 3), name="seq")
     assert x.shape == (5, 2, 3)
     config = x.input_layer.get_config()
-    assert config == {"batch_shape": [5, 2, 3], "dtype": "float32", "sparse": False, "ragged": False,
+    assert config == {"batch_shape": (5, 2, 3), "dtype": "float32", "sparse": False, "ragged": False,
                       "name": "seq", "optional": False}
     assert layers.InputLayer.from_config(config).batch_shape == (5, 2, 3)
     with pytest.raises(ValueError, match="sparse"):

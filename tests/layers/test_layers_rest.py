@@ -266,8 +266,9 @@ class TakesAFunction(layers.Layer):
 
 def test_a_layer_without_get_config_records_its_arguments():
     layer = Scale(3.0, offsets=[4, 5], name="scaled", trainable=False)
+    float32 = {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": None}
     assert layer.get_config() == {"name": "scaled", "factor": 3.0, "offsets": [4, 5], "mode": "add",
-                                  "trainable": False}
+                                  "trainable": False, "dtype": float32}
     clone = Scale.from_config(layer.get_config())
     assert (clone.factor, clone.offsets, clone.name, clone.trainable) == (3.0, [4, 5], "scaled", False)
     assert NoKwargs(7).get_config() == {"units": 7}  # only what its __init__ accepts

@@ -23,7 +23,7 @@ def test_pooling2d_layer_checks(cls, kwargs, expected):
     layer, _ = run_layer_test(cls, kwargs, input_shape=(2, 7, 7, 2), expected_output_shape=expected,
                               expected_num_params=0)
     config = layer.get_config()
-    assert config["strides"] == list(np.broadcast_to(kwargs.get("strides", config["pool_size"]), 2))
+    assert config["strides"] == tuple(int(s) for s in np.broadcast_to(kwargs.get("strides", config["pool_size"]), 2))
 
 
 @pytest.mark.parametrize("cls", [MaxPooling1D, AveragePooling1D])
@@ -76,7 +76,7 @@ def test_global_pooling_gradients():
 def test_keras_names_and_aliases_resolve():
     assert layers.get("MaxPooling2D") is MaxPooling2D and MaxPool2D is MaxPooling2D
     assert layers.get("AvgPool2D") is AveragePooling2D
-    assert MaxPooling2D().get_config()["pool_size"] == [2, 2] and MaxPooling1D().pool_size == (2,)
+    assert MaxPooling2D().get_config()["pool_size"] == (2, 2) and MaxPooling1D().pool_size == (2,)
 
 
 def test_bad_arguments_and_inputs_are_rejected_clearly():

@@ -64,8 +64,8 @@ def test_global_average_pooling1d_mask_channels_first():
 
 
 def test_configs_and_errors():
-    assert layers.MaxPooling3D().get_config()["strides"] == [2, 2, 2]
-    assert layers.AdaptiveMaxPooling2D(3).get_config()["output_size"] == [3, 3]
+    assert layers.MaxPooling3D().get_config()["strides"] == (2, 2, 2)
+    assert layers.AdaptiveMaxPooling2D(3).get_config()["output_size"] == (3, 3)
     assert layers.get("MaxPool3D") is layers.MaxPooling3D and layers.get("GlobalAvgPool3D") is \
         layers.GlobalAveragePooling3D
     with pytest.raises(TypeError, match="AdaptiveAveragePooling2D: output_size"):

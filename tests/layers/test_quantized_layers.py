@@ -148,8 +148,8 @@ def test_config_round_trip_rebuilds_int8_weights():
     _, dm = _pair_dense()
     dm.quantize("int8")
     config = dm.layers[0].get_config()
-    assert config["dtype"] == {"class_name": "QuantizedDTypePolicy",
-                               "config": {"mode": "int8", "source_name": "float32"}}
+    assert config["dtype"] == {"module": "keras.dtype_policies", "class_name": "QuantizedDTypePolicy",
+                               "config": {"mode": "int8", "source_name": "float32"}, "registered_name": None}
     assert config["quantization_config"]["class_name"] == "Int8QuantizationConfig"
     clone = layers.Dense.from_config(config)
     clone.build((None, 7))

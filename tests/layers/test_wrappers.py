@@ -82,7 +82,9 @@ def test_bidirectional_weights_counts_states_and_config():
     np.testing.assert_array_equal(out[3].data, out[1].data[:, 0])  # backward state: after reading step 0
 
     clone = Bidirectional.from_config(layer.get_config())
-    assert clone.get_config()["layer"] == layer.get_config()["layer"] and clone.merge_mode is None
+    for key in ("layer", "backward_layer"):  # the layers as they were, named as they were
+        assert clone.get_config()[key]["config"] == layer.get_config()[key]["config"]
+    assert clone.merge_mode is None
     clone(X)
     clone.set_weights(layer.get_weights())
     np.testing.assert_array_equal(clone(X)[0].data, out[0].data)

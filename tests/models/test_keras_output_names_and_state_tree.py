@@ -86,11 +86,11 @@ def test_logged_names_and_evaluate_order_follow_keras(case):
 def test_a_loss_dict_orders_the_per_output_losses():
     model = _dict_model(dg)
     model.compile(optimizer="sgd", loss={"b": "mae", "za": "mse"})
-    assert model.metrics_names[:3] == ["loss", "b_loss", "za_loss"]
+    assert [m.name for m in model.metrics][:3] == ["loss", "b_loss", "za_loss"]
     model.compile(optimizer="sgd", loss={"za": "mse", "b": "mae"})
-    assert model.metrics_names[:3] == ["loss", "za_loss", "b_loss"]
+    assert [m.name for m in model.metrics][:3] == ["loss", "za_loss", "b_loss"]
     model.compile(optimizer="sgd", loss=["mse", "mae"])   # a list follows the outputs: b, za
-    assert model.metrics_names[:3] == ["loss", "b_loss", "za_loss"]
+    assert [m.name for m in model.metrics][:3] == ["loss", "b_loss", "za_loss"]
 
 
 @pytest.mark.parametrize("make", [lambda K: K.Model(*(lambda i: (i, K.layers.Dense(2)(i)))(K.Input((3,)))),

@@ -91,15 +91,32 @@ def test_gradient_shape_mismatch_is_named():
         optimizers.SGD().apply([np.ones((3, 2))], [w])
 
 
-def test_learning_rate_property_reads_and_writes_floats():
+def test_learning_rate_is_a_variable_that_reads_and_writes_numbers():
     opt = optimizers.Adam(0.01)
-    assert isinstance(opt.learning_rate, float) and opt.learning_rate == 0.01
+    assert isinstance(opt.learning_rate, dg.Variable) and opt.learning_rate.dtype == np.float32
+    assert float(opt.learning_rate) == pytest.approx(0.01) and opt.learning_rate is opt.learning_rate
     opt.learning_rate = 0.5
-    assert opt.learning_rate == 0.5 and opt.get_config()["learning_rate"] == 0.5
+    assert float(opt.learning_rate) == 0.5 and opt.get_config()["learning_rate"] == 0.5
     opt.learning_rate = np.float32(0.25)
-    assert opt.learning_rate == 0.25
+    assert float(opt.learning_rate) == 0.25
+    opt.learning_rate.assign(0.125)
+    assert opt._current_learning_rate() == 0.125 and opt.get_config()["learning_rate"] == 0.125
     with pytest.raises(ValueError, match="non-negative"):
         opt.learning_rate = -1.0
+    with pytest.raises(ValueError, match="non-negative"):
+        opt.learning_rate.assign(-1.0)
+    assert float(opt.learning_rate) == 0.125
+
+
+def test_iterations_is_an_int_variable_counted_by_the_update():
+    opt = optimizers.SGD(0.1)
+    w = dg.Variable(np.zeros(2))
+    assert isinstance(opt.iterations, dg.Variable) and opt.iterations.dtype.kind == "i"
+    opt.apply([np.ones(2)], [w])
+    opt.apply([np.ones(2)], [w])
+    assert int(opt.iterations) == 2 and opt.iterations.numpy() == 2 and opt.variables[0] is opt.iterations
+    opt.iterations.assign(10)
+    assert opt.get_state()["iterations"] == 10
 
 
 def test_schedule_is_evaluated_at_iterations():

@@ -317,7 +317,7 @@ def test_deepgrad_round_trip_through_the_keras_format_is_exact(tmp_path, kind, o
     loaded = dg.models.load_model(tmp_path / "m.keras")
     assert type(loaded) is type(model)
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
-    assert loaded.metrics_names == model.metrics_names
+    assert [m.name for m in loaded.metrics] == [m.name for m in model.metrics]
     assert loaded.optimizer.get_config() == model.optimizer.get_config()
     model.train_on_batch(x[:8], y[:8])
     loaded.train_on_batch(x[:8], y[:8])
@@ -342,7 +342,7 @@ def test_multi_output_compile_config_through_the_keras_format(tmp_path):
     model.fit(x, y, epochs=1, batch_size=8, verbose=0)
     model.save(tmp_path / "multi.keras")
     loaded = dg.models.load_model(tmp_path / "multi.keras")
-    assert loaded.metrics_names == ["loss", "cls_loss", "reg_loss", "cls_accuracy", "reg_mae"]
+    assert [m.name for m in loaded.metrics] == ["loss", "cls_loss", "reg_loss", "cls_accuracy", "reg_mae"]
     assert loaded.evaluate(x, y, verbose=0) == pytest.approx(model.evaluate(x, y, verbose=0), rel=1e-6)
     km = keras.saving.load_model(tmp_path / "multi.keras")
     outs = km.predict(x, verbose=0)
@@ -361,7 +361,7 @@ def test_custom_function_needs_custom_objects_in_the_keras_format(tmp_path):
     with pytest.raises(ValueError, match="custom_objects=.*doubled_error"):
         dg.models.load_model(tmp_path / "m.keras")
     loaded = dg.models.load_model(tmp_path / "m.keras", custom_objects={"doubled_error": doubled_error})
-    assert loaded.metrics_names == model.metrics_names == ["loss", "doubled_error"]
+    assert [m.name for m in loaded.metrics] == [m.name for m in model.metrics] == ["loss", "doubled_error"]
 
 
 @pytest.mark.parametrize("optimizer", [

@@ -54,7 +54,7 @@ def test_round_trip_predicts_and_trains_on_identically(tmp_path, build, optimize
     loaded = models.load_model(path)
     assert type(loaded) is type(model) and [w.name for w in loaded.weights] == [w.name for w in model.weights]
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
-    assert loaded.metrics_names == model.metrics_names
+    assert [m.name for m in loaded.metrics] == [m.name for m in model.metrics]
     assert type(loaded.optimizer) is type(model.optimizer)
     assert loaded.optimizer.get_config() == model.optimizer.get_config()
     # one more step on each: identical weights and optimiser state afterwards
@@ -177,7 +177,7 @@ def test_multi_output_compile_config_round_trip(tmp_path):
     model.fit(x, y, epochs=1, batch_size=8, verbose=0)
     model.save(tmp_path / "multi.deepgrad")
     loaded = models.load_model(tmp_path / "multi.deepgrad")
-    assert loaded.metrics_names == ["loss", "cls_loss", "reg_loss", "cls_accuracy", "reg_mae"]
+    assert [m.name for m in loaded.metrics] == ["loss", "cls_loss", "reg_loss", "cls_accuracy", "reg_mae"]
     assert loaded.evaluate(x, y, verbose=0) == pytest.approx(model.evaluate(x, y, verbose=0), rel=1e-6)
     model.train_on_batch(x, y)
     loaded.train_on_batch(x, y)
@@ -195,4 +195,4 @@ def test_custom_metric_function_needs_custom_objects(tmp_path):
     with pytest.raises(ValueError, match="custom_objects=.*doubled_error"):
         models.load_model(tmp_path / "m.deepgrad")
     loaded = models.load_model(tmp_path / "m.deepgrad", custom_objects={"doubled_error": doubled_error})
-    assert loaded.metrics_names == model.metrics_names == ["loss", "doubled_error"]
+    assert [m.name for m in loaded.metrics] == [m.name for m in model.metrics] == ["loss", "doubled_error"]

@@ -129,7 +129,7 @@ class Normalization(Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"axis": list(self.axis), "invert": self.invert,
+        config.update({"axis": tuple(self.axis), "invert": self.invert,
                        "mean": np.array(self.input_mean).tolist(), "variance": np.array(self.input_variance).tolist()})
         return config
 

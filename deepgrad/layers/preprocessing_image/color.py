@@ -30,6 +30,7 @@ class RandomContrast(_ValueRangeLayer):
 
     def __init__(self, factor, value_range=(0, 255), seed=None, **kwargs):
         super().__init__(factor=factor, value_range=value_range, seed=seed, **kwargs)
+        self.value_range = value_range  # as given, as Keras keeps it (checked above)
 
     def augment(self, images, rng):
         c = rng.uniform(1.0 - self.factor[0], 1.0 + self.factor[1], size=(images.shape[0], 1, 1, 1))
@@ -59,6 +60,7 @@ class RandomInvert(_ValueRangeLayer):
     def __init__(self, factor=1.0, value_range=(0, 255), seed=None, data_format=None, **kwargs):
         super().__init__(factor=factor, value_range=value_range, seed=seed, data_format=data_format,
                          **kwargs)
+        self.value_range = value_range  # as given, as Keras keeps it (checked above)
 
     def augment(self, images, rng):
         n = images.shape[0]

@@ -103,6 +103,8 @@ class RandomSaturation(_ColorLayer):
     (``f = 0.5`` keeps the image, 0 makes it grey), the saturation clipped to ``value_range``
     as Keras does. Images are converted to HSV as they are (no rescaling)."""
 
+    _FACTOR_BOUNDS = (-1, 1)  # Keras's base bounds: a number f draws from (-f, f)
+
     def get_random_transformation(self, images, rng):
         f = rng.uniform(self.factor[0], self.factor[1], size=images.shape[0])
         return f / (1.0 - f + backend.epsilon())
