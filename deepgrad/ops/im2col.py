@@ -26,7 +26,7 @@ from ..autograd import Function
 from ..runtime import for_batch_halves, one_blas_thread, two_threads
 from . import workspace
 from .conv_phases import col2im_gemm, fill_outside
-from .halves import GEMM_HALVES_MIN, GEMM_OWN_MIN, matmul_off_pool
+from .halves import GEMM_HALVES_MIN, GEMM_OWN_MIN, matmul_off_pool, row_sums
 from .halves import conv_matmul
 from .conv_taps import taps_backward, taps_forward, use_taps
 
@@ -327,7 +327,7 @@ class Conv2D(Function):
             if dxp is not None:
                 (top, _), (left, _) = pads
                 dx = dxp[:, top:top + x_shape[1], left:left + x_shape[2]]
-            dbias = g2.sum(axis=0) if len(self.needs_input_grad) > 2 and self.needs_input_grad[2] else None
+            dbias = row_sums(g2) if len(self.needs_input_grad) > 2 and self.needs_input_grad[2] else None
             return (dx, dkernel, dbias)[:len(self.needs_input_grad)]
         if self.pointwise:   # out = x K + b  =>  dX = dOut K^T, dK = x^T dOut, db = sum dOut
             _, _, cin, cout = self.kernel_shape
@@ -337,7 +337,7 @@ class Conv2D(Function):
             if cols is not None:
                 dkernel = kernel_grad(cols, g2, self.geometry[0][0]).reshape(self.kernel_shape)
             if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
-                dbias = g2.sum(axis=0)
+                dbias = row_sums(g2)
             return (dx, dkernel, dbias)[:len(self.needs_input_grad)]
         if self.needs_input_grad[0]:
             _, _, cin, cout = kernel.shape

@@ -206,3 +206,32 @@ def test_stride_one_input_gradient_by_correlation(padding, dilation):
         check_gradients(lambda *t: conv2d(*t, padding=padding, dilation_rate=dilation), arrays)
     arrays = [rng.standard_normal((2, 9, 3)), rng.standard_normal((3, 3, 1))]
     check_gradients(lambda *t: conv1d(*t, padding="causal", dilation_rate=2), arrays)
+
+
+@pytest.mark.parametrize("rows,channels", [(25600, 8), (4099, 64), (2 * 2048 * 4 + 5, 1), (100, 3000)])
+def test_row_sums_fold_the_rows_and_are_the_same_on_one_thread(monkeypatch, rows, channels):
+    from deepgrad import runtime
+    from deepgrad.ops.halves import row_sums
+
+    a = np.random.default_rng(rows).standard_normal((rows, channels)).astype(np.float32)
+    exact = a.astype(np.float64).sum(axis=0)
+    both = row_sums(a)
+    assert both.dtype == np.float32 and both.shape == (channels,)
+    np.testing.assert_allclose(both, exact, rtol=1e-5, atol=2e-4)
+    if channels > 1:   # the plain sum adds row after row; the folded one's partial sums are shorter
+        assert np.abs(both - exact).max() <= np.abs(a.sum(axis=0) - exact).max() + 1e-6
+    view = np.zeros((rows, channels + 1), np.float32)[:, :channels]   # rows not contiguous: the plain sum
+    view[...] = a
+    np.testing.assert_array_equal(row_sums(view), view.sum(axis=0))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert not runtime.two_threads()
+    np.testing.assert_array_equal(row_sums(a), both)
+
+
+def test_pointwise_bias_gradient_over_many_rows_matches_torch():
+    """The bias gradient of a 1x1 convolution over 12800 rows (folded sums) against PyTorch."""
+    rng = np.random.default_rng(3)
+    arrays = [rng.standard_normal((8, 40, 40, 6)), rng.standard_normal((1, 1, 6, 5)), rng.standard_normal(5)]
+    compare_with_torch(lambda *t: conv2d_relu(*t), lambda *t: torch.relu(torch_conv2d(*t)), arrays)
+    arrays32 = [a.astype(np.float32) for a in arrays]
+    compare_with_torch(lambda *t: conv2d(*t), lambda *t: torch_conv2d(*t), arrays32, rtol=1e-4, atol=1e-3)
