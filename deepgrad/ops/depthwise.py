@@ -339,9 +339,11 @@ def backward(g: np.ndarray, padded, kernel: np.ndarray, relu_out, x_shape, pads,
         dx = workspace.empty((*x_shape[:-1], c), g.dtype)
     else:
         masked = workspace.empty(g.shape, g.dtype) if relu_out is not None else g
-    blocks = _blocks(n, _samples_per_block(g[0].nbytes))
+    source = Source(x_shape, pads, ks, strides, dilation, out_shape, c)
+    # the block's dY and padded input in cache (at stride 2, 8.4 against 11.4 ms for dK and db of
+    # 32x56x56x64 with the input left out of the block's size)
+    blocks = _blocks(n, _samples_per_block(g[0].nbytes + (source.bytes_per_sample(g.itemsize) if need_k else 0)))
     if need_k:
-        source = Source(x_shape, pads, ks, strides, dilation, out_shape, c)
         rows = list(np.ndindex(*ks[:-1]))
         tap_slices = source.tap_slices()
         # per phase, its view of each row of taps (the leading axes' taps)
