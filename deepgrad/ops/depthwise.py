@@ -93,8 +93,9 @@ class Geometry:
 
 class Source:
     """The padded input of a depthwise convolution, made a few samples at a time from the input
-    itself into buffers of the thread that runs them (in its cache, no padded copy of the whole
-    batch), split along the last spatial axis into the phases of its stride.
+    itself just before a pass reads them (into the whole batch's arrays when the kernel gradient
+    will read them again, else into buffers of the thread), split along the last spatial axis into
+    the phases of its stride.
 
     Along the last axis, tap ``j`` of output column ``w`` reads the padded column ``w s + j d``:
     with ``j d = q s + r``, column ``w + q`` of phase ``r`` (the padded columns ``r, r + s, ...``).
@@ -103,8 +104,8 @@ class Source:
     channels`` whatever the stride (along the channels only, 32-128 values, it ran 2-2.5x
     slower). The taps of one phase are ``j0, j0 + s/g, ...`` (``g = gcd(s, d)``), at columns
     ``q0, q0 + d/g, ...``: one strided view and one ``einsum`` a phase, the phases' sums added.
-    At stride 1 there is one phase, the padded input, and one ``einsum`` as before.
-    The padding is zeroed once per buffer; each block only copies its samples in."""
+    At stride 1 there is one phase, the padded input, and one ``einsum`` as before (the same bits).
+    A block's padding cells are zeroed as its samples are copied in."""
 
     def __init__(self, x_shape, pads, ks, strides, dilation, out_shape, channels: int):
         self.ks, self.out_shape, self.channels = tuple(ks), tuple(out_shape), channels
