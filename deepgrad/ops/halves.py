@@ -56,6 +56,20 @@ def contiguous_halves(a: np.ndarray, out: np.ndarray = None) -> np.ndarray:
 FOLD_VALUES = 2048
 
 
+def folded_sum(a: np.ndarray) -> np.ndarray:
+    """``a.sum(axis=0)`` of a C-contiguous (rows, C) array in this thread, its rows folded k at a
+    time into rows of k*C values (``row_sums``' sum of one part)."""
+    rows, c = a.shape
+    k = max(1, FOLD_VALUES // max(1, c))
+    folds = rows // k
+    if folds < 2 or not a.flags.c_contiguous:
+        return a.sum(axis=0)
+    total = np.add.reduce(a[:folds * k].reshape(folds, k * c), axis=0).reshape(k, c).sum(axis=0)
+    if folds * k < rows:
+        total += a[folds * k:].sum(axis=0)
+    return total
+
+
 def row_sums(a: np.ndarray) -> np.ndarray:
     """``a.sum(axis=0)`` of a (rows, C) array (a bias's gradient): the rows folded k at a time into
     rows of k*C values, so that the adds run along long rows, summed over the two halves of the

@@ -235,3 +235,37 @@ def test_pointwise_bias_gradient_over_many_rows_matches_torch():
     compare_with_torch(lambda *t: conv2d_relu(*t), lambda *t: torch.relu(torch_conv2d(*t)), arrays)
     arrays32 = [a.astype(np.float32) for a in arrays]
     compare_with_torch(lambda *t: conv2d(*t), lambda *t: torch_conv2d(*t), arrays32, rtol=1e-4, atol=1e-3)
+
+
+def test_pointwise_backward_in_chunks_matches_torch_and_is_the_same_on_one_thread(monkeypatch):
+    """A 1x1 convolution's backward over chunks of rows (mask, dX, dK and db of each chunk at once),
+    the chunks' parts of dK and db summed in order: against PyTorch, for every subset of the
+    gradients, and the same bits on one thread and two."""
+    from deepgrad import runtime
+    from deepgrad.ops import im2col
+
+    rng = np.random.default_rng(11)
+    arrays = [rng.standard_normal((8, 48, 40, 16)), rng.standard_normal((1, 1, 16, 24)), rng.standard_normal(24)]
+    out = compare_with_torch(lambda *t: conv2d_relu(*t), lambda *t: torch.relu(torch_conv2d(*t)), arrays)
+    assert 0.2 < (out.data == 0).mean() < 0.8
+    assert 8 * 48 * 40 > 4 * (im2col.POINTWISE_CHUNK_BYTES // ((3 * 24 + 2 * 16) * 4))   # several chunks
+    for mask in ([True, False, True], [False, True, False], [False, False, True], [True, True, False]):
+        compare_with_torch(lambda *t: conv2d_relu(*t), lambda *t: torch.relu(torch_conv2d(*t)), arrays,
+                           grad_mask=mask)
+    arrays32 = [a.astype(np.float32) for a in arrays]
+    compare_with_torch(lambda *t: conv2d_relu(*t), lambda *t: torch.relu(torch_conv2d(*t)), arrays32,
+                       rtol=1e-4, atol=1e-3)
+
+    def grads():
+        leaves = [dg.Tensor(a, requires_grad=True) for a in arrays32]
+        y = conv2d_relu(*leaves)
+        (y * dg.Tensor(np.random.default_rng(2).standard_normal(y.shape).astype(np.float32))).sum().backward()
+        return [t.grad for t in leaves]
+
+    if not runtime.two_threads():
+        pytest.skip("one thread only: nothing to compare")
+    monkeypatch.setattr(runtime, "_TAKE_BACK_UNSTARTED", False)   # the worker runs its half
+    both = grads()
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    for ours, alone in zip(both, grads()):
+        np.testing.assert_array_equal(ours, alone)
