@@ -16,17 +16,16 @@ so that a window's (width, channels) block is one contiguous run of memory whate
 view's last axis is ``width * channels`` long against the taps' weights tiled along the width
 (NumPy's inner loop is otherwise only ``channels`` long). One ``einsum`` at stride 1, one per phase
 otherwise. The training forward keeps the padded phases for the kernel gradient (written block by
-block, read while in cache); without it each thread pads into buffers of its own.
-The input gradient is made of such correlations too, instead of a zeroed array
-and a scatter-add per tap: at stride 1 one, of dY padded by ``(k - 1) d - pad`` on each side with
-the kernel flipped,
+block, read while in cache); without it each thread pads into buffers of its own. The input
+gradient is made of such correlations too, instead of a zeroed array and a scatter-add per tap: at
+stride 1 one, of dY padded by ``(k - 1) d - pad`` on each side with the kernel flipped,
 
     dx[n, q, c] = sum_t dYp[n, q + t*d, c] * K[k-1-t, c],
 
 and at stride s one per phase of the positions (``InputGrad``), each with the taps that reach it.
 The kernel gradient sums a row of taps' products per einsum and phase. A bias and a ReLU fuse into
-the forward, and ``relu'(y) = [y > 0]`` into the backward, both on blocks still in cache. A depth multiplier ``m`` > 1 is the same with each input channel repeated
-``m`` times.
+the forward, and ``relu'(y) = [y > 0]`` into the backward, both on blocks still in cache. A depth
+multiplier ``m`` > 1 is the same with each input channel repeated ``m`` times.
 
 Every pass runs over a few samples at a time (the block's output, its products and the input rows
 they read stay in the core's L2 cache), over the two halves of the batch in two threads. The
@@ -116,7 +115,9 @@ class Source:
         self.lead_strides, self.lead_dilation = strides[:-1], dilation[:-1]
         k, s, d, o, (b, _), n = ks[-1], strides[-1], dilation[-1], out_shape[-1], pads[-1], x_shape[-2]
         g = math.gcd(s, d)
-        self.phases = []   # (buffer shape of a sample, box of the input in it, input index, first column, taps)
+        # per phase: (buffer shape of a sample, the input's box in it, the input's index, first column,
+        # its taps (a slice of the last kernel axis), the columns between its taps)
+        self.phases = []
         for j0 in range(min(k, s // g)):
             r, q0 = (j0 * d) % s, (j0 * d) // s
             taps = range(j0, k, s // g)
