@@ -154,12 +154,14 @@ class Conv(Function):
         if min(out_shape) < 1:
             raise ValueError(f"{op}: the kernel {tuple(ks)} with dilation {dilation} does not fit in the input "
                              f"of shape {x.shape} (padding {padding!r})")
-        xp = pad_spatial(x, pads)
-        self.geometry = (x.shape, xp.shape, pads, tuple(ks), strides, dilation, out_shape, groups, channels_first)
-        if groups > 1 and cin_g == 1:  # depthwise: element-wise by taps, no unfold
-            out = depthwise.forward(xp, kernel, ks, strides, dilation, out_shape, bias, self.fused_relu)
-            self.save_for_backward(xp if self.needs_input_grad[1] else None, kernel, out if self.fused_relu else None)
+        padded_shape = (x.shape[0], *[n + b + a for n, (b, a) in zip(x.shape[1:-1], pads)], cin)
+        self.geometry = (x.shape, padded_shape, pads, tuple(ks), strides, dilation, out_shape, groups, channels_first)
+        if groups > 1 and cin_g == 1:  # depthwise: element-wise by taps, no unfold, padded a block at a time
+            out, padded = depthwise.forward(x, kernel, pads, ks, strides, dilation, out_shape, bias, self.fused_relu,
+                                            keep=self.needs_input_grad[1])
+            self.save_for_backward(padded, kernel, out if self.fused_relu else None)
             return _to_first(out, channels_first)
+        xp = pad_spatial(x, pads)
         taps = math.prod(ks)
         rows = x.shape[0] * math.prod(out_shape)
         cols = workspace.contiguous(windows(xp, ks, strides, dilation, out_shape)).reshape(rows, taps * cin)
@@ -183,7 +185,7 @@ class Conv(Function):
         needs = self.needs_input_grad
         need_bias = len(needs) > 2 and needs[2]
         g = _to_last(g, channels_first)
-        if groups > 1 and kernel.shape[-2] == 1:   # depthwise: ``cols`` is the padded input
+        if groups > 1 and kernel.shape[-2] == 1:   # depthwise: ``cols`` is the padded input's phases
             dx, dkernel, dbias = depthwise.backward(g, cols, kernel, relu_out, x_shape, pads, ks, strides, dilation,
                                                     out_shape, (needs[0], needs[1], need_bias))
             return ((None if dx is None else _to_first(dx, channels_first)), dkernel, dbias)[:len(needs)]
@@ -519,10 +521,10 @@ def _conv_input_grad(g, kernel, geometry):
 def _conv_kernel_grad(x, g, geometry, kernel_shape):
     _, _, pads, ks, strides, dilation, out_shape, groups, channels_first = geometry
     x = _to_last(x, channels_first)
-    xp = pad_spatial(x, pads)
-    if groups > 1 and kernel_shape[-2] == 1:   # depthwise: backward reads the padded input
-        cols = xp
+    if groups > 1 and kernel_shape[-2] == 1:   # depthwise: backward reads the padded input's phases
+        cols = depthwise.padded_input(x, kernel_shape[-1], pads, ks, strides, dilation, out_shape)
     else:
+        xp = pad_spatial(x, pads)
         cols = np.ascontiguousarray(windows(xp, ks, strides, dilation, out_shape))
         cols = cols.reshape(-1, math.prod(ks) * x.shape[-1])
     fn = Conv()

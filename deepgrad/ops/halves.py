@@ -51,6 +51,52 @@ def contiguous_halves(a: np.ndarray, out: np.ndarray = None) -> np.ndarray:
     return out
 
 
+# values per folded row of ``row_sums``: (100352, 64) float32 rows summed 4.9 ms as they are (an
+# inner loop of 64 values per row), 1.0 ms folded into rows of 2048-4096 values
+FOLD_VALUES = 2048
+
+
+def folded_sum(a: np.ndarray) -> np.ndarray:
+    """``a.sum(axis=0)`` of a C-contiguous (rows, C) array in this thread, its rows folded k at a
+    time into rows of k*C values (``row_sums``' sum of one part)."""
+    rows, c = a.shape
+    k = max(1, FOLD_VALUES // max(1, c))
+    folds = rows // k
+    if folds < 2 or not a.flags.c_contiguous:
+        return a.sum(axis=0)
+    total = np.add.reduce(a[:folds * k].reshape(folds, k * c), axis=0).reshape(k, c).sum(axis=0)
+    if folds * k < rows:
+        total += a[folds * k:].sum(axis=0)
+    return total
+
+
+def row_sums(a: np.ndarray) -> np.ndarray:
+    """``a.sum(axis=0)`` of a (rows, C) array (a bias's gradient): the rows folded k at a time into
+    rows of k*C values, so that the adds run along long rows, summed over the two halves of the
+    folded rows in two threads, then the two partial sums added and the k slots summed. The same
+    numbers on one thread and two; within float rounding of the plain sum (which, for more than
+    one column, adds row after row: the folded partial sums are shorter and closer to exact)."""
+    rows, c = a.shape
+    k = max(1, FOLD_VALUES // max(1, c))
+    folds = rows // k
+    if folds < 4 or not a.flags.c_contiguous:
+        return a.sum(axis=0)
+    half = folds // 2 * k
+    bounds = ((0, half), (half, folds * k))
+    partial = np.empty((2, k * c), a.dtype)
+
+    def part(s):
+        for i in range(2)[s]:
+            lo, hi = bounds[i]
+            np.add.reduce(a[lo:hi].reshape(-1, k * c), axis=0, out=partial[i])
+
+    for_batch_halves(part, 2, a.size)
+    total = np.add(partial[0], partial[1]).reshape(k, c).sum(axis=0)
+    if folds * k < rows:
+        total += a[folds * k:].sum(axis=0)
+    return total
+
+
 # GEMMs of at least GEMM_OWN_MIN multiply-adds run on this process's own threads, each on one
 # BLAS thread: OpenBLAS would use its own thread pool from 2**18 (its SMP threshold, 65536 * 4),
 # whose worker then spins for about 0.1 s after every call, taking the second core from the

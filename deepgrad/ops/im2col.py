@@ -26,7 +26,7 @@ from ..autograd import Function
 from ..runtime import for_batch_halves, one_blas_thread, two_threads
 from . import workspace
 from .conv_phases import col2im_gemm, fill_outside
-from .halves import GEMM_HALVES_MIN, GEMM_OWN_MIN, matmul_off_pool
+from .halves import GEMM_HALVES_MIN, GEMM_OWN_MIN, folded_sum, matmul_off_pool, row_sums
 from .halves import conv_matmul
 from .conv_taps import taps_backward, taps_forward, use_taps
 
@@ -219,6 +219,49 @@ def _on_one_blas_thread(fn, part):
         fn(part)
 
 
+# bytes of a pointwise backward's chunk: its rows of dY, of the ReLU's output and of the masked
+# dY, of the input and of dX (in the core's L2 cache while its products are made)
+POINTWISE_CHUNK_BYTES = 1 << 20
+
+
+def pointwise_backward(g2: np.ndarray, x2, w, y, cin: int, needs) -> tuple:
+    """(dX, dW, db) of out = x2 w + b (relu'd when ``y``, its output, is given) for dY g2 (rows,
+    Cout): x2 (rows, Cin) the input (None when dW is not needed), w (Cin, Cout) (None when dX is
+    not), ``cin`` = Cin; each gradient None unless its entry of ``needs`` is set.
+
+    One pass over chunks of rows, the two halves of the chunks in two threads on one BLAS thread
+    each: a chunk's dY masked by y > 0 into a buffer of the thread, then its rows of dX = dY w^T and
+    its parts of dW = x2^T dY and db, summed over the chunks in order at the end (the same bits on
+    one thread and two). Separate passes (the mask, the dX GEMM, the dW GEMMs, the bias's sum)
+    each streamed the whole dY or its masked copy from memory."""
+    need_x, need_w, need_b = needs
+    rows, cout = g2.shape
+    step = max(256, POINTWISE_CHUNK_BYTES // ((3 * cout + 2 * cin) * g2.itemsize))
+    chunks = [slice(lo, min(lo + step, rows)) for lo in range(0, rows, step)]
+    dx = workspace.empty((rows, cin), g2.dtype) if need_x else None
+    dw_parts = np.empty((len(chunks), cin, cout), g2.dtype) if need_w else None
+    db_parts = np.empty((len(chunks), cout), g2.dtype) if need_b else None
+    wt = w.T if need_x else None
+
+    def part(which):
+        masked = np.empty((step, cout), g2.dtype) if y is not None else None
+        for i in range(len(chunks))[which]:
+            c = chunks[i]
+            gc = g2[c]
+            if y is not None:   # relu'(y) = [y > 0]
+                gc = np.multiply(gc, y[c] > 0, out=masked[:len(gc)])
+            if need_b:
+                db_parts[i] = folded_sum(gc)
+            if need_w:
+                np.matmul(x2[c].T, gc, out=dw_parts[i])
+            if need_x:
+                np.matmul(gc, wt, out=dx[c])
+
+    for_batch_halves(lambda which: _on_one_blas_thread(part, which), len(chunks), g2.size)
+    return (dx, None if dw_parts is None else dw_parts.sum(axis=0),
+            None if db_parts is None else db_parts.sum(axis=0))
+
+
 # Unfolded matrices at most this many columns wide get their kernel gradient sample by sample
 # (see kernel_grad); measured at batch 128, one thread: 10 columns 2.1 -> 0.54 ms, 28 columns
 # 5.1 -> 2.0 ms, 64 columns 8.8 -> 9.1 ms (no gain).
@@ -360,6 +403,16 @@ class Conv2D(Function):
         g2 = g.reshape(-1, self.kernel_shape[-1])
         if relu_out is not None and g is self.relu_masked_grad:
             self.relu_masked_grad = relu_out = None  # masked already, with the same bits
+        needs = self.needs_input_grad
+        if self.pointwise and g2.dtype in (np.float32, np.float64) and g2.flags.c_contiguous and all(
+                a is None or a.dtype == g2.dtype for a in (cols, kernel, relu_out)):
+            _, _, cin, cout = self.kernel_shape
+            dx, dkernel, dbias = pointwise_backward(
+                g2, cols, None if kernel is None else kernel.reshape(cin, cout), relu_out, cin,
+                (needs[0], cols is not None, len(needs) > 2 and needs[2]))
+            dx = None if dx is None else dx.reshape(self.geometry[0])
+            dkernel = None if dkernel is None else dkernel.reshape(self.kernel_shape)
+            return (dx, dkernel, dbias)[:len(needs)]
         if relu_out is not None:  # the fused relu: dY masked where y = 0
             y, masked = relu_out, workspace.empty(g2.shape, g2.dtype)
             for_batch_halves(lambda rows: np.multiply(g2[rows], y[rows] > 0, out=masked[rows]), len(y), y.size)
@@ -372,7 +425,7 @@ class Conv2D(Function):
             if dxp is not None:
                 (top, _), (left, _) = pads
                 dx = dxp[:, top:top + x_shape[1], left:left + x_shape[2]]
-            dbias = g2.sum(axis=0) if len(self.needs_input_grad) > 2 and self.needs_input_grad[2] else None
+            dbias = row_sums(g2) if len(self.needs_input_grad) > 2 and self.needs_input_grad[2] else None
             return (dx, dkernel, dbias)[:len(self.needs_input_grad)]
         if self.pointwise:   # out = x K + b  =>  dX = dOut K^T, dK = x^T dOut, db = sum dOut
             _, _, cin, cout = self.kernel_shape
@@ -382,7 +435,7 @@ class Conv2D(Function):
             if cols is not None:
                 dkernel = kernel_grad(cols, g2, self.geometry[0][0]).reshape(self.kernel_shape)
             if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
-                dbias = g2.sum(axis=0)
+                dbias = row_sums(g2)
             return (dx, dkernel, dbias)[:len(self.needs_input_grad)]
         if self.needs_input_grad[0]:
             _, _, cin, cout = kernel.shape

@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from ..autograd import FloatMath, Function, Tensor
+from ..runtime import for_batch_halves
 from .math import exp, sqrt
 
 
@@ -64,6 +65,19 @@ class Sum(Function):
         return _expand_graph(g, self.shape, self.axes, self.keepdims).broadcast_to(self.shape)
 
 
+def _add_reduce(a: np.ndarray, axes: tuple, keepdims: bool) -> np.ndarray:
+    """``np.add.reduce(a, axes)``; over the two halves of the leading axis in two threads when it is
+    kept (a global pooling's mean over the spatial axes): each sample's sums are made by the same
+    loop either way, the same bits."""
+    if a.ndim < 2 or 0 in axes or not axes:
+        return np.add.reduce(a, axis=axes, keepdims=keepdims)
+    out = np.empty(tuple(1 if i in axes else n for i, n in enumerate(a.shape)) if keepdims else
+                   tuple(n for i, n in enumerate(a.shape) if i not in axes), a.dtype)
+    for_batch_halves(lambda rows: np.add.reduce(a[rows], axis=axes, keepdims=keepdims, out=out[rows]),
+                     len(a), a.size)
+    return out
+
+
 class Mean(FloatMath):
     def forward(self, a, axis=None, keepdims=False):
         self.shape, self.axes, self.keepdims = a.shape, _axes(axis, a.ndim, "mean"), keepdims
@@ -71,7 +85,7 @@ class Mean(FloatMath):
         if a.dtype not in (np.float32, np.float64) or not self.count:
             return np.mean(a, axis=self.axes, keepdims=keepdims)  # float16 accumulates in float32; 0/0
         # np.mean's own arithmetic (a sum in the input's dtype, then one division) without its overhead
-        return np.add.reduce(a, axis=self.axes, keepdims=keepdims) / self.count
+        return _add_reduce(a, self.axes, keepdims) / self.count
 
     def backward(self, g):
         g = _expand(g, self.shape, self.axes, self.keepdims) / np.asarray(self.count, g.dtype)

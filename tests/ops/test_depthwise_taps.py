@@ -167,3 +167,70 @@ def test_large_fused_layer_is_the_same_on_one_thread(monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     for ours, alone in zip(both, run()):
         np.testing.assert_array_equal(ours, alone)
+
+
+# (input shape, kernel shape (*k, C, m), strides, padding, dilation): the forward's padded input
+# split into the phases of the last stride (2, 3; a dilation sharing a factor with the stride uses
+# only some phases; odd sizes whose padding reaches past the last phase column), 1-3 spatial axes
+SOURCE_CASES = [
+    ((2, 11, 9, 3), (3, 3, 3, 1), (2, 2), "same", (1, 1)),
+    ((2, 10, 10, 4), (3, 3, 4, 1), (2, 2), "same", (1, 1)),
+    ((1, 9, 13, 2), (3, 4, 2, 2), (1, 3), "same", (1, 1)),
+    ((2, 8, 11, 3), (2, 3, 3, 1), (2, 2), "valid", (1, 1)),
+    ((1, 12, 14, 2), (3, 3, 2, 1), (1, 2), "same", (1, 2)),
+    ((1, 9, 16, 2), (2, 3, 2, 2), (1, 2), "valid", (2, 3)),
+    ((2, 13, 3), (5, 3, 1), (3,), "same", (1,)),
+    ((1, 5, 7, 9, 2), (3, 2, 3, 2, 1), (2, 1, 2), "same", (1, 1, 1)),
+]
+
+
+@pytest.mark.parametrize("x_shape,k_shape,strides,padding,dilation", SOURCE_CASES)
+def test_strided_forward_phases_match_torch_and_central_differences(x_shape, k_shape, strides, padding, dilation):
+    from deepgrad.ops.convolution import depthwise_conv_bias_relu
+    from oracle import check_gradients
+
+    rng = np.random.default_rng(sum(x_shape) + len(k_shape))
+    x, kernel = rng.standard_normal(x_shape), rng.standard_normal(k_shape)
+    bias = rng.standard_normal(k_shape[-2] * k_shape[-1])
+    leaves = [dg.Tensor(a, requires_grad=True) for a in (x, kernel, bias)]
+    out = depthwise_conv_bias_relu(*leaves, strides, padding, dilation_rate=dilation)
+    assert 0.1 < (out.data == 0).mean() < 0.9
+    weight = rng.standard_normal(out.shape)
+    (out * dg.Tensor(weight)).sum().backward()
+    tleaves = [torch.tensor(a, requires_grad=True) for a in (x, kernel, bias)]
+    t_out = torch.relu(_torch_depthwise(*tleaves, strides, padding, dilation))
+    (t_out * torch.tensor(weight)).sum().backward()
+    np.testing.assert_allclose(out.data, t_out.detach().numpy(), rtol=1e-10, atol=1e-10)
+    for ours, theirs in zip(leaves, tleaves):
+        np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), rtol=1e-10, atol=1e-10)
+    # without a graph (no padded input kept for the kernel gradient: each thread's own buffers)
+    with dg.no_grad():
+        alone = depthwise_conv_bias_relu(x, kernel, bias, strides, padding, dilation_rate=dilation)
+    np.testing.assert_array_equal(alone.data, out.data)
+    # channels first: the input read through its strides, the same numbers
+    first = depthwise_conv_bias_relu(np.moveaxis(x, -1, 1), kernel, bias, strides, padding, dilation_rate=dilation,
+                                     data_format="channels_first")
+    np.testing.assert_array_equal(np.moveaxis(first.data, 1, -1), out.data)
+    if x.size <= 400:
+        check_gradients(lambda *t: depthwise_conv_bias_relu(*t, strides, padding, dilation_rate=dilation),
+                        [x, kernel, bias])
+
+
+def test_source_phases_hold_the_padded_input():
+    """Phase r of the last axis holds the padded columns r, r + s, ...: zeros outside the input."""
+    from deepgrad.ops.im2col import same_padding
+
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, 7, 9, 3))
+    ks, strides, dilation = (3, 4), (2, 3), (1, 1)
+    pads = [same_padding(n, k, s, d) for n, k, s, d in zip(x.shape[1:-1], ks, strides, dilation)]
+    out_shape = tuple((n + b + a - k) // s + 1 for n, k, s, (b, a) in zip(x.shape[1:-1], ks, strides, pads))
+    xp = np.pad(x, [(0, 0), *pads, (0, 0)])
+    xp = np.pad(xp, [(0, 0), (0, 4), (0, 8), (0, 0)])   # room for columns past the padding
+    parts = depthwise.padded_input(x, 3, pads, ks, strides, dilation, out_shape)
+    source = depthwise.Source(x.shape, pads, ks, strides, dilation, out_shape, 3)
+    assert len(parts) == 3   # taps 0, 1, 2 of the last axis in phases 0, 1, 2; tap 3 in phase 0
+    for part, (shape, _, _, _, taps, _) in zip(parts, source.phases):
+        r = taps.start
+        assert part.shape == (2, *shape)
+        np.testing.assert_array_equal(part, xp[:, :shape[0], r::3][:, :, :shape[1]])

@@ -265,3 +265,65 @@ def test_narrow_unfold_by_columns_against_rows_and_torch(monkeypatch, n, hw, cin
     (out * out).sum().backward()
     for ours, theirs in zip(new, (out.detach(), xt.grad, kt.grad, bt.grad)):
         np.testing.assert_allclose(ours, theirs.numpy(), rtol=1e-4, atol=1e-4 * np.abs(theirs.numpy()).max())
+
+@pytest.mark.parametrize("rows,channels", [(25600, 8), (4099, 64), (2 * 2048 * 4 + 5, 1), (100, 3000)])
+def test_row_sums_fold_the_rows_and_are_the_same_on_one_thread(monkeypatch, rows, channels):
+    from deepgrad import runtime
+    from deepgrad.ops.halves import row_sums
+
+    a = np.random.default_rng(rows).standard_normal((rows, channels)).astype(np.float32)
+    exact = a.astype(np.float64).sum(axis=0)
+    both = row_sums(a)
+    assert both.dtype == np.float32 and both.shape == (channels,)
+    np.testing.assert_allclose(both, exact, rtol=1e-5, atol=2e-4)
+    if channels > 1:   # the plain sum adds row after row; the folded one's partial sums are shorter
+        assert np.abs(both - exact).max() <= np.abs(a.sum(axis=0) - exact).max() + 1e-6
+    view = np.zeros((rows, channels + 1), np.float32)[:, :channels]   # rows not contiguous: the plain sum
+    view[...] = a
+    np.testing.assert_array_equal(row_sums(view), view.sum(axis=0))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert not runtime.two_threads()
+    np.testing.assert_array_equal(row_sums(a), both)
+
+
+def test_pointwise_bias_gradient_over_many_rows_matches_torch():
+    """The bias gradient of a 1x1 convolution over 12800 rows (folded sums) against PyTorch."""
+    rng = np.random.default_rng(3)
+    arrays = [rng.standard_normal((8, 40, 40, 6)), rng.standard_normal((1, 1, 6, 5)), rng.standard_normal(5)]
+    compare_with_torch(lambda *t: conv2d_relu(*t), lambda *t: torch.relu(torch_conv2d(*t)), arrays)
+    arrays32 = [a.astype(np.float32) for a in arrays]
+    compare_with_torch(lambda *t: conv2d(*t), lambda *t: torch_conv2d(*t), arrays32, rtol=1e-4, atol=1e-3)
+
+
+def test_pointwise_backward_in_chunks_matches_torch_and_is_the_same_on_one_thread(monkeypatch):
+    """A 1x1 convolution's backward over chunks of rows (mask, dX, dK and db of each chunk at once),
+    the chunks' parts of dK and db summed in order: against PyTorch, for every subset of the
+    gradients, and the same bits on one thread and two."""
+    from deepgrad import runtime
+    from deepgrad.ops import im2col
+
+    rng = np.random.default_rng(11)
+    arrays = [rng.standard_normal((8, 48, 40, 16)), rng.standard_normal((1, 1, 16, 24)), rng.standard_normal(24)]
+    out = compare_with_torch(lambda *t: conv2d_relu(*t), lambda *t: torch.relu(torch_conv2d(*t)), arrays)
+    assert 0.2 < (out.data == 0).mean() < 0.8
+    assert 8 * 48 * 40 > 4 * (im2col.POINTWISE_CHUNK_BYTES // ((3 * 24 + 2 * 16) * 4))   # several chunks
+    for mask in ([True, False, True], [False, True, False], [False, False, True], [True, True, False]):
+        compare_with_torch(lambda *t: conv2d_relu(*t), lambda *t: torch.relu(torch_conv2d(*t)), arrays,
+                           grad_mask=mask)
+    arrays32 = [a.astype(np.float32) for a in arrays]
+    compare_with_torch(lambda *t: conv2d_relu(*t), lambda *t: torch.relu(torch_conv2d(*t)), arrays32,
+                       rtol=1e-4, atol=1e-3)
+
+    def grads():
+        leaves = [dg.Tensor(a, requires_grad=True) for a in arrays32]
+        y = conv2d_relu(*leaves)
+        (y * dg.Tensor(np.random.default_rng(2).standard_normal(y.shape).astype(np.float32))).sum().backward()
+        return [t.grad for t in leaves]
+
+    if not runtime.two_threads():
+        pytest.skip("one thread only: nothing to compare")
+    monkeypatch.setattr(runtime, "_TAKE_BACK_UNSTARTED", False)   # the worker runs its half
+    both = grads()
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    for ours, alone in zip(both, grads()):
+        np.testing.assert_array_equal(ours, alone)

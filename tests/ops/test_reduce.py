@@ -140,3 +140,19 @@ def test_axis_out_of_bounds_is_an_error(name):
 def test_repeated_axis_is_an_error():
     with pytest.raises(ValueError, match=r"sum: repeated axis in \(1, -1\)"):
         dg.sum(dg.Tensor(np.ones((2, 3))), axis=(1, -1))
+
+
+@pytest.mark.parametrize("shape,axis", [((32, 28, 28, 128), (1, 2)), ((33, 513, 40), (1, 2)), ((40, 3000, 5), 1),
+                                        ((16, 9, 7, 300), -1)])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_large_mean_over_the_batch_halves_is_numpys_and_the_same_on_one_thread(monkeypatch, shape, axis, keepdims):
+    """A mean that keeps the leading axis sums each half of the batch in its own thread."""
+    from deepgrad import runtime
+
+    a = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
+    both = dg.mean(dg.Tensor(a), axis=axis, keepdims=keepdims).data
+    assert a.size >= 1 << 18
+    np.testing.assert_allclose(both, np.mean(a, axis=axis, keepdims=keepdims), rtol=1e-6, atol=1e-6)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert not runtime.two_threads()
+    np.testing.assert_array_equal(dg.mean(dg.Tensor(a), axis=axis, keepdims=keepdims).data, both)
