@@ -122,6 +122,12 @@ class Tensor:
     def __len__(self) -> int:
         return len(self.data)
 
+    @property
+    def flat(self):
+        """NumPy's flat iterator over the values (outside the graph): what tools that accept
+        arrays read element by element (``pytest.approx`` of a 0-d tensor, which does not iterate)."""
+        return np.asarray(self.data).flat
+
     def __iter__(self):
         """The rows along the first axis, each a tensor in the graph (as ``torch.Tensor`` and
         TensorFlow's eager tensors iterate), so ``list(t)``, unpacking and ``pandas.DataFrame(t)``

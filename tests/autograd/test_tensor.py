@@ -154,3 +154,9 @@ def test_pandas_frame_from_a_tensor():
     pd = pytest.importorskip("pandas")
     x = np.arange(6.0).reshape(3, 2)
     np.testing.assert_array_equal(pd.DataFrame(Tensor(x)).to_numpy(), x)
+
+
+def test_approx_compares_zero_d_tensors():
+    from deepgrad import Tensor
+    assert Tensor(np.float64(0.5)) == pytest.approx(Tensor(np.float64(0.5 + 1e-13)), rel=1e-12)
+    assert list(Tensor(np.arange(4.0).reshape(2, 2)).flat) == [0.0, 1.0, 2.0, 3.0]
