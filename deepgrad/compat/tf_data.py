@@ -589,6 +589,82 @@ class Dataset:
     def apply(self, transformation_func) -> "Dataset":
         return transformation_func(self)
 
+    def rejection_resample(self, class_func, target_dist, initial_dist=None, seed=None,
+                           name=None) -> "Dataset":
+        """Elements resampled so that their classes (``class_func(element)``, an int scalar) follow
+        ``target_dist``, as ``(class, element)`` pairs, TF's scheme: with ``r = target /
+        initial`` and ``m = min(r)``, each output comes with probability ``m`` from a pass over
+        the data as it is, else from a pass that keeps an element of class ``c`` with
+        probability ``(r_c - m) / (max(r) - m)``; the two mixed give ``target`` exactly. Without
+        ``initial_dist`` the class shares are estimated as the data goes (counts over blocks of
+        32 elements, each block counted before its elements are used). Stops when the pass
+        drawn from runs out."""
+        target = _distribution(target_dist, "target_dist")
+        known = None if initial_dist is None else _distribution(initial_dist, "initial_dist")
+        if known is not None and known.shape != target.shape:
+            raise ValueError(f"Dataset.rejection_resample: initial_dist has {known.size} classes and "
+                             f"target_dist {target.size}")
+        generator = backend.rng if seed is None else (lambda shared=np.random.default_rng(seed): shared)
+        data = self
+
+        def classes_and_elements():
+            for element in data._numpy_elements():
+                value = np.asarray(_array(_call(class_func, element)))
+                if value.shape != () or value.dtype.kind not in "iu":
+                    raise ValueError("Dataset.rejection_resample: class_func must return an int scalar, got "
+                                     f"dtype {value.dtype} and shape {value.shape}")
+                if not 0 <= int(value) < target.size:
+                    raise ValueError(f"Dataset.rejection_resample: class {int(value)} is outside the "
+                                     f"{target.size} classes of target_dist")
+                yield value, element
+
+        def estimates():
+            """The class shares, per element, as TF estimates them when initial_dist is not given."""
+            if known is not None:
+                while True:
+                    yield known
+            counts = np.zeros(target.size, np.int64)
+            chunk = []
+            for value, _ in classes_and_elements():
+                chunk.append(int(value))
+                if len(chunk) == 32:
+                    counts += np.bincount(chunk, minlength=target.size)
+                    yield from [counts / counts.sum()] * 32
+                    chunk = []
+            if chunk:
+                counts += np.bincount(chunk, minlength=target.size)
+                yield from [counts / counts.sum()] * len(chunk)
+
+        def pair(value, element):
+            return _map(lambda a: a[None], (value, element))
+
+        def blocks():
+            gen = generator()
+
+            def accepted():
+                for dist, (value, element) in zip(estimates(), classes_and_elements()):
+                    keep, _ = _acceptance(dist, target)
+                    if gen.random() < keep[int(value)]:
+                        yield value, element
+            original, kept = classes_and_elements(), accepted()
+            if known is not None:
+                m = _acceptance(known, target)[1]
+                if m == 1:
+                    for value, element in original:
+                        yield pair(value, element)
+                    return
+                if m == 0:
+                    for value, element in kept:
+                        yield pair(value, element)
+                    return
+            for dist in estimates():
+                m = _acceptance(dist, target)[1]
+                chosen = next(original if gen.random() < m else kept, None)
+                if chosen is None:
+                    return
+                yield pair(*chosen)
+        return self._derive(blocks, UNKNOWN_CARDINALITY)
+
     # ------------------------------------------------------------- reading
     def _numpy_elements(self):
         """The elements as structures of NumPy arrays, text as arrays of ``str`` (what ``fit``
@@ -636,6 +712,26 @@ class Dataset:
 
     def __repr__(self):
         return f"<Dataset cardinality={self._cardinality}>"
+
+
+def _distribution(values, name) -> np.ndarray:
+    """A 1-D vector of class probabilities (non-negative, summing to 1), as float64."""
+    dist = np.asarray(_array(values), dtype=np.float64)
+    if dist.ndim != 1 or dist.size == 0:
+        raise ValueError(f"Dataset.rejection_resample: {name} must be a 1-D vector of probabilities, got shape "
+                         f"{dist.shape}")
+    if (dist < 0).any() or not np.isclose(dist.sum(), 1.0, atol=1e-5):
+        raise ValueError(f"Dataset.rejection_resample: {name} must be non-negative and sum to 1, got "
+                         f"{dist.tolist()}")
+    return dist
+
+
+def _acceptance(initial, target):
+    """(the per-class keep probabilities of the filtered pass, the share of the plain pass)."""
+    ratio = target / (initial + np.finfo(np.float64).tiny)
+    low, high = ratio.min(), ratio.max()
+    keep = np.zeros_like(ratio) if high == low else (ratio - low) / (high - low)
+    return keep, min(float(low), 1.0)
 
 
 def _as_dataset(value):

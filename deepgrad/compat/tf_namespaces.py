@@ -523,7 +523,8 @@ def ssim(img1, img2, max_val, filter_size=11, filter_sigma=1.5, k1=0.01, k2=0.03
         raise ValueError(f"tf.image.ssim: images of {x.shape[-3]}x{x.shape[-2]} are smaller than filter_size "
                          f"{filter_size}")
     window = _gaussian_window(int(filter_size), float(filter_sigma), x.shape[-1], dtype)
-    blur = lambda t: ops.depthwise_conv(t, window, strides=1, padding="valid")  # noqa: E731
+    blur = lambda t: ops.depthwise_conv(t, window, strides=1, padding="valid",  # noqa: E731
+                                         data_format="channels_last")  # TF images are NHWC whatever Keras is set to
     c1, c2 = (k1 * max_val) ** 2, (k2 * max_val) ** 2
     mu1, mu2 = blur(x), blur(y)
     mu11, mu22, mu12 = mu1 * mu1, mu2 * mu2, mu1 * mu2

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import activations, regularizers
+from .. import activations, backend, regularizers
 from .. import ops as dg_ops
 from ..autograd import Tensor
 from .arguments import weight_arguments_config
@@ -79,7 +79,7 @@ class ConvLSTMCell(DropoutRNNCell):
             raise ValueError(f"{layer}: strides > 1 cannot be combined with dilation_rate > 1, got "
                              f"strides={self.strides} and dilation_rate={self.dilation_rate}")
         self.padding = padding.lower()
-        self.data_format = data_format or "channels_last"
+        self.data_format = data_format or backend.image_data_format()
         self.recurrent_activation = activations.get(recurrent_activation)
         self._activation_arguments["recurrent_activation"] = recurrent_activation
         self.unit_forget_bias = bool(unit_forget_bias)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import activations, ops
+from .. import activations, backend, ops
 from ..ops.convolution import conv as conv_nd
 from ..ops.im2col import conv1d, conv1d_relu, conv2d, conv2d_relu, conv_output_length
 from ..ops.quantized import quantized_conv
@@ -42,9 +42,10 @@ def check_data_format(data_format, layer: str) -> str:
 
 
 def resolve_data_format(data_format, layer: str) -> str:
-    """``None`` -> "channels_last" (Keras's default image_data_format); either format otherwise."""
+    """``None`` -> the global ``image_data_format()`` ("channels_last" unless
+    ``set_image_data_format`` changed it, as Keras reads it); either format otherwise."""
     if data_format is None:
-        return "channels_last"
+        return backend.image_data_format()
     if isinstance(data_format, str) and data_format.lower() in ("channels_last", "channels_first"):
         return data_format.lower()
     raise ValueError(f"{layer}: data_format must be 'channels_last' or 'channels_first', got {data_format!r}")

@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 
-from .. import activations, ops, regularizers
+from .. import activations, backend, ops, regularizers
 from ..autograd import Tensor
 from ..registry import GLOBAL_CUSTOM_NAMES, find_custom_object
 from ..seed_generator import SeedGenerator
@@ -224,7 +224,7 @@ class Flatten(Layer):
         super().__init__(**kwargs)
         if data_format not in (None, "channels_last", "channels_first"):
             raise ValueError(f"Flatten: data_format must be 'channels_last' or 'channels_first', got {data_format!r}")
-        self.data_format = data_format or "channels_last"
+        self.data_format = data_format or backend.image_data_format()
 
     def call(self, inputs):
         if inputs.ndim == 0:

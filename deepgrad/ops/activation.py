@@ -202,8 +202,17 @@ class Softplus(FloatMath):
         return g * self.inputs[0].sigmoid()  # softplus' = sigmoid
 
 
+def _half(dtype) -> bool:
+    """A 16-bit float (float16, bfloat16): softmax and log-softmax compute in float32 and round
+    once, as Keras's CPU backends do, so the probabilities sum to 1 to the dtype's rounding."""
+    return np.dtype(dtype).itemsize == 2 and np.dtype(dtype).name in ("float16", "bfloat16")
+
+
 def _softmax_and_logsumexp(a, axis):
     """softmax(a) (C-ordered) and logsumexp(a) (axis kept) along ``axis``; every exponent is at most 0."""
+    if _half(a.dtype):
+        out, lse = _softmax_and_logsumexp(a.astype(np.float32), axis)
+        return out.astype(a.dtype), lse.astype(a.dtype)
     peak = a.max(axis=axis, keepdims=True, initial=-np.inf)  # an empty tensor gives an empty softmax
     out = np.asarray(np.subtract(a, peak, order="C"))  # asarray: a 0-d input gives a NumPy scalar
     np.exp(out, out=out)
@@ -252,8 +261,9 @@ class LogSoftmax(FloatMath):
     def forward(self, a, axis=-1):
         _check_axis("log_softmax", axis, a.ndim)
         self.axis = axis
-        shifted = a - a.max(axis=axis, keepdims=True, initial=-np.inf)
-        out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        wide = a.astype(np.float32) if _half(a.dtype) else a
+        shifted = wide - wide.max(axis=axis, keepdims=True, initial=-np.inf)
+        out = (shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))).astype(a.dtype, copy=False)
         self.save_for_backward(out)
         return out
 

@@ -121,7 +121,7 @@ def _tensor(x) -> Tensor:
 
 
 def _data_format(data_format) -> str:
-    data_format = "channels_last" if data_format is None else str(data_format).lower()
+    data_format = backend.image_data_format() if data_format is None else str(data_format).lower()
     if data_format not in ("channels_last", "channels_first"):
         raise ValueError("data_format must be 'channels_last' or 'channels_first'. "
                          f"Received: data_format={data_format}")

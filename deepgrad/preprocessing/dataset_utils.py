@@ -117,6 +117,15 @@ class BatchDataset(PyDataset):
         if self.shuffle:
             self._rng.shuffle(self._order)
 
+    def __iter__(self):
+        """The batches as a ``tf.data.Dataset`` of them yields them (what the loaders return in
+        Keras): numeric components as Tensors (``inputs.numpy()``, ``next(iter(ds))``), text as
+        arrays with ``numpy()``; a full pass reshuffles a shuffled dataset, as a new epoch does."""
+        from ..compat.tf_data import _tensors
+        for i in range(len(self)):
+            yield _tensors(self[i])
+        self.on_epoch_end()
+
     def unbatch(self) -> tuple:
         """All samples, in the current order, as arrays."""
         parts = tuple(a[self._order] for a in self.arrays)

@@ -1,11 +1,14 @@
 """Sequence preprocessing: ``pad_sequences`` with Keras's arguments and semantics, and the
 word2vec helpers of TF-Keras's ``keras.preprocessing.sequence`` (``skipgrams``,
-``make_sampling_table``) that Keras programs written for ``tf.keras`` still call."""
+``make_sampling_table``) and its ``TimeseriesGenerator``, which Keras programs written for
+``tf.keras`` still call."""
 from __future__ import annotations
 
 import random
 
 import numpy as np
+
+from .dataset_utils import PyDataset
 
 
 def pad_sequences(sequences, maxlen: int | None = None, dtype="int32", padding: str = "pre",
@@ -108,3 +111,52 @@ def skipgrams(sequence, vocabulary_size: int, window_size: int = 4, negative_sam
         couples = [couples[k] for k in order]
         labels = [labels[k] for k in order]
     return couples, labels
+
+
+class TimeseriesGenerator(PyDataset):
+    """TF-Keras's ``keras.preprocessing.sequence.TimeseriesGenerator``: batches of windows over
+    ``data`` with the target that follows each window.
+
+    Sample ``row`` (a position in ``[start_index + length, end_index]``) is
+    ``data[row - length:row:sampling_rate]`` and its target ``targets[row]``; consecutive samples
+    are ``stride`` rows apart, ``batch_size`` of them a batch, the last batch shorter. With
+    ``shuffle`` each batch draws its ``batch_size`` rows at random (with repeats) from the whole
+    range; ``reverse`` gives each window in reverse time order. A ``keras.utils.PyDataset``, so
+    ``fit``, ``evaluate`` and ``predict`` take it."""
+
+    def __init__(self, data, targets, length: int, sampling_rate: int = 1, stride: int = 1,
+                 start_index: int = 0, end_index: int | None = None, shuffle: bool = False,
+                 reverse: bool = False, batch_size: int = 128):
+        super().__init__()
+        if len(data) != len(targets):
+            raise ValueError(f"Data and targets have to be of same length. Data length is {len(data)} "
+                             f"while target length is {len(targets)}")
+        self.data, self.targets = data, targets
+        self.length, self.sampling_rate, self.stride = length, sampling_rate, stride
+        self.start_index = start_index + length
+        self.end_index = len(data) - 1 if end_index is None else end_index
+        self.shuffle, self.reverse, self.batch_size = shuffle, reverse, batch_size
+        if self.start_index > self.end_index:
+            raise ValueError(f"`start_index+length={self.start_index} > end_index={self.end_index}` is "
+                             f"disallowed, as no part of the sequence would be left to be used as current step.")
+
+    def __len__(self) -> int:
+        step = self.batch_size * self.stride
+        return (self.end_index - self.start_index + step) // step
+
+    def __getitem__(self, index):
+        if self.shuffle:
+            rows = np.random.randint(self.start_index, self.end_index + 1, size=self.batch_size)
+        else:
+            first = self.start_index + self.batch_size * self.stride * index
+            rows = np.arange(first, min(first + self.batch_size * self.stride, self.end_index + 1), self.stride)
+        samples = np.array([self.data[row - self.length:row:self.sampling_rate] for row in rows])
+        targets = np.array([self.targets[row] for row in rows])
+        if self.reverse:
+            return samples[:, ::-1, ...], targets
+        return samples, targets
+
+    def get_config(self) -> dict:
+        return {"length": self.length, "sampling_rate": self.sampling_rate, "stride": self.stride,
+                "start_index": self.start_index - self.length, "end_index": self.end_index,
+                "shuffle": self.shuffle, "reverse": self.reverse, "batch_size": self.batch_size}

@@ -110,7 +110,7 @@ class STFTSpectrogram(Layer):
         self._fft_length = fft_length or 2 ** int(math.ceil(math.log2(frame_length)))
         self.window, self.periodic, self.scaling, self.padding = window, periodic, scaling, padding
         self.expand_dims = expand_dims
-        self.data_format = data_format or "channels_last"
+        self.data_format = data_format or backend.image_data_format()
 
     def build(self, input_shape):
         if len(input_shape) != 3:
