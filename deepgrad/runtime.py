@@ -102,6 +102,22 @@ def short_blas_spin(exponent: int = 20) -> bool:
 # sets either to 1 asks for one thread of computation (PyTorch sizes its intra-op pool by
 # OMP_NUM_THREADS alike), and a one-thread comparison should compare one thread with one.
 # Both are read at each call, so a process may change them while it runs.
+def numba_loop(fn):
+    """``fn`` compiled by numba, or None unless ``DEEPGRAD_NUMBA=1`` is in the environment and numba
+    imports (``pip install deepgrad[fast]``; without it the NumPy passes the loop stands for run).
+
+    Compiled without fast-math (no fused multiply-add, no reassociation) and with NumPy's error
+    model, so a loop doing a NumPy path's operations in its order gives its bits; ``nogil`` lets a
+    second thread run meanwhile; ``cache`` compiles once per machine, not in every process."""
+    if os.environ.get("DEEPGRAD_NUMBA", "").strip() != "1":
+        return None
+    try:
+        import numba
+    except ImportError:
+        return None
+    return numba.njit(nogil=True, cache=True, error_model="numpy")(fn)
+
+
 _PARALLEL_MIN_SIZE = 1 << 18  # elements; below this a thread hand-off (tens of us) costs more
 _ONE_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 _TAKE_BACK_UNSTARTED = True  # run an unstarted second half here (measurements turn it off to see the split)

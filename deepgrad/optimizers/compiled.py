@@ -20,7 +20,8 @@ default because of memory: importing numba and loading the compiled loop (LLVM) 
 from __future__ import annotations
 
 import math
-import os
+
+from .. import runtime
 
 loaded: dict = {}  # name -> compiled function, or None when numba is missing or turned off
 
@@ -38,20 +39,7 @@ def _adam_loop(g, w, m, v, b1, one_minus_b1, b2, one_minus_b2, eps, alpha):
 
 def kernel(name: str):
     """The compiled loop ``name`` ("adam"), compiled on first use; None unless ``DEEPGRAD_NUMBA=1``
-    and numba imports."""
+    and numba imports (``runtime.numba_loop``)."""
     if name not in loaded:
-        loaded[name] = _compile(name)
+        loaded[name] = runtime.numba_loop({"adam": _adam_loop}[name])
     return loaded[name]
-
-
-def _compile(name: str):
-    if os.environ.get("DEEPGRAD_NUMBA", "").strip() != "1":
-        return None
-    try:
-        import numba
-    except ImportError:  # optional: the NumPy path runs
-        return None
-    loop = {"adam": _adam_loop}[name]
-    # nogil: the two halves of a large variable run in two threads at once; cache: compiled once
-    # per machine, not in every process
-    return numba.njit(nogil=True, cache=True, error_model="numpy")(loop)

@@ -16,7 +16,7 @@ while one runs.
 """
 from __future__ import annotations
 
-import os
+from ... import runtime
 
 loaded: dict = {}  # name -> compiled function, or None when numba is missing or turned off
 
@@ -69,18 +69,7 @@ _LOOPS = {"lstm_cell": _lstm_cell_loop, "lstm_backward": _lstm_backward_loop,
 
 def kernel(name: str):
     """The compiled loop ``name`` (a key of ``_LOOPS``), compiled on first use; None unless
-    ``DEEPGRAD_NUMBA=1`` and numba imports."""
+    ``DEEPGRAD_NUMBA=1`` and numba imports (``runtime.numba_loop``)."""
     if name not in loaded:
-        loaded[name] = _compile(name)
+        loaded[name] = runtime.numba_loop(_LOOPS[name])
     return loaded[name]
-
-
-def _compile(name: str):
-    if os.environ.get("DEEPGRAD_NUMBA", "").strip() != "1":
-        return None
-    try:
-        import numba
-    except ImportError:  # optional: the NumPy passes run
-        return None
-    # nogil: the scan's second thread runs meanwhile; cache: compiled once per machine
-    return numba.njit(nogil=True, cache=True, error_model="numpy")(_LOOPS[name])
