@@ -238,7 +238,7 @@ def timeseries_dataset_from_array(data, targets, sequence_length: int, sequence_
     ``data[start + p_i + k * sampling_rate]`` for ``k < sequence_length`` with
     ``p_i = i * sequence_stride``, and its target is ``targets[start + p_i]``. Batches of
     ``batch_size`` windows ``(batch, sequence_length, features...)``, paired with targets
-    when ``targets`` is not None."""
+    when ``targets`` is not None; with ``shuffle``, in a new order on every pass (epoch)."""
     n = len(data)
     if start_index is not None and not 0 <= start_index < n:
         raise ValueError(f"timeseries_dataset_from_array: start_index={start_index} must be in [0, {n})")
@@ -265,7 +265,8 @@ def timeseries_dataset_from_array(data, targets, sequence_length: int, sequence_
     rows = start + positions[:, None] + np.arange(sequence_length)[None, :] * sampling_rate
     windows = data[rows]
     arrays = (windows,) if targets is None else (windows, np.asarray(targets)[start + positions])
-    return BatchDataset(arrays, batch_size)
+    # shuffled again for every later pass, as Keras's dataset reshuffles on each iteration
+    return BatchDataset(arrays, batch_size, shuffle=shuffle, seed=seed)
 
 
 # ----------------------------------------------------------------- folder-per-class loaders

@@ -266,3 +266,20 @@ def test_model_to_dot_draws_the_functional_graph(monkeypatch, tmp_path):
     monkeypatch.setattr(model_visualization.shutil, "which", lambda name: None)
     with pytest.raises(ImportError, match="apt-get install graphviz"):
         dg.utils.plot_model(model, to_file=tmp_path / "m.png")
+
+
+def test_timeseries_shuffle_gives_a_new_order_each_pass_and_the_seed_repeats_them():
+    data = np.arange(60, dtype="float32")[:, None]
+
+    def passes(seed, count=3):
+        ds = dg.utils.timeseries_dataset_from_array(data, None, 4, batch_size=None, shuffle=True, seed=seed)
+        return [np.stack([np.asarray(w) for w in ds])[:, 0, 0] for _ in range(count)]
+
+    first, second, third = passes(5)
+    assert sorted(first) == sorted(second) == sorted(third) == list(range(57))
+    assert not np.array_equal(first, second) and not np.array_equal(second, third)
+    for a, b in zip(passes(5), (first, second, third)):
+        np.testing.assert_array_equal(a, b)
+    plain = dg.utils.timeseries_dataset_from_array(data, None, 4, batch_size=None)
+    once, again = (np.stack([np.asarray(w) for w in plain])[:, 0, 0] for _ in range(2))
+    np.testing.assert_array_equal(once, again)
