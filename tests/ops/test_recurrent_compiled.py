@@ -4,7 +4,6 @@ sequence used or not, in every way of the loops and over two halves of a batch; 
 and without numba."""
 from __future__ import annotations
 
-import sys
 
 import numpy as np
 import pytest
@@ -13,6 +12,7 @@ import deepgrad as dg
 from deepgrad import runtime
 from deepgrad.ops.recurrent import common, compiled
 from deepgrad.ops.recurrent.common import PIPELINED, SPARE, BlasThreads
+from compiled_switch import off_cases
 
 numba = pytest.importorskip("numba")
 NAMES = ("lstm_cell", "lstm_backward", "lstm_backward_in_place")
@@ -116,16 +116,8 @@ def test_compiled_loops_in_every_way_and_over_batch_halves(loops, monkeypatch):
 
 
 def test_off_by_default_and_without_numba(monkeypatch):
-    for env, numba_module in ((None, numba), ("0", numba), ("1", None)):
-        monkeypatch.setattr(compiled, "loaded", {})
-        if env is None:
-            monkeypatch.delenv("DEEPGRAD_NUMBA", raising=False)
-        else:
-            monkeypatch.setenv("DEEPGRAD_NUMBA", env)
-        monkeypatch.setitem(sys.modules, "numba", numba_module)  # None: import numba raises ImportError
+    for _ in off_cases(monkeypatch, compiled, numba):
         assert all(compiled.kernel(name) is None for name in NAMES)
         arrays = _inputs(4, 3, 2, 2, masked=False, seed=3, dtype=np.float64)
         assert np.isfinite(_run(arrays, go_backwards=False, use_sequence=True, use_cell=True)[3]).all()
-    monkeypatch.setattr(compiled, "loaded", {})
-    monkeypatch.setitem(sys.modules, "numba", numba)
     assert all(compiled.kernel(name) is not None for name in NAMES)  # DEEPGRAD_NUMBA=1 with numba

@@ -4,7 +4,6 @@ variable's two halves in two threads, the flat group of small ones, a model's tr
 the NumPy path wherever the compiled one could round differently or numba is missing."""
 from __future__ import annotations
 
-import sys
 
 import numpy as np
 import pytest
@@ -12,6 +11,7 @@ import pytest
 import deepgrad as dg
 from deepgrad import runtime
 from deepgrad.optimizers import Adam, AdamW, compiled
+from compiled_switch import off_cases
 
 numba = pytest.importorskip("numba")
 
@@ -134,13 +134,7 @@ def test_the_halves_of_a_large_variable_run_compiled_in_two_threads(counted, mon
 
 
 def test_off_by_default_and_without_numba_the_numpy_path_runs(monkeypatch):
-    for env, numba_module in ((None, numba), ("0", numba), ("1", None)):
-        monkeypatch.setattr(compiled, "loaded", {})
-        if env is None:
-            monkeypatch.delenv("DEEPGRAD_NUMBA", raising=False)
-        else:
-            monkeypatch.setenv("DEEPGRAD_NUMBA", env)
-        monkeypatch.setitem(sys.modules, "numba", numba_module)  # None: import numba raises ImportError
+    for _ in off_cases(monkeypatch, compiled, numba):
         assert compiled.kernel("adam") is None
         rng = np.random.default_rng(3)
         g, w, m, v = _arrays(rng, 100, np.float32)
@@ -148,6 +142,4 @@ def test_off_by_default_and_without_numba_the_numpy_path_runs(monkeypatch):
         with np.errstate(over="ignore"):
             Adam()._adam(1e-3, g, w, m, v)  # runs, on the NumPy passes
         assert not np.array_equal(w, expected)
-    monkeypatch.setattr(compiled, "loaded", {})
-    monkeypatch.setitem(sys.modules, "numba", numba)
     assert compiled.kernel("adam") is not None  # DEEPGRAD_NUMBA=1 with numba
