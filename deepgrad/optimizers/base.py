@@ -161,11 +161,8 @@ class Optimizer(OptimizerState):
         """A float32 Variable when the learning rate is a number, as Keras's (assigning it, or
         setting ``optimizer.learning_rate``, takes effect on the next step); a schedule's or a
         callable's current value as a float."""
-        lr = self._learning_rate
-        if isinstance(lr, LearningRateSchedule):
-            return float(lr(self._iteration()))
-        if callable(lr):
-            return float(lr())
+        if callable(self._learning_rate):  # a schedule, or a function of no arguments
+            return self._current_learning_rate()
         return self._learning_rate_variable
 
     @learning_rate.setter
@@ -173,9 +170,6 @@ class Optimizer(OptimizerState):
         if isinstance(value, LearningRateSchedule) or (callable(value) and not isinstance(value, Tensor)):
             self._learning_rate = value
             return
-        if isinstance(self._learning_rate, LearningRateSchedule):
-            raise TypeError(f"{type(self).__name__} was created with a learning-rate schedule, so its "
-                            "learning rate cannot be set to a number")
         self._set_number_rate(float(value.item() if isinstance(value, (Tensor, np.ndarray)) else value))
 
     def _set_number_rate(self, value: float) -> None:
