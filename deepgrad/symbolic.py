@@ -219,6 +219,37 @@ def map_structure(fn, structure):
     return structure
 
 
+def nodes_between(inputs: list, outputs: list) -> list:
+    """Every node between ``inputs`` and ``outputs``, each after the nodes it depends on."""
+    input_ids = {id(t) for t in inputs}
+    order, done = [], set()
+
+    def parent_nodes(tensors):
+        nodes = []
+        for t in tensors:
+            if id(t) in input_ids:
+                continue
+            if t.node is None:
+                raise ValueError(f"Graph disconnected: {t!r} is needed to compute the outputs, but it is not "
+                                 f"one of the model's inputs {[i.name for i in inputs]}")
+            nodes.append(t.node)
+        return nodes
+
+    stack = [(node, False) for node in reversed(parent_nodes(outputs))]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            if id(node) not in done:
+                done.add(id(node))
+                order.append(node)
+            continue
+        if id(node) in done:
+            continue
+        stack.append((node, True))
+        stack.extend((p, False) for p in reversed(parent_nodes(node.parents)) if id(p) not in done)
+    return order
+
+
 def _shapes(inputs):
     if isinstance(inputs, dict):
         return {k: v.shape for k, v in inputs.items()}
@@ -359,15 +390,44 @@ def _traced_output_shape(layer, inputs, args, kwargs):
         if out is None:
             raise TypeError(f"Layer {layer.name!r} ({type(layer).__name__}): its call() returned None; a layer "
                             "called in a functional model must return its output tensor(s)")
-        return [tuple(o.shape) for o in out] if isinstance(out, (list, tuple)) else tuple(out.shape)
+        return traced_shapes(out)
 
+    return merge_traced_shapes(run(2), run(3))
+
+
+def traced_shapes(out):
+    """The shapes of a traced call's outputs: one shape, a list of them, or a dict by key."""
+    if isinstance(out, dict):
+        return {k: tuple(out[k].shape) for k in out}
+    return [tuple(o.shape) for o in out] if isinstance(out, (list, tuple)) else tuple(out.shape)
+
+
+def merge_traced_shapes(two, three):
+    """Output shapes from runs with unknown dimensions set to 2 and to 3: a dimension that differs
+    follows an unknown input dimension and is ``None`` (as is the batch)."""
     def merge(s2, s3):
         return (None,) + tuple(d2 if d2 == d3 else None for d2, d3 in zip(s2[1:], s3[1:]))
 
-    two, three = run(2), run(3)
+    if isinstance(two, dict):
+        return {k: merge(two[k], three[k]) for k in two}
     if isinstance(two, list):
         return [merge(s2, s3) for s2, s3 in zip(two, three)]
     return merge(two, three)
+
+
+def _pack(structure, flat: list):
+    """``structure`` (nested dicts, lists, tuples of KerasTensors) with its leaves replaced by
+    ``flat``, taken in ``flatten``'s order (dicts by sorted key)."""
+    leaves = iter(flat)
+
+    def walk(x):
+        if isinstance(x, dict):
+            packed = {k: walk(x[k]) for k in sorted(x)}
+            return {k: packed[k] for k in x}
+        if isinstance(x, (list, tuple)):
+            return type(x)(walk(v) for v in x)
+        return next(leaves)
+    return walk(structure)
 
 
 def call_symbolic(layer, inputs, *args, **kwargs):
@@ -404,10 +464,21 @@ def _record_call(layer, inputs, shapes, args, kwargs):
     first = flatten(inputs)
     batch = first[0].shape[0] if first and first[0].shape else None
     node = Node(layer, inputs, args, kwargs)
+    # a dict of outputs (a layer's call, or a functional model's output structure) is returned in
+    # that structure, as Keras's symbolic call returns it; its tensors are indexed in flatten order
+    keys = sorted(out_shape) if isinstance(out_shape, dict) else None
+    if keys is not None:
+        out_shape = [out_shape[k] for k in keys]
     if isinstance(out_shape, list):
         node.outputs = [KerasTensor(_with_batch(s, batch), layer.dtype, layer, inputs, args, kwargs, index=i,
                                     node=node) for i, s in enumerate(out_shape)]
         result = list(node.outputs)
+        structure = getattr(layer, "_outputs_struct", None)
+        if keys is not None:   # a layer's dict, by sorted key as Keras's traced output spec
+            result = dict(zip(keys, result))
+        elif (isinstance(structure, dict) or (isinstance(structure, (list, tuple)) and any(
+                isinstance(t, (list, tuple, dict)) for t in structure))) and len(flatten(structure)) == len(result):
+            result = _pack(structure, result)
     else:
         result = KerasTensor(_with_batch(out_shape, batch), layer.dtype, layer, inputs, args, kwargs, node=node)
         node.outputs = [result]

@@ -711,6 +711,31 @@ def constant_initializer(value=0):
     return initializer
 
 
+def _saved_model_load(export_dir, tags=None, options=None):
+    """``tf.saved_model.load``: an export archive written by ``model.export(path)`` or
+    ``keras.export.ExportArchive``, its endpoints as methods (TensorFlow SavedModels need TensorFlow)."""
+    from ..export import load_archive
+    return load_archive(export_dir)
+
+
+def _saved_model_save(obj, export_dir, signatures=None, options=None):
+    """``tf.saved_model.save`` of a built model or layer: an export archive with its call as the
+    endpoint ``"serve"`` (``signatures`` of tf.functions are not traced here: use ExportArchive)."""
+    from ..export import ExportArchive
+    from ..layers.base import Layer
+    if not isinstance(obj, Layer):
+        raise TypeError(f"tf.saved_model.save: deepgrad saves models and layers only, got {type(obj).__name__}")
+    if signatures is not None:
+        raise NotImplementedError("tf.saved_model.save: signatures are not traced by deepgrad; register endpoints "
+                                  "with keras.export.ExportArchive().add_endpoint(name, fn, input_signature)")
+    archive = ExportArchive()
+    archive.track_and_add_endpoint("serve", obj)
+    archive.write_out(export_dir, verbose=False)
+
+
+saved_model = SimpleNamespace(load=_saved_model_load, save=_saved_model_save, SaveOptions=lambda **kwargs: None)
+
+
 def __getattr__(name: str):
     # Names that live in deepgrad's higher floors resolve on first use, so this module
     # imports without them.

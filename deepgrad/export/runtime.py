@@ -5,16 +5,7 @@ import os
 
 import numpy as np
 
-_NUMPY_TYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(int32)": np.int32,
-                "tensor(int64)": np.int64, "tensor(uint8)": np.uint8, "tensor(int8)": np.int8, "tensor(bool)": np.bool_}
-
-
-def require_onnxruntime():
-    try:
-        import onnxruntime
-    except ImportError as e:
-        raise ImportError("running ONNX files needs onnxruntime: pip install deepgrad[onnx]") from e
-    return onnxruntime
+from ..endpoints import _NUMPY_TYPES, require_onnxruntime
 
 
 class OnnxPredictor:

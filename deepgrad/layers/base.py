@@ -13,7 +13,8 @@ from ..backend import current_path
 from ..naming import to_snake_case
 from ..ops.manipulation import is_text
 from ..seed_generator import SeedGenerator
-from ..symbolic import KerasTensor, call_symbolic, flatten, state_kept, tracing, tracing_training
+from ..symbolic import (KerasTensor, call_symbolic, flatten, merge_traced_shapes, state_kept, traced_shapes, tracing,
+                        tracing_training)
 from .operation import Operation, adopt_remat_mode, unique_name
 from .layer_state import LayerState
 from .tracking import TrackedDict, TrackedList
@@ -670,18 +671,12 @@ class Layer(LayerState):
             # the symbolic stage, as Keras's compute_output_spec marks it
             with no_grad(), tracing(), state_kept(self, training):
                 out = self(x, training=training) if self._call_takes_training else self(x)
-            return [tuple(o.shape) for o in out] if isinstance(out, (list, tuple)) else tuple(out.shape)
-
-        def merge(a, b):
-            return (None,) + tuple(d if d == e else None for d, e in zip(a[1:], b[1:]))
+            return traced_shapes(out)
 
         shapes = input_shape if isinstance(input_shape, list) else [input_shape]
         unknown = any(s is None for shape in shapes for s in tuple(shape)[1:])
         first = run(2)
-        second = run(3) if unknown else first
-        if isinstance(first, list):
-            return [merge(a, b) for a, b in zip(first, second)]
-        return merge(first, second)
+        return merge_traced_shapes(first, run(3) if unknown else first)
 
     compute_output_shape.runs_the_layer = True  # symbolic.call_symbolic traces such layers' extra tensors
 

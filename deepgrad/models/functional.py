@@ -10,41 +10,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..layers.core import Input, InputLayer
+from .. import tree
 from ..backend import current_path
-from ..symbolic import KerasTensor, flatten, map_structure
+from ..symbolic import KerasTensor, flatten, map_structure, nodes_between
 from .model import Model, deserialize_layer, serialize_layer, _unique
 from .summary import SummaryRow
-
-
-def _topological_nodes(outputs: list[KerasTensor], inputs: list[KerasTensor]) -> list:
-    """Every node between ``inputs`` and ``outputs``, each after the nodes it depends on."""
-    input_ids = {id(t) for t in inputs}
-    order, done = [], set()
-
-    def parent_nodes(tensors):
-        nodes = []
-        for t in tensors:
-            if id(t) in input_ids:
-                continue
-            if t.node is None:
-                raise ValueError(f"Graph disconnected: {t!r} is needed to compute the outputs, but it is not "
-                                 f"one of the model's inputs {[i.name for i in inputs]}")
-            nodes.append(t.node)
-        return nodes
-
-    stack = [(node, False) for node in reversed(parent_nodes(outputs))]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            if id(node) not in done:
-                done.add(id(node))
-                order.append(node)
-            continue
-        if id(node) in done:
-            continue
-        stack.append((node, True))
-        stack.extend((p, False) for p in reversed(parent_nodes(node.parents)) if id(p) not in done)
-    return order
 
 
 def _layer_order(inputs: list[KerasTensor], outputs: list[KerasTensor], input_layers: dict) -> tuple[list, dict]:
@@ -173,7 +143,7 @@ class Functional(Model, config_names=("Functional", "Model")):
         self._inputs_struct = inputs
         self._outputs_struct = outputs
         self._inputs, self._outputs = flat_inputs, flat_outputs
-        self._nodes = _topological_nodes(flat_outputs, flat_inputs)
+        self._nodes = nodes_between(flat_inputs, flat_outputs)
         self.input_names = _names(inputs, flat_inputs)
         # Keras names the outputs after the layers that made them, a dict's too (in flatten order,
         # its sorted keys); the keys name that dict's targets, losses and metrics
@@ -247,6 +217,9 @@ class Functional(Model, config_names=("Functional", "Model")):
             if len(node.outputs) == 1 and node.outputs[0].index is None:
                 values[id(node.outputs[0])] = out
             else:
+                if isinstance(out, dict) or (isinstance(out, (list, tuple)) and any(
+                        isinstance(o, (list, tuple, dict)) for o in out)):
+                    out = tree.flatten(out)   # a dict or nested outputs: indexed in flatten order
                 for t in node.outputs:
                     values[id(t)] = out[t.index]
             for key in dead:  # read by no later node: an inference holds only live activations

@@ -470,18 +470,31 @@ class Model(ModelState, Trainer, Layer):
 
     def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, opset_version=None,
                quantize=None, calibration_data=None) -> None:
-        """Write the model for inference outside deepgrad, as Keras's ``export``; deepgrad writes
-        ``format="onnx"`` only (``opset_version`` default 18, batch dimension dynamic, inference
-        mode). ``quantize="int8"`` quantises the file with onnxruntime, statically when
-        ``calibration_data`` (model inputs) is given. Needs ``pip install deepgrad[onnx]``."""
-        from ..export import export_onnx
+        """Write the model for inference outside deepgrad, as Keras's ``export``.
 
+        ``format="onnx"``: one ONNX file (``opset_version`` default 18, batch dimension dynamic,
+        inference mode); ``quantize="int8"`` quantises it with onnxruntime, statically when
+        ``calibration_data`` (model inputs) is given. ``format="tf_saved_model"`` (the default):
+        where Keras writes a TensorFlow SavedModel, deepgrad writes an export archive (a directory)
+        with the endpoint ``"serve"`` (``ExportArchive``), read back by ``deepgrad.export.load_archive``,
+        ``tf.saved_model.load`` of ``deepgrad.compat`` and ``layers.TFSMLayer``. Both need
+        ``pip install deepgrad[onnx]``."""
+        from ..export import ExportArchive, export_onnx
+
+        if format == "tf_saved_model":
+            if quantize is not None or calibration_data is not None or opset_version is not None:
+                raise ValueError("Model.export: quantize, calibration_data and opset_version are options of "
+                                 "format='onnx'")
+            archive = ExportArchive()
+            archive.track_and_add_endpoint("serve", self, input_signature)
+            archive.write_out(filepath, verbose=True if verbose is None else verbose)
+            return
         if format != "onnx":
             raise ValueError(f"Model.export: format {format!r} is not available in deepgrad; it exports "
-                             "format='onnx' only")
+                             "format='tf_saved_model' (as an export archive of ONNX endpoints) and format='onnx'")
         if input_signature is not None:
-            raise ValueError("Model.export: input_signature is not supported; the model's own inputs are "
-                             "exported, with a dynamic batch dimension")
+            raise ValueError("Model.export: input_signature is not supported with format='onnx'; the model's own "
+                             "inputs are exported, with a dynamic batch dimension")
         export_onnx(self, filepath, opset_version=opset_version, quantize=quantize,
                     calibration_data=calibration_data, verbose=verbose)
 

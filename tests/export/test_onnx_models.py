@@ -173,8 +173,8 @@ def test_unsupported_options_and_models_are_named(tmp_path):
         sub.export(path, format="onnx")
     with pytest.raises(ExportError, match="not built"):
         dg.Sequential([layers.Dense(2)]).export(path, format="onnx")
-    with pytest.raises(ValueError, match="format 'tf_saved_model' is not available"):
-        stateful.export(path)
+    with pytest.raises(ValueError, match="format 'openvino' is not available"):
+        stateful.export(path, format="openvino")
     dense = dg.Sequential([layers.Input(shape=(4, 3)), layers.Dense(2, activation=lambda t: t * 2, name="d")])
     with pytest.raises(ExportError, match="'d' \\(Dense\\): activation .* has no ONNX converter"):
         dense.export(path, format="onnx")

@@ -111,3 +111,51 @@ def test_one_output_takes_every_metric_given_as_keras(metrics):
     assert sorted(histories[1]) == sorted(histories[0])
     for key in histories[0]:
         np.testing.assert_allclose(histories[1][key], histories[0][key], rtol=1e-5)
+
+
+def _structure(value):
+    if isinstance(value, dict):
+        return {k: _structure(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_structure(v) for v in value]
+    return tuple(value.shape)
+
+
+def _dict_layer(K):
+    class Two(K.layers.Layer):
+        def call(self, x):
+            return {"z": x * 2.0, "a": x + 1.0}
+    return Two()
+
+
+@pytest.mark.parametrize("case", ["dict_model", "nested_model", "dict_layer"])
+def test_symbolic_calls_return_the_output_structure(case):
+    """A model with dict (or nested) outputs, or a layer returning a dict, called on symbolic
+    tensors gives back that structure (key order included), as Keras's symbolic call does; a
+    functional model built on the parts replays as Keras's."""
+    results = {}
+    for K in (keras, dg):
+        a, b = K.Input((3,), name="a"), K.Input((2,), name="b")
+        h = K.layers.Concatenate()([K.layers.Dense(4, name="da")(a), b])
+        if case == "dict_layer":
+            inner_out = _dict_layer(K)(h)
+            inner = None
+        else:
+            outs = ({"sum": K.layers.Dense(1, name="s")(h), "feat": h} if case == "dict_model"
+                    else [h, [K.layers.Dense(1, name="s")(h), a]])
+            inner = K.Model({"a": a, "b": b}, outs)
+            inner_out = inner({"a": K.Input((3,)), "b": K.Input((2,))})
+        results[K] = (_structure(inner_out), list(inner_out) if isinstance(inner_out, dict) else None)
+        if inner is not None:
+            ia, ib = K.Input((3,)), K.Input((2,))
+            o = inner({"a": ia, "b": ib})
+            picked = o["sum"] if case == "dict_model" else o[1][0]
+            outer = K.Model([ia, ib], K.layers.Dense(2, name="head")(picked))
+            results[K] += (outer,)
+    assert results[dg][:2] == results[keras][:2]
+    if case != "dict_layer":
+        k_outer, d_outer = results[keras][2], results[dg][2]
+        d_outer.set_weights(k_outer.get_weights())
+        x = [np.random.default_rng(2).random((4, 3)).astype("float32"),
+             np.random.default_rng(3).random((4, 2)).astype("float32")]
+        np.testing.assert_allclose(d_outer.predict(x, verbose=0), k_outer.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
