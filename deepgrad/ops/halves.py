@@ -51,6 +51,24 @@ def contiguous_halves(a: np.ndarray, out: np.ndarray = None) -> np.ndarray:
     return out
 
 
+def over_batch(fn, shape: tuple) -> None:
+    """``fn(rows)`` over the two halves of the leading axis of an output of ``shape`` in two
+    threads, each on one BLAS thread, when the work is large enough to pay for the hand-off
+    (else ``fn(slice(None))`` here, BLAS threaded as it chooses): for batched products, whose
+    items are independent GEMMs."""
+    def run(rows):
+        if rows == slice(None):
+            fn(rows)
+            return
+        with one_blas_thread():
+            fn(rows)
+
+    if shape:
+        for_batch_halves(run, shape[0], math.prod(shape))
+    else:
+        fn(Ellipsis)
+
+
 # values per folded row of ``row_sums``: (100352, 64) float32 rows summed 4.9 ms as they are (an
 # inner loop of 64 values per row), 1.0 ms folded into rows of 2048-4096 values
 FOLD_VALUES = 2048

@@ -85,3 +85,42 @@ def test_matmul_with_an_ndarray_operand():
 def test_matmul_errors_name_both_shapes(sa, sb, message):
     with pytest.raises(ValueError, match=message):
         dg.matmul(dg.Tensor(np.ones(sa)), dg.Tensor(np.ones(sb)))
+
+
+@pytest.mark.parametrize("sa, sb", [((3, 4), (4, 5)), ((2, 3, 4), (4, 5)), ((2, 3, 4), (2, 4, 5)),
+                                    ((1, 3, 4), (6, 4, 5)), ((6, 1, 3, 4), (5, 4, 2)), ((4,), (2, 4, 5)),
+                                    ((2, 3, 4), (4,)), ((64, 128, 64), (64, 64, 128)),
+                                    ((8, 4, 128, 32), (8, 4, 32, 128)), ((8, 4, 128, 32), (1, 4, 32, 128)),
+                                    ((256, 512), (512, 256))])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_products_on_deepgrads_threads_equal_one_blas_thread(sa, sb, dtype):
+    """Large 2-D and batched products run on deepgrad's two threads (halves, each on one BLAS
+    thread) rather than OpenBLAS's pool: forward and both gradients are bit-equal to NumPy's
+    matmul on one BLAS thread."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(sa).astype(dtype), rng.standard_normal(sb).astype(dtype)
+    ta, tb = dg.Tensor(a, requires_grad=True), dg.Tensor(b, requires_grad=True)
+    out = dg.ops.matmul(ta, tb)
+    g = rng.standard_normal(out.shape).astype(dtype)
+    out.backward(dg.Tensor(g))
+    with threadpoolctl.threadpool_limits(1):
+        want = np.matmul(a, b)
+        a2, b2 = (a[None] if a.ndim == 1 else a), (b[:, None] if b.ndim == 1 else b)
+        g2 = g.reshape(np.matmul(a2, b2).shape)
+        ga = np.matmul(g2, np.swapaxes(b2, -1, -2))
+        gb = np.matmul(np.swapaxes(a2, -1, -2), g2)
+    np.testing.assert_array_equal(out.data, want)
+    assert out.data.dtype == want.dtype
+    # the gradients: the same products, summed over broadcast axes (compared to float tolerance,
+    # as the sum's order over a broadcast stack may differ)
+    np.testing.assert_allclose(ta.grad.data, _reduced(ga, a.shape), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(tb.grad.data, _reduced(gb, b.shape), rtol=1e-5, atol=1e-5)
+
+
+def _reduced(g, shape):
+    """``g`` summed over the axes a broadcast of an operand of ``shape`` (1-D promoted) added."""
+    target = shape if len(shape) > 1 else g.shape[-2:]
+    g = g.sum(axis=tuple(range(g.ndim - len(target)))) if g.ndim > len(target) else g
+    g = g.sum(axis=tuple(i for i, n in enumerate(target) if n == 1 and g.shape[i] != 1), keepdims=True)
+    return g.reshape(shape)
