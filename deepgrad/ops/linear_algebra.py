@@ -17,7 +17,7 @@ from .. import backend
 from ..autograd import Function, Tensor, unbroadcast
 from ..autograd.higher_order import first_order_backward, recomputed_backward
 from . import manipulation
-from .product import matmul
+from .product import _mm, matmul
 from . import math as _math
 from . import reduce as _reduce
 from .dtypes import result_type as _keras_result_type
@@ -79,6 +79,60 @@ def _einsum_terms(subscripts: str, shapes: list):
     return expanded, out
 
 
+# below this many multiply-adds a two-operand einsum stays in NumPy's own loops
+EINSUM_GEMM_MIN = 1 << 15
+
+
+def _einsum(terms: list, out: str, *arrays) -> np.ndarray:
+    """``np.einsum`` of explicit ``terms -> out``; a large contraction of two floating-point
+    operands as one batched GEMM (``product._mm``: BLAS, on deepgrad's threads) instead of
+    NumPy's element loops (``"bqhd,bkhd->bhqk"`` at (32, 128, 4, 32): a GEMM per item)."""
+    if len(arrays) == 2:
+        planned = _einsum_gemm(terms, out, *arrays)
+        if planned is not None:
+            return planned
+    return np.asarray(np.einsum(",".join(terms) + "->" + out, *arrays, optimize=len(arrays) > 2))
+
+
+def _einsum_gemm(terms: list, out: str, a: np.ndarray, b: np.ndarray):
+    """The contraction as transposes, one (batched) matrix product and a transpose; None where
+    it does not apply (a repeated index, a size-1 broadcast, integer or half operands) or does
+    not pay (small, or products with fewer than 8 summed terms or 4 rows or columns)."""
+    ta, tb = terms
+    if (a.dtype.kind != "f" or b.dtype.kind != "f" or a.dtype == np.float16 or b.dtype == np.float16
+            or len(set(ta)) < len(ta) or len(set(tb)) < len(tb) or len(set(out)) < len(out)
+            or not set(out) <= set(ta) | set(tb)):
+        return None
+    size = dict(zip(ta, a.shape))
+    if any(size.get(c, n) != n for c, n in zip(tb, b.shape)):
+        return None
+    size.update(zip(tb, b.shape))
+    if np.prod([size[c] for c in set(ta) | set(tb)], dtype=np.float64) < EINSUM_GEMM_MIN:
+        return None
+    a_sum = tuple(i for i, c in enumerate(ta) if c not in tb and c not in out)
+    b_sum = tuple(i for i, c in enumerate(tb) if c not in ta and c not in out)
+    if a_sum:
+        a, ta = a.sum(axis=a_sum), "".join(c for i, c in enumerate(ta) if i not in a_sum)
+    if b_sum:
+        b, tb = b.sum(axis=b_sum), "".join(c for i, c in enumerate(tb) if i not in b_sum)
+    batch = [c for c in out if c in ta and c in tb]
+    left = [c for c in out if c in ta and c not in tb]
+    right = [c for c in out if c in tb and c not in ta]
+    inner = [c for c in ta if c in tb and c not in out]
+
+    def n(letters):
+        return int(np.prod([size[c] for c in letters], dtype=np.int64))
+
+    if n(inner) < 8 or n(left) < 4 or n(right) < 4:   # outer products, row dots, thin products: loops win
+        return None
+    a3 = a.transpose([ta.index(c) for c in batch + left + inner]).reshape(n(batch), n(left), n(inner))
+    b3 = b.transpose([tb.index(c) for c in batch + inner + right]).reshape(n(batch), n(inner), n(right))
+    c3 = _mm(a3[0], b3[0])[None] if a3.shape[0] == 1 else _mm(a3, b3)
+    order = batch + left + right
+    result = c3.reshape([size[c] for c in order])
+    return result.transpose([order.index(c) for c in out])
+
+
 class Einsum(Function):
     def forward(self, *arrays, terms=None, out=None):
         self.save_for_backward(*arrays)
@@ -90,7 +144,7 @@ class Einsum(Function):
                     raise ValueError(f"einsum: index {c!r} has sizes {sizes[c]} and {n} in {','.join(terms)}->{out}")
                 sizes[c] = n if sizes.get(c, 1) == 1 else sizes[c]
         self.sizes = sizes
-        return np.asarray(np.einsum(",".join(terms) + "->" + out, *arrays, optimize=len(arrays) > 2))
+        return _einsum(terms, out, *arrays)
 
     def backward(self, g):
         # out = sum over the contracted indices of prod_j A_j  =>  dA_i = einsum(g, A_{j != i}) -> indices of A_i
@@ -104,8 +158,7 @@ class Einsum(Function):
             unique = "".join(dict.fromkeys(term))
             reachable = set(self.out) | set("".join(others))
             present = "".join(c for c in unique if c in reachable)
-            gi = np.einsum(",".join([self.out] + others) + "->" + present, g, *other_arrays,
-                           optimize=len(other_arrays) > 1)
+            gi = _einsum([self.out] + others, present, g, *other_arrays)
             if len(present) < len(unique):  # indices summed in A_i alone: the gradient is constant along them
                 gi = gi.reshape([self.sizes[c] if c in present else 1 for c in unique])
                 gi = np.broadcast_to(gi, [self.sizes[c] for c in unique])

@@ -438,3 +438,25 @@ def test_dot_follows_numpy(shapes):
     np.testing.assert_allclose(dg.dot(a, b).data, np.dot(a, b), rtol=1e-12)
     with pytest.raises(ValueError, match="dot"):
         dg.dot(np.ones((2, 3)), np.ones((4, 2)))
+
+
+# large enough for the batched-GEMM plan (transposes, one matmul, a transpose)
+EINSUM_GEMM_CASES = [
+    ("bqhd,bkhd->bhqk", [(2, 32, 2, 8), (2, 32, 2, 8)]),
+    ("bhqk,bkhd->bqhd", [(2, 2, 32, 32), (2, 32, 2, 8)]),
+    ("abc,cd->abd", [(4, 16, 16), (16, 32)]),
+    ("ijk,kl->il", [(16, 8, 16), (16, 32)]),          # j summed in the first operand alone
+    ("abcd,cdef->fbea", [(4, 8, 4, 4), (4, 4, 8, 16)]),
+]
+
+
+@pytest.mark.parametrize("subscripts,shapes", EINSUM_GEMM_CASES)
+def test_large_einsums_run_as_gemms_and_match_torch(subscripts, shapes):
+    from deepgrad.ops import linear_algebra
+    arrays = [rng.standard_normal(s) for s in shapes]
+    terms, out = linear_algebra._einsum_terms(subscripts, shapes)
+    assert linear_algebra._einsum_gemm(terms, out, *arrays) is not None
+    compare_with_torch(lambda *a: ops.einsum(subscripts, *a), lambda *a: torch.einsum(subscripts, *a), arrays)
+    compare_with_torch(lambda *a: ops.einsum(subscripts, *a), lambda *a: torch.einsum(subscripts, *a),
+                       [a.astype(np.float32) for a in arrays])
+    check_gradients(lambda *a: ops.einsum(subscripts, *a), arrays)
