@@ -30,8 +30,8 @@ def split(monkeypatch):
     # each half above OpenBLAS's small-matrix bound (~100**3), below which a half's kernel differs
     for module in (halves, im2col):
         monkeypatch.setattr(module, "GEMM_HALVES_MIN", 1 << 21)
-    for module in (halves, im2col):
-        monkeypatch.setattr(module, "GEMM_OWN_MIN", 1)
+    monkeypatch.setattr(halves, "GEMM_OWN_MIN", 1)
+    monkeypatch.setattr(im2col, "BLAS_THREADS_MIN", 1)
 
     real = runtime._in_two_threads
 
@@ -45,8 +45,8 @@ def split(monkeypatch):
     def off():  # back to the plain path: one GEMM per product, one thread per element-wise pass
         for module in (halves, im2col):
             monkeypatch.setattr(module, "GEMM_HALVES_MIN", 1 << 62)
-        for module in (halves, im2col):
-            monkeypatch.setattr(module, "GEMM_OWN_MIN", 1 << 62)
+        monkeypatch.setattr(halves, "GEMM_OWN_MIN", 1 << 62)
+        monkeypatch.setattr(im2col, "BLAS_THREADS_MIN", 1 << 62)
         monkeypatch.setattr(runtime, "_PARALLEL_MIN_SIZE", 1 << 62)
         splits, counted.splits = counted.splits, 0
         return splits  # how many two-thread splits ran before
@@ -273,9 +273,10 @@ def test_conv2d_gemms_off_the_blas_pool_are_the_plain_path_and_torch(conv_split,
         np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-3)
 
 
-def test_short_products_run_on_one_blas_thread_and_large_ones_on_the_pool(monkeypatch):
-    """From OpenBLAS's threading threshold up to GEMM_POOL_MIN a product keeps OpenBLAS's pool
-    asleep (one BLAS thread); Dense's forward and backward take that path."""
+def test_products_never_wake_openblas_pool(monkeypatch):
+    """From OpenBLAS's threading threshold up to GEMM_POOL_MIN a product runs whole on one BLAS
+    thread, and from there in row halves on deepgrad's two threads, each on one BLAS thread:
+    OpenBLAS's pool stays asleep; Dense's forward and backward take those paths."""
     monkeypatch.setattr(runtime, "_one_thread_asked", lambda: False)
     monkeypatch.setattr(runtime, "_cores", lambda: 2)
     entered = []
@@ -294,8 +295,10 @@ def test_short_products_run_on_one_blas_thread_and_large_ones_on_the_pool(monkey
     np.testing.assert_allclose(out, x @ kernel, rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(dk, x.T @ (2 * out), rtol=1e-4, atol=1e-2)
     entered.clear()
-    big = rng.standard_normal((128, 784)).astype(np.float32)  # 12.8 M with 128 units: OpenBLAS's pool
+    big = rng.standard_normal((128, 784)).astype(np.float32)  # 12.8 M with 128 units: in two halves
     halves.matmul(big, rng.standard_normal((784, 128)).astype(np.float32))
+    assert len(entered) == 2
+    entered.clear()
     small = rng.standard_normal((8, 16)).astype(np.float32)  # below OpenBLAS's threading threshold
     halves.matmul(small, small.T)
     assert entered == []

@@ -120,21 +120,20 @@ def row_sums(a: np.ndarray) -> np.ndarray:
 # whose worker then spins for about 0.1 s after every call, taking the second core from the
 # step's two-thread element-wise passes (and, on a loaded machine, from everything: a CNN step
 # measured at 55-107 ms with the pool, 27-42 ms without, CIFAR 460-930 ms against 100-130 ms).
-# From GEMM_HALVES_MIN the rows are split over two threads (below, one thread does it all):
-# alone on two cores, (32, 784) x (784, 128) (3.2 M) ran 0.86x as fast split, (128, 784) x
-# (784, 128) (12.8 M) 1.4x, (128, 5408) x (5408, 128) (88.6 M) 1.56x (in isolation, loaded
-# machine). In whole training steps on two free cores the MLP's 12.8 M GEMMs lost: its step ran
-# 1.08-1.12 ms on these threads against 1.02-1.04 ms on OpenBLAS's, while the MNIST CNN's step
-# gained (12.6-12.9 ms against 16.1-16.6 ms); both thresholds at 2**24 kept both (MLP 1.03 ms,
-# CNN 12.9 ms; interleaved A/B in one process, 2026-11-30).
-GEMM_OWN_MIN = 1 << 24
-GEMM_HALVES_MIN = 1 << 24
+# From GEMM_HALVES_MIN the rows are split over two threads (below, one thread does it all).
+# Both were 2**24 until 2026-12-01, leaving the MLP's 12.8 M GEMMs ((128, 784) x (784, 128)) on
+# OpenBLAS's pool, 5-8% faster on two free cores (1.02-1.04 ms a step against 1.08-1.12) but
+# ruinous beside other work: with the machine's load at 12, the MLP step took 23-31 ms of CPU
+# and 81-107 ms wall on the pool against 2.0-2.2 ms and 6.1-7.6 ms on these threads (alternated
+# processes, 200 steps each). A training step never wakes OpenBLAS's pool now.
+GEMM_OWN_MIN = 1 << 22
+GEMM_HALVES_MIN = 1 << 22
 # Below GEMM_OWN_MIN, from OpenBLAS's own threading threshold (2**18 multiply-adds: 65536 times
 # its GEMM_MULTITHREAD_THRESHOLD of 4) up to GEMM_POOL_MIN, ``matmul`` runs the product on one
 # BLAS thread: it takes tens of microseconds either way, and one call on OpenBLAS's pool leaves
 # the pool's worker spinning on the other core for about 0.1 s, where the step's two-thread
 # passes run (a DCGAN step's Dense(6272 -> 1), 0.8 M multiply-adds, cost 60-70 ms of spinning
-# CPU per step). The MLP's 12.8 M GEMMs (above GEMM_POOL_MIN) measured faster on the pool.
+# CPU per step).
 BLAS_THREADS_MIN = 1 << 18
 GEMM_POOL_MIN = 1 << 22
 

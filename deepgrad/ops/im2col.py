@@ -26,7 +26,7 @@ from ..autograd import Function
 from ..runtime import for_batch_halves, one_blas_thread, two_threads
 from . import workspace
 from .conv_phases import col2im_gemm, fill_outside
-from .halves import GEMM_HALVES_MIN, GEMM_OWN_MIN, folded_sum, matmul_off_pool, row_sums
+from .halves import BLAS_THREADS_MIN, GEMM_HALVES_MIN, folded_sum, matmul_off_pool, row_sums
 from .halves import conv_matmul
 from .conv_taps import taps_backward, taps_forward, use_taps
 
@@ -477,7 +477,7 @@ class Conv2D(Function):
                         db[_offset_slices(i, j, strides, dilation, (ho, wo))] += bb.reshape(-1, ho, wo, cin)
 
             work = g2.shape[0] * cout * cin  # of each offset's GEMM
-            if work < GEMM_OWN_MIN or not two_threads():
+            if work < BLAS_THREADS_MIN or not two_threads():   # OpenBLAS runs it on one thread anyway
                 run(slice(None))
             elif work < GEMM_HALVES_MIN:  # on this thread, one BLAS thread (halves.GEMM_OWN_MIN says why)
                 with one_blas_thread():
