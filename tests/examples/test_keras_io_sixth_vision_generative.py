@@ -292,3 +292,15 @@ def test_a_functional_model_refuses_other_input_ranks_as_keras():
         theirs(data)
     with pytest.raises(ValueError, match="incompatible shape"):
         ours(data)
+
+
+# ------------------------------------------------------------------ optimizer arguments
+def test_optimizer_decay_is_ignored_with_a_warning_and_unknown_arguments_refused_as_keras():
+    with pytest.warns(UserWarning, match="decay"):
+        theirs = keras.optimizers.SGD(learning_rate=0.1, decay=1e-6)
+    with pytest.warns(UserWarning, match="decay"):
+        ours = dg.optimizers.SGD(learning_rate=0.1, decay=1e-6)
+    assert float(ours.learning_rate) == pytest.approx(float(theirs.learning_rate))
+    for lib in (keras, dg):  # GoogLeNet's RMSprop(lr=1e-4), a TF-Keras 1 name
+        with pytest.raises(ValueError, match=r"Argument\(s\) not recognized: {'lr': 0.0001}"):
+            lib.optimizers.RMSprop(lr=1e-4)
