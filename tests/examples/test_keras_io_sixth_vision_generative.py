@@ -4,6 +4,7 @@ embedding with ``add_weight(shape, name=...)``, a molecular-graph WGAN clearing 
 ``tf.linalg.set_diag``, a wine regressor called on a dict of scalar features, ...), written here
 in small form and checked against Keras 3 (torch backend) or PyTorch where they give the number."""
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -304,3 +305,99 @@ def test_optimizer_decay_is_ignored_with_a_warning_and_unknown_arguments_refused
     for lib in (keras, dg):  # GoogLeNet's RMSprop(lr=1e-4), a TF-Keras 1 name
         with pytest.raises(ValueError, match=r"Argument\(s\) not recognized: {'lr': 0.0001}"):
             lib.optimizers.RMSprop(lr=1e-4)
+
+
+# ------------------------------------------------------------------ ImageDataGenerator (GoogLeNet, wine, ...)
+from keras.src.legacy.preprocessing import image as keras_image  # noqa: E402
+
+from deepgrad.preprocessing.image import ImageDataGenerator, apply_affine_transform  # noqa: E402
+
+
+def _images(n=6, h=8, w=8, seed=5):
+    return np.random.default_rng(seed).uniform(0, 255, (n, h, w, 3)).astype("float32")
+
+
+@pytest.mark.parametrize("kwargs", [dict(samplewise_center=True, samplewise_std_normalization=True),
+                                    dict(featurewise_center=True, featurewise_std_normalization=True),
+                                    dict(zca_whitening=True), dict(rescale=1 / 255, featurewise_center=True),
+                                    dict(preprocessing_function=lambda x: x[::-1], rescale=0.5)])
+def test_image_data_generator_fit_and_standardize_match_keras(kwargs):
+    x = _images(h=4, w=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # both warn as the flags override each other
+        ours, theirs = ImageDataGenerator(**kwargs), keras_image.ImageDataGenerator(**kwargs)
+    ours.fit(x)
+    theirs.fit(x)
+    for image in x[:3]:
+        np.testing.assert_allclose(ours.standardize(image.copy()), theirs.standardize(image.copy()),
+                                   rtol=2e-4, atol=2e-4)
+
+
+@pytest.mark.parametrize("params", [{"channel_shift_intensity": 30.0}, {"brightness": 0.6}, {"brightness": 1.4},
+                                    {"zx": 1.3, "zy": 1.3}, {"zx": 0.7, "zy": 0.7, "flip_horizontal": True},
+                                    {"flip_vertical": True, "channel_shift_intensity": -20.0}])
+def test_image_data_generator_apply_transform_matches_keras(params):
+    x = _images(n=1, h=9, w=9)[0]
+    ours = ImageDataGenerator().apply_transform(x.copy(), params)
+    theirs = keras_image.ImageDataGenerator().apply_transform(x.copy(), params)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-3)
+
+
+def test_shear_and_zoom_follow_the_documented_matrix():
+    """M = R T Sh Z on (row, col) about the centre, resampled by scipy as the reference."""
+    from scipy import ndimage
+
+    x = np.random.default_rng(6).random((7, 9, 2))
+    shear, zx, zy = 20.0, 1.2, 0.9
+    s = np.deg2rad(shear)
+    m = np.array([[1, -np.sin(s), 0], [0, np.cos(s), 0], [0, 0, 1]]) @ np.diag([zx, zy, 1.0])
+    c = np.array([3.0, 4.0])
+    offset = c - m[:2, :2] @ c
+    want = np.stack([ndimage.affine_transform(x[..., k], m[:2, :2], offset, order=1, mode="nearest")
+                     for k in range(2)], -1)
+    np.testing.assert_allclose(apply_affine_transform(x, shear=shear, zx=zx, zy=zy), want, atol=1e-9)
+    # a channels-first image through the axes arguments gives the same pixels
+    first = apply_affine_transform(x.transpose(2, 0, 1), shear=shear, zx=zx, zy=zy, row_axis=1, col_axis=2,
+                                   channel_axis=0)
+    np.testing.assert_allclose(first.transpose(1, 2, 0), want, atol=1e-9)
+
+
+def test_flow_subsets_and_sample_weights_as_keras():
+    x, y, w = _images(n=10), np.arange(10) % 2, np.linspace(0.1, 1, 10)
+    ours = ImageDataGenerator(validation_split=0.3)
+    theirs = keras_image.ImageDataGenerator(validation_split=0.3)
+    for subset in ("training", "validation"):
+        a = ours.flow(x, y, batch_size=20, shuffle=False, sample_weight=w, subset=subset)[0]
+        b = theirs.flow(x, y, batch_size=20, shuffle=False, sample_weight=w, subset=subset)[0]
+        for u, v in zip(a[:2], b[:2]):
+            np.testing.assert_allclose(u, v)
+        # Keras 3.15 leaves the weights unsplit (batch i gets the whole array's first weights);
+        # here they stay with their samples
+        np.testing.assert_allclose(a[2], w[:3] if subset == "validation" else w[3:])
+    for lib in (ImageDataGenerator, keras_image.ImageDataGenerator):  # labels sorted: the split loses a class
+        with pytest.raises(ValueError, match="different number of classes"):
+            lib(validation_split=0.3).flow(x, np.sort(y), subset="training")
+
+
+@pytest.mark.parametrize("class_mode", ["categorical", "binary", "sparse", "input", None])
+def test_flow_from_directory_matches_keras(tmp_path, class_mode):
+    from PIL import Image
+
+    rng = np.random.default_rng(7)
+    for name, count in (("cat", 3), ("dog", 2)):
+        (tmp_path / name).mkdir()
+        for i in range(count):
+            Image.fromarray(rng.integers(0, 256, (10 + i, 12, 3), dtype=np.uint8)).save(tmp_path / name / f"{i}.png")
+    (tmp_path / "dog" / "notes.txt").write_text("not an image")
+    kwargs = dict(target_size=(6, 7), batch_size=4, shuffle=False, class_mode=class_mode)
+    gen_kwargs = dict(rescale=1 / 255, validation_split=0.4)
+    ours = ImageDataGenerator(**gen_kwargs).flow_from_directory(str(tmp_path), subset="training", **kwargs)
+    theirs = keras_image.ImageDataGenerator(**gen_kwargs).flow_from_directory(str(tmp_path), subset="training", **kwargs)
+    assert ours.class_indices == theirs.class_indices and len(ours) == len(theirs)
+    assert ours.filenames == theirs.filenames and list(ours.classes) == list(theirs.classes)
+    for i in range(len(ours)):
+        a, b = ours[i], theirs[i]
+        a, b = (a, b) if isinstance(a, tuple) else ((a,), (b,))
+        for u, v in zip(a, b):
+            assert u.dtype == v.dtype
+            np.testing.assert_allclose(u, v, rtol=1e-6)
