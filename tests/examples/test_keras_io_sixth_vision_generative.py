@@ -73,6 +73,10 @@ def test_elementwise_rules_of_tf_keras():
     assert _np(K.arange(5)).dtype == np.int32 and _np(K.arange(-3)).size == 0
     np.testing.assert_array_equal(_np(K.arange(1, 7, 2)), [1, 3, 5])
     assert float(_np(K.mean(np.array([True, False, True, True])))) == 0.75   # bools averaged as floatx
+    x = np.array([-3.0, -0.5, 0.0, 2.0], "float32")
+    for name in ("softsign", "softplus", "sigmoid", "tanh", "exp", "abs", "square", "sign", "round"):
+        theirs = keras.ops.convert_to_numpy(getattr(keras.ops, name)(torch.tensor(x)))
+        np.testing.assert_allclose(_np(getattr(K, name)(x)), theirs, rtol=1e-6, err_msg=name)
 
 
 def test_dot_of_higher_ranks_as_keras_2():
