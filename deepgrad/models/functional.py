@@ -213,6 +213,12 @@ class Functional(Model, config_names=("Functional", "Model")):
             raise ValueError(f"Model {self.name!r} expects {len(self.inputs)} input(s), got {len(flat)}")
         return flat
 
+    _input_ranks = None  # the declared inputs' ranks, noted at the first call
+
+    def _note_input_ranks(self) -> tuple:
+        ranks = self.__dict__["_input_ranks"] = tuple(len(t.shape) for t in self.inputs)
+        return ranks
+
     def _adjust_input_ranks(self, flat: list) -> list:
         """Keras's rule: an input one axis short of a declared ``(..., 1)`` gains that axis, one
         with an extra last axis of 1 loses it; any other difference in rank is an error."""
@@ -236,7 +242,12 @@ class Functional(Model, config_names=("Functional", "Model")):
         return out
 
     def call(self, inputs, training=None, mask=None):
-        flat = self._adjust_input_ranks(self._flat_call_inputs(inputs))
+        flat = self._flat_call_inputs(inputs)
+        ranks = self._input_ranks or self._note_input_ranks()
+        for x, rank in zip(flat, ranks):
+            if getattr(x, "ndim", rank) != rank:
+                flat = self._adjust_input_ranks(flat)
+                break
         if mask is not None:   # masks given with the call ride on the inputs, as Keras sets them
             masks = [mask[k] for k in self.input_names] if isinstance(mask, dict) else (
                 list(mask) if isinstance(mask, (list, tuple)) else [mask])
