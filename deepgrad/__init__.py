@@ -26,6 +26,17 @@ _NAMES = {"Sequential": "models", "Model": "models", "Input": "layers", "Gradien
           "SymbolicScope": "autograd.scopes", "RematScope": "backend", "remat": "backend", "device": "backend"}
 
 
+def _legacy_backend_function(name):
+    """TF-Keras's backend function ``name`` (``deepgrad.legacy.backend``), or None."""
+    import importlib
+
+    legacy = importlib.import_module(".legacy.backend", __name__)
+    return getattr(legacy, name) if name in legacy.__all__ else None
+
+
+backend.legacy_functions = _legacy_backend_function
+
+
 def version() -> str:
     """deepgrad's version string (``keras.version()``'s counterpart)."""
     return __version__

@@ -520,3 +520,20 @@ def remat(f):
 
     rematerialized.__wrapped__ = f
     return rematerialized
+
+
+# ----------------------------------------------------------------- TF-Keras's backend functions
+# Keras 3 keeps TF-Keras's ``K.mean``, ``K.random_normal``, ``K.batch_dot``, ... under
+# ``tf.keras.backend``; deepgrad is both ``keras`` and ``tf.keras``, so they are reached here too.
+# They are built on the ops, floors above this one, so the package sets ``legacy_functions`` to a
+# lookup (name -> function or None) and this module's attribute fallback asks it; this module's
+# own code never sees those names (a module's ``__getattr__`` serves only attribute access).
+legacy_functions = None
+
+
+def __getattr__(name: str):
+    if legacy_functions is not None and not name.startswith("_"):
+        found = legacy_functions(name)
+        if found is not None:
+            return found
+    raise AttributeError(f"module 'deepgrad.backend' has no attribute {name!r}")

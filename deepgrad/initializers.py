@@ -83,14 +83,19 @@ class RandomInitializer(Initializer):
 
 
 # ----------------------------------------------------------------- constants
+def _any_dtype(dtype) -> np.dtype:
+    """The constant initializers fill any dtype (an int or bool weight too), as Keras's do."""
+    return np.dtype(dtype if dtype is not None else backend.floatx())
+
+
 class Zeros(Initializer):
     def __call__(self, shape, dtype=None):
-        return np.zeros(shape, _dtype(dtype))
+        return np.zeros(shape, _any_dtype(dtype))
 
 
 class Ones(Initializer):
     def __call__(self, shape, dtype=None):
-        return np.ones(shape, _dtype(dtype))
+        return np.ones(shape, _any_dtype(dtype))
 
 
 class Constant(Initializer):
@@ -98,7 +103,7 @@ class Constant(Initializer):
         self.value = value
 
     def __call__(self, shape, dtype=None):
-        return np.full(shape, self.value, _dtype(dtype))
+        return np.full(shape, self.value, _any_dtype(dtype))
 
     def get_config(self):
         return {"value": self.value}

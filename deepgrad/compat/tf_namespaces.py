@@ -326,6 +326,25 @@ def eye(num_rows, num_columns=None, batch_shape=None, dtype=np.float32, name=Non
     return out
 
 
+def set_diag(input, diagonal, name=None, k=0, align="RIGHT_LEFT"):
+    """TF's ``tf.linalg.set_diag``: ``input``'s k-th diagonal (k > 0 above the main one) replaced by
+    ``diagonal``, of shape ``(..., L)`` with L the diagonal's length; the rest kept."""
+    if not isinstance(k, (int, np.integer)):
+        raise NotImplementedError("tf.linalg.set_diag: only a single diagonal (an int k) is supported")
+    rows, cols = np.shape(_data(input))[-2:]
+    length = min(rows, cols - k) if k >= 0 else min(rows + k, cols)
+    if np.shape(_data(diagonal))[-1] != length:
+        raise ValueError(f"tf.linalg.set_diag: diagonal {k} of a {rows}x{cols} matrix has {length} entries, "
+                         f"got a diagonal of shape {np.shape(_data(diagonal))}")
+    place = np.zeros((length, rows, cols), dtype=backend.floatx())
+    i = np.arange(length)
+    place[i, i + max(-k, 0), i + max(k, 0)] = 1
+    diagonal = ops.cast(diagonal, ops.convert_to_tensor(input).dtype)
+    place = place.astype(diagonal.dtype)
+    embedded = ops.einsum("...l,lmn->...mn", diagonal, place)
+    return input * (1 - place.sum(0)) + embedded
+
+
 linalg = SimpleNamespace(
     matmul=lambda a, b, transpose_a=False, transpose_b=False, name=None, **kw: ops.matmul(
         ops.swapaxes(a, -1, -2) if transpose_a else a, ops.swapaxes(b, -1, -2) if transpose_b else b),
@@ -338,7 +357,7 @@ linalg = SimpleNamespace(
     svd=svd, qr=qr, eigh=lambda tensor, name=None: ops.eigh(tensor), norm=norm, eye=eye,
     diag=lambda diagonal, name=None, **kw: ops.multiply(ops.expand_dims(diagonal, -1),
                                                         ops.eye(np.shape(_data(diagonal))[-1])),
-    diag_part=lambda input, name=None, **kw: ops.diagonal(input, axis1=-2, axis2=-1),
+    diag_part=lambda input, name=None, **kw: ops.diagonal(input, axis1=-2, axis2=-1), set_diag=set_diag,
     trace=lambda x, name=None: ops.trace(x, axis1=-2, axis2=-1),
     matrix_transpose=lambda a, name=None, conjugate=False: ops.swapaxes(a, -1, -2),
     einsum=lambda equation, *inputs, name=None, **kw: ops.einsum(equation, *inputs),

@@ -436,19 +436,34 @@ class Layer(LayerState):
             self.add_loss(regularizer(outputs) / outputs.shape[0])
 
     # ----------------------------------------------------------------- weights
-    def add_weight(self, name: str | None = None, shape=(), initializer="glorot_uniform",
-                   dtype=None, trainable: bool = True, regularizer=None, constraint=None, **kwargs) -> Variable:
-        if name is not None and not isinstance(name, str):
-            # Keras 3 order, add_weight(shape, initializer, ...): shift the positional arguments
-            initializer = shape if not (isinstance(shape, tuple) and shape == ()) else initializer
-            name, shape = kwargs.pop("name", None), name
+    def add_weight(self, *args, shape=None, initializer=None, dtype=None, trainable: bool = True,
+                   regularizer=None, constraint=None, name: str | None = None, **kwargs) -> Variable:
+        """A new weight of this layer. Positionally, Keras 3's order ``(shape, initializer, dtype)``;
+        a first positional string is the name, then ``(shape, initializer, dtype)``. The
+        initializer defaults to glorot_uniform for a float weight and zeros for any other dtype."""
+        if args and isinstance(args[0], str):
+            if name is not None:
+                raise ValueError("`name` was passed both positionally and as a keyword argument.")
+            name, args = args[0], args[1:]
+        if len(args) > 3:
+            raise TypeError(f"add_weight() takes at most 3 positional arguments after the name but "
+                            f"{len(args)} were given.")
+        for key in ("shape", "initializer", "dtype")[:len(args)]:
+            if {"shape": shape, "initializer": initializer, "dtype": dtype}[key] is not None:
+                raise ValueError(f"`{key}` was passed both positionally and as a keyword argument.")
+        shape = args[0] if len(args) > 0 else shape
+        initializer = args[1] if len(args) > 1 else initializer
+        dtype = args[2] if len(args) > 2 else dtype
+        shape = () if shape is None else shape
         autocast = kwargs.pop("autocast", True)
         aggregation = kwargs.pop("aggregation", "none")
         overwrite_with_gradient = kwargs.pop("overwrite_with_gradient", False)
         if kwargs:
             raise TypeError(f"{self.name}.add_weight: unexpected keyword argument(s) {sorted(kwargs)}")
-        init = initializers.get(initializer if initializer is not None else "glorot_uniform")
         dtype = np.dtype(dtype) if dtype is not None else self.dtype
+        if initializer is None:
+            initializer = "glorot_uniform" if dtype.kind == "f" else "zeros"
+        init = initializers.get(initializer)
         shape = tuple(int(s) for s in shape)
         if any(s < 0 for s in shape):
             raise ValueError(f"{self.name}.add_weight: weight {name!r} would have a negative size, shape {shape}")

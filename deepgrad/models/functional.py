@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import ops
 from ..layers.core import Input, InputLayer
 from .. import tree
 from ..backend import current_path
@@ -182,8 +183,41 @@ class Functional(Model, config_names=("Functional", "Model")):
             raise ValueError(f"Model {self.name!r} expects {len(self.inputs)} input(s), got {len(flat)}")
         return flat
 
+    _input_ranks = None  # the declared inputs' ranks, noted at the first call
+
+    def _note_input_ranks(self) -> tuple:
+        ranks = self.__dict__["_input_ranks"] = tuple(len(t.shape) for t in self.inputs)
+        return ranks
+
+    def _adjust_input_ranks(self, flat: list) -> list:
+        """Keras's rule: an input one axis short of a declared ``(..., 1)`` gains that axis, one
+        with an extra last axis of 1 loses it; any other difference in rank is an error."""
+        out = []
+        for i, (x, ref) in enumerate(zip(flat, self.inputs)):
+            shape = getattr(x, "shape", None)
+            if x is None or shape is None or len(shape) == len(ref.shape):
+                out.append(x)
+                continue
+            if len(shape) == len(ref.shape) + 1 and shape[-1] == 1:
+                adjusted = ops.squeeze(x, axis=-1)
+            elif len(shape) == len(ref.shape) - 1 and ref.shape[-1] == 1:
+                adjusted = ops.expand_dims(x, axis=-1)
+            else:
+                raise ValueError(f"Model {self.name!r}: invalid input shape for input {ref.name!r}: expected shape "
+                                 f"{tuple(ref.shape)}, but the input has incompatible shape {tuple(shape)}")
+            mask = getattr(x, "_keras_mask", None)
+            if mask is not None:
+                adjusted._keras_mask = mask
+            out.append(adjusted)
+        return out
+
     def call(self, inputs, training=None, mask=None):
         flat = self._flat_call_inputs(inputs)
+        ranks = self._input_ranks or self._note_input_ranks()
+        for x, rank in zip(flat, ranks):
+            if getattr(x, "ndim", rank) != rank:
+                flat = self._adjust_input_ranks(flat)
+                break
         if mask is not None:   # masks given with the call ride on the inputs, as Keras sets them
             masks = [mask[k] for k in self.input_names] if isinstance(mask, dict) else (
                 list(mask) if isinstance(mask, (list, tuple)) else [mask])

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import operator
+import warnings
 
 import numpy as np
 
@@ -84,11 +85,13 @@ class Optimizer(OptimizerState):
     def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
                  use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
                  gradient_accumulation_steps=None, name=None, **kwargs):
-        for key, value in kwargs.items():
-            if key in _IGNORED_OPTIONS:
-                continue
-            hint = " (use a learning-rate schedule from deepgrad.optimizers.schedules)" if key == "decay" else ""
-            raise TypeError(f"{type(self).__name__}: unexpected keyword argument {key!r}{hint}")
+        # Keras 3's rule: TF-Keras's ``decay`` is ignored with a warning (a learning-rate
+        # schedule does that job now), any other unknown argument is refused
+        if kwargs.pop("decay", None) is not None:
+            warnings.warn("Argument `decay` is no longer supported and will be ignored.", stacklevel=2)
+        unknown = {key: value for key, value in kwargs.items() if key not in _IGNORED_OPTIONS}
+        if unknown:
+            raise ValueError(f"Argument(s) not recognized: {unknown}")
         if sum(c is not None for c in (clipnorm, clipvalue, global_clipnorm)) > 1:
             raise ValueError("Only one of clipnorm, clipvalue and global_clipnorm can be set; got "
                              f"clipnorm={clipnorm}, clipvalue={clipvalue}, global_clipnorm={global_clipnorm}")

@@ -206,8 +206,10 @@ def test_get_names_defaults_and_errors():
     assert optimizers.get("adadelta").rho == 0.95
     with pytest.raises(ValueError, match="Unknown optimizer 'adamm'"):
         optimizers.get("adamm")
-    with pytest.raises(TypeError, match="decay"):
-        optimizers.SGD(decay=0.1)
+    with pytest.warns(UserWarning, match="`decay` is no longer supported"):  # Keras 3 ignores it
+        assert optimizers.SGD(decay=0.1).learning_rate == 0.01
+    with pytest.raises(ValueError, match="not recognized: {'lr': 0.1}"):
+        optimizers.RMSprop(lr=0.1)
 
 
 def test_step_uses_dot_grad_and_the_built_variables():
