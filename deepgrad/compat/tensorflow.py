@@ -480,6 +480,33 @@ def _parses(parse, text) -> bool:
         return False
 
 
+def _as_string(input, precision=-1, scientific=False, shortest=False, width=-1, fill="", name=None) -> np.ndarray:
+    """Each number as text, TF's way: integers in decimal, floats as C's ``%f`` (six decimals unless
+    ``precision`` is given; ``%e`` with ``scientific``, ``%g`` with ``shortest``), booleans as
+    ``true``/``false``, padded to ``width`` with spaces or, with ``fill="0"``, zeros."""
+    a = np.asarray(input.numpy() if isinstance(input, Tensor) else input)
+    if scientific and shortest:
+        raise ValueError("tf.strings.as_string: cannot select both scientific and shortest notation")
+    if fill not in ("", " ", "0"):
+        raise ValueError(f"tf.strings.as_string: fill must be '', ' ' or '0', got {fill!r}")
+    if a.dtype.kind in "OUS":
+        raise TypeError("tf.strings.as_string: the input is already strings")
+    pad = fill.strip() + (str(width) if width > -1 else "")
+    if a.dtype.kind == "b":
+        text = ["true" if v else "false" for v in a.reshape(-1)]
+        text = [(f"%{pad}s" % t) if pad else t for t in text]
+    elif a.dtype.kind in "iu":
+        if precision > -1 or scientific or shortest:
+            raise ValueError("tf.strings.as_string: precision, scientific and shortest are for floats only")
+        text = [f"%{pad}d" % v for v in a.reshape(-1).tolist()]
+    elif a.dtype.kind == "f":
+        spec = f"%{pad}" + (f".{precision}" if precision > -1 else "") + ("g" if shortest else "e" if scientific else "f")
+        text = [spec % v for v in a.reshape(-1).tolist()]
+    else:
+        raise TypeError(f"tf.strings.as_string: unsupported dtype {a.dtype}")
+    return np.array(text, dtype=str).reshape(a.shape)
+
+
 # tf.strings: the string ops of text standardization functions (TextVectorization(standardize=fn))
 # and of text-file pipelines (TextLineDataset records split into fields)
 strings = SimpleNamespace(
@@ -492,6 +519,7 @@ strings = SimpleNamespace(
     regex_replace=_regex_replace,
     split=_split,
     to_number=_to_number,
+    as_string=_as_string,
 )
 
 
