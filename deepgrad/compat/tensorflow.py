@@ -30,7 +30,9 @@ from .tf_extra import (autograph, broadcast_to, compat, cond, distribute, get_lo
                        meshgrid, repeat, scatter_nd, searchsorted, sequence_mask, slice, tensor_scatter_nd_add,
                        tensor_scatter_nd_update, unique, vectorized_map, while_loop)
 from .tf_sparse import SparseTensor, ctc_loss_v1, scan, sparse  # noqa: F401 - tf.SparseTensor, tf.sparse
-from .tf_io import decode_image, decode_jpeg, decode_png, io  # noqa: F401 - tf.io
+from .tf_io import decode_image, decode_jpeg, decode_png  # noqa: F401
+from .tf_io import io as _image_io
+from . import tf_example as _example, tf_record as _record
 from .tf_signal import audio, complex, signal  # noqa: F401 - tf.audio, tf.complex, tf.signal
 from .tf_lookup import lookup  # noqa: F401 - tf.lookup
 from .tf_namespaces import (argmax, argmin, count_nonzero, cumsum, image, linalg, math, nn, random,  # noqa: F401
@@ -322,9 +324,42 @@ def boolean_mask(tensor, mask, axis=None, name=None) -> Tensor:
 
 def pad(tensor, paddings, mode="CONSTANT", constant_values=0, name=None) -> Tensor:
     mode = mode.lower()
+    if mode not in ("constant", "reflect", "symmetric"):
+        raise ValueError(f"tf.pad: mode must be 'CONSTANT', 'REFLECT' or 'SYMMETRIC', got {mode.upper()!r}")
+    text = _string_items(tensor)
+    if text is not None:
+        # a string tensor pads with a string: TF's CONSTANT mode needs constant_values given as one
+        widths = [tuple(int(v) for v in row) for row in np.asarray(paddings.numpy() if isinstance(paddings, Tensor)
+                                                                  else paddings).tolist()]
+        if mode != "constant":
+            return np.pad(text, widths, mode=mode)
+        if not isinstance(constant_values, (str, bytes, np.str_, np.bytes_)):
+            raise TypeError(f"tf.pad: a string tensor pads with a string constant_values, got {constant_values!r}")
+        if isinstance(constant_values, bytes) and text.dtype.kind == "U":
+            constant_values = constant_values.decode("utf-8")
+        out = np.pad(text.astype(object), widths, mode="constant", constant_values=constant_values)
+        return out.astype(text.dtype.kind if text.dtype.kind != "O" else object)
     # TensorFlow ignores constant_values outside "CONSTANT"; Keras's ops.pad refuses it there
     return ops.pad(tensor, np.asarray(paddings).tolist(), mode=mode,
                    constant_values=constant_values if mode == "constant" else None)
+
+
+def _string_items(value):
+    """``value`` as an array when it holds strings (a str, an array of them, or a list of either),
+    else None."""
+    if isinstance(value, Tensor):
+        return None
+    if isinstance(value, (str, bytes)):
+        return np.asarray(value)
+    if isinstance(value, np.ndarray):
+        return value if value.dtype.kind in "OUS" else None
+    if isinstance(value, (list, tuple)):
+        try:
+            a = np.asarray([v.numpy() if isinstance(v, Tensor) else v for v in value])
+        except ValueError:
+            return None
+        return a if a.dtype.kind in "OUS" else None
+    return None
 
 
 def reverse(tensor, axis, name=None) -> Tensor:
@@ -737,6 +772,17 @@ def constant_initializer(value=0):
                             f"{tuple(shape)} ({int(np.prod(shape))} elements)")
         return Tensor(array.reshape(shape).astype(np.dtype(dtype or backend.floatx())))
     return initializer
+
+
+# tf.io: files and images (tf_io), TFRecord files and the parsing of their Examples (tf_record)
+io = SimpleNamespace(**vars(_image_io), TFRecordWriter=_record.TFRecordWriter, TFRecordOptions=_record.TFRecordOptions,
+                     FixedLenFeature=_record.FixedLenFeature, VarLenFeature=_record.VarLenFeature,
+                     FixedLenSequenceFeature=_record.FixedLenSequenceFeature,
+                     parse_single_example=_record.parse_single_example, parse_example=_record.parse_example,
+                     gfile=_record.gfile)
+# tf.train: the Example messages TFRecord files hold
+train = SimpleNamespace(Example=_example.Example, Features=_example.Features, Feature=_example.Feature,
+                        BytesList=_example.BytesList, FloatList=_example.FloatList, Int64List=_example.Int64List)
 
 
 def __getattr__(name: str):
