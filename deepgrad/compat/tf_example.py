@@ -105,7 +105,10 @@ class _Message:
         return len(self._encode())
 
     def __eq__(self, other):
-        return type(other) is type(self) and self._encode() == other._encode()
+        # by content, not bytes: a map's entries may come in any order
+        return type(other) is type(self) and self._content() == other._content()
+
+    __hash__ = None
 
     def __repr__(self):
         return self._text("").rstrip("\n")
@@ -122,6 +125,9 @@ class _List(_Message):
 
     def Clear(self) -> None:
         self.value = []
+
+    def _content(self):
+        return list(self.value)
 
     def _text(self, indent: str) -> str:
         return "".join(f"{indent}value: {self._show(v)}\n" for v in self.value)
@@ -229,6 +235,9 @@ class Feature(_Message):
     def Clear(self) -> None:
         self._kind, self._list = None, None
 
+    def _content(self):
+        return (self._kind, None if self._list is None else self._list._content())
+
     def _encode(self) -> bytes:
         return b"" if self._kind is None else _field(_KINDS[self._kind][0], self._list._encode())
 
@@ -256,6 +265,9 @@ class Features(_Message):
 
     def Clear(self) -> None:
         self.feature = {}
+
+    def _content(self):
+        return {k: v._content() for k, v in self.feature.items()}
 
     def _encode(self) -> bytes:
         return b"".join(_field(1, _field(1, str(k).encode("utf-8")) + _field(2, v._encode()))
@@ -287,6 +299,9 @@ class Example(_Message):
 
     def Clear(self) -> None:
         self.features = Features()
+
+    def _content(self):
+        return self.features._content()
 
     def _encode(self) -> bytes:
         body = self.features._encode()
