@@ -785,6 +785,23 @@ train = SimpleNamespace(Example=_example.Example, Features=_example.Features, Fe
                         BytesList=_example.BytesList, FloatList=_example.FloatList, Int64List=_example.Int64List)
 
 
+class _NumpyAPI:
+    """``tf.experimental.numpy`` (tnp): NumPy's functions on tensors, which are deepgrad's ops
+    under NumPy's names (``tnp.matmul``, ``tnp.maximum``, ``tnp.mean(x, axis=0)``), and NumPy's
+    scalar types as its dtypes (``tnp.float32``)."""
+
+    def __getattr__(self, name):
+        if name == "experimental_enable_numpy_behavior":
+            return lambda prefer_float32=False, dtype_conversion_mode="legacy": None
+        kind = getattr(np, name, None)
+        if isinstance(kind, type) and issubclass(kind, np.generic):
+            return kind
+        return getattr(ops, name)
+
+
+experimental = SimpleNamespace(numpy=_NumpyAPI())
+
+
 def __getattr__(name: str):
     # Names that live in deepgrad's higher floors resolve on first use, so this module
     # imports without them.

@@ -653,3 +653,33 @@ def test_gpt_pattern_trains_through_a_gradient_tape_train_step():
         logits, _ = model(idx[:, -block:])
         idx = tf.concat([idx, tf.random.categorical(logits[:, -1, :], num_samples=1)], axis=1)
     assert tuple(idx.shape) == (1, 6) and idx.numpy().max() < vocab
+
+
+def test_tf_experimental_numpy_model_trains_as_the_same_model_in_keras_ops():
+    """The TNP recipe: weights from add_weight, the forward pass in tnp.matmul / tnp.maximum, a
+    tnp loss; one step equals Keras's with keras.ops in the same places."""
+    tnp = tf.experimental.numpy
+    assert tnp.float32 is np.float32
+
+    def run(lib, np_api):
+        class Net(lib.Model):
+            def build(self, input_shape):
+                self.w = self.add_weight(shape=(input_shape[1], 3), initializer="ones", name="block-0")
+                self.b = self.add_weight(shape=(3,), initializer="zeros", name="bias-0")
+                self.out = self.add_weight(shape=(3, 1), initializer="ones", name="linear_projector")
+
+            def call(self, x):
+                return np_api.matmul(np_api.maximum(np_api.matmul(x, self.w) + self.b, 0.0), self.out)
+
+        model = Net()
+        model.compile(optimizer=lib.optimizers.SGD(0.01), metrics=[lib.metrics.MeanAbsolutePercentageError()],
+                      loss=lambda y, p: np_api.mean(np_api.square(y - p), axis=0))
+        x = np.linspace(-1, 1, 24).reshape(8, 3).astype("float32")
+        y = np.linspace(0, 2, 8).reshape(8, 1).astype("float32")
+        history = model.fit(x, y, epochs=2, batch_size=8, verbose=0, shuffle=False)
+        return history.history, [_np(w) for w in model.weights]
+    ours, theirs = run(dg, tnp), run(keras, keras.ops)
+    for key in theirs[0]:
+        np.testing.assert_allclose(ours[0][key], theirs[0][key], rtol=1e-5)
+    for a, b in zip(ours[1], theirs[1]):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
