@@ -729,6 +729,7 @@ class Dataset:
         first = next(iter(self._numpy_elements()), None)
         if first is None:
             raise ValueError("Dataset.element_spec: the dataset is empty, so its element shape is not known here")
+        first = _map(np.asarray, first)   # a record's bytes come as a Python bytes object
         if self._batch_varies:
             return _map(lambda a: TensorSpec((None, *a.shape[1:]), a.dtype), first)
         return _map(lambda a: TensorSpec(a.shape, a.dtype), first)

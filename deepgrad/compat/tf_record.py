@@ -265,10 +265,13 @@ class FixedLenSequenceFeature:
 
 def _kind_of(dtype) -> str:
     """'bytes', 'float' or 'int64': the list a feature of ``dtype`` is read from."""
-    if dtype in (str, bytes, "string", np.str_, np.bytes_, object) or getattr(dtype, "kind", None) in ("U", "S", "O") \
-            or str(dtype) == "tf.string":
+    if isinstance(dtype, str) and dtype == "string" or dtype in (str, bytes, np.str_, np.bytes_, object) \
+            or getattr(dtype, "kind", None) in ("U", "S", "O") or str(dtype) == "tf.string":
         return "bytes"
-    kind = np.dtype(dtype)
+    try:
+        kind = np.dtype(dtype)
+    except TypeError:
+        raise ValueError(f"tf.io: a feature's dtype must be tf.string, tf.int64 or tf.float32, got {dtype}") from None
     if kind == np.int64:
         return "int64"
     if kind == np.float32:

@@ -473,8 +473,8 @@ class Model(ModelState, Trainer, Layer):
         """Write the model for inference outside deepgrad, as Keras's ``export``; deepgrad writes
         ``format="onnx"`` only (``opset_version`` default 18, batch dimension dynamic, inference
         mode). An ``input_signature`` (``InputSpec``s or ``KerasTensor``s, one per input, in a list,
-        tuple or dict) must agree with the model's inputs: a size it leaves as None the file keeps
-        as the model has it. ``quantize="int8"`` quantises the file with onnxruntime, statically when
+        tuple or dict) is checked against the model's inputs (rank, and sizes where both give one);
+        the file keeps the model's own input shapes. ``quantize="int8"`` quantises the file with onnxruntime, statically when
         ``calibration_data`` (model inputs) is given. Needs ``pip install deepgrad[onnx]``."""
         from ..export import export_onnx
 

@@ -478,6 +478,7 @@ def test_tfrecord_dataset_interleaves_files_as_tensorflow_does(tmp_path):
                 writer.write(f"{name}{i}".encode())
     names = lambda ds: [r.numpy().decode() for r in ds]   # noqa: E731
     assert names(tf.data.TFRecordDataset(paths)) == ["a0", "a1", "a2", "b0", "c0", "c1"]
+    assert tf.data.TFRecordDataset(paths).element_spec.shape == ()      # one string per record
     # cycle of 2: a and b open; b ends, c takes its slot
     assert names(tf.data.TFRecordDataset(paths, num_parallel_reads=2)) == ["a0", "b0", "a1", "c0", "a2", "c1"]
     assert names(tf.data.TFRecordDataset(tf.data.Dataset.from_tensor_slices(paths))) == names(tf.data.TFRecordDataset(paths))
