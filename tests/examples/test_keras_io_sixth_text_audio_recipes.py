@@ -517,10 +517,12 @@ def test_parse_single_example_and_parse_example():
     assert batch["bbox"].indices.numpy().tolist() == [[0, 0], [0, 1], [0, 2], [1, 0]]
 
 
-def test_encode_jpeg_and_png_round_trip_through_the_decoders():
+def test_encode_jpeg_and_png_round_trip_through_the_decoders(tmp_path):
     image = (np.arange(24 * 20 * 3) % 251).astype("uint8").reshape(24, 20, 3)
     png = tf.io.encode_png(image)
     np.testing.assert_array_equal(tf.io.decode_png(png).numpy(), image)
+    (tmp_path / "x.png").write_bytes(png.numpy())
+    assert tf.io.read_file(str(tmp_path / "x.png")).numpy() == png.numpy()   # the file's bytes, as TF's numpy()
     jpeg = tf.io.encode_jpeg(image, quality=95).numpy()
     assert isinstance(jpeg, bytes) and jpeg[:2] == b"\xff\xd8"
     assert np.abs(tf.io.decode_jpeg(jpeg, channels=3).numpy().astype(int) - image).mean() < 8
