@@ -2,6 +2,6 @@
 (``layers.experimental.preprocessing.TextVectorization``) and ``EinsumDense`` before they moved
 to ``keras.layers``: the same classes under the old names, so those programs import unchanged."""
 from . import preprocessing
-from .. import EinsumDense
+from ..einsum_dense import EinsumDense
 
 __all__ = ["preprocessing", "EinsumDense"]
