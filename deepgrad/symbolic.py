@@ -154,6 +154,28 @@ class KerasTensor:
     def __ge__(self, other):
         return _ops().greater_equal(self, other)
 
+    # ``~ & | ^`` record Keras's logical ops, whatever the dtype (as Keras's KerasTensor does)
+    def __invert__(self):
+        return _ops().logical_not(self)
+
+    def __and__(self, other):
+        return _ops().logical_and(self, other)
+
+    def __rand__(self, other):
+        return _ops().logical_and(other, self)
+
+    def __or__(self, other):
+        return _ops().logical_or(self, other)
+
+    def __ror__(self, other):
+        return _ops().logical_or(other, self)
+
+    def __xor__(self, other):
+        return _ops().logical_xor(self, other)
+
+    def __rxor__(self, other):
+        return _ops().logical_xor(other, self)
+
     # == stays identity (graphs are walked with ``in`` and dicts), so ``hash`` is the default
 
 

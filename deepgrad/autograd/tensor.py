@@ -313,6 +313,29 @@ class Tensor:
         except TypeError:
             return NotImplemented
 
+    # ``~ & | ^``: logical on bools, bitwise on integers (floats are refused, as by NumPy and
+    # PyTorch); no graph, as for the comparisons
+    def __invert__(self):
+        return _bits(np.invert, self.data)
+
+    def __and__(self, other):
+        return _bits(np.bitwise_and, self.data, _data(other))
+
+    def __rand__(self, other):
+        return _bits(np.bitwise_and, _data(other), self.data)
+
+    def __or__(self, other):
+        return _bits(np.bitwise_or, self.data, _data(other))
+
+    def __ror__(self, other):
+        return _bits(np.bitwise_or, _data(other), self.data)
+
+    def __xor__(self, other):
+        return _bits(np.bitwise_xor, self.data, _data(other))
+
+    def __rxor__(self, other):
+        return _bits(np.bitwise_xor, _data(other), self.data)
+
     # ----------------------------------------------------------------- ndarray-style methods
     def sum(self, axis=None, keepdims=False):
         return _ops.sum(self, axis=axis, keepdims=keepdims)
@@ -443,6 +466,14 @@ def _to_numpy(value):
     if isinstance(value, dict):
         return {k: _to_numpy(v) for k, v in value.items()}
     return value
+
+
+def _bits(fn, *operands) -> "Tensor":
+    if any(np.asarray(a).dtype.kind in "fc" for a in operands):
+        raise TypeError(f"{fn.__name__} is defined for bool and integer tensors only, got "
+                        f"{[np.asarray(a).dtype.name for a in operands]}")
+    out = fn(*operands)
+    return Tensor(out, dtype=out.dtype)
 
 
 def _tensor_dtype(dtype) -> np.dtype:

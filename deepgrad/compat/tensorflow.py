@@ -30,7 +30,9 @@ from .tf_extra import (autograph, broadcast_to, compat, cond, distribute, get_lo
                        meshgrid, repeat, scatter_nd, searchsorted, sequence_mask, slice, tensor_scatter_nd_add,
                        tensor_scatter_nd_update, unique, vectorized_map, while_loop)
 from .tf_sparse import SparseTensor, ctc_loss_v1, scan, sparse  # noqa: F401 - tf.SparseTensor, tf.sparse
-from .tf_io import decode_image, decode_jpeg, decode_png, io  # noqa: F401 - tf.io
+from .tf_io import decode_image, decode_jpeg, decode_png  # noqa: F401
+from .tf_io import io as _image_io
+from . import tf_example as _example, tf_record as _record
 from .tf_signal import audio, complex, signal  # noqa: F401 - tf.audio, tf.complex, tf.signal
 from .tf_lookup import lookup  # noqa: F401 - tf.lookup
 from .tf_namespaces import (argmax, argmin, count_nonzero, cumsum, image, linalg, math, nn, random,  # noqa: F401
@@ -322,9 +324,42 @@ def boolean_mask(tensor, mask, axis=None, name=None) -> Tensor:
 
 def pad(tensor, paddings, mode="CONSTANT", constant_values=0, name=None) -> Tensor:
     mode = mode.lower()
+    if mode not in ("constant", "reflect", "symmetric"):
+        raise ValueError(f"tf.pad: mode must be 'CONSTANT', 'REFLECT' or 'SYMMETRIC', got {mode.upper()!r}")
+    text = _string_items(tensor)
+    if text is not None:
+        # a string tensor pads with a string: TF's CONSTANT mode needs constant_values given as one
+        widths = [tuple(int(v) for v in row) for row in np.asarray(paddings.numpy() if isinstance(paddings, Tensor)
+                                                                  else paddings).tolist()]
+        if mode != "constant":
+            return np.pad(text, widths, mode=mode)
+        if not isinstance(constant_values, (str, bytes, np.str_, np.bytes_)):
+            raise TypeError(f"tf.pad: a string tensor pads with a string constant_values, got {constant_values!r}")
+        if isinstance(constant_values, bytes) and text.dtype.kind == "U":
+            constant_values = constant_values.decode("utf-8")
+        out = np.pad(text.astype(object), widths, mode="constant", constant_values=constant_values)
+        return out.astype(text.dtype.kind if text.dtype.kind != "O" else object)
     # TensorFlow ignores constant_values outside "CONSTANT"; Keras's ops.pad refuses it there
     return ops.pad(tensor, np.asarray(paddings).tolist(), mode=mode,
                    constant_values=constant_values if mode == "constant" else None)
+
+
+def _string_items(value):
+    """``value`` as an array when it holds strings (a str, an array of them, or a list of either),
+    else None."""
+    if isinstance(value, Tensor):
+        return None
+    if isinstance(value, (str, bytes)):
+        return np.asarray(value)
+    if isinstance(value, np.ndarray):
+        return value if value.dtype.kind in "OUS" else None
+    if isinstance(value, (list, tuple)):
+        try:
+            a = np.asarray([v.numpy() if isinstance(v, Tensor) else v for v in value])
+        except ValueError:
+            return None
+        return a if a.dtype.kind in "OUS" else None
+    return None
 
 
 def reverse(tensor, axis, name=None) -> Tensor:
@@ -480,6 +515,33 @@ def _parses(parse, text) -> bool:
         return False
 
 
+def _as_string(input, precision=-1, scientific=False, shortest=False, width=-1, fill="", name=None) -> np.ndarray:
+    """Each number as text, TF's way: integers in decimal, floats as C's ``%f`` (six decimals unless
+    ``precision`` is given; ``%e`` with ``scientific``, ``%g`` with ``shortest``), booleans as
+    ``true``/``false``, padded to ``width`` with spaces or, with ``fill="0"``, zeros."""
+    a = np.asarray(input.numpy() if isinstance(input, Tensor) else input)
+    if scientific and shortest:
+        raise ValueError("tf.strings.as_string: cannot select both scientific and shortest notation")
+    if fill not in ("", " ", "0"):
+        raise ValueError(f"tf.strings.as_string: fill must be '', ' ' or '0', got {fill!r}")
+    if a.dtype.kind in "OUS":
+        raise TypeError("tf.strings.as_string: the input is already strings")
+    pad = fill.strip() + (str(width) if width > -1 else "")
+    if a.dtype.kind == "b":
+        text = ["true" if v else "false" for v in a.reshape(-1)]
+        text = [(f"%{pad}s" % t) if pad else t for t in text]
+    elif a.dtype.kind in "iu":
+        if precision > -1 or scientific or shortest:
+            raise ValueError("tf.strings.as_string: precision, scientific and shortest are for floats only")
+        text = [f"%{pad}d" % v for v in a.reshape(-1).tolist()]
+    elif a.dtype.kind == "f":
+        spec = f"%{pad}" + (f".{precision}" if precision > -1 else "") + ("g" if shortest else "e" if scientific else "f")
+        text = [spec % v for v in a.reshape(-1).tolist()]
+    else:
+        raise TypeError(f"tf.strings.as_string: unsupported dtype {a.dtype}")
+    return np.array(text, dtype=str).reshape(a.shape)
+
+
 # tf.strings: the string ops of text standardization functions (TextVectorization(standardize=fn))
 # and of text-file pipelines (TextLineDataset records split into fields)
 strings = SimpleNamespace(
@@ -492,6 +554,7 @@ strings = SimpleNamespace(
     regex_replace=_regex_replace,
     split=_split,
     to_number=_to_number,
+    as_string=_as_string,
 )
 
 
@@ -734,6 +797,34 @@ def _saved_model_save(obj, export_dir, signatures=None, options=None):
 
 
 saved_model = SimpleNamespace(load=_saved_model_load, save=_saved_model_save, SaveOptions=lambda **kwargs: None)
+
+
+# tf.io: files and images (tf_io), TFRecord files and the parsing of their Examples (tf_record)
+io = SimpleNamespace(**vars(_image_io), TFRecordWriter=_record.TFRecordWriter, TFRecordOptions=_record.TFRecordOptions,
+                     FixedLenFeature=_record.FixedLenFeature, VarLenFeature=_record.VarLenFeature,
+                     FixedLenSequenceFeature=_record.FixedLenSequenceFeature,
+                     parse_single_example=_record.parse_single_example, parse_example=_record.parse_example,
+                     gfile=_record.gfile)
+# tf.train: the Example messages TFRecord files hold
+train = SimpleNamespace(Example=_example.Example, Features=_example.Features, Feature=_example.Feature,
+                        BytesList=_example.BytesList, FloatList=_example.FloatList, Int64List=_example.Int64List)
+
+
+class _NumpyAPI:
+    """``tf.experimental.numpy`` (tnp): NumPy's functions on tensors, which are deepgrad's ops
+    under NumPy's names (``tnp.matmul``, ``tnp.maximum``, ``tnp.mean(x, axis=0)``), and NumPy's
+    scalar types as its dtypes (``tnp.float32``)."""
+
+    def __getattr__(self, name):
+        if name == "experimental_enable_numpy_behavior":
+            return lambda prefer_float32=False, dtype_conversion_mode="legacy": None
+        kind = getattr(np, name, None)
+        if isinstance(kind, type) and issubclass(kind, np.generic):
+            return kind
+        return getattr(ops, name)
+
+
+experimental = SimpleNamespace(numpy=_NumpyAPI())
 
 
 def __getattr__(name: str):

@@ -12,6 +12,7 @@ through ``as_numpy_iterator`` (each element a batch ``x``, ``(x, y)`` or ``(x, y
 from __future__ import annotations
 
 import gzip
+import itertools
 import os
 import zlib
 from types import SimpleNamespace
@@ -20,6 +21,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Tensor
+from .tf_record import compression_kind, file_paths, read_records, records_block
 
 AUTOTUNE = -1
 INFINITE_CARDINALITY = -1
@@ -143,7 +145,12 @@ class StringArray(np.ndarray):
         return TextDType(np.ndarray.dtype.__get__(self))
 
     def numpy(self):
-        encoded = np.char.encode(np.asarray(self, dtype=str), "utf-8")
+        raw = np.asarray(self)
+        if raw.dtype == object:  # bytes as they are (a record, an image file), text as UTF-8
+            encoded = np.vectorize(lambda v: v if isinstance(v, bytes) else str(v).encode("utf-8"),
+                                   otypes=[object])(raw)
+        else:
+            encoded = np.char.encode(np.asarray(raw, dtype=str), "utf-8")
         return encoded.item() if encoded.ndim == 0 else encoded.astype(object)
 
 
@@ -162,6 +169,10 @@ def _tensors(element):
     """An element as the user's function sees it: numeric components as deepgrad Tensors,
     strings as a ``StringArray``."""
     def wrap(a):
+        if isinstance(a, (bytes, str)):  # one item of an object block (a TFRecord's bytes): a 0-d string
+            item = np.empty((), dtype=object)
+            item[()] = a
+            return item.view(StringArray)
         if a.dtype.kind in "fiub":
             return Tensor(a, dtype=a.dtype)
         # one string (an element's scalar) too: a 0-d array, which has TF's ``numpy()`` and ``dtype``
@@ -589,6 +600,18 @@ class Dataset:
     def apply(self, transformation_func) -> "Dataset":
         return transformation_func(self)
 
+    def with_options(self, options, name=None) -> "Dataset":
+        """The same elements; ``options`` (a ``tf.data.Options``) are kept in ``options()``. Their
+        settings tune TF's runtime (threads, determinism, sharding) and change no element here."""
+        if not isinstance(options, Options):
+            raise TypeError(f"Dataset.with_options: options must be a tf.data.Options, got {type(options).__name__}")
+        out = self._derive(self._blocks, self._cardinality, same_elements=True)
+        out._options = options
+        return out
+
+    def options(self) -> "Options":
+        return getattr(self, "_options", None) or Options()
+
     def rejection_resample(self, class_func, target_dist, initial_dist=None, seed=None,
                            name=None) -> "Dataset":
         """Elements resampled so that their classes (``class_func(element)``, an int scalar) follow
@@ -706,6 +729,7 @@ class Dataset:
         first = next(iter(self._numpy_elements()), None)
         if first is None:
             raise ValueError("Dataset.element_spec: the dataset is empty, so its element shape is not known here")
+        first = _map(np.asarray, first)   # a record's bytes come as a Python bytes object
         if self._batch_varies:
             return _map(lambda a: TensorSpec((None, *a.shape[1:]), a.dtype), first)
         return _map(lambda a: TensorSpec(a.shape, a.dtype), first)
@@ -838,6 +862,46 @@ def TextLineDataset(filenames, compression_type=None, buffer_size=None, num_para
     return Dataset(blocks, UNKNOWN_CARDINALITY)
 
 
+def TFRecordDataset(filenames, compression_type=None, buffer_size=None, num_parallel_reads=None,
+                    name=None) -> Dataset:
+    """The records of the TFRecord files ``filenames`` (a path, a list of them, or a dataset of
+    them), file after file, each a scalar string holding the record's bytes (parse it with
+    ``tf.io.parse_single_example``). ``num_parallel_reads`` reads the files in TF's interleaved
+    order: one record from each file in turn."""
+    kind = compression_kind(compression_type, "TFRecordDataset")
+    lazy = isinstance(filenames, Dataset)
+    paths = None if lazy else file_paths(filenames, "TFRecordDataset")
+    interleave = num_parallel_reads is not None and num_parallel_reads != 1
+
+    def blocks():
+        names = file_paths(filenames, "TFRecordDataset") if lazy else paths
+        if not interleave:
+            for path in names:
+                records = list(read_records(path, kind))
+                if records:
+                    yield records_block(records)
+            return
+        # TF's parallel interleave (block length 1): one record from each open file in turn; a
+        # finished file's slot goes to the next file (AUTOTUNE: every file open at once)
+        cycle = len(names) if num_parallel_reads == AUTOTUNE else int(num_parallel_reads)
+        pending = iter(names)
+        slots = [read_records(p, kind) for p in itertools.islice(pending, max(cycle, 1))]
+        while slots:
+            row = []
+            for i, reader in enumerate(slots):
+                record = next(reader, None)
+                while record is None and reader is not None:
+                    following = next(pending, None)
+                    reader = slots[i] = None if following is None else read_records(following, kind)
+                    record = None if reader is None else next(reader, None)
+                if record is not None:
+                    row.append(record)
+            slots = [r for r in slots if r is not None]
+            if row:
+                yield records_block(row)
+    return Dataset(blocks, UNKNOWN_CARDINALITY)
+
+
 def _csv_column(values, default, name):
     """One CSV column as TF types it: by its default (an int: int32, a float: float32, a str:
     string), else by its values (int32 when all are integers, float32 when all are numbers, else
@@ -915,7 +979,63 @@ def make_csv_dataset(file_pattern, batch_size, column_names=None, column_default
     return dataset.batch(batch_size)
 
 
+class Options:
+    """TF's dataset options: ``deterministic`` (``experimental_deterministic``), and the
+    ``threading``, ``experimental_optimization`` and ``experimental_distribute`` groups
+    (``auto_shard_policy``), set as attributes. deepgrad reads elements in order on one thread,
+    so they are kept for ``Dataset.options()`` and change nothing else."""
+
+    def __init__(self):
+        self.deterministic = None
+        self.threading = SimpleNamespace(private_threadpool_size=None, max_intra_op_parallelism=None)
+        self.experimental_optimization = SimpleNamespace(apply_default_optimizations=None, map_parallelization=None,
+                                                         parallel_batch=None)
+        self.experimental_distribute = SimpleNamespace(auto_shard_policy=AutoShardPolicy.AUTO, num_devices=None)
+        self.autotune = SimpleNamespace(enabled=None, cpu_budget=None, ram_budget=None)
+        self.experimental_slack = None
+        self.experimental_external_state_policy = None
+
+    @property
+    def experimental_deterministic(self):
+        return self.deterministic
+
+    @experimental_deterministic.setter
+    def experimental_deterministic(self, value):
+        self.deterministic = value
+
+    def merge(self, options) -> "Options":
+        merged = Options()
+        merged.__dict__.update({k: v for k, v in self.__dict__.items()})
+        merged.__dict__.update({k: v for k, v in options.__dict__.items() if v is not None})
+        return merged
+
+
+AutoShardPolicy = SimpleNamespace(OFF=-1, AUTO=0, FILE=1, DATA=2, HINT=3)
+
+
+def assert_cardinality(expected_cardinality):
+    """``dataset.apply(assert_cardinality(n))``: the dataset declares ``n`` elements (so ``len()``
+    and ``fit``'s epoch length know them); reading a different number is an error, as in TF."""
+    expected = int(expected_cardinality.data if isinstance(expected_cardinality, Tensor) else expected_cardinality)
+
+    def transformation(dataset: Dataset) -> Dataset:
+        def blocks():
+            seen = 0
+            for block in dataset._blocks():
+                seen += _size(block)
+                if expected >= 0 and seen > expected:
+                    raise ValueError(f"Input dataset was expected to contain {expected} elements but contained "
+                                     "at least " + f"{expected + 1} elements.")
+                yield block
+            if expected >= 0 and seen < expected:
+                raise ValueError(f"Input dataset was expected to contain {expected} elements but contained only "
+                                 f"{seen} elements.")
+        return dataset._derive(blocks, expected, same_elements=True)
+    return transformation
+
+
 experimental = SimpleNamespace(AUTOTUNE=AUTOTUNE, INFINITE_CARDINALITY=INFINITE_CARDINALITY,
+                               assert_cardinality=assert_cardinality, AutoShardPolicy=AutoShardPolicy,
                                UNKNOWN_CARDINALITY=UNKNOWN_CARDINALITY,
                                cardinality=lambda dataset: dataset.cardinality(),
                                make_csv_dataset=make_csv_dataset)

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from ..autograd import Tensor
+from .tf_data import StringArray
 
 # TF's ``channels`` argument: 0 keeps the file's own channels; 1, 3 and 4 convert
 _MODES = {1: "L", 3: "RGB", 4: "RGBA"}
@@ -42,7 +43,7 @@ def read_file(filename, name=None):
     """The whole file as bytes, held in a 0-d object array (TF's scalar ``tf.string``)."""
     path = _scalar(filename, "tf.io.read_file")
     with open(path.decode() if isinstance(path, bytes) else path, "rb") as f:
-        return np.array(f.read(), dtype=object)
+        return _string(f.read())
 
 
 def _decode(contents, channels, what):
@@ -86,6 +87,40 @@ def decode_image(contents, channels=None, dtype=np.uint8, name=None, expand_anim
     return Tensor(image.data.astype(dtype) / np.asarray(255, dtype), dtype=np.dtype(dtype))
 
 
+def _encode(image, fmt: str, what: str, **save) -> np.ndarray:
+    """A ``(height, width, channels)`` uint8 image as the bytes of a ``fmt`` file (a 0-d object
+    array, TF's scalar ``tf.string``)."""
+    array = np.asarray(image.data if isinstance(image, Tensor) else image)
+    if array.ndim != 3 or array.shape[-1] not in (1, 3, 4) or (fmt == "JPEG" and array.shape[-1] == 4):
+        raise ValueError(f"{what}: expected an image of shape (height, width, channels) with "
+                         f"{'1 or 3' if fmt == 'JPEG' else '1, 3 or 4'} channels, got {array.shape}")
+    if array.dtype != np.uint8:
+        raise TypeError(f"{what}: the image must be uint8, got {array.dtype}")
+    buffer = _io.BytesIO()
+    pixels = array[:, :, 0] if array.shape[-1] == 1 else array
+    _pil_image().fromarray(np.ascontiguousarray(pixels)).save(buffer, format=fmt, **save)
+    return _string(buffer.getvalue())
+
+
+def _string(data: bytes):
+    """Bytes as TF's scalar ``tf.string``: a 0-d array whose ``numpy()`` gives the bytes."""
+    out = np.empty((), dtype=object)
+    out[()] = data
+    return out.view(StringArray)
+
+
+def encode_jpeg(image, format="", quality=95, progressive=False, optimize_size=False, chroma_downsampling=True,
+                density_unit="in", x_density=300, y_density=300, xmp_metadata="", name=None):
+    """A uint8 image (1 or 3 channels) as JPEG bytes at ``quality`` (TF's default 95)."""
+    return _encode(image, "JPEG", "tf.io.encode_jpeg", quality=int(quality), progressive=bool(progressive),
+                   optimize=bool(optimize_size), subsampling=-1 if chroma_downsampling else 0)
+
+
+def encode_png(image, compression=-1, name=None):
+    """A uint8 image (1, 3 or 4 channels) as PNG bytes (``compression`` 0-9, -1 the default)."""
+    return _encode(image, "PNG", "tf.io.encode_png", **({} if compression == -1 else {"compress_level": compression}))
+
+
 io = SimpleNamespace(read_file=read_file, decode_png=decode_png, decode_jpeg=decode_jpeg,
                      decode_image=decode_image, decode_bmp=lambda contents, channels=0, name=None:
-                     _decode(contents, channels, "tf.io.decode_bmp"))
+                     _decode(contents, channels, "tf.io.decode_bmp"), encode_jpeg=encode_jpeg, encode_png=encode_png)

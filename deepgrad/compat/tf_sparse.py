@@ -25,7 +25,9 @@ class SparseTensor:
     def __init__(self, indices, values, dense_shape):
         self.indices = Tensor(np.asarray(_data(indices), np.int64).reshape(-1, len(np.ravel(_data(dense_shape)))),
                               dtype=np.int64)
-        self.values = values if isinstance(values, Tensor) else ops.convert_to_tensor(values)
+        # strings (a parsed VarLenFeature of bytes) stay an array: Tensors hold numbers
+        text = isinstance(values, np.ndarray) and values.dtype.kind in "OUS"
+        self.values = values if isinstance(values, Tensor) or text else ops.convert_to_tensor(values)
         self.dense_shape = Tensor(np.asarray(_data(dense_shape), np.int64).reshape(-1), dtype=np.int64)
         if self.values.shape[0] != self.indices.shape[0]:
             raise ValueError(f"tf.SparseTensor: {self.indices.shape[0]} indices but {self.values.shape[0]} values")
@@ -50,7 +52,11 @@ def to_dense(sp_input, default_value=None, validate_indices=True, name=None):
     """The dense array of ``sp_input``, ``default_value`` (0) where it holds no value."""
     if not isinstance(sp_input, SparseTensor):
         raise TypeError(f"tf.sparse.to_dense: input must be a SparseTensor, got {type(sp_input).__name__}")
-    values = sp_input.values.data
+    values = sp_input.values.data if isinstance(sp_input.values, Tensor) else sp_input.values
+    if values.dtype.kind in "OUS":  # strings: b"" (or default_value) where there is none, as an array
+        out = np.full(sp_input.shape, b"" if default_value is None else default_value, dtype=object)
+        out[tuple(sp_input.indices.data.T)] = values
+        return out
     out = np.full(sp_input.shape, 0 if default_value is None else default_value, dtype=values.dtype)
     out[tuple(sp_input.indices.data.T)] = values
     return Tensor(out, dtype=out.dtype)

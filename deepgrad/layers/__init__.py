@@ -163,3 +163,6 @@ def deserialize(config: dict, custom_objects=None) -> Layer:
     if not isinstance(cls, type):
         cls = get(config["class_name"], custom_objects)
     return cls.from_config(dict(config.get("config") or {}))
+
+
+from . import experimental  # noqa: E402  (tf.keras 2's layers.experimental.preprocessing path)

@@ -460,6 +460,9 @@ class Layer(LayerState):
         overwrite_with_gradient = kwargs.pop("overwrite_with_gradient", False)
         if kwargs:
             raise TypeError(f"{self.name}.add_weight: unexpected keyword argument(s) {sorted(kwargs)}")
+        if name is None:
+            # as a bare Variable: the session's next "variable", "variable_1", ... (Keras's names)
+            name = backend.auto_name("variable")
         dtype = np.dtype(dtype) if dtype is not None else self.dtype
         if initializer is None:
             initializer = "glorot_uniform" if dtype.kind == "f" else "zeros"
@@ -473,9 +476,9 @@ class Layer(LayerState):
                            f"layer {self.name!r} weight {name!r} of shape {shape}")
         value = np.asarray(init(shape, dtype=dtype), dtype=dtype)
         # an integer weight (a quantized kernel) keeps its dtype; Tensors would make it floatx
-        var = Variable(value, trainable=trainable, name=name or "variable",
+        var = Variable(value, trainable=trainable, name=name,
                        dtype=dtype if dtype.kind in "iub" else None, autocast=autocast, aggregation=aggregation)
-        var._path = self._variable_path(name or "variable")
+        var._path = self._variable_path(name)
         if overwrite_with_gradient:
             var.overwrite_with_gradient = overwrite_with_gradient
         var.constraint = constraints.get(constraint)

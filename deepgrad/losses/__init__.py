@@ -25,7 +25,7 @@ from .probabilistic import (
     categorical_generalized_cross_entropy, kl_divergence, kld, kullback_leibler_divergence, poisson,
     sparse_categorical_crossentropy,
 )
-from .reduction import REDUCTIONS, reduce_weighted_values, squeeze_or_expand_to_same_rank, standardize_reduction
+from .reduction import REDUCTIONS, Reduction, reduce_weighted_values, squeeze_or_expand_to_same_rank, standardize_reduction
 from .regression import (
     MAE, MAPE, MSE, MSLE, CosineSimilarity, Huber, LogCosh, MeanAbsoluteError, MeanAbsolutePercentageError,
     MeanSquaredError, MeanSquaredLogarithmicError, cosine_similarity, huber, log_cosh, logcosh, mae, mape,

@@ -39,6 +39,26 @@ def squeeze_or_expand_to_same_rank(x1, x2, expand_rank_1=True):
 REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
 
 
+class Reduction:
+    """TF-Keras's ``tf.keras.losses.Reduction`` (``ReductionV2``) names, for programs written for
+    it: ``NONE``, ``SUM``, ``SUM_OVER_BATCH_SIZE``, and ``AUTO``, which outside a distribution
+    strategy is ``SUM_OVER_BATCH_SIZE`` (so it is that string here; Keras 3 has no ``"auto"``)."""
+
+    AUTO = "sum_over_batch_size"
+    NONE = "none"
+    SUM = "sum"
+    SUM_OVER_BATCH_SIZE = "sum_over_batch_size"
+
+    @classmethod
+    def all(cls) -> tuple:
+        return (cls.AUTO, cls.NONE, cls.SUM, cls.SUM_OVER_BATCH_SIZE)
+
+    @classmethod
+    def validate(cls, key) -> None:
+        if key not in cls.all():
+            raise ValueError(f'Invalid Reduction Key: {key}. Expected keys are "{cls.all()}"')
+
+
 def standardize_reduction(reduction):
     if reduction not in REDUCTIONS:
         raise ValueError(f"Invalid reduction {reduction!r}; expected one of {REDUCTIONS}")

@@ -345,10 +345,14 @@ def unpack_batch(batch):
 
 
 class IterableBatches:
-    """Batches from a generator/iterator (consumed across epochs) or a Sequence-like object."""
+    """Batches from a generator/iterator (consumed across epochs) or a Sequence-like object; the
+    latter's batches are taken in a new random order each epoch with ``shuffle`` (as Keras does
+    with a ``PyDataset`` in ``fit``)."""
 
-    def __init__(self, data, spec: DataSpec, steps: int | None = None, class_weight: dict | None = None):
+    def __init__(self, data, spec: DataSpec, steps: int | None = None, class_weight: dict | None = None,
+                 shuffle: bool = False):
         self.data, self.spec, self.steps, self.class_weight = data, spec, steps, class_weight
+        self.shuffle = bool(shuffle)
         self.indexable = hasattr(data, "__len__") and hasattr(data, "__getitem__")
         self._iterator = data if hasattr(data, "__next__") else None
 
@@ -364,7 +368,8 @@ class IterableBatches:
             if hasattr(self.data, "on_epoch_begin"):
                 self.data.on_epoch_begin()
             n = len(self.data) if self.steps is None else min(self.steps, len(self.data))
-            for i in range(n):
+            order = backend.rng().permutation(len(self.data))[:n].tolist() if self.shuffle else range(n)
+            for i in order:
                 yield self.data[i]
             if hasattr(self.data, "on_epoch_end"):
                 self.data.on_epoch_end()
@@ -420,7 +425,7 @@ def batches(spec: DataSpec, x, y=None, sample_weight=None, class_weight=None, ba
         if y is not None:
             raise ValueError("When x is a generator or a dataset of batches, y must be None "
                              "(the batches carry the targets)")
-        return IterableBatches(x, spec, steps, class_weight)
+        return IterableBatches(x, spec, steps, class_weight, shuffle)
     x, y, sample_weight = prepare(spec, x, y, sample_weight, class_weight, targets=targets)
     return ArrayBatches(x, y, sample_weight, batch_size or 32, shuffle, steps)
 

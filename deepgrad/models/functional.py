@@ -7,6 +7,8 @@ call then runs them in that order on real Tensors. Shared layers are nodes of on
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .. import ops
@@ -135,6 +137,14 @@ class Functional(Model, config_names=("Functional", "Model")):
             raise ValueError(f"Model(inputs, outputs): `inputs` argument cannot be empty. Received: inputs={inputs!r}")
         if not flat_inputs or not flat_outputs:
             raise ValueError("Model(inputs, outputs): both must be KerasTensors (from layers.Input and layer calls)")
+        if isinstance(inputs, dict):
+            for key, value in inputs.items():
+                if isinstance(value, KerasTensor) and key != value.name:
+                    # the dict's keys name the data fit() is given, the tensors' names the inputs saved
+                    warnings.warn(f"When providing `inputs` as a dict, all keys in the dict must match the names "
+                                  f"of the corresponding tensors. Received key '{key}' mapping to value {value} "
+                                  f"which has name '{value.name}'. Change the tensor name to '{key}' (via "
+                                  f"`Input(..., name='{key}')`)", stacklevel=2)
         # each input's InputLayer; a layer's output given as an input cuts the graph there and
         # gets an InputLayer of its own, as Keras's clone of it ("...CLONE")
         self._input_layers = {id(t): t.input_layer if t.node is None and getattr(t, "input_layer", None) is not None

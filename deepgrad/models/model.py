@@ -473,8 +473,10 @@ class Model(ModelState, Trainer, Layer):
         """Write the model for inference outside deepgrad, as Keras's ``export``.
 
         ``format="onnx"``: one ONNX file (``opset_version`` default 18, batch dimension dynamic,
-        inference mode); ``quantize="int8"`` quantises it with onnxruntime, statically when
-        ``calibration_data`` (model inputs) is given. ``format="tf_saved_model"`` (the default):
+        inference mode; an ``input_signature`` of ``InputSpec``s or ``KerasTensor``s, one per input, is
+        checked against the model's inputs: rank, and sizes where both give one, the file keeping
+        the model's own input shapes); ``quantize="int8"`` quantises it with onnxruntime, statically
+        when ``calibration_data`` (model inputs) is given. ``format="tf_saved_model"`` (the default):
         where Keras writes a TensorFlow SavedModel, deepgrad writes an export archive (a directory)
         with the endpoint ``"serve"`` (``ExportArchive``), read back by ``deepgrad.export.load_archive``,
         ``tf.saved_model.load`` of ``deepgrad.compat`` and ``layers.TFSMLayer``. Both need
@@ -493,11 +495,41 @@ class Model(ModelState, Trainer, Layer):
             raise ValueError(f"Model.export: format {format!r} is not available in deepgrad; it exports "
                              "format='tf_saved_model' (as an export archive of ONNX endpoints) and format='onnx'")
         if input_signature is not None:
-            raise ValueError("Model.export: input_signature is not supported with format='onnx'; the model's own "
-                             "inputs are exported, with a dynamic batch dimension")
+            _check_input_signature(self, input_signature)
         export_onnx(self, filepath, opset_version=opset_version, quantize=quantize,
                     calibration_data=calibration_data, verbose=verbose)
 
     def __repr__(self) -> str:
         # Keras prints "<Dense name=dense, built=False>"
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _check_input_signature(model, signature) -> None:
+    """Refuse an export ``input_signature`` that disagrees with the inputs of ``model``: one spec
+    per input, each of the input's rank, its sizes equal where both give one."""
+    inputs = list(getattr(model, "inputs", None) or [])
+    if not inputs:
+        raise ValueError(f"Model.export: model {model.name!r} has no layer graph to export; input_signature "
+                         "cannot stand in for it (build a Sequential or functional model)")
+    if isinstance(signature, dict):
+        names = getattr(model, "input_names", None) or []
+        specs = [signature[n] for n in names if n in signature]
+        if len(specs) != len(signature):
+            raise ValueError(f"Model.export: input_signature keys {sorted(signature)} do not name the model's "
+                             f"inputs {list(names)}")
+    else:
+        specs = list(signature) if isinstance(signature, (list, tuple)) else [signature]
+        if len(specs) == 1 and len(inputs) > 1 and isinstance(specs[0], (list, tuple)):
+            specs = list(specs[0])   # Keras also takes the inputs' specs as one nested list
+    if len(specs) != len(inputs):
+        raise ValueError(f"Model.export: input_signature has {len(specs)} spec(s), the model {len(inputs)} input(s)")
+    for spec, tensor in zip(specs, inputs):
+        shape = getattr(spec, "shape", None)
+        if shape is None:
+            raise ValueError(f"Model.export: input_signature entries must be InputSpec or KerasTensor with a "
+                             f"shape, got {spec!r}")
+        shape, own = tuple(shape), tuple(tensor.shape)
+        if len(shape) != len(own) or any(a is not None and b is not None and int(a) != int(b)
+                                         for a, b in zip(shape, own)):
+            raise ValueError(f"Model.export: input_signature shape {shape} does not match the model's input "
+                             f"shape {own}")

@@ -55,6 +55,10 @@ class _MeanTracker:
     _state_names = metrics_module.Mean._state_names
     _state_values = metrics_module.Mean._state_values
     _set_state_values = metrics_module.Mean._set_state_values
+    _check_state = metrics_module.Mean._check_state
+    stateless_update_state = metrics_module.Mean.stateless_update_state
+    stateless_result = metrics_module.Mean.stateless_result
+    stateless_reset_state = metrics_module.Mean.stateless_reset_state
     dtype = metrics_module.Mean.dtype
     _dtype = None
 
@@ -226,7 +230,10 @@ class Trainer:
             if not several:  # Keras: with one output every metric given applies to it, whatever the nesting
                 per_output = [_flat_metric_items(spec)]
             else:
+                # Keras 3: a dict by output name, or a list with one entry (a metric, a list of them,
+                # or None) per output; a list of another length applies to every output (tf.keras's rule)
                 per_output = (_per_output(spec, names, "metrics") if isinstance(spec, dict) or
+                              (isinstance(spec, (list, tuple)) and len(spec) == len(names)) or
                               (spec and all(isinstance(s, (list, tuple)) for s in spec))
                               else [spec] * len(names))
             for i, items in enumerate(per_output):
@@ -433,7 +440,9 @@ class Trainer:
         variables = self.trainable_weights
         self._check_optimizer_knows(variables)
         loss = self.compute_loss(x, y, y_pred, sample_weight)
-        if variables and loss.requires_grad:
+        if not variables:
+            warnings.warn("The model does not have any trainable weights.", stacklevel=2)
+        elif loss.requires_grad:
             # a loss-scaling optimiser multiplies the loss here and divides the gradients back
             scale_loss = getattr(self.optimizer, "scale_loss", None)
             self._apply_gradients(self._gradients(scale_loss(loss) if scale_loss else loss, variables), variables)

@@ -112,6 +112,24 @@ class STFTSpectrogram(Layer):
         self.expand_dims = expand_dims
         self.data_format = data_format or backend.image_data_format()
 
+    def compute_output_shape(self, input_shape):
+        """Keras's shapes, worked out without running the layer (the time axis may be None)."""
+        if len(input_shape) != 3:
+            raise ValueError(f"STFTSpectrogram: expected inputs of rank 3, got shape {tuple(input_shape)}")
+        last = self.data_format == "channels_last"
+        batch, time, channels = (input_shape if last else (input_shape[0], input_shape[2], input_shape[1]))
+        freq = (self._fft_length // 2 + 1) * (2 if self.mode == "stft" else 1)
+        if time is None:
+            frames = None
+        elif self.padding == "same":
+            frames = -(-int(time) // self._frame_step)
+        else:
+            frames = max((int(time) - self.frame_length) // self._frame_step + 1, 0)
+        if self.expand_dims:
+            return (batch, frames, freq, channels) if last else (batch, channels, frames, freq)
+        width = None if channels is None else freq * channels
+        return (batch, frames, width) if last else (batch, width, frames)
+
     def build(self, input_shape):
         if len(input_shape) != 3:
             raise ValueError(f"STFTSpectrogram: expected inputs of rank 3, got shape {tuple(input_shape)}")
