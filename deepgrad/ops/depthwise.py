@@ -43,6 +43,7 @@ from numpy.lib.stride_tricks import as_strided
 from .. import runtime
 from . import workspace
 from .conv_phases import fill_outside
+from .halves import relu_masked
 
 
 def is_depthwise(cin: int, kernel_shape: tuple) -> bool:
@@ -420,7 +421,7 @@ def backward(g: np.ndarray, padded, kernel: np.ndarray, relu_out, x_shape, pads,
         if need_x:
             fill_outside(gp[s], back.box)
         if relu_out is not None:   # relu'(y) = [y > 0]
-            np.multiply(g[s], relu_out[s] > 0, out=masked[s])
+            relu_masked(g[s], relu_out[s], masked[s])
         elif need_x:
             masked[s] = g[s]
         if need_b:

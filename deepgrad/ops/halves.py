@@ -51,6 +51,13 @@ def contiguous_halves(a: np.ndarray, out: np.ndarray = None) -> np.ndarray:
     return out
 
 
+def relu_masked(g, y, out: np.ndarray) -> np.ndarray:
+    """``out`` <- ``g * [y > 0]``, relu'(y) for a ReLU's output y, with the mask read as bytes
+    (uint8): a product with a bool array runs through a casting loop (3.4 against 2.3 ms for 3.2 M
+    float32 values, one thread, in blocks of 64 K). The same bits."""
+    return np.multiply(g, np.greater(y, 0).view(np.uint8), out=out)
+
+
 # values per folded row of ``row_sums``: (100352, 64) float32 rows summed 4.9 ms as they are (an
 # inner loop of 64 values per row), 1.0 ms folded into rows of 2048-4096 values
 FOLD_VALUES = 2048

@@ -26,7 +26,7 @@ from ..autograd import Function
 from ..runtime import for_batch_halves, one_blas_thread, two_threads
 from . import workspace
 from .conv_phases import col2im_gemm, fill_outside
-from .halves import GEMM_HALVES_MIN, GEMM_OWN_MIN, folded_sum, matmul_off_pool, row_sums
+from .halves import GEMM_HALVES_MIN, GEMM_OWN_MIN, folded_sum, matmul_off_pool, relu_masked, row_sums
 from .halves import conv_matmul
 from .conv_taps import taps_backward, taps_forward, use_taps
 
@@ -249,7 +249,7 @@ def pointwise_backward(g2: np.ndarray, x2, w, y, cin: int, needs) -> tuple:
             c = chunks[i]
             gc = g2[c]
             if y is not None:   # relu'(y) = [y > 0]
-                gc = np.multiply(gc, y[c] > 0, out=masked[:len(gc)])
+                gc = relu_masked(gc, y[c], masked[:len(gc)])
             if need_b:
                 db_parts[i] = folded_sum(gc)
             if need_w:
@@ -415,7 +415,7 @@ class Conv2D(Function):
             return (dx, dkernel, dbias)[:len(needs)]
         if relu_out is not None:  # the fused relu: dY masked where y = 0
             y, masked = relu_out, workspace.empty(g2.shape, g2.dtype)
-            for_batch_halves(lambda rows: np.multiply(g2[rows], y[rows] > 0, out=masked[rows]), len(y), y.size)
+            for_batch_halves(lambda rows: relu_masked(g2[rows], y[rows], masked[rows]), len(y), y.size)
             g2 = masked
         dx = dkernel = dbias = None
         if self.taps:
