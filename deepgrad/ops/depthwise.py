@@ -28,9 +28,9 @@ the forward, and ``relu'(y) = [y > 0]`` into the backward, both on blocks still 
 multiplier ``m`` > 1 is the same with each input channel repeated ``m`` times.
 
 Every pass runs over a few samples at a time (the block's output, its products and the input rows
-they read stay in the core's L2 cache), over the two halves of the batch in two threads. The
-kernel and bias gradients are summed per block, then over the blocks in order: the same bits on
-one thread and two.
+they read stay in the core's L2 cache), the blocks taken in turn by two threads. The kernel and
+bias gradients are summed per block, then over the blocks in order: the same bits on one thread
+and two, whichever thread makes a block.
 """
 from __future__ import annotations
 
@@ -186,14 +186,15 @@ def _blocks(length: int, step: int) -> list:
 
 
 def _over_blocks(fn, blocks: list, size: int, scratch=None) -> None:
-    """``fn(i, block, buffers)`` for every block, those of the two halves of the list in two threads;
-    ``scratch()`` makes the buffers of a thread (once per half)."""
-    def part(s):
-        buffers = scratch() if scratch is not None else None
-        for i in range(len(blocks))[s]:
-            fn(i, blocks[i], buffers)
+    """``fn(i, block, buffers)`` for every block, taken in turn by two threads (``runtime.
+    for_items_shared``: a thread that starts late takes fewer); ``scratch()`` makes the buffers of
+    a thread (once per thread and call, on its first block)."""
+    def item(i, mine):
+        if "buffers" not in mine:
+            mine["buffers"] = scratch() if scratch is not None else None
+        fn(i, blocks[i], mine["buffers"])
 
-    runtime.for_batch_halves(part, len(blocks), size)
+    runtime.for_items_shared(item, len(blocks), size)
 
 
 def _phase_weights(source: Source, kernel: np.ndarray) -> list:

@@ -23,7 +23,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ..autograd import Function
-from ..runtime import for_batch_halves, one_blas_thread, two_threads
+from ..runtime import for_batch_halves, for_items_shared, one_blas_thread, two_threads
 from . import workspace
 from .conv_phases import col2im_gemm, fill_outside
 from .halves import GEMM_HALVES_MIN, GEMM_OWN_MIN, folded_sum, matmul_off_pool, relu_masked, row_sums
@@ -229,10 +229,10 @@ def pointwise_backward(g2: np.ndarray, x2, w, y, cin: int, needs) -> tuple:
     Cout): x2 (rows, Cin) the input (None when dW is not needed), w (Cin, Cout) (None when dX is
     not), ``cin`` = Cin; each gradient None unless its entry of ``needs`` is set.
 
-    One pass over chunks of rows, the two halves of the chunks in two threads on one BLAS thread
-    each: a chunk's dY masked by y > 0 into a buffer of the thread, then its rows of dX = dY w^T and
-    its parts of dW = x2^T dY and db, summed over the chunks in order at the end (the same bits on
-    one thread and two). Separate passes (the mask, the dX GEMM, the dW GEMMs, the bias's sum)
+    One pass over chunks of rows, taken in turn by two threads on one BLAS thread each
+    (``runtime.for_items_shared``): a chunk's dY masked by y > 0 into a buffer of the thread, then
+    its rows of dX = dY w^T and its parts of dW = x2^T dY and db, summed over the chunks in order at
+    the end (the same bits on one thread and two, whichever thread makes a chunk). Separate passes (the mask, the dX GEMM, the dW GEMMs, the bias's sum)
     each streamed the whole dY or its masked copy from memory."""
     need_x, need_w, need_b = needs
     rows, cout = g2.shape
@@ -243,21 +243,21 @@ def pointwise_backward(g2: np.ndarray, x2, w, y, cin: int, needs) -> tuple:
     db_parts = np.empty((len(chunks), cout), g2.dtype) if need_b else None
     wt = w.T if need_x else None
 
-    def part(which):
-        masked = np.empty((step, cout), g2.dtype) if y is not None else None
-        for i in range(len(chunks))[which]:
-            c = chunks[i]
-            gc = g2[c]
-            if y is not None:   # relu'(y) = [y > 0]
-                gc = relu_masked(gc, y[c], masked[:len(gc)])
-            if need_b:
-                db_parts[i] = folded_sum(gc)
-            if need_w:
-                np.matmul(x2[c].T, gc, out=dw_parts[i])
-            if need_x:
-                np.matmul(gc, wt, out=dx[c])
+    def chunk(i, mine):
+        c = chunks[i]
+        gc = g2[c]
+        if y is not None:   # relu'(y) = [y > 0], into a buffer of the thread
+            if "masked" not in mine:
+                mine["masked"] = np.empty((step, cout), g2.dtype)
+            gc = relu_masked(gc, y[c], mine["masked"][:len(gc)])
+        if need_b:
+            db_parts[i] = folded_sum(gc)
+        if need_w:
+            np.matmul(x2[c].T, gc, out=dw_parts[i])
+        if need_x:
+            np.matmul(gc, wt, out=dx[c])
 
-    for_batch_halves(lambda which: _on_one_blas_thread(part, which), len(chunks), g2.size)
+    for_items_shared(chunk, len(chunks), g2.size, one_blas=True)
     return (dx, None if dw_parts is None else dw_parts.sum(axis=0),
             None if db_parts is None else db_parts.sum(axis=0))
 
