@@ -77,6 +77,22 @@ def folded_sum(a: np.ndarray) -> np.ndarray:
     return total
 
 
+def add_to_rows(a: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``a += v`` for a C-contiguous (rows, C) array and a (C,) vector (a bias), the rows folded k
+    at a time into rows of k*C values against v tiled k times: broadcast along rows of C values the
+    add's inner loop is C long (100352 x 64 float32: 2.6 against 2.1 ms, one thread). The same bits."""
+    rows, c = a.shape
+    k = max(1, FOLD_VALUES // max(1, c))
+    folds = rows // k
+    if k == 1 or folds < 2 or not a.flags.c_contiguous:
+        return np.add(a, v, out=a)
+    head = a[:folds * k].reshape(folds, k * c)
+    np.add(head, np.tile(v, k), out=head)
+    if folds * k < rows:
+        np.add(a[folds * k:], v, out=a[folds * k:])
+    return a
+
+
 def row_sums(a: np.ndarray) -> np.ndarray:
     """``a.sum(axis=0)`` of a (rows, C) array (a bias's gradient): the rows folded k at a time into
     rows of k*C values, so that the adds run along long rows, summed over the two halves of the

@@ -26,7 +26,8 @@ from ..autograd import Function
 from ..runtime import for_batch_halves, for_items_shared, one_blas_thread, two_threads
 from . import workspace
 from .conv_phases import col2im_gemm, fill_outside
-from .halves import GEMM_HALVES_MIN, GEMM_OWN_MIN, folded_sum, matmul_off_pool, relu_masked, row_sums
+from .halves import GEMM_HALVES_MIN, GEMM_OWN_MIN, add_to_rows, folded_sum, matmul_off_pool, relu_masked
+from .halves import row_sums
 from .halves import conv_matmul
 from .conv_taps import taps_backward, taps_forward, use_taps
 
@@ -199,7 +200,7 @@ def _pointwise(x2: np.ndarray, weights: np.ndarray, bias, relu: bool) -> np.ndar
     right after its GEMM (still in cache): a 1x1 convolution, with no unfolded copy of its input."""
     def after(rows):
         if bias is not None:
-            np.add(rows, bias, out=rows)
+            add_to_rows(rows, bias)
         if relu:
             np.maximum(rows, 0, out=rows)
 
@@ -232,8 +233,9 @@ def pointwise_backward(g2: np.ndarray, x2, w, y, cin: int, needs) -> tuple:
     One pass over chunks of rows, taken in turn by two threads on one BLAS thread each
     (``runtime.for_items_shared``): a chunk's dY masked by y > 0 into a buffer of the thread, then
     its rows of dX = dY w^T and its parts of dW = x2^T dY and db, summed over the chunks in order at
-    the end (the same bits on one thread and two, whichever thread makes a chunk). Separate passes (the mask, the dX GEMM, the dW GEMMs, the bias's sum)
-    each streamed the whole dY or its masked copy from memory."""
+    the end (the same bits on one thread and two, whichever thread makes a chunk). Separate passes
+    (the mask, the dX GEMM, the dW GEMMs, the bias's sum) each streamed the whole dY or its masked
+    copy from memory."""
     need_x, need_w, need_b = needs
     rows, cout = g2.shape
     step = max(256, POINTWISE_CHUNK_BYTES // ((3 * cout + 2 * cin) * g2.itemsize))
