@@ -233,6 +233,47 @@ def _in_two_threads(fn, first: slice, second: slice, take_back: bool) -> None:
         future.result()
 
 
+def for_items_shared(fn, count: int, size: int, one_blas: bool = False) -> None:
+    """``fn(i, mine)`` for every i in ``range(count)``, the items taken one after the other by this
+    thread and the worker thread from one shared counter (``mine``: a dict of the calling thread,
+    the same for all its items of this call, for buffers it makes once): a thread that is late to
+    start, or slower, takes fewer items, where ``for_batch_halves`` waits for its half. ``fn``
+    must not depend on which thread runs an item nor on the order of the items (each writes its
+    own results). One thread, as ``for_batch_halves``, when the work (``size`` elements) is small
+    or two threads are not allowed; with ``one_blas``, the two threads' items run on one BLAS
+    thread each (``one_blas_thread``: their GEMMs)."""
+    if count < 2 or size < _PARALLEL_MIN_SIZE or not two_threads():
+        mine = {}
+        for i in range(count):
+            fn(i, mine)
+        return
+    taken = iter(range(count))
+    lock = threading.Lock()
+    failed = []   # an error in one thread: the other takes no more items
+
+    def items():
+        mine = {}
+        while not failed:
+            with lock:
+                i = next(taken, None)
+            if i is None:
+                return
+            try:
+                fn(i, mine)
+            except BaseException:
+                failed.append(True)
+                raise
+
+    def run(_):
+        if one_blas:
+            with one_blas_thread():
+                items()
+        else:
+            items()
+
+    _in_two_threads(run, None, None, take_back=True)
+
+
 def for_both_halves(fn, length: int, multiple: int = 1) -> None:
     """``fn(slice)`` over the two parts of an axis in two threads, split at the multiple of
     ``multiple`` nearest the middle (once over all of it when no such split leaves two parts),

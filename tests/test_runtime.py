@@ -152,3 +152,64 @@ def test_one_blas_thread_overlapping_in_two_threads_restores_the_count_once_both
         thread.join()
     after = [fn(n) for fn, n in zip(setters, before)]
     assert still == [1] * len(setters) and after == [3] * len(setters)
+
+
+def test_for_items_shared_runs_every_item_once_over_two_threads(monkeypatch):
+    _two_cores(monkeypatch)
+    runs, worker_took = [], threading.Event()
+    me = threading.get_ident()
+
+    def item(i, mine):
+        mine.setdefault("thread", threading.get_ident())
+        assert mine["thread"] == threading.get_ident()   # one dict per thread
+        if threading.get_ident() != me:
+            worker_took.set()
+        elif i == 0:
+            worker_took.wait(timeout=10)   # the worker takes item 1 while this thread holds item 0
+        runs.append((i, threading.get_ident()))
+
+    runtime.for_items_shared(item, 12, runtime._PARALLEL_MIN_SIZE)
+    assert sorted(i for i, _ in runs) == list(range(12))
+    assert {t for _, t in runs} == {me, next(t for _, t in runs if t != me)}
+
+    calls = []
+    runtime.for_items_shared(lambda i, mine: calls.append((i, id(mine), threading.get_ident())), 5,
+                             runtime._PARALLEL_MIN_SIZE - 1)   # small: in order, in this thread, one dict
+    assert [i for i, _, _ in calls] == list(range(5)) and len({(m, t) for _, m, t in calls}) == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    calls.clear()
+    runtime.for_items_shared(lambda i, mine: calls.append((i, threading.get_ident())), 5, runtime._PARALLEL_MIN_SIZE)
+    assert calls == [(i, me) for i in range(5)]
+
+
+def test_for_items_shared_takes_all_items_when_the_worker_is_busy(monkeypatch):
+    _two_cores(monkeypatch)
+    runtime.for_batch_halves(lambda rows: None, 2, runtime._PARALLEL_MIN_SIZE)  # the pool exists
+    blocker, release = threading.Event(), threading.Event()
+    runtime._executor.submit(lambda: (blocker.set(), release.wait(timeout=10)))
+    blocker.wait(timeout=10)
+    calls = []
+    try:
+        runtime.for_items_shared(lambda i, mine: calls.append((i, threading.get_ident())), 6,
+                                 runtime._PARALLEL_MIN_SIZE)
+    finally:
+        release.set()
+    assert calls == [(i, threading.get_ident()) for i in range(6)]
+
+
+def test_for_items_shared_stops_taking_items_after_an_error(monkeypatch):
+    _two_cores(monkeypatch)
+    done, started = [], threading.Event()
+    me = threading.get_ident()
+
+    def item(i, mine):
+        if threading.get_ident() == me:
+            started.wait(timeout=10)   # the worker holds an item when the error comes
+            raise ValueError("an item")
+        started.set()
+        time.sleep(0.05)
+        done.append(i)
+
+    with pytest.raises(ValueError, match="an item"):
+        runtime.for_items_shared(item, 100, runtime._PARALLEL_MIN_SIZE)
+    assert len(done) == 1   # the worker's item finished before the error propagated; no more taken

@@ -69,6 +69,13 @@ def over_batch(fn, shape: tuple) -> None:
         fn(Ellipsis)
 
 
+def relu_masked(g, y, out: np.ndarray) -> np.ndarray:
+    """``out`` <- ``g * [y > 0]``, relu'(y) for a ReLU's output y, with the mask read as bytes
+    (uint8): a product with a bool array runs through a casting loop (3.4 against 2.3 ms for 3.2 M
+    float32 values, one thread, in blocks of 64 K). The same bits."""
+    return np.multiply(g, np.greater(y, 0).view(np.uint8), out=out)
+
+
 # values per folded row of ``row_sums``: (100352, 64) float32 rows summed 4.9 ms as they are (an
 # inner loop of 64 values per row), 1.0 ms folded into rows of 2048-4096 values
 FOLD_VALUES = 2048
@@ -86,6 +93,22 @@ def folded_sum(a: np.ndarray) -> np.ndarray:
     if folds * k < rows:
         total += a[folds * k:].sum(axis=0)
     return total
+
+
+def add_to_rows(a: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``a += v`` for a C-contiguous (rows, C) array and a (C,) vector (a bias), the rows folded k
+    at a time into rows of k*C values against v tiled k times: broadcast along rows of C values the
+    add's inner loop is C long (100352 x 64 float32: 2.6 against 2.1 ms, one thread). The same bits."""
+    rows, c = a.shape
+    k = max(1, FOLD_VALUES // max(1, c))
+    folds = rows // k
+    if k == 1 or folds < 2 or not a.flags.c_contiguous:
+        return np.add(a, v, out=a)
+    head = a[:folds * k].reshape(folds, k * c)
+    np.add(head, np.tile(v, k), out=head)
+    if folds * k < rows:
+        np.add(a[folds * k:], v, out=a[folds * k:])
+    return a
 
 
 def row_sums(a: np.ndarray) -> np.ndarray:

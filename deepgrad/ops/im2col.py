@@ -23,10 +23,11 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ..autograd import Function
-from ..runtime import for_batch_halves, one_blas_thread, two_threads
+from ..runtime import for_batch_halves, for_items_shared, one_blas_thread, two_threads
 from . import workspace
 from .conv_phases import col2im_gemm, fill_outside
-from .halves import BLAS_THREADS_MIN, GEMM_HALVES_MIN, folded_sum, matmul_off_pool, row_sums
+from .halves import BLAS_THREADS_MIN, GEMM_HALVES_MIN, add_to_rows, folded_sum, matmul_off_pool, relu_masked
+from .halves import row_sums
 from .halves import conv_matmul
 from .conv_taps import taps_backward, taps_forward, use_taps
 
@@ -199,7 +200,7 @@ def _pointwise(x2: np.ndarray, weights: np.ndarray, bias, relu: bool) -> np.ndar
     right after its GEMM (still in cache): a 1x1 convolution, with no unfolded copy of its input."""
     def after(rows):
         if bias is not None:
-            np.add(rows, bias, out=rows)
+            add_to_rows(rows, bias)
         if relu:
             np.maximum(rows, 0, out=rows)
 
@@ -229,11 +230,12 @@ def pointwise_backward(g2: np.ndarray, x2, w, y, cin: int, needs) -> tuple:
     Cout): x2 (rows, Cin) the input (None when dW is not needed), w (Cin, Cout) (None when dX is
     not), ``cin`` = Cin; each gradient None unless its entry of ``needs`` is set.
 
-    One pass over chunks of rows, the two halves of the chunks in two threads on one BLAS thread
-    each: a chunk's dY masked by y > 0 into a buffer of the thread, then its rows of dX = dY w^T and
-    its parts of dW = x2^T dY and db, summed over the chunks in order at the end (the same bits on
-    one thread and two). Separate passes (the mask, the dX GEMM, the dW GEMMs, the bias's sum)
-    each streamed the whole dY or its masked copy from memory."""
+    One pass over chunks of rows, taken in turn by two threads on one BLAS thread each
+    (``runtime.for_items_shared``): a chunk's dY masked by y > 0 into a buffer of the thread, then
+    its rows of dX = dY w^T and its parts of dW = x2^T dY and db, summed over the chunks in order at
+    the end (the same bits on one thread and two, whichever thread makes a chunk). Separate passes
+    (the mask, the dX GEMM, the dW GEMMs, the bias's sum) each streamed the whole dY or its masked
+    copy from memory."""
     need_x, need_w, need_b = needs
     rows, cout = g2.shape
     step = max(256, POINTWISE_CHUNK_BYTES // ((3 * cout + 2 * cin) * g2.itemsize))
@@ -243,21 +245,21 @@ def pointwise_backward(g2: np.ndarray, x2, w, y, cin: int, needs) -> tuple:
     db_parts = np.empty((len(chunks), cout), g2.dtype) if need_b else None
     wt = w.T if need_x else None
 
-    def part(which):
-        masked = np.empty((step, cout), g2.dtype) if y is not None else None
-        for i in range(len(chunks))[which]:
-            c = chunks[i]
-            gc = g2[c]
-            if y is not None:   # relu'(y) = [y > 0]
-                gc = np.multiply(gc, y[c] > 0, out=masked[:len(gc)])
-            if need_b:
-                db_parts[i] = folded_sum(gc)
-            if need_w:
-                np.matmul(x2[c].T, gc, out=dw_parts[i])
-            if need_x:
-                np.matmul(gc, wt, out=dx[c])
+    def chunk(i, mine):
+        c = chunks[i]
+        gc = g2[c]
+        if y is not None:   # relu'(y) = [y > 0], into a buffer of the thread
+            if "masked" not in mine:
+                mine["masked"] = np.empty((step, cout), g2.dtype)
+            gc = relu_masked(gc, y[c], mine["masked"][:len(gc)])
+        if need_b:
+            db_parts[i] = folded_sum(gc)
+        if need_w:
+            np.matmul(x2[c].T, gc, out=dw_parts[i])
+        if need_x:
+            np.matmul(gc, wt, out=dx[c])
 
-    for_batch_halves(lambda which: _on_one_blas_thread(part, which), len(chunks), g2.size)
+    for_items_shared(chunk, len(chunks), g2.size, one_blas=True)
     return (dx, None if dw_parts is None else dw_parts.sum(axis=0),
             None if db_parts is None else db_parts.sum(axis=0))
 
@@ -415,7 +417,7 @@ class Conv2D(Function):
             return (dx, dkernel, dbias)[:len(needs)]
         if relu_out is not None:  # the fused relu: dY masked where y = 0
             y, masked = relu_out, workspace.empty(g2.shape, g2.dtype)
-            for_batch_halves(lambda rows: np.multiply(g2[rows], y[rows] > 0, out=masked[rows]), len(y), y.size)
+            for_batch_halves(lambda rows: relu_masked(g2[rows], y[rows], masked[rows]), len(y), y.size)
             g2 = masked
         dx = dkernel = dbias = None
         if self.taps:

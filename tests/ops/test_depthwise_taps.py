@@ -234,3 +234,80 @@ def test_source_phases_hold_the_padded_input():
         r = taps.start
         assert part.shape == (2, *shape)
         np.testing.assert_array_equal(part, xp[:, :shape[0], r::3][:, :, :shape[1]])
+
+
+# (input shape, kernel shape (*k, C, m), strides, padding, dilation): the input gradient's width
+# phases folded into one correlation (a last stride dividing the width): odd leading sizes, a
+# stride above the kernel (slots without taps), dilations (a phase with no taps at all, taps
+# farther apart than the stride), a depth multiplier, 1-3 spatial axes
+FOLD_CASES = [
+    ((2, 7, 8, 3), (3, 3, 3, 1), (2, 2), "same", (1, 1)),
+    ((2, 8, 9, 2), (3, 3, 2, 2), (2, 3), "valid", (1, 1)),
+    ((1, 6, 12, 2), (2, 2, 2, 1), (1, 4), "same", (1, 1)),
+    ((1, 7, 10, 2), (3, 3, 2, 1), (2, 2), "same", (2, 2)),
+    ((1, 9, 10, 2), (3, 3, 2, 1), (3, 2), "same", (1, 3)),
+    ((2, 12, 3), (3, 3, 1), (2,), "same", (1,)),
+    ((1, 5, 6, 8, 2), (3, 2, 3, 2, 1), (2, 1, 2), "same", (1, 1, 1)),
+]
+
+
+def _gradients(x, kernel, bias, strides, padding, dilation, weight, data_format="channels_last"):
+    from deepgrad.ops.convolution import depthwise_conv_bias_relu
+
+    leaves = [dg.Tensor(a, requires_grad=True) for a in (x, kernel, bias)]
+    out = depthwise_conv_bias_relu(*leaves, strides, padding, dilation_rate=dilation, data_format=data_format)
+    (out * dg.Tensor(weight)).sum().backward()
+    return [out.data] + [t.grad for t in leaves]
+
+
+@pytest.mark.parametrize("x_shape,k_shape,strides,padding,dilation", FOLD_CASES)
+def test_folded_input_gradient_matches_torch_and_the_phases_made_apart(monkeypatch, x_shape, k_shape, strides,
+                                                                       padding, dilation):
+    from deepgrad.ops.convolution import depthwise_conv_bias_relu
+    from deepgrad.ops.im2col import same_padding
+    from oracle import check_gradients
+
+    rng = np.random.default_rng(sum(x_shape) * len(k_shape))
+    x, kernel = rng.standard_normal(x_shape), rng.standard_normal(k_shape)
+    bias = rng.standard_normal(k_shape[-2] * k_shape[-1])
+    nd = len(strides)
+    pads = ([same_padding(n, k, s, d) for n, k, s, d in zip(x_shape[1:-1], k_shape, strides, dilation)]
+            if padding == "same" else [(0, 0)] * nd)
+    out_shape = tuple((n + b + a - (k - 1) * d - 1) // s + 1
+                      for n, k, s, d, (b, a) in zip(x_shape[1:-1], k_shape, strides, dilation, pads))
+    flat = kernel.reshape(*k_shape[:nd], 1, -1)
+    assert depthwise.InputGrad(flat, x_shape, pads, k_shape[:nd], strides, dilation, out_shape).folded
+    weight = rng.standard_normal((x_shape[0], *out_shape, k_shape[-2] * k_shape[-1]))
+    ours = _gradients(x, kernel, bias, strides, padding, dilation, weight)
+    assert 0.1 < (ours[0] == 0).mean() < 0.9
+    tleaves = [torch.tensor(a, requires_grad=True) for a in (x, kernel, bias)]
+    t_out = torch.relu(_torch_depthwise(*tleaves, strides, padding, dilation))
+    (t_out * torch.tensor(weight)).sum().backward()
+    np.testing.assert_allclose(ours[0], t_out.detach().numpy(), rtol=1e-10, atol=1e-10)
+    for mine, theirs in zip(ours[1:], tleaves):
+        np.testing.assert_allclose(mine, theirs.grad.numpy(), rtol=1e-10, atol=1e-10)
+    # channels first: the same numbers
+    first = _gradients(np.moveaxis(x, -1, 1), kernel, bias, strides, padding, dilation, np.moveaxis(weight, -1, 1),
+                       "channels_first")
+    np.testing.assert_array_equal(np.moveaxis(first[1], 1, -1), ours[1])
+    # each phase made apart and copied: the same bits
+    monkeypatch.setattr(depthwise, "FOLD_WIDTH", False)
+    assert not depthwise.InputGrad(flat, x_shape, pads, k_shape[:nd], strides, dilation, out_shape).folded
+    apart = _gradients(x, kernel, bias, strides, padding, dilation, weight)
+    for mine, theirs in zip(ours, apart):
+        np.testing.assert_array_equal(mine, theirs)
+    monkeypatch.setattr(depthwise, "FOLD_WIDTH", True)
+    if x.size <= 300:
+        check_gradients(lambda *t: depthwise_conv_bias_relu(*t, strides, padding, dilation_rate=dilation),
+                        [x, kernel, bias])
+
+
+def test_folded_input_gradient_float32_is_the_phases_made_apart(monkeypatch):
+    """The block's layer (stride 2, 56x56x64) in float32, over blocks and two threads: the same bits."""
+    x, kernel = _case(6, (8, 56, 56, 64), (3, 3, 64, 1))
+    bias = np.random.default_rng(7).standard_normal(64).astype(np.float32)
+    weight = np.random.default_rng(8).standard_normal((8, 28, 28, 64)).astype(np.float32)
+    folded = _gradients(x, kernel, bias, (2, 2), "same", (1, 1), weight)
+    monkeypatch.setattr(depthwise, "FOLD_WIDTH", False)
+    for mine, theirs in zip(folded, _gradients(x, kernel, bias, (2, 2), "same", (1, 1), weight)):
+        np.testing.assert_array_equal(mine, theirs)

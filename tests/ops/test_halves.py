@@ -299,3 +299,35 @@ def test_col2im_gemm_halves_run_their_own_parts_bit_for_bit(monkeypatch, n, part
         for j in range(4):
             expected[:, i:i + 8:2, j:j + 10:2] += cols[:, :, :, i, j]
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_mask_as_bytes_is_the_product_with_the_bool_mask(dtype):
+    from deepgrad.ops.halves import relu_masked
+
+    rng = np.random.default_rng(3)
+    g = rng.standard_normal(1000).astype(dtype)
+    y = np.maximum(rng.standard_normal(1000), 0).astype(dtype)
+    g[:4] = [np.inf, -np.inf, np.nan, -1.0]
+    y[:8] = [0.0, 1.0, 0.0, 0.0, np.nan, 2.0, -0.0, 0.5]
+    with np.errstate(invalid="ignore"):   # inf * 0
+        out, ref = relu_masked(g, y, np.empty_like(g)), g * (y > 0)
+    assert out.dtype == dtype
+    np.testing.assert_array_equal(out.view(f"i{out.itemsize}"), ref.view(f"i{out.itemsize}"))
+
+
+@pytest.mark.parametrize("rows,c,dtype", [(1000, 64, np.float32), (333, 48, np.float64), (7, 5, np.float32),
+                                          (5000, 3000, np.float32)])
+def test_bias_added_to_folded_rows_is_the_broadcast_add(rows, c, dtype):
+    from deepgrad.ops.halves import add_to_rows
+
+    rng = np.random.default_rng(rows)
+    a, v = rng.standard_normal((rows, c)).astype(dtype), rng.standard_normal(c).astype(dtype)
+    ref = a + v
+    out = add_to_rows(a, v)
+    assert out is a
+    np.testing.assert_array_equal(a, ref)
+    b = rng.standard_normal((c, rows)).astype(dtype).T   # not C-contiguous: the plain add
+    ref = b + v
+    add_to_rows(b, v)
+    np.testing.assert_array_equal(b, ref)
