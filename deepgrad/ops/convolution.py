@@ -21,7 +21,7 @@ from numpy.lib.stride_tricks import as_strided
 from .. import backend
 from ..autograd import Function
 from ..runtime import for_batch_halves
-from . import depthwise, workspace
+from . import depthwise, transpose_phases, workspace
 from .conv_phases import col2im_gemm, fill_outside, scatter_add
 from .halves import contiguous_halves, over_rows, ufunc_halves
 from .halves import conv_matmul
@@ -294,11 +294,14 @@ class ConvTranspose(Function):
                              f"{kernel.shape}, padding {padding!r}, output_padding {output_padding})")
         taps = math.prod(ks)
         x2 = x.reshape(-1, cin)
+        self.geometry = (x.shape, tuple(ks), strides, dilation, full, crops, channels_first)
+        self.save_for_backward(x2 if self.needs_input_grad[1] else None, kernel)
+        if transpose_phases.applies(ks, strides, dilation, cout):  # one correlation per output phase
+            return _to_first(transpose_phases.conv_transpose_phases(x, kernel, bias, strides, crops, out_len),
+                             channels_first)
         # out = col2im(x K^T), made and scattered a part of the batch at a time (conv_phases)
         out = col2im_gemm(x2, kernel.reshape(taps * cout, cin).T, (x.shape[0], *full, cout), ks, strides, dilation,
                           in_shape)
-        self.geometry = (x.shape, tuple(ks), strides, dilation, full, crops, channels_first)
-        self.save_for_backward(x2 if self.needs_input_grad[1] else None, kernel)
         return _to_first(_crop(out, crops, bias), channels_first)
 
     def backward(self, g):
