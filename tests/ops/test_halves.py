@@ -299,3 +299,14 @@ def test_col2im_gemm_halves_run_their_own_parts_bit_for_bit(monkeypatch, n, part
         for j in range(4):
             expected[:, i:i + 8:2, j:j + 10:2] += cols[:, :, :, i, j]
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_a_dcgan_training_step_with_the_phase_path_is_bit_identical_split(monkeypatch):
+    from deepgrad.ops import transpose_phases
+
+    monkeypatch.setattr(transpose_phases, "MIN_CHANNELS", 1)  # the small generator's 16 and 8 filters
+    calls = []
+    inner = transpose_phases.conv_transpose_phases
+    monkeypatch.setattr(transpose_phases, "conv_transpose_phases", lambda *a: calls.append(1) or inner(*a))
+    test_a_dcgan_training_step_is_bit_identical_split(monkeypatch)
+    assert calls
