@@ -23,7 +23,7 @@ from ..autograd import Function
 from ..runtime import for_batch_halves
 from . import depthwise, transpose_phases, workspace
 from .conv_phases import col2im_gemm, fill_outside, scatter_add
-from .halves import contiguous_halves, over_rows, ufunc_halves
+from .halves import channel_sums, contiguous_halves, over_rows, ufunc_halves
 from .halves import conv_matmul
 from .im2col import conv1d, conv1d_relu, conv2d, conv2d_relu, same_padding
 from .dtypes import result_type
@@ -331,7 +331,7 @@ class ConvTranspose(Function):
             # cols = x K^T  =>  dK = dcols^T x; in this order the GEMM ran about 5x faster than (x^T dcols)^T
             dkernel = conv_matmul(dcols.T, x2).reshape(kernel.shape)
         if len(self.needs_input_grad) > 2:
-            dbias = g.sum(axis=tuple(range(g.ndim - 1))) if self.needs_input_grad[2] else None
+            dbias = channel_sums(g, tuple(range(g.ndim - 1))) if self.needs_input_grad[2] else None
             return dx, dkernel, dbias
         return dx, dkernel
 
