@@ -9,7 +9,9 @@ Both directions are im2col and one GEMM: the receptive fields are gathered as ro
 matrix ``cols`` (one strided copy), multiplied by the kernel seen as a matrix, and the
 way back (col2im) scatter-adds the taps of each stride phase block at once (``conv_phases``),
 so Python loops only over groups of kernel taps, never over pixels. A transposed
-convolution is the same pair run the other way round: col2im forward, im2col backward.
+convolution is the same pair run the other way round: col2im forward, im2col backward; a strided
+one whose kernel is wider than its stride (with 32 filters or more) runs its forward as one
+small correlation per output phase instead (``transpose_phases``), no col2im.
 """
 from __future__ import annotations
 
