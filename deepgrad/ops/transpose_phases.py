@@ -25,6 +25,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from ..runtime import for_batch_halves, one_blas_thread
 from . import workspace
+from .conv_phases import fill_outside
 
 # bytes of one phase's unfolded rows made and multiplied at once: on a DCGAN generator's
 # transposed convolutions (batch 64, 7x7 and 14x14 inputs) parts of about 1 MB were fastest
@@ -57,8 +58,6 @@ def conv_transpose_phases(x: np.ndarray, kernel: np.ndarray, bias, strides, crop
     """The transposed convolution of ``x`` (N, *n, cin) by ``kernel`` (*k, cout, cin), cropped by
     ``crops`` ((left, right) per axis, negative: zeros added) to ``out_len``, plus ``bias`` (cout,)
     if given: (N, *out_len, cout), C-contiguous. Dilation 1 and ``applies``."""
-    from .convolution import pad_spatial
-
     nd = x.ndim - 2
     n, cin = x.shape[0], x.shape[-1]
     ks, cout = kernel.shape[:nd], kernel.shape[-2]
@@ -69,7 +68,11 @@ def conv_transpose_phases(x: np.ndarray, kernel: np.ndarray, bias, strides, crop
         lo = max(0, -min(first for _, _, _, first in phases))
         hi = max(0, max(cells - 1 + first + len(taps) - 1 for _, cells, taps, first in phases) - (m - 1))
         pads.append((lo, hi))
-    xp = pad_spatial(x, pads)
+    # the zeros around the input, filled by each half of the batch for its own samples (run)
+    padded = any(lo or hi for lo, hi in pads)
+    xp = workspace.empty((n, *[m + lo + hi for m, (lo, hi) in zip(x.shape[1:-1], pads)], cin), x.dtype) if padded else x
+    box = [(lo, lo + m) for m, (lo, _) in zip(x.shape[1:-1], pads)]
+    inside = tuple(slice(lo, hi) for lo, hi in box)
     dtype = np.result_type(x.dtype, kernel.dtype)
     out_dtype = dtype if bias is None else np.result_type(dtype, bias.dtype)
     out = workspace.empty((n, *out_len, cout), out_dtype)
@@ -96,6 +99,9 @@ def conv_transpose_phases(x: np.ndarray, kernel: np.ndarray, bias, strides, crop
     def run(samples):
         lo, hi, _ = samples.indices(n)
         cols_buf, prod_buf = buffers[0 if lo == 0 else 1]
+        if padded:
+            fill_outside(xp[lo:hi], box)
+            xp[(slice(lo, hi), *inside)] = x[lo:hi]
         for begin in range(lo, hi, part):
             m = min(part, hi - begin)
             rows = slice(begin, begin + m)
