@@ -9,7 +9,9 @@ Both directions are im2col and one GEMM: the receptive fields are gathered as ro
 matrix ``cols`` (one strided copy), multiplied by the kernel seen as a matrix, and the
 way back (col2im) scatter-adds the taps of each stride phase block at once (``conv_phases``),
 so Python loops only over groups of kernel taps, never over pixels. A transposed
-convolution is the same pair run the other way round: col2im forward, im2col backward.
+convolution is the same pair run the other way round: col2im forward, im2col backward; a strided
+one whose kernel is wider than its stride (with 32 filters or more) runs its forward as one
+small correlation per output phase instead (``transpose_phases``), no col2im.
 """
 from __future__ import annotations
 
@@ -21,9 +23,9 @@ from numpy.lib.stride_tricks import as_strided
 from .. import backend
 from ..autograd import Function
 from ..runtime import for_batch_halves
-from . import depthwise, workspace
+from . import depthwise, transpose_phases, workspace
 from .conv_phases import col2im_gemm, fill_outside, scatter_add
-from .halves import contiguous_halves, over_rows, ufunc_halves
+from .halves import channel_sums, contiguous_halves, over_rows, ufunc_halves
 from .halves import conv_matmul
 from .im2col import conv1d, conv1d_relu, conv2d, conv2d_relu, same_padding
 from .dtypes import result_type
@@ -294,11 +296,14 @@ class ConvTranspose(Function):
                              f"{kernel.shape}, padding {padding!r}, output_padding {output_padding})")
         taps = math.prod(ks)
         x2 = x.reshape(-1, cin)
+        self.geometry = (x.shape, tuple(ks), strides, dilation, full, crops, channels_first)
+        self.save_for_backward(x2 if self.needs_input_grad[1] else None, kernel)
+        if transpose_phases.applies(ks, strides, dilation, cout):  # one correlation per output phase
+            return _to_first(transpose_phases.conv_transpose_phases(x, kernel, bias, strides, crops, out_len),
+                             channels_first)
         # out = col2im(x K^T), made and scattered a part of the batch at a time (conv_phases)
         out = col2im_gemm(x2, kernel.reshape(taps * cout, cin).T, (x.shape[0], *full, cout), ks, strides, dilation,
                           in_shape)
-        self.geometry = (x.shape, tuple(ks), strides, dilation, full, crops, channels_first)
-        self.save_for_backward(x2 if self.needs_input_grad[1] else None, kernel)
         return _to_first(_crop(out, crops, bias), channels_first)
 
     def backward(self, g):
@@ -328,7 +333,7 @@ class ConvTranspose(Function):
             # cols = x K^T  =>  dK = dcols^T x; in this order the GEMM ran about 5x faster than (x^T dcols)^T
             dkernel = conv_matmul(dcols.T, x2).reshape(kernel.shape)
         if len(self.needs_input_grad) > 2:
-            dbias = g.sum(axis=tuple(range(g.ndim - 1))) if self.needs_input_grad[2] else None
+            dbias = channel_sums(g, tuple(range(g.ndim - 1))) if self.needs_input_grad[2] else None
             return dx, dkernel, dbias
         return dx, dkernel
 

@@ -17,7 +17,7 @@ import numpy as np
 from ..autograd import Function, Tensor, unbroadcast
 from . import math as _math
 from . import workspace
-from .halves import matvec, over_rows, rows_of, ufunc_halves
+from .halves import channel_sums, matvec, over_rows, rows_of, ufunc_halves
 
 
 
@@ -226,9 +226,10 @@ class BatchNormalize(Normalize):
         axes, needs = self.axes, self.needs_input_grad
         n = xhat.size // inv_std.size
         shape = xhat.shape
-        gbeta = g.sum(axis=axes, keepdims=True)
+        # the per-channel sums folded (halves.channel_sums) for channels-last maps
+        gbeta = channel_sums(g, axes, keepdims=True)
         product = ufunc_halves(np.multiply, g, xhat, out=workspace.empty(shape, np.result_type(g, xhat)))
-        ggamma = product.sum(axis=axes, keepdims=True)
+        ggamma = channel_sums(product, axes, keepdims=True)
         gx = None
         if needs[0]:
             gx = workspace.empty(shape, product.dtype)

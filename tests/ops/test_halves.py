@@ -331,3 +331,54 @@ def test_bias_added_to_folded_rows_is_the_broadcast_add(rows, c, dtype):
     ref = b + v
     add_to_rows(b, v)
     np.testing.assert_array_equal(b, ref)
+
+def test_a_dcgan_training_step_with_the_phase_path_is_bit_identical_split(monkeypatch):
+    from deepgrad.ops import transpose_phases
+
+    monkeypatch.setattr(transpose_phases, "MIN_CHANNELS", 1)  # the small generator's 16 and 8 filters
+    calls = []
+    inner = transpose_phases.conv_transpose_phases
+    monkeypatch.setattr(transpose_phases, "conv_transpose_phases", lambda *a: calls.append(1) or inner(*a))
+    test_a_dcgan_training_step_is_bit_identical_split(monkeypatch)
+    assert calls
+
+
+def test_channel_sums_fold_channels_last_maps_the_same_on_one_thread_and_two(monkeypatch):
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((8, 16, 16, 8))  # 2048 rows of 8: folded 256 rows at a time
+    axes = (0, 1, 2)
+    folded = _both_ways(monkeypatch, lambda: [halves.channel_sums(a, axes), halves.channel_sums(a, axes, True)],
+                        splits=True)
+    assert folded[0].shape == (8,) and folded[1].shape == (1, 1, 1, 8)
+    np.testing.assert_allclose(folded[0], a.sum(axis=axes), rtol=1e-12, atol=1e-12)
+    assert not np.array_equal(folded[0], a.sum(axis=axes))  # another order of the adds: the folded path ran
+    # anything else is the plain sum, bit for bit
+    for arr, ax in ((a, (0, 1)), (a, (1, 2, 3)), (np.moveaxis(a, -1, 1), (0, 2, 3)), (a[:, ::2], axes)):
+        np.testing.assert_array_equal(halves.channel_sums(arr, ax), arr.sum(axis=ax))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_batch_norm_and_conv_transpose_channel_sums_match_torch(monkeypatch, dtype):
+    """Maps large enough for the folded per-channel sums: batch norm's dgamma, dbeta and dx, the
+    transposed convolution's dbias, against PyTorch; the same bits on one thread and two."""
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((4, 8, 8, 8)).astype(dtype)
+    k = (rng.standard_normal((4, 4, 16, 8)) * 0.2).astype(dtype)
+    b, gamma, beta = (rng.standard_normal(16).astype(dtype) for _ in range(3))
+
+    def ours(a, kk, bb, gg, be):
+        return batch_norm(conv_transpose_bias(a, kk, bb, 2, "same"), gg, be)[0]
+
+    grads = _both_ways(monkeypatch, lambda: _grads(ours, x, k, b, gamma, beta))
+    tensors = [torch.tensor(v, requires_grad=True) for v in (x, k, b, gamma, beta)]
+    tx, tk, tb, tg, tbe = tensors
+    out = F.conv_transpose2d(tx.permute(0, 3, 1, 2), tk.permute(3, 2, 0, 1), tb, 2, 1)
+    out = F.batch_norm(out, None, None, tg, tbe, training=True, eps=1e-3).permute(0, 2, 3, 1)
+    weights = np.random.default_rng(99).standard_normal(out.shape).astype(dtype)
+    (out * torch.tensor(weights)).sum().backward()
+    tol = 1e-10 if dtype == np.float64 else 2e-4
+    np.testing.assert_allclose(grads[0], out.detach().numpy(), rtol=tol, atol=tol)
+    for ours_grad, t in zip(grads[1:], tensors):
+        # (the bias before a batch norm has a zero gradient: float32 noise of about 1e-5)
+        expected = t.grad.numpy()
+        np.testing.assert_allclose(ours_grad, expected, rtol=tol, atol=tol * max(1.0, np.abs(expected).max()))
