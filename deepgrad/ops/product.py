@@ -4,13 +4,14 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function, unbroadcast
+from . import blas
 
 
 def _mm(a, b):
     """``a @ b``; a stack of rows times one matrix is folded into a single GEMM."""
     if a.ndim > 2 and b.ndim == 2:
-        return (a.reshape(-1, a.shape[-1]) @ b).reshape(*a.shape[:-1], b.shape[-1])
-    return np.matmul(a, b)
+        return blas.matmul(a.reshape(-1, a.shape[-1]), b).reshape(*a.shape[:-1], b.shape[-1])
+    return blas.matmul(a, b)
 
 
 class MatMul(Function):
@@ -43,9 +44,9 @@ class MatMul(Function):
         if self.needs_input_grad[1]:
             if b2.ndim == 2 and a2.ndim > 2:
                 # sum over the stack in one GEMM: (k, N) @ (N, n)
-                gb = a2.reshape(-1, a2.shape[-1]).T @ g.reshape(-1, g.shape[-1])
+                gb = blas.matmul(a2.reshape(-1, a2.shape[-1]).T, g.reshape(-1, g.shape[-1]))
             else:
-                gb = unbroadcast(np.matmul(np.swapaxes(a2, -1, -2), g), b2.shape)
+                gb = unbroadcast(blas.matmul(np.swapaxes(a2, -1, -2), g), b2.shape)
             gb = gb.reshape(b.shape)
         return ga, gb
 
