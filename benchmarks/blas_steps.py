@@ -5,7 +5,8 @@ import time of each engine in fresh processes.
     python benchmarks/blas_steps.py [--models mlp cnn cifar lstm] [--rounds 7] [--steps 20]
 
 Prints per model the median process CPU time and wall time per step of each engine, and
-NumPy's over MKL's (above 1: MKL faster).
+NumPy's over MKL's (above 1: MKL faster); with train_speed.py's process settings (freed memory
+kept, OpenBLAS's idle threads sleeping soon).
 """
 from __future__ import annotations
 
@@ -32,8 +33,11 @@ def _use(engine: str, saved: dict) -> None:
 
 
 def steps(models, rounds: int, n: int) -> None:
+    from deepgrad import runtime
     from deepgrad.ops import blas
 
+    runtime.keep_freed_memory()  # as train_speed.py and the deepgrad command run
+    runtime.short_blas_spin()
     if blas.engine() != "mkl":
         raise SystemExit(f"MKL is not in use here: {blas.info()['reason']}")
     saved = dict(blas._gemm)

@@ -10,24 +10,25 @@ strides cblas cannot express, an ``out`` that overlaps an operand) and any produ
 ``MIN_WORK`` multiply-adds (too small to pay for the foreign call) goes to ``np.matmul``.
 
 MKL runs on its *sequential* threading layer, chosen before its first call: deepgrad splits
-its large GEMMs over its own two threads (``halves``), and ctypes releases the GIL during the
-call, so each thread's half is one single-thread MKL call.
+its large GEMMs over its own two threads (``halves``), and cffi releases the GIL during the
+call, so each thread's half is one single-thread MKL call. MKL is loaded on the first product
+(about 35 ms of CPU), not on import; it adds about 18 MB to a training process's peak RSS.
 
 ``DEEPGRAD_BLAS=numpy`` in the environment (read on first use) keeps every product on NumPy;
-``engine()`` says which one is in use ("mkl" or "numpy").
+``engine()`` says which one is in use ("mkl" or "numpy"), ``info()`` also why MKL is not
+(``python -c "from deepgrad.ops import blas; print(blas.info())"``).
 """
 from __future__ import annotations
 
 import os
-import sys
 import threading
 
 import numpy as np
 
-# Below this many multiply-adds (m*k*n) NumPy's call is the faster one: MKL's call through ctypes
-# costs about 3-4 us more (argument conversion, the pointers), which a product of 2**16 (a few us
-# on either library) does not win back. Measured on one thread, float32 (RESULTS.md):
-# 128x128 @ 128x10 (164 K) took 6 us on NumPy and 11 us on MKL; from 128x128 @ 128x32 (524 K) MKL won.
+# Below this many multiply-adds (m*k*n) NumPy's call is the faster one: MKL's call costs about 3 us
+# more (the checks here, the pointers, the foreign call), which a product of a few us does not win
+# back. One thread, float32, us per call (benchmarks/blas_gemm.py): 128x128 @ 128x10 (164 K) 6.0 on
+# NumPy, 9.0 on MKL; 128x128 @ 128x32 (524 K) 7.5 and 11.1; 128x128 @ 128x64 (1 M) 19.1 and 18.0.
 MIN_WORK = 1 << 20
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
@@ -122,7 +123,7 @@ def engine() -> str:
 
 
 def info() -> dict:
-    """The engine in use and, for NumPy's, why MKL is not (for ``deepgrad.runtime.blas_info``)."""
+    """The engine in use, why MKL is not (when it is not) and the size from which MKL takes a product."""
     name = engine()
     return {"engine": name, "reason": _state["reason"], "min_work": MIN_WORK}
 
@@ -213,6 +214,3 @@ def batched_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray = None) -> np.n
             np.matmul(a[index], b[index], out=out[index])
     return out
 
-
-if __name__ == "__main__":  # pragma: no cover - a quick look: python -m deepgrad.ops.blas
-    print(info(), file=sys.stdout)
