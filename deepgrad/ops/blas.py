@@ -40,7 +40,7 @@ _F64 = np.dtype(np.float64)
 
 _state = {"engine": None, "reason": ""}  # engine() once resolved
 _resolve_lock = threading.Lock()
-_gemm = {}  # dtype -> cblas_?gemm with its argtypes set
+_gemm = {}  # dtype -> MKL's cblas_?gemm (cffi), empty while NumPy multiplies
 
 
 def _mkl_runtime_path():

@@ -8,7 +8,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function, Tensor
-from . import blas
 from .halves import BLAS_THREADS_MIN, matmul_row_halves
 from .halves import matmul as halves_matmul
 from .manipulation import IndexAdd
@@ -31,7 +30,7 @@ class Linear(Function):
         x2 = x if flat else x.reshape(-1, shape[-1])
         work = x2.shape[0] * kernel.size
         if work < BLAS_THREADS_MIN:  # small: straight to NumPy (OpenBLAS runs it on one thread)
-            y = blas.matmul(x2, kernel)
+            y = x2 @ kernel
             if bias is not None:
                 y += bias
             if self.fused_relu:
@@ -73,7 +72,7 @@ class Linear(Function):
         if g2.size * self.in_shape[-1] >= BLAS_THREADS_MIN:  # large: on this process's threads (halves)
             gemm = halves_matmul
         else:
-            gemm = blas.matmul
+            gemm = np.matmul
         gx = gemm(g2, kernel.T).reshape(self.in_shape) if needs[0] else None
         if into is None:
             gk = gemm(x2.T, g2) if needs[1] else None

@@ -192,3 +192,14 @@ def test_layers_gradients_on_mkl(every_size):
             args_m = (minus, w) if which == 0 else (x, minus)
             num[idx] = (loss(*args_p) - loss(*args_m)) / (2 * eps)
         np.testing.assert_allclose(grad, num, rtol=1e-6, atol=1e-6)
+
+
+def test_without_the_package_numpy_multiplies(monkeypatch):
+    """No mkl distribution: the engine is NumPy's, says why, and products are NumPy's."""
+    monkeypatch.setattr(blas, "_mkl_runtime_path", lambda: None)
+    monkeypatch.setattr(blas, "_state", {"engine": None, "reason": ""})
+    monkeypatch.setattr(blas, "_gemm", {})
+    monkeypatch.delenv("DEEPGRAD_BLAS", raising=False)
+    assert blas.engine() == "numpy" and "not installed" in blas.info()["reason"]
+    a = np.arange(2 ** 12, dtype=np.float32).reshape(64, 64) / 4096
+    np.testing.assert_array_equal(blas.matmul(a, a), np.matmul(a, a))
