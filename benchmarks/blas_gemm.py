@@ -56,7 +56,7 @@ def main():
         b = rng.standard_normal((k, n)).astype(dtype)
         out = np.empty((m, n), dtype)
         ta, tb, tout = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(out)
-        saved_min, blas.MIN_WORK = blas.MIN_WORK, 0  # the MKL column times MKL at every size
+        saved_min, blas.MIN_WORK = blas.MIN_WORK, 1  # the MKL column times MKL at every size
         times = {"numpy": [], "mkl": [], "torch": []}
         try:
             with one_blas_thread():

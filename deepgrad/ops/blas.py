@@ -130,6 +130,8 @@ def info() -> dict:
 
 def _layout(x, rows: int, cols: int, item: int):
     """(transpose flag, leading dimension) reading ``x`` (rows, cols) in place as row-major, or None."""
+    if not x.flags.aligned:
+        return None
     s0, s1 = x.strides
     if s1 == item and s0 % item == 0 and s0 >= item * cols:  # rows of unit stride (C order, a row block)
         return _NO_TRANS, s0 // item
@@ -143,39 +145,60 @@ def _layout(x, rows: int, cols: int, item: int):
 def _pointer(x: np.ndarray):
     """``x``'s first element as a cffi pointer: its buffer when C-contiguous, else its address."""
     if x.flags.c_contiguous:
-        return _ffi.from_buffer(x, require_writable=False)
+        return _ffi.from_buffer(x)  # read-only buffers too (require_writable is False by default)
     if x.flags.f_contiguous:
-        return _ffi.from_buffer(x.T, require_writable=False)
+        return _ffi.from_buffer(x.T)
     return _ffi.cast("void *", x.__array_interface__["data"][0])
 
 
 def _mkl_product(a: np.ndarray, b: np.ndarray, out):
-    """``a @ b`` on MKL (into ``out`` if given), or None when MKL does not take it."""
+    """``a @ b`` on MKL (into ``out`` if given), or None when MKL does not take it.
+
+    The common operands (C order, or the transpose of C order) and outputs (C order) take the
+    first branches: this runs in every training step, so its Python is kept short (a budget in
+    tests/test_call_overhead.py counts it)."""
     dtype = a.dtype
-    fn = _gemm.get(dtype) if (a.ndim == 2 and b.ndim == 2 and b.dtype is dtype) else None
-    if fn is None:
+    fn = _gemm.get(dtype)
+    if fn is None or b.dtype is not dtype or a.ndim != 2 or b.ndim != 2:
         if _state["engine"] is None and engine() == "mkl":
             return _mkl_product(a, b, out)
         return None
     m, k = a.shape
-    k2, n = b.shape
-    if k != k2 or m * k * n < MIN_WORK or not (a.flags.aligned and b.flags.aligned):
+    n = b.shape[1]
+    if m * k * n < MIN_WORK or b.shape[0] != k:
         return None
     item = dtype.itemsize
-    la = _layout(a, m, k, item)
-    lb = _layout(b, k, n, item)
-    if la is None or lb is None:
-        return None
+    frombuf = _ffi.from_buffer
+    sa = a.strides
+    if sa[1] == item and sa[0] == item * k:  # C order
+        ta, lda, pa = _NO_TRANS, k, frombuf(a)
+    elif sa[0] == item and sa[1] == item * m:  # the transpose of C order
+        ta, lda, pa = _TRANS, m, frombuf(a.T)
+    else:
+        la = _layout(a, m, k, item)
+        if la is None:
+            return None
+        ta, lda, pa = la[0], la[1], _pointer(a)
+    sb = b.strides
+    if sb[1] == item and sb[0] == item * n:
+        tb, ldb, pb = _NO_TRANS, n, frombuf(b)
+    elif sb[0] == item and sb[1] == item * k:
+        tb, ldb, pb = _TRANS, k, frombuf(b.T)
+    else:
+        lb = _layout(b, k, n, item)
+        if lb is None:
+            return None
+        tb, ldb, pb = lb[0], lb[1], _pointer(b)
     if out is None:
         out = np.empty((m, n), dtype)
-        ldc = max(n, 1)
+        ldc, pc = n, frombuf(out)
     else:
-        if (out.dtype is not dtype or out.shape != (m, n) or not out.flags.writeable or not out.flags.aligned
-                or out.strides[1] != item or out.strides[0] % item or out.strides[0] < item * n
-                or np.may_share_memory(out, a) or np.may_share_memory(out, b)):
+        so = out.strides
+        if (out.dtype is not dtype or out.shape != (m, n) or so[1] != item or so[0] % item or so[0] < item * n
+                or not out.flags.writeable or np.may_share_memory(out, a) or np.may_share_memory(out, b)):
             return None
-        ldc = out.strides[0] // item
-    fn(_ROW_MAJOR, la[0], lb[0], m, n, k, 1.0, _pointer(a), la[1], _pointer(b), lb[1], 0.0, _pointer(out), ldc)
+        ldc, pc = so[0] // item, _pointer(out)
+    fn(_ROW_MAJOR, ta, tb, m, n, k, 1.0, pa, lda, pb, ldb, 0.0, pc, ldc)
     return out
 
 

@@ -3,7 +3,7 @@
 ``out`` arrays, and the fall-backs (other dtypes, stacks, vectors, overlapping ``out``).
 
 The MKL cases are skipped where the ``mkl`` package is not installed; the fall-back cases run on
-either engine. ``MIN_WORK`` is set to 0 so that the small shapes of these tests reach MKL.
+either engine. ``MIN_WORK`` is set to 1 so that the small shapes of these tests reach MKL.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ RTOL = {np.float32: 1e-5, np.float64: 1e-12}
 
 @pytest.fixture
 def every_size(monkeypatch):
-    monkeypatch.setattr(blas, "MIN_WORK", 0)
+    monkeypatch.setattr(blas, "MIN_WORK", 1)
 
 
 def _close(got, want, dtype):
