@@ -247,7 +247,10 @@ def main() -> None:
 
     torch.set_num_threads(2)
     gemm = gemm_gflops()
+    from deepgrad.ops import blas
+
     print(f"numpy {np.__version__}, torch {torch.__version__}, float32 GEMM {gemm:.0f} GFLOP/s, "
+          f"deepgrad's GEMMs on {blas.engine()}, "
           f"batch {BATCH}, malloc {malloc}, blas spin {blas_spin}, env {env or '{}'}")
     header = (f"{'model':6s} {'deepgrad/s':>11s} {'torch/s':>9s} {'ratio':>6s} {'spread':>13s} "
               f"{'fit cost':>8s} {'predict x':>9s} {'RSS dg MB':>9s} {'RSS th MB':>9s} {'dg growth':>9s}")

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 import deepgrad as dg
 from deepgrad import runtime
-from deepgrad.ops import halves, im2col
+from deepgrad.ops import blas, halves, im2col
 from deepgrad.ops.im2col import conv2d, conv2d_relu, kernel_grad
 from deepgrad.ops.nn import linear, linear_relu
 
@@ -68,12 +68,12 @@ def test_row_halves_are_the_one_thread_gemm_bit_for_bit(split, m, k, n):
     out = halves.matmul_row_halves(a, b, after=bias_relu)
     assert out is not None
     with runtime.one_blas_thread():
-        expected = np.maximum(a @ b + bias, 0)
+        expected = np.maximum(blas.matmul(a, b) + bias, 0)
     np.testing.assert_array_equal(out, expected)
     # a transposed operand (Dense's dKernel = X^T dY) splits the same way
     g = rng.standard_normal((m, n)).astype(np.float32)
     with runtime.one_blas_thread():
-        expected_t = a.T @ g
+        expected_t = blas.matmul(a.T, g)
     np.testing.assert_array_equal(halves.matmul(a.T, g), expected_t)
 
 
@@ -84,7 +84,7 @@ def test_mid_sized_products_run_whole_on_one_blas_thread(split):
     out = halves.matmul_row_halves(a, b, after=lambda rows: np.maximum(rows, 0, out=rows))
     assert split() == 0
     with runtime.one_blas_thread():
-        np.testing.assert_array_equal(out, np.maximum(a @ b, 0))
+        np.testing.assert_array_equal(out, np.maximum(blas.matmul(a, b), 0))
 
 
 def test_row_halves_decline_small_products_and_one_thread(monkeypatch):
@@ -178,7 +178,7 @@ def test_narrow_kernel_gradient_is_the_gemm_to_rounding_and_the_same_in_two_thre
     np.testing.assert_allclose(one, exact, rtol=1e-5, atol=1e-5 * np.abs(exact).max())
     np.testing.assert_allclose(one, cols.T @ g2, rtol=1e-5, atol=1e-5 * np.abs(exact).max())
     # a single sample takes the one GEMM
-    np.testing.assert_array_equal(kernel_grad(cols, g2, 1), (g2.T @ cols).T)
+    np.testing.assert_array_equal(kernel_grad(cols, g2, 1), blas.matmul(g2.T, cols).T)
 
 
 @pytest.fixture
@@ -360,7 +360,7 @@ def test_wide_kernel_gradient_is_two_batch_halves_the_same_in_one_thread_or_two(
     np.testing.assert_array_equal(two, one)
     half = (n // 2) * per
     with runtime.one_blas_thread():
-        by_hand = (g2[:half].T @ cols[:half] + g2[half:].T @ cols[half:]).T
+        by_hand = (blas.matmul(g2[:half].T, cols[:half]) + blas.matmul(g2[half:].T, cols[half:])).T
     np.testing.assert_array_equal(one, by_hand)
     exact = cols.astype(np.float64).T @ g2.astype(np.float64)
     np.testing.assert_allclose(one, exact, rtol=1e-5, atol=1e-5 * np.abs(exact).max())

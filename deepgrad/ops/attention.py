@@ -38,7 +38,7 @@ from .. import runtime
 from ..autograd import Function, unbroadcast
 from ..autograd.higher_order import recomputed_backward
 from . import manipulation as _shape
-from . import workspace
+from . import blas, workspace
 from .activation import dropout_mask, softmax, tanh
 from .dtypes import result_type
 from .nn_activations import as_op_input
@@ -77,7 +77,7 @@ def _time_major(a: np.ndarray, b: np.ndarray, groups: int = 1, out: np.ndarray =
         return out
     if out is None:
         out = np.empty((a.shape[0], a.shape[2], a.shape[1], b.shape[-1]), np.result_type(a, b))
-    np.matmul(a, b, out=np.swapaxes(out, 1, 2))
+    blas.batched_matmul(a, b, out=np.swapaxes(out, 1, 2))
     return out
 
 
@@ -136,7 +136,7 @@ class DotProductAttention(Function):
         probs = np.empty(logits_shape, q.dtype) if return_probs else None
 
         def run(part):
-            logits = np.matmul(np.swapaxes(qs[part], 1, 2), kt[part], out=e[part])
+            logits = blas.batched_matmul(np.swapaxes(qs[part], 1, 2), kt[part], out=e[part])
             if bias is not None:
                 np.add(logits, _batch_rows(bias, part, b), out=logits)
             if cap is not None:  # soft cap: S = cap tanh(S / cap)
@@ -154,7 +154,7 @@ class DotProductAttention(Function):
                 np.multiply(logits, (1 / r[part])[..., None], out=probs[part])
             weights = logits if drop is None else np.multiply(logits, drop[part], out=dropped[part])
             # O = (E V) / r, written straight into the (B, T, N, Hv) layout the output projection reads
-            np.divide(np.matmul(weights, vh[part]), r[part][..., None], out=np.swapaxes(out[part], 1, 2))
+            np.divide(blas.batched_matmul(weights, vh[part]), r[part][..., None], out=np.swapaxes(out[part], 1, 2))
 
         _over_batch(run, b, e.size)
         self.meta = (scale, groups, None if bias is None else bias.shape)
@@ -193,9 +193,9 @@ class DotProductAttention(Function):
             weights = ep if dropped is None else dropped[part]
             _time_major(np.swapaxes(weights, -1, -2), g_aug[..., :hv], groups, dv[part])  # P'^T dO = (E M)^T (dO / r)
             if drop is None and g_probs is None:
-                dsp = np.matmul(g_aug, v_aug, out=ds[part])  # (dP - D) / r
+                dsp = blas.batched_matmul(g_aug, v_aug, out=ds[part])  # (dP - D) / r
             else:
-                dsp = np.matmul(g_aug[..., :hv], v_aug[..., :hv, :], out=ds[part])  # dP' / r
+                dsp = blas.batched_matmul(g_aug[..., :hv], v_aug[..., :hv, :], out=ds[part])  # dP' / r
                 if drop is not None:
                     dsp *= drop[part]  # dP / r = M dP' / r
                 shift = g_aug[..., hv]  # -D / r

@@ -37,7 +37,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ..runtime import for_batch_halves, one_blas_thread
-from . import workspace
+from . import blas, workspace
 
 # bytes of unfolded rows made and scattered at once: measured on a DCGAN generator's
 # transposed convolutions (batch 64), 1-4 MB parts ran 10-25% faster than the whole batch
@@ -139,7 +139,7 @@ def col2im_gemm(a: np.ndarray, w: np.ndarray, padded_shape, kernel, strides, dil
         buf, plan = buffers[0 if lo == 0 else 1]
         for start in range(lo, hi, part):
             m = min(part, hi - start)
-            np.matmul(a[start * rows:(start + m) * rows], w, out=buf[:m * rows])
+            blas.matmul(a[start * rows:(start + m) * rows], w, out=buf[:m * rows])
             rows_out = slice(start, start + m)
             scatter_add(out[rows_out], None, kernel, strides, dilation, in_shape, fresh=True,
                         plan=[(dst[rows_out], src[:m]) for dst, src in plan])

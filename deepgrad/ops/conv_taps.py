@@ -27,7 +27,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from ..runtime import for_batch_halves, one_blas_thread
-from . import workspace
+from . import blas, workspace
 from .halves import conv_matmul
 
 # The tap path pays for GEMM rows over every padded input cell (s^2 times the output cells
@@ -82,7 +82,7 @@ def taps_forward(xp, kernel, strides, dilation, out_hw):
     def gemm_and_add(batch):  # a half's own columns of Y (its samples), then their shifted adds
         lo, hi, _ = batch.indices(n)
         with on_one_blas_thread(batch):
-            np.matmul(rows, x2[lo * cells:hi * cells].T, out=y[:, lo * cells:hi * cells])
+            blas.matmul(rows, x2[lo * cells:hi * cells].T, out=y[:, lo * cells:hi * cells])
         part = out[:, batch]
         part.fill(0)
         for t, r, c in taps:

@@ -23,7 +23,7 @@ from numpy.lib.stride_tricks import as_strided
 from .. import backend
 from ..autograd import Function
 from ..runtime import for_batch_halves
-from . import depthwise, transpose_phases, workspace
+from . import blas, depthwise, transpose_phases, workspace
 from .conv_phases import col2im_gemm, fill_outside, scatter_add
 from .halves import channel_sums, contiguous_halves, over_rows, ufunc_halves
 from .halves import conv_matmul
@@ -199,7 +199,7 @@ class Conv(Function):
         if groups == 1:
             g2 = g.reshape(-1, kernel.shape[-1])
             if self.needs_input_grad[1]:
-                dkernel = (cols.T @ g2).reshape(kernel.shape)  # dK = cols^T dOut
+                dkernel = blas.matmul(cols.T, g2).reshape(kernel.shape)  # dK = cols^T dOut
             if self.needs_input_grad[0]:  # col2im(dOut K^T), a part of the batch at a time
                 dxp = col2im_gemm(g2, kernel.reshape(taps * cin, -1).T, xp_shape, ks, strides, dilation, out_shape)
         else:
@@ -596,7 +596,7 @@ def _conv_transpose_numpy(x, kernel, geometry):
     x_shape, ks, strides, dilation, full, crops, channels_first = geometry
     x = _to_last(x, channels_first)
     taps, cout, cin = math.prod(ks), kernel.shape[-2], kernel.shape[-1]
-    cols = (x.reshape(-1, cin) @ kernel.reshape(taps * cout, cin).T).reshape(*x.shape[:-1], *ks, cout)
+    cols = blas.matmul(x.reshape(-1, cin), kernel.reshape(taps * cout, cin).T).reshape(*x.shape[:-1], *ks, cout)
     out = col2im(cols, (x.shape[0], *full, cout), ks, strides, dilation, x.shape[1:-1])
     return _to_first(_crop(out, crops), channels_first)
 

@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from ..runtime import for_batch_halves, one_blas_thread, two_threads
-from . import workspace
+from . import blas, workspace
 
 
 def rows_of(a, rows, shape: tuple):
@@ -201,14 +201,14 @@ def matmul_row_halves(a: np.ndarray, b: np.ndarray, after=None, out: np.ndarray 
         out = np.empty((m, b.shape[1]), np.result_type(a.dtype, b.dtype))
     if work < halves_min or m < 16:
         with one_blas_thread():
-            np.matmul(a, b, out=out)
+            blas.matmul(a, b, out=out)
         if after is not None:
             after(out)
         return out
 
     def run(rows):
         with one_blas_thread():
-            np.matmul(a[rows], b, out=out[rows])
+            blas.matmul(a[rows], b, out=out[rows])
         if after is not None:
             after(out[rows])
 
@@ -221,7 +221,7 @@ def _half_matmul(a: np.ndarray, b: np.ndarray, after=None, out: np.ndarray = Non
     loop is about 100x slower than float32's, so the product is one float32 GEMM (float32
     accumulation, as PyTorch's and cuBLAS's half-precision products) rounded to the result dtype."""
     dtype = np.result_type(a.dtype, b.dtype)
-    single = np.matmul(a.astype(np.float32), b.astype(np.float32))
+    single = blas.matmul(a.astype(np.float32), b.astype(np.float32))
     if out is None:
         out = single.astype(dtype, copy=False)
     else:
@@ -265,10 +265,8 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray = None) -> np.ndarray:
         return res
     if BLAS_THREADS_MIN <= a.shape[0] * a.shape[1] * b.shape[1] < GEMM_POOL_MIN and two_threads():
         with one_blas_thread():
-            return a @ b if out is None else np.matmul(a, b, out=out)
-    if out is None:
-        return a @ b
-    return np.matmul(a, b, out=out)
+            return blas.matmul(a, b, out=out)
+    return blas.matmul(a, b, out=out)
 
 
 def conv_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray = None) -> np.ndarray:
@@ -277,6 +275,4 @@ def conv_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray = None) -> np.ndar
     res = matmul_off_pool(a, b, out=out)
     if res is not None:
         return res
-    if out is None:
-        return a @ b
-    return np.matmul(a, b, out=out)
+    return blas.matmul(a, b, out=out)

@@ -24,7 +24,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from ..autograd import Function
 from ..runtime import for_batch_halves, for_items_shared, one_blas_thread, two_threads
-from . import workspace
+from . import blas, workspace
 from .conv_phases import col2im_gemm, fill_outside
 from .halves import BLAS_THREADS_MIN, GEMM_HALVES_MIN, add_to_rows, folded_sum, matmul_off_pool, relu_masked
 from .halves import row_sums
@@ -179,7 +179,7 @@ def _im2col_gemm(xp, weights, kernel_hw, strides, dilation, out_hw, ones_column:
         out = workspace.empty((len(cols), weights.shape[1]), np.result_type(cols.dtype, weights.dtype))
         done = matmul_off_pool(cols, weights, after=after, out=out) is not None
         if not done:
-            np.matmul(cols, weights, out=out)
+            blas.matmul(cols, weights, out=out)
         return out, (cols if keep_cols else None), done and after is not None
     part = max(1, COLS_BUDGET // per_sample)
     rows = out_hw[0] * out_hw[1]
@@ -206,7 +206,7 @@ def _pointwise(x2: np.ndarray, weights: np.ndarray, bias, relu: bool) -> np.ndar
 
     out = workspace.empty((len(x2), weights.shape[1]), np.result_type(x2.dtype, weights.dtype))
     if matmul_off_pool(x2, weights, after=after, out=out) is None:
-        np.matmul(x2, weights, out=out)
+        blas.matmul(x2, weights, out=out)
         after(out)
     return out
 
@@ -255,9 +255,9 @@ def pointwise_backward(g2: np.ndarray, x2, w, y, cin: int, needs) -> tuple:
         if need_b:
             db_parts[i] = folded_sum(gc)
         if need_w:
-            np.matmul(x2[c].T, gc, out=dw_parts[i])
+            blas.matmul(x2[c].T, gc, out=dw_parts[i])
         if need_x:
-            np.matmul(gc, wt, out=dx[c])
+            blas.matmul(gc, wt, out=dx[c])
 
     for_items_shared(chunk, len(chunks), g2.size, one_blas=True)
     return (dx, None if dw_parts is None else dw_parts.sum(axis=0),
@@ -301,7 +301,7 @@ def kernel_grad(cols: np.ndarray, g2: np.ndarray, n: int) -> np.ndarray:
     parts = workspace.empty((n, width, g2.shape[1]), np.result_type(cols.dtype, g2.dtype))
 
     def run(batch):
-        np.matmul(cols3_t[batch], g3[batch], out=parts[batch])
+        blas.batched_matmul(cols3_t[batch], g3[batch], out=parts[batch])
 
     for_batch_halves(lambda batch: _on_one_blas_thread(run, batch), n, cols.size + g2.size)
     return parts.sum(axis=0)
@@ -323,7 +323,7 @@ def wide_kernel_grad(cols: np.ndarray, g2: np.ndarray, n: int) -> np.ndarray:
     def run(which):
         with one_blas_thread():
             for i in range(2)[which]:
-                np.matmul(g2[cuts[i]].T, cols[cuts[i]], out=parts[i])
+                blas.matmul(g2[cuts[i]].T, cols[cuts[i]], out=parts[i])
 
     work = cols.size * g2.shape[1]  # multiply-adds
     for_batch_halves(run, 2, work if work >= WIDE_HALVES_MIN else 0)
@@ -475,7 +475,7 @@ class Conv2D(Function):
                 gb, bb, db = g3[batch].reshape(-1, cout), buf3[batch].reshape(-1, cin), dxp[batch]
                 for i in range(kh):
                     for j in range(kw):
-                        np.matmul(gb, kernel[i, j].T, out=bb)
+                        blas.matmul(gb, kernel[i, j].T, out=bb)
                         db[_offset_slices(i, j, strides, dilation, (ho, wo))] += bb.reshape(-1, ho, wo, cin)
 
             work = g2.shape[0] * cout * cin  # of each offset's GEMM
@@ -537,13 +537,13 @@ class Conv2DExplicit(Function):
         kh, kw, cin, cout = kernel.shape
         cols = im2col(_pad_spatial(x, pads), (kh, kw), strides, dilation, (ho, wo))
         self.save_for_backward(cols, kernel)
-        return (cols @ kernel.reshape(-1, cout)).reshape(x.shape[0], ho, wo, cout)
+        return blas.matmul(cols, kernel.reshape(-1, cout)).reshape(x.shape[0], ho, wo, cout)
 
     def backward(self, g):
         cols, kernel = self.saved
         g2 = g.reshape(-1, kernel.shape[-1])
         dx = _col2im(g2, kernel, self.geometry) if self.needs_input_grad[0] else None
-        dkernel = (cols.T @ g2).reshape(kernel.shape) if self.needs_input_grad[1] else None
+        dkernel = blas.matmul(cols.T, g2).reshape(kernel.shape) if self.needs_input_grad[1] else None
         return dx, dkernel
 
     def graph_backward(self, g):
@@ -604,7 +604,7 @@ def _kernel_grad(x, g, kernel_shape, geometry):
     _, _, pads, strides, dilation, (ho, wo) = geometry
     kh, kw, _, cout = kernel_shape
     cols = im2col(_pad_spatial(x, pads), (kh, kw), strides, dilation, (ho, wo))
-    return (cols.T @ g.reshape(-1, cout)).reshape(kh, kw, x.shape[-1], cout)
+    return blas.matmul(cols.T, g.reshape(-1, cout)).reshape(kh, kw, x.shape[-1], cout)
 
 
 def _col2im(g2, kernel, geometry):
@@ -614,7 +614,7 @@ def _col2im(g2, kernel, geometry):
     dxp = np.zeros(xp_shape, dtype=g2.dtype)
     for i in range(kh):
         for j in range(kw):
-            dxp[_offset_slices(i, j, strides, dilation, (ho, wo))] += (g2 @ kernel[i, j].T).reshape(-1, ho, wo, cin)
+            dxp[_offset_slices(i, j, strides, dilation, (ho, wo))] += blas.matmul(g2, kernel[i, j].T).reshape(-1, ho, wo, cin)
     (top, _), (left, _) = pads
     return dxp[:, top:top + x_shape[1], left:left + x_shape[2]]
 

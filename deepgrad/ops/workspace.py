@@ -26,6 +26,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ..autograd import is_grad_enabled
+from . import blas
 
 MIN_BYTES = 1 << 20  # smaller arrays come from malloc's heap without page faults
 LIMIT = 512 << 20  # bytes the pool holds at most, in use or free
@@ -106,7 +107,7 @@ def held_bytes() -> int:
 
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``a @ b`` of two matrices, written into a pooled array (the same BLAS call)."""
-    return np.matmul(a, b, out=empty((a.shape[0], b.shape[1]), np.result_type(a.dtype, b.dtype)))
+    return blas.matmul(a, b, out=empty((a.shape[0], b.shape[1]), np.result_type(a.dtype, b.dtype)))
 
 
 def contiguous(a: np.ndarray) -> np.ndarray:

@@ -15,6 +15,7 @@ import numpy as np
 
 from ... import runtime
 from ...autograd import Tensor
+from .. import blas
 from ..math import where
 from ..manipulation import stack
 
@@ -124,10 +125,10 @@ def sigmoid_of_negated(a: np.ndarray) -> None:
 def sum_over_steps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``sum_t a[t] @ b[t]^T`` for feature-major ``(time, m, batch)`` and ``(time, n, batch)``:
     a weight gradient, one GEMM per step (faster here than a stacked matmul and a sum)."""
-    out = np.dot(a[0], b[0].T)
+    out = blas.dot(a[0], b[0].T)
     step = np.empty_like(out)
     for t in range(1, len(a)):
-        np.dot(a[t], b[t].T, out=step)
+        blas.dot(a[t], b[t].T, out=step)
         np.add(out, step, out=out)
     return out
 

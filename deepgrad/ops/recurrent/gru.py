@@ -22,7 +22,7 @@ from ...autograd import Function, is_grad_enabled
 from ...autograd.higher_order import recomputed_backward
 from ..activation import sigmoid, tanh
 from ..product import matmul
-from .. import workspace
+from .. import blas, workspace
 from .common import as_array, feature_major, masks, over_batch, prepare, scan, splits, sum_over_steps
 
 
@@ -180,19 +180,19 @@ def _forward_scan(input_weights_T, recurrent_T, b_rec_h, x, h0, drop, go_backwar
     for t in range(steps):
         g, h_prev = gates[t], h[t]
         zr, z, r, h_cand = g[:2 * units], g[:units], g[units:2 * units], g[2 * units:]
-        np.dot(input_weights_T, x_ones[t], out=g)
+        blas.dot(input_weights_T, x_ones[t], out=g)
         if reset_after:
-            np.dot(recurrent_T, h_prev, out=recurrent)
+            blas.dot(recurrent_T, h_prev, out=recurrent)
             np.add(zr, recurrent[:2 * units], out=zr)
             sigmoid_of_halved(zr)
             np.add(recurrent[2 * units:], b_rec_h, out=s[t])    # s = h_{t-1} U_h + b'_h
             np.multiply(r, s[t], out=scratch)                   # r ⊙ s
         else:
-            np.dot(recurrent_zr_T, h_prev, out=recurrent)
+            blas.dot(recurrent_zr_T, h_prev, out=recurrent)
             np.add(zr, recurrent, out=zr)
             sigmoid_of_halved(zr)
             np.multiply(r, h_prev, out=s[t])                    # s = r ⊙ h_{t-1}
-            np.dot(recurrent_h_T, s[t], out=scratch)            # s U_h
+            blas.dot(recurrent_h_T, s[t], out=scratch)            # s U_h
         np.add(h_cand, scratch, out=h_cand)
         np.tanh(h_cand, out=h_cand)
         np.subtract(h_prev, h_cand, out=scratch)                # h_t = h̃ + z (h_{t-1} - h̃)
@@ -251,7 +251,7 @@ def _backward_scan(x_ones, gates, h, s, kernel, recurrent_kernel, keep, g_seq, g
             np.multiply(d_cand[t], dr_factor[t], out=d_rec[units:2 * units])  # da_r = da_h s r (1 - r)
             np.multiply(d_cand[t], r[t], out=d_rec[2 * units:])           # ds = da_h r
             np.multiply(dh, carry[t], out=scratch)
-            np.dot(recurrent_kernel, d_rec, out=dh)                       # dh_{t-1} = d_rec U^T + dh z
+            blas.dot(recurrent_kernel, d_rec, out=dh)                       # dh_{t-1} = d_rec U^T + dh z
             np.add(dh, scratch, out=dh)
         d_input = workspace.empty(gates.shape, dtype)  # gradient of x_t W + b: [da_z, da_r, da_h]
         d_input[:, :2 * units] = d_recurrent[:, :2 * units]
@@ -267,12 +267,12 @@ def _backward_scan(x_ones, gates, h, s, kernel, recurrent_kernel, keep, g_seq, g
             d_in = d_input[t]
             np.multiply(dh, dz_factor[t], out=d_in[:units])              # da_z
             np.multiply(dh, dh_cand_factor[t], out=d_in[2 * units:])     # da_h
-            np.dot(recurrent_h, d_in[2 * units:], out=ds)                # ds = da_h U_h^T, s = r h_{t-1}
+            blas.dot(recurrent_h, d_in[2 * units:], out=ds)                # ds = da_h U_h^T, s = r h_{t-1}
             np.multiply(ds, dr_factor[t], out=d_in[units:2 * units])     # da_r = ds h_{t-1} r (1 - r)
             np.multiply(dh, carry[t], out=scratch)
             np.multiply(ds, r[t], out=ds)
             np.add(scratch, ds, out=scratch)
-            np.dot(recurrent_zr, d_in[:2 * units], out=dh)               # dh_{t-1} = [da_z, da_r] U_zr^T
+            blas.dot(recurrent_zr, d_in[:2 * units], out=dh)               # dh_{t-1} = [da_z, da_r] U_zr^T
             np.add(dh, scratch, out=dh)                                  #   + dh z + ds r
         d_recurrent = d_input
 

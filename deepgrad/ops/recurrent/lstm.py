@@ -18,7 +18,7 @@ from ...autograd import Function, is_grad_enabled
 from ...autograd.higher_order import recomputed_backward
 from ..activation import sigmoid, tanh
 from ..product import matmul
-from .. import workspace
+from .. import blas, workspace
 from . import compiled
 from .common import CHUNK, SideWork, as_array, masks, over_batch, prepare, scan, splits
 
@@ -221,7 +221,7 @@ def _forward_scan(weights_T, x, h0, c0, drop, train, go_backwards, h_seq, alloc,
             c_prev, c, tanh_c = cells[t % 2], cells[(t + 1) % 2], tanh_cells[0]
         if spare:
             side.chain_gemm()
-        np.dot(weights_T, step_inputs[t], out=preact)
+        blas.dot(weights_T, step_inputs[t], out=preact)
         np.tanh(preact, out=g)                   # c̃ = tanh(a_c); tanh(a/2) for i, f, o
         if cell_loop is not None:                # the five passes below, the same bits (``compiled``)
             cell_loop(g, c_prev, c, half)
@@ -279,10 +279,10 @@ def _weight_chunk(inputs_T, d_preact, out, t0, t1):
     """``out = sum_t da_t [h_{t-1}; x_t; 1]^T`` over steps ``t1 - 1`` down to ``t0``: one chunk
     of ``[dU; dW; db]^T``. (With both operands (rows, k) row-major: OpenBLAS's GEMM takes 10-20%
     longer on the transpose of either, more than the transposing copy of the inputs costs.)"""
-    np.dot(d_preact[t1 - 1], inputs_T[t1 - 1], out=out)
+    blas.dot(d_preact[t1 - 1], inputs_T[t1 - 1], out=out)
     step = np.empty_like(out)
     for t in range(t1 - 2, t0 - 1, -1):
-        np.dot(d_preact[t], inputs_T[t], out=step)
+        blas.dot(d_preact[t], inputs_T[t], out=step)
         np.add(out, step, out=out)
 
 
@@ -343,7 +343,7 @@ def _backward_scan(inputs_T, gates, gate_factors, dc_dh, kernel, recurrent_kerne
             np.multiply(dh, drop[t], out=scratch)
         if side.spare:
             side.chain_gemm()
-        np.dot(recurrent_kernel, da, out=dh)            # dh_{t-1} = da_t U^T
+        blas.dot(recurrent_kernel, da, out=dh)            # dh_{t-1} = da_t U^T
         if drop is not None:
             np.add(dh, scratch, out=dh)
         if weights and t in ends:                       # the chunk's steps are done

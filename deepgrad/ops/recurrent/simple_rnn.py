@@ -13,7 +13,7 @@ from ...autograd import Function, is_grad_enabled
 from ...autograd.higher_order import recomputed_backward
 from ..activation import relu, sigmoid, tanh
 from ..product import matmul
-from .. import workspace
+from .. import blas, workspace
 from .common import as_array, batch_major, masks, over_batch, prepare, scan, sigmoid_of_negated, splits, time_major
 
 
@@ -103,7 +103,7 @@ class SimpleRNN(Function):
         alloc = workspace.empty if is_grad_enabled() and any(self.needs_input_grad) else np.empty
         x_rows = time_major(x, go_backwards).reshape(steps * batch, features)
         preact = alloc((steps, batch, units), dtype)                    # a_t = x_t W + b, then + h_{t-1} U
-        np.dot(x_rows, kernel, out=preact.reshape(steps * batch, units))
+        blas.dot(x_rows, kernel, out=preact.reshape(steps * batch, units))
         preact += bias
         h = alloc((steps + 1, batch, units), dtype)                     # h[t + 1] = h_t, h[0] = h0
         h[0] = h0
@@ -115,7 +115,7 @@ class SimpleRNN(Function):
             dp = None if drop is None else drop[:, part]
             with np.errstate(over="ignore"):
                 for t in range(steps):
-                    np.dot(hp[t], recurrent_kernel, out=rec)
+                    blas.dot(hp[t], recurrent_kernel, out=rec)
                     np.add(pre[t], rec, out=pre[t])
                     act(pre[t], out=hp[t + 1])
                     if dp is not None:                                  # a masked step keeps h_{t-1}
@@ -155,7 +155,7 @@ class SimpleRNN(Function):
                 np.multiply(dhp, grad[t], out=da[t])                        # da_t = dh_t act'(a_t)
                 if dp is not None:                                          # a masked step passes dh_t on
                     np.multiply(dhp, dp[t], out=kept)
-                np.dot(da[t], recurrent_kernel_T, out=dhp)                  # dh_{t-1} = da_t U^T
+                blas.dot(da[t], recurrent_kernel_T, out=dhp)                  # dh_{t-1} = da_t U^T
                 if dp is not None:
                     np.add(dhp, kept, out=dhp)
 
@@ -165,11 +165,11 @@ class SimpleRNN(Function):
         d_preact = d_preact.reshape(steps * batch, units)
         dx = dk = dr = db = None
         if need[0]:                                                     # dx_t = da_t W^T
-            dx = batch_major(np.dot(d_preact, kernel.T).reshape(steps, batch, -1), self.go_backwards)
+            dx = batch_major(blas.dot(d_preact, kernel.T).reshape(steps, batch, -1), self.go_backwards)
         if need[1]:                                                     # dW = sum_t x_t^T da_t
-            dk = np.dot(x_rows.T, d_preact)
+            dk = blas.dot(x_rows.T, d_preact)
         if need[2]:                                                     # dU = sum_t h_{t-1}^T da_t
-            dr = np.dot(h[:-1].reshape(steps * batch, units).T, d_preact)
+            dr = blas.dot(h[:-1].reshape(steps * batch, units).T, d_preact)
         if need[3]:                                                     # db = sum_t da_t
             db = d_preact.sum(axis=0)
         return dx, dk, dr, db, dh
