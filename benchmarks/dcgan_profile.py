@@ -25,6 +25,7 @@ if "--threads" in sys.argv and sys.argv[sys.argv.index("--threads") + 1] == "1":
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from dcgan_speed import deepgrad_stepper, torch_stepper  # noqa: E402
+from step_profile import median_dict, step_cpu  # noqa: E402
 
 
 class Probe:
@@ -90,18 +91,6 @@ def torch_profile(step) -> dict:
         elif ev.key.startswith("aten::") or ev.key.startswith("Optimizer"):
             out[ev.key] = ev.self_cpu_time_total / 1e3
     return out
-
-
-def median_dict(samples: list) -> dict:
-    keys = set().union(*samples)
-    return {k: statistics.median([s.get(k, 0.0) for s in samples]) for k in keys}
-
-
-def step_cpu(step, n: int) -> float:
-    start = time.process_time()
-    for _ in range(n):
-        step()
-    return (time.process_time() - start) / n * 1e3
 
 
 def main() -> None:
