@@ -18,65 +18,27 @@ import os
 import statistics
 import sys
 import time
-from collections import defaultdict
 
 if "--threads" in sys.argv and sys.argv[sys.argv.index("--threads") + 1] == "1":  # before NumPy loads
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from dcgan_speed import deepgrad_stepper, torch_stepper  # noqa: E402
+from step_profile import Probe as StepProbe  # noqa: E402
 from step_profile import median_dict, step_cpu  # noqa: E402
 
 
-class Probe:
-    def __init__(self):
-        from deepgrad import optimizers
-        from deepgrad.autograd.function import Function
+class Probe(StepProbe):
+    """``step_profile.Probe`` for a GAN's own ``train_step``: every op and Adam's passes, the
+    optimizer's ``apply_gradients`` as the one part, and the whole step."""
 
-        self.times = defaultdict(float)
-        self.on = False
-        self.clock = time.process_time
-        seen, todo = set(), [Function]
-        while todo:
-            cls = todo.pop()
-            for sub in cls.__subclasses__():
-                if sub not in seen:
-                    seen.add(sub)
-                    todo.append(sub)
-        for cls in seen:
-            for meth in ("forward", "backward"):
-                if meth in cls.__dict__:
-                    self._wrap(cls, meth, f"{cls.__name__}.{meth}")
-        self._wrap(optimizers.Adam, "_adam", "Adam._adam (update passes)")
-        self._wrap(optimizers.Optimizer, "apply_gradients", "Optimizer.apply_gradients")
-
-    def _wrap(self, cls, meth, label):
-        inner = cls.__dict__[meth]
-        probe = self
-        depth = [0]
-
-        def timed_call(*args, **kwargs):
-            if not probe.on or depth[0]:
-                return inner(*args, **kwargs)
-            depth[0] += 1
-            start = probe.clock()
-            try:
-                return inner(*args, **kwargs)
-            finally:
-                probe.times[label] += (probe.clock() - start) * 1e3
-                depth[0] -= 1
-
-        setattr(cls, meth, timed_call)
+    PARTS = {"Optimizer.apply_gradients": ("Optimizer", "apply_gradients")}
 
     def profile(self, step, clock) -> dict:
-        self.times = defaultdict(float)
-        self.clock = clock
-        self.on = True
         start = clock()
-        step()
-        self.on = False
-        self.times["step"] = (clock() - start) * 1e3
-        return dict(self.times)
+        times = super().profile(step, clock)
+        times["step"] = (clock() - start) * 1e3
+        return times
 
 
 def torch_profile(step) -> dict:

@@ -62,9 +62,9 @@ class Probe:
         self.on = False
         self.clock = time.process_time  # time.thread_time: the main thread's share alone
         self.depth = defaultdict(int)
+        classes = {"Model": models.Model, "Trainer": models.model.Trainer, "Optimizer": optimizers.Optimizer}
         for part, (cls_name, meth) in self.PARTS.items():
-            cls = {"Model": models.Model, "Trainer": models.model.Trainer}[cls_name]
-            self._wrap(cls, meth, part, outer_only=True)
+            self._wrap(classes[cls_name], meth, part, outer_only=True)
         seen, todo = set(), [Function]
         while todo:
             cls = todo.pop()
