@@ -213,3 +213,24 @@ def test_for_items_shared_stops_taking_items_after_an_error(monkeypatch):
     with pytest.raises(ValueError, match="an item"):
         runtime.for_items_shared(item, 100, runtime._PARALLEL_MIN_SIZE)
     assert len(done) == 1   # the worker's item finished before the error propagated; no more taken
+
+
+def test_numba_loop_default_loops_run_unless_turned_off(monkeypatch):
+    """A loop made with ``default=True`` compiles with DEEPGRAD_NUMBA unset or "1" and not with "0";
+    an opt-in loop compiles only with "1"; neither without numba."""
+    import sys
+
+    pytest.importorskip("numba")
+
+    def double(x):
+        return 2 * x
+
+    for switch, default_on, opt_in_on in ((None, True, False), ("0", False, False), ("1", True, True)):
+        if switch is None:
+            monkeypatch.delenv("DEEPGRAD_NUMBA", raising=False)
+        else:
+            monkeypatch.setenv("DEEPGRAD_NUMBA", switch)
+        assert (runtime.numba_loop(double, default=True) is not None) == default_on, switch
+        assert (runtime.numba_loop(double) is not None) == opt_in_on, switch
+    monkeypatch.setitem(sys.modules, "numba", None)
+    assert runtime.numba_loop(double, default=True) is None
