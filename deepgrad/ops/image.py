@@ -22,9 +22,10 @@ import itertools
 import numpy as np
 
 from .. import backend
-from ..autograd import Function, Tensor
+from ..autograd import Function, Tensor, is_grad_enabled
 from ..autograd.higher_order import frozen, linear_backward
 from . import elementwise as _elementwise
+from . import image_compiled
 from . import math as _math
 from . import reduce as _reduce
 from . import manipulation as _shape
@@ -648,6 +649,12 @@ def affine_transform(images, transform, interpolation="bilinear", fill_mode="con
     if t.shape[0] not in (1, x.shape[0]):
         raise ValueError(f"affine_transform: {t.shape[0]} transforms for a batch of {x.shape[0]} images")
     t = t.astype(_float_dtype(t))
+    if x.dtype.kind == "f" and not (x.requires_grad and is_grad_enabled()):
+        out = image_compiled.affine(x.data, t, _ORDERS[interpolation], fill_mode, fill_value,
+                                    data_format == "channels_last")
+        if out is not None:
+            out = Tensor(out, dtype=out.dtype)
+            return _shape.squeeze(out, 0) if squeeze else out
     h_axis, w_axis = _spatial_axes(4, data_format)
     gy, gx = np.meshgrid(np.arange(x.shape[h_axis], dtype=t.dtype),
                          np.arange(x.shape[w_axis], dtype=t.dtype), indexing="ij")

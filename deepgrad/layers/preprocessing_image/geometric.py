@@ -11,6 +11,7 @@ import random
 import numpy as np
 
 from ... import ops
+from ...autograd import Tensor, is_grad_enabled
 from ...ops import image as image_ops
 from . import boxes
 from .base import BaseImagePreprocessingLayer, spatial_axes
@@ -226,6 +227,14 @@ class RandomFlip(BaseImagePreprocessingLayer):
         h_axis, w_axis = spatial_axes(4, self.data_format)
         axes = {"horizontal": [w_axis], "vertical": [h_axis],
                 "horizontal_and_vertical": [h_axis, w_axis]}[self.mode]
+        data = getattr(images, "data", images)
+        if isinstance(data, np.ndarray) and not (getattr(images, "requires_grad", False)
+                                                 and is_grad_enabled()):
+            # no gradient to record: copy the batch, then write the drawn images flipped
+            out = data.copy()
+            chosen = np.flatnonzero(flips)
+            out[chosen] = np.flip(data[chosen], axis=tuple(axes))
+            return Tensor(out, dtype=out.dtype)
         flipped = ops.flip(images, axis=axes)
         if flips.all():
             return flipped
