@@ -168,3 +168,34 @@ def test_dense_builds_from_a_1d_shape_and_refuses_1d_inputs_as_keras():
             layer(np.ones((3,), "float32"))
     np.testing.assert_array_equal(ours(np.ones((2, 10), "float32")).shape, (2, 4))
     assert ours.compute_output_shape((10,)) == theirs.compute_output_shape((10,)) == (4,)
+
+
+# ----------------------------------------------------------------- exported serving signatures
+def test_exported_serving_signature_describes_its_inputs_and_outputs_and_takes_positional_inputs(tmp_path):
+    pytest.importorskip("onnxruntime")
+    dg.utils.set_random_seed(0)
+    inputs = dg.Input((5,), name="features")
+    model = dg.Model(inputs, layers.Dense(3)(inputs))
+    model.export(tmp_path / "served", verbose=False)
+    reloaded = tf.saved_model.load(str(tmp_path / "served"))
+    serve = reloaded.signatures["serving_default"]
+    args, kwargs = serve.structured_input_signature
+    assert args == () and len(kwargs) == 1
+    (input_name, spec), = kwargs.items()   # the recipe reads the one input's key this way
+    assert isinstance(spec, tf.TensorSpec) and spec.shape == (None, 5) and spec.dtype == np.float32
+    assert spec.name == input_name
+    (output_name, out_spec), = serve.structured_outputs.items()
+    assert out_spec.shape == (None, 3) and out_spec.dtype == np.float32
+    x = np.linspace(-1, 1, 10, dtype="float32").reshape(2, 5)
+    expected = model.predict(x, verbose=0)
+    np.testing.assert_allclose(serve(x)[output_name].numpy(), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(serve(**{input_name: x})[output_name].numpy(), expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(TypeError, match="both by position and by name"):
+        serve(x, **{input_name: x})
+    with pytest.raises(TypeError, match="1 input"):
+        serve(x, x)
+    # the endpoint itself: its arguments as exported
+    (arg_spec,), no_kwargs = reloaded.serve.structured_input_signature
+    assert no_kwargs == {} and arg_spec.shape == (None, 5)
+    assert reloaded.serve.structured_outputs.shape == (None, 3)
+    np.testing.assert_allclose(reloaded.serve(x).numpy(), expected, rtol=1e-5, atol=1e-6)
