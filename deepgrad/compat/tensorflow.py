@@ -634,7 +634,7 @@ class RaggedTensor:
         return iter(self._ragged_rows)
 
     def __getitem__(self, index):
-        if isinstance(index, slice):
+        if isinstance(index, builtins.slice):  # the module's ``slice`` is tf.slice
             return RaggedTensor(self._ragged_rows[index])
         return self._ragged_rows[index]
 
