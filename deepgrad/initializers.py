@@ -106,7 +106,25 @@ class Constant(Initializer):
         return np.full(shape, self.value, _any_dtype(dtype))
 
     def get_config(self):
-        return {"value": self.value}
+        """Keras's config: a number as it is, an array or tensor as Keras writes one
+        (``{"class_name": "__numpy__" / "__tensor__", "config": {"value": [...], "dtype": ...}}``)."""
+        value = self.value
+        if isinstance(value, (Tensor, np.ndarray, np.generic)):
+            kind = "__tensor__" if isinstance(value, Tensor) else "__numpy__"
+            array = np.asarray(value.data if isinstance(value, Tensor) else value)
+            if array.ndim == 0 and kind == "__numpy__":
+                return {"value": array.item()}
+            return {"value": {"class_name": kind, "config": {"value": array.tolist(), "dtype": array.dtype.name}}}
+        return {"value": value}
+
+    @classmethod
+    def from_config(cls, config):
+        value = config.get("value", 0.0)
+        if isinstance(value, dict) and value.get("class_name") in ("__numpy__", "__tensor__"):
+            inner = value["config"]
+            array = np.array(inner["value"], dtype=inner["dtype"])
+            value = Tensor(array, dtype=array.dtype) if value["class_name"] == "__tensor__" else array
+        return cls(value)
 
 
 class Identity(Initializer):

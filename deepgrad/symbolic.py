@@ -501,6 +501,12 @@ def _record_call(layer, inputs, shapes, args, kwargs):
         elif (isinstance(structure, dict) or (isinstance(structure, (list, tuple)) and any(
                 isinstance(t, (list, tuple, dict)) for t in structure))) and len(flatten(structure)) == len(result):
             result = _pack(structure, result)
+    elif isinstance(getattr(layer, "_outputs_struct", None), dict):
+        # a functional model whose one output is given in a dict returns that dict, as in Keras
+        tensor = KerasTensor(_with_batch(out_shape, batch), layer.dtype, layer, inputs, args, kwargs, index=0,
+                             node=node)
+        node.outputs = [tensor]
+        result = _pack(layer._outputs_struct, [tensor])
     else:
         result = KerasTensor(_with_batch(out_shape, batch), layer.dtype, layer, inputs, args, kwargs, node=node)
         node.outputs = [result]

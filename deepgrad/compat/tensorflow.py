@@ -26,12 +26,14 @@ from . import tf_data as data  # noqa: F401 - tf.data
 from . import tf_summary as summary  # noqa: F401 - tf.summary
 from .gradient_tape import GradientTape  # noqa: F401 - tf.GradientTape
 from .tf_data import TensorSpec  # noqa: F401 - tf.TensorSpec
-from .tf_extra import (autograph, broadcast_to, compat, cond, distribute, get_logger, map_fn,  # noqa: F401
+from .tf_extra import (tpu, autograph, broadcast_to, compat, cond, distribute, get_logger, map_fn,  # noqa: F401
                        meshgrid, repeat, scatter_nd, searchsorted, sequence_mask, slice, tensor_scatter_nd_add,
                        tensor_scatter_nd_update, unique, unique_with_counts, vectorized_map, while_loop)
 from .tf_sparse import SparseTensor, ctc_loss_v1, scan, sparse  # noqa: F401 - tf.SparseTensor, tf.sparse
 from .tf_io import decode_image, decode_jpeg, decode_png  # noqa: F401
 from .tf_io import io as _image_io
+from .tf_tensor_array import TensorArray, errors  # noqa: F401 - tf.TensorArray, tf.errors
+from .tf_checkpoint import latest_checkpoint
 from . import tf_example as _example, tf_record as _record
 from .tf_signal import audio, complex, signal  # noqa: F401 - tf.audio, tf.complex, tf.signal
 from .tf_lookup import lookup  # noqa: F401 - tf.lookup
@@ -419,6 +421,7 @@ config = SimpleNamespace(list_physical_devices=lambda device_type=None: [],
                          get_visible_devices=lambda device_type=None: [],
                          set_visible_devices=lambda devices, device_type=None: None,
                          run_functions_eagerly=lambda run_eagerly: None,
+                         experimental_connect_to_cluster=lambda cluster_spec_or_resolver, *args, **kwargs: None,
                          # NumPy's kernels are deterministic already
                          experimental=SimpleNamespace(set_memory_growth=lambda device, enable: None,
                                                       enable_op_determinism=lambda: None))
@@ -480,13 +483,14 @@ def _split(input, sep=None, maxsplit=-1, name=None):
     them). A batch (rank 1) splits into rows of different lengths: a ``RaggedTensor``, as TF's
     (``.to_tensor()`` pads it with ""; a batch whose rows have one length converts with
     ``np.asarray``)."""
+    from .tf_data import StringArray
     text = _text(input)
     if text.ndim == 0:
-        return np.array(str(text).split(sep, maxsplit), dtype=str)
+        return np.array(str(text).split(sep, maxsplit), dtype=str).view(StringArray)
     if text.ndim > 1:
         raise ValueError(f"tf.strings.split: deepgrad splits a string or a batch of them (rank 0 or 1), got "
                          f"shape {text.shape}")
-    return RaggedTensor([np.array(str(t).split(sep, maxsplit), dtype=str) for t in text])
+    return RaggedTensor([np.array(str(t).split(sep, maxsplit), dtype=str).view(StringArray) for t in text])
 
 
 def _to_number(string_tensor, out_type=np.float32, name=None) -> Tensor:
@@ -565,7 +569,7 @@ class RaggedTensor:
     ``to_tensor`` (padded), ``row_lengths``, ``flat_values``."""
 
     def __init__(self, rows):
-        self._ragged_rows = [np.asarray(r) for r in rows]
+        self._ragged_rows = [np.asanyarray(r) for r in rows]  # rows of text keep their StringArray
 
     @classmethod
     def from_rows(cls, values, dtype=None) -> "RaggedTensor":
@@ -588,7 +592,7 @@ class RaggedTensor:
 
     @property
     def flat_values(self) -> np.ndarray:
-        return np.concatenate(self._ragged_rows) if self._ragged_rows else np.array([])
+        return np.concatenate([np.asarray(r) for r in self._ragged_rows]) if self._ragged_rows else np.array([])
 
     def row_lengths(self) -> Tensor:
         return Tensor(np.array([len(r) for r in self._ragged_rows], dtype=np.int64), dtype=np.int64)
@@ -614,12 +618,13 @@ class RaggedTensor:
         if len({len(r) for r in self._ragged_rows}) > 1:
             raise ValueError("RaggedTensor: rows of different lengths do not make an array; use "
                              "to_tensor() (padded) or to_list()")
-        out = np.stack(self._ragged_rows) if self._ragged_rows else np.zeros((0, 0), np.float32)
+        out = np.stack([np.asarray(r) for r in self._ragged_rows]) if self._ragged_rows else np.zeros((0, 0), np.float32)
         return out if dtype is None else out.astype(dtype)
 
     def numpy(self) -> np.ndarray:
+        """An object array of the rows, text as UTF-8 bytes (as TF's ragged ``numpy()``)."""
         out = np.empty(len(self._ragged_rows), dtype=object)
-        out[:] = [r.copy() for r in self._ragged_rows]
+        out[:] = [r.numpy() if hasattr(r, "numpy") else r.copy() for r in self._ragged_rows]
         return out
 
     def __len__(self) -> int:
@@ -629,7 +634,7 @@ class RaggedTensor:
         return iter(self._ragged_rows)
 
     def __getitem__(self, index):
-        if isinstance(index, slice):
+        if isinstance(index, builtins.slice):  # the module's ``slice`` is tf.slice
             return RaggedTensor(self._ragged_rows[index])
         return self._ragged_rows[index]
 
@@ -806,7 +811,7 @@ io = SimpleNamespace(**vars(_image_io), TFRecordWriter=_record.TFRecordWriter, T
                      parse_single_example=_record.parse_single_example, parse_example=_record.parse_example,
                      gfile=_record.gfile)
 # tf.train: the Example messages TFRecord files hold
-train = SimpleNamespace(Example=_example.Example, Features=_example.Features, Feature=_example.Feature,
+train = SimpleNamespace(latest_checkpoint=latest_checkpoint, Example=_example.Example, Features=_example.Features, Feature=_example.Feature,
                         BytesList=_example.BytesList, FloatList=_example.FloatList, Int64List=_example.Int64List)
 
 

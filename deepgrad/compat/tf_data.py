@@ -11,9 +11,11 @@ through ``as_numpy_iterator`` (each element a batch ``x``, ``(x, y)`` or ``(x, y
 """
 from __future__ import annotations
 
+import glob
 import gzip
 import itertools
 import os
+import threading
 import zlib
 from types import SimpleNamespace
 
@@ -23,10 +25,18 @@ from .. import backend
 from ..autograd import Tensor
 from ..tensor_spec import TensorSpec
 from .tf_record import compression_kind, file_paths, read_records, records_block
+from .tf_tensor_array import InvalidArgumentError
 
 AUTOTUNE = -1
 INFINITE_CARDINALITY = -1
 UNKNOWN_CARDINALITY = -2
+# how many ignore_errors() passes are reading their input on this thread: while one is, an element
+# whose map or filter function raises is dropped instead of ending the pass
+_ignoring = threading.local()
+
+
+def _errors_ignored() -> bool:
+    return getattr(_ignoring, "depth", 0) > 0
 
 
 # ----------------------------------------------------------------- structures of arrays
@@ -112,6 +122,7 @@ class TextDType:
     NumPy's ``str_``), and otherwise the NumPy dtype it stands for (attributes, hashing, and
     ``np.dtype(...)`` through its ``dtype``)."""
     __slots__ = ("dtype",)
+    _is_numeric = False  # read from the dtype's class by NumPy's testing functions
 
     def __init__(self, dtype: np.dtype):
         self.dtype = dtype
@@ -227,6 +238,22 @@ class Dataset:
         return Dataset(lambda: iter([block] if n else []), n)
 
     @staticmethod
+    def list_files(file_pattern, shuffle=None, seed=None, name=None) -> "Dataset":
+        """The paths of the files that match ``file_pattern`` (a glob, or a list of them), one string
+        each: sorted when ``shuffle=False``, else (TF's default) in a new random order each pass,
+        repeatable with ``seed``. No match is an error, as in TF."""
+        patterns = [file_pattern] if isinstance(file_pattern, (str, bytes, os.PathLike)) else list(
+            np.asarray(file_pattern.numpy() if hasattr(file_pattern, "numpy") else file_pattern).reshape(-1))
+        patterns = [p.decode("utf-8") if isinstance(p, bytes) else os.fspath(p) for p in patterns]
+        paths = sorted({path for pattern in patterns for path in glob.glob(pattern)})
+        if not paths:
+            raise InvalidArgumentError(None, None, "Expected 'tf.Tensor(False, shape=(), dtype=bool)' to be true. "
+                                                   f"Summarized data: b'No files matched pattern: "
+                                                   f"{', '.join(patterns)}'")
+        files = Dataset.from_tensor_slices(np.array(paths, dtype=str))
+        return files if shuffle is False else files.shuffle(len(paths), seed=seed)
+
+    @staticmethod
     def from_tensors(tensors, name=None) -> "Dataset":
         """One element: the whole value."""
         block = _map(lambda a: a[None], _structure(tensors))
@@ -321,8 +348,13 @@ class Dataset:
         def blocks():
             for block in self._blocks():
                 for i in range(_size(block)):
-                    out = _call(map_func, _map(lambda a: a[i], block))
-                    yield _map(lambda a: a[None], _structure(out))
+                    try:
+                        out = _map(lambda a: a[None], _structure(_call(map_func, _map(lambda a: a[i], block))))
+                    except Exception:
+                        if _errors_ignored():
+                            continue
+                        raise
+                    yield out
         return self._derive(blocks, self._cardinality)
 
     def filter(self, predicate, name=None) -> "Dataset":
@@ -335,8 +367,16 @@ class Dataset:
             return bool(value)
 
         def blocks():
+            def kept(element) -> bool:
+                try:
+                    return keep(element)
+                except Exception:
+                    if _errors_ignored():
+                        return False
+                    raise
+
             for block in self._blocks():
-                mask = np.array([keep(_map(lambda a: a[i], block)) for i in range(_size(block))], dtype=bool)
+                mask = np.array([kept(_map(lambda a: a[i], block)) for i in range(_size(block))], dtype=bool)
                 if mask.any():
                     yield _map(lambda a: a[mask], block)
         return self._derive(blocks, UNKNOWN_CARDINALITY, same_elements=True)
@@ -574,6 +614,22 @@ class Dataset:
     def prefetch(self, buffer_size, name=None) -> "Dataset":
         """The same elements (reading ahead has nothing to overlap with here)."""
         return self._derive(self._blocks, self._cardinality, same_elements=True)
+
+    def ignore_errors(self, log_warning=False, name=None) -> "Dataset":
+        """The elements of this dataset without those whose ``map`` or ``filter`` function raised,
+        as TF drops elements that fail. (An error outside those functions still ends the pass.)"""
+        def blocks():
+            upstream = self._blocks()
+            while True:
+                _ignoring.depth = getattr(_ignoring, "depth", 0) + 1
+                try:
+                    block = next(upstream)
+                except StopIteration:
+                    return
+                finally:
+                    _ignoring.depth -= 1
+                yield block
+        return self._derive(blocks, UNKNOWN_CARDINALITY, same_elements=True)
 
     def apply(self, transformation_func) -> "Dataset":
         return transformation_func(self)
@@ -1013,6 +1069,7 @@ def assert_cardinality(expected_cardinality):
 
 
 experimental = SimpleNamespace(AUTOTUNE=AUTOTUNE, INFINITE_CARDINALITY=INFINITE_CARDINALITY,
+                               ignore_errors=lambda log_warning=False: lambda dataset: dataset.ignore_errors(),
                                assert_cardinality=assert_cardinality, AutoShardPolicy=AutoShardPolicy,
                                UNKNOWN_CARDINALITY=UNKNOWN_CARDINALITY,
                                cardinality=lambda dataset: dataset.cardinality(),

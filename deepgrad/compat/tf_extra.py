@@ -338,7 +338,28 @@ class Strategy:
         return (value,)
 
 
+class TPUClusterResolver:
+    """TF's resolver finds no TPU here: without a ``tpu`` name it raises ValueError, as TF does on a
+    machine without one, so a program's ``try: ... except ValueError:`` falls back to its CPU strategy."""
+
+    def __init__(self, tpu=None, zone=None, project=None, job_name="worker", coordinator_name=None,
+                 coordinator_address=None, credentials="default", service=None, discovery_url=None):
+        if not tpu:
+            raise ValueError("Please provide a TPU Name to connect to.")
+        raise ValueError(f"TPUClusterResolver: deepgrad runs on the CPU; no TPU {tpu!r} can be reached")
+
+
+def _no_tpu(*args, **kwargs):
+    raise ValueError("deepgrad runs on the CPU: there is no TPU to connect to or initialize")
+
+
+tpu = SimpleNamespace(experimental=SimpleNamespace(initialize_tpu_system=_no_tpu, shutdown_tpu_system=_no_tpu))
+
 distribute = SimpleNamespace(
+    cluster_resolver=SimpleNamespace(TPUClusterResolver=TPUClusterResolver),
+    TPUStrategy=_no_tpu, experimental=SimpleNamespace(TPUStrategy=_no_tpu, CentralStorageStrategy=Strategy,
+                                                      MultiWorkerMirroredStrategy=Strategy),
+    MultiWorkerMirroredStrategy=Strategy,
     Strategy=Strategy, MirroredStrategy=Strategy, OneDeviceStrategy=Strategy, get_strategy=lambda: Strategy(),
     has_strategy=lambda: False, get_replica_context=lambda: _ReplicaContext(),
     ReduceOp=SimpleNamespace(SUM="SUM", MEAN="MEAN"),
@@ -379,6 +400,6 @@ autograph = SimpleNamespace(set_verbosity=lambda level, alsologtostdout=False: N
                             experimental=SimpleNamespace(
                           do_not_convert=lambda func=None: func if func is not None else (lambda f: f)))
 
-__all__ = ["autograph", "broadcast_to", "compat", "cond", "cumsum", "distribute", "get_logger", "map_fn",
+__all__ = ["TPUClusterResolver", "tpu", "autograph", "broadcast_to", "compat", "cond", "cumsum", "distribute", "get_logger", "map_fn",
            "meshgrid", "repeat", "scatter_nd", "searchsorted", "sequence_mask", "slice", "tensor_scatter_nd_add",
            "tensor_scatter_nd_update", "unique", "unique_with_counts", "vectorized_map", "while_loop"]

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..autograd import Tensor
 from .tf_data import StringArray
+from .tf_tensor_array import InvalidArgumentError
 
 # TF's ``channels`` argument: 0 keeps the file's own channels; 1, 3 and 4 convert
 _MODES = {1: "L", 3: "RGB", 4: "RGBA"}
@@ -121,6 +122,33 @@ def encode_png(image, compression=-1, name=None):
     return _encode(image, "PNG", "tf.io.encode_png", **({} if compression == -1 else {"compress_level": compression}))
 
 
-io = SimpleNamespace(read_file=read_file, decode_png=decode_png, decode_jpeg=decode_jpeg,
+def decode_raw(input_bytes, out_type, little_endian=True, fixed_length=None, name=None) -> Tensor:
+    """The bytes of a string reinterpreted as ``out_type`` numbers: a string gives a vector, a batch
+    of strings (all of one length) a matrix; ``little_endian`` is the byte order of the data
+    (``uint8``/``int8`` have none). ``fixed_length`` cuts or zero-pads every string to that many bytes."""
+    raw = input_bytes.data if isinstance(input_bytes, Tensor) else input_bytes
+    dtype = np.dtype(out_type).newbyteorder("<" if little_endian else ">")
+    if dtype.kind not in "iufcb":
+        raise TypeError(f"tf.io.decode_raw: out_type must be a numeric dtype, got {np.dtype(out_type)}")
+    items = np.asarray(raw, dtype=object)
+    flat = [v.encode("latin-1") if isinstance(v, str) else bytes(v) for v in items.reshape(-1)]
+    if fixed_length is not None:
+        n = int(fixed_length)
+        flat = [v[:n].ljust(n, b"\0") for v in flat]
+    for v in flat:
+        if len(v) % dtype.itemsize:
+            raise InvalidArgumentError(None, None, f"Input to DecodeRaw has length {len(v)} that is not a multiple "
+                                                   f"of {dtype.itemsize}, the size of {np.dtype(out_type).name}")
+    if len({len(v) for v in flat}) > 1:
+        raise InvalidArgumentError(None, None, "DecodeRaw requires input strings to all be the same size, got "
+                                               f"lengths {sorted({len(v) for v in flat})}")
+    rows = [np.frombuffer(v, dtype=dtype) for v in flat]
+    width = len(flat[0]) // dtype.itemsize if flat else 0
+    out = (np.stack(rows) if rows else np.zeros((0, width), dtype)).astype(np.dtype(out_type))
+    out = out.reshape(items.shape + (width,))
+    return Tensor(out, dtype=out.dtype)
+
+
+io = SimpleNamespace(read_file=read_file, decode_raw=decode_raw, decode_png=decode_png, decode_jpeg=decode_jpeg,
                      decode_image=decode_image, decode_bmp=lambda contents, channels=0, name=None:
                      _decode(contents, channels, "tf.io.decode_bmp"), encode_jpeg=encode_jpeg, encode_png=encode_png)

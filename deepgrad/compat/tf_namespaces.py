@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import backend, ops
 from ..autograd import Tensor
+from .tf_boxes import combined_non_max_suppression, non_max_suppression
 
 
 def _dtype(dtype):
@@ -404,9 +405,12 @@ def resize(images, size, method="bilinear", preserve_aspect_ratio=False, antiali
     method = getattr(method, "value", method)
     if method == "area":
         return _resize_area(images, tuple(int(s) for s in size))
-    if method not in ("bilinear", "nearest", "bicubic"):
-        raise ValueError(f"tf.image.resize: method must be 'bilinear', 'nearest', 'bicubic' or 'area', "
-                         f"got {method!r}")
+    if method in ("gaussian", "mitchellcubic"):
+        raise NotImplementedError(f"tf.image.resize: method {method!r} is not available in deepgrad; it resizes "
+                                  "with 'bilinear', 'nearest', 'bicubic', 'area', 'lanczos3' and 'lanczos5'")
+    if method not in ("bilinear", "nearest", "bicubic", "lanczos3", "lanczos5"):
+        raise ValueError(f"tf.image.resize: method must be one of tf.image.ResizeMethod's ('bilinear', 'nearest', "
+                         f"'bicubic', 'area', 'lanczos3', 'lanczos5', 'gaussian', 'mitchellcubic'), got {method!r}")
     if method != "nearest":  # interpolated in float32, never rounded back to an integer type
         x = images.data if isinstance(images, Tensor) else np.asarray(images)
         if not np.issubdtype(x.dtype, np.floating) or x.dtype == np.float16:
@@ -414,6 +418,18 @@ def resize(images, size, method="bilinear", preserve_aspect_ratio=False, antiali
     out = ops.image.resize(images, tuple(int(s) for s in size), interpolation=method, antialias=antialias,
                            data_format="channels_last")
     return out if method == "nearest" else ops.cast(out, np.float32)
+
+
+class ResizeMethod:
+    """``tf.image.ResizeMethod``: the names of ``tf.image.resize``'s methods, TF's strings."""
+    BILINEAR = "bilinear"
+    NEAREST_NEIGHBOR = "nearest"
+    BICUBIC = "bicubic"
+    AREA = "area"
+    LANCZOS3 = "lanczos3"
+    LANCZOS5 = "lanczos5"
+    GAUSSIAN = "gaussian"
+    MITCHELLCUBIC = "mitchellcubic"
 
 
 def convert_image_dtype(image, dtype, saturate=False, name=None):
@@ -615,6 +631,8 @@ def sample_distorted_bounding_box(image_size, bounding_boxes, seed=None, min_obj
 
 
 image = SimpleNamespace(
+    ResizeMethod=ResizeMethod, non_max_suppression=non_max_suppression,
+    combined_non_max_suppression=combined_non_max_suppression,
     extract_patches=extract_patches, resize=resize, convert_image_dtype=convert_image_dtype,
     rot90=rot90, psnr=psnr, random_crop=random_crop,
     crop_to_bounding_box=crop_to_bounding_box, pad_to_bounding_box=pad_to_bounding_box,

@@ -125,6 +125,8 @@ def to_keras(model) -> dict:
         if "class_name" not in node or "config" not in node or not isinstance(node["config"], dict):
             return {k: convert(v, k, owner) for k, v in node.items()}
         class_name = node["class_name"]
+        if class_name in ("__numpy__", "__tensor__", "__bytes__", "__slice__", "__ellipsis__"):
+            return node  # a value (an array as a config entry), written as Keras writes it
         if class_name == "SymbolicOp" and key == "layers" and "inbound_nodes" in node:
             entry = keras_op_entry(node, lambda history: tensor(history, owner))
             if entry is not None:  # else deepgrad's own form: an op Keras has no class for

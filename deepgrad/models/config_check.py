@@ -14,6 +14,8 @@ from .model import layer_class
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _DEFINED_IN = {"Distiller": "deepgrad.distillation"}
 _FORBIDDEN_KEYS = {"module", "registered_name", "function_type", "bytecode", "__class__", "__reduce__"}
+# plain values Keras writes as objects (an array as a config entry, a slice, bytes): data, never code
+_VALUE_CLASSES = {"__numpy__", "__tensor__", "__bytes__", "__slice__", "__ellipsis__"}
 
 
 def _layer_class_known(name: str, custom_objects: dict) -> bool:
@@ -22,6 +24,17 @@ def _layer_class_known(name: str, custom_objects: dict) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _check_value(node: dict, path: str) -> None:
+    """A value entry holds plain data only: {"class_name": ..., "config": {...}} (and Keras's null module)."""
+    extra = set(node) - {"class_name", "config", "module", "registered_name"}
+    if extra or not isinstance(node.get("config"), dict):
+        raise UnsafeFileError(f"config: malformed {node['class_name']} entry at {path}")
+    if node["class_name"] in ("__numpy__", "__tensor__"):
+        dtype = node["config"].get("dtype")
+        if not isinstance(dtype, str) or not re.match(r"^[a-z]+[0-9]*$", dtype):
+            raise UnsafeFileError(f"config: {node['class_name']} entry at {path} has an invalid dtype {dtype!r}")
 
 
 def check_model_config(config, custom_objects=None, source: str = "config") -> None:
@@ -39,7 +52,9 @@ def check_model_config(config, custom_objects=None, source: str = "config") -> N
                                           "name classes only, never modules or code")
                 walk(value, f"{path}/{key}")
             name = node.get("class_name")
-            if name is not None:
+            if name in _VALUE_CLASSES:
+                _check_value(node, f"{path}")
+            elif name is not None:
                 if not isinstance(name, str) or not _IDENTIFIER.match(name) or "__" in name:
                     raise UnsafeFileError(f"{source}: class_name {name!r} at {path} is not a plain class name "
                                           "(module paths and dunder names are refused)")

@@ -80,8 +80,8 @@ def to_arrays(data, several: bool):
         return None
     if type(data) is np.ndarray:   # the common case, without the structure checks
         return data
-    if isinstance(data, dict):
-        return {k: np.asarray(v) for k, v in data.items()}
+    if isinstance(data, dict):  # a dict nested in it (inputs declared as nested dicts) stays a dict
+        return {k: to_arrays(v, True) if isinstance(v, dict) else np.asarray(v) for k, v in data.items()}
     if several and isinstance(data, (list, tuple)):
         return [np.asarray(v) for v in data]
     if isinstance(data, (list, tuple)) and len(data) == 1 and (isinstance(data[0], np.ndarray) or hasattr(
@@ -198,8 +198,10 @@ def check_feature_shapes(x, input_shapes, input_names, model_name: str) -> None:
         return
     if type(x) is np.ndarray and len(input_shapes) == 1 and x.shape[1:] == tuple(input_shapes[0])[1:]:
         return  # one array of exactly the declared sample shape
-    if isinstance(x, dict):
+    if isinstance(x, dict) and not any(isinstance(v, (dict, list, tuple)) for v in x.values()):
         arrays = [x.get(name) for name in input_names]
+    elif isinstance(x, dict):  # a dict nested as the model's inputs: flattened as they are (sorted keys)
+        arrays = flatten_arrays(_sorted_dicts(x))
     else:
         arrays = flatten_arrays(x)
     if len(arrays) != len(input_shapes):
@@ -216,6 +218,14 @@ def check_feature_shapes(x, input_shapes, input_names, model_name: str) -> None:
             raise ValueError(f"Model {model_name!r}: input {name!r} expects samples of shape {want} "
                              f"(batch shape {tuple(shape)}), but x has samples of shape {got} "
                              f"(array shape {tuple(a.shape)})")
+
+
+def _sorted_dicts(structure):
+    if isinstance(structure, dict):
+        return {k: _sorted_dicts(structure[k]) for k in sorted(structure)}
+    if isinstance(structure, (list, tuple)):
+        return [_sorted_dicts(s) for s in structure]
+    return structure
 
 
 def match_input_ranks(x, input_shapes, input_names):

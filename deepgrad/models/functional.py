@@ -16,7 +16,7 @@ from ..layers.core import Input, InputLayer
 from .. import tree
 from ..backend import current_path
 from ..symbolic import KerasTensor, flatten, map_structure, nodes_between
-from .model import Model, deserialize_layer, serialize_layer, _unique
+from .model import Model, deserialize_layer, serialize_layer, to_input_tensor, _unique
 from .summary import SummaryRow
 
 
@@ -116,8 +116,31 @@ def _output_ids(outputs):
     return None
 
 
-def _names(structure, tensors: list[KerasTensor]) -> list[str]:
+def _nested(structure) -> bool:
+    """A dict of inputs some of whose values are dicts or lists themselves."""
+    return isinstance(structure, dict) and any(not isinstance(v, KerasTensor) for v in structure.values())
+
+
+def _pick(structure, given, path: str) -> list:
+    """The values of ``given`` at the places of ``structure``'s tensors, in flatten order (a dict's
+    sorted keys), for data nested as the inputs were declared."""
+    if isinstance(structure, KerasTensor):
+        return [given]
     if isinstance(structure, dict):
+        if not isinstance(given, dict):
+            raise ValueError(f"expected a dict with keys {sorted(structure)} at inputs{path}, got "
+                             f"{type(given).__name__}")
+        missing = [k for k in structure if k not in given]
+        if missing:
+            raise ValueError(f"missing input(s) {missing} at inputs{path}; got keys {sorted(given)}")
+        return [v for k in sorted(structure) for v in _pick(structure[k], given[k], f"{path}[{k!r}]")]
+    if not isinstance(given, (list, tuple)) or len(given) != len(structure):
+        raise ValueError(f"expected a list of {len(structure)} at inputs{path}, got {type(given).__name__}")
+    return [v for i, (s, g) in enumerate(zip(structure, given)) for v in _pick(s, g, f"{path}[{i}]")]
+
+
+def _names(structure, tensors: list[KerasTensor]) -> list[str]:
+    if isinstance(structure, dict) and not _nested(structure):
         return sorted(structure)   # the order flatten() gives the tensors
     names = []
     for t in tensors:
@@ -182,6 +205,12 @@ class Functional(Model, config_names=("Functional", "Model")):
         return self._outputs_struct
 
     def _flat_call_inputs(self, inputs) -> list:
+        if _nested(self._inputs_struct):
+            try:
+                picked = _pick(self._inputs_struct, inputs, "")
+                return [to_input_tensor(v, t.dtype) for v, t in zip(picked, self._inputs)]
+            except ValueError as e:
+                raise ValueError(f"Model {self.name!r}: {e}") from None
         if isinstance(inputs, dict):
             keys = self.input_names
             missing = [k for k in keys if k not in inputs]
@@ -390,6 +419,8 @@ class Functional(Model, config_names=("Functional", "Model")):
                     continue
                 first, *args = resolve(node["args"])
                 out = layer(first, *args, **resolve(node["kwargs"]))
+                if isinstance(out, dict):  # a dict of outputs: its tensors are numbered in flatten order
+                    out = flatten(out)
                 for i, t in enumerate(out if isinstance(out, list) else [out]):
                     tensors[(name, k, i)] = t
                 pending.remove(item)

@@ -16,7 +16,7 @@ import warnings
 
 import numpy as np
 
-from .. import files, layers, process_group, quantizers
+from .. import files, layers, process_group, quantizers, tree
 from ..registry import GLOBAL_CUSTOM_NAMES, find_custom_object
 from ..autograd import Tensor, no_grad
 from ..layers.base import NO_INPUTS, Layer, inputs_from_kwargs
@@ -67,6 +67,12 @@ def check_symbolic_input_shapes(model, inputs) -> None:
         if any(a is not None and b is not None and a != b for a, b in zip(want, got)):
             raise ValueError(f"Input {i} with name '{getattr(spec, 'name', None)}' of layer '{model.name}' is "
                              f"incompatible with the layer: expected shape={expected}, found shape={shape}")
+
+
+def _nested_input_tensors(structure):
+    """A dict or list nested in a dict of inputs: each array a Tensor, dtypes as the data's (the
+    declared inputs' are applied where the model takes the values apart)."""
+    return tree.map_structure(lambda v: to_input_tensor(v, None), structure)
 
 
 def to_input_tensor(x, dtype=None) -> Tensor:
@@ -310,8 +316,10 @@ class Model(ModelState, Trainer, Layer):
         else:
             dtypes = self._input_dtypes()
             if isinstance(inputs, dict):
-                inputs = {k: to_input_tensor(v, self._dtype_for(k, dtypes)) for k, v in inputs.items()}
-                shape = {k: tuple(v.shape) for k, v in inputs.items()}
+                inputs = {k: _nested_input_tensors(v) if isinstance(v, (dict, list, tuple))
+                          else to_input_tensor(v, self._dtype_for(k, dtypes)) for k, v in inputs.items()}
+                shape = {k: tree.map_structure(lambda t: tuple(t.shape), v) if isinstance(v, (dict, list, tuple))
+                         else tuple(v.shape) for k, v in inputs.items()}
             elif isinstance(inputs, (list, tuple)):
                 inputs = type(inputs)(to_input_tensor(v, dtypes[i] if dtypes and i < len(dtypes) else None)
                                       for i, v in enumerate(inputs))

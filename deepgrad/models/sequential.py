@@ -41,6 +41,18 @@ class Sequential(Model, config_names=("Sequential",)):
         self._layers.append(layer)
         if self._inputs is not None:
             self._call_symbolic(layer)
+        elif len(self._layers) > 1:
+            self._build_from_first_model()
+
+    def _build_from_first_model(self) -> None:
+        """Keras's rule: a stack whose first layer is a model with one known input (a functional
+        backbone, a built Sequential) is built from that input's shape once a second layer comes."""
+        first = self._layers[0]
+        inputs = getattr(first, "_inputs", None) if isinstance(first, Model) else None
+        if not inputs or len(inputs) != 1:
+            return
+        known = inputs[0]
+        self._set_input(Input(batch_shape=tuple(known.shape), dtype=known.dtype))
 
     def pop(self) -> Layer:
         """Remove and return the last layer."""
