@@ -155,6 +155,13 @@ def engine() -> str:
     return _state["engine"]
 
 
+def on_mkl() -> bool:
+    """Whether products go to MKL (``engine() == "mkl"``, in fewer steps once resolved)."""
+    if _state["engine"] is None:
+        return engine() == "mkl"
+    return bool(_gemm)
+
+
 def info() -> dict:
     """The engine in use, why MKL is not (when it is not), the CPU's vendor and the size from which
     MKL takes a product."""
