@@ -70,7 +70,8 @@ def main():
         for name in (list(modules) if r % 2 == 0 else list(modules)[::-1]):
             for tb in (False, True):
                 results[name, tb].append(_per_call(modules[name], args.calls, tb))
-    print(f"{'runtime':>10} {'bytecodes':>9} {'cpu us (worker)':>16} {'wall us':>8} {'cpu us (take-back)':>19} {'wall us':>8}")
+    print(f"{'runtime':>10} {'bytecodes':>9} {'cpu us (worker)':>16} {'wall us':>8} "
+          f"{'cpu us (take-back)':>19} {'wall us':>8}")
     for name, m in modules.items():
         m._TAKE_BACK_UNSTARTED = False
         m.for_batch_halves(_noop, 2, m._PARALLEL_MIN_SIZE)
