@@ -314,3 +314,22 @@ def test_a_forked_child_starts_its_own_worker(monkeypatch):
     total, ident = message.split()
     assert total == "8" and ident != "None", message
     assert runtime._worker_ident == parent_worker  # the parent's worker is untouched
+
+
+def test_the_affinity_is_read_again_within_a_second(monkeypatch):
+    monkeypatch.setattr(runtime, "_share", 0)
+    monkeypatch.setattr(runtime, "_affinity", [2, time.monotonic()])
+    monkeypatch.setattr(runtime, "allowed_cores", lambda: 1)  # taskset -p after the last read
+    assert runtime._cores() == 2  # read less than a second ago
+    runtime._affinity[1] -= 1.5
+    assert runtime._cores() == 1
+
+
+def test_the_thread_variables_are_read_at_each_call(monkeypatch):
+    """Through os.environ's dict and the answers kept per pair of values: every change is seen."""
+    _two_cores(monkeypatch)
+    for value, asked in (("1", True), ("4", False), (" 1 ", True), ("1,2", True), ("", False), ("2,1", False)):
+        monkeypatch.setenv("OPENBLAS_NUM_THREADS", value)
+        assert runtime._one_thread_asked() is asked, value
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS")
+    assert runtime._one_thread_asked() is False
