@@ -76,10 +76,11 @@ def _forward_loop(x, kernel, bias, out, first, last, sh, sw, dh, dw, pt, pl, has
                             row[k] = 0
 
 
-def _backward_loop(g, y, x, kernel, dx, dk, db, buffer, first, last, sh, sw, dh, dw, pt, pl,
+def _backward_loop(g, y, x, kernel, dx, dk, db, buffer, first, last, h, w, sh, sw, dh, dw, pt, pl,
                    relu, need_x, need_k, need_b):
-    # dk (KH, KW, C) and db (C,): this block's sums, zeroed here; dx[first:last] zeroed here
-    h, w, c = dx.shape[1], dx.shape[2], dx.shape[3]
+    # (h, w): the input's spatial shape (x and dx may be stand-ins when their gradient is not
+    # needed); dk (KH, KW, C) and db (C,): this block's sums, zeroed here; dx[first:last] zeroed here
+    c = g.shape[3]
     kh, kw = kernel.shape[0], kernel.shape[1]
     oh, ow = g.shape[1], g.shape[2]
     if need_k:
@@ -218,11 +219,12 @@ def backward(g: np.ndarray, saved, kernel_: np.ndarray, relu_out, x_shape, pads,
     db_parts = np.empty((len(blocks), c), dtype)
     g2, y2, x2, dx2 = (_as_2d(a, nd) for a in (g, y, x, dx))
     geo = _geometry(pads, strides, dilation)
+    hw = (1, *x_shape[1:-1]) if nd == 1 else tuple(x_shape[1:-1])
 
     def item(i, mine):
         if "buffer" not in mine:
             mine["buffer"] = np.empty(c, dtype)
-        loop(g2, y2, x2, k2, dx2, dk_parts[i], db_parts[i], mine["buffer"], blocks[i][0], blocks[i][1], *geo,
+        loop(g2, y2, x2, k2, dx2, dk_parts[i], db_parts[i], mine["buffer"], blocks[i][0], blocks[i][1], *hw, *geo,
              relu_out is not None, bool(need_x), bool(need_k), bool(need_b))
 
     runtime.for_items_shared(item, len(blocks), g.size * len(k2.reshape(-1, c)))

@@ -209,3 +209,25 @@ def test_off_without_numba_or_with_the_switch_at_zero(monkeypatch):
                                       (7, 6), keep=True)
         assert isinstance(kept, list)   # the NumPy passes' padded phases
         np.testing.assert_allclose(out, with_loops, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("needs", [(False, True, False), (False, False, True), (True, False, False),
+                                   (False, True, True)])
+@pytest.mark.parametrize("x_shape,k_shape,strides", [((2, 5, 4, 4), (2, 3, 4, 2), (1, 1)),
+                                                     ((2, 9, 3), (3, 3, 1), (2,))])
+def test_each_gradient_alone_is_the_numpy_passes(monkeypatch, loops, needs, x_shape, k_shape, strides):
+    """Only some operands need a gradient: the loop skips the others (the input's shape still bounds
+    the taps when its gradient is not made)."""
+    rng = np.random.default_rng(len(x_shape))
+    arrays = [rng.standard_normal(x_shape), rng.standard_normal(k_shape), rng.standard_normal(k_shape[-2] * k_shape[-1])]
+
+    def run():
+        leaves = [dg.Tensor(a, requires_grad=n) for a, n in zip(arrays, needs)]
+        out = depthwise_conv_bias_relu(*leaves, strides, "same")
+        out.backward(np.cos(np.arange(out.size)).reshape(out.shape))
+        return [out.data] + [t.grad for t, n in zip(leaves, needs) if n]
+
+    ours = run()
+    assert loops["backward"] == 1
+    for mine, theirs in zip(ours, numpy_path(monkeypatch, run)):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-12, atol=1e-12)
