@@ -27,16 +27,19 @@ TOLERANCE = {np.float32: 1e-5, np.float64: 1e-12}
 
 @pytest.fixture
 def loops(monkeypatch):
-    """The compiled loops on (the default), counting their calls."""
+    """The compiled loops on (the default), counting their calls: "forward" and "backward" those of
+    either form ("..._rows": at a width stride of 1), and each loop's under its name."""
     monkeypatch.delenv("DEEPGRAD_NUMBA", raising=False)
     monkeypatch.setattr(depthwise_compiled, "loaded", {})
     calls = {"forward": 0, "backward": 0}
-    for name in calls:
+    for name in depthwise_compiled.NAMES:
         loop = depthwise_compiled.kernel(name)
         assert loop is not None
 
         def counted(*args, _loop=loop, _name=name):
-            calls[_name] += 1
+            calls[_name.split("_")[0]] += 1
+            if _name.endswith("_rows"):
+                calls[_name] = calls.get(_name, 0) + 1
             return _loop(*args)
 
         depthwise_compiled.loaded[name] = counted
@@ -45,7 +48,7 @@ def loops(monkeypatch):
 
 def numpy_path(monkeypatch, fn):
     with monkeypatch.context() as m:
-        m.setattr(depthwise_compiled, "loaded", {"forward": None, "backward": None})
+        m.setattr(depthwise_compiled, "loaded", dict.fromkeys(depthwise_compiled.NAMES))
         return fn()
 
 
@@ -104,6 +107,8 @@ def test_compiled_loops_match_the_numpy_passes_and_torch(monkeypatch, loops, dty
         before = dict(loops)
         ours = _run(x, kernel, bias, strides, padding, dilation, relu, weight)
         assert loops["forward"] > before["forward"] and loops["backward"] > before["backward"]
+        rows = strides[-1] == 1   # the row loops at a width stride of 1 (a few channels)
+        assert (loops.get("forward_rows", 0) > before.get("forward_rows", 0)) == rows
         if relu:
             assert 0.1 < (ours[0] == 0).mean() < 0.9   # the mask is exercised
         theirs = numpy_path(monkeypatch, lambda: _run(x, kernel, bias, strides, padding, dilation, relu, weight))
@@ -128,7 +133,7 @@ def test_depthwise_conv_without_bias_and_without_a_kernel_gradient(loops):
     out = dg.depthwise_conv(xt, dg.Tensor(kernel), strides=2, padding="same")
     weight = rng.standard_normal(out.shape)
     (out * dg.Tensor(weight)).sum().backward()
-    assert loops["forward"] == 1 and loops["backward"] == 1
+    assert loops["forward"] == loops["backward"] == 1   # one block
     want = _torch(x, kernel, np.zeros(6), (2, 2), "same", (1, 1), False, weight)
     np.testing.assert_allclose(out.data, want[0], rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(xt.grad, want[1], rtol=1e-12, atol=1e-12)
@@ -158,20 +163,21 @@ def test_second_derivative_through_the_compiled_forward(loops):
                                    rtol=1e-9, atol=1e-9)
 
 
-def test_large_batch_is_the_same_on_one_thread_and_two(monkeypatch, loops):
+@pytest.mark.parametrize("stride", [1, 2])
+def test_large_batch_is_the_same_on_one_thread_and_two(monkeypatch, loops, stride):
     """Blocks of samples taken by two threads; the kernel and bias sums added over the blocks in order."""
     rng = np.random.default_rng(3)
     x = rng.standard_normal((16, 40, 40, 32)).astype(np.float32)
     kernel = rng.standard_normal((3, 3, 32, 1)).astype(np.float32)
     bias = rng.standard_normal(32).astype(np.float32)
-    weight = rng.standard_normal((16, 20, 20, 32)).astype(np.float32)
+    weight = rng.standard_normal((16, 40 // stride, 40 // stride, 32)).astype(np.float32)
     if not runtime.two_threads():
         pytest.skip("one thread only: nothing to compare")
     monkeypatch.setattr(runtime, "_TAKE_BACK_UNSTARTED", False)   # the worker takes blocks, even on a busy machine
-    both = _run(x, kernel, bias, (2, 2), "same", (1, 1), True, weight)
+    both = _run(x, kernel, bias, (stride, stride), "same", (1, 1), True, weight)
     assert both[0].size * 9 >= 1 << 18   # above the threads' threshold
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    for ours, alone in zip(both, _run(x, kernel, bias, (2, 2), "same", (1, 1), True, weight)):
+    for ours, alone in zip(both, _run(x, kernel, bias, (stride, stride), "same", (1, 1), True, weight)):
         np.testing.assert_array_equal(ours, alone)
 
 
@@ -184,7 +190,7 @@ def test_float16_and_three_spatial_axes_take_the_numpy_passes(loops, dtype, x_sh
     xt, kt = dg.Tensor(x, requires_grad=True), dg.Tensor(kernel, requires_grad=True)
     out = dg.depthwise_conv(xt, kt, padding="same")
     out.sum().backward()
-    assert loops == {"forward": 0, "backward": 0}
+    assert loops == {"forward": 0, "backward": 0}   # nor the row loops (counted in these too)
     want = _torch(x.astype(np.float64), kernel.astype(np.float64), np.zeros(k_shape[-2] * k_shape[-1]),
                   (1,) * nd, "same", (1,) * nd, False, np.ones(out.shape)) if nd < 3 else None
     if want is not None:
@@ -231,3 +237,25 @@ def test_each_gradient_alone_is_the_numpy_passes(monkeypatch, loops, needs, x_sh
     assert loops["backward"] == 1
     for mine, theirs in zip(ours, numpy_path(monkeypatch, run)):
         np.testing.assert_allclose(mine, theirs, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_row_loops_are_the_channel_loops(monkeypatch, loops, dtype):
+    """At a width stride of 1 the row loops (few channels) and the loops over the channels (many)
+    add an output's taps in the same order: the same output; the gradients' terms come in another
+    order (the input gradient's by tap before position, the kernel's and bias's tiled along the
+    width): the same to rounding."""
+    rng = np.random.default_rng(12)
+    x, kernel = rng.standard_normal((3, 9, 11, 4)).astype(dtype), rng.standard_normal((3, 3, 4, 2)).astype(dtype)
+    bias, weight = rng.standard_normal(8).astype(dtype), rng.standard_normal((3, 5, 11, 8)).astype(dtype)
+    rows = _run(x, kernel, bias, (2, 1), "same", (1, 2), True, weight)
+    by_rows = dict(loops)
+    assert by_rows["forward_rows"] == by_rows["forward"] > 0 and by_rows["backward_rows"] == by_rows["backward"] > 0
+    monkeypatch.setattr(depthwise_compiled, "ROW_CHANNEL_BYTES", 0)
+    channels = _run(x, kernel, bias, (2, 1), "same", (1, 2), True, weight)
+    assert loops["forward_rows"] == by_rows["forward_rows"] and loops["forward"] > by_rows["forward"]
+    for i, (a, b) in enumerate(zip(rows, channels)):
+        if i == 0:
+            np.testing.assert_array_equal(a, b)
+        else:
+            np.testing.assert_allclose(a, b, rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype] * np.abs(b).max())

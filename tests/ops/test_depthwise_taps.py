@@ -14,7 +14,7 @@ from deepgrad.ops import depthwise, depthwise_compiled
 @pytest.fixture(autouse=True)
 def numpy_passes(monkeypatch):
     """The NumPy passes, whether numba is installed or not."""
-    monkeypatch.setattr(depthwise_compiled, "loaded", {"forward": None, "backward": None})
+    monkeypatch.setattr(depthwise_compiled, "loaded", dict.fromkeys(depthwise_compiled.NAMES))
 
 
 def _case(seed, shape, kernel_shape):
