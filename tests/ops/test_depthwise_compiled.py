@@ -259,3 +259,15 @@ def test_row_loops_are_the_channel_loops(monkeypatch, loops, dtype):
             np.testing.assert_array_equal(a, b)
         else:
             np.testing.assert_allclose(a, b, rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype] * np.abs(b).max())
+
+
+def test_inputs_of_any_layout_and_read_only(monkeypatch, loops):
+    rng = np.random.default_rng(13)
+    x, kernel = rng.standard_normal((2, 9, 7, 5)).astype(np.float32), rng.standard_normal((3, 2, 5, 1)).astype(np.float32)
+    want = numpy_path(monkeypatch, lambda: dg.depthwise_conv(x, kernel, padding="same").data)
+    frozen = x.copy()
+    frozen.flags.writeable = False
+    for view in (np.asfortranarray(x), x[:, ::-1][:, ::-1], frozen):
+        got = dg.depthwise_conv(view, kernel, padding="same").data
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
+    assert loops["forward"] >= 3
