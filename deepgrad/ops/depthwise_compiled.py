@@ -51,7 +51,11 @@ ROW_CHANNEL_BYTES = 256
 
 # --------------------------------------------------------------------------------- the loops
 # x (N, H, W, C), out / g / y (N, OH, OW, C), kernel (KH, KW, C), all C-contiguous; geometry:
-# strides sh, sw, dilations dh, dw, the padding before the first row / column pt, pl.
+# strides sh, sw, dilations dh, dw, the padding before the first row / column pt, pl. With
+# r = p sh - pt + i dh and s = q sw - pl + j dw (taps with r, s outside the input left out):
+#     out[n, p, q, c] = b[c] + sum_{i,j} x[n, r, s, c] K[i, j, c]
+#     dK[i, j, c] = sum_{n,p,q} x[n, r, s, c] dY[n, p, q, c]      db[c] = sum_{n,p,q} dY[n, p, q, c]
+#     dx[n, r, s, c] += dY[n, p, q, c] K[i, j, c]                  (for every p, q, i, j)
 
 def _forward_loop(x, kernel, bias, out, first, last, sh, sw, dh, dw, pt, pl, has_bias, relu):
     h, w, c = x.shape[1], x.shape[2], x.shape[3]
@@ -137,12 +141,13 @@ def _backward_loop(g, y, x, kernel, dx, dk, db, buffer, first, last, h, w, sh, s
 
 
 # At a width stride of 1 (and few channels: ``ROW_CHANNEL_BYTES``) the output's row (OW, C) and
-# the input row's part each tap reads are each one contiguous run: the loops below take them as rows (N, H, W*C) and a kernel tiled along
-# the width (KH, KW, OW*C), and each tap is one loop over OW*C values (with C = 32, some 2x faster
-# than the loops over C above, which a vectorised loop of 2 x 16 floats barely fills). A tap's
-# columns inside the input are the run [q0 C, q1 C) of the output's row; the slices keep every
-# index non-negative from 0 (so the loops vectorise). The kernel's and bias's sums come out
-# tiled along the width too, and the width is summed afterwards.
+# the input row's part each tap reads are each one contiguous run: the loops below take them as
+# rows (N, H, W*C) and a kernel tiled along the width (KH, KW, OW*C), and each tap is one loop
+# over OW*C values (with C = 32 some 2x faster than the loops over C above, whose vectorised
+# loop of 2 x 16 floats barely fills). A tap's columns inside the input are the run [q0 C, q1 C)
+# of the output's row; the slices keep every index non-negative from 0 (so the loops vectorise).
+# The kernel's and bias's sums come out tiled along the width too, and the width is summed
+# afterwards.
 
 def _forward_rows(x, kt, bias, out, first, last, c, sh, dh, dw, pt, pl, has_bias, relu):
     # x (N, H, W*C), out (N, OH, OW*C), kt (KH, KW, OW*C), bias (OW*C,) tiled

@@ -225,7 +225,8 @@ def test_each_gradient_alone_is_the_numpy_passes(monkeypatch, loops, needs, x_sh
     """Only some operands need a gradient: the loop skips the others (the input's shape still bounds
     the taps when its gradient is not made)."""
     rng = np.random.default_rng(len(x_shape))
-    arrays = [rng.standard_normal(x_shape), rng.standard_normal(k_shape), rng.standard_normal(k_shape[-2] * k_shape[-1])]
+    arrays = [rng.standard_normal(x_shape), rng.standard_normal(k_shape),
+              rng.standard_normal(k_shape[-2] * k_shape[-1])]
 
     def run():
         leaves = [dg.Tensor(a, requires_grad=n) for a, n in zip(arrays, needs)]
@@ -263,7 +264,8 @@ def test_row_loops_are_the_channel_loops(monkeypatch, loops, dtype):
 
 def test_inputs_of_any_layout_and_read_only(monkeypatch, loops):
     rng = np.random.default_rng(13)
-    x, kernel = rng.standard_normal((2, 9, 7, 5)).astype(np.float32), rng.standard_normal((3, 2, 5, 1)).astype(np.float32)
+    x = rng.standard_normal((2, 9, 7, 5)).astype(np.float32)
+    kernel = rng.standard_normal((3, 2, 5, 1)).astype(np.float32)
     want = numpy_path(monkeypatch, lambda: dg.depthwise_conv(x, kernel, padding="same").data)
     frozen = x.copy()
     frozen.flags.writeable = False
