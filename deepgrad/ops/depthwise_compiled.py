@@ -289,7 +289,7 @@ def _blocks(n: int) -> list:
 
 def _rows(a: np.ndarray, spatial: int) -> np.ndarray:
     """(N, [H,] W, C) -> (N, H or 1, W*C), a view of the C-contiguous ``a``."""
-    return a.reshape(a.shape[0], a.shape[1] if spatial == 2 else 1, -1)
+    return a.reshape(a.shape[0], a.shape[1] if spatial == 2 else 1, a.shape[-2] * a.shape[-1])
 
 
 def _tiled(a: np.ndarray, width: int) -> np.ndarray:

@@ -273,3 +273,12 @@ def test_inputs_of_any_layout_and_read_only(monkeypatch, loops):
         got = dg.depthwise_conv(view, kernel, padding="same").data
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
     assert loops["forward"] >= 3
+
+
+def test_an_empty_batch(loops):
+    xt = dg.Tensor(np.zeros((0, 5, 6, 3), np.float32), requires_grad=True)
+    kt = dg.Tensor(np.ones((3, 3, 3, 2), np.float32), requires_grad=True)
+    out = dg.depthwise_conv(xt, kt, padding="same")
+    out.sum().backward()
+    assert out.shape == (0, 5, 6, 6) and xt.grad.shape == (0, 5, 6, 3)
+    np.testing.assert_array_equal(kt.grad, np.zeros((3, 3, 3, 2), np.float32))
