@@ -45,7 +45,7 @@ def deepgrad_passes(shape, stride, fused, need_x, numpy_path=False):
     g = rng.standard_normal((shape[0], *out_shape, c), dtype=np.float32)
     state = {}
 
-    off = {"forward": None, "backward": None}
+    off = dict.fromkeys(depthwise_compiled.NAMES)   # every loop off: the NumPy passes
 
     def numpy_only(fn):
         def run():
