@@ -14,7 +14,10 @@ its large GEMMs over its own two threads (``halves``), and cffi releases the GIL
 call, so each thread's half is one single-thread MKL call. MKL is loaded on the first product
 (about 35 ms of CPU), not on import; it adds about 18 MB to a training process's peak RSS.
 
-``DEEPGRAD_BLAS=numpy`` in the environment (read on first use) keeps every product on NumPy;
+MKL is used on Intel CPUs only: on others it does not run its fastest kernels, and OpenBLAS's
+are faster (an AMD EPYC with AVX-512: NumPy's product takes 0.6-1.0x MKL's time on most of the
+layers' shapes, benchmarks/RESULTS.md). ``DEEPGRAD_BLAS=numpy`` in the environment (read on
+first use) keeps every product on NumPy, ``DEEPGRAD_BLAS=mkl`` takes MKL on any CPU;
 ``engine()`` says which one is in use ("mkl" or "numpy"), ``info()`` also why MKL is not
 (``python -c "from deepgrad.ops import blas; print(blas.info())"``).
 """
@@ -104,6 +107,24 @@ def _load_mkl():
     return None
 
 
+def _cpu_vendor() -> str:
+    """The CPU's vendor string ("GenuineIntel", "AuthenticAMD", ...), or "" when it cannot be told."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("vendor_id"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    name = platform.processor()  # Windows: "Intel64 Family 6 Model 85 Stepping 7, GenuineIntel"
+    for vendor in ("GenuineIntel", "AuthenticAMD"):
+        if vendor in name:
+            return vendor
+    return ""
+
+
 def engine() -> str:
     """``"mkl"`` when products go to MKL, else ``"numpy"`` (resolved, and MKL loaded, on first use)."""
     if _state["engine"] is not None:
@@ -111,8 +132,12 @@ def engine() -> str:
     with _resolve_lock:
         if _state["engine"] is not None:  # another thread resolved it meanwhile
             return _state["engine"]
-        if os.environ.get("DEEPGRAD_BLAS", "").strip().lower() == "numpy":
+        choice = os.environ.get("DEEPGRAD_BLAS", "").strip().lower()
+        vendor = _cpu_vendor() if choice != "mkl" else ""
+        if choice == "numpy":
             reason = "DEEPGRAD_BLAS=numpy"
+        elif vendor not in ("", "GenuineIntel"):
+            reason = f"not an Intel CPU ({vendor}): OpenBLAS multiplies faster there (DEEPGRAD_BLAS=mkl takes MKL)"
         else:
             reason = _load_mkl()
         if reason:

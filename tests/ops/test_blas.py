@@ -16,7 +16,27 @@ import pytest
 
 from deepgrad.ops import blas
 
-mkl = pytest.mark.skipif(blas.engine() != "mkl", reason=f"MKL not in use: {blas.info()['reason']}")
+mkl = pytest.mark.skipif(blas._mkl_runtime_path() is None, reason="the mkl package is not installed")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def mkl_engine():
+    """MKL as the engine for this module's tests on any CPU (DEEPGRAD_BLAS=mkl), the process's
+    engine restored afterwards."""
+    saved, gemm, env = dict(blas._state), dict(blas._gemm), os.environ.get("DEEPGRAD_BLAS")
+    os.environ["DEEPGRAD_BLAS"] = "mkl"
+    blas._state.update(engine=None, reason="")
+    blas._gemm.clear()
+    if blas._mkl_runtime_path() is not None:
+        assert blas.engine() == "mkl", blas.info()
+    yield
+    blas._state.update(saved)
+    blas._gemm.clear()
+    blas._gemm.update(gemm)
+    if env is None:
+        os.environ.pop("DEEPGRAD_BLAS", None)
+    else:
+        os.environ["DEEPGRAD_BLAS"] = env
 
 RTOL = {np.float32: 1e-5, np.float64: 1e-12}
 
@@ -194,12 +214,34 @@ def test_layers_gradients_on_mkl(every_size):
         np.testing.assert_allclose(grad, num, rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("vendor", ["AuthenticAMD", "HygonGenuine"])
+def test_not_an_intel_cpu_numpy_multiplies_unless_mkl_is_asked_for(monkeypatch, vendor):
+    monkeypatch.setattr(blas, "_cpu_vendor", lambda: vendor)
+    monkeypatch.setattr(blas, "_state", {"engine": None, "reason": ""})
+    monkeypatch.setattr(blas, "_gemm", {})
+    monkeypatch.delenv("DEEPGRAD_BLAS", raising=False)
+    assert blas.engine() == "numpy" and vendor in blas.info()["reason"]
+    a = np.arange(2 ** 12, dtype=np.float32).reshape(64, 64) / 4096
+    np.testing.assert_array_equal(blas.matmul(a, a), np.matmul(a, a))
+    monkeypatch.setattr(blas, "_state", {"engine": None, "reason": ""})
+    monkeypatch.setenv("DEEPGRAD_BLAS", "mkl")
+    want = "mkl" if blas._mkl_runtime_path() is not None else "numpy"
+    assert blas.engine() == want
+
+
+def test_the_cpu_vendor_is_read():
+    vendor = blas._cpu_vendor()
+    assert isinstance(vendor, str)
+    if os.path.exists("/proc/cpuinfo") and "vendor_id" in open("/proc/cpuinfo").read():
+        assert vendor and vendor in open("/proc/cpuinfo").read()
+
+
 def test_without_the_package_numpy_multiplies(monkeypatch):
     """No mkl distribution: the engine is NumPy's, says why, and products are NumPy's."""
     monkeypatch.setattr(blas, "_mkl_runtime_path", lambda: None)
     monkeypatch.setattr(blas, "_state", {"engine": None, "reason": ""})
     monkeypatch.setattr(blas, "_gemm", {})
-    monkeypatch.delenv("DEEPGRAD_BLAS", raising=False)
+    monkeypatch.setenv("DEEPGRAD_BLAS", "mkl")  # MKL asked for on any CPU, but not installed
     assert blas.engine() == "numpy" and "not installed" in blas.info()["reason"]
     a = np.arange(2 ** 12, dtype=np.float32).reshape(64, 64) / 4096
     np.testing.assert_array_equal(blas.matmul(a, a), np.matmul(a, a))
