@@ -38,6 +38,7 @@ def steps(models, rounds: int, n: int) -> None:
 
     runtime.keep_freed_memory()  # as train_speed.py and the deepgrad command run
     runtime.short_blas_spin()
+    os.environ["DEEPGRAD_BLAS"] = "mkl"  # on any CPU (by default MKL is taken on Intel's only)
     if blas.engine() != "mkl":
         raise SystemExit(f"MKL is not in use here: {blas.info()['reason']}")
     saved = dict(blas._gemm)
@@ -76,7 +77,7 @@ def memory(models, n: int) -> None:
         for label, framework, blas_env in (("numpy", "deepgrad", "numpy"), ("mkl", "deepgrad", ""), ("torch", "torch", "")):
             res = subprocess.run([sys.executable, os.path.join(HERE, "train_speed.py"), "--memory-probe", framework,
                                   name, "--steps", str(n)], capture_output=True, text=True, check=True,
-                                 env=dict(env, DEEPGRAD_BLAS=blas_env))
+                                 env=dict(env, DEEPGRAD_BLAS=blas_env or "mkl"))
             peaks[label] = json.loads(res.stdout.strip().splitlines()[-1])["peak_rss_mb"]
         print(f"{name:>6} {peaks['numpy']:9.0f} {peaks['mkl']:7.0f} {peaks['torch']:9.0f}", flush=True)
 
@@ -89,7 +90,7 @@ def import_time(rounds: int) -> None:
     times = {"numpy": [], "mkl": []}
     for _ in range(rounds):
         for engine in ("numpy", "mkl"):
-            env = dict(os.environ, DEEPGRAD_BLAS="numpy" if engine == "numpy" else "")
+            env = dict(os.environ, DEEPGRAD_BLAS=engine)
             out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
             times[engine].append(float(out.stdout.strip().splitlines()[-1]))
     print("import deepgrad + first GEMM, CPU s (median):",
