@@ -199,3 +199,46 @@ def test_exported_serving_signature_describes_its_inputs_and_outputs_and_takes_p
     assert no_kwargs == {} and arg_spec.shape == (None, 5)
     assert reloaded.serve.structured_outputs.shape == (None, 3)
     np.testing.assert_allclose(reloaded.serve(x).numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
+# ----------------------------------------------------------------- weighted metrics of several outputs
+def _two_output_logs(lib):
+    inputs = lib.Input((3,))
+    model = lib.Model(inputs, [lib.layers.Dense(2, name="a")(inputs), lib.layers.Dense(1, name="b")(inputs)])
+    model.compile("sgd", loss=["mse", "mse"], metrics=[["mae"], ["mae"]],
+                  weighted_metrics=[["mae"], ["mae", "mae", "mse"]])
+    return model
+
+
+def test_weighted_metrics_of_several_outputs_are_logged_under_keras_names():
+    ours, theirs = _two_output_logs(dg), _two_output_logs(keras)
+    ours.set_weights(theirs.get_weights())
+    x = np.linspace(0, 1, 12, dtype="float32").reshape(4, 3)
+    y = [np.linspace(0, 2, 8, dtype="float32").reshape(4, 2), np.ones((4, 1), "float32")]
+    sw = np.array([1.0, 2.0, 0.0, 1.0], "float32")
+    expected = theirs.evaluate(x, y, sample_weight=sw, verbose=0, return_dict=True)
+    got = ours.evaluate(x, y, sample_weight=sw, verbose=0, return_dict=True)
+    assert sorted(got) == sorted(expected)
+    assert "b_weighted_mae_1" in got and "b_mse" in got
+    np.testing.assert_allclose([got[k] for k in sorted(got)], [expected[k] for k in sorted(got)], rtol=1e-5)
+
+
+def test_registered_functions_in_per_output_dicts_round_trip_through_keras_files(tmp_path, registered_functions):
+    loss, metric = registered_functions[dg]
+    inputs = dg.Input((3,))
+    model = dg.Model(inputs, {"a": layers.Dense(2, name="a")(inputs), "b": layers.Dense(1, name="b")(inputs)})
+    model.compile("sgd", loss={"a": loss, "b": "mse"}, metrics={"a": [metric], "b": ["mae"]},
+                  weighted_metrics={"a": [metric]})
+    x = np.linspace(0, 1, 12, dtype="float32").reshape(4, 3)
+    y = {"a": np.ones((4, 2), "float32"), "b": np.zeros((4, 1), "float32")}
+    model.save(tmp_path / "m.keras")
+    saved = json.loads(zipfile.ZipFile(tmp_path / "m.keras").read("config.json"))["compile_config"]
+    assert saved["loss"]["a"]["config"] == "seventh>half_l1" and saved["loss"]["b"] == "mse"
+    assert saved["weighted_metrics"]["a"][0]["config"] == "Custom>seventh_metric"
+    expected = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert "a_weighted_seventh_metric" in expected
+    for lib in (dg, keras):
+        back = lib.models.load_model(tmp_path / "m.keras")
+        got = back.evaluate(x, y, verbose=0, return_dict=True)
+        assert sorted(got) == sorted(expected)
+        np.testing.assert_allclose([got[k] for k in sorted(got)], [expected[k] for k in sorted(got)], rtol=1e-5)
