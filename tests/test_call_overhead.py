@@ -222,7 +222,9 @@ def test_small_calls_stay_within_their_bytecode_budgets(one_thread):
     # large GEMMs, about 160 each, for GEMMs that run 30-40 us faster; 8,539 with DEEPGRAD_BLAS=numpy);
     # on one thread all seven of the step's products reach MKL: 8,993 alone, 9,106 in the suite
     # (other tests leave variables marked overwrite_with_gradient), 8,612 with DEEPGRAD_BLAS=numpy
-    budgets = {"actor-critic model(x), batch 1": 1950, "Sequential 4-64-2 model(x), batch 1": 1000,
+    # then 1,975 for the actor-critic call: Dense holds its input to Keras's input_spec on every call
+    # (rank >= 2 and the last axis, 9 bytecodes a Dense)
+    budgets = {"actor-critic model(x), batch 1": 1990, "Sequential 4-64-2 model(x), batch 1": 1000,
                "4-64-64-2 train_on_batch, batch 32": 10400, "MLP train_on_batch, batch 128": 9200}
     cases = bytecodes.cases()
     for name, budget in budgets.items():
