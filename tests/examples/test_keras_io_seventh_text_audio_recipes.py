@@ -242,3 +242,74 @@ def test_registered_functions_in_per_output_dicts_round_trip_through_keras_files
         got = back.evaluate(x, y, verbose=0, return_dict=True)
         assert sorted(got) == sorted(expected)
         np.testing.assert_allclose([got[k] for k in sorted(got)], [expected[k] for k in sorted(got)], rtol=1e-5)
+
+
+# ----------------------------------------------------------------- vocal track separation pattern
+def _separation_pieces(lib, package):
+    """The program's shape in small: an STFT front end, blocks that make their sub-layers in
+    ``build(*_)``, a registered spectral loss and SDR metric."""
+    ops, layers_ = lib.ops, lib.layers
+
+    @lib.saving.register_keras_serializable(package=package)
+    class FreqBlock(layers_.Layer):
+        def __init__(self, channels, **kwargs):
+            super().__init__(**kwargs)
+            self.channels = channels
+
+        def build(self, *_):
+            self.norm = layers_.GroupNormalization(groups=-1)
+            self.conv = layers_.Conv2D(self.channels, 3, padding="same", use_bias=False)
+
+        def call(self, x):
+            return self.conv(ops.gelu(self.norm(x)))
+
+        def get_config(self):
+            return {**super().get_config(), "channels": self.channels}
+
+    def stft(x):
+        real, imag = ops.stft(x, 64, 16, 64)
+        return ops.stack([real, imag], axis=-1)
+
+    @lib.saving.register_keras_serializable(package=package)
+    def spectral_loss(y_true, y_pred):
+        return ops.mean(ops.absolute(stft(ops.reshape(y_true, (-1, 256))) - y_pred))
+
+    @lib.saving.register_keras_serializable(package=package)
+    def sdr(y_true, y_pred):
+        target = stft(ops.reshape(y_true, (-1, 256)))
+        num = ops.sum(ops.square(target), axis=(1, 2, 3)) + 1e-8
+        den = ops.sum(ops.square(target - y_pred), axis=(1, 2, 3)) + 1e-8
+        return 10 * ops.log10(num / den)
+
+    inputs = lib.Input((256,))
+    x = stft(inputs)
+    x = FreqBlock(4)(x)
+    outputs = layers_.Conv2D(2, 1, use_bias=False)(x)
+    return lib.Model(inputs, outputs), spectral_loss, sdr, FreqBlock
+
+
+def test_vocal_separation_pattern_matches_keras_and_reloads_with_its_registered_pieces(tmp_path):
+    package = "seventh_separation"
+    try:
+        ours, loss, metric, block = _separation_pieces(dg, package)
+        theirs, *_ = _separation_pieces(keras, package)
+        assert ours.count_params() == theirs.count_params()
+        ours.set_weights(theirs.get_weights())
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((4, 256)).astype("float32")
+        y = (0.5 * x).reshape(4, 1, 256)
+        np.testing.assert_allclose(ours.predict(x, verbose=0), _np(theirs.predict(x, verbose=0)), rtol=1e-4,
+                                   atol=1e-4)
+        ours.compile(dg.optimizers.Adam(1e-3, gradient_accumulation_steps=2), loss=loss, metrics=[metric])
+        ours.fit(x, y, batch_size=2, epochs=1, verbose=0)
+        before = ours.evaluate(x, y, verbose=0, return_dict=True)
+        ours.save(tmp_path / "separation.keras")
+        back = dg.saving.load_model(tmp_path / "separation.keras")
+        assert back.loss is loss and isinstance(back.layers[-2], block)
+        after = back.evaluate(x, y, verbose=0, return_dict=True)
+        np.testing.assert_allclose([after["loss"], after["sdr"]], [before["loss"], before["sdr"]], rtol=1e-5)
+    finally:
+        for key in [k for k in GLOBAL_CUSTOM_OBJECTS if k.startswith(package + ">")]:
+            GLOBAL_CUSTOM_NAMES.pop(GLOBAL_CUSTOM_OBJECTS.pop(key), None)
+        for key in [k for k in keras.saving.get_custom_objects() if k.startswith(package + ">")]:
+            keras.saving.get_custom_objects().pop(key)
