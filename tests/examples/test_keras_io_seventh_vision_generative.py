@@ -198,6 +198,7 @@ def test_tpu_resolver_fails_as_tf_does_so_programs_fall_back():
     except ValueError:
         strategy = tf.distribute.get_strategy()
     assert strategy.num_replicas_in_sync == 1
+    assert tf.__version__.split(".")[0] == "2"   # printed and compared by such programs
 
 
 # ------------------------------------------------------------------ 8. tf.strings.split's pieces
