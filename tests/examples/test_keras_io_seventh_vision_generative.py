@@ -190,6 +190,8 @@ def test_tpu_resolver_fails_as_tf_does_so_programs_fall_back():
         tf.distribute.cluster_resolver.TPUClusterResolver()
     with pytest.raises(ValueError):
         tf.distribute.cluster_resolver.TPUClusterResolver(tpu="grpc://10.0.0.2:8470")
+    with pytest.raises(ValueError):
+        tf.distribute.cluster_resolver.TPUClusterResolver.connect()
     try:
         tpu = tf.distribute.cluster_resolver.TPUClusterResolver()
         tf.config.experimental_connect_to_cluster(tpu)
