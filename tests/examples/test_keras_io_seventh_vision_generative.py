@@ -177,6 +177,8 @@ def test_nested_dict_inputs_match_keras(tmp_path):
     ours.fit(data, y, batch_size=6, epochs=1, verbose=0, shuffle=False)
     theirs.fit(data, y, batch_size=6, epochs=1, verbose=0, shuffle=False)
     np.testing.assert_allclose(ours.predict(data, verbose=0), theirs.predict(data, verbose=0), rtol=1e-5, atol=1e-6)
+    flat = _nested_model(dg)   # a flat dict still takes lists of numbers as arrays
+    assert tuple(dg.Model({"a": flat.inputs[0]}, flat.inputs[0])({"a": [[1.0, 2.0]]}).shape) == (1, 2)
     with pytest.raises(ValueError, match=r"inputs\['x'\]"):
         ours({"x": np.ones((2, 5), "float32"), "c": np.ones((2, 1), "float32")})
     ours.save(tmp_path / "n.keras")
