@@ -209,6 +209,7 @@ def test_tpu_resolver_fails_as_tf_does_so_programs_fall_back():
 def test_split_pieces_have_numpy_bytes_as_tf():
     pieces = tf.strings.split("cat sat  on")
     assert list(pieces.numpy()) == [b"cat", b"sat", b"on"] and pieces[0] == "cat"
+    assert [p.numpy() for p in pieces] == [b"cat", b"sat", b"on"] and pieces[1].upper() == "SAT"
     ragged = tf.strings.split(np.array(["a b", "c"]))
     assert [list(r) for r in ragged.numpy()] == [[b"a", b"b"], [b"c"]]
     assert ragged[1].numpy().tolist() == [b"c"] and ragged.to_list() == [["a", "b"], ["c"]]
