@@ -30,6 +30,7 @@ def _use(engine: str, saved: dict) -> None:
     blas._gemm.clear()
     if engine == "mkl":
         blas._gemm.update(saved)
+    blas._state["engine"] = engine
 
 
 def steps(models, rounds: int, n: int) -> None:
@@ -38,8 +39,10 @@ def steps(models, rounds: int, n: int) -> None:
 
     runtime.keep_freed_memory()  # as train_speed.py and the deepgrad command run
     runtime.short_blas_spin()
-    if blas.engine() != "mkl":
-        raise SystemExit(f"MKL is not in use here: {blas.info()['reason']}")
+    if blas.engine() != "mkl":  # not an Intel CPU, or DEEPGRAD_BLAS=numpy: load MKL all the same
+        reason = blas._load_mkl()
+        if reason:
+            raise SystemExit(f"MKL cannot be used here: {reason}")
     saved = dict(blas._gemm)
     print(f"{'model':>6} {'cpu numpy':>10} {'cpu mkl':>8} {'ratio':>6} {'wall numpy':>11} {'wall mkl':>9} {'ratio':>6}  (ms/step)")
     for name in models:
@@ -73,7 +76,7 @@ def memory(models, n: int) -> None:
     print(f"{'model':>6} {'numpy MB':>9} {'mkl MB':>7} {'torch MB':>9}")
     for name in models:
         peaks = {}
-        for label, framework, blas_env in (("numpy", "deepgrad", "numpy"), ("mkl", "deepgrad", ""), ("torch", "torch", "")):
+        for label, framework, blas_env in (("numpy", "deepgrad", "numpy"), ("mkl", "deepgrad", "mkl"), ("torch", "torch", "")):
             res = subprocess.run([sys.executable, os.path.join(HERE, "train_speed.py"), "--memory-probe", framework,
                                   name, "--steps", str(n)], capture_output=True, text=True, check=True,
                                  env=dict(env, DEEPGRAD_BLAS=blas_env))
@@ -89,7 +92,7 @@ def import_time(rounds: int) -> None:
     times = {"numpy": [], "mkl": []}
     for _ in range(rounds):
         for engine in ("numpy", "mkl"):
-            env = dict(os.environ, DEEPGRAD_BLAS="numpy" if engine == "numpy" else "")
+            env = dict(os.environ, DEEPGRAD_BLAS=engine)
             out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
             times[engine].append(float(out.stdout.strip().splitlines()[-1]))
     print("import deepgrad + first GEMM, CPU s (median):",

@@ -2,7 +2,10 @@
 ``conv2d(groups=C)``, on one thread, CPU time (``time.process_time``), medians over rounds,
 the two alternated pass by pass. PyTorch: NCHW tensors as in ``layers_speed.py``.
 
-    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/depthwise_ops.py [--rounds 9]
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/depthwise_ops.py [--rounds 9] [--numpy]
+
+deepgrad runs its compiled loops (``ops/depthwise_compiled.py``) when numba is installed;
+``--numpy`` times its NumPy passes (``ops/depthwise.py``) beside them, as "numpy".
 """
 from __future__ import annotations
 
@@ -27,8 +30,8 @@ def cpu(fn, repeat=3):
     return (time.process_time() - t) / repeat * 1e3
 
 
-def deepgrad_passes(shape, stride, fused, need_x):
-    from deepgrad.ops import depthwise
+def deepgrad_passes(shape, stride, fused, need_x, numpy_path=False):
+    from deepgrad.ops import depthwise, depthwise_compiled
     from deepgrad.ops.convolution import output_shape, same_padding
 
     rng = np.random.default_rng(0)
@@ -42,6 +45,19 @@ def deepgrad_passes(shape, stride, fused, need_x):
     g = rng.standard_normal((shape[0], *out_shape, c), dtype=np.float32)
     state = {}
 
+    off = dict.fromkeys(depthwise_compiled.NAMES)   # every loop off: the NumPy passes
+
+    def numpy_only(fn):
+        def run():
+            saved = dict(depthwise_compiled.loaded)
+            depthwise_compiled.loaded.update(off)
+            try:
+                fn()
+            finally:
+                depthwise_compiled.loaded.clear()
+                depthwise_compiled.loaded.update(saved)
+        return run
+
     def fwd():
         state["out"], state["kept"] = depthwise.forward(x, kernel, pads, ks, strides, dil, out_shape, bias,
                                                         fused, keep=True)
@@ -50,6 +66,8 @@ def deepgrad_passes(shape, stride, fused, need_x):
         depthwise.backward(g, state["kept"], kernel, state["out"] if fused else None, shape, pads, ks, strides,
                            dil, out_shape, (need_x, True, fused))
 
+    if numpy_path:
+        fwd, bwd = numpy_only(fwd), numpy_only(bwd)
     fwd()
     return fwd, bwd
 
@@ -85,9 +103,12 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--rounds", type=int, default=9)
     p.add_argument("--no-torch", action="store_true")
+    p.add_argument("--numpy", action="store_true", help="also time deepgrad's NumPy passes (no compiled loops)")
     args = p.parse_args()
     for name, shape, stride, fused, need_x in LAYERS:
         sides = {"deepgrad": deepgrad_passes(shape, stride, fused, need_x)}
+        if args.numpy:
+            sides["numpy"] = deepgrad_passes(shape, stride, fused, need_x, numpy_path=True)
         if not args.no_torch:
             sides["torch"] = torch_passes(shape, stride, fused, need_x)
         times = {k: ([], []) for k in sides}

@@ -20,11 +20,17 @@ Dense(10), sparse categorical cross-entropy, Adam; PyTorch's depthwise convoluti
     python benchmarks/layers_speed.py
     python benchmarks/layers_speed.py --rounds 5 --steps 5
     python benchmarks/layers_speed.py --model separable
+    python benchmarks/layers_speed.py --model separable --cpu
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/layers_speed.py --model separable --cpu --threads 1
+
+``--cpu`` times the process's CPU time instead of wall clock (a loaded machine, where the
+frameworks' waiting threads make wall clock meaningless).
 """
 from __future__ import annotations
 
 import argparse
 import statistics
+import time
 
 import numpy as np
 
@@ -144,6 +150,8 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--steps", type=int, default=5, help="training steps per timed round")
     p.add_argument("--model", choices=sorted(MODELS), default="generator")
+    p.add_argument("--cpu", action="store_true", help="time CPU time of the process instead of wall clock")
+    p.add_argument("--threads", type=int, default=2, help="PyTorch's threads (deepgrad's: one with OMP_NUM_THREADS=1)")
     args = p.parse_args()
     title, batch, deepgrad_step, torch_step = MODELS[args.model]
 
@@ -153,10 +161,12 @@ def main() -> None:
 
     runtime.keep_freed_memory()
     runtime.short_blas_spin()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     dg_step, th_step = deepgrad_step(), torch_step()
-    dg_rates, th_rates, ratios = rates(dg_step, th_step, args.rounds, args.steps, batch)
-    print(f"{title} training step, batch {batch}, {args.rounds} rounds of {args.steps} steps")
+    clock = time.process_time if args.cpu else time.perf_counter
+    dg_rates, th_rates, ratios = rates(dg_step, th_step, args.rounds, args.steps, batch, clock)
+    print(f"{title} training step, batch {batch}, {args.rounds} rounds of {args.steps} steps, "
+          f"{'CPU time' if args.cpu else 'wall clock'}")
     print(f"deepgrad {statistics.median(dg_rates):8.1f} samples/s   "
           f"PyTorch {statistics.median(th_rates):8.1f} samples/s")
     print(f"ratio deepgrad/PyTorch: median {statistics.median(ratios):.2f}x "

@@ -19,6 +19,8 @@ import re
 
 import numpy as np
 
+from .tensor_spec import TensorSpec
+
 MANIFEST = "deepgrad_export.json"
 FORMAT = "deepgrad.export_archive"
 VERSION = 1
@@ -204,6 +206,39 @@ class Endpoint:
                 return {k: spec(v) for k, v in node["dict"].items()}
             return [spec(v) for v in node.get("list", node.get("tuple"))]
         return [spec(a) for a in self._args]
+
+    def _spec_tree(self, node, specs: dict):
+        """``node``'s structure with each leaf replaced by ``specs[its name]``."""
+        if "input" in node or "output" in node:
+            return specs[node.get("input", node.get("output"))]
+        if "dict" in node:
+            return {k: self._spec_tree(sub, specs) for k, sub in node["dict"].items()}
+        items = [self._spec_tree(sub, specs) for sub in node.get("list", node.get("tuple"))]
+        return tuple(items) if "tuple" in node else items
+
+    def input_specs(self) -> dict:
+        """Each ONNX input's ``TensorSpec`` by name, in the order of the flattened arguments."""
+        return {i.name: TensorSpec(self._shapes.get(i.name) or [d if isinstance(d, int) else None for d in i.shape],
+                                   _NUMPY_TYPES.get(i.type, np.float32), name=i.name)
+                for i in self._session.get_inputs()}
+
+    def output_specs(self) -> dict:
+        """Each ONNX output's ``TensorSpec`` by name (None for an axis of any size)."""
+        return {o.name: TensorSpec([d if isinstance(d, int) else None for d in o.shape],
+                                   _NUMPY_TYPES.get(o.type, np.float32), name=o.name)
+                for o in self._session.get_outputs()}
+
+    @property
+    def structured_input_signature(self) -> tuple:
+        """``(args, kwargs)`` as TensorFlow's functions give it: the exported arguments' structures
+        of ``TensorSpec``s, and no keyword arguments."""
+        specs = self.input_specs()
+        return tuple(self._spec_tree(a, specs) for a in self._args), {}
+
+    @property
+    def structured_outputs(self):
+        """The outputs' structure as exported, each a ``TensorSpec``."""
+        return self._spec_tree(self._outputs, self.output_specs())
 
     @property
     def input_names(self) -> list:

@@ -162,6 +162,8 @@ class Registry:
         name = getattr(obj, "__name__", None)
         if not isinstance(name, str):
             raise ValueError(f"Cannot serialize {self.kind} {obj!r}: it has neither get_config nor a name")
+        if GLOBAL_CUSTOM_NAMES.get(obj) is not None:  # register_keras_serializable: its "package>name"
+            return GLOBAL_CUSTOM_NAMES[obj]
         for registered, fn in self.by_name.items():
             if fn is obj:  # the canonical name of a built-in (its first registered name)
                 return registered

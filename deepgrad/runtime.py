@@ -11,8 +11,10 @@ import ctypes
 import ctypes.util
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from queue import SimpleQueue
+from threading import Lock, get_ident
+from time import monotonic
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
 
@@ -102,7 +104,7 @@ def short_blas_spin(exponent: int = 20) -> bool:
 # sets either to 1 asks for one thread of computation (PyTorch sizes its intra-op pool by
 # OMP_NUM_THREADS alike), and a one-thread comparison should compare one thread with one.
 # Both are read at each call, so a process may change them while it runs.
-def numba_loop(fn, default: bool = False):
+def numba_loop(fn, default: bool = False, reassociate: bool = False):
     """``fn`` compiled by numba, or None when numba does not import (``pip install deepgrad[fast]``;
     without it the NumPy passes the loop stands for run) or the environment turns it off.
 
@@ -113,7 +115,10 @@ def numba_loop(fn, default: bool = False):
 
     Compiled without fast-math (no fused multiply-add, no reassociation) and with NumPy's error
     model, so a loop doing a NumPy path's operations in its order gives its bits; ``nogil`` lets a
-    second thread run meanwhile; ``cache`` compiles once per machine, not in every process."""
+    second thread run meanwhile; ``cache`` compiles once per machine, not in every process.
+    ``reassociate`` allows reordering additions alone (LLVM's ``reassoc``, no other fast-math flag),
+    for a row-sum helper: the compiler then sums in vector lanes of the machine's width, so the
+    result may differ from a sum in order by a few units in the last place."""
     switch = os.environ.get("DEEPGRAD_NUMBA", "").strip()
     if switch != "1" and not (default and switch != "0"):
         return None
@@ -121,22 +126,66 @@ def numba_loop(fn, default: bool = False):
         import numba
     except ImportError:
         return None
+    if reassociate:
+        return numba.njit(nogil=True, cache=True, error_model="numpy", fastmath={"reassoc"})(fn)
     return numba.njit(nogil=True, cache=True, error_model="numpy")(fn)
 
 
 _PARALLEL_MIN_SIZE = 1 << 18  # elements; below this a thread hand-off (tens of us) costs more
 _ONE_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 _TAKE_BACK_UNSTARTED = True  # run an unstarted second half here (measurements turn it off to see the split)
-_executor = None
+# The worker thread: one persistent daemon thread fed through a SimpleQueue, started on first use.
+# A hand-off is one put and, when the worker ran the half, one acquire of a lock it releases: about
+# a third of the Python (and of the CPU time) of a ThreadPoolExecutor's submit, future and result.
+_put = None           # the worker's queue's put, None until it is started (and in a forked child)
+_worker_ident = None  # the worker's thread id: a split inside the worker runs both parts there
+_start_lock = threading.Lock()
 
 
-def _drop_executor() -> None:
-    global _executor
-    _executor = None  # a forked child has no worker thread: make a new pool on first use
+def _serve(tasks) -> None:
+    """The worker's loop: each task is ``(fn, arg, claim, done, errors)``; it runs ``fn(arg)`` if it
+    can take ``claim`` (the caller has not taken the part back), keeps an error in ``errors`` and
+    releases ``done``."""
+    get = tasks.get
+    while True:
+        fn, arg, claim, done, errors = get()
+        if claim.acquire(False):
+            try:
+                fn(arg)
+            except BaseException as err:  # the caller raises it
+                errors.append(err)
+            done.release()
+        del fn, arg, claim, done, errors  # hold no reference to the caller's arrays while idle
+
+
+def _start_worker():
+    """The worker's queue's put, the worker started if it is not."""
+    global _put, _worker_ident
+    with _start_lock:
+        if _put is None:
+            tasks = SimpleQueue()
+            thread = threading.Thread(target=_serve, args=(tasks,), name="deepgrad-halves", daemon=True)
+            thread.start()
+            _worker_ident = thread.ident
+            _put = tasks.put
+    return _put
+
+
+def _forget_worker() -> None:
+    global _put, _worker_ident, _start_lock
+    _put = _worker_ident = None  # a forked child has no worker thread: start one on first use
+    _start_lock = threading.Lock()  # the parent may have held it at the fork
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_drop_executor)
+    os.register_at_fork(after_in_child=_forget_worker)
+
+
+def _occupy_worker(fn) -> None:
+    """Queue ``fn()`` to run in the worker thread (tests and measurements: a busy worker)."""
+    done = threading.Lock()
+    done.acquire()
+    (_put or _start_worker())((lambda _: fn(), None, threading.Lock(), done, []))
 
 
 _share = 0  # cores this process may use when it shares the machine with others (share_cores); 0: all
@@ -150,8 +199,17 @@ def allowed_cores() -> int:
         return os.cpu_count() or 1
 
 
+# allowed_cores() as last read, and when: a training step asks two_threads() several times, and
+# the system call costs about 0.5 us; an affinity changed while the process runs (taskset -p) is
+# seen within a second
+_affinity = [0, -2.0]  # [cores, monotonic seconds]
+
+
 def _cores() -> int:
-    n = allowed_cores()
+    now = monotonic()
+    if now - _affinity[1] > 1.0:
+        _affinity[:] = [allowed_cores(), now]
+    n = _affinity[0]
     return min(n, _share) if _share else n
 
 
@@ -191,8 +249,31 @@ def _blas_thread_setters() -> list:
 
 
 
+# os.environ's own dict (CPython's ``_data``, keys as os.environ encodes them), read directly: two
+# ``os.environ.get`` cost about 3 us and 130 bytecodes, two dict lookups 0.1 us. The answer for each
+# pair of raw values is kept (``_asked``), so a changed variable is seen at the next call.
+_environ = getattr(os.environ, "_data", None)
+try:
+    _ENV_KEYS = tuple(os.environ.encodekey(name) for name in _ONE_THREAD_VARIABLES)
+except AttributeError:  # another implementation of os.environ: read it as a mapping
+    _environ = None
+_asked = {}
+
+
 def _one_thread_asked() -> bool:
     """True when OMP_NUM_THREADS or OPENBLAS_NUM_THREADS is set to 1."""
+    if _environ is None:
+        return _read_one_thread_asked()
+    key = (_environ.get(_ENV_KEYS[0]), _environ.get(_ENV_KEYS[1]))
+    asked = _asked.get(key)
+    if asked is None:
+        if len(_asked) > 64:
+            _asked.clear()
+        asked = _asked[key] = _read_one_thread_asked()
+    return asked
+
+
+def _read_one_thread_asked() -> bool:
     for name in _ONE_THREAD_VARIABLES:
         value = os.environ.get(name, "").strip()
         if value and value.split(",")[0].strip() == "1":  # OpenMP also accepts a list per nesting level
@@ -219,24 +300,30 @@ def for_batch_halves(fn, length: int, size: int) -> None:
     _in_two_threads(fn, slice(0, length // 2), slice(length // 2, None), _TAKE_BACK_UNSTARTED)
 
 
-def _in_two_threads(fn, first: slice, second: slice, take_back: bool) -> None:
+def _in_two_threads(fn, first, second, take_back: bool) -> None:
     """``fn(first)`` here and ``fn(second)`` in the worker thread; with ``take_back``, a second
-    half the worker has not started when the first is done runs here. An error in either waits
-    for the other half: no thread may still be writing when it propagates."""
-    global _executor
-    if _executor is None:
-        _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deepgrad-halves")
-    future = _executor.submit(fn, second)
+    part the worker has not started when the first is done runs here. An error in either waits
+    for the other part: no thread may still be writing when it propagates. Called in the worker
+    (a split inside a part), both parts run there, one after the other."""
+    if get_ident() == _worker_ident:
+        fn(first)
+        fn(second)
+        return
+    claim, done, errors = Lock(), Lock(), []
+    done.acquire()
+    (_put or _start_worker())((fn, second, claim, done, errors))
     try:
         fn(first)
     except BaseException:
-        if not future.cancel():
-            future.exception()
+        if not claim.acquire(False):  # the worker has the second part: wait for it
+            done.acquire()
         raise
-    if take_back and future.cancel():  # never started: no waiting for a thread that has no core
+    if take_back and claim.acquire(False):  # never started: no waiting for a thread that has no core
         fn(second)
-    else:
-        future.result()
+        return
+    done.acquire()
+    if errors:
+        raise errors[0]
 
 
 def for_items_shared(fn, count: int, size: int, one_blas: bool = False) -> None:

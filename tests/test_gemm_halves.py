@@ -30,6 +30,7 @@ def split(monkeypatch):
     # each half above OpenBLAS's small-matrix bound (~100**3), below which a half's kernel differs
     for module in (halves, im2col):
         monkeypatch.setattr(module, "GEMM_HALVES_MIN", 1 << 21)
+    monkeypatch.setattr(halves, "GEMM_HALVES_MIN_MKL", 1 << 21)
     monkeypatch.setattr(halves, "GEMM_OWN_MIN", 1)
     monkeypatch.setattr(im2col, "BLAS_THREADS_MIN", 1)
 
@@ -45,6 +46,7 @@ def split(monkeypatch):
     def off():  # back to the plain path: one GEMM per product, one thread per element-wise pass
         for module in (halves, im2col):
             monkeypatch.setattr(module, "GEMM_HALVES_MIN", 1 << 62)
+        monkeypatch.setattr(halves, "GEMM_HALVES_MIN_MKL", 1 << 62)
         monkeypatch.setattr(halves, "GEMM_OWN_MIN", 1 << 62)
         monkeypatch.setattr(im2col, "BLAS_THREADS_MIN", 1 << 62)
         monkeypatch.setattr(runtime, "_PARALLEL_MIN_SIZE", 1 << 62)
@@ -297,7 +299,7 @@ def test_products_never_wake_openblas_pool(monkeypatch):
     entered.clear()
     big = rng.standard_normal((128, 784)).astype(np.float32)  # 12.8 M with 128 units: in two halves
     halves.matmul(big, rng.standard_normal((784, 128)).astype(np.float32))
-    assert len(entered) == 2
+    assert len(entered) == (1 if blas.on_mkl() else 2)  # whole on MKL (GEMM_HALVES_MIN_MKL)
     entered.clear()
     small = rng.standard_normal((8, 16)).astype(np.float32)  # below OpenBLAS's threading threshold
     halves.matmul(small, small.T)
@@ -306,8 +308,13 @@ def test_products_never_wake_openblas_pool(monkeypatch):
 
 def test_layer_norm_row_sums_keep_the_blas_pool_asleep_and_match_torch(monkeypatch):
     """The row sums of a layer normalisation (matrix-vector products) run on one BLAS thread on two
-    cores from OpenBLAS's own threading threshold (halves.matvec), with the same numbers."""
+    cores from OpenBLAS's own threading threshold (halves.matvec), with the same numbers (NumPy's
+    path: the compiled loops off)."""
+    from deepgrad.ops import normalization_compiled
     from deepgrad.ops.normalization import LayerNorm
+
+    monkeypatch.setenv("DEEPGRAD_NUMBA", "0")
+    monkeypatch.setattr(normalization_compiled, "loaded", {})
 
     monkeypatch.setattr(runtime, "_one_thread_asked", lambda: False)
     monkeypatch.setattr(runtime, "_cores", lambda: 2)
@@ -392,3 +399,23 @@ def test_a_float16_product_is_one_float32_gemm_rounded(shape):
     (y.astype("float32") ** 2).sum().backward()
     np.testing.assert_allclose(xs.grad.astype(np.float32), xt.grad.float().numpy(), rtol=1e-2, atol=0.5)
     np.testing.assert_allclose(ks.grad.astype(np.float32), wt.grad.float().numpy(), rtol=1e-2, atol=0.5)
+
+
+@pytest.mark.parametrize("mkl", [False, True])
+def test_plain_products_split_from_the_engines_threshold(monkeypatch, mkl):
+    """On MKL a plain product is split from GEMM_HALVES_MIN_MKL multiply-adds (the MLP's 12.8 M
+    run whole, on one thread), on NumPy from GEMM_HALVES_MIN; the same bits either way."""
+    monkeypatch.setattr(runtime, "_one_thread_asked", lambda: False)
+    monkeypatch.setattr(runtime, "_cores", lambda: 2)
+    monkeypatch.setattr(blas, "on_mkl", lambda: mkl)
+    splits = []
+    real = runtime._in_two_threads
+    monkeypatch.setattr(runtime, "_in_two_threads", lambda *a: (splits.append(1), real(*a)))
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((128, 784)).astype(np.float32)
+    b = rng.standard_normal((784, 128)).astype(np.float32)
+    assert halves.GEMM_HALVES_MIN <= 128 * 784 * 128 < halves.GEMM_HALVES_MIN_MKL
+    got = halves.matmul(a, b)
+    assert len(splits) == (0 if mkl else 1)
+    with runtime.one_blas_thread():
+        np.testing.assert_array_equal(got, blas.matmul(a, b))

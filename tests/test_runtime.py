@@ -64,8 +64,7 @@ def test_one_core_or_one_thread_asked_runs_the_plain_path(monkeypatch):
 def test_a_half_its_thread_never_started_runs_in_the_caller(monkeypatch):
     _two_cores(monkeypatch)
     blocker, release = threading.Event(), threading.Event()
-    runtime.for_batch_halves(lambda rows: None, 2, runtime._PARALLEL_MIN_SIZE)  # the pool exists
-    runtime._executor.submit(lambda: (blocker.set(), release.wait(timeout=10)))  # the worker is busy
+    runtime._occupy_worker(lambda: (blocker.set(), release.wait(timeout=10)))  # the worker is busy
     blocker.wait(timeout=10)
     threads = []
     try:
@@ -184,9 +183,8 @@ def test_for_items_shared_runs_every_item_once_over_two_threads(monkeypatch):
 
 def test_for_items_shared_takes_all_items_when_the_worker_is_busy(monkeypatch):
     _two_cores(monkeypatch)
-    runtime.for_batch_halves(lambda rows: None, 2, runtime._PARALLEL_MIN_SIZE)  # the pool exists
     blocker, release = threading.Event(), threading.Event()
-    runtime._executor.submit(lambda: (blocker.set(), release.wait(timeout=10)))
+    runtime._occupy_worker(lambda: (blocker.set(), release.wait(timeout=10)))
     blocker.wait(timeout=10)
     calls = []
     try:
@@ -234,3 +232,126 @@ def test_numba_loop_default_loops_run_unless_turned_off(monkeypatch):
         assert (runtime.numba_loop(double) is not None) == opt_in_on, switch
     monkeypatch.setitem(sys.modules, "numba", None)
     assert runtime.numba_loop(double, default=True) is None
+
+
+def _in_worker_and_here(monkeypatch):
+    """Splits whatever the size, the worker running its half (no take-back)."""
+    _two_cores(monkeypatch)
+    monkeypatch.setattr(runtime, "_TAKE_BACK_UNSTARTED", False)
+
+
+def test_the_worker_is_one_persistent_thread(monkeypatch):
+    _in_worker_and_here(monkeypatch)
+    seen = []
+    for _ in range(3):
+        runtime.for_batch_halves(lambda rows: seen.append((rows.start or 0, threading.get_ident())), 4,
+                                 runtime._PARALLEL_MIN_SIZE)
+    workers = {t for start, t in seen if start}
+    assert len(seen) == 6 and len(workers) == 1 and threading.get_ident() not in workers
+    assert workers == {runtime._worker_ident}
+    assert [t.name for t in threading.enumerate()].count("deepgrad-halves") == 1
+
+
+def test_an_error_in_the_workers_half_propagates_after_both_halves(monkeypatch):
+    _in_worker_and_here(monkeypatch)
+    done = []
+
+    def fn(rows):
+        if rows.start:
+            raise KeyError("second half")
+        time.sleep(0.02)
+        done.append(rows)
+
+    with pytest.raises(KeyError, match="second half"):
+        runtime.for_batch_halves(fn, 10, runtime._PARALLEL_MIN_SIZE)
+    assert done == [slice(0, 5)]
+    out = np.zeros(10)  # the worker still serves
+    runtime.for_batch_halves(lambda rows: out.__setitem__(rows, 1), 10, runtime._PARALLEL_MIN_SIZE)
+    assert out.sum() == 10
+
+
+def test_nested_splits_cover_every_item_once(monkeypatch):
+    """A split inside either half (the worker's one runs both its parts there) and no deadlock."""
+    _in_worker_and_here(monkeypatch)
+    out = np.zeros((4, 6))
+    where = {}
+
+    def outer(rows):
+        def inner(cols):
+            out[rows, cols] += 1
+            where[(rows.start or 0, cols.start or 0)] = threading.get_ident()
+        runtime.for_batch_halves(inner, 6, runtime._PARALLEL_MIN_SIZE)
+
+    runtime.for_batch_halves(outer, 4, runtime._PARALLEL_MIN_SIZE)
+    np.testing.assert_array_equal(out, np.ones((4, 6)))
+    worker = runtime._worker_ident
+    assert where[(2, 0)] == where[(2, 3)] == worker  # the worker's half split runs in the worker
+    assert where[(0, 0)] == threading.get_ident()
+
+
+def test_a_forked_child_starts_its_own_worker(monkeypatch):
+    import os
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork")
+    _in_worker_and_here(monkeypatch)
+    runtime.for_batch_halves(lambda rows: None, 2, runtime._PARALLEL_MIN_SIZE)  # the parent's worker exists
+    parent_worker = runtime._worker_ident
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: split, and report the worker's id (or the error)
+        try:
+            out = np.zeros(8)
+            runtime.for_batch_halves(lambda rows: out.__setitem__(rows, 1), 8, runtime._PARALLEL_MIN_SIZE)
+            message = f"{int(out.sum())} {runtime._worker_ident}"
+        except BaseException as err:
+            message = f"error {err!r}"
+        os.write(write, message.encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as f:
+        message = f.read()
+    os.waitpid(pid, 0)
+    total, ident = message.split()
+    assert total == "8" and ident != "None", message
+    assert runtime._worker_ident == parent_worker  # the parent's worker is untouched
+
+
+def test_the_affinity_is_read_again_within_a_second(monkeypatch):
+    monkeypatch.setattr(runtime, "_share", 0)
+    monkeypatch.setattr(runtime, "_affinity", [2, time.monotonic()])
+    monkeypatch.setattr(runtime, "allowed_cores", lambda: 1)  # taskset -p after the last read
+    assert runtime._cores() == 2  # read less than a second ago
+    runtime._affinity[1] -= 1.5
+    assert runtime._cores() == 1
+
+
+def test_the_thread_variables_are_read_at_each_call(monkeypatch):
+    """Through os.environ's dict and the answers kept per pair of values: every change is seen."""
+    _two_cores(monkeypatch)
+    for value, asked in (("1", True), ("4", False), (" 1 ", True), ("1,2", True), ("", False), ("2,1", False)):
+        monkeypatch.setenv("OPENBLAS_NUM_THREADS", value)
+        assert runtime._one_thread_asked() is asked, value
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS")
+    assert runtime._one_thread_asked() is False
+
+def test_numba_loop_reassociates_only_when_asked(monkeypatch):
+    """``reassociate=True`` compiles with LLVM's ``reassoc`` flag alone (a sum in vector lanes);
+    the other loops without fast-math, so a float32 sum in order keeps its rounding."""
+    pytest.importorskip("numba")
+    monkeypatch.delenv("DEEPGRAD_NUMBA", raising=False)
+
+    def total(a):
+        s = a.dtype.type(0)
+        for j in range(a.shape[0]):
+            s += a[j]
+        return s
+
+    plain, lanes = runtime.numba_loop(total, default=True), runtime.numba_loop(total, default=True, reassociate=True)
+    assert not plain.targetoptions.get("fastmath")
+    assert set(lanes.targetoptions["fastmath"]) == {"reassoc"}
+    a = np.random.default_rng(0).standard_normal(10_000).astype(np.float32)
+    in_order = np.float32(0)
+    for value in a:
+        in_order = np.float32(in_order + value)
+    assert plain(a) == in_order
+    assert abs(float(lanes(a)) - float(a.astype(np.float64).sum())) < 1e-3

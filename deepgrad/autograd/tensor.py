@@ -300,14 +300,19 @@ class Tensor:
         return Tensor(np.greater_equal(self.data, _data(other)), dtype=bool)
 
     # an operand NumPy cannot compare (``pytest.approx``, a user's object) gets its own reflected
-    # comparison, as Python's protocol has it
+    # comparison, as Python's protocol has it; ``t == None`` is False and ``t != None`` True, as for
+    # PyTorch's and TensorFlow's eager tensors (``if mask == None:`` in a user's layer)
     def __eq__(self, other):
+        if other is None:
+            return False
         try:
             return Tensor(np.equal(self.data, _data(other)), dtype=bool)
         except TypeError:
             return NotImplemented
 
     def __ne__(self, other):
+        if other is None:
+            return True
         try:
             return Tensor(np.not_equal(self.data, _data(other)), dtype=bool)
         except TypeError:

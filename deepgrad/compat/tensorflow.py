@@ -28,7 +28,7 @@ from .gradient_tape import GradientTape  # noqa: F401 - tf.GradientTape
 from .tf_data import TensorSpec  # noqa: F401 - tf.TensorSpec
 from .tf_extra import (tpu, autograph, broadcast_to, compat, cond, distribute, get_logger, map_fn,  # noqa: F401
                        meshgrid, repeat, scatter_nd, searchsorted, sequence_mask, slice, tensor_scatter_nd_add,
-                       tensor_scatter_nd_update, unique, vectorized_map, while_loop)
+                       tensor_scatter_nd_update, unique, unique_with_counts, vectorized_map, while_loop)
 from .tf_sparse import SparseTensor, ctc_loss_v1, scan, sparse  # noqa: F401 - tf.SparseTensor, tf.sparse
 from .tf_io import decode_image, decode_jpeg, decode_png  # noqa: F401
 from .tf_io import io as _image_io

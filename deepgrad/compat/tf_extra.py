@@ -14,6 +14,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import logging
+from collections import namedtuple
 from types import SimpleNamespace
 
 import numpy as np
@@ -78,17 +79,39 @@ def tensor_scatter_nd_add(tensor, indices, updates, name=None):
     return ops.add(tensor, ops.scatter(indices, updates, tuple(_array(tensor).shape)))
 
 
-def unique(x, out_idx=np.int32, name=None):
-    """``(y, idx)``: the distinct values in the order they first appear (as TF's, not sorted),
-    and each element's position in ``y``."""
+UniqueOutput = namedtuple("UniqueOutput", ["y", "idx"])
+UniqueWithCounts = namedtuple("UniqueWithCounts", ["y", "idx", "count"])
+
+
+def _unique(x, name):
+    """The distinct values of a 1-D ``x`` in the order they first appear (TF's order, not sorted),
+    each element's position among them, and how often each appears."""
     a = _array(x)
+    if not isinstance(x, (Tensor, np.ndarray)) and a.dtype.kind in "fi":  # Python numbers: TF's float32 / int32
+        a = a.astype(np.float32 if a.dtype.kind == "f" else np.int32)
     if a.ndim != 1:
-        raise ValueError(f"tf.unique: expects a 1-D tensor, got shape {a.shape}")
-    values, first, inverse = np.unique(a, return_index=True, return_inverse=True)
+        raise ValueError(f"tf.{name}: expects a 1-D tensor, got shape {a.shape}")
+    values, first, inverse, counts = np.unique(a, return_index=True, return_inverse=True, return_counts=True)
     order = np.argsort(first, kind="stable")
     rank = np.empty_like(order)
     rank[order] = np.arange(order.size)
-    return Tensor(values[order], dtype=a.dtype), _int_tensor(rank[inverse], out_idx)
+    y = values[order]
+    # strings stay NumPy arrays, as every string tensor here
+    y = y if a.dtype.kind in "USO" else Tensor(y, dtype=a.dtype)
+    return y, rank[inverse.reshape(-1)], counts[order]
+
+
+def unique(x, out_idx=np.int32, name=None):
+    """``UniqueOutput(y, idx)``: the distinct values in the order they first appear, and each
+    element's position in ``y`` (``y[idx] == x``)."""
+    y, idx, _ = _unique(x, "unique")
+    return UniqueOutput(y, _int_tensor(idx, out_idx))
+
+
+def unique_with_counts(x, out_idx=np.int32, name=None):
+    """``UniqueWithCounts(y, idx, count)``: ``unique``'s two and how many times each value appears."""
+    y, idx, count = _unique(x, "unique_with_counts")
+    return UniqueWithCounts(y, _int_tensor(idx, out_idx), _int_tensor(count, out_idx))
 
 
 def searchsorted(sorted_sequence, values, side="left", out_type=np.int32, name=None):
@@ -384,4 +407,4 @@ autograph = SimpleNamespace(set_verbosity=lambda level, alsologtostdout=False: N
 
 __all__ = ["TPUClusterResolver", "tpu", "autograph", "broadcast_to", "compat", "cond", "cumsum", "distribute", "get_logger", "map_fn",
            "meshgrid", "repeat", "scatter_nd", "searchsorted", "sequence_mask", "slice", "tensor_scatter_nd_add",
-           "tensor_scatter_nd_update", "unique", "vectorized_map", "while_loop"]
+           "tensor_scatter_nd_update", "unique", "unique_with_counts", "vectorized_map", "while_loop"]

@@ -353,20 +353,39 @@ def _describe_endpoint(name: str, entry: dict) -> str:
 
 # ---------------------------------------------------------------------- reading back
 class _Signature:
-    """A TensorFlow-style signature: keyword arguments by input name, a dict of outputs by name."""
+    """A TensorFlow-style signature: inputs by name (as keyword arguments, or positional in the
+    order of ``structured_input_signature``), a dict of outputs by name."""
 
     def __init__(self, endpoint):
         self._endpoint = endpoint
 
-    def __call__(self, **kwargs):
+    @property
+    def structured_input_signature(self) -> tuple:
+        """``((), {input name: TensorSpec})``: a signature takes its inputs by name, as TensorFlow's."""
+        return (), self._endpoint.input_specs()
+
+    @property
+    def structured_outputs(self) -> dict:
+        """``{output name: TensorSpec}``: what a call returns."""
+        return self._endpoint.output_specs()
+
+    def __call__(self, *args, **kwargs):
         names = self._endpoint.input_names
-        missing = [n for n in names if n not in kwargs]
-        extra = [k for k in kwargs if k not in names]
+        if len(args) > len(names):
+            raise TypeError(f"signature {self._endpoint.name!r} takes {len(names)} input(s) {names}, got "
+                            f"{len(args)} positional argument(s)")
+        given = dict(zip(names, args))
+        twice = sorted(set(given) & set(kwargs))
+        if twice:
+            raise TypeError(f"signature {self._endpoint.name!r} got input(s) {twice} both by position and by name")
+        given.update(kwargs)
+        missing = [n for n in names if n not in given]
+        extra = [k for k in given if k not in names]
         if missing or extra:
             raise TypeError(f"signature {self._endpoint.name!r} takes the keyword arguments {names}; "
                             f"missing {missing}, unexpected {extra}")
         from ..autograd import Tensor
-        return {n: Tensor(v, dtype=v.dtype) for n, v in self._endpoint.run_named(kwargs).items()}
+        return {n: Tensor(v, dtype=v.dtype) for n, v in self._endpoint.run_named(given).items()}
 
 
 class LoadedArchive:

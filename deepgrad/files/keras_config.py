@@ -23,7 +23,7 @@ from .. import activations, backend, constraints, initializers, layers, losses, 
 from ..layers.base import builtin_class
 from .. import quantizers
 from ..optimizers import schedules
-from ..registry import GLOBAL_CUSTOM_NAMES, find_custom_object
+from ..registry import GLOBAL_CUSTOM_NAMES, GLOBAL_CUSTOM_OBJECTS, find_custom_object
 from ..serialization_lib import serialize_keras_object
 from .keras_ops import is_keras_op, keras_op_entry, symbolic_op_entry
 from .safetensors_format import UnsafeFileError
@@ -243,10 +243,18 @@ def compile_to_keras(compile_config: dict | None) -> dict | None:
             inner = node["config"]
             if isinstance(inner, dict):
                 inner = {k: convert(v, k) for k, v in inner.items()}
+            registered = node.get("registered_name")
+            if registered is not None:   # a class registered with register_keras_serializable
+                return {"module": node.get("module"), "class_name": node["class_name"], "config": inner,
+                        "registered_name": registered}
             return {"module": _module_for(node["class_name"], key), "class_name": node["class_name"],
                     "config": inner, "registered_name": None}
         if isinstance(node, dict):
             return {k: convert(v, key) for k, v in node.items()}
+        if key in ("loss", "metrics", "weighted_metrics") and isinstance(node, str) and ">" in node \
+                and node in GLOBAL_CUSTOM_OBJECTS:
+            # a registered function, written as Keras writes it: by its "package>name"
+            return {"module": "builtins", "class_name": "function", "config": node, "registered_name": "function"}
         return node
 
     out = {key: convert(value, key) for key, value in compile_config.items()}

@@ -18,6 +18,7 @@ from ..symbolic import KerasTensor, Node
 from .lora import LoRAMixin
 from .quantized import QuantizableMixin
 from .base import Layer, apply_activation, dtype_name
+from .input_spec import InputSpec
 from .arguments import (add_weight_from_arguments, serialize_argument, set_weight_arguments,
                                weight_arguments_config)
 
@@ -137,11 +138,14 @@ class Dense(QuantizableMixin, LoRAMixin, KernelLayer):
                                    bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint)
         self._init_lora(lora_rank, lora_alpha)
         self.supports_masking = True
+        self.input_spec = InputSpec(min_ndim=2)
 
     def build(self, input_shape):
-        if len(input_shape) < 2 or input_shape[-1] is None:
-            raise ValueError(f"Dense {self.name!r}: needs inputs of rank >= 2 with a known last axis, "
-                             f"got shape {tuple(input_shape)}")
+        # as Keras, ``build((10,))`` takes the one axis as the input size; calls are held to rank >= 2
+        if len(input_shape) < 1 or input_shape[-1] is None:
+            raise ValueError(f"Dense {self.name!r}: needs inputs with a known last axis, got shape "
+                             f"{tuple(input_shape)}")
+        self.input_spec = InputSpec(min_ndim=2, axes={-1: int(input_shape[-1])})
         if self.quantization_mode == "int8":  # a quantized model being loaded: bias, then the int8 kernel
             self._add_kernel_and_bias((input_shape[-1], self.units), quantized=True)
         elif self.quantization_mode == "int4":  # a quantized model being loaded: bias, then the packed kernel
@@ -156,7 +160,9 @@ class Dense(QuantizableMixin, LoRAMixin, KernelLayer):
         self._build_lora()
 
     def call(self, inputs):
-        if inputs.shape[-1] != self.kernel.shape[0]:
+        shape = inputs.shape
+        if len(shape) < 2 or shape[-1] != self.kernel.shape[0]:
+            self.input_spec.check(shape, None, self.name)
             raise ValueError(f"Dense {self.name!r}: expected inputs with last axis {self.kernel.shape[0]}, "
                              f"got shape {inputs.shape}")
         if self.quantization_mode is not None:  # one property read on the float path

@@ -1,7 +1,7 @@
 """``InputSpec``: what a layer expects of an input (rank, dtype, sizes of some axes), as Keras spells it.
 
 ``spec.check(shape, dtype, layer_name)`` raises a ValueError naming the layer and the shape
-when an input does not fit; ``None`` in a shape matches any size.
+when an input does not fit, in Keras's words; ``None`` in a shape matches any size.
 """
 from __future__ import annotations
 
@@ -28,36 +28,38 @@ class InputSpec:
         if self.axes and top is not None and max(self.axes) > top - 1:
             raise ValueError(f"InputSpec: axis {max(self.axes)} is greater than the largest allowed, {top - 1}")
 
-    def check(self, shape, dtype=None, layer_name: str = "layer") -> None:
-        """Raise if an input of ``shape`` (and ``dtype``) does not meet the spec."""
+    def check(self, shape, dtype=None, layer_name: str = "layer", index: int = 0) -> None:
+        """Raise if input number ``index`` of ``shape`` (and ``dtype``) does not meet the spec, in
+        Keras's words: "Input 0 with name 'x' of layer 'dense' is incompatible with the layer: ..."."""
         shape = tuple(shape)
         rank = len(shape)
 
         def fail(what):
-            raise ValueError(f"Input of layer {layer_name!r} is incompatible with the layer: {what}, "
-                             f"got shape {shape}")
+            raise ValueError(f"Input {index} with name '{self.name}' of layer '{layer_name}' is incompatible with "
+                             f"the layer: {what}")
 
         if self.ndim is not None and not self.allow_last_axis_squeeze and rank != self.ndim:
-            fail(f"expected ndim={self.ndim}")
+            fail(f"expected ndim={self.ndim}, found ndim={rank}. Full shape received: {shape}")
         if self.ndim is not None and self.allow_last_axis_squeeze:
             squeezed = shape[:-1] if shape and shape[-1] == 1 else shape
             if len(squeezed) not in (self.ndim, self.ndim - 1) and rank != self.ndim:
-                fail(f"expected ndim={self.ndim} (a last axis of 1 may be squeezed)")
+                fail(f"expected ndim={self.ndim}, found ndim={rank}. Full shape received: {shape}")
         if self.max_ndim is not None and rank > self.max_ndim:
-            fail(f"expected max_ndim={self.max_ndim}")
+            fail(f"expected max_ndim={self.max_ndim}, found ndim={rank}")
         if self.min_ndim is not None and rank < self.min_ndim:
-            fail(f"expected min_ndim={self.min_ndim}")
+            fail(f"expected min_ndim={self.min_ndim}, found ndim={rank}. Full shape received: {shape}")
         if self.dtype is not None and dtype is not None and str(np.dtype(dtype)) != self.dtype:
             fail(f"expected dtype={self.dtype}, found dtype={np.dtype(dtype)}")
         for axis, value in self.axes.items():
             values = value if isinstance(value, (list, tuple)) else [value]
             size = shape[axis] if -rank <= axis < rank else None
             if size is not None and value is not None and size not in values:
-                fail(f"expected axis {axis} of input shape to have value {value}")
+                fail(f"expected axis {axis} of input shape to have value {value}, but received input with "
+                     f"shape {shape}")
         if self.shape is not None and rank == len(self.shape):
             for got, want in zip(shape, self.shape):
                 if want is not None and got is not None and got != want:
-                    fail(f"expected shape={self.shape}")
+                    fail(f"expected shape={self.shape}, found shape={shape}")
 
     def get_config(self):
         return {"dtype": self.dtype, "shape": None if self.shape is None else list(self.shape), "ndim": self.ndim,

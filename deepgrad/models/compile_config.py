@@ -11,7 +11,7 @@ from __future__ import annotations
 import warnings
 
 from .. import backend, losses, metrics, optimizers
-from ..registry import scope_stack
+from ..registry import GLOBAL_CUSTOM_NAMES, GLOBAL_CUSTOM_OBJECTS, scope_stack
 
 
 def metric_spec(metric, loss):
@@ -28,7 +28,8 @@ def metric_spec(metric, loss):
     if isinstance(metric, metrics.AutoAccuracy):
         return "accuracy"
     if type(metric) is metrics.MeanMetricWrapper:   # a user's function: stored by name only
-        return getattr(metric._fn, "__name__", metric.name)
+        registered = GLOBAL_CUSTOM_NAMES.get(metric._fn)  # register_keras_serializable's "package>name"
+        return registered if registered is not None else getattr(metric._fn, "__name__", metric.name)
     return metrics.serialize(metric)
 
 
@@ -84,7 +85,8 @@ def from_json(config: dict, custom_objects=None) -> dict:
             return {k: loss_of(v) for k, v in spec.items()}
         if isinstance(spec, list):
             return [loss_of(v) for v in spec]
-        if isinstance(spec, str) and spec not in custom_objects and _builtin_loss(spec):
+        if isinstance(spec, str) and spec not in custom_objects and spec not in GLOBAL_CUSTOM_OBJECTS \
+                and _builtin_loss(spec):
             return spec   # Keras compiles again with the string itself, so the config keeps it
         return None if spec is None else losses.deserialize(spec, custom_objects)
 
@@ -99,6 +101,8 @@ def from_json(config: dict, custom_objects=None) -> dict:
             return metrics.deserialize(spec, custom_objects)
         if spec in custom_objects:
             return custom_objects[spec]
+        if spec in GLOBAL_CUSTOM_OBJECTS:   # saved by its registered "package>name"
+            return GLOBAL_CUSTOM_OBJECTS[spec]
         if spec not in metrics.known_names():
             raise ValueError(f"The model was compiled with metric {spec!r}, which is not built in; pass it "
                              f"with custom_objects={{{spec!r}: function}}, or load with compile=False")

@@ -175,6 +175,7 @@ class Functional(Model, config_names=("Functional", "Model")):
                                               name=f"{t.layer.name if t.layer is not None else 'input'}CLONE")
                               for t in flat_inputs}
         self._inputs_struct = inputs
+        self._nested_inputs = _nested(inputs)  # decided once: calls are on the small-call path
         self._outputs_struct = outputs
         self._inputs, self._outputs = flat_inputs, flat_outputs
         self._nodes = nodes_between(flat_inputs, flat_outputs)
@@ -205,7 +206,7 @@ class Functional(Model, config_names=("Functional", "Model")):
         return self._outputs_struct
 
     def _flat_call_inputs(self, inputs) -> list:
-        if _nested(self._inputs_struct):
+        if self._nested_inputs:
             try:
                 picked = _pick(self._inputs_struct, inputs, "")
                 return [to_input_tensor(v, t.dtype) for v, t in zip(picked, self._inputs)]

@@ -1,8 +1,11 @@
-"""Matrix products on Intel MKL's CBLAS when the ``mkl`` package is installed, else on NumPy's.
+"""Matrix products on Intel MKL's CBLAS when the ``mkl`` package is installed on an Intel CPU,
+else on NumPy's.
 
 NumPy's wheels multiply on OpenBLAS. On the GEMM shapes of deepgrad's layers (a batch of 128
 rows, inner lengths of 128-6272) MKL's single-thread ``sgemm`` runs them 1.1-1.5x as fast on
-AVX-512 machines (benchmarks/RESULTS.md). ``matmul(a, b, out=None)`` is ``np.matmul`` for two
+Intel AVX-512 machines, but 0.7-0.95x as fast as OpenBLAS on an AMD EPYC (Zen 4, AVX-512 too):
+MKL takes its fastest kernels only on Intel's CPUs (benchmarks/RESULTS.md). So MKL is used by
+default only where the CPU's vendor is ``GenuineIntel``. ``matmul(a, b, out=None)`` is ``np.matmul`` for two
 matrices: float32 or float64 operands of one dtype, each with unit stride along one axis (C- or
 F-contiguous, a transposed view, a block of rows or columns), go to ``cblas_?gemm`` with the
 transpose flags that read them in place; anything else (another dtype, a stack, a vector,
@@ -14,8 +17,9 @@ its large GEMMs over its own two threads (``halves``), and cffi releases the GIL
 call, so each thread's half is one single-thread MKL call. MKL is loaded on the first product
 (about 35 ms of CPU), not on import; it adds about 18 MB to a training process's peak RSS.
 
-``DEEPGRAD_BLAS=numpy`` in the environment (read on first use) keeps every product on NumPy;
-``engine()`` says which one is in use ("mkl" or "numpy"), ``info()`` also why MKL is not
+``DEEPGRAD_BLAS`` in the environment (read on first use) overrides the choice: ``numpy`` keeps
+every product on NumPy, ``mkl`` uses MKL (when installed) whatever the CPU. ``engine()`` says
+which one is in use ("mkl" or "numpy"), ``info()`` also why MKL is not and the CPU's vendor
 (``python -c "from deepgrad.ops import blas; print(blas.info())"``).
 """
 from __future__ import annotations
@@ -104,6 +108,38 @@ def _load_mkl():
     return None
 
 
+def cpu_vendor() -> str:
+    """The CPU's vendor string (``GenuineIntel``, ``AuthenticAMD``, ...), or "" when unknown:
+    from /proc/cpuinfo on Linux, else from ``platform.processor()`` (Windows ends it with the vendor)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("vendor_id"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+    text = platform.processor() or ""
+    for vendor in ("GenuineIntel", "AuthenticAMD", "HygonGenuine", "CentaurHauls"):
+        if vendor in text:
+            return vendor
+    return ""
+
+
+def _choice() -> str:
+    """Why products stay on NumPy ("" when MKL is to be loaded): the environment, else the CPU."""
+    switch = os.environ.get("DEEPGRAD_BLAS", "").strip().lower()
+    if switch == "numpy":
+        return "DEEPGRAD_BLAS=numpy"
+    if switch == "mkl":
+        return ""
+    vendor = cpu_vendor()
+    if vendor != "GenuineIntel":
+        return (f"the CPU is not Intel's ({vendor or 'vendor unknown'}): OpenBLAS is the faster engine there "
+                "(DEEPGRAD_BLAS=mkl uses MKL anyway)")
+    return ""
+
+
 def engine() -> str:
     """``"mkl"`` when products go to MKL, else ``"numpy"`` (resolved, and MKL loaded, on first use)."""
     if _state["engine"] is not None:
@@ -111,10 +147,7 @@ def engine() -> str:
     with _resolve_lock:
         if _state["engine"] is not None:  # another thread resolved it meanwhile
             return _state["engine"]
-        if os.environ.get("DEEPGRAD_BLAS", "").strip().lower() == "numpy":
-            reason = "DEEPGRAD_BLAS=numpy"
-        else:
-            reason = _load_mkl()
+        reason = _choice() or _load_mkl()
         if reason:
             _gemm.clear()
         _state["reason"] = reason or ""
@@ -122,10 +155,18 @@ def engine() -> str:
     return _state["engine"]
 
 
+def on_mkl() -> bool:
+    """Whether products go to MKL (``engine() == "mkl"``, in fewer steps once resolved)."""
+    if _state["engine"] is None:
+        return engine() == "mkl"
+    return bool(_gemm)
+
+
 def info() -> dict:
-    """The engine in use, why MKL is not (when it is not) and the size from which MKL takes a product."""
+    """The engine in use, why MKL is not (when it is not), the CPU's vendor and the size from which
+    MKL takes a product."""
     name = engine()
-    return {"engine": name, "reason": _state["reason"], "min_work": MIN_WORK}
+    return {"engine": name, "reason": _state["reason"], "cpu_vendor": cpu_vendor(), "min_work": MIN_WORK}
 
 
 def _layout(x, rows: int, cols: int, item: int):

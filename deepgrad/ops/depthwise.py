@@ -41,7 +41,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .. import runtime
-from . import workspace
+from . import depthwise_compiled, workspace
 from .conv_phases import fill_outside
 from .halves import relu_masked
 
@@ -210,7 +210,10 @@ def forward(x: np.ndarray, kernel: np.ndarray, pads, ks, strides, dilation, out_
     """x (N, *spatial, C) (any strides), kernel (*k, 1, C*m), bias (C*m,) or None -> (N, *out, C*m),
     with the ReLU applied when ``relu``; and with ``keep`` the padded input's phases (``Source``) of
     the whole batch, for the kernel's gradient (else None, and each thread pads its blocks into
-    buffers of its own)."""
+    buffers of its own). Float32 and float64 of one or two spatial axes run the compiled loops
+    (``depthwise_compiled``, which keep the input itself instead) when numba is there."""
+    if x.dtype == kernel.dtype and depthwise_compiled.usable(x.dtype, len(ks), "forward"):
+        return depthwise_compiled.forward(x, kernel, pads, ks, strides, dilation, out_shape, bias, relu, keep)
     m = kernel.shape[-1] // x.shape[-1]
     if m > 1:
         x = np.repeat(x, m, axis=-1)
@@ -386,7 +389,13 @@ def backward(g: np.ndarray, padded, kernel: np.ndarray, relu_out, x_shape, pads,
     db (C*m,); each None unless its entry of ``needs`` (three bools) is set.
     ``relu_out``: the output y of a fused ReLU (dY is then masked by y > 0), or None. One pass over
     blocks of samples: mask dY (into the padded copy the input gradient reads), then the bias's,
-    the kernel's and the input's gradients of the block."""
+    the kernel's and the input's gradients of the block. The compiled loops' (``depthwise_compiled``)
+    when the forward ran them (``padded`` their ``Saved``), or when no kernel gradient is asked for
+    and they take the case."""
+    if isinstance(padded, depthwise_compiled.Saved) or (
+            not needs[1] and g.dtype == kernel.dtype and depthwise_compiled.usable(g.dtype, len(ks), "backward")):
+        return depthwise_compiled.backward(g, padded, kernel, relu_out, x_shape, pads, ks, strides, dilation,
+                                           out_shape, needs)
     need_x, need_k, need_b = needs
     c = kernel.shape[-1]
     m = c // x_shape[-1]

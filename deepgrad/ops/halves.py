@@ -162,6 +162,11 @@ def channel_sums(a: np.ndarray, axes: tuple, keepdims: bool = False) -> np.ndarr
 # processes, 200 steps each). A training step never wakes OpenBLAS's pool now.
 GEMM_OWN_MIN = 1 << 22
 GEMM_HALVES_MIN = 1 << 22
+# With MKL as the engine (ops/blas.py, Intel CPUs) a plain product (Dense, ``ops.matmul``) is split
+# from 2**25 multiply-adds only: the MLP's 12.8 M GEMMs cost 1.62 ms of CPU a step split against
+# 1.33 whole on an Intel AVX-512 host, and 0.91 against 0.68 ms (the two GEMMs) on an AMD EPYC
+# with MKL forced (benchmarks/RESULTS.md). The convolutions' products keep GEMM_HALVES_MIN.
+GEMM_HALVES_MIN_MKL = 1 << 25
 # Below GEMM_OWN_MIN, from OpenBLAS's own threading threshold (2**18 multiply-adds: 65536 times
 # its GEMM_MULTITHREAD_THRESHOLD of 4) up to GEMM_POOL_MIN, ``matmul`` runs the product on one
 # BLAS thread: it takes tens of microseconds either way, and one call on OpenBLAS's pool leaves
@@ -188,11 +193,13 @@ def matmul_row_halves(a: np.ndarray, b: np.ndarray, after=None, out: np.ndarray 
     kernel sums in another order; GEMM_HALVES_MIN keeps each half at 2**22). OpenBLAS on two
     threads may itself sum some inner lengths (e.g. 784) differently from one thread.
 
-    ``own_min`` and ``halves_min`` replace GEMM_OWN_MIN and GEMM_HALVES_MIN (``matmul_off_pool``)."""
+    ``own_min`` and ``halves_min`` replace GEMM_OWN_MIN and GEMM_HALVES_MIN (GEMM_HALVES_MIN_MKL when MKL
+    multiplies; ``matmul_off_pool`` gives both)."""
     if a.dtype == np.float16 or b.dtype == np.float16:
         return _half_matmul(a, b, after, out)
     own_min = GEMM_OWN_MIN if own_min is None else own_min
-    halves_min = GEMM_HALVES_MIN if halves_min is None else halves_min
+    if halves_min is None:
+        halves_min = GEMM_HALVES_MIN_MKL if blas.on_mkl() else GEMM_HALVES_MIN
     m, k = a.shape
     work = m * k * b.shape[1]
     if work < own_min or not two_threads():

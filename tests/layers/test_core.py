@@ -86,7 +86,7 @@ def test_dense_argument_and_shape_errors():
     layer(np.zeros((1, 3), "float32"))
     with pytest.raises(ValueError, match=r"head.*\(1, 4\)"):
         layer(np.zeros((1, 4), "float32"))
-    with pytest.raises(ValueError, match="rank >= 2"):
+    with pytest.raises(ValueError, match="expected min_ndim=2, found ndim=1"):
         layers.Dense(2)(np.zeros((3,), "float32"))
 
 

@@ -16,7 +16,20 @@ import pytest
 
 from deepgrad.ops import blas
 
-mkl = pytest.mark.skipif(blas.engine() != "mkl", reason=f"MKL not in use: {blas.info()['reason']}")
+
+
+@pytest.fixture
+def on_mkl(monkeypatch):
+    """MKL as the engine for the test, whatever the CPU's vendor chose (skipped without the package)."""
+    if blas.engine() != "mkl":
+        monkeypatch.setattr(blas, "_gemm", {})
+        reason = blas._load_mkl()
+        if reason:
+            pytest.skip(f"MKL not available: {reason}")
+        monkeypatch.setattr(blas, "_state", {"engine": "mkl", "reason": ""})
+
+
+mkl = pytest.mark.usefixtures("on_mkl")
 
 RTOL = {np.float32: 1e-5, np.float64: 1e-12}
 
@@ -194,12 +207,41 @@ def test_layers_gradients_on_mkl(every_size):
         np.testing.assert_allclose(grad, num, rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("vendor, switch, engine", [
+    ("GenuineIntel", "", "mkl"), ("AuthenticAMD", "", "numpy"), ("", "", "numpy"),
+    ("AuthenticAMD", "mkl", "mkl"), ("GenuineIntel", "numpy", "numpy"), ("GenuineIntel", " MKL ", "mkl")])
+def test_the_engine_follows_the_cpu_vendor_and_the_environment(monkeypatch, vendor, switch, engine):
+    """MKL by default only on Intel's CPUs; DEEPGRAD_BLAS=mkl or =numpy decides on any CPU."""
+    monkeypatch.setattr(blas, "cpu_vendor", lambda: vendor)
+    monkeypatch.setattr(blas, "_load_mkl", lambda: None)  # as if MKL loaded: only the choice is tested
+    monkeypatch.setattr(blas, "_state", {"engine": None, "reason": ""})
+    monkeypatch.setattr(blas, "_gemm", {})
+    monkeypatch.setenv("DEEPGRAD_BLAS", switch)
+    assert blas.engine() == engine
+    reason = blas.info()["reason"]
+    assert (reason == "") == (engine == "mkl")
+    if engine == "numpy":
+        assert ("DEEPGRAD_BLAS=numpy" if switch else "not Intel's") in reason
+
+
+def test_cpu_vendor_is_cpuinfos():
+    """The vendor_id line of /proc/cpuinfo, where there is one (an x86 Linux)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            lines = [line for line in f if line.startswith("vendor_id")]
+    except OSError:
+        lines = []
+    if not lines:
+        pytest.skip("no vendor_id in /proc/cpuinfo")
+    assert blas.cpu_vendor() == lines[0].split(":", 1)[1].strip() != ""
+
+
 def test_without_the_package_numpy_multiplies(monkeypatch):
     """No mkl distribution: the engine is NumPy's, says why, and products are NumPy's."""
     monkeypatch.setattr(blas, "_mkl_runtime_path", lambda: None)
     monkeypatch.setattr(blas, "_state", {"engine": None, "reason": ""})
     monkeypatch.setattr(blas, "_gemm", {})
-    monkeypatch.delenv("DEEPGRAD_BLAS", raising=False)
+    monkeypatch.setenv("DEEPGRAD_BLAS", "mkl")  # on any CPU
     assert blas.engine() == "numpy" and "not installed" in blas.info()["reason"]
     a = np.arange(2 ** 12, dtype=np.float32).reshape(64, 64) / 4096
     np.testing.assert_array_equal(blas.matmul(a, a), np.matmul(a, a))

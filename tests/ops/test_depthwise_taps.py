@@ -1,5 +1,6 @@
 """Depthwise convolution by taps (``ops/depthwise.py``): batches large enough for the two-thread
-halves, against PyTorch's grouped convolution, the same bits on one thread and two."""
+halves, against PyTorch's grouped convolution, the same bits on one thread and two. These are the
+NumPy passes: the compiled loops (``depthwise_compiled``, tested on their own) are off here."""
 import numpy as np
 import pytest
 import torch
@@ -7,7 +8,13 @@ import torch.nn.functional as F
 
 import deepgrad as dg
 from deepgrad import runtime
-from deepgrad.ops import depthwise
+from deepgrad.ops import depthwise, depthwise_compiled
+
+
+@pytest.fixture(autouse=True)
+def numpy_passes(monkeypatch):
+    """The NumPy passes, whether numba is installed or not."""
+    monkeypatch.setattr(depthwise_compiled, "loaded", dict.fromkeys(depthwise_compiled.NAMES))
 
 
 def _case(seed, shape, kernel_shape):

@@ -1,0 +1,374 @@
+"""Depthwise convolution of 1 and 2 spatial axes as compiled loops (numba; ``depthwise``'s NumPy
+passes without it).
+
+The NumPy path (``depthwise``) pads its input into the phases of the stride a block of samples
+at a time, runs one ``einsum`` per phase and adds the phases, the bias and the ReLU in passes of
+their own; its backward masks dY into a padded copy, then makes the bias's, the kernel's and the
+input's gradients in passes over it. These loops make each output row once, reading the input
+as it is (the taps that fall in the padding are skipped, no padded copy), with the bias and the
+ReLU applied as the row is written; the backward takes each position's row of dY once, masks it
+by ``y > 0`` under a fused ReLU, and adds it into the bias's sums, its products with the input
+into the kernel's and its products with the kernel into the input gradient (a scatter over the
+taps that reach it). Every inner loop runs along the channels (contiguous), so the compiler
+vectorises it; at a width stride of 1 with few channels, along a whole row of the output (the
+width's positions' channels, one contiguous run) against the kernel tiled along the width.
+
+With a depth multiplier ``m`` > 1 the input's channels are repeated ``m`` times first (output
+channel ``c m + j`` reads input channel ``c``, as in ``depthwise``), and the input gradient's
+repeated channels are summed back onto their channel afterwards.
+
+The batch is cut into blocks of ``SAMPLES`` samples that two threads take in turn
+(``runtime.for_items_shared``; the loops release the GIL). The kernel's and the bias's gradients
+are summed per block, then over the blocks in order: the same bits on one thread and two. The
+sums come in another order than the NumPy path's (taps in order inside one sum here, per phase
+there), so the results agree with it to rounding (float32: a few units in the last place), not
+bit for bit.
+
+Used by default when numba is installed (``runtime.numba_loop(..., default=True)``;
+``DEEPGRAD_NUMBA=0`` turns it off), for float32 and float64 (numba has no float16) with one or
+two spatial axes; anything else runs the NumPy passes.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import runtime
+from . import workspace
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+SAMPLES = 2   # samples per block: a block's input, output and dY rows stay in the core's caches
+
+loaded: dict = {}  # name -> compiled loop, or None without numba / turned off
+
+# The row loops run at a width stride of 1 when a position's channels take at most this many
+# bytes (0: never, for comparison). Above, the loops over the channels fill the vector unit on
+# their own and read no tiled kernel: 32x28x28x128 float32, forward and backward, 4.0 and 9.3 ms
+# of CPU by channels against 4.9 and 10.5 by rows; at 64 channels 3.1 / 5.6 against 2.2 / 4.7,
+# at 32 channels (56x56) 8.7 / 7.8 against 4.4 / 4.7.
+ROW_CHANNEL_BYTES = 256
+
+
+# --------------------------------------------------------------------------------- the loops
+# x (N, H, W, C), out / g / y (N, OH, OW, C), kernel (KH, KW, C), all C-contiguous; geometry:
+# strides sh, sw, dilations dh, dw, the padding before the first row / column pt, pl. With
+# r = p sh - pt + i dh and s = q sw - pl + j dw (taps with r, s outside the input left out):
+#     out[n, p, q, c] = b[c] + sum_{i,j} x[n, r, s, c] K[i, j, c]
+#     dK[i, j, c] = sum_{n,p,q} x[n, r, s, c] dY[n, p, q, c]      db[c] = sum_{n,p,q} dY[n, p, q, c]
+#     dx[n, r, s, c] += dY[n, p, q, c] K[i, j, c]                  (for every p, q, i, j)
+
+def _forward_loop(x, kernel, bias, out, first, last, sh, sw, dh, dw, pt, pl, has_bias, relu):
+    h, w, c = x.shape[1], x.shape[2], x.shape[3]
+    kh, kw = kernel.shape[0], kernel.shape[1]
+    oh, ow = out.shape[1], out.shape[2]
+    for n in range(first, last):
+        for p in range(oh):
+            for q in range(ow):
+                row = out[n, p, q]
+                for k in range(c):
+                    row[k] = 0
+                for i in range(kh):
+                    r = p * sh - pt + i * dh
+                    if r < 0 or r >= h:
+                        continue
+                    for j in range(kw):
+                        s = q * sw - pl + j * dw
+                        if s < 0 or s >= w:
+                            continue
+                        src = x[n, r, s]
+                        tap = kernel[i, j]
+                        for k in range(c):
+                            row[k] += src[k] * tap[k]
+                if has_bias:
+                    for k in range(c):
+                        row[k] += bias[k]
+                if relu:
+                    for k in range(c):
+                        if row[k] < 0:   # a NaN stays, as under np.maximum
+                            row[k] = 0
+
+
+def _backward_loop(g, y, x, kernel, dx, dk, db, buffer, first, last, h, w, sh, sw, dh, dw, pt, pl,
+                   relu, need_x, need_k, need_b):
+    # (h, w): the input's spatial shape (x and dx may be stand-ins when their gradient is not
+    # needed); dk (KH, KW, C) and db (C,): this block's sums, zeroed here; dx[first:last] zeroed here
+    c = g.shape[3]
+    kh, kw = kernel.shape[0], kernel.shape[1]
+    oh, ow = g.shape[1], g.shape[2]
+    if need_k:
+        for i in range(kh):
+            for j in range(kw):
+                for k in range(c):
+                    dk[i, j, k] = 0
+    if need_b:
+        for k in range(c):
+            db[k] = 0
+    for n in range(first, last):
+        if need_x:
+            for r in range(h):
+                for s in range(w):
+                    for k in range(c):
+                        dx[n, r, s, k] = 0
+        for p in range(oh):
+            for q in range(ow):
+                gr = g[n, p, q]
+                if relu:   # relu'(y) = [y > 0]
+                    yr = y[n, p, q]
+                    for k in range(c):
+                        buffer[k] = gr[k] if yr[k] > 0 else 0
+                    gr = buffer
+                if need_b:
+                    for k in range(c):
+                        db[k] += gr[k]
+                for i in range(kh):
+                    r = p * sh - pt + i * dh
+                    if r < 0 or r >= h:
+                        continue
+                    for j in range(kw):
+                        s = q * sw - pl + j * dw
+                        if s < 0 or s >= w:
+                            continue
+                        if need_k:
+                            src = x[n, r, s]
+                            dtap = dk[i, j]
+                            for k in range(c):
+                                dtap[k] += src[k] * gr[k]
+                        if need_x:
+                            dst = dx[n, r, s]
+                            tap = kernel[i, j]
+                            for k in range(c):
+                                dst[k] += gr[k] * tap[k]
+
+
+# At a width stride of 1 (and few channels: ``ROW_CHANNEL_BYTES``) the output's row (OW, C) and
+# the input row's part each tap reads are each one contiguous run: the loops below take them as
+# rows (N, H, W*C) and a kernel tiled along the width (KH, KW, OW*C), and each tap is one loop
+# over OW*C values (with C = 32 some 2x faster than the loops over C above, whose vectorised
+# loop of 2 x 16 floats barely fills). A tap's columns inside the input are the run [q0 C, q1 C)
+# of the output's row; the slices keep every index non-negative from 0 (so the loops vectorise).
+# The kernel's and bias's sums come out tiled along the width too, and the width is summed
+# afterwards.
+
+def _forward_rows(x, kt, bias, out, first, last, c, sh, dh, dw, pt, pl, has_bias, relu):
+    # x (N, H, W*C), out (N, OH, OW*C), kt (KH, KW, OW*C), bias (OW*C,) tiled
+    h, w = x.shape[1], x.shape[2] // c
+    kh, kw = kt.shape[0], kt.shape[1]
+    oh, owc = out.shape[1], out.shape[2]
+    ow = owc // c
+    for n in range(first, last):
+        for p in range(oh):
+            orow = out[n, p]
+            for t in range(owc):
+                orow[t] = 0
+            for i in range(kh):
+                r = p * sh - pt + i * dh
+                if r < 0 or r >= h:
+                    continue
+                xrow = x[n, r]
+                for j in range(kw):
+                    off = j * dw - pl
+                    q0, q1 = max(0, -off), min(ow, w - off)
+                    if q1 <= q0:
+                        continue
+                    dst = orow[q0 * c:q1 * c]
+                    src = xrow[(q0 + off) * c:(q1 + off) * c]
+                    tap = kt[i, j, q0 * c:q1 * c]
+                    for t in range(dst.shape[0]):
+                        dst[t] += src[t] * tap[t]
+            if has_bias:
+                for t in range(owc):
+                    orow[t] += bias[t]
+            if relu:
+                for t in range(owc):
+                    if orow[t] < 0:
+                        orow[t] = 0
+
+
+def _backward_rows(g, y, x, kt, dx, dkt, dbt, buffer, first, last, c, h, w, sh, dh, dw, pt, pl,
+                   relu, need_x, need_k, need_b):
+    # g, y (N, OH, OW*C); x, dx (N, H, W*C) (stand-ins when not needed); kt (KH, KW, OW*C);
+    # dkt (KH, KW, OW*C), dbt (OW*C,): this block's sums tiled along the width, zeroed here
+    kh, kw = kt.shape[0], kt.shape[1]
+    oh, owc = g.shape[1], g.shape[2]
+    ow = owc // c
+    if need_k:
+        for i in range(kh):
+            for j in range(kw):
+                for t in range(owc):
+                    dkt[i, j, t] = 0
+    if need_b:
+        for t in range(owc):
+            dbt[t] = 0
+    for n in range(first, last):
+        if need_x:
+            for r in range(h):
+                drow = dx[n, r]
+                for t in range(drow.shape[0]):
+                    drow[t] = 0
+        for p in range(oh):
+            grow = g[n, p]
+            if relu:   # relu'(y) = [y > 0]
+                yrow = y[n, p]
+                for t in range(owc):
+                    buffer[t] = grow[t] if yrow[t] > 0 else 0
+                grow = buffer
+            if need_b:
+                for t in range(owc):
+                    dbt[t] += grow[t]
+            for i in range(kh):
+                r = p * sh - pt + i * dh
+                if r < 0 or r >= h:
+                    continue
+                for j in range(kw):
+                    off = j * dw - pl
+                    q0, q1 = max(0, -off), min(ow, w - off)
+                    if q1 <= q0:
+                        continue
+                    gs = grow[q0 * c:q1 * c]
+                    if need_k:
+                        src = x[n, r, (q0 + off) * c:(q1 + off) * c]
+                        dst = dkt[i, j, q0 * c:q1 * c]
+                        for t in range(gs.shape[0]):
+                            dst[t] += src[t] * gs[t]
+                    if need_x:
+                        dst = dx[n, r, (q0 + off) * c:(q1 + off) * c]
+                        tap = kt[i, j, q0 * c:q1 * c]
+                        for t in range(gs.shape[0]):
+                            dst[t] += gs[t] * tap[t]
+
+
+_LOOPS = {"forward": _forward_loop, "backward": _backward_loop,
+          "forward_rows": _forward_rows, "backward_rows": _backward_rows}
+NAMES = tuple(_LOOPS)
+
+
+def kernel(name: str):
+    """The compiled loop ``name`` ("forward", "backward"; "forward_rows", "backward_rows" at a width
+    stride of 1), compiled on first use; None without numba or with ``DEEPGRAD_NUMBA=0``."""
+    if name not in loaded:
+        loaded[name] = runtime.numba_loop(_LOOPS[name], default=True)
+    return loaded[name]
+
+
+# ------------------------------------------------------------------------------ the passes
+def usable(dtype, spatial: int, name: str) -> bool:
+    """Whether the loop ``name`` takes this case: float32 or float64, one or two spatial axes, numba."""
+    return np.dtype(dtype) in _FLOATS and spatial in (1, 2) and kernel(name) is not None
+
+
+class Saved:
+    """What the compiled forward keeps for the kernel's gradient: the input itself, channels last,
+    contiguous, its channels repeated by the depth multiplier (no padded copy)."""
+
+    def __init__(self, x: np.ndarray):
+        self.x = x
+
+
+def _as_2d(a: np.ndarray, spatial: int) -> np.ndarray:
+    """(N, W, C) -> (N, 1, W, C) (a view); a 2-D array as it is."""
+    return a[:, None] if spatial == 1 else a
+
+
+def _geometry(pads, strides, dilation):
+    """(sh, sw, dh, dw, pt, pl) of one or two spatial axes (one: a height of 1)."""
+    if len(strides) == 1:
+        return 1, strides[0], 1, dilation[0], 0, pads[0][0]
+    return strides[0], strides[1], dilation[0], dilation[1], pads[0][0], pads[1][0]
+
+
+def _repeated(x: np.ndarray, m: int) -> np.ndarray:
+    """x channels last, C-contiguous, each channel repeated ``m`` times (a copy only when needed)."""
+    if m > 1:
+        return np.repeat(x, m, axis=-1)
+    return np.ascontiguousarray(x)
+
+
+def _blocks(n: int) -> list:
+    return [(first, min(first + SAMPLES, n)) for first in range(0, n, SAMPLES)]
+
+
+def _rows(a: np.ndarray, spatial: int) -> np.ndarray:
+    """(N, [H,] W, C) -> (N, H or 1, W*C), a view of the C-contiguous ``a``."""
+    return a.reshape(a.shape[0], a.shape[1] if spatial == 2 else 1, a.shape[-2] * a.shape[-1])
+
+
+def _tiled(a: np.ndarray, width: int) -> np.ndarray:
+    """(..., C) -> (..., width * C): ``a`` repeated along a width, as the row loops read it."""
+    return np.ascontiguousarray(np.tile(a, (1,) * (a.ndim - 1) + (width,)))
+
+
+def forward(x: np.ndarray, kernel_: np.ndarray, pads, ks, strides, dilation, out_shape, bias=None,
+            relu: bool = False, keep: bool = False) -> tuple:
+    """``depthwise.forward`` by the compiled loop: x (N, *spatial, C), kernel (*k, 1, C*m), bias
+    (C*m,) or None -> (N, *out, C*m), and with ``keep`` a ``Saved`` for the kernel's gradient."""
+    nd = len(ks)
+    c = kernel_.shape[-1]
+    xr = _repeated(x, c // x.shape[-1])
+    out = workspace.empty((x.shape[0], *out_shape, c), x.dtype)
+    k2 = np.ascontiguousarray(kernel_.reshape(*((1,) if nd == 1 else ()), *ks, c), dtype=x.dtype)
+    b = np.ascontiguousarray(bias, dtype=x.dtype) if bias is not None else np.zeros(1, x.dtype)
+    sh, sw, dh, dw, pt, pl = _geometry(pads, strides, dilation)
+    blocks = _blocks(len(x))
+    flags = (bias is not None, bool(relu))
+    if sw == 1 and c * x.itemsize <= ROW_CHANNEL_BYTES:
+        loop, width = kernel("forward_rows"), out_shape[-1]
+        args = (_rows(xr, nd), _tiled(k2, width), _tiled(b, width) if bias is not None else b, _rows(out, nd))
+        geo = (c, sh, dh, dw, pt, pl)
+    else:
+        loop = kernel("forward")
+        args = (_as_2d(xr, nd), k2, b, _as_2d(out, nd))
+        geo = (sh, sw, dh, dw, pt, pl)
+
+    def item(i, _):
+        loop(*args, blocks[i][0], blocks[i][1], *geo, *flags)
+
+    # a value costs the loop about one multiply-add per tap: the threads' threshold in such elements
+    runtime.for_items_shared(item, len(blocks), out.size * len(k2.reshape(-1, c)))
+    return out, (Saved(xr) if keep else None)
+
+
+def backward(g: np.ndarray, saved, kernel_: np.ndarray, relu_out, x_shape, pads, ks, strides, dilation,
+             out_shape, needs) -> tuple:
+    """``depthwise.backward`` by the compiled loop: (dx, dK, db), each None unless asked for;
+    ``saved`` is the forward's ``Saved`` (read only when the kernel's gradient is needed)."""
+    need_x, need_k, need_b = needs
+    nd = len(ks)
+    c = kernel_.shape[-1]
+    m = c // x_shape[-1]
+    dtype = g.dtype
+    g = np.ascontiguousarray(g)
+    y = np.ascontiguousarray(relu_out) if relu_out is not None else g
+    x = saved.x if need_k else np.zeros((1,) * (nd + 1) + (c,), dtype)
+    k2 = np.ascontiguousarray(kernel_.reshape(*((1,) if nd == 1 else ()), *ks, c), dtype=dtype)
+    dx = workspace.empty((*x_shape[:-1], c), dtype) if need_x else np.zeros((1,) * (nd + 1) + (c,), dtype)
+    blocks = _blocks(len(g))
+    sh, sw, dh, dw, pt, pl = _geometry(pads, strides, dilation)
+    hw = (1, *x_shape[1:-1]) if nd == 1 else tuple(x_shape[1:-1])
+    rows = sw == 1 and c * g.itemsize <= ROW_CHANNEL_BYTES
+    width = out_shape[-1] if rows else 1   # the sums' tiling
+    dk_parts = np.empty((len(blocks), *k2.shape[:-1], width * c), dtype)
+    db_parts = np.empty((len(blocks), width * c), dtype)
+    flags = (relu_out is not None, bool(need_x), bool(need_k), bool(need_b))
+    if rows:
+        loop = kernel("backward_rows")
+        args = tuple(_rows(a, nd) for a in (g, y, x)) + (_tiled(k2, width), _rows(dx, nd))
+        geo = (c, *hw, sh, dh, dw, pt, pl)
+    else:
+        loop = kernel("backward")
+        args = tuple(_as_2d(a, nd) for a in (g, y, x)) + (k2, _as_2d(dx, nd))
+        geo = (*hw, sh, sw, dh, dw, pt, pl)
+
+    def item(i, mine):
+        if "buffer" not in mine:
+            mine["buffer"] = np.empty(width * c, dtype)
+        loop(*args, dk_parts[i], db_parts[i], mine["buffer"], blocks[i][0], blocks[i][1], *geo, *flags)
+
+    runtime.for_items_shared(item, len(blocks), g.size * len(k2.reshape(-1, c)))
+    dx_out = dk = db = None
+    if need_x:
+        dx_out = dx.reshape(*x_shape, m).sum(axis=-1) if m > 1 else dx
+    if need_k:   # the blocks in order, then the width
+        dk = dk_parts.sum(axis=0).reshape(*k2.shape[:-1], width, c).sum(axis=-2).reshape(*ks, 1, c)
+    if need_b:
+        db = db_parts.sum(axis=0).reshape(width, c).sum(axis=0)
+    return dx_out, dk, db
