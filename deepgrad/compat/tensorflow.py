@@ -622,7 +622,8 @@ class RaggedTensor:
         if len({len(r) for r in self._ragged_rows}) > 1:
             raise ValueError("RaggedTensor: rows of different lengths do not make an array; use "
                              "to_tensor() (padded) or to_list()")
-        out = np.stack([np.asarray(r) for r in self._ragged_rows]) if self._ragged_rows else np.zeros((0, 0), np.float32)
+        rows = [np.asarray(r) for r in self._ragged_rows]
+        out = np.stack(rows) if rows else np.zeros((0, 0), np.float32)
         return out if dtype is None else out.astype(dtype)
 
     def numpy(self) -> np.ndarray:
