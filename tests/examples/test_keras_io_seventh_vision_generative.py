@@ -5,7 +5,6 @@ classifier stacked on a functional backbone in ``Sequential``, image pipelines f
 in eager loops, ...), written here in small form and checked against Keras 3 (torch backend),
 PyTorch, or TensorFlow's documented behaviour where neither computes it."""
 import os
-import warnings
 
 import numpy as np
 import pytest
