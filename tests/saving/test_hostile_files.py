@@ -148,7 +148,9 @@ def test_smuggled_modules_and_code_are_refused(tmp_path, good_file, edit, messag
 
 
 def test_custom_class_loads_only_through_custom_objects(tmp_path):
-    class Scale(layers.Layer):
+    # a name no other test registers: a class registered as "package>Name" is also found by
+    # its bare name when it is the only one of that name
+    class UnregisteredScale(layers.Layer):
         def __init__(self, factor=2.0, **kwargs):
             super().__init__(**kwargs)
             self.factor = factor
@@ -159,10 +161,10 @@ def test_custom_class_loads_only_through_custom_objects(tmp_path):
         def get_config(self):
             return {**super().get_config(), "factor": self.factor}
 
-    model = models.Sequential([layers.Input(shape=(2,)), Scale(3.0)])
+    model = models.Sequential([layers.Input(shape=(2,)), UnregisteredScale(3.0)])
     path = tmp_path / "custom.deepgrad"
     model.save(path)
-    with pytest.raises(ValueError, match="Scale"):
+    with pytest.raises(ValueError, match="UnregisteredScale"):
         models.load_model(path)
-    loaded = models.load_model(path, custom_objects={"Scale": Scale})
+    loaded = models.load_model(path, custom_objects={"UnregisteredScale": UnregisteredScale})
     np.testing.assert_array_equal(loaded.predict(np.ones((1, 2), np.float32), verbose=0), [[3.0, 3.0]])
