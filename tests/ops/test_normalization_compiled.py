@@ -4,8 +4,6 @@ input, gamma and beta agree within a few units in the last place (the row sums a
 another order), for any number of features, without gamma or beta, over several trailing axes,
 float32 and float64; one thread or two give the same bits; the NumPy path without numba or with
 DEEPGRAD_NUMBA=0."""
-import sys
-
 import numpy as np
 import pytest
 import torch
@@ -14,6 +12,7 @@ import torch.nn.functional as F
 import deepgrad as dg
 from deepgrad import runtime
 from deepgrad.ops import normalization, normalization_compiled
+from compiled_switch import off_cases
 
 numba = pytest.importorskip("numba")
 
@@ -119,19 +118,14 @@ def test_off_without_numba_or_with_the_switch_at_zero(monkeypatch):
     x = rng.standard_normal((4, 24)).astype(np.float32)
     weights = rng.standard_normal(x.shape).astype(np.float32)
     want = numpy_path(monkeypatch, lambda: grads(x, None, None, -1, weights))
-    for env, module in (("0", numba), (None, None)):
-        monkeypatch.setattr(normalization_compiled, "loaded", {})
-        if env is None:
-            monkeypatch.delenv("DEEPGRAD_NUMBA", raising=False)
-        else:
-            monkeypatch.setenv("DEEPGRAD_NUMBA", env)
-        monkeypatch.setitem(sys.modules, "numba", module)  # None: import numba raises ImportError
+    for env in off_cases(monkeypatch, normalization_compiled, numba):
+        if env is None:  # unset, numba importable: on by default
+            assert normalization_compiled.kernel("forward") is not None
+            continue
         assert normalization_compiled.kernel("forward") is None
         assert normalization_compiled.kernel("backward") is None
         for a, b in zip(grads(x, None, None, -1, weights), want):
             np.testing.assert_array_equal(a, b)  # the NumPy path, bit for bit
-    monkeypatch.setitem(sys.modules, "numba", numba)
-    monkeypatch.setattr(normalization_compiled, "loaded", {})
 
 
 def test_no_loop_for_float16():
