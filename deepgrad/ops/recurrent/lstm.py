@@ -96,7 +96,8 @@ class LSTM(Function):
       (``common.SideWork``); the chunks are the same either way, so are the results.
     * With ``DEEPGRAD_NUMBA=1`` and numba installed, a step's element-wise chain work besides
       its ``tanh`` calls (forward: the sigmoid affine and the cell; backward: the gate
-      gradients and ``dc``) is one compiled loop each (``compiled``): the same bits, fewer passes.
+      gradients and ``dc``) is one compiled loop each (``compiled``), and so is a chunk's
+      derivative factors: the same bits, fewer passes.
     * A large batch runs both loops (``_forward_scan``, ``_backward_scan``) as two halves in two
       threads, each half in its own buffers (``common.over_batch``); the halves' weight
       gradients are added.
@@ -260,6 +261,10 @@ def _gate_factors(step_inputs, gates, cells, tanh_cells, inputs_T, gate_factors,
     units = cells.shape[1]
     np.copyto(inputs_T[t0:t1], step_inputs[t0:t1].transpose(0, 2, 1))
     g, m, tanh_c, d = gates[t0:t1], gate_factors[t0:t1], tanh_cells[t0:t1], dc_dh[t0:t1]
+    factor_loop = compiled.kernel("lstm_gate_factors")
+    if factor_loop is not None:  # the passes below in one, the same bits (``compiled``)
+        factor_loop(g, cells[t0:t1], tanh_c, m, d, g.dtype.type(1))
+        return
     c_cand, sig = g[:, :units], g[:, units:]
     m_c, m_sig = m[:, :units], m[:, units:]
     np.multiply(c_cand, c_cand, out=m_c)                     # tanh'(a_c) i = (1 - c̃^2) i
