@@ -12,6 +12,8 @@ Gates i (input), f (forget), c (candidate), o (output), in that order along the 
 """
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from ...autograd import Function, is_grad_enabled
@@ -212,31 +214,37 @@ def _forward_scan(weights_T, x, h0, c0, drop, train, go_backwards, h_seq, alloc,
     starts = {end: start for start, end in chunks}  # a chunk is handed off after its last step
     spare = side is not None and side.spare
     cell_loop, half = compiled.kernel("lstm_cell"), dtype.type(0.5)  # the sigmoid affine and the cell in one pass
-    for t in range(steps):
-        g, h = gates[t], step_inputs[t + 1, :units]
-        c_cand, sig = g[:units], g[units:]
-        i, f, o = g[units:2 * units], g[2 * units:3 * units], g[3 * units:]
-        if train:
-            c_prev, c, tanh_c = cells[t], cells[t + 1], tanh_cells[t]
-        else:
-            c_prev, c, tanh_c = cells[t % 2], cells[(t + 1) % 2], tanh_cells[0]
+    # A step's own work is a few microseconds a pass, so its Python counts: the per-step views come
+    # from iterators over the buffers (made in C), the ufuncs are local names with positional
+    # outputs, and NumPy's ``dot`` is called directly when it takes the products anyway.
+    dot = blas.dot if blas.engine() == "mkl" else np.dot
+    multiply, add, tanh, copyto = np.multiply, np.add, np.tanh, np.copyto
+    states = step_inputs[:, :units]                # states[t] = h_{t-1}
+    if train:                                      # c_{t-1}, c_t, tanh(c_t)
+        cell_views = zip(cells, cells[1:], tanh_cells)
+    else:                                          # two cells in turn, one tanh(c_t)
+        cell_views = zip(itertools.cycle(cells[:2]), itertools.cycle(cells[1::-1]), itertools.repeat(tanh_cells[0]))
+    views = zip(range(steps), step_inputs, gates, gates[:, units:], gates.reshape(steps, 4, units, batch),
+                states[1:], cell_views)
+    for t, inputs, g, sig, blocks, h, (c_prev, c, tanh_c) in views:
+        c_cand, i, f, o = blocks
         if spare:
             side.chain_gemm()
-        blas.dot(weights_T, step_inputs[t], out=preact)
-        np.tanh(preact, out=g)                   # c̃ = tanh(a_c); tanh(a/2) for i, f, o
+        dot(weights_T, inputs, preact)
+        tanh(preact, g)                          # c̃ = tanh(a_c); tanh(a/2) for i, f, o
         if cell_loop is not None:                # the five passes below, the same bits (``compiled``)
             cell_loop(g, c_prev, c, half)
         else:
-            np.multiply(sig, 0.5, out=sig)       # σ(a) = (1 + tanh(a/2)) / 2
-            np.add(sig, 0.5, out=sig)
-            np.multiply(f, c_prev, out=c)        # c_t = f c_{t-1} + i c̃
-            np.multiply(i, c_cand, out=i_cand)
-            np.add(c, i_cand, out=c)
-        np.tanh(c, out=tanh_c)
-        np.multiply(o, tanh_c, out=h)            # h_t = o tanh(c_t)
+            multiply(sig, half, sig)             # σ(a) = (1 + tanh(a/2)) / 2
+            add(sig, half, sig)
+            multiply(f, c_prev, c)               # c_t = f c_{t-1} + i c̃
+            multiply(i, c_cand, i_cand)
+            add(c, i_cand, c)
+        tanh(c, tanh_c)
+        multiply(o, tanh_c, h)                   # h_t = o tanh(c_t)
         if drop is not None:                     # a masked step keeps h_{t-1} and c_{t-1}
-            np.copyto(c, c_prev, where=drop[t])
-            np.copyto(h, step_inputs[t, :units], where=drop[t])
+            copyto(c, c_prev, where=drop[t])
+            copyto(h, states[t], where=drop[t])
         if train and t + 1 in starts:
             side(_gate_factors, step_inputs, gates, cells, tanh_cells, inputs_T, gate_factors, dc_dh,
                  starts[t + 1], t + 1)
