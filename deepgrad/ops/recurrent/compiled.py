@@ -87,8 +87,8 @@ def _lstm_gate_factors_loop(g, c_prev, tanh_c, m, d, one):
                 d[s, u, j] = (one - tc * tc) * o
 
 
-_LOOPS = {"lstm_cell": _lstm_cell_loop, "lstm_gate_factors": _lstm_gate_factors_loop, "lstm_backward": _lstm_backward_loop,
-          "lstm_backward_in_place": _lstm_backward_in_place_loop}
+_LOOPS = {"lstm_cell": _lstm_cell_loop, "lstm_gate_factors": _lstm_gate_factors_loop,
+          "lstm_backward": _lstm_backward_loop, "lstm_backward_in_place": _lstm_backward_in_place_loop}
 
 
 def kernel(name: str):

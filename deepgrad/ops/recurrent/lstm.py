@@ -337,28 +337,40 @@ def _backward_scan(inputs_T, gates, gate_factors, dc_dh, kernel, recurrent_kerne
     # the five passes below in one, the same bits; da written over the factors when d_preact is them
     in_place = d_preact is gate_factors
     gate_loop = compiled.kernel("lstm_backward_in_place" if in_place else "lstm_backward")
-    for t in range(steps - 1, -1, -1):
-        m, da = gate_factors[t], d_preact[t if every_step else 0]
+    # the per-step views from iterators over the buffers, from the last step back (as forward)
+    dot = blas.dot if blas.engine() == "mkl" else np.dot
+    multiply, add = np.multiply, np.add
+    three = (3, units, batch)  # the rows of da_c, da_i, da_f, each times dc
+    m_cif = gate_factors[:, :3 * units].reshape((steps,) + three)[::-1]
+    if every_step:
+        d_all, d_o = d_preact[::-1], d_preact[::-1, 3 * units:]
+        d_cif = d_preact[:, :3 * units].reshape((steps,) + three)[::-1]
+    else:
+        d_all, d_cif, d_o = (itertools.repeat(a) for a in (d_preact[0], d_preact[0, :3 * units].reshape(three),
+                                                            d_preact[0, 3 * units:]))
+    views = zip(range(steps - 1, -1, -1), gate_factors[::-1], m_cif, gate_factors[::-1, 3 * units:], dc_dh[::-1],
+                forget[::-1], d_all, d_cif, d_o)
+    for t, m, m_c_i_f, m_o, dc_dh_t, forget_t, da, da_c_i_f, da_o in views:
         if d_h_seq is not None:
-            np.add(dh, d_h_seq[t], out=dh)              # dh_t += dL/dh_t of the output
+            add(dh, d_h_seq[t], dh)                     # dh_t += dL/dh_t of the output
         if gate_loop is not None and in_place:
-            gate_loop(m, dc_dh[t], forget[t], dh, dc)
+            gate_loop(m, dc_dh_t, forget_t, dh, dc)
         elif gate_loop is not None:
-            gate_loop(m, dc_dh[t], forget[t], dh, dc, da)
+            gate_loop(m, dc_dh_t, forget_t, dh, dc, da)
         else:
-            np.multiply(dh, dc_dh[t], out=scratch)      # dc_t += dh_t o (1 - tanh(c_t)^2)
-            np.add(dc, scratch, out=dc)
+            multiply(dh, dc_dh_t, scratch)              # dc_t += dh_t o (1 - tanh(c_t)^2)
+            add(dc, scratch, dc)
             # da_c = dc tanh'(a_c) i;  da_i = dc σ'(a_i) c̃;  da_f = dc σ'(a_f) c_{t-1}
-            np.multiply(m[:3 * units].reshape(3, units, batch), dc, out=da[:3 * units].reshape(3, units, batch))
-            np.multiply(m[3 * units:], dh, out=da[3 * units:])  # da_o = dh σ'(a_o) tanh(c_t)
-            np.multiply(dc, forget[t], out=dc)          # dc_{t-1} = dc_t f_t
+            multiply(m_c_i_f, dc, da_c_i_f)
+            multiply(m_o, dh, da_o)                     # da_o = dh σ'(a_o) tanh(c_t)
+            multiply(dc, forget_t, dc)                  # dc_{t-1} = dc_t f_t
         if drop is not None:
-            np.multiply(dh, drop[t], out=scratch)
+            multiply(dh, drop[t], scratch)
         if side.spare:
             side.chain_gemm()
-        blas.dot(recurrent_kernel, da, out=dh)            # dh_{t-1} = da_t U^T
+        dot(recurrent_kernel, da, dh)                   # dh_{t-1} = da_t U^T
         if drop is not None:
-            np.add(dh, scratch, out=dh)
+            add(dh, scratch, dh)
         if weights and t in ends:                       # the chunk's steps are done
             k, end = ends[t]
             side(_weight_chunk, inputs_T, d_preact, partials[k], t, end)
