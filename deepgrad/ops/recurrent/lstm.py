@@ -292,11 +292,12 @@ def _weight_chunk(inputs_T, d_preact, out, t0, t1):
     """``out = sum_t da_t [h_{t-1}; x_t; 1]^T`` over steps ``t1 - 1`` down to ``t0``: one chunk
     of ``[dU; dW; db]^T``. (With both operands (rows, k) row-major: OpenBLAS's GEMM takes 10-20%
     longer on the transpose of either, more than the transposing copy of the inputs costs.)"""
-    blas.dot(d_preact[t1 - 1], inputs_T[t1 - 1], out=out)
+    dot = blas.dot if blas.engine() == "mkl" else np.dot
+    dot(d_preact[t1 - 1], inputs_T[t1 - 1], out)
     step = np.empty_like(out)
     for t in range(t1 - 2, t0 - 1, -1):
-        blas.dot(d_preact[t], inputs_T[t], out=step)
-        np.add(out, step, out=out)
+        dot(d_preact[t], inputs_T[t], step)
+        np.add(out, step, out)
 
 
 def _backward_scan(inputs_T, gates, gate_factors, dc_dh, kernel, recurrent_kernel, keep, g_seq, g_h, g_c,
