@@ -20,6 +20,9 @@ nodes of autograd, inclusive).
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/step_profile.py --threads 1
     python benchmarks/step_profile.py --threads 2 --models cifar
+    OPENBLAS_NUM_THREADS=1 python benchmarks/step_profile.py --threads 1 --models encoder
+
+``encoder`` is the transformer encoder block of ``attention_speed.py`` (batch 32, MSE loss).
 """
 from __future__ import annotations
 
@@ -145,15 +148,21 @@ def step_cpu(step, n: int) -> float:
 def run(name: str, reps: int, top: int, probe: Probe) -> None:
     import torch
 
-    dg_step = deepgrad_stepper(name)[0]
-    th_step, net, xt = torch_stepper(name)
+    if name == "encoder":  # attention_speed.py's transformer encoder block
+        import attention_speed
+
+        dg_step, th_step = attention_speed.deepgrad_stepper(), attention_speed.torch_stepper()
+    else:
+        dg_step = deepgrad_stepper(name)[0]
+        th_step = torch_stepper(name)[0]
     # the same PyTorch objects torch_stepper's step closes over
     cells = dict(zip(th_step.__code__.co_freevars, (c.cell_contents for c in th_step.__closure__)))
-    opt, loss_fn, yt = cells["opt"], cells["loss_fn"], cells["yt"]
+    net, opt, loss_fn = cells["net"], cells["opt"], cells["loss_fn"]
+    xt, yt = (cells["x"], cells["y"]) if name == "encoder" else (cells["xt"], cells["yt"])
     for _ in range(3):
         dg_step()
         th_step()
-    n = {"mlp": 100, "cnn": 10, "cifar": 4}.get(name, 5)
+    n = {"mlp": 100, "cnn": 10, "cifar": 4, "encoder": 4}.get(name, 5)
     dg_tot, th_tot, dg_prof, dg_main, th_prof = [], [], [], [], []
     for _ in range(reps):
         dg_tot.append(step_cpu(dg_step, n))

@@ -104,7 +104,7 @@ def short_blas_spin(exponent: int = 20) -> bool:
 # sets either to 1 asks for one thread of computation (PyTorch sizes its intra-op pool by
 # OMP_NUM_THREADS alike), and a one-thread comparison should compare one thread with one.
 # Both are read at each call, so a process may change them while it runs.
-def numba_loop(fn, default: bool = False):
+def numba_loop(fn, default: bool = False, reassociate: bool = False):
     """``fn`` compiled by numba, or None when numba does not import (``pip install deepgrad[fast]``;
     without it the NumPy passes the loop stands for run) or the environment turns it off.
 
@@ -115,7 +115,10 @@ def numba_loop(fn, default: bool = False):
 
     Compiled without fast-math (no fused multiply-add, no reassociation) and with NumPy's error
     model, so a loop doing a NumPy path's operations in its order gives its bits; ``nogil`` lets a
-    second thread run meanwhile; ``cache`` compiles once per machine, not in every process."""
+    second thread run meanwhile; ``cache`` compiles once per machine, not in every process.
+    ``reassociate`` allows reordering additions alone (LLVM's ``reassoc``, no other fast-math flag),
+    for a row-sum helper: the compiler then sums in vector lanes of the machine's width, so the
+    result may differ from a sum in order by a few units in the last place."""
     switch = os.environ.get("DEEPGRAD_NUMBA", "").strip()
     if switch != "1" and not (default and switch != "0"):
         return None
@@ -123,6 +126,8 @@ def numba_loop(fn, default: bool = False):
         import numba
     except ImportError:
         return None
+    if reassociate:
+        return numba.njit(nogil=True, cache=True, error_model="numpy", fastmath={"reassoc"})(fn)
     return numba.njit(nogil=True, cache=True, error_model="numpy")(fn)
 
 

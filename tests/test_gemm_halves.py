@@ -308,8 +308,13 @@ def test_products_never_wake_openblas_pool(monkeypatch):
 
 def test_layer_norm_row_sums_keep_the_blas_pool_asleep_and_match_torch(monkeypatch):
     """The row sums of a layer normalisation (matrix-vector products) run on one BLAS thread on two
-    cores from OpenBLAS's own threading threshold (halves.matvec), with the same numbers."""
+    cores from OpenBLAS's own threading threshold (halves.matvec), with the same numbers (NumPy's
+    path: the compiled loops off)."""
+    from deepgrad.ops import normalization_compiled
     from deepgrad.ops.normalization import LayerNorm
+
+    monkeypatch.setenv("DEEPGRAD_NUMBA", "0")
+    monkeypatch.setattr(normalization_compiled, "loaded", {})
 
     monkeypatch.setattr(runtime, "_one_thread_asked", lambda: False)
     monkeypatch.setattr(runtime, "_cores", lambda: 2)

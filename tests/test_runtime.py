@@ -333,3 +333,25 @@ def test_the_thread_variables_are_read_at_each_call(monkeypatch):
         assert runtime._one_thread_asked() is asked, value
     monkeypatch.delenv("OPENBLAS_NUM_THREADS")
     assert runtime._one_thread_asked() is False
+
+def test_numba_loop_reassociates_only_when_asked(monkeypatch):
+    """``reassociate=True`` compiles with LLVM's ``reassoc`` flag alone (a sum in vector lanes);
+    the other loops without fast-math, so a float32 sum in order keeps its rounding."""
+    pytest.importorskip("numba")
+    monkeypatch.delenv("DEEPGRAD_NUMBA", raising=False)
+
+    def total(a):
+        s = a.dtype.type(0)
+        for j in range(a.shape[0]):
+            s += a[j]
+        return s
+
+    plain, lanes = runtime.numba_loop(total, default=True), runtime.numba_loop(total, default=True, reassociate=True)
+    assert not plain.targetoptions.get("fastmath")
+    assert set(lanes.targetoptions["fastmath"]) == {"reassoc"}
+    a = np.random.default_rng(0).standard_normal(10_000).astype(np.float32)
+    in_order = np.float32(0)
+    for value in a:
+        in_order = np.float32(in_order + value)
+    assert plain(a) == in_order
+    assert abs(float(lanes(a)) - float(a.astype(np.float64).sum())) < 1e-3

@@ -41,6 +41,10 @@ from .tf_namespaces import (argmax, argmin, count_nonzero, cumsum, image, linalg
                             reduce_all, reduce_any, reduce_logsumexp, reduce_max, reduce_mean, reduce_min,
                             reduce_prod, reduce_std, reduce_sum, reduce_variance)
 
+# the TensorFlow release whose names this module follows (the first to ship Keras 3), for programs
+# that print or compare ``tf.__version__``
+__version__ = "2.16.0"
+
 float16, float32, float64 = np.float16, np.float32, np.float64
 int8, int16, int32, int64, uint8 = np.int8, np.int16, np.int32, np.int64, np.uint8
 bool_, string = np.bool_, np.str_
@@ -618,7 +622,8 @@ class RaggedTensor:
         if len({len(r) for r in self._ragged_rows}) > 1:
             raise ValueError("RaggedTensor: rows of different lengths do not make an array; use "
                              "to_tensor() (padded) or to_list()")
-        out = np.stack([np.asarray(r) for r in self._ragged_rows]) if self._ragged_rows else np.zeros((0, 0), np.float32)
+        rows = [np.asarray(r) for r in self._ragged_rows]
+        out = np.stack(rows) if rows else np.zeros((0, 0), np.float32)
         return out if dtype is None else out.astype(dtype)
 
     def numpy(self) -> np.ndarray:

@@ -83,7 +83,8 @@ def combined_non_max_suppression(boxes, scores, max_output_size_per_class, max_t
     ``pad_per_class``, min(max_total_size, max_output_size_per_class * num_classes)). ``clip_boxes``
     clips the coordinates to [0, 1]."""
     b, s = _array(boxes), _array(scores)
-    if b.ndim != 4 or b.shape[-1] != 4 or s.ndim != 3 or s.shape[:2] != b.shape[:2] or b.shape[2] not in (1, s.shape[2]):
+    if (b.ndim != 4 or b.shape[-1] != 4 or s.ndim != 3 or s.shape[:2] != b.shape[:2]
+            or b.shape[2] not in (1, s.shape[2])):
         raise ValueError("tf.image.combined_non_max_suppression: boxes must be (batch, num_boxes, q, 4) with q 1 or "
                          f"num_classes and scores (batch, num_boxes, num_classes), got {b.shape} and {s.shape}")
     per_class, total = int(_array(max_output_size_per_class, np.int64)), int(_array(max_total_size, np.int64))

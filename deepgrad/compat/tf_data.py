@@ -156,6 +156,16 @@ class StringArray(np.ndarray):
     def dtype(self):
         return TextDType(np.ndarray.dtype.__get__(self))
 
+    def __getitem__(self, index):
+        # one string taken out is TF's scalar string tensor: text with a numpy() of its bytes
+        out = np.ndarray.__getitem__(self, index)
+        return TextScalar(out) if type(out) is np.str_ else out
+
+    def __iter__(self):
+        if self.ndim == 1:
+            return (self[i] for i in range(len(self)))
+        return np.ndarray.__iter__(self)
+
     def numpy(self):
         raw = np.asarray(self)
         if raw.dtype == object:  # bytes as they are (a record, an image file), text as UTF-8
@@ -164,6 +174,14 @@ class StringArray(np.ndarray):
         else:
             encoded = np.char.encode(np.asarray(raw, dtype=str), "utf-8")
         return encoded.item() if encoded.ndim == 0 else encoded.astype(object)
+
+
+class TextScalar(np.str_):
+    """One string of a ``StringArray``: NumPy's ``str_`` (so text code reads it as a string) whose
+    ``numpy()`` gives its UTF-8 bytes, as a scalar ``tf.string`` tensor's does."""
+
+    def numpy(self) -> bytes:
+        return str(self).encode("utf-8")
 
 
 def _as_bytes(a):

@@ -348,6 +348,11 @@ class TPUClusterResolver:
             raise ValueError("Please provide a TPU Name to connect to.")
         raise ValueError(f"TPUClusterResolver: deepgrad runs on the CPU; no TPU {tpu!r} can be reached")
 
+    @staticmethod
+    def connect(tpu=None, zone=None, project=None):
+        """TF's resolve-connect-initialize in one call: ValueError here, as without a TPU."""
+        return TPUClusterResolver(tpu, zone, project)
+
 
 def _no_tpu(*args, **kwargs):
     raise ValueError("deepgrad runs on the CPU: there is no TPU to connect to or initialize")

@@ -161,10 +161,11 @@ class Dense(QuantizableMixin, LoRAMixin, KernelLayer):
 
     def call(self, inputs):
         shape = inputs.shape
-        if len(shape) < 2 or shape[-1] != self.kernel.shape[0]:
-            self.input_spec.check(shape, None, self.name)
+        if len(shape) < 2 or shape[-1] != self.kernel.shape[0]:   # Keras's input_spec, on every call
+            if isinstance(self.input_spec, InputSpec):
+                self.input_spec.check(shape, None, self.name)
             raise ValueError(f"Dense {self.name!r}: expected inputs with last axis {self.kernel.shape[0]}, "
-                             f"got shape {inputs.shape}")
+                             f"got shape {shape}")
         if self.quantization_mode is not None:  # one property read on the float path
             outputs = apply_activation(self.activation, self._quantized_product(inputs, self.quantization_mode))
             self._add_activity_loss(outputs)

@@ -69,6 +69,13 @@ def check_symbolic_input_shapes(model, inputs) -> None:
                              f"incompatible with the layer: expected shape={expected}, found shape={shape}")
 
 
+def _is_nest(value) -> bool:
+    """A dict, or a list/tuple of arrays or dicts, inside a dict of inputs (not a list of numbers)."""
+    if isinstance(value, dict):
+        return True
+    return isinstance(value, (list, tuple)) and any(isinstance(v, (dict, np.ndarray, Tensor)) for v in value)
+
+
 def _nested_input_tensors(structure):
     """A dict or list nested in a dict of inputs: each array a Tensor, dtypes as the data's (the
     declared inputs' are applied where the model takes the values apart)."""
@@ -316,9 +323,9 @@ class Model(ModelState, Trainer, Layer):
         else:
             dtypes = self._input_dtypes()
             if isinstance(inputs, dict):
-                inputs = {k: _nested_input_tensors(v) if isinstance(v, (dict, list, tuple))
+                inputs = {k: _nested_input_tensors(v) if _is_nest(v)
                           else to_input_tensor(v, self._dtype_for(k, dtypes)) for k, v in inputs.items()}
-                shape = {k: tree.map_structure(lambda t: tuple(t.shape), v) if isinstance(v, (dict, list, tuple))
+                shape = {k: tree.map_structure(lambda t: tuple(t.shape), v) if _is_nest(v)
                          else tuple(v.shape) for k, v in inputs.items()}
             elif isinstance(inputs, (list, tuple)):
                 inputs = type(inputs)(to_input_tensor(v, dtypes[i] if dtypes and i < len(dtypes) else None)

@@ -243,10 +243,11 @@ class Trainer:
                         metric.name = item
                     metric_specs.append((i, item if isinstance(item, str)
                                          else compile_config.metric_spec(metric, self._losses[i]), weighted))
-                    if several:
-                        metric.name = f"{names[i]}_{metric.name}"
-                    if weighted and not several and any(m.name == metric.name for _, m, _ in self._metrics):
+                    prefix = f"{names[i]}_" if several else ""
+                    if weighted and any(m.name == prefix + metric.name for _, m, _ in self._metrics):
+                        # Keras logs a weighted metric whose name is taken as "<output>_weighted_<name>"
                         metric.name = f"weighted_{metric.name}"
+                    metric.name = prefix + metric.name
                     self._metrics.append((i, metric, weighted))
         # one "<output>_loss" per output that has a loss, when more than one has (Keras: none is
         # logged for an output compiled with loss None, nor any when a single loss remains)

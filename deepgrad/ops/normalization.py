@@ -16,7 +16,7 @@ import numpy as np
 
 from ..autograd import Function, Tensor, unbroadcast
 from . import math as _math
-from . import workspace
+from . import normalization_compiled, workspace
 from .halves import channel_sums, matvec, over_rows, rows_of, ufunc_halves
 
 
@@ -125,6 +125,14 @@ class LayerNorm(Function):
     """
 
     def forward(self, x, *params, features=1, epsilon=1e-3, has_gamma=True, has_beta=True):
+        gamma = params[0].reshape(-1) if has_gamma else None
+        beta = params[-1].reshape(-1) if has_beta else None
+        self.meta = (x.shape, [p.shape for p in params], has_gamma, epsilon)
+        fused = normalization_compiled.forward(x, features, gamma, beta, epsilon)
+        if fused is not None:  # one compiled pass per row (numba)
+            out, xhat, inv_std = fused
+            self.save_for_backward(xhat, inv_std, gamma)
+            return out.reshape(x.shape)
         dt = x.dtype.type
         x2 = x.reshape(-1, features)
         mean = matvec(x2, np.ones(features, x.dtype))
@@ -136,15 +144,12 @@ class LayerNorm(Function):
         inv_std = np.sqrt(var, out=var)
         np.divide(1, inv_std, out=inv_std)
         xhat *= inv_std[:, None]
-        gamma = params[0].reshape(-1) if has_gamma else None
-        beta = params[-1].reshape(-1) if has_beta else None
         if gamma is not None:
             out = np.multiply(xhat, gamma, out=workspace.empty(x2.shape, x.dtype))
             if beta is not None:
                 out += beta
         else:
             out = np.add(xhat, beta, out=workspace.empty(x2.shape, x.dtype)) if beta is not None else xhat.copy()
-        self.meta = (x.shape, [p.shape for p in params], has_gamma, epsilon)
         self.save_for_backward(xhat, inv_std, gamma)
         return out.reshape(x.shape)
 
@@ -154,6 +159,17 @@ class LayerNorm(Function):
         features = xhat.shape[1]
         dt = xhat.dtype.type
         g2 = g.reshape(-1, features)
+        fused = normalization_compiled.backward(g2, xhat, inv_std, gamma, self.needs_input_grad[0])
+        if fused is not None:  # one compiled pass per row (numba)
+            dx, dgamma, dbeta = fused
+            grads = [None if dx is None else dx.reshape(x_shape)]
+            needs = self.needs_input_grad[1:]
+            if has_gamma:
+                grads.append(dgamma.astype(xhat.dtype).reshape(param_shapes[0]) if needs[0] else None)
+                needs = needs[1:]
+            if needs:
+                grads.append(dbeta.astype(xhat.dtype).reshape(param_shapes[-1]) if needs[0] else None)
+            return tuple(grads)
         grads = [None]
         if self.needs_input_grad[0]:
             if gamma is not None:

@@ -199,3 +199,117 @@ def test_exported_serving_signature_describes_its_inputs_and_outputs_and_takes_p
     assert no_kwargs == {} and arg_spec.shape == (None, 5)
     assert reloaded.serve.structured_outputs.shape == (None, 3)
     np.testing.assert_allclose(reloaded.serve(x).numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
+# ----------------------------------------------------------------- weighted metrics of several outputs
+def _two_output_logs(lib):
+    inputs = lib.Input((3,))
+    model = lib.Model(inputs, [lib.layers.Dense(2, name="a")(inputs), lib.layers.Dense(1, name="b")(inputs)])
+    model.compile("sgd", loss=["mse", "mse"], metrics=[["mae"], ["mae"]],
+                  weighted_metrics=[["mae"], ["mae", "mae", "mse"]])
+    return model
+
+
+def test_weighted_metrics_of_several_outputs_are_logged_under_keras_names():
+    ours, theirs = _two_output_logs(dg), _two_output_logs(keras)
+    ours.set_weights(theirs.get_weights())
+    x = np.linspace(0, 1, 12, dtype="float32").reshape(4, 3)
+    y = [np.linspace(0, 2, 8, dtype="float32").reshape(4, 2), np.ones((4, 1), "float32")]
+    sw = np.array([1.0, 2.0, 0.0, 1.0], "float32")
+    expected = theirs.evaluate(x, y, sample_weight=sw, verbose=0, return_dict=True)
+    got = ours.evaluate(x, y, sample_weight=sw, verbose=0, return_dict=True)
+    assert sorted(got) == sorted(expected)
+    assert "b_weighted_mae_1" in got and "b_mse" in got
+    np.testing.assert_allclose([got[k] for k in sorted(got)], [expected[k] for k in sorted(got)], rtol=1e-5)
+
+
+def test_registered_functions_in_per_output_dicts_round_trip_through_keras_files(tmp_path, registered_functions):
+    loss, metric = registered_functions[dg]
+    inputs = dg.Input((3,))
+    model = dg.Model(inputs, {"a": layers.Dense(2, name="a")(inputs), "b": layers.Dense(1, name="b")(inputs)})
+    model.compile("sgd", loss={"a": loss, "b": "mse"}, metrics={"a": [metric], "b": ["mae"]},
+                  weighted_metrics={"a": [metric]})
+    x = np.linspace(0, 1, 12, dtype="float32").reshape(4, 3)
+    y = {"a": np.ones((4, 2), "float32"), "b": np.zeros((4, 1), "float32")}
+    model.save(tmp_path / "m.keras")
+    saved = json.loads(zipfile.ZipFile(tmp_path / "m.keras").read("config.json"))["compile_config"]
+    assert saved["loss"]["a"]["config"] == "seventh>half_l1" and saved["loss"]["b"] == "mse"
+    assert saved["weighted_metrics"]["a"][0]["config"] == "Custom>seventh_metric"
+    expected = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert "a_weighted_seventh_metric" in expected
+    for lib in (dg, keras):
+        back = lib.models.load_model(tmp_path / "m.keras")
+        got = back.evaluate(x, y, verbose=0, return_dict=True)
+        assert sorted(got) == sorted(expected)
+        np.testing.assert_allclose([got[k] for k in sorted(got)], [expected[k] for k in sorted(got)], rtol=1e-5)
+
+
+# ----------------------------------------------------------------- vocal track separation pattern
+def _separation_pieces(lib, package):
+    """The program's shape in small: an STFT front end, blocks that make their sub-layers in
+    ``build(*_)``, a registered spectral loss and SDR metric."""
+    ops, layers_ = lib.ops, lib.layers
+
+    @lib.saving.register_keras_serializable(package=package)
+    class FreqBlock(layers_.Layer):
+        def __init__(self, channels, **kwargs):
+            super().__init__(**kwargs)
+            self.channels = channels
+
+        def build(self, *_):
+            self.norm = layers_.GroupNormalization(groups=-1)
+            self.conv = layers_.Conv2D(self.channels, 3, padding="same", use_bias=False)
+
+        def call(self, x):
+            return self.conv(ops.gelu(self.norm(x)))
+
+        def get_config(self):
+            return {**super().get_config(), "channels": self.channels}
+
+    def stft(x):
+        real, imag = ops.stft(x, 64, 16, 64)
+        return ops.stack([real, imag], axis=-1)
+
+    @lib.saving.register_keras_serializable(package=package)
+    def spectral_loss(y_true, y_pred):
+        return ops.mean(ops.absolute(stft(ops.reshape(y_true, (-1, 256))) - y_pred))
+
+    @lib.saving.register_keras_serializable(package=package)
+    def sdr(y_true, y_pred):
+        target = stft(ops.reshape(y_true, (-1, 256)))
+        num = ops.sum(ops.square(target), axis=(1, 2, 3)) + 1e-8
+        den = ops.sum(ops.square(target - y_pred), axis=(1, 2, 3)) + 1e-8
+        return 10 * ops.log10(num / den)
+
+    inputs = lib.Input((256,))
+    x = stft(inputs)
+    x = FreqBlock(4)(x)
+    outputs = layers_.Conv2D(2, 1, use_bias=False)(x)
+    return lib.Model(inputs, outputs), spectral_loss, sdr, FreqBlock
+
+
+def test_vocal_separation_pattern_matches_keras_and_reloads_with_its_registered_pieces(tmp_path):
+    package = "seventh_separation"
+    try:
+        ours, loss, metric, block = _separation_pieces(dg, package)
+        theirs, *_ = _separation_pieces(keras, package)
+        assert ours.count_params() == theirs.count_params()
+        ours.set_weights(theirs.get_weights())
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((4, 256)).astype("float32")
+        y = (0.5 * x).reshape(4, 1, 256)
+        np.testing.assert_allclose(ours.predict(x, verbose=0), _np(theirs.predict(x, verbose=0)), rtol=1e-4,
+                                   atol=1e-4)
+        ours.compile(dg.optimizers.Adam(1e-3, gradient_accumulation_steps=2), loss=loss, metrics=[metric])
+        ours.fit(x, y, batch_size=2, epochs=1, verbose=0)
+        before = ours.evaluate(x, y, verbose=0, return_dict=True)
+        ours.save(tmp_path / "separation.keras")
+        back = dg.saving.load_model(tmp_path / "separation.keras")
+        assert back.loss is loss and isinstance(back.layers[-2], block)
+        after = back.evaluate(x, y, verbose=0, return_dict=True)
+        np.testing.assert_allclose([after["loss"], after["sdr"]], [before["loss"], before["sdr"]], rtol=1e-5)
+    finally:
+        for key in [k for k in GLOBAL_CUSTOM_OBJECTS if k.startswith(package + ">")]:
+            GLOBAL_CUSTOM_NAMES.pop(GLOBAL_CUSTOM_OBJECTS.pop(key), None)
+        for key in [k for k in keras.saving.get_custom_objects() if k.startswith(package + ">")]:
+            keras.saving.get_custom_objects().pop(key)
