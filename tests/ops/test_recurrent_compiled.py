@@ -1,9 +1,10 @@
-"""The LSTM's per-step element-wise chain work as compiled loops (numba, with DEEPGRAD_NUMBA=1)
-against the NumPy passes: the same bits in float32 and float64, masked or not, with the output
-sequence used or not, in every way of the loops and over two halves of a batch; off by default
-and without numba."""
+"""The LSTM's per-step element-wise chain work and its derivative factors as compiled loops
+(numba, with DEEPGRAD_NUMBA=1) against the NumPy passes: the same bits in float32 and float64,
+masked or not, with the output sequence used or not, in every way of the loops and over two
+halves of a batch; off by default and without numba."""
 from __future__ import annotations
 
+import importlib
 
 import numpy as np
 import pytest
@@ -15,7 +16,8 @@ from deepgrad.ops.recurrent.common import PIPELINED, SPARE, BlasThreads
 from compiled_switch import off_cases
 
 numba = pytest.importorskip("numba")
-NAMES = ("lstm_cell", "lstm_backward", "lstm_backward_in_place")
+lstm_op = importlib.import_module("deepgrad.ops.recurrent.lstm")  # the module (the package's ``lstm`` is the op)
+NAMES = ("lstm_cell", "lstm_gate_factors", "lstm_backward", "lstm_backward_in_place")
 
 
 @pytest.fixture
@@ -87,7 +89,9 @@ def test_compiled_loops_give_the_numpy_passes_bits(loops, dtype, retain, masked,
     got = _run(arrays, **options)
     # a retained graph keeps its factors (unless masked: the masked factors are a copy already)
     in_place = not retain or masked
-    assert loops.calls == {"lstm_cell": 7, "lstm_backward": 0 if in_place else 7,
+    # the derivative factors a chunk of steps at a time: steps 0-4, 5, 6 (the last step a chunk of its own)
+    chunks = len(lstm_op._chunks(7, 6))
+    assert loops.calls == {"lstm_cell": 7, "lstm_gate_factors": chunks, "lstm_backward": 0 if in_place else 7,
                            "lstm_backward_in_place": 7 if in_place else 0}
     for k, (a, b) in enumerate(zip(expected, got)):
         np.testing.assert_array_equal(a, b, err_msg=f"result {k}")

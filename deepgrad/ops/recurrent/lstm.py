@@ -12,6 +12,8 @@ Gates i (input), f (forget), c (candidate), o (output), in that order along the 
 """
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from ...autograd import Function, is_grad_enabled
@@ -96,7 +98,8 @@ class LSTM(Function):
       (``common.SideWork``); the chunks are the same either way, so are the results.
     * With ``DEEPGRAD_NUMBA=1`` and numba installed, a step's element-wise chain work besides
       its ``tanh`` calls (forward: the sigmoid affine and the cell; backward: the gate
-      gradients and ``dc``) is one compiled loop each (``compiled``): the same bits, fewer passes.
+      gradients and ``dc``) is one compiled loop each (``compiled``), and so is a chunk's
+      derivative factors: the same bits, fewer passes.
     * A large batch runs both loops (``_forward_scan``, ``_backward_scan``) as two halves in two
       threads, each half in its own buffers (``common.over_batch``); the halves' weight
       gradients are added.
@@ -211,31 +214,37 @@ def _forward_scan(weights_T, x, h0, c0, drop, train, go_backwards, h_seq, alloc,
     starts = {end: start for start, end in chunks}  # a chunk is handed off after its last step
     spare = side is not None and side.spare
     cell_loop, half = compiled.kernel("lstm_cell"), dtype.type(0.5)  # the sigmoid affine and the cell in one pass
-    for t in range(steps):
-        g, h = gates[t], step_inputs[t + 1, :units]
-        c_cand, sig = g[:units], g[units:]
-        i, f, o = g[units:2 * units], g[2 * units:3 * units], g[3 * units:]
-        if train:
-            c_prev, c, tanh_c = cells[t], cells[t + 1], tanh_cells[t]
-        else:
-            c_prev, c, tanh_c = cells[t % 2], cells[(t + 1) % 2], tanh_cells[0]
+    # A step's own work is a few microseconds a pass, so its Python counts: the per-step views come
+    # from iterators over the buffers (made in C), the ufuncs are local names with positional
+    # outputs, and NumPy's ``dot`` is called directly when it takes the products anyway.
+    dot = blas.dot if blas.engine() == "mkl" else np.dot
+    multiply, add, tanh, copyto = np.multiply, np.add, np.tanh, np.copyto
+    states = step_inputs[:, :units]                # states[t] = h_{t-1}
+    if train:                                      # c_{t-1}, c_t, tanh(c_t)
+        cell_views = zip(cells, cells[1:], tanh_cells)
+    else:                                          # two cells in turn, one tanh(c_t)
+        cell_views = zip(itertools.cycle(cells[:2]), itertools.cycle(cells[1::-1]), itertools.repeat(tanh_cells[0]))
+    views = zip(range(steps), step_inputs, gates, gates[:, units:], gates.reshape(steps, 4, units, batch),
+                states[1:], cell_views)
+    for t, inputs, g, sig, blocks, h, (c_prev, c, tanh_c) in views:
+        c_cand, i, f, o = blocks
         if spare:
             side.chain_gemm()
-        blas.dot(weights_T, step_inputs[t], out=preact)
-        np.tanh(preact, out=g)                   # c̃ = tanh(a_c); tanh(a/2) for i, f, o
+        dot(weights_T, inputs, preact)
+        tanh(preact, g)                          # c̃ = tanh(a_c); tanh(a/2) for i, f, o
         if cell_loop is not None:                # the five passes below, the same bits (``compiled``)
             cell_loop(g, c_prev, c, half)
         else:
-            np.multiply(sig, 0.5, out=sig)       # σ(a) = (1 + tanh(a/2)) / 2
-            np.add(sig, 0.5, out=sig)
-            np.multiply(f, c_prev, out=c)        # c_t = f c_{t-1} + i c̃
-            np.multiply(i, c_cand, out=i_cand)
-            np.add(c, i_cand, out=c)
-        np.tanh(c, out=tanh_c)
-        np.multiply(o, tanh_c, out=h)            # h_t = o tanh(c_t)
+            multiply(sig, half, sig)             # σ(a) = (1 + tanh(a/2)) / 2
+            add(sig, half, sig)
+            multiply(f, c_prev, c)               # c_t = f c_{t-1} + i c̃
+            multiply(i, c_cand, i_cand)
+            add(c, i_cand, c)
+        tanh(c, tanh_c)
+        multiply(o, tanh_c, h)                   # h_t = o tanh(c_t)
         if drop is not None:                     # a masked step keeps h_{t-1} and c_{t-1}
-            np.copyto(c, c_prev, where=drop[t])
-            np.copyto(h, step_inputs[t, :units], where=drop[t])
+            copyto(c, c_prev, where=drop[t])
+            copyto(h, states[t], where=drop[t])
         if train and t + 1 in starts:
             side(_gate_factors, step_inputs, gates, cells, tanh_cells, inputs_T, gate_factors, dc_dh,
                  starts[t + 1], t + 1)
@@ -260,6 +269,10 @@ def _gate_factors(step_inputs, gates, cells, tanh_cells, inputs_T, gate_factors,
     units = cells.shape[1]
     np.copyto(inputs_T[t0:t1], step_inputs[t0:t1].transpose(0, 2, 1))
     g, m, tanh_c, d = gates[t0:t1], gate_factors[t0:t1], tanh_cells[t0:t1], dc_dh[t0:t1]
+    factor_loop = compiled.kernel("lstm_gate_factors")
+    if factor_loop is not None:  # the passes below in one, the same bits (``compiled``)
+        factor_loop(g, cells[t0:t1], tanh_c, m, d, g.dtype.type(1))
+        return
     c_cand, sig = g[:, :units], g[:, units:]
     m_c, m_sig = m[:, :units], m[:, units:]
     np.multiply(c_cand, c_cand, out=m_c)                     # tanh'(a_c) i = (1 - c̃^2) i
@@ -279,11 +292,12 @@ def _weight_chunk(inputs_T, d_preact, out, t0, t1):
     """``out = sum_t da_t [h_{t-1}; x_t; 1]^T`` over steps ``t1 - 1`` down to ``t0``: one chunk
     of ``[dU; dW; db]^T``. (With both operands (rows, k) row-major: OpenBLAS's GEMM takes 10-20%
     longer on the transpose of either, more than the transposing copy of the inputs costs.)"""
-    blas.dot(d_preact[t1 - 1], inputs_T[t1 - 1], out=out)
+    dot = blas.dot if blas.engine() == "mkl" else np.dot
+    dot(d_preact[t1 - 1], inputs_T[t1 - 1], out)
     step = np.empty_like(out)
     for t in range(t1 - 2, t0 - 1, -1):
-        blas.dot(d_preact[t], inputs_T[t], out=step)
-        np.add(out, step, out=out)
+        dot(d_preact[t], inputs_T[t], step)
+        np.add(out, step, out)
 
 
 def _backward_scan(inputs_T, gates, gate_factors, dc_dh, kernel, recurrent_kernel, keep, g_seq, g_h, g_c,
@@ -324,28 +338,40 @@ def _backward_scan(inputs_T, gates, gate_factors, dc_dh, kernel, recurrent_kerne
     # the five passes below in one, the same bits; da written over the factors when d_preact is them
     in_place = d_preact is gate_factors
     gate_loop = compiled.kernel("lstm_backward_in_place" if in_place else "lstm_backward")
-    for t in range(steps - 1, -1, -1):
-        m, da = gate_factors[t], d_preact[t if every_step else 0]
+    # the per-step views from iterators over the buffers, from the last step back (as forward)
+    dot = blas.dot if blas.engine() == "mkl" else np.dot
+    multiply, add = np.multiply, np.add
+    three = (3, units, batch)  # the rows of da_c, da_i, da_f, each times dc
+    m_cif = gate_factors[:, :3 * units].reshape((steps,) + three)[::-1]
+    if every_step:
+        d_all, d_o = d_preact[::-1], d_preact[::-1, 3 * units:]
+        d_cif = d_preact[:, :3 * units].reshape((steps,) + three)[::-1]
+    else:
+        d_all, d_cif, d_o = (itertools.repeat(a) for a in (d_preact[0], d_preact[0, :3 * units].reshape(three),
+                                                            d_preact[0, 3 * units:]))
+    views = zip(range(steps - 1, -1, -1), gate_factors[::-1], m_cif, gate_factors[::-1, 3 * units:], dc_dh[::-1],
+                forget[::-1], d_all, d_cif, d_o)
+    for t, m, m_c_i_f, m_o, dc_dh_t, forget_t, da, da_c_i_f, da_o in views:
         if d_h_seq is not None:
-            np.add(dh, d_h_seq[t], out=dh)              # dh_t += dL/dh_t of the output
+            add(dh, d_h_seq[t], dh)                     # dh_t += dL/dh_t of the output
         if gate_loop is not None and in_place:
-            gate_loop(m, dc_dh[t], forget[t], dh, dc)
+            gate_loop(m, dc_dh_t, forget_t, dh, dc)
         elif gate_loop is not None:
-            gate_loop(m, dc_dh[t], forget[t], dh, dc, da)
+            gate_loop(m, dc_dh_t, forget_t, dh, dc, da)
         else:
-            np.multiply(dh, dc_dh[t], out=scratch)      # dc_t += dh_t o (1 - tanh(c_t)^2)
-            np.add(dc, scratch, out=dc)
+            multiply(dh, dc_dh_t, scratch)              # dc_t += dh_t o (1 - tanh(c_t)^2)
+            add(dc, scratch, dc)
             # da_c = dc tanh'(a_c) i;  da_i = dc σ'(a_i) c̃;  da_f = dc σ'(a_f) c_{t-1}
-            np.multiply(m[:3 * units].reshape(3, units, batch), dc, out=da[:3 * units].reshape(3, units, batch))
-            np.multiply(m[3 * units:], dh, out=da[3 * units:])  # da_o = dh σ'(a_o) tanh(c_t)
-            np.multiply(dc, forget[t], out=dc)          # dc_{t-1} = dc_t f_t
+            multiply(m_c_i_f, dc, da_c_i_f)
+            multiply(m_o, dh, da_o)                     # da_o = dh σ'(a_o) tanh(c_t)
+            multiply(dc, forget_t, dc)                  # dc_{t-1} = dc_t f_t
         if drop is not None:
-            np.multiply(dh, drop[t], out=scratch)
+            multiply(dh, drop[t], scratch)
         if side.spare:
             side.chain_gemm()
-        blas.dot(recurrent_kernel, da, out=dh)            # dh_{t-1} = da_t U^T
+        dot(recurrent_kernel, da, dh)                   # dh_{t-1} = da_t U^T
         if drop is not None:
-            np.add(dh, scratch, out=dh)
+            add(dh, scratch, dh)
         if weights and t in ends:                       # the chunk's steps are done
             k, end = ends[t]
             side(_weight_chunk, inputs_T, d_preact, partials[k], t, end)
