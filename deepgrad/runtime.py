@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import sys
 import threading
 from contextlib import contextmanager
 from queue import SimpleQueue
@@ -104,14 +105,16 @@ def short_blas_spin(exponent: int = 20) -> bool:
 # sets either to 1 asks for one thread of computation (PyTorch sizes its intra-op pool by
 # OMP_NUM_THREADS alike), and a one-thread comparison should compare one thread with one.
 # Both are read at each call, so a process may change them while it runs.
-def numba_loop(fn, default: bool = False, reassociate: bool = False):
+def numba_loop(fn, default: bool = False, once_loaded: bool = False, reassociate: bool = False):
     """``fn`` compiled by numba, or None when numba does not import (``pip install deepgrad[fast]``;
     without it the NumPy passes the loop stands for run) or the environment turns it off.
 
     ``DEEPGRAD_NUMBA`` decides: "1" compiles every loop, "0" none; unset, only the loops made with
     ``default=True``: those of ops whose NumPy form is bound by its many passes and that import
     numba only when a model uses them (Adam's and the LSTM's loops stay opt-in, since importing
-    numba adds 60-115 MB of resident memory to any process).
+    numba adds 60-115 MB of resident memory to any process), and those made with
+    ``once_loaded=True`` when numba is already imported (a default loop, or the application,
+    brought it in: its memory is spent already).
 
     Compiled without fast-math (no fused multiply-add, no reassociation) and with NumPy's error
     model, so a loop doing a NumPy path's operations in its order gives its bits; ``nogil`` lets a
@@ -120,7 +123,8 @@ def numba_loop(fn, default: bool = False, reassociate: bool = False):
     for a row-sum helper: the compiler then sums in vector lanes of the machine's width, so the
     result may differ from a sum in order by a few units in the last place."""
     switch = os.environ.get("DEEPGRAD_NUMBA", "").strip()
-    if switch != "1" and not (default and switch != "0"):
+    if switch != "1" and not ((default or (once_loaded and sys.modules.get("numba") is not None))
+                              and switch != "0"):
         return None
     try:
         import numba

@@ -215,7 +215,8 @@ def test_for_items_shared_stops_taking_items_after_an_error(monkeypatch):
 
 def test_numba_loop_default_loops_run_unless_turned_off(monkeypatch):
     """A loop made with ``default=True`` compiles with DEEPGRAD_NUMBA unset or "1" and not with "0";
-    an opt-in loop compiles only with "1"; neither without numba."""
+    an opt-in loop compiles only with "1", one made with ``once_loaded=True`` also unset when numba
+    is imported already; none without numba."""
     import sys
 
     pytest.importorskip("numba")
@@ -230,8 +231,14 @@ def test_numba_loop_default_loops_run_unless_turned_off(monkeypatch):
             monkeypatch.setenv("DEEPGRAD_NUMBA", switch)
         assert (runtime.numba_loop(double, default=True) is not None) == default_on, switch
         assert (runtime.numba_loop(double) is not None) == opt_in_on, switch
+        assert (runtime.numba_loop(double, once_loaded=True) is not None) == default_on, switch
+    with monkeypatch.context() as m:
+        m.delenv("DEEPGRAD_NUMBA", raising=False)
+        m.delitem(sys.modules, "numba")  # installed, not imported: not brought in by this loop
+        assert runtime.numba_loop(double, once_loaded=True) is None and "numba" not in sys.modules
     monkeypatch.setitem(sys.modules, "numba", None)
     assert runtime.numba_loop(double, default=True) is None
+    assert runtime.numba_loop(double, once_loaded=True) is None
 
 
 def _in_worker_and_here(monkeypatch):

@@ -8,6 +8,8 @@ padded cells excluded, as TensorFlow does. 1-D versions see (N, T, C) as (N, 1, 
 Both run over the ph*pw window offsets, each pass one element-wise op on the whole batch.
 When the stride equals the pool size the windows tile the (padded) input, which is then
 seen as (N, Ho, ph, Wo, pw, C) with one reshape; otherwise each offset is a strided slice.
+Max pooling over such tiling windows of an unpadded float32/float64 input runs as two compiled
+loops instead when numba is installed (``pool_compiled``: the same bits).
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import numpy as np
 from ..autograd import Function
 from ..autograd.higher_order import frozen, linear_backward
 from ..runtime import for_batch_halves
-from . import workspace
+from . import pool_compiled, workspace
 from .im2col import Conv2DReLU, _offset_slices, _pad_spatial, _pair, same_padding
 
 
@@ -107,9 +109,17 @@ class MaxPool2D(_Pool2D):
 
     def forward(self, x, pool=(2, 2), strides=(2, 2), padding="valid"):
         xp = self._setup(x, pool, strides, padding, fill=-np.inf)
-        _, _, _, _, _, (ho, wo), _ = self.geometry
+        _, _, pads, _, _, (ho, wo), _ = self.geometry
+        index_dtype = np.min_scalar_type(pool[0] * pool[1] - 1)
+        self.padded_shape = xp.shape
+        # windows tiling an unpadded float input: one compiled pass (pool_compiled), same bits
+        self.compiled = pool_compiled.usable(x, pool, strides, pads)
+        if self.compiled:
+            out, argmax = pool_compiled.max_forward(x, pool, (ho, wo), index_dtype)
+            self.save_for_backward(argmax, out)
+            return out
         out = np.empty((xp.shape[0], ho, wo, xp.shape[3]), xp.dtype)
-        argmax = np.empty(out.shape, np.min_scalar_type(pool[0] * pool[1] - 1))
+        argmax = np.empty(out.shape, index_dtype)
 
         def run(batch):
             cells, o, first = self._cells(xp[batch]), out[batch], argmax[batch]
@@ -134,7 +144,6 @@ class MaxPool2D(_Pool2D):
                 np.maximum(first, candidate, out=first)
 
         for_batch_halves(run, xp.shape[0], xp.size)
-        self.padded_shape = xp.shape
         # the output too, for the relu mask of a convolution that feeds this pool (_relu_producer)
         self.save_for_backward(argmax, out)
         return out
@@ -164,6 +173,15 @@ class MaxPool2D(_Pool2D):
     def backward(self, g):
         argmax, tiles = self.saved[0], self.geometry[-1]
         x_shape, padded_shape, ((top, _), (left, _)), (ph, pw), _, (ho, wo), _ = self.geometry
+        producer = self._relu_producer()
+        if getattr(self, "compiled", False):
+            done = pool_compiled.max_backward(g, argmax, self.saved[1] if len(self.saved) > 1 else None,
+                                              x_shape, (ph, pw), producer is not None)
+            if done is not None:
+                dx, masked = done
+                if masked:
+                    producer.relu_masked_grad = dx  # the convolution's backward skips its mask for this array
+                return (dx,)
         if tiles and self.padded_shape != padded_shape:
             # windows that tile a crop of the input ("valid" leaves the last rows or columns over):
             # the gradient is written straight into the full-size buffer, whose left-over cells
@@ -175,7 +193,6 @@ class MaxPool2D(_Pool2D):
             full = None
             dxp = self._grad_buffer(self.padded_shape, g.dtype)
 
-        producer = self._relu_producer()
         if producer is not None:
             out, masked, positive = self.saved[1], workspace.empty(g.shape, g.dtype), workspace.empty(g.shape, bool)
         nan_seen = []

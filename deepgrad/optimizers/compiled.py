@@ -12,10 +12,12 @@ dtype, as NumPy casts a Python float. The result is therefore the same bits (``A
 it only where that holds).
 
 It is used when ``DEEPGRAD_NUMBA=1`` is in the environment (read at the first update) and numba
-is installed (``pip install deepgrad[fast]``); otherwise the NumPy path runs. It is not the
-default because of memory: importing numba and loading the compiled loop (LLVM) adds about
-115 MB of resident memory to the process, more than a whole MLP training run of deepgrad uses
-(peak RSS 54 MB without it, 168 MB with it, against PyTorch's 310 MB).
+is installed (``pip install deepgrad[fast]``), or, with ``DEEPGRAD_NUMBA`` unset, when numba is
+already imported at the first update (a compiled loop used by default, as max pooling's, or the
+application loaded it); otherwise the NumPy path runs. It does not import numba by itself because
+of memory: importing numba and loading the compiled loop (LLVM) adds about 115 MB of resident
+memory to the process, more than a whole MLP training run of deepgrad uses (peak RSS 54 MB
+without it, 168 MB with it, against PyTorch's 310 MB).
 """
 from __future__ import annotations
 
@@ -38,8 +40,9 @@ def _adam_loop(g, w, m, v, b1, one_minus_b1, b2, one_minus_b2, eps, alpha):
 
 
 def kernel(name: str):
-    """The compiled loop ``name`` ("adam"), compiled on first use; None unless ``DEEPGRAD_NUMBA=1``
-    and numba imports (``runtime.numba_loop``)."""
+    """The compiled loop ``name`` ("adam"), compiled on first use; None unless numba imports and
+    ``DEEPGRAD_NUMBA=1``, or the switch is unset and numba is imported already
+    (``runtime.numba_loop``)."""
     if name not in loaded:
-        loaded[name] = runtime.numba_loop({"adam": _adam_loop}[name])
+        loaded[name] = runtime.numba_loop({"adam": _adam_loop}[name], once_loaded=True)
     return loaded[name]

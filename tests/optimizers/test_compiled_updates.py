@@ -4,6 +4,7 @@ variable's two halves in two threads, the flat group of small ones, a model's tr
 the NumPy path wherever the compiled one could round differently or numba is missing."""
 from __future__ import annotations
 
+import sys
 
 import numpy as np
 import pytest
@@ -134,7 +135,9 @@ def test_the_halves_of_a_large_variable_run_compiled_in_two_threads(counted, mon
 
 
 def test_off_by_default_and_without_numba_the_numpy_path_runs(monkeypatch):
-    for _ in off_cases(monkeypatch, compiled, numba):
+    for env in off_cases(monkeypatch, compiled, numba):
+        if env is None:  # unset: on only when numba is imported already, so off while it is not
+            monkeypatch.delitem(sys.modules, "numba")
         assert compiled.kernel("adam") is None
         rng = np.random.default_rng(3)
         g, w, m, v = _arrays(rng, 100, np.float32)
@@ -143,3 +146,20 @@ def test_off_by_default_and_without_numba_the_numpy_path_runs(monkeypatch):
             Adam()._adam(1e-3, g, w, m, v)  # runs, on the NumPy passes
         assert not np.array_equal(w, expected)
     assert compiled.kernel("adam") is not None  # DEEPGRAD_NUMBA=1 with numba
+
+
+def test_on_by_default_once_numba_is_imported(monkeypatch):
+    """DEEPGRAD_NUMBA unset: a process that has numba loaded already (a default loop brought it in)
+    updates in one compiled pass, with the NumPy passes' bits."""
+    monkeypatch.setattr(compiled, "loaded", {})
+    monkeypatch.delenv("DEEPGRAD_NUMBA", raising=False)
+    assert sys.modules.get("numba") is not None and compiled.kernel("adam") is not None
+    rng = np.random.default_rng(4)
+    g, *state = _arrays(rng, 1000, np.float32)
+    ours, theirs = [a.copy() for a in state], [a.copy() for a in state]
+    with np.errstate(over="ignore"):
+        Adam()._adam(1e-3, g, *ours)
+        monkeypatch.setitem(compiled.loaded, "adam", None)
+        Adam()._adam(1e-3, g, *theirs)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_array_equal(a, b)
