@@ -267,8 +267,9 @@ def test_a_marked_variable_elsewhere_keeps_the_update_plan(one_thread):
         after = bytecodes.count(fn)
     finally:
         dg.Variable._overwrite_flags_set = saved
-    # the look over the MLP's four variables: ~60 bytecodes; rebuilding the partition was ~230
-    assert 0 < after - before <= 100, (before, after)
+    # the look over the MLP's four variables: 37-113 bytecodes (more when Adam's compiled loop runs,
+    # numba being imported by an earlier test); rebuilding the partition was ~230
+    assert 0 < after - before <= 150, (before, after)
 
 
 def test_function_apply_sets_every_tensor_slot_as_from_op_does():
