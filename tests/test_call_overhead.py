@@ -223,9 +223,11 @@ def test_small_calls_stay_within_their_bytecode_budgets(one_thread):
     # on one thread all seven of the step's products reach MKL: 8,993 alone, 9,106 in the suite
     # (other tests leave variables marked overwrite_with_gradient), 8,612 with DEEPGRAD_BLAS=numpy
     # then 1,978 for the actor-critic: Dense refuses inputs of rank 1 as Keras's input spec does
-    # (9 a Dense call) and a functional model looks up whether its inputs are nested dicts (3)
+    # (9 a Dense call) and a functional model looks up whether its inputs are nested dicts (3);
+    # the 4-64-64-2 step: 10,274 alone, 10,311 once numba is imported (Adam's compiled loop then
+    # runs, its per-variable calls), 10,408 in the suite (variables marked overwrite_with_gradient)
     budgets = {"actor-critic model(x), batch 1": 1985, "Sequential 4-64-2 model(x), batch 1": 1000,
-               "4-64-64-2 train_on_batch, batch 32": 10400, "MLP train_on_batch, batch 128": 9200}
+               "4-64-64-2 train_on_batch, batch 32": 10500, "MLP train_on_batch, batch 128": 9200}
     cases = bytecodes.cases()
     for name, budget in budgets.items():
         fn = cases[name]
