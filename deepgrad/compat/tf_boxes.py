@@ -6,6 +6,8 @@ box exceeds ``iou_threshold`` is dropped, and boxes scoring at most ``score_thre
 """
 from __future__ import annotations
 
+from collections import namedtuple
+
 import numpy as np
 
 from ..autograd import Tensor
@@ -53,24 +55,9 @@ def non_max_suppression(boxes, scores, max_output_size, iou_threshold=0.5, score
     return Tensor(kept, dtype=np.int32)
 
 
-class CombinedNonMaxSuppression(tuple):
-    """TF's named result: ``nmsed_boxes``, ``nmsed_scores``, ``nmsed_classes``, ``valid_detections``."""
-
-    @property
-    def nmsed_boxes(self):
-        return self[0]
-
-    @property
-    def nmsed_scores(self):
-        return self[1]
-
-    @property
-    def nmsed_classes(self):
-        return self[2]
-
-    @property
-    def valid_detections(self):
-        return self[3]
+# TF's named result
+CombinedNonMaxSuppression = namedtuple("CombinedNonMaxSuppression",
+                                       ["nmsed_boxes", "nmsed_scores", "nmsed_classes", "valid_detections"])
 
 
 def combined_non_max_suppression(boxes, scores, max_output_size_per_class, max_total_size, iou_threshold=0.5,
@@ -108,5 +95,5 @@ def combined_non_max_suppression(boxes, scores, max_output_size_per_class, max_t
         valid[i] = len(found)
     if clip_boxes:
         out_boxes = np.clip(out_boxes, 0.0, 1.0)
-    return CombinedNonMaxSuppression((Tensor(out_boxes), Tensor(out_scores), Tensor(out_classes),
-                                      Tensor(valid, dtype=np.int32)))
+    return CombinedNonMaxSuppression(Tensor(out_boxes), Tensor(out_scores), Tensor(out_classes),
+                                     Tensor(valid, dtype=np.int32))
