@@ -96,19 +96,12 @@ def _backward_loop(g, y, x, kernel, dx, dk, db, buffer, first, last, h, w, sh, s
     kh, kw = kernel.shape[0], kernel.shape[1]
     oh, ow = g.shape[1], g.shape[2]
     if need_k:
-        for i in range(kh):
-            for j in range(kw):
-                for k in range(c):
-                    dk[i, j, k] = 0
+        dk[:] = 0
     if need_b:
-        for k in range(c):
-            db[k] = 0
+        db[:] = 0
     for n in range(first, last):
         if need_x:
-            for r in range(h):
-                for s in range(w):
-                    for k in range(c):
-                        dx[n, r, s, k] = 0
+            dx[n] = 0
         for p in range(oh):
             for q in range(ow):
                 gr = g[n, p, q]
@@ -192,19 +185,12 @@ def _backward_rows(g, y, x, kt, dx, dkt, dbt, buffer, first, last, c, h, w, sh, 
     oh, owc = g.shape[1], g.shape[2]
     ow = owc // c
     if need_k:
-        for i in range(kh):
-            for j in range(kw):
-                for t in range(owc):
-                    dkt[i, j, t] = 0
+        dkt[:] = 0
     if need_b:
-        for t in range(owc):
-            dbt[t] = 0
+        dbt[:] = 0
     for n in range(first, last):
         if need_x:
-            for r in range(h):
-                drow = dx[n, r]
-                for t in range(drow.shape[0]):
-                    drow[t] = 0
+            dx[n] = 0
         for p in range(oh):
             grow = g[n, p]
             if relu:   # relu'(y) = [y > 0]
