@@ -538,11 +538,13 @@ def finish_run(model, x_test, y_test, names, out: str, speed: dict) -> int:
     metrics, probs = evaluate_run(model, x_test, y_test, names)
     metrics.update(speed)
     _Interrupt.check()
-    _write_json(os.path.join(out, "metrics.json"), metrics)
     plotted = write_plots(probs, x_test, y_test, names, out, metrics)
     if plotted:
         write_explanation_grid(model, x_test, y_test, probs, names, out)
-        _Interrupt.check()
+    _Interrupt.check()
+    # last: its presence marks the report complete (see report_complete), so a run killed while a
+    # plot is drawn is finished by --resume, which also removes the killed writer's temporary file
+    _write_json(os.path.join(out, "metrics.json"), metrics)
     print(f"run folder: {os.path.abspath(out)}")
     print(f"test accuracy: {metrics['test_accuracy']:.4f}  (test loss {metrics['test_loss']:.4f})")
     if not plotted:
