@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import importlib
 import os
 import sys
 import threading
@@ -105,6 +106,19 @@ def short_blas_spin(exponent: int = 20) -> bool:
 # sets either to 1 asks for one thread of computation (PyTorch sizes its intra-op pool by
 # OMP_NUM_THREADS alike), and a one-thread comparison should compare one thread with one.
 # Both are read at each call, so a process may change them while it runs.
+def compiled_loop(module: str, name: str):
+    """The compiled loop ``name`` of ``deepgrad.loops.<module>``, or None when that extension was
+    not built (no C compiler at install: ``deepgrad.loops``) or ``DEEPGRAD_LOOPS=0`` is in the
+    environment; the caller then runs the loop's NumPy passes, which give the same bits."""
+    if os.environ.get("DEEPGRAD_LOOPS", "").strip() == "0":
+        return None
+    try:
+        extension = importlib.import_module(f"deepgrad.loops.{module}")
+    except ImportError:
+        return None
+    return getattr(extension, name)
+
+
 def numba_loop(fn, default: bool = False, once_loaded: bool = False, reassociate: bool = False):
     """``fn`` compiled by numba, or None when numba does not import (``pip install deepgrad[fast]``;
     without it the NumPy passes the loop stands for run) or the environment turns it off.

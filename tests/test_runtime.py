@@ -1,4 +1,7 @@
 """runtime.py: process tuning and the two-thread split, apart from backend's float policy."""
+import importlib
+import os
+import sys
 import threading
 import time
 
@@ -297,7 +300,6 @@ def test_nested_splits_cover_every_item_once(monkeypatch):
 
 
 def test_a_forked_child_starts_its_own_worker(monkeypatch):
-    import os
     if not hasattr(os, "fork"):
         pytest.skip("no fork")
     _in_worker_and_here(monkeypatch)
@@ -362,3 +364,25 @@ def test_numba_loop_reassociates_only_when_asked(monkeypatch):
         in_order = np.float32(in_order + value)
     assert plain(a) == in_order
     assert abs(float(lanes(a)) - float(a.astype(np.float64).sum())) < 1e-3
+
+
+def test_every_compiled_loop_is_built_and_found():
+    """The install builds every ``deepgrad/loops/*.pyx`` (a missing compiler would leave the NumPy
+    passes to run in silence: here it fails), and ``compiled_loop`` finds their functions."""
+    import glob
+
+    sources = glob.glob(os.path.join(os.path.dirname(runtime.__file__), "loops", "*.pyx"))
+    assert sources
+    for source in sources:
+        module = os.path.splitext(os.path.basename(source))[0]
+        extension = importlib.import_module(f"deepgrad.loops.{module}")
+        assert extension.__file__.endswith((".so", ".pyd")), extension.__file__
+        assert runtime.compiled_loop(module, "__doc__") == extension.__doc__
+
+
+def test_compiled_loops_turned_off_or_missing_are_none(monkeypatch):
+    monkeypatch.setenv("DEEPGRAD_LOOPS", "0")
+    assert runtime.compiled_loop("adam", "adam") is None
+    monkeypatch.delenv("DEEPGRAD_LOOPS")
+    monkeypatch.setitem(sys.modules, "deepgrad.loops.adam", None)  # not built: importing it fails
+    assert runtime.compiled_loop("adam", "adam") is None

@@ -1,10 +1,9 @@
-"""Adam's update as one compiled pass (numba, with DEEPGRAD_NUMBA=1) against the NumPy passes: the same
-bits in float32 and float64, over several steps, for every variable shape and path (a large
-variable's two halves in two threads, the flat group of small ones, a model's training steps);
-the NumPy path wherever the compiled one could round differently or numba is missing."""
+"""Adam's update as one compiled pass (``deepgrad.loops.adam``) against the NumPy passes: the same bits
+in float32 and float64, over several steps, for every variable shape and path (a large variable's
+two halves in two threads, the flat group of small ones, a model's training steps); the NumPy path
+wherever the compiled one could round differently, the extension is missing or turned off."""
 from __future__ import annotations
 
-import sys
 
 import numpy as np
 import pytest
@@ -12,16 +11,16 @@ import pytest
 import deepgrad as dg
 from deepgrad import runtime
 from deepgrad.optimizers import Adam, AdamW, compiled
-from compiled_switch import off_cases
+from compiled_switch import extension, off_cases
 
-numba = pytest.importorskip("numba")
+extension("adam")  # skips when not built
 
 
 @pytest.fixture
 def counted(monkeypatch):
     """The compiled Adam kernel, counting its calls; ``off()`` turns it off (the NumPy path)."""
     monkeypatch.setattr(compiled, "loaded", {})
-    monkeypatch.setenv("DEEPGRAD_NUMBA", "1")
+    monkeypatch.delenv("DEEPGRAD_LOOPS", raising=False)
     real = compiled.kernel("adam")
     assert real is not None
     calls = []
@@ -134,10 +133,8 @@ def test_the_halves_of_a_large_variable_run_compiled_in_two_threads(counted, mon
     np.testing.assert_array_equal(var.numpy(), twin.numpy())
 
 
-def test_off_by_default_and_without_numba_the_numpy_path_runs(monkeypatch):
-    for env in off_cases(monkeypatch, compiled, numba):
-        if env is None:  # unset: on only when numba is imported already, so off while it is not
-            monkeypatch.delitem(sys.modules, "numba")
+def test_turned_off_or_not_built_the_numpy_path_runs(monkeypatch):
+    for _ in off_cases(monkeypatch, compiled, "adam"):
         assert compiled.kernel("adam") is None
         rng = np.random.default_rng(3)
         g, w, m, v = _arrays(rng, 100, np.float32)
@@ -145,15 +142,14 @@ def test_off_by_default_and_without_numba_the_numpy_path_runs(monkeypatch):
         with np.errstate(over="ignore"):
             Adam()._adam(1e-3, g, w, m, v)  # runs, on the NumPy passes
         assert not np.array_equal(w, expected)
-    assert compiled.kernel("adam") is not None  # DEEPGRAD_NUMBA=1 with numba
+    assert compiled.kernel("adam") is not None  # on by default once built
 
 
-def test_on_by_default_once_numba_is_imported(monkeypatch):
-    """DEEPGRAD_NUMBA unset: a process that has numba loaded already (a default loop brought it in)
-    updates in one compiled pass, with the NumPy passes' bits."""
+def test_on_by_default_with_the_numpy_passes_bits(monkeypatch):
+    """DEEPGRAD_LOOPS unset: Adam updates in one compiled pass, with the NumPy passes' bits."""
     monkeypatch.setattr(compiled, "loaded", {})
-    monkeypatch.delenv("DEEPGRAD_NUMBA", raising=False)
-    assert sys.modules.get("numba") is not None and compiled.kernel("adam") is not None
+    monkeypatch.delenv("DEEPGRAD_LOOPS", raising=False)
+    assert compiled.kernel("adam") is not None
     rng = np.random.default_rng(4)
     g, *state = _arrays(rng, 1000, np.float32)
     ours, theirs = [a.copy() for a in state], [a.copy() for a in state]
