@@ -1,7 +1,7 @@
 """The LSTM's per-step element-wise chain work and its derivative factors as compiled loops
-(numba, with DEEPGRAD_NUMBA=1) against the NumPy passes: the same bits in float32 and float64,
-masked or not, with the output sequence used or not, in every way of the loops and over two
-halves of a batch; off by default and without numba."""
+(``deepgrad.loops.lstm``) against the NumPy passes: the same bits in float32 and float64, masked
+or not, with the output sequence used or not, in every way of the loops and over two halves of a
+batch; on by default, off when turned off or not built."""
 from __future__ import annotations
 
 import importlib
@@ -13,9 +13,9 @@ import deepgrad as dg
 from deepgrad import runtime
 from deepgrad.ops.recurrent import common, compiled
 from deepgrad.ops.recurrent.common import PIPELINED, SPARE, BlasThreads
-from compiled_switch import off_cases
+from compiled_switch import extension, off_cases
 
-numba = pytest.importorskip("numba")
+extension("lstm")  # skips when not built
 lstm_op = importlib.import_module("deepgrad.ops.recurrent.lstm")  # the module (the package's ``lstm`` is the op)
 NAMES = ("lstm_cell", "lstm_gate_factors", "lstm_backward", "lstm_backward_in_place")
 
@@ -24,7 +24,7 @@ NAMES = ("lstm_cell", "lstm_gate_factors", "lstm_backward", "lstm_backward_in_pl
 def loops(monkeypatch):
     """The compiled loops, counting their calls; ``off()`` turns them off (the NumPy passes)."""
     monkeypatch.setattr(compiled, "loaded", {})
-    monkeypatch.setenv("DEEPGRAD_NUMBA", "1")
+    monkeypatch.delenv("DEEPGRAD_LOOPS", raising=False)
     calls = {name: 0 for name in NAMES}
     counted = {}
     for name in NAMES:
@@ -119,9 +119,9 @@ def test_compiled_loops_in_every_way_and_over_batch_halves(loops, monkeypatch):
             np.testing.assert_array_equal(a, b, err_msg=f"{key}: result {k}")
 
 
-def test_off_by_default_and_without_numba(monkeypatch):
-    for _ in off_cases(monkeypatch, compiled, numba):
+def test_on_by_default_off_when_turned_off_or_not_built(monkeypatch):
+    for _ in off_cases(monkeypatch, compiled, "lstm"):
         assert all(compiled.kernel(name) is None for name in NAMES)
         arrays = _inputs(4, 3, 2, 2, masked=False, seed=3, dtype=np.float64)
         assert np.isfinite(_run(arrays, go_backwards=False, use_sequence=True, use_cell=True)[3]).all()
-    assert all(compiled.kernel(name) is not None for name in NAMES)  # DEEPGRAD_NUMBA=1 with numba
+    assert all(compiled.kernel(name) is not None for name in NAMES)  # built, switch unset

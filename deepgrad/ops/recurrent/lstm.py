@@ -96,7 +96,7 @@ class LSTM(Function):
       done a chunk of ``CHUNK`` steps at a time, either here or, when the loop's timing favours
       it on two cores, by a second thread while this one goes on along the chain
       (``common.SideWork``); the chunks are the same either way, so are the results.
-    * With ``DEEPGRAD_NUMBA=1`` and numba installed, a step's element-wise chain work besides
+    * With the compiled loops built (``deepgrad.loops``), a step's element-wise chain work besides
       its ``tanh`` calls (forward: the sigmoid affine and the cell; backward: the gate
       gradients and ``dc``) is one compiled loop each (``compiled``), and so is a chunk's
       derivative factors: the same bits, fewer passes.
