@@ -4,8 +4,9 @@ the two alternated pass by pass. PyTorch: NCHW tensors as in ``layers_speed.py``
 
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/depthwise_ops.py [--rounds 9] [--numpy]
 
-deepgrad runs its compiled loops (``ops/depthwise_compiled.py``) when numba is installed;
-``--numpy`` times its NumPy passes (``ops/depthwise.py``) beside them, as "numpy".
+deepgrad runs its compiled loops (``ops/depthwise_compiled.py``, on unless ``DEEPGRAD_LOOPS=0`` or
+the extension was not built); ``--numpy`` times its NumPy passes (``ops/depthwise.py``) beside
+them, as "numpy".
 """
 from __future__ import annotations
 

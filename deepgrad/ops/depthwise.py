@@ -211,7 +211,7 @@ def forward(x: np.ndarray, kernel: np.ndarray, pads, ks, strides, dilation, out_
     with the ReLU applied when ``relu``; and with ``keep`` the padded input's phases (``Source``) of
     the whole batch, for the kernel's gradient (else None, and each thread pads its blocks into
     buffers of its own). Float32 and float64 of one or two spatial axes run the compiled loops
-    (``depthwise_compiled``, which keep the input itself instead) when numba is there."""
+    (``depthwise_compiled``, which keep the input itself instead) when they are built and on."""
     if x.dtype == kernel.dtype and depthwise_compiled.usable(x.dtype, len(ks), "forward"):
         return depthwise_compiled.forward(x, kernel, pads, ks, strides, dilation, out_shape, bias, relu, keep)
     m = kernel.shape[-1] // x.shape[-1]

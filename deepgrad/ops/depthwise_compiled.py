@@ -1,5 +1,5 @@
-"""Depthwise convolution of 1 and 2 spatial axes as compiled loops (numba; ``depthwise``'s NumPy
-passes without it).
+"""Depthwise convolution of 1 and 2 spatial axes as compiled loops (``deepgrad/loops/depthwise.pyx``;
+``depthwise``'s NumPy passes without them).
 
 The NumPy path (``depthwise``) pads its input into the phases of the stride a block of samples
 at a time, runs one ``einsum`` per phase and adds the phases, the bias and the ReLU in passes of
@@ -24,9 +24,9 @@ sums come in another order than the NumPy path's (taps in order inside one sum h
 there), so the results agree with it to rounding (float32: a few units in the last place), not
 bit for bit.
 
-Used by default when numba is installed (``runtime.numba_loop(..., default=True)``;
-``DEEPGRAD_NUMBA=0`` turns it off), for float32 and float64 (numba has no float16) with one or
-two spatial axes; anything else runs the NumPy passes.
+On by default, for float32 and float64 with one or two spatial axes; anything else (float16,
+three spatial axes), and every case when the extension was not built or ``DEEPGRAD_LOOPS=0`` is
+set (``runtime.compiled_loop``), runs the NumPy passes.
 """
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 SAMPLES = 2   # samples per block: a block's input, output and dY rows stay in the core's caches
 
-loaded: dict = {}  # name -> compiled loop, or None without numba / turned off
+loaded: dict = {}  # name -> compiled loop, or None when the extension is missing or turned off
 
 # The row loops run at a width stride of 1 when a position's channels take at most this many
 # bytes (0: never, for comparison). Above, the loops over the channels fill the vector unit on
@@ -49,196 +49,22 @@ loaded: dict = {}  # name -> compiled loop, or None without numba / turned off
 ROW_CHANNEL_BYTES = 256
 
 
-# --------------------------------------------------------------------------------- the loops
-# x (N, H, W, C), out / g / y (N, OH, OW, C), kernel (KH, KW, C), all C-contiguous; geometry:
-# strides sh, sw, dilations dh, dw, the padding before the first row / column pt, pl. With
-# r = p sh - pt + i dh and s = q sw - pl + j dw (taps with r, s outside the input left out):
-#     out[n, p, q, c] = b[c] + sum_{i,j} x[n, r, s, c] K[i, j, c]
-#     dK[i, j, c] = sum_{n,p,q} x[n, r, s, c] dY[n, p, q, c]      db[c] = sum_{n,p,q} dY[n, p, q, c]
-#     dx[n, r, s, c] += dY[n, p, q, c] K[i, j, c]                  (for every p, q, i, j)
-
-def _forward_loop(x, kernel, bias, out, first, last, sh, sw, dh, dw, pt, pl, has_bias, relu):
-    h, w, c = x.shape[1], x.shape[2], x.shape[3]
-    kh, kw = kernel.shape[0], kernel.shape[1]
-    oh, ow = out.shape[1], out.shape[2]
-    for n in range(first, last):
-        for p in range(oh):
-            for q in range(ow):
-                row = out[n, p, q]
-                for k in range(c):
-                    row[k] = 0
-                for i in range(kh):
-                    r = p * sh - pt + i * dh
-                    if r < 0 or r >= h:
-                        continue
-                    for j in range(kw):
-                        s = q * sw - pl + j * dw
-                        if s < 0 or s >= w:
-                            continue
-                        src = x[n, r, s]
-                        tap = kernel[i, j]
-                        for k in range(c):
-                            row[k] += src[k] * tap[k]
-                if has_bias:
-                    for k in range(c):
-                        row[k] += bias[k]
-                if relu:
-                    for k in range(c):
-                        if row[k] < 0:   # a NaN stays, as under np.maximum
-                            row[k] = 0
-
-
-def _backward_loop(g, y, x, kernel, dx, dk, db, buffer, first, last, h, w, sh, sw, dh, dw, pt, pl,
-                   relu, need_x, need_k, need_b):
-    # (h, w): the input's spatial shape (x and dx may be stand-ins when their gradient is not
-    # needed); dk (KH, KW, C) and db (C,): this block's sums, zeroed here; dx[first:last] zeroed here
-    c = g.shape[3]
-    kh, kw = kernel.shape[0], kernel.shape[1]
-    oh, ow = g.shape[1], g.shape[2]
-    if need_k:
-        dk[:] = 0
-    if need_b:
-        db[:] = 0
-    for n in range(first, last):
-        if need_x:
-            dx[n] = 0
-        for p in range(oh):
-            for q in range(ow):
-                gr = g[n, p, q]
-                if relu:   # relu'(y) = [y > 0]
-                    yr = y[n, p, q]
-                    for k in range(c):
-                        buffer[k] = gr[k] if yr[k] > 0 else 0
-                    gr = buffer
-                if need_b:
-                    for k in range(c):
-                        db[k] += gr[k]
-                for i in range(kh):
-                    r = p * sh - pt + i * dh
-                    if r < 0 or r >= h:
-                        continue
-                    for j in range(kw):
-                        s = q * sw - pl + j * dw
-                        if s < 0 or s >= w:
-                            continue
-                        if need_k:
-                            src = x[n, r, s]
-                            dtap = dk[i, j]
-                            for k in range(c):
-                                dtap[k] += src[k] * gr[k]
-                        if need_x:
-                            dst = dx[n, r, s]
-                            tap = kernel[i, j]
-                            for k in range(c):
-                                dst[k] += gr[k] * tap[k]
-
-
-# At a width stride of 1 (and few channels: ``ROW_CHANNEL_BYTES``) the output's row (OW, C) and
-# the input row's part each tap reads are each one contiguous run: the loops below take them as
-# rows (N, H, W*C) and a kernel tiled along the width (KH, KW, OW*C), and each tap is one loop
-# over OW*C values (with C = 32 some 2x faster than the loops over C above, whose vectorised
-# loop of 2 x 16 floats barely fills). A tap's columns inside the input are the run [q0 C, q1 C)
-# of the output's row; the slices keep every index non-negative from 0 (so the loops vectorise).
-# The kernel's and bias's sums come out tiled along the width too, and the width is summed
-# afterwards.
-
-def _forward_rows(x, kt, bias, out, first, last, c, sh, dh, dw, pt, pl, has_bias, relu):
-    # x (N, H, W*C), out (N, OH, OW*C), kt (KH, KW, OW*C), bias (OW*C,) tiled
-    h, w = x.shape[1], x.shape[2] // c
-    kh, kw = kt.shape[0], kt.shape[1]
-    oh, owc = out.shape[1], out.shape[2]
-    ow = owc // c
-    for n in range(first, last):
-        for p in range(oh):
-            orow = out[n, p]
-            for t in range(owc):
-                orow[t] = 0
-            for i in range(kh):
-                r = p * sh - pt + i * dh
-                if r < 0 or r >= h:
-                    continue
-                xrow = x[n, r]
-                for j in range(kw):
-                    off = j * dw - pl
-                    q0, q1 = max(0, -off), min(ow, w - off)
-                    if q1 <= q0:
-                        continue
-                    dst = orow[q0 * c:q1 * c]
-                    src = xrow[(q0 + off) * c:(q1 + off) * c]
-                    tap = kt[i, j, q0 * c:q1 * c]
-                    for t in range(dst.shape[0]):
-                        dst[t] += src[t] * tap[t]
-            if has_bias:
-                for t in range(owc):
-                    orow[t] += bias[t]
-            if relu:
-                for t in range(owc):
-                    if orow[t] < 0:
-                        orow[t] = 0
-
-
-def _backward_rows(g, y, x, kt, dx, dkt, dbt, buffer, first, last, c, h, w, sh, dh, dw, pt, pl,
-                   relu, need_x, need_k, need_b):
-    # g, y (N, OH, OW*C); x, dx (N, H, W*C) (stand-ins when not needed); kt (KH, KW, OW*C);
-    # dkt (KH, KW, OW*C), dbt (OW*C,): this block's sums tiled along the width, zeroed here
-    kh, kw = kt.shape[0], kt.shape[1]
-    oh, owc = g.shape[1], g.shape[2]
-    ow = owc // c
-    if need_k:
-        dkt[:] = 0
-    if need_b:
-        dbt[:] = 0
-    for n in range(first, last):
-        if need_x:
-            dx[n] = 0
-        for p in range(oh):
-            grow = g[n, p]
-            if relu:   # relu'(y) = [y > 0]
-                yrow = y[n, p]
-                for t in range(owc):
-                    buffer[t] = grow[t] if yrow[t] > 0 else 0
-                grow = buffer
-            if need_b:
-                for t in range(owc):
-                    dbt[t] += grow[t]
-            for i in range(kh):
-                r = p * sh - pt + i * dh
-                if r < 0 or r >= h:
-                    continue
-                for j in range(kw):
-                    off = j * dw - pl
-                    q0, q1 = max(0, -off), min(ow, w - off)
-                    if q1 <= q0:
-                        continue
-                    gs = grow[q0 * c:q1 * c]
-                    if need_k:
-                        src = x[n, r, (q0 + off) * c:(q1 + off) * c]
-                        dst = dkt[i, j, q0 * c:q1 * c]
-                        for t in range(gs.shape[0]):
-                            dst[t] += src[t] * gs[t]
-                    if need_x:
-                        dst = dx[n, r, (q0 + off) * c:(q1 + off) * c]
-                        tap = kt[i, j, q0 * c:q1 * c]
-                        for t in range(gs.shape[0]):
-                            dst[t] += gs[t] * tap[t]
-
-
-_LOOPS = {"forward": _forward_loop, "backward": _backward_loop,
-          "forward_rows": _forward_rows, "backward_rows": _backward_rows}
-NAMES = tuple(_LOOPS)
+NAMES = ("forward", "backward", "forward_rows", "backward_rows")   # deepgrad/loops/depthwise.pyx
 
 
 def kernel(name: str):
     """The compiled loop ``name`` ("forward", "backward"; "forward_rows", "backward_rows" at a width
-    stride of 1), compiled on first use; None without numba or with ``DEEPGRAD_NUMBA=0``."""
+    stride of 1), looked up on first use; None without the extension or with ``DEEPGRAD_LOOPS=0``
+    (``runtime.compiled_loop``)."""
     if name not in loaded:
-        loaded[name] = runtime.numba_loop(_LOOPS[name], default=True)
+        loaded[name] = runtime.compiled_loop("depthwise", name)
     return loaded[name]
 
 
 # ------------------------------------------------------------------------------ the passes
 def usable(dtype, spatial: int, name: str) -> bool:
-    """Whether the loop ``name`` takes this case: float32 or float64, one or two spatial axes, numba."""
+    """Whether the loop ``name`` takes this case: float32 or float64, one or two spatial axes, the
+    extension built and on."""
     return np.dtype(dtype) in _FLOATS and spatial in (1, 2) and kernel(name) is not None
 
 

@@ -1,10 +1,10 @@
-"""Depthwise convolution as compiled loops (``ops/depthwise_compiled.py``, numba, used by default
-when installed) against the NumPy passes they stand for (the same numbers to rounding: the taps
-are summed in another order) and against PyTorch's ``conv(groups=C)``: forward, input, kernel and
-bias gradients over strides, dilations, paddings, data formats, depth multipliers, one and two
-spatial axes, float32 and float64, with and without the fused bias and ReLU; the same bits on one
-thread and two; the NumPy passes for float16, three spatial axes, without numba or with
-DEEPGRAD_NUMBA=0."""
+"""Depthwise convolution as compiled loops (``ops/depthwise_compiled.py``, the extension
+``deepgrad.loops.depthwise``, on by default) against the NumPy passes they stand for (the same
+numbers to rounding: the taps are summed in another order) and against PyTorch's
+``conv(groups=C)``: forward, input, kernel and bias gradients over strides, dilations, paddings,
+data formats, depth multipliers, one and two spatial axes, float32 and float64, with and without
+the fused bias and ReLU; the same bits on one thread and two; the NumPy passes for float16, three
+spatial axes, without the extension or with DEEPGRAD_LOOPS=0."""
 import numpy as np
 import pytest
 import torch
@@ -16,9 +16,7 @@ from deepgrad.ops import depthwise, depthwise_compiled
 from deepgrad.ops.convolution import depthwise_conv_bias, depthwise_conv_bias_relu
 from deepgrad.ops.im2col import same_padding
 
-from compiled_switch import off_cases
-
-numba = pytest.importorskip("numba")
+from compiled_switch import extension, off_cases
 
 # float32: the sums' order differs from the NumPy passes' (a few units in the last place of the
 # largest terms); float64 likewise at its precision
@@ -29,7 +27,8 @@ TOLERANCE = {np.float32: 1e-5, np.float64: 1e-12}
 def loops(monkeypatch):
     """The compiled loops on (the default), counting their calls: "forward" and "backward" those of
     either form ("..._rows": at a width stride of 1), and each loop's under its name."""
-    monkeypatch.delenv("DEEPGRAD_NUMBA", raising=False)
+    extension("depthwise")
+    monkeypatch.delenv("DEEPGRAD_LOOPS", raising=False)
     monkeypatch.setattr(depthwise_compiled, "loaded", {})
     calls = {"forward": 0, "backward": 0}
     for name in depthwise_compiled.NAMES:
@@ -200,21 +199,22 @@ def test_float16_and_three_spatial_axes_take_the_numpy_passes(loops, dtype, x_sh
         assert out.shape == x.shape and np.isfinite(xt.grad).all() and np.abs(kt.grad).sum() > 0
 
 
-def test_off_without_numba_or_with_the_switch_at_zero(monkeypatch):
+def test_off_without_the_extension_or_with_the_switch_at_zero(monkeypatch):
     rng = np.random.default_rng(6)
     x, kernel = rng.standard_normal((2, 7, 6, 3)), rng.standard_normal((3, 3, 3, 1))
-    with_loops = None
-    for env in off_cases(monkeypatch, depthwise_compiled, numba):
-        if env is None:   # unset: on by default
-            assert depthwise_compiled.kernel("forward") is not None
-            with_loops = dg.depthwise_conv(x, kernel, padding="same").data
-            continue
+    extension("depthwise")
+    monkeypatch.delenv("DEEPGRAD_LOOPS", raising=False)
+    monkeypatch.setattr(depthwise_compiled, "loaded", {})
+    assert depthwise_compiled.kernel("forward") is not None   # unset: on by default
+    with_loops = dg.depthwise_conv(x, kernel, padding="same").data
+    for _ in off_cases(monkeypatch, depthwise_compiled, "depthwise"):
         assert depthwise_compiled.kernel("forward") is None and depthwise_compiled.kernel("backward") is None
         assert not depthwise_compiled.usable(np.float64, 2, "forward")
         out, kept = depthwise.forward(x, kernel.reshape(3, 3, 1, 3), [(1, 1), (1, 1)], (3, 3), (1, 1), (1, 1),
                                       (7, 6), keep=True)
         assert isinstance(kept, list)   # the NumPy passes' padded phases
         np.testing.assert_allclose(out, with_loops, rtol=1e-12, atol=1e-12)
+    assert depthwise_compiled.kernel("forward") is not None   # on again afterwards
 
 
 @pytest.mark.parametrize("needs", [(False, True, False), (False, False, True), (True, False, False),

@@ -13,7 +13,7 @@ from deepgrad.ops import depthwise, depthwise_compiled
 
 @pytest.fixture(autouse=True)
 def numpy_passes(monkeypatch):
-    """The NumPy passes, whether numba is installed or not."""
+    """The NumPy passes, whether the compiled loops are built or not."""
     monkeypatch.setattr(depthwise_compiled, "loaded", dict.fromkeys(depthwise_compiled.NAMES))
 
 
