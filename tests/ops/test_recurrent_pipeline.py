@@ -110,7 +110,7 @@ def test_spare_chain_gemm_takes_blas_threads_only_while_the_second_thread_is_idl
     assert counts == [0, 1] and not inline.spare
 
 
-def test_chooser_backs_off_a_hopeless_way_and_forgives_it():
+def test_chooser_backs_off_a_hopeless_way_and_forgives_it(threaded_ways):
     chooser = BlasThreads((0, 1))
     chooser.seconds = {0: 50.0, 1: 1.0}   # one thread is best; OpenBLAS's threads are 50x slower
     turns = [calls for calls in range(1, 200) if (setattr(chooser, "calls", calls) or chooser.choice()) == 0]
@@ -259,7 +259,7 @@ def test_side_work_inline_runs_at_once():
         assert seen == [1]
 
 
-def test_chooser_with_three_ways_tries_each_then_rotates_the_others():
+def test_chooser_with_three_ways_tries_each_then_rotates_the_others(threaded_ways):
     chooser = BlasThreads((0, 1, PIPELINED))
     tried = []
     for way, seconds in zip(WAYS, (2.0, 1.5, 1.0)):

@@ -45,7 +45,7 @@ def test_thread_count_changes_no_result(op, units, gates, kw):
         np.testing.assert_array_equal(a, b)
 
 
-def test_chooser_tries_both_then_keeps_the_faster_and_retries_the_other():
+def test_chooser_tries_both_then_keeps_the_faster_and_retries_the_other(threaded_ways):
     chooser = BlasThreads()
     assert chooser.choice() == 0                 # first the default count
     chooser.seconds[0] = 2.0
@@ -81,7 +81,7 @@ def test_loop_restores_the_thread_setting_even_on_error():
     assert chooser.calls == 2
 
 
-def test_loop_records_its_time_for_the_count_it_used():
+def test_loop_records_its_time_for_the_count_it_used(threaded_ways):
     chooser = BlasThreads()
     with chooser.loop():
         pass
@@ -91,3 +91,24 @@ def test_loop_records_its_time_for_the_count_it_used():
         assert chooser.seconds == {}
     else:
         assert set(chooser.seconds) == {0, 1} and chooser.calls == 2
+
+
+def test_threaded_ways_only_where_openblas_threads_keep_the_bits(monkeypatch):
+    """Where OpenBLAS's threads change a product's bits, a timing choice would make a seeded run
+    depend on the load: the chooser then offers the one-thread ways alone."""
+    assert common._threads_keep_bits(lambda threads: threads)  # a setting that changes nothing
+    BlasThreads()
+    monkeypatch.setattr(BlasThreads, "_threaded_ways", False)
+    assert BlasThreads((0, 1)).ways == (1,)
+    chooser = BlasThreads((0, 1, common.PIPELINED, common.SPARE))
+    assert chooser.ways == (1, common.PIPELINED)
+    picks = set()
+    for calls in range(40):
+        chooser.calls = calls
+        way = chooser.choice()
+        picks.add(way)
+        chooser.seconds[way] = 1.0 + way
+    assert picks == {1, common.PIPELINED}
+    single = BlasThreads((0, 1))
+    single.seconds[1] = 1.0
+    assert {(setattr(single, "calls", c) or single.choice()) for c in range(20)} == {1}

@@ -138,9 +138,13 @@ def sum_over_steps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 # second thread shortens them; on a busy one that thread waits for a core at every GEMM of the
 # step (a 2 MFLOP GEMM measured 1.6 ms on two threads against 0.18 ms on one, at load average 18).
 # So each loop times itself and picks, per op and direction, the thread count that ran faster
-# lately: the thread count does not change a GEMM's result (OpenBLAS splits the output, never
-# the sum over k), only its speed. OpenBLAS's thread-local setting is used, so no other thread
-# and no other call of the process is affected.
+# lately. OpenBLAS's thread-local setting is used, so no other thread and no other call of the
+# process is affected. Where OpenBLAS splits only the output among its threads, the count changes
+# a GEMM's speed, not its result; but some of its builds take other kernels for one thread than
+# for several (on an AMD Zen 3, NumPy's OpenBLAS 0.3.31 gives a 256x81 @ 81x128 product that
+# differs in the last bits), and a choice by timing would then make a seeded run's numbers depend
+# on the machine's load. So the threaded ways are offered only where a few probe products of the
+# loops' sizes give one thread's bits (``_threads_keep_bits``).
 _TRY_OTHER_EVERY = 8  # calls; how often the count not in favour is timed again
 _SMOOTHING = 0.5      # weight of the newest timing in each count's running estimate
 # A way whose trial took more than _HOPELESS times the best way's time lately gets a strike, and
@@ -167,6 +171,27 @@ def _find_local_threads():
     return set_local
 
 
+_PROBE_PRODUCTS = ((256, 81, 128), (192, 81, 128), (256, 130, 64), (512, 257, 128))  # (m, k, n) of x @ w
+
+
+def _threads_keep_bits(set_local) -> bool:
+    """Whether OpenBLAS's default thread count gives one thread's bits on the probe products, in
+    float32 and float64 (run once a process; a few milliseconds)."""
+    rng = np.random.default_rng(0)
+    for dtype in (np.float32, np.float64):
+        for m, k, n in _PROBE_PRODUCTS:
+            a, b = rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((k, n)).astype(dtype)
+            threaded = a @ b
+            previous = set_local(1)
+            try:
+                alone = a @ b
+            finally:
+                set_local(previous)
+            if not np.array_equal(threaded, alone):
+                return False
+    return True
+
+
 class BlasThreads:
     """Chooses 1 or the default number of BLAS threads for one loop of small GEMMs by timing,
     or (when ``ways`` has ``PIPELINED``) one BLAS thread here and a second thread of the caller's.
@@ -175,12 +200,20 @@ class BlasThreads:
     times it (seconds per call, smoothed); every ``_TRY_OTHER_EVERY`` calls it runs another
     way once, so the choice follows the machine's load, less and less often for a way that was
     hopelessly slow at its last trials (``_HOPELESS``). Without OpenBLAS's thread-local setting
-    it does nothing (the way is 0).
+    it does nothing (the way is 0). Where OpenBLAS's threads change a product's bits, only the
+    ways with one BLAS thread on the chain are offered (1 and ``PIPELINED``).
     """
     _set_local = None
     _searched = False
+    _threaded_ways = True  # False where OpenBLAS's threads change a product's bits
 
     def __init__(self, ways: tuple = (0, 1)):
+        cls = BlasThreads
+        if not cls._searched:
+            cls._set_local, cls._searched = _find_local_threads(), True
+            cls._threaded_ways = cls._set_local is None or _threads_keep_bits(cls._set_local)
+        if not cls._threaded_ways:
+            ways = tuple(way for way in ways if way not in (0, SPARE)) or (1,)
         self.ways = ways   # 0 (OpenBLAS's default), 1 (one thread), PIPELINED (one here, one in a second thread)
         self.seconds = {}  # way -> smoothed seconds per call
         self.strikes = {}  # way -> trials in a row that were hopelessly slow
@@ -194,6 +227,8 @@ class BlasThreads:
         if self.calls % _TRY_OTHER_EVERY:
             return best
         others = [way for way in self.ways if way != best]  # every 8th call one of the others, in turn
+        if not others:
+            return best
         turn = self.calls // _TRY_OTHER_EVERY
         way = others[turn % len(others)]
         if (turn // len(others)) % (1 << self.strikes.get(way, 0)):
@@ -203,8 +238,6 @@ class BlasThreads:
     @contextmanager
     def loop(self):
         cls = BlasThreads
-        if not cls._searched:
-            cls._set_local, cls._searched = _find_local_threads(), True
         if cls._set_local is None:  # (nor a second thread: two callers would queue for one thread pool)
             yield 0
             return
