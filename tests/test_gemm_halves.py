@@ -313,7 +313,7 @@ def test_layer_norm_row_sums_keep_the_blas_pool_asleep_and_match_torch(monkeypat
     from deepgrad.ops import normalization_compiled
     from deepgrad.ops.normalization import LayerNorm
 
-    monkeypatch.setenv("DEEPGRAD_NUMBA", "0")
+    monkeypatch.setenv("DEEPGRAD_LOOPS", "0")
     monkeypatch.setattr(normalization_compiled, "loaded", {})
 
     monkeypatch.setattr(runtime, "_one_thread_asked", lambda: False)
