@@ -280,6 +280,14 @@ def _shapes(inputs):
     return inputs.shape
 
 
+def _dtypes(inputs):
+    if isinstance(inputs, dict):
+        return {k: getattr(v, "dtype", None) for k, v in inputs.items()}
+    if isinstance(inputs, (list, tuple)):
+        return [getattr(x, "dtype", None) for x in inputs]
+    return getattr(inputs, "dtype", None)
+
+
 def _with_batch(shape, batch):
     """``shape`` with its batch entry set to ``batch`` (a known batch size is kept, as Keras does)."""
     shape = tuple(shape)
@@ -464,6 +472,8 @@ def call_symbolic(layer, inputs, *args, **kwargs):
 
 def _record_call(layer, inputs, shapes, args, kwargs):
     layer._maybe_build(shapes)
+    # the spec again once built (build may have set a narrower one), as Keras checks every call
+    layer._check_input_spec(shapes, _dtypes(inputs))
     masked = layer._call_takes_mask and any(t._keras_mask is not None for t in flatten(inputs))
     # a dict of tensors (``Classifier()(inputs_by_name)``) or lists within the list
     structured = isinstance(inputs, dict) or (isinstance(inputs, (list, tuple)) and any(

@@ -159,13 +159,7 @@ class Dense(QuantizableMixin, LoRAMixin, KernelLayer):
             self._add_kernel_and_bias((input_shape[-1], self.units))
         self._build_lora()
 
-    def call(self, inputs):
-        shape = inputs.shape
-        if len(shape) < 2 or shape[-1] != self.kernel.shape[0]:   # Keras's input_spec, on every call
-            if isinstance(self.input_spec, InputSpec):
-                self.input_spec.check(shape, None, self.name)
-            raise ValueError(f"Dense {self.name!r}: expected inputs with last axis {self.kernel.shape[0]}, "
-                             f"got shape {shape}")
+    def call(self, inputs):  # the input spec set in build holds inputs to rank >= 2 and the kernel's rows
         if self.quantization_mode is not None:  # one property read on the float path
             outputs = apply_activation(self.activation, self._quantized_product(inputs, self.quantization_mode))
             self._add_activity_loss(outputs)
