@@ -260,3 +260,23 @@ def test_a_spec_per_input_is_matched_to_a_list_of_inputs():
         layer([a, np.ones((2, 4), "float32")])
     with pytest.raises(ValueError, match=r"Layer \"sum\" expects 2 input\(s\), but it received 1"):
         layer([a])
+
+
+def test_a_subclassed_model_that_sets_input_spec_is_checked_like_keras():
+    def model_class(framework):
+        class Net(framework.Model):
+            def __init__(self, **kwargs):
+                super().__init__(**kwargs)
+                self.head = framework.layers.Dense(2)
+                self.input_spec = framework.layers.InputSpec(ndim=2)
+
+            def call(self, inputs):
+                return self.head(inputs)
+        return Net
+
+    k_model, d_model = model_class(keras)(name="net"), model_class(dg)(name="net")
+    assert d_model(np.zeros((3, 4), "float32")).shape == (3, 2)
+    k_model(np.zeros((3, 4), "float32"))
+    _both_refuse_alike(_eager_call(k_model, (3, 4, 1)), _eager_call(d_model, (3, 4, 1)))
+    _both_refuse_alike(lambda: model_class(keras)(name="net")(keras.layers.Input((4, 1))),
+                       lambda: model_class(dg)(name="net")(dg.layers.Input((4, 1))))
