@@ -16,7 +16,7 @@ from ..seed_generator import SeedGenerator
 from ..symbolic import (KerasTensor, call_symbolic, flatten, merge_traced_shapes, state_kept, traced_shapes, tracing,
                         tracing_training)
 from .operation import Operation, adopt_remat_mode, unique_name
-from .layer_state import _UNCHECKED, LayerState
+from .layer_state import UNCHECKED_SPEC, LayerState
 from .tracking import TrackedDict, TrackedList
 
 def apply_activation(activation, x):
@@ -537,7 +537,7 @@ class Layer(LayerState):
         if build is not None and "_built_at_init" not in cls.__dict__:
             cls._built_at_init = False
         if cls.__dict__.get("input_spec") is not None:  # a spec given as a class attribute is checked too
-            cls._spec_shape = _UNCHECKED
+            cls._spec_shape = UNCHECKED_SPEC
         # whether __call__ may read the dtypes and the output mask without the properties and
         # compute_mask (a subclass that overrides one of them gets them called, as always)
         cls._plain_call = (cls.dtype is Layer.dtype and cls.compute_dtype is Layer.compute_dtype

@@ -14,7 +14,7 @@ from ..autograd import Tensor
 from ..autograd.engine import _topological_order as topological_order
 from .. import backend
 from ..backend import current_path, name_scope
-from ..symbolic import KerasTensor, call_symbolic
+from ..symbolic import KerasTensor, call_symbolic, dtype_of, map_inputs
 from .input_spec import assert_input_compatibility
 from .operation import Operation
 
@@ -85,24 +85,11 @@ def _flat_tensors(value) -> list:
     return []
 
 
-_UNCHECKED = object()   # the shape no input has: a layer's spec is checked on its next call
+UNCHECKED_SPEC = object()   # the shape no input has: a layer's spec is checked on its next call
 
 
-def _shapes_of(inputs):
-    """The shape of a call's first argument, or the list or dict of its tensors' shapes."""
-    if isinstance(inputs, dict):
-        return {k: _shapes_of(v) for k, v in inputs.items()}
-    if isinstance(inputs, (list, tuple)):
-        return [_shapes_of(x) for x in inputs]
-    return None if inputs is None else tuple(inputs.shape)
-
-
-def _dtypes_of(inputs):
-    if isinstance(inputs, dict):
-        return {k: _dtypes_of(v) for k, v in inputs.items()}
-    if isinstance(inputs, (list, tuple)):
-        return [_dtypes_of(x) for x in inputs]
-    return getattr(inputs, "dtype", None)
+def _shape_of(x) -> tuple:
+    return tuple(x.shape)
 
 
 class LayerState(Operation):
@@ -257,7 +244,7 @@ class LayerState(Operation):
 
     # ----------------------------------------------------------------- the input spec
     # What ``__call__`` knows of the spec: None when there is none; else the shape of the last input
-    # that met it (``_UNCHECKED`` before the first), so a call checks again only when the shape changes
+    # that met it (``UNCHECKED_SPEC`` before the first), so a call checks again only when the shape changes
     _spec_shape = None
 
     @property
@@ -269,7 +256,7 @@ class LayerState(Operation):
     @input_spec.setter
     def input_spec(self, value):
         self.__dict__["_input_spec"] = value
-        self.__dict__["_spec_shape"] = _UNCHECKED if value else None
+        self.__dict__["_spec_shape"] = UNCHECKED_SPEC if value else None
 
     def _check_input_spec(self, input_shape, dtypes=None) -> None:
         """Raise, in Keras's words, when inputs of ``input_shape`` (a shape, or a list or dict
@@ -282,7 +269,7 @@ class LayerState(Operation):
         """Check a call's first argument against the input spec, and remember the shape of a
         Tensor that met it so that the next calls with that shape skip the check (a spec on
         dtypes is checked on every call)."""
-        self._check_input_spec(_shapes_of(inputs), _dtypes_of(inputs))
+        self._check_input_spec(map_inputs(_shape_of, inputs), map_inputs(dtype_of, inputs))
         specs = self.input_spec
         if isinstance(inputs, Tensor) and not any(
                 getattr(s, "dtype", None) for s in (specs if isinstance(specs, (list, tuple)) else [specs])):
