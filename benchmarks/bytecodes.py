@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import gc
 import sys
 
 import numpy as np
@@ -30,11 +31,17 @@ def count(fn, top: int = 0) -> int:
             per_function[(code.co_filename, code.co_firstlineno, code.co_name)] += 1
         return tracer
 
+    # the collector stays off while counting: a collection run by chance would count the
+    # bytecodes of any gc callback installed in the process (hypothesis installs one)
+    enabled = gc.isenabled()
+    gc.disable()
     sys.settrace(tracer)
     try:
         fn()
     finally:
         sys.settrace(None)
+        if enabled:
+            gc.enable()
     total = sum(per_function.values())
     for (path, line, name), n in per_function.most_common(top):
         short = path.split("deepgrad/")[-1] if "deepgrad/" in path else path.rsplit("/", 1)[-1]

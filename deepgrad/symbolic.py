@@ -280,6 +280,20 @@ def _shapes(inputs):
     return inputs.shape
 
 
+def map_inputs(fn, inputs):
+    """``fn`` of each tensor of a call's first argument, kept in its structure: a dict stays a
+    dict, a list or tuple of inputs becomes a list (so it is not read as one shape), None stays."""
+    if isinstance(inputs, dict):
+        return {k: map_inputs(fn, v) for k, v in inputs.items()}
+    if isinstance(inputs, (list, tuple)):
+        return [map_inputs(fn, x) for x in inputs]
+    return None if inputs is None else fn(inputs)
+
+
+def dtype_of(x):
+    return getattr(x, "dtype", None)
+
+
 def _with_batch(shape, batch):
     """``shape`` with its batch entry set to ``batch`` (a known batch size is kept, as Keras does)."""
     shape = tuple(shape)
@@ -464,6 +478,8 @@ def call_symbolic(layer, inputs, *args, **kwargs):
 
 def _record_call(layer, inputs, shapes, args, kwargs):
     layer._maybe_build(shapes)
+    # the spec again once built (build may have set a narrower one), as Keras checks every call
+    layer._check_input_spec(shapes, map_inputs(dtype_of, inputs))
     masked = layer._call_takes_mask and any(t._keras_mask is not None for t in flatten(inputs))
     # a dict of tensors (``Classifier()(inputs_by_name)``) or lists within the list
     structured = isinstance(inputs, dict) or (isinstance(inputs, (list, tuple)) and any(

@@ -8,6 +8,7 @@ from .. import activations, ops
 from ..autograd import Tensor
 from .arguments import add_weight_from_arguments, set_weight_arguments, weight_arguments_config
 from .base import Layer
+from .input_spec import InputSpec
 
 
 def _non_negative(value, name: str, layer: str, allow_none: bool = False):
@@ -107,11 +108,14 @@ class PReLU(Layer):
             raise ValueError(f"PReLU {self.name!r}: every non-shared axis must be known, got shape "
                              f"{tuple(input_shape)}; share the unknown axes with shared_axes")
         self.alpha = add_weight_from_arguments(self, "alpha", tuple(shape))
+        # Keras's spec: the rank, and the size of each axis alpha does not share (only when some are shared)
+        self.input_spec = InputSpec(ndim=len(input_shape), axes={
+            i: input_shape[i] for i in range(1, len(input_shape)) if i not in self.shared_axes}
+            if self.shared_axes else None)
         self.built = True
 
-    def call(self, inputs):
-        if len(inputs.shape) != len(self.alpha.shape) + 1 or any(
-                a not in (1, n) for a, n in zip(self.alpha.shape, inputs.shape[1:])):
+    def call(self, inputs):  # the spec holds the rank; alpha must still broadcast over the inputs
+        if any(a not in (1, n) for a, n in zip(self.alpha.shape, inputs.shape[1:])):
             raise ValueError(f"PReLU {self.name!r}: inputs of shape {inputs.shape} do not match alpha of shape "
                              f"{self.alpha.shape}")
         return ops.relu(inputs) - self.alpha * ops.relu(-inputs)

@@ -16,7 +16,7 @@ from ..seed_generator import SeedGenerator
 from ..symbolic import (KerasTensor, call_symbolic, flatten, merge_traced_shapes, state_kept, traced_shapes, tracing,
                         tracing_training)
 from .operation import Operation, adopt_remat_mode, unique_name
-from .layer_state import LayerState
+from .layer_state import UNCHECKED_SPEC, LayerState
 from .tracking import TrackedDict, TrackedList
 
 def apply_activation(activation, x):
@@ -536,6 +536,8 @@ class Layer(LayerState):
             cls.build = _recording_build(build)
         if build is not None and "_built_at_init" not in cls.__dict__:
             cls._built_at_init = False
+        if cls.__dict__.get("input_spec") is not None:  # a spec given as a class attribute is checked too
+            cls._spec_shape = UNCHECKED_SPEC
         # whether __call__ may read the dtypes and the output mask without the properties and
         # compute_mask (a subclass that overrides one of them gets them called, as always)
         cls._plain_call = (cls.dtype is Layer.dtype and cls.compute_dtype is Layer.compute_dtype
@@ -573,6 +575,9 @@ class Layer(LayerState):
                 inputs = _to_tensor(inputs, compute, self._float_inputs)
         if not self.built:
             return self._first_call(inputs, args, kwargs)
+        accepted = self._spec_shape  # Keras checks the input spec on every call: here when the shape changes
+        if accepted is not None and (not isinstance(inputs, Tensor) or inputs.data.shape != accepted):
+            self._check_call_input(inputs)
         if kwargs:
             training = kwargs.get("training")
             if training is None:

@@ -19,6 +19,7 @@ from .. import activations, backend, regularizers
 from .. import ops as dg_ops
 from ..autograd import Tensor
 from .arguments import weight_arguments_config
+from .input_spec import InputSpec
 from .rnn import RNN
 from .rnn_cells import DropoutRNNCell, _activation_name, forget_bias_initializer
 
@@ -86,6 +87,7 @@ class ConvLSTMCell(DropoutRNNCell):
         self.state_size = [self.filters, self.filters]
         self.spatial_dims = None
         self.input_dim = None
+        self.input_spec = InputSpec(ndim=self.rank + 2)  # one step: (batch, *spatial, channels)
 
     @property
     def _channel_axis(self) -> int:
@@ -94,13 +96,12 @@ class ConvLSTMCell(DropoutRNNCell):
     def build(self, input_shape) -> None:
         input_shape = tuple(input_shape)
         layer = f"{type(self).__name__} {self.name!r}"
-        if len(input_shape) != self.rank + 2:
-            raise ValueError(f"{layer}: one step has rank {self.rank + 2} (batch, spatial..., channels), "
-                             f"got shape {input_shape}")
+        self._check_input_spec(input_shape)  # built directly by the ConvLSTM layer, not through a call
         spatial = input_shape[2:] if self.data_format == "channels_first" else input_shape[1:-1]
         if None in spatial or input_shape[self._channel_axis] is None:
             raise ValueError(f"{layer}: the spatial and channel axes must be known, got shape {input_shape}")
         self.spatial_dims, self.input_dim = tuple(int(s) for s in spatial), int(input_shape[self._channel_axis])
+        self.input_spec = InputSpec(shape=(None,) + input_shape[1:])  # every step of the size built for
         width = 4 * self.filters
         self.kernel = self.add_weight("kernel", self.kernel_size + (self.input_dim, width), self.kernel_initializer,
                                       regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
@@ -207,6 +208,7 @@ class ConvLSTM(RNN):
         super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
                          go_backwards=go_backwards, stateful=stateful, **kwargs)
         self.activity_regularizer = regularizers.get(activity_regularizer)
+        self.input_spec = InputSpec(ndim=self.rank + 3)  # (batch, time, *spatial, channels)
 
     def __getattr__(self, name):
         # the cell's arguments read through the layer (layer.filters, layer.kernel_size, ...), as in Keras
@@ -215,10 +217,7 @@ class ConvLSTM(RNN):
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def _check_input(self, shape) -> None:
-        if len(shape) != self.rank + 3:
-            raise ValueError(f"{type(self).__name__} {self.name!r} expects inputs of rank {self.rank + 3} "
-                             f"(batch, time, {'spatial..., ' if self.rank > 1 else 'steps, '}channels), "
-                             f"got shape {tuple(shape)}")
+        self._check_input_spec(tuple(shape))  # built, or its output shape asked for, without a call
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
         outputs = super().call(sequences, initial_state=initial_state, mask=mask, training=training)

@@ -15,6 +15,7 @@ from ..ops.quantized import quantized_conv
 from .arguments import forwarded_arguments
 from .base import apply_activation
 from .core import KernelLayer
+from .input_spec import InputSpec
 from .quantized import QuantizableMixin
 
 
@@ -82,11 +83,19 @@ class SpatialLayerMixin:
         return shape
 
     def _input_channels(self, input_shape) -> int:
+        """The channels of ``input_shape``, which the input spec holds every later call to."""
         channels = self._check_rank(input_shape)[self._channel_axis]
         if channels is None:
             raise ValueError(f"{type(self).__name__} {self.name!r}: the channel axis must be known, "
                              f"got shape {tuple(input_shape)}")
+        self._set_input_spec(int(channels))
         return int(channels)
+
+    def _set_input_spec(self, channels=None) -> None:
+        """Keras's input spec of a convolution: rank ``rank + 2`` at least, and once built, the
+        channels it was built for on the channel axis."""
+        axes = None if channels is None else {self._channel_axis: channels}
+        self.input_spec = InputSpec(min_ndim=self.rank + 2, axes=axes)
 
     def _add_bias(self, outputs, bias):
         """``outputs + bias`` on the channel axis."""
@@ -126,16 +135,9 @@ class BaseConv(QuantizableMixin, SpatialLayerMixin, KernelLayer):
         self.padding = padding.lower()
         self.data_format = resolve_data_format(data_format, layer)
         self.groups = int(groups)
+        self._set_input_spec()
         self._set_kernel_arguments(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
                                    bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint)
-
-    def _check_input(self, shape):
-        shape = self._check_rank(shape)
-        channels = shape[self._channel_axis]
-        if self.built and channels is not None and channels != self.kernel.shape[-2] * self.groups:
-            raise ValueError(f"{type(self).__name__} {self.name!r}: expected inputs with "
-                             f"{self.kernel.shape[-2] * self.groups} channels (axis {self._channel_axis}), "
-                             f"got shape {shape}")
 
     def build(self, input_shape):
         channels = self._input_channels(input_shape)
@@ -157,7 +159,7 @@ class BaseConv(QuantizableMixin, SpatialLayerMixin, KernelLayer):
         return ops.pad(inputs, pads), "valid"
 
     def call(self, inputs):
-        self._check_input(inputs.shape)
+        self._check_rank(inputs.shape)  # the spec checked the channels and the least rank
         if type(self).convolution_op is not BaseConv.convolution_op:
             # a subclass's own convolution (a standardized kernel, say): Keras's call runs it, then the
             # bias and the activation
@@ -191,7 +193,7 @@ class BaseConv(QuantizableMixin, SpatialLayerMixin, KernelLayer):
         return conv_nd(inputs, kernel, self.strides, self.padding, self.data_format, self.dilation_rate)
 
     def compute_output_shape(self, input_shape):
-        self._check_input(input_shape)
+        self._check_rank(input_shape)
         spatial = tuple(conv_output_length(n, k, s, self.padding, d) for n, k, s, d in
                         zip(self._spatial(input_shape), self.kernel_size, self.strides, self.dilation_rate))
         return self._with_channels(input_shape[0], spatial, self.filters)

@@ -52,6 +52,7 @@ class BaseDepthwiseConv(SpatialLayerMixin, Layer):
                              f"strides={self.strides}, dilation_rate={self.dilation_rate}")
         self.padding = padding.lower()
         self.data_format = resolve_data_format(data_format, layer)
+        self._set_input_spec()
         self.activation = activations.get(activation)
         self.activation_name = activations.serialize(self.activation)
         self.use_bias = bool(use_bias)
@@ -59,12 +60,6 @@ class BaseDepthwiseConv(SpatialLayerMixin, Layer):
             set_weight_arguments(self, prefix, initializer, regularizer, constraint)
         set_weight_arguments(self, "bias", bias_initializer, bias_regularizer, bias_constraint)
         self.activity_regularizer = regularizers.get(activity_regularizer)
-
-    def _check_input(self, shape):
-        shape = self._check_rank(shape)
-        if self.built and shape[self._channel_axis] not in (None, self._built_channels):
-            raise ValueError(f"{type(self).__name__} {self.name!r}: expected inputs with {self._built_channels} "
-                             f"channels (axis {self._channel_axis}), got shape {shape}")
 
     def _convolve(self, op, fused_relu_op, *operands):
         """The layer's op on ``operands`` (inputs, kernels, bias), then its activation: a ReLU is
@@ -95,7 +90,6 @@ class BaseDepthwiseConvLayer(BaseDepthwiseConv):
 
     def build(self, input_shape):
         channels = self._input_channels(input_shape)
-        self._built_channels = channels
         self.kernel = add_weight_from_arguments(self, "depthwise", self.kernel_size + (channels, self.depth_multiplier),
                                                 name="kernel")
         self.bias = (add_weight_from_arguments(self, "bias", (channels * self.depth_multiplier,))
@@ -103,11 +97,11 @@ class BaseDepthwiseConvLayer(BaseDepthwiseConv):
         self.built = True
 
     def call(self, inputs):
-        self._check_input(inputs.shape)
+        self._check_rank(inputs.shape)  # the spec checked the channels and the least rank
         return self._convolve(depthwise_conv_bias, depthwise_conv_bias_relu, inputs, self.kernel, self.bias)
 
     def compute_output_shape(self, input_shape):
-        self._check_input(input_shape)
+        self._check_rank(input_shape)
         channels = input_shape[self._channel_axis]
         return self._with_channels(input_shape[0], self._output_spatial(input_shape),
                                    None if channels is None else channels * self.depth_multiplier)
@@ -124,7 +118,6 @@ class BaseSeparableConv(BaseDepthwiseConv):
 
     def build(self, input_shape):
         channels = self._input_channels(input_shape)
-        self._built_channels = channels
         self.depthwise_kernel = add_weight_from_arguments(
             self, "depthwise", self.kernel_size + (channels, self.depth_multiplier), name="depthwise_kernel")
         self.pointwise_kernel = add_weight_from_arguments(
@@ -134,12 +127,12 @@ class BaseSeparableConv(BaseDepthwiseConv):
         self.built = True
 
     def call(self, inputs):
-        self._check_input(inputs.shape)
+        self._check_rank(inputs.shape)  # the spec checked the channels and the least rank
         return self._convolve(separable_conv_bias, separable_conv_bias_relu, inputs, self.depthwise_kernel,
                               self.pointwise_kernel, self.bias)
 
     def compute_output_shape(self, input_shape):
-        self._check_input(input_shape)
+        self._check_rank(input_shape)
         return self._with_channels(input_shape[0], self._output_spatial(input_shape), self.filters)
 
     def get_config(self):

@@ -41,6 +41,7 @@ class BaseConvTranspose(SpatialLayerMixin, KernelLayer):
         self.dilation_rate = _tuple(dilation_rate, self.rank, "dilation_rate", layer)
         self.padding = padding.lower()
         self.data_format = resolve_data_format(data_format, layer)
+        self._set_input_spec()
         if output_padding is None:
             self.output_padding = None
         else:
@@ -59,12 +60,6 @@ class BaseConvTranspose(SpatialLayerMixin, KernelLayer):
         self._set_kernel_arguments(activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
                                    bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint)
 
-    def _check_input(self, shape):
-        shape = self._check_rank(shape)
-        if self.built and shape[self._channel_axis] not in (None, self.kernel.shape[-1]):
-            raise ValueError(f"{type(self).__name__} {self.name!r}: expected inputs with {self.kernel.shape[-1]} "
-                             f"channels (axis {self._channel_axis}), got shape {shape}")
-
     def build(self, input_shape):
         # (*kernel, out, in): the layout of the convolution this one is the transpose of
         self.kernel = add_weight_from_arguments(self, "kernel",
@@ -73,7 +68,7 @@ class BaseConvTranspose(SpatialLayerMixin, KernelLayer):
         self.built = True
 
     def call(self, inputs):
-        self._check_input(inputs.shape)
+        self._check_rank(inputs.shape)  # the spec checked the channels and the least rank
         # the bias is added by the op as it writes the output (no pass and no array of its own)
         outputs = conv_transpose_bias(inputs, self.kernel, self.bias, self.strides, self.padding, self.output_padding,
                                       self.data_format, self.dilation_rate)
@@ -82,7 +77,7 @@ class BaseConvTranspose(SpatialLayerMixin, KernelLayer):
         return outputs
 
     def compute_output_shape(self, input_shape):
-        self._check_input(input_shape)
+        self._check_rank(input_shape)
         output_padding = self.output_padding or (None,) * self.rank
         spatial = [transpose_output_length(n, k, s, self.padding, p, d) for n, k, s, p, d in
                    zip(self._spatial(input_shape), self.kernel_size, self.strides, output_padding,

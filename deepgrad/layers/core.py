@@ -159,13 +159,7 @@ class Dense(QuantizableMixin, LoRAMixin, KernelLayer):
             self._add_kernel_and_bias((input_shape[-1], self.units))
         self._build_lora()
 
-    def call(self, inputs):
-        shape = inputs.shape
-        if len(shape) < 2 or shape[-1] != self.kernel.shape[0]:   # Keras's input_spec, on every call
-            if isinstance(self.input_spec, InputSpec):
-                self.input_spec.check(shape, None, self.name)
-            raise ValueError(f"Dense {self.name!r}: expected inputs with last axis {self.kernel.shape[0]}, "
-                             f"got shape {shape}")
+    def call(self, inputs):  # the input spec set in build holds inputs to rank >= 2 and the kernel's rows
         if self.quantization_mode is not None:  # one property read on the float path
             outputs = apply_activation(self.activation, self._quantized_product(inputs, self.quantization_mode))
             self._add_activity_loss(outputs)
@@ -232,10 +226,9 @@ class Flatten(Layer):
         if data_format not in (None, "channels_last", "channels_first"):
             raise ValueError(f"Flatten: data_format must be 'channels_last' or 'channels_first', got {data_format!r}")
         self.data_format = data_format or backend.image_data_format()
+        self.input_spec = InputSpec(min_ndim=1)  # a batch axis first
 
     def call(self, inputs):
-        if inputs.ndim == 0:
-            raise ValueError(f"Flatten {self.name!r}: expected input of rank >= 1 (a batch axis first), got a scalar")
         if self.data_format == "channels_first" and inputs.ndim > 2:
             inputs = ops.transpose(inputs, (0,) + tuple(range(2, inputs.ndim)) + (1,))
         return ops.reshape(inputs, (inputs.shape[0], -1))
@@ -297,18 +290,12 @@ class Permute(Layer):
         if sorted(dims) != list(range(1, len(dims) + 1)):
             raise ValueError(f"Permute: dims must be a permutation of 1..{len(dims)}, got {dims}")
         self.dims = dims
-
-    def _check(self, input_shape):
-        if len(input_shape) != len(self.dims) + 1:
-            raise ValueError(f"Permute {self.name!r}: dims {self.dims} need inputs of rank {len(self.dims) + 1}, "
-                             f"got shape {tuple(input_shape)}")
+        self.input_spec = InputSpec(ndim=len(dims) + 1)
 
     def call(self, inputs):
-        self._check(inputs.shape)
         return ops.transpose(inputs, (0,) + self.dims)
 
     def compute_output_shape(self, input_shape):
-        self._check(input_shape)
         return (input_shape[0],) + tuple(input_shape[d] for d in self.dims)
 
     def get_config(self):
@@ -321,10 +308,9 @@ class RepeatVector(Layer):
     def __init__(self, n, **kwargs):
         super().__init__(**kwargs)
         self.n = _positive_int(n, "n", "RepeatVector")
+        self.input_spec = InputSpec(ndim=2)
 
     def call(self, inputs):
-        if inputs.ndim != 2:
-            raise ValueError(f"RepeatVector {self.name!r}: expects inputs of rank 2, got shape {inputs.shape}")
         return ops.broadcast_to(ops.expand_dims(inputs, 1), (inputs.shape[0], self.n, inputs.shape[1]))
 
     def compute_output_shape(self, input_shape):

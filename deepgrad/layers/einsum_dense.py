@@ -18,6 +18,7 @@ from .arguments import add_weight_from_arguments, serialize_argument, set_weight
 from ..ops.quantized import output_aligned, quantized_einsum
 from .lora import LoRAMixin
 from .base import Layer, apply_activation
+from .input_spec import InputSpec
 from .quantized import QuantizableMixin
 
 
@@ -195,6 +196,7 @@ class EinsumDense(QuantizableMixin, LoRAMixin, Layer):
     def build(self, input_shape):
         self._specs, kernel_shape, bias_shape, self.full_output_shape = analyze_einsum(
             self.equation, self.bias_axes, input_shape, self.partial_output_shape, f"EinsumDense {self.name!r}")
+        self.input_spec = InputSpec(ndim=len(input_shape))  # calls keep the rank built for, as Keras holds them
         if any(s is None for s in kernel_shape):
             raise ValueError(f"EinsumDense {self.name!r}: the kernel shape {tuple(kernel_shape)} is not fully known "
                              f"from inputs of shape {tuple(input_shape)} and output_shape {self.partial_output_shape}")
@@ -233,9 +235,6 @@ class EinsumDense(QuantizableMixin, LoRAMixin, Layer):
                                       "supported (input axes that only the input has are summed alone)")
 
     def call(self, inputs):
-        if inputs.ndim != len(self._specs[0]) and "..." not in self.equation:
-            raise ValueError(f"EinsumDense {self.name!r}: equation {self.equation!r} expects inputs of rank "
-                             f"{len(self._specs[0])}, got shape {inputs.shape}")
         specs = self._specs
         plan = getattr(self, "_linear_plan", None)
         if plan is not None and self.quantization_mode is None and not self.lora_enabled:  # a plain float kernel

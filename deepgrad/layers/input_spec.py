@@ -2,6 +2,8 @@
 
 ``spec.check(shape, dtype, layer_name)`` raises a ValueError naming the layer and the shape
 when an input does not fit, in Keras's words; ``None`` in a shape matches any size.
+``assert_input_compatibility(specs, shapes, layer_name)`` matches a layer's spec (or list of
+specs) to the shapes of a call's first argument (one shape, a list, or a dict by input name).
 """
 from __future__ import annotations
 
@@ -76,4 +78,37 @@ class InputSpec:
         return f"InputSpec({', '.join(parts)})"
 
 
-__all__ = ["InputSpec"]
+def assert_input_compatibility(input_spec, shapes, layer_name: str, dtypes=None) -> None:
+    """Raise, in Keras's words, when the shapes (and dtypes) of a call's first argument do not meet
+    ``input_spec``: one spec or a list of them, one per input, matched to a shape, a list of
+    shapes, or a dict of shapes (by the specs' names when every spec has one, else by sorted key)."""
+    specs = list(input_spec) if isinstance(input_spec, (list, tuple)) else [input_spec]
+    if not specs:
+        return
+    if isinstance(shapes, dict):
+        names = [getattr(s, "name", None) for s in specs]
+        if all(names):
+            missing = [n for n in names if n not in shapes]
+            if missing:
+                raise ValueError(f'Missing data for input "{missing[0]}". You passed a data dictionary with keys '
+                                 f"{list(shapes)}. Expected the following keys: {names}")
+            shapes, dtypes = _by_keys(shapes, dtypes, names)
+        else:
+            shapes, dtypes = _by_keys(shapes, dtypes, sorted(shapes))
+    elif not isinstance(shapes, list):
+        shapes, dtypes = [shapes], [dtypes]
+    dtypes = dtypes if dtypes is not None else [None] * len(shapes)
+    if len(shapes) != len(specs):
+        raise ValueError(f'Layer "{layer_name}" expects {len(specs)} input(s), but it received {len(shapes)} '
+                         f"input tensors. Shapes received: {shapes}")
+    for index, (spec, shape, dtype) in enumerate(zip(specs, shapes, dtypes)):
+        if spec is None or (shape is None and spec.optional):
+            continue
+        spec.check(shape, dtype, layer_name, index)
+
+
+def _by_keys(shapes: dict, dtypes, keys: list):
+    return [shapes[k] for k in keys], None if dtypes is None else [dtypes[k] for k in keys]
+
+
+__all__ = ["InputSpec", "assert_input_compatibility"]

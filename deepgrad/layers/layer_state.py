@@ -14,7 +14,8 @@ from ..autograd import Tensor
 from ..autograd.engine import _topological_order as topological_order
 from .. import backend
 from ..backend import current_path, name_scope
-from ..symbolic import KerasTensor, call_symbolic
+from ..symbolic import KerasTensor, call_symbolic, dtype_of, map_inputs
+from .input_spec import assert_input_compatibility
 from .operation import Operation
 
 
@@ -84,10 +85,16 @@ def _flat_tensors(value) -> list:
     return []
 
 
+UNCHECKED_SPEC = object()   # the shape no input has: a layer's spec is checked on its next call
+
+
+def _shape_of(x) -> tuple:
+    return tuple(x.shape)
+
+
 class LayerState(Operation):
     """Keras's state API of a layer (mixed into ``Layer``)."""
 
-    input_spec = None           # an InputSpec (or list) the input is checked against when the layer is built
     activity_regularizer = None
     supports_jit = True         # Keras's flag; every layer runs eagerly here
     autocast = True             # variables seen in the compute dtype under a mixed policy
@@ -235,15 +242,38 @@ class LayerState(Operation):
                 self.__dict__["_path"] = current_path()
                 self._maybe_build(shape)
 
-    def _check_input_spec(self, input_shape) -> None:
+    # ----------------------------------------------------------------- the input spec
+    # What ``__call__`` knows of the spec: None when there is none; else the shape of the last input
+    # that met it (``UNCHECKED_SPEC`` before the first), so a call checks again only when the shape changes
+    _spec_shape = None
+
+    @property
+    def input_spec(self):
+        """An ``InputSpec`` (or a list of them, one per input) that the first argument of every
+        call must meet, as in Keras; layers set it in ``__init__`` or ``build``, users may too."""
+        return self.__dict__.get("_input_spec")
+
+    @input_spec.setter
+    def input_spec(self, value):
+        self.__dict__["_input_spec"] = value
+        self.__dict__["_spec_shape"] = UNCHECKED_SPEC if value else None
+
+    def _check_input_spec(self, input_shape, dtypes=None) -> None:
+        """Raise, in Keras's words, when inputs of ``input_shape`` (a shape, or a list or dict
+        of them) do not meet the layer's input spec."""
         spec = self.input_spec
-        if spec is None or not isinstance(input_shape, tuple):
-            return
-        for s in spec if isinstance(spec, (list, tuple)) else [spec]:
-            check = getattr(s, "check", None)
-            if check is not None:
-                check(input_shape, None, self.name)
-                return
+        if spec:
+            assert_input_compatibility(spec, input_shape, self.name, dtypes)
+
+    def _check_call_input(self, inputs) -> None:
+        """Check a call's first argument against the input spec, and remember the shape of a
+        Tensor that met it so that the next calls with that shape skip the check (a spec on
+        dtypes is checked on every call)."""
+        self._check_input_spec(map_inputs(_shape_of, inputs), map_inputs(dtype_of, inputs))
+        specs = self.input_spec
+        if isinstance(inputs, Tensor) and not any(
+                getattr(s, "dtype", None) for s in (specs if isinstance(specs, (list, tuple)) else [specs])):
+            self.__dict__["_spec_shape"] = inputs.data.shape
 
     def compute_output_spec(self, *args, **kwargs):
         """The KerasTensor(s) ``call`` would return for inputs of the given shapes."""

@@ -9,6 +9,7 @@ from .. import backend, initializers, ops
 from ..autograd import Tensor, no_grad
 from ..ops.normalization import batch_norm, batch_norm_inference, layer_norm
 from .base import Layer
+from .input_spec import InputSpec
 from .wrappers import Wrapper
 from .arguments import (add_weight_from_arguments, serialize_argument, set_weight_arguments,
                                weight_arguments_config)
@@ -135,10 +136,10 @@ class BatchNormalization(_Normalization):
             self.moving_stddev = self.add_weight("moving_stddev", shape, moving_stddev_initializer, trainable=False)
             self.renorm_mean = self.add_weight("renorm_mean", shape, self.moving_mean_initializer, trainable=False)
             self.renorm_stddev = self.add_weight("renorm_stddev", shape, moving_stddev_initializer, trainable=False)
+        self.input_spec = InputSpec(ndim=len(input_shape), axes={self.axis: input_shape[self.axis]})
         self.built = True
 
-    def call(self, inputs, training=None):
-        self._check(inputs)
+    def call(self, inputs, training=None):  # the input spec holds inputs to the rank and features built for
         gamma, beta = self._params(inputs.ndim)
         axis = self._feature_axes[0]
         if training and self.trainable and self.renorm:
@@ -274,16 +275,14 @@ class GroupNormalization(Layer):
         if dim < self.groups or dim % self.groups:
             raise ValueError(f"GroupNormalization {self.name!r}: {dim} channels cannot be split into "
                              f"{self.groups} equal groups")
-        self._channel_axis, self._channels, self._built_ndim = self.axis % ndim, dim, ndim
+        self._channel_axis = self.axis % ndim
+        self.input_spec = InputSpec(ndim=ndim, axes={self.axis: dim})
         self.gamma = add_weight_from_arguments(self, "gamma", (dim,)) if self.scale else None
         self.beta = add_weight_from_arguments(self, "beta", (dim,)) if self.center else None
         self.built = True
 
-    def call(self, inputs):
+    def call(self, inputs):  # the input spec holds inputs to the rank and channels built for
         axis = self._channel_axis
-        if inputs.ndim != self._built_ndim or inputs.shape[axis] != self._channels:
-            raise ValueError(f"GroupNormalization {self.name!r}: built for rank-{self._built_ndim} inputs with "
-                             f"{self._channels} channels on axis {self.axis}, got shape {inputs.shape}")
         shape = inputs.shape
         c = shape[axis]
         # (..., groups, C / groups, ...): statistics over every axis but the batch and the group
@@ -382,6 +381,7 @@ class SpectralNormalization(Wrapper):
 
     def build(self, input_shape):
         self.layer._maybe_build(input_shape)
+        self.input_spec = InputSpec(min_ndim=1, axes={-1: input_shape[-1]})
         kernel = getattr(self.layer, "kernel", None)
         if kernel is None:
             kernel = getattr(self.layer, "embeddings", None)

@@ -10,6 +10,7 @@ from ..ops.convolution import data_format_of
 from ..ops.pool import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d, pool_output_length
 from .base import Layer
 from .convolutional import _tuple
+from .input_spec import InputSpec
 
 _AXES = {1: "(batch, steps, channels)", 2: "(batch, height, width, channels)",
          3: "(batch, dim1, dim2, dim3, channels)"}
@@ -24,7 +25,8 @@ def _check_rank(layer, shape, rank: int):
 
 
 class BasePooling(Layer):
-    """A window of ``pool_size`` slid by ``strides`` (the pool size when None) over the spatial axes."""
+    """A window of ``pool_size`` slid by ``strides`` (the pool size when None) over the spatial axes;
+    inputs of rank ``rank + 2`` (its input spec, as Keras's)."""
     _float_inputs = True  # integer inputs are averaged/normalised as floats
     _built_at_init = True  # no state to create: built when made, as Keras's
 
@@ -41,9 +43,9 @@ class BasePooling(Layer):
             raise ValueError(f"{layer}: padding must be 'valid' or 'same', got {padding!r}")
         self.padding = padding.lower()
         self.data_format = data_format_of(data_format, layer)
+        self.input_spec = InputSpec(ndim=self.rank + 2)
 
     def call(self, inputs):
-        _check_rank(self, inputs.shape, self.rank)
         if self.pool is None or self.data_format == "channels_first":
             return self.pool_nd(inputs, self.pool_size, self.strides, self.padding, self.data_format)
         if self.rank == 1:
@@ -51,7 +53,6 @@ class BasePooling(Layer):
         return self.pool(inputs, self.pool_size, self.strides, self.padding)
 
     def compute_output_shape(self, input_shape):
-        _check_rank(self, input_shape, self.rank)
         first = self.data_format == "channels_first"
         channels = input_shape[1] if first else input_shape[-1]
         spatial = tuple(None if n is None else pool_output_length(n, p, s, self.padding)
@@ -126,17 +127,16 @@ class BaseGlobalPooling(Layer):
         super().__init__(**kwargs)
         self.data_format = data_format_of(data_format, type(self).__name__)
         self.keepdims = bool(keepdims)
+        self.input_spec = InputSpec(ndim=self.rank + 2)
 
     def _axes(self):
         start = 2 if self.data_format == "channels_first" else 1
         return tuple(range(start, start + self.rank))
 
     def call(self, inputs):
-        _check_rank(self, inputs.shape, self.rank)
         return self.reduce(inputs, axis=self._axes(), keepdims=self.keepdims)
 
     def compute_output_shape(self, input_shape):
-        _check_rank(self, input_shape, self.rank)
         first = self.data_format == "channels_first"
         channels = input_shape[1] if first else input_shape[-1]
         if not self.keepdims:
@@ -176,7 +176,6 @@ class GlobalAveragePooling1D(BaseGlobalPooling):
     def call(self, inputs, mask=None):
         if mask is None:
             return super().call(inputs)
-        _check_rank(self, inputs.shape, self.rank)
         # masked steps count neither in the sum nor in the divisor (and a NaN there stays out)
         first = self.data_format == "channels_first"
         keep = ops.expand_dims(ops.astype(mask, "bool"), 1 if first else -1)

@@ -21,6 +21,7 @@ from .. import regularizers
 from ..autograd import Tensor
 from ..ops.recurrent import SIMPLE_RNN_ACTIVATIONS, gru, lstm, simple_rnn
 from .arguments import weight_arguments_config
+from .input_spec import InputSpec
 from .rnn import RNN
 from .rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, _activation_name, _mask_array
 
@@ -42,6 +43,7 @@ class _FusedRNN(RNN):
         super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
                          go_backwards=go_backwards, stateful=stateful, unroll=unroll, **kwargs)
         self.activity_regularizer = regularizers.get(activity_regularizer)
+        self.input_spec = InputSpec(ndim=3)  # (batch, time, features), as Keras's LSTM and GRU hold it
 
     @staticmethod
     def cell_options(kwargs: dict) -> dict:
@@ -78,7 +80,9 @@ class _FusedRNN(RNN):
         raise NotImplementedError
 
     def _check_input(self, shape) -> None:
-        if len(shape) != 3 or shape[-1] is None:
+        """The input spec (for a build or an output shape asked for without a call), and known features."""
+        self._check_input_spec(tuple(shape))
+        if shape[-1] is None:
             raise ValueError(f"{type(self).__name__} {self.name!r} expects inputs of shape (batch, time, features) "
                              f"with known features, got {tuple(shape)}")
 
@@ -92,7 +96,6 @@ class _FusedRNN(RNN):
 
     def _call_fused(self, inputs, initial_state, mask, training):
         kind, cell = type(self).__name__, self.cell
-        self._check_input(inputs.shape)
         if inputs.shape[-1] != cell.kernel.shape[0]:
             raise ValueError(f"{kind} {self.name!r} was built for inputs of shape (batch, time, "
                              f"{cell.kernel.shape[0]}), got {tuple(inputs.shape)}")
@@ -180,6 +183,7 @@ class SimpleRNN(_FusedRNN):
         super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
                          go_backwards=go_backwards, stateful=stateful, unroll=unroll,
                          activity_regularizer=activity_regularizer, **kwargs)
+        self.input_spec = [InputSpec(ndim=3)]  # a list of one, as Keras's SimpleRNN holds it
 
     def fused(self) -> bool:
         return _activation_name(self.cell.activation) in SIMPLE_RNN_ACTIVATIONS

@@ -16,6 +16,7 @@ from ..seed_generator import SeedGenerator
 from ..ops.convolution import data_format_of
 from .base import Layer
 from .core import Dropout
+from .input_spec import InputSpec
 
 
 def _rate(value, what: str, layer: str) -> float:
@@ -134,11 +135,9 @@ class _SpatialDropout(Dropout):
     def __init__(self, rate, data_format=None, seed=None, name=None, dtype=None):
         super().__init__(rate, seed=seed, name=name, dtype=dtype)
         self.data_format = data_format_of(data_format, type(self).__name__)
+        self.input_spec = InputSpec(ndim=self.rank + 2)
 
     def call(self, inputs, training=False):
-        if inputs.ndim != self.rank + 2:
-            raise ValueError(f"{type(self).__name__} {self.name!r}: expected inputs of rank {self.rank + 2}, "
-                             f"got shape {inputs.shape}")
         ones = (1,) * self.rank
         batch = inputs.shape[0]
         if self.data_format == "channels_first":

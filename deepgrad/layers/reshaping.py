@@ -8,6 +8,7 @@ from .. import ops
 from ..ops.convolution import data_format_of
 from .base import Layer
 from .convolutional import _tuple
+from .input_spec import InputSpec
 
 
 def _pair(value, what: str, layer: str) -> tuple:
@@ -37,9 +38,14 @@ def _pairs(value, rank: int, what: str, layer: str) -> tuple:
 
 
 class _Spatial(Layer):
-    """Shared by the layers here: the rank check and where the spatial axes are."""
+    """Shared by the layers here: inputs of rank ``rank + 2`` (the input spec, as Keras's) and
+    where their spatial axes are."""
 
     rank = 2
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.input_spec = InputSpec(ndim=self.rank + 2)
 
     def _set_data_format(self, data_format):
         self.data_format = data_format_of(data_format, type(self).__name__)
@@ -48,13 +54,7 @@ class _Spatial(Layer):
         start = 2 if getattr(self, "data_format", "channels_last") == "channels_first" else 1
         return tuple(range(start, start + self.rank))
 
-    def _check_rank(self, shape):
-        if len(shape) != self.rank + 2:
-            raise ValueError(f"{type(self).__name__} {self.name!r}: expected inputs of rank {self.rank + 2} "
-                             f"(batch, {self.rank} spatial axes, channels), got shape {tuple(shape)}")
-
     def compute_output_shape(self, input_shape):
-        self._check_rank(input_shape)
         out = list(input_shape)
         for i, axis in enumerate(self._spatial_axes()):
             out[axis] = None if out[axis] is None else self._new_length(i, out[axis])
@@ -81,7 +81,6 @@ class _UpSampling(_Spatial):
         return n * self.size[i]
 
     def call(self, inputs):
-        self._check_rank(inputs.shape)
         interpolation = getattr(self, "interpolation", "nearest")
         if interpolation not in ("nearest", "bilinear"):  # the other kernels of ops.image.resize
             rows, cols = (inputs.shape[axis] * f for axis, f in zip(self._spatial_axes(), self.size))
@@ -149,7 +148,6 @@ class _ZeroPadding(_Spatial):
         return n + sum(self.padding[i])
 
     def call(self, inputs):
-        self._check_rank(inputs.shape)
         width = [(0, 0)] * inputs.ndim
         for axis, pad in zip(self._spatial_axes(), self.padding):
             width[axis] = pad
@@ -202,7 +200,6 @@ class _Cropping(_Spatial):
         return kept
 
     def call(self, inputs):
-        self._check_rank(inputs.shape)
         index = [slice(None)] * inputs.ndim
         for i, axis in enumerate(self._spatial_axes()):
             self._new_length(i, inputs.shape[axis])

@@ -145,6 +145,7 @@ class Bidirectional(Layer):
         self.return_sequences = layer.return_sequences
         self.return_state = layer.return_state
         self.supports_masking = True
+        self.input_spec = layer.input_spec  # the wrapped layer's checks, as Keras passes them on
         self._initial_weights = weights
 
     def build(self, input_shape) -> None:

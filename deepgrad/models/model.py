@@ -337,6 +337,8 @@ class Model(ModelState, Trainer, Layer):
             if not self.built:
                 return self._first_call(shape, inputs, args, kwargs)
             self._maybe_build(shape)
+        if self._spec_shape is not None:  # an input spec the model's class sets, checked as a layer's is
+            self._check_call_input(inputs)
         if kwargs:
             training = kwargs.get("training")
             if training is not None and training is not layer_base._context_training:

@@ -201,5 +201,5 @@ def test_errors():
         ConvLSTM1D(2, 3, padding="causal")
     with pytest.raises(ValueError, match="kernel_size must be"):
         ConvLSTM2D(2, (3, 3, 3))
-    with pytest.raises(ValueError, match="expects inputs of rank 5"):
+    with pytest.raises(ValueError, match="expected ndim=5, found ndim=4"):
         ConvLSTM2D(2, 3)(np.zeros((2, 3, 5, 1), np.float32))

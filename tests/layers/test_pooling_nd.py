@@ -72,7 +72,7 @@ def test_configs_and_errors():
         layers.AdaptiveAveragePooling2D("big")
     with pytest.raises(ValueError, match="AdaptiveMaxPooling2D: output_size"):
         layers.AdaptiveMaxPooling2D((2, 2, 2))
-    with pytest.raises(ValueError, match=r"MaxPooling3D 'p'.*rank 5"):
+    with pytest.raises(ValueError, match=r"layer 'p'.*expected ndim=5, found ndim=4"):
         layers.MaxPooling3D(name="p")(np.zeros((1, 4, 4, 2), "float32"))
     with pytest.raises(TypeError):
         layers.AveragePooling3D()   # pool_size is required, as in Keras

@@ -93,7 +93,7 @@ def test_unsupported_arguments_are_rejected():
         layer(np.zeros((3, 6, 5), np.float32))
     with pytest.raises(ValueError, match="takes 2 initial state"):
         layer(X, initial_state=[np.zeros((3, 4), np.float32)])
-    with pytest.raises(ValueError, match="expects inputs of shape"):
+    with pytest.raises(ValueError, match="expected ndim=3, found ndim=2"):
         GRU(3)(np.zeros((3, 2), np.float32))
 
 

@@ -103,7 +103,7 @@ def test_bad_rates_are_rejected():
         layers.GaussianNoise(1.5)
     with pytest.raises(ValueError, match="GaussianDropout: rate"):
         layers.GaussianDropout(-0.1)
-    with pytest.raises(ValueError, match=r"SpatialDropout2D 'sd'.*rank 4"):
+    with pytest.raises(ValueError, match=r"layer 'sd'.*expected ndim=4, found ndim=3"):
         layers.SpatialDropout2D(0.5, name="sd")(np.ones((2, 3, 4), "float32"), training=True)
 
 

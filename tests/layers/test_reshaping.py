@@ -67,7 +67,7 @@ def test_bad_arguments_and_inputs():
         layers.ZeroPadding2D(padding=(1, 2, 3))
     with pytest.raises(ValueError, match="Cropping2D.*removes all"):
         layers.Cropping2D(cropping=((2, 2), (0, 0)), name="crop")(np.zeros((1, 4, 4, 1), "float32"))
-    with pytest.raises(ValueError, match=r"ZeroPadding1D 'pad'.*rank 3.*\(2, 3\)"):
+    with pytest.raises(ValueError, match=r"layer 'pad'.*expected ndim=3, found ndim=2.*\(2, 3\)"):
         layers.ZeroPadding1D(name="pad")(np.zeros((2, 3), "float32"))
     with pytest.raises(ValueError, match="Cropping1D: cropping"):
         layers.Cropping1D(cropping=-1)

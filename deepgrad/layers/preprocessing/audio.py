@@ -10,6 +10,7 @@ import numpy as np
 
 from ... import backend, initializers, ops
 from ..base import Layer
+from ..input_spec import InputSpec
 
 # HTK mel scale: mel(f) = 1127 ln(1 + f / 700)
 _MEL_BREAK_FREQUENCY_HERTZ = 700.0
@@ -111,11 +112,10 @@ class STFTSpectrogram(Layer):
         self.window, self.periodic, self.scaling, self.padding = window, periodic, scaling, padding
         self.expand_dims = expand_dims
         self.data_format = data_format or backend.image_data_format()
+        self.input_spec = InputSpec(ndim=3)  # (batch, time, channels) or (batch, channels, time)
 
     def compute_output_shape(self, input_shape):
         """Keras's shapes, worked out without running the layer (the time axis may be None)."""
-        if len(input_shape) != 3:
-            raise ValueError(f"STFTSpectrogram: expected inputs of rank 3, got shape {tuple(input_shape)}")
         last = self.data_format == "channels_last"
         batch, time, channels = (input_shape if last else (input_shape[0], input_shape[2], input_shape[1]))
         freq = (self._fft_length // 2 + 1) * (2 if self.mode == "stft" else 1)
@@ -131,8 +131,6 @@ class STFTSpectrogram(Layer):
         return (batch, frames, width) if last else (batch, width, frames)
 
     def build(self, input_shape):
-        if len(input_shape) != 3:
-            raise ValueError(f"STFTSpectrogram: expected inputs of rank 3, got shape {tuple(input_shape)}")
         shape = (self.frame_length, 1, self._fft_length // 2 + 1)
         if self.mode != "imag":
             self.real_kernel = self.add_weight(name="real_kernel", shape=shape,
