@@ -431,3 +431,50 @@ def test_distortion_free_resize_centres_the_word_then_transposes_and_flips(spell
     marked[0, 0] = 200
     flipped = _np(distortion_free_resize(marked, SPELLINGS[spelling]))
     assert flipped[0, IMAGE_HEIGHT - 1, 0] == 200 and flipped.sum() == 200
+
+
+# ----------------------------------------------------------------- the network and its added loss, as in Keras
+def _network(lib, classes):
+    """The program's layers at a small width, ending in the softmax the CTC layer reads."""
+    image = lib.Input(shape=(IMAGE_WIDTH, IMAGE_HEIGHT, 1), name="image")
+    x = lib.layers.Conv2D(4, (3, 3), activation="relu", padding="same")(image)
+    x = lib.layers.MaxPooling2D((2, 2))(x)
+    x = lib.layers.Conv2D(4, (3, 3), activation="relu", padding="same")(x)
+    x = lib.layers.MaxPooling2D((2, 2))(x)
+    x = lib.layers.Reshape((IMAGE_WIDTH // 4, (IMAGE_HEIGHT // 4) * 4))(x)
+    x = lib.layers.Dense(8, activation="relu")(x)
+    x = lib.layers.Bidirectional(lib.layers.LSTM(6, return_sequences=True))(x)
+    return image, lib.layers.Dense(classes, activation="softmax", name="dense2")(x)
+
+
+def test_ctc_endpoint_model_evaluates_as_keras_with_the_same_weights():
+    # Keras 3 on torch has no ctc_batch_cost: its CTC layer calls keras.ops.ctc_loss on
+    # log(p + eps) with the real label lengths and the last class as the blank, which is what
+    # TF-Keras's ctc_batch_cost computes from labels padded with 99
+    rng = np.random.default_rng(5)
+    classes = len(CHARACTERS) + 3
+    images = rng.uniform(0, 1, (3, IMAGE_WIDTH, IMAGE_HEIGHT, 1)).astype("float32")
+    words = [[3, 1, 2], [5, 5, 6, 7], [9]]
+    padded = np.array([w + [PADDING_TOKEN] * (4 - len(w)) for w in words], "float32")
+
+    class KerasCTC(keras.layers.Layer):
+        def call(self, y_true, y_pred):
+            lengths = keras.ops.sum(keras.ops.cast(y_true < classes - 1, "int32"), axis=1)
+            targets = keras.ops.where(y_true < classes - 1, y_true, 0)
+            frames = keras.ops.full((keras.ops.shape(y_pred)[0],), keras.ops.shape(y_pred)[1], "int32")
+            self.add_loss(keras.ops.ctc_loss(keras.ops.cast(targets, "int32"), keras.ops.log(y_pred + 1e-7),
+                                             lengths, frames, mask_index=classes - 1))
+            return y_pred
+
+    models = {}
+    for lib, ctc in ((dg, make_ctc_layer(SPELLINGS["ops"])()), (keras, KerasCTC())):
+        image, probabilities = _network(lib, classes)
+        labels = lib.layers.Input(name="label", shape=(None,))
+        models[lib] = lib.Model([image, labels], ctc(labels, probabilities))
+        models[lib].compile(optimizer="adam")
+    models[dg].set_weights(models[keras].get_weights())
+    inputs = {"image": images, "label": padded}
+    np.testing.assert_allclose(models[dg].predict(inputs, verbose=0), models[keras].predict(inputs, verbose=0),
+                               rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(models[dg].evaluate(inputs, verbose=0), models[keras].evaluate(inputs, verbose=0),
+                               rtol=1e-4)
