@@ -396,12 +396,13 @@ def _resize_area(images, size) -> Tensor:
 def resize(images, size, method="bilinear", preserve_aspect_ratio=False, antialias=False, name=None):
     """TF 2's resize (half-pixel centres); the result is float32 for every method but nearest, as in TF.
 
-    ``preserve_aspect_ratio``: the image is scaled by ``min(new_h / h, new_w / w)`` (each side
-    rounded half to even, as TF rounds), so it fits within ``size`` undistorted."""
+    ``preserve_aspect_ratio``: the image is scaled by ``min(new_h / h, new_w / w)`` so it fits
+    within ``size`` undistorted; TF works this out in float32 and rounds each side half to even,
+    and so does this (a side of exactly ``k + 0.5`` in real numbers may round either way)."""
     if preserve_aspect_ratio:
-        h, w = np.shape(images.data if isinstance(images, Tensor) else images)[-3:-1]
-        scale = min(int(size[0]) / h, int(size[1]) / w)
-        size = (int(np.round(scale * h)), int(np.round(scale * w)))
+        sides = np.asarray(np.shape(images.data if isinstance(images, Tensor) else images)[-3:-1], np.float32)
+        scale = np.min(np.asarray([int(size[0]), int(size[1])], np.float32) / sides)
+        size = tuple(int(side) for side in np.round(scale * sides))
     method = getattr(method, "value", method)
     if method == "area":
         return _resize_area(images, tuple(int(s) for s in size))

@@ -95,8 +95,8 @@ def ctc_loss_v1(labels, inputs=None, sequence_length=None, preprocess_collapse_r
                 ctc_merge_repeated=True, ignore_longer_outputs_than_inputs=False, time_major=True,
                 logits=None, name=None):
     """TF 1's ``nn.ctc_loss``: the negative log-likelihood per sample of sparse ``labels`` under
-    ``inputs`` (``(time, batch, classes)`` logits when ``time_major``); the blank is the last class.
-    Differentiable in ``inputs``."""
+    ``inputs`` (``(time, batch, classes)`` logits when ``time_major``); the blank is the last class,
+    and a row's labels end at its first id ``>= num_classes - 1``. Differentiable in ``inputs``."""
     inputs = logits if inputs is None else inputs
     if not isinstance(labels, SparseTensor):
         raise TypeError("tf.compat.v1.nn.ctc_loss: labels must be a SparseTensor (tf.sparse.from_dense of the ids)")
@@ -114,4 +114,21 @@ def ctc_loss_v1(labels, inputs=None, sequence_length=None, preprocess_collapse_r
     order = np.argsort(rows, kind="stable")
     columns = np.arange(rows.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
     dense[rows[order], columns] = labels.values.data[order]
-    return ops.ctc_loss(dense, x, lengths, _data(sequence_length).astype(np.int64), mask_index=x.shape[-1] - 1)
+    blank = x.shape[-1] - 1
+    lengths = _lengths_before_null_labels(dense, lengths, blank)
+    return ops.ctc_loss(dense, x, lengths, _data(sequence_length).astype(np.int64), mask_index=blank)
+
+
+def _lengths_before_null_labels(dense, lengths, blank):
+    """TF's reading of a label row: an id ``>= blank`` (the last class, or any larger id used as
+    padding) ends the row's labels, so a row padded with such ids keeps only the labels before
+    them; a real label after one is an error, as in TF."""
+    columns = np.arange(dense.shape[1])[None, :]
+    null = (dense >= blank) & (columns < lengths[:, None])
+    ends = np.where(null.any(axis=1), null.argmax(axis=1), lengths)
+    late = (~null) & (columns >= ends[:, None]) & (columns < lengths[:, None])
+    if late.any():
+        row = int(np.argwhere(late)[0, 0])
+        raise ValueError(f"tf.compat.v1.nn.ctc_loss: saw a real label after a null label (index >= num_classes - 1 "
+                         f"= {blank}) in batch row {row}: labels {dense[row, :lengths[row]].tolist()}")
+    return ends

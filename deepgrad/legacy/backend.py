@@ -257,13 +257,12 @@ def ctc_label_dense_to_sparse(labels, label_lengths):
 
 def ctc_batch_cost(y_true, y_pred, input_length, label_length):
     """CTC loss per sample, shape ``(batch, 1)``; ``y_pred`` holds softmax probabilities
-    ``(batch, time, classes)`` and the blank is the last class."""
-    y_pred = _t(y_pred)
-    label_length = tf.cast(tf.reshape(label_length, [-1]), "int32")
-    input_length = tf.cast(tf.reshape(input_length, [-1]), "int32")
-    logits = tf.math.log(y_pred + _backend.epsilon())
-    loss = ops.ctc_loss(tf.cast(y_true, "int32"), logits, label_length, input_length,
-                        mask_index=int(y_pred.shape[-1]) - 1)
+    ``(batch, time, classes)`` and the blank is the last class. As in TF-Keras, the first
+    ``label_length`` ids of each row go to TF 1's ``ctc_loss``, which ends a row at its first id
+    ``>= classes - 1``: labels padded with such an id may pass the padded width as ``label_length``."""
+    labels = ctc_label_dense_to_sparse(y_true, label_length)
+    log_probs = tf.math.log(tf.transpose(_t(y_pred), [1, 0, 2]) + _backend.epsilon())
+    loss = tf.compat.v1.nn.ctc_loss(labels=labels, inputs=log_probs, sequence_length=tf.reshape(input_length, [-1]))
     return tf.expand_dims(loss, 1)
 
 
@@ -282,7 +281,7 @@ def ctc_decode(y_pred, input_length, greedy=True, beam_width=100, top_paths=1):
         width = path.shape[-1]
         out = np.full((batch, steps), -1, np.int64)
         out[:, :builtins.min(width, steps)] = path[:, :steps]
-        dense.append(Tensor(out))
+        dense.append(Tensor(out, dtype=np.int64))  # int64 ids, as TF's decoders give
     scores = tf.reshape(scores, [batch, -1])
     return dense, scores
 
