@@ -24,7 +24,7 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "deepgrad"
 FLOORS = {
     "deepgrad.backend": 1, "deepgrad.tree": 1, "deepgrad.registry": 1, "deepgrad.naming": 1, "deepgrad.runtime": 1,
     "deepgrad.allocation": 1, "deepgrad.process_group": 1, "deepgrad.endpoints": 3, "deepgrad.tensor_spec": 1,
-    "deepgrad.config": 1, "deepgrad.dtype_policies": 1, "deepgrad.mixed_precision": 6,
+    "deepgrad.config": 1, "deepgrad.dtype_policies": 1, "deepgrad.mixed_precision": 6, "deepgrad.loops": 1,
     "deepgrad.autograd": 2, "deepgrad.seed_generator": 2,
     "deepgrad.ops": 3, "deepgrad": 3,
     "deepgrad.initializers": 4, "deepgrad.activations": 4, "deepgrad.regularizers": 4,
