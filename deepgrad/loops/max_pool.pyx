@@ -5,7 +5,8 @@ row-major, and ``argmax`` holds the number of the cell that gave each maximum, i
 integer type the caller chose for the pool's size.
 
 The inner loops run over the channels, where the compiler vectorises them. The forward takes a
-window's first two cells in one pass and each further cell in one more. The backward multiplies
+2x2 window in one pass, any other window's first two cells in one pass and each further cell in
+one more. The backward multiplies
 g by a 1 or a 0 chosen per element, as NumPy's path multiplies it by a boolean (g 1 is g): a
 choice between two constants vectorises, where one between g and g 0 would leave a branch per
 element (a multiplication, which may raise a floating-point flag, is not moved out of its branch).
@@ -45,6 +46,25 @@ cdef inline void first_cells(const floating* first, const floating* second, Py_s
         o[k] = maximum(m, v)
 
 
+cdef inline void window_2x2(const floating* top, const floating* bottom, Py_ssize_t c, floating* o,
+                            index_t* a) noexcept nogil:
+    # a 2x2 window's four cells (top[0:c], top[c:2c], bottom[0:c], bottom[c:2c]) in one pass, the
+    # index counted in the values' own type (a chain of choices the compiler vectorises)
+    cdef Py_ssize_t k
+    cdef floating m, v, index
+    for k in range(c):
+        m, v = top[k], top[c + k]
+        index = 1 if v > m else 0
+        m = maximum(m, v)
+        v = bottom[k]
+        index = 2 if v > m else index
+        m = maximum(m, v)
+        v = bottom[c + k]
+        index = 3 if v > m else index
+        o[k] = maximum(m, v)
+        a[k] = <index_t>index
+
+
 def forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] out, index_t[:, :, :, ::1] argmax,
             Py_ssize_t ph, Py_ssize_t pw):
     # x (N, H, W, C) with H >= Ho ph, W >= Wo pw; out, argmax (N, Ho, Wo, C): each window's maximum
@@ -55,6 +75,10 @@ def forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] out, index_t[
         for b in range(out.shape[0]):
             for i in range(out.shape[1]):
                 for j in range(out.shape[2]):
+                    if ph == 2 and pw == 2:
+                        window_2x2(&x[b, 2 * i, 2 * j, 0], &x[b, 2 * i + 1, 2 * j, 0], c,
+                                   &out[b, i, j, 0], &argmax[b, i, j, 0])
+                        continue
                     if ph * pw == 1:
                         second = &x[b, i, j, 0]
                     else:
