@@ -129,7 +129,7 @@ class LayerNorm(Function):
         beta = params[-1].reshape(-1) if has_beta else None
         self.meta = (x.shape, [p.shape for p in params], has_gamma, epsilon)
         fused = normalization_compiled.forward(x, features, gamma, beta, epsilon)
-        if fused is not None:  # one compiled pass per row (numba)
+        if fused is not None:  # one compiled pass per row (normalization_compiled)
             out, xhat, inv_std = fused
             self.save_for_backward(xhat, inv_std, gamma)
             return out.reshape(x.shape)
@@ -160,7 +160,7 @@ class LayerNorm(Function):
         dt = xhat.dtype.type
         g2 = g.reshape(-1, features)
         fused = normalization_compiled.backward(g2, xhat, inv_std, gamma, self.needs_input_grad[0])
-        if fused is not None:  # one compiled pass per row (numba)
+        if fused is not None:  # one compiled pass per row (normalization_compiled)
             dx, dgamma, dbeta = fused
             grads = [None if dx is None else dx.reshape(x_shape)]
             needs = self.needs_input_grad[1:]

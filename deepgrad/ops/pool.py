@@ -9,7 +9,7 @@ Both run over the ph*pw window offsets, each pass one element-wise op on the who
 When the stride equals the pool size the windows tile the (padded) input, which is then
 seen as (N, Ho, ph, Wo, pw, C) with one reshape; otherwise each offset is a strided slice.
 Max pooling over such tiling windows of an unpadded float32/float64 input runs as two compiled
-loops instead when numba is installed (``pool_compiled``: the same bits).
+loops instead (``pool_compiled``, built with the package: the same bits).
 """
 from __future__ import annotations
 

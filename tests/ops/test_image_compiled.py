@@ -1,17 +1,16 @@
-"""``affine_transform`` as one compiled loop (numba, used by default when installed) against the
+"""``affine_transform`` as one compiled loop (``deepgrad.loops.affine``, on by default) against the
 NumPy path it stands for: the same numbers for every fill mode, interpolation, data format,
-projective transforms and both float dtypes; the NumPy path when a gradient is needed, without
-numba, or with DEEPGRAD_NUMBA=0."""
-import sys
-
+projective transforms, positions many images away, both float dtypes and transforms in the other
+one; the NumPy path when a gradient is needed, without the extension, or with DEEPGRAD_LOOPS=0."""
 import numpy as np
 import pytest
 
 from deepgrad import layers
 from deepgrad.autograd import Tensor
 from deepgrad.ops import image, image_compiled
+from compiled_switch import extension, off_cases
 
-numba = pytest.importorskip("numba")
+extension("affine")  # skips when not built
 
 
 def numpy_path(monkeypatch, fn):
@@ -51,6 +50,26 @@ def test_compiled_loop_gives_the_numpy_paths_numbers(monkeypatch, shape, data_fo
                         np.testing.assert_array_equal(got, want, err_msg=f"{interpolation} {mode} {fill}")
 
 
+@pytest.mark.parametrize("image_dtype, transform_dtype", [(np.float32, np.float64), (np.float64, np.float32)])
+def test_positions_far_outside_and_mixed_dtypes_give_the_numpy_paths_numbers(monkeypatch, image_dtype,
+                                                                            transform_dtype):
+    """Zoomed out five times and shifted by several images, every fill mode folds indices many
+    images away (Python's modulo of negative numbers); the coefficients in another dtype than the
+    images' round their weights to the images' dtype."""
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((4, 7, 6, 2)).astype(image_dtype)
+    t = np.array([[5, 0.3, -40, 0.2, 5, 33, 0, 0], [-4.5, 0, 55, 0, 6, -70, 0, 0],
+                  [5, 0.3, -40, 0.2, 5, 33, 0.01, -0.02], [0.7, 0, 1.5, 0, 0.6, -2.5, 0, 0]], transform_dtype)
+    assert image_compiled.kernel() is not None
+    for interpolation in ("nearest", "bilinear"):
+        for mode in image.FILL_MODES:
+            def run():
+                return image.affine_transform(x, t, interpolation, mode, 2.5).data
+            got, want = run(), numpy_path(monkeypatch, run)
+            assert got.dtype == want.dtype == image_dtype
+            np.testing.assert_array_equal(got, want, err_msg=f"{interpolation} {mode}")
+
+
 def test_a_batch_split_over_two_threads_gives_the_same_numbers(monkeypatch):
     rng = np.random.default_rng(3)
     x = rng.random((64, 40, 40, 3), dtype=np.float32)  # large enough for two threads
@@ -70,19 +89,19 @@ def test_an_image_that_needs_a_gradient_takes_the_numpy_path(monkeypatch):
     assert not calls and x.grad is not None and np.abs(x.grad).sum() > 0
 
 
-def test_off_without_numba_or_with_the_switch_at_zero(monkeypatch):
-    monkeypatch.setattr(image_compiled, "loaded", {})
-    monkeypatch.setenv("DEEPGRAD_NUMBA", "0")
-    assert image_compiled.kernel() is None
-    monkeypatch.setattr(image_compiled, "loaded", {})
-    monkeypatch.delenv("DEEPGRAD_NUMBA")
-    monkeypatch.setitem(sys.modules, "numba", None)
-    assert image_compiled.kernel() is None
+def test_off_without_the_extension_or_with_the_switch_at_zero(monkeypatch):
     rng = np.random.default_rng(5)
     x = rng.standard_normal((2, 5, 5, 1)).astype(np.float32)
-    out = image.affine_transform(x, transforms(rng, 2, False, np.float32), "bilinear", "wrap")
-    assert out.shape == x.shape and np.isfinite(out.data).all()
+    t = transforms(rng, 2, False, np.float32)
     monkeypatch.setattr(image_compiled, "loaded", {})
+    monkeypatch.delenv("DEEPGRAD_LOOPS", raising=False)
+    assert image_compiled.kernel() is not None  # unset: on by default
+    with_loop = image.affine_transform(x, t, "bilinear", "wrap").data
+    for _ in off_cases(monkeypatch, image_compiled, "affine"):
+        assert image_compiled.kernel() is None
+        out = image.affine_transform(x, t, "bilinear", "wrap")
+        np.testing.assert_array_equal(out.data, with_loop)
+    assert image_compiled.kernel() is not None
 
 
 @pytest.mark.parametrize("mode", ["horizontal", "vertical", "horizontal_and_vertical"])

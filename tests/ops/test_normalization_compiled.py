@@ -1,9 +1,9 @@
-"""Layer normalisation as one compiled loop per direction (numba, used by default when installed)
-against the NumPy path it stands for and against PyTorch: the output and the gradients of the
-input, gamma and beta agree within a few units in the last place (the row sums are summed in
-another order), for any number of features, without gamma or beta, over several trailing axes,
-float32 and float64; one thread or two give the same bits; the NumPy path without numba or with
-DEEPGRAD_NUMBA=0."""
+"""Layer normalisation as one compiled loop per direction (``deepgrad.loops.layer_norm``, on by
+default) against the NumPy path it stands for and against PyTorch: the output and the gradients
+of the input, gamma and beta agree within a few units in the last place (the row sums are summed
+in another order), for any number of features, without gamma or beta, over several trailing axes,
+float32 and float64; one thread or two give the same bits; the NumPy path without the extension
+or with DEEPGRAD_LOOPS=0."""
 import numpy as np
 import pytest
 import torch
@@ -12,9 +12,9 @@ import torch.nn.functional as F
 import deepgrad as dg
 from deepgrad import runtime
 from deepgrad.ops import normalization, normalization_compiled
-from compiled_switch import off_cases
+from compiled_switch import extension, off_cases
 
-numba = pytest.importorskip("numba")
+extension("layer_norm")  # skips when not built
 
 # float32: a few units in the last place of values of order 1-10 (the NumPy path's own error
 # against float64 is of the same size)
@@ -113,22 +113,36 @@ def test_only_the_parameters_need_a_gradient():
     np.testing.assert_allclose(b.grad, np.full(20, 6, np.float32))
 
 
-def test_off_without_numba_or_with_the_switch_at_zero(monkeypatch):
+def test_off_without_the_extension_or_with_the_switch_at_zero(monkeypatch):
     rng = np.random.default_rng(9)
     x = rng.standard_normal((4, 24)).astype(np.float32)
     weights = rng.standard_normal(x.shape).astype(np.float32)
     want = numpy_path(monkeypatch, lambda: grads(x, None, None, -1, weights))
-    for env in off_cases(monkeypatch, normalization_compiled, numba):
-        if env is None:  # unset, numba importable: on by default
-            assert normalization_compiled.kernel("forward") is not None
-            continue
+    for _ in off_cases(monkeypatch, normalization_compiled, "layer_norm"):
         assert normalization_compiled.kernel("forward") is None
         assert normalization_compiled.kernel("backward") is None
         for a, b in zip(grads(x, None, None, -1, weights), want):
             np.testing.assert_array_equal(a, b)  # the NumPy path, bit for bit
+    assert normalization_compiled.kernel("forward") is not None  # on by default once built
+    assert normalization_compiled.kernel("backward") is not None
 
 
 def test_no_loop_for_float16():
     x = np.linspace(-2, 2, 48, dtype=np.float16).reshape(3, 16)
     assert normalization_compiled.forward(x, 16, None, None, 1e-3) is None
     assert normalization_compiled.backward(x, x, x[:, 0], None, True) is None
+
+
+@pytest.mark.parametrize("affine", ["none", "gamma"])
+def test_a_negative_zero_keeps_its_sign_without_beta(monkeypatch, affine):
+    """A row of zeros centres to zeros of their own signs: without beta the output keeps them, as
+    NumPy's path does (the loop adds -0 for a missing beta, which changes no bit)."""
+    x = np.array([[0.0, -0.0, 0.0, -0.0], [1.0, -2.0, 3.0, 0.5]], np.float32)
+    gamma = dg.Tensor(np.array([1.0, 2.0, -0.5, 3.0], np.float32)) if affine == "gamma" else None
+
+    def run():
+        return normalization.layer_norm(dg.Tensor(x), gamma, None, axis=-1).data
+
+    got, want = run(), numpy_path(monkeypatch, run)
+    assert np.signbit(got[0]).tolist() == np.signbit(want[0]).tolist() and np.signbit(got[0]).any()
+    np.testing.assert_array_equal(got[0].view(np.uint32), want[0].view(np.uint32))

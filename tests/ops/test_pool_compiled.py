@@ -1,8 +1,8 @@
-"""Tiling max pooling as compiled loops (numba, used by default when installed) against the NumPy
-passes they stand for: the same bits forward (maxima and argmax) and backward, with ties, signed
-zeros, NaN and infinities, a crop that "valid" leaves over, both float dtypes, one and two
-threads, and under a fused relu(conv2d); the NumPy path for what the loops do not take, without
-numba, or with DEEPGRAD_NUMBA=0."""
+"""Tiling max pooling as compiled loops (``deepgrad.loops.max_pool``, on by default) against the
+NumPy passes they stand for: the same bits forward (maxima and argmax) and backward, with ties,
+signed zeros, NaN and infinities, a crop that "valid" leaves over, both float dtypes, one- and
+two-byte indices, strided inputs, one and two threads, and under a fused relu(conv2d); the NumPy
+path for what the loops do not take, without the extension, or with DEEPGRAD_LOOPS=0."""
 import numpy as np
 import pytest
 
@@ -12,9 +12,9 @@ from deepgrad.ops import pool_compiled
 from deepgrad.ops.im2col import conv2d_relu
 from deepgrad.ops.pool import max_pool1d, max_pool2d
 
-from compiled_switch import off_cases
+from compiled_switch import extension, off_cases
 
-numba = pytest.importorskip("numba")
+extension("max_pool")  # skips when not built
 OFF = {"forward": None, "backward": None}
 
 
@@ -54,7 +54,8 @@ def same_bits(a, b):
 
 
 @pytest.mark.parametrize("shape, pool", [((3, 8, 8, 5), (2, 2)), ((2, 9, 7, 3), (2, 2)), ((2, 9, 10, 4), (3, 2)),
-                                         ((1, 4, 4, 1), (4, 4)), ((2, 6, 6, 2), (1, 3))])
+                                         ((1, 4, 4, 1), (4, 4)), ((2, 6, 6, 2), (1, 3)),
+                                         ((1, 34, 17, 2), (17, 17))])  # 289 cells: uint16 indices
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_loops_give_the_numpy_paths_bits(monkeypatch, shape, pool, dtype):
     rng = np.random.default_rng(sum(shape) + pool[0])
@@ -68,6 +69,24 @@ def test_loops_give_the_numpy_paths_bits(monkeypatch, shape, pool, dtype):
     same_bits(out.argmax, want_out.argmax)  # the argmax, which the second order reads
     same_bits(dx, want_dx)
     assert out.compiled and not want_out.compiled
+
+
+@pytest.mark.parametrize("view", ["transposed", "cropped"])
+def test_a_strided_input_takes_the_loops_with_the_same_bits(monkeypatch, view):
+    """A channels-first batch seen channels-last, or a crop of a larger array: not C-contiguous."""
+    rng = np.random.default_rng(6)
+    if view == "transposed":
+        x = awkward(rng, (2, 3, 8, 6), np.float32).transpose(0, 2, 3, 1)
+    else:
+        x = awkward(rng, (2, 9, 8, 5), np.float32)[:, 1:, :6, 1:]
+    assert not x.flags.c_contiguous
+    g = rng.standard_normal((2, 4, 3, x.shape[3])).astype(np.float32)
+    run = lambda: pool_and_grad(x, g, max_pool2d)  # noqa: E731
+    (out, dx), (want_out, want_dx) = run(), numpy_path(monkeypatch, run)
+    assert out.compiled
+    same_bits(out.data, want_out.data)
+    same_bits(out.argmax, want_out.argmax)
+    same_bits(dx, want_dx)
 
 
 def test_pool1d_takes_the_loops_with_the_same_bits(monkeypatch):
@@ -138,18 +157,18 @@ def test_float16_takes_the_numpy_path():
     assert not out._ctx.compiled and out.data.dtype == np.float16
 
 
-def test_off_without_numba_or_with_the_switch_at_zero(monkeypatch):
+def test_off_without_the_extension_or_with_the_switch_at_zero(monkeypatch):
     rng = np.random.default_rng(5)
     x = awkward(rng, (2, 6, 6, 3), np.float32)
     g = rng.standard_normal((2, 3, 3, 3)).astype(np.float32)
-    with_loops = None
-    for env in off_cases(monkeypatch, pool_compiled, numba):
+    monkeypatch.setattr(pool_compiled, "loaded", {})
+    monkeypatch.delenv("DEEPGRAD_LOOPS", raising=False)
+    with_loops = pool_and_grad(x, g, max_pool2d)
+    assert with_loops[0].compiled  # unset: on by default
+    for _ in off_cases(monkeypatch, pool_compiled, "max_pool"):
         out, dx = pool_and_grad(x, g, max_pool2d)
-        if env is None:  # unset: on by default
-            assert pool_compiled.kernel("forward") is not None and out.compiled
-            with_loops = out, dx
-            continue
         assert pool_compiled.kernel("forward") is None and pool_compiled.kernel("backward") is None
         assert not out.compiled
         same_bits(out.data, with_loops[0].data)
         same_bits(dx, with_loops[1])
+    assert pool_compiled.kernel("forward") is not None  # on again once the switch is unset
