@@ -15,10 +15,12 @@ except ImportError:  # a build without its declared requirements (--no-build-iso
 
 # Optimised for this machine's CPU (DEEPGRAD_PORTABLE=1: for any CPU of its architecture), without
 # fast-math and without fused multiply-adds, so a loop doing NumPy's operations in NumPy's order
-# gives NumPy's bits. The loops write several arrays that the compiler cannot prove apart, so it
-# vectorises them behind run-time overlap checks: GCC's default allows ten such checks a loop.
-_FLAGS = ["-O3", "-ffp-contract=off", "-fno-math-errno", "--param=vect-max-version-for-alias-checks=200",
-          "-march=native"]
+# gives NumPy's bits (-fno-trapping-math only lets the compiler ignore the floating-point
+# exception flags, which no loop reads: no value changes). The loops write several arrays that the
+# compiler cannot prove apart, so it vectorises them behind run-time overlap checks: GCC's default
+# allows ten such checks a loop.
+_FLAGS = ["-O3", "-ffp-contract=off", "-fno-math-errno", "-fno-trapping-math",
+          "--param=vect-max-version-for-alias-checks=200", "-march=native"]
 
 
 class _BuildLoops(build_ext):

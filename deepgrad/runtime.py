@@ -119,36 +119,6 @@ def compiled_loop(module: str, name: str):
     return getattr(extension, name)
 
 
-def numba_loop(fn, default: bool = False, once_loaded: bool = False, reassociate: bool = False):
-    """``fn`` compiled by numba, or None when numba does not import (``pip install deepgrad[fast]``;
-    without it the NumPy passes the loop stands for run) or the environment turns it off.
-
-    ``DEEPGRAD_NUMBA`` decides: "1" compiles every loop, "0" none; unset, only the loops made with
-    ``default=True``: those of ops whose NumPy form is bound by its many passes and that import
-    numba only when a model uses them (Adam's and the LSTM's loops stay opt-in, since importing
-    numba adds 60-115 MB of resident memory to any process), and those made with
-    ``once_loaded=True`` when numba is already imported (a default loop, or the application,
-    brought it in: its memory is spent already).
-
-    Compiled without fast-math (no fused multiply-add, no reassociation) and with NumPy's error
-    model, so a loop doing a NumPy path's operations in its order gives its bits; ``nogil`` lets a
-    second thread run meanwhile; ``cache`` compiles once per machine, not in every process.
-    ``reassociate`` allows reordering additions alone (LLVM's ``reassoc``, no other fast-math flag),
-    for a row-sum helper: the compiler then sums in vector lanes of the machine's width, so the
-    result may differ from a sum in order by a few units in the last place."""
-    switch = os.environ.get("DEEPGRAD_NUMBA", "").strip()
-    if switch != "1" and not ((default or (once_loaded and sys.modules.get("numba") is not None))
-                              and switch != "0"):
-        return None
-    try:
-        import numba
-    except ImportError:
-        return None
-    if reassociate:
-        return numba.njit(nogil=True, cache=True, error_model="numpy", fastmath={"reassoc"})(fn)
-    return numba.njit(nogil=True, cache=True, error_model="numpy")(fn)
-
-
 _PARALLEL_MIN_SIZE = 1 << 18  # elements; below this a thread hand-off (tens of us) costs more
 _ONE_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 _TAKE_BACK_UNSTARTED = True  # run an unstarted second half here (measurements turn it off to see the split)

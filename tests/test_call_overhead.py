@@ -224,8 +224,9 @@ def test_small_calls_stay_within_their_bytecode_budgets(one_thread):
     # (other tests leave variables marked overwrite_with_gradient), 8,612 with DEEPGRAD_BLAS=numpy
     # then 1,978 for the actor-critic: Dense refuses inputs of rank 1 as Keras's input spec does
     # (9 a Dense call) and a functional model looks up whether its inputs are nested dicts (3);
-    # the 4-64-64-2 step: 10,274 alone, 10,311 once numba is imported (Adam's compiled loop then
-    # runs, its per-variable calls), 10,408 in the suite (variables marked overwrite_with_gradient)
+    # the 4-64-64-2 step: 10,274 alone with Adam's NumPy passes, 10,284 with its compiled loop (built
+    # at install, deepgrad.loops: its per-variable calls), 10,408 in the suite (variables marked
+    # overwrite_with_gradient)
     budgets = {"actor-critic model(x), batch 1": 1985, "Sequential 4-64-2 model(x), batch 1": 1000,
                "4-64-64-2 train_on_batch, batch 32": 10500, "MLP train_on_batch, batch 128": 9200}
     cases = bytecodes.cases()
@@ -269,8 +270,8 @@ def test_a_marked_variable_elsewhere_keeps_the_update_plan(one_thread):
         after = bytecodes.count(fn)
     finally:
         dg.Variable._overwrite_flags_set = saved
-    # the look over the MLP's four variables: 37-113 bytecodes (more when Adam's compiled loop runs,
-    # numba being imported by an earlier test); rebuilding the partition was ~230
+    # the look over the MLP's four variables: 37-113 bytecodes (more with Adam's compiled loop);
+    # rebuilding the partition was ~230
     assert 0 < after - before <= 150, (before, after)
 
 

@@ -115,7 +115,6 @@ def test_for_both_halves_splits_at_a_multiple_whatever_the_size():
         assert sorted(calls, key=lambda s: s.start or 0) == parts and len(threads) == len(parts)
 
 
-
 def test_one_blas_thread_sets_and_restores_the_calling_threads_count():
     with runtime.one_blas_thread():
         pass
@@ -216,34 +215,6 @@ def test_for_items_shared_stops_taking_items_after_an_error(monkeypatch):
     assert len(done) == 1   # the worker's item finished before the error propagated; no more taken
 
 
-def test_numba_loop_default_loops_run_unless_turned_off(monkeypatch):
-    """A loop made with ``default=True`` compiles with DEEPGRAD_NUMBA unset or "1" and not with "0";
-    an opt-in loop compiles only with "1", one made with ``once_loaded=True`` also unset when numba
-    is imported already; none without numba."""
-    import sys
-
-    pytest.importorskip("numba")
-
-    def double(x):
-        return 2 * x
-
-    for switch, default_on, opt_in_on in ((None, True, False), ("0", False, False), ("1", True, True)):
-        if switch is None:
-            monkeypatch.delenv("DEEPGRAD_NUMBA", raising=False)
-        else:
-            monkeypatch.setenv("DEEPGRAD_NUMBA", switch)
-        assert (runtime.numba_loop(double, default=True) is not None) == default_on, switch
-        assert (runtime.numba_loop(double) is not None) == opt_in_on, switch
-        assert (runtime.numba_loop(double, once_loaded=True) is not None) == default_on, switch
-    with monkeypatch.context() as m:
-        m.delenv("DEEPGRAD_NUMBA", raising=False)
-        m.delitem(sys.modules, "numba")  # installed, not imported: not brought in by this loop
-        assert runtime.numba_loop(double, once_loaded=True) is None and "numba" not in sys.modules
-    monkeypatch.setitem(sys.modules, "numba", None)
-    assert runtime.numba_loop(double, default=True) is None
-    assert runtime.numba_loop(double, once_loaded=True) is None
-
-
 def _in_worker_and_here(monkeypatch):
     """Splits whatever the size, the worker running its half (no take-back)."""
     _two_cores(monkeypatch)
@@ -342,29 +313,6 @@ def test_the_thread_variables_are_read_at_each_call(monkeypatch):
         assert runtime._one_thread_asked() is asked, value
     monkeypatch.delenv("OPENBLAS_NUM_THREADS")
     assert runtime._one_thread_asked() is False
-
-def test_numba_loop_reassociates_only_when_asked(monkeypatch):
-    """``reassociate=True`` compiles with LLVM's ``reassoc`` flag alone (a sum in vector lanes);
-    the other loops without fast-math, so a float32 sum in order keeps its rounding."""
-    pytest.importorskip("numba")
-    monkeypatch.delenv("DEEPGRAD_NUMBA", raising=False)
-
-    def total(a):
-        s = a.dtype.type(0)
-        for j in range(a.shape[0]):
-            s += a[j]
-        return s
-
-    plain, lanes = runtime.numba_loop(total, default=True), runtime.numba_loop(total, default=True, reassociate=True)
-    assert not plain.targetoptions.get("fastmath")
-    assert set(lanes.targetoptions["fastmath"]) == {"reassoc"}
-    a = np.random.default_rng(0).standard_normal(10_000).astype(np.float32)
-    in_order = np.float32(0)
-    for value in a:
-        in_order = np.float32(in_order + value)
-    assert plain(a) == in_order
-    assert abs(float(lanes(a)) - float(a.astype(np.float64).sum())) < 1e-3
-
 
 def test_every_compiled_loop_is_built_and_found():
     """The install builds every ``deepgrad/loops/*.pyx`` (a missing compiler would leave the NumPy

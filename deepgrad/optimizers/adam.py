@@ -67,8 +67,7 @@ class Adam(Optimizer):
     def _adam(self, alpha_t, g, w, m, v, v_hat=None):
         """The formulas of the class docstring, in place. The temporaries share one scratch
         array: written as ``m += (1 - b1) * g`` and so on, each would be an array of its own.
-        With ``DEEPGRAD_NUMBA=1`` and numba installed, one compiled pass does the same operations
-        (``compiled``)."""
+        With the compiled loops built, one compiled pass does the same operations (``compiled``)."""
         b1, b2 = self.beta_1, self.beta_2
         fused = compiled.loaded.get("adam", compiled.kernel)  # the function: not looked up yet
         if fused is compiled.kernel:
