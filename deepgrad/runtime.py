@@ -400,7 +400,9 @@ _one_blas_previous: list = []
 def one_blas_thread():
     """OpenBLAS on one thread for the duration: for each of two threads that run their own
     halves of the work (their GEMMs would otherwise queue for the one OpenBLAS thread pool).
-    The thread count never changes a GEMM's result, only its speed.
+    Where OpenBLAS splits only the output among its threads the count changes a GEMM's speed,
+    not its result; some of its kernels (AVX2, float32) sum differently on one thread, so callers
+    that would choose the count by timing check that first (``ops.recurrent.common``).
 
     ``openblas_set_num_threads_local`` sets the process's count in OpenBLAS's pthreads builds
     (measured with NumPy's 0.3.31: a count set in one thread holds in every other) and returns

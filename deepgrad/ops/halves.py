@@ -187,11 +187,13 @@ def matmul_row_halves(a: np.ndarray, b: np.ndarray, after=None, out: np.ndarray 
     Why: OpenBLAS's own two threads speed up a GEMM of few rows (a batch) and a long inner axis
     little or not at all (1.0-1.1x for Dense(5408 -> 128) at batch 128), and its pool spins
     after each call (see GEMM_OWN_MIN); a step whose GEMMs all run here never wakes that pool.
-    Each row of the product is the same dot products computed the same way in any row split,
-    so the result is that of the whole GEMM on one BLAS thread, bit for bit, as long as both
-    halves stay above OpenBLAS's small-matrix bound (m*k*n of about 100**3, below which another
-    kernel sums in another order; GEMM_HALVES_MIN keeps each half at 2**22). OpenBLAS on two
-    threads may itself sum some inner lengths (e.g. 784) differently from one thread.
+    Where OpenBLAS's kernel computes each row of the product the same way in any row split (its
+    AVX-512 kernels, above its small-matrix bound of m*k*n about 100**3; GEMM_HALVES_MIN keeps
+    each half at 2**22), the result is that of the whole GEMM on one BLAS thread, bit for bit. Its
+    AVX2 kernels (AMD Zen 3, OpenBLAS 0.3.31) sum a float32 row by where it falls in their blocks
+    of rows, so there the halves agree with the whole to rounding; the split depends only on the
+    sizes, so a run repeats exactly on one machine. OpenBLAS on two threads may itself sum some
+    inner lengths (e.g. 784) differently from one thread.
 
     ``own_min`` and ``halves_min`` replace GEMM_OWN_MIN and GEMM_HALVES_MIN (GEMM_HALVES_MIN_MKL when MKL
     multiplies; ``matmul_off_pool`` gives both)."""

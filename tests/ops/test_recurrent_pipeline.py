@@ -78,6 +78,9 @@ def test_every_way_gives_the_same_numbers(forced_way, steps, masked, go_backward
 def test_spare_way_gives_the_same_numbers_at_a_threaded_shape(forced_way):
     """LSTM(64) at batch 128: OpenBLAS runs the chain's GEMMs on its two threads whenever the
     second thread is idle, and the numbers stay those of one thread."""
+    BlasThreads()
+    if not BlasThreads._threaded_ways:
+        pytest.skip("OpenBLAS's threads change a product's bits on this machine: SPARE is not offered here")
     arrays = _inputs(128, 12, 64, 1, masked=False, states=True, seed=3)
     results = {}
     for way in (1, SPARE):
