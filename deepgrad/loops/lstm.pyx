@@ -47,7 +47,8 @@ def lstm_backward(floating[:, ::1] m, floating[:, ::1] dc_dh, floating[:, ::1] f
 
 def lstm_backward_in_place(floating[:, ::1] m, floating[:, ::1] dc_dh, floating[:, ::1] forget,
                            floating[:, ::1] dh, floating[:, ::1] dc):
-    # as lstm_backward with da written over m
+    # as lstm_backward with da written over m: its own loop, as the compiler vectorises a loop only
+    # behind a run-time check that its arrays do not overlap, which m passed as da would fail
     cdef Py_ssize_t units = dh.shape[0], batch = dh.shape[1], u, j
     cdef floating d
     with nogil:
