@@ -6,10 +6,10 @@ integer type the caller chose for the pool's size.
 
 The inner loops run over the channels, where the compiler vectorises them. The forward takes a
 2x2 window in one pass, any other window's first two cells in one pass and each further cell in
-one more. The backward multiplies
-g by a 1 or a 0 chosen per element, as NumPy's path multiplies it by a boolean (g 1 is g): a
-choice between two constants vectorises, where one between g and g 0 would leave a branch per
-element (a multiplication, which may raise a floating-point flag, is not moved out of its branch).
+one more. The backward multiplies g by a 1 or a 0 chosen per element, as NumPy's path multiplies
+it by a boolean (g 1 is g): a choice between two constants vectorises, where one between g and
+g 0 would leave a branch per element (a multiplication, which may raise a floating-point flag, is
+not moved out of its branch).
 """
 from cython cimport floating
 
