@@ -106,17 +106,22 @@ def short_blas_spin(exponent: int = 20) -> bool:
 # sets either to 1 asks for one thread of computation (PyTorch sizes its intra-op pool by
 # OMP_NUM_THREADS alike), and a one-thread comparison should compare one thread with one.
 # Both are read at each call, so a process may change them while it runs.
-def compiled_loop(module: str, name: str):
+def compiled_loop(module: str, name: str, cache: dict | None = None):
     """The compiled loop ``name`` of ``deepgrad.loops.<module>``, or None when that extension was
     not built (no C compiler at install: ``deepgrad.loops``) or ``DEEPGRAD_LOOPS=0`` is in the
-    environment; the caller then runs the loop's NumPy passes, which give the same bits."""
-    if os.environ.get("DEEPGRAD_LOOPS", "").strip() == "0":
-        return None
-    try:
-        extension = importlib.import_module(f"deepgrad.loops.{module}")
-    except ImportError:
-        return None
-    return getattr(extension, name)
+    environment; the caller then runs the loop's NumPy passes, which give the same bits. With
+    ``cache`` (a calling module's dict, name -> loop or None) it is looked up once."""
+    if cache is not None and name in cache:
+        return cache[name]
+    loop = None
+    if os.environ.get("DEEPGRAD_LOOPS", "").strip() != "0":
+        try:
+            loop = getattr(importlib.import_module(f"deepgrad.loops.{module}"), name)
+        except ImportError:
+            pass
+    if cache is not None:
+        cache[name] = loop
+    return loop
 
 
 _PARALLEL_MIN_SIZE = 1 << 18  # elements; below this a thread hand-off (tens of us) costs more

@@ -56,9 +56,7 @@ def kernel(name: str):
     """The compiled loop ``name`` ("forward", "backward"; "forward_rows", "backward_rows" at a width
     stride of 1), looked up on first use; None without the extension or with ``DEEPGRAD_LOOPS=0``
     (``runtime.compiled_loop``)."""
-    if name not in loaded:
-        loaded[name] = runtime.compiled_loop("depthwise", name)
-    return loaded[name]
+    return runtime.compiled_loop("depthwise", name, loaded)
 
 
 # ------------------------------------------------------------------------------ the passes

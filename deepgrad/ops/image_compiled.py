@@ -34,9 +34,7 @@ loaded: dict = {}  # name -> compiled loop, or None when the extension is missin
 def kernel(name: str = "affine"):
     """The compiled loop (``"affine"``), looked up on first use; None without the extension or
     with ``DEEPGRAD_LOOPS=0`` (``runtime.compiled_loop``)."""
-    if name not in loaded:
-        loaded[name] = runtime.compiled_loop("affine", {"affine": "affine"}[name])
-    return loaded[name]
+    return runtime.compiled_loop("affine", name, loaded)
 
 
 def affine(x: np.ndarray, t: np.ndarray, order: int, fill_mode: str, fill_value, channels_last: bool):

@@ -36,9 +36,7 @@ loaded: dict = {}  # name -> compiled loop, or None when the extension is missin
 def kernel(name: str):
     """The compiled loop (``"forward"``, ``"backward"``), looked up on first use; None without the
     extension or with ``DEEPGRAD_LOOPS=0`` (``runtime.compiled_loop``)."""
-    if name not in loaded:
-        loaded[name] = runtime.compiled_loop("layer_norm", {"forward": "forward", "backward": "backward"}[name])
-    return loaded[name]
+    return runtime.compiled_loop("layer_norm", name, loaded)
 
 
 def forward(x: np.ndarray, features: int, gamma, beta, epsilon: float):

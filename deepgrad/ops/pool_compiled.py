@@ -35,9 +35,7 @@ loaded: dict = {}  # name -> compiled loop, or None when the extension is missin
 def kernel(name: str):
     """The compiled loop (``"forward"`` or ``"backward"``), looked up on first use; None without
     the extension or with ``DEEPGRAD_LOOPS=0`` (``runtime.compiled_loop``)."""
-    if name not in loaded:
-        loaded[name] = runtime.compiled_loop("max_pool", {"forward": "forward", "backward": "backward"}[name])
-    return loaded[name]
+    return runtime.compiled_loop("max_pool", name, loaded)
 
 
 def usable(x: np.ndarray, pool, strides, pads) -> bool:

@@ -20,6 +20,4 @@ loaded: dict = {}  # name -> compiled function, or None when the extension is mi
 def kernel(name: str):
     """The compiled loop ``name`` ("adam"), looked up on first use; None without it
     (``runtime.compiled_loop``)."""
-    if name not in loaded:
-        loaded[name] = runtime.compiled_loop("adam", {"adam": "adam"}[name])
-    return loaded[name]
+    return runtime.compiled_loop("adam", name, loaded)

@@ -24,6 +24,4 @@ loaded: dict = {}  # name -> compiled function, or None when the extension is mi
 def kernel(name: str):
     """The compiled loop ``name`` ("lstm_cell", "lstm_gate_factors", "lstm_backward",
     "lstm_backward_in_place"), looked up on first use; None without it (``runtime.compiled_loop``)."""
-    if name not in loaded:
-        loaded[name] = runtime.compiled_loop("lstm", name)
-    return loaded[name]
+    return runtime.compiled_loop("lstm", name, loaded)
