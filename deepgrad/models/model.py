@@ -337,7 +337,8 @@ class Model(ModelState, Trainer, Layer):
             if not self.built:
                 return self._first_call(shape, inputs, args, kwargs)
             self._maybe_build(shape)
-        if self._spec_shape is not None:  # an input spec the model's class sets, checked as a layer's is
+        accepted = self._spec_shape  # an input spec the model's class sets, checked as a layer's is
+        if accepted is not None and (not isinstance(inputs, Tensor) or inputs.data.shape != accepted):
             self._check_call_input(inputs)
         if kwargs:
             training = kwargs.get("training")
